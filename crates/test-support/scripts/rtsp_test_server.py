@@ -1,0 +1,92 @@
+#!/usr/bin/python3
+"""GStreamer RTSP test camera for the workspace's integration tests.
+
+Run with Debian's /usr/bin/python3 (it sees python3-gi):
+    rtsp_test_server.py [--port N] [--auth basic|digest --user U --password P] [--file MP4]
+
+Prints "ready rtsp://127.0.0.1:PORT" once listening (PORT 0 picks a free port) and exits
+cleanly on SIGTERM/SIGINT. Mounts:
+    /h264       H.264 640x360 15 fps, keyframe every 30 frames
+    /h264aac    H.264 + AAC 48 kHz mono
+    /h265       H.265
+    /mjpeg      Motion JPEG
+    /h264pcma   H.264 + G.711 A-law 8 kHz (no MP4 sample entry in retina)
+    /h264opus   H.264 + Opus (retina cannot depacketize Opus)
+    /file       H.264 + AAC from --file (an MP4), which ends: for EOS / idle-timeout tests
+"""
+import argparse
+import signal
+import sys
+
+import gi
+
+gi.require_version("Gst", "1.0")
+gi.require_version("GstRtsp", "1.0")
+gi.require_version("GstRtspServer", "1.0")
+from gi.repository import GLib, Gst, GstRtsp, GstRtspServer  # noqa: E402
+
+RAW = "videotestsrc is-live=true pattern=ball ! video/x-raw,format=I420,width=640,height=360,framerate=15/1"
+H264 = RAW + " ! x264enc tune=zerolatency speed-preset=ultrafast key-int-max=30 bframes=0 ! rtph264pay name=pay0 pt=96 config-interval=-1"
+H265 = RAW + " ! x265enc tune=zerolatency speed-preset=ultrafast key-int-max=30 ! rtph265pay name=pay0 pt=96 config-interval=-1"
+MJPEG = RAW + " ! jpegenc ! rtpjpegpay name=pay0 pt=26"
+AAC = "audiotestsrc is-live=true wave=sine ! audio/x-raw,rate=48000,channels=1 ! avenc_aac ! rtpmp4gpay name=pay1 pt=97"
+PCMA = "audiotestsrc is-live=true ! audio/x-raw,rate=8000,channels=1 ! alawenc ! rtppcmapay name=pay1 pt=8"
+OPUS = "audiotestsrc is-live=true ! audio/x-raw,rate=48000,channels=1 ! opusenc ! rtpopuspay name=pay1 pt=111"
+
+
+def file_launch(path):
+    return (
+        f"filesrc location={path} ! qtdemux name=d "
+        "d.video_0 ! queue ! h264parse ! rtph264pay name=pay0 pt=96 config-interval=-1 "
+        "d.audio_0 ! queue ! aacparse ! rtpmp4gpay name=pay1 pt=97"
+    )
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--port", default="0")
+    ap.add_argument("--auth", choices=["basic", "digest"])
+    ap.add_argument("--user", default="user")
+    ap.add_argument("--password", default="pass")
+    ap.add_argument("--file")
+    args = ap.parse_args()
+
+    Gst.init(None)
+    mounts = {"/h264": H264, "/h264aac": H264 + " " + AAC, "/h265": H265, "/mjpeg": MJPEG,
+              "/h264pcma": H264 + " " + PCMA, "/h264opus": H264 + " " + OPUS}
+    if args.file:
+        mounts["/file"] = file_launch(args.file)
+
+    server = GstRtspServer.RTSPServer(address="127.0.0.1", service=args.port)
+    for path, launch in mounts.items():
+        factory = GstRtspServer.RTSPMediaFactory()
+        factory.set_launch(f"( {launch} )")
+        # The file mount is not shared so each client starts the file from its beginning.
+        factory.set_shared(path != "/file")
+        if args.auth:
+            factory.add_role_from_structure(Gst.Structure.new_from_string(
+                "user, media.factory.access=(boolean)true, media.factory.construct=(boolean)true"))
+        server.get_mount_points().add_factory(path, factory)
+
+    if args.auth:
+        auth, token = GstRtspServer.RTSPAuth(), GstRtspServer.RTSPToken()
+        token.set_string("media.factory.role", "user")
+        if args.auth == "basic":
+            auth.add_basic(GstRtspServer.RTSPAuth.make_basic(args.user, args.password), token)
+        else:
+            auth.set_supported_methods(GstRtsp.RTSPAuthMethod.DIGEST)
+            auth.add_digest(args.user, args.password, token)
+        server.set_auth(auth)
+
+    if server.attach(None) == 0:
+        print("error: could not bind the RTSP port", file=sys.stderr, flush=True)
+        sys.exit(1)
+    print(f"ready rtsp://127.0.0.1:{server.get_bound_port()}", flush=True)
+    loop = GLib.MainLoop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        GLib.unix_signal_add(GLib.PRIORITY_DEFAULT, sig, loop.quit)
+    loop.run()
+
+
+if __name__ == "__main__":
+    main()

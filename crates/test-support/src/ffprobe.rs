@@ -1,0 +1,66 @@
+//! ffprobe / ffmpeg wrappers returning parsed JSON. Peers: `ffprobe`, `ffmpeg`.
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+pub use serde_json::Value;
+
+fn run_json(args: &[&str], target: &str) -> Value {
+    let out = Command::new("ffprobe")
+        .args(["-v", "error", "-of", "json"])
+        .args(args)
+        .arg(target)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run ffprobe");
+    assert!(
+        out.status.success(),
+        "ffprobe {args:?} {target} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("ffprobe printed JSON")
+}
+
+/// `ffprobe -show_format -show_streams` of a file or URL.
+pub fn probe(target: impl AsRef<Path>) -> Value {
+    let target = target.as_ref().to_string_lossy().into_owned();
+    run_json(&["-show_format", "-show_streams"], &target)
+}
+
+/// `ffprobe -show_packets` of one stream (`"v:0"`, `"a:0"`, …): the `packets` array.
+pub fn packets(target: impl AsRef<Path>, stream: &str) -> Vec<Value> {
+    let target = target.as_ref().to_string_lossy().into_owned();
+    let v = run_json(&["-select_streams", stream, "-show_packets"], &target);
+    v["packets"].as_array().cloned().unwrap_or_default()
+}
+
+/// ffprobe with arbitrary extra arguments (e.g. `["-show_entries", "packet=pos,size"]`).
+pub fn probe_with(target: impl AsRef<Path>, args: &[&str]) -> Value {
+    let target = target.as_ref().to_string_lossy().into_owned();
+    run_json(args, &target)
+}
+
+/// Decodes every stream with `ffmpeg -v error -i TARGET -f null -` and returns what ffmpeg
+/// printed on stderr (empty means a clean decode). Panics if ffmpeg cannot start.
+pub fn decode_errors(target: impl AsRef<Path>) -> String {
+    let out = Command::new("ffmpeg")
+        .args(["-nostdin", "-v", "error", "-i"])
+        .arg(target.as_ref())
+        .args(["-f", "null", "-"])
+        .output()
+        .expect("run ffmpeg");
+    let mut text = String::from_utf8_lossy(&out.stderr).into_owned();
+    if !out.status.success() && text.is_empty() {
+        text = format!("ffmpeg exited with {}", out.status);
+    }
+    text
+}
+
+/// A numeric field that ffprobe prints as a string (e.g. `"duration": "10.0000"`).
+pub fn num(v: &Value) -> f64 {
+    match v {
+        Value::String(s) => s.parse().unwrap_or(f64::NAN),
+        Value::Number(n) => n.as_f64().unwrap_or(f64::NAN),
+        _ => f64::NAN,
+    }
+}

@@ -1,0 +1,156 @@
+//! The ONE list of real test peers and the packages that provide them.
+//!
+//! Shared by `xtask` (which installs what is missing) and `test-support` (which skips or
+//! fails a test whose peer is missing). It uses `std` only, so xtask can include it by path.
+
+use std::process::{Command, Stdio};
+
+/// How a peer is found on this machine.
+#[derive(Debug, Clone, Copy)]
+pub enum Check {
+    /// A program on `PATH` (or an absolute path) that runs with the given argument.
+    Program(&'static str, &'static str),
+    /// A GStreamer element known to `gst-inspect-1.0`.
+    GstElement(&'static str),
+    /// A Python module importable by the given interpreter.
+    PythonModule(&'static str, &'static str),
+}
+
+/// Where the peer comes from.
+#[derive(Debug, Clone, Copy)]
+pub enum Source {
+    /// Debian packages (`apt-get install`).
+    Apt(&'static [&'static str]),
+    /// PyPI packages (`python3 -m pip install`).
+    Pip(&'static [&'static str]),
+}
+
+/// One real peer used by the tests.
+#[derive(Debug, Clone, Copy)]
+pub struct PeerSpec {
+    /// Short name used in test messages.
+    pub name: &'static str,
+    /// How presence is checked.
+    pub check: Check,
+    /// What provides it.
+    pub source: Source,
+}
+
+/// The system Python that sees Debian's `python3-gi` (never a pyenv or venv one).
+pub const SYSTEM_PYTHON: &str = "/usr/bin/python3";
+
+/// Every peer the test suite uses.
+pub const PEERS: &[PeerSpec] = &[
+    PeerSpec {
+        name: "ffmpeg",
+        check: Check::Program("ffmpeg", "-version"),
+        source: Source::Apt(&["ffmpeg"]),
+    },
+    PeerSpec {
+        name: "ffprobe",
+        check: Check::Program("ffprobe", "-version"),
+        source: Source::Apt(&["ffmpeg"]),
+    },
+    PeerSpec {
+        name: "lame",
+        check: Check::Program("lame", "--version"),
+        source: Source::Apt(&["lame"]),
+    },
+    PeerSpec {
+        name: "mp3val",
+        check: Check::Program("mp3val", "-v"),
+        source: Source::Apt(&["mp3val"]),
+    },
+    PeerSpec {
+        name: "mpg123",
+        check: Check::Program("mpg123", "--version"),
+        source: Source::Apt(&["mpg123"]),
+    },
+    PeerSpec {
+        name: "icecast2",
+        check: Check::Program("/usr/bin/icecast2", "-v"),
+        source: Source::Apt(&["icecast2"]),
+    },
+    PeerSpec {
+        name: "gst-launch",
+        check: Check::Program("gst-launch-1.0", "--version"),
+        source: Source::Apt(&["gstreamer1.0-tools"]),
+    },
+    PeerSpec {
+        name: "gst-rtsp-server",
+        check: Check::PythonModule(
+            SYSTEM_PYTHON,
+            "import gi; gi.require_version('GstRtspServer', '1.0'); from gi.repository import GstRtspServer",
+        ),
+        source: Source::Apt(&[
+            "python3-gi",
+            "gir1.2-gst-rtsp-server-1.0",
+            "gstreamer1.0-rtsp",
+        ]),
+    },
+    PeerSpec {
+        name: "gst-base",
+        check: Check::GstElement("videotestsrc"),
+        source: Source::Apt(&["gstreamer1.0-plugins-base"]),
+    },
+    PeerSpec {
+        name: "gst-good",
+        check: Check::GstElement("rtph264pay"),
+        source: Source::Apt(&["gstreamer1.0-plugins-good"]),
+    },
+    PeerSpec {
+        name: "gst-ugly",
+        check: Check::GstElement("x264enc"),
+        source: Source::Apt(&["gstreamer1.0-plugins-ugly"]),
+    },
+    PeerSpec {
+        name: "gst-bad",
+        check: Check::GstElement("x265enc"),
+        source: Source::Apt(&["gstreamer1.0-plugins-bad"]),
+    },
+    PeerSpec {
+        name: "gst-libav",
+        check: Check::GstElement("avenc_aac"),
+        source: Source::Apt(&["gstreamer1.0-libav"]),
+    },
+    PeerSpec {
+        name: "chromium",
+        check: Check::Program("chromium", "--version"),
+        source: Source::Apt(&["chromium"]),
+    },
+];
+
+/// Looks a peer up by name.
+pub fn spec(name: &str) -> Option<&'static PeerSpec> {
+    PEERS.iter().find(|p| p.name == name)
+}
+
+/// Whether the peer is present on this machine (runs a quick probe command).
+pub fn is_present(peer: &PeerSpec) -> bool {
+    let mut cmd = match peer.check {
+        Check::Program(program, arg) => {
+            let mut c = Command::new(program);
+            c.arg(arg);
+            c
+        }
+        Check::GstElement(element) => {
+            let mut c = Command::new("gst-inspect-1.0");
+            c.args(["--exists", element]);
+            c
+        }
+        Check::PythonModule(python, code) => {
+            let mut c = Command::new(python);
+            c.args(["-c", code]);
+            c
+        }
+    };
+    cmd.stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    // mp3val -v exits non-zero but is present; "present" means the program could start.
+    match (peer.check, cmd.status()) {
+        (Check::Program(..), Ok(_)) => true,
+        (_, Ok(status)) => status.success(),
+        (_, Err(_)) => false,
+    }
+}

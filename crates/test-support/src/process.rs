@@ -1,0 +1,138 @@
+//! Child processes stopped by PID when their guard drops.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+/// A running peer process. Dropping it sends SIGTERM, waits up to 5 s, then SIGKILLs.
+#[derive(Debug)]
+pub struct ChildGuard {
+    child: Option<Child>,
+    name: String,
+    /// Lines the child printed on stdout after the ready line (read by a thread).
+    pub stdout_lines: Option<mpsc::Receiver<String>>,
+}
+
+impl ChildGuard {
+    /// Spawns `cmd` (stdout piped, stderr inherited) and waits until a stdout line starts
+    /// with `ready_prefix`; returns the guard and that line.
+    pub fn spawn_until_line(
+        name: &str,
+        mut cmd: Command,
+        ready_prefix: &str,
+        timeout: Duration,
+    ) -> (Self, String) {
+        cmd.stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit());
+        let mut child = cmd.spawn().unwrap_or_else(|e| panic!("start {name}: {e}"));
+        let stdout = child.stdout.take().expect("stdout is piped");
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let mut guard = ChildGuard {
+            child: Some(child),
+            name: name.to_owned(),
+            stdout_lines: None,
+        };
+        let deadline = Instant::now() + timeout;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match rx.recv_timeout(left) {
+                Ok(line) if line.starts_with(ready_prefix) => {
+                    guard.stdout_lines = Some(rx);
+                    return (guard, line);
+                }
+                Ok(_) => continue,
+                Err(_) => {
+                    let status = guard
+                        .child
+                        .as_mut()
+                        .and_then(|c| c.try_wait().ok().flatten());
+                    panic!(
+                        "{name} did not print {ready_prefix:?} within {timeout:?} (exit status: {status:?})"
+                    );
+                }
+            }
+        }
+    }
+
+    /// Wraps an already spawned child.
+    pub fn new(name: &str, child: Child) -> Self {
+        ChildGuard {
+            child: Some(child),
+            name: name.to_owned(),
+            stdout_lines: None,
+        }
+    }
+
+    /// The process id.
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().map_or(0, Child::id)
+    }
+
+    /// Whether the process is still running.
+    pub fn is_running(&mut self) -> bool {
+        self.child
+            .as_mut()
+            .is_some_and(|c| matches!(c.try_wait(), Ok(None)))
+    }
+
+    /// Sends `signal` (e.g. "TERM", "KILL", "INT") to the process by PID.
+    pub fn signal(&self, signal: &str) {
+        if let Some(child) = &self.child {
+            let _ = Command::new("kill")
+                .arg(format!("-{signal}"))
+                .arg(child.id().to_string())
+                .status();
+        }
+    }
+
+    /// Stops the process: SIGTERM, wait up to 5 s, then SIGKILL. Idempotent.
+    pub fn stop(&mut self) {
+        let Some(mut child) = self.child.take() else {
+            return;
+        };
+        if matches!(child.try_wait(), Ok(None)) {
+            let _ = Command::new("kill")
+                .arg("-TERM")
+                .arg(child.id().to_string())
+                .status();
+            let deadline = Instant::now() + Duration::from_secs(5);
+            while Instant::now() < deadline {
+                if !matches!(child.try_wait(), Ok(None)) {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            eprintln!(
+                "{} (pid {}) ignored SIGTERM; killing",
+                self.name,
+                child.id()
+            );
+            let _ = child.kill();
+        }
+        let _ = child.wait();
+    }
+
+    /// Kills the process at once (SIGKILL), as a crash would.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Drop for ChildGuard {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}

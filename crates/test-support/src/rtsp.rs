@@ -1,0 +1,148 @@
+//! GStreamer RTSP test camera (`scripts/rtsp_test_server.py`, run with Debian's python3).
+//!
+//! Mounts: `/h264`, `/h264aac`, `/h265`, `/mjpeg`, `/h264pcma`, `/h264opus`, and `/file`
+//! when [`RtspServerOptions::file`] is set (an MP4 with H.264 + AAC that ends).
+//! Required peers: `gst-rtsp-server`, `gst-base`, `gst-good`, `gst-ugly`, `gst-libav`
+//! (and `gst-bad` for `/h265`): see [`RtspServer::PEERS`].
+
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::Duration;
+
+use crate::peer_list::SYSTEM_PYTHON;
+use crate::process::ChildGuard;
+
+/// Authentication the server demands.
+#[derive(Debug, Clone)]
+pub enum RtspAuth {
+    /// HTTP Basic.
+    Basic {
+        /// User name.
+        user: String,
+        /// Password.
+        password: String,
+    },
+    /// HTTP Digest.
+    Digest {
+        /// User name.
+        user: String,
+        /// Password.
+        password: String,
+    },
+}
+
+/// How to start the server.
+#[derive(Debug, Clone, Default)]
+pub struct RtspServerOptions {
+    /// Port to bind; `None` picks a free one.
+    pub port: Option<u16>,
+    /// Authentication; `None` for an open server.
+    pub auth: Option<RtspAuth>,
+    /// MP4 (H.264 + AAC) served at `/file`.
+    pub file: Option<PathBuf>,
+}
+
+/// A running RTSP test server, stopped by PID on drop.
+#[derive(Debug)]
+pub struct RtspServer {
+    process: ChildGuard,
+    port: u16,
+    options: RtspServerOptions,
+}
+
+impl RtspServer {
+    /// Peers every mount but `/h265` needs (pass to [`crate::require_peer!`]).
+    pub const PEERS: &'static [&'static str] = &[
+        "gst-rtsp-server",
+        "gst-base",
+        "gst-good",
+        "gst-ugly",
+        "gst-libav",
+    ];
+
+    /// Path of the server script.
+    pub fn script() -> PathBuf {
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scripts/rtsp_test_server.py")
+    }
+
+    /// Starts the server and waits until it listens.
+    pub fn start(options: RtspServerOptions) -> Self {
+        let mut cmd = Command::new(SYSTEM_PYTHON);
+        cmd.arg(Self::script())
+            .arg("--port")
+            .arg(options.port.unwrap_or(0).to_string());
+        match &options.auth {
+            Some(RtspAuth::Basic { user, password }) => {
+                cmd.args(["--auth", "basic", "--user", user, "--password", password]);
+            }
+            Some(RtspAuth::Digest { user, password }) => {
+                cmd.args(["--auth", "digest", "--user", user, "--password", password]);
+            }
+            None => {}
+        }
+        if let Some(file) = &options.file {
+            cmd.arg("--file").arg(file);
+        }
+        let (process, line) = ChildGuard::spawn_until_line(
+            "rtsp_test_server",
+            cmd,
+            "ready ",
+            Duration::from_secs(20),
+        );
+        let port = line
+            .rsplit(':')
+            .next()
+            .and_then(|p| p.trim().parse().ok())
+            .unwrap_or_else(|| panic!("unexpected ready line {line:?}"));
+        RtspServer {
+            process,
+            port,
+            options,
+        }
+    }
+
+    /// Starts an open server with default mounts on a free port.
+    pub fn start_default() -> Self {
+        Self::start(RtspServerOptions::default())
+    }
+
+    /// The bound port.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// `rtsp://127.0.0.1:PORT/MOUNT` (mount with or without a leading slash).
+    pub fn url(&self, mount: &str) -> String {
+        format!(
+            "rtsp://127.0.0.1:{}/{}",
+            self.port,
+            mount.trim_start_matches('/')
+        )
+    }
+
+    /// The process id.
+    pub fn pid(&self) -> u32 {
+        self.process.pid()
+    }
+
+    /// Kills the server at once (SIGKILL), as a crash would.
+    pub fn kill(&mut self) {
+        self.process.kill();
+    }
+
+    /// Stops the server gracefully (SIGTERM, then SIGKILL after 5 s).
+    pub fn stop(&mut self) {
+        self.process.stop();
+    }
+
+    /// Starts a new server on the same port with the same options (after [`Self::kill`] or
+    /// [`Self::stop`]). Retries for a few seconds while the port is still held.
+    pub fn restart(&mut self) {
+        self.process.stop();
+        let options = RtspServerOptions {
+            port: Some(self.port),
+            ..self.options.clone()
+        };
+        *self = Self::start(options);
+    }
+}
