@@ -118,6 +118,15 @@ pub const PEERS: &[PeerSpec] = &[
         check: Check::Program("chromium", "--version"),
         source: Source::Apt(&["chromium"]),
     },
+    // LiveKit's own protobuf package, for data-stream wire interop (PATH's python3, which has pip).
+    PeerSpec {
+        name: "livekit-protocol-py",
+        check: Check::PythonModule(
+            "python3",
+            "from livekit.protocol import models; models.DataStream",
+        ),
+        source: Source::Pip(&["livekit-protocol"]),
+    },
 ];
 
 /// Looks a peer up by name.
