@@ -6,6 +6,7 @@
 //! fixtures listed before them.
 
 mod mp3;
+mod rtsp;
 mod video;
 
 use std::process::Command;
@@ -19,7 +20,7 @@ pub(crate) struct Fixture {
 }
 
 fn all() -> impl Iterator<Item = &'static Fixture> {
-    video::FIXTURES.iter().chain(mp3::FIXTURES)
+    video::FIXTURES.iter().chain(mp3::FIXTURES).chain(rtsp::FIXTURES)
 }
 
 fn dir() -> std::path::PathBuf {
