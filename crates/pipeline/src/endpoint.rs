@@ -1,0 +1,283 @@
+//! Endpoints: where media comes from and goes to, as values or parsed from strings.
+//!
+//! Strings are read by scheme, extension and direction, as Boombox does:
+//!
+//! | string | input | output |
+//! |---|---|---|
+//! | `rtsp://[user:pass@]host[:port]/path` | RTSP camera | — |
+//! | `tcp://host:port` | remote packet server | — |
+//! | `*.mp3` | MP3 file | — |
+//! | `-` | MP3 on stdin | fragmented MP4 on stdout |
+//! | `*.mp4` | — | MP4 file (plain, or fragmented by option) |
+//! | `*.m3u8`, or an existing directory / a path ending in `/` | — | HLS: init.mp4, numbered .m4s, playlist |
+//! | `icecast://user:pass@host:port/mount` | — | Icecast source |
+//! | `tcp-listen://addr:port` | — | packet server for network clients |
+//!
+//! Anything else is [`Error::UnsupportedEndpoint`], naming the string and the direction.
+//! Raw packet endpoints exist only as values (see `raw`). Credentials in URLs never appear
+//! in `Display` or `Debug`.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use crate::Error;
+
+/// Which side of a pipeline an endpoint is on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direction {
+    /// Media comes from it.
+    Input,
+    /// Media goes to it.
+    Output,
+}
+
+impl fmt::Display for Direction {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Direction::Input => "input",
+            Direction::Output => "output",
+        })
+    }
+}
+
+/// A URL that may carry credentials; shown with the password masked.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SecretUrl(String);
+
+impl SecretUrl {
+    /// Wraps a URL string.
+    pub fn new(url: impl Into<String>) -> Self {
+        SecretUrl(url.into())
+    }
+
+    /// The full URL, credentials included: pass it only to the code that connects.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    /// The URL with the password replaced by `***` (`scheme://user:***@host/...`).
+    pub fn redacted(&self) -> String {
+        redact(&self.0)
+    }
+}
+
+impl fmt::Display for SecretUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.redacted())
+    }
+}
+
+impl fmt::Debug for SecretUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:?}", self.redacted())
+    }
+}
+
+/// Masks the password of `scheme://user:password@host...`; other strings are unchanged.
+pub fn redact(url: &str) -> String {
+    let Some(scheme_end) = url.find("://") else {
+        return url.to_owned();
+    };
+    let rest = &url[scheme_end + 3..];
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let Some(at) = rest[..authority_end].rfind('@') else {
+        return url.to_owned();
+    };
+    let userinfo = &rest[..at];
+    let user = userinfo.split(':').next().unwrap_or("");
+    format!("{}://{user}:***@{}", &url[..scheme_end], &rest[at + 1..])
+}
+
+/// A media endpoint.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Endpoint {
+    /// RTSP camera (input).
+    Rtsp(SecretUrl),
+    /// Remote packet server speaking the data-stream media protocol (input).
+    Tcp(String),
+    /// MP3 file (input).
+    Mp3File(PathBuf),
+    /// MP3 on standard input (input).
+    Stdin,
+    /// MP4 file (output); fragmented when the pipeline's options say so.
+    Mp4File(PathBuf),
+    /// Fragmented MP4 on standard output (output).
+    Stdout,
+    /// HLS: fMP4 segments and a playlist in a directory (output).
+    Hls {
+        /// Directory of the segments.
+        dir: PathBuf,
+        /// Playlist file name in `dir`.
+        playlist: String,
+    },
+    /// Icecast server, as a source client (output).
+    Icecast(SecretUrl),
+    /// Packet server for network clients, bound to `addr:port` (output).
+    TcpListen(String),
+}
+
+impl Endpoint {
+    /// Reads an endpoint string for the given direction (see the module docs).
+    pub fn parse(s: &str, direction: Direction) -> Result<Self, Error> {
+        use Direction::{Input, Output};
+        let unsupported = || Error::UnsupportedEndpoint {
+            endpoint: redact(s),
+            direction,
+        };
+        let scheme = s.find("://").map(|i| s[..i].to_ascii_lowercase());
+        let endpoint = match (scheme.as_deref(), direction) {
+            (Some("rtsp" | "rtsps"), Input) => Endpoint::Rtsp(SecretUrl::new(s)),
+            (Some("tcp"), Input) => Endpoint::Tcp(host_port(s).ok_or_else(unsupported)?),
+            (Some("icecast"), Output) => Endpoint::Icecast(SecretUrl::new(s)),
+            (Some("tcp-listen"), Output) => {
+                Endpoint::TcpListen(host_port(s).ok_or_else(unsupported)?)
+            }
+            (Some(_), _) => return Err(unsupported()),
+            (None, _) if s == "-" => match direction {
+                Input => Endpoint::Stdin,
+                Output => Endpoint::Stdout,
+            },
+            (None, _) => file_endpoint(Path::new(s), direction).ok_or_else(unsupported)?,
+        };
+        Ok(endpoint)
+    }
+}
+
+/// `scheme://host:port[/]` → `host:port` (no path allowed).
+fn host_port(url: &str) -> Option<String> {
+    let rest = &url[url.find("://")? + 3..];
+    let rest = rest.strip_suffix('/').unwrap_or(rest);
+    let (host, port) = rest.rsplit_once(':')?;
+    (!host.is_empty() && !rest.contains('/') && port.parse::<u16>().is_ok())
+        .then(|| rest.to_owned())
+}
+
+fn file_endpoint(path: &Path, direction: Direction) -> Option<Endpoint> {
+    let ext = path
+        .extension()
+        .map(|e| e.to_string_lossy().to_ascii_lowercase());
+    let text = path.to_string_lossy();
+    match (ext.as_deref(), direction) {
+        (Some("mp3"), Direction::Input) => Some(Endpoint::Mp3File(path.to_owned())),
+        (Some("mp4" | "m4v" | "m4a"), Direction::Output) => {
+            Some(Endpoint::Mp4File(path.to_owned()))
+        }
+        (Some("m3u8"), Direction::Output) => Some(Endpoint::Hls {
+            dir: path
+                .parent()
+                .filter(|p| !p.as_os_str().is_empty())
+                .unwrap_or(Path::new("."))
+                .to_owned(),
+            playlist: path.file_name()?.to_string_lossy().into_owned(),
+        }),
+        _ if direction == Direction::Output && (text.ends_with('/') || path.is_dir()) => {
+            Some(Endpoint::Hls {
+                dir: path.to_owned(),
+                playlist: "index.m3u8".into(),
+            })
+        }
+        _ => None,
+    }
+}
+
+impl fmt::Display for Endpoint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Endpoint::Rtsp(url) | Endpoint::Icecast(url) => write!(f, "{url}"),
+            Endpoint::Tcp(addr) => write!(f, "tcp://{addr}"),
+            Endpoint::TcpListen(addr) => write!(f, "tcp-listen://{addr}"),
+            Endpoint::Mp3File(p) | Endpoint::Mp4File(p) => write!(f, "{}", p.display()),
+            Endpoint::Stdin => f.write_str("- (stdin)"),
+            Endpoint::Stdout => f.write_str("- (stdout)"),
+            Endpoint::Hls { dir, playlist } => write!(f, "{}", dir.join(playlist).display()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use Direction::{Input, Output};
+
+    #[test]
+    fn strings_are_read_by_scheme_extension_and_direction() {
+        let rtsp = Endpoint::parse("rtsp://cam:8554/main", Input).unwrap();
+        assert_eq!(rtsp, Endpoint::Rtsp(SecretUrl::new("rtsp://cam:8554/main")));
+        assert_eq!(
+            Endpoint::parse("song.MP3", Input).unwrap(),
+            Endpoint::Mp3File("song.MP3".into())
+        );
+        assert_eq!(
+            Endpoint::parse("out.mp4", Output).unwrap(),
+            Endpoint::Mp4File("out.mp4".into())
+        );
+        assert_eq!(Endpoint::parse("-", Input).unwrap(), Endpoint::Stdin);
+        assert_eq!(Endpoint::parse("-", Output).unwrap(), Endpoint::Stdout);
+        assert_eq!(
+            Endpoint::parse("hls/live.m3u8", Output).unwrap(),
+            Endpoint::Hls {
+                dir: "hls".into(),
+                playlist: "live.m3u8".into()
+            }
+        );
+        assert_eq!(
+            Endpoint::parse("segments/", Output).unwrap(),
+            Endpoint::Hls {
+                dir: "segments/".into(),
+                playlist: "index.m3u8".into()
+            }
+        );
+        assert_eq!(
+            Endpoint::parse("tcp://127.0.0.1:9000", Input).unwrap(),
+            Endpoint::Tcp("127.0.0.1:9000".into())
+        );
+        assert_eq!(
+            Endpoint::parse("tcp-listen://0.0.0.0:9000/", Output).unwrap(),
+            Endpoint::TcpListen("0.0.0.0:9000".into())
+        );
+        assert!(matches!(
+            Endpoint::parse("icecast://source:pw@h:8000/live", Output).unwrap(),
+            Endpoint::Icecast(_)
+        ));
+    }
+
+    #[test]
+    fn unknown_or_wrong_direction_names_string_and_direction() {
+        for (s, d) in [
+            ("out.mp4", Input),
+            ("song.mp3", Output),
+            ("rtsp://cam/x", Output),
+            ("ftp://x/y", Input),
+            ("notes.txt", Output),
+            ("tcp://nohost", Input),
+        ] {
+            let err = Endpoint::parse(s, d).unwrap_err().to_string();
+            assert!(
+                err.contains(s) && err.contains(&d.to_string()),
+                "{s} {d}: {err}"
+            );
+        }
+    }
+
+    #[test]
+    fn credentials_never_shown() {
+        let e = Endpoint::parse("rtsp://admin:s3cret@cam/stream?x=1", Input).unwrap();
+        for shown in [e.to_string(), format!("{e:?}")] {
+            assert!(!shown.contains("s3cret"), "{shown}");
+            assert!(shown.contains("admin:***@cam/stream"), "{shown}");
+        }
+        let err = Endpoint::parse("icecast://source:hackme@h:8000/m", Input)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            !err.contains("hackme") && err.contains("source:***@h:8000/m"),
+            "{err}"
+        );
+        assert_eq!(
+            redact("rtsp://cam/x@y"),
+            "rtsp://cam/x@y",
+            "an @ in the path is not userinfo"
+        );
+    }
+}
