@@ -8,6 +8,7 @@
 #![warn(missing_docs)]
 
 pub mod endpoint;
+pub mod icecast;
 
 pub use endpoint::{Direction, Endpoint, SecretUrl};
 
@@ -26,6 +27,45 @@ pub enum Error {
         /// Input or output.
         direction: Direction,
     },
+    /// A URL that cannot be used.
+    #[error("invalid URL {url:?}: {reason}")]
+    InvalidUrl {
+        /// The URL, credentials masked.
+        url: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// An Icecast server refused or dropped the source.
+    #[error("icecast {target}: {refusal}")]
+    Icecast {
+        /// The server and mount, credentials masked.
+        target: String,
+        /// Why.
+        refusal: icecast::IcecastRefusal,
+    },
+    /// Waiting for something took too long.
+    #[error("timed out {what}")]
+    Timeout {
+        /// What we were waiting for.
+        what: String,
+    },
+    /// An I/O error, with what we were doing.
+    #[error("{context}: {source}")]
+    Io {
+        /// What we were doing.
+        context: String,
+        /// The error.
+        source: std::io::Error,
+    },
+}
+
+impl Error {
+    pub(crate) fn io(context: impl Into<String>, source: std::io::Error) -> Self {
+        Error::Io {
+            context: context.into(),
+            source,
+        }
+    }
 }
 
 /// A media stream from one endpoint to another.

@@ -168,9 +168,27 @@ impl Icecast {
             .unwrap_or_else(|e| panic!("status-json.xsl is not JSON ({e}): {}", body))
     }
 
+    /// Polls status-json.xsl (its statistics lag the events by a moment) until `ready`
+    /// holds, for at most 5 s; returns the last status either way.
+    pub fn wait_for_status(&self, ready: impl Fn(&serde_json::Value) -> bool) -> serde_json::Value {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            let status = self.status_json();
+            if ready(&status) || Instant::now() > deadline {
+                return status;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
     /// The server's error.log so far.
     pub fn error_log(&self) -> String {
         std::fs::read_to_string(self.dir.path().join("log/error.log")).unwrap_or_default()
+    }
+
+    /// The server's access.log so far (one line per finished request).
+    pub fn access_log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("log/access.log")).unwrap_or_default()
     }
 
     /// Kills the server at once (SIGKILL).
