@@ -15,10 +15,12 @@
 
 mod config;
 mod metadata;
+mod pacer;
 mod source;
 
 pub use config::{IcecastConfig, StreamInfo};
 pub use metadata::update_title;
+pub use pacer::Pacer;
 pub use source::IcecastSource;
 
 /// Why an Icecast server refused or dropped a source.
