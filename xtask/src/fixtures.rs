@@ -20,7 +20,10 @@ pub(crate) struct Fixture {
 }
 
 fn all() -> impl Iterator<Item = &'static Fixture> {
-    video::FIXTURES.iter().chain(mp3::FIXTURES).chain(rtsp::FIXTURES)
+    video::FIXTURES
+        .iter()
+        .chain(mp3::FIXTURES)
+        .chain(rtsp::FIXTURES)
 }
 
 fn dir() -> std::path::PathBuf {

@@ -101,8 +101,11 @@ pub(crate) fn run(args: &[String]) -> crate::Result {
 /// Replays every corpus file through the target bodies (stable, no libFuzzer).
 pub(crate) fn replay() -> crate::Result {
     let mut cmd = crate::cargo();
+    // The main target dir: the crates under test are already built there.
     cmd.arg("test")
         .arg("--manifest-path")
-        .arg(fuzz_dir().join("Cargo.toml"));
+        .arg(fuzz_dir().join("Cargo.toml"))
+        .arg("--target-dir")
+        .arg(crate::root().join("target"));
     crate::run("fuzz-corpus replay", cmd)
 }
