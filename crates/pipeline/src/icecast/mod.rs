@@ -17,11 +17,13 @@ mod config;
 mod metadata;
 mod pacer;
 mod source;
+mod streamer;
 
 pub use config::{IcecastConfig, StreamInfo};
 pub use metadata::update_title;
 pub use pacer::Pacer;
 pub use source::IcecastSource;
+pub use streamer::{AudioInput, Command, Event, StreamOptions, WireFrame, stream_frames};
 
 /// Why an Icecast server refused or dropped a source.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
