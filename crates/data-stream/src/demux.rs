@@ -1,0 +1,353 @@
+//! The sans-I/O demultiplexer: many interleaved streams over one connection, routed by
+//! stream id, checked and bounded.
+//!
+//! Feed it frames ([`Demultiplexer::handle_frame`]) or decoded packets, the time as an
+//! [`Instant`], and take [`Event`]s out with [`Demultiplexer::poll_event`]. It never
+//! reads the clock and never buffers content: chunks come out as they go in.
+//!
+//! The checks close the gaps LiveKit's SDKs leave (see the crate README): chunk indexes
+//! must be contiguous (a gap, duplicate or reorder fails the stream), received bytes may
+//! not pass the header's `total_length` and must reach it by the trailer, a non-empty
+//! trailer reason is an abnormal end, text must be UTF-8 across chunk boundaries, a
+//! stream id may not be reused, and a silent stream times out.
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+
+use crate::packet::{Chunk, Header, Packet, StreamInfo, StreamType, Trailer};
+use crate::split::Utf8Validator;
+use crate::{Error, Result};
+
+/// Limits of a receiving connection. Every one has a default and its own error.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Limits {
+    /// Largest frame ([`Error::FrameTooLarge`]); used by the transport adapters.
+    pub max_frame_size: usize,
+    /// Largest encoded header packet ([`Error::HeaderTooLarge`]).
+    pub max_header_size: usize,
+    /// Largest chunk content ([`Error::ChunkTooLarge`]).
+    pub max_chunk_size: usize,
+    /// Largest total content of one stream, announced or received ([`Error::StreamTooLarge`]).
+    pub max_stream_size: u64,
+    /// Most streams open at once; more are refused ([`Error::TooManyStreams`]).
+    pub max_open_streams: usize,
+    /// Time without a packet after which a stream fails ([`Error::InactivityTimeout`]).
+    pub inactivity_timeout: Option<Duration>,
+    /// Chunks buffered per reader before the transport is no longer read (backpressure);
+    /// used by the transport adapters.
+    pub stream_buffer_chunks: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_frame_size: crate::framing::DEFAULT_MAX_FRAME_SIZE,
+            max_header_size: 64 * 1024,
+            max_chunk_size: 64 * 1024,
+            max_stream_size: 5_000_000_000,
+            max_open_streams: 256,
+            inactivity_timeout: Some(Duration::from_secs(30)),
+            stream_buffer_chunks: 16,
+        }
+    }
+}
+
+/// What happened on the connection.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    /// A stream with a handler for its kind and topic opened; its chunks follow.
+    Opened(StreamInfo),
+    /// A stream with no handler opened: its chunks are dropped as they arrive.
+    Unhandled(StreamInfo),
+    /// Content of an opened stream, in order.
+    Chunk {
+        /// Stream id.
+        stream_id: String,
+        /// Content (a slice of the frame).
+        content: Bytes,
+    },
+    /// A stream ended normally; its info has the trailer's attributes merged in.
+    Finished(StreamInfo),
+    /// A stream ended abnormally (also reported for unhandled and refused streams).
+    Failed {
+        /// Stream id.
+        stream_id: String,
+        /// Whether [`Event::Opened`] was given for it (so a reader waits for this).
+        opened: bool,
+        /// Why.
+        error: Error,
+    },
+    /// A chunk or trailer for a stream never opened (or ended long ago); dropped.
+    Stray {
+        /// Stream id.
+        stream_id: String,
+    },
+}
+
+struct OpenStream {
+    info: StreamInfo,
+    handled: bool,
+    next_index: u64,
+    received: u64,
+    utf8: Option<Utf8Validator>,
+    last_activity: Instant,
+}
+
+/// How many ended stream ids are remembered (duplicate detection, silent drain).
+const RECENT_IDS: usize = 1024;
+
+/// Routes packets to streams and checks them; see the module docs.
+pub struct Demultiplexer {
+    limits: Limits,
+    handlers: HashSet<(StreamType, String)>,
+    streams: HashMap<String, OpenStream>,
+    recent: VecDeque<String>,
+    recent_set: HashSet<String>,
+    events: VecDeque<Event>,
+}
+
+impl Demultiplexer {
+    /// A demultiplexer with these limits and no handler.
+    pub fn new(limits: Limits) -> Self {
+        Demultiplexer {
+            limits,
+            handlers: HashSet::new(),
+            streams: HashMap::new(),
+            recent: VecDeque::new(),
+            recent_set: HashSet::new(),
+            events: VecDeque::new(),
+        }
+    }
+
+    /// The limits in force.
+    pub fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
+    /// Streams of this kind and topic will be [`Event::Opened`]; registering the same
+    /// kind and topic twice is [`Error::HandlerAlreadyRegistered`].
+    pub fn register(&mut self, kind: StreamType, topic: &str) -> Result<()> {
+        if !self.handlers.insert((kind, topic.to_owned())) {
+            return Err(Error::HandlerAlreadyRegistered { kind: kind.name(), topic: topic.to_owned() });
+        }
+        Ok(())
+    }
+
+    /// Removes a handler; returns whether there was one. Open streams are not affected.
+    pub fn unregister(&mut self, kind: StreamType, topic: &str) -> bool {
+        self.handlers.remove(&(kind, topic.to_owned()))
+    }
+
+    /// Number of open streams.
+    pub fn open_streams(&self) -> usize {
+        self.streams.len()
+    }
+
+    /// Decodes and handles one frame (a serialized `DataPacket`). Non-stream packets
+    /// are ignored. An undecodable frame is an error for the connection.
+    pub fn handle_frame(&mut self, frame: Bytes, now: Instant) -> Result<()> {
+        let size = frame.len();
+        match Packet::decode(frame)? {
+            Some(packet) => self.handle_packet(packet, size, now),
+            None => Ok(()),
+        }
+    }
+
+    /// Handles one decoded packet; `encoded_size` is its size on the wire (for the
+    /// header limit).
+    pub fn handle_packet(&mut self, packet: Packet, encoded_size: usize, now: Instant) -> Result<()> {
+        match packet {
+            Packet::Header(h) => self.on_header(*h, encoded_size, now),
+            Packet::Chunk(c) => self.on_chunk(c, now),
+            Packet::Trailer(t) => self.on_trailer(t),
+        }
+        Ok(())
+    }
+
+    /// The next event, if any. Drain after every `handle_*` call.
+    pub fn poll_event(&mut self) -> Option<Event> {
+        self.events.pop_front()
+    }
+
+    /// When [`Demultiplexer::handle_timeout`] should be called next, if a stream is open
+    /// and a timeout is set.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        let timeout = self.limits.inactivity_timeout?;
+        self.streams.values().map(|s| s.last_activity + timeout).min()
+    }
+
+    /// Fails every stream silent for the inactivity timeout or longer.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        let Some(timeout) = self.limits.inactivity_timeout else { return };
+        let expired: Vec<String> = self
+            .streams
+            .iter()
+            .filter(|(_, s)| now.saturating_duration_since(s.last_activity) >= timeout)
+            .map(|(id, _)| id.clone())
+            .collect();
+        for stream_id in expired {
+            let error = Error::InactivityTimeout { stream_id: stream_id.clone(), timeout_ms: timeout.as_millis() as u64 };
+            self.fail(&stream_id, error);
+        }
+    }
+
+    /// Stops delivering a stream (its reader went away): its remaining chunks are dropped.
+    pub fn discard(&mut self, stream_id: &str) {
+        if let Some(s) = self.streams.get_mut(stream_id) {
+            s.handled = false;
+        }
+    }
+
+    /// The transport closed: every open stream fails with [`Error::TransportClosed`].
+    pub fn close(&mut self, detail: &str) {
+        let ids: Vec<String> = self.streams.keys().cloned().collect();
+        for stream_id in ids {
+            let error = Error::TransportClosed { stream_id: stream_id.clone(), detail: detail.to_owned() };
+            self.fail(&stream_id, error);
+        }
+    }
+
+    fn on_header(&mut self, header: Header, encoded_size: usize, now: Instant) {
+        let info = header.info;
+        let id = info.id.clone();
+        let refuse = |error| Event::Failed { stream_id: id.clone(), opened: false, error };
+        if let Some(open) = self.streams.get(&id) {
+            // Both the open stream and the newcomer fail: their chunks are indistinguishable.
+            let opened = open.handled;
+            self.end(&id);
+            let error = Error::DuplicateStreamId { stream_id: id.clone() };
+            self.events.push_back(Event::Failed { stream_id: id.clone(), opened, error });
+            return;
+        }
+        let error = if self.recent_set.contains(&id) {
+            Some(Error::DuplicateStreamId { stream_id: id.clone() })
+        } else if encoded_size > self.limits.max_header_size {
+            Some(Error::HeaderTooLarge { stream_id: id.clone(), size: encoded_size, max: self.limits.max_header_size })
+        } else if self.streams.len() >= self.limits.max_open_streams {
+            Some(Error::TooManyStreams { stream_id: id.clone(), max: self.limits.max_open_streams })
+        } else if header.compression != 0 {
+            Some(Error::Unsupported { stream_id: id.clone(), feature: "compressed content (data streams v2)" })
+        } else {
+            match info.total_length {
+                Some(total) if total > self.limits.max_stream_size => {
+                    Some(Error::StreamTooLarge { stream_id: id.clone(), size: total, max: self.limits.max_stream_size })
+                }
+                _ => None,
+            }
+        };
+        if let Some(error) = error {
+            self.events.push_back(refuse(error));
+            self.remember(id);
+            return;
+        }
+        let handled = self.handlers.contains(&(info.stream_type(), info.topic.clone()));
+        let utf8 = (info.stream_type() == StreamType::Text).then(Utf8Validator::default);
+        self.events.push_back(if handled { Event::Opened(info.clone()) } else { Event::Unhandled(info.clone()) });
+        let stream = OpenStream { info, handled, next_index: 0, received: 0, utf8, last_activity: now };
+        self.streams.insert(id.clone(), stream);
+        if let Some(content) = header.inline_content {
+            // v2 inline content: the whole stream in the header, no chunk or trailer follows.
+            self.on_chunk(Chunk { stream_id: id.clone(), index: 0, content }, now);
+            self.on_trailer(Trailer { stream_id: id, ..Default::default() });
+        }
+    }
+
+    fn on_chunk(&mut self, chunk: Chunk, now: Instant) {
+        let Some(s) = self.streams.get_mut(&chunk.stream_id) else {
+            self.stray(chunk.stream_id);
+            return;
+        };
+        s.last_activity = now;
+        let id = &chunk.stream_id;
+        let len = chunk.content.len();
+        let received = s.received + len as u64;
+        let error = if chunk.index != s.next_index {
+            let kind = if chunk.index > s.next_index { "gap" } else { "duplicate or reorder" };
+            Some(Error::ChunkIndex { stream_id: id.clone(), expected: s.next_index, got: chunk.index, kind })
+        } else if len > self.limits.max_chunk_size {
+            Some(Error::ChunkTooLarge { stream_id: id.clone(), index: chunk.index, size: len, max: self.limits.max_chunk_size })
+        } else if s.info.total_length.is_some_and(|total| received > total) {
+            let total = s.info.total_length.unwrap_or_default();
+            Some(Error::LengthExceeded { stream_id: id.clone(), received, total })
+        } else if received > self.limits.max_stream_size {
+            Some(Error::StreamTooLarge { stream_id: id.clone(), size: received, max: self.limits.max_stream_size })
+        } else {
+            let start = s.received;
+            s.utf8
+                .as_mut()
+                .and_then(|v| v.push(&chunk.content).err())
+                .map(|offset| Error::InvalidUtf8 { stream_id: id.clone(), offset: offset.max(start) })
+        };
+        if let Some(error) = error {
+            self.fail(&chunk.stream_id, error);
+            return;
+        }
+        s.next_index += 1;
+        s.received = received;
+        if s.handled {
+            self.events.push_back(Event::Chunk { stream_id: chunk.stream_id, content: chunk.content });
+        }
+    }
+
+    fn on_trailer(&mut self, trailer: Trailer) {
+        let Some(s) = self.streams.get_mut(&trailer.stream_id) else {
+            self.stray(trailer.stream_id);
+            return;
+        };
+        let id = trailer.stream_id;
+        // The reason first: an aborted stream is incomplete by nature, and the reason says why.
+        let error = if !trailer.reason.is_empty() {
+            Some(Error::AbnormalEnd { stream_id: id.clone(), reason: trailer.reason })
+        } else if let Some(total) = s.info.total_length.filter(|&t| s.received < t) {
+            Some(Error::Incomplete { stream_id: id.clone(), received: s.received, total })
+        } else {
+            s.utf8.as_ref().and_then(|v| v.finish().err()).map(|offset| Error::InvalidUtf8 { stream_id: id.clone(), offset })
+        };
+        if let Some(error) = error {
+            self.fail(&id, error);
+            return;
+        }
+        let handled = s.handled;
+        let Some(mut s) = self.end(&id) else { return };
+        s.info.attributes.extend(trailer.attributes);
+        if handled {
+            self.events.push_back(Event::Finished(s.info));
+        }
+    }
+
+    fn fail(&mut self, stream_id: &str, error: Error) {
+        if let Some(s) = self.end(stream_id) {
+            self.events.push_back(Event::Failed { stream_id: stream_id.to_owned(), opened: s.handled, error });
+        }
+    }
+
+    fn stray(&mut self, stream_id: String) {
+        // Leftovers of a stream that failed or ended recently are expected: drop quietly.
+        if !self.recent_set.contains(&stream_id) {
+            self.events.push_back(Event::Stray { stream_id });
+        }
+    }
+
+    fn end(&mut self, stream_id: &str) -> Option<OpenStream> {
+        let s = self.streams.remove(stream_id)?;
+        self.remember(stream_id.to_owned());
+        Some(s)
+    }
+
+    fn remember(&mut self, stream_id: String) {
+        if self.recent_set.insert(stream_id.clone()) {
+            self.recent.push_back(stream_id);
+            if self.recent.len() > RECENT_IDS
+                && let Some(old) = self.recent.pop_front()
+            {
+                self.recent_set.remove(&old);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+#[path = "demux_tests.rs"]
+mod tests;

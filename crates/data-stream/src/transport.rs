@@ -1,0 +1,221 @@
+//! tokio adapters: drive an [`Outgoing`](crate::Outgoing) queue into any `AsyncWrite`,
+//! and a [`Receiver`] from any `AsyncRead` (TCP, Unix socket, `tokio::io::duplex`...),
+//! with the length-delimited framing of [`crate::framing`].
+//!
+//! Backpressure: the receiver stops reading the transport while a reader's buffer
+//! ([`Limits::stream_buffer_chunks`]) is full, so memory stays bounded and TCP's window
+//! slows the sender. Time comes from tokio's clock (pausable in tests).
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use bytes::BytesMut;
+use futures::channel::mpsc::{self, TryRecvError};
+use futures::{SinkExt, StreamExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufWriter};
+
+use crate::demux::{Demultiplexer, Event, Limits};
+use crate::framing::FrameDecoder;
+use crate::packet::StreamType;
+use crate::reader::{ReaderFeed, StreamReader};
+use crate::writer::OutgoingFrames;
+use crate::{Error, Result};
+
+/// Writes queued frames to `transport` with their length prefix until every
+/// [`Outgoing`](crate::Outgoing) handle and writer is gone, then flushes and shuts the
+/// transport down (so the peer sees the end). Flushes whenever the queue runs empty.
+pub async fn write_frames<W: AsyncWrite + Unpin>(
+    mut frames: OutgoingFrames,
+    transport: W,
+    max_frame_size: usize,
+) -> Result<()> {
+    let io = |e: std::io::Error| Error::io("writing the transport", &e);
+    let mut out = BufWriter::with_capacity(64 * 1024, transport);
+    loop {
+        let frame = match frames.try_recv() {
+            Ok(frame) => frame,
+            Err(TryRecvError::Closed) => break,
+            Err(TryRecvError::Empty) => {
+                // Nothing queued right now: push out what is buffered before waiting.
+                out.flush().await.map_err(io)?;
+                match frames.next().await {
+                    Some(frame) => frame,
+                    None => break,
+                }
+            }
+        };
+        let prefix = frame.length_prefix(max_frame_size)?;
+        out.write_all(&prefix.to_be_bytes()).await.map_err(io)?;
+        out.write_all(&frame.head).await.map_err(io)?;
+        out.write_all(&frame.body).await.map_err(io)?;
+    }
+    out.flush().await.map_err(io)?;
+    out.shutdown().await.map_err(io)
+}
+
+/// The incoming streams of one topic and kind: a stream of readers, one per stream.
+pub type IncomingStreams = mpsc::Receiver<StreamReader>;
+
+struct Registry {
+    demux: Demultiplexer,
+    routes: HashMap<(StreamType, String), mpsc::Sender<StreamReader>>,
+    reports: Option<mpsc::Sender<Event>>,
+}
+
+/// Receives the streams of one connection and hands them to topic handlers. Clone it to
+/// register handlers while [`Receiver::run`] drives the connection.
+#[derive(Clone)]
+pub struct Receiver {
+    registry: Arc<Mutex<Registry>>,
+    limits: Limits,
+}
+
+impl Receiver {
+    /// A receiver with these limits and no handler.
+    pub fn new(limits: Limits) -> Self {
+        let registry = Registry { demux: Demultiplexer::new(limits.clone()), routes: HashMap::new(), reports: None };
+        Receiver { registry: Arc::new(Mutex::new(registry)), limits }
+    }
+
+    /// Text streams on `topic`; a second registration is [`Error::HandlerAlreadyRegistered`].
+    pub fn text_streams(&self, topic: &str) -> Result<IncomingStreams> {
+        self.register(StreamType::Text, topic)
+    }
+
+    /// Byte streams on `topic`; a second registration is [`Error::HandlerAlreadyRegistered`].
+    pub fn byte_streams(&self, topic: &str) -> Result<IncomingStreams> {
+        self.register(StreamType::Bytes, topic)
+    }
+
+    /// What is not delivered to a reader: [`Event::Unhandled`] streams (drained),
+    /// [`Event::Failed`] streams no reader waits for, [`Event::Stray`] packets. Reports
+    /// are dropped while this buffer (64) is full. Every report is also logged.
+    pub fn reports(&self) -> mpsc::Receiver<Event> {
+        let (tx, rx) = mpsc::channel(64);
+        self.lock().reports = Some(tx);
+        rx
+    }
+
+    fn register(&self, kind: StreamType, topic: &str) -> Result<IncomingStreams> {
+        let mut registry = self.lock();
+        registry.demux.register(kind, topic)?;
+        let (tx, rx) = mpsc::channel(self.limits.stream_buffer_chunks.max(1));
+        registry.routes.insert((kind, topic.to_owned()), tx);
+        Ok(rx)
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Registry> {
+        // A panic elsewhere cannot leave the registry half-updated: every section is short.
+        self.registry.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Reads frames from `transport` until it ends, delivering streams to their handlers.
+    /// At the end (or on a transport or framing error) every open stream fails with
+    /// [`Error::TransportClosed`]; the error, if any, is returned too.
+    pub async fn run<R: AsyncRead + Unpin>(&self, mut transport: R) -> Result<()> {
+        let mut decoder = FrameDecoder::new(self.limits.max_frame_size);
+        let mut buf = BytesMut::with_capacity(64 * 1024);
+        let mut feeds: HashMap<String, ReaderFeed> = HashMap::new();
+        let outcome = loop {
+            let frame = match decoder.decode(&mut buf) {
+                Ok(frame) => frame,
+                Err(e) => break Err(e),
+            };
+            if let Some(frame) = frame {
+                let now = tokio::time::Instant::now().into_std();
+                let handled = self.lock().demux.handle_frame(frame, now);
+                self.deliver(&mut feeds).await;
+                if let Err(e) = handled {
+                    break Err(e);
+                }
+                continue;
+            }
+            if buf.capacity() - buf.len() < 4096 {
+                buf.reserve(64 * 1024);
+            }
+            let deadline = self.lock().demux.poll_timeout();
+            let read = match deadline {
+                Some(at) => match tokio::time::timeout_at(at.into(), transport.read_buf(&mut buf)).await {
+                    Ok(read) => read,
+                    Err(_elapsed) => {
+                        let now = tokio::time::Instant::now().into_std();
+                        self.lock().demux.handle_timeout(now);
+                        self.deliver(&mut feeds).await;
+                        continue;
+                    }
+                },
+                None => transport.read_buf(&mut buf).await,
+            };
+            match read {
+                Ok(0) => break decoder.finish(&buf),
+                Ok(_) => {}
+                Err(e) => break Err(Error::io("reading the transport", &e)),
+            }
+        };
+        let detail = match &outcome {
+            Ok(()) => "transport ended".to_owned(),
+            Err(e) => e.to_string(),
+        };
+        self.lock().demux.close(&detail);
+        self.deliver(&mut feeds).await;
+        outcome
+    }
+
+    /// Hands the demultiplexer's events to readers, waiting on full buffers (backpressure).
+    async fn deliver(&self, feeds: &mut HashMap<String, ReaderFeed>) {
+        loop {
+            let Some(event) = self.lock().demux.poll_event() else { return };
+            match event {
+                Event::Opened(info) => {
+                    let route = self.lock().routes.get(&(info.stream_type(), info.topic.clone())).cloned();
+                    let id = info.id.clone();
+                    let (feed, reader) = StreamReader::channel(info.clone(), self.limits.stream_buffer_chunks);
+                    let accepted = match route {
+                        Some(mut route) => route.send(reader).await.is_ok(),
+                        None => false,
+                    };
+                    if accepted {
+                        feeds.insert(id, feed);
+                    } else {
+                        // The handler went away: drain the stream like an unhandled one.
+                        self.lock().demux.discard(&id);
+                        self.report(Event::Unhandled(info));
+                    }
+                }
+                Event::Chunk { stream_id, content } => {
+                    if let Some(feed) = feeds.get_mut(&stream_id)
+                        && !feed.chunk(content).await
+                    {
+                        feeds.remove(&stream_id);
+                        self.lock().demux.discard(&stream_id);
+                    }
+                }
+                Event::Finished(info) => {
+                    if let Some(feed) = feeds.remove(&info.id) {
+                        feed.finish(info).await;
+                    }
+                }
+                Event::Failed { stream_id, opened, error } => match feeds.remove(&stream_id) {
+                    Some(feed) => feed.fail(error).await,
+                    None => self.report(Event::Failed { stream_id, opened, error }),
+                },
+                other @ (Event::Unhandled(_) | Event::Stray { .. }) => self.report(other),
+            }
+        }
+    }
+
+    fn report(&self, event: Event) {
+        match &event {
+            Event::Unhandled(info) => {
+                tracing::warn!(stream_id = %info.id, topic = %info.topic, kind = info.stream_type().name(), "no handler: stream drained")
+            }
+            Event::Failed { error, .. } => tracing::warn!(%error, "stream failed"),
+            Event::Stray { stream_id } => tracing::debug!(%stream_id, "packet for an unknown stream dropped"),
+            _ => {}
+        }
+        if let Some(reports) = self.lock().reports.as_mut() {
+            // Reports are advisory: a full or closed buffer drops them (they were logged).
+            let _ = reports.try_send(event);
+        }
+    }
+}

@@ -1,0 +1,322 @@
+//! Sending streams: [`Outgoing`] opens [`ByteStreamWriter`]s and [`TextStreamWriter`]s
+//! whose frames go, in order, into one bounded queue that a transport drains
+//! ([`OutgoingFrames`]; the `tokio` feature has a driver for any `AsyncWrite`).
+//!
+//! Guarantees LiveKit's SDKs lack (data-stream-anchors.md §7): a chunk index is taken only
+//! once its frame is queued, so a failed or cancelled send leaves no gap; writes and close
+//! on one writer are serialised by an async lock (one `write` never interleaves with
+//! another); writing after close is refused; and a writer dropped without close sends a
+//! trailer with a non-empty reason, so the receiver sees an abnormal end, never a success.
+//!
+//! Runtime-agnostic (futures channels and lock); the queue is bounded, so writers wait
+//! when the transport is slow.
+
+use std::collections::HashMap;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+use futures::channel::mpsc;
+use futures::lock::Mutex;
+use futures::SinkExt;
+
+use crate::packet::{Envelope, Frame, Header, Packet, StreamInfo, StreamKind, TextInfo, Trailer};
+use crate::split::{self, DEFAULT_CHUNK_SIZE};
+use crate::{Error, Result};
+
+/// The reason a dropped, unclosed writer puts in its trailer.
+pub const DROPPED_REASON: &str = "writer dropped without close";
+
+/// Options of a new outgoing stream; every field has a default.
+#[derive(Debug, Clone)]
+pub struct StreamOptions {
+    /// Topic (default empty).
+    pub topic: String,
+    /// MIME type (default `text/plain` for text, `application/octet-stream` for bytes).
+    pub mime_type: Option<String>,
+    /// Attributes sent in the header.
+    pub attributes: HashMap<String, String>,
+    /// Total length announced in the header; the writer refuses to write more.
+    pub total_length: Option<u64>,
+    /// Stream id (default a fresh UUIDv4).
+    pub stream_id: Option<String>,
+    /// Creation time in Unix ms (default the system clock now).
+    pub timestamp_ms: Option<i64>,
+    /// Largest chunk content (default 15 000; at least 4 for text).
+    pub chunk_size: usize,
+}
+
+impl Default for StreamOptions {
+    fn default() -> Self {
+        StreamOptions {
+            topic: String::new(),
+            mime_type: None,
+            attributes: HashMap::new(),
+            total_length: None,
+            stream_id: None,
+            timestamp_ms: None,
+            chunk_size: DEFAULT_CHUNK_SIZE,
+        }
+    }
+}
+
+impl StreamOptions {
+    /// Default options on `topic`.
+    pub fn topic(topic: impl Into<String>) -> Self {
+        StreamOptions { topic: topic.into(), ..Default::default() }
+    }
+
+    fn into_info(self, kind: StreamKind) -> (StreamInfo, usize) {
+        let default_mime = match kind {
+            StreamKind::Text(_) => "text/plain",
+            StreamKind::Bytes { .. } => "application/octet-stream",
+        };
+        let timestamp_ms = self.timestamp_ms.unwrap_or_else(|| {
+            SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
+        });
+        let info = StreamInfo {
+            id: self.stream_id.unwrap_or_else(|| uuid::Uuid::new_v4().to_string()),
+            timestamp_ms,
+            topic: self.topic,
+            mime_type: self.mime_type.unwrap_or_else(|| default_mime.to_owned()),
+            total_length: self.total_length,
+            attributes: self.attributes,
+            kind,
+        };
+        (info, self.chunk_size)
+    }
+}
+
+/// Frames waiting for the transport, in send order. Drain it and write each frame with
+/// its 4-byte length prefix ([`Frame::write_framed`]) or as one message.
+pub type OutgoingFrames = mpsc::Receiver<Frame>;
+
+/// Opens outgoing streams on one connection. Cheap to clone.
+#[derive(Clone)]
+pub struct Outgoing {
+    tx: mpsc::Sender<Frame>,
+    envelope: Envelope,
+}
+
+impl Outgoing {
+    /// A sender and the queue of its frames, holding at most about `capacity` frames.
+    pub fn new(capacity: usize) -> (Outgoing, OutgoingFrames) {
+        Outgoing::with_envelope(capacity, Envelope::default())
+    }
+
+    /// Like [`Outgoing::new`], putting `envelope` (sender identity, recipients) on every
+    /// packet.
+    pub fn with_envelope(capacity: usize, envelope: Envelope) -> (Outgoing, OutgoingFrames) {
+        let (tx, rx) = mpsc::channel(capacity);
+        (Outgoing { tx, envelope }, rx)
+    }
+
+    /// Opens a byte stream named `name` (the header is queued before this returns).
+    pub async fn stream_bytes(&self, name: impl Into<String>, options: StreamOptions) -> Result<ByteStreamWriter> {
+        let (info, chunk_size) = options.into_info(StreamKind::Bytes { name: name.into() });
+        Ok(ByteStreamWriter { inner: StreamWriter::open(self, info, chunk_size.max(1)).await? })
+    }
+
+    /// Opens a text stream.
+    pub async fn stream_text(&self, text: TextInfo, options: StreamOptions) -> Result<TextStreamWriter> {
+        if options.chunk_size < 4 {
+            return Err(Error::ChunkSizeTooSmall(options.chunk_size));
+        }
+        let (info, chunk_size) = options.into_info(StreamKind::Text(text));
+        Ok(TextStreamWriter { inner: StreamWriter::open(self, info, chunk_size).await? })
+    }
+
+    /// Sends `text` as one text stream (total length = its UTF-8 length) and closes it.
+    pub async fn send_text(&self, text: impl Into<String>, mut options: StreamOptions) -> Result<StreamInfo> {
+        let text = text.into();
+        options.total_length = Some(text.len() as u64);
+        let writer = self.stream_text(TextInfo::default(), options).await?;
+        writer.write(text).await?;
+        writer.close("", HashMap::new()).await
+    }
+
+    /// Sends `data` as one byte stream named `name` and closes it.
+    pub async fn send_bytes(
+        &self,
+        name: impl Into<String>,
+        data: impl Into<Bytes>,
+        mut options: StreamOptions,
+    ) -> Result<StreamInfo> {
+        let data = data.into();
+        options.total_length = Some(data.len() as u64);
+        let writer = self.stream_bytes(name, options).await?;
+        writer.write(data).await?;
+        writer.close("", HashMap::new()).await
+    }
+
+    /// Streams a file from disk: name = file name, MIME type guessed from the extension
+    /// (unless given), total length = file size. Reads one chunk at a time.
+    #[cfg(feature = "tokio")]
+    pub async fn send_file(&self, path: impl AsRef<std::path::Path>, mut options: StreamOptions) -> Result<StreamInfo> {
+        use tokio::io::AsyncReadExt;
+        let path = path.as_ref();
+        let context = || path.display().to_string();
+        let mut file = tokio::fs::File::open(path).await.map_err(|e| Error::io(context(), &e))?;
+        let size = file.metadata().await.map_err(|e| Error::io(context(), &e))?.len();
+        options.total_length = Some(size);
+        if options.mime_type.is_none() {
+            options.mime_type = mime_guess::from_path(path).first().map(|m| m.essence_str().to_owned());
+        }
+        let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let chunk_size = options.chunk_size.max(1);
+        let writer = self.stream_bytes(name, options).await?;
+        loop {
+            let mut buf = bytes::BytesMut::with_capacity(chunk_size);
+            while buf.len() < chunk_size {
+                let n = (&mut file).take((chunk_size - buf.len()) as u64).read_buf(&mut buf).await;
+                match n {
+                    Ok(0) => break,
+                    Ok(_) => {}
+                    Err(e) => {
+                        let error = Error::io(context(), &e);
+                        // The trailer says why; the receiver sees an abnormal end.
+                        let _ = writer.close(&error.to_string(), HashMap::new()).await;
+                        return Err(error);
+                    }
+                }
+            }
+            if buf.is_empty() {
+                break;
+            }
+            writer.write(buf.freeze()).await?;
+        }
+        writer.close("", HashMap::new()).await
+    }
+}
+
+struct WriterState {
+    tx: mpsc::Sender<Frame>,
+    next_index: u64,
+    written: u64,
+    closed: bool,
+}
+
+/// What byte and text writers share.
+struct StreamWriter {
+    info: StreamInfo,
+    chunk_size: usize,
+    envelope: Envelope,
+    state: Mutex<WriterState>,
+}
+
+impl StreamWriter {
+    async fn open(outgoing: &Outgoing, info: StreamInfo, chunk_size: usize) -> Result<Self> {
+        let mut tx = outgoing.tx.clone();
+        let frame = Packet::Header(Box::new(Header::new(info.clone()))).to_frame(&outgoing.envelope);
+        tx.send(frame).await.map_err(|_| closed_transport(&info.id))?;
+        let state = WriterState { tx, next_index: 0, written: 0, closed: false };
+        Ok(StreamWriter { info, chunk_size, envelope: outgoing.envelope.clone(), state: Mutex::new(state) })
+    }
+
+    async fn write_pieces(&self, len: usize, pieces: impl Iterator<Item = Bytes>) -> Result<()> {
+        let mut state = self.state.lock().await;
+        if state.closed {
+            return Err(Error::StreamClosed { stream_id: self.info.id.clone() });
+        }
+        let size = state.written + len as u64;
+        if let Some(total) = self.info.total_length.filter(|&t| size > t) {
+            return Err(Error::WriteExceedsLength { stream_id: self.info.id.clone(), size, total });
+        }
+        for piece in pieces {
+            let piece_len = piece.len() as u64;
+            let frame = Frame::chunk(&self.envelope, &self.info.id, state.next_index, piece);
+            state.tx.send(frame).await.map_err(|_| closed_transport(&self.info.id))?;
+            // Only now is the index used: a cancelled or failed send leaves no gap.
+            state.next_index += 1;
+            state.written += piece_len;
+        }
+        Ok(())
+    }
+
+    async fn close(&self, reason: &str, attributes: HashMap<String, String>) -> Result<StreamInfo> {
+        let mut state = self.state.lock().await;
+        if state.closed {
+            return Err(Error::StreamClosed { stream_id: self.info.id.clone() });
+        }
+        let trailer = Trailer { stream_id: self.info.id.clone(), reason: reason.to_owned(), attributes };
+        let mut info = self.info.clone();
+        info.attributes.extend(trailer.attributes.clone());
+        let frame = Packet::Trailer(trailer).to_frame(&self.envelope);
+        state.tx.send(frame).await.map_err(|_| closed_transport(&self.info.id))?;
+        // Marked closed only once the trailer is queued: a cancelled close still aborts on drop.
+        state.closed = true;
+        Ok(info)
+    }
+}
+
+impl Drop for StreamWriter {
+    fn drop(&mut self) {
+        let state = self.state.get_mut();
+        if state.closed {
+            return;
+        }
+        let trailer = Trailer {
+            stream_id: self.info.id.clone(),
+            reason: DROPPED_REASON.to_owned(),
+            attributes: HashMap::new(),
+        };
+        // A fresh sender always has one guaranteed slot in a futures channel, so this
+        // succeeds unless the transport is gone; it queues after this writer's chunks.
+        let frame = Packet::Trailer(trailer).to_frame(&self.envelope);
+        if state.tx.clone().try_send(frame).is_err() {
+            tracing::debug!(stream_id = %self.info.id, "abort trailer not sent: transport closed");
+        }
+    }
+}
+
+fn closed_transport(stream_id: &str) -> Error {
+    Error::TransportClosed { stream_id: stream_id.to_owned(), detail: "outgoing queue closed".to_owned() }
+}
+
+/// Writes one byte stream in chunks of the configured size.
+pub struct ByteStreamWriter {
+    inner: StreamWriter,
+}
+
+impl ByteStreamWriter {
+    /// The stream's info as sent in the header.
+    pub fn info(&self) -> &StreamInfo {
+        &self.inner.info
+    }
+
+    /// Sends `data` in chunks (slices of it, not copies); waits while the queue is full.
+    pub async fn write(&self, data: impl Into<Bytes>) -> Result<()> {
+        let data = data.into();
+        let len = data.len();
+        self.inner.write_pieces(len, split::split_bytes(data, self.inner.chunk_size)).await
+    }
+
+    /// Sends the trailer (`reason` empty = normal end) and returns the final info with
+    /// `attributes` merged. A second close, or a write after it, is [`Error::StreamClosed`].
+    pub async fn close(&self, reason: &str, attributes: HashMap<String, String>) -> Result<StreamInfo> {
+        self.inner.close(reason, attributes).await
+    }
+}
+
+/// Writes one text stream, split on UTF-8 code-point boundaries.
+pub struct TextStreamWriter {
+    inner: StreamWriter,
+}
+
+impl TextStreamWriter {
+    /// The stream's info as sent in the header.
+    pub fn info(&self) -> &StreamInfo {
+        &self.inner.info
+    }
+
+    /// Sends `text` in chunks ending on code-point boundaries; waits while the queue is full.
+    pub async fn write(&self, text: impl Into<String>) -> Result<()> {
+        let text = Bytes::from(text.into());
+        let len = text.len();
+        self.inner.write_pieces(len, split::split_text(text, self.inner.chunk_size)?).await
+    }
+
+    /// Sends the trailer; see [`ByteStreamWriter::close`].
+    pub async fn close(&self, reason: &str, attributes: HashMap<String, String>) -> Result<StreamInfo> {
+        self.inner.close(reason, attributes).await
+    }
+}
