@@ -1,19 +1,79 @@
-//! RTSP camera capture on `retina`, yielding neutral frame types.
+//! RTSP camera capture on [`retina`], yielding neutral frames and lifecycle events.
 //!
-//! This crate is a skeleton: its API is being built (see the project's issues). Every
-//! entry point that is not built yet returns [`Error::NotBuilt`] naming what is missing,
-//! so nothing pretends to work.
+//! - [`RtspSource`]: one session (DESCRIBE, SETUP, PLAY, frames until it ends).
+//! - [`ReconnectingSource`]: sessions one after another, with exponential backoff and
+//!   jitter, a [`Event::Discontinuity`] after each reconnection, and a clean stop.
+//!
+//! Both yield [`Event`]s: [`Event::Connected`], [`Event::Tracks`] (codec, RFC 6381 string,
+//! clock rate, dimensions, frame rate, parameter sets, `avcC`/`hvcC`, AudioSpecificConfig,
+//! the MP4 sample entry when retina builds one), [`Event::Frame`]s in MP4 framing with
+//! 64-bit timestamps, and [`Event::Disconnected`] with the reason. Callers never see a
+//! retina type.
+//!
+//! By default video waits for its first keyframe (audio too, so recordings start together),
+//! loss is a counted warning, the transport is TCP, and a session with no frame for 30 s
+//! ends with [`Error::IdleTimeout`]: a server whose source ended keeps the session open and
+//! answers keepalives, so without it the session would hang.
+//!
+//! Passwords never appear in `Display`, `Debug`, errors or logs: the URL is shown as
+//! `rtsp://user:***@host/path`, and the credentials are sent only in `Authorization`.
+//!
+//! ```no_run
+//! use futures::StreamExt;
+//! use rtsp_source::{Event, ReconnectOptions, ReconnectingSource, RtspOptions};
+//!
+//! # async fn run() -> Result<(), rtsp_source::Error> {
+//! let options = RtspOptions::new("rtsp://admin:secret@192.0.2.7/stream1")?;
+//! let source = ReconnectingSource::new(options, ReconnectOptions::default());
+//! let stop = source.stop_handle();
+//! let mut events = Box::pin(source.into_stream());
+//! while let Some(event) = events.next().await {
+//!     match event {
+//!         Event::Tracks(tracks) => println!("{} track(s)", tracks.tracks.len()),
+//!         Event::Frame(frame) => {
+//!             println!("track {} at {:.3} s: {} bytes", frame.track, frame.seconds(), frame.data.len());
+//!             if frame.seconds() > 10.0 {
+//!                 stop.stop(); // the stream ends after TEARDOWN
+//!             }
+//!         }
+//!         Event::Discontinuity { .. } => println!("new segment"),
+//!         other => println!("{other:?}"),
+//!     }
+//! }
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! retina needs a tokio runtime with time and I/O enabled; every future here must run on
+//! it.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
-/// Errors of this crate.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum Error {
-    /// The named part of the crate is not built yet.
-    #[error("{0} is not built yet")]
-    NotBuilt(&'static str),
-}
+mod backoff;
+mod convert;
+mod error;
+mod event;
+mod options;
+pub mod select;
+mod session;
+pub mod start;
+mod supervisor;
+mod track;
+mod url;
+
+pub use backoff::ReconnectOptions;
+pub use error::Error;
+pub use event::{Event, Frame};
+pub use options::{
+    InitialTimestamp, Pick, RtspOptions, SessionIdPolicy, StreamSelection, Teardown, Transport,
+    UnknownRtcpSsrc,
+};
+pub use session::RtspSource;
+pub use supervisor::{ReconnectingSource, StopHandle};
+pub use track::{
+    AudioInfo, Codec, MediaKind, ParameterSets, SkippedStream, TrackInfo, Tracks, VideoInfo,
+};
+pub use url::{CameraUrl, Credentials};
 
 /// Shorthand for results of this crate.
 pub type Result<T, E = Error> = std::result::Result<T, E>;

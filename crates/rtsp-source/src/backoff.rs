@@ -1,0 +1,118 @@
+//! Reconnection delays: exponential backoff with jitter, bounded.
+//!
+//! Sans-I/O: the caller passes the attempt number and a uniform random number, so the
+//! delays are tested exactly. Jitter spreads the reconnections of many cameras that lost
+//! the same network at once.
+
+use std::time::Duration;
+
+/// How the supervisor reconnects.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ReconnectOptions {
+    /// Delay before the first retry (default 1 s).
+    pub initial_delay: Duration,
+    /// Upper bound of any delay, jitter included (default 30 s).
+    pub max_delay: Duration,
+    /// Growth per consecutive failure (default 2).
+    pub multiplier: f64,
+    /// Relative spread of each delay, 0 to 1: a delay `d` becomes uniform in
+    /// `[d·(1−jitter), d·(1+jitter)]` (default 0.2).
+    pub jitter: f64,
+    /// Give up after this many consecutive attempts without a frame (`None`: never).
+    pub max_attempts: Option<u32>,
+    /// Stop at errors that retrying cannot fix, see [`crate::Error::is_permanent`]
+    /// (default `true`).
+    pub stop_on_permanent_error: bool,
+}
+
+impl Default for ReconnectOptions {
+    fn default() -> Self {
+        ReconnectOptions {
+            initial_delay: Duration::from_secs(1),
+            max_delay: Duration::from_secs(30),
+            multiplier: 2.0,
+            jitter: 0.2,
+            max_attempts: None,
+            stop_on_permanent_error: true,
+        }
+    }
+}
+
+impl ReconnectOptions {
+    /// The delay before retry number `attempt` (1-based), with `unit` a uniform random
+    /// number in `[0, 1)`. Never more than `max_delay`; any input is accepted.
+    pub fn delay(&self, attempt: u32, unit: f64) -> Duration {
+        let max = self.max_delay.as_secs_f64();
+        let initial = self.initial_delay.as_secs_f64().min(max);
+        let multiplier = if self.multiplier.is_finite() {
+            self.multiplier.max(1.0)
+        } else {
+            1.0
+        };
+        let exponent = attempt.saturating_sub(1).min(64) as i32;
+        let base = (initial * multiplier.powi(exponent)).min(max);
+        let jitter = if self.jitter.is_finite() {
+            self.jitter.clamp(0.0, 1.0)
+        } else {
+            0.0
+        };
+        let unit = if unit.is_finite() {
+            unit.clamp(0.0, 1.0)
+        } else {
+            0.5
+        };
+        let secs = (base * (1.0 + jitter * (2.0 * unit - 1.0))).clamp(0.0, max);
+        Duration::try_from_secs_f64(secs).unwrap_or(self.max_delay)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn grows_then_caps() {
+        let o = ReconnectOptions {
+            jitter: 0.0,
+            ..Default::default()
+        };
+        let d: Vec<u64> = (1..=7).map(|a| o.delay(a, 0.3).as_secs()).collect();
+        assert_eq!(d, vec![1, 2, 4, 8, 16, 30, 30]);
+        assert_eq!(o.delay(u32::MAX, 0.0), Duration::from_secs(30));
+        assert_eq!(o.delay(0, 0.0), Duration::from_secs(1));
+    }
+
+    #[test]
+    fn jitter_spreads_within_bounds() {
+        let o = ReconnectOptions::default();
+        assert_eq!(o.delay(2, 0.0), Duration::from_secs_f64(1.6));
+        assert_eq!(o.delay(2, 0.5), Duration::from_secs(2));
+        assert!(o.delay(2, 0.999) < Duration::from_secs_f64(2.4));
+        // Jitter never pushes past the cap.
+        assert!(o.delay(10, 0.999) <= o.max_delay);
+    }
+
+    #[test]
+    fn silly_settings_stay_bounded() {
+        for (m, j, u) in [
+            (f64::NAN, f64::INFINITY, f64::NAN),
+            (-3.0, -1.0, -5.0),
+            (1e300, 5.0, 7.0),
+        ] {
+            let o = ReconnectOptions {
+                multiplier: m,
+                jitter: j,
+                ..Default::default()
+            };
+            for a in [0, 1, 2, 100, u32::MAX] {
+                assert!(o.delay(a, u) <= o.max_delay);
+            }
+        }
+        let o = ReconnectOptions {
+            initial_delay: Duration::from_secs(100),
+            max_delay: Duration::from_secs(5),
+            ..Default::default()
+        };
+        assert!(o.delay(1, 0.9) <= Duration::from_secs(5));
+    }
+}

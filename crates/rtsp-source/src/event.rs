@@ -1,0 +1,107 @@
+//! What a source yields: frames and lifecycle events.
+
+use std::time::{Duration, Instant, SystemTime};
+
+use bytes::Bytes;
+
+use crate::Error;
+use crate::track::{TrackInfo, Tracks};
+
+/// One encoded frame (a video access unit or an audio frame).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Frame {
+    /// Index of the track in [`Tracks::tracks`].
+    pub track: usize,
+    /// Presentation time in ticks of [`Frame::clock_rate`], counted from the start of the
+    /// session (RTP timestamps extended to 64 bits, so it never wraps). Tracks of one
+    /// session share the same origin when the server sends `RTP-Info` (A/V sync).
+    pub timestamp: i64,
+    /// Ticks per second of [`Frame::timestamp`] (the RTP clock rate).
+    pub clock_rate: u32,
+    /// Length of the frame in ticks when the codec fixes it (audio); `None` for video,
+    /// whose duration is the gap to the next frame.
+    pub duration: Option<u32>,
+    /// Wall-clock time the frame's last packet arrived.
+    pub received_wall: SystemTime,
+    /// Monotonic time the frame's last packet arrived.
+    pub received: Instant,
+    /// The payload in MP4 framing: 4-byte big-endian NAL lengths (H.264/H.265, no
+    /// parameter sets in-band), a raw access unit (AAC), a JPEG image, or raw samples
+    /// (G.711 and other simple audio).
+    pub data: Bytes,
+    /// A random access point: IDR/IRAP for video; every audio frame.
+    pub keyframe: bool,
+    /// RTP packets lost just before this frame.
+    pub loss: u16,
+    /// The codec parameters changed with this frame (a [`Event::TrackUpdated`] comes just
+    /// before it): a recorder starts a new sample entry or file.
+    pub new_parameters: bool,
+    /// No other frame references this one (H.264 `nal_ref_idc` = 0): safe to drop.
+    pub disposable: bool,
+}
+
+impl Frame {
+    /// The timestamp in seconds.
+    pub fn seconds(&self) -> f64 {
+        if self.clock_rate == 0 {
+            return 0.0;
+        }
+        self.timestamp as f64 / f64::from(self.clock_rate)
+    }
+}
+
+/// What a source yields.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub enum Event {
+    /// A session is playing (after DESCRIBE, SETUP and PLAY).
+    Connected {
+        /// The camera URL, password removed.
+        url: String,
+        /// 1 for the first session of a source, then counting reconnections.
+        session: u64,
+        /// The server's `a=tool` SDP attribute.
+        server_tool: Option<String>,
+    },
+    /// The tracks of the session; sent once per session, just before its first frame.
+    Tracks(Tracks),
+    /// A track's parameters changed (resolution, SPS/PPS...); the next frame of that track
+    /// has [`Frame::new_parameters`] set.
+    TrackUpdated(Box<TrackInfo>),
+    /// A frame.
+    Frame(Frame),
+    /// Frames after this one do not continue those before it (a reconnection): timestamps
+    /// restart, tracks may differ. A recorder starts a new file or segment. Sent after
+    /// [`Event::Connected`] and before the new session's [`Event::Tracks`].
+    Discontinuity {
+        /// The session that starts.
+        session: u64,
+    },
+    /// The session ended.
+    Disconnected {
+        /// Why: [`Error::ServerClosed`], [`Error::IdleTimeout`], an RTSP error...
+        reason: Error,
+        /// Frames received in the session.
+        frames: u64,
+    },
+    /// A connection attempt failed before playing (supervisor only).
+    ConnectFailed {
+        /// Why.
+        reason: Error,
+        /// Consecutive failed attempts so far.
+        attempt: u32,
+    },
+    /// The supervisor waits before connecting again.
+    Reconnecting {
+        /// The attempt about to be made (1 for the first retry).
+        attempt: u32,
+        /// How long it waits first.
+        delay: Duration,
+    },
+    /// The supervisor stopped: `reason` is `None` when asked to stop, else the error it
+    /// gave up on (permanent error or attempts exhausted). Always the last event.
+    Stopped {
+        /// Why it gave up, if it did.
+        reason: Option<Error>,
+    },
+}
