@@ -1,0 +1,528 @@
+//! The sans-I/O plain MP4 muxer: `ftyp`, `free` + `mdat` (size fixed up at finish), and
+//! `moov` (ISO/IEC 14496-12 §8.2) at the end or, with faststart, moved in front of the
+//! media data.
+//!
+//! Sample tables (§8.6–§8.7): `stts` run-length, `ctts` when an offset is non-zero (v1
+//! when one is negative), `stss` unless every sample is sync, `stsc` with the right
+//! `sample_description_index` per chunk run, `stsz`, and `stco`/`co64` chosen from the
+//! largest offset. Samples of a track are gathered into chunks of about
+//! [`Mp4Options::interleave`]. Tracks starting at different times get an edit list
+//! (§8.6.6, an empty edit then the media from its first composition offset).
+
+use std::time::Duration;
+
+use bytes::Bytes;
+
+use crate::boxes::BoxWriter;
+use crate::codec::{Codec, TrackConfig};
+use crate::column::Column;
+use crate::moov::{self, EditList, TrackSetup, TrakTimes};
+use crate::{Error, Result, Sample, rescale};
+
+/// Options of the plain MP4 muxer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mp4Options {
+    /// Target duration of a chunk (a run of one track's samples in `mdat`).
+    pub interleave: Duration,
+    /// Upper bound of a chunk's bytes held before they are handed out.
+    pub max_chunk_bytes: u64,
+    /// Timescale of `mvhd`, `tkhd` and `elst` durations.
+    pub movie_timescale: u32,
+}
+
+impl Default for Mp4Options {
+    fn default() -> Self {
+        Self { interleave: Duration::from_millis(500), max_chunk_bytes: 8 << 20, movie_timescale: 1000 }
+    }
+}
+
+/// Bytes to write at an absolute offset of the output, once everything was appended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Patch {
+    /// Offset from the start of the output.
+    pub offset: u64,
+    /// The bytes.
+    pub bytes: Bytes,
+}
+
+/// What [`Muxer::finish`] leaves to write.
+#[derive(Debug, Clone)]
+pub struct Finish {
+    /// Remaining media data to append, in order.
+    pub appends: Vec<Bytes>,
+    /// Header fix-ups (the `mdat` size), applied after the appends.
+    pub patches: Vec<Patch>,
+    /// The `moov` box.
+    pub moov: Bytes,
+    /// `None`: append `moov` at the end. `Some(at)`: faststart; after the appends and
+    /// patches, move every byte from `at` to the end forward by `moov.len()` and write
+    /// `moov` at `at` (its chunk offsets already account for the move).
+    pub moov_insert_at: Option<u64>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct ChunkEntry {
+    offset: u64,
+    first_sample: u32,
+    sdi: u32,
+}
+
+#[derive(Debug, Default)]
+struct OpenChunk {
+    data: Vec<Bytes>,
+    start_dts: i64,
+    bytes: u64,
+    first_sample: u32,
+    sdi: u32,
+}
+
+/// One track's sample index: about 8 bytes per sample (size and duration), 12 with
+/// composition offsets, plus a sync bit; chunks are per ~0.5 s.
+#[derive(Debug)]
+struct TrackIndex {
+    setup: TrackSetup,
+    sizes: Column<u32>,
+    durations: Column<u32>,
+    cts: Option<Column<i32>>,
+    sync: Column<u64>,
+    all_sync: bool,
+    chunks: Vec<ChunkEntry>,
+    first: Option<(i64, i32)>,
+    last_dts: i64,
+    last_duration: Option<u32>,
+    total_duration: u64,
+    open: OpenChunk,
+    interleave_ticks: i64,
+}
+
+impl TrackIndex {
+    fn samples(&self) -> u32 {
+        self.sizes.len() as u32
+    }
+}
+
+/// The plain MP4 muxer. Feed it with [`push`](Self::push), write out what
+/// [`take_appends`](Self::take_appends) returns after each call, then apply
+/// [`finish`](Self::finish)'s result.
+#[derive(Debug)]
+pub struct Muxer {
+    tracks: Vec<TrackIndex>,
+    options: Mp4Options,
+    position: u64,
+    ftyp_len: u64,
+    free_at: u64,
+    payload_start: u64,
+    appends: Vec<Bytes>,
+    finished: bool,
+}
+
+impl Muxer {
+    /// A muxer for `tracks` (track ids 1..=n in this order). The `ftyp`, `free` and
+    /// `mdat` header bytes are the first appends.
+    pub fn new(tracks: Vec<TrackConfig>, options: Mp4Options) -> Result<Self> {
+        if tracks.is_empty() {
+            return Err(Error::NoTracks);
+        }
+        if options.movie_timescale == 0 {
+            return Err(Error::InvalidTrack { track: 0, reason: "movie timescale is 0" });
+        }
+        let has_avc = tracks.iter().any(|t| matches!(t.codec, Codec::Avc(_)));
+        let tracks = tracks
+            .into_iter()
+            .enumerate()
+            .map(|(i, config)| {
+                let interleave_ticks =
+                    (options.interleave.as_micros() as i128 * i128::from(config.timescale) / 1_000_000).max(1) as i64;
+                Ok(TrackIndex {
+                    setup: TrackSetup::new(i, config)?,
+                    sizes: Column::default(),
+                    durations: Column::default(),
+                    cts: None,
+                    sync: Column::default(),
+                    all_sync: true,
+                    chunks: Vec::new(),
+                    first: None,
+                    last_dts: 0,
+                    last_duration: None,
+                    total_duration: 0,
+                    open: OpenChunk::default(),
+                    interleave_ticks,
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let mut w = BoxWriter::new();
+        let brands: &[&[u8; 4]] = if has_avc { &[b"isom", b"iso2", b"avc1", b"mp41"] } else { &[b"isom", b"iso2", b"mp41"] };
+        moov::ftyp(&mut w, b"isom", brands)?;
+        let ftyp_len = w.len() as u64;
+        // An 8-byte `free` that becomes the start of a 16-byte largesize `mdat` header when
+        // the media data passes 4 GiB (as ffmpeg does).
+        w.u32(8);
+        w.bytes(b"free");
+        w.u32(0);
+        w.bytes(b"mdat");
+        let header = w.into_vec();
+        let position = header.len() as u64;
+        Ok(Self {
+            tracks,
+            options,
+            position,
+            ftyp_len,
+            free_at: ftyp_len,
+            payload_start: position,
+            appends: vec![Bytes::from(header)],
+            finished: false,
+        })
+    }
+
+    /// Adds one sample. Its payload is handed out later by [`take_appends`](Self::take_appends),
+    /// once its chunk is complete.
+    pub fn push(&mut self, sample: Sample) -> Result<()> {
+        if self.finished {
+            return Err(Error::Finished);
+        }
+        let count = self.tracks.len();
+        let t = self.tracks.get_mut(sample.track).ok_or(Error::UnknownTrack { track: sample.track, tracks: count })?;
+        if sample.data.is_empty() {
+            return Err(Error::EmptySample { track: sample.track, dts: sample.dts });
+        }
+        let size = u32::try_from(sample.data.len())
+            .map_err(|_| Error::NotRepresentable { what: "sample size", value: sample.data.len() as u128 })?;
+        if t.samples() == u32::MAX {
+            return Err(Error::NotRepresentable { what: "sample count", value: u128::from(u32::MAX) + 1 });
+        }
+        let duration = match t.first {
+            None => None,
+            Some(_) => {
+                if sample.dts <= t.last_dts {
+                    return Err(Error::TimestampRegression { track: sample.track, previous: t.last_dts, dts: sample.dts });
+                }
+                let d = i128::from(sample.dts) - i128::from(t.last_dts);
+                Some(u32::try_from(d).map_err(|_| Error::NotRepresentable { what: "sample duration (dts gap)", value: d as u128 })?)
+            }
+        };
+        if let Some(d) = duration {
+            t.durations.push(d);
+            t.total_duration += u64::from(d);
+        } else {
+            t.first = Some((sample.dts, sample.cts_offset));
+        }
+        let open = &t.open;
+        if !open.data.is_empty()
+            && (open.sdi != t.setup.current
+                || i128::from(sample.dts) - i128::from(open.start_dts) >= i128::from(t.interleave_ticks)
+                || open.bytes + u64::from(size) > self.options.max_chunk_bytes)
+        {
+            close_chunk(t, &mut self.position, &mut self.appends);
+        }
+        if t.open.data.is_empty() {
+            t.open.start_dts = sample.dts;
+            t.open.first_sample = t.samples();
+            t.open.sdi = t.setup.current;
+        }
+        t.open.bytes += u64::from(size);
+        t.open.data.push(sample.data);
+
+        let n = t.samples() as usize;
+        if n % 64 == 0 {
+            t.sync.push(0);
+        }
+        if sample.sync {
+            if let Some(word) = t.sync.last_mut() {
+                *word |= 1 << (n % 64);
+            }
+        } else {
+            t.all_sync = false;
+        }
+        if sample.cts_offset != 0 && t.cts.is_none() {
+            let mut c = Column::default();
+            for _ in 0..n {
+                c.push(0);
+            }
+            t.cts = Some(c);
+        }
+        if let Some(c) = &mut t.cts {
+            c.push(sample.cts_offset);
+        }
+        t.sizes.push(size);
+        t.last_dts = sample.dts;
+        t.last_duration = sample.duration.filter(|&d| d > 0);
+        Ok(())
+    }
+
+    /// Switches `track` to a new codec configuration (e.g. new SPS/PPS). Later samples
+    /// use a new `stsd` entry (or an identical earlier one) and start a new chunk.
+    pub fn set_codec(&mut self, track: usize, codec: Codec) -> Result<()> {
+        if self.finished {
+            return Err(Error::Finished);
+        }
+        let count = self.tracks.len();
+        let t = self.tracks.get_mut(track).ok_or(Error::UnknownTrack { track, tracks: count })?;
+        t.setup.set_codec(track, codec)?;
+        Ok(())
+    }
+
+    /// The bytes to append to the output now, in order (header, then chunk payloads).
+    pub fn take_appends(&mut self) -> std::vec::Drain<'_, Bytes> {
+        self.appends.drain(..)
+    }
+
+    /// Bytes handed out (or pending in `take_appends`) so far.
+    pub fn position(&self) -> u64 {
+        self.position
+    }
+
+    /// Heap bytes held by the sample index (sizes, durations, offsets, sync bits, chunk
+    /// table), spare capacity included; excludes payloads waiting in open chunks.
+    pub fn index_heap_bytes(&self) -> usize {
+        self.tracks
+            .iter()
+            .map(|t| {
+                t.sizes.heap_bytes()
+                    + t.durations.heap_bytes()
+                    + t.cts.as_ref().map_or(0, Column::heap_bytes)
+                    + t.sync.heap_bytes()
+                    + t.chunks.capacity() * std::mem::size_of::<ChunkEntry>()
+            })
+            .sum()
+    }
+
+    /// Samples pushed so far, all tracks.
+    pub fn sample_count(&self) -> u64 {
+        self.tracks.iter().map(|t| u64::from(t.samples())).sum()
+    }
+
+    /// Ends the file: the last chunks, the `mdat` size patch and the `moov` box, placed
+    /// at the end or (with `faststart`) after `ftyp`.
+    pub fn finish(&mut self, faststart: bool) -> Result<Finish> {
+        if self.finished {
+            return Err(Error::Finished);
+        }
+        self.finished = true;
+        for t in &mut self.tracks {
+            if !t.open.data.is_empty() {
+                close_chunk(t, &mut self.position, &mut self.appends);
+            }
+            if t.first.is_some() {
+                // Never 0: the caller's duration, else the previous one, else a guess.
+                let last = t
+                    .last_duration
+                    .or_else(|| t.durations.iter().last())
+                    .or(t.setup.config.default_duration)
+                    .unwrap_or((t.setup.config.timescale / 30).max(1));
+                t.durations.push(last);
+                t.total_duration += u64::from(last);
+            }
+        }
+        let payload = self.position - self.payload_start;
+        let patch = match u32::try_from(payload + 8) {
+            Ok(size) => Patch { offset: self.payload_start - 8, bytes: Bytes::copy_from_slice(&size.to_be_bytes()) },
+            Err(_) => {
+                let mut b = Vec::with_capacity(16);
+                b.extend_from_slice(&1u32.to_be_bytes());
+                b.extend_from_slice(b"mdat");
+                b.extend_from_slice(&(payload + 16).to_be_bytes());
+                Patch { offset: self.free_at, bytes: Bytes::from(b) }
+            }
+        };
+        let moov = if faststart {
+            // Chunk offsets move by the moov size, which depends on stco vs co64: size it
+            // until stable (co64 only grows, so this ends in at most two extra rounds).
+            let mut size = self.moov(0)?.len() as u64;
+            let mut moov = self.moov(size)?;
+            for _ in 0..3 {
+                if moov.len() as u64 == size {
+                    break;
+                }
+                size = moov.len() as u64;
+                moov = self.moov(size)?;
+            }
+            moov
+        } else {
+            self.moov(0)?
+        };
+        Ok(Finish {
+            appends: self.appends.drain(..).collect(),
+            patches: vec![patch],
+            moov: Bytes::from(moov),
+            moov_insert_at: faststart.then_some(self.ftyp_len),
+        })
+    }
+
+    fn moov(&self, shift: u64) -> Result<Vec<u8>> {
+        let movie_ts = self.options.movie_timescale;
+        let first_pts = |t: &TrackIndex| {
+            t.first.map(|(dts, cts)| rescale(i128::from(dts) + i128::from(cts), t.setup.config.timescale, movie_ts))
+        };
+        let movie_start = self.tracks.iter().filter_map(first_pts).min().unwrap_or(0);
+        let mut times = Vec::with_capacity(self.tracks.len());
+        for t in &self.tracks {
+            let ts = t.setup.config.timescale;
+            let delay = first_pts(t).map_or(0, |p| p - movie_start);
+            let media_time = t.first.map_or(0, |(_, cts)| i128::from(cts.max(0)));
+            let media_time = media_time.min(i128::from(t.total_duration));
+            let presented = rescale(i128::from(t.total_duration) - media_time, ts, movie_ts);
+            let to_u64 = |v: i128, what| u64::try_from(v).map_err(|_| Error::NotRepresentable { what, value: v as u128 });
+            let edits = (delay > 0 || media_time > 0).then(|| -> Result<EditList> {
+                Ok(EditList {
+                    delay: to_u64(delay, "edit list delay")?,
+                    media_time: to_u64(media_time, "edit list media time")?,
+                    duration: to_u64(presented, "edit duration")?,
+                })
+            });
+            let edits = edits.transpose()?;
+            times.push(TrakTimes {
+                track_duration: to_u64(delay + presented, "track duration")?,
+                media_duration: t.total_duration,
+                edits,
+            });
+        }
+        let mut w = BoxWriter::with_capacity(4096 + self.sample_count() as usize * 8);
+        let m = w.begin(b"moov");
+        let used: Vec<usize> = (0..self.tracks.len()).filter(|&i| self.tracks[i].first.is_some()).collect();
+        let duration = used.iter().map(|&i| times[i].track_duration).max().unwrap_or(0);
+        let next_track_id = used.last().map_or(1, |&i| i as u32 + 2);
+        moov::mvhd(&mut w, movie_ts, duration, next_track_id)?;
+        for &i in &used {
+            let t = &self.tracks[i];
+            moov::trak(&mut w, i as u32 + 1, &t.setup.config, &t.setup.entries, &times[i], |w| sample_tables(w, t, shift))?;
+        }
+        w.end(m)?;
+        Ok(w.into_vec())
+    }
+}
+
+fn close_chunk(t: &mut TrackIndex, position: &mut u64, appends: &mut Vec<Bytes>) {
+    t.chunks.push(ChunkEntry { offset: *position, first_sample: t.open.first_sample, sdi: t.open.sdi });
+    *position += t.open.bytes;
+    appends.append(&mut t.open.data);
+    t.open.bytes = 0;
+}
+
+/// Writes `count` then the entries `write` produces, patching the count afterwards.
+fn counted(w: &mut BoxWriter, write: impl FnOnce(&mut BoxWriter) -> u32) {
+    let at = w.len();
+    w.u32(0);
+    let n = write(w);
+    w.patch_u32(at, n);
+}
+
+/// Run-length encodes `values` as (count, value) pairs.
+fn runs<T: PartialEq + Copy>(values: impl Iterator<Item = T>, mut emit: impl FnMut(u32, T)) {
+    let mut current: Option<(u32, T)> = None;
+    for v in values {
+        current = match current {
+            Some((n, c)) if c == v => Some((n + 1, c)),
+            Some((n, c)) => {
+                emit(n, c);
+                Some((1, v))
+            }
+            None => Some((1, v)),
+        };
+    }
+    if let Some((n, c)) = current {
+        emit(n, c);
+    }
+}
+
+fn sample_tables(w: &mut BoxWriter, t: &TrackIndex, shift: u64) -> Result<()> {
+    let n = t.samples();
+    let m = w.begin_full(b"stts", 0, 0);
+    counted(w, |w| {
+        let mut entries = 0;
+        runs(t.durations.iter(), |count, delta| {
+            w.u32(count);
+            w.u32(delta);
+            entries += 1;
+        });
+        entries
+    });
+    w.end(m)?;
+
+    if let Some(cts) = &t.cts {
+        let negative = cts.iter().any(|c| c < 0);
+        let m = w.begin_full(b"ctts", u8::from(negative), 0);
+        counted(w, |w| {
+            let mut entries = 0;
+            runs(cts.iter(), |count, offset| {
+                w.u32(count);
+                w.i32(offset);
+                entries += 1;
+            });
+            entries
+        });
+        w.end(m)?;
+    }
+
+    if !t.all_sync {
+        let m = w.begin_full(b"stss", 0, 0);
+        counted(w, |w| {
+            let mut entries = 0;
+            for (word_index, word) in t.sync.iter().enumerate() {
+                let mut bits = word;
+                while bits != 0 {
+                    let bit = bits.trailing_zeros();
+                    bits &= bits - 1;
+                    w.u32(word_index as u32 * 64 + bit + 1);
+                    entries += 1;
+                }
+            }
+            entries
+        });
+        w.end(m)?;
+    }
+
+    let m = w.begin_full(b"stsc", 0, 0);
+    counted(w, |w| {
+        let mut entries = 0;
+        let mut previous = None;
+        for (i, c) in t.chunks.iter().enumerate() {
+            let end = t.chunks.get(i + 1).map_or(n, |next| next.first_sample);
+            let run = (end - c.first_sample, c.sdi);
+            if previous != Some(run) {
+                w.u32(i as u32 + 1);
+                w.u32(run.0);
+                w.u32(run.1);
+                entries += 1;
+                previous = Some(run);
+            }
+        }
+        entries
+    });
+    w.end(m)?;
+
+    let m = w.begin_full(b"stsz", 0, 0);
+    let first = t.sizes.iter().next().unwrap_or(0);
+    if t.sizes.iter().all(|s| s == first) {
+        w.u32(first);
+        w.u32(n);
+    } else {
+        w.u32(0);
+        w.u32(n);
+        for s in t.sizes.iter() {
+            w.u32(s);
+        }
+    }
+    w.end(m)?;
+
+    let last_offset = t.chunks.last().map_or(0, |c| c.offset) + shift;
+    if last_offset > u64::from(u32::MAX) {
+        let m = w.begin_full(b"co64", 0, 0);
+        w.u32(t.chunks.len() as u32);
+        for c in &t.chunks {
+            w.u64(c.offset + shift);
+        }
+        w.end(m)?;
+    } else {
+        let m = w.begin_full(b"stco", 0, 0);
+        w.u32(t.chunks.len() as u32);
+        for c in &t.chunks {
+            w.u32((c.offset + shift) as u32);
+        }
+        w.end(m)?;
+    }
+
+    if matches!(t.setup.config.codec, Codec::Aac { .. }) {
+        moov::aac_roll_groups(w, n)?;
+    }
+    Ok(())
+}
