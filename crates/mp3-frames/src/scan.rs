@@ -1,0 +1,371 @@
+//! The sans-I/O scanning core shared by the slice iterator ([`crate::Events`]) and the push
+//! parser ([`crate::StreamParser`]): given the bytes from the current position (and whether
+//! more can come) it says what starts there.
+//!
+//! Sync rules (after FFmpeg `libavformat/mp3dec.c` and `libavcodec/mpegaudio_parser.c`):
+//! - In sync, a header at the end of the previous frame is accepted when it is valid and
+//!   keeps the version, layer, sample rate, channel mode and flags ([`SAME_MASK`]).
+//! - Otherwise (start, after junk or a change) a header is accepted only when the header
+//!   at its end is valid and agrees under [`STREAM_MASK`] (or the frame ends exactly at the
+//!   end of input, or a tag follows). Bytes passed over are reported as one skipped range.
+//! - Tags are recognised where a frame could start, never inside a frame or a tag.
+
+use std::time::Duration;
+
+use crate::header::{FrameHeader, Layer, SAME_MASK, STREAM_MASK, Version, samples_to_duration};
+use crate::tag::{self, Tag, TagKind, TagProbe};
+use crate::xing::{self, InfoTag};
+
+/// Largest free-format frame searched for (MPEG-2.5 Layer III at 640 kbit/s and 8 kHz is
+/// 5760 bytes).
+pub(crate) const MAX_FREE_FORMAT_LEN: usize = 5762;
+
+/// What starts at the current position.
+#[derive(Debug)]
+pub(crate) enum Out {
+    /// An audio frame of `len` bytes (the caller takes them).
+    Frame(FrameMeta),
+    /// The first frame carries an Info/Xing/VBRI tag: metadata, not audio.
+    Info(FrameMeta, Box<InfoTag>),
+    /// A tag; the caller drops `consume` bytes (possibly more than it holds now).
+    Tag {
+        /// Where the tag is.
+        tag: Tag,
+        /// Bytes to drop from the current position.
+        consume: u64,
+    },
+    /// Bytes that are neither frames nor tags, already consumed.
+    Skipped {
+        /// Offset of the first skipped byte.
+        offset: u64,
+        /// Number of bytes.
+        len: u64,
+    },
+    /// The caller drops this many junk bytes, then asks again.
+    Junk(usize),
+    /// At the end of input, the last frame is cut short: the caller drops the `len` rest.
+    Truncated {
+        /// Offset of the frame.
+        offset: u64,
+        /// Bytes present.
+        len: u64,
+        /// Bytes the header announced.
+        expected: u64,
+    },
+    /// Need at least this many bytes from the current position (never at end of input).
+    NeedMore(usize),
+    /// Nothing more.
+    End,
+}
+
+/// Where a frame is and its place in the stream.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct FrameMeta {
+    pub offset: u64,
+    pub len: usize,
+    pub header: FrameHeader,
+    pub index: u64,
+    pub time_base: Duration,
+    pub samples_since_base: u64,
+}
+
+/// Frame lengths of one synced stream by bitrate index (0 = not allowed here).
+#[derive(Debug, Clone, Copy)]
+struct SyncedStream {
+    prev: FrameHeader,
+    lens: [u16; 16],
+    slot: u16,
+    /// MPEG-1 Layer II: bitrate/mode pairs need the full check.
+    full_check: bool,
+}
+
+impl SyncedStream {
+    fn new(h: FrameHeader, free_len: Option<u32>) -> SyncedStream {
+        let mut lens = [0u16; 16];
+        for (idx, slot) in lens.iter_mut().enumerate().take(15) {
+            let word = (h.to_u32() & !0xF200) | (idx as u32) << 12;
+            if let Ok(v) = FrameHeader::from_u32(word) {
+                *slot = match v.frame_len() {
+                    Some(n) => n as u16,
+                    None => free_len.unwrap_or(0) as u16,
+                };
+            }
+        }
+        SyncedStream {
+            prev: h,
+            lens,
+            slot: h.slot_len() as u16,
+            full_check: h.version() == Version::Mpeg1 && h.layer() == Layer::Layer2,
+        }
+    }
+}
+
+/// Scanner state; `offset` is the absolute position of the next byte the caller holds.
+#[derive(Debug, Default)]
+pub(crate) struct Core {
+    offset: u64,
+    synced: Option<SyncedStream>,
+    junk: Option<(u64, u64)>,
+    /// Unpadded length of free-format frames once measured.
+    free_len: Option<u32>,
+    index: u64,
+    frames_seen: bool,
+    rate: u32,
+    time_base: Duration,
+    samples_since_base: u64,
+    /// An event that follows the one just returned.
+    pending: Option<Out>,
+}
+
+impl Core {
+    /// Absolute offset of the current position.
+    pub(crate) fn offset(&self) -> u64 {
+        self.offset
+    }
+
+    /// What starts at `buf[0]`. `eof`: nothing follows `buf`.
+    #[inline]
+    pub(crate) fn next(&mut self, buf: &[u8], eof: bool) -> Out {
+        if let Some(sync) = self.synced
+            && self.junk.is_none()
+            && let Some(&[a, b, c, d]) = buf.first_chunk::<4>()
+        {
+            let word = u32::from_be_bytes([a, b, c, d]);
+            if word & SAME_MASK == sync.prev.to_u32() & SAME_MASK {
+                let base = sync.lens[((word >> 12) & 15) as usize];
+                let valid = base != 0 && (!sync.full_check || FrameHeader::from_u32(word).is_ok());
+                if valid {
+                    let len = usize::from(base) + if word & 0x200 != 0 { usize::from(sync.slot) } else { 0 };
+                    let header = FrameHeader::trusted(word);
+                    if len <= buf.len() {
+                        return self.take_frame(header, len, buf);
+                    }
+                    if !eof {
+                        return Out::NeedMore(len);
+                    }
+                    let out = Out::Truncated { offset: self.offset, len: buf.len() as u64, expected: len as u64 };
+                    self.offset += buf.len() as u64;
+                    return out;
+                }
+            }
+        }
+        self.next_slow(buf, eof)
+    }
+
+    #[inline]
+    fn take_frame(&mut self, header: FrameHeader, len: usize, buf: &[u8]) -> Out {
+        let meta = FrameMeta {
+            offset: self.offset,
+            len,
+            header,
+            index: self.index,
+            time_base: self.time_base,
+            samples_since_base: self.samples_since_base,
+        };
+        self.offset += len as u64;
+        if let Some(sync) = &mut self.synced {
+            sync.prev = header;
+        }
+        if !self.frames_seen {
+            self.frames_seen = true;
+            if let Some(info) = xing::parse(header, &buf[..len]) {
+                return Out::Info(meta, Box::new(info));
+            }
+        }
+        let rate = header.sample_rate();
+        if rate != self.rate {
+            if self.rate != 0 {
+                self.time_base += samples_to_duration(self.samples_since_base, self.rate);
+            }
+            self.rate = rate;
+            self.samples_since_base = 0;
+        }
+        let meta = FrameMeta { time_base: self.time_base, samples_since_base: self.samples_since_base, ..meta };
+        self.samples_since_base += u64::from(header.samples());
+        self.index += 1;
+        Out::Frame(meta)
+    }
+
+    fn flush_junk(&mut self) -> Option<Out> {
+        self.junk.take().map(|(offset, len)| Out::Skipped { offset, len })
+    }
+
+    fn junk(&mut self, n: usize) -> Out {
+        let (start, len) = self.junk.get_or_insert((self.offset, 0));
+        debug_assert_eq!(*start + *len, self.offset);
+        *len += n as u64;
+        self.offset += n as u64;
+        Out::Junk(n)
+    }
+
+    #[cold]
+    fn next_slow(&mut self, buf: &[u8], eof: bool) -> Out {
+        if let Some(out) = self.pending.take() {
+            return out;
+        }
+        if buf.is_empty() {
+            if !eof {
+                return Out::NeedMore(1);
+            }
+            return self.flush_junk().unwrap_or(Out::End);
+        }
+        // In sync: a tag may sit between frames; a header that does not continue the stream
+        // (or a free-format one) falls through to resync at this same byte.
+        if self.synced.is_some() && self.junk.is_none() {
+            match tag::probe(buf, eof) {
+                TagProbe::Starts(kind, len) => return self.take_tag(kind, len),
+                TagProbe::NeedMore(n) => return Out::NeedMore(n),
+                TagProbe::No | TagProbe::ApeFooter { .. } => {}
+            }
+            if buf.len() < 4 && !eof {
+                return Out::NeedMore(4);
+            }
+            self.synced = None;
+        }
+        self.resync(buf, eof)
+    }
+
+    fn take_tag(&mut self, kind: TagKind, len: u64) -> Out {
+        let tag = Tag { kind, offset: self.offset, len };
+        self.offset += len;
+        Out::Tag { tag, consume: len }
+    }
+
+    /// Scans for the next confirmed frame or tag; everything before it is junk.
+    fn resync(&mut self, buf: &[u8], eof: bool) -> Out {
+        for (i, &b) in buf.iter().enumerate() {
+            let found = if b == 0xFF {
+                match self.candidate(&buf[i..], eof) {
+                    Candidate::No => continue,
+                    Candidate::NeedMore(n) => Found::NeedMore(n),
+                    Candidate::Frame(header, len) => Found::Frame(header, len),
+                }
+            } else if matches!(b, b'I' | b'T' | b'A') {
+                match tag::probe(&buf[i..], eof) {
+                    TagProbe::No => continue,
+                    TagProbe::NeedMore(n) => Found::NeedMore(n),
+                    TagProbe::Starts(kind, len) => Found::Tag(kind, len),
+                    TagProbe::ApeFooter { back, len, header } => {
+                        // A footer-only APE tag: its items were taken for junk. Give them
+                        // back to the tag when the junk run covers them.
+                        let here = self.offset + i as u64;
+                        let junk_start = self.junk.map_or(here, |(s, _)| s);
+                        match here.checked_sub(back) {
+                            Some(start) if start >= junk_start => {
+                                Found::ApeFooter(start, len, header)
+                            }
+                            _ => continue,
+                        }
+                    }
+                }
+            } else {
+                continue;
+            };
+            if i > 0 {
+                return self.junk(i);
+            }
+            return match found {
+                Found::NeedMore(n) => Out::NeedMore(n),
+                Found::Frame(header, len) => {
+                    if let Some(skipped) = self.flush_junk() {
+                        return skipped;
+                    }
+                    self.synced = Some(SyncedStream::new(header, self.free_len));
+                    self.take_frame(header, len, buf)
+                }
+                Found::Tag(kind, len) => {
+                    if let Some(skipped) = self.flush_junk() {
+                        return skipped;
+                    }
+                    self.take_tag(kind, len)
+                }
+                Found::ApeFooter(start, len, header) => {
+                    let junk_start = self.junk.take().map_or(start, |(s, _)| s);
+                    self.offset += 32;
+                    let tag = Out::Tag { tag: Tag { kind: TagKind::Ape { header }, offset: start, len }, consume: 32 };
+                    if start > junk_start {
+                        self.pending = Some(tag);
+                        Out::Skipped { offset: junk_start, len: start - junk_start }
+                    } else {
+                        tag
+                    }
+                }
+            };
+        }
+        if buf.is_empty() {
+            return self.flush_junk().unwrap_or(Out::End);
+        }
+        self.junk(buf.len())
+    }
+
+    /// Is there a frame at `buf[0]` that the next header (or the end, or a tag) confirms?
+    fn candidate(&mut self, buf: &[u8], eof: bool) -> Candidate {
+        let Some(&[a, b, c, d]) = buf.first_chunk::<4>() else {
+            return if eof { Candidate::No } else { Candidate::NeedMore(4) };
+        };
+        let word = u32::from_be_bytes([a, b, c, d]);
+        let Ok(header) = FrameHeader::from_u32(word) else {
+            return Candidate::No;
+        };
+        let len = match header.frame_len() {
+            Some(n) => n as usize,
+            None => match self.free_format_len(header, buf, eof) {
+                Ok(n) => n,
+                Err(c) => return c,
+            },
+        };
+        let Some(&[a, b, c, d]) = buf.get(len..).and_then(|r| r.first_chunk::<4>()) else {
+            if !eof {
+                return Candidate::NeedMore(len + 4);
+            }
+            return if buf.len() == len { Candidate::Frame(header, len) } else { Candidate::No };
+        };
+        let next = u32::from_be_bytes([a, b, c, d]);
+        let agree = next & STREAM_MASK == word & STREAM_MASK
+            && (next & 0xF000 == 0) == header.is_free_format()
+            && FrameHeader::from_u32(next).is_ok();
+        if agree {
+            return Candidate::Frame(header, len);
+        }
+        match tag::probe(&buf[len..], eof) {
+            TagProbe::Starts(..) => Candidate::Frame(header, len),
+            TagProbe::NeedMore(n) => Candidate::NeedMore(len + n),
+            _ => Candidate::No,
+        }
+    }
+
+    /// Free format: the frame runs to the next header of the same stream.
+    fn free_format_len(&mut self, header: FrameHeader, buf: &[u8], eof: bool) -> Result<usize, Candidate> {
+        let key = header.to_u32() & (STREAM_MASK | 0xF000);
+        let limit = buf.len().min(MAX_FREE_FORMAT_LEN + 4);
+        let found = (4..limit.saturating_sub(3)).find(|&j| {
+            let w = u32::from_be_bytes([buf[j], buf[j + 1], buf[j + 2], buf[j + 3]]);
+            w & (STREAM_MASK | 0xF000) == key && FrameHeader::from_u32(w).is_ok()
+        });
+        let pad = header.padding_len() as usize;
+        match found {
+            Some(j) if j > pad + 4 => {
+                self.free_len = Some((j - pad) as u32);
+                Ok(j)
+            }
+            _ if !eof && buf.len() < MAX_FREE_FORMAT_LEN + 4 => Err(Candidate::NeedMore(MAX_FREE_FORMAT_LEN + 4)),
+            _ => match self.free_len {
+                Some(base) => Ok(base as usize + pad),
+                None => Err(Candidate::No),
+            },
+        }
+    }
+}
+
+enum Candidate {
+    No,
+    NeedMore(usize),
+    Frame(FrameHeader, usize),
+}
+
+enum Found {
+    NeedMore(usize),
+    Frame(FrameHeader, usize),
+    Tag(TagKind, u64),
+    ApeFooter(u64, u64, bool),
+}
