@@ -91,6 +91,11 @@ struct TrackIndex {
     last_dts: i64,
     last_duration: Option<u32>,
     total_duration: u64,
+    /// Latest presentation end seen so far, excluding the last sample (its duration is
+    /// only known at finish): max(dts + cts + duration) relative to the first dts.
+    presentation_end: i64,
+    /// The last sample's composition offset.
+    last_cts: i32,
     open: OpenChunk,
     interleave_ticks: i64,
 }
@@ -145,6 +150,8 @@ impl Muxer {
                     last_dts: 0,
                     last_duration: None,
                     total_duration: 0,
+                    presentation_end: 0,
+                    last_cts: 0,
                     open: OpenChunk::default(),
                     interleave_ticks,
                 })
@@ -201,6 +208,9 @@ impl Muxer {
             }
         };
         if let Some(d) = duration {
+            // The previous sample ends now: its presentation ends at its pts + d.
+            let end = t.total_duration as i64 + i64::from(t.last_cts) + i64::from(d);
+            t.presentation_end = t.presentation_end.max(end);
             t.durations.push(d);
             t.total_duration += u64::from(d);
         } else {
@@ -245,6 +255,7 @@ impl Muxer {
         }
         t.sizes.push(size);
         t.last_dts = sample.dts;
+        t.last_cts = sample.cts_offset;
         t.last_duration = sample.duration.filter(|&d| d > 0);
         Ok(())
     }
@@ -309,6 +320,8 @@ impl Muxer {
                     .or_else(|| t.durations.iter().last())
                     .or(t.setup.config.default_duration)
                     .unwrap_or((t.setup.config.timescale / 30).max(1));
+                let end = t.total_duration as i64 + i64::from(t.last_cts) + i64::from(last);
+                t.presentation_end = t.presentation_end.max(end);
                 t.durations.push(last);
                 t.total_duration += u64::from(last);
             }
@@ -359,8 +372,8 @@ impl Muxer {
             let ts = t.setup.config.timescale;
             let delay = first_pts(t).map_or(0, |p| p - movie_start);
             let media_time = t.first.map_or(0, |(_, cts)| i128::from(cts.max(0)));
-            let media_time = media_time.min(i128::from(t.total_duration));
-            let presented = rescale(i128::from(t.total_duration) - media_time, ts, movie_ts);
+            let media_time = media_time.min(i128::from(t.presentation_end));
+            let presented = rescale(i128::from(t.presentation_end) - media_time, ts, movie_ts);
             let to_u64 = |v: i128, what| u64::try_from(v).map_err(|_| Error::NotRepresentable { what, value: v as u128 });
             let edits = (delay > 0 || media_time > 0).then(|| -> Result<EditList> {
                 Ok(EditList {
