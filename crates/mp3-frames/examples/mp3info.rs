@@ -1,1 +1,95 @@
-fn main(){}
+//! `cargo run -p mp3-frames --example mp3info -- FILE [--frames]`
+//!
+//! Prints the stream summary as JSON; with `--frames`, first one JSON line per frame, tag,
+//! skipped range or truncation (in stream order), then the summary.
+
+use anyhow::Context;
+use mp3_frames::{Event, Events, InfoTag, StreamSummary, TagKind};
+use serde_json::{Value, json};
+
+fn main() -> anyhow::Result<()> {
+    let mut args = std::env::args().skip(1);
+    let (mut path, mut frames) = (None, false);
+    for arg in args.by_ref() {
+        match arg.as_str() {
+            "--frames" => frames = true,
+            _ if path.is_none() => path = Some(arg),
+            _ => anyhow::bail!("usage: mp3info FILE [--frames]"),
+        }
+    }
+    let path = path.context("usage: mp3info FILE [--frames]")?;
+    let data = std::fs::read(&path).with_context(|| format!("read {path}"))?;
+    if frames {
+        for event in Events::new(&data) {
+            println!("{}", event_json(&event));
+        }
+    }
+    let s = StreamSummary::scan(&data).with_context(|| path.clone())?;
+    let summary = json!({
+        "file": path,
+        "version": s.version.as_str(),
+        "layer": s.layer.number(),
+        "sample_rate": s.sample_rate,
+        "mode": s.mode.as_str(),
+        "frames": s.frames,
+        "samples": s.samples,
+        "duration": s.duration.as_secs_f64(),
+        "gapless_duration": s.gapless_duration.map(|d| d.as_secs_f64()),
+        "bitrate": s.bitrate,
+        "bitrate_mode": format!("{:?}", s.bitrate_mode).to_lowercase(),
+        "crc": s.crc,
+        "audio_bytes": s.audio_bytes,
+        "first_frame_offset": s.first_frame_offset,
+        "info": s.info.as_ref().map(info_json),
+        "tags": s.tags.iter().map(|t| json!({"kind": t.kind.name(), "offset": t.offset, "len": t.len})).collect::<Vec<_>>(),
+        "skipped": s.skipped.iter().map(|k| json!({"offset": k.offset, "len": k.len})).collect::<Vec<_>>(),
+        "skipped_bytes": s.skipped_bytes,
+        "truncated": s.truncated.map(|t| json!({"offset": t.offset, "len": t.len, "expected": t.expected})),
+    });
+    println!("{}", serde_json::to_string_pretty(&summary)?);
+    Ok(())
+}
+
+fn frame_json(f: &mp3_frames::Frame<&[u8]>) -> Value {
+    let h = f.header;
+    json!({
+        "offset": f.offset,
+        "index": f.index,
+        "size": f.len(),
+        "version": h.version().as_str(),
+        "layer": h.layer().number(),
+        "bitrate": h.bitrate(),
+        "sample_rate": h.sample_rate(),
+        "mode": h.mode().as_str(),
+        "crc": h.crc(),
+        "padding": h.padding(),
+        "samples": h.samples(),
+        "duration": h.duration().as_secs_f64(),
+        "timestamp": f.timestamp().as_secs_f64(),
+    })
+}
+
+fn event_json(event: &Event<&[u8]>) -> Value {
+    match event {
+        Event::Frame(f) => json!({"type": "frame", "frame": frame_json(f)}),
+        Event::Info { frame, tag } => json!({"type": "info", "frame": frame_json(frame), "tag": info_json(tag)}),
+        Event::Tag(t) => json!({
+            "type": "tag",
+            "kind": t.kind.name(),
+            "footer": matches!(t.kind, TagKind::Id3v2 { footer: true, .. }),
+            "offset": t.offset,
+            "len": t.len,
+        }),
+        Event::Skipped { offset, len } => json!({"type": "skipped", "offset": offset, "len": len}),
+        Event::Truncated { offset, len, expected } => {
+            json!({"type": "truncated", "offset": offset, "len": len, "expected": expected})
+        }
+    }
+}
+
+fn info_json(tag: &InfoTag) -> Value {
+    let lame = tag.lame().map(|l| {
+        json!({"encoder": l.encoder, "delay": l.delay, "padding": l.padding, "vbr_method": l.vbr_method, "lowpass_hz": l.lowpass_hz})
+    });
+    json!({"kind": tag.name(), "frames": tag.frames(), "bytes": tag.bytes(), "lame": lame})
+}

@@ -248,8 +248,9 @@ impl Core {
                     TagProbe::ApeFooter { back, len, header } => {
                         // A footer-only APE tag: its items were taken for junk. Give them
                         // back to the tag when the junk run covers them.
+                        // Bytes before the footer (buf[..i]) become junk too.
                         let here = self.offset + i as u64;
-                        let junk_start = self.junk.map_or(here, |(s, _)| s);
+                        let junk_start = self.junk.map_or(self.offset, |(s, _)| s);
                         match here.checked_sub(back) {
                             Some(start) if start >= junk_start => {
                                 Found::ApeFooter(start, len, header)
@@ -325,6 +326,12 @@ impl Core {
             && (next & 0xF000 == 0) == header.is_free_format()
             && FrameHeader::from_u32(next).is_ok();
         if agree {
+            return Candidate::Frame(header, len);
+        }
+        // FFmpeg writes its Info frame in plain stereo before joint-stereo audio: a first
+        // frame that carries an info tag only needs the version, layer and rate to agree.
+        let same_format = (next ^ word) & 0xFFFE_0C00 == 0 && FrameHeader::from_u32(next).is_ok();
+        if same_format && !self.frames_seen && xing::parse(header, &buf[..len]).is_some() {
             return Candidate::Frame(header, len);
         }
         match tag::probe(&buf[len..], eof) {
