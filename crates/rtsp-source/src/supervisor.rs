@@ -138,10 +138,12 @@ impl ReconnectingSource {
 
     /// The events as a `Stream`.
     pub fn into_stream(self) -> impl Stream<Item = Event> + Send + 'static {
+        // Fused: polling again after the end keeps returning `None`.
         futures::stream::unfold(self, |mut s| async move {
             let ev = s.next_event().await?;
             Some((ev, s))
         })
+        .fuse()
     }
 
     async fn connect(&mut self) {
