@@ -99,8 +99,6 @@ struct FragTrack {
     /// `tfdt` of the next sample to go out.
     decode_time: Option<u64>,
     codec_changed: bool,
-    /// Sample description index of the samples pending (the entry before a change).
-    sdi: u32,
     /// (time, moof offset, traf number) per fragment, for `mfra`.
     tfra: Vec<(u64, u64, u8)>,
 }
@@ -148,7 +146,6 @@ impl FragmentedMuxer {
                     prev_duration: None,
                     decode_time: None,
                     codec_changed: false,
-                    sdi: 1,
                     tfra: Vec::new(),
                 })
             })
@@ -190,8 +187,8 @@ impl FragmentedMuxer {
     }
 
     /// Switches `track` to a new codec configuration. When the sample entry changes, the
-    /// fragment is cut before the track's next sample and a new init segment (with every
-    /// entry so far; later `tfhd`s name theirs) is queued.
+    /// fragment is cut before the track's next sample and a new init segment with the new
+    /// entry is queued (what MSE and HLS `EXT-X-MAP` expect).
     pub fn set_codec(&mut self, track: usize, codec: Codec) -> Result<()> {
         if self.finished {
             return Err(Error::Finished);
@@ -249,8 +246,13 @@ impl FragmentedMuxer {
             self.flush(false)?;
             self.cut_requested = false;
             if codec_changed {
-                let t = &mut self.tracks[sample.track];
-                t.sdi = t.setup.current;
+                // The new init segment carries only the new entry: players switch
+                // configuration by (re)appending an init segment (MSE, HLS EXT-X-MAP),
+                // while few honour a tfhd sample_description_index.
+                let setup = &mut self.tracks[sample.track].setup;
+                let entry = setup.entries[setup.current as usize - 1].clone();
+                setup.entries = vec![entry];
+                setup.current = 1;
                 self.queue_init()?;
             }
             self.fragment_start = self.tracks[self.reference].pending.first().map(|p| p.dts);
@@ -374,12 +376,9 @@ impl FragmentedMuxer {
             let decode_time = t.decode_time.unwrap_or(0);
             starts[i] = decode_time;
             let traf = w.begin(b"traf");
-            let sdi_present = t.setup.entries.len() > 1;
-            let m = w.begin_full(b"tfhd", 0, 0x02_0000 | if sdi_present { 0x02 } else { 0 });
+            // default-base-is-moof; every sample uses the init segment's only entry.
+            let m = w.begin_full(b"tfhd", 0, 0x02_0000);
             w.u32(i as u32 + 1);
-            if sdi_present {
-                w.u32(t.sdi);
-            }
             w.end(m)?;
             let m = w.begin_full(b"tfdt", 1, 0);
             w.u64(decode_time);

@@ -7,7 +7,7 @@ use bmff_writer::{Codec, HevcTag, OpusConfig, ParameterSets, Sample, TrackConfig
 use bytes::Bytes;
 use shiguredo_mp4::TrackKind as ShKind;
 use shiguredo_mp4::boxes::SampleEntry;
-use shiguredo_mp4::demux::{Fmp4FileDemuxer, Input, Mp4FileDemuxer};
+use shiguredo_mp4::demux::{DemuxError, Fmp4FileDemuxer, Input, Mp4FileDemuxer};
 
 /// One sample as a demuxer reports it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -76,32 +76,47 @@ pub fn demux_plain(file: &[u8]) -> Vec<ReadTrack> {
     })
 }
 
-/// Reads a fragmented MP4 (init + fragments in one buffer) with `Fmp4FileDemuxer`.
+/// Reads a fragmented MP4 (init + fragments in one buffer) with `Fmp4FileDemuxer`,
+/// feeding it whatever range it asks for.
 pub fn demux_fragmented(file: &[u8]) -> Vec<ReadTrack> {
+    fn feed(d: &mut Fmp4FileDemuxer, file: &[u8], position: u64, size: Option<usize>) {
+        let start = (position as usize).min(file.len());
+        let end = size.map_or(file.len(), |s| start.saturating_add(s).min(file.len()));
+        d.handle_input(Input { position, data: &file[start..end] });
+    }
     let mut d = Fmp4FileDemuxer::new();
-    while let Some(required) = d.required_input() {
-        let start = (required.position as usize).min(file.len());
-        let end = required.size.map_or(file.len(), |s| start.saturating_add(s).min(file.len()));
-        d.handle_input(Input { position: required.position, data: &file[start..end] });
+    while let Some(r) = d.required_input() {
+        feed(&mut d, file, r.position, r.size);
     }
     d.tracks().expect("shiguredo_mp4 reads the fragmented tracks");
-    collect(file, || {
-        let s = d.next_sample().expect("shiguredo_mp4 reads every fragmented sample")?;
-        let start = s.data_offset as usize;
-        Some((
-            s.track.track_id,
-            s.track.timescale.get(),
-            s.track.kind == ShKind::Video,
-            s.sample_entry.cloned(),
-            ReadSample {
-                dts: s.timestamp as i64,
-                cts: s.composition_time_offset.unwrap_or(0),
-                duration: s.duration,
-                sync: s.keyframe,
-                data: Bytes::copy_from_slice(&file[start..start + s.data_size]),
-            },
-        ))
-    })
+    let mut rows = Vec::new();
+    loop {
+        let r = match d.next_sample() {
+            Ok(None) => break,
+            Ok(Some(s)) => {
+                let start = s.data_offset as usize;
+                rows.push((
+                    s.track.track_id,
+                    s.track.timescale.get(),
+                    s.track.kind == ShKind::Video,
+                    s.sample_entry.cloned(),
+                    ReadSample {
+                        dts: s.timestamp as i64,
+                        cts: s.composition_time_offset.unwrap_or(0),
+                        duration: s.duration,
+                        sync: s.keyframe,
+                        data: Bytes::copy_from_slice(&file[start..start + s.data_size]),
+                    },
+                ));
+                continue;
+            }
+            Err(DemuxError::InputRequired(r)) => r,
+            Err(e) => panic!("shiguredo_mp4 reads every fragmented sample: {e}"),
+        };
+        feed(&mut d, file, r.position, r.size);
+    }
+    let mut rows = rows.into_iter();
+    collect(file, || rows.next())
 }
 
 /// Per track (id, [(offset, size, decode time, composition time, sync)]) from Mozilla's
