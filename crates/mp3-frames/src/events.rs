@@ -37,6 +37,18 @@ impl<D> Frame<D> {
         }
     }
 
+    /// The same frame with its data converted (e.g. `&[u8]` to `Bytes` or `Vec<u8>`).
+    pub fn map_data<E>(self, f: impl FnOnce(D) -> E) -> Frame<E> {
+        Frame {
+            offset: self.offset,
+            index: self.index,
+            header: self.header,
+            data: f(self.data),
+            time_base: self.time_base,
+            samples_since_base: self.samples_since_base,
+        }
+    }
+
     /// Presentation time of the first sample (sum of the durations of the audio frames
     /// before this one; exact, also across sample-rate changes).
     pub fn timestamp(&self) -> Duration {
