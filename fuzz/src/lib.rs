@@ -2,11 +2,15 @@
 //! stable replay test (tests/replay.rs) run the same code. One module per crate.
 #![forbid(unsafe_code)]
 
+pub mod mp3;
+
 /// A fuzz target body: must never panic, whatever the bytes.
 pub type Body = fn(&[u8]);
 
 /// Every target: name (= the [[bin]] name and the corpus folder) and body.
 pub fn targets() -> Vec<(&'static str, Body)> {
     // Each crate's module adds `pub const TARGETS: &[(&str, Body)]` and is chained here.
-    Vec::new()
+    let mut all: Vec<(&'static str, Body)> = Vec::new();
+    all.extend_from_slice(mp3::TARGETS);
+    all
 }

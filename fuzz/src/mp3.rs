@@ -1,0 +1,66 @@
+//! mp3-frames targets: the slice parser (events, summary, estimate, header) and the push
+//! parser (must give the slice parser's events for any chunking, with bounded memory).
+
+use mp3_frames::{Event, Events, FrameHeader, StreamParser, StreamSummary};
+
+/// Targets of this module.
+pub const TARGETS: &[(&str, crate::Body)] = &[("mp3_slice", mp3_slice), ("mp3_push", mp3_push)];
+
+/// Slice parser: events in order, frames are the input's bytes, never past the end.
+pub fn mp3_slice(data: &[u8]) {
+    let _ = FrameHeader::parse(data);
+    let mut next = 0u64;
+    for event in Events::new(data) {
+        match event {
+            Event::Frame(f) | Event::Info { frame: f, .. } => {
+                assert!(f.offset >= next);
+                let start = f.offset as usize;
+                assert_eq!(f.data, &data[start..start + f.data.len()]);
+                assert_eq!(FrameHeader::parse(f.data).map(|(_, h)| h), Ok(f.header));
+                next = f.offset + f.data.len() as u64;
+            }
+            Event::Tag(t) => next = t.offset + t.len,
+            Event::Skipped { offset, len } => {
+                assert!(offset >= next && offset + len <= data.len() as u64);
+                next = offset + len;
+            }
+            Event::Truncated { offset, len, .. } => assert_eq!(offset + len, data.len() as u64),
+        }
+    }
+    let _ = StreamSummary::scan(data);
+    let _ = mp3_frames::estimate(data);
+}
+
+/// Push parser: the first byte picks the chunk size; events equal the slice parser's.
+pub fn mp3_push(data: &[u8]) {
+    let Some((&seed, data)) = data.split_first() else {
+        return;
+    };
+    let chunk = usize::from(seed) % 64 + 1;
+    let expected: Vec<Event<Vec<u8>>> = Events::new(data).map(|e| owned(e, |d| d.to_vec())).collect();
+    let mut parser = StreamParser::new();
+    let mut got = Vec::new();
+    for piece in data.chunks(chunk) {
+        parser.push(piece);
+        while let Some(e) = parser.pull() {
+            got.push(owned(e, |d| d.to_vec()));
+        }
+        // One frame being confirmed (≤ 2 × 1441 + 4) or a free-format search window, plus a chunk.
+        assert!(parser.buffered() <= 5762 + 4 + 64 + 2 * 2881, "{} buffered", parser.buffered());
+    }
+    parser.finish();
+    while let Some(e) = parser.pull() {
+        got.push(owned(e, |d| d.to_vec()));
+    }
+    assert_eq!(got, expected);
+}
+
+fn owned<D>(e: Event<D>, f: impl Fn(D) -> Vec<u8>) -> Event<Vec<u8>> {
+    match e {
+        Event::Frame(fr) => Event::Frame(fr.map_data(f)),
+        Event::Info { frame, tag } => Event::Info { frame: frame.map_data(f), tag },
+        Event::Tag(t) => Event::Tag(t),
+        Event::Skipped { offset, len } => Event::Skipped { offset, len },
+        Event::Truncated { offset, len, expected } => Event::Truncated { offset, len, expected },
+    }
+}
