@@ -127,7 +127,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         match RtspSource::connect(options).await {
             Ok(source) => (source.boxed(), None),
             Err(e) => {
-                println!("{}", json!({"t": 0.0, "event": "connect_failed", "reason": e.to_string()}));
+                println!(
+                    "{}",
+                    json!({"t": 0.0, "event": "connect_failed", "reason": e.to_string()})
+                );
                 std::process::exit(1);
             }
         }
@@ -139,7 +142,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let started = tokio::time::Instant::now();
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     tick.tick().await;
-    let mut deadline = args.duration.map(|d| started + Duration::from_secs_f64(d.max(0.0)));
+    let mut deadline = args
+        .duration
+        .map(|d| started + Duration::from_secs_f64(d.max(0.0)));
     let mut counts: BTreeMap<usize, Counts> = BTreeMap::new();
     let ctrl_c = tokio::signal::ctrl_c();
     tokio::pin!(ctrl_c);

@@ -230,8 +230,7 @@ pub struct RtspOptions {
 
 impl RtspOptions {
     /// Default user agent, sent with every request.
-    pub const DEFAULT_USER_AGENT: &'static str =
-        concat!("rtsp-source/", env!("CARGO_PKG_VERSION"));
+    pub const DEFAULT_USER_AGENT: &'static str = concat!("rtsp-source/", env!("CARGO_PKG_VERSION"));
 
     /// Options for `url`, which may carry `user:password@` (percent-encoded).
     pub fn new(url: &str) -> Result<Self, Error> {
@@ -439,7 +438,10 @@ mod tests {
             .credentials("b", "hunter2");
         assert_eq!(o.to_string(), "rtsp://b:***@cam/x");
         let dbg = format!("{o:?}");
-        assert!(!dbg.contains("hunter1") && !dbg.contains("hunter2"), "{dbg}");
+        assert!(
+            !dbg.contains("hunter1") && !dbg.contains("hunter2"),
+            "{dbg}"
+        );
         assert_eq!(o.credentials.as_ref().unwrap().password, "hunter2");
     }
 }

@@ -176,7 +176,11 @@ mod tests {
         };
         let s = select(&cam(), &sel).unwrap();
         assert_eq!(s.chosen, vec![(4, Codec::H265)]);
-        assert!(s.skipped.iter().any(|k| k.reason == "audio is not selected"));
+        assert!(
+            s.skipped
+                .iter()
+                .any(|k| k.reason == "audio is not selected")
+        );
         let sel = StreamSelection {
             video: Pick::Index(4),
             audio: Pick::Index(2),

@@ -79,10 +79,15 @@ impl RtspSource {
         };
 
         let session_options = SessionOptions::default()
-            .creds(options.credentials.as_ref().map(|c| retina::client::Credentials {
-                username: c.username.clone(),
-                password: c.password.clone(),
-            }))
+            .creds(
+                options
+                    .credentials
+                    .as_ref()
+                    .map(|c| retina::client::Credentials {
+                        username: c.username.clone(),
+                        password: c.password.clone(),
+                    }),
+            )
             .user_agent(options.user_agent.clone())
             .session_group(group.clone())
             .teardown(teardown(options.teardown))
@@ -140,7 +145,10 @@ impl RtspSource {
         let mut play = PlayOptions::default()
             .initial_timestamp(initial_timestamp(options.initial_timestamp))
             .unknown_rtcp_ssrc(unknown_rtcp_ssrc(options.unknown_rtcp_ssrc));
-        if let Some(secs) = options.max_timestamp_jump.and_then(std::num::NonZeroU32::new) {
+        if let Some(secs) = options
+            .max_timestamp_jump
+            .and_then(std::num::NonZeroU32::new)
+        {
             play = play.enforce_timestamps_with_max_jump_secs(secs);
         }
         let playing = tokio::time::timeout_at(deadline, described.play(play))

@@ -263,9 +263,15 @@ mod tests {
 
     #[test]
     fn codecs_from_names() {
-        assert_eq!(Codec::from_encoding_name("video", "h264"), Some(Codec::H264));
+        assert_eq!(
+            Codec::from_encoding_name("video", "h264"),
+            Some(Codec::H264)
+        );
         assert_eq!(Codec::from_encoding_name("audio", "opus"), None);
-        assert_eq!(Codec::from_encoding_name("audio", "g726-32"), Some(Codec::G726));
+        assert_eq!(
+            Codec::from_encoding_name("audio", "g726-32"),
+            Some(Codec::G726)
+        );
         assert_eq!(Codec::Aac.kind(), MediaKind::Audio);
         assert_eq!(Codec::Jpeg.kind(), MediaKind::Video);
     }

@@ -140,10 +140,12 @@ fn redact_query(url: &mut url::Url) {
     let pairs: Vec<(String, String)> = url
         .query_pairs()
         .map(|(k, v)| {
-            let secret = SECRET_QUERY_KEYS
-                .iter()
-                .any(|s| k.eq_ignore_ascii_case(s));
-            let v = if secret { "***".to_owned() } else { v.into_owned() };
+            let secret = SECRET_QUERY_KEYS.iter().any(|s| k.eq_ignore_ascii_case(s));
+            let v = if secret {
+                "***".to_owned()
+            } else {
+                v.into_owned()
+            };
             (k.into_owned(), v)
         })
         .collect();
@@ -165,11 +167,7 @@ fn redact_unparsed(text: &str) -> String {
     let rest = &text[scheme_end + 3..];
     let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
     match rest[..authority_end].rfind('@') {
-        Some(at) => format!(
-            "{}***@{}",
-            &text[..scheme_end + 3],
-            &rest[at + 1..]
-        ),
+        Some(at) => format!("{}***@{}", &text[..scheme_end + 3], &rest[at + 1..]),
         None => text.to_owned(),
     }
 }
@@ -206,7 +204,10 @@ mod tests {
         let c = u.credentials().unwrap();
         assert_eq!(c.username, "admin");
         assert_eq!(c.password, "s@cret");
-        assert_eq!(u.to_string(), "rtsp://admin:***@cam.local:554/Streaming/101");
+        assert_eq!(
+            u.to_string(),
+            "rtsp://admin:***@cam.local:554/Streaming/101"
+        );
         assert!(!format!("{u:?}").contains("cret"));
         assert!(!format!("{c:?}").contains("cret"));
         assert_eq!(u.authority(), "cam.local:554");
@@ -226,7 +227,10 @@ mod tests {
         let u = CameraUrl::parse("rtsp://cam/live?user=admin&password=hunter2&ch=1").unwrap();
         let shown = u.to_string();
         assert!(!shown.contains("hunter2"), "{shown}");
-        assert!(shown.contains("ch=1") && shown.contains("user=admin"), "{shown}");
+        assert!(
+            shown.contains("ch=1") && shown.contains("user=admin"),
+            "{shown}"
+        );
         // The real URL keeps the query: the camera needs it.
         assert!(u.url().as_str().contains("hunter2"));
         let plain = CameraUrl::parse("rtsp://cam/live?ch=1&subtype=0").unwrap();

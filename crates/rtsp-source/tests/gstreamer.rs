@@ -57,7 +57,10 @@ async fn h264_session(transport: Transport, frames_wanted: usize) {
     let tracks = tracks(&events);
     assert_eq!(tracks.tracks.len(), 1);
     let t = &tracks.tracks[0];
-    assert_eq!((t.kind, t.codec, t.clock_rate), (MediaKind::Video, Codec::H264, 90_000));
+    assert_eq!(
+        (t.kind, t.codec, t.clock_rate),
+        (MediaKind::Video, Codec::H264, 90_000)
+    );
     assert!(t.codec_string.as_deref().unwrap().starts_with("avc1."));
     let v = t.video.as_ref().unwrap();
     assert_eq!((v.width, v.height), (640, 360));
@@ -71,7 +74,10 @@ async fn h264_session(transport: Transport, frames_wanted: usize) {
     assert_eq!(&v.decoder_config[1..4], &sps[1..4]);
     let entry = bmff_box(t.sample_entry.as_ref().unwrap(), b"avc1");
     assert_eq!(&entry[24..28], &[0x02, 0x80, 0x01, 0x68]); // 640 x 360
-    assert_eq!(child_box(entry, 78, b"avcC").unwrap(), &v.decoder_config[..]);
+    assert_eq!(
+        child_box(entry, 78, b"avcC").unwrap(),
+        &v.decoder_config[..]
+    );
 
     let frames = frames(&events, 0);
     assert_eq!(frames.len(), frames_wanted);
@@ -82,7 +88,11 @@ async fn h264_session(transport: Transport, frames_wanted: usize) {
     }
     for f in &frames {
         let types: Vec<u8> = nals(&f.data).iter().map(|n| n[0] & 0x1f).collect();
-        assert_eq!(types.contains(&5), f.keyframe, "IDR NAL iff keyframe: {types:?}");
+        assert_eq!(
+            types.contains(&5),
+            f.keyframe,
+            "IDR NAL iff keyframe: {types:?}"
+        );
         assert!(!types.contains(&7), "no in-band SPS in MP4 framing");
         assert_eq!(f.clock_rate, 90_000);
         assert_eq!(f.loss, 0);
@@ -91,7 +101,11 @@ async fn h264_session(transport: Transport, frames_wanted: usize) {
     }
     let ts: Vec<i64> = frames.iter().map(|f| f.timestamp).collect();
     assert!(ts.windows(2).all(|w| w[1] > w[0]), "increasing: {ts:?}");
-    assert_eq!(median_delta(&ts), 90_000 / FPS, "frame rate from timestamps: {ts:?}");
+    assert_eq!(
+        median_delta(&ts),
+        90_000 / FPS,
+        "frame rate from timestamps: {ts:?}"
+    );
 
     // A real decoder reads what we received.
     let dir = test_support::temp_dir();
@@ -99,7 +113,10 @@ async fn h264_session(transport: Transport, frames_wanted: usize) {
     let probe = ffprobe::probe_with(&path, &["-count_frames", "-show_streams"]);
     let s = &probe["streams"][0];
     assert_eq!(s["codec_name"], "h264");
-    assert_eq!((s["width"].as_u64(), s["height"].as_u64()), (Some(640), Some(360)));
+    assert_eq!(
+        (s["width"].as_u64(), s["height"].as_u64()),
+        (Some(640), Some(360))
+    );
     assert_eq!(ffprobe::num(&s["nb_read_frames"]) as usize, frames_wanted);
     assert_eq!(ffprobe::decode_errors(&path), "");
 
@@ -159,7 +176,10 @@ async fn h264_with_aac_in_sync() {
     // Shared origin (RTP-Info): audio and video times agree within half a second.
     let v0 = video[0].seconds();
     let a0 = audio[0].seconds();
-    assert!((v0 - a0).abs() < 0.5, "video starts at {v0} s, audio at {a0} s");
+    assert!(
+        (v0 - a0).abs() < 0.5,
+        "video starts at {v0} s, audio at {a0} s"
+    );
 
     let dir = test_support::temp_dir();
     let path = write(dir.path(), "audio.aac", &adts(asc, &audio));
@@ -191,7 +211,10 @@ async fn h265() {
     assert_eq!((v.width, v.height), (640, 360));
     assert!(matches!(v.parameter_sets, ParameterSets::H265 { .. }));
     let entry = bmff_box(t.sample_entry.as_ref().unwrap(), b"hvc1");
-    assert_eq!(child_box(entry, 78, b"hvcC").unwrap(), &v.decoder_config[..]);
+    assert_eq!(
+        child_box(entry, 78, b"hvcC").unwrap(),
+        &v.decoder_config[..]
+    );
     let frames = frames(&events, 0);
     assert!(frames[0].keyframe);
     let ts: Vec<i64> = frames.iter().map(|f| f.timestamp).collect();
@@ -201,7 +224,10 @@ async fn h265() {
     let path = write(dir.path(), "video.h265", &annex_b(t, &frames));
     let probe = ffprobe::probe_with(&path, &["-count_frames", "-show_streams"]);
     assert_eq!(probe["streams"][0]["codec_name"], "hevc");
-    assert_eq!(ffprobe::num(&probe["streams"][0]["nb_read_frames"]) as usize, 20);
+    assert_eq!(
+        ffprobe::num(&probe["streams"][0]["nb_read_frames"]) as usize,
+        20
+    );
     assert_eq!(ffprobe::decode_errors(&path), "");
     source.close().await.unwrap();
 }
@@ -254,9 +280,16 @@ async fn h264_with_pcma_has_frames_but_no_sample_entry() {
     assert!(why.contains("pcma"), "{why}");
     let audio = frames(&events, 1);
     // One byte per sample: the duration is the payload length.
-    assert!(audio.iter().all(|f| f.duration == Some(f.data.len() as u32)));
+    assert!(
+        audio
+            .iter()
+            .all(|f| f.duration == Some(f.data.len() as u32))
+    );
     for w in audio.windows(2) {
-        assert_eq!(w[1].timestamp - w[0].timestamp, i64::from(w[0].duration.unwrap()));
+        assert_eq!(
+            w[1].timestamp - w[0].timestamp,
+            i64::from(w[0].duration.unwrap())
+        );
     }
     let dir = test_support::temp_dir();
     let path = write(dir.path(), "audio.wav", &wav_alaw(8_000, 1, &audio));
@@ -281,8 +314,15 @@ async fn opus_is_skipped_with_a_message() {
     assert_eq!(tracks.tracks[0].codec, Codec::H264);
     assert_eq!(tracks.skipped.len(), 1);
     let skipped = &tracks.skipped[0];
-    assert_eq!((skipped.media.as_str(), skipped.encoding_name.as_str()), ("audio", "opus"));
-    assert!(skipped.reason.contains("no depacketizer"), "{}", skipped.reason);
+    assert_eq!(
+        (skipped.media.as_str(), skipped.encoding_name.as_str()),
+        ("audio", "opus")
+    );
+    assert!(
+        skipped.reason.contains("no depacketizer"),
+        "{}",
+        skipped.reason
+    );
     source.close().await.unwrap();
 
     // Asking for audio only: nothing selected is supported, a clear error.
@@ -335,7 +375,10 @@ async fn check_auth(server: &RtspServer, user: &str, password: &str, in_url: boo
         .unwrap_err();
     assert!(matches!(e, Error::Unauthorized { .. }), "{e}");
     let shown = format!("{e} {e:?}");
-    assert!(!shown.contains(&wrong) && !shown.contains(password), "{shown}");
+    assert!(
+        !shown.contains(&wrong) && !shown.contains(password),
+        "{shown}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -404,11 +447,14 @@ async fn reconnects_after_kill(transport: Transport) {
     let pos = |want: &dyn Fn(&Event) -> bool| after.iter().position(want);
     let connected = pos(&|e| matches!(e, Event::Connected { session: 2, .. }))
         .unwrap_or_else(|| panic!("{s:?}"));
-    let discontinuity =
-        pos(&|e| matches!(e, Event::Discontinuity { session: 2 })).unwrap_or_else(|| panic!("{s:?}"));
+    let discontinuity = pos(&|e| matches!(e, Event::Discontinuity { session: 2 }))
+        .unwrap_or_else(|| panic!("{s:?}"));
     let tracks_at = pos(&|e| matches!(e, Event::Tracks(_))).unwrap_or_else(|| panic!("{s:?}"));
     let first_frame = pos(&|e| matches!(e, Event::Frame(_))).unwrap();
-    assert!(connected < discontinuity && discontinuity < tracks_at && tracks_at < first_frame, "{s:?}");
+    assert!(
+        connected < discontinuity && discontinuity < tracks_at && tracks_at < first_frame,
+        "{s:?}"
+    );
     let Event::Frame(f) = &after[first_frame] else {
         unreachable!()
     };
@@ -454,7 +500,9 @@ async fn file_mount_end_triggers_the_idle_timeout() {
     assert_eq!(video.len(), 90, "{:?}", summary(&events));
     match events.last() {
         Some(Event::Disconnected {
-            reason: Error::IdleTimeout { timeout, frames, .. },
+            reason: Error::IdleTimeout {
+                timeout, frames, ..
+            },
             ..
         }) => {
             assert_eq!(*timeout, idle);
@@ -470,13 +518,18 @@ async fn stop_tears_down_and_ends_the_stream() {
         return;
     }
     let server = RtspServer::start_default();
-    let source = ReconnectingSource::new(options(&server.url("/h264")), ReconnectOptions::default());
+    let source =
+        ReconnectingSource::new(options(&server.url("/h264")), ReconnectOptions::default());
     let stop = source.stop_handle();
     let mut events = Box::pin(source.into_stream());
     collect_frames(&mut events, 0, 3, LIMIT).await;
     stop.stop();
     assert!(stop.is_stopped());
     let end = collect_until(&mut events, LIMIT, |_| false).await;
-    assert!(matches!(end.last(), Some(Event::Stopped { reason: None })), "{:?}", summary(&end));
+    assert!(
+        matches!(end.last(), Some(Event::Stopped { reason: None })),
+        "{:?}",
+        summary(&end)
+    );
     assert!(events.next().await.is_none());
 }

@@ -3,6 +3,8 @@
 //! checks them.
 #![allow(clippy::unwrap_used, dead_code)]
 
+pub mod mock;
+
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -40,7 +42,12 @@ where
 }
 
 /// Collects until `n` frames of `track` arrived.
-pub async fn collect_frames<S>(stream: &mut S, track: usize, n: usize, limit: Duration) -> Vec<Event>
+pub async fn collect_frames<S>(
+    stream: &mut S,
+    track: usize,
+    n: usize,
+    limit: Duration,
+) -> Vec<Event>
 where
     S: Stream<Item = Event> + Unpin,
 {
