@@ -37,7 +37,9 @@ pub fn mp3_push(data: &[u8]) {
         return;
     };
     let chunk = usize::from(seed) % 64 + 1;
-    let expected: Vec<Event<Vec<u8>>> = Events::new(data).map(|e| owned(e, |d| d.to_vec())).collect();
+    let expected: Vec<Event<Vec<u8>>> = Events::new(data)
+        .map(|e| owned(e, |d| d.to_vec()))
+        .collect();
     let mut parser = StreamParser::new();
     let mut got = Vec::new();
     for piece in data.chunks(chunk) {
@@ -46,7 +48,11 @@ pub fn mp3_push(data: &[u8]) {
             got.push(owned(e, |d| d.to_vec()));
         }
         // One frame being confirmed (≤ 2 × 1441 + 4) or a free-format search window, plus a chunk.
-        assert!(parser.buffered() <= 5762 + 4 + 64 + 2 * 2881, "{} buffered", parser.buffered());
+        assert!(
+            parser.buffered() <= 5762 + 4 + 64 + 2 * 2881,
+            "{} buffered",
+            parser.buffered()
+        );
     }
     parser.finish();
     while let Some(e) = parser.pull() {
@@ -58,9 +64,20 @@ pub fn mp3_push(data: &[u8]) {
 fn owned<D>(e: Event<D>, f: impl Fn(D) -> Vec<u8>) -> Event<Vec<u8>> {
     match e {
         Event::Frame(fr) => Event::Frame(fr.map_data(f)),
-        Event::Info { frame, tag } => Event::Info { frame: frame.map_data(f), tag },
+        Event::Info { frame, tag } => Event::Info {
+            frame: frame.map_data(f),
+            tag,
+        },
         Event::Tag(t) => Event::Tag(t),
         Event::Skipped { offset, len } => Event::Skipped { offset, len },
-        Event::Truncated { offset, len, expected } => Event::Truncated { offset, len, expected },
+        Event::Truncated {
+            offset,
+            len,
+            expected,
+        } => Event::Truncated {
+            offset,
+            len,
+            expected,
+        },
     }
 }

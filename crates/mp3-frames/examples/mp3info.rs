@@ -72,7 +72,9 @@ fn frame_json(f: &mp3_frames::Frame<&[u8]>) -> Value {
 fn event_json(event: &Event<&[u8]>) -> Value {
     match event {
         Event::Frame(f) => json!({"type": "frame", "frame": frame_json(f)}),
-        Event::Info { frame, tag } => json!({"type": "info", "frame": frame_json(frame), "tag": info_json(tag)}),
+        Event::Info { frame, tag } => {
+            json!({"type": "info", "frame": frame_json(frame), "tag": info_json(tag)})
+        }
         Event::Tag(t) => json!({
             "type": "tag",
             "kind": t.kind.name(),
@@ -81,7 +83,11 @@ fn event_json(event: &Event<&[u8]>) -> Value {
             "len": t.len,
         }),
         Event::Skipped { offset, len } => json!({"type": "skipped", "offset": offset, "len": len}),
-        Event::Truncated { offset, len, expected } => {
+        Event::Truncated {
+            offset,
+            len,
+            expected,
+        } => {
             json!({"type": "truncated", "offset": offset, "len": len, "expected": expected})
         }
     }

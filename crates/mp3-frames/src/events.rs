@@ -133,7 +133,12 @@ pub struct Events<'a> {
 impl<'a> Events<'a> {
     /// Starts at the beginning of `data`.
     pub fn new(data: &'a [u8]) -> Events<'a> {
-        Events { data, pos: 0, core: Core::default(), pending: None }
+        Events {
+            data,
+            pos: 0,
+            core: Core::default(),
+            pending: None,
+        }
     }
 }
 
@@ -154,14 +159,21 @@ impl<'a> Iterator for Events<'a> {
                 }
                 Out::Info(meta, tag) => {
                     self.pos += meta.len;
-                    return Some(Event::Info { frame: Frame::new(meta, &buf[..meta.len]), tag });
+                    return Some(Event::Info {
+                        frame: Frame::new(meta, &buf[..meta.len]),
+                        tag,
+                    });
                 }
                 Out::Tag { tag, consume } => {
                     let available = buf.len() as u64;
                     if consume > available {
                         self.pos = self.data.len();
                         let present = tag.len - (consume - available);
-                        self.pending = Some(Event::Truncated { offset: tag.offset, len: present, expected: tag.len });
+                        self.pending = Some(Event::Truncated {
+                            offset: tag.offset,
+                            len: present,
+                            expected: tag.len,
+                        });
                     } else {
                         self.pos += consume as usize;
                     }
@@ -169,9 +181,17 @@ impl<'a> Iterator for Events<'a> {
                 }
                 Out::Skipped { offset, len } => return Some(Event::Skipped { offset, len }),
                 Out::Junk(n) => self.pos += n,
-                Out::Truncated { offset, len, expected } => {
+                Out::Truncated {
+                    offset,
+                    len,
+                    expected,
+                } => {
                     self.pos = self.data.len();
-                    return Some(Event::Truncated { offset, len, expected });
+                    return Some(Event::Truncated {
+                        offset,
+                        len,
+                        expected,
+                    });
                 }
                 Out::NeedMore(_) | Out::End => return None,
             }

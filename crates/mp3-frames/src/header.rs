@@ -154,12 +154,20 @@ pub enum HeaderError {
 /// format, 15 is forbidden.
 const BITRATES_KBPS: [[[u16; 15]; 3]; 2] = [
     [
-        [0, 32, 64, 96, 128, 160, 192, 224, 256, 288, 320, 352, 384, 416, 448],
-        [0, 32, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320, 384],
-        [0, 32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320],
+        [
+            0, 32, 64, 96, 128, 160, 192, 224, 256, 288, 320, 352, 384, 416, 448,
+        ],
+        [
+            0, 32, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320, 384,
+        ],
+        [
+            0, 32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320,
+        ],
     ],
     [
-        [0, 32, 48, 56, 64, 80, 96, 112, 128, 144, 160, 176, 192, 224, 256],
+        [
+            0, 32, 48, 56, 64, 80, 96, 112, 128, 144, 160, 176, 192, 224, 256,
+        ],
         [0, 8, 16, 24, 32, 40, 48, 56, 64, 80, 96, 112, 128, 144, 160],
         [0, 8, 16, 24, 32, 40, 48, 56, 64, 80, 96, 112, 128, 144, 160],
     ],
@@ -502,7 +510,10 @@ impl FrameHeader {
 
     /// Layer III side information length in bytes (after the header and CRC).
     pub fn side_info_len(self) -> usize {
-        match (self.version() == Version::Mpeg1, self.mode() == ChannelMode::Mono) {
+        match (
+            self.version() == Version::Mpeg1,
+            self.mode() == ChannelMode::Mono,
+        ) {
             (true, true) => 17,
             (true, false) => 32,
             (false, true) => 9,
@@ -533,36 +544,98 @@ mod tests {
         assert_eq!(h.frame_len(), Some(417));
         assert_eq!(h.with_padding(true).frame_len(), Some(418));
         // MPEG-1 L1 384k 48k: 12*384000/48000 = 96 slots = 384 bytes; padded +4.
-        let l1 = FrameHeader::new(Version::Mpeg1, Layer::Layer1, 384_000, 48_000, ChannelMode::Stereo).unwrap();
+        let l1 = FrameHeader::new(
+            Version::Mpeg1,
+            Layer::Layer1,
+            384_000,
+            48_000,
+            ChannelMode::Stereo,
+        )
+        .unwrap();
         assert_eq!(l1.frame_len(), Some(384));
         assert_eq!(l1.with_padding(true).frame_len(), Some(388));
         assert_eq!(l1.samples(), 384);
         // L1 44.1k 32k: 12*32000/44100 = 8 slots (8.7 truncated) = 32 bytes.
-        let l1 = FrameHeader::new(Version::Mpeg1, Layer::Layer1, 32_000, 44_100, ChannelMode::Mono).unwrap();
+        let l1 = FrameHeader::new(
+            Version::Mpeg1,
+            Layer::Layer1,
+            32_000,
+            44_100,
+            ChannelMode::Mono,
+        )
+        .unwrap();
         assert_eq!(l1.frame_len(), Some(32));
         // MPEG-2 L3 64k 24k: 72*64000/24000 = 192.
-        let m2 = FrameHeader::new(Version::Mpeg2, Layer::Layer3, 64_000, 24_000, ChannelMode::Mono).unwrap();
+        let m2 = FrameHeader::new(
+            Version::Mpeg2,
+            Layer::Layer3,
+            64_000,
+            24_000,
+            ChannelMode::Mono,
+        )
+        .unwrap();
         assert_eq!((m2.frame_len(), m2.samples()), (Some(192), 576));
         // MPEG-2.5 L3 8k 8k: 72*8000/8000 = 72.
-        let m25 = FrameHeader::new(Version::Mpeg25, Layer::Layer3, 8_000, 8_000, ChannelMode::Mono).unwrap();
+        let m25 = FrameHeader::new(
+            Version::Mpeg25,
+            Layer::Layer3,
+            8_000,
+            8_000,
+            ChannelMode::Mono,
+        )
+        .unwrap();
         assert_eq!(m25.frame_len(), Some(72));
         // MPEG-2 L2 keeps 1152 samples: 144*64000/22050 = 417.
-        let l2 = FrameHeader::new(Version::Mpeg2, Layer::Layer2, 64_000, 22_050, ChannelMode::Mono).unwrap();
+        let l2 = FrameHeader::new(
+            Version::Mpeg2,
+            Layer::Layer2,
+            64_000,
+            22_050,
+            ChannelMode::Mono,
+        )
+        .unwrap();
         assert_eq!((l2.frame_len(), l2.samples()), (Some(417), 1152));
     }
 
     #[test]
     fn invalid_headers_give_the_reason() {
-        assert_eq!(FrameHeader::from_u32(0xFFFB_F000), Err(HeaderError::BadBitrate));
-        assert_eq!(FrameHeader::from_u32(0xFFFB_9C00), Err(HeaderError::ReservedSampleRate));
-        assert_eq!(FrameHeader::from_u32(0xFFF9_9000), Err(HeaderError::ReservedLayer));
-        assert_eq!(FrameHeader::from_u32(0xFFEB_9000), Err(HeaderError::ReservedVersion));
+        assert_eq!(
+            FrameHeader::from_u32(0xFFFB_F000),
+            Err(HeaderError::BadBitrate)
+        );
+        assert_eq!(
+            FrameHeader::from_u32(0xFFFB_9C00),
+            Err(HeaderError::ReservedSampleRate)
+        );
+        assert_eq!(
+            FrameHeader::from_u32(0xFFF9_9000),
+            Err(HeaderError::ReservedLayer)
+        );
+        assert_eq!(
+            FrameHeader::from_u32(0xFFEB_9000),
+            Err(HeaderError::ReservedVersion)
+        );
         assert_eq!(FrameHeader::from_u32(0xFF7B_9000), Err(HeaderError::NoSync));
         // MPEG-1 Layer II 32 kbit/s stereo, 384 kbit/s mono.
-        assert!(matches!(FrameHeader::from_u32(0xFFFD_1000), Err(HeaderError::ForbiddenLayer2Mode { bitrate_kbps: 32, .. })));
-        assert!(matches!(FrameHeader::from_u32(0xFFFD_E0C0), Err(HeaderError::ForbiddenLayer2Mode { bitrate_kbps: 384, .. })));
+        assert!(matches!(
+            FrameHeader::from_u32(0xFFFD_1000),
+            Err(HeaderError::ForbiddenLayer2Mode {
+                bitrate_kbps: 32,
+                ..
+            })
+        ));
+        assert!(matches!(
+            FrameHeader::from_u32(0xFFFD_E0C0),
+            Err(HeaderError::ForbiddenLayer2Mode {
+                bitrate_kbps: 384,
+                ..
+            })
+        ));
         assert!(FrameHeader::from_u32(0xFFFD_10C0).is_ok());
-        assert_eq!(FrameHeader::parse(&[0xFF, 0xFB]), Err(HeaderError::TooShort(2)));
+        assert_eq!(
+            FrameHeader::parse(&[0xFF, 0xFB]),
+            Err(HeaderError::TooShort(2))
+        );
     }
 
     #[test]

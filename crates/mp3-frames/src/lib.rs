@@ -45,12 +45,16 @@ mod tag;
 mod xing;
 
 pub use events::{Event, Events, Frame, Frames};
-pub use header::{ChannelMode, Emphasis, FrameHeader, HeaderError, Layer, Version, samples_to_duration};
+pub use header::{
+    ChannelMode, Emphasis, FrameHeader, HeaderError, Layer, Version, samples_to_duration,
+};
+pub use silence::{SilenceRun, silent_frame};
 #[cfg(feature = "tokio")]
 pub use stream::AsyncFrameReader;
 pub use stream::{FrameReader, StreamParser};
-pub use silence::{SilenceRun, silent_frame};
-pub use summary::{BitrateMode, Estimate, Skipped, StreamSummary, SummaryBuilder, Truncation, estimate};
+pub use summary::{
+    BitrateMode, Estimate, Skipped, StreamSummary, SummaryBuilder, Truncation, estimate,
+};
 pub use tag::{Tag, TagKind};
 pub use xing::{InfoTag, LameTag, Vbri, XingInfo};
 

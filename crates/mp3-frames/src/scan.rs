@@ -135,7 +135,12 @@ impl Core {
                 let base = sync.lens[((word >> 12) & 15) as usize];
                 let valid = base != 0 && (!sync.full_check || FrameHeader::from_u32(word).is_ok());
                 if valid {
-                    let len = usize::from(base) + if word & 0x200 != 0 { usize::from(sync.slot) } else { 0 };
+                    let len = usize::from(base)
+                        + if word & 0x200 != 0 {
+                            usize::from(sync.slot)
+                        } else {
+                            0
+                        };
                     let header = FrameHeader::trusted(word);
                     if len <= buf.len() {
                         return self.take_frame(header, len, buf);
@@ -143,7 +148,11 @@ impl Core {
                     if !eof {
                         return Out::NeedMore(len);
                     }
-                    let out = Out::Truncated { offset: self.offset, len: buf.len() as u64, expected: len as u64 };
+                    let out = Out::Truncated {
+                        offset: self.offset,
+                        len: buf.len() as u64,
+                        expected: len as u64,
+                    };
                     self.offset += buf.len() as u64;
                     return out;
                 }
@@ -180,14 +189,20 @@ impl Core {
             self.rate = rate;
             self.samples_since_base = 0;
         }
-        let meta = FrameMeta { time_base: self.time_base, samples_since_base: self.samples_since_base, ..meta };
+        let meta = FrameMeta {
+            time_base: self.time_base,
+            samples_since_base: self.samples_since_base,
+            ..meta
+        };
         self.samples_since_base += u64::from(header.samples());
         self.index += 1;
         Out::Frame(meta)
     }
 
     fn flush_junk(&mut self) -> Option<Out> {
-        self.junk.take().map(|(offset, len)| Out::Skipped { offset, len })
+        self.junk
+            .take()
+            .map(|(offset, len)| Out::Skipped { offset, len })
     }
 
     fn junk(&mut self, n: usize) -> Out {
@@ -226,7 +241,11 @@ impl Core {
     }
 
     fn take_tag(&mut self, kind: TagKind, len: u64) -> Out {
-        let tag = Tag { kind, offset: self.offset, len };
+        let tag = Tag {
+            kind,
+            offset: self.offset,
+            len,
+        };
         self.offset += len;
         Out::Tag { tag, consume: len }
     }
@@ -283,10 +302,20 @@ impl Core {
                 Found::ApeFooter(start, len, header) => {
                     let junk_start = self.junk.take().map_or(start, |(s, _)| s);
                     self.offset += 32;
-                    let tag = Out::Tag { tag: Tag { kind: TagKind::Ape { header }, offset: start, len }, consume: 32 };
+                    let tag = Out::Tag {
+                        tag: Tag {
+                            kind: TagKind::Ape { header },
+                            offset: start,
+                            len,
+                        },
+                        consume: 32,
+                    };
                     if start > junk_start {
                         self.pending = Some(tag);
-                        Out::Skipped { offset: junk_start, len: start - junk_start }
+                        Out::Skipped {
+                            offset: junk_start,
+                            len: start - junk_start,
+                        }
                     } else {
                         tag
                     }
@@ -302,7 +331,11 @@ impl Core {
     /// Is there a frame at `buf[0]` that the next header (or the end, or a tag) confirms?
     fn candidate(&mut self, buf: &[u8], eof: bool) -> Candidate {
         let Some(&[a, b, c, d]) = buf.first_chunk::<4>() else {
-            return if eof { Candidate::No } else { Candidate::NeedMore(4) };
+            return if eof {
+                Candidate::No
+            } else {
+                Candidate::NeedMore(4)
+            };
         };
         let word = u32::from_be_bytes([a, b, c, d]);
         let Ok(header) = FrameHeader::from_u32(word) else {
@@ -319,7 +352,11 @@ impl Core {
             if !eof {
                 return Candidate::NeedMore(len + 4);
             }
-            return if buf.len() == len { Candidate::Frame(header, len) } else { Candidate::No };
+            return if buf.len() == len {
+                Candidate::Frame(header, len)
+            } else {
+                Candidate::No
+            };
         };
         let next = u32::from_be_bytes([a, b, c, d]);
         let agree = next & STREAM_MASK == word & STREAM_MASK
@@ -342,7 +379,12 @@ impl Core {
     }
 
     /// Free format: the frame runs to the next header of the same stream.
-    fn free_format_len(&mut self, header: FrameHeader, buf: &[u8], eof: bool) -> Result<usize, Candidate> {
+    fn free_format_len(
+        &mut self,
+        header: FrameHeader,
+        buf: &[u8],
+        eof: bool,
+    ) -> Result<usize, Candidate> {
         let key = header.to_u32() & (STREAM_MASK | 0xF000);
         let limit = buf.len().min(MAX_FREE_FORMAT_LEN + 4);
         let found = (4..limit.saturating_sub(3)).find(|&j| {
@@ -355,7 +397,9 @@ impl Core {
                 self.free_len = Some((j - pad) as u32);
                 Ok(j)
             }
-            _ if !eof && buf.len() < MAX_FREE_FORMAT_LEN + 4 => Err(Candidate::NeedMore(MAX_FREE_FORMAT_LEN + 4)),
+            _ if !eof && buf.len() < MAX_FREE_FORMAT_LEN + 4 => {
+                Err(Candidate::NeedMore(MAX_FREE_FORMAT_LEN + 4))
+            }
             _ => match self.free_len {
                 Some(base) => Ok(base as usize + pad),
                 None => Err(Candidate::No),

@@ -28,7 +28,11 @@ pub fn silent_frame(header: &FrameHeader) -> Result<Vec<u8>, Error> {
             Layer::Layer3 => header.side_info_len() * 8,
             Layer::Layer1 => {
                 let channels = usize::from(header.mode().channels());
-                let bound = if header.mode() == ChannelMode::JointStereo { usize::from(header.intensity_bound()) } else { 32 };
+                let bound = if header.mode() == ChannelMode::JointStereo {
+                    usize::from(header.intensity_bound())
+                } else {
+                    32
+                };
                 4 * (bound * channels + (32 - bound))
             }
             // The protected bit count depends on the allocation tables; not done yet.
@@ -87,7 +91,11 @@ impl SilenceRun {
         let wanted = (duration.as_nanos() * u128::from(rate)).div_ceil(1_000_000_000);
         let left = u64::try_from(wanted.div_ceil(u128::from(samples))).unwrap_or(u64::MAX);
         // Exact slots per frame × rate; the fraction decides which frames carry a padding slot.
-        let slots_x_rate = if header.layer() == Layer::Layer1 { 12 } else { samples / 8 } * u64::from(header.bitrate());
+        let slots_x_rate = if header.layer() == Layer::Layer1 {
+            12
+        } else {
+            samples / 8
+        } * u64::from(header.bitrate());
         Ok(SilenceRun {
             plain,
             padded,
@@ -146,11 +154,41 @@ mod tests {
     #[test]
     fn silent_frames_keep_the_header() {
         for (v, l, br, sr, m) in [
-            (Version::Mpeg1, Layer::Layer3, 128_000, 44_100, ChannelMode::JointStereo),
-            (Version::Mpeg2, Layer::Layer3, 8_000, 16_000, ChannelMode::Mono),
-            (Version::Mpeg25, Layer::Layer3, 32_000, 8_000, ChannelMode::Stereo),
-            (Version::Mpeg1, Layer::Layer2, 192_000, 48_000, ChannelMode::Stereo),
-            (Version::Mpeg1, Layer::Layer1, 384_000, 32_000, ChannelMode::DualChannel),
+            (
+                Version::Mpeg1,
+                Layer::Layer3,
+                128_000,
+                44_100,
+                ChannelMode::JointStereo,
+            ),
+            (
+                Version::Mpeg2,
+                Layer::Layer3,
+                8_000,
+                16_000,
+                ChannelMode::Mono,
+            ),
+            (
+                Version::Mpeg25,
+                Layer::Layer3,
+                32_000,
+                8_000,
+                ChannelMode::Stereo,
+            ),
+            (
+                Version::Mpeg1,
+                Layer::Layer2,
+                192_000,
+                48_000,
+                ChannelMode::Stereo,
+            ),
+            (
+                Version::Mpeg1,
+                Layer::Layer1,
+                384_000,
+                32_000,
+                ChannelMode::DualChannel,
+            ),
         ] {
             let h = FrameHeader::new(v, l, br, sr, m).unwrap();
             let f = silent_frame(&h).unwrap();

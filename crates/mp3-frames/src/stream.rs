@@ -54,7 +54,9 @@ impl StreamParser {
     pub fn push(&mut self, mut data: &[u8]) {
         self.drop_tag_bytes();
         if self.discard > 0 {
-            let n = data.len().min(usize::try_from(self.discard).unwrap_or(usize::MAX));
+            let n = data
+                .len()
+                .min(usize::try_from(self.discard).unwrap_or(usize::MAX));
             data = &data[n..];
             self.discard -= n as u64;
         }
@@ -63,7 +65,11 @@ impl StreamParser {
 
     /// Reads once from `fill` into the buffer (at most `max` bytes); returns the byte count
     /// (0 = end of input, which calls [`finish`](Self::finish)). Saves a copy over `push`.
-    pub fn fill<E>(&mut self, max: usize, fill: impl FnOnce(&mut [u8]) -> Result<usize, E>) -> Result<usize, E> {
+    pub fn fill<E>(
+        &mut self,
+        max: usize,
+        fill: impl FnOnce(&mut [u8]) -> Result<usize, E>,
+    ) -> Result<usize, E> {
         let old = self.buf.len();
         self.buf.resize(old + max, 0);
         let n = match fill(&mut self.buf[old..]) {
@@ -104,7 +110,10 @@ impl StreamParser {
     }
 
     fn drop_tag_bytes(&mut self) {
-        let n = self.buf.len().min(usize::try_from(self.discard).unwrap_or(usize::MAX));
+        let n = self
+            .buf
+            .len()
+            .min(usize::try_from(self.discard).unwrap_or(usize::MAX));
         self.buf.advance(n);
         self.discard -= n as u64;
     }
@@ -121,7 +130,11 @@ impl StreamParser {
                     }
                     let tag = self.tag.take()?;
                     let missing = std::mem::take(&mut self.discard);
-                    return Some(Event::Truncated { offset: tag.offset, len: tag.len - missing, expected: tag.len });
+                    return Some(Event::Truncated {
+                        offset: tag.offset,
+                        len: tag.len - missing,
+                        expected: tag.len,
+                    });
                 }
             }
             if !self.finished && self.buf.len() < self.need {
@@ -135,7 +148,10 @@ impl StreamParser {
                 }
                 Out::Info(meta, tag) => {
                     let data = self.buf.split_to(meta.len).freeze();
-                    return Some(Event::Info { frame: Frame::new(meta, data), tag });
+                    return Some(Event::Info {
+                        frame: Frame::new(meta, data),
+                        tag,
+                    });
                 }
                 Out::Tag { tag, consume } => {
                     self.discard = consume;
@@ -144,9 +160,17 @@ impl StreamParser {
                 }
                 Out::Skipped { offset, len } => return Some(Event::Skipped { offset, len }),
                 Out::Junk(n) => self.buf.advance(n),
-                Out::Truncated { offset, len, expected } => {
+                Out::Truncated {
+                    offset,
+                    len,
+                    expected,
+                } => {
                     self.buf.clear();
-                    return Some(Event::Truncated { offset, len, expected });
+                    return Some(Event::Truncated {
+                        offset,
+                        len,
+                        expected,
+                    });
                 }
                 Out::NeedMore(n) => {
                     self.need = n;
@@ -180,7 +204,10 @@ const CHUNK: usize = 16 * 1024;
 impl<R: std::io::Read> FrameReader<R> {
     /// Wraps a reader.
     pub fn new(inner: R) -> FrameReader<R> {
-        FrameReader { inner, parser: StreamParser::new() }
+        FrameReader {
+            inner,
+            parser: StreamParser::new(),
+        }
     }
 
     /// The next event; `Ok(None)` at the end.
@@ -228,7 +255,11 @@ pub struct AsyncFrameReader<R> {
 impl<R: tokio::io::AsyncRead + Unpin> AsyncFrameReader<R> {
     /// Wraps a reader.
     pub fn new(inner: R) -> AsyncFrameReader<R> {
-        AsyncFrameReader { inner, parser: StreamParser::new(), chunk: vec![0; CHUNK].into_boxed_slice() }
+        AsyncFrameReader {
+            inner,
+            parser: StreamParser::new(),
+            chunk: vec![0; CHUNK].into_boxed_slice(),
+        }
     }
 
     /// The next event; `Ok(None)` at the end. Cancel-safe: a cancelled call loses no bytes.

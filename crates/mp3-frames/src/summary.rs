@@ -157,11 +157,22 @@ impl SummaryBuilder {
             Event::Skipped { offset, len } => {
                 self.skipped_bytes += len;
                 if self.skipped.len() < KEEP {
-                    self.skipped.push(Skipped { offset: *offset, len: *len });
+                    self.skipped.push(Skipped {
+                        offset: *offset,
+                        len: *len,
+                    });
                 }
             }
-            Event::Truncated { offset, len, expected } => {
-                self.truncated = Some(Truncation { offset: *offset, len: *len, expected: *expected });
+            Event::Truncated {
+                offset,
+                len,
+                expected,
+            } => {
+                self.truncated = Some(Truncation {
+                    offset: *offset,
+                    len: *len,
+                    expected: *expected,
+                });
             }
         }
     }
@@ -178,7 +189,11 @@ impl SummaryBuilder {
             return Err(if input_len == 0 {
                 Error::Empty
             } else {
-                Error::NoFrames { len: input_len, skipped: self.skipped_bytes, tags: self.tag_count }
+                Error::NoFrames {
+                    len: input_len,
+                    skipped: self.skipped_bytes,
+                    tags: self.tag_count,
+                }
             });
         };
         let bitrate = if self.duration.is_zero() {
@@ -201,7 +216,11 @@ impl SummaryBuilder {
             gapless_duration,
             audio_bytes: self.audio_bytes,
             bitrate,
-            bitrate_mode: if self.variable { BitrateMode::Variable } else { BitrateMode::Constant },
+            bitrate_mode: if self.variable {
+                BitrateMode::Variable
+            } else {
+                BitrateMode::Constant
+            },
             crc: self.crc,
             first_frame_offset,
             info: self.info,
@@ -248,7 +267,13 @@ pub fn estimate(data: &[u8]) -> Option<Estimate> {
                     .bytes()
                     .filter(|_| !duration.is_zero())
                     .map(|b| (f64::from(b) * 8.0 / duration.as_secs_f64()).round() as u32);
-                return Some(Estimate { header, frames, duration, gapless_duration, bitrate });
+                return Some(Estimate {
+                    header,
+                    frames,
+                    duration,
+                    gapless_duration,
+                    bitrate,
+                });
             }
             Event::Frame(_) => return None,
             _ => {}

@@ -71,7 +71,11 @@ pub(crate) enum TagProbe {
 /// Looks for a tag starting at `buf[0]`. `eof` says no bytes follow `buf`.
 pub(crate) fn probe(buf: &[u8], eof: bool) -> TagProbe {
     let need = |n: usize| {
-        if eof { TagProbe::No } else { TagProbe::NeedMore(n) }
+        if eof {
+            TagProbe::No
+        } else {
+            TagProbe::NeedMore(n)
+        }
     };
     let Some(&first) = buf.first() else {
         return need(1);
@@ -143,7 +147,11 @@ fn ape(buf: &[u8]) -> Option<TagProbe> {
         TagProbe::Starts(TagKind::Ape { header: true }, 32 + size)
     } else {
         let back = size - 32 + if has_header { 32 } else { 0 };
-        TagProbe::ApeFooter { back, len: back + 32, header: has_header }
+        TagProbe::ApeFooter {
+            back,
+            len: back + 32,
+            header: has_header,
+        }
     })
 }
 
@@ -154,10 +162,28 @@ mod tests {
     #[test]
     fn id3v2_sizes_are_syncsafe_with_footer() {
         let mut h = *b"ID3\x04\x00\x10\x00\x00\x02\x01";
-        assert_eq!(probe(&h, true), TagProbe::Starts(TagKind::Id3v2 { major: 4, footer: true }, 10 + 257 + 10));
+        assert_eq!(
+            probe(&h, true),
+            TagProbe::Starts(
+                TagKind::Id3v2 {
+                    major: 4,
+                    footer: true
+                },
+                10 + 257 + 10
+            )
+        );
         h[5] = 0;
         h[3] = 3;
-        assert_eq!(probe(&h, true), TagProbe::Starts(TagKind::Id3v2 { major: 3, footer: false }, 10 + 257));
+        assert_eq!(
+            probe(&h, true),
+            TagProbe::Starts(
+                TagKind::Id3v2 {
+                    major: 3,
+                    footer: false
+                },
+                10 + 257
+            )
+        );
         h[9] = 0x80; // not syncsafe
         assert_eq!(probe(&h, true), TagProbe::No);
         assert_eq!(probe(b"ID", false), TagProbe::NeedMore(10));
@@ -171,11 +197,28 @@ mod tests {
         h[8..12].copy_from_slice(&2000u32.to_le_bytes());
         h[12..16].copy_from_slice(&50u32.to_le_bytes());
         h[20..24].copy_from_slice(&0xA000_0000u32.to_le_bytes());
-        assert_eq!(probe(&h, true), TagProbe::Starts(TagKind::Ape { header: true }, 82));
+        assert_eq!(
+            probe(&h, true),
+            TagProbe::Starts(TagKind::Ape { header: true }, 82)
+        );
         h[20..24].copy_from_slice(&0x8000_0000u32.to_le_bytes());
-        assert_eq!(probe(&h, true), TagProbe::ApeFooter { back: 50, len: 82, header: true });
+        assert_eq!(
+            probe(&h, true),
+            TagProbe::ApeFooter {
+                back: 50,
+                len: 82,
+                header: true
+            }
+        );
         h[20..24].copy_from_slice(&0u32.to_le_bytes());
-        assert_eq!(probe(&h, true), TagProbe::ApeFooter { back: 18, len: 50, header: false });
+        assert_eq!(
+            probe(&h, true),
+            TagProbe::ApeFooter {
+                back: 18,
+                len: 50,
+                header: false
+            }
+        );
     }
 
     #[test]

@@ -117,7 +117,11 @@ pub struct Vbri {
 /// Looks for an info tag in a whole first frame.
 pub(crate) fn parse(header: FrameHeader, frame: &[u8]) -> Option<InfoTag> {
     let side = 4 + header.side_info_len();
-    let spots: &[usize] = if header.crc() { &[side, side + 2] } else { &[side] };
+    let spots: &[usize] = if header.crc() {
+        &[side, side + 2]
+    } else {
+        &[side]
+    };
     for &at in spots {
         if let Some(body) = frame.get(at..)
             && let Ok((_, x)) = xing(body)
@@ -125,7 +129,10 @@ pub(crate) fn parse(header: FrameHeader, frame: &[u8]) -> Option<InfoTag> {
             return Some(InfoTag::Xing(x));
         }
     }
-    frame.get(36..).and_then(|b| vbri(b).ok()).map(|(_, v)| InfoTag::Vbri(v))
+    frame
+        .get(36..)
+        .and_then(|b| vbri(b).ok())
+        .map(|(_, v)| InfoTag::Vbri(v))
 }
 
 fn xing(input: &[u8]) -> IResult<&[u8], XingInfo> {
@@ -133,7 +140,12 @@ fn xing(input: &[u8]) -> IResult<&[u8], XingInfo> {
     let cbr = match magic {
         b"Xing" => false,
         b"Info" => true,
-        _ => return Err(nom::Err::Error(nom::error::Error::new(input, nom::error::ErrorKind::Tag))),
+        _ => {
+            return Err(nom::Err::Error(nom::error::Error::new(
+                input,
+                nom::error::ErrorKind::Tag,
+            )));
+        }
     };
     let (input, flags) = be_u32(input)?;
     let (input, frames) = opt_u32(input, flags & 1 != 0)?;
@@ -153,7 +165,17 @@ fn xing(input: &[u8]) -> IResult<&[u8], XingInfo> {
         (input, None)
     };
     let lame = lame(input).ok().map(|(_, l)| l);
-    Ok((input, XingInfo { cbr, frames, bytes, toc, quality, lame }))
+    Ok((
+        input,
+        XingInfo {
+            cbr,
+            frames,
+            bytes,
+            toc,
+            quality,
+            lame,
+        },
+    ))
 }
 
 fn opt_u32(input: &[u8], present: bool) -> IResult<&[u8], Option<u32>> {
@@ -171,10 +193,15 @@ fn fail(input: &[u8]) -> nom::Err<nom::error::Error<&[u8]>> {
 
 fn lame(input: &[u8]) -> IResult<&[u8], LameTag> {
     let (input, encoder) = take(9usize)(input)?;
-    if !(encoder.starts_with(b"LAME") || encoder.starts_with(b"Lavf") || encoder.starts_with(b"Lavc")) {
+    if !(encoder.starts_with(b"LAME")
+        || encoder.starts_with(b"Lavf")
+        || encoder.starts_with(b"Lavc"))
+    {
         return Err(fail(input));
     }
-    let encoder = String::from_utf8_lossy(encoder).trim_end_matches(['\0', ' ']).to_string();
+    let encoder = String::from_utf8_lossy(encoder)
+        .trim_end_matches(['\0', ' '])
+        .to_string();
     let (input, rev_method) = be_u8(input)?;
     let (input, lowpass) = be_u8(input)?;
     // Peak (4), radio and audiophile replay gain (2 + 2), encoding flags (1).
@@ -223,7 +250,18 @@ fn vbri(input: &[u8]) -> IResult<&[u8], Vbri> {
         let v = raw.iter().fold(0u32, |acc, &b| (acc << 8) | u32::from(b));
         toc.push(v.saturating_mul(u32::from(scale)));
     }
-    Ok((input, Vbri { version, delay, quality, bytes, frames, toc, frames_per_entry }))
+    Ok((
+        input,
+        Vbri {
+            version,
+            delay,
+            quality,
+            bytes,
+            frames,
+            toc,
+            frames_per_entry,
+        },
+    ))
 }
 
 #[cfg(test)]
@@ -240,7 +278,12 @@ mod tests {
         v.extend(50u32.to_be_bytes());
         v.extend([0, 2, 0, 1, 0, 2, 0, 25, 0, 10, 0, 20]);
         f[36..36 + v.len()].copy_from_slice(&v);
-        let InfoTag::Vbri(vbri) = parse(h, &f).unwrap() else { panic!("not VBRI") };
-        assert_eq!((vbri.frames, vbri.bytes, vbri.delay, vbri.toc.clone()), (50, 1000, 0x57A, vec![10, 20]));
+        let InfoTag::Vbri(vbri) = parse(h, &f).unwrap() else {
+            panic!("not VBRI")
+        };
+        assert_eq!(
+            (vbri.frames, vbri.bytes, vbri.delay, vbri.toc.clone()),
+            (50, 1000, 0x57A, vec![10, 20])
+        );
     }
 }

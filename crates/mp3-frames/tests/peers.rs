@@ -5,7 +5,9 @@
 
 use std::process::Command;
 
-use mp3_frames::{BitrateMode, ChannelMode, Event, Events, Layer, StreamSummary, Version, estimate};
+use mp3_frames::{
+    BitrateMode, ChannelMode, Event, Events, Layer, StreamSummary, Version, estimate,
+};
 use test_support::ffprobe::{num, probe_with};
 
 /// ffprobe's stream time base for MP3: 1/14112000 (a multiple of every MPEG sample rate).
@@ -25,8 +27,24 @@ struct Case {
     crc: bool,
 }
 
-const fn case(name: &'static str, version: Version, layer: Layer, rate: u32, mode: ChannelMode) -> Case {
-    Case { name, version, layer, rate, mode, bitrate_mode: BitrateMode::Constant, info: Some("Info"), tags: &[], crc: false }
+const fn case(
+    name: &'static str,
+    version: Version,
+    layer: Layer,
+    rate: u32,
+    mode: ChannelMode,
+) -> Case {
+    Case {
+        name,
+        version,
+        layer,
+        rate,
+        mode,
+        bitrate_mode: BitrateMode::Constant,
+        info: Some("Info"),
+        tags: &[],
+        crc: false,
+    }
 }
 
 use ChannelMode::{JointStereo as Joint, Mono, Stereo};
@@ -39,40 +57,117 @@ fn cases() -> Vec<Case> {
     vec![
         case("sine-44100-cbr128.mp3", V1, L3, 44100, Joint),
         case("mpeg1-48000-stereo-cbr320.mp3", V1, L3, 48000, Stereo),
-        Case { bitrate_mode: VBR, info: Some("Xing"), ..case("mpeg1-44100-joint-vbr-v2.mp3", V1, L3, 44100, Joint) },
-        Case { bitrate_mode: VBR, info: Some("Xing"), ..case("mpeg1-32000-joint-abr112.mp3", V1, L3, 32000, Joint) },
+        Case {
+            bitrate_mode: VBR,
+            info: Some("Xing"),
+            ..case("mpeg1-44100-joint-vbr-v2.mp3", V1, L3, 44100, Joint)
+        },
+        Case {
+            bitrate_mode: VBR,
+            info: Some("Xing"),
+            ..case("mpeg1-32000-joint-abr112.mp3", V1, L3, 32000, Joint)
+        },
         case("mpeg1-44100-mono-cbr64.mp3", V1, L3, 44100, Mono),
         case("mpeg2-24000-mono-cbr64.mp3", V2, L3, 24000, Mono),
-        Case { bitrate_mode: VBR, info: Some("Xing"), ..case("mpeg2-22050-joint-vbr-v4.mp3", V2, L3, 22050, Joint) },
+        Case {
+            bitrate_mode: VBR,
+            info: Some("Xing"),
+            ..case("mpeg2-22050-joint-vbr-v4.mp3", V2, L3, 22050, Joint)
+        },
         // 144-byte frames: too small for LAME's Info tag, so lame writes none.
-        Case { info: None, ..case("mpeg2-16000-stereo-cbr32.mp3", V2, L3, 16000, Stereo) },
-        Case { info: None, ..case("mpeg25-8000-mono-cbr16.mp3", V25, L3, 8000, Mono) },
+        Case {
+            info: None,
+            ..case("mpeg2-16000-stereo-cbr32.mp3", V2, L3, 16000, Stereo)
+        },
+        Case {
+            info: None,
+            ..case("mpeg25-8000-mono-cbr16.mp3", V25, L3, 8000, Mono)
+        },
         case("mpeg25-11025-stereo-cbr32.mp3", V25, L3, 11025, Stereo),
-        Case { bitrate_mode: VBR, info: Some("Xing"), ..case("mpeg25-12000-joint-vbr-v5.mp3", V25, L3, 12000, Joint) },
-        Case { bitrate_mode: VBR, info: Some("Xing"), crc: true, ..case("crc-44100-vbr-v2.mp3", V1, L3, 44100, Joint) },
-        Case { info: None, crc: true, ..case("crc-22050-cbr48-noxing.mp3", V2, L3, 22050, Mono) },
-        Case { info: None, ..case("noxing-44100-cbr128.mp3", V1, L3, 44100, Joint) },
-        Case { info: None, bitrate_mode: VBR, ..case("noxing-44100-vbr-v2.mp3", V1, L3, 44100, Joint) },
-        Case { info: None, ..case("layer2-44100-stereo-192k.mp2", V1, L2, 44100, Stereo) },
-        Case { info: None, ..case("layer2-24000-mono-64k.mp2", V2, L2, 24000, Mono) },
-        Case { tags: &["ID3v2.4"], ..case("ffmpeg-id3v24-44100-cbr96.mp3", V1, L3, 44100, Joint) },
-        Case { tags: &["ID3v2.3", "ID3v1"], ..case("id3v2-cover.mp3", V1, L3, 44100, Joint) },
-        Case { tags: &["ID3v1"], ..case("id3v1.mp3", V1, L3, 44100, Joint) },
-        Case { tags: &["APE", "ID3v1"], ..case("ape-id3v1.mp3", V1, L3, 44100, Mono) },
-        Case { tags: &["APE"], ..case("ape-footer-only.mp3", V1, L3, 44100, Mono) },
-        Case { bitrate_mode: VBR, info: Some("Xing"), ..case("truncated-end.mp3", V1, L3, 44100, Joint) },
+        Case {
+            bitrate_mode: VBR,
+            info: Some("Xing"),
+            ..case("mpeg25-12000-joint-vbr-v5.mp3", V25, L3, 12000, Joint)
+        },
+        Case {
+            bitrate_mode: VBR,
+            info: Some("Xing"),
+            crc: true,
+            ..case("crc-44100-vbr-v2.mp3", V1, L3, 44100, Joint)
+        },
+        Case {
+            info: None,
+            crc: true,
+            ..case("crc-22050-cbr48-noxing.mp3", V2, L3, 22050, Mono)
+        },
+        Case {
+            info: None,
+            ..case("noxing-44100-cbr128.mp3", V1, L3, 44100, Joint)
+        },
+        Case {
+            info: None,
+            bitrate_mode: VBR,
+            ..case("noxing-44100-vbr-v2.mp3", V1, L3, 44100, Joint)
+        },
+        Case {
+            info: None,
+            ..case("layer2-44100-stereo-192k.mp2", V1, L2, 44100, Stereo)
+        },
+        Case {
+            info: None,
+            ..case("layer2-24000-mono-64k.mp2", V2, L2, 24000, Mono)
+        },
+        Case {
+            tags: &["ID3v2.4"],
+            ..case("ffmpeg-id3v24-44100-cbr96.mp3", V1, L3, 44100, Joint)
+        },
+        Case {
+            tags: &["ID3v2.3", "ID3v1"],
+            ..case("id3v2-cover.mp3", V1, L3, 44100, Joint)
+        },
+        Case {
+            tags: &["ID3v1"],
+            ..case("id3v1.mp3", V1, L3, 44100, Joint)
+        },
+        Case {
+            tags: &["APE", "ID3v1"],
+            ..case("ape-id3v1.mp3", V1, L3, 44100, Mono)
+        },
+        Case {
+            tags: &["APE"],
+            ..case("ape-footer-only.mp3", V1, L3, 44100, Mono)
+        },
+        Case {
+            bitrate_mode: VBR,
+            info: Some("Xing"),
+            ..case("truncated-end.mp3", V1, L3, 44100, Joint)
+        },
         case("junk-middle.mp3", V1, L3, 44100, Joint),
     ]
 }
 
 /// ffprobe's audio packets as (pos, size, duration in ticks).
 fn ffprobe_packets(path: &std::path::Path) -> Vec<(u64, u64, u64)> {
-    let v = probe_with(path, &["-select_streams", "a:0", "-show_entries", "packet=pos,size,duration"]);
+    let v = probe_with(
+        path,
+        &[
+            "-select_streams",
+            "a:0",
+            "-show_entries",
+            "packet=pos,size,duration",
+        ],
+    );
     v["packets"]
         .as_array()
         .unwrap()
         .iter()
-        .map(|p| (num(&p["pos"]) as u64, num(&p["size"]) as u64, num(&p["duration"]) as u64))
+        .map(|p| {
+            (
+                num(&p["pos"]) as u64,
+                num(&p["size"]) as u64,
+                num(&p["duration"]) as u64,
+            )
+        })
         .collect()
 }
 
@@ -80,7 +175,10 @@ fn ffprobe_packets(path: &std::path::Path) -> Vec<(u64, u64, u64)> {
 fn mp3val(path: &std::path::Path) -> (u64, String) {
     let out = Command::new("mp3val").arg(path).output().unwrap();
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
-    let line = text.lines().find(|l| l.starts_with("INFO:")).unwrap_or_else(|| panic!("mp3val: {text}"));
+    let line = text
+        .lines()
+        .find(|l| l.starts_with("INFO:"))
+        .unwrap_or_else(|| panic!("mp3val: {text}"));
     let info = line.rsplit("\": ").next().unwrap();
     let total: u64 = info.split_whitespace().next().unwrap().parse().unwrap();
     // "94 MPEG frames (1 V1L1, 0 V1L2, 93 V1L3, ...)": junk counted as a Layer I frame; keep
@@ -104,8 +202,22 @@ fn every_fixture_matches_ffprobe_and_mp3val() {
 
         // Format as configured by the fixture script.
         assert_eq!(
-            (summary.version, summary.layer, summary.sample_rate, summary.mode, summary.bitrate_mode, summary.crc),
-            (case.version, case.layer, case.rate, case.mode, case.bitrate_mode, case.crc),
+            (
+                summary.version,
+                summary.layer,
+                summary.sample_rate,
+                summary.mode,
+                summary.bitrate_mode,
+                summary.crc
+            ),
+            (
+                case.version,
+                case.layer,
+                case.rate,
+                case.mode,
+                case.bitrate_mode,
+                case.crc
+            ),
             "{name}"
         );
         assert_eq!(summary.info.as_ref().map(|i| i.name()), case.info, "{name}");
@@ -123,7 +235,10 @@ fn every_fixture_matches_ffprobe_and_mp3val() {
         let theirs = ffprobe_packets(&path);
         let theirs_pos: Vec<(u64, u64)> = theirs.iter().map(|&(p, s, _)| (p, s)).collect();
         let expected_ffprobe = ffprobe_view(name, &events, &ours, &theirs_pos);
-        assert_eq!(theirs_pos, expected_ffprobe, "{name}: ffprobe packets vs our frames");
+        assert_eq!(
+            theirs_pos, expected_ffprobe,
+            "{name}: ffprobe packets vs our frames"
+        );
 
         // Duration: ours (every audio frame) = ffprobe's packet durations of the same frames.
         let ticks_per_sample = TICKS / u64::from(case.rate);
@@ -141,38 +256,74 @@ fn every_fixture_matches_ffprobe_and_mp3val() {
             .filter(|&&(p, s, _)| !not_audio.contains(&(p, s)))
             .map(|&(_, _, d)| d)
             .sum();
-        assert_eq!(summary.samples * ticks_per_sample, their_ticks, "{name}: duration");
+        assert_eq!(
+            summary.samples * ticks_per_sample,
+            their_ticks,
+            "{name}: duration"
+        );
         let frame_samples = u64::from(case.version_samples());
         assert_eq!(summary.samples, summary.frames * frame_samples, "{name}");
-        assert_eq!(summary.duration.as_nanos(), u128::from(summary.samples) * 1_000_000_000 / u128::from(case.rate), "{name}");
+        assert_eq!(
+            summary.duration.as_nanos(),
+            u128::from(summary.samples) * 1_000_000_000 / u128::from(case.rate),
+            "{name}"
+        );
 
         // Undamaged files with a Xing/Info frame count: ffprobe's duration (which it takes
         // from that tag) = our fast estimate = our scan.
-        let stream = probe_with(&path, &["-select_streams", "a:0", "-show_entries", "stream=duration_ts,start_time"]);
+        let stream = probe_with(
+            &path,
+            &[
+                "-select_streams",
+                "a:0",
+                "-show_entries",
+                "stream=duration_ts,start_time",
+            ],
+        );
         let stream = &stream["streams"][0];
         if let Some(est) = estimate(&data) {
-            assert_eq!(u64::from(est.frames) * frame_samples * ticks_per_sample, num(&stream["duration_ts"]) as u64, "{name}: estimate");
+            assert_eq!(
+                u64::from(est.frames) * frame_samples * ticks_per_sample,
+                num(&stream["duration_ts"]) as u64,
+                "{name}: estimate"
+            );
             if !matches!(name, "junk-middle.mp3" | "truncated-end.mp3") {
-                assert_eq!(u64::from(est.frames), summary.frames, "{name}: Xing frame count");
+                assert_eq!(
+                    u64::from(est.frames),
+                    summary.frames,
+                    "{name}: Xing frame count"
+                );
                 assert_eq!(est.duration, summary.duration, "{name}");
             }
             // FFmpeg starts at the LAME delay + 529 decoder samples.
             let lame = summary.info.as_ref().and_then(|i| i.lame()).unwrap();
             let start = num(&stream["start_time"]);
             let ours = f64::from(u32::from(lame.delay) + 529) / f64::from(case.rate);
-            assert!((start - ours).abs() < 2e-6, "{name}: start {start} vs delay {}", lame.delay);
+            assert!(
+                (start - ours).abs() < 2e-6,
+                "{name}: start {start} vs delay {}",
+                lame.delay
+            );
         }
 
         // mp3val counts the Info frame and a truncated last frame as frames.
         let (mp3val_frames, info) = mp3val(&path);
         let truncated_frame = u64::from(summary.truncated.is_some());
-        assert_eq!(mp3val_frames, summary.frames + u64::from(summary.info.is_some()) + truncated_frame, "{name}: mp3val {info}");
+        assert_eq!(
+            mp3val_frames,
+            summary.frames + u64::from(summary.info.is_some()) + truncated_frame,
+            "{name}: mp3val {info}"
+        );
         for (ours, theirs) in [("ID3v1", "ID3v1"), ("ID3v2", "ID3v2"), ("APE", "APEv2")] {
             // mp3val does not know APE tags without a header.
             if name == "ape-footer-only.mp3" {
                 continue;
             }
-            assert_eq!(tags.iter().any(|t| t.starts_with(ours)), info.contains(&format!("+{theirs}")), "{name}: {info}");
+            assert_eq!(
+                tags.iter().any(|t| t.starts_with(ours)),
+                info.contains(&format!("+{theirs}")),
+                "{name}: {info}"
+            );
         }
     }
 }
@@ -190,7 +341,12 @@ impl Case {
 /// What ffprobe's packet list should be, given our events. Equal to our frames, except
 /// where ffprobe's parser returns non-frames as packets (we report them and check that):
 /// a truncated last frame, a footer-only APE tag, and junk merged with the frames after it.
-fn ffprobe_view(name: &str, events: &[Event<&[u8]>], ours: &[(u64, u64)], theirs: &[(u64, u64)]) -> Vec<(u64, u64)> {
+fn ffprobe_view(
+    name: &str,
+    events: &[Event<&[u8]>],
+    ours: &[(u64, u64)],
+    theirs: &[(u64, u64)],
+) -> Vec<(u64, u64)> {
     let mut view = ours.to_vec();
     for e in events {
         match e {
@@ -200,13 +356,31 @@ fn ffprobe_view(name: &str, events: &[Event<&[u8]>], ours: &[(u64, u64)], theirs
                 // ffprobe cuts the damaged region [offset, end) differently (it merges the
                 // junk with the next two real frames); both must tile the same bytes, and
                 // our frames resume where ffprobe's do.
-                let resume = theirs.iter().map(|&(p, _)| p).find(|&p| p > *offset && ours.iter().any(|&(o, _)| o == p)).unwrap();
-                let ours_inside: Vec<_> = ours.iter().filter(|&&(o, _)| o >= *offset && o < resume).collect();
+                let resume = theirs
+                    .iter()
+                    .map(|&(p, _)| p)
+                    .find(|&p| p > *offset && ours.iter().any(|&(o, _)| o == p))
+                    .unwrap();
+                let ours_inside: Vec<_> = ours
+                    .iter()
+                    .filter(|&&(o, _)| o >= *offset && o < resume)
+                    .collect();
                 let covered: u64 = len + ours_inside.iter().map(|&&(_, s)| s).sum::<u64>();
-                assert_eq!(offset + covered, resume, "{name}: our skip + frames tile the damaged region");
-                let theirs_inside: Vec<_> = theirs.iter().filter(|&&(p, _)| p >= *offset && p < resume).collect();
+                assert_eq!(
+                    offset + covered,
+                    resume,
+                    "{name}: our skip + frames tile the damaged region"
+                );
+                let theirs_inside: Vec<_> = theirs
+                    .iter()
+                    .filter(|&&(p, _)| p >= *offset && p < resume)
+                    .collect();
                 let their_cover: u64 = theirs_inside.iter().map(|&&(_, s)| s).sum();
-                assert_eq!((theirs_inside[0].0, their_cover), (*offset, resume - offset), "{name}: ffprobe tiles it too");
+                assert_eq!(
+                    (theirs_inside[0].0, their_cover),
+                    (*offset, resume - offset),
+                    "{name}: ffprobe tiles it too"
+                );
                 view.retain(|&(o, _)| o < *offset || o >= resume);
                 view.extend(theirs_inside.into_iter().copied());
             }
@@ -220,11 +394,27 @@ fn ffprobe_view(name: &str, events: &[Event<&[u8]>], ours: &[(u64, u64)], theirs
 #[test]
 fn the_cover_image_is_full_of_sync_words_and_never_taken_for_frames() {
     let data = std::fs::read(test_support::fixture("id3v2-cover.mp3")).unwrap();
-    let Some(Event::Tag(tag)) = Events::new(&data).next() else { panic!("no tag first") };
+    let Some(Event::Tag(tag)) = Events::new(&data).next() else {
+        panic!("no tag first")
+    };
     let body = &data[..tag.len as usize];
-    let syncs = body.windows(2).filter(|w| w[0] == 0xFF && w[1] >= 0xF0).count();
-    assert!(tag.len > 20_000 && syncs > 100, "tag of {} bytes with {syncs} sync words", tag.len);
+    let syncs = body
+        .windows(2)
+        .filter(|w| w[0] == 0xFF && w[1] >= 0xF0)
+        .count();
+    assert!(
+        tag.len > 20_000 && syncs > 100,
+        "tag of {} bytes with {syncs} sync words",
+        tag.len
+    );
     // The tag even holds a whole MPEG-2.5 stream; none of it comes out.
     let summary = StreamSummary::scan(&data).unwrap();
-    assert_eq!((summary.version, summary.skipped_bytes, summary.first_frame_offset), (Version::Mpeg1, 0, tag.len + 417));
+    assert_eq!(
+        (
+            summary.version,
+            summary.skipped_bytes,
+            summary.first_frame_offset
+        ),
+        (Version::Mpeg1, 0, tag.len + 417)
+    );
 }

@@ -16,27 +16,32 @@ fn any_valid_word() -> impl Strategy<Value = u32> {
 fn any_stream() -> impl Strategy<Value = FrameHeader> {
     any_valid_word()
         .prop_map(FrameHeader::from_u32)
-        .prop_filter_map("not free format", |h| h.ok().filter(|h| !h.is_free_format()))
+        .prop_filter_map("not free format", |h| {
+            h.ok().filter(|h| !h.is_free_format())
+        })
 }
 
 /// A frame of the stream `base`: another bitrate and padding, random payload after the
 /// first 40 bytes (the side info stays zero so no frame looks like an Info tag).
 fn frame_of(base: FrameHeader) -> impl Strategy<Value = Vec<u8>> {
-    (1u32..15, any::<bool>(), any::<u64>()).prop_filter_map("bitrate allowed in this mode", move |(idx, pad, seed)| {
-        let word = (base.to_u32() & !0xF200) | idx << 12 | u32::from(pad) << 9;
-        let h = FrameHeader::from_u32(word).ok()?;
-        let len = h.frame_len()? as usize;
-        let mut frame = vec![0u8; len];
-        frame[..4].copy_from_slice(&h.to_bytes());
-        let mut x = seed | 1;
-        for b in frame.iter_mut().skip(40) {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            *b = x as u8;
-        }
-        Some(frame)
-    })
+    (1u32..15, any::<bool>(), any::<u64>()).prop_filter_map(
+        "bitrate allowed in this mode",
+        move |(idx, pad, seed)| {
+            let word = (base.to_u32() & !0xF200) | idx << 12 | u32::from(pad) << 9;
+            let h = FrameHeader::from_u32(word).ok()?;
+            let len = h.frame_len()? as usize;
+            let mut frame = vec![0u8; len];
+            frame[..4].copy_from_slice(&h.to_bytes());
+            let mut x = seed | 1;
+            for b in frame.iter_mut().skip(40) {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                *b = x as u8;
+            }
+            Some(frame)
+        },
+    )
 }
 
 /// Junk without sync words or tag magic (what the resync rule cannot be asked to tell
@@ -56,7 +61,11 @@ fn junk() -> impl Strategy<Value = Vec<u8>> {
 /// the next one, as in FFmpeg).
 fn stream() -> impl Strategy<Value = (Vec<u8>, Vec<(usize, usize)>)> {
     any_stream().prop_flat_map(|base| {
-        proptest::collection::vec((junk(), proptest::collection::vec(frame_of(base), 2..6)), 1..6).prop_map(|segments| {
+        proptest::collection::vec(
+            (junk(), proptest::collection::vec(frame_of(base), 2..6)),
+            1..6,
+        )
+        .prop_map(|segments| {
             let mut data = Vec::new();
             let mut frames = Vec::new();
             for (junk, seg) in segments {
@@ -148,10 +157,21 @@ fn owned_bytes(e: Event<bytes::Bytes>) -> Event<Vec<u8>> {
 fn map<D, E>(e: Event<D>, f: impl Fn(D) -> E) -> Event<E> {
     match e {
         Event::Frame(fr) => Event::Frame(fr.map_data(f)),
-        Event::Info { frame, tag } => Event::Info { frame: frame.map_data(f), tag },
+        Event::Info { frame, tag } => Event::Info {
+            frame: frame.map_data(f),
+            tag,
+        },
         Event::Tag(t) => Event::Tag(t),
         Event::Skipped { offset, len } => Event::Skipped { offset, len },
-        Event::Truncated { offset, len, expected } => Event::Truncated { offset, len, expected },
+        Event::Truncated {
+            offset,
+            len,
+            expected,
+        } => Event::Truncated {
+            offset,
+            len,
+            expected,
+        },
     }
 }
 
@@ -159,11 +179,17 @@ fn map<D, E>(e: Event<D>, f: impl Fn(D) -> E) -> Event<E> {
 fn builder_covers_every_version_and_layer() {
     for v in [Version::Mpeg1, Version::Mpeg2, Version::Mpeg25] {
         for l in [Layer::Layer1, Layer::Layer2, Layer::Layer3] {
-            let h = FrameHeader::new(v, l, 64_000, match v {
-                Version::Mpeg1 => 48_000,
-                Version::Mpeg2 => 24_000,
-                Version::Mpeg25 => 12_000,
-            }, ChannelMode::Mono)
+            let h = FrameHeader::new(
+                v,
+                l,
+                64_000,
+                match v {
+                    Version::Mpeg1 => 48_000,
+                    Version::Mpeg2 => 24_000,
+                    Version::Mpeg25 => 12_000,
+                },
+                ChannelMode::Mono,
+            )
             .unwrap();
             assert_eq!((h.version(), h.layer()), (v, l));
         }

@@ -5,8 +5,8 @@
 use std::time::Duration;
 
 use mp3_frames::{
-    ChannelMode, Error, Event, Events, FrameHeader, FrameReader, Layer, SilenceRun, StreamParser, StreamSummary,
-    TagKind, Version, silent_frame,
+    ChannelMode, Error, Event, Events, FrameHeader, FrameReader, Layer, SilenceRun, StreamParser,
+    StreamSummary, TagKind, Version, silent_frame,
 };
 
 fn fixtures() -> Vec<(String, Vec<u8>)> {
@@ -16,20 +16,39 @@ fn fixtures() -> Vec<(String, Vec<u8>)> {
         .flatten()
         .map(|e| e.path())
         .filter(|p| p.extension().is_some_and(|x| x == "mp3" || x == "mp2"))
-        .map(|p| (p.file_name().unwrap().to_string_lossy().into_owned(), std::fs::read(&p).unwrap()))
+        .map(|p| {
+            (
+                p.file_name().unwrap().to_string_lossy().into_owned(),
+                std::fs::read(&p).unwrap(),
+            )
+        })
         .collect();
     out.sort();
-    assert!(out.len() >= 20, "fixtures missing: run cargo xtask fixtures");
+    assert!(
+        out.len() >= 20,
+        "fixtures missing: run cargo xtask fixtures"
+    );
     out
 }
 
 fn owned<D: AsRef<[u8]>>(e: Event<D>) -> Event<Vec<u8>> {
     match e {
         Event::Frame(f) => Event::Frame(f.map_data(|d| d.as_ref().to_vec())),
-        Event::Info { frame, tag } => Event::Info { frame: frame.map_data(|d| d.as_ref().to_vec()), tag },
+        Event::Info { frame, tag } => Event::Info {
+            frame: frame.map_data(|d| d.as_ref().to_vec()),
+            tag,
+        },
         Event::Tag(t) => Event::Tag(t),
         Event::Skipped { offset, len } => Event::Skipped { offset, len },
-        Event::Truncated { offset, len, expected } => Event::Truncated { offset, len, expected },
+        Event::Truncated {
+            offset,
+            len,
+            expected,
+        } => Event::Truncated {
+            offset,
+            len,
+            expected,
+        },
     }
 }
 
@@ -55,10 +74,15 @@ fn push_parser_gives_the_slice_events_for_every_chunk_size() {
             assert_eq!(got, expected, "{name} in chunks of {chunk}");
             // Tags (here up to 25 KiB) are never buffered; frames and confirmations are.
             if chunk < 4096 {
-                assert!(max_buffered <= 2 * 1441 + 4 + chunk, "{name}: {max_buffered} bytes buffered");
+                assert!(
+                    max_buffered <= 2 * 1441 + 4 + chunk,
+                    "{name}: {max_buffered} bytes buffered"
+                );
             }
         }
-        let read: Vec<_> = FrameReader::new(&data[..]).map(|e| owned(e.unwrap())).collect();
+        let read: Vec<_> = FrameReader::new(&data[..])
+            .map(|e| owned(e.unwrap()))
+            .collect();
         assert_eq!(read, expected, "{name} through FrameReader");
     }
 }
@@ -68,7 +92,8 @@ async fn async_reader_gives_the_slice_events() {
     for (name, data) in fixtures() {
         let expected: Vec<_> = Events::new(&data).map(owned).collect();
         let path = test_support::workspace_root().join("fixtures").join(&name);
-        let mut reader = mp3_frames::AsyncFrameReader::new(tokio::fs::File::open(&path).await.unwrap());
+        let mut reader =
+            mp3_frames::AsyncFrameReader::new(tokio::fs::File::open(&path).await.unwrap());
         let mut got = Vec::new();
         while let Some(e) = reader.next_event().await.unwrap() {
             got.push(owned(e));
@@ -82,7 +107,12 @@ fn a_huge_tag_is_skipped_without_buffering_it() {
     let frame = silent_frame(&FrameHeader::from_u32(0xFFFB_9064).unwrap()).unwrap();
     // ID3v2.4 with footer flag, 20 MiB body (syncsafe), full of sync words.
     let body = 20u32 << 20;
-    let size = [(body >> 21) as u8 & 0x7F, (body >> 14) as u8 & 0x7F, (body >> 7) as u8 & 0x7F, body as u8 & 0x7F];
+    let size = [
+        (body >> 21) as u8 & 0x7F,
+        (body >> 14) as u8 & 0x7F,
+        (body >> 7) as u8 & 0x7F,
+        body as u8 & 0x7F,
+    ];
     let mut parser = StreamParser::new();
     parser.push(b"ID3\x04\x00\x10");
     parser.push(&size);
@@ -94,7 +124,11 @@ fn a_huge_tag_is_skipped_without_buffering_it() {
         parser.push(&filler[..n]);
         sent += n as u64;
         events.extend(parser.pull());
-        assert!(parser.buffered() <= filler.len() + 10, "{}", parser.buffered());
+        assert!(
+            parser.buffered() <= filler.len() + 10,
+            "{}",
+            parser.buffered()
+        );
     }
     for _ in 0..3 {
         parser.push(&frame);
@@ -103,9 +137,27 @@ fn a_huge_tag_is_skipped_without_buffering_it() {
     while let Some(e) = parser.pull() {
         events.push(e);
     }
-    assert!(matches!(events[0], Event::Tag(t) if t.len == u64::from(body) + 20 && t.kind == TagKind::Id3v2 { major: 4, footer: true }));
-    let frames: Vec<u64> = events.iter().filter_map(|e| if let Event::Frame(f) = e { Some(f.offset) } else { None }).collect();
-    assert_eq!(frames, [u64::from(body) + 20, u64::from(body) + 20 + 417, u64::from(body) + 20 + 834]);
+    assert!(
+        matches!(events[0], Event::Tag(t) if t.len == u64::from(body) + 20 && t.kind == TagKind::Id3v2 { major: 4, footer: true })
+    );
+    let frames: Vec<u64> = events
+        .iter()
+        .filter_map(|e| {
+            if let Event::Frame(f) = e {
+                Some(f.offset)
+            } else {
+                None
+            }
+        })
+        .collect();
+    assert_eq!(
+        frames,
+        [
+            u64::from(body) + 20,
+            u64::from(body) + 20 + 417,
+            u64::from(body) + 20 + 834
+        ]
+    );
 }
 
 #[test]
@@ -113,19 +165,39 @@ fn bad_input_gives_errors_or_reports() {
     assert!(matches!(StreamSummary::scan(b""), Err(Error::Empty)));
     let garbage: Vec<u8> = (0..5000u32).map(|i| (i * 7919 % 251) as u8).collect();
     let err = StreamSummary::scan(&garbage).unwrap_err();
-    assert!(matches!(err, Error::NoFrames { len: 5000, skipped: 5000, .. }), "{err}");
+    assert!(
+        matches!(
+            err,
+            Error::NoFrames {
+                len: 5000,
+                skipped: 5000,
+                ..
+            }
+        ),
+        "{err}"
+    );
     assert!(err.to_string().contains("5000 bytes"), "{err}");
     // A tag that claims more bytes than there are: reported, then the truncation.
     let lying = b"ID3\x03\x00\x00\x00\x00\x7F\x7Fshort";
     let events: Vec<_> = Events::new(lying).collect();
     assert_eq!(events.len(), 2);
-    assert!(matches!(events[1], Event::Truncated { offset: 0, len: 15, expected: 16393 }));
+    assert!(matches!(
+        events[1],
+        Event::Truncated {
+            offset: 0,
+            len: 15,
+            expected: 16393
+        }
+    ));
     // A truncated last frame is reported, not returned.
     let frame = silent_frame(&FrameHeader::from_u32(0xFFFB_9064).unwrap()).unwrap();
     let mut cut = frame.repeat(3);
     cut.truncate(417 * 2 + 100);
     let s = StreamSummary::scan(&cut).unwrap();
-    assert_eq!((s.frames, s.truncated.map(|t| (t.offset, t.len, t.expected))), (2, Some((834, 100, 417))));
+    assert_eq!(
+        (s.frames, s.truncated.map(|t| (t.offset, t.len, t.expected))),
+        (2, Some((834, 100, 417)))
+    );
 }
 
 /// Headers the Icecast output could meet: MPEG-1/2/2.5, Layer III and II, mono/stereo,
@@ -133,14 +205,70 @@ fn bad_input_gives_errors_or_reports() {
 fn silence_headers() -> Vec<FrameHeader> {
     let mut out = Vec::new();
     for (v, l, br, sr, m, crc) in [
-        (Version::Mpeg1, Layer::Layer3, 128_000, 44_100, ChannelMode::JointStereo, false),
-        (Version::Mpeg1, Layer::Layer3, 320_000, 48_000, ChannelMode::Stereo, true),
-        (Version::Mpeg1, Layer::Layer3, 64_000, 32_000, ChannelMode::Mono, true),
-        (Version::Mpeg2, Layer::Layer3, 64_000, 24_000, ChannelMode::Mono, false),
-        (Version::Mpeg2, Layer::Layer3, 48_000, 22_050, ChannelMode::JointStereo, true),
-        (Version::Mpeg25, Layer::Layer3, 16_000, 8_000, ChannelMode::Mono, false),
-        (Version::Mpeg1, Layer::Layer2, 192_000, 44_100, ChannelMode::Stereo, false),
-        (Version::Mpeg1, Layer::Layer1, 384_000, 44_100, ChannelMode::Stereo, true),
+        (
+            Version::Mpeg1,
+            Layer::Layer3,
+            128_000,
+            44_100,
+            ChannelMode::JointStereo,
+            false,
+        ),
+        (
+            Version::Mpeg1,
+            Layer::Layer3,
+            320_000,
+            48_000,
+            ChannelMode::Stereo,
+            true,
+        ),
+        (
+            Version::Mpeg1,
+            Layer::Layer3,
+            64_000,
+            32_000,
+            ChannelMode::Mono,
+            true,
+        ),
+        (
+            Version::Mpeg2,
+            Layer::Layer3,
+            64_000,
+            24_000,
+            ChannelMode::Mono,
+            false,
+        ),
+        (
+            Version::Mpeg2,
+            Layer::Layer3,
+            48_000,
+            22_050,
+            ChannelMode::JointStereo,
+            true,
+        ),
+        (
+            Version::Mpeg25,
+            Layer::Layer3,
+            16_000,
+            8_000,
+            ChannelMode::Mono,
+            false,
+        ),
+        (
+            Version::Mpeg1,
+            Layer::Layer2,
+            192_000,
+            44_100,
+            ChannelMode::Stereo,
+            false,
+        ),
+        (
+            Version::Mpeg1,
+            Layer::Layer1,
+            384_000,
+            44_100,
+            ChannelMode::Stereo,
+            true,
+        ),
     ] {
         out.push(FrameHeader::new(v, l, br, sr, m).unwrap().with_crc(crc));
     }
@@ -158,27 +286,55 @@ fn silence_runs_decode_to_zeros_in_ffmpeg_and_pass_mp3val() {
         // Every frame parses back with the same header apart from the padding bit.
         let parsed: Vec<_> = mp3_frames::Frames::new(&data).collect();
         assert_eq!(parsed.len(), frames, "{header:?}");
-        assert!(parsed.iter().all(|f| f.header.with_padding(false) == header.with_padding(false)));
-        let ext = if header.layer() == Layer::Layer3 { "mp3" } else { "mp2" };
-        let path = dir.path().join(format!("silence-{:08X}.{ext}", header.to_u32()));
+        assert!(
+            parsed
+                .iter()
+                .all(|f| f.header.with_padding(false) == header.with_padding(false))
+        );
+        let ext = if header.layer() == Layer::Layer3 {
+            "mp3"
+        } else {
+            "mp2"
+        };
+        let path = dir
+            .path()
+            .join(format!("silence-{:08X}.{ext}", header.to_u32()));
         std::fs::write(&path, &data).unwrap();
-        assert_eq!(test_support::ffprobe::decode_errors(&path), "", "{header:?}");
+        assert_eq!(
+            test_support::ffprobe::decode_errors(&path),
+            "",
+            "{header:?}"
+        );
         let pcm = std::process::Command::new("ffmpeg")
             .args(["-nostdin", "-v", "error", "-err_detect", "crccheck", "-i"])
             .arg(&path)
             .args(["-f", "s16le", "-"])
             .output()
             .unwrap();
-        assert!(pcm.status.success() && pcm.stderr.is_empty(), "{header:?}: {}", String::from_utf8_lossy(&pcm.stderr));
+        assert!(
+            pcm.status.success() && pcm.stderr.is_empty(),
+            "{header:?}: {}",
+            String::from_utf8_lossy(&pcm.stderr)
+        );
         let samples = pcm.stdout.len() / 2 / usize::from(header.mode().channels());
-        assert!(samples >= frames * header.samples() as usize - 1152, "{header:?}: {samples} samples");
+        assert!(
+            samples >= frames * header.samples() as usize - 1152,
+            "{header:?}: {samples} samples"
+        );
         assert!(pcm.stdout.iter().all(|&b| b == 0), "{header:?}: not silent");
-        let out = std::process::Command::new("mp3val").arg(&path).output().unwrap();
+        let out = std::process::Command::new("mp3val")
+            .arg(&path)
+            .output()
+            .unwrap();
         let text = String::from_utf8_lossy(&out.stdout);
         let expected = format!("{frames} MPEG frames");
         let problems: Vec<&str> = text
             .lines()
-            .filter(|l| l.starts_with("WARNING") && !l.contains("No supported tags") && !l.contains("Non-layer-III"))
+            .filter(|l| {
+                l.starts_with("WARNING")
+                    && !l.contains("No supported tags")
+                    && !l.contains("Non-layer-III")
+            })
             .collect();
         assert!(problems.is_empty(), "{header:?}: {text}");
         assert!(text.contains(&expected), "{header:?}: {text}");
@@ -194,5 +350,8 @@ fn silence_follows_the_cbr_padding_schedule() {
     let bytes: u64 = run.map(|f| f.len() as u64).sum();
     let exact = frames * 1152 * 16_000 / 44_100;
     assert!(bytes.abs_diff(exact) <= 1, "{bytes} vs {exact}");
-    assert!(matches!(silent_frame(&FrameHeader::from_u32(0xFFFB_0064).unwrap()), Err(Error::FreeFormatSilence)));
+    assert!(matches!(
+        silent_frame(&FrameHeader::from_u32(0xFFFB_0064).unwrap()),
+        Err(Error::FreeFormatSilence)
+    ));
 }
