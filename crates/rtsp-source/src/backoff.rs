@@ -115,4 +115,31 @@ mod tests {
         };
         assert!(o.delay(1, 0.9) <= Duration::from_secs(5));
     }
+
+    proptest::proptest! {
+        /// Any settings and inputs: never above the cap, and (without jitter) never
+        /// shorter for a later attempt.
+        #[test]
+        fn bounded_and_monotonic(
+            initial_ms in 0u64..100_000,
+            max_ms in 0u64..100_000,
+            multiplier in proptest::num::f64::ANY,
+            jitter in proptest::num::f64::ANY,
+            unit in proptest::num::f64::ANY,
+            attempt in proptest::num::u32::ANY,
+        ) {
+            let o = ReconnectOptions {
+                initial_delay: Duration::from_millis(initial_ms),
+                max_delay: Duration::from_millis(max_ms),
+                multiplier,
+                jitter,
+                ..Default::default()
+            };
+            proptest::prop_assert!(o.delay(attempt, unit) <= o.max_delay);
+            let steady = ReconnectOptions { jitter: 0.0, ..o };
+            proptest::prop_assert!(
+                steady.delay(attempt, unit) <= steady.delay(attempt.saturating_add(1), unit)
+            );
+        }
+    }
 }

@@ -214,4 +214,74 @@ mod tests {
         o.has_parameters = false;
         assert!(o.support().is_err());
     }
+
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        fn any_offer() -> impl Strategy<Value = (String, String, u32, bool)> {
+            (
+                prop::sample::select(vec!["video", "audio", "image", "application", ""]),
+                prop::sample::select(vec![
+                    "h264",
+                    "h265",
+                    "jpeg",
+                    "mpeg4-generic",
+                    "pcma",
+                    "pcmu",
+                    "opus",
+                    "vp8",
+                    "l16",
+                ]),
+                prop::sample::select(vec![0u32, 8_000, 48_000, 90_000]),
+                any::<bool>(),
+            )
+                .prop_map(|(m, e, c, p)| (m.to_owned(), e.to_owned(), c, p))
+        }
+
+        fn any_pick() -> impl Strategy<Value = Pick> {
+            prop_oneof![
+                Just(Pick::FirstSupported),
+                Just(Pick::Off),
+                (0usize..8).prop_map(Pick::Index),
+                prop::collection::vec(
+                    prop::sample::select(vec!["h264", "h265", "pcma", "opus", "x"]),
+                    0..3
+                )
+                .prop_map(|v| Pick::Codecs(v.into_iter().map(str::to_owned).collect())),
+            ]
+        }
+
+        proptest! {
+            /// Whatever the SDP offers: at most one stream per kind, only supported ones,
+            /// every other stream accounted for with a reason.
+            #[test]
+            fn selection_is_sound(
+                raw in prop::collection::vec(any_offer(), 0..8),
+                video in any_pick(),
+                audio in any_pick(),
+            ) {
+                let offers: Vec<Offer> = raw
+                    .into_iter()
+                    .enumerate()
+                    .map(|(index, (media, encoding_name, clock_rate, has_parameters))| Offer {
+                        index, media, encoding_name, clock_rate, has_parameters,
+                    })
+                    .collect();
+                match select(&offers, &StreamSelection { video, audio }) {
+                    Ok(s) => {
+                        prop_assert!(!s.chosen.is_empty());
+                        for (i, codec) in &s.chosen {
+                            prop_assert_eq!(offers[*i].support(), Ok(*codec));
+                        }
+                        let kinds: Vec<MediaKind> = s.chosen.iter().map(|(_, c)| c.kind()).collect();
+                        prop_assert!(kinds.len() <= 2 && (kinds.len() < 2 || kinds[0] != kinds[1]));
+                        prop_assert_eq!(s.chosen.len() + s.skipped.len(), offers.len());
+                        prop_assert!(s.skipped.iter().all(|k| !k.reason.is_empty()));
+                    }
+                    Err(listing) => prop_assert!(!listing.is_empty()),
+                }
+            }
+        }
+    }
 }

@@ -256,4 +256,47 @@ mod tests {
         assert_eq!(percent_decode("%zz%41"), "%zzA");
         assert_eq!(percent_decode("%ff"), "\u{fffd}");
     }
+
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        proptest! {
+            /// Any text: parsing never panics, and a valid URL round-trips its parts.
+            #[test]
+            fn any_text_is_handled(text in ".{0,80}") {
+                if let Ok(u) = CameraUrl::parse(&text) {
+                    let _ = (u.to_string(), format!("{u:?}"), u.authority());
+                }
+            }
+
+            /// A password (marked so it cannot occur by chance elsewhere) never shows in
+            /// Display, Debug or an error, whatever surrounds it.
+            #[test]
+            fn passwords_never_show(
+                user in "[a-zA-Z0-9._-]{0,8}",
+                secret in "[a-zA-Z0-9!$&'()*+,;=._~-]{1,12}",
+                host in prop::sample::select(vec!["cam", "192.0.2.7", "[::1]", "", "[bad", "cam:99999"]),
+                scheme in prop::sample::select(vec!["rtsp", "rtsps", "http", "rtsp:"]),
+                tail in "[a-z0-9/?=&]{0,12}",
+            ) {
+                let password = format!("PW{secret}QX");
+                let text = format!("{scheme}://{user}:{password}@{host}/{tail}");
+                match CameraUrl::parse(&text) {
+                    Ok(u) => {
+                        let c = u.credentials().expect("credentials were in the URL");
+                        prop_assert_eq!(&c.password, &password);
+                        prop_assert!(!u.url().as_str().contains(&password));
+                        for shown in [u.to_string(), format!("{u:?}"), format!("{c:?}")] {
+                            prop_assert!(!shown.contains(&password), "{}", shown);
+                        }
+                    }
+                    Err(e) => {
+                        let shown = format!("{e} {e:?}");
+                        prop_assert!(!shown.contains(&password), "{}", shown);
+                    }
+                }
+            }
+        }
+    }
 }

@@ -336,3 +336,29 @@ async fn supervisor_backs_off_then_gives_up_after_max_attempts() {
         other => panic!("{other:?}"),
     }
 }
+
+#[tokio::test]
+async fn stop_sends_teardown_and_waits_for_it() {
+    let mock = Mock::start(Script::audio(pcma(0, 1..=3), Then::Hang)).await;
+    let source = ReconnectingSource::new(options(&mock.url()), ReconnectOptions::default());
+    let stop = source.stop_handle();
+    let mut events = Box::pin(source.into_stream());
+    collect_frames(&mut events, 0, 3, LIMIT).await;
+    stop.stop();
+    let end = collect_until(&mut events, LIMIT, |_| false).await;
+    assert!(matches!(end.last(), Some(Event::Stopped { reason: None })));
+    // By the time the stream ended, the server had the TEARDOWN for the session.
+    let teardown = mock
+        .requests()
+        .into_iter()
+        .find(|r| r.starts_with("TEARDOWN"))
+        .unwrap_or_else(|| panic!("no TEARDOWN in {:?}", mock.requests()));
+    assert_eq!(header(&teardown, "Session"), Some("12345678"));
+
+    // The single session's close() does the same.
+    let mock = Mock::start(Script::audio(pcma(0, 1..=3), Then::Hang)).await;
+    let mut source = RtspSource::connect(options(&mock.url())).await.unwrap();
+    collect_frames(&mut source, 0, 3, LIMIT).await;
+    source.close().await.unwrap();
+    assert!(mock.requests().iter().any(|r| r.starts_with("TEARDOWN")));
+}
