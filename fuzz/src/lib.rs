@@ -2,6 +2,7 @@
 //! stable replay test (tests/replay.rs) run the same code. One module per crate.
 #![forbid(unsafe_code)]
 
+pub mod bmff;
 pub mod mp3;
 
 /// A fuzz target body: must never panic, whatever the bytes.
@@ -12,5 +13,6 @@ pub fn targets() -> Vec<(&'static str, Body)> {
     // Each crate's module adds `pub const TARGETS: &[(&str, Body)]` and is chained here.
     let mut all: Vec<(&'static str, Body)> = Vec::new();
     all.extend_from_slice(mp3::TARGETS);
+    all.extend_from_slice(bmff::TARGETS);
     all
 }
