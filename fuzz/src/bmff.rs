@@ -2,13 +2,15 @@
 //! configurations (SPS/PPS/VPS, avcC/hvcC records, OpusHead) from arbitrary bytes.
 
 use bmff_writer::{
-    Bytes, Codec, FragmentOptions, FragmentedMuxer, HevcTag, Mp4Options, Muxer, OpusConfig, ParameterSets, Sample,
-    TrackConfig, TrackKind,
+    Bytes, Codec, FragmentOptions, FragmentedMuxer, HevcTag, Mp4Options, Muxer, OpusConfig,
+    ParameterSets, Sample, TrackConfig, TrackKind,
 };
 
 /// This crate's targets.
-pub const TARGETS: &[(&str, crate::Body)] =
-    &[("bmff_muxer_ops", muxer_ops), ("bmff_parameter_sets", parameter_sets)];
+pub const TARGETS: &[(&str, crate::Body)] = &[
+    ("bmff_muxer_ops", muxer_ops),
+    ("bmff_parameter_sets", parameter_sets),
+];
 
 /// Reads fuzz bytes as numbers, yielding zeros once exhausted.
 struct Input<'a>(&'a [u8]);
@@ -38,8 +40,8 @@ impl Input<'_> {
 
 /// A real libx264 SPS/PPS, so pushes get past track setup most of the time.
 const SPS: &[u8] = &[
-    0x67, 0x64, 0x00, 0x0d, 0xac, 0xd9, 0x41, 0x41, 0xfb, 0x01, 0x10, 0x00, 0x00, 0x03, 0x00, 0x10, 0x00, 0x00,
-    0x03, 0x03, 0xc0, 0xf1, 0x42, 0x99, 0x60,
+    0x67, 0x64, 0x00, 0x0d, 0xac, 0xd9, 0x41, 0x41, 0xfb, 0x01, 0x10, 0x00, 0x00, 0x03, 0x00, 0x10,
+    0x00, 0x00, 0x03, 0x03, 0xc0, 0xf1, 0x42, 0x99, 0x60,
 ];
 const PPS: &[u8] = &[0x68, 0xeb, 0xe3, 0xcb, 0x22, 0xc0];
 
@@ -50,8 +52,14 @@ fn codec(input: &mut Input<'_>) -> Codec {
             sps: vec![Bytes::from_static(SPS)],
             pps: vec![Bytes::from_static(PPS)],
         }),
-        1 => Codec::Avc(ParameterSets::Nal { vps: vec![], sps: vec![input.bytes(64)], pps: vec![input.bytes(16)] }),
-        2 => Codec::Aac { audio_specific_config: input.bytes(8) },
+        1 => Codec::Avc(ParameterSets::Nal {
+            vps: vec![],
+            sps: vec![input.bytes(64)],
+            pps: vec![input.bytes(16)],
+        }),
+        2 => Codec::Aac {
+            audio_specific_config: input.bytes(8),
+        },
         3 => Codec::Mp3,
         4 => Codec::Opus(OpusConfig {
             channels: input.u8(),
@@ -61,15 +69,33 @@ fn codec(input: &mut Input<'_>) -> Codec {
             mapping_family: input.u8() % 2,
             mapping_table: input.bytes(8),
         }),
-        5 => Codec::Hevc { parameters: ParameterSets::Record(input.bytes(64)), tag: HevcTag::Hvc1 },
-        _ => Codec::Raw { entry: input.bytes(32), kind: if input.u8() % 2 == 0 { TrackKind::Video } else { TrackKind::Audio } },
+        5 => Codec::Hevc {
+            parameters: ParameterSets::Record(input.bytes(64)),
+            tag: HevcTag::Hvc1,
+        },
+        _ => Codec::Raw {
+            entry: input.bytes(32),
+            kind: if input.u8() % 2 == 0 {
+                TrackKind::Video
+            } else {
+                TrackKind::Audio
+            },
+        },
     }
 }
 
 fn track(input: &mut Input<'_>) -> TrackConfig {
     let codec = codec(input);
     let timescale = u32::from(input.u16());
-    if matches!(codec, Codec::Avc(_) | Codec::Hevc { .. }) || matches!(codec, Codec::Raw { kind: TrackKind::Video, .. }) {
+    if matches!(codec, Codec::Avc(_) | Codec::Hevc { .. })
+        || matches!(
+            codec,
+            Codec::Raw {
+                kind: TrackKind::Video,
+                ..
+            }
+        )
+    {
         TrackConfig::video(codec, timescale, input.u16(), input.u16())
     } else {
         let rate = [8000, 16000, 22050, 44100, 48000, 96000][usize::from(input.u8() % 6)];
@@ -82,7 +108,9 @@ fn track(input: &mut Input<'_>) -> TrackConfig {
 pub fn muxer_ops(data: &[u8]) {
     let mut input = Input(data);
     let mode = input.u8();
-    let tracks: Vec<TrackConfig> = (0..1 + usize::from(input.u8() % 3)).map(|_| track(&mut input)).collect();
+    let tracks: Vec<TrackConfig> = (0..1 + usize::from(input.u8() % 3))
+        .map(|_| track(&mut input))
+        .collect();
     let payload = Bytes::from(vec![0x5au8; 256]);
     let mut dts = [0i64; 4];
     let mut sample = |input: &mut Input<'_>| {
@@ -100,8 +128,14 @@ pub fn muxer_ops(data: &[u8]) {
         }
     };
     if mode % 2 == 0 {
-        let options = Mp4Options { interleave: std::time::Duration::from_millis(u64::from(input.u16())), max_chunk_bytes: u64::from(input.u16()), movie_timescale: u32::from(input.u16()) };
-        let Ok(mut m) = Muxer::new(tracks, options) else { return };
+        let options = Mp4Options {
+            interleave: std::time::Duration::from_millis(u64::from(input.u16())),
+            max_chunk_bytes: u64::from(input.u16()),
+            movie_timescale: u32::from(input.u16()),
+        };
+        let Ok(mut m) = Muxer::new(tracks, options) else {
+            return;
+        };
         let mut written = 0u64;
         while !input.is_empty() {
             match input.u8() % 8 {
@@ -122,7 +156,10 @@ pub fn muxer_ops(data: &[u8]) {
             let total = written + f.appends.iter().map(|b| b.len() as u64).sum::<u64>();
             assert_eq!(total, m.position());
             for p in &f.patches {
-                assert!(p.offset + p.bytes.len() as u64 <= total, "patches stay inside the file");
+                assert!(
+                    p.offset + p.bytes.len() as u64 <= total,
+                    "patches stay inside the file"
+                );
             }
             assert_eq!(&f.moov[4..8], b"moov");
         }
@@ -132,7 +169,9 @@ pub fn muxer_ops(data: &[u8]) {
             sidx: mode & 2 != 0,
             mfra: mode & 4 != 0,
         };
-        let Ok(mut m) = FragmentedMuxer::new(tracks, options) else { return };
+        let Ok(mut m) = FragmentedMuxer::new(tracks, options) else {
+            return;
+        };
         while !input.is_empty() {
             match input.u8() % 8 {
                 0 => {
@@ -147,7 +186,10 @@ pub fn muxer_ops(data: &[u8]) {
             }
             while let Some(out) = m.poll_output() {
                 if let bmff_writer::FragmentOutput::Media(seg) = out {
-                    assert_eq!(seg.size, seg.parts.iter().map(|b| b.len() as u64).sum::<u64>());
+                    assert_eq!(
+                        seg.size,
+                        seg.parts.iter().map(|b| b.len() as u64).sum::<u64>()
+                    );
                 }
             }
         }
@@ -161,20 +203,37 @@ pub fn muxer_ops(data: &[u8]) {
 pub fn parameter_sets(data: &[u8]) {
     let mut input = Input(data);
     let which = input.u8();
-    let nal = |input: &mut Input<'_>| (0..input.u8() % 3).map(|_| input.bytes(255)).collect::<Vec<_>>();
+    let nal = |input: &mut Input<'_>| {
+        (0..input.u8() % 3)
+            .map(|_| input.bytes(255))
+            .collect::<Vec<_>>()
+    };
     let parameters = if which & 1 == 0 {
-        ParameterSets::Nal { vps: nal(&mut input), sps: nal(&mut input), pps: nal(&mut input) }
+        ParameterSets::Nal {
+            vps: nal(&mut input),
+            sps: nal(&mut input),
+            pps: nal(&mut input),
+        }
     } else {
         ParameterSets::Record(input.bytes(255))
     };
     let codec = match which % 6 {
         0 | 1 => Codec::Avc(parameters),
-        2 | 3 => Codec::Hevc { parameters, tag: if which & 8 == 0 { HevcTag::Hvc1 } else { HevcTag::Hev1 } },
+        2 | 3 => Codec::Hevc {
+            parameters,
+            tag: if which & 8 == 0 {
+                HevcTag::Hvc1
+            } else {
+                HevcTag::Hev1
+            },
+        },
         4 => match OpusConfig::from_opus_head(input.0) {
             Ok(o) => Codec::Opus(o),
             Err(_) => return,
         },
-        _ => Codec::Aac { audio_specific_config: input.bytes(255) },
+        _ => Codec::Aac {
+            audio_specific_config: input.bytes(255),
+        },
     };
     let config = if matches!(codec, Codec::Opus(_) | Codec::Aac { .. }) {
         TrackConfig::audio(codec, 48000, 2)

@@ -33,7 +33,9 @@ impl BoxWriter {
 
     /// An empty writer with room for `capacity` bytes.
     pub fn with_capacity(capacity: usize) -> Self {
-        Self { buf: Vec::with_capacity(capacity) }
+        Self {
+            buf: Vec::with_capacity(capacity),
+        }
     }
 
     /// Opens a plain box: writes a size placeholder and the type.
@@ -41,7 +43,10 @@ impl BoxWriter {
         let start = self.buf.len();
         self.buf.extend_from_slice(&[0; 4]);
         self.buf.extend_from_slice(fourcc);
-        Mark { start, fourcc: *fourcc }
+        Mark {
+            start,
+            fourcc: *fourcc,
+        }
     }
 
     /// Opens a `FullBox`: like [`begin`](Self::begin), then version (8 bits) and flags
@@ -178,8 +183,8 @@ mod tests {
         assert_eq!(
             w.into_vec(),
             [
-                0, 0, 0, 22, b'm', b'o', b'o', b'v', 0, 0, 0, 14, b'm', b'v', b'h', b'd', 1, 2, 0, 1,
-                0xab, 0xcd
+                0, 0, 0, 22, b'm', b'o', b'o', b'v', 0, 0, 0, 14, b'm', b'v', b'h', b'd', 1, 2, 0,
+                1, 0xab, 0xcd
             ]
         );
     }
@@ -195,6 +200,9 @@ mod tests {
         assert_eq!(mdat_header(10), [0, 0, 0, 18, b'm', b'd', b'a', b't']);
         let big = mdat_header(u64::from(u32::MAX));
         assert_eq!(&big[..8], &[0, 0, 0, 1, b'm', b'd', b'a', b't']);
-        assert_eq!(u64::from_be_bytes(big[8..].try_into().unwrap()), u64::from(u32::MAX) + 16);
+        assert_eq!(
+            u64::from_be_bytes(big[8..].try_into().unwrap()),
+            u64::from(u32::MAX) + 16
+        );
     }
 }

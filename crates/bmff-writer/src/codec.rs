@@ -56,7 +56,10 @@ pub struct OpusConfig {
 impl OpusConfig {
     /// Reads an `OpusHead` packet (RFC 7845 §5.1, little-endian fields).
     pub fn from_opus_head(head: &[u8]) -> Result<Self> {
-        let bad = |reason| Error::InvalidParameterSet { codec: "Opus", reason };
+        let bad = |reason| Error::InvalidParameterSet {
+            codec: "Opus",
+            reason,
+        };
         if head.len() < 19 || &head[..8] != b"OpusHead" {
             return Err(bad("not an OpusHead of at least 19 bytes"));
         }
@@ -208,7 +211,9 @@ impl TrackConfig {
                 let sps = hevc_sps(parameters)?;
                 Some(hevc_codec_string(*tag, &sps))
             }
-            Codec::Aac { audio_specific_config } => {
+            Codec::Aac {
+                audio_specific_config,
+            } => {
                 let aot = audio_specific_config.first().map_or(2, |b| b >> 3);
                 Some(format!("mp4a.40.{aot}"))
             }
@@ -224,16 +229,13 @@ impl TrackConfig {
         if self.timescale == 0 {
             return Err(bad("timescale is 0"));
         }
+        let raw = matches!(self.codec, Codec::Raw { .. });
         match self.kind() {
-            TrackKind::Video if !matches!(self.codec, Codec::Raw { .. }) => {
-                if self.width == 0 || self.height == 0 {
-                    return Err(bad("video width or height is 0"));
-                }
+            TrackKind::Video if !raw && (self.width == 0 || self.height == 0) => {
+                return Err(bad("video width or height is 0"));
             }
-            TrackKind::Audio if !matches!(self.codec, Codec::Raw { .. }) => {
-                if self.sample_rate == 0 || self.channels == 0 {
-                    return Err(bad("audio sample rate or channel count is 0"));
-                }
+            TrackKind::Audio if !raw && (self.sample_rate == 0 || self.channels == 0) => {
+                return Err(bad("audio sample rate or channel count is 0"));
             }
             _ => {}
         }
@@ -245,7 +247,10 @@ impl TrackConfig {
         let mut w = BoxWriter::with_capacity(256);
         match &self.codec {
             Codec::Raw { entry, .. } => {
-                if entry.len() < 8 || u32::from_be_bytes([entry[0], entry[1], entry[2], entry[3]]) as usize != entry.len() {
+                if entry.len() < 8
+                    || u32::from_be_bytes([entry[0], entry[1], entry[2], entry[3]]) as usize
+                        != entry.len()
+                {
                     return Err(Error::InvalidTrack {
                         track: track_id as usize - 1,
                         reason: "raw sample entry's size field does not match its length",
@@ -265,7 +270,9 @@ impl TrackConfig {
                 };
                 self.visual_entry(&mut w, fourcc, b"hvcC", &record)?;
             }
-            Codec::Aac { audio_specific_config } => {
+            Codec::Aac {
+                audio_specific_config,
+            } => {
                 if audio_specific_config.len() < 2 {
                     return Err(Error::MissingParameterSets {
                         codec: "AAC",
@@ -307,7 +314,13 @@ impl TrackConfig {
         Ok(Bytes::from(w.into_vec()))
     }
 
-    fn visual_entry(&self, w: &mut BoxWriter, fourcc: &FourCc, config: &FourCc, record: &[u8]) -> Result<()> {
+    fn visual_entry(
+        &self,
+        w: &mut BoxWriter,
+        fourcc: &FourCc,
+        config: &FourCc,
+        record: &[u8],
+    ) -> Result<()> {
         let m = w.begin(fourcc);
         w.zeros(6);
         w.u16(1); // data_reference_index
@@ -333,7 +346,12 @@ impl TrackConfig {
         w.end(m)
     }
 
-    fn audio_entry_start(&self, w: &mut BoxWriter, fourcc: &FourCc, channels: u16) -> Result<crate::boxes::Mark> {
+    fn audio_entry_start(
+        &self,
+        w: &mut BoxWriter,
+        fourcc: &FourCc,
+        channels: u16,
+    ) -> Result<crate::boxes::Mark> {
         let m = w.begin(fourcc);
         w.zeros(6);
         w.u16(1); // data_reference_index
@@ -341,7 +359,11 @@ impl TrackConfig {
         w.u16(channels);
         w.u16(16); // samplesize
         w.u32(0); // pre_defined, reserved
-        let rate = if fourcc == b"Opus" { 48000 } else { self.sample_rate };
+        let rate = if fourcc == b"Opus" {
+            48000
+        } else {
+            self.sample_rate
+        };
         // 16.16 fixed point; rates above 65535 Hz do not fit and are written as 0 (the
         // real rate is in the timescale and the decoder configuration).
         w.u32(if rate <= 0xffff { rate << 16 } else { 0 });
@@ -354,7 +376,10 @@ fn mp3_object_type(sample_rate: u32) -> Result<u8> {
     match sample_rate {
         r if r > 24000 => Ok(0x6b), // ISO/IEC 11172-3
         16000..=24000 => Ok(0x69),  // ISO/IEC 13818-3
-        r => Err(Error::UnsupportedSampleRate { codec: "MP3", sample_rate: r }),
+        r => Err(Error::UnsupportedSampleRate {
+            codec: "MP3",
+            sample_rate: r,
+        }),
     }
 }
 
@@ -371,7 +396,10 @@ fn esds(w: &mut BoxWriter, track_id: u32, object_type: u8, dsi: Option<&Bytes>) 
     }
     let dsi_len = dsi.map_or(0, |d| 5 + d.len());
     if dsi_len > 0x0fff_ffff - 64 {
-        return Err(Error::NotRepresentable { what: "DecoderSpecificInfo length", value: dsi_len as u128 });
+        return Err(Error::NotRepresentable {
+            what: "DecoderSpecificInfo length",
+            value: dsi_len as u128,
+        });
     }
     let dcd_len = 13 + dsi_len;
     let es_len = 3 + 5 + dcd_len + 5 + 1;
@@ -397,12 +425,18 @@ fn esds(w: &mut BoxWriter, track_id: u32, object_type: u8, dsi: Option<&Bytes>) 
 fn avc_sps(p: &ParameterSets) -> Result<AvcSps> {
     match p {
         ParameterSets::Nal { sps, .. } => {
-            let first = sps.first().ok_or(Error::MissingParameterSets { codec: "H.264", what: "an SPS" })?;
+            let first = sps.first().ok_or(Error::MissingParameterSets {
+                codec: "H.264",
+                what: "an SPS",
+            })?;
             nal::parse_avc_sps(first)
         }
         ParameterSets::Record(r) => {
             if r.len() < 4 || r[0] != 1 {
-                return Err(Error::InvalidParameterSet { codec: "H.264", reason: "avcC record shorter than 4 bytes or not version 1" });
+                return Err(Error::InvalidParameterSet {
+                    codec: "H.264",
+                    reason: "avcC record shorter than 4 bytes or not version 1",
+                });
             }
             Ok(AvcSps {
                 profile_idc: r[1],
@@ -427,10 +461,16 @@ fn avc_record(p: &ParameterSets) -> Result<Vec<u8>> {
     };
     let sps = avc_sps(p)?;
     if pps_list.is_empty() {
-        return Err(Error::MissingParameterSets { codec: "H.264", what: "a PPS" });
+        return Err(Error::MissingParameterSets {
+            codec: "H.264",
+            what: "a PPS",
+        });
     }
     if sps_list.len() > 31 || pps_list.len() > 255 {
-        return Err(Error::NotRepresentable { what: "H.264 parameter set count", value: sps_list.len().max(pps_list.len()) as u128 });
+        return Err(Error::NotRepresentable {
+            what: "H.264 parameter set count",
+            value: sps_list.len().max(pps_list.len()) as u128,
+        });
     }
     let mut w = BoxWriter::new();
     w.u8(1);
@@ -456,9 +496,15 @@ fn avc_record(p: &ParameterSets) -> Result<Vec<u8>> {
 }
 
 fn nal_with_len(w: &mut BoxWriter, nal: &[u8], what: &'static str) -> Result<()> {
-    let len = u16::try_from(nal.len()).map_err(|_| Error::NotRepresentable { what, value: nal.len() as u128 })?;
+    let len = u16::try_from(nal.len()).map_err(|_| Error::NotRepresentable {
+        what,
+        value: nal.len() as u128,
+    })?;
     if len == 0 {
-        return Err(Error::InvalidParameterSet { codec: "video", reason: "empty parameter set NAL unit" });
+        return Err(Error::InvalidParameterSet {
+            codec: "video",
+            reason: "empty parameter set NAL unit",
+        });
     }
     w.u16(len);
     w.bytes(nal);
@@ -468,12 +514,18 @@ fn nal_with_len(w: &mut BoxWriter, nal: &[u8], what: &'static str) -> Result<()>
 fn hevc_sps(p: &ParameterSets) -> Result<HevcSps> {
     match p {
         ParameterSets::Nal { sps, .. } => {
-            let first = sps.first().ok_or(Error::MissingParameterSets { codec: "H.265", what: "an SPS" })?;
+            let first = sps.first().ok_or(Error::MissingParameterSets {
+                codec: "H.265",
+                what: "an SPS",
+            })?;
             nal::parse_hevc_sps(first)
         }
         ParameterSets::Record(r) => {
             if r.len() < 23 || r[0] != 1 {
-                return Err(Error::InvalidParameterSet { codec: "H.265", reason: "hvcC record shorter than 23 bytes or not version 1" });
+                return Err(Error::InvalidParameterSet {
+                    codec: "H.265",
+                    reason: "hvcC record shorter than 23 bytes or not version 1",
+                });
             }
             Ok(HevcSps {
                 profile_byte: r[1],
@@ -502,10 +554,16 @@ fn hevc_record(p: &ParameterSets, tag: HevcTag) -> Result<Vec<u8>> {
     };
     let sps = hevc_sps(p)?;
     if vps.is_empty() {
-        return Err(Error::MissingParameterSets { codec: "H.265", what: "a VPS" });
+        return Err(Error::MissingParameterSets {
+            codec: "H.265",
+            what: "a VPS",
+        });
     }
     if pps.is_empty() {
-        return Err(Error::MissingParameterSets { codec: "H.265", what: "a PPS" });
+        return Err(Error::MissingParameterSets {
+            codec: "H.265",
+            what: "a PPS",
+        });
     }
     let mut w = BoxWriter::new();
     w.u8(1);
@@ -524,7 +582,10 @@ fn hevc_record(p: &ParameterSets, tag: HevcTag) -> Result<Vec<u8>> {
     let complete = u8::from(tag == HevcTag::Hvc1) << 7;
     for (nal_type, list) in [(32u8, vps), (33, sps_list), (34, pps)] {
         w.u8(complete | nal_type);
-        let n = u16::try_from(list.len()).map_err(|_| Error::NotRepresentable { what: "H.265 parameter set count", value: list.len() as u128 })?;
+        let n = u16::try_from(list.len()).map_err(|_| Error::NotRepresentable {
+            what: "H.265 parameter set count",
+            value: list.len() as u128,
+        })?;
         w.u16(n);
         for nal in list {
             nal_with_len(&mut w, nal, "H.265 parameter set length")?;
@@ -536,7 +597,11 @@ fn hevc_record(p: &ParameterSets, tag: HevcTag) -> Result<Vec<u8>> {
 /// RFC 6381 / ISO/IEC 14496-15 Annex E codec string for H.265.
 fn hevc_codec_string(tag: HevcTag, sps: &HevcSps) -> String {
     let space = ["", "A", "B", "C"][usize::from(sps.profile_byte >> 6)];
-    let tier = if sps.profile_byte & 0x20 != 0 { 'H' } else { 'L' };
+    let tier = if sps.profile_byte & 0x20 != 0 {
+        'H'
+    } else {
+        'L'
+    };
     let prefix = match tag {
         HevcTag::Hvc1 => "hvc1",
         HevcTag::Hev1 => "hev1",
@@ -547,7 +612,11 @@ fn hevc_codec_string(tag: HevcTag, sps: &HevcSps) -> String {
         sps.compatibility_flags.reverse_bits(),
         sps.level_idc
     );
-    let used = sps.constraint_flags.iter().rposition(|&b| b != 0).map_or(0, |i| i + 1);
+    let used = sps
+        .constraint_flags
+        .iter()
+        .rposition(|&b| b != 0)
+        .map_or(0, |i| i + 1);
     for b in &sps.constraint_flags[..used] {
         s.push_str(&format!(".{b:X}"));
     }
@@ -563,37 +632,73 @@ mod tests {
         assert_eq!(mp3_object_type(44100).unwrap(), 0x6b);
         assert_eq!(mp3_object_type(24000).unwrap(), 0x69);
         assert_eq!(mp3_object_type(16000).unwrap(), 0x69);
-        assert!(matches!(mp3_object_type(11025), Err(Error::UnsupportedSampleRate { .. })));
+        assert!(matches!(
+            mp3_object_type(11025),
+            Err(Error::UnsupportedSampleRate { .. })
+        ));
     }
 
     #[test]
     fn aac_esds_golden_bytes() {
-        let t = TrackConfig::audio(Codec::Aac { audio_specific_config: Bytes::from_static(&[0x11, 0x90]) }, 48000, 2);
+        let t = TrackConfig::audio(
+            Codec::Aac {
+                audio_specific_config: Bytes::from_static(&[0x11, 0x90]),
+            },
+            48000,
+            2,
+        );
         let e = t.sample_entry(2).unwrap();
         assert_eq!(&e[4..8], b"mp4a");
         assert_eq!(u16::from_be_bytes([e[24], e[25]]), 2);
-        assert_eq!(u32::from_be_bytes([e[32], e[33], e[34], e[35]]), 48000 << 16);
+        assert_eq!(
+            u32::from_be_bytes([e[32], e[33], e[34], e[35]]),
+            48000 << 16
+        );
         let esds = &e[36..];
         assert_eq!(&esds[4..8], b"esds");
         // ES_Descriptor tag, 4-byte length, ES_ID = track id.
         assert_eq!(&esds[12..20], &[0x03, 0x80, 0x80, 0x80, 34, 0, 2, 0]);
         // DecoderConfigDescriptor: OTI 0x40, audio stream.
         assert_eq!(&esds[20..27], &[0x04, 0x80, 0x80, 0x80, 20, 0x40, 0x15]);
-        assert!(esds.ends_with(&[0x05, 0x80, 0x80, 0x80, 2, 0x11, 0x90, 0x06, 0x80, 0x80, 0x80, 1, 2]));
+        assert!(esds.ends_with(&[
+            0x05, 0x80, 0x80, 0x80, 2, 0x11, 0x90, 0x06, 0x80, 0x80, 0x80, 1, 2
+        ]));
         assert_eq!(t.codec_string().unwrap().unwrap(), "mp4a.40.2");
     }
 
     #[test]
     fn missing_parameter_sets_are_errors() {
-        let t = TrackConfig::video(Codec::Avc(ParameterSets::Nal { vps: vec![], sps: vec![], pps: vec![] }), 90000, 320, 240);
-        assert!(matches!(t.sample_entry(1), Err(Error::MissingParameterSets { codec: "H.264", .. })));
         let t = TrackConfig::video(
-            Codec::Hevc { parameters: ParameterSets::Nal { vps: vec![], sps: vec![], pps: vec![] }, tag: HevcTag::Hvc1 },
+            Codec::Avc(ParameterSets::Nal {
+                vps: vec![],
+                sps: vec![],
+                pps: vec![],
+            }),
             90000,
             320,
             240,
         );
-        assert!(matches!(t.sample_entry(1), Err(Error::MissingParameterSets { codec: "H.265", .. })));
+        assert!(matches!(
+            t.sample_entry(1),
+            Err(Error::MissingParameterSets { codec: "H.264", .. })
+        ));
+        let t = TrackConfig::video(
+            Codec::Hevc {
+                parameters: ParameterSets::Nal {
+                    vps: vec![],
+                    sps: vec![],
+                    pps: vec![],
+                },
+                tag: HevcTag::Hvc1,
+            },
+            90000,
+            320,
+            240,
+        );
+        assert!(matches!(
+            t.sample_entry(1),
+            Err(Error::MissingParameterSets { codec: "H.265", .. })
+        ));
     }
 
     #[test]
@@ -601,7 +706,10 @@ mod tests {
         let mut head = b"OpusHead".to_vec();
         head.extend_from_slice(&[1, 2, 0x38, 0x01, 0x80, 0xbb, 0, 0, 0, 0, 0]);
         let o = OpusConfig::from_opus_head(&head).unwrap();
-        assert_eq!((o.channels, o.pre_skip, o.input_sample_rate), (2, 312, 48000));
+        assert_eq!(
+            (o.channels, o.pre_skip, o.input_sample_rate),
+            (2, 312, 48000)
+        );
         assert!(OpusConfig::from_opus_head(b"OpusHead").is_err());
     }
 }

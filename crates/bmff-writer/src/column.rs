@@ -13,7 +13,10 @@ pub(crate) struct Column<T> {
 
 impl<T> Default for Column<T> {
     fn default() -> Self {
-        Self { blocks: Vec::new(), len: 0 }
+        Self {
+            blocks: Vec::new(),
+            len: 0,
+        }
     }
 }
 
@@ -41,7 +44,11 @@ impl<T: Copy> Column<T> {
     /// Heap bytes held, spare capacity included.
     pub fn heap_bytes(&self) -> usize {
         self.blocks.capacity() * std::mem::size_of::<Vec<T>>()
-            + self.blocks.iter().map(|b| b.capacity() * std::mem::size_of::<T>()).sum::<usize>()
+            + self
+                .blocks
+                .iter()
+                .map(|b| b.capacity() * std::mem::size_of::<T>())
+                .sum::<usize>()
     }
 }
 

@@ -11,6 +11,12 @@
 //!
 //! The last sample of each track is held until the next one gives its duration, so a
 //! fragment's decode times (`tfdt`) always equal the accumulated real durations.
+//!
+//! Time zero of the output is the decode time of the first sample pushed (any track); a
+//! track starting later gets a larger first `tfdt`, which keeps tracks in sync without
+//! edit lists. Memory is one fragment: its samples' payload references and ~48 bytes per
+//! sample of state (a fragment ends at the first key frame past the target duration, so
+//! a long GOP makes a long fragment).
 
 use std::collections::VecDeque;
 use std::time::Duration;
@@ -36,7 +42,11 @@ pub struct FragmentOptions {
 
 impl Default for FragmentOptions {
     fn default() -> Self {
-        Self { fragment_duration: Duration::from_secs(1), sidx: false, mfra: false }
+        Self {
+            fragment_duration: Duration::from_secs(1),
+            sidx: false,
+            mfra: false,
+        }
     }
 }
 
@@ -129,9 +139,13 @@ impl FragmentedMuxer {
         if tracks.is_empty() {
             return Err(Error::NoTracks);
         }
-        let reference = tracks.iter().position(|t| t.kind() == TrackKind::Video).unwrap_or(0);
+        let reference = tracks
+            .iter()
+            .position(|t| t.kind() == TrackKind::Video)
+            .unwrap_or(0);
         let reference_is_video = tracks[reference].kind() == TrackKind::Video;
-        let target_ticks = (options.fragment_duration.as_micros() as i128 * i128::from(tracks[reference].timescale)
+        let target_ticks = (options.fragment_duration.as_micros() as i128
+            * i128::from(tracks[reference].timescale)
             / 1_000_000)
             .clamp(1, i128::from(i64::MAX)) as i64;
         let tracks = tracks
@@ -176,7 +190,10 @@ impl FragmentedMuxer {
 
     /// The latest init segment (e.g. to serve it again to a new client).
     pub fn init_segment(&self) -> Result<InitSegment> {
-        Ok(InitSegment { number: self.init_number.max(1), bytes: Bytes::from(self.init_bytes()?) })
+        Ok(InitSegment {
+            number: self.init_number.max(1),
+            bytes: Bytes::from(self.init_bytes()?),
+        })
     }
 
     /// Asks for the current fragment to end: the next one starts at the next key frame
@@ -194,7 +211,10 @@ impl FragmentedMuxer {
             return Err(Error::Finished);
         }
         let count = self.tracks.len();
-        let t = self.tracks.get_mut(track).ok_or(Error::UnknownTrack { track, tracks: count })?;
+        let t = self.tracks.get_mut(track).ok_or(Error::UnknownTrack {
+            track,
+            tracks: count,
+        })?;
         if t.setup.set_codec(track, codec)? {
             t.codec_changed = true;
         }
@@ -207,24 +227,43 @@ impl FragmentedMuxer {
             return Err(Error::Finished);
         }
         let count = self.tracks.len();
-        let t = self.tracks.get(sample.track).ok_or(Error::UnknownTrack { track: sample.track, tracks: count })?;
+        let t = self.tracks.get(sample.track).ok_or(Error::UnknownTrack {
+            track: sample.track,
+            tracks: count,
+        })?;
         if sample.data.is_empty() {
-            return Err(Error::EmptySample { track: sample.track, dts: sample.dts });
+            return Err(Error::EmptySample {
+                track: sample.track,
+                dts: sample.dts,
+            });
         }
         if u32::try_from(sample.data.len()).is_err() {
-            return Err(Error::NotRepresentable { what: "sample size", value: sample.data.len() as u128 });
+            return Err(Error::NotRepresentable {
+                what: "sample size",
+                value: sample.data.len() as u128,
+            });
         }
         let duration = match t.last_dts {
             Some(prev) => {
                 if sample.dts <= prev {
-                    return Err(Error::TimestampRegression { track: sample.track, previous: prev, dts: sample.dts });
+                    return Err(Error::TimestampRegression {
+                        track: sample.track,
+                        previous: prev,
+                        dts: sample.dts,
+                    });
                 }
                 let d = i128::from(sample.dts) - i128::from(prev);
-                Some(u32::try_from(d).map_err(|_| Error::NotRepresentable { what: "sample duration (dts gap)", value: d as u128 })?)
+                Some(u32::try_from(d).map_err(|_| Error::NotRepresentable {
+                    what: "sample duration (dts gap)",
+                    value: d as u128,
+                })?)
             }
             None => {
                 if sample.track == self.reference && self.reference_is_video && !sample.sync {
-                    return Err(Error::NotKeyframe { track: sample.track, dts: sample.dts });
+                    return Err(Error::NotKeyframe {
+                        track: sample.track,
+                        dts: sample.dts,
+                    });
                 }
                 None
             }
@@ -240,7 +279,8 @@ impl FragmentedMuxer {
         let is_reference = sample.track == self.reference;
         let boundary = is_reference && (sample.sync || !self.reference_is_video);
         let due = self.fragment_start.is_some_and(|start| {
-            self.cut_requested || i128::from(sample.dts) - i128::from(start) >= i128::from(self.target_ticks)
+            self.cut_requested
+                || i128::from(sample.dts) - i128::from(start) >= i128::from(self.target_ticks)
         });
         if codec_changed || (boundary && due) {
             self.flush(false)?;
@@ -267,7 +307,13 @@ impl FragmentedMuxer {
         }
         t.last_dts = Some(sample.dts);
         t.last_duration = sample.duration.filter(|&d| d > 0);
-        t.pending.push(Pending { dts: sample.dts, duration: 0, cts: sample.cts_offset, sync: sample.sync, data: sample.data });
+        t.pending.push(Pending {
+            dts: sample.dts,
+            duration: 0,
+            cts: sample.cts_offset,
+            sync: sample.sync,
+            data: sample.data,
+        });
         if is_reference && self.fragment_start.is_none() {
             self.fragment_start = Some(sample.dts);
         }
@@ -294,7 +340,8 @@ impl FragmentedMuxer {
         self.flush(true)?;
         if self.options.mfra {
             let mfra = self.mfra()?;
-            self.outputs.push_back(FragmentOutput::Index(Bytes::from(mfra)));
+            self.outputs
+                .push_back(FragmentOutput::Index(Bytes::from(mfra)));
         }
         Ok(())
     }
@@ -303,7 +350,10 @@ impl FragmentedMuxer {
     pub fn buffered_bytes(&self) -> usize {
         self.tracks
             .iter()
-            .map(|t| t.pending.capacity() * std::mem::size_of::<Pending>() + t.pending.iter().map(|p| p.data.len()).sum::<usize>())
+            .map(|t| {
+                t.pending.capacity() * std::mem::size_of::<Pending>()
+                    + t.pending.iter().map(|p| p.data.len()).sum::<usize>()
+            })
             .sum()
     }
 
@@ -312,18 +362,29 @@ impl FragmentedMuxer {
         moov::ftyp(&mut w, b"iso5", &[b"iso5", b"iso6", b"mp41"])?;
         let m = w.begin(b"moov");
         moov::mvhd(&mut w, 1000, 0, self.tracks.len() as u32 + 1)?;
-        let zero = TrakTimes { track_duration: 0, media_duration: 0, edits: None };
+        let zero = TrakTimes {
+            track_duration: 0,
+            media_duration: 0,
+            edits: None,
+        };
         for (i, t) in self.tracks.iter().enumerate() {
-            moov::trak(&mut w, i as u32 + 1, &t.setup.config, &t.setup.entries, &zero, |w| {
-                for fourcc in [b"stts", b"stsc", b"stco"] {
-                    let m = w.begin_full(fourcc, 0, 0);
-                    w.u32(0);
-                    w.end(m)?;
-                }
-                let m = w.begin_full(b"stsz", 0, 0);
-                w.u64(0);
-                w.end(m)
-            })?;
+            moov::trak(
+                &mut w,
+                i as u32 + 1,
+                &t.setup.config,
+                &t.setup.entries,
+                &zero,
+                |w| {
+                    for fourcc in [b"stts", b"stsc", b"stco"] {
+                        let m = w.begin_full(fourcc, 0, 0);
+                        w.u32(0);
+                        w.end(m)?;
+                    }
+                    let m = w.begin_full(b"stsz", 0, 0);
+                    w.u64(0);
+                    w.end(m)
+                },
+            )?;
         }
         let mvex = w.begin(b"mvex");
         for i in 0..self.tracks.len() {
@@ -344,7 +405,10 @@ impl FragmentedMuxer {
         let bytes = Bytes::from(self.init_bytes()?);
         self.init_number += 1;
         self.position += bytes.len() as u64;
-        self.outputs.push_back(FragmentOutput::Init(InitSegment { number: self.init_number, bytes }));
+        self.outputs.push_back(FragmentOutput::Init(InitSegment {
+            number: self.init_number,
+            bytes,
+        }));
         Ok(())
     }
 
@@ -353,7 +417,13 @@ impl FragmentedMuxer {
         let takes: Vec<usize> = self
             .tracks
             .iter()
-            .map(|t| if all { t.pending.len() } else { t.pending.iter().take_while(|p| p.duration > 0).count() })
+            .map(|t| {
+                if all {
+                    t.pending.len()
+                } else {
+                    t.pending.iter().take_while(|p| p.duration > 0).count()
+                }
+            })
             .collect();
         if takes.iter().all(|&n| n == 0) {
             return Ok(());
@@ -411,7 +481,10 @@ impl FragmentedMuxer {
         let moof_len = w.len() as u64;
         for (at, offset) in offset_fields {
             let data_offset = moof_len + header.len() as u64 + offset;
-            let v = u32::try_from(data_offset).map_err(|_| Error::NotRepresentable { what: "trun data_offset", value: u128::from(data_offset) })?;
+            let v = u32::try_from(data_offset).map_err(|_| Error::NotRepresentable {
+                what: "trun data_offset",
+                value: u128::from(data_offset),
+            })?;
             w.patch_u32(at, v);
         }
         let moof = w.into_vec();
@@ -419,10 +492,17 @@ impl FragmentedMuxer {
 
         // The reference track sets the segment's times; audio-only or a fragment without
         // it falls back to the first track present.
-        let r = if takes[self.reference] > 0 { self.reference } else { takes.iter().position(|&n| n > 0).unwrap_or(0) };
+        let r = if takes[self.reference] > 0 {
+            self.reference
+        } else {
+            takes.iter().position(|&n| n > 0).unwrap_or(0)
+        };
         let rt = &self.tracks[r];
         let rts = f64::from(rt.setup.config.timescale);
-        let ref_duration: u64 = rt.pending[..takes[r]].iter().map(|s| u64::from(s.duration)).sum();
+        let ref_duration: u64 = rt.pending[..takes[r]]
+            .iter()
+            .map(|s| u64::from(s.duration))
+            .sum();
         let starts_with_keyframe = rt.pending.first().is_some_and(|s| s.sync);
 
         let mut parts = Vec::with_capacity(3 + takes.iter().sum::<usize>());
@@ -439,9 +519,17 @@ impl FragmentedMuxer {
             s.u16(0);
             s.u16(1);
             let size = u32::try_from(fragment_len).ok().filter(|&v| v < 1 << 31);
-            let size = size.ok_or(Error::NotRepresentable { what: "sidx referenced_size", value: u128::from(fragment_len) })?;
+            let size = size.ok_or(Error::NotRepresentable {
+                what: "sidx referenced_size",
+                value: u128::from(fragment_len),
+            })?;
             s.u32(size);
-            s.u32(u32::try_from(ref_duration).map_err(|_| Error::NotRepresentable { what: "sidx subsegment_duration", value: u128::from(ref_duration) })?);
+            s.u32(
+                u32::try_from(ref_duration).map_err(|_| Error::NotRepresentable {
+                    what: "sidx subsegment_duration",
+                    value: u128::from(ref_duration),
+                })?,
+            );
             s.u32(if starts_with_keyframe { 0x9000_0000 } else { 0 }); // SAP type 1
             s.end(m)?;
             let sidx = s.into_vec();
@@ -504,4 +592,3 @@ impl FragmentedMuxer {
         Ok(w.into_vec())
     }
 }
-

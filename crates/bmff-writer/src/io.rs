@@ -5,7 +5,9 @@ use std::path::{Path, PathBuf};
 
 use bytes::Bytes;
 
-use crate::fragment::{FragmentOptions, FragmentOutput, FragmentedMuxer, InitSegment, MediaSegment};
+use crate::fragment::{
+    FragmentOptions, FragmentOutput, FragmentedMuxer, InitSegment, MediaSegment,
+};
 use crate::plain::{Finish, Mp4Options, Muxer};
 use crate::{Codec, Error, Result, Sample, TrackConfig};
 
@@ -19,7 +21,8 @@ pub fn write_all_vectored<W: Write + ?Sized>(w: &mut W, parts: &[Bytes]) -> io::
     let mut start = 0;
     while start < parts.len() {
         let end = (start + BATCH).min(parts.len());
-        let mut slices: Vec<IoSlice<'_>> = parts[start..end].iter().map(|b| IoSlice::new(b)).collect();
+        let mut slices: Vec<IoSlice<'_>> =
+            parts[start..end].iter().map(|b| IoSlice::new(b)).collect();
         let mut slices = &mut slices[..];
         IoSlice::advance_slices(&mut slices, 0);
         while !slices.is_empty() {
@@ -48,7 +51,11 @@ impl<W: Write + Seek> Mp4Writer<W> {
     /// Writes the file header and returns the writer.
     pub fn new(inner: W, tracks: Vec<TrackConfig>, options: Mp4Options) -> Result<Self> {
         let muxer = Muxer::new(tracks, options)?;
-        let mut w = Self { inner, muxer, scratch: Vec::new() };
+        let mut w = Self {
+            inner,
+            muxer,
+            scratch: Vec::new(),
+        };
         w.drain()?;
         Ok(w)
     }
@@ -81,13 +88,20 @@ impl<W: Write + Seek> Mp4Writer<W> {
 
     fn finish_common(&mut self, faststart: bool) -> Result<Finish> {
         let finish = self.muxer.finish(faststart)?;
-        write_all_vectored(&mut self.inner, &finish.appends).map_err(io_err("writing media data"))?;
+        write_all_vectored(&mut self.inner, &finish.appends)
+            .map_err(io_err("writing media data"))?;
         let end = self.inner.stream_position().map_err(io_err("seeking"))?;
         for p in &finish.patches {
-            self.inner.seek(SeekFrom::Start(p.offset)).map_err(io_err("seeking to patch the mdat header"))?;
-            self.inner.write_all(&p.bytes).map_err(io_err("patching the mdat header"))?;
+            self.inner
+                .seek(SeekFrom::Start(p.offset))
+                .map_err(io_err("seeking to patch the mdat header"))?;
+            self.inner
+                .write_all(&p.bytes)
+                .map_err(io_err("patching the mdat header"))?;
         }
-        self.inner.seek(SeekFrom::Start(end)).map_err(io_err("seeking to the end"))?;
+        self.inner
+            .seek(SeekFrom::Start(end))
+            .map_err(io_err("seeking to the end"))?;
         Ok(finish)
     }
 
@@ -95,7 +109,9 @@ impl<W: Write + Seek> Mp4Writer<W> {
     /// returns the writer.
     pub fn finish(mut self) -> Result<W> {
         let finish = self.finish_common(false)?;
-        self.inner.write_all(&finish.moov).map_err(io_err("writing moov"))?;
+        self.inner
+            .write_all(&finish.moov)
+            .map_err(io_err("writing moov"))?;
         self.inner.flush().map_err(io_err("flushing"))?;
         Ok(self.inner)
     }
@@ -108,17 +124,29 @@ impl<W: Read + Write + Seek> Mp4Writer<W> {
         let finish = self.finish_common(true)?;
         let at = finish.moov_insert_at.unwrap_or(0);
         let end = self.inner.stream_position().map_err(io_err("seeking"))?;
-        shift_forward(&mut self.inner, at, end, finish.moov.len() as u64).map_err(io_err("shifting media data for faststart"))?;
-        self.inner.seek(SeekFrom::Start(at)).map_err(io_err("seeking"))?;
-        self.inner.write_all(&finish.moov).map_err(io_err("writing moov"))?;
-        self.inner.seek(SeekFrom::End(0)).map_err(io_err("seeking"))?;
+        shift_forward(&mut self.inner, at, end, finish.moov.len() as u64)
+            .map_err(io_err("shifting media data for faststart"))?;
+        self.inner
+            .seek(SeekFrom::Start(at))
+            .map_err(io_err("seeking"))?;
+        self.inner
+            .write_all(&finish.moov)
+            .map_err(io_err("writing moov"))?;
+        self.inner
+            .seek(SeekFrom::End(0))
+            .map_err(io_err("seeking"))?;
         self.inner.flush().map_err(io_err("flushing"))?;
         Ok(self.inner)
     }
 }
 
 /// Moves bytes `[from, end)` to `[from + by, end + by)`, last block first.
-fn shift_forward<F: Read + Write + Seek>(f: &mut F, from: u64, end: u64, by: u64) -> io::Result<()> {
+fn shift_forward<F: Read + Write + Seek>(
+    f: &mut F,
+    from: u64,
+    end: u64,
+    by: u64,
+) -> io::Result<()> {
     let mut buf = vec![0u8; 1 << 20];
     let mut pos = end;
     while pos > from {
@@ -274,7 +302,11 @@ pub struct SegmentFiles {
 impl SegmentFiles {
     /// Writes into `dir` (which must exist).
     pub fn new(dir: impl AsRef<Path>) -> Self {
-        Self { dir: dir.as_ref().to_owned(), segments: Vec::new(), inits: Vec::new() }
+        Self {
+            dir: dir.as_ref().to_owned(),
+            segments: Vec::new(),
+            inits: Vec::new(),
+        }
     }
 }
 
@@ -291,7 +323,11 @@ impl SegmentSink for SegmentFiles {
         let mut f = io::BufWriter::new(std::fs::File::create(self.dir.join(&name))?);
         write_all_vectored(&mut f, &segment.parts)?;
         f.flush()?;
-        self.segments.push((name, format!("init-{}.mp4", segment.init_number), segment.duration));
+        self.segments.push((
+            name,
+            format!("init-{}.mp4", segment.init_number),
+            segment.duration,
+        ));
         Ok(())
     }
 }

@@ -51,7 +51,9 @@ pub mod tokio;
 pub use bytes::Bytes;
 pub use codec::{Codec, HevcTag, OpusConfig, ParameterSets, TrackConfig, TrackKind};
 pub use fragment::{FragmentOptions, FragmentOutput, FragmentedMuxer, InitSegment, MediaSegment};
-pub use io::{FragmentedWriter, Mp4Writer, SegmentFiles, SegmentSink, SegmentWriter, write_all_vectored};
+pub use io::{
+    FragmentedWriter, Mp4Writer, SegmentFiles, SegmentSink, SegmentWriter, write_all_vectored,
+};
 pub use plain::{Finish, Mp4Options, Muxer, Patch};
 
 /// One encoded sample (a video frame or an audio frame) of one track.
@@ -75,7 +77,14 @@ pub struct Sample {
 impl Sample {
     /// A sample with no composition offset and no explicit duration.
     pub fn new(track: usize, dts: i64, sync: bool, data: Bytes) -> Self {
-        Self { track, dts, cts_offset: 0, duration: None, sync, data }
+        Self {
+            track,
+            dts,
+            cts_offset: 0,
+            duration: None,
+            sync,
+            data,
+        }
     }
 }
 
@@ -124,7 +133,9 @@ pub enum Error {
         dts: i64,
     },
     /// A fragmented track's first video sample is not a key frame.
-    #[error("track {track}: fragmented output must start at a key frame (sample at dts {dts} is not sync)")]
+    #[error(
+        "track {track}: fragmented output must start at a key frame (sample at dts {dts} is not sync)"
+    )]
     NotKeyframe {
         /// Track index.
         track: usize,

@@ -4,9 +4,9 @@
 
 use bytes::Bytes;
 
+use crate::Result;
 use crate::boxes::{BoxWriter, FourCc, version_for};
 use crate::codec::{TrackConfig, TrackKind};
-use crate::Result;
 
 /// Writes `ftyp` with `major`, minor version 512 and the compatible brands.
 pub(crate) fn ftyp(w: &mut BoxWriter, major: &FourCc, compatible: &[&FourCc]) -> Result<()> {
@@ -20,7 +20,12 @@ pub(crate) fn ftyp(w: &mut BoxWriter, major: &FourCc, compatible: &[&FourCc]) ->
 }
 
 /// Writes `mvhd`; `duration` is in `timescale` units.
-pub(crate) fn mvhd(w: &mut BoxWriter, timescale: u32, duration: u64, next_track_id: u32) -> Result<()> {
+pub(crate) fn mvhd(
+    w: &mut BoxWriter,
+    timescale: u32,
+    duration: u64,
+    next_track_id: u32,
+) -> Result<()> {
     let v = version_for(&[duration]);
     let m = w.begin_full(b"mvhd", v, 0);
     w.u32_or_u64(v, 0); // creation_time
@@ -123,7 +128,11 @@ pub(crate) fn trak(
     w.u32(0);
     w.bytes(if video { b"vide" } else { b"soun" });
     w.zeros(12);
-    w.bytes(if video { b"VideoHandler\0" } else { b"SoundHandler\0" });
+    w.bytes(if video {
+        b"VideoHandler\0"
+    } else {
+        b"SoundHandler\0"
+    });
     w.end(m)?;
 
     let minf = w.begin(b"minf");
@@ -172,7 +181,11 @@ impl TrackSetup {
     pub fn new(index: usize, config: TrackConfig) -> Result<Self> {
         config.validate(index)?;
         let entry = config.sample_entry(index as u32 + 1)?;
-        Ok(Self { config, entries: vec![entry], current: 1 })
+        Ok(Self {
+            config,
+            entries: vec![entry],
+            current: 1,
+        })
     }
 
     /// Switches to `codec`; returns whether the sample entry changed.
@@ -181,7 +194,10 @@ impl TrackSetup {
         config.codec = codec;
         config.validate(index)?;
         if config.kind() != self.config.kind() {
-            return Err(crate::Error::InvalidTrack { track: index, reason: "a codec change cannot switch between video and audio" });
+            return Err(crate::Error::InvalidTrack {
+                track: index,
+                reason: "a codec change cannot switch between video and audio",
+            });
         }
         let entry = config.sample_entry(index as u32 + 1)?;
         self.config = config;

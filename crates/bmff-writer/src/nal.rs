@@ -102,9 +102,16 @@ pub(crate) fn parse_avc_sps(nal: &[u8]) -> Result<AvcSps> {
         bit_depth_luma_minus8: 0,
         bit_depth_chroma_minus8: 0,
     };
-    let mut r = Bits { data: &data[4..], pos: 0, codec: CODEC };
+    let mut r = Bits {
+        data: &data[4..],
+        pos: 0,
+        codec: CODEC,
+    };
     r.ue()?; // seq_parameter_set_id
-    if matches!(sps.profile_idc, 100 | 110 | 122 | 244 | 44 | 83 | 86 | 118 | 128 | 138 | 139 | 134 | 135) {
+    if matches!(
+        sps.profile_idc,
+        100 | 110 | 122 | 244 | 44 | 83 | 86 | 118 | 128 | 138 | 139 | 134 | 135
+    ) {
         sps.chroma_format_idc = r.ue()?;
         if sps.chroma_format_idc > 3 {
             return Err(invalid(CODEC, "chroma_format_idc above 3"));
@@ -140,7 +147,11 @@ pub(crate) fn parse_hevc_sps(nal: &[u8]) -> Result<HevcSps> {
         bit_depth_luma_minus8: 0,
         bit_depth_chroma_minus8: 0,
     };
-    let mut r = Bits { data: &data[15..], pos: 0, codec: CODEC };
+    let mut r = Bits {
+        data: &data[15..],
+        pos: 0,
+        codec: CODEC,
+    };
     // Sub-layer profile/level presence flags, then padding to 8 entries (§7.3.3).
     let mut profile_present = [false; 8];
     let mut level_present = [false; 8];
@@ -199,7 +210,10 @@ mod tests {
             0x00, 0x10, 0x00, 0x00, 0x03, 0x03, 0xc0, 0xf1, 0x42, 0x99, 0x60,
         ];
         let p = parse_avc_sps(&sps).unwrap();
-        assert_eq!((p.profile_idc, p.level_idc, p.chroma_format_idc), (100, 13, 1));
+        assert_eq!(
+            (p.profile_idc, p.level_idc, p.chroma_format_idc),
+            (100, 13, 1)
+        );
         assert_eq!((p.bit_depth_luma_minus8, p.bit_depth_chroma_minus8), (0, 0));
     }
 

@@ -19,6 +19,9 @@ use crate::column::Column;
 use crate::moov::{self, EditList, TrackSetup, TrakTimes};
 use crate::{Error, Result, Sample, rescale};
 
+/// Most samples held in one open chunk (bounds memory when timestamps barely advance).
+const MAX_CHUNK_SAMPLES: usize = 4096;
+
 /// Options of the plain MP4 muxer.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Mp4Options {
@@ -32,7 +35,11 @@ pub struct Mp4Options {
 
 impl Default for Mp4Options {
     fn default() -> Self {
-        Self { interleave: Duration::from_millis(500), max_chunk_bytes: 8 << 20, movie_timescale: 1000 }
+        Self {
+            interleave: Duration::from_millis(500),
+            max_chunk_bytes: 8 << 20,
+            movie_timescale: 1000,
+        }
     }
 }
 
@@ -129,15 +136,20 @@ impl Muxer {
             return Err(Error::NoTracks);
         }
         if options.movie_timescale == 0 {
-            return Err(Error::InvalidTrack { track: 0, reason: "movie timescale is 0" });
+            return Err(Error::InvalidTrack {
+                track: 0,
+                reason: "movie timescale is 0",
+            });
         }
         let has_avc = tracks.iter().any(|t| matches!(t.codec, Codec::Avc(_)));
         let tracks = tracks
             .into_iter()
             .enumerate()
             .map(|(i, config)| {
-                let interleave_ticks =
-                    (options.interleave.as_micros() as i128 * i128::from(config.timescale) / 1_000_000).max(1) as i64;
+                let interleave_ticks = (options.interleave.as_micros() as i128
+                    * i128::from(config.timescale)
+                    / 1_000_000)
+                    .max(1) as i64;
                 Ok(TrackIndex {
                     setup: TrackSetup::new(i, config)?,
                     sizes: Column::default(),
@@ -158,7 +170,11 @@ impl Muxer {
             })
             .collect::<Result<Vec<_>>>()?;
         let mut w = BoxWriter::new();
-        let brands: &[&[u8; 4]] = if has_avc { &[b"isom", b"iso2", b"avc1", b"mp41"] } else { &[b"isom", b"iso2", b"mp41"] };
+        let brands: &[&[u8; 4]] = if has_avc {
+            &[b"isom", b"iso2", b"avc1", b"mp41"]
+        } else {
+            &[b"isom", b"iso2", b"mp41"]
+        };
         moov::ftyp(&mut w, b"isom", brands)?;
         let ftyp_len = w.len() as u64;
         // An 8-byte `free` that becomes the start of a 16-byte largesize `mdat` header when
@@ -188,23 +204,44 @@ impl Muxer {
             return Err(Error::Finished);
         }
         let count = self.tracks.len();
-        let t = self.tracks.get_mut(sample.track).ok_or(Error::UnknownTrack { track: sample.track, tracks: count })?;
+        let t = self
+            .tracks
+            .get_mut(sample.track)
+            .ok_or(Error::UnknownTrack {
+                track: sample.track,
+                tracks: count,
+            })?;
         if sample.data.is_empty() {
-            return Err(Error::EmptySample { track: sample.track, dts: sample.dts });
+            return Err(Error::EmptySample {
+                track: sample.track,
+                dts: sample.dts,
+            });
         }
-        let size = u32::try_from(sample.data.len())
-            .map_err(|_| Error::NotRepresentable { what: "sample size", value: sample.data.len() as u128 })?;
+        let size = u32::try_from(sample.data.len()).map_err(|_| Error::NotRepresentable {
+            what: "sample size",
+            value: sample.data.len() as u128,
+        })?;
         if t.samples() == u32::MAX {
-            return Err(Error::NotRepresentable { what: "sample count", value: u128::from(u32::MAX) + 1 });
+            return Err(Error::NotRepresentable {
+                what: "sample count",
+                value: u128::from(u32::MAX) + 1,
+            });
         }
         let duration = match t.first {
             None => None,
             Some(_) => {
                 if sample.dts <= t.last_dts {
-                    return Err(Error::TimestampRegression { track: sample.track, previous: t.last_dts, dts: sample.dts });
+                    return Err(Error::TimestampRegression {
+                        track: sample.track,
+                        previous: t.last_dts,
+                        dts: sample.dts,
+                    });
                 }
                 let d = i128::from(sample.dts) - i128::from(t.last_dts);
-                Some(u32::try_from(d).map_err(|_| Error::NotRepresentable { what: "sample duration (dts gap)", value: d as u128 })?)
+                Some(u32::try_from(d).map_err(|_| Error::NotRepresentable {
+                    what: "sample duration (dts gap)",
+                    value: d as u128,
+                })?)
             }
         };
         if let Some(d) = duration {
@@ -219,8 +256,10 @@ impl Muxer {
         let open = &t.open;
         if !open.data.is_empty()
             && (open.sdi != t.setup.current
-                || i128::from(sample.dts) - i128::from(open.start_dts) >= i128::from(t.interleave_ticks)
-                || open.bytes + u64::from(size) > self.options.max_chunk_bytes)
+                || i128::from(sample.dts) - i128::from(open.start_dts)
+                    >= i128::from(t.interleave_ticks)
+                || open.bytes + u64::from(size) > self.options.max_chunk_bytes
+                || open.data.len() >= MAX_CHUNK_SAMPLES)
         {
             close_chunk(t, &mut self.position, &mut self.appends);
         }
@@ -233,7 +272,7 @@ impl Muxer {
         t.open.data.push(sample.data);
 
         let n = t.samples() as usize;
-        if n % 64 == 0 {
+        if n.is_multiple_of(64) {
             t.sync.push(0);
         }
         if sample.sync {
@@ -267,7 +306,10 @@ impl Muxer {
             return Err(Error::Finished);
         }
         let count = self.tracks.len();
-        let t = self.tracks.get_mut(track).ok_or(Error::UnknownTrack { track, tracks: count })?;
+        let t = self.tracks.get_mut(track).ok_or(Error::UnknownTrack {
+            track,
+            tracks: count,
+        })?;
         t.setup.set_codec(track, codec)?;
         Ok(())
     }
@@ -328,13 +370,19 @@ impl Muxer {
         }
         let payload = self.position - self.payload_start;
         let patch = match u32::try_from(payload + 8) {
-            Ok(size) => Patch { offset: self.payload_start - 8, bytes: Bytes::copy_from_slice(&size.to_be_bytes()) },
+            Ok(size) => Patch {
+                offset: self.payload_start - 8,
+                bytes: Bytes::copy_from_slice(&size.to_be_bytes()),
+            },
             Err(_) => {
                 let mut b = Vec::with_capacity(16);
                 b.extend_from_slice(&1u32.to_be_bytes());
                 b.extend_from_slice(b"mdat");
                 b.extend_from_slice(&(payload + 16).to_be_bytes());
-                Patch { offset: self.free_at, bytes: Bytes::from(b) }
+                Patch {
+                    offset: self.free_at,
+                    bytes: Bytes::from(b),
+                }
             }
         };
         let moov = if faststart {
@@ -364,7 +412,13 @@ impl Muxer {
     fn moov(&self, shift: u64) -> Result<Vec<u8>> {
         let movie_ts = self.options.movie_timescale;
         let first_pts = |t: &TrackIndex| {
-            t.first.map(|(dts, cts)| rescale(i128::from(dts) + i128::from(cts), t.setup.config.timescale, movie_ts))
+            t.first.map(|(dts, cts)| {
+                rescale(
+                    i128::from(dts) + i128::from(cts),
+                    t.setup.config.timescale,
+                    movie_ts,
+                )
+            })
         };
         let movie_start = self.tracks.iter().filter_map(first_pts).min().unwrap_or(0);
         let mut times = Vec::with_capacity(self.tracks.len());
@@ -374,7 +428,12 @@ impl Muxer {
             let media_time = t.first.map_or(0, |(_, cts)| i128::from(cts.max(0)));
             let media_time = media_time.min(i128::from(t.presentation_end));
             let presented = rescale(i128::from(t.presentation_end) - media_time, ts, movie_ts);
-            let to_u64 = |v: i128, what| u64::try_from(v).map_err(|_| Error::NotRepresentable { what, value: v as u128 });
+            let to_u64 = |v: i128, what| {
+                u64::try_from(v).map_err(|_| Error::NotRepresentable {
+                    what,
+                    value: v as u128,
+                })
+            };
             let edits = (delay > 0 || media_time > 0).then(|| -> Result<EditList> {
                 Ok(EditList {
                     delay: to_u64(delay, "edit list delay")?,
@@ -391,13 +450,26 @@ impl Muxer {
         }
         let mut w = BoxWriter::with_capacity(4096 + self.sample_count() as usize * 8);
         let m = w.begin(b"moov");
-        let used: Vec<usize> = (0..self.tracks.len()).filter(|&i| self.tracks[i].first.is_some()).collect();
-        let duration = used.iter().map(|&i| times[i].track_duration).max().unwrap_or(0);
+        let used: Vec<usize> = (0..self.tracks.len())
+            .filter(|&i| self.tracks[i].first.is_some())
+            .collect();
+        let duration = used
+            .iter()
+            .map(|&i| times[i].track_duration)
+            .max()
+            .unwrap_or(0);
         let next_track_id = used.last().map_or(1, |&i| i as u32 + 2);
         moov::mvhd(&mut w, movie_ts, duration, next_track_id)?;
         for &i in &used {
             let t = &self.tracks[i];
-            moov::trak(&mut w, i as u32 + 1, &t.setup.config, &t.setup.entries, &times[i], |w| sample_tables(w, t, shift))?;
+            moov::trak(
+                &mut w,
+                i as u32 + 1,
+                &t.setup.config,
+                &t.setup.entries,
+                &times[i],
+                |w| sample_tables(w, t, shift),
+            )?;
         }
         w.end(m)?;
         Ok(w.into_vec())
@@ -405,7 +477,11 @@ impl Muxer {
 }
 
 fn close_chunk(t: &mut TrackIndex, position: &mut u64, appends: &mut Vec<Bytes>) {
-    t.chunks.push(ChunkEntry { offset: *position, first_sample: t.open.first_sample, sdi: t.open.sdi });
+    t.chunks.push(ChunkEntry {
+        offset: *position,
+        first_sample: t.open.first_sample,
+        sdi: t.open.sdi,
+    });
     *position += t.open.bytes;
     appends.append(&mut t.open.data);
     t.open.bytes = 0;
@@ -547,11 +623,25 @@ mod tests {
 
     fn video() -> TrackConfig {
         let entry = Bytes::from_static(&[0, 0, 0, 8, b'a', b'v', b'c', b'1']);
-        TrackConfig::video(Codec::Raw { entry, kind: TrackKind::Video }, 90000, 640, 480)
+        TrackConfig::video(
+            Codec::Raw {
+                entry,
+                kind: TrackKind::Video,
+            },
+            90000,
+            640,
+            480,
+        )
     }
 
     fn aac() -> TrackConfig {
-        TrackConfig::audio(Codec::Aac { audio_specific_config: Bytes::from_static(&[0x11, 0x90]) }, 48000, 2)
+        TrackConfig::audio(
+            Codec::Aac {
+                audio_specific_config: Bytes::from_static(&[0x11, 0x90]),
+            },
+            48000,
+            2,
+        )
     }
 
     fn find(moov: &[u8], fourcc: &[u8; 4]) -> bool {
@@ -567,11 +657,20 @@ mod tests {
         let (mut v, mut a, mut vdts) = (0i64, 0i64, 0i64);
         while v < 30 * 3600 {
             let cts = [6000, 0, 3000][(v % 3) as usize];
-            m.push(Sample { track: 0, dts: vdts, cts_offset: cts, duration: None, sync: v % 60 == 0, data: payload.clone() }).unwrap();
+            m.push(Sample {
+                track: 0,
+                dts: vdts,
+                cts_offset: cts,
+                duration: None,
+                sync: v % 60 == 0,
+                data: payload.clone(),
+            })
+            .unwrap();
             vdts += 2990 + (v % 7) * 3;
             v += 1;
             while a * 1024 * 90000 < vdts * 48000 {
-                m.push(Sample::new(1, a * 1024, true, payload.slice(..400))).unwrap();
+                m.push(Sample::new(1, a * 1024, true, payload.slice(..400)))
+                    .unwrap();
                 a += 1;
             }
             m.take_appends().for_each(drop);
@@ -585,7 +684,10 @@ mod tests {
     #[test]
     fn faststart_switches_to_co64_when_the_move_crosses_4_gib() {
         let big = Bytes::from(vec![0u8; 16 << 20]);
-        let options = Mp4Options { max_chunk_bytes: 16 << 20, ..Mp4Options::default() };
+        let options = Mp4Options {
+            max_chunk_bytes: 16 << 20,
+            ..Mp4Options::default()
+        };
         let build = || {
             let mut m = Muxer::new(vec![video()], options.clone()).unwrap();
             let header = m.position();
@@ -597,8 +699,10 @@ mod tests {
             // Put the last chunk 100 bytes below 4 GiB: it fits in stco, until the moov
             // (well over 100 bytes) moves in front of it.
             let filler = u64::from(u32::MAX) - 100 - header - 255 * (16 << 20);
-            m.push(Sample::new(0, dts, false, big.slice(..filler as usize))).unwrap();
-            m.push(Sample::new(0, dts + 90000, false, big.slice(..10))).unwrap(); // a new chunk
+            m.push(Sample::new(0, dts, false, big.slice(..filler as usize)))
+                .unwrap();
+            m.push(Sample::new(0, dts + 90000, false, big.slice(..10)))
+                .unwrap(); // a new chunk
             m.take_appends().for_each(drop);
             m
         };
@@ -606,7 +710,11 @@ mod tests {
         assert!(find(&end.moov, b"stco") && !find(&end.moov, b"co64"));
         let fast = build().finish(true).unwrap();
         assert!(find(&fast.moov, b"co64") && !find(&fast.moov, b"stco"));
-        assert_eq!(fast.moov_insert_at, Some(end.patches[0].offset - 8), "right after ftyp");
+        assert_eq!(
+            fast.moov_insert_at,
+            Some(end.patches[0].offset - 8),
+            "right after ftyp"
+        );
         // The offsets account for the move by exactly the final moov size.
         let at = fast.moov.windows(4).position(|w| w == b"co64").unwrap();
         let first = u64::from_be_bytes(fast.moov[at + 12..at + 20].try_into().unwrap());

@@ -15,7 +15,10 @@ fn io_err(context: &'static str) -> impl FnOnce(io::Error) -> Error {
 }
 
 /// Writes every piece with `write_vectored`, retrying partial writes.
-pub async fn write_all_vectored<W: AsyncWrite + Unpin + ?Sized>(w: &mut W, parts: &[Bytes]) -> io::Result<()> {
+pub async fn write_all_vectored<W: AsyncWrite + Unpin + ?Sized>(
+    w: &mut W,
+    parts: &[Bytes],
+) -> io::Result<()> {
     const BATCH: usize = 64;
     for batch in parts.chunks(BATCH) {
         let mut slices: Vec<IoSlice<'_>> = batch.iter().map(|b| IoSlice::new(b)).collect();
@@ -44,7 +47,11 @@ impl<W: AsyncWrite + AsyncSeek + Unpin> Mp4Writer<W> {
     /// Writes the file header and returns the writer.
     pub async fn new(inner: W, tracks: Vec<TrackConfig>, options: Mp4Options) -> Result<Self> {
         let muxer = Muxer::new(tracks, options)?;
-        let mut w = Self { inner, muxer, scratch: Vec::new() };
+        let mut w = Self {
+            inner,
+            muxer,
+            scratch: Vec::new(),
+        };
         w.drain().await?;
         Ok(w)
     }
@@ -63,7 +70,9 @@ impl<W: AsyncWrite + AsyncSeek + Unpin> Mp4Writer<W> {
     async fn drain(&mut self) -> Result<()> {
         self.scratch.extend(self.muxer.take_appends());
         if !self.scratch.is_empty() {
-            write_all_vectored(&mut self.inner, &self.scratch).await.map_err(io_err("writing media data"))?;
+            write_all_vectored(&mut self.inner, &self.scratch)
+                .await
+                .map_err(io_err("writing media data"))?;
             self.scratch.clear();
         }
         Ok(())
@@ -71,20 +80,38 @@ impl<W: AsyncWrite + AsyncSeek + Unpin> Mp4Writer<W> {
 
     async fn finish_common(&mut self, faststart: bool) -> Result<Finish> {
         let finish = self.muxer.finish(faststart)?;
-        write_all_vectored(&mut self.inner, &finish.appends).await.map_err(io_err("writing media data"))?;
-        let end = self.inner.stream_position().await.map_err(io_err("seeking"))?;
+        write_all_vectored(&mut self.inner, &finish.appends)
+            .await
+            .map_err(io_err("writing media data"))?;
+        let end = self
+            .inner
+            .stream_position()
+            .await
+            .map_err(io_err("seeking"))?;
         for p in &finish.patches {
-            self.inner.seek(SeekFrom::Start(p.offset)).await.map_err(io_err("seeking to patch the mdat header"))?;
-            self.inner.write_all(&p.bytes).await.map_err(io_err("patching the mdat header"))?;
+            self.inner
+                .seek(SeekFrom::Start(p.offset))
+                .await
+                .map_err(io_err("seeking to patch the mdat header"))?;
+            self.inner
+                .write_all(&p.bytes)
+                .await
+                .map_err(io_err("patching the mdat header"))?;
         }
-        self.inner.seek(SeekFrom::Start(end)).await.map_err(io_err("seeking to the end"))?;
+        self.inner
+            .seek(SeekFrom::Start(end))
+            .await
+            .map_err(io_err("seeking to the end"))?;
         Ok(finish)
     }
 
     /// Writes the last chunks and `moov` at the end, fixes the `mdat` size, flushes.
     pub async fn finish(mut self) -> Result<W> {
         let finish = self.finish_common(false).await?;
-        self.inner.write_all(&finish.moov).await.map_err(io_err("writing moov"))?;
+        self.inner
+            .write_all(&finish.moov)
+            .await
+            .map_err(io_err("writing moov"))?;
         self.inner.flush().await.map_err(io_err("flushing"))?;
         Ok(self.inner)
     }
@@ -95,7 +122,11 @@ impl<W: AsyncRead + AsyncWrite + AsyncSeek + Unpin> Mp4Writer<W> {
     pub async fn finish_faststart(mut self) -> Result<W> {
         let finish = self.finish_common(true).await?;
         let at = finish.moov_insert_at.unwrap_or(0);
-        let end = self.inner.stream_position().await.map_err(io_err("seeking"))?;
+        let end = self
+            .inner
+            .stream_position()
+            .await
+            .map_err(io_err("seeking"))?;
         let by = finish.moov.len() as u64;
         let shift = async {
             let mut buf = vec![0u8; 1 << 20];
@@ -111,10 +142,21 @@ impl<W: AsyncRead + AsyncWrite + AsyncSeek + Unpin> Mp4Writer<W> {
             }
             io::Result::Ok(())
         };
-        shift.await.map_err(io_err("shifting media data for faststart"))?;
-        self.inner.seek(SeekFrom::Start(at)).await.map_err(io_err("seeking"))?;
-        self.inner.write_all(&finish.moov).await.map_err(io_err("writing moov"))?;
-        self.inner.seek(SeekFrom::End(0)).await.map_err(io_err("seeking"))?;
+        shift
+            .await
+            .map_err(io_err("shifting media data for faststart"))?;
+        self.inner
+            .seek(SeekFrom::Start(at))
+            .await
+            .map_err(io_err("seeking"))?;
+        self.inner
+            .write_all(&finish.moov)
+            .await
+            .map_err(io_err("writing moov"))?;
+        self.inner
+            .seek(SeekFrom::End(0))
+            .await
+            .map_err(io_err("seeking"))?;
         self.inner.flush().await.map_err(io_err("flushing"))?;
         Ok(self.inner)
     }

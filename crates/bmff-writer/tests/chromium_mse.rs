@@ -11,7 +11,9 @@ use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
-use bmff_writer::{FragmentOptions, InitSegment, MediaSegment, Sample, SegmentSink, SegmentWriter, TrackConfig};
+use bmff_writer::{
+    FragmentOptions, InitSegment, MediaSegment, Sample, SegmentSink, SegmentWriter, TrackConfig,
+};
 use common::{fixture_track, interleave};
 
 /// Collects segments in memory, in output order, as URL paths.
@@ -22,13 +24,15 @@ struct Memory {
 
 impl SegmentSink for Memory {
     fn init_segment(&mut self, init: &InitSegment) -> std::io::Result<()> {
-        self.files.push((format!("/init-{}.mp4", init.number), init.bytes.to_vec()));
+        self.files
+            .push((format!("/init-{}.mp4", init.number), init.bytes.to_vec()));
         Ok(())
     }
     fn media_segment(&mut self, s: &MediaSegment) -> std::io::Result<()> {
         let mut bytes = Vec::with_capacity(s.size as usize);
         bmff_writer::write_all_vectored(&mut bytes, &s.parts)?;
-        self.files.push((format!("/segment-{}.m4s", s.sequence_number), bytes));
+        self.files
+            .push((format!("/segment-{}.m4s", s.sequence_number), bytes));
         Ok(())
     }
 }
@@ -75,7 +79,12 @@ const fail = (m) => { if (!failed) { failed = true; report('fail ' + m); } };
 })();
 </script></body></html>"#;
 
-fn respond(mut stream: TcpStream, files: &[(String, Vec<u8>)], page: &str, results: &mpsc::Sender<String>) {
+fn respond(
+    mut stream: TcpStream,
+    files: &[(String, Vec<u8>)],
+    page: &str,
+    results: &mpsc::Sender<String>,
+) {
     let mut reader = BufReader::new(stream.try_clone().unwrap());
     let mut request = String::new();
     if reader.read_line(&mut request).is_err() {
@@ -98,7 +107,10 @@ fn respond(mut stream: TcpStream, files: &[(String, Vec<u8>)], page: &str, resul
     } else {
         ("404 Not Found", "text/plain", Vec::new())
     };
-    let head = format!("HTTP/1.1 {status}\r\nContent-Type: {kind}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n", body.len());
+    let head = format!(
+        "HTTP/1.1 {status}\r\nContent-Type: {kind}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
     let _ = stream.write_all(head.as_bytes());
     let _ = stream.write_all(&body);
 }
@@ -108,12 +120,13 @@ fn percent_decode(s: &str) -> String {
     let mut out = Vec::new();
     let mut i = 0;
     while i < b.len() {
-        if b[i] == b'%' && i + 2 < b.len() {
-            if let Ok(v) = u8::from_str_radix(&s[i + 1..i + 3], 16) {
-                out.push(v);
-                i += 3;
-                continue;
-            }
+        let hex = b
+            .get(i + 1..i + 3)
+            .and_then(|h| std::str::from_utf8(h).ok());
+        if let (b'%', Some(Ok(v))) = (b[i], hex.map(|h| u8::from_str_radix(h, 16))) {
+            out.push(v);
+            i += 3;
+            continue;
         }
         out.push(b[i]);
         i += 1;
@@ -135,7 +148,9 @@ fn play_in_chromium(files: Vec<(String, Vec<u8>)>, mime: &str, min_time: f64) ->
     std::thread::spawn(move || {
         for stream in listener.incoming() {
             let Ok(stream) = stream else { break };
-            stream.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+            stream
+                .set_read_timeout(Some(Duration::from_secs(5)))
+                .unwrap();
             respond(stream, &files, &page, &tx);
         }
     });
@@ -162,15 +177,23 @@ fn play_in_chromium(files: Vec<(String, Vec<u8>)>, mime: &str, min_time: f64) ->
         .spawn()
         .unwrap();
     let mut guard = test_support::ChildGuard::new("chromium", child);
-    let result = rx.recv_timeout(Duration::from_secs(60)).unwrap_or_else(|_| "fail: no report from the page within 60 s".to_owned());
+    let result = rx
+        .recv_timeout(Duration::from_secs(60))
+        .unwrap_or_else(|_| "fail: no report from the page within 60 s".to_owned());
     guard.stop();
     eprintln!("Chromium page reported: {result}");
     result
 }
 
-fn segments(tracks: &[(TrackConfig, Vec<Sample>)], change: Option<(usize, TrackConfig, Vec<Sample>)>) -> Vec<(String, Vec<u8>)> {
+fn segments(
+    tracks: &[(TrackConfig, Vec<Sample>)],
+    change: Option<(usize, TrackConfig, Vec<Sample>)>,
+) -> Vec<(String, Vec<u8>)> {
     let configs = tracks.iter().map(|(c, _)| c.clone()).collect();
-    let opts = FragmentOptions { fragment_duration: Duration::from_millis(500), ..Default::default() };
+    let opts = FragmentOptions {
+        fragment_duration: Duration::from_millis(500),
+        ..Default::default()
+    };
     let mut w = SegmentWriter::new(Memory::default(), configs, opts).unwrap();
     for s in interleave(tracks) {
         w.push(s).unwrap();
@@ -188,7 +211,10 @@ fn segments(tracks: &[(TrackConfig, Vec<Sample>)], change: Option<(usize, TrackC
 fn h264_and_aac_play_through_media_source_extensions() {
     test_support::require_peer!("chromium");
     let tracks = [fixture_track("h264.mp4", 0), fixture_track("aac.mp4", 1)];
-    let codecs: Vec<String> = tracks.iter().map(|(c, _)| c.codec_string().unwrap().unwrap()).collect();
+    let codecs: Vec<String> = tracks
+        .iter()
+        .map(|(c, _)| c.codec_string().unwrap().unwrap())
+        .collect();
     let mime = format!("video/mp4; codecs=\"{}\"", codecs.join(","));
     let result = play_in_chromium(segments(&tracks, None), &mime, 1.0);
     assert!(result.starts_with("ok "), "Chromium MSE: {result}");
@@ -209,12 +235,18 @@ fn codec_change_plays_through_a_new_init_segment() {
             s
         })
         .collect();
-    let mime = format!("video/mp4; codecs=\"{}\"", c1.codec_string().unwrap().unwrap());
+    let mime = format!(
+        "video/mp4; codecs=\"{}\"",
+        c1.codec_string().unwrap().unwrap()
+    );
     let files = segments(&[(c1, s1)], Some((0, c2, second)));
     assert!(files.iter().any(|(p, _)| p == "/init-2.mp4"));
     // Past the 2 s switch point into the second configuration (640x360).
     let result = play_in_chromium(files, &mime, 2.3);
-    assert!(result.starts_with("ok ") && result.contains("width=640"), "Chromium MSE: {result}");
+    assert!(
+        result.starts_with("ok ") && result.contains("width=640"),
+        "Chromium MSE: {result}"
+    );
 }
 
 #[test]
@@ -222,10 +254,16 @@ fn the_page_reports_a_corrupt_fragment() {
     // Negative control: the harness must see Chromium reject bad data.
     test_support::require_peer!("chromium");
     let tracks = [fixture_track("h264.mp4", 0)];
-    let mime = format!("video/mp4; codecs=\"{}\"", tracks[0].0.codec_string().unwrap().unwrap());
+    let mime = format!(
+        "video/mp4; codecs=\"{}\"",
+        tracks[0].0.codec_string().unwrap().unwrap()
+    );
     let mut files = segments(&tracks, None);
     let seg = &mut files[1].1;
     seg[12..16].copy_from_slice(b"junk"); // the mfhd inside the first moof
     let result = play_in_chromium(files, &mime, 1.0);
-    assert!(result.starts_with("fail "), "Chromium accepted a corrupt fragment: {result}");
+    assert!(
+        result.starts_with("fail "),
+        "Chromium accepted a corrupt fragment: {result}"
+    );
 }

@@ -3,11 +3,18 @@
 #![allow(clippy::unwrap_used)]
 
 use bmff_writer::{
-    Bytes, Codec, Error, FragmentOptions, FragmentedMuxer, Mp4Options, Muxer, ParameterSets, Sample, TrackConfig,
+    Bytes, Codec, Error, FragmentOptions, FragmentedMuxer, Mp4Options, Muxer, ParameterSets,
+    Sample, TrackConfig,
 };
 
 fn aac() -> TrackConfig {
-    TrackConfig::audio(Codec::Aac { audio_specific_config: Bytes::from_static(&[0x11, 0x90]) }, 48000, 2)
+    TrackConfig::audio(
+        Codec::Aac {
+            audio_specific_config: Bytes::from_static(&[0x11, 0x90]),
+        },
+        48000,
+        2,
+    )
 }
 
 fn data() -> Bytes {
@@ -18,17 +25,53 @@ fn data() -> Bytes {
 fn plain_muxer_rejects_bad_samples() {
     let mut m = Muxer::new(vec![aac()], Mp4Options::default()).unwrap();
     let e = m.push(Sample::new(3, 0, true, data())).unwrap_err();
-    assert!(matches!(e, Error::UnknownTrack { track: 3, tracks: 1 }), "{e}");
+    assert!(
+        matches!(
+            e,
+            Error::UnknownTrack {
+                track: 3,
+                tracks: 1
+            }
+        ),
+        "{e}"
+    );
     let e = m.push(Sample::new(0, 0, true, Bytes::new())).unwrap_err();
     assert!(matches!(e, Error::EmptySample { track: 0, dts: 0 }), "{e}");
     m.push(Sample::new(0, 1024, true, data())).unwrap();
     let e = m.push(Sample::new(0, 1000, true, data())).unwrap_err();
-    assert!(matches!(e, Error::TimestampRegression { track: 0, previous: 1024, dts: 1000 }), "{e}");
-    assert_eq!(e.to_string(), "track 0: decode time 1000 is not after the previous one (1024)");
+    assert!(
+        matches!(
+            e,
+            Error::TimestampRegression {
+                track: 0,
+                previous: 1024,
+                dts: 1000
+            }
+        ),
+        "{e}"
+    );
+    assert_eq!(
+        e.to_string(),
+        "track 0: decode time 1000 is not after the previous one (1024)"
+    );
     let e = m.push(Sample::new(0, 1024, true, data())).unwrap_err();
-    assert!(matches!(e, Error::TimestampRegression { .. }), "equal decode times: {e}");
-    let e = m.push(Sample::new(0, 1024 + (1 << 33), true, data())).unwrap_err();
-    assert!(matches!(e, Error::NotRepresentable { what: "sample duration (dts gap)", .. }), "{e}");
+    assert!(
+        matches!(e, Error::TimestampRegression { .. }),
+        "equal decode times: {e}"
+    );
+    let e = m
+        .push(Sample::new(0, 1024 + (1 << 33), true, data()))
+        .unwrap_err();
+    assert!(
+        matches!(
+            e,
+            Error::NotRepresentable {
+                what: "sample duration (dts gap)",
+                ..
+            }
+        ),
+        "{e}"
+    );
     // Still usable.
     m.push(Sample::new(0, 2048, true, data())).unwrap();
     assert_eq!(m.sample_count(), 2);
@@ -41,40 +84,102 @@ fn plain_muxer_rejects_bad_samples() {
 
 #[test]
 fn fragmented_muxer_rejects_bad_samples() {
-    let avc = TrackConfig::video(Codec::Raw { entry: Bytes::from_static(&[0, 0, 0, 8, b'a', b'v', b'c', b'1']), kind: bmff_writer::TrackKind::Video }, 90000, 320, 240);
-    let mut m = FragmentedMuxer::new(vec![avc, aac()], FragmentOptions::default()).unwrap();
-    let e = m.push(Sample::new(0, 0, false, data())).unwrap_err();
-    assert!(matches!(e, Error::NotKeyframe { track: 0, dts: 0 }), "{e}");
-    m.push(Sample::new(0, 0, true, data())).unwrap();
-    assert!(matches!(m.push(Sample::new(0, -5, false, data())), Err(Error::TimestampRegression { .. })));
-    assert!(matches!(m.push(Sample::new(2, 0, true, data())), Err(Error::UnknownTrack { .. })));
-    assert!(matches!(m.push(Sample::new(1, 0, true, Bytes::new())), Err(Error::EmptySample { .. })));
-    m.finish().unwrap();
-    assert!(matches!(m.push(Sample::new(0, 9000, true, data())), Err(Error::Finished)));
-}
-
-#[test]
-fn bad_track_descriptions() {
-    assert!(matches!(Muxer::new(vec![], Mp4Options::default()), Err(Error::NoTracks)));
-    let no_sps = TrackConfig::video(Codec::Avc(ParameterSets::Nal { vps: vec![], sps: vec![], pps: vec![] }), 90000, 320, 240);
-    let e = Muxer::new(vec![no_sps], Mp4Options::default()).unwrap_err();
-    assert_eq!(e.to_string(), "H.264: missing an SPS");
-    let garbage = TrackConfig::video(
-        Codec::Avc(ParameterSets::Nal { vps: vec![], sps: vec![Bytes::from_static(&[0x67, 0x64])], pps: vec![Bytes::from_static(&[0x68])] }),
+    let avc = TrackConfig::video(
+        Codec::Raw {
+            entry: Bytes::from_static(&[0, 0, 0, 8, b'a', b'v', b'c', b'1']),
+            kind: bmff_writer::TrackKind::Video,
+        },
         90000,
         320,
         240,
     );
-    assert!(matches!(Muxer::new(vec![garbage], Mp4Options::default()), Err(Error::InvalidParameterSet { codec: "H.264", .. })));
+    let mut m = FragmentedMuxer::new(vec![avc, aac()], FragmentOptions::default()).unwrap();
+    let e = m.push(Sample::new(0, 0, false, data())).unwrap_err();
+    assert!(matches!(e, Error::NotKeyframe { track: 0, dts: 0 }), "{e}");
+    m.push(Sample::new(0, 0, true, data())).unwrap();
+    assert!(matches!(
+        m.push(Sample::new(0, -5, false, data())),
+        Err(Error::TimestampRegression { .. })
+    ));
+    assert!(matches!(
+        m.push(Sample::new(2, 0, true, data())),
+        Err(Error::UnknownTrack { .. })
+    ));
+    assert!(matches!(
+        m.push(Sample::new(1, 0, true, Bytes::new())),
+        Err(Error::EmptySample { .. })
+    ));
+    m.finish().unwrap();
+    assert!(matches!(
+        m.push(Sample::new(0, 9000, true, data())),
+        Err(Error::Finished)
+    ));
+}
+
+#[test]
+fn bad_track_descriptions() {
+    assert!(matches!(
+        Muxer::new(vec![], Mp4Options::default()),
+        Err(Error::NoTracks)
+    ));
+    let no_sps = TrackConfig::video(
+        Codec::Avc(ParameterSets::Nal {
+            vps: vec![],
+            sps: vec![],
+            pps: vec![],
+        }),
+        90000,
+        320,
+        240,
+    );
+    let e = Muxer::new(vec![no_sps], Mp4Options::default()).unwrap_err();
+    assert_eq!(e.to_string(), "H.264: missing an SPS");
+    let garbage = TrackConfig::video(
+        Codec::Avc(ParameterSets::Nal {
+            vps: vec![],
+            sps: vec![Bytes::from_static(&[0x67, 0x64])],
+            pps: vec![Bytes::from_static(&[0x68])],
+        }),
+        90000,
+        320,
+        240,
+    );
+    assert!(matches!(
+        Muxer::new(vec![garbage], Mp4Options::default()),
+        Err(Error::InvalidParameterSet { codec: "H.264", .. })
+    ));
     let low = TrackConfig::audio(Codec::Mp3, 11025, 1);
     let e = FragmentedMuxer::new(vec![low], FragmentOptions::default()).unwrap_err();
-    assert_eq!(e.to_string(), "MP3: sample rate 11025 Hz is not supported in MP4");
+    assert_eq!(
+        e.to_string(),
+        "MP3: sample rate 11025 Hz is not supported in MP4"
+    );
     let zero = aac().with_timescale(0);
-    assert!(matches!(Muxer::new(vec![zero], Mp4Options::default()), Err(Error::InvalidTrack { track: 0, .. })));
-    let raw = TrackConfig::video(Codec::Raw { entry: Bytes::from_static(&[0, 0, 0, 9, b'a']), kind: bmff_writer::TrackKind::Video }, 90000, 1, 1);
-    assert!(matches!(Muxer::new(vec![raw], Mp4Options::default()), Err(Error::InvalidTrack { .. })));
+    assert!(matches!(
+        Muxer::new(vec![zero], Mp4Options::default()),
+        Err(Error::InvalidTrack { track: 0, .. })
+    ));
+    let raw = TrackConfig::video(
+        Codec::Raw {
+            entry: Bytes::from_static(&[0, 0, 0, 9, b'a']),
+            kind: bmff_writer::TrackKind::Video,
+        },
+        90000,
+        1,
+        1,
+    );
+    assert!(matches!(
+        Muxer::new(vec![raw], Mp4Options::default()),
+        Err(Error::InvalidTrack { .. })
+    ));
     // A codec change may not switch the track kind.
     let mut m = Muxer::new(vec![aac()], Mp4Options::default()).unwrap();
-    let video = Codec::Raw { entry: Bytes::from_static(&[0, 0, 0, 8, b'a', b'v', b'c', b'1']), kind: bmff_writer::TrackKind::Video };
-    assert!(matches!(m.set_codec(0, video), Err(Error::InvalidTrack { .. })));
+    let video = Codec::Raw {
+        entry: Bytes::from_static(&[0, 0, 0, 8, b'a', b'v', b'c', b'1']),
+        kind: bmff_writer::TrackKind::Video,
+    };
+    assert!(matches!(
+        m.set_codec(0, video),
+        Err(Error::InvalidTrack { .. })
+    ));
 }

@@ -51,16 +51,25 @@ fn co64_and_largesize_mdat_past_4_gib() {
     let dir = test_support::temp_dir();
     let path = dir.path().join("large.mp4");
     let zero = Bytes::from(vec![0u8; SAMPLE]);
-    let sparse = Sparse { file: File::create(&path).unwrap(), zero: zero.as_ptr(), end: 0 };
+    let sparse = Sparse {
+        file: File::create(&path).unwrap(),
+        zero: zero.as_ptr(),
+        end: 0,
+    };
     let mut w = Mp4Writer::new(sparse, vec![config], Mp4Options::default()).unwrap();
     // 270 x 16 MiB = 4.2 GiB of holes, then the fixture's real frames past 4 GiB.
     let step = real[1].dts - real[0].dts;
     let holes = 270;
     for i in 0..holes {
-        w.push(Sample::new(0, i * step, true, zero.clone())).unwrap();
+        w.push(Sample::new(0, i * step, true, zero.clone()))
+            .unwrap();
     }
     for s in &real {
-        w.push(Sample { dts: s.dts + holes * step, ..s.clone() }).unwrap();
+        w.push(Sample {
+            dts: s.dts + holes * step,
+            ..s.clone()
+        })
+        .unwrap();
     }
     let sparse = w.finish().unwrap();
     drop(sparse);
@@ -74,16 +83,31 @@ fn co64_and_largesize_mdat_past_4_gib() {
     let ftyp = u32::from_be_bytes(head[..4].try_into().unwrap()) as usize;
     assert_eq!(&head[ftyp..ftyp + 8], &[0, 0, 0, 1, b'm', b'd', b'a', b't']);
     let mdat = u64::from_be_bytes(head[ftyp + 8..ftyp + 16].try_into().unwrap());
-    assert_eq!(ftyp as u64 + mdat, len - moov_size(&path, ftyp as u64 + mdat));
+    assert_eq!(
+        ftyp as u64 + mdat,
+        len - moov_size(&path, ftyp as u64 + mdat)
+    );
 
-        let probe = ffprobe::probe(&path);
+    let probe = ffprobe::probe(&path);
     assert_eq!(num(&probe["format"]["size"]) as u64, len);
-    assert_eq!(num(&probe["streams"][0]["nb_frames"]) as usize, holes as usize + real.len());
+    assert_eq!(
+        num(&probe["streams"][0]["nb_frames"]) as usize,
+        holes as usize + real.len()
+    );
     // ffprobe reads packets through their data, so only the ends are read: the first
     // hole sample right after the 16-byte mdat header, then (seeking to 9 s, where the
     // holes end) the real frames at their exact 64-bit offsets, with their bytes.
-    let entries = ["-select_streams", "v:0", "-show_entries", "packet=pos,size,flags", "-show_packets"];
-    let first = ffprobe::probe_with(&path, &[&entries[..], &["-read_intervals", "%+#1"]].concat());
+    let entries = [
+        "-select_streams",
+        "v:0",
+        "-show_entries",
+        "packet=pos,size,flags",
+        "-show_packets",
+    ];
+    let first = ffprobe::probe_with(
+        &path,
+        &[&entries[..], &["-read_intervals", "%+#1"]].concat(),
+    );
     assert_eq!(num(&first["packets"][0]["pos"]) as u64, ftyp as u64 + 16);
     let tail = ffprobe::probe_with(&path, &[&entries[..], &["-read_intervals", "9%"]].concat());
     let tail = tail["packets"].as_array().unwrap();
@@ -116,11 +140,17 @@ fn co64_and_largesize_mdat_past_4_gib() {
             Err(shiguredo_mp4::demux::DemuxError::InputRequired(r)) => r,
             Err(e) => panic!("{e}"),
         };
-        let size = r.size.unwrap_or((len - r.position) as usize).min((len - r.position) as usize);
+        let size = r
+            .size
+            .unwrap_or((len - r.position) as usize)
+            .min((len - r.position) as usize);
         let mut buf = vec![0u8; size];
         f.seek(SeekFrom::Start(r.position)).unwrap();
         f.read_exact(&mut buf).unwrap();
-        d.handle_input(shiguredo_mp4::demux::Input { position: r.position, data: &buf });
+        d.handle_input(shiguredo_mp4::demux::Input {
+            position: r.position,
+            data: &buf,
+        });
     }
     assert_eq!(offsets.len(), holes as usize + real.len());
     assert_eq!(offsets[0], ftyp as u64 + 16);

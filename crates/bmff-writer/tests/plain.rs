@@ -10,9 +10,20 @@ use bmff_writer::{Codec, HevcTag, Mp4Options, Mp4Writer, Sample, TrackConfig};
 use common::{demux_plain, fixture_track, interleave, mp3_frames, mp4parse_tables};
 use test_support::ffprobe::{self, num};
 
-fn write(dir: &Path, name: &str, tracks: &[(TrackConfig, Vec<Sample>)], faststart: bool) -> (PathBuf, Vec<u8>) {
+fn write(
+    dir: &Path,
+    name: &str,
+    tracks: &[(TrackConfig, Vec<Sample>)],
+    faststart: bool,
+) -> (PathBuf, Vec<u8>) {
     let path = dir.join(name);
-    let file = std::fs::OpenOptions::new().read(true).write(true).create(true).truncate(true).open(&path).unwrap();
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .open(&path)
+        .unwrap();
     let configs = tracks.iter().map(|(c, _)| c.clone()).collect();
     let mut w = Mp4Writer::new(file, configs, Mp4Options::default()).unwrap();
     for s in interleave(tracks) {
@@ -29,8 +40,16 @@ fn write(dir: &Path, name: &str, tracks: &[(TrackConfig, Vec<Sample>)], faststar
 
 /// Duration a sample really lasts: to the next sample, the last one its own.
 fn durations(samples: &[Sample]) -> Vec<u32> {
-    let mut d: Vec<u32> = samples.windows(2).map(|w| (w[1].dts - w[0].dts) as u32).collect();
-    let last = samples.last().unwrap().duration.or(d.last().copied()).unwrap();
+    let mut d: Vec<u32> = samples
+        .windows(2)
+        .map(|w| (w[1].dts - w[0].dts) as u32)
+        .collect();
+    let last = samples
+        .last()
+        .unwrap()
+        .duration
+        .or(d.last().copied())
+        .unwrap();
     d.push(last);
     d
 }
@@ -38,7 +57,11 @@ fn durations(samples: &[Sample]) -> Vec<u32> {
 /// Every check of one written file against what was pushed.
 fn check(path: &Path, bytes: &[u8], tracks: &[(TrackConfig, Vec<Sample>)], tags: &[&str]) {
     let errors = ffprobe::decode_errors(path);
-    assert!(errors.is_empty(), "ffmpeg decode of {} printed: {errors}", path.display());
+    assert!(
+        errors.is_empty(),
+        "ffmpeg decode of {} printed: {errors}",
+        path.display()
+    );
 
     let probe = ffprobe::probe(path);
     let streams = probe["streams"].as_array().unwrap();
@@ -53,25 +76,52 @@ fn check(path: &Path, bytes: &[u8], tracks: &[(TrackConfig, Vec<Sample>)], tags:
             assert_eq!(num(&stream["sample_rate"]) as u32, config.sample_rate);
             assert_eq!(stream["channels"], config.channels);
         }
-        assert_eq!(num(&stream["nb_frames"]) as usize, samples.len(), "stream {i} sample count");
+        assert_eq!(
+            num(&stream["nb_frames"]) as usize,
+            samples.len(),
+            "stream {i} sample count"
+        );
         let d = durations(samples);
         // Presented span: from the first sample's presentation to the latest end.
         let first_pts = samples[0].dts + i64::from(samples[0].cts_offset);
-        let end = samples.iter().zip(&d).map(|(s, d)| s.dts + i64::from(s.cts_offset) + i64::from(*d)).max().unwrap();
+        let end = samples
+            .iter()
+            .zip(&d)
+            .map(|(s, d)| s.dts + i64::from(s.cts_offset) + i64::from(*d))
+            .max()
+            .unwrap();
         let expected = (end - first_pts) as f64 / ts;
         let frame = f64::from(d[0]) / ts;
         let got = num(&stream["duration"]);
-        assert!((got - expected).abs() <= frame + 0.001, "stream {i} duration {got} vs {expected}");
+        assert!(
+            (got - expected).abs() <= frame + 0.001,
+            "stream {i} duration {got} vs {expected}"
+        );
 
         let packets = ffprobe::packets(path, &i.to_string());
         assert_eq!(packets.len(), samples.len(), "stream {i} packets");
-        let (dts0, pts0) = (num(&packets[0]["dts"]) as i64, num(&packets[0]["pts"]) as i64);
-        let (s0, p0) = (samples[0].dts, samples[0].dts + i64::from(samples[0].cts_offset));
+        let (dts0, pts0) = (
+            num(&packets[0]["dts"]) as i64,
+            num(&packets[0]["pts"]) as i64,
+        );
+        let (s0, p0) = (
+            samples[0].dts,
+            samples[0].dts + i64::from(samples[0].cts_offset),
+        );
         for (p, s) in packets.iter().zip(samples) {
             assert_eq!(num(&p["size"]) as usize, s.data.len());
-            assert_eq!(p["flags"].as_str().unwrap().starts_with('K'), s.sync, "keyframe flag at dts {}", s.dts);
+            assert_eq!(
+                p["flags"].as_str().unwrap().starts_with('K'),
+                s.sync,
+                "keyframe flag at dts {}",
+                s.dts
+            );
             assert_eq!(num(&p["dts"]) as i64 - dts0, s.dts - s0, "dts");
-            assert_eq!(num(&p["pts"]) as i64 - pts0, s.dts + i64::from(s.cts_offset) - p0, "pts");
+            assert_eq!(
+                num(&p["pts"]) as i64 - pts0,
+                s.dts + i64::from(s.cts_offset) - p0,
+                "pts"
+            );
         }
     }
 
@@ -105,7 +155,12 @@ fn check(path: &Path, bytes: &[u8], tracks: &[(TrackConfig, Vec<Sample>)], tags:
     }
 }
 
-fn roundtrip(name: &str, tracks: &[(TrackConfig, Vec<Sample>)], tags: &[&str], faststart: bool) -> Vec<u8> {
+fn roundtrip(
+    name: &str,
+    tracks: &[(TrackConfig, Vec<Sample>)],
+    tags: &[&str],
+    faststart: bool,
+) -> Vec<u8> {
     let dir = test_support::temp_dir();
     let (path, bytes) = write(dir.path(), name, tracks, faststart);
     check(&path, &bytes, tracks, tags);
@@ -130,14 +185,22 @@ fn top_level(bytes: &[u8]) -> Vec<String> {
 #[test]
 fn h264_libx264() {
     test_support::require_peer!("ffmpeg", "ffprobe");
-    roundtrip("h264.mp4", &[fixture_track("h264.mp4", 0)], &["avc1"], false);
+    roundtrip(
+        "h264.mp4",
+        &[fixture_track("h264.mp4", 0)],
+        &["avc1"],
+        false,
+    );
 }
 
 #[test]
 fn h264_with_b_frames_gets_ctts() {
     test_support::require_peer!("ffmpeg", "ffprobe");
     let t = fixture_track("h264-bframes.mp4", 0);
-    assert!(t.1.iter().any(|s| s.cts_offset != 0), "the fixture has B-frames");
+    assert!(
+        t.1.iter().any(|s| s.cts_offset != 0),
+        "the fixture has B-frames"
+    );
     let bytes = roundtrip("bframes.mp4", &[t], &["avc1"], false);
     assert!(bytes.windows(4).any(|w| w == b"ctts"));
 }
@@ -164,7 +227,12 @@ fn aac() {
 #[test]
 fn opus() {
     test_support::require_peer!("ffmpeg", "ffprobe");
-    roundtrip("opus.mp4", &[fixture_track("opus.mp4", 0)], &["Opus"], false);
+    roundtrip(
+        "opus.mp4",
+        &[fixture_track("opus.mp4", 0)],
+        &["Opus"],
+        false,
+    );
 }
 
 #[test]
@@ -178,7 +246,10 @@ fn mp3_mpeg1_and_mpeg2() {
         let probe = ffprobe::probe(&path);
         assert_eq!(probe["streams"][0]["codec_name"], "mp3");
         // DecoderConfigDescriptor: tag 4, 4-byte length, then the object type.
-        let at = bytes.windows(5).position(|w| w == [0x04, 0x80, 0x80, 0x80, 13]).unwrap();
+        let at = bytes
+            .windows(5)
+            .position(|w| w == [0x04, 0x80, 0x80, 0x80, 13])
+            .unwrap();
         assert_eq!(bytes[at + 5], oti, "{fixture}");
     }
 }
@@ -193,7 +264,11 @@ fn video_and_audio_interleaved_in_chunks() {
     for t in ctx.tracks.iter() {
         let chunks = t.stco.as_ref().unwrap().offsets.len();
         // 2 s at ~0.5 s per chunk: a handful of chunks, not one per sample.
-        assert!((3..=6).contains(&chunks), "track {} has {chunks} chunks", t.id);
+        assert!(
+            (3..=6).contains(&chunks),
+            "track {} has {chunks} chunks",
+            t.id
+        );
     }
     let mvhd_next_track_id = {
         let at = bytes.windows(4).position(|w| w == b"mvhd").unwrap();
@@ -205,7 +280,10 @@ fn video_and_audio_interleaved_in_chunks() {
 #[test]
 fn faststart_puts_moov_first() {
     test_support::require_peer!("ffmpeg", "ffprobe");
-    let tracks = [fixture_track("h264-bframes.mp4", 0), fixture_track("aac.mp4", 1)];
+    let tracks = [
+        fixture_track("h264-bframes.mp4", 0),
+        fixture_track("aac.mp4", 1),
+    ];
     let bytes = roundtrip("faststart.mp4", &tracks, &["avc1", "mp4a"], true);
     assert_eq!(top_level(&bytes), ["ftyp", "moov", "free", "mdat"]);
 }
@@ -237,14 +315,15 @@ fn parameter_change_adds_a_sample_description() {
     let (c1, s1) = fixture_track("h264.mp4", 0);
     let (c2, s2) = fixture_track("rtsp-file.mp4", 0);
     let first: Vec<Sample> = s1.into_iter().take(30).collect();
-    let end = first.last().unwrap().dts + i64::from(first[1].dts - first[0].dts) as i64;
+    let end = first.last().unwrap().dts + (first[1].dts - first[0].dts);
     // Continue on the first track's clock with the second fixture's frames.
     let second: Vec<Sample> = s2
         .into_iter()
         .take(30)
         .map(|mut s| {
             s.dts = end + s.dts * i64::from(c1.timescale) / i64::from(c2.timescale);
-            s.cts_offset = (i64::from(s.cts_offset) * i64::from(c1.timescale) / i64::from(c2.timescale)) as i32;
+            s.cts_offset = (i64::from(s.cts_offset) * i64::from(c1.timescale)
+                / i64::from(c2.timescale)) as i32;
             s
         })
         .collect();
@@ -262,11 +341,29 @@ fn parameter_change_adds_a_sample_description() {
     w.finish().unwrap();
     let errors = ffprobe::decode_errors(&path);
     assert!(errors.is_empty(), "{errors}");
-    let frames = ffprobe::probe_with(&path, &["-select_streams", "v:0", "-show_entries", "frame=width,height", "-show_frames"]);
+    let frames = ffprobe::probe_with(
+        &path,
+        &[
+            "-select_streams",
+            "v:0",
+            "-show_entries",
+            "frame=width,height",
+            "-show_frames",
+        ],
+    );
     let frames = frames["frames"].as_array().unwrap();
     assert_eq!(frames.len(), 60);
-    assert!(frames[..30].iter().all(|f| f["width"] == 320 && f["height"] == 240));
-    assert!(frames[30..].iter().all(|f| f["width"] == 640 && f["height"] == 360), "second entry decodes at 640x360");
+    assert!(
+        frames[..30]
+            .iter()
+            .all(|f| f["width"] == 320 && f["height"] == 240)
+    );
+    assert!(
+        frames[30..]
+            .iter()
+            .all(|f| f["width"] == 640 && f["height"] == 360),
+        "second entry decodes at 640x360"
+    );
     let bytes = std::fs::read(&path).unwrap();
     let read = demux_plain(&bytes);
     assert_eq!(read[0].entries.len(), 2, "two sample descriptions");
@@ -282,12 +379,26 @@ fn raw_sample_entry_is_written_as_given() {
     let (config, samples) = fixture_track("aac.mp4", 0);
     // A caller-built entry (here: the one we would build, made elsewhere).
     let probe_dir = test_support::temp_dir();
-    let (_, reference) = write(probe_dir.path(), "ref.mp4", &[(config.clone(), samples.clone())], false);
+    let (_, reference) = write(
+        probe_dir.path(),
+        "ref.mp4",
+        &[(config.clone(), samples.clone())],
+        false,
+    );
     let at = reference.windows(4).position(|w| w == b"mp4a").unwrap() - 4;
     let len = u32::from_be_bytes(reference[at..at + 4].try_into().unwrap()) as usize;
     let entry = bytes::Bytes::copy_from_slice(&reference[at..at + len]);
-    let raw = TrackConfig { codec: Codec::Raw { entry, kind: bmff_writer::TrackKind::Audio }, ..config };
+    let raw = TrackConfig {
+        codec: Codec::Raw {
+            entry,
+            kind: bmff_writer::TrackKind::Audio,
+        },
+        ..config
+    };
     let bytes = roundtrip("raw.mp4", &[(raw, samples)], &["mp4a"], false);
     let at = bytes.windows(4).position(|w| w == b"mp4a").unwrap() - 4;
-    assert!(bytes[at..at + len] == reference[at..at + len], "the raw entry is written as given");
+    assert!(
+        bytes[at..at + len] == reference[at..at + len],
+        "the raw entry is written as given"
+    );
 }

@@ -7,7 +7,10 @@ mod common;
 
 use std::time::Duration;
 
-use bmff_writer::{Bytes, Codec, FragmentOptions, FragmentedWriter, Mp4Options, Mp4Writer, OpusConfig, Sample, TrackConfig};
+use bmff_writer::{
+    Bytes, Codec, FragmentOptions, FragmentedWriter, Mp4Options, Mp4Writer, OpusConfig, Sample,
+    TrackConfig,
+};
 use common::{demux_fragmented, demux_plain, mp4parse_tables};
 use proptest::prelude::*;
 
@@ -22,19 +25,49 @@ struct Step {
 fn track_config(kind: u8) -> TrackConfig {
     match kind {
         0 => common::fixture_track("h264.mp4", 0).0,
-        1 => TrackConfig::audio(Codec::Aac { audio_specific_config: Bytes::from_static(&[0x11, 0x90]) }, 48000, 2),
-        2 => TrackConfig::audio(
-            Codec::Opus(OpusConfig { channels: 2, pre_skip: 312, input_sample_rate: 48000, output_gain: 0, mapping_family: 0, mapping_table: Bytes::new() }),
+        1 => TrackConfig::audio(
+            Codec::Aac {
+                audio_specific_config: Bytes::from_static(&[0x11, 0x90]),
+            },
             48000,
             2,
         ),
-        _ => TrackConfig::audio(Codec::Aac { audio_specific_config: Bytes::from_static(&[0x12, 0x10]) }, 44100, 2).with_timescale(90000),
+        2 => TrackConfig::audio(
+            Codec::Opus(OpusConfig {
+                channels: 2,
+                pre_skip: 312,
+                input_sample_rate: 48000,
+                output_gain: 0,
+                mapping_family: 0,
+                mapping_table: Bytes::new(),
+            }),
+            48000,
+            2,
+        ),
+        _ => TrackConfig::audio(
+            Codec::Aac {
+                audio_specific_config: Bytes::from_static(&[0x12, 0x10]),
+            },
+            44100,
+            2,
+        )
+        .with_timescale(90000),
     }
 }
 
 fn steps(video: bool) -> impl Strategy<Value = Vec<Step>> {
-    let step = (1u32..6000, -500i32..3000, any::<bool>(), prop::collection::vec(any::<u8>(), 1..64))
-        .prop_map(move |(delta, cts, sync, data)| Step { delta, cts: if video { cts } else { 0 }, sync: sync || !video, data });
+    let step = (
+        1u32..6000,
+        -500i32..3000,
+        any::<bool>(),
+        prop::collection::vec(any::<u8>(), 1..64),
+    )
+        .prop_map(move |(delta, cts, sync, data)| Step {
+            delta,
+            cts: if video { cts } else { 0 },
+            sync: sync || !video,
+            data,
+        });
     prop::collection::vec(step, 1..40)
 }
 
@@ -86,7 +119,9 @@ fn expect_read(read: &[common::ReadTrack], tracks: &[(TrackConfig, Vec<Sample>)]
             assert_eq!(got.sync, want.sync);
             assert_eq!(got.dts - base, want.dts - samples[0].dts);
             assert_eq!(got.cts, i64::from(want.cts_offset));
-            let duration = samples.get(i + 1).map_or(want.duration.unwrap(), |n| (n.dts - want.dts) as u32);
+            let duration = samples
+                .get(i + 1)
+                .map_or(want.duration.unwrap(), |n| (n.dts - want.dts) as u32);
             assert_eq!(got.duration, duration);
         }
     }

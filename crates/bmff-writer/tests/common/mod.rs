@@ -39,7 +39,13 @@ fn collect(
         let t = match tracks.iter_mut().position(|t| t.track_id == id) {
             Some(i) => &mut tracks[i],
             None => {
-                tracks.push(ReadTrack { track_id: id, timescale, video, entries: vec![], samples: vec![] });
+                tracks.push(ReadTrack {
+                    track_id: id,
+                    timescale,
+                    video,
+                    entries: vec![],
+                    samples: vec![],
+                });
                 tracks.last_mut().unwrap()
             }
         };
@@ -55,7 +61,10 @@ fn collect(
 /// Reads a plain MP4 with shiguredo_mp4's `Mp4FileDemuxer`.
 pub fn demux_plain(file: &[u8]) -> Vec<ReadTrack> {
     let mut d = Mp4FileDemuxer::new();
-    d.handle_input(Input { position: 0, data: file });
+    d.handle_input(Input {
+        position: 0,
+        data: file,
+    });
     d.tracks().expect("shiguredo_mp4 reads the tracks");
     collect(file, || {
         let s = d.next_sample().expect("shiguredo_mp4 reads every sample")?;
@@ -82,13 +91,17 @@ pub fn demux_fragmented(file: &[u8]) -> Vec<ReadTrack> {
     fn feed(d: &mut Fmp4FileDemuxer, file: &[u8], position: u64, size: Option<usize>) {
         let start = (position as usize).min(file.len());
         let end = size.map_or(file.len(), |s| start.saturating_add(s).min(file.len()));
-        d.handle_input(Input { position, data: &file[start..end] });
+        d.handle_input(Input {
+            position,
+            data: &file[start..end],
+        });
     }
     let mut d = Fmp4FileDemuxer::new();
     while let Some(r) = d.required_input() {
         feed(&mut d, file, r.position, r.size);
     }
-    d.tracks().expect("shiguredo_mp4 reads the fragmented tracks");
+    d.tracks()
+        .expect("shiguredo_mp4 reads the fragmented tracks");
     let mut rows = Vec::new();
     loop {
         let r = match d.next_sample() {
@@ -119,19 +132,28 @@ pub fn demux_fragmented(file: &[u8]) -> Vec<ReadTrack> {
     collect(file, || rows.next())
 }
 
-/// Per track (id, [(offset, size, decode time, composition time, sync)]) from Mozilla's
-/// mp4parse (Firefox's parser).
-pub fn mp4parse_tables(file: &[u8]) -> Vec<(usize, Vec<(u64, u64, i64, i64, bool)>)> {
+/// One sample as mp4parse indexes it: (offset, size, decode time, composition time, sync).
+pub type IndexRow = (u64, u64, i64, i64, bool);
+
+/// Per track (id, rows) from Mozilla's mp4parse (Firefox's parser).
+pub fn mp4parse_tables(file: &[u8]) -> Vec<(usize, Vec<IndexRow>)> {
     let ctx = mp4parse::read_mp4(&mut std::io::Cursor::new(file)).expect("mp4parse reads the file");
     ctx.tracks
         .iter()
         .map(|t| {
-            let table = mp4parse::unstable::create_sample_table(t, 0.into()).expect("mp4parse builds the sample table");
+            let table = mp4parse::unstable::create_sample_table(t, 0.into())
+                .expect("mp4parse builds the sample table");
             let rows = table
                 .iter()
                 .map(|i| {
                     let start = i.start_offset.0;
-                    (start, i.end_offset.0 - start, i.start_decode.0, i.start_composition.0, i.sync)
+                    (
+                        start,
+                        i.end_offset.0 - start,
+                        i.start_decode.0,
+                        i.start_composition.0,
+                        i.sync,
+                    )
                 })
                 .collect();
             (t.id, rows)
@@ -150,8 +172,18 @@ pub fn fixture_track(name: &str, track: usize) -> (TrackConfig, Vec<Sample>) {
         SampleEntry::Avc1(b) => {
             let p = ParameterSets::Nal {
                 vps: vec![],
-                sps: b.avcc_box.sps_list.iter().map(|s| Bytes::copy_from_slice(s)).collect(),
-                pps: b.avcc_box.pps_list.iter().map(|s| Bytes::copy_from_slice(s)).collect(),
+                sps: b
+                    .avcc_box
+                    .sps_list
+                    .iter()
+                    .map(|s| Bytes::copy_from_slice(s))
+                    .collect(),
+                pps: b
+                    .avcc_box
+                    .pps_list
+                    .iter()
+                    .map(|s| Bytes::copy_from_slice(s))
+                    .collect(),
             };
             TrackConfig::video(Codec::Avc(p), t.timescale, b.visual.width, b.visual.height)
         }
@@ -164,13 +196,39 @@ pub fn fixture_track(name: &str, track: usize) -> (TrackConfig, Vec<Sample>) {
                     .flat_map(|a| a.nalus.iter().map(|n| Bytes::copy_from_slice(n)))
                     .collect()
             };
-            let p = ParameterSets::Nal { vps: nal(32), sps: nal(33), pps: nal(34) };
-            TrackConfig::video(Codec::Hevc { parameters: p, tag: HevcTag::Hvc1 }, t.timescale, b.visual.width, b.visual.height)
+            let p = ParameterSets::Nal {
+                vps: nal(32),
+                sps: nal(33),
+                pps: nal(34),
+            };
+            TrackConfig::video(
+                Codec::Hevc {
+                    parameters: p,
+                    tag: HevcTag::Hvc1,
+                },
+                t.timescale,
+                b.visual.width,
+                b.visual.height,
+            )
         }
         SampleEntry::Mp4a(b) => {
-            let asc = b.esds_box.es.dec_config_descr.dec_specific_info.as_ref().unwrap().payload.clone();
-            TrackConfig::audio(Codec::Aac { audio_specific_config: Bytes::from(asc) }, b.audio.samplerate.integer as u32, b.audio.channelcount)
-                .with_timescale(t.timescale)
+            let asc = b
+                .esds_box
+                .es
+                .dec_config_descr
+                .dec_specific_info
+                .as_ref()
+                .unwrap()
+                .payload
+                .clone();
+            TrackConfig::audio(
+                Codec::Aac {
+                    audio_specific_config: Bytes::from(asc),
+                },
+                b.audio.samplerate.integer as u32,
+                b.audio.channelcount,
+            )
+            .with_timescale(t.timescale)
         }
         SampleEntry::Opus(b) => {
             let d = &b.dops_box;
@@ -182,7 +240,8 @@ pub fn fixture_track(name: &str, track: usize) -> (TrackConfig, Vec<Sample>) {
                 mapping_family: 0,
                 mapping_table: Bytes::new(),
             };
-            TrackConfig::audio(Codec::Opus(o), 48000, u16::from(d.output_channel_count)).with_timescale(t.timescale)
+            TrackConfig::audio(Codec::Opus(o), 48000, u16::from(d.output_channel_count))
+                .with_timescale(t.timescale)
         }
         other => panic!("unexpected sample entry in {name}: {other:?}"),
     };
@@ -216,11 +275,17 @@ pub fn mp3_frames(name: &str, track: usize) -> (TrackConfig, Vec<Sample>) {
         let rate_index = usize::from((h[2] >> 2) & 3);
         let padding = usize::from((h[2] >> 1) & 1);
         let kbps = if mpeg1 {
-            [0, 32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320][bitrate_index]
+            [
+                0, 32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320,
+            ][bitrate_index]
         } else {
             [0, 8, 16, 24, 32, 40, 48, 56, 64, 80, 96, 112, 128, 144, 160][bitrate_index]
         };
-        rate = if mpeg1 { [44100, 48000, 32000][rate_index] } else { [22050, 24000, 16000][rate_index] };
+        rate = if mpeg1 {
+            [44100, 48000, 32000][rate_index]
+        } else {
+            [22050, 24000, 16000][rate_index]
+        };
         channels = if h[3] >> 6 == 3 { 1 } else { 2 };
         per_frame = if mpeg1 { 1152 } else { 576 };
         let len = (per_frame / 8) * kbps * 1000 / rate + padding;
@@ -241,7 +306,10 @@ pub fn mp3_frames(name: &str, track: usize) -> (TrackConfig, Vec<Sample>) {
 pub fn interleave(tracks: &[(TrackConfig, Vec<Sample>)]) -> Vec<Sample> {
     let mut all: Vec<(f64, Sample)> = tracks
         .iter()
-        .flat_map(|(c, s)| s.iter().map(move |s| (s.dts as f64 / f64::from(c.timescale), s.clone())))
+        .flat_map(|(c, s)| {
+            s.iter()
+                .map(move |s| (s.dts as f64 / f64::from(c.timescale), s.clone()))
+        })
         .collect();
     all.sort_by(|a, b| a.0.total_cmp(&b.0));
     all.into_iter().map(|(_, s)| s).collect()
