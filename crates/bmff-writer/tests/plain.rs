@@ -402,3 +402,61 @@ fn raw_sample_entry_is_written_as_given() {
         "the raw entry is written as given"
     );
 }
+
+/// The body of the first `fourcc` box found in `file`.
+fn box_body<'a>(file: &'a [u8], fourcc: &[u8; 4]) -> &'a [u8] {
+    let at = file.windows(4).position(|w| w == fourcc).unwrap();
+    let size = u32::from_be_bytes(file[at - 4..at].try_into().unwrap()) as usize;
+    &file[at + 4..at - 4 + size]
+}
+
+#[test]
+fn ready_avcc_and_hvcc_records_and_pixel_aspect() {
+    test_support::require_peer!("ffmpeg", "ffprobe");
+    for (fixture, tag) in [("h264-bframes.mp4", "avc1"), ("h265.mp4", "hvc1")] {
+        let file = std::fs::read(test_support::fixture(fixture)).unwrap();
+        let (mut config, samples) = fixture_track(fixture, 0);
+        let record = bytes::Bytes::copy_from_slice(box_body(
+            &file,
+            if tag == "avc1" { b"avcC" } else { b"hvcC" },
+        ));
+        config.codec = match config.codec {
+            Codec::Avc(_) => Codec::Avc(bmff_writer::ParameterSets::Record(record.clone())),
+            Codec::Hevc { tag, .. } => Codec::Hevc {
+                parameters: bmff_writer::ParameterSets::Record(record.clone()),
+                tag,
+            },
+            other => other,
+        };
+        let config = config.with_pixel_aspect(4, 3);
+        let bytes = roundtrip("record.mp4", &[(config, samples)], &[tag], false);
+        assert!(
+            box_body(&bytes, if tag == "avc1" { b"avcC" } else { b"hvcC" }) == &record[..],
+            "record kept as given"
+        );
+        let pasp = box_body(&bytes, b"pasp");
+        assert_eq!(pasp, [0, 0, 0, 4, 0, 0, 0, 3]);
+        let dir = test_support::temp_dir();
+        let path = dir.path().join("sar.mp4");
+        std::fs::write(&path, &bytes).unwrap();
+        assert_eq!(
+            ffprobe::probe(&path)["streams"][0]["sample_aspect_ratio"],
+            "4:3"
+        );
+    }
+}
+
+#[test]
+fn avcc_built_from_parameter_sets_matches_x264s() {
+    // Our avcC from SPS/PPS equals the one ffmpeg wrote for libx264's stream.
+    for fixture in ["h264.mp4", "h264-bframes.mp4"] {
+        let file = std::fs::read(test_support::fixture(fixture)).unwrap();
+        let (config, samples) = fixture_track(fixture, 0);
+        let dir = test_support::temp_dir();
+        let (_, bytes) = write(dir.path(), "ours.mp4", &[(config, samples)], false);
+        assert!(
+            box_body(&bytes, b"avcC") == box_body(&file, b"avcC"),
+            "{fixture}"
+        );
+    }
+}
