@@ -274,11 +274,10 @@ impl Demultiplexer {
         } else if received > self.limits.max_stream_size {
             Some(Error::StreamTooLarge { stream_id: id.clone(), size: received, max: self.limits.max_stream_size })
         } else {
-            let start = s.received;
             s.utf8
                 .as_mut()
                 .and_then(|v| v.push(&chunk.content).err())
-                .map(|offset| Error::InvalidUtf8 { stream_id: id.clone(), offset: offset.max(start) })
+                .map(|offset| Error::InvalidUtf8 { stream_id: id.clone(), offset })
         };
         if let Some(error) = error {
             self.fail(&chunk.stream_id, error);

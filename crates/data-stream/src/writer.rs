@@ -17,7 +17,6 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use bytes::Bytes;
 use futures::channel::mpsc;
 use futures::lock::Mutex;
-use futures::SinkExt;
 
 use crate::packet::{Envelope, Frame, Header, Packet, StreamInfo, StreamKind, TextInfo, Trailer};
 use crate::split::{self, DEFAULT_CHUNK_SIZE};
@@ -207,7 +206,7 @@ impl StreamWriter {
     async fn open(outgoing: &Outgoing, info: StreamInfo, chunk_size: usize) -> Result<Self> {
         let mut tx = outgoing.tx.clone();
         let frame = Packet::Header(Box::new(Header::new(info.clone()))).to_frame(&outgoing.envelope);
-        tx.send(frame).await.map_err(|_| closed_transport(&info.id))?;
+        queue(&mut tx, frame, &info.id).await?;
         let state = WriterState { tx, next_index: 0, written: 0, closed: false };
         Ok(StreamWriter { info, chunk_size, envelope: outgoing.envelope.clone(), state: Mutex::new(state) })
     }
@@ -224,8 +223,9 @@ impl StreamWriter {
         for piece in pieces {
             let piece_len = piece.len() as u64;
             let frame = Frame::chunk(&self.envelope, &self.info.id, state.next_index, piece);
-            state.tx.send(frame).await.map_err(|_| closed_transport(&self.info.id))?;
-            // Only now is the index used: a cancelled or failed send leaves no gap.
+            queue(&mut state.tx, frame, &self.info.id).await?;
+            // The frame is queued: only now is the index used, so a cancelled or failed
+            // send leaves no gap (and no index is sent twice).
             state.next_index += 1;
             state.written += piece_len;
         }
@@ -241,7 +241,7 @@ impl StreamWriter {
         let mut info = self.info.clone();
         info.attributes.extend(trailer.attributes.clone());
         let frame = Packet::Trailer(trailer).to_frame(&self.envelope);
-        state.tx.send(frame).await.map_err(|_| closed_transport(&self.info.id))?;
+        queue(&mut state.tx, frame, &self.info.id).await?;
         // Marked closed only once the trailer is queued: a cancelled close still aborts on drop.
         state.closed = true;
         Ok(info)
@@ -266,6 +266,14 @@ impl Drop for StreamWriter {
             tracing::debug!(stream_id = %self.info.id, "abort trailer not sent: transport closed");
         }
     }
+}
+
+/// Queues one frame: waits for room, then pushes it with no await in between, so the
+/// frame is queued exactly when this returns `Ok` (a cancelled call queued nothing).
+/// `SinkExt::send` would not do: it also waits for the flush, after the push.
+async fn queue(tx: &mut mpsc::Sender<Frame>, frame: Frame, stream_id: &str) -> Result<()> {
+    futures::future::poll_fn(|cx| tx.poll_ready(cx)).await.map_err(|_| closed_transport(stream_id))?;
+    tx.start_send(frame).map_err(|_| closed_transport(stream_id))
 }
 
 fn closed_transport(stream_id: &str) -> Error {

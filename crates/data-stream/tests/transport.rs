@@ -1,0 +1,212 @@
+//! End to end over tokio transports (in-memory duplex and TCP on 127.0.0.1): handlers,
+//! readers, backpressure, timeouts, transport close.
+#![cfg(feature = "tokio")]
+#![allow(clippy::unwrap_used)]
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use data_stream::transport::{Receiver, write_frames};
+use data_stream::writer::DROPPED_REASON;
+use data_stream::{Error, Event, Limits, Outgoing, StreamOptions, TextInfo};
+use futures::StreamExt;
+use tokio::io::AsyncWriteExt;
+
+const MAX_FRAME: usize = 1 << 20;
+
+/// An Outgoing whose frames go into `transport`, driven by a spawned task.
+fn outgoing<W: tokio::io::AsyncWrite + Unpin + Send + 'static>(
+    transport: W,
+) -> (Outgoing, tokio::task::JoinHandle<data_stream::Result<()>>) {
+    let (out, frames) = Outgoing::new(8);
+    (out, tokio::spawn(write_frames(frames, transport, MAX_FRAME)))
+}
+
+#[tokio::test]
+async fn text_and_bytes_round_trip_over_a_duplex() {
+    let (a, b) = tokio::io::duplex(64 * 1024);
+    let receiver = Receiver::new(Limits::default());
+    let mut texts = receiver.text_streams("chat").unwrap();
+    let mut files = receiver.byte_streams("files").unwrap();
+    let run = tokio::spawn({
+        let receiver = receiver.clone();
+        async move { receiver.run(b).await }
+    });
+    let (out, writer_task) = outgoing(a);
+    let data: Vec<u8> = (0..100_000u32).map(|i| (i % 251) as u8).collect();
+    let sent_text = out.send_text("héllo wörld", StreamOptions::topic("chat")).await.unwrap();
+    let sent_file = out.send_bytes("f.bin", data.clone(), StreamOptions::topic("files")).await.unwrap();
+    drop(out);
+
+    let mut reader = texts.next().await.unwrap();
+    assert_eq!(reader.info().id, sent_text.id);
+    assert_eq!(reader.read_text().await.unwrap(), "héllo wörld");
+    let mut reader = files.next().await.unwrap();
+    assert_eq!(reader.info().total_length, Some(100_000));
+    assert_eq!(reader.read_all().await.unwrap(), data);
+    assert_eq!(reader.progress().received, 100_000);
+    assert_eq!(reader.progress().fraction(), Some(1.0));
+    assert_eq!(reader.info().id, sent_file.id);
+    writer_task.await.unwrap().unwrap();
+    run.await.unwrap().unwrap();
+}
+
+#[tokio::test]
+async fn trailer_attributes_override_the_header_s() {
+    let (a, b) = tokio::io::duplex(64 * 1024);
+    let receiver = Receiver::new(Limits::default());
+    let mut texts = receiver.text_streams("t").unwrap();
+    tokio::spawn(async move { receiver.run(b).await });
+    let (out, _task) = outgoing(a);
+    let options = StreamOptions {
+        attributes: HashMap::from([("foo".into(), "header".into()), ("a".into(), "1".into())]),
+        ..StreamOptions::topic("t")
+    };
+    let w = out.stream_text(TextInfo::default(), options).await.unwrap();
+    w.write("x").await.unwrap();
+    w.close("", HashMap::from([("foo".into(), "trailer".into())])).await.unwrap();
+    let mut reader = texts.next().await.unwrap();
+    assert_eq!(reader.info().attributes["foo"], "header");
+    reader.read_all().await.unwrap();
+    assert_eq!(reader.info().attributes["foo"], "trailer");
+    assert_eq!(reader.info().attributes["a"], "1");
+}
+
+#[tokio::test]
+async fn abnormal_ends_reach_the_reader() {
+    let (a, b) = tokio::io::duplex(64 * 1024);
+    let receiver = Receiver::new(Limits::default());
+    let mut texts = receiver.text_streams("t").unwrap();
+    tokio::spawn(async move { receiver.run(b).await });
+    let (out, _task) = outgoing(a);
+    let w = out.stream_text(TextInfo::default(), StreamOptions::topic("t")).await.unwrap();
+    w.write("partial").await.unwrap();
+    drop(w);
+    let mut reader = texts.next().await.unwrap();
+    let e = reader.read_all().await.unwrap_err();
+    assert_eq!(e, Error::AbnormalEnd { stream_id: reader.info().id.clone(), reason: DROPPED_REASON.into() });
+
+    let w = out.stream_text(TextInfo::default(), StreamOptions::topic("t")).await.unwrap();
+    w.close("user cancelled", HashMap::new()).await.unwrap();
+    let mut reader = texts.next().await.unwrap();
+    assert!(matches!(reader.read_all().await, Err(Error::AbnormalEnd { reason, .. }) if reason == "user cancelled"));
+}
+
+#[tokio::test]
+async fn transport_close_ends_open_streams_abnormally() {
+    let (mut a, b) = tokio::io::duplex(64 * 1024);
+    let receiver = Receiver::new(Limits::default());
+    let mut files = receiver.byte_streams("f").unwrap();
+    let run = tokio::spawn(async move { receiver.run(b).await });
+    // Write a header and one chunk by hand, then close the transport.
+    let (out, mut frames) = Outgoing::new(8);
+    let w = out.stream_bytes("x", StreamOptions::topic("f")).await.unwrap();
+    w.write(&b"abc"[..]).await.unwrap();
+    let mut wire = bytes::BytesMut::new();
+    while let Ok(frame) = frames.try_recv() {
+        frame.write_framed(&mut wire, MAX_FRAME).unwrap();
+    }
+    a.write_all(&wire).await.unwrap();
+    drop(a);
+    let mut reader = files.next().await.unwrap();
+    assert_eq!(reader.next().await.unwrap().unwrap(), "abc");
+    assert!(matches!(reader.next().await, Some(Err(Error::TransportClosed { .. }))));
+    assert!(reader.next().await.is_none());
+    run.await.unwrap().unwrap();
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_lost_trailer_times_out() {
+    let (a, b) = tokio::io::duplex(64 * 1024);
+    let limits = Limits { inactivity_timeout: Some(Duration::from_secs(5)), ..Limits::default() };
+    let receiver = Receiver::new(limits);
+    let mut texts = receiver.text_streams("t").unwrap();
+    tokio::spawn(async move { receiver.run(b).await });
+    let (out, _task) = outgoing(a);
+    // Keep the writer alive and silent: no trailer ever comes.
+    let w = out.stream_text(TextInfo::default(), StreamOptions::topic("t")).await.unwrap();
+    w.write("hello").await.unwrap();
+    let mut reader = texts.next().await.unwrap();
+    assert_eq!(reader.next().await.unwrap().unwrap(), "hello");
+    let e = reader.next().await.unwrap().unwrap_err();
+    assert!(matches!(e, Error::InactivityTimeout { timeout_ms: 5000, .. }), "{e}");
+    drop(w);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_slow_reader_holds_the_sender_back() {
+    // Small transport buffer and reader buffer: memory stays bounded, the writer waits.
+    let (a, b) = tokio::io::duplex(16 * 1024);
+    let limits = Limits { stream_buffer_chunks: 2, ..Limits::default() };
+    let receiver = Receiver::new(limits);
+    let mut files = receiver.byte_streams("f").unwrap();
+    tokio::spawn(async move { receiver.run(b).await });
+    let (out, _task) = outgoing(a);
+    let total = 200 * 15_000;
+    let send = tokio::spawn(async move { out.send_bytes("big", vec![7u8; total], StreamOptions::topic("f")).await });
+    let mut reader = files.next().await.unwrap();
+    // With paused time the runtime only advances the clock when every task is blocked.
+    tokio::time::sleep(Duration::from_secs(60)).await;
+    assert!(!send.is_finished(), "the sender should be held back by the slow reader");
+    let data = reader.read_all().await.unwrap();
+    assert_eq!(data.len(), total);
+    send.await.unwrap().unwrap();
+}
+
+#[tokio::test]
+async fn unhandled_streams_are_drained_and_reported_without_blocking_others() {
+    let (a, b) = tokio::io::duplex(64 * 1024);
+    let receiver = Receiver::new(Limits { stream_buffer_chunks: 1, ..Limits::default() });
+    let mut texts = receiver.text_streams("known").unwrap();
+    let mut reports = receiver.reports();
+    assert!(matches!(receiver.text_streams("known"), Err(Error::HandlerAlreadyRegistered { .. })));
+    tokio::spawn(async move { receiver.run(b).await });
+    let (out, _task) = outgoing(a);
+    let big = "x".repeat(500_000);
+    out.send_text(big, StreamOptions::topic("unknown")).await.unwrap();
+    out.send_text("after", StreamOptions::topic("known")).await.unwrap();
+    assert_eq!(texts.next().await.unwrap().read_text().await.unwrap(), "after");
+    match reports.next().await.unwrap() {
+        Event::Unhandled(info) => assert_eq!(info.topic, "unknown"),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn send_file_streams_from_disk_over_tcp() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("photo.png");
+    let data: Vec<u8> = (0..70_000u32).map(|i| (i * 7 % 256) as u8).collect();
+    std::fs::write(&path, &data).unwrap();
+
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let receiver = Receiver::new(Limits::default());
+    let mut files = receiver.byte_streams("files").unwrap();
+    let run = tokio::spawn(async move {
+        let (socket, _) = listener.accept().await.unwrap();
+        receiver.run(socket).await
+    });
+    let socket = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let (out, task) = outgoing(socket);
+    let sent = out.send_file(&path, StreamOptions::topic("files")).await.unwrap();
+    drop(out);
+    let mut reader = files.next().await.unwrap();
+    assert_eq!(reader.info().mime_type, "image/png");
+    assert_eq!(reader.info().kind, data_stream::StreamKind::Bytes { name: "photo.png".into() });
+    assert_eq!(reader.info().total_length, Some(70_000));
+    assert_eq!(reader.read_all().await.unwrap(), data);
+    assert_eq!(reader.info().id, sent.id);
+    task.await.unwrap().unwrap();
+    run.await.unwrap().unwrap();
+}
+
+#[tokio::test]
+async fn oversized_frames_end_the_connection_with_an_error() {
+    let (mut a, b) = tokio::io::duplex(1024);
+    let receiver = Receiver::new(Limits { max_frame_size: 100, ..Limits::default() });
+    let run = tokio::spawn(async move { receiver.run(b).await });
+    a.write_all(&[0, 0, 1, 0]).await.unwrap();
+    let e = run.await.unwrap().unwrap_err();
+    assert!(matches!(e, Error::FrameTooLarge { len: 256, max: 100, .. }), "{e}");
+}
