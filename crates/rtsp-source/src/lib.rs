@@ -44,6 +44,37 @@
 //! # }
 //! ```
 //!
+//! Without a camera at the address, the supervisor reports each failed attempt, backs
+//! off, and gives up when told to (this one runs):
+//!
+//! ```
+//! use std::time::Duration;
+//! use futures::StreamExt;
+//! use rtsp_source::{Event, ReconnectOptions, ReconnectingSource, RtspOptions};
+//!
+//! let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+//! rt.block_on(async {
+//!     // Port 9 (discard) on loopback: the connection is refused.
+//!     let options = RtspOptions::new("rtsp://user:pw@127.0.0.1:9/cam")?;
+//!     let reconnect = ReconnectOptions {
+//!         initial_delay: Duration::from_millis(10),
+//!         max_attempts: Some(2),
+//!         ..Default::default()
+//!     };
+//!     let events: Vec<Event> = ReconnectingSource::new(options, reconnect)
+//!         .into_stream()
+//!         .collect()
+//!         .await;
+//!     assert!(matches!(events[0], Event::ConnectFailed { attempt: 1, .. }));
+//!     assert!(matches!(events[1], Event::Reconnecting { attempt: 1, .. }));
+//!     assert!(matches!(events[2], Event::ConnectFailed { attempt: 2, .. }));
+//!     let Some(Event::Stopped { reason: Some(e) }) = events.last() else { panic!() };
+//!     assert!(e.to_string().starts_with("rtsp://user:***@127.0.0.1:9/cam: DESCRIBE failed"));
+//!     Ok::<(), rtsp_source::Error>(())
+//! })?;
+//! # Ok::<(), rtsp_source::Error>(())
+//! ```
+//!
 //! retina needs a tokio runtime with time and I/O enabled; every future here must run on
 //! it.
 #![forbid(unsafe_code)]
