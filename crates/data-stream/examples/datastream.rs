@@ -1,6 +1,162 @@
-//! Placeholder put here by the lead so the workspace manifest loads; the data-stream
-//! engineer replaces it with the real `datastream` example.
-fn main() {
-    eprintln!("datastream: not built yet");
-    std::process::exit(2);
+//! Sends or receives data streams in the length-delimited framing of this crate.
+//!
+//! ```sh
+//! # send a text or a file to stdout or to a TCP address
+//! datastream send --text "hello" --topic chat --attr lang=en > packets.bin
+//! datastream send --file photo.png --topic files --to 127.0.0.1:7000
+//! # print every finished stream as one JSON line (info, attributes, size, sha256 or text)
+//! datastream recv < packets.bin
+//! datastream recv --listen 127.0.0.1:7000
+//! ```
+
+use std::error::Error;
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+use data_stream::transport::{IncomingStreams, Receiver, write_frames};
+use data_stream::{Limits, Outgoing, StreamKind, StreamOptions, StreamReader};
+use futures::StreamExt;
+use sha2::{Digest, Sha256};
+
+#[derive(Parser)]
+#[command(about = "Send or receive LiveKit-compatible data streams over stdin/stdout or TCP")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
 }
+
+#[derive(Subcommand)]
+enum Command {
+    /// Send one text or file stream.
+    Send {
+        /// Text to send as a text stream.
+        #[arg(long, conflicts_with = "file", required_unless_present = "file")]
+        text: Option<String>,
+        /// File to send as a byte stream (MIME type guessed from the extension).
+        #[arg(long)]
+        file: Option<PathBuf>,
+        /// Topic of the stream.
+        #[arg(long, default_value = "")]
+        topic: String,
+        /// Attribute `key=value` (repeatable).
+        #[arg(long = "attr", value_parser = parse_attr)]
+        attrs: Vec<(String, String)>,
+        /// TCP address to connect to (default: stdout).
+        #[arg(long)]
+        to: Option<String>,
+    },
+    /// Print each finished stream as one JSON line.
+    Recv {
+        /// TCP address to listen on (default: read stdin).
+        #[arg(long)]
+        listen: Option<String>,
+    },
+}
+
+fn parse_attr(s: &str) -> Result<(String, String), String> {
+    s.split_once('=').map(|(k, v)| (k.to_owned(), v.to_owned())).ok_or_else(|| format!("{s:?} is not key=value"))
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn Error>> {
+    match Cli::parse().command {
+        Command::Send { text, file, topic, attrs, to } => {
+            let (out, frames) = Outgoing::new(16);
+            let writer = match to {
+                Some(addr) => {
+                    let socket = tokio::net::TcpStream::connect(&addr).await?;
+                    tokio::spawn(write_frames(frames, socket, data_stream::framing::DEFAULT_MAX_FRAME_SIZE))
+                }
+                None => tokio::spawn(write_frames(frames, tokio::io::stdout(), data_stream::framing::DEFAULT_MAX_FRAME_SIZE)),
+            };
+            let options = StreamOptions { attributes: attrs.into_iter().collect(), ..StreamOptions::topic(topic) };
+            let info = match (text, file) {
+                (Some(text), _) => out.send_text(text, options).await?,
+                (None, Some(file)) => out.send_file(file, options).await?,
+                (None, None) => return Err("--text or --file is required".into()),
+            };
+            drop(out);
+            writer.await??;
+            eprintln!("sent stream {} ({} bytes)", info.id, info.total_length.unwrap_or_default());
+        }
+        Command::Recv { listen: None } => receive(tokio::io::stdin()).await?,
+        Command::Recv { listen: Some(addr) } => {
+            let listener = tokio::net::TcpListener::bind(&addr).await?;
+            eprintln!("listening on {}", listener.local_addr()?);
+            loop {
+                let (socket, peer) = listener.accept().await?;
+                tokio::spawn(async move {
+                    if let Err(e) = receive(socket).await {
+                        eprintln!("{peer}: {e}");
+                    }
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Receives every stream of one connection, printing each as it finishes.
+async fn receive<R: tokio::io::AsyncRead + Unpin>(transport: R) -> Result<(), Box<dyn Error>> {
+    let receiver = Receiver::new(Limits::default());
+    let texts = receiver.other_text_streams()?;
+    let bytes = receiver.other_byte_streams()?;
+    let printer = tokio::spawn(print_all(futures::stream::select(texts, bytes)));
+    let outcome = receiver.run(transport).await;
+    drop(receiver);
+    printer.await?;
+    Ok(outcome?)
+}
+
+async fn print_all(mut readers: futures::stream::Select<IncomingStreams, IncomingStreams>) {
+    let mut tasks = Vec::new();
+    while let Some(reader) = readers.next().await {
+        tasks.push(tokio::spawn(print_stream(reader)));
+    }
+    for task in tasks {
+        let _ = task.await;
+    }
+}
+
+async fn print_stream(mut reader: StreamReader) {
+    let mut sha = Sha256::new();
+    let mut text = Vec::new();
+    let mut size = 0u64;
+    let mut error = None;
+    let is_text = matches!(reader.info().kind, StreamKind::Text(_));
+    while let Some(chunk) = reader.next().await {
+        match chunk {
+            Ok(chunk) => {
+                size += chunk.len() as u64;
+                if is_text {
+                    text.extend_from_slice(&chunk);
+                } else {
+                    sha.update(&chunk);
+                }
+            }
+            Err(e) => error = Some(e.to_string()),
+        }
+    }
+    let info = reader.info();
+    let attributes: std::collections::BTreeMap<_, _> = info.attributes.iter().collect();
+    let mut line = serde_json::json!({
+        "id": info.id, "topic": info.topic, "mime_type": info.mime_type, "timestamp_ms": info.timestamp_ms,
+        "total_length": info.total_length, "attributes": attributes, "size": size,
+    });
+    match &info.kind {
+        StreamKind::Text(_) => {
+            line["kind"] = "text".into();
+            line["text"] = String::from_utf8_lossy(&text).into();
+        }
+        StreamKind::Bytes { name } => {
+            line["kind"] = "bytes".into();
+            line["name"] = name.clone().into();
+            line["sha256"] = sha.finalize().iter().map(|b| format!("{b:02x}")).collect::<String>().into();
+        }
+    }
+    if let Some(e) = error {
+        line["error"] = e.into();
+    }
+    println!("{line}");
+}
+

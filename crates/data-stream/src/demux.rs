@@ -102,6 +102,7 @@ const RECENT_IDS: usize = 1024;
 pub struct Demultiplexer {
     limits: Limits,
     handlers: HashSet<(StreamType, String)>,
+    fallbacks: HashSet<StreamType>,
     streams: HashMap<String, OpenStream>,
     recent: VecDeque<String>,
     recent_set: HashSet<String>,
@@ -114,6 +115,7 @@ impl Demultiplexer {
         Demultiplexer {
             limits,
             handlers: HashSet::new(),
+            fallbacks: HashSet::new(),
             streams: HashMap::new(),
             recent: VecDeque::new(),
             recent_set: HashSet::new(),
@@ -133,6 +135,21 @@ impl Demultiplexer {
             return Err(Error::HandlerAlreadyRegistered { kind: kind.name(), topic: topic.to_owned() });
         }
         Ok(())
+    }
+
+    /// Streams of this kind whose topic has no handler will be [`Event::Opened`] too
+    /// (a catch-all); registering it twice is [`Error::HandlerAlreadyRegistered`] with
+    /// topic `"*"`.
+    pub fn register_fallback(&mut self, kind: StreamType) -> Result<()> {
+        if !self.fallbacks.insert(kind) {
+            return Err(Error::HandlerAlreadyRegistered { kind: kind.name(), topic: "*".to_owned() });
+        }
+        Ok(())
+    }
+
+    /// Whether a stream of this kind and topic has a handler (its own or the fallback).
+    pub fn is_handled(&self, kind: StreamType, topic: &str) -> bool {
+        self.fallbacks.contains(&kind) || self.handlers.contains(&(kind, topic.to_owned()))
     }
 
     /// Removes a handler; returns whether there was one. Open streams are not affected.
@@ -242,7 +259,7 @@ impl Demultiplexer {
             self.remember(id);
             return;
         }
-        let handled = self.handlers.contains(&(info.stream_type(), info.topic.clone()));
+        let handled = self.is_handled(info.stream_type(), &info.topic);
         let utf8 = (info.stream_type() == StreamType::Text).then(Utf8Validator::default);
         self.events.push_back(if handled { Event::Opened(info.clone()) } else { Event::Unhandled(info.clone()) });
         let stream = OpenStream { info, handled, next_index: 0, received: 0, utf8, last_activity: now };

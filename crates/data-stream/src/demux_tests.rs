@@ -308,3 +308,15 @@ fn interleaved_streams_are_routed_by_id() {
     assert_eq!(content("b"), b"x");
     assert_eq!(events.iter().filter(|e| matches!(e, Event::Finished(_))).count(), 2);
 }
+
+#[test]
+fn fallback_handler_takes_streams_of_other_topics() {
+    let mut d = Demultiplexer::new(Limits::default());
+    d.register_fallback(StreamType::Bytes).unwrap();
+    let e = d.register_fallback(StreamType::Bytes).unwrap_err();
+    assert_eq!(e, Error::HandlerAlreadyRegistered { kind: "byte", topic: "*".into() });
+    d.handle_packet(header("b", StreamType::Bytes, None), 10, Instant::now()).unwrap();
+    assert!(matches!(d.poll_event(), Some(Event::Opened(_))));
+    d.handle_packet(header("t", StreamType::Text, None), 10, Instant::now()).unwrap();
+    assert!(matches!(d.poll_event(), Some(Event::Unhandled(_))));
+}

@@ -58,7 +58,8 @@ pub type IncomingStreams = mpsc::Receiver<StreamReader>;
 
 struct Registry {
     demux: Demultiplexer,
-    routes: HashMap<(StreamType, String), mpsc::Sender<StreamReader>>,
+    /// Topic handlers; `None` is the kind's fallback.
+    routes: HashMap<(StreamType, Option<String>), mpsc::Sender<StreamReader>>,
     reports: Option<mpsc::Sender<Event>>,
 }
 
@@ -87,6 +88,16 @@ impl Receiver {
         self.register(StreamType::Bytes, topic)
     }
 
+    /// Text streams whose topic has no handler of its own (a catch-all).
+    pub fn other_text_streams(&self) -> Result<IncomingStreams> {
+        self.register_fallback(StreamType::Text)
+    }
+
+    /// Byte streams whose topic has no handler of its own (a catch-all).
+    pub fn other_byte_streams(&self) -> Result<IncomingStreams> {
+        self.register_fallback(StreamType::Bytes)
+    }
+
     /// What is not delivered to a reader: [`Event::Unhandled`] streams (drained),
     /// [`Event::Failed`] streams no reader waits for, [`Event::Stray`] packets. Reports
     /// are dropped while this buffer (64) is full. Every report is also logged.
@@ -100,7 +111,15 @@ impl Receiver {
         let mut registry = self.lock();
         registry.demux.register(kind, topic)?;
         let (tx, rx) = mpsc::channel(self.limits.stream_buffer_chunks.max(1));
-        registry.routes.insert((kind, topic.to_owned()), tx);
+        registry.routes.insert((kind, Some(topic.to_owned())), tx);
+        Ok(rx)
+    }
+
+    fn register_fallback(&self, kind: StreamType) -> Result<IncomingStreams> {
+        let mut registry = self.lock();
+        registry.demux.register_fallback(kind)?;
+        let (tx, rx) = mpsc::channel(self.limits.stream_buffer_chunks.max(1));
+        registry.routes.insert((kind, None), tx);
         Ok(rx)
     }
 
@@ -167,7 +186,12 @@ impl Receiver {
             let Some(event) = self.lock().demux.poll_event() else { return };
             match event {
                 Event::Opened(info) => {
-                    let route = self.lock().routes.get(&(info.stream_type(), info.topic.clone())).cloned();
+                    let route = {
+                        let registry = self.lock();
+                        let kind = info.stream_type();
+                        let own = registry.routes.get(&(kind, Some(info.topic.clone())));
+                        own.or_else(|| registry.routes.get(&(kind, None))).cloned()
+                    };
                     let id = info.id.clone();
                     let (feed, reader) = StreamReader::channel(info.clone(), self.limits.stream_buffer_chunks);
                     let accepted = match route {
