@@ -128,7 +128,17 @@ pub struct Events<'a> {
     pos: usize,
     core: Core,
     pending: Option<Event<&'a [u8]>>,
+    /// Bytes before this offset were touched ahead of the walk (see [`TOUCH_AHEAD`]).
+    touched: usize,
 }
+
+/// Walking from header to header is a chain of dependent loads (each header says where the
+/// next one is), so on input not in cache every frame waits for memory, about 90 ns here.
+/// Reading one byte per cache line this far ahead of the walk turns it into a sequential
+/// stream that the hardware prefetcher follows: about 3× faster on a 57 MB file (see the
+/// bench in the README). Safe code has no prefetch instruction, hence the plain reads.
+const TOUCH_AHEAD: usize = 16 * 1024;
+const CACHE_LINE: usize = 64;
 
 impl<'a> Events<'a> {
     /// Starts at the beginning of `data`.
@@ -138,7 +148,21 @@ impl<'a> Events<'a> {
             pos: 0,
             core: Core::default(),
             pending: None,
+            touched: 0,
         }
+    }
+
+    #[inline]
+    fn touch_ahead(&mut self) {
+        let end = (self.pos + TOUCH_AHEAD).min(self.data.len());
+        let mut at = self.touched.max(self.pos);
+        let mut sum = 0u8;
+        while at < end {
+            sum ^= self.data[at];
+            at += CACHE_LINE;
+        }
+        self.touched = at;
+        std::hint::black_box(sum);
     }
 }
 
@@ -155,6 +179,9 @@ impl<'a> Iterator for Events<'a> {
             match self.core.next(buf, true) {
                 Out::Frame(meta) => {
                     self.pos += meta.len;
+                    if self.touched < self.pos + TOUCH_AHEAD / 2 {
+                        self.touch_ahead();
+                    }
                     return Some(Event::Frame(Frame::new(meta, &buf[..meta.len])));
                 }
                 Out::Info(meta, tag) => {

@@ -418,3 +418,35 @@ fn the_cover_image_is_full_of_sync_words_and_never_taken_for_frames() {
         (Version::Mpeg1, 0, tag.len + 417)
     );
 }
+
+#[test]
+fn free_format_matches_mpg123() {
+    test_support::require_peer!("mpg123");
+    let path = test_support::fixture("freeformat-32000-100k.mp3");
+    let data = std::fs::read(&path).unwrap();
+    let summary = StreamSummary::scan(&data).unwrap();
+    let frames: Vec<_> = mp3_frames::Frames::new(&data).collect();
+    assert!(
+        frames
+            .iter()
+            .all(|f| f.header.is_free_format() && f.len() == 450)
+    );
+    assert_eq!(
+        (
+            summary.skipped_bytes,
+            summary.truncated,
+            summary.sample_rate
+        ),
+        (0, None, 32_000)
+    );
+    assert_eq!(summary.info.as_ref().map(|i| i.frames()), Some(Some(29)));
+    // mpg123 without gapless trimming decodes every audio frame: 1152 stereo s16 samples.
+    let out = Command::new("mpg123")
+        .args(["-q", "--no-gapless", "-s"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert_eq!(out.stdout.len() as u64, summary.frames * 1152 * 2 * 2);
+    assert_eq!(summary.frames, 29);
+}
