@@ -362,3 +362,149 @@ async fn stop_sends_teardown_and_waits_for_it() {
     source.close().await.unwrap();
     assert!(mock.requests().iter().any(|r| r.starts_with("TEARDOWN")));
 }
+
+const SPS_64X64: &[u8] = &[
+    0x67, 0x42, 0xc0, 0x0a, 0xd9, 0x04, 0x26, 0xc0, 0x44, 0x00, 0x00, 0x03, 0x00, 0x04, 0x00, 0x00,
+    0x03, 0x00, 0x08, 0x3c, 0x48, 0x99, 0x20,
+];
+const SPS_128X96: &[u8] = &[
+    0x67, 0x42, 0xc0, 0x0a, 0xd9, 0x02, 0x0d, 0xb0, 0x11, 0x00, 0x00, 0x03, 0x00, 0x01, 0x00, 0x00,
+    0x03, 0x00, 0x02, 0x0f, 0x12, 0x26, 0x48,
+];
+const PPS: &[u8] = &[0x68, 0xcb, 0x83, 0xcb, 0x20];
+const IDR: &[u8] = &[0x65, 0x88, 0x84, 0x00, 0x33, 0xff];
+const NON_IDR: &[u8] = &[0x41, 0x9a, 0x02, 0x04, 0x00, 0x10];
+
+/// Like VLC: no `sprop-parameter-sets` in the SDP, parameters only in-band; then the
+/// camera changes resolution mid-stream.
+#[tokio::test]
+async fn in_band_parameters_and_a_change_mid_stream() {
+    let mut packets = h264_nals(0, 1, 0, &[SPS_64X64, PPS, IDR]);
+    packets.extend(h264_nals(0, 4, 1, &[NON_IDR]));
+    packets.extend(h264_nals(0, 5, 2, &[SPS_128X96, PPS, IDR]));
+    packets.extend(h264_nals(0, 8, 3, &[NON_IDR]));
+    let script = Script {
+        sdp: sdp(true, false).replace(&format!(";sprop-parameter-sets={SPROP}"), ""),
+        ..Script::audio(packets, Then::Hang)
+    };
+    assert!(!script.sdp.contains("sprop"));
+    let mock = Mock::start(script).await;
+    let mut source = RtspSource::connect(options(&mock.url())).await.unwrap();
+    // Before the first frame retina knows no parameters.
+    assert!(source.tracks().tracks[0].video.is_none());
+    assert!(source.tracks().tracks[0].sample_entry.is_none());
+    let events = collect_frames(&mut source, 0, 4, LIMIT).await;
+
+    let t = tracks(&events);
+    let v = t.tracks[0].video.as_ref().unwrap();
+    assert_eq!((v.width, v.height), (64, 64));
+    assert!(t.tracks[0].sample_entry.is_some());
+    let updated: Vec<_> = events
+        .iter()
+        .filter_map(|e| match e {
+            Event::TrackUpdated(t) => Some(t.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(updated.len(), 1, "{:?}", summary(&events));
+    let v2 = updated[0].video.as_ref().unwrap();
+    assert_eq!((v2.width, v2.height), (128, 96));
+    let rtsp_source::ParameterSets::H264 { sps, .. } = &v2.parameter_sets else {
+        panic!()
+    };
+    assert_eq!(&sps[..], SPS_128X96);
+    // TrackUpdated comes right before the frame that carries the change.
+    let at = events
+        .iter()
+        .position(|e| matches!(e, Event::TrackUpdated(_)))
+        .unwrap();
+    let Event::Frame(f) = &events[at + 1] else {
+        panic!("{:?}", summary(&events))
+    };
+    assert!(f.new_parameters && f.keyframe);
+    let video = frames(&events, 0);
+    let flags: Vec<(bool, bool)> = video
+        .iter()
+        .map(|f| (f.keyframe, f.new_parameters))
+        .collect();
+    assert_eq!(
+        flags,
+        vec![(true, true), (false, false), (true, true), (false, false)]
+    );
+    // MP4 framing: parameter sets travel in the track description, not in the frames.
+    for f in &video {
+        let types: Vec<u8> = nals(&f.data).iter().map(|n| n[0] & 0x1f).collect();
+        assert!(types == [5] || types == [1], "{types:?}");
+    }
+}
+
+#[tokio::test]
+async fn unknown_rtcp_ssrc_policy() {
+    let mut packets = pcma(0, 1..=2);
+    packets.push(rtcp_sr(1, 0xdead_beef, 320));
+    packets.extend(pcma(0, 3..=4));
+    let mock = Mock::start(Script::audio(packets, Then::Hang)).await;
+
+    // Default: dropped, the stream goes on.
+    let mut source = RtspSource::connect(options(&mock.url())).await.unwrap();
+    let events = collect_frames(&mut source, 0, 4, LIMIT).await;
+    assert_eq!(frames(&events, 0).len(), 4);
+
+    let mut source = RtspSource::connect(
+        options(&mock.url()).unknown_rtcp_ssrc(rtsp_source::UnknownRtcpSsrc::AbortSession),
+    )
+    .await
+    .unwrap();
+    let events = collect_until(&mut source, LIMIT, |_| false).await;
+    match events.last() {
+        Some(Event::Disconnected {
+            reason: Error::Rtsp { stage, .. },
+            ..
+        }) => assert_eq!(*stage, "streaming"),
+        other => panic!("{other:?}"),
+    }
+}
+
+/// After a session ends, the supervisor does not connect again while the old session's
+/// TEARDOWN is still pending: no pile of sessions on cameras that allow only a few.
+#[tokio::test]
+async fn supervisor_waits_out_the_stale_session_before_reconnecting() {
+    let mock = Mock::start(Script {
+        teardown_delay: Duration::from_millis(300),
+        ..Script::audio(pcma(0, 1..=2), Then::Close)
+    })
+    .await;
+    let reconnect = ReconnectOptions {
+        initial_delay: Duration::from_millis(1),
+        ..Default::default()
+    };
+    let options = options(&mock.url()).teardown(rtsp_source::Teardown::Always);
+    let source = ReconnectingSource::new(options, reconnect);
+    let stop = source.stop_handle();
+    let mut events = Box::pin(source.into_stream());
+    collect_until(&mut events, LIMIT, |evs| {
+        evs.iter()
+            .any(|e| matches!(e, Event::Connected { session: 2, .. }))
+    })
+    .await;
+    stop.stop();
+    collect_until(&mut events, LIMIT, |_| false).await;
+    let log: Vec<String> = mock
+        .requests()
+        .iter()
+        .map(|r| r.split(' ').next().unwrap_or("").to_owned())
+        .collect();
+    let describes: Vec<usize> = (0..log.len()).filter(|i| log[*i] == "DESCRIBE").collect();
+    let answered = log.iter().position(|r| r == "TEARDOWN").unwrap();
+    let answered_at = mock
+        .requests()
+        .iter()
+        .position(|r| r == "TEARDOWN answered")
+        .unwrap();
+    assert!(answered < answered_at);
+    assert!(describes.len() >= 2, "{log:?}");
+    assert!(
+        describes[1] > answered_at,
+        "reconnected before TEARDOWN finished: {log:?}"
+    );
+}

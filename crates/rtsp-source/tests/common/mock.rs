@@ -10,7 +10,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
 /// SPS/PPS of a 64x64 H.264 baseline stream (made with ffmpeg's libx264).
-const SPROP: &str = "Z0LACtkEJsBEAAADAAQAAAMACDxImSA=,aMuDyyA=";
+pub const SPROP: &str = "Z0LACtkEJsBEAAADAAQAAAMACDxImSA=,aMuDyyA=";
 
 pub fn sdp(video: bool, audio: bool) -> String {
     let mut s = String::from(
@@ -46,6 +46,8 @@ pub struct Script {
     pub then: Then,
     /// Accept, read, never answer.
     pub stall: bool,
+    /// How long the server takes to answer `TEARDOWN` (it logs "TEARDOWN answered").
+    pub teardown_delay: Duration,
 }
 
 impl Script {
@@ -57,6 +59,7 @@ impl Script {
             packets,
             then,
             stall: false,
+            teardown_delay: Duration::ZERO,
         }
     }
 }
@@ -184,6 +187,10 @@ async fn serve(
                     );
                 }
                 "PLAY" => extra += &format!("Session: {}\r\n", script.session_ids[0]),
+                "TEARDOWN" => {
+                    tokio::time::sleep(script.teardown_delay).await;
+                    log.lock().unwrap().push("TEARDOWN answered".into());
+                }
                 _ => {}
             }
         }
@@ -229,6 +236,30 @@ pub fn pcma(channel: u8, seqs: impl IntoIterator<Item = u16>) -> Vec<Vec<u8>> {
 }
 
 /// One H.264 access unit as a single NAL unit packet: IDR (type 5) or non-IDR (type 1).
+/// An RTCP sender report (RFC 3550 section 6.4.1) from `ssrc`, interleaved on `channel`.
+pub fn rtcp_sr(channel: u8, ssrc: u32, rtp_ts: u32) -> Vec<u8> {
+    let mut p = vec![0x80, 200, 0, 6];
+    p.extend_from_slice(&ssrc.to_be_bytes());
+    p.extend_from_slice(&0xe000_0000_0000_0000u64.to_be_bytes()); // NTP time
+    p.extend_from_slice(&rtp_ts.to_be_bytes());
+    p.extend_from_slice(&[0; 8]); // packet and octet counts
+    let mut framed = vec![b'$', channel];
+    framed.extend_from_slice(&(p.len() as u16).to_be_bytes());
+    framed.extend_from_slice(&p);
+    framed
+}
+
+/// Single NAL unit packets for one access unit: the marker on the last.
+pub fn h264_nals(channel: u8, first_seq: u16, frame: u32, nals: &[&[u8]]) -> Vec<Vec<u8>> {
+    nals.iter()
+        .enumerate()
+        .map(|(i, nal)| {
+            let seq = first_seq.wrapping_add(i as u16);
+            rtp(channel, 96, seq, frame * 6000, i + 1 == nals.len(), nal)
+        })
+        .collect()
+}
+
 pub fn h264(channel: u8, seq: u16, frame: u32, idr: bool) -> Vec<u8> {
     let nal: &[u8] = if idr {
         &[0x65, 0x88, 0x84, 0x00, 0x33, 0xff]
