@@ -3,6 +3,7 @@
 #![forbid(unsafe_code)]
 
 pub mod bmff;
+pub mod data_stream;
 pub mod mp3;
 
 /// A fuzz target body: must never panic, whatever the bytes.
@@ -14,5 +15,6 @@ pub fn targets() -> Vec<(&'static str, Body)> {
     let mut all: Vec<(&'static str, Body)> = Vec::new();
     all.extend_from_slice(mp3::TARGETS);
     all.extend_from_slice(bmff::TARGETS);
+    all.extend_from_slice(data_stream::TARGETS);
     all
 }
