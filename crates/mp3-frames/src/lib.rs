@@ -37,6 +37,7 @@
 
 mod events;
 mod header;
+mod prefetch;
 mod scan;
 mod silence;
 mod stream;
@@ -92,10 +93,21 @@ pub enum Error {
     Layer2CrcSilence,
 }
 
-impl From<HeaderError> for Error {
-    fn from(source: HeaderError) -> Error {
-        Error::Header { offset: 0, source }
-    }
+/// The header of the frame at `offset` in `data`, with the offset in the error.
+///
+/// ```
+/// let data = [0u8, 0xFF, 0xFB, 0xF0, 0x00];
+/// let err = mp3_frames::header_at(&data, 1).unwrap_err();
+/// assert_eq!(err.to_string(), "invalid frame header at byte 1: forbidden bitrate index 15");
+/// ```
+pub fn header_at(data: &[u8], offset: u64) -> Result<FrameHeader> {
+    let rest = usize::try_from(offset)
+        .ok()
+        .and_then(|at| data.get(at..))
+        .unwrap_or_default();
+    FrameHeader::parse(rest)
+        .map(|(_, h)| h)
+        .map_err(|source| Error::Header { offset, source })
 }
 
 /// Shorthand for results of this crate.

@@ -72,9 +72,11 @@ pub(crate) struct FrameMeta {
 /// Frame lengths of one synced stream by bitrate index (0 = not allowed here).
 #[derive(Debug, Clone, Copy)]
 struct SyncedStream {
-    prev: FrameHeader,
+    /// The header that started sync (every next one agrees with it under `SAME_MASK`).
+    start: FrameHeader,
     lens: [u16; 16],
     slot: u16,
+    samples: u32,
     /// MPEG-1 Layer II: bitrate/mode pairs need the full check.
     full_check: bool,
 }
@@ -92,9 +94,10 @@ impl SyncedStream {
             }
         }
         SyncedStream {
-            prev: h,
+            start: h,
             lens,
             slot: h.slot_len() as u16,
+            samples: h.samples(),
             full_check: h.version() == Version::Mpeg1 && h.layer() == Layer::Layer2,
         }
     }
@@ -126,43 +129,44 @@ impl Core {
     /// What starts at `buf[0]`. `eof`: nothing follows `buf`.
     #[inline]
     pub(crate) fn next(&mut self, buf: &[u8], eof: bool) -> Out {
-        if let Some(sync) = self.synced
-            && self.junk.is_none()
-            && let Some(&[a, b, c, d]) = buf.first_chunk::<4>()
-        {
-            let word = u32::from_be_bytes([a, b, c, d]);
-            if word & SAME_MASK == sync.prev.to_u32() & SAME_MASK {
-                let base = sync.lens[((word >> 12) & 15) as usize];
-                let valid = base != 0 && (!sync.full_check || FrameHeader::from_u32(word).is_ok());
-                if valid {
-                    let len = usize::from(base)
-                        + if word & 0x200 != 0 {
-                            usize::from(sync.slot)
-                        } else {
-                            0
-                        };
-                    let header = FrameHeader::trusted(word);
-                    if len <= buf.len() {
-                        return self.take_frame(header, len, buf);
-                    }
-                    if !eof {
-                        return Out::NeedMore(len);
-                    }
-                    let out = Out::Truncated {
-                        offset: self.offset,
-                        len: buf.len() as u64,
-                        expected: len as u64,
-                    };
-                    self.offset += buf.len() as u64;
-                    return out;
-                }
+        if let Some((header, len)) = self.continues(buf) {
+            if len <= buf.len() {
+                return self.take_frame(header, len);
             }
+            if !eof {
+                return Out::NeedMore(len);
+            }
+            let out = Out::Truncated {
+                offset: self.offset,
+                len: buf.len() as u64,
+                expected: len as u64,
+            };
+            self.offset += buf.len() as u64;
+            return out;
         }
         self.next_slow(buf, eof)
     }
 
+    /// In sync: the header at `buf[0]` continues the stream; its frame length.
     #[inline]
-    fn take_frame(&mut self, header: FrameHeader, len: usize, buf: &[u8]) -> Out {
+    fn continues(&self, buf: &[u8]) -> Option<(FrameHeader, usize)> {
+        let sync = self.synced.as_ref()?;
+        let &[a, b, c, d] = buf.first_chunk::<4>()?;
+        let word = u32::from_be_bytes([a, b, c, d]);
+        if word & SAME_MASK != sync.start.to_u32() & SAME_MASK || self.junk.is_some() {
+            return None;
+        }
+        let base = sync.lens[((word >> 12) & 15) as usize];
+        if base == 0 || sync.full_check && FrameHeader::from_u32(word).is_err() {
+            return None;
+        }
+        let pad = if word & 0x200 != 0 { sync.slot } else { 0 };
+        Some((FrameHeader::trusted(word), usize::from(base + pad)))
+    }
+
+    /// A frame that continues the synced stream (same rate and samples per frame).
+    #[inline]
+    fn take_frame(&mut self, header: FrameHeader, len: usize) -> Out {
         let meta = FrameMeta {
             offset: self.offset,
             len,
@@ -172,12 +176,27 @@ impl Core {
             samples_since_base: self.samples_since_base,
         };
         self.offset += len as u64;
-        if let Some(sync) = &mut self.synced {
-            sync.prev = header;
-        }
+        // `synced` is set before any frame is taken; 0 cannot happen.
+        self.samples_since_base += u64::from(self.synced.as_ref().map_or(0, |s| s.samples));
+        self.index += 1;
+        Out::Frame(meta)
+    }
+
+    /// The frame that (re)starts sync: maybe the Info frame, maybe a new sample rate.
+    fn take_synced_frame(&mut self, header: FrameHeader, len: usize, buf: &[u8]) -> Out {
+        self.synced = Some(SyncedStream::new(header, self.free_len));
         if !self.frames_seen {
             self.frames_seen = true;
             if let Some(info) = xing::parse(header, &buf[..len]) {
+                let meta = FrameMeta {
+                    offset: self.offset,
+                    len,
+                    header,
+                    index: self.index,
+                    time_base: self.time_base,
+                    samples_since_base: self.samples_since_base,
+                };
+                self.offset += len as u64;
                 return Out::Info(meta, Box::new(info));
             }
         }
@@ -189,14 +208,7 @@ impl Core {
             self.rate = rate;
             self.samples_since_base = 0;
         }
-        let meta = FrameMeta {
-            time_base: self.time_base,
-            samples_since_base: self.samples_since_base,
-            ..meta
-        };
-        self.samples_since_base += u64::from(header.samples());
-        self.index += 1;
-        Out::Frame(meta)
+        self.take_frame(header, len)
     }
 
     fn flush_junk(&mut self) -> Option<Out> {
@@ -290,8 +302,7 @@ impl Core {
                     if let Some(skipped) = self.flush_junk() {
                         return skipped;
                     }
-                    self.synced = Some(SyncedStream::new(header, self.free_len));
-                    self.take_frame(header, len, buf)
+                    self.take_synced_frame(header, len, buf)
                 }
                 Found::Tag(kind, len) => {
                     if let Some(skipped) = self.flush_junk() {
