@@ -200,6 +200,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                         println!("{}", json!({"t": t, "event": "reconnecting",
                             "attempt": attempt, "delay_s": delay.as_secs_f64()}));
                     }
+                    Event::WaitingForStaleSessions { sessions, at_most } => {
+                        println!("{}", json!({"t": t, "event": "waiting_for_stale_sessions",
+                            "sessions": sessions, "at_most_s": at_most.map(|d| d.as_secs_f64())}));
+                    }
                     Event::Stopped { reason } => {
                         println!("{}", json!({"t": t, "event": "stopped",
                             "reason": reason.map(|r| r.to_string())}));

@@ -98,6 +98,16 @@ pub enum Event {
         /// How long it waits first.
         delay: Duration,
     },
+    /// The supervisor waits, before connecting again, for sessions a previous connection
+    /// left on the server to be torn down or to expire (old live555 cameras keep streaming
+    /// to them and refuse new ones; retina presumes one such session, for 65 s, when data
+    /// arrives for an unknown stream).
+    WaitingForStaleSessions {
+        /// How many.
+        sessions: usize,
+        /// The longest it may take (until the last one expires), when known.
+        at_most: Option<Duration>,
+    },
     /// The supervisor stopped: `reason` is `None` when asked to stop, else the error it
     /// gave up on (permanent error or attempts exhausted). Always the last event.
     Stopped {

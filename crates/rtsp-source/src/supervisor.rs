@@ -64,6 +64,8 @@ pub struct ReconnectingSource {
     sessions: u64,
     /// Frames were emitted since the last discontinuity (so the next session needs one).
     frames_before: bool,
+    /// [`Event::WaitingForStaleSessions`] was sent for the wait about to happen.
+    announced_stale: bool,
 }
 
 impl std::fmt::Debug for ReconnectingSource {
@@ -92,6 +94,7 @@ impl ReconnectingSource {
             failures: 0,
             sessions: 0,
             frames_before: false,
+            announced_stale: false,
         }
     }
 
@@ -152,9 +155,23 @@ impl ReconnectingSource {
         }
         // Wait out sessions a previous connection may have left playing on the server.
         let stale = self.group.stale_sessions();
-        if stale.num_sessions > 0 {
+        if stale.num_sessions > 0 && !self.announced_stale {
+            // Tell the caller first: this wait can last a minute.
+            let at_most = stale
+                .max_expires
+                .map(|t| t.saturating_duration_since(tokio::time::Instant::now()));
             tracing::info!(url = %self.options.redacted_url(), sessions = stale.num_sessions,
-                "waiting for stale sessions to end");
+                ?at_most, "waiting for stale sessions to end");
+            self.announced_stale = true;
+            self.pending.push_back(Event::WaitingForStaleSessions {
+                sessions: stale.num_sessions,
+                at_most,
+            });
+            self.state = State::Connect;
+            return;
+        }
+        self.announced_stale = false;
+        if stale.num_sessions > 0 {
             tokio::select! {
                 () = self.group.await_stale_sessions(&stale) => {}
                 () = stopped(self.stop_rx.clone()) => return self.finish(None),

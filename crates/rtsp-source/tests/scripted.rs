@@ -482,11 +482,21 @@ async fn supervisor_waits_out_the_stale_session_before_reconnecting() {
     let source = ReconnectingSource::new(options, reconnect);
     let stop = source.stop_handle();
     let mut events = Box::pin(source.into_stream());
-    collect_until(&mut events, LIMIT, |evs| {
+    let evs = collect_until(&mut events, LIMIT, |evs| {
         evs.iter()
             .any(|e| matches!(e, Event::Connected { session: 2, .. }))
     })
     .await;
+    let waiting = evs
+        .iter()
+        .find_map(|e| match e {
+            Event::WaitingForStaleSessions { sessions, at_most } => Some((*sessions, *at_most)),
+            _ => None,
+        })
+        .unwrap_or_else(|| panic!("{:?}", summary(&evs)));
+    assert_eq!(waiting.0, 1);
+    // The server's session timeout (60 s) bounds the wait.
+    assert!(waiting.1.unwrap() <= Duration::from_secs(60));
     stop.stop();
     collect_until(&mut events, LIMIT, |_| false).await;
     let log: Vec<String> = mock
@@ -507,4 +517,60 @@ async fn supervisor_waits_out_the_stale_session_before_reconnecting() {
         describes[1] > answered_at,
         "reconnected before TEARDOWN finished: {log:?}"
     );
+}
+
+/// The supervisor treats silence (idle timeout) and stream errors like a closed
+/// connection: disconnect, back off, reconnect, discontinuity.
+#[tokio::test]
+async fn supervisor_reconnects_after_idle_timeout_and_stream_errors() {
+    let reconnect = ReconnectOptions {
+        initial_delay: Duration::from_millis(1),
+        ..Default::default()
+    };
+    // Silence after two frames.
+    let silent = Mock::start(Script::audio(pcma(0, 1..=2), Then::Hang)).await;
+    // A truncated RTP packet: retina fails the stream. (Not an unknown SSRC: retina takes
+    // that for an old live555 server's stale session and the supervisor would rightly wait
+    // 65 s for it to expire.)
+    let mut packets = pcma(0, 1..=2);
+    packets.push(vec![b'$', 0, 0, 3, 0x80, 0x08, 0x00]);
+    let failing = Mock::start(Script::audio(packets, Then::Hang)).await;
+
+    for (mock, broken) in [(silent, false), (failing, true)] {
+        let opts = options(&mock.url()).idle_timeout(Duration::from_millis(200));
+        let source = ReconnectingSource::new(opts, reconnect.clone());
+        let stop = source.stop_handle();
+        let mut events = Box::pin(source.into_stream());
+        let evs = collect_until(&mut events, LIMIT, |evs| {
+            evs.iter()
+                .any(|e| matches!(e, Event::Discontinuity { session: 2 }))
+        })
+        .await;
+        let reason = evs
+            .iter()
+            .find_map(|e| match e {
+                Event::Disconnected { reason, frames } => {
+                    assert_eq!(*frames, 2);
+                    Some(reason.clone())
+                }
+                _ => None,
+            })
+            .unwrap();
+        if broken {
+            assert!(
+                matches!(
+                    reason,
+                    Error::Rtsp {
+                        stage: "streaming",
+                        ..
+                    }
+                ),
+                "{reason}"
+            );
+        } else {
+            assert!(matches!(reason, Error::IdleTimeout { .. }), "{reason}");
+        }
+        stop.stop();
+        collect_until(&mut events, LIMIT, |_| false).await;
+    }
 }
