@@ -184,6 +184,18 @@ mod tests {
                 10 + 257
             )
         );
+        h[3] = 2; // ID3v2.2: same header layout, no footer
+        h[5] = 0x10;
+        assert_eq!(
+            probe(&h, true),
+            TagProbe::Starts(
+                TagKind::Id3v2 {
+                    major: 2,
+                    footer: false
+                },
+                10 + 257
+            )
+        );
         h[9] = 0x80; // not syncsafe
         assert_eq!(probe(&h, true), TagProbe::No);
         assert_eq!(probe(b"ID", false), TagProbe::NeedMore(10));

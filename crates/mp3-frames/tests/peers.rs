@@ -450,3 +450,39 @@ fn free_format_matches_mpg123() {
     assert_eq!(out.stdout.len() as u64, summary.frames * 1152 * 2 * 2);
     assert_eq!(summary.frames, 29);
 }
+
+#[test]
+fn gapless_duration_matches_mpg123() {
+    test_support::require_peer!("mpg123");
+    for name in [
+        "sine-44100-cbr128.mp3",
+        "mpeg1-44100-joint-vbr-v2.mp3",
+        "crc-44100-vbr-v2.mp3",
+        "mpeg2-22050-joint-vbr-v4.mp3",
+        "mpeg25-12000-joint-vbr-v5.mp3",
+        "ffmpeg-id3v24-44100-cbr96.mp3",
+    ] {
+        let path = test_support::fixture(name);
+        let summary = StreamSummary::scan(&std::fs::read(&path).unwrap()).unwrap();
+        let lame = summary.info.as_ref().and_then(|i| i.lame()).unwrap();
+        let gapless_samples = summary.samples - u64::from(lame.delay) - u64::from(lame.padding);
+        assert_eq!(
+            summary.gapless_duration.unwrap().as_nanos(),
+            u128::from(gapless_samples) * 1_000_000_000 / u128::from(summary.sample_rate)
+        );
+        // mpg123 trims the LAME delay and padding (gapless is its default): stereo s16.
+        let out = Command::new("mpg123")
+            .args(["-q", "-s", "--stereo"])
+            .arg(&path)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{name}");
+        assert_eq!(
+            out.stdout.len() as u64 / 4,
+            gapless_samples,
+            "{name}: delay {} padding {}",
+            lame.delay,
+            lame.padding
+        );
+    }
+}
