@@ -574,3 +574,21 @@ async fn supervisor_reconnects_after_idle_timeout_and_stream_errors() {
         collect_until(&mut events, LIMIT, |_| false).await;
     }
 }
+
+/// RTP timestamps are 32-bit and wrap (RFC 3550 section 5.1); frame timestamps are 64-bit
+/// and keep counting.
+#[tokio::test]
+async fn timestamps_do_not_wrap() {
+    let start = u32::MAX - 300;
+    let packets: Vec<Vec<u8>> = (0..6u16)
+        .map(|i| {
+            let ts = start.wrapping_add(u32::from(i) * 160);
+            rtp(0, 8, 100 + i, ts, true, &[0xd5; 160])
+        })
+        .collect();
+    let mock = Mock::start(Script::audio(packets, Then::Hang)).await;
+    let mut source = RtspSource::connect(options(&mock.url())).await.unwrap();
+    let events = collect_frames(&mut source, 0, 6, LIMIT).await;
+    let ts: Vec<i64> = frames(&events, 0).iter().map(|f| f.timestamp).collect();
+    assert_eq!(ts, vec![0, 160, 320, 480, 640, 800]);
+}
