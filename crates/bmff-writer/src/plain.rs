@@ -676,6 +676,10 @@ mod tests {
             m.take_appends().for_each(drop);
         }
         let per_sample = m.index_heap_bytes() as f64 / m.sample_count() as f64;
+        eprintln!(
+            "index: {} samples, {per_sample:.2} bytes per sample",
+            m.sample_count()
+        );
         assert!(per_sample <= 16.0, "{per_sample} bytes per sample");
         let finish = m.finish(false).unwrap();
         assert!(find(&finish.moov, b"ctts") && find(&finish.moov, b"stss"));

@@ -500,6 +500,7 @@ fn memory_stays_within_one_fragment() {
         while m.poll_output().is_some() {}
         peak = peak.max(m.buffered_bytes());
     }
+    eprintln!("fragmented: peak {peak} bytes buffered over 10 minutes");
     // A fragment is cut at the first key frame past 1 s: 2 s of video (60 x 4 KiB) and
     // audio (94 x 300 B) at most, plus per-sample state.
     assert!(
