@@ -14,7 +14,7 @@
 //! | `tcp-listen://addr:port` | — | packet server for network clients |
 //!
 //! Anything else is [`Error::UnsupportedEndpoint`], naming the string and the direction.
-//! Raw packet endpoints exist only as values (see `raw`). Credentials in URLs never appear
+//! Raw packet endpoints exist only as values (see [`crate::raw`]). Credentials in URLs never appear
 //! in `Display` or `Debug`.
 
 use std::fmt;
@@ -115,6 +115,10 @@ pub enum Endpoint {
     Icecast(SecretUrl),
     /// Packet server for network clients, bound to `addr:port` (output).
     TcpListen(String),
+    /// Packets written from code through a [`crate::raw::RawWriter`] (input).
+    RawInput(crate::raw::RawInput),
+    /// Packets read by code through a [`crate::raw::RawReader`] (output).
+    RawOutput(crate::raw::RawOutput),
 }
 
 impl Endpoint {
@@ -191,6 +195,8 @@ impl fmt::Display for Endpoint {
             Endpoint::Stdin => f.write_str("- (stdin)"),
             Endpoint::Stdout => f.write_str("- (stdout)"),
             Endpoint::Hls { dir, playlist } => write!(f, "{}", dir.join(playlist).display()),
+            Endpoint::RawInput(_) => f.write_str("raw input"),
+            Endpoint::RawOutput(_) => f.write_str("raw output"),
         }
     }
 }

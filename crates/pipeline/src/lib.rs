@@ -1,16 +1,72 @@
-//! Thin composition of the workspace's crates: endpoints and wiring.
+//! Thin composition of the workspace's crates: a media stream from one endpoint to
+//! another, as in Boombox, with retina's example recorder's options.
 //!
-//! Built so far: [`Endpoint`] values and their parsing from strings. Not built yet:
-//! [`Pipeline::run`] returns [`Error::NotBuilt`] until the leaf crates' recording paths are
-//! wired (see the pipeline issue). The leaf crates (`bmff-writer`, `mp3-frames`,
-//! `rtsp-source`, `data-stream`) are usable on their own.
+//! - [`Endpoint`]s as values or parsed from strings by scheme, extension and direction:
+//!   `rtsp://…` and `*.mp3` in; `*.mp4` (plain or fragmented), a directory or `*.m3u8`
+//!   (HLS), `-` (fragmented MP4 on stdout) out; [`raw`] endpoints to write and read
+//!   [`Packet`]s from code.
+//! - [`Pipeline::run`] / [`Pipeline::spawn`] → [`PipelineHandle`] (`wait`, `close`,
+//!   `kill`, live [`Status`]).
+//! - Recording: `NAME.partial` renamed when finalized; finalized also after an input
+//!   error; duration limit; rotation at key frames after wall-clock boundaries
+//!   ([`Options::segment`]); a reconnection or parameter change starts a new file.
+//!
+//! The pipeline holds no format logic: `rtsp-source` frames and `mp3-frames` frames become
+//! neutral [`Packet`]s and [`Track`]s, which become `bmff-writer` samples and track
+//! configurations.
+//!
+//! ```no_run
+//! use pipeline::{Direction, Endpoint, Options, Pipeline};
+//! use std::time::Duration;
+//!
+//! # async fn record() -> Result<(), pipeline::Error> {
+//! let input = Endpoint::parse("rtsp://admin:secret@192.0.2.7/stream1", Direction::Input)?;
+//! let output = Endpoint::parse("camera.mp4", Direction::Output)?;
+//! let options = Options { duration: Some(Duration::from_secs(10)), ..Options::default() };
+//! let summary = Pipeline::new(input, output).with_options(options).run().await?;
+//! println!("wrote {:?}", summary.files);
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! MP3 to MP4 without re-encoding, runnable:
+//!
+//! ```
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! use pipeline::{Direction, Endpoint, Pipeline};
+//! # let dir = std::env::temp_dir().join(format!("pipeline-doc-{}", std::process::id()));
+//! # std::fs::create_dir_all(&dir)?;
+//! # let mp3 = dir.join("song.mp3");
+//! # let header = mp3_frames::FrameHeader::from_u32(0xFFFB_9064)?;
+//! # std::fs::write(&mp3, mp3_frames::silent_frame(&header)?.repeat(40))?;
+//! # let mp4 = dir.join("song.mp4");
+//! let input = Endpoint::parse(mp3.to_str().unwrap(), Direction::Input)?;
+//! let output = Endpoint::parse(mp4.to_str().unwrap(), Direction::Output)?;
+//! let runtime = tokio::runtime::Runtime::new()?;
+//! let summary = runtime.block_on(Pipeline::new(input, output).run())?;
+//! assert_eq!(summary.status.packets, 40);
+//! assert!(mp4.exists());
+//! # std::fs::remove_dir_all(&dir)?;
+//! # Ok(())
+//! # }
+//! ```
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
 pub mod endpoint;
 pub mod icecast;
+mod naming;
+pub mod packet;
+pub mod raw;
+mod recorder;
+mod run;
+mod sink;
+mod source;
 
 pub use endpoint::{Direction, Endpoint, SecretUrl};
+pub use packet::{Codec, MediaKind, Packet, Track};
+pub use rtsp_source::{InitialTimestamp, Teardown, Transport};
+pub use run::{Closer, HlsMode, Options, Pipeline, PipelineHandle, RtspSettings, Status, Summary};
 
 /// Errors of the pipeline.
 #[derive(Debug, thiserror::Error)]
@@ -43,6 +99,71 @@ pub enum Error {
         /// Why.
         refusal: icecast::IcecastRefusal,
     },
+    /// An input is not MP3 (or holds no MPEG audio frames).
+    #[error("{input}: not MP3 ({found})")]
+    NotMp3 {
+        /// The input's name.
+        input: String,
+        /// What was found instead.
+        found: String,
+    },
+    /// A playlist input has another format than the stream (listeners' decoders were set
+    /// up for the first one).
+    #[error("{input}: format change at byte {offset}: stream is {from}, this is {to}")]
+    FormatChange {
+        /// The input's name.
+        input: String,
+        /// Offset of the first frame of the new format.
+        offset: u64,
+        /// The stream's format.
+        from: String,
+        /// The input's format.
+        to: String,
+    },
+    /// An MP3 parsing error.
+    #[error("{context}: {source}")]
+    Mp3 {
+        /// What we were doing.
+        context: String,
+        /// The error.
+        source: mp3_frames::Error,
+    },
+    /// The RTSP input failed.
+    #[error(transparent)]
+    Rtsp(#[from] rtsp_source::Error),
+    /// The MP4 writer refused a sample or configuration, or could not write.
+    #[error("{output}: {source}")]
+    Mp4 {
+        /// The output (file, directory or stream).
+        output: String,
+        /// The writer's error.
+        source: bmff_writer::Error,
+    },
+    /// An input that cannot be read as it is.
+    #[error("{input}: {reason}")]
+    Input {
+        /// The input's name.
+        input: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// An output that cannot be written as asked.
+    #[error("{output}: {reason}")]
+    Output {
+        /// The output's name.
+        output: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// Options that do not go together, or an endpoint used twice.
+    #[error("{0}")]
+    InvalidOptions(String),
+    /// A raw output's reader went away.
+    #[error("the raw output's reader was closed")]
+    OutputClosed,
+    /// The pipeline was killed; its output is not finalized.
+    #[error("killed; the output was not finalized")]
+    Killed,
     /// Waiting for something took too long.
     #[error("timed out {what}")]
     Timeout {
@@ -65,17 +186,5 @@ impl Error {
             context: context.into(),
             source,
         }
-    }
-}
-
-/// A media stream from one endpoint to another.
-#[derive(Debug, Default)]
-pub struct Pipeline {}
-
-impl Pipeline {
-    /// Runs the pipeline from `input` to `output`.
-    pub fn run(input: &Endpoint, output: &Endpoint) -> Result<(), Error> {
-        let _ = (input, output);
-        Err(Error::NotBuilt("Pipeline::run"))
     }
 }

@@ -1,13 +1,267 @@
-//! The `pipeline` command line: `pipeline [OPTIONS] <INPUT> <OUTPUT>`.
-use anyhow::Context as _;
-use pipeline::{Direction, Endpoint};
+//! The `pipeline` command line: `pipeline [OPTIONS] <INPUT>... <OUTPUT>`.
+//!
+//! Records an RTSP camera or an MP3 file to MP4, fragmented MP4, HLS or stdout, with the
+//! options of retina's example recorder. Ctrl-C or SIGTERM stops gracefully (the file is
+//! finalized); a second Ctrl-C kills. On a terminal a status line shows media time,
+//! packets, bitrate and loss; on a pipe only the logs (`RUST_LOG`) go to stderr.
 
-fn main() -> anyhow::Result<()> {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let [input, output] = args.as_slice() else {
-        anyhow::bail!("usage: pipeline <INPUT> <OUTPUT>");
+use std::io::{IsTerminal, Write};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::Parser;
+use indicatif::{ProgressBar, ProgressStyle};
+use pipeline::{
+    Direction, Endpoint, HlsMode, InitialTimestamp, Options, Pipeline, RtspSettings, Status,
+    Teardown, Transport,
+};
+
+/// Record a camera or a file: RTSP or MP3 in; MP4, fragmented MP4, HLS or stdout out.
+#[derive(Debug, Parser)]
+#[command(version, about, long_about = None)]
+struct Cli {
+    /// Input: rtsp://[user:pass@]host[:port]/path, a .mp3 file, or - (MP3 on stdin).
+    #[arg(required = true, num_args = 1..)]
+    inputs: Vec<String>,
+    /// Output: a .mp4 file, a directory or .m3u8 (HLS), or - (fragmented MP4 on stdout).
+    output: String,
+
+    /// Write a fragmented MP4 (moof/mdat) instead of a plain one.
+    #[arg(long)]
+    fragmented: bool,
+    /// Target fragment (and HLS segment) duration in seconds.
+    #[arg(long, value_name = "SECS", default_value_t = 2.0)]
+    fragment_duration: f64,
+    /// Plain MP4: put moov in front of the media data when finishing.
+    #[arg(long)]
+    faststart: bool,
+    /// Rotate: a new file at the first key frame after each multiple of SECS (wall clock);
+    /// OUTPUT may hold strftime fields (UTC), e.g. cam-%Y%m%d-%H%M%S.mp4.
+    #[arg(long, value_name = "SECS")]
+    segment: Option<f64>,
+    /// Stop after SECS of media time.
+    #[arg(long, value_name = "SECS")]
+    duration: Option<f64>,
+    /// Leave out video.
+    #[arg(long)]
+    no_video: bool,
+    /// Leave out audio.
+    #[arg(long)]
+    no_audio: bool,
+    /// RTP transport.
+    #[arg(long, value_name = "tcp|udp", default_value = "tcp")]
+    transport: Transport,
+    /// Keep recording when RTP packets are lost.
+    #[arg(long)]
+    allow_loss: bool,
+    /// When to send RTSP TEARDOWN.
+    #[arg(long, value_name = "auto|always|never", default_value = "auto")]
+    teardown: Teardown,
+    /// How to use RTP-Info's initial timestamps.
+    #[arg(
+        long,
+        value_name = "default|require|ignore|permissive",
+        default_value = "default"
+    )]
+    initial_timestamp: InitialTimestamp,
+    /// RTSP user name (instead of the URL's).
+    #[arg(long)]
+    user: Option<String>,
+    /// RTSP password (instead of the URL's).
+    #[arg(long)]
+    password: Option<String>,
+    /// HLS playlist: rewritten live after each segment, or written once at the end.
+    #[arg(long, value_name = "live|vod", default_value = "live", value_parser = parse_hls)]
+    hls_mode: HlsMode,
+    /// More logs (-v debug, -vv trace); RUST_LOG overrides.
+    #[arg(short, long, action = clap::ArgAction::Count)]
+    verbose: u8,
+    /// Only errors.
+    #[arg(short, long, conflicts_with = "verbose")]
+    quiet: bool,
+}
+
+fn parse_hls(s: &str) -> Result<HlsMode, String> {
+    match s {
+        "live" => Ok(HlsMode::Live),
+        "vod" => Ok(HlsMode::Vod),
+        _ => Err("expected live or vod".into()),
+    }
+}
+
+fn seconds(what: &str, secs: f64) -> anyhow::Result<Duration> {
+    Duration::try_from_secs_f64(secs)
+        .map_err(|_| anyhow::anyhow!("--{what} {secs}: not a duration in seconds"))
+}
+
+impl Cli {
+    fn options(&self) -> anyhow::Result<Options> {
+        Ok(Options {
+            fragmented: self.fragmented,
+            fragment_duration: seconds("fragment-duration", self.fragment_duration)?,
+            faststart: self.faststart,
+            segment: self.segment.map(|s| seconds("segment", s)).transpose()?,
+            duration: self.duration.map(|s| seconds("duration", s)).transpose()?,
+            video: !self.no_video,
+            audio: !self.no_audio,
+            rtsp: RtspSettings {
+                transport: self.transport,
+                allow_loss: self.allow_loss,
+                teardown: self.teardown,
+                initial_timestamp: self.initial_timestamp,
+                user: self.user.clone(),
+                password: self.password.clone(),
+            },
+            hls: self.hls_mode,
+            ..Options::default()
+        })
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let bar = (std::io::stderr().is_terminal() && !cli.quiet).then(status_bar);
+    init_logs(&cli, bar.clone());
+    let result = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(anyhow::Error::from)
+        .and_then(|rt| rt.block_on(run(&cli, bar.clone())));
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
+    }
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            // One line: the error and its causes.
+            eprintln!("pipeline: {}", format!("{e:#}").replace('\n', " "));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: &Cli, bar: Option<ProgressBar>) -> anyhow::Result<()> {
+    if cli.inputs.len() > 1 {
+        anyhow::bail!(
+            "several inputs (a playlist) need an icecast:// output, which this build does not run yet"
+        );
+    }
+    let input = Endpoint::parse(&cli.inputs[0], Direction::Input)?;
+    let output = Endpoint::parse(&cli.output, Direction::Output)?;
+    let handle = Pipeline::new(input, output)
+        .with_options(cli.options()?)
+        .spawn();
+    let closer = handle.closer();
+    let signals = tokio::spawn(async move {
+        stop_signal().await;
+        tracing::info!("stopping: finishing the output (Ctrl-C again to kill)");
+        closer.close();
+        stop_signal().await;
+        closer.kill();
+    });
+    let ticker = bar.map(|bar| {
+        let mut status = handle.status();
+        tokio::spawn(async move {
+            loop {
+                bar.set_message(status_line(&status.borrow_and_update()));
+                tokio::select! {
+                    changed = status.changed() => if changed.is_err() { break },
+                    () = tokio::time::sleep(Duration::from_millis(250)) => {}
+                }
+            }
+        })
+    });
+    let summary = handle.wait().await;
+    signals.abort();
+    if let Some(t) = ticker {
+        t.abort();
+    }
+    let summary = summary?;
+    for file in &summary.files {
+        tracing::info!(file = %file.display(), "written");
+    }
+    Ok(())
+}
+
+/// Ctrl-C or SIGTERM.
+async fn stop_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let Ok(mut term) = signal(SignalKind::terminate()) else {
+            let _ = tokio::signal::ctrl_c().await;
+            return;
+        };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+fn status_bar() -> ProgressBar {
+    let bar = ProgressBar::new_spinner();
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} {msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+    );
+    bar.enable_steady_tick(Duration::from_millis(250));
+    bar
+}
+
+fn status_line(s: &Status) -> String {
+    let t = s.media_seconds;
+    let bitrate = if t > 0.0 {
+        s.bytes as f64 * 8.0 / t / 1000.0
+    } else {
+        0.0
     };
-    let input = Endpoint::parse(input, Direction::Input)?;
-    let output = Endpoint::parse(output, Direction::Output)?;
-    pipeline::Pipeline::run(&input, &output).with_context(|| format!("{input} -> {output}"))
+    format!(
+        "{:02}:{:02}:{:04.1}  {} packets  {:.0} kbit/s  lost {}  files {}",
+        (t / 3600.0) as u64,
+        (t / 60.0) as u64 % 60,
+        t % 60.0,
+        s.packets,
+        bitrate,
+        s.lost,
+        s.files
+    )
+}
+
+fn init_logs(cli: &Cli, bar: Option<ProgressBar>) {
+    use tracing_subscriber::EnvFilter;
+    let level = match (cli.quiet, cli.verbose) {
+        (true, _) => "error",
+        (false, 0) => "info",
+        (false, 1) => "debug",
+        (false, _) => "trace",
+    };
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(level));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_target(false)
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_writer(move || LogWriter(bar.clone()))
+        .init();
+}
+
+/// Writes log lines to stderr above the status line (which is redrawn after).
+struct LogWriter(Option<ProgressBar>);
+
+impl Write for LogWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        match &self.0 {
+            Some(bar) => bar.suspend(|| std::io::stderr().write_all(buf))?,
+            None => std::io::stderr().write_all(buf)?,
+        }
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        std::io::stderr().flush()
+    }
 }

@@ -1,0 +1,154 @@
+//! The neutral packet and track types that travel between endpoints.
+//!
+//! Sources convert their own types into these ([`rtsp_source::Frame`], MP3 frames, raw
+//! packets from code); sinks convert them into theirs (`bmff_writer::Sample`). The
+//! pipeline itself never looks inside the payload.
+
+use bytes::Bytes;
+
+/// Video or audio.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum MediaKind {
+    /// A video track.
+    Video,
+    /// An audio track.
+    Audio,
+}
+
+/// A track's codec and its decoder configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Codec {
+    /// H.264; packets are 4-byte length-prefixed NAL units. The configuration is an
+    /// `AVCDecoderConfigurationRecord` (ISO/IEC 14496-15 §5.3.3.1, the body of `avcC`).
+    H264 {
+        /// The decoder configuration record.
+        config: Bytes,
+    },
+    /// H.265; packets are 4-byte length-prefixed NAL units. The configuration is an
+    /// `HEVCDecoderConfigurationRecord` (ISO/IEC 14496-15 §8.3.3.1, the body of `hvcC`).
+    H265 {
+        /// The decoder configuration record.
+        config: Bytes,
+    },
+    /// AAC; packets are raw access units (no ADTS header).
+    Aac {
+        /// The AudioSpecificConfig (ISO/IEC 14496-3 §1.6.2.1).
+        config: Bytes,
+    },
+    /// MPEG audio (MP3, MP2); one whole frame, header included, per packet.
+    Mp3,
+    /// Any other codec, described by its ready MP4 sample entry box (e.g. Motion JPEG's
+    /// `mp4v` as retina builds it).
+    SampleEntry {
+        /// The whole box, size and type included.
+        entry: Bytes,
+    },
+}
+
+impl Codec {
+    /// A short name for logs and errors.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Codec::H264 { .. } => "H.264",
+            Codec::H265 { .. } => "H.265",
+            Codec::Aac { .. } => "AAC",
+            Codec::Mp3 => "MP3",
+            Codec::SampleEntry { .. } => "sample entry",
+        }
+    }
+}
+
+/// One track: what a sink needs to set up its output before the first packet.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Track {
+    /// Video or audio.
+    pub kind: MediaKind,
+    /// Codec and decoder configuration.
+    pub codec: Codec,
+    /// Ticks per second of the packets' timestamps (e.g. the RTP clock rate).
+    pub timescale: u32,
+    /// Video: width and height in pixels (0 for audio).
+    pub width: u32,
+    /// Video: height in pixels.
+    pub height: u32,
+    /// Video: pixel aspect ratio `(h_spacing, v_spacing)` when known.
+    pub pixel_aspect: Option<(u32, u32)>,
+    /// Audio: samples per second (0 for video).
+    pub sample_rate: u32,
+    /// Audio: channels (0 for video).
+    pub channels: u16,
+}
+
+impl Track {
+    /// A video track of `width`×`height` pixels, timestamps in `timescale` ticks/s.
+    pub fn video(codec: Codec, timescale: u32, width: u32, height: u32) -> Track {
+        Track {
+            kind: MediaKind::Video,
+            codec,
+            timescale,
+            width,
+            height,
+            pixel_aspect: None,
+            sample_rate: 0,
+            channels: 0,
+        }
+    }
+
+    /// An audio track whose timestamps count samples (timescale = sample rate).
+    pub fn audio(codec: Codec, sample_rate: u32, channels: u16) -> Track {
+        Track {
+            kind: MediaKind::Audio,
+            codec,
+            timescale: sample_rate,
+            width: 0,
+            height: 0,
+            pixel_aspect: None,
+            sample_rate,
+            channels,
+        }
+    }
+
+    /// The same track with timestamps in another clock (e.g. 90 kHz).
+    pub fn with_timescale(mut self, timescale: u32) -> Track {
+        self.timescale = timescale;
+        self
+    }
+}
+
+/// One encoded frame of one track.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Packet {
+    /// Index of the track in the pipeline's track list.
+    pub track: usize,
+    /// Decode time in the track's timescale. All tracks share one time origin.
+    pub dts: i64,
+    /// Presentation time minus decode time (B-frames), in the track's timescale.
+    pub cts_offset: i32,
+    /// Duration in the track's timescale when the codec fixes it (audio); otherwise the
+    /// gap to the next packet of the track.
+    pub duration: Option<u32>,
+    /// A random access point (video key frame; every audio frame).
+    pub keyframe: bool,
+    /// The payload.
+    pub data: Bytes,
+}
+
+impl Packet {
+    /// A packet with no composition offset and no duration.
+    pub fn new(track: usize, dts: i64, keyframe: bool, data: Bytes) -> Packet {
+        Packet {
+            track,
+            dts,
+            cts_offset: 0,
+            duration: None,
+            keyframe,
+            data,
+        }
+    }
+
+    /// Decode time in seconds, given the track's timescale.
+    pub fn seconds(&self, timescale: u32) -> f64 {
+        self.dts as f64 / f64::from(timescale.max(1))
+    }
+}

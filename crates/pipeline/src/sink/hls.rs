@@ -1,0 +1,199 @@
+//! HLS output (RFC 8216): fMP4 segments from `bmff_writer::SegmentWriter` in a directory
+//! (`init.mp4`, then `segment-00001.m4s`, ...) and a media playlist.
+//!
+//! Live mode rewrites the playlist after every segment (`EXT-X-PLAYLIST-TYPE:EVENT`,
+//! atomically through a temporary file) and adds `EXT-X-ENDLIST` at the end; VOD mode
+//! writes it once, complete, at the end. A codec change brings a new init segment, so the
+//! playlist repeats `EXT-X-MAP` (RFC 8216 §4.3.2.5) before the first segment needing it.
+
+use std::fmt::Write as _;
+use std::io::{self, BufWriter, Write};
+use std::path::PathBuf;
+use std::time::SystemTime;
+
+use bmff_writer::{
+    InitSegment, MediaSegment, Sample, SegmentSink, SegmentWriter, write_all_vectored,
+};
+
+use super::{Sink, SinkFactory, Timeline};
+use crate::packet::{Packet, Track};
+use crate::{Error, HlsMode, Options};
+
+pub(crate) struct HlsFactory {
+    pub(crate) dir: PathBuf,
+    pub(crate) playlist: String,
+    pub(crate) options: Options,
+}
+
+impl SinkFactory for HlsFactory {
+    fn open(&mut self, tracks: &[Track], _wall: SystemTime) -> Result<Box<dyn Sink>, Error> {
+        std::fs::create_dir_all(&self.dir)
+            .map_err(|e| Error::io(format!("creating {}", self.dir.display()), e))?;
+        let configs = tracks
+            .iter()
+            .map(super::mp4::track_config)
+            .collect::<Result<Vec<_>, _>>()?;
+        let dir = Playlist {
+            dir: self.dir.clone(),
+            name: self.playlist.clone(),
+            mode: self.options.hls,
+            inits: Vec::new(),
+            segments: Vec::new(),
+        };
+        let options = bmff_writer::FragmentOptions {
+            fragment_duration: self.options.fragment_duration,
+            ..Default::default()
+        };
+        let writer = SegmentWriter::new(dir, configs, options).map_err(|e| self.err(e))?;
+        Ok(Box::new(HlsSink {
+            writer,
+            tracks: tracks.to_vec(),
+            timeline: Timeline::default(),
+            output: self.dir.join(&self.playlist).display().to_string(),
+        }))
+    }
+}
+
+impl HlsFactory {
+    fn err(&self, source: bmff_writer::Error) -> Error {
+        Error::Mp4 {
+            output: self.dir.join(&self.playlist).display().to_string(),
+            source,
+        }
+    }
+}
+
+struct HlsSink {
+    writer: SegmentWriter<Playlist>,
+    tracks: Vec<Track>,
+    timeline: Timeline,
+    output: String,
+}
+
+impl HlsSink {
+    fn err(&self) -> impl Fn(bmff_writer::Error) -> Error + '_ {
+        |source| Error::Mp4 {
+            output: self.output.clone(),
+            source,
+        }
+    }
+}
+
+impl Sink for HlsSink {
+    fn write(&mut self, packet: Packet) -> Result<(), Error> {
+        let Some(timescale) = self.tracks.get(packet.track).map(|t| t.timescale) else {
+            return Ok(());
+        };
+        let Some(dts) = self.timeline.shift(packet.dts, timescale) else {
+            return Ok(());
+        };
+        let sample = Sample {
+            track: packet.track,
+            dts,
+            cts_offset: packet.cts_offset,
+            duration: packet.duration,
+            sync: packet.keyframe,
+            data: packet.data,
+        };
+        self.writer.push(sample).map_err(self.err())
+    }
+
+    fn set_codec(&mut self, track: usize, config: &Track) -> Result<(), Error> {
+        let codec = super::mp4::track_config(config)?.codec;
+        self.writer.set_codec(track, codec).map_err(self.err())
+    }
+
+    fn finish(self: Box<Self>) -> Result<Option<PathBuf>, Error> {
+        let output = self.output.clone();
+        let mut playlist = self.writer.finish().map_err(|source| Error::Mp4 {
+            output: output.clone(),
+            source,
+        })?;
+        playlist
+            .write(true)
+            .map_err(|e| Error::io(format!("writing {output}"), e))?;
+        Ok(Some(playlist.dir.join(&playlist.name)))
+    }
+}
+
+/// The segment files and the playlist that lists them.
+struct Playlist {
+    dir: PathBuf,
+    name: String,
+    mode: HlsMode,
+    /// Init segment file names, by init number - 1.
+    inits: Vec<String>,
+    /// (file name, init number, duration in seconds).
+    segments: Vec<(String, u32, f64)>,
+}
+
+impl Playlist {
+    fn text(&self, ended: bool) -> String {
+        let target = self
+            .segments
+            .iter()
+            .map(|s| s.2.round() as u64)
+            .max()
+            .unwrap_or(1)
+            .max(1);
+        let mut t = String::new();
+        let kind = match (self.mode, ended) {
+            (HlsMode::Vod, _) => "VOD",
+            (HlsMode::Live, _) => "EVENT",
+        };
+        let _ = write!(
+            t,
+            "#EXTM3U\n#EXT-X-VERSION:7\n#EXT-X-TARGETDURATION:{target}\n#EXT-X-MEDIA-SEQUENCE:1\n\
+             #EXT-X-PLAYLIST-TYPE:{kind}\n#EXT-X-INDEPENDENT-SEGMENTS\n"
+        );
+        let mut map = 0;
+        for (name, init, duration) in &self.segments {
+            if *init != map {
+                map = *init;
+                let uri = self
+                    .inits
+                    .get(map as usize - 1)
+                    .map_or("init.mp4", |s| s.as_str());
+                let _ = writeln!(t, "#EXT-X-MAP:URI=\"{uri}\"");
+            }
+            let _ = writeln!(t, "#EXTINF:{duration:.6},\n{name}");
+        }
+        if ended {
+            t.push_str("#EXT-X-ENDLIST\n");
+        }
+        t
+    }
+
+    fn write(&mut self, ended: bool) -> io::Result<()> {
+        let path = self.dir.join(&self.name);
+        let tmp = self.dir.join(format!(".{}.tmp", self.name));
+        std::fs::write(&tmp, self.text(ended))?;
+        std::fs::rename(tmp, path)
+    }
+}
+
+impl SegmentSink for Playlist {
+    fn init_segment(&mut self, init: &InitSegment) -> io::Result<()> {
+        let name = if init.number == 1 {
+            "init.mp4".to_owned()
+        } else {
+            format!("init-{}.mp4", init.number)
+        };
+        std::fs::write(self.dir.join(&name), &init.bytes)?;
+        self.inits.push(name);
+        Ok(())
+    }
+
+    fn media_segment(&mut self, segment: &MediaSegment) -> io::Result<()> {
+        let name = format!("segment-{:05}.m4s", segment.sequence_number);
+        let mut f = BufWriter::new(std::fs::File::create(self.dir.join(&name))?);
+        write_all_vectored(&mut f, &segment.parts)?;
+        f.flush()?;
+        self.segments
+            .push((name, segment.init_number, segment.duration));
+        if self.mode == HlsMode::Live {
+            self.write(false)?;
+        }
+        Ok(())
+    }
+}
