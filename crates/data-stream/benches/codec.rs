@@ -1,3 +1,248 @@
-//! Placeholder put here by the lead so the workspace manifest loads; the data-stream
-//! engineer replaces it with the real codec bench.
-fn main() {}
+//! A 1 GiB byte stream (71,583 chunks of up to 15,000 bytes, LiveKit's chunk size) written
+//! and read back in memory, end to end: header, chunks, trailer, each one a length-framed
+//! `DataPacket`.
+//!
+//! - `ours`: the sans-I/O codec. `Frame::chunk` (content not copied) → `write_framed`
+//!   into a reused transport buffer (the one copy) → `FrameDecoder` → `Demultiplexer`
+//!   (all checks on) → chunk content, a slice of the transport buffer.
+//! - `ours-writer`: the same through `Outgoing`/`ByteStreamWriter` and its bounded queue.
+//! - `peer-livekit-protocol`: the same packets with crates.io livekit-protocol's prost
+//!   types: build the `DataPacket` (content copied into its `Vec`), `encode` into a reused
+//!   buffer with the same 4-byte prefix, `DataPacket::decode` (content copied out).
+//!
+//! The content is cut from a 64 MiB source (larger than the caches, like real data).
+//! Under `cargo test --benches` (one smoke iteration) the stream is 16 MiB.
+#![allow(clippy::unwrap_used)]
+
+use std::hint::black_box;
+use std::sync::OnceLock;
+use std::time::Instant;
+
+use bytes::{BufMut, Bytes, BytesMut};
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use data_stream::{
+    Demultiplexer, Envelope, Event, Frame, FrameDecoder, Header, Limits, Outgoing, Packet,
+    StreamInfo, StreamKind, StreamOptions, StreamType, Trailer,
+};
+use futures::StreamExt;
+use livekit_protocol as lk;
+use prost::Message;
+
+const CHUNK: usize = 15_000;
+const MAX_FRAME: usize = 1 << 20;
+const STREAM_ID: &str = "3f8e5a52-1c1e-4d5b-9c3a";
+
+fn full_run() -> bool {
+    std::env::args().any(|a| a == "--bench")
+}
+
+fn stream_len() -> u64 {
+    if full_run() { 1 << 30 } else { 16 << 20 }
+}
+
+/// Source content, made once (cheap pattern, not compressible by accident).
+fn source() -> &'static Bytes {
+    static SOURCE: OnceLock<Bytes> = OnceLock::new();
+    SOURCE.get_or_init(|| {
+        let len = if full_run() { 64 << 20 } else { 1 << 20 };
+        let mut x = 0x9E37_79B9_7F4A_7C15u64;
+        let mut v = Vec::with_capacity(len);
+        while v.len() < len {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            v.extend_from_slice(&x.to_le_bytes());
+        }
+        Bytes::from(v)
+    })
+}
+
+/// The `i`-th chunk's content: a slice of the source (no copy).
+fn content(i: u64, total: u64) -> Bytes {
+    let src = source();
+    let start = (i as usize * CHUNK) % (src.len() - CHUNK);
+    let len = (total - i * CHUNK as u64).min(CHUNK as u64) as usize;
+    src.slice(start..start + len)
+}
+
+fn info(total: u64) -> StreamInfo {
+    StreamInfo {
+        id: STREAM_ID.into(),
+        timestamp_ms: 1_700_000_000_000,
+        topic: "media".into(),
+        mime_type: "application/octet-stream".into(),
+        total_length: Some(total),
+        attributes: Default::default(),
+        kind: StreamKind::Bytes {
+            name: "bench.bin".into(),
+        },
+    }
+}
+
+/// Reads every complete frame of `transport` through the demultiplexer; returns content bytes.
+fn read_back(
+    decoder: &mut FrameDecoder,
+    demux: &mut Demultiplexer,
+    transport: &mut BytesMut,
+    now: Instant,
+) -> u64 {
+    let mut n = 0;
+    while let Some(frame) = decoder.decode(transport).unwrap() {
+        demux.handle_frame(frame, now).unwrap();
+        while let Some(event) = demux.poll_event() {
+            match event {
+                Event::Chunk { content, .. } => n += black_box(content).len() as u64,
+                Event::Opened(_) | Event::Finished(_) => {}
+                other => panic!("{other:?}"),
+            }
+        }
+    }
+    n
+}
+
+fn ours(total: u64) -> u64 {
+    let envelope = Envelope::default();
+    let now = Instant::now();
+    let mut demux = Demultiplexer::new(Limits {
+        max_stream_size: u64::MAX,
+        ..Limits::default()
+    });
+    demux.register(StreamType::Bytes, "media").unwrap();
+    let mut decoder = FrameDecoder::new(MAX_FRAME);
+    let mut transport = BytesMut::with_capacity(64 * 1024);
+    let header = Packet::Header(Box::new(Header::new(info(total))));
+    header
+        .to_frame(&envelope)
+        .write_framed(&mut transport, MAX_FRAME)
+        .unwrap();
+    let mut received = read_back(&mut decoder, &mut demux, &mut transport, now);
+    let chunks = total.div_ceil(CHUNK as u64);
+    for i in 0..chunks {
+        let frame = Frame::chunk(&envelope, STREAM_ID, i, content(i, total));
+        frame.write_framed(&mut transport, MAX_FRAME).unwrap();
+        received += read_back(&mut decoder, &mut demux, &mut transport, now);
+    }
+    let trailer = Packet::Trailer(Trailer {
+        stream_id: STREAM_ID.into(),
+        ..Default::default()
+    });
+    trailer
+        .to_frame(&envelope)
+        .write_framed(&mut transport, MAX_FRAME)
+        .unwrap();
+    received += read_back(&mut decoder, &mut demux, &mut transport, now);
+    assert_eq!(demux.open_streams(), 0);
+    received
+}
+
+fn ours_writer(total: u64) -> u64 {
+    let (out, mut frames) = Outgoing::new(64);
+    let send = async move {
+        let options = StreamOptions {
+            total_length: Some(total),
+            ..StreamOptions::topic("media")
+        };
+        let w = out.stream_bytes("bench.bin", options).await.unwrap();
+        for i in 0..total.div_ceil(CHUNK as u64) {
+            w.write(content(i, total)).await.unwrap();
+        }
+        w.close("", Default::default()).await.unwrap();
+    };
+    let receive = async move {
+        let now = Instant::now();
+        let mut demux = Demultiplexer::new(Limits {
+            max_stream_size: u64::MAX,
+            ..Limits::default()
+        });
+        demux.register(StreamType::Bytes, "media").unwrap();
+        let mut decoder = FrameDecoder::new(MAX_FRAME);
+        let mut transport = BytesMut::with_capacity(64 * 1024);
+        let mut received = 0;
+        while let Some(frame) = frames.next().await {
+            frame.write_framed(&mut transport, MAX_FRAME).unwrap();
+            received += read_back(&mut decoder, &mut demux, &mut transport, now);
+        }
+        received
+    };
+    futures::executor::block_on(futures::future::join(send, receive)).1
+}
+
+fn lk_packet(value: lk::data_packet::Value) -> lk::DataPacket {
+    lk::DataPacket {
+        value: Some(value),
+        ..Default::default()
+    }
+}
+
+/// Encodes with the 4-byte prefix into `wire`, then decodes it back.
+fn lk_round_trip(packet: &lk::DataPacket, wire: &mut Vec<u8>) -> lk::DataPacket {
+    wire.clear();
+    wire.put_u32(packet.encoded_len() as u32);
+    packet.encode(wire).unwrap();
+    lk::DataPacket::decode(&wire[4..]).unwrap()
+}
+
+fn peer(total: u64) -> u64 {
+    use lk::data_packet::Value;
+    use lk::data_stream as ds;
+    let mut wire = Vec::with_capacity(64 * 1024);
+    let header = ds::Header {
+        stream_id: STREAM_ID.into(),
+        timestamp: 1_700_000_000_000,
+        topic: "media".into(),
+        mime_type: "application/octet-stream".into(),
+        total_length: Some(total),
+        content_header: Some(ds::header::ContentHeader::ByteHeader(ds::ByteHeader {
+            name: "bench.bin".into(),
+        })),
+        ..Default::default()
+    };
+    black_box(lk_round_trip(
+        &lk_packet(Value::StreamHeader(header)),
+        &mut wire,
+    ));
+    let mut received = 0;
+    for i in 0..total.div_ceil(CHUNK as u64) {
+        let chunk = ds::Chunk {
+            stream_id: STREAM_ID.into(),
+            chunk_index: i,
+            content: content(i, total).to_vec(),
+            ..Default::default()
+        };
+        let decoded = lk_round_trip(&lk_packet(Value::StreamChunk(chunk)), &mut wire);
+        if let Some(Value::StreamChunk(c)) = decoded.value {
+            received += black_box(c.content).len() as u64;
+        }
+    }
+    let trailer = ds::Trailer {
+        stream_id: STREAM_ID.into(),
+        ..Default::default()
+    };
+    black_box(lk_round_trip(
+        &lk_packet(Value::StreamTrailer(trailer)),
+        &mut wire,
+    ));
+    received
+}
+
+fn codec(c: &mut Criterion) {
+    let total = stream_len();
+    let mut group = c.benchmark_group(if full_run() {
+        "byte-stream-1GiB"
+    } else {
+        "byte-stream-smoke"
+    });
+    group.throughput(Throughput::Bytes(total));
+    group.sample_size(10);
+    group.bench_function("ours", |b| b.iter(|| assert_eq!(ours(total), total)));
+    group.bench_function("ours-writer", |b| {
+        b.iter(|| assert_eq!(ours_writer(total), total))
+    });
+    group.bench_function("peer-livekit-protocol", |b| {
+        b.iter(|| assert_eq!(peer(total), total))
+    });
+    group.finish();
+}
+
+criterion_group!(benches, codec);
+criterion_main!(benches);

@@ -54,22 +54,41 @@ enum Command {
 }
 
 fn parse_attr(s: &str) -> Result<(String, String), String> {
-    s.split_once('=').map(|(k, v)| (k.to_owned(), v.to_owned())).ok_or_else(|| format!("{s:?} is not key=value"))
+    s.split_once('=')
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .ok_or_else(|| format!("{s:?} is not key=value"))
 }
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn Error>> {
     match Cli::parse().command {
-        Command::Send { text, file, topic, attrs, to } => {
+        Command::Send {
+            text,
+            file,
+            topic,
+            attrs,
+            to,
+        } => {
             let (out, frames) = Outgoing::new(16);
             let writer = match to {
                 Some(addr) => {
                     let socket = tokio::net::TcpStream::connect(&addr).await?;
-                    tokio::spawn(write_frames(frames, socket, data_stream::framing::DEFAULT_MAX_FRAME_SIZE))
+                    tokio::spawn(write_frames(
+                        frames,
+                        socket,
+                        data_stream::framing::DEFAULT_MAX_FRAME_SIZE,
+                    ))
                 }
-                None => tokio::spawn(write_frames(frames, tokio::io::stdout(), data_stream::framing::DEFAULT_MAX_FRAME_SIZE)),
+                None => tokio::spawn(write_frames(
+                    frames,
+                    tokio::io::stdout(),
+                    data_stream::framing::DEFAULT_MAX_FRAME_SIZE,
+                )),
             };
-            let options = StreamOptions { attributes: attrs.into_iter().collect(), ..StreamOptions::topic(topic) };
+            let options = StreamOptions {
+                attributes: attrs.into_iter().collect(),
+                ..StreamOptions::topic(topic)
+            };
             let info = match (text, file) {
                 (Some(text), _) => out.send_text(text, options).await?,
                 (None, Some(file)) => out.send_file(file, options).await?,
@@ -77,7 +96,11 @@ async fn main() -> Result<(), Box<dyn Error>> {
             };
             drop(out);
             writer.await??;
-            eprintln!("sent stream {} ({} bytes)", info.id, info.total_length.unwrap_or_default());
+            eprintln!(
+                "sent stream {} ({} bytes)",
+                info.id,
+                info.total_length.unwrap_or_default()
+            );
         }
         Command::Recv { listen: None } => receive(tokio::io::stdin()).await?,
         Command::Recv { listen: Some(addr) } => {
@@ -151,7 +174,12 @@ async fn print_stream(mut reader: StreamReader) {
         StreamKind::Bytes { name } => {
             line["kind"] = "bytes".into();
             line["name"] = name.clone().into();
-            line["sha256"] = sha.finalize().iter().map(|b| format!("{b:02x}")).collect::<String>().into();
+            line["sha256"] = sha
+                .finalize()
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect::<String>()
+                .into();
         }
     }
     if let Some(e) = error {
@@ -159,4 +187,3 @@ async fn print_stream(mut reader: StreamReader) {
     }
     println!("{line}");
 }
-

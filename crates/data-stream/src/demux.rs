@@ -132,7 +132,10 @@ impl Demultiplexer {
     /// kind and topic twice is [`Error::HandlerAlreadyRegistered`].
     pub fn register(&mut self, kind: StreamType, topic: &str) -> Result<()> {
         if !self.handlers.insert((kind, topic.to_owned())) {
-            return Err(Error::HandlerAlreadyRegistered { kind: kind.name(), topic: topic.to_owned() });
+            return Err(Error::HandlerAlreadyRegistered {
+                kind: kind.name(),
+                topic: topic.to_owned(),
+            });
         }
         Ok(())
     }
@@ -142,7 +145,10 @@ impl Demultiplexer {
     /// topic `"*"`.
     pub fn register_fallback(&mut self, kind: StreamType) -> Result<()> {
         if !self.fallbacks.insert(kind) {
-            return Err(Error::HandlerAlreadyRegistered { kind: kind.name(), topic: "*".to_owned() });
+            return Err(Error::HandlerAlreadyRegistered {
+                kind: kind.name(),
+                topic: "*".to_owned(),
+            });
         }
         Ok(())
     }
@@ -174,7 +180,12 @@ impl Demultiplexer {
 
     /// Handles one decoded packet; `encoded_size` is its size on the wire (for the
     /// header limit).
-    pub fn handle_packet(&mut self, packet: Packet, encoded_size: usize, now: Instant) -> Result<()> {
+    pub fn handle_packet(
+        &mut self,
+        packet: Packet,
+        encoded_size: usize,
+        now: Instant,
+    ) -> Result<()> {
         match packet {
             Packet::Header(h) => self.on_header(*h, encoded_size, now),
             Packet::Chunk(c) => self.on_chunk(c, now),
@@ -192,12 +203,17 @@ impl Demultiplexer {
     /// and a timeout is set.
     pub fn poll_timeout(&self) -> Option<Instant> {
         let timeout = self.limits.inactivity_timeout?;
-        self.streams.values().map(|s| s.last_activity + timeout).min()
+        self.streams
+            .values()
+            .map(|s| s.last_activity + timeout)
+            .min()
     }
 
     /// Fails every stream silent for the inactivity timeout or longer.
     pub fn handle_timeout(&mut self, now: Instant) {
-        let Some(timeout) = self.limits.inactivity_timeout else { return };
+        let Some(timeout) = self.limits.inactivity_timeout else {
+            return;
+        };
         let expired: Vec<String> = self
             .streams
             .iter()
@@ -205,7 +221,10 @@ impl Demultiplexer {
             .map(|(id, _)| id.clone())
             .collect();
         for stream_id in expired {
-            let error = Error::InactivityTimeout { stream_id: stream_id.clone(), timeout_ms: timeout.as_millis() as u64 };
+            let error = Error::InactivityTimeout {
+                stream_id: stream_id.clone(),
+                timeout_ms: timeout.as_millis() as u64,
+            };
             self.fail(&stream_id, error);
         }
     }
@@ -221,7 +240,10 @@ impl Demultiplexer {
     pub fn close(&mut self, detail: &str) {
         let ids: Vec<String> = self.streams.keys().cloned().collect();
         for stream_id in ids {
-            let error = Error::TransportClosed { stream_id: stream_id.clone(), detail: detail.to_owned() };
+            let error = Error::TransportClosed {
+                stream_id: stream_id.clone(),
+                detail: detail.to_owned(),
+            };
             self.fail(&stream_id, error);
         }
     }
@@ -229,28 +251,52 @@ impl Demultiplexer {
     fn on_header(&mut self, header: Header, encoded_size: usize, now: Instant) {
         let info = header.info;
         let id = info.id.clone();
-        let refuse = |error| Event::Failed { stream_id: id.clone(), opened: false, error };
+        let refuse = |error| Event::Failed {
+            stream_id: id.clone(),
+            opened: false,
+            error,
+        };
         if let Some(open) = self.streams.get(&id) {
             // Both the open stream and the newcomer fail: their chunks are indistinguishable.
             let opened = open.handled;
             self.end(&id);
-            let error = Error::DuplicateStreamId { stream_id: id.clone() };
-            self.events.push_back(Event::Failed { stream_id: id.clone(), opened, error });
+            let error = Error::DuplicateStreamId {
+                stream_id: id.clone(),
+            };
+            self.events.push_back(Event::Failed {
+                stream_id: id.clone(),
+                opened,
+                error,
+            });
             return;
         }
         let error = if self.recent_set.contains(&id) {
-            Some(Error::DuplicateStreamId { stream_id: id.clone() })
+            Some(Error::DuplicateStreamId {
+                stream_id: id.clone(),
+            })
         } else if encoded_size > self.limits.max_header_size {
-            Some(Error::HeaderTooLarge { stream_id: id.clone(), size: encoded_size, max: self.limits.max_header_size })
+            Some(Error::HeaderTooLarge {
+                stream_id: id.clone(),
+                size: encoded_size,
+                max: self.limits.max_header_size,
+            })
         } else if self.streams.len() >= self.limits.max_open_streams {
-            Some(Error::TooManyStreams { stream_id: id.clone(), max: self.limits.max_open_streams })
+            Some(Error::TooManyStreams {
+                stream_id: id.clone(),
+                max: self.limits.max_open_streams,
+            })
         } else if header.compression != 0 {
-            Some(Error::Unsupported { stream_id: id.clone(), feature: "compressed content (data streams v2)" })
+            Some(Error::Unsupported {
+                stream_id: id.clone(),
+                feature: "compressed content (data streams v2)",
+            })
         } else {
             match info.total_length {
-                Some(total) if total > self.limits.max_stream_size => {
-                    Some(Error::StreamTooLarge { stream_id: id.clone(), size: total, max: self.limits.max_stream_size })
-                }
+                Some(total) if total > self.limits.max_stream_size => Some(Error::StreamTooLarge {
+                    stream_id: id.clone(),
+                    size: total,
+                    max: self.limits.max_stream_size,
+                }),
                 _ => None,
             }
         };
@@ -261,13 +307,34 @@ impl Demultiplexer {
         }
         let handled = self.is_handled(info.stream_type(), &info.topic);
         let utf8 = (info.stream_type() == StreamType::Text).then(Utf8Validator::default);
-        self.events.push_back(if handled { Event::Opened(info.clone()) } else { Event::Unhandled(info.clone()) });
-        let stream = OpenStream { info, handled, next_index: 0, received: 0, utf8, last_activity: now };
+        self.events.push_back(if handled {
+            Event::Opened(info.clone())
+        } else {
+            Event::Unhandled(info.clone())
+        });
+        let stream = OpenStream {
+            info,
+            handled,
+            next_index: 0,
+            received: 0,
+            utf8,
+            last_activity: now,
+        };
         self.streams.insert(id.clone(), stream);
         if let Some(content) = header.inline_content {
             // v2 inline content: the whole stream in the header, no chunk or trailer follows.
-            self.on_chunk(Chunk { stream_id: id.clone(), index: 0, content }, now);
-            self.on_trailer(Trailer { stream_id: id, ..Default::default() });
+            self.on_chunk(
+                Chunk {
+                    stream_id: id.clone(),
+                    index: 0,
+                    content,
+                },
+                now,
+            );
+            self.on_trailer(Trailer {
+                stream_id: id,
+                ..Default::default()
+            });
         }
     }
 
@@ -281,20 +348,45 @@ impl Demultiplexer {
         let len = chunk.content.len();
         let received = s.received + len as u64;
         let error = if chunk.index != s.next_index {
-            let kind = if chunk.index > s.next_index { "gap" } else { "duplicate or reorder" };
-            Some(Error::ChunkIndex { stream_id: id.clone(), expected: s.next_index, got: chunk.index, kind })
+            let kind = if chunk.index > s.next_index {
+                "gap"
+            } else {
+                "duplicate or reorder"
+            };
+            Some(Error::ChunkIndex {
+                stream_id: id.clone(),
+                expected: s.next_index,
+                got: chunk.index,
+                kind,
+            })
         } else if len > self.limits.max_chunk_size {
-            Some(Error::ChunkTooLarge { stream_id: id.clone(), index: chunk.index, size: len, max: self.limits.max_chunk_size })
+            Some(Error::ChunkTooLarge {
+                stream_id: id.clone(),
+                index: chunk.index,
+                size: len,
+                max: self.limits.max_chunk_size,
+            })
         } else if s.info.total_length.is_some_and(|total| received > total) {
             let total = s.info.total_length.unwrap_or_default();
-            Some(Error::LengthExceeded { stream_id: id.clone(), received, total })
+            Some(Error::LengthExceeded {
+                stream_id: id.clone(),
+                received,
+                total,
+            })
         } else if received > self.limits.max_stream_size {
-            Some(Error::StreamTooLarge { stream_id: id.clone(), size: received, max: self.limits.max_stream_size })
+            Some(Error::StreamTooLarge {
+                stream_id: id.clone(),
+                size: received,
+                max: self.limits.max_stream_size,
+            })
         } else {
             s.utf8
                 .as_mut()
                 .and_then(|v| v.push(&chunk.content).err())
-                .map(|offset| Error::InvalidUtf8 { stream_id: id.clone(), offset })
+                .map(|offset| Error::InvalidUtf8 {
+                    stream_id: id.clone(),
+                    offset,
+                })
         };
         if let Some(error) = error {
             self.fail(&chunk.stream_id, error);
@@ -303,7 +395,10 @@ impl Demultiplexer {
         s.next_index += 1;
         s.received = received;
         if s.handled {
-            self.events.push_back(Event::Chunk { stream_id: chunk.stream_id, content: chunk.content });
+            self.events.push_back(Event::Chunk {
+                stream_id: chunk.stream_id,
+                content: chunk.content,
+            });
         }
     }
 
@@ -315,11 +410,24 @@ impl Demultiplexer {
         let id = trailer.stream_id;
         // The reason first: an aborted stream is incomplete by nature, and the reason says why.
         let error = if !trailer.reason.is_empty() {
-            Some(Error::AbnormalEnd { stream_id: id.clone(), reason: trailer.reason })
+            Some(Error::AbnormalEnd {
+                stream_id: id.clone(),
+                reason: trailer.reason,
+            })
         } else if let Some(total) = s.info.total_length.filter(|&t| s.received < t) {
-            Some(Error::Incomplete { stream_id: id.clone(), received: s.received, total })
+            Some(Error::Incomplete {
+                stream_id: id.clone(),
+                received: s.received,
+                total,
+            })
         } else {
-            s.utf8.as_ref().and_then(|v| v.finish().err()).map(|offset| Error::InvalidUtf8 { stream_id: id.clone(), offset })
+            s.utf8
+                .as_ref()
+                .and_then(|v| v.finish().err())
+                .map(|offset| Error::InvalidUtf8 {
+                    stream_id: id.clone(),
+                    offset,
+                })
         };
         if let Some(error) = error {
             self.fail(&id, error);
@@ -335,7 +443,11 @@ impl Demultiplexer {
 
     fn fail(&mut self, stream_id: &str, error: Error) {
         if let Some(s) = self.end(stream_id) {
-            self.events.push_back(Event::Failed { stream_id: stream_id.to_owned(), opened: s.handled, error });
+            self.events.push_back(Event::Failed {
+                stream_id: stream_id.to_owned(),
+                opened: s.handled,
+                error,
+            });
         }
     }
 

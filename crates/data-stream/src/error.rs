@@ -53,7 +53,9 @@ pub enum Error {
         max: usize,
     },
     /// A chunk's content exceeds the maximum chunk size.
-    #[error("stream {stream_id}: chunk {index} of {size} bytes exceeds the maximum chunk size {max}")]
+    #[error(
+        "stream {stream_id}: chunk {index} of {size} bytes exceeds the maximum chunk size {max}"
+    )]
     ChunkTooLarge {
         /// Stream id.
         stream_id: String,
@@ -194,7 +196,11 @@ pub enum Error {
 impl Error {
     /// Wraps an I/O error with what was being done.
     pub fn io(context: impl Into<String>, e: &std::io::Error) -> Self {
-        Error::Io { context: context.into(), kind: e.kind(), message: e.to_string() }
+        Error::Io {
+            context: context.into(),
+            kind: e.kind(),
+            message: e.to_string(),
+        }
     }
 }
 

@@ -30,7 +30,10 @@ impl Default for FrameDecoder {
 impl FrameDecoder {
     /// A decoder refusing frames over `max_frame_size` bytes.
     pub fn new(max_frame_size: usize) -> Self {
-        FrameDecoder { max_frame_size, offset: 0 }
+        FrameDecoder {
+            max_frame_size,
+            offset: 0,
+        }
     }
 
     /// The configured maximum frame size.
@@ -47,10 +50,16 @@ impl FrameDecoder {
     /// `Ok(None)` when more bytes are needed. A frame that announces more than the maximum
     /// is an error at once, before its bytes arrive (so memory stays bounded).
     pub fn decode(&mut self, buf: &mut BytesMut) -> Result<Option<Bytes>> {
-        let Some(prefix) = buf.get(..4) else { return Ok(None) };
+        let Some(prefix) = buf.get(..4) else {
+            return Ok(None);
+        };
         let len = u32::from_be_bytes([prefix[0], prefix[1], prefix[2], prefix[3]]) as usize;
         if len > self.max_frame_size {
-            return Err(Error::FrameTooLarge { len: len as u64, offset: self.offset, max: self.max_frame_size });
+            return Err(Error::FrameTooLarge {
+                len: len as u64,
+                offset: self.offset,
+                max: self.max_frame_size,
+            });
         }
         if buf.len() < 4 + len {
             // Make room for the rest of the frame in one go.
@@ -64,7 +73,14 @@ impl FrameDecoder {
 
     /// Called when the transport ended: an error if part of a frame is left in `buf`.
     pub fn finish(&self, buf: &BytesMut) -> Result<()> {
-        if buf.is_empty() { Ok(()) } else { Err(Error::TruncatedFrame { offset: self.offset, pending: buf.len() }) }
+        if buf.is_empty() {
+            Ok(())
+        } else {
+            Err(Error::TruncatedFrame {
+                offset: self.offset,
+                pending: buf.len(),
+            })
+        }
     }
 }
 
@@ -98,7 +114,14 @@ mod tests {
     fn refuses_oversized_frame_before_its_bytes() {
         let mut buf = BytesMut::from(&[0u8, 0, 1, 0][..]);
         let err = FrameDecoder::new(255).decode(&mut buf).unwrap_err();
-        assert_eq!(err, Error::FrameTooLarge { len: 256, offset: 0, max: 255 });
+        assert_eq!(
+            err,
+            Error::FrameTooLarge {
+                len: 256,
+                offset: 0,
+                max: 255
+            }
+        );
     }
 
     #[test]
@@ -106,6 +129,12 @@ mod tests {
         let mut buf = BytesMut::from(&[0u8, 0, 0, 5, 1, 2][..]);
         let mut decoder = FrameDecoder::default();
         assert_eq!(decoder.decode(&mut buf).unwrap(), None);
-        assert_eq!(decoder.finish(&buf).unwrap_err(), Error::TruncatedFrame { offset: 0, pending: 6 });
+        assert_eq!(
+            decoder.finish(&buf).unwrap_err(),
+            Error::TruncatedFrame {
+                offset: 0,
+                pending: 6
+            }
+        );
     }
 }

@@ -74,6 +74,9 @@ pub mod writer;
 pub use demux::{Demultiplexer, Event, Limits};
 pub use error::{Error, Result};
 pub use framing::FrameDecoder;
-pub use packet::{Chunk, Envelope, Frame, Header, OperationType, Packet, StreamInfo, StreamKind, StreamType, TextInfo, Trailer};
+pub use packet::{
+    Chunk, Envelope, Frame, Header, OperationType, Packet, StreamInfo, StreamKind, StreamType,
+    TextInfo, Trailer,
+};
 pub use reader::{Progress, StreamReader};
 pub use writer::{ByteStreamWriter, Outgoing, OutgoingFrames, StreamOptions, TextStreamWriter};

@@ -154,8 +154,10 @@ impl Packet {
     /// Returns `Ok(None)` for a valid `DataPacket` that is not a data-stream part (user
     /// packet, RPC...), and [`Error::UnsupportedPacket`] for an encrypted one.
     pub fn decode(bytes: Bytes) -> Result<Option<Packet>> {
-        let packet = wire::DataPacket::decode(bytes)
-            .map_err(|e| Error::Decode { offset: 0, message: e.to_string() })?;
+        let packet = wire::DataPacket::decode(bytes).map_err(|e| Error::Decode {
+            offset: 0,
+            message: e.to_string(),
+        })?;
         Ok(match packet.value {
             None => None,
             Some(Value::EncryptedPacket(_)) => {
@@ -212,7 +214,10 @@ impl Packet {
     pub fn to_frame(&self, envelope: &Envelope) -> Frame {
         match self {
             Packet::Chunk(c) => Frame::chunk(envelope, &c.stream_id, c.index, c.content.clone()),
-            other => Frame { head: other.to_wire(envelope).encode_to_vec().into(), body: Bytes::new() },
+            other => Frame {
+                head: other.to_wire(envelope).encode_to_vec().into(),
+                body: Bytes::new(),
+            },
         }
     }
 }
@@ -220,7 +225,11 @@ impl Packet {
 impl Header {
     /// A header without v2 fields.
     pub fn new(info: StreamInfo) -> Self {
-        Header { info, inline_content: None, compression: 0 }
+        Header {
+            info,
+            inline_content: None,
+            compression: 0,
+        }
     }
 
     fn from_wire(h: wire::Header) -> Self {
@@ -234,7 +243,9 @@ impl Header {
             }),
             Some(ContentHeader::ByteHeader(b)) => StreamKind::Bytes { name: b.name },
             // No content header: LiveKit's readers treat it as bytes.
-            None => StreamKind::Bytes { name: String::new() },
+            None => StreamKind::Bytes {
+                name: String::new(),
+            },
         };
         Header {
             info: StreamInfo {
@@ -254,7 +265,9 @@ impl Header {
     fn to_wire(&self) -> wire::Header {
         let i = &self.info;
         let content_header = match &i.kind {
-            StreamKind::Bytes { name } => ContentHeader::ByteHeader(wire::ByteHeader { name: name.clone() }),
+            StreamKind::Bytes { name } => {
+                ContentHeader::ByteHeader(wire::ByteHeader { name: name.clone() })
+            }
             StreamKind::Text(t) => ContentHeader::TextHeader(wire::TextHeader {
                 operation_type: t.operation as i32,
                 version: t.version,
@@ -296,7 +309,10 @@ impl Frame {
     pub fn chunk(envelope: &Envelope, stream_id: &str, index: u64, content: Bytes) -> Frame {
         let mut head = BytesMut::new();
         encode_chunk_head(&mut head, envelope, stream_id, index, content.len());
-        Frame { head: head.freeze(), body: content }
+        Frame {
+            head: head.freeze(),
+            body: content,
+        }
     }
 
     /// Size of the serialized packet.
@@ -325,14 +341,24 @@ impl Frame {
         let len = self.len();
         match u32::try_from(len) {
             Ok(n) if len <= max_frame_size => Ok(n),
-            _ => Err(Error::FrameTooLarge { len: len as u64, offset: 0, max: max_frame_size }),
+            _ => Err(Error::FrameTooLarge {
+                len: len as u64,
+                offset: 0,
+                max: max_frame_size,
+            }),
         }
     }
 }
 
 /// Writes a chunk `DataPacket` up to and including the content's length, using prost's
 /// field encoders (the nested lengths are computed, not guessed).
-fn encode_chunk_head(dst: &mut BytesMut, envelope: &Envelope, stream_id: &str, index: u64, content_len: usize) {
+fn encode_chunk_head(
+    dst: &mut BytesMut,
+    envelope: &Envelope,
+    stream_id: &str,
+    index: u64,
+    content_len: usize,
+) {
     // proto3 omits empty bytes fields; so do we, to match prost's output byte for byte.
     let content_key = match content_len {
         0 => 0,
@@ -340,7 +366,9 @@ fn encode_chunk_head(dst: &mut BytesMut, envelope: &Envelope, stream_id: &str, i
     };
     let mut chunk_len = content_key + content_len;
     if !stream_id.is_empty() {
-        chunk_len += encoding::key_len(1) + encoding::encoded_len_varint(stream_id.len() as u64) + stream_id.len();
+        chunk_len += encoding::key_len(1)
+            + encoding::encoded_len_varint(stream_id.len() as u64)
+            + stream_id.len();
     }
     if index != 0 {
         chunk_len += encoding::uint64::encoded_len(2, &index);
@@ -380,14 +408,26 @@ mod tests {
             destination_identities: vec!["bob".into()],
         };
         for index in [0, 1, 300, u64::MAX] {
-            for content in [Bytes::new(), Bytes::from_static(b"hello"), Bytes::from(vec![7u8; 20_000])] {
-                let packet = Packet::Chunk(Chunk { stream_id: "s1".into(), index, content });
+            for content in [
+                Bytes::new(),
+                Bytes::from_static(b"hello"),
+                Bytes::from(vec![7u8; 20_000]),
+            ] {
+                let packet = Packet::Chunk(Chunk {
+                    stream_id: "s1".into(),
+                    index,
+                    content,
+                });
                 let frame = packet.to_frame(&envelope);
                 let mut joined = frame.head.to_vec();
                 joined.extend_from_slice(&frame.body);
                 let decoded = wire::DataPacket::decode(&joined[..]).unwrap();
                 assert_eq!(decoded, packet.to_wire(&envelope));
-                assert_eq!(joined, packet.to_wire(&envelope).encode_to_vec(), "not prost's bytes");
+                assert_eq!(
+                    joined,
+                    packet.to_wire(&envelope).encode_to_vec(),
+                    "not prost's bytes"
+                );
                 assert_eq!(Packet::decode(joined.into()).unwrap(), Some(packet));
             }
         }
@@ -395,12 +435,21 @@ mod tests {
 
     #[test]
     fn decoded_chunk_content_slices_the_input() {
-        let packet = Packet::Chunk(Chunk { stream_id: "s".into(), index: 3, content: Bytes::from(vec![1u8; 1000]) });
+        let packet = Packet::Chunk(Chunk {
+            stream_id: "s".into(),
+            index: 3,
+            content: Bytes::from(vec![1u8; 1000]),
+        });
         let mut buf = BytesMut::new();
-        packet.to_frame(&Envelope::default()).write_framed(&mut buf, 1 << 20).unwrap();
+        packet
+            .to_frame(&Envelope::default())
+            .write_framed(&mut buf, 1 << 20)
+            .unwrap();
         let frame = buf.freeze().slice(4..);
         let range = frame.as_ptr_range();
-        let Some(Packet::Chunk(c)) = Packet::decode(frame.clone()).unwrap() else { panic!("not a chunk") };
+        let Some(Packet::Chunk(c)) = Packet::decode(frame.clone()).unwrap() else {
+            panic!("not a chunk")
+        };
         assert!(range.contains(&c.content.as_ptr()), "content was copied");
     }
 
@@ -430,7 +479,13 @@ mod tests {
     #[test]
     fn other_packets_are_none_and_garbage_is_an_error() {
         // DataPacket with only `sequence = 16` set: valid, not a stream part.
-        assert_eq!(Packet::decode(Bytes::from_static(&[0x80, 0x01, 0x05])).unwrap(), None);
-        assert!(matches!(Packet::decode(Bytes::from_static(&[0x72, 0x05, 0x0a])), Err(Error::Decode { .. })));
+        assert_eq!(
+            Packet::decode(Bytes::from_static(&[0x80, 0x01, 0x05])).unwrap(),
+            None
+        );
+        assert!(matches!(
+            Packet::decode(Bytes::from_static(&[0x72, 0x05, 0x0a])),
+            Err(Error::Decode { .. })
+        ));
     }
 }

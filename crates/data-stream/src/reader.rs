@@ -31,7 +31,13 @@ pub struct Progress {
 impl Progress {
     /// Fraction done in `[0, 1]`, when the total is known (an empty stream is done).
     pub fn fraction(&self) -> Option<f64> {
-        self.total.map(|t| if t == 0 { 1.0 } else { self.received as f64 / t as f64 })
+        self.total.map(|t| {
+            if t == 0 {
+                1.0
+            } else {
+                self.received as f64 / t as f64
+            }
+        })
     }
 }
 
@@ -53,7 +59,15 @@ impl StreamReader {
     /// A reader for `info` buffering at most about `capacity` chunks, and its feed.
     pub fn channel(info: StreamInfo, capacity: usize) -> (ReaderFeed, StreamReader) {
         let (tx, rx) = mpsc::channel(capacity);
-        (ReaderFeed { tx }, StreamReader { info, rx, received: 0, done: false })
+        (
+            ReaderFeed { tx },
+            StreamReader {
+                info,
+                rx,
+                received: 0,
+                done: false,
+            },
+        )
     }
 
     /// The stream's info: the header's, and after a normal end with the trailer's
@@ -64,7 +78,10 @@ impl StreamReader {
 
     /// Bytes read so far of the announced total.
     pub fn progress(&self) -> Progress {
-        Progress { received: self.received, total: self.info.total_length }
+        Progress {
+            received: self.received,
+            total: self.info.total_length,
+        }
     }
 
     /// Reads the whole stream into one buffer (no copy when it came in one chunk).
@@ -117,7 +134,10 @@ impl Stream for StreamReader {
                 // The driver went away without an end: never a silent success.
                 self.done = true;
                 let detail = "connection driver stopped".to_owned();
-                Some(Err(Error::TransportClosed { stream_id: self.info.id.clone(), detail }))
+                Some(Err(Error::TransportClosed {
+                    stream_id: self.info.id.clone(),
+                    detail,
+                }))
             }
         })
     }

@@ -94,7 +94,11 @@ impl Utf8Validator {
 
     /// At the end of the stream: an error if a code point was left unfinished.
     pub fn finish(&self) -> Result<(), u64> {
-        if self.pending_len == 0 { Ok(()) } else { Err(self.offset - self.pending_len as u64) }
+        if self.pending_len == 0 {
+            Ok(())
+        } else {
+            Err(self.offset - self.pending_len as u64)
+        }
     }
 }
 
@@ -123,16 +127,23 @@ mod tests {
         // client-sdk-js src/room/utils.test.ts and DATA_STREAMS_SPEC.md.
         assert_eq!(text_chunks("a😊b", 4), ["a", "😊", "b"]);
         assert_eq!(text_chunks("héllo wörld", 5), ["héll", "o wö", "rld"]);
-        assert_eq!(text_chunks("こんにちは世界", 5), ["こ", "ん", "に", "ち", "は", "世", "界"]);
+        assert_eq!(
+            text_chunks("こんにちは世界", 5),
+            ["こ", "ん", "に", "ち", "は", "世", "界"]
+        );
         assert_eq!(text_chunks("Hello 👋", 4), ["Hell", "o ", "👋"]);
         assert!(text_chunks("", 4).is_empty());
-        assert!(matches!(split_text(Bytes::new(), 3), Err(Error::ChunkSizeTooSmall(3))));
+        assert!(matches!(
+            split_text(Bytes::new(), 3),
+            Err(Error::ChunkSizeTooSmall(3))
+        ));
     }
 
     #[test]
     fn forty_thousand_bytes_make_three_chunks() {
-        let sizes: Vec<usize> =
-            split_bytes(Bytes::from(vec![b'A'; 40_000]), DEFAULT_CHUNK_SIZE).map(|b| b.len()).collect();
+        let sizes: Vec<usize> = split_bytes(Bytes::from(vec![b'A'; 40_000]), DEFAULT_CHUNK_SIZE)
+            .map(|b| b.len())
+            .collect();
         assert_eq!(sizes, [15_000, 15_000, 10_000]);
     }
 

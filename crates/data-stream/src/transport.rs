@@ -74,8 +74,15 @@ pub struct Receiver {
 impl Receiver {
     /// A receiver with these limits and no handler.
     pub fn new(limits: Limits) -> Self {
-        let registry = Registry { demux: Demultiplexer::new(limits.clone()), routes: HashMap::new(), reports: None };
-        Receiver { registry: Arc::new(Mutex::new(registry)), limits }
+        let registry = Registry {
+            demux: Demultiplexer::new(limits.clone()),
+            routes: HashMap::new(),
+            reports: None,
+        };
+        Receiver {
+            registry: Arc::new(Mutex::new(registry)),
+            limits,
+        }
     }
 
     /// Text streams on `topic`; a second registration is [`Error::HandlerAlreadyRegistered`].
@@ -154,15 +161,17 @@ impl Receiver {
             }
             let deadline = self.lock().demux.poll_timeout();
             let read = match deadline {
-                Some(at) => match tokio::time::timeout_at(at.into(), transport.read_buf(&mut buf)).await {
-                    Ok(read) => read,
-                    Err(_elapsed) => {
-                        let now = tokio::time::Instant::now().into_std();
-                        self.lock().demux.handle_timeout(now);
-                        self.deliver(&mut feeds).await;
-                        continue;
+                Some(at) => {
+                    match tokio::time::timeout_at(at.into(), transport.read_buf(&mut buf)).await {
+                        Ok(read) => read,
+                        Err(_elapsed) => {
+                            let now = tokio::time::Instant::now().into_std();
+                            self.lock().demux.handle_timeout(now);
+                            self.deliver(&mut feeds).await;
+                            continue;
+                        }
                     }
-                },
+                }
                 None => transport.read_buf(&mut buf).await,
             };
             match read {
@@ -183,7 +192,9 @@ impl Receiver {
     /// Hands the demultiplexer's events to readers, waiting on full buffers (backpressure).
     async fn deliver(&self, feeds: &mut HashMap<String, ReaderFeed>) {
         loop {
-            let Some(event) = self.lock().demux.poll_event() else { return };
+            let Some(event) = self.lock().demux.poll_event() else {
+                return;
+            };
             match event {
                 Event::Opened(info) => {
                     let route = {
@@ -193,7 +204,8 @@ impl Receiver {
                         own.or_else(|| registry.routes.get(&(kind, None))).cloned()
                     };
                     let id = info.id.clone();
-                    let (feed, reader) = StreamReader::channel(info.clone(), self.limits.stream_buffer_chunks);
+                    let (feed, reader) =
+                        StreamReader::channel(info.clone(), self.limits.stream_buffer_chunks);
                     let accepted = match route {
                         Some(mut route) => route.send(reader).await.is_ok(),
                         None => false,
@@ -219,9 +231,17 @@ impl Receiver {
                         feed.finish(info).await;
                     }
                 }
-                Event::Failed { stream_id, opened, error } => match feeds.remove(&stream_id) {
+                Event::Failed {
+                    stream_id,
+                    opened,
+                    error,
+                } => match feeds.remove(&stream_id) {
                     Some(feed) => feed.fail(error).await,
-                    None => self.report(Event::Failed { stream_id, opened, error }),
+                    None => self.report(Event::Failed {
+                        stream_id,
+                        opened,
+                        error,
+                    }),
                 },
                 other @ (Event::Unhandled(_) | Event::Stray { .. }) => self.report(other),
             }
@@ -234,7 +254,9 @@ impl Receiver {
                 tracing::warn!(stream_id = %info.id, topic = %info.topic, kind = info.stream_type().name(), "no handler: stream drained")
             }
             Event::Failed { error, .. } => tracing::warn!(%error, "stream failed"),
-            Event::Stray { stream_id } => tracing::debug!(%stream_id, "packet for an unknown stream dropped"),
+            Event::Stray { stream_id } => {
+                tracing::debug!(%stream_id, "packet for an unknown stream dropped")
+            }
             _ => {}
         }
         if let Some(reports) = self.lock().reports.as_mut() {

@@ -232,7 +232,10 @@ mod tests {
             })),
             ..Default::default()
         };
-        assert_eq!(hex(&packet.encode_to_vec()), "7a0e0a0273311a080a03656e64120131");
+        assert_eq!(
+            hex(&packet.encode_to_vec()),
+            "7a0e0a0273311a080a03656e64120131"
+        );
     }
 
     #[test]

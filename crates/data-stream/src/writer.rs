@@ -61,7 +61,10 @@ impl Default for StreamOptions {
 impl StreamOptions {
     /// Default options on `topic`.
     pub fn topic(topic: impl Into<String>) -> Self {
-        StreamOptions { topic: topic.into(), ..Default::default() }
+        StreamOptions {
+            topic: topic.into(),
+            ..Default::default()
+        }
     }
 
     fn into_info(self, kind: StreamKind) -> (StreamInfo, usize) {
@@ -70,10 +73,14 @@ impl StreamOptions {
             StreamKind::Bytes { .. } => "application/octet-stream",
         };
         let timestamp_ms = self.timestamp_ms.unwrap_or_else(|| {
-            SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
+            SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map_or(0, |d| d.as_millis() as i64)
         });
         let info = StreamInfo {
-            id: self.stream_id.unwrap_or_else(|| uuid::Uuid::new_v4().to_string()),
+            id: self
+                .stream_id
+                .unwrap_or_else(|| uuid::Uuid::new_v4().to_string()),
             timestamp_ms,
             topic: self.topic,
             mime_type: self.mime_type.unwrap_or_else(|| default_mime.to_owned()),
@@ -110,22 +117,38 @@ impl Outgoing {
     }
 
     /// Opens a byte stream named `name` (the header is queued before this returns).
-    pub async fn stream_bytes(&self, name: impl Into<String>, options: StreamOptions) -> Result<ByteStreamWriter> {
+    pub async fn stream_bytes(
+        &self,
+        name: impl Into<String>,
+        options: StreamOptions,
+    ) -> Result<ByteStreamWriter> {
         let (info, chunk_size) = options.into_info(StreamKind::Bytes { name: name.into() });
-        Ok(ByteStreamWriter { inner: StreamWriter::open(self, info, chunk_size.max(1)).await? })
+        Ok(ByteStreamWriter {
+            inner: StreamWriter::open(self, info, chunk_size.max(1)).await?,
+        })
     }
 
     /// Opens a text stream.
-    pub async fn stream_text(&self, text: TextInfo, options: StreamOptions) -> Result<TextStreamWriter> {
+    pub async fn stream_text(
+        &self,
+        text: TextInfo,
+        options: StreamOptions,
+    ) -> Result<TextStreamWriter> {
         if options.chunk_size < 4 {
             return Err(Error::ChunkSizeTooSmall(options.chunk_size));
         }
         let (info, chunk_size) = options.into_info(StreamKind::Text(text));
-        Ok(TextStreamWriter { inner: StreamWriter::open(self, info, chunk_size).await? })
+        Ok(TextStreamWriter {
+            inner: StreamWriter::open(self, info, chunk_size).await?,
+        })
     }
 
     /// Sends `text` as one text stream (total length = its UTF-8 length) and closes it.
-    pub async fn send_text(&self, text: impl Into<String>, mut options: StreamOptions) -> Result<StreamInfo> {
+    pub async fn send_text(
+        &self,
+        text: impl Into<String>,
+        mut options: StreamOptions,
+    ) -> Result<StreamInfo> {
         let text = text.into();
         options.total_length = Some(text.len() as u64);
         let writer = self.stream_text(TextInfo::default(), options).await?;
@@ -150,23 +173,41 @@ impl Outgoing {
     /// Streams a file from disk: name = file name, MIME type guessed from the extension
     /// (unless given), total length = file size. Reads one chunk at a time.
     #[cfg(feature = "tokio")]
-    pub async fn send_file(&self, path: impl AsRef<std::path::Path>, mut options: StreamOptions) -> Result<StreamInfo> {
+    pub async fn send_file(
+        &self,
+        path: impl AsRef<std::path::Path>,
+        mut options: StreamOptions,
+    ) -> Result<StreamInfo> {
         use tokio::io::AsyncReadExt;
         let path = path.as_ref();
         let context = || path.display().to_string();
-        let mut file = tokio::fs::File::open(path).await.map_err(|e| Error::io(context(), &e))?;
-        let size = file.metadata().await.map_err(|e| Error::io(context(), &e))?.len();
+        let mut file = tokio::fs::File::open(path)
+            .await
+            .map_err(|e| Error::io(context(), &e))?;
+        let size = file
+            .metadata()
+            .await
+            .map_err(|e| Error::io(context(), &e))?
+            .len();
         options.total_length = Some(size);
         if options.mime_type.is_none() {
-            options.mime_type = mime_guess::from_path(path).first().map(|m| m.essence_str().to_owned());
+            options.mime_type = mime_guess::from_path(path)
+                .first()
+                .map(|m| m.essence_str().to_owned());
         }
-        let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
         let chunk_size = options.chunk_size.max(1);
         let writer = self.stream_bytes(name, options).await?;
         loop {
             let mut buf = bytes::BytesMut::with_capacity(chunk_size);
             while buf.len() < chunk_size {
-                let n = (&mut file).take((chunk_size - buf.len()) as u64).read_buf(&mut buf).await;
+                let n = (&mut file)
+                    .take((chunk_size - buf.len()) as u64)
+                    .read_buf(&mut buf)
+                    .await;
                 match n {
                     Ok(0) => break,
                     Ok(_) => {}
@@ -205,20 +246,37 @@ struct StreamWriter {
 impl StreamWriter {
     async fn open(outgoing: &Outgoing, info: StreamInfo, chunk_size: usize) -> Result<Self> {
         let mut tx = outgoing.tx.clone();
-        let frame = Packet::Header(Box::new(Header::new(info.clone()))).to_frame(&outgoing.envelope);
+        let frame =
+            Packet::Header(Box::new(Header::new(info.clone()))).to_frame(&outgoing.envelope);
         queue(&mut tx, frame, &info.id).await?;
-        let state = WriterState { tx, next_index: 0, written: 0, closed: false };
-        Ok(StreamWriter { info, chunk_size, envelope: outgoing.envelope.clone(), state: Mutex::new(state) })
+        let state = WriterState {
+            tx,
+            next_index: 0,
+            written: 0,
+            closed: false,
+        };
+        Ok(StreamWriter {
+            info,
+            chunk_size,
+            envelope: outgoing.envelope.clone(),
+            state: Mutex::new(state),
+        })
     }
 
     async fn write_pieces(&self, len: usize, pieces: impl Iterator<Item = Bytes>) -> Result<()> {
         let mut state = self.state.lock().await;
         if state.closed {
-            return Err(Error::StreamClosed { stream_id: self.info.id.clone() });
+            return Err(Error::StreamClosed {
+                stream_id: self.info.id.clone(),
+            });
         }
         let size = state.written + len as u64;
         if let Some(total) = self.info.total_length.filter(|&t| size > t) {
-            return Err(Error::WriteExceedsLength { stream_id: self.info.id.clone(), size, total });
+            return Err(Error::WriteExceedsLength {
+                stream_id: self.info.id.clone(),
+                size,
+                total,
+            });
         }
         for piece in pieces {
             let piece_len = piece.len() as u64;
@@ -235,9 +293,15 @@ impl StreamWriter {
     async fn close(&self, reason: &str, attributes: HashMap<String, String>) -> Result<StreamInfo> {
         let mut state = self.state.lock().await;
         if state.closed {
-            return Err(Error::StreamClosed { stream_id: self.info.id.clone() });
+            return Err(Error::StreamClosed {
+                stream_id: self.info.id.clone(),
+            });
         }
-        let trailer = Trailer { stream_id: self.info.id.clone(), reason: reason.to_owned(), attributes };
+        let trailer = Trailer {
+            stream_id: self.info.id.clone(),
+            reason: reason.to_owned(),
+            attributes,
+        };
         let mut info = self.info.clone();
         info.attributes.extend(trailer.attributes.clone());
         let frame = Packet::Trailer(trailer).to_frame(&self.envelope);
@@ -272,12 +336,18 @@ impl Drop for StreamWriter {
 /// frame is queued exactly when this returns `Ok` (a cancelled call queued nothing).
 /// `SinkExt::send` would not do: it also waits for the flush, after the push.
 async fn queue(tx: &mut mpsc::Sender<Frame>, frame: Frame, stream_id: &str) -> Result<()> {
-    futures::future::poll_fn(|cx| tx.poll_ready(cx)).await.map_err(|_| closed_transport(stream_id))?;
-    tx.start_send(frame).map_err(|_| closed_transport(stream_id))
+    futures::future::poll_fn(|cx| tx.poll_ready(cx))
+        .await
+        .map_err(|_| closed_transport(stream_id))?;
+    tx.start_send(frame)
+        .map_err(|_| closed_transport(stream_id))
 }
 
 fn closed_transport(stream_id: &str) -> Error {
-    Error::TransportClosed { stream_id: stream_id.to_owned(), detail: "outgoing queue closed".to_owned() }
+    Error::TransportClosed {
+        stream_id: stream_id.to_owned(),
+        detail: "outgoing queue closed".to_owned(),
+    }
 }
 
 /// Writes one byte stream in chunks of the configured size.
@@ -295,12 +365,18 @@ impl ByteStreamWriter {
     pub async fn write(&self, data: impl Into<Bytes>) -> Result<()> {
         let data = data.into();
         let len = data.len();
-        self.inner.write_pieces(len, split::split_bytes(data, self.inner.chunk_size)).await
+        self.inner
+            .write_pieces(len, split::split_bytes(data, self.inner.chunk_size))
+            .await
     }
 
     /// Sends the trailer (`reason` empty = normal end) and returns the final info with
     /// `attributes` merged. A second close, or a write after it, is [`Error::StreamClosed`].
-    pub async fn close(&self, reason: &str, attributes: HashMap<String, String>) -> Result<StreamInfo> {
+    pub async fn close(
+        &self,
+        reason: &str,
+        attributes: HashMap<String, String>,
+    ) -> Result<StreamInfo> {
         self.inner.close(reason, attributes).await
     }
 }
@@ -320,11 +396,17 @@ impl TextStreamWriter {
     pub async fn write(&self, text: impl Into<String>) -> Result<()> {
         let text = Bytes::from(text.into());
         let len = text.len();
-        self.inner.write_pieces(len, split::split_text(text, self.inner.chunk_size)?).await
+        self.inner
+            .write_pieces(len, split::split_text(text, self.inner.chunk_size)?)
+            .await
     }
 
     /// Sends the trailer; see [`ByteStreamWriter::close`].
-    pub async fn close(&self, reason: &str, attributes: HashMap<String, String>) -> Result<StreamInfo> {
+    pub async fn close(
+        &self,
+        reason: &str,
+        attributes: HashMap<String, String>,
+    ) -> Result<StreamInfo> {
         self.inner.close(reason, attributes).await
     }
 }

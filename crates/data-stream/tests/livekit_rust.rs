@@ -8,7 +8,10 @@ use std::collections::HashMap;
 
 use bytes::{Bytes, BytesMut};
 use common::describe;
-use data_stream::{Demultiplexer, Envelope, Error, Event, FrameDecoder, Limits, Outgoing, StreamOptions, StreamType, TextInfo};
+use data_stream::{
+    Demultiplexer, Envelope, Error, Event, FrameDecoder, Limits, Outgoing, StreamOptions,
+    StreamType, TextInfo,
+};
 use futures::executor::block_on;
 use livekit_protocol as lk;
 use lk::data_stream as lkds;
@@ -26,7 +29,10 @@ fn same_message(frame: &Bytes) {
 
 #[test]
 fn livekit_protocol_decodes_our_packets() {
-    let envelope = Envelope { participant_identity: "me".into(), destination_identities: vec!["you".into()] };
+    let envelope = Envelope {
+        participant_identity: "me".into(),
+        destination_identities: vec!["you".into()],
+    };
     let (out, mut frames) = Outgoing::with_envelope(64, envelope);
     let data: Vec<u8> = (0..40_000u32).map(|i| i as u8).collect();
     block_on(async {
@@ -34,10 +40,23 @@ fn livekit_protocol_decodes_our_packets() {
             attributes: HashMap::from([("a".into(), "1".into())]),
             ..StreamOptions::topic("chat")
         };
-        let w = out.stream_text(TextInfo { version: 2, ..Default::default() }, options).await.unwrap();
+        let w = out
+            .stream_text(
+                TextInfo {
+                    version: 2,
+                    ..Default::default()
+                },
+                options,
+            )
+            .await
+            .unwrap();
         w.write("hello 👋").await.unwrap();
-        w.close("", HashMap::from([("a".into(), "2".into())])).await.unwrap();
-        out.send_bytes("f", data.clone(), StreamOptions::topic("files")).await.unwrap();
+        w.close("", HashMap::from([("a".into(), "2".into())]))
+            .await
+            .unwrap();
+        out.send_bytes("f", data.clone(), StreamOptions::topic("files"))
+            .await
+            .unwrap();
     });
     let mut lk_frames = Vec::new();
     while let Ok(frame) = frames.try_recv() {
@@ -49,11 +68,17 @@ fn livekit_protocol_decodes_our_packets() {
         lk_frames.push(lk::DataPacket::decode(joined).unwrap());
     }
     use lk::data_packet::Value;
-    let Some(Value::StreamHeader(h)) = &lk_frames[0].value else { panic!() };
-    assert!(matches!(&h.content_header, Some(lkds::header::ContentHeader::TextHeader(t)) if t.version == 2));
+    let Some(Value::StreamHeader(h)) = &lk_frames[0].value else {
+        panic!()
+    };
+    assert!(
+        matches!(&h.content_header, Some(lkds::header::ContentHeader::TextHeader(t)) if t.version == 2)
+    );
     assert_eq!(h.attributes["a"], "1");
     assert_eq!(lk_frames[0].participant_identity, "me");
-    let Some(Value::StreamTrailer(t)) = &lk_frames[2].value else { panic!("{:?}", lk_frames[2]) };
+    let Some(Value::StreamTrailer(t)) = &lk_frames[2].value else {
+        panic!("{:?}", lk_frames[2])
+    };
     assert_eq!(t.attributes["a"], "2");
     let content: Vec<u8> = lk_frames
         .iter()
@@ -73,7 +98,11 @@ fn frame(packet: lk::DataPacket, wire: &mut BytesMut) {
 }
 
 fn lk_packet(value: lk::data_packet::Value) -> lk::DataPacket {
-    lk::DataPacket { participant_identity: "lk".into(), value: Some(value), ..Default::default() }
+    lk::DataPacket {
+        participant_identity: "lk".into(),
+        value: Some(value),
+        ..Default::default()
+    }
 }
 
 #[test]
@@ -95,22 +124,39 @@ fn we_decode_livekit_protocol_packets() {
         ..Default::default()
     };
     let chunk = |id: &str, i: u64, c: &[u8]| {
-        Value::StreamChunk(lkds::Chunk { stream_id: id.into(), chunk_index: i, content: c.to_vec(), ..Default::default() })
+        Value::StreamChunk(lkds::Chunk {
+            stream_id: id.into(),
+            chunk_index: i,
+            content: c.to_vec(),
+            ..Default::default()
+        })
     };
     let trailer = |id: &str, reason: &str, attrs: &[(&str, &str)]| {
         Value::StreamTrailer(lkds::Trailer {
             stream_id: id.into(),
             reason: reason.into(),
-            attributes: attrs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+            attributes: attrs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
         })
     };
     // A text stream (all-default TextHeader), interleaved with a byte stream.
-    frame(lk_packet(Value::StreamHeader(header("txt", Some(8), true))), &mut wire);
-    frame(lk_packet(Value::StreamHeader(header("bin", None, false))), &mut wire);
+    frame(
+        lk_packet(Value::StreamHeader(header("txt", Some(8), true))),
+        &mut wire,
+    );
+    frame(
+        lk_packet(Value::StreamHeader(header("bin", None, false))),
+        &mut wire,
+    );
     frame(lk_packet(chunk("txt", 0, "día ".as_bytes())), &mut wire);
     frame(lk_packet(chunk("bin", 0, &[0, 1, 2])), &mut wire);
     frame(lk_packet(chunk("txt", 1, b"uno")), &mut wire);
-    frame(lk_packet(trailer("txt", "", &[("foo", "trailer")])), &mut wire);
+    frame(
+        lk_packet(trailer("txt", "", &[("foo", "trailer")])),
+        &mut wire,
+    );
     frame(lk_packet(chunk("bin", 2, &[9])), &mut wire); // a gap
     // v2: inline content in the header; and a compressed stream we refuse.
     let mut inline = header("inline", Some(2), true);
@@ -120,7 +166,13 @@ fn we_decode_livekit_protocol_packets() {
     compressed.compression = lkds::CompressionType::DeflateRaw as i32;
     frame(lk_packet(Value::StreamHeader(compressed)), &mut wire);
     // A user packet (not a stream part) is ignored.
-    frame(lk_packet(Value::User(lk::UserPacket { payload: b"x".to_vec(), ..Default::default() })), &mut wire);
+    frame(
+        lk_packet(Value::User(lk::UserPacket {
+            payload: b"x".to_vec(),
+            ..Default::default()
+        })),
+        &mut wire,
+    );
 
     // Message level: our decoder reads what LiveKit's encoder wrote.
     let mut decoder = FrameDecoder::default();
@@ -146,12 +198,32 @@ fn we_decode_livekit_protocol_packets() {
         .flatten()
         .collect();
     assert_eq!(String::from_utf8(text).unwrap(), "día uno");
-    let finished: Vec<_> = events.iter().filter_map(|e| if let Event::Finished(i) = e { Some(i) } else { None }).collect();
+    let finished: Vec<_> = events
+        .iter()
+        .filter_map(|e| {
+            if let Event::Finished(i) = e {
+                Some(i)
+            } else {
+                None
+            }
+        })
+        .collect();
     assert_eq!(finished[0].id, "txt");
     assert_eq!(finished[0].attributes["foo"], "trailer");
     assert_eq!(finished[1].id, "inline");
-    let failures: Vec<&Error> = events.iter().filter_map(|e| if let Event::Failed { error, .. } = e { Some(error) } else { None }).collect();
-    assert!(matches!(failures[0], Error::ChunkIndex { stream_id, expected: 1, got: 2, .. } if stream_id == "bin"));
+    let failures: Vec<&Error> = events
+        .iter()
+        .filter_map(|e| {
+            if let Event::Failed { error, .. } = e {
+                Some(error)
+            } else {
+                None
+            }
+        })
+        .collect();
+    assert!(
+        matches!(failures[0], Error::ChunkIndex { stream_id, expected: 1, got: 2, .. } if stream_id == "bin")
+    );
     assert!(matches!(failures[1], Error::Unsupported { stream_id, .. } if stream_id == "deflated"));
     assert_eq!(failures.len(), 2);
 }

@@ -9,7 +9,10 @@ use std::collections::HashMap;
 use std::time::Instant;
 
 use bytes::{Bytes, BytesMut};
-use data_stream::{Demultiplexer, Event, FrameDecoder, Limits, Outgoing, StreamInfo, StreamOptions, StreamType, TextInfo};
+use data_stream::{
+    Demultiplexer, Event, FrameDecoder, Limits, Outgoing, StreamInfo, StreamOptions, StreamType,
+    TextInfo,
+};
 use futures::executor::block_on;
 use proptest::prelude::*;
 
@@ -32,9 +35,20 @@ fn spec() -> impl Strategy<Value = Spec> {
         ".{0,300}".prop_map(Content::Text),
         proptest::collection::vec(any::<u8>(), 0..3000).prop_map(Content::Bytes),
     ];
-    (content, 4usize..700, any::<bool>(), proptest::option::of("[a-z]{1,5}")).prop_map(
-        |(content, chunk_size, announce_length, trailer_attr)| Spec { content, chunk_size, announce_length, trailer_attr },
+    (
+        content,
+        4usize..700,
+        any::<bool>(),
+        proptest::option::of("[a-z]{1,5}"),
     )
+        .prop_map(
+            |(content, chunk_size, announce_length, trailer_attr)| Spec {
+                content,
+                chunk_size,
+                announce_length,
+                trailer_attr,
+            },
+        )
 }
 
 /// Writes one stream with the real writer; returns its frames (framed) and final info.
@@ -50,7 +64,11 @@ fn write(spec: &Spec, n: usize) -> (Vec<Bytes>, StreamInfo) {
         attributes: HashMap::from([("n".into(), n.to_string()), ("t".into(), "header".into())]),
         ..StreamOptions::topic("p")
     };
-    let attrs: HashMap<String, String> = spec.trailer_attr.iter().map(|v| ("t".to_owned(), v.clone())).collect();
+    let attrs: HashMap<String, String> = spec
+        .trailer_attr
+        .iter()
+        .map(|v| ("t".to_owned(), v.clone()))
+        .collect();
     let info = block_on(async {
         match &spec.content {
             Content::Text(t) => {

@@ -19,7 +19,10 @@ fn outgoing<W: tokio::io::AsyncWrite + Unpin + Send + 'static>(
     transport: W,
 ) -> (Outgoing, tokio::task::JoinHandle<data_stream::Result<()>>) {
     let (out, frames) = Outgoing::new(8);
-    (out, tokio::spawn(write_frames(frames, transport, MAX_FRAME)))
+    (
+        out,
+        tokio::spawn(write_frames(frames, transport, MAX_FRAME)),
+    )
 }
 
 #[tokio::test]
@@ -34,8 +37,14 @@ async fn text_and_bytes_round_trip_over_a_duplex() {
     });
     let (out, writer_task) = outgoing(a);
     let data: Vec<u8> = (0..100_000u32).map(|i| (i % 251) as u8).collect();
-    let sent_text = out.send_text("héllo wörld", StreamOptions::topic("chat")).await.unwrap();
-    let sent_file = out.send_bytes("f.bin", data.clone(), StreamOptions::topic("files")).await.unwrap();
+    let sent_text = out
+        .send_text("héllo wörld", StreamOptions::topic("chat"))
+        .await
+        .unwrap();
+    let sent_file = out
+        .send_bytes("f.bin", data.clone(), StreamOptions::topic("files"))
+        .await
+        .unwrap();
     drop(out);
 
     let mut reader = texts.next().await.unwrap();
@@ -64,7 +73,9 @@ async fn trailer_attributes_override_the_header_s() {
     };
     let w = out.stream_text(TextInfo::default(), options).await.unwrap();
     w.write("x").await.unwrap();
-    w.close("", HashMap::from([("foo".into(), "trailer".into())])).await.unwrap();
+    w.close("", HashMap::from([("foo".into(), "trailer".into())]))
+        .await
+        .unwrap();
     let mut reader = texts.next().await.unwrap();
     assert_eq!(reader.info().attributes["foo"], "header");
     reader.read_all().await.unwrap();
@@ -79,17 +90,31 @@ async fn abnormal_ends_reach_the_reader() {
     let mut texts = receiver.text_streams("t").unwrap();
     tokio::spawn(async move { receiver.run(b).await });
     let (out, _task) = outgoing(a);
-    let w = out.stream_text(TextInfo::default(), StreamOptions::topic("t")).await.unwrap();
+    let w = out
+        .stream_text(TextInfo::default(), StreamOptions::topic("t"))
+        .await
+        .unwrap();
     w.write("partial").await.unwrap();
     drop(w);
     let mut reader = texts.next().await.unwrap();
     let e = reader.read_all().await.unwrap_err();
-    assert_eq!(e, Error::AbnormalEnd { stream_id: reader.info().id.clone(), reason: DROPPED_REASON.into() });
+    assert_eq!(
+        e,
+        Error::AbnormalEnd {
+            stream_id: reader.info().id.clone(),
+            reason: DROPPED_REASON.into()
+        }
+    );
 
-    let w = out.stream_text(TextInfo::default(), StreamOptions::topic("t")).await.unwrap();
+    let w = out
+        .stream_text(TextInfo::default(), StreamOptions::topic("t"))
+        .await
+        .unwrap();
     w.close("user cancelled", HashMap::new()).await.unwrap();
     let mut reader = texts.next().await.unwrap();
-    assert!(matches!(reader.read_all().await, Err(Error::AbnormalEnd { reason, .. }) if reason == "user cancelled"));
+    assert!(
+        matches!(reader.read_all().await, Err(Error::AbnormalEnd { reason, .. }) if reason == "user cancelled")
+    );
 }
 
 #[tokio::test]
@@ -100,7 +125,10 @@ async fn transport_close_ends_open_streams_abnormally() {
     let run = tokio::spawn(async move { receiver.run(b).await });
     // Write a header and one chunk by hand, then close the transport.
     let (out, mut frames) = Outgoing::new(8);
-    let w = out.stream_bytes("x", StreamOptions::topic("f")).await.unwrap();
+    let w = out
+        .stream_bytes("x", StreamOptions::topic("f"))
+        .await
+        .unwrap();
     w.write(&b"abc"[..]).await.unwrap();
     let mut wire = bytes::BytesMut::new();
     while let Ok(frame) = frames.try_recv() {
@@ -110,7 +138,10 @@ async fn transport_close_ends_open_streams_abnormally() {
     drop(a);
     let mut reader = files.next().await.unwrap();
     assert_eq!(reader.next().await.unwrap().unwrap(), "abc");
-    assert!(matches!(reader.next().await, Some(Err(Error::TransportClosed { .. }))));
+    assert!(matches!(
+        reader.next().await,
+        Some(Err(Error::TransportClosed { .. }))
+    ));
     assert!(reader.next().await.is_none());
     run.await.unwrap().unwrap();
 }
@@ -118,18 +149,33 @@ async fn transport_close_ends_open_streams_abnormally() {
 #[tokio::test(start_paused = true)]
 async fn a_lost_trailer_times_out() {
     let (a, b) = tokio::io::duplex(64 * 1024);
-    let limits = Limits { inactivity_timeout: Some(Duration::from_secs(5)), ..Limits::default() };
+    let limits = Limits {
+        inactivity_timeout: Some(Duration::from_secs(5)),
+        ..Limits::default()
+    };
     let receiver = Receiver::new(limits);
     let mut texts = receiver.text_streams("t").unwrap();
     tokio::spawn(async move { receiver.run(b).await });
     let (out, _task) = outgoing(a);
     // Keep the writer alive and silent: no trailer ever comes.
-    let w = out.stream_text(TextInfo::default(), StreamOptions::topic("t")).await.unwrap();
+    let w = out
+        .stream_text(TextInfo::default(), StreamOptions::topic("t"))
+        .await
+        .unwrap();
     w.write("hello").await.unwrap();
     let mut reader = texts.next().await.unwrap();
     assert_eq!(reader.next().await.unwrap().unwrap(), "hello");
     let e = reader.next().await.unwrap().unwrap_err();
-    assert!(matches!(e, Error::InactivityTimeout { timeout_ms: 5000, .. }), "{e}");
+    assert!(
+        matches!(
+            e,
+            Error::InactivityTimeout {
+                timeout_ms: 5000,
+                ..
+            }
+        ),
+        "{e}"
+    );
     drop(w);
 }
 
@@ -137,17 +183,26 @@ async fn a_lost_trailer_times_out() {
 async fn a_slow_reader_holds_the_sender_back() {
     // Small transport buffer and reader buffer: memory stays bounded, the writer waits.
     let (a, b) = tokio::io::duplex(16 * 1024);
-    let limits = Limits { stream_buffer_chunks: 2, ..Limits::default() };
+    let limits = Limits {
+        stream_buffer_chunks: 2,
+        ..Limits::default()
+    };
     let receiver = Receiver::new(limits);
     let mut files = receiver.byte_streams("f").unwrap();
     tokio::spawn(async move { receiver.run(b).await });
     let (out, _task) = outgoing(a);
     let total = 200 * 15_000;
-    let send = tokio::spawn(async move { out.send_bytes("big", vec![7u8; total], StreamOptions::topic("f")).await });
+    let send = tokio::spawn(async move {
+        out.send_bytes("big", vec![7u8; total], StreamOptions::topic("f"))
+            .await
+    });
     let mut reader = files.next().await.unwrap();
     // With paused time the runtime only advances the clock when every task is blocked.
     tokio::time::sleep(Duration::from_secs(60)).await;
-    assert!(!send.is_finished(), "the sender should be held back by the slow reader");
+    assert!(
+        !send.is_finished(),
+        "the sender should be held back by the slow reader"
+    );
     let data = reader.read_all().await.unwrap();
     assert_eq!(data.len(), total);
     send.await.unwrap().unwrap();
@@ -156,16 +211,29 @@ async fn a_slow_reader_holds_the_sender_back() {
 #[tokio::test]
 async fn unhandled_streams_are_drained_and_reported_without_blocking_others() {
     let (a, b) = tokio::io::duplex(64 * 1024);
-    let receiver = Receiver::new(Limits { stream_buffer_chunks: 1, ..Limits::default() });
+    let receiver = Receiver::new(Limits {
+        stream_buffer_chunks: 1,
+        ..Limits::default()
+    });
     let mut texts = receiver.text_streams("known").unwrap();
     let mut reports = receiver.reports();
-    assert!(matches!(receiver.text_streams("known"), Err(Error::HandlerAlreadyRegistered { .. })));
+    assert!(matches!(
+        receiver.text_streams("known"),
+        Err(Error::HandlerAlreadyRegistered { .. })
+    ));
     tokio::spawn(async move { receiver.run(b).await });
     let (out, _task) = outgoing(a);
     let big = "x".repeat(500_000);
-    out.send_text(big, StreamOptions::topic("unknown")).await.unwrap();
-    out.send_text("after", StreamOptions::topic("known")).await.unwrap();
-    assert_eq!(texts.next().await.unwrap().read_text().await.unwrap(), "after");
+    out.send_text(big, StreamOptions::topic("unknown"))
+        .await
+        .unwrap();
+    out.send_text("after", StreamOptions::topic("known"))
+        .await
+        .unwrap();
+    assert_eq!(
+        texts.next().await.unwrap().read_text().await.unwrap(),
+        "after"
+    );
     match reports.next().await.unwrap() {
         Event::Unhandled(info) => assert_eq!(info.topic, "unknown"),
         other => panic!("{other:?}"),
@@ -189,11 +257,19 @@ async fn send_file_streams_from_disk_over_tcp() {
     });
     let socket = tokio::net::TcpStream::connect(addr).await.unwrap();
     let (out, task) = outgoing(socket);
-    let sent = out.send_file(&path, StreamOptions::topic("files")).await.unwrap();
+    let sent = out
+        .send_file(&path, StreamOptions::topic("files"))
+        .await
+        .unwrap();
     drop(out);
     let mut reader = files.next().await.unwrap();
     assert_eq!(reader.info().mime_type, "image/png");
-    assert_eq!(reader.info().kind, data_stream::StreamKind::Bytes { name: "photo.png".into() });
+    assert_eq!(
+        reader.info().kind,
+        data_stream::StreamKind::Bytes {
+            name: "photo.png".into()
+        }
+    );
     assert_eq!(reader.info().total_length, Some(70_000));
     assert_eq!(reader.read_all().await.unwrap(), data);
     assert_eq!(reader.info().id, sent.id);
@@ -204,9 +280,22 @@ async fn send_file_streams_from_disk_over_tcp() {
 #[tokio::test]
 async fn oversized_frames_end_the_connection_with_an_error() {
     let (mut a, b) = tokio::io::duplex(1024);
-    let receiver = Receiver::new(Limits { max_frame_size: 100, ..Limits::default() });
+    let receiver = Receiver::new(Limits {
+        max_frame_size: 100,
+        ..Limits::default()
+    });
     let run = tokio::spawn(async move { receiver.run(b).await });
     a.write_all(&[0, 0, 1, 0]).await.unwrap();
     let e = run.await.unwrap().unwrap_err();
-    assert!(matches!(e, Error::FrameTooLarge { len: 256, max: 100, .. }), "{e}");
+    assert!(
+        matches!(
+            e,
+            Error::FrameTooLarge {
+                len: 256,
+                max: 100,
+                ..
+            }
+        ),
+        "{e}"
+    );
 }

@@ -36,16 +36,24 @@ fn indexes(packets: &[Packet]) -> Vec<u64> {
 #[test]
 fn forty_thousand_bytes_are_chunked_15000_15000_10000() {
     let (out, frames) = Outgoing::new(16);
-    let info = block_on(out.send_bytes("a.bin", vec![b'A'; 40_000], StreamOptions::topic("files"))).unwrap();
+    let info = block_on(out.send_bytes("a.bin", vec![b'A'; 40_000], StreamOptions::topic("files")))
+        .unwrap();
     drop(out);
     let packets = packets(&block_on(collect(frames)));
     let sizes: Vec<usize> = contents(&packets).iter().map(|c| c.len()).collect();
     assert_eq!(sizes, [15_000, 15_000, 10_000]);
     assert_eq!(indexes(&packets), [0, 1, 2]);
-    let Packet::Header(h) = &packets[0] else { panic!() };
+    let Packet::Header(h) = &packets[0] else {
+        panic!()
+    };
     assert_eq!(h.info.total_length, Some(40_000));
     assert_eq!(h.info.mime_type, "application/octet-stream");
-    assert_eq!(h.info.kind, StreamKind::Bytes { name: "a.bin".into() });
+    assert_eq!(
+        h.info.kind,
+        StreamKind::Bytes {
+            name: "a.bin".into()
+        }
+    );
     assert_eq!(h.info, info);
     assert!(matches!(&packets[4], Packet::Trailer(t) if t.reason.is_empty()));
     // Stream ids are UUIDv4.
@@ -56,7 +64,10 @@ fn forty_thousand_bytes_are_chunked_15000_15000_10000() {
 #[test]
 fn text_is_split_on_code_points() {
     let (out, frames) = Outgoing::new(16);
-    let options = StreamOptions { chunk_size: 4, ..StreamOptions::topic("chat") };
+    let options = StreamOptions {
+        chunk_size: 4,
+        ..StreamOptions::topic("chat")
+    };
     let info = block_on(out.send_text("a😊b", options)).unwrap();
     drop(out);
     let packets = packets(&block_on(collect(frames)));
@@ -69,8 +80,13 @@ fn text_is_split_on_code_points() {
 #[test]
 fn text_chunk_size_under_four_is_refused() {
     let (out, _frames) = Outgoing::new(16);
-    let options = StreamOptions { chunk_size: 3, ..Default::default() };
-    let e = block_on(out.stream_text(TextInfo::default(), options)).err().unwrap();
+    let options = StreamOptions {
+        chunk_size: 3,
+        ..Default::default()
+    };
+    let e = block_on(out.stream_text(TextInfo::default(), options))
+        .err()
+        .unwrap();
     assert_eq!(e, Error::ChunkSizeTooSmall(3));
 }
 
@@ -83,9 +99,17 @@ fn write_after_close_and_second_close_are_refused() {
     let info = block_on(w.close("", attrs)).unwrap();
     assert_eq!(info.attributes["done"], "yes");
     let e = block_on(w.write(&b"more"[..])).unwrap_err();
-    assert_eq!(e, Error::StreamClosed { stream_id: info.id.clone() });
+    assert_eq!(
+        e,
+        Error::StreamClosed {
+            stream_id: info.id.clone()
+        }
+    );
     assert!(e.to_string().contains("stream already closed"));
-    assert!(matches!(block_on(w.close("", HashMap::new())), Err(Error::StreamClosed { .. })));
+    assert!(matches!(
+        block_on(w.close("", HashMap::new())),
+        Err(Error::StreamClosed { .. })
+    ));
     drop(w);
     // Header, one chunk, one trailer: nothing after close, and no abort trailer on drop.
     let packets = packets(&drain_now(&mut frames));
@@ -116,16 +140,30 @@ fn dropping_an_unclosed_writer_sends_an_abort_trailer() {
 #[test]
 fn a_cancelled_send_leaves_no_index_gap() {
     let (out, mut frames) = Outgoing::new(0);
-    let w = block_on(out.stream_bytes("x", StreamOptions { chunk_size: 2, ..Default::default() })).unwrap();
+    let w = block_on(out.stream_bytes(
+        "x",
+        StreamOptions {
+            chunk_size: 2,
+            ..Default::default()
+        },
+    ))
+    .unwrap();
     let _ = drain_now(&mut frames);
     // The queue has room for one frame: the write of 3 chunks stalls on the second; cancel it.
     let stalled = w.write(&b"aabbcc"[..]).now_or_never();
-    assert!(stalled.is_none(), "the write should have waited for the transport");
+    assert!(
+        stalled.is_none(),
+        "the write should have waited for the transport"
+    );
     let sent = packets(&drain_now(&mut frames));
     assert_eq!(indexes(&sent), [0]);
     block_on(w.write(&b"dd"[..])).unwrap();
     let next = packets(&drain_now(&mut frames));
-    assert_eq!(indexes(&next), [1], "a cancelled send must not consume an index");
+    assert_eq!(
+        indexes(&next),
+        [1],
+        "a cancelled send must not consume an index"
+    );
     assert_eq!(contents(&next), ["dd"]);
 }
 
@@ -136,32 +174,65 @@ fn a_send_on_a_closed_transport_fails_without_gap_or_success() {
     drop(frames);
     let e = block_on(w.write(&b"a"[..])).unwrap_err();
     assert!(matches!(e, Error::TransportClosed { .. }), "{e}");
-    assert!(matches!(block_on(w.close("", HashMap::new())), Err(Error::TransportClosed { .. })));
+    assert!(matches!(
+        block_on(w.close("", HashMap::new())),
+        Err(Error::TransportClosed { .. })
+    ));
 }
 
 #[test]
 fn concurrent_writes_on_one_writer_do_not_interleave() {
     let (out, frames) = Outgoing::new(64);
-    let w = block_on(out.stream_text(TextInfo::default(), StreamOptions { chunk_size: 4, ..Default::default() }))
-        .unwrap();
+    let w = block_on(out.stream_text(
+        TextInfo::default(),
+        StreamOptions {
+            chunk_size: 4,
+            ..Default::default()
+        },
+    ))
+    .unwrap();
     let a = "aaaa".repeat(10);
     let b = "bbbb".repeat(10);
-    block_on(async { futures::future::try_join(w.write(a.clone()), w.write(b.clone())).await }).unwrap();
+    block_on(async { futures::future::try_join(w.write(a.clone()), w.write(b.clone())).await })
+        .unwrap();
     block_on(w.close("", HashMap::new())).unwrap();
     drop((w, out));
     let packets = packets(&block_on(collect(frames)));
     assert_eq!(indexes(&packets), (0..20).collect::<Vec<u64>>());
-    let text: String = contents(&packets).iter().map(|c| std::str::from_utf8(c).unwrap()).collect();
-    assert!(text == a.clone() + &b || text == b + &a, "writes interleaved: {text}");
+    let text: String = contents(&packets)
+        .iter()
+        .map(|c| std::str::from_utf8(c).unwrap())
+        .collect();
+    assert!(
+        text == a.clone() + &b || text == b + &a,
+        "writes interleaved: {text}"
+    );
 }
 
 #[test]
 fn writing_past_the_announced_length_is_refused() {
     let (out, _frames) = Outgoing::new(16);
-    let w = block_on(out.stream_bytes("x", StreamOptions { total_length: Some(3), ..Default::default() })).unwrap();
+    let w = block_on(out.stream_bytes(
+        "x",
+        StreamOptions {
+            total_length: Some(3),
+            ..Default::default()
+        },
+    ))
+    .unwrap();
     block_on(w.write(&b"ab"[..])).unwrap();
     let e = block_on(w.write(&b"cd"[..])).unwrap_err();
-    assert!(matches!(e, Error::WriteExceedsLength { size: 4, total: 3, .. }), "{e}");
+    assert!(
+        matches!(
+            e,
+            Error::WriteExceedsLength {
+                size: 4,
+                total: 3,
+                ..
+            }
+        ),
+        "{e}"
+    );
 }
 
 #[test]

@@ -4,9 +4,9 @@
 use std::time::Instant;
 
 use bytes::{Bytes, BytesMut};
+use data_stream::wire::{DataPacket, data_packet::Value, header::ContentHeader};
 use data_stream::{Demultiplexer, Event, FrameDecoder, OutgoingFrames, Packet};
 use futures::StreamExt;
-use data_stream::wire::{DataPacket, data_packet::Value, header::ContentHeader};
 use serde_json::{Value as Json, json};
 use std::collections::HashMap;
 
@@ -24,7 +24,10 @@ pub fn drain_now(frames: &mut OutgoingFrames) -> Vec<Bytes> {
 
 /// Decodes every frame into packets.
 pub fn packets(frames: &[Bytes]) -> Vec<Packet> {
-    frames.iter().map(|f| Packet::decode(f.clone()).unwrap().unwrap()).collect()
+    frames
+        .iter()
+        .map(|f| Packet::decode(f.clone()).unwrap().unwrap())
+        .collect()
 }
 
 /// Collects all frames of a closed queue.
@@ -95,4 +98,3 @@ pub fn describe(p: &DataPacket) -> Json {
 pub fn hex(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
 }
-
