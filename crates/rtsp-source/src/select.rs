@@ -127,6 +127,7 @@ pub fn select(offers: &[Offer], selection: &StreamSelection) -> Result<Selected,
             media: o.media.clone(),
             encoding_name: o.encoding_name.clone(),
             reason: reason.unwrap_or_else(|| format!("{} streams are not recorded", o.media)),
+            supported: o.support().is_ok(),
         })
         .collect();
     Ok(Selected { chosen, skipped })
@@ -162,8 +163,10 @@ mod tests {
         assert_eq!(s.chosen, vec![(0, Codec::H264), (2, Codec::Pcma)]);
         let opus = s.skipped.iter().find(|k| k.stream_index == 1).unwrap();
         assert!(opus.reason.contains("no depacketizer"), "{}", opus.reason);
+        assert!(!opus.supported);
         let h265 = s.skipped.iter().find(|k| k.stream_index == 4).unwrap();
         assert_eq!(h265.reason, "another video stream was chosen");
+        assert!(h265.supported);
         let meta = s.skipped.iter().find(|k| k.stream_index == 3).unwrap();
         assert!(meta.reason.contains("application"), "{}", meta.reason);
     }

@@ -114,7 +114,7 @@ impl RtspSource {
             }
         })?;
         for s in &selected.skipped {
-            if s.reason.contains("no depacketizer") || s.reason.contains("could not") {
+            if !s.supported && matches!(s.media.as_str(), "video" | "audio") {
                 tracing::warn!(url = %url, stream = s.stream_index, "skipping {}/{}: {}",
                     s.media, s.encoding_name, s.reason);
             } else {

@@ -194,6 +194,9 @@ pub struct SkippedStream {
     pub encoding_name: String,
     /// Why it is skipped.
     pub reason: String,
+    /// Whether retina could have depacketized it (it was left out by the selection, not
+    /// for lack of support).
+    pub supported: bool,
 }
 
 /// The tracks of a session, sent before its first frame.

@@ -323,6 +323,7 @@ async fn opus_is_skipped_with_a_message() {
         "{}",
         skipped.reason
     );
+    assert!(!skipped.supported);
     source.close().await.unwrap();
 
     // Asking for audio only: nothing selected is supported, a clear error.
