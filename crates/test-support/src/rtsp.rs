@@ -139,6 +139,14 @@ impl RtspServer {
     /// [`Self::stop`]). Retries for a few seconds while the port is still held.
     pub fn restart(&mut self) {
         self.process.stop();
+        // Wait (at most 5 s) until the port can be bound again, so the new server does not
+        // fail on an address still held by the old one.
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        while std::net::TcpListener::bind(("127.0.0.1", self.port)).is_err()
+            && std::time::Instant::now() < deadline
+        {
+            std::thread::sleep(Duration::from_millis(50));
+        }
         let options = RtspServerOptions {
             port: Some(self.port),
             ..self.options.clone()
