@@ -146,6 +146,17 @@ pub enum Error {
         /// Configured timeout in milliseconds.
         timeout_ms: u64,
     },
+    /// The stream's reader took no chunk for the inactivity timeout while its buffer was
+    /// full; the stream was dropped so that the other streams of the connection go on.
+    #[error(
+        "stream {stream_id}: reader took no chunk for {timeout_ms} ms with a full buffer (stalled)"
+    )]
+    ReaderStalled {
+        /// Stream id.
+        stream_id: String,
+        /// Configured inactivity timeout in milliseconds.
+        timeout_ms: u64,
+    },
     /// The transport closed (or failed) while the stream was open.
     #[error("stream {stream_id}: transport closed before the trailer ({detail})")]
     TransportClosed {

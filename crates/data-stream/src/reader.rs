@@ -156,6 +156,13 @@ impl ReaderFeed {
         let _ = self.tx.send(ReaderMsg::End(Ok(info))).await;
     }
 
+    /// Ends the stream with an error without waiting, even when the buffer is full (the
+    /// error is queued after the buffered chunks).
+    pub fn abort(self, error: Error) {
+        // A fresh sender has a guaranteed slot in a futures channel.
+        let _ = self.tx.clone().try_send(ReaderMsg::End(Err(error)));
+    }
+
     /// Ends the stream with an error.
     pub async fn fail(mut self, error: Error) {
         let _ = self.tx.send(ReaderMsg::End(Err(error))).await;

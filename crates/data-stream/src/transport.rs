@@ -4,7 +4,9 @@
 //!
 //! Backpressure: the receiver stops reading the transport while a reader's buffer
 //! ([`Limits::stream_buffer_chunks`]) is full, so memory stays bounded and TCP's window
-//! slows the sender. Time comes from tokio's clock (pausable in tests).
+//! slows the sender. A reader that takes nothing for the inactivity timeout while its
+//! buffer is full is dropped ([`Error::ReaderStalled`]), so it cannot freeze the other
+//! streams. Time comes from tokio's clock (pausable in tests).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -219,11 +221,26 @@ impl Receiver {
                     }
                 }
                 Event::Chunk { stream_id, content } => {
-                    if let Some(feed) = feeds.get_mut(&stream_id)
-                        && !feed.chunk(content).await
-                    {
-                        feeds.remove(&stream_id);
+                    let Some(feed) = feeds.get_mut(&stream_id) else {
+                        continue;
+                    };
+                    // Wait for a full reader, but not forever: one stalled reader must
+                    // not freeze the other streams of the connection.
+                    let delivered = match self.limits.inactivity_timeout {
+                        Some(t) => tokio::time::timeout(t, feed.chunk(content))
+                            .await
+                            .map_err(|_| t),
+                        None => Ok(feed.chunk(content).await),
+                    };
+                    if delivered != Ok(true) {
                         self.lock().demux.discard(&stream_id);
+                        if let (Some(feed), Err(t)) = (feeds.remove(&stream_id), delivered) {
+                            let timeout_ms = t.as_millis() as u64;
+                            feed.abort(Error::ReaderStalled {
+                                stream_id,
+                                timeout_ms,
+                            });
+                        }
                     }
                 }
                 Event::Finished(info) => {

@@ -198,7 +198,7 @@ async fn a_slow_reader_holds_the_sender_back() {
     });
     let mut reader = files.next().await.unwrap();
     // With paused time the runtime only advances the clock when every task is blocked.
-    tokio::time::sleep(Duration::from_secs(60)).await;
+    tokio::time::sleep(Duration::from_secs(10)).await;
     assert!(
         !send.is_finished(),
         "the sender should be held back by the slow reader"
@@ -297,5 +297,49 @@ async fn oversized_frames_end_the_connection_with_an_error() {
             }
         ),
         "{e}"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_stalled_reader_is_dropped_and_other_streams_go_on() {
+    let (a, b) = tokio::io::duplex(16 * 1024);
+    let limits = Limits {
+        stream_buffer_chunks: 1,
+        inactivity_timeout: Some(Duration::from_secs(5)),
+        ..Limits::default()
+    };
+    let receiver = Receiver::new(limits);
+    let mut files = receiver.byte_streams("f").unwrap();
+    let mut texts = receiver.text_streams("t").unwrap();
+    tokio::spawn(async move { receiver.run(b).await });
+    let (out, _task) = outgoing(a);
+    let sender = out.clone();
+    tokio::spawn(async move {
+        let _ = sender
+            .send_bytes("big", vec![1u8; 100 * 15_000], StreamOptions::topic("f"))
+            .await;
+    });
+    let mut stalled = files.next().await.unwrap();
+    // Nobody reads `stalled`; a later text stream must still arrive.
+    let late =
+        tokio::spawn(async move { out.send_text("still here", StreamOptions::topic("t")).await });
+    let mut reader = texts.next().await.unwrap();
+    assert_eq!(reader.read_text().await.unwrap(), "still here");
+    late.await.unwrap().unwrap();
+    let mut error = None;
+    while let Some(item) = stalled.next().await {
+        if let Err(e) = item {
+            error = Some(e);
+        }
+    }
+    assert!(
+        matches!(
+            error,
+            Some(Error::ReaderStalled {
+                timeout_ms: 5000,
+                ..
+            })
+        ),
+        "{error:?}"
     );
 }
