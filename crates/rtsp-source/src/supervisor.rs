@@ -8,7 +8,6 @@
 
 use std::collections::VecDeque;
 use std::sync::Arc;
-use std::time::Duration;
 
 use futures::{Stream, StreamExt};
 use retina::client::SessionGroup;
@@ -41,7 +40,8 @@ impl StopHandle {
 enum State {
     Connect,
     Playing(Box<RtspSource>),
-    Wait(Duration),
+    /// Waiting to reconnect until then.
+    Wait(tokio::time::Instant),
     Done,
 }
 
@@ -109,33 +109,47 @@ impl ReconnectingSource {
     }
 
     /// The next event; `None` after [`Event::Stopped`].
+    ///
+    /// Cancel-safe: dropping the future (e.g. in `tokio::select!`) loses no event and keeps
+    /// the session; an interrupted connection attempt starts again at the next call.
     pub async fn next_event(&mut self) -> Option<Event> {
         loop {
             if let Some(ev) = self.pending.pop_front() {
                 return Some(ev);
             }
-            match std::mem::replace(&mut self.state, State::Done) {
+            match &mut self.state {
                 State::Done => return None,
                 State::Connect => self.connect().await,
-                State::Wait(delay) => {
+                State::Wait(until) => {
+                    let until = *until;
                     tokio::select! {
-                        () = tokio::time::sleep(delay) => self.state = State::Connect,
+                        () = tokio::time::sleep_until(until) => self.state = State::Connect,
                         () = stopped(self.stop_rx.clone()) => self.finish(None),
                     }
                 }
-                State::Playing(mut source) => {
-                    tokio::select! {
-                        ev = source.next() => self.on_session_event(source, ev),
-                        () = stopped(self.stop_rx.clone()) => {
-                            let url = self.options.redacted_url();
-                            if let Err(e) = source.close().await {
-                                tracing::debug!(url = %url, "on stop: {e}");
-                            }
-                            self.finish(None);
-                        }
+                State::Playing(source) => {
+                    let next = tokio::select! {
+                        ev = source.next() => Some(ev),
+                        () = stopped(self.stop_rx.clone()) => None,
+                    };
+                    match next {
+                        Some(ev) => self.on_session_event(ev),
+                        None => self.close_on_stop().await,
                     }
                 }
             }
+        }
+    }
+
+    /// Tears the session down after a stop request. `Stopped` is queued first, so it is
+    /// still delivered if this future is dropped while waiting for the `TEARDOWN`.
+    async fn close_on_stop(&mut self) {
+        let State::Playing(source) = std::mem::replace(&mut self.state, State::Done) else {
+            return;
+        };
+        self.finish(None);
+        if let Err(e) = source.close().await {
+            tracing::debug!(url = %self.options.redacted_url(), "on stop: {e}");
         }
     }
 
@@ -167,16 +181,15 @@ impl ReconnectingSource {
                 sessions: stale.num_sessions,
                 at_most,
             });
-            self.state = State::Connect;
-            return;
+            return; // still State::Connect: the next call waits
         }
-        self.announced_stale = false;
         if stale.num_sessions > 0 {
             tokio::select! {
                 () = self.group.await_stale_sessions(&stale) => {}
                 () = stopped(self.stop_rx.clone()) => return self.finish(None),
             }
         }
+        self.announced_stale = false;
         let session = self.sessions + 1;
         let options = self.options.clone();
         let result = tokio::select! {
@@ -202,7 +215,8 @@ impl ReconnectingSource {
         }
     }
 
-    fn on_session_event(&mut self, source: Box<RtspSource>, ev: Option<Event>) {
+    /// Handles one event of the playing session (still in `self.state`).
+    fn on_session_event(&mut self, ev: Option<Event>) {
         match ev {
             Some(Event::Connected {
                 url,
@@ -218,13 +232,11 @@ impl ReconnectingSource {
                     self.frames_before = false;
                     self.pending.push_back(Event::Discontinuity { session });
                 }
-                self.state = State::Playing(source);
             }
             Some(Event::Frame(frame)) => {
                 self.failures = 0;
                 self.frames_before = true;
                 self.pending.push_back(Event::Frame(frame));
-                self.state = State::Playing(source);
             }
             Some(Event::Disconnected { reason, frames }) => {
                 if frames == 0 {
@@ -235,16 +247,16 @@ impl ReconnectingSource {
                     reason: reason.clone(),
                     frames,
                 });
-                // The ended session was dropped: its TEARDOWN runs in the background and
-                // the stale-session wait before the next connection covers it.
-                drop(source);
+                // Dropping the ended session starts its TEARDOWN in the background; the
+                // stale-session wait before the next connection covers it.
+                self.state = State::Done;
                 self.after_failure(give_up.then_some(reason));
             }
-            Some(other) => {
-                self.pending.push_back(other);
-                self.state = State::Playing(source);
+            Some(other) => self.pending.push_back(other),
+            None => {
+                self.state = State::Done;
+                self.after_failure(None);
             }
-            None => self.after_failure(None),
         }
     }
 
@@ -266,7 +278,7 @@ impl ReconnectingSource {
         tracing::info!(url = %self.options.redacted_url(), attempt, ?delay, "reconnecting");
         self.pending
             .push_back(Event::Reconnecting { attempt, delay });
-        self.state = State::Wait(delay);
+        self.state = State::Wait(tokio::time::Instant::now() + delay);
     }
 
     fn finish(&mut self, reason: Option<Error>) {

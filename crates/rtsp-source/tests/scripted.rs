@@ -592,3 +592,29 @@ async fn timestamps_do_not_wrap() {
     let ts: Vec<i64> = frames(&events, 0).iter().map(|f| f.timestamp).collect();
     assert_eq!(ts, vec![0, 160, 320, 480, 640, 800]);
 }
+
+/// `next_event` may be dropped at any await (a `select!` with a timer or a stop signal)
+/// without losing frames or the session.
+#[tokio::test]
+async fn supervisor_next_event_is_cancel_safe() {
+    let mock = Mock::start(Script::audio(pcma(0, 1..=20), Then::Close)).await;
+    let mut source = ReconnectingSource::new(options(&mock.url()), ReconnectOptions::default());
+    let mut events = Vec::new();
+    let mut cancelled = 0;
+    while !events
+        .iter()
+        .any(|e| matches!(e, Event::Disconnected { .. }))
+    {
+        assert!(cancelled < 100_000, "{:?}", summary(&events));
+        // Cancel only once playing: an interrupted connection attempt starts over.
+        let playing = events.iter().any(|e| matches!(e, Event::Connected { .. }));
+        let timer = Duration::from_micros(if playing { 300 } else { 2_000_000 });
+        tokio::select! {
+            ev = source.next_event() => events.push(ev.unwrap()),
+            () = tokio::time::sleep(timer) => cancelled += 1,
+        }
+    }
+    assert!(cancelled > 0, "the test cancelled nothing");
+    let ts: Vec<i64> = frames(&events, 0).iter().map(|f| f.timestamp).collect();
+    assert_eq!(ts, (0..20).map(|i| i * 160).collect::<Vec<i64>>());
+}
