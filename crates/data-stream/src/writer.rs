@@ -25,6 +25,10 @@ use crate::{Error, Result};
 /// The reason a dropped, unclosed writer puts in its trailer.
 pub const DROPPED_REASON: &str = "writer dropped without close";
 
+/// Largest header packet a writer sends: the receiver's default
+/// [`Limits::max_header_size`](crate::Limits::max_header_size).
+pub const MAX_HEADER_SIZE: usize = 64 * 1024;
+
 /// Options of a new outgoing stream; every field has a default.
 #[derive(Debug, Clone)]
 pub struct StreamOptions {
@@ -248,6 +252,15 @@ impl StreamWriter {
         let mut tx = outgoing.tx.clone();
         let frame =
             Packet::Header(Box::new(Header::new(info.clone()))).to_frame(&outgoing.envelope);
+        if frame.len() > MAX_HEADER_SIZE {
+            // Refused here rather than by the receiver (or the transport's frame limit).
+            let size = frame.len();
+            return Err(Error::HeaderTooLarge {
+                stream_id: info.id,
+                size,
+                max: MAX_HEADER_SIZE,
+            });
+        }
         queue(&mut tx, frame, &info.id).await?;
         let state = WriterState {
             tx,

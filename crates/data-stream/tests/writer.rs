@@ -261,3 +261,17 @@ fn envelope_goes_on_every_part() {
         assert_eq!(p.destination_identities, ["bob"]);
     }
 }
+
+#[test]
+fn an_oversized_header_is_refused_by_the_writer() {
+    let (out, _frames) = Outgoing::new(16);
+    let options = StreamOptions {
+        attributes: HashMap::from([("big".to_owned(), "x".repeat(70_000))]),
+        ..Default::default()
+    };
+    let e = block_on(out.stream_bytes("x", options)).err().unwrap();
+    assert!(
+        matches!(e, Error::HeaderTooLarge { max: 65_536, .. }),
+        "{e}"
+    );
+}
