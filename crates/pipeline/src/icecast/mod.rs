@@ -16,14 +16,16 @@
 mod config;
 mod metadata;
 mod pacer;
+mod playlist;
 mod source;
 mod streamer;
 
 pub use config::{IcecastConfig, StreamInfo};
 pub use metadata::update_title;
 pub use pacer::Pacer;
+pub use playlist::Mp3Input;
 pub use source::IcecastSource;
-pub use streamer::{AudioInput, Command, Event, StreamOptions, WireFrame, stream_frames};
+pub use streamer::{Command, Event, StreamOptions, WireFrame, stream_playlist};
 
 /// Why an Icecast server refused or dropped a source.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -1,47 +1,53 @@
 //! Real-time pacing: frames go out by their own durations against a monotonic clock.
 //!
-//! The media time sent is kept as a sample count (exact integer arithmetic), so there is no
+//! The media time is kept as a sample count (exact integer arithmetic), so there is no
 //! drift however long the stream runs; a frame may go out at most `lead` before its media
-//! time. Sans-I/O: the caller passes `now` and sleeps until [`Pacer::send_at`].
+//! time. Sans-I/O: the caller passes `now` and sleeps for [`Pacer::wait`].
 
 use std::time::{Duration, Instant};
 
 /// Decides when the next frame may be sent.
 #[derive(Debug, Clone)]
 pub struct Pacer {
-    start: Instant,
-    sample_rate: u32,
+    /// Real time at which `origin_samples` were due.
+    origin: Instant,
+    origin_samples: u64,
     samples_sent: u64,
+    sample_rate: u32,
     lead: Duration,
 }
 
 impl Pacer {
     /// Default lead: how far ahead of real time the stream may run (keeps listeners'
-    /// buffers fed without running ahead of the title updates).
+    /// buffers fed without running far ahead of title updates).
     pub const DEFAULT_LEAD: Duration = Duration::from_millis(250);
 
     /// Starts the timeline at `now` for a stream at `sample_rate` Hz.
     pub fn new(now: Instant, sample_rate: u32, lead: Duration) -> Self {
         Pacer {
-            start: now,
-            sample_rate: sample_rate.max(1),
+            origin: now,
+            origin_samples: 0,
             samples_sent: 0,
+            sample_rate: sample_rate.max(1),
             lead,
         }
     }
 
+    fn samples_to_duration(&self, samples: u64) -> Duration {
+        let nanos = u128::from(samples) * 1_000_000_000 / u128::from(self.sample_rate);
+        Duration::from_nanos(u64::try_from(nanos).unwrap_or(u64::MAX))
+    }
+
     /// Media time sent so far.
     pub fn media_time(&self) -> Duration {
-        let nanos = u128::from(self.samples_sent) * 1_000_000_000 / u128::from(self.sample_rate);
-        Duration::from_nanos(u64::try_from(nanos).unwrap_or(u64::MAX))
+        self.samples_to_duration(self.samples_sent)
     }
 
     /// The earliest instant the next frame may be sent: when real time reaches the media
     /// time already sent, minus the lead.
     pub fn send_at(&self) -> Instant {
-        (self.start + self.media_time())
-            .checked_sub(self.lead)
-            .unwrap_or(self.start)
+        let due = self.origin + self.samples_to_duration(self.samples_sent - self.origin_samples);
+        due.checked_sub(self.lead).unwrap_or(self.origin)
     }
 
     /// How long to wait at `now` before sending the next frame (zero when it is due).
@@ -54,11 +60,11 @@ impl Pacer {
         self.samples_sent += u64::from(samples);
     }
 
-    /// Restarts the timeline at `now`, keeping nothing of the past (after a reconnect the
-    /// server has a fresh queue; the media position is the caller's).
-    pub fn restart(&mut self, now: Instant) {
-        self.start = now;
-        self.samples_sent = 0;
+    /// Makes the next frame due at `now`, keeping the media time (after a reconnect: the
+    /// server has a fresh queue, and real time went on meanwhile).
+    pub fn resume_at(&mut self, now: Instant) {
+        self.origin = now;
+        self.origin_samples = self.samples_sent;
     }
 }
 
@@ -89,7 +95,7 @@ mod tests {
             "{media:?} vs {exact:?}"
         );
         // The last frame went out when real time reached the media time before it, minus
-        // the lead, to the nanosecond: no drift after an hour.
+        // the lead, to the microsecond: no drift after an hour.
         let before_last = media - Duration::from_nanos(1152 * 1_000_000_000 / 44_100);
         let wall = now - t0;
         assert!(
@@ -99,7 +105,7 @@ mod tests {
     }
 
     #[test]
-    fn first_frames_go_out_at_once_up_to_the_lead() {
+    fn first_frames_go_out_at_once_up_to_the_lead_and_resume_keeps_media_time() {
         let t0 = Instant::now();
         let mut pacer = Pacer::new(t0, 48_000, Duration::from_millis(100));
         let mut burst = 0;
@@ -111,7 +117,16 @@ mod tests {
             burst, 5,
             "100 ms of 24 ms frames, plus the one at time zero"
         );
-        pacer.restart(t0 + Duration::from_secs(10));
-        assert_eq!(pacer.media_time(), Duration::ZERO);
+        let media = pacer.media_time();
+        let later = t0 + Duration::from_secs(3600);
+        pacer.resume_at(later);
+        assert_eq!(pacer.media_time(), media, "media time is kept");
+        assert!(pacer.wait(later).is_zero(), "due at once after resuming");
+        pacer.sent(48_000);
+        assert_eq!(
+            pacer.wait(later),
+            Duration::from_millis(900),
+            "then paced from the resume point"
+        );
     }
 }

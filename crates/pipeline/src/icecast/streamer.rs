@@ -4,15 +4,20 @@
 //! - Frames go out paced by their own durations ([`Pacer`]).
 //! - Muted: the stream's silent frame is sent instead, paced the same way; the file
 //!   position does not advance, and unmuting resumes at the same frame.
+//! - Titles are set on a separate connection, in a task of their own, so a slow server
+//!   answer never stalls the audio.
+//! - At the end, silent frames flush the server's last queue block, so listeners hear the
+//!   whole of the last file.
 //! - When the server drops us, we reconnect with backoff (a mount still held by our dead
 //!   connection answers "mount in use" for a moment) and resend the frame that failed.
-//!   Wrong credentials end the stream at once.
+//!   Wrong credentials end the stream after one attempt.
 
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
+use mp3_frames::silent_frame;
 use tokio::sync::mpsc;
 
+use super::playlist::{HeadedFrame, Mp3Input, count_frames, spawn_reader};
 use super::{IcecastConfig, IcecastRefusal, IcecastSource, Pacer, update_title};
 use crate::Error;
 
@@ -20,8 +25,8 @@ use crate::Error;
 #[derive(Debug, Clone)]
 pub struct WireFrame {
     /// The frame's bytes, header included.
-    pub data: Bytes,
-    /// Samples per channel in the frame (1152, 576 or 384).
+    pub data: bytes::Bytes,
+    /// Samples per channel in the frame (1152 or 576 for Layer III).
     pub samples: u32,
 }
 
@@ -38,6 +43,9 @@ pub struct StreamOptions {
     pub max_backoff: Duration,
     /// Give up after this long without a connection.
     pub give_up_after: Duration,
+    /// Silence sent after the last frame so that the server relays the whole stream
+    /// (at least the server's queue block size).
+    pub flush_bytes: usize,
 }
 
 impl Default for StreamOptions {
@@ -48,6 +56,7 @@ impl Default for StreamOptions {
             backoff: Duration::from_millis(500),
             max_backoff: Duration::from_secs(10),
             give_up_after: Duration::from_secs(120),
+            flush_bytes: 4096,
         }
     }
 }
@@ -61,7 +70,7 @@ pub enum Command {
     Unmute,
     /// Set the stream title.
     Title(String),
-    /// Stop after the current frame.
+    /// Stop now.
     Stop,
 }
 
@@ -74,7 +83,7 @@ pub enum Event {
         /// The HTTP method the server accepted.
         method: &'static str,
     },
-    /// The connection was lost.
+    /// The connection was lost, or an attempt failed.
     Disconnected {
         /// Why.
         reason: String,
@@ -90,11 +99,18 @@ pub enum Event {
     Unmuted,
     /// The title was set on the server.
     TitleSet(String),
-    /// A frame of the file was sent.
+    /// A title update failed (the stream goes on).
+    TitleFailed {
+        /// The title.
+        title: String,
+        /// Why.
+        reason: String,
+    },
+    /// A frame of the input was sent.
     FrameSent {
-        /// 0-based index of the frame in the input.
+        /// 0-based index of the frame in the playlist.
         index: u64,
-        /// Frame count of the input, when known.
+        /// Frame count of the playlist, when known (not for stdin).
         total: Option<u64>,
         /// Media time sent since the start (file and silence).
         time: Duration,
@@ -103,146 +119,223 @@ pub enum Event {
     Finished,
 }
 
-/// The audio to stream: frames of one format, and that format's silent frame.
-#[derive(Debug)]
-pub struct AudioInput<I> {
-    /// Frames in order (an error ends the stream).
-    pub frames: I,
-    /// Frame count, when known (for progress events).
-    pub total: Option<u64>,
-    /// One silent frame in the stream's format, sent while muted.
-    pub silence: WireFrame,
-    /// Sample rate, for pacing.
-    pub sample_rate: u32,
-}
-
-/// Streams the input to the server. Runs until the frames end, [`Command::Stop`], or an
-/// error that retrying cannot fix. Events that find the channel full are dropped (the
-/// audio never waits for a slow observer).
-pub async fn stream_frames<I>(
+/// Streams the inputs (a playlist of MP3 files, or stdin) to the server as one continuous
+/// stream. Runs until the inputs end, [`Command::Stop`], or an error that retrying cannot
+/// fix (wrong credentials, unreadable or non-MP3 input, a format change). Events that find
+/// the channel full are dropped: the audio never waits for a slow observer.
+pub async fn stream_playlist(
     config: &IcecastConfig,
     options: &StreamOptions,
-    input: AudioInput<I>,
+    inputs: Vec<Mp3Input>,
     mut commands: mpsc::Receiver<Command>,
     events: mpsc::Sender<Event>,
-) -> Result<(), Error>
-where
-    I: Iterator<Item = Result<WireFrame, Error>>,
-{
-    let AudioInput {
-        mut frames,
-        total,
-        silence,
-        sample_rate,
-    } = input;
-    let report = |event: Event| {
-        // A full or closed event channel must not stall the audio: drop the event.
-        let _ = events.try_send(event);
+) -> Result<(), Error> {
+    let total = count_frames(&inputs);
+    // About a second of frames read ahead: bounded memory whatever the input length.
+    let mut frames = spawn_reader(inputs, 48);
+    let Some(first) = frames.recv().await.transpose()? else {
+        return Err(Error::NotMp3 {
+            input: "input".into(),
+            found: "nothing".into(),
+        });
     };
-    let mut source = connect_with_backoff(config, options, &report).await?;
-    let mut pacer = Pacer::new(Instant::now(), sample_rate, options.lead);
-    let mut pending: Option<WireFrame> = None;
-    let mut muted = false;
-    let mut index = 0u64;
+    let mut stream = Stream::new(config, options, first, total, events)?;
+    stream.source = Some(stream.connect().await?);
     let mut commands_open = true;
     loop {
-        // Apply every command that has arrived.
         while commands_open {
             match commands.try_recv() {
-                Ok(Command::Mute) if !muted => {
-                    muted = true;
-                    report(Event::Muted);
-                }
-                Ok(Command::Unmute) if muted => {
-                    muted = false;
-                    report(Event::Unmuted);
-                }
-                Ok(Command::Title(title)) => {
-                    match update_title(config, &title, options.timeout).await {
-                        Ok(()) => report(Event::TitleSet(title)),
-                        Err(e) => tracing::warn!("title update failed: {e}"),
-                    }
-                }
-                Ok(Command::Stop) => {
-                    report(Event::Finished);
-                    return Ok(());
-                }
-                Ok(_) => {}
+                Ok(Command::Stop) => return stream.finish(),
+                Ok(command) => stream.apply(command),
                 Err(mpsc::error::TryRecvError::Empty) => break,
                 Err(mpsc::error::TryRecvError::Disconnected) => commands_open = false,
             }
         }
-        let frame = if muted {
-            silence.clone()
-        } else {
-            match pending.take().map(Ok).or_else(|| frames.next()) {
-                Some(frame) => frame?,
-                None => {
-                    report(Event::Finished);
-                    return Ok(());
-                }
-            }
-        };
-        tokio::time::sleep(pacer.wait(Instant::now())).await;
-        if let Err(e) = source.send(&frame.data).await {
-            report(Event::Disconnected {
-                reason: e.to_string(),
-            });
-            if !muted {
-                pending = Some(frame);
-            }
-            source = connect_with_backoff(config, options, &report).await?;
-            pacer.restart(Instant::now());
+        if stream.muted {
+            stream.send(stream.silence.clone(), false).await?;
             continue;
         }
-        pacer.sent(frame.samples);
-        if !muted {
-            report(Event::FrameSent {
-                index,
-                total,
-                time: pacer.media_time(),
-            });
-            index += 1;
-        }
+        let frame = match stream.pending.take() {
+            Some(frame) => frame,
+            None => match frames.recv().await.transpose()? {
+                Some((_, frame)) => frame,
+                None => {
+                    stream.flush().await?;
+                    return stream.finish();
+                }
+            },
+        };
+        stream.send(frame, true).await?;
     }
 }
 
-async fn connect_with_backoff(
-    config: &IcecastConfig,
-    options: &StreamOptions,
-    report: &impl Fn(Event),
-) -> Result<IcecastSource, Error> {
-    let started = Instant::now();
-    let mut delay = options.backoff;
-    loop {
-        match IcecastSource::connect(config, options.timeout).await {
-            Ok(source) => {
-                report(Event::Connected {
-                    method: source.method(),
+/// The state of one running stream.
+struct Stream {
+    config: IcecastConfig,
+    options: StreamOptions,
+    source: Option<IcecastSource>,
+    pacer: Pacer,
+    silence: WireFrame,
+    /// The next file frame, when it could not be sent yet (first frame, failed send, mute).
+    pending: Option<WireFrame>,
+    muted: bool,
+    index: u64,
+    total: Option<u64>,
+    events: mpsc::Sender<Event>,
+}
+
+impl Stream {
+    fn new(
+        config: &IcecastConfig,
+        options: &StreamOptions,
+        (header, first): HeadedFrame,
+        total: Option<u64>,
+        events: mpsc::Sender<Event>,
+    ) -> Result<Self, Error> {
+        let silence = silent_frame(&header.with_padding(false)).map_err(|source| Error::Mp3 {
+            context: "making the silent frame".into(),
+            source,
+        })?;
+        let mut config = config.clone();
+        let info = &mut config.info;
+        info.bitrate_kbps = info
+            .bitrate_kbps
+            .or(Some(header.bitrate() / 1000).filter(|b| *b > 0));
+        info.sample_rate = info.sample_rate.or(Some(header.sample_rate()));
+        info.channels = info.channels.or(Some(header.mode().channels()));
+        Ok(Stream {
+            config,
+            options: options.clone(),
+            source: None,
+            pacer: Pacer::new(Instant::now(), header.sample_rate(), options.lead),
+            silence: WireFrame {
+                data: silence.into(),
+                samples: header.samples(),
+            },
+            pending: Some(first),
+            muted: false,
+            index: 0,
+            total,
+            events,
+        })
+    }
+
+    fn report(&self, event: Event) {
+        let _ = self.events.try_send(event);
+    }
+
+    /// Reports the end; the connection closes when the stream is dropped.
+    fn finish(&self) -> Result<(), Error> {
+        self.report(Event::Finished);
+        Ok(())
+    }
+
+    fn apply(&mut self, command: Command) {
+        match command {
+            Command::Mute if !self.muted => {
+                self.muted = true;
+                self.report(Event::Muted);
+            }
+            Command::Unmute if self.muted => {
+                self.muted = false;
+                self.report(Event::Unmuted);
+            }
+            Command::Title(title) => {
+                let (config, timeout, events) = (
+                    self.config.clone(),
+                    self.options.timeout,
+                    self.events.clone(),
+                );
+                tokio::spawn(async move {
+                    let event = match update_title(&config, &title, timeout).await {
+                        Ok(()) => Event::TitleSet(title),
+                        Err(e) => Event::TitleFailed {
+                            title,
+                            reason: e.to_string(),
+                        },
+                    };
+                    let _ = events.try_send(event);
                 });
-                return Ok(source);
             }
-            // Retrying cannot fix these: stop after one attempt.
-            Err(
-                e @ Error::Icecast {
-                    refusal:
-                        IcecastRefusal::WrongCredentials | IcecastRefusal::UnsupportedContentType(_),
-                    ..
-                },
-            ) => {
-                return Err(e);
-            }
-            Err(e) => report(Event::Disconnected {
+            Command::Mute | Command::Unmute | Command::Stop => {}
+        }
+    }
+
+    /// Ends the stream so that listeners get all of it: Icecast relays whole queue blocks
+    /// only (`queue-block-size`, 1400 bytes by default), so the tail of the last file would
+    /// stay behind; silent frames push it out. Then waits until real time reaches the end
+    /// of what was sent, since a source that leaves early takes its queued bytes with it.
+    async fn flush(&mut self) -> Result<(), Error> {
+        let mut padded = 0;
+        while padded < self.options.flush_bytes {
+            padded += self.silence.data.len();
+            self.send(self.silence.clone(), false).await?;
+        }
+        tokio::time::sleep(self.pacer.wait(Instant::now()) + self.options.lead).await;
+        Ok(())
+    }
+
+    /// Sends one frame when it is due; on a lost connection, reconnects and keeps a file
+    /// frame for resending (silence is not resent: it has no place in the file).
+    async fn send(&mut self, frame: WireFrame, from_file: bool) -> Result<(), Error> {
+        tokio::time::sleep(self.pacer.wait(Instant::now())).await;
+        let source = self.source.as_mut().expect("connected before sending");
+        if let Err(e) = source.send(&frame.data).await {
+            self.report(Event::Disconnected {
                 reason: e.to_string(),
-            }),
-        }
-        if started.elapsed() + delay > options.give_up_after {
-            return Err(Error::Timeout {
-                what: format!("reconnecting to {config}"),
             });
+            if from_file {
+                self.pending = Some(frame);
+            }
+            self.source = Some(self.connect().await?);
+            self.pacer.resume_at(Instant::now());
+            return Ok(());
         }
-        report(Event::Reconnecting { delay });
-        tokio::time::sleep(delay).await;
-        delay = (delay * 2).min(options.max_backoff);
+        self.pacer.sent(frame.samples);
+        if from_file {
+            self.report(Event::FrameSent {
+                index: self.index,
+                total: self.total,
+                time: self.pacer.media_time(),
+            });
+            self.index += 1;
+        }
+        Ok(())
+    }
+
+    async fn connect(&self) -> Result<IcecastSource, Error> {
+        let started = Instant::now();
+        let mut delay = self.options.backoff;
+        loop {
+            match IcecastSource::connect(&self.config, self.options.timeout).await {
+                Ok(source) => {
+                    self.report(Event::Connected {
+                        method: source.method(),
+                    });
+                    return Ok(source);
+                }
+                // Retrying cannot fix these: stop after one attempt.
+                Err(
+                    e @ Error::Icecast {
+                        refusal:
+                            IcecastRefusal::WrongCredentials | IcecastRefusal::UnsupportedContentType(_),
+                        ..
+                    },
+                ) => {
+                    return Err(e);
+                }
+                Err(e) => self.report(Event::Disconnected {
+                    reason: e.to_string(),
+                }),
+            }
+            if started.elapsed() + delay > self.options.give_up_after {
+                return Err(Error::Timeout {
+                    what: format!("reconnecting to {}", self.config),
+                });
+            }
+            self.report(Event::Reconnecting { delay });
+            tokio::time::sleep(delay).await;
+            delay = (delay * 2).min(self.options.max_backoff);
+        }
     }
 }
