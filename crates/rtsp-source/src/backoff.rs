@@ -11,7 +11,8 @@ use std::time::Duration;
 pub struct ReconnectOptions {
     /// Delay before the first retry (default 1 s).
     pub initial_delay: Duration,
-    /// Upper bound of any delay, jitter included (default 30 s).
+    /// Upper bound of any delay, jitter included (default 30 s; at most
+    /// [`crate::MAX_WAIT`]).
     pub max_delay: Duration,
     /// Growth per consecutive failure (default 2).
     pub multiplier: f64,
@@ -42,7 +43,7 @@ impl ReconnectOptions {
     /// The delay before retry number `attempt` (1-based), with `unit` a uniform random
     /// number in `[0, 1)`. Never more than `max_delay`; any input is accepted.
     pub fn delay(&self, attempt: u32, unit: f64) -> Duration {
-        let max = self.max_delay.as_secs_f64();
+        let max = self.max_delay.min(crate::options::MAX_WAIT).as_secs_f64();
         let initial = self.initial_delay.as_secs_f64().min(max);
         let multiplier = if self.multiplier.is_finite() {
             self.multiplier.max(1.0)
@@ -62,7 +63,7 @@ impl ReconnectOptions {
             0.5
         };
         let secs = (base * (1.0 + jitter * (2.0 * unit - 1.0))).clamp(0.0, max);
-        Duration::try_from_secs_f64(secs).unwrap_or(self.max_delay)
+        Duration::try_from_secs_f64(secs).unwrap_or(crate::options::MAX_WAIT)
     }
 }
 
@@ -114,6 +115,12 @@ mod tests {
             ..Default::default()
         };
         assert!(o.delay(1, 0.9) <= Duration::from_secs(5));
+        let o = ReconnectOptions {
+            initial_delay: Duration::MAX,
+            max_delay: Duration::MAX,
+            ..Default::default()
+        };
+        assert_eq!(o.delay(3, 0.5), crate::MAX_WAIT);
     }
 
     proptest::proptest! {
@@ -136,6 +143,7 @@ mod tests {
                 ..Default::default()
             };
             proptest::prop_assert!(o.delay(attempt, unit) <= o.max_delay);
+            proptest::prop_assert!(o.delay(attempt, unit) <= crate::MAX_WAIT);
             let steady = ReconnectOptions { jitter: 0.0, ..o };
             proptest::prop_assert!(
                 steady.delay(attempt, unit) <= steady.delay(attempt.saturating_add(1), unit)

@@ -96,8 +96,8 @@ pub use backoff::ReconnectOptions;
 pub use error::Error;
 pub use event::{Event, Frame};
 pub use options::{
-    InitialTimestamp, Pick, RtspOptions, SessionIdPolicy, StreamSelection, Teardown, Transport,
-    UnknownRtcpSsrc,
+    InitialTimestamp, MAX_WAIT, Pick, RtspOptions, SessionIdPolicy, StreamSelection, Teardown,
+    Transport, UnknownRtcpSsrc,
 };
 pub use session::RtspSource;
 pub use supervisor::{ReconnectingSource, StopHandle};

@@ -11,6 +11,10 @@ use std::time::Duration;
 use crate::Error;
 use crate::url::{CameraUrl, Credentials};
 
+/// The longest timeout or delay honoured; longer ones (e.g. `Duration::MAX` for "never")
+/// are taken as this, so deadlines never overflow the clock.
+pub const MAX_WAIT: Duration = Duration::from_secs(365 * 24 * 3600);
+
 /// Declares a policy enum with `FromStr`/`Display` on fixed spellings.
 macro_rules! policy {
     ($(#[$meta:meta])* $name:ident { $($(#[$vmeta:meta])* $variant:ident = $text:literal,)+ }) => {
@@ -312,7 +316,7 @@ impl RtspOptions {
 
     /// Limit for connecting, DESCRIBE, SETUP and PLAY together (default 30 s).
     pub fn open_timeout(mut self, timeout: Duration) -> Self {
-        self.open_timeout = timeout;
+        self.open_timeout = timeout.min(MAX_WAIT);
         self
     }
 
@@ -320,13 +324,13 @@ impl RtspOptions {
     /// server keeps the session alive and answers keepalives, so without this limit the
     /// session would wait forever.
     pub fn idle_timeout(mut self, timeout: Duration) -> Self {
-        self.idle_timeout = timeout;
+        self.idle_timeout = timeout.min(MAX_WAIT);
         self
     }
 
     /// Longest wait for `TEARDOWN` when closing (default 5 s).
     pub fn teardown_timeout(mut self, timeout: Duration) -> Self {
-        self.teardown_timeout = timeout;
+        self.teardown_timeout = timeout.min(MAX_WAIT);
         self
     }
 
@@ -416,6 +420,17 @@ mod tests {
         }
         let e = "sctp".parse::<Transport>().unwrap_err().to_string();
         assert!(e.contains("tcp|udp"), "{e}");
+    }
+
+    #[test]
+    fn huge_timeouts_are_capped() {
+        let o = RtspOptions::new("rtsp://cam/x")
+            .unwrap()
+            .idle_timeout(Duration::MAX)
+            .open_timeout(Duration::MAX)
+            .teardown_timeout(Duration::MAX);
+        assert_eq!(o.idle_timeout_value(), MAX_WAIT);
+        assert_eq!((o.open_timeout, o.teardown_timeout), (MAX_WAIT, MAX_WAIT));
     }
 
     #[test]
