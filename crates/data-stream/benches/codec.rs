@@ -6,6 +6,8 @@
 //!   into a reused transport buffer (the one copy) → `FrameDecoder` → `Demultiplexer`
 //!   (all checks on) → chunk content, a slice of the transport buffer.
 //! - `ours-writer`: the same through `Outgoing`/`ByteStreamWriter` and its bounded queue.
+//! - `ours-tokio-duplex`: writer → `write_frames` → `tokio::io::duplex` → `Receiver` →
+//!   `StreamReader` (a copy into and out of the pipe; 2 worker threads).
 //! - `peer-livekit-protocol`: the same packets with crates.io livekit-protocol's prost
 //!   types: build the `DataPacket` (content copied into its `Vec`), `encode` into a reused
 //!   buffer with the same 4-byte prefix, `DataPacket::decode` (content copied out).
@@ -167,6 +169,44 @@ fn ours_writer(total: u64) -> u64 {
     futures::executor::block_on(futures::future::join(send, receive)).1
 }
 
+/// Through the tokio adapters: `write_frames` into an in-memory duplex pipe, `Receiver`
+/// on the other end, a `StreamReader` counting its chunks.
+fn ours_tokio(rt: &tokio::runtime::Runtime, total: u64) -> u64 {
+    use data_stream::transport::{Receiver, write_frames};
+    rt.block_on(async move {
+        let (a, b) = tokio::io::duplex(256 * 1024);
+        let limits = Limits {
+            max_stream_size: u64::MAX,
+            ..Limits::default()
+        };
+        let receiver = Receiver::new(limits);
+        let mut streams = receiver.byte_streams("media").unwrap();
+        let run = tokio::spawn(async move { receiver.run(b).await });
+        let (out, frames) = Outgoing::new(64);
+        let write = tokio::spawn(write_frames(frames, a, MAX_FRAME));
+        let send = tokio::spawn(async move {
+            let options = StreamOptions {
+                total_length: Some(total),
+                ..StreamOptions::topic("media")
+            };
+            let w = out.stream_bytes("bench.bin", options).await.unwrap();
+            for i in 0..total.div_ceil(CHUNK as u64) {
+                w.write(content(i, total)).await.unwrap();
+            }
+            w.close("", Default::default()).await.unwrap();
+        });
+        let mut reader = streams.next().await.unwrap();
+        let mut received = 0;
+        while let Some(chunk) = reader.next().await {
+            received += black_box(chunk.unwrap()).len() as u64;
+        }
+        send.await.unwrap();
+        write.await.unwrap().unwrap();
+        run.await.unwrap().unwrap();
+        received
+    })
+}
+
 fn lk_packet(value: lk::data_packet::Value) -> lk::DataPacket {
     lk::DataPacket {
         value: Some(value),
@@ -237,6 +277,14 @@ fn codec(c: &mut Criterion) {
     group.bench_function("ours", |b| b.iter(|| assert_eq!(ours(total), total)));
     group.bench_function("ours-writer", |b| {
         b.iter(|| assert_eq!(ours_writer(total), total))
+    });
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    group.bench_function("ours-tokio-duplex", |b| {
+        b.iter(|| assert_eq!(ours_tokio(&rt, total), total))
     });
     group.bench_function("peer-livekit-protocol", |b| {
         b.iter(|| assert_eq!(peer(total), total))

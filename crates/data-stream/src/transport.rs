@@ -6,7 +6,8 @@
 //! ([`Limits::stream_buffer_chunks`]) is full, so memory stays bounded and TCP's window
 //! slows the sender. A reader that takes nothing for the inactivity timeout while its
 //! buffer is full is dropped ([`Error::ReaderStalled`]), so it cannot freeze the other
-//! streams. Time comes from tokio's clock (pausable in tests).
+//! streams. Time comes from tokio's clock (pausable in tests), so [`Receiver::run`] needs a
+//! runtime with time enabled unless [`Limits::inactivity_timeout`] is `None`.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
