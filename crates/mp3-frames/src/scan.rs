@@ -19,6 +19,9 @@ use crate::xing::{self, InfoTag};
 /// Largest free-format frame searched for (MPEG-2.5 Layer III at 640 kbit/s and 8 kHz is
 /// 5760 bytes).
 pub(crate) const MAX_FREE_FORMAT_LEN: usize = 5762;
+/// Free-format search budget: bytes searched per byte of input, plus a start allowance.
+const FREE_SEARCH_PER_BYTE: u64 = 16;
+const FREE_SEARCH_ALLOWANCE: u64 = 64 * 1024;
 
 /// What starts at the current position.
 #[derive(Debug)]
@@ -111,6 +114,10 @@ pub(crate) struct Core {
     junk: Option<(u64, u64)>,
     /// Unpadded length of free-format frames once measured.
     free_len: Option<u32>,
+    /// Bytes searched for free-format headers since `free_search_base` (the last sync):
+    /// bounded so that junk full of free-format-looking headers stays linear.
+    free_search_spent: u64,
+    free_search_base: u64,
     index: u64,
     frames_seen: bool,
     rate: u32,
@@ -185,6 +192,8 @@ impl Core {
     /// The frame that (re)starts sync: maybe the Info frame, maybe a new sample rate.
     fn take_synced_frame(&mut self, header: FrameHeader, len: usize, buf: &[u8]) -> Out {
         self.synced = Some(SyncedStream::new(header, self.free_len));
+        self.free_search_spent = 0;
+        self.free_search_base = self.offset;
         if !self.frames_seen {
             self.frames_seen = true;
             if let Some(info) = xing::parse(header, &buf[..len]) {
@@ -266,7 +275,7 @@ impl Core {
     fn resync(&mut self, buf: &[u8], eof: bool) -> Out {
         for (i, &b) in buf.iter().enumerate() {
             let found = if b == 0xFF {
-                match self.candidate(&buf[i..], eof) {
+                match self.candidate(&buf[i..], i, eof) {
                     Candidate::No => continue,
                     Candidate::NeedMore(n) => Found::NeedMore(n),
                     Candidate::Frame(header, len) => Found::Frame(header, len),
@@ -340,7 +349,7 @@ impl Core {
     }
 
     /// Is there a frame at `buf[0]` that the next header (or the end, or a tag) confirms?
-    fn candidate(&mut self, buf: &[u8], eof: bool) -> Candidate {
+    fn candidate(&mut self, buf: &[u8], at: usize, eof: bool) -> Candidate {
         let Some(&[a, b, c, d]) = buf.first_chunk::<4>() else {
             return if eof {
                 Candidate::No
@@ -354,7 +363,7 @@ impl Core {
         };
         let len = match header.frame_len() {
             Some(n) => n as usize,
-            None => match self.free_format_len(header, buf, eof) {
+            None => match self.free_format_len(header, buf, at, eof) {
                 Ok(n) => n,
                 Err(c) => return c,
             },
@@ -394,11 +403,25 @@ impl Core {
         &mut self,
         header: FrameHeader,
         buf: &[u8],
+        at: usize,
         eof: bool,
     ) -> Result<usize, Candidate> {
         let key = header.to_u32() & (STREAM_MASK | 0xF000);
         let limit = buf.len().min(MAX_FREE_FORMAT_LEN + 4);
-        let found = (4..limit.saturating_sub(3)).find(|&j| {
+        let progress = (self.offset + at as u64).saturating_sub(self.free_search_base);
+        if self.free_search_spent > FREE_SEARCH_PER_BYTE * progress + FREE_SEARCH_ALLOWANCE {
+            return self
+                .free_len
+                .map(|base| base as usize + header.padding_len() as usize)
+                .ok_or(Candidate::No);
+        }
+        self.free_search_spent += limit as u64;
+        // No free-format frame is shorter than the lowest standard bitrate's frame.
+        let shortest = (1..15)
+            .find_map(|idx| FrameHeader::from_u32((header.to_u32() & !0xF200) | idx << 12).ok())
+            .and_then(FrameHeader::frame_len)
+            .map_or(4, |n| n as usize);
+        let found = (shortest..limit.saturating_sub(3)).find(|&j| {
             let w = u32::from_be_bytes([buf[j], buf[j + 1], buf[j + 2], buf[j + 3]]);
             w & (STREAM_MASK | 0xF000) == key && FrameHeader::from_u32(w).is_ok()
         });

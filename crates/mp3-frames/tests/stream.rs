@@ -414,3 +414,33 @@ fn id3v2_tags_later_in_the_stream_are_reported_where_they_are() {
     let s = StreamSummary::scan(&data).unwrap();
     assert_eq!((s.frames, s.skipped_bytes), (7, 0));
 }
+
+#[test]
+fn junk_full_of_free_format_headers_stays_linear() {
+    // 4 MiB of free-format-looking headers that never chain: without a search budget every
+    // one would scan 5.6 KiB ahead (about 6 G steps); with it this takes milliseconds.
+    // Every version, layer, rate, mode and flag combination once per 10 KiB, so no header
+    // finds a partner within the 5.6 KiB free-format window.
+    let mut junk = Vec::new();
+    while junk.len() < 4 << 20 {
+        for version in [0u32, 2, 3] {
+            for layer in 1u32..4 {
+                for low in 0u32..(3 << 10) {
+                    let (rate, rest) = (low >> 8, low & 0xFF);
+                    let word =
+                        0xFFE0_0000 | version << 19 | layer << 17 | rate << 10 | (rest & 0xCF);
+                    if FrameHeader::from_u32(word).is_ok() && rest & 0x30 == 0 {
+                        junk.extend(word.to_be_bytes());
+                        junk.extend([0x55, 0x55]);
+                    }
+                }
+            }
+        }
+    }
+    let mut data = junk.clone();
+    data.extend([0u8; 6000]);
+    let frame = silent_frame(&FrameHeader::from_u32(0xFFFB_9064).unwrap()).unwrap();
+    data.extend(frame.repeat(3));
+    let s = StreamSummary::scan(&data).unwrap();
+    assert_eq!((s.frames, s.skipped_bytes), (3, junk.len() as u64 + 6000));
+}
