@@ -7,7 +7,7 @@
 //!   `moof`+`mdat` fragments starting at video key frames, optional `sidx` and `mfra`).
 //! - Adapters: [`Mp4Writer`] (`Write + Seek`), [`FragmentedWriter`] (`Write` only, one
 //!   growing file), [`SegmentWriter`] (init + media segments for HLS/DASH through a
-//!   [`SegmentSink`]), and async twins in [`tokio`](crate::tokio) behind the `tokio` feature.
+//!   [`SegmentSink`]), and async twins in the `tokio` module behind the `tokio` feature.
 //!
 //! Timestamps are `i64` decode times in each track's timescale (the caller's clock rate),
 //! with an `i32` composition offset. All tracks share one time origin: time 0 in one
