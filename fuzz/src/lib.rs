@@ -5,6 +5,7 @@
 pub mod bmff;
 pub mod data_stream;
 pub mod mp3;
+pub mod rtsp;
 
 /// A fuzz target body: must never panic, whatever the bytes.
 pub type Body = fn(&[u8]);
@@ -16,5 +17,6 @@ pub fn targets() -> Vec<(&'static str, Body)> {
     all.extend_from_slice(mp3::TARGETS);
     all.extend_from_slice(bmff::TARGETS);
     all.extend_from_slice(data_stream::TARGETS);
+    all.extend_from_slice(rtsp::TARGETS);
     all
 }
