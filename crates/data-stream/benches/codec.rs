@@ -169,8 +169,9 @@ fn ours_writer(total: u64) -> u64 {
     futures::executor::block_on(futures::future::join(send, receive)).1
 }
 
-/// Through the tokio adapters: `write_frames` into an in-memory duplex pipe, `Receiver`
+/// Through the tokio adapters (built with the crate's `tokio` feature): `write_frames` into an in-memory duplex pipe, `Receiver`
 /// on the other end, a `StreamReader` counting its chunks.
+#[cfg(feature = "tokio")]
 fn ours_tokio(rt: &tokio::runtime::Runtime, total: u64) -> u64 {
     use data_stream::transport::{Receiver, write_frames};
     rt.block_on(async move {
@@ -278,14 +279,17 @@ fn codec(c: &mut Criterion) {
     group.bench_function("ours-writer", |b| {
         b.iter(|| assert_eq!(ours_writer(total), total))
     });
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
-    group.bench_function("ours-tokio-duplex", |b| {
-        b.iter(|| assert_eq!(ours_tokio(&rt, total), total))
-    });
+    #[cfg(feature = "tokio")]
+    {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        group.bench_function("ours-tokio-duplex", |b| {
+            b.iter(|| assert_eq!(ours_tokio(&rt, total), total))
+        });
+    }
     group.bench_function("peer-livekit-protocol", |b| {
         b.iter(|| assert_eq!(peer(total), total))
     });

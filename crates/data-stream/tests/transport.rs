@@ -343,3 +343,30 @@ async fn a_stalled_reader_is_dropped_and_other_streams_go_on() {
         "{error:?}"
     );
 }
+
+/// The README's example, verbatim.
+async fn chat() -> Result<(), Box<dyn std::error::Error>> {
+    let (client, server) = tokio::io::duplex(64 * 1024); // or a TcpStream, a UnixStream...
+
+    // Receiving side: one handler per kind and topic; each incoming stream is a reader.
+    let receiver = Receiver::new(Limits::default());
+    let mut chats = receiver.text_streams("chat")?;
+    let driver = receiver.clone();
+    tokio::spawn(async move { driver.run(server).await });
+
+    // Sending side: writers queue frames; a task writes them to the transport.
+    let (outgoing, frames) = Outgoing::new(16);
+    tokio::spawn(write_frames(frames, client, 1 << 20));
+    outgoing
+        .send_text("héllo 😊", StreamOptions::topic("chat"))
+        .await?;
+
+    let mut reader = chats.next().await.expect("a stream");
+    assert_eq!(reader.read_text().await?, "héllo 😊");
+    Ok(())
+}
+
+#[tokio::test]
+async fn readme_example_runs() {
+    chat().await.unwrap();
+}
