@@ -36,6 +36,7 @@
 #![warn(missing_docs)]
 
 mod events;
+mod fields;
 mod header;
 mod prefetch;
 mod scan;
