@@ -116,7 +116,12 @@ pub fn muxer_ops(data: &[u8]) {
     let mut sample = |input: &mut Input<'_>| {
         let track = usize::from(input.u8() % 4);
         let step = i64::from(input.u16() as i16) * i64::from(1 + input.u8() % 4).pow(8);
-        dts[track] = dts[track].saturating_add(step);
+        dts[track] = if step == 0x7f00 {
+            // Now and then an arbitrary absolute time, to reach the i64 extremes.
+            i64::from(input.u32()) << 32 | i64::from(input.u32())
+        } else {
+            dts[track].saturating_add(step)
+        };
         let len = usize::from(input.u8());
         Sample {
             track,

@@ -428,6 +428,18 @@ impl FragmentedMuxer {
         if takes.iter().all(|&n| n == 0) {
             return Ok(());
         }
+        // Decode times after this fragment; checked first so that an error leaves the
+        // muxer unchanged.
+        let mut next_times = Vec::with_capacity(self.tracks.len());
+        for (t, &n) in self.tracks.iter().zip(&takes) {
+            let advanced: u64 = t.pending[..n].iter().map(|s| u64::from(s.duration)).sum();
+            let start = t.decode_time.unwrap_or(0);
+            let next = start.checked_add(advanced).ok_or(Error::NotRepresentable {
+                what: "tfdt base media decode time",
+                value: u128::from(start) + u128::from(advanced),
+            })?;
+            next_times.push(next);
+        }
         let mut w = BoxWriter::with_capacity(256 + takes.iter().sum::<usize>() * 16);
         let moof = w.begin(b"moof");
         let m = w.begin_full(b"mfhd", 0, 0);
@@ -549,8 +561,7 @@ impl FragmentedMuxer {
             if self.options.mfra {
                 t.tfra.push((starts[i], moof_offset, traf_number));
             }
-            let advanced: u64 = t.pending[..n].iter().map(|s| u64::from(s.duration)).sum();
-            t.decode_time = Some(starts[i] + advanced);
+            t.decode_time = Some(next_times[i]);
             parts.extend(t.pending.drain(..n).map(|s| s.data));
         }
         let size = sidx_len + fragment_len;

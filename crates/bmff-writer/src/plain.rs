@@ -246,7 +246,7 @@ impl Muxer {
         };
         if let Some(d) = duration {
             // The previous sample ends now: its presentation ends at its pts + d.
-            let end = t.total_duration as i64 + i64::from(t.last_cts) + i64::from(d);
+            let end = presentation_end(t.total_duration, t.last_cts, d);
             t.presentation_end = t.presentation_end.max(end);
             t.durations.push(d);
             t.total_duration += u64::from(d);
@@ -362,7 +362,7 @@ impl Muxer {
                     .or_else(|| t.durations.iter().last())
                     .or(t.setup.config.default_duration)
                     .unwrap_or((t.setup.config.timescale / 30).max(1));
-                let end = t.total_duration as i64 + i64::from(t.last_cts) + i64::from(last);
+                let end = presentation_end(t.total_duration, t.last_cts, last);
                 t.presentation_end = t.presentation_end.max(end);
                 t.durations.push(last);
                 t.total_duration += u64::from(last);
@@ -474,6 +474,12 @@ impl Muxer {
         w.end(m)?;
         Ok(w.into_vec())
     }
+}
+
+/// Where a sample starting `start` ticks into the media ends on screen, clamped to i64.
+fn presentation_end(start: u64, cts: i32, duration: u32) -> i64 {
+    let end = i128::from(start) + i128::from(cts) + i128::from(duration);
+    end.clamp(0, i128::from(i64::MAX)) as i64
 }
 
 fn close_chunk(t: &mut TrackIndex, position: &mut u64, appends: &mut Vec<Bytes>) {

@@ -183,3 +183,47 @@ fn bad_track_descriptions() {
         Err(Error::InvalidTrack { .. })
     ));
 }
+
+#[test]
+fn extreme_timestamps_are_errors_not_overflows() {
+    // Decode times spanning the whole i64 range: the fragmented decode time (u64) cannot
+    // hold the last sample's end.
+    let mut m = FragmentedMuxer::new(vec![aac(), aac()], FragmentOptions::default()).unwrap();
+    m.push(Sample::new(0, i64::MIN, true, data())).unwrap();
+    m.push(Sample::new(1, i64::MAX - 10, true, data())).unwrap();
+    m.push(Sample {
+        duration: Some(u32::MAX),
+        ..Sample::new(1, i64::MAX, true, data())
+    })
+    .unwrap();
+    let e = m.finish().unwrap_err();
+    assert!(
+        matches!(
+            e,
+            Error::NotRepresentable {
+                what: "tfdt base media decode time",
+                ..
+            }
+        ),
+        "{e}"
+    );
+
+    // Plain files take the same range without panicking.
+    let mut m = Muxer::new(vec![aac(), aac()], Mp4Options::default()).unwrap();
+    m.push(Sample {
+        cts_offset: i32::MAX,
+        ..Sample::new(0, i64::MIN, true, data())
+    })
+    .unwrap();
+    m.push(Sample {
+        cts_offset: i32::MIN,
+        ..Sample::new(1, i64::MAX, true, data())
+    })
+    .unwrap();
+    m.push(Sample {
+        duration: Some(u32::MAX),
+        ..Sample::new(0, i64::MIN + i64::from(u32::MAX), true, data())
+    })
+    .unwrap();
+    let _ = m.finish(true);
+}
