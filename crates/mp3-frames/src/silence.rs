@@ -145,10 +145,23 @@ mod tests {
     use crate::header::Version;
 
     #[test]
-    fn crc_of_a_real_lame_frame() {
-        // lame -p: the CRC of the first audio frame of fixtures/crc-22050-cbr48-noxing.mp3
-        // is checked in tests/; here the known CRC-16 check value of "123456789".
+    fn crc_matches_lame_on_every_frame_of_a_protected_file() {
+        // CRC-16 check value of "123456789".
         assert_eq!(crc16(b"123456789", 72, 0xFFFF), 0xAEE7);
+        // `lame -p`: the CRC after each header covers header bytes 2-3 and the side info.
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../fixtures/crc-22050-cbr48-noxing.mp3"
+        );
+        let data = std::fs::read(path).unwrap();
+        let mut checked = 0;
+        for f in crate::Frames::new(&data) {
+            let side = f.header.side_info_len();
+            let crc = crc16(&f.data[6..], side * 8, crc16(&f.data[2..4], 16, 0xFFFF));
+            assert_eq!(crc.to_be_bytes(), f.data[4..6], "frame {}", f.index);
+            checked += 1;
+        }
+        assert_eq!(checked, 79);
     }
 
     #[test]
