@@ -150,6 +150,20 @@ impl ReaderFeed {
         self.tx.send(ReaderMsg::Chunk(content)).await.is_ok()
     }
 
+    /// Hands a chunk to the reader if its buffer has room: `Ok(true)` delivered,
+    /// `Ok(false)` reader dropped, `Err(content)` buffer full (try again with
+    /// [`ReaderFeed::chunk`]).
+    pub fn try_chunk(&mut self, content: Bytes) -> Result<bool, Bytes> {
+        match self.tx.try_send(ReaderMsg::Chunk(content)) {
+            Ok(()) => Ok(true),
+            Err(e) if e.is_disconnected() => Ok(false),
+            Err(e) => match e.into_inner() {
+                ReaderMsg::Chunk(content) => Err(content),
+                ReaderMsg::End(_) => Ok(false),
+            },
+        }
+    }
+
     /// Ends the stream normally with the final info (trailer attributes merged).
     pub async fn finish(mut self, info: StreamInfo) {
         // A dropped reader does not care how it ended.

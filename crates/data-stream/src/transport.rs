@@ -10,7 +10,9 @@
 //! runtime with time enabled unless [`Limits::inactivity_timeout`] is `None`.
 
 use std::collections::HashMap;
+use std::future::Future;
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::task::Poll;
 
 use bytes::BytesMut;
 use futures::channel::mpsc::{self, TryRecvError};
@@ -55,6 +57,9 @@ pub async fn write_frames<W: AsyncWrite + Unpin>(
     out.flush().await.map_err(io)?;
     out.shutdown().await.map_err(io)
 }
+
+/// Room made in the receive buffer before each read.
+const READ_SIZE: usize = 128 * 1024;
 
 /// The incoming streams of one topic and kind: a stream of readers, one per stream.
 pub type IncomingStreams = mpsc::Receiver<StreamReader>;
@@ -143,8 +148,10 @@ impl Receiver {
     /// [`Error::TransportClosed`]; the error, if any, is returned too.
     pub async fn run<R: AsyncRead + Unpin>(&self, mut transport: R) -> Result<()> {
         let mut decoder = FrameDecoder::new(self.limits.max_frame_size);
-        let mut buf = BytesMut::with_capacity(64 * 1024);
+        let mut buf = BytesMut::with_capacity(READ_SIZE);
         let mut feeds: HashMap<String, ReaderFeed> = HashMap::new();
+        let mut timer = std::pin::pin!(tokio::time::sleep_until(tokio::time::Instant::now()));
+        let mut armed = false;
         let outcome = loop {
             let frame = match decoder.decode(&mut buf) {
                 Ok(frame) => frame,
@@ -159,23 +166,43 @@ impl Receiver {
                 }
                 continue;
             }
-            if buf.capacity() - buf.len() < 4096 {
-                buf.reserve(64 * 1024);
+            // Read in large pieces: a few reads per 15 000-byte chunk would cost more
+            // than the copy.
+            if buf.capacity() - buf.len() < READ_SIZE / 2 {
+                buf.reserve(READ_SIZE);
             }
-            let deadline = self.lock().demux.poll_timeout();
-            let read = match deadline {
-                Some(at) => {
-                    match tokio::time::timeout_at(at.into(), transport.read_buf(&mut buf)).await {
-                        Ok(read) => read,
-                        Err(_elapsed) => {
-                            let now = tokio::time::Instant::now().into_std();
-                            self.lock().demux.handle_timeout(now);
-                            self.deliver(&mut feeds).await;
-                            continue;
-                        }
+            // One timer for the connection, moved only when a deadline comes sooner;
+            // when it fires, the demultiplexer checks the real times.
+            let deadline = self
+                .lock()
+                .demux
+                .poll_timeout()
+                .map(tokio::time::Instant::from_std);
+            if let Some(at) = deadline
+                && (!armed || at < timer.deadline())
+            {
+                timer.as_mut().reset(at);
+                armed = true;
+            }
+            let read = {
+                let mut read = std::pin::pin!(transport.read_buf(&mut buf));
+                std::future::poll_fn(|cx| {
+                    if let Poll::Ready(r) = read.as_mut().poll(cx) {
+                        return Poll::Ready(Some(r));
                     }
-                }
-                None => transport.read_buf(&mut buf).await,
+                    if armed && timer.as_mut().poll(cx).is_ready() {
+                        return Poll::Ready(None);
+                    }
+                    Poll::Pending
+                })
+                .await
+            };
+            let Some(read) = read else {
+                armed = false;
+                let now = tokio::time::Instant::now().into_std();
+                self.lock().demux.handle_timeout(now);
+                self.deliver(&mut feeds).await;
+                continue;
             };
             match read {
                 Ok(0) => break decoder.finish(&buf),
@@ -226,12 +253,15 @@ impl Receiver {
                         continue;
                     };
                     // Wait for a full reader, but not forever: one stalled reader must
-                    // not freeze the other streams of the connection.
-                    let delivered = match self.limits.inactivity_timeout {
-                        Some(t) => tokio::time::timeout(t, feed.chunk(content))
+                    // not freeze the other streams of the connection. (The timer is only
+                    // set up when the buffer is full.)
+                    let delivered = match (feed.try_chunk(content), self.limits.inactivity_timeout)
+                    {
+                        (Ok(delivered), _) => Ok(delivered),
+                        (Err(content), Some(t)) => tokio::time::timeout(t, feed.chunk(content))
                             .await
                             .map_err(|_| t),
-                        None => Ok(feed.chunk(content).await),
+                        (Err(content), None) => Ok(feed.chunk(content).await),
                     };
                     if delivered != Ok(true) {
                         self.lock().demux.discard(&stream_id);

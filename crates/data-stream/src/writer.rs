@@ -44,7 +44,9 @@ pub struct StreamOptions {
     pub stream_id: Option<String>,
     /// Creation time in Unix ms (default the system clock now).
     pub timestamp_ms: Option<i64>,
-    /// Largest chunk content (default 15 000; at least 4 for text).
+    /// Largest chunk content (default 15 000, LiveKit's; at least 4 for text). Keep it
+    /// under the receiver's [`Limits::max_chunk_size`](crate::Limits::max_chunk_size)
+    /// (64 KiB by default) and a data channel's message size (64 000 for LiveKit JS).
     pub chunk_size: usize,
 }
 
