@@ -53,7 +53,16 @@ pub fn rtsp_select(data: &[u8]) {
         return;
     };
     const MEDIA: [&str; 4] = ["video", "audio", "image", "application"];
-    const NAMES: [&str; 8] = ["h264", "h265", "jpeg", "mpeg4-generic", "pcma", "opus", "l16", "g726-32"];
+    const NAMES: [&str; 8] = [
+        "h264",
+        "h265",
+        "jpeg",
+        "mpeg4-generic",
+        "pcma",
+        "opus",
+        "l16",
+        "g726-32",
+    ];
     const CLOCKS: [u32; 4] = [90_000, 8_000, 48_000, 0];
     let offers: Vec<Offer> = rest
         .iter()
