@@ -71,9 +71,11 @@ fn frame_json(f: &mp3_frames::Frame<&[u8]>) -> Value {
 
 fn event_json(event: &Event<&[u8]>) -> Value {
     match event {
-        Event::Frame(f) => json!({"type": "frame", "frame": frame_json(f)}),
+        Event::Frame(f) => with_type("frame", frame_json(f)),
         Event::Info { frame, tag } => {
-            json!({"type": "info", "frame": frame_json(frame), "tag": info_json(tag)})
+            let mut v = with_type("info", frame_json(frame));
+            v["tag"] = info_json(tag);
+            v
         }
         Event::Tag(t) => json!({
             "type": "tag",
@@ -91,6 +93,15 @@ fn event_json(event: &Event<&[u8]>) -> Value {
             json!({"type": "truncated", "offset": offset, "len": len, "expected": expected})
         }
     }
+}
+
+/// `{"type": kind, ...fields}`: one flat JSON object per line.
+fn with_type(kind: &str, fields: Value) -> Value {
+    let mut v = json!({"type": kind});
+    if let (Some(out), Value::Object(fields)) = (v.as_object_mut(), fields) {
+        out.extend(fields);
+    }
+    v
 }
 
 fn info_json(tag: &InfoTag) -> Value {
