@@ -26,7 +26,7 @@ use bytes::Bytes;
 use crate::boxes::{BoxWriter, mdat_header};
 use crate::codec::{Codec, TrackConfig, TrackKind};
 use crate::moov::{self, TrackSetup, TrakTimes};
-use crate::{Error, Result, Sample, rescale};
+use crate::{Error, Result, Sample, index, rescale};
 
 /// Options of the fragmented muxer.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -522,29 +522,14 @@ impl FragmentedMuxer {
         if self.options.sidx {
             let first_cts = i128::from(rt.pending.first().map_or(0, |s| s.cts));
             let earliest = u64::try_from(i128::from(starts[r]) + first_cts).unwrap_or(0);
-            let mut s = BoxWriter::with_capacity(52);
-            let m = s.begin_full(b"sidx", 1, 0);
-            s.u32(r as u32 + 1);
-            s.u32(rt.setup.config.timescale);
-            s.u64(earliest);
-            s.u64(0); // first_offset
-            s.u16(0);
-            s.u16(1);
-            let size = u32::try_from(fragment_len).ok().filter(|&v| v < 1 << 31);
-            let size = size.ok_or(Error::NotRepresentable {
-                what: "sidx referenced_size",
-                value: u128::from(fragment_len),
+            let sidx = index::sidx(&index::SidxEntry {
+                reference_id: r as u32 + 1,
+                timescale: rt.setup.config.timescale,
+                earliest_presentation_time: earliest,
+                referenced_size: fragment_len,
+                duration: ref_duration,
+                starts_with_sap: starts_with_keyframe,
             })?;
-            s.u32(size);
-            s.u32(
-                u32::try_from(ref_duration).map_err(|_| Error::NotRepresentable {
-                    what: "sidx subsegment_duration",
-                    value: u128::from(ref_duration),
-                })?,
-            );
-            s.u32(if starts_with_keyframe { 0x9000_0000 } else { 0 }); // SAP type 1
-            s.end(m)?;
-            let sidx = s.into_vec();
             sidx_len = sidx.len() as u64;
             parts.push(Bytes::from(sidx));
         }
@@ -580,26 +565,7 @@ impl FragmentedMuxer {
     }
 
     fn mfra(&self) -> Result<Vec<u8>> {
-        let mut w = BoxWriter::new();
-        let mfra = w.begin(b"mfra");
-        for (i, t) in self.tracks.iter().enumerate() {
-            let m = w.begin_full(b"tfra", 1, 0);
-            w.u32(i as u32 + 1);
-            w.u32(0); // 1-byte traf, trun and sample numbers
-            w.u32(t.tfra.len() as u32);
-            for &(time, offset, traf) in &t.tfra {
-                w.u64(time);
-                w.u64(offset);
-                w.u8(traf);
-                w.u8(1);
-                w.u8(1);
-            }
-            w.end(m)?;
-        }
-        let m = w.begin_full(b"mfro", 0, 0);
-        w.u32(w.len() as u32 + 4);
-        w.end(m)?;
-        w.end(mfra)?;
-        Ok(w.into_vec())
+        let per_track: Vec<&[(u64, u64, u8)]> = self.tracks.iter().map(|t| &t.tfra[..]).collect();
+        index::mfra(&per_track)
     }
 }

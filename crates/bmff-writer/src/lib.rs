@@ -41,10 +41,13 @@ pub mod boxes;
 mod codec;
 mod column;
 mod fragment;
+mod index;
 mod io;
 mod moov;
 mod nal;
 mod plain;
+mod record;
+mod stbl;
 #[cfg(feature = "tokio")]
 pub mod tokio;
 

@@ -17,6 +17,7 @@ use crate::boxes::BoxWriter;
 use crate::codec::{Codec, TrackConfig};
 use crate::column::Column;
 use crate::moov::{self, EditList, TrackSetup, TrakTimes};
+use crate::stbl::{ChunkEntry, OpenChunk, TrackIndex, presentation_end, sample_tables};
 use crate::{Error, Result, Sample, rescale};
 
 /// Most samples held in one open chunk (bounds memory when timestamps barely advance).
@@ -65,52 +66,6 @@ pub struct Finish {
     /// patches, move every byte from `at` to the end forward by `moov.len()` and write
     /// `moov` at `at` (its chunk offsets already account for the move).
     pub moov_insert_at: Option<u64>,
-}
-
-#[derive(Debug, Clone, Copy)]
-struct ChunkEntry {
-    offset: u64,
-    first_sample: u32,
-    sdi: u32,
-}
-
-#[derive(Debug, Default)]
-struct OpenChunk {
-    data: Vec<Bytes>,
-    start_dts: i64,
-    bytes: u64,
-    first_sample: u32,
-    sdi: u32,
-}
-
-/// One track's sample index: about 8 bytes per sample (size and duration), 12 with
-/// composition offsets, plus a sync bit; chunks are per ~0.5 s.
-#[derive(Debug)]
-struct TrackIndex {
-    setup: TrackSetup,
-    sizes: Column<u32>,
-    durations: Column<u32>,
-    cts: Option<Column<i32>>,
-    sync: Column<u64>,
-    all_sync: bool,
-    chunks: Vec<ChunkEntry>,
-    first: Option<(i64, i32)>,
-    last_dts: i64,
-    last_duration: Option<u32>,
-    total_duration: u64,
-    /// Latest presentation end seen so far, excluding the last sample (its duration is
-    /// only known at finish): max(dts + cts + duration) relative to the first dts.
-    presentation_end: i64,
-    /// The last sample's composition offset.
-    last_cts: i32,
-    open: OpenChunk,
-    interleave_ticks: i64,
-}
-
-impl TrackIndex {
-    fn samples(&self) -> u32 {
-        self.sizes.len() as u32
-    }
 }
 
 /// The plain MP4 muxer. Feed it with [`push`](Self::push), write out what
@@ -476,12 +431,6 @@ impl Muxer {
     }
 }
 
-/// Where a sample starting `start` ticks into the media ends on screen, clamped to i64.
-fn presentation_end(start: u64, cts: i32, duration: u32) -> i64 {
-    let end = i128::from(start) + i128::from(cts) + i128::from(duration);
-    end.clamp(0, i128::from(i64::MAX)) as i64
-}
-
 fn close_chunk(t: &mut TrackIndex, position: &mut u64, appends: &mut Vec<Bytes>) {
     t.chunks.push(ChunkEntry {
         offset: *position,
@@ -491,135 +440,6 @@ fn close_chunk(t: &mut TrackIndex, position: &mut u64, appends: &mut Vec<Bytes>)
     *position += t.open.bytes;
     appends.append(&mut t.open.data);
     t.open.bytes = 0;
-}
-
-/// Writes `count` then the entries `write` produces, patching the count afterwards.
-fn counted(w: &mut BoxWriter, write: impl FnOnce(&mut BoxWriter) -> u32) {
-    let at = w.len();
-    w.u32(0);
-    let n = write(w);
-    w.patch_u32(at, n);
-}
-
-/// Run-length encodes `values` as (count, value) pairs.
-fn runs<T: PartialEq + Copy>(values: impl Iterator<Item = T>, mut emit: impl FnMut(u32, T)) {
-    let mut current: Option<(u32, T)> = None;
-    for v in values {
-        current = match current {
-            Some((n, c)) if c == v => Some((n + 1, c)),
-            Some((n, c)) => {
-                emit(n, c);
-                Some((1, v))
-            }
-            None => Some((1, v)),
-        };
-    }
-    if let Some((n, c)) = current {
-        emit(n, c);
-    }
-}
-
-fn sample_tables(w: &mut BoxWriter, t: &TrackIndex, shift: u64) -> Result<()> {
-    let n = t.samples();
-    let m = w.begin_full(b"stts", 0, 0);
-    counted(w, |w| {
-        let mut entries = 0;
-        runs(t.durations.iter(), |count, delta| {
-            w.u32(count);
-            w.u32(delta);
-            entries += 1;
-        });
-        entries
-    });
-    w.end(m)?;
-
-    if let Some(cts) = &t.cts {
-        let negative = cts.iter().any(|c| c < 0);
-        let m = w.begin_full(b"ctts", u8::from(negative), 0);
-        counted(w, |w| {
-            let mut entries = 0;
-            runs(cts.iter(), |count, offset| {
-                w.u32(count);
-                w.i32(offset);
-                entries += 1;
-            });
-            entries
-        });
-        w.end(m)?;
-    }
-
-    if !t.all_sync {
-        let m = w.begin_full(b"stss", 0, 0);
-        counted(w, |w| {
-            let mut entries = 0;
-            for (word_index, word) in t.sync.iter().enumerate() {
-                let mut bits = word;
-                while bits != 0 {
-                    let bit = bits.trailing_zeros();
-                    bits &= bits - 1;
-                    w.u32(word_index as u32 * 64 + bit + 1);
-                    entries += 1;
-                }
-            }
-            entries
-        });
-        w.end(m)?;
-    }
-
-    let m = w.begin_full(b"stsc", 0, 0);
-    counted(w, |w| {
-        let mut entries = 0;
-        let mut previous = None;
-        for (i, c) in t.chunks.iter().enumerate() {
-            let end = t.chunks.get(i + 1).map_or(n, |next| next.first_sample);
-            let run = (end - c.first_sample, c.sdi);
-            if previous != Some(run) {
-                w.u32(i as u32 + 1);
-                w.u32(run.0);
-                w.u32(run.1);
-                entries += 1;
-                previous = Some(run);
-            }
-        }
-        entries
-    });
-    w.end(m)?;
-
-    let m = w.begin_full(b"stsz", 0, 0);
-    let first = t.sizes.iter().next().unwrap_or(0);
-    if t.sizes.iter().all(|s| s == first) {
-        w.u32(first);
-        w.u32(n);
-    } else {
-        w.u32(0);
-        w.u32(n);
-        for s in t.sizes.iter() {
-            w.u32(s);
-        }
-    }
-    w.end(m)?;
-
-    let last_offset = t.chunks.last().map_or(0, |c| c.offset) + shift;
-    if last_offset > u64::from(u32::MAX) {
-        let m = w.begin_full(b"co64", 0, 0);
-        w.u32(t.chunks.len() as u32);
-        for c in &t.chunks {
-            w.u64(c.offset + shift);
-        }
-        w.end(m)?;
-    } else {
-        let m = w.begin_full(b"stco", 0, 0);
-        w.u32(t.chunks.len() as u32);
-        for c in &t.chunks {
-            w.u32((c.offset + shift) as u32);
-        }
-        w.end(m)?;
-    }
-
-    if matches!(t.setup.config.codec, Codec::Aac { .. }) {
-        moov::aac_roll_groups(w, n)?;
-    }
-    Ok(())
 }
 
 #[cfg(test)]
