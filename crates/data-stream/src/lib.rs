@@ -15,7 +15,7 @@
 //!   indexes, lengths, UTF-8, reasons, duplicate ids, and enforces [`Limits`] (header,
 //!   chunk, stream size, open streams, inactivity). [`StreamReader`] is a
 //!   `futures::Stream` of chunks with `read_all`, `read_text` and `progress`.
-//! - With the `tokio` feature, [`transport::write_frames`] and [`transport::Receiver`] run
+//! - With the `tokio` feature, `transport::write_frames` and `transport::Receiver` run
 //!   both over any `AsyncWrite`/`AsyncRead` (TCP, Unix sockets, in-memory duplex), with
 //!   backpressure to the transport.
 //!

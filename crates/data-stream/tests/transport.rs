@@ -370,3 +370,22 @@ async fn chat() -> Result<(), Box<dyn std::error::Error>> {
 async fn readme_example_runs() {
     chat().await.unwrap();
 }
+
+#[cfg(unix)]
+#[tokio::test]
+async fn works_over_a_unix_socket() {
+    let (a, b) = tokio::net::UnixStream::pair().unwrap();
+    let receiver = Receiver::new(Limits::default());
+    let mut files = receiver.other_byte_streams().unwrap();
+    let run = tokio::spawn(async move { receiver.run(b).await });
+    let (out, task) = outgoing(a);
+    let data: Vec<u8> = (0..200_000u32).map(|i| (i % 253) as u8).collect();
+    out.send_bytes("u.bin", data.clone(), StreamOptions::topic("any"))
+        .await
+        .unwrap();
+    drop(out);
+    let mut reader = files.next().await.unwrap();
+    assert_eq!(reader.read_all().await.unwrap(), data);
+    task.await.unwrap().unwrap();
+    run.await.unwrap().unwrap();
+}
