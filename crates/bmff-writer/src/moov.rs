@@ -214,14 +214,15 @@ impl TrackSetup {
     }
 }
 
-/// Sample group boxes for AAC: `sgpd` v1 `roll` with distance −1 and the `sbgp` mapping
-/// all `samples` to it (ISO/IEC 14496-12 §10.1, as ffmpeg writes for AAC priming).
-pub(crate) fn aac_roll_groups(w: &mut BoxWriter, samples: u32) -> Result<()> {
+/// Sample group boxes for audio pre-roll: `sgpd` v1 `roll` with `distance` (negative:
+/// samples to decode before one is right) and the `sbgp` mapping all `samples` to it
+/// (ISO/IEC 14496-12 §10.1; ffmpeg writes −1 for AAC and 80 ms worth for Opus).
+pub(crate) fn roll_groups(w: &mut BoxWriter, samples: u32, distance: i16) -> Result<()> {
     let m = w.begin_full(b"sgpd", 1, 0);
     w.bytes(b"roll");
     w.u32(2); // default_length
     w.u32(1);
-    w.u16((-1i16) as u16);
+    w.u16(distance as u16);
     w.end(m)?;
     let m = w.begin_full(b"sbgp", 0, 0);
     w.bytes(b"roll");

@@ -189,8 +189,16 @@ pub(crate) fn sample_tables(w: &mut BoxWriter, t: &TrackIndex, shift: u64) -> Re
         w.end(m)?;
     }
 
-    if matches!(t.setup.config.codec, Codec::Aac { .. }) {
-        moov::aac_roll_groups(w, n)?;
+    match t.setup.config.codec {
+        Codec::Aac { .. } => moov::roll_groups(w, n, -1)?,
+        Codec::Opus(_) => {
+            // Opus needs 80 ms of pre-roll (RFC 7845 §4.6): that many packets back.
+            let first = t.durations.iter().next().unwrap_or(1).max(1);
+            let preroll = u64::from(t.setup.config.timescale) * 80 / 1000;
+            let packets = preroll.div_ceil(u64::from(first)).clamp(1, i16::MAX as u64);
+            moov::roll_groups(w, n, -(packets as i16))?;
+        }
+        _ => {}
     }
     Ok(())
 }

@@ -227,12 +227,15 @@ fn aac() {
 #[test]
 fn opus() {
     test_support::require_peer!("ffmpeg", "ffprobe");
-    roundtrip(
+    let bytes = roundtrip(
         "opus.mp4",
         &[fixture_track("opus.mp4", 0)],
         &["Opus"],
         false,
     );
+    // 80 ms pre-roll of 20 ms packets: roll distance -4, as ffmpeg writes.
+    let at = bytes.windows(4).position(|w| w == b"sgpd").unwrap();
+    assert_eq!(&bytes[at + 8..at + 22], b"roll\0\0\0\x02\0\0\0\x01\xff\xfc");
 }
 
 #[test]
