@@ -144,7 +144,8 @@ impl Receiver {
     }
 
     /// Reads frames from `transport` until it ends, delivering streams to their handlers.
-    /// At the end (or on a transport or framing error) every open stream fails with
+    /// At the end (or on a transport error, a framing error or a packet that is not a
+    /// valid `DataPacket`) every open stream fails with
     /// [`Error::TransportClosed`]; the error, if any, is returned too.
     pub async fn run<R: AsyncRead + Unpin>(&self, mut transport: R) -> Result<()> {
         let mut decoder = FrameDecoder::new(self.limits.max_frame_size);
@@ -159,10 +160,16 @@ impl Receiver {
             };
             if let Some(frame) = frame {
                 let now = tokio::time::Instant::now().into_std();
+                let offset = decoder.offset() - frame.len() as u64 - 4;
                 let handled = self.lock().demux.handle_frame(frame, now);
                 self.deliver(&mut feeds).await;
-                if let Err(e) = handled {
-                    break Err(e);
+                match handled {
+                    Ok(()) => {}
+                    // Say where in the transport the bad packet was.
+                    Err(Error::Decode { message, .. }) => {
+                        break Err(Error::Decode { offset, message });
+                    }
+                    Err(e) => break Err(e),
                 }
                 continue;
             }

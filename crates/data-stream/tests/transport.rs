@@ -389,3 +389,16 @@ async fn works_over_a_unix_socket() {
     task.await.unwrap().unwrap();
     run.await.unwrap().unwrap();
 }
+
+#[tokio::test]
+async fn an_undecodable_packet_ends_the_connection_with_its_offset() {
+    let (mut a, b) = tokio::io::duplex(1024);
+    let receiver = Receiver::new(Limits::default());
+    let run = tokio::spawn(async move { receiver.run(b).await });
+    // A valid empty frame, then a frame holding a truncated field.
+    a.write_all(&[0, 0, 0, 0, 0, 0, 0, 2, 0x72, 0x05])
+        .await
+        .unwrap();
+    let e = run.await.unwrap().unwrap_err();
+    assert!(matches!(e, Error::Decode { offset: 4, .. }), "{e}");
+}
