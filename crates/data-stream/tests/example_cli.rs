@@ -19,7 +19,12 @@ fn example() -> PathBuf {
         .unwrap()
         .join("examples")
         .join("datastream");
-    assert!(path.exists(), "example not built at {}", path.display());
+    assert!(
+        path.exists(),
+        "example not built at {} (`cargo test` builds it; `--test example_cli` alone does not: \
+         run `cargo build -p data-stream --features tokio --example datastream` first)",
+        path.display()
+    );
     path
 }
 
