@@ -97,7 +97,18 @@ fn id3v2(buf: &[u8]) -> Option<TagProbe> {
     let h = buf.get(..10)?;
     let (major, minor, flags) = (h[3], h[4], h[5]);
     let size = &h[6..10];
-    if !(2..=4).contains(&major) || minor == 0xFF || size.iter().any(|b| b & 0x80 != 0) {
+    // Undefined flag bits must be clear (v2.2: 2 flags, v2.3: 3, v2.4: 4): fewer false
+    // "ID3" in junk.
+    let undefined_flags = match major {
+        2 => 0x3F,
+        3 => 0x1F,
+        _ => 0x0F,
+    };
+    if !(2..=4).contains(&major)
+        || minor == 0xFF
+        || flags & undefined_flags != 0
+        || size.iter().any(|b| b & 0x80 != 0)
+    {
         return Some(TagProbe::No);
     }
     // Syncsafe: 4 × 7 bits. The extended header is inside this size (never add it twice).
@@ -184,8 +195,10 @@ mod tests {
                 10 + 257
             )
         );
-        h[3] = 2; // ID3v2.2: same header layout, no footer
+        h[3] = 2; // ID3v2.2: same header layout, no footer; 0x10 is undefined there
         h[5] = 0x10;
+        assert_eq!(probe(&h, true), TagProbe::No);
+        h[5] = 0x40; // compression
         assert_eq!(
             probe(&h, true),
             TagProbe::Starts(
