@@ -1,6 +1,7 @@
 //! `cargo xtask`: the workspace's developer commands (see `cargo xtask help`).
 
 mod bench;
+mod demo;
 mod fixtures;
 mod fuzz;
 mod peers;
@@ -36,7 +37,7 @@ fn main() -> ExitCode {
         "test" => test(rest),
         "fuzz" => fuzz::run(rest),
         "bench" => bench::run(rest),
-        "demo" => demo(),
+        "demo" => demo::run(rest),
         "fixtures" => fixtures::make(),
         "peers" => peers::ensure(),
         "help" | "-h" | "--help" => {
@@ -119,16 +120,5 @@ fn test(args: &[String]) -> Result {
 
     fuzz::replay()?;
     eprintln!("\nxtask test: all steps passed");
-    Ok(())
-}
-
-fn demo() -> Result {
-    // The pipeline crate does not record yet (see its issue); say what the demo will do.
-    println!(
-        "cargo xtask demo will: start the local GStreamer RTSP test camera (installing its \
-         packages when root), record 10 s of H.264+AAC to demo.mp4 and demo-fragmented.mp4 \
-         with the `pipeline` CLI, print ffprobe's summary of both, and stop the camera.\n\
-         Not built yet: the pipeline crate's recording (see the pipeline issue)."
-    );
     Ok(())
 }

@@ -133,8 +133,8 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            // One line: the error and its causes.
-            eprintln!("pipeline: {}", format!("{e:#}").replace('\n', " "));
+            // One line; our errors' messages already include their causes.
+            eprintln!("pipeline: {}", e.to_string().replace('\n', " "));
             ExitCode::FAILURE
         }
     }

@@ -112,9 +112,13 @@ impl SinkFactory for FileFactory {
                     .map_err(mp4_err)?,
             )
         } else {
-            FileWriter::Plain(
-                Mp4Writer::new(out, configs(tracks)?, Mp4Options::default()).map_err(mp4_err)?,
-            )
+            // The first track's timescale as the movie's keeps `mvhd`'s duration exact
+            // (MP3 durations to the sample rather than to the millisecond).
+            let options = Mp4Options {
+                movie_timescale: tracks.first().map_or(1000, |t| t.timescale.max(1)),
+                ..Mp4Options::default()
+            };
+            FileWriter::Plain(Mp4Writer::new(out, configs(tracks)?, options).map_err(mp4_err)?)
         };
         tracing::info!(file = %path.display(), "recording");
         Ok(Box::new(FileSink {

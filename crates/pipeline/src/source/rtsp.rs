@@ -90,7 +90,7 @@ pub(crate) async fn run(
                 true
             }
             Event::Reconnecting { attempt, delay } => {
-                tracing::info!(attempt, ?delay, "reconnecting");
+                tracing::debug!(attempt, ?delay, "reconnecting");
                 true
             }
             Event::Stopped { reason } => {

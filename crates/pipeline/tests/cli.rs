@@ -1,0 +1,132 @@
+//! The `pipeline` binary: SIGINT finishes the file; errors are one line, non-zero, and
+//! never show a password.
+#![allow(clippy::unwrap_used)]
+
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use test_support::ChildGuard;
+use test_support::ffprobe::{self, num};
+use test_support::rtsp::{RtspAuth, RtspServer, RtspServerOptions};
+
+const BIN: &str = env!("CARGO_BIN_EXE_pipeline");
+
+#[test]
+fn sigint_stops_gracefully_and_the_file_is_complete() {
+    let mut peers = RtspServer::PEERS.to_vec();
+    peers.extend(["ffprobe", "ffmpeg"]);
+    if !test_support::peers_present("sigint", &peers) {
+        return;
+    }
+    let server = RtspServer::start_default();
+    let dir = test_support::temp_dir();
+    let out = dir.path().join("stopped.mp4");
+    let child = Command::new(BIN)
+        .arg(server.url("/h264aac"))
+        .arg(&out)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut child = ChildGuard::new("pipeline", child);
+    // Wait until recording has started (the .partial file exists), bounded, then record
+    // for a while (the data is buffered, so the file's size says little).
+    let partial = dir.path().join("stopped.mp4.partial");
+    let started = Instant::now();
+    while !partial.exists() {
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "recording did not start"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    std::thread::sleep(Duration::from_millis(2500));
+    child.signal("INT");
+    let started = Instant::now();
+    while child.is_running() {
+        assert!(
+            started.elapsed() < Duration::from_secs(15),
+            "no exit after SIGINT"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(out.exists() && !partial.exists(), "finalized and renamed");
+    let probe = ffprobe::probe(&out);
+    assert_eq!(probe["streams"].as_array().unwrap().len(), 2, "{probe}");
+    assert!(num(&probe["format"]["duration"]) > 1.0, "{probe}");
+    let errors = ffprobe::decode_errors(&out);
+    assert!(errors.is_empty(), "ffmpeg decode errors: {errors}");
+}
+
+#[test]
+fn refused_credentials_fail_in_one_line_without_the_password() {
+    if !test_support::peers_present("credentials", RtspServer::PEERS) {
+        return;
+    }
+    let server = RtspServer::start(RtspServerOptions {
+        auth: Some(RtspAuth::Digest {
+            user: "admin".into(),
+            password: "right".into(),
+        }),
+        ..RtspServerOptions::default()
+    });
+    let url = server
+        .url("/h264")
+        .replace("rtsp://", "rtsp://admin:hunter2@");
+    let dir = test_support::temp_dir();
+    let out = Command::new(BIN)
+        .args(["-v", &url])
+        .arg(dir.path().join("x.mp4"))
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("hunter2"), "password shown: {stderr}");
+    let last = stderr.lines().last().unwrap();
+    assert!(
+        last.starts_with("pipeline: ") && last.contains("401"),
+        "{stderr}"
+    );
+    assert!(last.contains("admin:***@"), "{last}");
+}
+
+#[test]
+fn unknown_endpoints_name_the_string_and_direction() {
+    let out = Command::new(BIN)
+        .args(["notes.txt", "out.mp4"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("notes.txt") && stderr.contains("input"),
+        "{stderr}"
+    );
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    let out = Command::new(BIN).args(["--help"]).output().unwrap();
+    let help = String::from_utf8_lossy(&out.stdout);
+    for option in [
+        "--fragmented",
+        "--fragment-duration",
+        "--faststart",
+        "--segment",
+        "--duration",
+        "--no-video",
+        "--no-audio",
+        "--transport",
+        "--allow-loss",
+        "--teardown",
+        "--initial-timestamp",
+        "--user",
+        "--password",
+        "--verbose",
+        "--quiet",
+        "<INPUTS>... <OUTPUT>",
+    ] {
+        assert!(
+            help.contains(option),
+            "{option} missing from --help:\n{help}"
+        );
+    }
+}

@@ -1,0 +1,228 @@
+//! RTSP recordings from the GStreamer test camera (gst-rtsp-server), checked by ffprobe
+//! and decoded by ffmpeg: plain and fragmented MP4 (H.264+AAC, H.265), HLS, rotation
+//! across a server restart.
+#![allow(clippy::unwrap_used)]
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use pipeline::{Direction, Endpoint, Options, Pipeline, Summary};
+use test_support::ffprobe::{self, Value, num};
+use test_support::rtsp::{RtspServer, RtspServerOptions};
+
+fn peers(test: &str, extra: &[&str]) -> bool {
+    let mut names: Vec<&str> = RtspServer::PEERS.to_vec();
+    names.extend(["ffprobe", "ffmpeg"]);
+    names.extend(extra);
+    test_support::peers_present(test, &names)
+}
+
+async fn record(url: &str, out: &Path, options: Options) -> Summary {
+    let input = Endpoint::parse(url, Direction::Input).unwrap();
+    let output = Endpoint::parse(out.to_str().unwrap(), Direction::Output).unwrap();
+    Pipeline::new(input, output)
+        .with_options(options)
+        .run()
+        .await
+        .unwrap_or_else(|e| panic!("recording {url} to {}: {e}", out.display()))
+}
+
+fn secs(s: f64) -> Option<Duration> {
+    Some(Duration::from_secs_f64(s))
+}
+
+/// Both streams present, durations within 100 ms of `expected`, start times within one
+/// video frame of each other, clean decode.
+fn check_av(file: &Path, video_codec: &str, expected: f64) {
+    let probe = ffprobe::probe(file);
+    let streams = probe["streams"].as_array().unwrap();
+    let find = |kind: &str| -> &Value {
+        streams
+            .iter()
+            .find(|s| s["codec_type"] == kind)
+            .unwrap_or_else(|| panic!("{}: no {kind} stream in {probe}", file.display()))
+    };
+    let (video, audio) = (find("video"), find("audio"));
+    assert_eq!(video["codec_name"], video_codec, "{}", file.display());
+    assert_eq!(audio["codec_name"], "aac", "{}", file.display());
+    let frame = 1.0 / 15.0; // the test camera's frame rate
+    for s in [video, audio] {
+        let d = num(&s["duration"]);
+        assert!(
+            (d - expected).abs() <= 0.1,
+            "{}: {} duration {d}, expected {expected}",
+            file.display(),
+            s["codec_type"]
+        );
+    }
+    let (sv, sa) = (num(&video["start_time"]), num(&audio["start_time"]));
+    assert!(
+        (sv - sa).abs() <= frame,
+        "{}: start times video {sv} audio {sa}",
+        file.display()
+    );
+    let errors = ffprobe::decode_errors(file);
+    assert!(
+        errors.is_empty(),
+        "{}: ffmpeg decode errors: {errors}",
+        file.display()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn h264_aac_to_plain_and_fragmented_mp4() {
+    if !peers("h264_aac_to_plain_and_fragmented_mp4", &[]) {
+        return;
+    }
+    let server = RtspServer::start_default();
+    let dir = test_support::temp_dir();
+    let plain = dir.path().join("plain.mp4");
+    let fragmented = dir.path().join("fragmented.mp4");
+    let url = server.url("/h264aac");
+    let base = Options {
+        duration: secs(3.0),
+        ..Options::default()
+    };
+    let frag = Options {
+        fragmented: true,
+        fragment_duration: Duration::from_secs(1),
+        ..base.clone()
+    };
+    // One after the other: a second client joining gst-rtsp-server's shared media sees a
+    // sequence number gap before its first packet, which counts as loss.
+    let a = record(&url, &plain, base).await;
+    let b = record(&url, &fragmented, frag).await;
+    assert_eq!(a.files, vec![plain.clone()]);
+    assert_eq!(b.files, vec![fragmented.clone()]);
+    assert!(
+        !dir.path().join("plain.mp4.partial").exists(),
+        "the .partial file was renamed"
+    );
+    check_av(&plain, "h264", 3.0);
+    check_av(&fragmented, "h264", 3.0);
+    let format = ffprobe::probe(&fragmented)["format"].clone();
+    assert!(
+        format["format_name"].as_str().unwrap().contains("mp4"),
+        "{format}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn h265_to_plain_and_fragmented_mp4() {
+    if !peers("h265_to_plain_and_fragmented_mp4", &["gst-bad"]) {
+        return;
+    }
+    let server = RtspServer::start_default();
+    let dir = test_support::temp_dir();
+    let url = server.url("/h265");
+    for fragmented in [false, true] {
+        let file = dir.path().join(format!("h265-{fragmented}.mp4"));
+        let options = Options {
+            duration: secs(2.0),
+            fragmented,
+            ..Options::default()
+        };
+        record(&url, &file, options).await;
+        let probe = ffprobe::probe(&file);
+        let video = &probe["streams"][0];
+        assert_eq!(video["codec_name"], "hevc", "{probe}");
+        assert_eq!(video["codec_tag_string"], "hvc1", "{probe}");
+        let d = num(&video["duration"]);
+        assert!((d - 2.0).abs() <= 0.1, "duration {d}");
+        let errors = ffprobe::decode_errors(&file);
+        assert!(errors.is_empty(), "ffmpeg decode errors: {errors}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn hls_playlist_has_the_recorded_duration() {
+    if !peers("hls_playlist_has_the_recorded_duration", &[]) {
+        return;
+    }
+    let server = RtspServer::start_default();
+    let dir = test_support::temp_dir();
+    let playlist = dir.path().join("hls/live.m3u8");
+    let options = Options {
+        duration: secs(4.0),
+        fragment_duration: Duration::from_secs(1),
+        ..Options::default()
+    };
+    let summary = record(&server.url("/h264aac"), &playlist, options).await;
+    assert_eq!(summary.files, vec![playlist.clone()]);
+    let text = std::fs::read_to_string(&playlist).unwrap();
+    assert!(
+        text.contains("#EXT-X-MAP:URI=\"init.mp4\"") && text.ends_with("#EXT-X-ENDLIST\n"),
+        "{text}"
+    );
+    assert!(dir.path().join("hls/init.mp4").exists());
+    assert!(text.matches(".m4s").count() >= 2, "{text}");
+    let probe = ffprobe::probe(&playlist);
+    let d = num(&probe["format"]["duration"]);
+    assert!((d - 4.0).abs() <= 0.1, "HLS duration {d}: {probe}");
+    let errors = ffprobe::decode_errors(&playlist);
+    assert!(errors.is_empty(), "ffmpeg decode errors: {errors}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn rotation_survives_a_server_restart() {
+    if !peers("rotation_survives_a_server_restart", &[]) {
+        return;
+    }
+    let mut server = RtspServer::start(RtspServerOptions::default());
+    let dir = test_support::temp_dir();
+    let pattern = dir.path().join("cam-%H%M%S.mp4");
+    let input = Endpoint::parse(&server.url("/h264aac"), Direction::Input).unwrap();
+    let output = Endpoint::parse(pattern.to_str().unwrap(), Direction::Output).unwrap();
+    let options = Options {
+        segment: Some(Duration::from_secs(2)),
+        ..Options::default()
+    };
+    let handle = Pipeline::new(input, output).with_options(options).spawn();
+    let status = handle.status();
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    server.kill(); // the camera disappears without TEARDOWN
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let before_gap = status.borrow().files;
+    server.restart();
+    // Wait until the reconnected session has recorded for a while (bounded).
+    let resumed = status.borrow().packets;
+    for _ in 0..100 {
+        if status.borrow().packets > resumed + 60 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    handle.close();
+    let summary = handle.wait().await.unwrap();
+    assert!(
+        before_gap >= 2,
+        "rotation before the gap: {before_gap} file(s)"
+    );
+    assert!(
+        summary.files.len() as u64 > before_gap,
+        "a file after the gap: {:?}",
+        summary.files
+    );
+    for file in &summary.files {
+        let probe = ffprobe::probe(file);
+        let streams = probe["streams"].as_array().unwrap();
+        assert_eq!(streams.len(), 2, "{}: {probe}", file.display());
+        assert!(
+            num(&probe["format"]["duration"]) > 0.5,
+            "{}: {probe}",
+            file.display()
+        );
+        let errors = ffprobe::decode_errors(file);
+        assert!(
+            errors.is_empty(),
+            "{}: ffmpeg decode errors: {errors}",
+            file.display()
+        );
+    }
+    let leftovers: Vec<PathBuf> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "partial"))
+        .collect();
+    assert!(leftovers.is_empty(), "unfinished files: {leftovers:?}");
+}
