@@ -75,7 +75,7 @@ fn codec(input: &mut Input<'_>) -> Codec {
         },
         _ => Codec::Raw {
             entry: input.bytes(32),
-            kind: if input.u8() % 2 == 0 {
+            kind: if input.u8().is_multiple_of(2) {
                 TrackKind::Video
             } else {
                 TrackKind::Audio
@@ -127,8 +127,8 @@ pub fn muxer_ops(data: &[u8]) {
             track,
             dts: dts[track],
             cts_offset: i32::from(input.u16() as i16),
-            duration: (input.u8() % 2 == 0).then(|| u32::from(input.u16())),
-            sync: input.u8() % 3 != 0,
+            duration: (input.u8().is_multiple_of(2)).then(|| u32::from(input.u16())),
+            sync: !input.u8().is_multiple_of(3),
             data: payload.slice(..len),
         }
     };

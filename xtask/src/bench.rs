@@ -41,7 +41,9 @@ pub(crate) fn run(args: &[String]) -> crate::Result {
     }
     cmd.arg("--").args(criterion_args);
     crate::run("bench", cmd)?;
-    summary(&crate::root().join("target/criterion"), started)
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map_or_else(|| crate::root().join("target"), Into::into);
+    summary(&target.join("criterion"), started)
 }
 
 fn summary(dir: &Path, since: SystemTime) -> crate::Result {

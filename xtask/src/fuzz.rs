@@ -88,24 +88,46 @@ pub(crate) fn run(args: &[String]) -> crate::Result {
         c.args(["fuzz", "run", "--sanitizer", "none"]);
         c
     };
+    // libFuzzer writes new inputs into its first corpus folder: a scratch one, so the
+    // committed seed corpus (read as the second) stays small and reviewed.
+    let scratch = fuzz_dir().join("target/corpus").join(&target);
+    std::fs::create_dir_all(&scratch).map_err(|e| format!("create {}: {e}", scratch.display()))?;
     cmd.current_dir(crate::root())
         .env_remove("RUSTUP_TOOLCHAIN")
         .env_remove("CARGO")
         .env_remove("RUSTC")
         .arg(&target)
+        .arg(&scratch)
+        .arg(fuzz_dir().join("corpus").join(&target))
         .args(["--features", "libfuzzer", "--"])
         .arg(format!("-max_total_time={time}"));
     crate::run(&format!("fuzz {target}"), cmd)
 }
 
-/// Replays every corpus file through the target bodies (stable, no libFuzzer).
+/// Checks the fuzz workspace (fmt, clippy) and replays every corpus file through the
+/// target bodies (stable, no libFuzzer).
 pub(crate) fn replay() -> crate::Result {
-    let mut cmd = crate::cargo();
+    let manifest = fuzz_dir().join("Cargo.toml");
+    // The fuzz workspace is outside the main one's `fmt --all` and `clippy --workspace`.
+    let mut fmt = crate::cargo();
+    fmt.args(["fmt", "--check", "--manifest-path"])
+        .arg(&manifest);
+    crate::run("rustfmt (fuzz)", fmt)?;
     // The main target dir: the crates under test are already built there.
-    cmd.arg("test")
-        .arg("--manifest-path")
-        .arg(fuzz_dir().join("Cargo.toml"))
+    let target = crate::root().join("target");
+    let mut clippy = crate::cargo();
+    clippy
+        .args(["clippy", "--all-targets", "--manifest-path"])
+        .arg(&manifest)
         .arg("--target-dir")
-        .arg(crate::root().join("target"));
-    crate::run("fuzz-corpus replay", cmd)
+        .arg(&target);
+    clippy.args(["--", "-D", "warnings"]);
+    crate::run("clippy (fuzz)", clippy)?;
+    let mut test = crate::cargo();
+    test.arg("test")
+        .arg("--manifest-path")
+        .arg(&manifest)
+        .arg("--target-dir")
+        .arg(&target);
+    crate::run("fuzz-corpus replay", test)
 }
