@@ -29,7 +29,7 @@ pub(crate) fn run(args: &[String]) -> crate::Result {
     };
     let started = SystemTime::now();
     let mut cmd = crate::cargo();
-    cmd.arg("bench");
+    cmd.args(["bench", "--all-features"]);
     match ours {
         [] => {
             cmd.arg("--workspace");
