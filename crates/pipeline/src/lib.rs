@@ -59,6 +59,7 @@ mod naming;
 pub mod packet;
 pub mod raw;
 mod recorder;
+pub mod remote;
 mod run;
 mod sink;
 mod source;

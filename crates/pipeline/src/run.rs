@@ -81,6 +81,8 @@ pub struct Options {
     pub hls: HlsMode,
     /// Packets that may wait between the source and the recorder.
     pub queue: usize,
+    /// `tcp-listen://` server and `tcp://` client settings (token, clients, queues).
+    pub remote: crate::remote::RemoteSettings,
 }
 
 impl Default for Options {
@@ -96,6 +98,7 @@ impl Default for Options {
             rtsp: RtspSettings::default(),
             hls: HlsMode::Live,
             queue: 256,
+            remote: crate::remote::RemoteSettings::default(),
         }
     }
 }

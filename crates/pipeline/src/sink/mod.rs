@@ -59,6 +59,7 @@ pub(crate) fn factory(output: &Endpoint, options: &Options) -> Result<Box<dyn Si
                 options: options.clone(),
             })
         }
+        Endpoint::TcpListen(addr) => Box::new(crate::remote::ListenFactory::bind(addr, options)?),
         Endpoint::RawOutput(raw) => {
             no_rotation("a raw output")?;
             Box::new(RawFactory {

@@ -49,6 +49,7 @@ pub(crate) async fn run(
         Endpoint::Mp3File(path) => mp3::run_file(path, tx.clone(), stop).await,
         Endpoint::Stdin => mp3::run_stdin(tx.clone(), stop).await,
         Endpoint::RawInput(raw) => crate::raw::run_source(raw, &tx, stop).await,
+        Endpoint::Tcp(addr) => crate::remote::run_source(&addr, &options, &tx, stop).await,
         other => Err(Error::UnsupportedEndpoint {
             endpoint: other.to_string(),
             direction: crate::Direction::Input,
