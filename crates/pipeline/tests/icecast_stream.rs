@@ -7,8 +7,11 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
+use futures::StreamExt;
 use mp3_frames::{Event as Mp3Event, Events, Frames, silent_frame};
-use pipeline::icecast::{Command, Event, IcecastConfig, Mp3Input, StreamOptions, stream_playlist};
+use pipeline::icecast::{
+    Event, EventStream, IcecastConfig, IcecastStream, Mp3Input, StreamOptions, stream_playlist,
+};
 use test_support::icecast::{Icecast, IcecastOptions};
 use test_support::{ffprobe, require_peer};
 use tokio::sync::mpsc;
@@ -57,24 +60,14 @@ fn wait_for_mount(server: &Icecast) {
 }
 
 struct Run {
-    commands: mpsc::Sender<Command>,
-    events: mpsc::Receiver<Event>,
-    task: tokio::task::JoinHandle<Result<(), pipeline::Error>>,
+    stream: IcecastStream,
+    events: EventStream,
 }
 
 fn start(server: &Icecast, inputs: Vec<Mp3Input>, options: StreamOptions) -> Run {
-    let (commands, command_rx) = mpsc::channel(16);
-    let (event_tx, events) = mpsc::channel(100_000);
-    let cfg = config(server);
-    let task =
-        tokio::spawn(
-            async move { stream_playlist(&cfg, &options, inputs, command_rx, event_tx).await },
-        );
-    Run {
-        commands,
-        events,
-        task,
-    }
+    let mut stream = IcecastStream::spawn(config(server), options, inputs);
+    let events = stream.events().expect("events taken once");
+    Run { stream, events }
 }
 
 fn file(name: &str) -> Mp3Input {
@@ -82,10 +75,10 @@ fn file(name: &str) -> Mp3Input {
 }
 
 /// Waits for the first event matching `want`, with a bound.
-async fn wait_event(events: &mut mpsc::Receiver<Event>, want: impl Fn(&Event) -> bool) -> Event {
+async fn wait_event(events: &mut EventStream, want: impl Fn(&Event) -> bool) -> Event {
     tokio::time::timeout(Duration::from_secs(30), async {
         loop {
-            let e = events.recv().await.expect("event channel open");
+            let e = events.next().await.expect("event stream open");
             if want(&e) {
                 return e;
             }
@@ -112,7 +105,7 @@ async fn listener_gets_exactly_the_files_audio_frames_without_tags() {
     .await;
     tokio::task::block_in_place(|| wait_for_mount(&server));
     let listener = spawn_listener(server.port(), false);
-    run.task.await.unwrap().unwrap();
+    run.stream.wait().await.unwrap();
     let (head, body) = tokio::task::block_in_place(|| listener.join().unwrap());
     assert!(head.starts_with("HTTP/1.0 200"), "{head}");
 
@@ -183,7 +176,7 @@ async fn twenty_seconds_of_audio_take_twenty_seconds_and_never_lead_by_more_than
     let mut frames = 0u64;
     let mut max_lead = Duration::ZERO;
     loop {
-        match tokio::time::timeout(Duration::from_secs(30), run.events.recv())
+        match tokio::time::timeout(Duration::from_secs(30), run.events.next())
             .await
             .unwrap()
         {
@@ -202,7 +195,7 @@ async fn twenty_seconds_of_audio_take_twenty_seconds_and_never_lead_by_more_than
         }
     }
     let wall = t0.elapsed();
-    run.task.await.unwrap().unwrap();
+    run.stream.wait().await.unwrap();
     assert_eq!(frames, 7 * 116);
     let media = last_time;
     assert!(media > Duration::from_secs(21), "media {media:?}");
@@ -232,12 +225,12 @@ async fn mute_sends_decodable_silence_of_the_same_format_then_resumes_at_the_sam
         matches!(e, Event::FrameSent { index: 40, .. })
     })
     .await;
-    run.commands.send(Command::Mute).await.unwrap();
+    run.stream.mute().await;
     wait_event(&mut run.events, |e| *e == Event::Muted).await;
     tokio::time::sleep(Duration::from_secs(2)).await;
-    run.commands.send(Command::Unmute).await.unwrap();
+    run.stream.unmute().await;
     wait_event(&mut run.events, |e| *e == Event::Unmuted).await;
-    run.task.await.unwrap().unwrap();
+    run.stream.wait().await.unwrap();
     let (_, body) = tokio::task::block_in_place(|| listener.join().unwrap());
 
     let sent = audio_frames(&original);
@@ -304,10 +297,7 @@ async fn utf8_title_reaches_status_json_and_icy_listeners() {
     tokio::task::block_in_place(|| wait_for_mount(&server));
     let icy = spawn_listener(server.port(), true);
     let title = "Ärtist – Títle ♫";
-    run.commands
-        .send(Command::Title(title.into()))
-        .await
-        .unwrap();
+    run.stream.set_title(title).await;
     wait_event(&mut run.events, |e| *e == Event::TitleSet(title.into())).await;
     let status = tokio::task::block_in_place(|| {
         server.wait_for_status(|s| s["icestats"]["source"]["title"].as_str() == Some(title))
@@ -317,7 +307,7 @@ async fn utf8_title_reaches_status_json_and_icy_listeners() {
         Some(title),
         "{status}"
     );
-    run.task.await.unwrap().unwrap();
+    run.stream.wait().await.unwrap();
     let (head, body) = tokio::task::block_in_place(|| icy.join().unwrap());
     let metaint: usize = head
         .lines()
@@ -385,14 +375,14 @@ async fn wrong_password_fails_once_and_restart_mid_stream_resumes() {
     let server = tokio::task::block_in_place(|| Icecast::start_on(port, IcecastOptions::default()));
     wait_event(&mut run.events, |e| matches!(e, Event::Connected { .. })).await;
     let mut last = 0;
-    while let Some(e) = run.events.recv().await {
+    while let Some(e) = run.events.next().await {
         match e {
             Event::FrameSent { index, .. } => last = index,
             Event::Finished => break,
             _ => {}
         }
     }
-    run.task.await.unwrap().unwrap();
+    run.stream.wait().await.unwrap();
     assert_eq!(last + 1, 2 * 116, "streaming resumed and reached the end");
     drop(server);
 }

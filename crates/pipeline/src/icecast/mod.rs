@@ -14,6 +14,7 @@
 //!   connection with the source credentials, so UTF-8 titles arrive intact.
 
 mod config;
+mod handle;
 mod metadata;
 mod pacer;
 mod playlist;
@@ -21,6 +22,7 @@ mod source;
 mod streamer;
 
 pub use config::{IcecastConfig, StreamInfo};
+pub use handle::{EventStream, IcecastStream};
 pub use metadata::update_title;
 pub use pacer::Pacer;
 pub use playlist::Mp3Input;
