@@ -14,6 +14,7 @@
 //!   connection with the source credentials, so UTF-8 titles arrive intact.
 
 mod config;
+mod console;
 mod handle;
 mod metadata;
 mod pacer;
@@ -22,6 +23,7 @@ mod source;
 mod streamer;
 
 pub use config::{IcecastConfig, StreamInfo};
+pub use console::{forward_commands, parse_command};
 pub use handle::{EventStream, IcecastStream};
 pub use metadata::update_title;
 pub use pacer::Pacer;
