@@ -20,10 +20,12 @@ use pipeline::{
 #[derive(Debug, Parser)]
 #[command(version, about, long_about = None)]
 struct Cli {
-    /// Input: rtsp://[user:pass@]host[:port]/path, a .mp3 file, or - (MP3 on stdin).
+    /// Input: rtsp://[user:pass@]host[:port]/path, a .mp3 file, - (MP3 on stdin), or
+    /// tcp://host:port (a tcp-listen:// packet server).
     #[arg(required = true, num_args = 1..)]
     inputs: Vec<String>,
-    /// Output: a .mp4 file, a directory or .m3u8 (HLS), or - (fragmented MP4 on stdout).
+    /// Output: a .mp4 file, a directory or .m3u8 (HLS), - (fragmented MP4 on stdout), or
+    /// tcp-listen://addr:port (serve packets to network clients).
     output: String,
 
     /// Write a fragmented MP4 (moof/mdat) instead of a plain one.
@@ -73,6 +75,17 @@ struct Cli {
     /// HLS playlist: rewritten live after each segment, or written once at the end.
     #[arg(long, value_name = "live|vod", default_value = "live", value_parser = parse_hls)]
     hls_mode: HlsMode,
+    /// tcp-listen:// and tcp://: shared token (a server refuses clients without it;
+    /// required to serve on a non-loopback address).
+    #[arg(long)]
+    token: Option<String>,
+    /// tcp-listen://: most clients served at once.
+    #[arg(long, value_name = "N", default_value_t = 16)]
+    max_clients: usize,
+    /// tcp-listen://: media packets queued per client before its oldest non-key frames
+    /// are dropped.
+    #[arg(long, value_name = "PACKETS", default_value_t = 256)]
+    client_queue: usize,
     /// More logs (-v debug, -vv trace); RUST_LOG overrides.
     #[arg(short, long, action = clap::ArgAction::Count)]
     verbose: u8,
@@ -113,6 +126,12 @@ impl Cli {
                 password: self.password.clone(),
             },
             hls: self.hls_mode,
+            remote: pipeline::remote::RemoteSettings {
+                token: self.token.clone(),
+                max_clients: self.max_clients,
+                client_queue: self.client_queue,
+                ..Default::default()
+            },
             ..Options::default()
         })
     }
