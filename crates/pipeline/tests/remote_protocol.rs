@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
 use pipeline::remote::{ErrorCode, Inbound, InboundEvent, Message, RemoteSettings, Server, Side};
-use pipeline::{Codec, Packet, Track};
+use pipeline::{Codec, Direction, Endpoint, Options, Packet, Pipeline, Track, raw};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpSocket, TcpStream};
 
@@ -452,4 +452,93 @@ async fn a_client_that_stops_reading_is_dropped_and_disconnected() {
         "the good client lost nothing"
     );
     assert!(started.elapsed() < Duration::from_secs(10));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn tcp_input_reconnects_with_backoff_and_ends_at_goodbye() {
+    let port = test_support::free_port();
+    let mut options = Options::default();
+    options.remote.reconnect_delay = Duration::from_millis(50);
+    options.remote.max_reconnect_delay = Duration::from_millis(200);
+    let url = format!("tcp://127.0.0.1:{port}");
+    let input = Endpoint::parse(&url, Direction::Input).unwrap();
+    let (mut reader, output) = raw::output(64);
+    let handle = Pipeline::new(input, output).with_options(options).spawn();
+
+    // Nothing listens yet: refused, retried.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(!handle.is_finished(), "a refused connection is retried");
+    // A server that hangs up at once (a crash): retried, twice.
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+        .await
+        .unwrap();
+    for _ in 0..2 {
+        let (hang_up, _) = tokio::time::timeout(WAIT, listener.accept())
+            .await
+            .expect("the client comes back")
+            .unwrap();
+        drop(hang_up);
+    }
+    drop(listener);
+
+    // The real server on the same port: the client plays and records.
+    let server = Server::bind(&format!("127.0.0.1:{port}"), RemoteSettings::default()).unwrap();
+    let deadline = Instant::now() + WAIT;
+    while !server.clients().iter().any(|c| c.playing) {
+        assert!(Instant::now() < deadline, "the client never played");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    server.start_recording(tracks());
+    let sent: Vec<Packet> = (0..25).map(packet).collect();
+    for p in &sent {
+        server.write(p).unwrap();
+    }
+    let mut got = Vec::new();
+    while got.len() < sent.len() {
+        let p = tokio::time::timeout(WAIT, reader.read()).await.unwrap();
+        got.push(p.expect("the pipeline goes on"));
+    }
+    assert_eq!(got, sent);
+    assert_eq!(reader.tracks(), Some(tracks()));
+    // Goodbye ends the input, and the pipeline with it.
+    drop(server);
+    tokio::time::timeout(WAIT, handle.wait())
+        .await
+        .expect("goodbye ends the pipeline")
+        .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn tcp_input_with_a_wrong_token_fails_at_once() {
+    let server = server(RemoteSettings {
+        token: Some("s3cret".into()),
+        ..RemoteSettings::default()
+    });
+    let mut options = Options::default();
+    options.remote.token = Some("guess".into());
+    let url = format!("tcp://{}", server.local_addr());
+    let input = Endpoint::parse(&url, Direction::Input).unwrap();
+    let (_reader, output) = raw::output(4);
+    let result = tokio::time::timeout(
+        WAIT,
+        Pipeline::new(input, output).with_options(options).run(),
+    )
+    .await
+    .expect("no retry after unauthorized");
+    let err = result.unwrap_err().to_string();
+    assert!(
+        err.contains(&url) && err.contains("unauthorized") && err.contains("wrong token"),
+        "{err}"
+    );
+    assert!(!err.contains("s3cret") && !err.contains("guess"), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn serving_off_loopback_needs_a_token() {
+    // Refused before anything is bound (tests stay on 127.0.0.1).
+    let err = Server::bind("0.0.0.0:0", RemoteSettings::default())
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(err.contains("needs a token"), "{err}");
 }
