@@ -429,12 +429,9 @@ async fn a_client_that_stops_reading_is_dropped_and_disconnected() {
         server.write(&big(n)).unwrap();
         n += 1;
         while seen < n {
-            match good.next().await.unwrap() {
-                InboundEvent::Packet(p) => {
-                    assert_eq!(p, big(seen));
-                    seen += 1;
-                }
-                _ => {}
+            if let InboundEvent::Packet(p) = good.next().await.unwrap() {
+                assert_eq!(p, big(seen));
+                seen += 1;
             }
         }
         if n > 20 {

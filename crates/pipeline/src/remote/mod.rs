@@ -35,6 +35,7 @@
 //! ```
 
 mod client;
+mod connection;
 pub mod inbound;
 pub mod protocol;
 mod queue;

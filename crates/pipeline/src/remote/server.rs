@@ -12,15 +12,14 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::SystemTime;
 
 use bytes::BytesMut;
-use data_stream::{Envelope, Frame};
-use tokio::io::{AsyncReadExt, AsyncWriteExt, BufWriter};
-use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::tcp::OwnedReadHalf;
 use tokio::net::{TcpListener, TcpSocket, TcpStream};
 use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 
 use super::inbound::{Inbound, InboundEvent, Side};
-use super::protocol::{self, ErrorCode, MAX_CLIENT_FRAME, Message, VERSION};
+use super::protocol::{self, ErrorCode, Message, VERSION};
 use super::queue::{ClientQueue, Counters, Item, Media};
 use super::{RemoteError, RemoteSettings};
 use crate::packet::{Packet, Track};
@@ -64,19 +63,19 @@ struct Recording {
     tracks: Arc<[Track]>,
 }
 
-struct Client {
+pub(super) struct Client {
     id: u64,
     peer: SocketAddr,
-    state: Mutex<ClientState>,
-    wake: Notify,
+    pub(super) state: Mutex<ClientState>,
+    pub(super) wake: Notify,
 }
 
-struct ClientState {
-    queue: ClientQueue,
+pub(super) struct ClientState {
+    pub(super) queue: ClientQueue,
     playing: bool,
 }
 
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+pub(super) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     // Every critical section is short and leaves the state consistent.
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
@@ -344,7 +343,7 @@ async fn refuse(mut stream: TcpStream, max: usize) {
 async fn serve(shared: Arc<Shared>, client: Arc<Client>, stream: TcpStream) {
     let (read, write) = stream.into_split();
     let stall = shared.settings.stall_timeout;
-    let mut writer = tokio::spawn(write_loop(client.clone(), write, stall));
+    let mut writer = tokio::spawn(super::connection::write_loop(client.clone(), write, stall));
     let reader = read_loop(&shared, &client, read);
     tokio::select! {
         outcome = reader => {
@@ -475,147 +474,6 @@ fn control(shared: &Shared, client: &Client, message: Message) -> Result<(), Rem
     }
     drop(c);
     client.wake.notify_one();
-    Ok(())
-}
-
-/// Frames on their way to one client, with its open track streams.
-struct Connection {
-    out: BufWriter<OwnedWriteHalf>,
-    stall: std::time::Duration,
-    next_id: u64,
-    tracks: Vec<Option<(String, u64)>>,
-}
-
-impl Connection {
-    fn stream_id(&mut self, kind: &str) -> String {
-        self.next_id += 1;
-        format!("{kind}{}", self.next_id)
-    }
-
-    async fn send(&mut self, frame: &Frame) -> Result<(), RemoteError> {
-        let prefix = frame.length_prefix(MAX_CLIENT_FRAME)?;
-        let out = &mut self.out;
-        let write = async move {
-            out.write_all(&prefix.to_be_bytes()).await?;
-            out.write_all(&frame.head).await?;
-            out.write_all(&frame.body).await
-        };
-        within_stall(self.stall, write).await
-    }
-
-    async fn flush(&mut self) -> Result<(), RemoteError> {
-        within_stall(self.stall, self.out.flush()).await
-    }
-
-    async fn control(&mut self, message: &Message) -> Result<(), RemoteError> {
-        let id = self.stream_id("c");
-        for frame in message.to_frames(&id) {
-            self.send(&frame).await?;
-        }
-        Ok(())
-    }
-
-    async fn open_track(&mut self, index: usize, track: &Track) -> Result<(), RemoteError> {
-        let id = self.stream_id("t");
-        self.send(&protocol::track_header(&id, index, track))
-            .await?;
-        if self.tracks.len() <= index {
-            self.tracks.resize(index + 1, None);
-        }
-        self.tracks[index] = Some((id, 0));
-        Ok(())
-    }
-
-    async fn close_track(
-        &mut self,
-        index: usize,
-        stop: &str,
-        counters: Counters,
-    ) -> Result<(), RemoteError> {
-        let Some((id, _)) = self.tracks.get_mut(index).and_then(Option::take) else {
-            return Ok(());
-        };
-        let attributes = [
-            ("stop", stop.to_owned()),
-            ("sent", counters.sent.to_string()),
-            ("dropped", counters.dropped.to_string()),
-        ]
-        .into_iter()
-        .map(|(k, v)| (k.to_owned(), v))
-        .collect();
-        self.send(&protocol::end_frame(&id, "", attributes)).await
-    }
-
-    async fn media(&mut self, media: Media) -> Result<(), RemoteError> {
-        let Some(Some((id, index))) = self.tracks.get_mut(media.track) else {
-            return Ok(());
-        };
-        let frame = Frame::chunk(&Envelope::default(), id, *index, media.content);
-        *index += 1;
-        self.send(&frame).await
-    }
-}
-
-/// Runs a write, failing when the socket takes nothing for `stall`.
-async fn within_stall(
-    stall: std::time::Duration,
-    io: impl Future<Output = std::io::Result<()>>,
-) -> Result<(), RemoteError> {
-    match tokio::time::timeout(stall, io).await {
-        Ok(result) => result.map_err(|e| RemoteError::io("writing to the client", e)),
-        Err(_) => Err(RemoteError::Timeout(format!(
-            "the client took nothing for {} s (stalled)",
-            stall.as_secs_f32()
-        ))),
-    }
-}
-
-/// Writes the client's queue to its socket until told to close.
-async fn write_loop(
-    client: Arc<Client>,
-    write: OwnedWriteHalf,
-    stall: std::time::Duration,
-) -> Result<(), RemoteError> {
-    let mut conn = Connection {
-        out: BufWriter::with_capacity(64 * 1024, write),
-        stall,
-        next_id: 0,
-        tracks: Vec::new(),
-    };
-    loop {
-        let (item, counters) = {
-            let mut c = lock(&client.state);
-            let item = c.queue.pop();
-            (item, c.queue.counters())
-        };
-        let Some(item) = item else {
-            conn.flush().await?;
-            client.wake.notified().await;
-            continue;
-        };
-        match item {
-            Item::Control(message) => conn.control(&message).await?,
-            Item::OpenTracks(tracks) => {
-                for (i, t) in tracks.iter().enumerate() {
-                    conn.open_track(i, t).await?;
-                }
-            }
-            Item::UpdateTrack(i, track) => {
-                conn.close_track(i, "track_updated", counters).await?;
-                conn.open_track(i, &track).await?;
-            }
-            Item::Media(media) => conn.media(media).await?,
-            Item::CloseTracks(stop) => {
-                for i in 0..conn.tracks.len() {
-                    conn.close_track(i, stop, counters).await?;
-                }
-                conn.tracks.clear();
-            }
-            Item::Close => break,
-        }
-    }
-    conn.flush().await?;
-    let _ = conn.out.shutdown().await;
     Ok(())
 }
 
