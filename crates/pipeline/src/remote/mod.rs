@@ -3,11 +3,19 @@
 //!
 //! cpl_media's RemoteVideoRecorder serves frames to one client with a started/stopped
 //! handshake and drops frames beyond a bound. This does the same without its limits:
-//! any number of clients up to [`RemoteSettings::max_clients`], each with its own
-//! bounded queue and an explicit drop policy that never leaves a client with
-//! undecodable video ([`queue`](self::queue) docs), counters per client; a versioned
-//! handshake with an optional shared token (required off loopback); data-stream's frame,
-//! header and chunk limits. The wire protocol and the state machine are in [`protocol`].
+//! any number of clients up to [`RemoteSettings::max_clients`]; a versioned handshake
+//! with an optional shared token (required off loopback); data-stream's frame, header
+//! and chunk limits. The wire protocol and the state machine are in [`protocol`].
+//!
+//! **Drop policy.** Each client has its own queue, bounded in media packets
+//! ([`RemoteSettings::client_queue`]) and bytes; control messages are never dropped and
+//! do not count. Past a bound, the oldest non-key frame goes first (the oldest packet
+//! when only key frames are queued), with every later packet of its track up to the
+//! next key frame, since they referenced it; when no key frame is queued, the track
+//! skips packets until the next one arrives. A client thus never receives video it
+//! cannot decode, and it starts each recording at a key frame. [`Counters`] of packets
+//! sent and dropped are kept per client ([`Server::clients`]) and sent to it in
+//! `stopped_playing`, `stopped_recording` and the track trailers.
 //!
 //! - [`Server`]: bind, then `start_recording` / `write` / `stop_recording` from code, or
 //!   through a pipeline whose output is `tcp-listen://…`. A client that sends garbage, an
