@@ -117,8 +117,8 @@ fn cli_serves_a_camera_and_records_it_over_tcp() {
         .collect();
     assert_eq!(codecs, ["h264", "aac"], "{probe}");
     let duration = num(&probe["format"]["duration"]);
-    // 4 s served; a client that connects after the first key frame starts at the next
-    // one, 2 s later (the camera's GOP).
+    // 4 s served; a client that connects late starts at the last key frame before it
+    // connected (the camera's GOP is 2 s).
     assert!((1.5..=4.5).contains(&duration), "duration {duration}");
     let errors = ffprobe::decode_errors(&out);
     assert!(errors.is_empty(), "ffmpeg decode errors: {errors}");

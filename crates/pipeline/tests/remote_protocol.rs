@@ -21,6 +21,8 @@ struct TestClient {
     stream: TcpStream,
     inbound: Inbound,
     ids: u32,
+    /// Packets passed over by [`TestClient::control`].
+    skipped: Vec<Packet>,
 }
 
 impl TestClient {
@@ -33,6 +35,7 @@ impl TestClient {
             stream,
             inbound: Inbound::new(Side::Client),
             ids: 0,
+            skipped: Vec::new(),
         }
     }
 
@@ -76,11 +79,12 @@ impl TestClient {
         }
     }
 
-    /// The next control message, skipping media.
+    /// The next control message, skipping media (packets kept in `skipped`).
     async fn control(&mut self) -> Message {
         loop {
             match self.next().await {
                 Some(InboundEvent::Control(m)) => return m,
+                Some(InboundEvent::Packet(p)) => self.skipped.push(p),
                 Some(_) => continue,
                 None => panic!("connection closed while waiting for a control message"),
             }
@@ -152,7 +156,8 @@ async fn started_playing_before_and_after_recording_starts() {
         assert_eq!(a.next().await, Some(InboundEvent::Packet(packet(n))));
     }
 
-    // B asks while recording: started_recording at once.
+    // B asks while recording: started_recording at once, and the packets since the last
+    // key frame (10, 11), so that its video starts without waiting for the next one.
     let mut b = TestClient::hello(&server, None).await;
     b.send(Message::StartedPlaying).await;
     assert_eq!(
@@ -171,13 +176,13 @@ async fn started_playing_before_and_after_recording_starts() {
     for n in 20..22 {
         assert_eq!(a.next().await, Some(InboundEvent::Packet(packet(n))));
     }
-    let mut b_packets = Vec::new();
-    while b_packets.len() < 2 {
+    let mut b_packets = std::mem::take(&mut b.skipped);
+    while b_packets.len() < 4 {
         if let Some(InboundEvent::Packet(p)) = b.next().await {
             b_packets.push(p);
         }
     }
-    assert_eq!(b_packets, [packet(20), packet(21)]);
+    assert_eq!(b_packets, [packet(10), packet(11), packet(20), packet(21)]);
 
     // A stops playing: its track streams end, then the acknowledgement with its counters.
     a.send(Message::StoppedPlaying {
@@ -241,7 +246,7 @@ async fn started_playing_before_and_after_recording_starts() {
         stopped,
         Message::StoppedRecording {
             session,
-            sent: 3,
+            sent: 5,
             dropped: 0
         }
     );

@@ -13,7 +13,8 @@
 //! when only key frames are queued), with every later packet of its track up to the
 //! next key frame, since they referenced it; when no key frame is queued, the track
 //! skips packets until the next one arrives. A client thus never receives video it
-//! cannot decode, and it starts each recording at a key frame. [`Counters`] of packets
+//! cannot decode. A client that starts playing mid-GOP first gets the packets since the
+//! last key frame (a bounded cache), so its video starts at once. [`Counters`] of packets
 //! sent and dropped are kept per client ([`Server::clients`]) and sent to it in
 //! `stopped_playing`, `stopped_recording` and the track trailers.
 //!

@@ -252,6 +252,61 @@ impl ClientQueue {
     }
 }
 
+/// The packets of the current recording since its last video key frame, so that a
+/// client that starts playing mid-GOP gets video at once rather than at the next key
+/// frame. Bounded like a client queue; past a bound it empties until the next key frame.
+#[derive(Debug)]
+pub(crate) struct GopCache {
+    video: Vec<bool>,
+    packets: Vec<Media>,
+    bytes: usize,
+    max_packets: usize,
+    max_bytes: usize,
+    /// It holds everything since a key frame.
+    valid: bool,
+}
+
+impl GopCache {
+    pub(crate) fn new(tracks: &[Track], max_packets: usize, max_bytes: usize) -> Self {
+        GopCache {
+            video: tracks.iter().map(|t| t.kind == MediaKind::Video).collect(),
+            packets: Vec::new(),
+            bytes: 0,
+            max_packets,
+            max_bytes,
+            valid: false,
+        }
+    }
+
+    pub(crate) fn push(&mut self, media: &Media) {
+        let video = self.video.get(media.track).copied().unwrap_or(false);
+        if video && media.keyframe {
+            self.clear();
+            self.valid = true;
+        }
+        if !self.valid {
+            return;
+        }
+        self.packets.push(media.clone());
+        self.bytes += media.content.len();
+        if self.packets.len() > self.max_packets || self.bytes > self.max_bytes {
+            self.clear();
+        }
+    }
+
+    /// A track changed: what is cached no longer matches it.
+    pub(crate) fn clear(&mut self) {
+        self.packets.clear();
+        self.bytes = 0;
+        self.valid = false;
+    }
+
+    /// The packets since the last key frame, oldest first.
+    pub(crate) fn packets(&self) -> &[Media] {
+        &self.packets
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -285,6 +340,24 @@ mod tests {
                 _ => None,
             })
             .collect()
+    }
+
+    #[test]
+    fn gop_cache_holds_packets_since_the_last_video_key_frame() {
+        let mut gop = GopCache::new(&tracks(), 4, 1 << 20);
+        for (track, key, n) in [(1, true, 0), (0, false, 1), (0, true, 2), (1, true, 3)] {
+            gop.push(&media(track, key, n));
+        }
+        let tags: Vec<u8> = gop.packets().iter().map(|m| m.content[0]).collect();
+        assert_eq!(tags, [2, 3]);
+        for n in 4..7 {
+            gop.push(&media(0, false, n)); // 5 > 4: emptied until the next key frame
+        }
+        assert!(gop.packets().is_empty());
+        gop.push(&media(0, false, 7));
+        assert!(gop.packets().is_empty());
+        gop.push(&media(0, true, 8));
+        assert_eq!(gop.packets().len(), 1);
     }
 
     #[test]

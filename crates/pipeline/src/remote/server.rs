@@ -20,7 +20,7 @@ use tokio::task::JoinHandle;
 
 use super::inbound::{Inbound, InboundEvent, Side};
 use super::protocol::{self, ErrorCode, Message, VERSION};
-use super::queue::{ClientQueue, Counters, Item, Media};
+use super::queue::{ClientQueue, Counters, GopCache, Item, Media};
 use super::{RemoteError, RemoteSettings};
 use crate::packet::{Packet, Track};
 use crate::sink::{Sink, SinkFactory};
@@ -61,6 +61,17 @@ struct State {
 struct Recording {
     session: u64,
     tracks: Arc<[Track]>,
+    gop: GopCache,
+}
+
+impl Recording {
+    /// Starts sending this recording to a client, from the last key frame.
+    fn begin(&self, queue: &mut ClientQueue) {
+        queue.begin(self.session, self.tracks.clone());
+        for media in self.gop.packets() {
+            queue.push_media(media.clone());
+        }
+    }
 }
 
 pub(super) struct Client {
@@ -136,14 +147,16 @@ impl Server {
         let mut state = lock(&self.shared.state);
         end_recording(&mut state);
         state.sessions += 1;
+        let s = &self.shared.settings;
         let recording = Recording {
             session: state.sessions,
+            gop: GopCache::new(&tracks, s.client_queue, s.client_queue_bytes),
             tracks: tracks.into(),
         };
         for client in &state.clients {
             let mut c = lock(&client.state);
             if c.playing {
-                c.queue.begin(recording.session, recording.tracks.clone());
+                recording.begin(&mut c.queue);
                 client.wake.notify_one();
             }
         }
@@ -166,19 +179,20 @@ impl Server {
                 ),
             });
         }
-        let state = lock(&self.shared.state);
-        if state.recording.is_none() {
+        let mut state = lock(&self.shared.state);
+        let Some(recording) = &mut state.recording else {
             return Ok(());
-        }
-        let content = protocol::encode_media(packet);
+        };
+        let media = Media {
+            track: packet.track,
+            keyframe: packet.keyframe,
+            content: protocol::encode_media(packet),
+        };
+        recording.gop.push(&media);
         for client in &state.clients {
             let mut c = lock(&client.state);
             if c.queue.is_active() {
-                c.queue.push_media(Media {
-                    track: packet.track,
-                    keyframe: packet.keyframe,
-                    content: content.clone(),
-                });
+                c.queue.push_media(media.clone());
                 client.wake.notify_one();
             }
         }
@@ -197,6 +211,7 @@ impl Server {
         };
         *slot = track.clone();
         recording.tracks = tracks.into();
+        recording.gop.clear();
         for client in &state.clients {
             lock(&client.state).queue.update_track(index, track.clone());
             client.wake.notify_one();
@@ -448,7 +463,7 @@ fn control(shared: &Shared, client: &Client, message: Message) -> Result<(), Rem
         Message::StartedPlaying => {
             c.playing = true;
             if let Some(r) = &state.recording {
-                c.queue.begin(r.session, r.tracks.clone());
+                r.begin(&mut c.queue);
             }
         }
         Message::StoppedPlaying { .. } if !c.playing => {
