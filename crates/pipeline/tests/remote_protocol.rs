@@ -544,3 +544,31 @@ async fn serving_off_loopback_needs_a_token() {
         .to_string();
     assert!(err.contains("needs a token"), "{err}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_client_that_sends_requests_without_reading_is_disconnected() {
+    let server = server(RemoteSettings {
+        send_buffer: Some(4096),
+        ..RemoteSettings::default()
+    });
+    let socket = TcpSocket::new_v4().unwrap();
+    socket.set_recv_buffer_size(4096).unwrap();
+    let mut spammer = socket.connect(server.local_addr()).await.unwrap();
+    let mut wire = BytesMut::new();
+    Message::Hello {
+        version: 1,
+        token: None,
+    }
+    .write_framed("h", &mut wire);
+    // Each duplicate started_playing is answered with an error that nobody reads.
+    for i in 0..20_000 {
+        Message::StartedPlaying.write_framed(&format!("p{i}"), &mut wire);
+    }
+    // The server hangs up before reading it all: the write may fail, that is the point.
+    let _ = tokio::time::timeout(WAIT, spammer.write_all(&wire)).await;
+    let deadline = Instant::now() + WAIT;
+    while !server.clients().is_empty() {
+        assert!(Instant::now() < deadline, "the spammer is still connected");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}

@@ -142,6 +142,11 @@ impl ClientQueue {
         self.items.push_back(item);
     }
 
+    /// Control items waiting (they are never dropped, so the server bounds them).
+    pub(crate) fn pending_control(&self) -> usize {
+        self.items.len() - self.media_packets
+    }
+
     /// A track's configuration changed: its stream is replaced; video waits for a key
     /// frame (the new parameters apply from one).
     pub(crate) fn update_track(&mut self, index: usize, track: Track) {

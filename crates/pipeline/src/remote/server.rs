@@ -452,9 +452,20 @@ fn hello(settings: &RemoteSettings, message: Message) -> Result<(), RemoteError>
     Ok(())
 }
 
+/// Control answers a client may leave unread before it is disconnected (answers are
+/// never dropped, so a client sending requests without reading would grow its queue).
+const MAX_PENDING_CONTROL: usize = 64;
+
 fn control(shared: &Shared, client: &Client, message: Message) -> Result<(), RemoteError> {
     let state = lock(&shared.state);
     let mut c = lock(&client.state);
+    let pending = c.queue.pending_control();
+    if pending >= MAX_PENDING_CONTROL {
+        return Err(RemoteError::Refused {
+            code: ErrorCode::Protocol,
+            message: format!("{pending} answers unread: requests sent without reading"),
+        });
+    }
     match message {
         Message::StartedPlaying if c.playing => c.queue.push(Item::Control(Message::Error {
             code: ErrorCode::AlreadyPlaying,
