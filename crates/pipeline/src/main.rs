@@ -141,7 +141,9 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let bar = (std::io::stderr().is_terminal() && !cli.quiet).then(status_bar);
     init_logs(&cli, bar.clone());
-    let result = tokio::runtime::Builder::new_multi_thread()
+    // One thread runs the source and the status line; the recorder has its own (blocking)
+    // thread. Fewer threads handing packets around costs less CPU than a worker pool.
+    let result = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(anyhow::Error::from)

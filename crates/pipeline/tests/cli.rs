@@ -130,3 +130,33 @@ fn unknown_endpoints_name_the_string_and_direction() {
         );
     }
 }
+
+#[test]
+fn dash_writes_fragmented_mp4_to_stdout() {
+    test_support::require_peer!("ffprobe", "ffmpeg");
+    let dir = test_support::temp_dir();
+    let mp3 = test_support::fixture("mp3-44100.mp3");
+    let out = Command::new(BIN)
+        .arg("-q")
+        .arg(&mp3)
+        .arg("-")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(&out.stdout[4..8], b"ftyp");
+    assert!(out.stdout.windows(4).any(|w| w == b"moof"), "fragmented");
+    let file = dir.path().join("stdout.mp4");
+    std::fs::write(&file, &out.stdout).unwrap();
+    let probe = ffprobe::probe(&file);
+    assert_eq!(probe["streams"][0]["codec_name"], "mp3", "{probe}");
+    let expected = num(&ffprobe::probe(&mp3)["format"]["duration"]);
+    assert!(
+        (num(&probe["format"]["duration"]) - expected).abs() < 0.0011,
+        "{probe}"
+    );
+    assert!(ffprobe::decode_errors(&file).is_empty());
+}

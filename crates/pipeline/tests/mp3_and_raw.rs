@@ -298,3 +298,83 @@ async fn raw_writer_learns_when_the_pipeline_finished() {
     // 100 ms of 26 ms frames: 4 frames start before the limit.
     assert_eq!(summary.status.packets, 4);
 }
+
+/// Top-level box types of an MP4 file, in order.
+fn top_level_boxes(file: &[u8]) -> Vec<String> {
+    let mut boxes = Vec::new();
+    let mut at = 0usize;
+    while at + 8 <= file.len() {
+        let size = u32::from_be_bytes(file[at..at + 4].try_into().unwrap()) as usize;
+        boxes.push(String::from_utf8_lossy(&file[at + 4..at + 8]).into_owned());
+        let size = if size == 1 {
+            u64::from_be_bytes(file[at + 8..at + 16].try_into().unwrap()) as usize
+        } else {
+            size
+        };
+        if size < 8 {
+            break;
+        }
+        at += size;
+    }
+    boxes
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn faststart_puts_moov_first() {
+    test_support::require_peer!("ffprobe", "ffmpeg");
+    let dir = test_support::temp_dir();
+    let mp3 = test_support::fixture("mpeg1-44100-joint-vbr-v2.mp3");
+    let out = dir.path().join("fast.mp4");
+    let input = Endpoint::parse(mp3.to_str().unwrap(), Direction::Input).unwrap();
+    let options = Options {
+        faststart: true,
+        ..Options::default()
+    };
+    Pipeline::new(input, mp4_out(&out))
+        .with_options(options)
+        .run()
+        .await
+        .unwrap();
+    let boxes = top_level_boxes(&std::fs::read(&out).unwrap());
+    let at = |t: &str| boxes.iter().position(|b| b == t).unwrap();
+    assert!(at("ftyp") == 0 && at("moov") < at("mdat"), "{boxes:?}");
+    let expected = num(&ffprobe::probe(&mp3)["format"]["duration"]);
+    let got = num(&ffprobe::probe(&out)["format"]["duration"]);
+    assert!((got - expected).abs() < 0.0011, "{got} vs {expected}");
+    assert!(ffprobe::decode_errors(&out).is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn mp3_to_vod_hls() {
+    test_support::require_peer!("ffprobe", "ffmpeg");
+    let dir = test_support::temp_dir();
+    let mp3 = test_support::fixture("mpeg1-44100-joint-vbr-v2.mp3");
+    let hls = dir.path().join("vod/");
+    let input = Endpoint::parse(mp3.to_str().unwrap(), Direction::Input).unwrap();
+    let output = Endpoint::parse(&format!("{}/", hls.display()), Direction::Output).unwrap();
+    let options = Options {
+        hls: pipeline::HlsMode::Vod,
+        fragment_duration: Duration::from_secs(1),
+        ..Options::default()
+    };
+    let summary = Pipeline::new(input, output)
+        .with_options(options)
+        .run()
+        .await
+        .unwrap();
+    let playlist = hls.join("index.m3u8");
+    assert_eq!(summary.files, vec![playlist.clone()]);
+    let text = std::fs::read_to_string(&playlist).unwrap();
+    assert!(
+        text.contains("#EXT-X-PLAYLIST-TYPE:VOD") && text.ends_with("#EXT-X-ENDLIST\n"),
+        "{text}"
+    );
+    assert!(text.matches(".m4s").count() >= 3, "{text}");
+    let expected = num(&ffprobe::probe(&mp3)["format"]["duration"]);
+    let got = num(&ffprobe::probe(&playlist)["format"]["duration"]);
+    assert!(
+        (got - expected).abs() < 0.03,
+        "HLS {got} s vs MP3 {expected} s"
+    );
+    assert!(ffprobe::decode_errors(&playlist).is_empty());
+}

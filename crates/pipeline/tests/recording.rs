@@ -226,3 +226,56 @@ async fn rotation_survives_a_server_restart() {
         .collect();
     assert!(leftovers.is_empty(), "unfinished files: {leftovers:?}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn no_video_records_audio_only() {
+    if !peers("no_video_records_audio_only", &[]) {
+        return;
+    }
+    let server = RtspServer::start_default();
+    let dir = test_support::temp_dir();
+    let file = dir.path().join("audio.mp4");
+    let options = Options {
+        duration: secs(1.5),
+        video: false,
+        ..Options::default()
+    };
+    record(&server.url("/h264aac"), &file, options).await;
+    let probe = ffprobe::probe(&file);
+    let streams = probe["streams"].as_array().unwrap();
+    assert_eq!(streams.len(), 1, "{probe}");
+    assert_eq!(streams[0]["codec_name"], "aac");
+    assert!((num(&streams[0]["duration"]) - 1.5).abs() <= 0.1, "{probe}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_file_is_finalized_when_the_camera_dies() {
+    if !peers("the_file_is_finalized_when_the_camera_dies", &[]) {
+        return;
+    }
+    let mut server = RtspServer::start_default();
+    let dir = test_support::temp_dir();
+    let file = dir.path().join("cut.mp4");
+    let input = Endpoint::parse(&server.url("/h264aac"), Direction::Input).unwrap();
+    let output = Endpoint::parse(file.to_str().unwrap(), Direction::Output).unwrap();
+    let handle = Pipeline::new(input, output).spawn();
+    let status = handle.status();
+    for _ in 0..100 {
+        if status.borrow().media_seconds > 2.0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    server.kill(); // no TEARDOWN, the connection drops
+    // The end of the input (an error or the server closing) still finalizes the file.
+    let result = tokio::time::timeout(Duration::from_secs(60), handle.wait())
+        .await
+        .unwrap();
+    eprintln!("recording ended with {result:?}");
+    assert!(file.exists(), "renamed from .partial");
+    let probe = ffprobe::probe(&file);
+    assert_eq!(probe["streams"].as_array().unwrap().len(), 2, "{probe}");
+    assert!(num(&probe["format"]["duration"]) > 1.5, "{probe}");
+    let errors = ffprobe::decode_errors(&file);
+    assert!(errors.is_empty(), "ffmpeg decode errors: {errors}");
+}

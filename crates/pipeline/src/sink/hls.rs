@@ -137,9 +137,9 @@ impl Playlist {
             .unwrap_or(1)
             .max(1);
         let mut t = String::new();
-        let kind = match (self.mode, ended) {
-            (HlsMode::Vod, _) => "VOD",
-            (HlsMode::Live, _) => "EVENT",
+        let kind = match self.mode {
+            HlsMode::Vod => "VOD",
+            HlsMode::Live => "EVENT",
         };
         let _ = write!(
             t,

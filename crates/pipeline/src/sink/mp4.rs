@@ -99,7 +99,13 @@ impl SinkFactory for FileFactory {
             std::fs::create_dir_all(dir)
                 .map_err(|e| Error::io(format!("creating {}", dir.display()), e))?;
         }
-        let file = File::create(&partial)
+        // Readable too: faststart reads the media data back to move it.
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(&partial)
             .map_err(|e| Error::io(format!("creating {}", partial.display()), e))?;
         let out = BufFile(BufWriter::with_capacity(1 << 20, file));
         let mp4_err = |source| Error::Mp4 {
