@@ -10,10 +10,10 @@ use data_stream::{Envelope, Frame};
 use tokio::io::{AsyncWriteExt, BufWriter};
 use tokio::net::tcp::OwnedWriteHalf;
 
-use super::RemoteError;
 use super::protocol::{self, MAX_CLIENT_FRAME, Message};
 use super::queue::{Counters, Item, Media};
 use super::server::{Client, lock};
+use super::{RemoteError, media};
 use crate::packet::Track;
 
 /// Frames on their way to one client, with its open track streams.
@@ -55,8 +55,7 @@ impl Connection {
 
     async fn open_track(&mut self, index: usize, track: &Track) -> Result<(), RemoteError> {
         let id = self.stream_id("t");
-        self.send(&protocol::track_header(&id, index, track))
-            .await?;
+        self.send(&media::track_header(&id, index, track)).await?;
         if self.tracks.len() <= index {
             self.tracks.resize(index + 1, None);
         }

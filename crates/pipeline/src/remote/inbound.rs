@@ -9,10 +9,10 @@ use std::time::Instant;
 use bytes::BytesMut;
 use data_stream::{Demultiplexer, Event, FrameDecoder, Limits, StreamType};
 
-use super::RemoteError;
 use super::protocol::{
     self, CONTROL_TOPIC, MAX_CONTROL_SIZE, MAX_PACKET_SIZE, Message, TRACK_TOPIC,
 };
+use super::{RemoteError, media};
 use crate::packet::{Packet, Track};
 
 /// What arrived.
@@ -154,7 +154,7 @@ impl Inbound {
             }
             Event::Opened(info) => {
                 let (index, track) =
-                    protocol::parse_track(&info.attributes).map_err(RemoteError::Protocol)?;
+                    media::parse_track(&info.attributes).map_err(RemoteError::Protocol)?;
                 self.tracks.insert(info.id, index);
                 self.events
                     .push_back(InboundEvent::TrackOpened { index, track });
@@ -169,7 +169,7 @@ impl Inbound {
                     text.extend_from_slice(&content);
                 } else if let Some(&index) = self.tracks.get(&stream_id) {
                     let packet =
-                        protocol::decode_media(index, content).map_err(RemoteError::Protocol)?;
+                        media::decode_media(index, content).map_err(RemoteError::Protocol)?;
                     self.events.push_back(InboundEvent::Packet(packet));
                 }
             }
@@ -235,8 +235,8 @@ mod tests {
         let env = data_stream::Envelope::default();
         let packet = Packet::new(0, 1152, true, Bytes::from_static(b"frame"));
         let frames = [
-            protocol::track_header("t1", 0, &track),
-            data_stream::Frame::chunk(&env, "t1", 0, protocol::encode_media(&packet)),
+            media::track_header("t1", 0, &track),
+            data_stream::Frame::chunk(&env, "t1", 0, media::encode_media(&packet)),
             protocol::end_frame(
                 "t1",
                 "",
@@ -289,7 +289,7 @@ mod tests {
         // A server never takes track streams from a client: drained, not an error.
         let mut inbound = Inbound::new(Side::Server);
         let mut wire = BytesMut::new();
-        protocol::track_header("x", 0, &Track::audio(Codec::Mp3, 8000, 1))
+        media::track_header("x", 0, &Track::audio(Codec::Mp3, 8000, 1))
             .write_framed(&mut wire, usize::MAX)
             .unwrap();
         Message::Error {

@@ -46,6 +46,7 @@
 mod client;
 mod connection;
 pub mod inbound;
+pub mod media;
 pub mod protocol;
 mod queue;
 mod server;

@@ -186,7 +186,7 @@ impl Server {
         let media = Media {
             track: packet.track,
             keyframe: packet.keyframe,
-            content: protocol::encode_media(packet),
+            content: super::media::encode_media(packet),
         };
         recording.gop.push(&media);
         for client in &state.clients {
