@@ -286,4 +286,33 @@ mod tests {
             "an @ in the path is not userinfo"
         );
     }
+
+    proptest::proptest! {
+        #[test]
+        fn any_string_parses_or_fails_cleanly(s in "\\PC{0,40}", input in proptest::bool::ANY) {
+            let direction = if input { Input } else { Output };
+            match Endpoint::parse(&s, direction) {
+                Ok(e) => { let _ = (e.to_string(), format!("{e:?}")); }
+                Err(e) => proptest::prop_assert!(e.to_string().contains(&direction.to_string())),
+            }
+        }
+
+        #[test]
+        fn passwords_never_shown(
+            user in "[a-z]{1,8}",
+            password in "[A-Za-z0-9]{6,12}",
+            host in "[a-z]{1,8}(:[0-9]{1,5})?",
+            path in "(/[a-z@:]{0,6}){0,3}",
+            scheme in "(rtsp|rtsps|icecast|ftp)",
+        ) {
+            let url = format!("{scheme}://{user}:{password}@{host}{path}");
+            for d in [Input, Output] {
+                let shown = match Endpoint::parse(&url, d) {
+                    Ok(e) => format!("{e} {e:?}"),
+                    Err(e) => e.to_string(),
+                };
+                proptest::prop_assert!(!shown.contains(&format!(":{password}@")), "{shown}");
+            }
+        }
+    }
 }
