@@ -5,6 +5,7 @@
 pub mod bmff;
 pub mod data_stream;
 pub mod mp3;
+pub mod remote;
 pub mod rtsp;
 
 /// A fuzz target body: must never panic, whatever the bytes.
@@ -18,5 +19,6 @@ pub fn targets() -> Vec<(&'static str, Body)> {
     all.extend_from_slice(bmff::TARGETS);
     all.extend_from_slice(data_stream::TARGETS);
     all.extend_from_slice(rtsp::TARGETS);
+    all.extend_from_slice(remote::TARGETS);
     all
 }
