@@ -11,7 +11,7 @@
 //! | `*.mp4` | — | MP4 file (plain, or fragmented by option) |
 //! | `*.m3u8`, or an existing directory / a path ending in `/` | — | HLS: init.mp4, numbered .m4s, playlist |
 //! | `icecast://user:pass@host:port/mount` | — | Icecast source |
-//! | `tcp-listen://addr:port` | — | packet server for network clients |
+//! | `tcp-listen://[addr]:port` | — | packet server for network clients (default address 127.0.0.1) |
 //!
 //! Anything else is [`Error::UnsupportedEndpoint`], naming the string and the direction.
 //! Raw packet endpoints exist only as values (see [`crate::raw`]). Credentials in URLs never appear
@@ -135,7 +135,9 @@ impl Endpoint {
             (Some("tcp"), Input) => Endpoint::Tcp(host_port(s).ok_or_else(unsupported)?),
             (Some("icecast"), Output) => Endpoint::Icecast(SecretUrl::new(s)),
             (Some("tcp-listen"), Output) => {
-                Endpoint::TcpListen(host_port(s).ok_or_else(unsupported)?)
+                // No address: loopback (serving beyond it needs a token).
+                let s = s.replacen("://:", "://127.0.0.1:", 1);
+                Endpoint::TcpListen(host_port(&s).ok_or_else(unsupported)?)
             }
             (Some(_), _) => return Err(unsupported()),
             (None, _) if s == "-" => match direction {

@@ -572,3 +572,16 @@ async fn a_client_that_sends_requests_without_reading_is_disconnected() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
+
+#[test]
+fn tcp_listen_binds_loopback_by_default() {
+    assert_eq!(
+        Endpoint::parse("tcp-listen://:9000", Direction::Output).unwrap(),
+        Endpoint::TcpListen("127.0.0.1:9000".into())
+    );
+    assert_eq!(
+        Endpoint::parse("tcp-listen://[::1]:9000", Direction::Output).unwrap(),
+        Endpoint::TcpListen("[::1]:9000".into())
+    );
+    assert!(Endpoint::parse("tcp-listen://:9000", Direction::Input).is_err());
+}
