@@ -156,8 +156,8 @@ impl Pipeline {
         self.spawn().wait().await
     }
 
-    /// Starts the pipeline on the current tokio runtime (multi-threaded, with time and
-    /// I/O) and returns its handle.
+    /// Starts the pipeline on the current tokio runtime (either flavour, with time and I/O
+    /// enabled; the recorder runs on its blocking pool) and returns its handle.
     pub fn spawn(self) -> PipelineHandle {
         let Pipeline {
             input,
