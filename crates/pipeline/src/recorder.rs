@@ -152,8 +152,8 @@ impl Recorder {
             return Ok(Flow::Continue);
         };
         packet.track = out;
-        let track = &self.tracks[out];
-        let secs = packet.seconds(track.timescale);
+        let (kind, timescale) = (self.tracks[out].kind, self.tracks[out].timescale);
+        let secs = packet.seconds(timescale);
         let start = *self.session_start.get_or_insert(secs);
         let elapsed = self.elapsed_before + (secs - start).max(0.0);
         if let Some(limit) = self.options.duration
@@ -162,7 +162,7 @@ impl Recorder {
             return Ok(Flow::Done);
         }
         let has_video = self.tracks.iter().any(|t| t.kind == MediaKind::Video);
-        let cut_point = packet.keyframe && (track.kind == MediaKind::Video || !has_video);
+        let cut_point = packet.keyframe && (kind == MediaKind::Video || !has_video);
         if self.sink.is_some()
             && cut_point
             && (self.restart || self.boundary.is_some_and(|b| wall >= b))
@@ -177,7 +177,13 @@ impl Recorder {
             self.restart = false;
             self.boundary = self.options.segment.map(|s| next_boundary(wall, s));
         }
-        self.session_last = self.session_last.max(secs);
+        // The session lasts until the end of its last packet, when the packet says how long
+        // it is (audio), so the duration limit counts across reconnections exactly.
+        let end = secs
+            + packet
+                .duration
+                .map_or(0.0, |d| f64::from(d) / f64::from(timescale.max(1)));
+        self.session_last = self.session_last.max(end);
         let bytes = packet.data.len() as u64;
         if let Some(sink) = &mut self.sink {
             sink.write(packet)?;
@@ -198,5 +204,216 @@ impl Recorder {
             self.status.send_modify(|s| s.files += 1);
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! The recorder's decisions on a scripted input, with a sink that only notes what it
+    //! got (the real sinks are tested against ffprobe in `tests/`).
+    use std::sync::{Arc, Mutex};
+    use std::time::UNIX_EPOCH;
+
+    use bytes::Bytes;
+
+    use super::*;
+    use crate::packet::Codec;
+
+    /// Per opened file: (its tracks' codecs, packets as (track, dts, keyframe)).
+    type Files = Arc<Mutex<Vec<(Vec<Codec>, Vec<(usize, i64, bool)>)>>>;
+
+    struct Notes(Files);
+    struct NoteSink(Files, usize);
+
+    impl SinkFactory for Notes {
+        fn open(&mut self, tracks: &[Track], _wall: SystemTime) -> Result<Box<dyn Sink>, Error> {
+            let mut files = self.0.lock().unwrap();
+            files.push((tracks.iter().map(|t| t.codec.clone()).collect(), Vec::new()));
+            Ok(Box::new(NoteSink(self.0.clone(), files.len() - 1)))
+        }
+    }
+
+    impl Sink for NoteSink {
+        fn write(&mut self, p: Packet) -> Result<(), Error> {
+            self.0.lock().unwrap()[self.1]
+                .1
+                .push((p.track, p.dts, p.keyframe));
+            Ok(())
+        }
+        fn set_codec(&mut self, track: usize, config: &Track) -> Result<(), Error> {
+            self.0.lock().unwrap()[self.1].0[track] = config.codec.clone();
+            Ok(())
+        }
+        fn finish(self: Box<Self>) -> Result<Option<PathBuf>, Error> {
+            Ok(Some(PathBuf::from(format!("file-{}", self.1))))
+        }
+    }
+
+    fn avc(n: u8) -> Codec {
+        Codec::H264 {
+            config: Bytes::from(vec![1, n]),
+        }
+    }
+
+    fn tracks() -> Vec<Track> {
+        vec![
+            Track::video(avc(1), 90_000, 640, 360),
+            Track::audio(
+                Codec::Aac {
+                    config: Bytes::from_static(&[0x11, 0x88]),
+                },
+                48_000,
+                1,
+            ),
+        ]
+    }
+
+    fn recorder(segment: Option<u64>, duration: Option<f64>, video: bool) -> (Recorder, Files) {
+        let files = Files::default();
+        let options = RecordOptions {
+            duration: duration.map(Duration::from_secs_f64),
+            segment: segment.map(Duration::from_secs),
+            video,
+            audio: true,
+        };
+        let (status, _) = watch::channel(Status::default());
+        (
+            Recorder::new(options, Box::new(Notes(files.clone())), status),
+            files,
+        )
+    }
+
+    /// Video at 10 fps, key frame every 10 frames, plus one audio frame per video frame;
+    /// arrival time = media time + `wall0` seconds.
+    fn feed(r: &mut Recorder, from: i64, to: i64, wall0: u64) -> Flow {
+        for i in from..to {
+            let wall = UNIX_EPOCH + Duration::from_millis(wall0 * 1000 + i as u64 * 100);
+            let video = Packet::new(0, i * 9000, i % 10 == 0, Bytes::from_static(b"v"));
+            let audio = Packet {
+                duration: Some(4800),
+                ..Packet::new(1, i * 4800, true, Bytes::from_static(b"a"))
+            };
+            for p in [audio, video] {
+                if r.handle(InputEvent::Packet(p, wall)).unwrap() == Flow::Done {
+                    return Flow::Done;
+                }
+            }
+        }
+        Flow::Continue
+    }
+
+    #[test]
+    fn a_file_starts_at_a_video_key_frame() {
+        let (mut r, files) = recorder(None, None, true);
+        r.handle(InputEvent::Tracks(tracks())).unwrap();
+        feed(&mut r, 5, 25, 0);
+        let written = r.finish().unwrap();
+        assert_eq!(written.len(), 1);
+        let files = files.lock().unwrap();
+        assert_eq!(
+            files[0].1.first(),
+            Some(&(0, 10 * 9000, true)),
+            "frames 5..9 wait for the key frame"
+        );
+    }
+
+    #[test]
+    fn rotation_cuts_at_the_first_key_frame_after_each_boundary() {
+        let (mut r, files) = recorder(Some(2), None, true);
+        r.handle(InputEvent::Tracks(tracks())).unwrap();
+        // Wall clock 100.0 s + media time; boundaries at 102, 104...; key frames every 1 s.
+        feed(&mut r, 0, 55, 100);
+        r.finish().unwrap();
+        let files = files.lock().unwrap();
+        let starts: Vec<i64> = files
+            .iter()
+            .map(|f| f.1.iter().find(|p| p.0 == 0).unwrap().1 / 9000)
+            .collect();
+        assert_eq!(
+            starts,
+            [0, 20, 40],
+            "files start at the key frames at 2 s and 4 s"
+        );
+        for f in files.iter() {
+            assert!(
+                f.1.iter().find(|p| p.0 == 0).unwrap().2,
+                "starts with a key frame"
+            );
+        }
+    }
+
+    #[test]
+    fn a_parameter_change_starts_a_new_file_when_rotating_else_a_new_entry() {
+        for segment in [Some(3600), None] {
+            let (mut r, files) = recorder(segment, None, true);
+            r.handle(InputEvent::Tracks(tracks())).unwrap();
+            feed(&mut r, 0, 15, 0);
+            let track = Track::video(avc(2), 90_000, 1280, 720);
+            r.handle(InputEvent::TrackUpdated { index: 0, track })
+                .unwrap();
+            feed(&mut r, 20, 35, 0);
+            r.finish().unwrap();
+            let files = files.lock().unwrap();
+            match segment {
+                Some(_) => {
+                    assert_eq!(files.len(), 2);
+                    assert_eq!((&files[0].0[0], &files[1].0[0]), (&avc(1), &avc(2)));
+                    assert_eq!(
+                        files[1].1.iter().find(|p| p.0 == 0),
+                        Some(&(0, 20 * 9000, true))
+                    );
+                }
+                None => {
+                    assert_eq!(files.len(), 1);
+                    assert_eq!(files[0].0[0], avc(2), "set_codec on the open file");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_discontinuity_closes_the_file_and_the_duration_counts_across_it() {
+        let (mut r, files) = recorder(Some(3600), Some(3.0), true);
+        r.handle(InputEvent::Tracks(tracks())).unwrap();
+        assert_eq!(feed(&mut r, 0, 20, 0), Flow::Continue); // 2 s
+        r.handle(InputEvent::Discontinuity).unwrap();
+        r.handle(InputEvent::Tracks(tracks())).unwrap();
+        // Timestamps restart; 1 more second reaches the 3 s limit.
+        assert_eq!(feed(&mut r, 0, 30, 10), Flow::Done);
+        assert_eq!(r.finish().unwrap().len(), 2);
+        let files = files.lock().unwrap();
+        let last_video = files[1]
+            .1
+            .iter()
+            .filter(|p| p.0 == 0)
+            .map(|p| p.1)
+            .max()
+            .unwrap();
+        assert!(
+            last_video < 10 * 9000 && last_video >= 9 * 9000,
+            "{last_video}"
+        );
+    }
+
+    #[test]
+    fn no_video_keeps_audio_and_cuts_on_any_audio_frame() {
+        let (mut r, files) = recorder(None, Some(1.0), false);
+        r.handle(InputEvent::Tracks(tracks())).unwrap();
+        assert_eq!(feed(&mut r, 3, 30, 0), Flow::Done);
+        r.finish().unwrap();
+        let files = files.lock().unwrap();
+        assert_eq!(files[0].0, vec![tracks()[1].codec.clone()]);
+        assert_eq!(files[0].1.len(), 10, "1 s of 100 ms audio frames");
+        assert!(files[0].1.iter().all(|p| p.0 == 0));
+    }
+
+    #[test]
+    fn nothing_left_to_record_is_an_error() {
+        let (mut r, _) = recorder(None, None, false);
+        let video_only = vec![tracks()[0].clone()];
+        assert!(matches!(
+            r.handle(InputEvent::Tracks(video_only)),
+            Err(Error::InvalidOptions(_))
+        ));
     }
 }
