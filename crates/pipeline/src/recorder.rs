@@ -389,10 +389,7 @@ mod tests {
             .map(|p| p.1)
             .max()
             .unwrap();
-        assert!(
-            last_video < 10 * 9000 && last_video >= 9 * 9000,
-            "{last_video}"
-        );
+        assert!((9 * 9000..10 * 9000).contains(&last_video), "{last_video}");
     }
 
     #[test]
