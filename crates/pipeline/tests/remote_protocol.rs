@@ -585,3 +585,59 @@ fn tcp_listen_binds_loopback_by_default() {
     );
     assert!(Endpoint::parse("tcp-listen://:9000", Direction::Input).is_err());
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn tcp_input_resumes_the_same_recording_when_the_server_goes_quiet() {
+    let server = server(RemoteSettings::default());
+    let mut options = Options::default();
+    options.remote.stall_timeout = Duration::from_millis(300);
+    options.remote.reconnect_delay = Duration::from_millis(50);
+    let url = format!("tcp://{}", server.local_addr());
+    let input = Endpoint::parse(&url, Direction::Input).unwrap();
+    let (mut reader, output) = raw::output(64);
+    let handle = Pipeline::new(input, output).with_options(options).spawn();
+    let playing = || {
+        let clients = server.clients();
+        clients.iter().find(|c| c.playing).map(|c| c.peer)
+    };
+    let deadline = Instant::now() + WAIT;
+    let first = loop {
+        if let Some(peer) = playing() {
+            break peer;
+        }
+        assert!(Instant::now() < deadline, "the client never played");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    server.start_recording(tracks());
+    for n in 0..3 {
+        server.write(&packet(n)).unwrap();
+    }
+    for n in 0..3 {
+        let p = tokio::time::timeout(WAIT, reader.read()).await.unwrap();
+        assert_eq!(p, Some(packet(n)));
+    }
+    // Nothing for longer than the stall timeout: the client takes the server for gone and
+    // comes back on a new socket.
+    let deadline = Instant::now() + WAIT;
+    loop {
+        if playing().is_some_and(|peer| peer != first) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the client did not reconnect");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // Same recording: the same output goes on (a raw output takes a single stream, so a
+    // discontinuity would fail the pipeline); the resent GOP (0..3) is skipped.
+    for n in 3..5 {
+        server.write(&packet(n)).unwrap();
+    }
+    for n in 3..5 {
+        let p = tokio::time::timeout(WAIT, reader.read()).await.unwrap();
+        assert_eq!(p, Some(packet(n)), "no duplicate after the reconnection");
+    }
+    drop(server);
+    tokio::time::timeout(WAIT, handle.wait())
+        .await
+        .unwrap()
+        .unwrap();
+}

@@ -2,9 +2,14 @@
 //! token) and `started_playing`, and turns what arrives into the recorder's events.
 //!
 //! A lost connection, a refused connection or a busy server is retried with exponential
-//! backoff (reset once packets flowed); each new connection after media is a
-//! discontinuity (a new file). A wrong token or version ends the input with the
-//! server's error. `goodbye` (the server's input ended) ends it normally.
+//! backoff (reset once packets flowed). Back on the same recording of the server (same
+//! session, same tracks), the recording goes on in the same file: packets already
+//! received (the server resends the current GOP) are skipped by decode time, and what
+//! follows is decodable (the server starts a client at a key frame or continues its GOP).
+//! Any other recording is a discontinuity (a new file). A wrong token or version ends the
+//! input with the server's error; `goodbye` (the server's input ended) ends it normally.
+//! A server that sends nothing for the stall timeout during a recording is taken for
+//! gone.
 
 use std::time::{Instant, SystemTime};
 
@@ -28,13 +33,22 @@ enum Ended {
     RecorderGone,
 }
 
-/// What a connection did, across reconnections.
+/// What the recorder was told, across reconnections.
 #[derive(Default)]
 struct Progress {
-    /// Tracks were announced to the recorder since the last discontinuity.
-    announced: bool,
+    /// The server's recording whose tracks the recorder has (`None` after a
+    /// discontinuity).
+    recording: Option<Announced>,
     /// Packets arrived on this connection.
     packets: bool,
+}
+
+/// A recording announced to the recorder.
+struct Announced {
+    session: u64,
+    tracks: Vec<Track>,
+    /// Per track, the decode time of the last packet passed on.
+    last_dts: Vec<Option<i64>>,
 }
 
 pub(crate) async fn run(
@@ -68,12 +82,6 @@ pub(crate) async fn run(
             }
             Err(e) => e,
         };
-        if progress.announced {
-            progress.announced = false;
-            if tx.send(InputEvent::Discontinuity).await.is_err() {
-                return Ok(());
-            }
-        }
         if progress.packets {
             delay = settings.reconnect_delay;
             attempt = 0;
@@ -137,16 +145,33 @@ async fn connection(
                         return Ok(Ended::RecorderGone);
                     }
                 }
+                Step::Restart(tracks) => {
+                    let restart = [InputEvent::Discontinuity, InputEvent::Tracks(tracks)];
+                    for e in restart {
+                        if tx.send(e).await.is_err() {
+                            return Ok(Ended::RecorderGone);
+                        }
+                    }
+                }
                 Step::Goodbye => return Ok(Ended::Goodbye),
             }
         }
         let read_some = read.read_buf(inbound.buffer());
-        let n = if session.welcomed {
-            read_some.await
-        } else {
+        let n = if !session.welcomed {
             tokio::time::timeout_at(deadline, read_some)
                 .await
                 .map_err(|_| RemoteError::Timeout("waiting for welcome".into()))?
+        } else if session.complete {
+            // A live recording never goes quiet: a silent server is gone (no FIN seen).
+            let stall = settings.stall_timeout;
+            tokio::time::timeout(stall, read_some).await.map_err(|_| {
+                RemoteError::Timeout(format!(
+                    "nothing from the server for {} s during a recording",
+                    stall.as_secs_f32()
+                ))
+            })?
+        } else {
+            read_some.await
         }
         .map_err(|e| RemoteError::io("reading from the server", e))?;
         if n == 0 {
@@ -161,6 +186,8 @@ async fn connection(
 enum Step {
     Continue,
     Send(InputEvent),
+    /// A discontinuity, then these tracks.
+    Restart(Vec<Track>),
     Goodbye,
 }
 
@@ -168,9 +195,11 @@ enum Step {
 #[derive(Default)]
 struct Session {
     welcomed: bool,
+    /// The server's recording number.
+    session: u64,
     /// The tracks of the current recording as their streams open.
     tracks: Vec<Option<Track>>,
-    /// All tracks were announced to the recorder.
+    /// All tracks are known (and the recorder has them).
     complete: bool,
 }
 
@@ -204,6 +233,7 @@ impl Session {
                     return protocol(format!("started_recording with {tracks} tracks"));
                 }
                 tracing::debug!(session, tracks, "recording started");
+                self.session = session;
                 self.tracks = vec![None; tracks];
                 self.complete = false;
                 Step::Continue
@@ -217,18 +247,48 @@ impl Session {
                 };
                 *slot = Some(track.clone());
                 if self.complete {
-                    Step::Send(InputEvent::TrackUpdated { index, track })
-                } else if let Some(all) = self.tracks.iter().cloned().collect::<Option<Vec<_>>>() {
-                    self.complete = true;
-                    progress.announced = true;
-                    Step::Send(InputEvent::Tracks(all))
-                } else {
-                    Step::Continue
+                    if let Some(a) = &mut progress.recording {
+                        a.tracks[index] = track.clone();
+                    }
+                    return Ok(Step::Send(InputEvent::TrackUpdated { index, track }));
+                }
+                let Some(all) = self.tracks.iter().cloned().collect::<Option<Vec<_>>>() else {
+                    return Ok(Step::Continue);
+                };
+                self.complete = true;
+                let resumed = progress
+                    .recording
+                    .as_ref()
+                    .is_some_and(|a| a.session == self.session && a.tracks == all);
+                if resumed {
+                    tracing::info!(session = self.session, "back on the same recording");
+                    return Ok(Step::Continue);
+                }
+                let before = progress.recording.replace(Announced {
+                    session: self.session,
+                    last_dts: vec![None; all.len()],
+                    tracks: all.clone(),
+                });
+                match before {
+                    Some(_) => Step::Restart(all),
+                    None => Step::Send(InputEvent::Tracks(all)),
                 }
             }
             InboundEvent::Packet(packet) if self.complete => {
                 progress.packets = true;
-                Step::Send(InputEvent::Packet(packet, SystemTime::now()))
+                let last = progress
+                    .recording
+                    .as_mut()
+                    .and_then(|a| a.last_dts.get_mut(packet.track));
+                match last {
+                    // Already passed on before a reconnection (the server resends its GOP).
+                    Some(Some(last)) if packet.dts <= *last => Step::Continue,
+                    Some(last) => {
+                        *last = Some(packet.dts);
+                        Step::Send(InputEvent::Packet(packet, SystemTime::now()))
+                    }
+                    None => return protocol(format!("packet of unknown track {}", packet.track)),
+                }
             }
             InboundEvent::Packet(_) => return protocol("a packet before its tracks".into()),
             InboundEvent::TrackEnded { index, error, .. } => {
@@ -244,11 +304,10 @@ impl Session {
             }) => {
                 tracing::info!(session, sent, dropped, "recording stopped");
                 self.tracks.clear();
-                if std::mem::take(&mut self.complete) {
-                    progress.announced = false;
-                    Step::Send(InputEvent::Discontinuity)
-                } else {
-                    Step::Continue
+                self.complete = false;
+                match progress.recording.take() {
+                    Some(_) => Step::Send(InputEvent::Discontinuity),
+                    None => Step::Continue,
                 }
             }
             InboundEvent::Control(Message::Goodbye) => Step::Goodbye,

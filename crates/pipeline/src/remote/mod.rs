@@ -78,7 +78,8 @@ pub struct RemoteSettings {
     pub send_buffer: Option<u32>,
     /// Time a client has to say `hello` (and a server to answer it).
     pub handshake_timeout: Duration,
-    /// A client whose socket takes nothing for this long is disconnected.
+    /// A client whose socket takes nothing for this long is disconnected; a server that
+    /// sends nothing for this long during a recording is taken for gone (reconnect).
     pub stall_timeout: Duration,
     /// First delay before a client reconnects; doubled after each failure.
     pub reconnect_delay: Duration,

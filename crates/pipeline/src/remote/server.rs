@@ -125,7 +125,14 @@ impl Server {
             .map_err(|e| Error::io(format!("binding {}", output()), e))?;
         let shared = Arc::new(Shared {
             settings,
-            state: Mutex::new(State::default()),
+            // Recording numbers unique across restarts of the server, so that a client
+            // coming back can tell the same recording from a new one.
+            state: Mutex::new(State {
+                sessions: SystemTime::now()
+                    .duration_since(SystemTime::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_millis() as u64),
+                ..State::default()
+            }),
         });
         let accept = tokio::spawn(accept_loop(listener, shared.clone()));
         tracing::info!(%local_addr, "serving packets to network clients");
