@@ -524,6 +524,18 @@ impl ListenFactory {
     }
 }
 
+impl Drop for ListenFactory {
+    fn drop(&mut self) {
+        // The pipeline is ending, and the runtime may end with it: on the recorder's
+        // (blocking) thread, give the clients' writers a moment to deliver `goodbye`.
+        self.server.close();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
+        while !self.server.clients().is_empty() && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+    }
+}
+
 impl SinkFactory for ListenFactory {
     fn open(&mut self, tracks: &[Track], _wall: SystemTime) -> Result<Box<dyn Sink>, Error> {
         self.server.start_recording(tracks.to_vec());
