@@ -2,9 +2,9 @@
 //! another, as in Boombox, with retina's example recorder's options.
 //!
 //! - [`Endpoint`]s as values or parsed from strings by scheme, extension and direction:
-//!   `rtsp://…` and `*.mp3` in; `*.mp4` (plain or fragmented), a directory or `*.m3u8`
-//!   (HLS), `-` (fragmented MP4 on stdout) out; [`raw`] endpoints to write and read
-//!   [`Packet`]s from code.
+//!   `rtsp://…`, `*.mp3` and `tcp://…` in; `*.mp4` (plain or fragmented), a directory or
+//!   `*.m3u8` (HLS), `-` (fragmented MP4 on stdout), `tcp-listen://…` ([`remote`] packet
+//!   server) out; [`raw`] endpoints to write and read [`Packet`]s from code.
 //! - [`Pipeline::run`] / [`Pipeline::spawn`] → [`PipelineHandle`] (`wait`, `close`,
 //!   `kill`, live [`Status`]).
 //! - Recording: `NAME.partial` renamed when finalized; finalized also after an input
