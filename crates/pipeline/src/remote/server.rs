@@ -186,14 +186,15 @@ impl Server {
                 ),
             });
         }
-        let mut state = lock(&self.shared.state);
-        let Some(recording) = &mut state.recording else {
-            return Ok(());
-        };
+        // Encoded once, outside the lock; every client shares the bytes.
         let media = Media {
             track: packet.track,
             keyframe: packet.keyframe,
             content: super::media::encode_media(packet),
+        };
+        let mut state = lock(&self.shared.state);
+        let Some(recording) = &mut state.recording else {
+            return Ok(());
         };
         recording.gop.push(&media);
         for client in &state.clients {
