@@ -159,12 +159,14 @@ impl RemoteError {
     }
 
     /// The `error` message a server sends for this, when the peer may still read.
-    fn code(&self) -> Option<ErrorCode> {
-        match self {
-            RemoteError::Stream(_) | RemoteError::Protocol(_) => Some(ErrorCode::Protocol),
-            RemoteError::Refused { code, .. } => Some(*code),
-            RemoteError::Timeout(_) => Some(ErrorCode::Timeout),
-            RemoteError::Io { .. } => None,
-        }
+    fn answer(&self) -> Option<Message> {
+        let (code, message) = match self {
+            RemoteError::Stream(e) => (ErrorCode::Protocol, e.to_string()),
+            RemoteError::Protocol(m) => (ErrorCode::Protocol, m.clone()),
+            RemoteError::Refused { code, message } => (*code, message.clone()),
+            RemoteError::Timeout(m) => (ErrorCode::Timeout, format!("timed out {m}")),
+            RemoteError::Io { .. } => return None,
+        };
+        Some(Message::Error { code, message })
     }
 }

@@ -374,8 +374,8 @@ async fn serve(shared: Arc<Shared>, client: Arc<Client>, stream: TcpStream) {
                 Ok(()) => tracing::info!(peer = %client.peer, "client left"),
                 Err(e) => {
                     tracing::warn!(peer = %client.peer, "client disconnected: {e}");
-                    if let Some(code) = e.code() {
-                        client.push(Item::Control(Message::Error { code, message: e.to_string() }));
+                    if let Some(answer) = e.answer() {
+                        client.push(Item::Control(answer));
                     }
                 }
             }
