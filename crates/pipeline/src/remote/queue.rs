@@ -507,4 +507,66 @@ mod tests {
             }
         }
     }
+
+    proptest::proptest! {
+        /// Any pushes and pops under any bounds: the bounds hold, every packet is
+        /// accounted for, and every video non-key frame delivered follows the packet it
+        /// references (the one before it on its track) — nothing undecodable goes out.
+        #[test]
+        fn drop_policy_invariants(
+            ops in proptest::collection::vec((0u8..4, proptest::bool::ANY), 0..400),
+            max_packets in 1usize..12,
+        ) {
+            let mut q = ClientQueue::new(max_packets, 1 << 20);
+            q.begin(1, tracks());
+            let mut pushed: [Vec<(u16, bool)>; 2] = [Vec::new(), Vec::new()];
+            let mut delivered: Vec<(usize, u16)> = Vec::new();
+            let mut joined = false;
+            for (i, (op, key)) in ops.into_iter().enumerate() {
+                let n = i as u16;
+                if op == 3 {
+                    if let Some(Item::Media(m)) = std::iter::from_fn(|| q.pop())
+                        .find(|i| matches!(i, Item::Media(_)))
+                    {
+                        let tag = u16::from_be_bytes([m.content[0], m.content[1]]);
+                        delivered.push((m.track, tag));
+                    }
+                    continue;
+                }
+                let track = usize::from(op == 2); // tracks 0 (video) and 1 (audio)
+                let key = key || track == 1;
+                // Video before the first key frame is the join gate's, not the policy's.
+                if track == 0 && !joined {
+                    if !key {
+                        continue;
+                    }
+                    joined = true;
+                }
+                pushed[track].push((n, key));
+                let mut content = n.to_be_bytes().to_vec();
+                content.extend_from_slice(&[0; 8]);
+                q.push_media(Media { track, keyframe: key, content: content.into() });
+                proptest::prop_assert!(q.media_len() <= max_packets);
+            }
+            for item in std::iter::from_fn(|| q.pop()) {
+                if let Item::Media(m) = item {
+                    delivered.push((m.track, u16::from_be_bytes([m.content[0], m.content[1]])));
+                }
+            }
+            let c = q.counters();
+            let total = (pushed[0].len() + pushed[1].len()) as u64;
+            proptest::prop_assert_eq!(c.sent, delivered.len() as u64);
+            proptest::prop_assert_eq!(c.sent + c.dropped, total);
+            for &(track, tag) in delivered.iter().filter(|d| d.0 == 0) {
+                let at = pushed[track].iter().position(|p| p.0 == tag).unwrap();
+                if !pushed[track][at].1 {
+                    let reference = pushed[track][at - 1].0;
+                    proptest::prop_assert!(
+                        delivered.contains(&(track, reference)),
+                        "P-frame {} delivered without {}", tag, reference
+                    );
+                }
+            }
+        }
+    }
 }
