@@ -641,3 +641,26 @@ async fn tcp_input_resumes_the_same_recording_when_the_server_goes_quiet() {
         .unwrap()
         .unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_track_header_over_the_clients_limit_is_refused() {
+    // A 40 KB sample entry is 80 KB of hex in the track header: over 64 KiB.
+    let entry = Bytes::from(vec![7u8; 40_000]);
+    let track = Track::video(Codec::SampleEntry { entry }, 90_000, 64, 64);
+    let (writer, input) = raw::input(vec![track], 4);
+    let port = test_support::free_port();
+    let output =
+        Endpoint::parse(&format!("tcp-listen://127.0.0.1:{port}"), Direction::Output).unwrap();
+    let handle = Pipeline::new(input, output).spawn();
+    let _ = writer.write(packet(0)).await;
+    drop(writer);
+    let err = tokio::time::timeout(WAIT, handle.wait())
+        .await
+        .unwrap()
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("track 0 (sample entry)") && err.contains("over the 65536 bytes"),
+        "{err}"
+    );
+}

@@ -71,7 +71,7 @@ impl Inbound {
         };
         let limits = Limits {
             max_frame_size: max_frame,
-            max_header_size: max_frame.min(64 * 1024),
+            max_header_size: max_frame.min(data_stream::writer::MAX_HEADER_SIZE),
             max_chunk_size: max_chunk,
             // A live track stream lasts as long as the recording.
             max_stream_size: u64::MAX,

@@ -539,6 +539,20 @@ impl Drop for ListenFactory {
 
 impl SinkFactory for ListenFactory {
     fn open(&mut self, tracks: &[Track], _wall: SystemTime) -> Result<Box<dyn Sink>, Error> {
+        for (index, track) in tracks.iter().enumerate() {
+            // Clients refuse bigger headers (data-stream's header limit).
+            let size = super::media::track_header("t", index, track).len();
+            if size > data_stream::writer::MAX_HEADER_SIZE {
+                return Err(Error::Output {
+                    output: format!("tcp-listen://{}", self.server.local_addr()),
+                    reason: format!(
+                        "track {index} ({}) needs a {size}-byte stream header, over the {} bytes clients accept",
+                        track.codec.name(),
+                        data_stream::writer::MAX_HEADER_SIZE
+                    ),
+                });
+            }
+        }
         self.server.start_recording(tracks.to_vec());
         Ok(Box::new(ListenSink {
             server: self.server.clone(),
