@@ -8,13 +8,17 @@ use bytes::BytesMut;
 use data_stream::{Demultiplexer, Envelope, Event, FrameDecoder, Limits, Packet, StreamType};
 
 /// Targets of this module.
-pub const TARGETS: &[(&str, crate::Body)] =
-    &[("data_stream_frames", data_stream_frames), ("data_stream_demux", data_stream_demux)];
+pub const TARGETS: &[(&str, crate::Body)] = &[
+    ("data_stream_frames", data_stream_frames),
+    ("data_stream_demux", data_stream_demux),
+];
 
 /// Frame decoder: the first byte picks the read size; the same frames come out whatever
 /// the split, and every packet that decodes re-encodes to an equal packet.
 pub fn data_stream_frames(data: &[u8]) {
-    let Some((&seed, data)) = data.split_first() else { return };
+    let Some((&seed, data)) = data.split_first() else {
+        return;
+    };
     let read = usize::from(seed) % 97 + 1;
     let whole = frames(data, data.len().max(1));
     let split = frames(data, read);
@@ -24,7 +28,11 @@ pub fn data_stream_frames(data: &[u8]) {
             let again = packet.to_frame(&Envelope::default());
             let mut joined = again.head.to_vec();
             joined.extend_from_slice(&again.body);
-            assert_eq!(Packet::decode(joined.into()), Ok(Some(packet)), "re-encoding changed the packet");
+            assert_eq!(
+                Packet::decode(joined.into()),
+                Ok(Some(packet)),
+                "re-encoding changed the packet"
+            );
         }
     }
 }

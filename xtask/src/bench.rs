@@ -12,13 +12,23 @@ struct Row {
     group: String,
     function: String,
     median_ns: f64,
-    /// (amount, unit) per iteration: bytes or elements.
-    throughput: Option<(f64, &'static str)>,
+    /// Bytes per iteration, when the bench set a byte throughput.
+    bytes: Option<f64>,
+    /// Elements (samples, frames, packets) per iteration.
+    elements: Option<f64>,
 }
 
 impl Row {
-    fn per_second(&self) -> Option<f64> {
-        self.throughput.map(|(n, _)| n / (self.median_ns * 1e-9))
+    fn rate(&self, amount: Option<f64>) -> Option<f64> {
+        amount.map(|n| n / (self.median_ns * 1e-9))
+    }
+
+    /// Throughput ratio against `peer`: by bytes, else by elements, else by time.
+    fn ratio(&self, peer: &Row) -> f64 {
+        let by = |a: Option<f64>, b: Option<f64>| Some(self.rate(a)? / peer.rate(b)?);
+        by(self.bytes, peer.bytes)
+            .or_else(|| by(self.elements, peer.elements))
+            .unwrap_or(peer.median_ns / self.median_ns)
     }
 }
 
@@ -27,6 +37,12 @@ pub(crate) fn run(args: &[String]) -> crate::Result {
         Some(i) => (&args[..i], &args[i + 1..]),
         None => (args, &[][..]),
     };
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map_or_else(|| crate::root().join("target"), Into::into);
+    if ours == ["--table"] {
+        // Only the table, from the results already on disk.
+        return summary(&target.join("criterion"), SystemTime::UNIX_EPOCH);
+    }
     let started = SystemTime::now();
     let mut cmd = crate::cargo();
     cmd.args(["bench", "--all-features"]);
@@ -41,8 +57,6 @@ pub(crate) fn run(args: &[String]) -> crate::Result {
     }
     cmd.arg("--").args(criterion_args);
     crate::run("bench", cmd)?;
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map_or_else(|| crate::root().join("target"), Into::into);
     summary(&target.join("criterion"), started)
 }
 
@@ -67,54 +81,46 @@ fn summary(dir: &Path, since: SystemTime) -> crate::Result {
             else {
                 continue;
             };
-            let throughput = ["Bytes", "BytesDecimal", "Elements", "ElementsAndBytes"]
-                .iter()
-                .find_map(|unit| {
-                    let n = number_after(&bench, "\"throughput\"", &format!("\"{unit}\":"))?;
-                    Some((
-                        n,
-                        if unit.starts_with("Bytes") {
-                            "B"
-                        } else {
-                            "elem"
-                        },
-                    ))
-                });
+            // {"Bytes":N}, {"BytesDecimal":N}, {"Elements":N} or
+            // {"ElementsAndBytes":{"elements":N,"bytes":M}}.
+            let field = |key: &str| number_after(&bench, "\"throughput\"", key);
+            let bytes = field("\"Bytes\":")
+                .or_else(|| field("\"BytesDecimal\":"))
+                .or_else(|| field("\"bytes\":"));
+            let elements = field("\"Elements\":").or_else(|| field("\"elements\":"));
             let text = |key: &str| string_after(&bench, key).unwrap_or_default();
             rows.push(Row {
                 group: text("\"group_id\":"),
                 function: text("\"function_id\":"),
                 median_ns,
-                throughput,
+                bytes,
+                elements,
             });
         }
     }
     rows.sort_by(|a, b| (&a.group, &a.function).cmp(&(&b.group, &b.function)));
     println!(
-        "\n{:<44} {:>12} {:>16} {:>10}",
-        "bench", "median", "throughput", "ours/peer"
+        "\n{:<48} {:>11} {:>12} {:>14} {:>9}",
+        "bench", "median", "GB/s", "M elements/s", "ours/peer"
     );
     for row in &rows {
+        let is_peer = row.function.starts_with("peer");
         let peer = rows
             .iter()
             .find(|r| r.group == row.group && r.function.starts_with("peer"));
-        let ratio = match (peer, row.function.starts_with("peer")) {
-            (Some(p), false) => match (row.per_second(), p.per_second()) {
-                (Some(a), Some(b)) => format!("{:.2}x", a / b),
-                _ => format!("{:.2}x", p.median_ns / row.median_ns),
-            },
+        let ratio = match peer {
+            Some(p) if !is_peer => format!("{:.2}x", row.ratio(p)),
             _ => String::new(),
         };
-        let rate = match (row.per_second(), row.throughput) {
-            (Some(r), Some((_, "B"))) => format!("{:.3} GB/s", r / 1e9),
-            (Some(r), Some(_)) => format!("{:.3} M/s", r / 1e6),
-            _ => String::new(),
+        let show = |rate: Option<f64>, scale: f64| {
+            rate.map_or(String::new(), |r| format!("{:.3}", r / scale))
         };
         println!(
-            "{:<44} {:>12} {:>16} {:>10}",
+            "{:<48} {:>11} {:>12} {:>14} {:>9}",
             format!("{}/{}", row.group, row.function),
             human_time(row.median_ns),
-            rate,
+            show(row.rate(row.bytes), 1e9),
+            show(row.rate(row.elements), 1e6),
             ratio
         );
     }

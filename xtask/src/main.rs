@@ -16,8 +16,9 @@ Commands:
                        all tests with REQUIRE_PEERS=1, benches as a smoke run, fuzz-corpus replay
   fuzz [TARGET] [--time SECS]
                        list fuzz targets, or run one with cargo-fuzz (installed when missing)
-  bench [CRATE] [-- CRITERION ARGS]
-                       run the criterion benches and print a summary table (ours vs peer)
+  bench [CRATE] [-- CRITERION ARGS] | bench --table
+                       run the criterion benches and print a summary table (ours vs peer);
+                       --table prints the table of the results already on disk
   demo                 record 10 s from the local GStreamer test camera to demo.mp4
   fixtures             make the small media fixtures in fixtures/ with ffmpeg and lame
   peers                check the test peers; install the missing ones when root
