@@ -24,18 +24,20 @@ pub(crate) async fn run(
     let mut source =
         ReconnectingSource::new(rtsp_options(url, options)?, ReconnectOptions::default());
     let stopper = source.stop_handle();
+    // The supervisor's own stop path tears the session down gracefully; dropping a
+    // `next_event` future half-way (a `select!`) would not. So a side task forwards the
+    // pipeline's stop, and the loop below always runs `next_event` to completion.
+    let forward = {
+        let stopper = stopper.clone();
+        tokio::spawn(async move {
+            if stop.wait_for(|s| *s).await.is_ok() {
+                stopper.stop(); // TEARDOWN, then `Stopped`
+            }
+        })
+    };
     let mut tracks = TrackMap::default();
     let mut end = Ok(());
-    loop {
-        let event = tokio::select! {
-            biased;
-            _ = stop.wait_for(|s| *s), if !stopper.is_stopped() => {
-                stopper.stop(); // TEARDOWN, then `Stopped`
-                continue;
-            }
-            event = source.next_event() => event,
-        };
-        let Some(event) = event else { break };
+    while let Some(event) = source.next_event().await {
         let sent = match event {
             Event::Connected { session, .. } => {
                 tracing::debug!(url = %url, session, "connected");
@@ -109,6 +111,7 @@ pub(crate) async fn run(
             stopper.stop();
         }
     }
+    forward.abort();
     if let Err(e) = source.await_teardown().await {
         tracing::debug!("teardown: {e}");
     }
