@@ -5,6 +5,8 @@
 //! finalized); a second Ctrl-C kills. On a terminal a status line shows media time,
 //! packets, bitrate and loss; on a pipe only the logs (`RUST_LOG`) go to stderr.
 
+mod cli_icecast;
+
 use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 use std::time::Duration;
@@ -24,9 +26,12 @@ struct Cli {
     /// tcp://host:port (a tcp-listen:// packet server).
     #[arg(required = true, num_args = 1..)]
     inputs: Vec<String>,
-    /// Output: a .mp4 file, a directory or .m3u8 (HLS), - (fragmented MP4 on stdout), or
-    /// tcp-listen://addr:port (serve packets to network clients).
+    /// Output: a .mp4 file, a directory or .m3u8 (HLS), - (fragmented MP4 on stdout),
+    /// tcp-listen://addr:port (serve packets to network clients), or
+    /// icecast://source:password@host:port/mount (stream MP3 inputs in real time).
     output: String,
+    #[command(flatten)]
+    icecast: cli_icecast::IcecastArgs,
 
     /// Write a fragmented MP4 (moof/mdat) instead of a plain one.
     #[arg(long)]
@@ -162,10 +167,11 @@ fn main() -> ExitCode {
 }
 
 async fn run(cli: &Cli, bar: Option<ProgressBar>) -> anyhow::Result<()> {
+    if let Some(url) = cli.icecast.target(&cli.output) {
+        return cli_icecast::run(&cli.icecast, &url, &cli.inputs, bar).await;
+    }
     if cli.inputs.len() > 1 {
-        anyhow::bail!(
-            "several inputs (a playlist) need an icecast:// output, which this build does not run yet"
-        );
+        anyhow::bail!("several inputs (a playlist) need an icecast:// output");
     }
     let input = Endpoint::parse(&cli.inputs[0], Direction::Input)?;
     let output = Endpoint::parse(&cli.output, Direction::Output)?;
@@ -205,7 +211,7 @@ async fn run(cli: &Cli, bar: Option<ProgressBar>) -> anyhow::Result<()> {
 }
 
 /// Ctrl-C or SIGTERM.
-async fn stop_signal() {
+pub(crate) async fn stop_signal() {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};

@@ -122,6 +122,50 @@ impl ChildGuard {
         let _ = child.wait();
     }
 
+    /// The child's piped stdin (panics when stdin was not piped).
+    pub fn stdin(&mut self) -> &mut std::process::ChildStdin {
+        self.child
+            .as_mut()
+            .and_then(|c| c.stdin.as_mut())
+            .expect("stdin is piped")
+    }
+
+    /// Waits up to `timeout` for the process to exit (killing it after) and returns its
+    /// exit code (`None` when killed or signalled) and what it printed on its piped stderr.
+    pub fn wait_with_stderr(&mut self, timeout: Duration) -> (Option<i32>, String) {
+        let Some(mut child) = self.child.take() else {
+            return (None, String::new());
+        };
+        drop(child.stdin.take());
+        let reader = child.stderr.take().map(|mut err| {
+            std::thread::spawn(move || {
+                let mut text = String::new();
+                let _ = std::io::Read::read_to_string(&mut err, &mut text);
+                text
+            })
+        });
+        let deadline = Instant::now() + timeout;
+        let code = loop {
+            match child.try_wait() {
+                Ok(Some(status)) => break status.code(),
+                Ok(None) if Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(20))
+                }
+                _ => {
+                    eprintln!(
+                        "{} (pid {}) still running after {timeout:?}; killing",
+                        self.name,
+                        child.id()
+                    );
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    break None;
+                }
+            }
+        };
+        (code, reader.and_then(|r| r.join().ok()).unwrap_or_default())
+    }
+
     /// Kills the process at once (SIGKILL), as a crash would.
     pub fn kill(&mut self) {
         if let Some(mut child) = self.child.take() {

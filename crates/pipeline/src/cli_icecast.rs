@@ -1,0 +1,148 @@
+//! The `pipeline` binary's Icecast mode: `pipeline [OPTIONS] INPUT... icecast://…`.
+//! (Part of the binary, not of the library: the library's API is `pipeline::icecast`.)
+//!
+//! Inputs are MP3 files played one after the other as one stream (or `-`, MP3 on stdin).
+//! While streaming, commands are read line by line from stdin (unless stdin is an input):
+//! `mute`, `unmute`, `title TEXT`, `stop`. Ctrl-C or SIGTERM stops.
+
+use std::time::Duration;
+
+use futures::StreamExt;
+use indicatif::ProgressBar;
+use pipeline::icecast::{
+    Event, IcecastConfig, IcecastStream, Mp3Input, StreamOptions, forward_commands,
+};
+use pipeline::{Direction, Endpoint};
+
+/// Options of the Icecast output.
+#[derive(Debug, clap::Args)]
+pub(crate) struct IcecastArgs {
+    /// Icecast: treat an http:// OUTPUT as an Icecast server (like icecast://).
+    #[arg(long)]
+    icecast: bool,
+    /// Icecast: stream title at the start (change it later with `title TEXT` on stdin).
+    #[arg(long, value_name = "TEXT")]
+    title: Option<String>,
+    /// Icecast: stream name (ice-name).
+    #[arg(long, value_name = "TEXT")]
+    stream_name: Option<String>,
+    /// Icecast: stream description (ice-description).
+    #[arg(long, value_name = "TEXT")]
+    stream_description: Option<String>,
+    /// Icecast: genre (ice-genre).
+    #[arg(long, value_name = "TEXT")]
+    stream_genre: Option<String>,
+    /// Icecast: the station's web page (ice-url).
+    #[arg(long, value_name = "URL")]
+    stream_url: Option<String>,
+    /// Icecast: list the stream in public directories.
+    #[arg(long)]
+    public: bool,
+    /// Icecast: how far ahead of real time the stream may run, in seconds.
+    #[arg(long, value_name = "SECS", default_value_t = 0.25)]
+    lead: f64,
+}
+
+impl IcecastArgs {
+    /// The Icecast URL of `output` when it names an Icecast server.
+    pub(crate) fn target(&self, output: &str) -> Option<String> {
+        let lower = output.to_ascii_lowercase();
+        (lower.starts_with("icecast://") || (self.icecast && lower.starts_with("http://")))
+            .then(|| output.to_owned())
+    }
+}
+
+/// Streams `inputs` to the Icecast server at `url` until they end or a stop.
+pub(crate) async fn run(
+    args: &IcecastArgs,
+    url: &str,
+    inputs: &[String],
+    bar: Option<ProgressBar>,
+) -> anyhow::Result<()> {
+    let mut config = IcecastConfig::from_url(url)?;
+    config.info.name = args.stream_name.clone();
+    config.info.description = args.stream_description.clone();
+    config.info.genre = args.stream_genre.clone();
+    config.info.url = args.stream_url.clone();
+    config.info.public = args.public;
+    let inputs = inputs
+        .iter()
+        .map(|s| match Endpoint::parse(s, Direction::Input)? {
+            Endpoint::Mp3File(path) => Ok(Mp3Input::File(path)),
+            Endpoint::Stdin => Ok(Mp3Input::Stdin),
+            other => anyhow::bail!("an icecast output takes MP3 inputs, not {other}"),
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let lead = Duration::try_from_secs_f64(args.lead)
+        .map_err(|_| anyhow::anyhow!("--lead {}: not a duration in seconds", args.lead))?;
+    let options = StreamOptions {
+        lead,
+        ..StreamOptions::default()
+    };
+    let reads_stdin = inputs.contains(&Mp3Input::Stdin);
+    let mut stream = IcecastStream::spawn(config, options, inputs);
+    let mut events = stream.events().expect("events are taken once");
+    if let Some(title) = &args.title {
+        stream.set_title(title.clone()).await;
+    }
+    let commands = (!reads_stdin).then(|| {
+        let sender = stream.commands();
+        tokio::spawn(forward_commands(tokio::io::stdin(), sender))
+    });
+    let stopper = {
+        let sender = stream.commands();
+        tokio::spawn(async move {
+            crate::stop_signal().await;
+            tracing::info!("stopping");
+            let _ = sender.send(pipeline::icecast::Command::Stop).await;
+        })
+    };
+    let reporter = tokio::spawn(async move {
+        let mut muted = false;
+        while let Some(event) = events.next().await {
+            match event {
+                Event::FrameSent { index, total, time } => {
+                    if let Some(bar) = &bar {
+                        let of = total.map_or(String::new(), |t| format!("/{t}"));
+                        let state = if muted { "  muted" } else { "" };
+                        bar.set_message(format!("{}  frame {}{of}{state}", clock(time), index + 1));
+                    }
+                }
+                Event::Muted => {
+                    muted = true;
+                    tracing::info!("muted");
+                }
+                Event::Unmuted => {
+                    muted = false;
+                    tracing::info!("unmuted");
+                }
+                Event::Connected { method } => tracing::info!("connected ({method})"),
+                Event::Disconnected { reason } => tracing::warn!("disconnected: {reason}"),
+                Event::Reconnecting { delay } => tracing::info!("reconnecting in {delay:?}"),
+                Event::TitleSet(title) => tracing::info!("title: {title}"),
+                Event::TitleFailed { title, reason } => {
+                    tracing::warn!("title {title:?} not set: {reason}");
+                }
+                Event::Finished => tracing::info!("finished"),
+                _ => {}
+            }
+        }
+    });
+    let result = stream.wait().await;
+    stopper.abort();
+    if let Some(c) = commands {
+        c.abort();
+    }
+    let _ = reporter.await;
+    Ok(result?)
+}
+
+fn clock(t: Duration) -> String {
+    let s = t.as_secs_f64();
+    format!(
+        "{:02}:{:02}:{:04.1}",
+        (s / 3600.0) as u64,
+        (s / 60.0) as u64 % 60,
+        s % 60.0
+    )
+}

@@ -1,0 +1,121 @@
+//! The `pipeline` binary streaming to a real icecast2: a playlist with a title, commands on
+//! stdin (title, mute, stop), and one-line errors that never show the password.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use test_support::icecast::{Icecast, IcecastOptions};
+use test_support::{ChildGuard, require_peer};
+
+fn pipeline() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_pipeline"));
+    cmd.env("RUST_LOG", "info");
+    cmd
+}
+
+fn url(server: &Icecast, password: &str) -> String {
+    format!(
+        "icecast://source:{password}@127.0.0.1:{}/stream",
+        server.port()
+    )
+}
+
+fn title_of(status: &serde_json::Value) -> Option<&str> {
+    status["icestats"]["source"]["title"].as_str()
+}
+
+#[test]
+fn playlist_with_title_and_stdin_commands() {
+    require_peer!("icecast2");
+    let server = Icecast::start(IcecastOptions::default());
+    let mp3 = test_support::fixture("sine-44100-cbr128.mp3");
+    let child = pipeline()
+        .arg(&mp3)
+        .arg(&mp3)
+        .arg(url(&server, "hackme"))
+        .args(["--title", "Först – Song", "--stream-name", "Test radio"])
+        .stdin(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut child = ChildGuard::new("pipeline", child);
+    let status = server.wait_for_status(|s| title_of(s) == Some("Först – Song"));
+    assert_eq!(title_of(&status), Some("Först – Song"), "{status}");
+    assert_eq!(
+        status["icestats"]["source"]["server_name"].as_str(),
+        Some("Test radio")
+    );
+
+    let stdin = child.stdin();
+    writeln!(stdin, "mute").unwrap();
+    writeln!(stdin, "title Zweiter Titel ♫").unwrap();
+    let status = server.wait_for_status(|s| title_of(s) == Some("Zweiter Titel ♫"));
+    assert_eq!(title_of(&status), Some("Zweiter Titel ♫"), "{status}");
+    writeln!(stdin, "stop").unwrap();
+    let started = Instant::now();
+    let (code, stderr) = child.wait_with_stderr(Duration::from_secs(10));
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "stop took {:?}",
+        started.elapsed()
+    );
+    assert_eq!(code, Some(0), "stderr: {stderr}");
+    assert!(
+        stderr.contains("muted") && stderr.contains("connected (PUT)"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("hackme"), "password printed: {stderr}");
+}
+
+#[test]
+fn wrong_password_and_non_mp3_input_are_one_line_errors() {
+    require_peer!("icecast2");
+    let server = Icecast::start(IcecastOptions::default());
+    let mp3 = test_support::fixture("sine-44100-cbr128.mp3");
+    let out = pipeline()
+        .arg(&mp3)
+        .arg(url(&server, "s3cret-wrong"))
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    let last = stderr.lines().last().unwrap_or("");
+    assert!(
+        last.starts_with("pipeline: ") && last.contains("wrong credentials"),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains("s3cret-wrong"),
+        "password printed: {stderr}"
+    );
+
+    // An MP4 is no input for an MP3 stream; an MP4 named .mp3 is not MP3 either.
+    let mp4 = test_support::fixture("h264.mp4");
+    let out = pipeline()
+        .arg(&mp4)
+        .arg(url(&server, "hackme"))
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        stderr.contains("unsupported input endpoint") && stderr.contains("h264.mp4"),
+        "{stderr}"
+    );
+    let dir = test_support::temp_dir();
+    let fake = dir.path().join("fake.mp3");
+    std::fs::copy(&mp4, &fake).unwrap();
+    let out = pipeline()
+        .arg(&fake)
+        .arg(url(&server, "hackme"))
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(stderr.contains("fake.mp3: not MP3"), "{stderr}");
+}
