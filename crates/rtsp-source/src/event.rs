@@ -31,7 +31,8 @@ pub struct Frame {
     pub data: Bytes,
     /// A random access point: IDR/IRAP for video; every audio frame.
     pub keyframe: bool,
-    /// RTP packets lost just before this frame.
+    /// RTP packets lost just before this frame; always 0 on a track's first frame (a gap
+    /// after `RTP-Info`'s sequence number is the server starting late, not loss).
     pub loss: u16,
     /// The codec parameters changed with this frame (a [`Event::TrackUpdated`] comes just
     /// before it): a recorder starts a new sample entry or file.

@@ -285,6 +285,10 @@ impl RtspOptions {
 
     /// Whether lost packets are a counted warning (`true`, the default, as NVRs do) or end
     /// the session with [`Error::PacketLoss`] (`false`, as retina's example does).
+    ///
+    /// Either way, a gap before a track's first packet (the server started after the
+    /// sequence number it announced in `RTP-Info`, as gst-rtsp-server does) is not loss: it
+    /// is only logged at debug level.
     pub fn allow_loss(mut self, allow: bool) -> Self {
         self.allow_loss = allow;
         self

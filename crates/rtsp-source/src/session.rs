@@ -42,6 +42,8 @@ pub struct RtspSource {
     idle: Pin<Box<Sleep>>,
     frames: u64,
     lost: u64,
+    /// Per track: a frame was received (before the start gate), so later loss is real.
+    received_any: Vec<bool>,
     ended: bool,
 }
 
@@ -183,6 +185,7 @@ impl RtspSource {
             session,
             server_tool: server_tool.clone(),
         });
+        let received_any = vec![false; tracks.len()];
         Ok(RtspSource {
             url,
             options,
@@ -199,6 +202,7 @@ impl RtspSource {
             idle,
             frames: 0,
             lost: 0,
+            received_any,
             ended: false,
         })
     }
@@ -268,6 +272,19 @@ impl RtspSource {
         };
         let mut frame = received.frame;
         frame.track = track;
+        let first = self
+            .received_any
+            .get_mut(track)
+            .map(|seen| !std::mem::replace(seen, true))
+            .unwrap_or(false);
+        if first && frame.loss > 0 {
+            // The gap is between RTP-Info's `seq` and the stream's first packet: the server
+            // started later than announced (gst-rtsp-server does, by one), nothing was sent
+            // that this client could have received.
+            tracing::debug!(url = %self.url, track, gap = frame.loss,
+                "first packet after the RTP-Info sequence number: not counted as loss");
+            frame.loss = 0;
+        }
         if frame.loss > 0 {
             self.lost += u64::from(frame.loss);
             if !self.options.allow_loss {

@@ -534,3 +534,72 @@ async fn stop_tears_down_and_ends_the_stream() {
     );
     assert!(events.next().await.is_none());
 }
+
+/// Collects until both tracks have `n` frames (or the session ends), then checks that the
+/// session is still up and that no loss was reported: gst-rtsp-server's first packet of a
+/// stream may come one sequence number after RTP-Info's, which is not loss.
+async fn no_loss_at_start(who: &str, source: &mut RtspSource, n: usize) {
+    let events = collect_until(source, LIMIT, |evs| {
+        matches!(evs.last(), Some(Event::Disconnected { .. }))
+            || (frames(evs, 0).len() >= n && frames(evs, 1).len() >= n)
+    })
+    .await;
+    assert!(
+        !events
+            .iter()
+            .any(|e| matches!(e, Event::Disconnected { .. })),
+        "{who}: {:?}",
+        summary(&events)
+    );
+    for track in [0, 1] {
+        let got = frames(&events, track);
+        assert!(
+            got.len() >= n,
+            "{who}, track {track}: {:?}",
+            summary(&events)
+        );
+        assert!(got.iter().all(|f| f.loss == 0), "{who}, track {track}");
+    }
+    assert_eq!(source.lost_packets(), 0, "{who}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn file_mount_plays_with_loss_not_allowed() {
+    if !test_support::peers_present("file_no_loss", RtspServer::PEERS) {
+        return;
+    }
+    let server = RtspServer::start(RtspServerOptions {
+        file: Some(test_support::fixture("rtsp-file.mp4")),
+        ..Default::default()
+    });
+    let mut source = RtspSource::connect(options(&server.url("/file")).allow_loss(false))
+        .await
+        .unwrap();
+    no_loss_at_start("file", &mut source, 20).await;
+    source.close().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn second_client_on_a_shared_mount_plays_with_loss_not_allowed() {
+    if !test_support::peers_present("shared_no_loss", RtspServer::PEERS) {
+        return;
+    }
+    let server = RtspServer::start_default();
+    let opts = options(&server.url("/h264aac"));
+    let mut first = RtspSource::connect(opts.clone()).await.unwrap();
+    collect_frames(&mut first, 1, 10, LIMIT).await;
+    // The second client joins the running shared media while the first keeps playing.
+    let mut second = RtspSource::connect(opts.allow_loss(false)).await.unwrap();
+    let (_, running) = tokio::join!(
+        no_loss_at_start("second", &mut second, 10),
+        collect_until(&mut first, LIMIT, |evs| {
+            matches!(evs.last(), Some(Event::Disconnected { .. })) || frames(evs, 1).len() >= 10
+        })
+    );
+    // The first client (loss allowed) is still playing. gst-rtsp-server skips one sequence
+    // number on its running streams when another client joins: that is loss after its
+    // first frame, so it stays counted there.
+    assert_eq!(frames(&running, 1).len(), 10, "{:?}", summary(&running));
+    second.close().await.unwrap();
+    first.close().await.unwrap();
+}

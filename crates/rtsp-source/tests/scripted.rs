@@ -232,6 +232,39 @@ async fn loss_is_counted_or_fatal() {
 }
 
 #[tokio::test]
+async fn a_gap_before_the_first_packet_is_not_loss() {
+    // RTP-Info announces 100, the server starts at 101 (as gst-rtsp-server does); a gap
+    // after the first frame is still loss.
+    let script = Script {
+        rtp_info: Some("url={base}stream=1;seq=100;rtptime=16000".into()),
+        ..Script::audio(pcma(0, [101, 102, 103, 105]), Then::Hang)
+    };
+    let mock = Mock::start(script).await;
+    let mut source = RtspSource::connect(options(&mock.url()).allow_loss(false))
+        .await
+        .unwrap();
+    let events = collect_until(&mut source, LIMIT, |_| false).await;
+    let got = frames(&events, 0);
+    let loss: Vec<u16> = got.iter().map(|f| f.loss).collect();
+    assert_eq!(loss, vec![0, 0, 0], "{:?}", summary(&events));
+    assert_eq!(source.lost_packets(), 1, "only the gap at 104");
+    match events.last() {
+        Some(Event::Disconnected {
+            reason: Error::PacketLoss { track, lost, .. },
+            ..
+        }) => assert_eq!((*track, *lost), (0, 1)),
+        other => panic!("{other:?}"),
+    }
+
+    // Loss allowed: the first frame carries no loss, the later gap is counted.
+    let mut source = RtspSource::connect(options(&mock.url())).await.unwrap();
+    let events = collect_frames(&mut source, 0, 4, LIMIT).await;
+    let loss: Vec<u16> = frames(&events, 0).iter().map(|f| f.loss).collect();
+    assert_eq!(loss, vec![0, 0, 0, 1]);
+    assert_eq!(source.lost_packets(), 1);
+}
+
+#[tokio::test]
 async fn video_waits_for_its_first_keyframe() {
     let mut packets = vec![h264(0, 1, 0, false)];
     packets.extend(pcma(2, 1..=2)); // audio before the keyframe is held back too

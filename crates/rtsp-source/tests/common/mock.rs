@@ -48,6 +48,9 @@ pub struct Script {
     pub stall: bool,
     /// How long the server takes to answer `TEARDOWN` (it logs "TEARDOWN answered").
     pub teardown_delay: Duration,
+    /// `RTP-Info` value of the PLAY response (RFC 2326 section 12.33); `{base}` stands for
+    /// the Content-Base (`rtsp://ADDR/cam/`).
+    pub rtp_info: Option<String>,
 }
 
 impl Script {
@@ -60,6 +63,7 @@ impl Script {
             then,
             stall: false,
             teardown_delay: Duration::ZERO,
+            rtp_info: None,
         }
     }
 }
@@ -186,7 +190,13 @@ async fn serve(
                         "Transport: RTP/AVP/TCP;unicast;interleaved={channels}\r\nSession: {id};timeout=60\r\n"
                     );
                 }
-                "PLAY" => extra += &format!("Session: {}\r\n", script.session_ids[0]),
+                "PLAY" => {
+                    extra += &format!("Session: {}\r\n", script.session_ids[0]);
+                    if let Some(info) = &script.rtp_info {
+                        let info = info.replace("{base}", &format!("rtsp://{addr}/cam/"));
+                        extra += &format!("RTP-Info: {info}\r\n");
+                    }
+                }
                 "TEARDOWN" => {
                     tokio::time::sleep(script.teardown_delay).await;
                     log.lock().unwrap().push("TEARDOWN answered".into());
