@@ -183,3 +183,62 @@ async fn utf8_title_round_trips_through_status_json() {
         "{err:?}"
     );
 }
+
+/// A pre-2.4 server that knows only SOURCE (scripted: no such icecast2 is packaged here).
+#[tokio::test]
+async fn old_server_without_put_gets_source() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let server = tokio::spawn(async move {
+        let mut requests = Vec::new();
+        for _ in 0..2 {
+            let (mut sock, _) = listener.accept().await.unwrap();
+            let mut head = Vec::new();
+            while !head.ends_with(b"\r\n\r\n") {
+                let mut byte = [0u8];
+                sock.read_exact(&mut byte).await.unwrap();
+                head.push(byte[0]);
+            }
+            let head = String::from_utf8(head).unwrap();
+            if head.starts_with("PUT ") {
+                sock.write_all(b"HTTP/1.0 405 Method Not Allowed\r\n\r\n")
+                    .await
+                    .unwrap();
+            } else {
+                sock.write_all(b"HTTP/1.0 200 OK\r\n\r\n").await.unwrap();
+                let mut body = [0u8; 4];
+                sock.read_exact(&mut body).await.unwrap();
+                requests.push((head, body.to_vec()));
+                return requests;
+            }
+            requests.push((head, Vec::new()));
+        }
+        requests
+    });
+    let cfg =
+        IcecastConfig::from_url(&format!("icecast://source:pw@127.0.0.1:{port}/old")).unwrap();
+    let mut source = IcecastSource::connect(&cfg, TIMEOUT).await.unwrap();
+    assert_eq!(source.method(), "SOURCE");
+    source.send(b"\xFF\xFB\x90\x64").await.unwrap();
+    let requests = server.await.unwrap();
+    assert_eq!(requests.len(), 2);
+    assert!(
+        requests[0].0.starts_with("PUT /old HTTP/1.1\r\n"),
+        "{}",
+        requests[0].0
+    );
+    assert!(
+        requests[1].0.starts_with("SOURCE /old HTTP/1.0\r\n"),
+        "{}",
+        requests[1].0
+    );
+    assert!(
+        requests[1]
+            .0
+            .contains("Authorization: Basic c291cmNlOnB3\r\n"),
+        "{}",
+        requests[1].0
+    );
+    assert_eq!(requests[1].1, b"\xFF\xFB\x90\x64");
+}

@@ -140,7 +140,13 @@ pub async fn stream_playlist(
         });
     };
     let mut stream = Stream::new(config, options, first, total, events)?;
-    stream.source = Some(stream.connect().await?);
+    // The first connection gets no retries: a wrong URL, a busy mount or a server that is
+    // not there is the user's to fix, and they should hear it at once.
+    let source = IcecastSource::connect(&stream.config, stream.options.timeout).await?;
+    stream.report(Event::Connected {
+        method: source.method(),
+    });
+    stream.source = Some(source);
     let mut commands_open = true;
     loop {
         while commands_open {
@@ -287,7 +293,7 @@ impl Stream {
             if from_file {
                 self.pending = Some(frame);
             }
-            self.source = Some(self.connect().await?);
+            self.source = Some(self.reconnect().await?);
             self.pacer.resume_at(Instant::now());
             return Ok(());
         }
@@ -303,7 +309,9 @@ impl Stream {
         Ok(())
     }
 
-    async fn connect(&self) -> Result<IcecastSource, Error> {
+    /// Reconnects after a lost connection, with backoff: right after a drop the server may
+    /// still hold the mount for our dead connection ("mount in use") for a moment.
+    async fn reconnect(&self) -> Result<IcecastSource, Error> {
         let started = Instant::now();
         let mut delay = self.options.backoff;
         loop {
