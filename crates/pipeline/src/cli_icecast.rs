@@ -38,6 +38,9 @@ pub(crate) struct IcecastArgs {
     /// Icecast: list the stream in public directories.
     #[arg(long)]
     public: bool,
+    /// Icecast: User-Agent header of the source connection.
+    #[arg(long, value_name = "TEXT")]
+    user_agent: Option<String>,
     /// Icecast: how far ahead of real time the stream may run, in seconds.
     #[arg(long, value_name = "SECS", default_value_t = 0.25)]
     lead: f64,
@@ -65,6 +68,9 @@ pub(crate) async fn run(
     config.info.genre = args.stream_genre.clone();
     config.info.url = args.stream_url.clone();
     config.info.public = args.public;
+    if let Some(agent) = &args.user_agent {
+        config.user_agent.clone_from(agent);
+    }
     let inputs = inputs
         .iter()
         .map(|s| match Endpoint::parse(s, Direction::Input)? {

@@ -119,3 +119,47 @@ fn wrong_password_and_non_mp3_input_are_one_line_errors() {
     assert!(!out.status.success());
     assert!(stderr.contains("fake.mp3: not MP3"), "{stderr}");
 }
+
+#[test]
+fn mp3_on_stdin_streams_to_the_end() {
+    require_peer!("icecast2");
+    let server = Icecast::start(IcecastOptions::default());
+    let mp3 = std::fs::read(test_support::fixture("sine-44100-cbr128.mp3")).unwrap();
+    let child = pipeline()
+        .arg("-")
+        .arg(url(&server, "hackme"))
+        .args(["--user-agent", "stdin-test/1"])
+        .stdin(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut child = ChildGuard::new("pipeline", child);
+    // Two copies of a 3 s file on stdin: one stream, no gap.
+    child.stdin().write_all(&mp3).unwrap();
+    child.stdin().write_all(&mp3).unwrap();
+    let status = server.wait_for_status(|s| s["icestats"].get("source").is_some());
+    assert!(status["icestats"].get("source").is_some(), "{status}");
+    let started = Instant::now();
+    let (code, stderr) = child.wait_with_stderr(Duration::from_secs(15));
+    assert_eq!(code, Some(0), "stderr: {stderr}");
+    // About 6 s of audio minus what already played while we waited for the mount.
+    assert!(
+        started.elapsed() > Duration::from_secs(4),
+        "took {:?}",
+        started.elapsed()
+    );
+    assert!(stderr.contains("finished"), "{stderr}");
+    // The source's request, with our User-Agent, is logged when it ends.
+    let mut log = String::new();
+    for _ in 0..50 {
+        log = server.access_log();
+        if log.contains("stdin-test/1") {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(
+        log.contains("PUT /stream") && log.contains("stdin-test/1"),
+        "access.log: {log}"
+    );
+}
