@@ -12,9 +12,11 @@
 //! read blocks retirement until its line arrives: one read per frame kept only two or three
 //! misses in flight and was slower). Only the lines holding headers are fetched, about one
 //! in six for 128 kbit/s, where the previous read-ahead (one read per cache line so that
-//! the hardware prefetcher streamed the whole input) was bound by memory bandwidth: 1.1 ms
-//! instead of 3.3 ms for the 57.6 MB bench file. A wrong prediction (VBR, junk, tags) only
-//! costs the read: the walk then waits for memory as it would without read-ahead.
+//! the hardware prefetcher streamed the whole input) was bound by memory bandwidth. For the
+//! 57.6 MB bench file: 1.1–1.3 ms instead of 3.3 ms on a quiet machine, 1.5–3.5 ms while
+//! other work loads the memory system (each batch still waits about one memory latency).
+//! A wrong prediction (VBR, junk, tags) only costs the read: the walk then waits for memory
+//! as it would without read-ahead.
 
 /// Frames per batch of reads (and the span the mean frame length is taken over).
 const BATCH: usize = 32;
