@@ -47,6 +47,23 @@ fn playlist_with_title_and_stdin_commands() {
         status["icestats"]["source"]["server_name"].as_str(),
         Some("Test radio")
     );
+    // Audio info taken from the stream itself.
+    let info = status["icestats"]["source"]["audio_info"]
+        .as_str()
+        .unwrap_or("");
+    for part in ["bitrate=128", "samplerate=44100", "channels=2"] {
+        assert!(info.contains(part), "audio_info {info:?}");
+    }
+
+    // A second source on the same mount: a clear error at once, no retry loop.
+    let started = Instant::now();
+    let stderr = failure(pipeline().arg(&mp3).arg(url(&server, "hackme")));
+    assert!(stderr.contains("mount in use"), "{stderr}");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "took {:?}",
+        started.elapsed()
+    );
 
     let stdin = child.stdin();
     writeln!(stdin, "mute").unwrap();
@@ -69,39 +86,46 @@ fn playlist_with_title_and_stdin_commands() {
     assert!(!stderr.contains("hackme"), "password printed: {stderr}");
 }
 
+/// Runs the binary to its end, expecting a failure; returns its stderr.
+fn failure(cmd: &mut Command) -> String {
+    let out = cmd.stdin(Stdio::null()).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(!out.status.success(), "expected a failure: {stderr}");
+    let last = stderr.lines().last().unwrap_or("");
+    assert!(
+        last.starts_with("pipeline: "),
+        "one-line cause last: {stderr}"
+    );
+    stderr
+}
+
 #[test]
 fn wrong_password_and_non_mp3_input_are_one_line_errors() {
     require_peer!("icecast2");
     let server = Icecast::start(IcecastOptions::default());
     let mp3 = test_support::fixture("sine-44100-cbr128.mp3");
-    let out = pipeline()
-        .arg(&mp3)
-        .arg(url(&server, "s3cret-wrong"))
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success());
-    let last = stderr.lines().last().unwrap_or("");
-    assert!(
-        last.starts_with("pipeline: ") && last.contains("wrong credentials"),
-        "{stderr}"
-    );
+    // http:// names an Icecast server with --icecast.
+    let http = url(&server, "s3cret-wrong").replace("icecast://", "http://");
+    let stderr = failure(pipeline().arg(&mp3).arg(&http).arg("--icecast"));
+    assert!(stderr.contains("wrong credentials"), "{stderr}");
     assert!(
         !stderr.contains("s3cret-wrong"),
         "password printed: {stderr}"
     );
+    // icecast2 logs a request when it ends; one source request, not a retry loop.
+    let mut log = server.access_log();
+    for _ in 0..40 {
+        if log.contains("PUT /stream") {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+        log = server.access_log();
+    }
+    assert_eq!(log.matches("PUT /stream").count(), 1, "access.log: {log}");
 
     // An MP4 is no input for an MP3 stream; an MP4 named .mp3 is not MP3 either.
     let mp4 = test_support::fixture("h264.mp4");
-    let out = pipeline()
-        .arg(&mp4)
-        .arg(url(&server, "hackme"))
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success());
+    let stderr = failure(pipeline().arg(&mp4).arg(url(&server, "hackme")));
     assert!(
         stderr.contains("unsupported input endpoint") && stderr.contains("h264.mp4"),
         "{stderr}"
@@ -109,14 +133,7 @@ fn wrong_password_and_non_mp3_input_are_one_line_errors() {
     let dir = test_support::temp_dir();
     let fake = dir.path().join("fake.mp3");
     std::fs::copy(&mp4, &fake).unwrap();
-    let out = pipeline()
-        .arg(&fake)
-        .arg(url(&server, "hackme"))
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success());
+    let stderr = failure(pipeline().arg(&fake).arg(url(&server, "hackme")));
     assert!(stderr.contains("fake.mp3: not MP3"), "{stderr}");
 }
 
