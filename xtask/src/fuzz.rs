@@ -106,7 +106,7 @@ pub(crate) fn run(args: &[String]) -> crate::Result {
 
 /// Checks the fuzz workspace (fmt, clippy) and replays every corpus file through the
 /// target bodies (stable, no libFuzzer).
-pub(crate) fn replay() -> crate::Result {
+pub(crate) fn replay() -> crate::Result<crate::Counts> {
     let manifest = fuzz_dir().join("Cargo.toml");
     // The fuzz workspace is outside the main one's `fmt --all` and `clippy --workspace`.
     let mut fmt = crate::cargo();
@@ -129,5 +129,5 @@ pub(crate) fn replay() -> crate::Result {
         .arg(&manifest)
         .arg("--target-dir")
         .arg(&target);
-    crate::run("fuzz-corpus replay", test)
+    crate::run_tests("fuzz-corpus replay", test)
 }

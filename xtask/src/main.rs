@@ -84,6 +84,66 @@ fn run(step: &str, mut cmd: Command) -> Result {
     }
 }
 
+/// Test counts, summed from cargo test's `test result:` lines.
+#[derive(Debug, Default, Clone, Copy)]
+struct Counts {
+    passed: u64,
+    failed: u64,
+    ignored: u64,
+}
+
+impl std::ops::AddAssign for Counts {
+    fn add_assign(&mut self, other: Counts) {
+        self.passed += other.passed;
+        self.failed += other.failed;
+        self.ignored += other.ignored;
+    }
+}
+
+/// Runs a `cargo test` command like [`run`], echoing its stdout while counting the tests.
+fn run_tests(step: &str, mut cmd: Command) -> Result<Counts> {
+    use std::io::BufRead;
+    eprintln!("\n==> {step}: {cmd:?}");
+    let mut child = cmd
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("{step}: cannot start: {e}"))?;
+    let mut counts = Counts::default();
+    if let Some(out) = child.stdout.take() {
+        for line in std::io::BufReader::new(out)
+            .lines()
+            .map_while(std::result::Result::ok)
+        {
+            println!("{line}");
+            // "test result: ok. 12 passed; 0 failed; 1 ignored; 0 measured; ..."
+            if let Some(rest) = line.strip_prefix("test result: ") {
+                for part in rest.split(';') {
+                    let mut words = part.split_whitespace().rev();
+                    let (Some(what), Some(n)) = (words.next(), words.next()) else {
+                        continue;
+                    };
+                    let n: u64 = n.parse().unwrap_or(0);
+                    match what {
+                        "passed" => counts.passed += n,
+                        "failed" => counts.failed += n,
+                        "ignored" => counts.ignored += n,
+                        _ => {}
+                    }
+                }
+            }
+        }
+    }
+    let status = child.wait().map_err(|e| format!("{step}: {e}"))?;
+    if status.success() {
+        Ok(counts)
+    } else {
+        Err(format!(
+            "{step} failed ({status}); {} passed, {} failed",
+            counts.passed, counts.failed
+        ))
+    }
+}
+
 fn test(args: &[String]) -> Result {
     if let Some(extra) = args.first() {
         return Err(format!("`xtask test` takes no arguments (got {extra:?})"));
@@ -111,15 +171,20 @@ fn test(args: &[String]) -> Result {
     tests
         .args(["test", "--workspace", "--all-features"])
         .env("REQUIRE_PEERS", "1");
-    run("tests", tests)?;
+    let mut counts = run_tests("tests", tests)?;
 
     let mut benches = cargo();
     benches
         .args(["test", "--workspace", "--all-features", "--benches"])
         .env("REQUIRE_PEERS", "1");
-    run("benches (smoke run)", benches)?;
+    counts += run_tests("benches (smoke run)", benches)?;
 
-    fuzz::replay()?;
+    counts += fuzz::replay()?;
     eprintln!("\nxtask test: all steps passed");
+    // The closing line CI reads: every test of every step.
+    println!(
+        "tests: {} passed, {} failed, {} skipped",
+        counts.passed, counts.failed, counts.ignored
+    );
     Ok(())
 }
