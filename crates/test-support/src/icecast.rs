@@ -117,7 +117,7 @@ impl Icecast {
         };
         let deadline = Instant::now() + Duration::from_secs(15);
         loop {
-            if let Ok((200, _)) = http_get(port, "/status-json.xsl", None) {
+            if let Ok((200, _)) = http_get(port, "/status-json.xsl") {
                 return server;
             }
             assert!(
@@ -156,8 +156,7 @@ impl Icecast {
 
     /// GET /status-json.xsl, parsed.
     pub fn status_json(&self) -> serde_json::Value {
-        let (status, body) =
-            http_get(self.port, "/status-json.xsl", None).expect("GET status-json.xsl");
+        let (status, body) = http_get(self.port, "/status-json.xsl").expect("GET status-json.xsl");
         assert_eq!(status, 200, "status-json.xsl answered {status}");
         // icecast 2.4.4's XSL drops the `{` after "icestats" when no element precedes
         // server_start (no source connected): `{"icestats":"server_start":...}`. Repair
@@ -202,25 +201,14 @@ impl Icecast {
     }
 }
 
-/// Minimal HTTP/1.0 GET on 127.0.0.1:`port`; `auth` is (user, password) for Basic auth.
-/// Returns the status code and the body.
-pub fn http_get(
-    port: u16,
-    path: &str,
-    auth: Option<(&str, &str)>,
-) -> std::io::Result<(u16, Vec<u8>)> {
+/// Minimal HTTP/1.0 GET on 127.0.0.1:`port`: the status code and the body.
+pub fn http_get(port: u16, path: &str) -> std::io::Result<(u16, Vec<u8>)> {
     let mut stream =
         TcpStream::connect_timeout(&(Ipv4Addr::LOCALHOST, port).into(), Duration::from_secs(2))?;
     stream.set_read_timeout(Some(Duration::from_secs(5)))?;
-    let mut request =
-        format!("GET {path} HTTP/1.0\r\nHost: 127.0.0.1:{port}\r\nUser-Agent: test-support\r\n");
-    if let Some((user, password)) = auth {
-        request += &format!(
-            "Authorization: Basic {}\r\n",
-            base64(format!("{user}:{password}").as_bytes())
-        );
-    }
-    request += "\r\n";
+    let request = format!(
+        "GET {path} HTTP/1.0\r\nHost: 127.0.0.1:{port}\r\nUser-Agent: test-support\r\n\r\n"
+    );
     stream.write_all(request.as_bytes())?;
     let mut response = Vec::new();
     stream.read_to_end(&mut response)?;
@@ -234,42 +222,4 @@ pub fn http_get(
         .and_then(|s| s.parse().ok())
         .unwrap_or(0);
     Ok((status, response[head_end..].to_vec()))
-}
-
-/// Standard base64 with padding (for Basic auth headers).
-pub fn base64(input: &[u8]) -> String {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::with_capacity(input.len().div_ceil(3) * 4);
-    for chunk in input.chunks(3) {
-        let b = [
-            chunk[0],
-            *chunk.get(1).unwrap_or(&0),
-            *chunk.get(2).unwrap_or(&0),
-        ];
-        let n = u32::from(b[0]) << 16 | u32::from(b[1]) << 8 | u32::from(b[2]);
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(ALPHABET[(n >> (18 - 6 * i) & 63) as usize] as char);
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn base64_matches_rfc4648_vectors() {
-        for (input, want) in [
-            ("", ""),
-            ("f", "Zg=="),
-            ("fo", "Zm8="),
-            ("foo", "Zm9v"),
-            ("foobar", "Zm9vYmFy"),
-        ] {
-            assert_eq!(super::base64(input.as_bytes()), want);
-        }
-    }
 }

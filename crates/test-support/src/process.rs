@@ -1,7 +1,7 @@
 //! Child processes stopped by PID when their guard drops.
 
 use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
@@ -105,19 +105,7 @@ impl ChildGuard {
                 .arg("-TERM")
                 .arg(child.id().to_string())
                 .status();
-            let deadline = Instant::now() + Duration::from_secs(5);
-            while Instant::now() < deadline {
-                if !matches!(child.try_wait(), Ok(None)) {
-                    return;
-                }
-                std::thread::sleep(Duration::from_millis(20));
-            }
-            eprintln!(
-                "{} (pid {}) ignored SIGTERM; killing",
-                self.name,
-                child.id()
-            );
-            let _ = child.kill();
+            exit_or_kill(&self.name, &mut child, Duration::from_secs(5));
         }
         let _ = child.wait();
     }
@@ -144,25 +132,7 @@ impl ChildGuard {
                 text
             })
         });
-        let deadline = Instant::now() + timeout;
-        let code = loop {
-            match child.try_wait() {
-                Ok(Some(status)) => break status.code(),
-                Ok(None) if Instant::now() < deadline => {
-                    std::thread::sleep(Duration::from_millis(20))
-                }
-                _ => {
-                    eprintln!(
-                        "{} (pid {}) still running after {timeout:?}; killing",
-                        self.name,
-                        child.id()
-                    );
-                    let _ = child.kill();
-                    let _ = child.wait();
-                    break None;
-                }
-            }
-        };
+        let code = exit_or_kill(&self.name, &mut child, timeout).and_then(|s| s.code());
         (code, reader.and_then(|r| r.join().ok()).unwrap_or_default())
     }
 
@@ -171,6 +141,26 @@ impl ChildGuard {
         if let Some(mut child) = self.child.take() {
             let _ = child.kill();
             let _ = child.wait();
+        }
+    }
+}
+
+/// Waits up to `timeout` for `child` to exit; SIGKILLs it after. `None` when killed.
+fn exit_or_kill(name: &str, child: &mut Child, timeout: Duration) -> Option<ExitStatus> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        match child.try_wait() {
+            Ok(Some(status)) => return Some(status),
+            Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(20)),
+            _ => {
+                eprintln!(
+                    "{name} (pid {}) still running after {timeout:?}; killing",
+                    child.id()
+                );
+                let _ = child.kill();
+                let _ = child.wait();
+                return None;
+            }
         }
     }
 }

@@ -11,9 +11,7 @@ use std::io::{self, BufWriter, Write};
 use std::path::PathBuf;
 use std::time::SystemTime;
 
-use bmff_writer::{
-    InitSegment, MediaSegment, Sample, SegmentSink, SegmentWriter, write_all_vectored,
-};
+use bmff_writer::{InitSegment, MediaSegment, SegmentSink, SegmentWriter, write_all_vectored};
 
 use super::{Sink, SinkFactory, Timeline};
 use crate::packet::{Packet, Track};
@@ -81,19 +79,8 @@ impl HlsSink {
 
 impl Sink for HlsSink {
     fn write(&mut self, packet: Packet) -> Result<(), Error> {
-        let Some(timescale) = self.tracks.get(packet.track).map(|t| t.timescale) else {
+        let Some(sample) = super::mp4::sample(packet, &self.tracks, &mut self.timeline) else {
             return Ok(());
-        };
-        let Some(dts) = self.timeline.shift(packet.dts, timescale) else {
-            return Ok(());
-        };
-        let sample = Sample {
-            track: packet.track,
-            dts,
-            cts_offset: packet.cts_offset,
-            duration: packet.duration,
-            sync: packet.keyframe,
-            data: packet.data,
         };
         self.writer.push(sample).map_err(self.err())
     }

@@ -66,7 +66,7 @@ fn configs(tracks: &[Track]) -> Result<Vec<TrackConfig>, Error> {
 }
 
 /// A neutral packet as the writer's sample, on the file's timeline; `None` before it.
-fn sample(packet: Packet, tracks: &[Track], timeline: &mut Timeline) -> Option<Sample> {
+pub(super) fn sample(packet: Packet, tracks: &[Track], timeline: &mut Timeline) -> Option<Sample> {
     let timescale = tracks.get(packet.track)?.timescale;
     let dts = timeline.shift(packet.dts, timescale)?;
     Some(Sample {
