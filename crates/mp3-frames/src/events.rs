@@ -153,6 +153,30 @@ impl<'a> Iterator for Events<'a> {
         if self.pending.is_some() {
             return self.pending.take();
         }
+        if let Some(frame) = self.next_frame() {
+            return Some(Event::Frame(frame));
+        }
+        self.next_slow()
+    }
+}
+
+impl<'a> Events<'a> {
+    /// The common case: a whole frame that continues the synced stream.
+    #[inline(always)]
+    fn next_frame(&mut self) -> Option<Frame<&'a [u8]>> {
+        if self.pending.is_some() {
+            return None;
+        }
+        let buf = self.data.get(self.pos..)?;
+        let meta = self.core.next_frame(buf)?;
+        let data = buf.get(..meta.len)?;
+        self.pos += meta.len;
+        self.prefetch.after_frame(self.data, self.pos);
+        Some(Frame::new(meta, data))
+    }
+
+    #[inline(never)]
+    fn next_slow(&mut self) -> Option<Event<&'a [u8]>> {
         loop {
             let buf = self.data.get(self.pos..).unwrap_or_default();
             match self.core.next(buf, true) {
@@ -229,6 +253,9 @@ impl<'a> Iterator for Frames<'a> {
 
     #[inline]
     fn next(&mut self) -> Option<Self::Item> {
+        if let Some(frame) = self.0.next_frame() {
+            return Some(frame);
+        }
         loop {
             if let Event::Frame(f) = self.0.next()? {
                 return Some(f);

@@ -136,10 +136,10 @@ impl Core {
     /// What starts at `buf[0]`. `eof`: nothing follows `buf`.
     #[inline]
     pub(crate) fn next(&mut self, buf: &[u8], eof: bool) -> Out {
-        if let Some((header, len)) = self.continues(buf) {
-            if len <= buf.len() {
-                return self.take_frame(header, len);
-            }
+        if let Some(meta) = self.next_frame(buf) {
+            return Out::Frame(meta);
+        }
+        if let Some((_, len)) = self.continues(buf) {
             if !eof {
                 return Out::NeedMore(len);
             }
@@ -154,8 +154,19 @@ impl Core {
         self.next_slow(buf, eof)
     }
 
+    /// The common case of [`Core::next`], kept small so that it inlines into the callers'
+    /// loops: a whole frame at `buf[0]` that continues the synced stream.
+    #[inline(always)]
+    pub(crate) fn next_frame(&mut self, buf: &[u8]) -> Option<FrameMeta> {
+        let (header, len) = self.continues(buf)?;
+        if len > buf.len() {
+            return None;
+        }
+        Some(self.take_frame(header, len))
+    }
+
     /// In sync: the header at `buf[0]` continues the stream; its frame length.
-    #[inline]
+    #[inline(always)]
     fn continues(&self, buf: &[u8]) -> Option<(FrameHeader, usize)> {
         let sync = self.synced.as_ref()?;
         let &[a, b, c, d] = buf.first_chunk::<4>()?;
@@ -172,8 +183,8 @@ impl Core {
     }
 
     /// A frame that continues the synced stream (same rate and samples per frame).
-    #[inline]
-    fn take_frame(&mut self, header: FrameHeader, len: usize) -> Out {
+    #[inline(always)]
+    fn take_frame(&mut self, header: FrameHeader, len: usize) -> FrameMeta {
         let meta = FrameMeta {
             offset: self.offset,
             len,
@@ -186,7 +197,7 @@ impl Core {
         // `synced` is set before any frame is taken; 0 cannot happen.
         self.samples_since_base += u64::from(self.synced.as_ref().map_or(0, |s| s.samples));
         self.index += 1;
-        Out::Frame(meta)
+        meta
     }
 
     /// The frame that (re)starts sync: maybe the Info frame, maybe a new sample rate.
@@ -217,7 +228,7 @@ impl Core {
             self.rate = rate;
             self.samples_since_base = 0;
         }
-        self.take_frame(header, len)
+        Out::Frame(self.take_frame(header, len))
     }
 
     fn flush_junk(&mut self) -> Option<Out> {
