@@ -4,7 +4,9 @@
 //! stereo MP4 is made once with ffmpeg and served by gst-rtsp-server's file-backed,
 //! non-shared `/file` mount (no encoding on the server, paced in real time). Each
 //! iteration records `SECONDS` of it over TCP with a fresh process:
-//! - `ours`: `pipeline --allow-loss --duration SECONDS URL out.mp4`
+//! - `ours`: `pipeline --allow-loss --duration SECONDS URL out.mp4` (packets handled in
+//!   bursts of 50 ms, the default)
+//! - `ours-burst-0`: the same with `--burst 0` (each packet as it arrives)
 //! - `peer-ffmpeg`: `ffmpeg -rtsp_transport tcp -i URL -c copy -t SECONDS out.mp4`
 //!
 //! The measured "time" of an iteration is the recorder process's CPU time (user + system,
@@ -13,7 +15,7 @@
 //! CPU second and the ours/peer ratio (2.0 = half of ffmpeg's CPU). CPU seconds per minute
 //! of media are printed to stderr for each iteration.
 //!
-//! Full run: `cargo xtask bench pipeline` (about 4 minutes with the default 10 s
+//! Full run: `cargo xtask bench pipeline` (about 6 minutes with the default 10 s
 //! recordings; `PIPELINE_BENCH_SECONDS` changes it). Under `cargo test --benches` (no
 //! `--bench` argument) it records 1 s of the small committed fixture once, as a smoke test.
 #![allow(clippy::unwrap_used)]
@@ -71,6 +73,13 @@ fn ours(url: &str, out: &Path, seconds: u64) -> Command {
         url,
     ])
     .arg(out);
+    cmd
+}
+
+/// Without bursts (`--burst 0`): a wake-up per packet, as ffmpeg.
+fn ours_one_by_one(url: &str, out: &Path, seconds: u64) -> Command {
+    let mut cmd = ours(url, out, seconds);
+    cmd.args(["--burst", "0"]);
     cmd
 }
 
@@ -164,6 +173,7 @@ fn main() {
     let per_minute = 60.0 / seconds as f64;
     for (name, command) in [
         ("ours", ours as fn(&str, &Path, u64) -> Command),
+        ("ours-burst-0", ours_one_by_one),
         ("peer-ffmpeg", ffmpeg),
     ] {
         group.bench_function(name, |b| {

@@ -53,6 +53,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+mod burst;
 pub mod endpoint;
 pub mod icecast;
 mod naming;

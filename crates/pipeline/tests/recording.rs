@@ -227,6 +227,26 @@ async fn rotation_survives_a_server_restart() {
     assert!(leftovers.is_empty(), "unfinished files: {leftovers:?}");
 }
 
+/// Every other RTSP-to-file test runs with the default bursts (`Options::burst`); this
+/// one handles each packet as it arrives, on the caller's runtime.
+#[tokio::test(flavor = "current_thread")]
+async fn packets_one_by_one_without_bursts() {
+    if !peers("packets_one_by_one_without_bursts", &[]) {
+        return;
+    }
+    let server = RtspServer::start_default();
+    let dir = test_support::temp_dir();
+    let file = dir.path().join("one-by-one.mp4");
+    let options = Options {
+        duration: secs(2.0),
+        burst: None,
+        ..Options::default()
+    };
+    let summary = record(&server.url("/h264aac"), &file, options).await;
+    assert_eq!(summary.files, vec![file.clone()]);
+    check_av(&file, "h264", 2.0);
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn no_video_records_audio_only() {
     if !peers("no_video_records_audio_only", &[]) {

@@ -7,7 +7,7 @@
 pub(crate) mod mp3;
 pub(crate) mod rtsp;
 
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use tokio::sync::{mpsc, watch};
 
@@ -37,15 +37,17 @@ pub(crate) enum InputEvent {
 }
 
 /// Runs the source of `input` until it ends or `stop` turns true; the last event sent is
-/// always [`InputEvent::End`] (unless the recorder is gone).
+/// always [`InputEvent::End`] (unless the recorder is gone). `pause`: an RTSP source
+/// sleeps this long whenever nothing is ready (see [`crate::burst`]).
 pub(crate) async fn run(
     input: Endpoint,
     options: Options,
     tx: mpsc::Sender<InputEvent>,
     stop: watch::Receiver<bool>,
+    pause: Option<Duration>,
 ) {
     let end = match input {
-        Endpoint::Rtsp(url) => rtsp::run(&url, &options, &tx, stop).await,
+        Endpoint::Rtsp(url) => rtsp::run(&url, &options, &tx, stop, pause).await,
         Endpoint::Mp3File(path) => mp3::run_file(path, tx.clone(), stop).await,
         Endpoint::Stdin => mp3::run_stdin(tx.clone(), stop).await,
         Endpoint::RawInput(raw) => crate::raw::run_source(raw, &tx, stop).await,

@@ -5,12 +5,15 @@
 //! (`--segment`) the reconnecting supervisor keeps going and each reconnection becomes an
 //! [`InputEvent::Discontinuity`] (a new file).
 
+use std::time::Duration;
+
 use rtsp_source::{
     Event, Frame, ReconnectOptions, ReconnectingSource, RtspOptions, StreamSelection, TrackInfo,
 };
 use tokio::sync::{mpsc, watch};
 
 use super::InputEvent;
+use crate::burst::after_pause;
 use crate::packet::{Codec, MediaKind, Packet, Track};
 use crate::{Error, Options, SecretUrl};
 
@@ -19,6 +22,7 @@ pub(crate) async fn run(
     options: &Options,
     tx: &mpsc::Sender<InputEvent>,
     mut stop: watch::Receiver<bool>,
+    pause: Option<Duration>,
 ) -> Result<(), Error> {
     let reconnect = options.segment.is_some();
     let mut source =
@@ -37,7 +41,7 @@ pub(crate) async fn run(
     };
     let mut tracks = TrackMap::default();
     let mut end = Ok(());
-    while let Some(event) = source.next_event().await {
+    while let Some(event) = after_pause(source.next_event(), pause).await {
         let sent = match event {
             Event::Connected { session, .. } => {
                 tracing::debug!(url = %url, session, "connected");
