@@ -5,8 +5,8 @@
 //!   `rtsp://…`, `*.mp3` and `tcp://…` in; `*.mp4` (plain or fragmented), a directory or
 //!   `*.m3u8` (HLS), `-` (fragmented MP4 on stdout), `tcp-listen://…` ([`remote`] packet
 //!   server) out; [`raw`] endpoints to write and read [`Packet`]s from code.
-//! - [`Pipeline::run`] / [`Pipeline::spawn`] → [`PipelineHandle`] (`wait`, `close`,
-//!   `kill`, live [`Status`]).
+//! - [`run`]`(input, output)` / [`spawn`]`(input, output)` → [`PipelineHandle`] (`wait`,
+//!   `close`, `kill`, live [`Status`]); [`Pipeline`] to set [`Options`] first.
 //! - Recording: `NAME.partial` renamed when finalized; finalized also after an input
 //!   error; duration limit; rotation at key frames after wall-clock boundaries
 //!   ([`Options::segment`]); a reconnection or parameter change starts a new file.
@@ -33,7 +33,7 @@
 //!
 //! ```
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
-//! use pipeline::{Direction, Endpoint, Pipeline};
+//! use pipeline::{Direction, Endpoint};
 //! # let dir = std::env::temp_dir().join(format!("pipeline-doc-{}", std::process::id()));
 //! # std::fs::create_dir_all(&dir)?;
 //! # let mp3 = dir.join("song.mp3");
@@ -43,7 +43,7 @@
 //! let input = Endpoint::parse(mp3.to_str().unwrap(), Direction::Input)?;
 //! let output = Endpoint::parse(mp4.to_str().unwrap(), Direction::Output)?;
 //! let runtime = tokio::runtime::Runtime::new()?;
-//! let summary = runtime.block_on(Pipeline::new(input, output).run())?;
+//! let summary = runtime.block_on(pipeline::run(input, output))?;
 //! assert_eq!(summary.status.packets, 40);
 //! assert!(mp4.exists());
 //! # std::fs::remove_dir_all(&dir)?;
@@ -69,6 +69,18 @@ pub use endpoint::{Direction, Endpoint, SecretUrl};
 pub use packet::{Codec, MediaKind, Packet, Track};
 pub use rtsp_source::{InitialTimestamp, Teardown, Transport};
 pub use run::{Closer, HlsMode, Options, Pipeline, PipelineHandle, RtspSettings, Status, Summary};
+
+/// Runs a pipeline from `input` to `output` with default [`Options`] until it ends (the
+/// short form of [`Pipeline::run`]).
+pub async fn run(input: Endpoint, output: Endpoint) -> Result<Summary, Error> {
+    Pipeline::new(input, output).run().await
+}
+
+/// Starts a pipeline from `input` to `output` with default [`Options`] on the current
+/// tokio runtime (the short form of [`Pipeline::spawn`]).
+pub fn spawn(input: Endpoint, output: Endpoint) -> PipelineHandle {
+    Pipeline::new(input, output).spawn()
+}
 
 /// Errors of the pipeline.
 #[derive(Debug, thiserror::Error)]
