@@ -139,6 +139,13 @@ fn make_source(dir: &Path, seconds: u64) -> PathBuf {
 
 fn main() {
     let full = std::env::args().any(|a| a == "--bench");
+    // Arguments first: criterion exits on bad ones, which would leave the server running
+    // and the temporary directory behind.
+    let mut c = Criterion::default()
+        .configure_from_args()
+        .sample_size(10)
+        .warm_up_time(Duration::from_millis(1))
+        .measurement_time(Duration::from_millis(1));
     let mut peers = RtspServer::PEERS.to_vec();
     peers.push("ffmpeg");
     if !test_support::peers_present("record_cpu", &peers) {
@@ -161,11 +168,6 @@ fn main() {
     let url = server.url("/file");
     let out = dir.path().join("out.mp4");
 
-    let mut c = Criterion::default()
-        .configure_from_args()
-        .sample_size(10)
-        .warm_up_time(Duration::from_millis(1))
-        .measurement_time(Duration::from_millis(1));
     let mut group = c.benchmark_group("record-rtsp-720p");
     group
         .sampling_mode(SamplingMode::Flat)
