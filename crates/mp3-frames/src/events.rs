@@ -112,6 +112,30 @@ pub enum Event<D> {
     },
 }
 
+impl<D> Event<D> {
+    /// The same event with its frame data (if any) mapped by `f`, e.g. to owned bytes.
+    pub fn map_data<E>(self, f: impl FnOnce(D) -> E) -> Event<E> {
+        match self {
+            Event::Frame(frame) => Event::Frame(frame.map_data(f)),
+            Event::Info { frame, tag } => Event::Info {
+                frame: frame.map_data(f),
+                tag,
+            },
+            Event::Tag(t) => Event::Tag(t),
+            Event::Skipped { offset, len } => Event::Skipped { offset, len },
+            Event::Truncated {
+                offset,
+                len,
+                expected,
+            } => Event::Truncated {
+                offset,
+                len,
+                expected,
+            },
+        }
+    }
+}
+
 /// Every event of an in-memory stream (never panics, never allocates per frame).
 ///
 /// ```
@@ -150,9 +174,6 @@ impl<'a> Iterator for Events<'a> {
 
     #[inline]
     fn next(&mut self) -> Option<Self::Item> {
-        if self.pending.is_some() {
-            return self.pending.take();
-        }
         if let Some(frame) = self.next_frame() {
             return Some(Event::Frame(frame));
         }
@@ -177,6 +198,9 @@ impl<'a> Events<'a> {
 
     #[inline(never)]
     fn next_slow(&mut self) -> Option<Event<&'a [u8]>> {
+        if self.pending.is_some() {
+            return self.pending.take();
+        }
         loop {
             let buf = self.data.get(self.pos..).unwrap_or_default();
             match self.core.next(buf, true) {

@@ -11,11 +11,12 @@
 //! each batch covers the next frames the previous one did not. The hardware prefetcher
 //! already streams a forward walk (57.6 MB in about 2.0–2.9 ms here with no read-ahead);
 //! the reads keep the few header lines just ahead in flight, which halves that (0.70–0.85
-//! ms, about 5 ns per frame: as fast as the walk over input already in cache). Measured on the bench file,
-//! interleaved in one process, over several minutes: 4/4 was best in every round; batches
-//! of 32 frames 64 ahead (the previous setting) were 25–40% slower, because each batch's
-//! demand reads block retirement for about one memory latency, and one read per frame
-//! (1/4) was slower still. A wrong prediction (VBR, junk, tags) only costs the read.
+//! ms, about 5 ns per frame: as fast as the walk over input already in cache). Measured
+//! on the bench file, interleaved in one process, over several minutes: 4/4 was best in
+//! every round; batches of 32 frames 64 ahead (the previous setting) were 25–40% slower,
+//! because each batch's demand reads block retirement for about one memory latency, and
+//! one read per frame (1/4) was slower still. A wrong prediction (VBR, junk, tags) only
+//! costs the read.
 
 /// Frames per batch of reads (and the span the mean frame length is taken over).
 const BATCH: usize = 4;

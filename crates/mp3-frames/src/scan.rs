@@ -136,10 +136,10 @@ impl Core {
     /// What starts at `buf[0]`. `eof`: nothing follows `buf`.
     #[inline]
     pub(crate) fn next(&mut self, buf: &[u8], eof: bool) -> Out {
-        if let Some(meta) = self.next_frame(buf) {
-            return Out::Frame(meta);
-        }
-        if let Some((_, len)) = self.continues(buf) {
+        if let Some((header, len)) = self.continues(buf) {
+            if len <= buf.len() {
+                return Out::Frame(self.take_frame(header, len));
+            }
             if !eof {
                 return Out::NeedMore(len);
             }
@@ -182,17 +182,23 @@ impl Core {
         Some((FrameHeader::trusted(word), usize::from(base + pad)))
     }
 
-    /// A frame that continues the synced stream (same rate and samples per frame).
+    /// A frame of `len` bytes at the current position.
     #[inline(always)]
-    fn take_frame(&mut self, header: FrameHeader, len: usize) -> FrameMeta {
-        let meta = FrameMeta {
+    fn meta(&self, header: FrameHeader, len: usize) -> FrameMeta {
+        FrameMeta {
             offset: self.offset,
             len,
             header,
             index: self.index,
             time_base: self.time_base,
             samples_since_base: self.samples_since_base,
-        };
+        }
+    }
+
+    /// A frame that continues the synced stream (same rate and samples per frame).
+    #[inline(always)]
+    fn take_frame(&mut self, header: FrameHeader, len: usize) -> FrameMeta {
+        let meta = self.meta(header, len);
         self.offset += len as u64;
         // `synced` is set before any frame is taken; 0 cannot happen.
         self.samples_since_base += u64::from(self.synced.as_ref().map_or(0, |s| s.samples));
@@ -208,14 +214,8 @@ impl Core {
         if !self.frames_seen {
             self.frames_seen = true;
             if let Some(info) = xing::parse(header, &buf[..len]) {
-                let meta = FrameMeta {
-                    offset: self.offset,
-                    len,
-                    header,
-                    index: self.index,
-                    time_base: self.time_base,
-                    samples_since_base: self.samples_since_base,
-                };
+                // Metadata: takes its bytes but no index or time.
+                let meta = self.meta(header, len);
                 self.offset += len as u64;
                 return Out::Info(meta, Box::new(info));
             }

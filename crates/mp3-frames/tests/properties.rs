@@ -123,7 +123,7 @@ proptest! {
         // Random bytes too (sync words allowed): both parsers must still agree.
         let mut data = data;
         data.extend(noise);
-        let slice: Vec<Event<Vec<u8>>> = Events::new(&data).map(owned).collect();
+        let slice: Vec<Event<Vec<u8>>> = Events::new(&data).map(|e| e.map_data(<[u8]>::to_vec)).collect();
         let mut parser = StreamParser::new();
         let mut pushed = Vec::new();
         let mut rest = &data[..];
@@ -133,45 +133,16 @@ proptest! {
             parser.push(&rest[..n]);
             rest = &rest[n..];
             while let Some(e) = parser.pull() {
-                pushed.push(owned_bytes(e));
+                pushed.push(e.map_data(|d| d.to_vec()));
             }
             // Bounded: one frame to confirm (≤ 2 × largest frame + header) plus one push.
             prop_assert!(parser.buffered() <= 2 * 2881 + 4 + 700, "{} buffered", parser.buffered());
         }
         parser.finish();
         while let Some(e) = parser.pull() {
-            pushed.push(owned_bytes(e));
+            pushed.push(e.map_data(|d| d.to_vec()));
         }
         prop_assert_eq!(pushed, slice);
-    }
-}
-
-fn owned(e: Event<&[u8]>) -> Event<Vec<u8>> {
-    map(e, |d| d.to_vec())
-}
-
-fn owned_bytes(e: Event<bytes::Bytes>) -> Event<Vec<u8>> {
-    map(e, |d| d.to_vec())
-}
-
-fn map<D, E>(e: Event<D>, f: impl Fn(D) -> E) -> Event<E> {
-    match e {
-        Event::Frame(fr) => Event::Frame(fr.map_data(f)),
-        Event::Info { frame, tag } => Event::Info {
-            frame: frame.map_data(f),
-            tag,
-        },
-        Event::Tag(t) => Event::Tag(t),
-        Event::Skipped { offset, len } => Event::Skipped { offset, len },
-        Event::Truncated {
-            offset,
-            len,
-            expected,
-        } => Event::Truncated {
-            offset,
-            len,
-            expected,
-        },
     }
 }
 

@@ -32,24 +32,7 @@ fn fixtures() -> Vec<(String, Vec<u8>)> {
 }
 
 fn owned<D: AsRef<[u8]>>(e: Event<D>) -> Event<Vec<u8>> {
-    match e {
-        Event::Frame(f) => Event::Frame(f.map_data(|d| d.as_ref().to_vec())),
-        Event::Info { frame, tag } => Event::Info {
-            frame: frame.map_data(|d| d.as_ref().to_vec()),
-            tag,
-        },
-        Event::Tag(t) => Event::Tag(t),
-        Event::Skipped { offset, len } => Event::Skipped { offset, len },
-        Event::Truncated {
-            offset,
-            len,
-            expected,
-        } => Event::Truncated {
-            offset,
-            len,
-            expected,
-        },
-    }
+    e.map_data(|d| d.as_ref().to_vec())
 }
 
 #[test]
