@@ -12,11 +12,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use rtsp_source::{InitialTimestamp, Teardown, Transport};
-use tokio::sync::{mpsc, oneshot, watch};
+use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
 use crate::recorder::{Flow, RecordOptions, Recorder};
-use crate::{Endpoint, Error, burst, sink, source};
+use crate::{Endpoint, Error, sink, source};
 
 /// How HLS playlists are written.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -202,17 +202,7 @@ impl Pipeline {
                     audio: options.audio,
                 };
                 let (tx, rx) = mpsc::channel(options.queue.max(1));
-                let source = match burst {
-                    Some(pause) => burst::spawn_source(input, options, tx, stop_rx, pause),
-                    None => {
-                        let (done_tx, done_rx) = oneshot::channel();
-                        tokio::spawn(async move {
-                            source::run(input, options, tx, stop_rx, None).await;
-                            let _ = done_tx.send(());
-                        });
-                        done_rx
-                    }
-                };
+                let source = source::spawn(input, options, tx, stop_rx, burst);
                 let recorder = Recorder::new(record, factory, status_tx);
                 let result =
                     tokio::task::spawn_blocking(move || record_loop(recorder, rx, &killed, burst))

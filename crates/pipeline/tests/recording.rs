@@ -7,14 +7,21 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use pipeline::{Direction, Endpoint, Options, Pipeline, Summary};
+use tempfile::TempDir;
 use test_support::ffprobe::{self, Value, num};
-use test_support::rtsp::{RtspServer, RtspServerOptions};
+use test_support::rtsp::RtspServer;
 
 fn peers(test: &str, extra: &[&str]) -> bool {
     let mut names: Vec<&str> = RtspServer::PEERS.to_vec();
     names.extend(["ffprobe", "ffmpeg"]);
     names.extend(extra);
     test_support::peers_present(test, &names)
+}
+
+/// The test camera and a temporary directory; `None` when a peer is missing (reported as
+/// skipped, a failure under CI).
+fn camera(test: &str, extra: &[&str]) -> Option<(RtspServer, TempDir)> {
+    peers(test, extra).then(|| (RtspServer::start_default(), test_support::temp_dir()))
 }
 
 async fn record(url: &str, out: &Path, options: Options) -> Summary {
@@ -71,11 +78,9 @@ fn check_av(file: &Path, video_codec: &str, expected: f64) {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn h264_aac_to_plain_and_fragmented_mp4() {
-    if !peers("h264_aac_to_plain_and_fragmented_mp4", &[]) {
+    let Some((server, dir)) = camera("h264_aac_to_plain_and_fragmented_mp4", &[]) else {
         return;
-    }
-    let server = RtspServer::start_default();
-    let dir = test_support::temp_dir();
+    };
     let plain = dir.path().join("plain.mp4");
     let fragmented = dir.path().join("fragmented.mp4");
     let url = server.url("/h264aac");
@@ -109,11 +114,9 @@ async fn h264_aac_to_plain_and_fragmented_mp4() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn h265_to_plain_and_fragmented_mp4() {
-    if !peers("h265_to_plain_and_fragmented_mp4", &["gst-bad"]) {
+    let Some((server, dir)) = camera("h265_to_plain_and_fragmented_mp4", &["gst-bad"]) else {
         return;
-    }
-    let server = RtspServer::start_default();
-    let dir = test_support::temp_dir();
+    };
     let url = server.url("/h265");
     for fragmented in [false, true] {
         let file = dir.path().join(format!("h265-{fragmented}.mp4"));
@@ -136,11 +139,9 @@ async fn h265_to_plain_and_fragmented_mp4() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn hls_playlist_has_the_recorded_duration() {
-    if !peers("hls_playlist_has_the_recorded_duration", &[]) {
+    let Some((server, dir)) = camera("hls_playlist_has_the_recorded_duration", &[]) else {
         return;
-    }
-    let server = RtspServer::start_default();
-    let dir = test_support::temp_dir();
+    };
     let playlist = dir.path().join("hls/live.m3u8");
     let options = Options {
         duration: secs(4.0),
@@ -165,11 +166,9 @@ async fn hls_playlist_has_the_recorded_duration() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn rotation_survives_a_server_restart() {
-    if !peers("rotation_survives_a_server_restart", &[]) {
+    let Some((mut server, dir)) = camera("rotation_survives_a_server_restart", &[]) else {
         return;
-    }
-    let mut server = RtspServer::start(RtspServerOptions::default());
-    let dir = test_support::temp_dir();
+    };
     let pattern = dir.path().join("cam-%H%M%S.mp4");
     let input = Endpoint::parse(&server.url("/h264aac"), Direction::Input).unwrap();
     let output = Endpoint::parse(pattern.to_str().unwrap(), Direction::Output).unwrap();
@@ -231,11 +230,9 @@ async fn rotation_survives_a_server_restart() {
 /// one handles each packet as it arrives, on the caller's runtime.
 #[tokio::test(flavor = "current_thread")]
 async fn packets_one_by_one_without_bursts() {
-    if !peers("packets_one_by_one_without_bursts", &[]) {
+    let Some((server, dir)) = camera("packets_one_by_one_without_bursts", &[]) else {
         return;
-    }
-    let server = RtspServer::start_default();
-    let dir = test_support::temp_dir();
+    };
     let file = dir.path().join("one-by-one.mp4");
     let options = Options {
         duration: secs(2.0),
@@ -249,11 +246,9 @@ async fn packets_one_by_one_without_bursts() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn no_video_records_audio_only() {
-    if !peers("no_video_records_audio_only", &[]) {
+    let Some((server, dir)) = camera("no_video_records_audio_only", &[]) else {
         return;
-    }
-    let server = RtspServer::start_default();
-    let dir = test_support::temp_dir();
+    };
     let file = dir.path().join("audio.mp4");
     let options = Options {
         duration: secs(1.5),
@@ -270,11 +265,9 @@ async fn no_video_records_audio_only() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_file_is_finalized_when_the_camera_dies() {
-    if !peers("the_file_is_finalized_when_the_camera_dies", &[]) {
+    let Some((mut server, dir)) = camera("the_file_is_finalized_when_the_camera_dies", &[]) else {
         return;
-    }
-    let mut server = RtspServer::start_default();
-    let dir = test_support::temp_dir();
+    };
     let file = dir.path().join("cut.mp4");
     let input = Endpoint::parse(&server.url("/h264aac"), Direction::Input).unwrap();
     let output = Endpoint::parse(file.to_str().unwrap(), Direction::Output).unwrap();

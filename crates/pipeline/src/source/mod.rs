@@ -9,7 +9,7 @@ pub(crate) mod rtsp;
 
 use std::time::{Duration, SystemTime};
 
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::packet::{Packet, Track};
 use crate::{Endpoint, Error, Options};
@@ -34,6 +34,26 @@ pub(crate) enum InputEvent {
     Loss(u64),
     /// The source ended: normally or with an error.
     End(Result<(), Error>),
+}
+
+/// Starts the source of `input`: a task on the current runtime, or with `burst` a thread
+/// of its own (see [`crate::burst`]). The receiver completes when the source has ended.
+pub(crate) fn spawn(
+    input: Endpoint,
+    options: Options,
+    tx: mpsc::Sender<InputEvent>,
+    stop: watch::Receiver<bool>,
+    burst: Option<Duration>,
+) -> oneshot::Receiver<()> {
+    if let Some(pause) = burst {
+        return crate::burst::spawn_source(input, options, tx, stop, pause);
+    }
+    let (done_tx, done_rx) = oneshot::channel();
+    tokio::spawn(async move {
+        run(input, options, tx, stop, None).await;
+        let _ = done_tx.send(());
+    });
+    done_rx
 }
 
 /// Runs the source of `input` until it ends or `stop` turns true; the last event sent is
