@@ -21,6 +21,8 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 use crate::Error;
+use media_core::SecretUrl;
+pub use media_core::redact;
 
 /// Which side of a pipeline an endpoint is on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -38,54 +40,6 @@ impl fmt::Display for Direction {
             Direction::Output => "output",
         })
     }
-}
-
-/// A URL that may carry credentials; shown with the password masked.
-#[derive(Clone, PartialEq, Eq)]
-pub struct SecretUrl(String);
-
-impl SecretUrl {
-    /// Wraps a URL string.
-    pub fn new(url: impl Into<String>) -> Self {
-        SecretUrl(url.into())
-    }
-
-    /// The full URL, credentials included: pass it only to the code that connects.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-
-    /// The URL with the password replaced by `***` (`scheme://user:***@host/...`).
-    pub fn redacted(&self) -> String {
-        redact(&self.0)
-    }
-}
-
-impl fmt::Display for SecretUrl {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.redacted())
-    }
-}
-
-impl fmt::Debug for SecretUrl {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{:?}", self.redacted())
-    }
-}
-
-/// Masks the password of `scheme://user:password@host...`; other strings are unchanged.
-pub fn redact(url: &str) -> String {
-    let Some(scheme_end) = url.find("://") else {
-        return url.to_owned();
-    };
-    let rest = &url[scheme_end + 3..];
-    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    let Some(at) = rest[..authority_end].rfind('@') else {
-        return url.to_owned();
-    };
-    let userinfo = &rest[..at];
-    let user = userinfo.split(':').next().unwrap_or("");
-    format!("{}://{user}:***@{}", &url[..scheme_end], &rest[at + 1..])
 }
 
 /// A media endpoint.

@@ -57,7 +57,6 @@ mod burst;
 pub mod endpoint;
 pub mod icecast;
 mod naming;
-pub mod packet;
 pub mod raw;
 mod recorder;
 pub mod remote;
@@ -65,8 +64,8 @@ mod run;
 mod sink;
 mod source;
 
-pub use endpoint::{Direction, Endpoint, SecretUrl};
-pub use packet::{Codec, MediaKind, Packet, Track};
+pub use endpoint::{Direction, Endpoint};
+pub use media_core::{Codec, MediaKind, Packet, SecretUrl, Track};
 pub use rtsp_source::{InitialTimestamp, Teardown, Transport};
 pub use run::{Closer, HlsMode, Options, Pipeline, PipelineHandle, RtspSettings, Status, Summary};
 

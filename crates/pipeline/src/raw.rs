@@ -7,7 +7,7 @@
 //!
 //! ```no_run
 //! use pipeline::{Endpoint, Pipeline, raw};
-//! use pipeline::packet::{Codec, Packet, Track};
+//! use pipeline::{Codec, Packet, Track};
 //!
 //! # async fn demo() -> Result<(), pipeline::Error> {
 //! let track = Track::audio(Codec::Mp3, 44_100, 2);
@@ -37,8 +37,8 @@ use tokio::sync::{mpsc, watch};
 
 use crate::Endpoint;
 use crate::Error;
-use crate::packet::{Packet, Track};
 use crate::source::InputEvent;
+use crate::{Packet, Track};
 
 /// Whether a pipeline still takes packets.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

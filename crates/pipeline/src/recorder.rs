@@ -13,10 +13,10 @@ use std::time::{Duration, SystemTime};
 use tokio::sync::watch;
 
 use crate::naming::next_boundary;
-use crate::packet::{MediaKind, Packet, Track};
 use crate::sink::{Sink, SinkFactory};
 use crate::source::InputEvent;
 use crate::{Error, Status};
+use crate::{MediaKind, Packet, Track};
 
 /// What the recorder needs from the options.
 #[derive(Debug, Clone)]
@@ -217,7 +217,7 @@ mod tests {
     use bytes::Bytes;
 
     use super::*;
-    use crate::packet::Codec;
+    use crate::Codec;
 
     /// Per opened file: (its tracks' codecs, packets as (track, dts, keyframe)).
     type Files = Arc<Mutex<Vec<(Vec<Codec>, Vec<(usize, i64, bool)>)>>>;

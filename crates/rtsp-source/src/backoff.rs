@@ -1,10 +1,11 @@
 //! Reconnection delays: exponential backoff with jitter, bounded.
 //!
-//! Sans-I/O: the caller passes the attempt number and a uniform random number, so the
-//! delays are tested exactly. Jitter spreads the reconnections of many cameras that lost
-//! the same network at once.
+//! The delays come from [`media_core::Backoff`], the workspace's one backoff (sans-I/O,
+//! exponential with jitter); these options add what only the RTSP supervisor needs.
 
 use std::time::Duration;
+
+use media_core::Backoff;
 
 /// How the supervisor reconnects.
 #[derive(Clone, Debug, PartialEq)]
@@ -40,30 +41,21 @@ impl Default for ReconnectOptions {
 }
 
 impl ReconnectOptions {
+    /// The shared backoff these options describe (`max_delay` at most
+    /// [`crate::MAX_WAIT`]).
+    pub fn backoff(&self) -> Backoff {
+        Backoff {
+            initial_delay: self.initial_delay,
+            max_delay: self.max_delay.min(crate::options::MAX_WAIT),
+            multiplier: self.multiplier,
+            jitter: self.jitter,
+        }
+    }
+
     /// The delay before retry number `attempt` (1-based), with `unit` a uniform random
     /// number in `[0, 1)`. Never more than `max_delay`; any input is accepted.
     pub fn delay(&self, attempt: u32, unit: f64) -> Duration {
-        let max = self.max_delay.min(crate::options::MAX_WAIT).as_secs_f64();
-        let initial = self.initial_delay.as_secs_f64().min(max);
-        let multiplier = if self.multiplier.is_finite() {
-            self.multiplier.max(1.0)
-        } else {
-            1.0
-        };
-        let exponent = attempt.saturating_sub(1).min(64) as i32;
-        let base = (initial * multiplier.powi(exponent)).min(max);
-        let jitter = if self.jitter.is_finite() {
-            self.jitter.clamp(0.0, 1.0)
-        } else {
-            0.0
-        };
-        let unit = if unit.is_finite() {
-            unit.clamp(0.0, 1.0)
-        } else {
-            0.5
-        };
-        let secs = (base * (1.0 + jitter * (2.0 * unit - 1.0))).clamp(0.0, max);
-        Duration::try_from_secs_f64(secs).unwrap_or(crate::options::MAX_WAIT)
+        self.backoff().delay(attempt, unit)
     }
 }
 

@@ -11,12 +11,6 @@ use std::fmt;
 
 use crate::Error;
 
-/// Query parameter names whose values are hidden too: some cameras take the login in the
-/// query string (`?user=admin&password=...`).
-const SECRET_QUERY_KEYS: &[&str] = &[
-    "password", "passwd", "pass", "pwd", "token", "auth", "key", "secret",
-];
-
 /// User name and password for Basic or Digest authentication.
 ///
 /// `Debug` shows the user name and hides the password.
@@ -116,8 +110,8 @@ impl CameraUrl {
             let _ = shown.set_username(&c.username);
             let _ = shown.set_password(Some("***"));
         }
-        redact_query(&mut shown);
-        shown.to_string()
+        // The query may hold secrets too (`?user=admin&password=...`).
+        media_core::redact(shown.as_str())
     }
 }
 
@@ -133,31 +127,6 @@ impl fmt::Debug for CameraUrl {
     }
 }
 
-fn redact_query(url: &mut url::Url) {
-    if url.query().is_none() {
-        return;
-    }
-    let pairs: Vec<(String, String)> = url
-        .query_pairs()
-        .map(|(k, v)| {
-            let secret = SECRET_QUERY_KEYS.iter().any(|s| k.eq_ignore_ascii_case(s));
-            let v = if secret {
-                "***".to_owned()
-            } else {
-                v.into_owned()
-            };
-            (k.into_owned(), v)
-        })
-        .collect();
-    if pairs
-        .iter()
-        .all(|(k, _)| !SECRET_QUERY_KEYS.iter().any(|s| k.eq_ignore_ascii_case(s)))
-    {
-        return; // keep the query exactly as written
-    }
-    url.query_pairs_mut().clear().extend_pairs(pairs);
-}
-
 /// Best effort for a string that did not parse: cut everything between `://` and the last
 /// `@` of the authority, so a password cannot leak through a parse error.
 fn redact_unparsed(text: &str) -> String {
@@ -166,31 +135,17 @@ fn redact_unparsed(text: &str) -> String {
     };
     let rest = &text[scheme_end + 3..];
     let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    match rest[..authority_end].rfind('@') {
+    let shown = match rest[..authority_end].rfind('@') {
         Some(at) => format!("{}***@{}", &text[..scheme_end + 3], &rest[at + 1..]),
         None => text.to_owned(),
-    }
+    };
+    media_core::redact(&shown)
 }
 
 fn percent_decode(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%'
-            && let (Some(h), Some(l)) = (
-                bytes.get(i + 1).and_then(|b| (*b as char).to_digit(16)),
-                bytes.get(i + 2).and_then(|b| (*b as char).to_digit(16)),
-            )
-        {
-            out.push((h * 16 + l) as u8);
-            i += 3;
-            continue;
-        }
-        out.push(bytes[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
+    percent_encoding::percent_decode_str(s)
+        .decode_utf8_lossy()
+        .into_owned()
 }
 
 #[cfg(test)]

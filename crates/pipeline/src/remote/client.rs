@@ -21,7 +21,7 @@ use tokio::sync::{mpsc, watch};
 use super::inbound::{Inbound, InboundEvent, Side};
 use super::protocol::{ErrorCode, Message, VERSION};
 use super::{RemoteError, RemoteSettings};
-use crate::packet::Track;
+use crate::Track;
 use crate::source::InputEvent;
 use crate::{Error, Options};
 

@@ -14,7 +14,7 @@ use super::protocol::{self, MAX_CLIENT_FRAME, Message};
 use super::queue::{Counters, Item, Media};
 use super::server::{Client, lock};
 use super::{RemoteError, media};
-use crate::packet::Track;
+use crate::Track;
 
 /// Frames on their way to one client, with its open track streams.
 struct Connection {

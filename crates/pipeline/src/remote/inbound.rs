@@ -13,7 +13,7 @@ use super::protocol::{
     self, CONTROL_TOPIC, MAX_CONTROL_SIZE, MAX_PACKET_SIZE, Message, TRACK_TOPIC,
 };
 use super::{RemoteError, media};
-use crate::packet::{Packet, Track};
+use crate::{Packet, Track};
 
 /// What arrived.
 #[derive(Debug, Clone, PartialEq)]
@@ -220,7 +220,7 @@ mod tests {
     use bytes::Bytes;
 
     use super::*;
-    use crate::packet::Codec;
+    use crate::Codec;
     use crate::remote::protocol::ErrorCode;
 
     #[test]

@@ -8,7 +8,7 @@ use bytes::{BufMut, Bytes, BytesMut};
 use data_stream::{Envelope, Frame, Header, Packet as StreamPacket, StreamInfo, StreamKind};
 
 use super::protocol::{MEDIA_PREFIX, TRACK_TOPIC};
-use crate::packet::{Codec, MediaKind, Packet, Track};
+use crate::{Codec, MediaKind, Packet, Track};
 
 /// The header frame of track `index`'s byte stream, as stream `id`.
 pub(crate) fn track_header(id: &str, index: usize, track: &Track) -> Frame {
@@ -35,6 +35,8 @@ pub fn track_attributes(index: usize, track: &Track) -> HashMap<String, String> 
         Codec::Aac { config } => ("aac", Some(config)),
         Codec::Mp3 => ("mp3", None),
         Codec::SampleEntry { entry } => ("sample-entry", Some(entry)),
+        // A codec newer than this protocol: the receiver refuses the unknown name.
+        other => (other.name(), None),
     };
     let kind = match track.kind {
         MediaKind::Video => "video",

@@ -15,7 +15,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 
 use super::protocol::Message;
-use crate::packet::{MediaKind, Track};
+use crate::{MediaKind, Track};
 
 /// What the client's writer sends, in order.
 #[derive(Debug, Clone, PartialEq)]
@@ -315,7 +315,7 @@ impl GopCache {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::packet::Codec;
+    use crate::Codec;
 
     fn tracks() -> Arc<[Track]> {
         let video = Track::video(

@@ -22,9 +22,9 @@ use super::inbound::{Inbound, InboundEvent, Side};
 use super::protocol::{self, ErrorCode, Message, VERSION};
 use super::queue::{ClientQueue, Counters, GopCache, Item, Media};
 use super::{RemoteError, RemoteSettings};
-use crate::packet::{Packet, Track};
 use crate::sink::{Sink, SinkFactory};
 use crate::{Error, Options};
+use crate::{Packet, Track};
 
 /// A client's figures.
 #[derive(Debug, Clone, PartialEq, Eq)]

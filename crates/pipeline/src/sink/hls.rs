@@ -14,8 +14,8 @@ use std::time::SystemTime;
 use bmff_writer::{InitSegment, MediaSegment, SegmentSink, SegmentWriter, write_all_vectored};
 
 use super::{Sink, SinkFactory, Timeline};
-use crate::packet::{Packet, Track};
 use crate::{Error, HlsMode, Options};
+use crate::{Packet, Track};
 
 pub(crate) struct HlsFactory {
     pub(crate) dir: PathBuf,

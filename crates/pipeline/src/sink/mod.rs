@@ -9,8 +9,8 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 use crate::naming::FileNames;
-use crate::packet::{Packet, Track};
 use crate::{Endpoint, Error, Options};
+use crate::{Packet, Track};
 
 /// One output file or stream.
 pub(crate) trait Sink: Send {

@@ -13,7 +13,7 @@ use bmff_writer::{
 
 use super::{Sink, SinkFactory, Timeline};
 use crate::naming::FileNames;
-use crate::packet::{Codec, MediaKind, Packet, Track};
+use crate::{Codec, MediaKind, Packet, Track};
 use crate::{Error, Options};
 
 /// The writer's description of a neutral track.
@@ -35,6 +35,12 @@ pub(crate) fn track_config(track: &Track) -> Result<TrackConfig, Error> {
                 MediaKind::Audio => bmff_writer::TrackKind::Audio,
             },
         },
+        other => {
+            return Err(Error::Output {
+                output: "MP4".into(),
+                reason: format!("MP4 cannot hold {} tracks", other.name()),
+            });
+        }
     };
     let config = match track.kind {
         MediaKind::Video => {

@@ -11,8 +11,8 @@ use std::time::{Duration, SystemTime};
 
 use tokio::sync::{mpsc, oneshot, watch};
 
-use crate::packet::{Packet, Track};
 use crate::{Endpoint, Error, Options};
+use crate::{Packet, Track};
 
 /// What a source tells the recorder.
 #[derive(Debug)]

@@ -14,7 +14,7 @@ use tokio::sync::{mpsc, watch};
 
 use super::InputEvent;
 use crate::Error;
-use crate::packet::{Codec, Packet, Track};
+use crate::{Codec, Packet, Track};
 
 pub(crate) async fn run_file(
     path: PathBuf,

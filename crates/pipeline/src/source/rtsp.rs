@@ -14,7 +14,7 @@ use tokio::sync::{mpsc, watch};
 
 use super::InputEvent;
 use crate::burst::after_pause;
-use crate::packet::{Codec, MediaKind, Packet, Track};
+use crate::{Codec, MediaKind, Packet, Track};
 use crate::{Error, Options, SecretUrl};
 
 pub(crate) async fn run(
