@@ -13,51 +13,28 @@ use std::future::Future;
 use std::task::Poll;
 use std::time::Duration;
 
-use tokio::sync::{mpsc, oneshot, watch};
+use tokio::sync::oneshot;
 
-use crate::source::{self, InputEvent};
-use crate::{Endpoint, Error, Options};
-
-/// Runs the source of `input` on a new thread with its own runtime; the receiver
-/// completes when the source has ended.
-pub(crate) fn spawn_source(
-    input: Endpoint,
-    options: Options,
-    tx: mpsc::Sender<InputEvent>,
-    stop: watch::Receiver<bool>,
-    pause: Duration,
-) -> oneshot::Receiver<()> {
+/// Runs `source` on a thread and current-thread runtime of its own; the receiver
+/// completes when it has ended.
+pub(crate) fn spawn_on_own_thread(
+    source: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<oneshot::Receiver<()>> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
     let (done_tx, done_rx) = oneshot::channel();
-    let name = input.to_string();
-    let thread_tx = tx.clone();
-    let spawned = std::thread::Builder::new()
+    std::thread::Builder::new()
         .name("pipeline-source".into())
         .spawn(move || {
-            match tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-            {
-                Ok(rt) => rt.block_on(source::run(input, options, thread_tx, stop, Some(pause))),
-                Err(e) => fail(&thread_tx, &name, &e),
-            }
+            runtime.block_on(source);
             let _ = done_tx.send(());
-        });
-    if let Err(e) = spawned {
-        // `done_tx` went with the closure: the receiver completes at once.
-        fail(&tx, "source thread", &e);
-    }
-    done_rx
+        })?;
+    Ok(done_rx)
 }
 
-fn fail(tx: &mpsc::Sender<InputEvent>, input: &str, e: &std::io::Error) {
-    let _ = tx.try_send(InputEvent::End(Err(Error::Input {
-        input: input.to_owned(),
-        reason: format!("cannot start the source thread: {e}"),
-    })));
-}
-
-/// Awaits `next`. With a `pause`, when `next` is not ready at once this thread first
-/// sleeps for `pause` (only on a thread of its own: see the module docs).
+/// Awaits `next`; with a `pause`, sleeps that long first whenever it is not ready at once
+/// (polled once, then awaited: the future is never dropped half-way).
 pub(crate) async fn after_pause<F: Future>(next: F, pause: Option<Duration>) -> F::Output {
     let mut next = std::pin::pin!(next);
     if let Some(pause) = pause {

@@ -19,9 +19,12 @@
 
 use std::fmt;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use media_core::{Packet, SecretUrl, Track};
+use tokio::sync::mpsc;
 
 use crate::Error;
-use media_core::SecretUrl;
 pub use media_core::redact;
 
 /// Which side of a pipeline an endpoint is on.
@@ -70,9 +73,9 @@ pub enum Endpoint {
     /// Packet server for network clients, bound to `addr:port` (output).
     TcpListen(String),
     /// Packets written from code through a [`crate::raw::RawWriter`] (input).
-    RawInput(crate::raw::RawInput),
+    RawInput(RawInput),
     /// Packets read by code through a [`crate::raw::RawReader`] (output).
-    RawOutput(crate::raw::RawOutput),
+    RawOutput(RawOutput),
 }
 
 impl Endpoint {
@@ -154,6 +157,64 @@ impl fmt::Display for Endpoint {
             Endpoint::RawInput(_) => f.write_str("raw input"),
             Endpoint::RawOutput(_) => f.write_str("raw output"),
         }
+    }
+}
+
+/// A raw input endpoint: the pipeline's side of a [`crate::raw::RawWriter`]. Made by [`crate::raw::input`].
+#[derive(Clone)]
+pub struct RawInput {
+    pub(crate) tracks: Vec<Track>,
+    pub(crate) rx: Arc<Mutex<Option<mpsc::Receiver<Packet>>>>,
+}
+
+/// A raw output endpoint: the pipeline's side of a [`crate::raw::RawReader`]. Made by [`crate::raw::output`].
+#[derive(Clone)]
+pub struct RawOutput {
+    pub(crate) tx: Arc<Mutex<Option<RawOutputSide>>>,
+}
+
+/// What a raw output sink needs: where packets go and where the tracks are published.
+#[derive(Debug)]
+pub(crate) struct RawOutputSide {
+    pub(crate) packets: mpsc::Sender<Packet>,
+    pub(crate) tracks: Arc<Mutex<Option<Vec<Track>>>>,
+}
+
+macro_rules! identity_eq {
+    ($t:ident, $field:ident) => {
+        impl PartialEq for $t {
+            /// Two handles are equal when they are the same endpoint.
+            fn eq(&self, other: &Self) -> bool {
+                Arc::ptr_eq(&self.$field, &other.$field)
+            }
+        }
+        impl Eq for $t {}
+    };
+}
+identity_eq!(RawInput, rx);
+identity_eq!(RawOutput, tx);
+
+impl fmt::Debug for RawInput {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RawInput")
+            .field("tracks", &self.tracks.len())
+            .finish()
+    }
+}
+
+impl fmt::Debug for RawOutput {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("RawOutput")
+    }
+}
+
+impl RawOutput {
+    pub(crate) fn take(&self) -> Result<RawOutputSide, Error> {
+        self.tx
+            .lock()
+            .ok()
+            .and_then(|mut t| t.take())
+            .ok_or_else(|| Error::InvalidOptions("a raw output can serve only one pipeline".into()))
     }
 }
 

@@ -54,9 +54,12 @@
 #![warn(missing_docs)]
 
 mod burst;
+mod contract;
 pub mod endpoint;
+mod error;
 pub mod icecast;
 mod naming;
+mod options;
 pub mod raw;
 mod recorder;
 pub mod remote;
@@ -65,9 +68,11 @@ mod sink;
 mod source;
 
 pub use endpoint::{Direction, Endpoint};
+pub use error::Error;
 pub use media_core::{Codec, MediaKind, Packet, SecretUrl, Track};
+pub use options::{HlsMode, Options, RtspSettings, Status, Summary};
 pub use rtsp_source::{InitialTimestamp, Teardown, Transport};
-pub use run::{Closer, HlsMode, Options, Pipeline, PipelineHandle, RtspSettings, Status, Summary};
+pub use run::{Closer, Pipeline, PipelineHandle};
 
 /// Runs a pipeline from `input` to `output` with default [`Options`] until it ends (the
 /// short form of [`Pipeline::run`]).
@@ -79,125 +84,4 @@ pub async fn run(input: Endpoint, output: Endpoint) -> Result<Summary, Error> {
 /// tokio runtime (the short form of [`Pipeline::spawn`]).
 pub fn spawn(input: Endpoint, output: Endpoint) -> PipelineHandle {
     Pipeline::new(input, output).spawn()
-}
-
-/// Errors of the pipeline.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum Error {
-    /// The named part of the pipeline is not built yet.
-    #[error("{0} is not built yet")]
-    NotBuilt(&'static str),
-    /// An endpoint string that no endpoint accepts in this direction.
-    #[error("unsupported {direction} endpoint {endpoint:?}")]
-    UnsupportedEndpoint {
-        /// The string, credentials masked.
-        endpoint: String,
-        /// Input or output.
-        direction: Direction,
-    },
-    /// A URL that cannot be used.
-    #[error("invalid URL {url:?}: {reason}")]
-    InvalidUrl {
-        /// The URL, credentials masked.
-        url: String,
-        /// What is wrong with it.
-        reason: String,
-    },
-    /// An Icecast server refused or dropped the source.
-    #[error("icecast {target}: {refusal}")]
-    Icecast {
-        /// The server and mount, credentials masked.
-        target: String,
-        /// Why.
-        refusal: icecast::IcecastRefusal,
-    },
-    /// An input is not MP3 (or holds no MPEG audio frames).
-    #[error("{input}: not MP3 ({found})")]
-    NotMp3 {
-        /// The input's name.
-        input: String,
-        /// What was found instead.
-        found: String,
-    },
-    /// A playlist input has another format than the stream (listeners' decoders were set
-    /// up for the first one).
-    #[error("{input}: format change at byte {offset}: stream is {from}, this is {to}")]
-    FormatChange {
-        /// The input's name.
-        input: String,
-        /// Offset of the first frame of the new format.
-        offset: u64,
-        /// The stream's format.
-        from: String,
-        /// The input's format.
-        to: String,
-    },
-    /// An MP3 parsing error.
-    #[error("{context}: {source}")]
-    Mp3 {
-        /// What we were doing.
-        context: String,
-        /// The error.
-        source: mp3_frames::Error,
-    },
-    /// The RTSP input failed.
-    #[error(transparent)]
-    Rtsp(#[from] rtsp_source::Error),
-    /// The MP4 writer refused a sample or configuration, or could not write.
-    #[error("{output}: {source}")]
-    Mp4 {
-        /// The output (file, directory or stream).
-        output: String,
-        /// The writer's error.
-        source: bmff_writer::Error,
-    },
-    /// An input that cannot be read as it is.
-    #[error("{input}: {reason}")]
-    Input {
-        /// The input's name.
-        input: String,
-        /// What is wrong.
-        reason: String,
-    },
-    /// An output that cannot be written as asked.
-    #[error("{output}: {reason}")]
-    Output {
-        /// The output's name.
-        output: String,
-        /// What is wrong.
-        reason: String,
-    },
-    /// Options that do not go together, or an endpoint used twice.
-    #[error("{0}")]
-    InvalidOptions(String),
-    /// A raw output's reader went away.
-    #[error("the raw output's reader was closed")]
-    OutputClosed,
-    /// The pipeline was killed; its output is not finalized.
-    #[error("killed; the output was not finalized")]
-    Killed,
-    /// Waiting for something took too long.
-    #[error("timed out {what}")]
-    Timeout {
-        /// What we were waiting for.
-        what: String,
-    },
-    /// An I/O error, with what we were doing.
-    #[error("{context}: {source}")]
-    Io {
-        /// What we were doing.
-        context: String,
-        /// The error.
-        source: std::io::Error,
-    },
-}
-
-impl Error {
-    pub(crate) fn io(context: impl Into<String>, source: std::io::Error) -> Self {
-        Error::Io {
-            context: context.into(),
-            source,
-        }
-    }
 }

@@ -34,6 +34,11 @@ impl FileNames {
         }
     }
 
+    /// The pattern the names are made from, for messages.
+    pub(crate) fn pattern(&self) -> &str {
+        &self.pattern
+    }
+
     /// The name of a file whose first packet arrived at `wall`; never one given before
     /// (a `-2`, `-3`... suffix separates two files started in the same second).
     pub(crate) fn next(&mut self, wall: SystemTime) -> PathBuf {

@@ -26,19 +26,16 @@
 //! # }
 //! ```
 
-use std::fmt;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
-use std::time::SystemTime;
 
 use futures::Stream;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::mpsc;
 
-use crate::Endpoint;
-use crate::Error;
-use crate::source::InputEvent;
-use crate::{Packet, Track};
+use crate::endpoint::RawOutputSide;
+pub use crate::endpoint::{RawInput, RawOutput};
+use crate::{Endpoint, Packet, Track};
 
 /// Whether a pipeline still takes packets.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -48,54 +45,6 @@ pub enum Flow {
     /// The pipeline has finished (closed, duration reached, failed); the packet was not
     /// taken and no more will be.
     Finished,
-}
-
-/// A raw input endpoint: the pipeline's side of a [`RawWriter`]. Made by [`input`].
-#[derive(Clone)]
-pub struct RawInput {
-    tracks: Vec<Track>,
-    rx: Arc<Mutex<Option<mpsc::Receiver<Packet>>>>,
-}
-
-/// A raw output endpoint: the pipeline's side of a [`RawReader`]. Made by [`output`].
-#[derive(Clone)]
-pub struct RawOutput {
-    tx: Arc<Mutex<Option<RawOutputSide>>>,
-}
-
-/// What a raw output sink needs: where packets go and where the tracks are published.
-#[derive(Debug)]
-pub(crate) struct RawOutputSide {
-    pub(crate) packets: mpsc::Sender<Packet>,
-    pub(crate) tracks: Arc<Mutex<Option<Vec<Track>>>>,
-}
-
-macro_rules! identity_eq {
-    ($t:ident, $field:ident) => {
-        impl PartialEq for $t {
-            /// Two handles are equal when they are the same endpoint.
-            fn eq(&self, other: &Self) -> bool {
-                Arc::ptr_eq(&self.$field, &other.$field)
-            }
-        }
-        impl Eq for $t {}
-    };
-}
-identity_eq!(RawInput, rx);
-identity_eq!(RawOutput, tx);
-
-impl fmt::Debug for RawInput {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("RawInput")
-            .field("tracks", &self.tracks.len())
-            .finish()
-    }
-}
-
-impl fmt::Debug for RawOutput {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("RawOutput")
-    }
 }
 
 /// A raw input with these tracks: packets written to the returned [`RawWriter`] enter the
@@ -189,61 +138,5 @@ impl Stream for RawReader {
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Packet>> {
         self.rx.poll_recv(cx)
-    }
-}
-
-/// The source task of a raw input.
-pub(crate) async fn run_source(
-    raw: RawInput,
-    tx: &mpsc::Sender<InputEvent>,
-    mut stop: watch::Receiver<bool>,
-) -> Result<(), Error> {
-    let taken = raw.rx.lock().ok().and_then(|mut rx| rx.take());
-    let Some(mut rx) = taken else {
-        return Err(Error::InvalidOptions(
-            "a raw input can feed only one pipeline".into(),
-        ));
-    };
-    if tx
-        .send(InputEvent::Tracks(raw.tracks.clone()))
-        .await
-        .is_err()
-    {
-        return Ok(());
-    }
-    loop {
-        let packet = tokio::select! {
-            biased;
-            _ = stop.wait_for(|s| *s) => return Ok(()),
-            packet = rx.recv() => packet,
-        };
-        let Some(packet) = packet else { return Ok(()) };
-        if packet.track >= raw.tracks.len() {
-            return Err(Error::Input {
-                input: "raw".into(),
-                reason: format!(
-                    "packet for track {} but {} track(s) declared",
-                    packet.track,
-                    raw.tracks.len()
-                ),
-            });
-        }
-        if tx
-            .send(InputEvent::Packet(packet, SystemTime::now()))
-            .await
-            .is_err()
-        {
-            return Ok(());
-        }
-    }
-}
-
-impl RawOutput {
-    pub(crate) fn take(&self) -> Result<RawOutputSide, Error> {
-        self.tx
-            .lock()
-            .ok()
-            .and_then(|mut t| t.take())
-            .ok_or_else(|| Error::InvalidOptions("a raw output can serve only one pipeline".into()))
     }
 }

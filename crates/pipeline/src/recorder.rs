@@ -12,9 +12,8 @@ use std::time::{Duration, SystemTime};
 
 use tokio::sync::watch;
 
+use crate::contract::{InputEvent, Sink, SinkFactory};
 use crate::naming::next_boundary;
-use crate::sink::{Sink, SinkFactory};
-use crate::source::InputEvent;
 use crate::{Error, Status};
 use crate::{MediaKind, Packet, Track};
 
@@ -139,6 +138,8 @@ impl Recorder {
                 "no track left to record (the input has none, or --no-video/--no-audio removed them)".into(),
             ));
         }
+        // A misfit fails now, with one line, not at the first packet.
+        self.factory.check(&kept)?;
         if self.sink.is_some() && kept != self.tracks {
             self.close_file()?; // new tracks need a new file
         }
@@ -226,6 +227,9 @@ mod tests {
     struct NoteSink(Files, usize);
 
     impl SinkFactory for Notes {
+        fn check(&self, _tracks: &[Track]) -> Result<(), Error> {
+            Ok(())
+        }
         fn open(&mut self, tracks: &[Track], _wall: SystemTime) -> Result<Box<dyn Sink>, Error> {
             let mut files = self.0.lock().unwrap();
             files.push((tracks.iter().map(|t| t.codec.clone()).collect(), Vec::new()));

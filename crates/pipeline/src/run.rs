@@ -5,138 +5,17 @@
 //! the recorder and its sinks run on a blocking thread (file writes block), fed through a
 //! bounded channel.
 
-use std::fmt;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use rtsp_source::{InitialTimestamp, Teardown, Transport};
+use rtsp_source::Transport;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
 use crate::recorder::{Flow, RecordOptions, Recorder};
-use crate::{Endpoint, Error, sink, source};
-
-/// How HLS playlists are written.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub enum HlsMode {
-    /// Rewritten after every segment (players can follow the recording), ended with
-    /// `EXT-X-ENDLIST` when it stops.
-    #[default]
-    Live,
-    /// Written once, complete, when the recording ends.
-    Vod,
-}
-
-/// RTSP input settings, with the spellings of retina's example client.
-#[derive(Clone, Default)]
-pub struct RtspSettings {
-    /// TCP (interleaved, the default) or UDP.
-    pub transport: Transport,
-    /// Keep going when RTP packets are lost (otherwise loss ends the session).
-    pub allow_loss: bool,
-    /// When to send TEARDOWN.
-    pub teardown: Teardown,
-    /// How to read `RTP-Info`'s initial timestamps.
-    pub initial_timestamp: InitialTimestamp,
-    /// User name (overrides the URL's).
-    pub user: Option<String>,
-    /// Password (overrides the URL's). Never shown.
-    pub password: Option<String>,
-}
-
-impl fmt::Debug for RtspSettings {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("RtspSettings")
-            .field("transport", &self.transport)
-            .field("allow_loss", &self.allow_loss)
-            .field("teardown", &self.teardown)
-            .field("initial_timestamp", &self.initial_timestamp)
-            .field("user", &self.user)
-            .field("password", &self.password.as_ref().map(|_| "***"))
-            .finish()
-    }
-}
-
-/// How a pipeline records.
-#[derive(Debug, Clone)]
-pub struct Options {
-    /// MP4 file output: fragmented (`moof`/`mdat`) instead of plain.
-    pub fragmented: bool,
-    /// Target fragment (and HLS segment) duration.
-    pub fragment_duration: Duration,
-    /// Plain MP4: move `moov` in front of the media data when finishing.
-    pub faststart: bool,
-    /// Rotation: a new file at the first key frame after each multiple of this length.
-    pub segment: Option<Duration>,
-    /// Stop after this much media time.
-    pub duration: Option<Duration>,
-    /// Record video tracks.
-    pub video: bool,
-    /// Record audio tracks.
-    pub audio: bool,
-    /// RTSP input settings.
-    pub rtsp: RtspSettings,
-    /// HLS playlist mode.
-    pub hls: HlsMode,
-    /// Packets that may wait between the source and the recorder.
-    pub queue: usize,
-    /// `tcp-listen://` server and `tcp://` client settings (token, clients, queues).
-    pub remote: crate::remote::RemoteSettings,
-    /// RTSP input to a file output (MP4, HLS, stdout): handle packets in bursts. Whenever
-    /// nothing is ready the source sleeps this long (and the recorder, when its queue is
-    /// empty), so that the packets arriving meanwhile are read and written together: one
-    /// wake-up per burst instead of one per packet, about half the CPU (crate README), for
-    /// at most this much more delay before a packet reaches the file. The source then
-    /// runs on a thread and runtime of its own. `None`: each packet as it arrives (always
-    /// so for raw and `tcp-listen://` outputs, which are live, and over UDP, where packets
-    /// beyond the socket buffer would be lost; over TCP the server waits).
-    pub burst: Option<Duration>,
-}
-
-impl Default for Options {
-    fn default() -> Self {
-        Options {
-            fragmented: false,
-            fragment_duration: Duration::from_secs(2),
-            faststart: false,
-            segment: None,
-            duration: None,
-            video: true,
-            audio: true,
-            rtsp: RtspSettings::default(),
-            hls: HlsMode::Live,
-            queue: 256,
-            remote: crate::remote::RemoteSettings::default(),
-            burst: Some(Duration::from_millis(50)),
-        }
-    }
-}
-
-/// Live figures of a running pipeline.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct Status {
-    /// Media time recorded, in seconds.
-    pub media_seconds: f64,
-    /// Packets written.
-    pub packets: u64,
-    /// Payload bytes written.
-    pub bytes: u64,
-    /// Packets lost in the network (RTSP).
-    pub lost: u64,
-    /// Files finished.
-    pub files: u64,
-}
-
-/// What a finished pipeline did.
-#[derive(Debug, Clone, Default)]
-pub struct Summary {
-    /// The files written, finalized, in order.
-    pub files: Vec<PathBuf>,
-    /// The last status.
-    pub status: Status,
-}
+use crate::{Endpoint, Error, Options, Status, Summary, sink, source};
 
 /// A media stream from one endpoint to another.
 #[derive(Debug)]

@@ -538,6 +538,11 @@ impl Drop for ListenFactory {
 }
 
 impl SinkFactory for ListenFactory {
+    /// Every codec of the neutral types travels as its track attributes.
+    fn check(&self, _tracks: &[Track]) -> Result<(), Error> {
+        Ok(())
+    }
+
     fn open(&mut self, tracks: &[Track], _wall: SystemTime) -> Result<Box<dyn Sink>, Error> {
         for (index, track) in tracks.iter().enumerate() {
             // Clients refuse bigger headers (data-stream's header limit).

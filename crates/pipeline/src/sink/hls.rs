@@ -13,7 +13,8 @@ use std::time::SystemTime;
 
 use bmff_writer::{InitSegment, MediaSegment, SegmentSink, SegmentWriter, write_all_vectored};
 
-use super::{Sink, SinkFactory, Timeline};
+use super::samples::{self, Timeline, sample, track_config};
+use crate::contract::{Sink, SinkFactory};
 use crate::{Error, HlsMode, Options};
 use crate::{Packet, Track};
 
@@ -24,12 +25,16 @@ pub(crate) struct HlsFactory {
 }
 
 impl SinkFactory for HlsFactory {
+    fn check(&self, tracks: &[Track]) -> Result<(), Error> {
+        samples::check(&self.dir.join(&self.playlist).display().to_string(), tracks)
+    }
+
     fn open(&mut self, tracks: &[Track], _wall: SystemTime) -> Result<Box<dyn Sink>, Error> {
         std::fs::create_dir_all(&self.dir)
             .map_err(|e| Error::io(format!("creating {}", self.dir.display()), e))?;
         let configs = tracks
             .iter()
-            .map(super::mp4::track_config)
+            .map(track_config)
             .collect::<Result<Vec<_>, _>>()?;
         let dir = Playlist {
             dir: self.dir.clone(),
@@ -79,14 +84,14 @@ impl HlsSink {
 
 impl Sink for HlsSink {
     fn write(&mut self, packet: Packet) -> Result<(), Error> {
-        let Some(sample) = super::mp4::sample(packet, &self.tracks, &mut self.timeline) else {
+        let Some(sample) = sample(packet, &self.tracks, &mut self.timeline) else {
             return Ok(());
         };
         self.writer.push(sample).map_err(self.err())
     }
 
     fn set_codec(&mut self, track: usize, config: &Track) -> Result<(), Error> {
-        let codec = super::mp4::track_config(config)?.codec;
+        let codec = track_config(config)?.codec;
         self.writer.set_codec(track, codec).map_err(self.err())
     }
 

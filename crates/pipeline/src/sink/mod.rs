@@ -1,33 +1,18 @@
-//! Sinks: where the recorder's packets go. One [`Sink`] is one output file (or stream);
-//! the [`SinkFactory`] of an output endpoint opens a new one for each file of a rotation.
+//! Sinks, one file each: where the recorder's packets go. One [`Sink`] is one output
+//! file (or stream); the [`SinkFactory`] of an output endpoint checks the tracks and
+//! opens a new sink for each file of a rotation. This file is the output side of the
+//! endpoint table: adding a sink is one file and one line in [`factory`].
 
 mod hls;
 mod mp4;
+mod raw;
+mod samples;
+mod stdout;
+mod tcp_listen;
 
-use std::path::PathBuf;
-use std::sync::Arc;
-use std::time::SystemTime;
-
+pub(crate) use crate::contract::{Sink, SinkFactory};
 use crate::naming::FileNames;
 use crate::{Endpoint, Error, Options};
-use crate::{Packet, Track};
-
-/// One output file or stream.
-pub(crate) trait Sink: Send {
-    /// Writes a packet (track indices are those of the tracks the sink was opened with).
-    fn write(&mut self, packet: Packet) -> Result<(), Error>;
-    /// A track's codec configuration changed; the next packet of that track uses it.
-    fn set_codec(&mut self, track: usize, config: &Track) -> Result<(), Error>;
-    /// Finalizes the output; returns the finished file's path, if it is a file.
-    fn finish(self: Box<Self>) -> Result<Option<PathBuf>, Error>;
-}
-
-/// Opens sinks for one output endpoint.
-pub(crate) trait SinkFactory: Send {
-    /// Opens an output for these tracks; `wall` is the arrival time of its first packet
-    /// (for time-based file names).
-    fn open(&mut self, tracks: &[Track], wall: SystemTime) -> Result<Box<dyn Sink>, Error>;
-}
 
 /// The factory for `output`, checked against the options.
 pub(crate) fn factory(output: &Endpoint, options: &Options) -> Result<Box<dyn SinkFactory>, Error> {
@@ -47,7 +32,7 @@ pub(crate) fn factory(output: &Endpoint, options: &Options) -> Result<Box<dyn Si
         }),
         Endpoint::Stdout => {
             no_rotation("stdout")?;
-            Box::new(mp4::StdoutFactory {
+            Box::new(stdout::StdoutFactory {
                 options: options.clone(),
             })
         }
@@ -59,10 +44,10 @@ pub(crate) fn factory(output: &Endpoint, options: &Options) -> Result<Box<dyn Si
                 options: options.clone(),
             })
         }
-        Endpoint::TcpListen(addr) => Box::new(crate::remote::ListenFactory::bind(addr, options)?),
+        Endpoint::TcpListen(addr) => tcp_listen::factory(addr, options)?,
         Endpoint::RawOutput(raw) => {
             no_rotation("a raw output")?;
-            Box::new(RawFactory {
+            Box::new(raw::RawFactory {
                 side: Some(raw.take()?),
             })
         }
@@ -73,75 +58,4 @@ pub(crate) fn factory(output: &Endpoint, options: &Options) -> Result<Box<dyn Si
             });
         }
     })
-}
-
-/// Maps each packet's decode time onto the file's time origin: the first packet written
-/// is time 0, and every track shares that origin (the writer turns a later start into an
-/// edit list or a later `tfdt`, which keeps audio and video in sync).
-#[derive(Debug, Default)]
-pub(crate) struct Timeline {
-    /// The first packet's decode time and timescale.
-    origin: Option<(i64, u32)>,
-}
-
-impl Timeline {
-    /// The packet's decode time relative to the origin, in its timescale; `None` when it is
-    /// earlier than the origin (it belongs before the start of this file).
-    pub(crate) fn shift(&mut self, dts: i64, timescale: u32) -> Option<i64> {
-        let (t0, rate0) = *self.origin.get_or_insert((dts, timescale));
-        let origin = (i128::from(t0) * i128::from(timescale)).div_euclid(i128::from(rate0.max(1)));
-        let shifted = i128::from(dts) - origin;
-        if shifted < 0 {
-            return None;
-        }
-        i64::try_from(shifted).ok()
-    }
-}
-
-/// Raw output: packets pass through unchanged.
-struct RawFactory {
-    side: Option<crate::raw::RawOutputSide>,
-}
-
-impl SinkFactory for RawFactory {
-    fn open(&mut self, tracks: &[Track], _wall: SystemTime) -> Result<Box<dyn Sink>, Error> {
-        let side = self.side.take().ok_or_else(|| Error::Output {
-            output: "raw".into(),
-            reason: "a raw output takes one stream; the input restarted".into(),
-        })?;
-        if let Ok(mut t) = side.tracks.lock() {
-            *t = Some(tracks.to_vec());
-        }
-        Ok(Box::new(RawSink {
-            tx: side.packets,
-            tracks: side.tracks,
-        }))
-    }
-}
-
-struct RawSink {
-    tx: tokio::sync::mpsc::Sender<Packet>,
-    tracks: Arc<std::sync::Mutex<Option<Vec<Track>>>>,
-}
-
-impl Sink for RawSink {
-    fn write(&mut self, packet: Packet) -> Result<(), Error> {
-        // Runs on the recorder's blocking thread: waiting here is the backpressure.
-        self.tx
-            .blocking_send(packet)
-            .map_err(|_| Error::OutputClosed)
-    }
-
-    fn set_codec(&mut self, track: usize, config: &Track) -> Result<(), Error> {
-        if let Ok(mut tracks) = self.tracks.lock()
-            && let Some(t) = tracks.as_mut().and_then(|t| t.get_mut(track))
-        {
-            *t = config.clone();
-        }
-        Ok(())
-    }
-
-    fn finish(self: Box<Self>) -> Result<Option<PathBuf>, Error> {
-        Ok(None)
-    }
 }

@@ -1,96 +1,17 @@
-//! MP4 outputs through `bmff_writer`: a plain or fragmented file (written as
-//! `NAME.partial`, renamed when finalized) and fragmented MP4 on standard output.
+//! MP4 file output through `bmff_writer`: plain or fragmented, written as
+//! `NAME.partial` and renamed when finalized.
 
 use std::fs::File;
 use std::io::{self, BufWriter, Read, Seek, SeekFrom, Write};
 use std::path::PathBuf;
 use std::time::SystemTime;
 
-use bmff_writer::{
-    FragmentOptions, FragmentedWriter, HevcTag, Mp4Options, Mp4Writer, ParameterSets, Sample,
-    TrackConfig,
-};
+use bmff_writer::{FragmentedWriter, Mp4Options, Mp4Writer};
 
-use super::{Sink, SinkFactory, Timeline};
+use super::samples::{self, Timeline, configs, fragment_options, sample, track_config};
+use crate::contract::{Sink, SinkFactory};
 use crate::naming::FileNames;
-use crate::{Codec, MediaKind, Packet, Track};
-use crate::{Error, Options};
-
-/// The writer's description of a neutral track.
-pub(crate) fn track_config(track: &Track) -> Result<TrackConfig, Error> {
-    let codec = match &track.codec {
-        Codec::H264 { config } => bmff_writer::Codec::Avc(ParameterSets::Record(config.clone())),
-        Codec::H265 { config } => bmff_writer::Codec::Hevc {
-            parameters: ParameterSets::Record(config.clone()),
-            tag: HevcTag::Hvc1,
-        },
-        Codec::Aac { config } => bmff_writer::Codec::Aac {
-            audio_specific_config: config.clone(),
-        },
-        Codec::Mp3 => bmff_writer::Codec::Mp3,
-        Codec::SampleEntry { entry } => bmff_writer::Codec::Raw {
-            entry: entry.clone(),
-            kind: match track.kind {
-                MediaKind::Video => bmff_writer::TrackKind::Video,
-                MediaKind::Audio => bmff_writer::TrackKind::Audio,
-            },
-        },
-        other => {
-            return Err(Error::Output {
-                output: "MP4".into(),
-                reason: format!("MP4 cannot hold {} tracks", other.name()),
-            });
-        }
-    };
-    let config = match track.kind {
-        MediaKind::Video => {
-            let size = |v: u32, what: &str| {
-                u16::try_from(v).map_err(|_| Error::Output {
-                    output: "MP4".into(),
-                    reason: format!("video {what} {v} does not fit MP4's 16-bit field"),
-                })
-            };
-            let mut c = TrackConfig::video(
-                codec,
-                track.timescale,
-                size(track.width, "width")?,
-                size(track.height, "height")?,
-            );
-            if let Some((h, v)) = track.pixel_aspect {
-                c = c.with_pixel_aspect(h, v);
-            }
-            c
-        }
-        MediaKind::Audio => TrackConfig::audio(codec, track.sample_rate, track.channels)
-            .with_timescale(track.timescale),
-    };
-    Ok(config)
-}
-
-fn configs(tracks: &[Track]) -> Result<Vec<TrackConfig>, Error> {
-    tracks.iter().map(track_config).collect()
-}
-
-/// A neutral packet as the writer's sample, on the file's timeline; `None` before it.
-pub(super) fn sample(packet: Packet, tracks: &[Track], timeline: &mut Timeline) -> Option<Sample> {
-    let timescale = tracks.get(packet.track)?.timescale;
-    let dts = timeline.shift(packet.dts, timescale)?;
-    Some(Sample {
-        track: packet.track,
-        dts,
-        cts_offset: packet.cts_offset,
-        duration: packet.duration,
-        sync: packet.keyframe,
-        data: packet.data,
-    })
-}
-
-fn fragment_options(options: &Options) -> FragmentOptions {
-    FragmentOptions {
-        fragment_duration: options.fragment_duration,
-        ..FragmentOptions::default()
-    }
-}
+use crate::{Error, Options, Packet, Track};
 
 pub(crate) struct FileFactory {
     pub(crate) names: FileNames,
@@ -98,6 +19,10 @@ pub(crate) struct FileFactory {
 }
 
 impl SinkFactory for FileFactory {
+    fn check(&self, tracks: &[Track]) -> Result<(), Error> {
+        samples::check(self.names.pattern(), tracks)
+    }
+
     fn open(&mut self, tracks: &[Track], wall: SystemTime) -> Result<Box<dyn Sink>, Error> {
         let path = self.names.next(wall);
         let partial = partial_path(&path);
@@ -255,59 +180,5 @@ impl Read for BufFile {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         self.0.flush()?;
         self.0.get_mut().read(buf)
-    }
-}
-
-pub(crate) struct StdoutFactory {
-    pub(crate) options: Options,
-}
-
-impl SinkFactory for StdoutFactory {
-    fn open(&mut self, tracks: &[Track], _wall: SystemTime) -> Result<Box<dyn Sink>, Error> {
-        let out = BufWriter::with_capacity(256 << 10, io::stdout());
-        let writer = FragmentedWriter::new(out, configs(tracks)?, fragment_options(&self.options))
-            .map_err(|source| Error::Mp4 {
-                output: "stdout".into(),
-                source,
-            })?;
-        Ok(Box::new(StdoutSink {
-            writer,
-            tracks: tracks.to_vec(),
-            timeline: Timeline::default(),
-        }))
-    }
-}
-
-struct StdoutSink {
-    writer: FragmentedWriter<BufWriter<io::Stdout>>,
-    tracks: Vec<Track>,
-    timeline: Timeline,
-}
-
-fn stdout_err(source: bmff_writer::Error) -> Error {
-    Error::Mp4 {
-        output: "stdout".into(),
-        source,
-    }
-}
-
-impl Sink for StdoutSink {
-    fn write(&mut self, packet: Packet) -> Result<(), Error> {
-        match sample(packet, &self.tracks, &mut self.timeline) {
-            Some(s) => self.writer.push(s).map_err(stdout_err),
-            None => Ok(()),
-        }
-    }
-
-    fn set_codec(&mut self, track: usize, config: &Track) -> Result<(), Error> {
-        self.writer
-            .set_codec(track, track_config(config)?.codec)
-            .map_err(stdout_err)
-    }
-
-    fn finish(self: Box<Self>) -> Result<Option<PathBuf>, Error> {
-        let mut out = self.writer.finish().map_err(stdout_err)?;
-        out.flush().map_err(|e| Error::io("flushing stdout", e))?;
-        Ok(None)
     }
 }

@@ -12,8 +12,8 @@ use std::time::SystemTime;
 use mp3_frames::{Event, FrameReader};
 use tokio::sync::{mpsc, watch};
 
-use super::InputEvent;
 use crate::Error;
+use crate::contract::InputEvent;
 use crate::{Codec, Packet, Track};
 
 pub(crate) async fn run_file(

@@ -12,8 +12,8 @@ use rtsp_source::{
 };
 use tokio::sync::{mpsc, watch};
 
-use super::InputEvent;
 use crate::burst::after_pause;
+use crate::contract::InputEvent;
 use crate::{Codec, MediaKind, Packet, Track};
 use crate::{Error, Options, SecretUrl};
 

@@ -1,0 +1,160 @@
+//! The pipeline's one error type. Sources' and sinks' errors are carried with
+//! `#[source]`; [`Error::is_permanent`] tells a supervisor what retrying cannot fix.
+
+use crate::Direction;
+
+/// Errors of the pipeline.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The named part of the pipeline is not built yet.
+    #[error("{0} is not built yet")]
+    NotBuilt(&'static str),
+    /// An endpoint string that no endpoint accepts in this direction.
+    #[error("unsupported {direction} endpoint {endpoint:?}")]
+    UnsupportedEndpoint {
+        /// The string, credentials masked.
+        endpoint: String,
+        /// Input or output.
+        direction: Direction,
+    },
+    /// An output that cannot take one of the input's tracks, found when the tracks are
+    /// known: "icecast:// takes MP3 or AAC audio; track 0 is H.264 video, use --no-video".
+    #[error("{endpoint} takes {takes}; {found}")]
+    Misfit {
+        /// The output, credentials masked.
+        endpoint: String,
+        /// What it takes.
+        takes: String,
+        /// The track that does not fit, and what to do about it.
+        found: String,
+    },
+    /// A URL that cannot be used.
+    #[error("invalid URL {url:?}: {reason}")]
+    InvalidUrl {
+        /// The URL, credentials masked.
+        url: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// An Icecast server refused or dropped the source.
+    #[error("icecast {target}: {refusal}")]
+    Icecast {
+        /// The server and mount, credentials masked.
+        target: String,
+        /// Why.
+        refusal: crate::icecast::IcecastRefusal,
+    },
+    /// An input is not MP3 (or holds no MPEG audio frames).
+    #[error("{input}: not MP3 ({found})")]
+    NotMp3 {
+        /// The input's name.
+        input: String,
+        /// What was found instead.
+        found: String,
+    },
+    /// A playlist input has another format than the stream (listeners' decoders were set
+    /// up for the first one).
+    #[error("{input}: format change at byte {offset}: stream is {from}, this is {to}")]
+    FormatChange {
+        /// The input's name.
+        input: String,
+        /// Offset of the first frame of the new format.
+        offset: u64,
+        /// The stream's format.
+        from: String,
+        /// The input's format.
+        to: String,
+    },
+    /// An MP3 parsing error.
+    #[error("{context}: {source}")]
+    Mp3 {
+        /// What we were doing.
+        context: String,
+        /// The error.
+        source: mp3_frames::Error,
+    },
+    /// The RTSP input failed.
+    #[error(transparent)]
+    Rtsp(#[from] rtsp_source::Error),
+    /// The MP4 writer refused a sample or configuration, or could not write.
+    #[error("{output}: {source}")]
+    Mp4 {
+        /// The output (file, directory or stream).
+        output: String,
+        /// The writer's error.
+        source: bmff_writer::Error,
+    },
+    /// An input that cannot be read as it is.
+    #[error("{input}: {reason}")]
+    Input {
+        /// The input's name.
+        input: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// An output that cannot be written as asked.
+    #[error("{output}: {reason}")]
+    Output {
+        /// The output's name.
+        output: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// Options that do not go together, or an endpoint used twice.
+    #[error("{0}")]
+    InvalidOptions(String),
+    /// A raw output's reader went away.
+    #[error("the raw output's reader was closed")]
+    OutputClosed,
+    /// The pipeline was killed; its output is not finalized.
+    #[error("killed; the output was not finalized")]
+    Killed,
+    /// Waiting for something took too long.
+    #[error("timed out {what}")]
+    Timeout {
+        /// What we were waiting for.
+        what: String,
+    },
+    /// An I/O error, with what we were doing.
+    #[error("{context}: {source}")]
+    Io {
+        /// What we were doing.
+        context: String,
+        /// The error.
+        source: std::io::Error,
+    },
+}
+
+impl Error {
+    /// Whether retrying cannot help: bad credentials, a missing or unsupported input, a
+    /// codec the output cannot take, invalid options. Network failures and servers that
+    /// restart are not permanent.
+    pub fn is_permanent(&self) -> bool {
+        match self {
+            Error::Rtsp(e) => e.is_permanent(),
+            Error::Icecast { refusal, .. } => matches!(
+                refusal,
+                crate::icecast::IcecastRefusal::WrongCredentials
+                    | crate::icecast::IcecastRefusal::UnsupportedContentType(_)
+                    | crate::icecast::IcecastRefusal::NoSuchMount
+            ),
+            Error::Io { source, .. } => matches!(
+                source.kind(),
+                std::io::ErrorKind::NotFound
+                    | std::io::ErrorKind::PermissionDenied
+                    | std::io::ErrorKind::InvalidData
+                    | std::io::ErrorKind::InvalidInput
+            ),
+            Error::Timeout { .. } => false,
+            _ => true,
+        }
+    }
+
+    pub(crate) fn io(context: impl Into<String>, source: std::io::Error) -> Self {
+        Error::Io {
+            context: context.into(),
+            source,
+        }
+    }
+}

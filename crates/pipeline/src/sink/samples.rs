@@ -1,0 +1,123 @@
+//! The neutral types as `bmff_writer`'s, for every MP4-family sink (file, stdout, HLS):
+//! track configurations, samples on a file's timeline, fragment options.
+
+use bmff_writer::{FragmentOptions, HevcTag, ParameterSets, Sample, TrackConfig};
+
+use crate::contract::describe;
+use crate::{Codec, Error, MediaKind, Options, Packet, Track};
+
+/// What the MP4 family takes, for misfit messages.
+const TAKES: &str = "H.264, H.265, AAC, MP3 or ready sample entries";
+
+/// Whether `endpoint` (an MP4-family output) can hold every track.
+pub(crate) fn check(endpoint: &str, tracks: &[Track]) -> Result<(), Error> {
+    for (index, track) in tracks.iter().enumerate() {
+        if track_config(track).is_err() {
+            return Err(Error::Misfit {
+                endpoint: endpoint.to_owned(),
+                takes: TAKES.into(),
+                found: describe(index, track),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// The writer's description of a neutral track.
+pub(crate) fn track_config(track: &Track) -> Result<TrackConfig, Error> {
+    let codec = match &track.codec {
+        Codec::H264 { config } => bmff_writer::Codec::Avc(ParameterSets::Record(config.clone())),
+        Codec::H265 { config } => bmff_writer::Codec::Hevc {
+            parameters: ParameterSets::Record(config.clone()),
+            tag: HevcTag::Hvc1,
+        },
+        Codec::Aac { config } => bmff_writer::Codec::Aac {
+            audio_specific_config: config.clone(),
+        },
+        Codec::Mp3 => bmff_writer::Codec::Mp3,
+        Codec::SampleEntry { entry } => bmff_writer::Codec::Raw {
+            entry: entry.clone(),
+            kind: match track.kind {
+                MediaKind::Video => bmff_writer::TrackKind::Video,
+                MediaKind::Audio => bmff_writer::TrackKind::Audio,
+            },
+        },
+        other => {
+            return Err(Error::Output {
+                output: "MP4".into(),
+                reason: format!("MP4 cannot hold {} tracks", other.name()),
+            });
+        }
+    };
+    let config = match track.kind {
+        MediaKind::Video => {
+            let size = |v: u32, what: &str| {
+                u16::try_from(v).map_err(|_| Error::Output {
+                    output: "MP4".into(),
+                    reason: format!("video {what} {v} does not fit MP4's 16-bit field"),
+                })
+            };
+            let mut c = TrackConfig::video(
+                codec,
+                track.timescale,
+                size(track.width, "width")?,
+                size(track.height, "height")?,
+            );
+            if let Some((h, v)) = track.pixel_aspect {
+                c = c.with_pixel_aspect(h, v);
+            }
+            c
+        }
+        MediaKind::Audio => TrackConfig::audio(codec, track.sample_rate, track.channels)
+            .with_timescale(track.timescale),
+    };
+    Ok(config)
+}
+
+pub(crate) fn configs(tracks: &[Track]) -> Result<Vec<TrackConfig>, Error> {
+    tracks.iter().map(track_config).collect()
+}
+
+/// A neutral packet as the writer's sample, on the file's timeline; `None` before it.
+pub(crate) fn sample(packet: Packet, tracks: &[Track], timeline: &mut Timeline) -> Option<Sample> {
+    let timescale = tracks.get(packet.track)?.timescale;
+    let dts = timeline.shift(packet.dts, timescale)?;
+    Some(Sample {
+        track: packet.track,
+        dts,
+        cts_offset: packet.cts_offset,
+        duration: packet.duration,
+        sync: packet.keyframe,
+        data: packet.data,
+    })
+}
+
+pub(crate) fn fragment_options(options: &Options) -> FragmentOptions {
+    FragmentOptions {
+        fragment_duration: options.fragment_duration,
+        ..FragmentOptions::default()
+    }
+}
+
+/// Maps each packet's decode time onto the file's time origin: the first packet written
+/// is time 0, and every track shares that origin (the writer turns a later start into an
+/// edit list or a later `tfdt`, which keeps audio and video in sync).
+#[derive(Debug, Default)]
+pub(crate) struct Timeline {
+    /// The first packet's decode time and timescale.
+    origin: Option<(i64, u32)>,
+}
+
+impl Timeline {
+    /// The packet's decode time relative to the origin, in its timescale; `None` when it is
+    /// earlier than the origin (it belongs before the start of this file).
+    pub(crate) fn shift(&mut self, dts: i64, timescale: u32) -> Option<i64> {
+        let (t0, rate0) = *self.origin.get_or_insert((dts, timescale));
+        let origin = (i128::from(t0) * i128::from(timescale)).div_euclid(i128::from(rate0.max(1)));
+        let shifted = i128::from(dts) - origin;
+        if shifted < 0 {
+            return None;
+        }
+        i64::try_from(shifted).ok()
+    }
+}
