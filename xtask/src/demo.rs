@@ -60,7 +60,7 @@ pub(crate) fn run(args: &[String]) -> crate::Result {
     }
     crate::peers::ensure()?;
     let mut build = crate::cargo();
-    build.args(["build", "-p", "pipeline", "--bin", "pipeline"]);
+    build.args(["build", "-p", "pipeline-cli", "--bin", "pipeline"]);
     crate::run("build the pipeline CLI", build)?;
     let target = std::env::var_os("CARGO_TARGET_DIR")
         .map(std::path::PathBuf::from)

@@ -11,11 +11,11 @@
 //!
 //! The measured "time" of an iteration is the recorder process's CPU time (user + system,
 //! read from /proc/PID/stat once it has exited, before it is reaped), not wall time; the
-//! throughput is media seconds, so `cargo xtask bench pipeline` prints media seconds per
+//! throughput is media seconds, so `cargo xtask bench pipeline-cli` prints media seconds per
 //! CPU second and the ours/peer ratio (2.0 = half of ffmpeg's CPU). CPU seconds per minute
 //! of media are printed to stderr for each iteration.
 //!
-//! Full run: `cargo xtask bench pipeline` (about 6 minutes with the default 10 s
+//! Full run: `cargo xtask bench pipeline-cli` (about 6 minutes with the default 10 s
 //! recordings; `PIPELINE_BENCH_SECONDS` changes it). Under `cargo test --benches` (no
 //! `--bench` argument) it records 1 s of the small committed fixture once, as a smoke test.
 #![allow(clippy::unwrap_used)]
