@@ -6,35 +6,10 @@
 use bytes::Bytes;
 
 use crate::boxes::{BoxWriter, FourCc};
-use crate::record::{avc_record, avc_sps, hevc_codec_string, hevc_record, hevc_sps};
+use crate::record::{
+    HevcTag, ParameterSets, avc_record, avc_sps, hevc_codec_string, hevc_record, hevc_sps,
+};
 use crate::{Error, Result};
-
-/// How a video codec's parameter sets are given.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ParameterSets {
-    /// Raw NAL units without start codes or length prefixes. For H.264 `vps` is ignored.
-    Nal {
-        /// Video parameter sets (H.265 only).
-        vps: Vec<Bytes>,
-        /// Sequence parameter sets.
-        sps: Vec<Bytes>,
-        /// Picture parameter sets.
-        pps: Vec<Bytes>,
-    },
-    /// A ready `AVCDecoderConfigurationRecord` / `HEVCDecoderConfigurationRecord` (the
-    /// body of an `avcC` / `hvcC` box, e.g. from another MP4 file or an SDP).
-    Record(Bytes),
-}
-
-/// Which sample entry type an H.265 track uses (ISO/IEC 14496-15 §8.4.1).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum HevcTag {
-    /// `hvc1`: parameter sets only in `hvcC` (what Apple players require).
-    #[default]
-    Hvc1,
-    /// `hev1`: parameter sets may also be in band.
-    Hev1,
-}
 
 /// Opus decoder setup, the fields of `dOps` (Opus in ISOBMFF §4.3.2), as in an `OpusHead`.
 #[derive(Debug, Clone, PartialEq, Eq)]

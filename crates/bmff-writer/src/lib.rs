@@ -52,12 +52,13 @@ mod stbl;
 pub mod tokio;
 
 pub use bytes::Bytes;
-pub use codec::{Codec, HevcTag, OpusConfig, ParameterSets, TrackConfig, TrackKind};
+pub use codec::{Codec, OpusConfig, TrackConfig, TrackKind};
 pub use fragment::{FragmentOptions, FragmentOutput, FragmentedMuxer, InitSegment, MediaSegment};
 pub use io::{
     FragmentedWriter, Mp4Writer, SegmentFiles, SegmentSink, SegmentWriter, write_all_vectored,
 };
 pub use plain::{Finish, Mp4Options, Muxer, Patch};
+pub use record::{HevcTag, ParameterSets};
 
 /// One encoded sample (a video frame or an audio frame) of one track.
 #[derive(Debug, Clone, PartialEq, Eq)]

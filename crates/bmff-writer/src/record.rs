@@ -1,12 +1,42 @@
-//! Decoder configuration records built from parameter sets: ISO/IEC 14496-15 §5.3.3.1
+//! Parameter sets as given for a video track ([`ParameterSets`], [`HevcTag`]) and the
+//! decoder configuration records built from them: ISO/IEC 14496-15 §5.3.3.1
 //! (`AVCDecoderConfigurationRecord`, body of `avcC`) and §8.3.3.1
 //! (`HEVCDecoderConfigurationRecord`, body of `hvcC`), and the RFC 6381 / 14496-15 Annex E
-//! codec strings derived from them.
+//! codec strings derived from them. `codec` builds sample entries from these; this module
+//! does not look back at `codec`.
+
+use bytes::Bytes;
 
 use crate::boxes::BoxWriter;
-use crate::codec::{HevcTag, ParameterSets};
 use crate::nal::{self, AvcSps, HevcSps};
 use crate::{Error, Result};
+
+/// How a video codec's parameter sets are given.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ParameterSets {
+    /// Raw NAL units without start codes or length prefixes. For H.264 `vps` is ignored.
+    Nal {
+        /// Video parameter sets (H.265 only).
+        vps: Vec<Bytes>,
+        /// Sequence parameter sets.
+        sps: Vec<Bytes>,
+        /// Picture parameter sets.
+        pps: Vec<Bytes>,
+    },
+    /// A ready `AVCDecoderConfigurationRecord` / `HEVCDecoderConfigurationRecord` (the
+    /// body of an `avcC` / `hvcC` box, e.g. from another MP4 file or an SDP).
+    Record(Bytes),
+}
+
+/// Which sample entry type an H.265 track uses (ISO/IEC 14496-15 §8.4.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum HevcTag {
+    /// `hvc1`: parameter sets only in `hvcC` (what Apple players require).
+    #[default]
+    Hvc1,
+    /// `hev1`: parameter sets may also be in band.
+    Hev1,
+}
 
 pub(crate) fn avc_sps(p: &ParameterSets) -> Result<AvcSps> {
     match p {

@@ -76,6 +76,9 @@ fn push_parser_gives_the_slice_events_for_every_chunk_size() {
     }
 }
 
+// AsyncFrameReader exists with the `tokio` feature (`cargo test --all-features`, as
+// `cargo xtask test` runs); the pure-Rust tests of this file run without it too.
+#[cfg(feature = "tokio")]
 #[tokio::test]
 async fn async_reader_gives_the_slice_events() {
     for (name, data) in fixtures() {
