@@ -144,6 +144,15 @@ pub enum Error {
     /// The RTSP input failed.
     #[error(transparent)]
     Rtsp(#[from] rtsp_source::Error),
+    /// A remote endpoint (`tcp://`, `tcp-listen://`) failed: media-remote's error.
+    #[error("{endpoint}: {source}")]
+    Remote {
+        /// The endpoint.
+        endpoint: String,
+        /// media-remote's error.
+        #[source]
+        source: media_remote::Error,
+    },
     /// The MP4 writer refused a sample or configuration, or could not write.
     #[error("{output}: {source}")]
     Mp4 {
