@@ -1,10 +1,10 @@
-//! pipeline's remote protocol targets: the sans-I/O `remote::Inbound` decoder on either
+//! media-remote's protocol targets: the sans-I/O `media_remote::Inbound` decoder on either
 //! side (a server reading clients, a client reading a server) must never panic, and must
 //! give the same events and error whatever the split of its input.
 
 use std::time::Instant;
 
-use pipeline::remote::{Inbound, InboundEvent, Side};
+use media_remote::{Inbound, InboundEvent, Side};
 
 /// Targets of this module.
 pub const TARGETS: &[(&str, crate::Body)] = &[("remote_inbound", remote_inbound)];

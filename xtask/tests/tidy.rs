@@ -91,24 +91,7 @@ enum Rule {
 
 /// Breaches of a rule known today and being fixed on other branches: (rule, subject, why).
 /// The subject is what the rule reports: a crate, `crate/dependency`, a file, or a cycle.
-const KNOWN_VIOLATIONS: &[(Rule, &str, &str)] = &[
-    // Code moving out of crates/pipeline (media-remote, icecast-source): remove when those land.
-    (
-        Rule::FileLength,
-        "crates/pipeline/tests/remote_protocol.rs",
-        "remove when crate media-remote lands",
-    ),
-    (
-        Rule::ModuleCycles,
-        "pipeline: remote, sink, source",
-        "remove when crate media-remote lands (its adapters move to source/tcp.rs and sink/tcp_listen.rs)",
-    ),
-    (
-        Rule::ModuleCycles,
-        "pipeline/src/remote: connection, server",
-        "remove when crate media-remote lands",
-    ),
-];
+const KNOWN_VIOLATIONS: &[(Rule, &str, &str)] = &[];
 
 /// Fails naming every breach of `rule` not in [`KNOWN_VIOLATIONS`], and every known entry
 /// of `rule` that no longer occurs. `found` is (subject, message naming file and rule).

@@ -77,6 +77,15 @@ pub enum Error {
     /// The RTSP input failed.
     #[error(transparent)]
     Rtsp(#[from] rtsp_source::Error),
+    /// A remote endpoint (`tcp://`, `tcp-listen://`) failed: media-remote's error.
+    #[error("{endpoint}: {source}")]
+    Remote {
+        /// The endpoint.
+        endpoint: String,
+        /// media-remote's error.
+        #[source]
+        source: media_remote::Error,
+    },
     /// The MP4 writer refused a sample or configuration, or could not write.
     #[error("{output}: {source}")]
     Mp4 {
@@ -133,6 +142,7 @@ impl Error {
     pub fn is_permanent(&self) -> bool {
         match self {
             Error::Rtsp(e) => e.is_permanent(),
+            Error::Remote { source, .. } => source.is_permanent(),
             Error::Icecast { refusal, .. } => matches!(
                 refusal,
                 crate::icecast::IcecastRefusal::WrongCredentials

@@ -14,6 +14,7 @@ use rtsp_source::Transport;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
+use crate::contract::InputEvent;
 use crate::recorder::{Flow, RecordOptions, Recorder};
 use crate::{Endpoint, Error, Options, Status, Summary, sink, source};
 
@@ -116,7 +117,7 @@ impl Pipeline {
 /// `pause`: sleep this long whenever the queue is empty (see [`Options::burst`]).
 fn record_loop(
     mut recorder: Recorder,
-    mut rx: mpsc::Receiver<source::InputEvent>,
+    mut rx: mpsc::Receiver<InputEvent>,
     killed: &AtomicBool,
     pause: Option<Duration>,
 ) -> Result<Vec<PathBuf>, Error> {

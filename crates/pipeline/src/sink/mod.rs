@@ -10,7 +10,7 @@ mod samples;
 mod stdout;
 mod tcp_listen;
 
-pub(crate) use crate::contract::{Sink, SinkFactory};
+use crate::contract::SinkFactory;
 use crate::naming::FileNames;
 use crate::{Endpoint, Error, Options};
 

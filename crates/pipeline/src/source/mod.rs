@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use tokio::sync::{mpsc, oneshot, watch};
 
-pub(crate) use crate::contract::InputEvent;
+use crate::contract::InputEvent;
 use crate::{Endpoint, Error, Options};
 
 /// Starts the source of `input`: a task on the current runtime, or with `burst` a thread

@@ -1,49 +1,110 @@
-//! The `tcp://HOST:PORT` input: connects to a packet server, says `hello` (with the
-//! token) and `started_playing`, and turns what arrives into the recorder's events.
+//! The receiving end: connects to a packet server, says `hello` (with the token) and
+//! `started_playing`, and turns what arrives into [`ClientEvent`]s.
 //!
-//! A lost connection, a refused connection or a busy server is retried with exponential
-//! backoff (reset once packets flowed). Back on the same recording of the server (same
-//! session, same tracks), the recording goes on in the same file: packets already
-//! received (the server resends the current GOP) are skipped by decode time, and what
-//! follows is decodable (the server starts a client at a key frame or continues its GOP).
-//! Any other recording is a discontinuity (a new file). A wrong token or version ends the
-//! input with the server's error; `goodbye` (the server's input ended) ends it normally.
-//! A server that sends nothing for the stall timeout during a recording is taken for
-//! gone.
+//! A lost connection, a refused connection or a busy server is retried after the delays
+//! of [`RemoteSettings::reconnect`] ([`media_core::Backoff`], reset once packets flowed).
+//! Back on the same recording of the server (same session, same tracks), the stream goes
+//! on: packets already received (the server resends the current GOP) are skipped by
+//! decode time, and what follows is decodable (the server starts a client at a key frame
+//! or continues its GOP). Any other recording is a [`ClientEvent::Discontinuity`] then
+//! its [`ClientEvent::Tracks`]. A permanent error ([`Error::is_permanent`]: a wrong token
+//! or version, a bad handshake) ends the client with that error; `goodbye` (the server's
+//! input ended) ends it with [`ClientEvent::End`]. A server that sends nothing for the
+//! stall timeout during a recording is taken for gone.
 
-use std::time::{Instant, SystemTime};
+use std::hash::{BuildHasher, RandomState};
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Instant;
 
 use bytes::BytesMut;
+use media_core::{Packet, Track};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
 
-use super::inbound::{Inbound, InboundEvent, Side};
-use super::protocol::{ErrorCode, Message, VERSION};
-use super::{RemoteError, RemoteSettings};
-use crate::Track;
-use crate::source::InputEvent;
-use crate::{Error, Options};
+use crate::inbound::{Inbound, InboundEvent, Side};
+use crate::protocol::{Message, VERSION};
+use crate::{Error, RemoteSettings};
+
+/// What a [`Client`] yields.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum ClientEvent {
+    /// The tracks of a recording, before its first packet.
+    Tracks(Vec<Track>),
+    /// A track's configuration changed; the next packet of that track uses it.
+    TrackUpdated {
+        /// Index in the last [`ClientEvent::Tracks`].
+        index: usize,
+        /// The new description.
+        track: Track,
+    },
+    /// A media packet (its payload a slice of the received bytes).
+    Packet(Packet),
+    /// What follows does not continue what came before: the recording stopped, or a
+    /// reconnection found another one.
+    Discontinuity,
+    /// The server said `goodbye`: no recording will follow. The last event.
+    End,
+}
+
+/// A reconnecting client of a packet [`Server`](crate::Server); a
+/// [`Stream`](futures::Stream) of [`ClientEvent`]s, also read with [`Client::next`].
+/// Its connection runs as a task on the tokio runtime; dropping the client stops it.
+pub struct Client {
+    events: mpsc::Receiver<Result<ClientEvent, Error>>,
+    task: JoinHandle<()>,
+}
+
+impl Client {
+    /// Starts connecting to `addr` (`host:port`) on the current tokio runtime.
+    pub fn connect(addr: impl Into<String>, settings: RemoteSettings) -> Client {
+        let (tx, events) = mpsc::channel(64);
+        let task = tokio::spawn(run(addr.into(), settings, tx));
+        Client { events, task }
+    }
+
+    /// The next event; after [`ClientEvent::End`] or an error, `None`.
+    pub async fn next(&mut self) -> Option<Result<ClientEvent, Error>> {
+        self.events.recv().await
+    }
+}
+
+impl futures::Stream for Client {
+    type Item = Result<ClientEvent, Error>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        self.events.poll_recv(cx)
+    }
+}
+
+impl Drop for Client {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
 
 /// How a connection ended without an error.
 enum Ended {
     /// The server said `goodbye`.
     Goodbye,
-    /// The recorder does not want more.
-    RecorderGone,
+    /// The [`Client`] was dropped.
+    ReaderGone,
 }
 
-/// What the recorder was told, across reconnections.
+/// What the reader was told, across reconnections.
 #[derive(Default)]
 struct Progress {
-    /// The server's recording whose tracks the recorder has (`None` after a
+    /// The server's recording whose tracks the reader has (`None` after a
     /// discontinuity).
     recording: Option<Announced>,
     /// Packets arrived on this connection.
     packets: bool,
 }
 
-/// A recording announced to the recorder.
+/// A recording announced to the reader.
 struct Announced {
     session: u64,
     tracks: Vec<Track>,
@@ -51,74 +112,63 @@ struct Announced {
     last_dts: Vec<Option<i64>>,
 }
 
-pub(crate) async fn run(
-    addr: &str,
-    options: &Options,
-    tx: &mpsc::Sender<InputEvent>,
-    mut stop: watch::Receiver<bool>,
-) -> Result<(), Error> {
-    let settings = &options.remote;
-    let mut delay = settings.reconnect_delay;
+type Events = mpsc::Sender<Result<ClientEvent, Error>>;
+
+async fn run(addr: String, settings: RemoteSettings, tx: Events) {
     let mut progress = Progress::default();
     let mut attempt = 0u32;
     loop {
         progress.packets = false;
         let outcome = tokio::select! {
             biased;
-            _ = stop.wait_for(|s| *s) => return Ok(()),
-            outcome = connection(addr, settings, tx, &mut progress) => outcome,
+            () = tx.closed() => return,
+            outcome = connection(&addr, &settings, &tx, &mut progress) => outcome,
         };
         let error = match outcome {
             Ok(Ended::Goodbye) => {
-                tracing::info!(%addr, "the server said goodbye: input ended");
-                return Ok(());
+                tracing::info!(%addr, "the server said goodbye");
+                let _ = tx.send(Ok(ClientEvent::End)).await;
+                return;
             }
-            Ok(Ended::RecorderGone) => return Ok(()),
-            Err(e) if permanent(&e) => {
-                return Err(Error::Input {
-                    input: format!("tcp://{addr}"),
-                    reason: e.to_string(),
-                });
+            Ok(Ended::ReaderGone) => return,
+            Err(e) if e.is_permanent() => {
+                let _ = tx.send(Err(e)).await;
+                return;
             }
             Err(e) => e,
         };
         if progress.packets {
-            delay = settings.reconnect_delay;
             attempt = 0;
         }
         attempt += 1;
+        let delay = settings.reconnect.delay(attempt, unit_random());
         tracing::warn!(%addr, attempt, ?delay, "{error}; reconnecting");
         tokio::select! {
             biased;
-            _ = stop.wait_for(|s| *s) => return Ok(()),
+            () = tx.closed() => return,
             () = tokio::time::sleep(delay) => {}
         }
-        delay = (delay * 2).min(settings.max_reconnect_delay);
     }
 }
 
-/// Errors that another attempt would only repeat.
-fn permanent(e: &RemoteError) -> bool {
-    matches!(
-        e,
-        RemoteError::Refused {
-            code: ErrorCode::Unauthorized | ErrorCode::UnsupportedVersion,
-            ..
-        }
-    )
+/// A uniform number in `[0, 1)` for the backoff's jitter. std's hasher keys are random
+/// per process and change with every `RandomState`: enough to spread reconnections, and
+/// no dependency for it.
+fn unit_random() -> f64 {
+    (RandomState::new().hash_one(Instant::now()) >> 11) as f64 / (1u64 << 53) as f64
 }
 
 async fn connection(
     addr: &str,
     settings: &RemoteSettings,
-    tx: &mpsc::Sender<InputEvent>,
+    tx: &Events,
     progress: &mut Progress,
-) -> Result<Ended, RemoteError> {
+) -> Result<Ended, Error> {
     let timeout = settings.handshake_timeout;
     let stream = tokio::time::timeout(timeout, TcpStream::connect(addr))
         .await
-        .map_err(|_| RemoteError::Timeout(format!("connecting to {addr}")))?
-        .map_err(|e| RemoteError::io(format!("connecting to {addr}"), e))?;
+        .map_err(|_| Error::Timeout(format!("connecting to {addr}")))?
+        .map_err(|e| Error::io(format!("connecting to {addr}"), e))?;
     let _ = stream.set_nodelay(true);
     let (mut read, mut write) = stream.into_split();
     let mut hello = BytesMut::new();
@@ -131,41 +181,37 @@ async fn connection(
     write
         .write_all(&hello)
         .await
-        .map_err(|e| RemoteError::io("sending hello", e))?;
+        .map_err(|e| Error::io("sending hello", e))?;
     // `write` stays open: closing it would tell the server we left.
     let deadline = tokio::time::Instant::now() + timeout;
     let mut inbound = Inbound::new(Side::Client);
     let mut session = Session::default();
     loop {
         while let Some(event) = inbound.poll(Instant::now())? {
-            match session.handle(event, progress)? {
-                Step::Continue => {}
-                Step::Send(e) => {
-                    if tx.send(e).await.is_err() {
-                        return Ok(Ended::RecorderGone);
-                    }
-                }
+            let events = match session.handle(event, progress)? {
+                Step::Continue => continue,
+                Step::Send(e) => vec![e],
                 Step::Restart(tracks) => {
-                    let restart = [InputEvent::Discontinuity, InputEvent::Tracks(tracks)];
-                    for e in restart {
-                        if tx.send(e).await.is_err() {
-                            return Ok(Ended::RecorderGone);
-                        }
-                    }
+                    vec![ClientEvent::Discontinuity, ClientEvent::Tracks(tracks)]
                 }
                 Step::Goodbye => return Ok(Ended::Goodbye),
+            };
+            for e in events {
+                if tx.send(Ok(e)).await.is_err() {
+                    return Ok(Ended::ReaderGone);
+                }
             }
         }
         let read_some = read.read_buf(inbound.buffer());
         let n = if !session.welcomed {
             tokio::time::timeout_at(deadline, read_some)
                 .await
-                .map_err(|_| RemoteError::Timeout("waiting for welcome".into()))?
+                .map_err(|_| Error::Timeout("waiting for welcome".into()))?
         } else if session.complete {
             // A live recording never goes quiet: a silent server is gone (no FIN seen).
             let stall = settings.stall_timeout;
             tokio::time::timeout(stall, read_some).await.map_err(|_| {
-                RemoteError::Timeout(format!(
+                Error::Timeout(format!(
                     "nothing from the server for {} s during a recording",
                     stall.as_secs_f32()
                 ))
@@ -173,19 +219,17 @@ async fn connection(
         } else {
             read_some.await
         }
-        .map_err(|e| RemoteError::io("reading from the server", e))?;
+        .map_err(|e| Error::io("reading from the server", e))?;
         if n == 0 {
             inbound.finish()?;
-            return Err(RemoteError::Protocol(
-                "the server closed the connection".into(),
-            ));
+            return Err(Error::Closed("server"));
         }
     }
 }
 
 enum Step {
     Continue,
-    Send(InputEvent),
+    Send(ClientEvent),
     /// A discontinuity, then these tracks.
     Restart(Vec<Track>),
     Goodbye,
@@ -204,30 +248,28 @@ struct Session {
 }
 
 impl Session {
-    fn handle(
-        &mut self,
-        event: InboundEvent,
-        progress: &mut Progress,
-    ) -> Result<Step, RemoteError> {
-        let protocol = |m: String| Err(RemoteError::Protocol(m));
+    fn handle(&mut self, event: InboundEvent, progress: &mut Progress) -> Result<Step, Error> {
+        let protocol = |m: String| Err(Error::Protocol(m));
         Ok(match event {
             InboundEvent::Control(Message::Welcome { version }) => {
                 if version != VERSION {
-                    return protocol(format!(
+                    return Err(Error::Handshake(format!(
                         "the server speaks version {version}, not {VERSION}"
-                    ));
+                    )));
                 }
                 self.welcomed = true;
                 Step::Continue
             }
             InboundEvent::Control(Message::Error { code, message }) => {
                 if code.is_fatal() {
-                    return Err(RemoteError::Refused { code, message });
+                    return Err(Error::Refused { code, message });
                 }
                 tracing::warn!("the server says: {code}: {message}");
                 Step::Continue
             }
-            _ if !self.welcomed => return protocol("media before welcome".into()),
+            _ if !self.welcomed => {
+                return Err(Error::Handshake("media before welcome".into()));
+            }
             InboundEvent::Control(Message::StartedRecording { session, tracks }) => {
                 if tracks == 0 || tracks > 64 {
                     return protocol(format!("started_recording with {tracks} tracks"));
@@ -250,7 +292,7 @@ impl Session {
                     if let Some(a) = &mut progress.recording {
                         a.tracks[index] = track.clone();
                     }
-                    return Ok(Step::Send(InputEvent::TrackUpdated { index, track }));
+                    return Ok(Step::Send(ClientEvent::TrackUpdated { index, track }));
                 }
                 let Some(all) = self.tracks.iter().cloned().collect::<Option<Vec<_>>>() else {
                     return Ok(Step::Continue);
@@ -271,7 +313,7 @@ impl Session {
                 });
                 match before {
                     Some(_) => Step::Restart(all),
-                    None => Step::Send(InputEvent::Tracks(all)),
+                    None => Step::Send(ClientEvent::Tracks(all)),
                 }
             }
             InboundEvent::Packet(packet) if self.complete => {
@@ -285,7 +327,7 @@ impl Session {
                     Some(Some(last)) if packet.dts <= *last => Step::Continue,
                     Some(last) => {
                         *last = Some(packet.dts);
-                        Step::Send(InputEvent::Packet(packet, SystemTime::now()))
+                        Step::Send(ClientEvent::Packet(packet))
                     }
                     None => return protocol(format!("packet of unknown track {}", packet.track)),
                 }
@@ -306,7 +348,7 @@ impl Session {
                 self.tracks.clear();
                 self.complete = false;
                 match progress.recording.take() {
-                    Some(_) => Step::Send(InputEvent::Discontinuity),
+                    Some(_) => Step::Send(ClientEvent::Discontinuity),
                     None => Step::Continue,
                 }
             }

@@ -1,15 +1,15 @@
-//! Fan-out cost of the `tcp-listen://` packet server: `PACKETS` packets of `SIZE` bytes
+//! Fan-out cost of the packet server: `PACKETS` packets of `SIZE` bytes
 //! delivered to `CLIENTS` clients over 127.0.0.1, in one process.
 //!
-//! - `ours`: `remote::Server::write` for each packet (encoded once, queued per client,
+//! - `ours`: `Server::write` for each packet (encoded once, queued per client,
 //!   written as data-stream chunks); each client reads and decodes with
-//!   `remote::Inbound` until it has every packet (nothing may be dropped).
+//!   `Inbound` until it has every packet (nothing may be dropped).
 //! - `peer-raw-tcp`: the same payload bytes written with tokio `write_all` to each
 //!   socket and read raw, without framing or protocol: the floor of any TCP fan-out on
 //!   this machine, not a competing server.
 //!
 //! Only the transfer is timed (connections and handshakes are set up before). The
-//! throughput is payload bytes delivered (all clients), so `cargo xtask bench pipeline`
+//! throughput is payload bytes delivered (all clients), so `cargo xtask bench media-remote`
 //! prints bytes per second and the ours/peer ratio. Under `cargo test --benches` it runs
 //! once as a smoke test.
 #![allow(clippy::unwrap_used)]
@@ -18,8 +18,8 @@ use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
 use criterion::{Criterion, Throughput};
-use pipeline::remote::{Inbound, InboundEvent, Message, RemoteSettings, Server, Side};
-use pipeline::{Codec, Packet, Track};
+use media_core::{Codec, Packet, Track};
+use media_remote::{Inbound, InboundEvent, Message, RemoteSettings, Server, Side};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
@@ -87,7 +87,7 @@ async fn ours(packets: &[Packet]) -> Duration {
         640,
         360,
     );
-    server.start_recording(vec![video]);
+    server.start_recording(vec![video]).unwrap();
     let started = Instant::now();
     let readers: Vec<_> = clients
         .into_iter()

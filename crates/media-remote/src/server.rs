@@ -1,6 +1,6 @@
-//! The packet server (`tcp-listen://ADDR:PORT`): accepts clients, runs the handshake
-//! and the started/stopped state machine of [`super::protocol`], and fans each packet
-//! out to every playing client's [`ClientQueue`].
+//! The packet server: accepts clients, runs the handshake and the started/stopped state
+//! machine of [`crate::protocol`], and fans each packet out to every playing client's
+//! queue (its drop policy: [`crate::queue`]).
 //!
 //! Per client, a reader task handles its control messages and a writer task drains its
 //! queue into the socket. The recorder's thread only pushes into queues (never waits on a
@@ -8,23 +8,21 @@
 //! other clients.
 
 use std::net::{SocketAddr, ToSocketAddrs};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
 use bytes::BytesMut;
+use media_core::{Packet, Track};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::tcp::OwnedReadHalf;
 use tokio::net::{TcpListener, TcpSocket, TcpStream};
-use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 
-use super::inbound::{Inbound, InboundEvent, Side};
-use super::protocol::{self, ErrorCode, Message, VERSION};
-use super::queue::{ClientQueue, Counters, GopCache, Item, Media};
-use super::{RemoteError, RemoteSettings};
-use crate::sink::{Sink, SinkFactory};
-use crate::{Error, Options};
-use crate::{Packet, Track};
+use crate::connection::{self, Peer, lock};
+use crate::inbound::{Inbound, InboundEvent, Side};
+use crate::protocol::{self, ErrorCode, Message, VERSION};
+use crate::queue::{ClientQueue, Counters, GopCache, Item, Media};
+use crate::{Error, RemoteSettings};
 
 /// A client's figures.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -53,7 +51,7 @@ struct Shared {
 struct State {
     recording: Option<Recording>,
     sessions: u64,
-    clients: Vec<Arc<Client>>,
+    clients: Vec<Arc<Peer>>,
     next_client: u64,
     closed: bool,
 }
@@ -74,55 +72,31 @@ impl Recording {
     }
 }
 
-pub(super) struct Client {
-    id: u64,
-    peer: SocketAddr,
-    pub(super) state: Mutex<ClientState>,
-    pub(super) wake: Notify,
-}
-
-pub(super) struct ClientState {
-    pub(super) queue: ClientQueue,
-    playing: bool,
-}
-
-pub(super) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    // Every critical section is short and leaves the state consistent.
-    m.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-impl Client {
-    fn push(&self, item: Item) {
-        lock(&self.state).queue.push(item);
-        self.wake.notify_one();
-    }
-}
-
 impl Server {
     /// Binds `addr` (`host:port`) and starts accepting clients on the current tokio
     /// runtime. Serving off loopback needs a token.
     pub fn bind(addr: &str, settings: RemoteSettings) -> Result<Server, Error> {
-        let output = || format!("tcp-listen://{addr}");
-        let fail = |reason: String| Error::Output {
-            output: output(),
-            reason,
-        };
         let socket_addr = addr
             .to_socket_addrs()
-            .map_err(|e| fail(format!("cannot resolve the address: {e}")))?
+            .map_err(|e| Error::io(format!("resolving {addr}"), e))?
             .next()
-            .ok_or_else(|| fail("the address resolves to nothing".into()))?;
+            .ok_or_else(|| {
+                Error::io(
+                    format!("resolving {addr}"),
+                    std::io::Error::new(
+                        std::io::ErrorKind::NotFound,
+                        "the address resolves to nothing",
+                    ),
+                )
+            })?;
         if !socket_addr.ip().is_loopback() && settings.token.is_none() {
-            return Err(Error::InvalidOptions(format!(
-                "{}: serving on a non-loopback address needs a token (--token)",
-                output()
-            )));
+            return Err(Error::NeedsToken(addr.to_owned()));
         }
         let listener = listen(socket_addr, settings.send_buffer)
-            .map_err(|e| Error::io(format!("binding {}", output()), e))?;
+            .map_err(|e| Error::io(format!("binding {addr}"), e))?;
         let local_addr = listener
             .local_addr()
-            .map_err(|e| Error::io(format!("binding {}", output()), e))?;
+            .map_err(|e| Error::io(format!("binding {addr}"), e))?;
         let shared = Arc::new(Shared {
             settings,
             // Recording numbers unique across restarts of the server, so that a client
@@ -150,7 +124,13 @@ impl Server {
 
     /// Starts a recording of these tracks: playing clients get `started_recording` and
     /// the track streams. Ends the previous recording, if any. Returns its number.
-    pub fn start_recording(&self, tracks: Vec<Track>) -> u64 {
+    ///
+    /// A track this protocol cannot carry (a codec it has no name for, a stream header
+    /// over the clients' limit) is an error, and nothing changes.
+    pub fn start_recording(&self, tracks: Vec<Track>) -> Result<u64, Error> {
+        for (index, track) in tracks.iter().enumerate() {
+            crate::media::track_header("t", index, track)?;
+        }
         let mut state = lock(&self.shared.state);
         end_recording(&mut state);
         state.sessions += 1;
@@ -169,28 +149,24 @@ impl Server {
         }
         let session = recording.session;
         state.recording = Some(recording);
-        session
+        Ok(session)
     }
 
     /// Queues a packet of the current recording for every playing client (never waits;
     /// each client's drop policy applies). Ignored when no recording is on.
     pub fn write(&self, packet: &Packet) -> Result<(), Error> {
         if packet.data.len() + protocol::MEDIA_PREFIX > protocol::MAX_PACKET_SIZE {
-            return Err(Error::Output {
-                output: format!("tcp-listen://{}", self.local_addr),
-                reason: format!(
-                    "packet of {} bytes on track {} exceeds the protocol's {} bytes",
-                    packet.data.len(),
-                    packet.track,
-                    protocol::MAX_PACKET_SIZE - protocol::MEDIA_PREFIX
-                ),
+            return Err(Error::PacketTooLarge {
+                track: packet.track,
+                size: packet.data.len(),
+                max: protocol::MAX_PACKET_SIZE - protocol::MEDIA_PREFIX,
             });
         }
         // Encoded once, outside the lock; every client shares the bytes.
         let media = Media {
             track: packet.track,
             keyframe: packet.keyframe,
-            content: super::media::encode_media(packet),
+            content: crate::media::encode_media(packet),
         };
         let mut state = lock(&self.shared.state);
         let Some(recording) = &mut state.recording else {
@@ -207,15 +183,18 @@ impl Server {
         Ok(())
     }
 
-    /// A track's codec configuration changed: clients get a new stream for it.
-    pub fn update_track(&self, index: usize, track: &Track) {
+    /// A track's codec configuration changed: clients get a new stream for it. Ignored
+    /// without a recording or such a track; an error for a track the protocol cannot
+    /// carry (as in [`Server::start_recording`]).
+    pub fn update_track(&self, index: usize, track: &Track) -> Result<(), Error> {
+        crate::media::track_header("t", index, track)?;
         let mut state = lock(&self.shared.state);
         let Some(recording) = &mut state.recording else {
-            return;
+            return Ok(());
         };
         let mut tracks = recording.tracks.to_vec();
         let Some(slot) = tracks.get_mut(index) else {
-            return;
+            return Ok(());
         };
         *slot = track.clone();
         recording.tracks = tracks.into();
@@ -224,6 +203,7 @@ impl Server {
             lock(&client.state).queue.update_track(index, track.clone());
             client.wake.notify_one();
         }
+        Ok(())
     }
 
     /// Ends the recording: clients get the track trailers and `stopped_recording`.
@@ -331,15 +311,11 @@ async fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
             }
             state.next_client += 1;
             let s = &shared.settings;
-            let client = Arc::new(Client {
-                id: state.next_client,
+            let client = Arc::new(Peer::new(
+                state.next_client,
                 peer,
-                state: Mutex::new(ClientState {
-                    queue: ClientQueue::new(s.client_queue, s.client_queue_bytes),
-                    playing: false,
-                }),
-                wake: Notify::new(),
-            });
+                ClientQueue::new(s.client_queue, s.client_queue_bytes),
+            ));
             state.clients.push(client.clone());
             client
         };
@@ -363,10 +339,10 @@ async fn refuse(mut stream: TcpStream, max: usize) {
 }
 
 /// Runs one client until it leaves, fails or is told to go.
-async fn serve(shared: Arc<Shared>, client: Arc<Client>, stream: TcpStream) {
+async fn serve(shared: Arc<Shared>, client: Arc<Peer>, stream: TcpStream) {
     let (read, write) = stream.into_split();
     let stall = shared.settings.stall_timeout;
-    let mut writer = tokio::spawn(super::connection::write_loop(client.clone(), write, stall));
+    let mut writer = tokio::spawn(connection::write_loop(client.clone(), write, stall));
     let reader = read_loop(&shared, &client, read);
     tokio::select! {
         outcome = reader => {
@@ -397,11 +373,7 @@ async fn serve(shared: Arc<Shared>, client: Arc<Client>, stream: TcpStream) {
 }
 
 /// Reads the client's control messages until it leaves or breaks the protocol.
-async fn read_loop(
-    shared: &Shared,
-    client: &Client,
-    mut read: OwnedReadHalf,
-) -> Result<(), RemoteError> {
+async fn read_loop(shared: &Shared, client: &Peer, mut read: OwnedReadHalf) -> Result<(), Error> {
     let mut inbound = Inbound::new(Side::Server);
     let deadline = tokio::time::Instant::now() + shared.settings.handshake_timeout;
     let mut greeted = false;
@@ -423,13 +395,13 @@ async fn read_loop(
             read.await
         } else {
             tokio::time::timeout_at(deadline, read).await.map_err(|_| {
-                RemoteError::Timeout(format!(
+                Error::Timeout(format!(
                     "waiting for hello ({} s)",
                     shared.settings.handshake_timeout.as_secs_f32()
                 ))
             })?
         }
-        .map_err(|e| RemoteError::io("reading from the client", e))?;
+        .map_err(|e| Error::io("reading from the client", e))?;
         if n == 0 {
             inbound.finish()?;
             return Ok(());
@@ -437,8 +409,8 @@ async fn read_loop(
     }
 }
 
-fn hello(settings: &RemoteSettings, message: Message) -> Result<(), RemoteError> {
-    let refuse = |code, message: String| Err(RemoteError::Refused { code, message });
+fn hello(settings: &RemoteSettings, message: Message) -> Result<(), Error> {
+    let refuse = |code, message: String| Err(Error::Refused { code, message });
     let Message::Hello { version, token } = message else {
         return refuse(
             ErrorCode::Protocol,
@@ -464,12 +436,12 @@ fn hello(settings: &RemoteSettings, message: Message) -> Result<(), RemoteError>
 /// never dropped, so a client sending requests without reading would grow its queue).
 const MAX_PENDING_CONTROL: usize = 64;
 
-fn control(shared: &Shared, client: &Client, message: Message) -> Result<(), RemoteError> {
+fn control(shared: &Shared, client: &Peer, message: Message) -> Result<(), Error> {
     let state = lock(&shared.state);
     let mut c = lock(&client.state);
     let pending = c.queue.pending_control();
     if pending >= MAX_PENDING_CONTROL {
-        return Err(RemoteError::Refused {
+        return Err(Error::Refused {
             code: ErrorCode::Protocol,
             message: format!("{pending} answers unread: requests sent without reading"),
         });
@@ -500,7 +472,7 @@ fn control(shared: &Shared, client: &Client, message: Message) -> Result<(), Rem
             }));
         }
         other => {
-            return Err(RemoteError::Refused {
+            return Err(Error::Refused {
                 code: ErrorCode::Protocol,
                 message: format!("a client may not send {}", other.name()),
             });
@@ -509,78 +481,4 @@ fn control(shared: &Shared, client: &Client, message: Message) -> Result<(), Rem
     drop(c);
     client.wake.notify_one();
     Ok(())
-}
-
-/// The output side of a pipeline: each recording of the recorder is a recording of the
-/// server; the server lives as long as the pipeline.
-pub(crate) struct ListenFactory {
-    server: Arc<Server>,
-}
-
-impl ListenFactory {
-    pub(crate) fn bind(addr: &str, options: &Options) -> Result<Self, Error> {
-        Ok(ListenFactory {
-            server: Arc::new(Server::bind(addr, options.remote.clone())?),
-        })
-    }
-}
-
-impl Drop for ListenFactory {
-    fn drop(&mut self) {
-        // The pipeline is ending, and the runtime may end with it: on the recorder's
-        // (blocking) thread, give the clients' writers a moment to deliver `goodbye`.
-        self.server.close();
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
-        while !self.server.clients().is_empty() && std::time::Instant::now() < deadline {
-            std::thread::sleep(std::time::Duration::from_millis(5));
-        }
-    }
-}
-
-impl SinkFactory for ListenFactory {
-    /// Every codec of the neutral types travels as its track attributes.
-    fn check(&self, _tracks: &[Track]) -> Result<(), Error> {
-        Ok(())
-    }
-
-    fn open(&mut self, tracks: &[Track], _wall: SystemTime) -> Result<Box<dyn Sink>, Error> {
-        for (index, track) in tracks.iter().enumerate() {
-            // Clients refuse bigger headers (data-stream's header limit).
-            let size = super::media::track_header("t", index, track).len();
-            if size > data_stream::writer::MAX_HEADER_SIZE {
-                return Err(Error::Output {
-                    output: format!("tcp-listen://{}", self.server.local_addr()),
-                    reason: format!(
-                        "track {index} ({}) needs a {size}-byte stream header, over the {} bytes clients accept",
-                        track.codec.name(),
-                        data_stream::writer::MAX_HEADER_SIZE
-                    ),
-                });
-            }
-        }
-        self.server.start_recording(tracks.to_vec());
-        Ok(Box::new(ListenSink {
-            server: self.server.clone(),
-        }))
-    }
-}
-
-struct ListenSink {
-    server: Arc<Server>,
-}
-
-impl Sink for ListenSink {
-    fn write(&mut self, packet: Packet) -> Result<(), Error> {
-        self.server.write(&packet)
-    }
-
-    fn set_codec(&mut self, track: usize, config: &Track) -> Result<(), Error> {
-        self.server.update_track(track, config);
-        Ok(())
-    }
-
-    fn finish(self: Box<Self>) -> Result<Option<std::path::PathBuf>, Error> {
-        self.server.stop_recording();
-        Ok(None)
-    }
 }

@@ -5,8 +5,8 @@
 //!   message name (`hello`, `started_playing`...), the header attributes its fields.
 //! - **Media**: each track of a recording is one byte stream on topic [`TRACK_TOPIC`]
 //!   whose header attributes carry the track and its codec configuration
-//!   ([`track_attributes`](super::media::track_attributes)); each packet is one chunk: a 17-byte prefix (flags, decode
-//!   time, composition offset, duration, big-endian) then the payload ([`encode_media`](super::media::encode_media)).
+//!   ([`track_attributes`](crate::media::track_attributes)); each packet is one chunk: a 17-byte prefix (flags, decode
+//!   time, composition offset, duration, big-endian) then the payload ([`encode_media`](crate::media::encode_media)).
 //!   The trailer ends the track: an empty reason and a `stop` attribute for a normal
 //!   stop (`stopped_playing`, `stopped_recording`, `track_updated`), with the client's
 //!   `sent` and `dropped` counters; a non-empty reason when the server aborts.

@@ -1,11 +1,16 @@
-//! Remote endpoints: a packet server for network clients (`tcp-listen://ADDR:PORT`,
-//! output) and its client (`tcp://HOST:PORT`, input), on data-stream.
+//! Live media packets served to network clients, and a client that receives them: the
+//! packet protocol of the workspace's `pipeline` (`tcp-listen://` and `tcp://`), usable
+//! by any program. On data-stream (LiveKit data-stream packets, 4-byte length framing).
 //!
 //! cpl_media's RemoteVideoRecorder serves frames to one client with a started/stopped
 //! handshake and drops frames beyond a bound. This does the same without its limits:
 //! any number of clients up to [`RemoteSettings::max_clients`]; a versioned handshake
 //! with an optional shared token (required off loopback); data-stream's frame, header
 //! and chunk limits. The wire protocol and the state machine are in [`protocol`].
+//!
+//! **Layers.** A sans-I/O core: [`protocol`] (control messages), [`media`] (tracks as
+//! stream attributes, packets as chunks), [`Inbound`] (bytes in, events out) and the
+//! per-client queue with its drop policy. A tokio adapter: [`Server`] and [`Client`].
 //!
 //! **Drop policy.** Each client has its own queue, bounded in media packets
 //! ([`RemoteSettings::client_queue`]) and bytes; control messages are never dropped and
@@ -18,33 +23,49 @@
 //! sent and dropped are kept per client ([`Server::clients`]) and sent to it in
 //! `stopped_playing`, `stopped_recording` and the track trailers.
 //!
-//! - [`Server`]: bind, then `start_recording` / `write` / `stop_recording` from code, or
-//!   through a pipeline whose output is `tcp-listen://…`. A client that sends garbage, an
-//!   oversize frame, a wrong token, or stops reading is told why (when it still reads)
-//!   and disconnected; the others and the recording go on.
-//! - The `tcp://` input connects, handshakes, sends `started_playing` and yields the
-//!   packets into the pipeline; it reconnects with exponential backoff (a reconnection
-//!   starts a new file), and ends when the server says `goodbye`.
+//! - [`Server`]: `bind`, then `start_recording` / `write` / `stop_recording`. A client
+//!   that sends garbage, an oversize frame, a wrong token, or stops reading is told why
+//!   (when it still reads) and disconnected; the others and the recording go on.
+//! - [`Client`]: connects, handshakes, sends `started_playing` and yields
+//!   [`ClientEvent`]s; it reconnects with [`media_core::Backoff`] (a new recording after
+//!   a reconnection is a [`ClientEvent::Discontinuity`]), and ends when the server says
+//!   `goodbye`.
 //!
-//! ```no_run
-//! use pipeline::remote::{RemoteSettings, Server};
-//! use pipeline::{Codec, Packet, Track};
+//! A server and a client on 127.0.0.1:
 //!
-//! # async fn serve() -> Result<(), pipeline::Error> {
-//! let server = Server::bind("127.0.0.1:9000", RemoteSettings::default())?;
-//! server.start_recording(vec![Track::audio(Codec::Mp3, 44_100, 2)]);
-//! # let frame = bytes::Bytes::new();
-//! server.write(&Packet::new(0, 0, true, frame))?;
-//! server.stop_recording();
-//! for client in server.clients() {
-//!     println!("{}: {} sent, {} dropped", client.peer, client.counters.sent, client.counters.dropped);
+//! ```
+//! use bytes::Bytes;
+//! use media_core::{Codec, Packet, Track};
+//! use media_remote::{Client, ClientEvent, RemoteSettings, Server};
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! # tokio::runtime::Builder::new_current_thread().enable_all().build()?.block_on(async {
+//! let server = Server::bind("127.0.0.1:0", RemoteSettings::default())?;
+//! let mut client = Client::connect(server.local_addr().to_string(), RemoteSettings::default());
+//! while !server.clients().iter().any(|c| c.playing) {
+//!     tokio::time::sleep(std::time::Duration::from_millis(5)).await;
 //! }
-//! # Ok(())
+//! let track = Track::audio(Codec::Mp3, 44_100, 2);
+//! server.start_recording(vec![track.clone()])?;
+//! let packet = Packet::new(0, 0, true, Bytes::from_static(b"frame"));
+//! server.write(&packet)?;
+//! assert_eq!(client.next().await.transpose()?, Some(ClientEvent::Tracks(vec![track])));
+//! assert_eq!(client.next().await.transpose()?, Some(ClientEvent::Packet(packet)));
+//! server.stop_recording();
+//! assert_eq!(client.next().await.transpose()?, Some(ClientEvent::Discontinuity));
+//! drop(server); // goodbye
+//! assert_eq!(client.next().await.transpose()?, Some(ClientEvent::End));
+//! assert!(client.next().await.is_none());
+//! # Ok::<_, Box<dyn std::error::Error>>(())
+//! # })
 //! # }
 //! ```
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
 
 mod client;
 mod connection;
+mod error;
 pub mod inbound;
 pub mod media;
 pub mod protocol;
@@ -54,11 +75,12 @@ mod server;
 use std::fmt;
 use std::time::Duration;
 
-pub(crate) use client::run as run_source;
+pub use client::{Client, ClientEvent};
+pub use error::Error;
 pub use inbound::{Inbound, InboundEvent, Side};
+pub use media_core::Backoff;
 pub use protocol::{ErrorCode, Message};
 pub use queue::Counters;
-pub(crate) use server::ListenFactory;
 pub use server::{ClientStats, Server};
 
 /// Settings of the remote endpoints.
@@ -81,10 +103,8 @@ pub struct RemoteSettings {
     /// A client whose socket takes nothing for this long is disconnected; a server that
     /// sends nothing for this long during a recording is taken for gone (reconnect).
     pub stall_timeout: Duration,
-    /// First delay before a client reconnects; doubled after each failure.
-    pub reconnect_delay: Duration,
-    /// Longest delay between reconnections.
-    pub max_reconnect_delay: Duration,
+    /// Delays before a client reconnects (reset once packets flowed).
+    pub reconnect: Backoff,
 }
 
 impl Default for RemoteSettings {
@@ -97,8 +117,11 @@ impl Default for RemoteSettings {
             send_buffer: Some(128 * 1024),
             handshake_timeout: Duration::from_secs(5),
             stall_timeout: Duration::from_secs(10),
-            reconnect_delay: Duration::from_millis(500),
-            max_reconnect_delay: Duration::from_secs(10),
+            reconnect: Backoff {
+                initial_delay: Duration::from_millis(500),
+                max_delay: Duration::from_secs(10),
+                ..Backoff::default()
+            },
         }
     }
 }
@@ -113,60 +136,7 @@ impl fmt::Debug for RemoteSettings {
             .field("send_buffer", &self.send_buffer)
             .field("handshake_timeout", &self.handshake_timeout)
             .field("stall_timeout", &self.stall_timeout)
-            .field("reconnect_delay", &self.reconnect_delay)
-            .field("max_reconnect_delay", &self.max_reconnect_delay)
+            .field("reconnect", &self.reconnect)
             .finish()
-    }
-}
-
-/// What went wrong on a remote connection.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum RemoteError {
-    /// data-stream refused the bytes: not a frame, an oversize frame, a broken stream.
-    #[error(transparent)]
-    Stream(#[from] data_stream::Error),
-    /// A message that this protocol does not allow here.
-    #[error("protocol error: {0}")]
-    Protocol(String),
-    /// The server refused (or warned) with an `error` message.
-    #[error("refused: {code}: {message}")]
-    Refused {
-        /// Why.
-        code: ErrorCode,
-        /// The server's words.
-        message: String,
-    },
-    /// The peer took too long.
-    #[error("timed out {0}")]
-    Timeout(String),
-    /// The connection failed.
-    #[error("{context}: {source}")]
-    Io {
-        /// What we were doing.
-        context: String,
-        /// The error.
-        source: std::io::Error,
-    },
-}
-
-impl RemoteError {
-    fn io(context: impl Into<String>, source: std::io::Error) -> Self {
-        RemoteError::Io {
-            context: context.into(),
-            source,
-        }
-    }
-
-    /// The `error` message a server sends for this, when the peer may still read.
-    fn answer(&self) -> Option<Message> {
-        let (code, message) = match self {
-            RemoteError::Stream(e) => (ErrorCode::Protocol, e.to_string()),
-            RemoteError::Protocol(m) => (ErrorCode::Protocol, m.clone()),
-            RemoteError::Refused { code, message } => (*code, message.clone()),
-            RemoteError::Timeout(m) => (ErrorCode::Timeout, format!("timed out {m}")),
-            RemoteError::Io { .. } => return None,
-        };
-        Some(Message::Error { code, message })
     }
 }

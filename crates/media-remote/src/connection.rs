@@ -1,20 +1,62 @@
 //! Writing one client's queue to its socket: control messages as text streams, each
 //! track as a byte stream with one chunk per packet (data-stream's packets and framing,
-//! see [`super::protocol`]). Every write must make progress within the stall timeout, or
+//! see [`crate::protocol`]). Every write must make progress within the stall timeout, or
 //! the client is disconnected.
+//!
+//! [`Peer`] is what the server and this writer share about one client; the server
+//! depends on this module, never the other way.
 
-use std::sync::Arc;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use data_stream::{Envelope, Frame};
+use media_core::Track;
 use tokio::io::{AsyncWriteExt, BufWriter};
 use tokio::net::tcp::OwnedWriteHalf;
+use tokio::sync::Notify;
 
-use super::protocol::{self, MAX_CLIENT_FRAME, Message};
-use super::queue::{Counters, Item, Media};
-use super::server::{Client, lock};
-use super::{RemoteError, media};
-use crate::Track;
+use crate::protocol::{self, MAX_CLIENT_FRAME, Message};
+use crate::queue::{ClientQueue, Counters, Item, Media};
+use crate::{Error, media};
+
+/// One connected client, shared by the server (which fills its queue) and its writer
+/// (which drains it).
+pub(crate) struct Peer {
+    pub(crate) id: u64,
+    pub(crate) peer: SocketAddr,
+    pub(crate) state: Mutex<PeerState>,
+    pub(crate) wake: Notify,
+}
+
+pub(crate) struct PeerState {
+    pub(crate) queue: ClientQueue,
+    pub(crate) playing: bool,
+}
+
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // Every critical section is short and leaves the state consistent.
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl Peer {
+    pub(crate) fn new(id: u64, peer: SocketAddr, queue: ClientQueue) -> Self {
+        Peer {
+            id,
+            peer,
+            state: Mutex::new(PeerState {
+                queue,
+                playing: false,
+            }),
+            wake: Notify::new(),
+        }
+    }
+
+    pub(crate) fn push(&self, item: Item) {
+        lock(&self.state).queue.push(item);
+        self.wake.notify_one();
+    }
+}
 
 /// Frames on their way to one client, with its open track streams.
 struct Connection {
@@ -30,7 +72,7 @@ impl Connection {
         format!("{kind}{}", self.next_id)
     }
 
-    async fn send(&mut self, frame: &Frame) -> Result<(), RemoteError> {
+    async fn send(&mut self, frame: &Frame) -> Result<(), Error> {
         let prefix = frame.length_prefix(MAX_CLIENT_FRAME)?;
         let out = &mut self.out;
         let write = async move {
@@ -41,11 +83,11 @@ impl Connection {
         within_stall(self.stall, write).await
     }
 
-    async fn flush(&mut self) -> Result<(), RemoteError> {
+    async fn flush(&mut self) -> Result<(), Error> {
         within_stall(self.stall, self.out.flush()).await
     }
 
-    async fn control(&mut self, message: &Message) -> Result<(), RemoteError> {
+    async fn control(&mut self, message: &Message) -> Result<(), Error> {
         let id = self.stream_id("c");
         for frame in message.to_frames(&id) {
             self.send(&frame).await?;
@@ -53,9 +95,10 @@ impl Connection {
         Ok(())
     }
 
-    async fn open_track(&mut self, index: usize, track: &Track) -> Result<(), RemoteError> {
+    async fn open_track(&mut self, index: usize, track: &Track) -> Result<(), Error> {
         let id = self.stream_id("t");
-        self.send(&media::track_header(&id, index, track)).await?;
+        // The server checked every track when the recording started.
+        self.send(&media::track_header(&id, index, track)?).await?;
         if self.tracks.len() <= index {
             self.tracks.resize(index + 1, None);
         }
@@ -68,7 +111,7 @@ impl Connection {
         index: usize,
         stop: &str,
         counters: Counters,
-    ) -> Result<(), RemoteError> {
+    ) -> Result<(), Error> {
         let Some((id, _)) = self.tracks.get_mut(index).and_then(Option::take) else {
             return Ok(());
         };
@@ -83,7 +126,7 @@ impl Connection {
         self.send(&protocol::end_frame(&id, "", attributes)).await
     }
 
-    async fn media(&mut self, media: Media) -> Result<(), RemoteError> {
+    async fn media(&mut self, media: Media) -> Result<(), Error> {
         let Some(Some((id, index))) = self.tracks.get_mut(media.track) else {
             return Ok(());
         };
@@ -97,10 +140,10 @@ impl Connection {
 async fn within_stall(
     stall: Duration,
     io: impl Future<Output = std::io::Result<()>>,
-) -> Result<(), RemoteError> {
+) -> Result<(), Error> {
     match tokio::time::timeout(stall, io).await {
-        Ok(result) => result.map_err(|e| RemoteError::io("writing to the client", e)),
-        Err(_) => Err(RemoteError::Timeout(format!(
+        Ok(result) => result.map_err(|e| Error::io("writing to the client", e)),
+        Err(_) => Err(Error::Timeout(format!(
             "the client took nothing for {} s (stalled)",
             stall.as_secs_f32()
         ))),
@@ -108,11 +151,11 @@ async fn within_stall(
 }
 
 /// Writes the client's queue to its socket until told to close.
-pub(super) async fn write_loop(
-    client: Arc<Client>,
+pub(crate) async fn write_loop(
+    client: Arc<Peer>,
     write: OwnedWriteHalf,
     stall: Duration,
-) -> Result<(), RemoteError> {
+) -> Result<(), Error> {
     let mut conn = Connection {
         out: BufWriter::with_capacity(64 * 1024, write),
         stall,

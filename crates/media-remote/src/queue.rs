@@ -14,8 +14,9 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 
-use super::protocol::Message;
-use crate::{MediaKind, Track};
+use media_core::{MediaKind, Track};
+
+use crate::protocol::Message;
 
 /// What the client's writer sends, in order.
 #[derive(Debug, Clone, PartialEq)]
@@ -314,8 +315,9 @@ impl GopCache {
 
 #[cfg(test)]
 mod tests {
+    use media_core::Codec;
+
     use super::*;
-    use crate::Codec;
 
     fn tracks() -> Arc<[Track]> {
         let video = Track::video(

@@ -1,4 +1,4 @@
-//! How tracks and packets travel (protocol version 1, see [`super::protocol`]): a
+//! How tracks and packets travel (protocol version 1, see [`crate::protocol`]): a
 //! track is a byte stream on topic [`TRACK_TOPIC`] whose header attributes describe it;
 //! a packet is one chunk of that stream, a 17-byte big-endian prefix then the payload.
 
@@ -7,36 +7,57 @@ use std::collections::HashMap;
 use bytes::{BufMut, Bytes, BytesMut};
 use data_stream::{Envelope, Frame, Header, Packet as StreamPacket, StreamInfo, StreamKind};
 
-use super::protocol::{MEDIA_PREFIX, TRACK_TOPIC};
-use crate::{Codec, MediaKind, Packet, Track};
+use media_core::{Codec, MediaKind, Packet, Track};
 
-/// The header frame of track `index`'s byte stream, as stream `id`.
-pub(crate) fn track_header(id: &str, index: usize, track: &Track) -> Frame {
+use crate::Error;
+use crate::protocol::{MEDIA_PREFIX, TRACK_TOPIC, VERSION};
+
+/// The header frame of track `index`'s byte stream, as stream `id`: an error for a
+/// codec this protocol has no name for, or a header over data-stream's header limit
+/// (clients refuse it).
+pub fn track_header(id: &str, index: usize, track: &Track) -> Result<Frame, Error> {
     let info = StreamInfo {
         id: id.to_owned(),
         timestamp_ms: 0,
         topic: TRACK_TOPIC.to_owned(),
         mime_type: "application/octet-stream".to_owned(),
         total_length: None,
-        attributes: track_attributes(index, track),
+        attributes: track_attributes(index, track)?,
         kind: StreamKind::Bytes {
             name: format!("track-{index}"),
         },
     };
-    StreamPacket::Header(Box::new(Header::new(info))).to_frame(&Envelope::default())
+    let frame = StreamPacket::Header(Box::new(Header::new(info))).to_frame(&Envelope::default());
+    let max = data_stream::writer::MAX_HEADER_SIZE;
+    if frame.len() > max {
+        return Err(Error::TrackHeaderTooLarge {
+            track: index,
+            codec: track.codec.name(),
+            size: frame.len(),
+            max,
+        });
+    }
+    Ok(frame)
 }
 
 /// A track as header attributes: `index`, `kind`, `codec`, `config` (hex), `timescale`,
-/// `width`, `height`, `par` (`h:v`), `sample_rate`, `channels`.
-pub fn track_attributes(index: usize, track: &Track) -> HashMap<String, String> {
+/// `width`, `height`, `par` (`h:v`), `sample_rate`, `channels`. A codec newer than this
+/// protocol version ([`Codec`] is `#[non_exhaustive]`) is an [`Error::UnknownCodec`]:
+/// refused here, on the sending side, rather than sent under a name no receiver knows.
+pub fn track_attributes(index: usize, track: &Track) -> Result<HashMap<String, String>, Error> {
     let (codec, config) = match &track.codec {
         Codec::H264 { config } => ("h264", Some(config)),
         Codec::H265 { config } => ("h265", Some(config)),
         Codec::Aac { config } => ("aac", Some(config)),
         Codec::Mp3 => ("mp3", None),
         Codec::SampleEntry { entry } => ("sample-entry", Some(entry)),
-        // A codec newer than this protocol: the receiver refuses the unknown name.
-        other => (other.name(), None),
+        other => {
+            return Err(Error::UnknownCodec {
+                track: index,
+                codec: other.name(),
+                version: VERSION,
+            });
+        }
     };
     let kind = match track.kind {
         MediaKind::Video => "video",
@@ -61,7 +82,7 @@ pub fn track_attributes(index: usize, track: &Track) -> HashMap<String, String> 
     if let Some((h, v)) = track.pixel_aspect {
         a.insert("par".into(), format!("{h}:{v}"));
     }
-    a
+    Ok(a)
 }
 
 /// Reads [`track_attributes`] back: the track index and the track.
@@ -210,14 +231,31 @@ mod tests {
             .into_iter()
             .enumerate()
         {
-            assert_eq!(parse_track(&track_attributes(i, &t)).unwrap(), (i, t));
+            assert_eq!(
+                parse_track(&track_attributes(i, &t).unwrap()).unwrap(),
+                (i, t)
+            );
         }
-        let mut bad = track_attributes(0, &Track::audio(Codec::Mp3, 44_100, 1));
+        let mut bad = track_attributes(0, &Track::audio(Codec::Mp3, 44_100, 1)).unwrap();
         bad.insert("timescale".into(), "0".into());
         assert!(parse_track(&bad).is_err());
         bad.insert("codec".into(), "aac".into());
         bad.insert("config".into(), "zz".into());
         assert!(parse_track(&bad).unwrap_err().contains("hex"));
+    }
+
+    #[test]
+    fn a_header_over_the_clients_limit_is_refused() {
+        // A 40 KB sample entry is 80 KB of hex in the track header: over 64 KiB.
+        let entry = Bytes::from(vec![7u8; 40_000]);
+        let track = Track::video(Codec::SampleEntry { entry }, 90_000, 64, 64);
+        let err = track_header("t", 0, &track).unwrap_err();
+        assert!(err.is_permanent());
+        let err = err.to_string();
+        assert!(
+            err.contains("track 0 (sample entry)") && err.contains("over the 65536 bytes"),
+            "{err}"
+        );
     }
 
     #[test]

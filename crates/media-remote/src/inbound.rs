@@ -1,7 +1,7 @@
 //! The receiving side of a remote connection, sans-I/O: bytes in, [`InboundEvent`]s
 //! out. data-stream's [`FrameDecoder`] (frame size cap) and [`Demultiplexer`] (stream
 //! checks and limits) do the framing and the stream bookkeeping; this layer reads
-//! control messages and media chunks (see [`super::protocol`]).
+//! control messages and media chunks (see [`crate::protocol`]).
 
 use std::collections::{HashMap, VecDeque};
 use std::time::Instant;
@@ -9,11 +9,12 @@ use std::time::Instant;
 use bytes::BytesMut;
 use data_stream::{Demultiplexer, Event, FrameDecoder, Limits, StreamType};
 
-use super::protocol::{
+use media_core::{Packet, Track};
+
+use crate::protocol::{
     self, CONTROL_TOPIC, MAX_CONTROL_SIZE, MAX_PACKET_SIZE, Message, TRACK_TOPIC,
 };
-use super::{RemoteError, media};
-use crate::{Packet, Track};
+use crate::{Error, media};
 
 /// What arrived.
 #[derive(Debug, Clone, PartialEq)]
@@ -121,7 +122,7 @@ impl Inbound {
     /// The next event, or `Ok(None)` when more bytes are needed. An error is fatal for
     /// the connection (bytes that are not this protocol, an oversize frame, a broken
     /// control message).
-    pub fn poll(&mut self, now: Instant) -> Result<Option<InboundEvent>, RemoteError> {
+    pub fn poll(&mut self, now: Instant) -> Result<Option<InboundEvent>, Error> {
         loop {
             if let Some(event) = self.events.pop_front() {
                 return Ok(Some(event));
@@ -143,18 +144,18 @@ impl Inbound {
     }
 
     /// The transport ended: an error if it stopped inside a frame.
-    pub fn finish(&self) -> Result<(), RemoteError> {
+    pub fn finish(&self) -> Result<(), Error> {
         Ok(self.decoder.finish(&self.buf)?)
     }
 
-    fn on_event(&mut self, event: Event) -> Result<(), RemoteError> {
+    fn on_event(&mut self, event: Event) -> Result<(), Error> {
         match event {
             Event::Opened(info) if info.topic == CONTROL_TOPIC => {
                 self.control.insert(info.id, BytesMut::new());
             }
             Event::Opened(info) => {
                 let (index, track) =
-                    media::parse_track(&info.attributes).map_err(RemoteError::Protocol)?;
+                    media::parse_track(&info.attributes).map_err(Error::Protocol)?;
                 self.tracks.insert(info.id, index);
                 self.events
                     .push_back(InboundEvent::TrackOpened { index, track });
@@ -162,14 +163,13 @@ impl Inbound {
             Event::Chunk { stream_id, content } => {
                 if let Some(text) = self.control.get_mut(&stream_id) {
                     if text.len() + content.len() > MAX_CONTROL_SIZE {
-                        return Err(RemoteError::Protocol(format!(
+                        return Err(Error::Protocol(format!(
                             "control message over {MAX_CONTROL_SIZE} bytes"
                         )));
                     }
                     text.extend_from_slice(&content);
                 } else if let Some(&index) = self.tracks.get(&stream_id) {
-                    let packet =
-                        media::decode_media(index, content).map_err(RemoteError::Protocol)?;
+                    let packet = media::decode_media(index, content).map_err(Error::Protocol)?;
                     self.events.push_back(InboundEvent::Packet(packet));
                 }
             }
@@ -177,7 +177,7 @@ impl Inbound {
                 if let Some(text) = self.control.remove(&info.id) {
                     let text = String::from_utf8_lossy(&text);
                     let message =
-                        Message::parse(&text, &info.attributes).map_err(RemoteError::Protocol)?;
+                        Message::parse(&text, &info.attributes).map_err(Error::Protocol)?;
                     self.events.push_back(InboundEvent::Control(message));
                 } else if let Some(index) = self.tracks.remove(&info.id) {
                     let get = |k: &str| info.attributes.get(k);
@@ -193,7 +193,7 @@ impl Inbound {
                 stream_id, error, ..
             } => {
                 if self.control.remove(&stream_id).is_some() {
-                    return Err(RemoteError::Stream(error));
+                    return Err(Error::Stream(error));
                 }
                 if let Some(index) = self.tracks.remove(&stream_id) {
                     self.events.push_back(InboundEvent::TrackEnded {
@@ -219,9 +219,10 @@ mod tests {
 
     use bytes::Bytes;
 
+    use media_core::Codec;
+
     use super::*;
-    use crate::Codec;
-    use crate::remote::protocol::ErrorCode;
+    use crate::protocol::ErrorCode;
 
     #[test]
     fn control_and_media_byte_by_byte() {
@@ -235,7 +236,7 @@ mod tests {
         let env = data_stream::Envelope::default();
         let packet = Packet::new(0, 1152, true, Bytes::from_static(b"frame"));
         let frames = [
-            media::track_header("t1", 0, &track),
+            media::track_header("t1", 0, &track).unwrap(),
             data_stream::Frame::chunk(&env, "t1", 0, media::encode_media(&packet)),
             protocol::end_frame(
                 "t1",
@@ -290,6 +291,7 @@ mod tests {
         let mut inbound = Inbound::new(Side::Server);
         let mut wire = BytesMut::new();
         media::track_header("x", 0, &Track::audio(Codec::Mp3, 8000, 1))
+            .unwrap()
             .write_framed(&mut wire, usize::MAX)
             .unwrap();
         Message::Error {

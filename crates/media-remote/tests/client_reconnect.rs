@@ -1,0 +1,180 @@
+//! The reconnecting [`Client`] against a real [`Server`] on 127.0.0.1: refused
+//! connections and hang-ups retried with backoff, the end at `goodbye`; a wrong token
+//! ends at once with a permanent error; a server gone quiet is left and the same
+//! recording resumed without duplicates; a new recording after a stop is a
+//! discontinuity.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{WAIT, packet, server, tracks};
+use media_remote::{Backoff, Client, ClientEvent, Error, ErrorCode, RemoteSettings, Server};
+
+/// The next event, within 5 s.
+async fn next(client: &mut Client) -> Option<Result<ClientEvent, Error>> {
+    tokio::time::timeout(WAIT, client.next())
+        .await
+        .expect("no event within 5 s")
+}
+
+async fn next_event(client: &mut Client) -> ClientEvent {
+    next(client).await.expect("the client goes on").unwrap()
+}
+
+async fn until_playing(server: &Server) -> std::net::SocketAddr {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        if let Some(c) = server.clients().iter().find(|c| c.playing) {
+            return c.peer;
+        }
+        assert!(Instant::now() < deadline, "the client never played");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+fn quick_reconnect() -> RemoteSettings {
+    RemoteSettings {
+        reconnect: Backoff {
+            initial_delay: Duration::from_millis(50),
+            max_delay: Duration::from_millis(200),
+            ..Backoff::default()
+        },
+        ..RemoteSettings::default()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn reconnects_with_backoff_and_ends_at_goodbye() {
+    let port = test_support::free_port();
+    let mut client = Client::connect(format!("127.0.0.1:{port}"), quick_reconnect());
+    // Nothing listens yet: refused, retried (no event, no end).
+    assert!(
+        tokio::time::timeout(Duration::from_millis(300), client.next())
+            .await
+            .is_err(),
+        "a refused connection is retried"
+    );
+    // A server that hangs up at once: retried, twice.
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+        .await
+        .unwrap();
+    for _ in 0..2 {
+        let (hang_up, _) = tokio::time::timeout(WAIT, listener.accept())
+            .await
+            .expect("the client comes back")
+            .unwrap();
+        drop(hang_up);
+    }
+    drop(listener);
+
+    let server = Server::bind(&format!("127.0.0.1:{port}"), RemoteSettings::default()).unwrap();
+    until_playing(&server).await;
+    server.start_recording(tracks()).unwrap();
+    for n in 0..25 {
+        server.write(&packet(n)).unwrap();
+    }
+    assert_eq!(next_event(&mut client).await, ClientEvent::Tracks(tracks()));
+    for n in 0..25 {
+        assert_eq!(
+            next_event(&mut client).await,
+            ClientEvent::Packet(packet(n))
+        );
+    }
+    // Closing ends the recording (a discontinuity), then goodbye: the last event.
+    drop(server);
+    assert_eq!(next_event(&mut client).await, ClientEvent::Discontinuity);
+    assert_eq!(next_event(&mut client).await, ClientEvent::End);
+    assert!(next(&mut client).await.is_none());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_wrong_token_is_a_permanent_error_at_once() {
+    let server = server(RemoteSettings {
+        token: Some("s3cret".into()),
+        ..RemoteSettings::default()
+    });
+    let settings = RemoteSettings {
+        token: Some("guess".into()),
+        ..RemoteSettings::default()
+    };
+    let mut client = Client::connect(server.local_addr().to_string(), settings);
+    let err = next(&mut client).await.unwrap().unwrap_err();
+    assert!(err.is_permanent(), "{err:?}");
+    assert!(
+        matches!(
+            err,
+            Error::Refused {
+                code: ErrorCode::Unauthorized,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    let text = err.to_string();
+    assert!(text.contains("wrong token"), "{text}");
+    assert!(
+        !text.contains("s3cret") && !text.contains("guess"),
+        "{text}"
+    );
+    assert!(next(&mut client).await.is_none(), "no retry");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn resumes_the_same_recording_when_the_server_goes_quiet() {
+    let server = server(RemoteSettings::default());
+    let settings = RemoteSettings {
+        stall_timeout: Duration::from_millis(300),
+        ..quick_reconnect()
+    };
+    let mut client = Client::connect(server.local_addr().to_string(), settings);
+    let first = until_playing(&server).await;
+    server.start_recording(tracks()).unwrap();
+    for n in 0..3 {
+        server.write(&packet(n)).unwrap();
+    }
+    assert_eq!(next_event(&mut client).await, ClientEvent::Tracks(tracks()));
+    for n in 0..3 {
+        assert_eq!(
+            next_event(&mut client).await,
+            ClientEvent::Packet(packet(n))
+        );
+    }
+    // Silence past the stall timeout: the client comes back on a new socket.
+    let deadline = Instant::now() + WAIT;
+    while !server
+        .clients()
+        .iter()
+        .any(|c| c.playing && c.peer != first)
+    {
+        assert!(Instant::now() < deadline, "the client did not reconnect");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // Same recording: no discontinuity, no duplicate of the resent GOP (0..3).
+    for n in 3..5 {
+        server.write(&packet(n)).unwrap();
+    }
+    for n in 3..5 {
+        assert_eq!(
+            next_event(&mut client).await,
+            ClientEvent::Packet(packet(n))
+        );
+    }
+
+    // A new recording after a stop: a discontinuity, then its tracks.
+    server.stop_recording();
+    assert_eq!(next_event(&mut client).await, ClientEvent::Discontinuity);
+    let mut video_only = tracks();
+    video_only.truncate(1);
+    server.start_recording(video_only.clone()).unwrap();
+    server.write(&packet(10)).unwrap();
+    assert_eq!(
+        next_event(&mut client).await,
+        ClientEvent::Tracks(video_only)
+    );
+    assert_eq!(
+        next_event(&mut client).await,
+        ClientEvent::Packet(packet(10))
+    );
+}
