@@ -1,9 +1,27 @@
-//! The `pipeline` command line: `pipeline [OPTIONS] <INPUT>... <OUTPUT>`.
+//! The `pipeline` command line (crate `pipeline-cli`): `pipeline [OPTIONS] <INPUT>... <OUTPUT>`.
 //!
-//! Records an RTSP camera or an MP3 file to MP4, fragmented MP4, HLS or stdout, with the
-//! options of retina's example recorder. Ctrl-C or SIGTERM stops gracefully (the file is
-//! finalized); a second Ctrl-C kills. On a terminal a status line shows media time,
-//! packets, bitrate and loss; on a pipe only the logs (`RUST_LOG`) go to stderr.
+//! A thin binary over the [`pipeline`] library: RTSP cameras, MP3 files (or `-`, MP3 on
+//! stdin) and `tcp://` packet servers in; plain MP4, fragmented MP4, HLS, `-` (fragmented
+//! MP4 on stdout), `tcp-listen://` network clients or `icecast://` out, with the options of
+//! retina's example recorder. This file reads the arguments into `pipeline::Options`, runs
+//! the pipeline and reports; `cli_icecast` does the same for Icecast (a playlist, commands
+//! on stdin). All media work is the library's.
+//!
+//! The binary is the crate's runnable example:
+//!
+//! ```sh
+//! cargo run --release -p pipeline-cli -- rtsp://admin:secret@192.0.2.7/stream1 camera.mp4 --duration 60
+//! cargo run --release -p pipeline-cli -- rtsp://cam/main 'cam-%Y%m%d-%H%M%S.mp4' --segment 300
+//! cargo run --release -p pipeline-cli -- song.mp3 icecast://source:pw@127.0.0.1:8000/live
+//! cargo run --release -p pipeline-cli -- rtsp://cam/main tcp-listen://:9000
+//! ```
+//!
+//! Ctrl-C or SIGTERM stops gracefully (the file is finalized); a second Ctrl-C kills. On a
+//! terminal a status line (`indicatif`) shows media time, packets, bitrate and loss; on a
+//! pipe only the logs (`tracing`, filtered by `-v`/`-q` or `RUST_LOG`) go to stderr. Exit
+//! code 0 on success, 1 with a one-line cause (`pipeline: …`); URLs in it and in every log
+//! line are shown with passwords, tokens and secret query parameters masked. Every route
+//! and option: the crate's README.
 
 mod cli_icecast;
 
