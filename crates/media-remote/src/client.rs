@@ -24,9 +24,10 @@ use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
+use crate::error::Error;
 use crate::inbound::{Inbound, InboundEvent, Side};
 use crate::protocol::{Message, VERSION};
-use crate::{Error, RemoteSettings};
+use crate::settings::RemoteSettings;
 
 /// What a [`Client`] yields.
 #[derive(Debug, Clone, PartialEq)]

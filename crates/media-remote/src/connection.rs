@@ -16,9 +16,10 @@ use tokio::io::{AsyncWriteExt, BufWriter};
 use tokio::net::tcp::OwnedWriteHalf;
 use tokio::sync::Notify;
 
+use crate::error::Error;
+use crate::media;
 use crate::protocol::{self, MAX_CLIENT_FRAME, Message};
 use crate::queue::{ClientQueue, Counters, Item, Media};
-use crate::{Error, media};
 
 /// One connected client, shared by the server (which fills its queue) and its writer
 /// (which drains it).

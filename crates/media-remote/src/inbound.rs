@@ -11,10 +11,11 @@ use data_stream::{Demultiplexer, Event, FrameDecoder, Limits, StreamType};
 
 use media_core::{Packet, Track};
 
+use crate::error::Error;
+use crate::media;
 use crate::protocol::{
     self, CONTROL_TOPIC, MAX_CONTROL_SIZE, MAX_PACKET_SIZE, Message, TRACK_TOPIC,
 };
-use crate::{Error, media};
 
 /// What arrived.
 #[derive(Debug, Clone, PartialEq)]

@@ -9,7 +9,7 @@ use data_stream::{Envelope, Frame, Header, Packet as StreamPacket, StreamInfo, S
 
 use media_core::{Codec, MediaKind, Packet, Track};
 
-use crate::Error;
+use crate::error::Error;
 use crate::protocol::{MEDIA_PREFIX, TRACK_TOPIC, VERSION};
 
 /// The header frame of track `index`'s byte stream, as stream `id`: an error for a

@@ -19,10 +19,11 @@ use tokio::net::{TcpListener, TcpSocket, TcpStream};
 use tokio::task::JoinHandle;
 
 use crate::connection::{self, Peer, lock};
+use crate::error::Error;
 use crate::inbound::{Inbound, InboundEvent, Side};
 use crate::protocol::{self, ErrorCode, Message, VERSION};
 use crate::queue::{ClientQueue, Counters, GopCache, Item, Media};
-use crate::{Error, RemoteSettings};
+use crate::settings::RemoteSettings;
 
 /// A client's figures.
 #[derive(Debug, Clone, PartialEq, Eq)]
