@@ -104,14 +104,10 @@ pub enum Error {
         /// What is wrong with it.
         reason: String,
     },
-    /// An Icecast server refused or dropped the source.
-    #[error("icecast {target}: {refusal}")]
-    Icecast {
-        /// The server and mount, credentials masked.
-        target: String,
-        /// Why.
-        refusal: icecast::IcecastRefusal,
-    },
+    /// The Icecast output failed: a refusal (credentials, busy mount), a lost connection
+    /// that could not be restored, or an input it cannot stream.
+    #[error("{0}")]
+    Icecast(#[from] icecast_source::Error),
     /// An input is not MP3 (or holds no MPEG audio frames).
     #[error("{input}: not MP3 ({found})")]
     NotMp3 {
