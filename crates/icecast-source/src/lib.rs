@@ -99,3 +99,8 @@ pub use playlist::Mp3Input;
 pub use source::IcecastSource;
 #[cfg(feature = "tokio")]
 pub use streamer::{Command, Event, StreamOptions, stream_playlist};
+
+/// The README's examples, compiled as doc tests.
+#[cfg(all(doctest, feature = "tokio"))]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
