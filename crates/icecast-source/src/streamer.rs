@@ -205,7 +205,10 @@ pub(crate) async fn run(
     let report = |event| {
         let _ = events.try_send(event);
     };
-    // The first frame sets the format; commands other than a stop wait for it.
+    // The first frame sets the format; commands other than a stop wait for the connection
+    // (a title needs a source on the mount).
+    let mut early = Vec::new();
+    let mut commands_open = true;
     let first = match &mut input {
         Input::Playlist(frames) => match frames.recv().await.transpose()? {
             Some((header, frame)) => Some((Format::Mp3(header), frame)),
@@ -219,8 +222,10 @@ pub(crate) async fn run(
         Input::Pushed(frames) => loop {
             tokio::select! {
                 biased;
-                command = commands.recv() => if matches!(command, Some(Command::Stop)) {
-                    break None;
+                command = commands.recv(), if commands_open => match command {
+                    Some(Command::Stop) => break None,
+                    Some(command) => early.push(command),
+                    None => commands_open = false,
                 },
                 frame = frames.recv() => match frame {
                     Some(frame) => break Some((pushed_format(&config, &frame, 0)?, frame)),
@@ -242,7 +247,9 @@ pub(crate) async fn run(
         method: source.method(),
     });
     stream.source = Some(source);
-    let mut commands_open = true;
+    for command in early {
+        stream.apply(command);
+    }
     loop {
         while commands_open {
             match commands.try_recv() {

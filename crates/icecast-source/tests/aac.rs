@@ -84,12 +84,20 @@ async fn pushed_adts_reaches_a_listener_that_ffmpeg_decodes() {
     let mut stream = IcecastStream::start(config, StreamOptions::default());
     let mut events = stream.events().unwrap();
     let mut frames = sent.clone().into_iter();
+    // A title given before the first frame is set once connected (ICY works for AAC too).
+    let title = "AAC – Títle ♫";
+    stream.set_title(title).await;
     // The stream connects at its first frame.
     stream.send(frames.next().unwrap()).await.unwrap();
     wait_event(&mut events, |e| {
         matches!(e, Event::Connected { method: "PUT" })
     })
     .await;
+    let outcome = wait_event(&mut events, |e| {
+        matches!(e, Event::TitleSet(_) | Event::TitleFailed { .. })
+    })
+    .await;
+    assert_eq!(outcome, Event::TitleSet(title.into()));
     let status = tokio::task::block_in_place(|| {
         server.wait_for_status(|s| s["icestats"].get("source").is_some())
     });
@@ -139,6 +147,18 @@ async fn pushed_adts_reaches_a_listener_that_ffmpeg_decodes() {
     .await;
     // Backpressure: `send` takes frames at the pace of real time.
     let started = std::time::Instant::now();
+    for frame in frames.by_ref().take(50) {
+        stream.send(frame).await.unwrap();
+    }
+    // Icecast applies a title at the next data it relays; the queued frames keep flowing.
+    let status = tokio::task::block_in_place(|| {
+        server.wait_for_status(|s| s["icestats"]["source"]["title"].as_str() == Some(title))
+    });
+    assert_eq!(
+        status["icestats"]["source"]["title"].as_str(),
+        Some(title),
+        "{status}"
+    );
     for frame in frames {
         stream.send(frame).await.unwrap();
     }
