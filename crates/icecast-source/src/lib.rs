@@ -72,6 +72,8 @@ pub mod protocol;
 #[cfg(feature = "tokio")]
 mod console;
 #[cfg(feature = "tokio")]
+mod event;
+#[cfg(feature = "tokio")]
 mod handle;
 #[cfg(feature = "tokio")]
 mod metadata;
@@ -90,6 +92,8 @@ pub use pacer::Pacer;
 #[cfg(feature = "tokio")]
 pub use console::{forward_commands, parse_command};
 #[cfg(feature = "tokio")]
+pub use event::{Command, Event};
+#[cfg(feature = "tokio")]
 pub use handle::{EventStream, IcecastStream};
 #[cfg(feature = "tokio")]
 pub use metadata::update_title;
@@ -98,7 +102,7 @@ pub use playlist::Mp3Input;
 #[cfg(feature = "tokio")]
 pub use source::IcecastSource;
 #[cfg(feature = "tokio")]
-pub use streamer::{Command, Event, StreamOptions, stream_playlist};
+pub use streamer::{StreamOptions, stream_playlist};
 
 /// The README's examples, compiled as doc tests.
 #[cfg(all(doctest, feature = "tokio"))]

@@ -26,7 +26,10 @@ use tokio::sync::mpsc;
 
 use crate::adts::AdtsHeader;
 use crate::playlist::{HeadedFrame, Mp3Input, count_frames, describe, same_format, spawn_reader};
-use crate::{AudioFrame, Error, IcecastConfig, IcecastRefusal, IcecastSource, Pacer, update_title};
+use crate::{
+    AudioFrame, Command, Error, Event, IcecastConfig, IcecastRefusal, IcecastSource, Pacer,
+    update_title,
+};
 
 /// How to stream.
 #[derive(Debug, Clone)]
@@ -60,71 +63,6 @@ impl Default for StreamOptions {
     }
 }
 
-/// Commands a running stream accepts.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Command {
-    /// Send silence instead of the input from now on (MP3 only).
-    Mute,
-    /// Resume the input where it stopped.
-    Unmute,
-    /// Set the stream title.
-    Title(String),
-    /// Stop now.
-    Stop,
-}
-
-/// What a running stream reports.
-#[derive(Debug, Clone, PartialEq)]
-#[non_exhaustive]
-pub enum Event {
-    /// Connected as a source with this method (`PUT` or `SOURCE`).
-    Connected {
-        /// The HTTP method the server accepted.
-        method: &'static str,
-    },
-    /// The connection was lost, or an attempt failed.
-    Disconnected {
-        /// Why.
-        reason: String,
-    },
-    /// Reconnecting after this delay.
-    Reconnecting {
-        /// Delay before the attempt.
-        delay: Duration,
-    },
-    /// Silence is being sent instead of the input.
-    Muted,
-    /// The input resumed.
-    Unmuted,
-    /// A command the stream cannot carry out (mute on an AAC stream).
-    CommandRefused {
-        /// The command.
-        command: Command,
-        /// Why.
-        reason: String,
-    },
-    /// The title was set on the server.
-    TitleSet(String),
-    /// A title update failed (the stream goes on).
-    TitleFailed {
-        /// The title.
-        title: String,
-        /// Why.
-        reason: String,
-    },
-    /// A frame of the input was sent.
-    FrameSent {
-        /// 0-based index of the frame in the input.
-        index: u64,
-        /// Frame count of the input, when known (files; not stdin or pushed frames).
-        total: Option<u64>,
-        /// Media time sent since the start (input and silence).
-        time: Duration,
-    },
-    /// The input ended (or a stop was asked) and the stream closed.
-    Finished,
-}
-
 /// Where a stream's frames come from.
 pub(crate) enum Input {
     /// A playlist read on a blocking thread; its format is checked by the reader.
@@ -134,7 +72,7 @@ pub(crate) enum Input {
 }
 
 /// The format of the first frame, which every later frame keeps.
-#[derive(Clone, Copy)]
+#[derive(Debug, Clone, Copy)]
 enum Format {
     Mp3(FrameHeader),
     Aac(AdtsHeader),
@@ -551,5 +489,34 @@ impl Stream {
             self.report(Event::Reconnecting { delay });
             tokio::time::sleep(delay).await;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use bytes::Bytes;
+
+    use super::*;
+    use crate::ContentType;
+
+    #[test]
+    fn pushed_frames_must_agree_with_their_headers_and_content_type() {
+        let mp3 = IcecastConfig::from_url("icecast://h/m").unwrap();
+        // MPEG-1 Layer III, 128 kbit/s, 44.1 kHz: 1152 samples.
+        let header = FrameHeader::from_u32(0xFFFB_9064).unwrap();
+        let data = Bytes::from(silent_frame(&header).unwrap());
+        let right = AudioFrame::mp3(data.clone()).unwrap();
+        assert_eq!((right.samples, right.sample_rate), (1152, 44_100));
+        assert!(matches!(pushed_format(&mp3, &right, 0), Ok(Format::Mp3(_))));
+        let lying = AudioFrame::new(data.clone(), 1024, 48_000);
+        let err = pushed_format(&mp3, &lying, 5).unwrap_err();
+        assert!(
+            matches!(err, Error::FormatChange { offset: 5, .. }),
+            "{err:?}"
+        );
+        assert!(err.to_string().contains("48000 Hz (as pushed)"), "{err}");
+        let aac = mp3.with_content_type(ContentType::Aac);
+        let err = pushed_format(&aac, &right, 0).unwrap_err();
+        assert!(matches!(err, Error::NotAdts { .. }), "{err:?}");
     }
 }
