@@ -2,6 +2,8 @@
 //! (Part of the binary, not of the library: the library's API is `pipeline::icecast`.)
 //!
 //! Inputs are MP3 files played one after the other as one stream (or `-`, MP3 on stdin).
+//! Any other input (an RTSP camera's AAC or MP3 audio, `tcp://`) goes through the
+//! pipeline's Icecast sink instead, with the same stream options.
 //! While streaming, commands are read line by line from stdin (unless stdin is an input):
 //! `mute`, `unmute`, `title TEXT`, `stop`. Ctrl-C or SIGTERM stops.
 
@@ -10,9 +12,9 @@ use std::time::Duration;
 use futures::StreamExt;
 use indicatif::ProgressBar;
 use pipeline::icecast::{
-    Event, IcecastConfig, IcecastStream, Mp3Input, StreamOptions, forward_commands,
+    Event, IcecastConfig, IcecastStream, Mp3Input, StreamInfo, StreamOptions, forward_commands,
 };
-use pipeline::{Direction, Endpoint};
+use pipeline::{Direction, Endpoint, IcecastSettings};
 
 /// Options of the Icecast output.
 #[derive(Debug, clap::Args)]
@@ -55,6 +57,44 @@ impl IcecastArgs {
     }
 }
 
+/// Whether `inputs` are MP3 files or stdin: a playlist, streamed here with stdin
+/// commands. Any other input goes through the pipeline to its Icecast sink.
+pub(crate) fn is_playlist(inputs: &[String]) -> bool {
+    inputs.iter().all(|s| {
+        matches!(
+            Endpoint::parse(s, Direction::Input),
+            Ok(Endpoint::Mp3File(_) | Endpoint::Stdin)
+        )
+    })
+}
+
+impl IcecastArgs {
+    /// The pipeline's Icecast sink settings from these options.
+    pub(crate) fn settings(&self) -> anyhow::Result<IcecastSettings> {
+        Ok(IcecastSettings {
+            info: StreamInfo {
+                name: self.stream_name.clone(),
+                description: self.stream_description.clone(),
+                genre: self.stream_genre.clone(),
+                url: self.stream_url.clone(),
+                public: self.public,
+                ..StreamInfo::default()
+            },
+            user_agent: self.user_agent.clone(),
+            title: self.title.clone(),
+            stream: StreamOptions {
+                lead: self.lead()?,
+                ..StreamOptions::default()
+            },
+        })
+    }
+
+    fn lead(&self) -> anyhow::Result<Duration> {
+        Duration::try_from_secs_f64(self.lead)
+            .map_err(|_| anyhow::anyhow!("--lead {}: not a duration in seconds", self.lead))
+    }
+}
+
 /// Streams `inputs` to the Icecast server at `url` until they end or a stop.
 pub(crate) async fn run(
     args: &IcecastArgs,
@@ -79,10 +119,8 @@ pub(crate) async fn run(
             other => anyhow::bail!("an icecast output takes MP3 inputs, not {other}"),
         })
         .collect::<anyhow::Result<Vec<_>>>()?;
-    let lead = Duration::try_from_secs_f64(args.lead)
-        .map_err(|_| anyhow::anyhow!("--lead {}: not a duration in seconds", args.lead))?;
     let options = StreamOptions {
-        lead,
+        lead: args.lead()?,
         ..StreamOptions::default()
     };
     let reads_stdin = inputs.contains(&Mp3Input::Stdin);

@@ -32,8 +32,8 @@ use std::time::Duration;
 use clap::Parser;
 use indicatif::{ProgressBar, ProgressStyle};
 use pipeline::{
-    Direction, Endpoint, HlsMode, InitialTimestamp, Options, Pipeline, RtspSettings, Status,
-    Teardown, Transport,
+    Direction, Endpoint, HlsMode, InitialTimestamp, Options, Pipeline, RtspSettings, SecretUrl,
+    Status, Teardown, Transport,
 };
 
 /// Record a camera or a file: RTSP or MP3 in; MP4, fragmented MP4, HLS or stdout out.
@@ -191,17 +191,25 @@ fn main() -> ExitCode {
 }
 
 async fn run(cli: &Cli, bar: Option<ProgressBar>) -> anyhow::Result<()> {
-    if let Some(url) = cli.icecast.target(&cli.output) {
-        return cli_icecast::run(&cli.icecast, &url, &cli.inputs, bar).await;
+    let icecast = cli.icecast.target(&cli.output);
+    if let Some(url) = &icecast
+        && cli_icecast::is_playlist(&cli.inputs)
+    {
+        return cli_icecast::run(&cli.icecast, url, &cli.inputs, bar).await;
     }
     if cli.inputs.len() > 1 {
-        anyhow::bail!("several inputs (a playlist) need an icecast:// output");
+        anyhow::bail!("several inputs (a playlist) need MP3 files and an icecast:// output");
     }
     let input = Endpoint::parse(&cli.inputs[0], Direction::Input)?;
-    let output = Endpoint::parse(&cli.output, Direction::Output)?;
-    let handle = Pipeline::new(input, output)
-        .with_options(cli.options()?)
-        .spawn();
+    let mut options = cli.options()?;
+    let output = match icecast {
+        Some(url) => {
+            options.icecast = cli.icecast.settings()?;
+            Endpoint::Icecast(SecretUrl::new(url))
+        }
+        None => Endpoint::parse(&cli.output, Direction::Output)?,
+    };
+    let handle = Pipeline::new(input, output).with_options(options).spawn();
     let closer = handle.closer();
     let signals = tokio::spawn(async move {
         stop_signal().await;

@@ -180,3 +180,48 @@ fn mp3_on_stdin_streams_to_the_end() {
         "access.log: {log}"
     );
 }
+
+#[test]
+fn camera_audio_goes_to_icecast_with_its_title() {
+    let mut peers = test_support::rtsp::RtspServer::PEERS.to_vec();
+    peers.push("icecast2");
+    if !test_support::peers_present("camera_audio_goes_to_icecast_with_its_title", &peers) {
+        return;
+    }
+    let camera = test_support::rtsp::RtspServer::start_default();
+    let server = Icecast::start(IcecastOptions::default());
+    // A video track does not fit: one line naming codec, track and what to do.
+    let stderr = failure(
+        pipeline()
+            .arg(camera.url("/h264aac"))
+            .arg(url(&server, "hackme")),
+    );
+    assert!(
+        stderr
+            .lines()
+            .last()
+            .unwrap()
+            .ends_with("takes one MP3 or AAC audio track; track 0 is H.264 video, use --no-video"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("hackme"), "{stderr}");
+    // With --no-video the camera's AAC audio streams as audio/aac, with its title.
+    let child = pipeline()
+        .arg(camera.url("/h264aac"))
+        .arg(url(&server, "hackme"))
+        .args(["--no-video", "--duration", "4", "--title", "Camera 1"])
+        .stdin(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut child = ChildGuard::new("pipeline", child);
+    let status = server.wait_for_status(|s| title_of(s) == Some("Camera 1"));
+    assert_eq!(title_of(&status), Some("Camera 1"), "{status}");
+    assert_eq!(
+        status["icestats"]["source"]["server_type"].as_str(),
+        Some("audio/aac"),
+        "{status}"
+    );
+    let (code, stderr) = child.wait_with_stderr(Duration::from_secs(20));
+    assert_eq!(code, Some(0), "{stderr}");
+}

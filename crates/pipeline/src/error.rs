@@ -37,35 +37,10 @@ pub enum Error {
         /// What is wrong with it.
         reason: String,
     },
-    /// An Icecast server refused or dropped the source.
-    #[error("icecast {target}: {refusal}")]
-    Icecast {
-        /// The server and mount, credentials masked.
-        target: String,
-        /// Why.
-        refusal: crate::icecast::IcecastRefusal,
-    },
-    /// An input is not MP3 (or holds no MPEG audio frames).
-    #[error("{input}: not MP3 ({found})")]
-    NotMp3 {
-        /// The input's name.
-        input: String,
-        /// What was found instead.
-        found: String,
-    },
-    /// A playlist input has another format than the stream (listeners' decoders were set
-    /// up for the first one).
-    #[error("{input}: format change at byte {offset}: stream is {from}, this is {to}")]
-    FormatChange {
-        /// The input's name.
-        input: String,
-        /// Offset of the first frame of the new format.
-        offset: u64,
-        /// The stream's format.
-        from: String,
-        /// The input's format.
-        to: String,
-    },
+    /// The Icecast output failed: a refusal (credentials, busy mount), a lost connection
+    /// that did not come back, or a frame it cannot stream.
+    #[error("{0}")]
+    Icecast(#[from] icecast_source::Error),
     /// An MP3 parsing error.
     #[error("{context}: {source}")]
     Mp3 {
@@ -143,12 +118,7 @@ impl Error {
         match self {
             Error::Rtsp(e) => e.is_permanent(),
             Error::Remote { source, .. } => source.is_permanent(),
-            Error::Icecast { refusal, .. } => matches!(
-                refusal,
-                crate::icecast::IcecastRefusal::WrongCredentials
-                    | crate::icecast::IcecastRefusal::UnsupportedContentType(_)
-                    | crate::icecast::IcecastRefusal::NoSuchMount
-            ),
+            Error::Icecast(e) => e.is_permanent(),
             Error::Io { source, .. } => matches!(
                 source.kind(),
                 std::io::ErrorKind::NotFound

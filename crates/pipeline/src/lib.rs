@@ -70,7 +70,7 @@ mod source;
 pub use endpoint::{Direction, Endpoint};
 pub use error::Error;
 pub use media_core::{Codec, MediaKind, Packet, SecretUrl, Track};
-pub use options::{HlsMode, Options, RtspSettings, Status, Summary};
+pub use options::{HlsMode, IcecastSettings, Options, RtspSettings, Status, Summary};
 pub use rtsp_source::{InitialTimestamp, Teardown, Transport};
 pub use run::{Closer, Pipeline, PipelineHandle};
 

@@ -73,6 +73,9 @@ pub struct Options {
     pub queue: usize,
     /// `tcp-listen://` server and `tcp://` client settings (token, clients, queues).
     pub remote: crate::remote::RemoteSettings,
+    /// `icecast://` output: stream description (`ice-*` headers), User-Agent, pacing
+    /// and reconnection.
+    pub icecast: IcecastSettings,
     /// RTSP input to a file output (MP4, HLS, stdout): handle packets in bursts. Whenever
     /// nothing is ready the source sleeps this long (and the recorder, when its queue is
     /// empty), so that the packets arriving meanwhile are read and written together: one
@@ -98,6 +101,7 @@ impl Default for Options {
             hls: HlsMode::Live,
             queue: 256,
             remote: crate::remote::RemoteSettings::default(),
+            icecast: IcecastSettings::default(),
             burst: Some(Duration::from_millis(50)),
         }
     }
@@ -125,4 +129,18 @@ pub struct Summary {
     pub files: Vec<PathBuf>,
     /// The last status.
     pub status: Status,
+}
+
+/// Settings of an `icecast://` output.
+#[derive(Debug, Clone, Default)]
+pub struct IcecastSettings {
+    /// The stream's public description (`ice-name`, `ice-genre`, …); sample rate and
+    /// channels are filled in from the track.
+    pub info: icecast_source::StreamInfo,
+    /// The User-Agent sent to the server (`None`: icecast-source's).
+    pub user_agent: Option<String>,
+    /// The stream title at the start (ICY `StreamTitle`).
+    pub title: Option<String>,
+    /// Pacing lead, timeouts and reconnection.
+    pub stream: icecast_source::StreamOptions,
 }

@@ -4,6 +4,7 @@
 //! endpoint table: adding a sink is one file and one line in [`factory`].
 
 mod hls;
+mod icecast;
 mod mp4;
 mod raw;
 mod samples;
@@ -45,6 +46,10 @@ pub(crate) fn factory(output: &Endpoint, options: &Options) -> Result<Box<dyn Si
             })
         }
         Endpoint::TcpListen(addr) => tcp_listen::factory(addr, options)?,
+        Endpoint::Icecast(url) => {
+            no_rotation("icecast:// (a live stream)")?;
+            icecast::factory(url, options)?
+        }
         Endpoint::RawOutput(raw) => {
             no_rotation("a raw output")?;
             Box::new(raw::RawFactory {

@@ -1,5 +1,8 @@
 //! MP3 inputs (files, or stdin) read on a blocking thread into wire frames: tags and the
-//! Info/Xing frame never go on the wire, and every file must have the first file's format.
+//! Info/Xing frame never go on the wire (a player whose stream starts at an Info frame may
+//! take it for a header), and every file must have the first file's format (ISO/IEC
+//! 11172-3 §2.4.2.3: version, layer, sample rate, channels), since listeners' decoders were
+//! set up for it.
 
 use std::io::Read;
 use std::path::PathBuf;
@@ -8,8 +11,7 @@ use bytes::Bytes;
 use mp3_frames::{Event as Mp3Event, FrameHeader, FrameReader, Layer};
 use tokio::sync::mpsc;
 
-use super::WireFrame;
-use crate::Error;
+use crate::{AudioFrame, Error};
 
 /// One input of a playlist.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -40,14 +42,14 @@ impl Mp3Input {
 }
 
 /// The format every frame of a stream keeps (what a listener's decoder was set up for).
-fn same_format(a: FrameHeader, b: FrameHeader) -> bool {
+pub(crate) fn same_format(a: FrameHeader, b: FrameHeader) -> bool {
     a.version() == b.version()
         && a.layer() == b.layer()
         && a.sample_rate() == b.sample_rate()
         && a.mode().channels() == b.mode().channels()
 }
 
-fn describe(h: FrameHeader) -> String {
+pub(crate) fn describe(h: FrameHeader) -> String {
     format!(
         "{} Layer {} {} Hz {} ch",
         h.version().as_str(),
@@ -58,7 +60,7 @@ fn describe(h: FrameHeader) -> String {
 }
 
 /// A frame for the wire and its header.
-pub(crate) type HeadedFrame = (FrameHeader, WireFrame);
+pub(crate) type HeadedFrame = (FrameHeader, AudioFrame);
 
 /// Reads the inputs in order on a blocking thread and sends their audio frames, at most
 /// `depth` ahead of the consumer (bounded memory). An error (unreadable file, not MP3, a
@@ -108,10 +110,11 @@ fn read_all(
                 Some(_) => {}
             }
             frames += 1;
-            let wire = WireFrame {
-                data: Bytes::clone(&frame.data),
-                samples: frame.samples(),
-            };
+            let wire = AudioFrame::new(
+                Bytes::clone(&frame.data),
+                frame.samples(),
+                header.sample_rate(),
+            );
             if tx.blocking_send(Ok((header, wire))).is_err() {
                 return Ok(()); // the stream stopped
             }

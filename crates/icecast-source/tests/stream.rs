@@ -8,10 +8,10 @@ use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
-use mp3_frames::{Event as Mp3Event, Events, Frames, silent_frame};
-use pipeline::icecast::{
+use icecast_source::{
     Event, EventStream, IcecastConfig, IcecastStream, Mp3Input, StreamOptions, stream_playlist,
 };
+use mp3_frames::{Event as Mp3Event, Events, Frames, silent_frame};
 use test_support::icecast::{Icecast, IcecastOptions};
 use test_support::{ffprobe, require_peer};
 use tokio::sync::mpsc;
@@ -225,7 +225,7 @@ async fn mute_sends_decodable_silence_of_the_same_format_then_resumes_at_the_sam
         matches!(e, Event::FrameSent { index: 40, .. })
     })
     .await;
-    run.stream.mute().await;
+    run.stream.mute().await.unwrap();
     wait_event(&mut run.events, |e| *e == Event::Muted).await;
     tokio::time::sleep(Duration::from_secs(2)).await;
     run.stream.unmute().await;
@@ -361,7 +361,10 @@ async fn wrong_password_fails_once_and_restart_mid_stream_resumes() {
     );
 
     let options = StreamOptions {
-        backoff: Duration::from_millis(200),
+        reconnect: media_core::Backoff {
+            initial_delay: Duration::from_millis(200),
+            ..StreamOptions::default().reconnect
+        },
         ..StreamOptions::default()
     };
     let mut run = start(&server, vec![file("sine-44100-cbr128.mp3"); 2], options);

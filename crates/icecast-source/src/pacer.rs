@@ -38,6 +38,11 @@ impl Pacer {
         Duration::from_nanos(u64::try_from(nanos).unwrap_or(u64::MAX))
     }
 
+    /// The sample rate the media time is counted in.
+    pub fn sample_rate(&self) -> u32 {
+        self.sample_rate
+    }
+
     /// Media time sent so far.
     pub fn media_time(&self) -> Duration {
         self.samples_to_duration(self.samples_sent)

@@ -1,10 +1,50 @@
 //! Where and how to connect: parsed from `icecast://user:pass@host:port/mount` (or
-//! `http://…`), plus the stream's `ice-*` description.
+//! `http://…`), plus the stream's content type and `ice-*` description.
 
 use std::fmt;
 
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use media_core::redact;
+use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
+
 use crate::Error;
-use crate::endpoint::redact;
+
+/// What the stream carries, sent as `Content-Type`. Icecast 2.4 relays both through its
+/// generic (MP3-style) format, ICY titles included (`format_get_type` in `src/format.c`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ContentType {
+    /// MPEG audio frames (`audio/mpeg`).
+    #[default]
+    Mpeg,
+    /// ADTS AAC frames (`audio/aac`; Icecast also knows `audio/aacp` for HE-AAC).
+    Aac,
+    /// ADTS HE-AAC frames (`audio/aacp`).
+    AacPlus,
+}
+
+impl ContentType {
+    /// The `Content-Type` header value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ContentType::Mpeg => "audio/mpeg",
+            ContentType::Aac => "audio/aac",
+            ContentType::AacPlus => "audio/aacp",
+        }
+    }
+
+    /// Whether frames are ADTS AAC.
+    pub fn is_aac(self) -> bool {
+        matches!(self, ContentType::Aac | ContentType::AacPlus)
+    }
+}
+
+impl fmt::Display for ContentType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
 
 /// The stream's public description, sent as `ice-*` headers.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -19,7 +59,7 @@ pub struct StreamInfo {
     pub url: Option<String>,
     /// `ice-public` (listed in directories); off by default.
     pub public: bool,
-    /// Bitrate in kbit/s, for `ice-audio-info` (taken from the stream).
+    /// Bitrate in kbit/s, for `ice-audio-info` (taken from the stream when unset).
     pub bitrate_kbps: Option<u32>,
     /// Sample rate in Hz, for `ice-audio-info`.
     pub sample_rate: Option<u32>,
@@ -40,6 +80,8 @@ pub struct IcecastConfig {
     pub user: String,
     /// Source password.
     pub password: String,
+    /// `Content-Type` of the stream (MP3 unless set).
+    pub content_type: ContentType,
     /// Stream description.
     pub info: StreamInfo,
     /// `User-Agent` header.
@@ -48,7 +90,7 @@ pub struct IcecastConfig {
 
 impl IcecastConfig {
     /// Parses `icecast://user:pass@host:port/mount` or `http://user:pass@host:port/mount`.
-    /// The user defaults to `source`, the port to 8000.
+    /// The user defaults to `source`, the port to 8000, the content type to MP3.
     pub fn from_url(url: &str) -> Result<Self, Error> {
         let bad = |why: &str| Error::InvalidUrl {
             url: redact(url),
@@ -78,9 +120,16 @@ impl IcecastConfig {
             mount,
             user,
             password: parsed.password().map(decode).unwrap_or_default(),
+            content_type: ContentType::default(),
             info: StreamInfo::default(),
-            user_agent: concat!("media-toolkit-pipeline/", env!("CARGO_PKG_VERSION")).to_owned(),
+            user_agent: concat!("icecast-source/", env!("CARGO_PKG_VERSION")).to_owned(),
         })
+    }
+
+    /// The same target with another content type.
+    pub fn with_content_type(mut self, content_type: ContentType) -> Self {
+        self.content_type = content_type;
+        self
     }
 
     /// `host:port` for connecting.
@@ -88,22 +137,29 @@ impl IcecastConfig {
         format!("{}:{}", self.host, self.port)
     }
 
-    /// The `Authorization: Basic …` value.
-    pub(crate) fn basic_auth(&self) -> String {
+    /// The `Authorization: Basic …` value (RFC 7617).
+    pub fn basic_auth(&self) -> String {
         format!(
             "Basic {}",
-            base64(format!("{}:{}", self.user, self.password).as_bytes())
+            BASE64.encode(format!("{}:{}", self.user, self.password))
         )
     }
 }
 
 impl fmt::Display for IcecastConfig {
+    /// `icecast://user:***@host:port/mount`, masked by [`media_core::redact`]. User and
+    /// password are percent-encoded first, so a `/` or `@` in them cannot hide the password
+    /// from the masking.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "icecast://{}:***@{}:{}{}",
-            self.user, self.host, self.port, self.mount
-        )
+        let url = format!(
+            "icecast://{}:{}@{}:{}{}",
+            utf8_percent_encode(&self.user, NON_ALPHANUMERIC),
+            utf8_percent_encode(&self.password, NON_ALPHANUMERIC),
+            self.host,
+            self.port,
+            self.mount
+        );
+        f.write_str(&redact(&url))
     }
 }
 
@@ -111,29 +167,11 @@ impl fmt::Debug for IcecastConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("IcecastConfig")
             .field("target", &self.to_string())
+            .field("content_type", &self.content_type)
             .field("info", &self.info)
             .field("user_agent", &self.user_agent)
             .finish()
     }
-}
-
-/// Standard base64 with padding (RFC 4648), for the Basic auth header.
-fn base64(input: &[u8]) -> String {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::with_capacity(input.len().div_ceil(3) * 4);
-    for chunk in input.chunks(3) {
-        let b = [
-            chunk[0],
-            chunk.get(1).copied().unwrap_or(0),
-            chunk.get(2).copied().unwrap_or(0),
-        ];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        for i in 0..4 {
-            let symbol = ALPHABET[((n >> (18 - 6 * i)) & 63) as usize] as char;
-            out.push(if i <= chunk.len() { symbol } else { '=' });
-        }
-    }
-    out
 }
 
 #[cfg(test)]
@@ -149,6 +187,7 @@ mod tests {
         );
         assert_eq!((c.user.as_str(), c.password.as_str()), ("source", "p@ss"));
         assert_eq!(c.basic_auth(), "Basic c291cmNlOnBAc3M=");
+        assert_eq!(c.content_type, ContentType::Mpeg);
         let d = IcecastConfig::from_url("http://:pw@example.org/m").unwrap();
         assert_eq!((d.user.as_str(), d.port), ("source", 8000));
     }
@@ -156,23 +195,28 @@ mod tests {
     #[test]
     fn password_never_shown() {
         let c = IcecastConfig::from_url("icecast://source:hackme@h:8000/live").unwrap();
+        assert_eq!(c.to_string(), "icecast://source:***@h:8000/live");
         assert!(!format!("{c} {c:?}").contains("hackme"));
         let err = IcecastConfig::from_url("icecast://source:hackme@h:8000/")
             .unwrap_err()
             .to_string();
         assert!(!err.contains("hackme") && err.contains("mount"), "{err}");
+        let mut odd = c.clone();
+        odd.password = "a/b@c:d".into();
+        assert!(!odd.to_string().contains("a/b"), "{odd}");
     }
 
     #[test]
-    fn base64_matches_rfc4648_vectors() {
-        for (input, want) in [
-            ("", ""),
-            ("f", "Zg=="),
-            ("fo", "Zm8="),
-            ("foo", "Zm9v"),
-            ("foobar", "Zm9vYmFy"),
+    fn basic_auth_is_rfc4648_base64() {
+        let mut c = IcecastConfig::from_url("icecast://h/m").unwrap();
+        for (user, password, want) in [
+            ("source", "hackme", "c291cmNlOmhhY2ttZQ=="),
+            ("f", "", "Zjo="),
+            ("fo", "o", "Zm86bw=="),
         ] {
-            assert_eq!(base64(input.as_bytes()), want);
+            c.user = user.into();
+            c.password = password.into();
+            assert_eq!(c.basic_auth(), format!("Basic {want}"));
         }
     }
 }

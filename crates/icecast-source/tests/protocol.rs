@@ -7,7 +7,7 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::Duration;
 
-use pipeline::icecast::{IcecastConfig, IcecastRefusal, IcecastSource, update_title};
+use icecast_source::{Error, IcecastConfig, IcecastRefusal, IcecastSource, update_title};
 use test_support::icecast::{Icecast, IcecastOptions};
 use test_support::require_peer;
 
@@ -93,7 +93,7 @@ async fn wrong_password_is_a_clear_error_after_one_attempt() {
         .await
         .unwrap_err();
     match &err {
-        pipeline::Error::Icecast {
+        Error::Refused {
             refusal: IcecastRefusal::WrongCredentials,
             target,
         } => {
@@ -133,7 +133,7 @@ async fn second_source_on_the_mount_gets_mount_in_use() {
     assert!(
         matches!(
             err,
-            pipeline::Error::Icecast {
+            Error::Refused {
                 refusal: IcecastRefusal::MountInUse,
                 ..
             }
@@ -175,7 +175,7 @@ async fn utf8_title_round_trips_through_status_json() {
     assert!(
         matches!(
             err,
-            pipeline::Error::Icecast {
+            Error::Refused {
                 refusal: IcecastRefusal::WrongCredentials,
                 ..
             }

@@ -1,4 +1,4 @@
-//! Commands typed while streaming (one per line on stdin), as the CLI reads them:
+//! Commands typed while streaming (one per line, e.g. on stdin), as a CLI reads them:
 //!
 //! | line | effect |
 //! |---|---|
@@ -10,7 +10,7 @@
 use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
 use tokio::sync::mpsc;
 
-use super::Command;
+use crate::Command;
 
 /// Reads one command line; `Err` names what is wrong with it.
 pub fn parse_command(line: &str) -> Result<Option<Command>, String> {

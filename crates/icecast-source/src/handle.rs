@@ -1,0 +1,149 @@
+//! A running Icecast stream for library users: frames and commands in, a `Stream` of
+//! events out.
+
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use tokio::sync::mpsc;
+
+use crate::streamer::{Input, run};
+use crate::{AudioFrame, Command, Error, Event, IcecastConfig, Mp3Input, StreamOptions};
+
+/// Events a slow observer may leave unread before newer ones are dropped.
+const EVENT_BACKLOG: usize = 4096;
+
+/// Pushed frames queued ahead of the pacer: enough to absorb a producer's jitter, few
+/// enough that [`IcecastStream::send`] pushes back within a fraction of a second.
+const FRAME_QUEUE: usize = 8;
+
+/// A stream to an Icecast mount, running as a tokio task: started by
+/// [`IcecastStream::start`] (frames pushed with [`IcecastStream::send`]) or
+/// [`IcecastStream::spawn`] (a playlist of MP3 files or stdin).
+#[derive(Debug)]
+pub struct IcecastStream {
+    commands: mpsc::Sender<Command>,
+    frames: Option<mpsc::Sender<AudioFrame>>,
+    events: Option<EventStream>,
+    content_type: crate::ContentType,
+    task: tokio::task::JoinHandle<Result<(), Error>>,
+}
+
+impl IcecastStream {
+    /// Starts a stream of frames pushed with [`IcecastStream::send`], in the format of
+    /// `config.content_type` (MP3 frames for `audio/mpeg`, ADTS frames for `audio/aac`).
+    /// It connects when the first frame arrives, and ends (after flushing) when
+    /// [`IcecastStream::wait`] is called. Runs on the current tokio runtime.
+    pub fn start(config: IcecastConfig, options: StreamOptions) -> Self {
+        let (frames, frame_rx) = mpsc::channel(FRAME_QUEUE);
+        Self::run_with(config, options, Input::Pushed(frame_rx), None, Some(frames))
+    }
+
+    /// Starts streaming a playlist of MP3 `inputs` on the current tokio runtime; the
+    /// content type is `audio/mpeg` whatever `config` says.
+    pub fn spawn(config: IcecastConfig, options: StreamOptions, inputs: Vec<Mp3Input>) -> Self {
+        let mut config = config;
+        config.content_type = crate::ContentType::Mpeg;
+        let total = crate::playlist::count_frames(&inputs);
+        // About a second of frames read ahead: bounded memory whatever the input length.
+        let frames = crate::playlist::spawn_reader(inputs, 48);
+        Self::run_with(config, options, Input::Playlist(frames), total, None)
+    }
+
+    fn run_with(
+        config: IcecastConfig,
+        options: StreamOptions,
+        input: Input,
+        total: Option<u64>,
+        frames: Option<mpsc::Sender<AudioFrame>>,
+    ) -> Self {
+        let (commands, command_rx) = mpsc::channel(16);
+        let (event_tx, event_rx) = mpsc::channel(EVENT_BACKLOG);
+        let content_type = config.content_type;
+        let task = tokio::spawn(run(config, options, input, total, command_rx, event_tx));
+        IcecastStream {
+            commands,
+            frames,
+            events: Some(EventStream(event_rx)),
+            content_type,
+            task,
+        }
+    }
+
+    /// Queues one frame, waiting while the queue is full: the stream takes frames at the
+    /// pace of real time, so a producer faster than that is held back here. While muted the
+    /// stream takes no frames, so `send` waits until unmute. `Err(Error::Closed)` once the
+    /// stream has ended ([`IcecastStream::wait`] says why) or for a playlist stream.
+    pub async fn send(&self, frame: AudioFrame) -> Result<(), Error> {
+        match &self.frames {
+            Some(frames) => frames.send(frame).await.map_err(|_| Error::Closed),
+            None => Err(Error::Closed),
+        }
+    }
+
+    /// The status events (connected, disconnected, muted, frame sent, ...), once.
+    pub fn events(&mut self) -> Option<EventStream> {
+        self.events.take()
+    }
+
+    /// A cloneable sender of commands, e.g. for a task reading user input.
+    pub fn commands(&self) -> mpsc::Sender<Command> {
+        self.commands.clone()
+    }
+
+    /// Sends silence from now on; the input position stays. `Err(MuteUnsupported)` for AAC
+    /// streams: a silent AAC frame needs an encoder, and this crate does not fake one.
+    pub async fn mute(&self) -> Result<(), Error> {
+        if self.content_type.is_aac() {
+            return Err(Error::MuteUnsupported {
+                content_type: self.content_type.as_str(),
+            });
+        }
+        self.command(Command::Mute).await;
+        Ok(())
+    }
+
+    /// Resumes the input where it stopped.
+    pub async fn unmute(&self) {
+        self.command(Command::Unmute).await;
+    }
+
+    /// Sets the stream title.
+    pub async fn set_title(&self, title: impl Into<String>) {
+        self.command(Command::Title(title.into())).await;
+    }
+
+    /// Stops streaming at once (see [`IcecastStream::wait`] for the outcome).
+    pub async fn stop(&self) {
+        self.command(Command::Stop).await;
+    }
+
+    async fn command(&self, command: Command) {
+        // After the stream ended nobody listens; `wait` reports how it ended.
+        let _ = self.commands.send(command).await;
+    }
+
+    /// Ends the input of a pushed stream (the queued frames and the flush still go out) and
+    /// waits for the end: `Ok` when the input ended or a stop was asked.
+    pub async fn wait(mut self) -> Result<(), Error> {
+        self.frames = None;
+        match self.task.await {
+            Ok(result) => result,
+            Err(e) => Err(Error::io(
+                "icecast stream task",
+                std::io::Error::other(e.to_string()),
+            )),
+        }
+    }
+}
+
+/// The events of an [`IcecastStream`], as a `futures::Stream`.
+#[derive(Debug)]
+pub struct EventStream(mpsc::Receiver<Event>);
+
+impl futures::Stream for EventStream {
+    type Item = Event;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Event>> {
+        self.0.poll_recv(cx)
+    }
+}

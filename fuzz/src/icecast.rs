@@ -1,0 +1,61 @@
+//! icecast-source targets: what the client reads from a server or a caller.
+//!
+//! - `icecast_answer`: answer heads (100 then 200, refusals with bodies), title-update
+//!   answers, refusal classification, ADTS frame splitting, and target URLs whose password
+//!   must never show.
+
+use bytes::Bytes;
+use icecast_source::adts::{AdtsFrames, AdtsHeader};
+use icecast_source::{IcecastConfig, IcecastRefusal, protocol};
+
+/// Targets of this module.
+pub const TARGETS: &[(&str, crate::Body)] = &[("icecast_answer", icecast_answer)];
+
+/// Everything the client parses, on the same bytes.
+pub fn icecast_answer(data: &[u8]) {
+    // Consecutive answer heads, as after `Expect: 100-continue`.
+    let mut at = 0;
+    while let Ok(Some(head)) = protocol::parse_answer_head(&data[at..]) {
+        assert!(head.len >= 4 && head.len <= data.len() - at);
+        at += head.len;
+    }
+    let _ = protocol::parse_title_answer(data);
+    if let [a, b, body @ ..] = data {
+        let refusal = IcecastRefusal::from_answer(
+            u16::from_be_bytes([*a, *b]),
+            &String::from_utf8_lossy(body),
+        );
+        let _ = (refusal.is_permanent(), refusal.to_string());
+    }
+    let _ = AdtsHeader::parse(data);
+    let mut total = 0;
+    for frame in AdtsFrames::new(Bytes::copy_from_slice(data)) {
+        match frame {
+            Ok(f) => {
+                assert!(f.samples >= 1024 && f.sample_rate > 0);
+                total += f.data.len();
+            }
+            Err(e) => {
+                let _ = e.to_string();
+            }
+        }
+    }
+    assert!(total <= data.len());
+
+    let text = String::from_utf8_lossy(data);
+    match IcecastConfig::from_url(&text) {
+        Ok(config) => {
+            let p = &config.password;
+            if p.len() >= 6 && text.matches(p.as_str()).count() == 1 {
+                for shown in [config.to_string(), format!("{config:?}")] {
+                    assert!(!shown.contains(p.as_str()), "{p:?} shown in {shown:?}");
+                }
+            }
+            let _ = protocol::source_request(&config, protocol::Method::Put);
+            let _ = protocol::title_request(&config, &text);
+        }
+        Err(e) => {
+            let _ = e.to_string();
+        }
+    }
+}
