@@ -63,9 +63,11 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+mod admission;
 mod client;
 mod connection;
 mod error;
+mod greeting;
 pub mod inbound;
 pub mod media;
 pub mod protocol;
