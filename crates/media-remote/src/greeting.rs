@@ -64,15 +64,40 @@ pub(crate) async fn read_hello(
     }
 }
 
-/// Whatever the socket holds now, without waiting (bounded).
+/// Whatever the socket holds now, without waiting (bounded). Read through a duplicate
+/// of the descriptor: tokio's `try_read` only tries once its driver has seen the socket
+/// readable, and a connection displaced at once after its accept (a flood) may have its
+/// `hello` in the kernel before that.
 fn last_read(stream: &TcpStream, inbound: &mut Inbound) {
+    use std::io::Read;
+    let Ok(mut socket) = duplicate(stream) else {
+        return;
+    };
+    let mut chunk = [0u8; 4096];
     let mut total = 0;
     while total < LAST_READ {
-        match stream.try_read_buf(inbound.buffer()) {
+        match socket.read(&mut chunk) {
             Ok(0) | Err(_) => return,
-            Ok(n) => total += n,
+            Ok(n) => {
+                inbound.push(&chunk[..n]);
+                total += n;
+            }
         }
     }
+}
+
+/// A `std` handle on the same (non-blocking) socket.
+#[cfg(unix)]
+fn duplicate(stream: &TcpStream) -> std::io::Result<std::net::TcpStream> {
+    use std::os::fd::AsFd;
+    Ok(stream.as_fd().try_clone_to_owned()?.into())
+}
+
+/// A `std` handle on the same (non-blocking) socket.
+#[cfg(windows)]
+fn duplicate(stream: &TcpStream) -> std::io::Result<std::net::TcpStream> {
+    use std::os::windows::io::AsSocket;
+    Ok(stream.as_socket().try_clone_to_owned()?.into())
 }
 
 /// The first control message, once complete (a server takes no other streams).

@@ -55,8 +55,8 @@ impl Default for RemoteSettings {
         RemoteSettings {
             token: None,
             max_clients: 16,
-            max_pending: 64,
-            max_pending_per_address: 16,
+            max_pending: 256,
+            max_pending_per_address: 64,
             hello_timeout: Duration::from_secs(3),
             client_queue: 256,
             client_queue_bytes: 16 << 20,

@@ -2,20 +2,26 @@
 //! sockets wait for their `hello` in a bounded pool of their own (in all and per
 //! address), where a newcomer displaces the oldest; they never take a client's slot. A
 //! good client gets in however many there are, even one displaced right after it said
-//! `hello`; the slots still bound the clients that did say it.
+//! `hello`, and a client with the token is welcomed at its first attempt through 200
+//! silent peers that reconnect at once; the slots still bound the clients that said
+//! `hello`.
 //! (A whole recording under 200 silent sockets, slow-hello and garbage senders and a
 //! reconnect loop: `pipeline`'s `tests/remote_hostile.rs`, checked by ffprobe.)
 #![allow(clippy::unwrap_used)]
 
 mod common;
 
-use std::time::Duration;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
-use common::{TestClient, server, still_served, tracks, watcher};
-use media_remote::{ErrorCode, InboundEvent, Message, RemoteSettings};
-use tokio::io::AsyncWriteExt;
+use common::{TestClient, WAIT, packet, server, still_served, tracks, watcher};
+use media_remote::{Client, ClientEvent, ErrorCode, InboundEvent, Message, RemoteSettings};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
+use tokio::sync::watch;
+use tokio::task::JoinSet;
 
 fn settings() -> RemoteSettings {
     RemoteSettings {
@@ -118,4 +124,89 @@ async fn a_client_displaced_right_after_its_hello_still_gets_in() {
         }
         assert!(server.clients().is_empty() && server.pending() == 0);
     }
+}
+
+/// Connects and says nothing, again as soon as the server lets go, until `stop`.
+async fn silent_peer(
+    addr: std::net::SocketAddr,
+    stop: watch::Receiver<bool>,
+    opened: Arc<AtomicUsize>,
+) {
+    let mut stop = stop;
+    while !*stop.borrow() {
+        let connect = tokio::time::timeout(Duration::from_secs(2), TcpStream::connect(addr));
+        if let Ok(Ok(mut stream)) = connect.await {
+            opened.fetch_add(1, Ordering::SeqCst);
+            let mut buf = [0u8; 256];
+            loop {
+                tokio::select! {
+                    read = stream.read(&mut buf) => if matches!(read, Ok(0) | Err(_)) { break },
+                    _ = stop.wait_for(|s| *s) => break,
+                }
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_client_with_the_token_is_never_refused_under_a_flood() {
+    let server = server(RemoteSettings {
+        token: Some("s3cret".into()),
+        ..RemoteSettings::default()
+    });
+    let max_waiting = RemoteSettings::default().max_pending_per_address;
+    server.start_recording(tracks()).unwrap();
+    let (stop, stopped) = watch::channel(false);
+    let opened = Arc::new(AtomicUsize::new(0));
+    let mut flood = JoinSet::new();
+    for _ in 0..200 {
+        flood.spawn(silent_peer(
+            server.local_addr(),
+            stopped.clone(),
+            opened.clone(),
+        ));
+    }
+    let deadline = Instant::now() + WAIT;
+    while opened.load(Ordering::SeqCst) < 400 {
+        assert!(Instant::now() < deadline, "the flood never got going");
+        assert!(server.pending() <= max_waiting);
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    // Ten clients in turn, each through the flood: welcomed at the first attempt (a
+    // refusal would show as `Reconnecting` before the tracks), and served.
+    let settings = RemoteSettings {
+        token: Some("s3cret".into()),
+        ..RemoteSettings::default()
+    };
+    for n in 0..10 {
+        let mut client = Client::connect(server.local_addr().to_string(), settings.clone());
+        let mut first = None;
+        while first.is_none() {
+            assert!(server.pending() <= max_waiting);
+            first = tokio::time::timeout(Duration::from_millis(10), client.next())
+                .await
+                .ok();
+        }
+        let first = first.flatten().expect("an event").unwrap();
+        assert_eq!(first, ClientEvent::Tracks(tracks()), "client {n}");
+        server.write(&packet(n * 10)).unwrap();
+        // The GOP cache's packets first (the earlier key frames), then the new one.
+        loop {
+            let got = tokio::time::timeout(WAIT, client.next()).await.unwrap();
+            let ClientEvent::Packet(p) = got.unwrap().unwrap() else {
+                panic!("client {n}: a packet expected");
+            };
+            if p == packet(n * 10) {
+                break;
+            }
+            assert!(p.dts < packet(n * 10).dts, "client {n}: {p:?}");
+        }
+        drop(client);
+    }
+    let attacks = opened.load(Ordering::SeqCst);
+    stop.send_replace(true);
+    let joined = tokio::time::timeout(WAIT, async { while flood.join_next().await.is_some() {} });
+    assert!(joined.await.is_ok(), "the flood stopped");
+    eprintln!("{attacks} silent connections during the test");
 }
