@@ -134,7 +134,7 @@ async fn garbage(attack: Arc<Attack>, port: u16) {
     while !attack.stopped() {
         if let Some(mut held) = attack.connect(port).await {
             n += 1;
-            let junk: &[u8] = if n % 2 == 0 {
+            let junk: &[u8] = if n.is_multiple_of(2) {
                 b"GET / HTTP/1.1\r\nHost: x\r\n\r\n"
             } else {
                 &[0, 0, 0, 4, 0xde, 0xad, 0xbe, 0xef]
