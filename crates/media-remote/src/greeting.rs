@@ -100,6 +100,12 @@ fn duplicate(stream: &TcpStream) -> std::io::Result<std::net::TcpStream> {
     Ok(stream.as_socket().try_clone_to_owned()?.into())
 }
 
+/// Elsewhere no duplicate: the last read is skipped.
+#[cfg(not(any(unix, windows)))]
+fn duplicate(_: &TcpStream) -> std::io::Result<std::net::TcpStream> {
+    Err(std::io::ErrorKind::Unsupported.into())
+}
+
 /// The first control message, once complete (a server takes no other streams).
 fn first_message(inbound: &mut Inbound) -> Result<Option<Message>, Error> {
     while let Some(event) = inbound.poll(Instant::now())? {

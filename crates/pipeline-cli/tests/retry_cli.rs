@@ -112,3 +112,31 @@ fn sigterm_while_retrying_exits_non_zero_without_a_file() {
     );
     assert_eq!(files(dir.path()), Vec::<String>::new(), "no file");
 }
+
+#[test]
+fn retry_for_zero_gives_up_at_the_first_failure_and_nonsense_is_a_usage_error() {
+    let dir = test_support::temp_dir();
+    let port = test_support::free_port();
+    let input = format!("tcp://127.0.0.1:{port}");
+    let out = dir.path().join("out.mp4");
+    let log = dir.path().join("zero.log");
+    let mut run = pipeline(&[&input, out.to_str().unwrap(), "--retry-for", "0"], &log);
+    let (code, stderr) = wait(&mut run, &log, Duration::from_secs(20));
+    assert_eq!(code, Some(1), "{stderr}");
+    let line = failure_line(&stderr, "gave up");
+    assert!(line.contains("gave up after 0 s and 1 attempts"), "{line}");
+    assert!(!stderr.contains("reconnecting"), "no retry: {stderr}");
+
+    let log = dir.path().join("nonsense.log");
+    let mut run = pipeline(
+        &[&input, out.to_str().unwrap(), "--retry-for", "soon"],
+        &log,
+    );
+    let (code, stderr) = wait(&mut run, &log, Duration::from_secs(20));
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(
+        stderr.contains("--retry-for") && stderr.contains("30s, 500ms, 2m, 1h, or forever"),
+        "{stderr}"
+    );
+    assert_eq!(files(dir.path()), Vec::<String>::new(), "no file");
+}
