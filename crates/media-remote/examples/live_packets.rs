@@ -100,6 +100,11 @@ async fn watch(addr: String, settings: RemoteSettings) -> Result<(), BoxError> {
             }
             ClientEvent::Discontinuity => println!("discontinuity"),
             ClientEvent::End => println!("the server said goodbye after {packets} packets"),
+            ClientEvent::Reconnecting {
+                attempt,
+                delay,
+                reason,
+            } => println!("attempt {attempt} failed: {reason}; again in {delay:.1?}"),
             other => println!("{other:?}"),
         }
     }

@@ -2,7 +2,10 @@
 //! `started_playing`, and turns what arrives into [`ClientEvent`]s.
 //!
 //! A lost connection, a refused connection or a busy server is retried after the delays
-//! of [`RemoteSettings::reconnect`] ([`media_core::Backoff`], reset once packets flowed).
+//! of [`RemoteSettings::reconnect`] ([`media_core::Backoff`], reset once packets flowed),
+//! each announced by a [`ClientEvent::Reconnecting`] (the application says it, or not),
+//! for at most [`RemoteSettings::retry_for`] per outage: then the client ends with
+//! [`Error::GaveUp`], announcing no further attempt.
 //! Back on the same recording of the server (same session, same tracks), the stream goes
 //! on: packets already received (the server resends the current GOP) are skipped by
 //! decode time, and what follows is decodable (the server starts a client at a key frame
@@ -15,7 +18,7 @@
 use std::hash::{BuildHasher, RandomState};
 use std::pin::Pin;
 use std::task::{Context, Poll};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
 use media_core::{Packet, Track};
@@ -49,6 +52,16 @@ pub enum ClientEvent {
     Discontinuity,
     /// The server said `goodbye`: no recording will follow. The last event.
     End,
+    /// An attempt failed (or a connection was lost); the next one follows after `delay`.
+    /// Not sent when the client gives up instead ([`Error::GaveUp`]).
+    Reconnecting {
+        /// The failed attempt's number in this outage, from 1.
+        attempt: u32,
+        /// The wait before the next attempt.
+        delay: Duration,
+        /// Why it failed.
+        reason: String,
+    },
 }
 
 /// A reconnecting client of a packet [`Server`](crate::Server); a
@@ -103,6 +116,8 @@ struct Progress {
     recording: Option<Announced>,
     /// Packets arrived on this connection.
     packets: bool,
+    /// This connection was welcomed (an outage, if any, is over).
+    welcomed: bool,
 }
 
 /// A recording announced to the reader.
@@ -117,9 +132,13 @@ type Events = mpsc::Sender<Result<ClientEvent, Error>>;
 
 async fn run(addr: String, settings: RemoteSettings, tx: Events) {
     let mut progress = Progress::default();
+    // The backoff's attempt number, reset once packets flowed.
     let mut attempt = 0u32;
+    // Since when connecting fails, and how many attempts failed since.
+    let mut outage: Option<(tokio::time::Instant, u32)> = None;
     loop {
         progress.packets = false;
+        progress.welcomed = false;
         let outcome = tokio::select! {
             biased;
             () = tx.closed() => return,
@@ -142,8 +161,37 @@ async fn run(addr: String, settings: RemoteSettings, tx: Events) {
             attempt = 0;
         }
         attempt += 1;
-        let delay = settings.reconnect.delay(attempt, unit_random());
-        tracing::warn!(%addr, attempt, ?delay, "{error}; reconnecting");
+        let now = tokio::time::Instant::now();
+        if progress.welcomed {
+            outage = None;
+        }
+        let (since, failed) = outage.get_or_insert((now, 0));
+        *failed += 1;
+        let mut delay = settings.reconnect.delay(attempt, unit_random());
+        if let Some(limit) = settings.retry_for {
+            // The last attempt is made at the bound, not after it.
+            let left = (*since + limit).saturating_duration_since(now);
+            if left.is_zero() {
+                tracing::debug!(%addr, attempts = *failed, "{error}; giving up");
+                let gave_up = Error::GaveUp {
+                    retry_for: limit,
+                    attempts: *failed,
+                    last: Box::new(error),
+                };
+                let _ = tx.send(Err(gave_up)).await;
+                return;
+            }
+            delay = delay.min(left);
+        }
+        tracing::debug!(%addr, attempt = *failed, ?delay, "{error}; reconnecting");
+        let reconnecting = ClientEvent::Reconnecting {
+            attempt: *failed,
+            delay,
+            reason: error.to_string(),
+        };
+        if tx.send(Ok(reconnecting)).await.is_err() {
+            return;
+        }
         tokio::select! {
             biased;
             () = tx.closed() => return,
@@ -259,6 +307,7 @@ impl Session {
                     )));
                 }
                 self.welcomed = true;
+                progress.welcomed = true;
                 Step::Continue
             }
             InboundEvent::Control(Message::Error { code, message }) => {

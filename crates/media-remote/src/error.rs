@@ -69,6 +69,18 @@ pub enum Error {
         /// The largest header clients accept.
         max: usize,
     },
+    /// A client tried to connect for [`RemoteSettings::retry_for`](crate::RemoteSettings)
+    /// without success and gave up.
+    #[error("gave up after {} s and {attempts} attempts: {last}", .retry_for.as_secs_f32())]
+    GaveUp {
+        /// The bound that was reached.
+        retry_for: std::time::Duration,
+        /// Connection attempts made in this outage.
+        attempts: u32,
+        /// Why the last attempt failed.
+        #[source]
+        last: Box<Error>,
+    },
     /// A packet bigger than the protocol carries.
     #[error("packet of {size} bytes on track {track} exceeds the protocol's {max} bytes")]
     PacketTooLarge {
@@ -96,8 +108,8 @@ impl Error {
     }
 
     /// Whether another attempt would only repeat the error: a wrong or missing token,
-    /// another protocol version, a bad handshake, or a track, packet or address this
-    /// protocol cannot serve. Network errors, timeouts, a busy server and a broken
+    /// another protocol version, a bad handshake, a client that already gave up
+    /// retrying, or a track, packet or address this protocol cannot serve. Network errors, timeouts, a busy server and a broken
     /// connection are transient.
     pub fn is_permanent(&self) -> bool {
         match self {
@@ -106,6 +118,7 @@ impl Error {
                 ErrorCode::Unauthorized | ErrorCode::UnsupportedVersion
             ),
             Error::Handshake(_)
+            | Error::GaveUp { .. }
             | Error::NeedsToken(_)
             | Error::UnknownCodec { .. }
             | Error::TrackHeaderTooLarge { .. }

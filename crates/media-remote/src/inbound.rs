@@ -56,6 +56,10 @@ pub enum Side {
 
 /// Decodes one direction of a connection; see the module docs.
 pub struct Inbound {
+    /// How much the read buffer grows by: a server reads small control frames from
+    /// each client (and from every connection still waiting to say hello), a client
+    /// reads media.
+    grow: usize,
     decoder: FrameDecoder,
     demux: Demultiplexer,
     buf: BytesMut,
@@ -92,10 +96,15 @@ impl Inbound {
         if side == Side::Client {
             register(StreamType::Bytes, TRACK_TOPIC);
         }
+        let grow = match side {
+            Side::Server => 4 * 1024,
+            Side::Client => 64 * 1024,
+        };
         Inbound {
+            grow,
             decoder: FrameDecoder::new(max_frame),
             demux,
-            buf: BytesMut::with_capacity(64 * 1024),
+            buf: BytesMut::with_capacity(grow),
             control: HashMap::new(),
             tracks: HashMap::new(),
             events: VecDeque::new(),
@@ -104,8 +113,8 @@ impl Inbound {
 
     /// The buffer to read the transport into (then call [`Inbound::poll`]).
     pub fn buffer(&mut self) -> &mut BytesMut {
-        if self.buf.capacity() - self.buf.len() < 4096 {
-            self.buf.reserve(64 * 1024);
+        if self.buf.capacity() - self.buf.len() < 1024 {
+            self.buf.reserve(self.grow);
         }
         &mut self.buf
     }

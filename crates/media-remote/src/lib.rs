@@ -26,10 +26,13 @@
 //! - [`Server`]: `bind`, then `start_recording` / `write` / `stop_recording`. A client
 //!   that sends garbage, an oversize frame, a wrong token, or stops reading is told why
 //!   (when it still reads) and disconnected; the others and the recording go on.
+//!   Connections wait to say `hello` in a bounded pool of their own, never in the
+//!   clients' slots ([`RemoteSettings::max_pending`]), so silent sockets cannot keep a
+//!   client out.
 //! - [`Client`]: connects, handshakes, sends `started_playing` and yields
 //!   [`ClientEvent`]s; it reconnects with [`media_core::Backoff`] (a new recording after
-//!   a reconnection is a [`ClientEvent::Discontinuity`]), and ends when the server says
-//!   `goodbye`.
+//!   a reconnection is a [`ClientEvent::Discontinuity`]) for at most
+//!   [`RemoteSettings::retry_for`] per outage, and ends when the server says `goodbye`.
 //!
 //! A server and a client on 127.0.0.1:
 //!
@@ -63,9 +66,11 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+mod admission;
 mod client;
 mod connection;
 mod error;
+mod greeting;
 pub mod inbound;
 pub mod media;
 pub mod protocol;

@@ -2,24 +2,30 @@
 //! machine of [`crate::protocol`], and fans each packet out to every playing client's
 //! queue (its drop policy: [`crate::queue`]).
 //!
+//! A connection first waits to say `hello` in a pool of its own ([`crate::admission`]:
+//! bounded in all and per address, the newcomer displacing the oldest), read by
+//! [`crate::greeting`]; only a greeted connection takes one of the `max_clients` slots.
 //! Per client, a reader task handles its control messages and a writer task drains its
 //! queue into the socket. The recorder's thread only pushes into queues (never waits on a
 //! socket), so a slow, stalled or hostile client cannot hold up the recording or the
 //! other clients.
 
+use std::collections::HashMap;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
-use bytes::BytesMut;
 use media_core::{Packet, Track};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncReadExt;
 use tokio::net::tcp::OwnedReadHalf;
 use tokio::net::{TcpListener, TcpSocket, TcpStream};
+use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 
+use crate::admission::Admission;
 use crate::connection::{self, Peer, lock};
 use crate::error::Error;
+use crate::greeting;
 use crate::inbound::{Inbound, InboundEvent, Side};
 use crate::protocol::{self, ErrorCode, Message, VERSION};
 use crate::queue::{ClientQueue, Counters, GopCache, Item, Media};
@@ -48,13 +54,15 @@ struct Shared {
     state: Mutex<State>,
 }
 
-#[derive(Default)]
 struct State {
     recording: Option<Recording>,
     sessions: u64,
     clients: Vec<Arc<Peer>>,
     next_client: u64,
     closed: bool,
+    /// Connections waiting to say `hello`, and how to tell each it was displaced.
+    admission: Admission,
+    waiting: HashMap<u64, Arc<Notify>>,
 }
 
 struct Recording {
@@ -99,14 +107,19 @@ impl Server {
             .local_addr()
             .map_err(|e| Error::io(format!("binding {addr}"), e))?;
         let shared = Arc::new(Shared {
-            settings,
+            settings: settings.clone(),
             // Recording numbers unique across restarts of the server, so that a client
             // coming back can tell the same recording from a new one.
             state: Mutex::new(State {
+                recording: None,
                 sessions: SystemTime::now()
                     .duration_since(SystemTime::UNIX_EPOCH)
                     .map_or(0, |d| d.as_millis() as u64),
-                ..State::default()
+                clients: Vec::new(),
+                next_client: 0,
+                closed: false,
+                admission: Admission::new(settings.max_pending, settings.max_pending_per_address),
+                waiting: HashMap::new(),
             }),
         });
         let accept = tokio::spawn(accept_loop(listener, shared.clone()));
@@ -229,8 +242,15 @@ impl Server {
             .collect()
     }
 
+    /// Connections accepted that have not said `hello` yet (at most
+    /// [`RemoteSettings::max_pending`]).
+    pub fn pending(&self) -> usize {
+        lock(&self.shared.state).admission.len()
+    }
+
     /// Stops accepting, ends the recording and says `goodbye` to every client (their
-    /// queues are still written out).
+    /// queues are still written out); connections still waiting to say `hello` are
+    /// closed.
     pub fn close(&self) {
         self.accept.abort();
         let mut state = lock(&self.shared.state);
@@ -238,6 +258,11 @@ impl Server {
             return;
         }
         state.closed = true;
+        for id in state.admission.drain() {
+            if let Some(displaced) = state.waiting.remove(&id) {
+                displaced.notify_one();
+            }
+        }
         end_recording(&mut state);
         for client in &state.clients {
             lock(&client.state)
@@ -299,52 +324,95 @@ async fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
             }
         };
         let _ = stream.set_nodelay(true);
-        let client = {
+        let (id, displaced) = {
             let mut state = lock(&shared.state);
             if state.closed {
                 return;
             }
-            if state.clients.len() >= shared.settings.max_clients {
-                let max = shared.settings.max_clients;
-                tracing::warn!(%peer, max, "client refused: too many clients");
-                tokio::spawn(refuse(stream, max));
-                continue;
-            }
             state.next_client += 1;
-            let s = &shared.settings;
-            let client = Arc::new(Peer::new(
-                state.next_client,
-                peer,
-                ClientQueue::new(s.client_queue, s.client_queue_bytes),
-            ));
-            state.clients.push(client.clone());
-            client
+            let id = state.next_client;
+            for other in state.admission.arrive(id, peer.ip()) {
+                if let Some(displaced) = state.waiting.remove(&other) {
+                    displaced.notify_one();
+                }
+            }
+            let displaced = Arc::new(Notify::new());
+            state.waiting.insert(id, displaced.clone());
+            (id, displaced)
         };
-        tracing::info!(%peer, "client connected");
-        tokio::spawn(serve(shared.clone(), client, stream));
+        tokio::spawn(greet(shared.clone(), id, peer, stream, displaced));
     }
 }
 
-async fn refuse(mut stream: TcpStream, max: usize) {
-    let mut out = BytesMut::new();
-    Message::Error {
-        code: ErrorCode::Busy,
-        message: format!("the server has its maximum of {max} clients"),
-    }
-    .write_framed("s0", &mut out);
-    let write = async {
-        stream.write_all(&out).await?;
-        stream.shutdown().await
+/// Waits for the connection's `hello`, then serves it as a client if there is room.
+async fn greet(
+    shared: Arc<Shared>,
+    id: u64,
+    peer: SocketAddr,
+    mut stream: TcpStream,
+    displaced: Arc<Notify>,
+) {
+    let mut inbound = Inbound::new(Side::Server);
+    let greeted =
+        greeting::read_hello(&mut stream, &mut inbound, &shared.settings, &displaced).await;
+    let said_hello = greeted.is_ok();
+    let admitted = {
+        let mut state = lock(&shared.state);
+        state.admission.leave(id);
+        state.waiting.remove(&id);
+        let max = shared.settings.max_clients;
+        match greeted {
+            Ok(()) if state.closed => Err(Error::Closed("server")),
+            Ok(()) if state.clients.len() >= max => Err(Error::Refused {
+                code: ErrorCode::Busy,
+                message: format!("the server has its maximum of {max} clients"),
+            }),
+            Ok(()) => {
+                let s = &shared.settings;
+                let client = Arc::new(Peer::new(
+                    id,
+                    peer,
+                    ClientQueue::new(s.client_queue, s.client_queue_bytes),
+                ));
+                client.push(Item::Control(Message::Welcome { version: VERSION }));
+                state.clients.push(client.clone());
+                Ok(client)
+            }
+            Err(e) => Err(e),
+        }
     };
-    let _ = tokio::time::timeout(std::time::Duration::from_secs(2), write).await;
+    match admitted {
+        Ok(client) => {
+            tracing::info!(%peer, "client connected");
+            serve(shared, client, stream, inbound).await;
+        }
+        Err(e) => {
+            // What a flood is made of stays out of the log unless asked for; a client
+            // refused for its token, version or the clients' bound is worth a line.
+            let worth_a_line = said_hello
+                || matches!(
+                    e,
+                    Error::Refused {
+                        code: ErrorCode::Unauthorized | ErrorCode::UnsupportedVersion,
+                        ..
+                    }
+                );
+            if worth_a_line {
+                tracing::warn!(%peer, "client refused: {e}");
+            } else {
+                tracing::debug!(%peer, "connection closed before it was a client: {e}");
+            }
+            greeting::refuse(stream, &e).await;
+        }
+    }
 }
 
 /// Runs one client until it leaves, fails or is told to go.
-async fn serve(shared: Arc<Shared>, client: Arc<Peer>, stream: TcpStream) {
+async fn serve(shared: Arc<Shared>, client: Arc<Peer>, stream: TcpStream, inbound: Inbound) {
     let (read, write) = stream.into_split();
     let stall = shared.settings.stall_timeout;
     let mut writer = tokio::spawn(connection::write_loop(client.clone(), write, stall));
-    let reader = read_loop(&shared, &client, read);
+    let reader = read_loop(&shared, &client, read, inbound);
     tokio::select! {
         outcome = reader => {
             match outcome {
@@ -373,64 +441,29 @@ async fn serve(shared: Arc<Shared>, client: Arc<Peer>, stream: TcpStream) {
     lock(&shared.state).clients.retain(|c| c.id != client.id);
 }
 
-/// Reads the client's control messages until it leaves or breaks the protocol.
-async fn read_loop(shared: &Shared, client: &Peer, mut read: OwnedReadHalf) -> Result<(), Error> {
-    let mut inbound = Inbound::new(Side::Server);
-    let deadline = tokio::time::Instant::now() + shared.settings.handshake_timeout;
-    let mut greeted = false;
+/// Reads the client's control messages (after its `hello`) until it leaves or breaks
+/// the protocol.
+async fn read_loop(
+    shared: &Shared,
+    client: &Peer,
+    mut read: OwnedReadHalf,
+    mut inbound: Inbound,
+) -> Result<(), Error> {
     loop {
         while let Some(event) = inbound.poll(std::time::Instant::now())? {
-            let InboundEvent::Control(message) = event else {
-                continue; // a server registers no track topic
-            };
-            if !greeted {
-                hello(&shared.settings, message)?;
-                greeted = true;
-                client.push(Item::Control(Message::Welcome { version: VERSION }));
-                continue;
-            }
-            control(shared, client, message)?;
+            if let InboundEvent::Control(message) = event {
+                control(shared, client, message)?;
+            } // a server registers no track topic
         }
-        let read = read.read_buf(inbound.buffer());
-        let n = if greeted {
-            read.await
-        } else {
-            tokio::time::timeout_at(deadline, read).await.map_err(|_| {
-                Error::Timeout(format!(
-                    "waiting for hello ({} s)",
-                    shared.settings.handshake_timeout.as_secs_f32()
-                ))
-            })?
-        }
-        .map_err(|e| Error::io("reading from the client", e))?;
+        let n = read
+            .read_buf(inbound.buffer())
+            .await
+            .map_err(|e| Error::io("reading from the client", e))?;
         if n == 0 {
             inbound.finish()?;
             return Ok(());
         }
     }
-}
-
-fn hello(settings: &RemoteSettings, message: Message) -> Result<(), Error> {
-    let refuse = |code, message: String| Err(Error::Refused { code, message });
-    let Message::Hello { version, token } = message else {
-        return refuse(
-            ErrorCode::Protocol,
-            format!("expected hello first, got {}", message.name()),
-        );
-    };
-    if version != VERSION {
-        return refuse(
-            ErrorCode::UnsupportedVersion,
-            format!("protocol version {version} is not supported (this server speaks {VERSION})"),
-        );
-    }
-    if let Some(expected) = &settings.token
-        && !protocol::token_matches(expected, token.as_deref())
-    {
-        let what = if token.is_some() { "wrong" } else { "missing" };
-        return refuse(ErrorCode::Unauthorized, format!("{what} token"));
-    }
-    Ok(())
 }
 
 /// Control answers a client may leave unread before it is disconnected (answers are

@@ -18,7 +18,7 @@ use tokio::net::TcpSocket;
 async fn bad_clients_get_clear_errors_and_the_others_go_on() {
     let settings = RemoteSettings {
         token: Some("s3cret".into()),
-        handshake_timeout: Duration::from_millis(500),
+        hello_timeout: Duration::from_millis(500),
         ..RemoteSettings::default()
     };
     let server = server(settings);
@@ -120,7 +120,14 @@ async fn too_many_clients_are_refused_as_busy() {
         ..RemoteSettings::default()
     });
     let _first = TestClient::hello(&server, None).await;
+    // Refused once it said hello: before that, a connection takes no client's slot.
     let mut second = TestClient::connect(&server).await;
+    second
+        .send(Message::Hello {
+            version: 1,
+            token: None,
+        })
+        .await;
     let (code, message) = second.refused().await;
     assert_eq!(code, ErrorCode::Busy);
     assert!(message.contains("maximum of 1"), "{message}");

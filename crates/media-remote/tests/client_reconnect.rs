@@ -2,7 +2,8 @@
 //! connections and hang-ups retried with backoff, the end at `goodbye`; a wrong token
 //! ends at once with a permanent error; a server gone quiet is left and the same
 //! recording resumed without duplicates; a new recording after a stop is a
-//! discontinuity.
+//! discontinuity; a client that cannot connect gives up after `retry_for`, with no
+//! `Reconnecting` after it.
 #![allow(clippy::unwrap_used)]
 
 mod common;
@@ -19,7 +20,17 @@ async fn next(client: &mut Client) -> Option<Result<ClientEvent, Error>> {
         .expect("no event within 5 s")
 }
 
+/// The next event other than `Reconnecting`.
 async fn next_event(client: &mut Client) -> ClientEvent {
+    loop {
+        match next(client).await.expect("the client goes on").unwrap() {
+            ClientEvent::Reconnecting { .. } => continue,
+            other => return other,
+        }
+    }
+}
+
+async fn next_event_or_retry(client: &mut Client) -> ClientEvent {
     next(client).await.expect("the client goes on").unwrap()
 }
 
@@ -49,13 +60,18 @@ fn quick_reconnect() -> RemoteSettings {
 async fn reconnects_with_backoff_and_ends_at_goodbye() {
     let port = test_support::free_port();
     let mut client = Client::connect(format!("127.0.0.1:{port}"), quick_reconnect());
-    // Nothing listens yet: refused, retried (no event, no end).
-    assert!(
-        tokio::time::timeout(Duration::from_millis(300), client.next())
-            .await
-            .is_err(),
-        "a refused connection is retried"
-    );
+    // Nothing listens yet: refused, retried, each failure announced (no end).
+    for attempt in 1..=2 {
+        match next_event_or_retry(&mut client).await {
+            ClientEvent::Reconnecting {
+                attempt: n, reason, ..
+            } => {
+                assert_eq!(n, attempt);
+                assert!(reason.contains("refused"), "{reason}");
+            }
+            other => panic!("expected a retry, got {other:?}"),
+        }
+    }
     // A server that hangs up at once: retried, twice.
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
         .await
@@ -177,4 +193,52 @@ async fn resumes_the_same_recording_when_the_server_goes_quiet() {
         next_event(&mut client).await,
         ClientEvent::Packet(packet(10))
     );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn gives_up_after_retry_for_and_says_no_more() {
+    let port = test_support::free_port(); // nothing listens there
+    // Delays of 300 ms then 600 ms (±20 %): the second is cut to what is left of the
+    // 400 ms, so that the last attempt is made at the bound.
+    let settings = RemoteSettings {
+        retry_for: Some(Duration::from_millis(400)),
+        reconnect: Backoff {
+            initial_delay: Duration::from_millis(300),
+            max_delay: Duration::from_secs(10),
+            ..Backoff::default()
+        },
+        ..RemoteSettings::default()
+    };
+    let mut client = Client::connect(format!("127.0.0.1:{port}"), settings);
+    let mut retries = 0;
+    let err = loop {
+        match next(&mut client).await.expect("an end") {
+            Ok(ClientEvent::Reconnecting { attempt, delay, .. }) => {
+                retries += 1;
+                assert_eq!(attempt, retries);
+                // Unbounded, the second delay would be at least 480 ms; the first
+                // took at least 240 ms of the 400.
+                let most = if attempt == 1 { 360 } else { 160 };
+                assert!(delay <= Duration::from_millis(most), "{attempt}: {delay:?}");
+            }
+            Ok(other) => panic!("unexpected {other:?}"),
+            Err(e) => break e,
+        }
+    };
+    assert!(retries >= 1, "it retried ({retries})");
+    assert!(err.is_permanent(), "{err:?}");
+    let Error::GaveUp { attempts, .. } = &err else {
+        panic!("expected GaveUp, got {err:?}");
+    };
+    assert_eq!(
+        *attempts,
+        retries + 1,
+        "the failure that decided is counted"
+    );
+    let text = err.to_string();
+    assert!(
+        text.starts_with("gave up after 0.4 s") && text.contains("refused"),
+        "{text}"
+    );
+    assert!(next(&mut client).await.is_none(), "nothing after giving up");
 }

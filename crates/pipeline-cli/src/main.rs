@@ -109,6 +109,11 @@ struct Cli {
     /// are dropped.
     #[arg(long, value_name = "PACKETS", default_value_t = 256)]
     client_queue: usize,
+    /// tcp://: how long to keep trying to connect when the server cannot be reached (at
+    /// the start or after losing it) before giving up with an error: e.g. 30s, 500ms,
+    /// 2m, or forever. 0 = no retry.
+    #[arg(long, value_name = "DURATION", default_value = "120s", value_parser = parse_retry_for)]
+    retry_for: RetryFor,
     /// RTSP over TCP to a file: handle packets in bursts, sleeping this long whenever none is
     /// ready (fewer wake-ups, about half the CPU, this much more delay); 0 = each packet
     /// as it arrives.
@@ -128,6 +133,30 @@ fn parse_hls(s: &str) -> Result<HlsMode, String> {
         "vod" => Ok(HlsMode::Vod),
         _ => Err("expected live or vod".into()),
     }
+}
+
+/// `--retry-for`: a bound, or none (`forever`).
+#[derive(Debug, Clone, Copy)]
+struct RetryFor(Option<Duration>);
+
+fn parse_retry_for(s: &str) -> Result<RetryFor, String> {
+    if s == "forever" {
+        return Ok(RetryFor(None));
+    }
+    let (number, unit) = s.split_at(s.find(|c: char| c.is_ascii_alphabetic()).unwrap_or(s.len()));
+    let scale = match unit {
+        "" | "s" => 1.0,
+        "ms" => 0.001,
+        "m" => 60.0,
+        "h" => 3600.0,
+        _ => return Err("expected a duration such as 30s, 500ms, 2m, 1h, or forever".into()),
+    };
+    number
+        .parse::<f64>()
+        .ok()
+        .and_then(|n| Duration::try_from_secs_f64(n * scale).ok())
+        .map(|d| RetryFor(Some(d)))
+        .ok_or_else(|| "expected a duration such as 30s, 500ms, 2m, 1h, or forever".into())
 }
 
 fn seconds(what: &str, secs: f64) -> anyhow::Result<Duration> {
@@ -158,6 +187,7 @@ impl Cli {
                 token: self.token.clone(),
                 max_clients: self.max_clients,
                 client_queue: self.client_queue,
+                retry_for: self.retry_for.0,
                 ..Default::default()
             },
             burst: (self.burst > 0).then(|| Duration::from_millis(self.burst)),
