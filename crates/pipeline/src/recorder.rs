@@ -4,7 +4,8 @@
 //!
 //! Rotation follows Moonfire NVR: a new file starts at the first video key frame (any
 //! audio frame for audio-only input) after each wall-clock boundary (multiples of the
-//! segment length since the epoch), and after a reconnection or a parameter change.
+//! segment length since the epoch), and after a reconnection, a parameter change or a
+//! timestamp jump.
 //! Nothing is written before a file's first key frame.
 
 use std::path::PathBuf;
@@ -96,6 +97,13 @@ impl Recorder {
                     self.session_last - self.session_start.unwrap_or(self.session_last);
                 self.session_start = None;
                 self.session_last = 0.0;
+            }
+            InputEvent::TimestampJump { track } => {
+                // The source re-based the time, so the open file goes on; with rotation the
+                // jump starts a new segment, as a reconnection would.
+                if self.options.segment.is_some() && self.selected.get(track).is_some_and(Option::is_some) {
+                    self.restart = true;
+                }
             }
             InputEvent::Loss(n) => self.status.send_modify(|s| s.lost += n),
             InputEvent::End(result) => {
