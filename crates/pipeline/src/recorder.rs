@@ -101,7 +101,9 @@ impl Recorder {
             InputEvent::TimestampJump { track } => {
                 // The source re-based the time, so the open file goes on; with rotation the
                 // jump starts a new segment, as a reconnection would.
-                if self.options.segment.is_some() && self.selected.get(track).is_some_and(Option::is_some) {
+                if self.options.segment.is_some()
+                    && self.selected.get(track).is_some_and(Option::is_some)
+                {
                     self.restart = true;
                 }
             }
