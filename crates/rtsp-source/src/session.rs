@@ -335,22 +335,21 @@ impl RtspSource {
         let Some(slot) = self.timelines.get_mut(frame.track) else {
             return;
         };
-        let timeline = slot.get_or_insert_with(|| {
-            match self.tracks.tracks.get(frame.track) {
-                Some(info) if info.kind == MediaKind::Video => {
-                    let video = info.video.as_ref();
-                    let reorder = video.and_then(|v| reorder_depth(&v.parameter_sets));
-                    let frame_duration = video
-                        .and_then(|v| v.frame_rate)
-                        .filter(|(num, _)| *num > 0)
-                        .and_then(|(num, den)| {
-                            u32::try_from(u64::from(frame.clock_rate) * u64::from(den) / u64::from(num)).ok()
-                        });
-                    tracing::debug!(url = %self.url, track = frame.track, ?reorder, "video timeline");
-                    TrackTimeline::video(frame.clock_rate, reorder, frame_duration)
-                }
-                _ => TrackTimeline::audio(frame.clock_rate, frame.duration),
+        let timeline = slot.get_or_insert_with(|| match self.tracks.tracks.get(frame.track) {
+            Some(info) if info.kind == MediaKind::Video => {
+                let video = info.video.as_ref();
+                let reorder = video.and_then(|v| reorder_depth(&v.parameter_sets));
+                let frame_duration = video
+                    .and_then(|v| v.frame_rate)
+                    .filter(|(num, _)| *num > 0)
+                    .and_then(|(num, den)| {
+                        u32::try_from(u64::from(frame.clock_rate) * u64::from(den) / u64::from(num))
+                            .ok()
+                    });
+                tracing::debug!(url = %self.url, track = frame.track, ?reorder, "video timeline");
+                TrackTimeline::video(frame.clock_rate, reorder, frame_duration)
             }
+            _ => TrackTimeline::audio(frame.clock_rate, frame.duration),
         });
         let timing = timeline.push(frame.timestamp, frame.received);
         if let Some(ticks) = timing.jump {

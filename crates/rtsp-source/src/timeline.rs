@@ -165,10 +165,7 @@ impl TrackTimeline {
             // Reordered deeper than assumed: remember a deeper window from now on.
             self.reorder += 1;
             self.largest.insert(0, pts);
-            tracing::debug!(
-                reorder = self.reorder,
-                "frames reorder deeper than assumed"
-            );
+            tracing::debug!(reorder = self.reorder, "frames reorder deeper than assumed");
         }
         let candidate = self.largest.first().copied().unwrap_or(pts);
         let decode = match self.last_decode {
