@@ -183,9 +183,12 @@ mod tests {
     /// expected depths are what `ffmpeg -bsf:v trace_headers` reads from them.
     #[test]
     fn depths_of_the_test_camera_streams() {
-        // /h264b: Main profile, bframes=2, max_num_reorder_frames = 2.
-        let h264b = "674d4016eca05017fcb80b5060606a50000003001000000301e8f162d960";
-        assert_eq!(reorder_depth(&h264(h264b)), Some(2));
+        // /h264b: High profile, bframes=2, max_num_reorder_frames = 2; the same at Main
+        // profile (x264 ultrafast).
+        let high = "67640016acd940a02ff97016a0c0c0d4a0000003002000000303d1e2c5b2c0";
+        assert_eq!(reorder_depth(&h264(high)), Some(2));
+        let main = "674d4016eca05017fcb80b5060606a50000003001000000301e8f162d960";
+        assert_eq!(reorder_depth(&h264(main)), Some(2));
         // /h264: Constrained Baseline with VUI, max_num_reorder_frames = 0.
         let baseline = "6742c016da0280bfe5c05a8303035280000003008000000f478b1750";
         assert_eq!(reorder_depth(&h264(baseline)), Some(0));

@@ -36,7 +36,7 @@ H265 = RAW + " ! x265enc tune=zerolatency speed-preset=ultrafast key-int-max=30 
 # B-frames: no zerolatency tune (it turns them off); a small lookahead keeps the delay short;
 # a fixed pattern (no adaptive B-frames, no scene cuts) gives every client the same frame
 # types, so recordings made at once can be compared packet by packet.
-H264B = (RAW + " ! x264enc speed-preset=ultrafast key-int-max=30 bframes=2 b-adapt=false"
+H264B = (RAW + " ! x264enc speed-preset=superfast key-int-max=30 bframes=2 b-adapt=false"
          " rc-lookahead=4 option-string=scenecut=0"
          " ! video/x-h264,profile=high ! rtph264pay name=pay0 pt=96 config-interval=-1")
 H265B = (RAW + " ! x265enc speed-preset=ultrafast key-int-max=30"
