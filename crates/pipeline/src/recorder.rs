@@ -407,6 +407,31 @@ mod tests {
     }
 
     #[test]
+    fn a_timestamp_jump_starts_a_new_file_only_when_rotating() {
+        for segment in [Some(3600), None] {
+            let (mut r, files) = recorder(segment, None, true);
+            r.handle(InputEvent::Tracks(tracks())).unwrap();
+            feed(&mut r, 0, 15, 0);
+            // The source re-based the time: packets go on from where they were.
+            r.handle(InputEvent::TimestampJump { track: 0 }).unwrap();
+            feed(&mut r, 15, 35, 0);
+            assert_eq!(
+                r.finish().unwrap().len(),
+                1 + usize::from(segment.is_some())
+            );
+            let files = files.lock().unwrap();
+            if segment.is_some() {
+                let first_video = files[1].1.iter().find(|p| p.0 == 0);
+                assert_eq!(
+                    first_video,
+                    Some(&(0, 20 * 9000, true)),
+                    "at the next key frame"
+                );
+            }
+        }
+    }
+
+    #[test]
     fn no_video_keeps_audio_and_cuts_on_any_audio_frame() {
         let (mut r, files) = recorder(None, Some(1.0), false);
         r.handle(InputEvent::Tracks(tracks())).unwrap();
