@@ -320,6 +320,13 @@ impl RtspSource {
                 } else if received.new_parameters
                     && let Some(info) = self.refresh(track)
                 {
+                    // New parameter sets may declare a deeper reordering (B-frames on).
+                    if let (Some(v), Some(Some(timeline))) =
+                        (&info.video, self.timelines.get_mut(track))
+                        && let Some(depth) = reorder_depth(&v.parameter_sets)
+                    {
+                        timeline.declare_reorder(depth);
+                    }
                     self.pending.push_back(Event::TrackUpdated(Box::new(info)));
                 }
                 self.time(&mut frame);

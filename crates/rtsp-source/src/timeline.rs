@@ -107,6 +107,20 @@ impl TrackTimeline {
         self.reorder
     }
 
+    /// New parameters declare a reorder depth: a deeper one is taken from the next frame
+    /// on (decode times then wait until presentation times overtake them); a shallower
+    /// one is ignored, since frames decoded under the old one may still be shown later.
+    pub fn declare_reorder(&mut self, reorder: u32) {
+        let reorder = (reorder as usize).min(MAX_REORDER);
+        self.declared = true;
+        while self.reorder < reorder {
+            self.reorder += 1;
+            if let Some(&lowest) = self.largest.first() {
+                self.largest.insert(0, lowest.saturating_sub(self.step));
+            }
+        }
+    }
+
     /// The times of the next frame of the track, whose RTP timestamp (extended to 64 bits)
     /// is `timestamp` and which arrived at `received`.
     pub fn push(&mut self, timestamp: i64, received: Instant) -> Timing {
@@ -232,6 +246,20 @@ mod tests {
         assert_eq!(t.reorder(), 3);
         assert!(timings[5..].iter().all(|t| t.presentation >= t.decode));
         assert!(timings.iter().all(|t| t.jump.is_none()));
+    }
+
+    #[test]
+    fn a_deeper_declared_depth_after_new_parameters_keeps_the_order() {
+        let mut t = TrackTimeline::video(90_000, Some(0), Some(6000));
+        let mut timings = run(&mut t, &[0, 1, 2, 3]);
+        t.declare_reorder(2);
+        t.declare_reorder(1); // shallower: ignored
+        assert_eq!(t.reorder(), 2);
+        let start = Instant::now();
+        for (i, f) in [4, 7, 5, 6, 10, 8, 9].iter().enumerate() {
+            timings.push(t.push(f * 6000, start + Duration::from_millis(300 + i as u64 * 66)));
+        }
+        check_order(&timings);
     }
 
     #[test]
