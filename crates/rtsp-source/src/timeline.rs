@@ -5,10 +5,11 @@
 //! order (RFC 6184 section 5.1, RFC 7798 section 4.1). With B-frames, presentation times go
 //! back and forth, so they cannot serve as decode times. As ffmpeg's demuxer does, the
 //! decode time of a frame is the (R+1)-th largest presentation time seen so far, where R is
-//! the reorder depth the SPS declares ([`crate::reorder`]): never decreasing, and never
-//! after the frame's presentation time in a stream that keeps its declaration. Without a
-//! declaration R starts at 2 (the most cameras use) and grows when a frame arrives later
-//! than that allows; such a frame gets a negative composition offset rather than a wrong
+//! the reorder depth the SPS declares (H.264 VUI `max_num_reorder_frames`, H.265
+//! `sps_max_num_reorder_pics`): never decreasing, and never after the frame's presentation
+//! time in a stream that keeps its declaration. Without a declaration R starts at 2 (two
+//! B-frames, the usual camera setting; a depth larger than needed only delays decode times)
+//! and grows when a frame arrives later than that allows; such a frame gets a negative composition offset rather than a wrong
 //! order. The first frame's decode time is R frame durations before its presentation.
 //!
 //! **Jumps.** A camera restarting its encoder, or gst-rtsp-server restarting a shared
