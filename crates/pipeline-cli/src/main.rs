@@ -76,8 +76,13 @@ struct Cli {
     /// RTP transport.
     #[arg(long, value_name = "tcp|udp", default_value = "tcp")]
     transport: Transport,
-    /// Keep recording when RTP packets are lost.
+    /// End the recording (exit 1) at the first lost RTP packet. By default loss is
+    /// counted and logged and the recording goes on, as ffmpeg and NVRs do.
     #[arg(long)]
+    fail_on_loss: bool,
+    /// Keep recording when RTP packets are lost: the default now; kept so that older
+    /// command lines still run.
+    #[arg(long, hide = true, conflicts_with = "fail_on_loss")]
     allow_loss: bool,
     /// When to send RTSP TEARDOWN.
     #[arg(long, value_name = "auto|always|never", default_value = "auto")]
@@ -176,7 +181,7 @@ impl Cli {
             audio: !self.no_audio,
             rtsp: RtspSettings {
                 transport: self.transport,
-                allow_loss: self.allow_loss,
+                allow_loss: !self.fail_on_loss,
                 teardown: self.teardown,
                 initial_timestamp: self.initial_timestamp,
                 user: self.user.clone(),

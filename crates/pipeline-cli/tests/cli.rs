@@ -115,7 +115,7 @@ fn unknown_endpoints_name_the_string_and_direction() {
         "--no-video",
         "--no-audio",
         "--transport",
-        "--allow-loss",
+        "--fail-on-loss",
         "--teardown",
         "--initial-timestamp",
         "--user",
@@ -159,4 +159,78 @@ fn dash_writes_fragmented_mp4_to_stdout() {
         "{probe}"
     );
     assert!(ffprobe::decode_errors(&file).is_empty());
+}
+
+/// A client joining the shared mount makes gst-rtsp-server restart the stream for the
+/// others (a sequence gap and timestamps starting over). By default the recording goes on
+/// and exits 0 with a complete file; `--fail-on-loss` ends it with exit 1 and one line.
+#[test]
+fn loss_is_counted_by_default_and_fatal_with_fail_on_loss() {
+    let mut peers = RtspServer::PEERS.to_vec();
+    peers.extend(["ffprobe", "ffmpeg"]);
+    if !test_support::peers_present("fail_on_loss", &peers) {
+        return;
+    }
+    let server = RtspServer::start_default();
+    let dir = test_support::temp_dir();
+    let url = server.url("/h264aac");
+    let spawn = |name: &str, strict: bool| {
+        let mut cmd = Command::new(BIN);
+        cmd.args(["--duration", "5"]);
+        if strict {
+            cmd.arg("--fail-on-loss");
+        }
+        cmd.arg(&url)
+            .arg(dir.path().join(name))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        ChildGuard::new("pipeline", cmd.spawn().unwrap())
+    };
+    let default = spawn("default.mp4", false);
+    let strict = spawn("strict.mp4", true);
+    let started = Instant::now();
+    while !dir.path().join("default.mp4.partial").exists() {
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "recording did not start"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    std::thread::sleep(Duration::from_millis(1500));
+    // The joining client: ffmpeg reading one second.
+    let joined = Command::new("timeout")
+        .args([
+            "20",
+            "ffmpeg",
+            "-nostdin",
+            "-v",
+            "error",
+            "-rtsp_transport",
+            "tcp",
+            "-i",
+        ])
+        .arg(&url)
+        .args(["-t", "1", "-f", "null", "-"])
+        .status()
+        .unwrap();
+    assert!(joined.success());
+    let finish = |mut child: ChildGuard| child.wait_with_stderr(Duration::from_secs(30));
+    let (code, log) = finish(default);
+    assert_eq!(code, Some(0), "default: {log}");
+    assert!(
+        log.contains("timestamps jumped by"),
+        "the jump is logged: {log}"
+    );
+    let file = dir.path().join("default.mp4");
+    let d = num(&ffprobe::probe(&file)["format"]["duration"]);
+    assert!((d - 5.0).abs() <= 0.2, "default recording lasts {d} s");
+    assert!(ffprobe::decode_errors(&file).is_empty());
+    let (code, log) = finish(strict);
+    assert_eq!(code, Some(1), "strict: {log}");
+    let last = log.lines().last().unwrap_or("");
+    assert!(
+        last.starts_with("pipeline: ") && last.contains("lost"),
+        "strict: {log}"
+    );
 }

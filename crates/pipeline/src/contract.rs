@@ -33,6 +33,13 @@ pub(crate) enum InputEvent {
     Packet(Packet, SystemTime),
     /// What follows does not continue what came before (a reconnection).
     Discontinuity,
+    /// A track's timestamps jumped within the session and the source re-based them, so
+    /// what follows continues in time; a recorder that rotates starts a new file at the
+    /// next key frame.
+    TimestampJump {
+        /// Index in the last [`InputEvent::Tracks`].
+        track: usize,
+    },
     /// Packets were lost in the network.
     Loss(u64),
     /// The source ended: normally or with an error.

@@ -19,11 +19,13 @@ pub enum HlsMode {
 }
 
 /// RTSP input settings, with the spellings of retina's example client.
-#[derive(Clone, Default)]
+#[derive(Clone)]
 pub struct RtspSettings {
     /// TCP (interleaved, the default) or UDP.
     pub transport: Transport,
-    /// Keep going when RTP packets are lost (otherwise loss ends the session).
+    /// Keep going when RTP packets are lost (the default, as ffmpeg and NVRs do: the loss
+    /// is counted in [`Status::lost`] and logged); `false` ends the recording at the first
+    /// loss (`--fail-on-loss`).
     pub allow_loss: bool,
     /// When to send TEARDOWN.
     pub teardown: Teardown,
@@ -33,6 +35,19 @@ pub struct RtspSettings {
     pub user: Option<String>,
     /// Password (overrides the URL's). Never shown.
     pub password: Option<String>,
+}
+
+impl Default for RtspSettings {
+    fn default() -> Self {
+        RtspSettings {
+            transport: Transport::default(),
+            allow_loss: true,
+            teardown: Teardown::default(),
+            initial_timestamp: InitialTimestamp::default(),
+            user: None,
+            password: None,
+        }
+    }
 }
 
 impl fmt::Debug for RtspSettings {

@@ -4,7 +4,8 @@
 //!
 //! Rotation follows Moonfire NVR: a new file starts at the first video key frame (any
 //! audio frame for audio-only input) after each wall-clock boundary (multiples of the
-//! segment length since the epoch), and after a reconnection or a parameter change.
+//! segment length since the epoch), and after a reconnection, a parameter change or a
+//! timestamp jump.
 //! Nothing is written before a file's first key frame.
 
 use std::path::PathBuf;
@@ -96,6 +97,15 @@ impl Recorder {
                     self.session_last - self.session_start.unwrap_or(self.session_last);
                 self.session_start = None;
                 self.session_last = 0.0;
+            }
+            InputEvent::TimestampJump { track } => {
+                // The source re-based the time, so the open file goes on; with rotation the
+                // jump starts a new segment, as a reconnection would.
+                if self.options.segment.is_some()
+                    && self.selected.get(track).is_some_and(Option::is_some)
+                {
+                    self.restart = true;
+                }
             }
             InputEvent::Loss(n) => self.status.send_modify(|s| s.lost += n),
             InputEvent::End(result) => {
@@ -394,6 +404,31 @@ mod tests {
             .max()
             .unwrap();
         assert!((9 * 9000..10 * 9000).contains(&last_video), "{last_video}");
+    }
+
+    #[test]
+    fn a_timestamp_jump_starts_a_new_file_only_when_rotating() {
+        for segment in [Some(3600), None] {
+            let (mut r, files) = recorder(segment, None, true);
+            r.handle(InputEvent::Tracks(tracks())).unwrap();
+            feed(&mut r, 0, 15, 0);
+            // The source re-based the time: packets go on from where they were.
+            r.handle(InputEvent::TimestampJump { track: 0 }).unwrap();
+            feed(&mut r, 15, 35, 0);
+            assert_eq!(
+                r.finish().unwrap().len(),
+                1 + usize::from(segment.is_some())
+            );
+            let files = files.lock().unwrap();
+            if segment.is_some() {
+                let first_video = files[1].1.iter().find(|p| p.0 == 0);
+                assert_eq!(
+                    first_video,
+                    Some(&(0, 20 * 9000, true)),
+                    "at the next key frame"
+                );
+            }
+        }
     }
 
     #[test]

@@ -142,6 +142,7 @@ pub(crate) fn video_frame(f: retina::codec::VideoFrame) -> Received {
         frame: Frame {
             track: usize::MAX,
             timestamp: ts.elapsed(),
+            decode_timestamp: ts.elapsed(), // until the session's timeline says otherwise
             clock_rate: ts.clock_rate().get(),
             duration: None,
             received_wall: ctx.received_wall().into(),
@@ -167,6 +168,7 @@ pub(crate) fn audio_frame(f: &retina::codec::AudioFrame) -> Received {
         frame: Frame {
             track: usize::MAX,
             timestamp: ts.elapsed(),
+            decode_timestamp: ts.elapsed(), // until the session's timeline says otherwise
             clock_rate: ts.clock_rate().get(),
             duration: Some(f.frame_length().get()),
             received_wall: ctx.received_wall().into(),

@@ -14,8 +14,14 @@ pub struct Frame {
     pub track: usize,
     /// Presentation time in ticks of [`Frame::clock_rate`], counted from the start of the
     /// session (RTP timestamps extended to 64 bits, so it never wraps). Tracks of one
-    /// session share the same origin when the server sends `RTP-Info` (A/V sync).
+    /// session share the same origin when the server sends `RTP-Info` (A/V sync). After a
+    /// [`Event::TimestampJump`] the track's time is re-based to continue where it was.
     pub timestamp: i64,
+    /// Decode time in the same ticks: strictly increasing along the track, at or before
+    /// [`Frame::timestamp`]. Equal to it for audio and for video without B-frames; with
+    /// B-frames frames arrive in decode order while RTP carries presentation times, so it is
+    /// derived from the reorder depth the SPS declares (see [`crate::timeline`]).
+    pub decode_timestamp: i64,
     /// Ticks per second of [`Frame::timestamp`] (the RTP clock rate).
     pub clock_rate: u32,
     /// Length of the frame in ticks when the codec fixes it (audio); `None` for video,
@@ -42,6 +48,11 @@ pub struct Frame {
 }
 
 impl Frame {
+    /// Presentation time minus decode time (the MP4 composition offset), in ticks.
+    pub fn composition_offset(&self) -> i64 {
+        self.timestamp.saturating_sub(self.decode_timestamp)
+    }
+
     /// The timestamp in seconds.
     pub fn seconds(&self) -> f64 {
         if self.clock_rate == 0 {
@@ -71,6 +82,21 @@ pub enum Event {
     TrackUpdated(Box<TrackInfo>),
     /// A frame.
     Frame(Frame),
+    /// A track's RTP timestamps jumped (the camera restarted its encoder, or the server
+    /// restarted a shared stream for another client): further than B-frame reordering
+    /// explains backwards, or further forwards than the time that passed. The track's time
+    /// was re-based, so its frames continue one frame after the last; the session goes on.
+    /// A recorder that rotates files may start a new one at the next keyframe. Sent just
+    /// before the first frame after the jump.
+    TimestampJump {
+        /// The track.
+        track: usize,
+        /// The size of the jump in ticks of the track's clock (the new timestamp minus
+        /// where the track would have continued): negative backwards.
+        ticks: i64,
+        /// Ticks per second.
+        clock_rate: u32,
+    },
     /// Frames after this one do not continue those before it (a reconnection): timestamps
     /// restart, tracks may differ. A recorder starts a new file or segment. Sent after
     /// [`Event::Connected`] and before the new session's [`Event::Tracks`].

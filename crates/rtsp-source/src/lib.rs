@@ -85,10 +85,12 @@ mod convert;
 mod error;
 mod event;
 mod options;
+mod reorder;
 pub mod select;
 mod session;
 pub mod start;
 mod supervisor;
+pub mod timeline;
 mod track;
 mod url;
 

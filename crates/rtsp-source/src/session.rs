@@ -14,13 +14,15 @@ use tokio::time::{Instant, Sleep};
 
 use crate::Error;
 use crate::convert;
-use crate::event::Event;
+use crate::event::{Event, Frame};
 use crate::options::{
     InitialTimestamp, RtspOptions, SessionIdPolicy, Teardown, Transport, UnknownRtcpSsrc,
 };
+use crate::reorder::reorder_depth;
 use crate::select::{self, Offer};
 use crate::start::{Admit, StartGate};
-use crate::track::{TrackInfo, Tracks};
+use crate::timeline::TrackTimeline;
+use crate::track::{MediaKind, TrackInfo, Tracks};
 
 /// One RTSP session, as a [`Stream`] of [`Event`]s.
 ///
@@ -44,6 +46,8 @@ pub struct RtspSource {
     lost: u64,
     /// Per track: a frame was received (before the start gate), so later loss is real.
     received_any: Vec<bool>,
+    /// Per track: decode times and jumps, from its first emitted frame on.
+    timelines: Vec<Option<TrackTimeline>>,
     ended: bool,
 }
 
@@ -186,6 +190,7 @@ impl RtspSource {
             server_tool: server_tool.clone(),
         });
         let received_any = vec![false; tracks.len()];
+        let timelines = vec![None; tracks.len()];
         Ok(RtspSource {
             url,
             options,
@@ -203,6 +208,7 @@ impl RtspSource {
             frames: 0,
             lost: 0,
             received_any,
+            timelines,
             ended: false,
         })
     }
@@ -314,12 +320,57 @@ impl RtspSource {
                 } else if received.new_parameters
                     && let Some(info) = self.refresh(track)
                 {
+                    // New parameter sets may declare a deeper reordering (B-frames on).
+                    if let (Some(v), Some(Some(timeline))) =
+                        (&info.video, self.timelines.get_mut(track))
+                        && let Some(depth) = reorder_depth(&v.parameter_sets)
+                    {
+                        timeline.declare_reorder(depth);
+                    }
                     self.pending.push_back(Event::TrackUpdated(Box::new(info)));
                 }
+                self.time(&mut frame);
                 self.frames += 1;
                 self.pending.push_back(Event::Frame(frame));
             }
         }
+    }
+
+    /// Sets the frame's presentation and decode times on its track's timeline; a jump is
+    /// logged once and announced before the frame.
+    fn time(&mut self, frame: &mut Frame) {
+        let Some(slot) = self.timelines.get_mut(frame.track) else {
+            return;
+        };
+        let timeline = slot.get_or_insert_with(|| match self.tracks.tracks.get(frame.track) {
+            Some(info) if info.kind == MediaKind::Video => {
+                let video = info.video.as_ref();
+                let reorder = video.and_then(|v| reorder_depth(&v.parameter_sets));
+                let frame_duration = video
+                    .and_then(|v| v.frame_rate)
+                    .filter(|(num, _)| *num > 0)
+                    .and_then(|(num, den)| {
+                        u32::try_from(u64::from(frame.clock_rate) * u64::from(den) / u64::from(num))
+                            .ok()
+                    });
+                tracing::debug!(url = %self.url, track = frame.track, ?reorder, "video timeline");
+                TrackTimeline::video(frame.clock_rate, reorder, frame_duration)
+            }
+            _ => TrackTimeline::audio(frame.clock_rate, frame.duration),
+        });
+        let timing = timeline.push(frame.timestamp, frame.received);
+        if let Some(ticks) = timing.jump {
+            let seconds = ticks as f64 / f64::from(frame.clock_rate.max(1));
+            tracing::warn!(url = %self.url, track = frame.track, ticks,
+                "timestamps jumped by {seconds:+.3} s; re-based to continue the track");
+            self.pending.push_back(Event::TimestampJump {
+                track: frame.track,
+                ticks,
+                clock_rate: frame.clock_rate,
+            });
+        }
+        frame.timestamp = timing.presentation;
+        frame.decode_timestamp = timing.decode;
     }
 
     /// Re-reads every track's parameters from retina (they may have arrived in-band).

@@ -333,3 +333,76 @@ async fn opus_is_skipped_with_a_message() {
     assert!(matches!(e, Error::NoSupportedStream { .. }), "{e}");
     assert!(e.to_string().contains("audio/opus"), "{e}");
 }
+
+/// B-frames (/h264b, /h265b: bframes=2): RTP timestamps are presentation times in decode
+/// order; decode times strictly increase, never pass presentation, and every frame of the
+/// run is there once; ffmpeg decodes the frames in the order received.
+async fn b_frames(mount: &str, codec: &str, extension: &str) {
+    let server = RtspServer::start_default();
+    let mut source = RtspSource::connect(options(&server.url(mount)))
+        .await
+        .unwrap();
+    let events = collect_frames(&mut source, 0, 45, LIMIT).await;
+    let t = &tracks(&events).tracks[0];
+    let frames = frames(&events, 0);
+    assert!(frames[0].keyframe);
+    let step = 90_000 / FPS;
+    for w in frames.windows(2) {
+        assert!(
+            w[1].decode_timestamp > w[0].decode_timestamp,
+            "{mount}: decode times {} then {}",
+            w[0].decode_timestamp,
+            w[1].decode_timestamp
+        );
+    }
+    for f in &frames {
+        let offset = f.composition_offset();
+        // A P-frame after two B-frames: three frames ahead, decoded one frame late.
+        assert!((0..=4 * step).contains(&offset), "{mount}: offset {offset}");
+    }
+    assert!(
+        frames.windows(2).any(|w| w[1].timestamp < w[0].timestamp),
+        "{mount}: presentation order is not decode order"
+    );
+    // Every presentation time of the first 40 frames' span, once.
+    let mut pts: Vec<i64> = frames
+        .iter()
+        .map(|f| f.timestamp - frames[0].timestamp)
+        .collect();
+    pts.sort_unstable();
+    let expected: Vec<i64> = (0..40).map(|i| i * step).collect();
+    assert_eq!(&pts[..40], &expected[..], "{mount}");
+
+    let dir = test_support::temp_dir();
+    let path = write(
+        dir.path(),
+        &format!("video.{extension}"),
+        &annex_b(t, &frames),
+    );
+    let probe = ffprobe::probe_with(&path, &["-count_frames", "-show_streams"]);
+    assert_eq!(probe["streams"][0]["codec_name"], codec);
+    assert_eq!(
+        ffprobe::num(&probe["streams"][0]["nb_read_frames"]) as usize,
+        45
+    );
+    assert_eq!(ffprobe::decode_errors(&path), "");
+    source.close().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn h264_b_frames_get_decode_times() {
+    test_support::require_peer!("ffmpeg", "ffprobe");
+    if !test_support::peers_present("h264_b_frames", RtspServer::PEERS) {
+        return;
+    }
+    b_frames("/h264b", "h264", "h264").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn h265_b_frames_get_decode_times() {
+    test_support::require_peer!("ffmpeg", "ffprobe", "gst-bad");
+    if !test_support::peers_present("h265_b_frames", RtspServer::PEERS) {
+        return;
+    }
+    b_frames("/h265b", "hevc", "h265").await;
+}

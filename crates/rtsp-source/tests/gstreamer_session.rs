@@ -290,3 +290,52 @@ async fn second_client_on_a_shared_mount_plays_with_loss_not_allowed() {
     second.close().await.unwrap();
     first.close().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_joining_a_shared_mount_is_a_timestamp_jump_for_the_first() {
+    if !test_support::peers_present("shared_jump", RtspServer::PEERS) {
+        return;
+    }
+    let server = RtspServer::start_default();
+    let opts = options(&server.url("/h264aac"));
+    let mut first = RtspSource::connect(opts.clone()).await.unwrap();
+    let before = collect_frames(&mut first, 0, 25, LIMIT).await;
+    // gst-rtsp-server restarts the shared media's streams for the joining client: the
+    // first client's RTP timestamps start over.
+    let mut second = RtspSource::connect(opts).await.unwrap();
+    let (_, after) = tokio::join!(
+        collect_frames(&mut second, 0, 5, LIMIT),
+        collect_until(&mut first, LIMIT, |evs| {
+            matches!(evs.last(), Some(Event::Disconnected { .. })) || frames(evs, 0).len() >= 25
+        })
+    );
+    let jumps: Vec<(usize, i64)> = after
+        .iter()
+        .filter_map(|e| match e {
+            Event::TimestampJump { track, ticks, .. } => Some((*track, *ticks)),
+            _ => None,
+        })
+        .collect();
+    let mut jumped: Vec<usize> = jumps.iter().map(|j| j.0).collect();
+    jumped.sort_unstable();
+    assert_eq!(jumped, [0, 1], "one jump per track, back: {jumps:?}");
+    assert!(jumps.iter().all(|j| j.1 < 0), "{jumps:?}");
+    // Each track goes on right after where it was: decode times increasing, video one
+    // frame (6000 ticks) apart across the jump.
+    let all: Vec<Event> = before.into_iter().chain(after).collect();
+    for track in [0, 1] {
+        let f = frames(&all, track);
+        for w in f.windows(2) {
+            assert!(
+                w[1].decode_timestamp > w[0].decode_timestamp,
+                "track {track}: {} then {}",
+                w[0].decode_timestamp,
+                w[1].decode_timestamp
+            );
+        }
+    }
+    let video: Vec<i64> = frames(&all, 0).iter().map(|f| f.timestamp).collect();
+    assert!(video.windows(2).all(|w| w[1] - w[0] == 6000), "{video:?}");
+    second.close().await.unwrap();
+    first.close().await.unwrap();
+}

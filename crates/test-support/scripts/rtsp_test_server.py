@@ -12,6 +12,11 @@ cleanly on SIGTERM/SIGINT. Mounts:
     /mjpeg      Motion JPEG
     /h264pcma   H.264 + G.711 A-law 8 kHz (no MP4 sample entry in retina)
     /h264opus   H.264 + Opus (retina cannot depacketize Opus)
+    /h264b      H.264 high profile with B-frames (x264 bframes=2): decode order differs
+                from presentation order, RTP timestamps are presentation times
+    /h265b      H.265 with B-frames (x265 bframes=2)
+                (/h264b and /h265b are not shared: each client gets its own encoder from
+                its first frame, so recordings made at once have the same frames)
     /file       H.264 + AAC from --file (an MP4), which ends: for EOS / idle-timeout tests
 """
 import argparse
@@ -28,6 +33,15 @@ from gi.repository import GLib, Gst, GstRtsp, GstRtspServer  # noqa: E402
 RAW = "videotestsrc is-live=true pattern=ball ! video/x-raw,format=I420,width=640,height=360,framerate=15/1"
 H264 = RAW + " ! x264enc tune=zerolatency speed-preset=ultrafast key-int-max=30 bframes=0 ! rtph264pay name=pay0 pt=96 config-interval=-1"
 H265 = RAW + " ! x265enc tune=zerolatency speed-preset=ultrafast key-int-max=30 ! rtph265pay name=pay0 pt=96 config-interval=-1"
+# B-frames: no zerolatency tune (it turns them off); a small lookahead keeps the delay short;
+# a fixed pattern (no adaptive B-frames, no scene cuts) gives every client the same frame
+# types, so recordings made at once can be compared packet by packet.
+H264B = (RAW + " ! x264enc speed-preset=superfast key-int-max=30 bframes=2 b-adapt=false"
+         " rc-lookahead=4 option-string=scenecut=0"
+         " ! video/x-h264,profile=high ! rtph264pay name=pay0 pt=96 config-interval=-1")
+H265B = (RAW + " ! x265enc speed-preset=ultrafast key-int-max=30"
+         " option-string=bframes=2:b-adapt=0:rc-lookahead=4:scenecut=0"
+         " ! rtph265pay name=pay0 pt=96 config-interval=-1")
 MJPEG = RAW + " ! jpegenc ! rtpjpegpay name=pay0 pt=26"
 AAC = "audiotestsrc is-live=true wave=sine ! audio/x-raw,rate=48000,channels=1 ! avenc_aac ! rtpmp4gpay name=pay1 pt=97"
 PCMA = "audiotestsrc is-live=true ! audio/x-raw,rate=8000,channels=1 ! alawenc ! rtppcmapay name=pay1 pt=8"
@@ -53,7 +67,8 @@ def main():
 
     Gst.init(None)
     mounts = {"/h264": H264, "/h264aac": H264 + " " + AAC, "/h265": H265, "/mjpeg": MJPEG,
-              "/h264pcma": H264 + " " + PCMA, "/h264opus": H264 + " " + OPUS}
+              "/h264pcma": H264 + " " + PCMA, "/h264opus": H264 + " " + OPUS,
+              "/h264b": H264B, "/h265b": H265B}
     if args.file:
         mounts["/file"] = file_launch(args.file)
 
@@ -61,8 +76,10 @@ def main():
     for path, launch in mounts.items():
         factory = GstRtspServer.RTSPMediaFactory()
         factory.set_launch(f"( {launch} )")
-        # The file mount is not shared so each client starts the file from its beginning.
-        factory.set_shared(path != "/file")
+        # Not shared: the file mount, so each client starts the file from its beginning; the
+        # B-frame mounts, so each client gets the same frames from the start. On a shared
+        # mount a client joining restarts the stream's timestamps for the others.
+        factory.set_shared(path not in ("/file", "/h264b", "/h265b"))
         if args.auth:
             factory.add_role_from_structure(Gst.Structure.new_from_string(
                 "user, media.factory.access=(boolean)true, media.factory.construct=(boolean)true"))

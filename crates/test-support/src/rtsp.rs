@@ -1,7 +1,12 @@
 //! GStreamer RTSP test camera (`scripts/rtsp_test_server.py`, run with Debian's python3).
 //!
-//! Mounts: `/h264`, `/h264aac`, `/h265`, `/mjpeg`, `/h264pcma`, `/h264opus`, and `/file`
-//! when [`RtspServerOptions::file`] is set (an MP4 with H.264 + AAC that ends).
+//! Mounts: `/h264`, `/h264aac`, `/h265`, `/mjpeg`, `/h264pcma`, `/h264opus`, `/h264b` and
+//! `/h265b` (B-frames: x264/x265 `bframes=2` in a fixed pattern, so frames arrive in decode
+//! order with presentation-time RTP timestamps; not shared, so every client gets the same
+//! frames from the first), and `/file` when [`RtspServerOptions::file`] is set (an MP4
+//! with H.264 + AAC that ends). The other mounts are shared: a client joining one makes
+//! gst-rtsp-server restart its streams, so the clients already playing see their RTP
+//! timestamps start over (and one sequence number skipped).
 //! Required peers: `gst-rtsp-server`, `gst-base`, `gst-good`, `gst-ugly`, `gst-libav`
 //! (and `gst-bad` for `/h265`): see [`RtspServer::PEERS`].
 

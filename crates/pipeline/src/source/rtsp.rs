@@ -3,7 +3,10 @@
 //! Without rotation one session is recorded and its end ends the recording (the server
 //! closing the stream is a normal end, any other cause an error). With rotation
 //! (`--segment`) the reconnecting supervisor keeps going and each reconnection becomes an
-//! [`InputEvent::Discontinuity`] (a new file).
+//! [`InputEvent::Discontinuity`] (a new file). A jump of a track's RTP timestamps within a
+//! session (the camera restarted its encoder) is re-based by `rtsp_source`, so the file
+//! goes on; it becomes an [`InputEvent::TimestampJump`] (a new file only when rotating).
+//! Decode times and composition offsets (B-frames) come from `rtsp_source` as they are.
 
 use std::time::Duration;
 
@@ -70,6 +73,14 @@ pub(crate) async fn run(
                 }
                 ok
             }
+            Event::TimestampJump { track, .. } => match tracks.index_of(track) {
+                // rtsp-source logged it with its size and re-based the track's time.
+                Some(index) => tx
+                    .send(InputEvent::TimestampJump { track: index })
+                    .await
+                    .is_ok(),
+                None => true,
+            },
             Event::Discontinuity { session } => {
                 tracing::info!(session, "reconnected: a new file starts");
                 tracks = TrackMap::default();
@@ -226,8 +237,12 @@ impl TrackMap {
         let track = self.index_of(frame.track)?;
         Some(Packet {
             track,
-            dts: frame.timestamp,
-            cts_offset: 0,
+            dts: frame.decode_timestamp,
+            // B-frames: shown after frames decoded later. Offsets beyond i32 (over six
+            // hours at 90 kHz) cannot be real reordering; they are clamped, not wrapped.
+            cts_offset: frame
+                .composition_offset()
+                .clamp(i64::from(i32::MIN), i64::from(i32::MAX)) as i32,
             duration: frame.duration,
             keyframe: frame.keyframe,
             data: frame.data.clone(),
