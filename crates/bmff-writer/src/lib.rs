@@ -41,6 +41,7 @@ pub mod boxes;
 mod codec;
 mod column;
 mod fragment;
+mod fsync;
 mod index;
 mod io;
 mod moov;
@@ -54,8 +55,12 @@ pub mod tokio;
 pub use bytes::Bytes;
 pub use codec::{Codec, OpusConfig, TrackConfig, TrackKind};
 pub use fragment::{FragmentOptions, FragmentOutput, FragmentedMuxer, InitSegment, MediaSegment};
+pub use fsync::{
+    FsyncPolicy, FsyncSchedule, SyncData, sync_dir, temporary_path, write_segment_file,
+};
 pub use io::{
-    FragmentedWriter, Mp4Writer, SegmentFiles, SegmentSink, SegmentWriter, write_all_vectored,
+    FragmentedWriter, Mp4Writer, SegmentFiles, SegmentSink, SegmentWriter, Written,
+    write_all_vectored,
 };
 pub use plain::{Finish, Mp4Options, Muxer, Patch};
 pub use record::{HevcTag, ParameterSets};

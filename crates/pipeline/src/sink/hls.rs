@@ -5,15 +5,26 @@
 //! atomically through a temporary file) and adds `EXT-X-ENDLIST` at the end; VOD mode
 //! writes it once, complete, at the end. A codec change brings a new init segment, so the
 //! playlist repeats `EXT-X-MAP` (RFC 8216 §4.3.2.5) before the first segment needing it.
+//!
+//! Crash and full-disk safety: every segment is written whole under a temporary name and
+//! renamed (`bmff_writer::write_segment_file`), then listed; a failed write leaves no
+//! partial or empty file, and when the playlist cannot be rewritten the segment it would
+//! have listed is removed again. So the directory holds only complete segments, all of
+//! them listed (a killed recorder can leave one hidden `.segment-N.m4s.tmp`). Syncing
+//! follows `Options::fsync`: segment data before its rename, the playlist and the
+//! directory after.
 
 use std::fmt::Write as _;
-use std::io::{self, BufWriter, Write};
+use std::io;
 use std::path::PathBuf;
 use std::time::SystemTime;
 
-use bmff_writer::{InitSegment, MediaSegment, SegmentSink, SegmentWriter, write_all_vectored};
+use bmff_writer::{
+    FsyncSchedule, InitSegment, MediaSegment, SegmentSink, SegmentWriter, sync_dir,
+    write_segment_file,
+};
 
-use super::samples::{self, Timeline, sample, track_config};
+use super::samples::{self, Timeline, frames_by_kind, sample, track_config};
 use crate::contract::{Sink, SinkFactory};
 use crate::{Error, HlsMode, Options};
 use crate::{Packet, Track};
@@ -42,6 +53,9 @@ impl SinkFactory for HlsFactory {
             mode: self.options.hls,
             inits: Vec::new(),
             segments: Vec::new(),
+            fsync: FsyncSchedule::new(self.options.fsync),
+            tracks: tracks.to_vec(),
+            samples: vec![0; tracks.len()],
         };
         let options = bmff_writer::FragmentOptions {
             fragment_duration: self.options.fragment_duration,
@@ -101,8 +115,9 @@ impl Sink for HlsSink {
             output: output.clone(),
             source,
         })?;
+        // The end of a recording is always made durable.
         playlist
-            .write(true)
+            .write(true, true)
             .map_err(|e| Error::io(format!("writing {output}"), e))?;
         Ok(Some(playlist.dir.join(&playlist.name)))
     }
@@ -117,6 +132,10 @@ struct Playlist {
     inits: Vec<String>,
     /// (file name, init number, duration in seconds).
     segments: Vec<(String, u32, f64)>,
+    fsync: FsyncSchedule,
+    tracks: Vec<Track>,
+    /// Samples in the listed segments, per track.
+    samples: Vec<u64>,
 }
 
 impl Playlist {
@@ -156,11 +175,15 @@ impl Playlist {
         t
     }
 
-    fn write(&mut self, ended: bool) -> io::Result<()> {
-        let path = self.dir.join(&self.name);
-        let tmp = self.dir.join(format!(".{}.tmp", self.name));
-        std::fs::write(&tmp, self.text(ended))?;
-        std::fs::rename(tmp, path)
+    /// Replaces the playlist atomically (temporary file, then rename; on failure the old
+    /// one stays and no temporary file is left).
+    fn write(&mut self, ended: bool, sync: bool) -> io::Result<()> {
+        let text = bytes::Bytes::from(self.text(ended));
+        write_segment_file(&self.dir.join(&self.name), &[text], sync)?;
+        if sync {
+            sync_dir(&self.dir)?;
+        }
+        Ok(())
     }
 }
 
@@ -171,21 +194,46 @@ impl SegmentSink for Playlist {
         } else {
             format!("init-{}.mp4", init.number)
         };
-        std::fs::write(self.dir.join(&name), &init.bytes)?;
+        write_segment_file(
+            &self.dir.join(&name),
+            std::slice::from_ref(&init.bytes),
+            self.fsync.policy() != bmff_writer::FsyncPolicy::Never,
+        )?;
         self.inits.push(name);
         Ok(())
     }
 
     fn media_segment(&mut self, segment: &MediaSegment) -> io::Result<()> {
         let name = format!("segment-{:05}.m4s", segment.sequence_number);
-        let mut f = BufWriter::new(std::fs::File::create(self.dir.join(&name))?);
-        write_all_vectored(&mut f, &segment.parts)?;
-        f.flush()?;
+        let path = self.dir.join(&name);
+        // One decision per segment: its data before the rename, then the playlist and
+        // the directory (the new names).
+        let sync = self.fsync.due();
+        write_segment_file(&path, &segment.parts, sync)?;
         self.segments
             .push((name, segment.init_number, segment.duration));
-        if self.mode == HlsMode::Live {
-            self.write(false)?;
+        let listed = match self.mode {
+            HlsMode::Live => self.write(false, sync),
+            HlsMode::Vod if sync => sync_dir(&self.dir),
+            HlsMode::Vod => Ok(()),
+        };
+        if let Err(e) = listed {
+            // Not listed, so not kept: the directory holds only listed segments.
+            self.segments.pop();
+            let _ = std::fs::remove_file(&path);
+            return Err(e);
         }
+        for (total, &n) in self.samples.iter_mut().zip(&segment.samples) {
+            *total += u64::from(n);
+        }
+        let (video, audio) = frames_by_kind(&self.tracks, &self.samples);
+        tracing::debug!(
+            segment = %path.display(),
+            segments = self.segments.len(),
+            video_frames = video,
+            audio_frames = audio,
+            "segment written"
+        );
         Ok(())
     }
 }
