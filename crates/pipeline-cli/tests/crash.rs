@@ -124,7 +124,9 @@ fn kill_9_keeps_every_completed_fragment() {
     let dir = test_support::temp_dir();
     let out = dir.path().join("camera.mp4");
     let log = dir.path().join("log.txt");
-    let mut child = record(&server.url("/h264aac"), &out, &["--fragmented"], &log);
+    // No fsync: a killed process must keep the fragments without one.
+    let args = ["--fragmented", "--fsync", "none"];
+    let mut child = record(&server.url("/h264aac"), &out, &args, &log);
     kill_after(&mut child, &log, "fragment written", "fragments", 2);
 
     let partial = dir.path().join("camera.mp4.partial");
@@ -202,7 +204,7 @@ fn kill_9_leaves_hls_with_complete_listed_segments() {
     let hls = dir.path().join("hls");
     let playlist = hls.join("index.m3u8");
     let log = dir.path().join("log.txt");
-    let mut child = record(&server.url("/h264aac"), &playlist, &[], &log);
+    let mut child = record(&server.url("/h264aac"), &playlist, &["--fsync", "none"], &log);
     kill_after(&mut child, &log, "segment written", "segments", 2);
     let listed = check_listed(&hls, &playlist, &log);
     assert_eq!(listed.len(), 2);
