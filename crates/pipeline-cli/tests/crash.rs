@@ -39,7 +39,7 @@ fn record(url: &str, output: &Path, args: &[&str], log: &Path) -> ChildGuard {
 /// The numeric `key=N` fields of the last log line containing `message`.
 fn last_line(log: &Path, message: &str) -> Option<Vec<(String, u64)>> {
     let text = std::fs::read_to_string(log).unwrap_or_default();
-    let line = text.lines().filter(|l| l.contains(message)).last()?;
+    let line = text.lines().rfind(|l| l.contains(message))?;
     Some(
         line.split_whitespace()
             .filter_map(|kv| kv.split_once('='))
@@ -64,7 +64,11 @@ fn kill_after(child: &mut ChildGuard, log: &Path, message: &str, key: &str, coun
         if last_line(log, message).is_some_and(|f| field(&f, key) >= count) {
             break;
         }
-        assert!(child.is_running(), "{}", std::fs::read_to_string(log).unwrap());
+        assert!(
+            child.is_running(),
+            "{}",
+            std::fs::read_to_string(log).unwrap()
+        );
         assert!(
             started.elapsed() < Duration::from_secs(30),
             "no {count} {message} lines: {}",
@@ -95,7 +99,10 @@ fn frames(target: &Path) -> (u64, u64) {
             .find(|s| s["codec_type"] == kind)
             .map_or(0, |s| num(&s[what]) as u64)
     };
-    (of("video", "nb_read_frames"), of("audio", "nb_read_packets"))
+    (
+        of("video", "nb_read_frames"),
+        of("audio", "nb_read_packets"),
+    )
 }
 
 /// ffmpeg's complaints when decoding everything (empty: a clean decode).
@@ -133,7 +140,11 @@ fn kill_9_keeps_every_completed_fragment() {
     assert!(!out.exists(), "not finalized");
     let logged = last_line(&log, "fragment written").unwrap();
     let size = std::fs::metadata(&partial).unwrap().len();
-    assert_eq!(size, field(&logged, "bytes"), "the file holds what was written");
+    assert_eq!(
+        size,
+        field(&logged, "bytes"),
+        "the file holds what was written"
+    );
     let errors = decode_errors(&partial);
     assert!(errors.is_empty(), "ffmpeg decode errors: {errors}");
     let (video, audio) = frames(&partial);
@@ -204,7 +215,12 @@ fn kill_9_leaves_hls_with_complete_listed_segments() {
     let hls = dir.path().join("hls");
     let playlist = hls.join("index.m3u8");
     let log = dir.path().join("log.txt");
-    let mut child = record(&server.url("/h264aac"), &playlist, &["--fsync", "none"], &log);
+    let mut child = record(
+        &server.url("/h264aac"),
+        &playlist,
+        &["--fsync", "none"],
+        &log,
+    );
     kill_after(&mut child, &log, "segment written", "segments", 2);
     let listed = check_listed(&hls, &playlist, &log);
     assert_eq!(listed.len(), 2);
@@ -227,7 +243,12 @@ fn a_full_disk_leaves_hls_with_complete_listed_segments() {
     let dir = test_support::temp_dir();
     let playlist: PathBuf = disk.path().join("index.m3u8");
     let log = dir.path().join("log.txt");
-    let mut child = record(&server.url("/h264aac"), &playlist, &["--fsync", "fragment"], &log);
+    let mut child = record(
+        &server.url("/h264aac"),
+        &playlist,
+        &["--fsync", "fragment"],
+        &log,
+    );
     let started = Instant::now();
     while child.is_running() {
         assert!(
@@ -244,5 +265,8 @@ fn a_full_disk_leaves_hls_with_complete_listed_segments() {
         "{text}"
     );
     let listed = check_listed(disk.path(), &playlist, &log);
-    assert!(!listed.is_empty(), "a segment fitted before the disk was full");
+    assert!(
+        !listed.is_empty(),
+        "a segment fitted before the disk was full"
+    );
 }
