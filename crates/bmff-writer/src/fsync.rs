@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 
-use crate::io::write_all_vectored;
+use crate::vectored::write_all_vectored;
 
 /// When an adapter makes written data durable (`fsync`, `File::sync_data`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

@@ -1,6 +1,6 @@
 //! Blocking adapters over `std::io`: the muxers' output written with vectored writes.
 
-use std::io::{self, IoSlice, Read, Seek, SeekFrom, Write};
+use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 use bytes::Bytes;
@@ -10,33 +10,11 @@ use crate::fragment::{
 };
 use crate::fsync::{Fsync, FsyncPolicy, FsyncSchedule, SyncData, sync_dir, write_segment_file};
 use crate::plain::{Finish, Mp4Options, Muxer};
+use crate::vectored::write_all_vectored;
 use crate::{Codec, Error, Result, Sample, TrackConfig};
 
 fn io_err(context: &'static str) -> impl FnOnce(io::Error) -> Error {
     move |source| Error::Io { context, source }
-}
-
-/// Writes every piece with `write_vectored`, retrying partial writes.
-pub fn write_all_vectored<W: Write + ?Sized>(w: &mut W, parts: &[Bytes]) -> io::Result<()> {
-    const BATCH: usize = 64;
-    let mut start = 0;
-    while start < parts.len() {
-        let end = (start + BATCH).min(parts.len());
-        let mut slices: Vec<IoSlice<'_>> =
-            parts[start..end].iter().map(|b| IoSlice::new(b)).collect();
-        let mut slices = &mut slices[..];
-        IoSlice::advance_slices(&mut slices, 0);
-        while !slices.is_empty() {
-            match w.write_vectored(slices) {
-                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-                Ok(n) => IoSlice::advance_slices(&mut slices, n),
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(e),
-            }
-        }
-        start = end;
-    }
-    Ok(())
 }
 
 /// Plain MP4 to a seekable writer that starts at offset 0 (a file): `moov` at the end, or

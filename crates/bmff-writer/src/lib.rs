@@ -51,6 +51,7 @@ mod record;
 mod stbl;
 #[cfg(feature = "tokio")]
 pub mod tokio;
+mod vectored;
 
 pub use bytes::Bytes;
 pub use codec::{Codec, OpusConfig, TrackConfig, TrackKind};
@@ -58,12 +59,10 @@ pub use fragment::{FragmentOptions, FragmentOutput, FragmentedMuxer, InitSegment
 pub use fsync::{
     FsyncPolicy, FsyncSchedule, SyncData, sync_dir, temporary_path, write_segment_file,
 };
-pub use io::{
-    FragmentedWriter, Mp4Writer, SegmentFiles, SegmentSink, SegmentWriter, Written,
-    write_all_vectored,
-};
+pub use io::{FragmentedWriter, Mp4Writer, SegmentFiles, SegmentSink, SegmentWriter, Written};
 pub use plain::{Finish, Mp4Options, Muxer, Patch};
 pub use record::{HevcTag, ParameterSets};
+pub use vectored::write_all_vectored;
 
 /// One encoded sample (a video frame or an audio frame) of one track.
 #[derive(Debug, Clone, PartialEq, Eq)]
