@@ -8,6 +8,10 @@
 //! - Adapters: [`Mp4Writer`] (`Write + Seek`), [`FragmentedWriter`] (`Write` only, one
 //!   growing file), [`SegmentWriter`] (init + media segments for HLS/DASH through a
 //!   [`SegmentSink`]), and async twins in the `tokio` module behind the `tokio` feature.
+//! - Crashes: the adapters write each fragment (or plain chunk) as soon as it is complete
+//!   and flush it, so a killed process loses at most the one being built; segment files
+//!   are whole or absent ([`write_segment_file`]); [`FsyncPolicy`] says when to `fsync`
+//!   for power cuts (never by default).
 //!
 //! Timestamps are `i64` decode times in each track's timescale (the caller's clock rate),
 //! with an `i32` composition offset. All tracks share one time origin: time 0 in one
