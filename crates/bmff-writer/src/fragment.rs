@@ -72,6 +72,8 @@ pub struct MediaSegment {
     pub duration: f64,
     /// Whether it starts with a key frame of the reference track.
     pub starts_with_keyframe: bool,
+    /// Samples in it, per track index (0 for a track without samples in it).
+    pub samples: Vec<u32>,
     /// Pieces to write in order (for vectored writes).
     pub parts: Vec<Bytes>,
     /// Total byte length.
@@ -557,6 +559,7 @@ impl FragmentedMuxer {
             start: starts[r] as f64 / rts,
             duration: ref_duration as f64 / rts,
             starts_with_keyframe,
+            samples: takes.iter().map(|&n| n as u32).collect(),
             parts,
             size,
         }));

@@ -1,6 +1,6 @@
 //! Blocking adapters over `std::io`: the muxers' output written with vectored writes.
 
-use std::io::{self, IoSlice, Read, Seek, SeekFrom, Write};
+use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 use bytes::Bytes;
@@ -8,43 +8,28 @@ use bytes::Bytes;
 use crate::fragment::{
     FragmentOptions, FragmentOutput, FragmentedMuxer, InitSegment, MediaSegment,
 };
+use crate::fsync::{Fsync, FsyncPolicy, FsyncSchedule, SyncData, sync_dir, write_segment_file};
 use crate::plain::{Finish, Mp4Options, Muxer};
+use crate::vectored::write_all_vectored;
 use crate::{Codec, Error, Result, Sample, TrackConfig};
 
 fn io_err(context: &'static str) -> impl FnOnce(io::Error) -> Error {
     move |source| Error::Io { context, source }
 }
 
-/// Writes every piece with `write_vectored`, retrying partial writes.
-pub fn write_all_vectored<W: Write + ?Sized>(w: &mut W, parts: &[Bytes]) -> io::Result<()> {
-    const BATCH: usize = 64;
-    let mut start = 0;
-    while start < parts.len() {
-        let end = (start + BATCH).min(parts.len());
-        let mut slices: Vec<IoSlice<'_>> =
-            parts[start..end].iter().map(|b| IoSlice::new(b)).collect();
-        let mut slices = &mut slices[..];
-        IoSlice::advance_slices(&mut slices, 0);
-        while !slices.is_empty() {
-            match w.write_vectored(slices) {
-                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-                Ok(n) => IoSlice::advance_slices(&mut slices, n),
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(e),
-            }
-        }
-        start = end;
-    }
-    Ok(())
-}
-
 /// Plain MP4 to a seekable writer that starts at offset 0 (a file): `moov` at the end, or
 /// in front with [`finish_faststart`](Self::finish_faststart).
+///
+/// Each chunk (about 0.5 s per track, see [`Mp4Options`]) is written with one vectored
+/// write when complete, so a file needs no buffer in front (one would copy the payloads
+/// and hold them back from the file). The file is playable once finished; until then its
+/// `mdat` holds every complete chunk, for a recovery tool to index.
 #[derive(Debug)]
 pub struct Mp4Writer<W> {
     inner: W,
     muxer: Muxer,
     scratch: Vec<Bytes>,
+    fsync: Fsync<W>,
 }
 
 impl<W: Write + Seek> Mp4Writer<W> {
@@ -55,9 +40,20 @@ impl<W: Write + Seek> Mp4Writer<W> {
             inner,
             muxer,
             scratch: Vec::new(),
+            fsync: Fsync::never(),
         };
         w.drain()?;
         Ok(w)
+    }
+
+    /// Syncs the written chunks to the storage device as `policy` says (default: never;
+    /// [`finish`](Self::finish) only flushes, so sync the returned file before renaming it).
+    pub fn with_fsync(mut self, policy: FsyncPolicy) -> Self
+    where
+        W: SyncData,
+    {
+        self.fsync = Fsync::new(policy);
+        self
     }
 
     /// Adds a sample (written when its chunk is complete).
@@ -83,7 +79,9 @@ impl<W: Write + Seek> Mp4Writer<W> {
         }
         write_all_vectored(&mut self.inner, &self.scratch).map_err(io_err("writing media data"))?;
         self.scratch.clear();
-        Ok(())
+        self.fsync
+            .written(&mut self.inner)
+            .map_err(io_err("syncing media data"))
     }
 
     fn finish_common(&mut self, faststart: bool) -> Result<Finish> {
@@ -165,19 +163,60 @@ fn shift_forward<F: Read + Write + Seek>(
 /// fragments, then `mfra` if enabled. A codec change writes the new init segment inline,
 /// which Media Source Extensions accept; for files read by other tools, prefer
 /// [`SegmentWriter`].
+///
+/// The init segment and each fragment are written (one vectored write) and `flush`ed as
+/// soon as they are complete, so a buffer in front of the output never holds a complete
+/// fragment back: a killed process loses at most the fragment being built. Durability
+/// across power cuts: [`with_fsync`](Self::with_fsync).
 #[derive(Debug)]
 pub struct FragmentedWriter<W> {
     inner: W,
     muxer: FragmentedMuxer,
+    fsync: Fsync<W>,
+    written: Written,
+}
+
+/// What a [`FragmentedWriter`] has written and flushed so far.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Written {
+    /// Media fragments (`moof` + `mdat`).
+    pub fragments: u64,
+    /// Samples in them, per track index.
+    pub samples: Vec<u64>,
+    /// Bytes, init segments included.
+    pub bytes: u64,
 }
 
 impl<W: Write> FragmentedWriter<W> {
     /// Writes the init segment and returns the writer.
     pub fn new(inner: W, tracks: Vec<TrackConfig>, options: FragmentOptions) -> Result<Self> {
+        let written = Written {
+            samples: vec![0; tracks.len()],
+            ..Written::default()
+        };
         let muxer = FragmentedMuxer::new(tracks, options)?;
-        let mut w = Self { inner, muxer };
+        let mut w = Self {
+            inner,
+            muxer,
+            fsync: Fsync::never(),
+            written,
+        };
         w.drain()?;
         Ok(w)
+    }
+
+    /// Syncs fragments to the storage device as `policy` says (default: never).
+    pub fn with_fsync(mut self, policy: FsyncPolicy) -> Self
+    where
+        W: SyncData,
+    {
+        self.fsync = Fsync::new(policy);
+        self
+    }
+
+    /// What has been written and flushed so far.
+    pub fn written(&self) -> &Written {
+        &self.written
     }
 
     /// Adds a sample; writes a fragment when one completes.
@@ -203,12 +242,26 @@ impl<W: Write> FragmentedWriter<W> {
 
     fn drain(&mut self) -> Result<()> {
         while let Some(out) = self.muxer.poll_output() {
-            match out {
-                FragmentOutput::Init(i) => self.inner.write_all(&i.bytes),
-                FragmentOutput::Media(m) => write_all_vectored(&mut self.inner, &m.parts),
-                FragmentOutput::Index(b) => self.inner.write_all(&b),
+            let size = match &out {
+                FragmentOutput::Init(i) => self.inner.write_all(&i.bytes).map(|()| i.bytes.len()),
+                FragmentOutput::Media(m) => {
+                    write_all_vectored(&mut self.inner, &m.parts).map(|()| m.size as usize)
+                }
+                FragmentOutput::Index(b) => self.inner.write_all(b).map(|()| b.len()),
             }
             .map_err(io_err("writing a fragment"))?;
+            // Complete: out of any buffer in front, into the file (or pipe) now.
+            self.inner.flush().map_err(io_err("flushing a fragment"))?;
+            self.written.bytes += size as u64;
+            if let FragmentOutput::Media(m) = &out {
+                self.fsync
+                    .written(&mut self.inner)
+                    .map_err(io_err("syncing a fragment"))?;
+                self.written.fragments += 1;
+                for (total, &n) in self.written.samples.iter_mut().zip(&m.samples) {
+                    *total += u64::from(n);
+                }
+            }
         }
         Ok(())
     }
@@ -290,6 +343,10 @@ impl<S: SegmentSink> SegmentWriter<S> {
 
 /// A [`SegmentSink`] writing `init-N.mp4` and `segment-N.m4s` files into a directory and
 /// remembering each media segment's (file name, duration) for a playlist.
+///
+/// Each file is written whole or not at all ([`write_segment_file`]): a file under one of
+/// these names is always complete, and a failed write (a full disk) leaves no partial or
+/// empty file and is not remembered.
 #[derive(Debug)]
 pub struct SegmentFiles {
     dir: PathBuf,
@@ -297,6 +354,7 @@ pub struct SegmentFiles {
     pub segments: Vec<(String, String, f64)>,
     /// Written init segment file names.
     pub inits: Vec<String>,
+    fsync: FsyncSchedule,
 }
 
 impl SegmentFiles {
@@ -306,23 +364,40 @@ impl SegmentFiles {
             dir: dir.as_ref().to_owned(),
             segments: Vec::new(),
             inits: Vec::new(),
+            fsync: FsyncSchedule::new(FsyncPolicy::Never),
         }
+    }
+
+    /// Syncs segment files (and the directory) as `policy` says (default: never).
+    pub fn with_fsync(mut self, policy: FsyncPolicy) -> Self {
+        self.fsync = FsyncSchedule::new(policy);
+        self
+    }
+
+    fn write(&mut self, name: &str, parts: &[Bytes]) -> io::Result<()> {
+        let sync = self.fsync.due();
+        let path = self.dir.join(name);
+        write_segment_file(&path, parts, sync)?;
+        if sync && let Err(e) = sync_dir(&self.dir) {
+            // Not remembered, so not kept.
+            let _ = std::fs::remove_file(&path);
+            return Err(e);
+        }
+        Ok(())
     }
 }
 
 impl SegmentSink for SegmentFiles {
     fn init_segment(&mut self, init: &InitSegment) -> io::Result<()> {
         let name = format!("init-{}.mp4", init.number);
-        std::fs::write(self.dir.join(&name), &init.bytes)?;
+        self.write(&name, std::slice::from_ref(&init.bytes))?;
         self.inits.push(name);
         Ok(())
     }
 
     fn media_segment(&mut self, segment: &MediaSegment) -> io::Result<()> {
         let name = format!("segment-{}.m4s", segment.sequence_number);
-        let mut f = io::BufWriter::new(std::fs::File::create(self.dir.join(&name))?);
-        write_all_vectored(&mut f, &segment.parts)?;
-        f.flush()?;
+        self.write(&name, &segment.parts)?;
         self.segments.push((
             name,
             format!("init-{}.mp4", segment.init_number),

@@ -8,6 +8,10 @@
 //! - Adapters: [`Mp4Writer`] (`Write + Seek`), [`FragmentedWriter`] (`Write` only, one
 //!   growing file), [`SegmentWriter`] (init + media segments for HLS/DASH through a
 //!   [`SegmentSink`]), and async twins in the `tokio` module behind the `tokio` feature.
+//! - Crashes: the adapters write each fragment (or plain chunk) as soon as it is complete
+//!   and flush it, so a killed process loses at most the one being built; segment files
+//!   are whole or absent ([`write_segment_file`]); [`FsyncPolicy`] says when to `fsync`
+//!   for power cuts (never by default).
 //!
 //! Timestamps are `i64` decode times in each track's timescale (the caller's clock rate),
 //! with an `i32` composition offset. All tracks share one time origin: time 0 in one
@@ -41,6 +45,7 @@ pub mod boxes;
 mod codec;
 mod column;
 mod fragment;
+mod fsync;
 mod index;
 mod io;
 mod moov;
@@ -50,15 +55,18 @@ mod record;
 mod stbl;
 #[cfg(feature = "tokio")]
 pub mod tokio;
+mod vectored;
 
 pub use bytes::Bytes;
 pub use codec::{Codec, OpusConfig, TrackConfig, TrackKind};
 pub use fragment::{FragmentOptions, FragmentOutput, FragmentedMuxer, InitSegment, MediaSegment};
-pub use io::{
-    FragmentedWriter, Mp4Writer, SegmentFiles, SegmentSink, SegmentWriter, write_all_vectored,
+pub use fsync::{
+    FsyncPolicy, FsyncSchedule, SyncData, sync_dir, temporary_path, write_segment_file,
 };
+pub use io::{FragmentedWriter, Mp4Writer, SegmentFiles, SegmentSink, SegmentWriter, Written};
 pub use plain::{Finish, Mp4Options, Muxer, Patch};
 pub use record::{HevcTag, ParameterSets};
+pub use vectored::write_all_vectored;
 
 /// One encoded sample (a video frame or an audio frame) of one track.
 #[derive(Debug, Clone, PartialEq, Eq)]

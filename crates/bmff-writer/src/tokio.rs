@@ -202,6 +202,12 @@ impl<W: AsyncWrite + Unpin> FragmentedWriter<W> {
                 FragmentOutput::Index(b) => self.inner.write_all(&b).await,
             }
             .map_err(io_err("writing a fragment"))?;
+            // Complete: out of any buffer in front (and for `tokio::fs::File`, out of its
+            // background write) into the file now, as the blocking writer does.
+            self.inner
+                .flush()
+                .await
+                .map_err(io_err("flushing a fragment"))?;
         }
         Ok(())
     }

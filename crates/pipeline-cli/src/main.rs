@@ -32,8 +32,8 @@ use std::time::Duration;
 use clap::Parser;
 use indicatif::{ProgressBar, ProgressStyle};
 use pipeline::{
-    Direction, Endpoint, HlsMode, InitialTimestamp, Options, Pipeline, RtspSettings, SecretUrl,
-    Status, Teardown, Transport,
+    Direction, Endpoint, FsyncPolicy, HlsMode, InitialTimestamp, Options, Pipeline, RtspSettings,
+    SecretUrl, Status, Teardown, Transport,
 };
 
 /// Record a camera or a file: RTSP or MP3 in; MP4, fragmented MP4, HLS or stdout out.
@@ -60,6 +60,11 @@ struct Cli {
     /// Plain MP4: put moov in front of the media data when finishing.
     #[arg(long)]
     faststart: bool,
+    /// MP4 and HLS files: sync written data to the disk after each fragment or segment
+    /// (`fragment`), at most once per SECS, or never (`none`: a killed process still
+    /// loses nothing written, a power cut may).
+    #[arg(long, value_name = "none|fragment|SECS", default_value = "1", value_parser = parse_fsync)]
+    fsync: FsyncPolicy,
     /// Rotate: a new file at the first key frame after each multiple of SECS (wall clock);
     /// OUTPUT may hold strftime fields (UTC), e.g. cam-%Y%m%d-%H%M%S.mp4.
     #[arg(long, value_name = "SECS")]
@@ -164,6 +169,19 @@ fn parse_retry_for(s: &str) -> Result<RetryFor, String> {
         .ok_or_else(|| "expected a duration such as 30s, 500ms, 2m, 1h, or forever".into())
 }
 
+fn parse_fsync(s: &str) -> Result<FsyncPolicy, String> {
+    match s {
+        "none" => Ok(FsyncPolicy::Never),
+        "fragment" => Ok(FsyncPolicy::EachFragment),
+        _ => s
+            .parse::<f64>()
+            .ok()
+            .and_then(|secs| Duration::try_from_secs_f64(secs).ok())
+            .map(FsyncPolicy::Interval)
+            .ok_or_else(|| "expected none, fragment or a number of seconds".into()),
+    }
+}
+
 fn seconds(what: &str, secs: f64) -> anyhow::Result<Duration> {
     Duration::try_from_secs_f64(secs)
         .map_err(|_| anyhow::anyhow!("--{what} {secs}: not a duration in seconds"))
@@ -175,6 +193,7 @@ impl Cli {
             fragmented: self.fragmented,
             fragment_duration: seconds("fragment-duration", self.fragment_duration)?,
             faststart: self.faststart,
+            fsync: self.fsync,
             segment: self.segment.map(|s| seconds("segment", s)).transpose()?,
             duration: self.duration.map(|s| seconds("duration", s)).transpose()?,
             video: !self.no_video,

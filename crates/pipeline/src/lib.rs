@@ -67,6 +67,7 @@ mod run;
 mod sink;
 mod source;
 
+pub use bmff_writer::FsyncPolicy;
 pub use endpoint::{Direction, Endpoint};
 pub use error::Error;
 pub use media_core::{Codec, MediaKind, Packet, SecretUrl, Track};

@@ -5,6 +5,7 @@ use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use bmff_writer::FsyncPolicy;
 use rtsp_source::{InitialTimestamp, Teardown, Transport};
 
 /// How HLS playlists are written.
@@ -72,6 +73,13 @@ pub struct Options {
     pub fragment_duration: Duration,
     /// Plain MP4: move `moov` in front of the media data when finishing.
     pub faststart: bool,
+    /// MP4 and HLS files: when written data is synced to the storage device. Every
+    /// fragment, segment or plain-MP4 chunk reaches the file when complete whatever this
+    /// says (a killed process loses at most the one being built); the `fsync` is what a
+    /// power cut or kernel crash needs. Default: `Interval(1 s)`, which with the default
+    /// 2 s fragments syncs every fragment and segment, and otherwise caps the cost at one
+    /// `fsync` per second per file. A finished file is always synced before its rename.
+    pub fsync: FsyncPolicy,
     /// Rotation: a new file at the first key frame after each multiple of this length.
     pub segment: Option<Duration>,
     /// Stop after this much media time.
@@ -108,6 +116,7 @@ impl Default for Options {
             fragmented: false,
             fragment_duration: Duration::from_secs(2),
             faststart: false,
+            fsync: FsyncPolicy::Interval(Duration::from_secs(1)),
             segment: None,
             duration: None,
             video: true,

@@ -15,6 +15,7 @@ pub mod icecast;
 pub mod peer_list;
 pub mod process;
 pub mod rtsp;
+pub mod tmpfs;
 
 use std::net::{Ipv4Addr, TcpListener};
 use std::path::{Path, PathBuf};

@@ -5,15 +5,27 @@
 //! atomically through a temporary file) and adds `EXT-X-ENDLIST` at the end; VOD mode
 //! writes it once, complete, at the end. A codec change brings a new init segment, so the
 //! playlist repeats `EXT-X-MAP` (RFC 8216 §4.3.2.5) before the first segment needing it.
+//!
+//! Crash and full-disk safety: every segment is written whole under a temporary name and
+//! renamed (`bmff_writer::write_segment_file`), then listed; a failed write leaves no
+//! partial or empty file, and when the playlist cannot be rewritten the segment it would
+//! have listed is removed again. So the directory holds only complete segments, all of
+//! them listed (a killed recorder can leave one hidden `.segment-N.m4s.tmp`, removed when
+//! the next recording into the directory starts). Syncing
+//! follows `Options::fsync`: segment data before its rename, the playlist and the
+//! directory after.
 
 use std::fmt::Write as _;
-use std::io::{self, BufWriter, Write};
+use std::io;
 use std::path::PathBuf;
 use std::time::SystemTime;
 
-use bmff_writer::{InitSegment, MediaSegment, SegmentSink, SegmentWriter, write_all_vectored};
+use bmff_writer::{
+    FsyncSchedule, InitSegment, MediaSegment, SegmentSink, SegmentWriter, sync_dir,
+    write_segment_file,
+};
 
-use super::samples::{self, Timeline, sample, track_config};
+use super::samples::{self, Timeline, frames_by_kind, sample, track_config};
 use crate::contract::{Sink, SinkFactory};
 use crate::{Error, HlsMode, Options};
 use crate::{Packet, Track};
@@ -32,6 +44,7 @@ impl SinkFactory for HlsFactory {
     fn open(&mut self, tracks: &[Track], _wall: SystemTime) -> Result<Box<dyn Sink>, Error> {
         std::fs::create_dir_all(&self.dir)
             .map_err(|e| Error::io(format!("creating {}", self.dir.display()), e))?;
+        remove_leftovers(&self.dir, &self.playlist);
         let configs = tracks
             .iter()
             .map(track_config)
@@ -42,6 +55,9 @@ impl SinkFactory for HlsFactory {
             mode: self.options.hls,
             inits: Vec::new(),
             segments: Vec::new(),
+            fsync: FsyncSchedule::new(self.options.fsync),
+            tracks: tracks.to_vec(),
+            samples: vec![0; tracks.len()],
         };
         let options = bmff_writer::FragmentOptions {
             fragment_duration: self.options.fragment_duration,
@@ -101,10 +117,32 @@ impl Sink for HlsSink {
             output: output.clone(),
             source,
         })?;
+        // The end of a recording is always made durable.
         playlist
-            .write(true)
+            .write(true, true)
             .map_err(|e| Error::io(format!("writing {output}"), e))?;
         Ok(Some(playlist.dir.join(&playlist.name)))
+    }
+}
+
+/// Removes the hidden temporary files a killed recorder can leave (`.segment-N.m4s.tmp`,
+/// `.init.mp4.tmp`, `.PLAYLIST.tmp`): never complete, never listed. Only these names.
+fn remove_leftovers(dir: &std::path::Path, playlist: &str) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(name) = name.to_str() else { continue };
+        let Some(inner) = name.strip_prefix('.').and_then(|n| n.strip_suffix(".tmp")) else {
+            continue;
+        };
+        let ours = inner == playlist
+            || (inner.starts_with("segment-") && inner.ends_with(".m4s"))
+            || (inner.starts_with("init") && inner.ends_with(".mp4"));
+        if ours {
+            let _ = std::fs::remove_file(entry.path());
+        }
     }
 }
 
@@ -117,6 +155,10 @@ struct Playlist {
     inits: Vec<String>,
     /// (file name, init number, duration in seconds).
     segments: Vec<(String, u32, f64)>,
+    fsync: FsyncSchedule,
+    tracks: Vec<Track>,
+    /// Samples in the listed segments, per track.
+    samples: Vec<u64>,
 }
 
 impl Playlist {
@@ -156,11 +198,15 @@ impl Playlist {
         t
     }
 
-    fn write(&mut self, ended: bool) -> io::Result<()> {
-        let path = self.dir.join(&self.name);
-        let tmp = self.dir.join(format!(".{}.tmp", self.name));
-        std::fs::write(&tmp, self.text(ended))?;
-        std::fs::rename(tmp, path)
+    /// Replaces the playlist atomically (temporary file, then rename; on failure the old
+    /// one stays and no temporary file is left).
+    fn write(&mut self, ended: bool, sync: bool) -> io::Result<()> {
+        let text = bytes::Bytes::from(self.text(ended));
+        write_segment_file(&self.dir.join(&self.name), &[text], sync)?;
+        if sync {
+            sync_dir(&self.dir)?;
+        }
+        Ok(())
     }
 }
 
@@ -171,21 +217,142 @@ impl SegmentSink for Playlist {
         } else {
             format!("init-{}.mp4", init.number)
         };
-        std::fs::write(self.dir.join(&name), &init.bytes)?;
+        write_segment_file(
+            &self.dir.join(&name),
+            std::slice::from_ref(&init.bytes),
+            self.fsync.policy() != bmff_writer::FsyncPolicy::Never,
+        )?;
         self.inits.push(name);
         Ok(())
     }
 
     fn media_segment(&mut self, segment: &MediaSegment) -> io::Result<()> {
         let name = format!("segment-{:05}.m4s", segment.sequence_number);
-        let mut f = BufWriter::new(std::fs::File::create(self.dir.join(&name))?);
-        write_all_vectored(&mut f, &segment.parts)?;
-        f.flush()?;
+        let path = self.dir.join(&name);
+        // One decision per segment: its data before the rename, then the playlist and
+        // the directory (the new names).
+        let sync = self.fsync.due();
+        write_segment_file(&path, &segment.parts, sync)?;
         self.segments
             .push((name, segment.init_number, segment.duration));
-        if self.mode == HlsMode::Live {
-            self.write(false)?;
+        let listed = match self.mode {
+            HlsMode::Live => self.write(false, sync),
+            HlsMode::Vod if sync => sync_dir(&self.dir),
+            HlsMode::Vod => Ok(()),
+        };
+        if let Err(e) = listed {
+            // Not listed, so not kept: the directory holds only listed segments.
+            self.segments.pop();
+            let _ = std::fs::remove_file(&path);
+            return Err(e);
         }
+        for (total, &n) in self.samples.iter_mut().zip(&segment.samples) {
+            *total += u64::from(n);
+        }
+        let (video, audio) = frames_by_kind(&self.tracks, &self.samples);
+        tracing::debug!(
+            segment = %path.display(),
+            segments = self.segments.len(),
+            video_frames = video,
+            audio_frames = audio,
+            "segment written"
+        );
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bytes::Bytes;
+    use media_core::Codec;
+
+    fn playlist(dir: &std::path::Path) -> Playlist {
+        let track = Track::audio(Codec::Mp3, 44100, 2);
+        Playlist {
+            dir: dir.to_owned(),
+            name: "index.m3u8".into(),
+            mode: HlsMode::Live,
+            inits: Vec::new(),
+            segments: Vec::new(),
+            fsync: FsyncSchedule::new(bmff_writer::FsyncPolicy::EachFragment),
+            tracks: vec![track],
+            samples: vec![0],
+        }
+    }
+
+    fn segment(sequence_number: u32) -> MediaSegment {
+        MediaSegment {
+            sequence_number,
+            init_number: 1,
+            start: 0.0,
+            duration: 1.0,
+            starts_with_keyframe: true,
+            samples: vec![1],
+            parts: vec![Bytes::from_static(b"moof"), Bytes::from_static(b"mdat")],
+            size: 8,
+        }
+    }
+
+    fn files(dir: &std::path::Path) -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    }
+
+    /// A playlist that cannot be rewritten (its temporary name is taken by a directory,
+    /// a failure as certain as a full disk): the segment it would list is removed again.
+    #[test]
+    fn a_segment_the_playlist_cannot_list_is_not_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut p = playlist(dir.path());
+        let init = InitSegment {
+            number: 1,
+            bytes: Bytes::from_static(b"ftypmoov"),
+        };
+        p.init_segment(&init).unwrap();
+        p.media_segment(&segment(1)).unwrap();
+        assert_eq!(
+            files(dir.path()),
+            ["index.m3u8", "init.mp4", "segment-00001.m4s"]
+        );
+        std::fs::create_dir(dir.path().join(".index.m3u8.tmp")).unwrap();
+        assert!(p.media_segment(&segment(2)).is_err());
+        assert_eq!(
+            files(dir.path()),
+            [
+                ".index.m3u8.tmp",
+                "index.m3u8",
+                "init.mp4",
+                "segment-00001.m4s"
+            ]
+        );
+        let text = std::fs::read_to_string(dir.path().join("index.m3u8")).unwrap();
+        assert!(text.contains("segment-00001.m4s") && !text.contains("segment-00002"));
+        assert_eq!(p.segments.len(), 1);
+    }
+
+    #[test]
+    fn leftovers_of_a_killed_recorder_are_removed_and_nothing_else() {
+        let dir = tempfile::tempdir().unwrap();
+        let names = [
+            ".segment-00007.m4s.tmp",
+            ".init.mp4.tmp",
+            ".index.m3u8.tmp",
+            ".notes.txt.tmp",
+            "segment-00001.m4s",
+            "index.m3u8",
+        ];
+        for name in names {
+            std::fs::write(dir.path().join(name), b"x").unwrap();
+        }
+        remove_leftovers(dir.path(), "index.m3u8");
+        assert_eq!(
+            files(dir.path()),
+            [".notes.txt.tmp", "index.m3u8", "segment-00001.m4s"]
+        );
     }
 }

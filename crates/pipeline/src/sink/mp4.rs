@@ -1,8 +1,13 @@
 //! MP4 file output through `bmff_writer`: plain or fragmented, written as
 //! `NAME.partial` and renamed when finalized.
+//!
+//! The writers go straight to the file, with no buffer in front: they already write in
+//! whole units (a fragment, or a plain chunk of ~0.5 s per track) with one vectored
+//! write each, so a buffer would only copy the payloads and hold complete fragments
+//! back from the file (a killed recorder then lost everything still in it). Syncing
+//! follows `Options::fsync`; finishing syncs the file before the rename.
 
 use std::fs::File;
-use std::io::{self, BufWriter, Read, Seek, SeekFrom, Write};
 use std::path::PathBuf;
 use std::time::SystemTime;
 
@@ -38,7 +43,7 @@ impl SinkFactory for FileFactory {
             .truncate(true)
             .open(&partial)
             .map_err(|e| Error::io(format!("creating {}", partial.display()), e))?;
-        let out = BufFile(BufWriter::with_capacity(1 << 20, file));
+        let out = file;
         let mp4_err = |source| Error::Mp4 {
             output: partial.display().to_string(),
             source,
@@ -46,7 +51,8 @@ impl SinkFactory for FileFactory {
         let writer = if self.options.fragmented {
             FileWriter::Fragmented(
                 FragmentedWriter::new(out, configs(tracks)?, fragment_options(&self.options))
-                    .map_err(mp4_err)?,
+                    .map_err(mp4_err)?
+                    .with_fsync(self.options.fsync),
             )
         } else {
             // The first track's timescale as the movie's keeps `mvhd`'s duration exact
@@ -55,7 +61,11 @@ impl SinkFactory for FileFactory {
                 movie_timescale: tracks.first().map_or(1000, |t| t.timescale.max(1)),
                 ..Mp4Options::default()
             };
-            FileWriter::Plain(Mp4Writer::new(out, configs(tracks)?, options).map_err(mp4_err)?)
+            FileWriter::Plain(
+                Mp4Writer::new(out, configs(tracks)?, options)
+                    .map_err(mp4_err)?
+                    .with_fsync(self.options.fsync),
+            )
         };
         tracing::info!(file = %path.display(), "recording");
         Ok(Box::new(FileSink {
@@ -63,6 +73,7 @@ impl SinkFactory for FileFactory {
             faststart: self.options.faststart,
             tracks: tracks.to_vec(),
             timeline: Timeline::default(),
+            fragments: 0,
             partial,
             path,
         }))
@@ -77,8 +88,8 @@ pub(crate) fn partial_path(path: &std::path::Path) -> PathBuf {
 }
 
 enum FileWriter {
-    Plain(Mp4Writer<BufFile>),
-    Fragmented(FragmentedWriter<BufFile>),
+    Plain(Mp4Writer<File>),
+    Fragmented(FragmentedWriter<File>),
 }
 
 struct FileSink {
@@ -86,6 +97,8 @@ struct FileSink {
     faststart: bool,
     tracks: Vec<Track>,
     timeline: Timeline,
+    /// Fragments already logged.
+    fragments: u64,
     partial: PathBuf,
     path: PathBuf,
 }
@@ -104,11 +117,27 @@ impl Sink for FileSink {
         let Some(sample) = sample(packet, &self.tracks, &mut self.timeline) else {
             return Ok(());
         };
-        let result = match &mut self.writer {
-            FileWriter::Plain(w) => w.push(sample),
-            FileWriter::Fragmented(w) => w.push(sample),
-        };
-        result.map_err(self.err())
+        match &mut self.writer {
+            FileWriter::Plain(w) => w.push(sample).map_err(self.err()),
+            FileWriter::Fragmented(w) => {
+                let result = w.push(sample);
+                let written = w.written();
+                if written.fragments != self.fragments {
+                    self.fragments = written.fragments;
+                    // In the file (and flushed): what a crash from here on keeps.
+                    let (video, audio) = samples::frames_by_kind(&self.tracks, &written.samples);
+                    tracing::debug!(
+                        file = %self.partial.display(),
+                        fragments = written.fragments,
+                        video_frames = video,
+                        audio_frames = audio,
+                        bytes = written.bytes,
+                        "fragment written"
+                    );
+                }
+                result.map_err(self.err())
+            }
+        }
     }
 
     fn set_codec(&mut self, track: usize, config: &Track) -> Result<(), Error> {
@@ -131,12 +160,7 @@ impl Sink for FileSink {
             FileWriter::Fragmented(w) => w.finish(),
         }
         .map_err(err)?;
-        let file = out.0.into_inner().map_err(|e| {
-            Error::io(
-                format!("flushing {}", self.partial.display()),
-                e.into_error(),
-            )
-        })?;
+        let file = out;
         file.sync_all()
             .map_err(|e| Error::io(format!("syncing {}", self.partial.display()), e))?;
         drop(file);
@@ -152,33 +176,5 @@ impl Sink for FileSink {
         })?;
         tracing::info!(file = %self.path.display(), "finished");
         Ok(Some(self.path))
-    }
-}
-
-/// A buffered file that can also be read back (faststart moves the media data).
-struct BufFile(BufWriter<File>);
-
-impl Write for BufFile {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.0.write(buf)
-    }
-    fn write_vectored(&mut self, bufs: &[io::IoSlice<'_>]) -> io::Result<usize> {
-        self.0.write_vectored(bufs)
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        self.0.flush()
-    }
-}
-
-impl Seek for BufFile {
-    fn seek(&mut self, pos: SeekFrom) -> io::Result<u64> {
-        self.0.seek(pos) // flushes first
-    }
-}
-
-impl Read for BufFile {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        self.0.flush()?;
-        self.0.get_mut().read(buf)
     }
 }

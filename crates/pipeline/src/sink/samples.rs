@@ -92,6 +92,18 @@ pub(crate) fn sample(packet: Packet, tracks: &[Track], timeline: &mut Timeline) 
     })
 }
 
+/// Cumulative sample counts per track index as (video frames, audio frames).
+pub(crate) fn frames_by_kind(tracks: &[Track], samples: &[u64]) -> (u64, u64) {
+    let mut frames = (0, 0);
+    for (track, &n) in tracks.iter().zip(samples) {
+        match track.kind {
+            MediaKind::Video => frames.0 += n,
+            MediaKind::Audio => frames.1 += n,
+        }
+    }
+    frames
+}
+
 pub(crate) fn fragment_options(options: &Options) -> FragmentOptions {
     FragmentOptions {
         fragment_duration: options.fragment_duration,
