@@ -80,6 +80,8 @@ mod metadata;
 #[cfg(feature = "tokio")]
 mod playlist;
 #[cfg(feature = "tokio")]
+mod queue;
+#[cfg(feature = "tokio")]
 mod source;
 #[cfg(feature = "tokio")]
 mod streamer;

@@ -23,7 +23,8 @@ pub enum Mp3Input {
 }
 
 impl Mp3Input {
-    fn name(&self) -> String {
+    /// The file's path, or `stdin`.
+    pub fn name(&self) -> String {
         match self {
             Mp3Input::File(p) => p.display().to_string(),
             Mp3Input::Stdin => "stdin".into(),

@@ -25,7 +25,8 @@ use mp3_frames::{FrameHeader, silent_frame};
 use tokio::sync::mpsc;
 
 use crate::adts::AdtsHeader;
-use crate::playlist::{HeadedFrame, Mp3Input, count_frames, describe, same_format, spawn_reader};
+use crate::playlist::{Mp3Input, count_frames, describe, same_format};
+use crate::queue::{Next, Player, SongQueue};
 use crate::{
     AudioFrame, Command, Error, Event, IcecastConfig, IcecastRefusal, IcecastSource, Pacer,
     update_title,
@@ -45,6 +46,11 @@ pub struct StreamOptions {
     /// Silence sent after the last frame so that the server relays the whole stream
     /// (at least the server's queue block size; MP3 only).
     pub flush_bytes: usize,
+    /// A playlist stream ends when its queue runs dry (the default: a list of files is
+    /// streamed once). A radio sets it to `false`: the mount then carries silence of
+    /// the stream's format until a song is queued ([`Command::StopWhenEmpty`] ends it
+    /// later).
+    pub stop_when_empty: bool,
 }
 
 impl Default for StreamOptions {
@@ -59,14 +65,16 @@ impl Default for StreamOptions {
             },
             give_up_after: Duration::from_secs(120),
             flush_bytes: 4096,
+            stop_when_empty: true,
         }
     }
 }
 
 /// Where a stream's frames come from.
 pub(crate) enum Input {
-    /// A playlist read on a blocking thread; its format is checked by the reader.
-    Playlist(mpsc::Receiver<Result<HeadedFrame, Error>>),
+    /// A live queue of songs, read on blocking threads; the player checks each song's
+    /// format against the stream's.
+    Queue(Box<Player>),
     /// Frames pushed from code, checked here.
     Pushed(mpsc::Receiver<AudioFrame>),
 }
@@ -140,21 +148,39 @@ pub(crate) async fn run(
     mut commands: mpsc::Receiver<Command>,
     events: mpsc::Sender<Event>,
 ) -> Result<(), Error> {
-    let report = |event| {
+    let report = |event: Event| {
         let _ = events.try_send(event);
     };
     // The first frame sets the format; commands other than a stop wait for the connection
     // (a title needs a source on the mount).
     let mut early = Vec::new();
     let mut commands_open = true;
+    let mut stop_when_empty = options.stop_when_empty;
     let first = match &mut input {
-        Input::Playlist(frames) => match frames.recv().await.transpose()? {
-            Some((header, frame)) => Some((Format::Mp3(header), frame)),
-            None => {
-                return Err(Error::NotMp3 {
-                    input: "input".into(),
-                    found: "nothing".into(),
-                });
+        Input::Queue(player) => loop {
+            match player.next(None, &report).await {
+                Next::Frame(frame, header) => break Some((Format::Mp3(header), frame)),
+                // Nothing could be played: the last song's failure is the stream's.
+                Next::Dry if stop_when_empty => {
+                    return Err(player.last_failure.take().unwrap_or(Error::NotMp3 {
+                        input: "input".into(),
+                        found: "nothing".into(),
+                    }));
+                }
+                Next::Dry => tokio::select! {
+                    biased;
+                    command = commands.recv(), if commands_open => match command {
+                        Some(Command::Stop) => break None,
+                        Some(Command::StopWhenEmpty) => stop_when_empty = true,
+                        Some(command) => {
+                            if let Some(command) = queue_command(player, command, &report) {
+                                early.push(command);
+                            }
+                        }
+                        None => commands_open = false,
+                    },
+                    () = player.queue().changed() => {}
+                },
             }
         },
         Input::Pushed(frames) => loop {
@@ -178,6 +204,7 @@ pub(crate) async fn run(
     };
     let mut stream = Stream::new(config, options, format, first, events.clone());
     stream.total = total;
+    stream.stop_when_empty = stop_when_empty;
     // The first connection gets no retries: a wrong URL, a busy mount or a server that is
     // not there is the user's to fix, and they should hear it at once.
     let source = IcecastSource::connect(&stream.config, stream.options.timeout).await?;
@@ -186,13 +213,13 @@ pub(crate) async fn run(
     });
     stream.source = Some(source);
     for command in early {
-        stream.apply(command);
+        command_for(&mut stream, &mut input, command);
     }
     loop {
         while commands_open {
             match commands.try_recv() {
                 Ok(Command::Stop) => return stream.finish(),
-                Ok(command) => stream.apply(command),
+                Ok(command) => command_for(&mut stream, &mut input, command),
                 Err(mpsc::error::TryRecvError::Empty) => break,
                 Err(mpsc::error::TryRecvError::Disconnected) => commands_open = false,
             }
@@ -215,7 +242,33 @@ pub(crate) async fn run(
             Some(frame) => frame,
             None => {
                 let next = match &mut input {
-                    Input::Playlist(frames) => frames.recv().await.transpose()?.map(|(_, f)| f),
+                    Input::Queue(player) => {
+                        if player.queue().edited() {
+                            stream.total = None;
+                        }
+                        let format = match stream.format {
+                            Format::Mp3(header) => Some(header),
+                            Format::Aac(_) => None,
+                        };
+                        match player.next(format, &report).await {
+                            Next::Frame(frame, _) => {
+                                stream.dry = false;
+                                Some(frame)
+                            }
+                            Next::Dry if stream.stop_when_empty => None,
+                            Next::Dry => {
+                                // A radio keeps its listeners: silence until a song comes.
+                                if !stream.dry {
+                                    stream.dry = true;
+                                    stream.report(Event::QueueEmpty);
+                                }
+                                if let Some(silence) = stream.silence.clone() {
+                                    stream.send(silence, false).await?;
+                                }
+                                continue;
+                            }
+                        }
+                    }
                     Input::Pushed(frames) => {
                         // A live producer may be slow: a command must not wait for its frame.
                         tokio::select! {
@@ -223,7 +276,9 @@ pub(crate) async fn run(
                             command = commands.recv(), if commands_open => {
                                 match command {
                                     Some(Command::Stop) => return stream.finish(),
-                                    Some(command) => stream.apply(command),
+                                    Some(command) => {
+                                        command_for(&mut stream, &mut input, command);
+                                    }
                                     None => commands_open = false,
                                 }
                                 continue;
@@ -245,6 +300,11 @@ pub(crate) async fn run(
             }
         };
         stream.send(frame, true).await?;
+        if let Input::Queue(player) = &mut input
+            && let Some(started) = player.take_started()
+        {
+            stream.report(started);
+        }
     }
 }
 
@@ -260,17 +320,61 @@ pub async fn stream_playlist(
     let mut config = config.clone();
     config.content_type = crate::ContentType::Mpeg;
     let total = count_frames(&inputs);
-    // About a second of frames read ahead: bounded memory whatever the input length.
-    let frames = spawn_reader(inputs, 48);
+    let player = Player::new(SongQueue::new(inputs));
     run(
         config,
         options.clone(),
-        Input::Playlist(frames),
+        Input::Queue(Box::new(player)),
         total,
         commands,
         events,
     )
     .await
+}
+
+/// Carries out a queue command on a playlist stream; gives back any other command.
+fn queue_command(
+    player: &mut Player,
+    command: Command,
+    report: &(dyn Fn(Event) + Sync),
+) -> Option<Command> {
+    match command {
+        Command::Enqueue(input) => player.queue().push(input, false),
+        Command::PlayNext(input) => player.queue().push(input, true),
+        Command::Clear => player.queue().clear(),
+        Command::Skip => player.skip(report),
+        Command::List => report(Event::Queue {
+            playing: player.playing().cloned(),
+            queued: player.queue().snapshot(),
+        }),
+        other => return Some(other),
+    }
+    None
+}
+
+/// Carries out a command: queue commands on the playlist, the others on the stream.
+fn command_for(stream: &mut Stream, input: &mut Input, command: Command) {
+    let command = match (input, command) {
+        (_, Command::StopWhenEmpty) => {
+            stream.stop_when_empty = true;
+            return;
+        }
+        (Input::Queue(player), command) => {
+            let events = stream.events.clone();
+            let report = move |event: Event| {
+                let _ = events.try_send(event);
+            };
+            match queue_command(player, command, &report) {
+                Some(command) => command,
+                None => {
+                    stream.total = None;
+                    return;
+                }
+            }
+        }
+        (Input::Pushed(_), command) => command,
+    };
+    stream.apply(command);
 }
 
 /// The state of one running stream.
@@ -285,6 +389,10 @@ struct Stream {
     /// The next input frame, when it could not be sent yet (first frame, failed send).
     pending: Option<AudioFrame>,
     muted: bool,
+    /// A playlist stream whose queue ran dry sends silence instead of ending.
+    stop_when_empty: bool,
+    /// The queue is dry (reported once until a song comes).
+    dry: bool,
     index: u64,
     /// Frame count of the input, when known.
     total: Option<u64>,
@@ -325,6 +433,8 @@ impl Stream {
             silence,
             pending: Some(first),
             muted: false,
+            stop_when_empty: true,
+            dry: false,
             index: 0,
             total: None,
             events,
@@ -401,7 +511,15 @@ impl Stream {
                     let _ = events.try_send(event);
                 });
             }
-            Command::Mute | Command::Unmute | Command::Stop => {}
+            Command::Enqueue(_)
+            | Command::PlayNext(_)
+            | Command::Skip
+            | Command::Clear
+            | Command::List => self.report(Event::CommandRefused {
+                command,
+                reason: "frames pushed from code have no queue".into(),
+            }),
+            Command::Mute | Command::Unmute | Command::Stop | Command::StopWhenEmpty => {}
         }
     }
 

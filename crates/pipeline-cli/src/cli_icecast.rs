@@ -5,7 +5,10 @@
 //! Any other input (an RTSP camera's AAC or MP3 audio, `tcp://`) goes through the
 //! pipeline's Icecast sink instead, with the same stream options.
 //! While streaming, commands are read line by line from stdin (unless stdin is an input):
-//! `mute`, `unmute`, `title TEXT`, `stop`. Ctrl-C or SIGTERM stops.
+//! `mute`, `unmute`, `title TEXT`, `queue PATH`, `next PATH`, `skip`, `clear`, `list`,
+//! `stop`. When the queue runs dry the stream carries silence until a song is queued;
+//! it ends instead with `--stop-when-empty`, when stdin is an input, or once stdin is
+//! closed (nothing can be queued any more). Ctrl-C or SIGTERM stops.
 
 use std::time::Duration;
 
@@ -46,6 +49,10 @@ pub(crate) struct IcecastArgs {
     /// Icecast: how far ahead of real time the stream may run, in seconds.
     #[arg(long, value_name = "SECS", default_value_t = 0.25)]
     lead: f64,
+    /// Icecast: end the stream when the queue runs dry (by default silence is sent until
+    /// a song is queued with `queue PATH` on stdin).
+    #[arg(long)]
+    stop_when_empty: bool,
 }
 
 impl IcecastArgs {
@@ -119,11 +126,12 @@ pub(crate) async fn run(
             other => anyhow::bail!("an icecast output takes MP3 inputs, not {other}"),
         })
         .collect::<anyhow::Result<Vec<_>>>()?;
+    let reads_stdin = inputs.contains(&Mp3Input::Stdin);
     let options = StreamOptions {
         lead: args.lead()?,
+        stop_when_empty: args.stop_when_empty || reads_stdin,
         ..StreamOptions::default()
     };
-    let reads_stdin = inputs.contains(&Mp3Input::Stdin);
     let mut stream = IcecastStream::spawn(config, options, inputs);
     let mut events = stream.events().expect("events are taken once");
     if let Some(title) = &args.title {
@@ -131,7 +139,11 @@ pub(crate) async fn run(
     }
     let commands = (!reads_stdin).then(|| {
         let sender = stream.commands();
-        tokio::spawn(forward_commands(tokio::io::stdin(), sender))
+        tokio::spawn(async move {
+            forward_commands(tokio::io::stdin(), sender.clone()).await;
+            // Nothing can be queued any more: end when the queue runs dry.
+            let _ = sender.send(pipeline::icecast::Command::StopWhenEmpty).await;
+        })
     });
     let stopper = {
         let sender = stream.commands();
@@ -166,6 +178,28 @@ pub(crate) async fn run(
                 Event::TitleSet(title) => tracing::info!("title: {title}"),
                 Event::TitleFailed { title, reason } => {
                     tracing::warn!("title {title:?} not set: {reason}");
+                }
+                Event::TrackStarted {
+                    index,
+                    input,
+                    title,
+                } => match title {
+                    Some(title) => tracing::info!("song {}: {} ({title})", index + 1, input.name()),
+                    None => tracing::info!("song {}: {}", index + 1, input.name()),
+                },
+                Event::TrackFinished {
+                    input,
+                    completed: false,
+                    ..
+                } => tracing::info!("skipped {}", input.name()),
+                Event::TrackFailed { input, reason } => {
+                    tracing::warn!("{} not played: {reason}", input.name());
+                }
+                Event::QueueEmpty => tracing::info!("queue empty: sending silence"),
+                Event::Queue { playing, queued } => {
+                    let playing = playing.map_or("nothing".into(), |p| p.name());
+                    let queued: Vec<String> = queued.iter().map(|q| q.name()).collect();
+                    tracing::info!("playing {playing}; queued: [{}]", queued.join(", "));
                 }
                 Event::Finished => tracing::info!("finished"),
                 _ => {}

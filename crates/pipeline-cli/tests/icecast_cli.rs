@@ -225,3 +225,54 @@ fn camera_audio_goes_to_icecast_with_its_title() {
     let (code, stderr) = child.wait_with_stderr(Duration::from_secs(20));
     assert_eq!(code, Some(0), "{stderr}");
 }
+
+#[test]
+fn stdin_queue_commands_queue_list_skip_and_end_when_stdin_closes() {
+    require_peer!("icecast2");
+    let server = Icecast::start(IcecastOptions::default());
+    let first = test_support::fixture("sine-44100-cbr128.mp3");
+    let second = test_support::fixture("noxing-44100-cbr128.mp3");
+    let other_format = test_support::fixture("mpeg2-24000-mono-cbr64.mp3");
+    let child = pipeline()
+        .arg(&first)
+        .arg(url(&server, "hackme"))
+        .stdin(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut child = ChildGuard::new("pipeline", child);
+    let status = server.wait_for_status(|s| s["icestats"].get("source").is_some());
+    assert!(status["icestats"].get("source").is_some(), "{status}");
+    let stdin = child.stdin();
+    writeln!(stdin, "queue {}", second.display()).unwrap();
+    writeln!(stdin, "next {}", other_format.display()).unwrap();
+    writeln!(stdin, "list").unwrap();
+    writeln!(stdin, "skip").unwrap();
+    stdin.flush().unwrap();
+    // Closing stdin: nothing more can be queued, so the stream ends when the queue is dry
+    // (the 2 s second song), not at once.
+    let started = Instant::now();
+    let (code, stderr) = child.wait_with_stderr(Duration::from_secs(20));
+    assert_eq!(code, Some(0), "stderr: {stderr}");
+    assert!(
+        started.elapsed() > Duration::from_millis(1500),
+        "ended after {:?}: {stderr}",
+        started.elapsed()
+    );
+    let (first, second, other) = (
+        first.display().to_string(),
+        second.display().to_string(),
+        other_format.display().to_string(),
+    );
+    for line in [
+        format!("song 1: {first}"),
+        format!("queued: [{other}, {second}]"),
+        format!("skipped {first}"),
+        format!("{other} not played: "),
+        format!("song 2: {second}"),
+        "finished".to_string(),
+    ] {
+        assert!(stderr.contains(&line), "no {line:?} in {stderr}");
+    }
+    assert!(!stderr.contains("queue empty"), "{stderr}");
+}
