@@ -74,9 +74,13 @@ mod console;
 #[cfg(feature = "tokio")]
 mod event;
 #[cfg(feature = "tokio")]
+mod format;
+#[cfg(feature = "tokio")]
 mod handle;
 #[cfg(feature = "tokio")]
 mod metadata;
+#[cfg(feature = "tokio")]
+mod options;
 #[cfg(feature = "tokio")]
 mod playlist;
 #[cfg(feature = "tokio")]
@@ -100,11 +104,13 @@ pub use handle::{EventStream, IcecastStream};
 #[cfg(feature = "tokio")]
 pub use metadata::update_title;
 #[cfg(feature = "tokio")]
+pub use options::StreamOptions;
+#[cfg(feature = "tokio")]
 pub use playlist::Mp3Input;
 #[cfg(feature = "tokio")]
 pub use source::IcecastSource;
 #[cfg(feature = "tokio")]
-pub use streamer::{StreamOptions, stream_playlist};
+pub use streamer::stream_playlist;
 
 /// The README's examples, compiled as doc tests.
 #[cfg(all(doctest, feature = "tokio"))]

@@ -18,7 +18,7 @@ use mp3_frames::FrameHeader;
 use tokio::sync::{Notify, mpsc};
 
 use crate::playlist::{HeadedFrame, Mp3Input, describe, same_format, spawn_reader};
-use crate::{AudioFrame, Error, Event};
+use crate::{AudioFrame, Command, Error, Event};
 
 /// Frames read ahead per song (about a second): bounded memory whatever the song length.
 const READ_AHEAD: usize = 48;
@@ -284,4 +284,24 @@ fn open(entry: Entry) -> Song {
         entry,
         index: None,
     }
+}
+
+/// Carries out a queue command on a playlist stream; gives back any other command.
+pub(crate) fn queue_command(
+    player: &mut Player,
+    command: Command,
+    report: &(dyn Fn(Event) + Sync),
+) -> Option<Command> {
+    match command {
+        Command::Enqueue(input) => player.queue().push(input, false),
+        Command::PlayNext(input) => player.queue().push(input, true),
+        Command::Clear => player.queue().clear(),
+        Command::Skip => player.skip(report),
+        Command::List => report(Event::Queue {
+            playing: player.playing().cloned(),
+            queued: player.queue().snapshot(),
+        }),
+        other => return Some(other),
+    }
+    None
 }

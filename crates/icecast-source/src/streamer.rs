@@ -18,57 +18,18 @@
 //!   and resend the frame that failed. Wrong credentials and an unsupported content type
 //!   end the stream after one attempt.
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use media_core::Backoff;
-use mp3_frames::{FrameHeader, silent_frame};
+use mp3_frames::silent_frame;
 use tokio::sync::mpsc;
 
-use crate::adts::AdtsHeader;
-use crate::playlist::{Mp3Input, count_frames, describe, same_format};
-use crate::queue::{Next, Player, SongQueue};
+use crate::format::{Format, check_pushed, pushed_format};
+use crate::playlist::{Mp3Input, count_frames};
+use crate::queue::{Next, Player, SongQueue, queue_command};
 use crate::{
     AudioFrame, Command, Error, Event, IcecastConfig, IcecastRefusal, IcecastSource, Pacer,
-    update_title,
+    StreamOptions, update_title,
 };
-
-/// How to stream.
-#[derive(Debug, Clone)]
-pub struct StreamOptions {
-    /// How far ahead of real time the stream may run.
-    pub lead: Duration,
-    /// Bound of each connect and each answer.
-    pub timeout: Duration,
-    /// Delays between reconnection attempts after a lost connection.
-    pub reconnect: Backoff,
-    /// Give up after this long without a connection.
-    pub give_up_after: Duration,
-    /// Silence sent after the last frame so that the server relays the whole stream
-    /// (at least the server's queue block size; MP3 only).
-    pub flush_bytes: usize,
-    /// A playlist stream ends when its queue runs dry (the default: a list of files is
-    /// streamed once). A radio sets it to `false`: the mount then carries silence of
-    /// the stream's format until a song is queued ([`Command::StopWhenEmpty`] ends it
-    /// later).
-    pub stop_when_empty: bool,
-}
-
-impl Default for StreamOptions {
-    fn default() -> Self {
-        StreamOptions {
-            lead: Pacer::DEFAULT_LEAD,
-            timeout: Duration::from_secs(5),
-            reconnect: Backoff {
-                initial_delay: Duration::from_millis(500),
-                max_delay: Duration::from_secs(10),
-                ..Backoff::default()
-            },
-            give_up_after: Duration::from_secs(120),
-            flush_bytes: 4096,
-            stop_when_empty: true,
-        }
-    }
-}
 
 /// Where a stream's frames come from.
 pub(crate) enum Input {
@@ -77,63 +38,6 @@ pub(crate) enum Input {
     Queue(Box<Player>),
     /// Frames pushed from code, checked here.
     Pushed(mpsc::Receiver<AudioFrame>),
-}
-
-/// The format of the first frame, which every later frame keeps.
-#[derive(Debug, Clone, Copy)]
-enum Format {
-    Mp3(FrameHeader),
-    Aac(AdtsHeader),
-}
-
-impl Format {
-    fn describe(self) -> String {
-        match self {
-            Format::Mp3(h) => describe(h),
-            Format::Aac(h) => h.describe(),
-        }
-    }
-}
-
-/// Reads a pushed frame's header as the content type says; the frame's own sample count
-/// and rate must agree with it (they pace the stream).
-fn pushed_format(config: &IcecastConfig, frame: &AudioFrame, index: u64) -> Result<Format, Error> {
-    let input = || format!("pushed frame {index}");
-    let (format, samples, rate) = if config.content_type.is_aac() {
-        let h = AdtsHeader::parse(&frame.data).map_err(|found| Error::NotAdts {
-            input: input(),
-            found,
-        })?;
-        if h.frame_length != frame.data.len() {
-            return Err(Error::NotAdts {
-                input: input(),
-                found: format!(
-                    "its header says {} bytes, {} were pushed (one frame per push)",
-                    h.frame_length,
-                    frame.data.len()
-                ),
-            });
-        }
-        (Format::Aac(h), h.samples(), h.sample_rate)
-    } else {
-        let h = mp3_frames::header_at(&frame.data, 0).map_err(|e| Error::NotMp3 {
-            input: input(),
-            found: e.to_string(),
-        })?;
-        (Format::Mp3(h), h.samples(), h.sample_rate())
-    };
-    if (samples, rate) != (frame.samples, frame.sample_rate) {
-        return Err(Error::FormatChange {
-            input: input(),
-            offset: index,
-            from: format!("{samples} samples at {rate} Hz (its header)"),
-            to: format!(
-                "{} samples at {} Hz (as pushed)",
-                frame.samples, frame.sample_rate
-            ),
-        });
-    }
-    Ok(format)
 }
 
 /// Streams `input` to the server as one continuous stream. Runs until the input ends,
@@ -332,26 +236,6 @@ pub async fn stream_playlist(
     .await
 }
 
-/// Carries out a queue command on a playlist stream; gives back any other command.
-fn queue_command(
-    player: &mut Player,
-    command: Command,
-    report: &(dyn Fn(Event) + Sync),
-) -> Option<Command> {
-    match command {
-        Command::Enqueue(input) => player.queue().push(input, false),
-        Command::PlayNext(input) => player.queue().push(input, true),
-        Command::Clear => player.queue().clear(),
-        Command::Skip => player.skip(report),
-        Command::List => report(Event::Queue {
-            playing: player.playing().cloned(),
-            queued: player.queue().snapshot(),
-        }),
-        other => return Some(other),
-    }
-    None
-}
-
 /// Carries out a command: queue commands on the playlist, the others on the stream.
 fn command_for(stream: &mut Stream, input: &mut Input, command: Command) {
     let command = match (input, command) {
@@ -455,26 +339,13 @@ impl Stream {
     /// for it, and the pacer counts samples at its rate.
     fn check_pushed(&self, frame: AudioFrame) -> Result<AudioFrame, Error> {
         // Every earlier frame was sent before the input is read again.
-        let index = self.index;
-        let format = pushed_format(&self.config, &frame, index)?;
-        let same = match (self.format, format) {
-            (Format::Mp3(a), Format::Mp3(b)) => same_format(a, b),
-            (Format::Aac(a), Format::Aac(b)) => a.same_format(&b),
-            _ => false,
-        };
-        if !same || frame.sample_rate != self.pacer.sample_rate() {
-            return Err(Error::FormatChange {
-                input: format!("pushed frame {index}"),
-                offset: index,
-                from: self.format.describe(),
-                to: format!(
-                    "{} (frame says {} Hz)",
-                    format.describe(),
-                    frame.sample_rate
-                ),
-            });
-        }
-        Ok(frame)
+        check_pushed(
+            &self.config,
+            self.format,
+            self.pacer.sample_rate(),
+            frame,
+            self.index,
+        )
     }
 
     fn apply(&mut self, command: Command) {
@@ -607,34 +478,5 @@ impl Stream {
             self.report(Event::Reconnecting { delay });
             tokio::time::sleep(delay).await;
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use bytes::Bytes;
-
-    use super::*;
-    use crate::ContentType;
-
-    #[test]
-    fn pushed_frames_must_agree_with_their_headers_and_content_type() {
-        let mp3 = IcecastConfig::from_url("icecast://h/m").unwrap();
-        // MPEG-1 Layer III, 128 kbit/s, 44.1 kHz: 1152 samples.
-        let header = FrameHeader::from_u32(0xFFFB_9064).unwrap();
-        let data = Bytes::from(silent_frame(&header).unwrap());
-        let right = AudioFrame::mp3(data.clone()).unwrap();
-        assert_eq!((right.samples, right.sample_rate), (1152, 44_100));
-        assert!(matches!(pushed_format(&mp3, &right, 0), Ok(Format::Mp3(_))));
-        let lying = AudioFrame::new(data.clone(), 1024, 48_000);
-        let err = pushed_format(&mp3, &lying, 5).unwrap_err();
-        assert!(
-            matches!(err, Error::FormatChange { offset: 5, .. }),
-            "{err:?}"
-        );
-        assert!(err.to_string().contains("48000 Hz (as pushed)"), "{err}");
-        let aac = mp3.with_content_type(ContentType::Aac);
-        let err = pushed_format(&aac, &right, 0).unwrap_err();
-        assert!(matches!(err, Error::NotAdts { .. }), "{err:?}");
     }
 }

@@ -1,0 +1,45 @@
+//! How a stream runs: pacing lead, timeouts, reconnection, the end of a playlist.
+
+use std::time::Duration;
+
+use media_core::Backoff;
+
+use crate::Pacer;
+
+/// How to stream.
+#[derive(Debug, Clone)]
+pub struct StreamOptions {
+    /// How far ahead of real time the stream may run.
+    pub lead: Duration,
+    /// Bound of each connect and each answer.
+    pub timeout: Duration,
+    /// Delays between reconnection attempts after a lost connection.
+    pub reconnect: Backoff,
+    /// Give up after this long without a connection.
+    pub give_up_after: Duration,
+    /// Silence sent after the last frame so that the server relays the whole stream
+    /// (at least the server's queue block size; MP3 only).
+    pub flush_bytes: usize,
+    /// A playlist stream ends when its queue runs dry (the default: a list of files is
+    /// streamed once). A radio sets it to `false`: the mount then carries silence of
+    /// the stream's format until a song is queued ([`crate::Command::StopWhenEmpty`] ends it
+    /// later).
+    pub stop_when_empty: bool,
+}
+
+impl Default for StreamOptions {
+    fn default() -> Self {
+        StreamOptions {
+            lead: Pacer::DEFAULT_LEAD,
+            timeout: Duration::from_secs(5),
+            reconnect: Backoff {
+                initial_delay: Duration::from_millis(500),
+                max_delay: Duration::from_secs(10),
+                ..Backoff::default()
+            },
+            give_up_after: Duration::from_secs(120),
+            flush_bytes: 4096,
+            stop_when_empty: true,
+        }
+    }
+}
