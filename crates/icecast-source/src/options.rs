@@ -25,6 +25,10 @@ pub struct StreamOptions {
     /// the stream's format until a song is queued ([`crate::Command::StopWhenEmpty`] ends it
     /// later).
     pub stop_when_empty: bool,
+    /// Each song of a playlist stream sets the title to `Artist – Title` from its tags
+    /// (ID3v2, APE, ID3v1) when it starts (the default). A title set by command holds until
+    /// the next song; `false` keeps titles to the commands (a fixed title).
+    pub title_from_tags: bool,
 }
 
 impl Default for StreamOptions {
@@ -40,6 +44,7 @@ impl Default for StreamOptions {
             give_up_after: Duration::from_secs(120),
             flush_bytes: 4096,
             stop_when_empty: true,
+            title_from_tags: true,
         }
     }
 }

@@ -12,7 +12,7 @@
 //!   decoders were set up for) is reported and skipped; the stream goes on.
 
 use std::collections::VecDeque;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
 use mp3_frames::FrameHeader;
 use tokio::sync::{Notify, mpsc};
@@ -120,6 +120,8 @@ struct Song {
     frames: mpsc::Receiver<Result<HeadedFrame, Error>>,
     /// Its place in the play order, once its first frame went out.
     index: Option<u64>,
+    /// `Artist – Title` from its tags, set by its reader before its first frame.
+    title: Arc<OnceLock<String>>,
 }
 
 /// What the player has next.
@@ -245,7 +247,7 @@ impl Player {
                         self.starting = Some(Event::TrackStarted {
                             index: self.started - 1,
                             input: song.entry.input.clone(),
-                            title: None,
+                            title: song.title.get().cloned(),
                         });
                     }
                     return Next::Frame(frame, header);
@@ -279,10 +281,16 @@ impl Player {
 }
 
 fn open(entry: Entry) -> Song {
+    let title = Arc::new(OnceLock::new());
     Song {
-        frames: spawn_reader(vec![entry.input.clone()], READ_AHEAD),
+        frames: spawn_reader(
+            vec![entry.input.clone()],
+            READ_AHEAD,
+            Some(Arc::clone(&title)),
+        ),
         entry,
         index: None,
+        title,
     }
 }
 

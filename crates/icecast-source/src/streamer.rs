@@ -207,7 +207,14 @@ pub(crate) async fn run(
         if let Input::Queue(player) = &mut input
             && let Some(started) = player.take_started()
         {
+            let tagged = match &started {
+                Event::TrackStarted { title, .. } => title.clone(),
+                _ => None,
+            };
             stream.report(started);
+            if let Some(title) = tagged.filter(|_| stream.options.title_from_tags) {
+                stream.apply(Command::Title(title));
+            }
         }
     }
 }

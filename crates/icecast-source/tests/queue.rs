@@ -27,11 +27,17 @@ fn config(server: &Icecast) -> IcecastConfig {
 
 /// A 44.1 kHz stereo 128 kbit/s MP3 of a sine at `hz`, `secs` long, made by ffmpeg.
 fn song(dir: &Path, name: &str, hz: u32, secs: f64) -> PathBuf {
+    tagged_song(dir, name, hz, secs, &[])
+}
+
+/// [`song`] with more ffmpeg arguments (tags).
+fn tagged_song(dir: &Path, name: &str, hz: u32, secs: f64, extra: &[&str]) -> PathBuf {
     let path = dir.join(name);
     let out = Process::new("ffmpeg")
         .args(["-v", "error", "-y", "-f", "lavfi", "-i"])
         .arg(format!("sine=frequency={hz}:duration={secs}"))
         .args(["-ac", "2", "-ar", "44100", "-b:a", "128k"])
+        .args(extra)
         .arg(&path)
         .output()
         .unwrap();
@@ -53,15 +59,46 @@ fn file_frames(path: &Path) -> Vec<Vec<u8>> {
 
 /// A listener on /stream that collects the body until the source ends (on a thread).
 fn spawn_listener(port: u16) -> std::thread::JoinHandle<Vec<u8>> {
-    std::thread::spawn(move || {
-        let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
-        s.set_read_timeout(Some(Duration::from_secs(40))).unwrap();
-        write!(s, "GET /stream HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").unwrap();
-        let mut all = Vec::new();
-        let _ = s.read_to_end(&mut all);
-        let end = all.windows(4).position(|w| w == b"\r\n\r\n").expect("head") + 4;
-        all[end..].to_vec()
-    })
+    std::thread::spawn(move || listen(port, false).1)
+}
+
+/// Listens on /stream until the source ends: the answer head and the body.
+fn listen(port: u16, icy: bool) -> (String, Vec<u8>) {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(40))).unwrap();
+    let extra = if icy { "Icy-MetaData: 1\r\n" } else { "" };
+    write!(s, "GET /stream HTTP/1.0\r\nHost: 127.0.0.1\r\n{extra}\r\n").unwrap();
+    let mut all = Vec::new();
+    let _ = s.read_to_end(&mut all);
+    let end = all.windows(4).position(|w| w == b"\r\n\r\n").expect("head") + 4;
+    (
+        String::from_utf8_lossy(&all[..end]).into_owned(),
+        all[end..].to_vec(),
+    )
+}
+
+/// The `StreamTitle`s of an ICY listener's body (metaint audio bytes, a length byte ×16,
+/// the metadata), in order.
+fn icy_titles(head: &str, body: &[u8]) -> Vec<String> {
+    let metaint: usize = head
+        .lines()
+        .find_map(|l| {
+            l.to_ascii_lowercase()
+                .strip_prefix("icy-metaint:")
+                .map(|v| v.trim().parse().unwrap())
+        })
+        .unwrap_or_else(|| panic!("no icy-metaint in {head}"));
+    let (mut at, mut titles) = (0, Vec::new());
+    while at + metaint < body.len() {
+        at += metaint;
+        let len = usize::from(body[at]) * 16;
+        let meta = &body[at + 1..(at + 1 + len).min(body.len())];
+        if let Some(t) = String::from_utf8_lossy(meta).split("StreamTitle='").nth(1) {
+            titles.push(t.split("';").next().unwrap_or("").to_owned());
+        }
+        at += 1 + len;
+    }
+    titles
 }
 
 async fn wait_event(events: &mut EventStream, want: impl Fn(&Event) -> bool) -> Event {
@@ -306,4 +343,76 @@ async fn a_dry_queue_sends_silence_of_the_stream_format_until_refilled() {
     );
     assert!(got[refill..refill + b.len()] == b[..], "then B, whole");
     decodes_cleanly(&body);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn titles_from_id3v23_utf16_and_id3v24_utf8_tags_reach_status_json_and_icy() {
+    require_peer!("icecast2", "ffmpeg");
+    let server = Icecast::start(IcecastOptions::default());
+    let dir = test_support::temp_dir();
+    // ffmpeg writes non-Latin-1 text as UTF-16 with BOM in v2.3, as UTF-8 in v2.4.
+    let one = tagged_song(
+        dir.path(),
+        "one.mp3",
+        440,
+        2.0,
+        &[
+            "-id3v2_version",
+            "3",
+            "-metadata",
+            "artist=Ärtist ♫",
+            "-metadata",
+            "title=Erstes – Lied",
+        ],
+    );
+    let two = tagged_song(
+        dir.path(),
+        "two.mp3",
+        660,
+        2.0,
+        &[
+            "-id3v2_version",
+            "4",
+            "-metadata",
+            "artist=Zweite Band",
+            "-metadata",
+            "title=Títle 曲",
+        ],
+    );
+    let expected = ["Ärtist ♫ – Erstes – Lied", "Zweite Band – Títle 曲"];
+    let inputs = vec![Mp3Input::File(one), Mp3Input::File(two)];
+    let mut stream = IcecastStream::spawn(config(&server), StreamOptions::default(), inputs);
+    let mut events = stream.events().unwrap();
+    wait_event(&mut events, |e| matches!(e, Event::Connected { .. })).await;
+    tokio::task::block_in_place(|| {
+        server.wait_for_status(|s| s["icestats"].get("source").is_some())
+    });
+    let port = server.port();
+    let icy = std::thread::spawn(move || listen(port, true));
+    let title_of =
+        |s: &serde_json::Value| s["icestats"]["source"]["title"].as_str().map(String::from);
+    for (index, title) in expected.iter().enumerate() {
+        let started = wait_event(&mut events, |e| matches!(e, Event::TrackStarted { .. })).await;
+        let Event::TrackStarted {
+            index: i, title: t, ..
+        } = started
+        else {
+            unreachable!()
+        };
+        assert_eq!((i, t.as_deref()), (index as u64, Some(*title)));
+        wait_event(&mut events, |e| *e == Event::TitleSet(title.to_string())).await;
+        let status = tokio::task::block_in_place(|| {
+            server.wait_for_status(|s| title_of(s).as_deref() == Some(*title))
+        });
+        assert_eq!(title_of(&status).as_deref(), Some(*title), "{status}");
+    }
+    stream.wait().await.unwrap();
+    let (head, body) = tokio::task::block_in_place(|| icy.join().unwrap());
+    let titles = icy_titles(&head, &body);
+    for title in expected {
+        assert!(
+            titles.iter().any(|t| t == title),
+            "{title:?} not in ICY titles {titles:?}"
+        );
+    }
 }

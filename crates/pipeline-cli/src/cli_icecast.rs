@@ -25,7 +25,8 @@ pub(crate) struct IcecastArgs {
     /// Icecast: treat an http:// OUTPUT as an Icecast server (like icecast://).
     #[arg(long)]
     icecast: bool,
-    /// Icecast: stream title at the start (change it later with `title TEXT` on stdin).
+    /// Icecast: stream title (instead of each song's `Artist – Title` from its tags;
+    /// change it later with `title TEXT` on stdin).
     #[arg(long, value_name = "TEXT")]
     title: Option<String>,
     /// Icecast: stream name (ice-name).
@@ -130,6 +131,8 @@ pub(crate) async fn run(
     let options = StreamOptions {
         lead: args.lead()?,
         stop_when_empty: args.stop_when_empty || reads_stdin,
+        // --title is the stream's title; without it each song's tags give it.
+        title_from_tags: args.title.is_none(),
         ..StreamOptions::default()
     };
     let mut stream = IcecastStream::spawn(config, options, inputs);
