@@ -86,6 +86,8 @@ pub struct IcecastConfig {
     pub info: StreamInfo,
     /// `User-Agent` header.
     pub user_agent: String,
+    /// Admin user and password, sent with status requests when set (never shown).
+    pub admin: Option<(String, String)>,
 }
 
 impl IcecastConfig {
@@ -123,6 +125,7 @@ impl IcecastConfig {
             content_type: ContentType::default(),
             info: StreamInfo::default(),
             user_agent: concat!("icecast-source/", env!("CARGO_PKG_VERSION")).to_owned(),
+            admin: None,
         })
     }
 
@@ -170,6 +173,10 @@ impl fmt::Debug for IcecastConfig {
             .field("content_type", &self.content_type)
             .field("info", &self.info)
             .field("user_agent", &self.user_agent)
+            .field(
+                "admin",
+                &self.admin.as_ref().map(|(user, _)| format!("{user}:***")),
+            )
             .finish()
     }
 }
@@ -204,6 +211,8 @@ mod tests {
         let mut odd = c.clone();
         odd.password = "a/b@c:d".into();
         assert!(!odd.to_string().contains("a/b"), "{odd}");
+        odd.admin = Some(("admin".into(), "adminpw".into()));
+        assert!(!format!("{odd} {odd:?}").contains("adminpw"), "{odd:?}");
     }
 
     #[test]

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use crate::Mp3Input;
+use crate::{MountStatus, Mp3Input};
 
 /// Commands a running stream accepts.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -111,6 +111,13 @@ pub enum Event {
         playing: Option<Mp3Input>,
         /// The songs still to play, in order.
         queued: Vec<Mp3Input>,
+    },
+    /// The mount's status as the server reports it (every `status_interval`).
+    Status(MountStatus),
+    /// The status could not be read (the stream goes on).
+    StatusFailed {
+        /// Why.
+        reason: String,
     },
     /// The input ended (or a stop was asked) and the stream closed.
     Finished,

@@ -68,6 +68,7 @@ mod error;
 mod frame;
 mod pacer;
 pub mod protocol;
+mod status;
 
 #[cfg(feature = "tokio")]
 mod console;
@@ -94,6 +95,9 @@ pub use config::{ContentType, IcecastConfig, StreamInfo};
 pub use error::{Error, IcecastRefusal};
 pub use frame::AudioFrame;
 pub use pacer::Pacer;
+#[cfg(feature = "tokio")]
+pub use status::mount_status;
+pub use status::{MountStatus, parse_status, status_request};
 
 #[cfg(feature = "tokio")]
 pub use console::{forward_commands, parse_command};

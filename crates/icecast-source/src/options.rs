@@ -29,6 +29,9 @@ pub struct StreamOptions {
     /// (ID3v2, APE, ID3v1) when it starts (the default). A title set by command holds until
     /// the next song; `false` keeps titles to the commands (a fixed title).
     pub title_from_tags: bool,
+    /// How often the mount's status (listeners, title) is read from the server's
+    /// `status-json.xsl` and reported as [`crate::Event::Status`]; `None`: never.
+    pub status_interval: Option<Duration>,
 }
 
 impl Default for StreamOptions {
@@ -45,6 +48,7 @@ impl Default for StreamOptions {
             flush_bytes: 4096,
             stop_when_empty: true,
             title_from_tags: true,
+            status_interval: Some(Duration::from_secs(5)),
         }
     }
 }

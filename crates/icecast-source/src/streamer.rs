@@ -28,7 +28,7 @@ use crate::playlist::{Mp3Input, count_frames};
 use crate::queue::{Next, Player, SongQueue, queue_command};
 use crate::{
     AudioFrame, Command, Error, Event, IcecastConfig, IcecastRefusal, IcecastSource, Pacer,
-    StreamOptions, update_title,
+    StreamOptions, mount_status, update_title,
 };
 
 /// Where a stream's frames come from.
@@ -116,6 +116,14 @@ pub(crate) async fn run(
         method: source.method(),
     });
     stream.source = Some(source);
+    let _status = stream.options.status_interval.map(|every| {
+        StatusPoll(tokio::spawn(poll_status(
+            stream.config.clone(),
+            every,
+            stream.options.timeout,
+            events.clone(),
+        )))
+    });
     for command in early {
         command_for(&mut stream, &mut input, command);
     }
@@ -216,6 +224,38 @@ pub(crate) async fn run(
                 stream.apply(Command::Title(title));
             }
         }
+    }
+}
+
+/// Reads the mount's status every `every` while the stream runs.
+async fn poll_status(
+    config: IcecastConfig,
+    every: std::time::Duration,
+    timeout: std::time::Duration,
+    events: mpsc::Sender<Event>,
+) {
+    // The first read waits a moment: the server lists the mount just after the answer.
+    let first = tokio::time::Instant::now() + every.min(std::time::Duration::from_secs(1));
+    let mut ticks = tokio::time::interval_at(first, every);
+    loop {
+        ticks.tick().await;
+        let event = match mount_status(&config, timeout).await {
+            Ok(Some(status)) => Event::Status(status),
+            Ok(None) => continue, // not listed yet, or between reconnections
+            Err(e) => Event::StatusFailed {
+                reason: e.to_string(),
+            },
+        };
+        let _ = events.try_send(event);
+    }
+}
+
+/// Stops the status polling when the stream ends, whichever way.
+struct StatusPoll(tokio::task::JoinHandle<()>);
+
+impl Drop for StatusPoll {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
 

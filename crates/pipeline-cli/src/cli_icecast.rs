@@ -54,6 +54,10 @@ pub(crate) struct IcecastArgs {
     /// a song is queued with `queue PATH` on stdin).
     #[arg(long)]
     stop_when_empty: bool,
+    /// Icecast: admin credentials sent with the status requests (listener count on the
+    /// status line); the password is never printed.
+    #[arg(long, value_name = "USER:PASSWORD")]
+    admin: Option<String>,
 }
 
 impl IcecastArgs {
@@ -119,6 +123,12 @@ pub(crate) async fn run(
     if let Some(agent) = &args.user_agent {
         config.user_agent.clone_from(agent);
     }
+    if let Some(admin) = &args.admin {
+        let (user, password) = admin
+            .split_once(':')
+            .ok_or_else(|| anyhow::anyhow!("--admin takes USER:PASSWORD"))?;
+        config.admin = Some((user.to_owned(), password.to_owned()));
+    }
     let inputs = inputs
         .iter()
         .map(|s| match Endpoint::parse(s, Direction::Input)? {
@@ -158,15 +168,28 @@ pub(crate) async fn run(
     };
     let reporter = tokio::spawn(async move {
         let mut muted = false;
+        let mut listeners = None;
         while let Some(event) = events.next().await {
             match event {
                 Event::FrameSent { index, total, time } => {
                     if let Some(bar) = &bar {
                         let of = total.map_or(String::new(), |t| format!("/{t}"));
                         let state = if muted { "  muted" } else { "" };
-                        bar.set_message(format!("{}  frame {}{of}{state}", clock(time), index + 1));
+                        let heard = listeners.map_or(String::new(), |n| format!("  {n} listening"));
+                        bar.set_message(format!(
+                            "{}  frame {}{of}{state}{heard}",
+                            clock(time),
+                            index + 1
+                        ));
                     }
                 }
+                Event::Status(status) => {
+                    if listeners != Some(status.listeners) {
+                        tracing::info!("{} listening", status.listeners);
+                    }
+                    listeners = Some(status.listeners);
+                }
+                Event::StatusFailed { reason } => tracing::debug!("status: {reason}"),
                 Event::Muted => {
                     muted = true;
                     tracing::info!("muted");
@@ -195,9 +218,8 @@ pub(crate) async fn run(
                     completed: false,
                     ..
                 } => tracing::info!("skipped {}", input.name()),
-                Event::TrackFailed { input, reason } => {
-                    tracing::warn!("{} not played: {reason}", input.name());
-                }
+                // The reason names the song.
+                Event::TrackFailed { reason, .. } => tracing::warn!("not played: {reason}"),
                 Event::QueueEmpty => tracing::info!("queue empty: sending silence"),
                 Event::Queue { playing, queued } => {
                     let playing = playing.map_or("nothing".into(), |p| p.name());

@@ -236,6 +236,7 @@ fn stdin_queue_commands_queue_list_skip_and_end_when_stdin_closes() {
     let child = pipeline()
         .arg(&first)
         .arg(url(&server, "hackme"))
+        .args(["--admin", "admin:adminpw"])
         .stdin(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -243,6 +244,9 @@ fn stdin_queue_commands_queue_list_skip_and_end_when_stdin_closes() {
     let mut child = ChildGuard::new("pipeline", child);
     let status = server.wait_for_status(|s| s["icestats"].get("source").is_some());
     assert!(status["icestats"].get("source").is_some(), "{status}");
+    // One listener, counted by the status read 1 s after connecting.
+    let mut listener = std::net::TcpStream::connect(("127.0.0.1", server.port())).unwrap();
+    write!(listener, "GET /stream HTTP/1.0\r\n\r\n").unwrap();
     let stdin = child.stdin();
     writeln!(stdin, "queue {}", second.display()).unwrap();
     writeln!(stdin, "next {}", other_format.display()).unwrap();
@@ -268,11 +272,17 @@ fn stdin_queue_commands_queue_list_skip_and_end_when_stdin_closes() {
         format!("song 1: {first}"),
         format!("queued: [{other}, {second}]"),
         format!("skipped {first}"),
-        format!("{other} not played: "),
+        format!("not played: {other}: format change"),
         format!("song 2: {second}"),
         "finished".to_string(),
+        "1 listening".to_string(),
     ] {
         assert!(stderr.contains(&line), "no {line:?} in {stderr}");
     }
     assert!(!stderr.contains("queue empty"), "{stderr}");
+    assert!(
+        !stderr.contains("adminpw"),
+        "admin password printed: {stderr}"
+    );
+    drop(listener);
 }
