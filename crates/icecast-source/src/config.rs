@@ -2,6 +2,7 @@
 //! `http://…`), plus the stream's content type and `ice-*` description.
 
 use std::fmt;
+use std::path::PathBuf;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
@@ -88,10 +89,16 @@ pub struct IcecastConfig {
     pub user_agent: String,
     /// Admin user and password, sent with status requests when set (never shown).
     pub admin: Option<(String, String)>,
+    /// Connect with TLS (`icecasts://` or `https://` URLs set it).
+    pub tls: bool,
+    /// A PEM file of CA certificates trusted besides the webpki roots (e.g. a server's
+    /// self-signed certificate).
+    pub tls_ca: Option<PathBuf>,
 }
 
 impl IcecastConfig {
-    /// Parses `icecast://user:pass@host:port/mount` or `http://user:pass@host:port/mount`.
+    /// Parses `icecast://user:pass@host:port/mount` or `http://user:pass@host:port/mount`;
+    /// `icecasts://` and `https://` connect with TLS.
     /// The user defaults to `source`, the port to 8000, the content type to MP3.
     pub fn from_url(url: &str) -> Result<Self, Error> {
         let bad = |why: &str| Error::InvalidUrl {
@@ -99,9 +106,15 @@ impl IcecastConfig {
             reason: why.to_owned(),
         };
         let parsed = url::Url::parse(url).map_err(|e| bad(&e.to_string()))?;
-        if !matches!(parsed.scheme(), "icecast" | "http") {
-            return Err(bad("scheme must be icecast:// or http://"));
-        }
+        let tls = match parsed.scheme() {
+            "icecast" | "http" => false,
+            "icecasts" | "https" => true,
+            _ => {
+                return Err(bad(
+                    "scheme must be icecast://, icecasts://, http:// or https://",
+                ));
+            }
+        };
         let host = parsed.host_str().ok_or_else(|| bad("no host"))?.to_owned();
         let mount = parsed.path().to_owned();
         if mount.len() < 2 {
@@ -126,6 +139,8 @@ impl IcecastConfig {
             info: StreamInfo::default(),
             user_agent: concat!("icecast-source/", env!("CARGO_PKG_VERSION")).to_owned(),
             admin: None,
+            tls,
+            tls_ca: None,
         })
     }
 
@@ -155,7 +170,8 @@ impl fmt::Display for IcecastConfig {
     /// from the masking.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let url = format!(
-            "icecast://{}:{}@{}:{}{}",
+            "icecast{}://{}:{}@{}:{}{}",
+            if self.tls { "s" } else { "" },
             utf8_percent_encode(&self.user, NON_ALPHANUMERIC),
             utf8_percent_encode(&self.password, NON_ALPHANUMERIC),
             self.host,
@@ -197,6 +213,10 @@ mod tests {
         assert_eq!(c.content_type, ContentType::Mpeg);
         let d = IcecastConfig::from_url("http://:pw@example.org/m").unwrap();
         assert_eq!((d.user.as_str(), d.port), ("source", 8000));
+        assert!(!d.tls);
+        let t = IcecastConfig::from_url("icecasts://source:pw@example.org:8443/m").unwrap();
+        assert!(t.tls && IcecastConfig::from_url("https://h/m").unwrap().tls);
+        assert_eq!(t.to_string(), "icecasts://source:***@example.org:8443/m");
     }
 
     #[test]

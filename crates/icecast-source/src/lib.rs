@@ -90,6 +90,8 @@ mod queue;
 mod source;
 #[cfg(feature = "tokio")]
 mod streamer;
+#[cfg(feature = "tokio")]
+mod transport;
 
 pub use config::{ContentType, IcecastConfig, StreamInfo};
 pub use error::{Error, IcecastRefusal};

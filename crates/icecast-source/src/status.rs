@@ -85,17 +85,12 @@ pub async fn mount_status(
     config: &IcecastConfig,
     timeout: std::time::Duration,
 ) -> Result<Option<MountStatus>, crate::Error> {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::io::AsyncWriteExt;
     let exchange = async {
-        let mut stream = tokio::net::TcpStream::connect(config.address()).await?;
+        let mut stream = crate::transport::connect(config).await?;
         stream.write_all(status_request(config).as_bytes()).await?;
-        let mut answer = Vec::new();
         // HTTP/1.0: the server closes after its answer; bounded all the same.
-        (&mut stream)
-            .take(4 * 1024 * 1024)
-            .read_to_end(&mut answer)
-            .await?;
-        Ok::<_, std::io::Error>(answer)
+        crate::transport::read_to_close(&mut stream, 4 * 1024 * 1024).await
     };
     let what = || format!("reading the status of {config}");
     let answer = tokio::time::timeout(timeout, exchange)

@@ -54,6 +54,13 @@ pub(crate) struct IcecastArgs {
     /// a song is queued with `queue PATH` on stdin).
     #[arg(long)]
     stop_when_empty: bool,
+    /// Icecast: connect with TLS (like an icecasts:// URL).
+    #[arg(long)]
+    tls: bool,
+    /// Icecast: a PEM file of CA certificates to trust besides the built-in roots (a
+    /// server's self-signed certificate); implies --tls.
+    #[arg(long, value_name = "FILE")]
+    tls_ca: Option<std::path::PathBuf>,
     /// Icecast: admin credentials sent with the status requests (listener count on the
     /// status line); the password is never printed.
     #[arg(long, value_name = "USER:PASSWORD")]
@@ -64,7 +71,10 @@ impl IcecastArgs {
     /// The Icecast URL of `output` when it names an Icecast server.
     pub(crate) fn target(&self, output: &str) -> Option<String> {
         let lower = output.to_ascii_lowercase();
-        (lower.starts_with("icecast://") || (self.icecast && lower.starts_with("http://")))
+        let http = lower.starts_with("http://") || lower.starts_with("https://");
+        (lower.starts_with("icecast://")
+            || lower.starts_with("icecasts://")
+            || (self.icecast && http))
             .then(|| output.to_owned())
     }
 }
@@ -123,6 +133,8 @@ pub(crate) async fn run(
     if let Some(agent) = &args.user_agent {
         config.user_agent.clone_from(agent);
     }
+    config.tls |= args.tls || args.tls_ca.is_some();
+    config.tls_ca.clone_from(&args.tls_ca);
     if let Some(admin) = &args.admin {
         let (user, password) = admin
             .split_once(':')

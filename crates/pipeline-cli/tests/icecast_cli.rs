@@ -286,3 +286,49 @@ fn stdin_queue_commands_queue_list_skip_and_end_when_stdin_closes() {
     );
     drop(listener);
 }
+
+#[test]
+fn tls_with_a_self_signed_certificate_and_tls_ca() {
+    require_peer!("icecast2", "openssl");
+    let certs = test_support::temp_dir();
+    let (server_pem, cert) = test_support::icecast::self_signed_certificate(certs.path());
+    let server = Icecast::start(IcecastOptions {
+        tls_certificate: Some(server_pem),
+        ..IcecastOptions::default()
+    });
+    let mp3 = test_support::fixture("noxing-44100-cbr128.mp3");
+    let tls_url = format!(
+        "icecasts://source:hackme@127.0.0.1:{}/stream",
+        server.tls_port().unwrap()
+    );
+    let stderr = failure(pipeline().arg(&mp3).arg(&tls_url));
+    assert!(
+        stderr
+            .lines()
+            .last()
+            .unwrap()
+            .contains("invalid peer certificate"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("hackme"), "{stderr}");
+    // The same server with --tls and an http:// URL, trusting the certificate.
+    let http = tls_url.replace("icecasts://", "http://");
+    let child = pipeline()
+        .arg(&mp3)
+        .arg(&http)
+        .args(["--icecast", "--tls", "--title", "Sicher ♫", "--tls-ca"])
+        .arg(&cert)
+        .stdin(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut child = ChildGuard::new("pipeline", child);
+    let status = server.wait_for_status(|s| title_of(s) == Some("Sicher ♫"));
+    assert_eq!(title_of(&status), Some("Sicher ♫"), "{status}");
+    let (code, stderr) = child.wait_with_stderr(Duration::from_secs(15));
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(
+        stderr.contains("connected (PUT)") && stderr.contains("finished"),
+        "{stderr}"
+    );
+}
