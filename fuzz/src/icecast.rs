@@ -9,7 +9,18 @@ use icecast_source::adts::{AdtsFrames, AdtsHeader};
 use icecast_source::{IcecastConfig, IcecastRefusal, protocol};
 
 /// Targets of this module.
-pub const TARGETS: &[(&str, crate::Body)] = &[("icecast_answer", icecast_answer)];
+pub const TARGETS: &[(&str, crate::Body)] = &[
+    ("icecast_answer", icecast_answer),
+    ("icecast_status", icecast_status),
+];
+
+/// The server's status page (`status-json.xsl` answers): any bytes give a status, none,
+/// or a refusal, never a panic.
+pub fn icecast_status(data: &[u8]) {
+    for mount in ["/live", "/stream", ""] {
+        let _ = icecast_source::parse_status(data, mount);
+    }
+}
 
 /// Everything the client parses, on the same bytes.
 pub fn icecast_answer(data: &[u8]) {

@@ -313,3 +313,98 @@ pub(crate) fn queue_command(
     }
     None
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+
+    use mp3_frames::Frames;
+
+    use super::*;
+
+    fn fixture(name: &str) -> Mp3Input {
+        Mp3Input::File(
+            PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+                .join("../../fixtures")
+                .join(name),
+        )
+    }
+
+    fn frames_of(input: &Mp3Input) -> Vec<bytes::Bytes> {
+        let Mp3Input::File(path) = input else {
+            unreachable!()
+        };
+        let data = std::fs::read(path).unwrap();
+        Frames::new(&data)
+            .map(|f| bytes::Bytes::copy_from_slice(f.data))
+            .collect()
+    }
+
+    #[test]
+    fn edits_keep_order_and_are_seen_in_the_snapshot() {
+        let (a, b, c) = (fixture("a.mp3"), fixture("b.mp3"), fixture("c.mp3"));
+        let queue = SongQueue::new(vec![a.clone()]);
+        assert!(!queue.edited(), "the initial list is no edit");
+        queue.push(b.clone(), false);
+        queue.push(c.clone(), true);
+        assert_eq!(queue.snapshot(), vec![c.clone(), a.clone(), b.clone()]);
+        assert!(queue.edited());
+        assert_eq!(queue.pop().map(|e| e.input), Some(c));
+        queue.clear();
+        assert!(queue.snapshot().is_empty() && queue.pop().is_none());
+    }
+
+    #[tokio::test]
+    async fn songs_follow_each_other_skip_cuts_and_another_format_is_passed_over() {
+        let (a, b) = (
+            fixture("sine-44100-cbr128.mp3"),
+            fixture("noxing-44100-cbr128.mp3"),
+        );
+        let other = fixture("mpeg2-24000-mono-cbr64.mp3");
+        let events = Mutex::new(Vec::new());
+        let report = |e: Event| events.lock().unwrap().push(e);
+        let queue = SongQueue::new(vec![a.clone(), other.clone(), b.clone()]);
+        let mut player = Player::new(Arc::clone(&queue));
+        let mut got = Vec::new();
+        let mut format = None;
+        while let Next::Frame(frame, header) = player.next(format, &report).await {
+            format.get_or_insert(header);
+            if let Some(started) = player.take_started() {
+                report(started);
+            }
+            got.push(frame.data);
+            if got.len() == 10 {
+                player.skip(&report); // A cut after 10 frames
+            }
+        }
+        let expected: Vec<_> = frames_of(&a)[..10]
+            .iter()
+            .chain(frames_of(&b).iter())
+            .cloned()
+            .collect();
+        assert!(got == expected, "A's first 10 frames, then all of B");
+        let events = events.into_inner().unwrap();
+        let kinds: Vec<String> = events
+            .iter()
+            .map(|e| match e {
+                Event::TrackStarted { index, .. } => format!("start {index}"),
+                Event::TrackFinished {
+                    index, completed, ..
+                } => format!("finish {index} {completed}"),
+                Event::TrackFailed { input, .. } => format!("failed {}", *input == other),
+                other => format!("{other:?}"),
+            })
+            .collect();
+        assert_eq!(
+            kinds,
+            [
+                "start 0",
+                "finish 0 false",
+                "failed true",
+                "start 1",
+                "finish 1 true"
+            ]
+        );
+        assert!(player.last_failure.is_some());
+    }
+}
