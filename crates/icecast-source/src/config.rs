@@ -23,6 +23,8 @@ pub enum ContentType {
     Aac,
     /// ADTS HE-AAC frames (`audio/aacp`).
     AacPlus,
+    /// Ogg pages of Opus or Vorbis (`application/ogg`), one logical stream per song.
+    Ogg,
 }
 
 impl ContentType {
@@ -32,6 +34,7 @@ impl ContentType {
             ContentType::Mpeg => "audio/mpeg",
             ContentType::Aac => "audio/aac",
             ContentType::AacPlus => "audio/aacp",
+            ContentType::Ogg => "application/ogg",
         }
     }
 

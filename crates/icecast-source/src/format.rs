@@ -5,14 +5,17 @@
 use mp3_frames::FrameHeader;
 
 use crate::adts::AdtsHeader;
+use crate::ogg::OggPage;
 use crate::playlist::{describe, same_format};
-use crate::{AudioFrame, Error, IcecastConfig};
+use crate::{AudioFrame, ContentType, Error, IcecastConfig};
 
 /// The format of the first frame, which every later frame keeps.
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum Format {
     Mp3(FrameHeader),
     Aac(AdtsHeader),
+    /// Ogg pages: each page's duration comes from its granule advance, as pushed.
+    Ogg,
 }
 
 impl Format {
@@ -20,6 +23,7 @@ impl Format {
         match self {
             Format::Mp3(h) => describe(h),
             Format::Aac(h) => h.describe(),
+            Format::Ogg => "Ogg pages".into(),
         }
     }
 }
@@ -32,6 +36,19 @@ pub(crate) fn pushed_format(
     index: u64,
 ) -> Result<Format, Error> {
     let input = || format!("pushed frame {index}");
+    if config.content_type == ContentType::Ogg {
+        let page = OggPage::parse(&frame.data).map_err(|found| Error::NotOgg {
+            input: input(),
+            found,
+        })?;
+        if page.data.len() != frame.data.len() {
+            return Err(Error::NotOgg {
+                input: input(),
+                found: "more than one page pushed (one page per push)".into(),
+            });
+        }
+        return Ok(Format::Ogg);
+    }
     let (format, samples, rate) = if config.content_type.is_aac() {
         let h = AdtsHeader::parse(&frame.data).map_err(|found| Error::NotAdts {
             input: input(),
@@ -81,6 +98,7 @@ pub(crate) fn check_pushed(
     let same = match (stream, format) {
         (Format::Mp3(a), Format::Mp3(b)) => same_format(a, b),
         (Format::Aac(a), Format::Aac(b)) => a.same_format(&b),
+        (Format::Ogg, Format::Ogg) => true,
         _ => false,
     };
     if !same || frame.sample_rate != sample_rate {

@@ -142,7 +142,7 @@ impl IcecastStream {
     /// Sends silence from now on; the input position stays. `Err(MuteUnsupported)` for AAC
     /// streams: a silent AAC frame needs an encoder, and this crate does not fake one.
     pub async fn mute(&self) -> Result<(), Error> {
-        if self.content_type.is_aac() {
+        if self.content_type != crate::ContentType::Mpeg {
             return Err(Error::MuteUnsupported {
                 content_type: self.content_type.as_str(),
             });

@@ -66,6 +66,7 @@ pub mod adts;
 mod config;
 mod error;
 mod frame;
+pub mod ogg;
 mod pacer;
 pub mod protocol;
 mod status;

@@ -160,7 +160,7 @@ pub(crate) async fn run(
                         }
                         let format = match stream.format {
                             Format::Mp3(header) => Some(header),
-                            Format::Aac(_) => None,
+                            Format::Aac(_) | Format::Ogg => None,
                         };
                         match player.next(format, &report).await {
                             Next::Frame(frame, _) => {
@@ -353,6 +353,8 @@ impl Stream {
                 info.channels = info.channels.or(header.channels());
                 None
             }
+            // A silent Opus or Vorbis packet needs an encoder: mute is refused.
+            Format::Ogg => None,
         };
         info.sample_rate = info.sample_rate.or(Some(first.sample_rate));
         Stream {
