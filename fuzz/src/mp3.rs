@@ -16,7 +16,10 @@ pub fn mp3_tag_text(data: &[u8]) {
     use mp3_frames::{TagKind, TagText};
     let scanned = TagText::scan(data);
     for kind in [
-        TagKind::Id3v2 { major: 4, footer: false },
+        TagKind::Id3v2 {
+            major: 4,
+            footer: false,
+        },
         TagKind::Id3v1,
         TagKind::Ape { header: false },
     ] {
