@@ -9,7 +9,37 @@ use icecast_source::adts::{AdtsFrames, AdtsHeader};
 use icecast_source::{IcecastConfig, IcecastRefusal, protocol};
 
 /// Targets of this module.
-pub const TARGETS: &[(&str, crate::Body)] = &[("icecast_answer", icecast_answer)];
+pub const TARGETS: &[(&str, crate::Body)] = &[
+    ("icecast_answer", icecast_answer),
+    ("icecast_status", icecast_status),
+    ("icecast_ogg_pages", icecast_ogg_pages),
+];
+
+/// Ogg pages of a song: pages are slices of the input in order, a renumbered page keeps
+/// its length and parses again with the new serial; never a panic.
+pub fn icecast_ogg_pages(data: &[u8]) {
+    use icecast_source::ogg::{OggPage, OggPages, song_frames};
+    let data = Bytes::copy_from_slice(data);
+    let mut at = 0;
+    for page in OggPages::new(data.clone()).map_while(Result::ok) {
+        assert_eq!(page.data, data.slice(at..at + page.data.len()));
+        at += page.data.len();
+        let renumbered = page.with_serial(7);
+        assert_eq!(renumbered.data.len(), page.data.len());
+        assert_eq!(OggPage::parse(&renumbered.data).map(|p| p.serial), Ok(7));
+    }
+    if let Ok(frames) = song_frames("fuzz", data, 9) {
+        assert!(frames.iter().all(|f| f.sample_rate > 0));
+    }
+}
+
+/// The server's status page (`status-json.xsl` answers): any bytes give a status, none,
+/// or a refusal, never a panic.
+pub fn icecast_status(data: &[u8]) {
+    for mount in ["/live", "/stream", ""] {
+        let _ = icecast_source::parse_status(data, mount);
+    }
+}
 
 /// Everything the client parses, on the same bytes.
 pub fn icecast_answer(data: &[u8]) {

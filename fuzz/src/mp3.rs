@@ -4,7 +4,31 @@
 use mp3_frames::{Event, Events, FrameHeader, StreamParser, StreamSummary};
 
 /// Targets of this module.
-pub const TARGETS: &[(&str, crate::Body)] = &[("mp3_slice", mp3_slice), ("mp3_push", mp3_push)];
+pub const TARGETS: &[(&str, crate::Body)] = &[
+    ("mp3_slice", mp3_slice),
+    ("mp3_push", mp3_push),
+    ("mp3_tag_text", mp3_tag_text),
+];
+
+/// Tag text reader: any bytes, as a whole file and as each kind of tag, never panic; a
+/// title found is never empty.
+pub fn mp3_tag_text(data: &[u8]) {
+    use mp3_frames::{TagKind, TagText};
+    let scanned = TagText::scan(data);
+    for kind in [
+        TagKind::Id3v2 {
+            major: 4,
+            footer: false,
+        },
+        TagKind::Id3v1,
+        TagKind::Ape { header: false },
+    ] {
+        let text = TagText::parse(kind, data);
+        assert!(text.title.as_deref() != Some(""));
+        assert!(text.artist.as_deref() != Some(""));
+    }
+    let _ = scanned.stream_title();
+}
 
 /// Slice parser: events in order, frames are the input's bytes, never past the end.
 pub fn mp3_slice(data: &[u8]) {

@@ -2,6 +2,7 @@
 //! `http://…`), plus the stream's content type and `ice-*` description.
 
 use std::fmt;
+use std::path::PathBuf;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
@@ -22,6 +23,8 @@ pub enum ContentType {
     Aac,
     /// ADTS HE-AAC frames (`audio/aacp`).
     AacPlus,
+    /// Ogg pages of Opus or Vorbis (`application/ogg`), one logical stream per song.
+    Ogg,
 }
 
 impl ContentType {
@@ -31,6 +34,7 @@ impl ContentType {
             ContentType::Mpeg => "audio/mpeg",
             ContentType::Aac => "audio/aac",
             ContentType::AacPlus => "audio/aacp",
+            ContentType::Ogg => "application/ogg",
         }
     }
 
@@ -86,10 +90,18 @@ pub struct IcecastConfig {
     pub info: StreamInfo,
     /// `User-Agent` header.
     pub user_agent: String,
+    /// Admin user and password, sent with status requests when set (never shown).
+    pub admin: Option<(String, String)>,
+    /// Connect with TLS (`icecasts://` or `https://` URLs set it).
+    pub tls: bool,
+    /// A PEM file of CA certificates trusted besides the webpki roots (e.g. a server's
+    /// self-signed certificate).
+    pub tls_ca: Option<PathBuf>,
 }
 
 impl IcecastConfig {
-    /// Parses `icecast://user:pass@host:port/mount` or `http://user:pass@host:port/mount`.
+    /// Parses `icecast://user:pass@host:port/mount` or `http://user:pass@host:port/mount`;
+    /// `icecasts://` and `https://` connect with TLS.
     /// The user defaults to `source`, the port to 8000, the content type to MP3.
     pub fn from_url(url: &str) -> Result<Self, Error> {
         let bad = |why: &str| Error::InvalidUrl {
@@ -97,9 +109,15 @@ impl IcecastConfig {
             reason: why.to_owned(),
         };
         let parsed = url::Url::parse(url).map_err(|e| bad(&e.to_string()))?;
-        if !matches!(parsed.scheme(), "icecast" | "http") {
-            return Err(bad("scheme must be icecast:// or http://"));
-        }
+        let tls = match parsed.scheme() {
+            "icecast" | "http" => false,
+            "icecasts" | "https" => true,
+            _ => {
+                return Err(bad(
+                    "scheme must be icecast://, icecasts://, http:// or https://",
+                ));
+            }
+        };
         let host = parsed.host_str().ok_or_else(|| bad("no host"))?.to_owned();
         let mount = parsed.path().to_owned();
         if mount.len() < 2 {
@@ -123,6 +141,9 @@ impl IcecastConfig {
             content_type: ContentType::default(),
             info: StreamInfo::default(),
             user_agent: concat!("icecast-source/", env!("CARGO_PKG_VERSION")).to_owned(),
+            admin: None,
+            tls,
+            tls_ca: None,
         })
     }
 
@@ -152,7 +173,8 @@ impl fmt::Display for IcecastConfig {
     /// from the masking.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let url = format!(
-            "icecast://{}:{}@{}:{}{}",
+            "icecast{}://{}:{}@{}:{}{}",
+            if self.tls { "s" } else { "" },
             utf8_percent_encode(&self.user, NON_ALPHANUMERIC),
             utf8_percent_encode(&self.password, NON_ALPHANUMERIC),
             self.host,
@@ -170,6 +192,10 @@ impl fmt::Debug for IcecastConfig {
             .field("content_type", &self.content_type)
             .field("info", &self.info)
             .field("user_agent", &self.user_agent)
+            .field(
+                "admin",
+                &self.admin.as_ref().map(|(user, _)| format!("{user}:***")),
+            )
             .finish()
     }
 }
@@ -190,6 +216,10 @@ mod tests {
         assert_eq!(c.content_type, ContentType::Mpeg);
         let d = IcecastConfig::from_url("http://:pw@example.org/m").unwrap();
         assert_eq!((d.user.as_str(), d.port), ("source", 8000));
+        assert!(!d.tls);
+        let t = IcecastConfig::from_url("icecasts://source:pw@example.org:8443/m").unwrap();
+        assert!(t.tls && IcecastConfig::from_url("https://h/m").unwrap().tls);
+        assert_eq!(t.to_string(), "icecasts://source:***@example.org:8443/m");
     }
 
     #[test]
@@ -204,6 +234,8 @@ mod tests {
         let mut odd = c.clone();
         odd.password = "a/b@c:d".into();
         assert!(!odd.to_string().contains("a/b"), "{odd}");
+        odd.admin = Some(("admin".into(), "adminpw".into()));
+        assert!(!format!("{odd} {odd:?}").contains("adminpw"), "{odd:?}");
     }
 
     #[test]

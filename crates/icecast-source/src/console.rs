@@ -6,11 +6,16 @@
 //! | `unmute` | resume the file where it stopped |
 //! | `title TEXT` | set the stream title |
 //! | `stop` (or `quit`) | stop streaming |
+//! | `queue PATH` | add an MP3 file at the end of the queue |
+//! | `next PATH` | add an MP3 file to play right after the current song |
+//! | `skip` | end the current song now |
+//! | `clear` | remove the songs still to play |
+//! | `list` | report the queue ([`crate::Event::Queue`]) |
 
 use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
 use tokio::sync::mpsc;
 
-use crate::Command;
+use crate::{Command, Mp3Input};
 
 /// Reads one command line; `Err` names what is wrong with it.
 pub fn parse_command(line: &str) -> Result<Option<Command>, String> {
@@ -23,8 +28,16 @@ pub fn parse_command(line: &str) -> Result<Option<Command>, String> {
         "stop" | "quit" => Ok(Some(Command::Stop)),
         "title" if !rest.trim().is_empty() => Ok(Some(Command::Title(rest.trim().to_owned()))),
         "title" => Err("title needs a text: title Artist - Song".into()),
+        "queue" | "next" if rest.trim().is_empty() => {
+            Err(format!("{word} needs a file: {word} PATH"))
+        }
+        "queue" => Ok(Some(Command::Enqueue(Mp3Input::File(rest.trim().into())))),
+        "next" => Ok(Some(Command::PlayNext(Mp3Input::File(rest.trim().into())))),
+        "skip" => Ok(Some(Command::Skip)),
+        "clear" => Ok(Some(Command::Clear)),
+        "list" => Ok(Some(Command::List)),
         other => Err(format!(
-            "unknown command {other:?} (mute, unmute, title TEXT, stop)"
+            "unknown command {other:?} (mute, unmute, title TEXT, queue PATH, next PATH, skip, clear, list, stop)"
         )),
     }
 }
@@ -58,6 +71,20 @@ mod tests {
             Ok(Some(Command::Title("Ärtist – Song".into())))
         );
         assert_eq!(parse_command("quit"), Ok(Some(Command::Stop)));
+        assert_eq!(
+            parse_command("queue /music/Ä b.mp3"),
+            Ok(Some(Command::Enqueue(Mp3Input::File(
+                "/music/Ä b.mp3".into()
+            ))))
+        );
+        assert_eq!(
+            parse_command("NEXT x.mp3"),
+            Ok(Some(Command::PlayNext(Mp3Input::File("x.mp3".into()))))
+        );
+        assert_eq!(parse_command("skip"), Ok(Some(Command::Skip)));
+        assert_eq!(parse_command("clear"), Ok(Some(Command::Clear)));
+        assert_eq!(parse_command("list"), Ok(Some(Command::List)));
+        assert!(parse_command("queue").unwrap_err().contains("needs a file"));
         assert_eq!(parse_command(""), Ok(None));
         assert!(parse_command("title").unwrap_err().contains("needs a text"));
         assert!(

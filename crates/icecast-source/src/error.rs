@@ -58,6 +58,15 @@ pub enum Error {
         /// What was found instead.
         found: String,
     },
+    /// An input or pushed frame of an `application/ogg` stream is not Ogg Opus/Vorbis
+    /// pages.
+    #[error("{input}: not Ogg Opus or Vorbis ({found})")]
+    NotOgg {
+        /// The input's name.
+        input: String,
+        /// What was found instead.
+        found: String,
+    },
     /// An input has another format than the stream (listeners' decoders were set up for
     /// the first one).
     #[error("{input}: format change at byte {offset}: stream is {from}, this is {to}")]
@@ -116,6 +125,7 @@ impl Error {
             Error::InvalidUrl { .. }
             | Error::NotMp3 { .. }
             | Error::NotAdts { .. }
+            | Error::NotOgg { .. }
             | Error::FormatChange { .. }
             | Error::Mp3 { .. }
             | Error::MuteUnsupported { .. } => true,

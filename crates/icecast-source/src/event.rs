@@ -2,6 +2,8 @@
 
 use std::time::Duration;
 
+use crate::{MountStatus, Mp3Input};
+
 /// Commands a running stream accepts.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Command {
@@ -13,6 +15,18 @@ pub enum Command {
     Title(String),
     /// Stop now.
     Stop,
+    /// Add a song at the end of the queue (playlist streams).
+    Enqueue(Mp3Input),
+    /// Add a song to play right after the current one (playlist streams).
+    PlayNext(Mp3Input),
+    /// End the current song now and go on with the next one (playlist streams).
+    Skip,
+    /// Remove every song still to play; the current one plays on (playlist streams).
+    Clear,
+    /// Report the queue ([`Event::Queue`]).
+    List,
+    /// End the stream when the queue runs dry, instead of sending silence.
+    StopWhenEmpty,
 }
 
 /// What a running stream reports.
@@ -62,6 +76,48 @@ pub enum Event {
         total: Option<u64>,
         /// Media time sent since the start (input and silence).
         time: Duration,
+    },
+    /// A song's first frame went out.
+    TrackStarted {
+        /// 0-based place of the song in the play order.
+        index: u64,
+        /// The song.
+        input: Mp3Input,
+        /// Its title, read from its tags (set on the server unless a title was given).
+        title: Option<String>,
+    },
+    /// A song ended: its last frame went out (`completed`), or it was skipped.
+    TrackFinished {
+        /// Its place in the play order.
+        index: u64,
+        /// The song.
+        input: Mp3Input,
+        /// Whether it played to its end.
+        completed: bool,
+    },
+    /// A song could not be played (unreadable, not MP3, another format than the
+    /// stream's): skipped, the stream goes on.
+    TrackFailed {
+        /// The song.
+        input: Mp3Input,
+        /// Why.
+        reason: String,
+    },
+    /// The queue ran dry: silence of the stream's format is sent until a song is added.
+    QueueEmpty,
+    /// The queue, as asked by [`Command::List`].
+    Queue {
+        /// The song playing.
+        playing: Option<Mp3Input>,
+        /// The songs still to play, in order.
+        queued: Vec<Mp3Input>,
+    },
+    /// The mount's status as the server reports it (every `status_interval`).
+    Status(MountStatus),
+    /// The status could not be read (the stream goes on).
+    StatusFailed {
+        /// Why.
+        reason: String,
     },
     /// The input ended (or a stop was asked) and the stream closed.
     Finished,

@@ -2,10 +2,12 @@
 //! events out.
 
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use tokio::sync::mpsc;
 
+use crate::queue::{Player, SongQueue};
 use crate::streamer::{Input, run};
 use crate::{AudioFrame, Command, Error, Event, IcecastConfig, Mp3Input, StreamOptions};
 
@@ -24,6 +26,8 @@ pub struct IcecastStream {
     commands: mpsc::Sender<Command>,
     frames: Option<mpsc::Sender<AudioFrame>>,
     events: Option<EventStream>,
+    /// The songs still to play (playlist streams).
+    queue: Option<Arc<SongQueue>>,
     content_type: crate::ContentType,
     task: tokio::task::JoinHandle<Result<(), Error>>,
 }
@@ -38,15 +42,59 @@ impl IcecastStream {
         Self::run_with(config, options, Input::Pushed(frame_rx), None, Some(frames))
     }
 
-    /// Starts streaming a playlist of MP3 `inputs` on the current tokio runtime; the
-    /// content type is `audio/mpeg` whatever `config` says.
+    /// Starts a radio: a live queue of MP3 songs (`inputs` first; add more with
+    /// [`IcecastStream::enqueue`] and [`IcecastStream::play_next`] while it plays), one
+    /// continuous stream on the current tokio runtime. Songs follow each other without a
+    /// gap or a reconnection; a song in another format than the stream's is reported
+    /// ([`Event::TrackFailed`]) and skipped. When the queue runs dry the stream ends if
+    /// `options.stop_when_empty` (the default), else it sends silence of its format
+    /// until a song is queued. The content type is `audio/mpeg` whatever `config` says.
     pub fn spawn(config: IcecastConfig, options: StreamOptions, inputs: Vec<Mp3Input>) -> Self {
         let mut config = config;
         config.content_type = crate::ContentType::Mpeg;
         let total = crate::playlist::count_frames(&inputs);
-        // About a second of frames read ahead: bounded memory whatever the input length.
-        let frames = crate::playlist::spawn_reader(inputs, 48);
-        Self::run_with(config, options, Input::Playlist(frames), total, None)
+        let queue = SongQueue::new(inputs);
+        let player = Player::new(Arc::clone(&queue));
+        let mut stream =
+            Self::run_with(config, options, Input::Queue(Box::new(player)), total, None);
+        stream.queue = Some(queue);
+        stream
+    }
+
+    /// Adds a song at the end of the queue (playlist streams; `Err(Closed)` otherwise).
+    pub fn enqueue(&self, input: Mp3Input) -> Result<(), Error> {
+        self.song_queue()?.push(input, false);
+        Ok(())
+    }
+
+    /// Adds a song to play right after the current one.
+    pub fn play_next(&self, input: Mp3Input) -> Result<(), Error> {
+        self.song_queue()?.push(input, true);
+        Ok(())
+    }
+
+    /// Removes the songs still to play; the current one plays on.
+    pub fn clear(&self) -> Result<(), Error> {
+        self.song_queue()?.clear();
+        Ok(())
+    }
+
+    /// The songs still to play, in order (not the one playing).
+    pub fn queue(&self) -> Vec<Mp3Input> {
+        self.queue.as_ref().map_or_else(Vec::new, |q| q.snapshot())
+    }
+
+    /// Ends the current song now; the next one follows without a gap (or silence, or the
+    /// end, when the queue is dry).
+    pub async fn skip(&self) {
+        self.command(Command::Skip).await;
+    }
+
+    fn song_queue(&self) -> Result<&SongQueue, Error> {
+        match &self.queue {
+            Some(queue) if !self.task.is_finished() => Ok(queue),
+            _ => Err(Error::Closed),
+        }
     }
 
     fn run_with(
@@ -64,6 +112,7 @@ impl IcecastStream {
             commands,
             frames,
             events: Some(EventStream(event_rx)),
+            queue: None,
             content_type,
             task,
         }
@@ -93,7 +142,7 @@ impl IcecastStream {
     /// Sends silence from now on; the input position stays. `Err(MuteUnsupported)` for AAC
     /// streams: a silent AAC frame needs an encoder, and this crate does not fake one.
     pub async fn mute(&self) -> Result<(), Error> {
-        if self.content_type.is_aac() {
+        if self.content_type != crate::ContentType::Mpeg {
             return Err(Error::MuteUnsupported {
                 content_type: self.content_type.as_str(),
             });

@@ -66,28 +66,41 @@ pub mod adts;
 mod config;
 mod error;
 mod frame;
+pub mod ogg;
 mod pacer;
 pub mod protocol;
+mod status;
 
 #[cfg(feature = "tokio")]
 mod console;
 #[cfg(feature = "tokio")]
 mod event;
 #[cfg(feature = "tokio")]
+mod format;
+#[cfg(feature = "tokio")]
 mod handle;
 #[cfg(feature = "tokio")]
 mod metadata;
 #[cfg(feature = "tokio")]
+mod options;
+#[cfg(feature = "tokio")]
 mod playlist;
+#[cfg(feature = "tokio")]
+mod queue;
 #[cfg(feature = "tokio")]
 mod source;
 #[cfg(feature = "tokio")]
 mod streamer;
+#[cfg(feature = "tokio")]
+mod transport;
 
 pub use config::{ContentType, IcecastConfig, StreamInfo};
 pub use error::{Error, IcecastRefusal};
 pub use frame::AudioFrame;
 pub use pacer::Pacer;
+#[cfg(feature = "tokio")]
+pub use status::mount_status;
+pub use status::{MountStatus, parse_status, status_request};
 
 #[cfg(feature = "tokio")]
 pub use console::{forward_commands, parse_command};
@@ -98,11 +111,13 @@ pub use handle::{EventStream, IcecastStream};
 #[cfg(feature = "tokio")]
 pub use metadata::update_title;
 #[cfg(feature = "tokio")]
+pub use options::StreamOptions;
+#[cfg(feature = "tokio")]
 pub use playlist::Mp3Input;
 #[cfg(feature = "tokio")]
 pub use source::IcecastSource;
 #[cfg(feature = "tokio")]
-pub use streamer::{StreamOptions, stream_playlist};
+pub use streamer::stream_playlist;
 
 /// The README's examples, compiled as doc tests.
 #[cfg(all(doctest, feature = "tokio"))]

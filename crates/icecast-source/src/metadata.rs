@@ -3,8 +3,7 @@
 
 use std::time::Duration;
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
+use tokio::io::AsyncWriteExt;
 
 use crate::{Error, IcecastConfig, protocol};
 
@@ -16,15 +15,10 @@ pub async fn update_title(
 ) -> Result<(), Error> {
     let request = protocol::title_request(config, title);
     let exchange = async {
-        let mut stream = TcpStream::connect(config.address()).await?;
+        let mut stream = crate::transport::connect(config).await?;
         stream.write_all(request.as_bytes()).await?;
-        let mut answer = Vec::new();
         // HTTP/1.0: the server closes after its answer. Bounded: the answer is tiny.
-        (&mut stream)
-            .take(64 * 1024)
-            .read_to_end(&mut answer)
-            .await?;
-        Ok::<_, std::io::Error>(answer)
+        crate::transport::read_to_close(&mut stream, 64 * 1024).await
     };
     let answer = tokio::time::timeout(timeout, exchange)
         .await

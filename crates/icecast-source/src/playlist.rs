@@ -4,11 +4,12 @@
 //! 11172-3 §2.4.2.3: version, layer, sample rate, channels), since listeners' decoders were
 //! set up for it.
 
-use std::io::Read;
-use std::path::PathBuf;
+use std::io::{Read, Seek, SeekFrom};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
 
 use bytes::Bytes;
-use mp3_frames::{Event as Mp3Event, FrameHeader, FrameReader, Layer};
+use mp3_frames::{Event as Mp3Event, FrameHeader, FrameReader, Layer, TagText};
 use tokio::sync::mpsc;
 
 use crate::{AudioFrame, Error};
@@ -23,7 +24,8 @@ pub enum Mp3Input {
 }
 
 impl Mp3Input {
-    fn name(&self) -> String {
+    /// The file's path, or `stdin`.
+    pub fn name(&self) -> String {
         match self {
             Mp3Input::File(p) => p.display().to_string(),
             Mp3Input::Stdin => "stdin".into(),
@@ -65,12 +67,20 @@ pub(crate) type HeadedFrame = (FrameHeader, AudioFrame);
 /// Reads the inputs in order on a blocking thread and sends their audio frames, at most
 /// `depth` ahead of the consumer (bounded memory). An error (unreadable file, not MP3, a
 /// format change) is sent as the last item.
+/// `title` receives the first input's `Artist – Title` from its tags (files only) before
+/// its first frame is sent.
 pub(crate) fn spawn_reader(
     inputs: Vec<Mp3Input>,
     depth: usize,
+    title: Option<Arc<OnceLock<String>>>,
 ) -> mpsc::Receiver<Result<HeadedFrame, Error>> {
     let (tx, rx) = mpsc::channel(depth.max(1));
     std::thread::spawn(move || {
+        if let (Some(slot), Some(Mp3Input::File(path))) = (title, inputs.first())
+            && let Some(title) = read_title(path)
+        {
+            let _ = slot.set(title);
+        }
         if let Err(e) = read_all(&inputs, &tx) {
             let _ = tx.blocking_send(Err(e));
         }
@@ -129,6 +139,37 @@ fn read_all(
     Ok(())
 }
 
+/// Bytes read at the end of a file for ID3v1 and APE tags (an APE tag with text items
+/// only is far smaller).
+const TAIL: u64 = 64 * 1024;
+/// Largest ID3v2 tag read for its text (cover art can make tags large).
+const MAX_ID3V2: u64 = 16 * 1024 * 1024;
+
+/// `Artist – Title` from a file's ID3v2 tag at its start, or its APE / ID3v1 tags at its
+/// end (parsed by [`TagText`]); `None` when unreadable or untagged.
+pub(crate) fn read_title(path: &Path) -> Option<String> {
+    let mut file = std::fs::File::open(path).ok()?;
+    let len = file.metadata().ok()?.len();
+    let mut head = [0u8; 10];
+    let mut text = TagText::default();
+    if file.read_exact(&mut head).is_ok() && head.starts_with(b"ID3") {
+        let size = head[6..10]
+            .iter()
+            .fold(0u64, |a, &b| (a << 7) | u64::from(b & 0x7F));
+        let mut tag = head.to_vec();
+        file.by_ref()
+            .take(size.min(MAX_ID3V2))
+            .read_to_end(&mut tag)
+            .ok()?;
+        text = TagText::scan(&tag);
+    }
+    let start = len.saturating_sub(TAIL);
+    file.seek(SeekFrom::Start(start)).ok()?;
+    let mut tail = Vec::new();
+    file.take(TAIL).read_to_end(&mut tail).ok()?;
+    text.or(TagText::scan(&tail)).stream_title()
+}
+
 /// Counts the audio frames of the file inputs (for progress); `None` with stdin.
 pub(crate) fn count_frames(inputs: &[Mp3Input]) -> Option<u64> {
     let mut total = 0;
@@ -157,7 +198,7 @@ mod tests {
     }
 
     fn collect(inputs: Vec<Mp3Input>) -> Vec<Result<HeadedFrame, Error>> {
-        let mut rx = spawn_reader(inputs, 4);
+        let mut rx = spawn_reader(inputs, 4, None);
         let mut out = Vec::new();
         while let Some(item) = rx.blocking_recv() {
             out.push(item);

@@ -4,9 +4,9 @@
 use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
 
 use crate::protocol::{self, AnswerHead, MAX_ANSWER, Method};
+use crate::transport::{self, Connection};
 use crate::{Error, IcecastConfig, IcecastRefusal};
 
 /// How long we wait for the final answer after `100 Continue` before taking silence as
@@ -16,7 +16,7 @@ const AFTER_CONTINUE: Duration = Duration::from_millis(500);
 /// A connected Icecast source: write frames with [`IcecastSource::send`].
 #[derive(Debug)]
 pub struct IcecastSource {
-    stream: TcpStream,
+    stream: Connection,
     method: Method,
 }
 
@@ -55,15 +55,12 @@ impl IcecastSource {
             target: config.to_string(),
             refusal,
         };
-        let mut stream = tokio::time::timeout(timeout, TcpStream::connect(config.address()))
+        let mut stream = tokio::time::timeout(timeout, transport::connect(config))
             .await
             .map_err(|_| Error::Timeout {
                 what: format!("connecting to {config}"),
             })?
             .map_err(|e| Error::io(format!("connecting to {config}"), e))?;
-        stream
-            .set_nodelay(true)
-            .map_err(|e| Error::io("set TCP_NODELAY", e))?;
         stream
             .write_all(protocol::source_request(config, method).as_bytes())
             .await
@@ -122,7 +119,7 @@ impl Error {
 /// Reads one answer head into `buf` (which may already hold some bytes). `None` when the
 /// server closed before sending any status line.
 async fn read_head(
-    stream: &mut TcpStream,
+    stream: &mut Connection,
     buf: &mut Vec<u8>,
     timeout: Duration,
 ) -> Result<Option<AnswerHead>, Error> {
@@ -159,7 +156,7 @@ async fn read_head(
 }
 
 /// Reads an error body until the server closes (bounded in size and time).
-async fn read_body(stream: &mut TcpStream, mut body: Vec<u8>, timeout: Duration) -> String {
+async fn read_body(stream: &mut Connection, mut body: Vec<u8>, timeout: Duration) -> String {
     let mut chunk = [0u8; 2048];
     while body.len() < MAX_ANSWER {
         match tokio::time::timeout(timeout, stream.read(&mut chunk)).await {

@@ -18,114 +18,26 @@
 //!   and resend the frame that failed. Wrong credentials and an unsupported content type
 //!   end the stream after one attempt.
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use media_core::Backoff;
-use mp3_frames::{FrameHeader, silent_frame};
+use mp3_frames::silent_frame;
 use tokio::sync::mpsc;
 
-use crate::adts::AdtsHeader;
-use crate::playlist::{HeadedFrame, Mp3Input, count_frames, describe, same_format, spawn_reader};
+use crate::format::{Format, check_pushed, pushed_format};
+use crate::playlist::{Mp3Input, count_frames};
+use crate::queue::{Next, Player, SongQueue, queue_command};
 use crate::{
     AudioFrame, Command, Error, Event, IcecastConfig, IcecastRefusal, IcecastSource, Pacer,
-    update_title,
+    StreamOptions, mount_status, update_title,
 };
-
-/// How to stream.
-#[derive(Debug, Clone)]
-pub struct StreamOptions {
-    /// How far ahead of real time the stream may run.
-    pub lead: Duration,
-    /// Bound of each connect and each answer.
-    pub timeout: Duration,
-    /// Delays between reconnection attempts after a lost connection.
-    pub reconnect: Backoff,
-    /// Give up after this long without a connection.
-    pub give_up_after: Duration,
-    /// Silence sent after the last frame so that the server relays the whole stream
-    /// (at least the server's queue block size; MP3 only).
-    pub flush_bytes: usize,
-}
-
-impl Default for StreamOptions {
-    fn default() -> Self {
-        StreamOptions {
-            lead: Pacer::DEFAULT_LEAD,
-            timeout: Duration::from_secs(5),
-            reconnect: Backoff {
-                initial_delay: Duration::from_millis(500),
-                max_delay: Duration::from_secs(10),
-                ..Backoff::default()
-            },
-            give_up_after: Duration::from_secs(120),
-            flush_bytes: 4096,
-        }
-    }
-}
 
 /// Where a stream's frames come from.
 pub(crate) enum Input {
-    /// A playlist read on a blocking thread; its format is checked by the reader.
-    Playlist(mpsc::Receiver<Result<HeadedFrame, Error>>),
+    /// A live queue of songs, read on blocking threads; the player checks each song's
+    /// format against the stream's.
+    Queue(Box<Player>),
     /// Frames pushed from code, checked here.
     Pushed(mpsc::Receiver<AudioFrame>),
-}
-
-/// The format of the first frame, which every later frame keeps.
-#[derive(Debug, Clone, Copy)]
-enum Format {
-    Mp3(FrameHeader),
-    Aac(AdtsHeader),
-}
-
-impl Format {
-    fn describe(self) -> String {
-        match self {
-            Format::Mp3(h) => describe(h),
-            Format::Aac(h) => h.describe(),
-        }
-    }
-}
-
-/// Reads a pushed frame's header as the content type says; the frame's own sample count
-/// and rate must agree with it (they pace the stream).
-fn pushed_format(config: &IcecastConfig, frame: &AudioFrame, index: u64) -> Result<Format, Error> {
-    let input = || format!("pushed frame {index}");
-    let (format, samples, rate) = if config.content_type.is_aac() {
-        let h = AdtsHeader::parse(&frame.data).map_err(|found| Error::NotAdts {
-            input: input(),
-            found,
-        })?;
-        if h.frame_length != frame.data.len() {
-            return Err(Error::NotAdts {
-                input: input(),
-                found: format!(
-                    "its header says {} bytes, {} were pushed (one frame per push)",
-                    h.frame_length,
-                    frame.data.len()
-                ),
-            });
-        }
-        (Format::Aac(h), h.samples(), h.sample_rate)
-    } else {
-        let h = mp3_frames::header_at(&frame.data, 0).map_err(|e| Error::NotMp3 {
-            input: input(),
-            found: e.to_string(),
-        })?;
-        (Format::Mp3(h), h.samples(), h.sample_rate())
-    };
-    if (samples, rate) != (frame.samples, frame.sample_rate) {
-        return Err(Error::FormatChange {
-            input: input(),
-            offset: index,
-            from: format!("{samples} samples at {rate} Hz (its header)"),
-            to: format!(
-                "{} samples at {} Hz (as pushed)",
-                frame.samples, frame.sample_rate
-            ),
-        });
-    }
-    Ok(format)
 }
 
 /// Streams `input` to the server as one continuous stream. Runs until the input ends,
@@ -140,21 +52,39 @@ pub(crate) async fn run(
     mut commands: mpsc::Receiver<Command>,
     events: mpsc::Sender<Event>,
 ) -> Result<(), Error> {
-    let report = |event| {
+    let report = |event: Event| {
         let _ = events.try_send(event);
     };
     // The first frame sets the format; commands other than a stop wait for the connection
     // (a title needs a source on the mount).
     let mut early = Vec::new();
     let mut commands_open = true;
+    let mut stop_when_empty = options.stop_when_empty;
     let first = match &mut input {
-        Input::Playlist(frames) => match frames.recv().await.transpose()? {
-            Some((header, frame)) => Some((Format::Mp3(header), frame)),
-            None => {
-                return Err(Error::NotMp3 {
-                    input: "input".into(),
-                    found: "nothing".into(),
-                });
+        Input::Queue(player) => loop {
+            match player.next(None, &report).await {
+                Next::Frame(frame, header) => break Some((Format::Mp3(header), frame)),
+                // Nothing could be played: the last song's failure is the stream's.
+                Next::Dry if stop_when_empty => {
+                    return Err(player.last_failure.take().unwrap_or(Error::NotMp3 {
+                        input: "input".into(),
+                        found: "nothing".into(),
+                    }));
+                }
+                Next::Dry => tokio::select! {
+                    biased;
+                    command = commands.recv(), if commands_open => match command {
+                        Some(Command::Stop) => break None,
+                        Some(Command::StopWhenEmpty) => stop_when_empty = true,
+                        Some(command) => {
+                            if let Some(command) = queue_command(player, command, &report) {
+                                early.push(command);
+                            }
+                        }
+                        None => commands_open = false,
+                    },
+                    () = player.queue().changed() => {}
+                },
             }
         },
         Input::Pushed(frames) => loop {
@@ -178,6 +108,7 @@ pub(crate) async fn run(
     };
     let mut stream = Stream::new(config, options, format, first, events.clone());
     stream.total = total;
+    stream.stop_when_empty = stop_when_empty;
     // The first connection gets no retries: a wrong URL, a busy mount or a server that is
     // not there is the user's to fix, and they should hear it at once.
     let source = IcecastSource::connect(&stream.config, stream.options.timeout).await?;
@@ -185,14 +116,22 @@ pub(crate) async fn run(
         method: source.method(),
     });
     stream.source = Some(source);
+    let _status = stream.options.status_interval.map(|every| {
+        StatusPoll(tokio::spawn(poll_status(
+            stream.config.clone(),
+            every,
+            stream.options.timeout,
+            events.clone(),
+        )))
+    });
     for command in early {
-        stream.apply(command);
+        command_for(&mut stream, &mut input, command);
     }
     loop {
         while commands_open {
             match commands.try_recv() {
                 Ok(Command::Stop) => return stream.finish(),
-                Ok(command) => stream.apply(command),
+                Ok(command) => command_for(&mut stream, &mut input, command),
                 Err(mpsc::error::TryRecvError::Empty) => break,
                 Err(mpsc::error::TryRecvError::Disconnected) => commands_open = false,
             }
@@ -215,7 +154,33 @@ pub(crate) async fn run(
             Some(frame) => frame,
             None => {
                 let next = match &mut input {
-                    Input::Playlist(frames) => frames.recv().await.transpose()?.map(|(_, f)| f),
+                    Input::Queue(player) => {
+                        if player.queue().edited() {
+                            stream.total = None;
+                        }
+                        let format = match stream.format {
+                            Format::Mp3(header) => Some(header),
+                            Format::Aac(_) | Format::Ogg => None,
+                        };
+                        match player.next(format, &report).await {
+                            Next::Frame(frame, _) => {
+                                stream.dry = false;
+                                Some(frame)
+                            }
+                            Next::Dry if stream.stop_when_empty => None,
+                            Next::Dry => {
+                                // A radio keeps its listeners: silence until a song comes.
+                                if !stream.dry {
+                                    stream.dry = true;
+                                    stream.report(Event::QueueEmpty);
+                                }
+                                if let Some(silence) = stream.silence.clone() {
+                                    stream.send(silence, false).await?;
+                                }
+                                continue;
+                            }
+                        }
+                    }
                     Input::Pushed(frames) => {
                         // A live producer may be slow: a command must not wait for its frame.
                         tokio::select! {
@@ -223,7 +188,9 @@ pub(crate) async fn run(
                             command = commands.recv(), if commands_open => {
                                 match command {
                                     Some(Command::Stop) => return stream.finish(),
-                                    Some(command) => stream.apply(command),
+                                    Some(command) => {
+                                        command_for(&mut stream, &mut input, command);
+                                    }
                                     None => commands_open = false,
                                 }
                                 continue;
@@ -245,6 +212,50 @@ pub(crate) async fn run(
             }
         };
         stream.send(frame, true).await?;
+        if let Input::Queue(player) = &mut input
+            && let Some(started) = player.take_started()
+        {
+            let tagged = match &started {
+                Event::TrackStarted { title, .. } => title.clone(),
+                _ => None,
+            };
+            stream.report(started);
+            if let Some(title) = tagged.filter(|_| stream.options.title_from_tags) {
+                stream.apply(Command::Title(title));
+            }
+        }
+    }
+}
+
+/// Reads the mount's status every `every` while the stream runs.
+async fn poll_status(
+    config: IcecastConfig,
+    every: std::time::Duration,
+    timeout: std::time::Duration,
+    events: mpsc::Sender<Event>,
+) {
+    // The first read waits a moment: the server lists the mount just after the answer.
+    let first = tokio::time::Instant::now() + every.min(std::time::Duration::from_secs(1));
+    let mut ticks = tokio::time::interval_at(first, every);
+    loop {
+        ticks.tick().await;
+        let event = match mount_status(&config, timeout).await {
+            Ok(Some(status)) => Event::Status(status),
+            Ok(None) => continue, // not listed yet, or between reconnections
+            Err(e) => Event::StatusFailed {
+                reason: e.to_string(),
+            },
+        };
+        let _ = events.try_send(event);
+    }
+}
+
+/// Stops the status polling when the stream ends, whichever way.
+struct StatusPoll(tokio::task::JoinHandle<()>);
+
+impl Drop for StatusPoll {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
 
@@ -260,17 +271,41 @@ pub async fn stream_playlist(
     let mut config = config.clone();
     config.content_type = crate::ContentType::Mpeg;
     let total = count_frames(&inputs);
-    // About a second of frames read ahead: bounded memory whatever the input length.
-    let frames = spawn_reader(inputs, 48);
+    let player = Player::new(SongQueue::new(inputs));
     run(
         config,
         options.clone(),
-        Input::Playlist(frames),
+        Input::Queue(Box::new(player)),
         total,
         commands,
         events,
     )
     .await
+}
+
+/// Carries out a command: queue commands on the playlist, the others on the stream.
+fn command_for(stream: &mut Stream, input: &mut Input, command: Command) {
+    let command = match (input, command) {
+        (_, Command::StopWhenEmpty) => {
+            stream.stop_when_empty = true;
+            return;
+        }
+        (Input::Queue(player), command) => {
+            let events = stream.events.clone();
+            let report = move |event: Event| {
+                let _ = events.try_send(event);
+            };
+            match queue_command(player, command, &report) {
+                Some(command) => command,
+                None => {
+                    stream.total = None;
+                    return;
+                }
+            }
+        }
+        (Input::Pushed(_), command) => command,
+    };
+    stream.apply(command);
 }
 
 /// The state of one running stream.
@@ -285,6 +320,10 @@ struct Stream {
     /// The next input frame, when it could not be sent yet (first frame, failed send).
     pending: Option<AudioFrame>,
     muted: bool,
+    /// A playlist stream whose queue ran dry sends silence instead of ending.
+    stop_when_empty: bool,
+    /// The queue is dry (reported once until a song comes).
+    dry: bool,
     index: u64,
     /// Frame count of the input, when known.
     total: Option<u64>,
@@ -314,6 +353,8 @@ impl Stream {
                 info.channels = info.channels.or(header.channels());
                 None
             }
+            // A silent Opus or Vorbis packet needs an encoder: mute is refused.
+            Format::Ogg => None,
         };
         info.sample_rate = info.sample_rate.or(Some(first.sample_rate));
         Stream {
@@ -325,6 +366,8 @@ impl Stream {
             silence,
             pending: Some(first),
             muted: false,
+            stop_when_empty: true,
+            dry: false,
             index: 0,
             total: None,
             events,
@@ -345,26 +388,13 @@ impl Stream {
     /// for it, and the pacer counts samples at its rate.
     fn check_pushed(&self, frame: AudioFrame) -> Result<AudioFrame, Error> {
         // Every earlier frame was sent before the input is read again.
-        let index = self.index;
-        let format = pushed_format(&self.config, &frame, index)?;
-        let same = match (self.format, format) {
-            (Format::Mp3(a), Format::Mp3(b)) => same_format(a, b),
-            (Format::Aac(a), Format::Aac(b)) => a.same_format(&b),
-            _ => false,
-        };
-        if !same || frame.sample_rate != self.pacer.sample_rate() {
-            return Err(Error::FormatChange {
-                input: format!("pushed frame {index}"),
-                offset: index,
-                from: self.format.describe(),
-                to: format!(
-                    "{} (frame says {} Hz)",
-                    format.describe(),
-                    frame.sample_rate
-                ),
-            });
-        }
-        Ok(frame)
+        check_pushed(
+            &self.config,
+            self.format,
+            self.pacer.sample_rate(),
+            frame,
+            self.index,
+        )
     }
 
     fn apply(&mut self, command: Command) {
@@ -401,7 +431,15 @@ impl Stream {
                     let _ = events.try_send(event);
                 });
             }
-            Command::Mute | Command::Unmute | Command::Stop => {}
+            Command::Enqueue(_)
+            | Command::PlayNext(_)
+            | Command::Skip
+            | Command::Clear
+            | Command::List => self.report(Event::CommandRefused {
+                command,
+                reason: "frames pushed from code have no queue".into(),
+            }),
+            Command::Mute | Command::Unmute | Command::Stop | Command::StopWhenEmpty => {}
         }
     }
 
@@ -489,34 +527,5 @@ impl Stream {
             self.report(Event::Reconnecting { delay });
             tokio::time::sleep(delay).await;
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use bytes::Bytes;
-
-    use super::*;
-    use crate::ContentType;
-
-    #[test]
-    fn pushed_frames_must_agree_with_their_headers_and_content_type() {
-        let mp3 = IcecastConfig::from_url("icecast://h/m").unwrap();
-        // MPEG-1 Layer III, 128 kbit/s, 44.1 kHz: 1152 samples.
-        let header = FrameHeader::from_u32(0xFFFB_9064).unwrap();
-        let data = Bytes::from(silent_frame(&header).unwrap());
-        let right = AudioFrame::mp3(data.clone()).unwrap();
-        assert_eq!((right.samples, right.sample_rate), (1152, 44_100));
-        assert!(matches!(pushed_format(&mp3, &right, 0), Ok(Format::Mp3(_))));
-        let lying = AudioFrame::new(data.clone(), 1024, 48_000);
-        let err = pushed_format(&mp3, &lying, 5).unwrap_err();
-        assert!(
-            matches!(err, Error::FormatChange { offset: 5, .. }),
-            "{err:?}"
-        );
-        assert!(err.to_string().contains("48000 Hz (as pushed)"), "{err}");
-        let aac = mp3.with_content_type(ContentType::Aac);
-        let err = pushed_format(&aac, &right, 0).unwrap_err();
-        assert!(matches!(err, Error::NotAdts { .. }), "{err:?}");
     }
 }

@@ -8,6 +8,7 @@
 //!   (`std::io::Read`) and `AsyncFrameReader` (tokio `AsyncRead`, feature `tokio`).
 //! - [`StreamSummary`]: duration, bitrate, format; [`estimate`] from the Xing/VBRI tag.
 //! - [`silent_frame`] and [`SilenceRun`]: silence matching a given header.
+//! - [`TagText`]: artist and title from ID3v2 (v2.2–2.4), ID3v1 and APEv2 tags.
 //!
 //! ```
 //! use mp3_frames::{Event, Events, FrameHeader, StreamSummary, silent_frame};
@@ -44,6 +45,7 @@ mod silence;
 mod stream;
 mod summary;
 mod tag;
+mod tag_text;
 mod xing;
 
 pub use events::{Event, Events, Frame, Frames};
@@ -58,6 +60,7 @@ pub use summary::{
     BitrateMode, Estimate, Skipped, StreamSummary, SummaryBuilder, Truncation, estimate,
 };
 pub use tag::{Tag, TagKind};
+pub use tag_text::TagText;
 pub use xing::{InfoTag, LameTag, Vbri, XingInfo};
 
 /// Errors of this crate.

@@ -5,7 +5,10 @@
 //! Any other input (an RTSP camera's AAC or MP3 audio, `tcp://`) goes through the
 //! pipeline's Icecast sink instead, with the same stream options.
 //! While streaming, commands are read line by line from stdin (unless stdin is an input):
-//! `mute`, `unmute`, `title TEXT`, `stop`. Ctrl-C or SIGTERM stops.
+//! `mute`, `unmute`, `title TEXT`, `queue PATH`, `next PATH`, `skip`, `clear`, `list`,
+//! `stop`. When the queue runs dry the stream carries silence until a song is queued;
+//! it ends instead with `--stop-when-empty`, when stdin is an input, or once stdin is
+//! closed (nothing can be queued any more). Ctrl-C or SIGTERM stops.
 
 use std::time::Duration;
 
@@ -22,7 +25,8 @@ pub(crate) struct IcecastArgs {
     /// Icecast: treat an http:// OUTPUT as an Icecast server (like icecast://).
     #[arg(long)]
     icecast: bool,
-    /// Icecast: stream title at the start (change it later with `title TEXT` on stdin).
+    /// Icecast: stream title (instead of each song's `Artist – Title` from its tags;
+    /// change it later with `title TEXT` on stdin).
     #[arg(long, value_name = "TEXT")]
     title: Option<String>,
     /// Icecast: stream name (ice-name).
@@ -46,13 +50,31 @@ pub(crate) struct IcecastArgs {
     /// Icecast: how far ahead of real time the stream may run, in seconds.
     #[arg(long, value_name = "SECS", default_value_t = 0.25)]
     lead: f64,
+    /// Icecast: end the stream when the queue runs dry (by default silence is sent until
+    /// a song is queued with `queue PATH` on stdin).
+    #[arg(long)]
+    stop_when_empty: bool,
+    /// Icecast: connect with TLS (like an icecasts:// URL).
+    #[arg(long)]
+    tls: bool,
+    /// Icecast: a PEM file of CA certificates to trust besides the built-in roots (a
+    /// server's self-signed certificate); implies --tls.
+    #[arg(long, value_name = "FILE")]
+    tls_ca: Option<std::path::PathBuf>,
+    /// Icecast: admin credentials sent with the status requests (listener count on the
+    /// status line); the password is never printed.
+    #[arg(long, value_name = "USER:PASSWORD")]
+    admin: Option<String>,
 }
 
 impl IcecastArgs {
     /// The Icecast URL of `output` when it names an Icecast server.
     pub(crate) fn target(&self, output: &str) -> Option<String> {
         let lower = output.to_ascii_lowercase();
-        (lower.starts_with("icecast://") || (self.icecast && lower.starts_with("http://")))
+        let http = lower.starts_with("http://") || lower.starts_with("https://");
+        (lower.starts_with("icecast://")
+            || lower.starts_with("icecasts://")
+            || (self.icecast && http))
             .then(|| output.to_owned())
     }
 }
@@ -111,6 +133,14 @@ pub(crate) async fn run(
     if let Some(agent) = &args.user_agent {
         config.user_agent.clone_from(agent);
     }
+    config.tls |= args.tls || args.tls_ca.is_some();
+    config.tls_ca.clone_from(&args.tls_ca);
+    if let Some(admin) = &args.admin {
+        let (user, password) = admin
+            .split_once(':')
+            .ok_or_else(|| anyhow::anyhow!("--admin takes USER:PASSWORD"))?;
+        config.admin = Some((user.to_owned(), password.to_owned()));
+    }
     let inputs = inputs
         .iter()
         .map(|s| match Endpoint::parse(s, Direction::Input)? {
@@ -119,11 +149,14 @@ pub(crate) async fn run(
             other => anyhow::bail!("an icecast output takes MP3 inputs, not {other}"),
         })
         .collect::<anyhow::Result<Vec<_>>>()?;
+    let reads_stdin = inputs.contains(&Mp3Input::Stdin);
     let options = StreamOptions {
         lead: args.lead()?,
+        stop_when_empty: args.stop_when_empty || reads_stdin,
+        // --title is the stream's title; without it each song's tags give it.
+        title_from_tags: args.title.is_none(),
         ..StreamOptions::default()
     };
-    let reads_stdin = inputs.contains(&Mp3Input::Stdin);
     let mut stream = IcecastStream::spawn(config, options, inputs);
     let mut events = stream.events().expect("events are taken once");
     if let Some(title) = &args.title {
@@ -131,7 +164,11 @@ pub(crate) async fn run(
     }
     let commands = (!reads_stdin).then(|| {
         let sender = stream.commands();
-        tokio::spawn(forward_commands(tokio::io::stdin(), sender))
+        tokio::spawn(async move {
+            forward_commands(tokio::io::stdin(), sender.clone()).await;
+            // Nothing can be queued any more: end when the queue runs dry.
+            let _ = sender.send(pipeline::icecast::Command::StopWhenEmpty).await;
+        })
     });
     let stopper = {
         let sender = stream.commands();
@@ -143,15 +180,28 @@ pub(crate) async fn run(
     };
     let reporter = tokio::spawn(async move {
         let mut muted = false;
+        let mut listeners = None;
         while let Some(event) = events.next().await {
             match event {
                 Event::FrameSent { index, total, time } => {
                     if let Some(bar) = &bar {
                         let of = total.map_or(String::new(), |t| format!("/{t}"));
                         let state = if muted { "  muted" } else { "" };
-                        bar.set_message(format!("{}  frame {}{of}{state}", clock(time), index + 1));
+                        let heard = listeners.map_or(String::new(), |n| format!("  {n} listening"));
+                        bar.set_message(format!(
+                            "{}  frame {}{of}{state}{heard}",
+                            clock(time),
+                            index + 1
+                        ));
                     }
                 }
+                Event::Status(status) => {
+                    if listeners != Some(status.listeners) {
+                        tracing::info!("{} listening", status.listeners);
+                    }
+                    listeners = Some(status.listeners);
+                }
+                Event::StatusFailed { reason } => tracing::debug!("status: {reason}"),
                 Event::Muted => {
                     muted = true;
                     tracing::info!("muted");
@@ -166,6 +216,27 @@ pub(crate) async fn run(
                 Event::TitleSet(title) => tracing::info!("title: {title}"),
                 Event::TitleFailed { title, reason } => {
                     tracing::warn!("title {title:?} not set: {reason}");
+                }
+                Event::TrackStarted {
+                    index,
+                    input,
+                    title,
+                } => match title {
+                    Some(title) => tracing::info!("song {}: {} ({title})", index + 1, input.name()),
+                    None => tracing::info!("song {}: {}", index + 1, input.name()),
+                },
+                Event::TrackFinished {
+                    input,
+                    completed: false,
+                    ..
+                } => tracing::info!("skipped {}", input.name()),
+                // The reason names the song.
+                Event::TrackFailed { reason, .. } => tracing::warn!("not played: {reason}"),
+                Event::QueueEmpty => tracing::info!("queue empty: sending silence"),
+                Event::Queue { playing, queued } => {
+                    let playing = playing.map_or("nothing".into(), |p| p.name());
+                    let queued: Vec<String> = queued.iter().map(|q| q.name()).collect();
+                    tracing::info!("playing {playing}; queued: [{}]", queued.join(", "));
                 }
                 Event::Finished => tracing::info!("finished"),
                 _ => {}

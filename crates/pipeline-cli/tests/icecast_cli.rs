@@ -225,3 +225,110 @@ fn camera_audio_goes_to_icecast_with_its_title() {
     let (code, stderr) = child.wait_with_stderr(Duration::from_secs(20));
     assert_eq!(code, Some(0), "{stderr}");
 }
+
+#[test]
+fn stdin_queue_commands_queue_list_skip_and_end_when_stdin_closes() {
+    require_peer!("icecast2");
+    let server = Icecast::start(IcecastOptions::default());
+    let first = test_support::fixture("sine-44100-cbr128.mp3");
+    let second = test_support::fixture("noxing-44100-cbr128.mp3");
+    let other_format = test_support::fixture("mpeg2-24000-mono-cbr64.mp3");
+    let child = pipeline()
+        .arg(&first)
+        .arg(url(&server, "hackme"))
+        .args(["--admin", "admin:adminpw"])
+        .stdin(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut child = ChildGuard::new("pipeline", child);
+    let status = server.wait_for_status(|s| s["icestats"].get("source").is_some());
+    assert!(status["icestats"].get("source").is_some(), "{status}");
+    // One listener, counted by the status read 1 s after connecting.
+    let mut listener = std::net::TcpStream::connect(("127.0.0.1", server.port())).unwrap();
+    write!(listener, "GET /stream HTTP/1.0\r\n\r\n").unwrap();
+    let stdin = child.stdin();
+    writeln!(stdin, "queue {}", second.display()).unwrap();
+    writeln!(stdin, "next {}", other_format.display()).unwrap();
+    writeln!(stdin, "list").unwrap();
+    writeln!(stdin, "skip").unwrap();
+    stdin.flush().unwrap();
+    // Closing stdin: nothing more can be queued, so the stream ends when the queue is dry
+    // (the 2 s second song), not at once.
+    let started = Instant::now();
+    let (code, stderr) = child.wait_with_stderr(Duration::from_secs(20));
+    assert_eq!(code, Some(0), "stderr: {stderr}");
+    assert!(
+        started.elapsed() > Duration::from_millis(1500),
+        "ended after {:?}: {stderr}",
+        started.elapsed()
+    );
+    let (first, second, other) = (
+        first.display().to_string(),
+        second.display().to_string(),
+        other_format.display().to_string(),
+    );
+    for line in [
+        format!("song 1: {first}"),
+        format!("queued: [{other}, {second}]"),
+        format!("skipped {first}"),
+        format!("not played: {other}: format change"),
+        format!("song 2: {second}"),
+        "finished".to_string(),
+        "1 listening".to_string(),
+    ] {
+        assert!(stderr.contains(&line), "no {line:?} in {stderr}");
+    }
+    assert!(!stderr.contains("queue empty"), "{stderr}");
+    assert!(
+        !stderr.contains("adminpw"),
+        "admin password printed: {stderr}"
+    );
+    drop(listener);
+}
+
+#[test]
+fn tls_with_a_self_signed_certificate_and_tls_ca() {
+    require_peer!("icecast2", "openssl");
+    let certs = test_support::temp_dir();
+    let (server_pem, cert) = test_support::icecast::self_signed_certificate(certs.path());
+    let server = Icecast::start(IcecastOptions {
+        tls_certificate: Some(server_pem),
+        ..IcecastOptions::default()
+    });
+    let mp3 = test_support::fixture("noxing-44100-cbr128.mp3");
+    let tls_url = format!(
+        "icecasts://source:hackme@127.0.0.1:{}/stream",
+        server.tls_port().unwrap()
+    );
+    let stderr = failure(pipeline().arg(&mp3).arg(&tls_url));
+    assert!(
+        stderr
+            .lines()
+            .last()
+            .unwrap()
+            .contains("invalid peer certificate"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("hackme"), "{stderr}");
+    // The same server with --tls and an http:// URL, trusting the certificate.
+    let http = tls_url.replace("icecasts://", "http://");
+    let child = pipeline()
+        .arg(&mp3)
+        .arg(&http)
+        .args(["--icecast", "--tls", "--title", "Sicher ♫", "--tls-ca"])
+        .arg(&cert)
+        .stdin(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut child = ChildGuard::new("pipeline", child);
+    let status = server.wait_for_status(|s| title_of(s) == Some("Sicher ♫"));
+    assert_eq!(title_of(&status), Some("Sicher ♫"), "{status}");
+    let (code, stderr) = child.wait_with_stderr(Duration::from_secs(15));
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(
+        stderr.contains("connected (PUT)") && stderr.contains("finished"),
+        "{stderr}"
+    );
+}

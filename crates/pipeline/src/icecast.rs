@@ -4,6 +4,7 @@
 
 pub use icecast_source::{
     AudioFrame, Command, ContentType, Error as IcecastError, Event, EventStream, IcecastConfig,
-    IcecastRefusal, IcecastSource, IcecastStream, Mp3Input, Pacer, StreamInfo, StreamOptions, adts,
-    forward_commands, parse_command, protocol, stream_playlist, update_title,
+    IcecastRefusal, IcecastSource, IcecastStream, MountStatus, Mp3Input, Pacer, StreamInfo,
+    StreamOptions, adts, forward_commands, mount_status, ogg, parse_command, protocol,
+    stream_playlist, update_title,
 };

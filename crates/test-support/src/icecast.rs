@@ -6,6 +6,7 @@
 use std::io::{Read, Write};
 use std::net::{Ipv4Addr, TcpStream};
 use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -22,6 +23,9 @@ pub struct IcecastOptions {
     pub mounts: Vec<String>,
     /// Seconds without data before the server drops a source.
     pub source_timeout: u32,
+    /// A PEM file with the server's certificate and private key: the server also listens
+    /// with TLS on [`Icecast::tls_port`] (`<ssl-certificate>`, `<listen-socket><ssl>1`).
+    pub tls_certificate: Option<PathBuf>,
 }
 
 impl Default for IcecastOptions {
@@ -31,6 +35,7 @@ impl Default for IcecastOptions {
             admin: ("admin".into(), "adminpw".into()),
             mounts: vec!["/stream".into()],
             source_timeout: 10,
+            tls_certificate: None,
         }
     }
 }
@@ -40,6 +45,7 @@ impl Default for IcecastOptions {
 pub struct Icecast {
     process: ChildGuard,
     port: u16,
+    tls_port: Option<u16>,
     dir: tempfile::TempDir,
     options: IcecastOptions,
 }
@@ -76,6 +82,15 @@ impl Icecast {
         } else {
             "<security><chroot>0</chroot></security>"
         };
+        let tls_port = options.tls_certificate.as_ref().map(|_| crate::free_port());
+        let tls_socket = tls_port.map_or(String::new(), |p| {
+            format!(
+                "<listen-socket><port>{p}</port><bind-address>127.0.0.1</bind-address><ssl>1</ssl></listen-socket>"
+            )
+        });
+        let certificate = options.tls_certificate.as_ref().map_or(String::new(), |c| {
+            format!("<ssl-certificate>{}</ssl-certificate>", c.display())
+        });
         let config = format!(
             r#"<icecast>
 <location>test</location><admin>test@localhost</admin>
@@ -85,9 +100,10 @@ impl Icecast {
 <admin-user>{admin_user}</admin-user><admin-password>{admin_pw}</admin-password></authentication>
 <hostname>127.0.0.1</hostname>
 <listen-socket><port>{port}</port><bind-address>127.0.0.1</bind-address></listen-socket>
+{tls_socket}
 {mounts}
 <paths><basedir>/usr/share/icecast2</basedir><logdir>{logdir}</logdir><webroot>/usr/share/icecast2/web</webroot>
-<adminroot>/usr/share/icecast2/admin</adminroot><pidfile>{logdir}/icecast.pid</pidfile></paths>
+<adminroot>/usr/share/icecast2/admin</adminroot><pidfile>{logdir}/icecast.pid</pidfile>{certificate}</paths>
 <logging><accesslog>access.log</accesslog><errorlog>error.log</errorlog><loglevel>4</loglevel></logging>
 {security}
 </icecast>
@@ -112,6 +128,7 @@ impl Icecast {
         let mut server = Icecast {
             process: ChildGuard::new("icecast2", child),
             port,
+            tls_port,
             dir,
             options,
         };
@@ -137,6 +154,11 @@ impl Icecast {
     /// The port it listens on (127.0.0.1).
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// The TLS port (127.0.0.1), when started with a certificate.
+    pub fn tls_port(&self) -> Option<u16> {
+        self.tls_port
     }
 
     /// The options it was started with.
@@ -199,6 +221,44 @@ impl Icecast {
     pub fn stop(&mut self) {
         self.process.stop();
     }
+}
+
+/// A self-signed certificate for 127.0.0.1 made by `openssl` in `dir` (peer `openssl`):
+/// the PEM with certificate and key for icecast2, and the certificate alone for clients
+/// to trust. An end-entity certificate (`CA:FALSE`, `serverAuth`) with the IP address as
+/// subject alternative name, as rustls/webpki require.
+pub fn self_signed_certificate(dir: &Path) -> (PathBuf, PathBuf) {
+    let (key, cert, both) = (
+        dir.join("key.pem"),
+        dir.join("cert.pem"),
+        dir.join("server.pem"),
+    );
+    let out = Command::new("openssl")
+        .args([
+            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+        ])
+        .args(["-subj", "/CN=127.0.0.1"])
+        .args(["-addext", "subjectAltName=IP:127.0.0.1"])
+        .args(["-addext", "basicConstraints=critical,CA:FALSE"])
+        .args(["-addext", "extendedKeyUsage=serverAuth"])
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .output()
+        .expect("run openssl");
+    assert!(
+        out.status.success(),
+        "openssl: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut pem = std::fs::read(&cert).expect("read cert.pem");
+    pem.extend(std::fs::read(&key).expect("read key.pem"));
+    std::fs::write(&both, pem).expect("write server.pem");
+    // icecast2 may run as `nobody`.
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o755)).expect("chmod dir");
+    std::fs::set_permissions(&both, std::fs::Permissions::from_mode(0o644)).expect("chmod pem");
+    (both, cert)
 }
 
 /// Minimal HTTP/1.0 GET on 127.0.0.1:`port`: the status code and the body.

@@ -72,6 +72,11 @@ pub const PEERS: &[PeerSpec] = &[
         source: Source::Apt(&["icecast2"]),
     },
     PeerSpec {
+        name: "openssl",
+        check: Check::Program("openssl", "version"),
+        source: Source::Apt(&["openssl"]),
+    },
+    PeerSpec {
         name: "gst-launch",
         check: Check::Program("gst-launch-1.0", "--version"),
         source: Source::Apt(&["gstreamer1.0-tools"]),

@@ -1,0 +1,287 @@
+//! Ogg pages for an `application/ogg` stream (RFC 3533 §6), as Icecast takes them: whole
+//! pages, paced by their granule positions (Icecast's `format_ogg` and libshout send and
+//! time whole pages), one logical stream per song so that listeners' decoders reset at
+//! each song (a chained Ogg stream, RFC 3533 §4).
+//!
+//! - [`OggPage::parse`] reads one page header (capture pattern, version, flags, granule,
+//!   serial, sequence, lacing); [`OggPages`] splits bytes into pages, slicing, no copies.
+//! - [`song_frames`] turns one Ogg Opus or Vorbis file into [`AudioFrame`]s: every page
+//!   rewritten to a serial number of the caller's choosing (a song played twice must not
+//!   reuse its serial, RFC 3533 §6 "serial number"), the CRC recomputed, and each page's
+//!   duration (`samples`) the advance of its granule position: 48 kHz for Opus (RFC 7845
+//!   §4), the identification header's rate for Vorbis (Vorbis I §4.2.2).
+//!
+//! Written by hand rather than with the `ogg` crate: that crate reads and writes packets
+//! (it re-paginates on writing), while a source passes the file's pages through as they
+//! are and only needs their headers.
+
+use bytes::{Bytes, BytesMut};
+
+use crate::{AudioFrame, Error};
+
+/// The fixed part of a page header, before the lacing values.
+const HEADER: usize = 27;
+
+/// One Ogg page: the bytes, and what its header says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OggPage {
+    /// The whole page (header, lacing values, body).
+    pub data: Bytes,
+    /// Granule position (-1: no packet ends on this page).
+    pub granule: i64,
+    /// Serial number of the logical stream.
+    pub serial: u32,
+    /// First page of its logical stream (BOS).
+    pub first: bool,
+    /// Last page of its logical stream (EOS).
+    pub last: bool,
+}
+
+impl OggPage {
+    /// Reads the page at the start of `data`; `Err` says why it is not one.
+    pub fn parse(data: &Bytes) -> Result<OggPage, String> {
+        let head = data.get(..HEADER).ok_or("shorter than a page header")?;
+        if &head[..4] != b"OggS" || head[4] != 0 {
+            return Err("no OggS capture pattern (version 0)".into());
+        }
+        let segments = usize::from(head[26]);
+        let lacing = data
+            .get(HEADER..HEADER + segments)
+            .ok_or("lacing values cut short")?;
+        let len = HEADER + segments + lacing.iter().map(|&l| usize::from(l)).sum::<usize>();
+        if data.len() < len {
+            return Err(format!("page of {len} bytes cut short at {}", data.len()));
+        }
+        let le = |at: usize, n: usize| {
+            head[at..at + n]
+                .iter()
+                .rev()
+                .fold(0u64, |a, &b| (a << 8) | u64::from(b))
+        };
+        Ok(OggPage {
+            data: data.slice(..len),
+            granule: le(6, 8) as i64,
+            serial: le(14, 4) as u32,
+            first: head[5] & 0x02 != 0,
+            last: head[5] & 0x04 != 0,
+        })
+    }
+
+    /// The body (the packets' bytes).
+    pub fn body(&self) -> &[u8] {
+        let segments = usize::from(self.data[26]);
+        &self.data[HEADER + segments..]
+    }
+
+    /// The same page in logical stream `serial`, its CRC recomputed (one copy of the page).
+    pub fn with_serial(&self, serial: u32) -> OggPage {
+        let mut data = BytesMut::from(&self.data[..]);
+        data[14..18].copy_from_slice(&serial.to_le_bytes());
+        data[22..26].fill(0);
+        let crc = crc32(&data);
+        data[22..26].copy_from_slice(&crc.to_le_bytes());
+        OggPage {
+            data: data.freeze(),
+            serial,
+            ..self.clone()
+        }
+    }
+}
+
+/// The pages of `data`, in order; an error (and the end) at the first thing that is not a
+/// page.
+#[derive(Debug, Clone)]
+pub struct OggPages {
+    data: Bytes,
+}
+
+impl OggPages {
+    /// Splits `data` (a whole Ogg file, say) into pages.
+    pub fn new(data: Bytes) -> Self {
+        OggPages { data }
+    }
+}
+
+impl Iterator for OggPages {
+    type Item = Result<OggPage, String>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.data.is_empty() {
+            return None;
+        }
+        match OggPage::parse(&self.data) {
+            Ok(page) => {
+                let _ = self.data.split_to(page.data.len());
+                Some(Ok(page))
+            }
+            Err(e) => {
+                self.data.clear();
+                Some(Err(e))
+            }
+        }
+    }
+}
+
+/// The Ogg CRC: polynomial 0x04C11DB7, not reflected, initial value 0, no final XOR, over
+/// the page with its CRC field zeroed (RFC 3533 §6).
+fn crc32(data: &[u8]) -> u32 {
+    let mut crc = 0u32;
+    for &byte in data {
+        crc ^= u32::from(byte) << 24;
+        for _ in 0..8 {
+            crc = if crc & 0x8000_0000 != 0 {
+                (crc << 1) ^ 0x04C1_1DB7
+            } else {
+                crc << 1
+            };
+        }
+    }
+    crc
+}
+
+/// The sample rate that granule positions count in, from the first page's codec header.
+fn granule_rate(first: &OggPage) -> Result<u32, String> {
+    let body = first.body();
+    if body.starts_with(b"OpusHead") {
+        return Ok(48_000); // RFC 7845 §4: Opus granules always count 48 kHz samples
+    }
+    if body.starts_with(b"\x01vorbis")
+        && let Some(rate) = body.get(12..16)
+    {
+        let rate = u32::from_le_bytes([rate[0], rate[1], rate[2], rate[3]]);
+        if rate > 0 {
+            return Ok(rate);
+        }
+    }
+    Err("neither Opus nor Vorbis (no OpusHead or Vorbis identification header)".into())
+}
+
+/// One song's pages as frames for an `application/ogg` stream, in logical stream `serial`:
+/// each page paced by the advance of its granule position (header pages take no time).
+/// `input` names the song in errors.
+pub fn song_frames(input: &str, data: Bytes, serial: u32) -> Result<Vec<AudioFrame>, Error> {
+    let not_ogg = |found: String| Error::NotOgg {
+        input: input.to_owned(),
+        found,
+    };
+    let pages = OggPages::new(data)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(not_ogg)?;
+    let first = pages.first().ok_or_else(|| not_ogg("no page".into()))?;
+    let rate = granule_rate(first).map_err(not_ogg)?;
+    let own = first.serial;
+    let mut granule = 0i64;
+    let mut frames = Vec::with_capacity(pages.len());
+    for page in pages {
+        if page.serial != own {
+            return Err(not_ogg(format!(
+                "more than one logical stream (serials {own} and {})",
+                page.serial
+            )));
+        }
+        // -1: no packet ends here; the time goes with the page where it ends.
+        let samples = if page.granule >= 0 && page.granule > granule {
+            let advance = page.granule - granule;
+            granule = page.granule;
+            u32::try_from(advance).unwrap_or(u32::MAX)
+        } else {
+            0
+        };
+        frames.push(AudioFrame::new(
+            page.with_serial(serial).data,
+            samples,
+            rate,
+        ));
+    }
+    Ok(frames)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A page with one packet `body` (< 255 bytes).
+    fn page(flags: u8, granule: i64, serial: u32, sequence: u32, body: &[u8]) -> Bytes {
+        let mut p = b"OggS\0".to_vec();
+        p.push(flags);
+        p.extend(granule.to_le_bytes());
+        p.extend(serial.to_le_bytes());
+        p.extend(sequence.to_le_bytes());
+        p.extend([0; 4]);
+        p.push(1);
+        p.push(body.len() as u8);
+        p.extend(body);
+        let crc = crc32(&p);
+        p[22..26].copy_from_slice(&crc.to_le_bytes());
+        Bytes::from(p)
+    }
+
+    #[test]
+    fn pages_are_split_renumbered_and_paced_by_granule() {
+        let mut file = page(0x02, 0, 7, 0, b"OpusHead\x01\x02\x38\x01\x80\xbb\0\0\0\0\0").to_vec();
+        file.extend(&page(0, 0, 7, 1, b"OpusTags........"));
+        file.extend(&page(0, 960, 7, 2, b"audio1"));
+        file.extend(&page(0, -1, 7, 3, b"part"));
+        file.extend(&page(0x04, 2880, 7, 4, b"audio2"));
+        let frames = song_frames("t.opus", Bytes::from(file), 99).unwrap();
+        let samples: Vec<u32> = frames.iter().map(|f| f.samples).collect();
+        assert_eq!(samples, [0, 0, 960, 0, 1920]);
+        assert!(frames.iter().all(|f| f.sample_rate == 48_000));
+        for frame in &frames {
+            let page = OggPage::parse(&frame.data).unwrap();
+            assert_eq!(page.serial, 99);
+            let mut zeroed = frame.data.to_vec();
+            zeroed[22..26].fill(0);
+            assert_eq!(
+                crc32(&zeroed).to_le_bytes(),
+                frame.data[22..26],
+                "CRC redone"
+            );
+        }
+    }
+
+    #[test]
+    fn vorbis_granules_count_at_the_identification_header_rate() {
+        // Vorbis I §4.2.2: type 1, "vorbis", version 0, channels, rate (LE), bitrates...
+        let mut id = b"\x01vorbis\0\0\0\0\x02".to_vec();
+        id.extend(44_100u32.to_le_bytes());
+        id.extend([0; 14]);
+        let mut file = page(0x02, 0, 5, 0, &id).to_vec();
+        file.extend(&page(0x04, 4410, 5, 1, b"audio"));
+        let frames = song_frames("v.ogg", Bytes::from(file), 6).unwrap();
+        assert_eq!(
+            frames
+                .iter()
+                .map(|f| (f.samples, f.sample_rate))
+                .collect::<Vec<_>>(),
+            [(0, 44_100), (4410, 44_100)]
+        );
+        let mut two = page(0x02, 0, 5, 0, &id).to_vec();
+        two.extend(&page(0x02, 0, 8, 0, &id));
+        let err = song_frames("v.ogg", Bytes::from(two), 6).unwrap_err();
+        assert!(
+            err.to_string().contains("more than one logical stream"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn not_ogg_and_cut_pages_are_errors_not_panics() {
+        let err = song_frames(
+            "x",
+            Bytes::from_static(b"ID3\x04 nope, this is no Ogg page at all, not even close"),
+            1,
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("no OggS"), "{err}");
+        let cut = page(0x02, 0, 1, 0, b"OpusHead");
+        let err = song_frames("x", cut.slice(..cut.len() - 2), 1).unwrap_err();
+        assert!(err.to_string().contains("cut short"), "{err}");
+        for len in 0..40 {
+            let junk: Bytes = (0..len)
+                .map(|i| if i < 4 { b"OggS"[i] } else { (i * 7) as u8 })
+                .collect();
+            let _ = OggPages::new(junk).count();
+        }
+    }
+}
