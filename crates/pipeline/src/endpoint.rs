@@ -7,8 +7,9 @@
 //! | `rtsp://[user:pass@]host[:port]/path` | RTSP camera | — |
 //! | `tcp://host:port` | remote packet server | — |
 //! | `*.mp3` | MP3 file | — |
+//! | `*.mp4`, `*.m4v`, `*.m4a`, `*.mov`, `*.cmfv`, `*.cmfa` | MP4 file: plain or fragmented | — |
 //! | `-` | MP3 on stdin | fragmented MP4 on stdout |
-//! | `*.mp4` | — | MP4 file (plain, or fragmented by option) |
+//! | `*.mp4`, `*.m4v`, `*.m4a` | (above) | MP4 file (plain, or fragmented by option) |
 //! | `*.m3u8`, or an existing directory / a path ending in `/` | — | HLS: init.mp4, numbered .m4s, playlist |
 //! | `icecast://user:pass@host:port/mount` | — | Icecast source |
 //! | `tcp-listen://[addr]:port` | — | packet server for network clients (default address 127.0.0.1) |
@@ -55,6 +56,8 @@ pub enum Endpoint {
     Tcp(String),
     /// MP3 file (input).
     Mp3File(PathBuf),
+    /// MP4, fragmented MP4 or M4A file (input).
+    Mp4Input(PathBuf),
     /// MP3 on standard input (input).
     Stdin,
     /// MP4 file (output); fragmented when the pipeline's options say so.
@@ -123,6 +126,9 @@ fn file_endpoint(path: &Path, direction: Direction) -> Option<Endpoint> {
     let text = path.to_string_lossy();
     match (ext.as_deref(), direction) {
         (Some("mp3"), Direction::Input) => Some(Endpoint::Mp3File(path.to_owned())),
+        (Some("mp4" | "m4v" | "m4a" | "mov" | "cmfv" | "cmfa"), Direction::Input) => {
+            Some(Endpoint::Mp4Input(path.to_owned()))
+        }
         (Some("mp4" | "m4v" | "m4a"), Direction::Output) => {
             Some(Endpoint::Mp4File(path.to_owned()))
         }
@@ -150,7 +156,9 @@ impl fmt::Display for Endpoint {
             Endpoint::Rtsp(url) | Endpoint::Icecast(url) => write!(f, "{url}"),
             Endpoint::Tcp(addr) => write!(f, "tcp://{addr}"),
             Endpoint::TcpListen(addr) => write!(f, "tcp-listen://{addr}"),
-            Endpoint::Mp3File(p) | Endpoint::Mp4File(p) => write!(f, "{}", p.display()),
+            Endpoint::Mp3File(p) | Endpoint::Mp4File(p) | Endpoint::Mp4Input(p) => {
+                write!(f, "{}", p.display())
+            }
             Endpoint::Stdin => f.write_str("- (stdin)"),
             Endpoint::Stdout => f.write_str("- (stdout)"),
             Endpoint::Hls { dir, playlist } => write!(f, "{}", dir.join(playlist).display()),
@@ -268,7 +276,7 @@ mod tests {
     #[test]
     fn unknown_or_wrong_direction_names_string_and_direction() {
         for (s, d) in [
-            ("out.mp4", Input),
+            ("out.flv", Input),
             ("song.mp3", Output),
             ("rtsp://cam/x", Output),
             ("ftp://x/y", Input),

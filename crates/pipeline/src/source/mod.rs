@@ -3,6 +3,7 @@
 //! side of the endpoint table: adding a source is one file and one line in [`run`].
 
 mod mp3;
+mod mp4;
 mod raw;
 mod rtsp;
 mod tcp;
@@ -55,6 +56,7 @@ async fn run(
     let end = match input {
         Endpoint::Rtsp(url) => rtsp::run(&url, &options, &tx, stop, pause).await,
         Endpoint::Mp3File(path) => mp3::run_file(path, tx.clone(), stop).await,
+        Endpoint::Mp4Input(path) => mp4::run_file(path, tx.clone(), stop).await,
         Endpoint::Stdin => mp3::run_stdin(tx.clone(), stop).await,
         Endpoint::RawInput(raw) => raw::run(raw, &tx, stop).await,
         Endpoint::Tcp(addr) => tcp::run(&addr, &options, &tx, stop).await,

@@ -1,0 +1,149 @@
+//! shiguredo_mp4's tracks and sample entries as the contract's [`Track`]s, and the
+//! selection of the tracks to read (the first video and the first audio track that the
+//! contract can carry).
+//!
+//! Sample entries (ISO/IEC 14496-12 §8.5.2): `avc1` → H.264 with the `avcC` record
+//! (ISO/IEC 14496-15 §5.3.3.1), `hev1`/`hvc1` → H.265 with the `hvcC` record (§8.3.3.1),
+//! `mp4a` → AAC (object type 0x40, the AudioSpecificConfig) or MPEG audio (0x69, 0x6B:
+//! MP3 as ffmpeg writes it, ISO/IEC 14496-1 Table 5).
+
+use bytes::Bytes;
+use shiguredo_mp4::boxes::{MoovBox, SampleEntry, TrakBox};
+use shiguredo_mp4::{BoxHeader, Decode, Encode};
+
+use crate::{Codec, Track};
+
+/// One track chosen for reading: its id in the file and what the contract calls it.
+#[derive(Debug, Clone)]
+pub(super) struct Chosen {
+    /// `tkhd` track id.
+    pub(super) track_id: u32,
+    /// The neutral description (from the first sample entry).
+    pub(super) track: Track,
+    /// Added to every decode time: a leading empty edit (presentation delay), in the
+    /// track's timescale. Presentation times within the media are kept as they are.
+    pub(super) start: i64,
+}
+
+/// The tracks to read: the first video and the first audio track whose first sample
+/// entry the contract can carry; others are named in the log and skipped.
+pub(super) fn choose(moov: &MoovBox, name: &str) -> Vec<Chosen> {
+    let movie_timescale = u64::from(moov.mvhd_box.timescale.get());
+    let mut chosen: Vec<Chosen> = Vec::new();
+    for trak in &moov.trak_boxes {
+        let track_id = trak.tkhd_box.track_id;
+        let timescale = trak.mdia_box.mdhd_box.timescale.get();
+        let Some(entry) = trak.mdia_box.minf_box.stbl_box.stsd_box.entries.first() else {
+            continue;
+        };
+        let track = match track_of(entry, timescale) {
+            Ok(track) => track,
+            Err(what) => {
+                tracing::warn!(input = name, track_id, "track skipped: {what}");
+                continue;
+            }
+        };
+        if chosen.iter().any(|c| c.track.kind == track.kind) {
+            tracing::info!(input = name, track_id, "track skipped: one track per kind");
+            continue;
+        }
+        let start = leading_empty_edit(trak, movie_timescale, timescale);
+        chosen.push(Chosen {
+            track_id,
+            track,
+            start,
+        });
+    }
+    chosen
+}
+
+/// The summed durations of the edit list's leading empty edits (`media_time` −1,
+/// ISO/IEC 14496-12 §8.6.6), in the media timescale: the track starts that much later.
+fn leading_empty_edit(trak: &TrakBox, movie_timescale: u64, media_timescale: u32) -> i64 {
+    let Some(elst) = trak.edts_box.as_ref().and_then(|e| e.elst_box.as_ref()) else {
+        return 0;
+    };
+    let empty: u64 = elst
+        .entries
+        .iter()
+        .take_while(|e| e.media_time < 0)
+        .map(|e| e.edit_duration)
+        .fold(0, u64::saturating_add);
+    if movie_timescale == 0 {
+        return 0;
+    }
+    let ticks = u128::from(empty) * u128::from(media_timescale) / u128::from(movie_timescale);
+    i64::try_from(ticks).unwrap_or(i64::MAX)
+}
+
+/// The neutral track of a sample entry, or what the contract cannot carry.
+pub(super) fn track_of(entry: &SampleEntry, timescale: u32) -> Result<Track, String> {
+    match entry {
+        SampleEntry::Avc1(b) => Ok(Track::video(
+            Codec::H264 {
+                config: box_body(&b.avcc_box)?,
+            },
+            timescale,
+            u32::from(b.visual.width),
+            u32::from(b.visual.height),
+        )),
+        SampleEntry::Hev1(b) => Ok(Track::video(
+            Codec::H265 {
+                config: box_body(&b.hvcc_box)?,
+            },
+            timescale,
+            u32::from(b.visual.width),
+            u32::from(b.visual.height),
+        )),
+        SampleEntry::Hvc1(b) => Ok(Track::video(
+            Codec::H265 {
+                config: box_body(&b.hvcc_box)?,
+            },
+            timescale,
+            u32::from(b.visual.width),
+            u32::from(b.visual.height),
+        )),
+        SampleEntry::Mp4a(b) => {
+            let dc = &b.esds_box.es.dec_config_descr;
+            let codec = match dc.object_type_indication {
+                0x40 => Codec::Aac {
+                    config: Bytes::from(
+                        dc.dec_specific_info
+                            .as_ref()
+                            .map(|i| i.payload.clone())
+                            .ok_or("AAC without an AudioSpecificConfig")?,
+                    ),
+                },
+                // MPEG-1 audio (0x6B) and MPEG-2 audio at low rates (0x69).
+                0x69 | 0x6B => Codec::Mp3,
+                other => return Err(format!("mp4a with object type 0x{other:02X}")),
+            };
+            // The entry's 16.16 rate field cannot say 96 kHz; the media timescale is
+            // the sample rate in files written by ffmpeg and by us.
+            let rate = match u32::from(b.audio.samplerate.integer) {
+                0 => timescale,
+                r => r,
+            };
+            Ok(Track::audio(codec, rate, b.audio.channelcount).with_timescale(timescale))
+        }
+        other => Err(format!(
+            "sample entry {} is not supported",
+            entry_name(other)
+        )),
+    }
+}
+
+/// A sample entry's four-character code, for messages.
+fn entry_name(entry: &SampleEntry) -> String {
+    match entry.encode_to_vec() {
+        Ok(bytes) if bytes.len() >= 8 => String::from_utf8_lossy(&bytes[4..8]).into_owned(),
+        _ => "(unknown)".into(),
+    }
+}
+
+/// A box without its header: the decoder configuration records travel as box bodies.
+fn box_body<B: Encode>(b: &B) -> Result<Bytes, String> {
+    let bytes = b.encode_to_vec().map_err(|e| e.to_string())?;
+    let (_, header_size) = BoxHeader::decode(&bytes).map_err(|e| e.to_string())?;
+    Ok(Bytes::from(bytes).slice(header_size..))
+}
