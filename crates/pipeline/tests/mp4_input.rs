@@ -201,3 +201,228 @@ async fn h264_aac_in_every_mp4_form_to_mp4_and_fmp4_packet_for_packet() {
         }
     }
 }
+
+/// The first packet's presentation time of `stream`, in seconds.
+fn first_pts(path: &Path, stream: &str) -> f64 {
+    num(&ffprobe::packets(path, stream)[0]["pts_time"])
+}
+
+/// H.265 (with B-frames, `hvc1`) + MP3 in MP4; H.265 (`hev1`) + AAC fragmented; AAC
+/// alone in M4A; to MP4 and fMP4, packet for packet.
+#[tokio::test(flavor = "multi_thread")]
+async fn h265_mp3_and_m4a_packet_for_packet() {
+    test_support::require_peer!("ffprobe", "ffmpeg");
+    let dir = test_support::temp_dir();
+    let h265 = make(
+        dir.path(),
+        "h265-mp3.mp4",
+        &[VIDEO, AUDIO],
+        &[
+            "-c:v",
+            "libx265",
+            "-x265-params",
+            "log-level=error:bframes=3:keyint=25",
+            "-tag:v",
+            "hvc1",
+            "-c:a",
+            "libmp3lame",
+            "-b:a",
+            "64k",
+        ],
+    );
+    // ffmpeg 5.1 writes MP3's encoder delay into fragmented files as a gap after the
+    // first frame (its own plain remux of it keeps that gap), so the fragmented H.265
+    // file carries AAC.
+    let h265_fragmented = make(
+        dir.path(),
+        "h265-aac-fragmented.mp4",
+        &[VIDEO, AUDIO],
+        &[
+            "-c:v",
+            "libx265",
+            "-x265-params",
+            "log-level=error:bframes=3:keyint=25",
+            "-c:a",
+            "aac",
+            "-b:a",
+            "48k",
+            "-movflags",
+            "frag_keyframe+empty_moov+default_base_moof",
+        ],
+    );
+    let m4a = make(
+        dir.path(),
+        "aac.m4a",
+        &[AUDIO],
+        &["-c:a", "aac", "-b:a", "48k"],
+    );
+    assert_eq!(ffprobe::probe(&h265)["streams"][1]["codec_name"], "mp3");
+    for (source, streams) in [
+        (&h265, &["v:0", "a:0"][..]),
+        (&h265_fragmented, &["v:0", "a:0"][..]),
+        (&m4a, &["a:0"][..]),
+    ] {
+        for fragmented in [false, true] {
+            let name = source.file_stem().unwrap().to_string_lossy();
+            let out = dir.path().join(format!("{name}-out-{fragmented}.mp4"));
+            let options = Options {
+                fragmented,
+                ..Options::default()
+            };
+            run(source, &out, options).await.unwrap();
+            for stream in streams {
+                assert_same_packets(source, &out, stream);
+            }
+            assert_decodes(&out);
+        }
+    }
+}
+
+/// Audio that starts half a second after the video (ffmpeg writes an empty edit): the
+/// packets are the source's and the audio still starts half a second later.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_empty_edit_keeps_the_track_start() {
+    test_support::require_peer!("ffprobe", "ffmpeg");
+    let dir = test_support::temp_dir();
+    let delayed: &[&str] = &[
+        "-itsoffset",
+        "0.5",
+        "-f",
+        "lavfi",
+        "-i",
+        "sine=frequency=440:sample_rate=48000",
+    ];
+    let source = make(dir.path(), "delayed.mp4", &[VIDEO, delayed], H264_AAC);
+    let gap = |p: &Path| first_pts(p, "a:0") - first_pts(p, "v:0");
+    assert!(
+        (gap(&source) - 0.5).abs() < 0.03,
+        "source gap {}",
+        gap(&source)
+    );
+    let out = dir.path().join("out.mp4");
+    run(&source, &out, Options::default()).await.unwrap();
+    assert_same_packets(&source, &out, "v:0");
+    assert_same_packets(&source, &out, "a:0");
+    assert!(
+        (gap(&out) - gap(&source)).abs() < 0.001,
+        "audio starts {} s after video, the source {} s",
+        gap(&out),
+        gap(&source)
+    );
+    assert_decodes(&out);
+}
+
+/// MP4 → fMP4 → MP4 keeps every packet, and MP4 → HLS gives the source's packets to
+/// ffprobe reading the playlist.
+#[tokio::test(flavor = "multi_thread")]
+async fn round_trips_through_fmp4_and_hls() {
+    test_support::require_peer!("ffprobe", "ffmpeg");
+    let dir = test_support::temp_dir();
+    let source = make(dir.path(), "source.mp4", &[VIDEO, AUDIO], H264_AAC);
+    let fragmented = dir.path().join("fragmented.mp4");
+    let options = Options {
+        fragmented: true,
+        ..Options::default()
+    };
+    run(&source, &fragmented, options).await.unwrap();
+    let back = dir.path().join("back.mp4");
+    run(&fragmented, &back, Options::default()).await.unwrap();
+    for stream in ["v:0", "a:0"] {
+        assert_same_packets(&source, &back, stream);
+    }
+    assert_decodes(&back);
+
+    let hls = dir.path().join("hls/");
+    std::fs::create_dir(&hls).unwrap();
+    run(&source, &hls, Options::default()).await.unwrap();
+    let playlist = hls.join("index.m3u8");
+    for stream in ["v:0", "a:0"] {
+        let (_, theirs) = listed(&source, stream);
+        let (_, ours) = listed(&playlist, stream);
+        assert_eq!(ours.len(), theirs.len(), "{stream} packets through HLS");
+        for (i, (o, t)) in ours.iter().zip(&theirs).enumerate() {
+            assert_eq!(
+                (o.size, o.key),
+                (t.size, t.key),
+                "{stream} packet {i} through HLS"
+            );
+        }
+    }
+    assert_decodes(&playlist);
+}
+
+/// Cut files: no moov (a plain file cut before its moov), samples past the end (a
+/// faststart file cut in half) fail with a line naming what is missing; a fragmented
+/// file cut inside a fragment gives every packet of the complete fragments.
+#[tokio::test(flavor = "multi_thread")]
+async fn truncated_files_say_what_is_missing() {
+    test_support::require_peer!("ffprobe", "ffmpeg");
+    let dir = test_support::temp_dir();
+    let plain = make(dir.path(), "plain.mp4", &[VIDEO, AUDIO], H264_AAC);
+    let src = plain.to_str().unwrap();
+    let bytes = std::fs::read(&plain).unwrap();
+    let cut = |name: &str, bytes: &[u8]| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, bytes).unwrap();
+        path
+    };
+    let no_moov = cut("no-moov.mp4", &bytes[..bytes.len() / 2]);
+    let err = run(&no_moov, &dir.path().join("a.mp4"), Options::default())
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("no moov box") && err.contains("no-moov.mp4"),
+        "{err}"
+    );
+
+    let faststart = dir.path().join("faststart.mp4");
+    ffmpeg(&[
+        "-i",
+        src,
+        "-c",
+        "copy",
+        "-movflags",
+        "faststart",
+        faststart.to_str().unwrap(),
+    ]);
+    let bytes = std::fs::read(&faststart).unwrap();
+    let half = cut("half.mp4", &bytes[..bytes.len() / 2]);
+    let err = run(&half, &dir.path().join("b.mp4"), Options::default())
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("past the end of the file") && err.contains("truncated"),
+        "{err}"
+    );
+
+    let fragmented = dir.path().join("fragmented.mp4");
+    ffmpeg(&[
+        "-i",
+        src,
+        "-c",
+        "copy",
+        "-movflags",
+        "frag_keyframe+empty_moov",
+        fragmented.to_str().unwrap(),
+    ]);
+    let bytes = std::fs::read(&fragmented).unwrap();
+    let last_moof = bytes.windows(4).rposition(|w| w == b"moof").unwrap();
+    let cut_file = cut("cut.mp4", &bytes[..last_moof + 100]);
+    let out = dir.path().join("c.mp4");
+    run(&cut_file, &out, Options::default()).await.unwrap();
+    // What ffmpeg reads of the file cut right before its last fragment.
+    let complete = cut("complete.mp4", &bytes[..last_moof - 4]);
+    for stream in ["v:0", "a:0"] {
+        let (_, ours) = listed(&out, stream);
+        let (_, theirs) = listed(&complete, stream);
+        assert!(!ours.is_empty());
+        assert_eq!(
+            ours.len(),
+            theirs.len(),
+            "{stream}: packets of the complete fragments"
+        );
+    }
+    assert_decodes(&out);
+}

@@ -5,14 +5,18 @@
 //!
 //! - The first video and the first audio track are read (see [`tracks::choose`]); the
 //!   recorder drops a kind on `--no-video`/`--no-audio`.
-//! - Decode times are the file's, plus a leading empty edit (the track starts later);
-//!   composition offsets (`ctts`, `trun`, negative ones too) are kept as they are.
+//! - Times are placed on the movie's time line as ffmpeg does: a leading empty edit
+//!   delays the track, the first edit's media time becomes time 0 (no sample is dropped:
+//!   encoder priming keeps its negative time); composition offsets (`ctts`, `trun`,
+//!   negative ones too) are kept as they are.
 //! - A sample entry change (several `stsd` entries) becomes [`InputEvent::TrackUpdated`].
 //! - A file without `moov`, or whose samples lie past its end, is an error naming what is
 //!   missing; a fragmented file cut in its last fragment yields every complete fragment.
 
 mod tracks;
 
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
 use std::path::PathBuf;
@@ -63,21 +67,19 @@ fn read(
     if chosen.is_empty() {
         return Err(reader.invalid("no H.264, H.265, AAC or MP3 track".into()));
     }
-    let mut out = Output {
-        tracks: chosen,
-        tx,
-        stop,
-    };
+    let mut out = Output::new(chosen, tx, stop);
     if !out.send(InputEvent::Tracks(
         out.tracks.iter().map(|c| c.track.clone()).collect(),
     )) {
         return Ok(());
     }
     if moov.mvex_box.is_some() {
-        read_fragments(reader, &moov_bytes, moov_at + moov_size, &mut out)
+        read_fragments(reader, &moov_bytes, moov_at + moov_size, &mut out)?;
     } else {
-        read_plain(reader, &mut out)
+        read_plain(reader, &mut out)?;
     }
+    out.finish();
+    Ok(())
 }
 
 /// Plain MP4: shiguredo_mp4 walks the sample tables and returns samples in time order.
@@ -265,14 +267,58 @@ impl SampleMeta {
     }
 }
 
-/// The chosen tracks and the channel to the recorder.
+/// The chosen tracks, the channel to the recorder, and the packets waiting for their
+/// turn on the movie's time line.
 struct Output<'a> {
     tracks: Vec<Chosen>,
     tx: &'a mpsc::Sender<InputEvent>,
     stop: &'a watch::Receiver<bool>,
+    waiting: BinaryHeap<Reverse<Waiting>>,
+    sequence: u64,
 }
 
-impl Output<'_> {
+/// An event held until no earlier one can come: the demuxer gives samples in the
+/// order of their media times, but edit lists shift each track by its own amount.
+struct Waiting {
+    seconds: f64,
+    sequence: u64,
+    event: InputEvent,
+}
+
+impl PartialEq for Waiting {
+    fn eq(&self, other: &Self) -> bool {
+        self.cmp(other) == std::cmp::Ordering::Equal
+    }
+}
+impl Eq for Waiting {}
+impl PartialOrd for Waiting {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for Waiting {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.seconds
+            .total_cmp(&other.seconds)
+            .then(self.sequence.cmp(&other.sequence))
+    }
+}
+
+impl<'a> Output<'a> {
+    fn new(
+        tracks: Vec<Chosen>,
+        tx: &'a mpsc::Sender<InputEvent>,
+        stop: &'a watch::Receiver<bool>,
+    ) -> Self {
+        Output {
+            tracks,
+            tx,
+            stop,
+            waiting: BinaryHeap::new(),
+            sequence: 0,
+        }
+    }
+
     fn index_of(&self, track: &TrackInfo) -> Option<usize> {
         self.tracks
             .iter()
@@ -283,17 +329,54 @@ impl Output<'_> {
         !*self.stop.borrow() && self.tx.blocking_send(event).is_ok()
     }
 
+    /// The smallest shift of any track, in seconds: a sample at media time `t` comes
+    /// after every event placed before `t` plus this.
+    fn least_shift(&self) -> f64 {
+        self.tracks
+            .iter()
+            .map(|c| c.shift as f64 / f64::from(c.track.timescale.max(1)))
+            .fold(f64::INFINITY, f64::min)
+    }
+
+    fn hold(&mut self, seconds: f64, event: InputEvent) {
+        self.sequence += 1;
+        self.waiting.push(Reverse(Waiting {
+            seconds,
+            sequence: self.sequence,
+            event,
+        }));
+    }
+
+    /// Sends the held events placed at or before `seconds` (all with `None`).
+    fn release(&mut self, seconds: Option<f64>) -> Open {
+        while let Some(Reverse(first)) = self.waiting.peek() {
+            if seconds.is_some_and(|s| first.seconds > s) {
+                break;
+            }
+            let Some(Reverse(first)) = self.waiting.pop() else {
+                break;
+            };
+            if !self.send(first.event) {
+                return false;
+            }
+        }
+        true
+    }
+
     fn packet(&mut self, index: usize, meta: SampleMeta, data: Bytes) -> Result<Open, Error> {
+        let chosen = &self.tracks[index];
+        let timescale = f64::from(chosen.track.timescale.max(1));
+        let media_seconds = meta.dts as f64 / timescale;
+        let dts = meta.dts.saturating_add(chosen.shift);
+        let seconds = dts as f64 / timescale;
         if let Some(entry) = &meta.entry {
             let track = tracks::track_of(entry, meta.timescale).map_err(|what| Error::Input {
-                input: format!("MP4 track {}", self.tracks[index].track_id),
+                input: format!("MP4 track {}", chosen.track_id),
                 reason: format!("the sample entry changes to one that cannot be read: {what}"),
             })?;
-            if track != self.tracks[index].track {
+            if track != chosen.track {
                 self.tracks[index].track = track.clone();
-                if !self.send(InputEvent::TrackUpdated { index, track }) {
-                    return Ok(false);
-                }
+                self.hold(seconds, InputEvent::TrackUpdated { index, track });
             }
         }
         let cts_offset = i32::try_from(meta.cts_offset).map_err(|_| Error::Input {
@@ -302,13 +385,20 @@ impl Output<'_> {
         })?;
         let packet = Packet {
             track: index,
-            dts: meta.dts.saturating_add(self.tracks[index].start),
+            dts,
             cts_offset,
             duration: Some(meta.duration),
             keyframe: meta.keyframe,
             data,
         };
-        Ok(self.send(InputEvent::Packet(packet, SystemTime::now())))
+        self.hold(seconds, InputEvent::Packet(packet, SystemTime::now()));
+        let ready = media_seconds + self.least_shift();
+        Ok(self.release(Some(ready)))
+    }
+
+    /// Sends what is still held: the input ended.
+    fn finish(&mut self) -> Open {
+        self.release(None)
     }
 }
 

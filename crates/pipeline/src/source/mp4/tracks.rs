@@ -20,9 +20,9 @@ pub(super) struct Chosen {
     pub(super) track_id: u32,
     /// The neutral description (from the first sample entry).
     pub(super) track: Track,
-    /// Added to every decode time: a leading empty edit (presentation delay), in the
-    /// track's timescale. Presentation times within the media are kept as they are.
-    pub(super) start: i64,
+    /// Added to every decode time to place the media on the movie's time line (see
+    /// [`edit_shift`]), in the track's timescale.
+    pub(super) shift: i64,
 }
 
 /// The tracks to read: the first video and the first audio track whose first sample
@@ -47,19 +47,21 @@ pub(super) fn choose(moov: &MoovBox, name: &str) -> Vec<Chosen> {
             tracing::info!(input = name, track_id, "track skipped: one track per kind");
             continue;
         }
-        let start = leading_empty_edit(trak, movie_timescale, timescale);
+        let shift = edit_shift(trak, movie_timescale, timescale);
         chosen.push(Chosen {
             track_id,
             track,
-            start,
+            shift,
         });
     }
     chosen
 }
 
-/// The summed durations of the edit list's leading empty edits (`media_time` −1,
-/// ISO/IEC 14496-12 §8.6.6), in the media timescale: the track starts that much later.
-fn leading_empty_edit(trak: &TrakBox, movie_timescale: u64, media_timescale: u32) -> i64 {
+/// Where the edit list (ISO/IEC 14496-12 §8.6.6) puts the media on the movie's time
+/// line, as ffmpeg reads it: leading empty edits (`media_time` −1) delay the track, and
+/// the first edit's `media_time` is the media time shown at that point. In the media
+/// timescale; no sample is dropped, so encoder priming keeps its (negative) time.
+fn edit_shift(trak: &TrakBox, movie_timescale: u64, media_timescale: u32) -> i64 {
     let Some(elst) = trak.edts_box.as_ref().and_then(|e| e.elst_box.as_ref()) else {
         return 0;
     };
@@ -69,11 +71,18 @@ fn leading_empty_edit(trak: &TrakBox, movie_timescale: u64, media_timescale: u32
         .take_while(|e| e.media_time < 0)
         .map(|e| e.edit_duration)
         .fold(0, u64::saturating_add);
-    if movie_timescale == 0 {
-        return 0;
-    }
-    let ticks = u128::from(empty) * u128::from(media_timescale) / u128::from(movie_timescale);
-    i64::try_from(ticks).unwrap_or(i64::MAX)
+    let media_time = elst
+        .entries
+        .iter()
+        .find(|e| e.media_time >= 0)
+        .map_or(0, |e| e.media_time);
+    let delay = if movie_timescale == 0 {
+        0
+    } else {
+        let ticks = u128::from(empty) * u128::from(media_timescale) / u128::from(movie_timescale);
+        i64::try_from(ticks).unwrap_or(i64::MAX)
+    };
+    delay.saturating_sub(media_time)
 }
 
 /// The neutral track of a sample entry, or what the contract cannot carry.
