@@ -85,6 +85,9 @@ pub struct Options {
     /// so for raw and `tcp-listen://` outputs, which are live, and over UDP, where packets
     /// beyond the socket buffer would be lost; over TCP the server waits).
     pub burst: Option<Duration>,
+    /// Annex B input (`.h264`, `.h265`), which has no timestamps: frames per second.
+    /// `None`: the SPS's VUI timing when present (H.264), else 25.
+    pub frame_rate: Option<f64>,
 }
 
 impl Default for Options {
@@ -103,6 +106,7 @@ impl Default for Options {
             remote: crate::remote::RemoteSettings::default(),
             icecast: IcecastSettings::default(),
             burst: Some(Duration::from_millis(50)),
+            frame_rate: None,
         }
     }
 }

@@ -2,6 +2,8 @@
 //! [`InputEvent`]s (see [`crate::contract`]) to the recorder. This file is the input
 //! side of the endpoint table: adding a source is one file and one line in [`run`].
 
+mod adts;
+mod annexb;
 mod mp3;
 mod mp4;
 mod raw;
@@ -10,6 +12,7 @@ mod tcp;
 
 use std::time::Duration;
 
+use elementary::VideoCodec;
 use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::contract::InputEvent;
@@ -57,6 +60,15 @@ async fn run(
         Endpoint::Rtsp(url) => rtsp::run(&url, &options, &tx, stop, pause).await,
         Endpoint::Mp3File(path) => mp3::run_file(path, tx.clone(), stop).await,
         Endpoint::Mp4Input(path) => mp4::run_file(path, tx.clone(), stop).await,
+        Endpoint::AacFile(path) => adts::run_file(path, tx.clone(), stop).await,
+        Endpoint::H264File(path) => {
+            let rate = options.frame_rate;
+            annexb::run_file(path, VideoCodec::H264, rate, tx.clone(), stop).await
+        }
+        Endpoint::H265File(path) => {
+            let rate = options.frame_rate;
+            annexb::run_file(path, VideoCodec::H265, rate, tx.clone(), stop).await
+        }
         Endpoint::Stdin => mp3::run_stdin(tx.clone(), stop).await,
         Endpoint::RawInput(raw) => raw::run(raw, &tx, stop).await,
         Endpoint::Tcp(addr) => tcp::run(&addr, &options, &tx, stop).await,
