@@ -1,4 +1,4 @@
-//! H.264 and H.265 elementary streams in the Annex B byte-stream format (ITU-T H.264
+//! Elementary streams: H.264 and H.265 in the Annex B byte-stream format (ITU-T H.264
 //! Annex B, ITU-T H.265 Annex B), as `.h264`/`.264`/`.h265`/`.265` files carry them, and
 //! the length-prefixed form MP4 uses (ISO/IEC 14496-15):
 //!
@@ -9,6 +9,8 @@
 //!   read back, and the picture size and frame rate a sequence parameter set gives.
 //! - [`AnnexBWriter`]: length-prefixed samples back to Annex B, the parameter sets in
 //!   front of every key frame, as pieces for vectored writes.
+//!
+//! - [`opus_packet_samples`]: an Opus packet's duration from its TOC byte (RFC 6716 §3.1).
 //!
 //! ADTS (AAC) framing is `icecast_source::adts`; MP3 frames are `mp3-frames`.
 //!
@@ -44,10 +46,12 @@
 #![warn(missing_docs)]
 
 mod annexb;
+mod opus;
 mod records;
 mod write;
 
 pub use annexb::{AccessUnit, AnnexBReader, VideoCodec};
+pub use opus::opus_packet_samples;
 pub use records::{ParameterSets, SpsInfo, parameter_sets, record, sps_info};
 pub use write::{AnnexBWriter, nal_units};
 

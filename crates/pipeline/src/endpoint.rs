@@ -8,6 +8,7 @@
 //! | `tcp://host:port` | remote packet server | — |
 //! | `*.mp3` | MP3 file | the MP3 track's frames, as they are |
 //! | `*.aac` | ADTS AAC file | ADTS from the AAC track |
+//! | `*.opus`, `*.ogg` | Ogg Opus file | Ogg Opus from the Opus track |
 //! | `*.h264`, `*.264`, `*.h265`, `*.265` | Annex B byte stream (frame rate: the SPS's VUI timing, else `Options::frame_rate`, else 25) | Annex B, parameter sets before each key frame |
 //! | `*.mp4`, `*.m4v`, `*.m4a`, `*.mov`, `*.cmfv`, `*.cmfa` | MP4 file: plain or fragmented | — |
 //! | `-` | MP3 on stdin | fragmented MP4 on stdout |
@@ -58,6 +59,8 @@ pub enum Endpoint {
     Tcp(String),
     /// MP3 file (input; as output, the MP3 track's frames as they are).
     Mp3File(PathBuf),
+    /// Ogg Opus file, `.opus` / `.ogg` (input or output).
+    OggFile(PathBuf),
     /// ADTS AAC file, `.aac` (input or output).
     AacFile(PathBuf),
     /// H.264 Annex B byte stream, `.h264` / `.264` (input or output).
@@ -135,6 +138,7 @@ fn file_endpoint(path: &Path, direction: Direction) -> Option<Endpoint> {
     match (ext.as_deref(), direction) {
         (Some("mp3"), _) => Some(Endpoint::Mp3File(path.to_owned())),
         (Some("aac"), _) => Some(Endpoint::AacFile(path.to_owned())),
+        (Some("opus" | "ogg"), _) => Some(Endpoint::OggFile(path.to_owned())),
         (Some("h264" | "264"), _) => Some(Endpoint::H264File(path.to_owned())),
         (Some("h265" | "265"), _) => Some(Endpoint::H265File(path.to_owned())),
         (Some("mp4" | "m4v" | "m4a" | "mov" | "cmfv" | "cmfa"), Direction::Input) => {
@@ -171,6 +175,7 @@ impl fmt::Display for Endpoint {
             | Endpoint::Mp4File(p)
             | Endpoint::Mp4Input(p)
             | Endpoint::AacFile(p)
+            | Endpoint::OggFile(p)
             | Endpoint::H264File(p)
             | Endpoint::H265File(p) => {
                 write!(f, "{}", p.display())

@@ -9,6 +9,7 @@ mod hls;
 mod icecast;
 mod mp3;
 mod mp4;
+mod ogg;
 mod raw;
 mod samples;
 mod stdout;
@@ -68,6 +69,10 @@ pub(crate) fn factory(output: &Endpoint, options: &Options) -> Result<Box<dyn Si
                 path: path.clone(),
                 codec,
             })
+        }
+        Endpoint::OggFile(path) => {
+            no_rotation("an Ogg file")?;
+            Box::new(ogg::OggFactory { path: path.clone() })
         }
         Endpoint::Mp3File(path) => {
             no_rotation("an .mp3 file")?;

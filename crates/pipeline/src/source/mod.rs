@@ -6,6 +6,7 @@ mod adts;
 mod annexb;
 mod mp3;
 mod mp4;
+mod ogg;
 mod raw;
 mod rtsp;
 mod tcp;
@@ -60,6 +61,7 @@ async fn run(
         Endpoint::Rtsp(url) => rtsp::run(&url, &options, &tx, stop, pause).await,
         Endpoint::Mp3File(path) => mp3::run_file(path, tx.clone(), stop).await,
         Endpoint::Mp4Input(path) => mp4::run_file(path, tx.clone(), stop).await,
+        Endpoint::OggFile(path) => ogg::run_file(path, tx.clone(), stop).await,
         Endpoint::AacFile(path) => adts::run_file(path, tx.clone(), stop).await,
         Endpoint::H264File(path) => {
             let rate = options.frame_rate;

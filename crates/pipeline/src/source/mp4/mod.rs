@@ -65,7 +65,7 @@ fn read(
         .map_err(|e| reader.invalid(format!("moov box at byte {moov_at}: {e}")))?;
     let chosen = tracks::choose(&moov, &reader.name);
     if chosen.is_empty() {
-        return Err(reader.invalid("no H.264, H.265, AAC or MP3 track".into()));
+        return Err(reader.invalid("no H.264, H.265, AAC, MP3 or Opus track".into()));
     }
     let mut out = Output::new(chosen, tx, stop);
     if !out.send(InputEvent::Tracks(

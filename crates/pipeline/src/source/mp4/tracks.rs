@@ -5,7 +5,8 @@
 //! Sample entries (ISO/IEC 14496-12 §8.5.2): `avc1` → H.264 with the `avcC` record
 //! (ISO/IEC 14496-15 §5.3.3.1), `hev1`/`hvc1` → H.265 with the `hvcC` record (§8.3.3.1),
 //! `mp4a` → AAC (object type 0x40, the AudioSpecificConfig) or MPEG audio (0x69, 0x6B:
-//! MP3 as ffmpeg writes it, ISO/IEC 14496-1 Table 5).
+//! MP3 as ffmpeg writes it, ISO/IEC 14496-1 Table 5), `Opus` → Opus with an `OpusHead`
+//! made from `dOps` (Opus in ISOBMFF §4.3.2).
 
 use bytes::Bytes;
 use shiguredo_mp4::boxes::{MoovBox, SampleEntry, TrakBox};
@@ -134,6 +135,29 @@ pub(super) fn track_of(entry: &SampleEntry, timescale: u32) -> Result<Track, Str
                 r => r,
             };
             Ok(Track::audio(codec, rate, b.audio.channelcount).with_timescale(timescale))
+        }
+        SampleEntry::Opus(b) => {
+            // dOps holds the OpusHead's fields (Opus in ISOBMFF §4.3.2) without a channel
+            // mapping table (shiguredo_mp4 reads mapping family 0 only): RFC 7845 §5.1.
+            let d = &b.dops_box;
+            let mut head = Vec::with_capacity(19);
+            head.extend_from_slice(b"OpusHead");
+            head.push(1);
+            head.push(d.output_channel_count);
+            head.extend_from_slice(&d.pre_skip.to_le_bytes());
+            head.extend_from_slice(&d.input_sample_rate.to_le_bytes());
+            head.extend_from_slice(&d.output_gain.to_le_bytes());
+            head.push(0);
+            if d.output_channel_count > 2 {
+                return Err("Opus with more than 2 channels needs a channel mapping table".into());
+            }
+            let codec = Codec::Opus {
+                head: Bytes::from(head),
+            };
+            Ok(
+                Track::audio(codec, 48_000, u16::from(d.output_channel_count))
+                    .with_timescale(timescale),
+            )
         }
         other => Err(format!(
             "sample entry {} is not supported",
