@@ -36,15 +36,18 @@ use pipeline::{
     Status, Teardown, Transport,
 };
 
-/// Record a camera or a file: RTSP or MP3 in; MP4, fragmented MP4, HLS or stdout out.
+/// Record a camera or a file: RTSP, MP4 or elementary streams in; MP4, fragmented MP4,
+/// HLS, stdout or elementary streams out.
 #[derive(Debug, Parser)]
 #[command(version, about, long_about = None)]
 struct Cli {
-    /// Input: rtsp://[user:pass@]host[:port]/path, a .mp3 file, - (MP3 on stdin), or
-    /// tcp://host:port (a tcp-listen:// packet server).
+    /// Input: rtsp://[user:pass@]host[:port]/path, an .mp4/.m4a file (plain or
+    /// fragmented), .h264/.h265 (Annex B), .aac (ADTS), .mp3, .opus/.ogg (Ogg Opus),
+    /// - (MP3 on stdin), or tcp://host:port (a tcp-listen:// packet server).
     #[arg(required = true, num_args = 1..)]
     inputs: Vec<String>,
     /// Output: a .mp4 file, a directory or .m3u8 (HLS), - (fragmented MP4 on stdout),
+    /// .h264/.h265, .aac, .mp3 or .opus/.ogg (one track of that codec),
     /// tcp-listen://addr:port (serve packets to network clients), or
     /// icecast://source:password@host:port/mount (stream MP3 inputs in real time).
     output: String,
@@ -73,6 +76,10 @@ struct Cli {
     /// Leave out audio.
     #[arg(long)]
     no_audio: bool,
+    /// Annex B input (.h264, .h265): frames per second [default: the SPS's VUI timing,
+    /// else 25].
+    #[arg(long, value_name = "FPS")]
+    fps: Option<f64>,
     /// RTP transport.
     #[arg(long, value_name = "tcp|udp", default_value = "tcp")]
     transport: Transport,
@@ -161,6 +168,7 @@ impl Cli {
                 ..Default::default()
             },
             burst: (self.burst > 0).then(|| Duration::from_millis(self.burst)),
+            frame_rate: self.fps,
             ..Options::default()
         })
     }

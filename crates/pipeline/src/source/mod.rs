@@ -5,7 +5,7 @@
 mod adts;
 mod annexb;
 mod mp3;
-mod mp4;
+pub(crate) mod mp4;
 mod ogg;
 mod raw;
 mod rtsp;

@@ -42,8 +42,13 @@ pub(crate) async fn run_file(
     let name = path.display().to_string();
     tokio::task::spawn_blocking(move || {
         let file = File::open(&path).map_err(|e| Error::io(format!("opening {name}"), e))?;
-        let mut reader = FileReader::new(file, name.clone())?;
-        read(&mut reader, &tx, &stop)
+        let len = file
+            .metadata()
+            .map_err(|e| Error::io(format!("reading {name}"), e))?
+            .len();
+        let mut reader = FileReader::new(file, len, name.clone());
+        let mut emit = |event| !*stop.borrow() && tx.blocking_send(event).is_ok();
+        read(&mut reader, &mut emit)
     })
     .await
     .map_err(|e| Error::Input {
@@ -55,10 +60,19 @@ pub(crate) async fn run_file(
 /// Whether the recorder still listens (it stops reading at the duration limit).
 type Open = bool;
 
-fn read(
-    reader: &mut FileReader,
-    tx: &mpsc::Sender<InputEvent>,
-    stop: &watch::Receiver<bool>,
+/// Reads an MP4 held in memory, handing every event to `emit` (for fuzzing: the same
+/// code as a file, without a runtime).
+pub(crate) fn read_bytes(
+    data: &[u8],
+    emit: &mut dyn FnMut(InputEvent) -> Open,
+) -> Result<(), Error> {
+    let mut reader = FileReader::new(std::io::Cursor::new(data), data.len() as u64, "MP4".into());
+    read(&mut reader, emit)
+}
+
+fn read<R: Read + Seek>(
+    reader: &mut FileReader<R>,
+    emit: &mut dyn FnMut(InputEvent) -> Open,
 ) -> Result<(), Error> {
     let (moov_at, moov_size, moov_bytes) = find_moov(reader)?;
     let (moov, _) = MoovBox::decode(&moov_bytes)
@@ -67,7 +81,7 @@ fn read(
     if chosen.is_empty() {
         return Err(reader.invalid("no H.264, H.265, AAC, MP3 or Opus track".into()));
     }
-    let mut out = Output::new(chosen, tx, stop);
+    let mut out = Output::new(chosen, emit);
     if !out.send(InputEvent::Tracks(
         out.tracks.iter().map(|c| c.track.clone()).collect(),
     )) {
@@ -83,7 +97,10 @@ fn read(
 }
 
 /// Plain MP4: shiguredo_mp4 walks the sample tables and returns samples in time order.
-fn read_plain(reader: &mut FileReader, out: &mut Output<'_>) -> Result<(), Error> {
+fn read_plain<R: Read + Seek>(
+    reader: &mut FileReader<R>,
+    out: &mut Output<'_>,
+) -> Result<(), Error> {
     let mut demuxer = Mp4FileDemuxer::new();
     let mut counts = vec![0u64; out.tracks.len()];
     loop {
@@ -124,8 +141,8 @@ fn read_plain(reader: &mut FileReader, out: &mut Output<'_>) -> Result<(), Error
 
 /// Fragmented MP4: every `moof` + `mdat` pair is read whole and handed to shiguredo_mp4's
 /// segment demuxer; payloads are slices of that one buffer.
-fn read_fragments(
-    reader: &mut FileReader,
+fn read_fragments<R: Read + Seek>(
+    reader: &mut FileReader<R>,
     moov: &[u8],
     mut offset: u64,
     out: &mut Output<'_>,
@@ -222,7 +239,7 @@ fn relative_base_offsets(fragment: &mut [u8], moof_at: u64, moof_size: u64) -> R
 }
 
 /// Walks the top-level boxes to `moov`: its position, size and bytes.
-fn find_moov(reader: &mut FileReader) -> Result<(u64, u64, Vec<u8>), Error> {
+fn find_moov<R: Read + Seek>(reader: &mut FileReader<R>) -> Result<(u64, u64, Vec<u8>), Error> {
     let mut offset = 0u64;
     loop {
         let Some((kind, size)) = reader.box_at(offset)? else {
@@ -271,8 +288,7 @@ impl SampleMeta {
 /// turn on the movie's time line.
 struct Output<'a> {
     tracks: Vec<Chosen>,
-    tx: &'a mpsc::Sender<InputEvent>,
-    stop: &'a watch::Receiver<bool>,
+    emit: &'a mut dyn FnMut(InputEvent) -> Open,
     waiting: BinaryHeap<Reverse<Waiting>>,
     sequence: u64,
 }
@@ -305,15 +321,10 @@ impl Ord for Waiting {
 }
 
 impl<'a> Output<'a> {
-    fn new(
-        tracks: Vec<Chosen>,
-        tx: &'a mpsc::Sender<InputEvent>,
-        stop: &'a watch::Receiver<bool>,
-    ) -> Self {
+    fn new(tracks: Vec<Chosen>, emit: &'a mut dyn FnMut(InputEvent) -> Open) -> Self {
         Output {
             tracks,
-            tx,
-            stop,
+            emit,
             waiting: BinaryHeap::new(),
             sequence: 0,
         }
@@ -325,8 +336,8 @@ impl<'a> Output<'a> {
             .position(|c| c.track_id == track.track_id)
     }
 
-    fn send(&self, event: InputEvent) -> Open {
-        !*self.stop.borrow() && self.tx.blocking_send(event).is_ok()
+    fn send(&mut self, event: InputEvent) -> Open {
+        (self.emit)(event)
     }
 
     /// The smallest shift of any track, in seconds: a sample at media time `t` comes
@@ -403,19 +414,15 @@ impl<'a> Output<'a> {
 }
 
 /// The file, read at the positions the demuxer asks for.
-struct FileReader {
-    file: File,
+struct FileReader<R> {
+    file: R,
     len: u64,
     name: String,
 }
 
-impl FileReader {
-    fn new(file: File, name: String) -> Result<FileReader, Error> {
-        let len = file
-            .metadata()
-            .map_err(|e| Error::io(format!("reading {name}"), e))?
-            .len();
-        Ok(FileReader { file, len, name })
+impl<R: Read + Seek> FileReader<R> {
+    fn new(file: R, len: u64, name: String) -> FileReader<R> {
+        FileReader { file, len, name }
     }
 
     fn invalid(&self, reason: String) -> Error {
