@@ -80,6 +80,10 @@ struct Cli {
     /// else 25].
     #[arg(long, value_name = "FPS")]
     fps: Option<f64>,
+    /// MP4 input: read the track with this id (repeat for several) instead of the first
+    /// video and the first audio track.
+    #[arg(long = "track", value_name = "ID")]
+    tracks: Vec<u32>,
     /// RTP transport.
     #[arg(long, value_name = "tcp|udp", default_value = "tcp")]
     transport: Transport,
@@ -169,6 +173,7 @@ impl Cli {
             },
             burst: (self.burst > 0).then(|| Duration::from_millis(self.burst)),
             frame_rate: self.fps,
+            track_ids: self.tracks.clone(),
             ..Options::default()
         })
     }

@@ -88,6 +88,9 @@ pub struct Options {
     /// Annex B input (`.h264`, `.h265`), which has no timestamps: frames per second.
     /// `None`: the SPS's VUI timing when present (H.264), else 25.
     pub frame_rate: Option<f64>,
+    /// MP4 input: the `tkhd` track ids to read, in file order. Empty: the first video
+    /// and the first audio track.
+    pub track_ids: Vec<u32>,
 }
 
 impl Default for Options {
@@ -107,6 +110,7 @@ impl Default for Options {
             icecast: IcecastSettings::default(),
             burst: Some(Duration::from_millis(50)),
             frame_rate: None,
+            track_ids: Vec::new(),
         }
     }
 }

@@ -426,3 +426,53 @@ async fn truncated_files_say_what_is_missing() {
     }
     assert_decodes(&out);
 }
+
+/// A file with two audio tracks: the first video and first audio by default; with
+/// `track_ids` the tracks asked for; an unknown id names the file's tracks.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_track_selector_picks_tracks_by_id() {
+    test_support::require_peer!("ffprobe", "ffmpeg");
+    let dir = test_support::temp_dir();
+    let second: &[&str] = &["-f", "lavfi", "-i", "sine=frequency=880:sample_rate=44100"];
+    let source = make(
+        dir.path(),
+        "three.mp4",
+        &[VIDEO, AUDIO, second],
+        &[
+            "-map", "0", "-map", "1", "-map", "2", "-c:v", "libx264", "-c:a", "aac",
+        ],
+    );
+    let streams = |p: &Path| ffprobe::probe(p)["streams"].as_array().unwrap().len();
+    assert_eq!(streams(&source), 3);
+
+    let default = dir.path().join("default.mp4");
+    run(&source, &default, Options::default()).await.unwrap();
+    assert_eq!(streams(&default), 2);
+    assert_same_packets(&source, &default, "v:0");
+    assert_same_packets(&source, &default, "a:0");
+
+    let picked = dir.path().join("picked.mp4");
+    let options = Options {
+        track_ids: vec![3],
+        ..Options::default()
+    };
+    run(&source, &picked, options).await.unwrap();
+    assert_eq!(streams(&picked), 1);
+    let (_, theirs) = listed(&source, "a:1");
+    let (_, ours) = listed(&picked, "a:0");
+    assert_eq!(ours, theirs);
+    assert_eq!(
+        ffprobe::probe(&picked)["streams"][0]["sample_rate"],
+        "44100"
+    );
+
+    let options = Options {
+        track_ids: vec![9],
+        ..Options::default()
+    };
+    let err = run(&source, &dir.path().join("none.mp4"), options)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("no track 9 (its tracks are 1, 2, 3)"), "{err}");
+}

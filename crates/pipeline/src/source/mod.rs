@@ -60,7 +60,9 @@ async fn run(
     let end = match input {
         Endpoint::Rtsp(url) => rtsp::run(&url, &options, &tx, stop, pause).await,
         Endpoint::Mp3File(path) => mp3::run_file(path, tx.clone(), stop).await,
-        Endpoint::Mp4Input(path) => mp4::run_file(path, tx.clone(), stop).await,
+        Endpoint::Mp4Input(path) => {
+            mp4::run_file(path, options.track_ids.clone(), tx.clone(), stop).await
+        }
         Endpoint::OggFile(path) => ogg::run_file(path, tx.clone(), stop).await,
         Endpoint::AacFile(path) => adts::run_file(path, tx.clone(), stop).await,
         Endpoint::H264File(path) => {

@@ -3,8 +3,9 @@
 //! shiguredo_mp4's sans-I/O demuxers (ISO/IEC 14496-12). This file is the thin I/O
 //! adapter: it reads the byte ranges the demuxer asks for and turns samples into packets.
 //!
-//! - The first video and the first audio track are read (see [`tracks::choose`]); the
-//!   recorder drops a kind on `--no-video`/`--no-audio`.
+//! - The first video and the first audio track are read, or the tracks whose ids
+//!   `Options::track_ids` lists (see [`tracks::choose`]); the recorder drops a kind on
+//!   `--no-video`/`--no-audio`.
 //! - Times are placed on the movie's time line as ffmpeg does: a leading empty edit
 //!   delays the track, the first edit's media time becomes time 0 (no sample is dropped:
 //!   encoder priming keeps its negative time); composition offsets (`ctts`, `trun`,
@@ -36,6 +37,7 @@ use tracks::Chosen;
 
 pub(crate) async fn run_file(
     path: PathBuf,
+    track_ids: Vec<u32>,
     tx: mpsc::Sender<InputEvent>,
     stop: watch::Receiver<bool>,
 ) -> Result<(), Error> {
@@ -48,7 +50,7 @@ pub(crate) async fn run_file(
             .len();
         let mut reader = FileReader::new(file, len, name.clone());
         let mut emit = |event| !*stop.borrow() && tx.blocking_send(event).is_ok();
-        read(&mut reader, &mut emit)
+        read(&mut reader, &track_ids, &mut emit)
     })
     .await
     .map_err(|e| Error::Input {
@@ -67,17 +69,18 @@ pub(crate) fn read_bytes(
     emit: &mut dyn FnMut(InputEvent) -> Open,
 ) -> Result<(), Error> {
     let mut reader = FileReader::new(std::io::Cursor::new(data), data.len() as u64, "MP4".into());
-    read(&mut reader, emit)
+    read(&mut reader, &[], emit)
 }
 
 fn read<R: Read + Seek>(
     reader: &mut FileReader<R>,
+    track_ids: &[u32],
     emit: &mut dyn FnMut(InputEvent) -> Open,
 ) -> Result<(), Error> {
     let (moov_at, moov_size, moov_bytes) = find_moov(reader)?;
     let (moov, _) = MoovBox::decode(&moov_bytes)
         .map_err(|e| reader.invalid(format!("moov box at byte {moov_at}: {e}")))?;
-    let chosen = tracks::choose(&moov, &reader.name);
+    let chosen = tracks::choose(&moov, &reader.name, track_ids).map_err(|e| reader.invalid(e))?;
     if chosen.is_empty() {
         return Err(reader.invalid("no H.264, H.265, AAC, MP3 or Opus track".into()));
     }

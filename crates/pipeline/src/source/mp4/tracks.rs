@@ -26,25 +26,31 @@ pub(super) struct Chosen {
     pub(super) shift: i64,
 }
 
-/// The tracks to read: the first video and the first audio track whose first sample
-/// entry the contract can carry; others are named in the log and skipped.
-pub(super) fn choose(moov: &MoovBox, name: &str) -> Vec<Chosen> {
+/// The tracks to read: those of `wanted` (track ids, all of them readable), or without
+/// it the first video and the first audio track whose first sample entry the contract
+/// can carry; others are named in the log and skipped.
+pub(super) fn choose(moov: &MoovBox, name: &str, wanted: &[u32]) -> Result<Vec<Chosen>, String> {
     let movie_timescale = u64::from(moov.mvhd_box.timescale.get());
     let mut chosen: Vec<Chosen> = Vec::new();
     for trak in &moov.trak_boxes {
         let track_id = trak.tkhd_box.track_id;
+        let asked = wanted.contains(&track_id);
+        if !wanted.is_empty() && !asked {
+            continue;
+        }
         let timescale = trak.mdia_box.mdhd_box.timescale.get();
         let Some(entry) = trak.mdia_box.minf_box.stbl_box.stsd_box.entries.first() else {
             continue;
         };
         let track = match track_of(entry, timescale) {
             Ok(track) => track,
+            Err(what) if asked => return Err(format!("track {track_id} cannot be read: {what}")),
             Err(what) => {
                 tracing::warn!(input = name, track_id, "track skipped: {what}");
                 continue;
             }
         };
-        if chosen.iter().any(|c| c.track.kind == track.kind) {
+        if !asked && chosen.iter().any(|c| c.track.kind == track.kind) {
             tracing::info!(input = name, track_id, "track skipped: one track per kind");
             continue;
         }
@@ -55,7 +61,21 @@ pub(super) fn choose(moov: &MoovBox, name: &str) -> Vec<Chosen> {
             shift,
         });
     }
-    chosen
+    if let Some(missing) = wanted
+        .iter()
+        .find(|id| !chosen.iter().any(|c| c.track_id == **id))
+    {
+        let ids: Vec<String> = moov
+            .trak_boxes
+            .iter()
+            .map(|t| t.tkhd_box.track_id.to_string())
+            .collect();
+        return Err(format!(
+            "no track {missing} (its tracks are {})",
+            ids.join(", ")
+        ));
+    }
+    Ok(chosen)
 }
 
 /// Where the edit list (ISO/IEC 14496-12 §8.6.6) puts the media on the movie's time
