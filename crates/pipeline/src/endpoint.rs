@@ -13,7 +13,7 @@
 //! | `*.mp4`, `*.m4v`, `*.m4a`, `*.mov`, `*.cmfv`, `*.cmfa` | MP4 file: plain or fragmented | — |
 //! | `-` | MP3 on stdin | fragmented MP4 on stdout |
 //! | `*.mp4`, `*.m4v`, `*.m4a` | (above) | MP4 file (plain, or fragmented by option) |
-//! | `*.m3u8`, or an existing directory / a path ending in `/` | — | HLS: init.mp4, numbered .m4s, playlist |
+//! | `*.m3u8`, or an existing directory / a path ending in `/` | `*.m3u8`: a local HLS media playlist with fMP4 segments | HLS: init.mp4, numbered .m4s, playlist |
 //! | `icecast://user:pass@host:port/mount` | — | Icecast source |
 //! | `tcp-listen://[addr]:port` | — | packet server for network clients (default address 127.0.0.1) |
 //!
@@ -59,6 +59,8 @@ pub enum Endpoint {
     Tcp(String),
     /// MP3 file (input; as output, the MP3 track's frames as they are).
     Mp3File(PathBuf),
+    /// HLS media playlist with fMP4 segments, local files (input).
+    HlsInput(PathBuf),
     /// Ogg Opus file, `.opus` / `.ogg` (input or output).
     OggFile(PathBuf),
     /// ADTS AAC file, `.aac` (input or output).
@@ -147,6 +149,7 @@ fn file_endpoint(path: &Path, direction: Direction) -> Option<Endpoint> {
         (Some("mp4" | "m4v" | "m4a"), Direction::Output) => {
             Some(Endpoint::Mp4File(path.to_owned()))
         }
+        (Some("m3u8"), Direction::Input) => Some(Endpoint::HlsInput(path.to_owned())),
         (Some("m3u8"), Direction::Output) => Some(Endpoint::Hls {
             dir: path
                 .parent()
@@ -176,6 +179,7 @@ impl fmt::Display for Endpoint {
             | Endpoint::Mp4Input(p)
             | Endpoint::AacFile(p)
             | Endpoint::OggFile(p)
+            | Endpoint::HlsInput(p)
             | Endpoint::H264File(p)
             | Endpoint::H265File(p) => {
                 write!(f, "{}", p.display())

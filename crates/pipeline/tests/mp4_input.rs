@@ -131,8 +131,12 @@ fn assert_same_packets(source: &Path, ours: &Path, stream: &str) {
     }
 }
 
-/// Whether the file has a `moof` box (ffprobe names no such property).
+/// Whether the file has a `moof` box (ffprobe names no such property); an HLS playlist's
+/// segments are fragments.
 fn is_fragmented(path: &Path) -> bool {
+    if path.extension().is_some_and(|e| e == "m3u8") {
+        return true;
+    }
     let data = std::fs::read(path).unwrap();
     data.windows(4).any(|w| w == b"moof")
 }
@@ -312,8 +316,8 @@ async fn an_empty_edit_keeps_the_track_start() {
     assert_decodes(&out);
 }
 
-/// MP4 → fMP4 → MP4 keeps every packet, and MP4 → HLS gives the source's packets to
-/// ffprobe reading the playlist.
+/// MP4 → fMP4 → MP4 keeps every packet; MP4 → HLS gives the source's packets to ffprobe
+/// reading the playlist and to our HLS input; ffmpeg's HLS with fMP4 segments is read too.
 #[tokio::test(flavor = "multi_thread")]
 async fn round_trips_through_fmp4_and_hls() {
     test_support::require_peer!("ffprobe", "ffmpeg");
@@ -349,6 +353,39 @@ async fn round_trips_through_fmp4_and_hls() {
         }
     }
     assert_decodes(&playlist);
+
+    // Our HLS read back by our input, and ffmpeg's HLS (fMP4 segments) too.
+    let back = dir.path().join("from-hls.mp4");
+    run(&playlist, &back, Options::default()).await.unwrap();
+    for stream in ["v:0", "a:0"] {
+        assert_same_packets(&source, &back, stream);
+    }
+    let theirs = dir.path().join("ffmpeg-hls");
+    std::fs::create_dir(&theirs).unwrap();
+    let their_playlist = theirs.join("index.m3u8");
+    ffmpeg(&[
+        "-i",
+        source.to_str().unwrap(),
+        "-c",
+        "copy",
+        "-f",
+        "hls",
+        "-hls_segment_type",
+        "fmp4",
+        "-hls_time",
+        "1",
+        "-hls_playlist_type",
+        "vod",
+        their_playlist.to_str().unwrap(),
+    ]);
+    let from_theirs = dir.path().join("from-ffmpeg-hls.mp4");
+    run(&their_playlist, &from_theirs, Options::default())
+        .await
+        .unwrap();
+    for stream in ["v:0", "a:0"] {
+        assert_same_packets(&their_playlist, &from_theirs, stream);
+    }
+    assert_decodes(&from_theirs);
 }
 
 /// Cut files: no moov (a plain file cut before its moov), samples past the end (a

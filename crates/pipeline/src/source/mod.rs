@@ -63,6 +63,9 @@ async fn run(
         Endpoint::Mp4Input(path) => {
             mp4::run_file(path, options.track_ids.clone(), tx.clone(), stop).await
         }
+        Endpoint::HlsInput(path) => {
+            mp4::run_playlist(path, options.track_ids.clone(), tx.clone(), stop).await
+        }
         Endpoint::OggFile(path) => ogg::run_file(path, tx.clone(), stop).await,
         Endpoint::AacFile(path) => adts::run_file(path, tx.clone(), stop).await,
         Endpoint::H264File(path) => {

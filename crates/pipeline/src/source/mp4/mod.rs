@@ -1,5 +1,6 @@
 //! MP4 input: plain MP4 (moov in front or at the end, `stco` or `co64`), fragmented MP4
-//! (ours, ffmpeg's `frag_keyframe+empty_moov`, CMAF with `sidx`) and `.m4a`, read with
+//! (ours, ffmpeg's `frag_keyframe+empty_moov`, CMAF with `sidx`, HLS fMP4 segments
+//! through their playlist) and `.m4a`, read with
 //! shiguredo_mp4's sans-I/O demuxers (ISO/IEC 14496-12). This file is the thin I/O
 //! adapter: it reads the byte ranges the demuxer asks for and turns samples into packets.
 //!
@@ -14,6 +15,7 @@
 //! - A file without `moov`, or whose samples lie past its end, is an error naming what is
 //!   missing; a fragmented file cut in its last fragment yields every complete fragment.
 
+mod playlist;
 mod tracks;
 
 use std::cmp::Reverse;
@@ -55,6 +57,28 @@ pub(crate) async fn run_file(
     .await
     .map_err(|e| Error::Input {
         input: "MP4".into(),
+        reason: format!("reader thread failed: {e}"),
+    })?
+}
+
+/// Reads an HLS media playlist with fMP4 segments (see [`playlist`]) as one fragmented MP4.
+pub(crate) async fn run_playlist(
+    path: PathBuf,
+    track_ids: Vec<u32>,
+    tx: mpsc::Sender<InputEvent>,
+    stop: watch::Receiver<bool>,
+) -> Result<(), Error> {
+    let name = path.display().to_string();
+    tokio::task::spawn_blocking(move || {
+        let files = playlist::files(&path)?;
+        let (joined, len) = playlist::Concatenation::open(&files)?;
+        let mut reader = FileReader::new(joined, len, name);
+        let mut emit = |event| !*stop.borrow() && tx.blocking_send(event).is_ok();
+        read(&mut reader, &track_ids, &mut emit)
+    })
+    .await
+    .map_err(|e| Error::Input {
+        input: "HLS".into(),
         reason: format!("reader thread failed: {e}"),
     })?
 }
