@@ -10,6 +10,8 @@
 //! - [`AnnexBWriter`]: length-prefixed samples back to Annex B, the parameter sets in
 //!   front of every key frame, as pieces for vectored writes.
 //!
+//! - [`FrameTimes`]: the presentation order of H.264 pictures from their picture order
+//!   counts, as decode indices and presentation offsets in frames.
 //! - [`opus_packet_samples`]: an Opus packet's duration from its TOC byte (RFC 6716 §3.1).
 //!
 //! ADTS (AAC) framing is `icecast_source::adts`; MP3 frames are `mp3-frames`.
@@ -47,11 +49,13 @@
 
 mod annexb;
 mod opus;
+mod order;
 mod records;
 mod write;
 
 pub use annexb::{AccessUnit, AnnexBReader, VideoCodec};
 pub use opus::opus_packet_samples;
+pub use order::{FrameTimes, TimedUnit};
 pub use records::{ParameterSets, SpsInfo, parameter_sets, record, sps_info};
 pub use write::{AnnexBWriter, nal_units};
 

@@ -70,6 +70,26 @@ fn sizes_and_keys(path: &Path, stream: &str) -> Vec<(u64, bool)> {
         .collect()
 }
 
+/// The MD5 of every decoded frame, in the decoder's output order.
+fn framemd5(path: &Path) -> Vec<String> {
+    let out = Command::new("ffmpeg")
+        .args(["-nostdin", "-v", "error", "-i"])
+        .arg(path)
+        .args(["-map", "0:v", "-f", "framemd5", "-"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter_map(|l| l.rsplit(',').next().map(|h| h.trim().to_owned()))
+        .collect()
+}
+
 fn assert_decodes(path: &Path) {
     let errors = ffprobe::decode_errors(path);
     assert!(
@@ -81,9 +101,9 @@ fn assert_decodes(path: &Path) {
 /// An x264 / x265 Annex B stream to MP4 and back to Annex B gives the same bytes (the
 /// encoders put parameter sets before key frames only, as our writer does); the MP4 holds
 /// one packet per access unit at the SPS's frame rate (x264) or 25 fps (x265: VUI timing
-/// not read) and decodes. Annex B has no timestamps and presentation order is not
-/// derived from the slices yet, so these streams have no B-frames; a B-frame stream is
-/// checked for the byte round trip only.
+/// not read) and decodes. An x264 stream with B-frames gets its presentation order from
+/// the picture order counts: ffmpeg decodes our MP4 to the same frames, in the same order,
+/// as the raw stream, and the presentation times are one frame apart.
 #[tokio::test(flavor = "multi_thread")]
 async fn annexb_to_mp4_and_back_is_byte_identical() {
     test_support::require_peer!("ffprobe", "ffmpeg");
@@ -98,7 +118,18 @@ async fn annexb_to_mp4_and_back_is_byte_identical() {
         dir.path(),
         "bframes.h264",
         &[VIDEO],
-        &["-c:v", "libx264", "-bf", "2", "-g", "15"],
+        &[
+            "-pix_fmt",
+            "yuv420p",
+            "-c:v",
+            "libx264",
+            "-bf",
+            "3",
+            "-x264-params",
+            "b-adapt=0",
+            "-g",
+            "12",
+        ],
     );
     let h265 = make(
         dir.path(),
@@ -126,9 +157,7 @@ async fn annexb_to_mp4_and_back_is_byte_identical() {
             (duration - expected).abs() < 0.002,
             "{ext}: {duration} s, expected {expected} s"
         );
-        if source != &h264_bframes {
-            assert_decodes(&mp4);
-        }
+        assert_decodes(&mp4);
 
         let back = dir.path().join(format!(
             "back-{ext}.{}",
@@ -146,6 +175,22 @@ async fn annexb_to_mp4_and_back_is_byte_identical() {
             b.len()
         );
     }
+
+    // B-frames: the same decoded frames in the same order, presentation one frame apart.
+    let mp4 = dir.path().join("bframes.mp4");
+    assert_eq!(framemd5(&mp4), framemd5(&h264_bframes));
+    let mut pts: Vec<i64> = ffprobe::packets(&mp4, "v:0")
+        .iter()
+        .map(|p| num(&p["pts"]) as i64)
+        .collect();
+    let in_decode_order = pts.clone();
+    pts.sort();
+    assert_ne!(
+        pts, in_decode_order,
+        "B-frames are presented out of decode order"
+    );
+    let steps: Vec<i64> = pts.windows(2).map(|w| w[1] - w[0]).collect();
+    assert!(steps.iter().all(|&s| s == 3600), "{steps:?}");
 
     // --fps (Options::frame_rate) wins over the SPS.
     let mp4 = dir.path().join("fps.mp4");

@@ -3,9 +3,9 @@
 //! the parameter sets its decoder configuration record (`avcC` / `hvcC`).
 //!
 //! Annex B has no timestamps: frames follow each other at `Options::frame_rate`, else
-//! the SPS's VUI timing (H.264), else 25 per second, on a 90 kHz clock, in decode order
-//! without composition offsets (a B-frame stream keeps its order, not its presentation
-//! times). Parameter sets leave the samples for the record (they come back before each
+//! the SPS's VUI timing (H.264), else 25 per second, on a 90 kHz clock. H.264 pictures
+//! are presented in the order of their picture order counts (`elementary::FrameTimes`,
+//! so B-frames get composition offsets); H.265 is shown in decode order. Parameter sets leave the samples for the record (they come back before each
 //! key frame on Annex B output); new ones become [`InputEvent::TrackUpdated`]. Access
 //! units before the first key frame with complete parameter sets are skipped.
 
@@ -14,7 +14,7 @@ use std::io::Read;
 use std::path::PathBuf;
 use std::time::SystemTime;
 
-use elementary::{AccessUnit, AnnexBReader, ParameterSets, VideoCodec};
+use elementary::{AnnexBReader, FrameTimes, ParameterSets, TimedUnit, VideoCodec};
 use tokio::sync::{mpsc, watch};
 
 use crate::contract::InputEvent;
@@ -49,7 +49,6 @@ pub(crate) async fn run_file(
             sets: ParameterSets::default(),
             track: None,
             frame_duration: 0,
-            frames: 0,
             skipped: 0,
         };
         input.read(file)
@@ -71,13 +70,13 @@ struct Input<'a> {
     /// The track once the parameter sets are complete.
     track: Option<Track>,
     frame_duration: u32,
-    frames: i64,
     skipped: u64,
 }
 
 impl Input<'_> {
     fn read(&mut self, mut file: File) -> Result<(), Error> {
         let mut reader = AnnexBReader::new(self.codec);
+        let mut times = FrameTimes::new(self.codec);
         let mut chunk = vec![0u8; 1 << 20];
         loop {
             let n = file
@@ -88,8 +87,15 @@ impl Input<'_> {
             } else {
                 reader.push(&chunk[..n]);
             }
+            let mut ready = Vec::new();
             while let Some(unit) = reader.pull() {
-                if *self.stop.borrow() || !self.unit(unit)? {
+                ready.extend(times.push(unit));
+            }
+            if n == 0 {
+                ready.extend(times.finish());
+            }
+            for timed in ready {
+                if *self.stop.borrow() || !self.unit(timed)? {
                     return Ok(());
                 }
             }
@@ -121,8 +127,9 @@ impl Input<'_> {
     }
 
     /// Sends one access unit; `false` when the recorder stopped listening.
-    fn unit(&mut self, mut unit: AccessUnit) -> Result<bool, Error> {
+    fn unit(&mut self, mut timed: TimedUnit) -> Result<bool, Error> {
         let codec = self.codec;
+        let unit = &mut timed.unit;
         let mut changed = false;
         for nal in unit.nals.iter().filter(|n| codec.is_parameter_set(n)) {
             changed |= self.sets.take(codec, nal);
@@ -132,7 +139,7 @@ impl Input<'_> {
             let track = self.describe(unit.offset)?;
             let event = match self.track.replace(track.clone()) {
                 None => InputEvent::Tracks(vec![track]),
-                Some(old) if old == track => return self.packet(unit),
+                Some(old) if old == track => return self.packet(timed),
                 Some(_) => InputEvent::TrackUpdated { index: 0, track },
             };
             if self.tx.blocking_send(event).is_err() {
@@ -143,10 +150,11 @@ impl Input<'_> {
             self.skipped += 1;
             return Ok(true);
         }
-        self.packet(unit)
+        self.packet(timed)
     }
 
-    fn packet(&mut self, unit: AccessUnit) -> Result<bool, Error> {
+    fn packet(&mut self, timed: TimedUnit) -> Result<bool, Error> {
+        let unit = timed.unit;
         if unit.nals.is_empty() {
             return Ok(true); // parameter sets alone
         }
@@ -156,15 +164,20 @@ impl Input<'_> {
                 unit.offset
             ))
         })?;
+        let duration = i64::from(self.frame_duration);
+        let cts_offset = i64::from(timed.presentation_offset) * duration;
         let packet = Packet {
             track: 0,
-            dts: self.frames * i64::from(self.frame_duration),
-            cts_offset: 0,
+            dts: i64::try_from(timed.decode).unwrap_or(i64::MAX) * duration,
+            cts_offset: i32::try_from(cts_offset).map_err(|_| {
+                self.invalid(format!(
+                    "a picture shown {cts_offset} ticks after it is decoded"
+                ))
+            })?,
             duration: Some(self.frame_duration),
             keyframe: unit.key,
             data,
         };
-        self.frames += 1;
         Ok(self
             .tx
             .blocking_send(InputEvent::Packet(packet, SystemTime::now()))
