@@ -5,9 +5,10 @@
 //! Annex B has no timestamps: frames follow each other at `Options::frame_rate`, else
 //! the SPS's VUI timing (H.264), else 25 per second, on a 90 kHz clock. H.264 pictures
 //! are presented in the order of their picture order counts (`elementary::FrameTimes`,
-//! so B-frames get composition offsets); H.265 is shown in decode order. Parameter sets leave the samples for the record (they come back before each
-//! key frame on Annex B output); new ones become [`InputEvent::TrackUpdated`]. Access
-//! units before the first key frame with complete parameter sets are skipped.
+//! so B-frames get composition offsets); H.265 is shown in decode order. Parameter sets
+//! leave the samples for the record (they come back before each key frame on Annex B
+//! output); new ones become [`InputEvent::TrackUpdated`]. Access units before the first
+//! key frame with complete parameter sets are skipped.
 
 use std::fs::File;
 use std::io::Read;
