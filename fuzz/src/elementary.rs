@@ -2,15 +2,15 @@
 //! (shiguredo_mp4 driven by `source/mp4`).
 
 use bytes::Bytes;
-use elementary::{AnnexBReader, AnnexBWriter, ParameterSets, VideoCodec};
+use elementary::{AnnexBReader, AnnexBWriter, FrameTimes, ParameterSets, VideoCodec};
 
 use crate::Body;
 
 pub const TARGETS: &[(&str, Body)] = &[("annexb_input", annexb_input), ("mp4_input", mp4_input)];
 
 /// Any bytes as an H.264 and an H.265 Annex B stream, in chunks the first byte chooses:
-/// access units, records from their parameter sets, SPS info, and the units written
-/// back through the writer, never panic.
+/// access units, their presentation order, records from their parameter sets, SPS info,
+/// and the units written back through the writer, never panic.
 pub fn annexb_input(data: &[u8]) {
     let chunk = usize::from(data.first().copied().unwrap_or(1)).max(1);
     for codec in [VideoCodec::H264, VideoCodec::H265] {
@@ -27,11 +27,14 @@ pub fn annexb_input(data: &[u8]) {
         while let Some(unit) = reader.pull() {
             units.push(unit);
         }
+        let mut times = FrameTimes::new(codec);
         for unit in &units {
             for nal in &unit.nals {
                 sets.take(codec, nal);
             }
+            let _ = times.push(unit.clone());
         }
+        let _ = times.finish();
         if let Some(sps) = sets.sps.first() {
             let _ = elementary::sps_info(codec, sps);
         }

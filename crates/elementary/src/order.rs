@@ -195,7 +195,8 @@ impl FrameTimes {
             self.prev_lsb = 0;
         }
         // §8.2.1.1: the most significant part follows the wrap of the least.
-        let max_lsb = 1i64 << (u32::from(log2_max_pic_order_cnt_lsb_minus4) + 4);
+        // At most 16 bits by §7.4.2.1.1; a larger value from a damaged SPS is clamped.
+        let max_lsb = 1i64 << (u32::from(log2_max_pic_order_cnt_lsb_minus4).min(12) + 4);
         let msb = if lsb < self.prev_lsb && self.prev_lsb - lsb >= max_lsb / 2 {
             self.prev_msb + max_lsb
         } else if lsb > self.prev_lsb && lsb - self.prev_lsb > max_lsb / 2 {
@@ -211,5 +212,40 @@ impl FrameTimes {
             (self.prev_msb, self.prev_lsb) = if mmco5 { (0, 0) } else { (msb, lsb) };
         }
         (Some(count), idr)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bytes::Bytes;
+
+    fn unit(nals: &[&'static [u8]], key: bool) -> AccessUnit {
+        AccessUnit {
+            nals: nals.iter().map(|n| Bytes::from_static(n)).collect(),
+            key,
+            offset: 0,
+        }
+    }
+
+    #[test]
+    fn unreadable_slices_keep_decode_order() {
+        let mut times = FrameTimes::new(VideoCodec::H264);
+        let mut out = times.push(unit(&[&[0x65, 0x88]], true));
+        out.extend(times.push(unit(&[&[0x41, 0x9A]], false)));
+        out.extend(times.finish());
+        let got: Vec<(u64, u32)> = out
+            .iter()
+            .map(|t| (t.decode, t.presentation_offset))
+            .collect();
+        assert_eq!(got, [(0, 0), (1, 0)]);
+    }
+
+    #[test]
+    fn h265_is_decode_order() {
+        let mut times = FrameTimes::new(VideoCodec::H265);
+        let out = times.push(unit(&[&[0x26, 0x01, 0xAF]], true));
+        assert_eq!((out[0].decode, out[0].presentation_offset), (0, 0));
+        assert!(times.finish().is_empty());
     }
 }
