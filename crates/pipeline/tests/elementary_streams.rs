@@ -263,6 +263,19 @@ async fn mp4_to_h264_and_aac() {
         assert_eq!(o.0, t.0 + 7, "ADTS frame {i}");
     }
     assert_eq!(ffprobe::probe(&aac)["streams"][0]["codec_name"], "aac");
+    // The ADTS file lasts what the source's audio track does (1024 samples a frame).
+    let duration: f64 = ffprobe::packets(&aac, "a:0")
+        .iter()
+        .map(|p| num(&p["duration_time"]))
+        .sum();
+    let source_duration: f64 = ffprobe::packets(&source, "a:0")
+        .iter()
+        .map(|p| num(&p["duration_time"]))
+        .sum();
+    assert!(
+        (duration - source_duration).abs() < 0.03,
+        "{duration} s vs {source_duration} s"
+    );
     assert_decodes(&aac);
 }
 

@@ -151,7 +151,8 @@ fn assert_decodes(path: &Path) {
 
 /// Every form of one H.264 + AAC recording: plain (moov at the end), faststart,
 /// ffmpeg's fragmented `frag_keyframe+empty_moov` (absolute base offsets), CMAF with a
-/// `sidx` (default-base-is-moof): to MP4 and to fMP4, packet for packet.
+/// `sidx` (default-base-is-moof), version 1 `trun`s (signed composition offsets): to MP4 and to fMP4,
+/// packet for packet.
 #[tokio::test(flavor = "multi_thread")]
 async fn h264_aac_in_every_mp4_form_to_mp4_and_fmp4_packet_for_packet() {
     test_support::require_peer!("ffprobe", "ffmpeg");
@@ -188,7 +189,18 @@ async fn h264_aac_in_every_mp4_form_to_mp4_and_fmp4_packet_for_packet() {
         "frag_keyframe+empty_moov+default_base_moof+global_sidx+cmaf",
         cmaf.to_str().unwrap(),
     ]);
-    for source in [&plain, &faststart, &fragmented, &cmaf] {
+    // Version 1 `trun`s: signed composition offsets (ffmpeg's negative_cts_offsets).
+    let negative = dir.path().join("negative.mp4");
+    ffmpeg(&[
+        "-i",
+        src,
+        "-c",
+        "copy",
+        "-movflags",
+        "frag_keyframe+empty_moov+default_base_moof+negative_cts_offsets",
+        negative.to_str().unwrap(),
+    ]);
+    for source in [&plain, &faststart, &fragmented, &cmaf, &negative] {
         for fragmented_out in [false, true] {
             let out = dir.path().join(format!(
                 "{}-out-{fragmented_out}.mp4",
