@@ -84,6 +84,13 @@ struct Cli {
     /// video and the first audio track.
     #[arg(long = "track", value_name = "ID")]
     tracks: Vec<u32>,
+    /// File input: send packets at their media pace, as a live source would.
+    #[arg(long)]
+    realtime: bool,
+    /// File input: start again at the end, times continuing (stop with --duration or
+    /// Ctrl-C).
+    #[arg(long = "loop")]
+    loop_input: bool,
     /// RTP transport.
     #[arg(long, value_name = "tcp|udp", default_value = "tcp")]
     transport: Transport,
@@ -174,6 +181,8 @@ impl Cli {
             burst: (self.burst > 0).then(|| Duration::from_millis(self.burst)),
             frame_rate: self.fps,
             track_ids: self.tracks.clone(),
+            realtime: self.realtime,
+            loop_input: self.loop_input,
             ..Options::default()
         })
     }

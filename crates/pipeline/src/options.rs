@@ -91,6 +91,11 @@ pub struct Options {
     /// MP4 input: the `tkhd` track ids to read, in file order. Empty: the first video
     /// and the first audio track.
     pub track_ids: Vec<u32>,
+    /// File input: send each packet when its time comes, as a live source would.
+    pub realtime: bool,
+    /// File input: start again at the end, times continuing, until the duration limit
+    /// or a stop.
+    pub loop_input: bool,
 }
 
 impl Default for Options {
@@ -111,6 +116,8 @@ impl Default for Options {
             burst: Some(Duration::from_millis(50)),
             frame_rate: None,
             track_ids: Vec::new(),
+            realtime: false,
+            loop_input: false,
         }
     }
 }

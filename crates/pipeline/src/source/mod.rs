@@ -7,6 +7,7 @@ mod annexb;
 mod mp3;
 pub(crate) mod mp4;
 mod ogg;
+mod pace;
 mod raw;
 mod rtsp;
 mod tcp;
@@ -57,7 +58,23 @@ async fn run(
     stop: watch::Receiver<bool>,
     pause: Option<Duration>,
 ) {
-    let end = match input {
+    if pace::applies(&input, &options) {
+        return pace::run(input, options, tx, stop).await;
+    }
+    let end = run_source(input, options, tx.clone(), stop, pause).await;
+    let _ = tx.send(InputEvent::End(end)).await;
+}
+
+/// Runs the source of `input` until it ends or `stop` turns true, without the final
+/// [`InputEvent::End`] (its result is returned).
+async fn run_source(
+    input: Endpoint,
+    options: Options,
+    tx: mpsc::Sender<InputEvent>,
+    stop: watch::Receiver<bool>,
+    pause: Option<Duration>,
+) -> Result<(), Error> {
+    match input {
         Endpoint::Rtsp(url) => rtsp::run(&url, &options, &tx, stop, pause).await,
         Endpoint::Mp3File(path) => mp3::run_file(path, tx.clone(), stop).await,
         Endpoint::Mp4Input(path) => {
@@ -83,6 +100,5 @@ async fn run(
             endpoint: other.to_string(),
             direction: crate::Direction::Input,
         }),
-    };
-    let _ = tx.send(InputEvent::End(end)).await;
+    }
 }
