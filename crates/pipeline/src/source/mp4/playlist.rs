@@ -5,8 +5,9 @@
 //!
 //! Only what a fragmented-MP4 media playlist needs is read: `#EXT-X-MAP:URI=` and the
 //! segment lines; other tags are skipped. Segment URIs are paths relative to the
-//! playlist; a URL with a scheme (`http://…`) is refused, as is a second `EXT-X-MAP`
-//! (a new initialization, which one MP4 reading cannot follow) and a master playlist.
+//! playlist; a URL with a scheme (`http://…`) is refused, as are a second `EXT-X-MAP`
+//! (a new initialization, which one MP4 reading cannot follow), byte-range segments and a
+//! master playlist.
 
 use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom};
@@ -38,6 +39,12 @@ pub(super) fn files(playlist: &Path) -> Result<Vec<PathBuf>, Error> {
     let mut init = None;
     let mut segments = Vec::new();
     for line in text.lines().map(str::trim) {
+        if line.starts_with("#EXT-X-BYTERANGE") || line.contains("BYTERANGE=") {
+            // Ranges of one file: reading the whole file per line would repeat data.
+            return Err(invalid(
+                "byte-range segments (EXT-X-BYTERANGE) are not supported".into(),
+            ));
+        }
         if let Some(attributes) = line.strip_prefix("#EXT-X-MAP:") {
             let uri = attribute(attributes, "URI")
                 .ok_or_else(|| invalid("EXT-X-MAP without a URI".into()))?;
@@ -128,6 +135,52 @@ impl Seek for Concatenation {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn playlists_name_their_files_or_what_is_refused() {
+        let temp = tempfile::tempdir().unwrap();
+        let dir = temp.path();
+        let write = |name: &str, text: &str| {
+            let path = dir.join(name);
+            std::fs::write(&path, text).unwrap();
+            path
+        };
+        let good = write(
+            "good.m3u8",
+            "#EXTM3U\n#EXT-X-MAP:URI=\"init.mp4\"\n#EXTINF:2,\nseg1.m4s\n#EXTINF:2,\nseg2.m4s\n",
+        );
+        let got = files(&good).unwrap();
+        assert_eq!(
+            got,
+            [
+                dir.join("init.mp4"),
+                dir.join("seg1.m4s"),
+                dir.join("seg2.m4s")
+            ]
+        );
+        for (name, text, says) in [
+            (
+                "ranges.m3u8",
+                "#EXTM3U\n#EXT-X-MAP:URI=\"a.mp4\"\n#EXT-X-BYTERANGE:10@0\na.mp4\n",
+                "byte-range",
+            ),
+            (
+                "remote.m3u8",
+                "#EXTM3U\n#EXT-X-MAP:URI=\"http://x/i.mp4\"\n",
+                "only local",
+            ),
+            ("ts.m3u8", "#EXTM3U\n#EXTINF:2,\nseg.ts\n", "no EXT-X-MAP"),
+            (
+                "master.m3u8",
+                "#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=1\nv.m3u8\n",
+                "master",
+            ),
+            ("text.m3u8", "hello", "not an HLS playlist"),
+        ] {
+            let err = files(&write(name, text)).unwrap_err().to_string();
+            assert!(err.contains(says) && err.contains(name), "{name}: {err}");
+        }
+    }
 
     #[test]
     fn attributes_quoted_or_not() {
