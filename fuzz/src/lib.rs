@@ -4,6 +4,7 @@
 
 pub mod bmff;
 pub mod data_stream;
+pub mod elementary;
 pub mod icecast;
 pub mod mp3;
 pub mod remote;
@@ -22,5 +23,6 @@ pub fn targets() -> Vec<(&'static str, Body)> {
     all.extend_from_slice(rtsp::TARGETS);
     all.extend_from_slice(remote::TARGETS);
     all.extend_from_slice(icecast::TARGETS);
+    all.extend_from_slice(elementary::TARGETS);
     all
 }

@@ -29,6 +29,7 @@ const LEAVES: &[&str] = &[
     "data-stream",
     "icecast-source",
     "media-remote",
+    "elementary",
 ];
 
 /// Which workspace crates each workspace crate may depend on (normal and build
@@ -42,6 +43,7 @@ const DEPENDENCY_TABLE: &[(&str, &[&str])] = &[
     ("rtsp-source", &["media-core"]),
     ("icecast-source", &["media-core", "mp3-frames"]),
     ("media-remote", &["media-core", "data-stream"]),
+    ("elementary", &[]),
     ("pipeline", LEAVES),
     (
         "pipeline-cli",
@@ -54,6 +56,7 @@ const DEPENDENCY_TABLE: &[(&str, &[&str])] = &[
             "data-stream",
             "icecast-source",
             "media-remote",
+            "elementary",
         ],
     ),
     ("test-support", LEAVES),

@@ -38,6 +38,13 @@ pub enum Codec {
     },
     /// MPEG audio (MP3, MP2); one whole frame, header included, per packet.
     Mp3,
+    /// Opus (RFC 6716); one Opus packet per packet, timestamps at 48 kHz. The
+    /// configuration is an `OpusHead` (RFC 7845 §5.1: channels, pre-skip, input rate,
+    /// gain, channel mapping), as Ogg carries it and MP4's `dOps` maps it.
+    Opus {
+        /// The `OpusHead` packet.
+        head: Bytes,
+    },
     /// Any other codec, described by its ready MP4 sample entry box (e.g. Motion JPEG's
     /// `mp4v` as retina builds it).
     SampleEntry {
@@ -54,6 +61,7 @@ impl Codec {
             Codec::H265 { .. } => "H.265",
             Codec::Aac { .. } => "AAC",
             Codec::Mp3 => "MP3",
+            Codec::Opus { .. } => "Opus",
             Codec::SampleEntry { .. } => "sample entry",
         }
     }

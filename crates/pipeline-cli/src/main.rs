@@ -36,15 +36,18 @@ use pipeline::{
     SecretUrl, Status, Teardown, Transport,
 };
 
-/// Record a camera or a file: RTSP or MP3 in; MP4, fragmented MP4, HLS or stdout out.
+/// Record a camera or a file: RTSP, MP4 or elementary streams in; MP4, fragmented MP4,
+/// HLS, stdout or elementary streams out.
 #[derive(Debug, Parser)]
 #[command(version, about, long_about = None)]
 struct Cli {
-    /// Input: rtsp://[user:pass@]host[:port]/path, a .mp3 file, - (MP3 on stdin), or
-    /// tcp://host:port (a tcp-listen:// packet server).
+    /// Input: rtsp://[user:pass@]host[:port]/path, an .mp4/.m4a file (plain or
+    /// fragmented), .h264/.h265 (Annex B), .aac (ADTS), .mp3, .opus/.ogg (Ogg Opus),
+    /// - (MP3 on stdin), or tcp://host:port (a tcp-listen:// packet server).
     #[arg(required = true, num_args = 1..)]
     inputs: Vec<String>,
     /// Output: a .mp4 file, a directory or .m3u8 (HLS), - (fragmented MP4 on stdout),
+    /// .h264/.h265, .aac, .mp3 or .opus/.ogg (one track of that codec),
     /// tcp-listen://addr:port (serve packets to network clients), or
     /// icecast://source:password@host:port/mount (stream MP3 inputs in real time).
     output: String,
@@ -78,6 +81,21 @@ struct Cli {
     /// Leave out audio.
     #[arg(long)]
     no_audio: bool,
+    /// Annex B input (.h264, .h265): frames per second [default: the SPS's VUI timing,
+    /// else 25].
+    #[arg(long, value_name = "FPS")]
+    fps: Option<f64>,
+    /// MP4 input: read the track with this id (repeat for several) instead of the first
+    /// video and the first audio track.
+    #[arg(long = "track", value_name = "ID")]
+    tracks: Vec<u32>,
+    /// File input: send packets at their media pace, as a live source would.
+    #[arg(long)]
+    realtime: bool,
+    /// File input: start again at the end, times continuing (stop with --duration or
+    /// Ctrl-C).
+    #[arg(long = "loop")]
+    loop_input: bool,
     /// RTP transport.
     #[arg(long, value_name = "tcp|udp", default_value = "tcp")]
     transport: Transport,
@@ -215,6 +233,10 @@ impl Cli {
                 ..Default::default()
             },
             burst: (self.burst > 0).then(|| Duration::from_millis(self.burst)),
+            frame_rate: self.fps,
+            track_ids: self.tracks.clone(),
+            realtime: self.realtime,
+            loop_input: self.loop_input,
             ..Options::default()
         })
     }

@@ -123,11 +123,12 @@ fn wrong_password_and_non_mp3_input_are_one_line_errors() {
     }
     assert_eq!(log.matches("PUT /stream").count(), 1, "access.log: {log}");
 
-    // An MP4 is no input for an MP3 stream; an MP4 named .mp3 is not MP3 either.
+    // An MP4 is an input now, but its video track is no stream for Icecast: the misfit
+    // line names it; an MP4 named .mp3 is not MP3 either.
     let mp4 = test_support::fixture("h264.mp4");
     let stderr = failure(pipeline().arg(&mp4).arg(url(&server, "hackme")));
     assert!(
-        stderr.contains("unsupported input endpoint") && stderr.contains("h264.mp4"),
+        stderr.contains("takes one MP3 or AAC audio track; track 0 is H.264 video"),
         "{stderr}"
     );
     let dir = test_support::temp_dir();

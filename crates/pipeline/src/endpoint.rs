@@ -6,10 +6,14 @@
 //! |---|---|---|
 //! | `rtsp://[user:pass@]host[:port]/path` | RTSP camera | — |
 //! | `tcp://host:port` | remote packet server | — |
-//! | `*.mp3` | MP3 file | — |
+//! | `*.mp3` | MP3 file | the MP3 track's frames, as they are |
+//! | `*.aac` | ADTS AAC file | ADTS from the AAC track |
+//! | `*.opus`, `*.ogg` | Ogg Opus file | Ogg Opus from the Opus track |
+//! | `*.h264`, `*.264`, `*.h265`, `*.265` | Annex B byte stream (frame rate: the SPS's VUI timing, else `Options::frame_rate`, else 25) | Annex B, parameter sets before each key frame |
+//! | `*.mp4`, `*.m4v`, `*.m4a`, `*.mov`, `*.cmfv`, `*.cmfa` | MP4 file: plain or fragmented | — |
 //! | `-` | MP3 on stdin | fragmented MP4 on stdout |
-//! | `*.mp4` | — | MP4 file (plain, or fragmented by option) |
-//! | `*.m3u8`, or an existing directory / a path ending in `/` | — | HLS: init.mp4, numbered .m4s, playlist |
+//! | `*.mp4`, `*.m4v`, `*.m4a` | (above) | MP4 file (plain, or fragmented by option) |
+//! | `*.m3u8`, or an existing directory / a path ending in `/` | `*.m3u8`: a local HLS media playlist with fMP4 segments | HLS: init.mp4, numbered .m4s, playlist |
 //! | `icecast://user:pass@host:port/mount` | — | Icecast source |
 //! | `tcp-listen://[addr]:port` | — | packet server for network clients (default address 127.0.0.1) |
 //!
@@ -53,8 +57,20 @@ pub enum Endpoint {
     Rtsp(SecretUrl),
     /// Remote packet server speaking the data-stream media protocol (input).
     Tcp(String),
-    /// MP3 file (input).
+    /// MP3 file (input; as output, the MP3 track's frames as they are).
     Mp3File(PathBuf),
+    /// HLS media playlist with fMP4 segments, local files (input).
+    HlsInput(PathBuf),
+    /// Ogg Opus file, `.opus` / `.ogg` (input or output).
+    OggFile(PathBuf),
+    /// ADTS AAC file, `.aac` (input or output).
+    AacFile(PathBuf),
+    /// H.264 Annex B byte stream, `.h264` / `.264` (input or output).
+    H264File(PathBuf),
+    /// H.265 Annex B byte stream, `.h265` / `.265` (input or output).
+    H265File(PathBuf),
+    /// MP4, fragmented MP4 or M4A file (input).
+    Mp4Input(PathBuf),
     /// MP3 on standard input (input).
     Stdin,
     /// MP4 file (output); fragmented when the pipeline's options say so.
@@ -122,10 +138,18 @@ fn file_endpoint(path: &Path, direction: Direction) -> Option<Endpoint> {
         .map(|e| e.to_string_lossy().to_ascii_lowercase());
     let text = path.to_string_lossy();
     match (ext.as_deref(), direction) {
-        (Some("mp3"), Direction::Input) => Some(Endpoint::Mp3File(path.to_owned())),
+        (Some("mp3"), _) => Some(Endpoint::Mp3File(path.to_owned())),
+        (Some("aac"), _) => Some(Endpoint::AacFile(path.to_owned())),
+        (Some("opus" | "ogg"), _) => Some(Endpoint::OggFile(path.to_owned())),
+        (Some("h264" | "264"), _) => Some(Endpoint::H264File(path.to_owned())),
+        (Some("h265" | "265"), _) => Some(Endpoint::H265File(path.to_owned())),
+        (Some("mp4" | "m4v" | "m4a" | "mov" | "cmfv" | "cmfa"), Direction::Input) => {
+            Some(Endpoint::Mp4Input(path.to_owned()))
+        }
         (Some("mp4" | "m4v" | "m4a"), Direction::Output) => {
             Some(Endpoint::Mp4File(path.to_owned()))
         }
+        (Some("m3u8"), Direction::Input) => Some(Endpoint::HlsInput(path.to_owned())),
         (Some("m3u8"), Direction::Output) => Some(Endpoint::Hls {
             dir: path
                 .parent()
@@ -150,7 +174,16 @@ impl fmt::Display for Endpoint {
             Endpoint::Rtsp(url) | Endpoint::Icecast(url) => write!(f, "{url}"),
             Endpoint::Tcp(addr) => write!(f, "tcp://{addr}"),
             Endpoint::TcpListen(addr) => write!(f, "tcp-listen://{addr}"),
-            Endpoint::Mp3File(p) | Endpoint::Mp4File(p) => write!(f, "{}", p.display()),
+            Endpoint::Mp3File(p)
+            | Endpoint::Mp4File(p)
+            | Endpoint::Mp4Input(p)
+            | Endpoint::AacFile(p)
+            | Endpoint::OggFile(p)
+            | Endpoint::HlsInput(p)
+            | Endpoint::H264File(p)
+            | Endpoint::H265File(p) => {
+                write!(f, "{}", p.display())
+            }
             Endpoint::Stdin => f.write_str("- (stdin)"),
             Endpoint::Stdout => f.write_str("- (stdout)"),
             Endpoint::Hls { dir, playlist } => write!(f, "{}", dir.join(playlist).display()),
@@ -268,8 +301,8 @@ mod tests {
     #[test]
     fn unknown_or_wrong_direction_names_string_and_direction() {
         for (s, d) in [
-            ("out.mp4", Input),
-            ("song.mp3", Output),
+            ("out.flv", Input),
+            ("song.ogx", Output),
             ("rtsp://cam/x", Output),
             ("ftp://x/y", Input),
             ("notes.txt", Output),

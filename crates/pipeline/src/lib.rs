@@ -57,6 +57,8 @@ mod burst;
 mod contract;
 pub mod endpoint;
 mod error;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod icecast;
 mod naming;
 mod options;

@@ -108,6 +108,17 @@ pub struct Options {
     /// so for raw and `tcp-listen://` outputs, which are live, and over UDP, where packets
     /// beyond the socket buffer would be lost; over TCP the server waits).
     pub burst: Option<Duration>,
+    /// Annex B input (`.h264`, `.h265`), which has no timestamps: frames per second.
+    /// `None`: the SPS's VUI timing when present (H.264), else 25.
+    pub frame_rate: Option<f64>,
+    /// MP4 input: the `tkhd` track ids to read, in file order. Empty: the first video
+    /// and the first audio track.
+    pub track_ids: Vec<u32>,
+    /// File input: send each packet when its time comes, as a live source would.
+    pub realtime: bool,
+    /// File input: start again at the end, times continuing, until the duration limit
+    /// or a stop.
+    pub loop_input: bool,
 }
 
 impl Default for Options {
@@ -127,6 +138,10 @@ impl Default for Options {
             remote: crate::remote::RemoteSettings::default(),
             icecast: IcecastSettings::default(),
             burst: Some(Duration::from_millis(50)),
+            frame_rate: None,
+            track_ids: Vec::new(),
+            realtime: false,
+            loop_input: false,
         }
     }
 }

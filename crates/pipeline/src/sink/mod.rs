@@ -3,12 +3,17 @@
 //! opens a new sink for each file of a rotation. This file is the output side of the
 //! endpoint table: adding a sink is one file and one line in [`factory`].
 
+mod adts;
+mod annexb;
 mod hls;
 mod icecast;
+mod mp3;
 mod mp4;
+mod ogg;
 mod raw;
 mod samples;
 mod stdout;
+mod stream_file;
 mod tcp_listen;
 
 use crate::contract::SinkFactory;
@@ -49,6 +54,29 @@ pub(crate) fn factory(output: &Endpoint, options: &Options) -> Result<Box<dyn Si
         Endpoint::Icecast(url) => {
             no_rotation("icecast:// (a live stream)")?;
             icecast::factory(url, options)?
+        }
+        Endpoint::AacFile(path) => {
+            no_rotation("an .aac file")?;
+            Box::new(adts::AdtsFactory { path: path.clone() })
+        }
+        Endpoint::H264File(path) | Endpoint::H265File(path) => {
+            no_rotation("an Annex B file")?;
+            let codec = match output {
+                Endpoint::H265File(_) => elementary::VideoCodec::H265,
+                _ => elementary::VideoCodec::H264,
+            };
+            Box::new(annexb::AnnexBFactory {
+                path: path.clone(),
+                codec,
+            })
+        }
+        Endpoint::OggFile(path) => {
+            no_rotation("an Ogg file")?;
+            Box::new(ogg::OggFactory { path: path.clone() })
+        }
+        Endpoint::Mp3File(path) => {
+            no_rotation("an .mp3 file")?;
+            Box::new(mp3::Mp3Factory { path: path.clone() })
         }
         Endpoint::RawOutput(raw) => {
             no_rotation("a raw output")?;

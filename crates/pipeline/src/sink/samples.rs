@@ -7,7 +7,7 @@ use crate::contract::describe;
 use crate::{Codec, Error, MediaKind, Options, Packet, Track};
 
 /// What the MP4 family takes, for misfit messages.
-const TAKES: &str = "H.264, H.265, AAC, MP3 or ready sample entries";
+const TAKES: &str = "H.264, H.265, AAC, MP3, Opus or ready sample entries";
 
 /// Whether `endpoint` (an MP4-family output) can hold every track.
 pub(crate) fn check(endpoint: &str, tracks: &[Track]) -> Result<(), Error> {
@@ -35,6 +35,12 @@ pub(crate) fn track_config(track: &Track) -> Result<TrackConfig, Error> {
             audio_specific_config: config.clone(),
         },
         Codec::Mp3 => bmff_writer::Codec::Mp3,
+        Codec::Opus { head } => bmff_writer::Codec::Opus(
+            bmff_writer::OpusConfig::from_opus_head(head).map_err(|source| Error::Mp4 {
+                output: "MP4".into(),
+                source,
+            })?,
+        ),
         Codec::SampleEntry { entry } => bmff_writer::Codec::Raw {
             entry: entry.clone(),
             kind: match track.kind {

@@ -2,13 +2,19 @@
 //! [`InputEvent`]s (see [`crate::contract`]) to the recorder. This file is the input
 //! side of the endpoint table: adding a source is one file and one line in [`run`].
 
+mod adts;
+mod annexb;
 mod mp3;
+pub(crate) mod mp4;
+mod ogg;
+mod pace;
 mod raw;
 mod rtsp;
 mod tcp;
 
 use std::time::Duration;
 
+use elementary::VideoCodec;
 use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::contract::InputEvent;
@@ -52,9 +58,41 @@ async fn run(
     stop: watch::Receiver<bool>,
     pause: Option<Duration>,
 ) {
-    let end = match input {
+    if pace::applies(&input, &options) {
+        return pace::run(input, options, tx, stop).await;
+    }
+    let end = run_source(input, options, tx.clone(), stop, pause).await;
+    let _ = tx.send(InputEvent::End(end)).await;
+}
+
+/// Runs the source of `input` until it ends or `stop` turns true, without the final
+/// [`InputEvent::End`] (its result is returned).
+async fn run_source(
+    input: Endpoint,
+    options: Options,
+    tx: mpsc::Sender<InputEvent>,
+    stop: watch::Receiver<bool>,
+    pause: Option<Duration>,
+) -> Result<(), Error> {
+    match input {
         Endpoint::Rtsp(url) => rtsp::run(&url, &options, &tx, stop, pause).await,
         Endpoint::Mp3File(path) => mp3::run_file(path, tx.clone(), stop).await,
+        Endpoint::Mp4Input(path) => {
+            mp4::run_file(path, options.track_ids.clone(), tx.clone(), stop).await
+        }
+        Endpoint::HlsInput(path) => {
+            mp4::run_playlist(path, options.track_ids.clone(), tx.clone(), stop).await
+        }
+        Endpoint::OggFile(path) => ogg::run_file(path, tx.clone(), stop).await,
+        Endpoint::AacFile(path) => adts::run_file(path, tx.clone(), stop).await,
+        Endpoint::H264File(path) => {
+            let rate = options.frame_rate;
+            annexb::run_file(path, VideoCodec::H264, rate, tx.clone(), stop).await
+        }
+        Endpoint::H265File(path) => {
+            let rate = options.frame_rate;
+            annexb::run_file(path, VideoCodec::H265, rate, tx.clone(), stop).await
+        }
         Endpoint::Stdin => mp3::run_stdin(tx.clone(), stop).await,
         Endpoint::RawInput(raw) => raw::run(raw, &tx, stop).await,
         Endpoint::Tcp(addr) => tcp::run(&addr, &options, &tx, stop).await,
@@ -62,6 +100,5 @@ async fn run(
             endpoint: other.to_string(),
             direction: crate::Direction::Input,
         }),
-    };
-    let _ = tx.send(InputEvent::End(end)).await;
+    }
 }

@@ -1,0 +1,142 @@
+//! Ogg Opus output (`.opus`, `.ogg`; RFC 7845) through the `ogg` crate: the track's
+//! `OpusHead` alone on the first page, an `OpusTags` page, then the packets on pages of
+//! about a second. Granule positions count the 48 kHz samples decoded up to the end of
+//! each page's last packet (RFC 7845 §4), pre-skip included as the head says; a packet
+//! shorter than its TOC (an MP4's trimmed last sample) ends the stream short.
+
+use std::path::PathBuf;
+use std::time::SystemTime;
+
+use bytes::Bytes;
+use elementary::opus_packet_samples;
+use ogg::{PacketWriteEndInfo, PacketWriter};
+
+use super::stream_file::{StreamFile, check_single};
+use crate::contract::{Sink, SinkFactory};
+use crate::{Codec, Error, Packet, Track};
+
+/// Samples per page, about what ffmpeg writes (one second).
+const PAGE_SAMPLES: u64 = 48_000;
+
+pub(crate) struct OggFactory {
+    pub(crate) path: PathBuf,
+}
+
+impl SinkFactory for OggFactory {
+    fn check(&self, tracks: &[Track]) -> Result<(), Error> {
+        check_single(&self.path, "one Opus audio track", tracks, |t| {
+            matches!(t.codec, Codec::Opus { .. })
+        })
+    }
+
+    fn open(&mut self, tracks: &[Track], _wall: SystemTime) -> Result<Box<dyn Sink>, Error> {
+        self.check(tracks)?;
+        let Codec::Opus { head } = &tracks[0].codec else {
+            return Err(Error::Output {
+                output: self.path.display().to_string(),
+                reason: "not an Opus track".into(),
+            });
+        };
+        let mut sink = OggSink {
+            file: StreamFile::create(&self.path)?,
+            writer: PacketWriter::new(Vec::new()),
+            serial: serial_of(&self.path),
+            held: None,
+            granule: 0,
+            page_start: 0,
+            path: self.path.clone(),
+        };
+        let tags = opus_tags();
+        sink.put(head.to_vec(), PacketWriteEndInfo::EndPage, 0)?;
+        sink.put(tags, PacketWriteEndInfo::EndPage, 0)?;
+        Ok(Box::new(sink))
+    }
+}
+
+/// An `OpusTags` packet (RFC 7845 §5.2) naming us as the vendor, with no comments.
+fn opus_tags() -> Vec<u8> {
+    let vendor = concat!("pipeline ", env!("CARGO_PKG_VERSION")).as_bytes();
+    let mut tags = b"OpusTags".to_vec();
+    tags.extend_from_slice(&(vendor.len() as u32).to_le_bytes());
+    tags.extend_from_slice(vendor);
+    tags.extend_from_slice(&0u32.to_le_bytes());
+    tags
+}
+
+/// A stream serial number that differs between files (FNV-1a of the path), so that
+/// streams of two files chained together stay apart (RFC 3533 §4).
+fn serial_of(path: &std::path::Path) -> u32 {
+    path.as_os_str()
+        .as_encoded_bytes()
+        .iter()
+        .fold(0x811C_9DC5u32, |h, &b| {
+            (h ^ u32::from(b)).wrapping_mul(0x0100_0193)
+        })
+}
+
+struct OggSink {
+    file: StreamFile,
+    writer: PacketWriter<'static, Vec<u8>>,
+    serial: u32,
+    /// The last packet, written when the next one (or the end) says how its page ends.
+    held: Option<Bytes>,
+    /// Samples up to the end of the held packet.
+    granule: u64,
+    /// Granule at the end of the last full page.
+    page_start: u64,
+    path: PathBuf,
+}
+
+impl OggSink {
+    fn put(&mut self, data: Vec<u8>, end: PacketWriteEndInfo, granule: u64) -> Result<(), Error> {
+        self.writer
+            .write_packet(data, self.serial, end, granule)
+            .map_err(|e| Error::io(format!("writing {}", self.path.display()), e))?;
+        let pages = std::mem::take(self.writer.inner_mut());
+        if pages.is_empty() {
+            return Ok(());
+        }
+        self.file.write(&[Bytes::from(pages)])
+    }
+
+    fn flush_held(&mut self, last: bool) -> Result<(), Error> {
+        let Some(data) = self.held.take() else {
+            return Ok(());
+        };
+        let end = if last {
+            PacketWriteEndInfo::EndStream
+        } else if self.granule - self.page_start >= PAGE_SAMPLES {
+            self.page_start = self.granule;
+            PacketWriteEndInfo::EndPage
+        } else {
+            PacketWriteEndInfo::NormalPacket
+        };
+        self.put(data.to_vec(), end, self.granule)
+    }
+}
+
+impl Sink for OggSink {
+    fn write(&mut self, packet: Packet) -> Result<(), Error> {
+        self.flush_held(false)?;
+        let samples = opus_packet_samples(&packet.data).unwrap_or(0);
+        let duration = packet.duration.unwrap_or(samples);
+        self.granule += u64::from(duration);
+        self.held = Some(packet.data);
+        Ok(())
+    }
+
+    fn set_codec(&mut self, _track: usize, config: &Track) -> Result<(), Error> {
+        Err(Error::Output {
+            output: self.path.display().to_string(),
+            reason: format!(
+                "the {} track's configuration changed; one Ogg stream has one OpusHead",
+                config.codec.name()
+            ),
+        })
+    }
+
+    fn finish(mut self: Box<Self>) -> Result<Option<PathBuf>, Error> {
+        self.flush_held(true)?;
+        self.file.finish().map(Some)
+    }
+}

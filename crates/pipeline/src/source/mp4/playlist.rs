@@ -1,0 +1,197 @@
+//! HLS with fMP4 segments as input (RFC 8216): a local media playlist's `EXT-X-MAP` init
+//! segment and its media segments, read as one fragmented MP4 (the init segment's
+//! `ftyp`/`moov`, then each segment's `styp`/`sidx`/`moof`/`mdat`), which is what they
+//! are once concatenated (RFC 8216 §3.3).
+//!
+//! Only what a fragmented-MP4 media playlist needs is read: `#EXT-X-MAP:URI=` and the
+//! segment lines; other tags are skipped. Segment URIs are paths relative to the
+//! playlist; a URL with a scheme (`http://…`) is refused, as are a second `EXT-X-MAP`
+//! (a new initialization, which one MP4 reading cannot follow), byte-range segments and a
+//! master playlist.
+
+use std::fs::File;
+use std::io::{self, Read, Seek, SeekFrom};
+use std::path::{Path, PathBuf};
+
+use crate::Error;
+
+/// The files of a playlist, init segment first.
+pub(super) fn files(playlist: &Path) -> Result<Vec<PathBuf>, Error> {
+    let name = playlist.display().to_string();
+    let invalid = |reason: String| Error::Input {
+        input: name.clone(),
+        reason,
+    };
+    let text =
+        std::fs::read_to_string(playlist).map_err(|e| Error::io(format!("reading {name}"), e))?;
+    if !text.trim_start().starts_with("#EXTM3U") {
+        return Err(invalid("not an HLS playlist (no #EXTM3U first)".into()));
+    }
+    let base = playlist.parent().unwrap_or(Path::new("."));
+    let local = |uri: &str| -> Result<PathBuf, Error> {
+        if uri.contains("://") {
+            return Err(invalid(format!(
+                "{uri}: only local segment files can be read"
+            )));
+        }
+        Ok(base.join(uri))
+    };
+    let mut init = None;
+    let mut segments = Vec::new();
+    for line in text.lines().map(str::trim) {
+        if line.starts_with("#EXT-X-BYTERANGE") || line.contains("BYTERANGE=") {
+            // Ranges of one file: reading the whole file per line would repeat data.
+            return Err(invalid(
+                "byte-range segments (EXT-X-BYTERANGE) are not supported".into(),
+            ));
+        }
+        if let Some(attributes) = line.strip_prefix("#EXT-X-MAP:") {
+            let uri = attribute(attributes, "URI")
+                .ok_or_else(|| invalid("EXT-X-MAP without a URI".into()))?;
+            if init.replace(local(&uri)?).is_some() {
+                return Err(invalid(
+                    "a second EXT-X-MAP (a new initialization segment) is not supported".into(),
+                ));
+            }
+        } else if line.starts_with("#EXT-X-STREAM-INF") {
+            return Err(invalid(
+                "a master playlist: give one of its media playlists".into(),
+            ));
+        } else if !line.is_empty() && !line.starts_with('#') {
+            segments.push(local(line)?);
+        }
+    }
+    let init = init
+        .ok_or_else(|| invalid("no EXT-X-MAP: only HLS with fMP4 segments can be read".into()))?;
+    Ok(std::iter::once(init).chain(segments).collect())
+}
+
+/// The value of `name` in an attribute list (`URI="init.mp4",BYTERANGE=…`).
+fn attribute(list: &str, name: &str) -> Option<String> {
+    let start = list.find(&format!("{name}="))? + name.len() + 1;
+    let rest = &list[start..];
+    match rest.strip_prefix('"') {
+        Some(quoted) => quoted.split('"').next().map(str::to_owned),
+        None => rest.split(',').next().map(str::to_owned),
+    }
+}
+
+/// Several files read as one: what the MP4 reader sees of a playlist.
+pub(super) struct Concatenation {
+    files: Vec<(File, u64)>,
+    /// Position in the whole.
+    position: u64,
+}
+
+impl Concatenation {
+    pub(super) fn open(paths: &[PathBuf]) -> Result<(Concatenation, u64), Error> {
+        let mut files = Vec::with_capacity(paths.len());
+        let mut total = 0u64;
+        for path in paths {
+            let file = File::open(path)
+                .map_err(|e| Error::io(format!("opening {}", path.display()), e))?;
+            let len = file
+                .metadata()
+                .map_err(|e| Error::io(format!("reading {}", path.display()), e))?
+                .len();
+            total += len;
+            files.push((file, len));
+        }
+        Ok((Concatenation { files, position: 0 }, total))
+    }
+}
+
+impl Read for Concatenation {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let mut start = 0u64;
+        for (file, len) in &mut self.files {
+            if self.position < start + *len {
+                file.seek(SeekFrom::Start(self.position - start))?;
+                let left = usize::try_from(start + *len - self.position).unwrap_or(usize::MAX);
+                let wanted = buf.len().min(left);
+                let n = file.read(&mut buf[..wanted])?;
+                self.position += n as u64;
+                return Ok(n);
+            }
+            start += *len;
+        }
+        Ok(0)
+    }
+}
+
+impl Seek for Concatenation {
+    fn seek(&mut self, to: SeekFrom) -> io::Result<u64> {
+        let total: u64 = self.files.iter().map(|f| f.1).sum();
+        let target = match to {
+            SeekFrom::Start(p) => Some(p),
+            SeekFrom::End(d) => total.checked_add_signed(d),
+            SeekFrom::Current(d) => self.position.checked_add_signed(d),
+        };
+        self.position = target.ok_or_else(|| io::Error::other("seek before the start"))?;
+        Ok(self.position)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn playlists_name_their_files_or_what_is_refused() {
+        let temp = tempfile::tempdir().unwrap();
+        let dir = temp.path();
+        let write = |name: &str, text: &str| {
+            let path = dir.join(name);
+            std::fs::write(&path, text).unwrap();
+            path
+        };
+        let good = write(
+            "good.m3u8",
+            "#EXTM3U\n#EXT-X-MAP:URI=\"init.mp4\"\n#EXTINF:2,\nseg1.m4s\n#EXTINF:2,\nseg2.m4s\n",
+        );
+        let got = files(&good).unwrap();
+        assert_eq!(
+            got,
+            [
+                dir.join("init.mp4"),
+                dir.join("seg1.m4s"),
+                dir.join("seg2.m4s")
+            ]
+        );
+        for (name, text, says) in [
+            (
+                "ranges.m3u8",
+                "#EXTM3U\n#EXT-X-MAP:URI=\"a.mp4\"\n#EXT-X-BYTERANGE:10@0\na.mp4\n",
+                "byte-range",
+            ),
+            (
+                "remote.m3u8",
+                "#EXTM3U\n#EXT-X-MAP:URI=\"http://x/i.mp4\"\n",
+                "only local",
+            ),
+            ("ts.m3u8", "#EXTM3U\n#EXTINF:2,\nseg.ts\n", "no EXT-X-MAP"),
+            (
+                "master.m3u8",
+                "#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=1\nv.m3u8\n",
+                "master",
+            ),
+            ("text.m3u8", "hello", "not an HLS playlist"),
+        ] {
+            let err = files(&write(name, text)).unwrap_err().to_string();
+            assert!(err.contains(says) && err.contains(name), "{name}: {err}");
+        }
+    }
+
+    #[test]
+    fn attributes_quoted_or_not() {
+        assert_eq!(
+            attribute(r#"URI="init.mp4",BYTERANGE="10@0""#, "URI").as_deref(),
+            Some("init.mp4")
+        );
+        assert_eq!(
+            attribute("BYTERANGE=1,URI=x.mp4", "URI").as_deref(),
+            Some("x.mp4")
+        );
+        assert_eq!(attribute("BYTERANGE=1", "URI"), None);
+    }
+}

@@ -1,0 +1,145 @@
+//! Pacing of file inputs: `Options::realtime` sends each packet when its time comes (the
+//! wall clock since the first packet against its decode time), as a live source would;
+//! `Options::loop_input` starts the file again when it ends, every track's times moved
+//! by the presentation length of the longest, until the duration limit or a stop. A
+//! packet that would then decode before the previous pass's last one (encoder priming,
+//! which the file's edit list hides) is left out, so A/V stay in sync.
+//!
+//! It sits between a file source and the recorder: the source fills a channel of its
+//! own, this forwards. Track lists after the first pass are dropped when they are the
+//! same (a loop is no reconnection); different ones go through.
+
+use std::collections::HashMap;
+use std::time::{Duration, SystemTime};
+
+use tokio::sync::{mpsc, watch};
+use tokio::time::Instant;
+
+use crate::contract::InputEvent;
+use crate::{Endpoint, Error, Options, Track};
+
+/// Whether `input` is a file that pacing applies to.
+pub(super) fn applies(input: &Endpoint, options: &Options) -> bool {
+    (options.realtime || options.loop_input)
+        && matches!(
+            input,
+            Endpoint::Mp3File(_)
+                | Endpoint::Mp4Input(_)
+                | Endpoint::HlsInput(_)
+                | Endpoint::OggFile(_)
+                | Endpoint::AacFile(_)
+                | Endpoint::H264File(_)
+                | Endpoint::H265File(_)
+        )
+}
+
+/// Runs `input` (a file) once or in a loop, forwarding its events to `tx` on time; the
+/// last event sent is [`InputEvent::End`].
+pub(super) async fn run(
+    input: Endpoint,
+    options: Options,
+    tx: mpsc::Sender<InputEvent>,
+    mut stop: watch::Receiver<bool>,
+) {
+    let mut tracks: Option<Vec<Track>> = None;
+    // Per track: what each pass adds to the decode times, and where the pass ended.
+    let mut offsets: HashMap<usize, i64> = HashMap::new();
+    // Per track: where its presentation ended, and where its last decode ended.
+    let mut shown: HashMap<usize, i64> = HashMap::new();
+    let mut decoded: HashMap<usize, i64> = HashMap::new();
+    // Per track: the decode end of the passes before; earlier packets (encoder priming,
+    // which the file's edit list hides) would go back in time and are left out.
+    let mut floors: HashMap<usize, i64> = HashMap::new();
+    let mut clock: Option<(Instant, f64)> = None;
+    let end = 'passes: loop {
+        let (inner_tx, mut inner_rx) = mpsc::channel(options.queue.max(1));
+        let pass = tokio::spawn(super::run_source(
+            input.clone(),
+            options.clone(),
+            inner_tx,
+            stop.clone(),
+            None,
+        ));
+        let mut sent_packets = false;
+        while let Some(event) = inner_rx.recv().await {
+            let event = match event {
+                InputEvent::Tracks(list) => {
+                    if tracks.as_ref() == Some(&list) {
+                        continue;
+                    }
+                    tracks = Some(list.clone());
+                    InputEvent::Tracks(list)
+                }
+                InputEvent::Packet(mut packet, _) => {
+                    let offset = offsets.get(&packet.track).copied().unwrap_or(0);
+                    packet.dts = packet.dts.saturating_add(offset);
+                    if floors.get(&packet.track).is_some_and(|&f| packet.dts < f) {
+                        continue;
+                    }
+                    let end = packet
+                        .dts
+                        .saturating_add(i64::from(packet.duration.unwrap_or(0)));
+                    let decode_end = decoded.entry(packet.track).or_insert(end);
+                    *decode_end = (*decode_end).max(end);
+                    let shown_end = end.saturating_add(i64::from(packet.cts_offset));
+                    let entry = shown.entry(packet.track).or_insert(shown_end);
+                    *entry = (*entry).max(shown_end);
+                    if options.realtime {
+                        let timescale = timescale(&tracks, packet.track);
+                        let at = packet.dts as f64 / timescale;
+                        let (start, first) = *clock.get_or_insert((Instant::now(), at));
+                        let due = start + Duration::from_secs_f64((at - first).max(0.0));
+                        tokio::select! {
+                            _ = tokio::time::sleep_until(due) => {}
+                            _ = stop.changed() => {}
+                        }
+                    }
+                    sent_packets = true;
+                    InputEvent::Packet(packet, SystemTime::now())
+                }
+                // `run_source` returns its end rather than sending it; this is a source's
+                // own End (none of ours sends one): stop there.
+                InputEvent::End(result) => break 'passes result,
+                other => other,
+            };
+            if tx.send(event).await.is_err() {
+                pass.abort();
+                return; // the recorder is gone
+            }
+        }
+        let result = pass.await.unwrap_or_else(|e| {
+            Err(Error::Input {
+                input: input.to_string(),
+                reason: format!("the source task failed: {e}"),
+            })
+        });
+        if result.is_err() || !options.loop_input || *stop.borrow() {
+            break result;
+        }
+        // The next pass starts where the presentation of the longest track ended, every
+        // track moved by the same time, so they stay in sync.
+        let seconds = shown
+            .iter()
+            .map(|(&t, &end)| end as f64 / timescale(&tracks, t))
+            .fold(0.0, f64::max);
+        for track in 0..tracks.as_ref().map_or(0, Vec::len) {
+            let ticks = (seconds * timescale(&tracks, track)).round() as i64;
+            offsets.insert(track, ticks);
+        }
+        floors.clone_from(&decoded);
+        if !sent_packets {
+            break Err(Error::Input {
+                input: input.to_string(),
+                reason: "no packet to loop".into(),
+            });
+        }
+    };
+    let _ = tx.send(InputEvent::End(end)).await;
+}
+
+fn timescale(tracks: &Option<Vec<Track>>, track: usize) -> f64 {
+    tracks
+        .as_ref()
+        .and_then(|t| t.get(track))
+        .map_or(1.0, |t| f64::from(t.timescale.max(1)))
+}

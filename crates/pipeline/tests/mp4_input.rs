@@ -1,0 +1,527 @@
+//! MP4 files as input (plain, faststart, fragmented by ffmpeg, CMAF with sidx, M4A;
+//! H.264 with B-frames, H.265, AAC, MP3 in MP4, an edit list) through the MP4, fMP4 and
+//! HLS sinks, compared packet by packet with the source through `ffprobe -show_packets`;
+//! ffmpeg decodes every output. Truncated files fail with a line naming what is missing.
+#![allow(clippy::unwrap_used)]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use pipeline::{Direction, Endpoint, Options, Pipeline};
+use test_support::ffprobe::{self, Value, num};
+
+/// Runs ffmpeg with these arguments (quiet, overwriting), panicking on failure.
+fn ffmpeg(args: &[&str]) {
+    let out = Command::new("ffmpeg")
+        .args(["-nostdin", "-v", "error", "-y"])
+        .args(args)
+        .output()
+        .expect("run ffmpeg");
+    assert!(
+        out.status.success(),
+        "ffmpeg {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Two seconds of test pattern and tone.
+const VIDEO: &[&str] = &["-f", "lavfi", "-i", "testsrc=size=160x120:rate=25"];
+const AUDIO: &[&str] = &["-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000"];
+
+/// An ffmpeg-made file in `dir`: `inputs`, then the encoding arguments, 2 s long.
+fn make(dir: &Path, name: &str, inputs: &[&[&str]], encode: &[&str]) -> PathBuf {
+    let path = dir.join(name);
+    let mut args: Vec<&str> = inputs.iter().flat_map(|i| i.iter().copied()).collect();
+    args.extend(["-t", "2"]);
+    args.extend(encode);
+    args.push(path.to_str().unwrap());
+    ffmpeg(&args);
+    path
+}
+
+/// H.264 with two B-frames between references, key frame every second, AAC.
+const H264_AAC: &[&str] = &[
+    "-c:v", "libx264", "-bf", "2", "-g", "25", "-c:a", "aac", "-b:a", "48k",
+];
+
+async fn run(
+    input: &Path,
+    output: &Path,
+    options: Options,
+) -> Result<pipeline::Summary, pipeline::Error> {
+    let input = Endpoint::parse(input.to_str().unwrap(), Direction::Input)?;
+    let output = Endpoint::parse(output.to_str().unwrap(), Direction::Output)?;
+    Pipeline::new(input, output)
+        .with_options(options)
+        .run()
+        .await
+}
+
+/// One packet as ffprobe lists it, in ticks of the stream's time base, on a time line
+/// that starts at the stream's first decode time (each container applies its own shift:
+/// edit lists, tfdt).
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Listed {
+    pts: i64,
+    dts: i64,
+    /// `None` where ffprobe says N/A: the first audio packet of any fragmented file
+    /// (ffmpeg's own `frag_keyframe` output too).
+    duration: Option<i64>,
+    size: u64,
+    key: bool,
+}
+
+/// The stream's time base and its packets.
+fn listed(target: &Path, stream: &str) -> (String, Vec<Listed>) {
+    let probe = ffprobe::probe_with(
+        target,
+        &["-select_streams", stream, "-show_streams", "-show_packets"],
+    );
+    let time_base = probe["streams"][0]["time_base"]
+        .as_str()
+        .unwrap_or("")
+        .to_owned();
+    let packets = probe["packets"].as_array().cloned().unwrap_or_default();
+    let ticks = |v: &Value| num(v) as i64;
+    let Some(first) = packets.first() else {
+        return (time_base, Vec::new());
+    };
+    let origin = ticks(&first["dts"]);
+    let packets = packets
+        .iter()
+        .map(|p| Listed {
+            pts: ticks(&p["pts"]) - origin,
+            dts: ticks(&p["dts"]) - origin,
+            duration: (!p["duration"].is_null()).then(|| ticks(&p["duration"])),
+            size: num(&p["size"]) as u64,
+            key: p["flags"].as_str().unwrap_or("").starts_with('K'),
+        })
+        .collect();
+    (time_base, packets)
+}
+
+/// Same count, pts, dts, duration, size and key flag per packet of `stream`.
+///
+/// ffprobe (5.1) shows the last sample of a fragmented file with the previous sample's
+/// duration instead of its `trun` duration (ffmpeg's own `frag_keyframe` output too), so
+/// that one duration is not compared for fragmented files.
+fn assert_same_packets(source: &Path, ours: &Path, stream: &str) {
+    let (their_base, theirs) = listed(source, stream);
+    let (our_base, got) = listed(ours, stream);
+    assert_eq!(our_base, their_base, "{stream} time base of {ours:?}");
+    assert!(!theirs.is_empty(), "{source:?} has no {stream} packets");
+    assert_eq!(
+        got.len(),
+        theirs.len(),
+        "{stream}: {ours:?} has {} packets, {source:?} {}",
+        got.len(),
+        theirs.len()
+    );
+    for (i, (g, t)) in got.iter().zip(&theirs).enumerate() {
+        let unknown = (i == 0 && (g.duration.is_none() || t.duration.is_none()))
+            || (i + 1 == got.len() && (is_fragmented(ours) || is_fragmented(source)));
+        let t = Listed {
+            duration: if unknown { g.duration } else { t.duration },
+            ..*t
+        };
+        assert_eq!(
+            *g, t,
+            "{stream} packet {i}: ours {ours:?}, source {source:?}"
+        );
+    }
+}
+
+/// Whether the file has a `moof` box (ffprobe names no such property); an HLS playlist's
+/// segments are fragments.
+fn is_fragmented(path: &Path) -> bool {
+    if path.extension().is_some_and(|e| e == "m3u8") {
+        return true;
+    }
+    let data = std::fs::read(path).unwrap();
+    data.windows(4).any(|w| w == b"moof")
+}
+
+fn assert_decodes(path: &Path) {
+    let errors = ffprobe::decode_errors(path);
+    assert!(
+        errors.is_empty(),
+        "{path:?}: ffmpeg decode errors: {errors}"
+    );
+}
+
+/// Every form of one H.264 + AAC recording: plain (moov at the end), faststart,
+/// ffmpeg's fragmented `frag_keyframe+empty_moov` (absolute base offsets), CMAF with a
+/// `sidx` (default-base-is-moof), version 1 `trun`s (signed composition offsets): to MP4 and to fMP4,
+/// packet for packet.
+#[tokio::test(flavor = "multi_thread")]
+async fn h264_aac_in_every_mp4_form_to_mp4_and_fmp4_packet_for_packet() {
+    test_support::require_peer!("ffprobe", "ffmpeg");
+    let dir = test_support::temp_dir();
+    let plain = make(dir.path(), "plain.mp4", &[VIDEO, AUDIO], H264_AAC);
+    let src = plain.to_str().unwrap();
+    let faststart = dir.path().join("faststart.mp4");
+    ffmpeg(&[
+        "-i",
+        src,
+        "-c",
+        "copy",
+        "-movflags",
+        "faststart",
+        faststart.to_str().unwrap(),
+    ]);
+    let fragmented = dir.path().join("fragmented.mp4");
+    ffmpeg(&[
+        "-i",
+        src,
+        "-c",
+        "copy",
+        "-movflags",
+        "frag_keyframe+empty_moov",
+        fragmented.to_str().unwrap(),
+    ]);
+    let cmaf = dir.path().join("cmaf.mp4");
+    ffmpeg(&[
+        "-i",
+        src,
+        "-c",
+        "copy",
+        "-movflags",
+        "frag_keyframe+empty_moov+default_base_moof+global_sidx+cmaf",
+        cmaf.to_str().unwrap(),
+    ]);
+    // Version 1 `trun`s: signed composition offsets (ffmpeg's negative_cts_offsets).
+    let negative = dir.path().join("negative.mp4");
+    ffmpeg(&[
+        "-i",
+        src,
+        "-c",
+        "copy",
+        "-movflags",
+        "frag_keyframe+empty_moov+default_base_moof+negative_cts_offsets",
+        negative.to_str().unwrap(),
+    ]);
+    for source in [&plain, &faststart, &fragmented, &cmaf, &negative] {
+        for fragmented_out in [false, true] {
+            let out = dir.path().join(format!(
+                "{}-out-{fragmented_out}.mp4",
+                source.file_stem().unwrap().to_string_lossy()
+            ));
+            let options = Options {
+                fragmented: fragmented_out,
+                ..Options::default()
+            };
+            run(source, &out, options).await.unwrap();
+            assert_same_packets(source, &out, "v:0");
+            assert_same_packets(source, &out, "a:0");
+            assert_decodes(&out);
+        }
+    }
+}
+
+/// The first packet's presentation time of `stream`, in seconds.
+fn first_pts(path: &Path, stream: &str) -> f64 {
+    num(&ffprobe::packets(path, stream)[0]["pts_time"])
+}
+
+/// H.265 (with B-frames, `hvc1`) + MP3 in MP4; H.265 (`hev1`) + AAC fragmented; AAC
+/// alone in M4A; to MP4 and fMP4, packet for packet.
+#[tokio::test(flavor = "multi_thread")]
+async fn h265_mp3_and_m4a_packet_for_packet() {
+    test_support::require_peer!("ffprobe", "ffmpeg");
+    let dir = test_support::temp_dir();
+    let h265 = make(
+        dir.path(),
+        "h265-mp3.mp4",
+        &[VIDEO, AUDIO],
+        &[
+            "-c:v",
+            "libx265",
+            "-x265-params",
+            "log-level=error:bframes=3:keyint=25",
+            "-tag:v",
+            "hvc1",
+            "-c:a",
+            "libmp3lame",
+            "-b:a",
+            "64k",
+        ],
+    );
+    // ffmpeg 5.1 writes MP3's encoder delay into fragmented files as a gap after the
+    // first frame (its own plain remux of it keeps that gap), so the fragmented H.265
+    // file carries AAC.
+    let h265_fragmented = make(
+        dir.path(),
+        "h265-aac-fragmented.mp4",
+        &[VIDEO, AUDIO],
+        &[
+            "-c:v",
+            "libx265",
+            "-x265-params",
+            "log-level=error:bframes=3:keyint=25",
+            "-c:a",
+            "aac",
+            "-b:a",
+            "48k",
+            "-movflags",
+            "frag_keyframe+empty_moov+default_base_moof",
+        ],
+    );
+    let m4a = make(
+        dir.path(),
+        "aac.m4a",
+        &[AUDIO],
+        &["-c:a", "aac", "-b:a", "48k"],
+    );
+    assert_eq!(ffprobe::probe(&h265)["streams"][1]["codec_name"], "mp3");
+    for (source, streams) in [
+        (&h265, &["v:0", "a:0"][..]),
+        (&h265_fragmented, &["v:0", "a:0"][..]),
+        (&m4a, &["a:0"][..]),
+    ] {
+        for fragmented in [false, true] {
+            let name = source.file_stem().unwrap().to_string_lossy();
+            let out = dir.path().join(format!("{name}-out-{fragmented}.mp4"));
+            let options = Options {
+                fragmented,
+                ..Options::default()
+            };
+            run(source, &out, options).await.unwrap();
+            for stream in streams {
+                assert_same_packets(source, &out, stream);
+            }
+            assert_decodes(&out);
+        }
+    }
+}
+
+/// Audio that starts half a second after the video (ffmpeg writes an empty edit): the
+/// packets are the source's and the audio still starts half a second later.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_empty_edit_keeps_the_track_start() {
+    test_support::require_peer!("ffprobe", "ffmpeg");
+    let dir = test_support::temp_dir();
+    let delayed: &[&str] = &[
+        "-itsoffset",
+        "0.5",
+        "-f",
+        "lavfi",
+        "-i",
+        "sine=frequency=440:sample_rate=48000",
+    ];
+    let source = make(dir.path(), "delayed.mp4", &[VIDEO, delayed], H264_AAC);
+    let gap = |p: &Path| first_pts(p, "a:0") - first_pts(p, "v:0");
+    assert!(
+        (gap(&source) - 0.5).abs() < 0.03,
+        "source gap {}",
+        gap(&source)
+    );
+    let out = dir.path().join("out.mp4");
+    run(&source, &out, Options::default()).await.unwrap();
+    assert_same_packets(&source, &out, "v:0");
+    assert_same_packets(&source, &out, "a:0");
+    assert!(
+        (gap(&out) - gap(&source)).abs() < 0.001,
+        "audio starts {} s after video, the source {} s",
+        gap(&out),
+        gap(&source)
+    );
+    assert_decodes(&out);
+}
+
+/// MP4 → fMP4 → MP4 keeps every packet; MP4 → HLS gives the source's packets to ffprobe
+/// reading the playlist and to our HLS input; ffmpeg's HLS with fMP4 segments is read too.
+#[tokio::test(flavor = "multi_thread")]
+async fn round_trips_through_fmp4_and_hls() {
+    test_support::require_peer!("ffprobe", "ffmpeg");
+    let dir = test_support::temp_dir();
+    let source = make(dir.path(), "source.mp4", &[VIDEO, AUDIO], H264_AAC);
+    let fragmented = dir.path().join("fragmented.mp4");
+    let options = Options {
+        fragmented: true,
+        ..Options::default()
+    };
+    run(&source, &fragmented, options).await.unwrap();
+    let back = dir.path().join("back.mp4");
+    run(&fragmented, &back, Options::default()).await.unwrap();
+    for stream in ["v:0", "a:0"] {
+        assert_same_packets(&source, &back, stream);
+    }
+    assert_decodes(&back);
+
+    let hls = dir.path().join("hls/");
+    std::fs::create_dir(&hls).unwrap();
+    run(&source, &hls, Options::default()).await.unwrap();
+    let playlist = hls.join("index.m3u8");
+    for stream in ["v:0", "a:0"] {
+        let (_, theirs) = listed(&source, stream);
+        let (_, ours) = listed(&playlist, stream);
+        assert_eq!(ours.len(), theirs.len(), "{stream} packets through HLS");
+        for (i, (o, t)) in ours.iter().zip(&theirs).enumerate() {
+            assert_eq!(
+                (o.size, o.key),
+                (t.size, t.key),
+                "{stream} packet {i} through HLS"
+            );
+        }
+    }
+    assert_decodes(&playlist);
+
+    // Our HLS read back by our input, and ffmpeg's HLS (fMP4 segments) too.
+    let back = dir.path().join("from-hls.mp4");
+    run(&playlist, &back, Options::default()).await.unwrap();
+    for stream in ["v:0", "a:0"] {
+        assert_same_packets(&source, &back, stream);
+    }
+    let theirs = dir.path().join("ffmpeg-hls");
+    std::fs::create_dir(&theirs).unwrap();
+    let their_playlist = theirs.join("index.m3u8");
+    ffmpeg(&[
+        "-i",
+        source.to_str().unwrap(),
+        "-c",
+        "copy",
+        "-f",
+        "hls",
+        "-hls_segment_type",
+        "fmp4",
+        "-hls_time",
+        "1",
+        "-hls_playlist_type",
+        "vod",
+        their_playlist.to_str().unwrap(),
+    ]);
+    let from_theirs = dir.path().join("from-ffmpeg-hls.mp4");
+    run(&their_playlist, &from_theirs, Options::default())
+        .await
+        .unwrap();
+    for stream in ["v:0", "a:0"] {
+        assert_same_packets(&their_playlist, &from_theirs, stream);
+    }
+    assert_decodes(&from_theirs);
+}
+
+/// Cut files: no moov (a plain file cut before its moov), samples past the end (a
+/// faststart file cut in half) fail with a line naming what is missing; a fragmented
+/// file cut inside a fragment gives every packet of the complete fragments.
+#[tokio::test(flavor = "multi_thread")]
+async fn truncated_files_say_what_is_missing() {
+    test_support::require_peer!("ffprobe", "ffmpeg");
+    let dir = test_support::temp_dir();
+    let plain = make(dir.path(), "plain.mp4", &[VIDEO, AUDIO], H264_AAC);
+    let src = plain.to_str().unwrap();
+    let bytes = std::fs::read(&plain).unwrap();
+    let cut = |name: &str, bytes: &[u8]| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, bytes).unwrap();
+        path
+    };
+    let no_moov = cut("no-moov.mp4", &bytes[..bytes.len() / 2]);
+    let err = run(&no_moov, &dir.path().join("a.mp4"), Options::default())
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("no moov box") && err.contains("no-moov.mp4"),
+        "{err}"
+    );
+
+    let faststart = dir.path().join("faststart.mp4");
+    ffmpeg(&[
+        "-i",
+        src,
+        "-c",
+        "copy",
+        "-movflags",
+        "faststart",
+        faststart.to_str().unwrap(),
+    ]);
+    let bytes = std::fs::read(&faststart).unwrap();
+    let half = cut("half.mp4", &bytes[..bytes.len() / 2]);
+    let err = run(&half, &dir.path().join("b.mp4"), Options::default())
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("past the end of the file") && err.contains("truncated"),
+        "{err}"
+    );
+
+    let fragmented = dir.path().join("fragmented.mp4");
+    ffmpeg(&[
+        "-i",
+        src,
+        "-c",
+        "copy",
+        "-movflags",
+        "frag_keyframe+empty_moov",
+        fragmented.to_str().unwrap(),
+    ]);
+    let bytes = std::fs::read(&fragmented).unwrap();
+    let last_moof = bytes.windows(4).rposition(|w| w == b"moof").unwrap();
+    let cut_file = cut("cut.mp4", &bytes[..last_moof + 100]);
+    let out = dir.path().join("c.mp4");
+    run(&cut_file, &out, Options::default()).await.unwrap();
+    // What ffmpeg reads of the file cut right before its last fragment.
+    let complete = cut("complete.mp4", &bytes[..last_moof - 4]);
+    for stream in ["v:0", "a:0"] {
+        let (_, ours) = listed(&out, stream);
+        let (_, theirs) = listed(&complete, stream);
+        assert!(!ours.is_empty());
+        assert_eq!(
+            ours.len(),
+            theirs.len(),
+            "{stream}: packets of the complete fragments"
+        );
+    }
+    assert_decodes(&out);
+}
+
+/// A file with two audio tracks: the first video and first audio by default; with
+/// `track_ids` the tracks asked for; an unknown id names the file's tracks.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_track_selector_picks_tracks_by_id() {
+    test_support::require_peer!("ffprobe", "ffmpeg");
+    let dir = test_support::temp_dir();
+    let second: &[&str] = &["-f", "lavfi", "-i", "sine=frequency=880:sample_rate=44100"];
+    let source = make(
+        dir.path(),
+        "three.mp4",
+        &[VIDEO, AUDIO, second],
+        &[
+            "-map", "0", "-map", "1", "-map", "2", "-c:v", "libx264", "-c:a", "aac",
+        ],
+    );
+    let streams = |p: &Path| ffprobe::probe(p)["streams"].as_array().unwrap().len();
+    assert_eq!(streams(&source), 3);
+
+    let default = dir.path().join("default.mp4");
+    run(&source, &default, Options::default()).await.unwrap();
+    assert_eq!(streams(&default), 2);
+    assert_same_packets(&source, &default, "v:0");
+    assert_same_packets(&source, &default, "a:0");
+
+    let picked = dir.path().join("picked.mp4");
+    let options = Options {
+        track_ids: vec![3],
+        ..Options::default()
+    };
+    run(&source, &picked, options).await.unwrap();
+    assert_eq!(streams(&picked), 1);
+    let (_, theirs) = listed(&source, "a:1");
+    let (_, ours) = listed(&picked, "a:0");
+    assert_eq!(ours, theirs);
+    assert_eq!(
+        ffprobe::probe(&picked)["streams"][0]["sample_rate"],
+        "44100"
+    );
+
+    let options = Options {
+        track_ids: vec![9],
+        ..Options::default()
+    };
+    let err = run(&source, &dir.path().join("none.mp4"), options)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("no track 9 (its tracks are 1, 2, 3)"), "{err}");
+}
