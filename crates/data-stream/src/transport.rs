@@ -26,6 +26,10 @@ use crate::reader::{ReaderFeed, StreamReader};
 use crate::writer::OutgoingFrames;
 use crate::{Error, Result};
 
+mod messages;
+
+pub use messages::{ReceivedAttachment, TextMessage, TextMessages};
+
 /// Writes queued frames to `transport` with their length prefix until every
 /// [`Outgoing`](crate::Outgoing) handle and writer is gone, then flushes and shuts the
 /// transport down (so the peer sees the end). Flushes whenever the queue runs empty.
@@ -101,6 +105,14 @@ impl Receiver {
     /// Byte streams on `topic`; a second registration is [`Error::HandlerAlreadyRegistered`].
     pub fn byte_streams(&self, topic: &str) -> Result<IncomingStreams> {
         self.register(StreamType::Bytes, topic)
+    }
+
+    /// Texts on `topic` read whole, each with the byte streams it attaches (registers
+    /// both the text and the byte handler of the topic).
+    pub fn text_messages(&self, topic: &str) -> Result<TextMessages> {
+        let texts = self.text_streams(topic)?;
+        let bytes = self.byte_streams(topic)?;
+        Ok(TextMessages::new(texts, bytes))
     }
 
     /// Text streams whose topic has no handler of its own (a catch-all).
