@@ -8,12 +8,17 @@ use bytes::{Buf, Bytes};
 use super::{Demultiplexer, Event, Queued, check_content};
 use crate::Error;
 
+/// Largest inflated piece handed out at once.
+const MAX_PIECE: usize = 1 << 20;
+
 impl Demultiplexer {
     /// Inflates the next piece of `input` for `stream_id`: a `Chunk` event, a `Failed`
     /// one, or `None` when this input gave nothing (more input needed, or the stream is
     /// gone or drained). Input left over goes back to the front of the queue.
     pub(super) fn inflate_next(&mut self, stream_id: String, mut input: Bytes) -> Option<Event> {
-        let piece = self.limits.max_chunk_size.max(1);
+        // Pieces as large as the chunk limit, but never a huge allocation when the limit
+        // is set very high (media-remote allows large packets).
+        let piece = self.limits.max_chunk_size.clamp(1, MAX_PIECE);
         loop {
             let s = self.streams.get_mut(&stream_id)?;
             if !s.handled {
