@@ -19,10 +19,12 @@ pub(crate) fn ensure() -> crate::Result {
     let names: Vec<_> = missing.iter().map(|p| p.name).collect();
     let mut apt: Vec<&str> = Vec::new();
     let mut pip: Vec<&str> = Vec::new();
+    let mut npm: Vec<&str> = Vec::new();
     for peer in &missing {
         match peer.source {
             Source::Apt(pkgs) => apt.extend(pkgs),
             Source::Pip(pkgs) => pip.extend(pkgs),
+            Source::Npm(pkgs) => npm.extend(pkgs),
         }
     }
     apt.sort_unstable();
@@ -57,6 +59,13 @@ pub(crate) fn ensure() -> crate::Result {
         let mut install = Command::new("sh");
         install.args(["-c", &pip_cmd]);
         crate::run("pip install", install)?;
+    }
+    if !npm.is_empty() {
+        let mut install = Command::new("npm");
+        install
+            .args(["install", "-g", "--no-audit", "--no-fund"])
+            .args(&npm);
+        crate::run("npm install", install)?;
     }
     let still: Vec<_> = PEERS
         .iter()

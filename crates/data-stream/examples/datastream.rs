@@ -7,14 +7,19 @@
 //! # print every finished stream as one JSON line (info, attributes, size, sha256 or text)
 //! datastream recv < packets.bin
 //! datastream recv --listen 127.0.0.1:7000
+//! # WebSocket (one binary message per DataPacket): a server printing what it receives and
+//! # answering every connection with a text and a file (as v1, and as v2 compressed)
+//! datastream serve --ws 127.0.0.1:7001 --reply-text hi --reply-file photo.png --reply-v1 --reply-v2
+//! datastream connect ws://127.0.0.1:7001/ --text hello --v2 --expect 4
 //! ```
 
 use std::error::Error;
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
+use data_stream::transport::websocket::{accept, connect, write_messages};
 use data_stream::transport::{IncomingStreams, Receiver, write_frames};
-use data_stream::{Limits, Outgoing, StreamKind, StreamOptions, StreamReader};
+use data_stream::{Limits, Outgoing, StreamKind, StreamOptions, StreamReader, V2Support};
 use futures::StreamExt;
 use sha2::{Digest, Sha256};
 
@@ -50,6 +55,46 @@ enum Command {
         /// TCP address to listen on (default: read stdin).
         #[arg(long)]
         listen: Option<String>,
+    },
+    /// Serve WebSocket connections: print each stream received as one JSON line, and
+    /// answer each connection with the reply streams.
+    Serve {
+        /// Address to listen on for WebSocket connections (port 0: any free port; the
+        /// address is printed on stderr).
+        #[arg(long)]
+        ws: String,
+        /// Text to send to each connection.
+        #[arg(long)]
+        reply_text: Option<String>,
+        /// File to send to each connection.
+        #[arg(long)]
+        reply_file: Option<PathBuf>,
+        /// Send the replies as data streams v1.
+        #[arg(long)]
+        reply_v1: bool,
+        /// Send the replies as data streams v2 (single packet or compressed).
+        #[arg(long)]
+        reply_v2: bool,
+    },
+    /// Connect to a WebSocket server, send a text or a file, print what comes back.
+    Connect {
+        /// `ws://host:port/path`.
+        url: String,
+        /// Text to send as a text stream.
+        #[arg(long)]
+        text: Option<String>,
+        /// File to send as a byte stream.
+        #[arg(long)]
+        file: Option<PathBuf>,
+        /// Topic of the stream.
+        #[arg(long, default_value = "")]
+        topic: String,
+        /// Send as data streams v2 (single packet or compressed).
+        #[arg(long)]
+        v2: bool,
+        /// Streams to receive and print before closing.
+        #[arg(long, default_value_t = 0)]
+        expect: usize,
     },
 }
 
@@ -102,6 +147,82 @@ async fn main() -> Result<(), Box<dyn Error>> {
                 info.total_length.unwrap_or_default()
             );
         }
+        Command::Serve {
+            ws,
+            reply_text,
+            reply_file,
+            reply_v1,
+            reply_v2,
+        } => {
+            let listener = tokio::net::TcpListener::bind(&ws).await?;
+            eprintln!("listening on {}", listener.local_addr()?);
+            let mut supports = Vec::new();
+            if reply_v1 {
+                supports.push(V2Support::default());
+            }
+            if reply_v2 {
+                supports.push(V2Support::all());
+            }
+            let replies = Replies {
+                text: reply_text,
+                file: reply_file,
+                supports,
+            };
+            loop {
+                let (tcp, peer) = listener.accept().await?;
+                let replies = replies.clone();
+                tokio::spawn(async move {
+                    if let Err(e) = serve_connection(tcp, replies).await {
+                        eprintln!("{peer}: {e}");
+                    }
+                });
+            }
+        }
+        Command::Connect {
+            url,
+            text,
+            file,
+            topic,
+            v2,
+            expect,
+        } => {
+            use futures::StreamExt;
+            let socket = connect(&url, &Limits::default()).await?;
+            let (sink, stream) = socket.split();
+            let (out, frames) = Outgoing::new(16);
+            let out = out.with_v2(if v2 {
+                V2Support::all()
+            } else {
+                V2Support::default()
+            });
+            let writer = tokio::spawn(write_messages(
+                frames,
+                sink,
+                Limits::default().max_frame_size,
+            ));
+            let receiver = Receiver::new(Limits::default());
+            let texts = receiver.other_text_streams()?;
+            let bytes = receiver.other_byte_streams()?;
+            let run = tokio::spawn({
+                let receiver = receiver.clone();
+                async move { receiver.run_websocket(stream).await }
+            });
+            let options = StreamOptions::topic(topic);
+            match (text, file) {
+                (Some(text), _) => drop(out.send_text(text, options).await?),
+                (None, Some(file)) => drop(out.send_file(file, options).await?),
+                (None, None) => {}
+            }
+            let mut readers = futures::stream::select(texts, bytes).take(expect);
+            while let Some(reader) = readers.next().await {
+                print_stream(reader).await;
+            }
+            // Closing our side ends the connection.
+            drop(out);
+            writer.await??;
+            drop(receiver);
+            let _ = run.await?;
+        }
         Command::Recv { listen: None } => receive(tokio::io::stdin()).await?,
         Command::Recv { listen: Some(addr) } => {
             let listener = tokio::net::TcpListener::bind(&addr).await?;
@@ -117,6 +238,54 @@ async fn main() -> Result<(), Box<dyn Error>> {
         }
     }
     Ok(())
+}
+
+/// What `serve` answers each connection with.
+#[derive(Clone)]
+struct Replies {
+    text: Option<String>,
+    file: Option<PathBuf>,
+    supports: Vec<V2Support>,
+}
+
+/// One WebSocket connection of `serve`: prints what comes in, sends the replies.
+async fn serve_connection(
+    tcp: tokio::net::TcpStream,
+    replies: Replies,
+) -> Result<(), Box<dyn Error>> {
+    use futures::StreamExt;
+    let socket = accept(tcp, &Limits::default()).await?;
+    let (sink, stream) = socket.split();
+    let (out, frames) = Outgoing::new(16);
+    let writer = tokio::spawn(write_messages(
+        frames,
+        sink,
+        Limits::default().max_frame_size,
+    ));
+    let receiver = Receiver::new(Limits::default());
+    let texts = receiver.other_text_streams()?;
+    let bytes = receiver.other_byte_streams()?;
+    let printer = tokio::spawn(print_all(futures::stream::select(texts, bytes)));
+    let sending = tokio::spawn(async move {
+        for support in replies.supports {
+            let out = out.clone().with_v2(support);
+            if let Some(text) = &replies.text {
+                out.send_text(text.clone(), StreamOptions::topic("reply"))
+                    .await?;
+            }
+            if let Some(file) = &replies.file {
+                out.send_file(file, StreamOptions::topic("reply")).await?;
+            }
+        }
+        // Keep the sending side open until the peer closes.
+        Ok::<_, data_stream::Error>(out)
+    });
+    let outcome = receiver.run_websocket(stream).await;
+    drop(receiver);
+    printer.await?;
+    drop(sending.await?);
+    let _ = writer.await?;
+    Ok(outcome?)
 }
 
 /// Receives every stream of one connection, printing each as it finishes.

@@ -10,49 +10,29 @@
 //! not pass the header's `total_length` and must reach it by the trailer, a non-empty
 //! trailer reason is an abnormal end, text must be UTF-8 across chunk boundaries, a
 //! stream id may not be reused, and a silent stream times out.
+//!
+//! Data streams v2 (LiveKit `livekit_models.proto`, `DataStream.Header` fields 11
+//! `inline_content` and 12 `compression`; client-sdk-js `src/room/data-stream` and its
+//! `DATA_STREAMS_SPEC.md`): a single-packet stream carries its content in the header; a
+//! raw-deflate stream is inflated here ([`crate::compression`]) one bounded piece at a
+//! time as events are polled, and its checks apply to the inflated content. A header over
+//! LiveKit's 15 000-byte budget ([`crate::packet::MAX_HEADER_BUDGET`], inline content left
+//! out) is refused.
+//!
+//! Compatibility: LiveKit's Python SDK before python-sdks #430 numbered byte-stream chunks
+//! from 1 (`ByteStreamWriter.write` incremented the index before use). A byte stream whose
+//! first chunk is 1 is accepted (and must then be contiguous); this is logged once per
+//! demultiplexer.
 
 use std::collections::{HashMap, HashSet, VecDeque};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use bytes::Bytes;
 
+use crate::compression::Inflater;
 use crate::packet::{Chunk, Header, Packet, StreamInfo, StreamType, Trailer};
 use crate::split::Utf8Validator;
 use crate::{Error, Result};
-
-/// Limits of a receiving connection. Every one has a default and its own error.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Limits {
-    /// Largest frame ([`Error::FrameTooLarge`]); used by the transport adapters.
-    pub max_frame_size: usize,
-    /// Largest encoded header packet ([`Error::HeaderTooLarge`]).
-    pub max_header_size: usize,
-    /// Largest chunk content ([`Error::ChunkTooLarge`]).
-    pub max_chunk_size: usize,
-    /// Largest total content of one stream, announced or received ([`Error::StreamTooLarge`]).
-    pub max_stream_size: u64,
-    /// Most streams open at once; more are refused ([`Error::TooManyStreams`]).
-    pub max_open_streams: usize,
-    /// Time without a packet after which a stream fails ([`Error::InactivityTimeout`]).
-    pub inactivity_timeout: Option<Duration>,
-    /// Chunks buffered per reader before the transport is no longer read (backpressure);
-    /// used by the transport adapters.
-    pub stream_buffer_chunks: usize,
-}
-
-impl Default for Limits {
-    fn default() -> Self {
-        Limits {
-            max_frame_size: crate::framing::DEFAULT_MAX_FRAME_SIZE,
-            max_header_size: 64 * 1024,
-            max_chunk_size: 64 * 1024,
-            max_stream_size: 5_000_000_000,
-            max_open_streams: 256,
-            inactivity_timeout: Some(Duration::from_secs(30)),
-            stream_buffer_chunks: 16,
-        }
-    }
-}
 
 /// What happened on the connection.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -90,9 +70,24 @@ struct OpenStream {
     info: StreamInfo,
     handled: bool,
     next_index: u64,
+    /// Content bytes (inflated, for a compressed stream) checked so far.
     received: u64,
     utf8: Option<Utf8Validator>,
     last_activity: Instant,
+    /// Present for a raw-deflate stream.
+    inflater: Option<Inflater>,
+    /// Compressed bytes received (a compressed stream's wire size).
+    compressed: u64,
+    /// A compressed stream's trailer is queued behind its content.
+    closing: bool,
+}
+
+/// What waits to be polled: events, and for compressed streams the content still to
+/// inflate and the trailer behind it (so inflation happens one piece per poll).
+enum Queued {
+    Event(Event),
+    Inflate { stream_id: String, input: Bytes },
+    Finish(Trailer),
 }
 
 /// How many ended stream ids are remembered (duplicate detection, silent drain).
@@ -106,7 +101,8 @@ pub struct Demultiplexer {
     streams: HashMap<String, OpenStream>,
     recent: VecDeque<String>,
     recent_set: HashSet<String>,
-    events: VecDeque<Event>,
+    queue: VecDeque<Queued>,
+    legacy_index_logged: bool,
 }
 
 impl Demultiplexer {
@@ -119,7 +115,8 @@ impl Demultiplexer {
             streams: HashMap::new(),
             recent: VecDeque::new(),
             recent_set: HashSet::new(),
-            events: VecDeque::new(),
+            queue: VecDeque::new(),
+            legacy_index_logged: false,
         }
     }
 
@@ -196,7 +193,21 @@ impl Demultiplexer {
 
     /// The next event, if any. Drain after every `handle_*` call.
     pub fn poll_event(&mut self) -> Option<Event> {
-        self.events.pop_front()
+        loop {
+            match self.queue.pop_front()? {
+                Queued::Event(event) => return Some(event),
+                Queued::Inflate { stream_id, input } => {
+                    if let Some(event) = self.inflate_next(stream_id, input) {
+                        return Some(event);
+                    }
+                }
+                Queued::Finish(trailer) => {
+                    if let Some(event) = self.end_by_trailer(trailer) {
+                        return Some(event);
+                    }
+                }
+            }
+        }
     }
 
     /// When [`Demultiplexer::handle_timeout`] should be called next, if a stream is open
@@ -248,9 +259,12 @@ impl Demultiplexer {
         }
     }
 
+    fn push(&mut self, event: Event) {
+        self.queue.push_back(Queued::Event(event));
+    }
+
     fn on_header(&mut self, header: Header, encoded_size: usize, now: Instant) {
-        let info = header.info;
-        let id = info.id.clone();
+        let id = header.info.id.clone();
         let refuse = |error| Event::Failed {
             stream_id: id.clone(),
             opened: false,
@@ -263,7 +277,7 @@ impl Demultiplexer {
             let error = Error::DuplicateStreamId {
                 stream_id: id.clone(),
             };
-            self.events.push_back(Event::Failed {
+            self.push(Event::Failed {
                 stream_id: id.clone(),
                 opened,
                 error,
@@ -280,18 +294,20 @@ impl Demultiplexer {
                 size: encoded_size,
                 max: self.limits.max_header_size,
             })
+        } else if let Err(e) = header.check_budget(encoded_size) {
+            Some(e)
         } else if self.streams.len() >= self.limits.max_open_streams {
             Some(Error::TooManyStreams {
                 stream_id: id.clone(),
                 max: self.limits.max_open_streams,
             })
-        } else if header.compression != 0 {
+        } else if header.compression != 0 && !header.is_compressed() {
             Some(Error::Unsupported {
                 stream_id: id.clone(),
-                feature: "compressed content (data streams v2)",
+                feature: "compression type (data streams v2 knows 0 none and 1 raw deflate)",
             })
         } else {
-            match info.total_length {
+            match header.info.total_length {
                 Some(total) if total > self.limits.max_stream_size => Some(Error::StreamTooLarge {
                     stream_id: id.clone(),
                     size: total,
@@ -301,13 +317,15 @@ impl Demultiplexer {
             }
         };
         if let Some(error) = error {
-            self.events.push_back(refuse(error));
+            self.push(refuse(error));
             self.remember(id);
             return;
         }
+        let compressed = header.is_compressed();
+        let info = header.info;
         let handled = self.is_handled(info.stream_type(), &info.topic);
         let utf8 = (info.stream_type() == StreamType::Text).then(Utf8Validator::default);
-        self.events.push_back(if handled {
+        self.push(if handled {
             Event::Opened(info.clone())
         } else {
             Event::Unhandled(info.clone())
@@ -319,10 +337,14 @@ impl Demultiplexer {
             received: 0,
             utf8,
             last_activity: now,
+            inflater: compressed.then(Inflater::default),
+            compressed: 0,
+            closing: false,
         };
         self.streams.insert(id.clone(), stream);
         if let Some(content) = header.inline_content {
-            // v2 inline content: the whole stream in the header, no chunk or trailer follows.
+            // v2 single-packet stream: the whole content in the header, no chunk or
+            // trailer follows.
             self.on_chunk(
                 Chunk {
                     stream_id: id.clone(),
@@ -346,7 +368,19 @@ impl Demultiplexer {
         s.last_activity = now;
         let id = &chunk.stream_id;
         let len = chunk.content.len();
-        let received = s.received + len as u64;
+        let legacy_first = chunk.index == 1
+            && s.next_index == 0
+            && s.inflater.is_none()
+            && s.info.stream_type() == StreamType::Bytes;
+        if legacy_first {
+            // python-sdks before #430: byte streams numbered from 1. Accepted, then
+            // contiguous from there.
+            s.next_index = 1;
+            if !self.legacy_index_logged {
+                self.legacy_index_logged = true;
+                tracing::info!(stream_id = %id, "byte stream numbers its chunks from 1 (LiveKit Python SDK before python-sdks #430); accepted");
+            }
+        }
         let error = if chunk.index != s.next_index {
             let kind = if chunk.index > s.next_index {
                 "gap"
@@ -359,6 +393,12 @@ impl Demultiplexer {
                 got: chunk.index,
                 kind,
             })
+        } else if s.closing {
+            // Content after a compressed stream's trailer.
+            Some(Error::Decompression {
+                stream_id: id.clone(),
+                message: "chunk after the trailer".to_owned(),
+            })
         } else if len > self.limits.max_chunk_size {
             Some(Error::ChunkTooLarge {
                 stream_id: id.clone(),
@@ -366,36 +406,36 @@ impl Demultiplexer {
                 size: len,
                 max: self.limits.max_chunk_size,
             })
-        } else if s.info.total_length.is_some_and(|total| received > total) {
-            let total = s.info.total_length.unwrap_or_default();
-            Some(Error::LengthExceeded {
-                stream_id: id.clone(),
-                received,
-                total,
-            })
-        } else if received > self.limits.max_stream_size {
-            Some(Error::StreamTooLarge {
-                stream_id: id.clone(),
-                size: received,
-                max: self.limits.max_stream_size,
-            })
-        } else {
-            s.utf8
-                .as_mut()
-                .and_then(|v| v.push(&chunk.content).err())
-                .map(|offset| Error::InvalidUtf8 {
+        } else if s.inflater.is_some() {
+            // Compressed: the content checks run on the inflated pieces, as they are polled.
+            let compressed = s.compressed + len as u64;
+            match compressed > self.limits.max_stream_size {
+                true => Some(Error::StreamTooLarge {
                     stream_id: id.clone(),
-                    offset,
-                })
+                    size: compressed,
+                    max: self.limits.max_stream_size,
+                }),
+                false => None,
+            }
+        } else {
+            check_content(s, &self.limits, &chunk.content)
         };
         if let Some(error) = error {
             self.fail(&chunk.stream_id, error);
             return;
         }
         s.next_index += 1;
-        s.received = received;
+        if s.inflater.is_some() {
+            s.compressed += len as u64;
+            self.queue.push_back(Queued::Inflate {
+                stream_id: chunk.stream_id,
+                input: chunk.content,
+            });
+            return;
+        }
+        s.received += len as u64;
         if s.handled {
-            self.events.push_back(Event::Chunk {
+            self.push(Event::Chunk {
                 stream_id: chunk.stream_id,
                 content: chunk.content,
             });
@@ -407,6 +447,20 @@ impl Demultiplexer {
             self.stray(trailer.stream_id);
             return;
         };
+        if s.inflater.is_some() && trailer.reason.is_empty() {
+            // Checked once the content queued before it is inflated.
+            s.closing = true;
+            self.queue.push_back(Queued::Finish(trailer));
+            return;
+        }
+        if let Some(event) = self.end_by_trailer(trailer) {
+            self.push(event);
+        }
+    }
+
+    /// Ends a stream at its trailer: `Finished` (if handled) or `Failed`.
+    fn end_by_trailer(&mut self, trailer: Trailer) -> Option<Event> {
+        let s = self.streams.get_mut(&trailer.stream_id)?;
         let id = trailer.stream_id;
         // The reason first: an aborted stream is incomplete by nature, and the reason says why.
         let error = if !trailer.reason.is_empty() {
@@ -414,7 +468,17 @@ impl Demultiplexer {
                 stream_id: id.clone(),
                 reason: trailer.reason,
             })
-        } else if let Some(total) = s.info.total_length.filter(|&t| s.received < t) {
+        } else if s.handled && s.inflater.as_ref().is_some_and(|i| !i.is_finished()) {
+            Some(Error::Decompression {
+                stream_id: id.clone(),
+                message: "the deflate stream has no final block before the trailer".to_owned(),
+            })
+        } else if let Some(total) = s
+            .info
+            .total_length
+            // A drained compressed stream is not inflated, so its length is unknown.
+            .filter(|&t| s.received < t && (s.handled || s.inflater.is_none()))
+        {
             Some(Error::Incomplete {
                 stream_id: id.clone(),
                 received: s.received,
@@ -430,31 +494,33 @@ impl Demultiplexer {
                 })
         };
         if let Some(error) = error {
-            self.fail(&id, error);
-            return;
+            return self.end_with_error(&id, error);
         }
         let handled = s.handled;
-        let Some(mut s) = self.end(&id) else { return };
+        let mut s = self.end(&id)?;
         s.info.attributes.extend(trailer.attributes);
-        if handled {
-            self.events.push_back(Event::Finished(s.info));
-        }
+        handled.then_some(Event::Finished(s.info))
     }
 
     fn fail(&mut self, stream_id: &str, error: Error) {
-        if let Some(s) = self.end(stream_id) {
-            self.events.push_back(Event::Failed {
-                stream_id: stream_id.to_owned(),
-                opened: s.handled,
-                error,
-            });
+        if let Some(event) = self.end_with_error(stream_id, error) {
+            self.push(event);
         }
+    }
+
+    fn end_with_error(&mut self, stream_id: &str, error: Error) -> Option<Event> {
+        let s = self.end(stream_id)?;
+        Some(Event::Failed {
+            stream_id: stream_id.to_owned(),
+            opened: s.handled,
+            error,
+        })
     }
 
     fn stray(&mut self, stream_id: String) {
         // Leftovers of a stream that failed or ended recently are expected: drop quietly.
         if !self.recent_set.contains(&stream_id) {
-            self.events.push_back(Event::Stray { stream_id });
+            self.push(Event::Stray { stream_id });
         }
     }
 
@@ -476,6 +542,43 @@ impl Demultiplexer {
     }
 }
 
+/// The checks of content bytes (inflated, for a compressed stream) against the header's
+/// total length, the stream size limit and UTF-8 for text.
+fn check_content(s: &mut OpenStream, limits: &Limits, content: &[u8]) -> Option<Error> {
+    let id = &s.info.id;
+    let received = s.received + content.len() as u64;
+    if let Some(total) = s.info.total_length.filter(|&total| received > total) {
+        Some(Error::LengthExceeded {
+            stream_id: id.clone(),
+            received,
+            total,
+        })
+    } else if received > limits.max_stream_size {
+        Some(Error::StreamTooLarge {
+            stream_id: id.clone(),
+            size: received,
+            max: limits.max_stream_size,
+        })
+    } else {
+        s.utf8
+            .as_mut()
+            .and_then(|v| v.push(content).err())
+            .map(|offset| Error::InvalidUtf8 {
+                stream_id: id.clone(),
+                offset,
+            })
+    }
+}
+
+mod compressed;
+mod limits;
+
+pub use limits::Limits;
+
 #[cfg(test)]
 #[path = "demux_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "demux_v2_tests.rs"]
+mod v2_tests;

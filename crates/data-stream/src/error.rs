@@ -52,6 +52,30 @@ pub enum Error {
         /// Configured maximum.
         max: usize,
     },
+    /// A header packet (without its inline content) exceeds the 15 000-byte budget of
+    /// LiveKit data streams v2, almost always because of its attributes.
+    #[error(
+        "stream {stream_id}: header of {size} bytes ({attributes} of them attributes) exceeds the {max}-byte header budget of LiveKit data streams; reduce attribute size"
+    )]
+    AttributesTooLarge {
+        /// Stream id.
+        stream_id: String,
+        /// Encoded size of the header packet, inline content left out.
+        size: usize,
+        /// Encoded size of the attributes map.
+        attributes: usize,
+        /// The budget ([`crate::packet::MAX_HEADER_BUDGET`]).
+        max: usize,
+    },
+    /// A compressed stream's content is not a valid raw-deflate stream (corrupt, bytes
+    /// after the final block, or no final block before the trailer).
+    #[error("stream {stream_id}: bad compressed content: {message}")]
+    Decompression {
+        /// Stream id.
+        stream_id: String,
+        /// What is wrong.
+        message: String,
+    },
     /// A chunk's content exceeds the maximum chunk size.
     #[error(
         "stream {stream_id}: chunk {index} of {size} bytes exceeds the maximum chunk size {max}"

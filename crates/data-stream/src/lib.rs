@@ -8,12 +8,16 @@
 //! by a 4-byte big-endian length ([`framing`]).
 //!
 //! - Sending: [`Outgoing`] opens [`ByteStreamWriter`]s and [`TextStreamWriter`]s (chunks
-//!   of 15 000 bytes, text cut on code-point boundaries) and has one-shot `send_text`,
-//!   `send_bytes` and (with `tokio`) `send_file`. Its frames queue in a bounded channel
-//!   that a transport drains.
+//!   of 15 000 bytes, text cut on code-point boundaries) and has one-shot `send_text`
+//!   (with [`Attachment`]s too), `send_bytes` and (with `tokio`) `send_file`, which use
+//!   data streams v2 (single-packet streams, raw-deflate compression) where every
+//!   recipient supports it ([`V2Support`]) and report [`SendProgress`]. Its frames queue
+//!   in a bounded channel that a transport drains.
 //! - Receiving: the sans-I/O [`Demultiplexer`] routes interleaved streams by id, checks
 //!   indexes, lengths, UTF-8, reasons, duplicate ids, and enforces [`Limits`] (header,
-//!   chunk, stream size, open streams, inactivity). [`StreamReader`] is a
+//!   chunk, stream size, open streams, inactivity) and LiveKit's 15 000-byte header budget
+//!   ([`MAX_HEADER_BUDGET`]). It reads v2 single-packet and raw-deflate streams
+//!   ([`compression`]), and byte streams numbered from 1 by LiveKit's old Python SDK. [`StreamReader`] is a
 //!   `futures::Stream` of chunks with `read_all`, `read_text` and `progress`.
 //! - With the `tokio` feature, `transport::write_frames` and `transport::Receiver` run
 //!   both over any `AsyncWrite`/`AsyncRead` (TCP, Unix sockets, in-memory duplex), with
@@ -60,6 +64,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod compression;
 pub mod demux;
 mod error;
 pub mod framing;
@@ -75,8 +80,11 @@ pub use demux::{Demultiplexer, Event, Limits};
 pub use error::{Error, Result};
 pub use framing::FrameDecoder;
 pub use packet::{
-    Chunk, Envelope, Frame, Header, OperationType, Packet, StreamInfo, StreamKind, StreamType,
-    TextInfo, Trailer,
+    Chunk, Envelope, Frame, Header, MAX_HEADER_BUDGET, OperationType, Packet, StreamInfo,
+    StreamKind, StreamType, TextInfo, Trailer,
 };
 pub use reader::{Progress, StreamReader};
-pub use writer::{ByteStreamWriter, Outgoing, OutgoingFrames, StreamOptions, TextStreamWriter};
+pub use writer::{
+    Attachment, ByteStreamWriter, OnProgress, Outgoing, OutgoingFrames, SendProgress,
+    StreamOptions, TextStreamWriter, V2Support,
+};

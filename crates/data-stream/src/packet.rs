@@ -94,14 +94,22 @@ impl StreamInfo {
     }
 }
 
-/// A header packet: the stream's info and the v2 fields this crate only reads.
+/// LiveKit's budget for one header packet, inline content left out (client-sdk-js
+/// `STREAM_CHUNK_SIZE_BYTES`, enforced by its `sendHeaderPacket`: "reduce attribute size";
+/// the v2 cap on stream attributes). Senders refuse more, receivers fail such a stream with
+/// [`Error::AttributesTooLarge`]. A single-packet (inline) stream must fit it whole.
+pub const MAX_HEADER_BUDGET: usize = 15_000;
+
+/// A header packet: the stream's info and the v2 fields.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Header {
     /// The stream's description.
     pub info: StreamInfo,
-    /// v2: the whole content inside the header (then no chunk follows).
+    /// v2 (field 11): the whole content inside the header; then no chunk or trailer
+    /// follows (a single-packet stream).
     pub inline_content: Option<Bytes>,
-    /// v2 compression as its wire number (0 = none; others are not supported).
+    /// v2 (field 12): [`crate::wire::CompressionType`] as its wire number: 0 none,
+    /// 1 raw deflate of the whole content (inline or across the chunks).
     pub compression: i32,
 }
 
@@ -230,6 +238,44 @@ impl Header {
             inline_content: None,
             compression: 0,
         }
+    }
+
+    /// Whether the content is raw-deflate compressed.
+    pub fn is_compressed(&self) -> bool {
+        self.compression == wire::CompressionType::DeflateRaw as i32
+    }
+
+    /// Encoded size of the inline content field (0 without one): what the header budget
+    /// leaves out.
+    pub fn inline_size(&self) -> usize {
+        self.inline_content
+            .as_ref()
+            .map_or(0, |c| encoding::bytes::encoded_len(11, c))
+    }
+
+    /// Encoded size of the attributes map (field 8).
+    pub fn attributes_size(&self) -> usize {
+        encoding::hash_map::encoded_len(
+            encoding::string::encoded_len,
+            encoding::string::encoded_len,
+            8,
+            &self.info.attributes,
+        )
+    }
+
+    /// [`Error::AttributesTooLarge`] when this header, as a packet of `encoded_size` bytes,
+    /// is over [`MAX_HEADER_BUDGET`] once its inline content is left out.
+    pub fn check_budget(&self, encoded_size: usize) -> Result<()> {
+        let size = encoded_size.saturating_sub(self.inline_size());
+        if size > MAX_HEADER_BUDGET {
+            return Err(Error::AttributesTooLarge {
+                stream_id: self.info.id.clone(),
+                size,
+                attributes: self.attributes_size(),
+                max: MAX_HEADER_BUDGET,
+            });
+        }
+        Ok(())
     }
 
     fn from_wire(h: wire::Header) -> Self {

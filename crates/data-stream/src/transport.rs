@@ -26,6 +26,12 @@ use crate::reader::{ReaderFeed, StreamReader};
 use crate::writer::OutgoingFrames;
 use crate::{Error, Result};
 
+mod messages;
+#[cfg(feature = "websocket")]
+pub mod websocket;
+
+pub use messages::{ReceivedAttachment, TextMessage, TextMessages};
+
 /// Writes queued frames to `transport` with their length prefix until every
 /// [`Outgoing`](crate::Outgoing) handle and writer is gone, then flushes and shuts the
 /// transport down (so the peer sees the end). Flushes whenever the queue runs empty.
@@ -103,6 +109,14 @@ impl Receiver {
         self.register(StreamType::Bytes, topic)
     }
 
+    /// Texts on `topic` read whole, each with the byte streams it attaches (registers
+    /// both the text and the byte handler of the topic).
+    pub fn text_messages(&self, topic: &str) -> Result<TextMessages> {
+        let texts = self.text_streams(topic)?;
+        let bytes = self.byte_streams(topic)?;
+        Ok(TextMessages::new(texts, bytes))
+    }
+
     /// Text streams whose topic has no handler of its own (a catch-all).
     pub fn other_text_streams(&self) -> Result<IncomingStreams> {
         self.register_fallback(StreamType::Text)
@@ -147,37 +161,54 @@ impl Receiver {
     /// At the end (or on a transport error, a framing error or a packet that is not a
     /// valid `DataPacket`) every open stream fails with
     /// [`Error::TransportClosed`]; the error, if any, is returned too.
-    pub async fn run<R: AsyncRead + Unpin>(&self, mut transport: R) -> Result<()> {
-        let mut decoder = FrameDecoder::new(self.limits.max_frame_size);
-        let mut buf = BytesMut::with_capacity(READ_SIZE);
+    pub async fn run<R: AsyncRead + Unpin>(&self, transport: R) -> Result<()> {
+        let decoder = FrameDecoder::new(self.limits.max_frame_size);
+        let buf = BytesMut::with_capacity(READ_SIZE);
+        let frames = futures::stream::unfold(Some((transport, decoder, buf)), |state| async move {
+            let (mut transport, mut decoder, mut buf) = state?;
+            let item = loop {
+                match decoder.decode(&mut buf) {
+                    Ok(Some(frame)) => {
+                        let offset = decoder.offset() - frame.len() as u64 - 4;
+                        break Ok((frame, offset));
+                    }
+                    Ok(None) => {}
+                    Err(e) => break Err(e),
+                }
+                // Read in large pieces: a few reads per 15 000-byte chunk would cost
+                // more than the copy.
+                if buf.capacity() - buf.len() < READ_SIZE / 2 {
+                    buf.reserve(READ_SIZE);
+                }
+                match transport.read_buf(&mut buf).await {
+                    Ok(0) => match decoder.finish(&buf) {
+                        Ok(()) => return None,
+                        Err(e) => break Err(e),
+                    },
+                    Ok(_) => {}
+                    Err(e) => break Err(Error::io("reading the transport", &e)),
+                }
+            };
+            // After an error the stream ends.
+            let next = item.is_ok().then_some((transport, decoder, buf));
+            Some((item, next))
+        });
+        self.run_frames(frames).await
+    }
+
+    /// Like [`Receiver::run`] for a transport that keeps message boundaries (a WebSocket,
+    /// a data channel): each item is one serialized `DataPacket` and where it was (a byte
+    /// offset or a message number, for error messages). The stream ending ends the
+    /// connection; an `Err` item fails it.
+    pub async fn run_frames<S>(&self, frames: S) -> Result<()>
+    where
+        S: futures::Stream<Item = Result<(bytes::Bytes, u64)>>,
+    {
+        let mut frames = std::pin::pin!(frames);
         let mut feeds: HashMap<String, ReaderFeed> = HashMap::new();
         let mut timer = std::pin::pin!(tokio::time::sleep_until(tokio::time::Instant::now()));
         let mut armed = false;
         let outcome = loop {
-            let frame = match decoder.decode(&mut buf) {
-                Ok(frame) => frame,
-                Err(e) => break Err(e),
-            };
-            if let Some(frame) = frame {
-                let now = tokio::time::Instant::now().into_std();
-                let offset = decoder.offset() - frame.len() as u64 - 4;
-                let handled = self.lock().demux.handle_frame(frame, now);
-                self.deliver(&mut feeds).await;
-                match handled {
-                    Ok(()) => {}
-                    // Say where in the transport the bad packet was.
-                    Err(Error::Decode { message, .. }) => {
-                        break Err(Error::Decode { offset, message });
-                    }
-                    Err(e) => break Err(e),
-                }
-                continue;
-            }
-            // Read in large pieces: a few reads per 15 000-byte chunk would cost more
-            // than the copy.
-            if buf.capacity() - buf.len() < READ_SIZE / 2 {
-                buf.reserve(READ_SIZE);
-            }
             // One timer for the connection, moved only when a deadline comes sooner;
             // when it fires, the demultiplexer checks the real times.
             let deadline = self
@@ -191,30 +222,43 @@ impl Receiver {
                 timer.as_mut().reset(at);
                 armed = true;
             }
-            let read = {
-                let mut read = std::pin::pin!(transport.read_buf(&mut buf));
-                std::future::poll_fn(|cx| {
-                    if let Poll::Ready(r) = read.as_mut().poll(cx) {
-                        return Poll::Ready(Some(r));
-                    }
-                    if armed && timer.as_mut().poll(cx).is_ready() {
-                        return Poll::Ready(None);
-                    }
-                    Poll::Pending
-                })
-                .await
+            let next = std::future::poll_fn(|cx| {
+                if let Poll::Ready(item) = frames.as_mut().poll_next(cx) {
+                    return Poll::Ready(Some(item));
+                }
+                if armed && timer.as_mut().poll(cx).is_ready() {
+                    return Poll::Ready(None);
+                }
+                Poll::Pending
+            })
+            .await;
+            let (frame, offset) = match next {
+                None => {
+                    armed = false;
+                    let now = tokio::time::Instant::now().into_std();
+                    self.lock().demux.handle_timeout(now);
+                    self.deliver(&mut feeds).await;
+                    continue;
+                }
+                Some(None) => break Ok(()),
+                Some(Some(Err(e))) => break Err(e),
+                Some(Some(Ok(item))) => item,
             };
-            let Some(read) = read else {
-                armed = false;
-                let now = tokio::time::Instant::now().into_std();
-                self.lock().demux.handle_timeout(now);
-                self.deliver(&mut feeds).await;
-                continue;
-            };
-            match read {
-                Ok(0) => break decoder.finish(&buf),
-                Ok(_) => {}
-                Err(e) => break Err(Error::io("reading the transport", &e)),
+            if frame.len() > self.limits.max_frame_size {
+                break Err(Error::FrameTooLarge {
+                    len: frame.len() as u64,
+                    offset,
+                    max: self.limits.max_frame_size,
+                });
+            }
+            let now = tokio::time::Instant::now().into_std();
+            let handled = self.lock().demux.handle_frame(frame, now);
+            self.deliver(&mut feeds).await;
+            match handled {
+                Ok(()) => {}
+                // Say where in the transport the bad packet was.
+                Err(Error::Decode { message, .. }) => break Err(Error::Decode { offset, message }),
+                Err(e) => break Err(e),
             }
         };
         let detail = match &outcome {

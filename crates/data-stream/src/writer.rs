@@ -25,9 +25,16 @@ use crate::{Error, Result};
 /// The reason a dropped, unclosed writer puts in its trailer.
 pub const DROPPED_REASON: &str = "writer dropped without close";
 
-/// Largest header packet a writer sends: the receiver's default
-/// [`Limits::max_header_size`](crate::Limits::max_header_size).
+/// Largest header packet a receiver takes by default
+/// ([`Limits::max_header_size`](crate::Limits::max_header_size)). Writers keep to the
+/// smaller [`crate::packet::MAX_HEADER_BUDGET`] (LiveKit's, inline content left out).
 pub const MAX_HEADER_SIZE: usize = 64 * 1024;
+
+mod oneshot;
+mod progress;
+
+pub use oneshot::Attachment;
+pub use progress::{OnProgress, SendProgress, V2Support};
 
 /// Options of a new outgoing stream; every field has a default.
 #[derive(Debug, Clone)]
@@ -48,6 +55,12 @@ pub struct StreamOptions {
     /// under the receiver's [`Limits::max_chunk_size`](crate::Limits::max_chunk_size)
     /// (64 KiB by default) and a data channel's message size (64 000 for LiveKit JS).
     pub chunk_size: usize,
+    /// Whether one-shot sends may compress (raw deflate) when every recipient supports
+    /// it ([`V2Support`]); default `true`, as LiveKit JS's `compress ?? true`.
+    pub compress: bool,
+    /// Called as content is queued: bytes sent of the total, before compression (as
+    /// LiveKit JS's `onProgress`).
+    pub on_progress: Option<OnProgress>,
 }
 
 impl Default for StreamOptions {
@@ -60,6 +73,8 @@ impl Default for StreamOptions {
             stream_id: None,
             timestamp_ms: None,
             chunk_size: DEFAULT_CHUNK_SIZE,
+            compress: true,
+            on_progress: None,
         }
     }
 }
@@ -73,7 +88,7 @@ impl StreamOptions {
         }
     }
 
-    fn into_info(self, kind: StreamKind) -> (StreamInfo, usize) {
+    pub(crate) fn into_info(self, kind: StreamKind) -> (StreamInfo, usize) {
         let default_mime = match kind {
             StreamKind::Text(_) => "text/plain",
             StreamKind::Bytes { .. } => "application/octet-stream",
@@ -107,6 +122,7 @@ pub type OutgoingFrames = mpsc::Receiver<Frame>;
 pub struct Outgoing {
     tx: mpsc::Sender<Frame>,
     envelope: Envelope,
+    v2: V2Support,
 }
 
 impl Outgoing {
@@ -119,7 +135,21 @@ impl Outgoing {
     /// packet.
     pub fn with_envelope(capacity: usize, envelope: Envelope) -> (Outgoing, OutgoingFrames) {
         let (tx, rx) = mpsc::channel(capacity);
-        (Outgoing { tx, envelope }, rx)
+        let v2 = V2Support::default();
+        (Outgoing { tx, envelope, v2 }, rx)
+    }
+
+    /// What every recipient supports of data streams v2 (default: nothing, so streams
+    /// go out as v1, which every LiveKit SDK reads). One-shot sends use single-packet
+    /// streams and compression only where this allows.
+    pub fn with_v2(mut self, support: V2Support) -> Outgoing {
+        self.v2 = support;
+        self
+    }
+
+    /// The v2 support streams are sent with.
+    pub fn v2(&self) -> V2Support {
+        self.v2
     }
 
     /// Opens a byte stream named `name` (the header is queued before this returns).
@@ -128,9 +158,11 @@ impl Outgoing {
         name: impl Into<String>,
         options: StreamOptions,
     ) -> Result<ByteStreamWriter> {
+        let progress = options.on_progress.clone();
         let (info, chunk_size) = options.into_info(StreamKind::Bytes { name: name.into() });
+        let header = Header::new(info);
         Ok(ByteStreamWriter {
-            inner: StreamWriter::open(self, info, chunk_size.max(1)).await?,
+            inner: StreamWriter::open(self, header, chunk_size.max(1), progress).await?,
         })
     }
 
@@ -143,94 +175,12 @@ impl Outgoing {
         if options.chunk_size < 4 {
             return Err(Error::ChunkSizeTooSmall(options.chunk_size));
         }
+        let progress = options.on_progress.clone();
         let (info, chunk_size) = options.into_info(StreamKind::Text(text));
+        let header = Header::new(info);
         Ok(TextStreamWriter {
-            inner: StreamWriter::open(self, info, chunk_size).await?,
+            inner: StreamWriter::open(self, header, chunk_size, progress).await?,
         })
-    }
-
-    /// Sends `text` as one text stream (total length = its UTF-8 length) and closes it.
-    pub async fn send_text(
-        &self,
-        text: impl Into<String>,
-        mut options: StreamOptions,
-    ) -> Result<StreamInfo> {
-        let text = text.into();
-        options.total_length = Some(text.len() as u64);
-        let writer = self.stream_text(TextInfo::default(), options).await?;
-        writer.write(text).await?;
-        writer.close("", HashMap::new()).await
-    }
-
-    /// Sends `data` as one byte stream named `name` and closes it.
-    pub async fn send_bytes(
-        &self,
-        name: impl Into<String>,
-        data: impl Into<Bytes>,
-        mut options: StreamOptions,
-    ) -> Result<StreamInfo> {
-        let data = data.into();
-        options.total_length = Some(data.len() as u64);
-        let writer = self.stream_bytes(name, options).await?;
-        writer.write(data).await?;
-        writer.close("", HashMap::new()).await
-    }
-
-    /// Streams a file from disk: name = file name, MIME type guessed from the extension
-    /// (unless given), total length = file size. Reads one chunk at a time.
-    #[cfg(feature = "tokio")]
-    pub async fn send_file(
-        &self,
-        path: impl AsRef<std::path::Path>,
-        mut options: StreamOptions,
-    ) -> Result<StreamInfo> {
-        use tokio::io::AsyncReadExt;
-        let path = path.as_ref();
-        let context = || path.display().to_string();
-        let mut file = tokio::fs::File::open(path)
-            .await
-            .map_err(|e| Error::io(context(), &e))?;
-        let size = file
-            .metadata()
-            .await
-            .map_err(|e| Error::io(context(), &e))?
-            .len();
-        options.total_length = Some(size);
-        if options.mime_type.is_none() {
-            options.mime_type = mime_guess::from_path(path)
-                .first()
-                .map(|m| m.essence_str().to_owned());
-        }
-        let name = path
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        let chunk_size = options.chunk_size.max(1);
-        let writer = self.stream_bytes(name, options).await?;
-        loop {
-            let mut buf = bytes::BytesMut::with_capacity(chunk_size);
-            while buf.len() < chunk_size {
-                let n = (&mut file)
-                    .take((chunk_size - buf.len()) as u64)
-                    .read_buf(&mut buf)
-                    .await;
-                match n {
-                    Ok(0) => break,
-                    Ok(_) => {}
-                    Err(e) => {
-                        let error = Error::io(context(), &e);
-                        // The trailer says why; the receiver sees an abnormal end.
-                        let _ = writer.close(&error.to_string(), HashMap::new()).await;
-                        return Err(error);
-                    }
-                }
-            }
-            if buf.is_empty() {
-                break;
-            }
-            writer.write(buf.freeze()).await?;
-        }
-        writer.close("", HashMap::new()).await
     }
 }
 
@@ -246,22 +196,27 @@ struct StreamWriter {
     info: StreamInfo,
     chunk_size: usize,
     envelope: Envelope,
+    /// Chunks carry deflate output: `total_length` (before compression) does not bound them.
+    compressed: bool,
+    progress: Option<OnProgress>,
     state: Mutex<WriterState>,
 }
 
 impl StreamWriter {
-    async fn open(outgoing: &Outgoing, info: StreamInfo, chunk_size: usize) -> Result<Self> {
+    async fn open(
+        outgoing: &Outgoing,
+        header: Header,
+        chunk_size: usize,
+        progress: Option<OnProgress>,
+    ) -> Result<Self> {
         let mut tx = outgoing.tx.clone();
-        let frame =
-            Packet::Header(Box::new(Header::new(info.clone()))).to_frame(&outgoing.envelope);
-        if frame.len() > MAX_HEADER_SIZE {
-            // Refused here rather than by the receiver (or the transport's frame limit).
-            let size = frame.len();
-            return Err(Error::HeaderTooLarge {
-                stream_id: info.id,
-                size,
-                max: MAX_HEADER_SIZE,
-            });
+        let compressed = header.is_compressed();
+        let info = header.info.clone();
+        let packet = Packet::Header(Box::new(header));
+        let frame = packet.to_frame(&outgoing.envelope);
+        // Refused here rather than by the receiver: LiveKit's budget, "reduce attribute size".
+        if let Packet::Header(h) = &packet {
+            h.check_budget(frame.len())?;
         }
         queue(&mut tx, frame, &info.id).await?;
         let state = WriterState {
@@ -274,6 +229,8 @@ impl StreamWriter {
             info,
             chunk_size,
             envelope: outgoing.envelope.clone(),
+            compressed,
+            progress: progress.filter(|_| !compressed),
             state: Mutex::new(state),
         })
     }
@@ -286,7 +243,11 @@ impl StreamWriter {
             });
         }
         let size = state.written + len as u64;
-        if let Some(total) = self.info.total_length.filter(|&t| size > t) {
+        if let Some(total) = self
+            .info
+            .total_length
+            .filter(|&t| size > t && !self.compressed)
+        {
             return Err(Error::WriteExceedsLength {
                 stream_id: self.info.id.clone(),
                 size,
@@ -301,6 +262,9 @@ impl StreamWriter {
             // send leaves no gap (and no index is sent twice).
             state.next_index += 1;
             state.written += piece_len;
+            if let Some(progress) = &self.progress {
+                progress.call(state.written, self.info.total_length);
+            }
         }
         Ok(())
     }

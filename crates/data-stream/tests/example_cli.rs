@@ -1,6 +1,6 @@
 //! The `datastream` example end to end: `send` output is read by `recv` and by LiveKit's
 //! Python package (peer "livekit-protocol-py").
-#![cfg(feature = "tokio")]
+#![cfg(feature = "websocket")]
 #![allow(clippy::unwrap_used)]
 
 use std::io::Write;
@@ -22,7 +22,7 @@ fn example() -> PathBuf {
     assert!(
         path.exists(),
         "example not built at {} (`cargo test` builds it; `--test example_cli` alone does not: \
-         run `cargo build -p data-stream --features tokio --example datastream` first)",
+         run `cargo build -p data-stream --features websocket --example datastream` first)",
         path.display()
     );
     path

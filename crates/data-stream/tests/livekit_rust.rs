@@ -158,12 +158,18 @@ fn we_decode_livekit_protocol_packets() {
         &mut wire,
     );
     frame(lk_packet(chunk("bin", 2, &[9])), &mut wire); // a gap
-    // v2: inline content in the header; and a compressed stream we refuse.
+    // v2: inline content in the header, deflated inline content, and a compression type
+    // that does not exist, which we refuse.
     let mut inline = header("inline", Some(2), true);
     inline.inline_content = Some(b"hi".to_vec());
     frame(lk_packet(Value::StreamHeader(inline)), &mut wire);
+    let mut zipped = header("zipped", Some(12), true);
+    zipped.compression = lkds::CompressionType::DeflateRaw as i32;
+    zipped.inline_content = Some(data_stream::compression::deflate_raw(b"zipped, zipped").to_vec());
+    zipped.total_length = Some(14);
+    frame(lk_packet(Value::StreamHeader(zipped)), &mut wire);
     let mut compressed = header("deflated", None, false);
-    compressed.compression = lkds::CompressionType::DeflateRaw as i32;
+    compressed.compression = 7;
     frame(lk_packet(Value::StreamHeader(compressed)), &mut wire);
     // A user packet (not a stream part) is ignored.
     frame(
@@ -211,6 +217,16 @@ fn we_decode_livekit_protocol_packets() {
     assert_eq!(finished[0].id, "txt");
     assert_eq!(finished[0].attributes["foo"], "trailer");
     assert_eq!(finished[1].id, "inline");
+    assert_eq!(finished[2].id, "zipped");
+    let zipped: Vec<u8> = events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Chunk { stream_id, content } if stream_id == "zipped" => Some(content.to_vec()),
+            _ => None,
+        })
+        .flatten()
+        .collect();
+    assert_eq!(zipped, b"zipped, zipped");
     let failures: Vec<&Error> = events
         .iter()
         .filter_map(|e| {

@@ -263,15 +263,19 @@ fn envelope_goes_on_every_part() {
 }
 
 #[test]
-fn an_oversized_header_is_refused_by_the_writer() {
+fn a_header_over_livekits_budget_is_refused_by_the_writer() {
     let (out, _frames) = Outgoing::new(16);
-    let options = StreamOptions {
-        attributes: HashMap::from([("big".to_owned(), "x".repeat(70_000))]),
+    let options = |n| StreamOptions {
+        attributes: HashMap::from([("big".to_owned(), "x".repeat(n))]),
         ..Default::default()
     };
-    let e = block_on(out.stream_bytes("x", options)).err().unwrap();
+    let e = block_on(out.stream_bytes("x", options(15_000)))
+        .err()
+        .unwrap();
     assert!(
-        matches!(e, Error::HeaderTooLarge { max: 65_536, .. }),
+        matches!(e, Error::AttributesTooLarge { max: 15_000, attributes, .. } if attributes > 15_000),
         "{e}"
     );
+    assert!(e.to_string().contains("reduce attribute size"));
+    block_on(out.stream_bytes("x", options(14_000))).unwrap();
 }

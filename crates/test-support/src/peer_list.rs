@@ -14,6 +14,8 @@ pub enum Check {
     GstElement(&'static str),
     /// A Python module importable by the given interpreter.
     PythonModule(&'static str, &'static str),
+    /// An npm package at this version in the global `node_modules` (`npm root -g`).
+    NpmPackage(&'static str, &'static str),
 }
 
 /// Where the peer comes from.
@@ -23,6 +25,8 @@ pub enum Source {
     Apt(&'static [&'static str]),
     /// PyPI packages (`python3 -m pip install`).
     Pip(&'static [&'static str]),
+    /// npm packages with their version (`npm install -g name@version`).
+    Npm(&'static [&'static str]),
 }
 
 /// One real peer used by the tests.
@@ -132,7 +136,21 @@ pub const PEERS: &[PeerSpec] = &[
         ),
         source: Source::Pip(&["livekit-protocol"]),
     },
+    // LiveKit's npm protocol package, loaded by a page in Chromium for data-stream interop.
+    // 1.52.1 (the `latest` tag) has data streams v2; 2.0.0 is deprecated and has not.
+    PeerSpec {
+        name: "livekit-protocol-npm",
+        check: Check::NpmPackage("@livekit/protocol", "1.52.1"),
+        source: Source::Npm(&["@livekit/protocol@1.52.1"]),
+    },
 ];
+
+/// The global `node_modules` folder (`npm root -g`), where npm peers are installed.
+pub fn npm_root() -> Option<std::path::PathBuf> {
+    let out = Command::new("npm").args(["root", "-g"]).output().ok()?;
+    let root = String::from_utf8(out.stdout).ok()?;
+    Some(std::path::PathBuf::from(root.trim()))
+}
 
 /// Looks a peer up by name.
 pub fn spec(name: &str) -> Option<&'static PeerSpec> {
@@ -156,6 +174,11 @@ pub fn is_present(peer: &PeerSpec) -> bool {
             let mut c = Command::new(python);
             c.args(["-c", code]);
             c
+        }
+        Check::NpmPackage(name, version) => {
+            let manifest = npm_root().map(|r| r.join(name).join("package.json"));
+            let text = manifest.and_then(|m| std::fs::read_to_string(m).ok());
+            return text.is_some_and(|t| t.contains(&format!("\"version\": \"{version}\"")));
         }
     };
     cmd.stdin(Stdio::null())

@@ -67,6 +67,7 @@ pub fn describe(p: &DataPacket) -> Json {
             let mut f = json!({
                 "part": "header", "stream_id": h.stream_id, "timestamp": h.timestamp, "topic": h.topic,
                 "mime_type": h.mime_type, "total_length": h.total_length, "attributes": map(&h.attributes),
+                "inline_content": h.inline_content.as_ref().map(|c| hex(c)), "compression": h.compression,
             });
             match &h.content_header {
                 Some(ContentHeader::TextHeader(t)) => {
