@@ -43,9 +43,12 @@ const DEPENDENCY_TABLE: &[(&str, &[&str])] = &[
     ("icecast-source", &["media-core", "mp3-frames"]),
     ("media-remote", &["media-core", "data-stream"]),
     ("pipeline", LEAVES),
+    // The NVR layer: many supervised pipelines from one configuration.
+    ("nvr", &["pipeline", "media-core"]),
     (
         "pipeline-cli",
         &[
+            "nvr",
             "pipeline",
             "media-core",
             "bmff-writer",

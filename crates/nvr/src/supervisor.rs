@@ -1,0 +1,168 @@
+//! One supervised pipeline per camera: started, restarted with backoff when it ends or
+//! fails, stopped gracefully (the current segment finalized). A camera's failure stays
+//! in its own task, so it never stops the others.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use media_core::Backoff;
+use pipeline::{Endpoint, Options, Pipeline, RtspSettings, Transport};
+use tokio::sync::{Notify, watch};
+use tokio::task::JoinHandle;
+
+use crate::config::{CameraConfig, RtpTransport};
+
+/// A run that lasted this long counts as healthy: the next failure starts the backoff over.
+const HEALTHY_RUN: Duration = Duration::from_secs(60);
+
+/// A camera's recording task.
+#[derive(Debug)]
+pub(crate) struct CameraTask {
+    pub(crate) config: CameraConfig,
+    stop: watch::Sender<bool>,
+    task: JoinHandle<()>,
+}
+
+impl CameraTask {
+    /// Starts recording `config` below `root`; `failed` is notified after each failure
+    /// (retention may free space before the retry).
+    pub(crate) fn start(config: CameraConfig, root: &Path, failed: std::sync::Arc<Notify>) -> Self {
+        let (stop, stop_rx) = watch::channel(false);
+        let task = tokio::spawn(supervise(
+            config.clone(),
+            root.to_path_buf(),
+            stop_rx,
+            failed,
+        ));
+        CameraTask { config, stop, task }
+    }
+
+    /// Stops gracefully: the current segment is finalized.
+    pub(crate) async fn stop(self) {
+        let _ = self.stop.send(true);
+        if let Err(e) = self.task.await {
+            tracing::warn!(camera = %self.config.name, "camera task ended abnormally: {e}");
+        }
+    }
+}
+
+/// The pipeline options of a camera.
+pub(crate) fn options(camera: &CameraConfig) -> Options {
+    Options {
+        fragmented: camera.fragmented,
+        segment: Some(camera.segment),
+        audio: camera.audio,
+        rtsp: RtspSettings {
+            transport: match camera.transport {
+                RtpTransport::Tcp => Transport::default(),
+                RtpTransport::Udp => "udp".parse().unwrap_or_default(),
+            },
+            user: camera.user.clone(),
+            password: camera.password.as_ref().map(|p| p.expose().to_string()),
+            ..RtspSettings::default()
+        },
+        ..Options::default()
+    }
+}
+
+async fn supervise(
+    camera: CameraConfig,
+    root: PathBuf,
+    mut stop: watch::Receiver<bool>,
+    failed: std::sync::Arc<Notify>,
+) {
+    let name = camera.name.clone();
+    let backoff = Backoff::default();
+    let mut attempt = 0u32;
+    loop {
+        let input = Endpoint::Rtsp(camera.url.clone());
+        let output = Endpoint::Mp4File(root.join(&camera.output));
+        tracing::info!(camera = %name, url = %camera.url, "recording");
+        let started = Instant::now();
+        let handle = Pipeline::new(input, output)
+            .with_options(options(&camera))
+            .spawn();
+        let closer = handle.closer();
+        let mut status = handle.status();
+        let mut wait = Box::pin(handle.wait());
+        let mut gap = GapWatch::new(Instant::now());
+        let mut tick = tokio::time::interval(Duration::from_secs(1));
+        let (result, stopping) = loop {
+            tokio::select! {
+                r = &mut wait => break (r, false),
+                () = stopped(&mut stop) => {
+                    closer.close();
+                    break (wait.await, true);
+                }
+                _ = tick.tick() => {
+                    let packets = status.borrow_and_update().packets;
+                    gap.observe(&name, packets, Instant::now());
+                }
+            }
+        };
+        match &result {
+            Ok(summary) => {
+                tracing::info!(camera = %name, files = summary.files.len(), "pipeline ended")
+            }
+            Err(e) => tracing::warn!(camera = %name, "pipeline failed: {e}"),
+        }
+        let stop_requested = *stop.borrow();
+        if stopping || stop_requested {
+            return;
+        }
+        if result.is_err() {
+            failed.notify_one();
+        }
+        if started.elapsed() >= HEALTHY_RUN {
+            attempt = 0;
+        }
+        attempt = attempt.saturating_add(1);
+        let delay = backoff.delay(attempt, rand::random::<f64>());
+        tracing::info!(camera = %name, attempt, delay_ms = delay.as_millis() as u64, "restarting after a pause");
+        tokio::select! {
+            () = tokio::time::sleep(delay) => {}
+            () = stopped(&mut stop) => return,
+        }
+    }
+}
+
+/// No packet for this long is a gap in the recording, logged with the camera's name (the
+/// source's own log lines do not say which camera they are about).
+const GAP: Duration = Duration::from_secs(2);
+
+/// Logs the start and the length of each gap in a camera's packets.
+struct GapWatch {
+    packets: u64,
+    last_progress: Instant,
+    in_gap: bool,
+}
+
+impl GapWatch {
+    fn new(now: Instant) -> Self {
+        GapWatch {
+            packets: 0,
+            last_progress: now,
+            in_gap: false,
+        }
+    }
+
+    fn observe(&mut self, camera: &str, packets: u64, now: Instant) {
+        if packets != self.packets {
+            if self.in_gap {
+                let secs = now.duration_since(self.last_progress).as_secs_f64();
+                tracing::info!(camera = %camera, gap_seconds = format!("{secs:.1}"), "media resumed after a gap");
+            }
+            self.packets = packets;
+            self.last_progress = now;
+            self.in_gap = false;
+        } else if !self.in_gap && now.duration_since(self.last_progress) >= GAP {
+            tracing::warn!(camera = %camera, "no media for {} s: gap in the recording", GAP.as_secs());
+            self.in_gap = true;
+        }
+    }
+}
+
+/// Resolves when a stop is asked for (or its sender is gone); holds no borrow after.
+async fn stopped(stop: &mut watch::Receiver<bool>) {
+    let _ = stop.wait_for(|s| *s).await.map(|_| ());
+}
