@@ -424,3 +424,104 @@ fn a_byte_cap_keeps_the_newest_segments_and_is_exceeded_by_at_most_one() {
         assert!(errors.is_empty(), "{}: {errors}", k.display());
     }
 }
+
+#[test]
+fn sighup_restarts_only_the_changed_camera() {
+    if !test_support::peers_present("sighup", &peers()) {
+        return;
+    }
+    let server = RtspServer::start_default();
+    let dir = test_support::temp_dir();
+    let root = dir.path().join("rec");
+    let config = dir.path().join("cameras.toml");
+    let camera = |name: &str, mount: &str, segment: u32| {
+        format!(
+            "[[camera]]\nname = \"{name}\"\nurl = \"{}\"\nsegment_seconds = {segment}\n\n",
+            server.url(mount)
+        )
+    };
+    let first = format!(
+        "[store]\nroot = \"rec\"\n\n{}{}",
+        camera("still", "/h264", 2),
+        camera("changed", "/h264aac", 2)
+    );
+    std::fs::write(&config, &first).unwrap();
+    let log = dir.path().join("record.log");
+    let mut child = record(&config, &log);
+    wait_recording(&root, &["still", "changed"]);
+    std::thread::sleep(Duration::from_secs(3));
+    // A broken file is refused: nothing restarts.
+    std::fs::write(&config, "[[camera]]\nname = \n").unwrap();
+    child.signal("HUP");
+    let wait_log = |needle: &str| {
+        let started = Instant::now();
+        loop {
+            let text = std::fs::read_to_string(&log).unwrap_or_default();
+            if text.contains(needle) {
+                return text;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(20),
+                "no {needle:?} in:\n{text}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    };
+    wait_log("reload refused");
+    std::fs::write(
+        &config,
+        format!(
+            "[store]\nroot = \"rec\"\n\n{}{}{}",
+            camera("still", "/h264", 2),
+            camera("changed", "/h264aac", 4),
+            camera("added", "/h264pcma", 2)
+                .replace("segment_seconds", "audio = false\nsegment_seconds")
+        ),
+    )
+    .unwrap();
+    child.signal("HUP");
+    let text = wait_log("configuration reloaded");
+    let line = text
+        .lines()
+        .find(|l| l.contains("configuration reloaded"))
+        .unwrap();
+    assert!(
+        line.contains(r#"started=["added"]"#)
+            && line.contains("stopped=[]")
+            && line.contains(r#"restarted=["changed"]"#),
+        "{line}"
+    );
+    wait_recording(&root, &["added"]);
+    std::thread::sleep(Duration::from_secs(3));
+    stop(&mut child, &log);
+    let text = std::fs::read_to_string(&log).unwrap();
+    // The unchanged camera's pipeline ran once, from start to stop, without a gap.
+    let starts = |cam: &str| {
+        text.lines()
+            .filter(|l| {
+                l.contains("INFO recording")
+                    && l.ends_with(&format!(
+                        "camera={cam} url={}",
+                        server.url(match cam {
+                            "still" => "/h264",
+                            "changed" => "/h264aac",
+                            _ => "/h264pcma",
+                        })
+                    ))
+            })
+            .count()
+    };
+    assert_eq!(starts("still"), 1, "{text}");
+    assert_eq!(starts("changed"), 2, "{text}");
+    assert_eq!(starts("added"), 1, "{text}");
+    let (segments, total, span) = check_segments(&root.join("still"));
+    assert!(
+        segments.len() >= 3 && (span - total).abs() < 1.5,
+        "still: {total:.2} s over {span:.2} s in {segments:?}"
+    );
+    for cam in ["changed", "added"] {
+        let (segments, _, _) = check_segments(&root.join(cam));
+        assert!(!segments.is_empty(), "{cam}");
+    }
+    assert!(files(&root, ".partial").is_empty());
+}
