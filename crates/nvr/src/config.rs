@@ -49,7 +49,21 @@ pub struct Config {
     pub store: StoreConfig,
     /// The cameras, in file order.
     pub cameras: Vec<CameraConfig>,
+    /// The metrics endpoint (`None`: not served).
+    pub metrics: Option<MetricsConfig>,
 }
+
+/// The metrics endpoint (`/metrics`, `/healthz`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct MetricsConfig {
+    /// Address to listen on (127.0.0.1:9898 by default; off loopback a token is required).
+    pub listen: std::net::SocketAddr,
+    /// Bearer token scrapers must send (shown as `***`).
+    pub token: Option<Password>,
+}
+
+/// Default metrics address: loopback only.
+pub const DEFAULT_METRICS_LISTEN: &str = "127.0.0.1:9898";
 
 /// The recording store.
 #[derive(Debug, Clone, PartialEq)]
@@ -150,6 +164,16 @@ struct RawConfig {
     store: Option<RawStore>,
     #[serde(default)]
     camera: Vec<RawCamera>,
+    #[serde(default)]
+    metrics: Option<RawMetrics>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawMetrics {
+    listen: Option<Spanned<String>>,
+    token_env: Option<Spanned<String>>,
+    token_file: Option<Spanned<PathBuf>>,
 }
 
 #[derive(Deserialize)]
@@ -378,8 +402,44 @@ impl Config {
                 retention,
             });
         }
+        let metrics = raw.metrics.map(|m| {
+            let listen = m.listen.as_ref().map_or_else(
+                || DEFAULT_METRICS_LISTEN.parse().ok(),
+                |l| {
+                    let parsed = l.get_ref().parse::<std::net::SocketAddr>().ok();
+                    if parsed.is_none() {
+                        problems.push(at(l.span(), format!("metrics listen {:?}: not an address such as 127.0.0.1:9898", l.get_ref())));
+                    }
+                    parsed
+                },
+            );
+            let token = match (&m.token_env, &m.token_file) {
+                (Some(var), _) => std::env::var(var.get_ref()).ok().map(Password).or_else(|| {
+                    problems.push(at(var.span(), format!("metrics: environment variable {} is not set", var.get_ref())));
+                    None
+                }),
+                (None, Some(file)) => match std::fs::read_to_string(base.join(file.get_ref())) {
+                    Ok(t) => Some(Password(t.trim_end_matches(['\n', '\r']).to_string())),
+                    Err(e) => {
+                        problems.push(at(file.span(), format!("metrics: token_file {}: {e}", file.get_ref().display())));
+                        None
+                    }
+                },
+                (None, None) => None,
+            };
+            let listen = listen.unwrap_or(std::net::SocketAddr::from(([127, 0, 0, 1], 9898)));
+            if !listen.ip().is_loopback() && token.is_none() {
+                let span = m.listen.as_ref().map_or(0..0, |l| l.span());
+                problems.push(at(span, format!("metrics listen {listen}: off loopback a token is required (token_env or token_file)")));
+            }
+            MetricsConfig { listen, token }
+        });
         if problems.is_empty() {
-            Ok(Config { store, cameras })
+            Ok(Config {
+                store,
+                cameras,
+                metrics,
+            })
         } else {
             problems.sort_by_key(|p| (p.line, p.column));
             Err(problems)

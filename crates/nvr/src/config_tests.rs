@@ -134,3 +134,18 @@ fn names_must_be_unique_and_outputs_must_keep_cameras_apart() {
             .any(|p| p.message.contains("no [[camera]]"))
     );
 }
+
+#[test]
+fn metrics_listen_on_loopback_by_default_and_need_a_token_elsewhere() {
+    let cam = "[[camera]]\nname = \"a\"\nurl = \"rtsp://h/a\"\n";
+    let config = parse(&format!("[metrics]\n{cam}")).expect("valid");
+    let metrics = config.metrics.expect("metrics section");
+    assert_eq!(metrics.listen.to_string(), DEFAULT_METRICS_LISTEN);
+    assert!(parse(cam).expect("valid").metrics.is_none());
+    let problems =
+        parse(&format!("[metrics]\nlisten = \"0.0.0.0:9898\"\n{cam}")).expect_err("no token");
+    assert_eq!(problems[0].line, 2, "{problems:?}");
+    assert!(problems[0].message.contains("token"), "{problems:?}");
+    let problems = parse(&format!("[metrics]\nlisten = \"nine\"\n{cam}")).expect_err("bad address");
+    assert_eq!(problems[0].line, 2, "{problems:?}");
+}

@@ -39,6 +39,8 @@
 
 pub mod config;
 mod error;
+pub mod http;
+pub mod metrics;
 pub mod retention;
 pub mod store;
 mod supervisor;
@@ -51,6 +53,7 @@ use tokio::task::JoinHandle;
 
 pub use config::{CameraConfig, Config, StoreConfig};
 pub use error::{Error, Problem};
+pub use metrics::Metrics;
 use supervisor::CameraTask;
 
 /// Cameras being recorded, and the store's retention.
@@ -60,6 +63,8 @@ pub struct Nvr {
     cameras: BTreeMap<String, CameraTask>,
     failed: Arc<Notify>,
     retention: JoinHandle<()>,
+    metrics: Arc<Metrics>,
+    http: Option<(std::net::SocketAddr, JoinHandle<()>)>,
 }
 
 /// What a [`Nvr::reload`] changed.
@@ -74,27 +79,63 @@ pub struct ReloadReport {
 }
 
 impl Nvr {
-    /// Runs a retention pass, then starts a pipeline per camera on the current tokio
-    /// runtime, and retention every `store.retention_interval` (and after a camera fails,
-    /// which a full disk makes it do).
-    pub fn start(config: Config) -> Nvr {
+    /// Starts a pipeline per camera on the current tokio runtime, retention (at once,
+    /// then every `store.retention_interval`, and after a camera fails, which a full disk
+    /// makes it do) and the metrics endpoint if configured (binding it may fail).
+    pub fn start(config: Config) -> Result<Nvr, Error> {
+        let metrics = Arc::new(Metrics::new());
+        let http = match &config.metrics {
+            Some(m) => {
+                let listener = std::net::TcpListener::bind(m.listen)
+                    .and_then(|l| l.set_nonblocking(true).map(|()| l))
+                    .and_then(tokio::net::TcpListener::from_std)
+                    .map_err(|e| Error::store(format!("metrics endpoint on {}", m.listen), e))?;
+                let addr = listener
+                    .local_addr()
+                    .map_err(|e| Error::store("metrics endpoint", e))?;
+                let token = m.token.as_ref().map(|t| t.expose().to_string());
+                tracing::info!(%addr, "metrics on http://{addr}/metrics, health on /healthz");
+                Some((
+                    addr,
+                    tokio::spawn(http::serve(listener, metrics.clone(), token)),
+                ))
+            }
+            None => None,
+        };
         let failed = Arc::new(Notify::new());
         let cameras = config
             .cameras
             .iter()
             .map(|c| {
-                let task = CameraTask::start(c.clone(), &config.store.root, failed.clone());
+                let task = CameraTask::start(
+                    c.clone(),
+                    &config.store.root,
+                    failed.clone(),
+                    metrics.clone(),
+                );
                 (c.name.clone(), task)
             })
             .collect();
         let (config, config_rx) = watch::channel(config);
-        let retention = tokio::spawn(retain(config_rx, failed.clone()));
-        Nvr {
+        let retention = tokio::spawn(retain(config_rx, failed.clone(), metrics.clone()));
+        Ok(Nvr {
             config: Arc::new(config),
             cameras,
             failed,
             retention,
-        }
+            metrics,
+            http,
+        })
+    }
+
+    /// The address the metrics endpoint listens on, if any.
+    pub fn metrics_address(&self) -> Option<std::net::SocketAddr> {
+        self.http.as_ref().map(|(a, _)| *a)
+    }
+
+    /// The metrics (also served by the endpoint).
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.metrics
     }
 
     /// The names of the cameras being recorded.
@@ -127,7 +168,11 @@ impl Nvr {
         }
         for (name, task) in old {
             task.stop().await;
+            self.metrics.remove_camera(&name);
             report.stopped.push(name);
+        }
+        if self.config.borrow().metrics != new.metrics {
+            tracing::warn!("metrics settings changed: they take effect at the next start");
         }
         let _ = self.config.send(new);
         tracing::info!(started = ?report.started, stopped = ?report.stopped, restarted = ?report.restarted, "configuration reloaded");
@@ -135,7 +180,12 @@ impl Nvr {
     }
 
     fn start_camera(&mut self, camera: &CameraConfig, config: &Config) {
-        let task = CameraTask::start(camera.clone(), &config.store.root, self.failed.clone());
+        let task = CameraTask::start(
+            camera.clone(),
+            &config.store.root,
+            self.failed.clone(),
+            self.metrics.clone(),
+        );
         self.cameras.insert(camera.name.clone(), task);
     }
 
@@ -144,6 +194,9 @@ impl Nvr {
         let stops = self.cameras.into_values().map(CameraTask::stop);
         futures_join_all(stops).await;
         self.retention.abort();
+        if let Some((_, http)) = self.http {
+            http.abort();
+        }
     }
 }
 
@@ -158,14 +211,24 @@ async fn futures_join_all<F: std::future::Future<Output = ()> + Send + 'static>(
 }
 
 /// Retention every interval, and at once after a camera failed.
-async fn retain(config: watch::Receiver<Config>, failed: Arc<Notify>) {
+async fn retain(config: watch::Receiver<Config>, failed: Arc<Notify>, metrics: Arc<Metrics>) {
     loop {
         let snapshot = config.borrow().clone();
         let interval = snapshot.store.retention_interval;
+        let root = snapshot.store.root.clone();
         // File system walks and deletions block.
         let report = tokio::task::spawn_blocking(move || store::enforce(&snapshot)).await;
-        if let Err(e) = report {
-            tracing::warn!("retention pass ended abnormally: {e}");
+        match report {
+            Ok(report) => {
+                for (camera, n) in &report.deleted {
+                    metrics.deleted(camera, *n);
+                }
+                let free = report
+                    .free
+                    .or_else(|| store::disk_space(&root).ok().map(|d| d.free));
+                metrics.set_store(free, report.still_short);
+            }
+            Err(e) => tracing::warn!("retention pass ended abnormally: {e}"),
         }
         tokio::select! {
             () = tokio::time::sleep(interval) => {}

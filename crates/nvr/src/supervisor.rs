@@ -11,6 +11,8 @@ use tokio::sync::{Notify, watch};
 use tokio::task::JoinHandle;
 
 use crate::config::{CameraConfig, RtpTransport};
+use crate::metrics::{CameraState, Metrics};
+use std::sync::Arc;
 
 /// A run that lasted this long counts as healthy: the next failure starts the backoff over.
 const HEALTHY_RUN: Duration = Duration::from_secs(60);
@@ -26,13 +28,20 @@ pub(crate) struct CameraTask {
 impl CameraTask {
     /// Starts recording `config` below `root`; `failed` is notified after each failure
     /// (retention may free space before the retry).
-    pub(crate) fn start(config: CameraConfig, root: &Path, failed: std::sync::Arc<Notify>) -> Self {
+    pub(crate) fn start(
+        config: CameraConfig,
+        root: &Path,
+        failed: Arc<Notify>,
+        metrics: Arc<Metrics>,
+    ) -> Self {
         let (stop, stop_rx) = watch::channel(false);
+        metrics.register_camera(&config.name);
         let task = tokio::spawn(supervise(
             config.clone(),
             root.to_path_buf(),
             stop_rx,
             failed,
+            metrics,
         ));
         CameraTask { config, stop, task }
     }
@@ -69,7 +78,8 @@ async fn supervise(
     camera: CameraConfig,
     root: PathBuf,
     mut stop: watch::Receiver<bool>,
-    failed: std::sync::Arc<Notify>,
+    failed: Arc<Notify>,
+    metrics: Arc<Metrics>,
 ) {
     let name = camera.name.clone();
     let backoff = Backoff::default();
@@ -86,6 +96,7 @@ async fn supervise(
         let mut status = handle.status();
         let mut wait = Box::pin(handle.wait());
         let mut gap = GapWatch::new(Instant::now());
+        let mut reported = pipeline::Status::default();
         let mut tick = tokio::time::interval(Duration::from_secs(1));
         let (result, stopping) = loop {
             tokio::select! {
@@ -95,8 +106,9 @@ async fn supervise(
                     break (wait.await, true);
                 }
                 _ = tick.tick() => {
-                    let packets = status.borrow_and_update().packets;
-                    gap.observe(&name, packets, Instant::now());
+                    let now = status.borrow_and_update().clone();
+                    report(&metrics, &name, &mut reported, &now);
+                    gap.observe(&name, now.packets, Instant::now(), &metrics);
                 }
             }
         };
@@ -113,6 +125,8 @@ async fn supervise(
         if result.is_err() {
             failed.notify_one();
         }
+        metrics.restarted(&name);
+        metrics.set_state(&name, CameraState::Restarting);
         if started.elapsed() >= HEALTHY_RUN {
             attempt = 0;
         }
@@ -124,6 +138,23 @@ async fn supervise(
             () = stopped(&mut stop) => return,
         }
     }
+}
+
+/// Adds what a pipeline did since the last report to the metrics.
+fn report(
+    metrics: &Metrics,
+    camera: &str,
+    reported: &mut pipeline::Status,
+    now: &pipeline::Status,
+) {
+    metrics.add_progress(
+        camera,
+        now.bytes.saturating_sub(reported.bytes),
+        now.packets.saturating_sub(reported.packets),
+        now.lost.saturating_sub(reported.lost),
+        now.files.saturating_sub(reported.files),
+    );
+    *reported = now.clone();
 }
 
 /// No packet for this long is a gap in the recording, logged with the camera's name (the
@@ -146,8 +177,10 @@ impl GapWatch {
         }
     }
 
-    fn observe(&mut self, camera: &str, packets: u64, now: Instant) {
+    fn observe(&mut self, camera: &str, packets: u64, now: Instant, metrics: &Metrics) {
+        metrics.set_since_last_frame(camera, now.duration_since(self.last_progress).as_secs_f64());
         if packets != self.packets {
+            metrics.set_state(camera, CameraState::Recording);
             if self.in_gap {
                 let secs = now.duration_since(self.last_progress).as_secs_f64();
                 tracing::info!(camera = %camera, gap_seconds = format!("{secs:.1}"), "media resumed after a gap");
@@ -158,6 +191,8 @@ impl GapWatch {
         } else if !self.in_gap && now.duration_since(self.last_progress) >= GAP {
             tracing::warn!(camera = %camera, "no media for {} s: gap in the recording", GAP.as_secs());
             self.in_gap = true;
+            metrics.gap(camera);
+            metrics.set_state(camera, CameraState::NoMedia);
         }
     }
 }

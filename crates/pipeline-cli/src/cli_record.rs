@@ -85,7 +85,7 @@ async fn record(cli: &RecordCli) -> anyhow::Result<()> {
         root = %config.store.root.display(),
         "recording"
     );
-    let mut nvr = nvr::Nvr::start(config);
+    let mut nvr = nvr::Nvr::start(config)?;
     loop {
         tokio::select! {
             () = crate::stop_signal() => break,
