@@ -428,7 +428,8 @@ impl Config {
                 (None, None) => None,
             };
             let listen = listen.unwrap_or(std::net::SocketAddr::from(([127, 0, 0, 1], 9898)));
-            if !listen.ip().is_loopback() && token.is_none() {
+            let no_reference = m.token_env.is_none() && m.token_file.is_none();
+            if !listen.ip().is_loopback() && no_reference {
                 let span = m.listen.as_ref().map_or(0..0, |l| l.span());
                 problems.push(at(span, format!("metrics listen {listen}: off loopback a token is required (token_env or token_file)")));
             }
