@@ -45,6 +45,14 @@ pub enum Error {
         /// Every problem found, in file order.
         problems: Vec<Problem>,
     },
+    /// A `.partial` that cannot be recovered (left untouched).
+    #[error("cannot recover {}: {reason}", path.display())]
+    Recovery {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        reason: String,
+    },
     /// A file system operation on the recording store failed.
     #[error("{context}: {source}")]
     Store {

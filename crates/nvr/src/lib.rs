@@ -41,6 +41,7 @@ pub mod config;
 mod error;
 pub mod http;
 pub mod metrics;
+pub mod recovery;
 pub mod retention;
 pub mod store;
 mod supervisor;
@@ -79,7 +80,8 @@ pub struct ReloadReport {
 }
 
 impl Nvr {
-    /// Starts a pipeline per camera on the current tokio runtime, retention (at once,
+    /// Recovers the `.partial` files a killed run left ([`store::recover_leftovers`]),
+    /// then starts a pipeline per camera on the current tokio runtime, retention (at once,
     /// then every `store.retention_interval`, and after a camera fails, which a full disk
     /// makes it do) and the metrics endpoint if configured (binding it may fail).
     pub fn start(config: Config) -> Result<Nvr, Error> {
@@ -102,6 +104,8 @@ impl Nvr {
             }
             None => None,
         };
+        // Before any camera writes: what a killed run left behind.
+        store::recover_leftovers(&config);
         let failed = Arc::new(Notify::new());
         let cameras = config
             .cameras

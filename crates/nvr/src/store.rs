@@ -124,3 +124,28 @@ pub fn enforce(config: &Config) -> RetentionReport {
     }
     report
 }
+
+/// Recovers every `.partial` left in the cameras' directories (a previous run was killed):
+/// fragmented files are cut after their last complete fragment and renamed; the others
+/// are logged and left. Returns the files recovered.
+pub fn recover_leftovers(config: &Config) -> Vec<PathBuf> {
+    let mut recovered = Vec::new();
+    for camera in &config.cameras {
+        let mut partials = Vec::new();
+        walk(&camera.directory(&config.store.root), &mut |path, _| {
+            if path.extension().is_some_and(|e| e == "partial") {
+                partials.push(path.to_path_buf());
+            }
+        });
+        for partial in partials {
+            match crate::recovery::recover(&partial) {
+                Ok(r) => {
+                    tracing::info!(camera = %camera.name, file = %r.path.display(), fragments = r.fragments, dropped_bytes = r.dropped_bytes, "recovered a file left by a previous run");
+                    recovered.push(r.path);
+                }
+                Err(e) => tracing::warn!(camera = %camera.name, "{e}"),
+            }
+        }
+    }
+    recovered
+}

@@ -84,6 +84,7 @@ async fn supervise(
     let name = camera.name.clone();
     let backoff = Backoff::default();
     let mut attempt = 0u32;
+    let mut gap = GapWatch::new(Instant::now());
     loop {
         let input = Endpoint::Rtsp(camera.url.clone());
         let output = Endpoint::Mp4File(root.join(&camera.output));
@@ -95,7 +96,7 @@ async fn supervise(
         let closer = handle.closer();
         let mut status = handle.status();
         let mut wait = Box::pin(handle.wait());
-        let mut gap = GapWatch::new(Instant::now());
+        gap.new_run();
         let mut reported = pipeline::Status::default();
         let mut tick = tokio::time::interval(Duration::from_secs(1));
         let (result, stopping) = loop {
@@ -166,6 +167,7 @@ struct GapWatch {
     packets: u64,
     last_progress: Instant,
     in_gap: bool,
+    seen_media: bool,
 }
 
 impl GapWatch {
@@ -174,25 +176,40 @@ impl GapWatch {
             packets: 0,
             last_progress: now,
             in_gap: false,
+            seen_media: false,
         }
     }
 
+    /// A new pipeline starts: its packet count starts at zero; a gap goes on.
+    fn new_run(&mut self) {
+        self.packets = 0;
+    }
+
     fn observe(&mut self, camera: &str, packets: u64, now: Instant, metrics: &Metrics) {
-        metrics.set_since_last_frame(camera, now.duration_since(self.last_progress).as_secs_f64());
+        let waiting = now.duration_since(self.last_progress);
+        metrics.set_since_last_frame(camera, waiting.as_secs_f64());
         if packets != self.packets {
             metrics.set_state(camera, CameraState::Recording);
-            if self.in_gap {
-                let secs = now.duration_since(self.last_progress).as_secs_f64();
+            if self.in_gap && self.seen_media {
+                let secs = waiting.as_secs_f64();
                 tracing::info!(camera = %camera, gap_seconds = format!("{secs:.1}"), "media resumed after a gap");
+            } else if !self.seen_media {
+                tracing::info!(camera = %camera, "first media");
             }
             self.packets = packets;
             self.last_progress = now;
             self.in_gap = false;
-        } else if !self.in_gap && now.duration_since(self.last_progress) >= GAP {
-            tracing::warn!(camera = %camera, "no media for {} s: gap in the recording", GAP.as_secs());
+            self.seen_media = true;
+        } else if !self.in_gap && waiting >= GAP {
             self.in_gap = true;
-            metrics.gap(camera);
             metrics.set_state(camera, CameraState::NoMedia);
+            // Waiting for a camera's first media is not a gap in its recording.
+            if self.seen_media {
+                tracing::warn!(camera = %camera, "no media for {} s: gap in the recording", GAP.as_secs());
+                metrics.gap(camera);
+            } else {
+                tracing::warn!(camera = %camera, "no media yet after {} s", GAP.as_secs());
+            }
         }
     }
 }

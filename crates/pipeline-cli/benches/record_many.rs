@@ -169,7 +169,11 @@ fn main() {
     common::stop(&mut child, &log);
 
     let n = cameras as f64;
-    let source = if full { "720p25 H.264 2 Mbit/s + AAC" } else { "the rtsp-file.mp4 fixture" };
+    let source = if full {
+        "720p25 H.264 2 Mbit/s + AAC"
+    } else {
+        "the rtsp-file.mp4 fixture"
+    };
     let cpu_per_camera_minute = (cpu1 - cpu0) / n * 60.0 / window;
     let rss_per_camera = peak_rss as f64 / n / (1024.0 * 1024.0);
     let disk_per_camera = (bytes1.saturating_sub(bytes0)) as f64 / n / window;

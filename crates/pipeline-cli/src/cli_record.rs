@@ -132,3 +132,40 @@ fn init_logs(cli: &RecordCli) {
         .with_writer(std::io::stderr)
         .init();
 }
+
+/// Recover files a kill left behind (fragmented MP4: cut after the last complete fragment
+/// and renamed; plain MP4 without moov cannot be recovered yet).
+#[derive(Debug, Parser)]
+#[command(name = "pipeline recover", version, about, long_about = None)]
+struct RecoverCli {
+    /// The NAME.partial files.
+    #[arg(required = true)]
+    files: Vec<PathBuf>,
+}
+
+/// Runs `pipeline recover` with `args` (the program name first, `recover` second).
+pub(crate) fn recover_main(args: Vec<OsString>) -> ExitCode {
+    let mut args = args;
+    args.remove(1);
+    let cli = RecoverCli::parse_from(args);
+    let mut failed = false;
+    for file in &cli.files {
+        match nvr::recovery::recover(file) {
+            Ok(r) => println!(
+                "{}: {} complete fragment(s) kept, {} byte(s) of an incomplete one dropped",
+                r.path.display(),
+                r.fragments,
+                r.dropped_bytes
+            ),
+            Err(e) => {
+                eprintln!("pipeline: {e}");
+                failed = true;
+            }
+        }
+    }
+    if failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    }
+}

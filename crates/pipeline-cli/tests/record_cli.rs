@@ -191,7 +191,7 @@ segment_seconds = 3
     );
     assert!(
         text.lines()
-            .any(|l| l.contains("camera=dead") && l.contains("gap in the recording")),
+            .any(|l| l.contains("camera=dead") && l.contains("no media yet")),
         "{text}"
     );
 }
