@@ -135,7 +135,8 @@ pub struct Recovery {
 }
 
 /// Recovers a fragmented `.partial`: truncated after its last complete fragment and
-/// renamed. A plain MP4 without `moov` is an error (left untouched).
+/// renamed; without any complete fragment it is removed (an error says so). A plain MP4
+/// without `moov` is an error (left untouched).
 pub fn recover(partial: &Path) -> Result<Recovery, Error> {
     let shown = partial.display().to_string();
     let target = final_name(partial).ok_or_else(|| Error::Recovery {
@@ -154,6 +155,18 @@ pub fn recover(partial: &Path) -> Result<Recovery, Error> {
     let boxes =
         read_headers(&mut file, len).map_err(|e| Error::store(format!("reading {shown}"), e))?;
     let (end, fragments) = match playable_end(&boxes, len) {
+        // A header without media plays as nothing and looks broken: no file is better.
+        Layout::Fragmented { fragments: 0, .. } => {
+            drop(file);
+            std::fs::remove_file(partial)
+                .map_err(|e| Error::store(format!("removing {shown}"), e))?;
+            return Err(Error::Recovery {
+                path: partial.to_path_buf(),
+                reason:
+                    "no complete fragment reached the disk: nothing to keep, the file is removed"
+                        .into(),
+            });
+        }
         Layout::Fragmented { end, fragments } => (end, fragments),
         Layout::Complete => (len, 0),
         Layout::PlainWithoutIndex => {

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
-use crate::config::{CameraRetention, Config};
+use crate::config::{CameraConfig, CameraRetention, Config};
 use crate::error::Error;
 use crate::retention::{self, DiskSpace, FinishedSegment};
 
@@ -126,25 +126,45 @@ pub fn enforce(config: &Config) -> RetentionReport {
 }
 
 /// Recovers every `.partial` left in the cameras' directories (a previous run was killed):
-/// fragmented files are cut after their last complete fragment and renamed; the others
-/// are logged and left. Returns the files recovered.
+/// see [`recover_camera`]. Returns the files recovered.
 pub fn recover_leftovers(config: &Config) -> Vec<PathBuf> {
+    config
+        .cameras
+        .iter()
+        .flat_map(|c| recover_camera(c, &config.store.root))
+        .collect()
+}
+
+/// Recovers the `.partial` files in one camera's directory; call it only while none of
+/// the camera's files is being written (at start, or after its pipeline ended). Fragmented
+/// files are cut after their last complete fragment and renamed; empty ones (nothing
+/// reached the disk) are removed; the others are logged and left.
+pub fn recover_camera(camera: &CameraConfig, root: &Path) -> Vec<PathBuf> {
+    let mut partials = Vec::new();
+    walk(&camera.directory(root), &mut |path, meta| {
+        if path.extension().is_some_and(|e| e == "partial") {
+            partials.push((path.to_path_buf(), meta.len()));
+        }
+    });
     let mut recovered = Vec::new();
-    for camera in &config.cameras {
-        let mut partials = Vec::new();
-        walk(&camera.directory(&config.store.root), &mut |path, _| {
-            if path.extension().is_some_and(|e| e == "partial") {
-                partials.push(path.to_path_buf());
-            }
-        });
-        for partial in partials {
-            match crate::recovery::recover(&partial) {
-                Ok(r) => {
-                    tracing::info!(camera = %camera.name, file = %r.path.display(), fragments = r.fragments, dropped_bytes = r.dropped_bytes, "recovered a file left by a previous run");
-                    recovered.push(r.path);
+    for (partial, len) in partials {
+        if len == 0 {
+            match std::fs::remove_file(&partial) {
+                Ok(()) => {
+                    tracing::info!(camera = %camera.name, file = %partial.display(), "removed an empty file left by an ended pipeline")
                 }
-                Err(e) => tracing::warn!(camera = %camera.name, "{e}"),
+                Err(e) => {
+                    tracing::warn!(camera = %camera.name, file = %partial.display(), "removing an empty leftover failed: {e}")
+                }
             }
+            continue;
+        }
+        match crate::recovery::recover(&partial) {
+            Ok(r) => {
+                tracing::info!(camera = %camera.name, file = %r.path.display(), fragments = r.fragments, dropped_bytes = r.dropped_bytes, "recovered a file left by an ended pipeline");
+                recovered.push(r.path);
+            }
+            Err(e) => tracing::warn!(camera = %camera.name, "{e}"),
         }
     }
     recovered

@@ -124,6 +124,13 @@ async fn supervise(
             return;
         }
         if result.is_err() {
+            // Its files are closed now: make what it left playable (a fragmented file cut
+            // by a full disk), then let retention free space before the retry.
+            let (leftovers, dir_root) = (camera.clone(), root.clone());
+            let _ = tokio::task::spawn_blocking(move || {
+                crate::store::recover_camera(&leftovers, &dir_root)
+            })
+            .await;
             failed.notify_one();
         }
         metrics.restarted(&name);

@@ -78,6 +78,21 @@ fn cut_fragmented_files_recover_by_hand_and_at_start_and_play() {
     assert!(kept > 0.5 && kept < full, "{kept:.2} s of {full:.2} s kept");
     eprintln!("cut at 70 % of {size} bytes: {kept:.2} s of {full:.2} s kept");
 
+    // Cut inside the first fragment: nothing to keep; the file is removed, exit 1.
+    let headless = dir.path().join("headless.mp4.partial");
+    cut(whole, &headless, 1500);
+    let out = Command::new(BIN)
+        .arg("recover")
+        .arg(&headless)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("no complete fragment") && !headless.exists(),
+        "{stderr}"
+    );
+
     // A plain MP4 without moov is refused and left as it is.
     let plain = dir.path().join("plain.mp4.partial");
     std::fs::write(
