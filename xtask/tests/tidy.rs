@@ -45,9 +45,12 @@ const DEPENDENCY_TABLE: &[(&str, &[&str])] = &[
     ("media-remote", &["media-core", "data-stream"]),
     ("elementary", &[]),
     ("pipeline", LEAVES),
+    // The NVR layer: many supervised pipelines from one configuration.
+    ("nvr", &["pipeline", "media-core"]),
     (
         "pipeline-cli",
         &[
+            "nvr",
             "pipeline",
             "media-core",
             "bmff-writer",

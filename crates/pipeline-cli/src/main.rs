@@ -24,6 +24,7 @@
 //! and option: the crate's README.
 
 mod cli_icecast;
+mod cli_record;
 
 use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
@@ -243,6 +244,15 @@ impl Cli {
 }
 
 fn main() -> ExitCode {
+    // `record` (many cameras from a file) and `recover` are subcommands of their own; the
+    // classic form takes endpoints, and no endpoint is spelt `record` or `recover`.
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    if args.get(1).is_some_and(|a| a == "record") {
+        return cli_record::main(args);
+    }
+    if args.get(1).is_some_and(|a| a == "recover") {
+        return cli_record::recover_main(args);
+    }
     let cli = Cli::parse();
     let bar = (std::io::stderr().is_terminal() && !cli.quiet).then(status_bar);
     init_logs(&cli, bar.clone());

@@ -127,6 +127,16 @@ pub const PEERS: &[PeerSpec] = &[
         check: Check::Program("chromium", "--version"),
         source: Source::Apt(&["chromium"]),
     },
+    // The Prometheus project's Python client: its OpenMetrics text parser reads the NVR's
+    // metrics endpoint (PATH's python3, which has pip).
+    PeerSpec {
+        name: "prometheus-client-py",
+        check: Check::PythonModule(
+            "python3",
+            "from prometheus_client.openmetrics.parser import text_string_to_metric_families",
+        ),
+        source: Source::Pip(&["prometheus_client"]),
+    },
     // LiveKit's own protobuf package, for data-stream wire interop (PATH's python3, which has pip).
     PeerSpec {
         name: "livekit-protocol-py",

@@ -1,0 +1,151 @@
+use super::*;
+
+fn parse(text: &str) -> Result<Config, Vec<Problem>> {
+    Config::parse(text, Path::new("/store"))
+}
+
+#[test]
+fn a_full_camera_is_read_with_defaults_filled_in() {
+    let config = parse(
+        r#"
+[store]
+root = "rec"
+min_free_percent = 5
+
+[[camera]]
+name = "front"
+url = "rtsp://admin:secret@192.0.2.7/stream1"
+segment_seconds = 3
+retention = { max_bytes = 20_000_000, max_age_days = 1 }
+
+[[camera]]
+name = "back_2"
+url = "rtsp://192.0.2.8/main"
+transport = "udp"
+audio = false
+fragmented = true
+"#,
+    )
+    .expect("valid");
+    assert_eq!(config.store.root, Path::new("/store/rec"));
+    assert_eq!(config.store.min_free_percent, Some(5.0));
+    let [front, back] = config.cameras.as_slice() else {
+        panic!("two cameras")
+    };
+    assert_eq!(front.segment, Duration::from_secs(3));
+    assert_eq!(front.output, "front/%Y/%m/%d/%H-%M-%S.mp4");
+    assert_eq!(front.retention.max_bytes, Some(20_000_000));
+    assert_eq!(front.retention.max_age, Some(Duration::from_secs(86_400)));
+    assert_eq!(
+        front.directory(&config.store.root),
+        Path::new("/store/rec/front")
+    );
+    assert!(front.audio && !front.fragmented);
+    assert_eq!(back.transport, RtpTransport::Udp);
+    assert_eq!(back.segment, DEFAULT_SEGMENT);
+    assert!(!back.audio && back.fragmented);
+    // The password never shows.
+    assert!(!format!("{config:?}").contains("secret"));
+}
+
+#[test]
+fn every_problem_is_reported_with_its_line() {
+    let problems = parse(
+        r#"[[camera]]
+name = "front door"
+url = "rtsp://192.0.2.7/a"
+segment_seconds = 0
+
+[[camera]]
+name = "b"
+url = "http://192.0.2.7/a"
+output = "../%Y.mp4"
+"#,
+    )
+    .expect_err("invalid");
+    let lines: Vec<usize> = problems.iter().map(|p| p.line).collect();
+    assert_eq!(lines, [2, 4, 8, 9], "{problems:?}");
+    assert!(problems[0].message.contains("front door"));
+    assert!(problems[3].message.contains("relative"));
+}
+
+#[test]
+fn toml_syntax_and_unknown_keys_have_lines_too() {
+    let problems = parse("[[camera]]\nname = \"a\"\nurl = \"rtsp://h/a\"\nsegmnt = 3\n")
+        .expect_err("unknown key");
+    assert_eq!(
+        (problems[0].line, problems[0].column),
+        (4, 1),
+        "{problems:?}"
+    );
+    assert!(problems[0].message.contains("segmnt"), "{problems:?}");
+    let problems = parse("[[camera]]\nname = \"a\nurl = 1\n").expect_err("syntax");
+    assert_eq!(problems[0].line, 2, "{problems:?}");
+}
+
+#[test]
+fn credentials_come_from_references_and_are_never_printed() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    std::fs::write(dir.path().join("pw"), "file-secret\n").expect("write");
+    let text = r#"
+[[camera]]
+name = "a"
+url = "rtsp://admin@192.0.2.7/a"
+password_file = "pw"
+
+[[camera]]
+name = "b"
+url = "rtsp://admin@192.0.2.7/b"
+password_env = "NVR_TEST_SURELY_UNSET_VARIABLE"
+"#;
+    let problems = Config::parse(text, dir.path()).expect_err("unset variable");
+    assert_eq!(problems.len(), 1, "{problems:?}");
+    assert_eq!(problems[0].line, 10);
+    assert!(
+        problems[0]
+            .message
+            .contains("NVR_TEST_SURELY_UNSET_VARIABLE")
+    );
+    let ok = Config::parse(
+        &text.replace("password_env = \"NVR_TEST_SURELY_UNSET_VARIABLE\"\n", ""),
+        dir.path(),
+    )
+    .expect("valid");
+    assert_eq!(
+        ok.cameras[0].password.as_ref().map(Password::expose),
+        Some("file-secret")
+    );
+    assert!(!format!("{ok:?}").contains("file-secret"));
+}
+
+#[test]
+fn names_must_be_unique_and_outputs_must_keep_cameras_apart() {
+    let problems = parse(
+        "[[camera]]\nname = \"a\"\nurl = \"rtsp://h/a\"\n[[camera]]\nname = \"a\"\nurl = \"rtsp://h/b\"\noutput = \"%Y/{camera}.mp4\"\n",
+    )
+    .expect_err("invalid");
+    assert_eq!(problems.len(), 2, "{problems:?}");
+    assert!(problems[0].message.contains("twice"));
+    assert!(problems[1].message.contains("directory naming"));
+    assert!(
+        parse("")
+            .expect_err("empty")
+            .iter()
+            .any(|p| p.message.contains("no [[camera]]"))
+    );
+}
+
+#[test]
+fn metrics_listen_on_loopback_by_default_and_need_a_token_elsewhere() {
+    let cam = "[[camera]]\nname = \"a\"\nurl = \"rtsp://h/a\"\n";
+    let config = parse(&format!("[metrics]\n{cam}")).expect("valid");
+    let metrics = config.metrics.expect("metrics section");
+    assert_eq!(metrics.listen.to_string(), DEFAULT_METRICS_LISTEN);
+    assert!(parse(cam).expect("valid").metrics.is_none());
+    let problems =
+        parse(&format!("[metrics]\nlisten = \"0.0.0.0:9898\"\n{cam}")).expect_err("no token");
+    assert_eq!(problems[0].line, 2, "{problems:?}");
+    assert!(problems[0].message.contains("token"), "{problems:?}");
+    let problems = parse(&format!("[metrics]\nlisten = \"nine\"\n{cam}")).expect_err("bad address");
+    assert_eq!(problems[0].line, 2, "{problems:?}");
+}
