@@ -29,6 +29,7 @@ const LEAVES: &[&str] = &[
     "data-stream",
     "icecast-source",
     "media-remote",
+    "mpeg-ts",
 ];
 
 /// Which workspace crates each workspace crate may depend on (normal and build
@@ -42,6 +43,7 @@ const DEPENDENCY_TABLE: &[(&str, &[&str])] = &[
     ("rtsp-source", &["media-core"]),
     ("icecast-source", &["media-core", "mp3-frames"]),
     ("media-remote", &["media-core", "data-stream"]),
+    ("mpeg-ts", &[]),
     ("pipeline", LEAVES),
     (
         "pipeline-cli",

@@ -12,6 +12,7 @@
 //! | `*.m3u8`, or an existing directory / a path ending in `/` | — | HLS: init.mp4, numbered .m4s, playlist |
 //! | `icecast://user:pass@host:port/mount` | — | Icecast source |
 //! | `tcp-listen://[addr]:port` | — | packet server for network clients (default address 127.0.0.1) |
+//! | `*.ts` | MPEG-TS file | MPEG-TS file |
 //!
 //! Anything else is [`Error::UnsupportedEndpoint`], naming the string and the direction.
 //! Raw packet endpoints exist only as values (see [`crate::raw`]). Credentials in URLs never appear
@@ -72,6 +73,8 @@ pub enum Endpoint {
     Icecast(SecretUrl),
     /// Packet server for network clients, bound to `addr:port` (output).
     TcpListen(String),
+    /// MPEG transport stream file (input and output).
+    TsFile(PathBuf),
     /// Packets written from code through a [`crate::raw::RawWriter`] (input).
     RawInput(RawInput),
     /// Packets read by code through a [`crate::raw::RawReader`] (output).
@@ -123,6 +126,7 @@ fn file_endpoint(path: &Path, direction: Direction) -> Option<Endpoint> {
     let text = path.to_string_lossy();
     match (ext.as_deref(), direction) {
         (Some("mp3"), Direction::Input) => Some(Endpoint::Mp3File(path.to_owned())),
+        (Some("ts"), _) => Some(Endpoint::TsFile(path.to_owned())),
         (Some("mp4" | "m4v" | "m4a"), Direction::Output) => {
             Some(Endpoint::Mp4File(path.to_owned()))
         }
@@ -150,7 +154,9 @@ impl fmt::Display for Endpoint {
             Endpoint::Rtsp(url) | Endpoint::Icecast(url) => write!(f, "{url}"),
             Endpoint::Tcp(addr) => write!(f, "tcp://{addr}"),
             Endpoint::TcpListen(addr) => write!(f, "tcp-listen://{addr}"),
-            Endpoint::Mp3File(p) | Endpoint::Mp4File(p) => write!(f, "{}", p.display()),
+            Endpoint::Mp3File(p) | Endpoint::Mp4File(p) | Endpoint::TsFile(p) => {
+                write!(f, "{}", p.display())
+            }
             Endpoint::Stdin => f.write_str("- (stdin)"),
             Endpoint::Stdout => f.write_str("- (stdout)"),
             Endpoint::Hls { dir, playlist } => write!(f, "{}", dir.join(playlist).display()),

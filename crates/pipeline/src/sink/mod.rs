@@ -10,6 +10,7 @@ mod raw;
 mod samples;
 mod stdout;
 mod tcp_listen;
+mod ts;
 
 use crate::contract::SinkFactory;
 use crate::naming::FileNames;
@@ -49,6 +50,13 @@ pub(crate) fn factory(output: &Endpoint, options: &Options) -> Result<Box<dyn Si
         Endpoint::Icecast(url) => {
             no_rotation("icecast:// (a live stream)")?;
             icecast::factory(url, options)?
+        }
+        Endpoint::TsFile(path) => {
+            no_rotation("a .ts output")?;
+            Box::new(ts::TsFileFactory {
+                path: path.clone(),
+                options: options.clone(),
+            })
         }
         Endpoint::RawOutput(raw) => {
             no_rotation("a raw output")?;
