@@ -6,8 +6,8 @@ use bytes::Bytes;
 use crate::{Error, Result};
 
 const SAMPLE_RATES: [u32; 13] = [
-    96_000, 88_200, 64_000, 48_000, 44_100, 32_000, 24_000, 22_050, 16_000, 12_000, 11_025,
-    8_000, 7_350,
+    96_000, 88_200, 64_000, 48_000, 44_100, 32_000, 24_000, 22_050, 16_000, 12_000, 11_025, 8_000,
+    7_350,
 ];
 
 /// The audio format an ADTS header names.
@@ -35,7 +35,9 @@ pub fn header(audio_specific_config: &[u8], au_len: usize) -> Result<[u8; 7]> {
     let frequency = ((a & 0x07) << 1) | (b >> 7);
     let channels = (b >> 3) & 0x0F;
     if !(1..=4).contains(&object_type) || frequency > 12 || channels > 7 {
-        return Err(bad("ADTS needs object type 1-4, a standard rate, channels 0-7"));
+        return Err(bad(
+            "ADTS needs object type 1-4, a standard rate, channels 0-7",
+        ));
     }
     let frame_len = au_len + 7;
     if frame_len > 0x1FFF {

@@ -285,13 +285,19 @@ fn parse_pes(pes: Bytes) -> Option<(Option<i64>, Option<i64>, Bytes)> {
         return None;
     }
     let declared = usize::from(u16::from_be_bytes([pes[4], pes[5]]));
-    let end = if declared > 0 { (6 + declared).min(pes.len()) } else { pes.len() };
+    let end = if declared > 0 {
+        (6 + declared).min(pes.len())
+    } else {
+        pes.len()
+    };
     let flags = pes[7];
     let header_end = 9 + usize::from(pes[8]);
     if header_end > end {
         return None;
     }
-    let pts = (flags & 0x80 != 0).then(|| read_timestamp(pes.get(9..14)?)).flatten();
+    let pts = (flags & 0x80 != 0)
+        .then(|| read_timestamp(pes.get(9..14)?))
+        .flatten();
     let dts = (flags & 0xC0 == 0xC0)
         .then(|| read_timestamp(pes.get(14..19)?))
         .flatten();

@@ -1,11 +1,13 @@
 //! The crate's one error type.
 
 /// What went wrong, with the byte offset in the stream where it matters.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
     /// No sync byte (0x47) at 188-byte spacing: not a transport stream.
-    #[error("not an MPEG transport stream: no sync byte 0x47 at 188-byte spacing near byte {offset}")]
+    #[error(
+        "not an MPEG transport stream: no sync byte 0x47 at 188-byte spacing near byte {offset}"
+    )]
     NoSync {
         /// Where the search started.
         offset: u64,

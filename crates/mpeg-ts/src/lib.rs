@@ -40,6 +40,7 @@ mod error;
 mod mux;
 pub mod nal;
 mod psi;
+pub mod sps;
 
 pub use bytes::Bytes;
 pub use demux::{DemuxedFrame, Demuxer, Event, MAX_PES_SIZE, StreamInfo};

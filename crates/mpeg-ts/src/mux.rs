@@ -111,17 +111,27 @@ impl Muxer {
         let pcr = (frame.stream == self.pcr_stream).then_some(dts - PCR_LEAD);
         let header = pes_header(video, pts, dts, frame.payload);
         let stream = &mut self.streams[frame.stream];
-        write_pes(out, stream, &header, frame.payload, pcr, frame.random_access);
+        write_pes(
+            out,
+            stream,
+            &header,
+            frame.payload,
+            pcr,
+            frame.random_access,
+        );
         Ok(())
     }
 }
 
-/// The PES header: stream id, length (0 = unbounded for video), flags, PTS and DTS.
+/// The PES header: stream id, length (0 = unbounded, for video frames over 64 KiB),
+/// flags, PTS and DTS.
 fn pes_header(video: bool, pts: i64, dts: i64, payload: &[Bytes]) -> Vec<u8> {
     let with_dts = pts != dts;
     let header_data = if with_dts { 10 } else { 5 };
     let size: usize = payload.iter().map(Bytes::len).sum::<usize>() + 3 + header_data;
-    let length = if video || size > 0xFFFF { 0 } else { size as u16 };
+    // Video may say 0 (unbounded); a real length lets a demuxer hand the frame out at
+    // once instead of at the next frame's start (latency on live streams).
+    let length = if size > 0xFFFF { 0 } else { size as u16 };
     let mut h = Vec::with_capacity(19);
     h.extend_from_slice(&[0, 0, 1, if video { 0xE0 } else { 0xC0 }]);
     h.extend_from_slice(&length.to_be_bytes());

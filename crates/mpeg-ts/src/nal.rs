@@ -168,7 +168,9 @@ pub fn avc_parameter_sets(record: &Bytes) -> Result<Vec<Bytes>> {
         for _ in 0..count {
             let len = record.get(at..at + 2).ok_or_else(|| bad("cut off"))?;
             let len = usize::from(u16::from_be_bytes([len[0], len[1]]));
-            let set = record.get(at + 2..at + 2 + len).ok_or_else(|| bad("cut off"))?;
+            let set = record
+                .get(at + 2..at + 2 + len)
+                .ok_or_else(|| bad("cut off"))?;
             sets.push(record.slice_ref(set));
             at += 2 + len;
         }
@@ -191,7 +193,9 @@ pub fn hevc_parameter_sets(record: &Bytes) -> Result<Vec<Bytes>> {
         for _ in 0..count {
             let len = record.get(at..at + 2).ok_or_else(|| bad("cut off"))?;
             let len = usize::from(u16::from_be_bytes([len[0], len[1]]));
-            let set = record.get(at + 2..at + 2 + len).ok_or_else(|| bad("cut off"))?;
+            let set = record
+                .get(at + 2..at + 2 + len)
+                .ok_or_else(|| bad("cut off"))?;
             sets.push(record.slice_ref(set));
             at += 2 + len;
         }
@@ -214,7 +218,14 @@ pub fn avc_record(sets: &[Bytes]) -> Result<Bytes> {
     if pps.is_empty() {
         return Err(invalid("H.264 stream", "no PPS before the first key frame"));
     }
-    let mut r = vec![1, first[1], first[2], first[3], 0xFF, 0xE0 | sps.len().min(31) as u8];
+    let mut r = vec![
+        1,
+        first[1],
+        first[2],
+        first[3],
+        0xFF,
+        0xE0 | sps.len().min(31) as u8,
+    ];
     for s in sps.iter().take(31) {
         r.extend_from_slice(&(s.len() as u16).to_be_bytes());
         r.extend_from_slice(s);
@@ -241,7 +252,10 @@ pub fn hevc_record(sets: &[Bytes]) -> Result<Bytes> {
         .first()
         .ok_or_else(|| invalid("H.265 stream", "no SPS before the first key frame"))?;
     if vps.is_empty() || pps.is_empty() {
-        return Err(invalid("H.265 stream", "no VPS or PPS before the first key frame"));
+        return Err(invalid(
+            "H.265 stream",
+            "no VPS or PPS before the first key frame",
+        ));
     }
     // NAL header (2), sps_video_parameter_set_id etc. (1), then 12 bytes of general PTL;
     // emulation prevention bytes removed first.
@@ -265,7 +279,7 @@ pub fn hevc_record(sets: &[Bytes]) -> Result<Bytes> {
 }
 
 /// Removes emulation prevention bytes (0x000003 → 0x0000).
-fn unescape(data: &[u8]) -> Vec<u8> {
+pub(crate) fn unescape(data: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(data.len());
     let mut zeros = 0;
     for &b in data {
@@ -294,8 +308,8 @@ mod tests {
     fn annex_b_and_back() {
         let sample = Bytes::from_static(&[0, 0, 0, 2, 0x65, 0xAA, 0, 0, 0, 1, 0x41]);
         let sps = Bytes::from_static(&[0x67, 0x42, 0xC0, 0x1E]);
-        let pieces = annex_b_pieces(VideoCodec::H264, &sample, Some(&[sps.clone()]))
-            .expect("valid sample");
+        let pieces =
+            annex_b_pieces(VideoCodec::H264, &sample, Some(&[sps.clone()])).expect("valid sample");
         let joined: Vec<u8> = pieces.iter().flat_map(|p| p.iter().copied()).collect();
         let (back, sets) = to_length_prefixed(VideoCodec::H264, &Bytes::from(joined));
         assert_eq!(back, sample);

@@ -63,7 +63,12 @@ fn carriage(index: usize, track: &Track, endpoint: &str) -> Result<(StreamType, 
         Codec::Aac { config } => {
             // Checked now, so that a config ADTS cannot carry fails before the first file.
             mpeg_ts::adts::header(config, 0).map_err(config_err)?;
-            (StreamType::AacAdts, Carriage::Aac { config: config.clone() })
+            (
+                StreamType::AacAdts,
+                Carriage::Aac {
+                    config: config.clone(),
+                },
+            )
         }
         Codec::Mp3 if track.sample_rate >= 32_000 => (StreamType::Mpeg1Audio, Carriage::Mpeg),
         Codec::Mp3 => (StreamType::Mpeg2Audio, Carriage::Mpeg),
@@ -207,7 +212,11 @@ impl Sink for TsFileSink {
         }
         std::fs::rename(&self.partial, &self.path).map_err(|e| {
             Error::io(
-                format!("renaming {} to {}", self.partial.display(), self.path.display()),
+                format!(
+                    "renaming {} to {}",
+                    self.partial.display(),
+                    self.path.display()
+                ),
                 e,
             )
         })?;

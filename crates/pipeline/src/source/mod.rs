@@ -6,6 +6,7 @@ mod mp3;
 mod raw;
 mod rtsp;
 mod tcp;
+mod ts;
 
 use std::time::Duration;
 
@@ -56,6 +57,7 @@ async fn run(
         Endpoint::Rtsp(url) => rtsp::run(&url, &options, &tx, stop, pause).await,
         Endpoint::Mp3File(path) => mp3::run_file(path, tx.clone(), stop).await,
         Endpoint::Stdin => mp3::run_stdin(tx.clone(), stop).await,
+        Endpoint::TsFile(path) => ts::run_file(path, tx.clone(), stop).await,
         Endpoint::RawInput(raw) => raw::run(raw, &tx, stop).await,
         Endpoint::Tcp(addr) => tcp::run(&addr, &options, &tx, stop).await,
         other => Err(Error::UnsupportedEndpoint {
