@@ -8,6 +8,7 @@ pub mod icecast;
 pub mod mp3;
 pub mod remote;
 pub mod rtsp;
+pub mod ts;
 
 /// A fuzz target body: must never panic, whatever the bytes.
 pub type Body = fn(&[u8]);
@@ -22,5 +23,6 @@ pub fn targets() -> Vec<(&'static str, Body)> {
     all.extend_from_slice(rtsp::TARGETS);
     all.extend_from_slice(remote::TARGETS);
     all.extend_from_slice(icecast::TARGETS);
+    all.extend_from_slice(ts::TARGETS);
     all
 }
