@@ -308,8 +308,8 @@ mod tests {
     fn annex_b_and_back() {
         let sample = Bytes::from_static(&[0, 0, 0, 2, 0x65, 0xAA, 0, 0, 0, 1, 0x41]);
         let sps = Bytes::from_static(&[0x67, 0x42, 0xC0, 0x1E]);
-        let pieces =
-            annex_b_pieces(VideoCodec::H264, &sample, Some(&[sps.clone()])).expect("valid sample");
+        let pieces = annex_b_pieces(VideoCodec::H264, &sample, Some(std::slice::from_ref(&sps)))
+            .expect("valid sample");
         let joined: Vec<u8> = pieces.iter().flat_map(|p| p.iter().copied()).collect();
         let (back, sets) = to_length_prefixed(VideoCodec::H264, &Bytes::from(joined));
         assert_eq!(back, sample);
