@@ -317,4 +317,8 @@ async fn garbage_and_truncated_ts_give_clear_errors() {
         text.contains("truncated transport stream") && text.contains("at byte 11280"),
         "{text}"
     );
+    // What came before the cut is in a finished MP4 that ffmpeg decodes.
+    let frames = ffprobe::packets(dir.path().join("cut.mp4"), "v:0").len();
+    assert!(frames >= 5, "{frames} frames before the cut");
+    decodes_cleanly(&dir.path().join("cut.mp4"));
 }
