@@ -322,3 +322,46 @@ async fn garbage_and_truncated_ts_give_clear_errors() {
     assert!(frames >= 5, "{frames} frames before the cut");
     decodes_cleanly(&dir.path().join("cut.mp4"));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn ts_to_ts_remux_keeps_every_packet() {
+    if !test_support::peers_present("ts_to_ts_remux_keeps_every_packet", &["ffmpeg", "ffprobe"]) {
+        return;
+    }
+    let dir = test_support::temp_dir();
+    let source = ffmpeg_ts(
+        dir.path(),
+        "source.ts",
+        &[
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc=size=320x240:rate=25",
+            "-f",
+            "lavfi",
+            "-i",
+            "sine=frequency=440:sample_rate=48000",
+            "-c:v",
+            "libx264",
+            "-bf",
+            "2",
+            "-g",
+            "25",
+            "-c:a",
+            "aac",
+        ],
+    );
+    let out = dir.path().join("remuxed.ts");
+    convert(&source, &out, Options::default()).await.unwrap();
+    let origins = (first_pts(&source), first_pts(&out));
+    same_packets(&source, &out, "v:0", origins, None);
+    same_packets(&source, &out, "a:0", origins, Some(0)); // ADTS on both sides
+    for stream in ["v:0", "a:0"] {
+        assert_eq!(
+            decoded_hashes(&source, stream),
+            decoded_hashes(&out, stream),
+            "{stream}"
+        );
+    }
+    decodes_cleanly(&out);
+}
