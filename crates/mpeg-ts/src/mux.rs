@@ -100,15 +100,16 @@ impl Muxer {
         let video = stream.stream_type.is_video();
         let due = self
             .last_psi
-            .is_none_or(|last| frame.dts - last >= PSI_INTERVAL || frame.dts < last);
+            .is_none_or(|last| frame.dts.wrapping_sub(last) >= PSI_INTERVAL || frame.dts < last);
         if due || (video && frame.random_access) {
             self.last_psi = Some(frame.dts);
             write_section(out, PAT_PID, &self.pat, &mut self.pat_continuity);
             write_section(out, PMT_PID, &self.pmt, &mut self.pmt_continuity);
         }
-        let pts = frame.pts + TIME_OFFSET;
-        let dts = frame.dts + TIME_OFFSET;
-        let pcr = (frame.stream == self.pcr_stream).then_some(dts - PCR_LEAD);
+        // Wrapping: TS times are 33-bit anyway, and no input may panic.
+        let pts = frame.pts.wrapping_add(TIME_OFFSET);
+        let dts = frame.dts.wrapping_add(TIME_OFFSET);
+        let pcr = (frame.stream == self.pcr_stream).then_some(dts.wrapping_sub(PCR_LEAD));
         let header = pes_header(video, pts, dts, frame.payload);
         let stream = &mut self.streams[frame.stream];
         write_pes(

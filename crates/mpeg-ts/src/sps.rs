@@ -96,16 +96,18 @@ pub fn avc_dimensions(nal: &[u8]) -> Option<(u32, u32)> {
     }
     b.ue()?; // max_num_ref_frames
     b.skip(1)?;
-    let width_mbs = b.ue()? + 1;
-    let height_units = b.ue()? + 1;
-    let frame_mbs_only = b.bit()?;
+    // u64: the fields are 32-bit exp-Golomb values, whatever a damaged SPS says.
+    let width_mbs = u64::from(b.ue()?) + 1;
+    let height_units = u64::from(b.ue()?) + 1;
+    let frame_mbs_only = u64::from(b.bit()?);
     if frame_mbs_only == 0 {
         b.skip(1)?;
     }
     b.skip(1)?;
-    let (mut crop_x, mut crop_y) = (0, 0);
+    let (mut crop_x, mut crop_y) = (0u64, 0u64);
     if b.bit()? == 1 {
-        let (l, r, t, bottom) = (b.ue()?, b.ue()?, b.ue()?, b.ue()?);
+        let mut edge = || b.ue().map(u64::from);
+        let (l, r, t, bottom) = (edge()?, edge()?, edge()?, edge()?);
         let (sub_w, sub_h) = match chroma {
             1 => (2, 2),
             2 => (2, 1),
@@ -116,8 +118,9 @@ pub fn avc_dimensions(nal: &[u8]) -> Option<(u32, u32)> {
         crop_x = unit_x * (l + r);
         crop_y = unit_y * (t + bottom);
     }
-    let width = (width_mbs * 16).checked_sub(crop_x)?;
-    let height = ((2 - frame_mbs_only) * height_units * 16).checked_sub(crop_y)?;
+    let width = u32::try_from((width_mbs * 16).checked_sub(crop_x)?).ok()?;
+    let height =
+        u32::try_from(((2 - frame_mbs_only) * height_units * 16).checked_sub(crop_y)?).ok()?;
     Some((width, height))
 }
 
@@ -144,17 +147,19 @@ pub fn hevc_dimensions(nal: &[u8]) -> Option<(u32, u32)> {
     if chroma == 3 {
         b.skip(1)?;
     }
-    let width = b.ue()?;
-    let height = b.ue()?;
+    let width = u64::from(b.ue()?);
+    let height = u64::from(b.ue()?);
+    let (mut crop_x, mut crop_y) = (0u64, 0u64);
     if b.bit()? == 1 {
-        let (l, r, t, bottom) = (b.ue()?, b.ue()?, b.ue()?, b.ue()?);
+        let mut edge = || b.ue().map(u64::from);
+        let (l, r, t, bottom) = (edge()?, edge()?, edge()?, edge()?);
         let sub_w = if matches!(chroma, 1 | 2) { 2 } else { 1 };
         let sub_h = if chroma == 1 { 2 } else { 1 };
-        return Some((
-            width.checked_sub(sub_w * (l + r))?,
-            height.checked_sub(sub_h * (t + bottom))?,
-        ));
+        crop_x = sub_w * (l + r);
+        crop_y = sub_h * (t + bottom);
     }
+    let width = u32::try_from(width.checked_sub(crop_x)?).ok()?;
+    let height = u32::try_from(height.checked_sub(crop_y)?).ok()?;
     Some((width, height))
 }
 
