@@ -364,4 +364,50 @@ async fn ts_to_ts_remux_keeps_every_packet() {
         );
     }
     decodes_cleanly(&out);
+
+    // H.265 (hvcC to Annex B with VPS/SPS/PPS before key frames, and back) and MP3.
+    for (name, args, stream, adts) in [
+        (
+            "h265.ts",
+            vec![
+                "-f",
+                "lavfi",
+                "-i",
+                "testsrc=size=320x240:rate=25",
+                "-c:v",
+                "libx265",
+                "-x265-params",
+                "log-level=error",
+                "-bf",
+                "2",
+            ],
+            "v:0",
+            None,
+        ),
+        (
+            "mp3.ts",
+            vec![
+                "-f",
+                "lavfi",
+                "-i",
+                "sine=frequency=440:sample_rate=44100",
+                "-c:a",
+                "libmp3lame",
+            ],
+            "a:0",
+            Some(0),
+        ),
+    ] {
+        let source = ffmpeg_ts(dir.path(), name, &args);
+        let out = dir.path().join(format!("remuxed-{name}"));
+        convert(&source, &out, Options::default()).await.unwrap();
+        let origins = (first_pts(&source), first_pts(&out));
+        same_packets(&source, &out, stream, origins, adts);
+        assert_eq!(
+            decoded_hashes(&source, stream),
+            decoded_hashes(&out, stream),
+            "{name}"
+        );
+        decodes_cleanly(&out);
+    }
 }
