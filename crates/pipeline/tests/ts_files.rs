@@ -163,7 +163,10 @@ fn same_packets(ts: &Path, mp4: &Path, stream: &str, origins: (f64, f64), adts: 
         ts.display(),
         mp4.display()
     );
-    let tick = 2.0 / 90_000.0;
+    // Two 90 kHz ticks of rounding; audio in MP4 counts samples, so one sample more.
+    let rate = ffprobe::probe_with(mp4, &["-select_streams", stream, "-show_streams"]);
+    let sample = num(&rate["streams"][0]["sample_rate"]);
+    let tick = 2.0 / 90_000.0 + if sample > 0.0 { 1.0 / sample } else { 0.0 };
     for (i, (p, q)) in a.iter().zip(&b).enumerate() {
         for field in ["pts_time", "dts_time"] {
             let (x, y) = (num(&p[field]) - origins.0, num(&q[field]) - origins.1);

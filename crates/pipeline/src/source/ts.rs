@@ -316,7 +316,7 @@ fn audio(track: usize, dts: i64, samples: u32, data: Bytes) -> Packet {
 /// The time in samples of an audio PES starting at `pts` (90 kHz): the continuation of
 /// the previous one unless they differ by more than half a frame.
 fn audio_time(next: &mut Option<i64>, pts: i64, rate: i64, frame: u32) -> i64 {
-    let at = (i128::from(pts) * i128::from(rate) / 90_000) as i64;
+    let at = (i128::from(pts) * i128::from(rate) + 45_000).div_euclid(90_000) as i64;
     match *next {
         Some(n) if (n - at).abs() <= i64::from(frame / 2) => n,
         _ => at,
