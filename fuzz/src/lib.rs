@@ -9,6 +9,7 @@ pub mod icecast;
 pub mod mp3;
 pub mod remote;
 pub mod rtsp;
+pub mod ts;
 
 /// A fuzz target body: must never panic, whatever the bytes.
 pub type Body = fn(&[u8]);
@@ -24,5 +25,6 @@ pub fn targets() -> Vec<(&'static str, Body)> {
     all.extend_from_slice(remote::TARGETS);
     all.extend_from_slice(icecast::TARGETS);
     all.extend_from_slice(elementary::TARGETS);
+    all.extend_from_slice(ts::TARGETS);
     all
 }

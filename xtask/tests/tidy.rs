@@ -30,6 +30,7 @@ const LEAVES: &[&str] = &[
     "icecast-source",
     "media-remote",
     "elementary",
+    "mpeg-ts",
 ];
 
 /// Which workspace crates each workspace crate may depend on (normal and build
@@ -44,6 +45,7 @@ const DEPENDENCY_TABLE: &[(&str, &[&str])] = &[
     ("icecast-source", &["media-core", "mp3-frames"]),
     ("media-remote", &["media-core", "data-stream"]),
     ("elementary", &[]),
+    ("mpeg-ts", &[]),
     ("pipeline", LEAVES),
     // The NVR layer: many supervised pipelines from one configuration.
     ("nvr", &["pipeline", "media-core"]),

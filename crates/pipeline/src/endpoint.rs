@@ -16,6 +16,7 @@
 //! | `*.m3u8`, or an existing directory / a path ending in `/` | `*.m3u8`: a local HLS media playlist with fMP4 segments | HLS: init.mp4, numbered .m4s, playlist |
 //! | `icecast://user:pass@host:port/mount` | — | Icecast source |
 //! | `tcp-listen://[addr]:port` | — | packet server for network clients (default address 127.0.0.1) |
+//! | `*.ts` | MPEG-TS file | MPEG-TS file |
 //!
 //! Anything else is [`Error::UnsupportedEndpoint`], naming the string and the direction.
 //! Raw packet endpoints exist only as values (see [`crate::raw`]). Credentials in URLs never appear
@@ -88,6 +89,8 @@ pub enum Endpoint {
     Icecast(SecretUrl),
     /// Packet server for network clients, bound to `addr:port` (output).
     TcpListen(String),
+    /// MPEG transport stream file (input and output).
+    TsFile(PathBuf),
     /// Packets written from code through a [`crate::raw::RawWriter`] (input).
     RawInput(RawInput),
     /// Packets read by code through a [`crate::raw::RawReader`] (output).
@@ -143,6 +146,7 @@ fn file_endpoint(path: &Path, direction: Direction) -> Option<Endpoint> {
         (Some("opus" | "ogg"), _) => Some(Endpoint::OggFile(path.to_owned())),
         (Some("h264" | "264"), _) => Some(Endpoint::H264File(path.to_owned())),
         (Some("h265" | "265"), _) => Some(Endpoint::H265File(path.to_owned())),
+        (Some("ts"), _) => Some(Endpoint::TsFile(path.to_owned())),
         (Some("mp4" | "m4v" | "m4a" | "mov" | "cmfv" | "cmfa"), Direction::Input) => {
             Some(Endpoint::Mp4Input(path.to_owned()))
         }
@@ -181,7 +185,8 @@ impl fmt::Display for Endpoint {
             | Endpoint::OggFile(p)
             | Endpoint::HlsInput(p)
             | Endpoint::H264File(p)
-            | Endpoint::H265File(p) => {
+            | Endpoint::H265File(p)
+            | Endpoint::TsFile(p) => {
                 write!(f, "{}", p.display())
             }
             Endpoint::Stdin => f.write_str("- (stdin)"),

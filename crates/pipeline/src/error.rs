@@ -69,6 +69,14 @@ pub enum Error {
         /// The writer's error.
         source: bmff_writer::Error,
     },
+    /// The MPEG-TS muxer or demuxer failed (`.ts` files).
+    #[error("{endpoint}: {source}")]
+    Ts {
+        /// The input or output.
+        endpoint: String,
+        /// mpeg-ts's error.
+        source: mpeg_ts::Error,
+    },
     /// An input that cannot be read as it is.
     #[error("{input}: {reason}")]
     Input {

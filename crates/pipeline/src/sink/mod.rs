@@ -15,6 +15,7 @@ mod samples;
 mod stdout;
 mod stream_file;
 mod tcp_listen;
+mod ts;
 
 use crate::contract::SinkFactory;
 use crate::naming::FileNames;
@@ -77,6 +78,13 @@ pub(crate) fn factory(output: &Endpoint, options: &Options) -> Result<Box<dyn Si
         Endpoint::Mp3File(path) => {
             no_rotation("an .mp3 file")?;
             Box::new(mp3::Mp3Factory { path: path.clone() })
+        }
+        Endpoint::TsFile(path) => {
+            no_rotation("a .ts output")?;
+            Box::new(ts::TsFileFactory {
+                path: path.clone(),
+                options: options.clone(),
+            })
         }
         Endpoint::RawOutput(raw) => {
             no_rotation("a raw output")?;

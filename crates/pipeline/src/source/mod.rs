@@ -11,6 +11,7 @@ mod pace;
 mod raw;
 mod rtsp;
 mod tcp;
+mod ts;
 
 use std::time::Duration;
 
@@ -94,6 +95,7 @@ async fn run_source(
             annexb::run_file(path, VideoCodec::H265, rate, tx.clone(), stop).await
         }
         Endpoint::Stdin => mp3::run_stdin(tx.clone(), stop).await,
+        Endpoint::TsFile(path) => ts::run_file(path, tx.clone(), stop).await,
         Endpoint::RawInput(raw) => raw::run(raw, &tx, stop).await,
         Endpoint::Tcp(addr) => tcp::run(&addr, &options, &tx, stop).await,
         other => Err(Error::UnsupportedEndpoint {

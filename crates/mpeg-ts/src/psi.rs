@@ -1,0 +1,152 @@
+//! Program specific information: the PAT and PMT sections (ISO/IEC 13818-1 §2.4.4.3,
+//! §2.4.4.8) and the stream types of Table 2-34.
+
+use crate::crc::crc32;
+
+/// The PID of the program association table.
+pub const PAT_PID: u16 = 0x0000;
+
+/// What an elementary stream carries (ISO/IEC 13818-1 Table 2-34).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum StreamType {
+    /// H.264 in Annex B byte-stream format (0x1B).
+    H264,
+    /// H.265 in Annex B byte-stream format (0x24).
+    H265,
+    /// AAC in ADTS frames (0x0F).
+    AacAdts,
+    /// MPEG-1 audio (layer I/II/III) (0x03).
+    Mpeg1Audio,
+    /// MPEG-2 audio (lower sampling rates) (0x04).
+    Mpeg2Audio,
+    /// Any other stream type, kept as its number.
+    Other(u8),
+}
+
+impl StreamType {
+    /// The stream_type byte of the PMT.
+    pub fn id(self) -> u8 {
+        match self {
+            StreamType::H264 => 0x1B,
+            StreamType::H265 => 0x24,
+            StreamType::AacAdts => 0x0F,
+            StreamType::Mpeg1Audio => 0x03,
+            StreamType::Mpeg2Audio => 0x04,
+            StreamType::Other(id) => id,
+        }
+    }
+
+    /// The stream type of a stream_type byte.
+    pub fn from_id(id: u8) -> StreamType {
+        match id {
+            0x1B => StreamType::H264,
+            0x24 => StreamType::H265,
+            0x0F => StreamType::AacAdts,
+            0x03 => StreamType::Mpeg1Audio,
+            0x04 => StreamType::Mpeg2Audio,
+            other => StreamType::Other(other),
+        }
+    }
+
+    /// Whether it is video (its PES stream_id is 0xE0, others 0xC0).
+    pub fn is_video(self) -> bool {
+        matches!(self, StreamType::H264 | StreamType::H265)
+    }
+}
+
+/// A PAT section naming one program's PMT PID.
+pub(crate) fn pat_section(program: u16, pmt_pid: u16) -> Vec<u8> {
+    let mut body = Vec::with_capacity(16);
+    body.extend_from_slice(&program.to_be_bytes());
+    body.extend_from_slice(&(0xE000 | pmt_pid).to_be_bytes());
+    section(0x00, 1, &body)
+}
+
+/// A PMT section: PCR PID and the (PID, stream type) of each elementary stream.
+pub(crate) fn pmt_section(program: u16, pcr_pid: u16, streams: &[(u16, StreamType)]) -> Vec<u8> {
+    let mut body = Vec::with_capacity(4 + streams.len() * 5);
+    body.extend_from_slice(&(0xE000 | pcr_pid).to_be_bytes());
+    body.extend_from_slice(&0xF000u16.to_be_bytes()); // no program descriptors
+    for &(pid, stream_type) in streams {
+        body.push(stream_type.id());
+        body.extend_from_slice(&(0xE000 | pid).to_be_bytes());
+        body.extend_from_slice(&0xF000u16.to_be_bytes()); // no ES descriptors
+    }
+    section(0x02, program, &body)
+}
+
+/// A long-form section: table id, length, id, version 0, current, section 0 of 0, body,
+/// CRC.
+fn section(table_id: u8, id: u16, body: &[u8]) -> Vec<u8> {
+    // After the length field: id (2), version/current (1), numbers (2), body, CRC (4).
+    let length = 5 + body.len() + 4;
+    let mut s = Vec::with_capacity(3 + length);
+    s.push(table_id);
+    s.extend_from_slice(&(0xB000 | length as u16).to_be_bytes());
+    s.extend_from_slice(&id.to_be_bytes());
+    s.extend_from_slice(&[0xC1, 0x00, 0x00]);
+    s.extend_from_slice(body);
+    s.extend_from_slice(&crc32(&s).to_be_bytes());
+    s
+}
+
+/// One section's table id and its body between the section header and the CRC, if the
+/// section is whole and its CRC checks. `data` starts at the table id.
+pub(crate) fn parse_section(data: &[u8]) -> Option<(u8, &[u8])> {
+    let length = usize::from(u16::from_be_bytes([*data.get(1)?, *data.get(2)?]) & 0x0FFF);
+    let whole = data.get(..3 + length)?;
+    if length < 9 || crc32(whole) != 0 {
+        return None;
+    }
+    Some((whole[0], &whole[8..whole.len() - 4]))
+}
+
+/// The PMT PIDs of a PAT body (program 0, the network PID, left out).
+pub(crate) fn parse_pat(body: &[u8]) -> Vec<u16> {
+    body.chunks_exact(4)
+        .filter(|e| u16::from_be_bytes([e[0], e[1]]) != 0)
+        .map(|e| u16::from_be_bytes([e[2], e[3]]) & 0x1FFF)
+        .collect()
+}
+
+/// The elementary streams (PID, type) of a PMT body.
+pub(crate) fn parse_pmt(body: &[u8]) -> Vec<(u16, StreamType)> {
+    let mut streams = Vec::new();
+    let Some(info) = body.get(2..4) else {
+        return streams;
+    };
+    let skip = 4 + usize::from(u16::from_be_bytes([info[0], info[1]]) & 0x0FFF);
+    let mut rest = body.get(skip..).unwrap_or(&[]);
+    while rest.len() >= 5 {
+        let pid = u16::from_be_bytes([rest[1], rest[2]]) & 0x1FFF;
+        let es_info = usize::from(u16::from_be_bytes([rest[3], rest[4]]) & 0x0FFF);
+        streams.push((pid, StreamType::from_id(rest[0])));
+        rest = rest.get(5 + es_info..).unwrap_or(&[]);
+    }
+    streams
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pmt_round_trip() {
+        let streams = [(0x100, StreamType::H264), (0x101, StreamType::AacAdts)];
+        let s = pmt_section(1, 0x100, &streams);
+        let (table, body) = parse_section(&s).expect("valid section");
+        assert_eq!(table, 2);
+        assert_eq!(parse_pmt(body), streams);
+        let pat = pat_section(1, 0x1000);
+        let (table, body) = parse_section(&pat).expect("valid section");
+        assert_eq!((table, parse_pat(body)), (0, vec![0x1000]));
+    }
+
+    #[test]
+    fn bad_crc_is_refused() {
+        let mut s = pat_section(1, 0x1000);
+        s[5] ^= 1;
+        assert!(parse_section(&s).is_none());
+    }
+}

@@ -1,0 +1,138 @@
+//! MPEG-TS remux throughput, ours against ffmpeg, at the process level: a `.ts` file read
+//! (demuxed) and written again (muxed), with a fresh process each iteration:
+//! - `ours`: `pipeline -q in.ts out.ts` (mpeg-ts demuxer, contract packets, mpeg-ts muxer)
+//! - `peer-ffmpeg`: `ffmpeg -i in.ts -c copy -f mpegts out.ts`
+//!
+//! The input is made once by ffmpeg: 720p25 H.264 4 Mbit/s (no B-frames) + AAC 48 kHz
+//! stereo, `PIPELINE_BENCH_SECONDS` long (default 60). The measured "time" is the
+//! process's CPU time (user + system, read from /proc/PID/stat once it has exited), not
+//! wall time, so that the other loads of a shared machine count less; the throughput is
+//! the input's bytes, so `cargo xtask bench pipeline-cli` prints bytes per CPU second and
+//! the ours/peer ratio. Under `cargo test --benches` it remuxes a 2 s file once.
+#![allow(clippy::unwrap_used)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use criterion::{Criterion, SamplingMode, Throughput};
+
+const BIN: &str = env!("CARGO_BIN_EXE_pipeline");
+
+/// Runs `cmd` to completion and returns its CPU time (user + system); as in
+/// record_cpu.rs (bench files cannot share a module).
+fn cpu_time_of(mut cmd: Command) -> Duration {
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stat = PathBuf::from(format!("/proc/{}/stat", child.id()));
+    let mut cpu = None;
+    while cpu.is_none() {
+        std::thread::sleep(Duration::from_millis(5));
+        cpu = zombie_cpu_ticks(&stat);
+    }
+    let status = child.wait().unwrap();
+    assert!(status.success(), "{cmd:?} failed: {status}");
+    Duration::from_secs_f64(cpu.unwrap_or(0.0) / 100.0) // USER_HZ on Linux
+}
+
+/// utime + stime of a process that has exited and is not reaped yet (state `Z`).
+fn zombie_cpu_ticks(stat: &Path) -> Option<f64> {
+    let text = std::fs::read_to_string(stat).ok()?;
+    let fields: Vec<&str> = text.rsplit_once(')')?.1.split_whitespace().collect();
+    if fields.first() != Some(&"Z") {
+        return None;
+    }
+    Some(fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?)
+}
+
+fn make_source(dir: &Path, seconds: u64) -> PathBuf {
+    let path = dir.join("source-720p.ts");
+    let status = Command::new("ffmpeg")
+        .args(["-nostdin", "-v", "error", "-y"])
+        .args(["-f", "lavfi", "-i", "testsrc2=size=1280x720:rate=25"])
+        .args(["-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000"])
+        .args(["-t", &seconds.to_string()])
+        .args([
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+            "-g",
+            "50",
+            "-bf",
+            "0",
+        ])
+        .args([
+            "-b:v", "4M", "-maxrate", "4M", "-bufsize", "8M", "-pix_fmt", "yuv420p",
+        ])
+        .args(["-c:a", "aac", "-b:a", "128k", "-ac", "2", "-ar", "48000"])
+        .args(["-f", "mpegts"])
+        .arg(&path)
+        .status()
+        .unwrap();
+    assert!(status.success(), "making the 720p source failed");
+    path
+}
+
+fn main() {
+    let full = std::env::args().any(|a| a == "--bench");
+    let mut c = Criterion::default()
+        .configure_from_args()
+        .sample_size(10)
+        .warm_up_time(Duration::from_millis(1))
+        .measurement_time(Duration::from_millis(1));
+    if !test_support::peers_present("ts_remux", &["ffmpeg"]) {
+        return;
+    }
+    let dir = test_support::temp_dir();
+    let seconds = if full {
+        std::env::var("PIPELINE_BENCH_SECONDS")
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(60)
+    } else {
+        2
+    };
+    let input = make_source(dir.path(), seconds);
+    let bytes = std::fs::metadata(&input).unwrap().len();
+    let out = dir.path().join("out.ts");
+    let ours = |input: &Path, out: &Path| {
+        let mut cmd = Command::new(BIN);
+        cmd.arg("-q").arg(input).arg(out);
+        cmd
+    };
+    let ffmpeg = |input: &Path, out: &Path| {
+        let mut cmd = Command::new("ffmpeg");
+        cmd.args(["-nostdin", "-v", "error", "-y", "-i"])
+            .arg(input)
+            .args(["-c", "copy", "-f", "mpegts"])
+            .arg(out);
+        cmd
+    };
+    let mut group = c.benchmark_group(format!("ts-remux-720p-{seconds}s"));
+    group
+        .sampling_mode(SamplingMode::Flat)
+        .throughput(Throughput::Bytes(bytes));
+    for (name, command) in [
+        ("ours", &ours as &dyn Fn(&Path, &Path) -> Command),
+        ("peer-ffmpeg", &ffmpeg),
+    ] {
+        group.bench_function(name, |b| {
+            b.iter_custom(|iters| {
+                let mut total = Duration::ZERO;
+                for _ in 0..iters {
+                    let cpu = cpu_time_of(command(&input, &out));
+                    eprintln!("{name}: {:.3} CPU s for {bytes} bytes", cpu.as_secs_f64());
+                    total += cpu;
+                }
+                total
+            });
+        });
+    }
+    group.finish();
+    c.final_summary();
+}

@@ -1,0 +1,226 @@
+//! MPEG-TS file output (`.ts`) through `mpeg_ts`: H.264/H.265 as Annex B with the
+//! parameter sets repeated before every key frame, AAC in ADTS, MPEG audio as is.
+//! Written as `NAME.partial` and renamed when finished, like the MP4 sink.
+//!
+//! Times go from each track's timescale to the 90 kHz of TS; the muxer adds its fixed
+//! offset so that B-frame decode times stay positive. TS packets are gathered in one
+//! buffer and written in blocks of about 64 KB: the packetization copies the payload
+//! once anyway, so the buffer adds no copy.
+
+use std::fs::File;
+use std::io::Write;
+use std::path::PathBuf;
+use std::time::SystemTime;
+
+use bytes::Bytes;
+use media_core::{Codec, Packet, Track};
+use mpeg_ts::nal::{self, VideoCodec};
+use mpeg_ts::{Frame, Muxer, StreamType};
+
+use crate::contract::{Sink, SinkFactory, describe};
+use crate::{Error, Options};
+
+const TAKES: &str = "H.264, H.265, AAC and MP3 tracks";
+const BLOCK: usize = 64 * 1024;
+
+pub(crate) struct TsFileFactory {
+    pub(crate) path: PathBuf,
+    pub(crate) options: Options,
+}
+
+/// How one track goes into TS.
+enum Carriage {
+    Video {
+        codec: VideoCodec,
+        parameter_sets: Vec<Bytes>,
+    },
+    Aac {
+        config: Bytes,
+    },
+    Mpeg,
+}
+
+fn carriage(index: usize, track: &Track, endpoint: &str) -> Result<(StreamType, Carriage), Error> {
+    let config_err = |source| Error::Ts {
+        endpoint: endpoint.to_owned(),
+        source,
+    };
+    Ok(match &track.codec {
+        Codec::H264 { config } => (
+            StreamType::H264,
+            Carriage::Video {
+                codec: VideoCodec::H264,
+                parameter_sets: nal::avc_parameter_sets(config).map_err(config_err)?,
+            },
+        ),
+        Codec::H265 { config } => (
+            StreamType::H265,
+            Carriage::Video {
+                codec: VideoCodec::H265,
+                parameter_sets: nal::hevc_parameter_sets(config).map_err(config_err)?,
+            },
+        ),
+        Codec::Aac { config } => {
+            // Checked now, so that a config ADTS cannot carry fails before the first file.
+            mpeg_ts::adts::header(config, 0).map_err(config_err)?;
+            (
+                StreamType::AacAdts,
+                Carriage::Aac {
+                    config: config.clone(),
+                },
+            )
+        }
+        Codec::Mp3 if track.sample_rate >= 32_000 => (StreamType::Mpeg1Audio, Carriage::Mpeg),
+        Codec::Mp3 => (StreamType::Mpeg2Audio, Carriage::Mpeg),
+        _ => {
+            return Err(Error::Misfit {
+                endpoint: endpoint.to_owned(),
+                takes: TAKES.into(),
+                found: describe(index, track),
+            });
+        }
+    })
+}
+
+impl SinkFactory for TsFileFactory {
+    fn check(&self, tracks: &[Track]) -> Result<(), Error> {
+        let endpoint = self.path.display().to_string();
+        for (index, track) in tracks.iter().enumerate() {
+            carriage(index, track, &endpoint)?;
+        }
+        Ok(())
+    }
+
+    fn open(&mut self, tracks: &[Track], _wall: SystemTime) -> Result<Box<dyn Sink>, Error> {
+        let endpoint = self.path.display().to_string();
+        let mut types = Vec::with_capacity(tracks.len());
+        let mut carriages = Vec::with_capacity(tracks.len());
+        for (index, track) in tracks.iter().enumerate() {
+            let (stream_type, carriage) = carriage(index, track, &endpoint)?;
+            types.push(stream_type);
+            carriages.push(carriage);
+        }
+        let muxer = Muxer::new(&types).map_err(|source| Error::Ts {
+            endpoint: endpoint.clone(),
+            source,
+        })?;
+        let mut partial = self.path.as_os_str().to_owned();
+        partial.push(".partial");
+        let partial = PathBuf::from(partial);
+        if let Some(dir) = self.path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| Error::io(format!("creating {}", dir.display()), e))?;
+        }
+        let file = File::create(&partial)
+            .map_err(|e| Error::io(format!("creating {}", partial.display()), e))?;
+        tracing::info!(file = %self.path.display(), "recording");
+        Ok(Box::new(TsFileSink {
+            muxer,
+            carriages,
+            timescales: tracks.iter().map(|t| t.timescale.max(1)).collect(),
+            buffer: Vec::with_capacity(2 * BLOCK),
+            file,
+            partial,
+            path: self.path.clone(),
+            fsync: !matches!(self.options.fsync, crate::FsyncPolicy::Never),
+        }))
+    }
+}
+
+struct TsFileSink {
+    muxer: Muxer,
+    carriages: Vec<Carriage>,
+    timescales: Vec<u32>,
+    buffer: Vec<u8>,
+    file: File,
+    partial: PathBuf,
+    path: PathBuf,
+    fsync: bool,
+}
+
+impl TsFileSink {
+    fn write_out(&mut self) -> Result<(), Error> {
+        self.file
+            .write_all(&self.buffer)
+            .map_err(|e| Error::io(format!("writing {}", self.partial.display()), e))?;
+        self.buffer.clear();
+        Ok(())
+    }
+}
+
+/// `time` ticks of `timescale` in 90 kHz ticks, rounded to nearest.
+fn to_90khz(time: i64, timescale: u32) -> i64 {
+    let scale = i128::from(timescale);
+    ((i128::from(time) * 90_000 + scale / 2).div_euclid(scale)) as i64
+}
+
+impl Sink for TsFileSink {
+    fn write(&mut self, packet: Packet) -> Result<(), Error> {
+        let (Some(carriage), Some(&timescale)) = (
+            self.carriages.get(packet.track),
+            self.timescales.get(packet.track),
+        ) else {
+            return Ok(());
+        };
+        let err = |source| Error::Ts {
+            endpoint: self.path.display().to_string(),
+            source,
+        };
+        let payload = match carriage {
+            Carriage::Video {
+                codec,
+                parameter_sets,
+            } => {
+                let sets = packet.keyframe.then_some(&parameter_sets[..]);
+                nal::annex_b_pieces(*codec, &packet.data, sets).map_err(err)?
+            }
+            Carriage::Aac { config } => {
+                let header = mpeg_ts::adts::header(config, packet.data.len()).map_err(err)?;
+                vec![Bytes::copy_from_slice(&header), packet.data.clone()]
+            }
+            Carriage::Mpeg => vec![packet.data.clone()],
+        };
+        let frame = Frame {
+            stream: packet.track,
+            pts: to_90khz(packet.dts + i64::from(packet.cts_offset), timescale),
+            dts: to_90khz(packet.dts, timescale),
+            random_access: packet.keyframe,
+            payload: &payload,
+        };
+        self.muxer.write(&frame, &mut self.buffer).map_err(err)?;
+        if self.buffer.len() >= BLOCK {
+            self.write_out()?;
+        }
+        Ok(())
+    }
+
+    fn set_codec(&mut self, track: usize, config: &Track) -> Result<(), Error> {
+        let endpoint = self.path.display().to_string();
+        let (_, carriage) = carriage(track, config, &endpoint)?;
+        if let Some(slot) = self.carriages.get_mut(track) {
+            *slot = carriage;
+        }
+        Ok(())
+    }
+
+    fn finish(mut self: Box<Self>) -> Result<Option<PathBuf>, Error> {
+        self.write_out()?;
+        if self.fsync {
+            self.file
+                .sync_all()
+                .map_err(|e| Error::io(format!("syncing {}", self.partial.display()), e))?;
+        }
+        std::fs::rename(&self.partial, &self.path).map_err(|e| {
+            Error::io(
+                format!(
+                    "renaming {} to {}",
+                    self.partial.display(),
+                    self.path.display()
+                ),
+                e,
+            )
+        })?;
+        tracing::info!(file = %self.path.display(), "finished");
+        Ok(Some(self.path))
+    }
+}

@@ -1,0 +1,350 @@
+//! MPEG-TS file input (`.ts`) through `mpeg_ts`: H.264/H.265 (Annex B to length-prefixed
+//! NAL units, in-band parameter sets to the avcC/hvcC configuration), AAC (ADTS to raw
+//! access units), MPEG audio (split into frames). Other stream types are left out.
+//!
+//! The tracks are sent once every stream's configuration is known (the first SPS/PPS,
+//! ADTS header or MPEG audio header); frames are held until then, at most
+//! [`HELD_FRAMES`] (streams still unknown then are left out, with a warning). Video
+//! keeps the 90 kHz clock of TS; audio is counted in samples (timescale = sample rate),
+//! following the PES times when they jump by more than half a frame.
+
+use std::io::Read;
+use std::path::PathBuf;
+use std::time::SystemTime;
+
+use bytes::Bytes;
+use mpeg_ts::nal::{self, VideoCodec};
+use mpeg_ts::{DemuxedFrame, Demuxer, Event, StreamType, adts, sps};
+use tokio::sync::{mpsc, watch};
+
+use crate::contract::InputEvent;
+use crate::{Codec, Error, Packet, Track};
+
+/// Frames held while waiting for every stream's configuration.
+const HELD_FRAMES: usize = 1000;
+const CHUNK: usize = 188 * 512;
+
+pub(crate) async fn run_file(
+    path: PathBuf,
+    tx: mpsc::Sender<InputEvent>,
+    stop: watch::Receiver<bool>,
+) -> Result<(), Error> {
+    let name = path.display().to_string();
+    let file = std::fs::File::open(&path).map_err(|e| Error::io(format!("opening {name}"), e))?;
+    let task_name = name.clone();
+    tokio::task::spawn_blocking(move || Reader::new(task_name, tx).read(file, &stop))
+        .await
+        .map_err(|e| Error::Input {
+            input: name,
+            reason: format!("reader thread failed: {e}"),
+        })?
+}
+
+enum Kind {
+    Video(VideoCodec),
+    Aac,
+    Mpeg,
+}
+
+struct Stream {
+    pid: u16,
+    kind: Kind,
+    track: Option<Track>,
+    /// Index in the tracks sent.
+    index: Option<usize>,
+    /// Audio: the next frame's time in samples, when continuous.
+    next: Option<i64>,
+}
+
+struct Reader {
+    name: String,
+    tx: mpsc::Sender<InputEvent>,
+    streams: Vec<Option<Stream>>,
+    held: Vec<DemuxedFrame>,
+    sent: bool,
+    /// The first decode time (90 kHz): time zero of every track.
+    origin: i64,
+}
+
+impl Reader {
+    fn new(name: String, tx: mpsc::Sender<InputEvent>) -> Reader {
+        Reader {
+            name,
+            tx,
+            streams: Vec::new(),
+            held: Vec::new(),
+            sent: false,
+            origin: 0,
+        }
+    }
+
+    fn ts_err(&self) -> impl Fn(mpeg_ts::Error) -> Error + '_ {
+        |source| Error::Ts {
+            endpoint: self.name.clone(),
+            source,
+        }
+    }
+
+    fn read<R: Read>(mut self, mut reader: R, stop: &watch::Receiver<bool>) -> Result<(), Error> {
+        let mut demuxer = Demuxer::new();
+        let mut chunk = vec![0u8; CHUNK];
+        while !*stop.borrow() {
+            let n = reader
+                .read(&mut chunk)
+                .map_err(|e| Error::io(format!("reading {}", self.name), e))?;
+            if n == 0 {
+                let end = demuxer.finish();
+                while let Some(event) = demuxer.poll() {
+                    if !self.event(event)? {
+                        return Ok(());
+                    }
+                }
+                // No program at all says more than "no tracks".
+                if let (false, Err(e @ mpeg_ts::Error::NoProgram { .. })) = (self.sent, &end) {
+                    return Err(Error::Ts {
+                        endpoint: self.name.clone(),
+                        source: e.clone(),
+                    });
+                }
+                if !self.sent && !self.send_tracks()? {
+                    return Ok(());
+                }
+                return end.map_err(self.ts_err());
+            }
+            demuxer.push(&chunk[..n]).map_err(self.ts_err())?;
+            while let Some(event) = demuxer.poll() {
+                if !self.event(event)? {
+                    return Ok(()); // the recorder stopped (duration reached)
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Handles one event; false when the recorder is gone.
+    fn event(&mut self, event: Event) -> Result<bool, Error> {
+        match event {
+            Event::Streams(infos) => {
+                if self.sent {
+                    return Err(Error::Input {
+                        input: self.name.clone(),
+                        reason: "the program's streams change in the middle of the file".into(),
+                    });
+                }
+                self.streams = infos
+                    .iter()
+                    .map(|info| {
+                        let kind = match info.stream_type {
+                            StreamType::H264 => Kind::Video(VideoCodec::H264),
+                            StreamType::H265 => Kind::Video(VideoCodec::H265),
+                            StreamType::AacAdts => Kind::Aac,
+                            StreamType::Mpeg1Audio | StreamType::Mpeg2Audio => Kind::Mpeg,
+                            other => {
+                                tracing::warn!(input = %self.name, pid = info.pid, "stream type {:#04x} left out", other.id());
+                                return None;
+                            }
+                        };
+                        Some(Stream { pid: info.pid, kind, track: None, index: None, next: None })
+                    })
+                    .collect();
+                self.held.clear();
+                Ok(true)
+            }
+            Event::Frame(frame) => {
+                if self.sent {
+                    return self.emit(frame);
+                }
+                self.learn(&frame);
+                self.held.push(frame);
+                let known = self.streams.iter().flatten().all(|s| s.track.is_some());
+                if known || self.held.len() >= HELD_FRAMES {
+                    return self.send_tracks();
+                }
+                Ok(true)
+            }
+        }
+    }
+
+    /// Takes a stream's configuration from its first frames.
+    fn learn(&mut self, frame: &DemuxedFrame) {
+        let Some(Some(stream)) = self.streams.get_mut(frame.stream) else {
+            return;
+        };
+        if stream.track.is_some() {
+            return;
+        }
+        stream.track = match stream.kind {
+            Kind::Video(codec) => {
+                let (_, sets) = nal::to_length_prefixed(codec, &frame.data);
+                let (record, sps_type) = match codec {
+                    VideoCodec::H264 => (nal::avc_record(&sets), 7),
+                    VideoCodec::H265 => (nal::hevc_record(&sets), 33),
+                };
+                let size = sets
+                    .iter()
+                    .find(|s| codec.nal_type(s) == Some(sps_type))
+                    .and_then(|s| match codec {
+                        VideoCodec::H264 => sps::avc_dimensions(s),
+                        VideoCodec::H265 => sps::hevc_dimensions(s),
+                    });
+                match (record, size) {
+                    (Ok(config), Some((w, h))) => Some(Track::video(
+                        match codec {
+                            VideoCodec::H264 => Codec::H264 { config },
+                            VideoCodec::H265 => Codec::H265 { config },
+                        },
+                        90_000,
+                        w,
+                        h,
+                    )),
+                    _ => None,
+                }
+            }
+            Kind::Aac => adts::split(&frame.data).0.map(|f| {
+                Track::audio(
+                    Codec::Aac {
+                        config: f.audio_specific_config,
+                    },
+                    f.sample_rate,
+                    f.channels,
+                )
+            }),
+            Kind::Mpeg => mp3_frames::FrameHeader::parse(&frame.data)
+                .ok()
+                .map(|(_, h)| {
+                    Track::audio(Codec::Mp3, h.sample_rate(), u16::from(h.mode().channels()))
+                }),
+        };
+    }
+
+    fn send_tracks(&mut self) -> Result<bool, Error> {
+        let mut tracks = Vec::new();
+        for stream in self.streams.iter_mut().flatten() {
+            match &stream.track {
+                Some(track) => {
+                    stream.index = Some(tracks.len());
+                    tracks.push(track.clone());
+                }
+                None => tracing::warn!(input = %self.name, pid = stream.pid,
+                    "left out: no configuration (parameter sets or audio header) in the first {HELD_FRAMES} frames"),
+            }
+        }
+        if tracks.is_empty() {
+            return Err(Error::Input {
+                input: self.name.clone(),
+                reason: "no H.264, H.265, AAC or MPEG audio stream with a readable configuration"
+                    .into(),
+            });
+        }
+        self.sent = true;
+        self.origin = self.held.iter().filter_map(|f| f.dts).min().unwrap_or(0);
+        if self.tx.blocking_send(InputEvent::Tracks(tracks)).is_err() {
+            return Ok(false);
+        }
+        for frame in std::mem::take(&mut self.held) {
+            if !self.emit(frame)? {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+
+    /// Sends a frame's packets; false when the recorder is gone.
+    fn emit(&mut self, frame: DemuxedFrame) -> Result<bool, Error> {
+        let origin = self.origin;
+        let Some(Some(stream)) = self.streams.get_mut(frame.stream) else {
+            return Ok(true);
+        };
+        let (Some(index), Some(track), Some(dts)) = (stream.index, &stream.track, frame.dts) else {
+            return Ok(true);
+        };
+        let dts = dts - origin;
+        let pts = frame.pts.map_or(dts, |p| p - origin);
+        let mut packets = Vec::new();
+        match stream.kind {
+            Kind::Video(codec) => {
+                let (sample, _) = nal::to_length_prefixed(codec, &frame.data);
+                if sample.is_empty() {
+                    return Ok(true);
+                }
+                let keyframe = frame.random_access || has_random_access_unit(codec, &sample);
+                let mut packet = Packet::new(index, dts, keyframe, sample);
+                packet.cts_offset = i32::try_from(pts - dts).unwrap_or(0);
+                packets.push(packet);
+            }
+            Kind::Aac => {
+                let rate = i64::from(track.sample_rate);
+                let units = adts::split(&frame.data).1;
+                let mut at = audio_time(&mut stream.next, pts, rate, 1024);
+                for unit in units {
+                    packets.push(audio(index, at, 1024, unit));
+                    at += 1024;
+                }
+                stream.next = Some(at);
+            }
+            Kind::Mpeg => {
+                let rate = i64::from(track.sample_rate);
+                let frames = mpeg_frames(&frame.data);
+                let samples = frames.first().map_or(1152, |(_, s)| *s);
+                let mut at = audio_time(&mut stream.next, pts, rate, samples);
+                for (data, samples) in frames {
+                    packets.push(audio(index, at, samples, data));
+                    at += i64::from(samples);
+                }
+                stream.next = Some(at);
+            }
+        }
+        for packet in packets {
+            if self
+                .tx
+                .blocking_send(InputEvent::Packet(packet, SystemTime::now()))
+                .is_err()
+            {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+}
+
+fn audio(track: usize, dts: i64, samples: u32, data: Bytes) -> Packet {
+    let mut packet = Packet::new(track, dts, true, data);
+    packet.duration = Some(samples);
+    packet
+}
+
+/// The time in samples of an audio PES starting at `pts` (90 kHz): the continuation of
+/// the previous one unless they differ by more than half a frame.
+fn audio_time(next: &mut Option<i64>, pts: i64, rate: i64, frame: u32) -> i64 {
+    let at = (i128::from(pts) * i128::from(rate) + 45_000).div_euclid(90_000) as i64;
+    match *next {
+        Some(n) if (n - at).abs() <= i64::from(frame / 2) => n,
+        _ => at,
+    }
+}
+
+/// The MPEG audio frames of a PES payload and their sample counts.
+fn mpeg_frames(data: &Bytes) -> Vec<(Bytes, u32)> {
+    let mut frames = Vec::new();
+    let mut at = 0;
+    while let Some(Ok((_, header))) = data.get(at..).map(mp3_frames::FrameHeader::parse) {
+        let Some(len) = header.frame_len().map(|l| l as usize).filter(|&l| l > 4) else {
+            break;
+        };
+        let end = (at + len).min(data.len());
+        frames.push((data.slice(at..end), header.samples()));
+        at = end;
+    }
+    frames
+}
+
+/// Whether a length-prefixed sample holds an IDR (H.264) or IRAP (H.265) picture.
+fn has_random_access_unit(codec: VideoCodec, sample: &Bytes) -> bool {
+    nal::length_prefixed_units(sample).is_ok_and(|units| {
+        units.iter().any(|u| match (codec, codec.nal_type(u)) {
+            (VideoCodec::H264, Some(t)) => t == 5,
+            (VideoCodec::H265, Some(t)) => (16..=21).contains(&t),
+            _ => false,
+        })
+    })
+}

@@ -1,0 +1,416 @@
+//! MPEG-TS files in and out, checked by ffprobe and ffmpeg: the test camera to `.ts`
+//! (ffprobe counts, durations, key flags, clean decode), and ffmpeg-made `.ts` files
+//! (H.264+AAC with B-frames, H.265, MP3) to our MP4, compared packet by packet.
+#![allow(clippy::unwrap_used)]
+
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+use pipeline::{Direction, Endpoint, Options, Pipeline};
+use test_support::ffprobe::{self, Value, num};
+use test_support::rtsp::RtspServer;
+
+async fn convert(input: &Path, output: &Path, options: Options) -> Result<(), pipeline::Error> {
+    let input = Endpoint::parse(input.to_str().unwrap(), Direction::Input)?;
+    let output = Endpoint::parse(output.to_str().unwrap(), Direction::Output)?;
+    Pipeline::new(input, output)
+        .with_options(options)
+        .run()
+        .await
+        .map(|_| ())
+}
+
+fn key(p: &Value) -> bool {
+    p["flags"].as_str().unwrap_or("").starts_with('K')
+}
+
+fn decodes_cleanly(file: &Path) {
+    let errors = ffprobe::decode_errors(file);
+    assert!(
+        errors.is_empty(),
+        "{}: ffmpeg decode errors: {errors}",
+        file.display()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn camera_to_ts_is_read_by_ffprobe_and_decodes() {
+    let mut names: Vec<&str> = RtspServer::PEERS.to_vec();
+    names.extend(["ffprobe", "ffmpeg"]);
+    if !test_support::peers_present("camera_to_ts_is_read_by_ffprobe_and_decodes", &names) {
+        return;
+    }
+    let server = RtspServer::start_default();
+    let dir = test_support::temp_dir();
+    let out = dir.path().join("out.ts");
+    let input = Endpoint::parse(&server.url("/h264aac"), Direction::Input).unwrap();
+    let output = Endpoint::parse(out.to_str().unwrap(), Direction::Output).unwrap();
+    let options = Options {
+        duration: Some(Duration::from_secs(3)),
+        ..Options::default()
+    };
+    let summary = Pipeline::new(input, output)
+        .with_options(options)
+        .run()
+        .await
+        .unwrap();
+    assert_eq!(summary.files, vec![out.clone()]);
+
+    let probe = ffprobe::probe(&out);
+    assert_eq!(probe["format"]["format_name"], "mpegts", "{probe}");
+    let streams = probe["streams"].as_array().unwrap();
+    let codecs: Vec<&str> = streams
+        .iter()
+        .map(|s| s["codec_name"].as_str().unwrap())
+        .collect();
+    assert_eq!(codecs, ["h264", "aac"], "{probe}");
+    assert_eq!(streams[0]["width"], 640, "{probe}");
+
+    let video = ffprobe::packets(&out, "v:0");
+    let audio = ffprobe::packets(&out, "a:0");
+    // 3 s at the camera's 15 frames/s; AAC frames of 1024 samples.
+    assert!(
+        (44..=47).contains(&video.len()),
+        "{} video packets",
+        video.len()
+    );
+    assert!(key(&video[0]), "the first video packet is a key frame");
+    let span = |p: &[Value]| num(&p[p.len() - 1]["pts_time"]) - num(&p[0]["pts_time"]);
+    assert!(
+        (span(&video) - 3.0).abs() <= 0.15,
+        "video spans {}",
+        span(&video)
+    );
+    assert!(
+        (span(&audio) - 3.0).abs() <= 0.15,
+        "audio spans {}",
+        span(&audio)
+    );
+    let rate = num(&streams[1]["sample_rate"]);
+    let expected_audio = (3.0 * rate / 1024.0).round() as i64;
+    assert!(
+        (audio.len() as i64 - expected_audio).abs() <= 3,
+        "{} audio packets, expected about {expected_audio}",
+        audio.len()
+    );
+    // Audio times step by exactly one frame (1024 samples) in 90 kHz ticks, give or take
+    // one tick of rounding.
+    let step = 1024.0 * 90_000.0 / rate;
+    for pair in audio.windows(2) {
+        let d = num(&pair[1]["pts"]) - num(&pair[0]["pts"]);
+        assert!(
+            (d - step).abs() <= 1.0,
+            "audio pts step {d}, expected {step}"
+        );
+    }
+    decodes_cleanly(&out);
+
+    // And back: our .ts read by our TS input into MP4, packet by packet against ffprobe's
+    // reading of the .ts, and the same decoded pictures.
+    let mp4 = dir.path().join("back.mp4");
+    convert(&out, &mp4, Options::default()).await.unwrap();
+    let origins = (first_pts(&out), first_pts(&mp4));
+    same_packets(&out, &mp4, "v:0", origins, None);
+    same_packets(&out, &mp4, "a:0", origins, Some(7));
+    assert_eq!(decoded_hashes(&out, "v:0"), decoded_hashes(&mp4, "v:0"));
+}
+
+/// Makes a 2 s `.ts` file with ffmpeg from its test sources.
+fn ffmpeg_ts(dir: &Path, name: &str, args: &[&str]) -> std::path::PathBuf {
+    let out = dir.join(name);
+    let status = Command::new("ffmpeg")
+        .args(["-nostdin", "-v", "error", "-y"])
+        .args(args)
+        .args(["-t", "2", "-f", "mpegts"])
+        .arg(&out)
+        .status()
+        .unwrap();
+    assert!(status.success(), "ffmpeg making {name}");
+    out
+}
+
+/// The decoded frames' hashes (`-f framemd5`) of one stream: identical pictures and
+/// samples whatever the container.
+fn decoded_hashes(file: &Path, stream: &str) -> Vec<String> {
+    let out = Command::new("ffmpeg")
+        .args(["-nostdin", "-v", "error", "-i"])
+        .arg(file)
+        .args(["-map", &format!("0:{stream}"), "-f", "framemd5", "-"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "ffmpeg framemd5 of {}",
+        file.display()
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter_map(|l| l.rsplit(',').next().map(|h| h.trim().to_owned()))
+        .collect()
+}
+
+/// Compares ffprobe's packets of `stream` in the ffmpeg-made `.ts` and in our MP4: count,
+/// times relative to `origin` (seconds, within two 90 kHz ticks), key flags, and for audio
+/// the sizes (`adts` bytes of header less in MP4).
+fn same_packets(ts: &Path, mp4: &Path, stream: &str, origins: (f64, f64), adts: Option<i64>) {
+    let (a, b) = (ffprobe::packets(ts, stream), ffprobe::packets(mp4, stream));
+    assert_eq!(
+        a.len(),
+        b.len(),
+        "{stream}: packet counts of {} and {}",
+        ts.display(),
+        mp4.display()
+    );
+    // Two 90 kHz ticks of rounding; audio in MP4 counts samples, so one sample more.
+    let rate = ffprobe::probe_with(mp4, &["-select_streams", stream, "-show_streams"]);
+    let sample = num(&rate["streams"][0]["sample_rate"]);
+    let tick = 2.0 / 90_000.0 + if sample > 0.0 { 1.0 / sample } else { 0.0 };
+    for (i, (p, q)) in a.iter().zip(&b).enumerate() {
+        for field in ["pts_time", "dts_time"] {
+            let (x, y) = (num(&p[field]) - origins.0, num(&q[field]) - origins.1);
+            assert!(
+                (x - y).abs() <= tick,
+                "{stream} packet {i}: {field} {x} in .ts, {y} in MP4"
+            );
+        }
+        assert_eq!(key(p), key(q), "{stream} packet {i}: key flag");
+        if let Some(header) = adts {
+            assert_eq!(
+                num(&p["size"]) as i64 - header,
+                num(&q["size"]) as i64,
+                "{stream} packet {i}: size"
+            );
+        }
+    }
+}
+
+fn first_pts(file: &Path) -> f64 {
+    let probe = ffprobe::probe(file);
+    probe["streams"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| num(&s["start_time"]))
+        .fold(f64::INFINITY, f64::min)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn ffmpeg_ts_to_mp4_packet_by_packet() {
+    if !test_support::peers_present("ffmpeg_ts_to_mp4_packet_by_packet", &["ffmpeg", "ffprobe"]) {
+        return;
+    }
+    let dir = test_support::temp_dir();
+    let video = ["-f", "lavfi", "-i", "testsrc=size=320x240:rate=25"];
+    let cases: Vec<(&str, Vec<&str>, &[&str])> = vec![
+        (
+            "h264-aac.ts",
+            [
+                &video[..],
+                &["-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000"],
+                &["-c:v", "libx264", "-bf", "2", "-g", "25", "-c:a", "aac"],
+            ]
+            .concat(),
+            &["v:0", "a:0"],
+        ),
+        (
+            "h265.ts",
+            [
+                &video[..],
+                &[
+                    "-c:v",
+                    "libx265",
+                    "-x265-params",
+                    "log-level=error",
+                    "-bf",
+                    "2",
+                ],
+            ]
+            .concat(),
+            &["v:0"],
+        ),
+        (
+            "mp3.ts",
+            vec![
+                "-f",
+                "lavfi",
+                "-i",
+                "sine=frequency=440:sample_rate=44100",
+                "-c:a",
+                "libmp3lame",
+            ],
+            &["a:0"],
+        ),
+    ];
+    for (name, args, streams) in cases {
+        let ts = ffmpeg_ts(dir.path(), name, &args);
+        let mp4 = dir.path().join(format!("{name}.mp4"));
+        convert(&ts, &mp4, Options::default()).await.unwrap();
+        let origins = (first_pts(&ts), first_pts(&mp4));
+        for &stream in streams {
+            let adts = match (name, stream) {
+                ("h264-aac.ts", "a:0") => Some(7),
+                ("mp3.ts", _) => Some(0),
+                _ => None,
+            };
+            same_packets(&ts, &mp4, stream, origins, adts);
+            assert_eq!(
+                decoded_hashes(&ts, stream),
+                decoded_hashes(&mp4, stream),
+                "{name} {stream}: decoded frames"
+            );
+        }
+        decodes_cleanly(&mp4);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn garbage_and_truncated_ts_give_clear_errors() {
+    if !test_support::peers_present(
+        "garbage_and_truncated_ts_give_clear_errors",
+        &["ffmpeg", "ffprobe"],
+    ) {
+        return;
+    }
+    let dir = test_support::temp_dir();
+    let garbage = dir.path().join("garbage.ts");
+    std::fs::write(
+        &garbage,
+        (0..100_000u32)
+            .map(|i| (i * 7 % 251) as u8)
+            .collect::<Vec<_>>(),
+    )
+    .unwrap();
+    let err = convert(&garbage, &dir.path().join("g.mp4"), Options::default())
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("not an MPEG transport stream"),
+        "{err}"
+    );
+    let empty = dir.path().join("empty.ts");
+    std::fs::write(&empty, b"").unwrap();
+    let err = convert(&empty, &dir.path().join("e.mp4"), Options::default())
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("no program found"), "{err}");
+
+    let ts = ffmpeg_ts(
+        dir.path(),
+        "whole.ts",
+        &[
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc=size=320x240:rate=25",
+            "-c:v",
+            "libx264",
+        ],
+    );
+    let mut bytes = std::fs::read(&ts).unwrap();
+    bytes.truncate(188 * 60 + 100);
+    let cut = dir.path().join("cut.ts");
+    std::fs::write(&cut, &bytes).unwrap();
+    let err = convert(&cut, &dir.path().join("cut.mp4"), Options::default())
+        .await
+        .unwrap_err();
+    let text = err.to_string();
+    assert!(
+        text.contains("truncated transport stream") && text.contains("at byte 11280"),
+        "{text}"
+    );
+    // What came before the cut is in a finished MP4 that ffmpeg decodes.
+    let frames = ffprobe::packets(dir.path().join("cut.mp4"), "v:0").len();
+    assert!(frames >= 5, "{frames} frames before the cut");
+    decodes_cleanly(&dir.path().join("cut.mp4"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn ts_to_ts_remux_keeps_every_packet() {
+    if !test_support::peers_present("ts_to_ts_remux_keeps_every_packet", &["ffmpeg", "ffprobe"]) {
+        return;
+    }
+    let dir = test_support::temp_dir();
+    let source = ffmpeg_ts(
+        dir.path(),
+        "source.ts",
+        &[
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc=size=320x240:rate=25",
+            "-f",
+            "lavfi",
+            "-i",
+            "sine=frequency=440:sample_rate=48000",
+            "-c:v",
+            "libx264",
+            "-bf",
+            "2",
+            "-g",
+            "25",
+            "-c:a",
+            "aac",
+        ],
+    );
+    let out = dir.path().join("remuxed.ts");
+    convert(&source, &out, Options::default()).await.unwrap();
+    let origins = (first_pts(&source), first_pts(&out));
+    same_packets(&source, &out, "v:0", origins, None);
+    same_packets(&source, &out, "a:0", origins, Some(0)); // ADTS on both sides
+    for stream in ["v:0", "a:0"] {
+        assert_eq!(
+            decoded_hashes(&source, stream),
+            decoded_hashes(&out, stream),
+            "{stream}"
+        );
+    }
+    decodes_cleanly(&out);
+
+    // H.265 (hvcC to Annex B with VPS/SPS/PPS before key frames, and back) and MP3.
+    for (name, args, stream, adts) in [
+        (
+            "h265.ts",
+            vec![
+                "-f",
+                "lavfi",
+                "-i",
+                "testsrc=size=320x240:rate=25",
+                "-c:v",
+                "libx265",
+                "-x265-params",
+                "log-level=error",
+                "-bf",
+                "2",
+            ],
+            "v:0",
+            None,
+        ),
+        (
+            "mp3.ts",
+            vec![
+                "-f",
+                "lavfi",
+                "-i",
+                "sine=frequency=440:sample_rate=44100",
+                "-c:a",
+                "libmp3lame",
+            ],
+            "a:0",
+            Some(0),
+        ),
+    ] {
+        let source = ffmpeg_ts(dir.path(), name, &args);
+        let out = dir.path().join(format!("remuxed-{name}"));
+        convert(&source, &out, Options::default()).await.unwrap();
+        let origins = (first_pts(&source), first_pts(&out));
+        same_packets(&source, &out, stream, origins, adts);
+        assert_eq!(
+            decoded_hashes(&source, stream),
+            decoded_hashes(&out, stream),
+            "{name}"
+        );
+        decodes_cleanly(&out);
+    }
+}
