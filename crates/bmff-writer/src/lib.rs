@@ -48,9 +48,11 @@ mod fragment;
 mod fsync;
 mod index;
 mod io;
+pub mod journal;
 mod moov;
 mod nal;
 mod plain;
+mod recover;
 mod record;
 mod stbl;
 #[cfg(feature = "tokio")]
@@ -65,6 +67,7 @@ pub use fsync::{
 };
 pub use io::{FragmentedWriter, Mp4Writer, SegmentFiles, SegmentSink, SegmentWriter, Written};
 pub use plain::{Finish, Mp4Options, Muxer, Patch};
+pub use recover::{RecoveredPlain, journal_path, recover_plain};
 pub use record::{HevcTag, ParameterSets};
 pub use vectored::write_all_vectored;
 
@@ -185,6 +188,12 @@ pub enum Error {
         what: &'static str,
         /// The value.
         value: u128,
+    },
+    /// An index journal cannot be used to recover a file.
+    #[error("index journal unusable: {reason}")]
+    Journal {
+        /// What is wrong.
+        reason: &'static str,
     },
     /// An I/O error of an adapter.
     #[error("I/O error while {context}: {source}")]

@@ -16,6 +16,7 @@ use bytes::Bytes;
 use crate::boxes::BoxWriter;
 use crate::codec::{Codec, TrackConfig};
 use crate::column::Column;
+use crate::journal::{JournalSample, JournalState, JournalTrack};
 use crate::moov::{self, EditList, TrackSetup, TrakTimes};
 use crate::stbl::{ChunkEntry, OpenChunk, TrackIndex, presentation_end, sample_tables};
 use crate::{Error, Result, Sample, rescale};
@@ -81,6 +82,7 @@ pub struct Muxer {
     payload_start: u64,
     appends: Vec<Bytes>,
     finished: bool,
+    journal: Option<JournalState>,
 }
 
 impl Muxer {
@@ -149,6 +151,7 @@ impl Muxer {
             payload_start: position,
             appends: vec![Bytes::from(header)],
             finished: false,
+            journal: None,
         })
     }
 
@@ -216,7 +219,17 @@ impl Muxer {
                 || open.bytes + u64::from(size) > self.options.max_chunk_bytes
                 || open.data.len() >= MAX_CHUNK_SAMPLES)
         {
-            close_chunk(t, &mut self.position, &mut self.appends);
+            close_chunk(t, sample.track, &mut self.position, &mut self.appends, &mut self.journal);
+        }
+        if let Some(j) = &mut self.journal {
+            j.sample(JournalSample {
+                track: sample.track as u8,
+                offset: 0,
+                size,
+                dts: sample.dts,
+                cts_offset: sample.cts_offset,
+                sync: sample.sync,
+            });
         }
         if t.open.data.is_empty() {
             t.open.start_dts = sample.dts;
@@ -266,7 +279,48 @@ impl Muxer {
             tracks: count,
         })?;
         t.setup.set_codec(track, codec)?;
+        if let Some(j) = &mut self.journal {
+            let entry = t.setup.entries.get(t.setup.current as usize - 1);
+            j.codec(track, entry.cloned().unwrap_or_default());
+        }
         Ok(())
+    }
+
+    /// Starts the index journal (see the `journal` module): from now on
+    /// [`take_journal`](Self::take_journal) returns the records of the samples whose
+    /// chunks were handed out, to write beside the file for [`crate::recover_plain`].
+    /// Only before the first sample, and for at most 255 tracks.
+    pub fn enable_journal(&mut self) -> Result<()> {
+        if self.sample_count() > 0 || self.tracks.len() > 255 {
+            return Err(Error::InvalidTrack {
+                track: 0,
+                reason: "the journal starts before the first sample, with at most 255 tracks",
+            });
+        }
+        let tracks = self
+            .tracks
+            .iter()
+            .map(|t| {
+                let c = &t.setup.config;
+                JournalTrack {
+                    kind: c.kind(),
+                    timescale: c.timescale,
+                    width: c.width,
+                    height: c.height,
+                    sample_rate: c.sample_rate,
+                    channels: c.channels,
+                    default_duration: c.default_duration,
+                    entry: t.setup.entries.first().cloned().unwrap_or_default(),
+                }
+            })
+            .collect();
+        self.journal = Some(JournalState::new(tracks));
+        Ok(())
+    }
+
+    /// Journal bytes to append now (empty when the journal is off or nothing is new).
+    pub fn take_journal(&mut self) -> Vec<u8> {
+        self.journal.as_mut().map(JournalState::take).unwrap_or_default()
     }
 
     /// The bytes to append to the output now, in order (header, then chunk payloads).
@@ -306,9 +360,9 @@ impl Muxer {
             return Err(Error::Finished);
         }
         self.finished = true;
-        for t in &mut self.tracks {
+        for (i, t) in self.tracks.iter_mut().enumerate() {
             if !t.open.data.is_empty() {
-                close_chunk(t, &mut self.position, &mut self.appends);
+                close_chunk(t, i, &mut self.position, &mut self.appends, &mut self.journal);
             }
             if t.first.is_some() {
                 // Never 0: the caller's duration, else the previous one, else a guess.
@@ -431,7 +485,16 @@ impl Muxer {
     }
 }
 
-fn close_chunk(t: &mut TrackIndex, position: &mut u64, appends: &mut Vec<Bytes>) {
+fn close_chunk(
+    t: &mut TrackIndex,
+    track: usize,
+    position: &mut u64,
+    appends: &mut Vec<Bytes>,
+    journal: &mut Option<JournalState>,
+) {
+    if let Some(j) = journal {
+        j.chunk_written(track, *position);
+    }
     t.chunks.push(ChunkEntry {
         offset: *position,
         first_sample: t.open.first_sample,
