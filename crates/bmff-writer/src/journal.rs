@@ -183,14 +183,15 @@ fn decode_body(tag: u8, body: &[u8]) -> Option<JournalRecord> {
                 1 => true,
                 _ => return None,
             };
-            r.0.is_empty().then_some(JournalRecord::Sample(JournalSample {
-                track,
-                offset,
-                size,
-                dts,
-                cts_offset,
-                sync,
-            }))
+            r.0.is_empty()
+                .then_some(JournalRecord::Sample(JournalSample {
+                    track,
+                    offset,
+                    size,
+                    dts,
+                    cts_offset,
+                    sync,
+                }))
         }
         3 => {
             let track = r.take::<1>()?[0];
@@ -352,7 +353,14 @@ mod tests {
 
     fn record() -> impl Strategy<Value = JournalRecord> {
         prop_oneof![
-            (any::<u8>(), any::<u64>(), any::<u32>(), any::<i64>(), any::<i32>(), any::<bool>())
+            (
+                any::<u8>(),
+                any::<u64>(),
+                any::<u32>(),
+                any::<i64>(),
+                any::<i32>(),
+                any::<bool>()
+            )
                 .prop_map(|(track, offset, size, dts, cts_offset, sync)| {
                     JournalRecord::Sample(JournalSample {
                         track,
@@ -369,10 +377,19 @@ mod tests {
                     entry: Bytes::from(entry),
                 }
             ),
-            (any::<bool>(), any::<u32>(), any::<u16>(), proptest::collection::vec(any::<u8>(), 0..64))
+            (
+                any::<bool>(),
+                any::<u32>(),
+                any::<u16>(),
+                proptest::collection::vec(any::<u8>(), 0..64)
+            )
                 .prop_map(|(video, timescale, width, entry)| {
                     JournalRecord::Track(JournalTrack {
-                        kind: if video { TrackKind::Video } else { TrackKind::Audio },
+                        kind: if video {
+                            TrackKind::Video
+                        } else {
+                            TrackKind::Audio
+                        },
                         timescale,
                         width,
                         height: width / 2,

@@ -52,8 +52,8 @@ pub mod journal;
 mod moov;
 mod nal;
 mod plain;
-mod recover;
 mod record;
+mod recover;
 mod stbl;
 #[cfg(feature = "tokio")]
 pub mod tokio;
@@ -67,8 +67,8 @@ pub use fsync::{
 };
 pub use io::{FragmentedWriter, Mp4Writer, SegmentFiles, SegmentSink, SegmentWriter, Written};
 pub use plain::{Finish, Mp4Options, Muxer, Patch};
-pub use recover::{RecoveredPlain, journal_path, recover_plain};
 pub use record::{HevcTag, ParameterSets};
+pub use recover::{RecoveredPlain, journal_path, recover_plain};
 pub use vectored::write_all_vectored;
 
 /// One encoded sample (a video frame or an audio frame) of one track.

@@ -219,7 +219,13 @@ impl Muxer {
                 || open.bytes + u64::from(size) > self.options.max_chunk_bytes
                 || open.data.len() >= MAX_CHUNK_SAMPLES)
         {
-            close_chunk(t, sample.track, &mut self.position, &mut self.appends, &mut self.journal);
+            close_chunk(
+                t,
+                sample.track,
+                &mut self.position,
+                &mut self.appends,
+                &mut self.journal,
+            );
         }
         if let Some(j) = &mut self.journal {
             j.sample(JournalSample {
@@ -320,7 +326,10 @@ impl Muxer {
 
     /// Journal bytes to append now (empty when the journal is off or nothing is new).
     pub fn take_journal(&mut self) -> Vec<u8> {
-        self.journal.as_mut().map(JournalState::take).unwrap_or_default()
+        self.journal
+            .as_mut()
+            .map(JournalState::take)
+            .unwrap_or_default()
     }
 
     /// The bytes to append to the output now, in order (header, then chunk payloads).
@@ -362,7 +371,13 @@ impl Muxer {
         self.finished = true;
         for (i, t) in self.tracks.iter_mut().enumerate() {
             if !t.open.data.is_empty() {
-                close_chunk(t, i, &mut self.position, &mut self.appends, &mut self.journal);
+                close_chunk(
+                    t,
+                    i,
+                    &mut self.position,
+                    &mut self.appends,
+                    &mut self.journal,
+                );
             }
             if t.first.is_some() {
                 // Never 0: the caller's duration, else the previous one, else a guess.

@@ -54,7 +54,9 @@ pub fn recover_plain(partial: &Path, journal: &Path, target: &Path) -> Result<Re
     let decoded = journal::decode(&data).ok_or(bad("no journal magic"))?;
     let mut records = decoded.records.into_iter().peekable();
     let mut tracks = Vec::new();
-    while let Some(JournalRecord::Track(t)) = records.next_if(|r| matches!(r, JournalRecord::Track(_))) {
+    while let Some(JournalRecord::Track(t)) =
+        records.next_if(|r| matches!(r, JournalRecord::Track(_)))
+    {
         tracks.push(t);
     }
     if tracks.is_empty() {
@@ -126,7 +128,8 @@ pub fn recover_plain(partial: &Path, journal: &Path, target: &Path) -> Result<Re
             return Err(bad("no sample reached the disk"));
         }
         let file = writer.finish()?;
-        file.sync_all().map_err(io_err("syncing the recovered file"))?;
+        file.sync_all()
+            .map_err(io_err("syncing the recovered file"))?;
         Ok(kept)
     })();
     match result {
