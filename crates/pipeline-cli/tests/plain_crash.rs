@@ -4,17 +4,20 @@
 //! from the media data and its index journal (`FILE.partial.idx`). Checked with ffmpeg (a
 //! full decode without an error) and ffprobe (the duration holds all media up to at most
 //! 1.5 s before the kill). Three kills keep the test short; `PLAIN_CRASH_KILLS` asks for more.
+//! `pipeline record` recovers such leftovers of its cameras when it starts.
 #![allow(clippy::unwrap_used)]
+
+#[path = "common/record.rs"]
+mod common;
 
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use common::{BIN, files, record, stop, wait_recording};
 use test_support::ChildGuard;
 use test_support::ffprobe::{self, num};
 use test_support::rtsp::RtspServer;
-
-const BIN: &str = env!("CARGO_BIN_EXE_pipeline");
 
 fn duration(file: &Path) -> f64 {
     num(&ffprobe::probe(file)["format"]["duration"])
@@ -108,4 +111,59 @@ fn killed_plain_recordings_recover_and_keep_all_but_the_last_second() {
             "kill {round}: {kept:.2} s kept of {recorded:.2} s recorded"
         );
     }
+}
+
+#[test]
+fn pipeline_record_recovers_a_killed_plain_recording_at_start() {
+    let mut peers = RtspServer::PEERS.to_vec();
+    peers.extend(["ffprobe", "ffmpeg"]);
+    if !test_support::peers_present("plain_crash", &peers) {
+        return;
+    }
+    let server = RtspServer::start_default();
+    let dir = test_support::temp_dir();
+    let root = dir.path().join("rec");
+    let config = dir.path().join("cameras.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[store]\nroot = \"rec\"\n\n[[camera]]\nname = \"cam\"\nurl = \"{}\"\nsegment_seconds = 60\n",
+            server.url("/h264aac")
+        ),
+    )
+    .unwrap();
+    let log = dir.path().join("record.log");
+    let mut child = record(&config, &log);
+    wait_recording(&root, &["cam"]);
+    std::thread::sleep(Duration::from_secs(3));
+    child.signal("KILL");
+    while child.is_running() {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let killed = files(&root.join("cam"), ".mp4.partial");
+    assert_eq!(killed.len(), 1, "{killed:?}");
+    assert!(files(&root.join("cam"), ".mp4.partial.idx").len() == 1);
+    let log2 = dir.path().join("record2.log");
+    let mut child = record(&config, &log2);
+    let started = Instant::now();
+    while !std::fs::read_to_string(&log2)
+        .unwrap_or_default()
+        .contains("recovered a file")
+    {
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "no recovery at start"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    stop(&mut child, &log2);
+    let recovered = common::final_name(&killed[0]);
+    assert!(!killed[0].exists() && recovered.exists());
+    // The second run finished its own file: no journal is left anywhere.
+    assert!(files(&root.join("cam"), ".idx").is_empty());
+    let errors = ffprobe::decode_errors(&recovered);
+    assert!(errors.is_empty(), "{errors}");
+    let kept = duration(&recovered);
+    eprintln!("recovered at start: {kept:.2} s of about 3 s");
+    assert!(kept >= 1.5, "{kept:.2} s");
 }
