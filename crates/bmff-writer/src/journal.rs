@@ -213,8 +213,7 @@ pub fn decode(data: &[u8]) -> Option<Journal> {
         valid_len: JOURNAL_MAGIC.len(),
     };
     let mut r = Reader(rest);
-    loop {
-        let Some([tag]) = r.take::<1>() else { break };
+    while let Some([tag]) = r.take::<1>() {
         let Some(len) = r.take::<4>().map(u32::from_be_bytes) else {
             break;
         };

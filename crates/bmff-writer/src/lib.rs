@@ -68,7 +68,7 @@ pub use fsync::{
 pub use io::{FragmentedWriter, Mp4Writer, SegmentFiles, SegmentSink, SegmentWriter, Written};
 pub use plain::{Finish, Mp4Options, Muxer, Patch};
 pub use record::{HevcTag, ParameterSets};
-pub use recover::{RecoveredPlain, journal_path, recover_plain};
+pub use recover::{NO_SAMPLE_ON_DISK, RecoveredPlain, journal_path, recover_plain};
 pub use vectored::write_all_vectored;
 
 /// One encoded sample (a video frame or an audio frame) of one track.

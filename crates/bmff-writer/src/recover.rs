@@ -23,6 +23,10 @@ pub fn journal_path(file: &Path) -> PathBuf {
     PathBuf::from(name)
 }
 
+/// The [`Error::Journal`] reason of [`recover_plain`] when the journal lists no sample
+/// the file wholly holds (killed before the first chunk reached the disk).
+pub const NO_SAMPLE_ON_DISK: &str = "no sample reached the disk";
+
 /// What [`recover_plain`] kept.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RecoveredPlain {
@@ -125,7 +129,7 @@ pub fn recover_plain(partial: &Path, journal: &Path, target: &Path) -> Result<Re
             }
         }
         if kept.samples == 0 {
-            return Err(bad("no sample reached the disk"));
+            return Err(bad(NO_SAMPLE_ON_DISK));
         }
         let file = writer.finish()?;
         file.sync_all()

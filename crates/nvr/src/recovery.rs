@@ -8,7 +8,7 @@
 //! Plain MP4: the sample tables (`moov`) are written at the end, so a killed file has
 //! none. The recorder writes an index journal beside it (`NAME.partial.idx`, see
 //! `bmff_writer::journal`), synced with the file; recovery replays the samples it lists
-//! and the file holds into `NAME` ([`bmff_writer::recover_plain`]) and removes both
+//! and the file holds into `NAME` ([`pipeline::recover_plain`]) and removes both
 //! leftovers. Without a journal the file is reported and left as it is.
 //!
 //! The box walk ([`playable_end`]) is sans-I/O: it takes the top-level box headers and the
@@ -134,7 +134,7 @@ pub struct Recovery {
     /// Bytes cut off (an incomplete last fragment).
     pub dropped_bytes: u64,
     /// A plain MP4 rebuilt from its journal: what was kept.
-    pub plain: Option<bmff_writer::RecoveredPlain>,
+    pub plain: Option<pipeline::RecoveredPlain>,
 }
 
 /// Removes a file that may be absent.
@@ -149,7 +149,7 @@ fn remove_if_present(path: &Path) -> Result<(), Error> {
 
 /// Rebuilds a plain MP4 from `partial` and its journal into `target`, then removes both.
 fn recover_plain(partial: &Path, journal: &Path, target: &Path) -> Result<Recovery, Error> {
-    match bmff_writer::recover_plain(partial, journal, target) {
+    match pipeline::recover_plain(partial, journal, target) {
         Ok(kept) => {
             remove_if_present(partial)?;
             remove_if_present(journal)?;
@@ -161,7 +161,9 @@ fn recover_plain(partial: &Path, journal: &Path, target: &Path) -> Result<Recove
             })
         }
         // Killed before the first chunk reached the disk: nothing plays, no file is better.
-        Err(bmff_writer::Error::Journal { reason }) if reason == "no sample reached the disk" => {
+        Err(pipeline::Mp4Error::Journal {
+            reason: pipeline::NO_SAMPLE_ON_DISK,
+        }) => {
             remove_if_present(partial)?;
             remove_if_present(journal)?;
             Err(Error::Recovery {
@@ -212,12 +214,12 @@ pub fn recover(partial: &Path) -> Result<Recovery, Error> {
         Layout::Fragmented { end, fragments } => (end, fragments),
         Layout::Complete => {
             // Killed between the journal's removal and the rename, or a stale journal.
-            remove_if_present(&bmff_writer::journal_path(partial))?;
+            remove_if_present(&pipeline::journal_path(partial))?;
             (len, 0)
         }
-        Layout::PlainWithoutIndex if bmff_writer::journal_path(partial).exists() => {
+        Layout::PlainWithoutIndex if pipeline::journal_path(partial).exists() => {
             drop(file);
-            return recover_plain(partial, &bmff_writer::journal_path(partial), &target);
+            return recover_plain(partial, &pipeline::journal_path(partial), &target);
         }
         Layout::PlainWithoutIndex => {
             return Err(Error::Recovery {

@@ -150,7 +150,7 @@ pub fn recover_camera(camera: &CameraConfig, root: &Path) -> Vec<PathBuf> {
     for (partial, len) in partials {
         if len == 0 {
             // A plain recording's journal goes with it.
-            let _ = std::fs::remove_file(bmff_writer::journal_path(&partial));
+            let _ = std::fs::remove_file(pipeline::journal_path(&partial));
             match std::fs::remove_file(&partial) {
                 Ok(()) => {
                     tracing::info!(camera = %camera.name, file = %partial.display(), "removed an empty file left by an ended pipeline")
