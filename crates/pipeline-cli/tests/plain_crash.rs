@@ -143,6 +143,9 @@ fn pipeline_record_recovers_a_killed_plain_recording_at_start() {
     let killed = files(&root.join("cam"), ".mp4.partial");
     assert_eq!(killed.len(), 1, "{killed:?}");
     assert!(files(&root.join("cam"), ".mp4.partial.idx").len() == 1);
+    // A journal whose file is gone (killed between the two removals of a recovery).
+    let orphan = root.join("cam").join("orphan.mp4.partial.idx");
+    std::fs::write(&orphan, b"BMFFJNL1").unwrap();
     let log2 = dir.path().join("record2.log");
     let mut child = record(&config, &log2);
     let started = Instant::now();
