@@ -10,6 +10,7 @@ use bmff_writer::{
 pub const TARGETS: &[(&str, crate::Body)] = &[
     ("bmff_muxer_ops", muxer_ops),
     ("bmff_parameter_sets", parameter_sets),
+    ("bmff_journal", journal),
 ];
 
 /// Reads fuzz bytes as numbers, yielding zeros once exhausted.
@@ -247,4 +248,23 @@ pub fn parameter_sets(data: &[u8]) {
     };
     let _ = config.codec_string();
     let _ = Muxer::new(vec![config], Mp4Options::default());
+}
+
+/// An index journal from arbitrary bytes (what a power cut or a corrupt disk leaves):
+/// decoding must stop cleanly at the first bad record, and what it keeps re-encodes to the
+/// same bytes.
+pub fn journal(data: &[u8]) {
+    let mut input = bmff_writer::journal::JOURNAL_MAGIC.to_vec();
+    input.extend_from_slice(data);
+    for bytes in [data, &input[..]] {
+        let Some(j) = bmff_writer::journal::decode(bytes) else {
+            continue;
+        };
+        assert!(j.valid_len <= bytes.len());
+        let mut again = bmff_writer::journal::JOURNAL_MAGIC.to_vec();
+        for r in &j.records {
+            bmff_writer::journal::encode_record(r, &mut again);
+        }
+        assert_eq!(&again[..], &bytes[..j.valid_len]);
+    }
 }

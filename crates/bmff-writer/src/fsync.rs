@@ -121,9 +121,14 @@ impl<W> Fsync<W> {
 
     /// After a unit was written to `w`: syncs it when the policy says so.
     pub(crate) fn written(&mut self, w: &mut W) -> io::Result<()> {
+        self.synced(w).map(drop)
+    }
+
+    /// Like `written`, telling whether it synced (a journal then follows the data).
+    pub(crate) fn synced(&mut self, w: &mut W) -> io::Result<bool> {
         match self.sync {
-            Some(sync) if self.schedule.due() => sync(w),
-            _ => Ok(()),
+            Some(sync) if self.schedule.due() => sync(w).map(|()| true),
+            _ => Ok(false),
         }
     }
 }

@@ -48,10 +48,12 @@ mod fragment;
 mod fsync;
 mod index;
 mod io;
+pub mod journal;
 mod moov;
 mod nal;
 mod plain;
 mod record;
+mod recover;
 mod stbl;
 #[cfg(feature = "tokio")]
 pub mod tokio;
@@ -66,6 +68,7 @@ pub use fsync::{
 pub use io::{FragmentedWriter, Mp4Writer, SegmentFiles, SegmentSink, SegmentWriter, Written};
 pub use plain::{Finish, Mp4Options, Muxer, Patch};
 pub use record::{HevcTag, ParameterSets};
+pub use recover::{NO_SAMPLE_ON_DISK, RecoveredPlain, journal_path, recover_plain};
 pub use vectored::write_all_vectored;
 
 /// One encoded sample (a video frame or an audio frame) of one track.
@@ -185,6 +188,12 @@ pub enum Error {
         what: &'static str,
         /// The value.
         value: u128,
+    },
+    /// An index journal cannot be used to recover a file.
+    #[error("index journal unusable: {reason}")]
+    Journal {
+        /// What is wrong.
+        reason: &'static str,
     },
     /// An I/O error of an adapter.
     #[error("I/O error while {context}: {source}")]

@@ -16,6 +16,7 @@ use bytes::Bytes;
 use crate::boxes::BoxWriter;
 use crate::codec::{Codec, TrackConfig};
 use crate::column::Column;
+use crate::journal::{JournalSample, JournalState, JournalTrack};
 use crate::moov::{self, EditList, TrackSetup, TrakTimes};
 use crate::stbl::{ChunkEntry, OpenChunk, TrackIndex, presentation_end, sample_tables};
 use crate::{Error, Result, Sample, rescale};
@@ -81,6 +82,7 @@ pub struct Muxer {
     payload_start: u64,
     appends: Vec<Bytes>,
     finished: bool,
+    journal: Option<JournalState>,
 }
 
 impl Muxer {
@@ -149,6 +151,7 @@ impl Muxer {
             payload_start: position,
             appends: vec![Bytes::from(header)],
             finished: false,
+            journal: None,
         })
     }
 
@@ -216,7 +219,23 @@ impl Muxer {
                 || open.bytes + u64::from(size) > self.options.max_chunk_bytes
                 || open.data.len() >= MAX_CHUNK_SAMPLES)
         {
-            close_chunk(t, &mut self.position, &mut self.appends);
+            close_chunk(
+                t,
+                sample.track,
+                &mut self.position,
+                &mut self.appends,
+                &mut self.journal,
+            );
+        }
+        if let Some(j) = &mut self.journal {
+            j.sample(JournalSample {
+                track: sample.track as u8,
+                offset: 0,
+                size,
+                dts: sample.dts,
+                cts_offset: sample.cts_offset,
+                sync: sample.sync,
+            });
         }
         if t.open.data.is_empty() {
             t.open.start_dts = sample.dts;
@@ -266,7 +285,51 @@ impl Muxer {
             tracks: count,
         })?;
         t.setup.set_codec(track, codec)?;
+        if let Some(j) = &mut self.journal {
+            let entry = t.setup.entries.get(t.setup.current as usize - 1);
+            j.codec(track, entry.cloned().unwrap_or_default());
+        }
         Ok(())
+    }
+
+    /// Starts the index journal (see the `journal` module): from now on
+    /// [`take_journal`](Self::take_journal) returns the records of the samples whose
+    /// chunks were handed out, to write beside the file for [`crate::recover_plain`].
+    /// Only before the first sample, and for at most 255 tracks.
+    pub fn enable_journal(&mut self) -> Result<()> {
+        if self.sample_count() > 0 || self.tracks.len() > 255 {
+            return Err(Error::InvalidTrack {
+                track: 0,
+                reason: "the journal starts before the first sample, with at most 255 tracks",
+            });
+        }
+        let tracks = self
+            .tracks
+            .iter()
+            .map(|t| {
+                let c = &t.setup.config;
+                JournalTrack {
+                    kind: c.kind(),
+                    timescale: c.timescale,
+                    width: c.width,
+                    height: c.height,
+                    sample_rate: c.sample_rate,
+                    channels: c.channels,
+                    default_duration: c.default_duration,
+                    entry: t.setup.entries.first().cloned().unwrap_or_default(),
+                }
+            })
+            .collect();
+        self.journal = Some(JournalState::new(tracks));
+        Ok(())
+    }
+
+    /// Journal bytes to append now (empty when the journal is off or nothing is new).
+    pub fn take_journal(&mut self) -> Vec<u8> {
+        self.journal
+            .as_mut()
+            .map(JournalState::take)
+            .unwrap_or_default()
     }
 
     /// The bytes to append to the output now, in order (header, then chunk payloads).
@@ -306,9 +369,15 @@ impl Muxer {
             return Err(Error::Finished);
         }
         self.finished = true;
-        for t in &mut self.tracks {
+        for (i, t) in self.tracks.iter_mut().enumerate() {
             if !t.open.data.is_empty() {
-                close_chunk(t, &mut self.position, &mut self.appends);
+                close_chunk(
+                    t,
+                    i,
+                    &mut self.position,
+                    &mut self.appends,
+                    &mut self.journal,
+                );
             }
             if t.first.is_some() {
                 // Never 0: the caller's duration, else the previous one, else a guess.
@@ -431,7 +500,16 @@ impl Muxer {
     }
 }
 
-fn close_chunk(t: &mut TrackIndex, position: &mut u64, appends: &mut Vec<Bytes>) {
+fn close_chunk(
+    t: &mut TrackIndex,
+    track: usize,
+    position: &mut u64,
+    appends: &mut Vec<Bytes>,
+    journal: &mut Option<JournalState>,
+) {
+    if let Some(j) = journal {
+        j.chunk_written(track, *position);
+    }
     t.chunks.push(ChunkEntry {
         offset: *position,
         first_sample: t.open.first_sample,
@@ -443,111 +521,5 @@ fn close_chunk(t: &mut TrackIndex, position: &mut u64, appends: &mut Vec<Bytes>)
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::codec::TrackKind;
-
-    fn video() -> TrackConfig {
-        let entry = Bytes::from_static(&[0, 0, 0, 8, b'a', b'v', b'c', b'1']);
-        TrackConfig::video(
-            Codec::Raw {
-                entry,
-                kind: TrackKind::Video,
-            },
-            90000,
-            640,
-            480,
-        )
-    }
-
-    fn aac() -> TrackConfig {
-        TrackConfig::audio(
-            Codec::Aac {
-                audio_specific_config: Bytes::from_static(&[0x11, 0x90]),
-            },
-            48000,
-            2,
-        )
-    }
-
-    fn find(moov: &[u8], fourcc: &[u8; 4]) -> bool {
-        moov.windows(4).any(|w| w == fourcc)
-    }
-
-    #[test]
-    fn index_stays_under_16_bytes_per_sample() {
-        // One hour: 30 fps video with B-frame offsets and jittered durations (the worst
-        // case: no run-length gains), plus 48 kHz AAC.
-        let mut m = Muxer::new(vec![video(), aac()], Mp4Options::default()).unwrap();
-        let payload = Bytes::from(vec![0u8; 16 << 10]);
-        let (mut v, mut a, mut vdts) = (0i64, 0i64, 0i64);
-        while v < 30 * 3600 {
-            let cts = [6000, 0, 3000][(v % 3) as usize];
-            m.push(Sample {
-                track: 0,
-                dts: vdts,
-                cts_offset: cts,
-                duration: None,
-                sync: v % 60 == 0,
-                data: payload.clone(),
-            })
-            .unwrap();
-            vdts += 2990 + (v % 7) * 3;
-            v += 1;
-            while a * 1024 * 90000 < vdts * 48000 {
-                m.push(Sample::new(1, a * 1024, true, payload.slice(..400)))
-                    .unwrap();
-                a += 1;
-            }
-            m.take_appends().for_each(drop);
-        }
-        let per_sample = m.index_heap_bytes() as f64 / m.sample_count() as f64;
-        eprintln!(
-            "index: {} samples, {per_sample:.2} bytes per sample",
-            m.sample_count()
-        );
-        assert!(per_sample <= 16.0, "{per_sample} bytes per sample");
-        let finish = m.finish(false).unwrap();
-        assert!(find(&finish.moov, b"ctts") && find(&finish.moov, b"stss"));
-    }
-
-    #[test]
-    fn faststart_switches_to_co64_when_the_move_crosses_4_gib() {
-        let big = Bytes::from(vec![0u8; 16 << 20]);
-        let options = Mp4Options {
-            max_chunk_bytes: 16 << 20,
-            ..Mp4Options::default()
-        };
-        let build = || {
-            let mut m = Muxer::new(vec![video()], options.clone()).unwrap();
-            let header = m.position();
-            let mut dts = 0;
-            for i in 0..255 {
-                m.push(Sample::new(0, dts, i == 0, big.clone())).unwrap();
-                dts += 3000;
-            }
-            // Put the last chunk 100 bytes below 4 GiB: it fits in stco, until the moov
-            // (well over 100 bytes) moves in front of it.
-            let filler = u64::from(u32::MAX) - 100 - header - 255 * (16 << 20);
-            m.push(Sample::new(0, dts, false, big.slice(..filler as usize)))
-                .unwrap();
-            m.push(Sample::new(0, dts + 90000, false, big.slice(..10)))
-                .unwrap(); // a new chunk
-            m.take_appends().for_each(drop);
-            m
-        };
-        let end = build().finish(false).unwrap();
-        assert!(find(&end.moov, b"stco") && !find(&end.moov, b"co64"));
-        let fast = build().finish(true).unwrap();
-        assert!(find(&fast.moov, b"co64") && !find(&fast.moov, b"stco"));
-        assert_eq!(
-            fast.moov_insert_at,
-            Some(end.patches[0].offset - 8),
-            "right after ftyp"
-        );
-        // The offsets account for the move by exactly the final moov size.
-        let at = fast.moov.windows(4).position(|w| w == b"co64").unwrap();
-        let first = u64::from_be_bytes(fast.moov[at + 12..at + 20].try_into().unwrap());
-        assert_eq!(first, 44 + fast.moov.len() as u64);
-    }
-}
+#[path = "plain_tests.rs"]
+mod tests;

@@ -24,6 +24,7 @@ url = "rtsp://192.0.2.8/main"
 transport = "udp"
 audio = false
 fragmented = true
+fsync = "fragment"
 "#,
     )
     .expect("valid");
@@ -44,6 +45,12 @@ fragmented = true
     assert_eq!(back.transport, RtpTransport::Udp);
     assert_eq!(back.segment, DEFAULT_SEGMENT);
     assert!(!back.audio && back.fragmented);
+    // Syncing each second by default: a power cut loses about what a kill loses.
+    assert_eq!(
+        front.fsync,
+        pipeline::FsyncPolicy::Interval(Duration::from_secs(1))
+    );
+    assert_eq!(back.fsync, pipeline::FsyncPolicy::EachFragment);
     // The password never shows.
     assert!(!format!("{config:?}").contains("secret"));
 }
@@ -60,11 +67,12 @@ segment_seconds = 0
 name = "b"
 url = "http://192.0.2.7/a"
 output = "../%Y.mp4"
+fsync = "always"
 "#,
     )
     .expect_err("invalid");
     let lines: Vec<usize> = problems.iter().map(|p| p.line).collect();
-    assert_eq!(lines, [2, 4, 8, 9], "{problems:?}");
+    assert_eq!(lines, [2, 4, 8, 9, 10], "{problems:?}");
     assert!(problems[0].message.contains("front door"));
     assert!(problems[3].message.contains("relative"));
 }

@@ -6,9 +6,10 @@
 //! there and renames `NAME.partial` to `NAME`.
 //!
 //! Plain MP4: the sample tables (`moov`) are written at the end, so a killed file has
-//! none and cannot be rebuilt from the file alone; that needs an index journal written
-//! beside it (a bmff-writer change, proposed to the lead), so such files are reported and
-//! left as they are.
+//! none. The recorder writes an index journal beside it (`NAME.partial.idx`, see
+//! `bmff_writer::journal`), synced with the file; recovery replays the samples it lists
+//! and the file holds into `NAME` ([`pipeline::recover_plain`]) and removes both
+//! leftovers. Without a journal the file is reported and left as it is.
 //!
 //! The box walk ([`playable_end`]) is sans-I/O: it takes the top-level box headers and the
 //! file's length; [`recover`] reads the headers and truncates.
@@ -132,6 +133,49 @@ pub struct Recovery {
     pub fragments: u64,
     /// Bytes cut off (an incomplete last fragment).
     pub dropped_bytes: u64,
+    /// A plain MP4 rebuilt from its journal: what was kept.
+    pub plain: Option<pipeline::RecoveredPlain>,
+}
+
+/// Removes a file that may be absent.
+fn remove_if_present(path: &Path) -> Result<(), Error> {
+    match std::fs::remove_file(path) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+            Err(Error::store(format!("removing {}", path.display()), e))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Rebuilds a plain MP4 from `partial` and its journal into `target`, then removes both.
+fn recover_plain(partial: &Path, journal: &Path, target: &Path) -> Result<Recovery, Error> {
+    match pipeline::recover_plain(partial, journal, target) {
+        Ok(kept) => {
+            remove_if_present(partial)?;
+            remove_if_present(journal)?;
+            Ok(Recovery {
+                path: target.to_path_buf(),
+                fragments: 0,
+                dropped_bytes: 0,
+                plain: Some(kept),
+            })
+        }
+        // Killed before the first chunk reached the disk: nothing plays, no file is better.
+        Err(pipeline::Mp4Error::Journal {
+            reason: pipeline::NO_SAMPLE_ON_DISK,
+        }) => {
+            remove_if_present(partial)?;
+            remove_if_present(journal)?;
+            Err(Error::Recovery {
+                path: partial.to_path_buf(),
+                reason: "no media reached the disk: nothing to keep, the file is removed".into(),
+            })
+        }
+        Err(e) => Err(Error::Recovery {
+            path: partial.to_path_buf(),
+            reason: format!("rebuilding from the index journal failed: {e}"),
+        }),
+    }
 }
 
 /// Recovers a fragmented `.partial`: truncated after its last complete fragment and
@@ -168,11 +212,19 @@ pub fn recover(partial: &Path) -> Result<Recovery, Error> {
             });
         }
         Layout::Fragmented { end, fragments } => (end, fragments),
-        Layout::Complete => (len, 0),
+        Layout::Complete => {
+            // Killed between the journal's removal and the rename, or a stale journal.
+            remove_if_present(&pipeline::journal_path(partial))?;
+            (len, 0)
+        }
+        Layout::PlainWithoutIndex if pipeline::journal_path(partial).exists() => {
+            drop(file);
+            return recover_plain(partial, &pipeline::journal_path(partial), &target);
+        }
         Layout::PlainWithoutIndex => {
             return Err(Error::Recovery {
                 path: partial.to_path_buf(),
-                reason: "a plain MP4 without moov: its sample index was never written (recovery of plain MP4 needs the index journal, not built yet)".into(),
+                reason: "a plain MP4 without moov and without its index journal (NAME.partial.idx): its samples cannot be indexed".into(),
             });
         }
         Layout::Unknown if len == 0 => {
@@ -198,6 +250,7 @@ pub fn recover(partial: &Path) -> Result<Recovery, Error> {
         path: target,
         fragments,
         dropped_bytes: len - end,
+        plain: None,
     })
 }
 

@@ -137,18 +137,38 @@ pub fn recover_leftovers(config: &Config) -> Vec<PathBuf> {
 
 /// Recovers the `.partial` files in one camera's directory; call it only while none of
 /// the camera's files is being written (at start, or after its pipeline ended). Fragmented
-/// files are cut after their last complete fragment and renamed; empty ones (nothing
-/// reached the disk) are removed; the others are logged and left.
+/// files are cut after their last complete fragment and renamed; plain ones rebuilt from
+/// their index journal; empty ones (nothing reached the disk) are removed; the others are
+/// logged and left. A journal whose `.partial` is gone (a kill after a rebuild removed
+/// the `.partial` but before its journal) is removed.
 pub fn recover_camera(camera: &CameraConfig, root: &Path) -> Vec<PathBuf> {
     let mut partials = Vec::new();
+    let mut journals = Vec::new();
     walk(&camera.directory(root), &mut |path, meta| {
         if path.extension().is_some_and(|e| e == "partial") {
             partials.push((path.to_path_buf(), meta.len()));
+        } else if path.to_string_lossy().ends_with(".partial.idx") {
+            journals.push(path.to_path_buf());
         }
     });
+    for journal in journals {
+        let partial = journal.with_extension("");
+        if !partial.exists() {
+            match std::fs::remove_file(&journal) {
+                Ok(()) => {
+                    tracing::info!(camera = %camera.name, file = %journal.display(), "removed an index journal without its file")
+                }
+                Err(e) => {
+                    tracing::warn!(camera = %camera.name, file = %journal.display(), "removing an orphan index journal failed: {e}")
+                }
+            }
+        }
+    }
     let mut recovered = Vec::new();
     for (partial, len) in partials {
         if len == 0 {
+            // A plain recording's journal goes with it.
+            let _ = std::fs::remove_file(pipeline::journal_path(&partial));
             match std::fs::remove_file(&partial) {
                 Ok(()) => {
                     tracing::info!(camera = %camera.name, file = %partial.display(), "removed an empty file left by an ended pipeline")

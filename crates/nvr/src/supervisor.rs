@@ -59,6 +59,7 @@ impl CameraTask {
 pub(crate) fn options(camera: &CameraConfig) -> Options {
     Options {
         fragmented: camera.fragmented,
+        fsync: camera.fsync,
         segment: Some(camera.segment),
         audio: camera.audio,
         rtsp: RtspSettings {

@@ -134,7 +134,7 @@ fn init_logs(cli: &RecordCli) {
 }
 
 /// Recover files a kill left behind (fragmented MP4: cut after the last complete fragment
-/// and renamed; plain MP4 without moov cannot be recovered yet).
+/// and renamed; plain MP4 rebuilt from its index journal NAME.partial.idx).
 #[derive(Debug, Parser)]
 #[command(name = "pipeline recover", version, about, long_about = None)]
 struct RecoverCli {
@@ -151,12 +151,20 @@ pub(crate) fn recover_main(args: Vec<OsString>) -> ExitCode {
     let mut failed = false;
     for file in &cli.files {
         match nvr::recovery::recover(file) {
-            Ok(r) => println!(
-                "{}: {} complete fragment(s) kept, {} byte(s) of an incomplete one dropped",
-                r.path.display(),
-                r.fragments,
-                r.dropped_bytes
-            ),
+            Ok(r) => match &r.plain {
+                Some(p) => println!(
+                    "{}: rebuilt from its index journal, {} sample(s) kept, {} not wholly on disk dropped",
+                    r.path.display(),
+                    p.samples,
+                    p.lost_samples
+                ),
+                None => println!(
+                    "{}: {} complete fragment(s) kept, {} byte(s) of an incomplete one dropped",
+                    r.path.display(),
+                    r.fragments,
+                    r.dropped_bytes
+                ),
+            },
             Err(e) => {
                 eprintln!("pipeline: {e}");
                 failed = true;

@@ -70,6 +70,11 @@ mod sink;
 mod source;
 
 pub use bmff_writer::FsyncPolicy;
+/// Rebuilding a killed plain MP4 from its index journal (for `nvr`'s recovery, which
+/// reaches bmff-writer only through this crate).
+pub use bmff_writer::{
+    Error as Mp4Error, NO_SAMPLE_ON_DISK, RecoveredPlain, journal_path, recover_plain,
+};
 pub use endpoint::{Direction, Endpoint};
 pub use error::Error;
 pub use media_core::{Codec, MediaKind, Packet, SecretUrl, Track};

@@ -158,3 +158,9 @@ pub fn check_segments(camera_dir: &Path) -> (Vec<PathBuf>, f64, f64) {
     };
     (segments, total, span)
 }
+
+/// `NAME` of a `NAME.partial`.
+pub fn final_name(partial: &Path) -> PathBuf {
+    let name = partial.to_string_lossy();
+    PathBuf::from(name.strip_suffix(".partial").unwrap())
+}

@@ -11,7 +11,7 @@ use std::fs::File;
 use std::path::PathBuf;
 use std::time::SystemTime;
 
-use bmff_writer::{FragmentedWriter, Mp4Options, Mp4Writer};
+use bmff_writer::{FragmentedWriter, Mp4Options, Mp4Writer, journal_path};
 
 use super::samples::{self, Timeline, configs, fragment_options, sample, track_config};
 use crate::contract::{Sink, SinkFactory};
@@ -61,10 +61,18 @@ impl SinkFactory for FileFactory {
                 movie_timescale: tracks.first().map_or(1000, |t| t.timescale.max(1)),
                 ..Mp4Options::default()
             };
+            // The index journal beside the file: what `pipeline recover` rebuilds the
+            // moov from after a kill or a power cut (synced with the file, each second by
+            // default).
+            let journal = journal_path(&partial);
+            let journal_file = File::create(&journal)
+                .map_err(|e| Error::io(format!("creating {}", journal.display()), e))?;
             FileWriter::Plain(
                 Mp4Writer::new(out, configs(tracks)?, options)
                     .map_err(mp4_err)?
-                    .with_fsync(self.options.fsync),
+                    .with_fsync(self.options.fsync)
+                    .with_journal(journal_file)
+                    .map_err(mp4_err)?,
             )
         };
         tracing::info!(file = %path.display(), "recording");
@@ -154,6 +162,7 @@ impl Sink for FileSink {
             output: self.partial.display().to_string(),
             source,
         };
+        let plain = matches!(self.writer, FileWriter::Plain(_));
         let out = match self.writer {
             FileWriter::Plain(w) if self.faststart => w.finish_faststart(),
             FileWriter::Plain(w) => w.finish(),
@@ -164,6 +173,13 @@ impl Sink for FileSink {
         file.sync_all()
             .map_err(|e| Error::io(format!("syncing {}", self.partial.display()), e))?;
         drop(file);
+        if plain {
+            // Before the rename: a kill in between leaves a complete `.partial` (it has
+            // its moov), which recovery only renames.
+            let journal = journal_path(&self.partial);
+            std::fs::remove_file(&journal)
+                .map_err(|e| Error::io(format!("removing {}", journal.display()), e))?;
+        }
         std::fs::rename(&self.partial, &self.path).map_err(|e| {
             Error::io(
                 format!(
