@@ -44,7 +44,9 @@ pub fn rtsp_url(data: &[u8]) {
             );
         }
     }
-    let Some(span) = password_span(&text) else {
+    // No password (an empty one is none: `rtsp://user:@cam/`): nothing to hide, and
+    // whether there is one may show (as `user:***@`).
+    let Some(span) = password_span(&text).filter(|s| !s.is_empty()) else {
         return;
     };
     let mut other = text.to_string();
@@ -52,7 +54,10 @@ pub fn rtsp_url(data: &[u8]) {
     match (&parsed, &CameraUrl::parse(&other)) {
         // Only when the span is what the URL parser took as the password (it drops tabs
         // and newlines, for one): then nothing else changed.
-        (Ok(a), Ok(b)) if b.credentials().is_some_and(|c| c.password == REPLACEMENT) => {
+        (Ok(a), Ok(b))
+            if a.credentials().is_some_and(|c| !c.password.is_empty())
+                && b.credentials().is_some_and(|c| c.password == REPLACEMENT) =>
+        {
             assert_eq!(shown(a), shown(b), "the password changes what is shown");
         }
         (Err(a), Err(b)) => {
