@@ -80,13 +80,29 @@ fn shown(url: &CameraUrl) -> [String; 3] {
     [url.to_string(), format!("{url:?}"), url.authority()]
 }
 
-/// Where the password of `scheme://user:password@host` is in `text` (RFC 3986 §3.2: the
-/// authority ends at `/`, `?` or `#`; the user information at the authority's last `@`;
-/// the password starts after the user information's first `:`).
+/// Where the password of `scheme://user:password@host` is in `text`, as the URL parser
+/// (the WHATWG URL standard of the `url` crate) reads it: the authority ends at `/`, `?`
+/// or `#`, and for the special schemes (`http`, `ws`, `ftp`, …) also at `\\`; the user
+/// information ends at the authority's last `@`; the password starts after its first `:`.
+/// `None` when the text is not that plain (a `:` before `://`).
 fn password_span(text: &str) -> Option<std::ops::Range<usize>> {
-    let start = text.find("://")? + 3;
+    let scheme_end = text.find("://")?;
+    let scheme = text[..scheme_end]
+        .trim_start_matches(|c: char| c <= ' ')
+        .to_ascii_lowercase();
+    if scheme.contains(':') {
+        return None;
+    }
+    let special = matches!(
+        scheme.as_str(),
+        "http" | "https" | "ws" | "wss" | "ftp" | "file"
+    );
+    let start = scheme_end + 3;
     let rest = &text[start..];
-    let authority = &rest[..rest.find(['/', '?', '#']).unwrap_or(rest.len())];
+    let end = rest
+        .find(|c| matches!(c, '/' | '?' | '#') || (special && c == '\\'))
+        .unwrap_or(rest.len());
+    let authority = &rest[..end];
     let at = authority.rfind('@')?;
     let colon = authority[..at].find(':')?;
     Some(start + colon + 1..start + at)
