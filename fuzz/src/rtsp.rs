@@ -44,9 +44,14 @@ pub fn rtsp_url(data: &[u8]) {
             );
         }
     }
-    // No password (an empty one is none: `rtsp://user:@cam/`): nothing to hide, and
-    // whether there is one may show (as `user:***@`).
-    let Some(span) = password_span(&text).filter(|s| !s.is_empty()) else {
+    // No password (an empty one is none: `rtsp://user:@cam/`, and the URL parser drops
+    // tabs and line breaks): nothing to hide, and whether there is one may show (as
+    // `user:***@`, or as "empty host" instead of "no host").
+    let Some(span) = password_span(&text).filter(|s| {
+        text[s.clone()]
+            .chars()
+            .any(|c| !matches!(c, '\t' | '\n' | '\r'))
+    }) else {
         return;
     };
     let mut other = text.to_string();
