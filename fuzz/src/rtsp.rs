@@ -1,8 +1,9 @@
 //! rtsp-source targets: what the crate itself parses or decides (RTSP, SDP and RTP parsing
 //! is retina's and fuzzed there).
 //!
-//! - `rtsp_url`: camera URLs and option strings; a password never shows in `Display`,
-//!   `Debug` or an error.
+//! - `rtsp_url`: camera URLs and option strings; what `Display`, `Debug` and an error show
+//!   does not depend on the password (the input parsed again with another password must
+//!   show exactly the same).
 //! - `rtsp_select`: stream selection over any SDP offer, and the keyframe gate over any
 //!   frame sequence.
 
