@@ -140,9 +140,24 @@ pub fn parse_answer_head(buf: &[u8]) -> Result<Option<AnswerHead>, IcecastRefusa
             len: end + 4,
         })),
         None => Err(IcecastRefusal::Protocol(format!(
-            "not an HTTP status line: {line:?}"
+            "not an HTTP status line: {}",
+            quote(line.as_bytes())
         ))),
     }
+}
+
+/// At most this many bytes of a garbled answer are quoted in a message: enough to
+/// recognise what answered (an SSH banner, another protocol), short enough for one line.
+const QUOTED_BYTES: usize = 40;
+
+/// `"SSH-2.0-OpenSSH_9.6\r\n"`, or the first [`QUOTED_BYTES`] bytes and `…`.
+pub(crate) fn quote(bytes: &[u8]) -> String {
+    let shown = &bytes[..bytes.len().min(QUOTED_BYTES)];
+    let more = if bytes.len() > shown.len() { "…" } else { "" };
+    format!(
+        "\"{}\"{more}",
+        String::from_utf8_lossy(shown).escape_debug()
+    )
 }
 
 /// Reads the whole answer to a title update (the server closed after it).
@@ -154,7 +169,13 @@ pub fn parse_title_answer(answer: &[u8]) -> Result<(), IcecastRefusal> {
                 "no HTTP answer to the metadata update".into(),
             ));
         }
-        Ok(None) => return Err(IcecastRefusal::Protocol("answer cut short".into())),
+        Ok(None) => {
+            return Err(IcecastRefusal::Protocol(format!(
+                "answer cut short after {} bytes: {}",
+                answer.len(),
+                quote(answer)
+            )));
+        }
         Err(e) => return Err(e),
     };
     let body = String::from_utf8_lossy(&answer[head.len..]);

@@ -18,6 +18,8 @@ const AFTER_CONTINUE: Duration = Duration::from_millis(500);
 pub struct IcecastSource {
     stream: Connection,
     method: Method,
+    /// The server and mount, password masked, for messages.
+    target: String,
 }
 
 impl IcecastSource {
@@ -43,7 +45,7 @@ impl IcecastSource {
         self.stream
             .write_all(data)
             .await
-            .map_err(|e| Error::io("sending to icecast", e))
+            .map_err(|e| Error::io(format!("sending to {}", self.target), e))
     }
 
     async fn connect_with(
@@ -67,10 +69,7 @@ impl IcecastSource {
             .map_err(|e| Error::io(format!("sending {} to {config}", method.as_str()), e))?;
 
         let mut buf = Vec::new();
-        let Some(mut head) = read_head(&mut stream, &mut buf, timeout)
-            .await
-            .map_err(|e| e.with_target(config))?
-        else {
+        let Some(mut head) = read_head(&mut stream, &mut buf, config, timeout).await? else {
             return Err(refused(IcecastRefusal::Protocol(format!(
                 "connection closed without an answer to {}",
                 method.as_str()
@@ -79,40 +78,34 @@ impl IcecastSource {
         if head.status == 100 {
             buf.drain(..head.len);
             // Icecast 2.4 sends its 200 right after the 100; silence means go ahead.
-            match tokio::time::timeout(AFTER_CONTINUE, read_head(&mut stream, &mut buf, timeout))
-                .await
-            {
+            let next = read_head(&mut stream, &mut buf, config, timeout);
+            match tokio::time::timeout(AFTER_CONTINUE, next).await {
                 Ok(Ok(Some(next))) => head = next,
                 Ok(Ok(None)) => {
                     return Err(refused(IcecastRefusal::Protocol(
                         "connection closed after 100 Continue".into(),
                     )));
                 }
-                Ok(Err(e)) => return Err(e.with_target(config)),
+                Ok(Err(e)) => return Err(e),
                 Err(_) => {
-                    return Ok(IcecastSource { stream, method });
+                    return Ok(IcecastSource {
+                        stream,
+                        method,
+                        target: config.to_string(),
+                    });
                 }
             }
         }
         if (200..300).contains(&head.status) {
-            return Ok(IcecastSource { stream, method });
+            return Ok(IcecastSource {
+                stream,
+                method,
+                target: config.to_string(),
+            });
         }
         buf.drain(..head.len);
         let body = read_body(&mut stream, buf, timeout).await;
         Err(refused(IcecastRefusal::from_answer(head.status, &body)))
-    }
-}
-
-impl Error {
-    /// Names the target in a refusal read before the target was known.
-    fn with_target(self, config: &IcecastConfig) -> Self {
-        match self {
-            Error::Refused { refusal, .. } => Error::Refused {
-                target: config.to_string(),
-                refusal,
-            },
-            other => other,
-        }
     }
 }
 
@@ -121,10 +114,11 @@ impl Error {
 async fn read_head(
     stream: &mut Connection,
     buf: &mut Vec<u8>,
+    config: &IcecastConfig,
     timeout: Duration,
 ) -> Result<Option<AnswerHead>, Error> {
     let refused = |refusal| Error::Refused {
-        target: String::new(),
+        target: config.to_string(),
         refusal,
     };
     loop {
@@ -135,20 +129,24 @@ async fn read_head(
         let n = match tokio::time::timeout(timeout, stream.read(&mut chunk)).await {
             Err(_) => {
                 return Err(Error::Timeout {
-                    what: "waiting for the icecast server's answer".into(),
+                    what: format!("waiting for the answer of {config}"),
                 });
             }
             Ok(Err(e)) if buf.is_empty() && e.kind() == std::io::ErrorKind::ConnectionReset => {
                 return Ok(None);
             }
-            Ok(Err(e)) => return Err(Error::io("reading the icecast server's answer", e)),
+            Ok(Err(e)) => return Err(Error::io(format!("reading the answer of {config}"), e)),
             Ok(Ok(n)) => n,
         };
         if n == 0 {
             return if buf.is_empty() {
                 Ok(None)
             } else {
-                Err(refused(IcecastRefusal::Protocol("answer cut short".into())))
+                Err(refused(IcecastRefusal::Protocol(format!(
+                    "answer cut short after {} bytes: {}",
+                    buf.len(),
+                    protocol::quote(buf)
+                ))))
             };
         }
         buf.extend_from_slice(&chunk[..n]);

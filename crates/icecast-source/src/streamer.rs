@@ -10,7 +10,8 @@
 //!   advance, and unmuting resumes at the same frame. AAC streams refuse mute: a silent AAC
 //!   frame needs an AAC encoder.
 //! - Titles are set on a separate connection, in a task of their own, so a slow server
-//!   answer never stalls the audio.
+//!   answer never stalls the audio. The server forgets a mount's title with its source,
+//!   so the current title is set again after every reconnection.
 //! - At the end of an MP3 stream, silent frames flush the server's last queue block
 //!   (Icecast relays whole `queue-block-size` blocks), so listeners hear the whole input.
 //! - When the server drops us, we reconnect with [`media_core::Backoff`] (a mount still
@@ -18,7 +19,7 @@
 //!   and resend the frame that failed. Wrong credentials and an unsupported content type
 //!   end the stream after one attempt.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use mp3_frames::silent_frame;
 use tokio::sync::mpsc;
@@ -30,6 +31,11 @@ use crate::{
     AudioFrame, Command, Error, Event, IcecastConfig, IcecastRefusal, IcecastSource, Pacer,
     StreamOptions, mount_status, update_title,
 };
+
+/// Pause between two attempts to set a title again after a reconnection.
+const TITLE_RETRY: Duration = Duration::from_millis(500);
+/// Attempts to set the title again after a reconnection.
+const TITLE_ATTEMPTS_AFTER_RECONNECT: u32 = 3;
 
 /// Where a stream's frames come from.
 pub(crate) enum Input {
@@ -324,6 +330,8 @@ struct Stream {
     stop_when_empty: bool,
     /// The queue is dry (reported once until a song comes).
     dry: bool,
+    /// The last title asked for: set again after a reconnection.
+    title: Option<String>,
     index: u64,
     /// Frame count of the input, when known.
     total: Option<u64>,
@@ -368,6 +376,7 @@ impl Stream {
             muted: false,
             stop_when_empty: true,
             dry: false,
+            title: None,
             index: 0,
             total: None,
             events,
@@ -415,21 +424,8 @@ impl Stream {
                 self.report(Event::Unmuted);
             }
             Command::Title(title) => {
-                let (config, timeout, events) = (
-                    self.config.clone(),
-                    self.options.timeout,
-                    self.events.clone(),
-                );
-                tokio::spawn(async move {
-                    let event = match update_title(&config, &title, timeout).await {
-                        Ok(()) => Event::TitleSet(title),
-                        Err(e) => Event::TitleFailed {
-                            title,
-                            reason: e.to_string(),
-                        },
-                    };
-                    let _ = events.try_send(event);
-                });
+                self.title = Some(title.clone());
+                self.send_title(title, 1);
             }
             Command::Enqueue(_)
             | Command::PlayNext(_)
@@ -441,6 +437,33 @@ impl Stream {
             }),
             Command::Mute | Command::Unmute | Command::Stop | Command::StopWhenEmpty => {}
         }
+    }
+
+    /// Sets `title` on a connection of its own (a task), trying up to `attempts` times
+    /// half a second apart; reports [`Event::TitleSet`] or the last failure.
+    fn send_title(&self, title: String, attempts: u32) {
+        let (config, timeout, events) = (
+            self.config.clone(),
+            self.options.timeout,
+            self.events.clone(),
+        );
+        tokio::spawn(async move {
+            let mut attempt = 1;
+            let event = loop {
+                match update_title(&config, &title, timeout).await {
+                    Ok(()) => break Event::TitleSet(title),
+                    Err(e) if attempt >= attempts => {
+                        break Event::TitleFailed {
+                            title,
+                            reason: e.to_string(),
+                        };
+                    }
+                    Err(_) => attempt += 1,
+                }
+                tokio::time::sleep(TITLE_RETRY).await;
+            };
+            let _ = events.try_send(event);
+        });
     }
 
     /// Ends the stream so that listeners get all of it: Icecast relays whole queue blocks
@@ -477,6 +500,12 @@ impl Stream {
             }
             self.source = Some(self.reconnect().await?);
             self.pacer.resume_at(Instant::now());
+            // A restarted server (or a mount that was dropped) has no title: set it again.
+            // Tried a few times: right after the answer to the source request the mount
+            // may not take metadata yet.
+            if let Some(title) = self.title.clone() {
+                self.send_title(title, TITLE_ATTEMPTS_AFTER_RECONNECT);
+            }
             return Ok(());
         }
         self.pacer.sent(frame.samples);

@@ -389,3 +389,45 @@ async fn wrong_password_fails_once_and_restart_mid_stream_resumes() {
     assert_eq!(last + 1, 2 * 116, "streaming resumed and reached the end");
     drop(server);
 }
+
+/// The server forgets a mount's title with its source: after icecast2 is restarted and the
+/// stream reconnects, the current title is set again (status-json shows it). It was gone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn title_is_set_again_after_the_server_restarts() {
+    require_peer!("icecast2");
+    let mut server = Icecast::start(IcecastOptions::default());
+    let options = StreamOptions {
+        reconnect: media_core::Backoff {
+            initial_delay: Duration::from_millis(200),
+            ..StreamOptions::default().reconnect
+        },
+        ..StreamOptions::default()
+    };
+    let mut run = start(&server, vec![file("sine-44100-cbr128.mp3"); 3], options);
+    wait_event(&mut run.events, |e| matches!(e, Event::Connected { .. })).await;
+    tokio::task::block_in_place(|| wait_for_mount(&server));
+    let title = "Before – and after a restart ♫";
+    run.stream.set_title(title).await;
+    wait_event(&mut run.events, |e| *e == Event::TitleSet(title.into())).await;
+
+    let port = server.port();
+    server.kill();
+    wait_event(&mut run.events, |e| matches!(e, Event::Disconnected { .. })).await;
+    let server = tokio::task::block_in_place(|| Icecast::start_on(port, IcecastOptions::default()));
+    wait_event(&mut run.events, |e| matches!(e, Event::Connected { .. })).await;
+    let again = wait_event(&mut run.events, |e| {
+        matches!(e, Event::TitleSet(_) | Event::TitleFailed { .. })
+    })
+    .await;
+    assert_eq!(again, Event::TitleSet(title.into()));
+    let status = tokio::task::block_in_place(|| {
+        server.wait_for_status(|s| s["icestats"]["source"]["title"].as_str() == Some(title))
+    });
+    assert_eq!(
+        status["icestats"]["source"]["title"].as_str(),
+        Some(title),
+        "the restarted server has the title: {status}"
+    );
+    run.stream.stop().await;
+    let _ = run.stream.wait().await;
+}

@@ -4,7 +4,8 @@
 //!
 //! - [`Track`], [`Codec`], [`MediaKind`] and [`Packet`]: what travels from a source to a
 //!   sink. Payloads are [`bytes::Bytes`], sliced from the socket or file, never copied.
-//! - [`SecretUrl`] and [`redact`]: the userinfo password and secret query parameters
+//! - [`SecretUrl`], [`redact`] and [`redact_text`] (every URL in a free text, such as
+//!   another library's error): the userinfo password and secret query parameters
 //!   (`password`, `token`, `key`, …, see [`SECRET_QUERY_KEYS`]) are masked in every
 //!   `Display` and `Debug`.
 //! - [`Backoff`]: exponential delays with jitter, sans-I/O (the caller passes the random
@@ -33,4 +34,4 @@ mod secret;
 
 pub use backoff::Backoff;
 pub use packet::{Codec, MediaKind, Packet, Track};
-pub use secret::{SECRET_QUERY_KEYS, SecretUrl, redact};
+pub use secret::{SECRET_QUERY_KEYS, SecretUrl, redact, redact_text};

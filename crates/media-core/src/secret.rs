@@ -84,6 +84,31 @@ pub fn redact(url: &str) -> String {
     out
 }
 
+/// [`redact`] applied to every URL inside free text, such as another library's error
+/// message: each whitespace-separated word holding `://` is masked, the rest is kept.
+pub fn redact_text(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while !rest.is_empty() {
+        let word_end = rest.find(char::is_whitespace).unwrap_or(rest.len());
+        let (word, tail) = rest.split_at(word_end);
+        if word.contains("://") {
+            // Punctuation that closes a sentence or a quote is not part of the URL.
+            let url = word.trim_end_matches([';', ',', '.', ')', ']', '}', '>', '"', '\'']);
+            out.push_str(&redact(url));
+            out.push_str(&word[url.len()..]);
+        } else {
+            out.push_str(word);
+        }
+        let space_end = tail
+            .find(|c: char| !c.is_whitespace())
+            .unwrap_or(tail.len());
+        out.push_str(&tail[..space_end]);
+        rest = &tail[space_end..];
+    }
+    out
+}
+
 /// `scheme://user:password@rest` → `scheme://user:***@rest`. A user name alone stays.
 fn redact_userinfo(head: &str) -> String {
     let Some(scheme_end) = head.find("://") else {
@@ -178,6 +203,23 @@ mod tests {
             redact("tcp://h:1?Token=t&SIG=s&access_token=a&pass%77ord=p#frag"),
             "tcp://h:1?Token=***&SIG=***&access_token=***&pass%77ord=***#frag"
         );
+    }
+
+    #[test]
+    fn masks_every_url_in_free_text() {
+        assert_eq!(
+            redact_text(
+                "Invalid argument: Bad URL rtsps://h:9/x?password=pw&token=t; only rtsp\n  ok"
+            ),
+            "Invalid argument: Bad URL rtsps://h:9/x?password=***&token=***; only rtsp\n  ok"
+        );
+        assert_eq!(
+            redact_text("see \"icecast://s:pw@h/m\" and tcp://h:1"),
+            "see \"icecast://s:***@h/m\" and tcp://h:1"
+        );
+        for plain in ["", "  ", "no url here", "a://", "π ∞ \t x"] {
+            assert_eq!(redact_text(plain), plain);
+        }
     }
 
     #[test]

@@ -1,13 +1,27 @@
 //! `cargo run -p mp3-frames --example mp3info -- FILE [--frames]`
 //!
 //! Prints the stream summary as JSON; with `--frames`, first one JSON line per frame, tag,
-//! skipped range or truncation (in stream order), then the summary.
+//! skipped range or truncation (in stream order), then the summary. A failure is one line
+//! on stderr (`mp3info: …` with its causes) and exit code 1, whatever `RUST_BACKTRACE`
+//! says: a backtrace is for panics, not for a file that is not MP3.
 
 use anyhow::Context;
 use mp3_frames::{Event, Events, InfoTag, StreamSummary, TagKind};
 use serde_json::{Value, json};
 
-fn main() -> anyhow::Result<()> {
+fn main() -> std::process::ExitCode {
+    match mp3info() {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            // `{:#}`: the causes on the same line, no backtrace (anyhow's `Debug`, which
+            // `fn main() -> anyhow::Result` prints, adds one when RUST_BACKTRACE is set).
+            eprintln!("mp3info: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn mp3info() -> anyhow::Result<()> {
     let mut args = std::env::args().skip(1);
     let (mut path, mut frames) = (None, false);
     for arg in args.by_ref() {

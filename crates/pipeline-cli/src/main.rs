@@ -40,18 +40,28 @@ use pipeline::{
 /// Record a camera or a file: RTSP, MP4 or elementary streams in; MP4, fragmented MP4,
 /// HLS, stdout or elementary streams out.
 #[derive(Debug, Parser)]
-#[command(version, about, long_about = None)]
+#[command(
+    version,
+    about,
+    long_about = None,
+    override_usage = "pipeline [OPTIONS] <INPUTS>... <OUTPUT>"
+)]
 struct Cli {
+    /// The inputs, then the output (the last one). Options may stand anywhere, also
+    /// between the inputs and the output.
+    ///
     /// Input: rtsp://[user:pass@]host[:port]/path, an .mp4/.m4a file (plain or
-    /// fragmented), .h264/.h265 (Annex B), .aac (ADTS), .mp3, .opus/.ogg (Ogg Opus),
+    /// fragmented), .h264/.h265 (Annex B), .aac (ADTS), .mp3, .opus/.ogg (Ogg Opus), .ts,
     /// - (MP3 on stdin), or tcp://host:port (a tcp-listen:// packet server).
-    #[arg(required = true, num_args = 1..)]
-    inputs: Vec<String>,
+    ///
     /// Output: a .mp4 file, a directory or .m3u8 (HLS), - (fragmented MP4 on stdout),
     /// .h264/.h265, .aac, .mp3 or .opus/.ogg (one track of that codec),
     /// tcp-listen://addr:port (serve packets to network clients), or
     /// icecast://source:password@host:port/mount (stream MP3 inputs in real time).
-    output: String,
+    // One positional list, split here: clap ends a list of inputs at the first option
+    // and then took the output for an unexpected argument (`in --token t out.mp4`).
+    #[arg(required = true, num_args = 1.., value_name = "ENDPOINT")]
+    endpoints: Vec<String>,
     #[command(flatten)]
     icecast: cli_icecast::IcecastArgs,
 
@@ -207,6 +217,18 @@ fn seconds(what: &str, secs: f64) -> anyhow::Result<Duration> {
 }
 
 impl Cli {
+    /// Every endpoint but the last.
+    fn inputs(&self) -> &[String] {
+        self.endpoints
+            .split_last()
+            .map_or(&[], |(_, inputs)| inputs)
+    }
+
+    /// The last endpoint.
+    fn output(&self) -> &str {
+        self.endpoints.last().map_or("", String::as_str)
+    }
+
     fn options(&self) -> anyhow::Result<Options> {
         Ok(Options {
             fragmented: self.fragmented,
@@ -254,6 +276,16 @@ fn main() -> ExitCode {
         return cli_record::recover_main(args);
     }
     let cli = Cli::parse();
+    if cli.inputs().is_empty() {
+        // A usage error like clap's own (exit code 2).
+        use clap::CommandFactory;
+        Cli::command()
+            .error(
+                clap::error::ErrorKind::MissingRequiredArgument,
+                "an input and an output are needed: <INPUTS>... <OUTPUT>",
+            )
+            .exit();
+    }
     let bar = (std::io::stderr().is_terminal() && !cli.quiet).then(status_bar);
     init_logs(&cli, bar.clone());
     // One thread runs the source and the status line; the recorder has its own (blocking)
@@ -277,23 +309,27 @@ fn main() -> ExitCode {
 }
 
 async fn run(cli: &Cli, bar: Option<ProgressBar>) -> anyhow::Result<()> {
-    let icecast = cli.icecast.target(&cli.output);
+    let icecast = cli.icecast.target(cli.output());
+    let inputs = cli.inputs();
     if let Some(url) = &icecast
-        && cli_icecast::is_playlist(&cli.inputs)
+        && cli_icecast::is_playlist(inputs)
     {
-        return cli_icecast::run(&cli.icecast, url, &cli.inputs, bar).await;
+        return cli_icecast::run(&cli.icecast, url, inputs, bar).await;
     }
-    if cli.inputs.len() > 1 {
+    let [input] = inputs else {
+        if inputs.is_empty() {
+            anyhow::bail!("no output: give the input(s), then the output");
+        }
         anyhow::bail!("several inputs (a playlist) need MP3 files and an icecast:// output");
-    }
-    let input = Endpoint::parse(&cli.inputs[0], Direction::Input)?;
+    };
+    let input = Endpoint::parse(input, Direction::Input)?;
     let mut options = cli.options()?;
     let output = match icecast {
         Some(url) => {
             options.icecast = cli.icecast.settings()?;
             Endpoint::Icecast(SecretUrl::new(url))
         }
-        None => Endpoint::parse(&cli.output, Direction::Output)?,
+        None => Endpoint::parse(cli.output(), Direction::Output)?,
     };
     let handle = Pipeline::new(input, output).with_options(options).spawn();
     let closer = handle.closer();
@@ -408,5 +444,39 @@ impl Write for LogWriter {
 
     fn flush(&mut self) -> std::io::Result<()> {
         std::io::stderr().flush()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
+        Cli::try_parse_from(std::iter::once("pipeline").chain(args.iter().copied()))
+    }
+
+    #[test]
+    fn options_may_stand_between_the_inputs_and_the_output() {
+        for args in [
+            &["tcp://host:9000", "--token", "s3cret", "out.mp4"][..],
+            &["--token", "s3cret", "tcp://host:9000", "out.mp4"],
+            &["tcp://host:9000", "out.mp4", "--token", "s3cret"],
+        ] {
+            let cli = parse(args).unwrap_or_else(|e| panic!("{args:?}: {e}"));
+            assert_eq!(cli.inputs(), ["tcp://host:9000"], "{args:?}");
+            assert_eq!(cli.output(), "out.mp4", "{args:?}");
+            assert_eq!(cli.token.as_deref(), Some("s3cret"), "{args:?}");
+        }
+        let cli = parse(&["a.mp3", "--title", "t", "b.mp3", "-v", "icecast://h/m"]).unwrap();
+        assert_eq!(cli.inputs(), ["a.mp3", "b.mp3"]);
+        assert_eq!(cli.output(), "icecast://h/m");
+        assert_eq!(cli.verbose, 1);
+    }
+
+    #[test]
+    fn one_endpoint_is_not_enough() {
+        let cli = parse(&["out.mp4"]).unwrap();
+        assert!(cli.inputs().is_empty());
+        assert!(parse(&[]).is_err());
     }
 }

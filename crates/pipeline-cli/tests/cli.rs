@@ -234,3 +234,112 @@ fn loss_is_counted_by_default_and_fatal_with_fail_on_loss() {
         "strict: {log}"
     );
 }
+
+/// `pipeline tcp://host:9000 --token s3cret out.mp4`, as the README writes it (an option
+/// between the input and the output), records from a real `tcp-listen://` server serving
+/// the test camera. It exited 2 with "unexpected argument 'out.mp4'".
+#[test]
+fn options_between_the_input_and_the_output_as_the_readme_writes_them() {
+    let mut peers = RtspServer::PEERS.to_vec();
+    peers.extend(["ffprobe", "ffmpeg"]);
+    if !test_support::peers_present("options_between", &peers) {
+        return;
+    }
+    let camera = RtspServer::start_default();
+    let dir = test_support::temp_dir();
+    let port = test_support::free_port();
+    let server = Command::new(BIN)
+        .args(["--duration", "3", &camera.url("/h264aac")])
+        .arg(format!("tcp-listen://127.0.0.1:{port}"))
+        .args(["--token", "t0ken"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut server = ChildGuard::new("pipeline server", server);
+    let started = Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(server.is_running(), "the server exited");
+        assert!(started.elapsed() < Duration::from_secs(20), "no listener");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let out = dir.path().join("remote.mp4");
+    let recorder = Command::new(BIN)
+        .arg(format!("tcp://127.0.0.1:{port}"))
+        .args(["--token", "t0ken"])
+        .arg(&out)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut recorder = ChildGuard::new("pipeline recorder", recorder);
+    let (code, stderr) = recorder.wait_with_stderr(Duration::from_secs(30));
+    assert_eq!(code, Some(0), "{stderr}");
+    server.stop();
+    let probe = ffprobe::probe(&out);
+    let codecs: Vec<&str> = probe["streams"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["codec_name"].as_str().unwrap_or(""))
+        .collect();
+    assert_eq!(codecs, ["h264", "aac"], "{probe}");
+    assert!(num(&probe["format"]["duration"]) > 0.5, "{probe}");
+    let errors = ffprobe::decode_errors(&out);
+    assert!(errors.is_empty(), "ffmpeg decode errors: {errors}");
+}
+
+/// A plain TCP server that answers an RTSP request with an HTTP error page (as a web
+/// server on the camera's port would): the last line says briefly what came back. It was
+/// 964 bytes, mostly retina's hex dump.
+#[test]
+fn a_server_that_does_not_speak_rtsp_is_named_briefly() {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let body = format!(
+        "<!DOCTYPE html>\n<html><head><title>400 Bad Request</title></head>\n<body>{}</body></html>\n",
+        "<p>This is a web server, not a camera.</p>\n".repeat(12)
+    );
+    let answer = format!(
+        "HTTP/1.1 400 Bad Request\r\nServer: nginx\r\nContent-Type: text/html\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    // Answers every connection (the pipeline may try more than once), for a bounded time.
+    std::thread::spawn(move || {
+        listener.set_nonblocking(true).unwrap();
+        let until = Instant::now() + Duration::from_secs(40);
+        while Instant::now() < until {
+            match listener.accept() {
+                Ok((mut conn, _)) => {
+                    conn.set_nonblocking(false).unwrap();
+                    conn.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+                    let mut request = [0u8; 4096];
+                    let _ = conn.read(&mut request);
+                    let _ = conn.write_all(answer.as_bytes());
+                }
+                Err(_) => std::thread::sleep(Duration::from_millis(20)),
+            }
+        }
+    });
+    let dir = test_support::temp_dir();
+    let child = Command::new(BIN)
+        .arg(format!("rtsp://127.0.0.1:{port}/stream"))
+        .arg(dir.path().join("x.mp4"))
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut child = ChildGuard::new("pipeline", child);
+    let (code, stderr) = child.wait_with_stderr(Duration::from_secs(30));
+    assert_eq!(code, Some(1), "{stderr}");
+    let last = stderr.lines().last().unwrap_or("");
+    assert!(last.starts_with("pipeline: "), "{stderr}");
+    assert!(last.contains("not RTSP"), "{last}");
+    assert!(last.len() < 250, "{} bytes: {last}", last.len());
+    assert!(!last.contains("0000:"), "a hex dump: {last}");
+}

@@ -266,8 +266,14 @@ fn rtsp_camera_refuses_the_credentials() {
             let case = format!("rtsp {name} auth refused, {logs:?}");
             assert_fails_without_secrets(&case, &out, &markers_with_basic("admin"));
             assert!(
-                out.stderr.contains("401"),
+                out.stderr.contains("401") && out.stderr.contains("refused the credentials"),
                 "{case}: the refusal is named; stderr:\n{}",
+                masked(&out.stderr, &markers_with_basic("admin"))
+            );
+            // retina says "after trying digest auth" whatever the scheme.
+            assert!(
+                !out.stderr.contains("digest"),
+                "{case}: stderr:\n{}",
                 masked(&out.stderr, &markers_with_basic("admin"))
             );
             let args = [
@@ -491,6 +497,44 @@ fn refused_endpoints_are_named_masked() {
             let out = run_for(command(&args, logs), LIMIT);
             let case = format!("{name}, {logs:?}");
             assert_fails_without_secrets(&case, &out, &markers_with_basic("source"));
+        }
+    }
+}
+
+/// The URLs of issue 14: an invalid port, `rtsps://` (retina quoted it with its query, in
+/// a warning and again in the last line, and it was retried), `tcp://` and `icecast://`
+/// that do not parse, each with a password and query secrets.
+#[test]
+fn urls_that_do_not_parse_are_refused_masked() {
+    let dir = test_support::temp_dir();
+    let out_file = mp4_out(dir.path());
+    let mp3 = test_support::fixture("sine-44100-cbr128.mp3");
+    let mp3 = mp3.to_str().unwrap();
+    let query = format!("password={QUERY}&token={QUERY}");
+    let bad_port = format!("rtsp://admin:{USERINFO}@127.0.0.1:99999/x?{query}");
+    let rtsps = format!("rtsps://admin:{USERINFO}@127.0.0.1:9/x?{query}");
+    let tcp = format!("tcp://127.0.0.1:99999?token={QUERY}");
+    let tcp_path = format!("tcp://u:{USERINFO}@127.0.0.1:9000/x?token={QUERY}");
+    let icecast = format!("icecast://source:{USERINFO}@127.0.0.1:99999/live?token={QUERY}");
+    let icecast_host = format!("icecast://source:{USERINFO}@[bad/live?token={QUERY}");
+    let cases: [(&str, Vec<&str>); 6] = [
+        ("rtsp:// with an invalid port", vec![&bad_port, &out_file]),
+        ("rtsps://", vec![&rtsps, &out_file]),
+        ("tcp:// with an invalid port", vec![&tcp, &out_file]),
+        ("tcp:// with a path", vec![&tcp_path, &out_file]),
+        ("icecast:// with an invalid port", vec![mp3, &icecast]),
+        ("icecast:// with a bad host", vec![mp3, &icecast_host]),
+    ];
+    for (name, args) in cases {
+        for logs in Logs::ALL {
+            let out = run_for(command(&args, logs), LIMIT);
+            let case = format!("{name}, {logs:?}");
+            assert_fails_without_secrets(&case, &out, &markers_with_basic("source"));
+            let stderr = masked(&out.stderr, &markers_with_basic("source"));
+            assert!(
+                !stderr.contains("reconnecting") && !stderr.contains("Bad URL"),
+                "{case}: refused at once, in our words; stderr:\n{stderr}"
+            );
         }
     }
 }

@@ -7,6 +7,10 @@
 //! ```
 //!
 //! Logs (`RUST_LOG=rtsp_source=debug`) go to stderr; JSON goes to stdout.
+//!
+//! Exit code 0 when it connected and ran until `--duration` or ctrl-c; 1 with one line
+//! `rtsp-probe: …` on stderr when the camera refused (401, a bad URL: the supervisor stops
+//! on permanent errors), when the session ended (`--once`), or when it never connected.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -97,8 +101,18 @@ fn track_json(t: &TrackInfo) -> serde_json::Value {
     })
 }
 
+fn main() -> std::process::ExitCode {
+    match probe() {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("rtsp-probe: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
 #[tokio::main(flavor = "current_thread")]
-async fn main() -> Result<(), Box<dyn std::error::Error>> {
+async fn probe() -> Result<(), Box<dyn std::error::Error>> {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
@@ -131,7 +145,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                     "{}",
                     json!({"t": 0.0, "event": "connect_failed", "reason": e.to_string()})
                 );
-                std::process::exit(1);
+                return Err(e.into());
             }
         }
     } else {
@@ -149,6 +163,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let ctrl_c = tokio::signal::ctrl_c();
     tokio::pin!(ctrl_c);
     let mut interrupted = false;
+    // Why the probe failed, if it did: the last session end (--once) or the supervisor's
+    // stop reason (a refusal), or never having connected.
+    let mut failure: Option<String> = None;
+    let mut connected = false;
     loop {
         let until_deadline = async {
             match deadline {
@@ -182,6 +200,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                             "track": track_json(&track)}));
                     }
                     Event::Connected { url, session, server_tool } => {
+                        connected = true;
+                        failure = None;
                         println!("{}", json!({"t": t, "event": "connected", "url": url,
                             "session": session, "server": server_tool}));
                     }
@@ -191,10 +211,16 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                     Event::Disconnected { reason, frames } => {
                         println!("{}", json!({"t": t, "event": "disconnected",
                             "reason": reason.to_string(), "frames": frames}));
+                        if stop.is_none() {
+                            failure = Some(reason.to_string());
+                        }
                     }
                     Event::ConnectFailed { reason, attempt } => {
                         println!("{}", json!({"t": t, "event": "connect_failed",
                             "reason": reason.to_string(), "attempt": attempt}));
+                        if !connected {
+                            failure = Some(reason.to_string());
+                        }
                     }
                     Event::Reconnecting { attempt, delay } => {
                         println!("{}", json!({"t": t, "event": "reconnecting",
@@ -206,7 +232,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                     }
                     Event::Stopped { reason } => {
                         println!("{}", json!({"t": t, "event": "stopped",
-                            "reason": reason.map(|r| r.to_string())}));
+                            "reason": reason.as_ref().map(|r| r.to_string())}));
+                        if let Some(reason) = reason {
+                            failure = Some(reason.to_string());
+                        }
                     }
                     other => println!("{}", json!({"t": t, "event": format!("{other:?}")})),
                 }
@@ -230,5 +259,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             }
         }
     }
-    Ok(())
+    match failure {
+        Some(reason) => Err(reason.into()),
+        None if !connected => Err("never connected".into()),
+        None => Ok(()),
+    }
 }

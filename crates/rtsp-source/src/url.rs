@@ -53,14 +53,23 @@ pub struct CameraUrl {
 impl CameraUrl {
     /// Parses `text`, splitting off `user:password@` if present.
     ///
-    /// Only `rtsp` and `rtsps` schemes are accepted (retina speaks plain RTSP; `rtsps` is
-    /// passed through so retina reports it clearly). Errors never contain the password.
+    /// Only `rtsp` is accepted: retina speaks plain RTSP, and an `rtsps` URL handed to it
+    /// came back as an error quoting the whole URL, query secrets included, and was
+    /// retried as if the camera might change its mind. Errors never contain the password
+    /// or a secret query parameter.
     pub fn parse(text: &str) -> Result<Self, Error> {
         let mut url = url::Url::parse(text).map_err(|e| Error::InvalidUrl {
             url: redact_unparsed(text),
             reason: e.to_string(),
         })?;
-        if !matches!(url.scheme(), "rtsp" | "rtsps") {
+        if url.scheme() == "rtsps" {
+            return Err(Error::InvalidUrl {
+                url: redact_unparsed(text),
+                reason: "rtsps:// (RTSP over TLS) is not supported; use the camera's rtsp:// URL"
+                    .into(),
+            });
+        }
+        if url.scheme() != "rtsp" {
             return Err(Error::InvalidUrl {
                 url: redact_unparsed(text),
                 reason: format!("scheme {:?} is not rtsp", url.scheme()),
@@ -203,6 +212,22 @@ mod tests {
             let shown = format!("{e} {e:?}");
             assert!(!shown.contains("hunter2"), "{shown}");
         }
+    }
+
+    #[test]
+    fn rtsps_is_refused_with_the_secrets_masked() {
+        let e = CameraUrl::parse("rtsps://admin:S3cretPW@127.0.0.1:9/x?password=QueryS3cret")
+            .unwrap_err();
+        let shown = format!("{e} {e:?}");
+        assert!(
+            !shown.contains("S3cretPW") && !shown.contains("QueryS3cret"),
+            "{shown}"
+        );
+        assert!(
+            shown.contains("rtsps:// (RTSP over TLS) is not supported"),
+            "{shown}"
+        );
+        assert!(e.is_permanent());
     }
 
     #[test]

@@ -6,14 +6,15 @@ use std::path::PathBuf;
 use std::process::Command;
 
 use serde_json::Value;
-use test_support::rtsp::RtspServer;
+use test_support::rtsp::{RtspAuth, RtspServer, RtspServerOptions};
 
-/// The example binary, built if `cargo test` did not build it (e.g. `--test probe`).
+/// The example binary, built (or found up to date) first: `cargo test --test probe` does
+/// not build examples, and a stale one would be tested otherwise.
 fn probe_binary() -> PathBuf {
     let exe = std::env::current_exe().unwrap();
     let profile_dir = exe.parent().unwrap().parent().unwrap(); // target/debug
     let path = profile_dir.join("examples").join("rtsp-probe");
-    if !path.exists() {
+    {
         let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
             .args(["build", "-p", "rtsp-source", "--example", "rtsp-probe"])
             .env("CARGO_TARGET_DIR", profile_dir.parent().unwrap())
@@ -87,4 +88,45 @@ fn probe_prints_tracks_stats_and_lifecycle() {
     let last = lines.last().unwrap();
     assert_eq!(last["event"], "stopped");
     assert!(last["reason"].is_null());
+}
+
+/// A camera that refuses the credentials (Basic auth, the test camera): the probe stops
+/// (the refusal is permanent), says why in one line and exits non-zero. It exited 0.
+#[test]
+fn probe_exits_non_zero_when_the_camera_refuses() {
+    if !test_support::peers_present("probe refused", RtspServer::PEERS) {
+        return;
+    }
+    let binary = probe_binary();
+    let server = RtspServer::start(RtspServerOptions {
+        auth: Some(RtspAuth::Basic {
+            user: "cam".into(),
+            password: "right".into(),
+        }),
+        ..RtspServerOptions::default()
+    });
+    let url = server
+        .url("/h264")
+        .replace("rtsp://", "rtsp://cam:Wr0ngPw@");
+    for once in [false, true] {
+        let mut cmd = Command::new(&binary);
+        cmd.arg(&url).args(["--duration", "10"]);
+        if once {
+            cmd.arg("--once");
+        }
+        let out = cmd.output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "once={once}: {stderr}");
+        let last = stderr.lines().last().unwrap_or("");
+        assert!(
+            last.starts_with("rtsp-probe: ") && last.contains("401"),
+            "once={once}: {stderr}"
+        );
+        assert!(
+            last.contains("refused the credentials") && !last.contains("digest"),
+            "once={once}: {last}"
+        );
+        let all = format!("{stderr}{}", String::from_utf8_lossy(&out.stdout));
+        assert!(!all.contains("Wr0ngPw"), "password shown: {all}");
+    }
 }
