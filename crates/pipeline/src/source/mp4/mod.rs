@@ -445,22 +445,11 @@ struct FileReader<R> {
     file: R,
     len: u64,
     name: String,
-    /// The last read-ahead: its file offset and bytes (packets are slices of it).
-    window: (u64, Bytes),
 }
-
-/// Read-ahead for sample data: about 2 s of a 4 Mbit/s file; a queued packet keeps its
-/// window alive, so this bounds what the queue can hold on to.
-const WINDOW: usize = 1 << 20;
 
 impl<R: Read + Seek> FileReader<R> {
     fn new(file: R, len: u64, name: String) -> FileReader<R> {
-        FileReader {
-            file,
-            len,
-            name,
-            window: (0, Bytes::new()),
-        }
+        FileReader { file, len, name }
     }
 
     fn invalid(&self, reason: String) -> Error {
@@ -520,23 +509,7 @@ impl<R: Read + Seek> FileReader<R> {
         Ok(buf)
     }
 
-    /// `size` bytes at `position`, a slice of the read-ahead window: the samples of a
-    /// plain MP4 lie one after the other in chunks, so one read of [`WINDOW`] bytes serves
-    /// many of them instead of a seek and a read each (the remux bench's main syscalls).
     fn read_exact_at(&mut self, position: u64, size: usize) -> Result<Bytes, Error> {
-        let end = position.saturating_add(size as u64);
-        let (at, window) = &self.window;
-        if position >= *at && end <= at.saturating_add(window.len() as u64) {
-            let start = (position - at) as usize;
-            return Ok(window.slice(start..start + size));
-        }
-        if size >= WINDOW {
-            return self.read_vec_at(position, size as u64).map(Bytes::from);
-        }
-        let wanted = (WINDOW as u64).min(self.len.saturating_sub(position)).max(size as u64);
-        let window = Bytes::from(self.read_vec_at(position, wanted)?);
-        let data = window.slice(..size);
-        self.window = (position, window);
-        Ok(data)
+        self.read_vec_at(position, size as u64).map(Bytes::from)
     }
 }
