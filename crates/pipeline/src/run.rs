@@ -55,6 +55,7 @@ impl Pipeline {
             output,
             options,
         } = self;
+        let options = source::pace::for_output(&output, options);
         let (stop_tx, stop_rx) = watch::channel(false);
         let stop = Arc::new(stop_tx);
         let killed = Arc::new(AtomicBool::new(false));

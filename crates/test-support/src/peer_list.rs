@@ -56,6 +56,12 @@ pub const PEERS: &[PeerSpec] = &[
         source: Source::Apt(&["ffmpeg"]),
     },
     PeerSpec {
+        // GNU time: a child's peak RSS (`-f %M`), for whole-process benches.
+        name: "time",
+        check: Check::Program("/usr/bin/time", "--version"),
+        source: Source::Apt(&["time"]),
+    },
+    PeerSpec {
         name: "lame",
         check: Check::Program("lame", "--version"),
         source: Source::Apt(&["lame"]),

@@ -7,7 +7,7 @@ mod annexb;
 mod mp3;
 pub(crate) mod mp4;
 mod ogg;
-mod pace;
+pub(crate) mod pace;
 mod raw;
 mod rtsp;
 mod tcp;

@@ -1,5 +1,8 @@
 //! Pacing of file inputs: `Options::realtime` sends each packet when its time comes (the
 //! wall clock since the first packet against its decode time), as a live source would;
+//! on by default into `tcp-listen://` ([`for_output`]). Each deadline is the first
+//! packet's monotonic instant plus the media time since it, never a sum of sleeps, so a
+//! late wake-up does not carry over and a long run does not drift;
 //! `Options::loop_input` starts the file again when it ends, every track's times moved
 //! by the presentation length of the longest, until the duration limit or a stop. A
 //! packet that would then decode before the previous pass's last one (encoder priming,
@@ -17,6 +20,17 @@ use tokio::time::Instant;
 
 use crate::contract::InputEvent;
 use crate::{Endpoint, Error, Options, Track};
+
+/// The options for a pipeline into `output`: a live output that sends packets on as they
+/// come (`tcp-listen://`) gets a file at its media pace, as its clients expect from a live
+/// stream (issue 15: pacing on by default for live outputs). Icecast paces in its own sink
+/// (icecast-source, by sample count) and file outputs take a file as fast as it reads.
+pub(crate) fn for_output(output: &Endpoint, mut options: Options) -> Options {
+    if matches!(output, Endpoint::TcpListen(_)) {
+        options.realtime = true;
+    }
+    options
+}
 
 /// Whether `input` is a file that pacing applies to.
 pub(super) fn applies(input: &Endpoint, options: &Options) -> bool {

@@ -1,0 +1,177 @@
+//! Remuxing a file with a fresh process, ours against ffmpeg: wall time and peak RSS.
+//!
+//! Setup: a 720p25 H.264 4 Mbit/s + AAC 48 kHz stereo MP4 (`SECONDS`, default 120 s) is
+//! made once with ffmpeg and read once before measuring, so the page cache is warm. Each
+//! iteration runs one process under GNU time (`/usr/bin/time -f %M`, the peak RSS):
+//! - `ours-mp4` / `peer-ffmpeg-mp4`: `pipeline -q in.mp4 out.mp4` against
+//!   `ffmpeg -i in.mp4 -c copy out.mp4`
+//! - `ours-hls` / `peer-ffmpeg-hls`: `pipeline -q in.mp4 hls/` against ffmpeg's HLS muxer
+//!   with fMP4 segments of 2 s (`-c copy -f hls -hls_segment_type fmp4 -hls_time 2
+//!   -hls_playlist_type vod`)
+//!
+//! The measured time is the wall time of the process; the throughput is media seconds,
+//! so `cargo xtask bench pipeline-cli` prints media seconds per wall second and the
+//! ours/peer ratio (3.0 = three times faster). The peak RSS of each iteration goes to
+//! stderr (`... MiB peak RSS`).
+//!
+//! Full run: `cargo bench -p pipeline-cli --bench remux` (`PIPELINE_BENCH_SECONDS`
+//! changes the length). Under `cargo test --benches` (no `--bench` argument) it remuxes
+//! the small committed fixture once per command, as a smoke test.
+#![allow(clippy::unwrap_used)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use criterion::{Criterion, SamplingMode, Throughput};
+
+const BIN: &str = env!("CARGO_BIN_EXE_pipeline");
+
+/// Runs `cmd` under GNU time; its wall time and peak RSS in KiB.
+fn run_measured(cmd: &Command, rss_file: &Path) -> (Duration, u64) {
+    let mut timed = Command::new("/usr/bin/time");
+    timed
+        .args(["-f", "%M", "-o"])
+        .arg(rss_file)
+        .arg(cmd.get_program())
+        .args(cmd.get_args())
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    let started = Instant::now();
+    let status = timed.status().unwrap();
+    let wall = started.elapsed();
+    assert!(status.success(), "{cmd:?} failed: {status}");
+    let text = std::fs::read_to_string(rss_file).unwrap();
+    let kib = text.lines().last().and_then(|l| l.trim().parse().ok());
+    (
+        wall,
+        kib.unwrap_or_else(|| panic!("no peak RSS in {text:?}")),
+    )
+}
+
+fn ours(input: &Path, out: &Path) -> Command {
+    let mut cmd = Command::new(BIN);
+    cmd.arg("-q").arg(input).arg(out);
+    cmd
+}
+
+fn ffmpeg_mp4(input: &Path, out: &Path) -> Command {
+    let mut cmd = Command::new("ffmpeg");
+    cmd.args(["-nostdin", "-v", "error", "-y", "-i"])
+        .arg(input)
+        .args(["-c", "copy"])
+        .arg(out);
+    cmd
+}
+
+fn ffmpeg_hls(input: &Path, out: &Path) -> Command {
+    let mut cmd = Command::new("ffmpeg");
+    cmd.args(["-nostdin", "-v", "error", "-y", "-i"])
+        .arg(input)
+        .args(["-c", "copy", "-f", "hls", "-hls_segment_type", "fmp4"])
+        .args(["-hls_time", "2", "-hls_playlist_type", "vod"])
+        .arg(out.join("index.m3u8"));
+    cmd
+}
+
+/// The 720p25 source, `seconds` long.
+fn make_source(dir: &Path, seconds: u64) -> PathBuf {
+    let path = dir.join("source-720p.mp4");
+    let status = Command::new("ffmpeg")
+        .args(["-nostdin", "-v", "error", "-y"])
+        .args(["-f", "lavfi", "-i", "testsrc2=size=1280x720:rate=25"])
+        .args(["-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000"])
+        .args(["-t", &seconds.to_string()])
+        .args([
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+            "-g",
+            "50",
+            "-bf",
+            "0",
+        ])
+        .args([
+            "-b:v", "4M", "-maxrate", "4M", "-bufsize", "8M", "-pix_fmt", "yuv420p",
+        ])
+        .args(["-c:a", "aac", "-b:a", "128k", "-ac", "2", "-ar", "48000"])
+        .arg(&path)
+        .status()
+        .unwrap();
+    assert!(status.success(), "making the 720p source failed");
+    path
+}
+
+type Make = fn(&Path, &Path) -> Command;
+
+fn main() {
+    let full = std::env::args().any(|a| a == "--bench");
+    // Arguments first: criterion exits on bad ones, which would leave the directory behind.
+    let mut c = Criterion::default()
+        .configure_from_args()
+        .sample_size(10)
+        .warm_up_time(Duration::from_millis(1))
+        .measurement_time(Duration::from_millis(1));
+    if !test_support::peers_present("remux", &["ffmpeg", "time"]) {
+        return;
+    }
+    let dir = test_support::temp_dir();
+    let (input, seconds) = if full {
+        let seconds = std::env::var("PIPELINE_BENCH_SECONDS")
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(120);
+        (make_source(dir.path(), seconds), seconds)
+    } else {
+        (test_support::fixture("rtsp-file.mp4"), 1)
+    };
+    // Warm the page cache.
+    std::fs::read(&input).unwrap();
+    let rss_file = dir.path().join("rss.txt");
+    let hls_dir = dir.path().join("hls");
+
+    let cases: [(&str, &str, Make, PathBuf); 4] = [
+        ("mp4", "ours-mp4", ours, dir.path().join("out.mp4")),
+        (
+            "mp4",
+            "peer-ffmpeg-mp4",
+            ffmpeg_mp4,
+            dir.path().join("out.mp4"),
+        ),
+        ("hls", "ours-hls", ours, hls_dir.clone()),
+        ("hls", "peer-ffmpeg-hls", ffmpeg_hls, hls_dir.clone()),
+    ];
+    for group_name in ["mp4", "hls"] {
+        let mut group = c.benchmark_group(format!("remux-720p-{group_name}"));
+        group
+            .sampling_mode(SamplingMode::Flat)
+            .throughput(Throughput::Elements(seconds));
+        for (_, name, make, out) in cases.iter().filter(|c| c.0 == group_name) {
+            group.bench_function(*name, |b| {
+                b.iter_custom(|iters| {
+                    let mut total = Duration::ZERO;
+                    for _ in 0..iters {
+                        // A fresh output each time (a file, or an empty directory).
+                        let _ = std::fs::remove_dir_all(&hls_dir);
+                        let _ = std::fs::remove_file(dir.path().join("out.mp4"));
+                        if out == &hls_dir {
+                            std::fs::create_dir_all(&hls_dir).unwrap();
+                        }
+                        let (wall, kib) = run_measured(&make(&input, out), &rss_file);
+                        eprintln!(
+                            "{name}: {:.3} s wall, {:.1} MiB peak RSS",
+                            wall.as_secs_f64(),
+                            kib as f64 / 1024.0
+                        );
+                        total += wall;
+                    }
+                    total
+                });
+            });
+        }
+        group.finish();
+    }
+    c.final_summary();
+}
