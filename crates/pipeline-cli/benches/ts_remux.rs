@@ -12,42 +12,13 @@
 #![allow(clippy::unwrap_used)]
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 use criterion::{Criterion, SamplingMode, Throughput};
+use test_support::process::cpu_time_of;
 
 const BIN: &str = env!("CARGO_BIN_EXE_pipeline");
-
-/// Runs `cmd` to completion and returns its CPU time (user + system); as in
-/// record_cpu.rs (bench files cannot share a module).
-fn cpu_time_of(mut cmd: Command) -> Duration {
-    let mut child = cmd
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let stat = PathBuf::from(format!("/proc/{}/stat", child.id()));
-    let mut cpu = None;
-    while cpu.is_none() {
-        std::thread::sleep(Duration::from_millis(5));
-        cpu = zombie_cpu_ticks(&stat);
-    }
-    let status = child.wait().unwrap();
-    assert!(status.success(), "{cmd:?} failed: {status}");
-    Duration::from_secs_f64(cpu.unwrap_or(0.0) / 100.0) // USER_HZ on Linux
-}
-
-/// utime + stime of a process that has exited and is not reaped yet (state `Z`).
-fn zombie_cpu_ticks(stat: &Path) -> Option<f64> {
-    let text = std::fs::read_to_string(stat).ok()?;
-    let fields: Vec<&str> = text.rsplit_once(')')?.1.split_whitespace().collect();
-    if fields.first() != Some(&"Z") {
-        return None;
-    }
-    Some(fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?)
-}
 
 fn make_source(dir: &Path, seconds: u64) -> PathBuf {
     let path = dir.join("source-720p.ts");

@@ -170,3 +170,36 @@ impl Drop for ChildGuard {
         self.stop();
     }
 }
+
+/// Runs `cmd` to completion (no standard streams) and returns its CPU time, user plus
+/// system, read from `/proc/PID/stat` once it has exited and before it is reaped: what the
+/// whole-process benches compare. Panics when the command fails.
+pub fn cpu_time_of(mut cmd: Command) -> Duration {
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| panic!("start {cmd:?}: {e}"));
+    let stat = std::path::PathBuf::from(format!("/proc/{}/stat", child.id()));
+    let mut ticks = None;
+    while ticks.is_none() {
+        std::thread::sleep(Duration::from_millis(5));
+        ticks = zombie_cpu_ticks(&stat);
+    }
+    let status = child.wait().unwrap_or_else(|e| panic!("wait {cmd:?}: {e}"));
+    assert!(status.success(), "{cmd:?} failed: {status}");
+    Duration::from_secs_f64(ticks.unwrap_or(0.0) / 100.0) // USER_HZ on Linux
+}
+
+/// utime + stime of a process that has exited and is not reaped yet (state `Z`).
+fn zombie_cpu_ticks(stat: &std::path::Path) -> Option<f64> {
+    let text = std::fs::read_to_string(stat).ok()?;
+    // Fields after the command name, which is in parentheses and may hold spaces: the
+    // state is field 3, utime and stime are fields 14 and 15.
+    let fields: Vec<&str> = text.rsplit_once(')')?.1.split_whitespace().collect();
+    if fields.first() != Some(&"Z") {
+        return None;
+    }
+    Some(fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?)
+}
