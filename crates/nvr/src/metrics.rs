@@ -26,6 +26,35 @@ struct StateLabel {
     state: String,
 }
 
+/// What a camera's pipeline did between two reports.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Progress {
+    /// Payload bytes written.
+    pub bytes: u64,
+    /// Packets written.
+    pub frames: u64,
+    /// RTP packets lost.
+    pub lost: u64,
+    /// Segments finished.
+    pub segments: u64,
+    /// Reconnections to the camera.
+    pub reconnects: u64,
+}
+
+impl Progress {
+    /// The change from `before` to `now` of a pipeline's figures.
+    pub fn between(before: &pipeline::Status, now: &pipeline::Status) -> Self {
+        Progress {
+            bytes: now.bytes.saturating_sub(before.bytes),
+            frames: now.packets.saturating_sub(before.packets),
+            lost: now.lost.saturating_sub(before.lost),
+            segments: now.files.saturating_sub(before.files),
+            reconnects: now.reconnections.saturating_sub(before.reconnections),
+        }
+    }
+}
+
 /// What a camera is doing.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum CameraState {
@@ -62,6 +91,7 @@ pub struct Metrics {
     frames: Family<CameraLabel, Counter>,
     lost: Family<CameraLabel, Counter>,
     restarts: Family<CameraLabel, Counter>,
+    reconnects: Family<CameraLabel, Counter>,
     gaps: Family<CameraLabel, Counter>,
     since_last_frame: Family<CameraLabel, Gauge<f64, AtomicU64>>,
     segments_written: Family<CameraLabel, Counter>,
@@ -87,6 +117,7 @@ impl Metrics {
             frames: Family::default(),
             lost: Family::default(),
             restarts: Family::default(),
+            reconnects: Family::default(),
             gaps: Family::default(),
             since_last_frame: Family::default(),
             segments_written: Family::default(),
@@ -114,6 +145,11 @@ impl Metrics {
             "camera_restarts",
             "Pipeline restarts by the supervisor",
             m.restarts.clone(),
+        );
+        registry.register(
+            "camera_reconnects",
+            "RTSP reconnections within a pipeline run (each starts a new segment)",
+            m.reconnects.clone(),
         );
         registry.register(
             "camera_gaps",
@@ -179,12 +215,17 @@ impl Metrics {
     }
 
     /// Adds a pipeline's progress since its last report.
-    pub fn add_progress(&self, camera: &str, bytes: u64, frames: u64, lost: u64, segments: u64) {
+    pub fn add_progress(&self, camera: &str, progress: Progress) {
         let l = Self::label(camera);
-        self.bytes.get_or_create(&l).inc_by(bytes);
-        self.frames.get_or_create(&l).inc_by(frames);
-        self.lost.get_or_create(&l).inc_by(lost);
-        self.segments_written.get_or_create(&l).inc_by(segments);
+        self.bytes.get_or_create(&l).inc_by(progress.bytes);
+        self.frames.get_or_create(&l).inc_by(progress.frames);
+        self.lost.get_or_create(&l).inc_by(progress.lost);
+        self.segments_written
+            .get_or_create(&l)
+            .inc_by(progress.segments);
+        self.reconnects
+            .get_or_create(&l)
+            .inc_by(progress.reconnects);
     }
 
     /// Seconds since the camera's last packet.
@@ -226,7 +267,7 @@ impl Metrics {
 
     /// Makes a camera's series exist from its start (zeros), so a scrape lists it.
     pub fn register_camera(&self, camera: &str) {
-        self.add_progress(camera, 0, 0, 0, 0);
+        self.add_progress(camera, Progress::default());
         let l = Self::label(camera);
         self.restarts.get_or_create(&l).inc_by(0);
         self.gaps.get_or_create(&l).inc_by(0);
@@ -243,6 +284,7 @@ impl Metrics {
             &self.frames,
             &self.lost,
             &self.restarts,
+            &self.reconnects,
             &self.gaps,
             &self.segments_written,
             &self.segments_deleted,
@@ -267,8 +309,13 @@ mod tests {
     fn the_exposition_has_every_camera_series() {
         let m = Metrics::new();
         m.register_camera("front");
-        m.add_progress("front", 1000, 15, 2, 1);
-        m.add_progress("front", 500, 5, 0, 1);
+        let mut before = pipeline::Status::default();
+        let mut now = pipeline::Status::default();
+        (now.bytes, now.packets, now.lost, now.files) = (1000, 15, 2, 1);
+        m.add_progress("front", Progress::between(&before, &now));
+        before = now.clone();
+        (now.bytes, now.packets, now.files, now.reconnections) = (1500, 20, 2, 1);
+        m.add_progress("front", Progress::between(&before, &now));
         m.set_state("front", CameraState::Recording);
         m.deleted("front", 3);
         m.set_store(Some(123), false);
@@ -283,6 +330,10 @@ mod tests {
         );
         assert!(
             text.contains("pipeline_camera_segments_written_total{camera=\"front\"} 2"),
+            "{text}"
+        );
+        assert!(
+            text.contains("pipeline_camera_reconnects_total{camera=\"front\"} 1"),
             "{text}"
         );
         assert!(

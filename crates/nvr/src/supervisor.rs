@@ -124,14 +124,10 @@ async fn supervise(
         if stopping || stop_requested {
             return;
         }
-        if result.is_err() {
-            // Its files are closed now: make what it left playable (a fragmented file cut
-            // by a full disk), then let retention free space before the retry.
-            let (leftovers, dir_root) = (camera.clone(), root.clone());
-            let _ = tokio::task::spawn_blocking(move || {
-                crate::store::recover_camera(&leftovers, &dir_root)
-            })
-            .await;
+        let failed_run = result.is_err();
+        if failed_run {
+            // Retention runs at once (a full disk is the usual cause), before the leftovers
+            // are recovered after the pause: recovery writes a new file, which needs space.
             failed.notify_one();
         }
         metrics.restarted(&name);
@@ -146,6 +142,15 @@ async fn supervise(
             () = tokio::time::sleep(delay) => {}
             () = stopped(&mut stop) => return,
         }
+        if failed_run {
+            // The ended pipeline's files are closed: make what it left playable (a file
+            // cut by a full disk or a write error).
+            let (leftovers, dir_root) = (camera.clone(), root.clone());
+            let _ = tokio::task::spawn_blocking(move || {
+                crate::store::recover_camera(&leftovers, &dir_root)
+            })
+            .await;
+        }
     }
 }
 
@@ -156,13 +161,7 @@ fn report(
     reported: &mut pipeline::Status,
     now: &pipeline::Status,
 ) {
-    metrics.add_progress(
-        camera,
-        now.bytes.saturating_sub(reported.bytes),
-        now.packets.saturating_sub(reported.packets),
-        now.lost.saturating_sub(reported.lost),
-        now.files.saturating_sub(reported.files),
-    );
+    metrics.add_progress(camera, crate::metrics::Progress::between(reported, now));
     *reported = now.clone();
 }
 

@@ -2,7 +2,8 @@
 //!
 //! Names come from a strftime pattern in UTC (`cam-%Y%m%d-%H%M%S.mp4`); a name without `%`
 //! gets `-%Y%m%d-%H%M%SZ` before its extension when rotating. Only the conversions an NVR
-//! needs are supported (`%Y %m %d %H %M %S %s %F %T %%`), which is why this is a few lines
+//! needs are supported (`%Y %m %d %H %M %S %s %F %T %%`, and `%3f` for milliseconds, which
+//! tells apart and orders segments started within one second), which is why this is a few lines
 //! here rather than a calendar dependency: the date is computed with Howard Hinnant's
 //! days-to-civil algorithm (public domain, `chrono`'s and `jiff`'s too).
 
@@ -87,6 +88,10 @@ pub(crate) fn strftime(pattern: &str, time: SystemTime) -> String {
     let rem = secs % 86_400;
     let (y, m, d) = civil_from_days(days);
     let (hh, mm, ss) = (rem / 3600, rem / 60 % 60, rem % 60);
+    let millis = time
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+        .subsec_millis();
     let mut out = String::with_capacity(pattern.len() + 16);
     let mut chars = pattern.chars();
     while let Some(c) = chars.next() {
@@ -105,6 +110,10 @@ pub(crate) fn strftime(pattern: &str, time: SystemTime) -> String {
             Some('F') => out.push_str(&format!("{y:04}-{m:02}-{d:02}")),
             Some('T') => out.push_str(&format!("{hh:02}:{mm:02}:{ss:02}")),
             Some('%') => out.push('%'),
+            Some('3') if chars.as_str().starts_with('f') => {
+                chars.next();
+                out.push_str(&format!("{millis:03}"));
+            }
             Some(other) => {
                 out.push('%');
                 out.push(other);
@@ -147,6 +156,9 @@ mod tests {
         );
         assert_eq!(strftime("%s %% %q", at(0)), "0 % %q");
         assert_eq!(strftime("%F", at(0)), "1970-01-01");
+        let later = at(61) + Duration::from_millis(7);
+        assert_eq!(strftime("%H-%M-%S-%3f", later), "00-01-01-007");
+        assert_eq!(strftime("%3x %3", later), "%3x %3");
     }
 
     #[test]

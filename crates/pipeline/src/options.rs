@@ -159,6 +159,8 @@ pub struct Status {
     pub lost: u64,
     /// Files finished.
     pub files: u64,
+    /// Times the source reconnected and went on (RTSP with rotation).
+    pub reconnections: u64,
 }
 
 /// What a finished pipeline did.

@@ -92,6 +92,7 @@ impl Recorder {
             }
             InputEvent::Packet(packet, wall) => return self.packet(packet, wall),
             InputEvent::Discontinuity => {
+                self.status.send_modify(|s| s.reconnections += 1);
                 self.close_file()?;
                 self.elapsed_before +=
                     self.session_last - self.session_start.unwrap_or(self.session_last);

@@ -80,14 +80,17 @@ pub fn stop(child: &mut ChildGuard, log: &Path) {
     }
 }
 
-/// Wall-clock start of a segment from its name `%H-%M-%S.mp4` below `%Y/%m/%d`.
+/// Wall-clock start of a segment from its name `%H-%M-%S.mp4` or `%H-%M-%S-%3f.mp4` below
+/// `%Y/%m/%d`.
 pub fn name_time(path: &Path) -> f64 {
     let stem = path.file_stem().unwrap().to_string_lossy().into_owned();
-    let hms: Vec<u64> = stem
-        .split('-')
-        .take(3)
-        .map(|x| x.parse().unwrap())
-        .collect();
+    let parts: Vec<&str> = stem.split('-').collect();
+    let hms: Vec<u64> = parts.iter().take(3).map(|x| x.parse().unwrap()).collect();
+    // Milliseconds are three digits; a `-2` after them only tells names apart.
+    let millis = match parts.get(3) {
+        Some(ms) if ms.len() == 3 => ms.parse::<f64>().unwrap() / 1000.0,
+        _ => 0.0,
+    };
     let day_dir: Vec<String> = path
         .ancestors()
         .skip(1)
@@ -96,7 +99,7 @@ pub fn name_time(path: &Path) -> f64 {
         .collect();
     // Seconds since the start of the day, plus the day from the file's own mtime (the
     // test never runs across midnight by more than a segment).
-    let day_secs = (hms[0] * 3600 + hms[1] * 60 + hms[2]) as f64;
+    let day_secs = (hms[0] * 3600 + hms[1] * 60 + hms[2]) as f64 + millis;
     let mtime = mtime(path);
     let midnight = (mtime / 86_400.0).floor() * 86_400.0;
     assert_eq!(day_dir.len(), 3, "{}", path.display());
@@ -163,4 +166,18 @@ pub fn check_segments(camera_dir: &Path) -> (Vec<PathBuf>, f64, f64) {
 pub fn final_name(partial: &Path) -> PathBuf {
     let name = partial.to_string_lossy();
     PathBuf::from(name.strip_suffix(".partial").unwrap())
+}
+
+/// The video of a segment: (first pts, end of the last frame), in seconds of the file.
+pub fn video_span(segment: &Path) -> (f64, f64) {
+    let packets = ffprobe::packets(segment, "v:0");
+    let start = packets
+        .iter()
+        .map(|p| num(&p["pts_time"]))
+        .fold(f64::INFINITY, f64::min);
+    let end = packets
+        .iter()
+        .map(|p| num(&p["pts_time"]) + num(&p["duration_time"]))
+        .fold(f64::NEG_INFINITY, f64::max);
+    (start, end)
 }
