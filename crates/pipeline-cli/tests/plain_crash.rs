@@ -3,7 +3,8 @@
 //! 1.5–4 s after it started writing; `pipeline recover FILE.partial` then rebuilds the file
 //! from the media data and its index journal (`FILE.partial.idx`). Checked with ffmpeg (a
 //! full decode without an error) and ffprobe (the duration holds all media up to at most
-//! 1.5 s before the kill). Three kills keep the test short; `PLAIN_CRASH_KILLS` asks for more.
+//! 1.5 s before the kill). Ten kills (the number, `PLAIN_CRASH_KILLS` sets another)
+//! run side by side, each recording in its own process, so the test takes one kill's time.
 //! `pipeline record` recovers such leftovers of its cameras when it starts.
 #![allow(clippy::unwrap_used)]
 
@@ -33,7 +34,7 @@ fn killed_plain_recordings_recover_and_keep_all_but_the_last_second() {
     let kills: u32 = std::env::var("PLAIN_CRASH_KILLS")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(3);
+        .unwrap_or(10);
     let mut seed = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap()
@@ -42,75 +43,89 @@ fn killed_plain_recordings_recover_and_keep_all_but_the_last_second() {
     eprintln!("seed {seed}");
     let server = RtspServer::start_default();
     let dir = test_support::temp_dir();
-    for round in 0..kills {
-        // xorshift32: offsets spread over 1.5–4 s, reproducible from the printed seed.
-        seed ^= seed << 13;
-        seed ^= seed >> 17;
-        seed ^= seed << 5;
-        let after = Duration::from_millis(1500 + u64::from(seed % 2500));
-        let out = dir.path().join(format!("kill{round}.mp4"));
-        let partial = dir.path().join(format!("kill{round}.mp4.partial"));
-        let journal = dir.path().join(format!("kill{round}.mp4.partial.idx"));
-        let log = dir.path().join(format!("kill{round}.log"));
-        let child = Command::new(BIN)
-            .arg(server.url("/h264aac"))
-            .arg(&out)
-            .env("RUST_LOG", "info")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&log).unwrap())
-            .spawn()
-            .unwrap();
-        let mut child = ChildGuard::new("pipeline", child);
-        let started = Instant::now();
-        while !partial.exists() {
-            assert!(
-                started.elapsed() < Duration::from_secs(20),
-                "no recording; log:\n{}",
-                std::fs::read_to_string(&log).unwrap_or_default()
-            );
-            std::thread::sleep(Duration::from_millis(20));
+    let url = server.url("/h264aac");
+    let offsets: Vec<Duration> = (0..kills)
+        .map(|_| {
+            // xorshift32: offsets spread over 1.5–4 s, reproducible from the printed seed.
+            seed ^= seed << 13;
+            seed ^= seed >> 17;
+            seed ^= seed << 5;
+            Duration::from_millis(1500 + u64::from(seed % 2500))
+        })
+        .collect();
+    std::thread::scope(|scope| {
+        for (round, after) in offsets.into_iter().enumerate() {
+            let (url, dir) = (&url, dir.path());
+            scope.spawn(move || kill_round(url, dir, round, after));
         }
-        let writing = Instant::now();
-        std::thread::sleep(after);
-        child.signal("KILL");
-        let recorded = writing.elapsed().as_secs_f64();
-        while child.is_running() {
-            assert!(
-                writing.elapsed() < Duration::from_secs(30),
-                "alive after SIGKILL"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        assert!(journal.exists() && !out.exists());
-        let recover = Command::new(BIN)
-            .arg("recover")
-            .arg(&partial)
-            .output()
-            .unwrap();
-        let stdout = String::from_utf8_lossy(&recover.stdout);
+    });
+}
+
+/// Records `url` to `dir/kill{round}.mp4`, kills the recorder `after` it started writing,
+/// recovers the file and checks it.
+fn kill_round(url: &str, dir: &Path, round: usize, after: Duration) {
+    let out = dir.join(format!("kill{round}.mp4"));
+    let partial = dir.join(format!("kill{round}.mp4.partial"));
+    let journal = dir.join(format!("kill{round}.mp4.partial.idx"));
+    let log = dir.join(format!("kill{round}.log"));
+    let child = Command::new(BIN)
+        .arg(url)
+        .arg(&out)
+        .env("RUST_LOG", "info")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    let mut child = ChildGuard::new("pipeline", child);
+    let started = Instant::now();
+    while !partial.exists() {
         assert!(
-            recover.status.success(),
-            "{}",
-            String::from_utf8_lossy(&recover.stderr)
+            started.elapsed() < Duration::from_secs(20),
+            "no recording; log:\n{}",
+            std::fs::read_to_string(&log).unwrap_or_default()
         );
-        assert!(
-            stdout.contains("rebuilt from its index journal"),
-            "{stdout}"
-        );
-        assert!(!partial.exists() && !journal.exists() && out.exists());
-        let errors = ffprobe::decode_errors(&out);
-        assert!(errors.is_empty(), "kill {round}: {errors}");
-        let kept = duration(&out);
-        eprintln!(
-            "kill {round} after {recorded:.2} s of writing: {kept:.2} s kept ({})",
-            stdout.trim()
-        );
-        assert!(
-            kept >= recorded - 1.5,
-            "kill {round}: {kept:.2} s kept of {recorded:.2} s recorded"
-        );
+        std::thread::sleep(Duration::from_millis(20));
     }
+    let writing = Instant::now();
+    std::thread::sleep(after);
+    child.signal("KILL");
+    let recorded = writing.elapsed().as_secs_f64();
+    while child.is_running() {
+        assert!(
+            writing.elapsed() < Duration::from_secs(30),
+            "alive after SIGKILL"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(journal.exists() && !out.exists());
+    let recover = Command::new(BIN)
+        .arg("recover")
+        .arg(&partial)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&recover.stdout);
+    assert!(
+        recover.status.success(),
+        "{}",
+        String::from_utf8_lossy(&recover.stderr)
+    );
+    assert!(
+        stdout.contains("rebuilt from its index journal"),
+        "{stdout}"
+    );
+    assert!(!partial.exists() && !journal.exists() && out.exists());
+    let errors = ffprobe::decode_errors(&out);
+    assert!(errors.is_empty(), "kill {round}: {errors}");
+    let kept = duration(&out);
+    eprintln!(
+        "kill {round} after {recorded:.2} s of writing: {kept:.2} s kept ({})",
+        stdout.trim()
+    );
+    assert!(
+        kept >= recorded - 1.5,
+        "kill {round}: {kept:.2} s kept of {recorded:.2} s recorded"
+    );
 }
 
 #[test]
