@@ -50,6 +50,7 @@
 mod annexb;
 mod opus;
 mod order;
+mod order_h265;
 mod records;
 mod write;
 

@@ -6,8 +6,10 @@
 //! or a memory_management_control_operation 5 to the next), ranks them by picture order
 //! count and gives each its decode index and presentation offset in frames. The decode
 //! times lag presentation by the first sequence's reorder depth, so every offset is ≥ 0
-//! (a later sequence that reorders deeper is clamped). H.265 and the other H.264 order
-//! count types give offsets of 0 (decode order shown as is).
+//! (a later sequence that reorders deeper is clamped). H.265 order counts come from
+//! [`crate::order_h265`]; there a sequence also ends at a CRA picture that follows every
+//! held picture in output order (x265's open GOPs have an IDR only at the start). The
+//! other H.264 order count types give offsets of 0 (decode order shown as is).
 
 use h264_reader::Context;
 use h264_reader::nal::NalHeader;
@@ -19,6 +21,7 @@ use h264_reader::nal::sps::{PicOrderCntType, SeqParameterSet};
 use h264_reader::rbsp::{BitReader, decode_nal};
 
 use crate::annexb::{AccessUnit, VideoCodec};
+use crate::order_h265::H265Counts;
 
 /// Access units held before their order is known: beyond this, a sequence is ranked as
 /// it stands (an encoder without IDR pictures, say).
@@ -39,6 +42,7 @@ pub struct TimedUnit {
 pub struct FrameTimes {
     codec: VideoCodec,
     context: Context,
+    h265: H265Counts,
     prev_msb: i64,
     prev_lsb: i64,
     held: Vec<(AccessUnit, Option<i64>)>,
@@ -64,6 +68,7 @@ impl FrameTimes {
         FrameTimes {
             codec,
             context: Context::default(),
+            h265: H265Counts::default(),
             prev_msb: 0,
             prev_lsb: 0,
             held: Vec::new(),
@@ -75,13 +80,15 @@ impl FrameTimes {
     /// Takes the next access unit (parameter sets still in it); returns the units whose
     /// order is now known.
     pub fn push(&mut self, unit: AccessUnit) -> Vec<TimedUnit> {
-        if self.codec == VideoCodec::H265 {
-            return vec![self.timed(unit, 0)];
-        }
-        for nal in &unit.nals {
-            self.parameter_set(nal);
-        }
-        let (count, starts_sequence) = self.order_count(&unit);
+        let (count, starts_sequence) = match self.codec {
+            VideoCodec::H264 => {
+                for nal in &unit.nals {
+                    self.parameter_set(nal);
+                }
+                self.order_count(&unit)
+            }
+            VideoCodec::H265 => self.h265_order_count(&unit),
+        };
         let mut out = Vec::new();
         if starts_sequence || self.held.len() >= MAX_HELD {
             out = self.rank();
@@ -138,6 +145,26 @@ impl FrameTimes {
                 self.timed(u, u32::try_from(offset).unwrap_or(u32::MAX))
             })
             .collect()
+    }
+
+    /// [`H265Counts::order_count`] of the unit's first slice, and whether a new ranked
+    /// run starts (see the module docs).
+    fn h265_order_count(&mut self, unit: &AccessUnit) -> (Option<i64>, bool) {
+        for nal in &unit.nals {
+            self.h265.parameter_set(nal);
+        }
+        let counted = match unit.nals.iter().find(|n| self.codec.is_slice(n)) {
+            Some(slice) => {
+                let (count, starts) = self.h265.order_count(slice);
+                let follows_held = unit.key
+                    && count
+                        .is_some_and(|c| self.held.iter().all(|(_, h)| h.is_some_and(|h| h < c)));
+                (count, starts || follows_held)
+            }
+            None => (None, false),
+        };
+        self.h265.end_of_unit(&unit.nals);
+        counted
     }
 
     fn parameter_set(&mut self, nal: &[u8]) {
@@ -239,13 +266,5 @@ mod tests {
             .map(|t| (t.decode, t.presentation_offset))
             .collect();
         assert_eq!(got, [(0, 0), (1, 0)]);
-    }
-
-    #[test]
-    fn h265_is_decode_order() {
-        let mut times = FrameTimes::new(VideoCodec::H265);
-        let out = times.push(unit(&[&[0x26, 0x01, 0xAF]], true));
-        assert_eq!((out[0].decode, out[0].presentation_offset), (0, 0));
-        assert!(times.finish().is_empty());
     }
 }

@@ -207,6 +207,110 @@ async fn annexb_to_mp4_and_back_is_byte_identical() {
     );
 }
 
+/// The decode-order positions of `path`'s video packets sorted by presentation time.
+fn presentation_order(path: &Path) -> Vec<usize> {
+    let pts: Vec<f64> = ffprobe::packets(path, "v:0")
+        .iter()
+        .map(|p| num(&p["pts_time"]))
+        .collect();
+    let mut order: Vec<usize> = (0..pts.len()).collect();
+    order.sort_by(|&a, &b| pts[a].total_cmp(&pts[b]));
+    order
+}
+
+/// H.264 and H.265 with B-frames (x264's B-pyramid; x265's open GOPs, whose CRA pictures
+/// are followed by leading pictures that reference the GOP before): the encoder's own MP4
+/// is the truth. Its Annex B (`-c copy`, `*_mp4toannexb`) through us to MP4 gives every
+/// packet the same place in presentation order as in the encoder's file, and presentation
+/// times one frame apart.
+#[tokio::test(flavor = "multi_thread")]
+async fn annexb_presentation_order_matches_the_encoders_own_mp4() {
+    test_support::require_peer!("ffprobe", "ffmpeg");
+    let dir = test_support::temp_dir();
+    let encodes: [(&str, &[&str], &str); 3] = [
+        (
+            "h264",
+            &[
+                "-c:v", "libx264", "-bf", "3", "-g", "24", "-pix_fmt", "yuv420p",
+            ],
+            "h264_mp4toannexb",
+        ),
+        (
+            "h265",
+            &[
+                "-c:v",
+                "libx265",
+                "-x265-params",
+                "log-level=error:keyint=24:min-keyint=24:bframes=3:b-adapt=0:open-gop=1",
+            ],
+            "hevc_mp4toannexb",
+        ),
+        (
+            "h265",
+            &[
+                "-c:v",
+                "libx265",
+                "-x265-params",
+                "log-level=error:keyint=50:bframes=4:b-pyramid=1:open-gop=0",
+            ],
+            "hevc_mp4toannexb",
+        ),
+    ];
+    for (round, (ext, encode, bsf)) in encodes.into_iter().enumerate() {
+        let source = dir.path().join(format!("src{round}.mp4"));
+        let mut args = vec![
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc=size=160x120:rate=25",
+            "-t",
+            "4",
+        ];
+        args.extend(encode);
+        args.push(source.to_str().unwrap());
+        ffmpeg(&args);
+        let annexb = dir.path().join(format!("src{round}.{ext}"));
+        ffmpeg(&[
+            "-i",
+            source.to_str().unwrap(),
+            "-c",
+            "copy",
+            "-bsf:v",
+            bsf,
+            annexb.to_str().unwrap(),
+        ]);
+        let ours = dir.path().join(format!("ours{round}.mp4"));
+        run(&annexb, &ours, Options::default()).await.unwrap();
+        let truth = presentation_order(&source);
+        assert_eq!(presentation_order(&ours), truth, "round {round} ({ext})");
+        assert_ne!(
+            truth,
+            (0..truth.len()).collect::<Vec<_>>(),
+            "round {round}: the encoder reordered"
+        );
+        let mut pts: Vec<f64> = ffprobe::packets(&ours, "v:0")
+            .iter()
+            .map(|p| num(&p["pts_time"]))
+            .collect();
+        pts.sort_by(f64::total_cmp);
+        assert!(
+            pts.windows(2).all(|w| (w[1] - w[0] - 0.04).abs() < 1e-6),
+            "round {round}: {pts:?}"
+        );
+        // Key frames alike; their sizes differ by the parameter sets and SEI that Annex B
+        // carries in band (x265 writes its settings there).
+        let plain = |l: Vec<(u64, bool)>| -> Vec<(Option<u64>, bool)> {
+            l.into_iter().map(|(n, k)| ((!k).then_some(n), k)).collect()
+        };
+        assert_eq!(
+            plain(sizes_and_keys(&ours, "v:0")),
+            plain(sizes_and_keys(&source, "v:0")),
+            "round {round}"
+        );
+        assert_decodes(&ours);
+    }
+}
+
 /// MP4 (H.264 with B-frames + AAC) to `.h264` and to `.aac`: ffprobe finds every packet
 /// (ADTS adds its 7-byte header to each), the key frames where they were, and the
 /// parameter sets before each key frame let a decoder start at any of them.
