@@ -97,6 +97,11 @@ impl<W: Write + Seek> Mp4Writer<W> {
         self.muxer.set_codec(track, codec)
     }
 
+    /// See [`Muxer::set_time_zero`].
+    pub fn set_time_zero(&mut self, zero: Option<(i64, u32)>) {
+        self.muxer.set_time_zero(zero);
+    }
+
     /// The sans-I/O muxer inside (for statistics).
     pub fn muxer(&self) -> &Muxer {
         &self.muxer

@@ -33,6 +33,12 @@ pub struct Mp4Options {
     pub max_chunk_bytes: u64,
     /// Timescale of `mvhd`, `tkhd` and `elst` durations.
     pub movie_timescale: u32,
+    /// Time zero on the samples' time line, as (ticks, timescale): what a track presents
+    /// before it is hidden by the track's edit list (AAC encoder priming at −1024), as
+    /// ffmpeg's MP4 muxer hides negative presentation times; a file whose samples all
+    /// start later keeps starting at its earliest sample. `None`: the earliest sample is
+    /// time zero and nothing is hidden. [`Muxer::set_time_zero`] sets it later.
+    pub time_zero: Option<(i64, u32)>,
 }
 
 impl Default for Mp4Options {
@@ -41,6 +47,7 @@ impl Default for Mp4Options {
             interleave: Duration::from_millis(500),
             max_chunk_bytes: 8 << 20,
             movie_timescale: 1000,
+            time_zero: None,
         }
     }
 }
@@ -273,6 +280,12 @@ impl Muxer {
         Ok(())
     }
 
+    /// Sets [`Mp4Options::time_zero`] (any time before [`finish`](Self::finish)): a
+    /// caller that learns the time line's zero only from the first sample.
+    pub fn set_time_zero(&mut self, zero: Option<(i64, u32)>) {
+        self.options.time_zero = zero;
+    }
+
     /// Switches `track` to a new codec configuration (e.g. new SPS/PPS). Later samples
     /// use a new `stsd` entry (or an identical earlier one) and start a new chunk.
     pub fn set_codec(&mut self, track: usize, codec: Codec) -> Result<()> {
@@ -444,12 +457,27 @@ impl Muxer {
                 )
             })
         };
-        let movie_start = self.tracks.iter().filter_map(first_pts).min().unwrap_or(0);
+        let earliest = self.tracks.iter().filter_map(first_pts).min().unwrap_or(0);
+        let zero = self
+            .options
+            .time_zero
+            .map(|(ticks, ts)| (i128::from(ticks), ts));
+        let movie_start = zero.map_or(earliest, |(ticks, ts)| {
+            earliest.max(rescale(ticks, ts, movie_ts))
+        });
         let mut times = Vec::with_capacity(self.tracks.len());
         for t in &self.tracks {
             let ts = t.setup.config.timescale;
-            let delay = first_pts(t).map_or(0, |p| p - movie_start);
-            let media_time = t.first.map_or(0, |(_, cts)| i128::from(cts.max(0)));
+            // Media presented before time zero, in this track's timescale (from the exact
+            // zero, so priming stays 1024 ticks).
+            let early = match (zero, t.first) {
+                (Some((ticks, zero_ts)), Some((dts, cts))) => {
+                    (rescale(ticks, zero_ts, ts) - (i128::from(dts) + i128::from(cts))).max(0)
+                }
+                _ => 0,
+            };
+            let delay = first_pts(t).map_or(0, |p| (p - movie_start).max(0));
+            let media_time = t.first.map_or(0, |(_, cts)| i128::from(cts.max(0))) + early;
             let media_time = media_time.min(i128::from(t.presentation_end));
             let presented = rescale(i128::from(t.presentation_end) - media_time, ts, movie_ts);
             let to_u64 = |v: i128, what| {

@@ -106,3 +106,61 @@ fn faststart_switches_to_co64_when_the_move_crosses_4_gib() {
     let first = u64::from_be_bytes(fast.moov[at + 12..at + 20].try_into().unwrap());
     assert_eq!(first, 44 + fast.moov.len() as u64);
 }
+
+/// The (empty edit present, media_time) of each `elst` in `moov`, in track order.
+fn edit_lists(moov: &[u8]) -> Vec<(bool, i64)> {
+    let mut out = Vec::new();
+    let mut at = 0;
+    while let Some(i) = moov[at..].windows(4).position(|w| w == b"elst") {
+        let body = &moov[at + i + 4..];
+        let version = body[0];
+        let count = u32::from_be_bytes(body[4..8].try_into().unwrap()) as usize;
+        let entry = if version == 1 { 20 } else { 12 };
+        let media_time = |e: usize| -> i64 {
+            let b = &body[8 + e * entry..];
+            if version == 1 {
+                i64::from_be_bytes(b[8..16].try_into().unwrap())
+            } else {
+                i64::from(i32::from_be_bytes(b[4..8].try_into().unwrap()))
+            }
+        };
+        out.push((count == 2 && media_time(0) == -1, media_time(count - 1)));
+        at += i + 4;
+    }
+    out
+}
+
+#[test]
+fn time_zero_hides_what_a_track_presents_before_it() {
+    // Video first presented at 1/30 s (a B-frame delay of 3000 ticks); AAC from 0 on
+    // the same line; time zero at 1/30 s: the audio's first 1600 ticks are hidden (as
+    // ffmpeg hides priming), nothing delays the video.
+    let options = Mp4Options {
+        time_zero: Some((1600, 48000)),
+        ..Mp4Options::default()
+    };
+    let mut m = Muxer::new(vec![video(), aac()], options).unwrap();
+    let payload = Bytes::from_static(&[0; 64]);
+    for i in 0..30 {
+        let mut frame = Sample::new(0, i * 3000, i == 0, payload.clone());
+        frame.cts_offset = 3000;
+        m.push(frame).unwrap();
+        m.push(Sample::new(1, i * 1600, true, payload.clone()))
+            .unwrap();
+    }
+    let hidden = m.finish(false).unwrap();
+    assert_eq!(edit_lists(&hidden.moov), [(false, 3000), (false, 1600)]);
+
+    // Without a time zero the earliest sample (the audio at 0) starts the movie and the
+    // video waits for its first frame.
+    let mut m = Muxer::new(vec![video(), aac()], Mp4Options::default()).unwrap();
+    for i in 0..30 {
+        let mut frame = Sample::new(0, i * 3000, i == 0, payload.clone());
+        frame.cts_offset = 3000;
+        m.push(frame).unwrap();
+        m.push(Sample::new(1, i * 1600, true, payload.clone()))
+            .unwrap();
+    }
+    let finish = m.finish(false).unwrap();
+    assert_eq!(edit_lists(&finish.moov), [(true, 3000)]);
+}

@@ -49,9 +49,21 @@ pub(crate) struct Recorder {
     elapsed_before: f64,
     session_start: Option<f64>,
     session_last: f64,
+    /// Audio that came just before the first video key frame, with its time in seconds
+    /// (see [`LEAD_IN`]).
+    lead_in: Vec<(Packet, f64)>,
     files: Vec<PathBuf>,
     status: watch::Sender<Status>,
 }
+
+/// Audio less than this long before a file's first video key frame goes into the file, first:
+/// a file input's AAC priming packet (−1024 samples, about 21 ms, which the MP4 sink hides
+/// with an edit list as ffmpeg does) and audio of the key frame's own instant that arrived
+/// just before it. Older audio is dropped, as before: a file starts with its video.
+const LEAD_IN: f64 = 0.1;
+
+/// At most this many audio packets are held for the lead-in (bounded whatever the input).
+const LEAD_IN_PACKETS: usize = 32;
 
 impl Recorder {
     pub(crate) fn new(
@@ -70,6 +82,7 @@ impl Recorder {
             elapsed_before: 0.0,
             session_start: None,
             session_last: 0.0,
+            lead_in: Vec::new(),
             files: Vec::new(),
             status,
         }
@@ -93,6 +106,7 @@ impl Recorder {
             InputEvent::Packet(packet, wall) => return self.packet(packet, wall),
             InputEvent::Discontinuity => {
                 self.status.send_modify(|s| s.reconnections += 1);
+                self.lead_in.clear();
                 self.close_file()?;
                 self.elapsed_before +=
                     self.session_last - self.session_start.unwrap_or(self.session_last);
@@ -183,9 +197,28 @@ impl Recorder {
         }
         if self.sink.is_none() {
             if !cut_point {
-                return Ok(Flow::Continue); // a file starts at a key frame
+                // A file starts at a key frame; audio just before it may lead in.
+                if kind == MediaKind::Audio {
+                    self.lead_in.retain(|(_, t)| *t > secs - LEAD_IN);
+                    if self.lead_in.len() == LEAD_IN_PACKETS {
+                        self.lead_in.remove(0);
+                    }
+                    self.lead_in.push((packet, secs));
+                }
+                return Ok(Flow::Continue);
             }
-            self.sink = Some(self.factory.open(&self.tracks, wall)?);
+            let mut sink = self.factory.open(&self.tracks, wall)?;
+            for (early, t) in std::mem::take(&mut self.lead_in) {
+                if t > secs - LEAD_IN && t <= secs {
+                    let bytes = early.data.len() as u64;
+                    sink.write(early)?;
+                    self.status.send_modify(|s| {
+                        s.packets += 1;
+                        s.bytes += bytes;
+                    });
+                }
+            }
+            self.sink = Some(sink);
             self.restart = false;
             self.boundary = self.options.segment.map(|s| next_boundary(wall, s));
         }
@@ -326,9 +359,41 @@ mod tests {
         assert_eq!(written.len(), 1);
         let files = files.lock().unwrap();
         assert_eq!(
-            files[0].1.first(),
+            files[0].1.iter().find(|p| p.0 == 0),
             Some(&(0, 10 * 9000, true)),
             "frames 5..9 wait for the key frame"
+        );
+        // The audio of the key frame's instant, which arrived just before it, leads in;
+        // the audio of frames 5..9 does not.
+        assert_eq!(files[0].1.first(), Some(&(1, 10 * 4800, true)));
+        assert_eq!(files[0].1.iter().filter(|p| p.0 == 1).count(), 15);
+    }
+
+    #[test]
+    fn audio_just_before_the_first_key_frame_leads_in() {
+        // A file input: AAC priming at -1024 samples (-21 ms), video from 0; and audio
+        // 0.5 s earlier, which stays out.
+        let (mut r, files) = recorder(None, None, true);
+        r.handle(InputEvent::Tracks(tracks())).unwrap();
+        let wall = UNIX_EPOCH;
+        let audio = |dts: i64| Packet {
+            duration: Some(1024),
+            ..Packet::new(1, dts, true, Bytes::from_static(b"a"))
+        };
+        for p in [
+            audio(-24_000),
+            audio(-1024),
+            Packet::new(0, 0, true, Bytes::from_static(b"v")),
+            audio(0),
+        ] {
+            r.handle(InputEvent::Packet(p, wall)).unwrap();
+        }
+        r.finish().unwrap();
+        let files = files.lock().unwrap();
+        assert_eq!(
+            files[0].1,
+            [(1, -1024, true), (0, 0, true), (1, 0, true)],
+            "the priming packet first, the earlier audio dropped"
         );
     }
 

@@ -81,6 +81,7 @@ impl SinkFactory for FileFactory {
             faststart: self.options.faststart,
             tracks: tracks.to_vec(),
             timeline: Timeline::default(),
+            started: false,
             fragments: 0,
             partial,
             path,
@@ -105,6 +106,8 @@ struct FileSink {
     faststart: bool,
     tracks: Vec<Track>,
     timeline: Timeline,
+    /// A packet was written (the time line's origin is known).
+    started: bool,
     /// Fragments already logged.
     fragments: u64,
     partial: PathBuf,
@@ -122,11 +125,20 @@ impl FileSink {
 
 impl Sink for FileSink {
     fn write(&mut self, packet: Packet) -> Result<(), Error> {
+        let first = !self.started;
+        self.started = true;
         let Some(sample) = sample(packet, &self.tracks, &mut self.timeline) else {
             return Ok(());
         };
         match &mut self.writer {
-            FileWriter::Plain(w) => w.push(sample).map_err(self.err()),
+            FileWriter::Plain(w) => {
+                // What the input presents before its time zero (AAC priming) is hidden by
+                // an edit list, as ffmpeg does.
+                if first {
+                    w.set_time_zero(self.timeline.zero());
+                }
+                w.push(sample).map_err(self.err())
+            }
             FileWriter::Fragmented(w) => {
                 let result = w.push(sample);
                 let written = w.written();

@@ -138,4 +138,13 @@ impl Timeline {
         }
         i64::try_from(shifted).ok()
     }
+
+    /// The input's time zero on this file's time line, when the file starts before it
+    /// (a file input's negative decode times: B-frame delay, AAC priming), as (ticks,
+    /// timescale); `None` otherwise (a live source, a later segment: the file starts at
+    /// its first packet).
+    pub(crate) fn zero(&self) -> Option<(i64, u32)> {
+        let (t0, rate0) = self.origin?;
+        (t0 < 0).then(|| (t0.checked_neg().unwrap_or(i64::MAX), rate0))
+    }
 }
