@@ -88,6 +88,10 @@ mod playlist;
 #[cfg(feature = "tokio")]
 mod queue;
 #[cfg(feature = "tokio")]
+mod running;
+#[cfg(feature = "tokio")]
+mod silence;
+#[cfg(feature = "tokio")]
 mod source;
 #[cfg(feature = "tokio")]
 mod streamer;

@@ -1,8 +1,10 @@
-//! MP3 inputs (files, or stdin) read on a blocking thread into wire frames: tags and the
-//! Info/Xing frame never go on the wire (a player whose stream starts at an Info frame may
-//! take it for a header), and every file must have the first file's format (ISO/IEC
-//! 11172-3 §2.4.2.3: version, layer, sample rate, channels), since listeners' decoders were
-//! set up for it.
+//! Song inputs (MP3, ADTS AAC or Ogg Opus/Vorbis files, or MP3 on stdin) read on a
+//! blocking thread into wire frames: tags and the Info/Xing frame never go on the wire (a
+//! player whose stream starts at an Info frame may take it for a header), and every file
+//! must have the first file's format (ISO/IEC 11172-3 §2.4.2.3: version, layer, sample
+//! rate, channels; ISO/IEC 14496-3 §1.A.2.2 for ADTS; codec and channels for Ogg), since
+//! listeners' decoders were set up for it. Ogg songs are rewritten into a logical stream
+//! of their own ([`crate::ogg::song_frames`]).
 
 use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
@@ -12,12 +14,16 @@ use bytes::Bytes;
 use mp3_frames::{Event as Mp3Event, FrameHeader, FrameReader, Layer, TagText};
 use tokio::sync::mpsc;
 
-use crate::{AudioFrame, Error};
+use crate::adts::AdtsHeader;
+use crate::format::Format;
+use crate::{AudioFrame, Error, ogg};
 
-/// One input of a playlist.
+/// One input of a playlist: an MP3, ADTS AAC (`.aac`) or Ogg Opus/Vorbis (`.opus`,
+/// `.ogg`) file, told apart by its first bytes, or MP3 on stdin. (The name is older than
+/// the other formats.)
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Mp3Input {
-    /// An MP3 file.
+    /// An MP3, AAC or Ogg file.
     File(PathBuf),
     /// MP3 on standard input.
     Stdin,
@@ -61,18 +67,21 @@ pub(crate) fn describe(h: FrameHeader) -> String {
     )
 }
 
-/// A frame for the wire and its header.
-pub(crate) type HeadedFrame = (FrameHeader, AudioFrame);
+/// A frame for the wire and the format it has.
+pub(crate) type HeadedFrame = (Format, AudioFrame);
 
 /// Reads the inputs in order on a blocking thread and sends their audio frames, at most
-/// `depth` ahead of the consumer (bounded memory). An error (unreadable file, not MP3, a
-/// format change) is sent as the last item.
+/// `depth` ahead of the consumer (bounded memory for MP3, read as a stream; AAC and Ogg
+/// files are read whole, a few MB per song). An error (unreadable file, not MP3/AAC/Ogg,
+/// a format change) is sent as the last item. Ogg songs become logical streams `serial`,
+/// `serial + 1`, ... in order.
 /// `title` receives the first input's `Artist – Title` from its tags (files only) before
 /// its first frame is sent.
 pub(crate) fn spawn_reader(
     inputs: Vec<Mp3Input>,
     depth: usize,
     title: Option<Arc<OnceLock<String>>>,
+    serial: u32,
 ) -> mpsc::Receiver<Result<HeadedFrame, Error>> {
     let (tx, rx) = mpsc::channel(depth.max(1));
     std::thread::spawn(move || {
@@ -81,7 +90,7 @@ pub(crate) fn spawn_reader(
         {
             let _ = slot.set(title);
         }
-        if let Err(e) = read_all(&inputs, &tx) {
+        if let Err(e) = read_all(&inputs, serial, &tx) {
             let _ = tx.blocking_send(Err(e));
         }
     });
@@ -90,43 +99,80 @@ pub(crate) fn spawn_reader(
 
 fn read_all(
     inputs: &[Mp3Input],
+    serial: u32,
     tx: &mpsc::Sender<Result<HeadedFrame, Error>>,
 ) -> Result<(), Error> {
-    let mut format: Option<FrameHeader> = None;
-    for input in inputs {
+    let mut format: Option<Format> = None;
+    for (i, input) in inputs.iter().enumerate() {
         let mut frames = 0u64;
-        for event in FrameReader::new(input.open()?) {
-            let event = event.map_err(|e| Error::io(format!("reading {}", input.name()), e))?;
-            let Mp3Event::Frame(frame) = event else {
-                continue;
-            };
-            let header = frame.header;
-            if header.layer() != Layer::Layer3 {
-                return Err(Error::NotMp3 {
-                    input: input.name(),
-                    found: describe(header),
-                });
-            }
+        let mut send = |frame: Result<HeadedFrame, Error>, offset: u64| -> Result<bool, Error> {
+            let (header, wire) = frame?;
             match format {
                 None => format = Some(header),
-                Some(f) if !same_format(f, header) => {
+                Some(f) if !f.same_format(header) => {
                     return Err(Error::FormatChange {
                         input: input.name(),
-                        offset: frame.offset,
-                        from: describe(f),
-                        to: describe(header),
+                        offset,
+                        from: f.describe(),
+                        to: header.describe(),
                     });
                 }
                 Some(_) => {}
             }
             frames += 1;
-            let wire = AudioFrame::new(
-                Bytes::clone(&frame.data),
-                frame.samples(),
-                header.sample_rate(),
-            );
-            if tx.blocking_send(Ok((header, wire))).is_err() {
-                return Ok(()); // the stream stopped
+            // `false`: the stream stopped.
+            Ok(tx.blocking_send(Ok((header, wire))).is_ok())
+        };
+        let kind = song_kind(input)?;
+        match kind {
+            SongKind::Mp3 => {
+                for event in FrameReader::new(input.open()?) {
+                    let event =
+                        event.map_err(|e| Error::io(format!("reading {}", input.name()), e))?;
+                    let Mp3Event::Frame(frame) = event else {
+                        continue;
+                    };
+                    let header = frame.header;
+                    if header.layer() != Layer::Layer3 {
+                        return Err(Error::NotMp3 {
+                            input: input.name(),
+                            found: describe(header),
+                        });
+                    }
+                    let wire = AudioFrame::new(
+                        Bytes::clone(&frame.data),
+                        frame.samples(),
+                        header.sample_rate(),
+                    );
+                    if !send(Ok((Format::Mp3(header), wire)), frame.offset)? {
+                        return Ok(());
+                    }
+                }
+            }
+            SongKind::Aac | SongKind::Ogg => {
+                let Mp3Input::File(path) = input else {
+                    return Ok(()); // stdin is read as MP3
+                };
+                let data = Bytes::from(
+                    std::fs::read(path)
+                        .map_err(|e| Error::io(format!("reading {}", path.display()), e))?,
+                );
+                let name = input.name();
+                let song = if kind == SongKind::Aac {
+                    aac_song(&name, data)?
+                } else {
+                    let serial = serial.wrapping_add(i as u32);
+                    let (codec, frames) = ogg::song_pages(&name, data, serial)?;
+                    frames
+                        .into_iter()
+                        .map(|f| (Format::Ogg(Some(codec)), f))
+                        .collect()
+                };
+                for (n, frame) in song.into_iter().enumerate() {
+                    if !send(Ok(frame), n as u64)? {
+                        return Ok(());
+                    }
+                }
             }
         }
         if frames == 0 {
@@ -137,6 +183,101 @@ fn read_all(
         }
     }
     Ok(())
+}
+
+/// What a song file holds, from its first bytes after an ID3v2 tag.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum SongKind {
+    Mp3,
+    /// ADTS AAC (`FFF` sync with layer 0, ISO/IEC 14496-3 §1.A.2.2).
+    Aac,
+    /// Ogg pages (`OggS`, RFC 3533 §6).
+    Ogg,
+}
+
+/// Length of the ID3v2 tag at the start of `head` (0 without one), footer included.
+fn id3v2_len(head: &[u8]) -> u64 {
+    match head {
+        [b'I', b'D', b'3', _, _, flags, s @ ..] if s.len() >= 4 => {
+            let size = s[..4]
+                .iter()
+                .fold(0u64, |a, &b| (a << 7) | u64::from(b & 0x7F));
+            10 + size + if flags & 0x10 != 0 { 10 } else { 0 }
+        }
+        _ => 0,
+    }
+}
+
+/// Tells MP3, ADTS AAC and Ogg files apart by their first bytes (stdin is MP3).
+pub(crate) fn song_kind(input: &Mp3Input) -> Result<SongKind, Error> {
+    let Mp3Input::File(path) = input else {
+        return Ok(SongKind::Mp3);
+    };
+    let fail = |e| Error::io(format!("reading {}", path.display()), e);
+    let mut file = std::fs::File::open(path).map_err(fail)?;
+    let mut head = Vec::new();
+    file.by_ref()
+        .take(10)
+        .read_to_end(&mut head)
+        .map_err(fail)?;
+    let skip = id3v2_len(&head);
+    if skip > 0 {
+        head.clear();
+        file.seek(SeekFrom::Start(skip)).map_err(fail)?;
+    }
+    let mut rest = Vec::new();
+    file.take(4).read_to_end(&mut rest).map_err(fail)?;
+    let start = if skip > 0 { &rest[..] } else { &head[..] };
+    Ok(match start {
+        [b'O', b'g', b'g', b'S', ..] => SongKind::Ogg,
+        [0xFF, b, ..] if b & 0xF6 == 0xF0 => SongKind::Aac,
+        _ => SongKind::Mp3,
+    })
+}
+
+/// The ADTS frames of an AAC file (after any ID3v2 tag; an ID3v1 or APE tag at the end
+/// ends it), sliced from `data`.
+fn aac_song(name: &str, data: Bytes) -> Result<Vec<HeadedFrame>, Error> {
+    let mut at = usize::try_from(id3v2_len(&data))
+        .unwrap_or(usize::MAX)
+        .min(data.len());
+    let mut frames = Vec::new();
+    while at < data.len() {
+        let rest = &data[at..];
+        let header = match AdtsHeader::parse(rest) {
+            Ok(h) if h.frame_length <= rest.len() => h,
+            Ok(h) => {
+                return Err(Error::NotAdts {
+                    input: name.to_owned(),
+                    found: format!(
+                        "frame of {} bytes at byte {at} cut off after {}",
+                        h.frame_length,
+                        rest.len()
+                    ),
+                });
+            }
+            Err(_) if !frames.is_empty() && is_trailing_tag(rest) => break,
+            Err(found) => {
+                return Err(Error::NotAdts {
+                    input: name.to_owned(),
+                    found: format!("{found} at byte {at}"),
+                });
+            }
+        };
+        let wire = AudioFrame::new(
+            data.slice(at..at + header.frame_length),
+            header.samples(),
+            header.sample_rate,
+        );
+        frames.push((Format::Aac(header), wire));
+        at += header.frame_length;
+    }
+    Ok(frames)
+}
+
+/// An ID3v1, APE or appended ID3v2 tag after the audio.
+fn is_trailing_tag(rest: &[u8]) -> bool {
+    rest.starts_with(b"TAG") || rest.starts_with(b"APETAGEX") || rest.starts_with(b"ID3")
 }
 
 /// Bytes read at the end of a file for ID3v1 and APE tags (an APE tag with text items
@@ -170,17 +311,23 @@ pub(crate) fn read_title(path: &Path) -> Option<String> {
     text.or(TagText::scan(&tail)).stream_title()
 }
 
-/// Counts the audio frames of the file inputs (for progress); `None` with stdin.
+/// Counts the frames (Ogg: pages) of the file inputs (for progress); `None` with stdin.
 pub(crate) fn count_frames(inputs: &[Mp3Input]) -> Option<u64> {
     let mut total = 0;
     for input in inputs {
-        let Mp3Input::File(_) = input else {
+        let Mp3Input::File(path) = input else {
             return None;
         };
-        let reader = FrameReader::new(input.open().ok()?);
-        total += reader
-            .filter(|e| matches!(e, Ok(Mp3Event::Frame(_))))
-            .count() as u64;
+        total += match song_kind(input).ok()? {
+            SongKind::Mp3 => FrameReader::new(input.open().ok()?)
+                .filter(|e| matches!(e, Ok(Mp3Event::Frame(_))))
+                .count() as u64,
+            SongKind::Aac => aac_song(&input.name(), std::fs::read(path).ok()?.into())
+                .map_or(0, |f| f.len() as u64),
+            SongKind::Ogg => ogg::OggPages::new(std::fs::read(path).ok()?.into())
+                .map_while(Result::ok)
+                .count() as u64,
+        };
     }
     Some(total)
 }
@@ -198,7 +345,7 @@ mod tests {
     }
 
     fn collect(inputs: Vec<Mp3Input>) -> Vec<Result<HeadedFrame, Error>> {
-        let mut rx = spawn_reader(inputs, 4, None);
+        let mut rx = spawn_reader(inputs, 4, None, 1);
         let mut out = Vec::new();
         while let Some(item) = rx.blocking_recv() {
             out.push(item);
@@ -215,7 +362,9 @@ mod tests {
         let two = collect(vec![fixture("id3v2-cover.mp3"), fixture("id3v2-cover.mp3")]);
         assert_eq!(two.len() as u64, 2 * n);
         for item in &two {
-            let (header, frame) = item.as_ref().unwrap();
+            let (Format::Mp3(header), frame) = item.as_ref().unwrap() else {
+                panic!("MP3 frames")
+            };
             assert_eq!(
                 &frame.data[..4],
                 &header.to_bytes()[..],

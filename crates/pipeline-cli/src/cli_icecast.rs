@@ -79,13 +79,17 @@ impl IcecastArgs {
     }
 }
 
-/// Whether `inputs` are MP3 files or stdin: a playlist, streamed here with stdin
-/// commands. Any other input goes through the pipeline to its Icecast sink.
+/// Whether `inputs` are MP3, AAC (ADTS) or Ogg Opus/Vorbis files, or stdin (MP3): a
+/// playlist, streamed here with stdin commands. Any other input goes through the pipeline
+/// to its Icecast sink.
 pub(crate) fn is_playlist(inputs: &[String]) -> bool {
     inputs.iter().all(|s| {
         matches!(
             Endpoint::parse(s, Direction::Input),
-            Ok(Endpoint::Mp3File(_) | Endpoint::Stdin)
+            Ok(Endpoint::Mp3File(_)
+                | Endpoint::AacFile(_)
+                | Endpoint::OggFile(_)
+                | Endpoint::Stdin)
         )
     })
 }
@@ -144,9 +148,11 @@ pub(crate) async fn run(
     let inputs = inputs
         .iter()
         .map(|s| match Endpoint::parse(s, Direction::Input)? {
-            Endpoint::Mp3File(path) => Ok(Mp3Input::File(path)),
+            Endpoint::Mp3File(path) | Endpoint::AacFile(path) | Endpoint::OggFile(path) => {
+                Ok(Mp3Input::File(path))
+            }
             Endpoint::Stdin => Ok(Mp3Input::Stdin),
-            other => anyhow::bail!("an icecast output takes MP3 inputs, not {other}"),
+            other => anyhow::bail!("an icecast playlist takes MP3, AAC or Ogg files, not {other}"),
         })
         .collect::<anyhow::Result<Vec<_>>>()?;
     let reads_stdin = inputs.contains(&Mp3Input::Stdin);
