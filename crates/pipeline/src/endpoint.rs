@@ -109,7 +109,7 @@ impl Endpoint {
         let endpoint = match (scheme.as_deref(), direction) {
             (Some("rtsp" | "rtsps"), Input) => Endpoint::Rtsp(SecretUrl::new(s)),
             (Some("tcp"), Input) => Endpoint::Tcp(host_port(s).ok_or_else(unsupported)?),
-            (Some("icecast"), Output) => Endpoint::Icecast(SecretUrl::new(s)),
+            (Some("icecast" | "icecasts"), Output) => Endpoint::Icecast(SecretUrl::new(s)),
             (Some("tcp-listen"), Output) => {
                 // No address: loopback (serving beyond it needs a token).
                 let s = s.replacen("://:", "://127.0.0.1:", 1);
