@@ -99,12 +99,18 @@ impl Stream {
         }
     }
 
-    /// The next silent frame or page of the stream's format, if one can go now.
+    /// The next silent frame or page of the stream's format, if one can go now (for Ogg,
+    /// in a link of silence of its own after the last song's end).
     pub(crate) fn silence(&mut self) -> Option<AudioFrame> {
         match self.ogg.as_mut() {
-            Some(relay) => relay.silence(),
+            Some(relay) => relay.silence(true),
             None => self.silent_frame.clone(),
         }
+    }
+
+    /// Where a song's first page ended a link of silence: that link's last page.
+    pub(crate) fn take_ogg_closing(&mut self) -> Option<AudioFrame> {
+        self.ogg.as_mut().and_then(OggRelay::take_closing)
     }
 
     /// An input frame as it goes on the wire (Ogg pages renumbered after silent pages).
@@ -213,8 +219,12 @@ impl Stream {
     /// leaves early takes its queued bytes with it.
     pub(crate) async fn flush(&mut self) -> Result<(), Error> {
         let mut padded = 0;
+        // An ended Ogg stream gets no link of silence: only its open link is padded.
         while padded < self.options.flush_bytes
-            && let Some(silence) = self.silence()
+            && let Some(silence) = match self.ogg.as_mut() {
+                Some(relay) => relay.silence(false),
+                None => self.silent_frame.clone(),
+            }
         {
             padded += silence.data.len();
             self.send(silence, false).await?;

@@ -218,7 +218,13 @@ pub(crate) async fn run(
                     }
                 };
                 match next {
-                    Some(frame) => stream.relay(frame),
+                    Some(frame) => {
+                        let frame = stream.relay(frame);
+                        if let Some(closing) = stream.take_ogg_closing() {
+                            stream.send(closing, false).await?;
+                        }
+                        frame
+                    }
                     None => {
                         stream.flush().await?;
                         return stream.finish();

@@ -487,3 +487,71 @@ async fn muting_an_opus_stream_sends_silent_opus_packets_in_the_same_logical_str
         "the sine after"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_opus_radio_whose_queue_runs_dry_sends_a_link_of_silence_until_refilled() {
+    require_peer!("icecast2", "ffmpeg", "ffprobe");
+    let dir = test_support::temp_dir();
+    let a = song(dir.path(), "a.opus", 440, 1.5, OPUS);
+    let b = song(dir.path(), "b.opus", 660, 1.5, OPUS);
+    let later = b.clone();
+    let (events, _, body, _) = play(&a, &[], async move |stream, events| {
+        wait_event(events, |e| *e == Event::QueueEmpty).await;
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        stream.enqueue(Mp3Input::File(later)).unwrap();
+        wait_event(events, |e| {
+            matches!(e, Event::TrackStarted { index: 1, .. })
+        })
+        .await;
+    })
+    .await;
+    assert_eq!(finished(&events), [(1, true)], "song 0 finished before");
+    let mut reader = ogg::PacketReader::new(Cursor::new(&body));
+    let mut streams: Vec<(u32, Vec<Vec<u8>>)> = Vec::new();
+    while let Ok(Some(packet)) = reader.read_packet() {
+        if packet.first_in_stream() {
+            streams.push((packet.stream_serial(), Vec::new()));
+        }
+        if let Some(last) = streams.last_mut() {
+            last.1.push(packet.data);
+        }
+    }
+    let counts: Vec<usize> = streams.iter().map(|(_, p)| p.len()).collect();
+    println!("logical streams: {counts:?}");
+    assert_eq!(streams.len(), 3, "song, silence, song");
+    assert_eq!(counts[0], packet_count(&a));
+    assert_eq!(counts[2], packet_count(&b));
+    let silence = &streams[1].1;
+    assert!(silence[0].starts_with(b"OpusHead") && silence[1].starts_with(b"OpusTags"));
+    assert!(
+        silence[2..].iter().all(|p| p[..] == [0xFC, 0xFF, 0xFE]),
+        "silent packets only"
+    );
+    // 1.5 s dry in real time; the last page of song 0 (about 0.5 s of it) went out when
+    // its start was due, so media time was ahead when the queue ran dry.
+    assert!(
+        silence.len() - 2 >= 40,
+        "{} silent packets",
+        silence.len() - 2
+    );
+    let file = dir.path().join("heard.opus");
+    std::fs::write(&file, &body).unwrap();
+    assert_eq!(
+        ffprobe::decode_errors(&file),
+        "",
+        "decodes through the chain"
+    );
+    let samples = pcm(&file);
+    let dry = (silence.len() - 2) as f64 * 0.02;
+    let total = samples.len() as f64 / 48_000.0;
+    println!("decoded {total:.2} s, {dry:.2} s of it silence");
+    assert!((total - (3.0 + dry)).abs() < 0.1, "{total:.2} s");
+    assert!(
+        peak(&samples, 1.6, 1.5 + dry - 0.1) <= 1,
+        "silence between the songs"
+    );
+    assert!(
+        peak(&samples, 1.5 + dry + 0.1, total - 0.1) > 1000,
+        "the second song"
+    );
+}
