@@ -16,7 +16,9 @@ const SAMPLE_RATES: [u32; 13] = [
     7_350,
 ];
 
-/// The `sampling_frequency_index` of `sample_rate` (Table 1.18), if it has one.
+/// The `sampling_frequency_index` of `sample_rate` (Table 1.18), if it has one (for the
+/// silent frames of the `tokio` client).
+#[cfg_attr(not(feature = "tokio"), allow(dead_code))]
 pub(crate) fn rate_index(sample_rate: u32) -> Option<u8> {
     SAMPLE_RATES
         .iter()

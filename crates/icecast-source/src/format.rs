@@ -6,8 +6,25 @@ use mp3_frames::FrameHeader;
 
 use crate::adts::AdtsHeader;
 use crate::ogg::{OggCodec, OggPage};
-use crate::playlist::{describe, same_format};
 use crate::{AudioFrame, ContentType, Error, IcecastConfig};
+
+/// The format every frame of a stream keeps (what a listener's decoder was set up for).
+pub(crate) fn same_format(a: FrameHeader, b: FrameHeader) -> bool {
+    a.version() == b.version()
+        && a.layer() == b.layer()
+        && a.sample_rate() == b.sample_rate()
+        && a.mode().channels() == b.mode().channels()
+}
+
+pub(crate) fn describe(h: FrameHeader) -> String {
+    format!(
+        "{} Layer {} {} Hz {} ch",
+        h.version().as_str(),
+        h.layer().number(),
+        h.sample_rate(),
+        h.mode().channels()
+    )
+}
 
 /// The format of the first frame, which every later frame keeps.
 #[derive(Debug, Clone, Copy)]

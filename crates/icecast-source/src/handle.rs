@@ -41,13 +41,15 @@ impl IcecastStream {
         Self::run_with(config, options, Input::Pushed(frame_rx), None, Some(frames))
     }
 
-    /// Starts a radio: a live queue of MP3 songs (`inputs` first; add more with
+    /// Starts a radio: a live queue of MP3, ADTS AAC or Ogg Opus/Vorbis songs (`inputs` first; add more with
     /// [`IcecastStream::enqueue`] and [`IcecastStream::play_next`] while it plays), one
     /// continuous stream on the current tokio runtime. Songs follow each other without a
     /// gap or a reconnection; a song in another format than the stream's is reported
     /// ([`Event::TrackFailed`]) and skipped. When the queue runs dry the stream ends if
     /// `options.stop_when_empty` (the default), else it sends silence of its format
-    /// until a song is queued. The content type is `audio/mpeg` whatever `config` says.
+    /// until a song is queued. The content type is the first song's format's
+    /// (`audio/mpeg`, `audio/aac`, `application/ogg`; `audio/aacp` or `audio/ogg` when
+    /// `config` asks for them and the songs fit).
     pub fn spawn(config: IcecastConfig, options: StreamOptions, inputs: Vec<Mp3Input>) -> Self {
         let total = crate::playlist::count_frames(&inputs);
         let queue = SongQueue::new(inputs);

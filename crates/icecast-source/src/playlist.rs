@@ -11,11 +11,11 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 
 use bytes::Bytes;
-use mp3_frames::{Event as Mp3Event, FrameHeader, FrameReader, Layer, TagText};
+use mp3_frames::{Event as Mp3Event, FrameReader, Layer, TagText};
 use tokio::sync::mpsc;
 
 use crate::adts::AdtsHeader;
-use crate::format::Format;
+use crate::format::{Format, describe};
 use crate::{AudioFrame, Error, ogg};
 
 /// One input of a playlist: an MP3, ADTS AAC (`.aac`) or Ogg Opus/Vorbis (`.opus`,
@@ -47,24 +47,6 @@ impl Mp3Input {
             Mp3Input::Stdin => Box::new(std::io::stdin()),
         })
     }
-}
-
-/// The format every frame of a stream keeps (what a listener's decoder was set up for).
-pub(crate) fn same_format(a: FrameHeader, b: FrameHeader) -> bool {
-    a.version() == b.version()
-        && a.layer() == b.layer()
-        && a.sample_rate() == b.sample_rate()
-        && a.mode().channels() == b.mode().channels()
-}
-
-pub(crate) fn describe(h: FrameHeader) -> String {
-    format!(
-        "{} Layer {} {} Hz {} ch",
-        h.version().as_str(),
-        h.layer().number(),
-        h.sample_rate(),
-        h.mode().channels()
-    )
 }
 
 /// A frame for the wire and the format it has.
