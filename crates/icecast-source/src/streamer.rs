@@ -280,7 +280,7 @@ impl Drop for StatusPoll {
     }
 }
 
-/// Streams a playlist of MP3 inputs (files, or stdin) as one stream; see
+/// Streams a playlist of MP3, AAC or Ogg files (or MP3 on stdin) as one stream; see
 /// [`crate::IcecastStream::spawn`] for a handle that runs it as a task.
 pub async fn stream_playlist(
     config: &IcecastConfig,
