@@ -356,6 +356,31 @@ mod tests {
     }
 
     #[test]
+    fn aac_files_are_told_by_their_bytes_and_their_tags_stay_off_the_wire() {
+        let path = std::env::temp_dir().join(format!("icecast-aac-{}.aac", std::process::id()));
+        // ID3v2.4 tag of 5 bytes, two ADTS frames (AAC LC, 44.1 kHz, stereo), an ID3v1 tag.
+        let mut file = b"ID3\x04\0\0\0\0\0\x05hello".to_vec();
+        let frame = crate::adts::frame(&[0x12, 0x10], &[0x21; 20]).unwrap();
+        file.extend_from_slice(&frame);
+        file.extend_from_slice(&frame);
+        file.extend_from_slice(b"TAG");
+        file.resize(file.len() + 125, b' ');
+        std::fs::write(&path, &file).unwrap();
+        let input = Mp3Input::File(path.clone());
+        assert_eq!(song_kind(&input).unwrap(), SongKind::Aac);
+        assert_eq!(count_frames(std::slice::from_ref(&input)), Some(2));
+        let items = collect(vec![input.clone(), input]);
+        std::fs::remove_file(&path).unwrap();
+        assert_eq!(items.len(), 4);
+        for item in items {
+            let (format, wire) = item.unwrap();
+            assert!(matches!(format, Format::Aac(h) if h.sample_rate == 44_100));
+            assert_eq!(wire.data, frame, "the frame, without tags");
+            assert_eq!(wire.samples, 1024);
+        }
+    }
+
+    #[test]
     fn format_change_and_non_mp3_are_clear_errors() {
         let items = collect(vec![
             fixture("sine-44100-cbr128.mp3"),
