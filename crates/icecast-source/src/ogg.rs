@@ -143,6 +143,54 @@ impl Iterator for OggPages {
     }
 }
 
+/// `ARTIST` and `TITLE` from a comment header packet (`OpusTags`, RFC 7845 §5.2, or a
+/// Vorbis comment header, Vorbis I §5.2: a vendor string, then `NAME=value` comments,
+/// UTF-8, names case-insensitive). A packet cut short (the page ends inside it) gives
+/// the comments read so far; never a panic.
+pub fn comment_text(packet: &[u8]) -> mp3_frames::TagText {
+    let mut text = mp3_frames::TagText::default();
+    let rest = packet
+        .strip_prefix(b"OpusTags")
+        .or_else(|| packet.strip_prefix(b"\x03vorbis"));
+    let Some(mut rest) = rest else {
+        return text;
+    };
+    fn take<'a>(rest: &mut &'a [u8], n: usize) -> Option<&'a [u8]> {
+        let (head, tail) = rest.split_at_checked(n)?;
+        *rest = tail;
+        Some(head)
+    }
+    fn length(rest: &mut &[u8]) -> Option<usize> {
+        take(rest, 4).map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize)
+    }
+    let Some(vendor) = length(&mut rest) else {
+        return text;
+    };
+    let _ = take(&mut rest, vendor);
+    let Some(count) = length(&mut rest) else {
+        return text;
+    };
+    for _ in 0..count {
+        let Some(comment) = length(&mut rest).and_then(|n| take(&mut rest, n)) else {
+            break;
+        };
+        let comment = String::from_utf8_lossy(comment);
+        let Some((name, value)) = comment.split_once('=') else {
+            continue;
+        };
+        let value = value.trim();
+        let slot = match name.to_ascii_uppercase().as_str() {
+            "ARTIST" => &mut text.artist,
+            "TITLE" => &mut text.title,
+            _ => continue,
+        };
+        if slot.is_none() && !value.is_empty() {
+            *slot = Some(value.to_owned());
+        }
+    }
+    text
+}
+
 /// The Ogg CRC: polynomial 0x04C11DB7, not reflected, initial value 0, no final XOR, over
 /// the page with its CRC field zeroed (RFC 3533 §6).
 pub(crate) fn crc32(data: &[u8]) -> u32 {
@@ -350,6 +398,34 @@ mod tests {
             err.to_string().contains("more than one logical stream"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn artist_and_title_come_from_opus_and_vorbis_comments() {
+        let mut tags = b"OpusTags".to_vec();
+        let comment = |tags: &mut Vec<u8>, text: &str| {
+            tags.extend((text.len() as u32).to_le_bytes());
+            tags.extend(text.as_bytes());
+        };
+        comment(&mut tags, "Lavf59");
+        tags.extend(3u32.to_le_bytes());
+        comment(&mut tags, "encoder=x");
+        comment(&mut tags, "title=Öpus");
+        comment(&mut tags, "ARTIST=Ärtist");
+        let text = comment_text(&tags);
+        assert_eq!(text.stream_title().as_deref(), Some("Ärtist – Öpus"));
+        let mut vorbis = b"\x03vorbis".to_vec();
+        vorbis.extend_from_slice(&tags[8..]);
+        assert_eq!(comment_text(&vorbis), text);
+        // Cut anywhere: what was read so far, never a panic.
+        for len in 0..tags.len() {
+            let _ = comment_text(&tags[..len]);
+        }
+        assert_eq!(
+            comment_text(&tags[..tags.len() - 3]).title.as_deref(),
+            Some("Öpus")
+        );
+        assert_eq!(comment_text(b"OpusHead").stream_title(), None);
     }
 
     #[test]

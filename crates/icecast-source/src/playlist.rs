@@ -269,13 +269,22 @@ const TAIL: u64 = 64 * 1024;
 const MAX_ID3V2: u64 = 16 * 1024 * 1024;
 
 /// `Artist – Title` from a file's ID3v2 tag at its start, or its APE / ID3v1 tags at its
-/// end (parsed by [`TagText`]); `None` when unreadable or untagged.
+/// end (parsed by [`TagText`]), or an Ogg file's comment header; `None` when unreadable
+/// or untagged.
 pub(crate) fn read_title(path: &Path) -> Option<String> {
     let mut file = std::fs::File::open(path).ok()?;
     let len = file.metadata().ok()?.len();
     let mut head = [0u8; 10];
     let mut text = TagText::default();
-    if file.read_exact(&mut head).is_ok() && head.starts_with(b"ID3") {
+    let _ = file.read_exact(&mut head);
+    if head.starts_with(b"OggS") {
+        // The comment header is the stream's second packet, on its second page.
+        let mut start = head.to_vec();
+        file.take(TAIL).read_to_end(&mut start).ok()?;
+        let page = ogg::OggPages::new(start.into()).nth(1)?.ok()?;
+        return ogg::comment_text(page.body()).stream_title();
+    }
+    if head.starts_with(b"ID3") {
         let size = head[6..10]
             .iter()
             .fold(0u64, |a, &b| (a << 7) | u64::from(b & 0x7F));

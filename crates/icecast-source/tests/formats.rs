@@ -260,7 +260,12 @@ fn packet_count(path: &Path) -> usize {
 async fn three_opus_songs_from_the_queue_are_three_logical_streams_that_ffmpeg_decodes() {
     require_peer!("icecast2", "ffmpeg", "ffprobe");
     let dir = test_support::temp_dir();
-    let a = song(dir.path(), "a.opus", 440, 1.5, OPUS);
+    let tagged: Vec<&str> = [
+        OPUS,
+        &["-metadata", "artist=Ärtist", "-metadata", "title=Öpus"],
+    ]
+    .concat();
+    let a = song(dir.path(), "a.opus", 440, 1.5, &tagged);
     let b = song(dir.path(), "b.opus", 660, 1.5, OPUS);
     let c = song(dir.path(), "c.opus", 880, 1.5, OPUS);
     let mono = ["-ac", "1", "-c:a", "libopus", "-f", "ogg"];
@@ -274,6 +279,10 @@ async fn three_opus_songs_from_the_queue_are_three_logical_streams_that_ffmpeg_d
             |e| matches!(e, Event::TrackFailed { reason, .. } if reason.contains("Opus 1 ch"))
         ),
         "the mono song is skipped"
+    );
+    assert!(
+        events.contains(&Event::TitleSet("Ärtist – Öpus".into())),
+        "the first song's title from its OpusTags: {events:?}"
     );
 
     let streams = logical_streams(&body);
