@@ -17,9 +17,9 @@ pub const TARGETS: &[(&str, crate::Body)] = &[
 
 /// Ogg pages of a song: pages are slices of the input in order, a renumbered page keeps
 /// its length and parses again with the new serial, sequence and granule; a song's pages
-/// are paced at its codec's granule rate; never a panic.
+/// are paced at its codec's granule rate; comment headers give their text; never a panic.
 pub fn icecast_ogg_pages(data: &[u8]) {
-    use icecast_source::ogg::{OggCodec, OggPage, OggPages, song_frames, song_pages};
+    use icecast_source::ogg::{OggCodec, OggPage, OggPages, comment_text, song_frames, song_pages};
     let data = Bytes::copy_from_slice(data);
     let mut at = 0;
     for page in OggPages::new(data.clone()).map_while(Result::ok) {
@@ -34,6 +34,7 @@ pub fn icecast_ogg_pages(data: &[u8]) {
             (8, 3, 42)
         );
         assert_eq!(rewritten.ends_packet(), page.ends_packet());
+        let _ = comment_text(page.body()).stream_title();
         if let Ok(codec) = OggCodec::identify(page.body()) {
             assert!(codec.granule_rate() > 0);
             let _ = codec.describe();
