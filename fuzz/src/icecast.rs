@@ -16,9 +16,10 @@ pub const TARGETS: &[(&str, crate::Body)] = &[
 ];
 
 /// Ogg pages of a song: pages are slices of the input in order, a renumbered page keeps
-/// its length and parses again with the new serial; never a panic.
+/// its length and parses again with the new serial, sequence and granule; a song's pages
+/// are paced at its codec's granule rate; comment headers give their text; never a panic.
 pub fn icecast_ogg_pages(data: &[u8]) {
-    use icecast_source::ogg::{OggPage, OggPages, song_frames};
+    use icecast_source::ogg::{OggCodec, OggPage, OggPages, comment_text, song_frames, song_pages};
     let data = Bytes::copy_from_slice(data);
     let mut at = 0;
     for page in OggPages::new(data.clone()).map_while(Result::ok) {
@@ -27,6 +28,20 @@ pub fn icecast_ogg_pages(data: &[u8]) {
         let renumbered = page.with_serial(7);
         assert_eq!(renumbered.data.len(), page.data.len());
         assert_eq!(OggPage::parse(&renumbered.data).map(|p| p.serial), Ok(7));
+        let rewritten = OggPage::parse(&page.rewritten(8, 3, 42).data).unwrap();
+        assert_eq!(
+            (rewritten.serial, rewritten.sequence(), rewritten.granule),
+            (8, 3, 42)
+        );
+        assert_eq!(rewritten.ends_packet(), page.ends_packet());
+        let _ = comment_text(page.body()).stream_title();
+        if let Ok(codec) = OggCodec::identify(page.body()) {
+            assert!(codec.granule_rate() > 0);
+            let _ = codec.describe();
+        }
+    }
+    if let Ok((codec, frames)) = song_pages("fuzz", data.clone(), 9) {
+        assert!(frames.iter().all(|f| f.sample_rate == codec.granule_rate()));
     }
     if let Ok(frames) = song_frames("fuzz", data, 9) {
         assert!(frames.iter().all(|f| f.sample_rate > 0));

@@ -16,6 +16,16 @@ const SAMPLE_RATES: [u32; 13] = [
     7_350,
 ];
 
+/// The `sampling_frequency_index` of `sample_rate` (Table 1.18), if it has one (for the
+/// silent frames of the `tokio` client).
+#[cfg_attr(not(feature = "tokio"), allow(dead_code))]
+pub(crate) fn rate_index(sample_rate: u32) -> Option<u8> {
+    SAMPLE_RATES
+        .iter()
+        .position(|&r| r == sample_rate)
+        .and_then(|i| u8::try_from(i).ok())
+}
+
 /// The fields of an ADTS header a source client needs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct AdtsHeader {

@@ -25,6 +25,8 @@ pub enum ContentType {
     AacPlus,
     /// Ogg pages of Opus or Vorbis (`application/ogg`), one logical stream per song.
     Ogg,
+    /// The same as [`ContentType::Ogg`], announced as `audio/ogg` (Icecast takes both).
+    OggAudio,
 }
 
 impl ContentType {
@@ -35,12 +37,18 @@ impl ContentType {
             ContentType::Aac => "audio/aac",
             ContentType::AacPlus => "audio/aacp",
             ContentType::Ogg => "application/ogg",
+            ContentType::OggAudio => "audio/ogg",
         }
     }
 
     /// Whether frames are ADTS AAC.
     pub fn is_aac(self) -> bool {
         matches!(self, ContentType::Aac | ContentType::AacPlus)
+    }
+
+    /// Whether frames are Ogg pages.
+    pub fn is_ogg(self) -> bool {
+        matches!(self, ContentType::Ogg | ContentType::OggAudio)
     }
 }
 

@@ -5,17 +5,35 @@
 use mp3_frames::FrameHeader;
 
 use crate::adts::AdtsHeader;
-use crate::ogg::OggPage;
-use crate::playlist::{describe, same_format};
+use crate::ogg::{OggCodec, OggPage};
 use crate::{AudioFrame, ContentType, Error, IcecastConfig};
+
+/// The format every frame of a stream keeps (what a listener's decoder was set up for).
+pub(crate) fn same_format(a: FrameHeader, b: FrameHeader) -> bool {
+    a.version() == b.version()
+        && a.layer() == b.layer()
+        && a.sample_rate() == b.sample_rate()
+        && a.mode().channels() == b.mode().channels()
+}
+
+pub(crate) fn describe(h: FrameHeader) -> String {
+    format!(
+        "{} Layer {} {} Hz {} ch",
+        h.version().as_str(),
+        h.layer().number(),
+        h.sample_rate(),
+        h.mode().channels()
+    )
+}
 
 /// The format of the first frame, which every later frame keeps.
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum Format {
     Mp3(FrameHeader),
     Aac(AdtsHeader),
-    /// Ogg pages: each page's duration comes from its granule advance, as pushed.
-    Ogg,
+    /// Ogg pages: each page's duration comes from its granule advance. The codec is known
+    /// for songs of a queue (from their first page), not for pushed pages.
+    Ogg(Option<OggCodec>),
 }
 
 impl Format {
@@ -23,7 +41,33 @@ impl Format {
         match self {
             Format::Mp3(h) => describe(h),
             Format::Aac(h) => h.describe(),
-            Format::Ogg => "Ogg pages".into(),
+            Format::Ogg(Some(codec)) => codec.describe(),
+            Format::Ogg(None) => "Ogg pages".into(),
+        }
+    }
+
+    /// Whether a listener's decoder set up for `self` can go on with `other` (for Ogg: the
+    /// same codec and channels, although each song is a new logical stream, since players
+    /// keep their output set up across a chain).
+    pub(crate) fn same_format(self, other: Format) -> bool {
+        match (self, other) {
+            (Format::Mp3(a), Format::Mp3(b)) => same_format(a, b),
+            (Format::Aac(a), Format::Aac(b)) => a.same_format(&b),
+            (Format::Ogg(Some(a)), Format::Ogg(Some(b))) => a == b,
+            (Format::Ogg(_), Format::Ogg(_)) => true,
+            _ => false,
+        }
+    }
+
+    /// The content type a stream of this format is announced with (`configured` when it
+    /// fits, e.g. `audio/aacp` or `audio/ogg` asked for by the caller).
+    pub(crate) fn content_type(self, configured: ContentType) -> ContentType {
+        match self {
+            Format::Mp3(_) => ContentType::Mpeg,
+            Format::Aac(_) if configured.is_aac() => configured,
+            Format::Aac(_) => ContentType::Aac,
+            Format::Ogg(_) if configured.is_ogg() => configured,
+            Format::Ogg(_) => ContentType::Ogg,
         }
     }
 }
@@ -36,7 +80,7 @@ pub(crate) fn pushed_format(
     index: u64,
 ) -> Result<Format, Error> {
     let input = || format!("pushed frame {index}");
-    if config.content_type == ContentType::Ogg {
+    if config.content_type.is_ogg() {
         let page = OggPage::parse(&frame.data).map_err(|found| Error::NotOgg {
             input: input(),
             found,
@@ -47,7 +91,7 @@ pub(crate) fn pushed_format(
                 found: "more than one page pushed (one page per push)".into(),
             });
         }
-        return Ok(Format::Ogg);
+        return Ok(Format::Ogg(None));
     }
     let (format, samples, rate) = if config.content_type.is_aac() {
         let h = AdtsHeader::parse(&frame.data).map_err(|found| Error::NotAdts {
@@ -95,13 +139,7 @@ pub(crate) fn check_pushed(
     index: u64,
 ) -> Result<AudioFrame, Error> {
     let format = pushed_format(config, &frame, index)?;
-    let same = match (stream, format) {
-        (Format::Mp3(a), Format::Mp3(b)) => same_format(a, b),
-        (Format::Aac(a), Format::Aac(b)) => a.same_format(&b),
-        (Format::Ogg, Format::Ogg) => true,
-        _ => false,
-    };
-    if !same || frame.sample_rate != sample_rate {
+    if !stream.same_format(format) || frame.sample_rate != sample_rate {
         return Err(Error::FormatChange {
             input: format!("pushed frame {index}"),
             offset: index,

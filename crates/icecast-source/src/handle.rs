@@ -28,7 +28,6 @@ pub struct IcecastStream {
     events: Option<EventStream>,
     /// The songs still to play (playlist streams).
     queue: Option<Arc<SongQueue>>,
-    content_type: crate::ContentType,
     task: tokio::task::JoinHandle<Result<(), Error>>,
 }
 
@@ -42,16 +41,16 @@ impl IcecastStream {
         Self::run_with(config, options, Input::Pushed(frame_rx), None, Some(frames))
     }
 
-    /// Starts a radio: a live queue of MP3 songs (`inputs` first; add more with
+    /// Starts a radio: a live queue of MP3, ADTS AAC or Ogg Opus/Vorbis songs (`inputs` first; add more with
     /// [`IcecastStream::enqueue`] and [`IcecastStream::play_next`] while it plays), one
     /// continuous stream on the current tokio runtime. Songs follow each other without a
     /// gap or a reconnection; a song in another format than the stream's is reported
     /// ([`Event::TrackFailed`]) and skipped. When the queue runs dry the stream ends if
     /// `options.stop_when_empty` (the default), else it sends silence of its format
-    /// until a song is queued. The content type is `audio/mpeg` whatever `config` says.
+    /// until a song is queued. The content type is the first song's format's
+    /// (`audio/mpeg`, `audio/aac`, `application/ogg`; `audio/aacp` or `audio/ogg` when
+    /// `config` asks for them and the songs fit).
     pub fn spawn(config: IcecastConfig, options: StreamOptions, inputs: Vec<Mp3Input>) -> Self {
-        let mut config = config;
-        config.content_type = crate::ContentType::Mpeg;
         let total = crate::playlist::count_frames(&inputs);
         let queue = SongQueue::new(inputs);
         let player = Player::new(Arc::clone(&queue));
@@ -106,14 +105,12 @@ impl IcecastStream {
     ) -> Self {
         let (commands, command_rx) = mpsc::channel(16);
         let (event_tx, event_rx) = mpsc::channel(EVENT_BACKLOG);
-        let content_type = config.content_type;
         let task = tokio::spawn(run(config, options, input, total, command_rx, event_tx));
         IcecastStream {
             commands,
             frames,
             events: Some(EventStream(event_rx)),
             queue: None,
-            content_type,
             task,
         }
     }
@@ -139,16 +136,16 @@ impl IcecastStream {
         self.commands.clone()
     }
 
-    /// Sends silence from now on; the input position stays. `Err(MuteUnsupported)` for AAC
-    /// streams: a silent AAC frame needs an encoder, and this crate does not fake one.
+    /// Sends silence of the stream's format from now on (MP3 and AAC frames, Opus pages);
+    /// the input position stays. An Ogg Vorbis stream refuses it with
+    /// [`Event::CommandRefused`] (no Vorbis packet decodes without the stream's codebooks),
+    /// as does an AAC stream whose channel configuration is in-band. `Err(Closed)` once the
+    /// stream has ended.
     pub async fn mute(&self) -> Result<(), Error> {
-        if self.content_type != crate::ContentType::Mpeg {
-            return Err(Error::MuteUnsupported {
-                content_type: self.content_type.as_str(),
-            });
-        }
-        self.command(Command::Mute).await;
-        Ok(())
+        self.commands
+            .send(Command::Mute)
+            .await
+            .map_err(|_| Error::Closed)
     }
 
     /// Resumes the input where it stopped.

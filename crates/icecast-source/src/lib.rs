@@ -1,16 +1,18 @@
-//! Icecast source client: streams MP3 or ADTS AAC frames to an Icecast mount in real time,
-//! without libshout and without the rest of the workspace.
+//! Icecast source client: streams MP3 frames, ADTS AAC frames or Ogg Opus/Vorbis pages to an
+//! Icecast mount in real time, without libshout and without the rest of the workspace.
 //!
 //! - **Connect** ([`IcecastSource`]): `PUT /mount HTTP/1.1` with `Expect: 100-continue`,
-//!   Basic auth, `Content-Type` (`audio/mpeg`, `audio/aac`, `audio/aacp`), `ice-*`
+//!   Basic auth, `Content-Type` (`audio/mpeg`, `audio/aac`, `audio/aacp`,
+//!   `application/ogg`, `audio/ogg`), `ice-*`
 //!   headers; `SOURCE` once for servers older than 2.4. Refusals are read from the body as
 //!   well as the status (Icecast 2.4 answers a plain 403 for several causes), each an
 //!   [`IcecastRefusal`]; [`Error::is_permanent`] tells what retrying cannot fix.
 //! - **Stream** ([`IcecastStream`]): frames pushed from code with backpressure
-//!   ([`IcecastStream::start`] + [`IcecastStream::send`]) or a playlist of MP3 files or
-//!   stdin ([`IcecastStream::spawn`]), paced in real time by their sample counts
-//!   ([`Pacer`]), reconnecting with [`media_core::Backoff`]; commands mute/unmute (MP3),
-//!   title and stop; events as a `futures::Stream`.
+//!   ([`IcecastStream::start`] + [`IcecastStream::send`]) or a live queue of MP3, AAC or
+//!   Ogg files or MP3 on stdin ([`IcecastStream::spawn`]), paced in real time by their
+//!   sample counts ([`Pacer`]), reconnecting with [`media_core::Backoff`]; commands
+//!   mute/unmute (silence of the stream's format), title, stop and the queue's; events as
+//!   a `futures::Stream`.
 //! - **Titles** ([`update_title`]): `/admin/metadata?mode=updinfo&charset=UTF-8`, so UTF-8
 //!   titles arrive intact.
 //! - Every URL shown (errors, `Display`, `Debug`) has its password masked
@@ -87,6 +89,10 @@ mod options;
 mod playlist;
 #[cfg(feature = "tokio")]
 mod queue;
+#[cfg(feature = "tokio")]
+mod running;
+#[cfg(feature = "tokio")]
+mod silence;
 #[cfg(feature = "tokio")]
 mod source;
 #[cfg(feature = "tokio")]

@@ -75,14 +75,35 @@ impl OggPage {
 
     /// The same page in logical stream `serial`, its CRC recomputed (one copy of the page).
     pub fn with_serial(&self, serial: u32) -> OggPage {
+        self.rewritten(serial, self.sequence(), self.granule)
+    }
+
+    /// Page sequence number within its logical stream.
+    pub fn sequence(&self) -> u32 {
+        u32::from_le_bytes([self.data[18], self.data[19], self.data[20], self.data[21]])
+    }
+
+    /// Whether the page's last packet ends on it (its last lacing value is below 255), so
+    /// that a page may follow that starts a new packet.
+    pub fn ends_packet(&self) -> bool {
+        let segments = usize::from(self.data[26]);
+        segments == 0 || self.data[HEADER + segments - 1] < 255
+    }
+
+    /// The same page with another serial, sequence number and granule position, its CRC
+    /// recomputed (one copy of the page).
+    pub fn rewritten(&self, serial: u32, sequence: u32, granule: i64) -> OggPage {
         let mut data = BytesMut::from(&self.data[..]);
+        data[6..14].copy_from_slice(&granule.to_le_bytes());
         data[14..18].copy_from_slice(&serial.to_le_bytes());
+        data[18..22].copy_from_slice(&sequence.to_le_bytes());
         data[22..26].fill(0);
         let crc = crc32(&data);
         data[22..26].copy_from_slice(&crc.to_le_bytes());
         OggPage {
             data: data.freeze(),
             serial,
+            granule,
             ..self.clone()
         }
     }
@@ -122,9 +143,57 @@ impl Iterator for OggPages {
     }
 }
 
+/// `ARTIST` and `TITLE` from a comment header packet (`OpusTags`, RFC 7845 §5.2, or a
+/// Vorbis comment header, Vorbis I §5.2: a vendor string, then `NAME=value` comments,
+/// UTF-8, names case-insensitive). A packet cut short (the page ends inside it) gives
+/// the comments read so far; never a panic.
+pub fn comment_text(packet: &[u8]) -> mp3_frames::TagText {
+    let mut text = mp3_frames::TagText::default();
+    let rest = packet
+        .strip_prefix(b"OpusTags")
+        .or_else(|| packet.strip_prefix(b"\x03vorbis"));
+    let Some(mut rest) = rest else {
+        return text;
+    };
+    fn take<'a>(rest: &mut &'a [u8], n: usize) -> Option<&'a [u8]> {
+        let (head, tail) = rest.split_at_checked(n)?;
+        *rest = tail;
+        Some(head)
+    }
+    fn length(rest: &mut &[u8]) -> Option<usize> {
+        take(rest, 4).map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize)
+    }
+    let Some(vendor) = length(&mut rest) else {
+        return text;
+    };
+    let _ = take(&mut rest, vendor);
+    let Some(count) = length(&mut rest) else {
+        return text;
+    };
+    for _ in 0..count {
+        let Some(comment) = length(&mut rest).and_then(|n| take(&mut rest, n)) else {
+            break;
+        };
+        let comment = String::from_utf8_lossy(comment);
+        let Some((name, value)) = comment.split_once('=') else {
+            continue;
+        };
+        let value = value.trim();
+        let slot = match name.to_ascii_uppercase().as_str() {
+            "ARTIST" => &mut text.artist,
+            "TITLE" => &mut text.title,
+            _ => continue,
+        };
+        if slot.is_none() && !value.is_empty() {
+            *slot = Some(value.to_owned());
+        }
+    }
+    text
+}
+
 /// The Ogg CRC: polynomial 0x04C11DB7, not reflected, initial value 0, no final XOR, over
 /// the page with its CRC field zeroed (RFC 3533 §6).
-fn crc32(data: &[u8]) -> u32 {
+pub(crate) fn crc32(data: &[u8]) -> u32 {
     let mut crc = 0u32;
     for &byte in data {
         crc ^= u32::from(byte) << 24;
@@ -139,27 +208,92 @@ fn crc32(data: &[u8]) -> u32 {
     crc
 }
 
-/// The sample rate that granule positions count in, from the first page's codec header.
-fn granule_rate(first: &OggPage) -> Result<u32, String> {
-    let body = first.body();
-    if body.starts_with(b"OpusHead") {
-        return Ok(48_000); // RFC 7845 §4: Opus granules always count 48 kHz samples
+/// The codec of a logical stream, from its first page's identification header: what a
+/// listener's decoder is set up for, and the rate granule positions count in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum OggCodec {
+    /// Opus (RFC 7845 §5.1 `OpusHead`): granules count 48 kHz samples whatever the input
+    /// rate was.
+    Opus {
+        /// Output channel count.
+        channels: u8,
+        /// Channel mapping family (0: mono or stereo, one Opus stream).
+        mapping_family: u8,
+    },
+    /// Vorbis (Vorbis I §4.2.2 identification header).
+    Vorbis {
+        /// Channel count.
+        channels: u8,
+        /// Sample rate in Hz (granules count at this rate).
+        sample_rate: u32,
+    },
+}
+
+impl OggCodec {
+    /// Reads the identification header at the start of a first page's body.
+    pub fn identify(body: &[u8]) -> Result<OggCodec, String> {
+        if body.starts_with(b"OpusHead")
+            && let (Some(&channels), Some(&mapping_family)) = (body.get(9), body.get(18))
+        {
+            return Ok(OggCodec::Opus {
+                channels,
+                mapping_family,
+            });
+        }
+        if body.starts_with(b"\x01vorbis")
+            && let (Some(&channels), Some(rate)) = (body.get(11), body.get(12..16))
+        {
+            let sample_rate = u32::from_le_bytes([rate[0], rate[1], rate[2], rate[3]]);
+            if sample_rate > 0 {
+                return Ok(OggCodec::Vorbis {
+                    channels,
+                    sample_rate,
+                });
+            }
+        }
+        Err("neither Opus nor Vorbis (no OpusHead or Vorbis identification header)".into())
     }
-    if body.starts_with(b"\x01vorbis")
-        && let Some(rate) = body.get(12..16)
-    {
-        let rate = u32::from_le_bytes([rate[0], rate[1], rate[2], rate[3]]);
-        if rate > 0 {
-            return Ok(rate);
+
+    /// The rate granule positions count in (RFC 7845 §4: always 48 kHz for Opus).
+    pub fn granule_rate(self) -> u32 {
+        match self {
+            OggCodec::Opus { .. } => 48_000,
+            OggCodec::Vorbis { sample_rate, .. } => sample_rate,
         }
     }
-    Err("neither Opus nor Vorbis (no OpusHead or Vorbis identification header)".into())
+
+    /// Channel count.
+    pub fn channels(self) -> u8 {
+        match self {
+            OggCodec::Opus { channels, .. } | OggCodec::Vorbis { channels, .. } => channels,
+        }
+    }
+
+    /// `Opus 2 ch`, `Vorbis 44100 Hz 2 ch`, for messages.
+    pub fn describe(self) -> String {
+        match self {
+            OggCodec::Opus { channels, .. } => format!("Ogg Opus {channels} ch"),
+            OggCodec::Vorbis {
+                channels,
+                sample_rate,
+            } => format!("Ogg Vorbis {sample_rate} Hz {channels} ch"),
+        }
+    }
 }
 
 /// One song's pages as frames for an `application/ogg` stream, in logical stream `serial`:
 /// each page paced by the advance of its granule position (header pages take no time).
 /// `input` names the song in errors.
 pub fn song_frames(input: &str, data: Bytes, serial: u32) -> Result<Vec<AudioFrame>, Error> {
+    song_pages(input, data, serial).map(|(_, frames)| frames)
+}
+
+/// [`song_frames`] and the song's codec.
+pub fn song_pages(
+    input: &str,
+    data: Bytes,
+    serial: u32,
+) -> Result<(OggCodec, Vec<AudioFrame>), Error> {
     let not_ogg = |found: String| Error::NotOgg {
         input: input.to_owned(),
         found,
@@ -168,7 +302,8 @@ pub fn song_frames(input: &str, data: Bytes, serial: u32) -> Result<Vec<AudioFra
         .collect::<Result<Vec<_>, _>>()
         .map_err(not_ogg)?;
     let first = pages.first().ok_or_else(|| not_ogg("no page".into()))?;
-    let rate = granule_rate(first).map_err(not_ogg)?;
+    let codec = OggCodec::identify(first.body()).map_err(not_ogg)?;
+    let rate = codec.granule_rate();
     let own = first.serial;
     let mut granule = 0i64;
     let mut frames = Vec::with_capacity(pages.len());
@@ -193,7 +328,7 @@ pub fn song_frames(input: &str, data: Bytes, serial: u32) -> Result<Vec<AudioFra
             rate,
         ));
     }
-    Ok(frames)
+    Ok((codec, frames))
 }
 
 #[cfg(test)]
@@ -263,6 +398,34 @@ mod tests {
             err.to_string().contains("more than one logical stream"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn artist_and_title_come_from_opus_and_vorbis_comments() {
+        let mut tags = b"OpusTags".to_vec();
+        let comment = |tags: &mut Vec<u8>, text: &str| {
+            tags.extend((text.len() as u32).to_le_bytes());
+            tags.extend(text.as_bytes());
+        };
+        comment(&mut tags, "Lavf59");
+        tags.extend(3u32.to_le_bytes());
+        comment(&mut tags, "encoder=x");
+        comment(&mut tags, "title=Öpus");
+        comment(&mut tags, "ARTIST=Ärtist");
+        let text = comment_text(&tags);
+        assert_eq!(text.stream_title().as_deref(), Some("Ärtist – Öpus"));
+        let mut vorbis = b"\x03vorbis".to_vec();
+        vorbis.extend_from_slice(&tags[8..]);
+        assert_eq!(comment_text(&vorbis), text);
+        // Cut anywhere: what was read so far, never a panic.
+        for len in 0..tags.len() {
+            let _ = comment_text(&tags[..len]);
+        }
+        assert_eq!(
+            comment_text(&tags[..tags.len() - 3]).title.as_deref(),
+            Some("Öpus")
+        );
+        assert_eq!(comment_text(b"OpusHead").stream_title(), None);
     }
 
     #[test]

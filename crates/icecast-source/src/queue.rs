@@ -14,10 +14,10 @@
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
-use mp3_frames::FrameHeader;
 use tokio::sync::{Notify, mpsc};
 
-use crate::playlist::{HeadedFrame, Mp3Input, describe, same_format, spawn_reader};
+use crate::format::Format;
+use crate::playlist::{HeadedFrame, Mp3Input, spawn_reader};
 use crate::{AudioFrame, Command, Error, Event};
 
 /// Frames read ahead per song (about a second): bounded memory whatever the song length.
@@ -126,8 +126,8 @@ struct Song {
 
 /// What the player has next.
 pub(crate) enum Next {
-    /// A frame of the current song.
-    Frame(AudioFrame, FrameHeader),
+    /// A frame of the current song, and its format.
+    Frame(AudioFrame, Format),
     /// The queue is empty.
     Dry,
 }
@@ -145,6 +145,9 @@ pub(crate) struct Player {
     /// Why the last song that could not be played was refused (the stream's error when
     /// no song ever played).
     pub(crate) last_failure: Option<Error>,
+    /// Ogg songs get serial `serials + entry id`: a new logical stream per song, even for
+    /// a song played twice, and unlike any earlier stream's with high probability.
+    serials: u32,
 }
 
 impl Player {
@@ -156,6 +159,7 @@ impl Player {
             started: 0,
             starting: None,
             last_failure: None,
+            serials: rand::random(),
         }
     }
 
@@ -182,7 +186,7 @@ impl Player {
             _ => false,
         };
         if !fresh {
-            self.prefetch = front.map(open);
+            self.prefetch = front.map(|entry| open(entry, self.serials));
         }
     }
 
@@ -209,7 +213,7 @@ impl Player {
     /// are reported ([`Event::TrackFailed`]) and skipped.
     pub(crate) async fn next(
         &mut self,
-        format: Option<FrameHeader>,
+        format: Option<Format>,
         report: &(dyn Fn(Event) + Sync),
     ) -> Next {
         loop {
@@ -220,7 +224,7 @@ impl Player {
                 };
                 self.current = Some(match self.prefetch.take() {
                     Some(song) if song.entry.id == entry.id => song,
-                    _ => open(entry),
+                    _ => open(entry, self.serials),
                 });
             }
             self.refresh_prefetch();
@@ -231,13 +235,13 @@ impl Player {
                 Some(Ok((header, frame))) => {
                     if song.index.is_none() {
                         if let Some(stream) = format
-                            && !same_format(stream, header)
+                            && !stream.same_format(header)
                         {
                             let error = Error::FormatChange {
                                 input: song.entry.input.name(),
                                 offset: 0,
-                                from: describe(stream),
-                                to: describe(header),
+                                from: stream.describe(),
+                                to: header.describe(),
                             };
                             self.fail(error, report);
                             continue;
@@ -280,13 +284,14 @@ impl Player {
     }
 }
 
-fn open(entry: Entry) -> Song {
+fn open(entry: Entry, serials: u32) -> Song {
     let title = Arc::new(OnceLock::new());
     Song {
         frames: spawn_reader(
             vec![entry.input.clone()],
             READ_AHEAD,
             Some(Arc::clone(&title)),
+            serials.wrapping_add(entry.id as u32),
         ),
         entry,
         index: None,

@@ -1,41 +1,35 @@
 //! Streams frames to an Icecast mount in real time, with mute, title updates, reconnect and
 //! status events (what MusicDB's IcecastInterface does over libshout, without libshout).
 //!
-//! - Frames come from a playlist of MP3 files ([`crate::Mp3Input`]) or are pushed from code
-//!   ([`crate::IcecastStream::start`]), and go out paced by their own durations
-//!   ([`Pacer`]): a source that runs ahead fills the server's queue and makes titles lead
-//!   the audio; one that lags starves listeners.
-//! - Muted (MP3 only): the stream's silent frame (zero side info, no Info tag, the current
-//!   header without padding) is sent instead, paced the same way; the input does not
-//!   advance, and unmuting resumes at the same frame. AAC streams refuse mute: a silent AAC
-//!   frame needs an AAC encoder.
+//! - Frames come from a queue of MP3, AAC or Ogg songs ([`crate::Mp3Input`]) or are pushed
+//!   from code ([`crate::IcecastStream::start`]), and go out paced by their own durations
+//!   ([`crate::Pacer`]; Ogg pages by their granule advance): a source that runs ahead fills
+//!   the server's queue and makes titles lead the audio; one that lags starves listeners.
+//! - Muted: silence of the stream's format is sent instead ([`crate::silence`]: the silent
+//!   MP3 frame, a silent AAC frame, silent Opus pages inside the current logical stream),
+//!   paced the same way; the input does not advance, and unmuting resumes at the same
+//!   frame. Ogg Vorbis streams refuse mute (no Vorbis packet decodes without the stream's
+//!   codebooks).
 //! - Titles are set on a separate connection, in a task of their own, so a slow server
 //!   answer never stalls the audio. The server forgets a mount's title with its source,
 //!   so the current title is set again after every reconnection.
-//! - At the end of an MP3 stream, silent frames flush the server's last queue block
-//!   (Icecast relays whole `queue-block-size` blocks), so listeners hear the whole input.
+//! - At the end of an MP3, AAC or Ogg Opus stream that is still open, silence flushes the
+//!   server's last queue block (Icecast relays whole `queue-block-size` blocks), so
+//!   listeners hear the whole input.
 //! - When the server drops us, we reconnect with [`media_core::Backoff`] (a mount still
 //!   held by our dead connection answers "mount in use" for a moment, DSheirer/sdrtrunk#132)
 //!   and resend the frame that failed. Wrong credentials and an unsupported content type
 //!   end the stream after one attempt.
 
-use std::time::{Duration, Instant};
-
-use mp3_frames::silent_frame;
 use tokio::sync::mpsc;
 
-use crate::format::{Format, check_pushed, pushed_format};
+use crate::format::pushed_format;
 use crate::playlist::{Mp3Input, count_frames};
 use crate::queue::{Next, Player, SongQueue, queue_command};
+use crate::running::Stream;
 use crate::{
-    AudioFrame, Command, Error, Event, IcecastConfig, IcecastRefusal, IcecastSource, Pacer,
-    StreamOptions, mount_status, update_title,
+    AudioFrame, Command, Error, Event, IcecastConfig, IcecastSource, StreamOptions, mount_status,
 };
-
-/// Pause between two attempts to set a title again after a reconnection.
-const TITLE_RETRY: Duration = Duration::from_millis(500);
-/// Attempts to set the title again after a reconnection.
-const TITLE_ATTEMPTS_AFTER_RECONNECT: u32 = 3;
 
 /// Where a stream's frames come from.
 pub(crate) enum Input {
@@ -69,7 +63,7 @@ pub(crate) async fn run(
     let first = match &mut input {
         Input::Queue(player) => loop {
             match player.next(None, &report).await {
-                Next::Frame(frame, header) => break Some((Format::Mp3(header), frame)),
+                Next::Frame(frame, format) => break Some((format, frame)),
                 // Nothing could be played: the last song's failure is the stream's.
                 Next::Dry if stop_when_empty => {
                     return Err(player.last_failure.take().unwrap_or(Error::NotMp3 {
@@ -112,6 +106,11 @@ pub(crate) async fn run(
         report(Event::Finished);
         return Ok(());
     };
+    let mut config = config;
+    if let Input::Queue(_) = input {
+        // A queue's content type is its first song's format.
+        config.content_type = format.content_type(config.content_type);
+    }
     let mut stream = Stream::new(config, options, format, first, events.clone());
     stream.total = total;
     stream.stop_when_empty = stop_when_empty;
@@ -143,7 +142,7 @@ pub(crate) async fn run(
             }
         }
         if stream.muted
-            && let Some(silence) = stream.silence.clone()
+            && let Some(silence) = stream.silence()
         {
             // Ending a muted stream's input ends the stream: the frames still queued would
             // only be heard after an unmute that can no longer come.
@@ -164,11 +163,7 @@ pub(crate) async fn run(
                         if player.queue().edited() {
                             stream.total = None;
                         }
-                        let format = match stream.format {
-                            Format::Mp3(header) => Some(header),
-                            Format::Aac(_) | Format::Ogg => None,
-                        };
-                        match player.next(format, &report).await {
+                        match player.next(Some(stream.format), &report).await {
                             Next::Frame(frame, _) => {
                                 stream.dry = false;
                                 Some(frame)
@@ -180,8 +175,22 @@ pub(crate) async fn run(
                                     stream.dry = true;
                                     stream.report(Event::QueueEmpty);
                                 }
-                                if let Some(silence) = stream.silence.clone() {
+                                if let Some(silence) = stream.silence() {
                                     stream.send(silence, false).await?;
+                                    continue;
+                                }
+                                // No silence of this format: wait for a song or a command.
+                                let queue = std::sync::Arc::clone(player.queue());
+                                tokio::select! {
+                                    biased;
+                                    command = commands.recv(), if commands_open => match command {
+                                        Some(Command::Stop) => return stream.finish(),
+                                        Some(command) => {
+                                            command_for(&mut stream, &mut input, command);
+                                        }
+                                        None => commands_open = false,
+                                    },
+                                    () = queue.changed() => {}
                                 }
                                 continue;
                             }
@@ -209,7 +218,13 @@ pub(crate) async fn run(
                     }
                 };
                 match next {
-                    Some(frame) => frame,
+                    Some(frame) => {
+                        let frame = stream.relay(frame);
+                        if let Some(closing) = stream.take_ogg_closing() {
+                            stream.send(closing, false).await?;
+                        }
+                        frame
+                    }
                     None => {
                         stream.flush().await?;
                         return stream.finish();
@@ -265,7 +280,7 @@ impl Drop for StatusPoll {
     }
 }
 
-/// Streams a playlist of MP3 inputs (files, or stdin) as one stream; see
+/// Streams a playlist of MP3, AAC or Ogg files (or MP3 on stdin) as one stream; see
 /// [`crate::IcecastStream::spawn`] for a handle that runs it as a task.
 pub async fn stream_playlist(
     config: &IcecastConfig,
@@ -274,8 +289,7 @@ pub async fn stream_playlist(
     commands: mpsc::Receiver<Command>,
     events: mpsc::Sender<Event>,
 ) -> Result<(), Error> {
-    let mut config = config.clone();
-    config.content_type = crate::ContentType::Mpeg;
+    let config = config.clone();
     let total = count_frames(&inputs);
     let player = Player::new(SongQueue::new(inputs));
     run(
@@ -312,249 +326,4 @@ fn command_for(stream: &mut Stream, input: &mut Input, command: Command) {
         (Input::Pushed(_), command) => command,
     };
     stream.apply(command);
-}
-
-/// The state of one running stream.
-struct Stream {
-    config: IcecastConfig,
-    options: StreamOptions,
-    source: Option<IcecastSource>,
-    pacer: Pacer,
-    format: Format,
-    /// The silent frame of the stream's format (MP3 only).
-    silence: Option<AudioFrame>,
-    /// The next input frame, when it could not be sent yet (first frame, failed send).
-    pending: Option<AudioFrame>,
-    muted: bool,
-    /// A playlist stream whose queue ran dry sends silence instead of ending.
-    stop_when_empty: bool,
-    /// The queue is dry (reported once until a song comes).
-    dry: bool,
-    /// The last title asked for: set again after a reconnection.
-    title: Option<String>,
-    index: u64,
-    /// Frame count of the input, when known.
-    total: Option<u64>,
-    events: mpsc::Sender<Event>,
-}
-
-impl Stream {
-    fn new(
-        mut config: IcecastConfig,
-        options: StreamOptions,
-        format: Format,
-        first: AudioFrame,
-        events: mpsc::Sender<Event>,
-    ) -> Self {
-        let info = &mut config.info;
-        let silence = match format {
-            Format::Mp3(header) => {
-                info.bitrate_kbps = info
-                    .bitrate_kbps
-                    .or(Some(header.bitrate() / 1000).filter(|b| *b > 0));
-                info.channels = info.channels.or(Some(header.mode().channels()));
-                silent_frame(&header.with_padding(false)).ok().map(|data| {
-                    AudioFrame::new(data.into(), header.samples(), header.sample_rate())
-                })
-            }
-            Format::Aac(header) => {
-                info.channels = info.channels.or(header.channels());
-                None
-            }
-            // A silent Opus or Vorbis packet needs an encoder: mute is refused.
-            Format::Ogg => None,
-        };
-        info.sample_rate = info.sample_rate.or(Some(first.sample_rate));
-        Stream {
-            pacer: Pacer::new(Instant::now(), first.sample_rate, options.lead),
-            config,
-            options,
-            source: None,
-            format,
-            silence,
-            pending: Some(first),
-            muted: false,
-            stop_when_empty: true,
-            dry: false,
-            title: None,
-            index: 0,
-            total: None,
-            events,
-        }
-    }
-
-    fn report(&self, event: Event) {
-        let _ = self.events.try_send(event);
-    }
-
-    /// Reports the end; the connection closes when the stream is dropped.
-    fn finish(&self) -> Result<(), Error> {
-        self.report(Event::Finished);
-        Ok(())
-    }
-
-    /// A pushed frame must keep the first frame's format: listeners' decoders were set up
-    /// for it, and the pacer counts samples at its rate.
-    fn check_pushed(&self, frame: AudioFrame) -> Result<AudioFrame, Error> {
-        // Every earlier frame was sent before the input is read again.
-        check_pushed(
-            &self.config,
-            self.format,
-            self.pacer.sample_rate(),
-            frame,
-            self.index,
-        )
-    }
-
-    fn apply(&mut self, command: Command) {
-        match command {
-            Command::Mute if self.silence.is_none() => self.report(Event::CommandRefused {
-                command,
-                reason: Error::MuteUnsupported {
-                    content_type: self.config.content_type.as_str(),
-                }
-                .to_string(),
-            }),
-            Command::Mute if !self.muted => {
-                self.muted = true;
-                self.report(Event::Muted);
-            }
-            Command::Unmute if self.muted => {
-                self.muted = false;
-                self.report(Event::Unmuted);
-            }
-            Command::Title(title) => {
-                self.title = Some(title.clone());
-                self.send_title(title, 1);
-            }
-            Command::Enqueue(_)
-            | Command::PlayNext(_)
-            | Command::Skip
-            | Command::Clear
-            | Command::List => self.report(Event::CommandRefused {
-                command,
-                reason: "frames pushed from code have no queue".into(),
-            }),
-            Command::Mute | Command::Unmute | Command::Stop | Command::StopWhenEmpty => {}
-        }
-    }
-
-    /// Sets `title` on a connection of its own (a task), trying up to `attempts` times
-    /// half a second apart; reports [`Event::TitleSet`] or the last failure.
-    fn send_title(&self, title: String, attempts: u32) {
-        let (config, timeout, events) = (
-            self.config.clone(),
-            self.options.timeout,
-            self.events.clone(),
-        );
-        tokio::spawn(async move {
-            let mut attempt = 1;
-            let event = loop {
-                match update_title(&config, &title, timeout).await {
-                    Ok(()) => break Event::TitleSet(title),
-                    Err(e) if attempt >= attempts => {
-                        break Event::TitleFailed {
-                            title,
-                            reason: e.to_string(),
-                        };
-                    }
-                    Err(_) => attempt += 1,
-                }
-                tokio::time::sleep(TITLE_RETRY).await;
-            };
-            let _ = events.try_send(event);
-        });
-    }
-
-    /// Ends the stream so that listeners get all of it: Icecast relays whole queue blocks
-    /// only (`queue-block-size`, 1400 bytes by default), so the tail of the input would
-    /// stay behind; silent frames push it out (MP3; an AAC stream loses up to one block).
-    /// Then waits until real time reaches the end of what was sent, since a source that
-    /// leaves early takes its queued bytes with it.
-    async fn flush(&mut self) -> Result<(), Error> {
-        if let Some(silence) = self.silence.clone() {
-            let mut padded = 0;
-            while padded < self.options.flush_bytes {
-                padded += silence.data.len();
-                self.send(silence.clone(), false).await?;
-            }
-        }
-        tokio::time::sleep(self.pacer.wait(Instant::now()) + self.options.lead).await;
-        Ok(())
-    }
-
-    /// Sends one frame when it is due; on a lost connection, reconnects and keeps an input
-    /// frame for resending (silence is not resent: it has no place in the input).
-    async fn send(&mut self, frame: AudioFrame, from_input: bool) -> Result<(), Error> {
-        tokio::time::sleep(self.pacer.wait(Instant::now())).await;
-        let sent = match self.source.as_mut() {
-            Some(source) => source.send(&frame.data).await,
-            None => Err(Error::Closed),
-        };
-        if let Err(e) = sent {
-            self.report(Event::Disconnected {
-                reason: e.to_string(),
-            });
-            if from_input {
-                self.pending = Some(frame);
-            }
-            self.source = Some(self.reconnect().await?);
-            self.pacer.resume_at(Instant::now());
-            // A restarted server (or a mount that was dropped) has no title: set it again.
-            // Tried a few times: right after the answer to the source request the mount
-            // may not take metadata yet.
-            if let Some(title) = self.title.clone() {
-                self.send_title(title, TITLE_ATTEMPTS_AFTER_RECONNECT);
-            }
-            return Ok(());
-        }
-        self.pacer.sent(frame.samples);
-        if from_input {
-            self.report(Event::FrameSent {
-                index: self.index,
-                total: self.total,
-                time: self.pacer.media_time(),
-            });
-            self.index += 1;
-        }
-        Ok(())
-    }
-
-    /// Reconnects after a lost connection, with backoff: right after a drop the server may
-    /// still hold the mount for our dead connection ("mount in use") for a moment, so that
-    /// refusal is retried here although [`Error::is_permanent`] calls it permanent.
-    async fn reconnect(&self) -> Result<IcecastSource, Error> {
-        let started = Instant::now();
-        let mut attempt = 0;
-        loop {
-            match IcecastSource::connect(&self.config, self.options.timeout).await {
-                Ok(source) => {
-                    self.report(Event::Connected {
-                        method: source.method(),
-                    });
-                    return Ok(source);
-                }
-                // Retrying cannot fix these: stop after one attempt.
-                Err(
-                    e @ Error::Refused {
-                        refusal:
-                            IcecastRefusal::WrongCredentials | IcecastRefusal::UnsupportedContentType(_),
-                        ..
-                    },
-                ) => return Err(e),
-                Err(e) => self.report(Event::Disconnected {
-                    reason: e.to_string(),
-                }),
-            }
-            attempt += 1;
-            let delay = self.options.reconnect.delay(attempt, rand::random::<f64>());
-            if started.elapsed() + delay > self.options.give_up_after {
-                return Err(Error::Timeout {
-                    what: format!("reconnecting to {}", self.config),
-                });
-            }
-            self.report(Event::Reconnecting { delay });
-            tokio::time::sleep(delay).await;
-        }
-    }
 }

@@ -15,7 +15,7 @@ use std::time::Duration;
 use futures::StreamExt;
 use indicatif::ProgressBar;
 use pipeline::icecast::{
-    Event, IcecastConfig, IcecastStream, Mp3Input, StreamInfo, StreamOptions, forward_commands,
+    Event, IcecastConfig, IcecastStream, Mp3Input, StreamOptions, forward_commands,
 };
 use pipeline::{Direction, Endpoint, IcecastSettings};
 
@@ -79,13 +79,17 @@ impl IcecastArgs {
     }
 }
 
-/// Whether `inputs` are MP3 files or stdin: a playlist, streamed here with stdin
-/// commands. Any other input goes through the pipeline to its Icecast sink.
+/// Whether `inputs` are MP3, AAC (ADTS) or Ogg Opus/Vorbis files, or stdin (MP3): a
+/// playlist, streamed here with stdin commands. Any other input goes through the pipeline
+/// to its Icecast sink.
 pub(crate) fn is_playlist(inputs: &[String]) -> bool {
     inputs.iter().all(|s| {
         matches!(
             Endpoint::parse(s, Direction::Input),
-            Ok(Endpoint::Mp3File(_) | Endpoint::Stdin)
+            Ok(Endpoint::Mp3File(_)
+                | Endpoint::AacFile(_)
+                | Endpoint::OggFile(_)
+                | Endpoint::Stdin)
         )
     })
 }
@@ -93,22 +97,30 @@ pub(crate) fn is_playlist(inputs: &[String]) -> bool {
 impl IcecastArgs {
     /// The pipeline's Icecast sink settings from these options.
     pub(crate) fn settings(&self) -> anyhow::Result<IcecastSettings> {
-        Ok(IcecastSettings {
-            info: StreamInfo {
-                name: self.stream_name.clone(),
-                description: self.stream_description.clone(),
-                genre: self.stream_genre.clone(),
-                url: self.stream_url.clone(),
-                public: self.public,
-                ..StreamInfo::default()
-            },
-            user_agent: self.user_agent.clone(),
-            title: self.title.clone(),
-            stream: StreamOptions {
-                lead: self.lead()?,
-                ..StreamOptions::default()
-            },
-        })
+        let mut settings = IcecastSettings::default();
+        settings.info.name = self.stream_name.clone();
+        settings.info.description = self.stream_description.clone();
+        settings.info.genre = self.stream_genre.clone();
+        settings.info.url = self.stream_url.clone();
+        settings.info.public = self.public;
+        settings.user_agent = self.user_agent.clone();
+        settings.title = self.title.clone();
+        settings.stream.lead = self.lead()?;
+        settings.tls = self.tls;
+        settings.tls_ca = self.tls_ca.clone();
+        settings.admin = self.admin()?;
+        Ok(settings)
+    }
+
+    /// `--admin USER:PASSWORD`.
+    fn admin(&self) -> anyhow::Result<Option<(String, String)>> {
+        let Some(admin) = &self.admin else {
+            return Ok(None);
+        };
+        let (user, password) = admin
+            .split_once(':')
+            .ok_or_else(|| anyhow::anyhow!("--admin takes USER:PASSWORD"))?;
+        Ok(Some((user.to_owned(), password.to_owned())))
     }
 
     fn lead(&self) -> anyhow::Result<Duration> {
@@ -135,18 +147,15 @@ pub(crate) async fn run(
     }
     config.tls |= args.tls || args.tls_ca.is_some();
     config.tls_ca.clone_from(&args.tls_ca);
-    if let Some(admin) = &args.admin {
-        let (user, password) = admin
-            .split_once(':')
-            .ok_or_else(|| anyhow::anyhow!("--admin takes USER:PASSWORD"))?;
-        config.admin = Some((user.to_owned(), password.to_owned()));
-    }
+    config.admin = args.admin()?;
     let inputs = inputs
         .iter()
         .map(|s| match Endpoint::parse(s, Direction::Input)? {
-            Endpoint::Mp3File(path) => Ok(Mp3Input::File(path)),
+            Endpoint::Mp3File(path) | Endpoint::AacFile(path) | Endpoint::OggFile(path) => {
+                Ok(Mp3Input::File(path))
+            }
             Endpoint::Stdin => Ok(Mp3Input::Stdin),
-            other => anyhow::bail!("an icecast output takes MP3 inputs, not {other}"),
+            other => anyhow::bail!("an icecast playlist takes MP3, AAC or Ogg files, not {other}"),
         })
         .collect::<anyhow::Result<Vec<_>>>()?;
     let reads_stdin = inputs.contains(&Mp3Input::Stdin);

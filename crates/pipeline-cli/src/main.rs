@@ -320,7 +320,9 @@ async fn run(cli: &Cli, bar: Option<ProgressBar>) -> anyhow::Result<()> {
         if inputs.is_empty() {
             anyhow::bail!("no output: give the input(s), then the output");
         }
-        anyhow::bail!("several inputs (a playlist) need MP3 files and an icecast:// output");
+        anyhow::bail!(
+            "several inputs (a playlist) need MP3, AAC or Ogg files and an icecast:// output"
+        );
     };
     let input = Endpoint::parse(input, Direction::Input)?;
     let mut options = cli.options()?;

@@ -2,7 +2,8 @@
 //! stdin (title, mute, stop), and one-line errors that never show the password.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::io::Write;
+use std::io::{Read, Write};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -128,7 +129,7 @@ fn wrong_password_and_non_mp3_input_are_one_line_errors() {
     let mp4 = test_support::fixture("h264.mp4");
     let stderr = failure(pipeline().arg(&mp4).arg(url(&server, "hackme")));
     assert!(
-        stderr.contains("takes one MP3 or AAC audio track; track 0 is H.264 video"),
+        stderr.contains("takes one MP3, AAC or Opus audio track; track 0 is H.264 video"),
         "{stderr}"
     );
     let dir = test_support::temp_dir();
@@ -198,11 +199,9 @@ fn camera_audio_goes_to_icecast_with_its_title() {
             .arg(url(&server, "hackme")),
     );
     assert!(
-        stderr
-            .lines()
-            .last()
-            .unwrap()
-            .ends_with("takes one MP3 or AAC audio track; track 0 is H.264 video, use --no-video"),
+        stderr.lines().last().unwrap().ends_with(
+            "takes one MP3, AAC or Opus audio track; track 0 is H.264 video, use --no-video"
+        ),
         "{stderr}"
     );
     assert!(!stderr.contains("hackme"), "{stderr}");
@@ -332,4 +331,108 @@ fn tls_with_a_self_signed_certificate_and_tls_ca() {
         stderr.contains("connected (PUT)") && stderr.contains("finished"),
         "{stderr}"
     );
+}
+
+/// Streams `songs` (made by ffmpeg with `codec`) as a playlist to `mount`; a listener
+/// records it. Returns the server's content type, the listener's body and the command's
+/// stderr.
+fn play_files(server: &Icecast, mount: &str, songs: &[&Path]) -> (String, Vec<u8>, String) {
+    let url = url(server, "hackme").replace("/stream", mount);
+    let child = pipeline()
+        .args(songs)
+        .arg(&url)
+        .stdin(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut child = ChildGuard::new("pipeline", child);
+    let status = server.wait_for_status(|s| s["icestats"].get("source").is_some());
+    let content_type = status["icestats"]["source"]["server_type"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let mut listener = std::net::TcpStream::connect(("127.0.0.1", server.port())).unwrap();
+    listener
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    write!(listener, "GET {mount} HTTP/1.0\r\n\r\n").unwrap();
+    let (code, stderr) = child.wait_with_stderr(Duration::from_secs(20));
+    assert_eq!(code, Some(0), "stderr: {stderr}");
+    let mut all = Vec::new();
+    let _ = listener.read_to_end(&mut all);
+    let end = all.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
+    (content_type, all[end..].to_vec(), stderr)
+}
+
+fn make_song(path: &Path, hz: u32, codec: &[&str]) {
+    let out = Command::new("ffmpeg")
+        .args(["-nostdin", "-v", "error", "-y", "-f", "lavfi", "-i"])
+        .arg(format!("sine=frequency={hz}:duration=1"))
+        .args(codec)
+        .arg(path)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Seconds of audio ffmpeg decodes from `body` (saved as `name`), after checking that it
+/// decodes without error.
+fn decodes(dir: &Path, name: &str, body: &[u8]) -> f64 {
+    let path = dir.join(name);
+    std::fs::write(&path, body).unwrap();
+    assert_eq!(test_support::ffprobe::decode_errors(&path), "");
+    let out = Command::new("ffmpeg")
+        .args(["-nostdin", "-v", "error", "-i"])
+        .arg(&path)
+        .args(["-f", "s16le", "-ac", "1", "-ar", "48000", "-"])
+        .output()
+        .unwrap();
+    out.stdout.len() as f64 / 96_000.0
+}
+
+#[test]
+fn aac_and_opus_files_play_as_a_playlist() {
+    require_peer!("icecast2", "ffmpeg", "ffprobe");
+    let server = Icecast::start(IcecastOptions::default());
+    let dir = test_support::temp_dir();
+    let aac = ["-ac", "2", "-c:a", "aac", "-b:a", "96k"];
+    let (a, b) = (dir.path().join("a.aac"), dir.path().join("b.aac"));
+    make_song(&a, 440, &aac);
+    make_song(&b, 660, &aac);
+    let (content_type, body, stderr) = play_files(&server, "/aac", &[&a, &b]);
+    assert_eq!(content_type, "audio/aac");
+    assert!(stderr.contains("song 2:"), "{stderr}");
+    // Whole ADTS frames only: icecast may cut the last block at the end.
+    let mut complete = 0;
+    while let Some(h) = body.get(complete..complete + 7)
+        && h[0] == 0xFF
+        && h[1] & 0xF6 == 0xF0
+    {
+        let len = (usize::from(h[3] & 3) << 11) | (usize::from(h[4]) << 3) | usize::from(h[5] >> 5);
+        if complete + len > body.len() || len < 7 {
+            break;
+        }
+        complete += len;
+    }
+    let seconds = decodes(dir.path(), "heard.aac", &body[..complete]);
+    assert!(seconds > 1.9, "decoded {seconds:.2} s of 2");
+
+    let opus = ["-ac", "2", "-c:a", "libopus", "-b:a", "64k"];
+    let (c, d) = (dir.path().join("c.opus"), dir.path().join("d.ogg"));
+    make_song(&c, 440, &opus);
+    make_song(&d, 660, &opus);
+    let (content_type, body, stderr) = play_files(&server, "/ogg", &[&c, &d]);
+    assert_eq!(content_type, "application/ogg");
+    assert!(stderr.contains("song 2:"), "{stderr}");
+    let first_pages = body
+        .windows(6)
+        .filter(|w| w.starts_with(b"OggS\0") && w[5] & 0x02 != 0)
+        .count();
+    assert_eq!(first_pages, 2, "a logical stream per song");
+    let seconds = decodes(dir.path(), "heard.ogg", &body);
+    assert!(seconds > 1.9, "decoded {seconds:.2} s of 2");
 }

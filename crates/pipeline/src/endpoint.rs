@@ -14,7 +14,7 @@
 //! | `-` | MP3 on stdin | fragmented MP4 on stdout |
 //! | `*.mp4`, `*.m4v`, `*.m4a` | (above) | MP4 file (plain, or fragmented by option) |
 //! | `*.m3u8`, or an existing directory / a path ending in `/` | `*.m3u8`: a local HLS media playlist with fMP4 segments | HLS: init.mp4, numbered .m4s, playlist |
-//! | `icecast://user:pass@host:port/mount` | — | Icecast source |
+//! | `icecast://user:pass@host:port/mount`, `icecasts://…` (TLS) | — | Icecast source |
 //! | `tcp-listen://[addr]:port` | — | packet server for network clients (default address 127.0.0.1) |
 //! | `*.ts` | MPEG-TS file | MPEG-TS file |
 //!
@@ -109,7 +109,7 @@ impl Endpoint {
         let endpoint = match (scheme.as_deref(), direction) {
             (Some("rtsp" | "rtsps"), Input) => Endpoint::Rtsp(SecretUrl::new(s)),
             (Some("tcp"), Input) => Endpoint::Tcp(host_port(s).ok_or_else(unsupported)?),
-            (Some("icecast"), Output) => Endpoint::Icecast(SecretUrl::new(s)),
+            (Some("icecast" | "icecasts"), Output) => Endpoint::Icecast(SecretUrl::new(s)),
             (Some("tcp-listen"), Output) => {
                 // No address: loopback (serving beyond it needs a token).
                 let s = s.replacen("://:", "://127.0.0.1:", 1);

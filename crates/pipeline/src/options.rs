@@ -172,8 +172,8 @@ pub struct Summary {
     pub status: Status,
 }
 
-/// Settings of an `icecast://` output.
-#[derive(Debug, Clone, Default)]
+/// Settings of an `icecast://` output. `Debug` masks the admin password.
+#[derive(Clone, Default)]
 pub struct IcecastSettings {
     /// The stream's public description (`ice-name`, `ice-genre`, …); sample rate and
     /// channels are filled in from the track.
@@ -184,4 +184,25 @@ pub struct IcecastSettings {
     pub title: Option<String>,
     /// Pacing lead, timeouts and reconnection.
     pub stream: icecast_source::StreamOptions,
+    /// Connect with TLS (also implied by an `icecasts://` URL or `tls_ca`).
+    pub tls: bool,
+    /// A PEM file of CA certificates trusted besides the built-in roots (a server's
+    /// self-signed certificate).
+    pub tls_ca: Option<std::path::PathBuf>,
+    /// Admin credentials for the listener counts read from `status-json.xsl`; never shown.
+    pub admin: Option<(String, String)>,
+}
+
+impl std::fmt::Debug for IcecastSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IcecastSettings")
+            .field("info", &self.info)
+            .field("user_agent", &self.user_agent)
+            .field("title", &self.title)
+            .field("stream", &self.stream)
+            .field("tls", &self.tls)
+            .field("tls_ca", &self.tls_ca)
+            .field("admin", &self.admin.as_ref().map(|(user, _)| (user, "***")))
+            .finish()
+    }
 }

@@ -210,7 +210,9 @@ async fn a_video_track_fails_at_once_with_one_line() {
     assert!(err.is_permanent());
     let line = err.to_string();
     assert!(
-        line.ends_with("takes one MP3 or AAC audio track; track 0 is H.264 video, use --no-video"),
+        line.ends_with(
+            "takes one MP3, AAC or Opus audio track; track 0 is H.264 video, use --no-video"
+        ),
         "{line}"
     );
     assert!(

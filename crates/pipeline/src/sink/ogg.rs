@@ -54,7 +54,7 @@ impl SinkFactory for OggFactory {
 }
 
 /// An `OpusTags` packet (RFC 7845 §5.2) naming us as the vendor, with no comments.
-fn opus_tags() -> Vec<u8> {
+pub(crate) fn opus_tags() -> Vec<u8> {
     let vendor = concat!("pipeline ", env!("CARGO_PKG_VERSION")).as_bytes();
     let mut tags = b"OpusTags".to_vec();
     tags.extend_from_slice(&(vendor.len() as u32).to_le_bytes());
