@@ -226,6 +226,11 @@ impl Receiver {
                 if let Poll::Ready(item) = frames.as_mut().poll_next(cx) {
                     return Poll::Ready(Some(item));
                 }
+                // The transport has nothing more for now: wake the readers once for the
+                // chunks queued since (not once per chunk: see `reader/queue.rs`).
+                for feed in feeds.values() {
+                    feed.wake_reader();
+                }
                 if armed && timer.as_mut().poll(cx).is_ready() {
                     return Poll::Ready(None);
                 }
@@ -306,8 +311,10 @@ impl Receiver {
                     // Wait for a full reader, but not forever: one stalled reader must
                     // not freeze the other streams of the connection. (The timer is only
                     // set up when the buffer is full.)
-                    let delivered = match (feed.try_chunk(content), self.limits.inactivity_timeout)
-                    {
+                    let delivered = match (
+                        feed.try_chunk_quiet(content),
+                        self.limits.inactivity_timeout,
+                    ) {
                         (Ok(delivered), _) => Ok(delivered),
                         (Err(content), Some(t)) => tokio::time::timeout(t, feed.chunk(content))
                             .await
