@@ -8,11 +8,14 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
-use futures::channel::mpsc;
-use futures::{SinkExt, Stream, StreamExt};
+use futures::{Stream, StreamExt};
 
 use crate::packet::StreamInfo;
 use crate::{Error, Result};
+
+mod queue;
+
+use queue::{Pushed, Queue};
 
 enum ReaderMsg {
     Chunk(Bytes),
@@ -45,20 +48,21 @@ impl Progress {
 /// `Err` item (then the stream ends).
 pub struct StreamReader {
     info: StreamInfo,
-    rx: mpsc::Receiver<ReaderMsg>,
+    rx: Queue<ReaderMsg>,
     received: u64,
     done: bool,
 }
 
 /// The feeding side of a [`StreamReader`]: what a connection driver holds.
 pub struct ReaderFeed {
-    tx: mpsc::Sender<ReaderMsg>,
+    tx: Queue<ReaderMsg>,
 }
 
 impl StreamReader {
     /// A reader for `info` buffering at most about `capacity` chunks, and its feed.
     pub fn channel(info: StreamInfo, capacity: usize) -> (ReaderFeed, StreamReader) {
-        let (tx, rx) = mpsc::channel(capacity);
+        // One more than asked, as the futures channel used before held.
+        let (tx, rx) = Queue::pair(capacity.saturating_add(1));
         (
             ReaderFeed { tx },
             StreamReader {
@@ -115,7 +119,7 @@ impl Stream for StreamReader {
         if self.done {
             return Poll::Ready(None);
         }
-        let msg = futures::ready!(self.rx.poll_next_unpin(cx));
+        let msg = futures::ready!(self.rx.poll_pop(cx));
         Poll::Ready(match msg {
             Some(ReaderMsg::Chunk(b)) => {
                 self.received += b.len() as u64;
@@ -144,41 +148,77 @@ impl Stream for StreamReader {
 }
 
 impl ReaderFeed {
-    /// Hands a chunk to the reader, waiting while its buffer is full. `false` when the
-    /// reader was dropped (then stop feeding it).
+    /// Hands a chunk to the reader, waiting while its buffer is full; `false` if the
+    /// reader was dropped.
     pub async fn chunk(&mut self, content: Bytes) -> bool {
-        self.tx.send(ReaderMsg::Chunk(content)).await.is_ok()
+        let mut item = Some(ReaderMsg::Chunk(content));
+        std::future::poll_fn(|cx| self.tx.poll_push(cx, &mut item)).await && self.room().await
+    }
+
+    /// Waits until the reader's buffer has room again; `false` if the reader is gone.
+    async fn room(&self) -> bool {
+        std::future::poll_fn(|cx| self.tx.poll_room(cx)).await;
+        true
     }
 
     /// Hands a chunk to the reader if its buffer has room: `Ok(true)` delivered,
     /// `Ok(false)` reader dropped, `Err(content)` buffer full (try again with
     /// [`ReaderFeed::chunk`]).
     pub fn try_chunk(&mut self, content: Bytes) -> Result<bool, Bytes> {
-        match self.tx.try_send(ReaderMsg::Chunk(content)) {
-            Ok(()) => Ok(true),
-            Err(e) if e.is_disconnected() => Ok(false),
-            Err(e) => match e.into_inner() {
-                ReaderMsg::Chunk(content) => Err(content),
-                ReaderMsg::End(_) => Ok(false),
-            },
+        let delivered = self.try_chunk_quiet(content);
+        self.tx.wake_reader();
+        delivered
+    }
+
+    /// [`ReaderFeed::try_chunk`] without waking the reader (it is woken once half its
+    /// buffer waits): a driver delivering a batch calls [`ReaderFeed::wake_reader`] after it.
+    pub(crate) fn try_chunk_quiet(&mut self, content: Bytes) -> Result<bool, Bytes> {
+        match self.tx.push_quiet(ReaderMsg::Chunk(content)) {
+            Pushed::Queued => Ok(true),
+            Pushed::ReaderGone => Ok(false),
+            Pushed::Full(ReaderMsg::Chunk(content)) => Err(content),
+            Pushed::Full(ReaderMsg::End(_)) => Ok(false),
         }
     }
 
+    /// Wakes the reader for chunks queued by [`ReaderFeed::try_chunk_quiet`].
+    pub(crate) fn wake_reader(&self) {
+        self.tx.wake_reader();
+    }
+
     /// Ends the stream normally with the final info (trailer attributes merged).
-    pub async fn finish(mut self, info: StreamInfo) {
-        // A dropped reader does not care how it ended.
-        let _ = self.tx.send(ReaderMsg::End(Ok(info))).await;
+    pub async fn finish(self, info: StreamInfo) {
+        // A dropped reader does not care how it ended. The end waits for room like a
+        // chunk, so the driver does not run ahead of a slow reader.
+        let mut item = Some(ReaderMsg::End(Ok(info)));
+        if std::future::poll_fn(|cx| self.tx.poll_push(cx, &mut item)).await {
+            self.room().await;
+        }
     }
 
     /// Ends the stream with an error without waiting, even when the buffer is full (the
     /// error is queued after the buffered chunks).
     pub fn abort(self, error: Error) {
-        // A fresh sender has a guaranteed slot in a futures channel.
-        let _ = self.tx.clone().try_send(ReaderMsg::End(Err(error)));
+        self.tx.push_last(ReaderMsg::End(Err(error)));
     }
 
     /// Ends the stream with an error.
-    pub async fn fail(mut self, error: Error) {
-        let _ = self.tx.send(ReaderMsg::End(Err(error))).await;
+    pub async fn fail(self, error: Error) {
+        let mut item = Some(ReaderMsg::End(Err(error)));
+        if std::future::poll_fn(|cx| self.tx.poll_push(cx, &mut item)).await {
+            self.room().await;
+        }
+    }
+}
+
+impl Drop for ReaderFeed {
+    fn drop(&mut self) {
+        self.tx.close(false);
+    }
+}
+
+impl Drop for StreamReader {
+    fn drop(&mut self) {
+        self.rx.close(true);
     }
 }

@@ -402,3 +402,100 @@ async fn an_undecodable_packet_ends_the_connection_with_its_offset() {
     let e = run.await.unwrap().unwrap_err();
     assert!(matches!(e, Error::Decode { offset: 4, .. }), "{e}");
 }
+
+/// A transport that takes at most 7 bytes per write (vectored or not), keeping them.
+struct Trickle {
+    vectored: bool,
+    bytes: Vec<u8>,
+    writes: usize,
+}
+
+impl tokio::io::AsyncWrite for Trickle {
+    fn poll_write(
+        mut self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        let n = buf.len().min(7);
+        self.bytes.extend_from_slice(&buf[..n]);
+        self.writes += 1;
+        std::task::Poll::Ready(Ok(n))
+    }
+
+    fn poll_write_vectored(
+        mut self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        let mut n = 0;
+        for buf in bufs {
+            let take = buf.len().min(7 - n);
+            self.bytes.extend_from_slice(&buf[..take]);
+            n += take;
+        }
+        self.writes += 1;
+        std::task::Poll::Ready(Ok(n))
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.vectored
+    }
+
+    fn poll_flush(
+        self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+
+    fn poll_shutdown(
+        self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+}
+
+#[tokio::test]
+async fn partial_writes_of_gathered_heads_and_separate_contents_lose_nothing() {
+    // Contents large enough to be written from their own buffer (≥ 4 KiB) and small ones
+    // gathered with the heads, through writes of at most 7 bytes, vectored or not.
+    let data: Vec<u8> = (0..50_000u32).map(|i| (i % 241) as u8).collect();
+    for vectored in [true, false] {
+        let (out, frames) = Outgoing::new(8);
+        let data = data.clone();
+        let send = async move {
+            out.send_bytes("big.bin", data, StreamOptions::topic("files"))
+                .await
+                .unwrap();
+            out.send_text("small", StreamOptions::topic("chat"))
+                .await
+                .unwrap();
+        };
+        let mut trickle = Trickle {
+            vectored,
+            bytes: Vec::new(),
+            writes: 0,
+        };
+        let write = write_frames(frames, &mut trickle, MAX_FRAME);
+        let ((), written) = futures::future::join(send, write).await;
+        written.unwrap();
+        assert!(trickle.writes > 50_000 / 7, "{} writes", trickle.writes);
+        let receiver = Receiver::new(Limits::default());
+        let mut files = receiver.byte_streams("files").unwrap();
+        let mut texts = receiver.text_streams("chat").unwrap();
+        let wire = trickle.bytes;
+        let run = tokio::spawn({
+            let receiver = receiver.clone();
+            async move { receiver.run(&wire[..]).await }
+        });
+        let file = files.next().await.unwrap().read_all().await.unwrap();
+        assert_eq!(
+            file,
+            (0..50_000u32).map(|i| (i % 241) as u8).collect::<Vec<_>>()
+        );
+        let text = texts.next().await.unwrap().read_text().await.unwrap();
+        assert_eq!(text, "small");
+        run.await.unwrap().unwrap();
+    }
+}

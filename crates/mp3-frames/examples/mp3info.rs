@@ -4,9 +4,14 @@
 //! skipped range or truncation (in stream order), then the summary. A failure is one line
 //! on stderr (`mp3info: …` with its causes) and exit code 1, whatever `RUST_BACKTRACE`
 //! says: a backtrace is for panics, not for a file that is not MP3.
+//!
+//! The file is streamed in 64 KiB reads through [`PushParser`] (frames are slices of the
+//! read buffer), so memory stays bounded whatever the file size.
 
 use anyhow::Context;
-use mp3_frames::{Event, Events, InfoTag, StreamSummary, TagKind};
+use std::io::Read;
+
+use mp3_frames::{Event, InfoTag, PushParser, SummaryBuilder, TagKind};
 use serde_json::{Value, json};
 
 fn main() -> std::process::ExitCode {
@@ -32,13 +37,29 @@ fn mp3info() -> anyhow::Result<()> {
         }
     }
     let path = path.context("usage: mp3info FILE [--frames]")?;
-    let data = std::fs::read(&path).with_context(|| format!("read {path}"))?;
-    if frames {
-        for event in Events::new(&data) {
+    let mut file = std::fs::File::open(&path).with_context(|| format!("open {path}"))?;
+    let mut parser = PushParser::new();
+    let mut builder = SummaryBuilder::default();
+    let mut read = vec![0u8; 64 * 1024];
+    let mut len = 0u64;
+    let mut take = |event: Event<mp3_frames::FrameBytes<'_>>| {
+        if frames {
             println!("{}", event_json(&event));
         }
+        builder.add(&event);
+    };
+    loop {
+        let n = match file.read(&mut read) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e).with_context(|| format!("read {path}")),
+        };
+        len += n as u64;
+        parser.feed(&read[..n]).for_each(&mut take);
     }
-    let s = StreamSummary::scan(&data).with_context(|| path.clone())?;
+    parser.finish().for_each(&mut take);
+    let s = builder.finish(len).with_context(|| path.clone())?;
     let summary = json!({
         "file": path,
         "version": s.version.as_str(),
@@ -64,7 +85,7 @@ fn mp3info() -> anyhow::Result<()> {
     Ok(())
 }
 
-fn frame_json(f: &mp3_frames::Frame<&[u8]>) -> Value {
+fn frame_json<D: AsRef<[u8]>>(f: &mp3_frames::Frame<D>) -> Value {
     let h = f.header;
     json!({
         "offset": f.offset,
@@ -83,7 +104,7 @@ fn frame_json(f: &mp3_frames::Frame<&[u8]>) -> Value {
     })
 }
 
-fn event_json(event: &Event<&[u8]>) -> Value {
+fn event_json<D: AsRef<[u8]>>(event: &Event<D>) -> Value {
     match event {
         Event::Frame(f) => with_type("frame", frame_json(f)),
         Event::Info { frame, tag } => {

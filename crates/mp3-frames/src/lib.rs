@@ -4,7 +4,9 @@
 //!
 //! - [`FrameHeader`]: the 4-byte header, parsed with nom, validated with the reason.
 //! - [`Events`] / [`Frames`]: zero-copy iteration over a slice.
-//! - [`StreamParser`]: push bytes, pull events (sans-I/O), with [`FrameReader`]
+//! - [`PushParser`]: feed the caller's reads, get frames as slices of them (sans-I/O,
+//!   the fast streaming path; a frame across two reads is copied once).
+//! - [`StreamParser`]: push bytes, pull owned `Bytes` frames (sans-I/O), with [`FrameReader`]
 //!   (`std::io::Read`) and `AsyncFrameReader` (tokio `AsyncRead`, feature `tokio`).
 //! - [`StreamSummary`]: duration, bitrate, format; [`estimate`] from the Xing/VBRI tag.
 //! - [`silent_frame`] and [`SilenceRun`]: silence matching a given header.
@@ -40,6 +42,7 @@ mod events;
 mod fields;
 mod header;
 mod prefetch;
+mod push;
 mod scan;
 mod silence;
 mod stream;
@@ -52,6 +55,7 @@ pub use events::{Event, Events, Frame, Frames};
 pub use header::{
     ChannelMode, Emphasis, FrameHeader, HeaderError, Layer, Version, samples_to_duration,
 };
+pub use push::{Fed, Finished, FrameBytes, PushParser};
 pub use silence::{SilenceRun, silent_frame};
 #[cfg(feature = "tokio")]
 pub use stream::AsyncFrameReader;

@@ -2,7 +2,9 @@
 //! parser agreeing with the slice parser however the input is chunked.
 #![allow(clippy::unwrap_used)]
 
-use mp3_frames::{ChannelMode, Event, Events, FrameHeader, Frames, Layer, StreamParser, Version};
+use mp3_frames::{
+    ChannelMode, Event, Events, FrameHeader, Frames, Layer, PushParser, StreamParser, Version,
+};
 use proptest::prelude::*;
 
 fn any_valid_word() -> impl Strategy<Value = u32> {
@@ -142,6 +144,30 @@ proptest! {
         while let Some(e) = parser.pull() {
             pushed.push(e.map_data(|d| d.to_vec()));
         }
+        prop_assert_eq!(pushed, slice);
+    }
+
+    #[test]
+    fn zero_copy_push_parser_agrees_with_slices(
+        (data, _) in stream(),
+        cuts in proptest::collection::vec(1usize..3000, 1..40),
+        noise in proptest::collection::vec(any::<u8>(), 0..200),
+    ) {
+        let mut data = data;
+        data.extend(noise);
+        let slice: Vec<Event<Vec<u8>>> = Events::new(&data).map(|e| e.map_data(<[u8]>::to_vec)).collect();
+        let mut parser = PushParser::new();
+        let mut pushed = Vec::new();
+        let mut rest = &data[..];
+        let mut cut = cuts.iter().cycle();
+        while !rest.is_empty() {
+            let n = (*cut.next().unwrap()).min(rest.len());
+            pushed.extend(parser.feed(&rest[..n]).map(|e| e.map_data(|d| d.to_vec())));
+            rest = &rest[n..];
+            // Bounded: one frame to confirm (≤ 2 × largest frame + header).
+            prop_assert!(parser.buffered() <= 2 * 2881 + 4, "{} held", parser.buffered());
+        }
+        pushed.extend(parser.finish().map(|e| e.map_data(|d| d.to_vec())));
         prop_assert_eq!(pushed, slice);
     }
 }

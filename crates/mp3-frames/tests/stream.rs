@@ -5,8 +5,8 @@
 use std::time::Duration;
 
 use mp3_frames::{
-    ChannelMode, Error, Event, Events, FrameHeader, FrameReader, Layer, SilenceRun, StreamParser,
-    StreamSummary, TagKind, Version, silent_frame,
+    ChannelMode, Error, Event, Events, FrameHeader, FrameReader, Layer, PushParser, SilenceRun,
+    StreamParser, StreamSummary, TagKind, Version, silent_frame,
 };
 
 fn fixtures() -> Vec<(String, Vec<u8>)> {
@@ -74,6 +74,103 @@ fn push_parser_gives_the_slice_events_for_every_chunk_size() {
             .collect();
         assert_eq!(read, expected, "{name} through FrameReader");
     }
+}
+
+#[test]
+fn zero_copy_push_parser_gives_the_slice_events_for_every_read_size() {
+    for (name, data) in fixtures() {
+        let expected: Vec<_> = Events::new(&data).map(owned).collect();
+        for read in [1, 3, 100, 4096, 64 * 1024, data.len()] {
+            let mut parser = PushParser::new();
+            let (mut got, mut borrowed, mut joined, mut max_held) = (Vec::new(), 0, 0, 0);
+            for piece in data.chunks(read) {
+                for e in parser.feed(piece) {
+                    if let Event::Frame(f) | Event::Info { frame: f, .. } = &e {
+                        if f.data.is_joined() {
+                            joined += 1;
+                        } else {
+                            // A borrowed frame lies inside the read it came from.
+                            let start = f.data.as_ptr() as usize - piece.as_ptr() as usize;
+                            assert!(start + f.data.len() <= piece.len(), "{name}");
+                            borrowed += 1;
+                        }
+                    }
+                    got.push(owned(e));
+                }
+                max_held = max_held.max(parser.buffered());
+            }
+            got.extend(parser.finish().map(owned));
+            if got != expected {
+                let first = got.iter().zip(&expected).position(|(a, b)| a != b);
+                panic!(
+                    "{name} in reads of {read}: {} vs {} events, first difference at {first:?}",
+                    got.len(),
+                    expected.len()
+                );
+            }
+            // Only frames that straddle a read are copied: at most one per read boundary
+            // (when frames are longer than a read, every frame straddles).
+            let frames = borrowed + joined;
+            assert!(
+                joined <= data.len().div_ceil(read),
+                "{name}/{read}: {joined} joined"
+            );
+            if read >= 4096 && frames > 4 {
+                assert!(
+                    borrowed > joined,
+                    "{name}/{read}: {borrowed} borrowed, {joined} joined"
+                );
+            }
+            // Held between reads: the start of one frame and its next header, or the
+            // free-format search window; tags are never held.
+            let window = if name.starts_with("freeformat") {
+                5766
+            } else {
+                2 * 1441 + 4
+            };
+            assert!(max_held <= window, "{name}/{read}: {max_held} bytes held");
+        }
+    }
+}
+
+#[test]
+fn zero_copy_push_parser_keeps_what_a_dropped_iterator_did_not_reach() {
+    let frame = silent_frame(&FrameHeader::from_u32(0xFFFB_9064).unwrap()).unwrap();
+    let data = [
+        b"ID3\x04\x00\x00\x00\x00\x00\x05hello".as_slice(),
+        &frame.repeat(6),
+    ]
+    .concat();
+    let expected: Vec<_> = Events::new(&data).map(owned).collect();
+    let mut parser = PushParser::new();
+    let mut got = Vec::new();
+    for piece in data.chunks(1000) {
+        // Take one event per read only: the rest must come out of the next feeds.
+        got.extend(parser.feed(piece).next().map(owned));
+    }
+    loop {
+        let before = got.len();
+        got.extend(parser.feed(&[]).next().map(owned));
+        if got.len() == before {
+            break;
+        }
+    }
+    got.extend(parser.finish().map(owned));
+    assert_eq!(got, expected);
+    // A tag cut short by the end of input is reported as truncated.
+    let mut parser = PushParser::new();
+    let cut = b"ID3\x04\x00\x00\x00\x00\x01\x00abc";
+    let events: Vec<_> = parser.feed(cut).map(owned).collect();
+    assert!(matches!(events[..], [Event::Tag(_)]), "{events:?}");
+    let end: Vec<_> = parser.finish().map(owned).collect();
+    assert_eq!(
+        end,
+        vec![Event::Truncated {
+            offset: 0,
+            len: 13,
+            expected: 138
+        }]
+    );
 }
 
 // AsyncFrameReader exists with the `tokio` feature (`cargo test --all-features`, as

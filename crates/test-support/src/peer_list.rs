@@ -62,6 +62,12 @@ pub const PEERS: &[PeerSpec] = &[
         source: Source::Apt(&["time"]),
     },
     PeerSpec {
+        // Linux perf: where bench time goes (profiles quoted in the crate READMEs).
+        name: "perf",
+        check: Check::Program("perf", "--version"),
+        source: Source::Apt(&["linux-perf"]),
+    },
+    PeerSpec {
         name: "lame",
         check: Check::Program("lame", "--version"),
         source: Source::Apt(&["lame"]),
