@@ -95,7 +95,7 @@ mod track;
 mod url;
 
 pub use backoff::ReconnectOptions;
-pub use error::Error;
+pub use error::{Error, ProtocolError};
 pub use event::{Event, Frame};
 pub use options::{
     InitialTimestamp, MAX_WAIT, Pick, RtspOptions, SessionIdPolicy, StreamSelection, Teardown,
