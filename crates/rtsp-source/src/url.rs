@@ -94,8 +94,9 @@ impl CameraUrl {
         Ok(CameraUrl { url, credentials })
     }
 
-    /// The URL without user information, as sent to the server.
-    pub fn url(&self) -> &url::Url {
+    /// The URL without user information, as sent to the server. Crate-private: the `url`
+    /// crate's type stays out of the public API (see README, foreign types).
+    pub(crate) fn url(&self) -> &url::Url {
         &self.url
     }
 
