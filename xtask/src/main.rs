@@ -5,6 +5,7 @@ mod bench;
 mod demo;
 mod fixtures;
 mod fuzz;
+mod package;
 mod peers;
 
 use std::process::{Command, ExitCode};
@@ -17,6 +18,7 @@ Commands:
                        rustdoc -D warnings, the API snapshots, `cargo package`, all tests with REQUIRE_PEERS=1, benches as a smoke run, fuzz-corpus replay
   api [--bless]        compare each library crate's public API with api/<crate>.txt; --bless
                        rewrites the snapshots (commit them with the change that made them)
+  package              check that each library crate's package holds its README and licences
   fuzz [TARGET] [--time SECS]
                        list fuzz targets, or run one with cargo-fuzz (installed when missing)
   bench [CRATE] [-- CRITERION ARGS] | bench --table
@@ -44,6 +46,7 @@ fn main() -> ExitCode {
     let result = match command {
         "test" => test(rest),
         "api" => api::run_command(rest),
+        "package" => package::check(),
         "fuzz" => fuzz::run(rest),
         "bench" => bench::run(rest),
         "demo" => demo::run(rest),
@@ -182,6 +185,7 @@ fn test(args: &[String]) -> Result {
         .env("RUSTDOCFLAGS", "-D warnings");
     run("rustdoc", docs)?;
     api::run_command(&[])?;
+    package::check()?;
 
     let mut tests = cargo();
     tests
