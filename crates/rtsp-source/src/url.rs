@@ -15,6 +15,7 @@ use crate::Error;
 ///
 /// `Debug` shows the user name and hides the password.
 #[derive(Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Credentials {
     /// User name.
     pub username: String,
