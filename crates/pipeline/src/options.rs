@@ -163,6 +163,7 @@ pub struct Status {
 
 /// What a finished pipeline did.
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct Summary {
     /// The files written, finalized, in order.
     pub files: Vec<PathBuf>,

@@ -75,10 +75,8 @@ async fn raw_mp3_packets_reach_a_listener() {
     let listener = listen(server.port(), "/raw");
     let samples = i64::from(header.samples());
     for (i, frame) in frames.iter().enumerate() {
-        let packet = Packet {
-            duration: Some(header.samples()),
-            ..Packet::new(0, i as i64 * samples, true, frame.clone())
-        };
+        let packet = Packet::new(0, i as i64 * samples, true, frame.clone())
+            .with_duration(Some(header.samples()));
         assert_eq!(writer.write(packet).await, raw::Flow::Continue);
     }
     writer.close();

@@ -183,10 +183,7 @@ async fn raw_mp3_packets_round_trip_through_mp4() {
     for f in mp3_frames::Frames::new(&data) {
         format.get_or_insert((f.header.sample_rate(), f.header.mode().channels()));
         let bytes = data.slice(f.offset as usize..f.offset as usize + f.len());
-        packets.push(Packet {
-            duration: Some(f.samples()),
-            ..Packet::new(0, t, true, bytes)
-        });
+        packets.push(Packet::new(0, t, true, bytes).with_duration(Some(f.samples())));
         t += i64::from(f.samples());
     }
     let (rate, channels) = format.unwrap();
