@@ -283,3 +283,48 @@ fn exhaustive_types(json: &Path, api_text: &str) -> Result<Vec<String>> {
     }
     Ok(found)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Rustdoc JSON (format 57) of a crate `k` with: an open struct (all fields public), a
+    /// `#[non_exhaustive]` one, one with a private field, an enum, a `#[non_exhaustive]`
+    /// enum and a unit struct.
+    const JSON: &str = r#"{"index": {
+        "1": {"crate_id": 0, "visibility": "public", "name": "Open", "attrs": [],
+              "inner": {"struct": {"kind": {"plain": {"fields": [9], "has_stripped_fields": false}}}}},
+        "2": {"crate_id": 0, "visibility": "public", "name": "Grows", "attrs": ["non_exhaustive"],
+              "inner": {"struct": {"kind": {"plain": {"fields": [9], "has_stripped_fields": false}}}}},
+        "3": {"crate_id": 0, "visibility": "public", "name": "Sealed", "attrs": [],
+              "inner": {"struct": {"kind": {"plain": {"fields": [9], "has_stripped_fields": true}}}}},
+        "4": {"crate_id": 0, "visibility": "public", "name": "Mode", "attrs": [],
+              "inner": {"enum": {"variants": []}}},
+        "5": {"crate_id": 0, "visibility": "public", "name": "Kind", "attrs": ["non_exhaustive"],
+              "inner": {"enum": {"variants": []}}},
+        "6": {"crate_id": 0, "visibility": "public", "name": "Marker", "attrs": [],
+              "inner": {"struct": {"kind": "unit"}}},
+        "7": {"crate_id": 0, "visibility": "public", "name": "Pair", "attrs": [],
+              "inner": {"struct": {"kind": {"tuple": [9, null]}}}}
+    }, "format_version": 57}"#;
+
+    #[test]
+    fn exhaustive_types_are_those_a_user_can_build_or_match_fully() {
+        let path = std::env::temp_dir().join(format!("xtask-api-{}.json", std::process::id()));
+        std::fs::write(&path, JSON).unwrap();
+        let api = "pub struct k::Open\npub struct k::Grows\npub struct k::Sealed\n\
+                   pub enum k::Mode\npub enum k::Kind\npub struct k::Marker\npub struct k::Pair(_, pub u8)\n";
+        let found = exhaustive_types(&path, api);
+        let _ = std::fs::remove_file(&path);
+        assert_eq!(found.unwrap(), ["k::Open", "k::Mode"]);
+    }
+
+    #[test]
+    fn the_diff_names_added_and_removed_items() {
+        assert_eq!(diff("a\nb\n", "a\nb\n"), None);
+        assert_eq!(
+            diff("pub fn k::f()\n", "pub fn k::f(u8)\n").unwrap(),
+            "  - pub fn k::f()\n  + pub fn k::f(u8)\n"
+        );
+    }
+}
