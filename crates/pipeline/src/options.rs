@@ -21,6 +21,7 @@ pub enum HlsMode {
 
 /// RTSP input settings, with the spellings of retina's example client.
 #[derive(Clone)]
+#[non_exhaustive]
 pub struct RtspSettings {
     /// TCP (interleaved, the default) or UDP.
     pub transport: Transport,
@@ -66,6 +67,7 @@ impl fmt::Debug for RtspSettings {
 
 /// How a pipeline records.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct Options {
     /// MP4 file output: fragmented (`moof`/`mdat`) instead of plain.
     pub fragmented: bool,
@@ -173,6 +175,7 @@ pub struct Summary {
 
 /// Settings of an `icecast://` output.
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct IcecastSettings {
     /// The stream's public description (`ice-name`, `ice-genre`, …); sample rate and
     /// channels are filled in from the track.

@@ -126,10 +126,11 @@ async fn rtsp_camera_aac_reaches_a_listener() {
     let input = Endpoint::parse(&camera.url("/h264aac"), Direction::Input).unwrap();
     let url = format!("icecast://source:hackme@127.0.0.1:{}/cam", server.port());
     let output = Endpoint::parse(&url, Direction::Output).unwrap();
-    let options = Options {
-        video: false,
-        duration: Some(Duration::from_secs(3)),
-        ..Options::default()
+    let options = {
+        let mut options = Options::default();
+        options.video = false;
+        options.duration = Some(Duration::from_secs(3));
+        options
     };
     let listener = listen(server.port(), "/cam");
     let summary = Pipeline::new(input, output)
