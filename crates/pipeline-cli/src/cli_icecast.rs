@@ -93,21 +93,24 @@ pub(crate) fn is_playlist(inputs: &[String]) -> bool {
 impl IcecastArgs {
     /// The pipeline's Icecast sink settings from these options.
     pub(crate) fn settings(&self) -> anyhow::Result<IcecastSettings> {
-        Ok(IcecastSettings {
-            info: StreamInfo {
+        Ok({
+            let mut settings = IcecastSettings::default();
+            settings.info = StreamInfo {
                 name: self.stream_name.clone(),
                 description: self.stream_description.clone(),
                 genre: self.stream_genre.clone(),
                 url: self.stream_url.clone(),
                 public: self.public,
                 ..StreamInfo::default()
-            },
-            user_agent: self.user_agent.clone(),
-            title: self.title.clone(),
-            stream: StreamOptions {
-                lead: self.lead()?,
-                ..StreamOptions::default()
-            },
+            };
+            settings.user_agent = self.user_agent.clone();
+            settings.title = self.title.clone();
+            settings.stream = {
+                let mut options = StreamOptions::default();
+                options.lead = self.lead()?;
+                options
+            };
+            settings
         })
     }
 
@@ -150,12 +153,12 @@ pub(crate) async fn run(
         })
         .collect::<anyhow::Result<Vec<_>>>()?;
     let reads_stdin = inputs.contains(&Mp3Input::Stdin);
-    let options = StreamOptions {
-        lead: args.lead()?,
-        stop_when_empty: args.stop_when_empty || reads_stdin,
-        // --title is the stream's title; without it each song's tags give it.
-        title_from_tags: args.title.is_none(),
-        ..StreamOptions::default()
+    let options = {
+        let mut options = StreamOptions::default();
+        options.lead = args.lead()?;
+        options.stop_when_empty = args.stop_when_empty || reads_stdin; // --title is the stream's title; without it each song's tags give it.
+        options.title_from_tags = args.title.is_none();
+        options
     };
     let mut stream = IcecastStream::spawn(config, options, inputs);
     let mut events = stream.events().expect("events are taken once");
