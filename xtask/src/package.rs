@@ -1,9 +1,14 @@
 //! The files a user of each library crate downloads: `cargo package --list` must hold the
 //! manifest, the sources, the README and both licence texts (`license = "MIT OR
-//! Apache-2.0"`). A full `cargo package` cannot run here: the crates depend on each other
-//! and none is on a registry (cargo 1.95 resolves the packaged manifest's `version`
-//! requirements against crates.io, where `media-core` is someone else's crate), and its
-//! verification would build every crate again. The listing is what a registry would get.
+//! Apache-2.0"`).
+//!
+//! Why not `cargo package` itself: the workspace says `publish = false` (nothing is
+//! published; `media-core` on crates.io is someone else's crate), and with that cargo 1.95
+//! does not give the packaged crates a local registry of their workspace siblings: the
+//! dependents' `version` requirements are looked up on crates.io and fail. With `publish`
+//! allowed, `cargo package --workspace --no-verify` (minus the binaries and test-support)
+//! packages all eleven libraries in about a minute; verifying would build each again.
+//! The listing is the part that holds whichever way that decision goes.
 
 use crate::api::LIBRARIES;
 use crate::{Result, cargo};
