@@ -67,15 +67,15 @@ pub fn data_stream_demux(data: &[u8]) {
 }
 
 fn small_limits() -> Limits {
-    Limits {
-        max_frame_size: 4096,
-        max_header_size: 512,
-        max_chunk_size: 256,
-        max_stream_size: 2048,
-        max_open_streams: 4,
-        inactivity_timeout: Some(Duration::from_secs(5)),
-        stream_buffer_chunks: 2,
-    }
+    let mut limits = Limits::default();
+    limits.max_frame_size = 4096;
+    limits.max_header_size = 512;
+    limits.max_chunk_size = 256;
+    limits.max_stream_size = 2048;
+    limits.max_open_streams = 4;
+    limits.inactivity_timeout = Some(Duration::from_secs(5));
+    limits.stream_buffer_chunks = 2;
+    limits
 }
 
 fn demux_framed(data: &[u8]) {

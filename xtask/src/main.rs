@@ -1,9 +1,11 @@
 //! `cargo xtask`: the workspace's developer commands (see `cargo xtask help`).
 
+mod api;
 mod bench;
 mod demo;
 mod fixtures;
 mod fuzz;
+mod package;
 mod peers;
 
 use std::process::{Command, ExitCode};
@@ -13,7 +15,10 @@ cargo xtask <COMMAND>
 
 Commands:
   test                 install missing test peers (as root), then fmt check, clippy -D warnings,
-                       all tests with REQUIRE_PEERS=1, benches as a smoke run, fuzz-corpus replay
+                       rustdoc -D warnings, the API snapshots, `cargo package`, all tests with REQUIRE_PEERS=1, benches as a smoke run, fuzz-corpus replay
+  api [--bless]        compare each library crate's public API with api/<crate>.txt; --bless
+                       rewrites the snapshots (commit them with the change that made them)
+  package              check that each library crate's package holds its README and licences
   fuzz [TARGET] [--time SECS]
                        list fuzz targets, or run one with cargo-fuzz (installed when missing)
   bench [CRATE] [-- CRITERION ARGS] | bench --table
@@ -29,6 +34,10 @@ Commands:
 type Result<T = ()> = std::result::Result<T, String>;
 
 fn main() -> ExitCode {
+    // `xtask api` runs cargo with xtask itself as RUSTDOC.
+    if let Some(code) = api::as_rustdoc() {
+        return code;
+    }
     let args: Vec<String> = std::env::args().skip(1).collect();
     let (command, rest) = match args.split_first() {
         Some((c, rest)) => (c.as_str(), rest),
@@ -36,6 +45,8 @@ fn main() -> ExitCode {
     };
     let result = match command {
         "test" => test(rest),
+        "api" => api::run_command(rest),
+        "package" => package::check(),
         "fuzz" => fuzz::run(rest),
         "bench" => bench::run(rest),
         "demo" => demo::run(rest),
@@ -166,6 +177,15 @@ fn test(args: &[String]) -> Result {
         "warnings",
     ]);
     run("clippy", clippy)?;
+
+    // Broken intra-doc links, missing docs and bare URLs fail (the crates warn on
+    // missing_docs; -D warnings makes every rustdoc warning an error).
+    let mut docs = cargo();
+    docs.args(["doc", "--workspace", "--no-deps", "--all-features"])
+        .env("RUSTDOCFLAGS", "-D warnings");
+    run("rustdoc", docs)?;
+    api::run_command(&[])?;
+    package::check()?;
 
     let mut tests = cargo();
     tests

@@ -95,6 +95,7 @@ enum Rule {
     ReadmeAndExample,
     FileLength,
     ModuleCycles,
+    ApiSnapshots,
 }
 
 /// Breaches of a rule known today and being fixed on other branches: (rule, subject, why).
@@ -473,4 +474,45 @@ fn doctest_detection() {
         ["remote", "queue"]
     );
     assert!(module_path(Path::new("src"), Path::new("src/lib.rs")).is_empty());
+}
+
+/// Each library crate's public API is kept in `api/<crate>.txt`, which `cargo xtask test`
+/// compares with the API rustdoc sees (`cargo xtask api`; `--bless` after a deliberate
+/// change). The comparison needs rustdoc, so it is an xtask step rather than this test;
+/// this test makes sure no library is left out of it (`LIBRARIES` in xtask/src/api.rs).
+#[test]
+fn every_library_has_an_api_snapshot() {
+    let api = root().join("api");
+    let mut found = Vec::new();
+    let mut expected = BTreeSet::new();
+    for m in members().iter().filter(|m| m.dir.starts_with("crates/")) {
+        if INTERNAL_CRATES.contains(&m.name.as_str()) || !m.path().join("src/lib.rs").is_file() {
+            continue;
+        }
+        let file = format!("{}.txt", m.name);
+        if !api.join(&file).is_file() {
+            found.push((
+                m.name.clone(),
+                format!(
+                    "api/{file}: missing: add {} to LIBRARIES in xtask/src/api.rs and run \
+                     `cargo xtask api --bless` (rule: API snapshots)",
+                    m.name
+                ),
+            ));
+        }
+        expected.insert(file);
+    }
+    expected.insert("exhaustive.txt".to_owned());
+    for entry in std::fs::read_dir(&api).into_iter().flatten().flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if !expected.contains(&name) {
+            found.push((
+                format!("api/{name}"),
+                format!(
+                    "api/{name}: no library crate of that name: remove it (rule: API snapshots)"
+                ),
+            ));
+        }
+    }
+    report(Rule::ApiSnapshots, found);
 }

@@ -92,6 +92,7 @@ pub enum TrackKind {
 
 /// One track's description.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct TrackConfig {
     /// Codec and decoder configuration. It can change later with `set_codec`.
     pub codec: Codec,

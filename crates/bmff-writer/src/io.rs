@@ -216,6 +216,7 @@ pub struct FragmentedWriter<W> {
 
 /// What a [`FragmentedWriter`] has written and flushed so far.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Written {
     /// Media fragments (`moof` + `mdat`).
     pub fragments: u64,

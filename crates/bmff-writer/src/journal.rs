@@ -26,6 +26,7 @@ const MAX_BODY: u32 = 1 << 20;
 
 /// A track as the journal describes it: what [`crate::Codec::Raw`] needs, and `tkhd`'s.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct JournalTrack {
     /// Video or audio.
     pub kind: TrackKind,
@@ -47,6 +48,7 @@ pub struct JournalTrack {
 
 /// One sample whose payload is in the file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct JournalSample {
     /// Track index.
     pub track: u8,
@@ -129,6 +131,7 @@ pub fn encode_record(record: &JournalRecord, out: &mut Vec<u8>) {
 
 /// What [`decode`] read.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Journal {
     /// The records, in order.
     pub records: Vec<JournalRecord>,

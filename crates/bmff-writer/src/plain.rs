@@ -54,6 +54,7 @@ impl Default for Mp4Options {
 
 /// Bytes to write at an absolute offset of the output, once everything was appended.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Patch {
     /// Offset from the start of the output.
     pub offset: u64,

@@ -29,6 +29,7 @@ pub const NO_SAMPLE_ON_DISK: &str = "no sample reached the disk";
 
 /// What [`recover_plain`] kept.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct RecoveredPlain {
     /// Samples kept, all tracks.
     pub samples: u64,

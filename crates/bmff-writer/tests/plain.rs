@@ -391,12 +391,10 @@ fn raw_sample_entry_is_written_as_given() {
     let at = reference.windows(4).position(|w| w == b"mp4a").unwrap() - 4;
     let len = u32::from_be_bytes(reference[at..at + 4].try_into().unwrap()) as usize;
     let entry = bytes::Bytes::copy_from_slice(&reference[at..at + len]);
-    let raw = TrackConfig {
-        codec: Codec::Raw {
-            entry,
-            kind: bmff_writer::TrackKind::Audio,
-        },
-        ..config
+    let mut raw = config;
+    raw.codec = Codec::Raw {
+        entry,
+        kind: bmff_writer::TrackKind::Audio,
     };
     let bytes = roundtrip("raw.mp4", &[(raw, samples)], &["mp4a"], false);
     let at = bytes.windows(4).position(|w| w == b"mp4a").unwrap() - 4;

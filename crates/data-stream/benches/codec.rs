@@ -105,9 +105,10 @@ fn read_back(
 fn ours(total: u64) -> u64 {
     let envelope = Envelope::default();
     let now = Instant::now();
-    let mut demux = Demultiplexer::new(Limits {
-        max_stream_size: u64::MAX,
-        ..Limits::default()
+    let mut demux = Demultiplexer::new({
+        let mut limits = Limits::default();
+        limits.max_stream_size = u64::MAX;
+        limits
     });
     demux.register(StreamType::Bytes, "media").unwrap();
     let mut decoder = FrameDecoder::new(MAX_FRAME);
@@ -140,9 +141,10 @@ fn ours(total: u64) -> u64 {
 fn ours_writer(total: u64) -> u64 {
     let (out, mut frames) = Outgoing::new(64);
     let send = async move {
-        let options = StreamOptions {
-            total_length: Some(total),
-            ..StreamOptions::topic("media")
+        let options = {
+            let mut options = StreamOptions::topic("media");
+            options.total_length = Some(total);
+            options
         };
         let w = out.stream_bytes("bench.bin", options).await.unwrap();
         for i in 0..total.div_ceil(CHUNK as u64) {
@@ -152,9 +154,10 @@ fn ours_writer(total: u64) -> u64 {
     };
     let receive = async move {
         let now = Instant::now();
-        let mut demux = Demultiplexer::new(Limits {
-            max_stream_size: u64::MAX,
-            ..Limits::default()
+        let mut demux = Demultiplexer::new({
+            let mut limits = Limits::default();
+            limits.max_stream_size = u64::MAX;
+            limits
         });
         demux.register(StreamType::Bytes, "media").unwrap();
         let mut decoder = FrameDecoder::new(MAX_FRAME);
@@ -176,9 +179,10 @@ fn ours_tokio(rt: &tokio::runtime::Runtime, total: u64) -> u64 {
     use data_stream::transport::{Receiver, write_frames};
     rt.block_on(async move {
         let (a, b) = tokio::io::duplex(256 * 1024);
-        let limits = Limits {
-            max_stream_size: u64::MAX,
-            ..Limits::default()
+        let limits = {
+            let mut limits = Limits::default();
+            limits.max_stream_size = u64::MAX;
+            limits
         };
         let receiver = Receiver::new(limits);
         let mut streams = receiver.byte_streams("media").unwrap();
@@ -186,9 +190,10 @@ fn ours_tokio(rt: &tokio::runtime::Runtime, total: u64) -> u64 {
         let (out, frames) = Outgoing::new(64);
         let write = tokio::spawn(write_frames(frames, a, MAX_FRAME));
         let send = tokio::spawn(async move {
-            let options = StreamOptions {
-                total_length: Some(total),
-                ..StreamOptions::topic("media")
+            let options = {
+                let mut options = StreamOptions::topic("media");
+                options.total_length = Some(total);
+                options
             };
             let w = out.stream_bytes("bench.bin", options).await.unwrap();
             for i in 0..total.div_ceil(CHUNK as u64) {

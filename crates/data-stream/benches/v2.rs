@@ -91,9 +91,10 @@ fn compressed_frames(data: &[u8], compressed: &Bytes) -> Vec<Bytes> {
 }
 
 fn ours_demux(frames: &[Bytes]) -> u64 {
-    let mut demux = Demultiplexer::new(Limits {
-        max_stream_size: u64::MAX,
-        ..Limits::default()
+    let mut demux = Demultiplexer::new({
+        let mut limits = Limits::default();
+        limits.max_stream_size = u64::MAX;
+        limits
     });
     demux.register(StreamType::Bytes, "media").unwrap();
     let now = Instant::now();
@@ -168,17 +169,19 @@ mod transport {
     const MAX_FRAME: usize = 1 << 20;
 
     fn limits() -> Limits {
-        Limits {
-            max_stream_size: u64::MAX,
-            ..Limits::default()
+        {
+            let mut limits = Limits::default();
+            limits.max_stream_size = u64::MAX;
+            limits
         }
     }
 
     /// Writes `total` bytes (15 000-byte slices of `source`) as one byte stream.
     async fn send(out: Outgoing, source: Bytes, total: u64) {
-        let options = StreamOptions {
-            total_length: Some(total),
-            ..StreamOptions::topic("media")
+        let options = {
+            let mut options = StreamOptions::topic("media");
+            options.total_length = Some(total);
+            options
         };
         let w = out.stream_bytes("bench.bin", options).await.unwrap();
         let mut sent = 0u64;

@@ -130,9 +130,10 @@ async fn main() -> Result<(), Box<dyn Error>> {
                     data_stream::framing::DEFAULT_MAX_FRAME_SIZE,
                 )),
             };
-            let options = StreamOptions {
-                attributes: attrs.into_iter().collect(),
-                ..StreamOptions::topic(topic)
+            let options = {
+                let mut options = StreamOptions::topic(topic);
+                options.attributes = attrs.into_iter().collect();
+                options
             };
             let info = match (text, file) {
                 (Some(text), _) => out.send_text(text, options).await?,

@@ -24,6 +24,7 @@ enum ReaderMsg {
 
 /// Bytes read so far out of the announced total.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Progress {
     /// Content bytes handed to the reader.
     pub received: u64,

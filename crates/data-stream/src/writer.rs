@@ -38,6 +38,7 @@ pub use progress::{OnProgress, SendProgress, V2Support};
 
 /// Options of a new outgoing stream; every field has a default.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct StreamOptions {
     /// Topic (default empty).
     pub topic: String,

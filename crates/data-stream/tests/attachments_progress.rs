@@ -22,9 +22,10 @@ fn recorder() -> (OnProgress, Arc<Mutex<Vec<SendProgress>>>) {
 }
 
 fn with_progress(on: &OnProgress) -> StreamOptions {
-    StreamOptions {
-        on_progress: Some(on.clone()),
-        ..StreamOptions::topic("t")
+    {
+        let mut options = StreamOptions::topic("t");
+        options.on_progress = Some(on.clone());
+        options
     }
 }
 
@@ -112,9 +113,10 @@ fn attachments_are_linked_sent_after_the_text_and_counted_in_progress() {
 async fn text_messages_come_with_their_attachments() {
     // A small pipe: the attachments must be read while the text is, or the transport stalls.
     let (a, b) = tokio::io::duplex(4096);
-    let receiver = Receiver::new(Limits {
-        stream_buffer_chunks: 1,
-        ..Limits::default()
+    let receiver = Receiver::new({
+        let mut limits = Limits::default();
+        limits.stream_buffer_chunks = 1;
+        limits
     });
     let mut messages = receiver.text_messages("chat").unwrap();
     let run = tokio::spawn({

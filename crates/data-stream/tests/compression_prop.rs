@@ -80,7 +80,7 @@ proptest! {
     ) {
         let (out, mut frames) = Outgoing::new(100_000);
         let out = out.with_v2(support);
-        let options = StreamOptions { chunk_size, ..StreamOptions::topic("p") };
+        let options = { let mut options = StreamOptions::topic("p"); options.chunk_size = chunk_size; options };
         let text = String::from_utf8_lossy(&data).into_owned();
         let sent = block_on(async {
             match as_text {

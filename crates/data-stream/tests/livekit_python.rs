@@ -61,11 +61,12 @@ fn our_packets() -> BytesMut {
             attached_stream_ids: vec!["file-1".into()],
             generated: true,
         };
-        let options = StreamOptions {
-            attributes: HashMap::from([("foo".into(), "header".into())]),
-            timestamp_ms: Some(1_700_000_000_999),
-            chunk_size: 4,
-            ..StreamOptions::topic("chat")
+        let options = {
+            let mut options = StreamOptions::topic("chat");
+            options.attributes = HashMap::from([("foo".into(), "header".into())]);
+            options.timestamp_ms = Some(1_700_000_000_999);
+            options.chunk_size = 4;
+            options
         };
         let w = out.stream_text(text, options).await.unwrap();
         w.write("a😊b").await.unwrap();

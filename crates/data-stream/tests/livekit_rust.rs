@@ -36,9 +36,10 @@ fn livekit_protocol_decodes_our_packets() {
     let (out, mut frames) = Outgoing::with_envelope(64, envelope);
     let data: Vec<u8> = (0..40_000u32).map(|i| i as u8).collect();
     block_on(async {
-        let options = StreamOptions {
-            attributes: HashMap::from([("a".into(), "1".into())]),
-            ..StreamOptions::topic("chat")
+        let options = {
+            let mut options = StreamOptions::topic("chat");
+            options.attributes = HashMap::from([("a".into(), "1".into())]);
+            options
         };
         let w = out
             .stream_text(

@@ -58,11 +58,13 @@ fn write(spec: &Spec, n: usize) -> (Vec<Bytes>, StreamInfo) {
         Content::Text(t) => t.len(),
         Content::Bytes(b) => b.len(),
     };
-    let options = StreamOptions {
-        chunk_size: spec.chunk_size,
-        total_length: spec.announce_length.then_some(len as u64),
-        attributes: HashMap::from([("n".into(), n.to_string()), ("t".into(), "header".into())]),
-        ..StreamOptions::topic("p")
+    let options = {
+        let mut options = StreamOptions::topic("p");
+        options.chunk_size = spec.chunk_size;
+        options.total_length = spec.announce_length.then_some(len as u64);
+        options.attributes =
+            HashMap::from([("n".into(), n.to_string()), ("t".into(), "header".into())]);
+        options
     };
     let attrs: HashMap<String, String> = spec
         .trailer_attr

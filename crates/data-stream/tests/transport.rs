@@ -67,9 +67,11 @@ async fn trailer_attributes_override_the_header_s() {
     let mut texts = receiver.text_streams("t").unwrap();
     tokio::spawn(async move { receiver.run(b).await });
     let (out, _task) = outgoing(a);
-    let options = StreamOptions {
-        attributes: HashMap::from([("foo".into(), "header".into()), ("a".into(), "1".into())]),
-        ..StreamOptions::topic("t")
+    let options = {
+        let mut options = StreamOptions::topic("t");
+        options.attributes =
+            HashMap::from([("foo".into(), "header".into()), ("a".into(), "1".into())]);
+        options
     };
     let w = out.stream_text(TextInfo::default(), options).await.unwrap();
     w.write("x").await.unwrap();
@@ -149,9 +151,10 @@ async fn transport_close_ends_open_streams_abnormally() {
 #[tokio::test(start_paused = true)]
 async fn a_lost_trailer_times_out() {
     let (a, b) = tokio::io::duplex(64 * 1024);
-    let limits = Limits {
-        inactivity_timeout: Some(Duration::from_secs(5)),
-        ..Limits::default()
+    let limits = {
+        let mut limits = Limits::default();
+        limits.inactivity_timeout = Some(Duration::from_secs(5));
+        limits
     };
     let receiver = Receiver::new(limits);
     let mut texts = receiver.text_streams("t").unwrap();
@@ -183,9 +186,10 @@ async fn a_lost_trailer_times_out() {
 async fn a_slow_reader_holds_the_sender_back() {
     // Small transport buffer and reader buffer: memory stays bounded, the writer waits.
     let (a, b) = tokio::io::duplex(16 * 1024);
-    let limits = Limits {
-        stream_buffer_chunks: 2,
-        ..Limits::default()
+    let limits = {
+        let mut limits = Limits::default();
+        limits.stream_buffer_chunks = 2;
+        limits
     };
     let receiver = Receiver::new(limits);
     let mut files = receiver.byte_streams("f").unwrap();
@@ -211,9 +215,10 @@ async fn a_slow_reader_holds_the_sender_back() {
 #[tokio::test]
 async fn unhandled_streams_are_drained_and_reported_without_blocking_others() {
     let (a, b) = tokio::io::duplex(64 * 1024);
-    let receiver = Receiver::new(Limits {
-        stream_buffer_chunks: 1,
-        ..Limits::default()
+    let receiver = Receiver::new({
+        let mut limits = Limits::default();
+        limits.stream_buffer_chunks = 1;
+        limits
     });
     let mut texts = receiver.text_streams("known").unwrap();
     let mut reports = receiver.reports();
@@ -280,9 +285,10 @@ async fn send_file_streams_from_disk_over_tcp() {
 #[tokio::test]
 async fn oversized_frames_end_the_connection_with_an_error() {
     let (mut a, b) = tokio::io::duplex(1024);
-    let receiver = Receiver::new(Limits {
-        max_frame_size: 100,
-        ..Limits::default()
+    let receiver = Receiver::new({
+        let mut limits = Limits::default();
+        limits.max_frame_size = 100;
+        limits
     });
     let run = tokio::spawn(async move { receiver.run(b).await });
     a.write_all(&[0, 0, 1, 0]).await.unwrap();
@@ -303,10 +309,11 @@ async fn oversized_frames_end_the_connection_with_an_error() {
 #[tokio::test(start_paused = true)]
 async fn a_stalled_reader_is_dropped_and_other_streams_go_on() {
     let (a, b) = tokio::io::duplex(16 * 1024);
-    let limits = Limits {
-        stream_buffer_chunks: 1,
-        inactivity_timeout: Some(Duration::from_secs(5)),
-        ..Limits::default()
+    let limits = {
+        let mut limits = Limits::default();
+        limits.stream_buffer_chunks = 1;
+        limits.inactivity_timeout = Some(Duration::from_secs(5));
+        limits
     };
     let receiver = Receiver::new(limits);
     let mut files = receiver.byte_streams("f").unwrap();

@@ -64,9 +64,10 @@ async fn streams_round_trip_over_a_websocket_v1_and_v2() {
 async fn text_messages_and_oversized_messages_end_the_connection() {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("ws://{}/", listener.local_addr().unwrap());
-    let limits = Limits {
-        max_frame_size: 1000,
-        ..Limits::default()
+    let limits = {
+        let mut limits = Limits::default();
+        limits.max_frame_size = 1000;
+        limits
     };
     let server = tokio::spawn(async move {
         let mut outcomes = Vec::new();

@@ -64,9 +64,10 @@ fn forty_thousand_bytes_are_chunked_15000_15000_10000() {
 #[test]
 fn text_is_split_on_code_points() {
     let (out, frames) = Outgoing::new(16);
-    let options = StreamOptions {
-        chunk_size: 4,
-        ..StreamOptions::topic("chat")
+    let options = {
+        let mut options = StreamOptions::topic("chat");
+        options.chunk_size = 4;
+        options
     };
     let info = block_on(out.send_text("a😊b", options)).unwrap();
     drop(out);
@@ -80,9 +81,10 @@ fn text_is_split_on_code_points() {
 #[test]
 fn text_chunk_size_under_four_is_refused() {
     let (out, _frames) = Outgoing::new(16);
-    let options = StreamOptions {
-        chunk_size: 3,
-        ..Default::default()
+    let options = {
+        let mut options = StreamOptions::default();
+        options.chunk_size = 3;
+        options
     };
     let e = block_on(out.stream_text(TextInfo::default(), options))
         .err()
@@ -140,13 +142,11 @@ fn dropping_an_unclosed_writer_sends_an_abort_trailer() {
 #[test]
 fn a_cancelled_send_leaves_no_index_gap() {
     let (out, mut frames) = Outgoing::new(0);
-    let w = block_on(out.stream_bytes(
-        "x",
-        StreamOptions {
-            chunk_size: 2,
-            ..Default::default()
-        },
-    ))
+    let w = block_on(out.stream_bytes("x", {
+        let mut options = StreamOptions::default();
+        options.chunk_size = 2;
+        options
+    }))
     .unwrap();
     let _ = drain_now(&mut frames);
     // The queue has room for one frame: the write of 3 chunks stalls on the second; cancel it.
@@ -183,13 +183,11 @@ fn a_send_on_a_closed_transport_fails_without_gap_or_success() {
 #[test]
 fn concurrent_writes_on_one_writer_do_not_interleave() {
     let (out, frames) = Outgoing::new(64);
-    let w = block_on(out.stream_text(
-        TextInfo::default(),
-        StreamOptions {
-            chunk_size: 4,
-            ..Default::default()
-        },
-    ))
+    let w = block_on(out.stream_text(TextInfo::default(), {
+        let mut options = StreamOptions::default();
+        options.chunk_size = 4;
+        options
+    }))
     .unwrap();
     let a = "aaaa".repeat(10);
     let b = "bbbb".repeat(10);
@@ -212,13 +210,11 @@ fn concurrent_writes_on_one_writer_do_not_interleave() {
 #[test]
 fn writing_past_the_announced_length_is_refused() {
     let (out, _frames) = Outgoing::new(16);
-    let w = block_on(out.stream_bytes(
-        "x",
-        StreamOptions {
-            total_length: Some(3),
-            ..Default::default()
-        },
-    ))
+    let w = block_on(out.stream_bytes("x", {
+        let mut options = StreamOptions::default();
+        options.total_length = Some(3);
+        options
+    }))
     .unwrap();
     block_on(w.write(&b"ab"[..])).unwrap();
     let e = block_on(w.write(&b"cd"[..])).unwrap_err();
@@ -265,9 +261,10 @@ fn envelope_goes_on_every_part() {
 #[test]
 fn a_header_over_livekits_budget_is_refused_by_the_writer() {
     let (out, _frames) = Outgoing::new(16);
-    let options = |n| StreamOptions {
-        attributes: HashMap::from([("big".to_owned(), "x".repeat(n))]),
-        ..Default::default()
+    let options = |n| {
+        let mut options = StreamOptions::default();
+        options.attributes = HashMap::from([("big".to_owned(), "x".repeat(n))]);
+        options
     };
     let e = block_on(out.stream_bytes("x", options(15_000)))
         .err()

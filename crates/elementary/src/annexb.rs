@@ -82,6 +82,7 @@ impl VideoCodec {
 
 /// One access unit: the NAL units of one picture (without start codes), in order.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[non_exhaustive]
 pub struct AccessUnit {
     /// The NAL units, header included, without start codes.
     pub nals: Vec<Bytes>,

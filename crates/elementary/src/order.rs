@@ -29,6 +29,7 @@ const MAX_HELD: usize = 600;
 
 /// An access unit with its place on the time line, in frames.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct TimedUnit {
     /// The access unit.
     pub unit: AccessUnit,

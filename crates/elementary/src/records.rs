@@ -14,6 +14,7 @@ use crate::{Error, Result};
 
 /// What a sequence parameter set says about the pictures.
 #[derive(Debug, Clone, Copy, PartialEq)]
+#[non_exhaustive]
 pub struct SpsInfo {
     /// Width in pixels, after cropping.
     pub width: u32,
@@ -25,6 +26,7 @@ pub struct SpsInfo {
 
 /// The parameter sets of a stream, as NAL units (header included, no start codes).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct ParameterSets {
     /// Video parameter sets (H.265 only).
     pub vps: Vec<Bytes>,

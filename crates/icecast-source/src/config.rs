@@ -81,6 +81,7 @@ pub struct StreamInfo {
 
 /// A source connection's target and credentials. `Debug`/`Display` never show the password.
 #[derive(Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct IcecastConfig {
     /// Server host name or address.
     pub host: String,

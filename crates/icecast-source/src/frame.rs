@@ -7,6 +7,7 @@ use crate::{Error, adts::AdtsHeader};
 /// One encoded audio frame ready for the wire: an MP3 frame (header included, no tags) or
 /// an ADTS AAC frame. `samples` at `sample_rate` is how long it plays, which paces it.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct AudioFrame {
     /// The frame's bytes.
     pub data: Bytes,

@@ -24,6 +24,7 @@ const HEADER: usize = 27;
 
 /// One Ogg page: the bytes, and what its header says.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct OggPage {
     /// The whole page (header, lacing values, body).
     pub data: Bytes,

@@ -8,6 +8,7 @@ use crate::Pacer;
 
 /// How to stream.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct StreamOptions {
     /// How far ahead of real time the stream may run.
     pub lead: Duration,

@@ -108,6 +108,7 @@ fn header_value(s: &str) -> String {
 /// An answer head: its status, and how many bytes of the buffer it took (blank line
 /// included); what follows is body.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct AnswerHead {
     /// The HTTP status code.
     pub status: u16,

@@ -266,9 +266,10 @@ async fn pushed_mp3_frames_arrive_byte_for_byte_then_flush_silence_at_the_end() 
     let (port, server) = scripted_server().await;
     let config =
         IcecastConfig::from_url(&format!("icecast://source:pw@127.0.0.1:{port}/mp3")).unwrap();
-    let options = StreamOptions {
-        flush_bytes: 1,
-        ..StreamOptions::default()
+    let options = {
+        let mut options = StreamOptions::default();
+        options.flush_bytes = 1;
+        options
     };
     let stream = IcecastStream::start(config, options);
     let file = std::fs::read(test_support::fixture("sine-44100-cbr128.mp3")).unwrap();

@@ -97,10 +97,8 @@ async fn play(
         server.port()
     ))
     .unwrap();
-    let options = StreamOptions {
-        stop_when_empty: false,
-        ..StreamOptions::default()
-    };
+    let mut options = StreamOptions::default();
+    options.stop_when_empty = false;
     let mut stream = IcecastStream::spawn(config, options, vec![Mp3Input::File(first.into())]);
     let mut events = stream.events().unwrap();
     wait_event(&mut events, |e| {

@@ -119,9 +119,10 @@ async fn radio(
     server: &Icecast,
     inputs: Vec<Mp3Input>,
 ) -> (IcecastStream, EventStream, std::thread::JoinHandle<Vec<u8>>) {
-    let options = StreamOptions {
-        stop_when_empty: false,
-        ..StreamOptions::default()
+    let options = {
+        let mut options = StreamOptions::default();
+        options.stop_when_empty = false;
+        options
     };
     let mut stream = IcecastStream::spawn(config(server), options, inputs);
     let mut events = stream.events().unwrap();

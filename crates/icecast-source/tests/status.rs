@@ -47,10 +47,11 @@ async fn listener_counts_follow_the_listeners_connected() {
     ))
     .unwrap();
     config.admin = Some(("admin".into(), "adminpw".into()));
-    let options = StreamOptions {
-        stop_when_empty: false, // silence after the song: the mount stays up
-        status_interval: Some(Duration::from_millis(200)),
-        ..StreamOptions::default()
+    let options = {
+        let mut options = StreamOptions::default();
+        options.stop_when_empty = false; // silence after the song: the mount stays up
+        options.status_interval = Some(Duration::from_millis(200));
+        options
     };
     let song = Mp3Input::File(test_support::fixture("sine-44100-cbr128.mp3"));
     let mut stream = IcecastStream::spawn(config, options, vec![song]);

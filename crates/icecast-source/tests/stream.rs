@@ -162,14 +162,11 @@ async fn twenty_seconds_of_audio_take_twenty_seconds_and_never_lead_by_more_than
     // A playlist of 7 × 3.03 s: also shows that files follow each other without a gap.
     let inputs = vec![file("sine-44100-cbr128.mp3"); 7];
     let lead = Duration::from_millis(250);
-    let mut run = start(
-        &server,
-        inputs,
-        StreamOptions {
-            lead,
-            ..StreamOptions::default()
-        },
-    );
+    let mut run = start(&server, inputs, {
+        let mut options = StreamOptions::default();
+        options.lead = lead;
+        options
+    });
     wait_event(&mut run.events, |e| matches!(e, Event::Connected { .. })).await;
     let t0 = Instant::now();
     let mut last_time = Duration::ZERO;
@@ -360,12 +357,13 @@ async fn wrong_password_fails_once_and_restart_mid_stream_resumes() {
         "no retry loop on wrong credentials"
     );
 
-    let options = StreamOptions {
-        reconnect: media_core::Backoff {
+    let options = {
+        let mut options = StreamOptions::default();
+        options.reconnect = media_core::Backoff {
             initial_delay: Duration::from_millis(200),
             ..StreamOptions::default().reconnect
-        },
-        ..StreamOptions::default()
+        };
+        options
     };
     let mut run = start(&server, vec![file("sine-44100-cbr128.mp3"); 2], options);
     wait_event(&mut run.events, |e| {
@@ -396,12 +394,13 @@ async fn wrong_password_fails_once_and_restart_mid_stream_resumes() {
 async fn title_is_set_again_after_the_server_restarts() {
     require_peer!("icecast2");
     let mut server = Icecast::start(IcecastOptions::default());
-    let options = StreamOptions {
-        reconnect: media_core::Backoff {
+    let options = {
+        let mut options = StreamOptions::default();
+        options.reconnect = media_core::Backoff {
             initial_delay: Duration::from_millis(200),
             ..StreamOptions::default().reconnect
-        },
-        ..StreamOptions::default()
+        };
+        options
     };
     let mut run = start(&server, vec![file("sine-44100-cbr128.mp3"); 3], options);
     wait_event(&mut run.events, |e| matches!(e, Event::Connected { .. })).await;

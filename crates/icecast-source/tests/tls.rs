@@ -62,9 +62,10 @@ async fn source_title_and_status_over_tls_with_a_self_signed_certificate() {
     config.tls_ca = Some(cert);
     config.admin = Some(("admin".into(), "adminpw".into()));
     let song = test_support::fixture("sine-44100-cbr128.mp3");
-    let options = StreamOptions {
-        status_interval: Some(Duration::from_millis(300)),
-        ..StreamOptions::default()
+    let options = {
+        let mut options = StreamOptions::default();
+        options.status_interval = Some(Duration::from_millis(300));
+        options
     };
     let mut stream = IcecastStream::spawn(config, options, vec![Mp3Input::File(song.clone())]);
     let mut events = stream.events().unwrap();

@@ -67,8 +67,10 @@ impl Codec {
     }
 }
 
-/// One track: what a sink needs to set up its output before the first packet.
+/// One track: what a sink needs to set up its output before the first packet. Built with
+/// [`Track::video`] or [`Track::audio`], then fields set: new fields may come.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Track {
     /// Video or audio.
     pub kind: MediaKind,
@@ -124,8 +126,10 @@ impl Track {
     }
 }
 
-/// One encoded frame of one track.
+/// One encoded frame of one track. Built with [`Packet::new`] and the `with_` setters:
+/// new fields may come.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Packet {
     /// Index of the track in the pipeline's track list.
     pub track: usize,
@@ -153,6 +157,20 @@ impl Packet {
             keyframe,
             data,
         }
+    }
+
+    /// The same packet shown `cts_offset` ticks after it is decoded (B-frames).
+    #[must_use]
+    pub fn with_cts_offset(mut self, cts_offset: i32) -> Packet {
+        self.cts_offset = cts_offset;
+        self
+    }
+
+    /// The same packet with a known duration (in the track's timescale).
+    #[must_use]
+    pub fn with_duration(mut self, duration: Option<u32>) -> Packet {
+        self.duration = duration;
+        self
     }
 
     /// Decode time in seconds, given the track's timescale.

@@ -70,10 +70,11 @@ async fn receive(mut stream: TcpStream, mut inbound: Inbound) {
 }
 
 async fn ours(packets: &[Packet]) -> Duration {
-    let settings = RemoteSettings {
-        client_queue: PACKETS + 1,
-        client_queue_bytes: 2 * PACKETS * SIZE,
-        ..RemoteSettings::default()
+    let settings = {
+        let mut settings = RemoteSettings::default();
+        settings.client_queue = PACKETS + 1;
+        settings.client_queue_bytes = 2 * PACKETS * SIZE;
+        settings
     };
     let server = Server::bind("127.0.0.1:0", settings).unwrap();
     let mut clients = Vec::new();

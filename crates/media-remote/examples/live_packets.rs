@@ -119,9 +119,10 @@ async fn main() -> Result<(), BoxError> {
             .position(|a| a == name)
             .and_then(|i| args.get(i + 1).cloned())
     };
-    let settings = RemoteSettings {
-        token: value("--token"),
-        ..RemoteSettings::default()
+    let settings = {
+        let mut settings = RemoteSettings::default();
+        settings.token = value("--token");
+        settings
     };
     let seconds = value("--seconds").map_or(Ok(2), |s| s.parse())?;
     match (args.first().map(String::as_str), args.get(1)) {

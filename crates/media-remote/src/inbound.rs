@@ -75,16 +75,16 @@ impl Inbound {
             Side::Server => (protocol::MAX_SERVER_FRAME, MAX_CONTROL_SIZE),
             Side::Client => (protocol::MAX_CLIENT_FRAME, MAX_PACKET_SIZE),
         };
-        let limits = Limits {
-            max_frame_size: max_frame,
-            max_header_size: max_frame.min(data_stream::writer::MAX_HEADER_SIZE),
-            max_chunk_size: max_chunk,
-            // A live track stream lasts as long as the recording.
-            max_stream_size: u64::MAX,
-            max_open_streams: 64,
-            // Connection-level timeouts belong to the I/O layer.
-            inactivity_timeout: None,
-            stream_buffer_chunks: 16,
+        let limits = {
+            let mut limits = Limits::default();
+            limits.max_frame_size = max_frame;
+            limits.max_header_size = max_frame.min(data_stream::writer::MAX_HEADER_SIZE);
+            limits.max_chunk_size = max_chunk; // A live track stream lasts as long as the recording.
+            limits.max_stream_size = u64::MAX;
+            limits.max_open_streams = 64; // Connection-level timeouts belong to the I/O layer.
+            limits.inactivity_timeout = None;
+            limits.stream_buffer_chunks = 16;
+            limits
         };
         let mut demux = Demultiplexer::new(limits);
         let mut register = |kind, topic| {

@@ -124,16 +124,17 @@ pub fn parse_track(attributes: &HashMap<String, String>) -> Result<(usize, Track
         }
         None => None,
     };
-    let track = Track {
-        kind,
+    // Built field by field: Track is #[non_exhaustive] (media-core may add fields).
+    let mut track = Track::video(
         codec,
         timescale,
-        width: number("width", get("width")?)?,
-        height: number("height", get("height")?)?,
-        pixel_aspect,
-        sample_rate: number("sample_rate", get("sample_rate")?)?,
-        channels: number("channels", get("channels")?)?,
-    };
+        number("width", get("width")?)?,
+        number("height", get("height")?)?,
+    );
+    track.kind = kind;
+    track.pixel_aspect = pixel_aspect;
+    track.sample_rate = number("sample_rate", get("sample_rate")?)?;
+    track.channels = number("channels", get("channels")?)?;
     Ok((number("index", get("index")?)?, track))
 }
 
@@ -195,14 +196,14 @@ pub fn decode_media(track: usize, content: Bytes) -> Result<Packet, String> {
         return Err(format!("media chunk: unknown flags {:#04x}", p[0]));
     }
     let duration = u32::from_be_bytes(be4(13));
-    Ok(Packet {
+    Ok(Packet::new(
         track,
-        dts: i64::from_be_bytes(be8(1)),
-        cts_offset: i32::from_be_bytes(be4(9)),
-        duration: (duration != 0).then_some(duration),
-        keyframe: p[0] == 1,
-        data: content.slice(MEDIA_PREFIX..),
-    })
+        i64::from_be_bytes(be8(1)),
+        p[0] == 1,
+        content.slice(MEDIA_PREFIX..),
+    )
+    .with_cts_offset(i32::from_be_bytes(be4(9)))
+    .with_duration((duration != 0).then_some(duration)))
 }
 
 #[cfg(test)]
@@ -260,14 +261,9 @@ mod tests {
 
     #[test]
     fn media_chunks_round_trip_and_refuse_short_content() {
-        let packet = Packet {
-            track: 1,
-            dts: -5,
-            cts_offset: 3003,
-            duration: Some(1024),
-            keyframe: true,
-            data: Bytes::from_static(b"payload"),
-        };
+        let packet = Packet::new(1, -5, true, Bytes::from_static(b"payload"))
+            .with_cts_offset(3003)
+            .with_duration(Some(1024));
         assert_eq!(decode_media(1, encode_media(&packet)).unwrap(), packet);
         assert!(decode_media(0, Bytes::from_static(&[1, 2, 3])).is_err());
         let mut flags = encode_media(&packet).to_vec();

@@ -54,6 +54,7 @@ enum Gate {
 
 /// Per-client media counters.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Counters {
     /// Media packets handed to the connection.
     pub sent: u64,

@@ -33,6 +33,7 @@ use crate::settings::RemoteSettings;
 
 /// A client's figures.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct ClientStats {
     /// Its address.
     pub peer: SocketAddr,

@@ -7,6 +7,7 @@ use media_core::Backoff;
 
 /// Settings of the remote endpoints.
 #[derive(Clone)]
+#[non_exhaustive]
 pub struct RemoteSettings {
     /// Shared token: a server refuses clients without it; a client sends it. Required
     /// to serve on an address other than loopback.

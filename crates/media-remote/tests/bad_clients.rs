@@ -16,10 +16,11 @@ use tokio::net::TcpSocket;
 
 #[tokio::test(flavor = "multi_thread")]
 async fn bad_clients_get_clear_errors_and_the_others_go_on() {
-    let settings = RemoteSettings {
-        token: Some("s3cret".into()),
-        hello_timeout: Duration::from_millis(500),
-        ..RemoteSettings::default()
+    let settings = {
+        let mut settings = RemoteSettings::default();
+        settings.token = Some("s3cret".into());
+        settings.hello_timeout = Duration::from_millis(500);
+        settings
     };
     let server = server(settings);
     server.start_recording(tracks()).unwrap();
@@ -115,9 +116,10 @@ async fn bad_clients_get_clear_errors_and_the_others_go_on() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn too_many_clients_are_refused_as_busy() {
-    let server = server(RemoteSettings {
-        max_clients: 1,
-        ..RemoteSettings::default()
+    let server = server({
+        let mut settings = RemoteSettings::default();
+        settings.max_clients = 1;
+        settings
     });
     let _first = TestClient::hello(&server, None).await;
     // Refused once it said hello: before that, a connection takes no client's slot.
@@ -135,11 +137,12 @@ async fn too_many_clients_are_refused_as_busy() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_client_that_stops_reading_is_dropped_and_disconnected() {
-    let server = server(RemoteSettings {
-        client_queue: 8,
-        send_buffer: Some(4096),
-        stall_timeout: Duration::from_millis(800),
-        ..RemoteSettings::default()
+    let server = server({
+        let mut settings = RemoteSettings::default();
+        settings.client_queue = 8;
+        settings.send_buffer = Some(4096);
+        settings.stall_timeout = Duration::from_millis(800);
+        settings
     });
     server.start_recording(tracks()).unwrap();
     let mut good = TestClient::hello(&server, None).await;
@@ -204,9 +207,10 @@ async fn serving_off_loopback_needs_a_token() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_client_that_sends_requests_without_reading_is_disconnected() {
-    let server = server(RemoteSettings {
-        send_buffer: Some(4096),
-        ..RemoteSettings::default()
+    let server = server({
+        let mut settings = RemoteSettings::default();
+        settings.send_buffer = Some(4096);
+        settings
     });
     let socket = TcpSocket::new_v4().unwrap();
     socket.set_recv_buffer_size(4096).unwrap();

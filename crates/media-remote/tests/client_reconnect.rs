@@ -46,13 +46,14 @@ async fn until_playing(server: &Server) -> std::net::SocketAddr {
 }
 
 fn quick_reconnect() -> RemoteSettings {
-    RemoteSettings {
-        reconnect: Backoff {
+    {
+        let mut settings = RemoteSettings::default();
+        settings.reconnect = Backoff {
             initial_delay: Duration::from_millis(50),
             max_delay: Duration::from_millis(200),
             ..Backoff::default()
-        },
-        ..RemoteSettings::default()
+        };
+        settings
     }
 }
 
@@ -107,13 +108,15 @@ async fn reconnects_with_backoff_and_ends_at_goodbye() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_wrong_token_is_a_permanent_error_at_once() {
-    let server = server(RemoteSettings {
-        token: Some("s3cret".into()),
-        ..RemoteSettings::default()
+    let server = server({
+        let mut settings = RemoteSettings::default();
+        settings.token = Some("s3cret".into());
+        settings
     });
-    let settings = RemoteSettings {
-        token: Some("guess".into()),
-        ..RemoteSettings::default()
+    let settings = {
+        let mut settings = RemoteSettings::default();
+        settings.token = Some("guess".into());
+        settings
     };
     let mut client = Client::connect(server.local_addr().to_string(), settings);
     let err = next(&mut client).await.unwrap().unwrap_err();
@@ -140,9 +143,10 @@ async fn a_wrong_token_is_a_permanent_error_at_once() {
 #[tokio::test(flavor = "multi_thread")]
 async fn resumes_the_same_recording_when_the_server_goes_quiet() {
     let server = server(RemoteSettings::default());
-    let settings = RemoteSettings {
-        stall_timeout: Duration::from_millis(300),
-        ..quick_reconnect()
+    let settings = {
+        let mut settings = quick_reconnect();
+        settings.stall_timeout = Duration::from_millis(300);
+        settings
     };
     let mut client = Client::connect(server.local_addr().to_string(), settings);
     let first = until_playing(&server).await;
@@ -200,14 +204,15 @@ async fn gives_up_after_retry_for_and_says_no_more() {
     let port = test_support::free_port(); // nothing listens there
     // Delays of 300 ms then 600 ms (±20 %): the second is cut to what is left of the
     // 400 ms, so that the last attempt is made at the bound.
-    let settings = RemoteSettings {
-        retry_for: Some(Duration::from_millis(400)),
-        reconnect: Backoff {
+    let settings = {
+        let mut settings = RemoteSettings::default();
+        settings.retry_for = Some(Duration::from_millis(400));
+        settings.reconnect = Backoff {
             initial_delay: Duration::from_millis(300),
             max_delay: Duration::from_secs(10),
             ..Backoff::default()
-        },
-        ..RemoteSettings::default()
+        };
+        settings
     };
     let mut client = Client::connect(format!("127.0.0.1:{port}"), settings);
     let mut retries = 0;

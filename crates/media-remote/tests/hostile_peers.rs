@@ -24,14 +24,14 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 
 fn settings() -> RemoteSettings {
-    RemoteSettings {
-        token: Some("s3cret".into()),
-        max_clients: 2,
-        max_pending: 8,
-        max_pending_per_address: 4,
-        // Long: what keeps the silent out of the way here is the pool, not the deadline.
-        hello_timeout: Duration::from_secs(30),
-        ..RemoteSettings::default()
+    {
+        let mut settings = RemoteSettings::default();
+        settings.token = Some("s3cret".into());
+        settings.max_clients = 2;
+        settings.max_pending = 8;
+        settings.max_pending_per_address = 4; // Long: what keeps the silent out of the way here is the pool, not the deadline.
+        settings.hello_timeout = Duration::from_secs(30);
+        settings
     }
 }
 
@@ -91,10 +91,11 @@ async fn silent_sockets_wait_in_a_bounded_pool_and_never_take_a_slot() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_client_displaced_right_after_its_hello_still_gets_in() {
-    let server = server(RemoteSettings {
-        max_pending: 1,
-        max_pending_per_address: 1,
-        ..settings()
+    let server = server({
+        let mut settings = settings();
+        settings.max_pending = 1;
+        settings.max_pending_per_address = 1;
+        settings
     });
     let mut hello = BytesMut::new();
     Message::Hello {
@@ -151,9 +152,10 @@ async fn silent_peer(
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_client_with_the_token_is_never_refused_under_a_flood() {
-    let server = server(RemoteSettings {
-        token: Some("s3cret".into()),
-        ..RemoteSettings::default()
+    let server = server({
+        let mut settings = RemoteSettings::default();
+        settings.token = Some("s3cret".into());
+        settings
     });
     let max_waiting = RemoteSettings::default().max_pending_per_address;
     server.start_recording(tracks()).unwrap();
@@ -176,9 +178,10 @@ async fn a_client_with_the_token_is_never_refused_under_a_flood() {
     }
     // Ten clients in turn, each through the flood: welcomed at the first attempt (a
     // refusal would show as `Reconnecting` before the tracks), and served.
-    let settings = RemoteSettings {
-        token: Some("s3cret".into()),
-        ..RemoteSettings::default()
+    let settings = {
+        let mut settings = RemoteSettings::default();
+        settings.token = Some("s3cret".into());
+        settings
     };
     for n in 0..10 {
         let mut client = Client::connect(server.local_addr().to_string(), settings.clone());

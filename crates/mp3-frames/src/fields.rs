@@ -118,13 +118,13 @@ pub enum HeaderError {
         /// Channel mode name.
         mode: &'static str,
     },
-    /// No bitrate index for this bitrate, version and layer (in [`FrameHeader::new`]).
+    /// No bitrate index for this bitrate, version and layer (in [`FrameHeader::new`](crate::FrameHeader::new)).
     #[error("{bitrate} bit/s is not a bitrate of this version and layer")]
     UnknownBitrate {
         /// Requested bitrate.
         bitrate: u32,
     },
-    /// No sample-rate index for this rate (in [`FrameHeader::new`]).
+    /// No sample-rate index for this rate (in [`FrameHeader::new`](crate::FrameHeader::new)).
     #[error("{sample_rate} Hz is not a sample rate of MPEG 1, 2 or 2.5")]
     UnknownSampleRate {
         /// Requested rate.

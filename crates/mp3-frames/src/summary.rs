@@ -23,6 +23,7 @@ pub enum BitrateMode {
 
 /// A skipped byte range.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Skipped {
     /// Offset of the first byte.
     pub offset: u64,
@@ -32,6 +33,7 @@ pub struct Skipped {
 
 /// A frame or tag cut short by the end of input.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Truncation {
     /// Offset of the frame or tag.
     pub offset: u64,
@@ -44,6 +46,7 @@ pub struct Truncation {
 /// What a whole stream holds. Build it with [`StreamSummary::scan`] (a slice) or feed
 /// events from the push parser to [`SummaryBuilder`].
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct StreamSummary {
     /// Version of the first audio frame.
     pub version: Version,
@@ -235,6 +238,7 @@ impl SummaryBuilder {
 
 /// A duration read from the Xing/VBRI tag alone (no scan).
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct Estimate {
     /// The first frame's header.
     pub header: FrameHeader,

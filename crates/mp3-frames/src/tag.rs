@@ -38,6 +38,7 @@ impl TagKind {
 
 /// A tag found in the stream.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Tag {
     /// Kind of tag.
     pub kind: TagKind,

@@ -17,6 +17,7 @@ use crate::{Event, Events, TagKind};
 
 /// Artist and title read from tags.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct TagText {
     /// The artist (`TPE1`, ID3v1 artist, APE `Artist`).
     pub artist: Option<String>,

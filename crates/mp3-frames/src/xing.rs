@@ -57,6 +57,7 @@ impl InfoTag {
 
 /// A Xing or Info tag.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct XingInfo {
     /// Written as `Info` (LAME's mark for CBR) rather than `Xing`.
     pub cbr: bool,
@@ -74,6 +75,7 @@ pub struct XingInfo {
 
 /// The LAME extension of a Xing/Info tag (also written by FFmpeg as `Lavf`/`Lavc`).
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct LameTag {
     /// Encoder string, e.g. `LAME3.100` or `Lavf`.
     pub encoder: String,
@@ -97,6 +99,7 @@ pub struct LameTag {
 
 /// A Fraunhofer VBRI tag.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Vbri {
     /// Version (1).
     pub version: u16,

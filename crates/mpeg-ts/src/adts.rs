@@ -12,6 +12,7 @@ const SAMPLE_RATES: [u32; 13] = [
 
 /// The audio format an ADTS header names.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct AdtsFormat {
     /// The AudioSpecificConfig it stands for (2 bytes).
     pub audio_specific_config: Bytes,

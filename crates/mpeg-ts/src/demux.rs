@@ -40,6 +40,7 @@ pub enum Event {
 
 /// One PES packet of a stream.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct DemuxedFrame {
     /// Index in the last [`Event::Streams`].
     pub stream: usize,

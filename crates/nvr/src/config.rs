@@ -45,6 +45,7 @@ pub const DEFAULT_OUTPUT: &str = "{camera}/%Y/%m/%d/%H-%M-%S.mp4";
 
 /// A whole configuration: where recordings go and which cameras to record.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct Config {
     /// The store: root directory and its free-space floor.
     pub store: StoreConfig,
@@ -56,6 +57,7 @@ pub struct Config {
 
 /// The metrics endpoint (`/metrics`, `/healthz`).
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct MetricsConfig {
     /// Address to listen on (127.0.0.1:9898 by default; off loopback a token is required).
     pub listen: std::net::SocketAddr,
@@ -68,6 +70,7 @@ pub const DEFAULT_METRICS_LISTEN: &str = "127.0.0.1:9898";
 
 /// The recording store.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct StoreConfig {
     /// Root directory of every camera's recordings.
     pub root: PathBuf,
@@ -110,6 +113,7 @@ pub enum RtpTransport {
 
 /// What to keep of one camera's recordings.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
+#[non_exhaustive]
 pub struct CameraRetention {
     /// Delete finished segments older than this.
     pub max_age: Option<Duration>,
@@ -119,6 +123,7 @@ pub struct CameraRetention {
 
 /// One camera.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct CameraConfig {
     /// Unique name: letters, digits, `-` and `_` (a directory and a metrics label).
     pub name: String,

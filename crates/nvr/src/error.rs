@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 /// One problem in a configuration file, with where it is.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Problem {
     /// 1-based line (0: the file as a whole).
     pub line: usize,

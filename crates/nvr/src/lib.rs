@@ -70,6 +70,7 @@ pub struct Nvr {
 
 /// What a [`Nvr::reload`] changed.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct ReloadReport {
     /// Cameras started (new in the file).
     pub started: Vec<String>,

@@ -14,6 +14,7 @@ use prometheus_client::registry::Registry;
 
 /// A camera's label.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+#[non_exhaustive]
 pub struct CameraLabel {
     /// The camera's name.
     pub camera: String,

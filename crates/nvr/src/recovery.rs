@@ -126,6 +126,7 @@ pub fn final_name(partial: &Path) -> Option<PathBuf> {
 
 /// What [`recover`] did.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Recovery {
     /// The playable file now.
     pub path: PathBuf,

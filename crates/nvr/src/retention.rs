@@ -17,6 +17,7 @@ use crate::config::{CameraRetention, StoreConfig};
 
 /// One finished recording on disk.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct FinishedSegment {
     /// The camera it belongs to.
     pub camera: String,
@@ -30,6 +31,7 @@ pub struct FinishedSegment {
 
 /// Free and total bytes of the store's file system.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct DiskSpace {
     /// Bytes available to the recorder.
     pub free: u64,
@@ -87,6 +89,7 @@ impl fmt::Display for Reason {
 
 /// A segment to delete and why.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct Deletion {
     /// The segment.
     pub segment: FinishedSegment,

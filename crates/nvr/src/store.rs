@@ -12,6 +12,7 @@ use crate::retention::{self, DiskSpace, FinishedSegment};
 
 /// What one retention pass did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct RetentionReport {
     /// Segments deleted, per camera.
     pub deleted: BTreeMap<String, u64>,

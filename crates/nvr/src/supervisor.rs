@@ -57,22 +57,22 @@ impl CameraTask {
 
 /// The pipeline options of a camera.
 pub(crate) fn options(camera: &CameraConfig) -> Options {
-    Options {
-        fragmented: camera.fragmented,
-        fsync: camera.fsync,
-        segment: Some(camera.segment),
-        audio: camera.audio,
-        rtsp: RtspSettings {
-            transport: match camera.transport {
-                RtpTransport::Tcp => Transport::default(),
-                RtpTransport::Udp => "udp".parse().unwrap_or_default(),
-            },
-            user: camera.user.clone(),
-            password: camera.password.as_ref().map(|p| p.expose().to_string()),
-            ..RtspSettings::default()
-        },
-        ..Options::default()
-    }
+    let mut options = Options::default();
+    options.fragmented = camera.fragmented;
+    options.fsync = camera.fsync;
+    options.segment = Some(camera.segment);
+    options.audio = camera.audio;
+    options.rtsp = {
+        let mut settings = RtspSettings::default();
+        settings.transport = match camera.transport {
+            RtpTransport::Tcp => Transport::default(),
+            RtpTransport::Udp => "udp".parse().unwrap_or_default(),
+        };
+        settings.user = camera.user.clone();
+        settings.password = camera.password.as_ref().map(|p| p.expose().to_string());
+        settings
+    };
+    options
 }
 
 async fn supervise(

@@ -159,12 +159,12 @@ pub(crate) async fn run(
         })
         .collect::<anyhow::Result<Vec<_>>>()?;
     let reads_stdin = inputs.contains(&Mp3Input::Stdin);
-    let options = StreamOptions {
-        lead: args.lead()?,
-        stop_when_empty: args.stop_when_empty || reads_stdin,
-        // --title is the stream's title; without it each song's tags give it.
-        title_from_tags: args.title.is_none(),
-        ..StreamOptions::default()
+    let options = {
+        let mut options = StreamOptions::default();
+        options.lead = args.lead()?;
+        options.stop_when_empty = args.stop_when_empty || reads_stdin; // --title is the stream's title; without it each song's tags give it.
+        options.title_from_tags = args.title.is_none();
+        options
     };
     let mut stream = IcecastStream::spawn(config, options, inputs);
     let mut events = stream.events().expect("events are taken once");

@@ -230,37 +230,41 @@ impl Cli {
     }
 
     fn options(&self) -> anyhow::Result<Options> {
-        Ok(Options {
-            fragmented: self.fragmented,
-            fragment_duration: seconds("fragment-duration", self.fragment_duration)?,
-            faststart: self.faststart,
-            fsync: self.fsync,
-            segment: self.segment.map(|s| seconds("segment", s)).transpose()?,
-            duration: self.duration.map(|s| seconds("duration", s)).transpose()?,
-            video: !self.no_video,
-            audio: !self.no_audio,
-            rtsp: RtspSettings {
-                transport: self.transport,
-                allow_loss: !self.fail_on_loss,
-                teardown: self.teardown,
-                initial_timestamp: self.initial_timestamp,
-                user: self.user.clone(),
-                password: self.password.clone(),
-            },
-            hls: self.hls_mode,
-            remote: pipeline::remote::RemoteSettings {
-                token: self.token.clone(),
-                max_clients: self.max_clients,
-                client_queue: self.client_queue,
-                retry_for: self.retry_for.0,
-                ..Default::default()
-            },
-            burst: (self.burst > 0).then(|| Duration::from_millis(self.burst)),
-            frame_rate: self.fps,
-            track_ids: self.tracks.clone(),
-            realtime: self.realtime,
-            loop_input: self.loop_input,
-            ..Options::default()
+        Ok({
+            let mut options = Options::default();
+            options.fragmented = self.fragmented;
+            options.fragment_duration = seconds("fragment-duration", self.fragment_duration)?;
+            options.faststart = self.faststart;
+            options.fsync = self.fsync;
+            options.segment = self.segment.map(|s| seconds("segment", s)).transpose()?;
+            options.duration = self.duration.map(|s| seconds("duration", s)).transpose()?;
+            options.video = !self.no_video;
+            options.audio = !self.no_audio;
+            options.rtsp = {
+                let mut settings = RtspSettings::default();
+                settings.transport = self.transport;
+                settings.allow_loss = !self.fail_on_loss;
+                settings.teardown = self.teardown;
+                settings.initial_timestamp = self.initial_timestamp;
+                settings.user = self.user.clone();
+                settings.password = self.password.clone();
+                settings
+            };
+            options.hls = self.hls_mode;
+            options.remote = {
+                let mut settings = pipeline::remote::RemoteSettings::default();
+                settings.token = self.token.clone();
+                settings.max_clients = self.max_clients;
+                settings.client_queue = self.client_queue;
+                settings.retry_for = self.retry_for.0;
+                settings
+            };
+            options.burst = (self.burst > 0).then(|| Duration::from_millis(self.burst));
+            options.frame_rate = self.fps;
+            options.track_ids = self.tracks.clone();
+            options.realtime = self.realtime;
+            options.loop_input = self.loop_input;
+            options
         })
     }
 }

@@ -22,7 +22,8 @@
 //! # async fn record() -> Result<(), pipeline::Error> {
 //! let input = Endpoint::parse("rtsp://admin:secret@192.0.2.7/stream1", Direction::Input)?;
 //! let output = Endpoint::parse("camera.mp4", Direction::Output)?;
-//! let options = Options { duration: Some(Duration::from_secs(10)), ..Options::default() };
+//! let mut options = Options::default(); // #[non_exhaustive]: default, then set fields
+//! options.duration = Some(Duration::from_secs(10));
 //! let summary = Pipeline::new(input, output).with_options(options).run().await?;
 //! println!("wrote {:?}", summary.files);
 //! # Ok(())

@@ -21,6 +21,7 @@ pub enum HlsMode {
 
 /// RTSP input settings, with the spellings of retina's example client.
 #[derive(Clone)]
+#[non_exhaustive]
 pub struct RtspSettings {
     /// TCP (interleaved, the default) or UDP.
     pub transport: Transport,
@@ -66,6 +67,7 @@ impl fmt::Debug for RtspSettings {
 
 /// How a pipeline records.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct Options {
     /// MP4 file output: fragmented (`moof`/`mdat`) instead of plain.
     pub fragmented: bool,
@@ -165,6 +167,7 @@ pub struct Status {
 
 /// What a finished pipeline did.
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct Summary {
     /// The files written, finalized, in order.
     pub files: Vec<PathBuf>,
@@ -174,6 +177,7 @@ pub struct Summary {
 
 /// Settings of an `icecast://` output. `Debug` masks the admin password.
 #[derive(Clone, Default)]
+#[non_exhaustive]
 pub struct IcecastSettings {
     /// The stream's public description (`ice-name`, `ice-genre`, …); sample rate and
     /// channels are filled in from the track.

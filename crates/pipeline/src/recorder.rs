@@ -337,10 +337,8 @@ mod tests {
         for i in from..to {
             let wall = UNIX_EPOCH + Duration::from_millis(wall0 * 1000 + i as u64 * 100);
             let video = Packet::new(0, i * 9000, i % 10 == 0, Bytes::from_static(b"v"));
-            let audio = Packet {
-                duration: Some(4800),
-                ..Packet::new(1, i * 4800, true, Bytes::from_static(b"a"))
-            };
+            let audio =
+                Packet::new(1, i * 4800, true, Bytes::from_static(b"a")).with_duration(Some(4800));
             for p in [audio, video] {
                 if r.handle(InputEvent::Packet(p, wall)).unwrap() == Flow::Done {
                     return Flow::Done;
@@ -376,9 +374,8 @@ mod tests {
         let (mut r, files) = recorder(None, None, true);
         r.handle(InputEvent::Tracks(tracks())).unwrap();
         let wall = UNIX_EPOCH;
-        let audio = |dts: i64| Packet {
-            duration: Some(1024),
-            ..Packet::new(1, dts, true, Bytes::from_static(b"a"))
+        let audio = |dts: i64| {
+            Packet::new(1, dts, true, Bytes::from_static(b"a")).with_duration(Some(1024))
         };
         for p in [
             audio(-24_000),

@@ -30,9 +30,10 @@ async fn record(url: &str, out: &Path, options: Options) -> Result<Summary, pipe
 }
 
 fn for_secs(s: f64) -> Options {
-    Options {
-        duration: Some(Duration::from_secs_f64(s)),
-        ..Options::default()
+    {
+        let mut options = Options::default();
+        options.duration = Some(Duration::from_secs_f64(s));
+        options
     }
 }
 
@@ -203,14 +204,11 @@ async fn b_frames_like_ffmpeg(mount: &str, codec: &str, tcp_listen: bool) {
     let hls = dir.path().join("hls").join("index.m3u8");
     let (a, b, c) = tokio::join!(
         record(&url, &plain, for_secs(3.0)),
-        record(
-            &url,
-            &fragmented,
-            Options {
-                fragmented: true,
-                ..for_secs(3.0)
-            }
-        ),
+        record(&url, &fragmented, {
+            let mut options = for_secs(3.0);
+            options.fragmented = true;
+            options
+        }),
         record(&url, &hls, for_secs(3.0)),
     );
     for (what, r) in [("plain", a), ("fragmented", b), ("hls", c)] {
@@ -394,9 +392,10 @@ async fn with_rotation_a_timestamp_jump_starts_a_new_segment() {
     let dir = test_support::temp_dir();
     let url = camera.url("/h264");
     let pattern = dir.path().join("cam-%H%M%S.mp4");
-    let options = Options {
-        segment: Some(Duration::from_secs(3600)),
-        ..for_secs(4.0)
+    let options = {
+        let mut options = for_secs(4.0);
+        options.segment = Some(Duration::from_secs(3600));
+        options
     };
     let other = dir.path().join("other.mp4");
     let joiner = async {

@@ -46,16 +46,18 @@ async fn run(input: &Path, output: &Path, options: Options) -> Result<(), pipeli
 }
 
 fn no_audio() -> Options {
-    Options {
-        audio: false,
-        ..Options::default()
+    {
+        let mut options = Options::default();
+        options.audio = false;
+        options
     }
 }
 
 fn no_video() -> Options {
-    Options {
-        video: false,
-        ..Options::default()
+    {
+        let mut options = Options::default();
+        options.video = false;
+        options
     }
 }
 
@@ -194,9 +196,10 @@ async fn annexb_to_mp4_and_back_is_byte_identical() {
 
     // --fps (Options::frame_rate) wins over the SPS.
     let mp4 = dir.path().join("fps.mp4");
-    let options = Options {
-        frame_rate: Some(60.0),
-        ..Options::default()
+    let options = {
+        let mut options = Options::default();
+        options.frame_rate = Some(60.0);
+        options
     };
     run(&h264, &mp4, options).await.unwrap();
     let frames = sizes_and_keys(&mp4, "v:0").len() as f64;

@@ -75,10 +75,8 @@ async fn raw_mp3_packets_reach_a_listener() {
     let listener = listen(server.port(), "/raw");
     let samples = i64::from(header.samples());
     for (i, frame) in frames.iter().enumerate() {
-        let packet = Packet {
-            duration: Some(header.samples()),
-            ..Packet::new(0, i as i64 * samples, true, frame.clone())
-        };
+        let packet = Packet::new(0, i as i64 * samples, true, frame.clone())
+            .with_duration(Some(header.samples()));
         assert_eq!(writer.write(packet).await, raw::Flow::Continue);
     }
     writer.close();
@@ -128,10 +126,11 @@ async fn rtsp_camera_aac_reaches_a_listener() {
     let input = Endpoint::parse(&camera.url("/h264aac"), Direction::Input).unwrap();
     let url = format!("icecast://source:hackme@127.0.0.1:{}/cam", server.port());
     let output = Endpoint::parse(&url, Direction::Output).unwrap();
-    let options = Options {
-        video: false,
-        duration: Some(Duration::from_secs(3)),
-        ..Options::default()
+    let options = {
+        let mut options = Options::default();
+        options.video = false;
+        options.duration = Some(Duration::from_secs(3));
+        options
     };
     let listener = listen(server.port(), "/cam");
     let summary = Pipeline::new(input, output)

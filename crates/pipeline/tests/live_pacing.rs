@@ -66,9 +66,10 @@ async fn a_file_into_tcp_listen_arrives_at_its_media_pace() {
         Endpoint::parse(&format!("tcp://{addr}"), Direction::Input).unwrap(),
         Endpoint::parse(recording.to_str().unwrap(), Direction::Output).unwrap(),
     )
-    .with_options(Options {
-        remote: quick_reconnect(),
-        ..Options::default()
+    .with_options({
+        let mut options = Options::default();
+        options.remote = quick_reconnect();
+        options
     })
     .spawn();
     tokio::time::sleep(Duration::from_millis(100)).await;

@@ -38,9 +38,10 @@ async fn mp3_fixtures_to_mp4_keep_their_duration() {
         for fragmented in [false, true] {
             let out = dir.path().join(format!("{name}-{fragmented}.mp4"));
             let input = Endpoint::parse(mp3.to_str().unwrap(), Direction::Input).unwrap();
-            let options = Options {
-                fragmented,
-                ..Options::default()
+            let options = {
+                let mut options = Options::default();
+                options.fragmented = fragmented;
+                options
             };
             let summary = Pipeline::new(input, mp4_out(&out))
                 .with_options(options)
@@ -183,10 +184,7 @@ async fn raw_mp3_packets_round_trip_through_mp4() {
     for f in mp3_frames::Frames::new(&data) {
         format.get_or_insert((f.header.sample_rate(), f.header.mode().channels()));
         let bytes = data.slice(f.offset as usize..f.offset as usize + f.len());
-        packets.push(Packet {
-            duration: Some(f.samples()),
-            ..Packet::new(0, t, true, bytes)
-        });
+        packets.push(Packet::new(0, t, true, bytes).with_duration(Some(f.samples())));
         t += i64::from(f.samples());
     }
     let (rate, channels) = format.unwrap();
@@ -209,9 +207,10 @@ async fn raw_packets_round_trip_raw_to_raw_and_through_mp4() {
     let server = RtspServer::start_default();
     let (mut reader, output) = raw::output(64);
     let input = Endpoint::parse(&server.url("/h264aac"), Direction::Input).unwrap();
-    let options = Options {
-        duration: Some(Duration::from_secs(2)),
-        ..Options::default()
+    let options = {
+        let mut options = Options::default();
+        options.duration = Some(Duration::from_secs(2));
+        options
     };
     let handle = Pipeline::new(input, output).with_options(options).spawn();
     let mut packets = Vec::new();
@@ -271,9 +270,10 @@ async fn raw_writer_learns_when_the_pipeline_finished() {
     let dir = test_support::temp_dir();
     let out = dir.path().join("limited.mp4");
     let handle = Pipeline::new(input, mp4_out(&out))
-        .with_options(Options {
-            duration: Some(Duration::from_millis(100)),
-            ..Options::default()
+        .with_options({
+            let mut options = Options::default();
+            options.duration = Some(Duration::from_millis(100));
+            options
         })
         .spawn();
     let mut flows = Vec::new();
@@ -326,9 +326,10 @@ async fn faststart_puts_moov_first() {
     let mp3 = test_support::fixture("mpeg1-44100-joint-vbr-v2.mp3");
     let out = dir.path().join("fast.mp4");
     let input = Endpoint::parse(mp3.to_str().unwrap(), Direction::Input).unwrap();
-    let options = Options {
-        faststart: true,
-        ..Options::default()
+    let options = {
+        let mut options = Options::default();
+        options.faststart = true;
+        options
     };
     Pipeline::new(input, mp4_out(&out))
         .with_options(options)
@@ -352,10 +353,11 @@ async fn mp3_to_vod_hls() {
     let hls = dir.path().join("vod/");
     let input = Endpoint::parse(mp3.to_str().unwrap(), Direction::Input).unwrap();
     let output = Endpoint::parse(&format!("{}/", hls.display()), Direction::Output).unwrap();
-    let options = Options {
-        hls: pipeline::HlsMode::Vod,
-        fragment_duration: Duration::from_secs(1),
-        ..Options::default()
+    let options = {
+        let mut options = Options::default();
+        options.hls = pipeline::HlsMode::Vod;
+        options.fragment_duration = Duration::from_secs(1);
+        options
     };
     let summary = Pipeline::new(input, output)
         .with_options(options)

@@ -210,9 +210,10 @@ async fn h264_aac_in_every_mp4_form_to_mp4_and_fmp4_packet_for_packet() {
                 "{}-out-{fragmented_out}.mp4",
                 source.file_stem().unwrap().to_string_lossy()
             ));
-            let options = Options {
-                fragmented: fragmented_out,
-                ..Options::default()
+            let options = {
+                let mut options = Options::default();
+                options.fragmented = fragmented_out;
+                options
             };
             run(source, &out, options).await.unwrap();
             assert_same_packets(source, &out, "v:0");
@@ -302,9 +303,10 @@ async fn h265_mp3_and_m4a_packet_for_packet() {
         for fragmented in [false, true] {
             let name = source.file_stem().unwrap().to_string_lossy();
             let out = dir.path().join(format!("{name}-out-{fragmented}.mp4"));
-            let options = Options {
-                fragmented,
-                ..Options::default()
+            let options = {
+                let mut options = Options::default();
+                options.fragmented = fragmented;
+                options
             };
             run(source, &out, options).await.unwrap();
             for stream in streams {
@@ -357,9 +359,10 @@ async fn round_trips_through_fmp4_and_hls() {
     let dir = test_support::temp_dir();
     let source = make(dir.path(), "source.mp4", &[VIDEO, AUDIO], H264_AAC);
     let fragmented = dir.path().join("fragmented.mp4");
-    let options = Options {
-        fragmented: true,
-        ..Options::default()
+    let options = {
+        let mut options = Options::default();
+        options.fragmented = true;
+        options
     };
     run(&source, &fragmented, options).await.unwrap();
     let back = dir.path().join("back.mp4");
@@ -522,9 +525,10 @@ async fn the_track_selector_picks_tracks_by_id() {
     assert_same_packets(&source, &default, "a:0");
 
     let picked = dir.path().join("picked.mp4");
-    let options = Options {
-        track_ids: vec![3],
-        ..Options::default()
+    let options = {
+        let mut options = Options::default();
+        options.track_ids = vec![3];
+        options
     };
     run(&source, &picked, options).await.unwrap();
     assert_eq!(streams(&picked), 1);
@@ -536,9 +540,10 @@ async fn the_track_selector_picks_tracks_by_id() {
         "44100"
     );
 
-    let options = Options {
-        track_ids: vec![9],
-        ..Options::default()
+    let options = {
+        let mut options = Options::default();
+        options.track_ids = vec![9];
+        options
     };
     let err = run(&source, &dir.path().join("none.mp4"), options)
         .await

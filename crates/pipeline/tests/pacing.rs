@@ -71,10 +71,11 @@ async fn a_looped_file_continues_its_times() {
         ],
     );
     let out = dir.path().join("looped.mp4");
-    let options = Options {
-        loop_input: true,
-        duration: Some(Duration::from_millis(2500)),
-        ..Options::default()
+    let options = {
+        let mut options = Options::default();
+        options.loop_input = true;
+        options.duration = Some(Duration::from_millis(2500));
+        options
     };
     run(&source, &out, options).await;
     let video = assert_continuous(&out, "v:0");
@@ -123,9 +124,10 @@ async fn realtime_takes_the_media_time() {
     );
     let out = dir.path().join("out.m4a");
     let started = Instant::now();
-    let options = Options {
-        realtime: true,
-        ..Options::default()
+    let options = {
+        let mut options = Options::default();
+        options.realtime = true;
+        options
     };
     run(&source, &out, options).await;
     // Pacing, not speed: the last packet cannot leave before its time.

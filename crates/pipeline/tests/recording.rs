@@ -84,14 +84,16 @@ async fn h264_aac_to_plain_and_fragmented_mp4() {
     let plain = dir.path().join("plain.mp4");
     let fragmented = dir.path().join("fragmented.mp4");
     let url = server.url("/h264aac");
-    let base = Options {
-        duration: secs(3.0),
-        ..Options::default()
+    let base = {
+        let mut options = Options::default();
+        options.duration = secs(3.0);
+        options
     };
-    let frag = Options {
-        fragmented: true,
-        fragment_duration: Duration::from_secs(1),
-        ..base.clone()
+    let frag = {
+        let mut options = base.clone();
+        options.fragmented = true;
+        options.fragment_duration = Duration::from_secs(1);
+        options
     };
     // One after the other: a second client joining gst-rtsp-server's shared media sees a
     // sequence number gap before its first packet, which counts as loss.
@@ -120,10 +122,11 @@ async fn h265_to_plain_and_fragmented_mp4() {
     let url = server.url("/h265");
     for fragmented in [false, true] {
         let file = dir.path().join(format!("h265-{fragmented}.mp4"));
-        let options = Options {
-            duration: secs(2.0),
-            fragmented,
-            ..Options::default()
+        let options = {
+            let mut options = Options::default();
+            options.duration = secs(2.0);
+            options.fragmented = fragmented;
+            options
         };
         record(&url, &file, options).await;
         let probe = ffprobe::probe(&file);
@@ -143,10 +146,11 @@ async fn hls_playlist_has_the_recorded_duration() {
         return;
     };
     let playlist = dir.path().join("hls/live.m3u8");
-    let options = Options {
-        duration: secs(4.0),
-        fragment_duration: Duration::from_secs(1),
-        ..Options::default()
+    let options = {
+        let mut options = Options::default();
+        options.duration = secs(4.0);
+        options.fragment_duration = Duration::from_secs(1);
+        options
     };
     let summary = record(&server.url("/h264aac"), &playlist, options).await;
     assert_eq!(summary.files, vec![playlist.clone()]);
@@ -172,9 +176,10 @@ async fn rotation_survives_a_server_restart() {
     let pattern = dir.path().join("cam-%H%M%S.mp4");
     let input = Endpoint::parse(&server.url("/h264aac"), Direction::Input).unwrap();
     let output = Endpoint::parse(pattern.to_str().unwrap(), Direction::Output).unwrap();
-    let options = Options {
-        segment: Some(Duration::from_secs(2)),
-        ..Options::default()
+    let options = {
+        let mut options = Options::default();
+        options.segment = Some(Duration::from_secs(2));
+        options
     };
     let handle = Pipeline::new(input, output).with_options(options).spawn();
     let status = handle.status();
@@ -238,10 +243,11 @@ async fn packets_one_by_one_without_bursts() {
         return;
     };
     let file = dir.path().join("one-by-one.mp4");
-    let options = Options {
-        duration: secs(2.0),
-        burst: None,
-        ..Options::default()
+    let options = {
+        let mut options = Options::default();
+        options.duration = secs(2.0);
+        options.burst = None;
+        options
     };
     let summary = record(&server.url("/h264aac"), &file, options).await;
     assert_eq!(summary.files, vec![file.clone()]);
@@ -254,10 +260,11 @@ async fn no_video_records_audio_only() {
         return;
     };
     let file = dir.path().join("audio.mp4");
-    let options = Options {
-        duration: secs(1.5),
-        video: false,
-        ..Options::default()
+    let options = {
+        let mut options = Options::default();
+        options.duration = secs(1.5);
+        options.video = false;
+        options
     };
     record(&server.url("/h264aac"), &file, options).await;
     let probe = ffprobe::probe(&file);

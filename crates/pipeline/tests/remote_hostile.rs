@@ -219,9 +219,10 @@ async fn a_good_client_records_while_hostile_peers_hold_the_server() {
 
     // The good client: 3 s of the camera into an MP4.
     let file = dir.path().join("good.mp4");
-    let mut options = Options {
-        duration: Some(Duration::from_secs(3)),
-        ..Options::default()
+    let mut options = {
+        let mut options = Options::default();
+        options.duration = Some(Duration::from_secs(3));
+        options
     };
     options.remote.token = Some(TOKEN.into());
     let remote = Endpoint::parse(&format!("tcp://127.0.0.1:{port}"), Direction::Input).unwrap();

@@ -91,9 +91,10 @@ async fn tcp_input_reconnects_with_backoff_and_ends_at_goodbye() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn tcp_input_with_a_wrong_token_fails_at_once() {
-    let server = server(RemoteSettings {
-        token: Some("s3cret".into()),
-        ..RemoteSettings::default()
+    let server = server({
+        let mut settings = RemoteSettings::default();
+        settings.token = Some("s3cret".into());
+        settings
     });
     let mut options = Options::default();
     options.remote.token = Some("guess".into());

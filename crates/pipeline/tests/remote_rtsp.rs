@@ -141,9 +141,10 @@ async fn camera_served_to_a_recording_client_and_a_slow_one() {
     let dir = test_support::temp_dir();
     let port = test_support::free_port();
 
-    let mut options = Options {
-        duration: Some(Duration::from_secs(6)),
-        ..Options::default()
+    let mut options = {
+        let mut options = Options::default();
+        options.duration = Some(Duration::from_secs(6));
+        options
     };
     // A short queue and small socket buffers, so that 3 s without reading overflow.
     options.remote.client_queue = 24;

@@ -46,9 +46,10 @@ async fn camera_to_ts_is_read_by_ffprobe_and_decodes() {
     let out = dir.path().join("out.ts");
     let input = Endpoint::parse(&server.url("/h264aac"), Direction::Input).unwrap();
     let output = Endpoint::parse(out.to_str().unwrap(), Direction::Output).unwrap();
-    let options = Options {
-        duration: Some(Duration::from_secs(3)),
-        ..Options::default()
+    let options = {
+        let mut options = Options::default();
+        options.duration = Some(Duration::from_secs(3));
+        options
     };
     let summary = Pipeline::new(input, output)
         .with_options(options)

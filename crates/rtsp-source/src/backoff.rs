@@ -7,8 +7,11 @@ use std::time::Duration;
 
 use media_core::Backoff;
 
-/// How the supervisor reconnects.
+/// How the supervisor reconnects. `ReconnectOptions::default()` and the setters below
+/// (`ReconnectOptions::default().initial_delay(d).max_attempts(Some(3))`), so that a new
+/// option is not a breaking change.
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub struct ReconnectOptions {
     /// Delay before the first retry (default 1 s).
     pub initial_delay: Duration,
@@ -41,6 +44,48 @@ impl Default for ReconnectOptions {
 }
 
 impl ReconnectOptions {
+    /// Sets [`ReconnectOptions::initial_delay`](#structfield.initial_delay).
+    #[must_use]
+    pub fn initial_delay(mut self, delay: Duration) -> Self {
+        self.initial_delay = delay;
+        self
+    }
+
+    /// Sets [`ReconnectOptions::max_delay`](#structfield.max_delay).
+    #[must_use]
+    pub fn max_delay(mut self, delay: Duration) -> Self {
+        self.max_delay = delay;
+        self
+    }
+
+    /// Sets [`ReconnectOptions::multiplier`](#structfield.multiplier).
+    #[must_use]
+    pub fn multiplier(mut self, multiplier: f64) -> Self {
+        self.multiplier = multiplier;
+        self
+    }
+
+    /// Sets [`ReconnectOptions::jitter`](#structfield.jitter).
+    #[must_use]
+    pub fn jitter(mut self, jitter: f64) -> Self {
+        self.jitter = jitter;
+        self
+    }
+
+    /// Sets [`ReconnectOptions::max_attempts`](#structfield.max_attempts).
+    #[must_use]
+    pub fn max_attempts(mut self, attempts: Option<u32>) -> Self {
+        self.max_attempts = attempts;
+        self
+    }
+
+    /// Sets [`ReconnectOptions::stop_on_permanent_error`](#structfield.stop_on_permanent_error).
+    #[must_use]
+    pub fn stop_on_permanent_error(mut self, stop: bool) -> Self {
+        self.stop_on_permanent_error = stop;
+        self
+    }
+
     /// The shared backoff these options describe (`max_delay` at most
     /// [`crate::MAX_WAIT`]).
     pub fn backoff(&self) -> Backoff {

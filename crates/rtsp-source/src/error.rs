@@ -108,9 +108,9 @@ pub enum Error {
         status: Option<u16>,
         /// What went wrong, in one line (from retina's description, URLs masked).
         detail: String,
-        /// retina's full description, with the connection and message context.
+        /// The RTSP library's full description, with the connection and message context.
         #[source]
-        source: retina::Error,
+        source: ProtocolError,
     },
 
     /// `TEARDOWN` did not finish in time.
@@ -154,8 +154,32 @@ impl Error {
             stage,
             status,
             detail,
-            source,
+            source: ProtocolError(source),
         }
+    }
+}
+
+/// The RTSP library's own error, kept opaque so that upgrading it is not a breaking change
+/// for users of this crate: its `Display` is the full description (connection, message
+/// context, bytes received) and [`std::error::Error::source`] continues the chain.
+#[derive(Clone)]
+pub struct ProtocolError(retina::Error);
+
+impl std::fmt::Display for ProtocolError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Display::fmt(&self.0, f)
+    }
+}
+
+impl std::fmt::Debug for ProtocolError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Debug::fmt(&self.0, f)
+    }
+}
+
+impl std::error::Error for ProtocolError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        std::error::Error::source(&self.0)
     }
 }
 

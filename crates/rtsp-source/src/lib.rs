@@ -56,11 +56,9 @@
 //! rt.block_on(async {
 //!     // Port 9 (discard) on loopback: the connection is refused.
 //!     let options = RtspOptions::new("rtsp://user:pw@127.0.0.1:9/cam")?;
-//!     let reconnect = ReconnectOptions {
-//!         initial_delay: Duration::from_millis(10),
-//!         max_attempts: Some(2),
-//!         ..Default::default()
-//!     };
+//!     let reconnect = ReconnectOptions::default()
+//!         .initial_delay(Duration::from_millis(10))
+//!         .max_attempts(Some(2));
 //!     let events: Vec<Event> = ReconnectingSource::new(options, reconnect)
 //!         .into_stream()
 //!         .collect()
@@ -95,7 +93,7 @@ mod track;
 mod url;
 
 pub use backoff::ReconnectOptions;
-pub use error::Error;
+pub use error::{Error, ProtocolError};
 pub use event::{Event, Frame};
 pub use options::{
     InitialTimestamp, MAX_WAIT, Pick, RtspOptions, SessionIdPolicy, StreamSelection, Teardown,

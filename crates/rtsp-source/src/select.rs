@@ -64,6 +64,7 @@ impl Offer {
 
 /// The outcome of selection.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Selected {
     /// Chosen streams: `(sdp index, codec)`, video first, then audio.
     pub chosen: Vec<(usize, Codec)>,

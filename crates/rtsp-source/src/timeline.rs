@@ -36,6 +36,7 @@ const MAX_REORDER: usize = 16;
 
 /// A frame's times, in ticks of the track's clock, re-based across jumps.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Timing {
     /// Presentation time.
     pub presentation: i64,

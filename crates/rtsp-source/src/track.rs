@@ -101,6 +101,7 @@ pub enum ParameterSets {
 
 /// What a video track looks like, once its parameters are known.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct VideoInfo {
     /// Display width in pixels (after cropping).
     pub width: u32,
@@ -133,6 +134,7 @@ impl VideoInfo {
 
 /// What an audio track carries.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct AudioInfo {
     /// Samples per second per channel.
     pub sample_rate: u32,
@@ -146,6 +148,7 @@ pub struct AudioInfo {
 
 /// One track of a session, as a recorder needs it.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct TrackInfo {
     /// Index of this track in [`Tracks::tracks`] and in [`crate::Frame::track`].
     pub index: usize,
@@ -185,6 +188,7 @@ impl TrackInfo {
 
 /// A stream of the SDP that is not recorded, and why.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct SkippedStream {
     /// Index of the stream in the server's SDP.
     pub stream_index: usize,

@@ -15,6 +15,7 @@ use crate::Error;
 ///
 /// `Debug` shows the user name and hides the password.
 #[derive(Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Credentials {
     /// User name.
     pub username: String,
@@ -94,8 +95,9 @@ impl CameraUrl {
         Ok(CameraUrl { url, credentials })
     }
 
-    /// The URL without user information, as sent to the server.
-    pub fn url(&self) -> &url::Url {
+    /// The URL without user information, as sent to the server. Crate-private: the `url`
+    /// crate's type stays out of the public API (see README, foreign types).
+    pub(crate) fn url(&self) -> &url::Url {
         &self.url
     }
 

@@ -102,11 +102,9 @@ async fn reconnects_after_kill(transport: Transport) {
         return;
     }
     let mut server = RtspServer::start_default();
-    let reconnect = ReconnectOptions {
-        initial_delay: Duration::from_millis(200),
-        max_delay: Duration::from_secs(1),
-        ..Default::default()
-    };
+    let reconnect = ReconnectOptions::default()
+        .initial_delay(Duration::from_millis(200))
+        .max_delay(Duration::from_secs(1));
     let source = ReconnectingSource::new(
         options(&server.url("/h264")).transport(transport),
         reconnect,

@@ -85,7 +85,14 @@ async fn session_id_that_changes_between_setups() {
 
     let e = RtspSource::connect(opts.clone()).await.unwrap_err();
     match &e {
-        Error::Rtsp { stage, .. } => assert_eq!(*stage, "SETUP", "{e}"),
+        Error::Rtsp { stage, source, .. } => {
+            assert_eq!(*stage, "SETUP", "{e}");
+            // The RTSP library's error stays reachable as an opaque source (not a retina
+            // type in this crate's API), with its full text.
+            let full = std::error::Error::source(&e).map(ToString::to_string);
+            assert_eq!(full, Some(source.to_string()));
+            assert!(source.to_string().contains("ession"), "{source}");
+        }
         other => panic!("{other}"),
     }
 

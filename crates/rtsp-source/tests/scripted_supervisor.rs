@@ -23,10 +23,7 @@ fn options(url: &str) -> RtspOptions {
 #[tokio::test]
 async fn supervisor_reconnects_after_eof_with_a_discontinuity() {
     let mock = Mock::start(Script::audio(pcma(0, 1..=3), Then::Close)).await;
-    let reconnect = ReconnectOptions {
-        initial_delay: Duration::from_millis(20),
-        ..Default::default()
-    };
+    let reconnect = ReconnectOptions::default().initial_delay(Duration::from_millis(20));
     let source = ReconnectingSource::new(options(&mock.url()), reconnect);
     let stop = source.stop_handle();
     let mut events = Box::pin(source.into_stream());
@@ -92,13 +89,11 @@ async fn supervisor_gives_up_on_refused_credentials() {
 async fn supervisor_backs_off_then_gives_up_after_max_attempts() {
     // Nothing listens on this port: every connection is refused.
     let port = test_support::free_port();
-    let reconnect = ReconnectOptions {
-        initial_delay: Duration::from_millis(20),
-        max_delay: Duration::from_millis(50),
-        jitter: 0.0,
-        max_attempts: Some(4),
-        ..Default::default()
-    };
+    let reconnect = ReconnectOptions::default()
+        .initial_delay(Duration::from_millis(20))
+        .max_delay(Duration::from_millis(50))
+        .jitter(0.0)
+        .max_attempts(Some(4));
     let source = ReconnectingSource::new(options(&format!("rtsp://127.0.0.1:{port}/x")), reconnect);
     let mut events = Box::pin(source.into_stream());
     let evs = collect_until(&mut events, LIMIT, |_| false).await;
@@ -141,10 +136,7 @@ async fn supervisor_waits_out_the_stale_session_before_reconnecting() {
         ..Script::audio(pcma(0, 1..=2), Then::Close)
     })
     .await;
-    let reconnect = ReconnectOptions {
-        initial_delay: Duration::from_millis(1),
-        ..Default::default()
-    };
+    let reconnect = ReconnectOptions::default().initial_delay(Duration::from_millis(1));
     let options = options(&mock.url()).teardown(rtsp_source::Teardown::Always);
     let source = ReconnectingSource::new(options, reconnect);
     let stop = source.stop_handle();
@@ -190,10 +182,7 @@ async fn supervisor_waits_out_the_stale_session_before_reconnecting() {
 /// connection: disconnect, back off, reconnect, discontinuity.
 #[tokio::test]
 async fn supervisor_reconnects_after_idle_timeout_and_stream_errors() {
-    let reconnect = ReconnectOptions {
-        initial_delay: Duration::from_millis(1),
-        ..Default::default()
-    };
+    let reconnect = ReconnectOptions::default().initial_delay(Duration::from_millis(1));
     // Silence after two frames.
     let silent = Mock::start(Script::audio(pcma(0, 1..=2), Then::Hang)).await;
     // A truncated RTP packet: retina fails the stream. (Not an unknown SSRC: retina takes

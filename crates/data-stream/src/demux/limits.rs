@@ -4,6 +4,7 @@ use std::time::Duration;
 
 /// Limits of a receiving connection. Every one has a default and its own error.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Limits {
     /// Largest frame ([`crate::Error::FrameTooLarge`]); used by the transport adapters.
     pub max_frame_size: usize,

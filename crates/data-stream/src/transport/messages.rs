@@ -21,6 +21,7 @@ use crate::{Error, Result};
 
 /// A text stream read whole, with the byte streams it attached.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct TextMessage {
     /// The text stream's info (trailer attributes merged).
     pub info: StreamInfo,
@@ -32,6 +33,7 @@ pub struct TextMessage {
 
 /// One attached byte stream, read whole.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct ReceivedAttachment {
     /// The byte stream's info (name, MIME type...).
     pub info: StreamInfo,

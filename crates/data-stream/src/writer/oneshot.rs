@@ -26,6 +26,7 @@ use crate::{Error, Result};
 /// after the text, its id listed in the text's `attached_stream_ids` (LiveKit JS
 /// `sendText(text, {attachments})`).
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct Attachment {
     /// Name of the byte stream (usually a file name).
     pub name: String,

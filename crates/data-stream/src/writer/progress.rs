@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 /// Bytes of content queued for the transport, of the total, before compression.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct SendProgress {
     /// Content bytes queued so far (before compression).
     pub sent: u64,

@@ -84,14 +84,8 @@ fn read(
             )));
         }
         let header_length = if header.has_crc { 9 } else { 7 };
-        let packet = Packet {
-            track: 0,
-            dts: samples,
-            cts_offset: 0,
-            duration: Some(header.samples()),
-            keyframe: true,
-            data: frame.data.slice(header_length..),
-        };
+        let packet = Packet::new(0, samples, true, frame.data.slice(header_length..))
+            .with_duration(Some(header.samples()));
         samples += i64::from(header.samples());
         offset += frame.data.len();
         if tx

@@ -167,18 +167,18 @@ impl Input<'_> {
         })?;
         let duration = i64::from(self.frame_duration);
         let cts_offset = i64::from(timed.presentation_offset) * duration;
-        let packet = Packet {
-            track: 0,
-            dts: i64::try_from(timed.decode).unwrap_or(i64::MAX) * duration,
-            cts_offset: i32::try_from(cts_offset).map_err(|_| {
-                self.invalid(format!(
-                    "a picture shown {cts_offset} ticks after it is decoded"
-                ))
-            })?,
-            duration: Some(self.frame_duration),
-            keyframe: unit.key,
+        let packet = Packet::new(
+            0,
+            i64::try_from(timed.decode).unwrap_or(i64::MAX) * duration,
+            unit.key,
             data,
-        };
+        )
+        .with_cts_offset(i32::try_from(cts_offset).map_err(|_| {
+            self.invalid(format!(
+                "a picture shown {cts_offset} ticks after it is decoded"
+            ))
+        })?)
+        .with_duration(Some(self.frame_duration));
         Ok(self
             .tx
             .blocking_send(InputEvent::Packet(packet, SystemTime::now()))

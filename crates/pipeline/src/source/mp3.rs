@@ -90,14 +90,7 @@ fn read<R: Read>(
             Some(_) => {}
         }
         let duration = frame.samples();
-        let packet = Packet {
-            track: 0,
-            dts: samples,
-            cts_offset: 0,
-            duration: Some(duration),
-            keyframe: true,
-            data: frame.data,
-        };
+        let packet = Packet::new(0, samples, true, frame.data).with_duration(Some(duration));
         samples += i64::from(duration);
         if tx
             .blocking_send(InputEvent::Packet(packet, SystemTime::now()))

@@ -111,14 +111,9 @@ fn read(
                 duration = u32::try_from(granule - samples).unwrap_or(duration);
             }
         }
-        held = Some(Packet {
-            track: 0,
-            dts: samples,
-            cts_offset: 0,
-            duration: Some(duration),
-            keyframe: true,
-            data: Bytes::from(packet.data),
-        });
+        held = Some(
+            Packet::new(0, samples, true, Bytes::from(packet.data)).with_duration(Some(duration)),
+        );
         samples += i64::from(duration);
         if end_of_stream {
             break;

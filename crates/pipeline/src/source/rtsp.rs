@@ -235,18 +235,22 @@ impl TrackMap {
             return None;
         }
         let track = self.index_of(frame.track)?;
-        Some(Packet {
-            track,
-            dts: frame.decode_timestamp,
+        Some(
+            Packet::new(
+                track,
+                frame.decode_timestamp,
+                frame.keyframe,
+                frame.data.clone(),
+            )
             // B-frames: shown after frames decoded later. Offsets beyond i32 (over six
             // hours at 90 kHz) cannot be real reordering; they are clamped, not wrapped.
-            cts_offset: frame
-                .composition_offset()
-                .clamp(i64::from(i32::MIN), i64::from(i32::MAX)) as i32,
-            duration: frame.duration,
-            keyframe: frame.keyframe,
-            data: frame.data.clone(),
-        })
+            .with_cts_offset(
+                frame
+                    .composition_offset()
+                    .clamp(i64::from(i32::MIN), i64::from(i32::MAX)) as i32,
+            )
+            .with_duration(frame.duration),
+        )
     }
 }
 

@@ -421,14 +421,9 @@ impl<'a> Output<'a> {
             input: format!("MP4 track {}", self.tracks[index].track_id),
             reason: format!("composition offset {} out of range", meta.cts_offset),
         })?;
-        let packet = Packet {
-            track: index,
-            dts,
-            cts_offset,
-            duration: Some(meta.duration),
-            keyframe: meta.keyframe,
-            data,
-        };
+        let packet = Packet::new(index, dts, meta.keyframe, data)
+            .with_cts_offset(cts_offset)
+            .with_duration(Some(meta.duration));
         self.hold(seconds, InputEvent::Packet(packet, SystemTime::now()));
         let ready = media_seconds + self.least_shift();
         Ok(self.release(Some(ready)))
