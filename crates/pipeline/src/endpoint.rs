@@ -17,6 +17,8 @@
 //! | `icecast://user:pass@host:port/mount` | — | Icecast source |
 //! | `tcp-listen://[addr]:port` | — | packet server for network clients (default address 127.0.0.1) |
 //! | `*.ts` | MPEG-TS file | MPEG-TS file |
+//! | `srt://host:port[?streamid=…&passphrase=…&latency=MS]` | SRT caller, MPEG-TS inside | SRT caller, MPEG-TS inside |
+//! | `srt-listen://[addr]:port[?passphrase=…&latency=MS]` | SRT listener (one caller; default address 127.0.0.1) | SRT listener (waits for one caller) |
 //!
 //! Anything else is [`Error::UnsupportedEndpoint`], naming the string and the direction.
 //! Raw packet endpoints exist only as values (see [`crate::raw`]). Credentials in URLs never appear
@@ -91,6 +93,10 @@ pub enum Endpoint {
     TcpListen(String),
     /// MPEG transport stream file (input and output).
     TsFile(PathBuf),
+    /// SRT caller with MPEG-TS inside, `srt://host:port?…` (input and output).
+    Srt(SecretUrl),
+    /// SRT listener with MPEG-TS inside, `srt-listen://[addr]:port?…` (input and output).
+    SrtListen(SecretUrl),
     /// Packets written from code through a [`crate::raw::RawWriter`] (input).
     RawInput(RawInput),
     /// Packets read by code through a [`crate::raw::RawReader`] (output).
@@ -114,6 +120,14 @@ impl Endpoint {
                 // No address: loopback (serving beyond it needs a token).
                 let s = s.replacen("://:", "://127.0.0.1:", 1);
                 Endpoint::TcpListen(host_port(&s).ok_or_else(unsupported)?)
+            }
+            (Some("srt" | "srt-listen"), _) => {
+                // Checked now: a bad option fails before anything starts.
+                let config = crate::srt::SrtConfig::parse(s)?;
+                match config.mode {
+                    crate::srt::Mode::Caller => Endpoint::Srt(config.url),
+                    crate::srt::Mode::Listener => Endpoint::SrtListen(config.url),
+                }
             }
             (Some(_), _) => return Err(unsupported()),
             (None, _) if s == "-" => match direction {
@@ -175,7 +189,10 @@ fn file_endpoint(path: &Path, direction: Direction) -> Option<Endpoint> {
 impl fmt::Display for Endpoint {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Endpoint::Rtsp(url) | Endpoint::Icecast(url) => write!(f, "{url}"),
+            Endpoint::Rtsp(url)
+            | Endpoint::Icecast(url)
+            | Endpoint::Srt(url)
+            | Endpoint::SrtListen(url) => write!(f, "{url}"),
             Endpoint::Tcp(addr) => write!(f, "tcp://{addr}"),
             Endpoint::TcpListen(addr) => write!(f, "tcp-listen://{addr}"),
             Endpoint::Mp3File(p)

@@ -96,6 +96,7 @@ async fn run_source(
         }
         Endpoint::Stdin => mp3::run_stdin(tx.clone(), stop).await,
         Endpoint::TsFile(path) => ts::run_file(path, tx.clone(), stop).await,
+        Endpoint::Srt(url) | Endpoint::SrtListen(url) => ts::srt::run(&url, tx.clone(), stop).await,
         Endpoint::RawInput(raw) => raw::run(raw, &tx, stop).await,
         Endpoint::Tcp(addr) => tcp::run(&addr, &options, &tx, stop).await,
         other => Err(Error::UnsupportedEndpoint {
