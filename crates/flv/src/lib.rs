@@ -229,6 +229,38 @@ pub fn audio(data: &Bytes) -> Result<AudioTag, Error> {
     }
 }
 
+/// The sample rate and channel count of an AAC AudioSpecificConfig (ISO/IEC 14496-3
+/// §1.6.2.1: object type, sampling frequency index or an explicit 24-bit rate, channel
+/// configuration); `None` when it is too short or names no rate or channels.
+pub fn aac_rate_channels(config: &[u8]) -> Option<(u32, u16)> {
+    const RATES: [u32; 13] = [
+        96_000, 88_200, 64_000, 48_000, 44_100, 32_000, 24_000, 22_050, 16_000, 12_000, 11_025,
+        8_000, 7_350,
+    ];
+    let bits = |at: usize, n: usize| -> Option<u32> {
+        let mut v = 0u32;
+        for i in at..at + n {
+            let byte = *config.get(i / 8)?;
+            v = (v << 1) | u32::from((byte >> (7 - i % 8)) & 1);
+        }
+        Some(v)
+    };
+    let mut at = 5;
+    if bits(0, 5)? == 31 {
+        at += 6; // escaped object type
+    }
+    let index = bits(at, 4)? as usize;
+    at += 4;
+    let rate = if index == 15 {
+        at += 24;
+        bits(at - 24, 24)?
+    } else {
+        *RATES.get(index)?
+    };
+    let channels = bits(at, 4)? as u16;
+    (rate > 0 && channels > 0).then_some((rate, channels))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -302,12 +334,20 @@ mod tests {
         );
     }
 
+    #[test]
+    fn reads_aac_configs() {
+        assert_eq!(aac_rate_channels(&[0x11, 0x90]), Some((48_000, 2)));
+        assert_eq!(aac_rate_channels(&[0x12, 0x08]), Some((44_100, 1)));
+        assert_eq!(aac_rate_channels(&[0x12]), None);
+    }
+
     proptest::proptest! {
         #[test]
         fn never_panics(data in proptest::collection::vec(proptest::num::u8::ANY, 0..32)) {
             let data = Bytes::from(data);
             let _ = video(&data);
             let _ = audio(&data);
+            let _ = aac_rate_channels(&data);
         }
     }
 }

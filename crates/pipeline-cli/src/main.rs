@@ -51,10 +51,11 @@ struct Cli {
     /// between the inputs and the output.
     ///
     /// Input: rtsp://[user:pass@]host[:port]/path, an .mp4/.m4a file (plain or
-    /// fragmented), .h264/.h265 (Annex B), .aac (ADTS), .mp3, .opus/.ogg (Ogg Opus), .ts,
-    /// - (MP3 on stdin), tcp://host:port (a tcp-listen:// packet server), or
-    /// srt://host:port / srt-listen://[addr]:port (MPEG-TS over SRT; ?passphrase=,
-    /// ?streamid=, ?latency=MS).
+    /// fragmented), .h264/.h265 (Annex B), .aac (ADTS), .mp3, .opus/.ogg (Ogg Opus), .ts, -
+    /// (MP3 on stdin), tcp://host:port (a tcp-listen:// packet server),
+    /// rtmp-listen://[addr]:port/app/key (an RTMP server for one publisher), or an SRT
+    /// caller or listener, srt://host:port or srt-listen://[addr]:port (MPEG-TS inside;
+    /// query options passphrase, streamid, latency in ms).
     ///
     /// Output: a .mp4 file, a directory or .m3u8 (HLS), - (fragmented MP4 on stdout),
     /// .h264/.h265, .aac, .mp3 or .opus/.ogg (one track of that codec),

@@ -18,6 +18,7 @@
 //! | `tcp-listen://[addr]:port` | — | packet server for network clients (default address 127.0.0.1) |
 //! | `*.ts` | MPEG-TS file | MPEG-TS file |
 //! | `srt://host:port[?streamid=…&passphrase=…&latency=MS]` | SRT caller, MPEG-TS inside | SRT caller, MPEG-TS inside |
+//! | `rtmp-listen://[addr]:port/app/key` | RTMP server taking one publisher of that app and stream key (default address 127.0.0.1; the key is masked) | — |
 //! | `srt-listen://[addr]:port[?passphrase=…&latency=MS]` | SRT listener (one caller; default address 127.0.0.1) | SRT listener (waits for one caller) |
 //!
 //! Anything else is [`Error::UnsupportedEndpoint`], naming the string and the direction.
@@ -95,6 +96,10 @@ pub enum Endpoint {
     TsFile(PathBuf),
     /// SRT caller with MPEG-TS inside, `srt://host:port?…` (input and output).
     Srt(SecretUrl),
+    /// RTMP server for one publisher (input), stored as
+    /// `rtmp-listen://addr:port/app?key=KEY` so that the key is masked like a secret query
+    /// parameter.
+    RtmpListen(SecretUrl),
     /// SRT listener with MPEG-TS inside, `srt-listen://[addr]:port?…` (input and output).
     SrtListen(SecretUrl),
     /// Packets written from code through a [`crate::raw::RawWriter`] (input).
@@ -129,6 +134,12 @@ impl Endpoint {
                     crate::srt::Mode::Listener => Endpoint::SrtListen(config.url),
                 }
             }
+            (Some("rtmp-listen"), Input) => {
+                Endpoint::RtmpListen(rtmp_listen(s).ok_or_else(|| Error::InvalidUrl {
+                    url: redact(s),
+                    reason: "takes rtmp-listen://[addr]:port/app/key".into(),
+                })?)
+            }
             (Some(_), _) => return Err(unsupported()),
             (None, _) if s == "-" => match direction {
                 Input => Endpoint::Stdin,
@@ -138,6 +149,18 @@ impl Endpoint {
         };
         Ok(endpoint)
     }
+}
+
+/// `rtmp-listen://[addr]:port/app/key` → `rtmp-listen://addr:port/app?key=key`.
+fn rtmp_listen(url: &str) -> Option<SecretUrl> {
+    let rest = &url[url.find("://")? + 3..];
+    let (authority, path) = rest.split_once('/')?;
+    let (app, key) = path.rsplit_once('/')?;
+    let (host, port) = authority.rsplit_once(':')?;
+    port.parse::<u16>().ok()?;
+    let host = if host.is_empty() { "127.0.0.1" } else { host };
+    (!app.is_empty() && !key.is_empty() && !key.contains(['?', '&', '#']))
+        .then(|| SecretUrl::new(format!("rtmp-listen://{host}:{port}/{app}?key={key}")))
 }
 
 /// `scheme://host:port[/]` → `host:port` (no path allowed).
@@ -192,6 +215,7 @@ impl fmt::Display for Endpoint {
             Endpoint::Rtsp(url)
             | Endpoint::Icecast(url)
             | Endpoint::Srt(url)
+            | Endpoint::RtmpListen(url)
             | Endpoint::SrtListen(url) => write!(f, "{url}"),
             Endpoint::Tcp(addr) => write!(f, "tcp://{addr}"),
             Endpoint::TcpListen(addr) => write!(f, "tcp-listen://{addr}"),
