@@ -67,23 +67,42 @@ pub(crate) async fn run(
             _ = stop.wait_for(|s| *s) => return Ok(()),
         };
         let mut session = Session {
-            name: &name,
-            app,
-            key,
+            name: name.clone(),
+            app: app.to_owned(),
+            key: key.to_owned(),
             peer,
-            tx,
+            tx: tx.clone(),
             ingest: Ingest::default(),
             published: false,
         };
-        let result = tokio::select! {
-            r = session.run(stream) => r,
-            _ = stop.wait_for(|s| *s) => return Ok(()),
+        // Its own task: a panic inside rml_rtmp on what a client sends must not end the
+        // server (the house rule: no panic on any input).
+        let mut task = tokio::spawn(async move {
+            let result = session.run(stream).await;
+            (result, session.published)
+        });
+        let joined = tokio::select! {
+            joined = &mut task => joined,
+            _ = stop.wait_for(|s| *s) => {
+                task.abort();
+                return Ok(());
+            }
+        };
+        let (result, published) = match joined {
+            Ok(done) => done,
+            Err(e) => (
+                Err(Error::Input {
+                    input: name.clone(),
+                    reason: format!("{peer}: the RTMP session failed inside rml_rtmp ({e})"),
+                }),
+                false,
+            ),
         };
         match result {
             // A publisher came and went: the input ends.
-            Ok(()) if session.published => return Ok(()),
+            Ok(()) if published => return Ok(()),
             Ok(()) => tracing::warn!(endpoint = %name, %peer, "a client left before publishing"),
-            Err(e) if !session.published => {
+            Err(e) if !published => {
                 tracing::warn!(endpoint = %name, %peer, "refused a client: {e}");
             }
             Err(e) => return Err(e),
@@ -91,20 +110,20 @@ pub(crate) async fn run(
     }
 }
 
-struct Session<'a> {
-    name: &'a str,
-    app: &'a str,
-    key: &'a str,
+struct Session {
+    name: String,
+    app: String,
+    key: String,
     peer: SocketAddr,
-    tx: &'a mpsc::Sender<InputEvent>,
+    tx: mpsc::Sender<InputEvent>,
     ingest: Ingest,
     published: bool,
 }
 
-impl Session<'_> {
+impl Session {
     fn refused(&self, reason: String) -> Error {
         Error::Input {
-            input: self.name.to_owned(),
+            input: self.name.clone(),
             reason: format!("{}: {reason}", self.peer),
         }
     }
@@ -161,7 +180,7 @@ impl Session<'_> {
             }
             let n = self.read(&mut stream, &mut buf).await?;
             if n == 0 {
-                return self.ingest.finish(self.name, self.tx).await;
+                return self.ingest.finish(&self.name, &self.tx).await;
             }
             input.clear();
             input.extend_from_slice(&buf[..n]);
@@ -173,7 +192,7 @@ impl Session<'_> {
         server: &mut ServerSession,
         event: ServerSessionEvent,
     ) -> Result<Flow, Error> {
-        let (name, peer) = (self.name.to_owned(), self.peer);
+        let (name, peer) = (self.name.clone(), self.peer);
         let refuse = move |e: rml_rtmp::sessions::ServerSessionError| Error::Input {
             input: name.clone(),
             reason: format!("{peer}: RTMP session: {e}"),
@@ -213,7 +232,7 @@ impl Session<'_> {
                 data, timestamp, ..
             } if self.published => {
                 self.ingest
-                    .video(data, timestamp.value, self.name, self.tx)
+                    .video(data, timestamp.value, &self.name, &self.tx)
                     .await?;
                 Ok(Flow::Continue(Vec::new()))
             }
@@ -221,12 +240,12 @@ impl Session<'_> {
                 data, timestamp, ..
             } if self.published => {
                 self.ingest
-                    .audio(data, timestamp.value, self.name, self.tx)
+                    .audio(data, timestamp.value, &self.name, &self.tx)
                     .await?;
                 Ok(Flow::Continue(Vec::new()))
             }
             ServerSessionEvent::PublishStreamFinished { .. } => {
-                self.ingest.finish(self.name, self.tx).await?;
+                self.ingest.finish(&self.name, &self.tx).await?;
                 Ok(Flow::Finished)
             }
             _ => Ok(Flow::Continue(Vec::new())),
