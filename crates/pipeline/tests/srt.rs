@@ -64,7 +64,7 @@ fn ffmpeg_push(src: &Path, url: &str, looped: bool) -> ChildGuard {
     ChildGuard::new("ffmpeg", cmd.spawn().unwrap())
 }
 
-/// `ffmpeg -i URL -c copy OUT` with URL an SRT listener, stderr piped.
+/// `ffmpeg -i URL -c copy OUT` (URL an SRT listener or caller), stderr piped.
 fn ffmpeg_listen(url: &str, out: &Path) -> ChildGuard {
     let child = Command::new("ffmpeg")
         .args(["-nostdin", "-v", "error", "-y", "-i", url, "-c", "copy"])
@@ -169,6 +169,37 @@ async fn srt_caller_output_feeds_ffmpeg_listening_and_it_decodes() {
         "video packets (ffmpeg: {stderr})"
     );
     assert_eq!(counts(&out, "a:0") + 1, counts(&src, "a:0"));
+    let errors = ffprobe::decode_errors(&out);
+    assert!(errors.is_empty(), "decode errors: {errors}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn srt_listen_output_serves_ffmpeg_calling_and_it_decodes() {
+    test_support::require_peer!("ffmpeg", "ffprobe");
+    let dir = test_support::temp_dir();
+    let src = source(dir.path());
+    let out = dir.path().join("out.ts");
+    let port = test_support::free_port();
+    // The listener waits for its caller before the first packet goes out.
+    let handle = spawn(
+        src.to_str().unwrap(),
+        &format!("srt-listen://127.0.0.1:{port}?latency=1000"),
+    );
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let mut ffmpeg = ffmpeg_listen(&format!("srt://127.0.0.1:{port}?mode=caller"), &out);
+    tokio::time::timeout(Duration::from_secs(20), handle.wait())
+        .await
+        .unwrap()
+        .unwrap();
+    let (_, stderr) = ffmpeg.wait_with_stderr(Duration::from_secs(10));
+    assert!(out.exists(), "ffmpeg wrote nothing: {stderr}");
+    let counts = |f: &Path, s| ffprobe::packets(f, s).len();
+    assert_eq!(counts(&out, "v:0"), counts(&src, "v:0"), "video packets");
+    assert_eq!(
+        counts(&out, "a:0") + 1,
+        counts(&src, "a:0"),
+        "audio packets"
+    );
     let errors = ffprobe::decode_errors(&out);
     assert!(errors.is_empty(), "decode errors: {errors}");
 }
