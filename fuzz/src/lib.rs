@@ -8,6 +8,7 @@ pub mod elementary;
 pub mod icecast;
 pub mod mp3;
 pub mod remote;
+pub mod rtmp;
 pub mod rtsp;
 pub mod ts;
 
@@ -26,5 +27,6 @@ pub fn targets() -> Vec<(&'static str, Body)> {
     all.extend_from_slice(icecast::TARGETS);
     all.extend_from_slice(elementary::TARGETS);
     all.extend_from_slice(ts::TARGETS);
+    all.extend_from_slice(rtmp::TARGETS);
     all
 }

@@ -26,6 +26,7 @@ pub const LIBRARIES: &[&str] = &[
     "icecast-source",
     "elementary",
     "mpeg-ts",
+    "flv",
     "pipeline",
     "nvr",
 ];

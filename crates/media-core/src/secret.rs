@@ -26,6 +26,8 @@ pub const SECRET_QUERY_KEYS: &[&str] = &[
     "signature",
     "sig",
     "access_token",
+    // SRT's encryption secret (`srt://host:port?passphrase=…`).
+    "passphrase",
 ];
 
 /// What a masked secret is shown as.

@@ -51,13 +51,17 @@ struct Cli {
     /// between the inputs and the output.
     ///
     /// Input: rtsp://[user:pass@]host[:port]/path, an .mp4/.m4a file (plain or
-    /// fragmented), .h264/.h265 (Annex B), .aac (ADTS), .mp3, .opus/.ogg (Ogg Opus), .ts,
-    /// - (MP3 on stdin), or tcp://host:port (a tcp-listen:// packet server).
+    /// fragmented), .h264/.h265 (Annex B), .aac (ADTS), .mp3, .opus/.ogg (Ogg Opus), .ts, -
+    /// (MP3 on stdin), tcp://host:port (a tcp-listen:// packet server),
+    /// rtmp-listen://[addr]:port/app/key (an RTMP server for one publisher), or an SRT
+    /// caller or listener, srt://host:port or srt-listen://[addr]:port (MPEG-TS inside;
+    /// query options passphrase, streamid, latency in ms).
     ///
     /// Output: a .mp4 file, a directory or .m3u8 (HLS), - (fragmented MP4 on stdout),
     /// .h264/.h265, .aac, .mp3 or .opus/.ogg (one track of that codec),
-    /// tcp-listen://addr:port (serve packets to network clients), or
-    /// icecast://source:password@host:port/mount (stream MP3 inputs in real time).
+    /// tcp-listen://addr:port (serve packets to network clients),
+    /// icecast://source:password@host:port/mount (stream MP3 inputs in real time), a .ts
+    /// file, or srt://host:port / srt-listen://[addr]:port (MPEG-TS over SRT).
     // One positional list, split here: clap ends a list of inputs at the first option
     // and then took the output for an unexpected argument (`in --token t out.mp4`).
     #[arg(required = true, num_args = 1.., value_name = "ENDPOINT")]
@@ -423,7 +427,8 @@ fn init_logs(cli: &Cli, bar: Option<ProgressBar>) {
     use tracing_subscriber::EnvFilter;
     let level = match (cli.quiet, cli.verbose) {
         (true, _) => "error",
-        (false, 0) => "info",
+        // srt-tokio logs every handshake and state change at info.
+        (false, 0) => "info,srt_protocol=warn,srt_tokio=warn",
         (false, 1) => "debug",
         (false, _) => "trace",
     };

@@ -17,6 +17,9 @@
 //! | `icecast://user:pass@host:port/mount`, `icecasts://…` (TLS) | — | Icecast source |
 //! | `tcp-listen://[addr]:port` | — | packet server for network clients (default address 127.0.0.1) |
 //! | `*.ts` | MPEG-TS file | MPEG-TS file |
+//! | `srt://host:port[?streamid=…&passphrase=…&latency=MS]` | SRT caller, MPEG-TS inside | SRT caller, MPEG-TS inside |
+//! | `rtmp-listen://[addr]:port/app/key` | RTMP server taking one publisher of that app and stream key (default address 127.0.0.1; the key is masked) | — |
+//! | `srt-listen://[addr]:port[?passphrase=…&latency=MS]` | SRT listener (one caller; default address 127.0.0.1) | SRT listener (waits for one caller) |
 //!
 //! Anything else is [`Error::UnsupportedEndpoint`], naming the string and the direction.
 //! Raw packet endpoints exist only as values (see [`crate::raw`]). Credentials in URLs never appear
@@ -91,6 +94,14 @@ pub enum Endpoint {
     TcpListen(String),
     /// MPEG transport stream file (input and output).
     TsFile(PathBuf),
+    /// SRT caller with MPEG-TS inside, `srt://host:port?…` (input and output).
+    Srt(SecretUrl),
+    /// RTMP server for one publisher (input), stored as
+    /// `rtmp-listen://addr:port/app?key=KEY` so that the key is masked like a secret query
+    /// parameter.
+    RtmpListen(SecretUrl),
+    /// SRT listener with MPEG-TS inside, `srt-listen://[addr]:port?…` (input and output).
+    SrtListen(SecretUrl),
     /// Packets written from code through a [`crate::raw::RawWriter`] (input).
     RawInput(RawInput),
     /// Packets read by code through a [`crate::raw::RawReader`] (output).
@@ -115,6 +126,20 @@ impl Endpoint {
                 let s = s.replacen("://:", "://127.0.0.1:", 1);
                 Endpoint::TcpListen(host_port(&s).ok_or_else(unsupported)?)
             }
+            (Some("srt" | "srt-listen"), _) => {
+                // Checked now: a bad option fails before anything starts.
+                let config = crate::srt::SrtConfig::parse(s)?;
+                match config.mode {
+                    crate::srt::Mode::Caller => Endpoint::Srt(config.url),
+                    crate::srt::Mode::Listener => Endpoint::SrtListen(config.url),
+                }
+            }
+            (Some("rtmp-listen"), Input) => {
+                Endpoint::RtmpListen(rtmp_listen(s).ok_or_else(|| Error::InvalidUrl {
+                    url: redact(s),
+                    reason: "takes rtmp-listen://[addr]:port/app/key".into(),
+                })?)
+            }
             (Some(_), _) => return Err(unsupported()),
             (None, _) if s == "-" => match direction {
                 Input => Endpoint::Stdin,
@@ -124,6 +149,18 @@ impl Endpoint {
         };
         Ok(endpoint)
     }
+}
+
+/// `rtmp-listen://[addr]:port/app/key` → `rtmp-listen://addr:port/app?key=key`.
+fn rtmp_listen(url: &str) -> Option<SecretUrl> {
+    let rest = &url[url.find("://")? + 3..];
+    let (authority, path) = rest.split_once('/')?;
+    let (app, key) = path.rsplit_once('/')?;
+    let (host, port) = authority.rsplit_once(':')?;
+    port.parse::<u16>().ok()?;
+    let host = if host.is_empty() { "127.0.0.1" } else { host };
+    (!app.is_empty() && !key.is_empty() && !key.contains(['?', '&', '#']))
+        .then(|| SecretUrl::new(format!("rtmp-listen://{host}:{port}/{app}?key={key}")))
 }
 
 /// `scheme://host:port[/]` → `host:port` (no path allowed).
@@ -175,7 +212,11 @@ fn file_endpoint(path: &Path, direction: Direction) -> Option<Endpoint> {
 impl fmt::Display for Endpoint {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Endpoint::Rtsp(url) | Endpoint::Icecast(url) => write!(f, "{url}"),
+            Endpoint::Rtsp(url)
+            | Endpoint::Icecast(url)
+            | Endpoint::Srt(url)
+            | Endpoint::RtmpListen(url)
+            | Endpoint::SrtListen(url) => write!(f, "{url}"),
             Endpoint::Tcp(addr) => write!(f, "tcp://{addr}"),
             Endpoint::TcpListen(addr) => write!(f, "tcp-listen://{addr}"),
             Endpoint::Mp3File(p)

@@ -77,6 +77,18 @@ pub enum Error {
         /// mpeg-ts's error.
         source: mpeg_ts::Error,
     },
+    /// An SRT endpoint failed: resolving, connecting (refused, no listener, passphrase
+    /// mismatch), listening, or the connection broke.
+    #[error("{endpoint}: {what}: {source}")]
+    Srt {
+        /// The endpoint, passphrase masked.
+        endpoint: String,
+        /// What we were doing.
+        what: String,
+        /// srt-tokio's error.
+        #[source]
+        source: std::io::Error,
+    },
     /// An input that cannot be read as it is.
     #[error("{input}: {reason}")]
     Input {
@@ -134,7 +146,7 @@ impl Error {
                     | std::io::ErrorKind::InvalidData
                     | std::io::ErrorKind::InvalidInput
             ),
-            Error::Timeout { .. } => false,
+            Error::Timeout { .. } | Error::Srt { .. } => false,
             _ => true,
         }
     }

@@ -69,6 +69,7 @@ pub mod remote;
 mod run;
 mod sink;
 mod source;
+mod srt;
 
 pub use bmff_writer::FsyncPolicy;
 /// Rebuilding a killed plain MP4 from its index journal (for `nvr`'s recovery, which

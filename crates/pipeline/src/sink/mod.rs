@@ -86,6 +86,10 @@ pub(crate) fn factory(output: &Endpoint, options: &Options) -> Result<Box<dyn Si
                 options: options.clone(),
             })
         }
+        Endpoint::Srt(url) | Endpoint::SrtListen(url) => {
+            no_rotation("an SRT output (a live stream)")?;
+            ts::srt::factory(url)?
+        }
         Endpoint::RawOutput(raw) => {
             no_rotation("a raw output")?;
             Box::new(raw::RawFactory {

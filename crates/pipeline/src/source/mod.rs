@@ -9,6 +9,7 @@ pub(crate) mod mp4;
 mod ogg;
 pub(crate) mod pace;
 mod raw;
+mod rtmp_listen;
 mod rtsp;
 mod tcp;
 mod ts;
@@ -96,6 +97,8 @@ async fn run_source(
         }
         Endpoint::Stdin => mp3::run_stdin(tx.clone(), stop).await,
         Endpoint::TsFile(path) => ts::run_file(path, tx.clone(), stop).await,
+        Endpoint::RtmpListen(url) => rtmp_listen::run(&url, &tx, stop).await,
+        Endpoint::Srt(url) | Endpoint::SrtListen(url) => ts::srt::run(&url, tx.clone(), stop).await,
         Endpoint::RawInput(raw) => raw::run(raw, &tx, stop).await,
         Endpoint::Tcp(addr) => tcp::run(&addr, &options, &tx, stop).await,
         other => Err(Error::UnsupportedEndpoint {

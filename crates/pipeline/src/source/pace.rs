@@ -26,7 +26,10 @@ use crate::{Endpoint, Error, Options, Track};
 /// stream (issue 15: pacing on by default for live outputs). Icecast paces in its own sink
 /// (icecast-source, by sample count) and file outputs take a file as fast as it reads.
 pub(crate) fn for_output(output: &Endpoint, mut options: Options) -> Options {
-    if matches!(output, Endpoint::TcpListen(_)) {
+    if matches!(
+        output,
+        Endpoint::TcpListen(_) | Endpoint::Srt(_) | Endpoint::SrtListen(_)
+    ) {
         options.realtime = true;
     }
     options
@@ -44,6 +47,7 @@ pub(super) fn applies(input: &Endpoint, options: &Options) -> bool {
                 | Endpoint::AacFile(_)
                 | Endpoint::H264File(_)
                 | Endpoint::H265File(_)
+                | Endpoint::TsFile(_)
         )
 }
 

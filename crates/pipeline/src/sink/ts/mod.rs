@@ -6,6 +6,10 @@
 //! offset so that B-frame decode times stay positive. TS packets are gathered in one
 //! buffer and written in blocks of about 64 KB: the packetization copies the payload
 //! once anyway, so the buffer adds no copy.
+//!
+//! The same muxing feeds an SRT connection ([`srt`]).
+
+pub(crate) mod srt;
 
 use std::fs::File;
 use std::io::Write;
@@ -93,17 +97,7 @@ impl SinkFactory for TsFileFactory {
 
     fn open(&mut self, tracks: &[Track], _wall: SystemTime) -> Result<Box<dyn Sink>, Error> {
         let endpoint = self.path.display().to_string();
-        let mut types = Vec::with_capacity(tracks.len());
-        let mut carriages = Vec::with_capacity(tracks.len());
-        for (index, track) in tracks.iter().enumerate() {
-            let (stream_type, carriage) = carriage(index, track, &endpoint)?;
-            types.push(stream_type);
-            carriages.push(carriage);
-        }
-        let muxer = Muxer::new(&types).map_err(|source| Error::Ts {
-            endpoint: endpoint.clone(),
-            source,
-        })?;
+        let (muxer, carriages) = mux_setup(tracks, &endpoint)?;
         let mut partial = self.path.as_os_str().to_owned();
         partial.push(".partial");
         let partial = PathBuf::from(partial);
@@ -114,37 +108,113 @@ impl SinkFactory for TsFileFactory {
         let file = File::create(&partial)
             .map_err(|e| Error::io(format!("creating {}", partial.display()), e))?;
         tracing::info!(file = %self.path.display(), "recording");
-        Ok(Box::new(TsFileSink {
-            muxer,
-            carriages,
-            timescales: tracks.iter().map(|t| t.timescale.max(1)).collect(),
-            buffer: Vec::with_capacity(2 * BLOCK),
+        let output = FileOutput {
             file,
             partial,
             path: self.path.clone(),
             fsync: !matches!(self.options.fsync, crate::FsyncPolicy::Never),
-        }))
+        };
+        Ok(Box::new(TsSink::new(
+            muxer, carriages, tracks, endpoint, BLOCK, output,
+        )))
     }
 }
 
-struct TsFileSink {
+/// Where the TS packets go: a file, or an SRT connection ([`srt`]).
+trait TsOutput: Send {
+    /// Takes the TS packets gathered (whole 188-byte packets; leaves `buffer` empty or
+    /// holding what it keeps for later).
+    fn write(&mut self, buffer: &mut Vec<u8>) -> Result<(), Error>;
+    /// Writes what is left (whole TS packets) and ends the output; returns the finished
+    /// file, if it is one.
+    fn finish(self: Box<Self>, rest: Vec<u8>) -> Result<Option<PathBuf>, Error>;
+}
+
+/// Muxes the packets into TS and hands them to its output in blocks.
+struct TsSink {
     muxer: Muxer,
     carriages: Vec<Carriage>,
     timescales: Vec<u32>,
     buffer: Vec<u8>,
+    /// The output's name, for errors.
+    endpoint: String,
+    /// Bytes gathered before they go out.
+    block: usize,
+    output: Box<dyn TsOutput>,
+}
+
+impl TsSink {
+    fn new(
+        muxer: Muxer,
+        carriages: Vec<Carriage>,
+        tracks: &[Track],
+        endpoint: String,
+        block: usize,
+        output: impl TsOutput + 'static,
+    ) -> TsSink {
+        TsSink {
+            muxer,
+            carriages,
+            timescales: tracks.iter().map(|t| t.timescale.max(1)).collect(),
+            buffer: Vec::with_capacity(2 * block),
+            endpoint,
+            block,
+            output: Box::new(output),
+        }
+    }
+}
+
+/// Checks the tracks and makes the muxer: what every TS output opens with.
+fn mux_setup(tracks: &[Track], endpoint: &str) -> Result<(Muxer, Vec<Carriage>), Error> {
+    let mut types = Vec::with_capacity(tracks.len());
+    let mut carriages = Vec::with_capacity(tracks.len());
+    for (index, track) in tracks.iter().enumerate() {
+        let (stream_type, carriage) = carriage(index, track, endpoint)?;
+        types.push(stream_type);
+        carriages.push(carriage);
+    }
+    let muxer = Muxer::new(&types).map_err(|source| Error::Ts {
+        endpoint: endpoint.to_owned(),
+        source,
+    })?;
+    Ok((muxer, carriages))
+}
+
+struct FileOutput {
     file: File,
     partial: PathBuf,
     path: PathBuf,
     fsync: bool,
 }
 
-impl TsFileSink {
-    fn write_out(&mut self) -> Result<(), Error> {
+impl TsOutput for FileOutput {
+    fn write(&mut self, buffer: &mut Vec<u8>) -> Result<(), Error> {
         self.file
-            .write_all(&self.buffer)
+            .write_all(buffer)
             .map_err(|e| Error::io(format!("writing {}", self.partial.display()), e))?;
-        self.buffer.clear();
+        buffer.clear();
         Ok(())
+    }
+
+    fn finish(mut self: Box<Self>, mut rest: Vec<u8>) -> Result<Option<PathBuf>, Error> {
+        self.write(&mut rest)?;
+        if self.fsync {
+            self.file
+                .sync_all()
+                .map_err(|e| Error::io(format!("syncing {}", self.partial.display()), e))?;
+        }
+        std::fs::rename(&self.partial, &self.path).map_err(|e| {
+            Error::io(
+                format!(
+                    "renaming {} to {}",
+                    self.partial.display(),
+                    self.path.display()
+                ),
+                e,
+            )
+        })?;
+        tracing::info!(file = %self.path.display(), "finished");
+        Ok(Some(self.path))
     }
 }
 
@@ -154,7 +224,7 @@ fn to_90khz(time: i64, timescale: u32) -> i64 {
     ((i128::from(time) * 90_000 + scale / 2).div_euclid(scale)) as i64
 }
 
-impl Sink for TsFileSink {
+impl Sink for TsSink {
     fn write(&mut self, packet: Packet) -> Result<(), Error> {
         let (Some(carriage), Some(&timescale)) = (
             self.carriages.get(packet.track),
@@ -163,7 +233,7 @@ impl Sink for TsFileSink {
             return Ok(());
         };
         let err = |source| Error::Ts {
-            endpoint: self.path.display().to_string(),
+            endpoint: self.endpoint.clone(),
             source,
         };
         let payload = match carriage {
@@ -188,39 +258,21 @@ impl Sink for TsFileSink {
             payload: &payload,
         };
         self.muxer.write(&frame, &mut self.buffer).map_err(err)?;
-        if self.buffer.len() >= BLOCK {
-            self.write_out()?;
+        if self.buffer.len() >= self.block {
+            self.output.write(&mut self.buffer)?;
         }
         Ok(())
     }
 
     fn set_codec(&mut self, track: usize, config: &Track) -> Result<(), Error> {
-        let endpoint = self.path.display().to_string();
-        let (_, carriage) = carriage(track, config, &endpoint)?;
+        let (_, carriage) = carriage(track, config, &self.endpoint)?;
         if let Some(slot) = self.carriages.get_mut(track) {
             *slot = carriage;
         }
         Ok(())
     }
 
-    fn finish(mut self: Box<Self>) -> Result<Option<PathBuf>, Error> {
-        self.write_out()?;
-        if self.fsync {
-            self.file
-                .sync_all()
-                .map_err(|e| Error::io(format!("syncing {}", self.partial.display()), e))?;
-        }
-        std::fs::rename(&self.partial, &self.path).map_err(|e| {
-            Error::io(
-                format!(
-                    "renaming {} to {}",
-                    self.partial.display(),
-                    self.path.display()
-                ),
-                e,
-            )
-        })?;
-        tracing::info!(file = %self.path.display(), "finished");
-        Ok(Some(self.path))
+    fn finish(self: Box<Self>) -> Result<Option<PathBuf>, Error> {
+        self.output.finish(self.buffer)
     }
 }

@@ -7,6 +7,10 @@
 //! [`HELD_FRAMES`] (streams still unknown then are left out, with a warning). Video
 //! keeps the 90 kHz clock of TS; audio is counted in samples (timescale = sample rate),
 //! following the PES times when they jump by more than half a frame.
+//!
+//! The same reader takes the TS of an SRT input ([`srt`]).
+
+pub(crate) mod srt;
 
 use std::io::Read;
 use std::path::PathBuf;

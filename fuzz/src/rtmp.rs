@@ -1,0 +1,63 @@
+//! RTMP input targets: what a publisher hands `rtmp-listen://` after the handshake.
+//!
+//! - `rtmp_ingest`: rml_rtmp's server session (chunk streams, AMF0 commands) fed the
+//!   bytes in slices (the first byte picks the slice size), every request accepted as
+//!   the pipeline's source does, and every video and audio message read by the `flv`
+//!   crate (tags with lying sizes included). The corpus holds a real ffmpeg 5.1 publish
+//!   (H.264 + AAC) captured after the handshake.
+
+use bytes::Bytes;
+use rml_rtmp::sessions::{
+    ServerSession, ServerSessionConfig, ServerSessionEvent, ServerSessionResult,
+};
+
+/// Targets of this module.
+pub const TARGETS: &[(&str, crate::Body)] = &[("rtmp_ingest", rtmp_ingest)];
+
+/// The server session and the FLV tag readers.
+pub fn rtmp_ingest(data: &[u8]) {
+    let Some((&first, rest)) = data.split_first() else {
+        return;
+    };
+    let Ok((mut session, _)) = ServerSession::new(ServerSessionConfig::new()) else {
+        return;
+    };
+    let slice = usize::from(first).max(1) * 16;
+    for chunk in rest.chunks(slice) {
+        let Ok(results) = session.handle_input(chunk) else {
+            return;
+        };
+        let mut pending = results;
+        // Bounded: each accepted request yields responses, not new requests.
+        for _ in 0..4 {
+            let mut more = Vec::new();
+            for result in pending.drain(..) {
+                let ServerSessionResult::RaisedEvent(event) = result else {
+                    continue;
+                };
+                match event {
+                    ServerSessionEvent::ConnectionRequested { request_id, .. }
+                    | ServerSessionEvent::PublishStreamRequested { request_id, .. } => {
+                        if let Ok(r) = session.accept_request(request_id) {
+                            more.extend(r);
+                        }
+                    }
+                    ServerSessionEvent::VideoDataReceived { data, .. } => tags(&data),
+                    ServerSessionEvent::AudioDataReceived { data, .. } => tags(&data),
+                    _ => {}
+                }
+            }
+            pending = more;
+        }
+    }
+}
+
+fn tags(data: &Bytes) {
+    if let Ok(flv::VideoTag::SequenceHeader { config, .. }) = flv::video(data) {
+        let _ = mpeg_ts::nal::avc_parameter_sets(&config);
+        let _ = mpeg_ts::nal::hevc_parameter_sets(&config);
+    }
+    if let Ok(flv::AudioTag::AacConfig(config)) = flv::audio(data) {
+        let _ = flv::aac_rate_channels(&config);
+    }
+}
