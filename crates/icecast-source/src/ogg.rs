@@ -212,6 +212,7 @@ pub(crate) fn crc32(data: &[u8]) -> u32 {
 /// The codec of a logical stream, from its first page's identification header: what a
 /// listener's decoder is set up for, and the rate granule positions count in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum OggCodec {
     /// Opus (RFC 7845 §5.1 `OpusHead`): granules count 48 kHz samples whatever the input
     /// rate was.
