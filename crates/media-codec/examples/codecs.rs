@@ -13,10 +13,16 @@ use media_codec::{
 
 fn main() -> Result<(), media_codec::Error> {
     media_codec::init()?;
-    println!("MP3 encoder (libmp3lame): {}", media_codec::has_mp3_encoder());
+    println!(
+        "MP3 encoder (libmp3lame): {}",
+        media_codec::has_mp3_encoder()
+    );
     let rate = 48_000;
     let tone: Vec<u8> = (0..rate)
-        .flat_map(|i| (0.3 * (2.0 * std::f32::consts::PI * 440.0 * i as f32 / rate as f32).sin()).to_ne_bytes())
+        .flat_map(|i| {
+            (0.3 * (2.0 * std::f32::consts::PI * 440.0 * i as f32 / rate as f32).sin())
+                .to_ne_bytes()
+        })
         .collect();
     let frame = AudioFrame::new(Bytes::from(tone), rate, 1, SampleFormat::F32, 0, rate)
         .ok_or_else(|| media_codec::Error::Invalid("tone".into()))?;
@@ -28,11 +34,20 @@ fn main() -> Result<(), media_codec::Error> {
         packets.push(packet);
     }
     let Some(codec) = encoder.codec() else {
-        return Err(media_codec::Error::Invalid("the encoder gave no packet".into()));
+        return Err(media_codec::Error::Invalid(
+            "the encoder gave no packet".into(),
+        ));
     };
     let bytes: usize = packets.iter().map(|p| p.data.len()).sum();
-    println!("AAC: {} packets, {bytes} bytes, config {codec:?}", packets.len());
-    let mut decoder = AudioDecoder::new(AudioCodec::from_codec(&codec)?, rate, AudioFormat::new(SampleFormat::S16))?;
+    println!(
+        "AAC: {} packets, {bytes} bytes, config {codec:?}",
+        packets.len()
+    );
+    let mut decoder = AudioDecoder::new(
+        AudioCodec::from_codec(&codec)?,
+        rate,
+        AudioFormat::new(SampleFormat::S16),
+    )?;
     let mut samples = 0;
     for packet in &packets {
         decoder.push(packet)?;

@@ -109,7 +109,11 @@ impl std::fmt::Debug for AudioDecoder {
 impl AudioDecoder {
     /// A decoder of a `media_core` track (AAC, MP3, Opus) giving PCM in `output`.
     pub fn for_track(track: &Track, output: AudioFormat) -> Result<AudioDecoder> {
-        AudioDecoder::new(AudioCodec::from_codec(&track.codec)?, track.timescale, output)
+        AudioDecoder::new(
+            AudioCodec::from_codec(&track.codec)?,
+            track.timescale,
+            output,
+        )
     }
 
     /// A decoder of `codec` whose packet times are in `timescale` ticks per second.
@@ -119,7 +123,9 @@ impl AudioDecoder {
             AudioCodec::Aac { .. } => (Id::AAC, "AAC decoder"),
             AudioCodec::Mp3 => (Id::MP3, "MP3 decoder"),
             AudioCodec::Opus { .. } => (Id::OPUS, "Opus decoder"),
-            AudioCodec::G711 { law: G711Law::ALaw, .. } => (Id::PCM_ALAW, "G.711 A-law decoder"),
+            AudioCodec::G711 {
+                law: G711Law::ALaw, ..
+            } => (Id::PCM_ALAW, "G.711 A-law decoder"),
             AudioCodec::G711 { .. } => (Id::PCM_MULAW, "G.711 µ-law decoder"),
         };
         let found = decoder::find(id).ok_or(Error::Missing(missing))?;
@@ -193,7 +199,9 @@ impl AudioDecoder {
     /// No more packets: what the decoder and resampler hold comes out of `pull`.
     pub fn finish(&mut self) -> Result<()> {
         self.finished = true;
-        self.decoder.send_eof().map_err(Error::ffmpeg("audio decode"))
+        self.decoder
+            .send_eof()
+            .map_err(Error::ffmpeg("audio decode"))
     }
 
     /// The next PCM frame in the output format; `None` when more input is needed.
@@ -203,7 +211,9 @@ impl AudioDecoder {
             match self.decoder.receive_frame(&mut decoded) {
                 Ok(()) => {}
                 Err(ffmpeg_next::Error::Eof) => return self.drain(),
-                Err(ffmpeg_next::Error::Other { errno }) if errno == ffmpeg_next::util::error::EAGAIN => {
+                Err(ffmpeg_next::Error::Other { errno })
+                    if errno == ffmpeg_next::util::error::EAGAIN =>
+                {
                     return Ok(None);
                 }
                 Err(e) => return Err(Error::ffmpeg("audio decode")(e)),
@@ -257,7 +267,9 @@ impl AudioDecoder {
         input.set_channel_layout(layout);
         input.set_rate(rate);
         if let Some((context, _)) = self.resampler.as_mut() {
-            context.run(&input, &mut out).map_err(Error::ffmpeg("swresample"))?;
+            context
+                .run(&input, &mut out)
+                .map_err(Error::ffmpeg("swresample"))?;
         }
         self.emit(&out, out_rate, out_channels)
     }
@@ -277,7 +289,9 @@ impl AudioDecoder {
             4096,
             ChannelLayout::default(i32::from(out_channels)),
         );
-        context.flush(&mut out).map_err(Error::ffmpeg("swresample"))?;
+        context
+            .flush(&mut out)
+            .map_err(Error::ffmpeg("swresample"))?;
         if out.samples() == 0 {
             return Ok(None);
         }
@@ -291,7 +305,9 @@ impl AudioDecoder {
         if self.skip > 0 {
             // Pre-skip is counted at 48 kHz (RFC 7845 §4.2); the output may be resampled.
             let drop = (self.skip * rate as usize / 48_000).min(samples);
-            let skip_left = self.skip.saturating_sub(samples * 48_000 / rate.max(1) as usize);
+            let skip_left = self
+                .skip
+                .saturating_sub(samples * 48_000 / rate.max(1) as usize);
             data = data.get(drop * bytes_per..).unwrap_or_default();
             samples -= drop;
             self.skip = skip_left;
@@ -300,7 +316,9 @@ impl AudioDecoder {
             return Ok(None);
         }
         let start = self.start.unwrap_or(0);
-        let pts = start + (u128::from(self.given) * u128::from(self.timescale) / u128::from(rate.max(1))) as i64;
+        let pts = start
+            + (u128::from(self.given) * u128::from(self.timescale) / u128::from(rate.max(1)))
+                as i64;
         self.given += samples as u64;
         let frame = AudioFrame::new(
             Bytes::copy_from_slice(data),
@@ -310,9 +328,12 @@ impl AudioDecoder {
             pts,
             self.timescale,
         );
-        frame
-            .map(Some)
-            .ok_or_else(|| Error::Invalid(format!("decoded {} audio of {channels} channels at {rate} Hz", self.codec.name())))
+        frame.map(Some).ok_or_else(|| {
+            Error::Invalid(format!(
+                "decoded {} audio of {channels} channels at {rate} Hz",
+                self.codec.name()
+            ))
+        })
     }
 }
 
@@ -343,7 +364,9 @@ fn adts_fields(config: &[u8]) -> Result<[u8; 4]> {
 fn adts_header(fields: [u8; 4], payload: usize) -> Result<[u8; 7]> {
     let length = payload + 7;
     if length >= 1 << 13 {
-        return Err(Error::Invalid(format!("AAC access unit of {payload} bytes")));
+        return Err(Error::Invalid(format!(
+            "AAC access unit of {payload} bytes"
+        )));
     }
     let [profile, frequency, channels, _] = fields;
     Ok([
@@ -368,7 +391,9 @@ mod tests {
         assert_eq!(fields[..3], [1, 4, 2]);
         let header = adts_header(fields, 100).expect("fits");
         assert_eq!(header[..2], [0xFF, 0xF1]);
-        let length = (usize::from(header[3] & 3) << 11) | (usize::from(header[4]) << 3) | usize::from(header[5] >> 5);
+        let length = (usize::from(header[3] & 3) << 11)
+            | (usize::from(header[4]) << 3)
+            | usize::from(header[5] >> 5);
         assert_eq!(length, 107);
         assert!(adts_fields(&[0x12]).is_err());
         assert!(adts_header(fields, 9000).is_err());

@@ -61,7 +61,11 @@ impl AudioEncoderSettings {
     pub fn new(codec: EncodedAudio, rate: u32, channels: u16) -> AudioEncoderSettings {
         AudioEncoderSettings {
             codec,
-            rate: if codec == EncodedAudio::Opus { 48_000 } else { rate },
+            rate: if codec == EncodedAudio::Opus {
+                48_000
+            } else {
+                rate
+            },
             channels,
             bitrate: 128_000,
         }
@@ -108,10 +112,17 @@ impl AudioEncoder {
         };
         let codec = encoder::find_by_name(name).ok_or(Error::Missing(missing))?;
         let context = ffmpeg_next::codec::Context::new_with_codec(codec);
-        let mut audio = context.encoder().audio().map_err(Error::ffmpeg("audio encoder"))?;
+        let mut audio = context
+            .encoder()
+            .audio()
+            .map_err(Error::ffmpeg("audio encoder"))?;
         audio.set_rate(settings.rate as i32);
         audio.set_channel_layout(ChannelLayout::default(i32::from(settings.channels)));
-        audio.set_format(Sample::F32(if planar { Type::Planar } else { Type::Packed }));
+        audio.set_format(Sample::F32(if planar {
+            Type::Planar
+        } else {
+            Type::Packed
+        }));
         audio.set_bit_rate(settings.bitrate as usize);
         audio.set_time_base(Rational::new(1, settings.rate as i32));
         let encoder = audio
@@ -132,6 +143,27 @@ impl AudioEncoder {
             settings,
             ready: VecDeque::new(),
         })
+    }
+
+    /// The codec an encoder with `settings` will give, before any sample (a twin encoder
+    /// encodes one frame of silence for Opus's pre-skip, which libopus fixes per rate).
+    pub fn probe(settings: &AudioEncoderSettings) -> Result<Codec> {
+        let mut twin = AudioEncoder::new(settings.clone())?;
+        let channels = twin.settings.channels;
+        let len = twin.frame_size * usize::from(channels) * 4;
+        let silence = AudioFrame::new(
+            Bytes::from(vec![0u8; len]),
+            twin.settings.rate,
+            channels,
+            SampleFormat::F32,
+            0,
+            twin.settings.rate,
+        )
+        .ok_or_else(|| Error::Invalid("probe frame".into()))?;
+        twin.push(&silence)?;
+        twin.finish()?;
+        twin.codec()
+            .ok_or_else(|| Error::Invalid("the audio encoder gave no packet".into()))
     }
 
     /// Samples per encoded frame (1024 AAC, 960 Opus at 20 ms, 1152 MP3).
@@ -171,7 +203,9 @@ impl AudioEncoder {
             let chunk = std::mem::take(&mut self.fifo);
             self.encode(&chunk)?;
         }
-        self.encoder.send_eof().map_err(Error::ffmpeg("audio encode"))?;
+        self.encoder
+            .send_eof()
+            .map_err(Error::ffmpeg("audio encode"))?;
         self.receive()
     }
 
@@ -218,7 +252,9 @@ impl AudioEncoder {
             ChannelLayout::default(i32::from(channels)),
         );
         if let Some((context, _)) = self.resampler.as_mut() {
-            context.run(&input, &mut out).map_err(Error::ffmpeg("swresample"))?;
+            context
+                .run(&input, &mut out)
+                .map_err(Error::ffmpeg("swresample"))?;
         }
         let count = out.samples() * usize::from(channels);
         Ok(out
@@ -232,17 +268,20 @@ impl AudioEncoder {
     fn encode(&mut self, interleaved: &[f32]) -> Result<()> {
         let channels = usize::from(self.settings.channels);
         let samples = interleaved.len() / channels;
-        let format = Sample::F32(if self.planar { Type::Planar } else { Type::Packed });
-        let mut input = frame::Audio::new(
-            format,
-            samples,
-            ChannelLayout::default(channels as i32),
-        );
+        let format = Sample::F32(if self.planar {
+            Type::Planar
+        } else {
+            Type::Packed
+        });
+        let mut input = frame::Audio::new(format, samples, ChannelLayout::default(channels as i32));
         input.set_rate(self.settings.rate);
         if self.planar {
             for channel in 0..channels {
                 let plane = input.plane_mut::<f32>(channel);
-                for (dst, src) in plane.iter_mut().zip(interleaved.iter().skip(channel).step_by(channels)) {
+                for (dst, src) in plane
+                    .iter_mut()
+                    .zip(interleaved.iter().skip(channel).step_by(channels))
+                {
                     *dst = *src;
                 }
             }
@@ -268,7 +307,9 @@ impl AudioEncoder {
             match self.encoder.receive_packet(&mut out) {
                 Ok(()) => {}
                 Err(ffmpeg_next::Error::Eof) => return Ok(()),
-                Err(ffmpeg_next::Error::Other { errno }) if errno == ffmpeg_next::util::error::EAGAIN => {
+                Err(ffmpeg_next::Error::Other { errno })
+                    if errno == ffmpeg_next::util::error::EAGAIN =>
+                {
                     return Ok(());
                 }
                 Err(e) => return Err(Error::ffmpeg("audio encode")(e)),
@@ -305,7 +346,9 @@ impl AudioEncoder {
                 head.put_u32_le(self.settings.rate);
                 head.put_i16_le(0);
                 head.put_u8(0);
-                Codec::Opus { head: head.freeze() }
+                Codec::Opus {
+                    head: head.freeze(),
+                }
             }
             EncodedAudio::Mp3 => Codec::Mp3,
         }
@@ -326,7 +369,10 @@ fn audio_specific_config(rate: u32, channels: u16) -> Bytes {
         }
         None => {
             // Frequency index 15: the rate follows in 24 bits.
-            let bits: u64 = (2u64 << 35) | (15 << 31) | (u64::from(rate & 0xFF_FFFF) << 7) | (u64::from(channels & 0xF) << 3);
+            let bits: u64 = (2u64 << 35)
+                | (15 << 31)
+                | (u64::from(rate & 0xFF_FFFF) << 7)
+                | (u64::from(channels & 0xF) << 3);
             config.put_slice(&bits.to_be_bytes()[3..]);
         }
     }

@@ -319,12 +319,21 @@ mod tests {
         assert_eq!(PixelFormat::I420.frame_len(3, 3), 9 + 4 + 4);
         assert_eq!(PixelFormat::Nv12.frame_len(3, 3), 9 + 8);
         assert_eq!(PixelFormat::Rgb24.frame_len(2, 2), 12);
-        assert!(VideoFrame::new(2, 2, PixelFormat::Rgba, Bytes::from(vec![0; 15]), 0, 90_000).is_none());
+        assert!(
+            VideoFrame::new(2, 2, PixelFormat::Rgba, Bytes::from(vec![0; 15]), 0, 90_000).is_none()
+        );
     }
 
     #[test]
     fn milliseconds_from_the_track_clock() {
-        let f = AudioFrame::new(Bytes::from(vec![0; 8]), 8000, 2, SampleFormat::S16, 12_000, 8000);
+        let f = AudioFrame::new(
+            Bytes::from(vec![0; 8]),
+            8000,
+            2,
+            SampleFormat::S16,
+            12_000,
+            8000,
+        );
         let f = f.expect("valid frame");
         assert_eq!((f.frames(), f.pts_ms()), (2, 1500));
         assert_eq!(ticks_to_ms(-1, 90_000), -1);

@@ -75,7 +75,14 @@ impl Converter {
         width: u32,
         height: u32,
     ) -> Result<frame::Video> {
-        let key = (input.format(), input.width(), input.height(), format, width, height);
+        let key = (
+            input.format(),
+            input.width(),
+            input.height(),
+            format,
+            width,
+            height,
+        );
         if self.context.as_ref().is_none_or(|(_, k)| *k != key) {
             let context = scaling::Context::get(
                 key.0,

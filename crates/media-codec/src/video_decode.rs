@@ -45,7 +45,11 @@ impl VideoDecoder {
 
     /// The same, decoding on `threads` threads (0: as many as FFmpeg chooses). More
     /// threads add frames of delay.
-    pub fn with_threads(track: &Track, output: VideoFormat, threads: usize) -> Result<VideoDecoder> {
+    pub fn with_threads(
+        track: &Track,
+        output: VideoFormat,
+        threads: usize,
+    ) -> Result<VideoDecoder> {
         crate::init()?;
         let (codec, id, record, name) = match &track.codec {
             Codec::H264 { config } => (VideoCodec::H264, Id::H264, config, "H.264"),
@@ -57,8 +61,10 @@ impl VideoDecoder {
                 });
             }
         };
-        let annexb =
-            AnnexBWriter::new(codec, record).map_err(|source| Error::Config { codec: name, source })?;
+        let annexb = AnnexBWriter::new(codec, record).map_err(|source| Error::Config {
+            codec: name,
+            source,
+        })?;
         let found = decoder::find(id).ok_or(Error::Missing(if codec == VideoCodec::H264 {
             "H.264 decoder"
         } else {
@@ -97,7 +103,10 @@ impl VideoDecoder {
         };
         self.annexb
             .set_record(config)
-            .map_err(|source| Error::Config { codec: codec.name(), source })
+            .map_err(|source| Error::Config {
+                codec: codec.name(),
+                source,
+            })
     }
 
     /// Gives the decoder one packet. Pull every frame before the next push.
@@ -105,7 +114,10 @@ impl VideoDecoder {
         let pieces = self
             .annexb
             .access_unit(&packet.data, packet.keyframe)
-            .map_err(|source| Error::Config { codec: self.name(), source })?;
+            .map_err(|source| Error::Config {
+                codec: self.name(),
+                source,
+            })?;
         let mut data = BytesMut::with_capacity(pieces.iter().map(Bytes::len).sum());
         for piece in &pieces {
             data.extend_from_slice(piece);
@@ -123,7 +135,9 @@ impl VideoDecoder {
 
     /// No more packets: the frames still held (reordering) come out of `pull`.
     pub fn finish(&mut self) -> Result<()> {
-        self.decoder.send_eof().map_err(Error::ffmpeg("video decode"))
+        self.decoder
+            .send_eof()
+            .map_err(Error::ffmpeg("video decode"))
     }
 
     /// The next decoded frame, converted to the output format; `None` when the decoder
@@ -133,7 +147,9 @@ impl VideoDecoder {
         match self.decoder.receive_frame(&mut decoded) {
             Ok(()) => {}
             Err(ffmpeg_next::Error::Eof) => return Ok(None),
-            Err(ffmpeg_next::Error::Other { errno }) if errno == ffmpeg_next::util::error::EAGAIN => {
+            Err(ffmpeg_next::Error::Other { errno })
+                if errno == ffmpeg_next::util::error::EAGAIN =>
+            {
                 return Ok(None);
             }
             Err(e) => return Err(Error::ffmpeg("video decode")(e)),
@@ -143,7 +159,9 @@ impl VideoDecoder {
             .size
             .unwrap_or((decoded.width(), decoded.height()));
         let pixel = self.output.pixel.to_ffmpeg();
-        let data = if decoded.format() == pixel && (width, height) == (decoded.width(), decoded.height()) {
+        let data = if decoded.format() == pixel
+            && (width, height) == (decoded.width(), decoded.height())
+        {
             pack(&decoded, self.output.pixel)?
         } else {
             let converted = self.converter.convert(&decoded, pixel, width, height)?;

@@ -94,7 +94,10 @@ impl VideoEncoder {
             count: settings.threads,
             safe: false,
         });
-        let mut video = context.encoder().video().map_err(Error::ffmpeg("H.264 encoder"))?;
+        let mut video = context
+            .encoder()
+            .video()
+            .map_err(Error::ffmpeg("H.264 encoder"))?;
         video.set_width(w);
         video.set_height(h);
         video.set_format(Pixel::YUV420P);
@@ -119,6 +122,22 @@ impl VideoEncoder {
             record: None,
             ready: VecDeque::new(),
         })
+    }
+
+    /// The codec (`avcC` record) an encoder with `settings` will give, before any frame:
+    /// a twin encoder encodes one grey frame. x264 derives SPS and PPS from the settings
+    /// alone, so the real encoder's are the same (and its key frames carry them in-band
+    /// anyway). For tracks that must be declared before the first frame.
+    pub fn probe(settings: &VideoEncoderSettings) -> Result<Codec> {
+        let mut twin = VideoEncoder::new(settings.clone())?;
+        let (w, h) = (settings.width, settings.height);
+        let grey = Bytes::from(vec![128u8; PixelFormat::I420.frame_len(w, h)]);
+        let frame = VideoFrame::new(w, h, PixelFormat::I420, grey, 0, settings.timescale)
+            .ok_or_else(|| Error::Invalid(format!("{w}x{h} probe frame")))?;
+        twin.push(&frame)?;
+        twin.finish()?;
+        twin.codec()
+            .ok_or_else(|| Error::Invalid("libx264 gave no parameter sets".into()))
     }
 
     /// The track's codec (`avcC` record) once the first key frame came out.
@@ -151,7 +170,9 @@ impl VideoEncoder {
 
     /// No more frames: the rest comes out of `pull`.
     pub fn finish(&mut self) -> Result<()> {
-        self.encoder.send_eof().map_err(Error::ffmpeg("H.264 encode"))?;
+        self.encoder
+            .send_eof()
+            .map_err(Error::ffmpeg("H.264 encode"))?;
         self.receive()
     }
 
@@ -166,7 +187,9 @@ impl VideoEncoder {
             match self.encoder.receive_packet(&mut out) {
                 Ok(()) => self.take(&out)?,
                 Err(ffmpeg_next::Error::Eof) => return Ok(()),
-                Err(ffmpeg_next::Error::Other { errno }) if errno == ffmpeg_next::util::error::EAGAIN => {
+                Err(ffmpeg_next::Error::Other { errno })
+                    if errno == ffmpeg_next::util::error::EAGAIN =>
+                {
                     return Ok(());
                 }
                 Err(e) => return Err(Error::ffmpeg("H.264 encode")(e)),
@@ -191,8 +214,12 @@ impl VideoEncoder {
             new_sets |= self.sets.take(VideoCodec::H264, nal);
         }
         if (new_sets || self.record.is_none()) && self.sets.complete(VideoCodec::H264) {
-            let record = elementary::record(VideoCodec::H264, &self.sets)
-                .map_err(|source| Error::Config { codec: "H.264", source })?;
+            let record = elementary::record(VideoCodec::H264, &self.sets).map_err(|source| {
+                Error::Config {
+                    codec: "H.264",
+                    source,
+                }
+            })?;
             self.record = Some(record);
         }
         let sample = unit

@@ -29,8 +29,15 @@ fn gradient(t: u32) -> VideoFrame {
             }
         }
     }
-    VideoFrame::new(W, H, PixelFormat::I420, Bytes::from(data), i64::from(t) * 3600, 90_000)
-        .expect("whole frame")
+    VideoFrame::new(
+        W,
+        H,
+        PixelFormat::I420,
+        Bytes::from(data),
+        i64::from(t) * 3600,
+        90_000,
+    )
+    .expect("whole frame")
 }
 
 fn psnr(a: &[u8], b: &[u8]) -> f64 {
@@ -70,9 +77,12 @@ fn moving_gradient_through_h264_at_2_mbits_keeps_35_db() {
     let rate = bits as f64 / (f64::from(FRAMES) / 25.0);
     assert!(rate < 3_000_000.0, "bitrate near 2 Mbit/s, got {rate:.0}");
 
-    let codec = encoder.codec().expect("avcC record after the first key frame");
+    let codec = encoder
+        .codec()
+        .expect("avcC record after the first key frame");
     let track = Track::video(codec, 90_000, W, H);
-    let mut decoder = VideoDecoder::new(&track, VideoFormat::new(PixelFormat::I420)).expect("decoder");
+    let mut decoder =
+        VideoDecoder::new(&track, VideoFormat::new(PixelFormat::I420)).expect("decoder");
     let mut decoded = Vec::new();
     for p in &packets {
         decoder.push(p).expect("decode");
@@ -92,7 +102,9 @@ fn moving_gradient_through_h264_at_2_mbits_keeps_35_db() {
         assert_eq!(frame.pts_ms(), t as i64 * 40);
         worst = worst.min(psnr(&frame.data, &source.data));
     }
-    eprintln!("H.264 2 Mbit/s 720p moving gradient: worst frame PSNR {worst:.1} dB, {rate:.0} bit/s");
+    eprintln!(
+        "H.264 2 Mbit/s 720p moving gradient: worst frame PSNR {worst:.1} dB, {rate:.0} bit/s"
+    );
     assert!(worst >= 35.0, "worst frame PSNR {worst:.1} dB");
 }
 
@@ -114,8 +126,15 @@ fn audio_round_trip(codec: EncodedAudio) -> (Vec<f32>, i64, usize) {
     let mut packets = Vec::new();
     for (i, chunk) in source.chunks(4800).enumerate() {
         let bytes: Vec<u8> = chunk.iter().flat_map(|s| s.to_ne_bytes()).collect();
-        let frame = AudioFrame::new(Bytes::from(bytes), RATE, 1, SampleFormat::F32, i as i64 * 4800, RATE)
-            .expect("whole samples");
+        let frame = AudioFrame::new(
+            Bytes::from(bytes),
+            RATE,
+            1,
+            SampleFormat::F32,
+            i as i64 * 4800,
+            RATE,
+        )
+        .expect("whole samples");
         encoder.push(&frame).expect("encode");
         while let Some(p) = encoder.pull().expect("pull") {
             packets.push(p);
@@ -129,7 +148,8 @@ fn audio_round_trip(codec: EncodedAudio) -> (Vec<f32>, i64, usize) {
     let end = last.dts + i64::from(last.duration.unwrap_or(0));
     let config = encoder.codec().expect("codec known after the first packet");
     let decoder_codec = AudioCodec::from_codec(&config).expect("decodable");
-    let mut decoder = AudioDecoder::new(decoder_codec, RATE, AudioFormat::new(SampleFormat::F32)).expect("decoder");
+    let mut decoder = AudioDecoder::new(decoder_codec, RATE, AudioFormat::new(SampleFormat::F32))
+        .expect("decoder");
     let mut out = Vec::new();
     let mut first_pts = None;
     let mut take = |f: AudioFrame, out: &mut Vec<f32>| {
@@ -163,8 +183,14 @@ fn snr(source: &[f32], decoded: &[f32]) -> f64 {
 fn check_sine(codec: EncodedAudio) {
     let (decoded, end, frame) = audio_round_trip(codec);
     let n = RATE as usize;
-    eprintln!("{codec:?}: {} samples decoded from 0, packets end at {end}", decoded.len());
-    assert_eq!(end, n as i64, "{codec:?}: the packets' durations end exactly at the input's end");
+    eprintln!(
+        "{codec:?}: {} samples decoded from 0, packets end at {end}",
+        decoded.len()
+    );
+    assert_eq!(
+        end, n as i64,
+        "{codec:?}: the packets' durations end exactly at the input's end"
+    );
     assert!(
         decoded.len() >= n && decoded.len() < n + frame,
         "{codec:?}: {} decoded samples for {n} in (frame {frame})",

@@ -63,6 +63,8 @@ pub mod icecast;
 mod naming;
 mod options;
 pub mod raw;
+#[cfg(feature = "codec")]
+pub mod raw_frames;
 mod recorder;
 pub mod remote;
 mod run;
