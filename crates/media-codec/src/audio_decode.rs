@@ -63,11 +63,20 @@ impl AudioCodec {
             Codec::Opus { head } => Ok(AudioCodec::Opus {
                 head: Some(head.clone()),
             }),
+            Codec::SampleEntry { entry } => g711_of_sample_entry(entry).ok_or(Error::Unsupported {
+                codec: codec.name().to_owned(),
+                action: "decoded",
+            }),
             other => Err(Error::Unsupported {
                 codec: other.name().to_owned(),
                 action: "decoded",
             }),
         }
+    }
+
+    /// Whether this is G.711, which MP4 players do not take (transcode it).
+    pub fn is_g711(codec: &Codec) -> bool {
+        matches!(codec, Codec::SampleEntry { entry } if g711_of_sample_entry(entry).is_some())
     }
 
     fn name(&self) -> &'static str {
@@ -78,6 +87,46 @@ impl AudioCodec {
             AudioCodec::G711 { .. } => "G.711",
         }
     }
+}
+
+/// G.711 as a `media_core` codec: a QuickTime sound sample description (`alaw`/`ulaw`,
+/// QuickTime File Format "Sound Sample Descriptions", version 0), since `media_core` has
+/// no G.711 codec of its own. Packets are the raw 8-bit samples.
+pub fn g711_codec(law: G711Law, rate: u32, channels: u16) -> Codec {
+    let mut entry = BytesMut::with_capacity(36);
+    entry.put_u32(36);
+    entry.put_slice(match law {
+        G711Law::ALaw => b"alaw",
+        G711Law::MuLaw => b"ulaw",
+    });
+    entry.put_slice(&[0; 6]);
+    entry.put_u16(1); // data reference index
+    entry.put_u16(0); // version
+    entry.put_u16(0); // revision
+    entry.put_u32(0); // vendor
+    entry.put_u16(channels);
+    entry.put_u16(16); // sample size
+    entry.put_u16(0); // compression id
+    entry.put_u16(0); // packet size
+    entry.put_u32(rate.min(0xFFFF) << 16); // 16.16 fixed point
+    Codec::SampleEntry {
+        entry: entry.freeze(),
+    }
+}
+
+fn g711_of_sample_entry(entry: &[u8]) -> Option<AudioCodec> {
+    let law = match entry.get(4..8)? {
+        b"alaw" => G711Law::ALaw,
+        b"ulaw" => G711Law::MuLaw,
+        _ => return None,
+    };
+    let channels = u16::from_be_bytes(entry.get(24..26)?.try_into().ok()?);
+    let rate = u32::from_be_bytes(entry.get(32..36)?.try_into().ok()?) >> 16;
+    Some(AudioCodec::G711 {
+        law,
+        rate,
+        channels,
+    })
 }
 
 /// Decodes one audio track (push packets, pull PCM).
@@ -383,6 +432,21 @@ fn adts_header(fields: [u8; 4], payload: usize) -> Result<[u8; 7]> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn g711_round_trips_through_its_sample_entry() {
+        let codec = g711_codec(G711Law::ALaw, 8000, 1);
+        assert!(AudioCodec::is_g711(&codec));
+        assert_eq!(
+            AudioCodec::from_codec(&codec).expect("G.711"),
+            AudioCodec::G711 {
+                law: G711Law::ALaw,
+                rate: 8000,
+                channels: 1
+            }
+        );
+        assert!(!AudioCodec::is_g711(&Codec::Mp3));
+    }
 
     #[test]
     fn adts_header_from_an_lc_config() {

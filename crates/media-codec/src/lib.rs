@@ -37,7 +37,7 @@ mod picture;
 mod video_decode;
 mod video_encode;
 
-pub use audio_decode::{AudioCodec, AudioDecoder, G711Law};
+pub use audio_decode::{AudioCodec, AudioDecoder, G711Law, g711_codec};
 pub use audio_encode::{AudioEncoder, AudioEncoderSettings, EncodedAudio};
 pub use error::{Error, Result};
 pub use frame::{AudioFormat, AudioFrame, PixelFormat, SampleFormat, VideoFormat, VideoFrame};

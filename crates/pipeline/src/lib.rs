@@ -70,6 +70,9 @@ pub mod remote;
 mod run;
 mod sink;
 mod source;
+#[cfg(feature = "codec")]
+mod transcode;
+pub mod transcoding;
 
 pub use bmff_writer::FsyncPolicy;
 /// Rebuilding a killed plain MP4 from its index journal (for `nvr`'s recovery, which

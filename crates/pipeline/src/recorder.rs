@@ -54,6 +54,12 @@ pub(crate) struct Recorder {
 }
 
 impl Recorder {
+    /// Whether the output can take these tracks (the transcoding stage asks).
+    #[cfg_attr(not(feature = "codec"), allow(dead_code))]
+    pub(crate) fn check(&self, tracks: &[Track]) -> Result<(), Error> {
+        self.factory.check(tracks)
+    }
+
     pub(crate) fn new(
         options: RecordOptions,
         factory: Box<dyn SinkFactory>,
