@@ -192,7 +192,7 @@ impl AudioFrame {
         timescale: u32,
     ) -> Option<AudioFrame> {
         let frame = usize::from(channels) * format.bytes();
-        (rate > 0 && frame > 0 && timescale > 0 && samples.len() % frame == 0).then_some(
+        (rate > 0 && frame > 0 && timescale > 0 && samples.len().is_multiple_of(frame)).then_some(
             AudioFrame {
                 samples,
                 rate,

@@ -59,10 +59,13 @@ pub(crate) fn unpack(frame: &VideoFrame) -> Result<frame::Video> {
     Ok(picture)
 }
 
+/// Input and output of a conversion: format, width, height of each.
+type Conversion = (Pixel, u32, u32, Pixel, u32, u32);
+
 /// A swscale context kept while the input and output stay the same.
 #[derive(Default)]
 pub(crate) struct Converter {
-    context: Option<(scaling::Context, (Pixel, u32, u32, Pixel, u32, u32))>,
+    context: Option<(scaling::Context, Conversion)>,
 }
 
 impl Converter {

@@ -7,7 +7,7 @@ use media_codec::{
     PixelFormat, SampleFormat, VideoDecoder, VideoEncoder, VideoEncoderSettings, VideoFormat,
 };
 
-use crate::contract::{InputEvent, describe};
+use crate::contract::InputEvent;
 use crate::transcoding::{AudioTarget, TranscodePolicy, Transcoding};
 use crate::{Error, MediaKind, Packet, Track};
 
@@ -187,10 +187,19 @@ impl Transcoder {
                 continue;
             };
             let (plan, encoded) = self.open(index, &track)?;
+            let (from, kind) = match track.kind {
+                MediaKind::Video => (track.codec.name(), "video"),
+                MediaKind::Audio if AudioCodec::is_g711(&track.codec) => ("G.711", "audio"),
+                MediaKind::Audio => (track.codec.name(), "audio"),
+            };
+            let bitrate = match track.kind {
+                MediaKind::Video => self.settings.video_bitrate,
+                MediaKind::Audio => self.settings.audio_bitrate,
+            };
             tracing::info!(
-                "transcoding {} to {}: {reason}",
-                describe(index, &track),
-                describe(index, &encoded)
+                "transcoding track {index} ({from} {kind}) to {} at {} kbit/s: {reason}",
+                encoded.codec.name(),
+                bitrate / 1000
             );
             self.plans[index] = Some(plan);
             out.push(encoded);

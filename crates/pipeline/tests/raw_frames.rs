@@ -2,6 +2,8 @@
 //! decoded raw input into an MP4 (checked by ffprobe and ffmpeg's decode), and decoded
 //! frames read from the RTSP test camera.
 #![cfg(feature = "codec")]
+// Options are built by field assignment, as they will be once `#[non_exhaustive]`.
+#![allow(clippy::field_reassign_with_default)]
 
 use std::time::Duration;
 

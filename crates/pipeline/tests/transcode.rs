@@ -1,6 +1,8 @@
 //! The transcoding stage (`codec` feature) against the RTSP test camera: its G.711 audio
 //! recorded to MP4 becomes AAC (if-needed, the default), checked by ffprobe and ffmpeg.
 #![cfg(feature = "codec")]
+// Options are built by field assignment, as they will be once `#[non_exhaustive]`.
+#![allow(clippy::field_reassign_with_default)]
 
 use std::time::Duration;
 
