@@ -5,10 +5,12 @@
 //! an H.264 Annex B file (libx264 `veryfast`, 2 Mbit/s, no B-frames) and the same
 //! pictures as raw RGB24.
 //! - `h264-decode-720p-rgb24`: ours (`VideoDecoder`, one thread, RGB24 out) against
-//!   `ffmpeg -threads 1 -i in.h264 -f rawvideo -pix_fmt rgb24 -` (to /dev/null).
+//!   `ffmpeg -threads 1 -i in.h264 -filter_threads 1 -f rawvideo -pix_fmt rgb24 /dev/null`
+//!   (`-filter_threads 1`: the RGB conversion would otherwise run on every core).
 //! - `h264-encode-720p-rgb24`: ours (`VideoEncoder`: libx264 `veryfast`, 2 Mbit/s, GOP
 //!   50, no B-frames, one thread) from RGB24 frames in memory against `ffmpeg -f rawvideo
-//!   -pix_fmt rgb24 … -c:v libx264 -preset veryfast -b:v 2M -bf 0 -g 50 -threads 1 -f null`.
+//!   -pix_fmt rgb24 … -filter_threads 1 -c:v libx264 -preset veryfast -b:v 2M -bf 0 -g 50
+//!   -threads 1 -f null`.
 //!
 //! The peer is a whole process (start-up and file reading included: about 30 ms), ours
 //! is the library in this process. Throughput: frames; `cargo xtask bench media-codec`

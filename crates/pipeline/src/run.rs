@@ -79,6 +79,7 @@ impl Pipeline {
             tokio::spawn(async move {
                 let factory = sink::factory(&output, &options)?;
                 let options_transcoding = options.transcoding;
+                let kinds = (options.video, options.audio);
                 let raw_output = matches!(output, Endpoint::RawOutput(_));
                 let record = RecordOptions {
                     duration: options.duration,
@@ -92,7 +93,7 @@ impl Pipeline {
                 // Built on the recorder's thread: libswscale's and libswresample's
                 // contexts are not Send.
                 let result = tokio::task::spawn_blocking(move || {
-                    let stage = transcoder(&options_transcoding, raw_output);
+                    let stage = transcoder(&options_transcoding, kinds, raw_output);
                     record_loop(recorder, stage, rx, &killed, burst)
                 })
                 .await
@@ -125,14 +126,18 @@ impl Pipeline {
 
 /// The transcoding stage, when this build and the options have one.
 #[cfg(feature = "codec")]
-fn transcoder(settings: &crate::transcoding::Transcoding, raw_output: bool) -> Option<Transcoder> {
+fn transcoder(
+    settings: &crate::transcoding::Transcoding,
+    kinds: (bool, bool),
+    raw_output: bool,
+) -> Option<Transcoder> {
     settings
         .active()
-        .then(|| Transcoder::new(*settings, raw_output))
+        .then(|| Transcoder::new(*settings, kinds, raw_output))
 }
 
 #[cfg(not(feature = "codec"))]
-fn transcoder(_: &crate::transcoding::Transcoding, _: bool) -> Option<Transcoder> {
+fn transcoder(_: &crate::transcoding::Transcoding, _: (bool, bool), _: bool) -> Option<Transcoder> {
     None
 }
 

@@ -9,7 +9,7 @@ use media_codec::{
 
 use crate::contract::InputEvent;
 use crate::transcoding::{AudioTarget, TranscodePolicy, Transcoding};
-use crate::{Error, MediaKind, Packet, Track};
+use crate::{Codec, Error, MediaKind, Packet, Track};
 
 /// Rate of transcoded audio: Opus's only rate, and AAC's and MP3's most common one (an
 /// 8 kHz G.711 track would otherwise get 128 ms of AAC priming; at 48 kHz it is 21 ms).
@@ -36,6 +36,10 @@ const MAX_HELD: usize = 256;
 /// Decodes and encodes again the tracks its plan names.
 pub(crate) struct Transcoder {
     settings: Transcoding,
+    /// The kinds the recorder keeps (`--no-video`, `--no-audio`): the others are never
+    /// transcoded, and left out of the fit check.
+    video: bool,
+    audio: bool,
     /// A raw output takes G.711 as it is; other outputs do not play it.
     raw_output: bool,
     plans: Vec<Option<Plan>>,
@@ -50,9 +54,11 @@ pub(crate) struct Transcoder {
 }
 
 impl Transcoder {
-    pub(crate) fn new(settings: Transcoding, raw_output: bool) -> Transcoder {
+    pub(crate) fn new(settings: Transcoding, kinds: (bool, bool), raw_output: bool) -> Transcoder {
         Transcoder {
             settings,
+            video: kinds.0,
+            audio: kinds.1,
             raw_output,
             plans: Vec::new(),
             decode_errors: 0,
@@ -168,9 +174,18 @@ impl Transcoder {
         check: &dyn Fn(&[Track]) -> Result<(), Error>,
     ) -> Result<Vec<Track>, Error> {
         self.plans = tracks.iter().map(|_| None).collect();
-        let all_fit = check(&tracks).is_ok();
+        let kept = |t: &Track| match t.kind {
+            MediaKind::Video => self.video,
+            MediaKind::Audio => self.audio,
+        };
+        let recorded: Vec<Track> = tracks.iter().filter(|t| kept(t)).cloned().collect();
+        let all_fit = check(&recorded).is_ok();
         let mut out = Vec::with_capacity(tracks.len());
         for (index, track) in tracks.into_iter().enumerate() {
+            if !kept(&track) {
+                out.push(track);
+                continue;
+            }
             let g711 = AudioCodec::is_g711(&track.codec) && !self.raw_output;
             let reason = match self.settings.policy {
                 TranscodePolicy::Always => Some("--transcode always".to_owned()),
@@ -186,6 +201,15 @@ impl Transcoder {
                 out.push(track);
                 continue;
             };
+            if self.settings.policy == TranscodePolicy::IfNeeded
+                && !g711
+                && check(std::slice::from_ref(&self.target(&track))).is_err()
+            {
+                // The output takes the target codec no more than this one: the
+                // recorder's misfit error says so, nothing is transcoded.
+                out.push(track);
+                continue;
+            }
             let (plan, encoded) = self.open(index, &track)?;
             let (from, kind) = match track.kind {
                 MediaKind::Video => (track.codec.name(), "video"),
@@ -205,6 +229,22 @@ impl Transcoder {
             out.push(encoded);
         }
         Ok(out)
+    }
+
+    /// What `track` would become, for the fit check (configuration left empty).
+    fn target(&self, track: &Track) -> Track {
+        let empty = bytes::Bytes::new();
+        match track.kind {
+            MediaKind::Video => Track::video(Codec::H264 { config: empty }, track.timescale, track.width, track.height),
+            MediaKind::Audio => {
+                let codec = match self.settings.audio_codec {
+                    AudioTarget::Aac => Codec::Aac { config: empty },
+                    AudioTarget::Opus => Codec::Opus { head: empty },
+                    _ => Codec::Mp3,
+                };
+                Track::audio(codec, AUDIO_RATE, track.channels.clamp(1, 2))
+            }
+        }
     }
 
     fn open(&self, index: usize, track: &Track) -> Result<(Plan, Track), Error> {
@@ -344,5 +384,61 @@ fn codec_error(index: usize, doing: &str, source: media_codec::Error) -> Error {
     Error::Codec {
         context: format!("{doing} track {index}"),
         source,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use bytes::Bytes;
+    use media_codec::G711Law;
+
+    use super::*;
+
+    fn tracks() -> Vec<Track> {
+        vec![
+            Track::video(Codec::H264 { config: Bytes::from_static(&[1, 2]) }, 90_000, 640, 360),
+            Track::audio(media_codec::g711_codec(G711Law::ALaw, 8000, 1), 8000, 1),
+        ]
+    }
+
+    fn planned(transcoder: &mut Transcoder, check: &dyn Fn(&[Track]) -> Result<(), Error>) -> Vec<Track> {
+        match transcoder.process(InputEvent::Tracks(tracks()), check).expect("plan") {
+            events if events.len() == 1 => match events.into_iter().next() {
+                Some(InputEvent::Tracks(t)) => t,
+                _ => panic!("not a Tracks event"),
+            },
+            _ => panic!("one event"),
+        }
+    }
+
+    #[test]
+    fn if_needed_turns_only_g711_into_aac() {
+        let mut t = Transcoder::new(Transcoding::default(), (true, true), false);
+        let out = planned(&mut t, &|_| Ok(()));
+        assert!(matches!(out[0].codec, Codec::H264 { .. }), "video untouched");
+        assert!(matches!(out[1].codec, Codec::Aac { .. }), "G.711 became AAC");
+        assert_eq!((out[1].sample_rate, out[1].timescale), (48_000, 48_000));
+        assert!(t.plans[0].is_none() && t.plans[1].is_some());
+    }
+
+    #[test]
+    fn left_out_kinds_and_raw_outputs_keep_g711() {
+        let mut no_audio = Transcoder::new(Transcoding::default(), (true, false), false);
+        assert!(AudioCodec::is_g711(&planned(&mut no_audio, &|_| Ok(()))[1].codec));
+        let mut raw = Transcoder::new(Transcoding::default(), (true, true), true);
+        assert!(AudioCodec::is_g711(&planned(&mut raw, &|_| Ok(()))[1].codec));
+    }
+
+    #[test]
+    fn a_misfit_the_target_codec_cannot_fix_is_left_to_the_recorder() {
+        // An output that takes no video at all: re-encoding H.264 to H.264 would not help.
+        let audio_only = |t: &[Track]| match t.iter().any(|t| t.kind == MediaKind::Video) {
+            true => Err(Error::InvalidOptions("no video".into())),
+            false => Ok(()),
+        };
+        let mut t = Transcoder::new(Transcoding::default(), (true, true), false);
+        let out = planned(&mut t, &audio_only);
+        assert!(t.plans[0].is_none(), "video not transcoded");
+        assert!(matches!(out[0].codec, Codec::H264 { .. }));
     }
 }
