@@ -235,7 +235,12 @@ impl Transcoder {
     fn target(&self, track: &Track) -> Track {
         let empty = bytes::Bytes::new();
         match track.kind {
-            MediaKind::Video => Track::video(Codec::H264 { config: empty }, track.timescale, track.width, track.height),
+            MediaKind::Video => Track::video(
+                Codec::H264 { config: empty },
+                track.timescale,
+                track.width,
+                track.height,
+            ),
             MediaKind::Audio => {
                 let codec = match self.settings.audio_codec {
                     AudioTarget::Aac => Codec::Aac { config: empty },
@@ -396,13 +401,26 @@ mod tests {
 
     fn tracks() -> Vec<Track> {
         vec![
-            Track::video(Codec::H264 { config: Bytes::from_static(&[1, 2]) }, 90_000, 640, 360),
+            Track::video(
+                Codec::H264 {
+                    config: Bytes::from_static(&[1, 2]),
+                },
+                90_000,
+                640,
+                360,
+            ),
             Track::audio(media_codec::g711_codec(G711Law::ALaw, 8000, 1), 8000, 1),
         ]
     }
 
-    fn planned(transcoder: &mut Transcoder, check: &dyn Fn(&[Track]) -> Result<(), Error>) -> Vec<Track> {
-        match transcoder.process(InputEvent::Tracks(tracks()), check).expect("plan") {
+    fn planned(
+        transcoder: &mut Transcoder,
+        check: &dyn Fn(&[Track]) -> Result<(), Error>,
+    ) -> Vec<Track> {
+        match transcoder
+            .process(InputEvent::Tracks(tracks()), check)
+            .expect("plan")
+        {
             events if events.len() == 1 => match events.into_iter().next() {
                 Some(InputEvent::Tracks(t)) => t,
                 _ => panic!("not a Tracks event"),
@@ -415,8 +433,14 @@ mod tests {
     fn if_needed_turns_only_g711_into_aac() {
         let mut t = Transcoder::new(Transcoding::default(), (true, true), false);
         let out = planned(&mut t, &|_| Ok(()));
-        assert!(matches!(out[0].codec, Codec::H264 { .. }), "video untouched");
-        assert!(matches!(out[1].codec, Codec::Aac { .. }), "G.711 became AAC");
+        assert!(
+            matches!(out[0].codec, Codec::H264 { .. }),
+            "video untouched"
+        );
+        assert!(
+            matches!(out[1].codec, Codec::Aac { .. }),
+            "G.711 became AAC"
+        );
         assert_eq!((out[1].sample_rate, out[1].timescale), (48_000, 48_000));
         assert!(t.plans[0].is_none() && t.plans[1].is_some());
     }
@@ -424,9 +448,13 @@ mod tests {
     #[test]
     fn left_out_kinds_and_raw_outputs_keep_g711() {
         let mut no_audio = Transcoder::new(Transcoding::default(), (true, false), false);
-        assert!(AudioCodec::is_g711(&planned(&mut no_audio, &|_| Ok(()))[1].codec));
+        assert!(AudioCodec::is_g711(
+            &planned(&mut no_audio, &|_| Ok(()))[1].codec
+        ));
         let mut raw = Transcoder::new(Transcoding::default(), (true, true), true);
-        assert!(AudioCodec::is_g711(&planned(&mut raw, &|_| Ok(()))[1].codec));
+        assert!(AudioCodec::is_g711(
+            &planned(&mut raw, &|_| Ok(()))[1].codec
+        ));
     }
 
     #[test]
