@@ -500,6 +500,36 @@ mod tests {
     }
 
     #[test]
+    fn transcoding_flags_reach_the_options() {
+        use pipeline::transcoding::{AudioTarget, TranscodePolicy};
+        let cli = parse(&["in.mp4", "out.mp4"]).unwrap();
+        let options = cli.options().unwrap();
+        assert_eq!(options.transcoding.policy, TranscodePolicy::IfNeeded);
+        assert_eq!(options.transcoding.audio_bitrate, 128_000);
+        let cli = parse(&[
+            "in.mp4",
+            "out.mp4",
+            "--transcode",
+            "always",
+            "--audio-codec",
+            "opus",
+            "--audio-bitrate",
+            "96k",
+            "--video-bitrate",
+            "1.5M",
+        ])
+        .unwrap();
+        let t = cli.options().unwrap().transcoding;
+        assert_eq!(
+            (t.policy, t.audio_codec),
+            (TranscodePolicy::Always, AudioTarget::Opus)
+        );
+        assert_eq!((t.audio_bitrate, t.video_bitrate), (96_000, 1_500_000));
+        assert!(parse(&["in.mp4", "out.mp4", "--transcode", "sometimes"]).is_err());
+        assert!(parse(&["in.mp4", "out.mp4", "--audio-bitrate", "-3k"]).is_err());
+    }
+
+    #[test]
     fn options_may_stand_between_the_inputs_and_the_output() {
         for args in [
             &["tcp://host:9000", "--token", "s3cret", "out.mp4"][..],
