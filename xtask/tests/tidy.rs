@@ -32,6 +32,7 @@ const LEAVES: &[&str] = &[
     "elementary",
     "mpeg-ts",
     "flv",
+    "media-codec",
 ];
 
 /// Which workspace crates each workspace crate may depend on (normal and build
@@ -48,6 +49,8 @@ const DEPENDENCY_TABLE: &[(&str, &[&str])] = &[
     ("elementary", &[]),
     ("mpeg-ts", &[]),
     ("flv", &[]),
+    // Decoding and encoding on the system FFmpeg; `elementary` for Annex B and records.
+    ("media-codec", &["media-core", "elementary"]),
     ("pipeline", LEAVES),
     // The NVR layer: many supervised pipelines from one configuration.
     ("nvr", &["pipeline", "media-core"]),

@@ -162,12 +162,47 @@ struct Cli {
     /// as it arrives.
     #[arg(long, value_name = "MS", default_value_t = 50)]
     burst: u64,
+    /// When to decode and encode tracks again (a build with the `codec` feature;
+    /// without it, as never): only those the output cannot take (G.711 to MP4 becomes
+    /// AAC), every track, or never (a misfit fails).
+    #[arg(
+        long,
+        value_name = "never|if-needed|always",
+        default_value = "if-needed"
+    )]
+    transcode: pipeline::transcoding::TranscodePolicy,
+    /// Codec of transcoded video.
+    #[arg(long, value_name = "h264", default_value = "h264")]
+    video_codec: pipeline::transcoding::VideoTarget,
+    /// Codec of transcoded audio.
+    #[arg(long, value_name = "aac|opus|mp3", default_value = "aac")]
+    audio_codec: pipeline::transcoding::AudioTarget,
+    /// Bitrate of transcoded video (bit/s; k and M suffixes).
+    #[arg(long, value_name = "BITS", default_value = "2M", value_parser = parse_bitrate)]
+    video_bitrate: u64,
+    /// Bitrate of transcoded audio (bit/s; k and M suffixes).
+    #[arg(long, value_name = "BITS", default_value = "128k", value_parser = parse_bitrate)]
+    audio_bitrate: u64,
     /// More logs (-v debug, -vv trace); RUST_LOG overrides.
     #[arg(short, long, action = clap::ArgAction::Count)]
     verbose: u8,
     /// Only errors.
     #[arg(short, long, conflicts_with = "verbose")]
     quiet: bool,
+}
+
+fn parse_bitrate(s: &str) -> Result<u64, String> {
+    let (number, scale) = match s.as_bytes().last() {
+        Some(b'k' | b'K') => (&s[..s.len() - 1], 1_000.0),
+        Some(b'M' | b'm') => (&s[..s.len() - 1], 1_000_000.0),
+        _ => (s, 1.0),
+    };
+    match number.parse::<f64>() {
+        Ok(n) if n > 0.0 && (n * scale) < 1e10 => Ok((n * scale) as u64),
+        _ => Err(format!(
+            "bitrate {s:?}: a positive number of bit/s, e.g. 128k or 2M"
+        )),
+    }
 }
 
 fn parse_hls(s: &str) -> Result<HlsMode, String> {
@@ -268,6 +303,15 @@ impl Cli {
             options.track_ids = self.tracks.clone();
             options.realtime = self.realtime;
             options.loop_input = self.loop_input;
+            options.transcoding = {
+                let mut t = pipeline::transcoding::Transcoding::default();
+                t.policy = self.transcode;
+                t.video_codec = self.video_codec;
+                t.audio_codec = self.audio_codec;
+                t.video_bitrate = self.video_bitrate;
+                t.audio_bitrate = self.audio_bitrate;
+                t
+            };
             options
         })
     }
@@ -464,6 +508,36 @@ mod tests {
 
     fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
         Cli::try_parse_from(std::iter::once("pipeline").chain(args.iter().copied()))
+    }
+
+    #[test]
+    fn transcoding_flags_reach_the_options() {
+        use pipeline::transcoding::{AudioTarget, TranscodePolicy};
+        let cli = parse(&["in.mp4", "out.mp4"]).unwrap();
+        let options = cli.options().unwrap();
+        assert_eq!(options.transcoding.policy, TranscodePolicy::IfNeeded);
+        assert_eq!(options.transcoding.audio_bitrate, 128_000);
+        let cli = parse(&[
+            "in.mp4",
+            "out.mp4",
+            "--transcode",
+            "always",
+            "--audio-codec",
+            "opus",
+            "--audio-bitrate",
+            "96k",
+            "--video-bitrate",
+            "1.5M",
+        ])
+        .unwrap();
+        let t = cli.options().unwrap().transcoding;
+        assert_eq!(
+            (t.policy, t.audio_codec),
+            (TranscodePolicy::Always, AudioTarget::Opus)
+        );
+        assert_eq!((t.audio_bitrate, t.video_bitrate), (96_000, 1_500_000));
+        assert!(parse(&["in.mp4", "out.mp4", "--transcode", "sometimes"]).is_err());
+        assert!(parse(&["in.mp4", "out.mp4", "--audio-bitrate", "-3k"]).is_err());
     }
 
     #[test]

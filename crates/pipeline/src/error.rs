@@ -128,6 +128,16 @@ pub enum Error {
         /// The error.
         source: std::io::Error,
     },
+    /// Decoding or encoding failed (decoded raw endpoints, transcoding; `codec` feature).
+    #[cfg(feature = "codec")]
+    #[error("{context}: {source}")]
+    Codec {
+        /// What was being done ("decoding track 0", "encoding audio for track 1").
+        context: String,
+        /// media-codec's error.
+        #[source]
+        source: media_codec::Error,
+    },
 }
 
 impl Error {

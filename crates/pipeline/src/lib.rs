@@ -64,12 +64,17 @@ pub mod icecast;
 mod naming;
 mod options;
 pub mod raw;
+#[cfg(feature = "codec")]
+pub mod raw_frames;
 mod recorder;
 pub mod remote;
 mod run;
 mod sink;
 mod source;
 mod srt;
+#[cfg(feature = "codec")]
+mod transcode;
+pub mod transcoding;
 
 pub use bmff_writer::FsyncPolicy;
 /// Rebuilding a killed plain MP4 from its index journal (for `nvr`'s recovery, which

@@ -121,6 +121,9 @@ pub struct Options {
     /// File input: start again at the end, times continuing, until the duration limit
     /// or a stop.
     pub loop_input: bool,
+    /// Which tracks are decoded and encoded again (`codec` feature; without it, as
+    /// `never`).
+    pub transcoding: crate::transcoding::Transcoding,
 }
 
 impl Default for Options {
@@ -144,6 +147,7 @@ impl Default for Options {
             track_ids: Vec::new(),
             realtime: false,
             loop_input: false,
+            transcoding: crate::transcoding::Transcoding::default(),
         }
     }
 }

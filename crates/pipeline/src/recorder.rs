@@ -66,6 +66,12 @@ const LEAD_IN: f64 = 0.1;
 const LEAD_IN_PACKETS: usize = 32;
 
 impl Recorder {
+    /// Whether the output can take these tracks (the transcoding stage asks).
+    #[cfg_attr(not(feature = "codec"), allow(dead_code))]
+    pub(crate) fn check(&self, tracks: &[Track]) -> Result<(), Error> {
+        self.factory.check(tracks)
+    }
+
     pub(crate) fn new(
         options: RecordOptions,
         factory: Box<dyn SinkFactory>,

@@ -16,6 +16,8 @@ use tokio::task::JoinHandle;
 
 use crate::contract::InputEvent;
 use crate::recorder::{Flow, RecordOptions, Recorder};
+#[cfg(feature = "codec")]
+use crate::transcode::Transcoder;
 use crate::{Endpoint, Error, Options, Status, Summary, sink, source};
 
 /// A media stream from one endpoint to another.
@@ -76,6 +78,9 @@ impl Pipeline {
             let status = status_rx.clone();
             tokio::spawn(async move {
                 let factory = sink::factory(&output, &options)?;
+                let options_transcoding = options.transcoding;
+                let kinds = (options.video, options.audio);
+                let raw_output = matches!(output, Endpoint::RawOutput(_));
                 let record = RecordOptions {
                     duration: options.duration,
                     segment: options.segment,
@@ -85,15 +90,19 @@ impl Pipeline {
                 let (tx, rx) = mpsc::channel(options.queue.max(1));
                 let source = source::spawn(input, options, tx, stop_rx, burst);
                 let recorder = Recorder::new(record, factory, status_tx);
-                let result =
-                    tokio::task::spawn_blocking(move || record_loop(recorder, rx, &killed, burst))
-                        .await
-                        .unwrap_or_else(|e| {
-                            Err(Error::Output {
-                                output: output.to_string(),
-                                reason: format!("recorder thread failed: {e}"),
-                            })
-                        });
+                // Built on the recorder's thread: libswscale's and libswresample's
+                // contexts are not Send.
+                let result = tokio::task::spawn_blocking(move || {
+                    let stage = transcoder(&options_transcoding, kinds, raw_output);
+                    record_loop(recorder, stage, rx, &killed, burst)
+                })
+                .await
+                .unwrap_or_else(|e| {
+                    Err(Error::Output {
+                        output: output.to_string(),
+                        reason: format!("recorder thread failed: {e}"),
+                    })
+                });
                 stop.send_replace(true);
                 // Let the source say TEARDOWN (bounded by rtsp-source's own timeouts).
                 if tokio::time::timeout(Duration::from_secs(10), source)
@@ -115,9 +124,42 @@ impl Pipeline {
     }
 }
 
+/// The transcoding stage, when this build and the options have one.
+#[cfg(feature = "codec")]
+fn transcoder(
+    settings: &crate::transcoding::Transcoding,
+    kinds: (bool, bool),
+    raw_output: bool,
+) -> Option<Transcoder> {
+    settings
+        .active()
+        .then(|| Transcoder::new(*settings, kinds, raw_output))
+}
+
+#[cfg(not(feature = "codec"))]
+fn transcoder(_: &crate::transcoding::Transcoding, _: (bool, bool), _: bool) -> Option<Transcoder> {
+    None
+}
+
+/// Without the `codec` feature there is no transcoding stage: never built.
+#[cfg(not(feature = "codec"))]
+enum Transcoder {}
+
+#[cfg(not(feature = "codec"))]
+impl Transcoder {
+    fn process(
+        &mut self,
+        _: InputEvent,
+        _: &dyn Fn(&[crate::Track]) -> Result<(), Error>,
+    ) -> Result<Vec<InputEvent>, Error> {
+        match *self {}
+    }
+}
+
 /// `pause`: sleep this long whenever the queue is empty (see [`Options::burst`]).
 fn record_loop(
     mut recorder: Recorder,
+    mut stage: Option<Transcoder>,
     mut rx: mpsc::Receiver<InputEvent>,
     killed: &AtomicBool,
     pause: Option<Duration>,
@@ -129,7 +171,22 @@ fn record_loop(
             return Err(Error::Killed);
         }
         let Some(event) = event else { break };
-        match recorder.handle(event) {
+        let handled = match stage.as_mut() {
+            Some(stage) => stage
+                .process(event, &|tracks| recorder.check(tracks))
+                .and_then(|events| {
+                    let mut flow = Flow::Continue;
+                    for event in events {
+                        flow = recorder.handle(event)?;
+                        if matches!(flow, Flow::Done) {
+                            break;
+                        }
+                    }
+                    Ok(flow)
+                }),
+            None => recorder.handle(event),
+        };
+        match handled {
             Ok(Flow::Continue) => {
                 if let Some(pause) = pause.filter(|_| rx.is_empty()) {
                     std::thread::sleep(pause);

@@ -16,6 +16,10 @@ pub enum Check {
     PythonModule(&'static str, &'static str),
     /// An npm package at this version in the global `node_modules` (`npm root -g`).
     NpmPackage(&'static str, &'static str),
+    /// Libraries that `pkg-config --exists` finds (their development files are installed).
+    PkgConfig(&'static str),
+    /// A file that must exist (a library without a pkg-config file, such as libclang).
+    File(&'static str),
 }
 
 /// Where the peer comes from.
@@ -165,6 +169,30 @@ pub const PEERS: &[PeerSpec] = &[
         check: Check::NpmPackage("@livekit/protocol", "1.52.1"),
         source: Source::Npm(&["@livekit/protocol@1.52.1"]),
     },
+    // Build dependencies of media-codec (pipeline's `codec` feature): FFmpeg's development
+    // files, which ffmpeg-sys-next finds through pkg-config, and libclang for its bindgen.
+    PeerSpec {
+        name: "ffmpeg-dev",
+        check: Check::PkgConfig(
+            "libavcodec libavformat libavutil libavfilter libavdevice libswscale libswresample",
+        ),
+        source: Source::Apt(&[
+            "pkg-config",
+            "libavcodec-dev",
+            "libavformat-dev",
+            "libavutil-dev",
+            "libavfilter-dev",
+            "libavdevice-dev",
+            "libswscale-dev",
+            "libswresample-dev",
+        ]),
+    },
+    PeerSpec {
+        // Debian 12's libclang-dev (LLVM 14); bindgen loads it at build time.
+        name: "libclang",
+        check: Check::File("/usr/lib/llvm-14/lib/libclang.so"),
+        source: Source::Apt(&["libclang-dev", "clang"]),
+    },
 ];
 
 /// The global `node_modules` folder (`npm root -g`), where npm peers are installed.
@@ -202,6 +230,12 @@ pub fn is_present(peer: &PeerSpec) -> bool {
             let text = manifest.and_then(|m| std::fs::read_to_string(m).ok());
             return text.is_some_and(|t| t.contains(&format!("\"version\": \"{version}\"")));
         }
+        Check::PkgConfig(libraries) => {
+            let mut c = Command::new("pkg-config");
+            c.arg("--exists").args(libraries.split_whitespace());
+            c
+        }
+        Check::File(path) => return std::path::Path::new(path).exists(),
     };
     cmd.stdin(Stdio::null())
         .stdout(Stdio::null())

@@ -42,7 +42,9 @@ pub(crate) async fn run(
             }
         })
     };
-    let mut tracks = TrackMap::default();
+    // G.711 becomes a track only when it can be transcoded (`codec` feature).
+    let g711 = options.transcoding.active();
+    let mut tracks = TrackMap::new(g711);
     let mut end = Ok(());
     while let Some(event) = after_pause(source.next_event(), pause).await {
         let sent = match event {
@@ -83,7 +85,7 @@ pub(crate) async fn run(
             },
             Event::Discontinuity { session } => {
                 tracing::info!(session, "reconnected: a new file starts");
-                tracks = TrackMap::default();
+                tracks = TrackMap::new(g711);
                 tx.send(InputEvent::Discontinuity).await.is_ok()
             }
             Event::Disconnected { reason, frames } => {
@@ -160,6 +162,8 @@ struct TrackMap {
     slots: Vec<Slot>,
     /// Whether [`InputEvent::Tracks`] was sent for this session.
     announced: bool,
+    /// Whether G.711 tracks are kept (for the transcoding stage) rather than skipped.
+    g711: bool,
 }
 
 #[derive(Debug)]
@@ -179,8 +183,15 @@ enum Update {
 }
 
 impl TrackMap {
+    fn new(g711: bool) -> TrackMap {
+        TrackMap {
+            g711,
+            ..TrackMap::default()
+        }
+    }
+
     fn reset(&mut self, infos: &[TrackInfo]) -> Option<Vec<Track>> {
-        self.slots = infos.iter().map(slot).collect();
+        self.slots = infos.iter().map(|i| slot(i, self.g711)).collect();
         self.announced = false;
         self.complete()
     }
@@ -189,7 +200,7 @@ impl TrackMap {
         let Some(s) = self.slots.get_mut(info.index) else {
             return Update::Ignored;
         };
-        *s = slot(info);
+        *s = slot(info, self.g711);
         if self.announced {
             match (self.index_of(info.index), &self.slots[info.index]) {
                 (Some(i), Slot::Track(t)) => Update::Known(i, t.clone()),
@@ -254,7 +265,10 @@ impl TrackMap {
     }
 }
 
-fn slot(info: &TrackInfo) -> Slot {
+fn slot(info: &TrackInfo, g711: bool) -> Slot {
+    if g711 && let Some(track) = g711_track(info) {
+        return Slot::Track(track);
+    }
     let video = |codec| match &info.video {
         Some(v) => {
             let mut t = Track::video(codec, info.clock_rate, v.width, v.height);
@@ -320,4 +334,25 @@ fn slot(info: &TrackInfo) -> Slot {
             }
         },
     }
+}
+
+/// A G.711 track as media-codec describes it (for the transcoding stage).
+#[cfg(feature = "codec")]
+fn g711_track(info: &TrackInfo) -> Option<Track> {
+    let law = match info.codec {
+        rtsp_source::Codec::Pcma => media_codec::G711Law::ALaw,
+        rtsp_source::Codec::Pcmu => media_codec::G711Law::MuLaw,
+        _ => return None,
+    };
+    let (rate, channels) = info
+        .audio
+        .as_ref()
+        .map_or((info.clock_rate, 1), |a| (a.sample_rate, a.channels));
+    let codec = media_codec::g711_codec(law, rate, channels);
+    Some(Track::audio(codec, rate, channels).with_timescale(info.clock_rate))
+}
+
+#[cfg(not(feature = "codec"))]
+fn g711_track(_: &TrackInfo) -> Option<Track> {
+    None
 }

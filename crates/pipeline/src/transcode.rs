@@ -1,0 +1,472 @@
+//! The transcoding stage (`codec` feature): between the source and the recorder, tracks
+//! the output cannot take (or every track, with `always`) are decoded and encoded again
+//! with media-codec; the rest pass through untouched. See [`crate::transcoding`].
+
+use media_codec::{
+    AudioCodec, AudioDecoder, AudioEncoder, AudioEncoderSettings, AudioFormat, EncodedAudio,
+    PixelFormat, SampleFormat, VideoDecoder, VideoEncoder, VideoEncoderSettings, VideoFormat,
+};
+
+use crate::contract::InputEvent;
+use crate::transcoding::{AudioTarget, TranscodePolicy, Transcoding};
+use crate::{Codec, Error, MediaKind, Packet, Track};
+
+/// Rate of transcoded audio: Opus's only rate, and AAC's and MP3's most common one (an
+/// 8 kHz G.711 track would otherwise get 128 ms of AAC priming; at 48 kHz it is 21 ms).
+const AUDIO_RATE: u32 = 48_000;
+
+enum Plan {
+    Audio {
+        decoder: AudioDecoder,
+        encoder: Box<AudioEncoder>,
+        /// Moves the encoder's priming (packets before the first input sample) so the
+        /// first packet starts where the input did.
+        shift: Option<i64>,
+        first_in: Option<i64>,
+    },
+    Video {
+        decoder: VideoDecoder,
+        encoder: Box<VideoEncoder>,
+    },
+}
+
+/// Transcoded packets held back at most (a track that stopped must not hold the others).
+const MAX_HELD: usize = 256;
+
+/// Decodes and encodes again the tracks its plan names.
+pub(crate) struct Transcoder {
+    settings: Transcoding,
+    /// The kinds the recorder keeps (`--no-video`, `--no-audio`): the others are never
+    /// transcoded, and left out of the fit check.
+    video: bool,
+    audio: bool,
+    /// A raw output takes G.711 as it is; other outputs do not play it.
+    raw_output: bool,
+    plans: Vec<Option<Plan>>,
+    decode_errors: u64,
+    /// Timescale of every output track, and the latest time (seconds) seen on each.
+    timescales: Vec<u32>,
+    seen: Vec<f64>,
+    /// Transcoded packets waiting until every other track has reached their time: an
+    /// encoder's packets for audio that arrived before the first picture would otherwise
+    /// reach the recorder before it, which starts the file at that picture and drops them.
+    held: std::collections::VecDeque<(Packet, std::time::SystemTime)>,
+}
+
+impl Transcoder {
+    pub(crate) fn new(settings: Transcoding, kinds: (bool, bool), raw_output: bool) -> Transcoder {
+        Transcoder {
+            settings,
+            video: kinds.0,
+            audio: kinds.1,
+            raw_output,
+            plans: Vec::new(),
+            decode_errors: 0,
+            timescales: Vec::new(),
+            seen: Vec::new(),
+            held: std::collections::VecDeque::new(),
+        }
+    }
+
+    fn seconds(&self, packet: &Packet) -> f64 {
+        let timescale = self
+            .timescales
+            .get(packet.track)
+            .copied()
+            .unwrap_or(1)
+            .max(1);
+        packet.dts as f64 / f64::from(timescale)
+    }
+
+    /// Notes `packet`'s time; returns the held packets every other track has caught up
+    /// with (all of them with `all`).
+    fn release(&mut self, packet: Option<&Packet>, all: bool) -> Vec<InputEvent> {
+        if let Some(p) = packet {
+            let t = self.seconds(p);
+            if let Some(seen) = self.seen.get_mut(p.track) {
+                *seen = seen.max(t);
+            }
+        }
+        let mut out = Vec::new();
+        while let Some((front, _)) = self.held.front() {
+            let t = self.seconds(front);
+            let track = front.track;
+            let caught_up = self
+                .seen
+                .iter()
+                .enumerate()
+                .all(|(j, seen)| j == track || *seen >= t);
+            if !(all || caught_up || self.held.len() > MAX_HELD) {
+                break;
+            }
+            if let Some((p, wall)) = self.held.pop_front() {
+                out.push(InputEvent::Packet(p, wall));
+            }
+        }
+        out
+    }
+
+    /// One event in, the events for the recorder out. `check` is the output's
+    /// [`crate::contract::SinkFactory::check`].
+    pub(crate) fn process(
+        &mut self,
+        event: InputEvent,
+        check: &dyn Fn(&[Track]) -> Result<(), Error>,
+    ) -> Result<Vec<InputEvent>, Error> {
+        match event {
+            InputEvent::Tracks(tracks) => {
+                let mut events = self.release(None, true);
+                let out = self.plan(tracks, check)?;
+                self.timescales = out.iter().map(|t| t.timescale.max(1)).collect();
+                self.seen = out.iter().map(|_| f64::NEG_INFINITY).collect();
+                events.push(InputEvent::Tracks(out));
+                Ok(events)
+            }
+            InputEvent::TrackUpdated { index, track } => match self.plans.get_mut(index) {
+                Some(Some(Plan::Video { decoder, .. })) => {
+                    decoder
+                        .set_config(&track.codec)
+                        .map_err(|e| codec_error(index, "decoding", e))?;
+                    Ok(Vec::new())
+                }
+                Some(Some(Plan::Audio { .. })) => Ok(Vec::new()),
+                _ => Ok(vec![InputEvent::TrackUpdated { index, track }]),
+            },
+            InputEvent::Packet(packet, wall) => {
+                let index = packet.track;
+                if !matches!(self.plans.get(index), Some(Some(_))) {
+                    // The packet goes first: when it is the first picture, the recorder
+                    // opens the file with it and then takes the audio held before it.
+                    let released = self.release(Some(&packet), false);
+                    let mut events = vec![InputEvent::Packet(packet, wall)];
+                    events.extend(released);
+                    return Ok(events);
+                }
+                let packets = self.transcode(index, Some(&packet))?;
+                let mut events = Vec::new();
+                for p in packets {
+                    self.held.push_back((p.clone(), wall));
+                    events.extend(self.release(Some(&p), false));
+                }
+                Ok(events)
+            }
+            InputEvent::End(result) => {
+                let mut out = Vec::new();
+                let wall = std::time::SystemTime::now();
+                for index in 0..self.plans.len() {
+                    if self.plans[index].is_some() {
+                        let packets = self.transcode(index, None)?;
+                        self.held.extend(packets.into_iter().map(|p| (p, wall)));
+                    }
+                }
+                out.extend(self.release(None, true));
+                out.push(InputEvent::End(result));
+                Ok(out)
+            }
+            other => Ok(vec![other]),
+        }
+    }
+
+    /// Chooses the tracks to transcode and opens their decoders and encoders.
+    fn plan(
+        &mut self,
+        tracks: Vec<Track>,
+        check: &dyn Fn(&[Track]) -> Result<(), Error>,
+    ) -> Result<Vec<Track>, Error> {
+        self.plans = tracks.iter().map(|_| None).collect();
+        let kept = |t: &Track| match t.kind {
+            MediaKind::Video => self.video,
+            MediaKind::Audio => self.audio,
+        };
+        let recorded: Vec<Track> = tracks.iter().filter(|t| kept(t)).cloned().collect();
+        let all_fit = check(&recorded).is_ok();
+        let mut out = Vec::with_capacity(tracks.len());
+        for (index, track) in tracks.into_iter().enumerate() {
+            if !kept(&track) {
+                out.push(track);
+                continue;
+            }
+            let g711 = AudioCodec::is_g711(&track.codec) && !self.raw_output;
+            let reason = match self.settings.policy {
+                TranscodePolicy::Always => Some("--transcode always".to_owned()),
+                TranscodePolicy::IfNeeded if g711 => {
+                    Some("the output does not play G.711".to_owned())
+                }
+                TranscodePolicy::IfNeeded if !all_fit => check(std::slice::from_ref(&track))
+                    .err()
+                    .map(|e| e.to_string()),
+                _ => None,
+            };
+            let Some(reason) = reason else {
+                out.push(track);
+                continue;
+            };
+            if self.settings.policy == TranscodePolicy::IfNeeded
+                && !g711
+                && check(std::slice::from_ref(&self.target(&track))).is_err()
+            {
+                // The output takes the target codec no more than this one: the
+                // recorder's misfit error says so, nothing is transcoded.
+                out.push(track);
+                continue;
+            }
+            let (plan, encoded) = self.open(index, &track)?;
+            let (from, kind) = match track.kind {
+                MediaKind::Video => (track.codec.name(), "video"),
+                MediaKind::Audio if AudioCodec::is_g711(&track.codec) => ("G.711", "audio"),
+                MediaKind::Audio => (track.codec.name(), "audio"),
+            };
+            let bitrate = match track.kind {
+                MediaKind::Video => self.settings.video_bitrate,
+                MediaKind::Audio => self.settings.audio_bitrate,
+            };
+            tracing::info!(
+                "transcoding track {index} ({from} {kind}) to {} at {} kbit/s: {reason}",
+                encoded.codec.name(),
+                bitrate / 1000
+            );
+            self.plans[index] = Some(plan);
+            out.push(encoded);
+        }
+        Ok(out)
+    }
+
+    /// What `track` would become, for the fit check (configuration left empty).
+    fn target(&self, track: &Track) -> Track {
+        let empty = bytes::Bytes::new();
+        match track.kind {
+            MediaKind::Video => Track::video(
+                Codec::H264 { config: empty },
+                track.timescale,
+                track.width,
+                track.height,
+            ),
+            MediaKind::Audio => {
+                let codec = match self.settings.audio_codec {
+                    AudioTarget::Aac => Codec::Aac { config: empty },
+                    AudioTarget::Opus => Codec::Opus { head: empty },
+                    _ => Codec::Mp3,
+                };
+                Track::audio(codec, AUDIO_RATE, track.channels.clamp(1, 2))
+            }
+        }
+    }
+
+    fn open(&self, index: usize, track: &Track) -> Result<(Plan, Track), Error> {
+        let fail = |e| codec_error(index, "opening the transcoder of", e);
+        match track.kind {
+            MediaKind::Audio => {
+                let channels = track.channels.clamp(1, 2);
+                let codec = match self.settings.audio_codec {
+                    AudioTarget::Aac => EncodedAudio::Aac,
+                    AudioTarget::Opus => EncodedAudio::Opus,
+                    _ => EncodedAudio::Mp3,
+                };
+                let mut settings = AudioEncoderSettings::new(codec, AUDIO_RATE, channels);
+                settings.bitrate = self.settings.audio_bitrate;
+                let format = AudioFormat::new(SampleFormat::F32).resampled(AUDIO_RATE, channels);
+                let decoder = AudioDecoder::for_track(track, format).map_err(fail)?;
+                let config = AudioEncoder::probe(&settings).map_err(fail)?;
+                let encoder = AudioEncoder::new(settings).map_err(fail)?;
+                let encoded = Track::audio(config, encoder.timescale(), channels);
+                let plan = Plan::Audio {
+                    decoder,
+                    encoder: Box::new(encoder),
+                    shift: None,
+                    first_in: None,
+                };
+                Ok((plan, encoded))
+            }
+            MediaKind::Video => {
+                let (width, height) = (track.width & !1, track.height & !1);
+                let format = VideoFormat::new(PixelFormat::I420).scaled(width, height);
+                let decoder = VideoDecoder::new(track, format).map_err(fail)?;
+                let mut settings = VideoEncoderSettings::new(width, height);
+                settings.timescale = track.timescale.max(1);
+                settings.bitrate = self.settings.video_bitrate;
+                let config = VideoEncoder::probe(&settings).map_err(fail)?;
+                let encoder = VideoEncoder::new(settings).map_err(fail)?;
+                let mut encoded = Track::video(config, track.timescale, width, height);
+                encoded.pixel_aspect = track.pixel_aspect;
+                let plan = Plan::Video {
+                    decoder,
+                    encoder: Box::new(encoder),
+                };
+                Ok((plan, encoded))
+            }
+        }
+    }
+
+    /// Decodes `packet` (or drains, with `None`) and encodes what came out.
+    fn transcode(&mut self, index: usize, packet: Option<&Packet>) -> Result<Vec<Packet>, Error> {
+        let mut out = Vec::new();
+        let errors = &mut self.decode_errors;
+        match self.plans.get_mut(index) {
+            Some(Some(Plan::Audio {
+                decoder,
+                encoder,
+                shift,
+                first_in,
+            })) => {
+                let pushed = match packet {
+                    Some(p) => decoder.push(p),
+                    None => decoder.finish(),
+                };
+                if let Err(e) = pushed {
+                    // A damaged packet loses its samples, not the recording.
+                    note_decode_error(errors, index, &e);
+                }
+                while let Some(frame) = decoder
+                    .pull()
+                    .map_err(|e| codec_error(index, "decoding", e))?
+                {
+                    first_in.get_or_insert(
+                        (i128::from(frame.pts) * i128::from(AUDIO_RATE)
+                            / i128::from(frame.timescale.max(1))) as i64,
+                    );
+                    encoder
+                        .push(&frame)
+                        .map_err(|e| codec_error(index, "encoding", e))?;
+                }
+                if packet.is_none() {
+                    encoder
+                        .finish()
+                        .map_err(|e| codec_error(index, "encoding", e))?;
+                }
+                while let Some(mut p) = encoder
+                    .pull()
+                    .map_err(|e| codec_error(index, "encoding", e))?
+                {
+                    let by = *shift.get_or_insert(first_in.unwrap_or(p.dts) - p.dts);
+                    p.dts += by;
+                    p.track = index;
+                    out.push(p);
+                }
+            }
+            Some(Some(Plan::Video { decoder, encoder })) => {
+                let pushed = match packet {
+                    Some(p) => decoder.push(p),
+                    None => decoder.finish(),
+                };
+                if let Err(e) = pushed {
+                    note_decode_error(errors, index, &e);
+                }
+                while let Some(frame) = decoder
+                    .pull()
+                    .map_err(|e| codec_error(index, "decoding", e))?
+                {
+                    encoder
+                        .push(&frame)
+                        .map_err(|e| codec_error(index, "encoding", e))?;
+                }
+                if packet.is_none() {
+                    encoder
+                        .finish()
+                        .map_err(|e| codec_error(index, "encoding", e))?;
+                }
+                while let Some(mut p) = encoder
+                    .pull()
+                    .map_err(|e| codec_error(index, "encoding", e))?
+                {
+                    p.track = index;
+                    out.push(p);
+                }
+            }
+            _ => {}
+        }
+        Ok(out)
+    }
+}
+
+fn note_decode_error(count: &mut u64, index: usize, error: &media_codec::Error) {
+    *count += 1;
+    if count.is_power_of_two() {
+        tracing::warn!("track {index}: a packet could not be decoded ({count} so far): {error}");
+    }
+}
+
+fn codec_error(index: usize, doing: &str, source: media_codec::Error) -> Error {
+    Error::Codec {
+        context: format!("{doing} track {index}"),
+        source,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use bytes::Bytes;
+    use media_codec::G711Law;
+
+    use super::*;
+
+    fn tracks() -> Vec<Track> {
+        vec![
+            Track::video(
+                Codec::H264 {
+                    config: Bytes::from_static(&[1, 2]),
+                },
+                90_000,
+                640,
+                360,
+            ),
+            Track::audio(media_codec::g711_codec(G711Law::ALaw, 8000, 1), 8000, 1),
+        ]
+    }
+
+    fn planned(
+        transcoder: &mut Transcoder,
+        check: &dyn Fn(&[Track]) -> Result<(), Error>,
+    ) -> Vec<Track> {
+        match transcoder
+            .process(InputEvent::Tracks(tracks()), check)
+            .expect("plan")
+        {
+            events if events.len() == 1 => match events.into_iter().next() {
+                Some(InputEvent::Tracks(t)) => t,
+                _ => panic!("not a Tracks event"),
+            },
+            _ => panic!("one event"),
+        }
+    }
+
+    #[test]
+    fn if_needed_turns_only_g711_into_aac() {
+        let mut t = Transcoder::new(Transcoding::default(), (true, true), false);
+        let out = planned(&mut t, &|_| Ok(()));
+        assert!(
+            matches!(out[0].codec, Codec::H264 { .. }),
+            "video untouched"
+        );
+        assert!(
+            matches!(out[1].codec, Codec::Aac { .. }),
+            "G.711 became AAC"
+        );
+        assert_eq!((out[1].sample_rate, out[1].timescale), (48_000, 48_000));
+        assert!(t.plans[0].is_none() && t.plans[1].is_some());
+    }
+
+    #[test]
+    fn left_out_kinds_and_raw_outputs_keep_g711() {
+        let mut no_audio = Transcoder::new(Transcoding::default(), (true, false), false);
+        assert!(AudioCodec::is_g711(
+            &planned(&mut no_audio, &|_| Ok(()))[1].codec
+        ));
+        let mut raw = Transcoder::new(Transcoding::default(), (true, true), true);
+        assert!(AudioCodec::is_g711(
+            &planned(&mut raw, &|_| Ok(()))[1].codec
+        ));
+    }
+
+    #[test]
+    fn a_misfit_the_target_codec_cannot_fix_is_left_to_the_recorder() {
+        // An output that takes no video at all: re-encoding H.264 to H.264 would not help.
+        let audio_only = |t: &[Track]| match t.iter().any(|t| t.kind == MediaKind::Video) {
+            true => Err(Error::InvalidOptions("no video".into())),
+            false => Ok(()),
+        };
+        let mut t = Transcoder::new(Transcoding::default(), (true, true), false);
+        let out = planned(&mut t, &audio_only);
+        assert!(t.plans[0].is_none(), "video not transcoded");
+        assert!(matches!(out[0].codec, Codec::H264 { .. }));
+    }
+}
