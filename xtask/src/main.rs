@@ -5,6 +5,7 @@ mod demo;
 mod fixtures;
 mod fuzz;
 mod peers;
+mod python;
 
 use std::process::{Command, ExitCode};
 
@@ -13,7 +14,9 @@ cargo xtask <COMMAND>
 
 Commands:
   test                 install missing test peers (as root), then fmt check, clippy -D warnings,
-                       all tests with REQUIRE_PEERS=1, benches as a smoke run, fuzz-corpus replay
+                       all tests with REQUIRE_PEERS=1, the Python bindings' pytest suite (wheel
+                       built by maturin into target/python-venv), benches as a smoke run,
+                       fuzz-corpus replay
   fuzz [TARGET] [--time SECS]
                        list fuzz targets, or run one with cargo-fuzz (installed when missing)
   bench [CRATE] [-- CRITERION ARGS] | bench --table
@@ -22,6 +25,8 @@ Commands:
   demo                 record 10 s from the local GStreamer test camera to demo.mp4
   fixtures             make the small media fixtures in fixtures/ with ffmpeg and lame
   peers                check the test peers; install the missing ones when root
+  pytest               build the Python bindings (crates/pipeline-py) into target/python-venv
+                       and run their pytest suite (a step of `test`)
   help                 this text
 ";
 
@@ -41,6 +46,7 @@ fn main() -> ExitCode {
         "demo" => demo::run(rest),
         "fixtures" => fixtures::make(),
         "peers" => peers::ensure(),
+        "pytest" => python::test().map(|_| ()),
         "help" | "-h" | "--help" => {
             print!("{HELP}");
             Ok(())
@@ -172,6 +178,9 @@ fn test(args: &[String]) -> Result {
         .args(["test", "--workspace", "--all-features"])
         .env("REQUIRE_PEERS", "1");
     let mut counts = run_tests("tests", tests)?;
+
+    // The Python bindings: one maturin build into a virtual environment, then pytest.
+    counts += python::test()?;
 
     let mut benches = cargo();
     benches
