@@ -58,5 +58,19 @@ fn media_toolkit(module: &Bound<'_, PyModule>) -> PyResult<()> {
     error::register(module)?;
     run::register(module)?;
     raw::register(module)?;
+    module.add_function(wrap_pyfunction!(recover, module)?)?;
     Ok(())
+}
+
+/// Rebuilds a killed plain MP4 from its index journal: recover("cam.mp4.partial",
+/// "cam.mp4") writes cam.mp4 with every sample that reached the disk and returns how many
+/// were kept. The journal is the partial file's name with ".idx" added.
+#[pyfunction]
+fn recover(py: Python<'_>, partial: std::path::PathBuf, target: std::path::PathBuf) -> PyResult<u64> {
+    let journal = pipeline::journal_path(&partial);
+    py.detach(|| pipeline::recover_plain(&partial, &journal, &target))
+        .map(|recovered| recovered.samples)
+        .map_err(|e| {
+            error::PermanentError::new_err(format!("recovering {}: {e}", partial.display()))
+        })
 }
