@@ -357,8 +357,9 @@ impl RawOutput {
                 let Some(reader) = reader.as_mut() else {
                     return Some(None);
                 };
+                // The timer is made inside the runtime (tokio's timers need its context).
                 runtime
-                    .block_on(tokio::time::timeout(SIGNAL_CHECK, reader.read()))
+                    .block_on(async { tokio::time::timeout(SIGNAL_CHECK, reader.read()).await })
                     .ok()
             });
             match next {
