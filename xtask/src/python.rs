@@ -20,7 +20,13 @@ const TESTS: &str = "crates/pipeline-py/tests";
 fn target_dir() -> PathBuf {
     std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
-        .map(|dir| if dir.is_relative() { root().join(dir) } else { dir })
+        .map(|dir| {
+            if dir.is_relative() {
+                root().join(dir)
+            } else {
+                dir
+            }
+        })
         .unwrap_or_else(|| root().join("target"))
 }
 
@@ -30,7 +36,8 @@ fn venv() -> Result<PathBuf> {
     let python = dir.join("bin/python");
     if !python.is_file() {
         let mut make = Command::new("python3");
-        make.args(["-m", "venv", "--system-site-packages"]).arg(&dir);
+        make.args(["-m", "venv", "--system-site-packages"])
+            .arg(&dir);
         run("python venv", make)?;
     }
     Ok(python)
@@ -53,7 +60,14 @@ pub(crate) fn install(release: bool) -> Result<PathBuf> {
     // program beside that interpreter, not in the environment).
     let mut build = Command::new("python3");
     build
-        .args(["-m", "maturin", "build", "--manifest-path", MANIFEST, "--out"])
+        .args([
+            "-m",
+            "maturin",
+            "build",
+            "--manifest-path",
+            MANIFEST,
+            "--out",
+        ])
         .arg(&wheels)
         .args(["--interpreter"])
         .arg(&python)
@@ -111,7 +125,11 @@ fn pytest_counts(step: &str, mut cmd: Command) -> Result<Counts> {
 
 fn parse_counts(text: &str) -> Counts {
     let mut counts = Counts::default();
-    let Some(last) = text.lines().rev().find(|l| l.contains(" in ") && l.starts_with('=')) else {
+    let Some(last) = text
+        .lines()
+        .rev()
+        .find(|l| l.contains(" in ") && l.starts_with('='))
+    else {
         return counts;
     };
     for part in last.trim_matches(|c: char| c == '=' || c == ' ').split(',') {

@@ -66,7 +66,11 @@ fn media_toolkit(module: &Bound<'_, PyModule>) -> PyResult<()> {
 /// "cam.mp4") writes cam.mp4 with every sample that reached the disk and returns how many
 /// were kept. The journal is the partial file's name with ".idx" added.
 #[pyfunction]
-fn recover(py: Python<'_>, partial: std::path::PathBuf, target: std::path::PathBuf) -> PyResult<u64> {
+fn recover(
+    py: Python<'_>,
+    partial: std::path::PathBuf,
+    target: std::path::PathBuf,
+) -> PyResult<u64> {
     let journal = pipeline::journal_path(&partial);
     py.detach(|| pipeline::recover_plain(&partial, &journal, &target))
         .map(|recovered| recovered.samples)

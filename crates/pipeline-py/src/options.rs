@@ -120,5 +120,6 @@ where
     T::Err: std::fmt::Display,
 {
     let text: String = value.extract()?;
-    text.parse().map_err(|e: T::Err| invalid(name, &e.to_string()))
+    text.parse()
+        .map_err(|e: T::Err| invalid(name, &e.to_string()))
 }

@@ -405,9 +405,17 @@ pub(crate) fn take_endpoint(
     direction: Direction,
 ) -> PyResult<Option<Endpoint>> {
     let (slot, name, fits) = if let Ok(input) = value.cast::<RawInput>() {
-        (&input.get().endpoint, "RawInput", direction == Direction::Input)
+        (
+            &input.get().endpoint,
+            "RawInput",
+            direction == Direction::Input,
+        )
     } else if let Ok(output) = value.cast::<RawOutput>() {
-        (&output.get().endpoint, "RawOutput", direction == Direction::Output)
+        (
+            &output.get().endpoint,
+            "RawOutput",
+            direction == Direction::Output,
+        )
     } else {
         return Ok(None);
     };
@@ -417,9 +425,9 @@ pub(crate) fn take_endpoint(
         )));
     }
     let endpoint = slot.lock().unwrap_or_else(PoisonError::into_inner).take();
-    endpoint
-        .map(Some)
-        .ok_or_else(|| PermanentError::new_err(format!("this {name} belongs to another pipeline already")))
+    endpoint.map(Some).ok_or_else(|| {
+        PermanentError::new_err(format!("this {name} belongs to another pipeline already"))
+    })
 }
 
 pub(crate) fn register(module: &Bound<'_, PyModule>) -> PyResult<()> {

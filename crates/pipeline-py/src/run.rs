@@ -252,10 +252,7 @@ impl PipelineHandle {
                     Err(RecvTimeoutError::Disconnected) => Err(pipeline::Error::Killed),
                 },
             };
-            let result = result
-                .as_ref()
-                .map(Summary::from)
-                .map_err(Failure::from);
+            let result = result.as_ref().map(Summary::from).map_err(Failure::from);
             *outcome = Outcome::Done(result.clone());
             Some(result)
         })
