@@ -21,6 +21,7 @@
 //! `examples/record.py`.
 
 mod error;
+mod icecast;
 mod options;
 mod raw;
 mod run;
@@ -58,6 +59,7 @@ fn media_toolkit(module: &Bound<'_, PyModule>) -> PyResult<()> {
     error::register(module)?;
     run::register(module)?;
     raw::register(module)?;
+    icecast::register(module)?;
     module.add_function(wrap_pyfunction!(recover, module)?)?;
     Ok(())
 }

@@ -132,3 +132,94 @@ def ffmpeg_decodes(path):
         capture_output=True, text=True,
     )
     return out.returncode == 0 and out.stderr.strip() == "", out.stderr
+
+
+class Icecast:
+    """icecast2 with a generated config in a temp dir (as test-support's icecast helper;
+    icecast2 refuses to run as root, so then the config changes owner to nobody)."""
+
+    def __init__(self, directory, source_password="hackme"):
+        require("/usr/bin/icecast2")
+        import socket
+        import urllib.request
+
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            self.port = s.getsockname()[1]
+        self.source_password = source_password
+        logdir = directory / "log"
+        logdir.mkdir()
+        os.chmod(directory, 0o755)
+        os.chmod(logdir, 0o777)
+        security = ("<security><chroot>0</chroot><changeowner><user>nobody</user>"
+                    "<group>nogroup</group></changeowner></security>"
+                    if os.geteuid() == 0 else "<security><chroot>0</chroot></security>")
+        config = directory / "icecast.xml"
+        config.write_text(f"""<icecast>
+<location>test</location><admin>test@localhost</admin>
+<limits><clients>100</clients><sources>8</sources><source-timeout>10</source-timeout>
+<burst-on-connect>1</burst-on-connect><burst-size>65535</burst-size></limits>
+<authentication><source-password>{source_password}</source-password>
+<admin-user>admin</admin-user><admin-password>adminpw</admin-password></authentication>
+<hostname>127.0.0.1</hostname>
+<listen-socket><port>{self.port}</port><bind-address>127.0.0.1</bind-address></listen-socket>
+<mount type="normal"><mount-name>/stream</mount-name><charset>UTF-8</charset></mount>
+<paths><basedir>/usr/share/icecast2</basedir><logdir>{logdir}</logdir>
+<webroot>/usr/share/icecast2/web</webroot><adminroot>/usr/share/icecast2/admin</adminroot>
+<pidfile>{logdir}/icecast.pid</pidfile></paths>
+<logging><accesslog>access.log</accesslog><errorlog>error.log</errorlog><loglevel>4</loglevel></logging>
+{security}
+</icecast>
+""")
+        os.chmod(config, 0o644)
+        self.process = subprocess.Popen(["/usr/bin/icecast2", "-c", str(config)],
+                                        stdin=subprocess.DEVNULL)
+        deadline = __import__("time").monotonic() + 15
+        while True:
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{self.port}/status-json.xsl",
+                                       timeout=1).read()
+                return
+            except OSError:
+                if self.process.poll() is not None or __import__("time").monotonic() > deadline:
+                    self.stop()
+                    raise RuntimeError("icecast2 did not start")
+                __import__("time").sleep(0.05)
+
+    def url(self, mount="/stream", password=None):
+        return (f"icecast://source:{password or self.source_password}"
+                f"@127.0.0.1:{self.port}{mount}")
+
+    def sources(self):
+        """status-json.xsl's sources, always as a list."""
+        import urllib.request
+
+        body = urllib.request.urlopen(f"http://127.0.0.1:{self.port}/status-json.xsl",
+                                      timeout=5).read()
+        # icecast 2.4.4's XSL drops the `{` after "icestats" when no source is connected
+        # (`{"icestats":"server_start":...}`); repair exactly that, as test-support does.
+        text = body.decode("utf-8", "replace").replace('{"icestats":"', '{"icestats":{"', 1)
+        source = json.loads(text)["icestats"].get("source", [])
+        return source if isinstance(source, list) else [source]
+
+    def stop(self):
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+@pytest.fixture
+def icecast():
+    import tempfile
+
+    # Not under pytest's tmp_path: its parents are private to root, and icecast2 runs as
+    # nobody when we are root.
+    directory = pathlib.Path(tempfile.mkdtemp(prefix="media-toolkit-icecast-"))
+    server = Icecast(directory)
+    yield server
+    server.stop()
+    shutil.rmtree(directory, ignore_errors=True)
