@@ -1,7 +1,7 @@
 """Type stubs of media_toolkit (the pipeline crate through PyO3); maturin ships them in the
 wheel with py.typed."""
 import os
-from typing import Iterator, List, Literal, Optional, Sequence, Union
+from typing import Any, Callable, Dict, Iterator, List, Literal, Optional, Sequence, Tuple, Union
 
 __version__: str
 
@@ -184,6 +184,24 @@ class IcecastStream:
     def wait(self) -> None: ...
     def __iter__(self) -> Iterator[IcecastEvent]: ...
     def __next__(self) -> IcecastEvent: ...
+
+class DataStreamSender:
+    """LiveKit-compatible data streams sent over tcp://host:port or ws://host:port/path."""
+    def __init__(self, url: str) -> None: ...
+    def send_text(self, text: str, topic: str = "", attributes: Optional[Dict[str, str]] = None,
+                  on_progress: Optional[Callable[[int, Optional[int]], None]] = None) -> Dict[str, Any]:
+        """Sends one text stream; returns its header (id, topic, mime_type, ...)."""
+    def send_bytes(self, data: bytes, name: str, topic: str = "",
+                   attributes: Optional[Dict[str, str]] = None, mime_type: Optional[str] = None,
+                   on_progress: Optional[Callable[[int, Optional[int]], None]] = None) -> Dict[str, Any]:
+        """Sends one byte stream named name; returns its header."""
+    def close(self) -> None:
+        """Flushes and closes the connection."""
+    def __enter__(self) -> DataStreamSender: ...
+    def __exit__(self, *exc: object) -> bool: ...
+
+def _read_loop_in_rust(input: str, duration: float, capacity: int = 64) -> Tuple[int, int, float]:
+    """The read-loop bench's Rust side: (packets, bytes, seconds)."""
 
 def recover(partial: Union[str, "os.PathLike[str]"], target: Union[str, "os.PathLike[str]"]) -> int:
     """Rebuilds a killed plain MP4 from its journal; returns the samples kept."""

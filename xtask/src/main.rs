@@ -27,6 +27,8 @@ Commands:
   peers                check the test peers; install the missing ones when root
   pytest               build the Python bindings (crates/pipeline-py) into target/python-venv
                        and run their pytest suite (a step of `test`)
+  pybench              the Python bindings' read-loop bench (optimized wheel): packets/s
+                       through RawOutput.read() from Python vs the same loop in Rust
   help                 this text
 ";
 
@@ -47,6 +49,7 @@ fn main() -> ExitCode {
         "fixtures" => fixtures::make(),
         "peers" => peers::ensure(),
         "pytest" => python::test().map(|_| ()),
+        "pybench" => python::bench(),
         "help" | "-h" | "--help" => {
             print!("{HELP}");
             Ok(())

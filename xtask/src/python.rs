@@ -148,6 +148,17 @@ fn parse_counts(text: &str) -> Counts {
     counts
 }
 
+/// `cargo xtask pybench`: the wheel built optimized, then `benches/read_loop.py`
+/// (packets per second through `RawOutput.read()` beside the same loop in Rust).
+pub(crate) fn bench() -> Result {
+    let python = install(true)?;
+    let mut script = Command::new(&python);
+    script
+        .arg(root().join("crates/pipeline-py/benches/read_loop.py"))
+        .current_dir(root());
+    run("read-loop bench (crates/pipeline-py)", script)
+}
+
 #[cfg(test)]
 mod tests {
     use super::parse_counts;

@@ -65,7 +65,7 @@ const DEPENDENCY_TABLE: &[(&str, &[&str])] = &[
         ],
     ),
     // The Python bindings (module `media_toolkit`): the pipeline and its neutral types.
-    ("pipeline-py", &["pipeline", "media-core"]),
+    ("pipeline-py", &["pipeline", "media-core", "data-stream"]),
     ("test-support", LEAVES),
     // xtask shares test-support's peer list through #[path], not as a dependency.
     ("xtask", &[]),

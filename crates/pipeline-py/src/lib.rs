@@ -20,6 +20,8 @@
 //! `cargo xtask test` on a wheel built with maturin; its runnable example is
 //! `examples/record.py`.
 
+mod bench;
+mod data;
 mod error;
 mod icecast;
 mod options;
@@ -60,7 +62,9 @@ fn media_toolkit(module: &Bound<'_, PyModule>) -> PyResult<()> {
     run::register(module)?;
     raw::register(module)?;
     icecast::register(module)?;
+    data::register(module)?;
     module.add_function(wrap_pyfunction!(recover, module)?)?;
+    module.add_function(wrap_pyfunction!(bench::_read_loop_in_rust, module)?)?;
     Ok(())
 }
 
