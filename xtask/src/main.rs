@@ -7,6 +7,7 @@ mod fixtures;
 mod fuzz;
 mod package;
 mod peers;
+mod python;
 
 use std::process::{Command, ExitCode};
 
@@ -15,7 +16,9 @@ cargo xtask <COMMAND>
 
 Commands:
   test                 install missing test peers (as root), then fmt check, clippy -D warnings,
-                       rustdoc -D warnings, the API snapshots, `cargo package`, all tests with REQUIRE_PEERS=1, benches as a smoke run, fuzz-corpus replay
+                       rustdoc -D warnings, the API snapshots, `cargo package`, all tests with
+                       REQUIRE_PEERS=1, the Python bindings' pytest suite (wheel built by maturin
+                       into target/python-venv), benches as a smoke run, fuzz-corpus replay
   api [--bless]        compare each library crate's public API with api/<crate>.txt; --bless
                        rewrites the snapshots (commit them with the change that made them)
   package              check that each library crate's package holds its README and licences
@@ -27,6 +30,10 @@ Commands:
   demo                 record 10 s from the local GStreamer test camera to demo.mp4
   fixtures             make the small media fixtures in fixtures/ with ffmpeg and lame
   peers                check the test peers; install the missing ones when root
+  pytest               build the Python bindings (crates/pipeline-py) into target/python-venv
+                       and run their pytest suite (a step of `test`)
+  pybench              the Python bindings' read-loop bench (optimized wheel): packets/s
+                       through RawOutput.read() from Python vs the same loop in Rust
   help                 this text
 ";
 
@@ -52,6 +59,8 @@ fn main() -> ExitCode {
         "demo" => demo::run(rest),
         "fixtures" => fixtures::make(),
         "peers" => peers::ensure(),
+        "pytest" => python::test().map(|_| ()),
+        "pybench" => python::bench(),
         "help" | "-h" | "--help" => {
             print!("{HELP}");
             Ok(())
@@ -192,6 +201,9 @@ fn test(args: &[String]) -> Result {
         .args(["test", "--workspace", "--all-features"])
         .env("REQUIRE_PEERS", "1");
     let mut counts = run_tests("tests", tests)?;
+
+    // The Python bindings: one maturin build into a virtual environment, then pytest.
+    counts += python::test()?;
 
     let mut benches = cargo();
     benches

@@ -69,6 +69,8 @@ const DEPENDENCY_TABLE: &[(&str, &[&str])] = &[
             "elementary",
         ],
     ),
+    // The Python bindings (module `media_toolkit`): the pipeline and its neutral types.
+    ("pipeline-py", &["pipeline", "media-core", "data-stream"]),
     ("test-support", LEAVES),
     // xtask shares test-support's peer list through #[path], not as a dependency.
     ("xtask", &[]),
@@ -88,6 +90,10 @@ const CLI_CRATES: &[&str] = &["pipeline-cli", "xtask"];
 /// Crates under crates/ that are internal (not published, no README or example needed).
 /// Each must say `publish = false` in its own Cargo.toml.
 const INTERNAL_CRATES: &[&str] = &["test-support"];
+
+/// Python extension crates: cargo cannot link them alone (libpython comes with the
+/// interpreter), so their runnable example is `examples/*.py`, run by their pytest suite.
+const PYTHON_CRATES: &[&str] = &["pipeline-py"];
 
 /// The most lines one source file may have (DESIGN.md: "a file over ~600 lines holds two").
 const MAX_LINES: usize = 600;
@@ -242,6 +248,15 @@ fn dependencies_come_from_the_workspace_table() {
     report(Rule::WorkspaceDependencies, found);
 }
 
+/// Whether `examples/` holds a Python script (for [`PYTHON_CRATES`]).
+fn has_python_example(dir: &Path) -> bool {
+    std::fs::read_dir(dir.join("examples")).is_ok_and(|entries| {
+        entries
+            .filter_map(Result::ok)
+            .any(|e| e.path().extension().is_some_and(|x| x == "py"))
+    })
+}
+
 /// Whether a `//!` doc has a code block that rustdoc runs (not `no_run`, `ignore`,
 /// `compile_fail`, or another language).
 fn has_running_doctest(lib: &str) -> bool {
@@ -294,7 +309,8 @@ fn crates_have_readme_and_runnable_example() {
                 format!("{}/README.md: missing (rule: README and example)", m.dir),
             ));
         }
-        let example_file = !rust_files(&dir.join("examples")).is_empty();
+        let example_file = !rust_files(&dir.join("examples")).is_empty()
+            || (PYTHON_CRATES.contains(&m.name.as_str()) && has_python_example(&dir));
         let lib = std::fs::read_to_string(dir.join("src/lib.rs")).ok();
         let doctest = lib.as_deref().is_some_and(has_running_doctest);
         // A binary-only crate (no src/lib.rs) is its own runnable example.

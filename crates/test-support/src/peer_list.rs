@@ -162,6 +162,19 @@ pub const PEERS: &[PeerSpec] = &[
         ),
         source: Source::Pip(&["livekit-protocol"]),
     },
+    // The Python bindings (crates/pipeline-py): maturin builds the wheel, pytest runs its
+    // suite, in a virtual environment that xtask makes with --system-site-packages from
+    // PATH's python3 (so LiveKit's and Prometheus's packages above are seen too).
+    PeerSpec {
+        name: "maturin",
+        check: Check::PythonModule("python3", "import maturin"),
+        source: Source::Pip(&["maturin==1.16.0"]),
+    },
+    PeerSpec {
+        name: "pytest",
+        check: Check::PythonModule("python3", "import pytest"),
+        source: Source::Pip(&["pytest==9.2.0"]),
+    },
     // LiveKit's npm protocol package, loaded by a page in Chromium for data-stream interop.
     // 1.52.1 (the `latest` tag) has data streams v2; 2.0.0 is deprecated and has not.
     PeerSpec {

@@ -1,0 +1,144 @@
+"""Pipelines from Python: RTSP test camera to MP4, start/wait/close/kill, Ctrl-C, GIL."""
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+import media_toolkit as mt
+from conftest import ffmpeg_decodes, ffprobe
+
+
+def wait_for_packets(handle, count, seconds=15.0):
+    deadline = time.monotonic() + seconds
+    while handle.status.packets < count:
+        assert time.monotonic() < deadline, f"fewer than {count} packets: {handle.status}"
+        assert not handle.finished, "the pipeline ended early"
+        time.sleep(0.05)
+
+
+def test_rtsp_camera_to_mp4_with_run(rtsp_server, tmp_path):
+    out = tmp_path / "cam.mp4"
+    summary = mt.Pipeline(rtsp_server.url("h264aac"), str(out), duration=2).run()
+    assert summary.files == [str(out)]
+    assert summary.status.packets > 0
+    info = ffprobe(out)
+    codecs = sorted(s["codec_name"] for s in info["streams"])
+    assert codecs == ["aac", "h264"]
+    video = next(s for s in info["streams"] if s["codec_type"] == "video")
+    assert int(video["width"]) > 0 and int(video["height"]) > 0
+    assert 1.5 <= float(info["format"]["duration"]) <= 3.0
+    ok, errors = ffmpeg_decodes(out)
+    assert ok, errors
+
+
+def test_start_and_context_manager_close_gracefully(rtsp_server, tmp_path):
+    out = tmp_path / "cam.mp4"
+    with mt.Pipeline(rtsp_server.url("h264"), out) as handle:
+        assert isinstance(handle, mt.PipelineHandle)
+        wait_for_packets(handle, 10)
+    # __exit__ closed it: the file is finalized (renamed from .partial) and complete.
+    assert handle.finished
+    assert out.exists() and not (tmp_path / "cam.mp4.partial").exists()
+    summary = handle.wait()
+    assert summary.files == [str(out)]
+    assert summary.status.packets >= 10
+    ok, errors = ffmpeg_decodes(out)
+    assert ok, errors
+    assert ffprobe(out)["streams"][0]["codec_name"] == "h264"
+
+
+def test_handle_close_returns_the_summary(rtsp_server, tmp_path):
+    out = tmp_path / "cam.mp4"
+    handle = mt.Pipeline(rtsp_server.url("h264"), str(out), fragmented=True).start()
+    wait_for_packets(handle, 5)
+    summary = handle.close()
+    assert summary.files == [str(out)]
+    assert handle.wait().files == summary.files  # wait() again returns the same outcome
+    assert int(ffprobe(out, "-count_packets")["streams"][0]["nb_read_packets"]) \
+        == summary.status.packets
+
+
+def test_killed_handle_leaves_a_recoverable_file(rtsp_server, tmp_path):
+    out = tmp_path / "cam.mp4"
+    handle = mt.Pipeline(rtsp_server.url("h264"), str(out), burst=0).start()
+    wait_for_packets(handle, 60)  # more than one chunk on disk
+    assert handle.close(kill=True) is None
+    partial = tmp_path / "cam.mp4.partial"
+    assert not out.exists(), "a killed pipeline must not finalize its output"
+    assert partial.exists() and (tmp_path / "cam.mp4.partial.idx").exists()
+    recovered = tmp_path / "recovered.mp4"
+    kept = mt.recover(str(partial), str(recovered))
+    assert kept > 0
+    packets = int(ffprobe(recovered, "-count_packets")["streams"][0]["nb_read_packets"])
+    assert packets == kept
+    ok, errors = ffmpeg_decodes(recovered)
+    assert ok, errors
+
+
+def test_gil_is_released_while_media_flows(rtsp_server, tmp_path):
+    ticks = []
+    stop = threading.Event()
+
+    def ticker():
+        while not stop.is_set():
+            ticks.append(time.monotonic())
+            time.sleep(0.01)
+
+    thread = threading.Thread(target=ticker)
+    thread.start()
+    try:
+        mt.Pipeline(rtsp_server.url("h264"), str(tmp_path / "cam.mp4"), duration=1.5).run()
+    finally:
+        stop.set()
+        thread.join()
+    # Had run() held the GIL, the other thread could not have run during it.
+    assert len(ticks) > 20
+
+
+CTRL_C_SCRIPT = """
+import sys, media_toolkit as mt
+print("starting", flush=True)
+mt.Pipeline(sys.argv[1], sys.argv[2]).run()
+"""
+
+
+def test_ctrl_c_stops_cleanly_and_finalizes(rtsp_server, tmp_path):
+    out = tmp_path / "cam.mp4"
+    child = subprocess.Popen(
+        [sys.executable, "-c", CTRL_C_SCRIPT, rtsp_server.url("h264"), str(out)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        partial = tmp_path / "cam.mp4.partial"
+        deadline = time.monotonic() + 15
+        while not (partial.exists() and partial.stat().st_size > 20_000):
+            assert child.poll() is None, child.communicate()
+            assert time.monotonic() < deadline, "no recording started"
+            time.sleep(0.05)
+        child.send_signal(signal.SIGINT)
+        _, stderr = child.communicate(timeout=20)
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait()
+    assert "KeyboardInterrupt" in stderr
+    assert child.returncode != 0
+    assert out.exists() and not partial.exists(), stderr
+    ok, errors = ffmpeg_decodes(out)
+    assert ok, errors
+
+
+def test_endpoints_accept_paths_and_a_pipeline_runs_once(tmp_path):
+    mp3 = os.path.join(os.path.dirname(__file__), "../../../fixtures/mp3-44100.mp3")
+    pipeline = mt.Pipeline(mp3, tmp_path / "song.mp4")
+    summary = pipeline.run()
+    assert summary.files == [str(tmp_path / "song.mp4")]
+    assert ffprobe(tmp_path / "song.mp4")["streams"][0]["codec_name"] == "mp3"
+    try:
+        pipeline.run()
+    except mt.PermanentError as e:
+        assert "started already" in str(e)
+    else:
+        raise AssertionError("a second run() must raise")
