@@ -156,7 +156,7 @@ struct Cli {
     /// RTSP over TCP to a file: handle packets in bursts, sleeping this long whenever none is
     /// ready (fewer wake-ups, about half the CPU, this much more delay); 0 = each packet
     /// as it arrives.
-    #[arg(long, value_name = "MS", default_value_t = 50)]
+    #[arg(long, value_name = "MS", default_value_t = 200)]
     burst: u64,
     /// More logs (-v debug, -vv trace); RUST_LOG overrides.
     #[arg(short, long, action = clap::ArgAction::Count)]
