@@ -15,7 +15,7 @@
 //!
 //! Each `cargo xtask bench` run appends its start, end and load average to
 //! `target/criterion/xtask-runs.txt`; the table prints the load of the run that wrote each
-//! row (`?` for results written by a plain `cargo bench`).
+//! row (`?` for results written by a plain `cargo bench` that nobody logged there).
 
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -117,8 +117,13 @@ impl Row {
     /// Fastest and slowest sample against the median, e.g. `−4/+12 %`.
     fn show_spread(&self) -> String {
         self.spread_ns.map_or(String::new(), |(lo, hi)| {
-            let pct = |x: f64| (x / self.median_ns - 1.0) * 100.0;
-            format!("−{:.0}/+{:.0} %", -pct(lo), pct(hi))
+            // Differences first, so a sample equal to the median prints 0, not -0.
+            let pct = |d: f64| d.max(0.0) / self.median_ns * 100.0;
+            format!(
+                "−{:.0}/+{:.0} %",
+                pct(self.median_ns - lo),
+                pct(hi - self.median_ns)
+            )
         })
     }
 }
@@ -162,7 +167,7 @@ pub(crate) fn run(args: &[String]) -> crate::Result {
     cmd.arg("--").args(criterion_args);
     let result = crate::run("bench", cmd);
     let line = format!(
-        "{started} {} {what} load {load_before} → {}\n",
+        "{started} {} {load_before} {} cargo xtask bench {what}\n",
         now(),
         load()
     );
@@ -188,24 +193,19 @@ fn load() -> String {
         .unwrap_or_else(|| "?".into())
 }
 
+/// Lines of `start end load-before load-after what…` (seconds since the epoch; a bench
+/// run by hand can be logged the same way, `what` saying how it was run).
 fn runs(dir: &Path) -> Vec<Run> {
     let text = std::fs::read_to_string(dir.join("xtask-runs.txt")).unwrap_or_default();
     text.lines()
         .filter_map(|l| {
-            let mut w = l.split_whitespace();
-            let start = w.next()?.parse().ok()?;
-            let end = w.next()?.parse().ok()?;
-            let what = w.next()?.to_owned();
-            let _ = w.next()?; // "load"
-            let load_before = w.next()?.to_owned();
-            let _ = w.next()?; // "→"
-            let load_after = w.next()?.to_owned();
+            let mut w = l.splitn(5, ' ');
             Some(Run {
-                start,
-                end,
-                what,
-                load_before,
-                load_after,
+                start: w.next()?.parse().ok()?,
+                end: w.next()?.parse().ok()?,
+                load_before: w.next()?.to_owned(),
+                load_after: w.next()?.to_owned(),
+                what: w.next()?.trim().to_owned(),
             })
         })
         .collect()
@@ -358,7 +358,7 @@ fn summary(dir: &Path, since: u64) -> crate::Result {
         println!("\n## Runs\n");
         for r in &runs {
             println!(
-                "- {} → {} UTC: `cargo xtask bench {}`, load {} → {}",
+                "- {} → {} UTC: `{}`, load {} → {}",
                 civil(r.start),
                 civil(r.end),
                 r.what,
