@@ -370,7 +370,7 @@ fn group<S: Sink>(
             ratios.sort_by(f64::total_cmp);
             if let Some(m) = ratios.get(ratios.len() / 2) {
                 eprintln!(
-                    "{name}/{ours} vs {other}: {m:.2}x faster (median of {} rounds paired)",
+                    "{name}/{ours}: {m:.2}x the speed of {other} (median of {} paired rounds)",
                     ratios.len()
                 );
             }
