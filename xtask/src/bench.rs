@@ -36,7 +36,7 @@ struct Row {
     bytes: Option<f64>,
     /// Elements (samples, frames, packets, media seconds) per iteration.
     elements: Option<f64>,
-    /// When criterion wrote it (seconds since the epoch).
+    /// When criterion wrote it (milliseconds since the epoch).
     written: u64,
 }
 
@@ -179,10 +179,12 @@ pub(crate) fn run(args: &[String]) -> crate::Result {
     summary(&dir, started)
 }
 
+/// Milliseconds since the epoch (seconds would tie a row written just before a run
+/// started with that run).
 fn now() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
+        .map_or(0, |d| d.as_millis() as u64)
 }
 
 /// The 1-minute load average (as `uptime` prints it first).
@@ -193,7 +195,7 @@ fn load() -> String {
         .unwrap_or_else(|| "?".into())
 }
 
-/// Lines of `start end load-before load-after what…` (seconds since the epoch; a bench
+/// Lines of `start end load-before load-after what…` (milliseconds since the epoch; a bench
 /// run by hand can be logged the same way, `what` saying how it was run).
 fn runs(dir: &Path) -> Vec<Run> {
     let text = std::fs::read_to_string(dir.join("xtask-runs.txt")).unwrap_or_default();
@@ -226,7 +228,7 @@ fn read_rows(dir: &Path, since: u64) -> Vec<Row> {
                 .and_then(|m| m.modified())
                 .ok()
                 .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
-                .map_or(0, |d| d.as_secs());
+                .map_or(0, |d| d.as_millis() as u64);
             if written < since {
                 continue;
             }
@@ -291,7 +293,7 @@ fn summary(dir: &Path, since: u64) -> crate::Result {
     println!(
         "Made by `cargo xtask bench --table` on {} UTC from the criterion results on disk \
          (load now {}; the machine has {} cores).",
-        civil(now()),
+        civil(now() / 1000),
         load(),
         std::thread::available_parallelism().map_or(0, |n| n.get())
     );
@@ -318,7 +320,7 @@ fn summary(dir: &Path, since: u64) -> crate::Result {
             row.show_median(),
             row.show_rate(),
             row.show_spread(),
-            civil(row.written),
+            civil(row.written / 1000),
             load_of(row)
         );
         if row.role() != Role::Ours || others.is_empty() {
@@ -359,8 +361,8 @@ fn summary(dir: &Path, since: u64) -> crate::Result {
         for r in &runs {
             println!(
                 "- {} → {} UTC: `{}`, load {} → {}",
-                civil(r.start),
-                civil(r.end),
+                civil(r.start / 1000),
+                civil(r.end / 1000),
                 r.what,
                 r.load_before,
                 r.load_after
