@@ -25,8 +25,9 @@ Commands:
   fuzz [TARGET] [--time SECS]
                        list fuzz targets, or run one with cargo-fuzz (installed when missing)
   bench [CRATE] [-- CRITERION ARGS] | bench --table
-                       run the criterion benches and print a summary table (ours vs peer);
-                       --table prints the table of the results already on disk
+                       run the criterion benches and print one Markdown table of every result
+                       (ours vs peer or ceiling, spread, load) and a list of rows behind a peer;
+                       --table prints it for the results already on disk (> BENCHMARKS.md)
   demo                 record 10 s from the local GStreamer test camera to demo.mp4
   fixtures             make the small media fixtures in fixtures/ with ffmpeg and lame
   peers                check the test peers; install the missing ones when root

@@ -5,11 +5,15 @@
 //! iteration runs one process under GNU time (`/usr/bin/time -f %M`, the peak RSS):
 //! - `ours-mp4` / `peer-ffmpeg-mp4`: `pipeline -q in.mp4 out.mp4` against
 //!   `ffmpeg -i in.mp4 -c copy out.mp4`
+//! - `ours-mp4-fsync-none`, `ours-hls-fsync-none`: the same with `--fsync none` (by
+//!   default our outputs are synced once a second; a finished file is always synced
+//!   before its rename; ffmpeg syncs nothing)
 //! - `ours-hls` / `peer-ffmpeg-hls`: `pipeline -q in.mp4 hls/` against ffmpeg's HLS muxer
 //!   with fMP4 segments of 2 s (`-c copy -f hls -hls_segment_type fmp4 -hls_time 2
 //!   -hls_playlist_type vod`)
 //!
-//! The measured time is the wall time of the process; the throughput is media seconds,
+//! The commands alternate round by round (ten rounds); criterion is handed the recorded
+//! figures. The measured time is the wall time of the process; the throughput is media seconds,
 //! so `cargo xtask bench pipeline-cli` prints media seconds per wall second and the
 //! ours/peer ratio (3.0 = three times faster). The peak RSS of each iteration goes to
 //! stderr (`... MiB peak RSS`).
@@ -53,6 +57,14 @@ fn run_measured(cmd: &Command, rss_file: &Path) -> (Duration, u64) {
 fn ours(input: &Path, out: &Path) -> Command {
     let mut cmd = Command::new(BIN);
     cmd.arg("-q").arg(input).arg(out);
+    cmd
+}
+
+/// With `--fsync none`: no sync once a second (the sync of the finished file before its
+/// rename stays; ffmpeg syncs nothing).
+fn ours_no_fsync(input: &Path, out: &Path) -> Command {
+    let mut cmd = ours(input, out);
+    cmd.args(["--fsync", "none"]);
     cmd
 }
 
@@ -132,43 +144,50 @@ fn main() {
     let rss_file = dir.path().join("rss.txt");
     let hls_dir = dir.path().join("hls");
 
-    let cases: [(&str, &str, Make, PathBuf); 4] = [
-        ("mp4", "ours-mp4", ours, dir.path().join("out.mp4")),
-        (
-            "mp4",
-            "peer-ffmpeg-mp4",
-            ffmpeg_mp4,
-            dir.path().join("out.mp4"),
-        ),
-        ("hls", "ours-hls", ours, hls_dir.clone()),
-        ("hls", "peer-ffmpeg-hls", ffmpeg_hls, hls_dir.clone()),
+    let out_mp4 = dir.path().join("out.mp4");
+    let cases: [(&str, &str, Make, &PathBuf); 6] = [
+        ("mp4", "ours-mp4", ours, &out_mp4),
+        ("mp4", "ours-mp4-fsync-none", ours_no_fsync, &out_mp4),
+        ("mp4", "peer-ffmpeg-mp4", ffmpeg_mp4, &out_mp4),
+        ("hls", "ours-hls", ours, &hls_dir),
+        ("hls", "ours-hls-fsync-none", ours_no_fsync, &hls_dir),
+        ("hls", "peer-ffmpeg-hls", ffmpeg_hls, &hls_dir),
     ];
+    // The commands alternate, round after round, so that the load of the shared machine
+    // falls on all alike; criterion is then handed the recorded wall times.
+    let rounds = if full { 10 } else { 1 };
+    let mut walls = vec![Vec::new(); cases.len()];
+    for _ in 0..rounds {
+        for ((_, name, make, out), walls) in cases.iter().zip(&mut walls) {
+            // A fresh output each time (a file, or an empty directory).
+            let _ = std::fs::remove_dir_all(&hls_dir);
+            let _ = std::fs::remove_file(&out_mp4);
+            if *out == &hls_dir {
+                std::fs::create_dir_all(&hls_dir).unwrap();
+            }
+            let (wall, kib) = run_measured(&make(&input, out), &rss_file);
+            eprintln!(
+                "{name}: {:.3} s wall, {:.1} MiB peak RSS",
+                wall.as_secs_f64(),
+                kib as f64 / 1024.0
+            );
+            walls.push(wall);
+        }
+    }
     for group_name in ["mp4", "hls"] {
         let mut group = c.benchmark_group(format!("remux-720p-{group_name}"));
         group
             .sampling_mode(SamplingMode::Flat)
             .throughput(Throughput::Elements(seconds));
-        for (_, name, make, out) in cases.iter().filter(|c| c.0 == group_name) {
+        for ((_, name, ..), walls) in cases.iter().zip(&walls).filter(|(c, _)| c.0 == group_name) {
+            // The 2 ms pause makes criterion call this once to warm up and ten times for
+            // its samples, one iteration each: each call is one recorded run (cycling).
+            let mut next = walls.iter().cycle();
             group.bench_function(*name, |b| {
                 b.iter_custom(|iters| {
-                    let mut total = Duration::ZERO;
-                    for _ in 0..iters {
-                        // A fresh output each time (a file, or an empty directory).
-                        let _ = std::fs::remove_dir_all(&hls_dir);
-                        let _ = std::fs::remove_file(dir.path().join("out.mp4"));
-                        if out == &hls_dir {
-                            std::fs::create_dir_all(&hls_dir).unwrap();
-                        }
-                        let (wall, kib) = run_measured(&make(&input, out), &rss_file);
-                        eprintln!(
-                            "{name}: {:.3} s wall, {:.1} MiB peak RSS",
-                            wall.as_secs_f64(),
-                            kib as f64 / 1024.0
-                        );
-                        total += wall;
-                    }
-                    total
-                });
+                    std::thread::sleep(Duration::from_millis(2));
+                    next.next().copied().unwrap_or_default() * u32::try_from(iters).unwrap_or(1)
+                })
             });
         }
         group.finish();

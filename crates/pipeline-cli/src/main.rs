@@ -160,7 +160,7 @@ struct Cli {
     /// RTSP over TCP to a file: handle packets in bursts, sleeping this long whenever none is
     /// ready (fewer wake-ups, about half the CPU, this much more delay); 0 = each packet
     /// as it arrives.
-    #[arg(long, value_name = "MS", default_value_t = 50)]
+    #[arg(long, value_name = "MS", default_value_t = 200)]
     burst: u64,
     /// When to decode and encode tracks again (a build with the `codec` feature;
     /// without it, as never): only those the output cannot take (G.711 to MP4 becomes

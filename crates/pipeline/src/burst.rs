@@ -5,9 +5,11 @@
 //! one wake-up per packet cost about 0.5 CPU s per minute, most of it in the scheduler
 //! (`finish_task_switch`, `epoll_wait`, futex wake-ups between the source and the
 //! recorder). Sleeping whenever nothing is ready lets the packets of the next
-//! `pause` gather in the socket buffer, to be read and written together: about 20 wake-ups
-//! a second, half the CPU. The sleep blocks its thread, so the source gets a thread and a
-//! current-thread runtime of its own, and the caller's runtime is never blocked.
+//! `pause` gather in the socket buffer, to be read and written together: with 50 ms,
+//! about 20 wake-ups a second and half the CPU; with 200 ms (the default since
+//! 2026-12-04), about 5 and half of that again (pipeline-cli README). The sleep blocks
+//! its thread, so the source gets a thread and a current-thread runtime of its own, and
+//! the caller's runtime is never blocked.
 
 use std::future::Future;
 use std::task::Poll;
