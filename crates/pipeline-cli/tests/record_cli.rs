@@ -183,8 +183,9 @@ segment_seconds = 10
             segments.len()
         );
         // Each segment's video ends where the next one's begins: no gap beyond one frame
-        // (1/15 s) plus how late packets arrive in bursts (the wall clock of a name is
-        // its first packet's arrival).
+        // (1/15 s) plus how late packets are read in bursts (up to 200 ms by default; the
+        // wall clock of a name is its first packet's reading), plus 50 ms.
+        // Measured with 50 ms bursts: -10..+18 ms.
         for pair in segments.windows(2) {
             let (a_start, a_end) = video_span(&pair[0]);
             let (b_start, _) = video_span(&pair[1]);
@@ -197,7 +198,7 @@ segment_seconds = 10
                 pair[1].display()
             );
             assert!(
-                gap.abs() < 1.0 / 15.0 + 0.1,
+                gap.abs() < 1.0 / 15.0 + 0.25,
                 "{cam}: {gap:+.3} s between {} and {}",
                 pair[0].display(),
                 pair[1].display()
