@@ -91,6 +91,14 @@ pub enum Endpoint {
     TcpListen(String),
     /// MPEG transport stream file (input and output).
     TsFile(PathBuf),
+    /// WHEP server for browsers, `whep-listen://[addr]:port/path` (output): the
+    /// endpoint is `http://addr:port/path/whep`, the player page `http://addr:port/path`.
+    WhepListen {
+        /// `host:port` (loopback when no host is given).
+        addr: String,
+        /// The stream's path, without slashes at either end (may be empty).
+        path: String,
+    },
     /// Packets written from code through a [`crate::raw::RawWriter`] (input).
     RawInput(RawInput),
     /// Packets read by code through a [`crate::raw::RawReader`] (output).
@@ -114,6 +122,16 @@ impl Endpoint {
                 // No address: loopback (serving beyond it needs a token).
                 let s = s.replacen("://:", "://127.0.0.1:", 1);
                 Endpoint::TcpListen(host_port(&s).ok_or_else(unsupported)?)
+            }
+            (Some("whep-listen"), Output) => {
+                let s = s.replacen("://:", "://127.0.0.1:", 1);
+                let rest = &s[s.find("://").map_or(0, |i| i + 3)..];
+                let (addr, path) = rest.split_once('/').unwrap_or((rest, ""));
+                let addr = host_port(&format!("x://{addr}")).ok_or_else(unsupported)?;
+                Endpoint::WhepListen {
+                    addr,
+                    path: path.trim_matches('/').to_owned(),
+                }
             }
             (Some(_), _) => return Err(unsupported()),
             (None, _) if s == "-" => match direction {
@@ -178,6 +196,7 @@ impl fmt::Display for Endpoint {
             Endpoint::Rtsp(url) | Endpoint::Icecast(url) => write!(f, "{url}"),
             Endpoint::Tcp(addr) => write!(f, "tcp://{addr}"),
             Endpoint::TcpListen(addr) => write!(f, "tcp-listen://{addr}"),
+            Endpoint::WhepListen { addr, path } => write!(f, "whep-listen://{addr}/{path}"),
             Endpoint::Mp3File(p)
             | Endpoint::Mp4File(p)
             | Endpoint::Mp4Input(p)
