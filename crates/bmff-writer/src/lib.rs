@@ -58,9 +58,11 @@ mod stbl;
 #[cfg(feature = "tokio")]
 pub mod tokio;
 mod vectored;
+mod vp_av1;
 
 pub use bytes::Bytes;
 pub use codec::{Codec, OpusConfig, TrackConfig, TrackKind};
+pub use vp_av1::{Av1Config, VpConfig};
 pub use fragment::{FragmentOptions, FragmentOutput, FragmentedMuxer, InitSegment, MediaSegment};
 pub use fsync::{
     FsyncPolicy, FsyncSchedule, SyncData, sync_dir, temporary_path, write_segment_file,

@@ -98,6 +98,31 @@ fn codec_of(codecs: &StreamCodecs, track: TrackKind) -> Option<Codec> {
     }
 }
 
+/// A rejected media section (port 0) still needs a format (RFC 4566 §5.14, RFC 3264
+/// §6): str0m writes none, which Chromium refuses to parse; put the offer's first one.
+fn fill_rejected_media(answer: &str, offer: &str) -> String {
+    let mut offered = offer.lines().filter(|l| l.starts_with("m="));
+    let mut out = String::with_capacity(answer.len() + 16);
+    for line in answer.split_inclusive('\n') {
+        let body = line.trim_end_matches(['\r', '\n']);
+        if body.starts_with("m=") {
+            let theirs = offered.next();
+            if body.split_whitespace().count() == 3 {
+                let pt = theirs
+                    .and_then(|m| m.split_whitespace().nth(3))
+                    .unwrap_or("0");
+                out.push_str(body.trim_end());
+                out.push(' ');
+                out.push_str(pt);
+                out.push_str(&line[body.len()..]);
+                continue;
+            }
+        }
+        out.push_str(line);
+    }
+    out
+}
+
 impl Viewer {
     /// Answers `offer` (an SDP) for a viewer whose datagrams arrive at `local`; returns
     /// the viewer and the SDP answer.
@@ -107,6 +132,7 @@ impl Viewer {
         codecs: StreamCodecs,
         now: Instant,
     ) -> Result<(Viewer, String), Error> {
+        let offer_text = offer;
         let offer = SdpOffer::from_sdp_string(offer).map_err(|source| Error::BadOffer { source })?;
         let mut rtc = config(&codecs).build(now);
         let candidate = Candidate::host(local, "udp").map_err(|e| Error::Rtc { source: e.into() })?;
@@ -128,7 +154,7 @@ impl Viewer {
             connected: false,
             closed: false,
         };
-        let answer = answer.to_sdp_string();
+        let answer = fill_rejected_media(&answer.to_sdp_string(), offer_text);
         // The media of the answer (str0m tells them by events only later, on poll).
         let mids: Vec<Mid> = answer
             .lines()

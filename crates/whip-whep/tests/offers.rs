@@ -39,6 +39,19 @@ fn main_profile_and_pcma_match_too() {
 }
 
 #[test]
+fn a_rejected_section_keeps_a_format_as_chromium_needs() {
+    // Video only: the audio section is rejected (port 0) but must list a format.
+    let answer = accept(StreamCodecs::new(
+        Some(VideoCodec::H264 { profile_level_id: 0x42c016 }),
+        None,
+    ))
+    .unwrap();
+    let audio = answer.lines().find(|l| l.starts_with("m=audio")).unwrap();
+    assert!(audio.starts_with("m=audio 0 "), "{audio}");
+    assert_eq!(audio.split_whitespace().count(), 4, "{audio}");
+}
+
+#[test]
 fn garbage_and_codecless_offers_are_refused_with_clear_errors() {
     let codecs = StreamCodecs::new(Some(VideoCodec::H264 { profile_level_id: 0x42e01f }), None);
     let e = Viewer::accept("not sdp", "127.0.0.1:40000".parse().unwrap(), codecs, Instant::now())
