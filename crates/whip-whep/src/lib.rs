@@ -24,17 +24,25 @@
 mod error;
 pub mod http;
 mod media;
+mod publisher;
 mod queue;
 mod server;
 mod viewer;
+mod whip_server;
 
 pub use error::Error;
 pub use media::{AudioCodec, Frame, StreamCodecs, TrackKind, VideoCodec};
 pub use queue::ViewerQueue;
 pub use server::{WhepServer, WhepSettings, WhepStats};
+pub use publisher::{Publisher, PublisherOutput, PublishedCodec, ReceivedFrame, split_annex_b};
 pub use viewer::{Viewer, ViewerOutput};
+pub use whip_server::{Published, WhipServer, WhipSettings};
 
 /// The player page served on `GET base`: it connects by WHEP to `base/whep` and plays
 /// (no build step, no CDN). With `?report=URL` it also sends its `getStats()` figures
 /// there once a second (for tests and monitoring).
 pub const PLAYER_PAGE: &str = include_str!("player.html");
+
+/// The publisher page served on `GET base` of a WHIP server: camera and microphone
+/// (H.264 preferred, `?codec=vp8` for VP8) published by WHIP to `base/whip`.
+pub const PUBLISHER_PAGE: &str = include_str!("publisher.html");

@@ -100,7 +100,7 @@ fn codec_of(codecs: &StreamCodecs, track: TrackKind) -> Option<Codec> {
 
 /// A rejected media section (port 0) still needs a format (RFC 4566 §5.14, RFC 3264
 /// §6): str0m writes none, which Chromium refuses to parse; put the offer's first one.
-fn fill_rejected_media(answer: &str, offer: &str) -> String {
+pub(crate) fn fill_rejected_media(answer: &str, offer: &str) -> String {
     let mut offered = offer.lines().filter(|l| l.starts_with("m="));
     let mut out = String::with_capacity(answer.len() + 16);
     for line in answer.split_inclusive('\n') {

@@ -12,6 +12,7 @@ mod raw;
 mod rtsp;
 mod tcp;
 mod ts;
+mod whip;
 
 use std::time::Duration;
 
@@ -98,6 +99,7 @@ async fn run_source(
         Endpoint::TsFile(path) => ts::run_file(path, tx.clone(), stop).await,
         Endpoint::RawInput(raw) => raw::run(raw, &tx, stop).await,
         Endpoint::Tcp(addr) => tcp::run(&addr, &options, &tx, stop).await,
+        Endpoint::WhipListen { addr, path } => whip::run(&addr, &path, &options, &tx, stop).await,
         other => Err(Error::UnsupportedEndpoint {
             endpoint: other.to_string(),
             direction: crate::Direction::Input,
