@@ -31,6 +31,7 @@ const LEAVES: &[&str] = &[
     "media-remote",
     "elementary",
     "mpeg-ts",
+    "whip-whep",
 ];
 
 /// Which workspace crates each workspace crate may depend on (normal and build
@@ -46,6 +47,8 @@ const DEPENDENCY_TABLE: &[(&str, &[&str])] = &[
     ("media-remote", &["media-core", "data-stream"]),
     ("elementary", &[]),
     ("mpeg-ts", &[]),
+    // WebRTC (WHEP/WHIP) on str0m; stands alone.
+    ("whip-whep", &[]),
     ("pipeline", LEAVES),
     // The NVR layer: many supervised pipelines from one configuration.
     ("nvr", &["pipeline", "media-core"]),

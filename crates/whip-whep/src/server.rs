@@ -24,6 +24,9 @@ pub struct WhepSettings {
     pub token: Option<String>,
     /// Viewers at once; more get 503.
     pub max_viewers: usize,
+    /// Sessions still connecting (ICE/DTLS not done) at once; more get 503, so offers
+    /// that never connect cannot crowd out real viewers.
+    pub max_connecting: usize,
     /// A viewer's queue bound in frames and bytes (see [`ViewerQueue`]).
     pub queue_frames: usize,
     /// A viewer's queue bound in bytes.
@@ -39,6 +42,7 @@ impl Default for WhepSettings {
         WhepSettings {
             token: None,
             max_viewers: 64,
+            max_connecting: 16,
             queue_frames: 512,
             queue_bytes: 8 << 20,
             connect_timeout: Duration::from_secs(10),
@@ -325,15 +329,27 @@ async fn offer(shared: &Arc<Shared>, body: &[u8]) -> Response {
     let Ok(sdp) = std::str::from_utf8(body) else {
         return Response::text(400, "the offer is not UTF-8 text");
     };
-    let (codecs, full) = {
+    let (codecs, full, crowded) = {
         let state = shared.state();
-        (state.codecs, state.sessions.len() >= shared.settings.max_viewers)
+        let connecting = state
+            .sessions
+            .values()
+            .filter(|s| !s.connected.load(std::sync::atomic::Ordering::Relaxed))
+            .count();
+        (
+            state.codecs,
+            state.sessions.len() >= shared.settings.max_viewers,
+            connecting >= shared.settings.max_connecting,
+        )
     };
     let Some(codecs) = codecs else {
         return Response::text(503, "the stream has not started yet").with("Retry-After", "1");
     };
     if full {
         return Response::text(503, "too many viewers").with("Retry-After", "5");
+    }
+    if crowded {
+        return Response::text(503, "too many sessions connecting").with("Retry-After", "2");
     }
     let socket = match UdpSocket::bind(SocketAddr::new(shared.local_addr.ip(), 0)).await {
         Ok(s) => s,
