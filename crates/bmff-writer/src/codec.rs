@@ -173,11 +173,9 @@ impl TrackConfig {
     /// Video or audio.
     pub fn kind(&self) -> TrackKind {
         match &self.codec {
-            Codec::Avc(_)
-            | Codec::Hevc { .. }
-            | Codec::Vp8(_)
-            | Codec::Vp9(_)
-            | Codec::Av1(_) => TrackKind::Video,
+            Codec::Avc(_) | Codec::Hevc { .. } | Codec::Vp8(_) | Codec::Vp9(_) | Codec::Av1(_) => {
+                TrackKind::Video
+            }
             Codec::Aac { .. } | Codec::Mp3 | Codec::Opus(_) => TrackKind::Audio,
             Codec::Raw { kind, .. } => *kind,
         }

@@ -62,7 +62,6 @@ mod vp_av1;
 
 pub use bytes::Bytes;
 pub use codec::{Codec, OpusConfig, TrackConfig, TrackKind};
-pub use vp_av1::{Av1Config, VpConfig};
 pub use fragment::{FragmentOptions, FragmentOutput, FragmentedMuxer, InitSegment, MediaSegment};
 pub use fsync::{
     FsyncPolicy, FsyncSchedule, SyncData, sync_dir, temporary_path, write_segment_file,
@@ -72,6 +71,7 @@ pub use plain::{Finish, Mp4Options, Muxer, Patch};
 pub use record::{HevcTag, ParameterSets};
 pub use recover::{NO_SAMPLE_ON_DISK, RecoveredPlain, journal_path, recover_plain};
 pub use vectored::write_all_vectored;
+pub use vp_av1::{Av1Config, VpConfig};
 
 /// One encoded sample (a video frame or an audio frame) of one track.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -130,7 +130,11 @@ impl Av1Config {
             return Err(bad("profile, level or chroma sample position out of range"));
         }
         // OBU header: forbidden bit 0, obu_type 1 (OBU_SEQUENCE_HEADER).
-        if self.sequence_header.first().is_none_or(|h| h >> 3 & 0x0f != 1) {
+        if self
+            .sequence_header
+            .first()
+            .is_none_or(|h| h >> 3 & 0x0f != 1)
+        {
             return Err(bad("configOBUs must start with a sequence header OBU"));
         }
         let (high_bitdepth, twelve_bit) = match self.bit_depth {

@@ -28,7 +28,11 @@ fn encode(dir: &Path, encoder: &str, extra: &[&str]) -> Vec<(Bytes, bool)> {
         .arg(&ivf)
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let keys: Vec<bool> = ffprobe::packets(&ivf, "v:0")
         .iter()
         .map(|p| p["flags"].as_str().unwrap_or("").contains('K'))
@@ -118,14 +122,23 @@ fn check(dir: &Path, name: &str, codec: Codec, frames: &[(Bytes, bool)], probe_n
         assert_eq!(v["width"], 320);
         assert_eq!(v["height"], 240);
         let duration = num(&p["format"]["duration"]);
-        assert!((duration - 2.0).abs() < 0.05, "{}: duration {duration}", file.display());
+        assert!(
+            (duration - 2.0).abs() < 0.05,
+            "{}: duration {duration}",
+            file.display()
+        );
         let packets = ffprobe::packets(file, "v:0");
         assert_eq!(packets.len(), FRAMES, "{}", file.display());
         let keys = packets
             .iter()
             .filter(|p| p["flags"].as_str().unwrap_or("").contains('K'))
             .count();
-        assert_eq!(keys, frames.iter().filter(|f| f.1).count(), "{}", file.display());
+        assert_eq!(
+            keys,
+            frames.iter().filter(|f| f.1).count(),
+            "{}",
+            file.display()
+        );
         let errors = ffprobe::decode_errors(file);
         assert!(errors.is_empty(), "{}: {errors}", file.display());
     }
@@ -141,7 +154,11 @@ fn vp8_vp9_and_av1_mux_and_decode() {
     let vp8 = encode(dir, "libvpx", &["-deadline", "realtime", "-b:v", "300k"]);
     check(dir, "vp8", Codec::Vp8(VpConfig::default()), &vp8, "vp8");
 
-    let vp9 = encode(dir, "libvpx-vp9", &["-deadline", "realtime", "-b:v", "300k"]);
+    let vp9 = encode(
+        dir,
+        "libvpx-vp9",
+        &["-deadline", "realtime", "-b:v", "300k"],
+    );
     check(dir, "vp9", Codec::Vp9(VpConfig::default()), &vp9, "vp9");
 
     let av1 = encode(

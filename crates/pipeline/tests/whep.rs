@@ -42,6 +42,9 @@ fn request(port: u16, method: &str, path: &str, body: &str) -> (u16, String) {
     (status, body)
 }
 
+/// An offer as headless Chromium makes it (recvonly video + audio).
+const CHROMIUM_OFFER: &str = include_str!("../../whip-whep/tests/data/chromium_recvonly_offer.sdp");
+
 fn number(report: &serde_json::Value, key: &str) -> f64 {
     report[key].as_f64().unwrap_or(0.0)
 }
@@ -108,17 +111,57 @@ async fn camera_plays_in_chromium_through_whep() {
     let mut chromium = test_support::chromium::launch(&url, profile.path(), &[]);
     let mut last = serde_json::Value::Null;
     let mut passed_at = None;
+    let mut connected_at = None;
     while started.elapsed() < Duration::from_secs(30) {
         let Some(text) = reports.next(Duration::from_secs(2)) else {
             continue;
         };
         last = serde_json::from_str(&text).unwrap();
         eprintln!("page: {last}");
+        if last["state"] == "connected" && connected_at.is_none() {
+            connected_at = Some(started.elapsed());
+        }
         if number(&last, "framesDecoded") > 100.0 && number(&last, "width") > 0.0 {
             passed_at = Some(started.elapsed());
             break;
         }
     }
+    assert!(
+        passed_at.is_some(),
+        "more than 100 frames decoded in Chromium within 30 s: {last}"
+    );
+    // While it plays: bad requests get clear errors (the stream has started: 400), and a
+    // flood of offers that never complete ICE leaves the viewer playing.
+    let flood = tokio::task::spawn_blocking(move || {
+        let garbage = request(port, "POST", "/cam/whep", "this is not SDP");
+        let statuses: Vec<u16> = (0..40)
+            .map(|_| request(port, "POST", "/cam/whep", CHROMIUM_OFFER).0)
+            .collect();
+        (garbage, statuses)
+    })
+    .await
+    .unwrap();
+    eprintln!("while playing: garbage {:?}, flood {:?}", flood.0, flood.1);
+    assert_eq!(flood.0.0, 400, "garbage SDP: {:?}", flood.0);
+    assert!(
+        flood.1.iter().all(|s| matches!(s, 201 | 503)),
+        "{:?}",
+        flood.1
+    );
+    assert!(flood.1.contains(&503), "connecting sessions are bounded");
+    let before = number(&last, "framesDecoded");
+    let resumed = Instant::now();
+    while resumed.elapsed() < Duration::from_secs(4) {
+        if let Some(text) = reports.next(Duration::from_secs(1)) {
+            last = serde_json::from_str(&text).unwrap();
+        }
+    }
+    let after = number(&last, "framesDecoded");
+    eprintln!("framesDecoded {before} -> {after} during and after the flood");
+    assert!(
+        after - before >= 30.0,
+        "the viewer kept playing: {before} -> {after}"
+    );
     chromium.stop();
     pipeline.close();
     let summary = tokio::time::timeout(Duration::from_secs(20), pipeline.wait())
@@ -129,7 +172,8 @@ async fn camera_plays_in_chromium_through_whep() {
     assert_eq!(number(&last, "width"), 640.0, "{last}");
     assert_eq!(number(&last, "height"), 360.0, "{last}");
     eprintln!(
-        "framesDecoded > 100 after {:.1} s (from Chromium's start)",
-        passed_at.as_secs_f64()
+        "framesDecoded > 100 after {:.1} s from Chromium's start (connected after {:?})",
+        passed_at.as_secs_f64(),
+        connected_at
     );
 }

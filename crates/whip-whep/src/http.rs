@@ -56,7 +56,12 @@ impl Request {
                     Err(_) => return Parsed::Invalid(400, "bad Content-Length"),
                 }
             } else if h.name.eq_ignore_ascii_case("content-type") {
-                let kind = value.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+                let kind = value
+                    .split(';')
+                    .next()
+                    .unwrap_or("")
+                    .trim()
+                    .to_ascii_lowercase();
                 content_type = Some(kind);
             } else if h.name.eq_ignore_ascii_case("authorization") {
                 let v = value.trim();
@@ -200,6 +205,23 @@ impl Response {
     }
 }
 
+/// An error as one line for a response body: the SDP parser's multi-line text joined,
+/// and its memory addresses (`at PointerOffset(0x…)`) left out.
+pub fn one_line(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for part in text.lines().map(str::trim).filter(|l| !l.is_empty()) {
+        let part = match part.find(" at PointerOffset(") {
+            Some(i) => &part[..i],
+            None => part,
+        };
+        if !out.is_empty() {
+            out.push_str("; ");
+        }
+        out.push_str(part);
+    }
+    out
+}
+
 fn reason(status: u16) -> &'static str {
     match status {
         200 => "OK",
@@ -247,14 +269,35 @@ mod tests {
     fn partial_bodies_wait_and_garbage_is_refused() {
         let head = "POST /cam/whep HTTP/1.1\r\nContent-Length: 10\r\n\r\nv=0";
         assert_eq!(Request::parse(head.as_bytes()), Parsed::Partial);
-        assert!(matches!(Request::parse(b"\x16\x03\x01garbage\r\n\r\n"), Parsed::Invalid(400, _)));
+        assert!(matches!(
+            Request::parse(b"\x16\x03\x01garbage\r\n\r\n"),
+            Parsed::Invalid(400, _)
+        ));
         let big = format!("POST / HTTP/1.1\r\nContent-Length: {}\r\n\r\n", MAX_REQUEST);
-        assert!(matches!(Request::parse(big.as_bytes()), Parsed::Invalid(413, _)));
+        assert!(matches!(
+            Request::parse(big.as_bytes()),
+            Parsed::Invalid(413, _)
+        ));
+    }
+
+    #[test]
+    fn errors_become_one_line_without_addresses() {
+        let text = "the SDP offer cannot be parsed: SDP parse: Parse error at PointerOffset(0x7f35)\nUnexpected `t`\nExpected `v`\n\n";
+        assert_eq!(
+            one_line(text),
+            "the SDP offer cannot be parsed: SDP parse: Parse error; Unexpected `t`; Expected `v`"
+        );
     }
 
     #[test]
     fn routes() {
-        let r = |m: &str, p: &str| Route::of(&request(&format!("{m} {p} HTTP/1.1\r\n\r\n")), "/cam", "whep");
+        let r = |m: &str, p: &str| {
+            Route::of(
+                &request(&format!("{m} {p} HTTP/1.1\r\n\r\n")),
+                "/cam",
+                "whep",
+            )
+        };
         assert_eq!(r("GET", "/cam"), Route::Page);
         assert_eq!(r("GET", "/cam/"), Route::Page);
         assert_eq!(r("DELETE", "/cam/whep/abc"), Route::Session("abc".into()));

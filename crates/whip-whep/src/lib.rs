@@ -32,9 +32,9 @@ mod whip_server;
 
 pub use error::Error;
 pub use media::{AudioCodec, Frame, StreamCodecs, TrackKind, VideoCodec};
+pub use publisher::{PublishedCodec, Publisher, PublisherOutput, ReceivedFrame, split_annex_b};
 pub use queue::ViewerQueue;
 pub use server::{WhepServer, WhepSettings, WhepStats};
-pub use publisher::{Publisher, PublisherOutput, PublishedCodec, ReceivedFrame, split_annex_b};
 pub use viewer::{Viewer, ViewerOutput};
 pub use whip_server::{Published, WhipServer, WhipSettings};
 

@@ -131,9 +131,14 @@ pub fn split_annex_b(data: &[u8]) -> impl Iterator<Item = &[u8]> {
 
 impl Publisher {
     /// Answers `offer` (an SDP) for a publisher whose datagrams arrive at `local`.
-    pub fn accept(offer: &str, local: SocketAddr, now: Instant) -> Result<(Publisher, String), Error> {
+    pub fn accept(
+        offer: &str,
+        local: SocketAddr,
+        now: Instant,
+    ) -> Result<(Publisher, String), Error> {
         let offer_text = offer;
-        let offer = SdpOffer::from_sdp_string(offer).map_err(|source| Error::BadOffer { source })?;
+        let offer =
+            SdpOffer::from_sdp_string(offer).map_err(|source| Error::BadOffer { source })?;
         let mut rtc = config().build(now);
         let candidate =
             Candidate::host(local, "udp").map_err(|e| Error::Rtc { source: e.into() })?;
@@ -170,7 +175,12 @@ impl Publisher {
     }
 
     /// A datagram arrived.
-    pub fn handle_datagram(&mut self, now: Instant, source: SocketAddr, contents: &[u8]) -> Result<(), Error> {
+    pub fn handle_datagram(
+        &mut self,
+        now: Instant,
+        source: SocketAddr,
+        contents: &[u8],
+    ) -> Result<(), Error> {
         let Ok(contents) = contents.try_into() else {
             return Ok(());
         };
@@ -210,7 +220,9 @@ impl Publisher {
                     });
                 }
                 Output::Event(Event::Connected) => return Ok(PublisherOutput::Connected),
-                Output::Event(Event::IceConnectionStateChange(IceConnectionState::Disconnected)) => {
+                Output::Event(Event::IceConnectionStateChange(
+                    IceConnectionState::Disconnected,
+                )) => {
                     self.closed = true;
                 }
                 Output::Event(Event::MediaData(d)) => {
@@ -266,7 +278,9 @@ mod tests {
 
     #[test]
     fn annex_b_split_and_idr() {
-        let au = [0, 0, 0, 1, 0x67, 1, 2, 0, 0, 1, 0x68, 3, 0, 0, 0, 1, 0x65, 9, 9];
+        let au = [
+            0, 0, 0, 1, 0x67, 1, 2, 0, 0, 1, 0x68, 3, 0, 0, 0, 1, 0x65, 9, 9,
+        ];
         let nals: Vec<&[u8]> = split_annex_b(&au).collect();
         assert_eq!(nals, [&[0x67, 1, 2][..], &[0x68, 3], &[0x65, 9, 9]]);
         assert!(h264_idr(&au));

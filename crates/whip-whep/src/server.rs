@@ -138,8 +138,8 @@ impl WhepServer {
         let local_addr = std_listener
             .local_addr()
             .map_err(|e| Error::io(format!("binding {addr}"), e))?;
-        let listener =
-            TcpListener::from_std(std_listener).map_err(|e| Error::io(format!("binding {addr}"), e))?;
+        let listener = TcpListener::from_std(std_listener)
+            .map_err(|e| Error::io(format!("binding {addr}"), e))?;
         let base = format!("/{}", base.trim_matches('/'));
         let shared = Arc::new(Shared {
             settings,
@@ -361,7 +361,7 @@ async fn offer(shared: &Arc<Shared>, body: &[u8]) -> Response {
     let (viewer, answer) = match Viewer::accept(sdp, local, codecs, Instant::now()) {
         Ok(v) => v,
         Err(e @ Error::NoCommonCodec { .. }) => return Response::text(406, e.to_string()),
-        Err(e) => return Response::text(400, e.to_string()),
+        Err(e) => return Response::text(400, crate::http::one_line(&e.to_string())),
     };
     let id = session_id();
     let session = Arc::new(Session {
@@ -386,7 +386,13 @@ async fn offer(shared: &Arc<Shared>, body: &[u8]) -> Response {
         drop(queue);
         state.sessions.insert(id.clone(), session.clone());
     }
-    tokio::spawn(run_session(shared.clone(), id.clone(), session, viewer, socket));
+    tokio::spawn(run_session(
+        shared.clone(),
+        id.clone(),
+        session,
+        viewer,
+        socket,
+    ));
     Response {
         status: 201,
         headers: vec![("Location", format!("{}/whep/{id}", shared.base))],

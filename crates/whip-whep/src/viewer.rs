@@ -133,9 +133,11 @@ impl Viewer {
         now: Instant,
     ) -> Result<(Viewer, String), Error> {
         let offer_text = offer;
-        let offer = SdpOffer::from_sdp_string(offer).map_err(|source| Error::BadOffer { source })?;
+        let offer =
+            SdpOffer::from_sdp_string(offer).map_err(|source| Error::BadOffer { source })?;
         let mut rtc = config(&codecs).build(now);
-        let candidate = Candidate::host(local, "udp").map_err(|e| Error::Rtc { source: e.into() })?;
+        let candidate =
+            Candidate::host(local, "udp").map_err(|e| Error::Rtc { source: e.into() })?;
         rtc.add_local_candidate(candidate);
         // str0m asserts some invariants of what the offer says with panics; no input
         // may panic us, so a panicking offer is refused like an invalid one.

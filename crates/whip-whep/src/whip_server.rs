@@ -248,7 +248,7 @@ async fn offer(shared: &Arc<Shared>, body: &[u8]) -> Response {
     let (publisher, answer) = match Publisher::accept(sdp, local, Instant::now()) {
         Ok(v) => v,
         Err(e @ Error::NoCommonCodec { .. }) => return Response::text(406, e.to_string()),
-        Err(e) => return Response::text(400, e.to_string()),
+        Err(e) => return Response::text(400, crate::http::one_line(&e.to_string())),
     };
     let id = format!("{:032x}", rand::random::<u128>());
     let end = Arc::new(Notify::new());
@@ -262,7 +262,13 @@ async fn offer(shared: &Arc<Shared>, body: &[u8]) -> Response {
             end: end.clone(),
         });
     }
-    tokio::spawn(run_publish(shared.clone(), id.clone(), end, publisher, socket));
+    tokio::spawn(run_publish(
+        shared.clone(),
+        id.clone(),
+        end,
+        publisher,
+        socket,
+    ));
     Response {
         status: 201,
         headers: vec![("Location", format!("{}/whip/{id}", shared.base))],

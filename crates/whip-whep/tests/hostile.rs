@@ -19,15 +19,26 @@ async fn request(port: u16, head: String, body: &str) -> (u16, String) {
         write!(s, "{head}Content-Length: {}\r\n\r\n{body}", body.len()).unwrap();
         let mut r = String::new();
         let _ = s.read_to_string(&mut r);
-        let status = r.split_whitespace().nth(1).and_then(|x| x.parse().ok()).unwrap_or(0);
-        (status, r.split_once("\r\n\r\n").map(|x| x.1.to_owned()).unwrap_or_default())
+        let status = r
+            .split_whitespace()
+            .nth(1)
+            .and_then(|x| x.parse().ok())
+            .unwrap_or(0);
+        (
+            status,
+            r.split_once("\r\n\r\n")
+                .map(|x| x.1.to_owned())
+                .unwrap_or_default(),
+        )
     })
     .await
     .unwrap()
 }
 
 fn offer_head(token: Option<&str>) -> String {
-    let auth = token.map(|t| format!("Authorization: Bearer {t}\r\n")).unwrap_or_default();
+    let auth = token
+        .map(|t| format!("Authorization: Bearer {t}\r\n"))
+        .unwrap_or_default();
     format!("POST /cam/whep HTTP/1.1\r\nContent-Type: application/sdp\r\n{auth}")
 }
 
@@ -45,7 +56,9 @@ async fn bad_requests_get_clear_errors_and_unconnected_sessions_time_out() {
 
     // A High-profile stream: Chromium's offer (no High) has nothing in common.
     server.set_codecs(StreamCodecs::new(
-        Some(VideoCodec::H264 { profile_level_id: 0x640028 }),
+        Some(VideoCodec::H264 {
+            profile_level_id: 0x640028,
+        }),
         None,
     ));
     let (status, body) = request(port, offer_head(None), OFFER).await;
@@ -53,13 +66,20 @@ async fn bad_requests_get_clear_errors_and_unconnected_sessions_time_out() {
     assert!(body.contains("no common codec"), "{body}");
 
     server.set_codecs(StreamCodecs::new(
-        Some(VideoCodec::H264 { profile_level_id: 0x42c016 }),
+        Some(VideoCodec::H264 {
+            profile_level_id: 0x42c016,
+        }),
         None,
     ));
     let (status, body) = request(port, offer_head(None), "v=0 garbage\r\n\x01\x02").await;
     assert_eq!(status, 400, "{body}");
     assert!(body.contains("SDP offer cannot be parsed"), "{body}");
-    let (status, _) = request(port, "POST /cam/whep HTTP/1.1\r\nContent-Type: text/plain\r\n".into(), OFFER).await;
+    let (status, _) = request(
+        port,
+        "POST /cam/whep HTTP/1.1\r\nContent-Type: text/plain\r\n".into(),
+        OFFER,
+    )
+    .await;
     assert_eq!(status, 415);
     let (status, _) = request(port, "DELETE /cam/whep/0123 HTTP/1.1\r\n".into(), "").await;
     assert_eq!(status, 404);
@@ -95,7 +115,9 @@ async fn tokens_are_required_off_loopback_and_checked() {
     settings.token = Some("s3cret".into());
     let server = WhepServer::bind("127.0.0.1:0", "cam", settings).unwrap();
     server.set_codecs(StreamCodecs::new(
-        Some(VideoCodec::H264 { profile_level_id: 0x42e01f }),
+        Some(VideoCodec::H264 {
+            profile_level_id: 0x42e01f,
+        }),
         None,
     ));
     let port = server.local_addr().port();

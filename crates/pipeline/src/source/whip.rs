@@ -129,7 +129,10 @@ impl Publish {
                 // Parameter sets and delimiters stay out of the samples (they are in the
                 // record; a new SPS would update the track).
                 let mut sample = BytesMut::new();
-                for nal in nals.iter().filter(|n| !matches!(n.first().map(|h| h & 0x1f), Some(7 | 8 | 9))) {
+                for nal in nals
+                    .iter()
+                    .filter(|n| !matches!(n.first().map(|h| h & 0x1f), Some(7 | 8 | 9)))
+                {
                     sample.put_u32(nal.len() as u32);
                     sample.put_slice(nal);
                 }
