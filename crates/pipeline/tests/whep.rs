@@ -3,6 +3,8 @@
 //! str0m): the page's `getStats()` must show decoded frames and the camera's size. Also
 //! the signalling's answers to bad requests (garbage SDP, unknown session).
 #![allow(clippy::unwrap_used)]
+// Options are built by field assignment, not struct literals (they become #[non_exhaustive]).
+#![allow(clippy::field_reassign_with_default)]
 
 use std::io::{Read, Write};
 use std::time::{Duration, Instant};

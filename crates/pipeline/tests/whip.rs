@@ -3,6 +3,8 @@
 //! ffprobe must see H.264 and Opus with about the recorded duration, and ffmpeg must
 //! decode both without an error.
 #![allow(clippy::unwrap_used)]
+// Options are built by field assignment, not struct literals (they become #[non_exhaustive]).
+#![allow(clippy::field_reassign_with_default)]
 
 use std::path::Path;
 use std::time::Duration;

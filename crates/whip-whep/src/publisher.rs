@@ -154,7 +154,7 @@ impl Publisher {
         // Every media section rejected: nothing in common.
         if !answer
             .lines()
-            .any(|l| l.starts_with("m=") && !l.split_whitespace().nth(1).is_some_and(|p| p == "0"))
+            .any(|l| l.starts_with("m=") && l.split_whitespace().nth(1).is_none_or(|p| p != "0"))
         {
             return Err(Error::NoCommonCodec { ours: ours.into() });
         }
@@ -257,10 +257,10 @@ impl Publisher {
     /// Asks the publisher for a key frame (RTCP PLI on every video track).
     pub fn request_keyframe(&mut self) {
         for mid in self.mids.clone() {
-            if let Some(mut w) = self.rtc.writer(mid) {
-                if w.is_request_keyframe_possible(str0m::media::KeyframeRequestKind::Pli) {
-                    let _ = w.request_keyframe(None, str0m::media::KeyframeRequestKind::Pli);
-                }
+            if let Some(mut w) = self.rtc.writer(mid)
+                && w.is_request_keyframe_possible(str0m::media::KeyframeRequestKind::Pli)
+            {
+                let _ = w.request_keyframe(None, str0m::media::KeyframeRequestKind::Pli);
             }
         }
     }

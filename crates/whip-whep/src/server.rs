@@ -187,10 +187,10 @@ impl WhepServer {
         if frame.track == TrackKind::Video && frame.keyframe {
             state.gop.clear();
         }
-        if !state.gop.is_empty() || (frame.track == TrackKind::Video && frame.keyframe) {
-            if state.gop.len() < self.shared.settings.gop_frames {
-                state.gop.push(frame.clone());
-            }
+        if (!state.gop.is_empty() || (frame.track == TrackKind::Video && frame.keyframe))
+            && state.gop.len() < self.shared.settings.gop_frames
+        {
+            state.gop.push(frame.clone());
         }
         for session in state.sessions.values() {
             session
@@ -276,6 +276,14 @@ async fn serve_connection(mut stream: TcpStream, shared: Arc<Shared>) {
     let _ = stream.shutdown().await;
 }
 
+fn authorized(shared: &Shared, request: &Request) -> bool {
+    shared
+        .settings
+        .token
+        .as_deref()
+        .is_none_or(|t| request.bearer.as_deref() == Some(t))
+}
+
 async fn handle(shared: &Arc<Shared>, request: Request) -> Response {
     match Route::of(&request, &shared.base, "whep") {
         Route::Page => Response {
@@ -291,11 +299,9 @@ async fn handle(shared: &Arc<Shared>, request: Request) -> Response {
             format!("{} is not allowed on {}", request.method, request.path),
         ),
         Route::Offer => {
-            if let Some(token) = &shared.settings.token {
-                if request.bearer.as_deref() != Some(token.as_str()) {
-                    return Response::text(401, "a bearer token is needed")
-                        .with("WWW-Authenticate", "Bearer");
-                }
+            if !authorized(shared, &request) {
+                return Response::text(401, "a bearer token is needed")
+                    .with("WWW-Authenticate", "Bearer");
             }
             if request.content_type.as_deref() != Some("application/sdp") {
                 return Response::text(415, "the offer must be application/sdp");
@@ -303,10 +309,8 @@ async fn handle(shared: &Arc<Shared>, request: Request) -> Response {
             offer(shared, &request.body).await
         }
         Route::Session(id) => {
-            if let Some(token) = &shared.settings.token {
-                if request.bearer.as_deref() != Some(token.as_str()) {
-                    return Response::text(401, "a bearer token is needed");
-                }
+            if !authorized(shared, &request) {
+                return Response::text(401, "a bearer token is needed");
             }
             if request.method == "PATCH" {
                 // ICE-lite: the browser's candidates are not needed (it sends the checks).

@@ -141,32 +141,32 @@ fn rtp_time(pts: i64, timescale: u32, rate: u32) -> u64 {
 impl Sink for WhepSink {
     fn write(&mut self, packet: Packet) -> Result<(), crate::Error> {
         let pts = packet.dts + i64::from(packet.cts_offset);
-        if let Some((index, writer, timescale)) = &self.selection.video {
-            if packet.track == *index {
-                let pieces = writer
-                    .access_unit(&packet.data, packet.keyframe)
-                    .map_err(|e| crate::Error::InvalidOptions(format!("{}: {e}", self.endpoint)))?;
-                // str0m takes one contiguous `Arc<[u8]>`: one copy here, shared by every
-                // viewer (each viewer's SRTP output is its own anyway).
-                let data: Arc<[u8]> = join(&pieces).into();
-                self.server.send(Frame {
-                    track: TrackKind::Video,
-                    rtp_time: rtp_time(pts, *timescale, 90_000),
-                    keyframe: packet.keyframe,
-                    data,
-                });
-                return Ok(());
-            }
+        if let Some((index, writer, timescale)) = &self.selection.video
+            && packet.track == *index
+        {
+            let pieces = writer
+                .access_unit(&packet.data, packet.keyframe)
+                .map_err(|e| crate::Error::InvalidOptions(format!("{}: {e}", self.endpoint)))?;
+            // str0m takes one contiguous `Arc<[u8]>`: one copy here, shared by every
+            // viewer (each viewer's SRTP output is its own anyway).
+            let data: Arc<[u8]> = join(&pieces).into();
+            self.server.send(Frame {
+                track: TrackKind::Video,
+                rtp_time: rtp_time(pts, *timescale, 90_000),
+                keyframe: packet.keyframe,
+                data,
+            });
+            return Ok(());
         }
-        if let Some((index, timescale)) = self.selection.audio {
-            if packet.track == index {
-                self.server.send(Frame {
-                    track: TrackKind::Audio,
-                    rtp_time: rtp_time(pts, timescale, 48_000),
-                    keyframe: true,
-                    data: Arc::from(&packet.data[..]),
-                });
-            }
+        if let Some((index, timescale)) = self.selection.audio
+            && packet.track == index
+        {
+            self.server.send(Frame {
+                track: TrackKind::Audio,
+                rtp_time: rtp_time(pts, timescale, 48_000),
+                keyframe: true,
+                data: Arc::from(&packet.data[..]),
+            });
         }
         Ok(())
     }
@@ -174,15 +174,14 @@ impl Sink for WhepSink {
     fn set_codec(&mut self, track: usize, config: &Track) -> Result<(), crate::Error> {
         if let (Some((index, writer, _)), Codec::H264 { config: avcc }) =
             (&mut self.selection.video, &config.codec)
+            && *index == track
         {
-            if *index == track {
-                let _ = writer.set_record(avcc);
-                if let Some(plid) = profile_level_id(avcc) {
-                    self.selection.codecs.video = Some(VideoCodec::H264 {
-                        profile_level_id: plid,
-                    });
-                    self.server.set_codecs(self.selection.codecs);
-                }
+            let _ = writer.set_record(avcc);
+            if let Some(plid) = profile_level_id(avcc) {
+                self.selection.codecs.video = Some(VideoCodec::H264 {
+                    profile_level_id: plid,
+                });
+                self.server.set_codecs(self.selection.codecs);
             }
         }
         Ok(())

@@ -131,7 +131,7 @@ impl Publish {
                 let mut sample = BytesMut::new();
                 for nal in nals
                     .iter()
-                    .filter(|n| !matches!(n.first().map(|h| h & 0x1f), Some(7 | 8 | 9)))
+                    .filter(|n| !matches!(n.first().map(|h| h & 0x1f), Some(7..=9)))
                 {
                     sample.put_u32(nal.len() as u32);
                     sample.put_slice(nal);
