@@ -52,11 +52,13 @@ struct Cli {
     ///
     /// Input: rtsp://[user:pass@]host[:port]/path, an .mp4/.m4a file (plain or
     /// fragmented), .h264/.h265 (Annex B), .aac (ADTS), .mp3, .opus/.ogg (Ogg Opus), .ts,
-    /// - (MP3 on stdin), or tcp://host:port (a tcp-listen:// packet server).
+    /// - (MP3 on stdin), tcp://host:port (a tcp-listen:// packet server), or
+    /// whip-listen://[addr]:port/path (take a WHIP publish: H.264 + Opus).
     ///
     /// Output: a .mp4 file, a directory or .m3u8 (HLS), - (fragmented MP4 on stdout),
     /// .h264/.h265, .aac, .mp3 or .opus/.ogg (one track of that codec),
-    /// tcp-listen://addr:port (serve packets to network clients), or
+    /// tcp-listen://addr:port (serve packets to network clients),
+    /// whep-listen://[addr]:port/path (browsers watch by WHEP; player page at /path), or
     /// icecast://source:password@host:port/mount (stream MP3 inputs in real time).
     // One positional list, split here: clap ends a list of inputs at the first option
     // and then took the output for an unexpected argument (`in --token t out.mp4`).
@@ -137,8 +139,8 @@ struct Cli {
     /// HLS playlist: rewritten live after each segment, or written once at the end.
     #[arg(long, value_name = "live|vod", default_value = "live", value_parser = parse_hls)]
     hls_mode: HlsMode,
-    /// tcp-listen:// and tcp://: shared token (a server refuses clients without it;
-    /// required to serve on a non-loopback address).
+    /// tcp-listen://, tcp://, whep-listen:// and whip-listen://: shared token (a server
+    /// refuses clients without it; required to serve on a non-loopback address).
     #[arg(long)]
     token: Option<String>,
     /// tcp-listen://: most clients served at once.
