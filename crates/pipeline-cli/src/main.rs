@@ -52,8 +52,8 @@ struct Cli {
     ///
     /// Input: rtsp://[user:pass@]host[:port]/path, an .mp4/.m4a file (plain or
     /// fragmented), .h264/.h265 (Annex B), .aac (ADTS), .mp3, .opus/.ogg (Ogg Opus), .ts,
-    /// - (MP3 on stdin), tcp://host:port (a tcp-listen:// packet server), or
-    /// whip-listen://[addr]:port/path (take a WHIP publish: H.264 + Opus).
+    /// whip-listen://[addr]:port/path (take a WHIP publish: H.264 + Opus),
+    /// - (MP3 on stdin), or tcp://host:port (a tcp-listen:// packet server).
     ///
     /// Output: a .mp4 file, a directory or .m3u8 (HLS), - (fragmented MP4 on stdout),
     /// .h264/.h265, .aac, .mp3 or .opus/.ogg (one track of that codec),
