@@ -33,6 +33,7 @@ const LEAVES: &[&str] = &[
     "mpeg-ts",
     "flv",
     "media-codec",
+    "whip-whep",
 ];
 
 /// Which workspace crates each workspace crate may depend on (normal and build
@@ -51,6 +52,8 @@ const DEPENDENCY_TABLE: &[(&str, &[&str])] = &[
     ("flv", &[]),
     // Decoding and encoding on the system FFmpeg; `elementary` for Annex B and records.
     ("media-codec", &["media-core", "elementary"]),
+    // WebRTC (WHEP/WHIP) on str0m; stands alone.
+    ("whip-whep", &[]),
     ("pipeline", LEAVES),
     // The NVR layer: many supervised pipelines from one configuration.
     ("nvr", &["pipeline", "media-core"]),

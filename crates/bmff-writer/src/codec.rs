@@ -9,6 +9,7 @@ use crate::boxes::{BoxWriter, FourCc};
 use crate::record::{
     HevcTag, ParameterSets, avc_record, avc_sps, hevc_codec_string, hevc_record, hevc_sps,
 };
+use crate::vp_av1::{Av1Config, VpConfig};
 use crate::{Error, Result};
 
 /// Opus decoder setup, the fields of `dOps` (Opus in ISOBMFF §4.3.2), as in an `OpusHead`.
@@ -72,6 +73,13 @@ pub enum Codec {
     Mp3,
     /// Opus (`Opus` + `dOps`). One packet per sample; the track timescale should be 48000.
     Opus(OpusConfig),
+    /// VP8 (`vp08` + `vpcC`). One frame per sample.
+    Vp8(VpConfig),
+    /// VP9 (`vp09` + `vpcC`). One frame (superframe) per sample.
+    Vp9(VpConfig),
+    /// AV1 (`av01` + `av1C`). One temporal unit per sample, low-overhead OBUs without
+    /// temporal delimiters.
+    Av1(Av1Config),
     /// A caller-built sample entry box (e.g. retina's `mp4_sample_entry()`), written as is.
     Raw {
         /// The whole box, size and type included.
@@ -166,7 +174,9 @@ impl TrackConfig {
     /// Video or audio.
     pub fn kind(&self) -> TrackKind {
         match &self.codec {
-            Codec::Avc(_) | Codec::Hevc { .. } => TrackKind::Video,
+            Codec::Avc(_) | Codec::Hevc { .. } | Codec::Vp8(_) | Codec::Vp9(_) | Codec::Av1(_) => {
+                TrackKind::Video
+            }
             Codec::Aac { .. } | Codec::Mp3 | Codec::Opus(_) => TrackKind::Audio,
             Codec::Raw { kind, .. } => *kind,
         }
@@ -195,6 +205,9 @@ impl TrackConfig {
             }
             Codec::Mp3 => Some(format!("mp4a.{:02X}", mp3_object_type(self.sample_rate)?)),
             Codec::Opus(_) => Some("opus".to_owned()),
+            Codec::Vp8(c) => Some(c.codec_string("vp08")),
+            Codec::Vp9(c) => Some(c.codec_string("vp09")),
+            Codec::Av1(c) => Some(c.codec_string()),
             Codec::Raw { .. } => None,
         })
     }
@@ -246,6 +259,9 @@ impl TrackConfig {
                 };
                 self.visual_entry(&mut w, fourcc, b"hvcC", &record)?;
             }
+            Codec::Vp8(c) => self.visual_entry(&mut w, b"vp08", b"vpcC", &c.record()?)?,
+            Codec::Vp9(c) => self.visual_entry(&mut w, b"vp09", b"vpcC", &c.record()?)?,
+            Codec::Av1(c) => self.visual_entry(&mut w, b"av01", b"av1C", &c.record()?)?,
             Codec::Aac {
                 audio_specific_config,
             } => {

@@ -58,6 +58,7 @@ mod stbl;
 #[cfg(feature = "tokio")]
 pub mod tokio;
 mod vectored;
+mod vp_av1;
 
 pub use bytes::Bytes;
 pub use codec::{Codec, OpusConfig, TrackConfig, TrackKind};
@@ -70,6 +71,7 @@ pub use plain::{Finish, Mp4Options, Muxer, Patch};
 pub use record::{HevcTag, ParameterSets};
 pub use recover::{NO_SAMPLE_ON_DISK, RecoveredPlain, journal_path, recover_plain};
 pub use vectored::write_all_vectored;
+pub use vp_av1::{Av1Config, VpConfig};
 
 /// One encoded sample (a video frame or an audio frame) of one track.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -7,7 +7,6 @@ mod common;
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::{TcpListener, TcpStream};
-use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
@@ -99,7 +98,7 @@ fn respond(
     let (status, kind, body): (&str, &str, Vec<u8>) = if path == "/" {
         ("200 OK", "text/html", page.as_bytes().to_vec())
     } else if let Some(q) = path.strip_prefix("/result?") {
-        let text = percent_decode(q);
+        let text = test_support::chromium::percent_decode(q);
         let _ = results.send(text);
         ("200 OK", "text/plain", b"ok".to_vec())
     } else if let Some((_, b)) = files.iter().find(|(p, _)| *p == path) {
@@ -113,25 +112,6 @@ fn respond(
     );
     let _ = stream.write_all(head.as_bytes());
     let _ = stream.write_all(&body);
-}
-
-fn percent_decode(s: &str) -> String {
-    let b = s.as_bytes();
-    let mut out = Vec::new();
-    let mut i = 0;
-    while i < b.len() {
-        let hex = b
-            .get(i + 1..i + 3)
-            .and_then(|h| std::str::from_utf8(h).ok());
-        if let (b'%', Some(Ok(v))) = (b[i], hex.map(|h| u8::from_str_radix(h, 16))) {
-            out.push(v);
-            i += 3;
-            continue;
-        }
-        out.push(b[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// Serves `files` and a page appending them in order; returns the page's report.
@@ -155,28 +135,8 @@ fn play_in_chromium(files: Vec<(String, Vec<u8>)>, mime: &str, min_time: f64) ->
         }
     });
     let profile = test_support::temp_dir();
-    let child = Command::new("chromium")
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-quic",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--disable-dev-shm-usage",
-            "--mute-audio",
-            "--autoplay-policy=no-user-gesture-required",
-        ])
-        .arg(format!("--user-data-dir={}", profile.path().display()))
-        .arg(format!("http://127.0.0.1:{port}/"))
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut guard = test_support::ChildGuard::new("chromium", child);
+    let mut guard =
+        test_support::chromium::launch(&format!("http://127.0.0.1:{port}/"), profile.path(), &[]);
     let result = rx
         .recv_timeout(Duration::from_secs(60))
         .unwrap_or_else(|_| "fail: no report from the page within 60 s".to_owned());
@@ -266,4 +226,33 @@ fn the_page_reports_a_corrupt_fragment() {
         result.starts_with("fail "),
         "Chromium accepted a corrupt fragment: {result}"
     );
+}
+
+#[test]
+fn vp9_and_av1_play_through_media_source_extensions() {
+    test_support::require_peer!("chromium");
+    test_support::require_peer!("ffmpeg");
+    let dir = test_support::temp_dir();
+    let vp9 = common::ivf::encode(
+        dir.path(),
+        "libvpx-vp9",
+        &["-deadline", "realtime", "-b:v", "300k"],
+    );
+    let (av1_config, av1) = common::ivf::av1_stream(dir.path());
+    for (codec, frames) in [
+        (
+            bmff_writer::Codec::Vp9(bmff_writer::VpConfig::default()),
+            vp9,
+        ),
+        (bmff_writer::Codec::Av1(av1_config), av1),
+    ] {
+        let config = TrackConfig::video(codec, 90_000, 320, 240);
+        let mime = format!(
+            "video/mp4; codecs=\"{}\"",
+            config.codec_string().unwrap().unwrap()
+        );
+        let tracks = [(config, common::ivf::samples(&frames))];
+        let result = play_in_chromium(segments(&tracks, None), &mime, 1.5);
+        assert!(result.starts_with("ok "), "Chromium MSE ({mime}): {result}");
+    }
 }

@@ -129,25 +129,6 @@ fn example() -> PathBuf {
     path
 }
 
-fn percent_decode(s: &str) -> String {
-    let b = s.as_bytes();
-    let mut out = Vec::new();
-    let mut i = 0;
-    while i < b.len() {
-        let hex = b
-            .get(i + 1..i + 3)
-            .and_then(|h| std::str::from_utf8(h).ok());
-        if let (b'%', Some(Ok(v))) = (b[i], hex.map(|h| u8::from_str_radix(h, 16))) {
-            out.push(v);
-            i += 3;
-            continue;
-        }
-        out.push(b[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
 /// Serves the page, `/npm/...` from the global node_modules, and takes the page's report.
 fn respond(mut stream: TcpStream, page: &str, npm: &Path, results: &mpsc::Sender<String>) {
     let mut reader = BufReader::new(stream.try_clone().unwrap());
@@ -163,7 +144,7 @@ fn respond(mut stream: TcpStream, page: &str, npm: &Path, results: &mpsc::Sender
     let (status, kind, body): (&str, &str, Vec<u8>) = if path == "/" {
         ("200 OK", "text/html", page.as_bytes().to_vec())
     } else if let Some(q) = path.strip_prefix("/result?") {
-        let _ = results.send(percent_decode(q));
+        let _ = results.send(test_support::chromium::percent_decode(q));
         ("200 OK", "text/plain", b"ok".to_vec())
     } else if let Some(file) = path.strip_prefix("/npm/").filter(|p| !p.contains("..")) {
         match std::fs::read(npm.join(file)) {
@@ -266,26 +247,8 @@ fn chromium_with_livekit_npm_package_talks_v1_and_v2_over_websocket() {
         }
     });
     let profile = test_support::temp_dir();
-    let chromium = Command::new("chromium")
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-quic",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--disable-dev-shm-usage",
-        ])
-        .arg(format!("--user-data-dir={}", profile.path().display()))
-        .arg(format!("http://127.0.0.1:{port}/"))
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut chromium = test_support::ChildGuard::new("chromium", chromium);
+    let mut chromium =
+        test_support::chromium::launch(&format!("http://127.0.0.1:{port}/"), profile.path(), &[]);
     let report = results
         .recv_timeout(Duration::from_secs(90))
         .unwrap_or_else(|_| r#"{"ok":false,"error":"no report from the page within 90 s"}"#.into());

@@ -53,13 +53,15 @@ struct Cli {
     /// Input: rtsp://[user:pass@]host[:port]/path, an .mp4/.m4a file (plain or
     /// fragmented), .h264/.h265 (Annex B), .aac (ADTS), .mp3, .opus/.ogg (Ogg Opus), .ts, -
     /// (MP3 on stdin), tcp://host:port (a tcp-listen:// packet server),
-    /// rtmp-listen://[addr]:port/app/key (an RTMP server for one publisher), or an SRT
+    /// rtmp-listen://[addr]:port/app/key (an RTMP server for one publisher),
+    /// whip-listen://[addr]:port/path (take a WHIP publish: H.264 + Opus), or an SRT
     /// caller or listener, srt://host:port or srt-listen://[addr]:port (MPEG-TS inside;
     /// query options passphrase, streamid, latency in ms).
     ///
     /// Output: a .mp4 file, a directory or .m3u8 (HLS), - (fragmented MP4 on stdout),
     /// .h264/.h265, .aac, .mp3 or .opus/.ogg (one track of that codec),
     /// tcp-listen://addr:port (serve packets to network clients),
+    /// whep-listen://[addr]:port/path (browsers watch by WHEP; player page at /path),
     /// icecast://source:password@host:port/mount (stream MP3 inputs in real time), a .ts
     /// file, or srt://host:port / srt-listen://[addr]:port (MPEG-TS over SRT).
     // One positional list, split here: clap ends a list of inputs at the first option
@@ -141,8 +143,8 @@ struct Cli {
     /// HLS playlist: rewritten live after each segment, or written once at the end.
     #[arg(long, value_name = "live|vod", default_value = "live", value_parser = parse_hls)]
     hls_mode: HlsMode,
-    /// tcp-listen:// and tcp://: shared token (a server refuses clients without it;
-    /// required to serve on a non-loopback address).
+    /// tcp-listen://, tcp://, whep-listen:// and whip-listen://: shared token (a server
+    /// refuses clients without it; required to serve on a non-loopback address).
     #[arg(long)]
     token: Option<String>,
     /// tcp-listen://: most clients served at once.

@@ -102,6 +102,22 @@ pub enum Endpoint {
     RtmpListen(SecretUrl),
     /// SRT listener with MPEG-TS inside, `srt-listen://[addr]:port?…` (input and output).
     SrtListen(SecretUrl),
+    /// WHEP server for browsers, `whep-listen://[addr]:port/path` (output): the
+    /// endpoint is `http://addr:port/path/whep`, the player page `http://addr:port/path`.
+    WhepListen {
+        /// `host:port` (loopback when no host is given).
+        addr: String,
+        /// The stream's path, without slashes at either end (may be empty).
+        path: String,
+    },
+    /// WHIP server that a browser or OBS publishes to, `whip-listen://[addr]:port/path`
+    /// (input): the endpoint is `http://addr:port/path/whip`.
+    WhipListen {
+        /// `host:port` (loopback when no host is given).
+        addr: String,
+        /// The path, without slashes at either end (may be empty).
+        path: String,
+    },
     /// Packets written from code through a [`crate::raw::RawWriter`] (input).
     RawInput(RawInput),
     /// Packets read by code through a [`crate::raw::RawReader`] (output).
@@ -139,6 +155,20 @@ impl Endpoint {
                     url: redact(s),
                     reason: "takes rtmp-listen://[addr]:port/app/key".into(),
                 })?)
+            }
+            (Some(scheme @ ("whep-listen" | "whip-listen")), _)
+                if (scheme == "whep-listen") == (direction == Output) =>
+            {
+                let s = s.replacen("://:", "://127.0.0.1:", 1);
+                let rest = &s[s.find("://").map_or(0, |i| i + 3)..];
+                let (addr, path) = rest.split_once('/').unwrap_or((rest, ""));
+                let addr = host_port(&format!("x://{addr}")).ok_or_else(unsupported)?;
+                let path = path.trim_matches('/').to_owned();
+                if direction == Output {
+                    Endpoint::WhepListen { addr, path }
+                } else {
+                    Endpoint::WhipListen { addr, path }
+                }
             }
             (Some(_), _) => return Err(unsupported()),
             (None, _) if s == "-" => match direction {
@@ -219,6 +249,8 @@ impl fmt::Display for Endpoint {
             | Endpoint::SrtListen(url) => write!(f, "{url}"),
             Endpoint::Tcp(addr) => write!(f, "tcp://{addr}"),
             Endpoint::TcpListen(addr) => write!(f, "tcp-listen://{addr}"),
+            Endpoint::WhepListen { addr, path } => write!(f, "whep-listen://{addr}/{path}"),
+            Endpoint::WhipListen { addr, path } => write!(f, "whip-listen://{addr}/{path}"),
             Endpoint::Mp3File(p)
             | Endpoint::Mp4File(p)
             | Endpoint::Mp4Input(p)

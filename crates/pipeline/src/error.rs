@@ -61,6 +61,15 @@ pub enum Error {
         #[source]
         source: media_remote::Error,
     },
+    /// A WebRTC endpoint (`whep-listen://`, `whip-listen://`) failed: whip-whep's error.
+    #[error("{endpoint}: {source}")]
+    Webrtc {
+        /// The endpoint.
+        endpoint: String,
+        /// whip-whep's error.
+        #[source]
+        source: whip_whep::Error,
+    },
     /// The MP4 writer refused a sample or configuration, or could not write.
     #[error("{output}: {source}")]
     Mp4 {
@@ -148,6 +157,7 @@ impl Error {
         match self {
             Error::Rtsp(e) => e.is_permanent(),
             Error::Remote { source, .. } => source.is_permanent(),
+            Error::Webrtc { source, .. } => source.is_permanent(),
             Error::Icecast(e) => e.is_permanent(),
             Error::Io { source, .. } => matches!(
                 source.kind(),

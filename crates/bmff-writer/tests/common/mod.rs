@@ -3,6 +3,8 @@
 //! through shiguredo_mp4 and Mozilla's mp4parse.
 #![allow(clippy::unwrap_used, dead_code)]
 
+pub mod ivf;
+
 use bmff_writer::{Codec, HevcTag, OpusConfig, ParameterSets, Sample, TrackConfig};
 use bytes::Bytes;
 use shiguredo_mp4::TrackKind as ShKind;

@@ -16,6 +16,7 @@ mod stdout;
 mod stream_file;
 mod tcp_listen;
 mod ts;
+mod whep;
 
 use crate::contract::SinkFactory;
 use crate::naming::FileNames;
@@ -52,6 +53,7 @@ pub(crate) fn factory(output: &Endpoint, options: &Options) -> Result<Box<dyn Si
             })
         }
         Endpoint::TcpListen(addr) => tcp_listen::factory(addr, options)?,
+        Endpoint::WhepListen { addr, path } => whep::factory(addr, path, options)?,
         Endpoint::Icecast(url) => {
             no_rotation("icecast:// (a live stream)")?;
             icecast::factory(url, options)?

@@ -13,6 +13,7 @@ mod rtmp_listen;
 mod rtsp;
 mod tcp;
 mod ts;
+mod whip;
 
 use std::time::Duration;
 
@@ -101,6 +102,7 @@ async fn run_source(
         Endpoint::Srt(url) | Endpoint::SrtListen(url) => ts::srt::run(&url, tx.clone(), stop).await,
         Endpoint::RawInput(raw) => raw::run(raw, &tx, stop).await,
         Endpoint::Tcp(addr) => tcp::run(&addr, &options, &tx, stop).await,
+        Endpoint::WhipListen { addr, path } => whip::run(&addr, &path, &options, &tx, stop).await,
         other => Err(Error::UnsupportedEndpoint {
             endpoint: other.to_string(),
             direction: crate::Direction::Input,

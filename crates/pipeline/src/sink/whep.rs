@@ -1,0 +1,201 @@
+//! `whep-listen://[addr]:port/path`: a WHEP server ([`whip_whep::WhepServer`]) that
+//! browsers watch; `GET http://addr:port/path` is the player page. Each recording of the
+//! recorder is a stretch of the stream; the server lives as long as the pipeline.
+//!
+//! Codecs are passed through: H.264 (as Annex B, parameter sets before key frames;
+//! profile-level-id from the SPS) and Opus. AAC cannot go to WebRTC without
+//! transcoding: one log line, and the video goes on alone.
+
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use bytes::Bytes;
+use media_core::{Codec, MediaKind};
+use whip_whep::{Frame, StreamCodecs, TrackKind, VideoCodec, WhepServer, WhepSettings};
+
+use crate::contract::{Sink, SinkFactory, describe};
+use crate::{Options, Packet, Track};
+
+/// Binds the server; it lives as long as the pipeline.
+pub(crate) fn factory(
+    addr: &str,
+    path: &str,
+    options: &Options,
+) -> Result<Box<dyn SinkFactory>, crate::Error> {
+    let mut settings = WhepSettings::default();
+    settings.token = options.remote.token.clone();
+    let server = WhepServer::bind(addr, path, settings).map_err(|source| crate::Error::Webrtc {
+        endpoint: format!("whep-listen://{addr}/{path}"),
+        source,
+    })?;
+    tracing::info!(
+        "whep-listen: WHEP at {}, player page at http://{}/{}",
+        server.endpoint_url(),
+        server.local_addr(),
+        path
+    );
+    Ok(Box::new(WhepFactory {
+        server: Arc::new(server),
+        endpoint: format!("whep-listen://{addr}/{path}"),
+    }))
+}
+
+struct WhepFactory {
+    server: Arc<WhepServer>,
+    endpoint: String,
+}
+
+/// Which of the recorder's tracks go out, and how.
+struct Selection {
+    video: Option<(usize, elementary::AnnexBWriter, u32)>,
+    audio: Option<(usize, u32)>,
+    codecs: StreamCodecs,
+}
+
+/// `profile-level-id` (RFC 6184 §8.1): bytes 1..4 of the `avcC` record are the SPS's
+/// profile_idc, constraint flags and level_idc.
+fn profile_level_id(avcc: &[u8]) -> Option<u32> {
+    let b = avcc.get(1..4)?;
+    Some(u32::from(b[0]) << 16 | u32::from(b[1]) << 8 | u32::from(b[2]))
+}
+
+fn select(tracks: &[Track], log: bool) -> Selection {
+    let mut s = Selection {
+        video: None,
+        audio: None,
+        codecs: StreamCodecs::default(),
+    };
+    for (index, track) in tracks.iter().enumerate() {
+        match (&track.codec, track.kind) {
+            (Codec::H264 { config }, MediaKind::Video) if s.video.is_none() => {
+                let (Some(plid), Ok(writer)) = (
+                    profile_level_id(config),
+                    elementary::AnnexBWriter::new(elementary::VideoCodec::H264, config),
+                ) else {
+                    continue;
+                };
+                s.video = Some((index, writer, track.timescale.max(1)));
+                s.codecs.video = Some(VideoCodec::H264 {
+                    profile_level_id: plid,
+                });
+            }
+            (Codec::Opus { .. }, MediaKind::Audio) if s.audio.is_none() => {
+                s.audio = Some((index, track.timescale.max(1)));
+                s.codecs.audio = Some(whip_whep::AudioCodec::Opus);
+            }
+            (Codec::Aac { .. }, MediaKind::Audio) if log => tracing::warn!(
+                "whep-listen: {} cannot go to WebRTC without transcoding; sending the video alone",
+                describe(index, track)
+            ),
+            _ if log => tracing::warn!(
+                "whep-listen: {} is not sent (WebRTC takes H.264 video and Opus audio here)",
+                describe(index, track)
+            ),
+            _ => {}
+        }
+    }
+    s
+}
+
+impl SinkFactory for WhepFactory {
+    fn check(&self, tracks: &[Track]) -> Result<(), crate::Error> {
+        let s = select(tracks, true);
+        if s.video.is_none() && s.audio.is_none() {
+            let found = tracks
+                .iter()
+                .enumerate()
+                .map(|(i, t)| describe(i, t))
+                .collect::<Vec<_>>()
+                .join(", ");
+            return Err(crate::Error::Misfit {
+                endpoint: self.endpoint.clone(),
+                takes: "H.264 video or Opus audio (passed through, not transcoded)".into(),
+                found,
+            });
+        }
+        Ok(())
+    }
+
+    fn open(&mut self, tracks: &[Track], _wall: SystemTime) -> Result<Box<dyn Sink>, crate::Error> {
+        let selection = select(tracks, false);
+        self.server.set_codecs(selection.codecs);
+        Ok(Box::new(WhepSink {
+            server: self.server.clone(),
+            selection,
+            endpoint: self.endpoint.clone(),
+        }))
+    }
+}
+
+struct WhepSink {
+    server: Arc<WhepServer>,
+    selection: Selection,
+    endpoint: String,
+}
+
+/// Rescales a presentation time to an RTP clock (wrapping is the RTP clock's own).
+fn rtp_time(pts: i64, timescale: u32, rate: u32) -> u64 {
+    (i128::from(pts) * i128::from(rate) / i128::from(timescale)) as u64
+}
+
+impl Sink for WhepSink {
+    fn write(&mut self, packet: Packet) -> Result<(), crate::Error> {
+        let pts = packet.dts + i64::from(packet.cts_offset);
+        if let Some((index, writer, timescale)) = &self.selection.video
+            && packet.track == *index
+        {
+            let pieces = writer
+                .access_unit(&packet.data, packet.keyframe)
+                .map_err(|e| crate::Error::InvalidOptions(format!("{}: {e}", self.endpoint)))?;
+            // str0m takes one contiguous `Arc<[u8]>`: one copy here, shared by every
+            // viewer (each viewer's SRTP output is its own anyway).
+            let data: Arc<[u8]> = join(&pieces).into();
+            self.server.send(Frame {
+                track: TrackKind::Video,
+                rtp_time: rtp_time(pts, *timescale, 90_000),
+                keyframe: packet.keyframe,
+                data,
+            });
+            return Ok(());
+        }
+        if let Some((index, timescale)) = self.selection.audio
+            && packet.track == index
+        {
+            self.server.send(Frame {
+                track: TrackKind::Audio,
+                rtp_time: rtp_time(pts, timescale, 48_000),
+                keyframe: true,
+                data: Arc::from(&packet.data[..]),
+            });
+        }
+        Ok(())
+    }
+
+    fn set_codec(&mut self, track: usize, config: &Track) -> Result<(), crate::Error> {
+        if let (Some((index, writer, _)), Codec::H264 { config: avcc }) =
+            (&mut self.selection.video, &config.codec)
+            && *index == track
+        {
+            let _ = writer.set_record(avcc);
+            if let Some(plid) = profile_level_id(avcc) {
+                self.selection.codecs.video = Some(VideoCodec::H264 {
+                    profile_level_id: plid,
+                });
+                self.server.set_codecs(self.selection.codecs);
+            }
+        }
+        Ok(())
+    }
+
+    fn finish(self: Box<Self>) -> Result<Option<std::path::PathBuf>, crate::Error> {
+        Ok(None)
+    }
+}
+
+fn join(pieces: &[Bytes]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(pieces.iter().map(Bytes::len).sum());
+    for p in pieces {
+        out.extend_from_slice(p);
+    }
+    out
+}

@@ -1,0 +1,239 @@
+//! `whip-listen://[addr]:port/path`: a WHIP server ([`whip_whep::WhipServer`]) that a
+//! browser, OBS or ffmpeg publishes to at `http://addr:port/path/whip` (the publisher
+//! page at `http://addr:port/path`). Its H.264 and Opus tracks become the pipeline's
+//! tracks; the input ends when the publisher leaves, so a recording is one publish.
+//!
+//! The tracks are announced at the first H.264 key frame with its parameter sets (the
+//! server asks the publisher for one by PLI), or after 2 s of audio without video. Each
+//! track's times are its RTP times from its first frame, offset by when that frame
+//! arrived, so audio and video share one origin.
+
+use std::time::{Duration, Instant, SystemTime};
+
+use bytes::{BufMut, Bytes, BytesMut};
+use elementary::VideoCodec;
+use tokio::sync::{mpsc, watch};
+use whip_whep::{PublishedCodec, ReceivedFrame, TrackKind, WhipServer, WhipSettings};
+
+use crate::contract::InputEvent;
+use crate::{Codec, Error, Options, Packet, Track};
+
+/// An `OpusHead` (RFC 7845 §5.1) for WebRTC's Opus: 2 channels (the SDP's), no pre-skip.
+fn opus_head() -> Bytes {
+    let mut h = BytesMut::with_capacity(19);
+    h.put_slice(b"OpusHead");
+    h.put_u8(1);
+    h.put_u8(2);
+    h.put_u16_le(0);
+    h.put_u32_le(48_000);
+    h.put_i16_le(0);
+    h.put_u8(0);
+    h.freeze()
+}
+
+/// Per track of the pipeline: index, first RTP time and its offset in ticks.
+struct Timing {
+    index: usize,
+    first_rtp: Option<u64>,
+    offset: i64,
+}
+
+struct Publish {
+    started: Instant,
+    sets: elementary::ParameterSets,
+    video: Option<Timing>,
+    audio: Option<Timing>,
+    announced: bool,
+    pending_audio: Vec<(ReceivedFrame, Instant)>,
+}
+
+pub(crate) async fn run(
+    addr: &str,
+    path: &str,
+    options: &Options,
+    tx: &mpsc::Sender<InputEvent>,
+    mut stop: watch::Receiver<bool>,
+) -> Result<(), Error> {
+    let endpoint = format!("whip-listen://{addr}/{path}");
+    let mut settings = WhipSettings::default();
+    settings.token = options.remote.token.clone();
+    let mut server = WhipServer::bind(addr, path, settings).map_err(|source| Error::Webrtc {
+        endpoint: endpoint.clone(),
+        source,
+    })?;
+    tracing::info!(
+        "whip-listen: WHIP at {}, publisher page at http://{}/{}",
+        server.endpoint_url(),
+        server.local_addr(),
+        path
+    );
+    let mut publish: Option<Publish> = None;
+    loop {
+        let event = tokio::select! {
+            _ = stop.changed() => return Ok(()),
+            e = server.next() => e,
+        };
+        match event {
+            None => return Ok(()),
+            Some(whip_whep::Published::Started) => {
+                publish = Some(Publish {
+                    started: Instant::now(),
+                    sets: elementary::ParameterSets::default(),
+                    video: None,
+                    audio: None,
+                    announced: false,
+                    pending_audio: Vec::new(),
+                });
+            }
+            Some(whip_whep::Published::Frame(frame)) => {
+                if let Some(p) = publish.as_mut() {
+                    p.take(frame, &endpoint, tx).await?;
+                }
+            }
+            Some(whip_whep::Published::Ended) => {
+                if publish.as_ref().is_some_and(|p| p.announced) {
+                    return Ok(());
+                }
+                publish = None;
+            }
+            Some(_) => {}
+        }
+    }
+}
+
+impl Publish {
+    async fn take(
+        &mut self,
+        frame: ReceivedFrame,
+        endpoint: &str,
+        tx: &mpsc::Sender<InputEvent>,
+    ) -> Result<(), Error> {
+        let now = Instant::now();
+        match (frame.track, frame.codec) {
+            (TrackKind::Video, PublishedCodec::H264) => {
+                let nals: Vec<Bytes> = whip_whep::split_annex_b(&frame.data)
+                    .map(|n| frame.data.slice_ref(n))
+                    .collect();
+                for nal in &nals {
+                    self.sets.take(VideoCodec::H264, nal);
+                }
+                if !self.announced {
+                    if !frame.keyframe || !self.sets.complete(VideoCodec::H264) {
+                        return Ok(());
+                    }
+                    self.announce(true, endpoint, tx).await?;
+                }
+                let Some(t) = self.video.as_mut() else {
+                    return Ok(());
+                };
+                // Parameter sets and delimiters stay out of the samples (they are in the
+                // record; a new SPS would update the track).
+                let mut sample = BytesMut::new();
+                for nal in nals
+                    .iter()
+                    .filter(|n| !matches!(n.first().map(|h| h & 0x1f), Some(7..=9)))
+                {
+                    sample.put_u32(nal.len() as u32);
+                    sample.put_slice(nal);
+                }
+                if sample.is_empty() {
+                    return Ok(());
+                }
+                let dts = time(t, &frame, self.started, now);
+                let packet = Packet::new(t.index, dts, frame.keyframe, sample.freeze());
+                send(tx, InputEvent::Packet(packet, SystemTime::now())).await
+            }
+            (TrackKind::Audio, PublishedCodec::Opus) => {
+                if !self.announced {
+                    self.pending_audio.push((frame, now));
+                    if self.started.elapsed() > Duration::from_secs(2) {
+                        // No video: an audio-only publish.
+                        self.announce(false, endpoint, tx).await?;
+                        for (f, at) in std::mem::take(&mut self.pending_audio) {
+                            self.audio_packet(f, at, tx).await?;
+                        }
+                    }
+                    return Ok(());
+                }
+                self.audio_packet(frame, now, tx).await
+            }
+            (TrackKind::Video, codec) => Err(Error::Input {
+                input: endpoint.to_owned(),
+                reason: format!("{codec:?} video cannot be carried yet (publish H.264)"),
+            }),
+            _ => Ok(()),
+        }
+    }
+
+    async fn audio_packet(
+        &mut self,
+        frame: ReceivedFrame,
+        at: Instant,
+        tx: &mpsc::Sender<InputEvent>,
+    ) -> Result<(), Error> {
+        let started = self.started;
+        let Some(t) = self.audio.as_mut() else {
+            return Ok(());
+        };
+        let dts = time(t, &frame, started, at);
+        let mut packet = Packet::new(t.index, dts, true, frame.data.clone());
+        packet.duration = elementary::opus_packet_samples(&frame.data);
+        send(tx, InputEvent::Packet(packet, SystemTime::now())).await
+    }
+
+    async fn announce(
+        &mut self,
+        video: bool,
+        endpoint: &str,
+        tx: &mpsc::Sender<InputEvent>,
+    ) -> Result<(), Error> {
+        let mut tracks = Vec::new();
+        if video {
+            let bad = |e: elementary::Error| Error::Input {
+                input: endpoint.to_owned(),
+                reason: format!("the publisher's H.264 parameter sets: {e}"),
+            };
+            let record = elementary::record(VideoCodec::H264, &self.sets).map_err(bad)?;
+            let sps = self.sets.sps.first().cloned().unwrap_or_default();
+            let info = elementary::sps_info(VideoCodec::H264, &sps).map_err(bad)?;
+            self.video = Some(Timing {
+                index: tracks.len(),
+                first_rtp: None,
+                offset: 0,
+            });
+            tracks.push(Track::video(
+                Codec::H264 { config: record },
+                90_000,
+                info.width,
+                info.height,
+            ));
+        }
+        self.audio = Some(Timing {
+            index: tracks.len(),
+            first_rtp: None,
+            offset: 0,
+        });
+        tracks.push(Track::audio(Codec::Opus { head: opus_head() }, 48_000, 2));
+        self.announced = true;
+        self.started = Instant::now();
+        send(tx, InputEvent::Tracks(tracks)).await
+    }
+}
+
+/// A frame's time on its track: RTP time since the track's first frame, plus when that
+/// first frame arrived after the publish's origin.
+fn time(t: &mut Timing, frame: &ReceivedFrame, origin: Instant, at: Instant) -> i64 {
+    let first = *t.first_rtp.get_or_insert_with(|| {
+        let since = at.saturating_duration_since(origin).as_secs_f64();
+        t.offset = (since * f64::from(frame.clock_rate)) as i64;
+        frame.rtp_time
+    });
+    frame.rtp_time.wrapping_sub(first) as i64 + t.offset
+}
+
+async fn send(tx: &mpsc::Sender<InputEvent>, event: InputEvent) -> Result<(), Error> {
+    tx.send(event).await.map_err(|_| Error::Input {
+        input: "whip-listen".into(),
+        reason: "the pipeline stopped".into(),
+    })
+}

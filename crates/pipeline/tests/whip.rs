@@ -1,0 +1,126 @@
+//! Headless Chromium with a fake camera and microphone publishes by WHIP (from the page
+//! `whip-listen://` serves) into the pipeline, which records ~5 s to MP4 and then to HLS:
+//! ffprobe must see H.264 and Opus with about the recorded duration, and ffmpeg must
+//! decode both without an error.
+#![allow(clippy::unwrap_used)]
+// Options are built by field assignment, not struct literals (they become #[non_exhaustive]).
+#![allow(clippy::field_reassign_with_default)]
+
+use std::path::Path;
+use std::time::Duration;
+
+use pipeline::{Direction, Endpoint, Options, Pipeline};
+use test_support::ffprobe::{self, num};
+
+const SECONDS: f64 = 5.0;
+
+/// Publishes from Chromium into `output` for SECONDS; returns the summary's files.
+async fn record(output: &str) -> Vec<std::path::PathBuf> {
+    let port = test_support::free_port();
+    let mut options = Options::default();
+    options.duration = Some(Duration::from_secs_f64(SECONDS));
+    let input = Endpoint::parse(
+        &format!("whip-listen://127.0.0.1:{port}/pub"),
+        Direction::Input,
+    )
+    .unwrap();
+    let output = Endpoint::parse(output, Direction::Output).unwrap();
+    let pipeline = Pipeline::new(input, output).with_options(options).spawn();
+    let reports = test_support::chromium::ReportServer::start();
+    let profile = test_support::temp_dir();
+    // Wait for the server to listen before Chromium opens the page.
+    for _ in 0..100 {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let url = format!("http://127.0.0.1:{port}/pub?report={}", reports.url());
+    let mut chromium = test_support::chromium::launch(
+        &url,
+        profile.path(),
+        &[
+            "--use-fake-device-for-media-stream",
+            "--use-fake-ui-for-media-stream",
+        ],
+    );
+    let summary = tokio::time::timeout(Duration::from_secs(40), pipeline.wait()).await;
+    let mut last = None;
+    while let Some(r) = reports.next(Duration::from_millis(10)) {
+        last = Some(r);
+    }
+    chromium.stop();
+    eprintln!("page: {last:?}");
+    let summary = summary
+        .expect("the recording ends after its duration")
+        .unwrap();
+    eprintln!("summary: {summary:?}");
+    summary.files
+}
+
+fn check(file: &Path) {
+    let probe = ffprobe::probe(file);
+    eprintln!("{}: {probe}", file.display());
+    let streams = probe["streams"].as_array().unwrap();
+    let video = streams.iter().find(|s| s["codec_type"] == "video").unwrap();
+    let audio = streams.iter().find(|s| s["codec_type"] == "audio").unwrap();
+    assert_eq!(video["codec_name"], "h264");
+    assert!(num(&video["width"]) > 0.0);
+    assert_eq!(audio["codec_name"], "opus");
+    let duration = num(&probe["format"]["duration"]);
+    assert!(
+        (SECONDS - 1.0..=SECONDS + 1.0).contains(&duration),
+        "{}: duration {duration}",
+        file.display()
+    );
+    for (kind, stream) in [("v:0", video), ("a:0", audio)] {
+        let packets = ffprobe::packets(file, kind);
+        let first = num(&packets.first().unwrap()["pts_time"]);
+        let last = num(&packets.last().unwrap()["pts_time"]);
+        assert!(
+            last - first > SECONDS - 1.5,
+            "{kind} spans {first}..{last} s ({stream})"
+        );
+    }
+    // The file's own decode times strictly increase (as ffprobe reads them)...
+    let dts: Vec<f64> = ffprobe::packets(file, "v:0")
+        .iter()
+        .map(|p| num(&p["dts_time"]))
+        .collect();
+    assert!(dts.windows(2).all(|w| w[1] > w[0]), "video dts: {dts:?}");
+    // ...and every frame decodes. A browser's frame times are irregular (capture
+    // times), so the null muxer keeps them as they are (its default would round them
+    // to a guessed frame rate and complain about frames 10 ms apart).
+    let out = std::process::Command::new("ffmpeg")
+        .args(["-nostdin", "-v", "error", "-i"])
+        .arg(file)
+        .args(["-fps_mode", "passthrough", "-f", "null", "-"])
+        .output()
+        .unwrap();
+    let errors = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success() && errors.is_empty(),
+        "{}: {errors}",
+        file.display()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn chromium_publishes_by_whip_into_mp4_and_hls() {
+    if !test_support::peers_present(
+        "chromium_publishes_by_whip_into_mp4_and_hls",
+        &["chromium", "ffprobe", "ffmpeg"],
+    ) {
+        return;
+    }
+    let dir = test_support::temp_dir();
+    let mp4 = dir.path().join("published.mp4");
+    let files = record(mp4.to_str().unwrap()).await;
+    assert_eq!(files, vec![mp4.clone()]);
+    check(&mp4);
+
+    let hls = dir.path().join("hls");
+    std::fs::create_dir_all(&hls).unwrap();
+    record(&format!("{}/", hls.display())).await;
+    check(&hls.join("index.m3u8"));
+}

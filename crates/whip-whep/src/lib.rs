@@ -1,0 +1,48 @@
+//! WebRTC for media pipelines over [str0m](https://github.com/algesten/str0m): a WHEP
+//! server (draft-ietf-wish-whep) that many browsers watch at once, each viewer with its
+//! own bounded queue, and its small player page. WHIP (RFC 9725) ingest follows.
+//!
+//! Layers: [`http`] (the signalling requests and routes, sans-I/O), [`Viewer`] (one
+//! session's str0m state machine, sans-I/O), [`ViewerQueue`] (the drop policy), and
+//! [`WhepServer`], the tokio adapter (an HTTP listener, a UDP socket per viewer).
+//!
+//! ```no_run
+//! use whip_whep::{Frame, StreamCodecs, TrackKind, VideoCodec, WhepServer, WhepSettings};
+//! # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), whip_whep::Error> {
+//! let server = WhepServer::bind("127.0.0.1:8889", "cam", WhepSettings::default())?;
+//! let codecs = StreamCodecs::new(Some(VideoCodec::H264 { profile_level_id: 0x42e01f }), None);
+//! server.set_codecs(codecs);
+//! println!("open http://{}/cam in a browser", server.local_addr());
+//! // For each access unit (Annex B, parameter sets before key frames):
+//! let annex_b: Vec<u8> = vec![0, 0, 0, 1, 0x65, 0x88];
+//! server.send(Frame { track: TrackKind::Video, rtp_time: 0, keyframe: true, data: annex_b.into() });
+//! # Ok(()) }
+//! ```
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+mod error;
+pub mod http;
+mod media;
+mod publisher;
+mod queue;
+mod server;
+mod viewer;
+mod whip_server;
+
+pub use error::Error;
+pub use media::{AudioCodec, Frame, StreamCodecs, TrackKind, VideoCodec};
+pub use publisher::{PublishedCodec, Publisher, PublisherOutput, ReceivedFrame, split_annex_b};
+pub use queue::ViewerQueue;
+pub use server::{WhepServer, WhepSettings, WhepStats};
+pub use viewer::{Viewer, ViewerOutput};
+pub use whip_server::{Published, WhipServer, WhipSettings};
+
+/// The player page served on `GET base`: it connects by WHEP to `base/whep` and plays
+/// (no build step, no CDN). With `?report=URL` it also sends its `getStats()` figures
+/// there once a second (for tests and monitoring).
+pub const PLAYER_PAGE: &str = include_str!("player.html");
+
+/// The publisher page served on `GET base` of a WHIP server: camera and microphone
+/// (H.264 preferred, `?codec=vp8` for VP8) published by WHIP to `base/whip`.
+pub const PUBLISHER_PAGE: &str = include_str!("publisher.html");

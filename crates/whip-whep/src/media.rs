@@ -1,0 +1,94 @@
+//! What the server sends: the stream's codecs and its frames.
+
+use std::sync::Arc;
+
+/// The video codec of a WHEP stream (passed through, never transcoded).
+#[non_exhaustive]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VideoCodec {
+    /// H.264, packetization-mode 1 (RFC 6184); `profile_level_id` is the three bytes
+    /// after the SPS's NAL header (profile_idc, constraint flags, level_idc).
+    H264 {
+        /// `profile-level-id` of the SDP (RFC 6184 §8.1).
+        profile_level_id: u32,
+    },
+}
+
+/// The audio codec of a WHEP stream (passed through, never transcoded).
+#[non_exhaustive]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AudioCodec {
+    /// Opus at 48 kHz (RFC 7587).
+    Opus,
+    /// G.711 A-law at 8 kHz.
+    Pcma,
+    /// G.711 µ-law at 8 kHz.
+    Pcmu,
+}
+
+impl AudioCodec {
+    /// The RTP clock rate.
+    pub fn clock_rate(self) -> u32 {
+        match self {
+            AudioCodec::Opus => 48_000,
+            AudioCodec::Pcma | AudioCodec::Pcmu => 8_000,
+        }
+    }
+}
+
+/// The codecs of the stream a server sends: at least one of them.
+#[non_exhaustive]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StreamCodecs {
+    /// The video codec, if the stream has video.
+    pub video: Option<VideoCodec>,
+    /// The audio codec, if the stream has audio.
+    pub audio: Option<AudioCodec>,
+}
+
+impl StreamCodecs {
+    /// Codecs for a stream with this video and audio.
+    pub fn new(video: Option<VideoCodec>, audio: Option<AudioCodec>) -> Self {
+        StreamCodecs { video, audio }
+    }
+
+    /// For error messages: "H.264 video, Opus audio".
+    pub fn describe(&self) -> String {
+        let mut parts = Vec::new();
+        if let Some(VideoCodec::H264 { .. }) = self.video {
+            parts.push("H.264 (packetization-mode 1) video".to_owned());
+        }
+        if let Some(a) = self.audio {
+            parts.push(format!("{a:?} audio"));
+        }
+        if parts.is_empty() {
+            "nothing".into()
+        } else {
+            parts.join(", ")
+        }
+    }
+}
+
+/// Which track of the stream a frame belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TrackKind {
+    /// The video track.
+    Video,
+    /// The audio track.
+    Audio,
+}
+
+/// One frame of the stream: a video access unit as Annex B (parameter sets before key
+/// frames), or one audio packet. The payload is shared by every viewer (one `Arc`,
+/// cloned per viewer; str0m takes `Arc<[u8]>`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Frame {
+    /// Its track.
+    pub track: TrackKind,
+    /// Its presentation time at the codec's RTP clock (90 kHz video, the audio codec's rate).
+    pub rtp_time: u64,
+    /// A key frame (always true for audio).
+    pub keyframe: bool,
+    /// The payload.
+    pub data: Arc<[u8]>,
+}
