@@ -27,6 +27,8 @@ pub const LIBRARIES: &[&str] = &[
     "elementary",
     "mpeg-ts",
     "flv",
+    "media-codec",
+    "whip-whep",
     "pipeline",
     "nvr",
 ];
