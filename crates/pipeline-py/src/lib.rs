@@ -1,7 +1,7 @@
 //! `media_toolkit`: the pipeline from Python (PyO3, built into an abi3 wheel by maturin).
 //!
 //! The shape is Boombox's: `Pipeline(input, output, **options)` with the endpoint strings
-//! of the `pipeline` CLI (or [`raw`] endpoint objects), `run()` or `start()` → a handle
+//! of the `pipeline` CLI (or `raw` endpoint objects), `run()` or `start()` → a handle
 //! with `wait()`, `close(wait=True, kill=False)`, `kill()` and `status`, usable as a
 //! context manager. Media flows on a tokio runtime owned by the module while Python's
 //! GIL is released; waiting wakes every 100 ms to let Python handle signals, so Ctrl-C
@@ -15,7 +15,7 @@
 //! print(summary.files, summary.status.packets)
 //! ```
 //!
-//! Errors are `MediaToolkitError` subclasses ([`error`]) with the pipeline's one-line
+//! Errors are `MediaToolkitError` subclasses (module `error`) with the pipeline's one-line
 //! messages, secrets masked. The crate's tests are the pytest suite in `tests/`, run by
 //! `cargo xtask test` on a wheel built with maturin; its runnable example is
 //! `examples/record.py`.
