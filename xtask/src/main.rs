@@ -199,7 +199,7 @@ fn test(args: &[String]) -> Result {
 
     let mut tests = cargo();
     tests
-        .args(["test", "--workspace", "--all-features"])
+        .args(["test", "--workspace", "--all-features", "--no-fail-fast"])
         .env("REQUIRE_PEERS", "1");
     let mut counts = run_tests("tests", tests)?;
 

@@ -210,7 +210,18 @@ impl Transcoder {
                 out.push(track);
                 continue;
             }
-            let (plan, encoded) = self.open(index, &track)?;
+            let (plan, encoded) = match self.open(index, &track) {
+                Ok(opened) => opened,
+                // A track we cannot decode (a raw sample entry, say) stays as it is when
+                // transcoding is only "if needed": the output's own error then names what
+                // does not fit, which is the real problem.
+                Err(e) if self.settings.policy == TranscodePolicy::IfNeeded && !g711 => {
+                    tracing::debug!("track {index} not transcoded: {e}");
+                    out.push(track);
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
             let (from, kind) = match track.kind {
                 MediaKind::Video => (track.codec.name(), "video"),
                 MediaKind::Audio if AudioCodec::is_g711(&track.codec) => ("G.711", "audio"),
