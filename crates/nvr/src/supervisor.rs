@@ -59,7 +59,7 @@ impl CameraTask {
 pub(crate) fn options(camera: &CameraConfig) -> Options {
     let mut options = Options::default();
     options.fragmented = camera.fragmented;
-    options.fsync = camera.fsync;
+    options.fsync = Some(camera.fsync);
     options.segment = Some(camera.segment);
     options.audio = camera.audio;
     options.rtsp = {

@@ -82,9 +82,10 @@ struct Cli {
     faststart: bool,
     /// MP4 and HLS files: sync written data to the disk after each fragment or segment
     /// (`fragment`), at most once per SECS, or never (`none`: a killed process still
-    /// loses nothing written, a power cut may).
-    #[arg(long, value_name = "none|fragment|SECS", default_value = "1", value_parser = parse_fsync)]
-    fsync: FsyncPolicy,
+    /// loses nothing written, a power cut may). Default: 1 for a live input, none for a
+    /// file input (the input is the copy a power cut cannot take, as with ffmpeg).
+    #[arg(long, value_name = "none|fragment|SECS", value_parser = parse_fsync)]
+    fsync: Option<FsyncPolicy>,
     /// Rotate: a new file at the first key frame after each multiple of SECS (wall clock);
     /// OUTPUT may hold strftime fields (UTC), e.g. cam-%Y%m%d-%H%M%S.mp4.
     #[arg(long, value_name = "SECS")]

@@ -179,6 +179,21 @@ impl Endpoint {
         };
         Ok(endpoint)
     }
+
+    /// A file read as input (the durable copy of its media: a remux can run again).
+    pub(crate) fn is_file_input(&self) -> bool {
+        matches!(
+            self,
+            Endpoint::Mp3File(_)
+                | Endpoint::Mp4Input(_)
+                | Endpoint::HlsInput(_)
+                | Endpoint::OggFile(_)
+                | Endpoint::AacFile(_)
+                | Endpoint::H264File(_)
+                | Endpoint::H265File(_)
+                | Endpoint::TsFile(_)
+        )
+    }
 }
 
 /// `rtmp-listen://[addr]:port/app/key` → `rtmp-listen://addr:port/app?key=key`.

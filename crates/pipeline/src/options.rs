@@ -78,10 +78,13 @@ pub struct Options {
     /// MP4 and HLS files: when written data is synced to the storage device. Every
     /// fragment, segment or plain-MP4 chunk reaches the file when complete whatever this
     /// says (a killed process loses at most the one being built); the `fsync` is what a
-    /// power cut or kernel crash needs. Default: `Interval(1 s)`, which with the default
-    /// 2 s fragments syncs every fragment and segment, and otherwise caps the cost at one
-    /// `fsync` per second per file. A finished file is always synced before its rename.
-    pub fsync: FsyncPolicy,
+    /// power cut or kernel crash needs. `None` (default): `Interval(1 s)` for a live input
+    /// (a camera, a network peer), which with the default 2 s fragments syncs every
+    /// fragment and segment and otherwise caps the cost at one `fsync` per second per file;
+    /// `Never` for a file input, as ffmpeg does: the input file is the copy a power cut
+    /// cannot take (run again), and a remux then never waits for the disk. Unless the
+    /// policy is `Never`, a finished file is synced before its rename.
+    pub fsync: Option<FsyncPolicy>,
     /// Rotation: a new file at the first key frame after each multiple of this length.
     pub segment: Option<Duration>,
     /// Stop after this much media time.
@@ -94,7 +97,10 @@ pub struct Options {
     pub rtsp: RtspSettings,
     /// HLS playlist mode.
     pub hls: HlsMode,
-    /// Packets that may wait between the source and the recorder.
+    /// Packets that may wait between the source and the recorder (256): room for a live
+    /// source while the recorder waits for the disk. A file input, which loses nothing
+    /// by waiting, is read at most 32 packets ahead: a remux then holds ~1 MB of media
+    /// rather than seconds of it.
     pub queue: usize,
     /// `tcp-listen://` server and `tcp://` client settings (token, clients, queues).
     pub remote: crate::remote::RemoteSettings,
@@ -134,7 +140,7 @@ impl Default for Options {
             fragmented: false,
             fragment_duration: Duration::from_secs(2),
             faststart: false,
-            fsync: FsyncPolicy::Interval(Duration::from_secs(1)),
+            fsync: None,
             segment: None,
             duration: None,
             video: true,
@@ -151,6 +157,33 @@ impl Default for Options {
             loop_input: false,
             transcoding: crate::transcoding::Transcoding::default(),
         }
+    }
+}
+
+impl Options {
+    /// The sync policy for files written from `input` (see [`Options::fsync`]).
+    pub(crate) fn fsync_for(&self, input: &crate::Endpoint) -> FsyncPolicy {
+        self.fsync.unwrap_or(if input.is_file_input() {
+            FsyncPolicy::Never
+        } else {
+            FsyncPolicy::Interval(Duration::from_secs(1))
+        })
+    }
+
+    /// Packets the source may read ahead of the recorder (see [`Options::queue`]).
+    pub(crate) fn queue_for(&self, input: &crate::Endpoint) -> usize {
+        const FILE_READ_AHEAD: usize = 32;
+        if input.is_file_input() {
+            self.queue.min(FILE_READ_AHEAD).max(1)
+        } else {
+            self.queue.max(1)
+        }
+    }
+
+    /// The sync policy of the sinks (resolved by the pipeline when it starts).
+    pub(crate) fn fsync_policy(&self) -> FsyncPolicy {
+        self.fsync
+            .unwrap_or(FsyncPolicy::Interval(Duration::from_secs(1)))
     }
 }
 

@@ -57,7 +57,9 @@ impl Pipeline {
             output,
             options,
         } = self;
-        let options = source::pace::for_output(&output, options);
+        let mut options = source::pace::for_output(&output, options);
+        options.fsync = Some(options.fsync_for(&input));
+        let queue = options.queue_for(&input);
         let (stop_tx, stop_rx) = watch::channel(false);
         let stop = Arc::new(stop_tx);
         let killed = Arc::new(AtomicBool::new(false));
@@ -87,7 +89,7 @@ impl Pipeline {
                     video: options.video,
                     audio: options.audio,
                 };
-                let (tx, rx) = mpsc::channel(options.queue.max(1));
+                let (tx, rx) = mpsc::channel(queue);
                 let source = source::spawn(input, options, tx, stop_rx, burst);
                 let recorder = Recorder::new(record, factory, status_tx);
                 // Built on the recorder's thread: libswscale's and libswresample's

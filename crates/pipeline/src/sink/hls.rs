@@ -55,7 +55,7 @@ impl SinkFactory for HlsFactory {
             mode: self.options.hls,
             inits: Vec::new(),
             segments: Vec::new(),
-            fsync: FsyncSchedule::new(self.options.fsync),
+            fsync: FsyncSchedule::new(self.options.fsync_policy()),
             tracks: tracks.to_vec(),
             samples: vec![0; tracks.len()],
         };
@@ -117,9 +117,10 @@ impl Sink for HlsSink {
             output: output.clone(),
             source,
         })?;
-        // The end of a recording is always made durable.
+        // The end of a recording is made durable, unless nothing is (`FsyncPolicy::Never`).
+        let sync = playlist.fsync.policy() != bmff_writer::FsyncPolicy::Never;
         playlist
-            .write(true, true)
+            .write(true, sync)
             .map_err(|e| Error::io(format!("writing {output}"), e))?;
         Ok(Some(playlist.dir.join(&playlist.name)))
     }

@@ -5,7 +5,8 @@
 //! whole units (a fragment, or a plain chunk of ~0.5 s per track) with one vectored
 //! write each, so a buffer would only copy the payloads and hold complete fragments
 //! back from the file (a killed recorder then lost everything still in it). Syncing
-//! follows `Options::fsync`; finishing syncs the file before the rename.
+//! follows `Options::fsync`; finishing syncs the file before the rename (unless the policy
+//! is `Never`).
 
 use std::fs::File;
 use std::path::PathBuf;
@@ -52,7 +53,7 @@ impl SinkFactory for FileFactory {
             FileWriter::Fragmented(
                 FragmentedWriter::new(out, configs(tracks)?, fragment_options(&self.options))
                     .map_err(mp4_err)?
-                    .with_fsync(self.options.fsync),
+                    .with_fsync(self.options.fsync_policy()),
             )
         } else {
             // The first track's timescale as the movie's keeps `mvhd`'s duration exact
@@ -70,7 +71,7 @@ impl SinkFactory for FileFactory {
             FileWriter::Plain(
                 Mp4Writer::new(out, configs(tracks)?, options)
                     .map_err(mp4_err)?
-                    .with_fsync(self.options.fsync)
+                    .with_fsync(self.options.fsync_policy())
                     .with_journal(journal_file)
                     .map_err(mp4_err)?,
             )
@@ -79,6 +80,7 @@ impl SinkFactory for FileFactory {
         Ok(Box::new(FileSink {
             writer,
             faststart: self.options.faststart,
+            sync: self.options.fsync_policy() != bmff_writer::FsyncPolicy::Never,
             tracks: tracks.to_vec(),
             timeline: Timeline::default(),
             started: false,
@@ -104,6 +106,8 @@ enum FileWriter {
 struct FileSink {
     writer: FileWriter,
     faststart: bool,
+    /// Sync the finished file before its rename (not under `FsyncPolicy::Never`).
+    sync: bool,
     tracks: Vec<Track>,
     timeline: Timeline,
     /// A packet was written (the time line's origin is known).
@@ -181,10 +185,11 @@ impl Sink for FileSink {
             FileWriter::Fragmented(w) => w.finish(),
         }
         .map_err(err)?;
-        let file = out;
-        file.sync_all()
-            .map_err(|e| Error::io(format!("syncing {}", self.partial.display()), e))?;
-        drop(file);
+        if self.sync {
+            out.sync_all()
+                .map_err(|e| Error::io(format!("syncing {}", self.partial.display()), e))?;
+        }
+        drop(out);
         if plain {
             // Before the rename: a kill in between leaves a complete `.partial` (it has
             // its moov), which recovery only renames.

@@ -37,18 +37,7 @@ pub(crate) fn for_output(output: &Endpoint, mut options: Options) -> Options {
 
 /// Whether `input` is a file that pacing applies to.
 pub(super) fn applies(input: &Endpoint, options: &Options) -> bool {
-    (options.realtime || options.loop_input)
-        && matches!(
-            input,
-            Endpoint::Mp3File(_)
-                | Endpoint::Mp4Input(_)
-                | Endpoint::HlsInput(_)
-                | Endpoint::OggFile(_)
-                | Endpoint::AacFile(_)
-                | Endpoint::H264File(_)
-                | Endpoint::H265File(_)
-                | Endpoint::TsFile(_)
-        )
+    (options.realtime || options.loop_input) && input.is_file_input()
 }
 
 /// Runs `input` (a file) once or in a loop, forwarding its events to `tx` on time; the

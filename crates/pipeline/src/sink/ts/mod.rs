@@ -112,7 +112,7 @@ impl SinkFactory for TsFileFactory {
             file,
             partial,
             path: self.path.clone(),
-            fsync: !matches!(self.options.fsync, crate::FsyncPolicy::Never),
+            fsync: self.options.fsync_policy() != crate::FsyncPolicy::Never,
         };
         Ok(Box::new(TsSink::new(
             muxer, carriages, tracks, endpoint, BLOCK, output,

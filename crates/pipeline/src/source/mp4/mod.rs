@@ -130,6 +130,7 @@ fn read_plain<R: Read + Seek>(
 ) -> Result<(), Error> {
     let mut demuxer = Mp4FileDemuxer::new();
     let mut counts = vec![0u64; out.tracks.len()];
+    let mut windows: Vec<Window> = out.tracks.iter().map(|_| Window::default()).collect();
     loop {
         let sample = match demuxer.next_sample() {
             Ok(Some(sample)) => sample,
@@ -159,10 +160,56 @@ fn read_plain<R: Read + Seek>(
         }
         counts[index] += 1;
         let meta = SampleMeta::of(&sample);
-        let data = reader.read_exact_at(sample.data_offset, sample.data_size)?;
+        let data = windows[index].sample(reader, sample.data_offset, sample.data_size)?;
         if !out.packet(index, meta, data)? {
             return Ok(());
         }
+    }
+}
+
+/// Bytes read ahead for one track's samples: one read serves the run of samples a chunk
+/// holds (interleaved files keep each track's samples in runs), and the payloads are
+/// slices of it. Before, each sample cost a seek, a zeroed buffer and a read: 9.5k system
+/// calls for a 66 s 720p file.
+#[derive(Default)]
+struct Window {
+    start: u64,
+    data: Bytes,
+    /// Samples served from `data`.
+    served: u32,
+}
+
+impl Window {
+    /// Read at most this much ahead: a slice keeps its window alive until the sink wrote
+    /// it, so windows in flight are bounded by the packet queue.
+    const READ_AHEAD: u64 = 128 * 1024;
+
+    fn sample<R: Read + Seek>(
+        &mut self,
+        reader: &mut FileReader<R>,
+        position: u64,
+        size: usize,
+    ) -> Result<Bytes, Error> {
+        let end = self.start + self.data.len() as u64;
+        if position >= self.start && position.saturating_add(size as u64) <= end {
+            self.served += 1;
+            let from = (position - self.start) as usize;
+            return Ok(self.data.slice(from..from + size));
+        }
+        // A window that served one sample found no run: read just the sample, until the
+        // track's samples follow each other again (a track spread thinly among others
+        // must not pin a window per sample).
+        let ahead = self.served != 1 || position == end;
+        let available = reader.len.saturating_sub(position);
+        let want = if ahead {
+            (size as u64).max(Self::READ_AHEAD).min(available)
+        } else {
+            size as u64
+        };
+        self.data = Bytes::from(reader.read_vec_at(position, want)?);
+        self.start = position;
+        self.served = 1;
+        Ok(self.data.slice(..size))
     }
 }
 
@@ -502,9 +549,5 @@ impl<R: Read + Seek> FileReader<R> {
             .and_then(|_| self.file.read_exact(&mut buf))
             .map_err(|e| Error::io(format!("reading {} at byte {position}", self.name), e))?;
         Ok(buf)
-    }
-
-    fn read_exact_at(&mut self, position: u64, size: usize) -> Result<Bytes, Error> {
-        self.read_vec_at(position, size as u64).map(Bytes::from)
     }
 }
