@@ -79,6 +79,12 @@ impl OggPage {
         self.rewritten(serial, self.sequence(), self.granule)
     }
 
+    /// The lacing values: one per segment, a packet ending at each value below 255.
+    pub(crate) fn lacing(&self) -> &[u8] {
+        let segments = usize::from(self.data[26]);
+        &self.data[HEADER..HEADER + segments]
+    }
+
     /// Page sequence number within its logical stream.
     pub fn sequence(&self) -> u32 {
         u32::from_le_bytes([self.data[18], self.data[19], self.data[20], self.data[21]])
@@ -207,6 +213,66 @@ pub(crate) fn crc32(data: &[u8]) -> u32 {
         }
     }
     crc
+}
+
+/// Lays `packets` out on pages of logical stream `serial` (RFC 3533 §6), each page taking
+/// the sequence number after `sequence` (left at the last one used): at most 255 lacing
+/// values a page, so a packet of any size continues over as many pages as it needs (the
+/// next page flagged 0x01), and a packet of a multiple of 255 bytes ends with a lacing
+/// value of 0. The first page is flagged BOS when `first`, the last EOS when `last`; a page
+/// on which a packet ends carries `granule`, one on which none ends -1.
+pub(crate) fn paginate(
+    packets: &[&[u8]],
+    serial: u32,
+    sequence: &mut u32,
+    first: bool,
+    last: bool,
+    granule: i64,
+) -> Vec<Bytes> {
+    // (lacing value, the packet's bytes it covers)
+    let mut segments: Vec<(u8, &[u8])> = Vec::new();
+    for packet in packets {
+        let mut rest = *packet;
+        loop {
+            let (piece, tail) = rest.split_at(rest.len().min(255));
+            segments.push((piece.len() as u8, piece));
+            rest = tail;
+            if piece.len() < 255 {
+                break;
+            }
+        }
+    }
+    let count = segments.len().div_ceil(255);
+    let mut pages = Vec::with_capacity(count);
+    let mut continued = false;
+    for (n, chunk) in segments.chunks(255).enumerate() {
+        let ends_packet = chunk.iter().any(|(lacing, _)| *lacing < 255);
+        let mut flags = if continued { 0x01 } else { 0 };
+        if first && n == 0 {
+            flags |= 0x02;
+        }
+        if last && n + 1 == count {
+            flags |= 0x04;
+        }
+        *sequence = sequence.wrapping_add(1);
+        let mut page = BytesMut::with_capacity(HEADER + chunk.len() * 256);
+        page.extend_from_slice(b"OggS\0");
+        page.extend_from_slice(&[flags]);
+        page.extend_from_slice(&if ends_packet { granule } else { -1 }.to_le_bytes());
+        page.extend_from_slice(&serial.to_le_bytes());
+        page.extend_from_slice(&sequence.to_le_bytes());
+        page.extend_from_slice(&[0; 4]);
+        page.extend_from_slice(&[chunk.len() as u8]);
+        page.extend(chunk.iter().map(|(lacing, _)| *lacing));
+        for (_, piece) in chunk {
+            page.extend_from_slice(piece);
+        }
+        let crc = crc32(&page);
+        page[22..26].copy_from_slice(&crc.to_le_bytes());
+        pages.push(page.freeze());
+        continued = chunk.last().is_some_and(|(lacing, _)| *lacing == 255);
+    }
+    pages
 }
 
 /// The codec of a logical stream, from its first page's identification header: what a
