@@ -515,4 +515,43 @@ mod tests {
             let _ = OggPages::new(junk).count();
         }
     }
+
+    #[test]
+    fn packets_of_any_size_are_laid_out_on_pages_the_ogg_crate_reads_back() {
+        let big: Vec<u8> = (0..70_000u32).map(|i| (i % 251) as u8).collect();
+        let exact = vec![7u8; 510];
+        let packets: [&[u8]; 4] = [b"first", &big, &exact, b""];
+        let mut sequence = 41;
+        let pages = paginate(&packets, 9, &mut sequence, true, true, 1234);
+        assert_eq!(sequence, 41 + pages.len() as u32);
+        let parsed: Vec<OggPage> = pages.iter().map(|p| OggPage::parse(p).unwrap()).collect();
+        // 1 + 275 + 3 + 1 lacing values: two pages.
+        assert_eq!(parsed.len(), 2);
+        assert!(parsed[0].first && !parsed[0].last && !parsed[1].first && parsed[1].last);
+        assert_eq!(parsed[0].data[5] & 0x01, 0);
+        assert_eq!(parsed[1].data[5] & 0x01, 0x01, "continued packet");
+        assert_eq!((parsed[0].granule, parsed[1].granule), (1234, 1234));
+        assert_eq!(parsed[0].sequence(), 42);
+        assert!(!parsed[0].ends_packet(), "the big packet goes on");
+        assert_eq!(&parsed[1].lacing()[parsed[1].lacing().len() - 4..], [255, 255, 0, 0]);
+        // A page on which no packet ends has no granule position.
+        let mut sequence = 0;
+        let huge = vec![1u8; 255 * 255 * 2];
+        let pages = paginate(&[&huge], 9, &mut sequence, false, false, 5);
+        let granules: Vec<i64> = pages.iter().map(|p| OggPage::parse(p).unwrap().granule).collect();
+        assert_eq!(granules, [-1, -1, 5]);
+        for page in pages.iter().chain(&paginate(&packets, 9, &mut 0, true, true, 1)) {
+            let mut zeroed = page.to_vec();
+            zeroed[22..26].fill(0);
+            assert_eq!(crc32(&zeroed).to_le_bytes(), page[22..26]);
+        }
+        // The `ogg` crate (written by others) reads the packets back.
+        let file: Vec<u8> = paginate(&packets, 9, &mut u32::MAX.clone(), true, true, 77).concat();
+        let mut reader = ogg::PacketReader::new(std::io::Cursor::new(file));
+        let mut read = Vec::new();
+        while let Some(packet) = reader.read_packet().unwrap() {
+            read.push(packet.data);
+        }
+        assert_eq!(read, packets.map(<[u8]>::to_vec));
+    }
 }
