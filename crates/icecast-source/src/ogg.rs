@@ -80,6 +80,7 @@ impl OggPage {
     }
 
     /// The lacing values: one per segment, a packet ending at each value below 255.
+    #[cfg_attr(not(feature = "tokio"), allow(dead_code))]
     pub(crate) fn lacing(&self) -> &[u8] {
         let segments = usize::from(self.data[26]);
         &self.data[HEADER..HEADER + segments]
@@ -221,6 +222,7 @@ pub(crate) fn crc32(data: &[u8]) -> u32 {
 /// next page flagged 0x01), and a packet of a multiple of 255 bytes ends with a lacing
 /// value of 0. The first page is flagged BOS when `first`, the last EOS when `last`; a page
 /// on which a packet ends carries `granule`, one on which none ends -1.
+#[cfg_attr(not(feature = "tokio"), allow(dead_code))]
 pub(crate) fn paginate(
     packets: &[&[u8]],
     serial: u32,
@@ -533,20 +535,30 @@ mod tests {
         assert_eq!((parsed[0].granule, parsed[1].granule), (1234, 1234));
         assert_eq!(parsed[0].sequence(), 42);
         assert!(!parsed[0].ends_packet(), "the big packet goes on");
-        assert_eq!(&parsed[1].lacing()[parsed[1].lacing().len() - 4..], [255, 255, 0, 0]);
+        assert_eq!(
+            &parsed[1].lacing()[parsed[1].lacing().len() - 4..],
+            [255, 255, 0, 0]
+        );
         // A page on which no packet ends has no granule position.
         let mut sequence = 0;
         let huge = vec![1u8; 255 * 255 * 2];
         let pages = paginate(&[&huge], 9, &mut sequence, false, false, 5);
-        let granules: Vec<i64> = pages.iter().map(|p| OggPage::parse(p).unwrap().granule).collect();
+        let granules: Vec<i64> = pages
+            .iter()
+            .map(|p| OggPage::parse(p).unwrap().granule)
+            .collect();
         assert_eq!(granules, [-1, -1, 5]);
-        for page in pages.iter().chain(&paginate(&packets, 9, &mut 0, true, true, 1)) {
+        for page in pages
+            .iter()
+            .chain(&paginate(&packets, 9, &mut 0, true, true, 1))
+        {
             let mut zeroed = page.to_vec();
             zeroed[22..26].fill(0);
             assert_eq!(crc32(&zeroed).to_le_bytes(), page[22..26]);
         }
         // The `ogg` crate (written by others) reads the packets back.
-        let file: Vec<u8> = paginate(&packets, 9, &mut u32::MAX.clone(), true, true, 77).concat();
+        let mut sequence = u32::MAX;
+        let file: Vec<u8> = paginate(&packets, 9, &mut sequence, true, true, 77).concat();
         let mut reader = ogg::PacketReader::new(std::io::Cursor::new(file));
         let mut read = Vec::new();
         while let Some(packet) = reader.read_packet().unwrap() {

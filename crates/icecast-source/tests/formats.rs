@@ -2,7 +2,10 @@
 //! ffmpeg-made ADTS AAC, Ogg Opus and Ogg Vorbis files queued while streaming reach a
 //! listener as one stream of the songs' content type; ffmpeg decodes what the listener got
 //! without error; Ogg songs are one logical stream each (read back with the `ogg` crate's
-//! packet reader, written by others); a song of another format is skipped.
+//! packet reader, written by others); a song of another format is skipped. Muted AAC, Opus
+//! and Vorbis streams carry silence of their format (Ogg: inside the song's logical
+//! stream), and dry Opus and Vorbis radios a logical stream of silence of their own, which
+//! ffmpeg decodes as digital silence.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::io::{Cursor, Read, Write};
@@ -665,7 +668,11 @@ async fn muting_a_vorbis_stream_sends_silent_vorbis_packets_in_the_same_logical_
         "{first_silent} packets, then {run} silent packets: {start:.2}..{end:.2} s, {} packets in all",
         packets.len()
     );
-    assert!(end - start > 1.0, "{:.2} s of silence for a mute of 1.2 s", end - start);
+    assert!(
+        end - start > 1.0,
+        "{:.2} s of silence for a mute of 1.2 s",
+        end - start
+    );
 
     let file = dir.path().join("heard.ogg");
     std::fs::write(&file, &body).unwrap();
