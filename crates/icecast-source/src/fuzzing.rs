@@ -61,8 +61,7 @@ pub fn ogg_relay(data: &[u8]) -> usize {
     let mut pages = 0;
     for frame in sent {
         for page in OggPages::new(frame.data) {
-            let page: OggPage = page.expect("the relay sends whole pages");
-            assert!(page.granule >= -1);
+            let _: OggPage = page.expect("the relay sends whole pages");
             pages += 1;
         }
     }

@@ -270,7 +270,8 @@ impl Link {
             (OggCodec::Vorbis { .. }, Some(vorbis)) => vorbis.silence()?,
             _ => return None,
         };
-        self.granule += advance;
+        // Saturating: a hostile page may carry any granule position.
+        self.granule = self.granule.saturating_add(advance);
         let packets: Vec<&[u8]> = packets.iter().map(Vec::as_slice).collect();
         let pages = paginate(
             &packets,
@@ -281,8 +282,8 @@ impl Link {
             self.granule,
         );
         if !self.own {
-            self.inserted_pages += pages.len() as u32;
-            self.inserted_samples += i64::from(samples);
+            self.inserted_pages = self.inserted_pages.wrapping_add(pages.len() as u32);
+            self.inserted_samples = self.inserted_samples.saturating_add(i64::from(samples));
         }
         self.ended |= last;
         Some(AudioFrame::new(
@@ -374,7 +375,7 @@ impl OggRelay {
             }
         }
         let granule = if page.granule >= 0 {
-            page.granule + link.inserted_samples
+            page.granule.saturating_add(link.inserted_samples)
         } else {
             -1
         };
