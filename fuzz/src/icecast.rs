@@ -17,8 +17,13 @@ pub const TARGETS: &[(&str, crate::Body)] = &[
 
 /// Ogg pages of a song: pages are slices of the input in order, a renumbered page keeps
 /// its length and parses again with the new serial, sequence and granule; a song's pages
-/// are paced at its codec's granule rate; comment headers give their text; never a panic.
+/// are paced at its codec's granule rate; comment headers give their text; the relay of a
+/// muted radio (silent Opus and Vorbis pages, the Vorbis setup header read from the
+/// pages) sends whole pages; the bytes as a Vorbis setup header give a setup or an error;
+/// never a panic.
 pub fn icecast_ogg_pages(data: &[u8]) {
+    let _ = icecast_source::fuzzing::ogg_relay(data);
+    let _ = icecast_source::fuzzing::vorbis_setup(data);
     use icecast_source::ogg::{OggCodec, OggPage, OggPages, comment_text, song_frames, song_pages};
     let data = Bytes::copy_from_slice(data);
     let mut at = 0;

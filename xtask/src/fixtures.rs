@@ -6,6 +6,7 @@
 //! fixtures listed before them.
 
 mod mp3;
+mod ogg;
 mod rtsp;
 mod video;
 
@@ -24,6 +25,7 @@ fn all() -> impl Iterator<Item = &'static Fixture> {
         .iter()
         .chain(mp3::FIXTURES)
         .chain(rtsp::FIXTURES)
+        .chain(ogg::FIXTURES)
 }
 
 fn dir() -> std::path::PathBuf {

@@ -89,9 +89,12 @@ pub enum Error {
         #[source]
         source: mp3_frames::Error,
     },
-    /// Mute needs silent frames of the stream's format; this crate makes them for MP3
-    /// only (a silent AAC frame needs an AAC encoder).
-    #[error("mute is not supported for {content_type} streams")]
+    /// Mute needs silence of the stream's format, which this crate writes for MP3, ADTS
+    /// AAC (Main, LC or LTP, channel configuration in the header), Ogg Opus (mono or
+    /// stereo) and Ogg Vorbis (from the stream's setup header, when it can be read). A
+    /// refused mute's `Event::CommandRefused` reason is this error's text followed by the
+    /// cause.
+    #[error("mute is not possible on this {content_type} stream")]
     MuteUnsupported {
         /// The stream's content type.
         content_type: &'static str,

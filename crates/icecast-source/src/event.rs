@@ -52,7 +52,8 @@ pub enum Event {
     Muted,
     /// The input resumed.
     Unmuted,
-    /// A command the stream cannot carry out (mute on an AAC stream).
+    /// A command the stream cannot carry out (mute without silence of the stream's format,
+    /// a queue command on pushed frames), and why.
     CommandRefused {
         /// The command.
         command: Command,

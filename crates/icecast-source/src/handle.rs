@@ -136,11 +136,12 @@ impl IcecastStream {
         self.commands.clone()
     }
 
-    /// Sends silence of the stream's format from now on (MP3 and AAC frames, Opus pages);
-    /// the input position stays. An Ogg Vorbis stream refuses it with
-    /// [`Event::CommandRefused`] (no Vorbis packet decodes without the stream's codebooks),
-    /// as does an AAC stream whose channel configuration is in-band. `Err(Closed)` once the
-    /// stream has ended.
+    /// Sends silence of the stream's format from now on (MP3 and AAC frames, Opus and
+    /// Vorbis pages in the song's logical stream); the input position stays. A stream
+    /// without silence of its format refuses it with [`Event::CommandRefused`], saying
+    /// why: an Ogg Vorbis song whose setup header cannot be read (silent Vorbis packets
+    /// are written from it), Opus of more than two channels, AAC whose channel
+    /// configuration is in-band. `Err(Closed)` once the stream has ended.
     pub async fn mute(&self) -> Result<(), Error> {
         self.commands
             .send(Command::Mute)

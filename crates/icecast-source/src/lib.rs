@@ -80,9 +80,14 @@ mod event;
 #[cfg(feature = "tokio")]
 mod format;
 #[cfg(feature = "tokio")]
+#[doc(hidden)]
+pub mod fuzzing;
+#[cfg(feature = "tokio")]
 mod handle;
 #[cfg(feature = "tokio")]
 mod metadata;
+#[cfg(feature = "tokio")]
+mod ogg_relay;
 #[cfg(feature = "tokio")]
 mod options;
 #[cfg(feature = "tokio")]
@@ -99,6 +104,9 @@ mod source;
 mod streamer;
 #[cfg(feature = "tokio")]
 mod transport;
+// Sans-I/O, but only the Ogg relay (a part of the tokio client) uses it.
+#[cfg(feature = "tokio")]
+mod vorbis;
 
 pub use config::{ContentType, IcecastConfig, StreamInfo};
 pub use error::{Error, IcecastRefusal};

@@ -79,6 +79,13 @@ impl OggPage {
         self.rewritten(serial, self.sequence(), self.granule)
     }
 
+    /// The lacing values: one per segment, a packet ending at each value below 255.
+    #[cfg_attr(not(feature = "tokio"), allow(dead_code))]
+    pub(crate) fn lacing(&self) -> &[u8] {
+        let segments = usize::from(self.data[26]);
+        &self.data[HEADER..HEADER + segments]
+    }
+
     /// Page sequence number within its logical stream.
     pub fn sequence(&self) -> u32 {
         u32::from_le_bytes([self.data[18], self.data[19], self.data[20], self.data[21]])
@@ -207,6 +214,67 @@ pub(crate) fn crc32(data: &[u8]) -> u32 {
         }
     }
     crc
+}
+
+/// Lays `packets` out on pages of logical stream `serial` (RFC 3533 §6), each page taking
+/// the sequence number after `sequence` (left at the last one used): at most 255 lacing
+/// values a page, so a packet of any size continues over as many pages as it needs (the
+/// next page flagged 0x01), and a packet of a multiple of 255 bytes ends with a lacing
+/// value of 0. The first page is flagged BOS when `first`, the last EOS when `last`; a page
+/// on which a packet ends carries `granule`, one on which none ends -1.
+#[cfg_attr(not(feature = "tokio"), allow(dead_code))]
+pub(crate) fn paginate(
+    packets: &[&[u8]],
+    serial: u32,
+    sequence: &mut u32,
+    first: bool,
+    last: bool,
+    granule: i64,
+) -> Vec<Bytes> {
+    // (lacing value, the packet's bytes it covers)
+    let mut segments: Vec<(u8, &[u8])> = Vec::new();
+    for packet in packets {
+        let mut rest = *packet;
+        loop {
+            let (piece, tail) = rest.split_at(rest.len().min(255));
+            segments.push((piece.len() as u8, piece));
+            rest = tail;
+            if piece.len() < 255 {
+                break;
+            }
+        }
+    }
+    let count = segments.len().div_ceil(255);
+    let mut pages = Vec::with_capacity(count);
+    let mut continued = false;
+    for (n, chunk) in segments.chunks(255).enumerate() {
+        let ends_packet = chunk.iter().any(|(lacing, _)| *lacing < 255);
+        let mut flags = if continued { 0x01 } else { 0 };
+        if first && n == 0 {
+            flags |= 0x02;
+        }
+        if last && n + 1 == count {
+            flags |= 0x04;
+        }
+        *sequence = sequence.wrapping_add(1);
+        let mut page = BytesMut::with_capacity(HEADER + chunk.len() * 256);
+        page.extend_from_slice(b"OggS\0");
+        page.extend_from_slice(&[flags]);
+        page.extend_from_slice(&if ends_packet { granule } else { -1 }.to_le_bytes());
+        page.extend_from_slice(&serial.to_le_bytes());
+        page.extend_from_slice(&sequence.to_le_bytes());
+        page.extend_from_slice(&[0; 4]);
+        page.extend_from_slice(&[chunk.len() as u8]);
+        page.extend(chunk.iter().map(|(lacing, _)| *lacing));
+        for (_, piece) in chunk {
+            page.extend_from_slice(piece);
+        }
+        let crc = crc32(&page);
+        page[22..26].copy_from_slice(&crc.to_le_bytes());
+        pages.push(page.freeze());
+        continued = chunk.last().is_some_and(|(lacing, _)| *lacing == 255);
+    }
+    pages
 }
 
 /// The codec of a logical stream, from its first page's identification header: what a
@@ -448,5 +516,54 @@ mod tests {
                 .collect();
             let _ = OggPages::new(junk).count();
         }
+    }
+
+    #[test]
+    fn packets_of_any_size_are_laid_out_on_pages_the_ogg_crate_reads_back() {
+        let big: Vec<u8> = (0..70_000u32).map(|i| (i % 251) as u8).collect();
+        let exact = vec![7u8; 510];
+        let packets: [&[u8]; 4] = [b"first", &big, &exact, b""];
+        let mut sequence = 41;
+        let pages = paginate(&packets, 9, &mut sequence, true, true, 1234);
+        assert_eq!(sequence, 41 + pages.len() as u32);
+        let parsed: Vec<OggPage> = pages.iter().map(|p| OggPage::parse(p).unwrap()).collect();
+        // 1 + 275 + 3 + 1 lacing values: two pages.
+        assert_eq!(parsed.len(), 2);
+        assert!(parsed[0].first && !parsed[0].last && !parsed[1].first && parsed[1].last);
+        assert_eq!(parsed[0].data[5] & 0x01, 0);
+        assert_eq!(parsed[1].data[5] & 0x01, 0x01, "continued packet");
+        assert_eq!((parsed[0].granule, parsed[1].granule), (1234, 1234));
+        assert_eq!(parsed[0].sequence(), 42);
+        assert!(!parsed[0].ends_packet(), "the big packet goes on");
+        assert_eq!(
+            &parsed[1].lacing()[parsed[1].lacing().len() - 4..],
+            [255, 255, 0, 0]
+        );
+        // A page on which no packet ends has no granule position.
+        let mut sequence = 0;
+        let huge = vec![1u8; 255 * 255 * 2];
+        let pages = paginate(&[&huge], 9, &mut sequence, false, false, 5);
+        let granules: Vec<i64> = pages
+            .iter()
+            .map(|p| OggPage::parse(p).unwrap().granule)
+            .collect();
+        assert_eq!(granules, [-1, -1, 5]);
+        for page in pages
+            .iter()
+            .chain(&paginate(&packets, 9, &mut 0, true, true, 1))
+        {
+            let mut zeroed = page.to_vec();
+            zeroed[22..26].fill(0);
+            assert_eq!(crc32(&zeroed).to_le_bytes(), page[22..26]);
+        }
+        // The `ogg` crate (written by others) reads the packets back.
+        let mut sequence = u32::MAX;
+        let file: Vec<u8> = paginate(&packets, 9, &mut sequence, true, true, 77).concat();
+        let mut reader = ogg::PacketReader::new(std::io::Cursor::new(file));
+        let mut read = Vec::new();
+        while let Some(packet) = reader.read_packet().unwrap() {
+            read.push(packet.data);
+        }
+        assert_eq!(read, packets.map(<[u8]>::to_vec));
     }
 }

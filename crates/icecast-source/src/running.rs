@@ -8,7 +8,8 @@ use mp3_frames::silent_frame;
 use tokio::sync::mpsc;
 
 use crate::format::{Format, check_pushed};
-use crate::silence::{OggRelay, silent_adts};
+use crate::ogg_relay::OggRelay;
+use crate::silence::silent_adts;
 use crate::{
     AudioFrame, Command, Error, Event, IcecastConfig, IcecastRefusal, IcecastSource, Pacer,
     StreamOptions, update_title,
@@ -68,7 +69,7 @@ impl Stream {
                 info.channels = info.channels.or(header.channels());
                 silent_adts(&header)
             }
-            // Silent Opus pages come from the relay; Vorbis has none.
+            // Silent Opus and Vorbis pages come from the relay.
             Format::Ogg(codec) => {
                 info.channels = info.channels.or(codec.map(|c| c.channels()));
                 None
@@ -114,19 +115,47 @@ impl Stream {
     }
 
     /// An input frame as it goes on the wire (Ogg pages renumbered after silent pages).
+    /// A mute taken before an Ogg Vorbis song's setup header was read ends when that
+    /// header cannot be read: the stream has no silence to send, and says so.
     pub(crate) fn relay(&mut self, frame: AudioFrame) -> AudioFrame {
-        match self.ogg.as_mut() {
-            Some(relay) => relay.page(frame),
-            None => frame,
+        let Some(relay) = self.ogg.as_mut() else {
+            return frame;
+        };
+        let frame = relay.page(frame);
+        if self.muted
+            && let Some(reason) = self.mute_refusal()
+        {
+            self.muted = false;
+            self.refuse_mute(&reason);
+            self.report(Event::Unmuted);
+        }
+        frame
+    }
+
+    /// Why the stream has no silence of its format for a mute (`None`: it has, or an Ogg
+    /// stream may once its headers are read).
+    fn mute_refusal(&self) -> Option<String> {
+        match self.format {
+            Format::Ogg(codec) => self.ogg.as_ref().and_then(|r| r.mute_refusal(codec)),
+            Format::Mp3(_) | Format::Aac(_) if self.silent_frame.is_some() => None,
+            Format::Mp3(_) => Some("no silent frame for this MP3 header".into()),
+            Format::Aac(_) => Some(
+                "no silent AAC frame for a channel configuration given in-band, or an \
+                 object type other than Main, LC or LTP"
+                    .into(),
+            ),
         }
     }
 
-    /// Whether the stream has silence of its format for a mute.
-    fn can_mute(&self) -> bool {
-        match self.format {
-            Format::Ogg(codec) => self.ogg.as_ref().is_some_and(|r| r.can_mute(codec)),
-            Format::Mp3(_) | Format::Aac(_) => self.silent_frame.is_some(),
-        }
+    /// A mute refused: the event says why.
+    fn refuse_mute(&self, reason: &str) {
+        let error = Error::MuteUnsupported {
+            content_type: self.config.content_type.as_str(),
+        };
+        self.report(Event::CommandRefused {
+            command: Command::Mute,
+            reason: format!("{error}: {reason}"),
+        });
     }
 
     pub(crate) fn report(&self, event: Event) {
@@ -154,13 +183,7 @@ impl Stream {
 
     pub(crate) fn apply(&mut self, command: Command) {
         match command {
-            Command::Mute if !self.can_mute() => self.report(Event::CommandRefused {
-                command,
-                reason: Error::MuteUnsupported {
-                    content_type: self.config.content_type.as_str(),
-                }
-                .to_string(),
-            }),
+            Command::Mute if let Some(reason) = self.mute_refusal() => self.refuse_mute(&reason),
             Command::Mute if !self.muted => {
                 self.muted = true;
                 self.report(Event::Muted);

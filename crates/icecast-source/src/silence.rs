@@ -6,16 +6,19 @@
 //!   channel of the `channel_configuration` (Table 1.19), padded by a fill element to
 //!   about 255 bytes, in an ADTS frame like the stream's.
 //! - Ogg Opus: silent Opus packets (a CELT-only 20 ms frame whose range-coded silence flag
-//!   is set, RFC 6716 §4.3 Table 56: TOC byte, then `FF FE`) on pages inserted into the
-//!   current logical stream; the song's later pages are renumbered (sequence and granule
-//!   position, RFC 3533 §6) so the link stays one continuous logical stream. Vorbis has no
-//!   packet that decodes without the stream's codebooks: Ogg Vorbis streams refuse mute.
-
-use bytes::Bytes;
+//!   is set, RFC 6716 §4.3 Table 56: TOC byte, then `FF FE`), mono or stereo.
+//! - Ogg Vorbis: silent Vorbis packets (Vorbis I §4.3.1: the mode number of a block, every
+//!   channel's floor marked unused, so no residue is read and the block decodes to zeros),
+//!   written from the stream's own setup header ([`crate::vorbis`]); a stream whose setup
+//!   header cannot be read refuses mute, saying why.
+//!
+//! Ogg silence goes on pages inserted into the current logical stream, whose later pages
+//! are renumbered (sequence and granule position, RFC 3533 §6) so the link stays one
+//! continuous logical stream; after a link's end, a dry queue gets a link of silence of
+//! its own ([`crate::ogg_relay`]).
 
 use crate::AudioFrame;
 use crate::adts::{self, AdtsHeader};
-use crate::ogg::{OggCodec, OggPage, crc32};
 
 /// Appends bits, most significant first.
 #[derive(Default)]
@@ -119,224 +122,11 @@ pub(crate) fn silent_adts(header: &AdtsHeader) -> Option<AudioFrame> {
     Some(AudioFrame::new(data, 1024, header.sample_rate))
 }
 
-/// Samples per silent Opus packet (20 ms at 48 kHz).
-const OPUS_SILENCE_SAMPLES: u32 = 960;
-
-/// What the relay knows of the logical stream being sent.
-#[derive(Debug, Clone)]
-struct Link {
-    serial: u32,
-    codec: Option<OggCodec>,
-    /// Pages inserted so far: added to the sequence numbers of the link's own pages.
-    inserted_pages: u32,
-    /// Samples inserted so far: added to their granule positions.
-    inserted_samples: i64,
-    /// Sequence number and granule position of the last page sent.
-    sequence: u32,
-    granule: i64,
-    /// A silent page may follow the last page sent: it ended an audio packet and the link
-    /// is not at its end.
-    open_for_audio: bool,
-    /// Its last page (EOS) went out.
-    ended: bool,
-    /// A link of silence made here (a dry queue), with its header pages still to send.
-    own: Option<u8>,
-}
-
-/// Passes the pages of an Ogg stream through, and inserts silent Opus pages into the
-/// current logical stream on demand (mute). Pages go through unchanged (no copy) until a
-/// silent page was inserted into their link.
-#[derive(Debug, Default)]
-pub(crate) struct OggRelay {
-    link: Option<Link>,
-    /// The codec of the last link that began (a link of silence takes it over).
-    last_codec: Option<OggCodec>,
-    /// The last page of a link of silence, to go before the next song's first page.
-    closing: Option<AudioFrame>,
-}
-
-/// A page holding one packet (shorter than 255 bytes).
-fn one_packet_page(flags: u8, granule: i64, serial: u32, sequence: u32, packet: &[u8]) -> Bytes {
-    let mut page = b"OggS\0".to_vec();
-    page.push(flags);
-    page.extend(granule.to_le_bytes());
-    page.extend(serial.to_le_bytes());
-    page.extend(sequence.to_le_bytes());
-    page.extend([0; 4]);
-    page.extend([1, packet.len() as u8]);
-    page.extend(packet);
-    let crc = crc32(&page);
-    page[22..26].copy_from_slice(&crc.to_le_bytes());
-    Bytes::from(page)
-}
-
 /// A silent Opus packet: TOC configuration 31 (CELT-only, fullband, 20 ms), the stereo
 /// flag, one frame; then the range-coded silence flag.
-fn silent_opus_packet(channels: u8) -> [u8; 3] {
+pub(crate) fn silent_opus_packet(channels: u8) -> [u8; 3] {
     let toc = (31 << 3) | if channels == 2 { 0x04 } else { 0 };
     [toc, 0xFF, 0xFE]
-}
-
-impl OggRelay {
-    /// The page to send for the input page `frame` (renumbered after insertions).
-    pub(crate) fn page(&mut self, frame: AudioFrame) -> AudioFrame {
-        let Ok(page) = OggPage::parse(&frame.data) else {
-            return frame;
-        };
-        if page.first {
-            if let Some(link) = self.link.as_mut().filter(|l| l.own.is_some() && !l.ended) {
-                // A link of silence ends where the next song begins (RFC 3533 §4: a chain's
-                // links end before the next begins); its last page carries one more silent
-                // packet.
-                let channels = link.codec.map_or(2, OggCodec::channels);
-                link.granule += i64::from(OPUS_SILENCE_SAMPLES);
-                link.sequence = link.sequence.wrapping_add(1);
-                let data = one_packet_page(
-                    0x04,
-                    link.granule,
-                    link.serial,
-                    link.sequence,
-                    &silent_opus_packet(channels),
-                );
-                self.closing = Some(AudioFrame::new(data, OPUS_SILENCE_SAMPLES, 48_000));
-            }
-            let codec = OggCodec::identify(page.body()).ok();
-            self.last_codec = codec.or(self.last_codec);
-            self.link = Some(Link {
-                serial: page.serial,
-                codec,
-                inserted_pages: 0,
-                inserted_samples: 0,
-                sequence: page.sequence(),
-                granule: page.granule,
-                open_for_audio: false,
-                ended: page.last,
-                own: None,
-            });
-            return frame;
-        }
-        let Some(link) = self.link.as_mut().filter(|l| l.serial == page.serial) else {
-            self.link = None; // not a link we saw begin: leave it alone
-            return frame;
-        };
-        let granule = if page.granule >= 0 {
-            page.granule + link.inserted_samples
-        } else {
-            -1
-        };
-        link.sequence = page.sequence().wrapping_add(link.inserted_pages);
-        if granule >= 0 {
-            link.granule = granule;
-        }
-        link.open_for_audio = granule > 0 && page.ends_packet() && !page.last;
-        link.ended = page.last;
-        if link.inserted_pages == 0 {
-            return frame;
-        }
-        let data = page.rewritten(page.serial, link.sequence, granule).data;
-        AudioFrame { data, ..frame }
-    }
-
-    /// Whether [`OggRelay::silence`] can give pages for the stream's codec (Opus of one
-    /// stream, mono or stereo), or for the current link's when the stream's is not known
-    /// (pushed pages); yes while nothing is known yet.
-    pub(crate) fn can_mute(&self, codec: Option<OggCodec>) -> bool {
-        match codec.or(self.link.as_ref().and_then(|l| l.codec)) {
-            None => true,
-            Some(OggCodec::Opus {
-                channels,
-                mapping_family,
-            }) => mapping_family == 0 && channels <= 2,
-            Some(OggCodec::Vorbis { .. }) => false,
-        }
-    }
-
-    /// The last page of a link of silence, when a song's first page just ended it: it
-    /// goes out before that page.
-    pub(crate) fn take_closing(&mut self) -> Option<AudioFrame> {
-        self.closing.take()
-    }
-
-    /// A page holding one silent Opus packet in the current logical stream, or `None`
-    /// when none can go now (between the header pages, inside a packet, or not Opus).
-    /// After the last page of a link, `new_link` starts a link of silence (its `OpusHead`
-    /// and `OpusTags` pages first), which the next song's first page ends: a radio whose
-    /// queue ran dry keeps its listeners.
-    pub(crate) fn silence(&mut self, new_link: bool) -> Option<AudioFrame> {
-        if !new_link && self.link.as_ref().is_some_and(|l| l.own.is_some()) {
-            return None; // a link of silence needs no padding
-        }
-        if let Some(link) = self.link.as_mut()
-            && let Some(headers) = link.own.filter(|n| *n > 0)
-        {
-            link.own = Some(headers - 1);
-            link.sequence = link.sequence.wrapping_add(1);
-            let channels = link.codec.map_or(2, OggCodec::channels);
-            let (flags, packet) = if headers == 2 {
-                // RFC 7845 §5.1: version 1, channels, no pre-skip, 48 kHz, no gain,
-                // mapping family 0.
-                let mut head = b"OpusHead\x01".to_vec();
-                head.push(channels);
-                head.extend(0u16.to_le_bytes());
-                head.extend(48_000u32.to_le_bytes());
-                head.extend([0, 0, 0]);
-                (0x02, head)
-            } else {
-                let vendor = b"icecast-source";
-                let mut tags = b"OpusTags".to_vec();
-                tags.extend((vendor.len() as u32).to_le_bytes());
-                tags.extend(vendor);
-                tags.extend(0u32.to_le_bytes());
-                link.open_for_audio = true;
-                (0, tags)
-            };
-            let data = one_packet_page(flags, 0, link.serial, link.sequence, &packet);
-            return Some(AudioFrame::new(data, 0, 48_000));
-        }
-        if let Some(link) = self.link.as_mut().filter(|l| l.open_for_audio) {
-            let Some(OggCodec::Opus {
-                channels,
-                mapping_family: 0,
-            }) = link.codec
-            else {
-                return None;
-            };
-            link.sequence = link.sequence.wrapping_add(1);
-            link.granule += i64::from(OPUS_SILENCE_SAMPLES);
-            link.inserted_pages += 1;
-            link.inserted_samples += i64::from(OPUS_SILENCE_SAMPLES);
-            let data = one_packet_page(
-                0,
-                link.granule,
-                link.serial,
-                link.sequence,
-                &silent_opus_packet(channels),
-            );
-            return Some(AudioFrame::new(data, OPUS_SILENCE_SAMPLES, 48_000));
-        }
-        let ended = self.link.as_ref().is_none_or(|l| l.ended);
-        let codec = self.last_codec.filter(|c| self.can_mute(Some(*c)));
-        let (true, true, Some(codec)) = (new_link, ended, codec) else {
-            return None;
-        };
-        // A serial unlike the last link's and, almost surely, the next song's.
-        let serial = self
-            .link
-            .as_ref()
-            .map_or(0x5349_4C00, |l| l.serial ^ 0x8000_0000);
-        self.link = Some(Link {
-            serial,
-            codec: Some(codec),
-            inserted_pages: 0,
-            inserted_samples: 0,
-            sequence: u32::MAX, // the first page is 0
-            granule: 0,
-            open_for_audio: false,
-            ended: false,
-            own: Some(2),
-        });
-        self.silence(new_link)
-    }
 }
 
 #[cfg(test)]
@@ -386,74 +176,5 @@ mod tests {
             raw_data_blocks: 1,
             has_crc: false,
         }
-    }
-
-    fn page(flags: u8, granule: i64, sequence: u32, lacing: &[u8]) -> AudioFrame {
-        let mut p = b"OggS\0".to_vec();
-        p.push(flags);
-        p.extend(granule.to_le_bytes());
-        p.extend(7u32.to_le_bytes());
-        p.extend(sequence.to_le_bytes());
-        p.extend([0; 4]);
-        p.push(lacing.len() as u8);
-        p.extend(lacing);
-        let body: usize = lacing.iter().map(|&l| usize::from(l)).sum();
-        let mut content = b"OpusHead\x01\x02\x38\x01\x80\xbb\0\0\0\0\0".to_vec();
-        content.resize(body, 0);
-        p.extend(content);
-        let crc = crc32(&p);
-        p[22..26].copy_from_slice(&crc.to_le_bytes());
-        AudioFrame::new(Bytes::from(p), 0, 48_000)
-    }
-
-    #[test]
-    fn silent_opus_pages_go_between_packets_and_the_link_is_renumbered_after_them() {
-        let mut relay = OggRelay::default();
-        let head = page(0x02, 0, 0, &[19]);
-        assert_eq!(relay.page(head.clone()), head, "passed through");
-        assert!(relay.silence(true).is_none(), "not between header pages");
-        let tags = page(0, 0, 1, &[16]);
-        relay.page(tags);
-        assert!(relay.silence(true).is_none(), "not before audio");
-        let audio = page(0, 960, 2, &[10]);
-        assert_eq!(relay.page(audio.clone()), audio, "nothing inserted yet");
-        let silent = relay.silence(true).unwrap();
-        let parsed = OggPage::parse(&silent.data).unwrap();
-        assert_eq!((parsed.granule, parsed.sequence()), (1920, 3));
-        assert_eq!(parsed.body(), [0xFC, 0xFF, 0xFE], "stereo CELT silence");
-        assert_eq!(silent.samples, 960);
-        relay.silence(true).unwrap();
-        // The song's next pages follow the inserted ones.
-        let split = relay.page(page(0, -1, 3, &[255]));
-        let parsed = OggPage::parse(&split.data).unwrap();
-        assert_eq!((parsed.granule, parsed.sequence()), (-1, 5));
-        assert!(relay.silence(true).is_none(), "not inside a packet");
-        let end = relay.page(page(0x04, 2880, 4, &[20]));
-        let parsed = OggPage::parse(&end.data).unwrap();
-        assert_eq!((parsed.granule, parsed.sequence()), (2880 + 1920, 6));
-        let mut zeroed = end.data.to_vec();
-        zeroed[22..26].fill(0);
-        assert_eq!(crc32(&zeroed).to_le_bytes(), end.data[22..26], "CRC redone");
-        assert!(relay.silence(false).is_none(), "not after the last page");
-
-        // A dry queue: a link of silence of its own, ended by the next song's first page.
-        let head = OggPage::parse(&relay.silence(true).unwrap().data).unwrap();
-        assert!(head.first && head.body().starts_with(b"OpusHead") && head.serial != 7);
-        assert_eq!((head.sequence(), head.granule), (0, 0));
-        let tags = OggPage::parse(&relay.silence(true).unwrap().data).unwrap();
-        assert!(tags.body().starts_with(b"OpusTags") && tags.serial == head.serial);
-        let silent = OggPage::parse(&relay.silence(true).unwrap().data).unwrap();
-        assert_eq!((silent.sequence(), silent.granule), (2, 960));
-        assert!(relay.silence(false).is_none(), "no padding for it");
-        assert!(relay.take_closing().is_none());
-        let next = page(0x02, 0, 0, &[19]);
-        assert_eq!(relay.page(next.clone()), next);
-        let closing = OggPage::parse(&relay.take_closing().unwrap().data).unwrap();
-        assert!(closing.last && closing.serial == head.serial);
-        assert_eq!((closing.sequence(), closing.granule), (3, 1920));
-        assert!(
-            relay.silence(true).is_none(),
-            "the next song's headers go first"
-        );
     }
 }

@@ -6,14 +6,14 @@
 //!   ([`crate::Pacer`]; Ogg pages by their granule advance): a source that runs ahead fills
 //!   the server's queue and makes titles lead the audio; one that lags starves listeners.
 //! - Muted: silence of the stream's format is sent instead ([`crate::silence`]: the silent
-//!   MP3 frame, a silent AAC frame, silent Opus pages inside the current logical stream),
-//!   paced the same way; the input does not advance, and unmuting resumes at the same
-//!   frame. Ogg Vorbis streams refuse mute (no Vorbis packet decodes without the stream's
-//!   codebooks).
+//!   MP3 frame, a silent AAC frame, silent Opus or Vorbis pages inside the current logical
+//!   stream), paced the same way; the input does not advance, and unmuting resumes at the
+//!   same frame. A stream without silence of its format (a Vorbis setup header that
+//!   cannot be read) refuses mute and says why.
 //! - Titles are set on a separate connection, in a task of their own, so a slow server
 //!   answer never stalls the audio. The server forgets a mount's title with its source,
 //!   so the current title is set again after every reconnection.
-//! - At the end of an MP3, AAC or Ogg Opus stream that is still open, silence flushes the
+//! - At the end of an MP3, AAC or Ogg stream that is still open, silence flushes the
 //!   server's last queue block (Icecast relays whole `queue-block-size` blocks), so
 //!   listeners hear the whole input.
 //! - When the server drops us, we reconnect with [`media_core::Backoff`] (a mount still
