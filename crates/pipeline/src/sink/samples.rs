@@ -131,7 +131,16 @@ impl Timeline {
     /// earlier than the origin (it belongs before the start of this file).
     pub(crate) fn shift(&mut self, dts: i64, timescale: u32) -> Option<i64> {
         let (t0, rate0) = *self.origin.get_or_insert((dts, timescale));
-        let origin = (i128::from(t0) * i128::from(timescale)).div_euclid(i128::from(rate0.max(1)));
+        // Rounded as bmff-writer rescales the time zero (`zero`, the origin negated): a
+        // track whose first sample sits exactly at time zero then has no edit, though
+        // the origin is not a whole number of its ticks (AAC priming of 1024 / 48000 s
+        // against a video timescale).
+        let scaled = |t: i128| (t * i128::from(timescale)).div_euclid(i128::from(rate0.max(1)));
+        let origin = if t0 < 0 {
+            -scaled(-i128::from(t0))
+        } else {
+            scaled(i128::from(t0))
+        };
         let shifted = i128::from(dts) - origin;
         if shifted < 0 {
             return None;
@@ -146,5 +155,26 @@ impl Timeline {
     pub(crate) fn zero(&self) -> Option<(i64, u32)> {
         let (t0, rate0) = self.origin?;
         (t0 < 0).then(|| (t0.checked_neg().unwrap_or(i64::MAX), rate0))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Timeline;
+
+    #[test]
+    fn a_track_starting_at_time_zero_lands_where_the_writer_puts_the_zero() {
+        // AAC priming first (−1024 at 48 kHz), then video at 0 in a 25 600 Hz timescale:
+        // −1024/48000 s is −546.13 video ticks.
+        let mut timeline = Timeline::default();
+        assert_eq!(timeline.shift(-1024, 48_000), Some(0));
+        assert_eq!(timeline.zero(), Some((1024, 48_000)));
+        // bmff-writer puts the zero at floor(546.13) = 546 video ticks.
+        assert_eq!(timeline.shift(0, 25_600), Some(546));
+        assert_eq!(timeline.shift(1024, 25_600), Some(1570));
+        // A positive origin (a live source) floors as before.
+        let mut live = Timeline::default();
+        assert_eq!(live.shift(90_000, 90_000), Some(0));
+        assert_eq!(live.shift(48_001, 48_000), Some(1));
     }
 }
