@@ -124,21 +124,19 @@ pub fn muxer_ops(data: &[u8]) {
             dts[track].saturating_add(step)
         };
         let len = usize::from(input.u8());
-        Sample {
-            track,
-            dts: dts[track],
-            cts_offset: i32::from(input.u16() as i16),
-            duration: (input.u8().is_multiple_of(2)).then(|| u32::from(input.u16())),
-            sync: !input.u8().is_multiple_of(3),
-            data: payload.slice(..len),
-        }
+        // The input is read in this order (the corpus depends on it).
+        let cts_offset = i32::from(input.u16() as i16);
+        let duration = (input.u8().is_multiple_of(2)).then(|| u32::from(input.u16()));
+        let sync = !input.u8().is_multiple_of(3);
+        Sample::new(track, dts[track], sync, payload.slice(..len))
+            .with_cts_offset(cts_offset)
+            .with_duration(duration)
     };
     if mode % 2 == 0 {
-        let options = Mp4Options {
-            interleave: std::time::Duration::from_millis(u64::from(input.u16())),
-            max_chunk_bytes: u64::from(input.u16()),
-            movie_timescale: u32::from(input.u16()),
-        };
+        let mut options = Mp4Options::default();
+        options.interleave = std::time::Duration::from_millis(u64::from(input.u16()));
+        options.max_chunk_bytes = u64::from(input.u16());
+        options.movie_timescale = u32::from(input.u16());
         let Ok(mut m) = Muxer::new(tracks, options) else {
             return;
         };
@@ -170,11 +168,10 @@ pub fn muxer_ops(data: &[u8]) {
             assert_eq!(&f.moov[4..8], b"moov");
         }
     } else {
-        let options = FragmentOptions {
-            fragment_duration: std::time::Duration::from_millis(u64::from(input.u16())),
-            sidx: mode & 2 != 0,
-            mfra: mode & 4 != 0,
-        };
+        let mut options =
+            FragmentOptions::new(std::time::Duration::from_millis(u64::from(input.u16())));
+        options.sidx = mode & 2 != 0;
+        options.mfra = mode & 4 != 0;
         let Ok(mut m) = FragmentedMuxer::new(tracks, options) else {
             return;
         };

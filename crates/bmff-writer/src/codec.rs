@@ -91,6 +91,7 @@ pub enum Codec {
 
 /// Video or audio.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum TrackKind {
     /// A visual track (`vide` handler).
     Video,

@@ -28,8 +28,9 @@ use crate::codec::{Codec, TrackConfig, TrackKind};
 use crate::moov::{self, TrackSetup, TrakTimes};
 use crate::{Error, Result, Sample, index, rescale};
 
-/// Options of the fragmented muxer.
+/// Options of the fragmented muxer: start from [`FragmentOptions::default`] and set fields.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct FragmentOptions {
     /// Target fragment duration; a fragment is cut at the first key frame past it.
     pub fragment_duration: Duration,
@@ -52,6 +53,7 @@ impl Default for FragmentOptions {
 
 /// An init segment: `ftyp` + `moov` with every sample entry known so far.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct InitSegment {
     /// 1 for the first, incremented each time a codec change needs a new one.
     pub number: u32,
@@ -61,6 +63,7 @@ pub struct InitSegment {
 
 /// A media segment: optional `sidx`, `moof`, `mdat` header, then the payloads.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct MediaSegment {
     /// The `mfhd` sequence number (1, 2, ...).
     pub sequence_number: u32,
@@ -80,8 +83,45 @@ pub struct MediaSegment {
     pub size: u64,
 }
 
+impl FragmentOptions {
+    /// Fragments of about `fragment_duration`, without `sidx` or `mfra`.
+    pub fn new(fragment_duration: Duration) -> Self {
+        FragmentOptions {
+            fragment_duration,
+            ..FragmentOptions::default()
+        }
+    }
+}
+
+impl InitSegment {
+    /// An init segment of these bytes. The muxer makes the real ones; this serves a
+    /// [`SegmentSink`](crate::SegmentSink) under test.
+    pub fn new(number: u32, bytes: Bytes) -> Self {
+        InitSegment { number, bytes }
+    }
+}
+
+impl MediaSegment {
+    /// A segment of these pieces, its size their sum, with no samples and no duration
+    /// (set the fields a test needs). The muxer makes the real ones; this serves a
+    /// [`SegmentSink`](crate::SegmentSink) under test.
+    pub fn new(sequence_number: u32, init_number: u32, parts: Vec<Bytes>) -> Self {
+        MediaSegment {
+            sequence_number,
+            init_number,
+            start: 0.0,
+            duration: 0.0,
+            starts_with_keyframe: false,
+            samples: Vec::new(),
+            size: parts.iter().map(|p| p.len() as u64).sum(),
+            parts,
+        }
+    }
+}
+
 /// What the fragmented muxer produces, in output order.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub enum FragmentOutput {
     /// A (new) init segment.
     Init(InitSegment),

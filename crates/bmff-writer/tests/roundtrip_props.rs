@@ -91,14 +91,9 @@ fn build(scenario: &[(u8, i64, Vec<Step>)]) -> Vec<(TrackConfig, Vec<Sample>)> {
                 .iter()
                 .enumerate()
                 .map(|(n, s)| {
-                    let sample = Sample {
-                        track: i,
-                        dts,
-                        cts_offset: s.cts,
-                        duration: Some(s.delta),
-                        sync: s.sync || n == 0,
-                        data: Bytes::from(s.data.clone()),
-                    };
+                    let sample = Sample::new(i, dts, s.sync || n == 0, Bytes::from(s.data.clone()))
+                        .with_cts_offset(s.cts)
+                        .with_duration(Some(s.delta));
                     dts += i64::from(s.delta);
                     sample
                 })
@@ -134,7 +129,8 @@ proptest! {
     fn plain_files_read_back_exactly(s in scenario(), faststart in any::<bool>()) {
         let tracks = build(&s);
         let configs = tracks.iter().map(|(c, _)| c.clone()).collect();
-        let options = Mp4Options { interleave: Duration::from_millis(50), ..Mp4Options::default() };
+        let mut options = Mp4Options::default();
+        options.interleave = Duration::from_millis(50);
         let mut w = Mp4Writer::new(std::io::Cursor::new(Vec::new()), configs, options).unwrap();
         for sample in common::interleave(&tracks) {
             w.push(sample).unwrap();
@@ -156,7 +152,10 @@ proptest! {
     fn fragmented_files_read_back_exactly(s in scenario(), sidx in any::<bool>()) {
         let tracks = build(&s);
         let configs = tracks.iter().map(|(c, _)| c.clone()).collect();
-        let options = FragmentOptions { fragment_duration: Duration::from_millis(100), sidx, mfra: sidx };
+        let mut options = FragmentOptions::default();
+        options.fragment_duration = Duration::from_millis(100);
+        options.sidx = sidx;
+        options.mfra = sidx;
         let mut w = FragmentedWriter::new(Vec::new(), configs, options).unwrap();
         for sample in common::interleave(&tracks) {
             w.push(sample).unwrap();

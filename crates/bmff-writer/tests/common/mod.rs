@@ -250,13 +250,10 @@ pub fn fixture_track(name: &str, track: usize) -> (TrackConfig, Vec<Sample>) {
     let samples = t
         .samples
         .iter()
-        .map(|s| Sample {
-            track,
-            dts: s.dts,
-            cts_offset: s.cts as i32,
-            duration: Some(s.duration),
-            sync: s.sync,
-            data: s.data.clone(),
+        .map(|s| {
+            Sample::new(track, s.dts, s.sync, s.data.clone())
+                .with_cts_offset(s.cts as i32)
+                .with_duration(Some(s.duration))
         })
         .collect();
     (config, samples)

@@ -59,10 +59,7 @@ impl SinkFactory for HlsFactory {
             tracks: tracks.to_vec(),
             samples: vec![0; tracks.len()],
         };
-        let options = bmff_writer::FragmentOptions {
-            fragment_duration: self.options.fragment_duration,
-            ..Default::default()
-        };
+        let options = bmff_writer::FragmentOptions::new(self.options.fragment_duration);
         let writer = SegmentWriter::new(dir, configs, options).map_err(|e| self.err(e))?;
         Ok(Box::new(HlsSink {
             writer,

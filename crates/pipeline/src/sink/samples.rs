@@ -111,10 +111,7 @@ pub(crate) fn frames_by_kind(tracks: &[Track], samples: &[u64]) -> (u64, u64) {
 }
 
 pub(crate) fn fragment_options(options: &Options) -> FragmentOptions {
-    FragmentOptions {
-        fragment_duration: options.fragment_duration,
-        ..FragmentOptions::default()
-    }
+    FragmentOptions::new(options.fragment_duration)
 }
 
 /// Maps each packet's decode time onto the file's time origin: the first packet written
