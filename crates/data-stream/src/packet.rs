@@ -19,8 +19,10 @@ use crate::{Error, Result};
 
 pub use crate::wire::OperationType;
 
-/// What a stream carries and how it is described: everything of its header.
+/// What a stream carries and how it is described: everything of its header. Build it
+/// with [`StreamInfo::new`] and the `with_*` methods.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct StreamInfo {
     /// Stream id (a UUIDv4 by default).
     pub id: String,
@@ -38,8 +40,9 @@ pub struct StreamInfo {
     pub kind: StreamKind,
 }
 
-/// The two kinds of stream.
+/// The kinds of stream.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum StreamKind {
     /// A byte stream, usually a file.
     Bytes {
@@ -50,8 +53,10 @@ pub enum StreamKind {
     Text(TextInfo),
 }
 
-/// The fields of a text stream's header.
+/// The fields of a text stream's header: start from [`TextInfo::default`] (a plain
+/// create) and set fields.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct TextInfo {
     /// Create, update, delete or reaction.
     pub operation: OperationType,
@@ -67,6 +72,7 @@ pub struct TextInfo {
 
 /// Byte or text, without the kind's fields (the key of topic handlers).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum StreamType {
     /// Byte streams.
     Bytes,
@@ -85,6 +91,50 @@ impl StreamType {
 }
 
 impl StreamInfo {
+    /// A stream `id` of this kind, with no topic, MIME type, length or attributes, and
+    /// time 0.
+    pub fn new(id: impl Into<String>, kind: StreamKind) -> Self {
+        StreamInfo {
+            id: id.into(),
+            timestamp_ms: 0,
+            topic: String::new(),
+            mime_type: String::new(),
+            total_length: None,
+            attributes: HashMap::new(),
+            kind,
+        }
+    }
+
+    /// With this creation time (Unix milliseconds).
+    pub fn with_timestamp_ms(mut self, timestamp_ms: i64) -> Self {
+        self.timestamp_ms = timestamp_ms;
+        self
+    }
+
+    /// On this topic.
+    pub fn with_topic(mut self, topic: impl Into<String>) -> Self {
+        self.topic = topic.into();
+        self
+    }
+
+    /// With this MIME type.
+    pub fn with_mime_type(mut self, mime_type: impl Into<String>) -> Self {
+        self.mime_type = mime_type.into();
+        self
+    }
+
+    /// With this total content length (`None`: unknown).
+    pub fn with_total_length(mut self, total_length: Option<u64>) -> Self {
+        self.total_length = total_length;
+        self
+    }
+
+    /// With these attributes.
+    pub fn with_attributes(mut self, attributes: HashMap<String, String>) -> Self {
+        self.attributes = attributes;
+        self
+    }
+
     /// Byte or text.
     pub fn stream_type(&self) -> StreamType {
         match self.kind {
@@ -100,8 +150,10 @@ impl StreamInfo {
 /// [`Error::AttributesTooLarge`]. A single-packet (inline) stream must fit it whole.
 pub const MAX_HEADER_BUDGET: usize = 15_000;
 
-/// A header packet: the stream's info and the v2 fields.
+/// A header packet: the stream's info and the v2 fields. [`Header::new`], then set the
+/// v2 fields.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Header {
     /// The stream's description.
     pub info: StreamInfo,
@@ -113,8 +165,9 @@ pub struct Header {
     pub compression: i32,
 }
 
-/// A piece of a stream's content.
+/// A piece of a stream's content ([`Chunk::new`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Chunk {
     /// Stream id.
     pub stream_id: String,
@@ -124,8 +177,9 @@ pub struct Chunk {
     pub content: Bytes,
 }
 
-/// The end of a stream.
+/// The end of a stream: [`Trailer::new`], then set `reason` or `attributes`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Trailer {
     /// Stream id.
     pub stream_id: String,
@@ -137,6 +191,7 @@ pub struct Trailer {
 
 /// One data-stream packet.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Packet {
     /// Opens a stream.
     Header(Box<Header>),
@@ -146,14 +201,37 @@ pub enum Packet {
     Trailer(Trailer),
 }
 
-/// The `DataPacket` fields around every part: who sends, who receives.
+/// The `DataPacket` fields around every part: who sends, who receives. Start from
+/// [`Envelope::default`] (no identity, every recipient) and set fields.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Envelope {
     /// Identity of the sender (`participant_identity`).
     pub participant_identity: String,
     /// Recipients (`destination_identities`, empty = all). Put on every part, not only the
     /// header (LiveKit's Python and Rust SDKs leave it off chunks and trailers).
     pub destination_identities: Vec<String>,
+}
+
+impl Chunk {
+    /// Content `index` (0-based) of stream `stream_id`.
+    pub fn new(stream_id: impl Into<String>, index: u64, content: Bytes) -> Self {
+        Chunk {
+            stream_id: stream_id.into(),
+            index,
+            content,
+        }
+    }
+}
+
+impl Trailer {
+    /// The normal end of stream `stream_id`, without attributes.
+    pub fn new(stream_id: impl Into<String>) -> Self {
+        Trailer {
+            stream_id: stream_id.into(),
+            ..Trailer::default()
+        }
+    }
 }
 
 impl Packet {
@@ -340,6 +418,7 @@ impl Header {
 /// One serialized `DataPacket`, without its length prefix: `head` then `body` (the chunk
 /// content, empty for headers and trailers). Write both, in order, to send it.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Frame {
     /// Everything before the chunk content.
     pub head: Bytes,
