@@ -62,14 +62,15 @@ fn codec(input: &mut Input<'_>) -> Codec {
             audio_specific_config: input.bytes(8),
         },
         3 => Codec::Mp3,
-        4 => Codec::Opus(OpusConfig {
-            channels: input.u8(),
-            pre_skip: input.u16(),
-            input_sample_rate: input.u32(),
-            output_gain: input.u16() as i16,
-            mapping_family: input.u8() % 2,
-            mapping_table: input.bytes(8),
-        }),
+        4 => {
+            // The input is read in this order (the corpus depends on it).
+            let mut opus = OpusConfig::new(input.u8(), input.u16());
+            opus.input_sample_rate = input.u32();
+            opus.output_gain = input.u16() as i16;
+            opus.mapping_family = input.u8() % 2;
+            opus.mapping_table = input.bytes(8);
+            Codec::Opus(opus)
+        }
         5 => Codec::Hevc {
             parameters: ParameterSets::Record(input.bytes(64)),
             tag: HevcTag::Hvc1,

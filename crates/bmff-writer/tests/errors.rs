@@ -212,8 +212,7 @@ fn extreme_timestamps_are_errors_not_overflows() {
     m.push(Sample::new(1, i64::MAX, true, data()).with_cts_offset(i32::MIN))
         .unwrap();
     m.push(
-        Sample::new(0, i64::MIN + i64::from(u32::MAX), true, data())
-            .with_duration(Some(u32::MAX)),
+        Sample::new(0, i64::MIN + i64::from(u32::MAX), true, data()).with_duration(Some(u32::MAX)),
     )
     .unwrap();
     let _ = m.finish(true);

@@ -342,11 +342,8 @@ fn hls_segments_play_through_ffmpeg() {
 #[test]
 fn requested_cut_ends_a_segment_at_the_next_key_frame() {
     let (config, samples) = fixture_track("h264.mp4", 0);
-    let mut m = FragmentedMuxer::new(
-        vec![config],
-        FragmentOptions::new(Duration::from_secs(60)),
-    )
-    .unwrap();
+    let mut m =
+        FragmentedMuxer::new(vec![config], FragmentOptions::new(Duration::from_secs(60))).unwrap();
     let mut media = Vec::new();
     for (i, s) in samples.into_iter().enumerate() {
         if i == 10 {

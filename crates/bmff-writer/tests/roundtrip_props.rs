@@ -32,18 +32,7 @@ fn track_config(kind: u8) -> TrackConfig {
             48000,
             2,
         ),
-        2 => TrackConfig::audio(
-            Codec::Opus(OpusConfig {
-                channels: 2,
-                pre_skip: 312,
-                input_sample_rate: 48000,
-                output_gain: 0,
-                mapping_family: 0,
-                mapping_table: Bytes::new(),
-            }),
-            48000,
-            2,
-        ),
+        2 => TrackConfig::audio(Codec::Opus(OpusConfig::new(2, 312)), 48000, 2),
         _ => TrackConfig::audio(
             Codec::Aac {
                 audio_specific_config: Bytes::from_static(&[0x12, 0x10]),
