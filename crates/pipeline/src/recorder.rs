@@ -154,7 +154,9 @@ impl Recorder {
             MediaKind::Video => self.options.video,
             MediaKind::Audio => self.options.audio,
             other => {
-                tracing::warn!("a {other:?} track is left out: the pipeline records video and audio");
+                tracing::warn!(
+                    "a {other:?} track is left out: the pipeline records video and audio"
+                );
                 false
             }
         };

@@ -256,7 +256,10 @@ impl Sink for TsSink {
             packet.keyframe,
             &payload,
         )
-        .with_pts(to_90khz(packet.dts + i64::from(packet.cts_offset), timescale));
+        .with_pts(to_90khz(
+            packet.dts + i64::from(packet.cts_offset),
+            timescale,
+        ));
         self.muxer.write(&frame, &mut self.buffer).map_err(err)?;
         if self.buffer.len() >= self.block {
             self.output.write(&mut self.buffer)?;

@@ -190,12 +190,17 @@ impl Reader {
                 type Neutral = fn(Bytes) -> Codec;
                 let (record, sps_type, dimensions, neutral): (_, u8, Dimensions, Neutral) =
                     match codec {
-                        VideoCodec::H264 => (nal::avc_record(&sets), 7, sps::avc_dimensions, |config| {
-                            Codec::H264 { config }
-                        }),
-                        VideoCodec::H265 => (nal::hevc_record(&sets), 33, sps::hevc_dimensions, |config| {
-                            Codec::H265 { config }
-                        }),
+                        VideoCodec::H264 => {
+                            (nal::avc_record(&sets), 7, sps::avc_dimensions, |config| {
+                                Codec::H264 { config }
+                            })
+                        }
+                        VideoCodec::H265 => (
+                            nal::hevc_record(&sets),
+                            33,
+                            sps::hevc_dimensions,
+                            |config| Codec::H265 { config },
+                        ),
                         other => {
                             tracing::warn!(input = %self.name, pid = stream.pid, "video codec {other:?} left out");
                             return;
