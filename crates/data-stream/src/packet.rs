@@ -12,12 +12,15 @@ use std::collections::HashMap;
 
 use bytes::{BufMut, Bytes, BytesMut};
 use prost::Message;
-use prost::encoding::{self, WireType};
+use prost::encoding;
 
 use crate::wire::{self, data_packet::Value, header::ContentHeader};
 use crate::{Error, Result};
 
 pub use crate::wire::OperationType;
+
+mod chunk_head;
+use chunk_head::encode_chunk_head;
 
 /// What a stream carries and how it is described: everything of its header. Build it
 /// with [`StreamInfo::new`] and the `with_*` methods.
@@ -426,9 +429,6 @@ pub struct Frame {
     pub body: Bytes,
 }
 
-const CHUNK_FIELD: u32 = 14;
-const CONTENT_FIELD: u32 = 3;
-
 impl Frame {
     /// Encodes a chunk packet without copying `content`.
     pub fn chunk(envelope: &Envelope, stream_id: &str, index: u64, content: Bytes) -> Frame {
@@ -472,53 +472,6 @@ impl Frame {
                 max: max_frame_size,
             }),
         }
-    }
-}
-
-/// Writes a chunk `DataPacket` up to and including the content's length, using prost's
-/// field encoders (the nested lengths are computed, not guessed).
-fn encode_chunk_head(
-    dst: &mut BytesMut,
-    envelope: &Envelope,
-    stream_id: &str,
-    index: u64,
-    content_len: usize,
-) {
-    // proto3 omits empty bytes fields; so do we, to match prost's output byte for byte.
-    let content_key = match content_len {
-        0 => 0,
-        n => encoding::key_len(CONTENT_FIELD) + encoding::encoded_len_varint(n as u64),
-    };
-    let mut chunk_len = content_key + content_len;
-    if !stream_id.is_empty() {
-        chunk_len += encoding::key_len(1)
-            + encoding::encoded_len_varint(stream_id.len() as u64)
-            + stream_id.len();
-    }
-    if index != 0 {
-        chunk_len += encoding::uint64::encoded_len(2, &index);
-    }
-    let envelope_len = encoding::string::encoded_len(4, &envelope.participant_identity)
-        + encoding::string::encoded_len_repeated(5, &envelope.destination_identities);
-    dst.reserve(envelope_len + 16 + chunk_len - content_len);
-    // Envelope fields as prost writes them for `DataPacket` (empty strings are omitted).
-    if !envelope.participant_identity.is_empty() {
-        encoding::string::encode(4, &envelope.participant_identity, dst);
-    }
-    encoding::string::encode_repeated(5, &envelope.destination_identities, dst);
-    encoding::encode_key(CHUNK_FIELD, WireType::LengthDelimited, dst);
-    encoding::encode_varint(chunk_len as u64, dst);
-    if !stream_id.is_empty() {
-        encoding::encode_key(1, WireType::LengthDelimited, dst);
-        encoding::encode_varint(stream_id.len() as u64, dst);
-        dst.extend_from_slice(stream_id.as_bytes());
-    }
-    if index != 0 {
-        encoding::uint64::encode(2, &index, dst);
-    }
-    if content_len != 0 {
-        encoding::encode_key(CONTENT_FIELD, WireType::LengthDelimited, dst);
-        encoding::encode_varint(content_len as u64, dst);
     }
 }
 
