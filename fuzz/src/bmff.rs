@@ -62,14 +62,15 @@ fn codec(input: &mut Input<'_>) -> Codec {
             audio_specific_config: input.bytes(8),
         },
         3 => Codec::Mp3,
-        4 => Codec::Opus(OpusConfig {
-            channels: input.u8(),
-            pre_skip: input.u16(),
-            input_sample_rate: input.u32(),
-            output_gain: input.u16() as i16,
-            mapping_family: input.u8() % 2,
-            mapping_table: input.bytes(8),
-        }),
+        4 => {
+            // The input is read in this order (the corpus depends on it).
+            let mut opus = OpusConfig::new(input.u8(), input.u16());
+            opus.input_sample_rate = input.u32();
+            opus.output_gain = input.u16() as i16;
+            opus.mapping_family = input.u8() % 2;
+            opus.mapping_table = input.bytes(8);
+            Codec::Opus(opus)
+        }
         5 => Codec::Hevc {
             parameters: ParameterSets::Record(input.bytes(64)),
             tag: HevcTag::Hvc1,
@@ -124,21 +125,19 @@ pub fn muxer_ops(data: &[u8]) {
             dts[track].saturating_add(step)
         };
         let len = usize::from(input.u8());
-        Sample {
-            track,
-            dts: dts[track],
-            cts_offset: i32::from(input.u16() as i16),
-            duration: (input.u8().is_multiple_of(2)).then(|| u32::from(input.u16())),
-            sync: !input.u8().is_multiple_of(3),
-            data: payload.slice(..len),
-        }
+        // The input is read in this order (the corpus depends on it).
+        let cts_offset = i32::from(input.u16() as i16);
+        let duration = (input.u8().is_multiple_of(2)).then(|| u32::from(input.u16()));
+        let sync = !input.u8().is_multiple_of(3);
+        Sample::new(track, dts[track], sync, payload.slice(..len))
+            .with_cts_offset(cts_offset)
+            .with_duration(duration)
     };
     if mode % 2 == 0 {
-        let options = Mp4Options {
-            interleave: std::time::Duration::from_millis(u64::from(input.u16())),
-            max_chunk_bytes: u64::from(input.u16()),
-            movie_timescale: u32::from(input.u16()),
-        };
+        let mut options = Mp4Options::default();
+        options.interleave = std::time::Duration::from_millis(u64::from(input.u16()));
+        options.max_chunk_bytes = u64::from(input.u16());
+        options.movie_timescale = u32::from(input.u16());
         let Ok(mut m) = Muxer::new(tracks, options) else {
             return;
         };
@@ -170,11 +169,10 @@ pub fn muxer_ops(data: &[u8]) {
             assert_eq!(&f.moov[4..8], b"moov");
         }
     } else {
-        let options = FragmentOptions {
-            fragment_duration: std::time::Duration::from_millis(u64::from(input.u16())),
-            sidx: mode & 2 != 0,
-            mfra: mode & 4 != 0,
-        };
+        let mut options =
+            FragmentOptions::new(std::time::Duration::from_millis(u64::from(input.u16())));
+        options.sidx = mode & 2 != 0;
+        options.mfra = mode & 4 != 0;
         let Ok(mut m) = FragmentedMuxer::new(tracks, options) else {
             return;
         };

@@ -143,33 +143,21 @@ fn demux_v2(data: &[u8]) {
     for (n, content) in contents.iter().enumerate() {
         let id = format!("z{n}");
         let header = |inline: Option<Bytes>, compression| {
-            let info = StreamInfo {
-                id: id.clone(),
-                timestamp_ms: 0,
-                topic: String::new(),
-                mime_type: String::new(),
-                total_length: total,
-                attributes: Default::default(),
-                kind: kind.clone(),
-            };
-            Packet::Header(Box::new(Header {
-                info,
-                inline_content: inline,
-                compression,
-            }))
+            let info = StreamInfo::new(id.clone(), kind.clone()).with_total_length(total);
+            let mut header = Header::new(info);
+            header.inline_content = inline;
+            header.compression = compression;
+            Packet::Header(Box::new(header))
         };
         let mut packets = vec![header(None, 1)];
         for (index, piece) in content.chunks(chunk).enumerate() {
-            packets.push(Packet::Chunk(Chunk {
-                stream_id: id.clone(),
-                index: index as u64,
-                content: content.slice_ref(piece),
-            }));
+            packets.push(Packet::Chunk(Chunk::new(
+                id.clone(),
+                index as u64,
+                content.slice_ref(piece),
+            )));
         }
-        packets.push(Packet::Trailer(Trailer {
-            stream_id: id.clone(),
-            ..Default::default()
-        }));
+        packets.push(Packet::Trailer(Trailer::new(id.clone())));
         for packet in packets {
             demux.handle_packet(packet, 64, now).ok();
             check(&mut demux);

@@ -49,6 +49,7 @@ pub fn mp3_slice(data: &[u8]) {
                 next = offset + len;
             }
             Event::Truncated { offset, len, .. } => assert_eq!(offset + len, data.len() as u64),
+            _ => {} // an event kind newer than these checks
         }
     }
     let _ = StreamSummary::scan(data);

@@ -34,16 +34,17 @@ pub fn rtsp_url(data: &[u8]) {
     let _ = text.parse::<UnknownRtcpSsrc>();
     let _ = text.parse::<SessionIdPolicy>();
     let parsed = CameraUrl::parse(&text);
-    if let Ok(url) = &parsed {
-        assert!(url.url().username().is_empty() && url.url().password().is_none());
-        if let Some(c) = url.credentials() {
-            let other = Credentials::new(c.username.clone(), REPLACEMENT);
-            assert_eq!(
-                format!("{c:?}"),
-                format!("{other:?}"),
-                "Debug shows the password"
-            );
-        }
+    // That the URL sent to the server has no user information is a unit test of
+    // rtsp-source (`CameraUrl::url` is crate-private: `url::Url` is not in its API).
+    if let Ok(url) = &parsed
+        && let Some(c) = url.credentials()
+    {
+        let other = Credentials::new(c.username.clone(), REPLACEMENT);
+        assert_eq!(
+            format!("{c:?}"),
+            format!("{other:?}"),
+            "Debug shows the password"
+        );
     }
     // No password (an empty one is none: `rtsp://user:@cam/`, and the URL parser drops
     // tabs and line breaks): nothing to hide, and whether there is one may show (as
@@ -135,12 +136,15 @@ pub fn rtsp_select(data: &[u8]) {
         .iter()
         .take(16)
         .enumerate()
-        .map(|(index, b)| Offer {
-            index,
-            media: MEDIA[usize::from(b & 3)].to_owned(),
-            encoding_name: NAMES[usize::from((b >> 2) & 7)].to_owned(),
-            clock_rate: CLOCKS[usize::from((b >> 5) & 3)],
-            has_parameters: b & 0x80 != 0,
+        .map(|(index, b)| {
+            let mut offer = Offer::new(
+                index,
+                MEDIA[usize::from(b & 3)],
+                NAMES[usize::from((b >> 2) & 7)],
+                CLOCKS[usize::from((b >> 5) & 3)],
+            );
+            offer.has_parameters = b & 0x80 != 0;
+            offer
         })
         .collect();
     let pick = |bits: u8| match bits & 3 {
@@ -149,10 +153,7 @@ pub fn rtsp_select(data: &[u8]) {
         2 => Pick::Index(usize::from(bits >> 2)),
         _ => Pick::Codecs(vec![NAMES[usize::from((bits >> 2) & 7)].to_owned()]),
     };
-    let selection = StreamSelection {
-        video: pick(head),
-        audio: pick(head >> 4),
-    };
+    let selection = StreamSelection::new(pick(head), pick(head >> 4));
     let Ok(selected) = select(&offers, &selection) else {
         return;
     };
@@ -179,6 +180,7 @@ pub fn rtsp_select(data: &[u8]) {
                 }
             }
             Admit::Drop => assert!(track >= kinds.len() || head & 1 == 0),
+            _ => {} // a verdict newer than these checks
         }
     }
     assert!(firsts <= 1);

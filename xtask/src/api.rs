@@ -110,11 +110,17 @@ fn snapshot_path(name: &str) -> PathBuf {
 /// with the reason after `#` (plain data whose shape a specification fixes).
 const EXHAUSTIVE_LIST: &str = "api/exhaustive.txt";
 
+/// Public structs whose name ends so are options or configurations: they grow, so none may
+/// be exhaustive, listed or not (a new field must compile for the examples and for
+/// downstream crates).
+const GROWING_SUFFIXES: &[&str] = &["Options", "Config", "Settings"];
+
 /// Every public struct a user can build with a literal, and every enum they can match
 /// without a wildcard, must be listed in [`EXHAUSTIVE_LIST`]: all others are
 /// `#[non_exhaustive]`, so examples, tests, benches and downstream crates (all outside the
-/// crate) can only use constructors, and a new field or variant cannot break them.
-fn check_exhaustive(rendered: &[(String, String, Vec<String>)]) -> Result {
+/// crate) can only use constructors, and a new field or variant cannot break them. Options,
+/// configurations and settings ([`GROWING_SUFFIXES`]) may not be listed.
+fn check_exhaustive(rendered: &[(String, String, Vec<Exhaustive>)]) -> Result {
     let path = root().join(EXHAUSTIVE_LIST);
     let text = std::fs::read_to_string(&path).unwrap_or_default();
     let listed: BTreeSet<&str> = text
@@ -124,9 +130,19 @@ fn check_exhaustive(rendered: &[(String, String, Vec<String>)]) -> Result {
         .collect();
     let found: BTreeSet<&str> = rendered
         .iter()
-        .flat_map(|(_, _, e)| e.iter().map(String::as_str))
+        .flat_map(|(_, _, e)| e.iter().map(|e| e.path.as_str()))
         .collect();
     let mut text = String::new();
+    for e in rendered.iter().flat_map(|(_, _, e)| e) {
+        let name = e.path.rsplit("::").next().unwrap_or(&e.path);
+        if e.is_struct && GROWING_SUFFIXES.iter().any(|s| name.ends_with(s)) {
+            text.push_str(&format!(
+                "  {}: options, configurations and settings grow: mark it #[non_exhaustive] \
+                 with a constructor or Default (a listing in {EXHAUSTIVE_LIST} does not do)\n",
+                e.path
+            ));
+        }
+    }
     for p in found.difference(&listed) {
         text.push_str(&format!(
             "  {p}: exhaustive (buildable with a literal or matchable without `_`): mark it \
@@ -147,9 +163,17 @@ fn check_exhaustive(rendered: &[(String, String, Vec<String>)]) -> Result {
     }
 }
 
+/// An exhaustive public type, by the path the snapshot names it with (a type re-exported
+/// under two paths is found under both).
+#[derive(Debug, PartialEq, Eq)]
+struct Exhaustive {
+    path: String,
+    is_struct: bool,
+}
+
 /// Rustdoc JSON for every library (one cargo invocation): (crate, the snapshot text, its
 /// exhaustive types).
-fn render_all() -> Result<Vec<(String, String, Vec<String>)>> {
+fn render_all() -> Result<Vec<(String, String, Vec<Exhaustive>)>> {
     let target = std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| root().join("target"));
@@ -172,14 +196,16 @@ fn render_all() -> Result<Vec<(String, String, Vec<String>)>> {
             let json = target
                 .join("doc")
                 .join(format!("{}.json", name.replace('-', "_")));
-            let text = render(&json)?;
-            let exhaustive = exhaustive_types(&json, &text)?;
+            let (text, types) = render(&json)?;
+            let exhaustive = exhaustive_types(&json, &types)?;
             Ok(((*name).to_owned(), text, exhaustive))
         })
         .collect()
 }
 
-fn render(json: &Path) -> Result<String> {
+/// The snapshot text, and each struct and enum line of it with the rustdoc id of its type
+/// (a re-export's line carries the id of the type it names).
+fn render(json: &Path) -> Result<(String, Vec<(String, u32)>)> {
     let text = std::fs::read_to_string(json).map_err(|e| format!("{}: {e}", json.display()))?;
     // "format_version": N is the last field; read it to name a toolchain mismatch clearly.
     let version = text
@@ -199,11 +225,16 @@ fn render(json: &Path) -> Result<String> {
         .build()
         .map_err(|e| format!("{}: {e}", json.display()))?;
     let mut out = String::new();
+    let mut types = Vec::new();
     for item in api.items() {
-        out.push_str(&item.to_string());
+        let line = item.to_string();
+        if line.starts_with("pub struct ") || line.starts_with("pub enum ") {
+            types.push((line.clone(), item.id().0));
+        }
+        out.push_str(&line);
         out.push('\n');
     }
-    Ok(out)
+    Ok((out, types))
 }
 
 /// The lines only in `old` (`-`) and only in `new` (`+`); `None` when equal. Items are
@@ -229,26 +260,21 @@ fn diff(old: &str, new: &str) -> Option<String> {
 
 /// The public structs and enums of a crate that a user can build with a literal or match
 /// exhaustively: not `#[non_exhaustive]`, and (structs) every field public. Adding a field
-/// or variant to one of these breaks its users; `path` is as the snapshot names it.
-fn exhaustive_types(json: &Path, api_text: &str) -> Result<Vec<String>> {
+/// or variant to one of these breaks its users. `types` are the snapshot's struct and enum
+/// lines with their ids: by id, not by name, as two types of one crate may share a name
+/// (`data_stream::Chunk` and the protobuf `data_stream::wire::Chunk`).
+fn exhaustive_types(json: &Path, types: &[(String, u32)]) -> Result<Vec<Exhaustive>> {
     let text = std::fs::read_to_string(json).map_err(|e| format!("{}: {e}", json.display()))?;
     let doc: serde_json::Value =
         serde_json::from_str(&text).map_err(|e| format!("{}: {e}", json.display()))?;
-    let mut open_names = BTreeSet::new();
-    for item in doc["index"]
-        .as_object()
-        .into_iter()
-        .flat_map(|m| m.values())
-    {
+    let mut open_ids = BTreeSet::new();
+    for (id, item) in doc["index"].as_object().into_iter().flatten() {
         if item["crate_id"] != 0 || item["visibility"] != "public" {
             continue;
         }
         let non_exhaustive = item["attrs"]
             .as_array()
             .is_some_and(|a| a.iter().any(|x| x == "non_exhaustive"));
-        let Some(name) = item["name"].as_str() else {
-            continue;
-        };
         let inner = &item["inner"];
         let literal = if let Some(s) = inner.get("struct") {
             let kind = &s["kind"];
@@ -265,24 +291,28 @@ fn exhaustive_types(json: &Path, api_text: &str) -> Result<Vec<String>> {
         } else {
             inner.get("enum").is_some()
         };
-        if literal && !non_exhaustive {
-            open_names.insert(name.to_owned());
+        if literal
+            && !non_exhaustive
+            && let Ok(id) = id.parse::<u32>()
+        {
+            open_ids.insert(id);
         }
     }
     // The snapshot's lines name the public paths: `pub struct a::b::Name`, `pub enum …`.
     let mut found = Vec::new();
-    for line in api_text.lines() {
-        let Some(path) = line
-            .strip_prefix("pub struct ")
-            .or_else(|| line.strip_prefix("pub enum "))
-        else {
+    for (line, id) in types {
+        if !open_ids.contains(id) {
             continue;
+        }
+        let (path, is_struct) = match line.strip_prefix("pub struct ") {
+            Some(path) => (path, true),
+            None => (line.strip_prefix("pub enum ").unwrap_or(line), false),
         };
         let path = path.split(['<', '(', ' ']).next().unwrap_or(path);
-        let name = path.rsplit("::").next().unwrap_or(path);
-        if open_names.contains(name) {
-            found.push(path.to_owned());
-        }
+        found.push(Exhaustive {
+            path: path.to_owned(),
+            is_struct,
+        });
     }
     Ok(found)
 }
@@ -293,7 +323,8 @@ mod tests {
 
     /// Rustdoc JSON (format 57) of a crate `k` with: an open struct (all fields public), a
     /// `#[non_exhaustive]` one, one with a private field, an enum, a `#[non_exhaustive]`
-    /// enum and a unit struct.
+    /// enum, a unit struct, a tuple struct with a private field, and two structs named
+    /// `Chunk`: a `#[non_exhaustive]` one and an open one in another module.
     const JSON: &str = r#"{"index": {
         "1": {"crate_id": 0, "visibility": "public", "name": "Open", "attrs": [],
               "inner": {"struct": {"kind": {"plain": {"fields": [9], "has_stripped_fields": false}}}}},
@@ -308,18 +339,79 @@ mod tests {
         "6": {"crate_id": 0, "visibility": "public", "name": "Marker", "attrs": [],
               "inner": {"struct": {"kind": "unit"}}},
         "7": {"crate_id": 0, "visibility": "public", "name": "Pair", "attrs": [],
-              "inner": {"struct": {"kind": {"tuple": [9, null]}}}}
+              "inner": {"struct": {"kind": {"tuple": [9, null]}}}},
+        "10": {"crate_id": 0, "visibility": "public", "name": "Chunk", "attrs": ["non_exhaustive"],
+              "inner": {"struct": {"kind": {"plain": {"fields": [9], "has_stripped_fields": false}}}}},
+        "11": {"crate_id": 0, "visibility": "public", "name": "Chunk", "attrs": [],
+              "inner": {"struct": {"kind": {"plain": {"fields": [9], "has_stripped_fields": false}}}}}
     }, "format_version": 57}"#;
 
     #[test]
     fn exhaustive_types_are_those_a_user_can_build_or_match_fully() {
         let path = std::env::temp_dir().join(format!("xtask-api-{}.json", std::process::id()));
         std::fs::write(&path, JSON).unwrap();
-        let api = "pub struct k::Open\npub struct k::Grows\npub struct k::Sealed\n\
-                   pub enum k::Mode\npub enum k::Kind\npub struct k::Marker\npub struct k::Pair(_, pub u8)\n";
-        let found = exhaustive_types(&path, api);
+        let types: Vec<(String, u32)> = [
+            ("pub struct k::Open", 1),
+            ("pub struct k::Grows", 2),
+            ("pub struct k::Sealed", 3),
+            ("pub enum k::Mode", 4),
+            ("pub enum k::Kind", 5),
+            ("pub struct k::Marker", 6),
+            ("pub struct k::Pair(_, pub u8)", 7),
+            // A re-export names the same type twice; the open `Chunk` shares the name.
+            ("pub struct k::Chunk", 10),
+            ("pub struct k::packet::Chunk", 10),
+            ("pub struct k::wire::Chunk", 11),
+        ]
+        .into_iter()
+        .map(|(line, id)| (line.to_owned(), id))
+        .collect();
+        let found = exhaustive_types(&path, &types);
         let _ = std::fs::remove_file(&path);
-        assert_eq!(found.unwrap(), ["k::Open", "k::Mode"]);
+        let found: Vec<(String, bool)> = found
+            .unwrap()
+            .into_iter()
+            .map(|e| (e.path, e.is_struct))
+            .collect();
+        assert_eq!(
+            found,
+            [
+                ("k::Open".to_owned(), true),
+                ("k::Mode".to_owned(), false),
+                ("k::wire::Chunk".to_owned(), true)
+            ]
+        );
+    }
+
+    #[test]
+    fn options_configs_and_settings_may_not_be_exhaustive() {
+        let exhaustive = |path: &str, is_struct| Exhaustive {
+            path: path.to_owned(),
+            is_struct,
+        };
+        let rendered = vec![(
+            "k".to_owned(),
+            String::new(),
+            vec![
+                exhaustive("k::CameraConfig", true),
+                exhaustive("k::io::FileSettings", true),
+                exhaustive("k::ModeOptions", false),
+            ],
+        )];
+        let e = check_exhaustive(&rendered).unwrap_err();
+        assert!(
+            e.contains("k::CameraConfig: options, configurations"),
+            "{e}"
+        );
+        assert!(
+            e.contains("k::io::FileSettings: options, configurations"),
+            "{e}"
+        );
+        // An enum of choices is not a set of options (it may be listed with a reason).
+        assert!(
+            !e.contains("k::ModeOptions: options, configurations"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -12,8 +12,10 @@ use crate::record::{
 use crate::vp_av1::{Av1Config, VpConfig};
 use crate::{Error, Result};
 
-/// Opus decoder setup, the fields of `dOps` (Opus in ISOBMFF §4.3.2), as in an `OpusHead`.
+/// Opus decoder setup, the fields of `dOps` (Opus in ISOBMFF §4.3.2), as in an `OpusHead`:
+/// [`OpusConfig::from_opus_head`], or [`OpusConfig::new`] and fields set.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct OpusConfig {
     /// Output channel count.
     pub channels: u8,
@@ -30,6 +32,19 @@ pub struct OpusConfig {
 }
 
 impl OpusConfig {
+    /// `channels` output channels (mapping family 0: mono or stereo) after `pre_skip`
+    /// samples at 48 kHz; input rate 48 kHz, no output gain.
+    pub fn new(channels: u8, pre_skip: u16) -> Self {
+        OpusConfig {
+            channels,
+            pre_skip,
+            input_sample_rate: 48_000,
+            output_gain: 0,
+            mapping_family: 0,
+            mapping_table: Bytes::new(),
+        }
+    }
+
     /// Reads an `OpusHead` packet (RFC 7845 §5.1, little-endian fields).
     pub fn from_opus_head(head: &[u8]) -> Result<Self> {
         let bad = |reason| Error::InvalidParameterSet {
@@ -91,6 +106,7 @@ pub enum Codec {
 
 /// Video or audio.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum TrackKind {
     /// A visual track (`vide` handler).
     Video,

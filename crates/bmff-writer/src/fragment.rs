@@ -19,7 +19,6 @@
 //! a long GOP makes a long fragment).
 
 use std::collections::VecDeque;
-use std::time::Duration;
 
 use bytes::Bytes;
 
@@ -28,68 +27,9 @@ use crate::codec::{Codec, TrackConfig, TrackKind};
 use crate::moov::{self, TrackSetup, TrakTimes};
 use crate::{Error, Result, Sample, index, rescale};
 
-/// Options of the fragmented muxer.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FragmentOptions {
-    /// Target fragment duration; a fragment is cut at the first key frame past it.
-    pub fragment_duration: Duration,
-    /// Write a `sidx` in front of each fragment (DASH on-demand style indexing).
-    pub sidx: bool,
-    /// Write an `mfra` random access index at the end (single-file output; it keeps
-    /// about 20 bytes per fragment and track until then).
-    pub mfra: bool,
-}
+mod segment;
 
-impl Default for FragmentOptions {
-    fn default() -> Self {
-        Self {
-            fragment_duration: Duration::from_secs(1),
-            sidx: false,
-            mfra: false,
-        }
-    }
-}
-
-/// An init segment: `ftyp` + `moov` with every sample entry known so far.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct InitSegment {
-    /// 1 for the first, incremented each time a codec change needs a new one.
-    pub number: u32,
-    /// The bytes.
-    pub bytes: Bytes,
-}
-
-/// A media segment: optional `sidx`, `moof`, `mdat` header, then the payloads.
-#[derive(Debug, Clone, PartialEq)]
-pub struct MediaSegment {
-    /// The `mfhd` sequence number (1, 2, ...).
-    pub sequence_number: u32,
-    /// The init segment this one needs.
-    pub init_number: u32,
-    /// Decode time of its first sample of the reference track, in seconds.
-    pub start: f64,
-    /// Duration of the reference track's samples in it, in seconds (HLS `#EXTINF`).
-    pub duration: f64,
-    /// Whether it starts with a key frame of the reference track.
-    pub starts_with_keyframe: bool,
-    /// Samples in it, per track index (0 for a track without samples in it).
-    pub samples: Vec<u32>,
-    /// Pieces to write in order (for vectored writes).
-    pub parts: Vec<Bytes>,
-    /// Total byte length.
-    pub size: u64,
-}
-
-/// What the fragmented muxer produces, in output order.
-#[derive(Debug, Clone, PartialEq)]
-pub enum FragmentOutput {
-    /// A (new) init segment.
-    Init(InitSegment),
-    /// A fragment.
-    Media(MediaSegment),
-    /// The `mfra` box, last.
-    Index(Bytes),
-}
+pub use segment::{FragmentOptions, FragmentOutput, InitSegment, MediaSegment};
 
 #[derive(Debug)]
 struct Pending {

@@ -66,6 +66,7 @@ pub struct JournalSample {
 
 /// One journal record.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum JournalRecord {
     /// A track's description (all of them come first, in track order).
     Track(JournalTrack),

@@ -73,8 +73,11 @@ pub use recover::{NO_SAMPLE_ON_DISK, RecoveredPlain, journal_path, recover_plain
 pub use vectored::write_all_vectored;
 pub use vp_av1::{Av1Config, VpConfig};
 
-/// One encoded sample (a video frame or an audio frame) of one track.
+/// One encoded sample (a video frame or an audio frame) of one track: [`Sample::new`],
+/// then [`with_cts_offset`](Sample::with_cts_offset) and
+/// [`with_duration`](Sample::with_duration) where they apply.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Sample {
     /// Index of the track in the list given to the muxer (track id = index + 1).
     pub track: usize,
@@ -102,6 +105,18 @@ impl Sample {
             sync,
             data,
         }
+    }
+
+    /// With this composition offset (presentation time minus decode time).
+    pub fn with_cts_offset(mut self, cts_offset: i32) -> Self {
+        self.cts_offset = cts_offset;
+        self
+    }
+
+    /// With this duration (used for the last sample of a track).
+    pub fn with_duration(mut self, duration: Option<u32>) -> Self {
+        self.duration = duration;
+        self
     }
 }
 

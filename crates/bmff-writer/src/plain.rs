@@ -24,8 +24,9 @@ use crate::{Error, Result, Sample, rescale};
 /// Most samples held in one open chunk (bounds memory when timestamps barely advance).
 const MAX_CHUNK_SAMPLES: usize = 4096;
 
-/// Options of the plain MP4 muxer.
+/// Options of the plain MP4 muxer: start from [`Mp4Options::default`] and set fields.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Mp4Options {
     /// Target duration of a chunk (a run of one track's samples in `mdat`).
     pub interleave: Duration,
@@ -64,6 +65,7 @@ pub struct Patch {
 
 /// What [`Muxer::finish`] leaves to write.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct Finish {
     /// Remaining media data to append, in order.
     pub appends: Vec<Bytes>,

@@ -13,6 +13,7 @@ use crate::{Error, Result};
 
 /// How a video codec's parameter sets are given.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum ParameterSets {
     /// Raw NAL units without start codes or length prefixes. For H.264 `vps` is ignored.
     Nal {
@@ -30,6 +31,7 @@ pub enum ParameterSets {
 
 /// Which sample entry type an H.265 track uses (ISO/IEC 14496-15 §8.4.1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
 pub enum HevcTag {
     /// `hvc1`: parameter sets only in `hvcC` (what Apple players require).
     #[default]

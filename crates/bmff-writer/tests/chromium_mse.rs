@@ -150,10 +150,7 @@ fn segments(
     change: Option<(usize, TrackConfig, Vec<Sample>)>,
 ) -> Vec<(String, Vec<u8>)> {
     let configs = tracks.iter().map(|(c, _)| c.clone()).collect();
-    let opts = FragmentOptions {
-        fragment_duration: Duration::from_millis(500),
-        ..Default::default()
-    };
+    let opts = FragmentOptions::new(Duration::from_millis(500));
     let mut w = SegmentWriter::new(Memory::default(), configs, opts).unwrap();
     for s in interleave(tracks) {
         w.push(s).unwrap();

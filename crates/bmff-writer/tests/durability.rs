@@ -38,10 +38,7 @@ fn each_fragment_reaches_the_file_through_a_buffer() {
     let path = dir.path().join("live.mp4");
     let tracks = [fixture_track("h264.mp4", 0), fixture_track("aac.mp4", 1)];
     let configs = tracks.iter().map(|(c, _)| c.clone()).collect();
-    let options = FragmentOptions {
-        fragment_duration: Duration::from_millis(500),
-        ..Default::default()
-    };
+    let options = FragmentOptions::new(Duration::from_millis(500));
     let out = BufWriter::with_capacity(1 << 20, std::fs::File::create(&path).unwrap());
     let mut w = FragmentedWriter::new(out, configs, options).unwrap();
     assert_eq!(std::fs::metadata(&path).unwrap().len(), w.written().bytes);
@@ -107,10 +104,7 @@ impl SyncData for CountingFile {
 fn fsync_policies_are_followed() {
     let tracks = [fixture_track("h264.mp4", 0), fixture_track("aac.mp4", 1)];
     let configs: Vec<_> = tracks.iter().map(|(c, _)| c.clone()).collect();
-    let options = FragmentOptions {
-        fragment_duration: Duration::from_millis(500),
-        ..Default::default()
-    };
+    let options = FragmentOptions::new(Duration::from_millis(500));
     let fragmented = |policy| {
         let w = FragmentedWriter::new(CountingFile::default(), configs.clone(), options.clone());
         let mut w = w.unwrap().with_fsync(policy);
@@ -160,18 +154,16 @@ fn a_full_disk_leaves_only_whole_listed_segments() {
     let tracks = [fixture_track("h264.mp4", 0), fixture_track("aac.mp4", 1)].map(|(c, s)| {
         let step = s.last().unwrap().dts + (s[1].dts - s[0].dts);
         let copies = (0..3).flat_map(|k| {
-            s.iter().map(move |x| bmff_writer::Sample {
-                dts: x.dts + k * step,
-                ..x.clone()
+            s.iter().map(move |x| {
+                let mut copy = x.clone();
+                copy.dts += k * step;
+                copy
             })
         });
         (c, copies.collect::<Vec<_>>())
     });
     let configs = tracks.iter().map(|(c, _)| c.clone()).collect();
-    let options = FragmentOptions {
-        fragment_duration: Duration::from_millis(500),
-        ..Default::default()
-    };
+    let options = FragmentOptions::new(Duration::from_millis(500));
     let files = SegmentFiles::new(disk.path()).with_fsync(FsyncPolicy::EachFragment);
     let mut w = SegmentWriter::new(files, configs, options).unwrap();
     let mut failure = None;

@@ -191,11 +191,8 @@ fn extreme_timestamps_are_errors_not_overflows() {
     let mut m = FragmentedMuxer::new(vec![aac(), aac()], FragmentOptions::default()).unwrap();
     m.push(Sample::new(0, i64::MIN, true, data())).unwrap();
     m.push(Sample::new(1, i64::MAX - 10, true, data())).unwrap();
-    m.push(Sample {
-        duration: Some(u32::MAX),
-        ..Sample::new(1, i64::MAX, true, data())
-    })
-    .unwrap();
+    m.push(Sample::new(1, i64::MAX, true, data()).with_duration(Some(u32::MAX)))
+        .unwrap();
     let e = m.finish().unwrap_err();
     assert!(
         matches!(
@@ -210,20 +207,13 @@ fn extreme_timestamps_are_errors_not_overflows() {
 
     // Plain files take the same range without panicking.
     let mut m = Muxer::new(vec![aac(), aac()], Mp4Options::default()).unwrap();
-    m.push(Sample {
-        cts_offset: i32::MAX,
-        ..Sample::new(0, i64::MIN, true, data())
-    })
-    .unwrap();
-    m.push(Sample {
-        cts_offset: i32::MIN,
-        ..Sample::new(1, i64::MAX, true, data())
-    })
-    .unwrap();
-    m.push(Sample {
-        duration: Some(u32::MAX),
-        ..Sample::new(0, i64::MIN + i64::from(u32::MAX), true, data())
-    })
+    m.push(Sample::new(0, i64::MIN, true, data()).with_cts_offset(i32::MAX))
+        .unwrap();
+    m.push(Sample::new(1, i64::MAX, true, data()).with_cts_offset(i32::MIN))
+        .unwrap();
+    m.push(
+        Sample::new(0, i64::MIN + i64::from(u32::MAX), true, data()).with_duration(Some(u32::MAX)),
+    )
     .unwrap();
     let _ = m.finish(true);
 }

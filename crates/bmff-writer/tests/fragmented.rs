@@ -169,10 +169,7 @@ fn b_frames_h265_opus_mp3() {
         ),
     ] {
         let path = dir.path().join(name);
-        let opts = FragmentOptions {
-            fragment_duration: Duration::from_millis(500),
-            ..Default::default()
-        };
+        let opts = FragmentOptions::new(Duration::from_millis(500));
         let bytes = write(&path, &tracks, opts);
         check(&path, &bytes, &tracks, &tags);
         assert!(fragment_count(&bytes) >= 2, "{name}");
@@ -185,10 +182,7 @@ fn audio_only_fragments_by_duration() {
     let dir = test_support::temp_dir();
     let path = dir.path().join("aac.mp4");
     let tracks = [fixture_track("aac.mp4", 0)];
-    let opts = FragmentOptions {
-        fragment_duration: Duration::from_millis(250),
-        ..Default::default()
-    };
+    let opts = FragmentOptions::new(Duration::from_millis(250));
     let bytes = write(&path, &tracks, opts);
     check(&path, &bytes, &tracks, &["mp4a"]);
     // ~2 s of audio in 0.25 s fragments.
@@ -205,11 +199,9 @@ fn sidx_and_mfra() {
     let dir = test_support::temp_dir();
     let path = dir.path().join("indexed.mp4");
     let tracks = [fixture_track("h264.mp4", 0), fixture_track("aac.mp4", 1)];
-    let opts = FragmentOptions {
-        sidx: true,
-        mfra: true,
-        ..Default::default()
-    };
+    let mut opts = FragmentOptions::default();
+    opts.sidx = true;
+    opts.mfra = true;
     let bytes = write(&path, &tracks, opts);
     check(&path, &bytes, &tracks, &["avc1", "mp4a"]);
     let boxes = top_level(&bytes);
@@ -295,10 +287,7 @@ fn hls_segments_play_through_ffmpeg() {
     let dir = test_support::temp_dir();
     let tracks = [fixture_track("h264.mp4", 0), fixture_track("aac.mp4", 1)];
     let configs = tracks.iter().map(|(c, _)| c.clone()).collect();
-    let opts = FragmentOptions {
-        fragment_duration: Duration::from_millis(500),
-        ..Default::default()
-    };
+    let opts = FragmentOptions::new(Duration::from_millis(500));
     let mut w = SegmentWriter::new(SegmentFiles::new(dir.path()), configs, opts).unwrap();
     for s in interleave(&tracks) {
         w.push(s).unwrap();
@@ -353,14 +342,8 @@ fn hls_segments_play_through_ffmpeg() {
 #[test]
 fn requested_cut_ends_a_segment_at_the_next_key_frame() {
     let (config, samples) = fixture_track("h264.mp4", 0);
-    let mut m = FragmentedMuxer::new(
-        vec![config],
-        FragmentOptions {
-            fragment_duration: Duration::from_secs(60),
-            ..Default::default()
-        },
-    )
-    .unwrap();
+    let mut m =
+        FragmentedMuxer::new(vec![config], FragmentOptions::new(Duration::from_secs(60))).unwrap();
     let mut media = Vec::new();
     for (i, s) in samples.into_iter().enumerate() {
         if i == 10 {

@@ -65,11 +65,9 @@ fn co64_and_largesize_mdat_past_4_gib() {
             .unwrap();
     }
     for s in &real {
-        w.push(Sample {
-            dts: s.dts + holes * step,
-            ..s.clone()
-        })
-        .unwrap();
+        let mut moved = s.clone();
+        moved.dts += holes * step;
+        w.push(moved).unwrap();
     }
     let sparse = w.finish().unwrap();
     drop(sparse);

@@ -32,18 +32,7 @@ fn track_config(kind: u8) -> TrackConfig {
             48000,
             2,
         ),
-        2 => TrackConfig::audio(
-            Codec::Opus(OpusConfig {
-                channels: 2,
-                pre_skip: 312,
-                input_sample_rate: 48000,
-                output_gain: 0,
-                mapping_family: 0,
-                mapping_table: Bytes::new(),
-            }),
-            48000,
-            2,
-        ),
+        2 => TrackConfig::audio(Codec::Opus(OpusConfig::new(2, 312)), 48000, 2),
         _ => TrackConfig::audio(
             Codec::Aac {
                 audio_specific_config: Bytes::from_static(&[0x12, 0x10]),
@@ -91,14 +80,9 @@ fn build(scenario: &[(u8, i64, Vec<Step>)]) -> Vec<(TrackConfig, Vec<Sample>)> {
                 .iter()
                 .enumerate()
                 .map(|(n, s)| {
-                    let sample = Sample {
-                        track: i,
-                        dts,
-                        cts_offset: s.cts,
-                        duration: Some(s.delta),
-                        sync: s.sync || n == 0,
-                        data: Bytes::from(s.data.clone()),
-                    };
+                    let sample = Sample::new(i, dts, s.sync || n == 0, Bytes::from(s.data.clone()))
+                        .with_cts_offset(s.cts)
+                        .with_duration(Some(s.delta));
                     dts += i64::from(s.delta);
                     sample
                 })
@@ -134,7 +118,8 @@ proptest! {
     fn plain_files_read_back_exactly(s in scenario(), faststart in any::<bool>()) {
         let tracks = build(&s);
         let configs = tracks.iter().map(|(c, _)| c.clone()).collect();
-        let options = Mp4Options { interleave: Duration::from_millis(50), ..Mp4Options::default() };
+        let mut options = Mp4Options::default();
+        options.interleave = Duration::from_millis(50);
         let mut w = Mp4Writer::new(std::io::Cursor::new(Vec::new()), configs, options).unwrap();
         for sample in common::interleave(&tracks) {
             w.push(sample).unwrap();
@@ -156,7 +141,10 @@ proptest! {
     fn fragmented_files_read_back_exactly(s in scenario(), sidx in any::<bool>()) {
         let tracks = build(&s);
         let configs = tracks.iter().map(|(c, _)| c.clone()).collect();
-        let options = FragmentOptions { fragment_duration: Duration::from_millis(100), sidx, mfra: sidx };
+        let mut options = FragmentOptions::default();
+        options.fragment_duration = Duration::from_millis(100);
+        options.sidx = sidx;
+        options.mfra = sidx;
         let mut w = FragmentedWriter::new(Vec::new(), configs, options).unwrap();
         for sample in common::interleave(&tracks) {
             w.push(sample).unwrap();

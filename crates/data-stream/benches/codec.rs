@@ -68,17 +68,16 @@ fn content(i: u64, total: u64) -> Bytes {
 }
 
 fn info(total: u64) -> StreamInfo {
-    StreamInfo {
-        id: STREAM_ID.into(),
-        timestamp_ms: 1_700_000_000_000,
-        topic: "media".into(),
-        mime_type: "application/octet-stream".into(),
-        total_length: Some(total),
-        attributes: Default::default(),
-        kind: StreamKind::Bytes {
+    StreamInfo::new(
+        STREAM_ID,
+        StreamKind::Bytes {
             name: "bench.bin".into(),
         },
-    }
+    )
+    .with_timestamp_ms(1_700_000_000_000)
+    .with_topic("media")
+    .with_mime_type("application/octet-stream")
+    .with_total_length(Some(total))
 }
 
 /// Reads every complete frame of `transport` through the demultiplexer; returns content bytes.
@@ -125,10 +124,7 @@ fn ours(total: u64) -> u64 {
         frame.write_framed(&mut transport, MAX_FRAME).unwrap();
         received += read_back(&mut decoder, &mut demux, &mut transport, now);
     }
-    let trailer = Packet::Trailer(Trailer {
-        stream_id: STREAM_ID.into(),
-        ..Default::default()
-    });
+    let trailer = Packet::Trailer(Trailer::new(STREAM_ID));
     trailer
         .to_frame(&envelope)
         .write_framed(&mut transport, MAX_FRAME)

@@ -51,15 +51,10 @@ fn text_like(len: usize) -> Vec<u8> {
 }
 
 fn info(total: u64) -> StreamInfo {
-    StreamInfo {
-        id: "z".into(),
-        timestamp_ms: 0,
-        topic: "media".into(),
-        mime_type: "text/plain".into(),
-        total_length: Some(total),
-        attributes: Default::default(),
-        kind: StreamKind::Bytes { name: "z".into() },
-    }
+    StreamInfo::new("z", StreamKind::Bytes { name: "z".into() })
+        .with_topic("media")
+        .with_mime_type("text/plain")
+        .with_total_length(Some(total))
 }
 
 /// The serialized packets of a compressed stream of `data`.
@@ -68,16 +63,13 @@ fn compressed_frames(data: &[u8], compressed: &Bytes) -> Vec<Bytes> {
     header.compression = 1;
     let mut packets = vec![Packet::Header(Box::new(header))];
     for (i, start) in (0..compressed.len()).step_by(CHUNK).enumerate() {
-        packets.push(Packet::Chunk(Chunk {
-            stream_id: "z".into(),
-            index: i as u64,
-            content: compressed.slice(start..(start + CHUNK).min(compressed.len())),
-        }));
+        packets.push(Packet::Chunk(Chunk::new(
+            "z",
+            i as u64,
+            compressed.slice(start..(start + CHUNK).min(compressed.len())),
+        )));
     }
-    packets.push(Packet::Trailer(Trailer {
-        stream_id: "z".into(),
-        ..Default::default()
-    }));
+    packets.push(Packet::Trailer(Trailer::new("z")));
     packets
         .iter()
         .map(|p| {

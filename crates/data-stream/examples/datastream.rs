@@ -351,6 +351,8 @@ async fn print_stream(mut reader: StreamReader) {
                 .collect::<String>()
                 .into();
         }
+        // A kind of a newer data-stream: the line says so instead of guessing.
+        _ => line["kind"] = "unknown".into(),
     }
     if let Some(e) = error {
         line["error"] = e.into();

@@ -36,6 +36,7 @@ use crate::{Error, Result};
 
 /// What happened on the connection.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Event {
     /// A stream with a handler for its kind and topic opened; its chunks follow.
     Opened(StreamInfo),

@@ -12,15 +12,20 @@ use std::collections::HashMap;
 
 use bytes::{BufMut, Bytes, BytesMut};
 use prost::Message;
-use prost::encoding::{self, WireType};
+use prost::encoding;
 
 use crate::wire::{self, data_packet::Value, header::ContentHeader};
 use crate::{Error, Result};
 
 pub use crate::wire::OperationType;
 
-/// What a stream carries and how it is described: everything of its header.
+mod chunk_head;
+use chunk_head::encode_chunk_head;
+
+/// What a stream carries and how it is described: everything of its header. Build it
+/// with [`StreamInfo::new`] and the `with_*` methods.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct StreamInfo {
     /// Stream id (a UUIDv4 by default).
     pub id: String,
@@ -38,8 +43,9 @@ pub struct StreamInfo {
     pub kind: StreamKind,
 }
 
-/// The two kinds of stream.
+/// The kinds of stream.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum StreamKind {
     /// A byte stream, usually a file.
     Bytes {
@@ -50,8 +56,10 @@ pub enum StreamKind {
     Text(TextInfo),
 }
 
-/// The fields of a text stream's header.
+/// The fields of a text stream's header: start from [`TextInfo::default`] (a plain
+/// create) and set fields.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct TextInfo {
     /// Create, update, delete or reaction.
     pub operation: OperationType,
@@ -67,6 +75,7 @@ pub struct TextInfo {
 
 /// Byte or text, without the kind's fields (the key of topic handlers).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum StreamType {
     /// Byte streams.
     Bytes,
@@ -85,6 +94,50 @@ impl StreamType {
 }
 
 impl StreamInfo {
+    /// A stream `id` of this kind, with no topic, MIME type, length or attributes, and
+    /// time 0.
+    pub fn new(id: impl Into<String>, kind: StreamKind) -> Self {
+        StreamInfo {
+            id: id.into(),
+            timestamp_ms: 0,
+            topic: String::new(),
+            mime_type: String::new(),
+            total_length: None,
+            attributes: HashMap::new(),
+            kind,
+        }
+    }
+
+    /// With this creation time (Unix milliseconds).
+    pub fn with_timestamp_ms(mut self, timestamp_ms: i64) -> Self {
+        self.timestamp_ms = timestamp_ms;
+        self
+    }
+
+    /// On this topic.
+    pub fn with_topic(mut self, topic: impl Into<String>) -> Self {
+        self.topic = topic.into();
+        self
+    }
+
+    /// With this MIME type.
+    pub fn with_mime_type(mut self, mime_type: impl Into<String>) -> Self {
+        self.mime_type = mime_type.into();
+        self
+    }
+
+    /// With this total content length (`None`: unknown).
+    pub fn with_total_length(mut self, total_length: Option<u64>) -> Self {
+        self.total_length = total_length;
+        self
+    }
+
+    /// With these attributes.
+    pub fn with_attributes(mut self, attributes: HashMap<String, String>) -> Self {
+        self.attributes = attributes;
+        self
+    }
+
     /// Byte or text.
     pub fn stream_type(&self) -> StreamType {
         match self.kind {
@@ -100,8 +153,10 @@ impl StreamInfo {
 /// [`Error::AttributesTooLarge`]. A single-packet (inline) stream must fit it whole.
 pub const MAX_HEADER_BUDGET: usize = 15_000;
 
-/// A header packet: the stream's info and the v2 fields.
+/// A header packet: the stream's info and the v2 fields. [`Header::new`], then set the
+/// v2 fields.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Header {
     /// The stream's description.
     pub info: StreamInfo,
@@ -113,8 +168,9 @@ pub struct Header {
     pub compression: i32,
 }
 
-/// A piece of a stream's content.
+/// A piece of a stream's content ([`Chunk::new`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Chunk {
     /// Stream id.
     pub stream_id: String,
@@ -124,8 +180,9 @@ pub struct Chunk {
     pub content: Bytes,
 }
 
-/// The end of a stream.
+/// The end of a stream: [`Trailer::new`], then set `reason` or `attributes`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Trailer {
     /// Stream id.
     pub stream_id: String,
@@ -137,6 +194,7 @@ pub struct Trailer {
 
 /// One data-stream packet.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Packet {
     /// Opens a stream.
     Header(Box<Header>),
@@ -146,14 +204,37 @@ pub enum Packet {
     Trailer(Trailer),
 }
 
-/// The `DataPacket` fields around every part: who sends, who receives.
+/// The `DataPacket` fields around every part: who sends, who receives. Start from
+/// [`Envelope::default`] (no identity, every recipient) and set fields.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Envelope {
     /// Identity of the sender (`participant_identity`).
     pub participant_identity: String,
     /// Recipients (`destination_identities`, empty = all). Put on every part, not only the
     /// header (LiveKit's Python and Rust SDKs leave it off chunks and trailers).
     pub destination_identities: Vec<String>,
+}
+
+impl Chunk {
+    /// Content `index` (0-based) of stream `stream_id`.
+    pub fn new(stream_id: impl Into<String>, index: u64, content: Bytes) -> Self {
+        Chunk {
+            stream_id: stream_id.into(),
+            index,
+            content,
+        }
+    }
+}
+
+impl Trailer {
+    /// The normal end of stream `stream_id`, without attributes.
+    pub fn new(stream_id: impl Into<String>) -> Self {
+        Trailer {
+            stream_id: stream_id.into(),
+            ..Trailer::default()
+        }
+    }
 }
 
 impl Packet {
@@ -340,15 +421,13 @@ impl Header {
 /// One serialized `DataPacket`, without its length prefix: `head` then `body` (the chunk
 /// content, empty for headers and trailers). Write both, in order, to send it.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Frame {
     /// Everything before the chunk content.
     pub head: Bytes,
     /// Chunk content (shared with the writer's buffer, not copied).
     pub body: Bytes,
 }
-
-const CHUNK_FIELD: u32 = 14;
-const CONTENT_FIELD: u32 = 3;
 
 impl Frame {
     /// Encodes a chunk packet without copying `content`.
@@ -393,53 +472,6 @@ impl Frame {
                 max: max_frame_size,
             }),
         }
-    }
-}
-
-/// Writes a chunk `DataPacket` up to and including the content's length, using prost's
-/// field encoders (the nested lengths are computed, not guessed).
-fn encode_chunk_head(
-    dst: &mut BytesMut,
-    envelope: &Envelope,
-    stream_id: &str,
-    index: u64,
-    content_len: usize,
-) {
-    // proto3 omits empty bytes fields; so do we, to match prost's output byte for byte.
-    let content_key = match content_len {
-        0 => 0,
-        n => encoding::key_len(CONTENT_FIELD) + encoding::encoded_len_varint(n as u64),
-    };
-    let mut chunk_len = content_key + content_len;
-    if !stream_id.is_empty() {
-        chunk_len += encoding::key_len(1)
-            + encoding::encoded_len_varint(stream_id.len() as u64)
-            + stream_id.len();
-    }
-    if index != 0 {
-        chunk_len += encoding::uint64::encoded_len(2, &index);
-    }
-    let envelope_len = encoding::string::encoded_len(4, &envelope.participant_identity)
-        + encoding::string::encoded_len_repeated(5, &envelope.destination_identities);
-    dst.reserve(envelope_len + 16 + chunk_len - content_len);
-    // Envelope fields as prost writes them for `DataPacket` (empty strings are omitted).
-    if !envelope.participant_identity.is_empty() {
-        encoding::string::encode(4, &envelope.participant_identity, dst);
-    }
-    encoding::string::encode_repeated(5, &envelope.destination_identities, dst);
-    encoding::encode_key(CHUNK_FIELD, WireType::LengthDelimited, dst);
-    encoding::encode_varint(chunk_len as u64, dst);
-    if !stream_id.is_empty() {
-        encoding::encode_key(1, WireType::LengthDelimited, dst);
-        encoding::encode_varint(stream_id.len() as u64, dst);
-        dst.extend_from_slice(stream_id.as_bytes());
-    }
-    if index != 0 {
-        encoding::uint64::encode(2, &index, dst);
-    }
-    if content_len != 0 {
-        encoding::encode_key(CONTENT_FIELD, WireType::LengthDelimited, dst);
-        encoding::encode_varint(content_len as u64, dst);
     }
 }
 

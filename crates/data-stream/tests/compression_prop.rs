@@ -29,9 +29,11 @@ fn content() -> impl Strategy<Value = Vec<u8>> {
 }
 
 fn support() -> impl Strategy<Value = V2Support> {
-    (any::<bool>(), any::<bool>()).prop_map(|(single_packet, deflate)| V2Support {
-        single_packet,
-        deflate_raw: single_packet && deflate,
+    (any::<bool>(), any::<bool>()).prop_map(|(single_packet, deflate)| {
+        let mut support = V2Support::default();
+        support.single_packet = single_packet;
+        support.deflate_raw = single_packet && deflate;
+        support
     })
 }
 
@@ -109,15 +111,8 @@ proptest! {
     #[test]
     fn deflate_stream_cut_anywhere_inflates(data in content(), cuts in proptest::collection::vec(1usize..5_000, 1..40)) {
         let packed = deflate_raw(&data);
-        let info = StreamInfo {
-            id: "z".into(),
-            timestamp_ms: 0,
-            topic: String::new(),
-            mime_type: String::new(),
-            total_length: Some(data.len() as u64),
-            attributes: Default::default(),
-            kind: StreamKind::Bytes { name: "z".into() },
-        };
+        let info = StreamInfo::new("z", StreamKind::Bytes { name: "z".into() })
+            .with_total_length(Some(data.len() as u64));
         let mut header = Header::new(info);
         header.compression = 1;
         let mut packets = vec![Packet::Header(Box::new(header))];
@@ -128,9 +123,9 @@ proptest! {
             }
             let piece = rest.split_to((*cut).min(rest.len()));
             let index = index as u64;
-            packets.push(Packet::Chunk(Chunk { stream_id: "z".into(), index, content: piece }));
+            packets.push(Packet::Chunk(Chunk::new("z", index, piece)));
         }
-        packets.push(Packet::Trailer(Trailer { stream_id: "z".into(), ..Default::default() }));
+        packets.push(Packet::Trailer(Trailer::new("z")));
         let mut wire = BytesMut::new();
         for p in &packets {
             p.to_frame(&Envelope::default()).write_framed(&mut wire, 1 << 20).unwrap();

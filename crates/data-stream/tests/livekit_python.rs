@@ -48,19 +48,17 @@ fn frames_of(mut wire: BytesMut) -> Vec<Bytes> {
 
 /// Streams written with our writers: every header field, 3 chunks, an empty stream, an abort.
 fn our_packets() -> BytesMut {
-    let envelope = Envelope {
-        participant_identity: "rust".into(),
-        destination_identities: vec!["py".into()],
-    };
+    let mut envelope = Envelope::default();
+    envelope.participant_identity = "rust".into();
+    envelope.destination_identities = vec!["py".into()];
     let (out, mut frames) = Outgoing::with_envelope(64, envelope);
     block_on(async {
-        let text = TextInfo {
-            operation: OperationType::Reaction,
-            version: 7,
-            reply_to_stream_id: "parent".into(),
-            attached_stream_ids: vec!["file-1".into()],
-            generated: true,
-        };
+        let mut text = TextInfo::default();
+        text.operation = OperationType::Reaction;
+        text.version = 7;
+        text.reply_to_stream_id = "parent".into();
+        text.attached_stream_ids = vec!["file-1".into()];
+        text.generated = true;
         let options = {
             let mut options = StreamOptions::topic("chat");
             options.attributes = HashMap::from([("foo".into(), "header".into())]);

@@ -70,15 +70,15 @@ struct Sent {
 #[test]
 fn livekit_python_reads_our_v2_streams() {
     test_support::require_peer!("livekit-protocol-py");
-    let envelope = Envelope {
-        participant_identity: "rust".into(),
-        destination_identities: vec!["py".into()],
-    };
+    let mut envelope = Envelope::default();
+    envelope.participant_identity = "rust".into();
+    envelope.destination_identities = vec!["py".into()];
     let (out, mut frames) = Outgoing::with_envelope(1024, envelope);
     let v2 = out.clone().with_v2(V2Support::all());
-    let inline_only = out.clone().with_v2(V2Support {
-        single_packet: true,
-        deflate_raw: false,
+    let inline_only = out.clone().with_v2({
+        let mut support = V2Support::default();
+        support.single_packet = true;
+        support
     });
     let compressible = "data streams v2, compressed ".repeat(400);
     // Four letters at random: about a quarter of the size deflated, still many chunks.

@@ -29,10 +29,9 @@ fn same_message(frame: &Bytes) {
 
 #[test]
 fn livekit_protocol_decodes_our_packets() {
-    let envelope = Envelope {
-        participant_identity: "me".into(),
-        destination_identities: vec!["you".into()],
-    };
+    let mut envelope = Envelope::default();
+    envelope.participant_identity = "me".into();
+    envelope.destination_identities = vec!["you".into()];
     let (out, mut frames) = Outgoing::with_envelope(64, envelope);
     let data: Vec<u8> = (0..40_000u32).map(|i| i as u8).collect();
     block_on(async {
@@ -43,9 +42,10 @@ fn livekit_protocol_decodes_our_packets() {
         };
         let w = out
             .stream_text(
-                TextInfo {
-                    version: 2,
-                    ..Default::default()
+                {
+                    let mut text = TextInfo::default();
+                    text.version = 2;
+                    text
                 },
                 options,
             )

@@ -243,10 +243,9 @@ fn empty_text_has_no_chunk_and_a_zero_length() {
 
 #[test]
 fn envelope_goes_on_every_part() {
-    let envelope = data_stream::Envelope {
-        participant_identity: "alice".into(),
-        destination_identities: vec!["bob".into()],
-    };
+    let mut envelope = data_stream::Envelope::default();
+    envelope.participant_identity = "alice".into();
+    envelope.destination_identities = vec!["bob".into()];
     let (out, frames) = Outgoing::with_envelope(16, envelope);
     block_on(out.send_text("hi", StreamOptions::default())).unwrap();
     drop(out);

@@ -14,6 +14,7 @@ use bytes::{Bytes, BytesMut};
 
 /// Which codec the byte stream carries (the NAL header differs).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum VideoCodec {
     /// ITU-T H.264: one-byte NAL header, type in the low 5 bits.
     H264,

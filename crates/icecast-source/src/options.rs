@@ -40,11 +40,7 @@ impl Default for StreamOptions {
         StreamOptions {
             lead: Pacer::DEFAULT_LEAD,
             timeout: Duration::from_secs(5),
-            reconnect: Backoff {
-                initial_delay: Duration::from_millis(500),
-                max_delay: Duration::from_secs(10),
-                ..Backoff::default()
-            },
+            reconnect: Backoff::new(Duration::from_millis(500), Duration::from_secs(10)),
             give_up_after: Duration::from_secs(120),
             flush_bytes: 4096,
             stop_when_empty: true,

@@ -359,10 +359,7 @@ async fn wrong_password_fails_once_and_restart_mid_stream_resumes() {
 
     let options = {
         let mut options = StreamOptions::default();
-        options.reconnect = media_core::Backoff {
-            initial_delay: Duration::from_millis(200),
-            ..StreamOptions::default().reconnect
-        };
+        options.reconnect.initial_delay = Duration::from_millis(200);
         options
     };
     let mut run = start(&server, vec![file("sine-44100-cbr128.mp3"); 2], options);
@@ -396,10 +393,7 @@ async fn title_is_set_again_after_the_server_restarts() {
     let mut server = Icecast::start(IcecastOptions::default());
     let options = {
         let mut options = StreamOptions::default();
-        options.reconnect = media_core::Backoff {
-            initial_delay: Duration::from_millis(200),
-            ..StreamOptions::default().reconnect
-        };
+        options.reconnect.initial_delay = Duration::from_millis(200);
         options
     };
     let mut run = start(&server, vec![file("sine-44100-cbr128.mp3"); 3], options);

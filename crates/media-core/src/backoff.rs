@@ -8,7 +8,11 @@
 use std::time::Duration;
 
 /// Exponential backoff with relative jitter.
+///
+/// `#[non_exhaustive]`: start from [`Backoff::new`] or [`Backoff::default`], then use the
+/// `with_*` methods or set fields.
 #[derive(Clone, Copy, Debug, PartialEq)]
+#[non_exhaustive]
 pub struct Backoff {
     /// Delay before the first retry.
     pub initial_delay: Duration,
@@ -34,6 +38,28 @@ impl Default for Backoff {
 }
 
 impl Backoff {
+    /// Delays from `initial_delay` up to `max_delay`, doubling, ±20 % (the default's
+    /// growth and jitter).
+    pub fn new(initial_delay: Duration, max_delay: Duration) -> Self {
+        Backoff {
+            initial_delay,
+            max_delay,
+            ..Backoff::default()
+        }
+    }
+
+    /// With this growth per consecutive failure.
+    pub fn with_multiplier(mut self, multiplier: f64) -> Self {
+        self.multiplier = multiplier;
+        self
+    }
+
+    /// With this relative spread of each delay (0 to 1).
+    pub fn with_jitter(mut self, jitter: f64) -> Self {
+        self.jitter = jitter;
+        self
+    }
+
     /// The delay before retry number `attempt` (1-based), with `unit` a uniform random
     /// number in `[0, 1)`. Never more than `max_delay`; any input is accepted.
     pub fn delay(&self, attempt: u32, unit: f64) -> Duration {

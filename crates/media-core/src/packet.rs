@@ -6,8 +6,9 @@
 
 use bytes::Bytes;
 
-/// Video or audio.
+/// Video or audio (more kinds may come: match with a `_` arm).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum MediaKind {
     /// A video track.
     Video,

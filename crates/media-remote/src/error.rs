@@ -55,6 +55,15 @@ pub enum Error {
         /// This build's protocol version.
         version: u32,
     },
+    /// A kind of track (neither video nor audio) this protocol version has no wire name
+    /// for.
+    #[error("track {track}: its kind of media has no name in protocol version {version}")]
+    UnknownMediaKind {
+        /// Track index.
+        track: usize,
+        /// This build's protocol version.
+        version: u32,
+    },
     /// A track whose stream header is bigger than clients accept.
     #[error(
         "track {track} ({codec}) needs a {size}-byte stream header, over the {max} bytes clients accept"
@@ -121,6 +130,7 @@ impl Error {
             | Error::GaveUp { .. }
             | Error::NeedsToken(_)
             | Error::UnknownCodec { .. }
+            | Error::UnknownMediaKind { .. }
             | Error::TrackHeaderTooLarge { .. }
             | Error::PacketTooLarge { .. } => true,
             Error::Stream(_)

@@ -218,6 +218,7 @@ impl Inbound {
                 tracing::debug!(topic = %info.topic, "remote: stream on an unknown topic drained");
             }
             Event::Stray { .. } => {}
+            other => tracing::debug!(event = ?other, "remote: data-stream event not handled"),
         }
         Ok(())
     }

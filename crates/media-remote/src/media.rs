@@ -16,17 +16,15 @@ use crate::protocol::{MEDIA_PREFIX, TRACK_TOPIC, VERSION};
 /// codec this protocol has no name for, or a header over data-stream's header limit
 /// (clients refuse it).
 pub fn track_header(id: &str, index: usize, track: &Track) -> Result<Frame, Error> {
-    let info = StreamInfo {
-        id: id.to_owned(),
-        timestamp_ms: 0,
-        topic: TRACK_TOPIC.to_owned(),
-        mime_type: "application/octet-stream".to_owned(),
-        total_length: None,
-        attributes: track_attributes(index, track)?,
-        kind: StreamKind::Bytes {
+    let info = StreamInfo::new(
+        id,
+        StreamKind::Bytes {
             name: format!("track-{index}"),
         },
-    };
+    )
+    .with_topic(TRACK_TOPIC)
+    .with_mime_type("application/octet-stream")
+    .with_attributes(track_attributes(index, track)?);
     let frame = StreamPacket::Header(Box::new(Header::new(info))).to_frame(&Envelope::default());
     let max = data_stream::writer::MAX_HEADER_SIZE;
     if frame.len() > max {
@@ -43,7 +41,8 @@ pub fn track_header(id: &str, index: usize, track: &Track) -> Result<Frame, Erro
 /// A track as header attributes: `index`, `kind`, `codec`, `config` (hex), `timescale`,
 /// `width`, `height`, `par` (`h:v`), `sample_rate`, `channels`. A codec newer than this
 /// protocol version ([`Codec`] is `#[non_exhaustive]`) is an [`Error::UnknownCodec`]:
-/// refused here, on the sending side, rather than sent under a name no receiver knows.
+/// refused here, on the sending side, rather than sent under a name no receiver knows; so
+/// is a kind of media newer than video and audio ([`Error::UnknownMediaKind`]).
 pub fn track_attributes(index: usize, track: &Track) -> Result<HashMap<String, String>, Error> {
     let (codec, config) = match &track.codec {
         Codec::H264 { config } => ("h264", Some(config)),
@@ -62,6 +61,12 @@ pub fn track_attributes(index: usize, track: &Track) -> Result<HashMap<String, S
     let kind = match track.kind {
         MediaKind::Video => "video",
         MediaKind::Audio => "audio",
+        _ => {
+            return Err(Error::UnknownMediaKind {
+                track: index,
+                version: VERSION,
+            });
+        }
     };
     let mut a: HashMap<String, String> = [
         ("index", index.to_string()),

@@ -230,15 +230,11 @@ impl Message {
     /// The three packets (header, chunk, trailer) of this message as stream `id`.
     pub fn to_frames(&self, id: &str) -> [Frame; 3] {
         let text = Bytes::from_static(self.name().as_bytes());
-        let info = StreamInfo {
-            id: id.to_owned(),
-            timestamp_ms: 0,
-            topic: CONTROL_TOPIC.to_owned(),
-            mime_type: "text/plain".to_owned(),
-            total_length: Some(text.len() as u64),
-            attributes: self.attributes(),
-            kind: StreamKind::Text(TextInfo::default()),
-        };
+        let info = StreamInfo::new(id, StreamKind::Text(TextInfo::default()))
+            .with_topic(CONTROL_TOPIC)
+            .with_mime_type("text/plain")
+            .with_total_length(Some(text.len() as u64))
+            .with_attributes(self.attributes());
         let envelope = Envelope::default();
         [
             StreamPacket::Header(Box::new(Header::new(info))).to_frame(&envelope),
@@ -314,11 +310,9 @@ impl Message {
 
 /// A trailer frame.
 pub(crate) fn end_frame(id: &str, reason: &str, attributes: HashMap<String, String>) -> Frame {
-    let trailer = Trailer {
-        stream_id: id.to_owned(),
-        reason: reason.to_owned(),
-        attributes,
-    };
+    let mut trailer = Trailer::new(id);
+    trailer.reason = reason.to_owned();
+    trailer.attributes = attributes;
     StreamPacket::Trailer(trailer).to_frame(&Envelope::default())
 }
 

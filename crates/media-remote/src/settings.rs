@@ -64,11 +64,7 @@ impl Default for RemoteSettings {
             send_buffer: Some(128 * 1024),
             handshake_timeout: Duration::from_secs(5),
             stall_timeout: Duration::from_secs(10),
-            reconnect: Backoff {
-                initial_delay: Duration::from_millis(500),
-                max_delay: Duration::from_secs(10),
-                ..Backoff::default()
-            },
+            reconnect: Backoff::new(Duration::from_millis(500), Duration::from_secs(10)),
             retry_for: Some(Duration::from_secs(120)),
         }
     }

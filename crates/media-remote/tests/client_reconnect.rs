@@ -48,11 +48,7 @@ async fn until_playing(server: &Server) -> std::net::SocketAddr {
 fn quick_reconnect() -> RemoteSettings {
     {
         let mut settings = RemoteSettings::default();
-        settings.reconnect = Backoff {
-            initial_delay: Duration::from_millis(50),
-            max_delay: Duration::from_millis(200),
-            ..Backoff::default()
-        };
+        settings.reconnect = Backoff::new(Duration::from_millis(50), Duration::from_millis(200));
         settings
     }
 }
@@ -207,11 +203,7 @@ async fn gives_up_after_retry_for_and_says_no_more() {
     let settings = {
         let mut settings = RemoteSettings::default();
         settings.retry_for = Some(Duration::from_millis(400));
-        settings.reconnect = Backoff {
-            initial_delay: Duration::from_millis(300),
-            max_delay: Duration::from_secs(10),
-            ..Backoff::default()
-        };
+        settings.reconnect = Backoff::new(Duration::from_millis(300), Duration::from_secs(10));
         settings
     };
     let mut client = Client::connect(format!("127.0.0.1:{port}"), settings);

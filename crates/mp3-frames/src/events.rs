@@ -81,6 +81,7 @@ impl<D: AsRef<[u8]>> Frame<D> {
 
 /// What the parser found, in stream order.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Event<D> {
     /// An audio frame.
     Frame(Frame<D>),

@@ -14,6 +14,7 @@ const KEEP: usize = 64;
 
 /// Constant or variable bitrate, as seen in the frames.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum BitrateMode {
     /// Every audio frame has the same bitrate.
     Constant,

@@ -5,6 +5,7 @@
 
 /// Which kind of tag.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum TagKind {
     /// ID3v2.`major` (2, 3 or 4); `footer` when a v2.4 footer follows.
     Id3v2 {

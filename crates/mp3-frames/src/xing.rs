@@ -13,6 +13,7 @@ use crate::header::FrameHeader;
 
 /// The metadata frame at the start of a stream.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum InfoTag {
     /// `Xing` (VBR) or `Info` (CBR) tag, maybe with the LAME extension.
     Xing(XingInfo),

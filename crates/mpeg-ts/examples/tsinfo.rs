@@ -39,6 +39,7 @@ fn report(demuxer: &mut Demuxer, frames: &mut Vec<u64>) {
                     *count += 1;
                 }
             }
+            other => eprintln!("tsinfo: an event this example does not know: {other:?}"),
         }
     }
 }

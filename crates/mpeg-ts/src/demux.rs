@@ -22,6 +22,7 @@ const SYNC_SEARCH: usize = 64 * PACKET_SIZE;
 
 /// An elementary stream of the program.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct StreamInfo {
     /// Its PID.
     pub pid: u16,
@@ -31,6 +32,7 @@ pub struct StreamInfo {
 
 /// What the demuxer found.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Event {
     /// The program's streams (again when the PMT changes); later frames index this list.
     Streams(Vec<StreamInfo>),

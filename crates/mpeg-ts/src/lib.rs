@@ -18,7 +18,7 @@
 //! let mut muxer = Muxer::new(&[StreamType::AacAdts])?;
 //! let mut ts = Vec::new();
 //! let payload = [Bytes::from_static(&[0xFF, 0xF1, 0x50, 0x80, 0x01, 0x3F, 0xFC, 0x21, 0x00])];
-//! let frame = Frame { stream: 0, pts: 0, dts: 0, random_access: true, payload: &payload };
+//! let frame = Frame::new(0, 0, true, &payload);
 //! muxer.write(&frame, &mut ts)?;
 //! assert_eq!(ts.len() % 188, 0);
 //!

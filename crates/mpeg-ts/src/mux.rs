@@ -26,8 +26,11 @@ const PROGRAM: u16 = 1;
 const TIME_MASK: i64 = (1 << 33) - 1;
 
 /// One access unit to write: times in 90 kHz ticks, payload in pieces (e.g. start codes
-/// and NAL units, or an ADTS header and a raw AAC frame), sent in order.
+/// and NAL units, or an ADTS header and a raw AAC frame), sent in order. Build it with
+/// [`Frame::new`], then [`with_pts`](Frame::with_pts) when presentation and decode times
+/// differ.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct Frame<'a> {
     /// Index of the stream in the list given to [`Muxer::new`].
     pub stream: usize,
@@ -39,6 +42,26 @@ pub struct Frame<'a> {
     pub random_access: bool,
     /// The PES payload, in pieces.
     pub payload: &'a [Bytes],
+}
+
+impl<'a> Frame<'a> {
+    /// A frame of `stream` decoded at `dts` (90 kHz) and presented at the same time;
+    /// `random_access` for a key frame.
+    pub fn new(stream: usize, dts: i64, random_access: bool, payload: &'a [Bytes]) -> Self {
+        Frame {
+            stream,
+            pts: dts,
+            dts,
+            random_access,
+            payload,
+        }
+    }
+
+    /// With this presentation time (90 kHz), when it differs from the decode time.
+    pub fn with_pts(mut self, pts: i64) -> Self {
+        self.pts = pts;
+        self
+    }
 }
 
 struct Stream {

@@ -14,6 +14,7 @@ pub const START_CODE: Bytes = Bytes::from_static(&[0, 0, 0, 1]);
 
 /// Video codec family, for NAL unit types.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum VideoCodec {
     /// H.264: 1-byte NAL header, type in the low 5 bits.
     H264,

@@ -51,7 +51,7 @@ proptest! {
         let mut ts = Vec::new();
         for f in &frames {
             let pieces: Vec<Bytes> = f.pieces.iter().cloned().map(Bytes::from).collect();
-            let frame = Frame { stream: f.stream, pts: f.dts + f.cts, dts: f.dts, random_access: f.key, payload: &pieces };
+            let frame = Frame::new(f.stream, f.dts, f.key, &pieces).with_pts(f.dts + f.cts);
             muxer.write(&frame, &mut ts).unwrap();
         }
         prop_assert_eq!(ts.len() % 188, 0);
@@ -61,7 +61,7 @@ proptest! {
         }
         demuxer.finish().unwrap();
         let out: Vec<_> = std::iter::from_fn(|| demuxer.poll())
-            .filter_map(|e| match e { Event::Frame(f) => Some(f), Event::Streams(_) => None })
+            .filter_map(|e| match e { Event::Frame(f) => Some(f), _ => None })
             .collect();
         prop_assert_eq!(out.len(), frames.len());
         // In order per stream (a video PES without a length is handed out when the next

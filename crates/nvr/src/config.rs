@@ -103,6 +103,7 @@ impl fmt::Debug for Password {
 /// RTP transport of a camera.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
 #[serde(rename_all = "lowercase")]
+#[non_exhaustive]
 pub enum RtpTransport {
     /// Interleaved in the RTSP connection (the default: no loss in the network).
     #[default]

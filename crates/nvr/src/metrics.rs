@@ -58,6 +58,7 @@ impl Progress {
 
 /// What a camera is doing.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum CameraState {
     /// Media arrives.
     Recording,

@@ -32,6 +32,7 @@ pub struct BoxHeader {
 
 /// What [`playable_end`] found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Layout {
     /// A fragmented file whose complete part ends at this offset (0 fragments: only the
     /// header, which plays as an empty file).

@@ -41,6 +41,7 @@ pub struct DiskSpace {
 
 /// Why a segment is deleted.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub enum Reason {
     /// Older than the camera's `max_age`.
     Age {

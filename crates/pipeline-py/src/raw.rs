@@ -92,12 +92,13 @@ impl Track {
         Ok(Track { inner: track })
     }
 
-    /// "video" or "audio".
+    /// "video" or "audio" ("other" for a kind a newer media-core added).
     #[getter]
     fn kind(&self) -> &'static str {
         match self.inner.kind {
             MediaKind::Video => "video",
             MediaKind::Audio => "audio",
+            _ => "other",
         }
     }
 
@@ -178,6 +179,12 @@ impl Track {
                 self.codec(),
                 self.inner.sample_rate,
                 self.inner.channels,
+                self.inner.timescale
+            ),
+            _ => format!(
+                "Track({} {}, timescale={})",
+                self.kind(),
+                self.codec(),
                 self.inner.timescale
             ),
         }

@@ -6,9 +6,6 @@
 //! cargo run -p pipeline --features codec --example blur_frames -- IN.mp4|rtsp://… OUT.mp4 [SECONDS]
 //! ```
 
-// Options are built by field assignment, as they will be once `#[non_exhaustive]`.
-#![allow(clippy::field_reassign_with_default)]
-
 use std::time::Duration;
 
 use bytes::Bytes;

@@ -72,6 +72,7 @@ pub(crate) fn describe(index: usize, track: &Track) -> String {
     let kind = match track.kind {
         media_core::MediaKind::Video => "video",
         media_core::MediaKind::Audio => "audio",
+        _ => "media",
     };
     format!("track {index} is {} {kind}", track.codec.name())
 }

@@ -10,6 +10,7 @@ use rtsp_source::{InitialTimestamp, Teardown, Transport};
 
 /// How HLS playlists are written.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum HlsMode {
     /// Rewritten after every segment (players can follow the recording), ended with
     /// `EXT-X-ENDLIST` when it stops.
@@ -187,8 +188,10 @@ impl Options {
     }
 }
 
-/// Live figures of a running pipeline.
+/// Live figures of a running pipeline (more may come: read the fields, build it with
+/// `default()`).
 #[derive(Debug, Clone, Default, PartialEq)]
+#[non_exhaustive]
 pub struct Status {
     /// Media time recorded, in seconds.
     pub media_seconds: f64,

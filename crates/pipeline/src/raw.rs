@@ -39,6 +39,7 @@ use crate::{Endpoint, Packet, Track};
 
 /// Whether a pipeline still takes packets.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Flow {
     /// The packet was taken.
     Continue,

@@ -153,6 +153,12 @@ impl Recorder {
         let keep = |t: &Track| match t.kind {
             MediaKind::Video => self.options.video,
             MediaKind::Audio => self.options.audio,
+            other => {
+                tracing::warn!(
+                    "a {other:?} track is left out: the pipeline records video and audio"
+                );
+                false
+            }
         };
         let mut selected = Vec::with_capacity(tracks.len());
         let mut kept = Vec::new();

@@ -174,9 +174,12 @@ impl Transcoder {
         check: &dyn Fn(&[Track]) -> Result<(), Error>,
     ) -> Result<Vec<Track>, Error> {
         self.plans = tracks.iter().map(|_| None).collect();
+        // Another kind of track is not transcoded: it passes as it is (the recorder
+        // leaves it out, with a warning).
         let kept = |t: &Track| match t.kind {
             MediaKind::Video => self.video,
             MediaKind::Audio => self.audio,
+            _ => false,
         };
         let recorded: Vec<Track> = tracks.iter().filter(|t| kept(t)).cloned().collect();
         let all_fit = check(&recorded).is_ok();
@@ -222,14 +225,15 @@ impl Transcoder {
                 }
                 Err(e) => return Err(e),
             };
-            let (from, kind) = match track.kind {
-                MediaKind::Video => (track.codec.name(), "video"),
-                MediaKind::Audio if AudioCodec::is_g711(&track.codec) => ("G.711", "audio"),
-                MediaKind::Audio => (track.codec.name(), "audio"),
+            // Video or audio: `open` refuses any other kind.
+            let (kind, bitrate) = match track.kind {
+                MediaKind::Video => ("video", self.settings.video_bitrate),
+                _ => ("audio", self.settings.audio_bitrate),
             };
-            let bitrate = match track.kind {
-                MediaKind::Video => self.settings.video_bitrate,
-                MediaKind::Audio => self.settings.audio_bitrate,
+            let from = if AudioCodec::is_g711(&track.codec) {
+                "G.711"
+            } else {
+                track.codec.name()
             };
             tracing::info!(
                 "transcoding track {index} ({from} {kind}) to {} at {} kbit/s: {reason}",
@@ -260,6 +264,8 @@ impl Transcoder {
                 };
                 Track::audio(codec, AUDIO_RATE, track.channels.clamp(1, 2))
             }
+            // Not transcoded (see `plan`): it would stay as it is.
+            _ => track.clone(),
         }
     }
 
@@ -305,6 +311,9 @@ impl Transcoder {
                 };
                 Ok((plan, encoded))
             }
+            other => Err(Error::InvalidOptions(format!(
+                "track {index}: no transcoder for {other:?} tracks"
+            ))),
         }
     }
 

@@ -123,10 +123,7 @@ async fn probe() -> Result<(), Box<dyn std::error::Error>> {
     let args = Args::parse();
     let mut options = RtspOptions::new(&args.url)?
         .transport(args.transport)
-        .select(StreamSelection {
-            video: args.video,
-            audio: args.audio,
-        })
+        .select(StreamSelection::new(args.video, args.audio))
         .initial_timestamp(args.initial_timestamp)
         .session_id(args.session_id)
         .teardown(args.teardown)

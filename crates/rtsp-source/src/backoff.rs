@@ -89,12 +89,12 @@ impl ReconnectOptions {
     /// The shared backoff these options describe (`max_delay` at most
     /// [`crate::MAX_WAIT`]).
     pub fn backoff(&self) -> Backoff {
-        Backoff {
-            initial_delay: self.initial_delay,
-            max_delay: self.max_delay.min(crate::options::MAX_WAIT),
-            multiplier: self.multiplier,
-            jitter: self.jitter,
-        }
+        Backoff::new(
+            self.initial_delay,
+            self.max_delay.min(crate::options::MAX_WAIT),
+        )
+        .with_multiplier(self.multiplier)
+        .with_jitter(self.jitter)
     }
 
     /// The delay before retry number `attempt` (1-based), with `unit` a uniform random

@@ -9,6 +9,7 @@ use crate::track::{TrackInfo, Tracks};
 
 /// One encoded frame (a video access unit or an audio frame).
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Frame {
     /// Index of the track in [`Tracks::tracks`].
     pub track: usize,

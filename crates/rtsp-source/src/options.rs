@@ -171,8 +171,11 @@ impl FromStr for Pick {
     }
 }
 
-/// Which streams to set up.
+/// Which streams to set up: [`StreamSelection::new`], or the default (the first
+/// supported of each kind), [`video_only`](StreamSelection::video_only),
+/// [`audio_only`](StreamSelection::audio_only).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct StreamSelection {
     /// The video stream.
     pub video: Pick,
@@ -181,6 +184,11 @@ pub struct StreamSelection {
 }
 
 impl StreamSelection {
+    /// This video stream and this audio stream.
+    pub fn new(video: Pick, audio: Pick) -> Self {
+        StreamSelection { video, audio }
+    }
+
     /// Video only (what Moonfire NVR records).
     pub fn video_only() -> Self {
         StreamSelection {

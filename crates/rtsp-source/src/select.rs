@@ -6,8 +6,9 @@
 use crate::options::{Pick, StreamSelection};
 use crate::track::{Codec, MediaKind, SkippedStream};
 
-/// One stream of the SDP, as far as selection cares.
+/// One stream of the SDP, as far as selection cares ([`Offer::new`]).
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Offer {
     /// Index in the SDP.
     pub index: usize,
@@ -23,6 +24,24 @@ pub struct Offer {
 }
 
 impl Offer {
+    /// Stream `index` of the SDP: its media (`video`, `audio`...), encoding name (lower
+    /// case) and RTP clock rate, with codec parameters known (set `has_parameters`
+    /// otherwise).
+    pub fn new(
+        index: usize,
+        media: impl Into<String>,
+        encoding_name: impl Into<String>,
+        clock_rate: u32,
+    ) -> Self {
+        Offer {
+            index,
+            media: media.into(),
+            encoding_name: encoding_name.into(),
+            clock_rate,
+            has_parameters: true,
+        }
+    }
+
     /// Whether retina can depacketize this stream, or why not.
     pub fn support(&self) -> Result<Codec, String> {
         let Some(codec) = Codec::from_encoding_name(&self.media, &self.encoding_name) else {

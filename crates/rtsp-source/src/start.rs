@@ -10,6 +10,7 @@ use crate::track::MediaKind;
 
 /// What to do with a frame.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Admit {
     /// Drop it: its track has not started.
     Drop,

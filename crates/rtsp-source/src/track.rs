@@ -9,6 +9,7 @@ use bytes::Bytes;
 
 /// Video or audio.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum MediaKind {
     /// A video stream.
     Video,
@@ -205,6 +206,7 @@ pub struct SkippedStream {
 
 /// The tracks of a session, sent before its first frame.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Tracks {
     /// Recorded tracks, in the order of [`crate::Frame::track`].
     pub tracks: Vec<TrackInfo>,

@@ -30,6 +30,7 @@ async fn main() -> Result<(), whip_whep::Error> {
                     match f.track {
                         TrackKind::Video => video += 1,
                         TrackKind::Audio => audio += 1,
+                        other => println!("a frame of a track this example does not count: {other:?}"),
                     }
                     keys += u64::from(f.track == TrackKind::Video && f.keyframe);
                 }

@@ -6,8 +6,9 @@
 /// Largest request head and body we read (an SDP offer is a few KiB).
 pub const MAX_REQUEST: usize = 64 * 1024;
 
-/// A parsed request.
+/// A parsed request ([`Request::parse`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Request {
     /// `GET`, `POST`, …
     pub method: String,
@@ -23,6 +24,7 @@ pub struct Request {
 
 /// What parsing the bytes read so far gave.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Parsed {
     /// A whole request.
     Complete(Request),
@@ -92,6 +94,7 @@ impl Request {
 
 /// What a request asks of a server mounted at `base` (`/cam`).
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Route {
     /// `GET base` or `base/`: the player or publisher page.
     Page,
@@ -146,8 +149,10 @@ impl Route {
     }
 }
 
-/// A response.
+/// A response: [`Response::new`] or [`Response::text`], then [`with`](Response::with)
+/// for each extra header.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Response {
     /// The status code.
     pub status: u16,
@@ -160,6 +165,16 @@ pub struct Response {
 }
 
 impl Response {
+    /// A response with this status and body, without extra headers.
+    pub fn new(status: u16, content_type: &'static str, body: Vec<u8>) -> Response {
+        Response {
+            status,
+            headers: Vec::new(),
+            content_type,
+            body,
+        }
+    }
+
     /// A response with a plain-text body (an error's one line).
     pub fn text(status: u16, body: impl Into<String>) -> Response {
         let mut body = body.into().into_bytes();

@@ -15,7 +15,7 @@
 //! println!("open http://{}/cam in a browser", server.local_addr());
 //! // For each access unit (Annex B, parameter sets before key frames):
 //! let annex_b: Vec<u8> = vec![0, 0, 0, 1, 0x65, 0x88];
-//! server.send(Frame { track: TrackKind::Video, rtp_time: 0, keyframe: true, data: annex_b.into() });
+//! server.send(Frame::new(TrackKind::Video, 0, true, annex_b.into()));
 //! # Ok(()) }
 //! ```
 #![forbid(unsafe_code)]

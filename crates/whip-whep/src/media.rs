@@ -71,6 +71,7 @@ impl StreamCodecs {
 
 /// Which track of the stream a frame belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum TrackKind {
     /// The video track.
     Video,
@@ -80,8 +81,9 @@ pub enum TrackKind {
 
 /// One frame of the stream: a video access unit as Annex B (parameter sets before key
 /// frames), or one audio packet. The payload is shared by every viewer (one `Arc`,
-/// cloned per viewer; str0m takes `Arc<[u8]>`).
+/// cloned per viewer; str0m takes `Arc<[u8]>`). Build it with [`Frame::new`].
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Frame {
     /// Its track.
     pub track: TrackKind,
@@ -91,4 +93,17 @@ pub struct Frame {
     pub keyframe: bool,
     /// The payload.
     pub data: Arc<[u8]>,
+}
+
+impl Frame {
+    /// A frame of `track` presented at `rtp_time` (the codec's RTP clock); `keyframe`
+    /// is true for every audio frame.
+    pub fn new(track: TrackKind, rtp_time: u64, keyframe: bool, data: Arc<[u8]>) -> Self {
+        Frame {
+            track,
+            rtp_time,
+            keyframe,
+            data,
+        }
+    }
 }

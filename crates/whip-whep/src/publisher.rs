@@ -49,6 +49,7 @@ pub struct ReceivedFrame {
 
 /// What a publisher asks of its I/O adapter.
 #[derive(Debug)]
+#[non_exhaustive]
 pub enum PublisherOutput {
     /// Send this datagram.
     Transmit {

@@ -18,6 +18,7 @@ use crate::media::{AudioCodec, Frame, StreamCodecs, TrackKind, VideoCodec};
 
 /// What a viewer asks of its I/O adapter.
 #[derive(Debug)]
+#[non_exhaustive]
 pub enum ViewerOutput {
     /// Send this datagram.
     Transmit {

@@ -234,14 +234,9 @@ pub fn fixture_track(name: &str, track: usize) -> (TrackConfig, Vec<Sample>) {
         }
         SampleEntry::Opus(b) => {
             let d = &b.dops_box;
-            let o = OpusConfig {
-                channels: d.output_channel_count,
-                pre_skip: d.pre_skip,
-                input_sample_rate: d.input_sample_rate,
-                output_gain: d.output_gain,
-                mapping_family: 0,
-                mapping_table: Bytes::new(),
-            };
+            let mut o = OpusConfig::new(d.output_channel_count, d.pre_skip);
+            o.input_sample_rate = d.input_sample_rate;
+            o.output_gain = d.output_gain;
             TrackConfig::audio(Codec::Opus(o), 48000, u16::from(d.output_channel_count))
                 .with_timescale(t.timescale)
         }
@@ -250,13 +245,10 @@ pub fn fixture_track(name: &str, track: usize) -> (TrackConfig, Vec<Sample>) {
     let samples = t
         .samples
         .iter()
-        .map(|s| Sample {
-            track,
-            dts: s.dts,
-            cts_offset: s.cts as i32,
-            duration: Some(s.duration),
-            sync: s.sync,
-            data: s.data.clone(),
+        .map(|s| {
+            Sample::new(track, s.dts, s.sync, s.data.clone())
+                .with_cts_offset(s.cts as i32)
+                .with_duration(Some(s.duration))
         })
         .collect();
     (config, samples)

@@ -51,8 +51,11 @@ impl std::fmt::Debug for OnProgress {
 /// protocol is at least [`V2Support::CLIENT_PROTOCOL_DATA_STREAM_V2`], and raw-deflate
 /// compression when moreover every one advertises
 /// [`V2Support::CAP_COMPRESSION_DEFLATE_RAW`] (`ClientInfo.capabilities`, or
-/// `ParticipantInfo.capabilities` of others). No recipient at all is eligible.
+/// `ParticipantInfo.capabilities` of others). No recipient at all is eligible. Build it
+/// with [`V2Support::all`], [`V2Support::of_recipients`], or `default()` (nothing) and
+/// fields set.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct V2Support {
     /// Single-packet streams (`inline_content`).
     pub single_packet: bool,

@@ -22,6 +22,12 @@ impl SinkFactory for AnnexBFactory {
         let (takes, codec) = match self.codec {
             VideoCodec::H264 => ("one H.264 video track", VideoCodec::H264),
             VideoCodec::H265 => ("one H.265 video track", VideoCodec::H265),
+            other => {
+                return Err(Error::Output {
+                    output: self.path.display().to_string(),
+                    reason: format!("no Annex B output for {other:?}"),
+                });
+            }
         };
         check_single(&self.path, takes, tracks, |t| record(codec, t).is_some())
     }

@@ -59,10 +59,7 @@ impl SinkFactory for HlsFactory {
             tracks: tracks.to_vec(),
             samples: vec![0; tracks.len()],
         };
-        let options = bmff_writer::FragmentOptions {
-            fragment_duration: self.options.fragment_duration,
-            ..Default::default()
-        };
+        let options = bmff_writer::FragmentOptions::new(self.options.fragment_duration);
         let writer = SegmentWriter::new(dir, configs, options).map_err(|e| self.err(e))?;
         Ok(Box::new(HlsSink {
             writer,
@@ -283,16 +280,12 @@ mod tests {
     }
 
     fn segment(sequence_number: u32) -> MediaSegment {
-        MediaSegment {
-            sequence_number,
-            init_number: 1,
-            start: 0.0,
-            duration: 1.0,
-            starts_with_keyframe: true,
-            samples: vec![1],
-            parts: vec![Bytes::from_static(b"moof"), Bytes::from_static(b"mdat")],
-            size: 8,
-        }
+        let parts = vec![Bytes::from_static(b"moof"), Bytes::from_static(b"mdat")];
+        let mut segment = MediaSegment::new(sequence_number, 1, parts);
+        segment.duration = 1.0;
+        segment.starts_with_keyframe = true;
+        segment.samples = vec![1];
+        segment
     }
 
     fn files(dir: &std::path::Path) -> Vec<String> {
@@ -310,10 +303,7 @@ mod tests {
     fn a_segment_the_playlist_cannot_list_is_not_kept() {
         let dir = tempfile::tempdir().unwrap();
         let mut p = playlist(dir.path());
-        let init = InitSegment {
-            number: 1,
-            bytes: Bytes::from_static(b"ftypmoov"),
-        };
+        let init = InitSegment::new(1, Bytes::from_static(b"ftypmoov"));
         p.init_segment(&init).unwrap();
         p.media_segment(&segment(1)).unwrap();
         assert_eq!(

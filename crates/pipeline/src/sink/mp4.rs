@@ -58,10 +58,8 @@ impl SinkFactory for FileFactory {
         } else {
             // The first track's timescale as the movie's keeps `mvhd`'s duration exact
             // (MP3 durations to the sample rather than to the millisecond).
-            let options = Mp4Options {
-                movie_timescale: tracks.first().map_or(1000, |t| t.timescale.max(1)),
-                ..Mp4Options::default()
-            };
+            let mut options = Mp4Options::default();
+            options.movie_timescale = tracks.first().map_or(1000, |t| t.timescale.max(1));
             // The index journal beside the file: what `pipeline recover` rebuilds the
             // moov from after a kill or a power cut (synced with the file, each second by
             // default).

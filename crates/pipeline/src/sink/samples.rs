@@ -46,6 +46,7 @@ pub(crate) fn track_config(track: &Track) -> Result<TrackConfig, Error> {
             kind: match track.kind {
                 MediaKind::Video => bmff_writer::TrackKind::Video,
                 MediaKind::Audio => bmff_writer::TrackKind::Audio,
+                other => return Err(cannot_hold(other)),
             },
         },
         other => {
@@ -76,8 +77,17 @@ pub(crate) fn track_config(track: &Track) -> Result<TrackConfig, Error> {
         }
         MediaKind::Audio => TrackConfig::audio(codec, track.sample_rate, track.channels)
             .with_timescale(track.timescale),
+        other => return Err(cannot_hold(other)),
     };
     Ok(config)
+}
+
+/// The writer has video and audio tracks only.
+fn cannot_hold(kind: MediaKind) -> Error {
+    Error::Output {
+        output: "MP4".into(),
+        reason: format!("MP4 cannot hold {kind:?} tracks"),
+    }
 }
 
 pub(crate) fn configs(tracks: &[Track]) -> Result<Vec<TrackConfig>, Error> {
@@ -88,14 +98,11 @@ pub(crate) fn configs(tracks: &[Track]) -> Result<Vec<TrackConfig>, Error> {
 pub(crate) fn sample(packet: Packet, tracks: &[Track], timeline: &mut Timeline) -> Option<Sample> {
     let timescale = tracks.get(packet.track)?.timescale;
     let dts = timeline.shift(packet.dts, timescale)?;
-    Some(Sample {
-        track: packet.track,
-        dts,
-        cts_offset: packet.cts_offset,
-        duration: packet.duration,
-        sync: packet.keyframe,
-        data: packet.data,
-    })
+    Some(
+        Sample::new(packet.track, dts, packet.keyframe, packet.data)
+            .with_cts_offset(packet.cts_offset)
+            .with_duration(packet.duration),
+    )
 }
 
 /// Cumulative sample counts per track index as (video frames, audio frames).
@@ -105,16 +112,14 @@ pub(crate) fn frames_by_kind(tracks: &[Track], samples: &[u64]) -> (u64, u64) {
         match track.kind {
             MediaKind::Video => frames.0 += n,
             MediaKind::Audio => frames.1 += n,
+            _ => {} // neither: counted in no column
         }
     }
     frames
 }
 
 pub(crate) fn fragment_options(options: &Options) -> FragmentOptions {
-    FragmentOptions {
-        fragment_duration: options.fragment_duration,
-        ..FragmentOptions::default()
-    }
+    FragmentOptions::new(options.fragment_duration)
 }
 
 /// Maps each packet's decode time onto the file's time origin: the first packet written

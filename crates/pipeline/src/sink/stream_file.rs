@@ -29,6 +29,7 @@ pub(crate) fn check_single(
         let hint = match track.kind {
             crate::MediaKind::Video => ", use --no-video",
             crate::MediaKind::Audio => ", use --no-audio",
+            _ => "",
         };
         return Err(misfit(format!("{}{hint}", describe(index, track))));
     }

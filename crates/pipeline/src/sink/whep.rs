@@ -150,23 +150,23 @@ impl Sink for WhepSink {
             // str0m takes one contiguous `Arc<[u8]>`: one copy here, shared by every
             // viewer (each viewer's SRTP output is its own anyway).
             let data: Arc<[u8]> = join(&pieces).into();
-            self.server.send(Frame {
-                track: TrackKind::Video,
-                rtp_time: rtp_time(pts, *timescale, 90_000),
-                keyframe: packet.keyframe,
+            self.server.send(Frame::new(
+                TrackKind::Video,
+                rtp_time(pts, *timescale, 90_000),
+                packet.keyframe,
                 data,
-            });
+            ));
             return Ok(());
         }
         if let Some((index, timescale)) = self.selection.audio
             && packet.track == index
         {
-            self.server.send(Frame {
-                track: TrackKind::Audio,
-                rtp_time: rtp_time(pts, timescale, 48_000),
-                keyframe: true,
-                data: Arc::from(&packet.data[..]),
-            });
+            self.server.send(Frame::new(
+                TrackKind::Audio,
+                rtp_time(pts, timescale, 48_000),
+                true,
+                Arc::from(&packet.data[..]),
+            ));
         }
         Ok(())
     }

@@ -201,6 +201,7 @@ impl Input<'_> {
         let codec = match self.codec {
             VideoCodec::H264 => Codec::H264 { config: record },
             VideoCodec::H265 => Codec::H265 { config: record },
+            other => return Err(self.invalid(format!("no track for {other:?}"))),
         };
         Ok(Track::video(codec, TIMESCALE, info.width, info.height))
     }

@@ -474,31 +474,29 @@ impl Ingest {
 
 /// A video track from a sequence header: its picture size from the SPS.
 fn video_track(codec: VideoCodec, config: Bytes) -> Option<Track> {
-    let (sets, sps_type, codec_value) = match codec {
+    type Dimensions = fn(&[u8]) -> Option<(u32, u32)>;
+    let (sets, kind, sps_type, dimensions, codec_value): (_, _, _, Dimensions, _) = match codec {
         VideoCodec::H264 => (
             nal::avc_parameter_sets(&config).ok()?,
+            nal::VideoCodec::H264,
             7,
+            sps::avc_dimensions,
             Codec::H264 {
                 config: config.clone(),
             },
         ),
         VideoCodec::H265 => (
             nal::hevc_parameter_sets(&config).ok()?,
+            nal::VideoCodec::H265,
             33,
+            sps::hevc_dimensions,
             Codec::H265 {
                 config: config.clone(),
             },
         ),
         _ => return None,
     };
-    let kind = match codec {
-        VideoCodec::H265 => nal::VideoCodec::H265,
-        _ => nal::VideoCodec::H264,
-    };
     let sps = sets.iter().find(|s| kind.nal_type(s) == Some(sps_type))?;
-    let (width, height) = match kind {
-        nal::VideoCodec::H264 => sps::avc_dimensions(sps)?,
-        nal::VideoCodec::H265 => sps::hevc_dimensions(sps)?,
-    };
+    let (width, height) = dimensions(sps)?;
     Some(Track::video(codec_value, 1000, width, height))
 }

@@ -321,6 +321,10 @@ fn slot(info: &TrackInfo, g711: bool) -> Slot {
                         t.kind = MediaKind::Audio;
                         Slot::Track(t)
                     }
+                    (other, _, _) => {
+                        tracing::warn!("RTSP track of kind {other:?} left out");
+                        Slot::Skipped
+                    }
                 }
             }
             None => {

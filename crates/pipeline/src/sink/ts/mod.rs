@@ -250,13 +250,16 @@ impl Sink for TsSink {
             }
             Carriage::Mpeg => vec![packet.data.clone()],
         };
-        let frame = Frame {
-            stream: packet.track,
-            pts: to_90khz(packet.dts + i64::from(packet.cts_offset), timescale),
-            dts: to_90khz(packet.dts, timescale),
-            random_access: packet.keyframe,
-            payload: &payload,
-        };
+        let frame = Frame::new(
+            packet.track,
+            to_90khz(packet.dts, timescale),
+            packet.keyframe,
+            &payload,
+        )
+        .with_pts(to_90khz(
+            packet.dts + i64::from(packet.cts_offset),
+            timescale,
+        ));
         self.muxer.write(&frame, &mut self.buffer).map_err(err)?;
         if self.buffer.len() >= self.block {
             self.output.write(&mut self.buffer)?;

@@ -166,6 +166,10 @@ impl Reader {
                 }
                 Ok(true)
             }
+            other => {
+                tracing::debug!(input = %self.name, "TS demuxer event {other:?} not used");
+                Ok(true)
+            }
         }
     }
 
@@ -180,27 +184,34 @@ impl Reader {
         stream.track = match stream.kind {
             Kind::Video(codec) => {
                 let (_, sets) = nal::to_length_prefixed(codec, &frame.data);
-                let (record, sps_type) = match codec {
-                    VideoCodec::H264 => (nal::avc_record(&sets), 7),
-                    VideoCodec::H265 => (nal::hevc_record(&sets), 33),
-                };
+                // The decoder configuration record, the SPS's NAL type, the SPS reader and
+                // the neutral codec of each video codec.
+                type Dimensions = fn(&[u8]) -> Option<(u32, u32)>;
+                type Neutral = fn(Bytes) -> Codec;
+                let (record, sps_type, dimensions, neutral): (_, u8, Dimensions, Neutral) =
+                    match codec {
+                        VideoCodec::H264 => {
+                            (nal::avc_record(&sets), 7, sps::avc_dimensions, |config| {
+                                Codec::H264 { config }
+                            })
+                        }
+                        VideoCodec::H265 => (
+                            nal::hevc_record(&sets),
+                            33,
+                            sps::hevc_dimensions,
+                            |config| Codec::H265 { config },
+                        ),
+                        other => {
+                            tracing::warn!(input = %self.name, pid = stream.pid, "video codec {other:?} left out");
+                            return;
+                        }
+                    };
                 let size = sets
                     .iter()
                     .find(|s| codec.nal_type(s) == Some(sps_type))
-                    .and_then(|s| match codec {
-                        VideoCodec::H264 => sps::avc_dimensions(s),
-                        VideoCodec::H265 => sps::hevc_dimensions(s),
-                    });
+                    .and_then(|s| dimensions(s));
                 match (record, size) {
-                    (Ok(config), Some((w, h))) => Some(Track::video(
-                        match codec {
-                            VideoCodec::H264 => Codec::H264 { config },
-                            VideoCodec::H265 => Codec::H265 { config },
-                        },
-                        90_000,
-                        w,
-                        h,
-                    )),
+                    (Ok(config), Some((w, h))) => Some(Track::video(neutral(config), 90_000, w, h)),
                     _ => None,
                 }
             }
