@@ -175,7 +175,7 @@ impl Options {
     pub(crate) fn queue_for(&self, input: &crate::Endpoint) -> usize {
         const FILE_READ_AHEAD: usize = 32;
         if input.is_file_input() {
-            self.queue.min(FILE_READ_AHEAD).max(1)
+            self.queue.clamp(1, FILE_READ_AHEAD)
         } else {
             self.queue.max(1)
         }
