@@ -58,8 +58,10 @@ impl fmt::Display for ContentType {
     }
 }
 
-/// The stream's public description, sent as `ice-*` headers.
+/// The stream's public description, sent as `ice-*` headers (more may come: start from
+/// `default()` and set the fields).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct StreamInfo {
     /// `ice-name`.
     pub name: Option<String>,

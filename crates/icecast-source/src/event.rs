@@ -4,10 +4,12 @@ use std::time::Duration;
 
 use crate::{MountStatus, Mp3Input};
 
-/// Commands a running stream accepts.
+/// Commands a running stream accepts (more may come).
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Command {
-    /// Send silence instead of the input from now on (MP3 only).
+    /// Send silence of the stream's format instead of the input from now on (MP3, AAC, Ogg
+    /// Opus and Vorbis; refused with a reason where no silence can be made).
     Mute,
     /// Resume the input where it stopped.
     Unmute,

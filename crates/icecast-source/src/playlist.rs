@@ -22,6 +22,7 @@ use crate::{AudioFrame, Error, ogg};
 /// `.ogg`) file, told apart by its first bytes, or MP3 on stdin. (The name is older than
 /// the other formats.)
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Mp3Input {
     /// An MP3, AAC or Ogg file.
     File(PathBuf),
