@@ -6,7 +6,7 @@
 pub enum Error {
     /// FFmpeg could not be initialised.
     #[error("FFmpeg initialisation failed: {0}")]
-    Init(#[source] ffmpeg_next::Error),
+    Init(#[source] FfmpegError),
     /// The codec is not one this crate decodes or encodes.
     #[error("{codec} cannot be {action} by media-codec")]
     Unsupported {
@@ -26,7 +26,7 @@ pub enum Error {
         what: &'static str,
         /// FFmpeg's error.
         #[source]
-        source: ffmpeg_next::Error,
+        source: FfmpegError,
     },
     /// The track's decoder configuration could not be read.
     #[error("{codec} configuration: {source}")]
@@ -44,9 +44,31 @@ pub enum Error {
 
 impl Error {
     pub(crate) fn ffmpeg(what: &'static str) -> impl FnOnce(ffmpeg_next::Error) -> Error {
-        move |source| Error::Ffmpeg { what, source }
+        move |source| Error::Ffmpeg {
+            what,
+            source: FfmpegError(source),
+        }
     }
 }
+
+/// An error of FFmpeg (through `ffmpeg-next`), kept opaque so that upgrading the binding is
+/// not a breaking change for users of this crate: its `Display` is FFmpeg's message
+/// (`av_strerror`).
+pub struct FfmpegError(pub(crate) ffmpeg_next::Error);
+
+impl std::fmt::Display for FfmpegError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Display::fmt(&self.0, f)
+    }
+}
+
+impl std::fmt::Debug for FfmpegError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Debug::fmt(&self.0, f)
+    }
+}
+
+impl std::error::Error for FfmpegError {}
 
 /// The crate's result type.
 pub type Result<T> = std::result::Result<T, Error>;

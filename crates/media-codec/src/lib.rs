@@ -39,7 +39,7 @@ mod video_encode;
 
 pub use audio_decode::{AudioCodec, AudioDecoder, G711Law, g711_codec};
 pub use audio_encode::{AudioEncoder, AudioEncoderSettings, EncodedAudio};
-pub use error::{Error, Result};
+pub use error::{Error, FfmpegError, Result};
 pub use frame::{AudioFormat, AudioFrame, PixelFormat, SampleFormat, VideoFormat, VideoFrame};
 pub use video_decode::VideoDecoder;
 pub use video_encode::{VideoEncoder, VideoEncoderSettings};
@@ -53,7 +53,7 @@ pub fn init() -> Result<()> {
         ffmpeg_next::util::log::set_level(ffmpeg_next::util::log::Level::Error);
         Ok(())
     });
-    result.map_err(Error::Init)
+    result.map_err(|e| Error::Init(error::FfmpegError(e)))
 }
 
 /// Whether the linked FFmpeg can encode MP3 (it has libmp3lame).

@@ -19,9 +19,9 @@ pub enum Error {
     /// The request body is not an SDP offer we can read.
     #[error("the SDP offer cannot be parsed: {source}")]
     BadOffer {
-        /// str0m's SDP parser error.
+        /// The SDP parser's error.
         #[source]
-        source: str0m::error::SdpError,
+        source: StackError,
     },
     /// The offer and the stream share no codec.
     #[error("no common codec: the offer has none of {ours}")]
@@ -32,10 +32,39 @@ pub enum Error {
     /// The WebRTC stack refused the offer or failed during the session.
     #[error("webrtc: {source}")]
     Rtc {
-        /// str0m's error.
+        /// The WebRTC stack's error.
         #[source]
-        source: str0m::RtcError,
+        source: StackError,
     },
+}
+
+/// An error of the WebRTC stack (str0m), kept opaque so that upgrading it is not a
+/// breaking change for users of this crate: its `Display` is the stack's description and
+/// [`std::error::Error::source`] continues the chain.
+pub struct StackError(Box<dyn std::error::Error + Send + Sync + 'static>);
+
+impl StackError {
+    pub(crate) fn new(error: impl std::error::Error + Send + Sync + 'static) -> Self {
+        StackError(Box::new(error))
+    }
+}
+
+impl std::fmt::Display for StackError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Display::fmt(&self.0, f)
+    }
+}
+
+impl std::fmt::Debug for StackError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Debug::fmt(&self.0, f)
+    }
+}
+
+impl std::error::Error for StackError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.0.source()
+    }
 }
 
 impl Error {
@@ -52,8 +81,11 @@ impl Error {
     }
 }
 
-impl From<str0m::RtcError> for Error {
-    fn from(source: str0m::RtcError) -> Self {
-        Error::Rtc { source }
+impl Error {
+    /// The stack's error (no `From`: that would put str0m's type in this crate's API).
+    pub(crate) fn rtc(source: impl Into<str0m::RtcError>) -> Self {
+        Error::Rtc {
+            source: StackError::new(source.into()),
+        }
     }
 }

@@ -30,7 +30,7 @@ mod server;
 mod viewer;
 mod whip_server;
 
-pub use error::Error;
+pub use error::{Error, StackError};
 pub use media::{AudioCodec, Frame, StreamCodecs, TrackKind, VideoCodec};
 pub use publisher::{PublishedCodec, Publisher, PublisherOutput, ReceivedFrame, split_annex_b};
 pub use queue::ViewerQueue;

@@ -12,8 +12,8 @@ use str0m::format::Codec;
 use str0m::net::{Protocol, Receive};
 use str0m::{Candidate, Event, IceConnectionState, Input, Output, Rtc, RtcConfig};
 
-use crate::Error;
 use crate::media::TrackKind;
+use crate::{Error, StackError};
 
 /// The codec of a published track.
 #[non_exhaustive]
@@ -56,7 +56,7 @@ pub enum PublisherOutput {
         /// Where to.
         destination: SocketAddr,
         /// The datagram.
-        contents: str0m::net::DatagramSend,
+        contents: Vec<u8>,
     },
     /// Call [`Publisher::handle_timeout`] at this time (or earlier with a datagram).
     Timeout(Instant),
@@ -138,11 +138,11 @@ impl Publisher {
         now: Instant,
     ) -> Result<(Publisher, String), Error> {
         let offer_text = offer;
-        let offer =
-            SdpOffer::from_sdp_string(offer).map_err(|source| Error::BadOffer { source })?;
+        let offer = SdpOffer::from_sdp_string(offer).map_err(|e| Error::BadOffer {
+            source: StackError::new(e),
+        })?;
         let mut rtc = config().build(now);
-        let candidate =
-            Candidate::host(local, "udp").map_err(|e| Error::Rtc { source: e.into() })?;
+        let candidate = Candidate::host(local, "udp").map_err(Error::rtc)?;
         rtc.add_local_candidate(candidate);
         let ours = "H.264 (packetization-mode 1) or VP8 video, Opus audio";
         let answer = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
@@ -150,7 +150,8 @@ impl Publisher {
         }))
         .map_err(|_| Error::NoCommonCodec {
             ours: format!("{ours} (the WebRTC stack refused the offer)"),
-        })??;
+        })?
+        .map_err(Error::rtc)?;
         let answer = crate::viewer::fill_rejected_media(&answer.to_sdp_string(), offer_text);
         // Every media section rejected: nothing in common.
         if !answer
@@ -195,14 +196,16 @@ impl Publisher {
             },
         );
         if self.rtc.accepts(&input) {
-            self.rtc.handle_input(input)?;
+            self.rtc.handle_input(input).map_err(Error::rtc)?;
         }
         Ok(())
     }
 
     /// Time passed.
     pub fn handle_timeout(&mut self, now: Instant) -> Result<(), Error> {
-        self.rtc.handle_input(Input::Timeout(now))?;
+        self.rtc
+            .handle_input(Input::Timeout(now))
+            .map_err(Error::rtc)?;
         Ok(())
     }
 
@@ -212,12 +215,12 @@ impl Publisher {
             if self.closed {
                 return Ok(PublisherOutput::Closed);
             }
-            match self.rtc.poll_output()? {
+            match self.rtc.poll_output().map_err(Error::rtc)? {
                 Output::Timeout(t) => return Ok(PublisherOutput::Timeout(t)),
                 Output::Transmit(t) => {
                     return Ok(PublisherOutput::Transmit {
                         destination: t.destination,
-                        contents: t.contents,
+                        contents: t.contents.into(),
                     });
                 }
                 Output::Event(Event::Connected) => return Ok(PublisherOutput::Connected),

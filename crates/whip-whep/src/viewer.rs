@@ -13,8 +13,8 @@ use str0m::media::{Frequency, MediaTime, Mid};
 use str0m::net::{Protocol, Receive};
 use str0m::{Candidate, Event, IceConnectionState, Input, Output, Rtc, RtcConfig};
 
-use crate::Error;
 use crate::media::{AudioCodec, Frame, StreamCodecs, TrackKind, VideoCodec};
+use crate::{Error, StackError};
 
 /// What a viewer asks of its I/O adapter.
 #[derive(Debug)]
@@ -25,7 +25,7 @@ pub enum ViewerOutput {
         /// Where to.
         destination: SocketAddr,
         /// The datagram.
-        contents: str0m::net::DatagramSend,
+        contents: Vec<u8>,
     },
     /// Call [`Viewer::handle_timeout`] at this time (or earlier with a datagram).
     Timeout(Instant),
@@ -134,11 +134,11 @@ impl Viewer {
         now: Instant,
     ) -> Result<(Viewer, String), Error> {
         let offer_text = offer;
-        let offer =
-            SdpOffer::from_sdp_string(offer).map_err(|source| Error::BadOffer { source })?;
+        let offer = SdpOffer::from_sdp_string(offer).map_err(|e| Error::BadOffer {
+            source: StackError::new(e),
+        })?;
         let mut rtc = config(&codecs).build(now);
-        let candidate =
-            Candidate::host(local, "udp").map_err(|e| Error::Rtc { source: e.into() })?;
+        let candidate = Candidate::host(local, "udp").map_err(Error::rtc)?;
         rtc.add_local_candidate(candidate);
         // str0m asserts some invariants of what the offer says with panics; no input
         // may panic us, so a panicking offer is refused like an invalid one.
@@ -147,7 +147,8 @@ impl Viewer {
         }))
         .map_err(|_| Error::NoCommonCodec {
             ours: format!("{} (the WebRTC stack refused the offer)", codecs.describe()),
-        })??;
+        })?
+        .map_err(Error::rtc)?;
         let mut viewer = Viewer {
             rtc,
             local,
@@ -245,14 +246,16 @@ impl Viewer {
             },
         );
         if self.rtc.accepts(&input) {
-            self.rtc.handle_input(input)?;
+            self.rtc.handle_input(input).map_err(Error::rtc)?;
         }
         Ok(())
     }
 
     /// Time passed.
     pub fn handle_timeout(&mut self, now: Instant) -> Result<(), Error> {
-        self.rtc.handle_input(Input::Timeout(now))?;
+        self.rtc
+            .handle_input(Input::Timeout(now))
+            .map_err(Error::rtc)?;
         Ok(())
     }
 
@@ -278,12 +281,14 @@ impl Viewer {
         let Some(writer) = self.rtc.writer(n.mid) else {
             return Ok(());
         };
-        writer.write(
-            n.pt.pt(),
-            now,
-            MediaTime::new(frame.rtp_time, rate),
-            frame.data.clone(),
-        )?;
+        writer
+            .write(
+                n.pt.pt(),
+                now,
+                MediaTime::new(frame.rtp_time, rate),
+                frame.data.clone(),
+            )
+            .map_err(Error::rtc)?;
         Ok(())
     }
 
@@ -293,12 +298,12 @@ impl Viewer {
             if self.closed {
                 return Ok(ViewerOutput::Closed);
             }
-            match self.rtc.poll_output()? {
+            match self.rtc.poll_output().map_err(Error::rtc)? {
                 Output::Timeout(t) => return Ok(ViewerOutput::Timeout(t)),
                 Output::Transmit(t) => {
                     return Ok(ViewerOutput::Transmit {
                         destination: t.destination,
-                        contents: t.contents,
+                        contents: t.contents.into(),
                     });
                 }
                 Output::Event(Event::Connected) => self.connected = true,
