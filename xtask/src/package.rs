@@ -1,17 +1,24 @@
-//! The files a user of each library crate downloads: `cargo package --list` must hold the
-//! manifest, the sources, the README and both licence texts (`license = "MIT OR
-//! Apache-2.0"`).
+//! The packages a user of each library crate downloads, made by `cargo package`:
 //!
-//! Why not `cargo package` itself: the workspace says `publish = false` (nothing is
-//! published; `media-core` on crates.io is someone else's crate), and with that cargo 1.95
-//! does not give the packaged crates a local registry of their workspace siblings: the
-//! dependents' `version` requirements are looked up on crates.io and fail. With `publish`
-//! allowed, `cargo package --workspace --no-verify` (minus the binaries and test-support)
-//! packages all eleven libraries in about a minute; verifying would build each again.
-//! The listing is the part that holds whichever way that decision goes.
+//! 1. `cargo package --workspace --no-verify` packages every library crate as crates.io
+//!    would get it (path dependencies become version requirements, resolved against a
+//!    local registry of the workspace's own packages): a manifest that cannot be packaged
+//!    fails here.
+//! 2. Each package must hold the manifest, the sources, the README and both licence texts
+//!    (`license = "MIT OR Apache-2.0"`).
+//! 3. Each package's lockfile must resolve our own crates to our own packages: where a
+//!    name is taken on crates.io by an unrelated crate with a version that matches the
+//!    requirement, a user's build would silently get that crate instead (see [`TAKEN`]).
+//!
+//! Not done here: `cargo package` without `--no-verify` builds every package again from
+//! its tarball (several minutes on two cores, for what clippy and the tests already
+//! built). Run by hand on 2026-12-05: the eleven packages that depend on no taken name
+//! build; `pipeline` (and so `nvr`) does not, as it gets crates.io's `media-remote`.
+
+use std::path::{Path, PathBuf};
 
 use crate::api::LIBRARIES;
-use crate::{Result, cargo};
+use crate::{Result, cargo, root};
 
 /// Files every package must contain.
 const REQUIRED: &[&str] = &[
@@ -22,38 +29,189 @@ const REQUIRED: &[&str] = &[
     "src/lib.rs",
 ];
 
+/// Names of ours that an unrelated crates.io crate holds with a version our requirement
+/// matches: (crate, why it is still so). The list may only shrink: a new clash fails.
+/// Renaming is the cure (a package name such as `media-toolkit-remote`, with `[lib] name`
+/// kept so no `use` changes); it is the team's call, not made yet. `media-core` is taken
+/// on crates.io too (0.9.x, which ^0.1 does not match): it resolves to ours here, but
+/// could not be published under that name either.
+const TAKEN: &[(&str, &str)] = &[
+    (
+        "media-remote",
+        "crates.io has an unrelated media-remote 0.1.2 (Apple-only dependencies), which ^0.1.0 matches",
+    ),
+    (
+        "mpeg-ts",
+        "crates.io has an unrelated mpeg-ts 0.1.2, which ^0.1.0 matches",
+    ),
+];
+
+/// The workspace members that are not libraries people depend on.
+const NOT_PACKAGED: &[&str] = &["pipeline-cli", "pipeline-py", "test-support", "xtask"];
+
 pub fn check() -> Result {
     eprintln!(
-        "\n==> cargo package --list for {} crate(s)",
+        "\n==> cargo package --workspace --no-verify ({} crates)",
         LIBRARIES.len()
     );
+    let mut package = cargo();
+    package.args([
+        "package",
+        "--workspace",
+        "--no-verify",
+        "--allow-dirty",
+        "--quiet",
+    ]);
+    for name in NOT_PACKAGED {
+        package.args(["--exclude", name]);
+    }
+    let out = package
+        .output()
+        .map_err(|e| format!("cargo package: cannot start: {e}"))?;
+    if !out.status.success() {
+        return Err(format!(
+            "cargo package failed: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        ));
+    }
     let mut problems = String::new();
+    let mut clashes = Vec::new();
     for name in LIBRARIES {
-        let out = cargo()
-            .args(["package", "--list", "--allow-dirty", "-p", name])
-            .output()
-            .map_err(|e| format!("cargo package: cannot start: {e}"))?;
-        if !out.status.success() {
+        problems.push_str(&missing_files(name)?);
+        problems.push_str(&foreign_siblings(name, &mut clashes)?);
+    }
+    for (taken, why) in TAKEN {
+        if !clashes.iter().any(|c| c == taken) {
             problems.push_str(&format!(
-                "  {name}: cargo package --list failed: {}\n",
-                String::from_utf8_lossy(&out.stderr).trim()
+                "  {taken} no longer resolves to another crate ({why}): remove it from TAKEN\n"
             ));
-            continue;
-        }
-        let listing = String::from_utf8_lossy(&out.stdout);
-        let files: Vec<&str> = listing.lines().collect();
-        for required in REQUIRED {
-            if !files.contains(required) {
-                problems.push_str(&format!(
-                    "  {name}: the package has no {required} (crates/{name}/{required}; licences are \
-                     symlinks to the workspace root's)\n"
-                ));
-            }
         }
     }
     if problems.is_empty() {
         Ok(())
     } else {
-        Err(format!("packages are missing files:\n{problems}"))
+        Err(format!(
+            "packages are not what users would need:\n{problems}"
+        ))
     }
+}
+
+/// The required files `name`'s package lacks, one line each.
+fn missing_files(name: &str) -> Result<String> {
+    let out = cargo()
+        .args(["package", "--list", "--allow-dirty", "-p", name])
+        .output()
+        .map_err(|e| format!("cargo package: cannot start: {e}"))?;
+    if !out.status.success() {
+        return Ok(format!(
+            "  {name}: cargo package --list failed: {}\n",
+            String::from_utf8_lossy(&out.stderr).trim()
+        ));
+    }
+    let listing = String::from_utf8_lossy(&out.stdout);
+    let files: Vec<&str> = listing.lines().collect();
+    Ok(REQUIRED
+        .iter()
+        .filter(|r| !files.contains(r))
+        .map(|r| {
+            format!(
+                "  {name}: the package has no {r} (crates/{name}/{r}; licences are symlinks to the \
+                 workspace root's)\n"
+            )
+        })
+        .collect())
+}
+
+/// Our crates that `name`'s packaged lockfile resolves to another crate than our package
+/// (a checksum other than our `.crate`'s), except those in [`TAKEN`]; the names found
+/// go to `clashes`.
+fn foreign_siblings(name: &str, clashes: &mut Vec<String>) -> Result<String> {
+    let tarball = crate_file(name)?;
+    let stem = tarball
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .unwrap_or_default()
+        .to_owned();
+    let out = std::process::Command::new("tar")
+        .arg("-xzOf")
+        .arg(&tarball)
+        .arg(format!("{stem}/Cargo.lock"))
+        .output()
+        .map_err(|e| format!("tar: cannot start: {e}"))?;
+    if !out.status.success() {
+        return Err(format!("{}: no Cargo.lock inside", tarball.display()));
+    }
+    let mut problems = String::new();
+    for package in lock_packages(&String::from_utf8_lossy(&out.stdout)) {
+        let field = |key: &str| package.get(key).map_or("", String::as_str);
+        let dep = field("name");
+        if !LIBRARIES.contains(&dep) || field("source").is_empty() {
+            continue; // not ours, or the package itself
+        }
+        if field("checksum") == sha256(&crate_file(dep)?)? {
+            continue;
+        }
+        clashes.push(dep.to_owned());
+        if !TAKEN.iter().any(|(t, _)| *t == dep) {
+            problems.push_str(&format!(
+                "  {name}: its lockfile takes {dep} {} from crates.io, an unrelated crate of the same name: \
+                 a user would build against it (rename ours, or list it in xtask/src/package.rs TAKEN)\n",
+                field("version")
+            ));
+        }
+    }
+    Ok(problems)
+}
+
+/// The `[[package]]` entries of a Cargo.lock as key → value (its string fields; a lockfile
+/// is simple enough that xtask needs no TOML parser at run time).
+fn lock_packages(text: &str) -> Vec<std::collections::HashMap<String, String>> {
+    let mut packages = Vec::new();
+    for block in text.split("[[package]]").skip(1) {
+        let fields = block
+            .lines()
+            .take_while(|l| !l.starts_with('['))
+            .filter_map(|l| l.split_once(" = "))
+            .filter(|(_, v)| v.starts_with('"'))
+            .map(|(k, v)| (k.trim().to_owned(), v.trim_matches('"').to_owned()))
+            .collect();
+        packages.push(fields);
+    }
+    packages
+}
+
+/// `target/package/NAME-VERSION.crate`, the package cargo made.
+fn crate_file(name: &str) -> Result<PathBuf> {
+    let base = target_dir().join("package");
+    let prefix = format!("{name}-");
+    let entries = std::fs::read_dir(&base).map_err(|e| format!("{}: {e}", base.display()))?;
+    entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .find(|p| {
+            p.file_name()
+                .and_then(|f| f.to_str())
+                .and_then(|f| f.strip_prefix(&prefix))
+                .and_then(|f| f.strip_suffix(".crate"))
+                .is_some_and(|version| version.starts_with(|c: char| c.is_ascii_digit()))
+        })
+        .ok_or_else(|| format!("no package of {name} in {}", base.display()))
+}
+
+fn sha256(file: &Path) -> Result<String> {
+    let out = std::process::Command::new("sha256sum")
+        .arg(file)
+        .output()
+        .map_err(|e| format!("sha256sum: cannot start: {e}"))?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    text.split_whitespace()
+        .next()
+        .map(str::to_owned)
+        .ok_or_else(|| format!("sha256sum {}: no digest", file.display()))
+}
+
+fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .map(|d| if d.is_absolute() { d } else { root().join(d) })
+        .unwrap_or_else(|| root().join("target"))
 }
