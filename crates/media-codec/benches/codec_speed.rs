@@ -152,6 +152,8 @@ fn main() {
     decode.bench_function("peer-ffmpeg", |b| {
         b.iter(|| {
             ffmpeg(&[
+                "-filter_threads",
+                "1",
                 "-threads",
                 "1",
                 "-i",
@@ -193,6 +195,8 @@ fn main() {
     encode.bench_function("peer-ffmpeg", |b| {
         b.iter(|| {
             ffmpeg(&[
+                "-filter_threads",
+                "1",
                 "-f",
                 "rawvideo",
                 "-pix_fmt",
