@@ -1,0 +1,763 @@
+//! `rtmp://host[:port]/app/key`: publishes to an RTMP server (nginx-rtmp, YouTube,
+//! Twitch, our own `rtmp-listen://`). rml_rtmp does the handshake, chunk streams and
+//! client session (sans-I/O: bytes in, packets to send and events out); the `flv` crate
+//! writes the tags; this file does the socket and the clock.
+//!
+//! One H.264 or H.265 video track and one AAC or MP3 audio track go out: H.264 as
+//! classic FLV, H.265 through Enhanced RTMP (`hvc1`), first an `onMetaData` (what
+//! rtmp-listen and players use to know which tracks to wait for), then the sequence
+//! headers, then the frames with their decode time in milliseconds from the first packet
+//! and the composition time (presentation − decode) in the tag. Another codec fails when
+//! the tracks are known, naming it.
+//!
+//! The connection starts with the pipeline (TCP, handshake, `connect` to the app,
+//! `createStream` and `publish` of the key, at most [`CONNECT`] in all); messages wait for
+//! it in a bounded queue, so a slow server holds the input back. A refused connection, a
+//! server that refuses the app or the key, or one that closes while we publish fails the
+//! pipeline with one line naming the endpoint, whose key is masked everywhere
+//! (`rtmp://host:1935/live?key=***`). At the end the stream is unpublished
+//! (`deleteStream`) and the connection closed from our side first.
+
+use std::time::{Duration, SystemTime};
+
+use bytes::Bytes;
+use flv::{AudioTag, VideoCodec, VideoTag};
+use media_core::{Codec, MediaKind, SecretUrl, Track};
+use rml_rtmp::handshake::{Handshake, HandshakeProcessResult, PeerType};
+use rml_rtmp::sessions::{
+    ClientSession, ClientSessionConfig, ClientSessionError, ClientSessionEvent,
+    ClientSessionResult, PublishRequestType, StreamMetadata,
+};
+use rml_rtmp::time::RtmpTimestamp;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::runtime::Handle;
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+use crate::contract::{Sink, SinkFactory, describe};
+use crate::{Error, Packet};
+
+/// What an RTMP output takes, for misfit messages.
+const TAKES: &str = "one H.264 or H.265 video track and one AAC or MP3 audio track";
+/// TCP connection, handshake, `connect` and `publish`, together.
+const CONNECT: Duration = Duration::from_secs(10);
+/// A message the server does not take in this long fails the output.
+const STALL: Duration = Duration::from_secs(20);
+/// How long the server may take to close once we have unpublished and ended our side.
+const CLOSE: Duration = Duration::from_secs(5);
+/// Messages waiting to be sent: about 5 s of 25 frames/s video with its audio.
+const QUEUE: usize = 384;
+
+pub(crate) fn factory(url: &SecretUrl) -> Result<Box<dyn SinkFactory>, Error> {
+    let target = Target::parse(url)?;
+    let runtime = Handle::try_current().map_err(|e| Error::Output {
+        output: url.to_string(),
+        reason: format!("needs a tokio runtime: {e}"),
+    })?;
+    let pending = Some(runtime.spawn(Connection::open(target.clone())));
+    Ok(Box::new(RtmpFactory {
+        target,
+        runtime,
+        pending,
+    }))
+}
+
+/// Where to publish: the parts of the endpoint's stored form
+/// `rtmp://host:port/app?key=KEY` (see `Endpoint::Rtmp`).
+#[derive(Clone)]
+struct Target {
+    /// The endpoint as shown (key masked).
+    shown: String,
+    authority: String,
+    app: String,
+    key: String,
+}
+
+impl Target {
+    fn parse(url: &SecretUrl) -> Result<Target, Error> {
+        let invalid = || Error::InvalidUrl {
+            url: url.to_string(),
+            reason: "not rtmp://host:port/app?key=KEY".into(),
+        };
+        let rest = url.expose().strip_prefix("rtmp://").ok_or_else(invalid)?;
+        let (authority, rest) = rest.split_once('/').ok_or_else(invalid)?;
+        let (app, key) = rest.rsplit_once("?key=").ok_or_else(invalid)?;
+        let key = percent_encoding::percent_decode_str(key)
+            .decode_utf8()
+            .map_err(|_| invalid())?;
+        Ok(Target {
+            shown: url.to_string(),
+            authority: authority.to_owned(),
+            app: app.to_owned(),
+            key: key.into_owned(),
+        })
+    }
+
+    /// A server's text with the stream key masked (a server may echo it).
+    fn masked(&self, text: &str) -> String {
+        text.replace(&self.key, "***")
+    }
+}
+
+struct RtmpFactory {
+    target: Target,
+    runtime: Handle,
+    /// The connection started with the pipeline, until the first output takes it.
+    pending: Option<JoinHandle<Result<Connection, Error>>>,
+}
+
+impl Drop for RtmpFactory {
+    fn drop(&mut self) {
+        if let Some(pending) = self.pending.take() {
+            pending.abort();
+        }
+    }
+}
+
+/// The video track that goes out.
+#[derive(Clone)]
+struct VideoOut {
+    index: usize,
+    codec: VideoCodec,
+    config: Bytes,
+    timescale: u32,
+}
+
+/// The audio track that goes out.
+#[derive(Clone)]
+struct AudioOut {
+    index: usize,
+    /// The AudioSpecificConfig; `None` for MP3.
+    aac: Option<Bytes>,
+    timescale: u32,
+}
+
+/// Which tracks go out, and the metadata that announces them.
+struct Selection {
+    video: Option<VideoOut>,
+    audio: Option<AudioOut>,
+    metadata: StreamMetadata,
+}
+
+fn select(tracks: &[Track], endpoint: &str) -> Result<Selection, Error> {
+    let misfit = |found: String| Error::Misfit {
+        endpoint: endpoint.to_owned(),
+        takes: TAKES.into(),
+        found,
+    };
+    let mut s = Selection {
+        video: None,
+        audio: None,
+        metadata: StreamMetadata::new(),
+    };
+    for (index, track) in tracks.iter().enumerate() {
+        let timescale = track.timescale.max(1);
+        match (&track.codec, track.kind) {
+            (Codec::H264 { config } | Codec::H265 { config }, MediaKind::Video) => {
+                if s.video.is_some() {
+                    return Err(misfit(format!(
+                        "{} is a second video track",
+                        describe(index, track)
+                    )));
+                }
+                let codec = match track.codec {
+                    Codec::H265 { .. } => VideoCodec::H265,
+                    _ => VideoCodec::H264,
+                };
+                s.metadata.video_codec_id = Some(match codec {
+                    // Classic FLV's codec id; Enhanced RTMP's FourCC as a number.
+                    VideoCodec::H264 => 7,
+                    _ => u32::from_be_bytes(codec.fourcc()),
+                });
+                s.metadata.video_width = Some(track.width);
+                s.metadata.video_height = Some(track.height);
+                s.video = Some(VideoOut {
+                    index,
+                    codec,
+                    config: config.clone(),
+                    timescale,
+                });
+            }
+            (Codec::Aac { .. } | Codec::Mp3, MediaKind::Audio) => {
+                if s.audio.is_some() {
+                    return Err(misfit(format!(
+                        "{} is a second audio track",
+                        describe(index, track)
+                    )));
+                }
+                let aac = match &track.codec {
+                    Codec::Aac { config } => Some(config.clone()),
+                    _ => None,
+                };
+                s.metadata.audio_codec_id = Some(if aac.is_some() { 10 } else { 2 });
+                s.metadata.audio_sample_rate = Some(track.sample_rate);
+                s.metadata.audio_channels = Some(u32::from(track.channels));
+                s.metadata.audio_is_stereo = Some(track.channels >= 2);
+                s.audio = Some(AudioOut {
+                    index,
+                    aac,
+                    timescale,
+                });
+            }
+            _ => return Err(misfit(describe(index, track))),
+        }
+    }
+    if s.video.is_none() && s.audio.is_none() {
+        return Err(misfit("the input has no track".into()));
+    }
+    s.metadata.encoder = Some(concat!("pipeline ", env!("CARGO_PKG_VERSION")).into());
+    Ok(s)
+}
+
+impl SinkFactory for RtmpFactory {
+    fn check(&self, tracks: &[Track]) -> Result<(), Error> {
+        select(tracks, &self.target.shown).map(|_| ())
+    }
+
+    fn open(&mut self, tracks: &[Track], _wall: SystemTime) -> Result<Box<dyn Sink>, Error> {
+        let selection = select(tracks, &self.target.shown)?;
+        // After a discontinuity of the input, a new connection (the last one was closed).
+        let connection = match self.pending.take() {
+            Some(pending) => pending,
+            None => self.runtime.spawn(Connection::open(self.target.clone())),
+        };
+        let (tx, rx) = mpsc::channel(QUEUE);
+        let sender = self
+            .runtime
+            .spawn(publish(connection, rx, self.target.shown.clone()));
+        let mut sink = RtmpSink {
+            tx: Some(tx),
+            sender: Some(sender),
+            runtime: self.runtime.clone(),
+            endpoint: self.target.shown.clone(),
+            video: selection.video,
+            audio: selection.audio,
+            origin: None,
+            last: 0,
+        };
+        sink.send(Message::Metadata(selection.metadata))?;
+        if let Some(video) = sink.video.clone() {
+            sink.video_header(&video)?;
+        }
+        if let Some(AudioOut {
+            aac: Some(config), ..
+        }) = sink.audio.clone()
+        {
+            sink.send(Message::Audio(
+                0,
+                flv::write_audio(&AudioTag::AacConfig(config)),
+            ))?;
+        }
+        Ok(Box::new(sink))
+    }
+}
+
+/// What the sender task is given to publish.
+enum Message {
+    Metadata(StreamMetadata),
+    /// A video tag and its timestamp (ms).
+    Video(u32, Bytes),
+    /// An audio tag and its timestamp (ms).
+    Audio(u32, Bytes),
+}
+
+struct RtmpSink {
+    tx: Option<mpsc::Sender<Message>>,
+    sender: Option<JoinHandle<Result<(), Error>>>,
+    runtime: Handle,
+    endpoint: String,
+    video: Option<VideoOut>,
+    audio: Option<AudioOut>,
+    /// The first packet's decode time (ms): RTMP time zero.
+    origin: Option<i64>,
+    /// The last timestamp sent (for a new sequence header).
+    last: u32,
+}
+
+/// `time` ticks of `timescale` in milliseconds, rounded to nearest.
+fn to_ms(time: i64, timescale: u32) -> i64 {
+    let scale = i128::from(timescale);
+    ((i128::from(time) * 1000 + scale / 2).div_euclid(scale)) as i64
+}
+
+impl RtmpSink {
+    /// The RTMP timestamp of a decode time in ms: from the first packet on, never before
+    /// it (a packet that decodes earlier is sent at 0), wrapping after 49.7 days as RTMP's
+    /// 32-bit clock does.
+    fn stamp(&mut self, dts_ms: i64) -> u32 {
+        let origin = *self.origin.get_or_insert(dts_ms);
+        self.last = (dts_ms - origin).max(0) as u32;
+        self.last
+    }
+
+    fn video_header(&mut self, video: &VideoOut) -> Result<(), Error> {
+        let tag = VideoTag::SequenceHeader {
+            codec: video.codec,
+            config: video.config.clone(),
+        };
+        let data = flv::write_video(&tag).map_err(|e| self.tag_error(e))?;
+        self.send(Message::Video(self.last, data))
+    }
+
+    fn tag_error(&self, e: flv::Error) -> Error {
+        Error::Output {
+            output: self.endpoint.clone(),
+            reason: e.to_string(),
+        }
+    }
+
+    /// Queues a message; when the sender has ended, its error.
+    fn send(&mut self, message: Message) -> Result<(), Error> {
+        let Some(tx) = &self.tx else {
+            return Ok(());
+        };
+        if tx.blocking_send(message).is_err() {
+            self.tx = None;
+            self.sender_result()?;
+            return Err(Error::Output {
+                output: self.endpoint.clone(),
+                reason: "the RTMP connection ended".into(),
+            });
+        }
+        Ok(())
+    }
+
+    /// The sender's result, once it has ended.
+    fn sender_result(&mut self) -> Result<(), Error> {
+        let Some(sender) = self.sender.take() else {
+            return Ok(());
+        };
+        // On the recorder's blocking thread: waiting here is allowed.
+        self.runtime.block_on(sender).map_err(|e| Error::Output {
+            output: self.endpoint.clone(),
+            reason: format!("sender task failed: {e}"),
+        })?
+    }
+}
+
+impl Sink for RtmpSink {
+    fn write(&mut self, packet: Packet) -> Result<(), Error> {
+        if let Some(video) = &self.video
+            && video.index == packet.track
+        {
+            let dts = to_ms(packet.dts, video.timescale);
+            let pts = to_ms(packet.dts + i64::from(packet.cts_offset), video.timescale);
+            let tag = VideoTag::Frame {
+                codec: video.codec,
+                keyframe: packet.keyframe,
+                composition_time: i32::try_from(pts - dts).unwrap_or(i32::MAX),
+                data: packet.data,
+            };
+            let data = flv::write_video(&tag).map_err(|e| self.tag_error(e))?;
+            let at = self.stamp(dts);
+            return self.send(Message::Video(at, data));
+        }
+        if let Some(audio) = &self.audio
+            && audio.index == packet.track
+        {
+            let tag = match audio.aac {
+                Some(_) => AudioTag::AacFrame(packet.data),
+                None => AudioTag::Mp3(packet.data),
+            };
+            let at = to_ms(packet.dts, audio.timescale);
+            let at = self.stamp(at);
+            return self.send(Message::Audio(at, flv::write_audio(&tag)));
+        }
+        Ok(())
+    }
+
+    fn set_codec(&mut self, track: usize, config: &Track) -> Result<(), Error> {
+        match (&config.codec, self.video.clone(), self.audio.clone()) {
+            (Codec::H264 { config } | Codec::H265 { config }, Some(mut video), _)
+                if video.index == track =>
+            {
+                video.config = config.clone();
+                self.video_header(&video)?;
+                self.video = Some(video);
+            }
+            (Codec::Aac { config }, _, Some(mut audio)) if audio.index == track => {
+                audio.aac = Some(config.clone());
+                let tag = flv::write_audio(&AudioTag::AacConfig(config.clone()));
+                self.send(Message::Audio(self.last, tag))?;
+                self.audio = Some(audio);
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    fn finish(mut self: Box<Self>) -> Result<Option<std::path::PathBuf>, Error> {
+        self.tx = None;
+        self.sender_result()?;
+        tracing::info!(endpoint = %self.endpoint, "finished");
+        Ok(None)
+    }
+}
+
+/// Waits for the connection, then publishes the messages as they come (answering what
+/// the server sends meanwhile); when the queue ends, unpublishes and closes.
+async fn publish(
+    connection: JoinHandle<Result<Connection, Error>>,
+    mut rx: mpsc::Receiver<Message>,
+    endpoint: String,
+) -> Result<(), Error> {
+    let mut connection = connection.await.map_err(|e| Error::Output {
+        output: endpoint,
+        reason: format!("connection task failed: {e}"),
+    })??;
+    let mut buf = vec![0u8; 16 * 1024];
+    loop {
+        tokio::select! {
+            message = rx.recv() => match message {
+                Some(message) => connection.publish(message).await?,
+                None => break,
+            },
+            read = connection.stream.read(&mut buf) => {
+                let n = read.map_err(|e| connection.io_error("reading from the server", e))?;
+                if n == 0 {
+                    return Err(connection.closed("while we published"));
+                }
+                // Acknowledgements, pings; a status the server sends now is only logged.
+                for event in connection.input(&buf[..n]).await? {
+                    if let ClientSessionEvent::UnhandleableOnStatusCode { code } = event {
+                        tracing::debug!(endpoint = %connection.target.shown, code, "RTMP status");
+                    }
+                }
+            }
+        }
+    }
+    connection.close().await
+}
+
+/// One RTMP connection, publishing once [`Connection::open`] returns it.
+struct Connection {
+    stream: TcpStream,
+    session: ClientSession,
+    target: Target,
+}
+
+impl Connection {
+    /// Connects, shakes hands, connects to the app and publishes the key, in at most
+    /// [`CONNECT`].
+    async fn open(target: Target) -> Result<Connection, Error> {
+        let shown = target.shown.clone();
+        match tokio::time::timeout(CONNECT, Self::start(target)).await {
+            Ok(result) => {
+                let connection = result?;
+                tracing::info!(endpoint = %shown, "publishing");
+                Ok(connection)
+            }
+            Err(_) => Err(Error::Timeout {
+                what: format!(
+                    "publishing to {shown}: no answer within {} s (connect, handshake, publish)",
+                    CONNECT.as_secs()
+                ),
+            }),
+        }
+    }
+
+    async fn start(target: Target) -> Result<Connection, Error> {
+        let stream = TcpStream::connect(&target.authority)
+            .await
+            .map_err(|e| Error::io(format!("connecting to {}", target.shown), e))?;
+        let _ = stream.set_nodelay(true);
+        let mut config = ClientSessionConfig::new();
+        config.tc_url = Some(format!("rtmp://{}/{}", target.authority, target.app));
+        let (session, _) = ClientSession::new(config).map_err(|e| Error::Output {
+            output: target.shown.clone(),
+            reason: format!("RTMP session: {e}"),
+        })?;
+        let mut connection = Connection {
+            stream,
+            session,
+            target,
+        };
+        let leftover = connection.handshake().await?;
+        connection.input(&leftover).await?;
+        let request = connection
+            .session
+            .request_connection(connection.target.app.clone());
+        connection.result(request).await?;
+        let app = connection.target.app.clone();
+        connection
+            .until(
+                &format!("while connecting to app {app:?}"),
+                |event| match event {
+                    ClientSessionEvent::ConnectionRequestAccepted => Ok(true),
+                    ClientSessionEvent::ConnectionRequestRejected { description } => {
+                        Err(format!("the server refused app {app:?}: {description}"))
+                    }
+                    _ => Ok(false),
+                },
+            )
+            .await?;
+        let request = connection
+            .session
+            .request_publishing(connection.target.key.clone(), PublishRequestType::Live);
+        connection.result(request).await?;
+        connection
+            .until(
+                "in answer to the publish request (publishing refused)",
+                |event| match event {
+                    ClientSessionEvent::PublishRequestAccepted => Ok(true),
+                    ClientSessionEvent::UnhandleableOnStatusCode { code }
+                        if code.contains("Publish") || code.contains("Failed") =>
+                    {
+                        Err(format!("the server refused to publish: {code}"))
+                    }
+                    _ => Ok(false),
+                },
+            )
+            .await?;
+        Ok(connection)
+    }
+
+    /// The client side of the handshake; returns what the server sent after it.
+    async fn handshake(&mut self) -> Result<Vec<u8>, Error> {
+        let mut handshake = Handshake::new(PeerType::Client);
+        let p0_p1 = handshake
+            .generate_outbound_p0_and_p1()
+            .map_err(|e| self.refused(format!("RTMP handshake: {e}")))?;
+        self.write(&p0_p1).await?;
+        let mut buf = vec![0u8; 8 * 1024];
+        loop {
+            let n = self.read(&mut buf, "during the handshake").await?;
+            match handshake.process_bytes(&buf[..n]) {
+                Ok(HandshakeProcessResult::InProgress { response_bytes }) => {
+                    self.write(&response_bytes).await?;
+                }
+                Ok(HandshakeProcessResult::Completed {
+                    response_bytes,
+                    remaining_bytes,
+                }) => {
+                    self.write(&response_bytes).await?;
+                    return Ok(remaining_bytes);
+                }
+                Err(e) => return Err(self.refused(format!("bad RTMP handshake: {e}"))),
+            }
+        }
+    }
+
+    /// Reads until `done` says the awaited event came (`Ok(true)`) or the server refused
+    /// (`Err(reason)`); `stage` ends the message when the server closes meanwhile.
+    async fn until(
+        &mut self,
+        stage: &str,
+        mut done: impl FnMut(ClientSessionEvent) -> Result<bool, String>,
+    ) -> Result<(), Error> {
+        let mut buf = vec![0u8; 16 * 1024];
+        loop {
+            let n = self.read(&mut buf, stage).await?;
+            let events = self.input(&buf[..n]).await?;
+            let mut finished = false;
+            for event in events {
+                finished |= done(event).map_err(|reason| self.refused(reason))?;
+            }
+            if finished {
+                return Ok(());
+            }
+        }
+    }
+
+    /// Hands the server's bytes to the session, sends its answers, returns its events.
+    async fn input(&mut self, bytes: &[u8]) -> Result<Vec<ClientSessionEvent>, Error> {
+        if bytes.is_empty() {
+            return Ok(Vec::new());
+        }
+        let results = self
+            .session
+            .handle_input(bytes)
+            .map_err(|e| self.session_error(e))?;
+        let mut events = Vec::new();
+        for result in results {
+            match result {
+                ClientSessionResult::OutboundResponse(packet) => self.write(&packet.bytes).await?,
+                ClientSessionResult::RaisedEvent(event) => events.push(event),
+                ClientSessionResult::UnhandleableMessageReceived(_) => {}
+            }
+        }
+        Ok(events)
+    }
+
+    async fn result(
+        &mut self,
+        result: Result<ClientSessionResult, ClientSessionError>,
+    ) -> Result<(), Error> {
+        match result.map_err(|e| self.session_error(e))? {
+            ClientSessionResult::OutboundResponse(packet) => self.write(&packet.bytes).await,
+            _ => Ok(()),
+        }
+    }
+
+    async fn publish(&mut self, message: Message) -> Result<(), Error> {
+        let result = match message {
+            Message::Metadata(metadata) => self.session.publish_metadata(&metadata),
+            Message::Video(at, data) => {
+                self.session
+                    .publish_video_data(data, RtmpTimestamp::new(at), false)
+            }
+            Message::Audio(at, data) => {
+                self.session
+                    .publish_audio_data(data, RtmpTimestamp::new(at), false)
+            }
+        };
+        self.result(result).await
+    }
+
+    /// Unpublishes, ends our side and waits (at most [`CLOSE`]) for the server to close,
+    /// so that it has read everything before the socket goes away.
+    async fn close(mut self) -> Result<(), Error> {
+        let results = self
+            .session
+            .stop_publishing()
+            .map_err(|e| self.session_error(e))?;
+        for result in results {
+            if let ClientSessionResult::OutboundResponse(packet) = result {
+                self.write(&packet.bytes).await?;
+            }
+        }
+        let _ = self.stream.shutdown().await;
+        let mut buf = vec![0u8; 4096];
+        let drained = tokio::time::timeout(CLOSE, async {
+            while let Ok(n) = self.stream.read(&mut buf).await {
+                if n == 0 {
+                    break;
+                }
+            }
+        })
+        .await;
+        if drained.is_err() {
+            tracing::warn!(
+                endpoint = %self.target.shown,
+                "the RTMP server did not close within {} s",
+                CLOSE.as_secs()
+            );
+        }
+        Ok(())
+    }
+
+    async fn read(&mut self, buf: &mut [u8], stage: &str) -> Result<usize, Error> {
+        let n = self
+            .stream
+            .read(buf)
+            .await
+            .map_err(|e| self.io_error("reading from the server", e))?;
+        if n == 0 {
+            return Err(self.closed(stage));
+        }
+        Ok(n)
+    }
+
+    async fn write(&mut self, data: &[u8]) -> Result<(), Error> {
+        use std::io::ErrorKind::{BrokenPipe, ConnectionAborted, ConnectionReset};
+        match tokio::time::timeout(STALL, self.stream.write_all(data)).await {
+            Ok(Err(e)) if matches!(e.kind(), BrokenPipe | ConnectionReset | ConnectionAborted) => {
+                Err(self.refused(format!("the server closed the connection ({e})")))
+            }
+            Ok(result) => result.map_err(|e| self.io_error("sending to the server", e)),
+            Err(_) => Err(Error::Timeout {
+                what: format!(
+                    "sending to {}: the server took nothing for {} s",
+                    self.target.shown,
+                    STALL.as_secs()
+                ),
+            }),
+        }
+    }
+
+    fn io_error(&self, what: &str, e: std::io::Error) -> Error {
+        Error::io(format!("{}: {what}", self.target.shown), e)
+    }
+
+    fn closed(&self, stage: &str) -> Error {
+        self.refused(format!("the server closed the connection {stage}"))
+    }
+
+    fn refused(&self, reason: String) -> Error {
+        Error::Output {
+            output: self.target.shown.clone(),
+            reason: self.target.masked(&reason),
+        }
+    }
+
+    fn session_error(&self, e: ClientSessionError) -> Error {
+        match e {
+            // The server's `_error` answer to `createStream`.
+            ClientSessionError::CreateStreamFailed => {
+                self.refused("the server refused to create a stream to publish on".into())
+            }
+            e => self.refused(format!("RTMP session: {e}")),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn milliseconds_round_to_nearest() {
+        assert_eq!(to_ms(1024, 48_000), 21);
+        assert_eq!(to_ms(2048, 48_000), 43);
+        assert_eq!(to_ms(-1024, 48_000), -21);
+        assert_eq!(to_ms(512, 12_800), 40);
+    }
+
+    #[test]
+    fn what_goes_out_and_what_is_a_misfit() {
+        let avc = Codec::H264 {
+            config: Bytes::from_static(&[1]),
+        };
+        let aac = Codec::Aac {
+            config: Bytes::from_static(&[0x11, 0x90]),
+        };
+        let video = Track::video(avc.clone(), 90_000, 320, 240);
+        let audio = Track::audio(aac, 48_000, 2);
+        let s = select(&[video.clone(), audio.clone()], "rtmp://h/live?key=***").unwrap();
+        assert_eq!(s.metadata.video_codec_id, Some(7));
+        assert_eq!(s.metadata.audio_codec_id, Some(10));
+        let hevc = Track::video(
+            Codec::H265 {
+                config: Bytes::from_static(&[1]),
+            },
+            90_000,
+            320,
+            240,
+        );
+        let s = select(&[hevc], "x").unwrap();
+        assert_eq!(s.metadata.video_codec_id, Some(0x6876_6331));
+        let opus = Track::audio(
+            Codec::Opus {
+                head: Bytes::from_static(b"OpusHead"),
+            },
+            48_000,
+            2,
+        );
+        for (tracks, found) in [
+            (vec![video.clone(), opus], "track 1 is Opus audio"),
+            (
+                vec![video.clone(), video],
+                "track 1 is H.264 video is a second video track",
+            ),
+            (vec![], "the input has no track"),
+        ] {
+            let Err(Error::Misfit { found: f, .. }) = select(&tracks, "x") else {
+                panic!("{found}: no misfit");
+            };
+            assert_eq!(f, found);
+        }
+    }
+
+    #[test]
+    fn the_stored_form_gives_the_key_back() {
+        let url = SecretUrl::new("rtmp://h:1935/app/sub?key=k%3Fa%3D1%26b");
+        let target = Target::parse(&url).unwrap();
+        assert_eq!(
+            (&target.authority[..], &target.app[..], &target.key[..]),
+            ("h:1935", "app/sub", "k?a=1&b")
+        );
+        assert_eq!(target.shown, "rtmp://h:1935/app/sub?key=***");
+        assert_eq!(target.masked("bad name k?a=1&b"), "bad name ***");
+    }
+}
