@@ -45,7 +45,7 @@ pub(super) async fn publish(
                 None => break,
             },
             read = connection.stream.read(&mut buf) => {
-                let n = read.map_err(|e| connection.io_error("reading from the server", e))?;
+                let n = read.map_err(|e| connection.io_error("reading from the server", "while we published", e))?;
                 if n == 0 {
                     return Err(connection.closed("while we published"));
                 }
@@ -273,7 +273,7 @@ impl Connection {
             .stream
             .read(buf)
             .await
-            .map_err(|e| self.io_error("reading from the server", e))?;
+            .map_err(|e| self.io_error("reading from the server", stage, e))?;
         if n == 0 {
             return Err(self.closed(stage));
         }
@@ -281,12 +281,8 @@ impl Connection {
     }
 
     async fn write(&mut self, data: &[u8]) -> Result<(), Error> {
-        use std::io::ErrorKind::{BrokenPipe, ConnectionAborted, ConnectionReset};
         match tokio::time::timeout(STALL, self.stream.write_all(data)).await {
-            Ok(Err(e)) if matches!(e.kind(), BrokenPipe | ConnectionReset | ConnectionAborted) => {
-                Err(self.refused(format!("the server closed the connection ({e})")))
-            }
-            Ok(result) => result.map_err(|e| self.io_error("sending to the server", e)),
+            Ok(result) => result.map_err(|e| self.io_error("sending to the server", "", e)),
             Err(_) => Err(Error::Timeout {
                 what: format!(
                     "sending to {}: the server took nothing for {} s",
@@ -297,7 +293,17 @@ impl Connection {
         }
     }
 
-    fn io_error(&self, what: &str, e: std::io::Error) -> Error {
+    /// A socket error; a reset or broken pipe is the server closing (`stage` says when).
+    fn io_error(&self, what: &str, stage: &str, e: std::io::Error) -> Error {
+        use std::io::ErrorKind::{BrokenPipe, ConnectionAborted, ConnectionReset};
+        if matches!(e.kind(), BrokenPipe | ConnectionReset | ConnectionAborted) {
+            let stage = if stage.is_empty() {
+                String::new()
+            } else {
+                format!("{stage} ")
+            };
+            return self.refused(format!("the server closed the connection {stage}({e})"));
+        }
         Error::io(format!("{}: {what}", self.target.shown), e)
     }
 

@@ -379,8 +379,12 @@ impl Sink for RtmpSink {
 
     fn finish(mut self: Box<Self>) -> Result<Option<std::path::PathBuf>, Error> {
         self.tx = None;
+        // Once the sender has failed (its error was returned by a write), nothing more.
+        let sending = self.sender.is_some();
         self.sender_result()?;
-        tracing::info!(endpoint = %self.endpoint, "finished");
+        if sending {
+            tracing::info!(endpoint = %self.endpoint, "finished");
+        }
         Ok(None)
     }
 }
