@@ -10,6 +10,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use bytes::Bytes;
+use flv::{VideoCodec, VideoTag};
 use pipeline::{Direction, Endpoint, Pipeline, PipelineHandle};
 use test_support::ffprobe::{self, Value, num};
 use test_support::nginx_rtmp::NginxRtmp;
@@ -236,4 +238,150 @@ async fn nginx_refusing_the_app_or_the_publish_is_a_clear_error() {
             "{error}"
         );
     }
+}
+
+/// Plays `app/key` from an RTMP server at 127.0.0.1:`port` with rml_rtmp's client
+/// session (a player written by others); returns the video and the audio tags received
+/// until the server says the publisher left (nginx's `NetStream.Play.UnpublishNotify`)
+/// or 5 s pass without data. `ready` is sent once playing.
+fn rml_play(port: u16, app: &str, key: &str, ready: std::sync::mpsc::Sender<()>) -> Played {
+    use rml_rtmp::handshake::{Handshake, HandshakeProcessResult, PeerType};
+    use rml_rtmp::sessions::ClientSessionResult as Out;
+    use rml_rtmp::sessions::{ClientSession, ClientSessionConfig, ClientSessionEvent as Event};
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    let mut handshake = Handshake::new(PeerType::Client);
+    stream
+        .write_all(&handshake.generate_outbound_p0_and_p1().unwrap())
+        .unwrap();
+    let mut buf = vec![0u8; 64 * 1024];
+    let leftover = loop {
+        let n = stream.read(&mut buf).unwrap();
+        match handshake.process_bytes(&buf[..n]).unwrap() {
+            HandshakeProcessResult::InProgress { response_bytes } => {
+                stream.write_all(&response_bytes).unwrap();
+            }
+            HandshakeProcessResult::Completed {
+                response_bytes,
+                remaining_bytes,
+            } => {
+                stream.write_all(&response_bytes).unwrap();
+                break remaining_bytes;
+            }
+        }
+    };
+    let (mut session, _) = ClientSession::new(ClientSessionConfig::new()).unwrap();
+    let send = |stream: &mut std::net::TcpStream, out: Out| {
+        if let Out::OutboundResponse(packet) = out {
+            stream.write_all(&packet.bytes).unwrap();
+        }
+    };
+    let request = session.request_connection(app.to_owned()).unwrap();
+    send(&mut stream, request);
+    let mut tags = Played::default();
+    let mut input = leftover;
+    loop {
+        for out in session.handle_input(&input).unwrap() {
+            match out {
+                Out::RaisedEvent(Event::ConnectionRequestAccepted) => {
+                    let request = session.request_playback(key.to_owned()).unwrap();
+                    send(&mut stream, request);
+                }
+                Out::RaisedEvent(Event::PlaybackRequestAccepted) => {
+                    let _ = ready.send(());
+                }
+                Out::RaisedEvent(Event::VideoDataReceived { data, .. }) => tags.video.push(data),
+                Out::RaisedEvent(Event::AudioDataReceived { data, .. }) => tags.audio.push(data),
+                Out::RaisedEvent(Event::UnhandleableOnStatusCode { code })
+                    if code == "NetStream.Play.UnpublishNotify" =>
+                {
+                    return tags;
+                }
+                other => send(&mut stream, other),
+            }
+        }
+        match stream.read(&mut buf) {
+            Ok(n) if n > 0 => input = buf[..n].to_vec(),
+            _ => return tags,
+        }
+    }
+}
+
+/// What [`rml_play`] received.
+#[derive(Default)]
+struct Played {
+    video: Vec<Bytes>,
+    audio: Vec<Bytes>,
+}
+
+/// nginx-rtmp 1.2.2 predates Enhanced RTMP but relays its messages as they are, to a
+/// player there from the start, once `wait_key` is off (app `enhanced`; with its default
+/// `wait_key on` it takes the `IsExHeader` bit for part of the frame type, finds no key
+/// frame and relays no video at all). The player (rml_rtmp's) gets the `hvc1` sequence
+/// start and every frame with the source's key flag, composition time and size.
+#[tokio::test(flavor = "multi_thread")]
+async fn nginx_relays_enhanced_rtmp_h265_to_a_player() {
+    test_support::require_peer!("ffmpeg", "ffprobe", "nginx-rtmp");
+    let dir = test_support::temp_dir();
+    let src = source(dir.path(), "libx265");
+    let nginx = NginxRtmp::start();
+    let port = nginx.port();
+    let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+    let player = tokio::task::spawn_blocking(move || rml_play(port, "enhanced", "k", ready_tx));
+    tokio::task::spawn_blocking(move || ready_rx.recv_timeout(Duration::from_secs(5)))
+        .await
+        .unwrap()
+        .expect("the player did not get to play");
+    let publisher = spawn(src.to_str().unwrap(), &nginx.url("enhanced", "k"));
+    tokio::time::timeout(Duration::from_secs(15), publisher.wait())
+        .await
+        .unwrap()
+        .unwrap();
+    let played = tokio::time::timeout(Duration::from_secs(10), player)
+        .await
+        .unwrap()
+        .unwrap();
+    let video: Vec<VideoTag> = played
+        .video
+        .iter()
+        .map(|t| flv::video(t).unwrap())
+        .collect();
+    assert!(
+        matches!(
+            video.first(),
+            Some(VideoTag::SequenceHeader {
+                codec: VideoCodec::H265,
+                ..
+            })
+        ),
+        "first of {} video tags: {:?}",
+        video.len(),
+        video.first()
+    );
+    let frames: Vec<(bool, i32, usize)> = video
+        .iter()
+        .filter_map(|t| match t {
+            VideoTag::Frame {
+                keyframe,
+                composition_time,
+                data,
+                ..
+            } => Some((*keyframe, *composition_time, data.len())),
+            _ => None,
+        })
+        .collect();
+    let expected: Vec<(bool, i32, usize)> = rows(&src, "v:0")
+        .iter()
+        .map(|&(pts, dts, size, key)| (key, (pts - dts) as i32, size as usize))
+        .collect();
+    assert_eq!(frames, expected, "(key, composition time, size) per frame");
+    let aac_frames = played
+        .audio
+        .iter()
+        .filter(|t| matches!(flv::audio(t), Ok(flv::AudioTag::AacFrame(_))))
+        .count();
+    assert_eq!(aac_frames, rows(&src, "a:0").len(), "AAC frames");
 }

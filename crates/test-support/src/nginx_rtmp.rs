@@ -7,7 +7,10 @@
 //! Applications: `live` (`live on; record off;`, and `publish_notify on;` so that a
 //! player such as `ffmpeg -i rtmp://…` is told when the publisher leaves and ends) and
 //! `private`, which refuses every publisher (`deny publish all;`, after accepting the
-//! `publish` command: nginx-rtmp checks access once publishing has started, then closes).
+//! `publish` command: nginx-rtmp checks access once publishing has started, then closes),
+//! and `enhanced`, `live` with `wait_key off;`: nginx-rtmp 1.2.2 reads the frame type of
+//! an Enhanced RTMP video tag with its `IsExHeader` bit (9 for a key frame), so under its
+//! default `wait_key on` no frame ever starts a player's video.
 
 use std::net::{Ipv4Addr, TcpStream};
 use std::process::{Command, Stdio};
@@ -45,6 +48,7 @@ rtmp {{
         listen 127.0.0.1:{port};
         application live {{ live on; record off; publish_notify on; }}
         application private {{ live on; record off; deny publish all; }}
+        application enhanced {{ live on; record off; publish_notify on; wait_key off; }}
     }}
 }}
 ",
