@@ -14,7 +14,6 @@ use rml_rtmp::time::RtmpTimestamp;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
-use tokio::task::JoinHandle;
 
 use super::{Message, Target};
 use crate::Error;
@@ -26,17 +25,10 @@ const STALL: Duration = Duration::from_secs(20);
 /// How long the server may take to close once we have unpublished and ended our side.
 const CLOSE: Duration = Duration::from_secs(5);
 
-/// Waits for the connection, then publishes the messages as they come (answering what
+/// Connects, then publishes the messages as they come (answering what
 /// the server sends meanwhile); when the queue ends, unpublishes and closes.
-pub(super) async fn publish(
-    connection: JoinHandle<Result<Connection, Error>>,
-    mut rx: mpsc::Receiver<Message>,
-    endpoint: String,
-) -> Result<(), Error> {
-    let mut connection = connection.await.map_err(|e| Error::Output {
-        output: endpoint,
-        reason: format!("connection task failed: {e}"),
-    })??;
+pub(super) async fn publish(target: Target, mut rx: mpsc::Receiver<Message>) -> Result<(), Error> {
+    let mut connection = Connection::open(target).await?;
     let mut buf = vec![0u8; 16 * 1024];
     loop {
         tokio::select! {

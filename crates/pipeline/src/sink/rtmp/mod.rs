@@ -10,9 +10,11 @@
 //! and the composition time (presentation − decode) in the tag. Another codec fails when
 //! the tracks are known, naming it.
 //!
-//! The connection starts with the pipeline (TCP, handshake, `connect` to the app,
-//! `createStream` and `publish` of the key, at most [`connection::CONNECT`] in all); messages wait for
-//! it in a bounded queue, so a slow server holds the input back. A refused connection, a
+//! The connection starts when the tracks are known and fit (TCP, handshake, `connect` to
+//! the app, `createStream` and `publish` of the key, at most [`connection::CONNECT`] in
+//! all), not with the pipeline: an input that takes long to come (a camera, a publisher
+//! into `rtmp-listen://`) would otherwise leave an idle publisher that servers drop.
+//! Messages wait for it in a bounded queue, so a slow server holds the input back. A refused connection, a
 //! server that refuses the app or the key, or one that closes while we publish fails the
 //! pipeline with one line naming the endpoint, whose key is masked everywhere
 //! (`rtmp://host:1935/live?key=***`). At the end the stream is unpublished
@@ -32,7 +34,7 @@ use tokio::task::JoinHandle;
 
 use crate::contract::{Sink, SinkFactory, describe};
 use crate::{Error, Packet};
-use connection::{Connection, publish};
+use connection::publish;
 
 /// What an RTMP output takes, for misfit messages.
 const TAKES: &str = "one H.264 or H.265 video track and one AAC or MP3 audio track";
@@ -45,12 +47,7 @@ pub(crate) fn factory(url: &SecretUrl) -> Result<Box<dyn SinkFactory>, Error> {
         output: url.to_string(),
         reason: format!("needs a tokio runtime: {e}"),
     })?;
-    let pending = Some(runtime.spawn(Connection::open(target.clone())));
-    Ok(Box::new(RtmpFactory {
-        target,
-        runtime,
-        pending,
-    }))
+    Ok(Box::new(RtmpFactory { target, runtime }))
 }
 
 /// Where to publish: the parts of the endpoint's stored form
@@ -93,16 +90,6 @@ impl Target {
 struct RtmpFactory {
     target: Target,
     runtime: Handle,
-    /// The connection started with the pipeline, until the first output takes it.
-    pending: Option<JoinHandle<Result<Connection, Error>>>,
-}
-
-impl Drop for RtmpFactory {
-    fn drop(&mut self) {
-        if let Some(pending) = self.pending.take() {
-            pending.abort();
-        }
-    }
 }
 
 /// The video track that goes out.
@@ -207,15 +194,10 @@ impl SinkFactory for RtmpFactory {
 
     fn open(&mut self, tracks: &[Track], _wall: SystemTime) -> Result<Box<dyn Sink>, Error> {
         let selection = select(tracks, &self.target.shown)?;
-        // After a discontinuity of the input, a new connection (the last one was closed).
-        let connection = match self.pending.take() {
-            Some(pending) => pending,
-            None => self.runtime.spawn(Connection::open(self.target.clone())),
-        };
+        // A connection per output: after a discontinuity of the input, a new one (the
+        // last one was closed).
         let (tx, rx) = mpsc::channel(QUEUE);
-        let sender = self
-            .runtime
-            .spawn(publish(connection, rx, self.target.shown.clone()));
+        let sender = self.runtime.spawn(publish(self.target.clone(), rx));
         let mut sink = RtmpSink {
             tx: Some(tx),
             sender: Some(sender),
