@@ -3,7 +3,8 @@
 //! - `rtmp_ingest`: rml_rtmp's server session (chunk streams, AMF0 commands) fed the
 //!   bytes in slices (the first byte picks the slice size), every request accepted as
 //!   the pipeline's source does, and every video and audio message read by the `flv`
-//!   crate (tags with lying sizes included). The corpus holds a real ffmpeg 5.1 publish
+//!   crate (tags with lying sizes included), then written back by the crate's writer and
+//!   read again: the same tag. The corpus holds a real ffmpeg 5.1 publish
 //!   (H.264 + AAC) captured after the handshake.
 
 use bytes::Bytes;
@@ -53,11 +54,29 @@ pub fn rtmp_ingest(data: &[u8]) {
 }
 
 fn tags(data: &Bytes) {
-    if let Ok(flv::VideoTag::SequenceHeader { config, .. }) = flv::video(data) {
-        let _ = mpeg_ts::nal::avc_parameter_sets(&config);
-        let _ = mpeg_ts::nal::hevc_parameter_sets(&config);
+    if let Ok(tag) = flv::video(data) {
+        // What the writer makes of a tag read reads back as that tag.
+        if let Ok(written) = flv::write_video(&tag) {
+            assert_eq!(
+                flv::video(&written).ok(),
+                Some(tag.clone()),
+                "video round trip"
+            );
+        }
+        if let flv::VideoTag::SequenceHeader { config, .. } = tag {
+            let _ = mpeg_ts::nal::avc_parameter_sets(&config);
+            let _ = mpeg_ts::nal::hevc_parameter_sets(&config);
+        }
     }
-    if let Ok(flv::AudioTag::AacConfig(config)) = flv::audio(data) {
-        let _ = flv::aac_rate_channels(&config);
+    if let Ok(tag) = flv::audio(data) {
+        let written = flv::write_audio(&tag);
+        assert_eq!(
+            flv::audio(&written).ok(),
+            Some(tag.clone()),
+            "audio round trip"
+        );
+        if let flv::AudioTag::AacConfig(config) = tag {
+            let _ = flv::aac_rate_channels(&config);
+        }
     }
 }

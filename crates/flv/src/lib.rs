@@ -13,6 +13,11 @@
 //! Payloads are sliced from the tag's `Bytes`, never copied. Every length is checked: a
 //! short or lying tag is an [`Error`], never a panic.
 //!
+//! The writing side ([`write_video`], [`write_audio`], or [`video_header`] and
+//! [`audio_header`] for the header alone) turns the same [`VideoTag`]s and [`AudioTag`]s
+//! back into payloads: H.264 as classic FLV, H.265, AV1 and VP9 through Enhanced RTMP,
+//! AAC and MP3; what it writes reads back as the tag it was given.
+//!
 //! ```
 //! use bytes::Bytes;
 //! use flv::{VideoTag, VideoCodec};
@@ -28,10 +33,31 @@
 //! }
 //! # Ok::<(), flv::Error>(())
 //! ```
+//!
+//! ```
+//! use bytes::Bytes;
+//! use flv::{VideoTag, VideoCodec};
+//!
+//! // An H.265 frame through Enhanced RTMP: IsExHeader, frame type 2, CodedFrames, `hvc1`,
+//! // composition time 40.
+//! let frame = VideoTag::Frame {
+//!     codec: VideoCodec::H265,
+//!     keyframe: false,
+//!     composition_time: 40,
+//!     data: Bytes::from_static(&[0, 0, 0, 1, 2]),
+//! };
+//! let tag = flv::write_video(&frame)?;
+//! assert_eq!(&tag[..8], b"\xa1hvc1\x00\x00\x28");
+//! assert_eq!(flv::video(&tag)?, frame);
+//! # Ok::<(), flv::Error>(())
+//! ```
 
 use bytes::Bytes;
 
-/// Errors reading a tag.
+mod write;
+pub use write::{TagHeader, audio_header, video_header, write_audio, write_video};
+
+/// Errors reading or writing a tag.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
@@ -54,6 +80,20 @@ pub enum Error {
     /// An FLV sound format other than AAC (10) or MP3 (2).
     #[error("FLV sound format {0} (only 10, AAC, and 2, MP3)")]
     SoundFormat(u8),
+    /// Writing: a composition time the tag cannot carry (outside signed 24 bits, or not
+    /// zero for a codec whose frames have none: AV1, VP9).
+    #[error(
+        "composition time {time} ms cannot be written for {codec:?} (signed 24 bits, H.264 and H.265 only)"
+    )]
+    CompositionTime {
+        /// The codec.
+        codec: VideoCodec,
+        /// The composition time, in milliseconds.
+        time: i32,
+    },
+    /// Writing: a tag that has no one FLV form ([`VideoTag::Other`]).
+    #[error("{0} has no FLV form to write")]
+    NotWritable(&'static str),
 }
 
 /// Video codecs FLV and Enhanced RTMP carry.
@@ -115,7 +155,10 @@ pub enum VideoTag {
         data: Bytes,
     },
     /// The end of the sequence.
-    EndOfSequence,
+    EndOfSequence {
+        /// The codec (H.264 for classic FLV).
+        codec: VideoCodec,
+    },
     /// What carries no frame: command frames (frame type 5), metadata, packet types we
     /// leave alone.
     Other,
@@ -184,7 +227,7 @@ pub fn video(data: &Bytes) -> Result<VideoTag, Error> {
                 composition_time: 0,
                 data: data.slice(5..),
             },
-            2 => VideoTag::EndOfSequence,
+            2 => VideoTag::EndOfSequence { codec },
             _ => VideoTag::Other,
         });
     }
@@ -207,7 +250,9 @@ pub fn video(data: &Bytes) -> Result<VideoTag, Error> {
             composition_time: si24(&data[2..5]),
             data: data.slice(5..),
         },
-        2 => VideoTag::EndOfSequence,
+        2 => VideoTag::EndOfSequence {
+            codec: VideoCodec::H264,
+        },
         _ => VideoTag::Other,
     })
 }

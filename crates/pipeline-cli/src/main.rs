@@ -63,7 +63,8 @@ struct Cli {
     /// tcp-listen://addr:port (serve packets to network clients),
     /// whep-listen://[addr]:port/path (browsers watch by WHEP; player page at /path),
     /// icecast://source:password@host:port/mount (stream MP3 inputs in real time), a .ts
-    /// file, or srt://host:port / srt-listen://[addr]:port (MPEG-TS over SRT).
+    /// file, srt://host:port / srt-listen://[addr]:port (MPEG-TS over SRT), or
+    /// rtmp://host[:port]/app/key (publish H.264/H.265 + AAC/MP3 to an RTMP server).
     // One positional list, split here: clap ends a list of inputs at the first option
     // and then took the output for an unexpected argument (`in --token t out.mp4`).
     #[arg(required = true, num_args = 1.., value_name = "ENDPOINT")]

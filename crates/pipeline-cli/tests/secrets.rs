@@ -16,6 +16,7 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use test_support::icecast::{Icecast, IcecastOptions};
+use test_support::nginx_rtmp::NginxRtmp;
 use test_support::rtsp::{RtspAuth, RtspServer, RtspServerOptions};
 use test_support::{ChildGuard, require_peer};
 
@@ -463,6 +464,56 @@ fn icecast_refuses_the_password() {
     }
 }
 
+/// `rtmp://127.0.0.1:PORT/APP/QUERY`: the stream key is the query marker.
+fn rtmp_url(port: u16, app: &str) -> String {
+    format!("rtmp://127.0.0.1:{port}/{app}/{QUERY}")
+}
+
+/// `rtmp://` to a closed port, and to nginx-rtmp closing on an app it does not have
+/// (`nope`) and on a publisher its access rules deny (`private`): one line naming the
+/// cause; then published to `live` (3 s of MP3) at trace level. The key is the secret.
+#[test]
+fn rtmp_refused_and_published() {
+    let mp3 = test_support::fixture("sine-44100-cbr128.mp3");
+    let mp3 = mp3.to_str().unwrap();
+    let mut cases = vec![(
+        rtmp_url(test_support::free_port(), "live"),
+        "Connection refused",
+    )];
+    let server = test_support::peers_present("rtmp", &["nginx-rtmp"]).then(NginxRtmp::start);
+    if let Some(server) = &server {
+        cases.push((
+            rtmp_url(server.port(), "nope"),
+            "the server closed the connection",
+        ));
+        cases.push((
+            rtmp_url(server.port(), "private"),
+            "the server closed the connection",
+        ));
+    }
+    for ((url, cause), logs) in cases.iter().flat_map(|c| Logs::ALL.map(|l| (c, l))) {
+        let out = run_for(command(&[mp3, url.as_str()], logs), LIMIT);
+        let case = format!("rtmp {}, {logs:?}", masked(url, &markers()));
+        assert_fails_without_secrets(&case, &out, &markers());
+        let stderr = masked(&out.stderr, &markers());
+        assert!(
+            stderr.contains(cause),
+            "{case}: {cause:?} missing:\n{stderr}"
+        );
+    }
+    for logs in server
+        .as_ref()
+        .map_or(vec![], |_| vec![Logs::Trace, Logs::RustLogDebug])
+    {
+        let url = rtmp_url(server.as_ref().map_or(0, NginxRtmp::port), "live");
+        let out = run_for(command(&[mp3, &url], logs), LIMIT);
+        let case = format!("rtmp published, {logs:?}");
+        assert_no_secrets(&case, &out, &markers());
+        let stderr = masked(&out.stderr, &markers());
+        assert_eq!(out.code, Some(0), "{case}: stderr:\n{stderr}");
+    }
+}
+
 #[test]
 fn base64_is_rfc_4648() {
     assert_eq!(base64(b""), "");
@@ -486,8 +537,11 @@ fn refused_endpoints_are_named_masked() {
     let http = format!("http://source:{USERINFO}@127.0.0.1:9/live?token={QUERY}");
     let ftp = format!("ftp://admin:{USERINFO}@127.0.0.1:9/x?password={QUERY}");
     let icecast = icecast_url(9, "live");
-    let cases: [(&str, Vec<&str>); 4] = [
+    let rtmp = rtmp_url(9, "live");
+    let cases: [(&str, Vec<&str>); 6] = [
         ("unsupported input", vec![&ftp, &out_file]),
+        ("rtmp:// as an input", vec![&rtmp, &out_file]),
+        ("RTSP input to an rtmp:// output", vec![&rtsp, &rtmp]),
         ("http:// output without --icecast", vec![mp3, &http]),
         ("RTSP input to an icecast output", vec![&rtsp, &icecast]),
         ("a playlist to an MP4 file", vec![&rtsp, &rtsp, &out_file]),
@@ -517,13 +571,17 @@ fn urls_that_do_not_parse_are_refused_masked() {
     let tcp_path = format!("tcp://u:{USERINFO}@127.0.0.1:9000/x?token={QUERY}");
     let icecast = format!("icecast://source:{USERINFO}@127.0.0.1:99999/live?token={QUERY}");
     let icecast_host = format!("icecast://source:{USERINFO}@[bad/live?token={QUERY}");
-    let cases: [(&str, Vec<&str>); 6] = [
+    let rtmp_port = format!("rtmp://127.0.0.1:99999/live/{QUERY}");
+    let rtmps = format!("rtmps://127.0.0.1:443/live/{QUERY}?sig={QUERY}");
+    let cases: [(&str, Vec<&str>); 8] = [
         ("rtsp:// with an invalid port", vec![&bad_port, &out_file]),
         ("rtsps://", vec![&rtsps, &out_file]),
         ("tcp:// with an invalid port", vec![&tcp, &out_file]),
         ("tcp:// with a path", vec![&tcp_path, &out_file]),
         ("icecast:// with an invalid port", vec![mp3, &icecast]),
         ("icecast:// with a bad host", vec![mp3, &icecast_host]),
+        ("rtmp:// with an invalid port", vec![mp3, &rtmp_port]),
+        ("rtmps:// (not taken)", vec![mp3, &rtmps]),
     ];
     for (name, args) in cases {
         for logs in Logs::ALL {

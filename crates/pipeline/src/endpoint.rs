@@ -19,6 +19,7 @@
 //! | `*.ts` | MPEG-TS file | MPEG-TS file |
 //! | `srt://host:port[?streamid=…&passphrase=…&latency=MS]` | SRT caller, MPEG-TS inside | SRT caller, MPEG-TS inside |
 //! | `rtmp-listen://[addr]:port/app/key` | RTMP server taking one publisher of that app and stream key (default address 127.0.0.1; the key is masked) | — |
+//! | `rtmp://host[:port]/app/key` | — | RTMP client publishing to a server (nginx-rtmp, YouTube, Twitch; default port 1935; the key is masked) |
 //! | `srt-listen://[addr]:port[?passphrase=…&latency=MS]` | SRT listener (one caller; default address 127.0.0.1) | SRT listener (waits for one caller) |
 //!
 //! Anything else is [`Error::UnsupportedEndpoint`], naming the string and the direction.
@@ -100,6 +101,10 @@ pub enum Endpoint {
     /// `rtmp-listen://addr:port/app?key=KEY` so that the key is masked like a secret query
     /// parameter.
     RtmpListen(SecretUrl),
+    /// RTMP client publishing to a server (output), stored as
+    /// `rtmp://host:port/app?key=KEY` (the key percent-encoded) so that the key is masked
+    /// like a secret query parameter.
+    Rtmp(SecretUrl),
     /// SRT listener with MPEG-TS inside, `srt-listen://[addr]:port?…` (input and output).
     SrtListen(SecretUrl),
     /// WHEP server for browsers, `whep-listen://[addr]:port/path` (output): the
@@ -149,6 +154,19 @@ impl Endpoint {
                     crate::srt::Mode::Caller => Endpoint::Srt(config.url),
                     crate::srt::Mode::Listener => Endpoint::SrtListen(config.url),
                 }
+            }
+            (Some("rtmp"), Output) => {
+                Endpoint::Rtmp(rtmp_output(s).ok_or_else(|| Error::InvalidUrl {
+                    url: rtmp_shown(s),
+                    reason: "takes rtmp://host[:port]/app/key".into(),
+                })?)
+            }
+            // The last path segment is a stream key: never shown.
+            (Some("rtmp" | "rtmps"), _) => {
+                return Err(Error::UnsupportedEndpoint {
+                    endpoint: rtmp_shown(s),
+                    direction,
+                });
             }
             (Some("rtmp-listen"), Input) => {
                 Endpoint::RtmpListen(rtmp_listen(s).ok_or_else(|| Error::InvalidUrl {
@@ -208,6 +226,44 @@ fn rtmp_listen(url: &str) -> Option<SecretUrl> {
         .then(|| SecretUrl::new(format!("rtmp-listen://{host}:{port}/{app}?key={key}")))
 }
 
+/// `rtmp://host[:port]/app/key` → `rtmp://host:port/app?key=KEY` (port 1935 by default,
+/// the key percent-encoded so that a key holding `?` or `&` stays one masked value).
+fn rtmp_output(url: &str) -> Option<SecretUrl> {
+    let rest = &url[url.find("://")? + 3..];
+    let (authority, path) = rest.split_once('/')?;
+    let (app, key) = path.rsplit_once('/')?;
+    let (host, port) = match authority.rsplit_once(':') {
+        // A port, after a host name, an IPv4 address or a bracketed IPv6 address.
+        Some((host, port)) if !host.contains(':') || host.ends_with(']') => {
+            (host, port.parse::<u16>().ok()?)
+        }
+        _ if !authority.contains(':') || authority.ends_with(']') => (authority, 1935),
+        _ => return None,
+    };
+    if host.is_empty() || host.contains(['@', '?', '#']) || app.is_empty() || key.is_empty() {
+        return None;
+    }
+    let key = percent_encoding::utf8_percent_encode(key, percent_encoding::NON_ALPHANUMERIC);
+    Some(SecretUrl::new(format!(
+        "rtmp://{host}:{port}/{app}?key={key}"
+    )))
+}
+
+/// An `rtmp://` string as shown when it cannot be used: its last path segment (the
+/// stream key) and what follows masked.
+fn rtmp_shown(url: &str) -> String {
+    let start = url.find("://").map_or(0, |i| i + 3);
+    match url[start..].find('/') {
+        Some(slash) => {
+            let path = &url[start + slash..];
+            let cut = path.find(['?', '#']).unwrap_or(path.len());
+            let last = path[..cut].rfind('/').unwrap_or(0);
+            format!("{}{}/***", &url[..start + slash], &path[..last])
+        }
+        None => redact(url),
+    }
+}
+
 /// `scheme://host:port[/]` → `host:port` (no path allowed).
 fn host_port(url: &str) -> Option<String> {
     let rest = &url[url.find("://")? + 3..];
@@ -261,6 +317,7 @@ impl fmt::Display for Endpoint {
             | Endpoint::Icecast(url)
             | Endpoint::Srt(url)
             | Endpoint::RtmpListen(url)
+            | Endpoint::Rtmp(url)
             | Endpoint::SrtListen(url) => write!(f, "{url}"),
             Endpoint::Tcp(addr) => write!(f, "tcp://{addr}"),
             Endpoint::TcpListen(addr) => write!(f, "tcp-listen://{addr}"),
@@ -428,6 +485,46 @@ mod tests {
             "rtsp://cam/x@y",
             "an @ in the path is not userinfo"
         );
+    }
+
+    #[test]
+    fn rtmp_output_keys_are_stored_masked() {
+        for (given, stored, shown) in [
+            (
+                "rtmp://127.0.0.1/live/k3y",
+                "rtmp://127.0.0.1:1935/live?key=k3y",
+                "rtmp://127.0.0.1:1935/live?key=***",
+            ),
+            (
+                "rtmp://a.example:1936/app/sub/k3y?s=1&t=2",
+                "rtmp://a.example:1936/app/sub?key=k3y%3Fs%3D1%26t%3D2",
+                "rtmp://a.example:1936/app/sub?key=***",
+            ),
+            (
+                "rtmp://[::1]:2000/live/k3y",
+                "rtmp://[::1]:2000/live?key=k3y",
+                "rtmp://[::1]:2000/live?key=***",
+            ),
+        ] {
+            let Endpoint::Rtmp(url) = Endpoint::parse(given, Output).unwrap() else {
+                panic!("{given} is not an RTMP output");
+            };
+            assert_eq!(url.expose(), stored);
+            let e = Endpoint::Rtmp(url);
+            assert_eq!(e.to_string(), shown);
+            assert!(!format!("{e:?}").contains("k3y"));
+        }
+        for (given, direction) in [
+            ("rtmp://h/live/k3y", Input),
+            ("rtmps://h/live/k3y?x=1", Output),
+            ("rtmp://h:port/live/k3y", Output),
+            ("rtmp://h/k3y", Output),
+            ("rtmp://:1935/live/k3y", Output),
+        ] {
+            let error = Endpoint::parse(given, direction).unwrap_err().to_string();
+            assert!(!error.contains("k3y"), "{error}");
+            assert!(error.contains("/***"), "{error}");
+        }
     }
 
     proptest::proptest! {

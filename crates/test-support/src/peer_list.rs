@@ -92,6 +92,13 @@ pub const PEERS: &[PeerSpec] = &[
         source: Source::Apt(&["icecast2"]),
     },
     PeerSpec {
+        // nginx with the RTMP module (nginx-rtmp 1.2.2): the server RTMP outputs publish
+        // to (`test_support::nginx_rtmp`). The module's package pulls nginx in.
+        name: "nginx-rtmp",
+        check: Check::File("/usr/lib/nginx/modules/ngx_rtmp_module.so"),
+        source: Source::Apt(&["nginx", "libnginx-mod-rtmp"]),
+    },
+    PeerSpec {
         name: "openssl",
         check: Check::Program("openssl", "version"),
         source: Source::Apt(&["openssl"]),

@@ -11,6 +11,7 @@ mod mp3;
 mod mp4;
 mod ogg;
 mod raw;
+mod rtmp;
 mod samples;
 mod stdout;
 mod stream_file;
@@ -91,6 +92,10 @@ pub(crate) fn factory(output: &Endpoint, options: &Options) -> Result<Box<dyn Si
         Endpoint::Srt(url) | Endpoint::SrtListen(url) => {
             no_rotation("an SRT output (a live stream)")?;
             ts::srt::factory(url)?
+        }
+        Endpoint::Rtmp(url) => {
+            no_rotation("an RTMP output (a live stream)")?;
+            rtmp::factory(url)?
         }
         Endpoint::RawOutput(raw) => {
             no_rotation("a raw output")?;

@@ -22,13 +22,14 @@ use crate::contract::InputEvent;
 use crate::{Endpoint, Error, Options, Track};
 
 /// The options for a pipeline into `output`: a live output that sends packets on as they
-/// come (`tcp-listen://`) gets a file at its media pace, as its clients expect from a live
-/// stream (issue 15: pacing on by default for live outputs). Icecast paces in its own sink
+/// come (`tcp-listen://`, `srt://`, `srt-listen://`, `rtmp://`) gets a file at its media
+/// pace, as its clients expect from a live stream (issue 15: pacing on by default for
+/// live outputs). Icecast paces in its own sink
 /// (icecast-source, by sample count) and file outputs take a file as fast as it reads.
 pub(crate) fn for_output(output: &Endpoint, mut options: Options) -> Options {
     if matches!(
         output,
-        Endpoint::TcpListen(_) | Endpoint::Srt(_) | Endpoint::SrtListen(_)
+        Endpoint::TcpListen(_) | Endpoint::Srt(_) | Endpoint::SrtListen(_) | Endpoint::Rtmp(_)
     ) {
         options.realtime = true;
     }
