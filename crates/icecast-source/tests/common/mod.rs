@@ -1,6 +1,6 @@
 //! What the format tests share: songs made by ffmpeg, a radio played against icecast2 with
 //! a listener, and ffmpeg/`ogg`-crate readings of what the listener got.
-#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+#![allow(dead_code, unused_imports, clippy::unwrap_used, clippy::expect_used)]
 
 pub use std::io::{Cursor, Read, Write};
 pub use std::net::TcpStream;
