@@ -189,9 +189,15 @@ fn check_b_frame_file(file: &Path) -> Vec<(i64, i64, bool)> {
     mine
 }
 
+/// One B-frame comparison at a time: each runs five or six live x264/x265 encoders in the
+/// camera (its B-frame mounts are not shared) beside ffmpeg and ffprobe; two at once starved
+/// the encoders on two cores until a recording of 3 s of media held one second of frames.
+static ENCODER_HEAVY: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 /// Records `mount` with ffmpeg and, at the same time, with us into every output kind;
 /// checks each against ffmpeg's.
 async fn b_frames_like_ffmpeg(mount: &str, codec: &str, tcp_listen: bool) {
+    let _one_at_a_time = ENCODER_HEAVY.lock().await;
     let camera = RtspServer::start_default();
     let dir = test_support::temp_dir();
     let url = camera.url(mount);
