@@ -23,10 +23,13 @@
 mod bench;
 mod data;
 mod error;
+mod frames;
 mod icecast;
 mod options;
 mod raw;
+mod receive;
 mod run;
+mod stream_writer;
 
 use std::sync::OnceLock;
 
@@ -61,8 +64,11 @@ fn media_toolkit(module: &Bound<'_, PyModule>) -> PyResult<()> {
     error::register(module)?;
     run::register(module)?;
     raw::register(module)?;
+    frames::register(module)?;
     icecast::register(module)?;
     data::register(module)?;
+    receive::register(module)?;
+    stream_writer::register(module)?;
     module.add_function(wrap_pyfunction!(recover, module)?)?;
     module.add_function(wrap_pyfunction!(bench::_read_loop_in_rust, module)?)?;
     Ok(())
