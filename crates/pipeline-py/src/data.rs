@@ -14,6 +14,7 @@ use pyo3::pybacked::PyBackedBytes;
 use pyo3::types::PyDict;
 
 use crate::error::{PermanentError, TransientError};
+use crate::receive::StreamInfo as PyStreamInfo;
 use crate::runtime;
 use crate::stream_writer::{ByteStreamWriter, TextStreamWriter};
 
@@ -43,7 +44,8 @@ type WriterTask = tokio::task::JoinHandle<Result<(), data_stream::Error>>;
 /// "ws://host:port/path" (one binary WebSocket message per DataPacket). send_text() and
 /// send_bytes() send one whole stream each and return its header as a dict (id, topic,
 /// mime_type, total_length, attributes); stream_bytes() and stream_text() open writers
-/// to send chunk by chunk; close() flushes and closes the connection.
+/// to send chunk by chunk; close() flushes and closes the connection (after the writers
+/// still open are closed or collected).
 #[pyclass(module = "media_toolkit", frozen)]
 pub(crate) struct DataStreamSender {
     outgoing: Mutex<Option<Outgoing>>,
@@ -209,7 +211,8 @@ impl DataStreamSender {
             .detach(|| runtime.block_on(outgoing.stream_bytes(name, options)))
             .map_err(|e| to_py(&e))?;
         Ok(ByteStreamWriter {
-            inner: std::sync::Arc::new(writer),
+            info: PyStreamInfo::from(writer.info()),
+            inner: Mutex::new(Some(std::sync::Arc::new(writer))),
         })
     }
 
@@ -234,7 +237,8 @@ impl DataStreamSender {
             })
             .map_err(|e| to_py(&e))?;
         Ok(TextStreamWriter {
-            inner: std::sync::Arc::new(writer),
+            info: PyStreamInfo::from(writer.info()),
+            inner: Mutex::new(Some(std::sync::Arc::new(writer))),
         })
     }
 

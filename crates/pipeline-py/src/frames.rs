@@ -211,7 +211,11 @@ impl FrameOutput {
     ) -> PyResult<FrameOutput> {
         let pixel = match PixelFormat::from_name(pixel_format) {
             Some(p @ (PixelFormat::Rgb24 | PixelFormat::Rgba)) => p,
-            _ => return Err(PyValueError::new_err("pixel_format is \"rgb24\" or \"rgba\"")),
+            _ => {
+                return Err(PyValueError::new_err(
+                    "pixel_format is \"rgb24\" or \"rgba\"",
+                ));
+            }
         };
         let sample = SampleFormat::from_name(sample_format)
             .ok_or_else(|| PyValueError::new_err("sample_format is \"f32\" or \"s16\""))?;
@@ -219,7 +223,11 @@ impl FrameOutput {
         match (width, height) {
             (Some(w), Some(h)) => video_format = video_format.scaled(w, h),
             (None, None) => {}
-            _ => return Err(PyValueError::new_err("give both width and height, or neither")),
+            _ => {
+                return Err(PyValueError::new_err(
+                    "give both width and height, or neither",
+                ));
+            }
         }
         let mut audio_format = AudioFormat::new(sample);
         audio_format.rate = sample_rate;
@@ -246,7 +254,9 @@ impl FrameOutput {
                 }
                 reader.close();
             })
-            .map_err(|e| error::TransientError::new_err(format!("cannot start a decoder thread: {e}")))?;
+            .map_err(|e| {
+                error::TransientError::new_err(format!("cannot start a decoder thread: {e}"))
+            })?;
         let endpoint = endpoint_rx
             .recv()
             .map_err(|_| error::TransientError::new_err("the decoder thread stopped"))?;
@@ -372,14 +382,17 @@ impl FrameInput {
             tracks.push(EncodedTrack::Video(settings));
         }
         if let Some((rate, channels)) = audio {
-            let codec = EncodedAudio::from_name(audio_codec)
-                .ok_or_else(|| PyValueError::new_err("audio_codec is \"aac\", \"opus\" or \"mp3\""))?;
+            let codec = EncodedAudio::from_name(audio_codec).ok_or_else(|| {
+                PyValueError::new_err("audio_codec is \"aac\", \"opus\" or \"mp3\"")
+            })?;
             let mut settings = AudioEncoderSettings::new(codec, rate, channels);
             settings.bitrate = audio_bitrate;
             tracks.push(EncodedTrack::Audio(settings));
         }
         if tracks.is_empty() {
-            return Err(PyValueError::new_err("a FrameInput needs video=(width, height), audio=(sample_rate, channels) or both"));
+            return Err(PyValueError::new_err(
+                "a FrameInput needs video=(width, height), audio=(sample_rate, channels) or both",
+            ));
         }
         let audio_track = usize::from(video.is_some());
         let (tx, rx) = tokio::sync::mpsc::channel(4);
@@ -387,7 +400,9 @@ impl FrameInput {
         let thread = std::thread::Builder::new()
             .name("media-toolkit-encode".into())
             .spawn(move || encoder_thread(tracks, audio_track, capacity.max(1), endpoint_tx, rx))
-            .map_err(|e| error::TransientError::new_err(format!("cannot start an encoder thread: {e}")))?;
+            .map_err(|e| {
+                error::TransientError::new_err(format!("cannot start an encoder thread: {e}"))
+            })?;
         let endpoint = py
             .detach(move || endpoint_rx.recv())
             .map_err(|_| error::TransientError::new_err("the encoder thread stopped"))?
@@ -405,7 +420,11 @@ impl FrameInput {
     /// the input was closed; an encoding failure raises (at this or the next call).
     fn write(&self, py: Python<'_>, frame: &Bound<'_, PyAny>) -> PyResult<bool> {
         let command = self.command(py, frame)?;
-        let sender = self.commands.lock().unwrap_or_else(PoisonError::into_inner).clone();
+        let sender = self
+            .commands
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
         let Some(sender) = sender else {
             return Ok(false);
         };
@@ -449,8 +468,15 @@ impl FrameInput {
 
 impl FrameInput {
     fn finish(&self, py: Python<'_>) -> PyResult<()> {
-        self.commands.lock().unwrap_or_else(PoisonError::into_inner).take();
-        let thread = self.thread.lock().unwrap_or_else(PoisonError::into_inner).take();
+        self.commands
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        let thread = self
+            .thread
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
         let Some(thread) = thread else {
             return Ok(());
         };
@@ -469,7 +495,8 @@ impl FrameInput {
             let (width, height) = self
                 .video
                 .ok_or_else(|| PyTypeError::new_err("this FrameInput has no video track"))?;
-            let array = numpy.call_method1("ascontiguousarray", (video.payload.bind(py), "uint8"))?;
+            let array =
+                numpy.call_method1("ascontiguousarray", (video.payload.bind(py), "uint8"))?;
             let shape: Vec<usize> = array.getattr("shape")?.extract()?;
             if shape != [height as usize, width as usize, 3] {
                 return Err(PyValueError::new_err(format!(
@@ -478,9 +505,16 @@ impl FrameInput {
             }
             let data: PyBackedBytes = array.call_method0("tobytes")?.extract()?;
             let pts = video.pts.saturating_mul(90_000) / i64::from(video.timescale.max(1));
-            return raw_frames::VideoFrame::new(width, height, PixelFormat::Rgb24, Bytes::from_owner(data), pts, 90_000)
-                .map(Command::Video)
-                .ok_or_else(|| PyValueError::new_err("a video frame of the wrong size"));
+            return raw_frames::VideoFrame::new(
+                width,
+                height,
+                PixelFormat::Rgb24,
+                Bytes::from_owner(data),
+                pts,
+                90_000,
+            )
+            .map(Command::Video)
+            .ok_or_else(|| PyValueError::new_err("a video frame of the wrong size"));
         }
         if let Ok(audio) = frame.cast::<AudioFrame>() {
             let audio = audio.get();
@@ -495,11 +529,24 @@ impl FrameInput {
             let data: PyBackedBytes = array.call_method0("tobytes")?.extract()?;
             let rate = audio.sample_rate;
             let pts = audio.pts.saturating_mul(i64::from(rate)) / i64::from(audio.timescale.max(1));
-            return raw_frames::AudioFrame::new(Bytes::from_owner(data), rate, audio.channels, format, pts, rate.max(1))
-                .map(Command::Audio)
-                .ok_or_else(|| PyValueError::new_err("an audio frame needs sample_rate and channels > 0 and whole sample frames"));
+            return raw_frames::AudioFrame::new(
+                Bytes::from_owner(data),
+                rate,
+                audio.channels,
+                format,
+                pts,
+                rate.max(1),
+            )
+            .map(Command::Audio)
+            .ok_or_else(|| {
+                PyValueError::new_err(
+                    "an audio frame needs sample_rate and channels > 0 and whole sample frames",
+                )
+            });
         }
-        Err(PyTypeError::new_err("FrameInput.write takes a VideoFrame or an AudioFrame"))
+        Err(PyTypeError::new_err(
+            "FrameInput.write takes a VideoFrame or an AudioFrame",
+        ))
     }
 }
 
@@ -510,9 +557,17 @@ pub(crate) fn take_endpoint(
     direction: Direction,
 ) -> PyResult<Option<Endpoint>> {
     let (slot, name, fits) = if let Ok(input) = value.cast::<FrameInput>() {
-        (&input.get().endpoint, "FrameInput", direction == Direction::Input)
+        (
+            &input.get().endpoint,
+            "FrameInput",
+            direction == Direction::Input,
+        )
     } else if let Ok(output) = value.cast::<FrameOutput>() {
-        (&output.get().endpoint, "FrameOutput", direction == Direction::Output)
+        (
+            &output.get().endpoint,
+            "FrameOutput",
+            direction == Direction::Output,
+        )
     } else {
         return Ok(None);
     };

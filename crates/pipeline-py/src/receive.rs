@@ -177,7 +177,8 @@ impl ReaderCore {
 
     fn read_all(&self, py: Python<'_>, timeout: Option<f64>) -> PyResult<Vec<u8>> {
         let deadline = deadline(timeout)?;
-        let mut all = std::mem::take(&mut *self.partial.lock().unwrap_or_else(PoisonError::into_inner));
+        let mut all =
+            std::mem::take(&mut *self.partial.lock().unwrap_or_else(PoisonError::into_inner));
         while let Some(chunk) = self.next_chunk(py, deadline)? {
             all.extend_from_slice(&chunk);
         }
@@ -225,21 +226,35 @@ impl TextStreamReader {
         let deadline = deadline(timeout)?;
         loop {
             let Some(chunk) = self.core.next_chunk(py, deadline)? else {
-                let rest = std::mem::take(&mut *self.core.partial.lock().unwrap_or_else(PoisonError::into_inner));
+                let rest = std::mem::take(
+                    &mut *self
+                        .core
+                        .partial
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner),
+                );
                 return if rest.is_empty() {
                     Ok(None)
                 } else {
-                    Err(PermanentError::new_err("text stream ends inside a UTF-8 sequence"))
+                    Err(PermanentError::new_err(
+                        "text stream ends inside a UTF-8 sequence",
+                    ))
                 };
             };
-            let mut partial = self.core.partial.lock().unwrap_or_else(PoisonError::into_inner);
+            let mut partial = self
+                .core
+                .partial
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
             partial.extend_from_slice(&chunk);
             let valid = match std::str::from_utf8(&partial) {
                 Ok(_) => partial.len(),
                 // An incomplete sequence at the end waits for the next chunk.
                 Err(e) if e.error_len().is_none() => e.valid_up_to(),
                 Err(e) => {
-                    return Err(PermanentError::new_err(format!("text stream is not UTF-8: {e}")));
+                    return Err(PermanentError::new_err(format!(
+                        "text stream is not UTF-8: {e}"
+                    )));
                 }
             };
             if valid > 0 {
@@ -286,7 +301,11 @@ impl ByteStreamReader {
     /// Reads the rest of the stream into one bytes object; waits at most timeout
     /// seconds in all (TimeoutError), Ctrl-C raises KeyboardInterrupt.
     #[pyo3(signature = (timeout=None))]
-    fn read_all<'py>(&self, py: Python<'py>, timeout: Option<f64>) -> PyResult<Bound<'py, PyBytes>> {
+    fn read_all<'py>(
+        &self,
+        py: Python<'py>,
+        timeout: Option<f64>,
+    ) -> PyResult<Bound<'py, PyBytes>> {
         let all = self.core.read_all(py, timeout)?;
         Ok(PyBytes::new(py, &all))
     }
@@ -341,34 +360,60 @@ pub(crate) struct DataStreamReceiver {
 
 /// Listens on or connects to `url` and spawns the receiver on the connection; returns
 /// the local address (listening) or the peer's, and the task.
-async fn open(url: String, receiver: Receiver, limits: Limits) -> data_stream::Result<(String, ReceiverTask)> {
+async fn open(
+    url: String,
+    receiver: Receiver,
+    limits: Limits,
+) -> data_stream::Result<(String, ReceiverTask)> {
     use data_stream::transport::websocket;
     let io = |context: &'static str| move |e: std::io::Error| data_stream::Error::io(context, &e);
     if let Some(address) = url.strip_prefix("tcp-listen://") {
-        let listener = tokio::net::TcpListener::bind(address).await.map_err(io("listening for the data stream sender"))?;
-        let local = listener.local_addr().map_err(io("listening for the data stream sender"))?;
+        let listener = tokio::net::TcpListener::bind(address)
+            .await
+            .map_err(io("listening for the data stream sender"))?;
+        let local = listener
+            .local_addr()
+            .map_err(io("listening for the data stream sender"))?;
         let task = tokio::spawn(async move {
-            let (tcp, _) = listener.accept().await.map_err(io("accepting the data stream sender"))?;
+            let (tcp, _) = listener
+                .accept()
+                .await
+                .map_err(io("accepting the data stream sender"))?;
             receiver.run(tcp).await
         });
         Ok((local.to_string(), task))
     } else if let Some(address) = url.strip_prefix("ws-listen://") {
-        let listener = tokio::net::TcpListener::bind(address).await.map_err(io("listening for the data stream sender"))?;
-        let local = listener.local_addr().map_err(io("listening for the data stream sender"))?;
+        let listener = tokio::net::TcpListener::bind(address)
+            .await
+            .map_err(io("listening for the data stream sender"))?;
+        let local = listener
+            .local_addr()
+            .map_err(io("listening for the data stream sender"))?;
         let task = tokio::spawn(async move {
-            let (tcp, _) = listener.accept().await.map_err(io("accepting the data stream sender"))?;
+            let (tcp, _) = listener
+                .accept()
+                .await
+                .map_err(io("accepting the data stream sender"))?;
             let socket = websocket::accept(tcp, &limits).await?;
             receiver.run_websocket(socket).await
         });
         Ok((local.to_string(), task))
     } else if let Some(address) = url.strip_prefix("tcp://") {
-        let tcp = tokio::net::TcpStream::connect(address).await.map_err(io("connecting to the data stream sender"))?;
+        let tcp = tokio::net::TcpStream::connect(address)
+            .await
+            .map_err(io("connecting to the data stream sender"))?;
         let _ = tcp.set_nodelay(true);
-        Ok((address.to_owned(), tokio::spawn(async move { receiver.run(tcp).await })))
+        Ok((
+            address.to_owned(),
+            tokio::spawn(async move { receiver.run(tcp).await }),
+        ))
     } else if url.starts_with("ws://") || url.starts_with("wss://") {
         let socket = websocket::connect(&url, &limits).await?;
         let shown = url.split('/').nth(2).unwrap_or_default().to_owned();
-        Ok((shown, tokio::spawn(async move { receiver.run_websocket(socket).await })))
+        Ok((
+            shown,
+            tokio::spawn(async move { receiver.run_websocket(socket).await }),
+        ))
     } else {
         Err(data_stream::Error::io(
             "a data stream receiver URL is tcp-listen://host:port, ws-listen://host:port, tcp://host:port or ws://host:port/path",
@@ -423,7 +468,11 @@ impl DataStreamReceiver {
         match next_item(py, &self.incoming, deadline, "data stream")? {
             Some(reader) => {
                 let core = ReaderCore::new(reader);
-                let object = if core.info.lock().unwrap_or_else(PoisonError::into_inner).stream_type()
+                let object = if core
+                    .info
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .stream_type()
                     == data_stream::StreamType::Text
                 {
                     Py::new(py, TextStreamReader { core })?.into_any()
@@ -438,8 +487,16 @@ impl DataStreamReceiver {
 
     /// Stops receiving: the connection is closed, unread streams fail.
     fn close(&self) {
-        self.incoming.lock().unwrap_or_else(PoisonError::into_inner).take();
-        if let Some(task) = self.task.lock().unwrap_or_else(PoisonError::into_inner).take() {
+        self.incoming
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        if let Some(task) = self
+            .task
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take()
+        {
             task.abort();
         }
     }
@@ -470,7 +527,11 @@ impl DataStreamReceiver {
 impl DataStreamReceiver {
     /// The connection has ended: raises its error once, then None.
     fn finish(&self, py: Python<'_>) -> PyResult<Option<Py<PyAny>>> {
-        let task = self.task.lock().unwrap_or_else(PoisonError::into_inner).take();
+        let task = self
+            .task
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
         let Some(task) = task else {
             return Ok(None);
         };
@@ -479,7 +540,9 @@ impl DataStreamReceiver {
             Ok(Ok(())) => Ok(None),
             Ok(Err(e)) => Err(to_py(&e)),
             Err(e) if e.is_cancelled() => Ok(None),
-            Err(e) => Err(TransientError::new_err(format!("data stream receiver failed: {e}"))),
+            Err(e) => Err(TransientError::new_err(format!(
+                "data stream receiver failed: {e}"
+            ))),
         }
     }
 }

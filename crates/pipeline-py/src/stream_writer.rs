@@ -6,7 +6,7 @@
 //! is full.
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use bytes::Bytes;
 use pyo3::prelude::*;
@@ -15,6 +15,14 @@ use pyo3::pybacked::PyBackedBytes;
 use crate::data::to_py;
 use crate::receive::StreamInfo;
 use crate::runtime;
+
+/// The writer, or PermanentError once closed.
+fn writer<W>(slot: &Mutex<Option<Arc<W>>>) -> PyResult<Arc<W>> {
+    slot.lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .clone()
+        .ok_or_else(|| crate::error::PermanentError::new_err("this stream writer is closed"))
+}
 
 /// The trailer's reason when a `with` block is left by an exception.
 fn exit_reason(exc: &Bound<'_, pyo3::types::PyTuple>) -> String {
@@ -32,7 +40,10 @@ fn exit_reason(exc: &Bound<'_, pyo3::types::PyTuple>) -> String {
 /// block closes it (with the exception's text as reason, when one was raised).
 #[pyclass(module = "media_toolkit", frozen)]
 pub(crate) struct ByteStreamWriter {
-    pub(crate) inner: Arc<data_stream::ByteStreamWriter>,
+    /// Taken by close(): the writer's handle on the connection's queue goes with it, so
+    /// DataStreamSender.close() does not wait for this object to be collected.
+    pub(crate) inner: Mutex<Option<Arc<data_stream::ByteStreamWriter>>>,
+    pub(crate) info: StreamInfo,
 }
 
 #[pymethods]
@@ -40,14 +51,14 @@ impl ByteStreamWriter {
     /// The stream's header as sent (StreamInfo).
     #[getter]
     fn info(&self) -> StreamInfo {
-        StreamInfo::from(self.inner.info())
+        self.info.clone()
     }
 
     /// Sends data as the next chunk(s), waiting while the connection is busy. Writing
     /// more than an announced total_length, or after close(), raises PermanentError.
     fn write(&self, py: Python<'_>, data: PyBackedBytes) -> PyResult<()> {
         let runtime = runtime()?;
-        let writer = self.inner.clone();
+        let writer = writer(&self.inner)?;
         let data = Bytes::from_owner(data);
         py.detach(|| runtime.block_on(writer.write(data)))
             .map_err(|e| to_py(&e))
@@ -63,7 +74,11 @@ impl ByteStreamWriter {
         attributes: Option<HashMap<String, String>>,
     ) -> PyResult<StreamInfo> {
         let runtime = runtime()?;
-        let writer = self.inner.clone();
+        let writer = writer(&self.inner)?;
+        self.inner
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
         let info = py
             .detach(|| runtime.block_on(writer.close(&reason, attributes.unwrap_or_default())))
             .map_err(|e| to_py(&e))?;
@@ -76,7 +91,14 @@ impl ByteStreamWriter {
 
     #[pyo3(signature = (*exc))]
     fn __exit__(&self, py: Python<'_>, exc: &Bound<'_, pyo3::types::PyTuple>) -> PyResult<bool> {
-        self.close(py, exit_reason(exc), None)?;
+        let open = self
+            .inner
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .is_some();
+        if open {
+            self.close(py, exit_reason(exc), None)?;
+        }
         Ok(false)
     }
 }
@@ -86,7 +108,10 @@ impl ByteStreamWriter {
 /// StreamInfo. Leaving a `with` block closes it.
 #[pyclass(module = "media_toolkit", frozen)]
 pub(crate) struct TextStreamWriter {
-    pub(crate) inner: Arc<data_stream::TextStreamWriter>,
+    /// Taken by close(): the writer's handle on the connection's queue goes with it, so
+    /// DataStreamSender.close() does not wait for this object to be collected.
+    pub(crate) inner: Mutex<Option<Arc<data_stream::TextStreamWriter>>>,
+    pub(crate) info: StreamInfo,
 }
 
 #[pymethods]
@@ -94,13 +119,13 @@ impl TextStreamWriter {
     /// The stream's header as sent (StreamInfo).
     #[getter]
     fn info(&self) -> StreamInfo {
-        StreamInfo::from(self.inner.info())
+        self.info.clone()
     }
 
     /// Sends text as the next chunk(s), waiting while the connection is busy.
     fn write(&self, py: Python<'_>, text: String) -> PyResult<()> {
         let runtime = runtime()?;
-        let writer = self.inner.clone();
+        let writer = writer(&self.inner)?;
         py.detach(|| runtime.block_on(writer.write(text)))
             .map_err(|e| to_py(&e))
     }
@@ -114,7 +139,11 @@ impl TextStreamWriter {
         attributes: Option<HashMap<String, String>>,
     ) -> PyResult<StreamInfo> {
         let runtime = runtime()?;
-        let writer = self.inner.clone();
+        let writer = writer(&self.inner)?;
+        self.inner
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
         let info = py
             .detach(|| runtime.block_on(writer.close(&reason, attributes.unwrap_or_default())))
             .map_err(|e| to_py(&e))?;
@@ -127,7 +156,14 @@ impl TextStreamWriter {
 
     #[pyo3(signature = (*exc))]
     fn __exit__(&self, py: Python<'_>, exc: &Bound<'_, pyo3::types::PyTuple>) -> PyResult<bool> {
-        self.close(py, exit_reason(exc), None)?;
+        let open = self
+            .inner
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .is_some();
+        if open {
+            self.close(py, exit_reason(exc), None)?;
+        }
         Ok(false)
     }
 }
