@@ -56,8 +56,10 @@ fn runtime() -> PyResult<&'static tokio::runtime::Runtime> {
 ///
 /// Pipeline(input, output, **options) runs media from one endpoint to another, with the
 /// endpoint strings of the `pipeline` command line ("rtsp://…", "out.mp4", "hls/", "-",
-/// "icecast://…", "tcp-listen://…") or RawInput / RawOutput objects for packets from and
-/// to Python.
+/// "icecast://…", "tcp-listen://…"), RawInput / RawOutput objects for packets from and
+/// to Python, or FrameInput / FrameOutput objects for decoded frames as numpy arrays.
+/// DataStreamSender and DataStreamReceiver send and receive LiveKit-compatible data
+/// streams.
 #[pymodule]
 fn media_toolkit(module: &Bound<'_, PyModule>) -> PyResult<()> {
     module.add("__version__", env!("CARGO_PKG_VERSION"))?;
