@@ -33,7 +33,7 @@ Commands:
   peers                check the test peers; install the missing ones when root
   pytest               build the Python bindings (crates/pipeline-py) into target/python-venv
                        and run their pytest suite (a step of `test`)
-  pybench              the Python bindings' read-loop bench (optimized wheel): packets/s
+  pybench              the Python bindings' read-loop bench (optimized wheel): packets/s, 720p numpy frames/s
                        through RawOutput.read() from Python vs the same loop in Rust
   help                 this text
 ";

@@ -149,14 +149,21 @@ fn parse_counts(text: &str) -> Counts {
 }
 
 /// `cargo xtask pybench`: the wheel built optimized, then `benches/read_loop.py`
-/// (packets per second through `RawOutput.read()` beside the same loop in Rust).
+/// (packets per second through `RawOutput.read()` beside the same loop in Rust) and
+/// `benches/numpy_frames.py` (720p numpy frames per second through `FrameOutput`).
 pub(crate) fn bench() -> Result {
     let python = install(true)?;
-    let mut script = Command::new(&python);
-    script
-        .arg(root().join("crates/pipeline-py/benches/read_loop.py"))
-        .current_dir(root());
-    run("read-loop bench (crates/pipeline-py)", script)
+    for (step, script) in [
+        ("read-loop bench (crates/pipeline-py)", "read_loop.py"),
+        ("numpy-frames bench (crates/pipeline-py)", "numpy_frames.py"),
+    ] {
+        let mut command = Command::new(&python);
+        command
+            .arg(root().join("crates/pipeline-py/benches").join(script))
+            .current_dir(root());
+        run(step, command)?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -14,14 +14,16 @@ use pyo3::pybacked::PyBackedBytes;
 use pyo3::types::PyDict;
 
 use crate::error::{PermanentError, TransientError};
+use crate::receive::StreamInfo as PyStreamInfo;
 use crate::runtime;
+use crate::stream_writer::{ByteStreamWriter, TextStreamWriter};
 
 /// Frames queued between the senders and the transport.
 const QUEUE: usize = 64;
 
 /// The transport's failures (I/O, a closed connection, an inactive peer) may pass; a
 /// stream refused by the protocol's rules and limits will not.
-fn to_py(error: &data_stream::Error) -> PyErr {
+pub(crate) fn to_py(error: &data_stream::Error) -> PyErr {
     use data_stream::Error as E;
     match error {
         E::Io { kind, .. } if *kind != std::io::ErrorKind::InvalidInput => {
@@ -41,7 +43,9 @@ type WriterTask = tokio::task::JoinHandle<Result<(), data_stream::Error>>;
 /// DataStreamSender(url): url is "tcp://host:port" (length-prefixed DataPackets) or
 /// "ws://host:port/path" (one binary WebSocket message per DataPacket). send_text() and
 /// send_bytes() send one whole stream each and return its header as a dict (id, topic,
-/// mime_type, total_length, attributes); close() flushes and closes the connection.
+/// mime_type, total_length, attributes); stream_bytes() and stream_text() open writers
+/// to send chunk by chunk; close() flushes and closes the connection (after the writers
+/// still open are closed or collected).
 #[pyclass(module = "media_toolkit", frozen)]
 pub(crate) struct DataStreamSender {
     outgoing: Mutex<Option<Outgoing>>,
@@ -52,7 +56,7 @@ pub(crate) struct DataStreamSender {
 /// with the GIL taken for the call.
 // Default then fields: StreamOptions may become #[non_exhaustive] (no struct literal).
 #[allow(clippy::field_reassign_with_default)]
-fn options(
+pub(crate) fn options(
     topic: String,
     attributes: Option<HashMap<String, String>>,
     mime_type: Option<String>,
@@ -182,6 +186,60 @@ impl DataStreamSender {
             .detach(|| runtime.block_on(outgoing.send_bytes(name, data, options)))
             .map_err(|e| to_py(&e))?;
         header(py, &info)
+    }
+
+    /// Opens a byte stream named name to write chunk by chunk, as LiveKit's
+    /// stream_bytes(): returns a ByteStreamWriter (write(data), close()). total_length,
+    /// when given, is announced in the header and the writer refuses more.
+    #[pyo3(signature = (name, topic=String::new(), attributes=None, mime_type=None, total_length=None, on_progress=None))]
+    #[allow(clippy::too_many_arguments)]
+    fn stream_bytes(
+        &self,
+        py: Python<'_>,
+        name: String,
+        topic: String,
+        attributes: Option<HashMap<String, String>>,
+        mime_type: Option<String>,
+        total_length: Option<u64>,
+        on_progress: Option<Py<PyAny>>,
+    ) -> PyResult<ByteStreamWriter> {
+        let outgoing = self.outgoing()?;
+        let runtime = runtime()?;
+        let mut options = options(topic, attributes, mime_type, on_progress);
+        options.total_length = total_length;
+        let writer = py
+            .detach(|| runtime.block_on(outgoing.stream_bytes(name, options)))
+            .map_err(|e| to_py(&e))?;
+        Ok(ByteStreamWriter {
+            info: PyStreamInfo::from(writer.info()),
+            inner: Mutex::new(Some(std::sync::Arc::new(writer))),
+        })
+    }
+
+    /// Opens a text stream to write piece by piece, as LiveKit's stream_text(): returns a
+    /// TextStreamWriter (write(text), close()).
+    #[pyo3(signature = (topic=String::new(), attributes=None, total_length=None, on_progress=None))]
+    fn stream_text(
+        &self,
+        py: Python<'_>,
+        topic: String,
+        attributes: Option<HashMap<String, String>>,
+        total_length: Option<u64>,
+        on_progress: Option<Py<PyAny>>,
+    ) -> PyResult<TextStreamWriter> {
+        let outgoing = self.outgoing()?;
+        let runtime = runtime()?;
+        let mut options = options(topic, attributes, None, on_progress);
+        options.total_length = total_length;
+        let writer = py
+            .detach(|| {
+                runtime.block_on(outgoing.stream_text(data_stream::TextInfo::default(), options))
+            })
+            .map_err(|e| to_py(&e))?;
+        Ok(TextStreamWriter {
+            info: PyStreamInfo::from(writer.info()),
+            inner: Mutex::new(Some(std::sync::Arc::new(writer))),
+        })
     }
 
     /// Flushes what is queued and closes the connection (the peer sees the end).

@@ -23,10 +23,13 @@
 mod bench;
 mod data;
 mod error;
+mod frames;
 mod icecast;
 mod options;
 mod raw;
+mod receive;
 mod run;
+mod stream_writer;
 
 use std::sync::OnceLock;
 
@@ -53,16 +56,21 @@ fn runtime() -> PyResult<&'static tokio::runtime::Runtime> {
 ///
 /// Pipeline(input, output, **options) runs media from one endpoint to another, with the
 /// endpoint strings of the `pipeline` command line ("rtsp://…", "out.mp4", "hls/", "-",
-/// "icecast://…", "tcp-listen://…") or RawInput / RawOutput objects for packets from and
-/// to Python.
+/// "icecast://…", "tcp-listen://…"), RawInput / RawOutput objects for packets from and
+/// to Python, or FrameInput / FrameOutput objects for decoded frames as numpy arrays.
+/// DataStreamSender and DataStreamReceiver send and receive LiveKit-compatible data
+/// streams.
 #[pymodule]
 fn media_toolkit(module: &Bound<'_, PyModule>) -> PyResult<()> {
     module.add("__version__", env!("CARGO_PKG_VERSION"))?;
     error::register(module)?;
     run::register(module)?;
     raw::register(module)?;
+    frames::register(module)?;
     icecast::register(module)?;
     data::register(module)?;
+    receive::register(module)?;
+    stream_writer::register(module)?;
     module.add_function(wrap_pyfunction!(recover, module)?)?;
     module.add_function(wrap_pyfunction!(bench::_read_loop_in_rust, module)?)?;
     Ok(())

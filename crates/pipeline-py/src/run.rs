@@ -203,6 +203,9 @@ fn endpoint(value: &Bound<'_, PyAny>, direction: Direction) -> PyResult<Endpoint
     if let Some(endpoint) = raw::take_endpoint(value, direction)? {
         return Ok(endpoint);
     }
+    if let Some(endpoint) = crate::frames::take_endpoint(value, direction)? {
+        return Ok(endpoint);
+    }
     let text: String = match value.extract() {
         Ok(text) => text,
         Err(_) => {

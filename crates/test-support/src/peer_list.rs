@@ -182,6 +182,14 @@ pub const PEERS: &[PeerSpec] = &[
         check: Check::PythonModule("python3", "import pytest"),
         source: Source::Pip(&["pytest==9.2.0"]),
     },
+    // numpy, for the Python bindings' decoded frames (FrameOutput/FrameInput build and read
+    // numpy arrays). PyPI's, since PATH's python3 (which makes the tests' environment) is
+    // not Debian's and does not see python3-numpy.
+    PeerSpec {
+        name: "numpy",
+        check: Check::PythonModule("python3", "import numpy"),
+        source: Source::Pip(&["numpy==2.4.6"]),
+    },
     // LiveKit's npm protocol package, loaded by a page in Chromium for data-stream interop.
     // 1.52.1 (the `latest` tag) has data streams v2; 2.0.0 is deprecated and has not.
     PeerSpec {
