@@ -336,6 +336,21 @@ fn tls_with_a_self_signed_certificate_and_tls_ca() {
 /// Streams `songs` (made by ffmpeg with `codec`) as a playlist to `mount`; a listener
 /// records it. Returns the server's content type, the listener's body and the command's
 /// stderr.
+/// The source on `mount` in a `status-json.xsl` answer (one source is an object, several
+/// an array).
+fn source_of<'a>(status: &'a serde_json::Value, mount: &str) -> Option<&'a serde_json::Value> {
+    let sources = &status["icestats"]["source"];
+    let on_mount = |s: &&serde_json::Value| {
+        s["listenurl"]
+            .as_str()
+            .is_some_and(|url| url.ends_with(mount))
+    };
+    match sources {
+        serde_json::Value::Array(all) => all.iter().find(on_mount),
+        one => Some(one).filter(on_mount),
+    }
+}
+
 fn play_files(server: &Icecast, mount: &str, songs: &[&Path]) -> (String, Vec<u8>, String) {
     let url = url(server, "hackme").replace("/stream", mount);
     let child = pipeline()
@@ -346,9 +361,10 @@ fn play_files(server: &Icecast, mount: &str, songs: &[&Path]) -> (String, Vec<u8
         .spawn()
         .unwrap();
     let mut child = ChildGuard::new("pipeline", child);
-    let status = server.wait_for_status(|s| s["icestats"].get("source").is_some());
-    let content_type = status["icestats"]["source"]["server_type"]
-        .as_str()
+    // This mount's source: the server may still list the previous play's for a moment.
+    let status = server.wait_for_status(|s| source_of(s, mount).is_some());
+    let content_type = source_of(&status, mount)
+        .and_then(|source| source["server_type"].as_str())
         .unwrap_or_default()
         .to_owned();
     let mut listener = std::net::TcpStream::connect(("127.0.0.1", server.port())).unwrap();

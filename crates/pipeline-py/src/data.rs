@@ -14,27 +14,12 @@ use pyo3::pybacked::PyBackedBytes;
 use pyo3::types::PyDict;
 
 use crate::error::{PermanentError, TransientError};
-use crate::receive::StreamInfo as PyStreamInfo;
 use crate::runtime;
+use crate::stream_info::{StreamInfo as PyStreamInfo, to_py};
 use crate::stream_writer::{ByteStreamWriter, TextStreamWriter};
 
 /// Frames queued between the senders and the transport.
 const QUEUE: usize = 64;
-
-/// The transport's failures (I/O, a closed connection, an inactive peer) may pass; a
-/// stream refused by the protocol's rules and limits will not.
-pub(crate) fn to_py(error: &data_stream::Error) -> PyErr {
-    use data_stream::Error as E;
-    match error {
-        E::Io { kind, .. } if *kind != std::io::ErrorKind::InvalidInput => {
-            TransientError::new_err(error.to_string())
-        }
-        E::TransportClosed { .. } | E::InactivityTimeout { .. } | E::AbnormalEnd { .. } => {
-            TransientError::new_err(error.to_string())
-        }
-        _ => PermanentError::new_err(error.to_string()),
-    }
-}
 
 type WriterTask = tokio::task::JoinHandle<Result<(), data_stream::Error>>;
 

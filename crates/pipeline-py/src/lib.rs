@@ -29,6 +29,7 @@ mod options;
 mod raw;
 mod receive;
 mod run;
+mod stream_info;
 mod stream_writer;
 
 use std::sync::OnceLock;

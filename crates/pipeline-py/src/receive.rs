@@ -10,75 +10,23 @@
 //! `Limits`) and applies backpressure: a reader that does not read slows the sender down,
 //! and one that takes nothing for 30 s while its buffer is full is dropped.
 
-use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use data_stream::transport::{IncomingStreams, Receiver};
-use data_stream::{Limits, StreamKind, StreamReader};
+use data_stream::{Limits, StreamReader};
 use futures::stream::{Select, Stream, StreamExt};
 use pyo3::exceptions::{PyTimeoutError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 
-use crate::data::to_py;
 use crate::error::{PermanentError, TransientError};
 use crate::runtime;
+use crate::stream_info::{StreamInfo, to_py};
 
 /// How often a blocked wait lets Python handle signals (Ctrl-C).
 const SIGNAL_CHECK: Duration = Duration::from_millis(100);
-
-/// The header of a data stream (after a normal end, with the trailer's attributes merged
-/// in): id, topic, mime_type, total_length (None when not announced), attributes,
-/// timestamp_ms (creation, Unix ms), name (byte streams; None for text) and kind
-/// ("text" or "bytes").
-#[pyclass(module = "media_toolkit", frozen, get_all)]
-#[derive(Debug, Clone)]
-pub(crate) struct StreamInfo {
-    id: String,
-    topic: String,
-    mime_type: String,
-    total_length: Option<u64>,
-    attributes: HashMap<String, String>,
-    timestamp_ms: i64,
-    name: Option<String>,
-    kind: &'static str,
-}
-
-impl From<&data_stream::StreamInfo> for StreamInfo {
-    fn from(info: &data_stream::StreamInfo) -> Self {
-        let (kind, name) = match &info.kind {
-            StreamKind::Bytes { name } => ("bytes", Some(name.clone())),
-            _ => ("text", None),
-        };
-        StreamInfo {
-            id: info.id.clone(),
-            topic: info.topic.clone(),
-            mime_type: info.mime_type.clone(),
-            total_length: info.total_length,
-            attributes: info.attributes.clone(),
-            timestamp_ms: info.timestamp_ms,
-            name,
-            kind,
-        }
-    }
-}
-
-#[pymethods]
-impl StreamInfo {
-    fn __repr__(&self) -> String {
-        let name = self
-            .name
-            .as_ref()
-            .map(|n| format!(", name={n:?}"))
-            .unwrap_or_default();
-        format!(
-            "StreamInfo({} id={:?}, topic={:?}{name}, mime_type={:?}, total_length={:?})",
-            self.kind, self.id, self.topic, self.mime_type, self.total_length
-        )
-    }
-}
 
 /// When a wait of `timeout` seconds ends (None: never); a negative or NaN timeout is a
 /// `ValueError`.

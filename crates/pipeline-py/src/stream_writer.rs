@@ -12,9 +12,8 @@ use bytes::Bytes;
 use pyo3::prelude::*;
 use pyo3::pybacked::PyBackedBytes;
 
-use crate::data::to_py;
-use crate::receive::StreamInfo;
 use crate::runtime;
+use crate::stream_info::{StreamInfo, to_py};
 
 /// The writer, or PermanentError once closed.
 fn writer<W>(slot: &Mutex<Option<Arc<W>>>) -> PyResult<Arc<W>> {
