@@ -133,6 +133,10 @@ pub struct Options {
     /// Which tracks are decoded and encoded again (`codec` feature; without it, as
     /// `never`).
     pub transcoding: crate::transcoding::Transcoding,
+    /// The input is a file (set by the pipeline when it starts): what it presents before
+    /// its time zero (AAC priming, B-frame delay) is hidden by an edit list. A live source
+    /// has no such zero: its file starts at the first packet written.
+    pub(crate) file_input: bool,
 }
 
 impl Default for Options {
@@ -157,6 +161,7 @@ impl Default for Options {
             realtime: false,
             loop_input: false,
             transcoding: crate::transcoding::Transcoding::default(),
+            file_input: false,
         }
     }
 }

@@ -292,13 +292,7 @@ async fn through_tcp_listen(url: &str, dir: &Path) -> PathBuf {
     out
 }
 
-// Ignored in `cargo xtask test` since 2026-12-05: in three full CI runs of four on the
-// 2-core machine the plain MP4 held exactly 15 frames for 3 s of media (1 s of the 15 fps
-// camera), while the test alone passed 9 runs of 9 and its H.265 twin always passes. Not
-// understood yet (a camera stall at start, or 2 s of the file hidden by its edit list:
-// `nb_frames` against the packet count will tell); run it with `--ignored`.
 #[tokio::test(flavor = "multi_thread")]
-#[ignore = "fails in full CI runs only (15 frames in 3 s of media), under investigation"]
 async fn h264_b_frames_match_ffmpeg_in_mp4_fmp4_hls_and_tcp_listen() {
     let _turn = ONE_AT_A_TIME.lock().await;
     if !peers(

@@ -79,6 +79,7 @@ impl SinkFactory for FileFactory {
             writer,
             faststart: self.options.faststart,
             sync: self.options.fsync_policy() != bmff_writer::FsyncPolicy::Never,
+            file_input: self.options.file_input,
             tracks: tracks.to_vec(),
             timeline: Timeline::default(),
             started: false,
@@ -106,6 +107,8 @@ struct FileSink {
     faststart: bool,
     /// Sync the finished file before its rename (not under `FsyncPolicy::Never`).
     sync: bool,
+    /// The input is a file, whose time zero may lie after its first packets.
+    file_input: bool,
     tracks: Vec<Track>,
     timeline: Timeline,
     /// A packet was written (the time line's origin is known).
@@ -134,9 +137,11 @@ impl Sink for FileSink {
         };
         match &mut self.writer {
             FileWriter::Plain(w) => {
-                // What the input presents before its time zero (AAC priming) is hidden by
-                // an edit list, as ffmpeg does.
-                if first {
+                // What a file input presents before its time zero (AAC priming) is hidden by
+                // an edit list, as ffmpeg does. A live source's first packet is its file's
+                // start, whatever its decode time (a B-frame camera's first decode times lie
+                // before zero, and hiding them hid 2 s of a recording).
+                if first && self.file_input {
                     w.set_time_zero(self.timeline.zero());
                 }
                 w.push(sample).map_err(self.err())
