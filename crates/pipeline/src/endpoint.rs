@@ -198,6 +198,13 @@ impl Endpoint {
         Ok(endpoint)
     }
 
+    /// The input's timestamps have a meaningful zero, before which what it presents
+    /// (AAC priming, a B-frame delay) is to be hidden: a file's, and those of packets
+    /// written from code. A live source's zero is only where its clock started.
+    pub(crate) fn has_time_zero(&self) -> bool {
+        self.is_file_input() || matches!(self, Endpoint::RawInput(_))
+    }
+
     /// A file read as input (the durable copy of its media: a remux can run again).
     pub(crate) fn is_file_input(&self) -> bool {
         matches!(

@@ -133,10 +133,11 @@ pub struct Options {
     /// Which tracks are decoded and encoded again (`codec` feature; without it, as
     /// `never`).
     pub transcoding: crate::transcoding::Transcoding,
-    /// The input is a file (set by the pipeline when it starts): what it presents before
-    /// its time zero (AAC priming, B-frame delay) is hidden by an edit list. A live source
-    /// has no such zero: its file starts at the first packet written.
-    pub(crate) file_input: bool,
+    /// The input has a time zero (a file, packets from code; set by the pipeline when it
+    /// starts): what it presents before that zero (AAC priming, B-frame delay) is hidden
+    /// by an edit list. A live source has no such zero: its file starts at the first
+    /// packet written.
+    pub(crate) hide_before_zero: bool,
 }
 
 impl Default for Options {
@@ -161,7 +162,7 @@ impl Default for Options {
             realtime: false,
             loop_input: false,
             transcoding: crate::transcoding::Transcoding::default(),
-            file_input: false,
+            hide_before_zero: false,
         }
     }
 }

@@ -59,7 +59,7 @@ impl Pipeline {
         } = self;
         let mut options = source::pace::for_output(&output, options);
         options.fsync = Some(options.fsync_for(&input));
-        options.file_input = input.is_file_input();
+        options.hide_before_zero = input.has_time_zero();
         let queue = options.queue_for(&input);
         let (stop_tx, stop_rx) = watch::channel(false);
         let stop = Arc::new(stop_tx);

@@ -79,7 +79,7 @@ impl SinkFactory for FileFactory {
             writer,
             faststart: self.options.faststart,
             sync: self.options.fsync_policy() != bmff_writer::FsyncPolicy::Never,
-            file_input: self.options.file_input,
+            hide_before_zero: self.options.hide_before_zero,
             tracks: tracks.to_vec(),
             timeline: Timeline::default(),
             started: false,
@@ -107,8 +107,8 @@ struct FileSink {
     faststart: bool,
     /// Sync the finished file before its rename (not under `FsyncPolicy::Never`).
     sync: bool,
-    /// The input is a file, whose time zero may lie after its first packets.
-    file_input: bool,
+    /// The input has a time zero, which may lie after its first packets.
+    hide_before_zero: bool,
     tracks: Vec<Track>,
     timeline: Timeline,
     /// A packet was written (the time line's origin is known).
@@ -137,11 +137,11 @@ impl Sink for FileSink {
         };
         match &mut self.writer {
             FileWriter::Plain(w) => {
-                // What a file input presents before its time zero (AAC priming) is hidden by
+                // What a file (or code) presents before its time zero (AAC priming) is hidden by
                 // an edit list, as ffmpeg does. A live source's first packet is its file's
                 // start, whatever its decode time (a B-frame camera's first decode times lie
                 // before zero, and hiding them hid 2 s of a recording).
-                if first && self.file_input {
+                if first && self.hide_before_zero {
                     w.set_time_zero(self.timeline.zero());
                 }
                 w.push(sample).map_err(self.err())
@@ -212,5 +212,66 @@ impl Sink for FileSink {
         })?;
         tracing::info!(file = %self.path.display(), "finished");
         Ok(Some(self.path))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Codec;
+    use bytes::Bytes;
+
+    /// The `media_time` of the file's edit list (the ticks it hides), 0 without one.
+    fn hidden_ticks(file: &[u8]) -> i64 {
+        let Some(at) = file.windows(4).position(|w| w == b"elst") else {
+            return 0;
+        };
+        let body = &file[at + 4..];
+        let count = u32::from_be_bytes(body[4..8].try_into().unwrap()) as usize;
+        let (entry, last) = if body[0] == 1 {
+            (20, 8..16)
+        } else {
+            (12, 4..8)
+        };
+        let e = &body[8 + (count - 1) * entry..];
+        let bytes = &e[last];
+        if bytes.len() == 8 {
+            i64::from_be_bytes(bytes.try_into().unwrap())
+        } else {
+            i64::from(i32::from_be_bytes(bytes.try_into().unwrap()))
+        }
+    }
+
+    /// One second of MP3 frames whose decode times start 0.5 s before zero.
+    fn record(hide_before_zero: bool) -> Vec<u8> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("out.mp4");
+        let mut options = Options::default();
+        options.fsync = Some(bmff_writer::FsyncPolicy::Never);
+        options.hide_before_zero = hide_before_zero;
+        let mut factory = FileFactory {
+            names: FileNames::new(path.clone(), false),
+            options,
+        };
+        let tracks = [Track::audio(Codec::Mp3, 44_100, 2)];
+        let mut sink = factory.open(&tracks, SystemTime::now()).unwrap();
+        for i in 0..38 {
+            let dts = i * 1152 - 22_050;
+            let data = Bytes::from_static(&[0xff; 417]);
+            let packet = Packet::new(0, dts, true, data).with_duration(Some(1152));
+            sink.write(packet).unwrap();
+        }
+        assert_eq!(sink.finish().unwrap().as_deref(), Some(path.as_path()));
+        std::fs::read(path).unwrap()
+    }
+
+    #[test]
+    fn only_an_input_with_a_time_zero_hides_what_precedes_it() {
+        // A file (or code): the half second before zero is hidden, as ffmpeg hides
+        // priming.
+        assert_eq!(hidden_ticks(&record(true)), 22_050);
+        // A live source (a B-frame camera's first decode times lie before its clock's
+        // zero): everything written is shown.
+        assert_eq!(hidden_ticks(&record(false)), 0);
     }
 }

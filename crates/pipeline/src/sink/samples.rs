@@ -154,9 +154,10 @@ impl Timeline {
     }
 
     /// The input's time zero on this file's time line, when the file starts before it
-    /// (a file input's negative decode times: B-frame delay, AAC priming), as (ticks,
-    /// timescale); `None` otherwise (a live source, a later segment: the file starts at
-    /// its first packet).
+    /// (negative decode times: a B-frame delay, AAC priming), as (ticks, timescale);
+    /// `None` otherwise (a later segment: the file starts at its first packet). Only an
+    /// input with a real zero hides what precedes it (`Options::hide_before_zero`): a
+    /// live camera's first decode times may lie seconds before its clock's zero.
     pub(crate) fn zero(&self) -> Option<(i64, u32)> {
         let (t0, rate0) = self.origin?;
         (t0 < 0).then(|| (t0.checked_neg().unwrap_or(i64::MAX), rate0))
