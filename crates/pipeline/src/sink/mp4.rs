@@ -246,9 +246,11 @@ mod tests {
     fn record(hide_before_zero: bool) -> Vec<u8> {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("out.mp4");
-        let mut options = Options::default();
-        options.fsync = Some(bmff_writer::FsyncPolicy::Never);
-        options.hide_before_zero = hide_before_zero;
+        let options = Options {
+            fsync: Some(bmff_writer::FsyncPolicy::Never),
+            hide_before_zero,
+            ..Options::default()
+        };
         let mut factory = FileFactory {
             names: FileNames::new(path.clone(), false),
             options,
