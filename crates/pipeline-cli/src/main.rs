@@ -143,8 +143,10 @@ struct Cli {
     #[arg(long)]
     password: Option<String>,
     /// HLS playlist: rewritten live after each segment, or written once at the end.
-    #[arg(long, value_name = "live|vod", default_value = "live", value_parser = parse_hls)]
-    hls_mode: HlsMode,
+    /// Default: vod for a file input read at full speed, live otherwise (a live input, or
+    /// a file paced with --realtime or --loop).
+    #[arg(long, value_name = "live|vod", value_parser = parse_hls)]
+    hls_mode: Option<HlsMode>,
     /// tcp-listen://, tcp://, whep-listen:// and whip-listen://: shared token (a server
     /// refuses clients without it; required to serve on a non-loopback address).
     #[arg(long)]

@@ -66,11 +66,11 @@ fn apply(options: &mut Options, name: &str, value: &Bound<'_, PyAny>) -> PyResul
         "user" => options.rtsp.user = value.extract()?,
         "password" => options.rtsp.password = value.extract()?,
         "hls_mode" => {
-            options.hls = match value.extract::<String>()?.as_str() {
+            options.hls = Some(match value.extract::<String>()?.as_str() {
                 "live" => HlsMode::Live,
                 "vod" => HlsMode::Vod,
                 other => return Err(invalid(name, &format!("{other:?} (live or vod)"))),
-            }
+            })
         }
         "queue" => options.queue = value.extract()?,
         "burst" => options.burst = optional_seconds(name, value)?.filter(|d| !d.is_zero()),

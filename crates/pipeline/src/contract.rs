@@ -44,6 +44,9 @@ pub(crate) enum InputEvent {
     Loss(u64),
     /// The source ended: normally or with an error.
     End(Result<(), Error>),
+    /// Several events in order, sent at once by a file reader (see
+    /// `source::FileSender`): the recorder wakes once for them, not once per packet.
+    Batch(Vec<InputEvent>),
 }
 
 /// One output file or stream. Its methods run on the recorder's blocking thread, so a

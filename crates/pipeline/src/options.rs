@@ -96,8 +96,12 @@ pub struct Options {
     pub audio: bool,
     /// RTSP input settings.
     pub rtsp: RtspSettings,
-    /// HLS playlist mode.
-    pub hls: HlsMode,
+    /// HLS playlist mode. `None` (default): VOD for a file read at full speed (its media
+    /// is complete, and the playlist is written once rather than after each of its
+    /// segments, as fast as ffmpeg's `-hls_playlist_type vod` is not), live otherwise: a
+    /// live input, or a file paced in real time (`realtime`, `loop_input`), which
+    /// players follow.
+    pub hls: Option<HlsMode>,
     /// Packets that may wait between the source and the recorder (256): room for a live
     /// source while the recorder waits for the disk. A file input, which loses nothing
     /// by waiting, is read at most 32 packets ahead: a remux then holds ~1 MB of media
@@ -152,7 +156,7 @@ impl Default for Options {
             video: true,
             audio: true,
             rtsp: RtspSettings::default(),
-            hls: HlsMode::Live,
+            hls: None,
             queue: 256,
             remote: crate::remote::RemoteSettings::default(),
             icecast: IcecastSettings::default(),
@@ -177,11 +181,24 @@ impl Options {
         })
     }
 
-    /// Packets the source may read ahead of the recorder (see [`Options::queue`]).
+    /// The HLS playlist mode for `input` (see [`Options::hls`]).
+    pub(crate) fn hls_for(&self, input: &crate::Endpoint) -> HlsMode {
+        self.hls.unwrap_or(
+            if input.is_file_input() && !self.realtime && !self.loop_input {
+                HlsMode::Vod
+            } else {
+                HlsMode::Live
+            },
+        )
+    }
+
+    /// Messages that may wait between the source and the recorder (see
+    /// [`Options::queue`]): packets, or for a file input batches of
+    /// `FileSender::PACKETS` packets.
     pub(crate) fn queue_for(&self, input: &crate::Endpoint) -> usize {
         const FILE_READ_AHEAD: usize = 32;
         if input.is_file_input() {
-            self.queue.clamp(1, FILE_READ_AHEAD)
+            (self.queue.clamp(1, FILE_READ_AHEAD) / crate::source::FileSender::PACKETS).max(1)
         } else {
             self.queue.max(1)
         }

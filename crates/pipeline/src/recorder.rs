@@ -134,6 +134,13 @@ impl Recorder {
                 result?;
                 return Ok(Flow::Done);
             }
+            InputEvent::Batch(events) => {
+                for event in events {
+                    if matches!(self.handle(event)?, Flow::Done) {
+                        return Ok(Flow::Done);
+                    }
+                }
+            }
         }
         Ok(Flow::Continue)
     }

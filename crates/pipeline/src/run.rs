@@ -59,6 +59,7 @@ impl Pipeline {
         } = self;
         let mut options = source::pace::for_output(&output, options);
         options.fsync = Some(options.fsync_for(&input));
+        options.hls = Some(options.hls_for(&input));
         options.hide_before_zero = input.has_time_zero();
         let queue = options.queue_for(&input);
         let (stop_tx, stop_rx) = watch::channel(false);

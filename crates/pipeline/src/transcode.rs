@@ -163,6 +163,13 @@ impl Transcoder {
                 out.push(InputEvent::End(result));
                 Ok(out)
             }
+            InputEvent::Batch(events) => {
+                let mut out = Vec::new();
+                for event in events {
+                    out.extend(self.process(event, check)?);
+                }
+                Ok(out)
+            }
             other => Ok(vec![other]),
         }
     }

@@ -355,7 +355,7 @@ async fn mp3_to_vod_hls() {
     let output = Endpoint::parse(&format!("{}/", hls.display()), Direction::Output).unwrap();
     let options = {
         let mut options = Options::default();
-        options.hls = pipeline::HlsMode::Vod;
+        options.hls = Some(pipeline::HlsMode::Vod);
         options.fragment_duration = Duration::from_secs(1);
         options
     };

@@ -52,7 +52,7 @@ impl SinkFactory for HlsFactory {
         let dir = Playlist {
             dir: self.dir.clone(),
             name: self.playlist.clone(),
-            mode: self.options.hls,
+            mode: self.options.hls.unwrap_or_default(),
             inits: Vec::new(),
             segments: Vec::new(),
             fsync: FsyncSchedule::new(self.options.fsync_policy()),

@@ -14,6 +14,7 @@ use icecast_source::adts::{AdtsFrames, AdtsHeader};
 use tokio::sync::{mpsc, watch};
 
 use crate::contract::InputEvent;
+use crate::source::FileSender;
 use crate::{Codec, Error, Packet, Track};
 
 pub(crate) async fn run_file(
@@ -26,7 +27,7 @@ pub(crate) async fn run_file(
         // One read: ADTS files are small (about 60 MB for an hour at 128 kbit/s) and
         // every packet is then a slice of this buffer.
         let data = std::fs::read(&path).map_err(|e| Error::io(format!("reading {name}"), e))?;
-        read(&name, Bytes::from(data), &tx, &stop)
+        read(&name, Bytes::from(data), &mut FileSender::new(tx), &stop)
     })
     .await
     .map_err(|e| Error::Input {
@@ -38,7 +39,7 @@ pub(crate) async fn run_file(
 fn read(
     name: &str,
     data: Bytes,
-    tx: &mpsc::Sender<InputEvent>,
+    tx: &mut FileSender,
     stop: &watch::Receiver<bool>,
 ) -> Result<(), Error> {
     let invalid = |reason: String| Error::Input {
@@ -64,7 +65,7 @@ fn read(
                     u16::from(header.channels().unwrap_or(0)),
                 );
                 first = Some(header);
-                if tx.blocking_send(InputEvent::Tracks(vec![track])).is_err() {
+                if !tx.send(InputEvent::Tracks(vec![track])) {
                     return Ok(());
                 }
             }
@@ -88,10 +89,7 @@ fn read(
             .with_duration(Some(header.samples()));
         samples += i64::from(header.samples());
         offset += frame.data.len();
-        if tx
-            .blocking_send(InputEvent::Packet(packet, SystemTime::now()))
-            .is_err()
-        {
+        if !tx.send(InputEvent::Packet(packet, SystemTime::now())) {
             return Ok(()); // the recorder stopped (duration reached)
         }
     }

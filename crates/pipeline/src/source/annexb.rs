@@ -19,6 +19,7 @@ use elementary::{AnnexBReader, FrameTimes, ParameterSets, TimedUnit, VideoCodec}
 use tokio::sync::{mpsc, watch};
 
 use crate::contract::InputEvent;
+use crate::source::FileSender;
 use crate::{Codec, Error, Packet, Track};
 
 /// The clock of the packets' timestamps.
@@ -45,7 +46,7 @@ pub(crate) async fn run_file(
             name,
             codec,
             frame_rate,
-            tx: &tx,
+            tx: FileSender::new(tx),
             stop: &stop,
             sets: ParameterSets::default(),
             track: None,
@@ -65,7 +66,7 @@ struct Input<'a> {
     name: String,
     codec: VideoCodec,
     frame_rate: Option<f64>,
-    tx: &'a mpsc::Sender<InputEvent>,
+    tx: FileSender,
     stop: &'a watch::Receiver<bool>,
     sets: ParameterSets,
     /// The track once the parameter sets are complete.
@@ -143,7 +144,7 @@ impl Input<'_> {
                 Some(old) if old == track => return self.packet(timed),
                 Some(_) => InputEvent::TrackUpdated { index: 0, track },
             };
-            if self.tx.blocking_send(event).is_err() {
+            if !self.tx.send(event) {
                 return Ok(false);
             }
         }
@@ -179,10 +180,7 @@ impl Input<'_> {
             ))
         })?)
         .with_duration(Some(self.frame_duration));
-        Ok(self
-            .tx
-            .blocking_send(InputEvent::Packet(packet, SystemTime::now()))
-            .is_ok())
+        Ok(self.tx.send(InputEvent::Packet(packet, SystemTime::now())))
     }
 
     /// The track of the current parameter sets; fixes the frame duration the first time.

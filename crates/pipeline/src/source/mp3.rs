@@ -14,6 +14,7 @@ use tokio::sync::{mpsc, watch};
 
 use crate::Error;
 use crate::contract::InputEvent;
+use crate::source::FileSender;
 use crate::{Codec, Packet, Track};
 
 pub(crate) async fn run_file(
@@ -23,23 +24,30 @@ pub(crate) async fn run_file(
 ) -> Result<(), Error> {
     let name = path.display().to_string();
     let file = std::fs::File::open(&path).map_err(|e| Error::io(format!("opening {name}"), e))?;
-    blocking(name, file, tx, stop).await
+    blocking(name, file, FileSender::new(tx), stop).await
 }
 
 pub(crate) async fn run_stdin(
     tx: mpsc::Sender<InputEvent>,
     stop: watch::Receiver<bool>,
 ) -> Result<(), Error> {
-    blocking("stdin".into(), std::io::stdin(), tx, stop).await
+    // A pipe may be live: each frame goes at once.
+    blocking(
+        "stdin".into(),
+        std::io::stdin(),
+        FileSender::unbatched(tx),
+        stop,
+    )
+    .await
 }
 
 async fn blocking<R: Read + Send + 'static>(
     name: String,
     reader: R,
-    tx: mpsc::Sender<InputEvent>,
+    mut tx: FileSender,
     stop: watch::Receiver<bool>,
 ) -> Result<(), Error> {
-    tokio::task::spawn_blocking(move || read(&name, reader, &tx, &stop))
+    tokio::task::spawn_blocking(move || read(&name, reader, &mut tx, &stop))
         .await
         .map_err(|e| Error::Input {
             input: "MP3".into(),
@@ -50,7 +58,7 @@ async fn blocking<R: Read + Send + 'static>(
 fn read<R: Read>(
     name: &str,
     reader: R,
-    tx: &mpsc::Sender<InputEvent>,
+    tx: &mut FileSender,
     stop: &watch::Receiver<bool>,
 ) -> Result<(), Error> {
     let mut frames = FrameReader::new(reader);
@@ -74,7 +82,7 @@ fn read<R: Read>(
             None => {
                 format = Some((rate, channels));
                 let track = Track::audio(Codec::Mp3, rate, channels);
-                if tx.blocking_send(InputEvent::Tracks(vec![track])).is_err() {
+                if !tx.send(InputEvent::Tracks(vec![track])) {
                     return Ok(());
                 }
             }
@@ -92,10 +100,7 @@ fn read<R: Read>(
         let duration = frame.samples();
         let packet = Packet::new(0, samples, true, frame.data).with_duration(Some(duration));
         samples += i64::from(duration);
-        if tx
-            .blocking_send(InputEvent::Packet(packet, SystemTime::now()))
-            .is_err()
-        {
+        if !tx.send(InputEvent::Packet(packet, SystemTime::now())) {
             return Ok(()); // the recorder stopped (duration reached)
         }
     }

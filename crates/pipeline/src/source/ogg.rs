@@ -17,6 +17,7 @@ use ogg::PacketReader;
 use tokio::sync::{mpsc, watch};
 
 use crate::contract::InputEvent;
+use crate::source::FileSender;
 use crate::{Codec, Error, Packet, Track};
 
 pub(crate) async fn run_file(
@@ -27,7 +28,12 @@ pub(crate) async fn run_file(
     let name = path.display().to_string();
     tokio::task::spawn_blocking(move || {
         let file = File::open(&path).map_err(|e| Error::io(format!("opening {name}"), e))?;
-        read(&name, PacketReader::new(BufReader::new(file)), &tx, &stop)
+        read(
+            &name,
+            PacketReader::new(BufReader::new(file)),
+            &mut FileSender::new(tx),
+            &stop,
+        )
     })
     .await
     .map_err(|e| Error::Input {
@@ -39,7 +45,7 @@ pub(crate) async fn run_file(
 fn read(
     name: &str,
     mut reader: PacketReader<BufReader<File>>,
-    tx: &mpsc::Sender<InputEvent>,
+    tx: &mut FileSender,
     stop: &watch::Receiver<bool>,
 ) -> Result<(), Error> {
     let invalid = |reason: String| Error::Input {
@@ -66,17 +72,14 @@ fn read(
         48_000,
         channels,
     );
-    if tx.blocking_send(InputEvent::Tracks(vec![track])).is_err() {
+    if !tx.send(InputEvent::Tracks(vec![track])) {
         return Ok(());
     }
     let mut tags_seen = false;
     // One packet is held back: the last page's granule position may shorten it.
     let mut held: Option<Packet> = None;
     let mut samples: i64 = 0;
-    let send = |packet: Packet| {
-        tx.blocking_send(InputEvent::Packet(packet, SystemTime::now()))
-            .is_ok()
-    };
+    let mut send = |packet: Packet| tx.send(InputEvent::Packet(packet, SystemTime::now()));
     while !*stop.borrow() {
         let Some(packet) = next()? else {
             break;

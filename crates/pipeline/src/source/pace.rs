@@ -12,7 +12,7 @@
 //! own, this forwards. Track lists after the first pass are dropped when they are the
 //! same (a loop is no reconnection); different ones go through.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, SystemTime};
 
 use tokio::sync::{mpsc, watch};
@@ -60,7 +60,11 @@ pub(super) async fn run(
     let mut floors: HashMap<usize, i64> = HashMap::new();
     let mut clock: Option<(Instant, f64)> = None;
     let end = 'passes: loop {
-        let (inner_tx, mut inner_rx) = mpsc::channel(options.queue.max(1));
+        let (inner_tx, inner_rx) = mpsc::channel(options.queue.max(1));
+        let mut inner_rx = Unbatched {
+            rx: inner_rx,
+            taken: VecDeque::new(),
+        };
         let pass = tokio::spawn(super::run_source(
             input.clone(),
             options.clone(),
@@ -150,4 +154,25 @@ fn timescale(tracks: &Option<Vec<Track>>, track: usize) -> f64 {
         .as_ref()
         .and_then(|t| t.get(track))
         .map_or(1.0, |t| f64::from(t.timescale.max(1)))
+}
+
+/// A file source's events one by one: its batches (`FileSender`) taken apart, since
+/// each packet is paced on its own.
+struct Unbatched {
+    rx: mpsc::Receiver<InputEvent>,
+    taken: VecDeque<InputEvent>,
+}
+
+impl Unbatched {
+    async fn recv(&mut self) -> Option<InputEvent> {
+        loop {
+            if let Some(event) = self.taken.pop_front() {
+                return Some(event);
+            }
+            match self.rx.recv().await? {
+                InputEvent::Batch(events) => self.taken.extend(events),
+                event => return Some(event),
+            }
+        }
+    }
 }

@@ -22,6 +22,7 @@ use mpeg_ts::{DemuxedFrame, Demuxer, Event, StreamType, adts, sps};
 use tokio::sync::{mpsc, watch};
 
 use crate::contract::InputEvent;
+use crate::source::FileSender;
 use crate::{Codec, Error, Packet, Track};
 
 /// Frames held while waiting for every stream's configuration.
@@ -36,12 +37,14 @@ pub(crate) async fn run_file(
     let name = path.display().to_string();
     let file = std::fs::File::open(&path).map_err(|e| Error::io(format!("opening {name}"), e))?;
     let task_name = name.clone();
-    tokio::task::spawn_blocking(move || Reader::new(task_name, tx).read(file, &stop))
-        .await
-        .map_err(|e| Error::Input {
-            input: name,
-            reason: format!("reader thread failed: {e}"),
-        })?
+    tokio::task::spawn_blocking(move || {
+        Reader::new(task_name, FileSender::new(tx)).read(file, &stop)
+    })
+    .await
+    .map_err(|e| Error::Input {
+        input: name,
+        reason: format!("reader thread failed: {e}"),
+    })?
 }
 
 enum Kind {
@@ -62,7 +65,7 @@ struct Stream {
 
 struct Reader {
     name: String,
-    tx: mpsc::Sender<InputEvent>,
+    tx: FileSender,
     streams: Vec<Option<Stream>>,
     held: Vec<DemuxedFrame>,
     sent: bool,
@@ -71,7 +74,7 @@ struct Reader {
 }
 
 impl Reader {
-    fn new(name: String, tx: mpsc::Sender<InputEvent>) -> Reader {
+    fn new(name: String, tx: FileSender) -> Reader {
         Reader {
             name,
             tx,
@@ -253,7 +256,7 @@ impl Reader {
         }
         self.sent = true;
         self.origin = self.held.iter().filter_map(|f| f.dts).min().unwrap_or(0);
-        if self.tx.blocking_send(InputEvent::Tracks(tracks)).is_err() {
+        if !self.tx.send(InputEvent::Tracks(tracks)) {
             return Ok(false);
         }
         for frame in std::mem::take(&mut self.held) {
@@ -310,11 +313,7 @@ impl Reader {
             }
         }
         for packet in packets {
-            if self
-                .tx
-                .blocking_send(InputEvent::Packet(packet, SystemTime::now()))
-                .is_err()
-            {
+            if !self.tx.send(InputEvent::Packet(packet, SystemTime::now())) {
                 return Ok(false);
             }
         }

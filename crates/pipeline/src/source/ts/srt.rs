@@ -15,6 +15,7 @@ use tokio::sync::{mpsc, watch};
 use super::Reader;
 use crate::Error;
 use crate::contract::InputEvent;
+use crate::source::FileSender;
 use crate::srt::SrtConfig;
 
 /// SRT messages waiting for the reader: about 1.3 MB of TS.
@@ -38,7 +39,7 @@ pub(crate) async fn run(
     let name = url.to_string();
     let reader_stop = stop.clone();
     let reader = tokio::task::spawn_blocking(move || {
-        Reader::new(name, tx).read(
+        Reader::new(name, FileSender::unbatched(tx)).read(
             Messages {
                 rx: chunks_rx,
                 current: Bytes::new(),
