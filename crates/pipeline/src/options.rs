@@ -196,7 +196,7 @@ impl Options {
     /// [`Options::queue`]): packets, or for a file input batches of
     /// `FileSender::PACKETS` packets.
     pub(crate) fn queue_for(&self, input: &crate::Endpoint) -> usize {
-        const FILE_READ_AHEAD: usize = 32;
+        const FILE_READ_AHEAD: usize = 64;
         if input.is_file_input() {
             (self.queue.clamp(1, FILE_READ_AHEAD) / crate::source::FileSender::PACKETS).max(1)
         } else {

@@ -66,7 +66,7 @@ pub(crate) struct FileSender {
 impl FileSender {
     /// Packets in a batch; the queue of a file input holds
     /// [`Options::queue_for`] batches.
-    pub(crate) const PACKETS: usize = 16;
+    pub(crate) const PACKETS: usize = 64;
 
     pub(crate) fn new(tx: mpsc::Sender<InputEvent>) -> FileSender {
         FileSender {
