@@ -104,8 +104,8 @@ pub struct Options {
     pub hls: Option<HlsMode>,
     /// Packets that may wait between the source and the recorder (256): room for a live
     /// source while the recorder waits for the disk. A file input, which loses nothing
-    /// by waiting, is read at most 32 packets ahead: a remux then holds ~1 MB of media
-    /// rather than seconds of it.
+    /// by waiting, is read at most 64 packets ahead (one batch queued, one being read):
+    /// a remux then holds a few MB of media rather than seconds of it.
     pub queue: usize,
     /// `tcp-listen://` server and `tcp://` client settings (token, clients, queues).
     pub remote: crate::remote::RemoteSettings,
