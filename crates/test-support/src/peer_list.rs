@@ -169,6 +169,13 @@ pub const PEERS: &[PeerSpec] = &[
         ),
         source: Source::Pip(&["livekit-protocol"]),
     },
+    // An independent WebSocket stack for the Python bindings' data streams over ws://
+    // (BSD-3-Clause).
+    PeerSpec {
+        name: "websockets",
+        check: Check::PythonModule("python3", "import websockets.sync.server"),
+        source: Source::Pip(&["websockets==17.4"]),
+    },
     // The Python bindings (crates/pipeline-py): maturin builds the wheel, pytest runs its
     // suite, in a virtual environment that xtask makes with --system-site-packages from
     // PATH's python3 (so LiveKit's and Prometheus's packages above are seen too).
