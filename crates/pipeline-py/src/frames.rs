@@ -4,11 +4,10 @@
 //! what a pipeline gives (pipeline's `raw_frames`, FFmpeg through media-codec);
 //! `FrameInput` encodes frames written from Python (H.264 with libx264, AAC/Opus/MP3).
 //!
-//! The arrays are made by numpy itself (`numpy.frombuffer` over a `bytearray`), so the
-//! extension needs no numpy headers and no Rust dependency beyond PyO3, and stays one abi3
-//! wheel: each frame is copied once, from the decoder's buffer into the `bytearray` the
-//! array views (writable, owned by Python). Lending the decoder's buffer itself would need
-//! the buffer protocol, which the stable ABI has only from CPython 3.11.
+//! The arrays own the decoder's own buffer (rust-numpy's `PyArray::from_vec`: the `Vec`
+//! the frame was packed into moves into the array, no copy), shaped (and for audio viewed
+//! as its sample type) by numpy without a copy either; writable, owned by Python. numpy's
+//! C-API is imported at run time, so the wheel stays one abi3 wheel with no numpy headers.
 //!
 //! FFmpeg's scaling contexts may not move between threads, so a decoder or encoder lives
 //! on a thread of its own (which also decodes while Python works on the previous frame);
@@ -28,7 +27,6 @@ use pipeline::{Direction, Endpoint};
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::pybacked::PyBackedBytes;
-use pyo3::types::PyByteArray;
 
 use crate::error::{self, PermanentError};
 use crate::receive::{deadline, next_item};
@@ -124,15 +122,24 @@ impl AudioFrame {
     }
 }
 
-/// A numpy array of `dtype` over a new bytearray holding `data` (its one copy).
-fn array<'py>(py: Python<'py>, data: &[u8], dtype: &str) -> PyResult<Bound<'py, PyAny>> {
-    let numpy = py.import("numpy")?;
-    numpy.call_method1("frombuffer", (PyByteArray::new(py, data), dtype))
+/// A 1-D numpy array of `dtype` owning `data`: the frame's buffer moves into the array
+/// when nothing else holds it (the decoder's frames), else it is copied once.
+fn array<'py>(py: Python<'py>, data: Bytes, dtype: &str) -> PyResult<Bound<'py, PyAny>> {
+    let bytes: Vec<u8> = match data.try_into_mut() {
+        Ok(owned) => owned.into(),
+        Err(shared) => shared.to_vec(),
+    };
+    let array = numpy::PyArray1::from_vec(py, bytes).into_any();
+    match dtype {
+        "uint8" => Ok(array),
+        // A view with the sample type: numpy reinterprets the bytes without a copy.
+        other => array.call_method1("view", (other,)),
+    }
 }
 
 fn to_object(py: Python<'_>, frame: Frame) -> PyResult<Option<Py<PyAny>>> {
     Ok(Some(match frame {
-        Frame::Video { track, frame } => {
+        Frame::Video { track, mut frame } => {
             let depth = match frame.format {
                 PixelFormat::Rgb24 => 3,
                 PixelFormat::Rgba => 4,
@@ -143,7 +150,7 @@ fn to_object(py: Python<'_>, frame: Frame) -> PyResult<Option<Py<PyAny>>> {
                     )));
                 }
             };
-            let payload = array(py, &frame.data, "uint8")?.call_method1(
+            let payload = array(py, std::mem::take(&mut frame.data), "uint8")?.call_method1(
                 "reshape",
                 (frame.height as usize, frame.width as usize, depth),
             )?;
@@ -156,13 +163,13 @@ fn to_object(py: Python<'_>, frame: Frame) -> PyResult<Option<Py<PyAny>>> {
             };
             Py::new(py, object)?.into_any()
         }
-        Frame::Audio { track, frame } => {
+        Frame::Audio { track, mut frame } => {
             let dtype = match frame.format {
                 SampleFormat::S16 => "int16",
                 _ => "float32",
             };
             let object = AudioFrame {
-                payload: array(py, &frame.samples, dtype)?.unbind(),
+                payload: array(py, std::mem::take(&mut frame.samples), dtype)?.unbind(),
                 timestamp: frame.pts_ms(),
                 sample_rate: frame.rate,
                 channels: frame.channels,

@@ -40,6 +40,13 @@ def test_video_frames_round_trip(tmp_path):
     first = frames[0].payload
     assert isinstance(first, np.ndarray) and first.dtype == np.uint8
     assert first.shape == (stream["height"], stream["width"], 3) == (240, 320, 3)
+    # The decoder's own buffer, not a copy in a bytearray: the array's root owns a Rust
+    # allocation (rust-numpy's container) and is Python's to write.
+    root = first
+    while isinstance(root.base, np.ndarray):
+        root = root.base
+    assert root.base is not None and not isinstance(root.base, (bytes, bytearray))
+    assert type(root.base).__name__ == "PySliceContainer" and first.flags.writeable
     # Presentation order, in ms: 30 fps from 0.
     stamps = [f.timestamp for f in frames]
     assert stamps == sorted(stamps) and stamps[0] == 0
