@@ -64,7 +64,8 @@ struct Cli {
     /// whep-listen://[addr]:port/path (browsers watch by WHEP; player page at /path),
     /// icecast://source:password@host:port/mount (stream MP3 inputs in real time), a .ts
     /// file, srt://host:port / srt-listen://[addr]:port (MPEG-TS over SRT), or
-    /// rtmp://host[:port]/app/key (publish H.264/H.265 + AAC/MP3 to an RTMP server).
+    /// rtmp://host[:port]/app/key (publish H.264/H.265 + AAC/MP3 to an RTMP server), or
+    /// rtp://host:port (RTP over UDP, a port per track, with --sdp FILE).
     // One positional list, split here: clap ends a list of inputs at the first option
     // and then took the output for an unexpected argument (`in --token t out.mp4`).
     #[arg(required = true, num_args = 1.., value_name = "ENDPOINT")]
@@ -87,6 +88,10 @@ struct Cli {
     /// file input (the input is the copy a power cut cannot take, as with ffmpeg).
     #[arg(long, value_name = "none|fragment|SECS", value_parser = parse_fsync)]
     fsync: Option<FsyncPolicy>,
+    /// rtp:// output: write the session description (SDP) a receiver opens to FILE
+    /// (`ffmpeg -protocol_whitelist file,udp,rtp -i FILE`); it is logged too.
+    #[arg(long, value_name = "FILE")]
+    sdp: Option<std::path::PathBuf>,
     /// Rotate: a new file at the first key frame after each multiple of SECS (wall clock);
     /// OUTPUT may hold strftime fields (UTC), e.g. cam-%Y%m%d-%H%M%S.mp4.
     #[arg(long, value_name = "SECS")]
@@ -281,6 +286,7 @@ impl Cli {
             options.fragment_duration = seconds("fragment-duration", self.fragment_duration)?;
             options.faststart = self.faststart;
             options.fsync = self.fsync;
+            options.sdp_file = self.sdp.clone();
             options.segment = self.segment.map(|s| seconds("segment", s)).transpose()?;
             options.duration = self.duration.map(|s| seconds("duration", s)).transpose()?;
             options.video = !self.no_video;

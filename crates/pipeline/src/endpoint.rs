@@ -107,6 +107,10 @@ pub enum Endpoint {
     Rtmp(SecretUrl),
     /// SRT listener with MPEG-TS inside, `srt-listen://[addr]:port?…` (input and output).
     SrtListen(SecretUrl),
+    /// RTP over UDP to `host:port` (output): the first track on that port, the next on
+    /// port + 2 and so on (RTCP sender reports on each port + 1), described by an SDP
+    /// (`Options::sdp_file`) that ffmpeg or GStreamer opens.
+    Rtp(String),
     /// WHEP server for browsers, `whep-listen://[addr]:port/path` (output): the
     /// endpoint is `http://addr:port/path/whep`, the player page `http://addr:port/path`.
     WhepListen {
@@ -155,6 +159,7 @@ impl Endpoint {
                     crate::srt::Mode::Listener => Endpoint::SrtListen(config.url),
                 }
             }
+            (Some("rtp"), Output) => Endpoint::Rtp(host_port(s).ok_or_else(unsupported)?),
             (Some("rtmp"), Output) => {
                 Endpoint::Rtmp(rtmp_output(s).ok_or_else(|| Error::InvalidUrl {
                     url: rtmp_shown(s),
@@ -328,6 +333,7 @@ impl fmt::Display for Endpoint {
             | Endpoint::SrtListen(url) => write!(f, "{url}"),
             Endpoint::Tcp(addr) => write!(f, "tcp://{addr}"),
             Endpoint::TcpListen(addr) => write!(f, "tcp-listen://{addr}"),
+            Endpoint::Rtp(addr) => write!(f, "rtp://{addr}"),
             Endpoint::WhepListen { addr, path } => write!(f, "whep-listen://{addr}/{path}"),
             Endpoint::WhipListen { addr, path } => write!(f, "whip-listen://{addr}/{path}"),
             Endpoint::Mp3File(p)

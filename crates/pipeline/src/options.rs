@@ -86,6 +86,9 @@ pub struct Options {
     /// cannot take (run again), and a remux then never waits for the disk. Unless the
     /// policy is `Never`, a finished file is synced before its rename.
     pub fsync: Option<FsyncPolicy>,
+    /// `rtp://` output: where to write the session description (SDP) that a receiver
+    /// opens (`ffmpeg -protocol_whitelist file,udp,rtp -i FILE`); it is also logged.
+    pub sdp_file: Option<PathBuf>,
     /// Rotation: a new file at the first key frame after each multiple of this length.
     pub segment: Option<Duration>,
     /// Stop after this much media time.
@@ -157,6 +160,7 @@ impl Default for Options {
             audio: true,
             rtsp: RtspSettings::default(),
             hls: None,
+            sdp_file: None,
             queue: 256,
             remote: crate::remote::RemoteSettings::default(),
             icecast: IcecastSettings::default(),

@@ -12,6 +12,7 @@ mod mp4;
 mod ogg;
 mod raw;
 mod rtmp;
+mod rtp;
 mod samples;
 mod stdout;
 mod stream_file;
@@ -96,6 +97,10 @@ pub(crate) fn factory(output: &Endpoint, options: &Options) -> Result<Box<dyn Si
         Endpoint::Rtmp(url) => {
             no_rotation("an RTMP output (a live stream)")?;
             rtmp::factory(url)?
+        }
+        Endpoint::Rtp(addr) => {
+            no_rotation("an RTP output (a live stream)")?;
+            rtp::factory(addr, options)?
         }
         Endpoint::RawOutput(raw) => {
             no_rotation("a raw output")?;

@@ -29,7 +29,11 @@ use crate::{Endpoint, Error, Options, Track};
 pub(crate) fn for_output(output: &Endpoint, mut options: Options) -> Options {
     if matches!(
         output,
-        Endpoint::TcpListen(_) | Endpoint::Srt(_) | Endpoint::SrtListen(_) | Endpoint::Rtmp(_)
+        Endpoint::TcpListen(_)
+            | Endpoint::Srt(_)
+            | Endpoint::SrtListen(_)
+            | Endpoint::Rtmp(_)
+            | Endpoint::Rtp(_)
     ) {
         options.realtime = true;
     }

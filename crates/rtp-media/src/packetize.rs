@@ -1,0 +1,299 @@
+//! Frames to RTP packets, one payload format per codec.
+
+use bytes::{BufMut, Bytes, BytesMut};
+
+use crate::{Error, HEADER_LEN};
+
+/// The payload format of a stream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Format {
+    /// H.264, RFC 6184 packetization mode 1: a NAL unit per packet when it fits, else
+    /// fragmentation units (FU-A). Frames are 4-byte length-prefixed NAL units.
+    H264,
+    /// H.265, RFC 7798: a NAL unit per packet when it fits, else fragmentation units.
+    /// Frames are 4-byte length-prefixed NAL units.
+    H265,
+    /// AAC, RFC 3640 `mpeg4-generic` in `AAC-hbr` mode: one access unit per packet (13-bit
+    /// size, 3-bit index), fragmented across packets when larger than one.
+    Aac,
+    /// Opus, RFC 7587: one Opus packet per RTP packet.
+    Opus,
+    /// MPEG audio (MP3, MP2), RFC 2250: one frame per packet after a 4-byte header that
+    /// carries the fragment offset (payload type 14, 90 kHz clock).
+    Mpa,
+}
+
+/// Cuts frames of one stream into RTP packets: sequence numbers, marker bits, the payload
+/// format's headers. Counts what it made, for the sender reports.
+#[derive(Debug, Clone)]
+pub struct Packetizer {
+    format: Format,
+    payload_type: u8,
+    ssrc: u32,
+    sequence: u16,
+    max_packet: usize,
+    packets: u32,
+    octets: u32,
+}
+
+impl Packetizer {
+    /// A stream of `format` as `payload_type` (7 bits) from `ssrc`, each packet at most
+    /// `max_packet` bytes with its RTP header (1200 keeps a packet within any path's MTU).
+    pub fn new(format: Format, payload_type: u8, ssrc: u32, max_packet: usize) -> Packetizer {
+        Packetizer {
+            format,
+            payload_type: payload_type & 0x7f,
+            // Derived from the SSRC rather than 0: RFC 3550 wants it unpredictable.
+            sequence: (ssrc >> 7) as u16,
+            ssrc,
+            max_packet,
+            packets: 0,
+            octets: 0,
+        }
+    }
+
+    /// The stream's SSRC.
+    pub fn ssrc(&self) -> u32 {
+        self.ssrc
+    }
+
+    /// Packets and payload octets sent so far (the sender report's counts, wrapping).
+    pub fn counts(&self) -> (u32, u32) {
+        (self.packets, self.octets)
+    }
+
+    /// The RTP packets of one frame presented at `timestamp` (the stream's clock: 90 kHz
+    /// for video and MPEG audio, the sample rate for AAC, 48 kHz for Opus).
+    pub fn packetize(&mut self, timestamp: u32, frame: &[u8]) -> Result<Vec<Bytes>, Error> {
+        self.packetize_part(timestamp, frame, true)
+    }
+
+    /// As [`packetize`](Self::packetize), for NAL units that begin an access unit whose
+    /// last packet (the one with the marker bit) is still to come when `ends_frame` is
+    /// false: parameter sets sent in band before a key frame.
+    pub fn packetize_part(
+        &mut self,
+        timestamp: u32,
+        frame: &[u8],
+        ends_frame: bool,
+    ) -> Result<Vec<Bytes>, Error> {
+        let room = self
+            .max_packet
+            .checked_sub(HEADER_LEN + 4)
+            .filter(|r| *r > 0)
+            .ok_or(Error::PacketSize(self.max_packet))?;
+        let mut out = Vec::new();
+        match self.format {
+            Format::H264 | Format::H265 => {
+                let units = nal_units(frame)?;
+                let last = units.len().saturating_sub(1);
+                for (i, unit) in units.into_iter().enumerate() {
+                    self.nal_unit(timestamp, unit, ends_frame && i == last, room, &mut out);
+                }
+            }
+            Format::Aac => {
+                // AU-headers-length (16 bits: one 16-bit header), AU-size (13) + index (3).
+                let size = u16::try_from(frame.len())
+                    .ok()
+                    .filter(|s| *s < 1 << 13)
+                    .ok_or(Error::AacTooLong(frame.len()))?;
+                let head = [0, 16, (size >> 5) as u8, ((size & 0x1f) << 3) as u8];
+                let pieces: Vec<&[u8]> = frame.chunks(room).collect();
+                let last = pieces.len().saturating_sub(1);
+                for (i, piece) in pieces.into_iter().enumerate() {
+                    out.push(self.packet(timestamp, i == last, &[&head, piece]));
+                }
+            }
+            Format::Opus => out.push(self.packet(timestamp, true, &[frame])),
+            Format::Mpa => {
+                let mut offset = 0usize;
+                for piece in frame.chunks(room) {
+                    let head = [0, 0, (offset >> 8) as u8, offset as u8];
+                    let last = offset + piece.len() == frame.len();
+                    out.push(self.packet(timestamp, last, &[&head, piece]));
+                    offset += piece.len();
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// One NAL unit: whole, or in fragmentation units (FU-A type 28 for H.264, FU type 49
+    /// for H.265) whose first carries the start bit and last the end bit.
+    fn nal_unit(
+        &mut self,
+        timestamp: u32,
+        unit: &[u8],
+        last_of_frame: bool,
+        room: usize,
+        out: &mut Vec<Bytes>,
+    ) {
+        if unit.len() <= room + 4 {
+            out.push(self.packet(timestamp, last_of_frame, &[unit]));
+            return;
+        }
+        let (indicator, header_len, kind): (Vec<u8>, usize, u8) = match self.format {
+            Format::H265 => (
+                vec![(unit[0] & 0x81) | (49 << 1), unit[1]],
+                2,
+                (unit[0] >> 1) & 0x3f,
+            ),
+            _ => (vec![(unit[0] & 0xe0) | 28], 1, unit[0] & 0x1f),
+        };
+        let body = &unit[header_len..];
+        let pieces: Vec<&[u8]> = body.chunks(room).collect();
+        let count = pieces.len();
+        for (i, piece) in pieces.into_iter().enumerate() {
+            let start = if i == 0 { 0x80 } else { 0 };
+            let end = if i + 1 == count { 0x40 } else { 0 };
+            let fu_header = [start | end | kind];
+            let marker = last_of_frame && i + 1 == count;
+            out.push(self.packet(timestamp, marker, &[&indicator, &fu_header, piece]));
+        }
+    }
+
+    fn packet(&mut self, timestamp: u32, marker: bool, parts: &[&[u8]]) -> Bytes {
+        let payload: usize = parts.iter().map(|p| p.len()).sum();
+        let mut packet = BytesMut::with_capacity(HEADER_LEN + payload);
+        packet.put_u8(0x80); // version 2, no padding, no extension, no CSRC
+        packet.put_u8(u8::from(marker) << 7 | self.payload_type);
+        packet.put_u16(self.sequence);
+        packet.put_u32(timestamp);
+        packet.put_u32(self.ssrc);
+        for part in parts {
+            packet.put_slice(part);
+        }
+        self.sequence = self.sequence.wrapping_add(1);
+        self.packets = self.packets.wrapping_add(1);
+        self.octets = self.octets.wrapping_add(payload as u32);
+        packet.freeze()
+    }
+}
+
+/// The NAL units of a 4-byte length-prefixed access unit (empty ones left out).
+fn nal_units(frame: &[u8]) -> Result<Vec<&[u8]>, Error> {
+    let mut units = Vec::new();
+    let mut at = 0;
+    while at < frame.len() {
+        let truncated = |length| Error::NalTruncated {
+            at,
+            length,
+            size: frame.len(),
+        };
+        let Some(prefix) = frame.get(at..at + 4) else {
+            return Err(truncated(0));
+        };
+        let length = u32::from_be_bytes([prefix[0], prefix[1], prefix[2], prefix[3]]) as usize;
+        let unit = frame
+            .get(at + 4..)
+            .and_then(|rest| rest.get(..length))
+            .ok_or_else(|| truncated(length))?;
+        if !unit.is_empty() {
+            units.push(unit);
+        }
+        at += 4 + length;
+    }
+    Ok(units)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn unit(nals: &[&[u8]]) -> Vec<u8> {
+        let mut out = Vec::new();
+        for nal in nals {
+            out.extend_from_slice(&(nal.len() as u32).to_be_bytes());
+            out.extend_from_slice(nal);
+        }
+        out
+    }
+
+    #[test]
+    fn h264_small_units_go_whole_and_the_last_is_marked() {
+        let mut p = Packetizer::new(Format::H264, 96, 7, 1200);
+        let packets = p.packetize(3000, &unit(&[&[0x67, 1, 2], &[0x68, 3], &[0x65, 4, 5]]));
+        let packets = packets.unwrap();
+        assert_eq!(packets.len(), 3);
+        assert_eq!(&packets[0][12..], &[0x67, 1, 2]);
+        assert_eq!(packets[0][1], 96);
+        assert_eq!(packets[2][1], 0x80 | 96);
+        let seq = |p: &Bytes| u16::from_be_bytes([p[2], p[3]]);
+        assert_eq!(seq(&packets[1]), seq(&packets[0]).wrapping_add(1));
+        assert_eq!(&packets[1][4..8], &3000u32.to_be_bytes());
+        assert_eq!(&packets[1][8..12], &7u32.to_be_bytes());
+    }
+
+    #[test]
+    fn a_large_h264_unit_is_cut_into_fu_a_that_put_it_back_together() {
+        let nal: Vec<u8> = std::iter::once(0x65)
+            .chain((0..5000).map(|i| i as u8))
+            .collect();
+        let mut p = Packetizer::new(Format::H264, 96, 1, 500);
+        let packets = p.packetize(0, &unit(&[&nal])).unwrap();
+        assert!(packets.len() > 10 && packets.iter().all(|p| p.len() <= 500));
+        let mut rebuilt = vec![(packets[0][12] & 0xe0) | (packets[0][13] & 0x1f)];
+        for (i, packet) in packets.iter().enumerate() {
+            assert_eq!(packet[12] & 0x1f, 28, "FU-A");
+            assert_eq!(packet[13] & 0x80 != 0, i == 0, "start bit");
+            assert_eq!(packet[13] & 0x40 != 0, i + 1 == packets.len(), "end bit");
+            assert_eq!(packet[1] & 0x80 != 0, i + 1 == packets.len(), "marker");
+            rebuilt.extend_from_slice(&packet[14..]);
+        }
+        assert_eq!(rebuilt, nal);
+    }
+
+    #[test]
+    fn a_large_h265_unit_is_cut_into_fus_with_the_two_byte_header() {
+        // An IDR_W_RADL (type 19) NAL unit header: 0x26 0x01.
+        let nal: Vec<u8> = [0x26, 0x01]
+            .into_iter()
+            .chain(std::iter::repeat_n(9, 3000))
+            .collect();
+        let mut p = Packetizer::new(Format::H265, 96, 1, 1200);
+        let packets = p.packetize(0, &unit(&[&nal])).unwrap();
+        assert_eq!(packets.len(), 3);
+        let mut rebuilt = vec![0x26, 0x01];
+        for (i, packet) in packets.iter().enumerate() {
+            assert_eq!((packet[12] >> 1) & 0x3f, 49, "FU");
+            assert_eq!(packet[13], 0x01, "layer and temporal id kept");
+            assert_eq!(packet[14] & 0x3f, 19, "the unit's type");
+            assert_eq!(packet[14] & 0x80 != 0, i == 0);
+            assert_eq!(packet[14] & 0x40 != 0, i == 2);
+            rebuilt.extend_from_slice(&packet[15..]);
+        }
+        assert_eq!(rebuilt, nal);
+    }
+
+    #[test]
+    fn aac_and_mpeg_audio_carry_their_headers() {
+        let mut aac = Packetizer::new(Format::Aac, 97, 1, 1200);
+        let packets = aac.packetize(1024, &[7; 300]).unwrap();
+        assert_eq!(
+            &packets[0][12..16],
+            &[0, 16, (300 >> 5) as u8, ((300 & 0x1f) << 3) as u8]
+        );
+        assert_eq!(packets[0].len(), 12 + 4 + 300);
+        assert!(aac.packetize(0, &[0; 9000]).is_err());
+
+        let mut mpa = Packetizer::new(Format::Mpa, 14, 1, 200);
+        let packets = mpa.packetize(0, &[1; 417]).unwrap();
+        assert_eq!(packets.len(), 3);
+        assert_eq!(&packets[1][12..16], &[0, 0, 0, 184]);
+        assert_eq!(packets.iter().filter(|p| p[1] & 0x80 != 0).count(), 1);
+        assert_eq!(mpa.counts(), (3, 417 + 12));
+    }
+
+    #[test]
+    fn a_lying_length_prefix_is_an_error() {
+        let mut p = Packetizer::new(Format::H264, 96, 1, 1200);
+        assert!(p.packetize(0, &[0, 0, 0, 9, 0x65]).is_err());
+        assert!(p.packetize(0, &[0, 0]).is_err());
+        assert!(
+            Packetizer::new(Format::Opus, 96, 1, 10)
+                .packetize(0, &[1])
+                .is_err()
+        );
+    }
+}
