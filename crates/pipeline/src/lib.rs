@@ -61,6 +61,7 @@ mod error;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod icecast;
+mod lead_in;
 mod naming;
 mod options;
 pub mod raw;

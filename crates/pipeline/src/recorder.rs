@@ -6,7 +6,8 @@
 //! audio frame for audio-only input) after each wall-clock boundary (multiples of the
 //! segment length since the epoch), and after a reconnection, a parameter change or a
 //! timestamp jump.
-//! Nothing is written before a file's first key frame.
+//! Nothing is written before a file's first key frame but the audio that leads in
+//! (`lead_in`).
 
 use std::path::PathBuf;
 use std::time::{Duration, SystemTime};
@@ -14,6 +15,7 @@ use std::time::{Duration, SystemTime};
 use tokio::sync::watch;
 
 use crate::contract::{InputEvent, Sink, SinkFactory};
+use crate::lead_in::LeadIn;
 use crate::naming::next_boundary;
 use crate::{Error, Status};
 use crate::{MediaKind, Packet, Track};
@@ -25,6 +27,8 @@ pub(crate) struct RecordOptions {
     pub(crate) segment: Option<Duration>,
     pub(crate) video: bool,
     pub(crate) audio: bool,
+    /// The input's times have a real zero (a file): see [`crate::lead_in`].
+    pub(crate) time_zero: bool,
 }
 
 /// Whether to keep feeding the recorder.
@@ -49,21 +53,13 @@ pub(crate) struct Recorder {
     elapsed_before: f64,
     session_start: Option<f64>,
     session_last: f64,
-    /// Audio that came just before the first video key frame, with its time in seconds
-    /// (see [`LEAD_IN`]).
-    lead_in: Vec<(Packet, f64)>,
+    /// Audio that came just before the first video key frame.
+    lead_in: LeadIn,
+    /// Time (seconds) of the open file's first key frame.
+    file_start: Option<f64>,
     files: Vec<PathBuf>,
     status: watch::Sender<Status>,
 }
-
-/// Audio less than this long before a file's first video key frame goes into the file, first:
-/// a file input's AAC priming packet (−1024 samples, about 21 ms, which the MP4 sink hides
-/// with an edit list as ffmpeg does) and audio of the key frame's own instant that arrived
-/// just before it. Older audio is dropped, as before: a file starts with its video.
-const LEAD_IN: f64 = 0.1;
-
-/// At most this many audio packets are held for the lead-in (bounded whatever the input).
-const LEAD_IN_PACKETS: usize = 32;
 
 impl Recorder {
     /// Whether the output can take these tracks (the transcoding stage asks).
@@ -78,6 +74,7 @@ impl Recorder {
         status: watch::Sender<Status>,
     ) -> Self {
         Recorder {
+            lead_in: LeadIn::new(options.time_zero),
             options,
             factory,
             selected: Vec::new(),
@@ -88,7 +85,7 @@ impl Recorder {
             elapsed_before: 0.0,
             session_start: None,
             session_last: 0.0,
-            lead_in: Vec::new(),
+            file_start: None,
             files: Vec::new(),
             status,
         }
@@ -199,6 +196,10 @@ impl Recorder {
         packet.track = out;
         let (kind, timescale) = (self.tracks[out].kind, self.tracks[out].timescale);
         let secs = packet.seconds(timescale);
+        let ticks_per_second = f64::from(timescale.max(1));
+        let end = packet
+            .duration
+            .map(|d| secs + f64::from(d) / ticks_per_second);
         let start = *self.session_start.get_or_insert(secs);
         let elapsed = self.elapsed_before + (secs - start).max(0.0);
         if let Some(limit) = self.options.duration
@@ -218,36 +219,36 @@ impl Recorder {
             if !cut_point {
                 // A file starts at a key frame; audio just before it may lead in.
                 if kind == MediaKind::Audio {
-                    self.lead_in.retain(|(_, t)| *t > secs - LEAD_IN);
-                    if self.lead_in.len() == LEAD_IN_PACKETS {
-                        self.lead_in.remove(0);
-                    }
-                    self.lead_in.push((packet, secs));
+                    self.lead_in.hold(packet, secs, end);
                 }
                 return Ok(Flow::Continue);
             }
             let mut sink = self.factory.open(&self.tracks, wall)?;
-            for (early, t) in std::mem::take(&mut self.lead_in) {
-                if t > secs - LEAD_IN && t <= secs {
-                    let bytes = early.data.len() as u64;
-                    sink.write(early)?;
-                    self.status.send_modify(|s| {
-                        s.packets += 1;
-                        s.bytes += bytes;
-                    });
-                }
+            for early in self.lead_in.take(secs) {
+                let bytes = early.data.len() as u64;
+                sink.write(early)?;
+                self.status.send_modify(|s| {
+                    s.packets += 1;
+                    s.bytes += bytes;
+                });
             }
             self.sink = Some(sink);
+            self.file_start = Some(secs);
             self.restart = false;
             self.boundary = self.options.segment.map(|s| next_boundary(wall, s));
         }
+        // Audio of before the file's start that comes after its key frame (the transcoding
+        // stage releases what it held once the picture has passed): see `lead_in`.
+        if let Some(file_start) = self.file_start
+            && kind == MediaKind::Audio
+            && secs < file_start
+            && !self.lead_in.keeps_late(secs, end, file_start)
+        {
+            return Ok(Flow::Continue);
+        }
         // The session lasts until the end of its last packet, when the packet says how long
         // it is (audio), so the duration limit counts across reconnections exactly.
-        let end = secs
-            + packet
-                .duration
-                .map_or(0.0, |d| f64::from(d) / f64::from(timescale.max(1)));
-        self.session_last = self.session_last.max(end);
+        self.session_last = self.session_last.max(end.unwrap_or(secs));
         let bytes = packet.data.len() as u64;
         if let Some(sink) = &mut self.sink {
             sink.write(packet)?;
@@ -261,6 +262,7 @@ impl Recorder {
     }
 
     fn close_file(&mut self) -> Result<(), Error> {
+        self.file_start = None;
         if let Some(sink) = self.sink.take()
             && let Some(path) = sink.finish()?
         {
@@ -342,6 +344,7 @@ mod tests {
             segment: segment.map(Duration::from_secs),
             video,
             audio: true,
+            time_zero: false, // a camera's
         };
         let (status, _) = watch::channel(Status::default());
         (
@@ -391,6 +394,7 @@ mod tests {
         // A file input: AAC priming at -1024 samples (-21 ms), video from 0; and audio
         // 0.5 s earlier, which stays out.
         let (mut r, files) = recorder(None, None, true);
+        r.lead_in = LeadIn::new(true); // a file input
         r.handle(InputEvent::Tracks(tracks())).unwrap();
         let wall = UNIX_EPOCH;
         let audio = |dts: i64| {
@@ -410,6 +414,35 @@ mod tests {
             files[0].1,
             [(1, -1024, true), (0, 0, true), (1, 0, true)],
             "the priming packet first, the earlier audio dropped"
+        );
+    }
+
+    #[test]
+    fn a_live_file_starts_with_the_audio_that_covers_its_first_picture() {
+        // A G.711 camera's 128 ms frames (6144 at 48 kHz), its first picture at 0.3 s: the
+        // frame from 0.256 s covers it and goes in first; after the picture, audio released
+        // late (transcoded) goes in only if it reaches the picture.
+        let (mut r, files) = recorder(None, None, true);
+        r.handle(InputEvent::Tracks(tracks())).unwrap();
+        let audio = |dts: i64, duration: u32| {
+            Packet::new(1, dts, true, Bytes::from_static(b"a")).with_duration(Some(duration))
+        };
+        let video = Packet::new(0, 27_000, true, Bytes::from_static(b"v"));
+        for p in [
+            audio(0, 6144),
+            audio(6144, 6144),
+            audio(12_288, 6144),
+            video,
+            audio(8_400, 6000), // ends at 0.3 s
+            audio(14_000, 1024),
+        ] {
+            r.handle(InputEvent::Packet(p, UNIX_EPOCH)).unwrap();
+        }
+        r.finish().unwrap();
+        let files = files.lock().unwrap();
+        assert_eq!(
+            files[0].1,
+            [(1, 12_288, true), (0, 27_000, true), (1, 14_000, true)]
         );
     }
 

@@ -90,6 +90,7 @@ impl Pipeline {
                     segment: options.segment,
                     video: options.video,
                     audio: options.audio,
+                    time_zero: options.hide_before_zero,
                 };
                 let (tx, rx) = mpsc::channel(queue);
                 let source = source::spawn(input, options, tx, stop_rx, burst);

@@ -3,8 +3,9 @@
 //! with media-codec; the rest pass through untouched. See [`crate::transcoding`].
 
 use media_codec::{
-    AudioCodec, AudioDecoder, AudioEncoder, AudioEncoderSettings, AudioFormat, EncodedAudio,
-    PixelFormat, SampleFormat, VideoDecoder, VideoEncoder, VideoEncoderSettings, VideoFormat,
+    AudioCodec, AudioDecoder, AudioEncoder, AudioEncoderSettings, AudioFormat, AudioFrame,
+    EncodedAudio, PixelFormat, SampleFormat, VideoDecoder, VideoEncoder, VideoEncoderSettings,
+    VideoFormat,
 };
 
 use crate::contract::InputEvent;
@@ -16,19 +17,37 @@ use crate::{Codec, Error, MediaKind, Packet, Track};
 const AUDIO_RATE: u32 = 48_000;
 
 enum Plan {
+    /// The encoder's packets keep its times: the input's, less its priming (AAC: the
+    /// first packet, 1024 samples before the first input sample, decodes to the delay).
+    /// So each packet is stamped with the instant of the input it decodes to, and a player
+    /// plays the sound with its picture; moving the first packet to the first input sample
+    /// would play everything 21 ms late. The priming leads in like a file's (the recorder
+    /// keeps it only if it covers the first picture).
+    ///
+    /// Until the first video key frame passes (when video is recorded), decoded audio
+    /// waits in `waiting`: a camera may send no audio of the picture's instant (the test
+    /// camera's first G.711 frame begins 128 ms after its first picture), and the file
+    /// would start without sound for that long. The gap, up to [`MAX_PAD`], is filled with
+    /// silence, so the audio starts with the picture (ffmpeg's `aresample=async`,
+    /// GStreamer's `audiorate` do the same). Audio from before the picture is encoded as it
+    /// is: the recorder keeps what covers the picture.
     Audio {
         decoder: AudioDecoder,
         encoder: Box<AudioEncoder>,
-        /// Moves the encoder's priming (packets before the first input sample) so the
-        /// first packet starts where the input did.
-        shift: Option<i64>,
-        first_in: Option<i64>,
+        waiting: Option<Vec<AudioFrame>>,
     },
     Video {
         decoder: VideoDecoder,
         encoder: Box<VideoEncoder>,
     },
 }
+
+/// Silence fills at most this gap between the first picture and the first audio sample; an
+/// audio track that starts later does start later (the MP4's edit list says so).
+const MAX_PAD: f64 = 0.5;
+
+/// Decoded audio waits at most this long (seconds of audio) for the first picture.
+const MAX_WAIT: f64 = 2.0;
 
 /// Transcoded packets held back at most (a track that stopped must not hold the others).
 const MAX_HELD: usize = 256;
@@ -47,10 +66,14 @@ pub(crate) struct Transcoder {
     /// Timescale of every output track, and the latest time (seconds) seen on each.
     timescales: Vec<u32>,
     seen: Vec<f64>,
+    kinds: Vec<MediaKind>,
     /// Transcoded packets waiting until every other track has reached their time: an
     /// encoder's packets for audio that arrived before the first picture would otherwise
     /// reach the recorder before it, which starts the file at that picture and drops them.
     held: std::collections::VecDeque<(Packet, std::time::SystemTime)>,
+    /// Whether a video track is recorded, and the first video key frame has passed.
+    video_recorded: bool,
+    first_picture: Option<f64>,
 }
 
 impl Transcoder {
@@ -64,7 +87,10 @@ impl Transcoder {
             decode_errors: 0,
             timescales: Vec::new(),
             seen: Vec::new(),
+            kinds: Vec::new(),
             held: std::collections::VecDeque::new(),
+            video_recorded: false,
+            first_picture: None,
         }
     }
 
@@ -119,6 +145,7 @@ impl Transcoder {
                 let out = self.plan(tracks, check)?;
                 self.timescales = out.iter().map(|t| t.timescale.max(1)).collect();
                 self.seen = out.iter().map(|_| f64::NEG_INFINITY).collect();
+                self.kinds = out.iter().map(|t| t.kind).collect();
                 events.push(InputEvent::Tracks(out));
                 Ok(events)
             }
@@ -134,6 +161,15 @@ impl Transcoder {
             },
             InputEvent::Packet(packet, wall) => {
                 let index = packet.track;
+                let video = self.kinds.get(index) == Some(&MediaKind::Video);
+                if video && packet.keyframe && self.first_picture.is_none() {
+                    let t = self.seconds(&packet);
+                    self.first_picture = Some(t);
+                    for i in 0..self.plans.len() {
+                        let packets = self.start_audio(i, Some(t))?;
+                        self.held.extend(packets.into_iter().map(|p| (p, wall)));
+                    }
+                }
                 if !matches!(self.plans.get(index), Some(Some(_))) {
                     // The packet goes first: when it is the first picture, the recorder
                     // opens the file with it and then takes the audio held before it.
@@ -189,6 +225,8 @@ impl Transcoder {
             _ => false,
         };
         let recorded: Vec<Track> = tracks.iter().filter(|t| kept(t)).cloned().collect();
+        self.video_recorded = recorded.iter().any(|t| t.kind == MediaKind::Video);
+        self.first_picture = None;
         let all_fit = check(&recorded).is_ok();
         let mut out = Vec::with_capacity(tracks.len());
         for (index, track) in tracks.into_iter().enumerate() {
@@ -296,8 +334,7 @@ impl Transcoder {
                 let plan = Plan::Audio {
                     decoder,
                     encoder: Box::new(encoder),
-                    shift: None,
-                    first_in: None,
+                    waiting: self.video_recorded.then(Vec::new),
                 };
                 Ok((plan, encoded))
             }
@@ -328,12 +365,12 @@ impl Transcoder {
     fn transcode(&mut self, index: usize, packet: Option<&Packet>) -> Result<Vec<Packet>, Error> {
         let mut out = Vec::new();
         let errors = &mut self.decode_errors;
+        let picture = self.first_picture;
         match self.plans.get_mut(index) {
             Some(Some(Plan::Audio {
                 decoder,
                 encoder,
-                shift,
-                first_in,
+                waiting,
             })) => {
                 let pushed = match packet {
                     Some(p) => decoder.push(p),
@@ -347,14 +384,27 @@ impl Transcoder {
                     .pull()
                     .map_err(|e| codec_error(index, "decoding", e))?
                 {
-                    first_in.get_or_insert(
-                        (i128::from(frame.pts) * i128::from(AUDIO_RATE)
-                            / i128::from(frame.timescale.max(1))) as i64,
-                    );
-                    encoder
-                        .push(&frame)
-                        .map_err(|e| codec_error(index, "encoding", e))?;
+                    match waiting {
+                        Some(w) => w.push(frame),
+                        None => encoder
+                            .push(&frame)
+                            .map_err(|e| codec_error(index, "encoding", e))?,
+                    }
                 }
+                let overdue = waiting.as_ref().is_some_and(|w| match (w.first(), w.last()) {
+                    (Some(a), Some(b)) => (b.pts - a.pts) as f64 / f64::from(a.timescale.max(1)),
+                    _ => 0.0,
+                } > MAX_WAIT);
+                if overdue || packet.is_none() {
+                    // No picture came (yet): the audio goes on without one.
+                    out.extend(self.start_audio(index, None)?);
+                } else if picture.is_some() {
+                    // The picture came before any audio.
+                    out.extend(self.start_audio(index, picture)?);
+                }
+                let Some(Some(Plan::Audio { encoder, .. })) = self.plans.get_mut(index) else {
+                    return Ok(out);
+                };
                 if packet.is_none() {
                     encoder
                         .finish()
@@ -364,8 +414,6 @@ impl Transcoder {
                     .pull()
                     .map_err(|e| codec_error(index, "encoding", e))?
                 {
-                    let by = *shift.get_or_insert(first_in.unwrap_or(p.dts) - p.dts);
-                    p.dts += by;
                     p.track = index;
                     out.push(p);
                 }
@@ -400,6 +448,52 @@ impl Transcoder {
                 }
             }
             _ => {}
+        }
+        Ok(out)
+    }
+}
+
+impl Transcoder {
+    /// Encodes the audio of track `index` that waited for the first picture (at `picture`
+    /// seconds), after silence from the picture to its first sample; returns the packets.
+    fn start_audio(&mut self, index: usize, picture: Option<f64>) -> Result<Vec<Packet>, Error> {
+        let Some(Some(Plan::Audio {
+            encoder, waiting, ..
+        })) = self.plans.get_mut(index)
+        else {
+            return Ok(Vec::new());
+        };
+        let Some(frames) = waiting.take() else {
+            return Ok(Vec::new());
+        };
+        if frames.is_empty() && picture.is_some() {
+            // No audio yet: it starts (after its silence) when it comes.
+            *waiting = Some(frames);
+            return Ok(Vec::new());
+        }
+        let fail = |e| codec_error(index, "encoding", e);
+        if let (Some(t), Some(first)) = (picture, frames.first()) {
+            let gap = first.pts as f64 / f64::from(first.timescale.max(1)) - t;
+            if gap > 0.0 && gap <= MAX_PAD {
+                let samples = (gap * f64::from(first.rate)).round() as usize;
+                let bytes = samples * usize::from(first.channels) * first.format.bytes();
+                let pts = (t * f64::from(first.timescale)).round() as i64;
+                let silence = bytes::Bytes::from(vec![0; bytes]); // f32 zeros
+                let (rate, channels, format) = (first.rate, first.channels, first.format);
+                if let Some(frame) =
+                    AudioFrame::new(silence, rate, channels, format, pts, first.timescale)
+                {
+                    encoder.push(&frame).map_err(fail)?;
+                }
+            }
+        }
+        for frame in &frames {
+            encoder.push(frame).map_err(fail)?;
+        }
+        let mut out = Vec::new();
+        while let Some(mut p) = encoder.pull().map_err(fail)? {
+            p.track = index;
+            out.push(p);
         }
         Ok(out)
     }

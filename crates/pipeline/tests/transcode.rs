@@ -54,18 +54,16 @@ fn g711_camera_audio_recorded_to_mp4_becomes_aac_in_step_with_the_video() {
     assert_eq!(audio["sample_rate"], "48000");
     let duration = num(&audio["duration"]);
     assert!(duration > 2.5, "about 3 s of audio: {duration}");
-    // A/V offset. The file starts at the first picture; the camera's G.711 packets hold
-    // 128 ms each, and one that begins before the picture is left out by the source when
-    // it arrives before the video's parameter sets (as without transcoding). So the audio
-    // starts with the first G.711 packet kept: at most 128 ms after the picture, plus at
-    // most one frame (15 fps) of offset from transcoding. (Measured: 0.09-0.12 s; a raw
-    // output of the same mount, untranscoded, shows its first G.711 packet 0.11-0.13 s
-    // after the first picture in most sessions.)
+    // A/V offset within one video frame (the camera's 15 fps), as a lip-sync check
+    // reads it. The file starts at the first picture; the audio that covers its instant
+    // leads in (the source keeps the audio that comes before the video's parameter sets,
+    // the recorder takes the frame that reaches the picture), so the audio starts at most
+    // one audio frame before it; AAC packets keep the instant they decode to.
     let offset = num(&audio["start_time"]) - num(&video["start_time"]);
-    eprintln!("audio starts {offset:.3} s after the video");
+    eprintln!("audio starts {offset:+.3} s from the video");
     assert!(
-        (-1.0 / 15.0..0.128 + 1.0 / 15.0).contains(&offset),
-        "audio starts {offset:.3} s after the video"
+        offset.abs() <= 1.0 / 15.0,
+        "audio starts {offset:+.3} s from the video"
     );
     // The AAC packets follow each other without gap or overlap (1024 samples at 48 kHz).
     let times: Vec<f64> = ffprobe::packets(&file, "a:0")

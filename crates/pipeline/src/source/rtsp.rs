@@ -7,8 +7,16 @@
 //! session (the camera restarted its encoder) is re-based by `rtsp_source`, so the file
 //! goes on; it becomes an [`InputEvent::TimestampJump`] (a new file only when rotating).
 //! Decode times and composition offsets (B-frames) come from `rtsp_source` as they are.
+//!
+//! Until every recorded track is known (a video track waits for its parameter sets, which
+//! many cameras send only in-band with the first key frame), video frames are dropped:
+//! nothing can decode them. Audio frames of that time are kept, the last
+//! [`EARLY_AUDIO_FRAMES`], and sent just after the track list: the one that covers the
+//! first picture's instant (a G.711 camera's frame may hold 128 ms) would otherwise be
+//! lost, and the file's audio would start up to a frame after its picture.
 
-use std::time::Duration;
+use std::collections::VecDeque;
+use std::time::{Duration, SystemTime};
 
 use rtsp_source::{
     Event, Frame, ReconnectOptions, ReconnectingSource, RtspOptions, StreamSelection, TrackInfo,
@@ -53,7 +61,7 @@ pub(crate) async fn run(
                 true
             }
             Event::Tracks(t) => match tracks.reset(&t.tracks) {
-                Some(list) => tx.send(InputEvent::Tracks(list)).await.is_ok(),
+                Some(list) => announce(tx, list, &mut tracks).await,
                 None => true,
             },
             Event::TrackUpdated(info) => match tracks.update(&info) {
@@ -61,7 +69,7 @@ pub(crate) async fn run(
                     .send(InputEvent::TrackUpdated { index, track })
                     .await
                     .is_ok(),
-                Update::NowComplete(list) => tx.send(InputEvent::Tracks(list)).await.is_ok(),
+                Update::NowComplete(list) => announce(tx, list, &mut tracks).await,
                 Update::Ignored => true,
             },
             Event::Frame(frame) => {
@@ -135,6 +143,19 @@ pub(crate) async fn run(
     end
 }
 
+/// Sends the track list, then the audio kept while it was incomplete.
+async fn announce(tx: &mpsc::Sender<InputEvent>, list: Vec<Track>, tracks: &mut TrackMap) -> bool {
+    if tx.send(InputEvent::Tracks(list)).await.is_err() {
+        return false;
+    }
+    for (packet, wall) in tracks.take_early() {
+        if tx.send(InputEvent::Packet(packet, wall)).await.is_err() {
+            return false;
+        }
+    }
+    true
+}
+
 fn rtsp_options(url: &SecretUrl, options: &Options) -> Result<RtspOptions, Error> {
     let r = &options.rtsp;
     let mut o = RtspOptions::new(url.expose())?
@@ -164,6 +185,40 @@ struct TrackMap {
     announced: bool,
     /// Whether G.711 tracks are kept (for the transcoding stage) rather than skipped.
     g711: bool,
+    /// Audio that came before the track list was complete.
+    early: EarlyAudio,
+}
+
+/// Audio frames kept while the track list is incomplete, at most this many (the newest):
+/// 4 s of a G.711 camera's 128 ms frames, 0.64 s of 20 ms ones. Only the frame that covers
+/// the first key frame's instant ends up in the file (the recorder's lead-in); the count
+/// leaves room for audio that arrives ahead of the video.
+const EARLY_AUDIO_FRAMES: usize = 32;
+
+/// A bounded queue of early audio packets, indexed by RTSP track until the neutral
+/// indices are known.
+#[derive(Debug, Default)]
+struct EarlyAudio(VecDeque<(Packet, SystemTime)>);
+
+impl EarlyAudio {
+    fn push(&mut self, packet: Packet, wall: SystemTime) {
+        if self.0.len() == EARLY_AUDIO_FRAMES {
+            self.0.pop_front();
+        }
+        self.0.push_back((packet, wall));
+    }
+
+    /// The packets in arrival order, their RTSP track index mapped to the neutral one
+    /// (a track without one drops its packets).
+    fn take(&mut self, index_of: impl Fn(usize) -> Option<usize>) -> Vec<(Packet, SystemTime)> {
+        self.0
+            .drain(..)
+            .filter_map(|(mut packet, wall)| {
+                packet.track = index_of(packet.track)?;
+                Some((packet, wall))
+            })
+            .collect()
+    }
 }
 
 #[derive(Debug)]
@@ -193,6 +248,7 @@ impl TrackMap {
     fn reset(&mut self, infos: &[TrackInfo]) -> Option<Vec<Track>> {
         self.slots = infos.iter().map(|i| slot(i, self.g711)).collect();
         self.announced = false;
+        self.early = EarlyAudio::default();
         self.complete()
     }
 
@@ -241,27 +297,43 @@ impl TrackMap {
         }
     }
 
-    fn packet(&self, frame: &Frame) -> Option<Packet> {
+    /// The audio kept before the track list was sent, now with neutral indices.
+    fn take_early(&mut self) -> Vec<(Packet, SystemTime)> {
+        let mut early = std::mem::take(&mut self.early);
+        early.take(|rtsp_index| self.index_of(rtsp_index))
+    }
+
+    /// The frame as a packet of its neutral track; `None` for a frame not recorded and
+    /// for every frame before the track list is complete (audio ones are kept for then).
+    fn packet(&mut self, frame: &Frame) -> Option<Packet> {
         if !self.announced {
+            if let Some(Slot::Track(t)) = self.slots.get(frame.track)
+                && t.kind == MediaKind::Audio
+            {
+                let packet = Self::convert(frame.track, frame);
+                self.early.push(packet, frame.received_wall);
+            }
             return None;
         }
         let track = self.index_of(frame.track)?;
-        Some(
-            Packet::new(
-                track,
-                frame.decode_timestamp,
-                frame.keyframe,
-                frame.data.clone(),
-            )
-            // B-frames: shown after frames decoded later. Offsets beyond i32 (over six
-            // hours at 90 kHz) cannot be real reordering; they are clamped, not wrapped.
-            .with_cts_offset(
-                frame
-                    .composition_offset()
-                    .clamp(i64::from(i32::MIN), i64::from(i32::MAX)) as i32,
-            )
-            .with_duration(frame.duration),
+        Some(Self::convert(track, frame))
+    }
+
+    fn convert(track: usize, frame: &Frame) -> Packet {
+        Packet::new(
+            track,
+            frame.decode_timestamp,
+            frame.keyframe,
+            frame.data.clone(),
         )
+        // B-frames: shown after frames decoded later. Offsets beyond i32 (over six
+        // hours at 90 kHz) cannot be real reordering; they are clamped, not wrapped.
+        .with_cts_offset(
+            frame
+                .composition_offset()
+                .clamp(i64::from(i32::MIN), i64::from(i32::MAX)) as i32,
+        )
+        .with_duration(frame.duration)
     }
 }
 
@@ -359,4 +431,32 @@ fn g711_track(info: &TrackInfo) -> Option<Track> {
 #[cfg(not(feature = "codec"))]
 fn g711_track(_: &TrackInfo) -> Option<Track> {
     None
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::UNIX_EPOCH;
+
+    use bytes::Bytes;
+
+    use super::*;
+
+    #[test]
+    fn early_audio_is_bounded_and_released_on_its_neutral_track() {
+        let mut early = EarlyAudio::default();
+        for i in 0..EARLY_AUDIO_FRAMES as i64 + 5 {
+            // RTSP track 1 (behind a video track) and RTSP track 2, left out.
+            let track = if i % 2 == 0 { 1 } else { 2 };
+            early.push(
+                Packet::new(track, i * 1024, true, Bytes::from_static(b"a")),
+                UNIX_EPOCH,
+            );
+        }
+        let released = early.take(|rtsp| (rtsp == 1).then_some(0));
+        // The oldest 5 went; of the newest 32, the 16 of track 1 remain, now track 0.
+        assert_eq!(released.len(), EARLY_AUDIO_FRAMES / 2);
+        assert_eq!(released[0].0.dts, 6 * 1024, "the newest are kept");
+        assert!(released.iter().all(|(p, _)| p.track == 0));
+        assert!(early.take(|_| Some(0)).is_empty(), "taken once");
+    }
 }
