@@ -27,6 +27,7 @@ pub const LIBRARIES: &[&str] = &[
     "elementary",
     "mpeg-ts",
     "flv",
+    "rtp-media",
     "media-codec",
     "whip-whep",
     "pipeline",

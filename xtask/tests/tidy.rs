@@ -32,6 +32,7 @@ const LEAVES: &[&str] = &[
     "elementary",
     "mpeg-ts",
     "flv",
+    "rtp-media",
     "media-codec",
     "whip-whep",
 ];
@@ -50,6 +51,8 @@ const DEPENDENCY_TABLE: &[(&str, &[&str])] = &[
     ("elementary", &[]),
     ("mpeg-ts", &[]),
     ("flv", &[]),
+    // RTP payload formats, sender reports and SDP; stands alone.
+    ("rtp-media", &[]),
     // Decoding and encoding on the system FFmpeg; `elementary` for Annex B and records.
     ("media-codec", &["media-core", "elementary"]),
     // WebRTC (WHEP/WHIP) on str0m; stands alone.

@@ -20,6 +20,7 @@
 //! | `srt://host:port[?streamid=…&passphrase=…&latency=MS]` | SRT caller, MPEG-TS inside | SRT caller, MPEG-TS inside |
 //! | `rtmp-listen://[addr]:port/app/key` | RTMP server taking one publisher of that app and stream key (default address 127.0.0.1; the key is masked) | — |
 //! | `rtmp://host[:port]/app/key` | — | RTMP client publishing to a server (nginx-rtmp, YouTube, Twitch; default port 1935; the key is masked) |
+//! | `rtp://host:port` | — | RTP over UDP, a port per track (`port`, `port + 2`, …; RTCP sender reports on each + 1), described by an SDP (`Options::sdp_file`) |
 //! | `srt-listen://[addr]:port[?passphrase=…&latency=MS]` | SRT listener (one caller; default address 127.0.0.1) | SRT listener (waits for one caller) |
 //!
 //! Anything else is [`Error::UnsupportedEndpoint`], naming the string and the direction.

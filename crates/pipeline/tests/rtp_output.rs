@@ -1,0 +1,184 @@
+//! RTP out: `pipeline in.mp4 rtp://127.0.0.1:PORT --sdp FILE` received by ffmpeg from the
+//! SDP we wrote (`ffmpeg -protocol_whitelist file,udp,rtp -i FILE -c copy out.mkv`): H.264
+//! with B-frames and AAC, then H.265 and MPEG audio; what ffmpeg kept is probed and
+//! decoded.
+#![allow(clippy::unwrap_used)]
+
+use std::net::UdpSocket;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use pipeline::{Direction, Endpoint, Options, Pipeline};
+use test_support::ffprobe::{self, num};
+use test_support::process::ChildGuard;
+
+/// 3 s of 320x240 video at 25 frames/s (a key frame every second) and 48 kHz audio.
+fn source(dir: &Path, video: &[&str], audio: &[&str], name: &str) -> PathBuf {
+    let path = dir.join(name);
+    let status = Command::new("ffmpeg")
+        .args(["-nostdin", "-v", "error", "-y", "-f", "lavfi", "-i"])
+        .arg("testsrc=size=320x240:rate=25")
+        .args(["-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000"])
+        .args(["-t", "3", "-g", "25", "-pix_fmt", "yuv420p"])
+        .args(video)
+        .args(audio)
+        .arg(&path)
+        .status()
+        .unwrap();
+    assert!(status.success(), "ffmpeg made no source");
+    path
+}
+
+/// An even port whose next three are free too (RTP and RTCP of two tracks).
+fn free_ports() -> u16 {
+    for _ in 0..50 {
+        let probe = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let base = probe.local_addr().unwrap().port() & !1;
+        drop(probe);
+        if base < 60_000 && (0..4).all(|i| UdpSocket::bind(("127.0.0.1", base + i)).is_ok()) {
+            return base;
+        }
+    }
+    panic!("no four free UDP ports");
+}
+
+/// Sends `input` (looped, 6 s in all) to rtp://127.0.0.1:PORT while ffmpeg records 3 s of
+/// it from our SDP; returns ffmpeg's file.
+fn send_and_receive(input: &Path, dir: &Path, name: &str) -> PathBuf {
+    let port = free_ports();
+    let sdp = dir.join(format!("{name}.sdp"));
+    let received = dir.join(format!("{name}.mkv"));
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let mut options = Options::default();
+    options.loop_input = true;
+    options.duration = Some(Duration::from_secs(6));
+    options.sdp_file = Some(sdp.clone());
+    let pipeline = runtime.block_on(async {
+        Pipeline::new(
+            Endpoint::parse(input.to_str().unwrap(), Direction::Input).unwrap(),
+            Endpoint::parse(&format!("rtp://127.0.0.1:{port}"), Direction::Output).unwrap(),
+        )
+        .with_options(options)
+        .spawn()
+    });
+    let started = Instant::now();
+    while !sdp.exists() {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "no SDP written"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let text = std::fs::read_to_string(&sdp).unwrap();
+    assert!(text.starts_with("v=0\r\n"), "{text}");
+    let child = Command::new("ffmpeg")
+        .args([
+            "-nostdin",
+            "-v",
+            "error",
+            "-protocol_whitelist",
+            "file,udp,rtp",
+        ])
+        .arg("-i")
+        .arg(&sdp)
+        .args(["-t", "3", "-c", "copy", "-y"])
+        .arg(&received)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut ffmpeg = ChildGuard::new("ffmpeg", child);
+    let (code, stderr) = ffmpeg.wait_with_stderr(Duration::from_secs(20));
+    let summary = runtime.block_on(pipeline.wait());
+    assert!(summary.is_ok(), "the sender failed: {summary:?}");
+    assert_eq!(code, Some(0), "ffmpeg: {stderr}\nSDP:\n{text}");
+    received
+}
+
+fn streams(file: &Path) -> Vec<ffprobe::Value> {
+    ffprobe::probe(file)["streams"].as_array().unwrap().clone()
+}
+
+/// Frames ffmpeg decodes from `file`'s stream.
+fn decoded(file: &Path, stream: &str) -> f64 {
+    let probe = ffprobe::probe_with(
+        file,
+        &[
+            "-count_frames",
+            "-select_streams",
+            stream,
+            "-show_entries",
+            "stream=nb_read_frames",
+        ],
+    );
+    num(&probe["streams"][0]["nb_read_frames"])
+}
+
+#[test]
+fn h264_and_aac_over_rtp_play_in_ffmpeg_from_our_sdp() {
+    if !test_support::peers_present("rtp_h264_aac", &["ffmpeg", "ffprobe"]) {
+        return;
+    }
+    let dir = test_support::temp_dir();
+    let input = source(
+        dir.path(),
+        &["-c:v", "libx264", "-preset", "fast", "-bf", "2"],
+        &["-c:a", "aac", "-ac", "2"],
+        "h264.mp4",
+    );
+    let received = send_and_receive(&input, dir.path(), "h264");
+    let streams = streams(&received);
+    let video = streams.iter().find(|s| s["codec_type"] == "video").unwrap();
+    let audio = streams.iter().find(|s| s["codec_type"] == "audio").unwrap();
+    assert_eq!(
+        (&video["codec_name"], &video["width"]),
+        (&"h264".into(), &320.into())
+    );
+    assert_eq!(audio["codec_name"], "aac");
+    assert_eq!(
+        (&audio["sample_rate"], &audio["channels"]),
+        (&"48000".into(), &2.into())
+    );
+    // 3 s at 25 frames/s, less what came before the first key frame ffmpeg saw.
+    let frames = decoded(&received, "v:0");
+    let blocks = decoded(&received, "a:0");
+    eprintln!("ffmpeg decoded {frames} pictures and {blocks} AAC frames");
+    assert!(frames >= 40.0, "{frames} pictures");
+    assert!(blocks >= 90.0, "{blocks} AAC frames");
+    // Lip sync across the two RTP streams (the sender reports) is not measured here:
+    // ffmpeg's copy starts its video at the first key frame it received, up to 1 s after
+    // its audio, so the start times say nothing about it.
+}
+
+#[test]
+fn h265_and_mp3_over_rtp_play_in_ffmpeg_from_our_sdp() {
+    if !test_support::peers_present("rtp_h265_mp3", &["ffmpeg", "ffprobe"]) {
+        return;
+    }
+    let dir = test_support::temp_dir();
+    let input = source(
+        dir.path(),
+        &[
+            "-c:v",
+            "libx265",
+            "-preset",
+            "fast",
+            "-tag:v",
+            "hvc1",
+            "-x265-params",
+            "log-level=error",
+        ],
+        &["-c:a", "libmp3lame", "-ac", "1"],
+        "h265.mp4",
+    );
+    let received = send_and_receive(&input, dir.path(), "h265");
+    let streams = streams(&received);
+    let video = streams.iter().find(|s| s["codec_type"] == "video").unwrap();
+    let audio = streams.iter().find(|s| s["codec_type"] == "audio").unwrap();
+    assert_eq!(video["codec_name"], "hevc");
+    assert_eq!(audio["codec_name"], "mp3");
+    let frames = decoded(&received, "v:0");
+    assert!(frames >= 40.0, "{frames} pictures");
+    assert!(decoded(&received, "a:0") >= 80.0);
+}
