@@ -91,8 +91,7 @@ struct Output {
 impl Output {
     fn push(&mut self, frame: Frame, max_frame_size: usize) -> Result<()> {
         let prefix = frame.length_prefix(max_frame_size)?;
-        if self.gathered.capacity() - self.gathered.len() < 4 + frame.head.len() + GATHER_BELOW
-        {
+        if self.gathered.capacity() - self.gathered.len() < 4 + frame.head.len() + GATHER_BELOW {
             self.gathered.reserve(64 * 1024);
         }
         self.gathered.extend_from_slice(&prefix.to_be_bytes());
