@@ -7,7 +7,18 @@
 //!   (all checks on) → chunk content, a slice of the transport buffer.
 //! - `ours-writer`: the same through `Outgoing`/`ByteStreamWriter` and its bounded queue.
 //! - `ours-tokio-duplex`: writer → `write_frames` → `tokio::io::duplex` → `Receiver` →
-//!   `StreamReader` (a copy into and out of the pipe; 2 worker threads).
+//!   `StreamReader` (a copy into and out of the pipe; 2 worker threads, the reader on the
+//!   bench's thread). `ours-tokio-duplex-current-thread`: the same on a current-thread
+//!   runtime (one thread).
+//! - `floor-tokio-duplex` (and `-current-thread`): the same 1 GiB through the same pipe and
+//!   runtime with no data stream at all: 15 000-byte writes, reads of up to 128 KiB into a
+//!   reused buffer. What the pipe itself costs; the framing's cost is the gap above it.
+//! - `ours-tokio-in-memory`: writer → `Outgoing` → `Receiver::run_frames` → `StreamReader`
+//!   on a current-thread runtime, the frames going through the sync path's transport (one
+//!   copy into a reused `BytesMut`, `FrameDecoder`): every tokio-side piece (queues, tasks,
+//!   wake-ups, reader) and no copy the sync path does not make. Like with like for `ours`.
+//! - `floor-memcpy`: each chunk's content copied into a reused buffer: the sync path's one
+//!   copy with no framing, so `ours` − `floor-memcpy` is what the framing costs there.
 //! - `peer-livekit-protocol`: the same packets with crates.io livekit-protocol's prost
 //!   types: build the `DataPacket` (content copied into its `Vec`), `encode` into a reused
 //!   buffer with the same 4-byte prefix, `DataPacket::decode` (content copied out).
@@ -168,45 +179,126 @@ fn ours_writer(total: u64) -> u64 {
     futures::executor::block_on(futures::future::join(send, receive)).1
 }
 
-/// Through the tokio adapters (built with the crate's `tokio` feature): `write_frames` into an in-memory duplex pipe, `Receiver`
-/// on the other end, a `StreamReader` counting its chunks.
+/// Through the tokio adapters (built with the crate's `tokio` feature): `write_frames`
+/// into an in-memory duplex pipe, `Receiver` on the other end, a `StreamReader` counting
+/// its chunks.
 #[cfg(feature = "tokio")]
 fn ours_tokio(rt: &tokio::runtime::Runtime, total: u64) -> u64 {
-    use data_stream::transport::{Receiver, write_frames};
+    use data_stream::transport::write_frames;
     rt.block_on(async move {
         let (a, b) = tokio::io::duplex(256 * 1024);
-        let limits = {
-            let mut limits = Limits::default();
-            limits.max_stream_size = u64::MAX;
-            limits
-        };
-        let receiver = Receiver::new(limits);
-        let mut streams = receiver.byte_streams("media").unwrap();
+        let (receiver, streams) = bench_receiver();
         let run = tokio::spawn(async move { receiver.run(b).await });
         let (out, frames) = Outgoing::new(64);
         let write = tokio::spawn(write_frames(frames, a, MAX_FRAME));
-        let send = tokio::spawn(async move {
-            let options = {
-                let mut options = StreamOptions::topic("media");
-                options.total_length = Some(total);
-                options
-            };
-            let w = out.stream_bytes("bench.bin", options).await.unwrap();
-            for i in 0..total.div_ceil(CHUNK as u64) {
-                w.write(content(i, total)).await.unwrap();
-            }
-            w.close("", Default::default()).await.unwrap();
-        });
-        let mut reader = streams.next().await.unwrap();
-        let mut received = 0;
-        while let Some(chunk) = reader.next().await {
-            received += black_box(chunk.unwrap()).len() as u64;
-        }
+        let send = tokio::spawn(send_stream(out, total));
+        let received = read_stream(streams).await;
         send.await.unwrap();
         write.await.unwrap().unwrap();
         run.await.unwrap().unwrap();
         received
     })
+}
+
+/// Opens a byte stream on `out` and writes the whole bench stream through it.
+#[cfg(feature = "tokio")]
+async fn send_stream(out: Outgoing, total: u64) {
+    let options = {
+        let mut options = StreamOptions::topic("media");
+        options.total_length = Some(total);
+        options
+    };
+    let w = out.stream_bytes("bench.bin", options).await.unwrap();
+    for i in 0..total.div_ceil(CHUNK as u64) {
+        w.write(content(i, total)).await.unwrap();
+    }
+    w.close("", Default::default()).await.unwrap();
+}
+
+/// A receiver taking byte streams of any size on "media", and the stream of its readers.
+#[cfg(feature = "tokio")]
+fn bench_receiver() -> (
+    data_stream::transport::Receiver,
+    data_stream::transport::IncomingStreams,
+) {
+    let mut limits = Limits::default();
+    limits.max_stream_size = u64::MAX;
+    let receiver = data_stream::transport::Receiver::new(limits);
+    let streams = receiver.byte_streams("media").unwrap();
+    (receiver, streams)
+}
+
+/// The first stream's chunks, counted.
+#[cfg(feature = "tokio")]
+async fn read_stream(mut streams: data_stream::transport::IncomingStreams) -> u64 {
+    let mut reader = streams.next().await.unwrap();
+    let mut received = 0;
+    while let Some(chunk) = reader.next().await {
+        received += black_box(chunk.unwrap()).len() as u64;
+    }
+    received
+}
+
+/// `ours-tokio-in-memory`: the tokio-side path with the sync path's one-copy transport.
+#[cfg(feature = "tokio")]
+fn ours_tokio_in_memory(rt: &tokio::runtime::Runtime, total: u64) -> u64 {
+    rt.block_on(async move {
+        let (receiver, streams) = bench_receiver();
+        let (out, frames) = Outgoing::new(64);
+        let mut wire = BytesMut::with_capacity(64 * 1024);
+        let mut decoder = FrameDecoder::new(MAX_FRAME);
+        let frames = frames.map(move |frame| {
+            frame.write_framed(&mut wire, MAX_FRAME).unwrap();
+            let offset = decoder.offset();
+            Ok((decoder.decode(&mut wire).unwrap().unwrap(), offset))
+        });
+        let run = tokio::spawn(async move { receiver.run_frames(frames).await });
+        let send = tokio::spawn(send_stream(out, total));
+        let received = read_stream(streams).await;
+        send.await.unwrap();
+        run.await.unwrap().unwrap();
+        received
+    })
+}
+
+/// `floor-tokio-duplex`: the bench's bytes through the same pipe and runtime, no framing.
+#[cfg(feature = "tokio")]
+fn floor_tokio(rt: &tokio::runtime::Runtime, total: u64) -> u64 {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    rt.block_on(async move {
+        let (mut a, mut b) = tokio::io::duplex(256 * 1024);
+        let write = tokio::spawn(async move {
+            for i in 0..total.div_ceil(CHUNK as u64) {
+                a.write_all(&content(i, total)).await.unwrap();
+            }
+            a.shutdown().await.unwrap();
+        });
+        let read = tokio::spawn(async move {
+            let mut buf = BytesMut::with_capacity(128 * 1024);
+            let mut received = 0;
+            loop {
+                buf.clear();
+                match b.read_buf(&mut buf).await.unwrap() {
+                    0 => break received,
+                    n => received += black_box(&buf[..n]).len() as u64,
+                }
+            }
+        });
+        write.await.unwrap();
+        read.await.unwrap()
+    })
+}
+
+/// `floor-memcpy`: the sync path's one copy (each chunk into a reused buffer), no framing.
+fn floor_memcpy(total: u64) -> u64 {
+    let mut transport = BytesMut::with_capacity(64 * 1024);
+    let mut received = 0;
+    for i in 0..total.div_ceil(CHUNK as u64) {
+        transport.extend_from_slice(&content(i, total));
+        received += black_box(&transport[..]).len() as u64;
+        transport.clear();
+    }
+    received
 }
 
 fn lk_packet(value: lk::data_packet::Value) -> lk::DataPacket {
@@ -277,6 +369,9 @@ fn codec(c: &mut Criterion) {
     group.throughput(Throughput::Bytes(total));
     group.sample_size(10);
     group.bench_function("ours", |b| b.iter(|| assert_eq!(ours(total), total)));
+    group.bench_function("floor-memcpy", |b| {
+        b.iter(|| assert_eq!(floor_memcpy(total), total))
+    });
     group.bench_function("ours-writer", |b| {
         b.iter(|| assert_eq!(ours_writer(total), total))
     });
@@ -287,8 +382,24 @@ fn codec(c: &mut Criterion) {
             .enable_all()
             .build()
             .unwrap();
+        let one = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
         group.bench_function("ours-tokio-duplex", |b| {
             b.iter(|| assert_eq!(ours_tokio(&rt, total), total))
+        });
+        group.bench_function("floor-tokio-duplex", |b| {
+            b.iter(|| assert_eq!(floor_tokio(&rt, total), total))
+        });
+        group.bench_function("ours-tokio-duplex-current-thread", |b| {
+            b.iter(|| assert_eq!(ours_tokio(&one, total), total))
+        });
+        group.bench_function("floor-tokio-duplex-current-thread", |b| {
+            b.iter(|| assert_eq!(floor_tokio(&one, total), total))
+        });
+        group.bench_function("ours-tokio-in-memory", |b| {
+            b.iter(|| assert_eq!(ours_tokio_in_memory(&one, total), total))
         });
     }
     group.bench_function("peer-livekit-protocol", |b| {

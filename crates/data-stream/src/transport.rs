@@ -14,14 +14,14 @@ use std::future::Future;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::Poll;
 
-use bytes::BytesMut;
+use bytes::{Buf, Bytes, BytesMut};
 use futures::channel::mpsc::{self, TryRecvError};
 use futures::{SinkExt, StreamExt};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 use crate::demux::{Demultiplexer, Event, Limits};
 use crate::framing::FrameDecoder;
-use crate::packet::StreamType;
+use crate::packet::{Frame, StreamType};
 use crate::reader::{ReaderFeed, StreamReader};
 use crate::writer::OutgoingFrames;
 use crate::{Error, Result};
@@ -36,27 +36,25 @@ pub use messages::{ReceivedAttachment, TextMessage, TextMessages};
 /// [`Outgoing`](crate::Outgoing) handle and writer is gone, then flushes and shuts the
 /// transport down (so the peer sees the end). Flushes whenever the queue runs empty.
 ///
-/// Prefixes, heads and small bodies are gathered in one buffer; a chunk's content of
-/// 4 KiB or more is written from its own `Bytes` (a vectored write with
-/// the gathered bytes where the transport takes one), so the socket's copy is the only
-/// one. (A 64 KiB `BufWriter` copied every chunk once more: a third of the time of the
-/// 1 GiB `ours-tokio-duplex` bench went to copies.)
+/// The frames already queued go out together, in one vectored write where the transport
+/// takes one (TCP, `tokio::io::duplex`): prefixes, heads and small bodies are gathered in
+/// one buffer, and a chunk's content of 4 KiB or more is written from its own `Bytes`, so
+/// the socket's copy is the only one. (A 64 KiB `BufWriter` copied every chunk once more;
+/// one write per chunk woke the peer's reader once per chunk.)
 pub async fn write_frames<W: AsyncWrite + Unpin>(
     mut frames: OutgoingFrames,
     mut transport: W,
     max_frame_size: usize,
 ) -> Result<()> {
     let io = |e: std::io::Error| Error::io("writing the transport", &e);
-    let mut gathered = BytesMut::with_capacity(GATHER_LIMIT);
+    let mut output = Output::default();
     loop {
         let frame = match frames.try_recv() {
             Ok(frame) => frame,
             Err(TryRecvError::Closed) => break,
             Err(TryRecvError::Empty) => {
                 // Nothing queued right now: push out what is gathered before waiting.
-                write_both(&mut transport, &mut gathered, &[])
-                    .await
-                    .map_err(io)?;
+                output.write_to(&mut transport).await.map_err(io)?;
                 transport.flush().await.map_err(io)?;
                 match frames.next().await {
                     Some(frame) => frame,
@@ -64,60 +62,90 @@ pub async fn write_frames<W: AsyncWrite + Unpin>(
                 }
             }
         };
-        let prefix = frame.length_prefix(max_frame_size)?;
-        gathered.extend_from_slice(&prefix.to_be_bytes());
-        gathered.extend_from_slice(&frame.head);
-        if frame.body.len() >= GATHER_BELOW {
-            write_both(&mut transport, &mut gathered, &frame.body)
-                .await
-                .map_err(io)?;
-        } else {
-            gathered.extend_from_slice(&frame.body);
-            if gathered.len() >= GATHER_LIMIT {
-                write_both(&mut transport, &mut gathered, &[])
-                    .await
-                    .map_err(io)?;
-            }
+        output.push(frame, max_frame_size)?;
+        if output.is_full() {
+            output.write_to(&mut transport).await.map_err(io)?;
         }
     }
-    write_both(&mut transport, &mut gathered, &[])
-        .await
-        .map_err(io)?;
+    output.write_to(&mut transport).await.map_err(io)?;
     transport.flush().await.map_err(io)?;
     transport.shutdown().await.map_err(io)
 }
 
 /// Content at least this long is written from its own buffer, not gathered.
 const GATHER_BELOW: usize = 4 * 1024;
-/// Gathered bytes are written once they reach this size.
-const GATHER_LIMIT: usize = 64 * 1024;
+/// Frames are written once this many bytes wait...
+const WRITE_BATCH: usize = 256 * 1024;
+/// ...or this many pieces (one vectored write takes at most this many).
+const MAX_PIECES: usize = 64;
 
-/// Writes `gathered` (then clears it) and `body`: one vectored write where the transport
-/// takes them, else one write each.
-async fn write_both<W: AsyncWrite + Unpin>(
-    transport: &mut W,
-    gathered: &mut BytesMut,
-    body: &[u8],
-) -> std::io::Result<()> {
-    let (mut head, mut body) = (&gathered[..], body);
-    while !head.is_empty() || !body.is_empty() {
-        let n = if head.is_empty() {
-            transport.write(body).await?
-        } else if body.is_empty() || !transport.is_write_vectored() {
-            transport.write(head).await?
-        } else {
-            let slices = [std::io::IoSlice::new(head), std::io::IoSlice::new(body)];
-            transport.write_vectored(&slices).await?
-        };
-        if n == 0 {
-            return Err(std::io::ErrorKind::WriteZero.into());
+/// Frames waiting to be written, as pieces that share the frames' buffers.
+#[derive(Default)]
+struct Output {
+    /// Prefixes, heads and small bodies not yet made a piece.
+    gathered: BytesMut,
+    pieces: std::collections::VecDeque<Bytes>,
+    len: usize,
+}
+
+impl Output {
+    fn push(&mut self, frame: Frame, max_frame_size: usize) -> Result<()> {
+        let prefix = frame.length_prefix(max_frame_size)?;
+        if self.gathered.capacity() - self.gathered.len() < 4 + frame.head.len() + GATHER_BELOW {
+            self.gathered.reserve(64 * 1024);
         }
-        let from_head = n.min(head.len());
-        head = &head[from_head..];
-        body = &body[n - from_head..];
+        self.gathered.extend_from_slice(&prefix.to_be_bytes());
+        self.gathered.extend_from_slice(&frame.head);
+        self.len += 4 + frame.len();
+        if frame.body.len() >= GATHER_BELOW {
+            self.pieces.push_back(self.gathered.split().freeze());
+            self.pieces.push_back(frame.body);
+        } else {
+            self.gathered.extend_from_slice(&frame.body);
+        }
+        Ok(())
     }
-    gathered.clear();
-    Ok(())
+
+    fn is_full(&self) -> bool {
+        self.len >= WRITE_BATCH || self.pieces.len() >= MAX_PIECES
+    }
+
+    /// Writes every piece: vectored where the transport takes it, else one write each.
+    async fn write_to<W: AsyncWrite + Unpin>(&mut self, transport: &mut W) -> std::io::Result<()> {
+        if !self.gathered.is_empty() {
+            self.pieces.push_back(self.gathered.split().freeze());
+        }
+        while let Some(first) = self.pieces.front() {
+            let n = if transport.is_write_vectored() && self.pieces.len() > 1 {
+                let mut slices = [std::io::IoSlice::new(&[]); MAX_PIECES];
+                let count = self.pieces.len().min(MAX_PIECES);
+                for (slice, piece) in slices.iter_mut().zip(&self.pieces) {
+                    *slice = std::io::IoSlice::new(piece);
+                }
+                transport.write_vectored(&slices[..count]).await?
+            } else {
+                transport.write(first).await?
+            };
+            if n == 0 {
+                return Err(std::io::ErrorKind::WriteZero.into());
+            }
+            self.consume(n);
+        }
+        self.len = 0;
+        Ok(())
+    }
+
+    /// Drops the first `n` bytes of the pieces.
+    fn consume(&mut self, mut n: usize) {
+        while let Some(piece) = self.pieces.front_mut() {
+            if n < piece.len() {
+                piece.advance(n);
+                return;
+            }
+            n -= piece.len();
+            self.pieces.pop_front();
+        }
+    }
 }
 
 /// Room made in the receive buffer before each read.

@@ -8,14 +8,13 @@
 //! another); writing after close is refused; and a writer dropped without close sends a
 //! trailer with a non-empty reason, so the receiver sees an abnormal end, never a success.
 //!
-//! Runtime-agnostic (futures channels and lock); the queue is bounded, so writers wait
-//! when the transport is slow.
+//! Runtime-agnostic (our own queue, `frames.rs`, and a futures lock); the queue is bounded,
+//! so writers wait when the transport is slow.
 
 use std::collections::HashMap;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
-use futures::channel::mpsc;
 use futures::lock::Mutex;
 
 use crate::packet::{Envelope, Frame, Header, Packet, StreamInfo, StreamKind, TextInfo, Trailer};
@@ -30,8 +29,12 @@ pub const DROPPED_REASON: &str = "writer dropped without close";
 /// smaller [`crate::packet::MAX_HEADER_BUDGET`] (LiveKit's, inline content left out).
 pub const MAX_HEADER_SIZE: usize = 64 * 1024;
 
+mod frames;
 mod oneshot;
 mod progress;
+
+use frames::FrameSender;
+pub use frames::{OutgoingFrames, TryRecvError};
 
 pub use oneshot::Attachment;
 pub use progress::{OnProgress, SendProgress, V2Support};
@@ -114,14 +117,10 @@ impl StreamOptions {
     }
 }
 
-/// Frames waiting for the transport, in send order. Drain it and write each frame with
-/// its 4-byte length prefix ([`Frame::write_framed`]) or as one message.
-pub type OutgoingFrames = mpsc::Receiver<Frame>;
-
 /// Opens outgoing streams on one connection. Cheap to clone.
 #[derive(Clone)]
 pub struct Outgoing {
-    tx: mpsc::Sender<Frame>,
+    tx: FrameSender,
     envelope: Envelope,
     v2: V2Support,
 }
@@ -135,7 +134,7 @@ impl Outgoing {
     /// Like [`Outgoing::new`], putting `envelope` (sender identity, recipients) on every
     /// packet.
     pub fn with_envelope(capacity: usize, envelope: Envelope) -> (Outgoing, OutgoingFrames) {
-        let (tx, rx) = mpsc::channel(capacity);
+        let (tx, rx) = frames::channel(capacity);
         let v2 = V2Support::default();
         (Outgoing { tx, envelope, v2 }, rx)
     }
@@ -186,7 +185,7 @@ impl Outgoing {
 }
 
 struct WriterState {
-    tx: mpsc::Sender<Frame>,
+    tx: FrameSender,
     next_index: u64,
     written: u64,
     closed: bool,
@@ -210,7 +209,7 @@ impl StreamWriter {
         chunk_size: usize,
         progress: Option<OnProgress>,
     ) -> Result<Self> {
-        let mut tx = outgoing.tx.clone();
+        let tx = outgoing.tx.clone();
         let compressed = header.is_compressed();
         let info = header.info.clone();
         let packet = Packet::Header(Box::new(header));
@@ -219,7 +218,7 @@ impl StreamWriter {
         if let Packet::Header(h) = &packet {
             h.check_budget(frame.len())?;
         }
-        queue(&mut tx, frame, &info.id).await?;
+        queue(&tx, frame, &info.id).await?;
         let state = WriterState {
             tx,
             next_index: 0,
@@ -258,7 +257,7 @@ impl StreamWriter {
         for piece in pieces {
             let piece_len = piece.len() as u64;
             let frame = Frame::chunk(&self.envelope, &self.info.id, state.next_index, piece);
-            queue(&mut state.tx, frame, &self.info.id).await?;
+            queue(&state.tx, frame, &self.info.id).await?;
             // The frame is queued: only now is the index used, so a cancelled or failed
             // send leaves no gap (and no index is sent twice).
             state.next_index += 1;
@@ -285,7 +284,7 @@ impl StreamWriter {
         let mut info = self.info.clone();
         info.attributes.extend(trailer.attributes.clone());
         let frame = Packet::Trailer(trailer).to_frame(&self.envelope);
-        queue(&mut state.tx, frame, &self.info.id).await?;
+        queue(&state.tx, frame, &self.info.id).await?;
         // Marked closed only once the trailer is queued: a cancelled close still aborts on drop.
         state.closed = true;
         Ok(info)
@@ -303,10 +302,10 @@ impl Drop for StreamWriter {
             reason: DROPPED_REASON.to_owned(),
             attributes: HashMap::new(),
         };
-        // A fresh sender always has one guaranteed slot in a futures channel, so this
+        // The last frame of a writer goes in even when the queue is full, so this
         // succeeds unless the transport is gone; it queues after this writer's chunks.
         let frame = Packet::Trailer(trailer).to_frame(&self.envelope);
-        if state.tx.clone().try_send(frame).is_err() {
+        if !state.tx.push(frame) {
             tracing::debug!(stream_id = %self.info.id, "abort trailer not sent: transport closed");
         }
     }
@@ -315,12 +314,12 @@ impl Drop for StreamWriter {
 /// Queues one frame: waits for room, then pushes it with no await in between, so the
 /// frame is queued exactly when this returns `Ok` (a cancelled call queued nothing).
 /// `SinkExt::send` would not do: it also waits for the flush, after the push.
-async fn queue(tx: &mut mpsc::Sender<Frame>, frame: Frame, stream_id: &str) -> Result<()> {
-    futures::future::poll_fn(|cx| tx.poll_ready(cx))
-        .await
-        .map_err(|_| closed_transport(stream_id))?;
-    tx.start_send(frame)
-        .map_err(|_| closed_transport(stream_id))
+async fn queue(tx: &FrameSender, frame: Frame, stream_id: &str) -> Result<()> {
+    if futures::future::poll_fn(|cx| tx.poll_ready(cx)).await && tx.push(frame) {
+        Ok(())
+    } else {
+        Err(closed_transport(stream_id))
+    }
 }
 
 fn closed_transport(stream_id: &str) -> Error {

@@ -160,7 +160,7 @@ impl Outgoing {
             };
             let frame = Packet::Header(Box::new(header)).to_frame(&self.envelope);
             if frame.len() <= MAX_HEADER_BUDGET {
-                queue(&mut self.tx.clone(), frame, &info.id).await?;
+                queue(&self.tx, frame, &info.id).await?;
                 if let Some(progress) = &progress {
                     progress.call(total, Some(total));
                 }
