@@ -89,12 +89,15 @@ fn check(file: &Path) {
         .collect();
     assert!(dts.windows(2).all(|w| w[1] > w[0]), "video dts: {dts:?}");
     // ...and every frame decodes. A browser's frame times are irregular (capture
-    // times), so the null muxer keeps them as they are (its default would round them
-    // to a guessed frame rate and complain about frames 10 ms apart).
+    // times), so the null muxer keeps them as they are, in the file's own time base:
+    // with only `-fps_mode passthrough` they were rounded to ticks of the guessed frame
+    // rate (1/20 s) and two frames 10 ms apart met in one tick ("non monotonically
+    // increasing dts", seen in a CI run; reproduced with a jittered file).
     let out = std::process::Command::new("ffmpeg")
         .args(["-nostdin", "-v", "error", "-i"])
         .arg(file)
-        .args(["-fps_mode", "passthrough", "-f", "null", "-"])
+        .args(["-fps_mode", "passthrough", "-enc_time_base", "-1"])
+        .args(["-f", "null", "-"])
         .output()
         .unwrap();
     let errors = String::from_utf8_lossy(&out.stderr);
