@@ -197,15 +197,28 @@ impl Options {
     }
 
     /// Messages that may wait between the source and the recorder (see
-    /// [`Options::queue`]): packets, or for a file input batches of
-    /// `FileSender::PACKETS` packets.
+    /// [`Options::queue`]): packets; for a file input read at full speed, batches of
+    /// `FileSender::PACKETS` packets. A paced file (`realtime`, `loop_input`) reaches the
+    /// recorder packet by packet from the pacing stage, so its queue counts packets (one
+    /// batch's worth: with a queue of one packet the two woke each other for every packet,
+    /// a quarter of the speed of a looped raw output).
     pub(crate) fn queue_for(&self, input: &crate::Endpoint) -> usize {
-        const FILE_READ_AHEAD: usize = 64;
-        if input.is_file_input() {
-            (self.queue.clamp(1, FILE_READ_AHEAD) / crate::source::FileSender::PACKETS).max(1)
-        } else {
+        if !input.is_file_input() {
             self.queue.max(1)
+        } else if self.realtime || self.loop_input {
+            self.queue.clamp(1, Self::FILE_READ_AHEAD)
+        } else {
+            self.file_batches()
         }
+    }
+
+    /// A file input is read at most this many packets ahead (see [`Options::queue`]).
+    const FILE_READ_AHEAD: usize = 64;
+
+    /// Batches a file source may queue ahead of the stage that takes them (the recorder,
+    /// or the pacing stage).
+    pub(crate) fn file_batches(&self) -> usize {
+        (self.queue.clamp(1, Self::FILE_READ_AHEAD) / crate::source::FileSender::PACKETS).max(1)
     }
 
     /// The sync policy of the sinks (resolved by the pipeline when it starts).

@@ -64,7 +64,7 @@ pub(super) async fn run(
     let mut floors: HashMap<usize, i64> = HashMap::new();
     let mut clock: Option<(Instant, f64)> = None;
     let end = 'passes: loop {
-        let (inner_tx, inner_rx) = mpsc::channel(options.queue.max(1));
+        let (inner_tx, inner_rx) = mpsc::channel(options.file_batches());
         let mut inner_rx = Unbatched {
             rx: inner_rx,
             taken: VecDeque::new(),
