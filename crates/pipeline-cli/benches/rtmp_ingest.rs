@@ -29,9 +29,20 @@ fn make_source(dir: &Path, seconds: u64) -> PathBuf {
         .args(["-f", "lavfi", "-i", "testsrc2=size=1280x720:rate=25"])
         .args(["-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000"])
         .args(["-t", &seconds.to_string()])
-        .args(["-c:v", "libx264", "-preset", "ultrafast", "-g", "50", "-bf", "0"])
+        .args([
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+            "-g",
+            "50",
+            "-bf",
+            "0",
+        ])
         .args(["-b:v", "4M", "-maxrate", "4M", "-bufsize", "8M"])
-        .args(["-pix_fmt", "yuv420p", "-c:a", "aac", "-b:a", "128k", "-ac", "2"])
+        .args([
+            "-pix_fmt", "yuv420p", "-c:a", "aac", "-b:a", "128k", "-ac", "2",
+        ])
         .arg(&path)
         .status()
         .unwrap();
@@ -121,7 +132,10 @@ fn main() {
                     let _ = std::fs::remove_file(&out);
                     let port = free_port();
                     let cpu = ingest(receiver(port), &input, port);
-                    eprintln!("{name}: {:.3} CPU s for {seconds} s of media", cpu.as_secs_f64());
+                    eprintln!(
+                        "{name}: {:.3} CPU s for {seconds} s of media",
+                        cpu.as_secs_f64()
+                    );
                     total += cpu;
                 }
                 total

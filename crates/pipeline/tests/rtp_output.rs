@@ -43,9 +43,81 @@ fn free_ports() -> u16 {
     panic!("no four free UDP ports");
 }
 
-/// Sends `input` (looped, 6 s in all) to rtp://127.0.0.1:PORT while ffmpeg records 3 s of
-/// it from our SDP; returns ffmpeg's file.
-fn send_and_receive(input: &Path, dir: &Path, name: &str) -> PathBuf {
+/// A receiver: given our SDP and a file to write, records about 3 s and returns its exit
+/// code and what it printed.
+type Receiver = fn(&Path, &Path) -> (Option<i32>, String);
+
+/// ffmpeg opens the SDP and copies 3 s into a Matroska file.
+fn ffmpeg(sdp: &Path, out: &Path) -> (Option<i32>, String) {
+    let child = Command::new("ffmpeg")
+        .args([
+            "-nostdin",
+            "-v",
+            "error",
+            "-protocol_whitelist",
+            "file,udp,rtp",
+        ])
+        .arg("-i")
+        .arg(sdp)
+        .args(["-t", "3", "-c", "copy", "-y"])
+        .arg(out)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    ChildGuard::new("ffmpeg", child).wait_with_stderr(Duration::from_secs(20))
+}
+
+/// GStreamer's `sdpdemux` opens the SDP; H.264 and AAC are depacketized and parsed by
+/// GStreamer's own elements into a Matroska file, ended by EOS after 3.5 s.
+fn gstreamer(sdp: &Path, out: &Path) -> (Option<i32>, String) {
+    let location = |p: &Path| format!("location={}", p.display());
+    let child = Command::new("gst-launch-1.0")
+        .args([
+            "-q",
+            "-e",
+            "filesrc",
+            &location(sdp),
+            "!",
+            "sdpdemux",
+            "name=d",
+        ])
+        .args([
+            "d.",
+            "!",
+            "queue",
+            "!",
+            "rtph264depay",
+            "!",
+            "h264parse",
+            "!",
+            "mux.",
+        ])
+        .args([
+            "d.",
+            "!",
+            "queue",
+            "!",
+            "rtpmp4gdepay",
+            "!",
+            "aacparse",
+            "!",
+            "mux.",
+        ])
+        .args(["matroskamux", "name=mux", "!", "filesink", &location(out)])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut gst = ChildGuard::new("gst-launch-1.0", child);
+    std::thread::sleep(Duration::from_millis(3500));
+    gst.signal("INT"); // -e: end of stream, the file finalized
+    gst.wait_with_stderr(Duration::from_secs(20))
+}
+
+/// Sends `input` (looped, 6 s in all) to rtp://127.0.0.1:PORT while `receiver` records
+/// about 3 s of it from our SDP; returns the receiver's file.
+fn send_and_receive(input: &Path, dir: &Path, name: &str, receiver: Receiver) -> PathBuf {
     let port = free_ports();
     let sdp = dir.join(format!("{name}.sdp"));
     let received = dir.join(format!("{name}.mkv"));
@@ -72,27 +144,10 @@ fn send_and_receive(input: &Path, dir: &Path, name: &str) -> PathBuf {
     }
     let text = std::fs::read_to_string(&sdp).unwrap();
     assert!(text.starts_with("v=0\r\n"), "{text}");
-    let child = Command::new("ffmpeg")
-        .args([
-            "-nostdin",
-            "-v",
-            "error",
-            "-protocol_whitelist",
-            "file,udp,rtp",
-        ])
-        .arg("-i")
-        .arg(&sdp)
-        .args(["-t", "3", "-c", "copy", "-y"])
-        .arg(&received)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut ffmpeg = ChildGuard::new("ffmpeg", child);
-    let (code, stderr) = ffmpeg.wait_with_stderr(Duration::from_secs(20));
+    let (code, stderr) = receiver(&sdp, &received);
     let summary = runtime.block_on(pipeline.wait());
     assert!(summary.is_ok(), "the sender failed: {summary:?}");
-    assert_eq!(code, Some(0), "ffmpeg: {stderr}\nSDP:\n{text}");
+    assert_eq!(code, Some(0), "{name}: {stderr}\nSDP:\n{text}");
     received
 }
 
@@ -127,7 +182,7 @@ fn h264_and_aac_over_rtp_play_in_ffmpeg_from_our_sdp() {
         &["-c:a", "aac", "-ac", "2"],
         "h264.mp4",
     );
-    let received = send_and_receive(&input, dir.path(), "h264");
+    let received = send_and_receive(&input, dir.path(), "h264", ffmpeg);
     let streams = streams(&received);
     let video = streams.iter().find(|s| s["codec_type"] == "video").unwrap();
     let audio = streams.iter().find(|s| s["codec_type"] == "audio").unwrap();
@@ -172,7 +227,7 @@ fn h265_and_mp3_over_rtp_play_in_ffmpeg_from_our_sdp() {
         &["-c:a", "libmp3lame", "-ac", "1"],
         "h265.mp4",
     );
-    let received = send_and_receive(&input, dir.path(), "h265");
+    let received = send_and_receive(&input, dir.path(), "h265", ffmpeg);
     let streams = streams(&received);
     let video = streams.iter().find(|s| s["codec_type"] == "video").unwrap();
     let audio = streams.iter().find(|s| s["codec_type"] == "audio").unwrap();
@@ -181,4 +236,38 @@ fn h265_and_mp3_over_rtp_play_in_ffmpeg_from_our_sdp() {
     let frames = decoded(&received, "v:0");
     assert!(frames >= 40.0, "{frames} pictures");
     assert!(decoded(&received, "a:0") >= 80.0);
+}
+
+#[test]
+fn h264_and_aac_over_rtp_play_in_gstreamer_from_our_sdp() {
+    let gst = ["gst-launch", "gst-good", "gst-bad", "gst-libav"];
+    if !test_support::peers_present("rtp_gstreamer", &["ffmpeg", "ffprobe"])
+        || !test_support::peers_present("rtp_gstreamer", &gst)
+    {
+        return;
+    }
+    let dir = test_support::temp_dir();
+    let input = source(
+        dir.path(),
+        &["-c:v", "libx264", "-preset", "fast", "-bf", "2"],
+        &["-c:a", "aac", "-ac", "2"],
+        "h264.mp4",
+    );
+    let received = send_and_receive(&input, dir.path(), "gst", gstreamer);
+    let streams = streams(&received);
+    let codecs: Vec<_> = streams.iter().map(|s| s["codec_name"].clone()).collect();
+    assert!(
+        codecs.contains(&"h264".into()) && codecs.contains(&"aac".into()),
+        "{codecs:?}"
+    );
+    let frames = decoded(&received, "v:0");
+    let blocks = decoded(&received, "a:0");
+    eprintln!("GStreamer kept {frames} pictures and {blocks} AAC frames");
+    assert!(frames >= 40.0, "{frames} pictures");
+    assert!(blocks >= 90.0, "{blocks} AAC frames");
+    assert_eq!(
+        ffprobe::decode_errors(&received),
+        "",
+        "what GStreamer kept decodes cleanly"
+    );
 }
