@@ -36,6 +36,7 @@ use std::time::{Duration, Instant};
 
 use criterion::{Criterion, SamplingMode, Throughput};
 use test_support::rtsp::{RtspServer, RtspServerOptions};
+use test_support::sources::Source720p;
 
 const BIN: &str = env!("CARGO_BIN_EXE_pipeline");
 
@@ -91,34 +92,7 @@ fn ffmpeg(url: &str, out: &Path, seconds: u64) -> Command {
 /// The 720p25 source file of the baseline, `seconds` + 3 s long.
 fn make_source(dir: &Path, seconds: u64) -> PathBuf {
     let path = dir.join("source-720p.mp4");
-    let status = Command::new("ffmpeg")
-        .args(["-nostdin", "-v", "error", "-y"])
-        .args(["-f", "lavfi", "-i", "testsrc2=size=1280x720:rate=25"])
-        .args(["-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000"])
-        .args(["-t", &(seconds + 3).to_string()])
-        .args([
-            "-c:v",
-            "libx264",
-            "-preset",
-            "ultrafast",
-            "-g",
-            "50",
-            "-bf",
-            "0",
-            "-b:v",
-            "4M",
-            "-maxrate",
-            "4M",
-            "-bufsize",
-            "8M",
-        ])
-        .args([
-            "-pix_fmt", "yuv420p", "-c:a", "aac", "-b:a", "128k", "-ac", "2", "-ar", "48000",
-        ])
-        .arg(&path)
-        .status()
-        .unwrap();
-    assert!(status.success(), "making the 720p source failed");
+    Source720p::new(seconds + 3).make(&path);
     path
 }
 

@@ -24,11 +24,11 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use test_support::icecast::http_get;
 use test_support::rtsp::{RtspServer, RtspServerOptions};
+use test_support::sources::Source720p;
 
 fn env_or(name: &str, default: u64) -> u64 {
     std::env::var(name)
@@ -37,32 +37,13 @@ fn env_or(name: &str, default: u64) -> u64 {
         .unwrap_or(default)
 }
 
-/// The 720p25 2 Mbit/s source, `seconds` long.
+/// The 720p25 2 Mbit/s source (64 kbit/s mono audio), `seconds` long.
 fn make_source(dir: &Path, seconds: u64) -> PathBuf {
     let path = dir.join("source-720p-2M.mp4");
-    let status = Command::new("ffmpeg")
-        .args(["-nostdin", "-v", "error", "-y"])
-        .args(["-f", "lavfi", "-i", "testsrc2=size=1280x720:rate=25"])
-        .args(["-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000"])
-        .args(["-t", &seconds.to_string()])
-        .args([
-            "-c:v",
-            "libx264",
-            "-preset",
-            "ultrafast",
-            "-g",
-            "50",
-            "-bf",
-            "0",
-        ])
-        .args([
-            "-b:v", "2M", "-maxrate", "2M", "-bufsize", "4M", "-pix_fmt", "yuv420p",
-        ])
-        .args(["-c:a", "aac", "-b:a", "64k", "-ac", "1", "-ar", "48000"])
-        .arg(&path)
-        .status()
-        .unwrap();
-    assert!(status.success(), "making the source failed");
+    let mut source = Source720p::new(seconds);
+    source.video_bitrate = 2;
+    source.audio = (64, 1);
+    source.make(&path);
     path
 }
 

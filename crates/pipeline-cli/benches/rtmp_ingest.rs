@@ -19,34 +19,13 @@ use std::time::Duration;
 
 use criterion::{Criterion, SamplingMode, Throughput};
 use test_support::process::cpu_time_of;
+use test_support::sources::Source720p;
 
 const BIN: &str = env!("CARGO_BIN_EXE_pipeline");
 
 fn make_source(dir: &Path, seconds: u64) -> PathBuf {
     let path = dir.join("source-720p.mp4");
-    let status = Command::new("ffmpeg")
-        .args(["-nostdin", "-v", "error", "-y"])
-        .args(["-f", "lavfi", "-i", "testsrc2=size=1280x720:rate=25"])
-        .args(["-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000"])
-        .args(["-t", &seconds.to_string()])
-        .args([
-            "-c:v",
-            "libx264",
-            "-preset",
-            "ultrafast",
-            "-g",
-            "50",
-            "-bf",
-            "0",
-        ])
-        .args(["-b:v", "4M", "-maxrate", "4M", "-bufsize", "8M"])
-        .args([
-            "-pix_fmt", "yuv420p", "-c:a", "aac", "-b:a", "128k", "-ac", "2",
-        ])
-        .arg(&path)
-        .status()
-        .unwrap();
-    assert!(status.success(), "making the 720p source failed");
+    Source720p::new(seconds).make(&path);
     path
 }
 

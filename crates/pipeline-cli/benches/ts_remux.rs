@@ -17,35 +17,15 @@ use std::time::Duration;
 
 use criterion::{Criterion, SamplingMode, Throughput};
 use test_support::process::cpu_time_of;
+use test_support::sources::Source720p;
 
 const BIN: &str = env!("CARGO_BIN_EXE_pipeline");
 
 fn make_source(dir: &Path, seconds: u64) -> PathBuf {
     let path = dir.join("source-720p.ts");
-    let status = Command::new("ffmpeg")
-        .args(["-nostdin", "-v", "error", "-y"])
-        .args(["-f", "lavfi", "-i", "testsrc2=size=1280x720:rate=25"])
-        .args(["-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000"])
-        .args(["-t", &seconds.to_string()])
-        .args([
-            "-c:v",
-            "libx264",
-            "-preset",
-            "ultrafast",
-            "-g",
-            "50",
-            "-bf",
-            "0",
-        ])
-        .args([
-            "-b:v", "4M", "-maxrate", "4M", "-bufsize", "8M", "-pix_fmt", "yuv420p",
-        ])
-        .args(["-c:a", "aac", "-b:a", "128k", "-ac", "2", "-ar", "48000"])
-        .args(["-f", "mpegts"])
-        .arg(&path)
-        .status()
-        .unwrap();
-    assert!(status.success(), "making the 720p source failed");
+    let mut source = Source720p::new(seconds);
+    source.format = Some("mpegts");
+    source.make(&path);
     path
 }
 

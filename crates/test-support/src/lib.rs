@@ -17,6 +17,7 @@ pub mod nginx_rtmp;
 pub mod peer_list;
 pub mod process;
 pub mod rtsp;
+pub mod sources;
 pub mod tmpfs;
 
 use std::net::{Ipv4Addr, TcpListener};
