@@ -16,10 +16,14 @@
 //! # Ok::<(), rtp_media::Error>(())
 //! ```
 
+mod depacketize;
+mod packet;
 mod packetize;
 mod rtcp;
 mod sdp;
 
+pub use depacketize::{Depacketizer, Frame};
+pub use packet::RtpPacket;
 pub use packetize::{Format, Packetizer};
 pub use rtcp::sender_report;
 pub use sdp::{MediaDescription, Session};
@@ -44,6 +48,14 @@ pub enum Error {
     /// The packet size leaves no room for payload.
     #[error("a maximum packet size of {0} bytes leaves no room for a payload")]
     PacketSize(usize),
+    /// A datagram that is not an RTP packet.
+    #[error("bad RTP packet of {length} bytes: {reason}")]
+    BadPacket {
+        /// What is wrong with it.
+        reason: &'static str,
+        /// The datagram's size.
+        length: usize,
+    },
 }
 
 /// The fixed RTP header (RFC 3550 §5.1), version 2, no CSRC, no extension.
