@@ -19,12 +19,14 @@
 mod depacketize;
 mod packet;
 mod packetize;
+mod reorder;
 mod rtcp;
 mod sdp;
 
 pub use depacketize::{Depacketizer, Frame};
 pub use packet::RtpPacket;
 pub use packetize::{Format, Packetizer};
+pub use reorder::ReorderBuffer;
 pub use rtcp::sender_report;
 pub use sdp::{MediaDescription, Session};
 
