@@ -22,6 +22,7 @@ mod packetize;
 mod reorder;
 mod rtcp;
 mod sdp;
+mod sdp_read;
 
 pub use depacketize::{Depacketizer, Frame};
 pub use packet::RtpPacket;
@@ -57,6 +58,14 @@ pub enum Error {
         reason: &'static str,
         /// The datagram's size.
         length: usize,
+    },
+    /// A session description that cannot be read.
+    #[error("SDP line {line}: {reason}")]
+    Sdp {
+        /// The line, from 1 (0: the description as a whole).
+        line: usize,
+        /// What is wrong.
+        reason: &'static str,
     },
 }
 
