@@ -53,7 +53,10 @@ fn wait_for_file(path: &Path) -> String {
         {
             return text;
         }
-        assert!(started.elapsed() < Duration::from_secs(10), "no SDP written");
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "no SDP written"
+        );
         std::thread::sleep(Duration::from_millis(5));
     }
 }
@@ -131,7 +134,10 @@ fn check(file: &Path, codecs: (&str, &str), pictures: f64, audio: f64) {
     assert_eq!(video["width"], 320);
     assert_eq!(sound["codec_name"], codecs.1);
     let (frames, blocks) = (decoded(file, "v:0"), decoded(file, "a:0"));
-    eprintln!("{}: {frames} pictures, {blocks} audio frames", file.display());
+    eprintln!(
+        "{}: {frames} pictures, {blocks} audio frames",
+        file.display()
+    );
     assert!(frames >= pictures, "{frames} pictures");
     assert!(blocks >= audio, "{blocks} audio frames");
     let errors = ffprobe::decode_errors(file);
@@ -272,11 +278,17 @@ fn losses_and_reordering_are_counted_and_the_file_decodes() {
     let receiver = receive(&runtime, &sdp, &out);
     let summary = finish(&runtime, &mut sender, receiver);
     let counts: Vec<(u64, u64)> = relays.into_iter().map(|r| r.join().unwrap()).collect();
-    eprintln!("relay (dropped, swapped) per stream: {counts:?}; {:?}", summary.status);
+    eprintln!(
+        "relay (dropped, swapped) per stream: {counts:?}; {:?}",
+        summary.status
+    );
     assert!(counts.iter().all(|(d, s)| *d > 0 && *s > 0));
     assert!(summary.status.lost > 0, "{:?}", summary.status);
     let dropped: u64 = counts.iter().map(|c| c.0).sum();
-    assert!(summary.status.lost <= dropped, "only dropped packets are lost");
+    assert!(
+        summary.status.lost <= dropped,
+        "only dropped packets are lost"
+    );
     let streams = streams(&out);
     assert_eq!(streams.len(), 2);
     let (frames, blocks) = (decoded(&out, "v:0"), decoded(&out, "a:0"));

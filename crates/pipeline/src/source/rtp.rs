@@ -98,7 +98,8 @@ pub(crate) async fn run(
     mut stop: watch::Receiver<bool>,
 ) -> Result<(), Error> {
     let name = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|e| Error::io(format!("reading {name}"), e))?;
+    let text =
+        std::fs::read_to_string(path).map_err(|e| Error::io(format!("reading {name}"), e))?;
     let bad = |reason: String| Error::Input {
         input: name.clone(),
         reason,
@@ -116,9 +117,14 @@ pub(crate) async fn run(
             && (media.parameter("sizelength") != Some("13")
                 || media.parameter("indexlength") != Some("3"))
         {
-            return Err(bad("AAC other than AAC-hbr (sizelength 13, indexlength 3)".into()));
+            return Err(bad(
+                "AAC other than AAC-hbr (sizelength 13, indexlength 3)".into()
+            ));
         }
-        let address = media.address.clone().unwrap_or_else(|| session.address.clone());
+        let address = media
+            .address
+            .clone()
+            .unwrap_or_else(|| session.address.clone());
         let socket = bind(&address, media.port)
             .await
             .map_err(|e| Error::io(format!("{name}: binding UDP port {}", media.port), e))?;
@@ -128,7 +134,11 @@ pub(crate) async fn run(
             let mut buffer = vec![0u8; 65_536];
             while let Ok((n, _)) = socket.recv_from(&mut buffer).await {
                 let datagram = Bytes::copy_from_slice(&buffer[..n]);
-                if sender.send((index, datagram, Instant::now())).await.is_err() {
+                if sender
+                    .send((index, datagram, Instant::now()))
+                    .await
+                    .is_err()
+                {
                     break;
                 }
             }
@@ -158,7 +168,9 @@ pub(crate) async fn run(
         });
     }
     if streams.is_empty() {
-        return Err(bad("no stream of H.264, H.265, AAC, Opus or MPEG audio".into()));
+        return Err(bad(
+            "no stream of H.264, H.265, AAC, Opus or MPEG audio".into()
+        ));
     }
     drop(datagrams);
     let mut receiver = Receiver {
@@ -207,7 +219,10 @@ pub(crate) async fn run(
     receiver.release(Instant::now(), true).await?;
     tracing::info!(input = name, packets, bad_packets, "RTP input ended");
     if packets == 0 {
-        return Err(bad(format!("no RTP packet arrived in {} s", IDLE.as_secs())));
+        return Err(bad(format!(
+            "no RTP packet arrived in {} s",
+            IDLE.as_secs()
+        )));
     }
     if !receiver.announced {
         return Err(bad("the video's parameter sets never arrived".into()));
@@ -273,9 +288,12 @@ impl Receiver<'_> {
                 stream.sets.take(codec, &nal);
             }
         } else if stream.format == Format::Mpa && stream.mp3.is_none() {
-            stream.mp3 = mp3_frames::Frames::new(&frame.data)
-                .next()
-                .map(|f| (f.header.sample_rate(), u16::from(f.header.mode().channels())));
+            stream.mp3 = mp3_frames::Frames::new(&frame.data).next().map(|f| {
+                (
+                    f.header.sample_rate(),
+                    u16::from(f.header.mode().channels()),
+                )
+            });
         }
         self.origin.get_or_insert(at);
         if self.announced {
@@ -289,7 +307,11 @@ impl Receiver<'_> {
             return Ok(true);
         }
         self.announce()?;
-        let tracks = self.streams.iter().map(track).collect::<Result<Vec<_>, _>>();
+        let tracks = self
+            .streams
+            .iter()
+            .map(track)
+            .collect::<Result<Vec<_>, _>>();
         let tracks = tracks.map_err(|reason| Error::Input {
             input: self.name.clone(),
             reason,
@@ -429,7 +451,13 @@ fn track(stream: &Stream) -> Result<Track, String> {
         (None, Format::Opus) => {
             let stereo = media.parameter("sprop-stereo") == Some("1");
             let channels = if stereo { 2 } else { 1 };
-            Track::audio(Codec::Opus { head: opus_head(channels) }, 48_000, channels.into())
+            Track::audio(
+                Codec::Opus {
+                    head: opus_head(channels),
+                },
+                48_000,
+                channels.into(),
+            )
         }
         _ => {
             let (rate, channels) = stream.mp3.unwrap_or((44_100, 2));
