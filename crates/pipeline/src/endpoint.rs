@@ -437,6 +437,11 @@ mod tests {
             Endpoint::parse("out.mp4", Output).unwrap(),
             Endpoint::Mp4File("out.mp4".into())
         );
+        assert_eq!(
+            Endpoint::parse("cam.sdp", Input).unwrap(),
+            Endpoint::SdpFile("cam.sdp".into())
+        );
+        assert!(Endpoint::parse("cam.sdp", Output).is_err());
         assert_eq!(Endpoint::parse("-", Input).unwrap(), Endpoint::Stdin);
         assert_eq!(Endpoint::parse("-", Output).unwrap(), Endpoint::Stdout);
         assert_eq!(

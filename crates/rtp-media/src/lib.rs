@@ -5,6 +5,10 @@
 //! step), and the SDP (RFC 8866) that tells a receiver such as ffmpeg or GStreamer what
 //! arrives on which port.
 //!
+//! Receiving is the inverse: [`RtpPacket::parse`], a [`ReorderBuffer`] that puts packets
+//! back in sequence order and counts losses, a [`Depacketizer`] per stream that rebuilds
+//! the frames, and [`Session::parse`] for an SDP file (ours or ffmpeg's).
+//!
 //! ```
 //! use rtp_media::{Format, Packetizer};
 //! let mut video = Packetizer::new(Format::H264, 96, 0x1234_5678, 1200);
