@@ -20,6 +20,9 @@ pub struct ReorderBuffer {
     lost: u64,
     duplicates: u64,
     late: u64,
+    /// Packets in a row that came far behind (more than `capacity`): a sender that
+    /// started its sequence numbers over, once there are `capacity` of them.
+    behind: usize,
 }
 
 impl ReorderBuffer {
@@ -34,6 +37,7 @@ impl ReorderBuffer {
             lost: 0,
             duplicates: 0,
             late: 0,
+            behind: 0,
         }
     }
 
@@ -47,12 +51,28 @@ impl ReorderBuffer {
             return;
         };
         if extended < next {
+            if next - extended > self.capacity as u64 {
+                self.behind += 1;
+                if self.behind >= self.capacity {
+                    // The sender started over: what is held is given up on.
+                    self.lost += self.held.len() as u64;
+                    self.held.clear();
+                    self.behind = 0;
+                    let restart = 1 << 32 | u64::from(packet.sequence);
+                    self.next = Some(restart);
+                    self.held.insert(restart, (now, packet));
+                    return;
+                }
+            }
             self.late += 1;
-        } else if let std::collections::btree_map::Entry::Vacant(place) = self.held.entry(extended)
-        {
-            place.insert((now, packet));
-        } else {
-            self.duplicates += 1;
+            return;
+        }
+        self.behind = 0;
+        match self.held.entry(extended) {
+            std::collections::btree_map::Entry::Vacant(place) => {
+                place.insert((now, packet));
+            }
+            std::collections::btree_map::Entry::Occupied(_) => self.duplicates += 1,
         }
     }
 
@@ -181,6 +201,21 @@ mod tests {
         b.push(packet(12), later);
         assert_eq!(b.drain().map(|p| p.sequence), Some(12));
         assert_eq!(b.lost(), 5);
+    }
+
+    #[test]
+    fn a_sender_starting_its_sequence_over_is_followed() {
+        let now = Instant::now();
+        let mut b = ReorderBuffer::new(4, Duration::from_secs(1));
+        b.push(packet(30_000), now);
+        assert_eq!(released(&mut b, now), [30_000]);
+        let mut out = Vec::new();
+        for s in 10_000..10_010 {
+            b.push(packet(s), now);
+            out.extend(released(&mut b, now));
+        }
+        assert_eq!(out, (10_003..10_010).collect::<Vec<_>>());
+        assert_eq!(b.late(), 3, "until four in a row came from far behind");
     }
 
     #[test]
