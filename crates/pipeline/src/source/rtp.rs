@@ -217,6 +217,17 @@ pub(crate) async fn run(
     }
     sockets.abort_all();
     receiver.release(Instant::now(), true).await?;
+    for (i, s) in receiver.streams.iter().enumerate() {
+        tracing::info!(
+            input = name,
+            stream = i,
+            lost = s.reorder.lost(),
+            duplicates = s.reorder.duplicates(),
+            late = s.reorder.late(),
+            units_dropped = s.depacketizer.dropped(),
+            "RTP stream ended"
+        );
+    }
     tracing::info!(input = name, packets, bad_packets, "RTP input ended");
     if packets == 0 {
         return Err(bad(format!(
@@ -306,7 +317,7 @@ impl Receiver<'_> {
         if !self.streams.iter().all(Stream::describable) {
             return Ok(true);
         }
-        self.announce()?;
+        self.announce();
         let tracks = self
             .streams
             .iter()
@@ -328,7 +339,7 @@ impl Receiver<'_> {
     }
 
     /// Sets up each stream's timeline.
-    fn announce(&mut self) -> Result<(), Error> {
+    fn announce(&mut self) {
         for stream in &mut self.streams {
             let timescale = stream.timescale();
             stream.timeline = Some(match stream.video_codec() {
@@ -350,7 +361,6 @@ impl Receiver<'_> {
             });
         }
         self.announced = true;
-        Ok(())
     }
 
     async fn send_frame(&mut self, i: usize, frame: Frame, at: Instant) -> Result<bool, Error> {
@@ -362,10 +372,7 @@ impl Receiver<'_> {
                 return Ok(true); // nothing decodes before the first key frame
             }
         }
-        let extended = match stream.last_rtp {
-            Some((raw, ext)) => ext + i64::from(frame.timestamp.wrapping_sub(raw) as i32),
-            None => i64::from(frame.timestamp),
-        };
+        let extended = extend(stream.last_rtp, frame.timestamp);
         stream.last_rtp = Some((frame.timestamp, extended));
         let timescale = stream.timescale();
         let ticks = extended * i64::from(timescale) / i64::from(stream.clock_rate);
@@ -423,6 +430,16 @@ impl Receiver<'_> {
     }
 }
 
+/// `timestamp` extended to 64 bits from the last one and its extension: the nearest
+/// value either way, so the 32-bit wrap (13 hours at 90 kHz) and B-frames going back
+/// both come out right.
+fn extend(last: Option<(u32, i64)>, timestamp: u32) -> i64 {
+    match last {
+        Some((raw, extended)) => extended + i64::from(timestamp.wrapping_sub(raw) as i32),
+        None => i64::from(timestamp),
+    }
+}
+
 /// The track a stream becomes.
 fn track(stream: &Stream) -> Result<Track, String> {
     let media = &stream.media;
@@ -477,4 +494,27 @@ fn opus_head(channels: u8) -> Bytes {
     h.put_i16_le(0);
     h.put_u8(0);
     h.freeze()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timestamps_extend_across_the_wrap_and_back() {
+        let mut last = None;
+        let mut got = Vec::new();
+        for t in [u32::MAX - 3000, u32::MAX - 6000, 2000, 500, 5000] {
+            let e = extend(last, t);
+            last = Some((t, e));
+            got.push(e - i64::from(u32::MAX - 3000));
+        }
+        assert_eq!(got, [0, -3000, 5001, 3501, 8001]);
+    }
+
+    #[test]
+    fn opus_head_says_its_channels() {
+        let head = opus_head(2);
+        assert_eq!((&head[..8], head[9], head.len()), (&b"OpusHead"[..], 2, 19));
+    }
 }
