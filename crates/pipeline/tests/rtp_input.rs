@@ -320,7 +320,10 @@ fn losses_and_reordering_are_counted_and_the_file_decodes() {
         "relay (dropped, swapped) per stream: {counts:?}; {:?}",
         summary.status
     );
-    assert!(counts[0].0 > 0 && counts[0].1 > 0, "the relay dropped and swapped video");
+    assert!(
+        counts[0].0 > 0 && counts[0].1 > 0,
+        "the relay dropped and swapped video"
+    );
     assert!(summary.status.lost > 0, "{:?}", summary.status);
     let dropped: u64 = counts.iter().map(|c| c.0).sum();
     assert!(
