@@ -9,6 +9,7 @@ pub mod icecast;
 pub mod mp3;
 pub mod remote;
 pub mod rtmp;
+pub mod rtp;
 pub mod rtsp;
 pub mod ts;
 
@@ -28,5 +29,6 @@ pub fn targets() -> Vec<(&'static str, Body)> {
     all.extend_from_slice(elementary::TARGETS);
     all.extend_from_slice(ts::TARGETS);
     all.extend_from_slice(rtmp::TARGETS);
+    all.extend_from_slice(rtp::TARGETS);
     all
 }

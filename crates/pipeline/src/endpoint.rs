@@ -112,6 +112,9 @@ pub enum Endpoint {
     /// port + 2 and so on (RTCP sender reports on each port + 1), described by an SDP
     /// (`Options::sdp_file`) that ffmpeg or GStreamer opens.
     Rtp(String),
+    /// An SDP file describing RTP streams sent to this host, `.sdp` (input): one UDP
+    /// port per media section, as ffmpeg's `-sdp_file` or our `--sdp` writes it.
+    SdpFile(PathBuf),
     /// WHEP server for browsers, `whep-listen://[addr]:port/path` (output): the
     /// endpoint is `http://addr:port/path/whep`, the player page `http://addr:port/path`.
     WhepListen {
@@ -298,6 +301,7 @@ fn file_endpoint(path: &Path, direction: Direction) -> Option<Endpoint> {
         (Some("h264" | "264"), _) => Some(Endpoint::H264File(path.to_owned())),
         (Some("h265" | "265"), _) => Some(Endpoint::H265File(path.to_owned())),
         (Some("ts"), _) => Some(Endpoint::TsFile(path.to_owned())),
+        (Some("sdp"), Direction::Input) => Some(Endpoint::SdpFile(path.to_owned())),
         (Some("mp4" | "m4v" | "m4a" | "mov" | "cmfv" | "cmfa"), Direction::Input) => {
             Some(Endpoint::Mp4Input(path.to_owned()))
         }
@@ -345,7 +349,8 @@ impl fmt::Display for Endpoint {
             | Endpoint::HlsInput(p)
             | Endpoint::H264File(p)
             | Endpoint::H265File(p)
-            | Endpoint::TsFile(p) => {
+            | Endpoint::TsFile(p)
+            | Endpoint::SdpFile(p) => {
                 write!(f, "{}", p.display())
             }
             Endpoint::Stdin => f.write_str("- (stdin)"),
@@ -432,6 +437,11 @@ mod tests {
             Endpoint::parse("out.mp4", Output).unwrap(),
             Endpoint::Mp4File("out.mp4".into())
         );
+        assert_eq!(
+            Endpoint::parse("cam.sdp", Input).unwrap(),
+            Endpoint::SdpFile("cam.sdp".into())
+        );
+        assert!(Endpoint::parse("cam.sdp", Output).is_err());
         assert_eq!(Endpoint::parse("-", Input).unwrap(), Endpoint::Stdin);
         assert_eq!(Endpoint::parse("-", Output).unwrap(), Endpoint::Stdout);
         assert_eq!(

@@ -5,6 +5,10 @@
 //! step), and the SDP (RFC 8866) that tells a receiver such as ffmpeg or GStreamer what
 //! arrives on which port.
 //!
+//! Receiving is the inverse: [`RtpPacket::parse`], a [`ReorderBuffer`] that puts packets
+//! back in sequence order and counts losses, a [`Depacketizer`] per stream that rebuilds
+//! the frames, and [`Session::parse`] for an SDP file (ours or ffmpeg's).
+//!
 //! ```
 //! use rtp_media::{Format, Packetizer};
 //! let mut video = Packetizer::new(Format::H264, 96, 0x1234_5678, 1200);
@@ -16,11 +20,18 @@
 //! # Ok::<(), rtp_media::Error>(())
 //! ```
 
+mod depacketize;
+mod packet;
 mod packetize;
+mod reorder;
 mod rtcp;
 mod sdp;
+mod sdp_read;
 
+pub use depacketize::{Depacketizer, Frame};
+pub use packet::RtpPacket;
 pub use packetize::{Format, Packetizer};
+pub use reorder::ReorderBuffer;
 pub use rtcp::sender_report;
 pub use sdp::{MediaDescription, Session};
 
@@ -44,6 +55,22 @@ pub enum Error {
     /// The packet size leaves no room for payload.
     #[error("a maximum packet size of {0} bytes leaves no room for a payload")]
     PacketSize(usize),
+    /// A datagram that is not an RTP packet.
+    #[error("bad RTP packet of {length} bytes: {reason}")]
+    BadPacket {
+        /// What is wrong with it.
+        reason: &'static str,
+        /// The datagram's size.
+        length: usize,
+    },
+    /// A session description that cannot be read.
+    #[error("SDP line {line}: {reason}")]
+    Sdp {
+        /// The line, from 1 (0: the description as a whole).
+        line: usize,
+        /// What is wrong.
+        reason: &'static str,
+    },
 }
 
 /// The fixed RTP header (RFC 3550 §5.1), version 2, no CSRC, no extension.

@@ -22,6 +22,8 @@ pub struct MediaDescription {
     pub rtpmap: String,
     /// `a=fmtp` after the payload type, when the format has parameters.
     pub fmtp: Option<String>,
+    /// The stream's own `c=` address, when it has one (else the session's).
+    pub address: Option<String>,
 }
 
 impl MediaDescription {
@@ -104,6 +106,7 @@ impl MediaDescription {
             payload_type,
             rtpmap,
             fmtp,
+            address: None,
         }
     }
 }
@@ -141,10 +144,16 @@ impl fmt::Display for Session {
         write!(f, "v=0\r\n")?;
         write!(f, "o=- 0 0 IN {family} {}\r\n", self.address)?;
         write!(f, "s={}\r\n", self.name)?;
-        write!(f, "c=IN {family} {}\r\n", self.address)?;
+        if !self.address.is_empty() {
+            write!(f, "c=IN {family} {}\r\n", self.address)?;
+        }
         write!(f, "t=0 0\r\n")?;
         for m in &self.media {
             write!(f, "m={} {} RTP/AVP {}\r\n", m.media, m.port, m.payload_type)?;
+            if let Some(address) = &m.address {
+                let family = if address.contains(':') { "IP6" } else { "IP4" };
+                write!(f, "c=IN {family} {address}\r\n")?;
+            }
             write!(f, "a=rtpmap:{} {}\r\n", m.payload_type, m.rtpmap)?;
             if let Some(fmtp) = &m.fmtp {
                 write!(f, "a=fmtp:{} {fmtp}\r\n", m.payload_type)?;

@@ -10,6 +10,7 @@ mod ogg;
 pub(crate) mod pace;
 mod raw;
 mod rtmp_listen;
+mod rtp;
 mod rtsp;
 mod tcp;
 mod ts;
@@ -171,6 +172,7 @@ async fn run_source(
         Endpoint::RawInput(raw) => raw::run(raw, &tx, stop).await,
         Endpoint::Tcp(addr) => tcp::run(&addr, &options, &tx, stop).await,
         Endpoint::WhipListen { addr, path } => whip::run(&addr, &path, &options, &tx, stop).await,
+        Endpoint::SdpFile(path) => rtp::run(&path, &tx, stop).await,
         other => Err(Error::UnsupportedEndpoint {
             endpoint: other.to_string(),
             direction: crate::Direction::Input,
