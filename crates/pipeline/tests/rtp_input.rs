@@ -1,6 +1,8 @@
 //! RTP in: an `.sdp` file as the pipeline's input, recorded to MP4 and checked by
 //! ffprobe/ffmpeg. (a) ffmpeg sends H.264 + AAC (`-f rtp … -sdp_file`), we read its SDP;
-//! (b) our own `rtp://` output into our `.sdp` input, H.265 + MP3; (c) a relay between
+//! (b) our own `rtp://` output into our `.sdp` input, H.265 + MP3, while packets from
+//! another address flood the video port (left out: the input latches onto its sender);
+//! (c) a relay between
 //! ffmpeg and us drops and swaps packets: the losses are counted and the file still
 //! decodes.
 #![allow(clippy::unwrap_used)]
@@ -209,7 +211,9 @@ fn h265_and_mp3_from_our_rtp_output_into_our_sdp_input() {
     });
     wait_for_file(&sdp);
     let receiver = receive(&runtime, &sdp, &out);
+    let flood = flood(port);
     runtime.block_on(sender.wait()).unwrap();
+    assert_eq!(flood.join().unwrap(), 3000);
     std::thread::sleep(Duration::from_millis(500));
     receiver.close();
     let summary = runtime.block_on(receiver.wait()).unwrap();
@@ -217,6 +221,32 @@ fn h265_and_mp3_from_our_rtp_output_into_our_sdp_input() {
     assert_eq!(summary.status.lost, 0);
     check(&out, ("hevc", "mp3"), 60.0, 100.0);
     same_pictures(&input, &out);
+}
+
+/// From another address, 0.3 s after the receiver started: 3000 RTP packets of the video
+/// stream's payload type with made-up sequence numbers, times and payloads. The receiver
+/// latched onto our sender and leaves them out (the recording stays the source's, no
+/// loss counted).
+fn flood(port: u16) -> JoinHandle<usize> {
+    std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(300));
+        let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let mut sent = 0;
+        for i in 0u32..3000 {
+            let mut packet = vec![0x80, 96];
+            packet.extend_from_slice(&(i.wrapping_mul(7919) as u16).to_be_bytes());
+            packet.extend_from_slice(&i.wrapping_mul(104_729).to_be_bytes());
+            packet.extend_from_slice(&0x0bad_f00du32.to_be_bytes());
+            packet.extend((0..100).map(|j| (i + j) as u8 | 0x01));
+            if socket.send_to(&packet, ("127.0.0.1", port)).is_ok() {
+                sent += 1;
+            }
+            if i % 100 == 0 {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+        }
+        sent
+    })
 }
 
 /// Packet by packet: the received pictures that are not key frames (key frames carry

@@ -56,6 +56,11 @@ struct Stream {
     index: usize,
     seen_key: bool,
     lost_sent: u64,
+    /// The sender this stream latched onto: the address of its first RTP packet of the
+    /// right payload type. Packets from any other address (a flood, a second sender)
+    /// are dropped and counted, as RTP receivers latch onto their source.
+    sender: Option<SocketAddr>,
+    foreign: u64,
 }
 
 impl Stream {
@@ -107,7 +112,7 @@ pub(crate) async fn run(
     let session = Session::parse(&text).map_err(|e| bad(e.to_string()))?;
     let mut streams = Vec::new();
     let mut sockets = JoinSet::new();
-    let (datagrams, mut received) = mpsc::channel::<(usize, Bytes, Instant)>(1024);
+    let (datagrams, mut received) = mpsc::channel::<(usize, Bytes, Instant, SocketAddr)>(1024);
     for media in session.media {
         let Some(format) = media.format() else {
             tracing::warn!(input = name, "{}: no depacketizer, left out", media.rtpmap);
@@ -132,10 +137,10 @@ pub(crate) async fn run(
         let sender = datagrams.clone();
         sockets.spawn(async move {
             let mut buffer = vec![0u8; 65_536];
-            while let Ok((n, _)) = socket.recv_from(&mut buffer).await {
+            while let Ok((n, from)) = socket.recv_from(&mut buffer).await {
                 let datagram = Bytes::copy_from_slice(&buffer[..n]);
                 if sender
-                    .send((index, datagram, Instant::now()))
+                    .send((index, datagram, Instant::now(), from))
                     .await
                     .is_err()
                 {
@@ -165,6 +170,8 @@ pub(crate) async fn run(
             index,
             seen_key: false,
             lost_sent: 0,
+            sender: None,
+            foreign: 0,
         });
     }
     if streams.is_empty() {
@@ -191,10 +198,21 @@ pub(crate) async fn run(
         };
         let now = Instant::now();
         match event {
-            Ok(Some((index, datagram, at))) => match RtpPacket::parse(datagram) {
+            Ok(Some((index, datagram, at, from))) => match RtpPacket::parse(datagram) {
                 Ok(packet) => {
                     let stream = &mut receiver.streams[index];
-                    if packet.payload_type == stream.media.payload_type {
+                    if packet.payload_type == stream.media.payload_type
+                        && *stream.sender.get_or_insert(from) != from
+                    {
+                        stream.foreign += 1;
+                        if stream.foreign == 1 {
+                            tracing::warn!(
+                                input = name,
+                                port = stream.media.port,
+                                "RTP from {from} left out: the stream's sender is another"
+                            );
+                        }
+                    } else if packet.payload_type == stream.media.payload_type {
                         stream.reorder.push(packet, at);
                         packets += 1;
                         last_packet = at;
