@@ -12,10 +12,8 @@ use bytes::Bytes;
 use rtp_media::{Depacketizer, Format, ReorderBuffer, RtpPacket, Session};
 
 /// Targets of this module.
-pub const TARGETS: &[(&str, crate::Body)] = &[
-    ("rtp_sdp", rtp_sdp),
-    ("rtp_depacketize", rtp_depacketize),
-];
+pub const TARGETS: &[(&str, crate::Body)] =
+    &[("rtp_sdp", rtp_sdp), ("rtp_depacketize", rtp_depacketize)];
 
 /// SDP parsing and the per-stream accessors.
 pub fn rtp_sdp(data: &[u8]) {
@@ -36,7 +34,13 @@ pub fn rtp_depacketize(data: &[u8]) {
     let Some((&first, mut rest)) = data.split_first() else {
         return;
     };
-    let formats = [Format::H264, Format::H265, Format::Aac, Format::Opus, Format::Mpa];
+    let formats = [
+        Format::H264,
+        Format::H265,
+        Format::Aac,
+        Format::Opus,
+        Format::Mpa,
+    ];
     let format = formats[usize::from(first) % formats.len()];
     let mut reorder = ReorderBuffer::new(8, Duration::from_millis(50));
     let mut depacketizer = Depacketizer::new(format);

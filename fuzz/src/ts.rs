@@ -49,5 +49,9 @@ pub fn ts_demux(data: &[u8]) {
         }
         let _ = (sps::avc_dimensions(&data), sps::hevc_dimensions(&data));
         let _ = adts::split(&data);
+        // Opus behind control headers: every packet a slice of the payload.
+        if let Ok(packets) = mpeg_ts::opus::packets(&data) {
+            assert!(packets.iter().map(Bytes::len).sum::<usize>() <= data.len());
+        }
     }
 }

@@ -55,7 +55,7 @@ mod records;
 mod write;
 
 pub use annexb::{AccessUnit, AnnexBReader, VideoCodec};
-pub use opus::opus_packet_samples;
+pub use opus::{opus_head, opus_packet_samples};
 pub use order::{FrameTimes, TimedUnit};
 pub use records::{ParameterSets, SpsInfo, parameter_sets, record, sps_info};
 pub use write::{AnnexBWriter, nal_units};

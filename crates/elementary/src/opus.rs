@@ -3,6 +3,21 @@
 //! code 3, from the second byte). Ogg pages and MP4 samples carry no per-packet
 //! duration, so writers and readers compute it.
 
+/// An `OpusHead` (RFC 7845 §5.1) for a stream that has none of its own (RTP, WebRTC,
+/// MPEG-TS): version 1, `channels` (1 or 2: channel mapping family 0), `pre_skip`
+/// samples, 48 kHz, no gain.
+pub fn opus_head(channels: u8, pre_skip: u16) -> bytes::Bytes {
+    let mut head = Vec::with_capacity(19);
+    head.extend_from_slice(b"OpusHead");
+    head.push(1);
+    head.push(channels);
+    head.extend_from_slice(&pre_skip.to_le_bytes());
+    head.extend_from_slice(&48_000u32.to_le_bytes());
+    head.extend_from_slice(&0i16.to_le_bytes());
+    head.push(0);
+    bytes::Bytes::from(head)
+}
+
 /// Samples at 48 kHz in one Opus packet; `None` for an empty or malformed packet or one
 /// longer than the 120 ms RFC 6716 allows.
 pub fn opus_packet_samples(packet: &[u8]) -> Option<u32> {
@@ -26,6 +41,13 @@ pub fn opus_packet_samples(packet: &[u8]) -> Option<u32> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn opus_head_says_its_channels_and_pre_skip() {
+        let head = super::opus_head(2, 312);
+        assert_eq!((&head[..8], head[9], head.len()), (&b"OpusHead"[..], 2, 19));
+        assert_eq!((head[10], head[11]), (0x38, 0x01));
+    }
+
     use super::*;
 
     #[test]

@@ -39,6 +39,7 @@ mod demux;
 mod error;
 mod mux;
 pub mod nal;
+pub mod opus;
 mod psi;
 pub mod sps;
 

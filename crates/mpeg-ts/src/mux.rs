@@ -133,7 +133,7 @@ impl Muxer {
         let pts = frame.pts.wrapping_add(TIME_OFFSET);
         let dts = frame.dts.wrapping_add(TIME_OFFSET);
         let pcr = (frame.stream == self.pcr_stream).then_some(dts.wrapping_sub(PCR_LEAD));
-        let header = pes_header(video, pts, dts, frame.payload);
+        let header = pes_header(stream.stream_type.pes_stream_id(), pts, dts, frame.payload);
         let stream = &mut self.streams[frame.stream];
         write_pes(
             out,
@@ -149,7 +149,7 @@ impl Muxer {
 
 /// The PES header: stream id, length (0 = unbounded, for video frames over 64 KiB),
 /// flags, PTS and DTS.
-fn pes_header(video: bool, pts: i64, dts: i64, payload: &[Bytes]) -> Vec<u8> {
+fn pes_header(stream_id: u8, pts: i64, dts: i64, payload: &[Bytes]) -> Vec<u8> {
     let with_dts = pts != dts;
     let header_data = if with_dts { 10 } else { 5 };
     let size: usize = payload.iter().map(Bytes::len).sum::<usize>() + 3 + header_data;
@@ -157,7 +157,7 @@ fn pes_header(video: bool, pts: i64, dts: i64, payload: &[Bytes]) -> Vec<u8> {
     // once instead of at the next frame's start (latency on live streams).
     let length = if size > 0xFFFF { 0 } else { size as u16 };
     let mut h = Vec::with_capacity(19);
-    h.extend_from_slice(&[0, 0, 1, if video { 0xE0 } else { 0xC0 }]);
+    h.extend_from_slice(&[0, 0, 1, stream_id]);
     h.extend_from_slice(&length.to_be_bytes());
     // '10', data_alignment_indicator (an access unit starts here).
     h.push(0x84);

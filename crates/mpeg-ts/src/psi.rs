@@ -20,6 +20,14 @@ pub enum StreamType {
     Mpeg1Audio,
     /// MPEG-2 audio (lower sampling rates) (0x04).
     Mpeg2Audio,
+    /// Opus, in the Opus project's mapping (as ffmpeg writes and reads it): PES private
+    /// data (0x06) marked by a registration descriptor `Opus` and an extension descriptor
+    /// with the channel configuration; each packet behind a control header (see
+    /// [`crate::opus`]).
+    Opus {
+        /// Channels (1 or 2: mapping family 0).
+        channels: u8,
+    },
     /// Any other stream type, kept as its number.
     Other(u8),
 }
@@ -33,7 +41,28 @@ impl StreamType {
             StreamType::AacAdts => 0x0F,
             StreamType::Mpeg1Audio => 0x03,
             StreamType::Mpeg2Audio => 0x04,
+            StreamType::Opus { .. } => 0x06,
             StreamType::Other(id) => id,
+        }
+    }
+
+    /// The PES stream_id: video 0xE0, Opus private stream 1 (0xBD), other audio 0xC0.
+    pub fn pes_stream_id(self) -> u8 {
+        match self {
+            StreamType::H264 | StreamType::H265 => 0xE0,
+            StreamType::Opus { .. } => 0xBD,
+            _ => 0xC0,
+        }
+    }
+
+    /// The ES descriptors of the PMT: Opus's registration (`Opus`) and extension (tag
+    /// 0x80, the channel configuration code) descriptors; none for the others.
+    fn descriptors(self) -> Vec<u8> {
+        match self {
+            StreamType::Opus { channels } => {
+                vec![0x05, 4, b'O', b'p', b'u', b's', 0x7F, 2, 0x80, channels]
+            }
+            _ => Vec::new(),
         }
     }
 
@@ -69,9 +98,11 @@ pub(crate) fn pmt_section(program: u16, pcr_pid: u16, streams: &[(u16, StreamTyp
     body.extend_from_slice(&(0xE000 | pcr_pid).to_be_bytes());
     body.extend_from_slice(&0xF000u16.to_be_bytes()); // no program descriptors
     for &(pid, stream_type) in streams {
+        let descriptors = stream_type.descriptors();
         body.push(stream_type.id());
         body.extend_from_slice(&(0xE000 | pid).to_be_bytes());
-        body.extend_from_slice(&0xF000u16.to_be_bytes()); // no ES descriptors
+        body.extend_from_slice(&(0xF000 | descriptors.len() as u16).to_be_bytes());
+        body.extend_from_slice(&descriptors);
     }
     section(0x02, program, &body)
 }
@@ -121,10 +152,32 @@ pub(crate) fn parse_pmt(body: &[u8]) -> Vec<(u16, StreamType)> {
     while rest.len() >= 5 {
         let pid = u16::from_be_bytes([rest[1], rest[2]]) & 0x1FFF;
         let es_info = usize::from(u16::from_be_bytes([rest[3], rest[4]]) & 0x0FFF);
-        streams.push((pid, StreamType::from_id(rest[0])));
+        let descriptors = rest.get(5..5 + es_info).unwrap_or(&[]);
+        let stream_type = match rest[0] {
+            0x06 => opus(descriptors).unwrap_or(StreamType::Other(0x06)),
+            id => StreamType::from_id(id),
+        };
+        streams.push((pid, stream_type));
         rest = rest.get(5 + es_info..).unwrap_or(&[]);
     }
     streams
+}
+
+/// Opus, when the descriptors of a private-data stream register it: the channels from
+/// the extension descriptor's channel configuration (0x80), stereo when it is missing.
+fn opus(mut descriptors: &[u8]) -> Option<StreamType> {
+    let mut registered = false;
+    let mut channels = 2;
+    while let [tag, length, rest @ ..] = descriptors {
+        let body = rest.get(..usize::from(*length))?;
+        match (tag, body) {
+            (0x05, [b'O', b'p', b'u', b's', ..]) => registered = true,
+            (0x7F, [0x80, code, ..]) if (1..=2).contains(code) => channels = *code,
+            _ => {}
+        }
+        descriptors = &rest[usize::from(*length)..];
+    }
+    registered.then_some(StreamType::Opus { channels })
 }
 
 #[cfg(test)]
@@ -141,6 +194,17 @@ mod tests {
         let pat = pat_section(1, 0x1000);
         let (table, body) = parse_section(&pat).expect("valid section");
         assert_eq!((table, parse_pat(body)), (0, vec![0x1000]));
+    }
+
+    #[test]
+    fn opus_is_told_by_its_descriptors() {
+        let streams = [
+            (0x100, StreamType::Opus { channels: 1 }),
+            (0x101, StreamType::Other(6)),
+        ];
+        let s = pmt_section(1, 0x100, &streams);
+        let (_, body) = parse_section(&s).expect("valid section");
+        assert_eq!(parse_pmt(body), streams);
     }
 
     #[test]

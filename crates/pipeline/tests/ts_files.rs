@@ -1,6 +1,7 @@
 //! MPEG-TS files in and out, checked by ffprobe and ffmpeg: the test camera to `.ts`
 //! (ffprobe counts, durations, key flags, clean decode), and ffmpeg-made `.ts` files
-//! (H.264+AAC with B-frames, H.265, MP3) to our MP4, compared packet by packet.
+//! (H.264+AAC with B-frames, H.265, MP3) to our MP4, compared packet by packet; Opus in
+//! `.ts` both ways.
 #![allow(clippy::unwrap_used)]
 
 use std::path::Path;
@@ -413,5 +414,56 @@ async fn ts_to_ts_remux_keeps_every_packet() {
             "{name}"
         );
         decodes_cleanly(&out);
+    }
+}
+
+/// Opus in MPEG-TS, both ways, against ffmpeg: its `.ts` with libopus (mono and stereo)
+/// read into our MP4 packet for packet; our `.ts` from that MP4 read back by ffprobe
+/// (the Opus stream and its channels, every packet) and decoded by ffmpeg without error.
+#[tokio::test(flavor = "multi_thread")]
+async fn opus_in_ts_both_ways_with_ffmpeg() {
+    if !test_support::peers_present("opus_in_ts", &["ffmpeg", "ffprobe"]) {
+        return;
+    }
+    let dir = test_support::temp_dir();
+    for channels in ["1", "2"] {
+        let theirs = ffmpeg_ts(
+            dir.path(),
+            &format!("opus-{channels}.ts"),
+            &[
+                "-f",
+                "lavfi",
+                "-i",
+                "sine=frequency=440:sample_rate=48000",
+                "-c:a",
+                "libopus",
+                "-b:a",
+                "64k",
+                "-ac",
+                channels,
+            ],
+        );
+        let mp4 = dir.path().join(format!("opus-{channels}.mp4"));
+        convert(&theirs, &mp4, Options::default()).await.unwrap();
+        let count = |file: &Path| ffprobe::packets(file, "a:0").len();
+        let probe = ffprobe::probe(&mp4);
+        let stream = &probe["streams"][0];
+        assert_eq!(stream["codec_name"], "opus");
+        assert_eq!(stream["channels"].as_u64(), channels.parse().ok());
+        assert_eq!(
+            count(&mp4),
+            count(&theirs),
+            "every Opus packet of ffmpeg's .ts"
+        );
+        decodes_cleanly(&mp4);
+
+        let ours = dir.path().join(format!("ours-{channels}.ts"));
+        convert(&mp4, &ours, Options::default()).await.unwrap();
+        let probe = ffprobe::probe(&ours);
+        let stream = &probe["streams"][0];
+        assert_eq!(stream["codec_name"], "opus", "{probe}");
+        assert_eq!(stream["channels"].as_u64(), channels.parse().ok());
+        assert_eq!(count(&ours), count(&mp4), "every packet in our .ts");
+        decodes_cleanly(&ours);
     }
 }

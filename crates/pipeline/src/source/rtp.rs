@@ -18,7 +18,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::Path;
 use std::time::{Duration, Instant, SystemTime};
 
-use bytes::{BufMut, Bytes, BytesMut};
+use bytes::Bytes;
 use elementary::{ParameterSets, VideoCodec};
 use rtp_media::{Depacketizer, Format, Frame, MediaDescription, ReorderBuffer, RtpPacket, Session};
 use rtsp_source::timeline::TrackTimeline;
@@ -488,7 +488,7 @@ fn track(stream: &Stream) -> Result<Track, String> {
             let channels = if stereo { 2 } else { 1 };
             Track::audio(
                 Codec::Opus {
-                    head: opus_head(channels),
+                    head: elementary::opus_head(channels, 0),
                 },
                 48_000,
                 channels.into(),
@@ -499,19 +499,6 @@ fn track(stream: &Stream) -> Result<Track, String> {
             Track::audio(Codec::Mp3, rate, channels)
         }
     })
-}
-
-/// An `OpusHead` (RFC 7845 §5.1) for RTP's Opus: no pre-skip, 48 kHz.
-fn opus_head(channels: u8) -> Bytes {
-    let mut h = BytesMut::with_capacity(19);
-    h.put_slice(b"OpusHead");
-    h.put_u8(1);
-    h.put_u8(channels);
-    h.put_u16_le(0);
-    h.put_u32_le(48_000);
-    h.put_i16_le(0);
-    h.put_u8(0);
-    h.freeze()
 }
 
 #[cfg(test)]
@@ -528,11 +515,5 @@ mod tests {
             got.push(e - i64::from(u32::MAX - 3000));
         }
         assert_eq!(got, [0, -3000, 5001, 3501, 8001]);
-    }
-
-    #[test]
-    fn opus_head_says_its_channels() {
-        let head = opus_head(2);
-        assert_eq!((&head[..8], head[9], head.len()), (&b"OpusHead"[..], 2, 19));
     }
 }

@@ -18,19 +18,6 @@ use whip_whep::{PublishedCodec, ReceivedFrame, TrackKind, WhipServer, WhipSettin
 use crate::contract::InputEvent;
 use crate::{Codec, Error, Options, Packet, Track};
 
-/// An `OpusHead` (RFC 7845 §5.1) for WebRTC's Opus: 2 channels (the SDP's), no pre-skip.
-fn opus_head() -> Bytes {
-    let mut h = BytesMut::with_capacity(19);
-    h.put_slice(b"OpusHead");
-    h.put_u8(1);
-    h.put_u8(2);
-    h.put_u16_le(0);
-    h.put_u32_le(48_000);
-    h.put_i16_le(0);
-    h.put_u8(0);
-    h.freeze()
-}
-
 /// Per track of the pipeline: index, first RTP time and its offset in ticks.
 struct Timing {
     index: usize,
@@ -213,7 +200,13 @@ impl Publish {
             first_rtp: None,
             offset: 0,
         });
-        tracks.push(Track::audio(Codec::Opus { head: opus_head() }, 48_000, 2));
+        tracks.push(Track::audio(
+            Codec::Opus {
+                head: elementary::opus_head(2, 0),
+            },
+            48_000,
+            2,
+        ));
         self.announced = true;
         self.started = Instant::now();
         send(tx, InputEvent::Tracks(tracks)).await

@@ -1,5 +1,6 @@
 //! MPEG-TS file output (`.ts`) through `mpeg_ts`: H.264/H.265 as Annex B with the
-//! parameter sets repeated before every key frame, AAC in ADTS, MPEG audio as is.
+//! parameter sets repeated before every key frame, AAC in ADTS, MPEG audio as is, Opus
+//! (mono or stereo) behind its control headers.
 //! Written as `NAME.partial` and renamed when finished, like the MP4 sink.
 //!
 //! Times go from each track's timescale to the 90 kHz of TS; the muxer adds its fixed
@@ -24,7 +25,7 @@ use mpeg_ts::{Frame, Muxer, StreamType};
 use crate::contract::{Sink, SinkFactory, describe};
 use crate::{Error, Options};
 
-const TAKES: &str = "H.264, H.265, AAC and MP3 tracks";
+const TAKES: &str = "H.264, H.265, AAC, MP3 and mono or stereo Opus tracks";
 const BLOCK: usize = 64 * 1024;
 
 pub(crate) struct TsFileFactory {
@@ -42,6 +43,7 @@ enum Carriage {
         config: Bytes,
     },
     Mpeg,
+    Opus,
 }
 
 fn carriage(index: usize, track: &Track, endpoint: &str) -> Result<(StreamType, Carriage), Error> {
@@ -76,6 +78,10 @@ fn carriage(index: usize, track: &Track, endpoint: &str) -> Result<(StreamType, 
         }
         Codec::Mp3 if track.sample_rate >= 32_000 => (StreamType::Mpeg1Audio, Carriage::Mpeg),
         Codec::Mp3 => (StreamType::Mpeg2Audio, Carriage::Mpeg),
+        // The OpusHead's channel count (mapping family 0: mono or stereo).
+        Codec::Opus { head } if matches!(head.get(9), Some(1 | 2)) && head.get(18) == Some(&0) => {
+            (StreamType::Opus { channels: head[9] }, Carriage::Opus)
+        }
         _ => {
             return Err(Error::Misfit {
                 endpoint: endpoint.to_owned(),
@@ -249,6 +255,10 @@ impl Sink for TsSink {
                 vec![Bytes::copy_from_slice(&header), packet.data.clone()]
             }
             Carriage::Mpeg => vec![packet.data.clone()],
+            Carriage::Opus => vec![
+                Bytes::from(mpeg_ts::opus::control_header(packet.data.len())),
+                packet.data.clone(),
+            ],
         };
         let frame = Frame::new(
             packet.track,

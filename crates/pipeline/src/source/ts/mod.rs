@@ -51,6 +51,8 @@ enum Kind {
     Video(VideoCodec),
     Aac,
     Mpeg,
+    /// Opus with this many channels (from the PMT's descriptors).
+    Opus(u8),
 }
 
 struct Stream {
@@ -146,6 +148,7 @@ impl Reader {
                             StreamType::H265 => Kind::Video(VideoCodec::H265),
                             StreamType::AacAdts => Kind::Aac,
                             StreamType::Mpeg1Audio | StreamType::Mpeg2Audio => Kind::Mpeg,
+                            StreamType::Opus { channels } => Kind::Opus(channels),
                             other => {
                                 tracing::warn!(input = %self.name, pid = info.pid, "stream type {:#04x} left out", other.id());
                                 return None;
@@ -232,6 +235,15 @@ impl Reader {
                 .map(|(_, h)| {
                     Track::audio(Codec::Mp3, h.sample_rate(), u16::from(h.mode().channels()))
                 }),
+            // TS carries no OpusHead: one is made (no pre-skip; a start trim in the first
+            // control header is not read).
+            Kind::Opus(channels) => Some(Track::audio(
+                Codec::Opus {
+                    head: elementary::opus_head(channels, 0),
+                },
+                48_000,
+                u16::from(channels),
+            )),
         };
     }
 
@@ -250,8 +262,9 @@ impl Reader {
         if tracks.is_empty() {
             return Err(Error::Input {
                 input: self.name.clone(),
-                reason: "no H.264, H.265, AAC or MPEG audio stream with a readable configuration"
-                    .into(),
+                reason:
+                    "no H.264, H.265, AAC, MPEG audio or Opus stream with a readable configuration"
+                        .into(),
             });
         }
         self.sent = true;
@@ -308,6 +321,21 @@ impl Reader {
                 for (data, samples) in frames {
                     packets.push(audio(index, at, samples, data));
                     at += i64::from(samples);
+                }
+                stream.next = Some(at);
+            }
+            Kind::Opus(_) => {
+                let units = mpeg_ts::opus::packets(&frame.data).unwrap_or_else(|e| {
+                    tracing::warn!(input = %self.name, pid = stream.pid, "{e}: PES left out");
+                    Vec::new()
+                });
+                let samples = |unit: &Bytes| elementary::opus_packet_samples(unit).unwrap_or(960);
+                let first = units.first().map_or(960, samples);
+                let mut at = audio_time(&mut stream.next, pts, 48_000, first);
+                for unit in units {
+                    let duration = samples(&unit);
+                    packets.push(audio(index, at, duration, unit));
+                    at += i64::from(duration);
                 }
                 stream.next = Some(at);
             }
