@@ -7,13 +7,31 @@ use bytes::Bytes;
 
 use crate::{Error, Result};
 
-/// The control header of one Opus packet of `size` bytes (no trims, no extension).
-pub fn control_header(size: usize) -> Vec<u8> {
-    let mut header = Vec::with_capacity(3 + size / 255);
-    header.extend_from_slice(&[0x7F, 0xE0]);
+/// The control header of one Opus packet of `size` bytes, with a start trim when given
+/// (the stream's first packet: the encoder's pre-skip); no end trim, no extension.
+pub fn control_header(size: usize, start_trim: Option<u16>) -> Vec<u8> {
+    let mut header = Vec::with_capacity(5 + size / 255);
+    header.extend_from_slice(&[0x7F, if start_trim.is_some() { 0xF0 } else { 0xE0 }]);
     header.extend(std::iter::repeat_n(0xFF, size / 255));
     header.push((size % 255) as u8);
+    if let Some(trim) = start_trim {
+        header.extend_from_slice(&trim.to_be_bytes());
+    }
     header
+}
+
+/// The start trim of the payload's first packet (samples to drop at the start of the
+/// stream: the encoder's pre-skip, as ffmpeg writes it), if its control header has one.
+pub fn start_trim(payload: &[u8]) -> Option<u16> {
+    let [0x7F, flags, rest @ ..] = payload else {
+        return None;
+    };
+    if flags & 0xF0 != 0xF0 {
+        return None; // no prefix, or no start trim
+    }
+    let size_bytes = rest.iter().position(|b| *b != 0xFF)? + 1;
+    let trim = rest.get(size_bytes..size_bytes + 2)?;
+    Some(u16::from_be_bytes([trim[0], trim[1]]))
 }
 
 /// The Opus packets of a PES payload, slices of it; trims and extensions are skipped.
@@ -69,10 +87,10 @@ mod tests {
     fn packets_round_trip_through_their_control_headers() {
         let small = Bytes::from(vec![1u8; 100]);
         let big = Bytes::from(vec![2u8; 600]); // 0xFF 0xFF 90
-        let mut payload = control_header(small.len());
+        let mut payload = control_header(small.len(), None);
         payload.extend_from_slice(&small);
-        let header = control_header(big.len());
-        assert_eq!(&header[2..], &[0xFF, 0xFF, 90]);
+        let header = control_header(big.len(), Some(312));
+        assert_eq!(&header[2..], &[0xFF, 0xFF, 90, 0x01, 0x38]);
         payload.extend_from_slice(&header);
         payload.extend_from_slice(&big);
         let payload = Bytes::from(payload);
@@ -83,6 +101,11 @@ mod tests {
     fn trims_are_skipped_and_lies_refused() {
         // Start trim (2 bytes) and an extension of 1 byte before a 3-byte packet.
         let payload = Bytes::from_static(&[0x7F, 0xF4, 3, 0, 9, 1, 7, 5, 6, 7]);
+        assert_eq!(start_trim(&payload), Some(9));
+        // ffmpeg's first packet: 439 bytes, a start trim of 312 (its pre-skip).
+        assert_eq!(start_trim(&[0x7F, 0xF0, 0xFF, 0xB8, 0x01, 0x38]), Some(312));
+        assert_eq!(start_trim(&control_header(5, None)), None);
+        assert_eq!(start_trim(&control_header(5, Some(7))), Some(7));
         assert_eq!(
             packets(&payload).unwrap(),
             vec![Bytes::from_static(&[5, 6, 7])]

@@ -456,6 +456,9 @@ async fn opus_in_ts_both_ways_with_ffmpeg() {
             "every Opus packet of ffmpeg's .ts"
         );
         decodes_cleanly(&mp4);
+        // The encoder's pre-skip, which ffmpeg's .ts carries as the first packet's start
+        // trim, is the MP4's (dOps: version, channels, then the pre-skip).
+        assert_eq!(pre_skip(&mp4), 312);
 
         let ours = dir.path().join(format!("ours-{channels}.ts"));
         convert(&mp4, &ours, Options::default()).await.unwrap();
@@ -465,5 +468,16 @@ async fn opus_in_ts_both_ways_with_ffmpeg() {
         assert_eq!(stream["channels"].as_u64(), channels.parse().ok());
         assert_eq!(count(&ours), count(&mp4), "every packet in our .ts");
         decodes_cleanly(&ours);
+        // The pre-skip goes out as the first packet's start trim and comes back.
+        let back = dir.path().join(format!("back-{channels}.mp4"));
+        convert(&ours, &back, Options::default()).await.unwrap();
+        assert_eq!(pre_skip(&back), 312);
     }
+}
+
+/// The pre-skip of an MP4's Opus track (`dOps`: version, channels, then the pre-skip).
+fn pre_skip(mp4: &Path) -> u16 {
+    let bytes = std::fs::read(mp4).unwrap();
+    let dops = bytes.windows(4).position(|w| w == b"dOps").unwrap() + 4;
+    u16::from_be_bytes([bytes[dops + 2], bytes[dops + 3]])
 }

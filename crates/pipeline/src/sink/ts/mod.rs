@@ -43,7 +43,10 @@ enum Carriage {
         config: Bytes,
     },
     Mpeg,
-    Opus,
+    /// Opus; the pre-skip goes out as the first packet's start trim, then is `None`.
+    Opus {
+        pre_skip: Option<u16>,
+    },
 }
 
 fn carriage(index: usize, track: &Track, endpoint: &str) -> Result<(StreamType, Carriage), Error> {
@@ -79,9 +82,12 @@ fn carriage(index: usize, track: &Track, endpoint: &str) -> Result<(StreamType, 
         Codec::Mp3 if track.sample_rate >= 32_000 => (StreamType::Mpeg1Audio, Carriage::Mpeg),
         Codec::Mp3 => (StreamType::Mpeg2Audio, Carriage::Mpeg),
         // The OpusHead's channel count (mapping family 0: mono or stereo).
-        Codec::Opus { head } if matches!(head.get(9), Some(1 | 2)) && head.get(18) == Some(&0) => {
-            (StreamType::Opus { channels: head[9] }, Carriage::Opus)
-        }
+        Codec::Opus { head } if matches!(head.get(9), Some(1 | 2)) && head.get(18) == Some(&0) => (
+            StreamType::Opus { channels: head[9] },
+            Carriage::Opus {
+                pre_skip: Some(u16::from_le_bytes([head[10], head[11]])),
+            },
+        ),
         _ => {
             return Err(Error::Misfit {
                 endpoint: endpoint.to_owned(),
@@ -233,7 +239,7 @@ fn to_90khz(time: i64, timescale: u32) -> i64 {
 impl Sink for TsSink {
     fn write(&mut self, packet: Packet) -> Result<(), Error> {
         let (Some(carriage), Some(&timescale)) = (
-            self.carriages.get(packet.track),
+            self.carriages.get_mut(packet.track),
             self.timescales.get(packet.track),
         ) else {
             return Ok(());
@@ -255,8 +261,11 @@ impl Sink for TsSink {
                 vec![Bytes::copy_from_slice(&header), packet.data.clone()]
             }
             Carriage::Mpeg => vec![packet.data.clone()],
-            Carriage::Opus => vec![
-                Bytes::from(mpeg_ts::opus::control_header(packet.data.len())),
+            Carriage::Opus { pre_skip } => vec![
+                Bytes::from(mpeg_ts::opus::control_header(
+                    packet.data.len(),
+                    pre_skip.take(),
+                )),
                 packet.data.clone(),
             ],
         };

@@ -235,11 +235,14 @@ impl Reader {
                 .map(|(_, h)| {
                     Track::audio(Codec::Mp3, h.sample_rate(), u16::from(h.mode().channels()))
                 }),
-            // TS carries no OpusHead: one is made (no pre-skip; a start trim in the first
-            // control header is not read).
+            // TS carries no OpusHead: one is made, its pre-skip the start trim of the first
+            // packet's control header (ffmpeg writes the encoder's pre-skip there).
             Kind::Opus(channels) => Some(Track::audio(
                 Codec::Opus {
-                    head: elementary::opus_head(channels, 0),
+                    head: elementary::opus_head(
+                        channels,
+                        mpeg_ts::opus::start_trim(&frame.data).unwrap_or(0),
+                    ),
                 },
                 48_000,
                 u16::from(channels),
