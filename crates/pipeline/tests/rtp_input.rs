@@ -7,45 +7,18 @@
 //! decodes.
 #![allow(clippy::unwrap_used)]
 
+mod rtp_common;
+
 use std::net::UdpSocket;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use pipeline::{Direction, Endpoint, Options, Pipeline, PipelineHandle, Summary};
+use rtp_common::{decoded, free_ports, source, streams};
 use test_support::ffprobe::{self, num};
 use test_support::process::ChildGuard;
-
-/// 3 s of 320x240 video at 25 frames/s (a key frame every second) and 48 kHz audio.
-fn source(dir: &Path, video: &[&str], audio: &[&str], name: &str) -> PathBuf {
-    let path = dir.join(name);
-    let status = Command::new("ffmpeg")
-        .args(["-nostdin", "-v", "error", "-y", "-f", "lavfi", "-i"])
-        .arg("testsrc=size=320x240:rate=25")
-        .args(["-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000"])
-        .args(["-t", "3", "-g", "25", "-pix_fmt", "yuv420p"])
-        .args(video)
-        .args(audio)
-        .arg(&path)
-        .status()
-        .unwrap();
-    assert!(status.success(), "ffmpeg made no source");
-    path
-}
-
-/// An even port whose next three are free too (RTP and RTCP of two streams).
-fn free_ports() -> u16 {
-    for _ in 0..50 {
-        let probe = UdpSocket::bind("127.0.0.1:0").unwrap();
-        let base = probe.local_addr().unwrap().port() & !1;
-        drop(probe);
-        if base < 60_000 && (0..4).all(|i| UdpSocket::bind(("127.0.0.1", base + i)).is_ok()) {
-            return base;
-        }
-    }
-    panic!("no four free UDP ports");
-}
 
 fn wait_for_file(path: &Path) -> String {
     let started = Instant::now();
@@ -105,25 +78,6 @@ fn finish(
     std::thread::sleep(Duration::from_millis(500));
     receiver.close();
     runtime.block_on(receiver.wait()).unwrap()
-}
-
-fn streams(file: &Path) -> Vec<ffprobe::Value> {
-    ffprobe::probe(file)["streams"].as_array().unwrap().clone()
-}
-
-/// Frames ffmpeg decodes from `file`'s stream.
-fn decoded(file: &Path, stream: &str) -> f64 {
-    let probe = ffprobe::probe_with(
-        file,
-        &[
-            "-count_frames",
-            "-select_streams",
-            stream,
-            "-show_entries",
-            "stream=nb_read_frames",
-        ],
-    );
-    num(&probe["streams"][0]["nb_read_frames"])
 }
 
 /// Both streams there with these codecs, `pictures` and `audio` frames at least decoded,

@@ -4,44 +4,16 @@
 //! decoded.
 #![allow(clippy::unwrap_used)]
 
-use std::net::UdpSocket;
+mod rtp_common;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use pipeline::{Direction, Endpoint, Options, Pipeline};
-use test_support::ffprobe::{self, num};
+use rtp_common::{decoded, free_ports, source, streams};
+use test_support::ffprobe;
 use test_support::process::ChildGuard;
-
-/// 3 s of 320x240 video at 25 frames/s (a key frame every second) and 48 kHz audio.
-fn source(dir: &Path, video: &[&str], audio: &[&str], name: &str) -> PathBuf {
-    let path = dir.join(name);
-    let status = Command::new("ffmpeg")
-        .args(["-nostdin", "-v", "error", "-y", "-f", "lavfi", "-i"])
-        .arg("testsrc=size=320x240:rate=25")
-        .args(["-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000"])
-        .args(["-t", "3", "-g", "25", "-pix_fmt", "yuv420p"])
-        .args(video)
-        .args(audio)
-        .arg(&path)
-        .status()
-        .unwrap();
-    assert!(status.success(), "ffmpeg made no source");
-    path
-}
-
-/// An even port whose next three are free too (RTP and RTCP of two tracks).
-fn free_ports() -> u16 {
-    for _ in 0..50 {
-        let probe = UdpSocket::bind("127.0.0.1:0").unwrap();
-        let base = probe.local_addr().unwrap().port() & !1;
-        drop(probe);
-        if base < 60_000 && (0..4).all(|i| UdpSocket::bind(("127.0.0.1", base + i)).is_ok()) {
-            return base;
-        }
-    }
-    panic!("no four free UDP ports");
-}
 
 /// A receiver: given our SDP and a file to write, records about 3 s and returns its exit
 /// code and what it printed.
@@ -149,25 +121,6 @@ fn send_and_receive(input: &Path, dir: &Path, name: &str, receiver: Receiver) ->
     assert!(summary.is_ok(), "the sender failed: {summary:?}");
     assert_eq!(code, Some(0), "{name}: {stderr}\nSDP:\n{text}");
     received
-}
-
-fn streams(file: &Path) -> Vec<ffprobe::Value> {
-    ffprobe::probe(file)["streams"].as_array().unwrap().clone()
-}
-
-/// Frames ffmpeg decodes from `file`'s stream.
-fn decoded(file: &Path, stream: &str) -> f64 {
-    let probe = ffprobe::probe_with(
-        file,
-        &[
-            "-count_frames",
-            "-select_streams",
-            stream,
-            "-show_entries",
-            "stream=nb_read_frames",
-        ],
-    );
-    num(&probe["streams"][0]["nb_read_frames"])
 }
 
 #[test]
