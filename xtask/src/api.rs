@@ -17,21 +17,21 @@ use crate::{Result, cargo, root, run};
 
 /// The library crates whose API is kept (test-support is internal; binaries have none).
 pub const LIBRARIES: &[&str] = &[
-    "media-core",
+    "media-toolkit-core",
     "bmff-writer",
     "mp3-frames",
     "rtsp-source",
-    "data-stream",
-    "media-remote",
+    "media-toolkit-data-stream",
+    "media-toolkit-remote",
     "icecast-source",
     "elementary",
-    "mpeg-ts",
-    "flv",
+    "media-toolkit-mpeg-ts",
+    "media-toolkit-flv",
     "rtp-media",
-    "media-codec",
+    "media-toolkit-codec",
     "whip-whep",
-    "pipeline",
-    "nvr",
+    "media-toolkit-pipeline",
+    "media-toolkit-nvr",
 ];
 
 /// Set when xtask runs as cargo's `RUSTDOC`: the real rustdoc to run.
@@ -194,14 +194,40 @@ fn render_all() -> Result<Vec<(String, String, Vec<Exhaustive>)>> {
     LIBRARIES
         .iter()
         .map(|name| {
-            let json = target
-                .join("doc")
-                .join(format!("{}.json", name.replace('-', "_")));
+            let json = target.join("doc").join(format!("{}.json", lib_name(name)?));
             let (text, types) = render(&json)?;
             let exhaustive = exhaustive_types(&json, &types)?;
             Ok(((*name).to_owned(), text, exhaustive))
         })
         .collect()
+}
+
+/// The name a package's library is `use`d by: its `[lib] name` where set (the renamed
+/// `media-toolkit-*` packages keep their short library names), else the package name
+/// with `_` for `-`. Read from the manifests as text: xtask has no TOML parser at run time.
+pub fn lib_name(package: &str) -> Result<String> {
+    let crates = root().join("crates");
+    let dirs = std::fs::read_dir(&crates).map_err(|e| format!("{}: {e}", crates.display()))?;
+    for dir in dirs.filter_map(|d| d.ok()) {
+        let Ok(manifest) = std::fs::read_to_string(dir.path().join("Cargo.toml")) else {
+            continue;
+        };
+        let name_in = |section: &str| {
+            let body = manifest.split(section).nth(1)?;
+            let body = body.split("\n[").next()?;
+            body.lines()
+                .find_map(|l| l.strip_prefix("name = \""))
+                .and_then(|v| v.strip_suffix('"'))
+                .map(str::to_owned)
+        };
+        if name_in("[package]").as_deref() == Some(package) {
+            return Ok(name_in("\n[lib]").unwrap_or_else(|| package.replace('-', "_")));
+        }
+    }
+    Err(format!(
+        "no crate under {} is named {package}",
+        crates.display()
+    ))
 }
 
 /// The snapshot text, and each struct and enum line of it with the rustdoc id of its type

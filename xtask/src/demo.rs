@@ -60,7 +60,13 @@ pub(crate) fn run(args: &[String]) -> crate::Result {
     }
     crate::peers::ensure()?;
     let mut build = crate::cargo();
-    build.args(["build", "-p", "pipeline-cli", "--bin", "pipeline"]);
+    build.args([
+        "build",
+        "-p",
+        "media-toolkit-cli",
+        "--bin",
+        "media-toolkit-pipeline",
+    ]);
     crate::run("build the pipeline CLI", build)?;
     let target = std::env::var_os("CARGO_TARGET_DIR")
         .map(std::path::PathBuf::from)

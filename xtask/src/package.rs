@@ -31,23 +31,13 @@ const REQUIRED: &[&str] = &[
 
 /// Names of ours that an unrelated crates.io crate holds with a version our requirement
 /// matches: (crate, why it is still so). The list may only shrink: a new clash fails.
-/// Renaming is the cure (a package name such as `media-toolkit-remote`, with `[lib] name`
-/// kept so no `use` changes); it is the team's call, not made yet. `media-core` is taken
-/// on crates.io too (0.9.x, which ^0.1 does not match): it resolves to ours here, but
-/// could not be published under that name either.
-const TAKEN: &[(&str, &str)] = &[
-    (
-        "media-remote",
-        "crates.io has an unrelated media-remote 0.1.2 (Apple-only dependencies), which ^0.1.0 matches",
-    ),
-    (
-        "mpeg-ts",
-        "crates.io has an unrelated mpeg-ts 0.1.2, which ^0.1.0 matches",
-    ),
-];
+/// Empty since the packages whose short names are taken on crates.io (`media-core`,
+/// `mpeg-ts`, `pipeline`, …) were renamed `media-toolkit-*`, the library keeping its short
+/// name (ARCHITECTURE.md, "Names"); a new crate's name is checked with `cargo info NAME`.
+const TAKEN: &[(&str, &str)] = &[];
 
 /// The workspace members that are not libraries people depend on.
-const NOT_PACKAGED: &[&str] = &["pipeline-cli", "pipeline-py", "test-support", "xtask"];
+const NOT_PACKAGED: &[&str] = &["media-toolkit-cli", "pipeline-py", "test-support", "xtask"];
 
 pub fn check() -> Result {
     eprintln!(
@@ -115,8 +105,7 @@ fn missing_files(name: &str) -> Result<String> {
         .filter(|r| !files.contains(r))
         .map(|r| {
             format!(
-                "  {name}: the package has no {r} (crates/{name}/{r}; licences are symlinks to the \
-                 workspace root's)\n"
+                "  {name}: the package has no {r} (licences are symlinks to the workspace root's)\n"
             )
         })
         .collect())

@@ -22,18 +22,18 @@ use workspace::{Kind, members, relative, root, rust_files};
 
 /// The leaf crates: each does one media job and stands alone.
 const LEAVES: &[&str] = &[
-    "media-core",
+    "media-toolkit-core",
     "bmff-writer",
     "mp3-frames",
     "rtsp-source",
-    "data-stream",
+    "media-toolkit-data-stream",
     "icecast-source",
-    "media-remote",
+    "media-toolkit-remote",
     "elementary",
-    "mpeg-ts",
-    "flv",
+    "media-toolkit-mpeg-ts",
+    "media-toolkit-flv",
     "rtp-media",
-    "media-codec",
+    "media-toolkit-codec",
     "whip-whep",
 ];
 
@@ -41,42 +41,55 @@ const LEAVES: &[&str] = &[
 /// dependencies; optional ones too). Dev-dependencies may also name `test-support` and the
 /// crate itself. A crate missing here fails [`crate_dependencies_follow_the_table`].
 const DEPENDENCY_TABLE: &[(&str, &[&str])] = &[
-    ("media-core", &[]),
-    ("mp3-frames", &["media-core"]),
-    ("bmff-writer", &["media-core"]),
-    ("data-stream", &["media-core"]),
-    ("rtsp-source", &["media-core"]),
-    ("icecast-source", &["media-core", "mp3-frames"]),
-    ("media-remote", &["media-core", "data-stream"]),
+    ("media-toolkit-core", &[]),
+    ("mp3-frames", &["media-toolkit-core"]),
+    ("bmff-writer", &["media-toolkit-core"]),
+    ("media-toolkit-data-stream", &["media-toolkit-core"]),
+    ("rtsp-source", &["media-toolkit-core"]),
+    ("icecast-source", &["media-toolkit-core", "mp3-frames"]),
+    (
+        "media-toolkit-remote",
+        &["media-toolkit-core", "media-toolkit-data-stream"],
+    ),
     ("elementary", &[]),
-    ("mpeg-ts", &[]),
-    ("flv", &[]),
+    ("media-toolkit-mpeg-ts", &[]),
+    ("media-toolkit-flv", &[]),
     // RTP payload formats, sender reports and SDP; stands alone.
     ("rtp-media", &[]),
     // Decoding and encoding on the system FFmpeg; `elementary` for Annex B and records.
-    ("media-codec", &["media-core", "elementary"]),
+    ("media-toolkit-codec", &["media-toolkit-core", "elementary"]),
     // WebRTC (WHEP/WHIP) on str0m; stands alone.
     ("whip-whep", &[]),
-    ("pipeline", LEAVES),
+    ("media-toolkit-pipeline", LEAVES),
     // The NVR layer: many supervised pipelines from one configuration.
-    ("nvr", &["pipeline", "media-core"]),
     (
-        "pipeline-cli",
+        "media-toolkit-nvr",
+        &["media-toolkit-pipeline", "media-toolkit-core"],
+    ),
+    (
+        "media-toolkit-cli",
         &[
-            "nvr",
-            "pipeline",
-            "media-core",
+            "media-toolkit-nvr",
+            "media-toolkit-pipeline",
+            "media-toolkit-core",
             "bmff-writer",
             "mp3-frames",
             "rtsp-source",
-            "data-stream",
+            "media-toolkit-data-stream",
             "icecast-source",
-            "media-remote",
+            "media-toolkit-remote",
             "elementary",
         ],
     ),
     // The Python bindings (module `media_toolkit`): the pipeline and its neutral types.
-    ("pipeline-py", &["pipeline", "media-core", "data-stream"]),
+    (
+        "pipeline-py",
+        &[
+            "media-toolkit-pipeline",
+            "media-toolkit-core",
+            "media-toolkit-data-stream",
+        ],
+    ),
     ("test-support", LEAVES),
     // xtask shares test-support's peer list through #[path], not as a dependency.
     ("xtask", &[]),
@@ -91,7 +104,7 @@ const CLI_DEPENDENCIES: &[&str] = &[
     "env_logger",
 ];
 /// The crates whose normal dependencies may include [`CLI_DEPENDENCIES`]: binaries only.
-const CLI_CRATES: &[&str] = &["pipeline-cli", "xtask"];
+const CLI_CRATES: &[&str] = &["media-toolkit-cli", "xtask"];
 
 /// Crates under crates/ that are internal (not published, no README or example needed).
 /// Each must say `publish = false` in its own Cargo.toml.

@@ -123,7 +123,7 @@ fn example() -> PathBuf {
         .join("datastream");
     assert!(
         path.exists(),
-        "example not built at {} (run `cargo build -p data-stream --features websocket --example datastream` first)",
+        "example not built at {} (run `cargo build -p media-toolkit-data-stream --features websocket --example datastream` first)",
         path.display()
     );
     path

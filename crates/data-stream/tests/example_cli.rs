@@ -22,7 +22,7 @@ fn example() -> PathBuf {
     assert!(
         path.exists(),
         "example not built at {} (`cargo test` builds it; `--test example_cli` alone does not: \
-         run `cargo build -p data-stream --features websocket --example datastream` first)",
+         run `cargo build -p media-toolkit-data-stream --features websocket --example datastream` first)",
         path.display()
     );
     path

@@ -1,5 +1,5 @@
 //! Reads one FLV video or audio tag payload given in hex:
-//! `cargo run -p flv --example flvtag -- video 1700000000`.
+//! `cargo run -p media-toolkit-flv --example flvtag -- video 1700000000`.
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);

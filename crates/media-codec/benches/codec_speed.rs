@@ -13,7 +13,7 @@
 //!   -threads 1 -f null`.
 //!
 //! The peer is a whole process (start-up and file reading included: about 30 ms), ours
-//! is the library in this process. Throughput: frames; `cargo xtask bench media-codec`
+//! is the library in this process. Throughput: frames; `cargo xtask bench media-toolkit-codec`
 //! prints frames per second and the ours/peer ratio. Under `cargo test --benches` (no
 //! `--bench` argument) each function runs once on 10 frames, as a smoke test.
 #![allow(clippy::unwrap_used, missing_docs)]

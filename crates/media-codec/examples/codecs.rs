@@ -2,7 +2,7 @@
 //! 1 s of a 440 Hz tone to AAC and decodes it back, printing what came out.
 //!
 //! ```sh
-//! cargo run -p media-codec --example codecs
+//! cargo run -p media-toolkit-codec --example codecs
 //! ```
 
 use bytes::Bytes;

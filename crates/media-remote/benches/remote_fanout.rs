@@ -13,7 +13,7 @@
 //!   which is slower than buffering, so ours came out "faster than the floor".)
 //!
 //! Only the transfer is timed (connections and handshakes are set up before). The
-//! throughput is payload bytes delivered (all clients), so `cargo xtask bench media-remote`
+//! throughput is payload bytes delivered (all clients), so `cargo xtask bench media-toolkit-remote`
 //! prints bytes per second and the ours/peer ratio. Under `cargo test --benches` it runs
 //! once as a smoke test.
 #![allow(clippy::unwrap_used)]

@@ -2,10 +2,10 @@
 //!
 //! ```sh
 //! # both in one process on 127.0.0.1 (a free port): 2 s of packets, then goodbye
-//! cargo run -p media-remote --example live_packets
+//! cargo run -p media-toolkit-remote --example live_packets
 //! # or in two terminals
-//! cargo run -p media-remote --example live_packets -- serve 127.0.0.1:9000 --seconds 30
-//! cargo run -p media-remote --example live_packets -- watch 127.0.0.1:9000
+//! cargo run -p media-toolkit-remote --example live_packets -- serve 127.0.0.1:9000 --seconds 30
+//! cargo run -p media-toolkit-remote --example live_packets -- watch 127.0.0.1:9000
 //! ```
 //!
 //! The generated track is 25 fps "video" (H.264 in name only: the payloads are counters,

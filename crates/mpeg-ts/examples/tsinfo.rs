@@ -1,5 +1,5 @@
 //! Lists the streams and frames of a transport stream file:
-//! `cargo run -p mpeg-ts --example tsinfo -- FILE.ts`.
+//! `cargo run -p media-toolkit-mpeg-ts --example tsinfo -- FILE.ts`.
 
 use std::io::Read;
 

@@ -2,7 +2,7 @@
 # N concurrent `pipeline` recordings of gst-rtsp-server's file-backed mount (non-shared: one
 # server pipeline per client); prints each output's video/audio frame counts (ffprobe),
 # CPU (user, system) and wall seconds of each recorder, and the "lost" log lines.
-#   cargo build --release -p pipeline-cli && benches/concurrent.sh target/release/pipeline SOURCE.mp4 [N=32] [SECONDS=10]
+#   cargo build --release -p media-toolkit-cli && benches/concurrent.sh target/release/pipeline SOURCE.mp4 [N=32] [SECONDS=10]
 # SOURCE.mp4 must last SECONDS + 2 s (see benches/record_cpu.rs for the 720p one).
 set -u
 BIN=$1; SRC=$2; N=${3:-32}; SECS=${4:-10}

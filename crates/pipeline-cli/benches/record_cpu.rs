@@ -24,7 +24,7 @@
 //!   that window: the steady per-minute cost without the start-up. The start-up cost
 //!   (whole take minus the steady rate times its length) goes to stderr.
 //!
-//! Full run: `cargo bench -p pipeline-cli --bench record_cpu` (about 13 minutes with the
+//! Full run: `cargo bench -p media-toolkit-cli --bench record_cpu` (about 13 minutes with the
 //! defaults; `PIPELINE_BENCH_SECONDS`, `PIPELINE_BENCH_TAKES` change them). Under `cargo
 //! test --benches` (no `--bench` argument) it records 1 s of the small committed fixture
 //! once per recorder, as a smoke test.

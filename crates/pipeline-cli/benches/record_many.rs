@@ -12,7 +12,7 @@
 //! - loss: per camera frames and lost packets from the process's own metrics endpoint,
 //!   and the frames expected (25 per second), so "no loss" is checked, not assumed.
 //!
-//! Full run: `cargo xtask bench pipeline-cli` or `cargo bench -p pipeline-cli --bench
+//! Full run: `cargo xtask bench media-toolkit-cli` or `cargo bench -p media-toolkit-cli --bench
 //! record_many` (`PIPELINE_BENCH_CAMERAS`, `PIPELINE_BENCH_SECONDS` change N and S).
 //! Under `cargo test --benches` (no `--bench` argument) it records 2 cameras of the
 //! small committed fixture for 2 s, as a smoke test. Not a timed test: nothing asserts a

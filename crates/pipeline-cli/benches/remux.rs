@@ -15,11 +15,11 @@
 //!
 //! The commands alternate round by round (ten rounds); criterion is handed the recorded
 //! figures. The measured time is the wall time of the process; the throughput is media seconds,
-//! so `cargo xtask bench pipeline-cli` prints media seconds per wall second and the
+//! so `cargo xtask bench media-toolkit-cli` prints media seconds per wall second and the
 //! ours/peer ratio (3.0 = three times faster). The peak RSS of each iteration goes to
 //! stderr (`... MiB peak RSS`).
 //!
-//! Full run: `cargo bench -p pipeline-cli --bench remux` (`PIPELINE_BENCH_SECONDS`
+//! Full run: `cargo bench -p media-toolkit-cli --bench remux` (`PIPELINE_BENCH_SECONDS`
 //! changes the length). Under `cargo test --benches` (no `--bench` argument) it remuxes
 //! the small committed fixture once per command, as a smoke test.
 #![allow(clippy::unwrap_used)]

@@ -6,7 +6,7 @@
 //!
 //! and the receiver's CPU time (user + system, from /proc when it has exited) is measured;
 //! the publisher's is not. Both receivers end when the publisher does. The throughput is
-//! media seconds and the group name says `cpu`, so `cargo xtask bench pipeline-cli` prints
+//! media seconds and the group name says `cpu`, so `cargo xtask bench media-toolkit-cli` prints
 //! CPU seconds per media minute and ours as a share of ffmpeg's (issue 19's goal: ≤ 0.5×).
 //! `PIPELINE_BENCH_SECONDS` sets the length (default 60); under `cargo test --benches` a
 //! 2 s file is ingested once by each.

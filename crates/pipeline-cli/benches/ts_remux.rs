@@ -7,7 +7,7 @@
 //! stereo, `PIPELINE_BENCH_SECONDS` long (default 60). The measured "time" is the
 //! process's CPU time (user + system, read from /proc/PID/stat once it has exited), not
 //! wall time, so that the other loads of a shared machine count less; the throughput is
-//! the input's bytes, so `cargo xtask bench pipeline-cli` prints bytes per CPU second and
+//! the input's bytes, so `cargo xtask bench media-toolkit-cli` prints bytes per CPU second and
 //! the ours/peer ratio. Under `cargo test --benches` it remuxes a 2 s file once.
 #![allow(clippy::unwrap_used)]
 

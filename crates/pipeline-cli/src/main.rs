@@ -10,10 +10,10 @@
 //! The binary is the crate's runnable example:
 //!
 //! ```sh
-//! cargo run --release -p pipeline-cli -- rtsp://admin:secret@192.0.2.7/stream1 camera.mp4 --duration 60
-//! cargo run --release -p pipeline-cli -- rtsp://cam/main 'cam-%Y%m%d-%H%M%S.mp4' --segment 300
-//! cargo run --release -p pipeline-cli -- song.mp3 icecast://source:pw@127.0.0.1:8000/live
-//! cargo run --release -p pipeline-cli -- rtsp://cam/main tcp-listen://:9000
+//! cargo run --release -p media-toolkit-cli -- rtsp://admin:secret@192.0.2.7/stream1 camera.mp4 --duration 60
+//! cargo run --release -p media-toolkit-cli -- rtsp://cam/main 'cam-%Y%m%d-%H%M%S.mp4' --segment 300
+//! cargo run --release -p media-toolkit-cli -- song.mp3 icecast://source:pw@127.0.0.1:8000/live
+//! cargo run --release -p media-toolkit-cli -- rtsp://cam/main tcp-listen://:9000
 //! ```
 //!
 //! Ctrl-C or SIGTERM stops gracefully (the file is finalized); a second Ctrl-C kills. On a

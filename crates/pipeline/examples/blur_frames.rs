@@ -3,7 +3,7 @@
 //! audio, re-encoded to AAC) into an MP4: Boombox's `read`/`write` loop in Rust.
 //!
 //! ```sh
-//! cargo run -p pipeline --features codec --example blur_frames -- IN.mp4|rtsp://… OUT.mp4 [SECONDS]
+//! cargo run -p media-toolkit-pipeline --features codec --example blur_frames -- IN.mp4|rtsp://… OUT.mp4 [SECONDS]
 //! ```
 
 use std::time::Duration;
