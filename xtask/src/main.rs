@@ -21,7 +21,8 @@ Commands:
                        into target/python-venv), benches as a smoke run, fuzz-corpus replay
   api [--bless]        compare each library crate's public API with api/<crate>.txt; --bless
                        rewrites the snapshots (commit them with the change that made them)
-  package              check that each library crate's package holds its README and licences
+  package              build each library crate from its package (as crates.io would ship it);
+                       check it holds its README and licences and resolves our crates to ours
   fuzz [TARGET] [--time SECS]
                        list fuzz targets, or run one with cargo-fuzz (installed when missing)
   bench [CRATE] [-- CRITERION ARGS] | bench --table
