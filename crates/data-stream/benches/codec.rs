@@ -17,6 +17,16 @@
 //!   on a current-thread runtime, the frames going through the sync path's transport (one
 //!   copy into a reused `BytesMut`, `FrameDecoder`): every tokio-side piece (queues, tasks,
 //!   wake-ups, reader) and no copy the sync path does not make. Like with like for `ours`.
+//! - Group `byte-stream-1GiB-socket`, `ours-sync` and `ours-tokio`: the same stream over a Unix socket pair,
+//!   the like-with-like comparison of the two paths over a real transport. Sync: the
+//!   sans-I/O codec on two threads (`write_framed` into a reused buffer written with
+//!   `write_all` every 256 KiB; reads of 128 KiB into a `BytesMut`, `FrameDecoder`,
+//!   `Demultiplexer`). Tokio: `Outgoing` → `write_frames` → socket → `Receiver::run` →
+//!   `StreamReader`, each a task on the 2-worker runtime as in a server (`-current-thread`:
+//!   the same on one thread). `floor-socket`: the bytes alone through the
+//!   same socket pair (256 KiB writes, 128 KiB reads), what the kernel's copies cost.
+//!   (std has no stable read into uninitialised memory, so the sync reader zeroes each
+//!   read's room first: a memset of up to 128 KiB per read that tokio's `read_buf` skips.)
 //! - `floor-memcpy`: each chunk's content copied into a reused buffer: the sync path's one
 //!   copy with no framing, so `ours` − `floor-memcpy` is what the framing costs there.
 //! - `peer-livekit-protocol`: the same packets with crates.io livekit-protocol's prost
@@ -289,6 +299,112 @@ fn floor_tokio(rt: &tokio::runtime::Runtime, total: u64) -> u64 {
     })
 }
 
+/// `ours-socket-sync`: the sans-I/O codec on two threads over a Unix socket pair.
+fn ours_socket_sync(total: u64) -> u64 {
+    use std::io::{Read, Write};
+    let (mut tx, mut rx) = std::os::unix::net::UnixStream::pair().unwrap();
+    let writer = std::thread::spawn(move || {
+        let envelope = Envelope::default();
+        let mut out = BytesMut::with_capacity(SOCKET_WRITE + CHUNK + 1024);
+        let mut flush = |out: &mut BytesMut, all: bool| {
+            if all || out.len() >= SOCKET_WRITE {
+                tx.write_all(out).unwrap();
+                out.clear();
+            }
+        };
+        let header = Packet::Header(Box::new(Header::new(info(total))));
+        let frame = header.to_frame(&envelope);
+        frame.write_framed(&mut out, MAX_FRAME).unwrap();
+        for i in 0..total.div_ceil(CHUNK as u64) {
+            let frame = Frame::chunk(&envelope, STREAM_ID, i, content(i, total));
+            frame.write_framed(&mut out, MAX_FRAME).unwrap();
+            flush(&mut out, false);
+        }
+        let trailer = Packet::Trailer(Trailer::new(STREAM_ID));
+        let frame = trailer.to_frame(&envelope);
+        frame.write_framed(&mut out, MAX_FRAME).unwrap();
+        flush(&mut out, true);
+    });
+    let now = Instant::now();
+    let mut demux = Demultiplexer::new({
+        let mut limits = Limits::default();
+        limits.max_stream_size = u64::MAX;
+        limits
+    });
+    demux.register(StreamType::Bytes, "media").unwrap();
+    let mut decoder = FrameDecoder::new(MAX_FRAME);
+    let mut transport = BytesMut::with_capacity(SOCKET_READ);
+    let mut received = 0;
+    loop {
+        if transport.capacity() - transport.len() < SOCKET_READ / 2 {
+            transport.reserve(SOCKET_READ);
+        }
+        let start = transport.len();
+        let room = transport.capacity() - start;
+        transport.resize(start + room, 0);
+        let n = rx.read(&mut transport[start..]).unwrap();
+        transport.truncate(start + n);
+        if n == 0 {
+            break;
+        }
+        received += read_back(&mut decoder, &mut demux, &mut transport, now);
+    }
+    writer.join().unwrap();
+    assert_eq!(demux.open_streams(), 0);
+    received
+}
+
+/// `ours-socket-tokio`: the tokio adapters over a Unix socket pair.
+#[cfg(feature = "tokio")]
+fn ours_socket_tokio(rt: &tokio::runtime::Runtime, total: u64) -> u64 {
+    use data_stream::transport::write_frames;
+    rt.block_on(async move {
+        let (a, b) = tokio::net::UnixStream::pair().unwrap();
+        let (receiver, streams) = bench_receiver();
+        let run = tokio::spawn(async move { receiver.run(b).await });
+        let (out, frames) = Outgoing::new(64);
+        let write = tokio::spawn(write_frames(frames, a, MAX_FRAME));
+        let send = tokio::spawn(send_stream(out, total));
+        // The reader is a task too, as in a server (not the thread blocked in `block_on`).
+        let received = tokio::spawn(read_stream(streams)).await.unwrap();
+        send.await.unwrap();
+        write.await.unwrap().unwrap();
+        run.await.unwrap().unwrap();
+        received
+    })
+}
+
+/// `floor-socket`: the bench's bytes alone through a Unix socket pair on two threads.
+fn floor_socket(total: u64) -> u64 {
+    use std::io::{Read, Write};
+    let (mut tx, mut rx) = std::os::unix::net::UnixStream::pair().unwrap();
+    let writer = std::thread::spawn(move || {
+        let mut out = BytesMut::with_capacity(SOCKET_WRITE + CHUNK);
+        for i in 0..total.div_ceil(CHUNK as u64) {
+            out.extend_from_slice(&content(i, total));
+            if out.len() >= SOCKET_WRITE {
+                tx.write_all(&out).unwrap();
+                out.clear();
+            }
+        }
+        tx.write_all(&out).unwrap();
+    });
+    let mut buf = vec![0u8; SOCKET_READ];
+    let mut received = 0;
+    loop {
+        match rx.read(&mut buf).unwrap() {
+            0 => break,
+            n => received += black_box(&buf[..n]).len() as u64,
+        }
+    }
+    writer.join().unwrap();
+    received
+}
+
+/// The socket rows' write batch and read size (as the tokio adapters use).
+const SOCKET_WRITE: usize = 256 * 1024;
+const SOCKET_READ: usize = 128 * 1024;
+
 /// `floor-memcpy`: the sync path's one copy (each chunk into a reused buffer), no framing.
 fn floor_memcpy(total: u64) -> u64 {
     let mut transport = BytesMut::with_capacity(64 * 1024);
@@ -408,5 +524,43 @@ fn codec(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, codec);
+/// The tokio transport against the sync path over the same Unix socket pair (issue 22's
+/// like with like), and the socket's own floor.
+fn socket(c: &mut Criterion) {
+    let total = stream_len();
+    let mut group = c.benchmark_group(if full_run() {
+        "byte-stream-1GiB-socket"
+    } else {
+        "byte-stream-smoke-socket"
+    });
+    group.throughput(Throughput::Bytes(total));
+    group.sample_size(10);
+    group.bench_function("ours-sync", |b| {
+        b.iter(|| assert_eq!(ours_socket_sync(total), total))
+    });
+    #[cfg(feature = "tokio")]
+    {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        let one = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        group.bench_function("ours-tokio", |b| {
+            b.iter(|| assert_eq!(ours_socket_tokio(&rt, total), total))
+        });
+        group.bench_function("ours-tokio-current-thread", |b| {
+            b.iter(|| assert_eq!(ours_socket_tokio(&one, total), total))
+        });
+    }
+    group.bench_function("floor-socket", |b| {
+        b.iter(|| assert_eq!(floor_socket(total), total))
+    });
+    group.finish();
+}
+
+criterion_group!(benches, codec, socket);
 criterion_main!(benches);

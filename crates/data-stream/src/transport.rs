@@ -26,6 +26,7 @@ use crate::reader::{ReaderFeed, StreamReader};
 use crate::writer::OutgoingFrames;
 use crate::{Error, Result};
 
+mod blocks;
 mod messages;
 #[cfg(feature = "websocket")]
 pub mod websocket;
@@ -148,9 +149,6 @@ impl Output {
     }
 }
 
-/// Room made in the receive buffer before each read.
-const READ_SIZE: usize = 128 * 1024;
-
 /// The incoming streams of one topic and kind: a stream of readers, one per stream.
 pub type IncomingStreams = mpsc::Receiver<StreamReader>;
 
@@ -246,11 +244,16 @@ impl Receiver {
     /// valid `DataPacket`) every open stream fails with
     /// [`Error::TransportClosed`]; the error, if any, is returned too.
     pub async fn run<R: AsyncRead + Unpin>(&self, transport: R) -> Result<()> {
-        let decoder = FrameDecoder::new(self.limits.max_frame_size);
-        let buf = BytesMut::with_capacity(READ_SIZE);
-        let frames = futures::stream::unfold(Some((transport, decoder, buf)), |state| async move {
-            let (mut transport, mut decoder, mut buf) = state?;
+        let max_frame_size = self.limits.max_frame_size;
+        let decoder = FrameDecoder::new(max_frame_size);
+        let buf = BytesMut::with_capacity(blocks::READ_SIZE);
+        let state = (transport, decoder, buf, blocks::Blocks::default());
+        let frames = futures::stream::unfold(Some(state), move |state| async move {
+            let (mut transport, mut decoder, mut buf, mut blocks) = state?;
             let item = loop {
+                // Before decoding: the decoder would grow a buffer that queued chunks still
+                // share into fresh memory (see `blocks.rs`).
+                blocks.make_room(&mut buf, max_frame_size);
                 match decoder.decode(&mut buf) {
                     Ok(Some(frame)) => {
                         let offset = decoder.offset() - frame.len() as u64 - 4;
@@ -259,11 +262,8 @@ impl Receiver {
                     Ok(None) => {}
                     Err(e) => break Err(e),
                 }
-                // Read in large pieces: a few reads per 15 000-byte chunk would cost
-                // more than the copy.
-                if buf.capacity() - buf.len() < READ_SIZE / 2 {
-                    buf.reserve(READ_SIZE);
-                }
+                // Reads are large (at least half of `READ_SIZE`, made room for above): a
+                // few reads per 15 000-byte chunk would cost more than the copy.
                 match transport.read_buf(&mut buf).await {
                     Ok(0) => match decoder.finish(&buf) {
                         Ok(()) => return None,
@@ -274,7 +274,7 @@ impl Receiver {
                 }
             };
             // After an error the stream ends.
-            let next = item.is_ok().then_some((transport, decoder, buf));
+            let next = item.is_ok().then_some((transport, decoder, buf, blocks));
             Some((item, next))
         });
         self.run_frames(frames).await
