@@ -21,19 +21,28 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+mod client;
+mod client_io;
 mod error;
 pub mod http;
 mod media;
+mod peer;
 mod publisher;
 mod queue;
+mod receiving;
+mod sending;
 mod server;
+pub mod signalling;
 mod viewer;
 mod whip_server;
 
+pub use client::{ClientOutput, WhepClient, WhipClient};
+pub use client_io::{ClientSettings, WhepPull, WhipPush};
 pub use error::{Error, StackError};
 pub use media::{AudioCodec, Frame, StreamCodecs, TrackKind, VideoCodec};
-pub use publisher::{PublishedCodec, Publisher, PublisherOutput, ReceivedFrame, split_annex_b};
+pub use publisher::{Publisher, PublisherOutput};
 pub use queue::ViewerQueue;
+pub use receiving::{PublishedCodec, ReceivedFrame, split_annex_b};
 pub use server::{WhepServer, WhepSettings, WhepStats};
 pub use viewer::{Viewer, ViewerOutput};
 pub use whip_server::{Published, WhipServer, WhipSettings};
