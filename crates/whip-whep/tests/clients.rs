@@ -193,3 +193,26 @@ async fn refusals_are_one_clear_line_without_the_token() {
     assert_eq!(pull.tracks(), (false, true));
     pull.close().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_pull_ends_soon_after_its_server_goes_away() {
+    let server = WhepServer::bind("127.0.0.1:0", "cam", WhepSettings::default()).unwrap();
+    server.set_codecs(StreamCodecs::new(None, Some(AudioCodec::Opus)));
+    let mut pull = WhepPull::connect(&server.endpoint_url(), settings())
+        .await
+        .unwrap();
+    server.send(Frame::new(TrackKind::Audio, 0, true, vec![0xfc, 1].into()));
+    drop(server);
+    let gone = Instant::now();
+    let ended = tokio::time::timeout(Duration::from_secs(40), async {
+        while pull.next().await.is_some() {}
+    })
+    .await;
+    eprintln!(
+        "the pull ended {:?} after the server went away",
+        gone.elapsed()
+    );
+    assert!(ended.is_ok(), "the pull did not end");
+    assert!(gone.elapsed() < Duration::from_secs(15));
+    let _ = pull.close().await;
+}
