@@ -22,8 +22,8 @@
 //! | `rtmp://host[:port]/app/key` | — | RTMP client publishing to a server (nginx-rtmp, YouTube, Twitch; default port 1935; the key is masked) |
 //! | `rtp://host:port` | — | RTP over UDP, a port per track (`port`, `port + 2`, …; RTCP sender reports on each + 1), described by an SDP (`Options::sdp_file`) |
 //! | `srt-listen://[addr]:port[?passphrase=…&latency=MS]` | SRT listener (one caller; default address 127.0.0.1) | SRT listener (waits for one caller) |
-//! | `whep://host:port/path` | WHEP client pulling from the endpoint `http://host:port/path` (token: `Options::remote.token`) | — |
-//! | `whip://host:port/path` | — | WHIP client pushing to the endpoint `http://host:port/path` (token: `Options::remote.token`) |
+//! | `whep://host:port/path`, `wheps://…` (https) | WHEP client pulling from the endpoint `http://host:port/path` (token: `Options::remote.token`) | — |
+//! | `whip://host:port/path`, `whips://…` (https) | — | WHIP client pushing to the endpoint `http://host:port/path` (token: `Options::remote.token`) |
 //!
 //! Anything else is [`Error::UnsupportedEndpoint`], naming the string and the direction.
 //! Raw packet endpoints exist only as values (see [`crate::raw`]). Credentials in URLs never appear
@@ -138,10 +138,10 @@ pub enum Endpoint {
     },
     /// WHEP client pulling from a server, `whep://host:port/path` (input): stored as the
     /// endpoint URL `http://host:port/path` (no query: the token is
-    /// `Options::remote.token`).
+    /// `Options::remote.token`); `wheps://` for `https://`.
     Whep(String),
     /// WHIP client pushing to a server, `whip://host:port/path` (output): stored as the
-    /// endpoint URL `http://host:port/path`.
+    /// endpoint URL `http://host:port/path`; `whips://` for `https://`.
     Whip(String),
     /// Packets written from code through a [`crate::raw::RawWriter`] (input).
     RawInput(RawInput),
@@ -209,7 +209,9 @@ impl Endpoint {
                     Endpoint::WhipListen { addr, path }
                 }
             }
-            (Some(scheme @ ("whep" | "whip")), _) if (scheme == "whep") == (direction == Input) => {
+            (Some(scheme @ ("whep" | "whip" | "wheps" | "whips")), _)
+                if scheme.starts_with("whep") == (direction == Input) =>
+            {
                 let url = webrtc_client(s).ok_or_else(|| Error::InvalidUrl {
                     url: redact(s.split(['?', '#']).next().unwrap_or("")),
                     reason: format!(
@@ -217,7 +219,7 @@ impl Endpoint {
                          (the bearer token is --token)"
                     ),
                 })?;
-                if scheme == "whep" {
+                if scheme.starts_with("whep") {
                     Endpoint::Whep(url)
                 } else {
                     Endpoint::Whip(url)
@@ -527,6 +529,9 @@ mod tests {
         assert_eq!(e.to_string(), "whep://127.0.0.1:8889/cam/whep");
         let e = Endpoint::parse("whip://h:8890/pub/whip", Output).unwrap();
         assert_eq!(e.to_string(), "whip://h:8890/pub/whip");
+        let e = Endpoint::parse("WHIPS://h:443/pub/whip", Output).unwrap();
+        assert_eq!(e, Endpoint::Whip("https://h:443/pub/whip".into()));
+        assert_eq!(e.to_string(), "whips://h:443/pub/whip");
         assert!(Endpoint::parse("whep://h:1/x", Output).is_err());
         for bad in [
             "whip://h:1/x?token=s3cret",

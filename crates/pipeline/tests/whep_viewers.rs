@@ -51,9 +51,10 @@ async fn throttled_viewer(url: String, seen: Arc<Throttled>, stop: Arc<AtomicBoo
     let local = socket.local_addr().unwrap();
     let (mut client, offer) = WhepClient::offer(local, Instant::now()).unwrap();
     let url = EndpointUrl::parse(&url).unwrap();
-    let (answer, session) = signalling::post_offer(&url, None, &offer, Duration::from_secs(10))
-        .await
-        .unwrap();
+    let (answer, session) =
+        signalling::post_offer(&url, None, None, &offer, Duration::from_secs(10))
+            .await
+            .unwrap();
     client.accept_answer(&answer).unwrap();
     let mut buf = vec![0u8; 2048];
     let mut next_read = tokio::time::Instant::now();
@@ -102,7 +103,7 @@ async fn throttled_viewer(url: String, seen: Arc<Throttled>, stop: Arc<AtomicBoo
         client.handle_timeout(Instant::now()).unwrap();
     }
     client.close();
-    let _ = signalling::delete(&session, None, Duration::from_secs(5)).await;
+    let _ = signalling::delete(&session, None, None, Duration::from_secs(5)).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -30,6 +30,9 @@ pub struct ClientSettings {
     /// Frames waiting between the session task and its user; beyond it a pull drops
     /// (counted) and a push waits.
     pub queue_frames: usize,
+    /// https: a PEM file of certificates to trust besides the webpki roots (a
+    /// self-signed server's).
+    pub tls_ca: Option<std::path::PathBuf>,
 }
 
 impl Default for ClientSettings {
@@ -38,6 +41,7 @@ impl Default for ClientSettings {
             token: None,
             timeout: Duration::from_secs(10),
             queue_frames: 1024,
+            tls_ca: None,
         }
     }
 }
@@ -48,6 +52,7 @@ impl std::fmt::Debug for ClientSettings {
             .field("token", &self.token.as_ref().map(|_| "***"))
             .field("timeout", &self.timeout)
             .field("queue_frames", &self.queue_frames)
+            .field("tls_ca", &self.tls_ca)
             .finish()
     }
 }
@@ -133,7 +138,9 @@ async fn start(
         .map_err(|e| Error::io(format!("binding a UDP socket for {url}"), e))?;
     let (mut client, offer) = make(local)?;
     let token = settings.token.as_deref();
-    let (answer, session) = signalling::post_offer(url, token, &offer, settings.timeout).await?;
+    let ca = settings.tls_ca.as_deref();
+    let (answer, session) =
+        signalling::post_offer(url, token, ca, &offer, settings.timeout).await?;
     let accepted = match &mut client {
         Client::Whep(c) => c
             .accept_answer(&answer)
@@ -143,7 +150,7 @@ async fn start(
     let tracks = match accepted {
         Ok(tracks) => tracks,
         Err(e) => {
-            let _ = signalling::delete(&session, token, settings.timeout).await;
+            let _ = signalling::delete(&session, token, ca, settings.timeout).await;
             return Err(e);
         }
     };
@@ -165,7 +172,7 @@ async fn start(
     if !matches!(waited, Ok(Ok(()))) {
         shared.end.notify_one();
         let ended = tokio::time::timeout(settings.timeout, task).await;
-        let _ = signalling::delete(&session, token, settings.timeout).await;
+        let _ = signalling::delete(&session, token, ca, settings.timeout).await;
         return Err(match (waited, ended) {
             (_, Ok(Ok(Err(e)))) => e,
             (Err(_), _) => Error::Signalling {
@@ -278,6 +285,7 @@ async fn finish(
     let deleted = signalling::delete(
         &started.session,
         settings.token.as_deref(),
+        settings.tls_ca.as_deref(),
         settings.timeout,
     )
     .await;

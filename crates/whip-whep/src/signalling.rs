@@ -3,14 +3,24 @@
 //! `DELETE` the location at the end. One request per connection, every step bounded by
 //! a timeout, the response bounded by [`MAX_RESPONSE`]. A bearer token goes in the
 //! `Authorization` header only: never in an error or a log line.
+//!
+//! `https://` (feature `tls`, on by default): rustls, the server's certificate checked
+//! against the webpki roots (Mozilla's list, built in) plus the CA file given, if any
+//! (how a self-signed server is trusted); the server name is the URL's host.
 
 use std::net::SocketAddr;
+use std::path::Path;
 use std::time::Duration;
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use crate::Error;
+
+/// A connection to the server, plain or TLS.
+trait Wire: AsyncRead + AsyncWrite + Unpin + Send {}
+
+impl<T: AsyncRead + AsyncWrite + Unpin + Send> Wire for T {}
 
 /// Largest response read (an SDP answer is a few KiB).
 pub const MAX_RESPONSE: usize = 64 * 1024;
@@ -18,6 +28,7 @@ pub const MAX_RESPONSE: usize = 64 * 1024;
 /// A WHEP or WHIP endpoint URL, `http://host[:port]/path[?query]`.
 #[derive(Clone, PartialEq, Eq)]
 pub struct EndpointUrl {
+    tls: bool,
     host: String,
     port: u16,
     /// The path and query as sent in requests.
@@ -34,13 +45,14 @@ impl std::fmt::Debug for EndpointUrl {
 impl std::fmt::Display for EndpointUrl {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let path = self.target.split(['?', '#']).next().unwrap_or("/");
-        write!(f, "http://{}:{}{path}", self.host, self.port)
+        let scheme = if self.tls { "https" } else { "http" };
+        write!(f, "{scheme}://{}:{}{path}", self.host, self.port)
     }
 }
 
 impl EndpointUrl {
-    /// Reads `http://host[:port]/path` (port 80 by default). `https` is not taken (no
-    /// TLS here yet).
+    /// Reads `http://host[:port]/path` (port 80 by default) or, with the feature `tls`,
+    /// `https://host[:port]/path` (port 443 by default).
     pub fn parse(url: &str) -> Result<EndpointUrl, Error> {
         let shown = url.split(['?', '#']).next().unwrap_or("");
         // Userinfo may hold a password: never shown.
@@ -52,12 +64,15 @@ impl EndpointUrl {
             url: shown.clone(),
             reason: reason.to_owned(),
         };
-        let rest = match url.split_once("://") {
-            Some((scheme, rest)) if scheme.eq_ignore_ascii_case("http") => rest,
-            Some((scheme, _)) if scheme.eq_ignore_ascii_case("https") => {
-                return Err(invalid("https is not supported yet: use http://"));
+        let (tls, rest) = match url.split_once("://") {
+            Some((scheme, rest)) if scheme.eq_ignore_ascii_case("http") => (false, rest),
+            Some((scheme, rest)) if scheme.eq_ignore_ascii_case("https") => {
+                if !cfg!(feature = "tls") {
+                    return Err(invalid("https needs whip-whep's `tls` feature"));
+                }
+                (true, rest)
             }
-            _ => return Err(invalid("not an http:// URL")),
+            _ => return Err(invalid("not an http:// or https:// URL")),
         };
         let (authority, target) = match rest.find(['/', '?']) {
             Some(i) => (&rest[..i], &rest[i..]),
@@ -72,7 +87,7 @@ impl EndpointUrl {
             Some((h, p)) if !h.contains(':') || h.ends_with(']') => {
                 (h, p.parse().map_err(|_| invalid("bad port"))?)
             }
-            _ => (authority, 80),
+            _ => (authority, if tls { 443 } else { 80 }),
         };
         if host.is_empty() {
             return Err(invalid("no host"));
@@ -83,6 +98,7 @@ impl EndpointUrl {
             target.to_owned()
         };
         Ok(EndpointUrl {
+            tls,
             host: host.to_owned(),
             port,
             target,
@@ -125,13 +141,16 @@ impl EndpointUrl {
 pub struct SessionUrl(EndpointUrl);
 
 /// Posts `offer`; returns the server's answer and the session's URL.
+/// The server's certificate is checked against the webpki roots and the certificates of
+/// the PEM file `tls_ca`, if given (https only).
 pub async fn post_offer(
     url: &EndpointUrl,
     token: Option<&str>,
+    tls_ca: Option<&Path>,
     offer: &str,
     timeout: Duration,
 ) -> Result<(String, SessionUrl), Error> {
-    let response = exchange(url, "POST", token, Some(offer), timeout).await?;
+    let response = exchange(url, "POST", token, tls_ca, Some(offer), timeout).await?;
     if response.status != 201 {
         return Err(refused(url, &response, token));
     }
@@ -150,9 +169,10 @@ pub async fn post_offer(
 pub async fn delete(
     session: &SessionUrl,
     token: Option<&str>,
+    tls_ca: Option<&Path>,
     timeout: Duration,
 ) -> Result<(), Error> {
-    let response = exchange(&session.0, "DELETE", token, None, timeout).await?;
+    let response = exchange(&session.0, "DELETE", token, tls_ca, None, timeout).await?;
     if !(200..300).contains(&response.status) {
         return Err(refused(&session.0, &response, token));
     }
@@ -189,14 +209,20 @@ async fn exchange(
     url: &EndpointUrl,
     method: &str,
     token: Option<&str>,
+    tls_ca: Option<&Path>,
     body: Option<&str>,
     timeout: Duration,
 ) -> Result<Response, Error> {
     let work = async {
         let addr = url.resolve().await?;
-        let mut stream = TcpStream::connect(addr)
+        let tcp = TcpStream::connect(addr)
             .await
             .map_err(|e| Error::io(format!("connecting to {url}"), e))?;
+        let mut stream: Box<dyn Wire> = if url.tls {
+            tls(url, tls_ca, tcp).await?
+        } else {
+            Box::new(tcp)
+        };
         let mut head = format!(
             "{method} {} HTTP/1.1\r\nHost: {}:{}\r\nConnection: close\r\n",
             url.target, url.host, url.port
@@ -229,7 +255,63 @@ async fn exchange(
         })?
 }
 
-async fn read_response(stream: &mut TcpStream, url: &EndpointUrl) -> Result<Response, Error> {
+#[cfg(feature = "tls")]
+async fn tls(
+    url: &EndpointUrl,
+    tls_ca: Option<&Path>,
+    tcp: TcpStream,
+) -> Result<Box<dyn Wire>, Error> {
+    use std::sync::Arc;
+
+    use rustls::pki_types::pem::PemObject as _;
+    use rustls::pki_types::{CertificateDer, ServerName};
+
+    let failed = |reason: String| Error::Signalling {
+        url: url.to_string(),
+        reason,
+    };
+    let mut roots = rustls::RootCertStore::empty();
+    roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    if let Some(path) = tls_ca {
+        let unreadable = |e: &dyn std::fmt::Display| {
+            failed(format!("reading the CA file {}: {e}", path.display()))
+        };
+        for certificate in CertificateDer::pem_file_iter(path).map_err(|e| unreadable(&e))? {
+            let certificate = certificate.map_err(|e| unreadable(&e))?;
+            roots.add(certificate).map_err(|e| unreadable(&e))?;
+        }
+    }
+    // The provider is named, not taken from the process default: another crate enabling
+    // a second provider must not change (or break) ours.
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let client = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| failed(format!("TLS: {e}")))?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let host = url.host.trim_start_matches('[').trim_end_matches(']');
+    let name = ServerName::try_from(host.to_owned())
+        .map_err(|e| failed(format!("TLS server name {host:?}: {e}")))?;
+    let stream = tokio_rustls::TlsConnector::from(Arc::new(client))
+        .connect(name, tcp)
+        .await
+        .map_err(|e| failed(format!("TLS: {e}")))?;
+    Ok(Box::new(stream))
+}
+
+#[cfg(not(feature = "tls"))]
+async fn tls(
+    url: &EndpointUrl,
+    _tls_ca: Option<&Path>,
+    _tcp: TcpStream,
+) -> Result<Box<dyn Wire>, Error> {
+    Err(Error::Signalling {
+        url: url.to_string(),
+        reason: "https needs whip-whep's `tls` feature".into(),
+    })
+}
+
+async fn read_response(stream: &mut Box<dyn Wire>, url: &EndpointUrl) -> Result<Response, Error> {
     let bad = |reason: &str| Error::Signalling {
         url: url.to_string(),
         reason: reason.to_owned(),
@@ -237,10 +319,12 @@ async fn read_response(stream: &mut TcpStream, url: &EndpointUrl) -> Result<Resp
     let mut buf = Vec::with_capacity(4096);
     let mut chunk = [0u8; 4096];
     loop {
-        let n = stream
-            .read(&mut chunk)
-            .await
-            .map_err(|e| Error::io(format!("reading from {url}"), e))?;
+        let n = match stream.read(&mut chunk).await {
+            Ok(n) => n,
+            // A TLS server that closes without close_notify: the end of its answer.
+            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof && !buf.is_empty() => 0,
+            Err(e) => return Err(Error::io(format!("reading from {url}"), e)),
+        };
         buf.extend_from_slice(&chunk[..n]);
         if buf.len() > MAX_RESPONSE {
             return Err(bad("the response is larger than 64 KiB"));
@@ -306,13 +390,11 @@ mod tests {
             EndpointUrl::parse("http://h").unwrap().to_string(),
             "http://h:80/"
         );
-        for bad in [
-            "https://h/x",
-            "ftp://h/x",
-            "http://u:pw@h/x",
-            "http://:80/x",
-            "h/x",
-        ] {
+        assert_eq!(
+            EndpointUrl::parse("https://h/x").unwrap().to_string(),
+            "https://h:443/x"
+        );
+        for bad in ["ftp://h/x", "http://u:pw@h/x", "http://:80/x", "h/x"] {
             let e = EndpointUrl::parse(bad).unwrap_err().to_string();
             assert!(!e.contains("pw"), "{e}");
         }

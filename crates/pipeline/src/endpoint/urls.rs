@@ -55,15 +55,19 @@ pub(super) fn rtmp_shown(url: &str) -> String {
     }
 }
 
-/// `whep://host:port/path` → `http://host:port/path` (a port, no query, no userinfo).
+/// `whep://host:port/path` → `http://host:port/path`, `wheps://…` → `https://…` (a port,
+/// no query, no userinfo).
 pub(super) fn webrtc_client(url: &str) -> Option<String> {
-    let rest = &url[url.find("://")? + 3..];
+    let scheme_end = url.find("://")?;
+    let tls = url[..scheme_end].ends_with(['s', 'S']);
+    let rest = &url[scheme_end + 3..];
     if rest.contains(['?', '#', '@']) {
         return None;
     }
     let (authority, path) = rest.split_once('/').unwrap_or((rest, ""));
     host_port(&format!("x://{authority}"))?;
-    Some(format!("http://{authority}/{path}"))
+    let scheme = if tls { "https" } else { "http" };
+    Some(format!("{scheme}://{authority}/{path}"))
 }
 
 /// `scheme://host:port[/]` → `host:port` (no path allowed).
