@@ -123,40 +123,28 @@ async fn camera_through_whep_listen_into_whep_client() {
     assert!(errors.is_empty(), "{errors}");
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn h264_opus_file_through_whip_client_into_whip_listen() {
-    if !test_support::peers_present(
-        "h264_opus_file_through_whip_client_into_whip_listen",
-        &["ffprobe", "ffmpeg"],
-    ) {
-        return;
-    }
-    const SECONDS: f64 = 4.0;
-    let dir = test_support::temp_dir();
-    let source = dir.path().join("source.mp4");
+/// A 4 s H.264 (320x240, 25 fps) file with `audio` ("libopus" or "aac") made by ffmpeg.
+fn source_file(dir: &Path, audio: &str) -> std::path::PathBuf {
+    let source = dir.join(format!("source-{audio}.mp4"));
     let made = Command::new("ffmpeg")
         .args(["-nostdin", "-v", "error", "-f", "lavfi", "-i"])
         .arg("testsrc=size=320x240:rate=25")
         .args(["-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000"])
-        .args([
-            "-t",
-            "4",
-            "-c:v",
-            "libx264",
-            "-profile:v",
-            "baseline",
-            "-g",
-            "25",
-        ])
-        .args([
-            "-pix_fmt", "yuv420p", "-c:a", "libopus", "-ac", "2", "-b:a", "48k",
-        ])
+        .args(["-t", "4", "-c:v", "libx264", "-profile:v", "baseline"])
+        .args(["-g", "25", "-pix_fmt", "yuv420p", "-c:a", audio])
+        .args(["-ac", "2", "-b:a", "48k"])
         .arg(&source)
         .status()
         .unwrap();
     assert!(made.success());
+    source
+}
+
+/// Publishes `source` through `whip://` into a `whip-listen://` pipeline recording MP4;
+/// returns the recording.
+async fn publish(source: &Path, dir: &Path) -> std::path::PathBuf {
     let port = test_support::free_port();
-    let recorded = dir.path().join("published.mp4");
+    let recorded = dir.join("published.mp4");
     let b = Pipeline::new(
         Endpoint::parse(
             &format!("whip-listen://127.0.0.1:{port}/pub"),
@@ -190,6 +178,21 @@ async fn h264_opus_file_through_whip_client_into_whip_listen() {
         .expect("pipeline B ends when the publisher leaves");
     eprintln!("B: {b:?}");
     b.unwrap();
+    recorded
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn h264_opus_file_through_whip_client_into_whip_listen() {
+    if !test_support::peers_present(
+        "h264_opus_file_through_whip_client_into_whip_listen",
+        &["ffprobe", "ffmpeg"],
+    ) {
+        return;
+    }
+    const SECONDS: f64 = 4.0;
+    let dir = test_support::temp_dir();
+    let source = source_file(dir.path(), "libopus");
+    let recorded = publish(&source, dir.path()).await;
     let probe = ffprobe::probe(&recorded);
     eprintln!("{probe}");
     let video = stream(&probe, "video");
@@ -209,6 +212,28 @@ async fn h264_opus_file_through_whip_client_into_whip_listen() {
         let n = packets.len() as f64;
         assert!(n >= rate * SECONDS * 0.85, "{kind}: {n} packets");
     }
+    let errors = decode_errors(&recorded);
+    assert!(errors.is_empty(), "{errors}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn aac_into_whip_client_goes_on_with_the_video() {
+    if !test_support::peers_present(
+        "aac_into_whip_client_goes_on_with_the_video",
+        &["ffprobe", "ffmpeg"],
+    ) {
+        return;
+    }
+    let dir = test_support::temp_dir();
+    let source = source_file(dir.path(), "aac");
+    let recorded = publish(&source, dir.path()).await;
+    let probe = ffprobe::probe(&recorded);
+    eprintln!("{probe}");
+    let streams = probe["streams"].as_array().unwrap();
+    assert_eq!(streams.len(), 1, "video alone: {probe}");
+    assert_eq!(stream(&probe, "video")["codec_name"], "h264");
+    let frames = ffprobe::packets(&recorded, "v:0").len();
+    assert!(frames >= 85, "{frames} frames");
     let errors = decode_errors(&recorded);
     assert!(errors.is_empty(), "{errors}");
 }
@@ -265,6 +290,35 @@ async fn refused_clients_fail_with_one_clear_line() {
             .expect("no hang");
         let error = result.unwrap_err().to_string();
         eprintln!("{input}: {error} ({:?})", started.elapsed());
+        assert!(error.contains(expect), "{error}");
+        assert!(
+            !error.contains("s3cret") && !error.contains('\n'),
+            "{error}"
+        );
+    }
+    // whip:// fails when the tracks are known and the offer is refused: nobody listening,
+    // and a WHEP endpoint that is no WHIP endpoint (404).
+    for (output, expect) in [
+        (format!("whip://127.0.0.1:{closed}/pub/whip"), "refused"),
+        (format!("whip://127.0.0.1:{port}/cam/whip"), "answered 404"),
+    ] {
+        let mut options = Options::default();
+        options.remote.token = Some("s3cret-whip".into());
+        let p = Pipeline::new(
+            Endpoint::parse(
+                test_support::fixture("h264.mp4").to_str().unwrap(),
+                Direction::Input,
+            )
+            .unwrap(),
+            Endpoint::parse(&output, Direction::Output).unwrap(),
+        )
+        .with_options(options)
+        .spawn();
+        let result = tokio::time::timeout(Duration::from_secs(30), p.wait())
+            .await
+            .expect("no hang");
+        let error = result.unwrap_err().to_string();
+        eprintln!("{output}: {error}");
         assert!(error.contains(expect), "{error}");
         assert!(
             !error.contains("s3cret") && !error.contains('\n'),
