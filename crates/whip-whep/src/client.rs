@@ -386,5 +386,45 @@ mod tests {
         eprintln!("{offer}\n----\n{answer}");
         client.accept_answer(&answer).unwrap();
         assert!(client.has_video() && !client.has_audio());
+        // An answer goes once.
+        assert!(client.accept_answer(&answer).is_err());
+    }
+
+    fn a_real_answer() -> String {
+        let now = Instant::now();
+        let (_, offer) = WhepClient::offer("127.0.0.1:5000".parse().unwrap(), now).unwrap();
+        let codecs = StreamCodecs::new(
+            Some(VideoCodec::H264 {
+                profile_level_id: 0x42c01e,
+            }),
+            Some(crate::AudioCodec::Opus),
+        );
+        crate::Viewer::accept(&offer, "127.0.0.1:5001".parse().unwrap(), codecs, now)
+            .unwrap()
+            .1
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+        /// A server's answer, cut short or with a line dropped or replaced: taken or
+        /// refused, never a panic.
+        #[test]
+        fn damaged_answers_are_refused_cleanly(
+            cut in 0usize..4000,
+            drop_line in 0usize..60,
+            junk in "[ -~]{0,40}",
+        ) {
+            let answer = a_real_answer();
+            let mut lines: Vec<&str> = answer.lines().collect();
+            if drop_line < lines.len() {
+                lines[drop_line] = &junk;
+            }
+            let damaged = lines.join("\r\n");
+            for text in [&damaged[..], &answer[..cut.min(answer.len())], &junk[..]] {
+                let (mut client, _) =
+                    WhepClient::offer("127.0.0.1:5000".parse().unwrap(), Instant::now()).unwrap();
+                let _ = client.accept_answer(text);
+            }
+        }
     }
 }

@@ -312,10 +312,6 @@ async fn tls(
 }
 
 async fn read_response(stream: &mut Box<dyn Wire>, url: &EndpointUrl) -> Result<Response, Error> {
-    let bad = |reason: &str| Error::Signalling {
-        url: url.to_string(),
-        reason: reason.to_owned(),
-    };
     let mut buf = Vec::with_capacity(4096);
     let mut chunk = [0u8; 4096];
     loop {
@@ -326,51 +322,63 @@ async fn read_response(stream: &mut Box<dyn Wire>, url: &EndpointUrl) -> Result<
             Err(e) => return Err(Error::io(format!("reading from {url}"), e)),
         };
         buf.extend_from_slice(&chunk[..n]);
-        if buf.len() > MAX_RESPONSE {
-            return Err(bad("the response is larger than 64 KiB"));
-        }
-        let mut headers = [httparse::EMPTY_HEADER; 32];
-        let mut parsed = httparse::Response::new(&mut headers);
-        let head_len = match parsed.parse(&buf) {
-            Ok(httparse::Status::Complete(len)) => len,
-            Ok(httparse::Status::Partial) if n > 0 => continue,
-            Ok(httparse::Status::Partial) => return Err(bad("the connection closed mid-response")),
-            Err(_) => return Err(bad("the response is not HTTP/1.1")),
-        };
-        let mut length = None;
-        let mut location = None;
-        for h in parsed.headers.iter() {
-            let value = String::from_utf8_lossy(h.value).trim().to_owned();
-            if h.name.eq_ignore_ascii_case("content-length") {
-                length = Some(
-                    value
-                        .parse::<usize>()
-                        .map_err(|_| bad("bad Content-Length"))?,
-                );
-            } else if h.name.eq_ignore_ascii_case("location") {
-                location = Some(value);
-            } else if h.name.eq_ignore_ascii_case("transfer-encoding") {
-                return Err(bad("chunked responses are not read"));
+        match parse_response(&buf, n == 0) {
+            Ok(Some(response)) => return Ok(response),
+            Ok(None) => {}
+            Err(reason) => {
+                return Err(Error::Signalling {
+                    url: url.to_string(),
+                    reason: reason.to_owned(),
+                });
             }
         }
-        let have = buf.len() - head_len;
-        let complete = match length {
-            Some(l) => have >= l,
-            None => n == 0,
-        };
-        if !complete {
-            if n == 0 {
-                return Err(bad("the connection closed mid-response"));
-            }
-            continue;
-        }
-        let end = head_len + length.unwrap_or(have).min(have);
-        return Ok(Response {
-            status: parsed.code.unwrap_or(0),
-            location,
-            body: buf[head_len..end].to_vec(),
-        });
     }
+}
+
+/// The response in the bytes read so far (sans-I/O): `None` to read more; `closed`: the
+/// server has closed the connection (the end of a body without `Content-Length`).
+fn parse_response(buf: &[u8], closed: bool) -> Result<Option<Response>, &'static str> {
+    if buf.len() > MAX_RESPONSE {
+        return Err("the response is larger than 64 KiB");
+    }
+    let mut headers = [httparse::EMPTY_HEADER; 32];
+    let mut parsed = httparse::Response::new(&mut headers);
+    let head_len = match parsed.parse(buf) {
+        Ok(httparse::Status::Complete(len)) => len,
+        Ok(httparse::Status::Partial) if !closed => return Ok(None),
+        Ok(httparse::Status::Partial) => return Err("the connection closed mid-response"),
+        Err(_) => return Err("the response is not HTTP/1.1"),
+    };
+    let mut length = None;
+    let mut location = None;
+    for h in parsed.headers.iter() {
+        let value = String::from_utf8_lossy(h.value).trim().to_owned();
+        if h.name.eq_ignore_ascii_case("content-length") {
+            length = Some(value.parse::<usize>().map_err(|_| "bad Content-Length")?);
+        } else if h.name.eq_ignore_ascii_case("location") {
+            location = Some(value);
+        } else if h.name.eq_ignore_ascii_case("transfer-encoding") {
+            return Err("chunked responses are not read");
+        }
+    }
+    let have = buf.len() - head_len;
+    let complete = match length {
+        Some(l) => have >= l,
+        None => closed,
+    };
+    if !complete {
+        return if closed {
+            Err("the connection closed mid-response")
+        } else {
+            Ok(None)
+        };
+    }
+    let end = head_len + length.unwrap_or(have).min(have);
+    Ok(Some(Response {
+        status: parsed.code.unwrap_or(0),
+        location,
+        body: buf[head_len..end].to_vec(),
+    }))
 }
 
 #[cfg(test)]
@@ -397,6 +405,45 @@ mod tests {
         for bad in ["ftp://h/x", "http://u:pw@h/x", "http://:80/x", "h/x"] {
             let e = EndpointUrl::parse(bad).unwrap_err().to_string();
             assert!(!e.contains("pw"), "{e}");
+        }
+    }
+
+    #[test]
+    fn responses_are_read_whole_or_refused() {
+        let created = b"HTTP/1.1 201 Created\r\nLocation: /cam/whep/1\r\n\
+                        Content-Length: 4\r\n\r\nv=0\n";
+        let r = parse_response(created, false).unwrap().unwrap();
+        assert_eq!(
+            (r.status, r.location.as_deref()),
+            (201, Some("/cam/whep/1"))
+        );
+        assert_eq!(r.body, b"v=0\n");
+        // Wait for the rest of the body, or for the end without Content-Length.
+        assert!(
+            parse_response(&created[..created.len() - 1], false)
+                .unwrap()
+                .is_none()
+        );
+        assert!(parse_response(&created[..created.len() - 1], true).is_err());
+        let open = b"HTTP/1.1 404 Not Found\r\n\r\nno stream";
+        assert!(parse_response(open, false).unwrap().is_none());
+        assert_eq!(
+            parse_response(open, true).unwrap().unwrap().body,
+            b"no stream"
+        );
+        let chunked = b"HTTP/1.1 201 Created\r\nTransfer-Encoding: chunked\r\n\r\n";
+        assert!(parse_response(chunked, false).is_err());
+        assert!(parse_response(b"\x16\x03\x01 not http\r\n\r\n", false).is_err());
+        assert!(parse_response(&vec![b'a'; MAX_RESPONSE + 1], false).is_err());
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn any_bytes_parse_or_fail_cleanly(bytes in proptest::collection::vec(0u8..=255, 0..300), closed: bool) {
+            let _ = parse_response(&bytes, closed);
+            let mut head = b"HTTP/1.1 201 Created\r\nContent-Length: 3\r\n".to_vec();
+            head.extend_from_slice(&bytes);
+            let _ = parse_response(&head, closed);
         }
     }
 }
