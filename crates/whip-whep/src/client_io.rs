@@ -326,7 +326,7 @@ impl std::fmt::Debug for WhepPull {
 
 impl WhepPull {
     /// Offers to the WHEP endpoint `url` (`http://host:port/path/whep`) and waits until
-    /// media can flow (at most twice `settings.timeout`).
+    /// media can flow (at most twice `settings.timeout`; a failure then takes up to as long again to end the session and DELETE it).
     pub async fn connect(url: &str, settings: ClientSettings) -> Result<WhepPull, Error> {
         let url = EndpointUrl::parse(url)?;
         let (tx, frames) = mpsc::channel(settings.queue_frames.max(16));
@@ -397,7 +397,8 @@ impl std::fmt::Debug for WhipPush {
 impl WhipPush {
     /// Offers a stream of `codecs` to the WHIP endpoint `url`
     /// (`http://host:port/path/whip`) and waits until media can flow (at most twice
-    /// `settings.timeout`).
+    /// `settings.timeout`; a failure then takes up to as long again to end the session
+    /// and DELETE it).
     pub async fn connect(
         url: &str,
         codecs: StreamCodecs,
