@@ -54,7 +54,8 @@ struct Cli {
     /// fragmented), .h264/.h265 (Annex B), .aac (ADTS), .mp3, .opus/.ogg (Ogg Opus), .ts, -
     /// (MP3 on stdin), tcp://host:port (a tcp-listen:// packet server),
     /// rtmp-listen://[addr]:port/app/key (an RTMP server for one publisher),
-    /// whip-listen://[addr]:port/path (take a WHIP publish: H.264 + Opus), an .sdp file
+    /// whip-listen://[addr]:port/path (take a WHIP publish: H.264 + Opus),
+    /// whep://host:port/path (pull from the WHEP endpoint http://host:port/path), an .sdp file
     /// (receive the RTP streams it describes, as ffmpeg's -sdp_file or our --sdp writes
     /// it), or an SRT caller or listener, srt://host:port or srt-listen://[addr]:port
     /// (MPEG-TS inside; query options passphrase, streamid, latency in ms).
@@ -63,6 +64,7 @@ struct Cli {
     /// .h264/.h265, .aac, .mp3 or .opus/.ogg (one track of that codec),
     /// tcp-listen://addr:port (serve packets to network clients),
     /// whep-listen://[addr]:port/path (browsers watch by WHEP; player page at /path),
+    /// whip://host:port/path (push to the WHIP endpoint http://host:port/path),
     /// icecast://source:password@host:port/mount (stream MP3 inputs in real time), a .ts
     /// file, srt://host:port / srt-listen://[addr]:port (MPEG-TS over SRT), or
     /// rtmp://host[:port]/app/key (publish H.264/H.265 + AAC/MP3 to an RTMP server), or
@@ -153,7 +155,8 @@ struct Cli {
     /// a file paced with --realtime or --loop).
     #[arg(long, value_name = "live|vod", value_parser = parse_hls)]
     hls_mode: Option<HlsMode>,
-    /// tcp-listen://, tcp://, whep-listen:// and whip-listen://: shared token (a server
+    /// tcp-listen://, tcp://, whep-listen://, whip-listen://, whep:// and whip://: shared
+    /// token, sent as a bearer token by the clients (a server
     /// refuses clients without it; required to serve on a non-loopback address).
     #[arg(long)]
     token: Option<String>,

@@ -22,6 +22,8 @@
 //! | `rtmp://host[:port]/app/key` | — | RTMP client publishing to a server (nginx-rtmp, YouTube, Twitch; default port 1935; the key is masked) |
 //! | `rtp://host:port` | — | RTP over UDP, a port per track (`port`, `port + 2`, …; RTCP sender reports on each + 1), described by an SDP (`Options::sdp_file`) |
 //! | `srt-listen://[addr]:port[?passphrase=…&latency=MS]` | SRT listener (one caller; default address 127.0.0.1) | SRT listener (waits for one caller) |
+//! | `whep://host:port/path`, `wheps://…` (https) | WHEP client pulling from the endpoint `http://host:port/path` (token: `Options::remote.token`) | — |
+//! | `whip://host:port/path`, `whips://…` (https) | — | WHIP client pushing to the endpoint `http://host:port/path` (token: `Options::remote.token`) |
 //!
 //! Anything else is [`Error::UnsupportedEndpoint`], naming the string and the direction.
 //! Raw packet endpoints exist only as values (see [`crate::raw`]). Credentials in URLs never appear
@@ -36,6 +38,9 @@ use tokio::sync::mpsc;
 
 use crate::Error;
 pub use media_core::redact;
+use urls::{host_port, rtmp_listen, rtmp_output, rtmp_shown, webrtc_client};
+
+mod urls;
 
 /// Which side of a pipeline an endpoint is on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -131,6 +136,13 @@ pub enum Endpoint {
         /// The path, without slashes at either end (may be empty).
         path: String,
     },
+    /// WHEP client pulling from a server, `whep://host:port/path` (input): stored as the
+    /// endpoint URL `http://host:port/path` (no query: the token is
+    /// `Options::remote.token`); `wheps://` for `https://`.
+    Whep(String),
+    /// WHIP client pushing to a server, `whip://host:port/path` (output): stored as the
+    /// endpoint URL `http://host:port/path`; `whips://` for `https://`.
+    Whip(String),
     /// Packets written from code through a [`crate::raw::RawWriter`] (input).
     RawInput(RawInput),
     /// Packets read by code through a [`crate::raw::RawReader`] (output).
@@ -197,6 +209,22 @@ impl Endpoint {
                     Endpoint::WhipListen { addr, path }
                 }
             }
+            (Some(scheme @ ("whep" | "whip" | "wheps" | "whips")), _)
+                if scheme.starts_with("whep") == (direction == Input) =>
+            {
+                let url = webrtc_client(s).ok_or_else(|| Error::InvalidUrl {
+                    url: redact(s.split(['?', '#']).next().unwrap_or("")),
+                    reason: format!(
+                        "takes {scheme}://host:port/path, without a query or user name \
+                         (the bearer token is --token)"
+                    ),
+                })?;
+                if scheme.starts_with("whep") {
+                    Endpoint::Whep(url)
+                } else {
+                    Endpoint::Whip(url)
+                }
+            }
             (Some(_), _) => return Err(unsupported()),
             (None, _) if s == "-" => match direction {
                 Input => Endpoint::Stdin,
@@ -228,65 +256,6 @@ impl Endpoint {
                 | Endpoint::TsFile(_)
         )
     }
-}
-
-/// `rtmp-listen://[addr]:port/app/key` → `rtmp-listen://addr:port/app?key=key`.
-fn rtmp_listen(url: &str) -> Option<SecretUrl> {
-    let rest = &url[url.find("://")? + 3..];
-    let (authority, path) = rest.split_once('/')?;
-    let (app, key) = path.rsplit_once('/')?;
-    let (host, port) = authority.rsplit_once(':')?;
-    port.parse::<u16>().ok()?;
-    let host = if host.is_empty() { "127.0.0.1" } else { host };
-    (!app.is_empty() && !key.is_empty() && !key.contains(['?', '&', '#']))
-        .then(|| SecretUrl::new(format!("rtmp-listen://{host}:{port}/{app}?key={key}")))
-}
-
-/// `rtmp://host[:port]/app/key` → `rtmp://host:port/app?key=KEY` (port 1935 by default,
-/// the key percent-encoded so that a key holding `?` or `&` stays one masked value).
-fn rtmp_output(url: &str) -> Option<SecretUrl> {
-    let rest = &url[url.find("://")? + 3..];
-    let (authority, path) = rest.split_once('/')?;
-    let (app, key) = path.rsplit_once('/')?;
-    let (host, port) = match authority.rsplit_once(':') {
-        // A port, after a host name, an IPv4 address or a bracketed IPv6 address.
-        Some((host, port)) if !host.contains(':') || host.ends_with(']') => {
-            (host, port.parse::<u16>().ok()?)
-        }
-        _ if !authority.contains(':') || authority.ends_with(']') => (authority, 1935),
-        _ => return None,
-    };
-    if host.is_empty() || host.contains(['@', '?', '#']) || app.is_empty() || key.is_empty() {
-        return None;
-    }
-    let key = percent_encoding::utf8_percent_encode(key, percent_encoding::NON_ALPHANUMERIC);
-    Some(SecretUrl::new(format!(
-        "rtmp://{host}:{port}/{app}?key={key}"
-    )))
-}
-
-/// An `rtmp://` string as shown when it cannot be used: its last path segment (the
-/// stream key) and what follows masked.
-fn rtmp_shown(url: &str) -> String {
-    let start = url.find("://").map_or(0, |i| i + 3);
-    match url[start..].find('/') {
-        Some(slash) => {
-            let path = &url[start + slash..];
-            let cut = path.find(['?', '#']).unwrap_or(path.len());
-            let last = path[..cut].rfind('/').unwrap_or(0);
-            format!("{}{}/***", &url[..start + slash], &path[..last])
-        }
-        None => redact(url),
-    }
-}
-
-/// `scheme://host:port[/]` → `host:port` (no path allowed).
-fn host_port(url: &str) -> Option<String> {
-    let rest = &url[url.find("://")? + 3..];
-    let rest = rest.strip_suffix('/').unwrap_or(rest);
-    let (host, port) = rest.rsplit_once(':')?;
-    (!host.is_empty() && !rest.contains('/') && port.parse::<u16>().is_ok())
-        .then(|| rest.to_owned())
 }
 
 fn file_endpoint(path: &Path, direction: Direction) -> Option<Endpoint> {
@@ -341,6 +310,8 @@ impl fmt::Display for Endpoint {
             Endpoint::Rtp(addr) => write!(f, "rtp://{addr}"),
             Endpoint::WhepListen { addr, path } => write!(f, "whep-listen://{addr}/{path}"),
             Endpoint::WhipListen { addr, path } => write!(f, "whip-listen://{addr}/{path}"),
+            Endpoint::Whep(url) => write!(f, "whep{}", url.strip_prefix("http").unwrap_or("")),
+            Endpoint::Whip(url) => write!(f, "whip{}", url.strip_prefix("http").unwrap_or("")),
             Endpoint::Mp3File(p)
             | Endpoint::Mp4File(p)
             | Endpoint::Mp4Input(p)
@@ -548,6 +519,27 @@ mod tests {
             let error = Endpoint::parse(given, direction).unwrap_err().to_string();
             assert!(!error.contains("k3y"), "{error}");
             assert!(error.contains("/***"), "{error}");
+        }
+    }
+
+    #[test]
+    fn webrtc_clients_take_an_endpoint_url_without_query() {
+        let e = Endpoint::parse("whep://127.0.0.1:8889/cam/whep", Input).unwrap();
+        assert_eq!(e, Endpoint::Whep("http://127.0.0.1:8889/cam/whep".into()));
+        assert_eq!(e.to_string(), "whep://127.0.0.1:8889/cam/whep");
+        let e = Endpoint::parse("whip://h:8890/pub/whip", Output).unwrap();
+        assert_eq!(e.to_string(), "whip://h:8890/pub/whip");
+        let e = Endpoint::parse("WHIPS://h:443/pub/whip", Output).unwrap();
+        assert_eq!(e, Endpoint::Whip("https://h:443/pub/whip".into()));
+        assert_eq!(e.to_string(), "whips://h:443/pub/whip");
+        assert!(Endpoint::parse("whep://h:1/x", Output).is_err());
+        for bad in [
+            "whip://h:1/x?token=s3cret",
+            "whip://u:s3cret@h:1/x",
+            "whip://h/x",
+        ] {
+            let error = Endpoint::parse(bad, Output).unwrap_err().to_string();
+            assert!(!error.contains("s3cret"), "{error}");
         }
     }
 

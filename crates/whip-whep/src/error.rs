@@ -29,6 +29,34 @@ pub enum Error {
         /// What we could have sent or taken.
         ours: String,
     },
+    /// The server's SDP answer cannot be used (a client's error).
+    #[error("the SDP answer {reason}")]
+    BadAnswer {
+        /// What is wrong with it.
+        reason: String,
+        /// The SDP parser's or WebRTC stack's error, if it gave one.
+        #[source]
+        source: Option<StackError>,
+    },
+    /// The server answered the offer (or the DELETE) with another status than asked
+    /// for (a client's error): its one-line body says why.
+    #[error("{url}: the server answered {status}: {reason}")]
+    Refused {
+        /// The endpoint URL, without its query.
+        url: String,
+        /// The HTTP status.
+        status: u16,
+        /// The first line of the server's body (a bearer token masked).
+        reason: String,
+    },
+    /// The server's HTTP response cannot be read, or it took too long (a client's error).
+    #[error("{url}: {reason}")]
+    Signalling {
+        /// The endpoint URL, without its query.
+        url: String,
+        /// What went wrong.
+        reason: String,
+    },
     /// The WebRTC stack refused the offer or failed during the session.
     #[error("webrtc: {source}")]
     Rtc {
@@ -77,7 +105,11 @@ impl Error {
 
     /// Whether retrying cannot help (a bad offer, a missing token).
     pub fn is_permanent(&self) -> bool {
-        !matches!(self, Error::Io { .. })
+        match self {
+            Error::Io { .. } | Error::Signalling { .. } => false,
+            Error::Refused { status, .. } => !matches!(status, 408 | 429 | 500..),
+            _ => true,
+        }
     }
 }
 

@@ -1,10 +1,14 @@
 //! WebRTC for media pipelines over [str0m](https://github.com/algesten/str0m): a WHEP
 //! server (draft-ietf-wish-whep) that many browsers watch at once, each viewer with its
-//! own bounded queue, and its small player page. WHIP (RFC 9725) ingest follows.
+//! own bounded queue, and its small player page; a WHIP (RFC 9725) server for one
+//! publisher ([`WhipServer`]); and the clients of both: [`WhepPull`] pulls a stream,
+//! [`WhipPush`] pushes one.
 //!
-//! Layers: [`http`] (the signalling requests and routes, sans-I/O), [`Viewer`] (one
-//! session's str0m state machine, sans-I/O), [`ViewerQueue`] (the drop policy), and
-//! [`WhepServer`], the tokio adapter (an HTTP listener, a UDP socket per viewer).
+//! Layers: [`http`] (the signalling requests and routes, sans-I/O), [`Viewer`] and
+//! [`Publisher`] (one server session's str0m state machine, sans-I/O), [`WhepClient`] and
+//! [`WhipClient`] (the client sessions, sans-I/O), [`ViewerQueue`] (the drop policy),
+//! [`signalling`] (the clients' HTTP requests), and the tokio adapters [`WhepServer`],
+//! [`WhipServer`], [`WhepPull`] and [`WhipPush`] (HTTP, one UDP socket per session).
 //!
 //! ```no_run
 //! use whip_whep::{Frame, StreamCodecs, TrackKind, VideoCodec, WhepServer, WhepSettings};
@@ -21,19 +25,28 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+mod client;
+mod client_io;
 mod error;
 pub mod http;
 mod media;
+mod peer;
 mod publisher;
 mod queue;
+mod receiving;
+mod sending;
 mod server;
+pub mod signalling;
 mod viewer;
 mod whip_server;
 
+pub use client::{ClientOutput, WhepClient, WhipClient};
+pub use client_io::{ClientSettings, WhepPull, WhipPush};
 pub use error::{Error, StackError};
 pub use media::{AudioCodec, Frame, StreamCodecs, TrackKind, VideoCodec};
-pub use publisher::{PublishedCodec, Publisher, PublisherOutput, ReceivedFrame, split_annex_b};
+pub use publisher::{Publisher, PublisherOutput};
 pub use queue::ViewerQueue;
+pub use receiving::{PublishedCodec, ReceivedFrame, split_annex_b};
 pub use server::{WhepServer, WhepSettings, WhepStats};
 pub use viewer::{Viewer, ViewerOutput};
 pub use whip_server::{Published, WhipServer, WhipSettings};

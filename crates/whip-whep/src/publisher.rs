@@ -1,51 +1,17 @@
-//! One WHIP publisher (RFC 9725): a str0m [`Rtc`] that answers the publisher's offer
+//! One WHIP publisher (RFC 9725): a str0m `Rtc` that answers the publisher's offer
 //! (ICE-lite, recvonly) and gives its depacketized frames out (sans-I/O, as
 //! [`crate::Viewer`]).
 
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::time::Instant;
 
-use bytes::Bytes;
 use str0m::change::SdpOffer;
-use str0m::format::Codec;
-use str0m::net::{Protocol, Receive};
-use str0m::{Candidate, Event, IceConnectionState, Input, Output, Rtc, RtcConfig};
+use str0m::media::Mid;
+use str0m::{Event, IceConnectionState, Output};
 
-use crate::media::TrackKind;
+use crate::peer::{Peer, has_live_media, mids};
+use crate::receiving::{self, ReceivedFrame};
 use crate::{Error, StackError};
-
-/// The codec of a published track.
-#[non_exhaustive]
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PublishedCodec {
-    /// H.264; frames are Annex B access units.
-    H264,
-    /// VP8; one frame per frame.
-    Vp8,
-    /// Opus at 48 kHz; one packet per frame.
-    Opus,
-}
-
-/// A frame the publisher sent.
-#[non_exhaustive]
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ReceivedFrame {
-    /// Video or audio.
-    pub track: TrackKind,
-    /// Its codec.
-    pub codec: PublishedCodec,
-    /// RTP time, extended to 64 bits, at `clock_rate`.
-    pub rtp_time: u64,
-    /// The RTP clock rate.
-    pub clock_rate: u32,
-    /// A key frame (video: an IDR or VP8 key frame; audio: always).
-    pub keyframe: bool,
-    /// The payload.
-    pub data: Bytes,
-    /// Whether frames were lost before this one (the depacketizer saw a gap).
-    pub after_loss: bool,
-}
 
 /// What a publisher asks of its I/O adapter.
 #[derive(Debug)]
@@ -70,64 +36,17 @@ pub enum PublisherOutput {
 
 /// One WHIP publisher; see the module docs.
 pub struct Publisher {
-    rtc: Rtc,
-    mids: Vec<str0m::media::Mid>,
-    local: SocketAddr,
+    peer: Peer,
+    mids: Vec<Mid>,
     closed: bool,
 }
 
 impl std::fmt::Debug for Publisher {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Publisher")
-            .field("local", &self.local)
+            .field("local", &self.peer.local)
             .finish_non_exhaustive()
     }
-}
-
-fn config() -> RtcConfig {
-    RtcConfig::new()
-        .set_ice_lite(true)
-        .set_crypto_provider(Arc::new(str0m::crypto::from_feature_flags()))
-        .clear_codecs()
-        .enable_h264(true)
-        .enable_vp8(true)
-        .enable_opus(true, false)
-}
-
-/// Whether an Annex B access unit holds an IDR slice (NAL type 5).
-fn h264_idr(data: &[u8]) -> bool {
-    split_annex_b(data).any(|nal| nal.first().is_some_and(|h| h & 0x1f == 5))
-}
-
-/// The NAL units of an Annex B byte string (start codes removed).
-pub fn split_annex_b(data: &[u8]) -> impl Iterator<Item = &[u8]> {
-    let mut starts = Vec::new();
-    let mut i = 0;
-    while i + 3 <= data.len() {
-        if data[i] == 0 && data[i + 1] == 0 && data[i + 2] == 1 {
-            starts.push(i + 3);
-            i += 3;
-        } else {
-            i += 1;
-        }
-    }
-    let ends: Vec<usize> = starts
-        .iter()
-        .skip(1)
-        .map(|&s| {
-            let mut e = s - 3;
-            while e > 0 && data[e - 1] == 0 {
-                e -= 1;
-            }
-            e
-        })
-        .chain(std::iter::once(data.len()))
-        .collect();
-    starts
-        .into_iter()
-        .zip(ends)
-        .filter(|(s, e)| s < e)
-        .map(move |(s, e)| &data[s..e])
 }
 
 impl Publisher {
@@ -141,12 +60,10 @@ impl Publisher {
         let offer = SdpOffer::from_sdp_string(offer).map_err(|e| Error::BadOffer {
             source: StackError::new(e),
         })?;
-        let mut rtc = config().build(now);
-        let candidate = Candidate::host(local, "udp").map_err(Error::rtc)?;
-        rtc.add_local_candidate(candidate);
+        let mut peer = Peer::new(receiving::config().set_ice_lite(true), local, now)?;
         let ours = "H.264 (packetization-mode 1) or VP8 video, Opus audio";
         let answer = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            rtc.sdp_api().accept_offer(offer)
+            peer.rtc.sdp_api().accept_offer(offer)
         }))
         .map_err(|_| Error::NoCommonCodec {
             ours: format!("{ours} (the WebRTC stack refused the offer)"),
@@ -154,22 +71,14 @@ impl Publisher {
         .map_err(Error::rtc)?;
         let answer = crate::viewer::fill_rejected_media(&answer.to_sdp_string(), offer_text);
         // Every media section rejected: nothing in common.
-        if !answer
-            .lines()
-            .any(|l| l.starts_with("m=") && l.split_whitespace().nth(1).is_none_or(|p| p != "0"))
-        {
+        if !has_live_media(&answer) {
             return Err(Error::NoCommonCodec { ours: ours.into() });
         }
-        let mids = answer
-            .lines()
-            .filter_map(|l| l.trim().strip_prefix("a=mid:"))
-            .map(str0m::media::Mid::from)
-            .collect();
+        let mids = mids(&answer);
         Ok((
             Publisher {
-                rtc,
+                peer,
                 mids,
-                local,
                 closed: false,
             },
             answer,
@@ -183,30 +92,12 @@ impl Publisher {
         source: SocketAddr,
         contents: &[u8],
     ) -> Result<(), Error> {
-        let Ok(contents) = contents.try_into() else {
-            return Ok(());
-        };
-        let input = Input::Receive(
-            now,
-            Receive {
-                proto: Protocol::Udp,
-                source,
-                destination: self.local,
-                contents,
-            },
-        );
-        if self.rtc.accepts(&input) {
-            self.rtc.handle_input(input).map_err(Error::rtc)?;
-        }
-        Ok(())
+        self.peer.handle_datagram(now, source, contents)
     }
 
     /// Time passed.
     pub fn handle_timeout(&mut self, now: Instant) -> Result<(), Error> {
-        self.rtc
-            .handle_input(Input::Timeout(now))
-            .map_err(Error::rtc)?;
-        Ok(())
+        self.peer.handle_timeout(now)
     }
 
     /// What to do next; call until it gives a [`PublisherOutput::Timeout`].
@@ -215,7 +106,7 @@ impl Publisher {
             if self.closed {
                 return Ok(PublisherOutput::Closed);
             }
-            match self.rtc.poll_output().map_err(Error::rtc)? {
+            match self.peer.rtc.poll_output().map_err(Error::rtc)? {
                 Output::Timeout(t) => return Ok(PublisherOutput::Timeout(t)),
                 Output::Transmit(t) => {
                     return Ok(PublisherOutput::Transmit {
@@ -230,28 +121,9 @@ impl Publisher {
                     self.closed = true;
                 }
                 Output::Event(Event::MediaData(d)) => {
-                    let spec = d.params.spec();
-                    let (track, codec) = match spec.codec {
-                        Codec::H264 => (TrackKind::Video, PublishedCodec::H264),
-                        Codec::Vp8 => (TrackKind::Video, PublishedCodec::Vp8),
-                        Codec::Opus => (TrackKind::Audio, PublishedCodec::Opus),
-                        _ => continue,
-                    };
-                    let keyframe = match codec {
-                        PublishedCodec::H264 => h264_idr(&d.data),
-                        // VP8 frame tag: bit 0 clear is a key frame (RFC 6386 §9.1).
-                        PublishedCodec::Vp8 => d.data.first().is_some_and(|b| b & 1 == 0),
-                        PublishedCodec::Opus => true,
-                    };
-                    return Ok(PublisherOutput::Frame(ReceivedFrame {
-                        track,
-                        codec,
-                        rtp_time: d.time.numer(),
-                        clock_rate: d.time.denom(),
-                        keyframe,
-                        data: Bytes::copy_from_slice(&d.data),
-                        after_loss: !d.contiguous,
-                    }));
+                    if let Some(frame) = receiving::frame(&d) {
+                        return Ok(PublisherOutput::Frame(frame));
+                    }
                 }
                 Output::Event(_) => {}
             }
@@ -260,35 +132,12 @@ impl Publisher {
 
     /// Asks the publisher for a key frame (RTCP PLI on every video track).
     pub fn request_keyframe(&mut self) {
-        for mid in self.mids.clone() {
-            if let Some(mut w) = self.rtc.writer(mid)
-                && w.is_request_keyframe_possible(str0m::media::KeyframeRequestKind::Pli)
-            {
-                let _ = w.request_keyframe(None, str0m::media::KeyframeRequestKind::Pli);
-            }
-        }
+        receiving::request_keyframe(&mut self.peer.rtc, &self.mids);
     }
 
     /// Ends the session.
     pub fn close(&mut self) {
-        self.rtc.disconnect();
+        self.peer.rtc.disconnect();
         self.closed = true;
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn annex_b_split_and_idr() {
-        let au = [
-            0, 0, 0, 1, 0x67, 1, 2, 0, 0, 1, 0x68, 3, 0, 0, 0, 1, 0x65, 9, 9,
-        ];
-        let nals: Vec<&[u8]> = split_annex_b(&au).collect();
-        assert_eq!(nals, [&[0x67, 1, 2][..], &[0x68, 3], &[0x65, 9, 9]]);
-        assert!(h264_idr(&au));
-        assert!(!h264_idr(&[0, 0, 1, 0x41, 7]));
-        assert_eq!(split_annex_b(&[1, 2, 3]).count(), 0);
     }
 }

@@ -12,7 +12,8 @@ use tokio::net::{TcpListener, TcpStream, UdpSocket};
 use tokio::sync::{Notify, mpsc};
 
 use crate::http::{MAX_REQUEST, Parsed, Request, Response, Route};
-use crate::publisher::{Publisher, PublisherOutput, ReceivedFrame};
+use crate::publisher::{Publisher, PublisherOutput};
+use crate::receiving::ReceivedFrame;
 use crate::{Error, PUBLISHER_PAGE};
 
 /// Settings of a [`WhipServer`].

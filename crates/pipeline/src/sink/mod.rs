@@ -19,6 +19,7 @@ mod stream_file;
 mod tcp_listen;
 mod ts;
 mod whep;
+mod whip;
 
 use crate::contract::SinkFactory;
 use crate::naming::FileNames;
@@ -56,6 +57,7 @@ pub(crate) fn factory(output: &Endpoint, options: &Options) -> Result<Box<dyn Si
         }
         Endpoint::TcpListen(addr) => tcp_listen::factory(addr, options)?,
         Endpoint::WhepListen { addr, path } => whep::factory(addr, path, options)?,
+        Endpoint::Whip(url) => whip::factory(url, options)?,
         Endpoint::Icecast(url) => {
             no_rotation("icecast:// (a live stream)")?;
             icecast::factory(url, options)?

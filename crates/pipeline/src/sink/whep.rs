@@ -45,21 +45,23 @@ struct WhepFactory {
     endpoint: String,
 }
 
-/// Which of the recorder's tracks go out, and how.
-struct Selection {
-    video: Option<(usize, elementary::AnnexBWriter, u32)>,
-    audio: Option<(usize, u32)>,
-    codecs: StreamCodecs,
+/// Which of the recorder's tracks go out, and how (here and in `whip://`).
+pub(crate) struct Selection {
+    pub(crate) video: Option<(usize, elementary::AnnexBWriter, u32)>,
+    pub(crate) audio: Option<(usize, u32)>,
+    pub(crate) codecs: StreamCodecs,
 }
 
 /// `profile-level-id` (RFC 6184 §8.1): bytes 1..4 of the `avcC` record are the SPS's
 /// profile_idc, constraint flags and level_idc.
-fn profile_level_id(avcc: &[u8]) -> Option<u32> {
+pub(crate) fn profile_level_id(avcc: &[u8]) -> Option<u32> {
     let b = avcc.get(1..4)?;
     Some(u32::from(b[0]) << 16 | u32::from(b[1]) << 8 | u32::from(b[2]))
 }
 
-fn select(tracks: &[Track], log: bool) -> Selection {
+/// The tracks that go out; with `log`, one line per track that does not (named by the
+/// endpoint's scheme).
+pub(crate) fn select(tracks: &[Track], log: Option<&str>) -> Selection {
     let mut s = Selection {
         video: None,
         audio: None,
@@ -83,12 +85,14 @@ fn select(tracks: &[Track], log: bool) -> Selection {
                 s.audio = Some((index, track.timescale.max(1)));
                 s.codecs.audio = Some(whip_whep::AudioCodec::Opus);
             }
-            (Codec::Aac { .. }, MediaKind::Audio) if log => tracing::warn!(
-                "whep-listen: {} cannot go to WebRTC without transcoding; sending the video alone",
+            (Codec::Aac { .. }, MediaKind::Audio) if log.is_some() => tracing::warn!(
+                "{}: {} cannot go to WebRTC without transcoding; sending the video alone",
+                log.unwrap_or_default(),
                 describe(index, track)
             ),
-            _ if log => tracing::warn!(
-                "whep-listen: {} is not sent (WebRTC takes H.264 video and Opus audio here)",
+            _ if log.is_some() => tracing::warn!(
+                "{}: {} is not sent (WebRTC takes H.264 video and Opus audio here)",
+                log.unwrap_or_default(),
                 describe(index, track)
             ),
             _ => {}
@@ -99,7 +103,7 @@ fn select(tracks: &[Track], log: bool) -> Selection {
 
 impl SinkFactory for WhepFactory {
     fn check(&self, tracks: &[Track]) -> Result<(), crate::Error> {
-        let s = select(tracks, true);
+        let s = select(tracks, Some("whep-listen"));
         if s.video.is_none() && s.audio.is_none() {
             let found = tracks
                 .iter()
@@ -117,7 +121,7 @@ impl SinkFactory for WhepFactory {
     }
 
     fn open(&mut self, tracks: &[Track], _wall: SystemTime) -> Result<Box<dyn Sink>, crate::Error> {
-        let selection = select(tracks, false);
+        let selection = select(tracks, None);
         self.server.set_codecs(selection.codecs);
         Ok(Box::new(WhepSink {
             server: self.server.clone(),
@@ -134,7 +138,7 @@ struct WhepSink {
 }
 
 /// Rescales a presentation time to an RTP clock (wrapping is the RTP clock's own).
-fn rtp_time(pts: i64, timescale: u32, rate: u32) -> u64 {
+pub(crate) fn rtp_time(pts: i64, timescale: u32, rate: u32) -> u64 {
     (i128::from(pts) * i128::from(rate) / i128::from(timescale)) as u64
 }
 
@@ -192,7 +196,7 @@ impl Sink for WhepSink {
     }
 }
 
-fn join(pieces: &[Bytes]) -> Vec<u8> {
+pub(crate) fn join(pieces: &[Bytes]) -> Vec<u8> {
     let mut out = Vec::with_capacity(pieces.iter().map(Bytes::len).sum());
     for p in pieces {
         out.extend_from_slice(p);

@@ -14,6 +14,7 @@ mod rtp;
 mod rtsp;
 mod tcp;
 mod ts;
+mod whep;
 mod whip;
 
 use std::time::Duration;
@@ -172,6 +173,7 @@ async fn run_source(
         Endpoint::RawInput(raw) => raw::run(raw, &tx, stop).await,
         Endpoint::Tcp(addr) => tcp::run(&addr, &options, &tx, stop).await,
         Endpoint::WhipListen { addr, path } => whip::run(&addr, &path, &options, &tx, stop).await,
+        Endpoint::Whep(url) => whep::run(&url, &options, &tx, stop).await,
         Endpoint::SdpFile(path) => rtp::run(&path, &tx, stop).await,
         other => Err(Error::UnsupportedEndpoint {
             endpoint: other.to_string(),

@@ -25,8 +25,10 @@ struct Timing {
     offset: i64,
 }
 
-struct Publish {
+pub(crate) struct Publish {
     started: Instant,
+    /// Whether an audio track is announced (a WHEP answer may have rejected audio).
+    audio_expected: bool,
     sets: elementary::ParameterSets,
     video: Option<Timing>,
     audio: Option<Timing>,
@@ -62,16 +64,7 @@ pub(crate) async fn run(
         };
         match event {
             None => return Ok(()),
-            Some(whip_whep::Published::Started) => {
-                publish = Some(Publish {
-                    started: Instant::now(),
-                    sets: elementary::ParameterSets::default(),
-                    video: None,
-                    audio: None,
-                    announced: false,
-                    pending_audio: Vec::new(),
-                });
-            }
+            Some(whip_whep::Published::Started) => publish = Some(Publish::new(true)),
             Some(whip_whep::Published::Frame(frame)) => {
                 if let Some(p) = publish.as_mut() {
                     p.take(frame, &endpoint, tx).await?;
@@ -89,7 +82,22 @@ pub(crate) async fn run(
 }
 
 impl Publish {
-    async fn take(
+    /// Frames of a session that started now.
+    pub(crate) fn new(audio_expected: bool) -> Publish {
+        Publish {
+            started: Instant::now(),
+            audio_expected,
+            sets: elementary::ParameterSets::default(),
+            video: None,
+            audio: None,
+            announced: false,
+            pending_audio: Vec::new(),
+        }
+    }
+
+    /// Takes a frame: the tracks are announced at the first key frame with its
+    /// parameter sets (or after 2 s of audio alone), then packets follow.
+    pub(crate) async fn take(
         &mut self,
         frame: ReceivedFrame,
         endpoint: &str,
@@ -195,18 +203,20 @@ impl Publish {
                 info.height,
             ));
         }
-        self.audio = Some(Timing {
-            index: tracks.len(),
-            first_rtp: None,
-            offset: 0,
-        });
-        tracks.push(Track::audio(
-            Codec::Opus {
-                head: elementary::opus_head(2, 0),
-            },
-            48_000,
-            2,
-        ));
+        if self.audio_expected || !video {
+            self.audio = Some(Timing {
+                index: tracks.len(),
+                first_rtp: None,
+                offset: 0,
+            });
+            tracks.push(Track::audio(
+                Codec::Opus {
+                    head: elementary::opus_head(2, 0),
+                },
+                48_000,
+                2,
+            ));
+        }
         self.announced = true;
         self.started = Instant::now();
         send(tx, InputEvent::Tracks(tracks)).await

@@ -1,0 +1,336 @@
+//! The WebRTC clients against our own servers, each side a pipeline of its own, ffprobe
+//! and ffmpeg as judges: (a) the RTSP test camera → `whep-listen://` (pipeline A) →
+//! `whep://` (pipeline B) → MP4; (b) an H.264 + Opus file made by ffmpeg → `whip://`
+//! (pipeline A) → `whip-listen://` (pipeline B) → MP4; (c) `whep://` and `whip://` to
+//! nobody, to a 404 and to a 401 (no token, wrong token): one clear line, an error
+//! result, no hang.
+#![allow(clippy::unwrap_used)]
+// Options are built by field assignment, not struct literals (they become #[non_exhaustive]).
+#![allow(clippy::field_reassign_with_default)]
+
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use pipeline::{Direction, Endpoint, Options, Pipeline};
+use test_support::ffprobe::{self, num};
+use test_support::rtsp::RtspServer;
+
+/// Decodes every frame with ffmpeg (times as they are: WebRTC's are arrival-based);
+/// returns ffmpeg's complaints (empty: clean).
+fn decode_errors(file: &Path) -> String {
+    let out = Command::new("ffmpeg")
+        .args(["-nostdin", "-v", "error", "-i"])
+        .arg(file)
+        .args(["-fps_mode", "passthrough", "-enc_time_base", "-1"])
+        .args(["-f", "null", "-"])
+        .output()
+        .unwrap();
+    let mut text = String::from_utf8_lossy(&out.stderr).into_owned();
+    if !out.status.success() {
+        text.push_str(&format!(" (exit {})", out.status));
+    }
+    text
+}
+
+fn stream<'a>(probe: &'a serde_json::Value, kind: &str) -> &'a serde_json::Value {
+    probe["streams"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["codec_type"] == kind)
+        .unwrap_or_else(|| panic!("no {kind} stream: {probe}"))
+}
+
+async fn wait_listening(port: u16) {
+    for _ in 0..200 {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("nothing listens on {port}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn camera_through_whep_listen_into_whep_client() {
+    let mut names: Vec<&str> = RtspServer::PEERS.to_vec();
+    names.extend(["ffprobe", "ffmpeg"]);
+    if !test_support::peers_present("camera_through_whep_listen_into_whep_client", &names) {
+        return;
+    }
+    let camera = RtspServer::start_default();
+    let port = test_support::free_port();
+    let mut options = Options::default();
+    options.duration = Some(Duration::from_secs(60));
+    let a = Pipeline::new(
+        Endpoint::parse(&camera.url("/h264"), Direction::Input).unwrap(),
+        Endpoint::parse(
+            &format!("whep-listen://127.0.0.1:{port}/cam"),
+            Direction::Output,
+        )
+        .unwrap(),
+    )
+    .with_options(options)
+    .spawn();
+    wait_listening(port).await;
+    let dir = test_support::temp_dir();
+    let mp4 = dir.path().join("pulled.mp4");
+    const SECONDS: f64 = 4.0;
+    let input = format!("whep://127.0.0.1:{port}/cam/whep");
+    // Until the camera's tracks are known the server answers 503: try again.
+    let started = Instant::now();
+    let summary = loop {
+        let mut options = Options::default();
+        options.duration = Some(Duration::from_secs_f64(SECONDS));
+        let b = Pipeline::new(
+            Endpoint::parse(&input, Direction::Input).unwrap(),
+            Endpoint::parse(mp4.to_str().unwrap(), Direction::Output).unwrap(),
+        )
+        .with_options(options)
+        .spawn();
+        let result = tokio::time::timeout(Duration::from_secs(40), b.wait())
+            .await
+            .expect("pipeline B ends");
+        match result {
+            Err(e) if e.to_string().contains("503") && started.elapsed().as_secs() < 20 => {
+                tokio::time::sleep(Duration::from_millis(500)).await
+            }
+            other => break other.unwrap(),
+        }
+    };
+    eprintln!("B: {summary:?} after {:?}", started.elapsed());
+    a.close();
+    let _ = tokio::time::timeout(Duration::from_secs(20), a.wait()).await;
+    let probe = ffprobe::probe(&mp4);
+    eprintln!("{probe}");
+    let video = stream(&probe, "video");
+    assert_eq!(video["codec_name"], "h264");
+    assert_eq!(num(&video["width"]), 640.0);
+    assert_eq!(num(&video["height"]), 360.0);
+    let frames = ffprobe::packets(&mp4, "v:0").len() as f64;
+    let duration = num(&probe["format"]["duration"]);
+    eprintln!("{frames} frames in {duration} s (camera: 15 fps)");
+    assert!(
+        (SECONDS - 1.0..=SECONDS + 1.0).contains(&duration),
+        "{duration}"
+    );
+    assert!(
+        (15.0 * SECONDS * 0.75..=15.0 * SECONDS * 1.25).contains(&frames),
+        "{frames} frames"
+    );
+    let errors = decode_errors(&mp4);
+    assert!(errors.is_empty(), "{errors}");
+}
+
+/// A 4 s H.264 (320x240, 25 fps) file with `audio` ("libopus" or "aac") made by ffmpeg.
+fn source_file(dir: &Path, audio: &str) -> std::path::PathBuf {
+    let source = dir.join(format!("source-{audio}.mp4"));
+    let made = Command::new("ffmpeg")
+        .args(["-nostdin", "-v", "error", "-f", "lavfi", "-i"])
+        .arg("testsrc=size=320x240:rate=25")
+        .args(["-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000"])
+        .args(["-t", "4", "-c:v", "libx264", "-profile:v", "baseline"])
+        .args(["-g", "25", "-pix_fmt", "yuv420p", "-c:a", audio])
+        .args(["-ac", "2", "-b:a", "48k"])
+        .arg(&source)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    source
+}
+
+/// Publishes `source` through `whip://` into a `whip-listen://` pipeline recording MP4;
+/// returns the recording.
+async fn publish(source: &Path, dir: &Path) -> std::path::PathBuf {
+    let port = test_support::free_port();
+    let recorded = dir.join("published.mp4");
+    let b = Pipeline::new(
+        Endpoint::parse(
+            &format!("whip-listen://127.0.0.1:{port}/pub"),
+            Direction::Input,
+        )
+        .unwrap(),
+        Endpoint::parse(recorded.to_str().unwrap(), Direction::Output).unwrap(),
+    )
+    .spawn();
+    wait_listening(port).await;
+    let mut options = Options::default();
+    options.realtime = true;
+    let a = Pipeline::new(
+        Endpoint::parse(source.to_str().unwrap(), Direction::Input).unwrap(),
+        Endpoint::parse(
+            &format!("whip://127.0.0.1:{port}/pub/whip"),
+            Direction::Output,
+        )
+        .unwrap(),
+    )
+    .with_options(options)
+    .spawn();
+    let a = tokio::time::timeout(Duration::from_secs(40), a.wait())
+        .await
+        .expect("pipeline A ends");
+    eprintln!("A: {a:?}");
+    a.unwrap();
+    // The DELETE ends the publish, and with it pipeline B.
+    let b = tokio::time::timeout(Duration::from_secs(20), b.wait())
+        .await
+        .expect("pipeline B ends when the publisher leaves");
+    eprintln!("B: {b:?}");
+    b.unwrap();
+    recorded
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn h264_opus_file_through_whip_client_into_whip_listen() {
+    if !test_support::peers_present(
+        "h264_opus_file_through_whip_client_into_whip_listen",
+        &["ffprobe", "ffmpeg"],
+    ) {
+        return;
+    }
+    const SECONDS: f64 = 4.0;
+    let dir = test_support::temp_dir();
+    let source = source_file(dir.path(), "libopus");
+    let recorded = publish(&source, dir.path()).await;
+    let probe = ffprobe::probe(&recorded);
+    eprintln!("{probe}");
+    let video = stream(&probe, "video");
+    let audio = stream(&probe, "audio");
+    assert_eq!(video["codec_name"], "h264");
+    assert_eq!(num(&video["width"]), 320.0);
+    assert_eq!(audio["codec_name"], "opus");
+    for (kind, rate) in [("v:0", 25.0), ("a:0", 50.0)] {
+        let packets = ffprobe::packets(&recorded, kind);
+        let first = num(&packets.first().unwrap()["pts_time"]);
+        let last = num(&packets.last().unwrap()["pts_time"]);
+        eprintln!("{kind}: {} packets over {first}..{last} s", packets.len());
+        assert!(
+            (last - first - SECONDS).abs() < 1.0,
+            "{kind}: {first}..{last}"
+        );
+        let n = packets.len() as f64;
+        assert!(n >= rate * SECONDS * 0.85, "{kind}: {n} packets");
+    }
+    let errors = decode_errors(&recorded);
+    assert!(errors.is_empty(), "{errors}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn aac_into_whip_client_goes_on_with_the_video() {
+    if !test_support::peers_present(
+        "aac_into_whip_client_goes_on_with_the_video",
+        &["ffprobe", "ffmpeg"],
+    ) {
+        return;
+    }
+    let dir = test_support::temp_dir();
+    let source = source_file(dir.path(), "aac");
+    let recorded = publish(&source, dir.path()).await;
+    let probe = ffprobe::probe(&recorded);
+    eprintln!("{probe}");
+    let streams = probe["streams"].as_array().unwrap();
+    assert_eq!(streams.len(), 1, "video alone: {probe}");
+    assert_eq!(stream(&probe, "video")["codec_name"], "h264");
+    let frames = ffprobe::packets(&recorded, "v:0").len();
+    assert!(frames >= 85, "{frames} frames");
+    let errors = decode_errors(&recorded);
+    assert!(errors.is_empty(), "{errors}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn refused_clients_fail_with_one_clear_line() {
+    let mut settings = whip_whep::WhepSettings::default();
+    settings.token = Some("the-right-one".into());
+    let server = whip_whep::WhepServer::bind("127.0.0.1:0", "cam", settings).unwrap();
+    server.set_codecs(whip_whep::StreamCodecs::new(
+        None,
+        Some(whip_whep::AudioCodec::Opus),
+    ));
+    let port = server.local_addr().port();
+    let closed = test_support::free_port();
+    let opus = test_support::temp_dir();
+    for (input, token, expect) in [
+        (
+            format!("whep://127.0.0.1:{closed}/cam/whep"),
+            None,
+            "refused",
+        ),
+        (
+            format!("whep://127.0.0.1:{port}/nope/whep"),
+            None,
+            "answered 404",
+        ),
+        (
+            format!("whep://127.0.0.1:{port}/cam/whep"),
+            None,
+            "answered 401",
+        ),
+        (
+            format!("whep://127.0.0.1:{port}/cam/whep"),
+            Some("s3cret-wrong"),
+            "answered 401",
+        ),
+    ] {
+        let mut options = Options::default();
+        options.remote.token = token.map(str::to_owned);
+        let started = Instant::now();
+        let p = Pipeline::new(
+            Endpoint::parse(&input, Direction::Input).unwrap(),
+            Endpoint::parse(
+                opus.path().join("x.mp4").to_str().unwrap(),
+                Direction::Output,
+            )
+            .unwrap(),
+        )
+        .with_options(options)
+        .spawn();
+        let result = tokio::time::timeout(Duration::from_secs(30), p.wait())
+            .await
+            .expect("no hang");
+        let error = result.unwrap_err().to_string();
+        eprintln!("{input}: {error} ({:?})", started.elapsed());
+        assert!(error.contains(expect), "{error}");
+        assert!(
+            !error.contains("s3cret") && !error.contains('\n'),
+            "{error}"
+        );
+    }
+    // whip:// fails when the tracks are known and the offer is refused: nobody listening,
+    // and a WHEP endpoint that is no WHIP endpoint (404).
+    for (output, expect) in [
+        (format!("whip://127.0.0.1:{closed}/pub/whip"), "refused"),
+        (format!("whip://127.0.0.1:{port}/cam/whip"), "answered 404"),
+    ] {
+        let mut options = Options::default();
+        options.remote.token = Some("s3cret-whip".into());
+        let p = Pipeline::new(
+            Endpoint::parse(
+                test_support::fixture("h264.mp4").to_str().unwrap(),
+                Direction::Input,
+            )
+            .unwrap(),
+            Endpoint::parse(&output, Direction::Output).unwrap(),
+        )
+        .with_options(options)
+        .spawn();
+        let result = tokio::time::timeout(Duration::from_secs(30), p.wait())
+            .await
+            .expect("no hang");
+        let error = result.unwrap_err().to_string();
+        eprintln!("{output}: {error}");
+        assert!(error.contains(expect), "{error}");
+        assert!(
+            !error.contains("s3cret") && !error.contains('\n'),
+            "{error}"
+        );
+    }
+    // whip:// with a query (where a token might be put) is refused, without showing it.
+    let error = Endpoint::parse("whip://127.0.0.1:1/x/whip?token=s3cret", Direction::Output)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        !error.contains("s3cret") && error.contains("--token"),
+        "{error}"
+    );
+}

@@ -1,0 +1,143 @@
+//! What a receiving session (a WHIP server's [`crate::Publisher`], a
+//! [`crate::WhepClient`]) gives: str0m's depacketized media (RFC 6184 for H.264, RFC 7741
+//! for VP8, RFC 7587 for Opus) as [`ReceivedFrame`]s, key frames told apart.
+
+use bytes::Bytes;
+use str0m::format::Codec;
+use str0m::media::{KeyframeRequestKind, MediaData, Mid};
+use str0m::{Rtc, RtcConfig};
+
+use crate::media::TrackKind;
+
+/// The codec of a received track.
+#[non_exhaustive]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PublishedCodec {
+    /// H.264; frames are Annex B access units.
+    H264,
+    /// VP8; one frame per frame.
+    Vp8,
+    /// Opus at 48 kHz; one packet per frame.
+    Opus,
+}
+
+/// A frame the peer sent.
+#[non_exhaustive]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReceivedFrame {
+    /// Video or audio.
+    pub track: TrackKind,
+    /// Its codec.
+    pub codec: PublishedCodec,
+    /// RTP time, extended to 64 bits, at `clock_rate`.
+    pub rtp_time: u64,
+    /// The RTP clock rate.
+    pub clock_rate: u32,
+    /// A key frame (video: an IDR or VP8 key frame; audio: always).
+    pub keyframe: bool,
+    /// The payload.
+    pub data: Bytes,
+    /// Whether frames were lost before this one (the depacketizer saw a gap).
+    pub after_loss: bool,
+}
+
+/// The str0m configuration of a receiving session: the codecs the pipeline can take
+/// (H.264 with every profile str0m knows, VP8, Opus), ICE role left to the caller.
+pub(crate) fn config() -> RtcConfig {
+    RtcConfig::new()
+        .set_crypto_provider(std::sync::Arc::new(str0m::crypto::from_feature_flags()))
+        .clear_codecs()
+        .enable_h264(true)
+        .enable_vp8(true)
+        .enable_opus(true, false)
+}
+
+/// The frame of one piece of str0m's depacketized media, `None` for a codec we do not
+/// take.
+pub(crate) fn frame(d: &MediaData) -> Option<ReceivedFrame> {
+    let (track, codec) = match d.params.spec().codec {
+        Codec::H264 => (TrackKind::Video, PublishedCodec::H264),
+        Codec::Vp8 => (TrackKind::Video, PublishedCodec::Vp8),
+        Codec::Opus => (TrackKind::Audio, PublishedCodec::Opus),
+        _ => return None,
+    };
+    let keyframe = match codec {
+        PublishedCodec::H264 => h264_idr(&d.data),
+        // VP8 frame tag: bit 0 clear is a key frame (RFC 6386 §9.1).
+        PublishedCodec::Vp8 => d.data.first().is_some_and(|b| b & 1 == 0),
+        PublishedCodec::Opus => true,
+    };
+    Some(ReceivedFrame {
+        track,
+        codec,
+        rtp_time: d.time.numer(),
+        clock_rate: d.time.denom(),
+        keyframe,
+        data: Bytes::copy_from_slice(&d.data),
+        after_loss: !d.contiguous,
+    })
+}
+
+/// Asks the sender for a key frame (RTCP PLI) on every media that can.
+pub(crate) fn request_keyframe(rtc: &mut Rtc, mids: &[Mid]) {
+    for &mid in mids {
+        if let Some(mut w) = rtc.writer(mid)
+            && w.is_request_keyframe_possible(KeyframeRequestKind::Pli)
+        {
+            let _ = w.request_keyframe(None, KeyframeRequestKind::Pli);
+        }
+    }
+}
+
+/// Whether an Annex B access unit holds an IDR slice (NAL type 5).
+fn h264_idr(data: &[u8]) -> bool {
+    split_annex_b(data).any(|nal| nal.first().is_some_and(|h| h & 0x1f == 5))
+}
+
+/// The NAL units of an Annex B byte string (start codes removed).
+pub fn split_annex_b(data: &[u8]) -> impl Iterator<Item = &[u8]> {
+    let mut starts = Vec::new();
+    let mut i = 0;
+    while i + 3 <= data.len() {
+        if data[i] == 0 && data[i + 1] == 0 && data[i + 2] == 1 {
+            starts.push(i + 3);
+            i += 3;
+        } else {
+            i += 1;
+        }
+    }
+    let ends: Vec<usize> = starts
+        .iter()
+        .skip(1)
+        .map(|&s| {
+            let mut e = s - 3;
+            while e > 0 && data[e - 1] == 0 {
+                e -= 1;
+            }
+            e
+        })
+        .chain(std::iter::once(data.len()))
+        .collect();
+    starts
+        .into_iter()
+        .zip(ends)
+        .filter(|(s, e)| s < e)
+        .map(move |(s, e)| &data[s..e])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn annex_b_split_and_idr() {
+        let au = [
+            0, 0, 0, 1, 0x67, 1, 2, 0, 0, 1, 0x68, 3, 0, 0, 0, 1, 0x65, 9, 9,
+        ];
+        let nals: Vec<&[u8]> = split_annex_b(&au).collect();
+        assert_eq!(nals, [&[0x67, 1, 2][..], &[0x68, 3], &[0x65, 9, 9]]);
+        assert!(h264_idr(&au));
+        assert!(!h264_idr(&[0, 0, 1, 0x41, 7]));
+        assert_eq!(split_annex_b(&[1, 2, 3]).count(), 0);
+    }
+}

@@ -1,0 +1,150 @@
+//! What a sending session (a WHEP server's [`crate::Viewer`], a [`crate::WhipClient`])
+//! does with the stream's frames: one str0m payload type per codec of the stream, the
+//! negotiated one found for each track, and the frame written to it (str0m packetizes:
+//! RFC 6184 packetization-mode 1 for H.264, RFC 7587 for Opus).
+
+use std::time::Instant;
+
+use str0m::format::{Codec, PayloadParams};
+use str0m::media::{Frequency, MediaTime, Mid};
+use str0m::{Rtc, RtcConfig};
+
+use crate::Error;
+use crate::media::{AudioCodec, Frame, StreamCodecs, TrackKind, VideoCodec};
+
+/// The str0m configuration for a stream of these codecs (only these, so a peer that
+/// offers none of them gets a clear refusal instead of a session without media); the
+/// ICE role is left to the caller.
+pub(crate) fn config(codecs: &StreamCodecs) -> RtcConfig {
+    let mut config = RtcConfig::new()
+        .set_crypto_provider(std::sync::Arc::new(str0m::crypto::from_feature_flags()))
+        .clear_codecs();
+    match codecs.video {
+        // One payload type, with the SPS's profile-level-id: str0m matches it to the
+        // peer's compatible profile (two of ours matching one of theirs would clash).
+        Some(VideoCodec::H264 { profile_level_id }) => {
+            config
+                .codec_config()
+                .add_h264(102.into(), None, true, profile_level_id);
+        }
+        None => {}
+    }
+    match codecs.audio {
+        Some(AudioCodec::Opus) => config = config.enable_opus(true, false),
+        Some(AudioCodec::Pcma) => config = config.enable_pcma(true, false),
+        Some(AudioCodec::Pcmu) => config = config.enable_pcmu(true, false),
+        None => {}
+    }
+    config
+}
+
+fn codec_of(codecs: &StreamCodecs, track: TrackKind) -> Option<Codec> {
+    match track {
+        TrackKind::Video => codecs.video.map(|VideoCodec::H264 { .. }| Codec::H264),
+        TrackKind::Audio => codecs.audio.map(|a| match a {
+            AudioCodec::Opus => Codec::Opus,
+            AudioCodec::Pcma => Codec::PCMA,
+            AudioCodec::Pcmu => Codec::PCMU,
+        }),
+    }
+}
+
+/// A negotiated track: where to write and with which payload type.
+#[derive(Debug, Clone, Copy)]
+struct Negotiated {
+    mid: Mid,
+    pt: PayloadParams,
+}
+
+/// The stream's tracks as negotiated with one peer.
+#[derive(Debug)]
+pub(crate) struct Sending {
+    codecs: StreamCodecs,
+    video: Option<Negotiated>,
+    audio: Option<Negotiated>,
+}
+
+impl Sending {
+    pub(crate) fn new(codecs: StreamCodecs) -> Sending {
+        Sending {
+            codecs,
+            video: None,
+            audio: None,
+        }
+    }
+
+    /// Whether any track was negotiated.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.video.is_none() && self.audio.is_none()
+    }
+
+    /// Finds, in the media `mid` of the completed negotiation, the payload type of each
+    /// of the stream's tracks not placed yet.
+    pub(crate) fn negotiate(&mut self, rtc: &mut Rtc, mid: Mid) {
+        let Some(writer) = rtc.writer(mid) else {
+            return;
+        };
+        for track in [TrackKind::Video, TrackKind::Audio] {
+            let Some(codec) = codec_of(&self.codecs, track) else {
+                continue;
+            };
+            let want = match (track, self.codecs.video) {
+                (TrackKind::Video, Some(VideoCodec::H264 { profile_level_id })) => {
+                    Some(profile_level_id)
+                }
+                _ => None,
+            };
+            let mut params: Vec<_> = writer
+                .payload_params()
+                .filter(|p| p.spec().codec == codec)
+                .copied()
+                .collect();
+            // The exact profile first, then any packetization-mode 1 one.
+            params.sort_by_key(|p| {
+                let f = p.spec().format;
+                (
+                    f.packetization_mode != Some(1) && track == TrackKind::Video,
+                    want.is_some() && f.profile_level_id != want,
+                )
+            });
+            if let Some(pt) = params.first().copied() {
+                let slot = match track {
+                    TrackKind::Video => &mut self.video,
+                    TrackKind::Audio => &mut self.audio,
+                };
+                if slot.is_none() {
+                    *slot = Some(Negotiated { mid, pt });
+                }
+            }
+        }
+    }
+
+    /// Writes a frame to its negotiated track (nothing if it was not negotiated).
+    pub(crate) fn write(&self, rtc: &mut Rtc, frame: &Frame, now: Instant) -> Result<(), Error> {
+        let (negotiated, rate) = match frame.track {
+            TrackKind::Video => (self.video, Frequency::NINETY_KHZ),
+            TrackKind::Audio => (
+                self.audio,
+                match self.codecs.audio {
+                    Some(AudioCodec::Opus) => Frequency::FORTY_EIGHT_KHZ,
+                    _ => Frequency::EIGHT_KHZ,
+                },
+            ),
+        };
+        let Some(n) = negotiated else {
+            return Ok(());
+        };
+        let Some(writer) = rtc.writer(n.mid) else {
+            return Ok(());
+        };
+        writer
+            .write(
+                n.pt.pt(),
+                now,
+                MediaTime::new(frame.rtp_time, rate),
+                frame.data.clone(),
+            )
+            .map_err(Error::rtc)?;
+        Ok(())
+    }
+}
