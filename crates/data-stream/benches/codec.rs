@@ -405,6 +405,21 @@ fn floor_socket(total: u64) -> u64 {
 const SOCKET_WRITE: usize = 256 * 1024;
 const SOCKET_READ: usize = 128 * 1024;
 
+/// The runtimes of the tokio rows: two workers, and one thread.
+#[cfg(feature = "tokio")]
+fn runtimes() -> (tokio::runtime::Runtime, tokio::runtime::Runtime) {
+    let two = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let one = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    (two, one)
+}
+
 /// `floor-memcpy`: the sync path's one copy (each chunk into a reused buffer), no framing.
 fn floor_memcpy(total: u64) -> u64 {
     let mut transport = BytesMut::with_capacity(64 * 1024);
@@ -493,15 +508,7 @@ fn codec(c: &mut Criterion) {
     });
     #[cfg(feature = "tokio")]
     {
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .unwrap();
-        let one = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
+        let (rt, one) = runtimes();
         group.bench_function("ours-tokio-duplex", |b| {
             b.iter(|| assert_eq!(ours_tokio(&rt, total), total))
         });
@@ -540,15 +547,7 @@ fn socket(c: &mut Criterion) {
     });
     #[cfg(feature = "tokio")]
     {
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .unwrap();
-        let one = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
+        let (rt, one) = runtimes();
         group.bench_function("ours-tokio", |b| {
             b.iter(|| assert_eq!(ours_socket_tokio(&rt, total), total))
         });

@@ -183,6 +183,7 @@ impl ReaderFeed {
     }
 
     /// Wakes the reader for chunks queued by [`ReaderFeed::try_chunk_quiet`].
+    #[cfg(feature = "tokio")]
     pub(crate) fn wake_reader(&self) {
         self.tx.wake_reader();
     }
