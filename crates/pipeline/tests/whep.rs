@@ -136,7 +136,7 @@ async fn camera_plays_in_chromium_through_whep() {
     // flood of offers that never complete ICE leaves the viewer playing.
     let flood = tokio::task::spawn_blocking(move || {
         let garbage = request(port, "POST", "/cam/whep", "this is not SDP");
-        let statuses: Vec<u16> = (0..40)
+        let statuses: Vec<u16> = (0..100)
             .map(|_| request(port, "POST", "/cam/whep", CHROMIUM_OFFER).0)
             .collect();
         (garbage, statuses)
