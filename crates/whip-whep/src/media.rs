@@ -12,6 +12,8 @@ pub enum VideoCodec {
         /// `profile-level-id` of the SDP (RFC 6184 §8.1).
         profile_level_id: u32,
     },
+    /// VP8 (RFC 7741); a frame is one VP8 frame as the encoder wrote it.
+    Vp8,
 }
 
 /// The audio codec of a WHEP stream (passed through, never transcoded).
@@ -55,8 +57,12 @@ impl StreamCodecs {
     /// For error messages: "H.264 video, Opus audio".
     pub fn describe(&self) -> String {
         let mut parts = Vec::new();
-        if let Some(VideoCodec::H264 { .. }) = self.video {
-            parts.push("H.264 (packetization-mode 1) video".to_owned());
+        match self.video {
+            Some(VideoCodec::H264 { .. }) => {
+                parts.push("H.264 (packetization-mode 1) video".to_owned());
+            }
+            Some(VideoCodec::Vp8) => parts.push("VP8 video".to_owned()),
+            None => {}
         }
         if let Some(a) = self.audio {
             parts.push(format!("{a:?} audio"));
@@ -79,8 +85,8 @@ pub enum TrackKind {
     Audio,
 }
 
-/// One frame of the stream: a video access unit as Annex B (parameter sets before key
-/// frames), or one audio packet. The payload is shared by every viewer (one `Arc`,
+/// One frame of the stream: a video access unit (H.264: Annex B, parameter sets before
+/// key frames; VP8: the frame as is), or one audio packet. The payload is shared by every viewer (one `Arc`,
 /// cloned per viewer; str0m takes `Arc<[u8]>`). Build it with [`Frame::new`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]

@@ -84,14 +84,61 @@ impl std::fmt::Debug for Publisher {
     }
 }
 
-fn config() -> RtcConfig {
-    RtcConfig::new()
+/// The video codecs we take, by their SDP `rtpmap` names.
+const VIDEO_CODECS: [&str; 2] = ["H264", "VP8"];
+
+/// Our codecs, the video ones in the order the publisher prefers them: str0m answers in
+/// its own configuration's order, and the publisher sends the answer's first codec, so
+/// a page that puts VP8 first (`?codec=vp8`) gets VP8.
+fn config(offer: &str) -> RtcConfig {
+    let mut config = RtcConfig::new()
         .set_ice_lite(true)
         .set_crypto_provider(Arc::new(str0m::crypto::from_feature_flags()))
-        .clear_codecs()
-        .enable_h264(true)
-        .enable_vp8(true)
-        .enable_opus(true, false)
+        .clear_codecs();
+    for name in video_preference(offer) {
+        config = match name {
+            "H264" => config.enable_h264(true),
+            _ => config.enable_vp8(true),
+        };
+    }
+    config.enable_opus(true, false)
+}
+
+/// [`VIDEO_CODECS`] in the order of the offer's first video section (its payload types'
+/// order), those it does not name last.
+fn video_preference(offer: &str) -> Vec<&'static str> {
+    let mut lines = offer.lines().map(str::trim);
+    let order: Vec<&str> = lines
+        .by_ref()
+        .find(|l| l.starts_with("m=video"))
+        .map(|m| m.split_whitespace().skip(3).collect())
+        .unwrap_or_default();
+    // `a=rtpmap:PT NAME/RATE` lines of that section, up to the next one.
+    let names: Vec<(&str, &str)> = lines
+        .take_while(|l| !l.starts_with("m="))
+        .filter_map(|l| l.strip_prefix("a=rtpmap:"))
+        .filter_map(|l| {
+            let (pt, rest) = l.split_once(' ')?;
+            Some((pt, rest.split('/').next()?))
+        })
+        .collect();
+    let mut preference: Vec<&'static str> = Vec::new();
+    for pt in order {
+        let Some((_, name)) = names.iter().find(|(p, _)| *p == pt) else {
+            continue;
+        };
+        if let Some(ours) = VIDEO_CODECS.iter().find(|c| c.eq_ignore_ascii_case(name))
+            && !preference.contains(ours)
+        {
+            preference.push(ours);
+        }
+    }
+    for c in VIDEO_CODECS {
+        if !preference.contains(&c) {
+            preference.push(c);
+        }
+    }
+    preference
 }
 
 /// Whether an Annex B access unit holds an IDR slice (NAL type 5).
@@ -141,7 +188,7 @@ impl Publisher {
         let offer = SdpOffer::from_sdp_string(offer).map_err(|e| Error::BadOffer {
             source: StackError::new(e),
         })?;
-        let mut rtc = config().build(now);
+        let mut rtc = config(offer_text).build(now);
         let candidate = Candidate::host(local, "udp").map_err(Error::rtc)?;
         rtc.add_local_candidate(candidate);
         let ours = "H.264 (packetization-mode 1) or VP8 video, Opus audio";
@@ -290,5 +337,16 @@ mod tests {
         assert!(h264_idr(&au));
         assert!(!h264_idr(&[0, 0, 1, 0x41, 7]));
         assert_eq!(split_annex_b(&[1, 2, 3]).count(), 0);
+    }
+
+    #[test]
+    fn video_codecs_in_the_offers_order() {
+        let offer = "v=0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111\r\na=rtpmap:111 opus/48000/2\r\n\
+                     m=video 9 UDP/TLS/RTP/SAVPF 96 97 102\r\na=rtpmap:96 VP8/90000\r\n\
+                     a=rtpmap:97 rtx/90000\r\na=rtpmap:102 H264/90000\r\n";
+        assert_eq!(video_preference(offer), ["VP8", "H264"]);
+        let h264_first = offer.replace("96 97 102", "102 96 97");
+        assert_eq!(video_preference(&h264_first), ["H264", "VP8"]);
+        assert_eq!(video_preference("garbage"), ["H264", "VP8"]);
     }
 }

@@ -438,9 +438,14 @@ async fn run_session(
                 }
             };
             if viewer.is_connected() {
-                session
+                // Just connected: send what waited (the late joiner's frames since the
+                // last key frame; before now the viewer could not take them).
+                if !session
                     .connected
-                    .store(true, std::sync::atomic::Ordering::Relaxed);
+                    .swap(true, std::sync::atomic::Ordering::Relaxed)
+                {
+                    session.wake.notify_one();
+                }
             } else if tokio::time::Instant::now() >= deadline {
                 shared.state().timed_out += 1;
                 return Ok("ICE/DTLS did not complete in time");
@@ -453,7 +458,9 @@ async fn run_session(
                         viewer.handle_datagram(Instant::now(), source, &buf[..n])?;
                     }
                 }
-                _ = session.wake.notified() => {
+                // Frames wait in the queue (bounded by its drop policy) until the viewer
+                // is connected.
+                _ = session.wake.notified(), if viewer.is_connected() => {
                     let now = Instant::now();
                     loop {
                         let frame = session.queue.lock().unwrap_or_else(|p| p.into_inner()).pop();

@@ -77,6 +77,7 @@ pub(crate) fn config(codecs: &StreamCodecs) -> RtcConfig {
                 .codec_config()
                 .add_h264(102.into(), None, true, profile_level_id);
         }
+        Some(VideoCodec::Vp8) => config = config.enable_vp8(true),
         None => {}
     }
     match codecs.audio {
@@ -90,7 +91,10 @@ pub(crate) fn config(codecs: &StreamCodecs) -> RtcConfig {
 
 fn codec_of(codecs: &StreamCodecs, track: TrackKind) -> Option<Codec> {
     match track {
-        TrackKind::Video => codecs.video.map(|VideoCodec::H264 { .. }| Codec::H264),
+        TrackKind::Video => codecs.video.map(|v| match v {
+            VideoCodec::H264 { .. } => Codec::H264,
+            VideoCodec::Vp8 => Codec::Vp8,
+        }),
         TrackKind::Audio => codecs.audio.map(|a| match a {
             AudioCodec::Opus => Codec::Opus,
             AudioCodec::Pcma => Codec::PCMA,

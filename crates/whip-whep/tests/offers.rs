@@ -90,3 +90,15 @@ fn garbage_and_codecless_offers_are_refused_with_clear_errors() {
     let e = accept(high).unwrap_err();
     assert!(e.to_string().contains("no common codec"), "{e}");
 }
+
+#[test]
+fn vp8_matches_chromiums_offer() {
+    let answer = accept(StreamCodecs::new(
+        Some(VideoCodec::Vp8),
+        Some(AudioCodec::Opus),
+    ))
+    .unwrap();
+    assert!(answer.contains("VP8/90000"), "{answer}");
+    assert!(!answer.contains("H264/90000"), "{answer}");
+    assert!(answer.contains("opus/48000"), "{answer}");
+}

@@ -3,7 +3,7 @@
 //! recorder is a stretch of the stream; the server lives as long as the pipeline.
 //!
 //! Codecs are passed through: H.264 (as Annex B, parameter sets before key frames;
-//! profile-level-id from the SPS) and Opus. AAC cannot go to WebRTC without
+//! profile-level-id from the SPS), VP8 (frames as they are) and Opus. AAC cannot go to WebRTC without
 //! transcoding: one log line, and the video goes on alone.
 
 use std::sync::Arc;
@@ -45,9 +45,10 @@ struct WhepFactory {
     endpoint: String,
 }
 
-/// Which of the recorder's tracks go out, and how.
+/// Which of the recorder's tracks go out, and how: H.264 through an Annex B writer
+/// (parameter sets before key frames), VP8 as it is.
 struct Selection {
-    video: Option<(usize, elementary::AnnexBWriter, u32)>,
+    video: Option<(usize, Option<elementary::AnnexBWriter>, u32)>,
     audio: Option<(usize, u32)>,
     codecs: StreamCodecs,
 }
@@ -74,10 +75,14 @@ fn select(tracks: &[Track], log: bool) -> Selection {
                 ) else {
                     continue;
                 };
-                s.video = Some((index, writer, track.timescale.max(1)));
+                s.video = Some((index, Some(writer), track.timescale.max(1)));
                 s.codecs.video = Some(VideoCodec::H264 {
                     profile_level_id: plid,
                 });
+            }
+            (Codec::Vp8, MediaKind::Video) if s.video.is_none() => {
+                s.video = Some((index, None, track.timescale.max(1)));
+                s.codecs.video = Some(VideoCodec::Vp8);
             }
             (Codec::Opus { .. }, MediaKind::Audio) if s.audio.is_none() => {
                 s.audio = Some((index, track.timescale.max(1)));
@@ -88,7 +93,7 @@ fn select(tracks: &[Track], log: bool) -> Selection {
                 describe(index, track)
             ),
             _ if log => tracing::warn!(
-                "whep-listen: {} is not sent (WebRTC takes H.264 video and Opus audio here)",
+                "whep-listen: {} is not sent (WebRTC takes H.264 or VP8 video and Opus audio here)",
                 describe(index, track)
             ),
             _ => {}
@@ -109,7 +114,7 @@ impl SinkFactory for WhepFactory {
                 .join(", ");
             return Err(crate::Error::Misfit {
                 endpoint: self.endpoint.clone(),
-                takes: "H.264 video or Opus audio (passed through, not transcoded)".into(),
+                takes: "H.264 or VP8 video or Opus audio (passed through, not transcoded)".into(),
                 found,
             });
         }
@@ -144,12 +149,20 @@ impl Sink for WhepSink {
         if let Some((index, writer, timescale)) = &self.selection.video
             && packet.track == *index
         {
-            let pieces = writer
-                .access_unit(&packet.data, packet.keyframe)
-                .map_err(|e| crate::Error::InvalidOptions(format!("{}: {e}", self.endpoint)))?;
             // str0m takes one contiguous `Arc<[u8]>`: one copy here, shared by every
             // viewer (each viewer's SRTP output is its own anyway).
-            let data: Arc<[u8]> = join(&pieces).into();
+            let data: Arc<[u8]> = match writer {
+                Some(writer) => {
+                    let pieces =
+                        writer
+                            .access_unit(&packet.data, packet.keyframe)
+                            .map_err(|e| {
+                                crate::Error::InvalidOptions(format!("{}: {e}", self.endpoint))
+                            })?;
+                    join(&pieces).into()
+                }
+                None => Arc::from(&packet.data[..]),
+            };
             self.server.send(Frame::new(
                 TrackKind::Video,
                 rtp_time(pts, *timescale, 90_000),
@@ -172,7 +185,7 @@ impl Sink for WhepSink {
     }
 
     fn set_codec(&mut self, track: usize, config: &Track) -> Result<(), crate::Error> {
-        if let (Some((index, writer, _)), Codec::H264 { config: avcc }) =
+        if let (Some((index, Some(writer), _)), Codec::H264 { config: avcc }) =
             (&mut self.selection.video, &config.codec)
             && *index == track
         {

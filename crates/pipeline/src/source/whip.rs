@@ -1,10 +1,11 @@
 //! `whip-listen://[addr]:port/path`: a WHIP server ([`whip_whep::WhipServer`]) that a
 //! browser, OBS or ffmpeg publishes to at `http://addr:port/path/whip` (the publisher
-//! page at `http://addr:port/path`). Its H.264 and Opus tracks become the pipeline's
-//! tracks; the input ends when the publisher leaves, so a recording is one publish.
+//! page at `http://addr:port/path`). Its H.264 or VP8 and Opus tracks become the
+//! pipeline's tracks; the input ends when the publisher leaves, so a recording is one publish.
 //!
-//! The tracks are announced at the first H.264 key frame with its parameter sets (the
-//! server asks the publisher for one by PLI), or after 2 s of audio without video. Each
+//! The tracks are announced at the first H.264 key frame with its parameter sets, or
+//! the first VP8 key frame (its header gives the picture size; the server asks the
+//! publisher for one by PLI), or after 2 s of audio without video. Each
 //! track's times are its RTP times from its first frame, offset by when that frame
 //! arrived, so audio and video share one origin.
 
@@ -108,7 +109,8 @@ impl Publish {
                     if !frame.keyframe || !self.sets.complete(VideoCodec::H264) {
                         return Ok(());
                     }
-                    self.announce(true, endpoint, tx).await?;
+                    let track = self.h264_track(endpoint)?;
+                    self.announce(Some(track), tx).await?;
                 }
                 let Some(t) = self.video.as_mut() else {
                     return Ok(());
@@ -130,12 +132,29 @@ impl Publish {
                 let packet = Packet::new(t.index, dts, frame.keyframe, sample.freeze());
                 send(tx, InputEvent::Packet(packet, SystemTime::now())).await
             }
+            (TrackKind::Video, PublishedCodec::Vp8) => {
+                if !self.announced {
+                    // The track starts at a key frame, which carries the picture size.
+                    let Some((width, height)) = elementary::vp8_key_frame_size(&frame.data) else {
+                        return Ok(());
+                    };
+                    let track = Track::video(Codec::Vp8, 90_000, width, height);
+                    self.announce(Some(track), tx).await?;
+                }
+                let Some(t) = self.video.as_mut() else {
+                    return Ok(());
+                };
+                let dts = time(t, &frame, self.started, now);
+                let keyframe = elementary::vp8_key_frame(&frame.data);
+                let packet = Packet::new(t.index, dts, keyframe, frame.data);
+                send(tx, InputEvent::Packet(packet, SystemTime::now())).await
+            }
             (TrackKind::Audio, PublishedCodec::Opus) => {
                 if !self.announced {
                     self.pending_audio.push((frame, now));
                     if self.started.elapsed() > Duration::from_secs(2) {
                         // No video: an audio-only publish.
-                        self.announce(false, endpoint, tx).await?;
+                        self.announce(None, tx).await?;
                         for (f, at) in std::mem::take(&mut self.pending_audio) {
                             self.audio_packet(f, at, tx).await?;
                         }
@@ -146,7 +165,7 @@ impl Publish {
             }
             (TrackKind::Video, codec) => Err(Error::Input {
                 input: endpoint.to_owned(),
-                reason: format!("{codec:?} video cannot be carried yet (publish H.264)"),
+                reason: format!("{codec:?} video cannot be carried yet (publish H.264 or VP8)"),
             }),
             _ => Ok(()),
         }
@@ -168,32 +187,37 @@ impl Publish {
         send(tx, InputEvent::Packet(packet, SystemTime::now())).await
     }
 
+    /// The H.264 track its parameter sets describe.
+    fn h264_track(&self, endpoint: &str) -> Result<Track, Error> {
+        let bad = |e: elementary::Error| Error::Input {
+            input: endpoint.to_owned(),
+            reason: format!("the publisher's H.264 parameter sets: {e}"),
+        };
+        let record = elementary::record(VideoCodec::H264, &self.sets).map_err(bad)?;
+        let sps = self.sets.sps.first().cloned().unwrap_or_default();
+        let info = elementary::sps_info(VideoCodec::H264, &sps).map_err(bad)?;
+        Ok(Track::video(
+            Codec::H264 { config: record },
+            90_000,
+            info.width,
+            info.height,
+        ))
+    }
+
+    /// Announces the video track (if any) and the Opus track.
     async fn announce(
         &mut self,
-        video: bool,
-        endpoint: &str,
+        video: Option<Track>,
         tx: &mpsc::Sender<InputEvent>,
     ) -> Result<(), Error> {
         let mut tracks = Vec::new();
-        if video {
-            let bad = |e: elementary::Error| Error::Input {
-                input: endpoint.to_owned(),
-                reason: format!("the publisher's H.264 parameter sets: {e}"),
-            };
-            let record = elementary::record(VideoCodec::H264, &self.sets).map_err(bad)?;
-            let sps = self.sets.sps.first().cloned().unwrap_or_default();
-            let info = elementary::sps_info(VideoCodec::H264, &sps).map_err(bad)?;
+        if let Some(track) = video {
             self.video = Some(Timing {
                 index: tracks.len(),
                 first_rtp: None,
                 offset: 0,
             });
-            tracks.push(Track::video(
-                Codec::H264 { config: record },
-                90_000,
-                info.width,
-                info.height,
-            ));
+            tracks.push(track);
         }
         self.audio = Some(Timing {
             index: tracks.len(),

@@ -1,0 +1,108 @@
+//! A WebRTC relay in one pipeline, `whip-listen://` → `whep-listen://`: one headless
+//! Chromium (fake camera) publishes VP8 and Opus by WHIP, a second one watches the WHEP
+//! player page. The viewer's `getStats()` must show VP8 frames decoded (more than 50)
+//! at the fake camera's size: the frames went through as they were, not transcoded.
+#![allow(clippy::unwrap_used)]
+// Options are built by field assignment, not struct literals (they become #[non_exhaustive]).
+#![allow(clippy::field_reassign_with_default)]
+
+use std::time::{Duration, Instant};
+
+use pipeline::{Direction, Endpoint, Options, Pipeline};
+
+fn number(report: &serde_json::Value, key: &str) -> f64 {
+    report[key].as_f64().unwrap_or(0.0)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn vp8_published_by_whip_plays_through_whep() {
+    if !test_support::peers_present("vp8_published_by_whip_plays_through_whep", &["chromium"]) {
+        return;
+    }
+    let whip_port = test_support::free_port();
+    let whep_port = test_support::free_port();
+    let mut options = Options::default();
+    options.duration = Some(Duration::from_secs(60));
+    let input = Endpoint::parse(
+        &format!("whip-listen://127.0.0.1:{whip_port}/pub"),
+        Direction::Input,
+    )
+    .unwrap();
+    let output = Endpoint::parse(
+        &format!("whep-listen://127.0.0.1:{whep_port}/watch"),
+        Direction::Output,
+    )
+    .unwrap();
+    let pipeline = Pipeline::new(input, output).with_options(options).spawn();
+    for port in [whip_port, whep_port] {
+        for _ in 0..100 {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    let published = test_support::chromium::ReportServer::start();
+    let publisher_profile = test_support::temp_dir();
+    let mut publisher = test_support::chromium::launch(
+        &format!(
+            "http://127.0.0.1:{whip_port}/pub?codec=vp8&report={}",
+            published.url()
+        ),
+        publisher_profile.path(),
+        &[
+            "--use-fake-device-for-media-stream",
+            "--use-fake-ui-for-media-stream",
+        ],
+    );
+    // The viewer retries every 2 s until the stream's tracks are known (503 before).
+    let watched = test_support::chromium::ReportServer::start();
+    let viewer_profile = test_support::temp_dir();
+    let mut viewer = test_support::chromium::launch(
+        &format!(
+            "http://127.0.0.1:{whep_port}/watch?report={}",
+            watched.url()
+        ),
+        viewer_profile.path(),
+        &[],
+    );
+
+    let started = Instant::now();
+    let mut last = serde_json::Value::Null;
+    let mut passed_at = None;
+    while started.elapsed() < Duration::from_secs(40) {
+        let Some(text) = watched.next(Duration::from_secs(2)) else {
+            continue;
+        };
+        last = serde_json::from_str(&text).unwrap();
+        eprintln!("viewer: {last}");
+        if number(&last, "framesDecoded") > 50.0 && number(&last, "width") > 0.0 {
+            passed_at = Some(started.elapsed());
+            break;
+        }
+    }
+    let mut publisher_last = None;
+    while let Some(r) = published.next(Duration::from_millis(10)) {
+        publisher_last = Some(r);
+    }
+    eprintln!("publisher: {publisher_last:?}");
+    viewer.stop();
+    publisher.stop();
+    pipeline.close();
+    let summary = tokio::time::timeout(Duration::from_secs(20), pipeline.wait())
+        .await
+        .expect("the pipeline ends when closed");
+    eprintln!("pipeline: {summary:?}");
+    let passed_at = passed_at
+        .unwrap_or_else(|| panic!("more than 50 frames decoded by the viewer within 40 s: {last}"));
+    assert_eq!(last["videoMime"], "video/VP8", "{last}");
+    // The publisher page asks the fake camera for 640x360.
+    assert_eq!(number(&last, "width"), 640.0, "{last}");
+    assert_eq!(number(&last, "height"), 360.0, "{last}");
+    eprintln!(
+        "framesDecoded {} (VP8) after {:.1} s from the Chromiums' start",
+        number(&last, "framesDecoded"),
+        passed_at.as_secs_f64()
+    );
+}
