@@ -49,13 +49,13 @@ pub struct Vp9KeyFrame {
 }
 
 /// A big-endian bit reader over a header; `None` past its end.
-struct Bits<'a> {
-    data: &'a [u8],
-    at: usize,
+pub(crate) struct Bits<'a> {
+    pub(crate) data: &'a [u8],
+    pub(crate) at: usize,
 }
 
 impl Bits<'_> {
-    fn bits(&mut self, n: u32) -> Option<u32> {
+    pub(crate) fn bits(&mut self, n: u32) -> Option<u32> {
         (0..n).try_fold(0u32, |v, _| {
             let byte = self.data.get(self.at / 8)?;
             let bit = byte >> (7 - self.at % 8) & 1;
@@ -64,7 +64,7 @@ impl Bits<'_> {
         })
     }
 
-    fn flag(&mut self) -> Option<bool> {
+    pub(crate) fn flag(&mut self) -> Option<bool> {
         self.bits(1).map(|b| b == 1)
     }
 }

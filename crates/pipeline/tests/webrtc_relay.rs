@@ -1,7 +1,8 @@
 //! A WebRTC relay in one pipeline, `whip-listen://` → `whep-listen://`: one headless
-//! Chromium (fake camera) publishes VP8 and Opus by WHIP, a second one watches the WHEP
-//! player page. The viewer's `getStats()` must show VP8 frames decoded (more than 50)
-//! at the fake camera's size: the frames went through as they were, not transcoded.
+//! Chromium (fake camera) publishes VP8 (VP9, AV1) and Opus by WHIP, a second one
+//! watches the WHEP player page. The viewer's `getStats()` must show frames of that codec
+//! decoded (more than 50) at the fake camera's size: the frames went through as they
+//! were, not transcoded.
 #![allow(clippy::unwrap_used)]
 // Options are built by field assignment, not struct literals (they become #[non_exhaustive]).
 #![allow(clippy::field_reassign_with_default)]
@@ -16,7 +17,38 @@ fn number(report: &serde_json::Value, key: &str) -> f64 {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn vp8_published_by_whip_plays_through_whep() {
-    if !test_support::peers_present("vp8_published_by_whip_plays_through_whep", &["chromium"]) {
+    relay(
+        "vp8_published_by_whip_plays_through_whep",
+        "vp8",
+        "video/VP8",
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn vp9_published_by_whip_plays_through_whep() {
+    relay(
+        "vp9_published_by_whip_plays_through_whep",
+        "vp9",
+        "video/VP9",
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn av1_published_by_whip_plays_through_whep() {
+    relay(
+        "av1_published_by_whip_plays_through_whep",
+        "av1",
+        "video/AV1",
+    )
+    .await;
+}
+
+/// Publishes `codec` (the page's `?codec=`) and watches it; the viewer's decoder must
+/// be `mime`.
+async fn relay(test: &str, codec: &str, mime: &str) {
+    if !test_support::peers_present(test, &["chromium"]) {
         return;
     }
     let whip_port = test_support::free_port();
@@ -47,7 +79,7 @@ async fn vp8_published_by_whip_plays_through_whep() {
     let publisher_profile = test_support::temp_dir();
     let mut publisher = test_support::chromium::launch(
         &format!(
-            "http://127.0.0.1:{whip_port}/pub?codec=vp8&report={}",
+            "http://127.0.0.1:{whip_port}/pub?codec={codec}&report={}",
             published.url()
         ),
         publisher_profile.path(),
@@ -96,12 +128,12 @@ async fn vp8_published_by_whip_plays_through_whep() {
     eprintln!("pipeline: {summary:?}");
     let passed_at = passed_at
         .unwrap_or_else(|| panic!("more than 50 frames decoded by the viewer within 40 s: {last}"));
-    assert_eq!(last["videoMime"], "video/VP8", "{last}");
+    assert_eq!(last["videoMime"], mime, "{last}");
     // The publisher page asks the fake camera for 640x360.
     assert_eq!(number(&last, "width"), 640.0, "{last}");
     assert_eq!(number(&last, "height"), 360.0, "{last}");
     eprintln!(
-        "framesDecoded {} (VP8) after {:.1} s from the Chromiums' start",
+        "framesDecoded {} ({mime}) after {:.1} s from the Chromiums' start",
         number(&last, "framesDecoded"),
         passed_at.as_secs_f64()
     );

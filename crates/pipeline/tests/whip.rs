@@ -155,22 +155,35 @@ async fn chromium_publishes_by_whip_into_mp4_and_hls() {
     check(&hls.join("index.m3u8"), "h264");
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn chromium_publishes_vp8_by_whip_into_mp4_and_hls() {
-    if !test_support::peers_present(
-        "chromium_publishes_vp8_by_whip_into_mp4_and_hls",
-        &["chromium", "ffprobe", "ffmpeg"],
-    ) {
+/// Chromium publishes `codec` (the page's `?codec=`, as ffprobe names it) into MP4 and
+/// then HLS; both are checked.
+async fn publish_and_check(test: &str, codec: &str) {
+    if !test_support::peers_present(test, &["chromium", "ffprobe", "ffmpeg"]) {
         return;
     }
     let dir = test_support::temp_dir();
     let mp4 = dir.path().join("published.mp4");
-    let files = record(mp4.to_str().unwrap(), "vp8").await;
+    let files = record(mp4.to_str().unwrap(), codec).await;
     assert_eq!(files, vec![mp4.clone()]);
-    check(&mp4, "vp8");
+    check(&mp4, codec);
 
     let hls = dir.path().join("hls");
     std::fs::create_dir_all(&hls).unwrap();
-    record(&format!("{}/", hls.display()), "vp8").await;
-    check(&hls.join("index.m3u8"), "vp8");
+    record(&format!("{}/", hls.display()), codec).await;
+    check(&hls.join("index.m3u8"), codec);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn chromium_publishes_vp8_by_whip_into_mp4_and_hls() {
+    publish_and_check("chromium_publishes_vp8_by_whip_into_mp4_and_hls", "vp8").await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn chromium_publishes_vp9_by_whip_into_mp4_and_hls() {
+    publish_and_check("chromium_publishes_vp9_by_whip_into_mp4_and_hls", "vp9").await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn chromium_publishes_av1_by_whip_into_mp4_and_hls() {
+    publish_and_check("chromium_publishes_av1_by_whip_into_mp4_and_hls", "av1").await;
 }

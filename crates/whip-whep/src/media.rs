@@ -14,6 +14,11 @@ pub enum VideoCodec {
     },
     /// VP8 (RFC 7741); a frame is one VP8 frame as the encoder wrote it.
     Vp8,
+    /// VP9 (RFC 9628); a frame is one VP9 frame (or superframe).
+    Vp9,
+    /// AV1 (the AOM's "RTP Payload Format for AV1"); a frame is one temporal unit of
+    /// low-overhead OBUs with their size fields.
+    Av1,
 }
 
 /// The audio codec of a WHEP stream (passed through, never transcoded).
@@ -62,6 +67,8 @@ impl StreamCodecs {
                 parts.push("H.264 (packetization-mode 1) video".to_owned());
             }
             Some(VideoCodec::Vp8) => parts.push("VP8 video".to_owned()),
+            Some(VideoCodec::Vp9) => parts.push("VP9 video".to_owned()),
+            Some(VideoCodec::Av1) => parts.push("AV1 video".to_owned()),
             None => {}
         }
         if let Some(a) = self.audio {
@@ -86,7 +93,7 @@ pub enum TrackKind {
 }
 
 /// One frame of the stream: a video access unit (H.264: Annex B, parameter sets before
-/// key frames; VP8: the frame as is), or one audio packet. The payload is shared by every viewer (one `Arc`,
+/// key frames; VP8, VP9, AV1: the frame as the encoder wrote it), or one audio packet. The payload is shared by every viewer (one `Arc`,
 /// cloned per viewer; str0m takes `Arc<[u8]>`). Build it with [`Frame::new`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]

@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use bytes::Bytes;
 use str0m::change::SdpOffer;
-use str0m::format::Codec;
+use str0m::format::{Codec, CodecExtra};
 use str0m::net::{Protocol, Receive};
 use str0m::{Candidate, Event, IceConnectionState, Input, Output, Rtc, RtcConfig};
 
@@ -23,6 +23,11 @@ pub enum PublishedCodec {
     H264,
     /// VP8; one frame per frame.
     Vp8,
+    /// VP9; one frame (or superframe) per frame.
+    Vp9,
+    /// AV1; one temporal unit per frame: low-overhead OBUs, each with its size field,
+    /// without temporal delimiters.
+    Av1,
     /// Opus at 48 kHz; one packet per frame.
     Opus,
 }
@@ -85,7 +90,7 @@ impl std::fmt::Debug for Publisher {
 }
 
 /// The video codecs we take, by their SDP `rtpmap` names.
-const VIDEO_CODECS: [&str; 2] = ["H264", "VP8"];
+const VIDEO_CODECS: [&str; 4] = ["H264", "VP8", "VP9", "AV1"];
 
 /// Our codecs, the video ones in the order the publisher prefers them: str0m answers in
 /// its own configuration's order, and the publisher sends the answer's first codec, so
@@ -98,7 +103,9 @@ fn config(offer: &str) -> RtcConfig {
     for name in video_preference(offer) {
         config = match name {
             "H264" => config.enable_h264(true),
-            _ => config.enable_vp8(true),
+            "VP8" => config.enable_vp8(true),
+            "VP9" => config.enable_vp9(true),
+            _ => config.enable_av1(true),
         };
     }
     config.enable_opus(true, false)
@@ -139,6 +146,23 @@ fn video_preference(offer: &str) -> Vec<&'static str> {
         }
     }
     preference
+}
+
+/// Whether a VP9 frame is a key frame: frame_marker 2, profile bits (and a reserved
+/// bit in profile 3), show_existing_frame 0, frame_type 0 (VP9 bitstream §6.2).
+fn vp9_key_frame(data: &[u8]) -> bool {
+    let Some(&b) = data.first() else {
+        return false;
+    };
+    if b >> 6 != 2 {
+        return false;
+    }
+    let profile = (b >> 5 & 1) | (b >> 4 & 1) << 1;
+    // Bits 7-4 are the marker and profile; profile 3 adds a reserved bit 3.
+    let at = if profile == 3 { 3 } else { 2 };
+    let show_existing = b >> (5 - at) & 1;
+    let frame_type = b >> (4 - at) & 1;
+    show_existing == 0 && frame_type == 0
 }
 
 /// Whether an Annex B access unit holds an IDR slice (NAL type 5).
@@ -191,7 +215,7 @@ impl Publisher {
         let mut rtc = config(offer_text).build(now);
         let candidate = Candidate::host(local, "udp").map_err(Error::rtc)?;
         rtc.add_local_candidate(candidate);
-        let ours = "H.264 (packetization-mode 1) or VP8 video, Opus audio";
+        let ours = "H.264 (packetization-mode 1), VP8, VP9 or AV1 video, Opus audio";
         let answer = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             rtc.sdp_api().accept_offer(offer)
         }))
@@ -281,6 +305,8 @@ impl Publisher {
                     let (track, codec) = match spec.codec {
                         Codec::H264 => (TrackKind::Video, PublishedCodec::H264),
                         Codec::Vp8 => (TrackKind::Video, PublishedCodec::Vp8),
+                        Codec::Vp9 => (TrackKind::Video, PublishedCodec::Vp9),
+                        Codec::Av1 => (TrackKind::Video, PublishedCodec::Av1),
                         Codec::Opus => (TrackKind::Audio, PublishedCodec::Opus),
                         _ => continue,
                     };
@@ -288,6 +314,15 @@ impl Publisher {
                         PublishedCodec::H264 => h264_idr(&d.data),
                         // VP8 frame tag: bit 0 clear is a key frame (RFC 6386 §9.1).
                         PublishedCodec::Vp8 => d.data.first().is_some_and(|b| b & 1 == 0),
+                        // VP9 uncompressed header: frame_type 0 (§6.2); the bits before
+                        // it depend on the profile.
+                        PublishedCodec::Vp9 => vp9_key_frame(&d.data),
+                        // The RTP aggregation header's N bit: a new coded video sequence
+                        // starts (AV1 RTP payload §4.4), as str0m reports it.
+                        PublishedCodec::Av1 => matches!(
+                            d.codec_extra,
+                            CodecExtra::Av1(e) if e.is_keyframe
+                        ),
                         PublishedCodec::Opus => true,
                     };
                     return Ok(PublisherOutput::Frame(ReceivedFrame {
@@ -340,13 +375,27 @@ mod tests {
     }
 
     #[test]
+    fn vp9_key_frames_by_their_header() {
+        // Profile 0: 10 0 0, show_existing 0, frame_type 0 / 1.
+        assert!(vp9_key_frame(&[0b1000_0010]));
+        assert!(!vp9_key_frame(&[0b1000_0110]));
+        // show_existing_frame: no frame of its own.
+        assert!(!vp9_key_frame(&[0b1000_1000]));
+        // Profile 3 has a reserved bit before show_existing_frame.
+        assert!(vp9_key_frame(&[0b1011_0001]));
+        assert!(!vp9_key_frame(&[0b1011_0011]));
+        assert!(!vp9_key_frame(&[0b0100_0000]));
+        assert!(!vp9_key_frame(&[]));
+    }
+
+    #[test]
     fn video_codecs_in_the_offers_order() {
         let offer = "v=0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111\r\na=rtpmap:111 opus/48000/2\r\n\
                      m=video 9 UDP/TLS/RTP/SAVPF 96 97 102\r\na=rtpmap:96 VP8/90000\r\n\
                      a=rtpmap:97 rtx/90000\r\na=rtpmap:102 H264/90000\r\n";
-        assert_eq!(video_preference(offer), ["VP8", "H264"]);
+        assert_eq!(video_preference(offer), ["VP8", "H264", "VP9", "AV1"]);
         let h264_first = offer.replace("96 97 102", "102 96 97");
-        assert_eq!(video_preference(&h264_first), ["H264", "VP8"]);
-        assert_eq!(video_preference("garbage"), ["H264", "VP8"]);
+        assert_eq!(video_preference(&h264_first), ["H264", "VP8", "VP9", "AV1"]);
+        assert_eq!(video_preference("garbage"), ["H264", "VP8", "VP9", "AV1"]);
     }
 }

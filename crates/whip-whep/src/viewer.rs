@@ -78,6 +78,8 @@ pub(crate) fn config(codecs: &StreamCodecs) -> RtcConfig {
                 .add_h264(102.into(), None, true, profile_level_id);
         }
         Some(VideoCodec::Vp8) => config = config.enable_vp8(true),
+        Some(VideoCodec::Vp9) => config = config.enable_vp9(true),
+        Some(VideoCodec::Av1) => config = config.enable_av1(true),
         None => {}
     }
     match codecs.audio {
@@ -94,6 +96,8 @@ fn codec_of(codecs: &StreamCodecs, track: TrackKind) -> Option<Codec> {
         TrackKind::Video => codecs.video.map(|v| match v {
             VideoCodec::H264 { .. } => Codec::H264,
             VideoCodec::Vp8 => Codec::Vp8,
+            VideoCodec::Vp9 => Codec::Vp9,
+            VideoCodec::Av1 => Codec::Av1,
         }),
         TrackKind::Audio => codecs.audio.map(|a| match a {
             AudioCodec::Opus => Codec::Opus,

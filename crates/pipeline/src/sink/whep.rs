@@ -3,7 +3,7 @@
 //! recorder is a stretch of the stream; the server lives as long as the pipeline.
 //!
 //! Codecs are passed through: H.264 (as Annex B, parameter sets before key frames;
-//! profile-level-id from the SPS), VP8 (frames as they are) and Opus. AAC cannot go to WebRTC without
+//! profile-level-id from the SPS), VP8, VP9 and AV1 (frames as they are) and Opus. AAC cannot go to WebRTC without
 //! transcoding: one log line, and the video goes on alone.
 
 use std::sync::Arc;
@@ -46,7 +46,7 @@ struct WhepFactory {
 }
 
 /// Which of the recorder's tracks go out, and how: H.264 through an Annex B writer
-/// (parameter sets before key frames), VP8 as it is.
+/// (parameter sets before key frames), VP8, VP9 and AV1 as they are.
 struct Selection {
     video: Option<(usize, Option<elementary::AnnexBWriter>, u32)>,
     audio: Option<(usize, u32)>,
@@ -80,9 +80,15 @@ fn select(tracks: &[Track], log: bool) -> Selection {
                     profile_level_id: plid,
                 });
             }
-            (Codec::Vp8, MediaKind::Video) if s.video.is_none() => {
+            (codec @ (Codec::Vp8 | Codec::Vp9 { .. } | Codec::Av1 { .. }), MediaKind::Video)
+                if s.video.is_none() =>
+            {
                 s.video = Some((index, None, track.timescale.max(1)));
-                s.codecs.video = Some(VideoCodec::Vp8);
+                s.codecs.video = Some(match codec {
+                    Codec::Vp8 => VideoCodec::Vp8,
+                    Codec::Vp9 { .. } => VideoCodec::Vp9,
+                    _ => VideoCodec::Av1,
+                });
             }
             (Codec::Opus { .. }, MediaKind::Audio) if s.audio.is_none() => {
                 s.audio = Some((index, track.timescale.max(1)));
@@ -93,7 +99,7 @@ fn select(tracks: &[Track], log: bool) -> Selection {
                 describe(index, track)
             ),
             _ if log => tracing::warn!(
-                "whep-listen: {} is not sent (WebRTC takes H.264 or VP8 video and Opus audio here)",
+                "whep-listen: {} is not sent (WebRTC takes H.264, VP8, VP9 or AV1 video and Opus audio here)",
                 describe(index, track)
             ),
             _ => {}
@@ -114,7 +120,9 @@ impl SinkFactory for WhepFactory {
                 .join(", ");
             return Err(crate::Error::Misfit {
                 endpoint: self.endpoint.clone(),
-                takes: "H.264 or VP8 video or Opus audio (passed through, not transcoded)".into(),
+                takes:
+                    "H.264, VP8, VP9 or AV1 video or Opus audio (passed through, not transcoded)"
+                        .into(),
                 found,
             });
         }

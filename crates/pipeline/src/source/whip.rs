@@ -1,11 +1,12 @@
 //! `whip-listen://[addr]:port/path`: a WHIP server ([`whip_whep::WhipServer`]) that a
 //! browser, OBS or ffmpeg publishes to at `http://addr:port/path/whip` (the publisher
-//! page at `http://addr:port/path`). Its H.264 or VP8 and Opus tracks become the
-//! pipeline's tracks; the input ends when the publisher leaves, so a recording is one publish.
+//! page at `http://addr:port/path`). Its H.264, VP8, VP9 or AV1 and Opus tracks become
+//! the pipeline's tracks; the input ends when the publisher leaves, so a recording is one publish.
 //!
 //! The tracks are announced at the first H.264 key frame with its parameter sets, or
-//! the first VP8 key frame (its header gives the picture size; the server asks the
-//! publisher for one by PLI), or after 2 s of audio without video. Each
+//! the first VP8/VP9/AV1 key frame (its header, for AV1 its sequence header OBU, gives
+//! the picture size and the configuration record; the server asks the publisher for
+//! one by PLI), or after 2 s of audio without video. Each
 //! track's times are its RTP times from its first frame, offset by when that frame
 //! arrived, so audio and video share one origin.
 
@@ -132,21 +133,26 @@ impl Publish {
                 let packet = Packet::new(t.index, dts, frame.keyframe, sample.freeze());
                 send(tx, InputEvent::Packet(packet, SystemTime::now())).await
             }
-            (TrackKind::Video, PublishedCodec::Vp8) => {
+            (
+                TrackKind::Video,
+                codec @ (PublishedCodec::Vp8 | PublishedCodec::Vp9 | PublishedCodec::Av1),
+            ) => {
                 if !self.announced {
-                    // The track starts at a key frame, which carries the picture size.
-                    let Some((width, height)) = elementary::vp8_key_frame_size(&frame.data) else {
+                    // The track starts at a key frame, which says what the track is.
+                    let Some(track) = frame
+                        .keyframe
+                        .then(|| key_frame_track(codec, &frame.data))
+                        .flatten()
+                    else {
                         return Ok(());
                     };
-                    let track = Track::video(Codec::Vp8, 90_000, width, height);
                     self.announce(Some(track), tx).await?;
                 }
                 let Some(t) = self.video.as_mut() else {
                     return Ok(());
                 };
                 let dts = time(t, &frame, self.started, now);
-                let keyframe = elementary::vp8_key_frame(&frame.data);
-                let packet = Packet::new(t.index, dts, keyframe, frame.data);
+                let packet = Packet::new(t.index, dts, frame.keyframe, frame.data);
                 send(tx, InputEvent::Packet(packet, SystemTime::now())).await
             }
             (TrackKind::Audio, PublishedCodec::Opus) => {
@@ -165,7 +171,9 @@ impl Publish {
             }
             (TrackKind::Video, codec) => Err(Error::Input {
                 input: endpoint.to_owned(),
-                reason: format!("{codec:?} video cannot be carried yet (publish H.264 or VP8)"),
+                reason: format!(
+                    "{codec:?} video cannot be carried yet (publish H.264, VP8, VP9 or AV1)"
+                ),
             }),
             _ => Ok(()),
         }
@@ -235,6 +243,29 @@ impl Publish {
         self.started = Instant::now();
         send(tx, InputEvent::Tracks(tracks)).await
     }
+}
+
+/// The track a VP8, VP9 or AV1 key frame starts: its picture size and, for VP9 and AV1,
+/// the decoder configuration its header (AV1: its sequence header OBU) gives.
+fn key_frame_track(codec: PublishedCodec, data: &[u8]) -> Option<Track> {
+    let (codec, width, height) = match codec {
+        PublishedCodec::Vp8 => {
+            let (width, height) = elementary::vp8_key_frame_size(data)?;
+            (Codec::Vp8, width, height)
+        }
+        PublishedCodec::Vp9 => {
+            let key = elementary::vp9_key_frame(data)?;
+            let config = key.record();
+            (Codec::Vp9 { config }, key.width, key.height)
+        }
+        PublishedCodec::Av1 => {
+            let sequence = elementary::av1_sequence_header(data)?;
+            let config = sequence.record();
+            (Codec::Av1 { config }, sequence.width, sequence.height)
+        }
+        _ => return None,
+    };
+    Some(Track::video(codec, 90_000, width, height))
 }
 
 /// A frame's time on its track: RTP time since the track's first frame, plus when that
