@@ -36,7 +36,7 @@ pub use publisher::{PublishedCodec, Publisher, PublisherOutput, ReceivedFrame, s
 pub use queue::ViewerQueue;
 pub use server::{WhepServer, WhepSettings, WhepStats};
 pub use viewer::{Viewer, ViewerOutput};
-pub use whip_server::{Published, WhipServer, WhipSettings};
+pub use whip_server::{KEYFRAME_REQUEST_GAP, Published, WhipServer, WhipSettings};
 
 /// The player page served on `GET base`: it connects by WHEP to `base/whep` and plays
 /// (no build step, no CDN). With `?report=URL` it also sends its `getStats()` figures

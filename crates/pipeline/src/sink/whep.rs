@@ -37,12 +37,14 @@ pub(crate) fn factory(
     Ok(Box::new(WhepFactory {
         server: Arc::new(server),
         endpoint: format!("whep-listen://{addr}/{path}"),
+        keyframe_requests: options.keyframe_requests.clone(),
     }))
 }
 
 struct WhepFactory {
     server: Arc<WhepServer>,
     endpoint: String,
+    keyframe_requests: crate::contract::KeyframeRequests,
 }
 
 /// Which of the recorder's tracks go out, and how: H.264 through an Annex B writer
@@ -136,6 +138,7 @@ impl SinkFactory for WhepFactory {
             server: self.server.clone(),
             selection,
             endpoint: self.endpoint.clone(),
+            keyframe_requests: self.keyframe_requests.clone(),
         }))
     }
 }
@@ -144,6 +147,7 @@ struct WhepSink {
     server: Arc<WhepServer>,
     selection: Selection,
     endpoint: String,
+    keyframe_requests: crate::contract::KeyframeRequests,
 }
 
 /// Rescales a presentation time to an RTP clock (wrapping is the RTP clock's own).
@@ -153,6 +157,10 @@ fn rtp_time(pts: i64, timescale: u32, rate: u32) -> u64 {
 
 impl Sink for WhepSink {
     fn write(&mut self, packet: Packet) -> Result<(), crate::Error> {
+        // A viewer's PLI goes on to the source (a WHIP publisher; other sources ignore it).
+        if self.server.take_keyframe_request() {
+            self.keyframe_requests.ask();
+        }
         let pts = packet.dts + i64::from(packet.cts_offset);
         if let Some((index, writer, timescale)) = &self.selection.video
             && packet.track == *index

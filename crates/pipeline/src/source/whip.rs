@@ -60,6 +60,11 @@ pub(crate) async fn run(
     loop {
         let event = tokio::select! {
             _ = stop.changed() => return Ok(()),
+            // A WHEP viewer of this pipeline asked for a key frame: ask the publisher.
+            _ = options.keyframe_requests.asked() => {
+                server.request_keyframe();
+                continue;
+            }
             e = server.next() => e,
         };
         match event {
