@@ -6,7 +6,7 @@ from typing import Any, Callable, Dict, Iterator, List, Literal, Optional, Seque
 __version__: str
 
 Endpoint = Union[str, "os.PathLike[str]", "RawInput", "RawOutput", "FrameInput", "FrameOutput"]
-Codec = Literal["h264", "h265", "aac", "mp3", "opus", "sample_entry"]
+Codec = Literal["h264", "h265", "vp8", "vp9", "av1", "aac", "mp3", "opus", "sample_entry"]
 
 class MediaToolkitError(Exception):
     """Base class of the toolkit's errors: one line, secrets masked."""
@@ -266,7 +266,8 @@ class DataStreamReceiver:
     @property
     def url(self) -> str: ...
     def next_stream(self, timeout: Optional[float] = None) -> Optional[Union[TextStreamReader, ByteStreamReader]]:
-        """The next incoming stream; None once the connection has ended."""
+        """The next incoming stream; None once the connection has ended. Each kind (text,
+        bytes) comes in arrival order; the two kinds are taken in turns."""
     def close(self) -> None: ...
     def __iter__(self) -> Iterator[Union[TextStreamReader, ByteStreamReader]]: ...
     def __next__(self) -> Union[TextStreamReader, ByteStreamReader]: ...

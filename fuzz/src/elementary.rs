@@ -10,7 +10,8 @@ pub const TARGETS: &[(&str, Body)] = &[("annexb_input", annexb_input), ("mp4_inp
 
 /// Any bytes as an H.264 and an H.265 Annex B stream, in chunks the first byte chooses:
 /// access units, their presentation order, records from their parameter sets, SPS info,
-/// and the units written back through the writer, never panic.
+/// and the units written back through the writer, never panic; nor do VP8/VP9 frame
+/// headers and AV1 sequence headers read from the same bytes.
 pub fn annexb_input(data: &[u8]) {
     let chunk = usize::from(data.first().copied().unwrap_or(1)).max(1);
     for codec in [VideoCodec::H264, VideoCodec::H265] {
@@ -54,6 +55,15 @@ pub fn annexb_input(data: &[u8]) {
         }
         let _ = elementary::nal_units(&bytes, 4);
         let _ = elementary::opus_packet_samples(data);
+    }
+    // The bytes as a VP8, VP9 and AV1 frame: their headers, and the records made from
+    // them, which bmff-writer must take back.
+    let _ = elementary::vp8_key_frame_size(data);
+    if let Some(key) = elementary::vp9_key_frame(data) {
+        assert!(bmff_writer::VpConfig::from_record(&key.record()).is_ok());
+    }
+    if let Some(sequence) = elementary::av1_sequence_header(data) {
+        let _ = bmff_writer::Av1Config::from_record(&sequence.record());
     }
 }
 

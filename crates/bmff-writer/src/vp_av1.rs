@@ -47,6 +47,39 @@ impl Default for VpConfig {
 }
 
 impl VpConfig {
+    /// Reads a `VPCodecConfigurationRecord` (the `vpcC` body after its version and
+    /// flags: profile, level, bit depth and chroma, colour, then the initialization data
+    /// size, which VP8 and VP9 leave at 0).
+    pub fn from_record(record: &[u8]) -> Result<Self> {
+        let &[
+            profile,
+            level,
+            depth,
+            colour_primaries,
+            transfer,
+            matrix,
+            ..,
+        ] = record
+        else {
+            return Err(Error::InvalidParameterSet {
+                codec: "VP8/VP9",
+                reason: "a VPCodecConfigurationRecord has at least 6 bytes",
+            });
+        };
+        let config = VpConfig {
+            profile,
+            level,
+            bit_depth: depth >> 4,
+            chroma_subsampling: depth >> 1 & 7,
+            full_range: depth & 1 == 1,
+            colour_primaries,
+            transfer_characteristics: transfer,
+            matrix_coefficients: matrix,
+        };
+        config.record()?;
+        Ok(config)
+    }
+
     /// The `vpcC` box body: version 1, flags 0, then the record (no codec
     /// initialization data: VP8 and VP9 have none).
     pub(crate) fn record(&self) -> Result<Vec<u8>> {
@@ -118,6 +151,39 @@ impl Av1Config {
             chroma_sample_position: 0,
             sequence_header,
         }
+    }
+
+    /// Reads an `AV1CodecConfigurationRecord` (the `av1C` body: marker and version,
+    /// profile and level, tier and colour format, presentation delay, then the sequence
+    /// header OBU).
+    pub fn from_record(record: &[u8]) -> Result<Self> {
+        let bad = |reason| Error::InvalidParameterSet {
+            codec: "AV1",
+            reason,
+        };
+        let &[marker, profile_level, format, _delay, ..] = record else {
+            return Err(bad("an AV1CodecConfigurationRecord has at least 4 bytes"));
+        };
+        if marker != 0x81 {
+            return Err(bad("marker and version must be 1"));
+        }
+        let bit = |n: u8| format >> n & 1 == 1;
+        let config = Av1Config {
+            profile: profile_level >> 5,
+            level_idx: profile_level & 0x1f,
+            high_tier: bit(7),
+            bit_depth: match (bit(6), bit(5)) {
+                (false, _) => 8,
+                (true, false) => 10,
+                (true, true) => 12,
+            },
+            monochrome: bit(4),
+            chroma_subsampling: (bit(3), bit(2)),
+            chroma_sample_position: format & 3,
+            sequence_header: Bytes::copy_from_slice(&record[4..]),
+        };
+        config.record()?;
+        Ok(config)
     }
 
     /// The `av1C` box body (it is a plain box: marker and version are in the record).
@@ -193,5 +259,23 @@ mod tests {
         assert_eq!(c.codec_string(), "av01.0.08M.08");
         let not_seq = Av1Config::new(8, Bytes::from_static(&[0x12, 0x00]));
         assert!(not_seq.record().is_err());
+        assert_eq!(Av1Config::from_record(&r).unwrap(), c);
+        assert!(Av1Config::from_record(&r[..3]).is_err());
+    }
+
+    #[test]
+    fn vpcc_record_reads_back() {
+        let c = VpConfig {
+            profile: 2,
+            bit_depth: 10,
+            full_range: true,
+            ..VpConfig::default()
+        };
+        let r = c.record().unwrap();
+        // The record follows version and flags.
+        assert_eq!(VpConfig::from_record(&r[4..]).unwrap(), c);
+        assert!(VpConfig::from_record(&[0, 10, 0x92]).is_err());
+        // A bit depth of 9 is refused.
+        assert!(VpConfig::from_record(&[0, 10, 0x92, 1, 1, 1, 0, 0]).is_err());
     }
 }

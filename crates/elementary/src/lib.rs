@@ -13,6 +13,10 @@
 //! - [`FrameTimes`]: the presentation order of H.264 pictures from their picture order
 //!   counts, as decode indices and presentation offsets in frames.
 //! - [`opus_packet_samples`]: an Opus packet's duration from its TOC byte (RFC 6716 §3.1).
+//! - [`vp8_key_frame`], [`vp8_key_frame_size`], [`vp9_key_frame`]: a VP8 or VP9 frame's
+//!   kind and what a key frame says of the stream (picture size; VP9: profile, bit depth,
+//!   colour, and so the `vpcC` record); [`av1_sequence_header`]: an AV1 temporal unit's
+//!   sequence header and the `av1C` record made from it.
 //!
 //! ADTS (AAC) framing is `icecast_source::adts`; MP3 frames are `mp3-frames`.
 //!
@@ -48,16 +52,20 @@
 #![warn(missing_docs)]
 
 mod annexb;
+mod av1;
 mod opus;
 mod order;
 mod order_h265;
 mod records;
+mod vp;
 mod write;
 
 pub use annexb::{AccessUnit, AnnexBReader, VideoCodec};
+pub use av1::{Av1SequenceHeader, av1_sequence_header};
 pub use opus::{opus_head, opus_packet_samples};
 pub use order::{FrameTimes, TimedUnit};
 pub use records::{ParameterSets, SpsInfo, parameter_sets, record, sps_info};
+pub use vp::{Vp9KeyFrame, vp8_key_frame, vp8_key_frame_size, vp9_is_key_frame, vp9_key_frame};
 pub use write::{AnnexBWriter, nal_units};
 
 /// What went wrong reading or writing an elementary stream.

@@ -46,6 +46,24 @@ pub enum Codec {
         /// The `OpusHead` packet.
         head: Bytes,
     },
+    /// VP8 (RFC 6386); one frame per packet, a key frame when its frame tag says so
+    /// (§9.1). VP8 has no decoder configuration: the key frame header carries it.
+    Vp8,
+    /// VP9; one frame (or superframe) per packet. The configuration is a
+    /// `VPCodecConfigurationRecord` ("VP Codec ISO Media File Format Binding" §2.2, the
+    /// body of `vpcC` after its version and flags): profile, level, bit depth, chroma
+    /// subsampling and colour, as the first key frame's header gives them.
+    Vp9 {
+        /// The configuration record.
+        config: Bytes,
+    },
+    /// AV1; one temporal unit of low-overhead OBUs per packet. The configuration is an
+    /// `AV1CodecConfigurationRecord` ("AV1 Codec ISO Media File Format Binding" §2.3, the
+    /// body of `av1C`), the sequence header OBU at its end.
+    Av1 {
+        /// The configuration record.
+        config: Bytes,
+    },
     /// Any other codec, described by its ready MP4 sample entry box (e.g. Motion JPEG's
     /// `mp4v` as retina builds it).
     SampleEntry {
@@ -63,6 +81,9 @@ impl Codec {
             Codec::Aac { .. } => "AAC",
             Codec::Mp3 => "MP3",
             Codec::Opus { .. } => "Opus",
+            Codec::Vp8 => "VP8",
+            Codec::Vp9 { .. } => "VP9",
+            Codec::Av1 { .. } => "AV1",
             Codec::SampleEntry { .. } => "sample entry",
         }
     }

@@ -54,7 +54,7 @@ struct Cli {
     /// fragmented), .h264/.h265 (Annex B), .aac (ADTS), .mp3, .opus/.ogg (Ogg Opus), .ts, -
     /// (MP3 on stdin), tcp://host:port (a tcp-listen:// packet server),
     /// rtmp-listen://[addr]:port/app/key (an RTMP server for one publisher),
-    /// whip-listen://[addr]:port/path (take a WHIP publish: H.264 + Opus),
+    /// whip-listen://[addr]:port/path (take a WHIP publish: H.264, VP8, VP9 or AV1 + Opus),
     /// whep://host:port/path (pull from the WHEP endpoint http://host:port/path), an .sdp file
     /// (receive the RTP streams it describes, as ffmpeg's -sdp_file or our --sdp writes
     /// it), or an SRT caller or listener, srt://host:port or srt-listen://[addr]:port

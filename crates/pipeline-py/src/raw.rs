@@ -30,9 +30,10 @@ const SIGNAL_CHECK: Duration = Duration::from_millis(100);
 ///
 /// Made with Track.video(codec, timescale, width, height, config=b"") or
 /// Track.audio(codec, sample_rate, channels, config=b"", timescale=None), or read from
-/// RawOutput.tracks. codec is "h264", "h265" (config: the avcC/hvcC record), "aac"
-/// (config: AudioSpecificConfig), "mp3", "opus" (config: OpusHead) or "sample_entry"
-/// (config: a whole MP4 sample entry box).
+/// RawOutput.tracks. codec is "h264", "h265" (config: the avcC/hvcC record), "vp8", "vp9"
+/// (config: the vpcC record after version and flags), "av1" (config: the av1C record),
+/// "aac" (config: AudioSpecificConfig), "mp3", "opus" (config: OpusHead) or
+/// "sample_entry" (config: a whole MP4 sample entry box).
 #[pyclass(module = "media_toolkit", frozen)]
 #[derive(Debug, Clone)]
 pub(crate) struct Track {
@@ -43,13 +44,16 @@ fn codec(name: &str, config: Bytes) -> PyResult<Codec> {
     Ok(match name {
         "h264" => Codec::H264 { config },
         "h265" => Codec::H265 { config },
+        "vp8" => Codec::Vp8,
+        "vp9" => Codec::Vp9 { config },
+        "av1" => Codec::Av1 { config },
         "aac" => Codec::Aac { config },
         "mp3" => Codec::Mp3,
         "opus" => Codec::Opus { head: config },
         "sample_entry" => Codec::SampleEntry { entry: config },
         other => {
             return Err(PyValueError::new_err(format!(
-                "unknown codec {other:?} (h264, h265, aac, mp3, opus, sample_entry)"
+                "unknown codec {other:?} (h264, h265, vp8, vp9, av1, aac, mp3, opus, sample_entry)"
             )));
         }
     })
@@ -102,12 +106,15 @@ impl Track {
         }
     }
 
-    /// "h264", "h265", "aac", "mp3", "opus" or "sample_entry".
+    /// "h264", "h265", "vp8", "vp9", "av1", "aac", "mp3", "opus" or "sample_entry".
     #[getter]
     fn codec(&self) -> &'static str {
         match &self.inner.codec {
             Codec::H264 { .. } => "h264",
             Codec::H265 { .. } => "h265",
+            Codec::Vp8 => "vp8",
+            Codec::Vp9 { .. } => "vp9",
+            Codec::Av1 { .. } => "av1",
             Codec::Aac { .. } => "aac",
             Codec::Mp3 => "mp3",
             Codec::Opus { .. } => "opus",
@@ -116,12 +123,16 @@ impl Track {
         }
     }
 
-    /// The decoder configuration (avcC/hvcC record, AudioSpecificConfig, OpusHead, sample
-    /// entry; empty for MP3).
+    /// The decoder configuration (avcC/hvcC/vpcC/av1C record, AudioSpecificConfig,
+    /// OpusHead, sample entry; empty for MP3 and VP8).
     #[getter]
     fn config<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
         let config: &[u8] = match &self.inner.codec {
-            Codec::H264 { config } | Codec::H265 { config } | Codec::Aac { config } => config,
+            Codec::H264 { config }
+            | Codec::H265 { config }
+            | Codec::Vp9 { config }
+            | Codec::Av1 { config }
+            | Codec::Aac { config } => config,
             Codec::Opus { head } => head,
             Codec::SampleEntry { entry } => entry,
             _ => &[],

@@ -410,6 +410,8 @@ impl DataStreamReceiver {
     /// The next incoming stream (TextStreamReader or ByteStreamReader), waiting at most
     /// timeout seconds (TimeoutError) with the GIL released; None once the connection
     /// has ended (an error that ended it is raised once). Ctrl-C raises KeyboardInterrupt.
+    /// Text and byte streams come from two queues (data-stream's catch-alls): each kind in
+    /// arrival order, the two kinds taken in turns when both have one waiting.
     #[pyo3(signature = (timeout=None))]
     fn next_stream(&self, py: Python<'_>, timeout: Option<f64>) -> PyResult<Option<Py<PyAny>>> {
         let deadline = deadline(timeout)?;

@@ -138,8 +138,10 @@ def test_python_receiver_reads_python_sender():
 
         thread = threading.Thread(target=send)
         thread.start()
-        streams = [receiver.next_stream(timeout=20) for _ in range(4)]
-        first, second, live, tokens = streams
+        # Text and byte streams come in arrival order within their kind only (two
+        # queues taken in turns): find each by its topic.
+        streams = {s.info.topic: s for s in (receiver.next_stream(timeout=20) for _ in range(4))}
+        first, second, live, tokens = (streams[t] for t in ("chat", "files", "live", "tokens"))
         assert isinstance(first, mt.TextStreamReader)
         assert first.info.id == result["text"]["id"]
         assert (first.info.topic, first.info.attributes, first.info.mime_type) == \

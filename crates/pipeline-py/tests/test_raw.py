@@ -1,9 +1,10 @@
 """Raw packets from and to Python: MP4 -> RawOutput -> Python -> RawInput -> MP4, read back
 identical, and checked packet by packet against ffprobe's view of the original."""
+import subprocess
 import sys
 
 import media_toolkit as mt
-from conftest import FIXTURES, ffmpeg_decodes, ffprobe_packets
+from conftest import FIXTURES, ffmpeg_decodes, ffprobe, ffprobe_packets, require
 
 
 def read_all(source):
@@ -104,3 +105,50 @@ def test_a_raw_endpoint_serves_one_pipeline(tmp_path):
         assert "input" in str(e)
     else:
         raise AssertionError("a RawOutput as input must raise")
+
+
+def ivf_frames(path):
+    """(frame, key) of an IVF file: a 32-byte header, then per frame 4 bytes of size, 8 of
+    time, and the frame."""
+    data = path.read_bytes()
+    frames, at = [], 32
+    while at + 12 <= len(data):
+        size = int.from_bytes(data[at:at + 4], "little")
+        frame = data[at + 12:at + 12 + size]
+        frames.append(frame)
+        at += 12 + size
+    return frames
+
+
+def test_vp8_packets_from_python_into_mp4(tmp_path):
+    # 2 s of VP8 at 25 fps from ffmpeg's libvpx; a key frame has bit 0 of its first byte
+    # clear (RFC 6386 §9.1).
+    require("ffmpeg")
+    ivf = tmp_path / "vp8.ivf"
+    subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-y", "-f", "lavfi", "-i",
+                    "testsrc=size=320x240:rate=25:duration=2", "-c:v", "libvpx", "-g", "25",
+                    "-b:v", "300k", str(ivf)], check=True)
+    frames = ivf_frames(ivf)
+    assert len(frames) == 50
+    track = mt.Track.video("vp8", 90000, 320, 240)
+    assert track.codec == "vp8" and track.config == b""
+    out = tmp_path / "vp8.mp4"
+    raw = mt.RawInput([track])
+    handle = mt.Pipeline(raw, str(out)).start()
+    for i, frame in enumerate(frames):
+        assert raw.write(mt.Packet(0, i * 3600, frame, key=frame[0] & 1 == 0, duration=3600))
+    raw.close()
+    assert handle.wait().files == [str(out)]
+    stream = ffprobe(out)["streams"][0]
+    assert (stream["codec_name"], stream["width"], stream["nb_frames"]) == ("vp8", 320, "50")
+    ok, errors = ffmpeg_decodes(out)
+    assert ok, errors
+    # VP9 and AV1 carry their record; an unknown name is refused, naming the known ones.
+    vp9 = mt.Track.video("vp9", 90000, 320, 240, config=bytes([0, 10, 0x80, 1, 1, 1, 0, 0]))
+    assert (vp9.codec, vp9.config) == ("vp9", bytes([0, 10, 0x80, 1, 1, 1, 0, 0]))
+    assert mt.Track.video("av1", 90000, 320, 240, config=b"\x81\x08\x0c\x00").codec == "av1"
+    try:
+        mt.Track.video("vp7", 90000, 320, 240)
+        raise AssertionError("vp7 was taken")
+    except ValueError as e:
+        assert "vp8, vp9, av1" in str(e)

@@ -79,3 +79,21 @@ pub(crate) fn describe(index: usize, track: &Track) -> String {
     };
     format!("track {index} is {} {kind}", track.codec.name())
 }
+
+/// A sink's way back to its source: a viewer asked for a key frame (a WebRTC viewer's
+/// PLI), and a source that can ask its sender for one (a WHIP publisher) does. One per
+/// running pipeline; requests in between the source's checks merge into one.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct KeyframeRequests(std::sync::Arc<tokio::sync::Notify>);
+
+impl KeyframeRequests {
+    /// A sink asks.
+    pub(crate) fn ask(&self) {
+        self.0.notify_one();
+    }
+
+    /// Completes when a sink asked (since the last completion).
+    pub(crate) async fn asked(&self) {
+        self.0.notified().await;
+    }
+}

@@ -22,6 +22,8 @@
 //! | `rtmp://host[:port]/app/key` | — | RTMP client publishing to a server (nginx-rtmp, YouTube, Twitch; default port 1935; the key is masked) |
 //! | `rtp://host:port` | — | RTP over UDP, a port per track (`port`, `port + 2`, …; RTCP sender reports on each + 1), described by an SDP (`Options::sdp_file`) |
 //! | `srt-listen://[addr]:port[?passphrase=…&latency=MS]` | SRT listener (one caller; default address 127.0.0.1) | SRT listener (waits for one caller) |
+//! | `whip-listen://[addr]:port/path` | WHIP server taking one publish (H.264, VP8, VP9 or AV1 and Opus; a publisher page at `http://addr:port/path`) | — |
+//! | `whep-listen://[addr]:port/path` | — | WHEP server for browsers (H.264, VP8, VP9, AV1, Opus passed through; a player page at `http://addr:port/path`) |
 //! | `whep://host:port/path`, `wheps://…` (https) | WHEP client pulling from the endpoint `http://host:port/path` (token: `Options::remote.token`) | — |
 //! | `whip://host:port/path`, `whips://…` (https) | — | WHIP client pushing to the endpoint `http://host:port/path` (token: `Options::remote.token`) |
 //!

@@ -145,6 +145,9 @@ pub struct Options {
     /// by an edit list. A live source has no such zero: its file starts at the first
     /// packet written.
     pub(crate) hide_before_zero: bool,
+    /// Key frame requests from the sink to the source (set by the pipeline when it
+    /// starts, so two pipelines never share one).
+    pub(crate) keyframe_requests: crate::contract::KeyframeRequests,
 }
 
 impl Default for Options {
@@ -171,6 +174,7 @@ impl Default for Options {
             loop_input: false,
             transcoding: crate::transcoding::Transcoding::default(),
             hide_before_zero: false,
+            keyframe_requests: crate::contract::KeyframeRequests::default(),
         }
     }
 }

@@ -61,6 +61,7 @@ impl Pipeline {
         options.fsync = Some(options.fsync_for(&input));
         options.hls = Some(options.hls_for(&input));
         options.hide_before_zero = input.has_time_zero();
+        options.keyframe_requests = crate::contract::KeyframeRequests::default();
         let queue = options.queue_for(&input);
         let (stop_tx, stop_rx) = watch::channel(false);
         let stop = Arc::new(stop_tx);

@@ -1,7 +1,7 @@
 //! Headless Chromium with a fake camera and microphone publishes by WHIP (from the page
 //! `whip-listen://` serves) into the pipeline, which records ~5 s to MP4 and then to HLS:
-//! ffprobe must see H.264 and Opus with about the recorded duration, and ffmpeg must
-//! decode both without an error.
+//! ffprobe must see H.264 (or VP8, published with the page's `?codec=vp8`) and Opus
+//! with about the recorded duration, and ffmpeg must decode both without an error.
 #![allow(clippy::unwrap_used)]
 // Options are built by field assignment, not struct literals (they become #[non_exhaustive]).
 #![allow(clippy::field_reassign_with_default)]
@@ -14,8 +14,9 @@ use test_support::ffprobe::{self, num};
 
 const SECONDS: f64 = 5.0;
 
-/// Publishes from Chromium into `output` for SECONDS; returns the summary's files.
-async fn record(output: &str) -> Vec<std::path::PathBuf> {
+/// Publishes from Chromium (video in `codec`: the page's `?codec=`) into `output` for
+/// SECONDS; returns the summary's files.
+async fn record(output: &str, codec: &str) -> Vec<std::path::PathBuf> {
     let port = test_support::free_port();
     let mut options = Options::default();
     options.duration = Some(Duration::from_secs_f64(SECONDS));
@@ -35,7 +36,10 @@ async fn record(output: &str) -> Vec<std::path::PathBuf> {
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    let url = format!("http://127.0.0.1:{port}/pub?report={}", reports.url());
+    let url = format!(
+        "http://127.0.0.1:{port}/pub?codec={codec}&report={}",
+        reports.url()
+    );
     let mut chromium = test_support::chromium::launch(
         &url,
         profile.path(),
@@ -58,13 +62,14 @@ async fn record(output: &str) -> Vec<std::path::PathBuf> {
     summary.files
 }
 
-fn check(file: &Path) {
+/// `codec` is the video codec as ffprobe names it.
+fn check(file: &Path, codec: &str) {
     let probe = ffprobe::probe(file);
     eprintln!("{}: {probe}", file.display());
     let streams = probe["streams"].as_array().unwrap();
     let video = streams.iter().find(|s| s["codec_type"] == "video").unwrap();
     let audio = streams.iter().find(|s| s["codec_type"] == "audio").unwrap();
-    assert_eq!(video["codec_name"], "h264");
+    assert_eq!(video["codec_name"], codec);
     assert!(num(&video["width"]) > 0.0);
     assert_eq!(audio["codec_name"], "opus");
     let duration = num(&probe["format"]["duration"]);
@@ -106,6 +111,28 @@ fn check(file: &Path) {
         "{}: {errors}",
         file.display()
     );
+    // Every video packet gives a picture.
+    let counted = ffprobe::probe_with(
+        file,
+        &[
+            "-select_streams",
+            "v:0",
+            "-count_frames",
+            "-count_packets",
+            "-show_entries",
+            "stream=nb_read_frames,nb_read_packets",
+        ],
+    );
+    let stream = &counted["streams"][0];
+    let (frames, packets) = (
+        num(&stream["nb_read_frames"]),
+        num(&stream["nb_read_packets"]),
+    );
+    eprintln!(
+        "{}: {frames} of {packets} video packets decoded",
+        file.display()
+    );
+    assert!(frames > 0.0 && frames == packets, "{counted}");
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -118,12 +145,45 @@ async fn chromium_publishes_by_whip_into_mp4_and_hls() {
     }
     let dir = test_support::temp_dir();
     let mp4 = dir.path().join("published.mp4");
-    let files = record(mp4.to_str().unwrap()).await;
+    let files = record(mp4.to_str().unwrap(), "h264").await;
     assert_eq!(files, vec![mp4.clone()]);
-    check(&mp4);
+    check(&mp4, "h264");
 
     let hls = dir.path().join("hls");
     std::fs::create_dir_all(&hls).unwrap();
-    record(&format!("{}/", hls.display())).await;
-    check(&hls.join("index.m3u8"));
+    record(&format!("{}/", hls.display()), "h264").await;
+    check(&hls.join("index.m3u8"), "h264");
+}
+
+/// Chromium publishes `codec` (the page's `?codec=`, as ffprobe names it) into MP4 and
+/// then HLS; both are checked.
+async fn publish_and_check(test: &str, codec: &str) {
+    if !test_support::peers_present(test, &["chromium", "ffprobe", "ffmpeg"]) {
+        return;
+    }
+    let dir = test_support::temp_dir();
+    let mp4 = dir.path().join("published.mp4");
+    let files = record(mp4.to_str().unwrap(), codec).await;
+    assert_eq!(files, vec![mp4.clone()]);
+    check(&mp4, codec);
+
+    let hls = dir.path().join("hls");
+    std::fs::create_dir_all(&hls).unwrap();
+    record(&format!("{}/", hls.display()), codec).await;
+    check(&hls.join("index.m3u8"), codec);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn chromium_publishes_vp8_by_whip_into_mp4_and_hls() {
+    publish_and_check("chromium_publishes_vp8_by_whip_into_mp4_and_hls", "vp8").await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn chromium_publishes_vp9_by_whip_into_mp4_and_hls() {
+    publish_and_check("chromium_publishes_vp9_by_whip_into_mp4_and_hls", "vp9").await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn chromium_publishes_av1_by_whip_into_mp4_and_hls() {
+    publish_and_check("chromium_publishes_av1_by_whip_into_mp4_and_hls", "av1").await;
 }

@@ -289,9 +289,11 @@ impl std::fmt::Debug for WhepClient {
 
 impl WhepClient {
     /// A client whose datagrams arrive at `local`, and its offer (recvonly video and
-    /// audio: H.264 in every profile str0m knows, VP8, Opus) to POST to the server.
+    /// audio: H.264 in every profile str0m knows, VP8, VP9, AV1, Opus) to POST to the
+    /// server.
     pub fn offer(local: SocketAddr, now: Instant) -> Result<(WhepClient, String), Error> {
-        let peer = Peer::new(client_config(receiving::config()), local, now)?;
+        let config = receiving::config(&receiving::VIDEO_CODECS);
+        let peer = Peer::new(client_config(config), local, now)?;
         let kinds = [MediaKind::Video, MediaKind::Audio];
         let (session, offer) = Session::offer(peer, &kinds, Direction::RecvOnly, None)?;
         Ok((WhepClient { session }, offer))

@@ -49,7 +49,7 @@ pub use queue::ViewerQueue;
 pub use receiving::{PublishedCodec, ReceivedFrame, split_annex_b};
 pub use server::{WhepServer, WhepSettings, WhepStats};
 pub use viewer::{Viewer, ViewerOutput};
-pub use whip_server::{Published, WhipServer, WhipSettings};
+pub use whip_server::{KEYFRAME_REQUEST_GAP, Published, WhipServer, WhipSettings};
 
 /// The player page served on `GET base`: it connects by WHEP to `base/whep` and plays
 /// (no build step, no CDN). With `?report=URL` it also sends its `getStats()` figures
@@ -57,5 +57,5 @@ pub use whip_server::{Published, WhipServer, WhipSettings};
 pub const PLAYER_PAGE: &str = include_str!("player.html");
 
 /// The publisher page served on `GET base` of a WHIP server: camera and microphone
-/// (H.264 preferred, `?codec=vp8` for VP8) published by WHIP to `base/whip`.
+/// (H.264 preferred, `?codec=vp8`, `vp9` or `av1` for that codec) published by WHIP to `base/whip`.
 pub const PUBLISHER_PAGE: &str = include_str!("publisher.html");

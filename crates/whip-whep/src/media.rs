@@ -12,6 +12,13 @@ pub enum VideoCodec {
         /// `profile-level-id` of the SDP (RFC 6184 §8.1).
         profile_level_id: u32,
     },
+    /// VP8 (RFC 7741); a frame is one VP8 frame as the encoder wrote it.
+    Vp8,
+    /// VP9 (RFC 9628); a frame is one VP9 frame (or superframe).
+    Vp9,
+    /// AV1 (the AOM's "RTP Payload Format for AV1"); a frame is one temporal unit of
+    /// low-overhead OBUs with their size fields.
+    Av1,
 }
 
 /// The audio codec of a WHEP stream (passed through, never transcoded).
@@ -55,8 +62,14 @@ impl StreamCodecs {
     /// For error messages: "H.264 video, Opus audio".
     pub fn describe(&self) -> String {
         let mut parts = Vec::new();
-        if let Some(VideoCodec::H264 { .. }) = self.video {
-            parts.push("H.264 (packetization-mode 1) video".to_owned());
+        match self.video {
+            Some(VideoCodec::H264 { .. }) => {
+                parts.push("H.264 (packetization-mode 1) video".to_owned());
+            }
+            Some(VideoCodec::Vp8) => parts.push("VP8 video".to_owned()),
+            Some(VideoCodec::Vp9) => parts.push("VP9 video".to_owned()),
+            Some(VideoCodec::Av1) => parts.push("AV1 video".to_owned()),
+            None => {}
         }
         if let Some(a) = self.audio {
             parts.push(format!("{a:?} audio"));
@@ -79,9 +92,10 @@ pub enum TrackKind {
     Audio,
 }
 
-/// One frame of the stream: a video access unit as Annex B (parameter sets before key
-/// frames), or one audio packet. The payload is shared by every viewer (one `Arc`,
-/// cloned per viewer; str0m takes `Arc<[u8]>`). Build it with [`Frame::new`].
+/// One frame of the stream: a video access unit (H.264: Annex B, parameter sets before
+/// key frames; VP8, VP9, AV1: the frame as the encoder wrote it), or one audio packet.
+/// The payload is shared by every viewer (one `Arc`, cloned per viewer; str0m takes
+/// `Arc<[u8]>`). Build it with [`Frame::new`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Frame {

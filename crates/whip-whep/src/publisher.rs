@@ -13,6 +13,47 @@ use crate::peer::{Peer, has_live_media, mids};
 use crate::receiving::{self, ReceivedFrame};
 use crate::{Error, StackError};
 
+/// The video codecs of [`receiving::VIDEO_CODECS`] in the order of the offer's first
+/// video section (its payload types' order), those it does not name last: str0m answers
+/// in its own configuration's order, and the publisher sends the answer's first codec,
+/// so a page that puts VP8 first (`?codec=vp8`) gets VP8.
+fn video_preference(offer: &str) -> Vec<&'static str> {
+    let mut lines = offer.lines().map(str::trim);
+    let order: Vec<&str> = lines
+        .by_ref()
+        .find(|l| l.starts_with("m=video"))
+        .map(|m| m.split_whitespace().skip(3).collect())
+        .unwrap_or_default();
+    // `a=rtpmap:PT NAME/RATE` lines of that section, up to the next one.
+    let names: Vec<(&str, &str)> = lines
+        .take_while(|l| !l.starts_with("m="))
+        .filter_map(|l| l.strip_prefix("a=rtpmap:"))
+        .filter_map(|l| {
+            let (pt, rest) = l.split_once(' ')?;
+            Some((pt, rest.split('/').next()?))
+        })
+        .collect();
+    let mut preference: Vec<&'static str> = Vec::new();
+    for pt in order {
+        let Some((_, name)) = names.iter().find(|(p, _)| *p == pt) else {
+            continue;
+        };
+        if let Some(ours) = receiving::VIDEO_CODECS
+            .iter()
+            .find(|c| c.eq_ignore_ascii_case(name))
+            && !preference.contains(ours)
+        {
+            preference.push(ours);
+        }
+    }
+    for c in receiving::VIDEO_CODECS {
+        if !preference.contains(&c) {
+            preference.push(c);
+        }
+    }
+    preference
+}
+
 /// What a publisher asks of its I/O adapter.
 #[derive(Debug)]
 #[non_exhaustive]
@@ -60,8 +101,9 @@ impl Publisher {
         let offer = SdpOffer::from_sdp_string(offer).map_err(|e| Error::BadOffer {
             source: StackError::new(e),
         })?;
-        let mut peer = Peer::new(receiving::config().set_ice_lite(true), local, now)?;
-        let ours = "H.264 (packetization-mode 1) or VP8 video, Opus audio";
+        let config = receiving::config(&video_preference(offer_text)).set_ice_lite(true);
+        let mut peer = Peer::new(config, local, now)?;
+        let ours = "H.264 (packetization-mode 1), VP8, VP9 or AV1 video, Opus audio";
         let answer = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             peer.rtc.sdp_api().accept_offer(offer)
         }))
@@ -139,5 +181,21 @@ impl Publisher {
     pub fn close(&mut self) {
         self.peer.rtc.disconnect();
         self.closed = true;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn video_codecs_in_the_offers_order() {
+        let offer = "v=0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111\r\na=rtpmap:111 opus/48000/2\r\n\
+                     m=video 9 UDP/TLS/RTP/SAVPF 96 97 102\r\na=rtpmap:96 VP8/90000\r\n\
+                     a=rtpmap:97 rtx/90000\r\na=rtpmap:102 H264/90000\r\n";
+        assert_eq!(video_preference(offer), ["VP8", "H264", "VP9", "AV1"]);
+        let h264_first = offer.replace("96 97 102", "102 96 97");
+        assert_eq!(video_preference(&h264_first), ["H264", "VP8", "VP9", "AV1"]);
+        assert_eq!(video_preference("garbage"), ["H264", "VP8", "VP9", "AV1"]);
     }
 }

@@ -1,9 +1,10 @@
 //! What a receiving session (a WHIP server's [`crate::Publisher`], a
 //! [`crate::WhepClient`]) gives: str0m's depacketized media (RFC 6184 for H.264, RFC 7741
-//! for VP8, RFC 7587 for Opus) as [`ReceivedFrame`]s, key frames told apart.
+//! for VP8, RFC 9628 for VP9, the AOM's "RTP Payload Format for AV1", RFC 7587 for Opus)
+//! as [`ReceivedFrame`]s, key frames told apart.
 
 use bytes::Bytes;
-use str0m::format::Codec;
+use str0m::format::{Codec, CodecExtra};
 use str0m::media::{KeyframeRequestKind, MediaData, Mid};
 use str0m::{Rtc, RtcConfig};
 
@@ -17,6 +18,11 @@ pub enum PublishedCodec {
     H264,
     /// VP8; one frame per frame.
     Vp8,
+    /// VP9; one frame (or superframe) per frame.
+    Vp9,
+    /// AV1; one temporal unit per frame: low-overhead OBUs, each with its size field,
+    /// without temporal delimiters.
+    Av1,
     /// Opus at 48 kHz; one packet per frame.
     Opus,
 }
@@ -33,7 +39,8 @@ pub struct ReceivedFrame {
     pub rtp_time: u64,
     /// The RTP clock rate.
     pub clock_rate: u32,
-    /// A key frame (video: an IDR or VP8 key frame; audio: always).
+    /// A key frame (video: an IDR, a VP8 or VP9 key frame, an AV1 temporal unit that
+    /// starts a coded video sequence; audio: always).
     pub keyframe: bool,
     /// The payload.
     pub data: Bytes,
@@ -41,15 +48,27 @@ pub struct ReceivedFrame {
     pub after_loss: bool,
 }
 
+/// The video codecs a receiving session takes, by their SDP `rtpmap` names.
+pub(crate) const VIDEO_CODECS: [&str; 4] = ["H264", "VP8", "VP9", "AV1"];
+
 /// The str0m configuration of a receiving session: the codecs the pipeline can take
-/// (H.264 with every profile str0m knows, VP8, Opus), ICE role left to the caller.
-pub(crate) fn config() -> RtcConfig {
-    RtcConfig::new()
+/// (H.264 with every profile str0m knows, VP8, VP9, AV1, Opus), the video ones in
+/// `video_order` (names of [`VIDEO_CODECS`]; str0m answers an offer in its own
+/// configuration's order), ICE role left to the caller.
+pub(crate) fn config(video_order: &[&str]) -> RtcConfig {
+    let mut config = RtcConfig::new()
         .set_crypto_provider(std::sync::Arc::new(str0m::crypto::from_feature_flags()))
-        .clear_codecs()
-        .enable_h264(true)
-        .enable_vp8(true)
-        .enable_opus(true, false)
+        .clear_codecs();
+    for name in video_order {
+        config = match *name {
+            "H264" => config.enable_h264(true),
+            "VP8" => config.enable_vp8(true),
+            "VP9" => config.enable_vp9(true),
+            "AV1" => config.enable_av1(true),
+            _ => config,
+        };
+    }
+    config.enable_opus(true, false)
 }
 
 /// The frame of one piece of str0m's depacketized media, `None` for a codec we do not
@@ -58,6 +77,8 @@ pub(crate) fn frame(d: &MediaData) -> Option<ReceivedFrame> {
     let (track, codec) = match d.params.spec().codec {
         Codec::H264 => (TrackKind::Video, PublishedCodec::H264),
         Codec::Vp8 => (TrackKind::Video, PublishedCodec::Vp8),
+        Codec::Vp9 => (TrackKind::Video, PublishedCodec::Vp9),
+        Codec::Av1 => (TrackKind::Video, PublishedCodec::Av1),
         Codec::Opus => (TrackKind::Audio, PublishedCodec::Opus),
         _ => return None,
     };
@@ -65,6 +86,12 @@ pub(crate) fn frame(d: &MediaData) -> Option<ReceivedFrame> {
         PublishedCodec::H264 => h264_idr(&d.data),
         // VP8 frame tag: bit 0 clear is a key frame (RFC 6386 §9.1).
         PublishedCodec::Vp8 => d.data.first().is_some_and(|b| b & 1 == 0),
+        // VP9 uncompressed header: frame_type 0 (§6.2); the bits before it depend on
+        // the profile.
+        PublishedCodec::Vp9 => vp9_key_frame(&d.data),
+        // The RTP aggregation header's N bit: a new coded video sequence starts (AV1
+        // RTP payload §4.4), as str0m reports it.
+        PublishedCodec::Av1 => matches!(d.codec_extra, CodecExtra::Av1(e) if e.is_keyframe),
         PublishedCodec::Opus => true,
     };
     Some(ReceivedFrame {
@@ -87,6 +114,23 @@ pub(crate) fn request_keyframe(rtc: &mut Rtc, mids: &[Mid]) {
             let _ = w.request_keyframe(None, KeyframeRequestKind::Pli);
         }
     }
+}
+
+/// Whether a VP9 frame is a key frame: frame_marker 2, profile bits (and a reserved
+/// bit in profile 3), show_existing_frame 0, frame_type 0 (VP9 bitstream §6.2).
+fn vp9_key_frame(data: &[u8]) -> bool {
+    let Some(&b) = data.first() else {
+        return false;
+    };
+    if b >> 6 != 2 {
+        return false;
+    }
+    let profile = (b >> 5 & 1) | (b >> 4 & 1) << 1;
+    // Bits 7-4 are the marker and profile; profile 3 adds a reserved bit 3.
+    let at = if profile == 3 { 3 } else { 2 };
+    let show_existing = b >> (5 - at) & 1;
+    let frame_type = b >> (4 - at) & 1;
+    show_existing == 0 && frame_type == 0
 }
 
 /// Whether an Annex B access unit holds an IDR slice (NAL type 5).
@@ -139,5 +183,19 @@ mod tests {
         assert!(h264_idr(&au));
         assert!(!h264_idr(&[0, 0, 1, 0x41, 7]));
         assert_eq!(split_annex_b(&[1, 2, 3]).count(), 0);
+    }
+
+    #[test]
+    fn vp9_key_frames_by_their_header() {
+        // Profile 0: 10 0 0, show_existing 0, frame_type 0 / 1.
+        assert!(vp9_key_frame(&[0b1000_0010]));
+        assert!(!vp9_key_frame(&[0b1000_0110]));
+        // show_existing_frame: no frame of its own.
+        assert!(!vp9_key_frame(&[0b1000_1000]));
+        // Profile 3 has a reserved bit before show_existing_frame.
+        assert!(vp9_key_frame(&[0b1011_0001]));
+        assert!(!vp9_key_frame(&[0b1011_0011]));
+        assert!(!vp9_key_frame(&[0b0100_0000]));
+        assert!(!vp9_key_frame(&[]));
     }
 }

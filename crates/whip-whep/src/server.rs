@@ -33,7 +33,9 @@ pub struct WhepSettings {
     pub queue_bytes: usize,
     /// A session whose ICE and DTLS do not complete in this time is dropped.
     pub connect_timeout: Duration,
-    /// Frames kept since the last key frame for late joiners (at most).
+    /// Frames kept since the last key frame for late joiners (at most; when more
+    /// frames follow the key frame, none are kept until the next one, and a joiner asks
+    /// for it through [`WhepServer::take_keyframe_request`]).
     pub gop_frames: usize,
 }
 
@@ -186,11 +188,15 @@ impl WhepServer {
         let mut state = self.shared.state();
         if frame.track == TrackKind::Video && frame.keyframe {
             state.gop.clear();
-        }
-        if (!state.gop.is_empty() || (frame.track == TrackKind::Video && frame.keyframe))
-            && state.gop.len() < self.shared.settings.gop_frames
-        {
             state.gop.push(frame.clone());
+        } else if !state.gop.is_empty() {
+            if state.gop.len() < self.shared.settings.gop_frames {
+                state.gop.push(frame.clone());
+            } else {
+                // Too long since the key frame: a late joiner would get stale frames
+                // and then a jump; it waits for the next key frame instead (and asks).
+                state.gop.clear();
+            }
         }
         for session in state.sessions.values() {
             session
@@ -382,12 +388,20 @@ async fn offer(shared: &Arc<Shared>, body: &[u8]) -> Response {
         if state.closed {
             return Response::text(503, "the stream ended");
         }
-        // A late joiner starts at the last key frame.
+        // A late joiner starts at the last key frame; with none kept (or more frames
+        // since it than the viewer's queue holds, which then drops the key frame), the
+        // source is asked for one (a WHIP publisher sends one only when asked).
         let mut queue = session.queue.lock().unwrap_or_else(|p| p.into_inner());
         for frame in &state.gop {
             queue.push(frame.clone());
         }
         drop(queue);
+        let unusable = state.gop.is_empty() || state.gop.len() > shared.settings.queue_frames;
+        if unusable && state.codecs.is_some_and(|c| c.video.is_some()) {
+            shared
+                .keyframe_wanted
+                .store(true, std::sync::atomic::Ordering::Relaxed);
+        }
         state.sessions.insert(id.clone(), session.clone());
     }
     tokio::spawn(run_session(
@@ -438,9 +452,14 @@ async fn run_session(
                 }
             };
             if viewer.is_connected() {
-                session
+                // Just connected: send what waited (the late joiner's frames since the
+                // last key frame; before now the viewer could not take them).
+                if !session
                     .connected
-                    .store(true, std::sync::atomic::Ordering::Relaxed);
+                    .swap(true, std::sync::atomic::Ordering::Relaxed)
+                {
+                    session.wake.notify_one();
+                }
             } else if tokio::time::Instant::now() >= deadline {
                 shared.state().timed_out += 1;
                 return Ok("ICE/DTLS did not complete in time");
@@ -453,7 +472,9 @@ async fn run_session(
                         viewer.handle_datagram(Instant::now(), source, &buf[..n])?;
                     }
                 }
-                _ = session.wake.notified() => {
+                // Frames wait in the queue (bounded by its drop policy) until the viewer
+                // is connected.
+                _ = session.wake.notified(), if viewer.is_connected() => {
                     let now = Instant::now();
                     loop {
                         let frame = session.queue.lock().unwrap_or_else(|p| p.into_inner()).pop();

@@ -16,6 +16,11 @@ use crate::publisher::{Publisher, PublisherOutput};
 use crate::receiving::ReceivedFrame;
 use crate::{Error, PUBLISHER_PAGE};
 
+/// The least time between two key frame requests to a publisher: each costs it a
+/// key frame (several times a delta frame's bits), and a flood of viewers joining must not
+/// turn the stream into key frames only.
+pub const KEYFRAME_REQUEST_GAP: Duration = Duration::from_millis(500);
+
 /// Settings of a [`WhipServer`].
 #[non_exhaustive]
 #[derive(Debug, Clone)]
@@ -53,6 +58,7 @@ pub enum Published {
 struct Current {
     id: String,
     end: Arc<Notify>,
+    keyframe: Arc<Notify>,
 }
 
 struct Shared {
@@ -135,6 +141,15 @@ impl WhipServer {
     /// The next event (`None` once the server is closed).
     pub async fn next(&mut self) -> Option<Published> {
         self.events.recv().await
+    }
+
+    /// Asks the current publisher for a key frame (RTCP PLI), e.g. for a viewer that
+    /// joined; requests less than [`KEYFRAME_REQUEST_GAP`] after the last one are merged
+    /// into it.
+    pub fn request_keyframe(&self) {
+        if let Some(c) = self.shared.current().as_ref() {
+            c.keyframe.notify_one();
+        }
     }
 
     /// Ends the publish and stops listening.
@@ -253,6 +268,7 @@ async fn offer(shared: &Arc<Shared>, body: &[u8]) -> Response {
     };
     let id = format!("{:032x}", rand::random::<u128>());
     let end = Arc::new(Notify::new());
+    let keyframe = Arc::new(Notify::new());
     {
         let mut current = shared.current();
         if current.is_some() {
@@ -261,12 +277,14 @@ async fn offer(shared: &Arc<Shared>, body: &[u8]) -> Response {
         *current = Some(Current {
             id: id.clone(),
             end: end.clone(),
+            keyframe: keyframe.clone(),
         });
     }
     tokio::spawn(run_publish(
         shared.clone(),
         id.clone(),
         end,
+        keyframe,
         publisher,
         socket,
     ));
@@ -282,9 +300,11 @@ async fn run_publish(
     shared: Arc<Shared>,
     id: String,
     end: Arc<Notify>,
+    keyframe: Arc<Notify>,
     mut publisher: Publisher,
     socket: UdpSocket,
 ) {
+    let mut last_keyframe_request: Option<tokio::time::Instant> = None;
     let deadline = tokio::time::Instant::now() + shared.settings.connect_timeout;
     let mut connected = false;
     let mut dropped = 0u64;
@@ -328,6 +348,13 @@ async fn run_publish(
                 _ = end.notified() => {
                     publisher.close();
                     return Ok("ended by DELETE");
+                }
+                _ = keyframe.notified(), if connected => {
+                    let now = tokio::time::Instant::now();
+                    if last_keyframe_request.is_none_or(|t| now - t >= KEYFRAME_REQUEST_GAP) {
+                        last_keyframe_request = Some(now);
+                        publisher.request_keyframe();
+                    }
                 }
                 _ = tokio::time::sleep_until(sleep_until) => {
                     publisher.handle_timeout(Instant::now())?;

@@ -90,3 +90,27 @@ fn garbage_and_codecless_offers_are_refused_with_clear_errors() {
     let e = accept(high).unwrap_err();
     assert!(e.to_string().contains("no common codec"), "{e}");
 }
+
+#[test]
+fn vp8_matches_chromiums_offer() {
+    let answer = accept(StreamCodecs::new(
+        Some(VideoCodec::Vp8),
+        Some(AudioCodec::Opus),
+    ))
+    .unwrap();
+    assert!(answer.contains("VP8/90000"), "{answer}");
+    assert!(!answer.contains("H264/90000"), "{answer}");
+    assert!(answer.contains("opus/48000"), "{answer}");
+}
+
+#[test]
+fn vp9_and_av1_match_chromiums_offer() {
+    for (codec, name) in [
+        (VideoCodec::Vp9, "VP9/90000"),
+        (VideoCodec::Av1, "AV1/90000"),
+    ] {
+        let answer = accept(StreamCodecs::new(Some(codec), Some(AudioCodec::Opus))).unwrap();
+        assert!(answer.contains(name), "{answer}");
+        assert!(!answer.contains("VP8/90000"), "{answer}");
+    }
+}

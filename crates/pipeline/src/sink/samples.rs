@@ -1,13 +1,15 @@
 //! The neutral types as `bmff_writer`'s, for every MP4-family sink (file, stdout, HLS):
 //! track configurations, samples on a file's timeline, fragment options.
 
-use bmff_writer::{FragmentOptions, HevcTag, ParameterSets, Sample, TrackConfig};
+use bmff_writer::{
+    Av1Config, FragmentOptions, HevcTag, ParameterSets, Sample, TrackConfig, VpConfig,
+};
 
 use crate::contract::describe;
 use crate::{Codec, Error, MediaKind, Options, Packet, Track};
 
 /// What the MP4 family takes, for misfit messages.
-const TAKES: &str = "H.264, H.265, AAC, MP3, Opus or ready sample entries";
+const TAKES: &str = "H.264, H.265, VP8, VP9, AV1, AAC, MP3, Opus or ready sample entries";
 
 /// Whether `endpoint` (an MP4-family output) can hold every track.
 pub(crate) fn check(endpoint: &str, tracks: &[Track]) -> Result<(), Error> {
@@ -36,11 +38,16 @@ pub(crate) fn track_config(track: &Track) -> Result<TrackConfig, Error> {
         },
         Codec::Mp3 => bmff_writer::Codec::Mp3,
         Codec::Opus { head } => bmff_writer::Codec::Opus(
-            bmff_writer::OpusConfig::from_opus_head(head).map_err(|source| Error::Mp4 {
-                output: "MP4".into(),
-                source,
-            })?,
+            bmff_writer::OpusConfig::from_opus_head(head).map_err(invalid)?,
         ),
+        // VP8 has no configuration of its own: 8-bit 4:2:0, as every VP8 stream is.
+        Codec::Vp8 => bmff_writer::Codec::Vp8(VpConfig::default()),
+        Codec::Vp9 { config } => {
+            bmff_writer::Codec::Vp9(VpConfig::from_record(config).map_err(invalid)?)
+        }
+        Codec::Av1 { config } => {
+            bmff_writer::Codec::Av1(Av1Config::from_record(config).map_err(invalid)?)
+        }
         Codec::SampleEntry { entry } => bmff_writer::Codec::Raw {
             entry: entry.clone(),
             kind: match track.kind {
@@ -80,6 +87,14 @@ pub(crate) fn track_config(track: &Track) -> Result<TrackConfig, Error> {
         other => return Err(cannot_hold(other)),
     };
     Ok(config)
+}
+
+/// A track's configuration the writer refuses.
+fn invalid(source: bmff_writer::Error) -> Error {
+    Error::Mp4 {
+        output: "MP4".into(),
+        source,
+    }
 }
 
 /// The writer has video and audio tracks only.

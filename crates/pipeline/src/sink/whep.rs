@@ -3,8 +3,8 @@
 //! recorder is a stretch of the stream; the server lives as long as the pipeline.
 //!
 //! Codecs are passed through: H.264 (as Annex B, parameter sets before key frames;
-//! profile-level-id from the SPS) and Opus. AAC cannot go to WebRTC without
-//! transcoding: one log line, and the video goes on alone.
+//! profile-level-id from the SPS), VP8, VP9 and AV1 (frames as they are) and Opus. AAC
+//! cannot go to WebRTC without transcoding: one log line, and the video goes on alone.
 
 use std::sync::Arc;
 use std::time::SystemTime;
@@ -15,6 +15,10 @@ use whip_whep::{Frame, StreamCodecs, TrackKind, VideoCodec, WhepServer, WhepSett
 
 use crate::contract::{Sink, SinkFactory, describe};
 use crate::{Options, Packet, Track};
+
+/// What `whep-listen://` and `whip://` take, for misfit messages.
+pub(crate) const TAKES: &str =
+    "H.264, VP8, VP9 or AV1 video or Opus audio (passed through, not transcoded)";
 
 /// Binds the server; it lives as long as the pipeline.
 pub(crate) fn factory(
@@ -37,17 +41,21 @@ pub(crate) fn factory(
     Ok(Box::new(WhepFactory {
         server: Arc::new(server),
         endpoint: format!("whep-listen://{addr}/{path}"),
+        keyframe_requests: options.keyframe_requests.clone(),
     }))
 }
 
 struct WhepFactory {
     server: Arc<WhepServer>,
     endpoint: String,
+    keyframe_requests: crate::contract::KeyframeRequests,
 }
 
-/// Which of the recorder's tracks go out, and how (here and in `whip://`).
+/// Which of the recorder's tracks go out, and how (here and in `whip://`): H.264
+/// through an Annex B writer (parameter sets before key frames), VP8, VP9 and AV1 as
+/// they are (no writer).
 pub(crate) struct Selection {
-    pub(crate) video: Option<(usize, elementary::AnnexBWriter, u32)>,
+    pub(crate) video: Option<(usize, Option<elementary::AnnexBWriter>, u32)>,
     pub(crate) audio: Option<(usize, u32)>,
     pub(crate) codecs: StreamCodecs,
 }
@@ -76,9 +84,19 @@ pub(crate) fn select(tracks: &[Track], log: Option<&str>) -> Selection {
                 ) else {
                     continue;
                 };
-                s.video = Some((index, writer, track.timescale.max(1)));
+                s.video = Some((index, Some(writer), track.timescale.max(1)));
                 s.codecs.video = Some(VideoCodec::H264 {
                     profile_level_id: plid,
+                });
+            }
+            (codec @ (Codec::Vp8 | Codec::Vp9 { .. } | Codec::Av1 { .. }), MediaKind::Video)
+                if s.video.is_none() =>
+            {
+                s.video = Some((index, None, track.timescale.max(1)));
+                s.codecs.video = Some(match codec {
+                    Codec::Vp8 => VideoCodec::Vp8,
+                    Codec::Vp9 { .. } => VideoCodec::Vp9,
+                    _ => VideoCodec::Av1,
                 });
             }
             (Codec::Opus { .. }, MediaKind::Audio) if s.audio.is_none() => {
@@ -91,7 +109,7 @@ pub(crate) fn select(tracks: &[Track], log: Option<&str>) -> Selection {
                 describe(index, track)
             ),
             _ if log.is_some() => tracing::warn!(
-                "{}: {} is not sent (WebRTC takes H.264 video and Opus audio here)",
+                "{}: {} is not sent (WebRTC takes H.264, VP8, VP9 or AV1 video and Opus audio here)",
                 log.unwrap_or_default(),
                 describe(index, track)
             ),
@@ -113,7 +131,7 @@ impl SinkFactory for WhepFactory {
                 .join(", ");
             return Err(crate::Error::Misfit {
                 endpoint: self.endpoint.clone(),
-                takes: "H.264 video or Opus audio (passed through, not transcoded)".into(),
+                takes: TAKES.into(),
                 found,
             });
         }
@@ -127,6 +145,7 @@ impl SinkFactory for WhepFactory {
             server: self.server.clone(),
             selection,
             endpoint: self.endpoint.clone(),
+            keyframe_requests: self.keyframe_requests.clone(),
         }))
     }
 }
@@ -135,6 +154,7 @@ struct WhepSink {
     server: Arc<WhepServer>,
     selection: Selection,
     endpoint: String,
+    keyframe_requests: crate::contract::KeyframeRequests,
 }
 
 /// Rescales a presentation time to an RTP clock (wrapping is the RTP clock's own).
@@ -144,16 +164,16 @@ pub(crate) fn rtp_time(pts: i64, timescale: u32, rate: u32) -> u64 {
 
 impl Sink for WhepSink {
     fn write(&mut self, packet: Packet) -> Result<(), crate::Error> {
+        // A viewer's PLI goes on to the source (a WHIP publisher; other sources ignore it).
+        if self.server.take_keyframe_request() {
+            self.keyframe_requests.ask();
+        }
         let pts = packet.dts + i64::from(packet.cts_offset);
         if let Some((index, writer, timescale)) = &self.selection.video
             && packet.track == *index
         {
-            let pieces = writer
-                .access_unit(&packet.data, packet.keyframe)
+            let data = video_payload(writer.as_ref(), &packet)
                 .map_err(|e| crate::Error::InvalidOptions(format!("{}: {e}", self.endpoint)))?;
-            // str0m takes one contiguous `Arc<[u8]>`: one copy here, shared by every
-            // viewer (each viewer's SRTP output is its own anyway).
-            let data: Arc<[u8]> = join(&pieces).into();
             self.server.send(Frame::new(
                 TrackKind::Video,
                 rtp_time(pts, *timescale, 90_000),
@@ -176,7 +196,7 @@ impl Sink for WhepSink {
     }
 
     fn set_codec(&mut self, track: usize, config: &Track) -> Result<(), crate::Error> {
-        if let (Some((index, writer, _)), Codec::H264 { config: avcc }) =
+        if let (Some((index, Some(writer), _)), Codec::H264 { config: avcc }) =
             (&mut self.selection.video, &config.codec)
             && *index == track
         {
@@ -196,7 +216,20 @@ impl Sink for WhepSink {
     }
 }
 
-pub(crate) fn join(pieces: &[Bytes]) -> Vec<u8> {
+/// A video packet as str0m takes it: one contiguous `Arc<[u8]>` (one copy here, shared
+/// by every viewer; each viewer's SRTP output is its own anyway). H.264 goes through its
+/// Annex B writer; VP8, VP9 and AV1 frames are sent as they are.
+pub(crate) fn video_payload(
+    writer: Option<&elementary::AnnexBWriter>,
+    packet: &Packet,
+) -> Result<Arc<[u8]>, elementary::Error> {
+    Ok(match writer {
+        Some(writer) => join(&writer.access_unit(&packet.data, packet.keyframe)?).into(),
+        None => Arc::from(&packet.data[..]),
+    })
+}
+
+fn join(pieces: &[Bytes]) -> Vec<u8> {
     let mut out = Vec::with_capacity(pieces.iter().map(Bytes::len).sum());
     for p in pieces {
         out.extend_from_slice(p);

@@ -1,8 +1,8 @@
 //! `whip://host:port/path`: pushes the stream to a WHIP server (ours, MediaMTX, a
 //! service) at `http://host:port/path` with [`whip_whep::WhipPush`]. The tracks go as
 //! `whep-listen://` sends them (see [`super::whep`]): H.264 as Annex B with the
-//! parameter sets before key frames and the SPS's profile-level-id in the offer, Opus
-//! as it is; AAC gets one log line and the video goes on alone. The bearer token is
+//! parameter sets before key frames and the SPS's profile-level-id in the offer, VP8,
+//! VP9, AV1 and Opus as they are; AAC gets one log line and the video goes on alone. The bearer token is
 //! `Options::remote.token` (`--token`).
 //!
 //! The session starts when the tracks are known (the offer names their codecs): the
@@ -17,7 +17,7 @@ use std::time::SystemTime;
 use tokio::runtime::Handle;
 use whip_whep::{ClientSettings, Frame, TrackKind, WhipPush};
 
-use super::whep::{Selection, join, profile_level_id, rtp_time, select};
+use super::whep::{Selection, TAKES, profile_level_id, rtp_time, select, video_payload};
 use crate::contract::{Sink, SinkFactory, describe};
 use crate::{Error, Options, Packet, Track};
 
@@ -56,7 +56,7 @@ impl SinkFactory for WhipFactory {
                 .join(", ");
             return Err(Error::Misfit {
                 endpoint: self.endpoint.clone(),
-                takes: "H.264 video or Opus audio (passed through, not transcoded)".into(),
+                takes: TAKES.into(),
                 found,
             });
         }
@@ -112,13 +112,10 @@ impl Sink for WhipSink {
         if let Some((index, writer, timescale)) = &self.selection.video
             && packet.track == *index
         {
-            let pieces = writer
-                .access_unit(&packet.data, packet.keyframe)
-                .map_err(|e| Error::Output {
-                    output: self.endpoint.clone(),
-                    reason: e.to_string(),
-                })?;
-            let data: Arc<[u8]> = join(&pieces).into();
+            let data = video_payload(writer.as_ref(), &packet).map_err(|e| Error::Output {
+                output: self.endpoint.clone(),
+                reason: e.to_string(),
+            })?;
             let rtp = rtp_time(pts, *timescale, 90_000);
             return self.send(Frame::new(TrackKind::Video, rtp, packet.keyframe, data));
         }
@@ -133,7 +130,7 @@ impl Sink for WhipSink {
     }
 
     fn set_codec(&mut self, track: usize, config: &Track) -> Result<(), Error> {
-        if let (Some((index, writer, _)), media_core::Codec::H264 { config: avcc }) =
+        if let (Some((index, Some(writer), _)), media_core::Codec::H264 { config: avcc }) =
             (&mut self.selection.video, &config.codec)
             && *index == track
         {

@@ -1,6 +1,6 @@
 //! `whep://host:port/path`: pulls a stream from a WHEP server (ours, MediaMTX, …) at
-//! `http://host:port/path` with [`whip_whep::WhepPull`]. Its H.264 and Opus frames
-//! become tracks and packets as a `whip-listen://` publish's do (see
+//! `http://host:port/path` with [`whip_whep::WhepPull`]. Its H.264, VP8, VP9 or AV1 and
+//! Opus frames become tracks and packets as a `whip-listen://` publish's do (see
 //! [`super::whip::Publish`]); the input ends when the server ends the session. The
 //! bearer token is `Options::remote.token` (`--token`), as for `whep-listen://`.
 

@@ -1,12 +1,15 @@
 //! `whip-listen://[addr]:port/path`: a WHIP server ([`whip_whep::WhipServer`]) that a
 //! browser, OBS or ffmpeg publishes to at `http://addr:port/path/whip` (the publisher
-//! page at `http://addr:port/path`). Its H.264 and Opus tracks become the pipeline's
-//! tracks; the input ends when the publisher leaves, so a recording is one publish.
+//! page at `http://addr:port/path`). Its H.264, VP8, VP9 or AV1 and Opus tracks become
+//! the pipeline's tracks; the input ends when the publisher leaves, so a recording is one
+//! publish.
 //!
-//! The tracks are announced at the first H.264 key frame with its parameter sets (the
-//! server asks the publisher for one by PLI), or after 2 s of audio without video. Each
-//! track's times are its RTP times from its first frame, offset by when that frame
-//! arrived, so audio and video share one origin.
+//! The tracks are announced at the first H.264 key frame with its parameter sets, or
+//! the first VP8/VP9/AV1 key frame (its header, for AV1 its sequence header OBU, gives
+//! the picture size and the configuration record; the server asks the publisher for
+//! one by PLI), or after 2 s of audio without video. Each track's times are its RTP
+//! times from its first frame, offset by when that frame arrived, so audio and video
+//! share one origin.
 
 use std::time::{Duration, Instant, SystemTime};
 
@@ -60,6 +63,11 @@ pub(crate) async fn run(
     loop {
         let event = tokio::select! {
             _ = stop.changed() => return Ok(()),
+            // A WHEP viewer of this pipeline asked for a key frame: ask the publisher.
+            _ = options.keyframe_requests.asked() => {
+                server.request_keyframe();
+                continue;
+            }
             e = server.next() => e,
         };
         match event {
@@ -116,7 +124,8 @@ impl Publish {
                     if !frame.keyframe || !self.sets.complete(VideoCodec::H264) {
                         return Ok(());
                     }
-                    self.announce(true, endpoint, tx).await?;
+                    let track = self.h264_track(endpoint)?;
+                    self.announce(Some(track), tx).await?;
                 }
                 let Some(t) = self.video.as_mut() else {
                     return Ok(());
@@ -138,12 +147,34 @@ impl Publish {
                 let packet = Packet::new(t.index, dts, frame.keyframe, sample.freeze());
                 send(tx, InputEvent::Packet(packet, SystemTime::now())).await
             }
+            (
+                TrackKind::Video,
+                codec @ (PublishedCodec::Vp8 | PublishedCodec::Vp9 | PublishedCodec::Av1),
+            ) => {
+                if !self.announced {
+                    // The track starts at a key frame, which says what the track is.
+                    let Some(track) = frame
+                        .keyframe
+                        .then(|| key_frame_track(codec, &frame.data))
+                        .flatten()
+                    else {
+                        return Ok(());
+                    };
+                    self.announce(Some(track), tx).await?;
+                }
+                let Some(t) = self.video.as_mut() else {
+                    return Ok(());
+                };
+                let dts = time(t, &frame, self.started, now);
+                let packet = Packet::new(t.index, dts, frame.keyframe, frame.data);
+                send(tx, InputEvent::Packet(packet, SystemTime::now())).await
+            }
             (TrackKind::Audio, PublishedCodec::Opus) => {
                 if !self.announced {
                     self.pending_audio.push((frame, now));
                     if self.started.elapsed() > Duration::from_secs(2) {
                         // No video: an audio-only publish.
-                        self.announce(false, endpoint, tx).await?;
+                        self.announce(None, tx).await?;
                         for (f, at) in std::mem::take(&mut self.pending_audio) {
                             self.audio_packet(f, at, tx).await?;
                         }
@@ -154,7 +185,9 @@ impl Publish {
             }
             (TrackKind::Video, codec) => Err(Error::Input {
                 input: endpoint.to_owned(),
-                reason: format!("{codec:?} video cannot be carried yet (publish H.264)"),
+                reason: format!(
+                    "{codec:?} video cannot be carried yet (publish H.264, VP8, VP9 or AV1)"
+                ),
             }),
             _ => Ok(()),
         }
@@ -176,34 +209,41 @@ impl Publish {
         send(tx, InputEvent::Packet(packet, SystemTime::now())).await
     }
 
+    /// The H.264 track its parameter sets describe.
+    fn h264_track(&self, endpoint: &str) -> Result<Track, Error> {
+        let bad = |e: elementary::Error| Error::Input {
+            input: endpoint.to_owned(),
+            reason: format!("the publisher's H.264 parameter sets: {e}"),
+        };
+        let record = elementary::record(VideoCodec::H264, &self.sets).map_err(bad)?;
+        let sps = self.sets.sps.first().cloned().unwrap_or_default();
+        let info = elementary::sps_info(VideoCodec::H264, &sps).map_err(bad)?;
+        Ok(Track::video(
+            Codec::H264 { config: record },
+            90_000,
+            info.width,
+            info.height,
+        ))
+    }
+
+    /// Announces the video track (if any) and the Opus track.
     async fn announce(
         &mut self,
-        video: bool,
-        endpoint: &str,
+        video: Option<Track>,
         tx: &mpsc::Sender<InputEvent>,
     ) -> Result<(), Error> {
         let mut tracks = Vec::new();
-        if video {
-            let bad = |e: elementary::Error| Error::Input {
-                input: endpoint.to_owned(),
-                reason: format!("the publisher's H.264 parameter sets: {e}"),
-            };
-            let record = elementary::record(VideoCodec::H264, &self.sets).map_err(bad)?;
-            let sps = self.sets.sps.first().cloned().unwrap_or_default();
-            let info = elementary::sps_info(VideoCodec::H264, &sps).map_err(bad)?;
+        let has_video = video.is_some();
+        if let Some(track) = video {
             self.video = Some(Timing {
                 index: tracks.len(),
                 first_rtp: None,
                 offset: 0,
             });
-            tracks.push(Track::video(
-                Codec::H264 { config: record },
-                90_000,
-                info.width,
-                info.height,
-            ));
+            tracks.push(track);
         }
-        if self.audio_expected || !video {
+        // The Opus track when the session has audio, or when there is nothing else.
+        if self.audio_expected || !has_video {
             self.audio = Some(Timing {
                 index: tracks.len(),
                 first_rtp: None,
@@ -221,6 +261,29 @@ impl Publish {
         self.started = Instant::now();
         send(tx, InputEvent::Tracks(tracks)).await
     }
+}
+
+/// The track a VP8, VP9 or AV1 key frame starts: its picture size and, for VP9 and AV1,
+/// the decoder configuration its header (AV1: its sequence header OBU) gives.
+fn key_frame_track(codec: PublishedCodec, data: &[u8]) -> Option<Track> {
+    let (codec, width, height) = match codec {
+        PublishedCodec::Vp8 => {
+            let (width, height) = elementary::vp8_key_frame_size(data)?;
+            (Codec::Vp8, width, height)
+        }
+        PublishedCodec::Vp9 => {
+            let key = elementary::vp9_key_frame(data)?;
+            let config = key.record();
+            (Codec::Vp9 { config }, key.width, key.height)
+        }
+        PublishedCodec::Av1 => {
+            let sequence = elementary::av1_sequence_header(data)?;
+            let config = sequence.record();
+            (Codec::Av1 { config }, sequence.width, sequence.height)
+        }
+        _ => return None,
+    };
+    Some(Track::video(codec, 90_000, width, height))
 }
 
 /// A frame's time on its track: RTP time since the track's first frame, plus when that
