@@ -2,7 +2,7 @@
 //! whep-listen://127.0.0.1:PORT/cam` runs as its own process (a 720p25 H.264 4 Mbit/s
 //! file, `Source720p`, paced in real time and looped, as a camera would send it), and
 //! this process connects N `WhepPull` viewers (N = 0, 1, 8, 32; loopback UDP, DTLS-SRTP).
-//! Once they have played for 2 s (the late-joiner GOP is behind them), the server
+//! Once they have played for 2 s and none is catching up on the late-joiner GOP, the server
 //! process's CPU time (user + system from `/proc/PID/stat`, every thread) is read over a
 //! window of `PIPELINE_BENCH_SECONDS` (default 20 s) while each viewer counts its video
 //! frames; every viewer must have received about 25 frames a second, else the bench
@@ -69,7 +69,7 @@ async fn window(url: &str, pid: u32, n: usize, length: Duration) -> Duration {
     for _ in 0..n {
         viewers.push(Viewer::connect(url, Duration::from_secs(20), |_, _| {}).await);
     }
-    tokio::time::sleep(SETTLE).await;
+    whep::settle(&viewers, SETTLE).await;
     let before: Vec<_> = viewers.iter().map(Viewer::frames).collect();
     let cpu_before = cpu_of(pid);
     let started = std::time::Instant::now();
@@ -120,8 +120,8 @@ fn main() {
         (2, 1, vec![0, 2])
     };
     let dir = test_support::temp_dir();
-    // Looped: ten seconds are enough whatever the window.
-    let source = make_source(dir.path(), 10);
+    // Looped: a few seconds are enough whatever the window (fewer to make in smoke mode).
+    let source = make_source(dir.path(), if full { 10 } else { 3 });
     let port = test_support::free_port();
     let mut cmd = Command::new(BIN);
     cmd.args(["-q", "--realtime", "--loop", "--no-audio"])

@@ -11,7 +11,7 @@ use whip_whep::{ClientSettings, ReceivedFrame, TrackKind, WhepPull};
 /// What one viewer has received so far.
 #[derive(Default)]
 pub struct Counts {
-    /// Video frames.
+    /// Video frames (distinct RTP times).
     pub frames: AtomicU64,
     /// Video frames that came after a gap (lost packets) or a drop in the client.
     pub gaps: AtomicU64,
@@ -49,6 +49,9 @@ impl Viewer {
         let task = {
             let (counts, stop) = (counts.clone(), stop.clone());
             tokio::spawn(async move {
+                // After a loss str0m's depacketizer may give pieces of one frame apart
+                // (same RTP time): a frame is counted, and handed on, once.
+                let mut last_rtp = None;
                 loop {
                     let frame = tokio::select! {
                         f = pull.next() => f,
@@ -56,7 +59,9 @@ impl Viewer {
                     };
                     let Some(frame) = frame else { break };
                     let at = Instant::now();
-                    if frame.track == TrackKind::Video {
+                    if frame.track == TrackKind::Video
+                        && last_rtp.replace(frame.rtp_time) != Some(frame.rtp_time)
+                    {
                         counts.frames.fetch_add(1, Ordering::Relaxed);
                         if frame.after_loss {
                             counts.gaps.fetch_add(1, Ordering::Relaxed);
@@ -88,6 +93,30 @@ impl Viewer {
             eprintln!("closing a viewer: {e}");
         }
         dropped
+    }
+}
+
+/// Waits until the viewers have played for `at_least` and each plays steadily: in each
+/// of the last two half seconds it received 8 to 19 frames (25 frames/s is 12.5). The GOP
+/// a late joiner gets first comes as a burst; in a debug build a client may lose some of
+/// it, stall and then catch up, for longer than `at_least`. At most 20 s.
+pub async fn settle(viewers: &[Viewer], at_least: std::time::Duration) {
+    let started = Instant::now();
+    let mut last: Vec<u64> = viewers.iter().map(|v| v.frames().0).collect();
+    let mut steady_before = false;
+    loop {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let now: Vec<u64> = viewers.iter().map(|v| v.frames().0).collect();
+        let steady = now
+            .iter()
+            .zip(&last)
+            .all(|(n, l)| (8..=19).contains(&(n - l)));
+        last = now;
+        let done = steady && steady_before && started.elapsed() >= at_least;
+        if done || started.elapsed() > Duration::from_secs(20) {
+            return;
+        }
+        steady_before = steady;
     }
 }
 
