@@ -79,6 +79,8 @@ const DEPENDENCY_TABLE: &[(&str, &[&str])] = &[
             "icecast-source",
             "media-toolkit-remote",
             "elementary",
+            // Dev-dependency: the WHEP benches' viewers.
+            "whip-whep",
         ],
     ),
     // The Python bindings (module `media_toolkit`): the pipeline and its neutral types.
