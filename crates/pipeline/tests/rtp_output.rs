@@ -12,7 +12,6 @@ use std::time::{Duration, Instant};
 
 use pipeline::{Direction, Endpoint, Options, Pipeline};
 use rtp_common::{decoded, free_ports, source, streams};
-use test_support::ffprobe;
 use test_support::process::ChildGuard;
 
 /// A receiver: given our SDP and a file to write, records about 3 s and returns its exit

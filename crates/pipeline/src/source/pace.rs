@@ -22,7 +22,8 @@ use crate::contract::InputEvent;
 use crate::{Endpoint, Error, Options, Track};
 
 /// The options for a pipeline into `output`: a live output that sends packets on as they
-/// come (`tcp-listen://`, `srt://`, `srt-listen://`, `rtmp://`) gets a file at its media
+/// come (`tcp-listen://`, `srt://`, `srt-listen://`, `rtmp://`, `rtp://`, WebRTC's
+/// `whep-listen://` and `whip://`) gets a file at its media
 /// pace, as its clients expect from a live stream (issue 15: pacing on by default for
 /// live outputs). Icecast paces in its own sink
 /// (icecast-source, by sample count) and file outputs take a file as fast as it reads.
@@ -34,6 +35,8 @@ pub(crate) fn for_output(output: &Endpoint, mut options: Options) -> Options {
             | Endpoint::SrtListen(_)
             | Endpoint::Rtmp(_)
             | Endpoint::Rtp(_)
+            | Endpoint::WhepListen { .. }
+            | Endpoint::Whip(_)
     ) {
         options.realtime = true;
     }
@@ -177,6 +180,32 @@ impl Unbatched {
                 InputEvent::Batch(events) => self.taken.extend(events),
                 event => return Some(event),
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Direction;
+
+    #[test]
+    fn live_outputs_pace_a_file_and_file_outputs_do_not() {
+        let paced = |url: &str| {
+            let output = Endpoint::parse(url, Direction::Output).unwrap();
+            for_output(&output, Options::default()).realtime
+        };
+        for live in [
+            "tcp-listen://127.0.0.1:9000",
+            "srt://127.0.0.1:9000",
+            "rtp://127.0.0.1:5004",
+            "whep-listen://127.0.0.1:8889/cam",
+            "whip://127.0.0.1:8890/pub/whip",
+        ] {
+            assert!(paced(live), "{live}");
+        }
+        for file in ["out.mp4", "out.ts", "hls/live.m3u8"] {
+            assert!(!paced(file), "{file}");
         }
     }
 }
