@@ -1,7 +1,9 @@
 //! Headless Chromium with a fake camera and microphone publishes by WHIP (from the page
 //! `whip-listen://` serves) into the pipeline, which records ~5 s to MP4 and then to HLS:
 //! ffprobe must see H.264 (or VP8, published with the page's `?codec=vp8`) and Opus
-//! with about the recorded duration, and ffmpeg must decode both without an error.
+//! with about the recorded duration, and ffmpeg must decode both without an error. The
+//! VP9 and AV1 HLS recordings also play in Chromium through Media Source Extensions (VP8
+//! cannot: Chromium takes VP8 only in WebM, not in MP4).
 #![allow(clippy::unwrap_used)]
 // Options are built by field assignment, not struct literals (they become #[non_exhaustive]).
 #![allow(clippy::field_reassign_with_default)]
@@ -10,7 +12,10 @@ use std::path::Path;
 use std::time::Duration;
 
 use pipeline::{Direction, Endpoint, Options, Pipeline};
+use shiguredo_mp4::boxes::MoovBox;
+use shiguredo_mp4::{BoxHeader, Decode};
 use test_support::ffprobe::{self, num};
+use test_support::mse;
 
 const SECONDS: f64 = 5.0;
 
@@ -155,9 +160,57 @@ async fn chromium_publishes_by_whip_into_mp4_and_hls() {
     check(&hls.join("index.m3u8"), "h264");
 }
 
+/// The RFC 6381 codecs of an init segment's tracks, read by shiguredo_mp4 (written by
+/// others, so not our writer's own idea of the strings).
+fn codecs(init: &[u8]) -> Vec<String> {
+    let mut rest = init;
+    while !rest.is_empty() {
+        let (header, _) = BoxHeader::decode(rest).unwrap();
+        let size = usize::try_from(header.box_size.get()).unwrap();
+        assert!(
+            (8..=rest.len()).contains(&size),
+            "box size {size} in the init segment"
+        );
+        if header.box_type.as_bytes() == b"moov" {
+            let (moov, _) = MoovBox::decode(&rest[..size]).unwrap();
+            return moov
+                .trak_boxes
+                .iter()
+                .map(|t| {
+                    let entry = &t.mdia_box.minf_box.stbl_box.stsd_box.entries[0];
+                    shiguredo_mp4::codec_string::from_sample_entry(entry).unwrap()
+                })
+                .collect();
+        }
+        rest = &rest[size..];
+    }
+    panic!("no moov in the init segment");
+}
+
+/// Plays an HLS recording (init segment, then the media segments in playlist order) in
+/// Chromium through MSE, audio and video in one SourceBuffer: it must play past
+/// `SECONDS - 2` with no error, at the fake camera's 640 px.
+fn check_mse(playlist: &Path) {
+    let files = mse::hls_files(playlist);
+    let codecs = codecs(&files[0].1);
+    let mime = format!("video/mp4; codecs=\"{}\"", codecs.join(","));
+    eprintln!(
+        "{}: {} files through MSE as {mime}",
+        playlist.display(),
+        files.len()
+    );
+    let started = std::time::Instant::now();
+    let result = mse::play(files, &mime, SECONDS - 2.0);
+    eprintln!("MSE check took {:.1} s", started.elapsed().as_secs_f64());
+    assert!(
+        result.starts_with("ok ") && result.contains("width=640"),
+        "Chromium MSE ({mime}): {result}"
+    );
+}
+
 /// Chromium publishes `codec` (the page's `?codec=`, as ffprobe names it) into MP4 and
-/// then HLS; both are checked.
-async fn publish_and_check(test: &str, codec: &str) {
+/// then HLS; both are checked, and the HLS recording is played through MSE when `mse`.
+async fn publish_and_check(test: &str, codec: &str, mse: bool) {
     if !test_support::peers_present(test, &["chromium", "ffprobe", "ffmpeg"]) {
         return;
     }
@@ -171,19 +224,37 @@ async fn publish_and_check(test: &str, codec: &str) {
     std::fs::create_dir_all(&hls).unwrap();
     record(&format!("{}/", hls.display()), codec).await;
     check(&hls.join("index.m3u8"), codec);
+    if mse {
+        check_mse(&hls.join("index.m3u8"));
+    }
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn chromium_publishes_vp8_by_whip_into_mp4_and_hls() {
-    publish_and_check("chromium_publishes_vp8_by_whip_into_mp4_and_hls", "vp8").await;
+    publish_and_check(
+        "chromium_publishes_vp8_by_whip_into_mp4_and_hls",
+        "vp8",
+        false,
+    )
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn chromium_publishes_vp9_by_whip_into_mp4_and_hls() {
-    publish_and_check("chromium_publishes_vp9_by_whip_into_mp4_and_hls", "vp9").await;
+    publish_and_check(
+        "chromium_publishes_vp9_by_whip_into_mp4_and_hls",
+        "vp9",
+        true,
+    )
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn chromium_publishes_av1_by_whip_into_mp4_and_hls() {
-    publish_and_check("chromium_publishes_av1_by_whip_into_mp4_and_hls", "av1").await;
+    publish_and_check(
+        "chromium_publishes_av1_by_whip_into_mp4_and_hls",
+        "av1",
+        true,
+    )
+    .await;
 }

@@ -12,6 +12,7 @@
 pub mod chromium;
 pub mod ffprobe;
 pub mod icecast;
+pub mod mse;
 pub mod nginx_rtmp;
 #[path = "peer_list.rs"]
 pub mod peer_list;
