@@ -30,6 +30,8 @@
 //! once per recorder, as a smoke test.
 #![allow(clippy::unwrap_used)]
 
+mod takes;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -169,29 +171,19 @@ fn cpu_ticks(stat: &Path) -> Option<(bool, Duration)> {
 }
 
 fn main() {
-    let full = std::env::args().any(|a| a == "--bench");
+    let full = takes::full_run();
     // Arguments first: criterion exits on bad ones, which would leave the server running
     // and the temporary directory behind.
-    let mut c = Criterion::default()
-        .configure_from_args()
-        .sample_size(10)
-        .warm_up_time(Duration::from_millis(1))
-        .measurement_time(Duration::from_millis(1));
+    let mut c = takes::criterion();
     let mut peers = RtspServer::PEERS.to_vec();
     peers.push("ffmpeg");
     if !test_support::peers_present("record_cpu", &peers) {
         return;
     }
-    let env = |name: &str, default: u64| {
-        std::env::var(name)
-            .ok()
-            .and_then(|s| s.parse().ok())
-            .unwrap_or(default)
-    };
     let dir = test_support::temp_dir();
     let (file, seconds, rounds) = if full {
-        let seconds = env("PIPELINE_BENCH_SECONDS", 60);
-        let rounds = env("PIPELINE_BENCH_TAKES", 3).max(1);
+        let seconds = takes::env_u64("PIPELINE_BENCH_SECONDS", 60);
+        let rounds = takes::env_u64("PIPELINE_BENCH_TAKES", 3).max(1);
         (make_source(dir.path(), seconds), seconds, rounds)
     } else {
         (test_support::fixture("rtsp-file.mp4"), 1, 1)

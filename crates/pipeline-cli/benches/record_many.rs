@@ -20,6 +20,8 @@
 //! keep up with 64 real-time streams).
 #![allow(clippy::unwrap_used)]
 
+mod takes;
+
 #[path = "../tests/common/record.rs"]
 mod common;
 
@@ -29,13 +31,6 @@ use std::time::{Duration, Instant};
 use test_support::icecast::http_get;
 use test_support::rtsp::{RtspServer, RtspServerOptions};
 use test_support::sources::Source720p;
-
-fn env_or(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(default)
-}
 
 /// The 720p25 2 Mbit/s source (64 kbit/s mono audio), `seconds` long.
 fn make_source(dir: &Path, seconds: u64) -> PathBuf {
@@ -89,7 +84,7 @@ fn samples(text: &str, name: &str) -> Vec<f64> {
 }
 
 fn main() {
-    let full = std::env::args().any(|a| a == "--bench");
+    let full = takes::full_run();
     let mut peers = RtspServer::PEERS.to_vec();
     peers.push("ffmpeg");
     if !test_support::peers_present("record_many", &peers) {
@@ -97,8 +92,8 @@ fn main() {
     }
     let (cameras, seconds) = if full {
         (
-            env_or("PIPELINE_BENCH_CAMERAS", 64),
-            env_or("PIPELINE_BENCH_SECONDS", 60),
+            takes::env_u64("PIPELINE_BENCH_CAMERAS", 64),
+            takes::env_u64("PIPELINE_BENCH_SECONDS", 60),
         )
     } else {
         (2, 2)

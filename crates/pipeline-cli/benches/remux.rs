@@ -24,11 +24,13 @@
 //! the small committed fixture once per command, as a smoke test.
 #![allow(clippy::unwrap_used)]
 
+mod takes;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use criterion::{Criterion, SamplingMode, Throughput};
+use criterion::{SamplingMode, Throughput};
 use test_support::sources::Source720p;
 
 const BIN: &str = env!("CARGO_BIN_EXE_pipeline");
@@ -98,22 +100,15 @@ fn make_source(dir: &Path, seconds: u64) -> PathBuf {
 type Make = fn(&Path, &Path) -> Command;
 
 fn main() {
-    let full = std::env::args().any(|a| a == "--bench");
+    let full = takes::full_run();
     // Arguments first: criterion exits on bad ones, which would leave the directory behind.
-    let mut c = Criterion::default()
-        .configure_from_args()
-        .sample_size(10)
-        .warm_up_time(Duration::from_millis(1))
-        .measurement_time(Duration::from_millis(1));
+    let mut c = takes::criterion();
     if !test_support::peers_present("remux", &["ffmpeg", "time"]) {
         return;
     }
     let dir = test_support::temp_dir();
     let (input, seconds) = if full {
-        let seconds = std::env::var("PIPELINE_BENCH_SECONDS")
-            .ok()
-            .and_then(|s| s.parse().ok())
-            .unwrap_or(120);
+        let seconds = takes::env_u64("PIPELINE_BENCH_SECONDS", 120);
         (make_source(dir.path(), seconds), seconds)
     } else {
         (test_support::fixture("rtsp-file.mp4"), 1)

@@ -12,12 +12,14 @@
 //! 2 s file is ingested once by each.
 #![allow(clippy::unwrap_used)]
 
+mod takes;
+
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use criterion::{Criterion, SamplingMode, Throughput};
+use criterion::{SamplingMode, Throughput};
 use test_support::process::cpu_time_of;
 use test_support::sources::Source720p;
 
@@ -61,21 +63,14 @@ fn ingest(receiver: Command, input: &Path, port: u16) -> Duration {
 }
 
 fn main() {
-    let full = std::env::args().any(|a| a == "--bench");
-    let mut c = Criterion::default()
-        .configure_from_args()
-        .sample_size(10)
-        .warm_up_time(Duration::from_millis(1))
-        .measurement_time(Duration::from_millis(1));
+    let full = takes::full_run();
+    let mut c = takes::criterion();
     if !test_support::peers_present("rtmp_ingest", &["ffmpeg"]) {
         return;
     }
     let dir = test_support::temp_dir();
     let seconds = if full {
-        std::env::var("PIPELINE_BENCH_SECONDS")
-            .ok()
-            .and_then(|s| s.parse().ok())
-            .unwrap_or(60)
+        takes::env_u64("PIPELINE_BENCH_SECONDS", 60)
     } else {
         2
     };

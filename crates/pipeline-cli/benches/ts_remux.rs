@@ -11,11 +11,13 @@
 //! the ours/peer ratio. Under `cargo test --benches` it remuxes a 2 s file once.
 #![allow(clippy::unwrap_used)]
 
+mod takes;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use criterion::{Criterion, SamplingMode, Throughput};
+use criterion::{SamplingMode, Throughput};
 use test_support::process::cpu_time_of;
 use test_support::sources::Source720p;
 
@@ -30,21 +32,14 @@ fn make_source(dir: &Path, seconds: u64) -> PathBuf {
 }
 
 fn main() {
-    let full = std::env::args().any(|a| a == "--bench");
-    let mut c = Criterion::default()
-        .configure_from_args()
-        .sample_size(10)
-        .warm_up_time(Duration::from_millis(1))
-        .measurement_time(Duration::from_millis(1));
+    let full = takes::full_run();
+    let mut c = takes::criterion();
     if !test_support::peers_present("ts_remux", &["ffmpeg"]) {
         return;
     }
     let dir = test_support::temp_dir();
     let seconds = if full {
-        std::env::var("PIPELINE_BENCH_SECONDS")
-            .ok()
-            .and_then(|s| s.parse().ok())
-            .unwrap_or(60)
+        takes::env_u64("PIPELINE_BENCH_SECONDS", 60)
     } else {
         2
     };

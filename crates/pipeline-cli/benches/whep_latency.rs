@@ -21,6 +21,8 @@
 //! frame rate checked.
 #![allow(clippy::unwrap_used)]
 
+mod takes;
+
 mod whep;
 
 use std::collections::{HashMap, VecDeque};
@@ -28,7 +30,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use criterion::{Criterion, SamplingMode};
+use criterion::SamplingMode;
 use pipeline::{Direction, Endpoint, Options, Packet, Pipeline, Track, raw};
 use test_support::sources::Source720p;
 
@@ -183,21 +185,13 @@ async fn window(
 }
 
 fn main() {
-    let full = std::env::args().any(|a| a == "--bench");
-    let mut c = Criterion::default()
-        .configure_from_args()
-        .sample_size(10)
-        .warm_up_time(Duration::from_millis(1))
-        .measurement_time(Duration::from_millis(1));
+    let full = takes::full_run();
+    let mut c = takes::criterion();
     if !test_support::peers_present("whep_latency", &["ffmpeg"]) {
         return;
     }
     let (seconds, counts) = if full {
-        let seconds = std::env::var("PIPELINE_BENCH_SECONDS")
-            .ok()
-            .and_then(|s| s.parse().ok())
-            .unwrap_or(30u64)
-            .max(2);
+        let seconds = takes::env_u64("PIPELINE_BENCH_SECONDS", 30).max(2);
         (seconds, vec![1, 8])
     } else {
         (2, vec![1, 2])

@@ -23,6 +23,8 @@
 //! (no `--bench` argument) 0 and 2 viewers watch for 2 s each, frame rates checked.
 #![allow(clippy::unwrap_used)]
 
+mod takes;
+
 mod whep;
 
 use std::path::{Path, PathBuf};
@@ -97,24 +99,14 @@ async fn window(url: &str, pid: u32, n: usize, length: Duration) -> Duration {
 }
 
 fn main() {
-    let full = std::env::args().any(|a| a == "--bench");
-    let mut c = Criterion::default()
-        .configure_from_args()
-        .sample_size(10)
-        .warm_up_time(Duration::from_millis(1))
-        .measurement_time(Duration::from_millis(1));
+    let full = takes::full_run();
+    let mut c = takes::criterion();
     if !test_support::peers_present("whep_viewers", &["ffmpeg"]) {
         return;
     }
-    let env = |name: &str, default: u64| {
-        std::env::var(name)
-            .ok()
-            .and_then(|s| s.parse().ok())
-            .unwrap_or(default)
-    };
     let (seconds, rounds, counts) = if full {
-        let seconds = env("PIPELINE_BENCH_SECONDS", 20).max(2);
-        let rounds = env("PIPELINE_BENCH_TAKES", 1).max(1);
+        let seconds = takes::env_u64("PIPELINE_BENCH_SECONDS", 20).max(2);
+        let rounds = takes::env_u64("PIPELINE_BENCH_TAKES", 1).max(1);
         (seconds, rounds, vec![0, 1, 8, 32])
     } else {
         (2, 1, vec![0, 2])
