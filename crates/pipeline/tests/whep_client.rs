@@ -8,6 +8,8 @@
 // Options are built by field assignment, not struct literals (they become #[non_exhaustive]).
 #![allow(clippy::field_reassign_with_default)]
 
+mod webrtc_common;
+
 use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -15,42 +17,7 @@ use std::time::{Duration, Instant};
 use pipeline::{Direction, Endpoint, Options, Pipeline};
 use test_support::ffprobe::{self, num};
 use test_support::rtsp::RtspServer;
-
-/// Decodes every frame with ffmpeg (times as they are: WebRTC's are arrival-based);
-/// returns ffmpeg's complaints (empty: clean).
-fn decode_errors(file: &Path) -> String {
-    let out = Command::new("ffmpeg")
-        .args(["-nostdin", "-v", "error", "-i"])
-        .arg(file)
-        .args(["-fps_mode", "passthrough", "-enc_time_base", "-1"])
-        .args(["-f", "null", "-"])
-        .output()
-        .unwrap();
-    let mut text = String::from_utf8_lossy(&out.stderr).into_owned();
-    if !out.status.success() {
-        text.push_str(&format!(" (exit {})", out.status));
-    }
-    text
-}
-
-fn stream<'a>(probe: &'a serde_json::Value, kind: &str) -> &'a serde_json::Value {
-    probe["streams"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|s| s["codec_type"] == kind)
-        .unwrap_or_else(|| panic!("no {kind} stream: {probe}"))
-}
-
-async fn wait_listening(port: u16) {
-    for _ in 0..200 {
-        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("nothing listens on {port}");
-}
+use webrtc_common::{pull, stream, wait_listening};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn camera_through_whep_listen_into_whep_client() {
@@ -79,27 +46,9 @@ async fn camera_through_whep_listen_into_whep_client() {
     const SECONDS: f64 = 4.0;
     let input = format!("whep://127.0.0.1:{port}/cam/whep");
     // Until the camera's tracks are known the server answers 503: try again.
-    let started = Instant::now();
-    let summary = loop {
-        let mut options = Options::default();
-        options.duration = Some(Duration::from_secs_f64(SECONDS));
-        let b = Pipeline::new(
-            Endpoint::parse(&input, Direction::Input).unwrap(),
-            Endpoint::parse(mp4.to_str().unwrap(), Direction::Output).unwrap(),
-        )
-        .with_options(options)
-        .spawn();
-        let result = tokio::time::timeout(Duration::from_secs(40), b.wait())
-            .await
-            .expect("pipeline B ends");
-        match result {
-            Err(e) if e.to_string().contains("503") && started.elapsed().as_secs() < 20 => {
-                tokio::time::sleep(Duration::from_millis(500)).await
-            }
-            other => break other.unwrap(),
-        }
-    };
-    eprintln!("B: {summary:?} after {:?}", started.elapsed());
+    pull(&input, &mp4, SECONDS, Duration::from_secs(20))
+        .await
+        .unwrap();
     a.close();
     let _ = tokio::time::timeout(Duration::from_secs(20), a.wait()).await;
     let probe = ffprobe::probe(&mp4);
@@ -119,7 +68,7 @@ async fn camera_through_whep_listen_into_whep_client() {
         (15.0 * SECONDS * 0.75..=15.0 * SECONDS * 1.25).contains(&frames),
         "{frames} frames"
     );
-    let errors = decode_errors(&mp4);
+    let errors = ffprobe::decode_errors_keeping_times(&mp4);
     assert!(errors.is_empty(), "{errors}");
 }
 
@@ -212,7 +161,7 @@ async fn h264_opus_file_through_whip_client_into_whip_listen() {
         let n = packets.len() as f64;
         assert!(n >= rate * SECONDS * 0.85, "{kind}: {n} packets");
     }
-    let errors = decode_errors(&recorded);
+    let errors = ffprobe::decode_errors_keeping_times(&recorded);
     assert!(errors.is_empty(), "{errors}");
 }
 
@@ -234,7 +183,7 @@ async fn aac_into_whip_client_goes_on_with_the_video() {
     assert_eq!(stream(&probe, "video")["codec_name"], "h264");
     let frames = ffprobe::packets(&recorded, "v:0").len();
     assert!(frames >= 85, "{frames} frames");
-    let errors = decode_errors(&recorded);
+    let errors = ffprobe::decode_errors_keeping_times(&recorded);
     assert!(errors.is_empty(), "{errors}");
 }
 

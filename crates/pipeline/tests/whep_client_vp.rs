@@ -7,12 +7,13 @@
 // Options are built by field assignment, not struct literals (they become #[non_exhaustive]).
 #![allow(clippy::field_reassign_with_default)]
 
-use std::path::Path;
-use std::process::Command;
-use std::time::{Duration, Instant};
+mod webrtc_common;
+
+use std::time::Duration;
 
 use pipeline::{Direction, Endpoint, Options, Pipeline};
 use test_support::ffprobe::{self, num};
+use webrtc_common::{stream, wait_listening};
 
 const SECONDS: f64 = 4.0;
 
@@ -32,21 +33,6 @@ async fn chromium_av1_through_whep_listen_into_whep_client() {
 }
 
 /// ffmpeg's complaints when it decodes every frame (empty: clean).
-fn decode_errors(file: &Path) -> String {
-    let out = Command::new("ffmpeg")
-        .args(["-nostdin", "-v", "error", "-i"])
-        .arg(file)
-        .args(["-fps_mode", "passthrough", "-enc_time_base", "-1"])
-        .args(["-f", "null", "-"])
-        .output()
-        .unwrap();
-    let mut text = String::from_utf8_lossy(&out.stderr).into_owned();
-    if !out.status.success() {
-        text.push_str(&format!(" (exit {})", out.status));
-    }
-    text
-}
-
 /// Publishes `codec` (the page's `?codec=`) into the relay and pulls it into an MP4.
 async fn pull(test: &str, codec: &str) {
     if !test_support::peers_present(test, &["chromium", "ffprobe", "ffmpeg"]) {
@@ -71,12 +57,7 @@ async fn pull(test: &str, codec: &str) {
     .with_options(options)
     .spawn();
     for port in [whip_port, whep_port] {
-        for _ in 0..100 {
-            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        wait_listening(port).await;
     }
     let profile = test_support::temp_dir();
     let mut publisher = test_support::chromium::launch(
@@ -92,27 +73,7 @@ async fn pull(test: &str, codec: &str) {
     let mp4 = dir.path().join("pulled.mp4");
     let input = format!("whep://127.0.0.1:{whep_port}/watch/whep");
     // Until the publish's tracks are known the server answers 503: try again.
-    let started = Instant::now();
-    let result = loop {
-        let mut options = Options::default();
-        options.duration = Some(Duration::from_secs_f64(SECONDS));
-        let b = Pipeline::new(
-            Endpoint::parse(&input, Direction::Input).unwrap(),
-            Endpoint::parse(mp4.to_str().unwrap(), Direction::Output).unwrap(),
-        )
-        .with_options(options)
-        .spawn();
-        let result = tokio::time::timeout(Duration::from_secs(40), b.wait())
-            .await
-            .expect("pipeline B ends");
-        match result {
-            Err(e) if e.to_string().contains("503") && started.elapsed().as_secs() < 30 => {
-                tokio::time::sleep(Duration::from_millis(500)).await
-            }
-            other => break other,
-        }
-    };
-    eprintln!("B: {result:?} after {:?}", started.elapsed());
+    let result = webrtc_common::pull(&input, &mp4, SECONDS, Duration::from_secs(30)).await;
     publisher.stop();
     a.close();
     let _ = tokio::time::timeout(Duration::from_secs(20), a.wait()).await;
@@ -120,12 +81,7 @@ async fn pull(test: &str, codec: &str) {
 
     let probe = ffprobe::probe(&mp4);
     eprintln!("{probe}");
-    let video = probe["streams"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|s| s["codec_type"] == "video")
-        .unwrap_or_else(|| panic!("no video stream: {probe}"));
+    let video = stream(&probe, "video");
     assert_eq!(video["codec_name"], codec);
     assert_eq!(num(&video["width"]), 640.0);
     assert_eq!(num(&video["height"]), 360.0);
@@ -138,6 +94,6 @@ async fn pull(test: &str, codec: &str) {
     );
     // Chromium's fake camera gives about 20 frames/s here (tests/whip.rs: 99-101 in 5 s).
     assert!(frames >= 10.0 * SECONDS, "{frames} frames");
-    let errors = decode_errors(&mp4);
+    let errors = ffprobe::decode_errors_keeping_times(&mp4);
     assert!(errors.is_empty(), "{errors}");
 }

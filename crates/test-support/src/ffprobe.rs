@@ -56,6 +56,27 @@ pub fn decode_errors(target: impl AsRef<Path>) -> String {
     text
 }
 
+/// Like [`decode_errors`], keeping every frame's time as the file has it
+/// (`-fps_mode passthrough -enc_time_base -1`): WebRTC frame times are capture or arrival
+/// times, irregular, and with the null muxer's default ticks of the guessed frame rate two
+/// frames 10 ms apart met in one tick ("non monotonically increasing dts", an error of
+/// ffmpeg's own, not the file's; seen in a CI run, reproduced with a jittered file).
+/// A non-zero exit is appended to what ffmpeg printed.
+pub fn decode_errors_keeping_times(target: impl AsRef<Path>) -> String {
+    let out = Command::new("ffmpeg")
+        .args(["-nostdin", "-v", "error", "-i"])
+        .arg(target.as_ref())
+        .args(["-fps_mode", "passthrough", "-enc_time_base", "-1"])
+        .args(["-f", "null", "-"])
+        .output()
+        .expect("run ffmpeg");
+    let mut text = String::from_utf8_lossy(&out.stderr).into_owned();
+    if !out.status.success() {
+        text.push_str(&format!(" (exit {})", out.status));
+    }
+    text
+}
+
 /// A numeric field that ffprobe prints as a string (e.g. `"duration": "10.0000"`).
 pub fn num(v: &Value) -> f64 {
     match v {
