@@ -15,15 +15,8 @@ use media_core::{Codec, Packet, Track};
 use crate::error::{Error, Result};
 use crate::frame::{AudioFormat, AudioFrame};
 
-/// G.711 companding law (ITU-T G.711).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum G711Law {
-    /// A-law (PCMA, RTP payload type 8).
-    ALaw,
-    /// µ-law (PCMU, RTP payload type 0).
-    MuLaw,
-}
+/// G.711 companding law (ITU-T G.711); `media_core`'s, named here too.
+pub use media_core::G711Law;
 
 /// An audio codec this crate decodes, with what its decoder needs to know.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -63,7 +56,7 @@ impl AudioCodec {
             Codec::Opus { head } => Ok(AudioCodec::Opus {
                 head: Some(head.clone()),
             }),
-            Codec::SampleEntry { entry } => g711_of_sample_entry(entry).ok_or(Error::Unsupported {
+            Codec::SampleEntry { .. } => g711_of_sample_entry(codec).ok_or(Error::Unsupported {
                 codec: codec.name().to_owned(),
                 action: "decoded",
             }),
@@ -76,7 +69,7 @@ impl AudioCodec {
 
     /// Whether this is G.711, which MP4 players do not take (transcode it).
     pub fn is_g711(codec: &Codec) -> bool {
-        matches!(codec, Codec::SampleEntry { entry } if g711_of_sample_entry(entry).is_some())
+        media_core::G711::of(codec).is_some()
     }
 
     fn name(&self) -> &'static str {
@@ -89,43 +82,18 @@ impl AudioCodec {
     }
 }
 
-/// G.711 as a `media_core` codec: a QuickTime sound sample description (`alaw`/`ulaw`,
-/// QuickTime File Format "Sound Sample Descriptions", version 0), since `media_core` has
-/// no G.711 codec of its own. Packets are the raw 8-bit samples.
+/// G.711 as a `media_core` codec ([`media_core::G711::codec`]: an `alaw`/`ulaw`
+/// sample description). Packets are the raw 8-bit samples.
 pub fn g711_codec(law: G711Law, rate: u32, channels: u16) -> Codec {
-    let mut entry = BytesMut::with_capacity(36);
-    entry.put_u32(36);
-    entry.put_slice(match law {
-        G711Law::ALaw => b"alaw",
-        G711Law::MuLaw => b"ulaw",
-    });
-    entry.put_slice(&[0; 6]);
-    entry.put_u16(1); // data reference index
-    entry.put_u16(0); // version
-    entry.put_u16(0); // revision
-    entry.put_u32(0); // vendor
-    entry.put_u16(channels);
-    entry.put_u16(16); // sample size
-    entry.put_u16(0); // compression id
-    entry.put_u16(0); // packet size
-    entry.put_u32(rate.min(0xFFFF) << 16); // 16.16 fixed point
-    Codec::SampleEntry {
-        entry: entry.freeze(),
-    }
+    media_core::G711::new(law, rate, channels).codec()
 }
 
-fn g711_of_sample_entry(entry: &[u8]) -> Option<AudioCodec> {
-    let law = match entry.get(4..8)? {
-        b"alaw" => G711Law::ALaw,
-        b"ulaw" => G711Law::MuLaw,
-        _ => return None,
-    };
-    let channels = u16::from_be_bytes(entry.get(24..26)?.try_into().ok()?);
-    let rate = u32::from_be_bytes(entry.get(32..36)?.try_into().ok()?) >> 16;
+fn g711_of_sample_entry(codec: &Codec) -> Option<AudioCodec> {
+    let g711 = media_core::G711::of(codec)?;
     Some(AudioCodec::G711 {
-        law,
-        rate,
-        channels,
+        law: g711.law,
+        rate: g711.rate,
+        channels: g711.channels,
     })
 }
 

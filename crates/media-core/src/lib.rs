@@ -4,6 +4,7 @@
 //!
 //! - [`Track`], [`Codec`], [`MediaKind`] and [`Packet`]: what travels from a source to a
 //!   sink. Payloads are [`bytes::Bytes`], sliced from the socket or file, never copied.
+//!   [`G711`] describes G.711 audio, which has no `Codec` variant of its own.
 //! - [`SecretUrl`], [`redact`] and [`redact_text`] (every URL in a free text, such as
 //!   another library's error): the userinfo password and secret query parameters
 //!   (`password`, `token`, `key`, …, see [`SECRET_QUERY_KEYS`]) are masked in every
@@ -29,9 +30,11 @@
 #![warn(missing_docs)]
 
 mod backoff;
+mod g711;
 mod packet;
 mod secret;
 
 pub use backoff::Backoff;
+pub use g711::{G711, G711Law};
 pub use packet::{Codec, MediaKind, Packet, Track};
 pub use secret::{SECRET_QUERY_KEYS, SecretUrl, redact, redact_text};

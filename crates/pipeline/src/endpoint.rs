@@ -244,6 +244,15 @@ impl Endpoint {
         self.is_file_input() || matches!(self, Endpoint::RawInput(_))
     }
 
+    /// An output that plays G.711 as it is (WebRTC; raw packets for code): G.711 tracks
+    /// go to it untranscoded, and a source makes them even without the `codec` feature.
+    pub(crate) fn plays_g711(&self) -> bool {
+        matches!(
+            self,
+            Endpoint::RawOutput(_) | Endpoint::WhepListen { .. } | Endpoint::Whip(_)
+        )
+    }
+
     /// A file read as input (the durable copy of its media: a remux can run again).
     pub(crate) fn is_file_input(&self) -> bool {
         matches!(

@@ -148,6 +148,9 @@ pub struct Options {
     /// Key frame requests from the sink to the source (set by the pipeline when it
     /// starts, so two pipelines never share one).
     pub(crate) keyframe_requests: crate::contract::KeyframeRequests,
+    /// A source makes tracks of G.711 (set by the pipeline: the output plays it, or the
+    /// transcoding stage turns it into AAC).
+    pub(crate) g711_tracks: bool,
 }
 
 impl Default for Options {
@@ -175,6 +178,7 @@ impl Default for Options {
             transcoding: crate::transcoding::Transcoding::default(),
             hide_before_zero: false,
             keyframe_requests: crate::contract::KeyframeRequests::default(),
+            g711_tracks: false,
         }
     }
 }

@@ -62,6 +62,7 @@ impl Pipeline {
         options.hls = Some(options.hls_for(&input));
         options.hide_before_zero = input.has_time_zero();
         options.keyframe_requests = crate::contract::KeyframeRequests::default();
+        options.g711_tracks = options.transcoding.active() || output.plays_g711();
         let queue = options.queue_for(&input);
         let (stop_tx, stop_rx) = watch::channel(false);
         let stop = Arc::new(stop_tx);
@@ -85,7 +86,7 @@ impl Pipeline {
                 let factory = sink::factory(&output, &options)?;
                 let options_transcoding = options.transcoding;
                 let kinds = (options.video, options.audio);
-                let raw_output = matches!(output, Endpoint::RawOutput(_));
+                let plays_g711 = output.plays_g711();
                 let record = RecordOptions {
                     duration: options.duration,
                     segment: options.segment,
@@ -99,7 +100,7 @@ impl Pipeline {
                 // Built on the recorder's thread: libswscale's and libswresample's
                 // contexts are not Send.
                 let result = tokio::task::spawn_blocking(move || {
-                    let stage = transcoder(&options_transcoding, kinds, raw_output);
+                    let stage = transcoder(&options_transcoding, kinds, plays_g711);
                     record_loop(recorder, stage, rx, &killed, burst)
                 })
                 .await
@@ -135,11 +136,11 @@ impl Pipeline {
 fn transcoder(
     settings: &crate::transcoding::Transcoding,
     kinds: (bool, bool),
-    raw_output: bool,
+    plays_g711: bool,
 ) -> Option<Transcoder> {
     settings
         .active()
-        .then(|| Transcoder::new(*settings, kinds, raw_output))
+        .then(|| Transcoder::new(*settings, kinds, plays_g711))
 }
 
 #[cfg(not(feature = "codec"))]

@@ -59,8 +59,8 @@ pub(crate) struct Transcoder {
     /// transcoded, and left out of the fit check.
     video: bool,
     audio: bool,
-    /// A raw output takes G.711 as it is; other outputs do not play it.
-    raw_output: bool,
+    /// The output takes G.711 as it is (WebRTC, raw packets); others do not play it.
+    plays_g711: bool,
     plans: Vec<Option<Plan>>,
     decode_errors: u64,
     /// Timescale of every output track, and the latest time (seconds) seen on each.
@@ -77,12 +77,12 @@ pub(crate) struct Transcoder {
 }
 
 impl Transcoder {
-    pub(crate) fn new(settings: Transcoding, kinds: (bool, bool), raw_output: bool) -> Transcoder {
+    pub(crate) fn new(settings: Transcoding, kinds: (bool, bool), plays_g711: bool) -> Transcoder {
         Transcoder {
             settings,
             video: kinds.0,
             audio: kinds.1,
-            raw_output,
+            plays_g711,
             plans: Vec::new(),
             decode_errors: 0,
             timescales: Vec::new(),
@@ -234,7 +234,7 @@ impl Transcoder {
                 out.push(track);
                 continue;
             }
-            let g711 = AudioCodec::is_g711(&track.codec) && !self.raw_output;
+            let g711 = AudioCodec::is_g711(&track.codec) && !self.plays_g711;
             let reason = match self.settings.policy {
                 TranscodePolicy::Always => Some("--transcode always".to_owned()),
                 TranscodePolicy::IfNeeded if g711 => {
@@ -567,7 +567,7 @@ mod tests {
     }
 
     #[test]
-    fn left_out_kinds_and_raw_outputs_keep_g711() {
+    fn left_out_kinds_and_outputs_that_play_g711_keep_it() {
         let mut no_audio = Transcoder::new(Transcoding::default(), (true, false), false);
         assert!(AudioCodec::is_g711(
             &planned(&mut no_audio, &|_| Ok(()))[1].codec

@@ -1,4 +1,4 @@
-//! RTSP test camera (gst-rtsp-server, H.264 640x360 15 fps) → `whep-listen://`,
+//! RTSP test camera (gst-rtsp-server, H.264 640x360 15 fps, G.711 A-law) → `whep-listen://`,
 //! watched by headless Chromium through the served player page (WHEP, DTLS-SRTP over
 //! str0m): the page's `getStats()` must show decoded frames and the camera's size. Also
 //! the signalling's answers to bad requests (garbage SDP, unknown session).
@@ -60,7 +60,8 @@ async fn camera_plays_in_chromium_through_whep() {
     let port = test_support::free_port();
     let mut options = Options::default();
     options.duration = Some(Duration::from_secs(40));
-    let input = Endpoint::parse(&camera.url("/h264"), Direction::Input).unwrap();
+    // With its G.711 (PCMA) audio, which goes to the browser as it is.
+    let input = Endpoint::parse(&camera.url("/h264pcma"), Direction::Input).unwrap();
     let output = Endpoint::parse(
         &format!("whep-listen://127.0.0.1:{port}/cam"),
         Direction::Output,
@@ -187,6 +188,11 @@ async fn camera_plays_in_chromium_through_whep() {
     let passed_at = passed_at.expect("more than 100 frames decoded in Chromium within 30 s");
     assert_eq!(number(&last, "width"), 640.0, "{last}");
     assert_eq!(number(&last, "height"), 360.0, "{last}");
+    assert_eq!(
+        last["audioMime"], "audio/PCMA",
+        "the camera's G.711: {last}"
+    );
+    assert!(number(&last, "audioSamples") > 0.0, "audio played: {last}");
     eprintln!(
         "framesDecoded > 100 after {:.1} s from Chromium's start (connected after {:?})",
         passed_at.as_secs_f64(),

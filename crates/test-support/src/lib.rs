@@ -9,6 +9,7 @@
 #![forbid(unsafe_code)]
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed invariant should panic loudly
 
+pub mod aiortc;
 pub mod chromium;
 pub mod ffprobe;
 pub mod icecast;

@@ -176,6 +176,14 @@ pub const PEERS: &[PeerSpec] = &[
         check: Check::PythonModule("python3", "import websockets.sync.server"),
         source: Source::Pip(&["websockets==17.4"]),
     },
+    // aiortc (BSD-3-Clause): an independent WebRTC stack in Python, a WHEP viewer and
+    // WHIP publisher for the WebRTC tests (test-support's scripts/aiortc_peer.py). It
+    // brings PyAV's wheel (FFmpeg's libraries inside) for its decoders and encoders.
+    PeerSpec {
+        name: "aiortc",
+        check: Check::PythonModule("python3", "import aiortc, av"),
+        source: Source::Pip(&["aiortc==1.16.0"]),
+    },
     // The Python bindings (crates/pipeline-py): maturin builds the wheel, pytest runs its
     // suite, in a virtual environment that xtask makes with --system-site-packages from
     // PATH's python3 (so LiveKit's and Prometheus's packages above are seen too).

@@ -118,6 +118,11 @@ impl ChildGuard {
             .expect("stdin is piped")
     }
 
+    /// The child's piped stdout, to read while it runs (`None` when not piped or taken).
+    pub fn take_stdout(&mut self) -> Option<std::process::ChildStdout> {
+        self.child.as_mut().and_then(|c| c.stdout.take())
+    }
+
     /// Waits up to `timeout` for the process to exit (killing it after) and returns its
     /// exit code (`None` when killed or signalled) and what it printed on its piped stderr.
     pub fn wait_with_stderr(&mut self, timeout: Duration) -> (Option<i32>, String) {

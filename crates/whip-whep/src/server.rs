@@ -48,7 +48,8 @@ impl Default for WhepSettings {
             queue_frames: 512,
             queue_bytes: 8 << 20,
             connect_timeout: Duration::from_secs(10),
-            gop_frames: 600,
+            // No more than a viewer's queue holds, which would drop the key frame.
+            gop_frames: 512,
         }
     }
 }
@@ -389,14 +390,14 @@ async fn offer(shared: &Arc<Shared>, body: &[u8]) -> Response {
             return Response::text(503, "the stream ended");
         }
         // A late joiner starts at the last key frame; with none kept (or more frames
-        // since it than the viewer's queue holds, which then drops the key frame), the
+        // or bytes since it than the viewer's queue holds, which then dropped some), the
         // source is asked for one (a WHIP publisher sends one only when asked).
         let mut queue = session.queue.lock().unwrap_or_else(|p| p.into_inner());
         for frame in &state.gop {
             queue.push(frame.clone());
         }
+        let unusable = state.gop.is_empty() || queue.dropped() > 0;
         drop(queue);
-        let unusable = state.gop.is_empty() || state.gop.len() > shared.settings.queue_frames;
         if unusable && state.codecs.is_some_and(|c| c.video.is_some()) {
             shared
                 .keyframe_wanted

@@ -10,15 +10,14 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 use bytes::Bytes;
-use media_core::{Codec, MediaKind};
+use media_core::{Codec, G711, G711Law, MediaKind};
 use whip_whep::{Frame, StreamCodecs, TrackKind, VideoCodec, WhepServer, WhepSettings};
 
 use crate::contract::{Sink, SinkFactory, describe};
 use crate::{Options, Packet, Track};
 
 /// What `whep-listen://` and `whip://` take, for misfit messages.
-pub(crate) const TAKES: &str =
-    "H.264, VP8, VP9 or AV1 video or Opus audio (passed through, not transcoded)";
+pub(crate) const TAKES: &str = "H.264, VP8, VP9 or AV1 video or Opus or G.711 (8 kHz mono) audio (passed through, not transcoded)";
 
 /// Binds the server; it lives as long as the pipeline.
 pub(crate) fn factory(
@@ -103,13 +102,26 @@ pub(crate) fn select(tracks: &[Track], log: Option<&str>) -> Selection {
                 s.audio = Some((index, track.timescale.max(1)));
                 s.codecs.audio = Some(whip_whep::AudioCodec::Opus);
             }
+            // G.711 goes as it is at RTP's 8 kHz mono (payload types 8 and 0); another
+            // rate or a second channel is not what browsers take as PCMA/PCMU.
+            (codec, MediaKind::Audio)
+                if s.audio.is_none()
+                    && G711::of(codec).is_some_and(|g| g.rate == 8000 && g.channels == 1) =>
+            {
+                let law = G711::of(codec).map(|g| g.law);
+                s.audio = Some((index, track.timescale.max(1)));
+                s.codecs.audio = Some(match law {
+                    Some(G711Law::MuLaw) => whip_whep::AudioCodec::Pcmu,
+                    _ => whip_whep::AudioCodec::Pcma,
+                });
+            }
             (Codec::Aac { .. }, MediaKind::Audio) if log.is_some() => tracing::warn!(
                 "{}: {} cannot go to WebRTC without transcoding; sending the video alone",
                 log.unwrap_or_default(),
                 describe(index, track)
             ),
             _ if log.is_some() => tracing::warn!(
-                "{}: {} is not sent (WebRTC takes H.264, VP8, VP9 or AV1 video and Opus audio here)",
+                "{}: {} is not sent (WebRTC takes H.264, VP8, VP9 or AV1 video and Opus or G.711 audio here)",
                 log.unwrap_or_default(),
                 describe(index, track)
             ),
@@ -235,4 +247,35 @@ fn join(pieces: &[Bytes]) -> Vec<u8> {
         out.extend_from_slice(p);
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use media_core::{G711, G711Law};
+    use whip_whep::AudioCodec;
+
+    use super::*;
+
+    fn g711(law: G711Law, rate: u32, channels: u16) -> Track {
+        Track::audio(G711::new(law, rate, channels).codec(), rate, channels)
+    }
+
+    #[test]
+    fn g711_at_rtp_rate_goes_as_it_is() {
+        let s = select(&[g711(G711Law::ALaw, 8000, 1)], None);
+        assert_eq!(s.codecs.audio, Some(AudioCodec::Pcma));
+        assert_eq!(s.audio, Some((0, 8000)));
+        let s = select(&[g711(G711Law::MuLaw, 8000, 1)], None);
+        assert_eq!(s.codecs.audio, Some(AudioCodec::Pcmu));
+    }
+
+    #[test]
+    fn g711_browsers_do_not_take_is_left_out() {
+        for track in [
+            g711(G711Law::ALaw, 16_000, 1),
+            g711(G711Law::MuLaw, 8000, 2),
+        ] {
+            assert_eq!(select(&[track], None).codecs.audio, None);
+        }
+    }
 }

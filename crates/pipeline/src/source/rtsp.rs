@@ -50,8 +50,9 @@ pub(crate) async fn run(
             }
         })
     };
-    // G.711 becomes a track only when it can be transcoded (`codec` feature).
-    let g711 = options.transcoding.active();
+    // G.711 becomes a track only when the output plays it or it can be transcoded
+    // (`codec` feature); MP4 players do not take it.
+    let g711 = options.g711_tracks;
     let mut tracks = TrackMap::new(g711);
     let mut end = Ok(());
     while let Some(event) = after_pause(source.next_event(), pause).await {
@@ -412,25 +413,20 @@ fn slot(info: &TrackInfo, g711: bool) -> Slot {
     }
 }
 
-/// A G.711 track as media-codec describes it (for the transcoding stage).
-#[cfg(feature = "codec")]
+/// A G.711 track (`media_core::G711`), for an output that plays it (WebRTC, raw
+/// packets) or the transcoding stage.
 fn g711_track(info: &TrackInfo) -> Option<Track> {
     let law = match info.codec {
-        rtsp_source::Codec::Pcma => media_codec::G711Law::ALaw,
-        rtsp_source::Codec::Pcmu => media_codec::G711Law::MuLaw,
+        rtsp_source::Codec::Pcma => media_core::G711Law::ALaw,
+        rtsp_source::Codec::Pcmu => media_core::G711Law::MuLaw,
         _ => return None,
     };
     let (rate, channels) = info
         .audio
         .as_ref()
         .map_or((info.clock_rate, 1), |a| (a.sample_rate, a.channels));
-    let codec = media_codec::g711_codec(law, rate, channels);
+    let codec = media_core::G711::new(law, rate, channels).codec();
     Some(Track::audio(codec, rate, channels).with_timescale(info.clock_rate))
-}
-
-#[cfg(not(feature = "codec"))]
-fn g711_track(_: &TrackInfo) -> Option<Track> {
-    None
 }
 
 #[cfg(test)]

@@ -1,0 +1,157 @@
+//! aiortc (Python's WebRTC stack: its own ICE, DTLS, SRTP, depacketizers and libav
+//! codecs) as the other side of our WebRTC endpoints, besides Chromium:
+//! - it plays the RTSP test camera (H.264 640x360 15 fps and G.711 A-law) from
+//!   `whep-listen://`: decoded pictures at the camera's size and rate, and the camera's
+//!   PCMA audio as it is;
+//! - it publishes a generated picture (VP8, then H.264, encoded by aiortc) and an Opus
+//!   tone by WHIP into `whip-listen://`, recorded to MP4: ffprobe sees both codecs, about
+//!   the recorded duration at 25 fps, and ffmpeg decodes every frame.
+#![allow(clippy::unwrap_used)]
+// Options are built by field assignment, not struct literals (they are #[non_exhaustive]).
+#![allow(clippy::field_reassign_with_default)]
+
+mod webrtc_common;
+
+use std::time::{Duration, Instant};
+
+use pipeline::{Direction, Endpoint, Options, Pipeline};
+use test_support::ffprobe::{self, num};
+use test_support::rtsp::RtspServer;
+
+const PLAY_SECONDS: f64 = 6.0;
+const RECORD_SECONDS: f64 = 5.0;
+
+fn peers(test: &str, others: &[&'static str]) -> bool {
+    let mut names: Vec<&str> = test_support::aiortc::PEERS.to_vec();
+    names.extend_from_slice(others);
+    test_support::peers_present(test, &names)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn aiortc_plays_a_g711_camera_through_whep() {
+    if !peers("aiortc_plays_a_g711_camera_through_whep", RtspServer::PEERS) {
+        return;
+    }
+    let camera = RtspServer::start_default();
+    let port = test_support::free_port();
+    let mut options = Options::default();
+    options.duration = Some(Duration::from_secs(60));
+    let pipeline = Pipeline::new(
+        Endpoint::parse(&camera.url("/h264pcma"), Direction::Input).unwrap(),
+        Endpoint::parse(
+            &format!("whep-listen://127.0.0.1:{port}/cam"),
+            Direction::Output,
+        )
+        .unwrap(),
+    )
+    .with_options(options)
+    .spawn();
+    webrtc_common::wait_listening(port).await;
+    let url = format!("http://127.0.0.1:{port}/cam/whep");
+    // Until the camera's tracks are known the server answers 503.
+    let started = Instant::now();
+    let seen = loop {
+        let url = url.clone();
+        let played =
+            tokio::task::spawn_blocking(move || test_support::aiortc::play(&url, PLAY_SECONDS))
+                .await
+                .unwrap();
+        match played {
+            Err(e) if e.contains(" 503 ") && started.elapsed() < Duration::from_secs(15) => {
+                tokio::time::sleep(Duration::from_millis(500)).await
+            }
+            other => break other.unwrap(),
+        }
+    };
+    pipeline.close();
+    let summary = tokio::time::timeout(Duration::from_secs(20), pipeline.wait()).await;
+    eprintln!("aiortc saw {seen}; pipeline: {summary:?}");
+    assert_eq!(seen["video_codec"], "H264/90000", "{seen}");
+    assert_eq!((num(&seen["width"]), num(&seen["height"])), (640.0, 360.0));
+    // 15 fps for PLAY_SECONDS, less the connection's set-up.
+    let frames = num(&seen["video_frames"]);
+    assert!(
+        frames >= 15.0 * (PLAY_SECONDS - 2.0),
+        "{frames} pictures decoded in {PLAY_SECONDS} s: {seen}"
+    );
+    assert!(num(&seen["first_video_after_s"]) < 3.0, "{seen}");
+    assert_eq!(
+        seen["audio_codec"], "PCMA/8000",
+        "the camera's G.711 as it is"
+    );
+    assert_eq!(num(&seen["audio_rate"]), 8000.0);
+    assert!(
+        num(&seen["audio_seconds"]) >= PLAY_SECONDS - 2.5,
+        "audio decoded: {seen}"
+    );
+    assert_eq!(
+        num(&seen["delete_status"]),
+        200.0,
+        "DELETE ends the session"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn aiortc_publishes_vp8_and_h264_by_whip_into_mp4() {
+    if !peers(
+        "aiortc_publishes_vp8_and_h264_by_whip_into_mp4",
+        &["ffprobe", "ffmpeg"],
+    ) {
+        return;
+    }
+    let dir = test_support::temp_dir();
+    for (codec, probed) in [("vp8", "vp8"), ("h264", "h264")] {
+        let port = test_support::free_port();
+        let file = dir.path().join(format!("{codec}.mp4"));
+        let mut options = Options::default();
+        options.duration = Some(Duration::from_secs_f64(RECORD_SECONDS));
+        let pipeline = Pipeline::new(
+            Endpoint::parse(
+                &format!("whip-listen://127.0.0.1:{port}/pub"),
+                Direction::Input,
+            )
+            .unwrap(),
+            Endpoint::parse(file.to_str().unwrap(), Direction::Output).unwrap(),
+        )
+        .with_options(options)
+        .spawn();
+        webrtc_common::wait_listening(port).await;
+        // Publishes longer than the recording: the recording ends the session.
+        let url = format!("http://127.0.0.1:{port}/pub/whip");
+        let published = tokio::task::spawn_blocking(move || {
+            test_support::aiortc::publish(&url, RECORD_SECONDS + 2.0, codec)
+        })
+        .await
+        .unwrap()
+        .unwrap();
+        let summary = tokio::time::timeout(Duration::from_secs(20), pipeline.wait())
+            .await
+            .expect("the recording ends after its duration")
+            .unwrap();
+        eprintln!("{codec}: aiortc {published}; {summary:?}");
+        assert_eq!(summary.files, vec![file.clone()]);
+
+        let probe = ffprobe::probe(&file);
+        let video = webrtc_common::stream(&probe, "video");
+        let audio = webrtc_common::stream(&probe, "audio");
+        assert_eq!(video["codec_name"], probed, "{probe}");
+        assert_eq!(
+            (num(&video["width"]), num(&video["height"])),
+            (640.0, 360.0)
+        );
+        assert_eq!(audio["codec_name"], "opus", "{probe}");
+        let duration = num(&probe["format"]["duration"]);
+        assert!(
+            (RECORD_SECONDS - 0.5..=RECORD_SECONDS + 0.5).contains(&duration),
+            "{codec}: duration {duration}"
+        );
+        // aiortc sends 25 pictures a second.
+        let frames = ffprobe::packets(&file, "v:0").len() as f64;
+        assert!(
+            (frames - 25.0 * RECORD_SECONDS).abs() <= 0.15 * 25.0 * RECORD_SECONDS,
+            "{codec}: {frames} pictures in {RECORD_SECONDS} s"
+        );
+        let errors = ffprobe::decode_errors_keeping_times(&file);
+        assert!(errors.is_empty(), "{codec}: {errors}");
+    }
+}
