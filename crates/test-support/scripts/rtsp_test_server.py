@@ -18,10 +18,14 @@ cleanly on SIGTERM/SIGINT. Mounts:
                 (/h264b and /h265b are not shared: each client gets its own encoder from
                 its first frame, so recordings made at once have the same frames)
     /file       H.264 + AAC from --file (an MP4), which ends: for EOS / idle-timeout tests
+    /clock      H.264 640x360 25 fps whose pictures carry the wall-clock time at which
+                each was made (see ClockPictures), for glass-to-glass latency
 """
 import argparse
 import signal
 import sys
+import threading
+import time
 
 import gi
 
@@ -48,6 +52,52 @@ PCMA = "audiotestsrc is-live=true ! audio/x-raw,rate=8000,channels=1 ! alawenc !
 OPUS = "audiotestsrc is-live=true ! audio/x-raw,rate=48000,channels=1 ! opusenc ! rtpopuspay name=pay1 pt=111"
 
 
+# The clock camera's frames come from ClockPictures through an appsrc; zerolatency and
+# no B-frames as a camera meant for live viewing is set up.
+CLOCK = ("appsrc name=clock is-live=true format=time do-timestamp=true"
+         " caps=video/x-raw,format=I420,width=640,height=360,framerate=25/1"
+         " ! x264enc tune=zerolatency speed-preset=ultrafast key-int-max=25 bframes=0"
+         " bitrate=2000 ! rtph264pay name=pay0 pt=96 config-interval=-1")
+
+
+class ClockPictures:
+    """Pictures that say when they were made: the wall-clock time in milliseconds since
+    the Unix epoch as 48 bits, most significant first, in 16x16 blocks (one macroblock
+    each, white for 1, black for 0) on a grey picture, 24 to a row: bits 0-23 from
+    (0, 16), bits 24-47 from (0, 32), and the same bits again from (0, 64), so a reader
+    can check its reading. The time is taken just before the picture goes to the
+    encoder: the "glass" of glass-to-glass."""
+
+    WIDTH, HEIGHT, FPS, BITS, BLOCK, PER_ROW = 640, 360, 25, 48, 16, 24
+
+    def __init__(self, appsrc):
+        self.appsrc = appsrc
+        luma = self.WIDTH * self.HEIGHT
+        self.blank = bytes([128]) * luma + bytes([128]) * (luma // 2)
+        threading.Thread(target=self.run, daemon=True).start()
+
+    def picture(self, ms):
+        frame = bytearray(self.blank)
+        for bit in range(self.BITS):
+            value = b"\xeb" if (ms >> (self.BITS - 1 - bit)) & 1 else b"\x10"
+            x = bit % self.PER_ROW * self.BLOCK
+            for top in (16, 64):
+                top += bit // self.PER_ROW * self.BLOCK
+                for y in range(top, top + self.BLOCK):
+                    start = y * self.WIDTH + x
+                    frame[start:start + self.BLOCK] = value * self.BLOCK
+        return bytes(frame)
+
+    def run(self):
+        period, next_at = 1.0 / self.FPS, time.monotonic()
+        while True:
+            buffer = Gst.Buffer.new_wrapped(self.picture(int(time.time() * 1000)))
+            if self.appsrc.emit("push-buffer", buffer) != Gst.FlowReturn.OK:
+                return  # the media was torn down
+            next_at += period
+            time.sleep(max(0.0, next_at - time.monotonic()))
+
+
 def file_launch(path):
     return (
         f"filesrc location={path} ! qtdemux name=d "
@@ -71,6 +121,7 @@ def main():
               "/h264b": H264B, "/h265b": H265B}
     if args.file:
         mounts["/file"] = file_launch(args.file)
+    mounts["/clock"] = CLOCK
 
     server = GstRtspServer.RTSPServer(address="127.0.0.1", service=args.port)
     for path, launch in mounts.items():
@@ -83,6 +134,9 @@ def main():
         if args.auth:
             factory.add_role_from_structure(Gst.Structure.new_from_string(
                 "user, media.factory.access=(boolean)true, media.factory.construct=(boolean)true"))
+        if path == "/clock":
+            factory.connect("media-configure", lambda _, media: ClockPictures(
+                media.get_element().get_by_name_recurse_up("clock")))
         server.get_mount_points().add_factory(path, factory)
 
     if args.auth:
