@@ -93,6 +93,8 @@ impl Client {
 /// What the task shares with its handle.
 struct Shared {
     end: Notify,
+    /// The user of a `WhepPull` asks for a key frame (its own viewer joined, say).
+    ask_keyframe: Notify,
     dropped: AtomicU64,
     keyframe_wanted: AtomicBool,
 }
@@ -158,6 +160,7 @@ async fn start(
         end: Notify::new(),
         dropped: AtomicU64::new(0),
         keyframe_wanted: AtomicBool::new(false),
+        ask_keyframe: Notify::new(),
     });
     let (connected_tx, connected_rx) = oneshot::channel();
     let task = tokio::spawn(run(
@@ -265,6 +268,11 @@ async fn run(
                 }
             },
             _ = shared.end.notified() => client.close(),
+            _ = shared.ask_keyframe.notified() => {
+                if let Client::Whep(c) = &mut client {
+                    c.request_keyframe();
+                }
+            }
             _ = tokio::time::sleep_until(sleep_until) => client.handle_timeout(Instant::now())?,
         }
     }
@@ -367,6 +375,15 @@ impl WhepPull {
     /// Whether the server's answer accepted (video, audio).
     pub fn tracks(&self) -> (bool, bool) {
         (self.video, self.audio)
+    }
+
+    /// Asks the server for a key frame (RTCP PLI), as a relay does when its own viewer
+    /// needs one; str0m sends it when the session allows (not more often than its
+    /// minimum gap). The pull also asks by itself after a loss.
+    pub fn request_keyframe(&self) {
+        if let Some(started) = &self.started {
+            started.shared.ask_keyframe.notify_one();
+        }
     }
 
     /// Ends the session: DTLS close, then `DELETE` of the session's URL.

@@ -2,7 +2,8 @@
 //! `http://host:port/path` with [`whip_whep::WhepPull`]. Its H.264, VP8, VP9 or AV1 and
 //! Opus frames become tracks and packets as a `whip-listen://` publish's do (see
 //! [`super::whip::Publish`]); the input ends when the server ends the session. The
-//! bearer token is `Options::remote.token` (`--token`), as for `whep-listen://`.
+//! bearer token is `Options::remote.token` (`--token`), as for `whep-listen://`. A key
+//! frame request from the sink (a `whep-listen://` relay's viewer) goes to the server.
 
 use tokio::sync::{mpsc, watch};
 use whip_whep::{ClientSettings, WhepPull};
@@ -35,6 +36,12 @@ pub(crate) async fn run(
     let result = loop {
         let frame = tokio::select! {
             _ = stop.changed() => break Ok(()),
+            // A viewer of this pipeline (a `whep-listen://` relay) asked for a key frame:
+            // ask the server we pull from.
+            _ = options.keyframe_requests.asked() => {
+                pull.request_keyframe();
+                continue;
+            }
             f = pull.next() => f,
         };
         let Some(frame) = frame else {
