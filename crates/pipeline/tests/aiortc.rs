@@ -84,6 +84,11 @@ async fn aiortc_plays_a_g711_camera_through_whep() {
         num(&seen["audio_seconds"]) >= PLAY_SECONDS - 2.5,
         "audio decoded: {seen}"
     );
+    // The audio's RTP times advance at G.711's 8 kHz clock: their span is the samples'.
+    assert!(
+        (num(&seen["audio_time_span_s"]) - num(&seen["audio_seconds"])).abs() < 0.5,
+        "audio times against samples: {seen}"
+    );
     assert_eq!(
         num(&seen["delete_status"]),
         200.0,

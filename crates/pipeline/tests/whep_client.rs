@@ -1,5 +1,5 @@
 //! The WebRTC clients against our own servers, each side a pipeline of its own, ffprobe
-//! and ffmpeg as judges: (a) the RTSP test camera → `whep-listen://` (pipeline A) →
+//! and ffmpeg as judges: (a) the RTSP test camera (H.264, and H.265) → `whep-listen://` (pipeline A) →
 //! `whep://` (pipeline B) → MP4; (b) an H.264 + Opus file made by ffmpeg → `whip://`
 //! (pipeline A) → `whip-listen://` (pipeline B) → MP4; (c) `whep://` and `whip://` to
 //! nobody, to a 404 and to a 401 (no token, wrong token): one clear line, an error
@@ -21,9 +21,32 @@ use webrtc_common::{pull, stream, wait_listening};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn camera_through_whep_listen_into_whep_client() {
+    camera_through_whep(
+        "camera_through_whep_listen_into_whep_client",
+        "/h264",
+        "h264",
+    )
+    .await;
+}
+
+/// H.265 (RFC 7798) both ways through str0m: no browser here offers it (Chromium 156 on
+/// Debian has no H.265 decoder for WebRTC), so our own client is the viewer.
+#[tokio::test(flavor = "multi_thread")]
+async fn h265_camera_through_whep_listen_into_whep_client() {
+    camera_through_whep(
+        "h265_camera_through_whep_listen_into_whep_client",
+        "/h265",
+        "hevc",
+    )
+    .await;
+}
+
+/// The camera's `mount` → `whep-listen://` → `whep://` → MP4: ffprobe must see `codec`
+/// (its name) at the camera's size and rate, and ffmpeg decode every frame.
+async fn camera_through_whep(test: &str, mount: &str, codec: &str) {
     let mut names: Vec<&str> = RtspServer::PEERS.to_vec();
     names.extend(["ffprobe", "ffmpeg"]);
-    if !test_support::peers_present("camera_through_whep_listen_into_whep_client", &names) {
+    if !test_support::peers_present(test, &names) {
         return;
     }
     let camera = RtspServer::start_default();
@@ -31,7 +54,7 @@ async fn camera_through_whep_listen_into_whep_client() {
     let mut options = Options::default();
     options.duration = Some(Duration::from_secs(60));
     let a = Pipeline::new(
-        Endpoint::parse(&camera.url("/h264"), Direction::Input).unwrap(),
+        Endpoint::parse(&camera.url(mount), Direction::Input).unwrap(),
         Endpoint::parse(
             &format!("whep-listen://127.0.0.1:{port}/cam"),
             Direction::Output,
@@ -54,7 +77,7 @@ async fn camera_through_whep_listen_into_whep_client() {
     let probe = ffprobe::probe(&mp4);
     eprintln!("{probe}");
     let video = stream(&probe, "video");
-    assert_eq!(video["codec_name"], "h264");
+    assert_eq!(video["codec_name"], codec);
     assert_eq!(num(&video["width"]), 640.0);
     assert_eq!(num(&video["height"]), 360.0);
     let frames = ffprobe::packets(&mp4, "v:0").len() as f64;
@@ -74,12 +97,18 @@ async fn camera_through_whep_listen_into_whep_client() {
 
 /// A 4 s H.264 (320x240, 25 fps) file with `audio` ("libopus" or "aac") made by ffmpeg.
 fn source_file(dir: &Path, audio: &str) -> std::path::PathBuf {
-    let source = dir.join(format!("source-{audio}.mp4"));
+    source_file_in(dir, &["-c:v", "libx264", "-profile:v", "baseline"], audio)
+}
+
+/// As [`source_file`], the video encoded with `video` (ffmpeg's options).
+fn source_file_in(dir: &Path, video: &[&str], audio: &str) -> std::path::PathBuf {
+    let source = dir.join(format!("source-{}-{audio}.mp4", video[1]));
     let made = Command::new("ffmpeg")
         .args(["-nostdin", "-v", "error", "-f", "lavfi", "-i"])
         .arg("testsrc=size=320x240:rate=25")
         .args(["-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000"])
-        .args(["-t", "4", "-c:v", "libx264", "-profile:v", "baseline"])
+        .args(["-t", "4"])
+        .args(video)
         .args(["-g", "25", "-pix_fmt", "yuv420p", "-c:a", audio])
         .args(["-ac", "2", "-b:a", "48k"])
         .arg(&source)
@@ -132,21 +161,46 @@ async fn publish(source: &Path, dir: &Path) -> std::path::PathBuf {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn h264_opus_file_through_whip_client_into_whip_listen() {
-    if !test_support::peers_present(
+    file_through_whip(
         "h264_opus_file_through_whip_client_into_whip_listen",
-        &["ffprobe", "ffmpeg"],
-    ) {
+        &["-c:v", "libx264", "-profile:v", "baseline"],
+        "h264",
+    )
+    .await;
+}
+
+/// H.265 pushed by our `whip://` to our `whip-listen://` (the publish side of RFC 7798),
+/// its parameter sets turned into the recording's `hvcC`.
+#[tokio::test(flavor = "multi_thread")]
+async fn h265_opus_file_through_whip_client_into_whip_listen() {
+    file_through_whip(
+        "h265_opus_file_through_whip_client_into_whip_listen",
+        &[
+            "-c:v",
+            "libx265",
+            "-x265-params",
+            "log-level=error:bframes=0",
+        ],
+        "hevc",
+    )
+    .await;
+}
+
+/// A file of `video` (ffmpeg's encoder options) and Opus → `whip://` → `whip-listen://`
+/// → MP4: ffprobe sees `codec` and Opus over the file's 4 s, ffmpeg decodes it.
+async fn file_through_whip(test: &str, video: &[&str], codec: &str) {
+    if !test_support::peers_present(test, &["ffprobe", "ffmpeg"]) {
         return;
     }
     const SECONDS: f64 = 4.0;
     let dir = test_support::temp_dir();
-    let source = source_file(dir.path(), "libopus");
+    let source = source_file_in(dir.path(), video, "libopus");
     let recorded = publish(&source, dir.path()).await;
     let probe = ffprobe::probe(&recorded);
     eprintln!("{probe}");
     let video = stream(&probe, "video");
     let audio = stream(&probe, "audio");
-    assert_eq!(video["codec_name"], "h264");
+    assert_eq!(video["codec_name"], codec);
     assert_eq!(num(&video["width"]), 320.0);
     assert_eq!(audio["codec_name"], "opus");
     for (kind, rate) in [("v:0", 25.0), ("a:0", 50.0)] {

@@ -112,8 +112,14 @@ async def whep(url, seconds):
                 seen["audio_frames"] += 1
                 seen["audio_seconds"] += frame.samples / frame.sample_rate
                 seen["audio_rate"] = frame.sample_rate
+                # The span of the frames' times (from their RTP timestamps), to compare
+                # with the samples decoded: a wrong RTP clock stretches it.
+                at = float(frame.pts * frame.time_base)
+                first_audio.setdefault("at", at)
+                seen["audio_time_span_s"] = round(at + frame.samples / frame.sample_rate
+                                                  - first_audio["at"], 3)
 
-    tasks = []
+    tasks, first_audio = [], {}
     pc.on("track", lambda track: tasks.append(asyncio.ensure_future(drain(track))))
     session = await signal(pc, url)
     for kind, codec in answered_codecs(pc.remoteDescription.sdp).items():

@@ -12,6 +12,17 @@ pub enum VideoCodec {
         /// `profile-level-id` of the SDP (RFC 6184 §8.1).
         profile_level_id: u32,
     },
+    /// H.265 (RFC 7798); a frame is an Annex B access unit. The SDP's `profile-id`,
+    /// `tier-flag` and `level-id` (RFC 7798 §7.1) are those of the stream's
+    /// `HEVCDecoderConfigurationRecord`.
+    H265 {
+        /// `general_profile_idc`.
+        profile_id: u8,
+        /// `general_tier_flag`.
+        tier_flag: u8,
+        /// `general_level_idc`.
+        level_id: u8,
+    },
     /// VP8 (RFC 7741); a frame is one VP8 frame as the encoder wrote it.
     Vp8,
     /// VP9 (RFC 9628); a frame is one VP9 frame (or superframe).
@@ -66,6 +77,7 @@ impl StreamCodecs {
             Some(VideoCodec::H264 { .. }) => {
                 parts.push("H.264 (packetization-mode 1) video".to_owned());
             }
+            Some(VideoCodec::H265 { .. }) => parts.push("H.265 video".to_owned()),
             Some(VideoCodec::Vp8) => parts.push("VP8 video".to_owned()),
             Some(VideoCodec::Vp9) => parts.push("VP9 video".to_owned()),
             Some(VideoCodec::Av1) => parts.push("AV1 video".to_owned()),

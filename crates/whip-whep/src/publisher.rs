@@ -193,9 +193,18 @@ mod tests {
         let offer = "v=0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111\r\na=rtpmap:111 opus/48000/2\r\n\
                      m=video 9 UDP/TLS/RTP/SAVPF 96 97 102\r\na=rtpmap:96 VP8/90000\r\n\
                      a=rtpmap:97 rtx/90000\r\na=rtpmap:102 H264/90000\r\n";
-        assert_eq!(video_preference(offer), ["VP8", "H264", "VP9", "AV1"]);
+        assert_eq!(
+            video_preference(offer),
+            ["VP8", "H264", "H265", "VP9", "AV1"]
+        );
         let h264_first = offer.replace("96 97 102", "102 96 97");
-        assert_eq!(video_preference(&h264_first), ["H264", "VP8", "VP9", "AV1"]);
-        assert_eq!(video_preference("garbage"), ["H264", "VP8", "VP9", "AV1"]);
+        assert_eq!(
+            video_preference(&h264_first),
+            ["H264", "VP8", "H265", "VP9", "AV1"]
+        );
+        assert_eq!(
+            video_preference("garbage"),
+            ["H264", "H265", "VP8", "VP9", "AV1"]
+        );
     }
 }

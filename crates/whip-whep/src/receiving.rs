@@ -1,5 +1,6 @@
 //! What a receiving session (a WHIP server's [`crate::Publisher`], a
-//! [`crate::WhepClient`]) gives: str0m's depacketized media (RFC 6184 for H.264, RFC 7741
+//! [`crate::WhepClient`]) gives: str0m's depacketized media (RFC 6184 for H.264, RFC 7798
+//! for H.265, RFC 7741
 //! for VP8, RFC 9628 for VP9, the AOM's "RTP Payload Format for AV1", RFC 7587 for Opus)
 //! as [`ReceivedFrame`]s, key frames told apart.
 
@@ -16,6 +17,8 @@ use crate::media::TrackKind;
 pub enum PublishedCodec {
     /// H.264; frames are Annex B access units.
     H264,
+    /// H.265; frames are Annex B access units.
+    H265,
     /// VP8; one frame per frame.
     Vp8,
     /// VP9; one frame (or superframe) per frame.
@@ -49,10 +52,10 @@ pub struct ReceivedFrame {
 }
 
 /// The video codecs a receiving session takes, by their SDP `rtpmap` names.
-pub(crate) const VIDEO_CODECS: [&str; 4] = ["H264", "VP8", "VP9", "AV1"];
+pub(crate) const VIDEO_CODECS: [&str; 5] = ["H264", "H265", "VP8", "VP9", "AV1"];
 
 /// The str0m configuration of a receiving session: the codecs the pipeline can take
-/// (H.264 with every profile str0m knows, VP8, VP9, AV1, Opus), the video ones in
+/// (H.264 with every profile str0m knows, H.265, VP8, VP9, AV1, Opus), the video ones in
 /// `video_order` (names of [`VIDEO_CODECS`]; str0m answers an offer in its own
 /// configuration's order), ICE role left to the caller.
 pub(crate) fn config(video_order: &[&str]) -> RtcConfig {
@@ -62,6 +65,7 @@ pub(crate) fn config(video_order: &[&str]) -> RtcConfig {
     for name in video_order {
         config = match *name {
             "H264" => config.enable_h264(true),
+            "H265" => config.enable_h265(true),
             "VP8" => config.enable_vp8(true),
             "VP9" => config.enable_vp9(true),
             "AV1" => config.enable_av1(true),
@@ -76,6 +80,7 @@ pub(crate) fn config(video_order: &[&str]) -> RtcConfig {
 pub(crate) fn frame(d: &MediaData) -> Option<ReceivedFrame> {
     let (track, codec) = match d.params.spec().codec {
         Codec::H264 => (TrackKind::Video, PublishedCodec::H264),
+        Codec::H265 => (TrackKind::Video, PublishedCodec::H265),
         Codec::Vp8 => (TrackKind::Video, PublishedCodec::Vp8),
         Codec::Vp9 => (TrackKind::Video, PublishedCodec::Vp9),
         Codec::Av1 => (TrackKind::Video, PublishedCodec::Av1),
@@ -84,6 +89,7 @@ pub(crate) fn frame(d: &MediaData) -> Option<ReceivedFrame> {
     };
     let keyframe = match codec {
         PublishedCodec::H264 => h264_idr(&d.data),
+        PublishedCodec::H265 => h265_irap(&d.data),
         // VP8 frame tag: bit 0 clear is a key frame (RFC 6386 §9.1).
         PublishedCodec::Vp8 => d.data.first().is_some_and(|b| b & 1 == 0),
         // VP9 uncompressed header: frame_type 0 (§6.2); the bits before it depend on
@@ -136,6 +142,15 @@ fn vp9_key_frame(data: &[u8]) -> bool {
 /// Whether an Annex B access unit holds an IDR slice (NAL type 5).
 fn h264_idr(data: &[u8]) -> bool {
     split_annex_b(data).any(|nal| nal.first().is_some_and(|h| h & 0x1f == 5))
+}
+
+/// Whether an H.265 Annex B access unit holds an IRAP picture (NAL types 16-21: BLA,
+/// IDR, CRA; H.265 §7.4.2.2), where decoding can start.
+fn h265_irap(data: &[u8]) -> bool {
+    split_annex_b(data).any(|nal| {
+        nal.first()
+            .is_some_and(|h| (16..=21).contains(&(h >> 1 & 0x3f)))
+    })
 }
 
 /// The NAL units of an Annex B byte string (start codes removed).

@@ -1,7 +1,7 @@
 //! What a sending session (a WHEP server's [`crate::Viewer`], a [`crate::WhipClient`])
 //! does with the stream's frames: one str0m payload type per codec of the stream, the
 //! negotiated one found for each track, and the frame written to it (str0m packetizes:
-//! RFC 6184 packetization-mode 1 for H.264, RFC 7741 for VP8, RFC 9628 for VP9, the
+//! RFC 6184 packetization-mode 1 for H.264, RFC 7798 for H.265, RFC 7741 for VP8, RFC 9628 for VP9, the
 //! AOM's "RTP Payload Format for AV1", RFC 7587 for Opus).
 
 use std::time::Instant;
@@ -28,6 +28,15 @@ pub(crate) fn config(codecs: &StreamCodecs) -> RtcConfig {
                 .codec_config()
                 .add_h264(102.into(), None, true, profile_level_id);
         }
+        Some(VideoCodec::H265 {
+            profile_id,
+            tier_flag,
+            level_id,
+        }) => {
+            config
+                .codec_config()
+                .add_h265(104.into(), None, profile_id, tier_flag, level_id);
+        }
         Some(VideoCodec::Vp8) => config = config.enable_vp8(true),
         Some(VideoCodec::Vp9) => config = config.enable_vp9(true),
         Some(VideoCodec::Av1) => config = config.enable_av1(true),
@@ -46,6 +55,7 @@ fn codec_of(codecs: &StreamCodecs, track: TrackKind) -> Option<Codec> {
     match track {
         TrackKind::Video => codecs.video.map(|v| match v {
             VideoCodec::H264 { .. } => Codec::H264,
+            VideoCodec::H265 { .. } => Codec::H265,
             VideoCodec::Vp8 => Codec::Vp8,
             VideoCodec::Vp9 => Codec::Vp9,
             VideoCodec::Av1 => Codec::Av1,

@@ -17,7 +17,8 @@ use crate::contract::{Sink, SinkFactory, describe};
 use crate::{Options, Packet, Track};
 
 /// What `whep-listen://` and `whip://` take, for misfit messages.
-pub(crate) const TAKES: &str = "H.264, VP8, VP9 or AV1 video or Opus or G.711 (8 kHz mono) audio (passed through, not transcoded)";
+pub(crate) const TAKES: &str = "H.264, H.265, VP8, VP9 or AV1 video or Opus or G.711 \
+    (8 kHz mono) audio (passed through, not transcoded)";
 
 /// Binds the server; it lives as long as the pipeline.
 pub(crate) fn factory(
@@ -66,6 +67,19 @@ pub(crate) fn profile_level_id(avcc: &[u8]) -> Option<u32> {
     Some(u32::from(b[0]) << 16 | u32::from(b[1]) << 8 | u32::from(b[2]))
 }
 
+/// `profile-id`, `tier-flag` and `level-id` (RFC 7798 §7.1) from an
+/// `HEVCDecoderConfigurationRecord` (ISO/IEC 14496-15 §8.3.3.1): byte 1 holds
+/// general_profile_space (2 bits), general_tier_flag (1) and general_profile_idc (5);
+/// byte 12 is general_level_idc.
+pub(crate) fn h265_profile_tier_level(hvcc: &[u8]) -> Option<VideoCodec> {
+    let b = *hvcc.get(1)?;
+    Some(VideoCodec::H265 {
+        profile_id: b & 0x1f,
+        tier_flag: b >> 5 & 1,
+        level_id: *hvcc.get(12)?,
+    })
+}
+
 /// The tracks that go out; with `log`, one line per track that does not (named by the
 /// endpoint's scheme).
 pub(crate) fn select(tracks: &[Track], log: Option<&str>) -> Selection {
@@ -87,6 +101,16 @@ pub(crate) fn select(tracks: &[Track], log: Option<&str>) -> Selection {
                 s.codecs.video = Some(VideoCodec::H264 {
                     profile_level_id: plid,
                 });
+            }
+            (Codec::H265 { config }, MediaKind::Video) if s.video.is_none() => {
+                let (Some(ptl), Ok(writer)) = (
+                    h265_profile_tier_level(config),
+                    elementary::AnnexBWriter::new(elementary::VideoCodec::H265, config),
+                ) else {
+                    continue;
+                };
+                s.video = Some((index, Some(writer), track.timescale.max(1)));
+                s.codecs.video = Some(ptl);
             }
             (codec @ (Codec::Vp8 | Codec::Vp9 { .. } | Codec::Av1 { .. }), MediaKind::Video)
                 if s.video.is_none() =>
@@ -121,7 +145,7 @@ pub(crate) fn select(tracks: &[Track], log: Option<&str>) -> Selection {
                 describe(index, track)
             ),
             _ if log.is_some() => tracing::warn!(
-                "{}: {} is not sent (WebRTC takes H.264, VP8, VP9 or AV1 video and Opus or G.711 audio here)",
+                "{}: {} is not sent (WebRTC takes H.264, H.265, VP8, VP9 or AV1 video and Opus or G.711 audio here)",
                 log.unwrap_or_default(),
                 describe(index, track)
             ),
@@ -197,9 +221,15 @@ impl Sink for WhepSink {
         if let Some((index, timescale)) = self.selection.audio
             && packet.track == index
         {
+            // Opus's RTP clock is 48 kHz, G.711's 8 kHz.
+            let clock = self
+                .selection
+                .codecs
+                .audio
+                .map_or(48_000, |a| a.clock_rate());
             self.server.send(Frame::new(
                 TrackKind::Audio,
-                rtp_time(pts, timescale, 48_000),
+                rtp_time(pts, timescale, clock),
                 true,
                 Arc::from(&packet.data[..]),
             ));
@@ -208,17 +238,28 @@ impl Sink for WhepSink {
     }
 
     fn set_codec(&mut self, track: usize, config: &Track) -> Result<(), crate::Error> {
-        if let (Some((index, Some(writer), _)), Codec::H264 { config: avcc }) =
-            (&mut self.selection.video, &config.codec)
-            && *index == track
-        {
-            let _ = writer.set_record(avcc);
-            if let Some(plid) = profile_level_id(avcc) {
-                self.selection.codecs.video = Some(VideoCodec::H264 {
+        let Some((index, Some(writer), _)) = &mut self.selection.video else {
+            return Ok(());
+        };
+        if *index != track {
+            return Ok(());
+        }
+        let video = match &config.codec {
+            Codec::H264 { config: avcc } => {
+                let _ = writer.set_record(avcc);
+                profile_level_id(avcc).map(|plid| VideoCodec::H264 {
                     profile_level_id: plid,
-                });
-                self.server.set_codecs(self.selection.codecs);
+                })
             }
+            Codec::H265 { config: hvcc } => {
+                let _ = writer.set_record(hvcc);
+                h265_profile_tier_level(hvcc)
+            }
+            _ => None,
+        };
+        if let Some(video) = video {
+            self.selection.codecs.video = Some(video);
+            self.server.set_codecs(self.selection.codecs);
         }
         Ok(())
     }

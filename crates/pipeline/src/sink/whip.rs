@@ -122,7 +122,13 @@ impl Sink for WhipSink {
         if let Some((index, timescale)) = self.selection.audio
             && packet.track == index
         {
-            let rtp = rtp_time(pts, timescale, 48_000);
+            // Opus's RTP clock is 48 kHz, G.711's 8 kHz.
+            let clock = self
+                .selection
+                .codecs
+                .audio
+                .map_or(48_000, |a| a.clock_rate());
+            let rtp = rtp_time(pts, timescale, clock);
             let data: Arc<[u8]> = Arc::from(&packet.data[..]);
             return self.send(Frame::new(TrackKind::Audio, rtp, true, data));
         }

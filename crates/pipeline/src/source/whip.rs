@@ -113,18 +113,22 @@ impl Publish {
     ) -> Result<(), Error> {
         let now = Instant::now();
         match (frame.track, frame.codec) {
-            (TrackKind::Video, PublishedCodec::H264) => {
+            (TrackKind::Video, codec @ (PublishedCodec::H264 | PublishedCodec::H265)) => {
+                let nal_codec = match codec {
+                    PublishedCodec::H264 => VideoCodec::H264,
+                    _ => VideoCodec::H265,
+                };
                 let nals: Vec<Bytes> = whip_whep::split_annex_b(&frame.data)
                     .map(|n| frame.data.slice_ref(n))
                     .collect();
                 for nal in &nals {
-                    self.sets.take(VideoCodec::H264, nal);
+                    self.sets.take(nal_codec, nal);
                 }
                 if !self.announced {
-                    if !frame.keyframe || !self.sets.complete(VideoCodec::H264) {
+                    if !frame.keyframe || !self.sets.complete(nal_codec) {
                         return Ok(());
                     }
-                    let track = self.h264_track(endpoint)?;
+                    let track = self.nal_track(nal_codec, endpoint)?;
                     self.announce(Some(track), tx).await?;
                 }
                 let Some(t) = self.video.as_mut() else {
@@ -132,10 +136,16 @@ impl Publish {
                 };
                 // Parameter sets and delimiters stay out of the samples (they are in the
                 // record; a new SPS would update the track).
+                let delimiter = |n: &Bytes| {
+                    matches!(
+                        (nal_codec, nal_codec.nal_type(n)),
+                        (VideoCodec::H264, Some(9)) | (VideoCodec::H265, Some(35))
+                    )
+                };
                 let mut sample = BytesMut::new();
                 for nal in nals
                     .iter()
-                    .filter(|n| !matches!(n.first().map(|h| h & 0x1f), Some(7..=9)))
+                    .filter(|n| !nal_codec.is_parameter_set(n) && !delimiter(n))
                 {
                     sample.put_u32(nal.len() as u32);
                     sample.put_slice(nal);
@@ -186,7 +196,7 @@ impl Publish {
             (TrackKind::Video, codec) => Err(Error::Input {
                 input: endpoint.to_owned(),
                 reason: format!(
-                    "{codec:?} video cannot be carried yet (publish H.264, VP8, VP9 or AV1)"
+                    "{codec:?} video cannot be carried yet (publish H.264, H.265, VP8, VP9 or AV1)"
                 ),
             }),
             _ => Ok(()),
@@ -210,20 +220,20 @@ impl Publish {
     }
 
     /// The H.264 track its parameter sets describe.
-    fn h264_track(&self, endpoint: &str) -> Result<Track, Error> {
+    /// The H.264 or H.265 track of the parameter sets gathered so far.
+    fn nal_track(&self, codec: VideoCodec, endpoint: &str) -> Result<Track, Error> {
         let bad = |e: elementary::Error| Error::Input {
             input: endpoint.to_owned(),
-            reason: format!("the publisher's H.264 parameter sets: {e}"),
+            reason: format!("the publisher's {codec:?} parameter sets: {e}"),
         };
-        let record = elementary::record(VideoCodec::H264, &self.sets).map_err(bad)?;
+        let record = elementary::record(codec, &self.sets).map_err(bad)?;
         let sps = self.sets.sps.first().cloned().unwrap_or_default();
-        let info = elementary::sps_info(VideoCodec::H264, &sps).map_err(bad)?;
-        Ok(Track::video(
-            Codec::H264 { config: record },
-            90_000,
-            info.width,
-            info.height,
-        ))
+        let info = elementary::sps_info(codec, &sps).map_err(bad)?;
+        let config = match codec {
+            VideoCodec::H264 => Codec::H264 { config: record },
+            _ => Codec::H265 { config: record },
+        };
+        Ok(Track::video(config, 90_000, info.width, info.height))
     }
 
     /// Announces the video track (if any) and the Opus track.
