@@ -114,3 +114,19 @@ fn vp9_and_av1_match_chromiums_offer() {
         assert!(!answer.contains("VP8/90000"), "{answer}");
     }
 }
+
+#[test]
+fn h265_is_refused_to_this_chromium_which_offers_none() {
+    // Main profile, main tier, level 3.1 (x265 at 640x360).
+    let h265 = StreamCodecs::new(
+        Some(VideoCodec::H265 {
+            profile_id: 1,
+            tier_flag: 0,
+            level_id: 93,
+        }),
+        None,
+    );
+    let e = accept(h265).unwrap_err();
+    assert!(e.to_string().contains("no common codec"), "{e}");
+    assert!(e.to_string().contains("H.265"), "{e}");
+}
