@@ -34,18 +34,7 @@ async fn aiortc_plays_a_g711_camera_through_whep() {
     }
     let camera = RtspServer::start_default();
     let port = test_support::free_port();
-    let mut options = Options::default();
-    options.duration = Some(Duration::from_secs(60));
-    let pipeline = Pipeline::new(
-        Endpoint::parse(&camera.url("/h264pcma"), Direction::Input).unwrap(),
-        Endpoint::parse(
-            &format!("whep-listen://127.0.0.1:{port}/cam"),
-            Direction::Output,
-        )
-        .unwrap(),
-    )
-    .with_options(options)
-    .spawn();
+    let pipeline = webrtc_common::serve_on_whep(&camera.url("/h264pcma"), port);
     webrtc_common::wait_listening(port).await;
     let url = format!("http://127.0.0.1:{port}/cam/whep");
     // Until the camera's tracks are known the server answers 503.

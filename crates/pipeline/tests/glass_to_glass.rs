@@ -8,9 +8,10 @@
 #![allow(clippy::unwrap_used)]
 #![allow(clippy::field_reassign_with_default)]
 
+mod webrtc_common;
+
 use std::time::{Duration, Instant};
 
-use pipeline::{Direction, Endpoint, Options, Pipeline};
 use test_support::ffprobe::num;
 use test_support::rtsp::RtspServer;
 
@@ -27,18 +28,7 @@ async fn glass_to_glass_latency_in_chromium() {
     }
     let camera = RtspServer::start_default();
     let port = test_support::free_port();
-    let mut options = Options::default();
-    options.duration = Some(Duration::from_secs(60));
-    let pipeline = Pipeline::new(
-        Endpoint::parse(&camera.url("/clock"), Direction::Input).unwrap(),
-        Endpoint::parse(
-            &format!("whep-listen://127.0.0.1:{port}/cam"),
-            Direction::Output,
-        )
-        .unwrap(),
-    )
-    .with_options(options)
-    .spawn();
+    let pipeline = webrtc_common::serve_on_whep(&camera.url("/clock"), port);
     let reports = test_support::chromium::ReportServer::start();
     let page =
         test_support::workspace_root().join("crates/test-support/scripts/glass_to_glass.html");

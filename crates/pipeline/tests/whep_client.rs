@@ -51,18 +51,7 @@ async fn camera_through_whep(test: &str, mount: &str, codec: &str) {
     }
     let camera = RtspServer::start_default();
     let port = test_support::free_port();
-    let mut options = Options::default();
-    options.duration = Some(Duration::from_secs(60));
-    let a = Pipeline::new(
-        Endpoint::parse(&camera.url(mount), Direction::Input).unwrap(),
-        Endpoint::parse(
-            &format!("whep-listen://127.0.0.1:{port}/cam"),
-            Direction::Output,
-        )
-        .unwrap(),
-    )
-    .with_options(options)
-    .spawn();
+    let a = webrtc_common::serve_on_whep(&camera.url(mount), port);
     wait_listening(port).await;
     let dir = test_support::temp_dir();
     let mp4 = dir.path().join("pulled.mp4");

@@ -7,11 +7,12 @@
 #![allow(clippy::unwrap_used)]
 #![allow(clippy::field_reassign_with_default)]
 
+mod webrtc_common;
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use pipeline::{Direction, Endpoint, Options, Pipeline};
 use test_support::rtsp::RtspServer;
 use tokio::net::UdpSocket;
 use whip_whep::signalling::{self, EndpointUrl};
@@ -118,18 +119,7 @@ async fn three_viewers_keep_their_frame_rate_beside_a_throttled_one() {
     }
     let camera = RtspServer::start_default();
     let port = test_support::free_port();
-    let mut options = Options::default();
-    options.duration = Some(Duration::from_secs(60));
-    let a = Pipeline::new(
-        Endpoint::parse(&camera.url("/h264"), Direction::Input).unwrap(),
-        Endpoint::parse(
-            &format!("whep-listen://127.0.0.1:{port}/cam"),
-            Direction::Output,
-        )
-        .unwrap(),
-    )
-    .with_options(options)
-    .spawn();
+    let a = webrtc_common::serve_on_whep(&camera.url("/h264"), port);
     let url = format!("http://127.0.0.1:{port}/cam/whep");
     // The first pull waits for the camera's tracks (503 until then).
     let started = Instant::now();

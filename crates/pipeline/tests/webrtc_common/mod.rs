@@ -1,5 +1,6 @@
-//! Helpers shared by the WebRTC client tests (`whep_client.rs`, `whep_client_vp.rs`):
-//! waiting for a server to listen, pulling a `whep://` stream into a file while the
+//! Helpers shared by the WebRTC tests (`whep_client.rs`, `whep_client_vp.rs`,
+//! `aiortc.rs`, `glass_to_glass.rs`, `whep_viewers.rs`): a camera served on
+//! `whep-listen://`, waiting for a server to listen, pulling a `whep://` stream into a file while the
 //! server still waits for its source's tracks, and reading ffprobe's streams.
 #![allow(dead_code, clippy::unwrap_used)]
 // Options are built by field assignment, not struct literals (they are #[non_exhaustive]).
@@ -8,7 +9,24 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use pipeline::{Direction, Endpoint, Options, Pipeline, Summary};
+use pipeline::{Direction, Endpoint, Options, Pipeline, PipelineHandle, Summary};
+
+/// Serves `input` (a camera's URL) on `whep-listen://127.0.0.1:{port}/cam` for at most
+/// 60 s (close it sooner); its WHEP endpoint is `http://127.0.0.1:{port}/cam/whep`.
+pub fn serve_on_whep(input: &str, port: u16) -> PipelineHandle {
+    let mut options = Options::default();
+    options.duration = Some(Duration::from_secs(60));
+    Pipeline::new(
+        Endpoint::parse(input, Direction::Input).unwrap(),
+        Endpoint::parse(
+            &format!("whep-listen://127.0.0.1:{port}/cam"),
+            Direction::Output,
+        )
+        .unwrap(),
+    )
+    .with_options(options)
+    .spawn()
+}
 
 /// Waits (at most 10 s) until something accepts TCP connections on 127.0.0.1:`port`.
 pub async fn wait_listening(port: u16) {
