@@ -1,8 +1,8 @@
 //! aiortc (Python's WebRTC stack: its own ICE, DTLS, SRTP, depacketizers and libav
 //! codecs) as the other side of our WebRTC endpoints, besides Chromium:
-//! - it plays the RTSP test camera (H.264 640x360 15 fps and G.711 A-law) from
-//!   `whep-listen://`: decoded pictures at the camera's size and rate, and the camera's
-//!   PCMA audio as it is;
+//! - it plays the RTSP test camera (H.264 640x360 15 fps with G.711 A-law, then µ-law)
+//!   from `whep-listen://`: decoded pictures at the camera's size and rate, and the
+//!   camera's PCMA or PCMU audio as it is;
 //! - it publishes a generated picture (VP8, then H.264, encoded by aiortc) and an Opus
 //!   tone by WHIP into `whip-listen://`, recorded to MP4: ffprobe sees both codecs, about
 //!   the recorded duration at 25 fps, and ffmpeg decodes every frame.
@@ -28,13 +28,21 @@ fn peers(test: &str, others: &[&'static str]) -> bool {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn aiortc_plays_a_g711_camera_through_whep() {
-    if !peers("aiortc_plays_a_g711_camera_through_whep", RtspServer::PEERS) {
+async fn aiortc_plays_g711_cameras_through_whep() {
+    if !peers("aiortc_plays_g711_cameras_through_whep", RtspServer::PEERS) {
         return;
     }
     let camera = RtspServer::start_default();
+    for (mount, audio) in [("/h264pcma", "PCMA/8000"), ("/h264pcmu", "PCMU/8000")] {
+        plays(&camera, mount, audio).await;
+    }
+}
+
+/// aiortc plays the camera's `mount` (H.264 and G.711) from `whep-listen://`; its audio
+/// must be `audio` (the answer's rtpmap) as the camera sends it.
+async fn plays(camera: &RtspServer, mount: &str, audio: &str) {
     let port = test_support::free_port();
-    let pipeline = webrtc_common::serve_on_whep(&camera.url("/h264pcma"), port);
+    let pipeline = webrtc_common::serve_on_whep(&camera.url(mount), port);
     webrtc_common::wait_listening(port).await;
     let url = format!("http://127.0.0.1:{port}/cam/whep");
     // Until the camera's tracks are known the server answers 503.
@@ -54,7 +62,7 @@ async fn aiortc_plays_a_g711_camera_through_whep() {
     };
     pipeline.close();
     let summary = tokio::time::timeout(Duration::from_secs(20), pipeline.wait()).await;
-    eprintln!("aiortc saw {seen}; pipeline: {summary:?}");
+    eprintln!("{mount}: aiortc saw {seen}; pipeline: {summary:?}");
     assert_eq!(seen["video_codec"], "H264/90000", "{seen}");
     assert_eq!((num(&seen["width"]), num(&seen["height"])), (640.0, 360.0));
     // 15 fps for PLAY_SECONDS, less the connection's set-up.
@@ -64,10 +72,7 @@ async fn aiortc_plays_a_g711_camera_through_whep() {
         "{frames} pictures decoded in {PLAY_SECONDS} s: {seen}"
     );
     assert!(num(&seen["first_video_after_s"]) < 3.0, "{seen}");
-    assert_eq!(
-        seen["audio_codec"], "PCMA/8000",
-        "the camera's G.711 as it is"
-    );
+    assert_eq!(seen["audio_codec"], audio, "the camera's G.711 as it is");
     assert_eq!(num(&seen["audio_rate"]), 8000.0);
     assert!(
         num(&seen["audio_seconds"]) >= PLAY_SECONDS - 2.5,

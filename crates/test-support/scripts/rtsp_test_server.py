@@ -11,6 +11,7 @@ cleanly on SIGTERM/SIGINT. Mounts:
     /h265       H.265
     /mjpeg      Motion JPEG
     /h264pcma   H.264 + G.711 A-law 8 kHz (no MP4 sample entry in retina)
+    /h264pcmu   H.264 + G.711 µ-law 8 kHz
     /h264opus   H.264 + Opus (retina cannot depacketize Opus)
     /h264b      H.264 high profile with B-frames (x264 bframes=2): decode order differs
                 from presentation order, RTP timestamps are presentation times
@@ -49,6 +50,7 @@ H265B = (RAW + " ! x265enc speed-preset=ultrafast key-int-max=30"
 MJPEG = RAW + " ! jpegenc ! rtpjpegpay name=pay0 pt=26"
 AAC = "audiotestsrc is-live=true wave=sine ! audio/x-raw,rate=48000,channels=1 ! avenc_aac ! rtpmp4gpay name=pay1 pt=97"
 PCMA = "audiotestsrc is-live=true ! audio/x-raw,rate=8000,channels=1 ! alawenc ! rtppcmapay name=pay1 pt=8"
+PCMU = "audiotestsrc is-live=true ! audio/x-raw,rate=8000,channels=1 ! mulawenc ! rtppcmupay name=pay1 pt=0"
 OPUS = "audiotestsrc is-live=true ! audio/x-raw,rate=48000,channels=1 ! opusenc ! rtpopuspay name=pay1 pt=111"
 
 
@@ -117,7 +119,8 @@ def main():
 
     Gst.init(None)
     mounts = {"/h264": H264, "/h264aac": H264 + " " + AAC, "/h265": H265, "/mjpeg": MJPEG,
-              "/h264pcma": H264 + " " + PCMA, "/h264opus": H264 + " " + OPUS,
+              "/h264pcma": H264 + " " + PCMA, "/h264pcmu": H264 + " " + PCMU,
+              "/h264opus": H264 + " " + OPUS,
               "/h264b": H264B, "/h265b": H265B}
     if args.file:
         mounts["/file"] = file_launch(args.file)
