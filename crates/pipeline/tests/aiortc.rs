@@ -5,7 +5,10 @@
 //!   camera's PCMA or PCMU audio as it is;
 //! - it publishes a generated picture (VP8, then H.264, encoded by aiortc) and an Opus
 //!   tone by WHIP into `whip-listen://`, recorded to MP4: ffprobe sees both codecs, about
-//!   the recorded duration at 25 fps, and ffmpeg decodes every frame.
+//!   the recorded duration at 25 fps, and ffmpeg decodes every frame;
+//! - as a server (test-support's `scripts/aiortc_server.py`) it serves VP8 and H.264 to
+//!   our `whep://` client (recorded to MP4 and checked as above) and takes our `whip://`
+//!   client's push of an H.264 + Opus file (aiortc decodes it).
 #![allow(clippy::unwrap_used)]
 // Options are built by field assignment, not struct literals (they are #[non_exhaustive]).
 #![allow(clippy::field_reassign_with_default)]
@@ -15,6 +18,7 @@ mod webrtc_common;
 use std::time::{Duration, Instant};
 
 use pipeline::{Direction, Endpoint, Options, Pipeline};
+use test_support::aiortc::AiortcServer;
 use test_support::ffprobe::{self, num};
 use test_support::rtsp::RtspServer;
 
@@ -153,4 +157,115 @@ async fn aiortc_publishes_vp8_and_h264_by_whip_into_mp4() {
         let errors = ffprobe::decode_errors_keeping_times(&file);
         assert!(errors.is_empty(), "{codec}: {errors}");
     }
+}
+
+/// Our `whep://` client against aiortc's WHEP server (not ours: the other side's ICE,
+/// DTLS, SRTP and packetizers are aiortc's): VP8, then H.264, each pulled 4 s into MP4.
+#[tokio::test(flavor = "multi_thread")]
+async fn whep_client_pulls_from_an_aiortc_server() {
+    if !peers(
+        "whep_client_pulls_from_an_aiortc_server",
+        &["ffprobe", "ffmpeg"],
+    ) {
+        return;
+    }
+    const SECONDS: f64 = 4.0;
+    let dir = test_support::temp_dir();
+    for (codec, probed) in [("vp8", "vp8"), ("h264", "h264")] {
+        let server = tokio::task::spawn_blocking(move || {
+            AiortcServer::start("whep", SECONDS + 4.0, Some(codec))
+        })
+        .await
+        .unwrap();
+        let file = dir.path().join(format!("pulled-{codec}.mp4"));
+        let url = format!("whep://127.0.0.1:{}/whep", server.port);
+        let summary = webrtc_common::pull(&url, &file, SECONDS, Duration::from_secs(5))
+            .await
+            .unwrap();
+        let report = tokio::task::spawn_blocking(move || server.report())
+            .await
+            .unwrap();
+        eprintln!("{codec}: {summary:?}; aiortc server: {report}");
+        assert_eq!(report["deleted"], 1, "our client ended its session");
+        let probe = ffprobe::probe(&file);
+        let video = webrtc_common::stream(&probe, "video");
+        assert_eq!(video["codec_name"], probed, "{probe}");
+        assert_eq!(
+            (num(&video["width"]), num(&video["height"])),
+            (640.0, 360.0)
+        );
+        assert_eq!(webrtc_common::stream(&probe, "audio")["codec_name"], "opus");
+        let frames = ffprobe::packets(&file, "v:0").len() as f64;
+        assert!(
+            (frames - 25.0 * SECONDS).abs() <= 0.15 * 25.0 * SECONDS,
+            "{codec}: {frames} pictures in {SECONDS} s"
+        );
+        let errors = ffprobe::decode_errors_keeping_times(&file);
+        assert!(errors.is_empty(), "{codec}: {errors}");
+    }
+}
+
+/// Our `whip://` client against aiortc's WHIP server: a 4 s H.264 + Opus file made by
+/// ffmpeg, pushed in real time; aiortc decodes every picture at the file's size.
+#[tokio::test(flavor = "multi_thread")]
+async fn whip_client_pushes_to_an_aiortc_server() {
+    if !peers("whip_client_pushes_to_an_aiortc_server", &["ffmpeg"]) {
+        return;
+    }
+    let dir = test_support::temp_dir();
+    let source = dir.path().join("source.mp4");
+    let made = std::process::Command::new("ffmpeg")
+        .args(["-nostdin", "-v", "error", "-f", "lavfi", "-i"])
+        .arg("testsrc=size=320x240:rate=25")
+        .args(["-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000"])
+        .args([
+            "-t",
+            "4",
+            "-c:v",
+            "libx264",
+            "-profile:v",
+            "baseline",
+            "-g",
+            "25",
+        ])
+        .args([
+            "-pix_fmt", "yuv420p", "-c:a", "libopus", "-ac", "2", "-b:a", "48k",
+        ])
+        .arg(&source)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let server = tokio::task::spawn_blocking(|| AiortcServer::start("whip", 30.0, None))
+        .await
+        .unwrap();
+    let summary = Pipeline::new(
+        Endpoint::parse(source.to_str().unwrap(), Direction::Input).unwrap(),
+        Endpoint::parse(
+            &format!("whip://127.0.0.1:{}/whip", server.port),
+            Direction::Output,
+        )
+        .unwrap(),
+    )
+    .run()
+    .await
+    .unwrap();
+    // It reports at our DELETE.
+    let report = tokio::task::spawn_blocking(move || server.report())
+        .await
+        .unwrap();
+    eprintln!("{summary:?}; aiortc server: {report}");
+    assert_eq!(report["deleted"], 1, "our client ended its session");
+    assert_eq!(
+        (num(&report["width"]), num(&report["height"])),
+        (320.0, 240.0)
+    );
+    assert!(
+        num(&report["video_frames"]) >= 90.0,
+        "of 100 pictures: {report}"
+    );
+    assert!(num(&report["audio_seconds"]) >= 3.5, "{report}");
+    assert!(
+        (num(&report["audio_time_span_s"]) - num(&report["audio_seconds"])).abs() < 0.5,
+        "audio times against samples: {report}"
+    );
 }

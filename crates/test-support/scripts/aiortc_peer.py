@@ -91,45 +91,57 @@ async def end(pc, session):
         return None
 
 
-async def whep(url, seconds):
-    pc = RTCPeerConnection()
-    pc.addTransceiver("video", direction="recvonly")
-    pc.addTransceiver("audio", direction="recvonly")
-    seen = {"video_frames": 0, "audio_frames": 0, "audio_seconds": 0.0, "width": 0,
-            "height": 0, "audio_rate": 0, "first_video_after_s": None,
-            "video_codec": None, "audio_codec": None}
-    started = time.monotonic()
+class Seen:
+    """What the tracks of a peer connection decoded: pictures and their size, audio
+    samples and the span of their times (from their RTP timestamps, so a wrong RTP
+    clock shows as a span unlike the samples' duration)."""
 
-    async def drain(track):
+    def __init__(self, pc):
+        self.started = time.monotonic()
+        self.tasks, self.first_audio = [], None
+        self.result = {"video_frames": 0, "audio_frames": 0, "audio_seconds": 0.0,
+                       "width": 0, "height": 0, "audio_rate": 0,
+                       "first_video_after_s": None, "audio_time_span_s": 0.0}
+        pc.on("track", lambda track: self.tasks.append(asyncio.ensure_future(self.drain(track))))
+
+    async def drain(self, track):
+        seen = self.result
         while True:
             frame = await track.recv()
             if track.kind == "video":
                 seen["video_frames"] += 1
                 seen["width"], seen["height"] = frame.width, frame.height
                 if seen["first_video_after_s"] is None:
-                    seen["first_video_after_s"] = round(time.monotonic() - started, 3)
+                    seen["first_video_after_s"] = round(time.monotonic() - self.started, 3)
             else:
                 seen["audio_frames"] += 1
                 seen["audio_seconds"] += frame.samples / frame.sample_rate
                 seen["audio_rate"] = frame.sample_rate
-                # The span of the frames' times (from their RTP timestamps), to compare
-                # with the samples decoded: a wrong RTP clock stretches it.
                 at = float(frame.pts * frame.time_base)
-                first_audio.setdefault("at", at)
-                seen["audio_time_span_s"] = round(at + frame.samples / frame.sample_rate
-                                                  - first_audio["at"], 3)
+                if self.first_audio is None:
+                    self.first_audio = at
+                seen["audio_time_span_s"] = at + frame.samples / frame.sample_rate - self.first_audio
 
-    tasks, first_audio = [], {}
-    pc.on("track", lambda track: tasks.append(asyncio.ensure_future(drain(track))))
+    def stop(self):
+        for task in self.tasks:
+            task.cancel()
+        for key in ("audio_seconds", "audio_time_span_s"):
+            self.result[key] = round(self.result[key], 3)
+        return self.result
+
+
+async def whep(url, seconds):
+    pc = RTCPeerConnection()
+    pc.addTransceiver("video", direction="recvonly")
+    pc.addTransceiver("audio", direction="recvonly")
+    seen = Seen(pc)
     session = await signal(pc, url)
-    for kind, codec in answered_codecs(pc.remoteDescription.sdp).items():
-        seen[f"{kind}_codec"] = codec
+    codecs = answered_codecs(pc.remoteDescription.sdp)
     await asyncio.sleep(seconds)
-    for task in tasks:
-        task.cancel()
-    seen["delete_status"] = await end(pc, session)
-    seen["audio_seconds"] = round(seen["audio_seconds"], 3)
-    return seen
+    result = seen.stop()
+    result["video_codec"], result["audio_codec"] = codecs.get("video"), codecs.get("audio")
+    result["delete_status"] = await end(pc, session)
+    return result
 
 
 class Picture(VideoStreamTrack):

@@ -53,3 +53,43 @@ fn run(args: &[&str], seconds: f64) -> Result<serde_json::Value, String> {
     }
     serde_json::from_str(stdout.trim()).map_err(|e| format!("aiortc printed {stdout:?}: {e}"))
 }
+
+/// aiortc as a WHEP server (`mode` "whep", a generated picture in `codec` and an Opus
+/// tone at `http://127.0.0.1:PORT/whep`) or a WHIP server ("whip", one publish at
+/// `http://127.0.0.1:PORT/whip`, decoded), for `seconds` at most
+/// (`scripts/aiortc_server.py`).
+pub struct AiortcServer {
+    guard: ChildGuard,
+    /// The port it listens on (127.0.0.1).
+    pub port: u16,
+    seconds: f64,
+}
+
+impl AiortcServer {
+    /// Starts it and waits until it listens.
+    pub fn start(mode: &str, seconds: f64, codec: Option<&str>) -> AiortcServer {
+        let mut cmd = Command::new("python3");
+        cmd.arg(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scripts/aiortc_server.py"))
+            .args([mode, &seconds.to_string()])
+            .args(codec);
+        let (guard, line) =
+            ChildGuard::spawn_until_line("aiortc server", cmd, "ready ", Duration::from_secs(20));
+        let port = line["ready ".len()..].trim().parse().expect("a port");
+        AiortcServer {
+            guard,
+            port,
+            seconds,
+        }
+    }
+
+    /// Waits for its report (after its `seconds`, or a WHIP publisher's DELETE): the
+    /// sessions, DELETEs and what it decoded.
+    pub fn report(mut self) -> serde_json::Value {
+        let lines = self.guard.stdout_lines.take().expect("stdout is read");
+        let wait = Duration::from_secs_f64(self.seconds + 20.0);
+        let line = lines
+            .recv_timeout(wait)
+            .unwrap_or_else(|e| panic!("the aiortc server did not report: {e}"));
+        serde_json::from_str(&line).unwrap_or_else(|e| panic!("aiortc server said {line:?}: {e}"))
+    }
+}
