@@ -12,6 +12,7 @@ pub mod rtmp;
 pub mod rtp;
 pub mod rtsp;
 pub mod ts;
+pub mod whip_whep;
 
 /// A fuzz target body: must never panic, whatever the bytes.
 pub type Body = fn(&[u8]);
@@ -30,5 +31,6 @@ pub fn targets() -> Vec<(&'static str, Body)> {
     all.extend_from_slice(ts::TARGETS);
     all.extend_from_slice(rtmp::TARGETS);
     all.extend_from_slice(rtp::TARGETS);
+    all.extend_from_slice(whip_whep::TARGETS);
     all
 }

@@ -28,6 +28,8 @@
 mod client;
 mod client_io;
 mod error;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod http;
 mod media;
 mod peer;

@@ -179,7 +179,7 @@ pub async fn delete(
     Ok(())
 }
 
-struct Response {
+pub(crate) struct Response {
     status: u16,
     location: Option<String>,
     body: Vec<u8>,
@@ -337,7 +337,7 @@ async fn read_response(stream: &mut Box<dyn Wire>, url: &EndpointUrl) -> Result<
 
 /// The response in the bytes read so far (sans-I/O): `None` to read more; `closed`: the
 /// server has closed the connection (the end of a body without `Content-Length`).
-fn parse_response(buf: &[u8], closed: bool) -> Result<Option<Response>, &'static str> {
+pub(crate) fn parse_response(buf: &[u8], closed: bool) -> Result<Option<Response>, &'static str> {
     if buf.len() > MAX_RESPONSE {
         return Err("the response is larger than 64 KiB");
     }
