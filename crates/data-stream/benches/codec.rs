@@ -2,7 +2,7 @@
 //! and read back in memory, end to end: header, chunks, trailer, each one a length-framed
 //! `DataPacket`.
 //!
-//! - `ours`: the sans-I/O codec. `Frame::chunk` (content not copied) → `write_framed`
+//! - `ours`: the sans-I/O codec. `ChunkHeads::chunk` (content not copied, heads in reused blocks) → `write_framed`
 //!   into a reused transport buffer (the one copy) → `FrameDecoder` → `Demultiplexer`
 //!   (all checks on) → chunk content, a slice of the transport buffer.
 //! - `ours-writer`: the same through `Outgoing`/`ByteStreamWriter` and its bounded queue.
@@ -44,7 +44,7 @@ use std::time::Instant;
 use bytes::{BufMut, Bytes, BytesMut};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use data_stream::{
-    Demultiplexer, Envelope, Event, Frame, FrameDecoder, Header, Limits, Outgoing, Packet,
+    ChunkHeads, Demultiplexer, Envelope, Event, FrameDecoder, Header, Limits, Outgoing, Packet,
     StreamInfo, StreamKind, StreamOptions, StreamType, Trailer,
 };
 use futures::StreamExt;
@@ -140,8 +140,9 @@ fn ours(total: u64) -> u64 {
         .unwrap();
     let mut received = read_back(&mut decoder, &mut demux, &mut transport, now);
     let chunks = total.div_ceil(CHUNK as u64);
+    let mut heads = ChunkHeads::default();
     for i in 0..chunks {
-        let frame = Frame::chunk(&envelope, STREAM_ID, i, content(i, total));
+        let frame = heads.chunk(&envelope, STREAM_ID, i, content(i, total));
         frame.write_framed(&mut transport, MAX_FRAME).unwrap();
         received += read_back(&mut decoder, &mut demux, &mut transport, now);
     }
@@ -315,8 +316,9 @@ fn ours_socket_sync(total: u64) -> u64 {
         let header = Packet::Header(Box::new(Header::new(info(total))));
         let frame = header.to_frame(&envelope);
         frame.write_framed(&mut out, MAX_FRAME).unwrap();
+        let mut heads = ChunkHeads::default();
         for i in 0..total.div_ceil(CHUNK as u64) {
-            let frame = Frame::chunk(&envelope, STREAM_ID, i, content(i, total));
+            let frame = heads.chunk(&envelope, STREAM_ID, i, content(i, total));
             frame.write_framed(&mut out, MAX_FRAME).unwrap();
             flush(&mut out, false);
         }
