@@ -15,7 +15,7 @@
 //!   reused buffer. What the pipe itself costs; the framing's cost is the gap above it.
 //! - `ours-tokio-in-memory`: writer → `Outgoing` → `Receiver::run_frames` → `StreamReader`
 //!   on a current-thread runtime, the frames going through the sync path's transport (one
-//!   copy into a reused `BytesMut`, `FrameDecoder`): every tokio-side piece (queues, tasks,
+//!   copy into reused blocks, `FrameDecoder`): every tokio-side piece (queues, tasks,
 //!   wake-ups, reader) and no copy the sync path does not make. Like with like for `ours`.
 //! - Group `byte-stream-1GiB-socket`, `ours-sync` and `ours-tokio`: the same stream over a Unix socket pair,
 //!   the like-with-like comparison of the two paths over a real transport. Sync: the
