@@ -96,7 +96,7 @@ fn demux_framed(data: &[u8]) {
         while let Some(event) = demux.poll_event() {
             if let Event::Chunk { stream_id, content } = event {
                 assert!(content.len() <= 256);
-                let total = received.entry(stream_id).or_default();
+                let total = received.entry(stream_id.to_string()).or_default();
                 *total += content.len() as u64;
                 assert!(*total <= 2048);
             }
@@ -134,7 +134,7 @@ fn demux_v2(data: &[u8]) {
         while let Some(event) = demux.poll_event() {
             if let Event::Chunk { stream_id, content } = event {
                 assert!(content.len() <= 256, "piece over the chunk limit");
-                let total = received.entry(stream_id).or_default();
+                let total = received.entry(stream_id.to_string()).or_default();
                 *total += content.len() as u64;
                 assert!(*total <= 2048, "stream over the stream limit");
             }

@@ -2,7 +2,7 @@
 //! and read back in memory, end to end: header, chunks, trailer, each one a length-framed
 //! `DataPacket`.
 //!
-//! - `ours`: the sans-I/O codec. `Frame::chunk` (content not copied) → `write_framed`
+//! - `ours`: the sans-I/O codec. `ChunkHeads::chunk` (content not copied, heads in reused blocks) → `write_framed`
 //!   into a reused transport buffer (the one copy) → `FrameDecoder` → `Demultiplexer`
 //!   (all checks on) → chunk content, a slice of the transport buffer.
 //! - `ours-writer`: the same through `Outgoing`/`ByteStreamWriter` and its bounded queue.
@@ -15,7 +15,7 @@
 //!   reused buffer. What the pipe itself costs; the framing's cost is the gap above it.
 //! - `ours-tokio-in-memory`: writer → `Outgoing` → `Receiver::run_frames` → `StreamReader`
 //!   on a current-thread runtime, the frames going through the sync path's transport (one
-//!   copy into a reused `BytesMut`, `FrameDecoder`): every tokio-side piece (queues, tasks,
+//!   copy into reused blocks, `FrameDecoder`): every tokio-side piece (queues, tasks,
 //!   wake-ups, reader) and no copy the sync path does not make. Like with like for `ours`.
 //! - Group `byte-stream-1GiB-socket`, `ours-sync` and `ours-tokio`: the same stream over a Unix socket pair,
 //!   the like-with-like comparison of the two paths over a real transport. Sync: the
@@ -44,7 +44,7 @@ use std::time::Instant;
 use bytes::{BufMut, Bytes, BytesMut};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use data_stream::{
-    Demultiplexer, Envelope, Event, Frame, FrameDecoder, Header, Limits, Outgoing, Packet,
+    ChunkHeads, Demultiplexer, Envelope, Event, FrameDecoder, Header, Limits, Outgoing, Packet,
     StreamInfo, StreamKind, StreamOptions, StreamType, Trailer,
 };
 use futures::StreamExt;
@@ -140,8 +140,9 @@ fn ours(total: u64) -> u64 {
         .unwrap();
     let mut received = read_back(&mut decoder, &mut demux, &mut transport, now);
     let chunks = total.div_ceil(CHUNK as u64);
+    let mut heads = ChunkHeads::default();
     for i in 0..chunks {
-        let frame = Frame::chunk(&envelope, STREAM_ID, i, content(i, total));
+        let frame = heads.chunk(&envelope, STREAM_ID, i, content(i, total));
         frame.write_framed(&mut transport, MAX_FRAME).unwrap();
         received += read_back(&mut decoder, &mut demux, &mut transport, now);
     }
@@ -255,13 +256,8 @@ fn ours_tokio_in_memory(rt: &tokio::runtime::Runtime, total: u64) -> u64 {
     rt.block_on(async move {
         let (receiver, streams) = bench_receiver();
         let (out, frames) = Outgoing::new(64);
-        let mut wire = BytesMut::with_capacity(64 * 1024);
-        let mut decoder = FrameDecoder::new(MAX_FRAME);
-        let frames = frames.map(move |frame| {
-            frame.write_framed(&mut wire, MAX_FRAME).unwrap();
-            let offset = decoder.offset();
-            Ok((decoder.decode(&mut wire).unwrap().unwrap(), offset))
-        });
+        let mut wire = MemoryWire::default();
+        let frames = frames.map(move |frame| Ok(wire.pass(&frame)));
         let run = tokio::spawn(async move { receiver.run_frames(frames).await });
         let send = tokio::spawn(send_stream(out, total));
         let received = read_stream(streams).await;
@@ -269,6 +265,42 @@ fn ours_tokio_in_memory(rt: &tokio::runtime::Runtime, total: u64) -> u64 {
         run.await.unwrap().unwrap();
         received
     })
+}
+
+/// The in-memory transport of `ours-tokio-in-memory`: each frame copied with its prefix
+/// into a block and decoded back out, as `Receiver::run` does with its reads. Queued
+/// chunks hold their block, so the next block is one whose chunks are all dropped
+/// (`try_reclaim`), as the receiver's own blocks are (`transport/blocks.rs`): growing one
+/// `BytesMut` instead took a fresh 64 KiB block every 4 chunks, colder for the copy.
+#[cfg(feature = "tokio")]
+#[derive(Default)]
+struct MemoryWire {
+    buf: BytesMut,
+    spare: std::collections::VecDeque<BytesMut>,
+    decoder: Option<FrameDecoder>,
+}
+
+#[cfg(feature = "tokio")]
+impl MemoryWire {
+    fn pass(&mut self, frame: &data_stream::Frame) -> (Bytes, u64) {
+        const BLOCK: usize = 128 * 1024;
+        if self.buf.capacity() < 4 + frame.len() && !self.buf.try_reclaim(4 + frame.len()) {
+            let free = self.spare.iter_mut().position(|b| b.try_reclaim(BLOCK));
+            let block = match free.and_then(|i| self.spare.remove(i)) {
+                Some(block) => block,
+                None => BytesMut::with_capacity(BLOCK),
+            };
+            self.spare.truncate(7);
+            self.spare
+                .push_front(std::mem::replace(&mut self.buf, block));
+        }
+        frame.write_framed(&mut self.buf, MAX_FRAME).unwrap();
+        let decoder = self
+            .decoder
+            .get_or_insert_with(|| FrameDecoder::new(MAX_FRAME));
+        let offset = decoder.offset();
+        (decoder.decode(&mut self.buf).unwrap().unwrap(), offset)
+    }
 }
 
 /// `floor-tokio-duplex`: the bench's bytes through the same pipe and runtime, no framing.
@@ -315,8 +347,9 @@ fn ours_socket_sync(total: u64) -> u64 {
         let header = Packet::Header(Box::new(Header::new(info(total))));
         let frame = header.to_frame(&envelope);
         frame.write_framed(&mut out, MAX_FRAME).unwrap();
+        let mut heads = ChunkHeads::default();
         for i in 0..total.div_ceil(CHUNK as u64) {
-            let frame = Frame::chunk(&envelope, STREAM_ID, i, content(i, total));
+            let frame = heads.chunk(&envelope, STREAM_ID, i, content(i, total));
             frame.write_framed(&mut out, MAX_FRAME).unwrap();
             flush(&mut out, false);
         }

@@ -25,12 +25,13 @@
 //! demultiplexer.
 
 use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::Arc;
 use std::time::Instant;
 
 use bytes::Bytes;
 
 use crate::compression::Inflater;
-use crate::packet::{Chunk, Header, Packet, StreamInfo, StreamType, Trailer};
+use crate::packet::{Header, Packet, StreamInfo, StreamType, Trailer, decode_chunk};
 use crate::split::Utf8Validator;
 use crate::{Error, Result};
 
@@ -44,8 +45,8 @@ pub enum Event {
     Unhandled(StreamInfo),
     /// Content of an opened stream, in order.
     Chunk {
-        /// Stream id.
-        stream_id: String,
+        /// Stream id, shared by all the stream's chunks (not one allocation per chunk).
+        stream_id: Arc<str>,
         /// Content (a slice of the frame).
         content: Bytes,
     },
@@ -69,6 +70,8 @@ pub enum Event {
 
 struct OpenStream {
     info: StreamInfo,
+    /// `info.id`, shared with every chunk event.
+    id: Arc<str>,
     handled: bool,
     next_index: u64,
     /// Content bytes (inflated, for a compressed stream) checked so far.
@@ -87,7 +90,7 @@ struct OpenStream {
 /// inflate and the trailer behind it (so inflation happens one piece per poll).
 enum Queued {
     Event(Event),
-    Inflate { stream_id: String, input: Bytes },
+    Inflate { stream_id: Arc<str>, input: Bytes },
     Finish(Trailer),
 }
 
@@ -169,6 +172,11 @@ impl Demultiplexer {
     /// Decodes and handles one frame (a serialized `DataPacket`). Non-stream packets
     /// are ignored. An undecodable frame is an error for the connection.
     pub fn handle_frame(&mut self, frame: Bytes, now: Instant) -> Result<()> {
+        // Chunks, the bulk of the packets, are decoded by hand: no allocation per chunk.
+        if let Some(chunk) = decode_chunk(&frame) {
+            self.on_chunk(chunk.stream_id, chunk.index, chunk.content, now);
+            return Ok(());
+        }
         let size = frame.len();
         match Packet::decode(frame)? {
             Some(packet) => self.handle_packet(packet, size, now),
@@ -186,7 +194,7 @@ impl Demultiplexer {
     ) -> Result<()> {
         match packet {
             Packet::Header(h) => self.on_header(*h, encoded_size, now),
-            Packet::Chunk(c) => self.on_chunk(c, now),
+            Packet::Chunk(c) => self.on_chunk(&c.stream_id, c.index, c.content, now),
             Packet::Trailer(t) => self.on_trailer(t),
         }
         Ok(())
@@ -332,6 +340,7 @@ impl Demultiplexer {
             Event::Unhandled(info.clone())
         });
         let stream = OpenStream {
+            id: Arc::from(info.id.as_str()),
             info,
             handled,
             next_index: 0,
@@ -346,14 +355,7 @@ impl Demultiplexer {
         if let Some(content) = header.inline_content {
             // v2 single-packet stream: the whole content in the header, no chunk or
             // trailer follows.
-            self.on_chunk(
-                Chunk {
-                    stream_id: id.clone(),
-                    index: 0,
-                    content,
-                },
-                now,
-            );
+            self.on_chunk(&id, 0, content, now);
             self.on_trailer(Trailer {
                 stream_id: id,
                 ..Default::default()
@@ -361,15 +363,14 @@ impl Demultiplexer {
         }
     }
 
-    fn on_chunk(&mut self, chunk: Chunk, now: Instant) {
-        let Some(s) = self.streams.get_mut(&chunk.stream_id) else {
-            self.stray(chunk.stream_id);
+    fn on_chunk(&mut self, id: &str, index: u64, content: Bytes, now: Instant) {
+        let Some(s) = self.streams.get_mut(id) else {
+            self.stray(id.to_owned());
             return;
         };
         s.last_activity = now;
-        let id = &chunk.stream_id;
-        let len = chunk.content.len();
-        let legacy_first = chunk.index == 1
+        let len = content.len();
+        let legacy_first = index == 1
             && s.next_index == 0
             && s.inflater.is_none()
             && s.info.stream_type() == StreamType::Bytes;
@@ -382,28 +383,28 @@ impl Demultiplexer {
                 tracing::info!(stream_id = %id, "byte stream numbers its chunks from 1 (LiveKit Python SDK before python-sdks #430); accepted");
             }
         }
-        let error = if chunk.index != s.next_index {
-            let kind = if chunk.index > s.next_index {
+        let error = if index != s.next_index {
+            let kind = if index > s.next_index {
                 "gap"
             } else {
                 "duplicate or reorder"
             };
             Some(Error::ChunkIndex {
-                stream_id: id.clone(),
+                stream_id: id.to_owned(),
                 expected: s.next_index,
-                got: chunk.index,
+                got: index,
                 kind,
             })
         } else if s.closing {
             // Content after a compressed stream's trailer.
             Some(Error::Decompression {
-                stream_id: id.clone(),
+                stream_id: id.to_owned(),
                 message: "chunk after the trailer".to_owned(),
             })
         } else if len > self.limits.max_chunk_size {
             Some(Error::ChunkTooLarge {
-                stream_id: id.clone(),
-                index: chunk.index,
+                stream_id: id.to_owned(),
+                index,
                 size: len,
                 max: self.limits.max_chunk_size,
             })
@@ -412,34 +413,32 @@ impl Demultiplexer {
             let compressed = s.compressed + len as u64;
             match compressed > self.limits.max_stream_size {
                 true => Some(Error::StreamTooLarge {
-                    stream_id: id.clone(),
+                    stream_id: id.to_owned(),
                     size: compressed,
                     max: self.limits.max_stream_size,
                 }),
                 false => None,
             }
         } else {
-            check_content(s, &self.limits, &chunk.content)
+            check_content(s, &self.limits, &content)
         };
         if let Some(error) = error {
-            self.fail(&chunk.stream_id, error);
+            self.fail(id, error);
             return;
         }
         s.next_index += 1;
         if s.inflater.is_some() {
             s.compressed += len as u64;
             self.queue.push_back(Queued::Inflate {
-                stream_id: chunk.stream_id,
-                input: chunk.content,
+                stream_id: s.id.clone(),
+                input: content,
             });
             return;
         }
         s.received += len as u64;
         if s.handled {
-            self.push(Event::Chunk {
-                stream_id: chunk.stream_id,
-                content: chunk.content,
-            });
+            let stream_id = s.id.clone();
+            self.push(Event::Chunk { stream_id, content });
         }
     }
 

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 
 use super::*;
-use crate::packet::{Envelope, StreamKind, TextInfo};
+use crate::packet::{Chunk, Envelope, StreamKind, TextInfo};
 
 fn info(id: &str, kind: StreamType, total: Option<u64>) -> StreamInfo {
     StreamInfo {
@@ -526,7 +526,9 @@ fn interleaved_streams_are_routed_by_id() {
         events
             .iter()
             .filter_map(|e| match e {
-                Event::Chunk { stream_id, content } if stream_id == id => Some(content.to_vec()),
+                Event::Chunk { stream_id, content } if stream_id.as_ref() == id => {
+                    Some(content.to_vec())
+                }
                 _ => None,
             })
             .flatten()

@@ -8,7 +8,7 @@ use bytes::Bytes;
 
 use super::*;
 use crate::compression::deflate_raw;
-use crate::packet::{Envelope, MAX_HEADER_BUDGET, StreamKind, TextInfo};
+use crate::packet::{Chunk, Envelope, MAX_HEADER_BUDGET, StreamKind, TextInfo};
 
 fn info(id: &str, kind: StreamType, total: Option<u64>) -> StreamInfo {
     StreamInfo {

@@ -80,8 +80,8 @@ pub use demux::{Demultiplexer, Event, Limits};
 pub use error::{Error, Result};
 pub use framing::FrameDecoder;
 pub use packet::{
-    Chunk, Envelope, Frame, Header, MAX_HEADER_BUDGET, OperationType, Packet, StreamInfo,
-    StreamKind, StreamType, TextInfo, Trailer,
+    Chunk, ChunkHeads, Envelope, Frame, Header, MAX_HEADER_BUDGET, OperationType, Packet,
+    StreamInfo, StreamKind, StreamType, TextInfo, Trailer,
 };
 pub use reader::{Progress, StreamReader};
 pub use writer::{

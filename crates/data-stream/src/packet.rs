@@ -20,7 +20,10 @@ use crate::{Error, Result};
 pub use crate::wire::OperationType;
 
 mod chunk_head;
+mod chunk_ref;
+pub use chunk_head::ChunkHeads;
 use chunk_head::encode_chunk_head;
+pub(crate) use chunk_ref::decode_chunk;
 
 /// What a stream carries and how it is described: everything of its header. Build it
 /// with [`StreamInfo::new`] and the `with_*` methods.
@@ -430,7 +433,8 @@ pub struct Frame {
 }
 
 impl Frame {
-    /// Encodes a chunk packet without copying `content`.
+    /// Encodes a chunk packet without copying `content` (its head in an allocation of its
+    /// own: [`ChunkHeads::chunk`] reuses blocks for a stream of chunks).
     pub fn chunk(envelope: &Envelope, stream_id: &str, index: u64, content: Bytes) -> Frame {
         let mut head = BytesMut::new();
         encode_chunk_head(&mut head, envelope, stream_id, index, content.len());

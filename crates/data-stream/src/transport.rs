@@ -80,11 +80,17 @@ const WRITE_BATCH: usize = 256 * 1024;
 /// ...or this many pieces (one vectored write takes at most this many).
 const MAX_PIECES: usize = 64;
 
+/// Size of a block of gathered bytes.
+const GATHER_BLOCK: usize = 64 * 1024;
+
 /// Frames waiting to be written, as pieces that share the frames' buffers.
 #[derive(Default)]
 struct Output {
     /// Prefixes, heads and small bodies not yet made a piece.
     gathered: BytesMut,
+    /// The block before `gathered`, taken again once its pieces are written: growing
+    /// `gathered` while pieces of it wait would allocate a new block every time.
+    spare: BytesMut,
     pieces: std::collections::VecDeque<Bytes>,
     len: usize,
 }
@@ -92,8 +98,9 @@ struct Output {
 impl Output {
     fn push(&mut self, frame: Frame, max_frame_size: usize) -> Result<()> {
         let prefix = frame.length_prefix(max_frame_size)?;
-        if self.gathered.capacity() - self.gathered.len() < 4 + frame.head.len() + GATHER_BELOW {
-            self.gathered.reserve(64 * 1024);
+        let need = 4 + frame.head.len() + GATHER_BELOW;
+        if self.gathered.capacity() - self.gathered.len() < need {
+            self.next_block(need);
         }
         self.gathered.extend_from_slice(&prefix.to_be_bytes());
         self.gathered.extend_from_slice(&frame.head);
@@ -105,6 +112,19 @@ impl Output {
             self.gathered.extend_from_slice(&frame.body);
         }
         Ok(())
+    }
+
+    /// Moves to the spare block (or a new one), the gathered bytes made a piece first.
+    fn next_block(&mut self, need: usize) {
+        if !self.gathered.is_empty() {
+            self.pieces.push_back(self.gathered.split().freeze());
+        }
+        let size = need.max(GATHER_BLOCK);
+        let mut next = std::mem::take(&mut self.spare);
+        if !next.try_reclaim(size) {
+            next = BytesMut::with_capacity(size);
+        }
+        self.spare = std::mem::replace(&mut self.gathered, next);
     }
 
     fn is_full(&self) -> bool {
@@ -389,7 +409,7 @@ impl Receiver {
                     }
                 }
                 Event::Chunk { stream_id, content } => {
-                    let Some(feed) = feeds.get_mut(&stream_id) else {
+                    let Some(feed) = feeds.get_mut(&*stream_id) else {
                         continue;
                     };
                     // Wait for a full reader, but not forever: one stalled reader must
@@ -407,10 +427,10 @@ impl Receiver {
                     };
                     if delivered != Ok(true) {
                         self.lock().demux.discard(&stream_id);
-                        if let (Some(feed), Err(t)) = (feeds.remove(&stream_id), delivered) {
+                        if let (Some(feed), Err(t)) = (feeds.remove(&*stream_id), delivered) {
                             let timeout_ms = t.as_millis() as u64;
                             feed.abort(Error::ReaderStalled {
-                                stream_id,
+                                stream_id: stream_id.to_string(),
                                 timeout_ms,
                             });
                         }

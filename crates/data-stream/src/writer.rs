@@ -17,7 +17,9 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use bytes::Bytes;
 use futures::lock::Mutex;
 
-use crate::packet::{Envelope, Frame, Header, Packet, StreamInfo, StreamKind, TextInfo, Trailer};
+use crate::packet::{
+    ChunkHeads, Envelope, Frame, Header, Packet, StreamInfo, StreamKind, TextInfo, Trailer,
+};
 use crate::split::{self, DEFAULT_CHUNK_SIZE};
 use crate::{Error, Result};
 
@@ -186,6 +188,8 @@ impl Outgoing {
 
 struct WriterState {
     tx: FrameSender,
+    /// Chunk heads encoded into reused blocks (no allocation per chunk).
+    heads: ChunkHeads,
     next_index: u64,
     written: u64,
     closed: bool,
@@ -221,6 +225,7 @@ impl StreamWriter {
         queue(&tx, frame, &info.id).await?;
         let state = WriterState {
             tx,
+            heads: ChunkHeads::default(),
             next_index: 0,
             written: 0,
             closed: false,
@@ -256,7 +261,10 @@ impl StreamWriter {
         }
         for piece in pieces {
             let piece_len = piece.len() as u64;
-            let frame = Frame::chunk(&self.envelope, &self.info.id, state.next_index, piece);
+            let index = state.next_index;
+            let frame = state
+                .heads
+                .chunk(&self.envelope, &self.info.id, index, piece);
             queue(&state.tx, frame, &self.info.id).await?;
             // The frame is queued: only now is the index used, so a cancelled or failed
             // send leaves no gap (and no index is sent twice).

@@ -53,9 +53,10 @@ fn receive(wire: &[u8], read: usize) -> Vec<(StreamInfo, Vec<u8>)> {
             demux.handle_frame(frame, Instant::now()).unwrap();
             while let Some(event) = demux.poll_event() {
                 match event {
-                    Event::Chunk { stream_id, content } => {
-                        contents.entry(stream_id).or_default().extend(&content)
-                    }
+                    Event::Chunk { stream_id, content } => contents
+                        .entry(stream_id.to_string())
+                        .or_default()
+                        .extend(&content),
                     Event::Finished(info) => {
                         let content = contents.remove(&info.id).unwrap_or_default();
                         finished.push((info, content));

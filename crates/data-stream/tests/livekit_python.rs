@@ -171,7 +171,9 @@ fn we_decode_livekit_python_packets() {
     let text: Vec<u8> = events
         .iter()
         .filter_map(|e| match e {
-            Event::Chunk { stream_id, content } if stream_id == "py-text" => Some(content.to_vec()),
+            Event::Chunk { stream_id, content } if stream_id.as_ref() == "py-text" => {
+                Some(content.to_vec())
+            }
             _ => None,
         })
         .flatten()

@@ -190,7 +190,10 @@ fn we_read_livekit_python_v2_and_legacy_streams() {
         match event {
             Event::Chunk { stream_id, content } => {
                 assert!(content.len() <= Limits::default().max_chunk_size);
-                contents.entry(stream_id).or_default().extend(&content);
+                contents
+                    .entry(stream_id.to_string())
+                    .or_default()
+                    .extend(&content);
             }
             Event::Finished(info) => finished.push(info.id),
             Event::Failed { error, .. } => panic!("{error}"),

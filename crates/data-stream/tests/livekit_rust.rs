@@ -199,7 +199,9 @@ fn we_decode_livekit_protocol_packets() {
     let text: Vec<u8> = events
         .iter()
         .filter_map(|e| match e {
-            Event::Chunk { stream_id, content } if stream_id == "txt" => Some(content.to_vec()),
+            Event::Chunk { stream_id, content } if stream_id.as_ref() == "txt" => {
+                Some(content.to_vec())
+            }
             _ => None,
         })
         .flatten()
@@ -222,7 +224,9 @@ fn we_decode_livekit_protocol_packets() {
     let zipped: Vec<u8> = events
         .iter()
         .filter_map(|e| match e {
-            Event::Chunk { stream_id, content } if stream_id == "zipped" => Some(content.to_vec()),
+            Event::Chunk { stream_id, content } if stream_id.as_ref() == "zipped" => {
+                Some(content.to_vec())
+            }
             _ => None,
         })
         .flatten()

@@ -141,7 +141,7 @@ proptest! {
         for event in events {
             match event {
                 Event::Opened(info) => { content.insert(info.id, Vec::new()); }
-                Event::Chunk { stream_id, content: c } => content.get_mut(&stream_id).unwrap().extend_from_slice(&c),
+                Event::Chunk { stream_id, content: c } => content.get_mut(&*stream_id).unwrap().extend_from_slice(&c),
                 Event::Finished(info) => { finished.insert(info.id.clone(), info); }
                 other => prop_assert!(false, "unexpected event {:?}", other),
             }

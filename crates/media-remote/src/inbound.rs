@@ -171,14 +171,14 @@ impl Inbound {
                     .push_back(InboundEvent::TrackOpened { index, track });
             }
             Event::Chunk { stream_id, content } => {
-                if let Some(text) = self.control.get_mut(&stream_id) {
+                if let Some(text) = self.control.get_mut(&*stream_id) {
                     if text.len() + content.len() > MAX_CONTROL_SIZE {
                         return Err(Error::Protocol(format!(
                             "control message over {MAX_CONTROL_SIZE} bytes"
                         )));
                     }
                     text.extend_from_slice(&content);
-                } else if let Some(&index) = self.tracks.get(&stream_id) {
+                } else if let Some(&index) = self.tracks.get(&*stream_id) {
                     let packet = media::decode_media(index, content).map_err(Error::Protocol)?;
                     self.events.push_back(InboundEvent::Packet(packet));
                 }

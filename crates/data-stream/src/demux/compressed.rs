@@ -3,6 +3,8 @@
 //! never sits in memory, and the content checks fail such a stream at the first piece
 //! past its total length or the stream size limit.
 
+use std::sync::Arc;
+
 use bytes::{Buf, Bytes};
 
 use super::{Demultiplexer, Event, Queued, check_content};
@@ -15,12 +17,12 @@ impl Demultiplexer {
     /// Inflates the next piece of `input` for `stream_id`: a `Chunk` event, a `Failed`
     /// one, or `None` when this input gave nothing (more input needed, or the stream is
     /// gone or drained). Input left over goes back to the front of the queue.
-    pub(super) fn inflate_next(&mut self, stream_id: String, mut input: Bytes) -> Option<Event> {
+    pub(super) fn inflate_next(&mut self, stream_id: Arc<str>, mut input: Bytes) -> Option<Event> {
         // Pieces as large as the chunk limit, but never a huge allocation when the limit
         // is set very high (media-remote allows large packets).
         let piece = self.limits.max_chunk_size.clamp(1, MAX_PIECE);
         loop {
-            let s = self.streams.get_mut(&stream_id)?;
+            let s = self.streams.get_mut(&*stream_id)?;
             if !s.handled {
                 // Drained streams are not inflated: nobody reads them.
                 return None;
@@ -35,7 +37,7 @@ impl Demultiplexer {
                 Ok(step) => step,
                 Err(message) => {
                     let error = Error::Decompression {
-                        stream_id: stream_id.clone(),
+                        stream_id: stream_id.to_string(),
                         message,
                     };
                     return self.end_with_error(&stream_id, error);

@@ -52,6 +52,9 @@ pub(crate) struct FrameSender {
 /// one message.
 pub struct OutgoingFrames {
     shared: Arc<Shared>,
+    /// Senders to wake once the lock is released; reused (taking the queue's `Vec`
+    /// instead would leave it to be allocated again at the next wait).
+    waking: Vec<Waker>,
 }
 
 /// Both ends of a queue holding at most `capacity` frames (at least 1), plus the end
@@ -72,7 +75,10 @@ pub(crate) fn channel(capacity: usize) -> (FrameSender, OutgoingFrames) {
         FrameSender {
             shared: shared.clone(),
         },
-        OutgoingFrames { shared },
+        OutgoingFrames {
+            shared,
+            waking: Vec::new(),
+        },
     )
 }
 
@@ -134,24 +140,26 @@ impl OutgoingFrames {
     /// The next frame if one is queued: [`TryRecvError::Empty`] when none is yet,
     /// [`TryRecvError::Closed`] when none will come.
     pub fn try_recv(&mut self) -> Result<Frame, TryRecvError> {
-        let (frame, wake) = {
+        let frame = {
             let mut state = self.shared.lock();
             match state.frames.pop_front() {
-                Some(frame) => (frame, self.room_made(&mut state)),
+                Some(frame) => {
+                    room_made(&mut state, self.shared.capacity, &mut self.waking);
+                    frame
+                }
                 None if state.senders == 0 => return Err(TryRecvError::Closed),
                 None => return Err(TryRecvError::Empty),
             }
         };
-        wake.into_iter().for_each(Waker::wake);
+        self.waking.drain(..).for_each(Waker::wake);
         Ok(frame)
     }
+}
 
-    /// The waiting senders to wake once the queue has drained to half.
-    fn room_made(&self, state: &mut State) -> Vec<Waker> {
-        if state.sender_wakers.is_empty() || state.frames.len() * 2 > self.shared.capacity {
-            return Vec::new();
-        }
-        std::mem::take(&mut state.sender_wakers)
+/// Moves the waiting senders to `waking` once the queue has drained to half.
+fn room_made(state: &mut State, capacity: usize, waking: &mut Vec<Waker>) {
+    if state.frames.len() * 2 <= capacity {
+        waking.append(&mut state.sender_wakers);
     }
 }
 
@@ -159,19 +167,24 @@ impl Stream for OutgoingFrames {
     type Item = Frame;
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Frame>> {
-        let (item, wake) = {
-            let mut state = self.shared.lock();
+        let this = self.get_mut();
+        let item = {
+            let mut state = this.shared.lock();
             match state.frames.pop_front() {
-                Some(frame) => (Poll::Ready(Some(frame)), self.room_made(&mut state)),
-                None if state.senders == 0 => (Poll::Ready(None), Vec::new()),
+                Some(frame) => {
+                    room_made(&mut state, this.shared.capacity, &mut this.waking);
+                    Poll::Ready(Some(frame))
+                }
+                None if state.senders == 0 => Poll::Ready(None),
                 None => {
                     state.driver_waker = Some(cx.waker().clone());
                     // Empty: every waiting sender has room.
-                    (Poll::Pending, std::mem::take(&mut state.sender_wakers))
+                    this.waking.append(&mut state.sender_wakers);
+                    Poll::Pending
                 }
             }
         };
-        wake.into_iter().for_each(Waker::wake);
+        this.waking.drain(..).for_each(Waker::wake);
         item
     }
 }
