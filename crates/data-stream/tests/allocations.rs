@@ -36,7 +36,9 @@ const ID: &str = "a1b2c3d4-stream";
 const FEW: u64 = 300;
 const MANY: u64 = 10_000;
 /// One-off growths a longer run may reach (a queue's `Vec` or a spare block at its
-/// high-water mark): bounded, not per chunk.
+/// high-water mark), and the few allocations of the test harness's own threads that the
+/// process-wide counter also sees: bounded, not per chunk (one allocation per chunk
+/// would add 9 700).
 const ONE_OFF: usize = 8;
 
 fn source() -> Bytes {
@@ -158,7 +160,7 @@ fn the_sync_path_allocates_nothing_per_chunk() {
     let (few, many, per) = per_chunk(|n| sync_path(n, &source));
     eprintln!("sync: {few} allocations for {FEW} chunks, {many} for {MANY}: {per:.3} per chunk");
     assert!(
-        many <= few,
+        many <= few + ONE_OFF,
         "{many} allocations for {MANY} chunks, {few} for {FEW}"
     );
 }
