@@ -19,7 +19,9 @@
 //!
 //! Rounds alternate the viewer counts (0, 1, 8, 32, 0, …; `PIPELINE_BENCH_TAKES` rounds,
 //! default 1) in one server process; criterion is handed the recorded figures. Full run:
-//! `cargo bench -p media-toolkit-cli --bench whep_viewers`. Under `cargo test --benches`
+//! `cargo bench -p media-toolkit-cli --bench whep_viewers`. `PIPELINE_BENCH_SERVER=PATH`
+//! runs another `pipeline` binary as the server (a copy of a build from before a change),
+//! so before and after are measured with the same viewers in one window of time. Under `cargo test --benches`
 //! (no `--bench` argument) 0 and 2 viewers watch for 2 s each, frame rates checked.
 #![allow(clippy::unwrap_used)]
 
@@ -115,7 +117,10 @@ fn main() {
     // Looped: a few seconds are enough whatever the window (fewer to make in smoke mode).
     let source = make_source(dir.path(), if full { 10 } else { 3 });
     let port = test_support::free_port();
-    let mut cmd = Command::new(BIN);
+    // `PIPELINE_BENCH_SERVER` runs another build of the server (a copy kept from before a
+    // change) against the same viewers, for a before/after in one window.
+    let bin = std::env::var_os("PIPELINE_BENCH_SERVER").unwrap_or_else(|| BIN.into());
+    let mut cmd = Command::new(bin);
     cmd.args(["-q", "--realtime", "--loop", "--no-audio"])
         .arg(&source)
         .arg(format!("whep-listen://127.0.0.1:{port}/cam"))

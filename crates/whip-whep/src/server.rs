@@ -10,6 +10,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream, UdpSocket};
 use tokio::sync::Notify;
 
+use crate::batch::{BatchSender, Outbox};
 use crate::http::{MAX_REQUEST, Parsed, Request, Response, Route};
 use crate::media::{Frame, StreamCodecs, TrackKind};
 use crate::queue::ViewerQueue;
@@ -90,6 +91,8 @@ struct Shared {
     local_addr: SocketAddr,
     state: Mutex<State>,
     keyframe_wanted: std::sync::atomic::AtomicBool,
+    /// How the sessions send their datagrams (segmented where the kernel can).
+    sender: BatchSender,
 }
 
 impl Shared {
@@ -156,6 +159,7 @@ impl WhepServer {
                 closed: false,
             }),
             keyframe_wanted: false.into(),
+            sender: BatchSender::probe(local_addr),
         });
         let accept = tokio::spawn(accept_loop(listener, shared.clone()));
         Ok(WhepServer { shared, accept })
@@ -434,6 +438,7 @@ async fn run_session(
 ) {
     let deadline = tokio::time::Instant::now() + shared.settings.connect_timeout;
     let mut buf = vec![0u8; 2048];
+    let mut outbox = Outbox::new(shared.sender.clone());
     let outcome: Result<&str, Error> = async {
         loop {
             // Drain what the viewer wants to send; learn its next deadline.
@@ -442,14 +447,18 @@ async fn run_session(
                     ViewerOutput::Transmit {
                         destination,
                         contents,
-                    } => {
-                        let _ = socket.send_to(&contents, destination).await;
+                    } => outbox.push(&socket, destination, &contents).await,
+                    ViewerOutput::Timeout(t) => {
+                        outbox.flush(&socket).await;
+                        break t;
                     }
-                    ViewerOutput::Timeout(t) => break t,
                     ViewerOutput::KeyframeRequest => shared
                         .keyframe_wanted
                         .store(true, std::sync::atomic::Ordering::Relaxed),
-                    ViewerOutput::Closed => return Ok("the viewer left"),
+                    ViewerOutput::Closed => {
+                        outbox.flush(&socket).await;
+                        return Ok("the viewer left");
+                    }
                 }
             };
             if viewer.is_connected() {
@@ -486,8 +495,9 @@ async fn run_session(
                 _ = session.end.notified() => {
                     viewer.close();
                     while let Ok(ViewerOutput::Transmit { destination, contents }) = viewer.poll() {
-                        let _ = socket.send_to(&contents, destination).await;
+                        outbox.push(&socket, destination, &contents).await;
                     }
+                    outbox.flush(&socket).await;
                     return Ok("ended");
                 }
                 _ = tokio::time::sleep_until(sleep_until) => {

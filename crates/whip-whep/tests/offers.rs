@@ -36,6 +36,25 @@ fn constrained_baseline_from_a_camera_matches_chromiums_offer() {
 }
 
 #[test]
+fn the_answer_leaves_out_transport_wide_congestion_control() {
+    // Chromium offers the transport-wide sequence number extension; the server adapts no
+    // bitrate, so it answers without it (and Chromium then sends no TWCC feedback).
+    assert!(OFFER.contains("transport-wide-cc"));
+    let answer = accept(StreamCodecs::new(
+        Some(VideoCodec::H264 {
+            profile_level_id: 0x42c016,
+        }),
+        Some(AudioCodec::Opus),
+    ))
+    .unwrap();
+    assert!(!answer.contains("transport-wide-cc"), "{answer}");
+    assert!(
+        answer.contains("a=extmap:"),
+        "other extensions stay: {answer}"
+    );
+}
+
+#[test]
 fn main_profile_and_pcma_match_too() {
     let answer = accept(StreamCodecs::new(
         Some(VideoCodec::H264 {

@@ -1,0 +1,323 @@
+//! A viewer's datagrams sent in batches. Consecutive datagrams to one destination, all of
+//! one size except a shorter last one, go out in one `sendmsg` with UDP generic
+//! segmentation offload (Linux `UDP_SEGMENT`, udp(7)), so the system call, the route
+//! lookup and the socket's locking happen once per batch instead of once per RTP packet.
+//! A frame's RTP packets to one viewer are such a run: str0m cuts a frame into packets of
+//! one size and a shorter last one (and SRTP adds the same tag to each).
+//!
+//! [`DatagramBatch`] is the sans-I/O part (which datagrams may share a send);
+//! [`BatchSender`] sends a batch on a tokio socket through quinn-udp (the `sendmsg` and
+//! its control message; this workspace has no unsafe code). Where the kernel has no UDP
+//! GSO, or a send with it fails (some drivers answer EIO or EINVAL; quinn-udp then turns
+//! it off for every later batch), the batch's datagrams go out one by one as before.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use quinn_udp::{Transmit, UdpSocketState};
+use tokio::io::Interest;
+use tokio::net::UdpSocket;
+
+/// Bytes of one batch at most: the segments travel as one UDP datagram of at most 64 KiB
+/// to the kernel (IPv4 and IPv6 headers included).
+pub(crate) const MAX_BATCH_BYTES: usize = 64_000;
+
+/// Datagrams that may go out in one segmented send.
+#[derive(Debug)]
+pub(crate) struct DatagramBatch {
+    contents: Vec<u8>,
+    destination: Option<SocketAddr>,
+    /// The size of every segment but the last (that of the first datagram).
+    segment: usize,
+    count: usize,
+    /// A datagram shorter than `segment` ended the run.
+    short_tail: bool,
+    max_segments: usize,
+}
+
+impl DatagramBatch {
+    /// An empty batch of at most `max_segments` datagrams (1: every datagram alone).
+    pub(crate) fn new(max_segments: usize) -> DatagramBatch {
+        DatagramBatch {
+            contents: Vec::with_capacity(MAX_BATCH_BYTES),
+            destination: None,
+            segment: 0,
+            count: 0,
+            short_tail: false,
+            max_segments: max_segments.max(1),
+        }
+    }
+
+    /// Adds `datagram` if it continues the run (or the batch is empty); `false` means the
+    /// batch must be sent and cleared first.
+    pub(crate) fn try_push(&mut self, destination: SocketAddr, datagram: &[u8]) -> bool {
+        if self.count == 0 {
+            self.contents.extend_from_slice(datagram);
+            self.destination = Some(destination);
+            self.segment = datagram.len();
+            self.count = 1;
+            return true;
+        }
+        let fits = self.destination == Some(destination)
+            && !self.short_tail
+            && self.segment > 0
+            && !datagram.is_empty()
+            && datagram.len() <= self.segment
+            && self.count < self.max_segments
+            && self.contents.len() + datagram.len() <= MAX_BATCH_BYTES;
+        if fits {
+            self.contents.extend_from_slice(datagram);
+            self.short_tail = datagram.len() < self.segment;
+            self.count += 1;
+        }
+        fits
+    }
+
+    /// Whether nothing waits.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+
+    /// Empties the batch; `max_segments` as for [`DatagramBatch::new`].
+    pub(crate) fn clear(&mut self, max_segments: usize) {
+        self.contents.clear();
+        self.destination = None;
+        self.count = 0;
+        self.short_tail = false;
+        self.max_segments = max_segments.max(1);
+    }
+
+    /// The segment size for a segmented send (`None` with one datagram or none).
+    pub(crate) fn segment_size(&self) -> Option<usize> {
+        (self.count > 1).then_some(self.segment)
+    }
+
+    /// The datagrams, one by one.
+    pub(crate) fn datagrams(&self) -> impl Iterator<Item = &[u8]> {
+        let size = if self.count > 1 {
+            self.segment
+        } else {
+            self.contents.len()
+        };
+        // `chunks` gives nothing of an empty datagram, which is still one to send.
+        let empty = (self.count == 1 && self.contents.is_empty()).then_some(&self.contents[..]);
+        self.contents.chunks(size.max(1)).chain(empty)
+    }
+}
+
+/// Sends batches: segmented where the kernel can, one datagram per send otherwise.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct BatchSender {
+    /// quinn-udp's view of what the kernel can do (made once from a probe socket: the
+    /// sessions' sockets keep their plain options, no UDP GRO on receive); `None` when
+    /// it could not be made, or segmentation is off.
+    udp: Option<Arc<UdpSocketState>>,
+}
+
+impl BatchSender {
+    /// Probes the kernel for UDP GSO (a socket bound to `local`'s address for a moment).
+    pub(crate) fn probe(local: SocketAddr) -> BatchSender {
+        let udp = std::net::UdpSocket::bind(SocketAddr::new(local.ip(), 0))
+            .and_then(|probe| UdpSocketState::new((&probe).into()))
+            .map(Arc::new)
+            .inspect_err(|e| tracing::debug!("no UDP segmentation offload: {e}"))
+            .ok();
+        BatchSender { udp }
+    }
+
+    /// A sender that never segments (one `sendto` per datagram).
+    #[cfg(test)]
+    pub(crate) fn unsegmented() -> BatchSender {
+        BatchSender { udp: None }
+    }
+
+    /// Datagrams a batch may hold now (1 without GSO, or after it failed).
+    pub(crate) fn max_segments(&self) -> usize {
+        self.udp.as_ref().map_or(1, |u| u.max_gso_segments())
+    }
+
+    /// Sends `batch` on `socket` (waiting while the socket's buffer is full, as a
+    /// per-datagram `send_to` did; send errors are dropped like lost datagrams).
+    pub(crate) async fn send(&self, socket: &UdpSocket, batch: &DatagramBatch) {
+        let Some(destination) = batch.destination else {
+            return;
+        };
+        if let (Some(udp), Some(size)) = (&self.udp, batch.segment_size()) {
+            let transmit = Transmit {
+                destination,
+                ecn: None,
+                contents: &batch.contents,
+                segment_size: Some(size),
+                src_ip: None,
+            };
+            let sent = socket
+                .async_io(Interest::WRITABLE, || {
+                    udp.try_send(socket.into(), &transmit)
+                })
+                .await;
+            match sent {
+                Ok(()) => return,
+                Err(e) => tracing::debug!("a segmented send failed ({e}); one by one"),
+            }
+        }
+        for datagram in batch.datagrams() {
+            let _ = socket.send_to(datagram, destination).await;
+        }
+    }
+}
+
+/// A session's datagrams on their way out: each joins the batch, which is sent when a
+/// datagram does not continue it and when the session has nothing more to send now.
+#[derive(Debug)]
+pub(crate) struct Outbox {
+    sender: BatchSender,
+    batch: DatagramBatch,
+}
+
+impl Outbox {
+    pub(crate) fn new(sender: BatchSender) -> Outbox {
+        let batch = DatagramBatch::new(sender.max_segments());
+        Outbox { sender, batch }
+    }
+
+    /// Queues `datagram` for `destination` (sending the batch before if it must).
+    pub(crate) async fn push(
+        &mut self,
+        socket: &UdpSocket,
+        destination: SocketAddr,
+        datagram: &[u8],
+    ) {
+        if !self.batch.try_push(destination, datagram) {
+            self.flush(socket).await;
+            // An empty batch takes any datagram.
+            self.batch.try_push(destination, datagram);
+        }
+    }
+
+    /// Sends what waits.
+    pub(crate) async fn flush(&mut self, socket: &UdpSocket) {
+        if !self.batch.is_empty() {
+            self.sender.send(socket, &self.batch).await;
+            self.batch.clear(self.sender.max_segments());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn addr(port: u16) -> SocketAddr {
+        SocketAddr::from(([127, 0, 0, 1], port))
+    }
+
+    /// The runs a sequence of (destination port, size) is cut into, as counts.
+    fn runs(datagrams: &[(u16, usize)], max_segments: usize) -> Vec<Vec<usize>> {
+        let mut batch = DatagramBatch::new(max_segments);
+        let mut out = Vec::new();
+        let mut take = |batch: &DatagramBatch| {
+            out.push(batch.datagrams().map(<[u8]>::len).collect::<Vec<_>>());
+        };
+        for &(port, size) in datagrams {
+            let data = vec![7u8; size];
+            if !batch.try_push(addr(port), &data) {
+                take(&batch);
+                batch.clear(max_segments);
+                assert!(batch.try_push(addr(port), &data));
+            }
+        }
+        if !batch.is_empty() {
+            take(&batch);
+        }
+        out
+    }
+
+    #[test]
+    fn runs_of_equal_sizes_with_a_shorter_last_one() {
+        let d = [
+            (1, 1200),
+            (1, 1200),
+            (1, 1200),
+            (1, 500),
+            (1, 1200),
+            (1, 1200),
+            (1, 80),
+            (1, 1200),
+        ];
+        assert_eq!(
+            runs(&d, 64),
+            vec![
+                vec![1200, 1200, 1200, 500],
+                vec![1200, 1200, 80],
+                vec![1200]
+            ]
+        );
+    }
+
+    #[test]
+    fn a_longer_datagram_or_another_destination_starts_a_new_run() {
+        let d = [(1, 100), (1, 1200), (2, 1200), (2, 1200), (1, 1200), (1, 0)];
+        assert_eq!(
+            runs(&d, 64),
+            vec![vec![100], vec![1200], vec![1200, 1200], vec![1200], vec![0]]
+        );
+    }
+
+    #[test]
+    fn segments_and_bytes_are_bounded() {
+        let d = vec![(1, 1000); 150];
+        let cut = runs(&d, 64);
+        assert_eq!(
+            cut.iter().map(Vec::len).collect::<Vec<_>>(),
+            vec![64, 64, 22]
+        );
+        let big = vec![(1, 9000); 10];
+        assert_eq!(
+            runs(&big, 64).iter().map(Vec::len).collect::<Vec<_>>(),
+            vec![7, 3]
+        );
+        assert!(runs(&big, 64).iter().flatten().all(|s| *s == 9000));
+    }
+
+    #[test]
+    fn without_segmentation_every_datagram_is_alone() {
+        let d = [(1, 1200), (1, 1200), (1, 300)];
+        assert_eq!(runs(&d, 1), vec![vec![1200], vec![1200], vec![300]]);
+        assert_eq!(runs(&d, 0), vec![vec![1200], vec![1200], vec![300]]);
+    }
+
+    /// A batch through the real kernel on loopback, segmented and one by one: the
+    /// receiver gets the same datagrams in order either way.
+    #[tokio::test]
+    async fn a_batch_arrives_as_its_datagrams() {
+        let receiver = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let to = receiver.local_addr().unwrap();
+        let socket = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let sizes = [1100, 1100, 1100, 1100, 321];
+        let probed = BatchSender::probe(to);
+        // Linux has had UDP GSO since 4.18: the segmented path must be the one tested.
+        #[cfg(target_os = "linux")]
+        assert_eq!(probed.max_segments(), 64);
+        for sender in [probed, BatchSender::unsegmented()] {
+            let segments = sender.max_segments();
+            let mut outbox = Outbox::new(sender);
+            for (i, size) in sizes.iter().enumerate() {
+                let data = vec![u8::try_from(i).unwrap(); *size];
+                outbox.push(&socket, to, &data).await;
+            }
+            outbox.flush(&socket).await;
+            let mut buf = vec![0u8; 65536];
+            for (i, size) in sizes.iter().enumerate() {
+                let (n, _) = tokio::time::timeout(
+                    std::time::Duration::from_secs(2),
+                    receiver.recv_from(&mut buf),
+                )
+                .await
+                .unwrap()
+                .unwrap();
+                assert_eq!(n, *size, "datagram {i} (segments {segments})");
+                assert!(buf[..n].iter().all(|b| usize::from(*b) == i));
+            }
+        }
+    }
+}
