@@ -66,9 +66,14 @@ impl Request {
                     .to_ascii_lowercase();
                 content_type = Some(kind);
             } else if h.name.eq_ignore_ascii_case("authorization") {
+                // `get`, not slicing: the value may hold any bytes (lossily decoded), and
+                // byte 7 need not be a character boundary.
                 let v = value.trim();
-                if v.len() > 7 && v[..7].eq_ignore_ascii_case("bearer ") {
-                    bearer = Some(v[7..].trim().to_owned());
+                if let (Some(scheme), Some(token)) = (v.get(..7), v.get(7..))
+                    && scheme.eq_ignore_ascii_case("bearer ")
+                    && !token.is_empty()
+                {
+                    bearer = Some(token.trim().to_owned());
                 }
             } else if h.name.eq_ignore_ascii_case("transfer-encoding") {
                 return Parsed::Invalid(411, "chunked bodies are not taken: send Content-Length");
@@ -278,6 +283,23 @@ mod tests {
         assert_eq!(r.bearer.as_deref(), Some("s3cret"));
         assert_eq!(r.body, b"v=0\n");
         assert_eq!(Route::of(&r, "/cam", "whep"), Route::Offer);
+    }
+
+    /// Found by the `whep_http` fuzz target: an Authorization value whose 7th byte falls
+    /// inside a character made the server's connection task panic.
+    #[test]
+    fn an_authorization_of_any_bytes_is_no_token() {
+        let mut raw = b"POST /cam/whep HTTP/1.1\r\nAuthorization: ".to_vec();
+        raw.extend_from_slice(&[0xae, 0x9b, 0x9e, 0x8d, 0x9d, b'r', b' ', b' ', b'x']);
+        raw.extend_from_slice(b"\r\nContent-Length: 0\r\n\r\n");
+        let Parsed::Complete(r) = Request::parse(&raw) else {
+            panic!("a whole request");
+        };
+        assert_eq!(r.bearer, None);
+        assert_eq!(
+            request("GET / HTTP/1.1\r\nAuthorization: Bearer \r\n\r\n").bearer,
+            None
+        );
     }
 
     #[test]
