@@ -80,6 +80,35 @@ pub(crate) fn h265_profile_tier_level(hvcc: &[u8]) -> Option<VideoCodec> {
     })
 }
 
+/// For a track of NAL units (H.264, H.265): its decoder record, the Annex B writer's
+/// codec, and the codec as the SDP names it (`None` when the record is too short).
+fn nal_video(codec: &Codec) -> Option<(&bytes::Bytes, elementary::VideoCodec, Option<VideoCodec>)> {
+    match codec {
+        Codec::H264 { config } => Some((
+            config,
+            elementary::VideoCodec::H264,
+            profile_level_id(config).map(|plid| VideoCodec::H264 {
+                profile_level_id: plid,
+            }),
+        )),
+        Codec::H265 { config } => Some((
+            config,
+            elementary::VideoCodec::H265,
+            h265_profile_tier_level(config),
+        )),
+        _ => None,
+    }
+}
+
+/// G.711 as browsers take it (PCMA/PCMU: RTP's 8 kHz mono, payload types 8 and 0).
+fn webrtc_g711(codec: &Codec) -> Option<whip_whep::AudioCodec> {
+    let g711 = G711::of(codec).filter(|g| g.rate == 8000 && g.channels == 1)?;
+    Some(match g711.law {
+        G711Law::MuLaw => whip_whep::AudioCodec::Pcmu,
+        _ => whip_whep::AudioCodec::Pcma,
+    })
+}
+
 /// The tracks that go out; with `log`, one line per track that does not (named by the
 /// endpoint's scheme).
 pub(crate) fn select(tracks: &[Track], log: Option<&str>) -> Selection {
@@ -90,27 +119,17 @@ pub(crate) fn select(tracks: &[Track], log: Option<&str>) -> Selection {
     };
     for (index, track) in tracks.iter().enumerate() {
         match (&track.codec, track.kind) {
-            (Codec::H264 { config }, MediaKind::Video) if s.video.is_none() => {
-                let (Some(plid), Ok(writer)) = (
-                    profile_level_id(config),
-                    elementary::AnnexBWriter::new(elementary::VideoCodec::H264, config),
-                ) else {
+            (codec @ (Codec::H264 { .. } | Codec::H265 { .. }), MediaKind::Video)
+                if s.video.is_none() =>
+            {
+                let Some((config, nal_codec, Some(video))) = nal_video(codec) else {
+                    continue;
+                };
+                let Ok(writer) = elementary::AnnexBWriter::new(nal_codec, config) else {
                     continue;
                 };
                 s.video = Some((index, Some(writer), track.timescale.max(1)));
-                s.codecs.video = Some(VideoCodec::H264 {
-                    profile_level_id: plid,
-                });
-            }
-            (Codec::H265 { config }, MediaKind::Video) if s.video.is_none() => {
-                let (Some(ptl), Ok(writer)) = (
-                    h265_profile_tier_level(config),
-                    elementary::AnnexBWriter::new(elementary::VideoCodec::H265, config),
-                ) else {
-                    continue;
-                };
-                s.video = Some((index, Some(writer), track.timescale.max(1)));
-                s.codecs.video = Some(ptl);
+                s.codecs.video = Some(video);
             }
             (codec @ (Codec::Vp8 | Codec::Vp9 { .. } | Codec::Av1 { .. }), MediaKind::Video)
                 if s.video.is_none() =>
@@ -126,18 +145,10 @@ pub(crate) fn select(tracks: &[Track], log: Option<&str>) -> Selection {
                 s.audio = Some((index, track.timescale.max(1)));
                 s.codecs.audio = Some(whip_whep::AudioCodec::Opus);
             }
-            // G.711 goes as it is at RTP's 8 kHz mono (payload types 8 and 0); another
-            // rate or a second channel is not what browsers take as PCMA/PCMU.
-            (codec, MediaKind::Audio)
-                if s.audio.is_none()
-                    && G711::of(codec).is_some_and(|g| g.rate == 8000 && g.channels == 1) =>
-            {
-                let law = G711::of(codec).map(|g| g.law);
+            // G.711 goes as it is; another rate or a second channel is left out.
+            (codec, MediaKind::Audio) if s.audio.is_none() && webrtc_g711(codec).is_some() => {
                 s.audio = Some((index, track.timescale.max(1)));
-                s.codecs.audio = Some(match law {
-                    Some(G711Law::MuLaw) => whip_whep::AudioCodec::Pcmu,
-                    _ => whip_whep::AudioCodec::Pcma,
-                });
+                s.codecs.audio = webrtc_g711(codec);
             }
             (Codec::Aac { .. }, MediaKind::Audio) if log.is_some() => tracing::warn!(
                 "{}: {} cannot go to WebRTC without transcoding; sending the video alone",
@@ -244,19 +255,10 @@ impl Sink for WhepSink {
         if *index != track {
             return Ok(());
         }
-        let video = match &config.codec {
-            Codec::H264 { config: avcc } => {
-                let _ = writer.set_record(avcc);
-                profile_level_id(avcc).map(|plid| VideoCodec::H264 {
-                    profile_level_id: plid,
-                })
-            }
-            Codec::H265 { config: hvcc } => {
-                let _ = writer.set_record(hvcc);
-                h265_profile_tier_level(hvcc)
-            }
-            _ => None,
+        let Some((record, _, video)) = nal_video(&config.codec) else {
+            return Ok(());
         };
+        let _ = writer.set_record(record);
         if let Some(video) = video {
             self.selection.codecs.video = Some(video);
             self.server.set_codecs(self.selection.codecs);
