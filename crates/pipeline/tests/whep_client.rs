@@ -63,13 +63,7 @@ async fn camera_through_whep(test: &str, mount: &str, codec: &str) {
         .unwrap();
     a.close();
     let _ = tokio::time::timeout(Duration::from_secs(20), a.wait()).await;
-    let probe = ffprobe::probe(&mp4);
-    eprintln!("{probe}");
-    let video = stream(&probe, "video");
-    assert_eq!(video["codec_name"], codec);
-    assert_eq!(num(&video["width"]), 640.0);
-    assert_eq!(num(&video["height"]), 360.0);
-    let frames = ffprobe::packets(&mp4, "v:0").len() as f64;
+    let (probe, frames) = webrtc_common::probe_video(&mp4, codec, (640.0, 360.0));
     let duration = num(&probe["format"]["duration"]);
     eprintln!("{frames} frames in {duration} s (camera: 15 fps)");
     assert!(

@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use pipeline::{Direction, Endpoint, Options, Pipeline};
 use test_support::ffprobe::{self, num};
-use webrtc_common::{stream, wait_listening};
+use webrtc_common::wait_listening;
 
 const SECONDS: f64 = 4.0;
 
@@ -79,13 +79,7 @@ async fn pull(test: &str, codec: &str) {
     let _ = tokio::time::timeout(Duration::from_secs(20), a.wait()).await;
     result.unwrap();
 
-    let probe = ffprobe::probe(&mp4);
-    eprintln!("{probe}");
-    let video = stream(&probe, "video");
-    assert_eq!(video["codec_name"], codec);
-    assert_eq!(num(&video["width"]), 640.0);
-    assert_eq!(num(&video["height"]), 360.0);
-    let frames = ffprobe::packets(&mp4, "v:0").len() as f64;
+    let (probe, frames) = webrtc_common::probe_video(&mp4, codec, (640.0, 360.0));
     let duration = num(&probe["format"]["duration"]);
     eprintln!("{codec}: {frames} frames in {duration} s");
     assert!(

@@ -71,6 +71,22 @@ pub async fn pull(
     result
 }
 
+/// A recording's video as ffprobe sees it: `codec` at `size` (asserted); returns the
+/// whole probe and the number of video packets.
+pub fn probe_video(file: &Path, codec: &str, size: (f64, f64)) -> (serde_json::Value, f64) {
+    let probe = test_support::ffprobe::probe(file);
+    let video = stream(&probe, "video");
+    assert_eq!(video["codec_name"], codec, "{probe}");
+    let num = test_support::ffprobe::num;
+    assert_eq!(
+        (num(&video["width"]), num(&video["height"])),
+        size,
+        "{probe}"
+    );
+    let frames = test_support::ffprobe::packets(file, "v:0").len() as f64;
+    (probe, frames)
+}
+
 /// The first stream of `kind` ("video", "audio") in ffprobe's output.
 pub fn stream<'a>(probe: &'a serde_json::Value, kind: &str) -> &'a serde_json::Value {
     probe["streams"]
