@@ -42,6 +42,7 @@ pub fn check() -> Result {
         "\n==> cargo package --workspace ({} crates, each built from its tarball)",
         LIBRARIES.len()
     );
+    forget_packages_built_before()?;
     let mut package = cargo();
     package.args(["package", "--workspace", "--allow-dirty", "--quiet"]);
     for name in NOT_PACKAGED {
@@ -76,6 +77,70 @@ pub fn check() -> Result {
             "packages are not what users would need:\n{problems}"
         ))
     }
+}
+
+/// Removes what cargo keeps of our packages from earlier runs. `cargo package` builds each
+/// tarball against its siblings from a local registry in `target/package`; cargo unpacks
+/// those under `$CARGO_HOME/registry/src/-<hash>/NAME-VERSION` and compiles them into
+/// `target/debug`, and as a registry crate never changes under the same version, it
+/// never unpacks or compiles one again. Ours stay 0.1.0 while their sources change, so a
+/// later run built `media-toolkit-codec` against an older `media-toolkit-core` (no
+/// `G711`) and failed in CI. Only local registries (`-<hash>`, not `index.crates.io-…`)
+/// are touched, and only ours are in them.
+fn forget_packages_built_before() -> Result {
+    let home = std::env::var_os("CARGO_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo")))
+        .ok_or("neither CARGO_HOME nor HOME is set")?;
+    for registry in dir_entries(&home.join("registry/src")) {
+        if file_name(&registry).starts_with('-') {
+            for unpacked in dir_entries(&registry) {
+                remove(&unpacked)?;
+            }
+        }
+    }
+    // A crate compiled from a local registry: its dep-info names sources unpacked there.
+    let build = target_dir().join("debug");
+    for dep_info in dir_entries(&build.join("deps")) {
+        let name = file_name(&dep_info).to_owned();
+        let Some((_, hash)) = name.strip_suffix(".d").and_then(|s| s.rsplit_once('-')) else {
+            continue;
+        };
+        let from_local_registry =
+            std::fs::read_to_string(&dep_info).is_ok_and(|text| text.contains("/registry/src/-"));
+        if !from_local_registry {
+            continue;
+        }
+        for dir in ["deps", ".fingerprint"] {
+            for built in dir_entries(&build.join(dir)) {
+                if file_name(&built).contains(&format!("-{hash}")) {
+                    remove(&built)?;
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+fn dir_entries(dir: &Path) -> Vec<PathBuf> {
+    std::fs::read_dir(dir)
+        .map(|entries| entries.filter_map(|e| e.ok().map(|e| e.path())).collect())
+        .unwrap_or_default()
+}
+
+fn file_name(path: &Path) -> &str {
+    path.file_name()
+        .and_then(|f| f.to_str())
+        .unwrap_or_default()
+}
+
+fn remove(path: &Path) -> Result {
+    let removed = if path.is_dir() {
+        std::fs::remove_dir_all(path)
+    } else {
+        std::fs::remove_file(path)
+    };
+    removed.map_err(|e| format!("{}: cannot remove: {e}", path.display()))
 }
 
 /// The required files `name`'s package lacks, one line each.
