@@ -197,7 +197,8 @@ async fn resumes_the_same_recording_when_the_server_goes_quiet() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn gives_up_after_retry_for_and_says_no_more() {
-    let port = test_support::free_port(); // nothing listens there
+    let refusing = test_support::refusing_port(); // nothing listens there
+    let port = refusing.port();
     // Delays of 300 ms then 600 ms (±20 %): the second is cut to what is left of the
     // 400 ms, so that the last attempt is made at the bound.
     let settings = {

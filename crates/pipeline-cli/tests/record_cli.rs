@@ -75,7 +75,8 @@ fn four_cameras_record_segments_and_one_camera_down_leaves_the_others_alone() {
     let dir = test_support::temp_dir();
     let root = dir.path().join("rec");
     let config = dir.path().join("cameras.toml");
-    let dead_port = test_support::free_port();
+    let dead = test_support::refusing_port();
+    let dead_port = dead.port();
     let metrics_port = test_support::free_port();
     // Names to the millisecond, so the wall-clock start of each segment is known well
     // enough to see a gap of one frame between two segments.

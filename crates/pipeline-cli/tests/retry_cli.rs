@@ -63,7 +63,8 @@ fn failure_line<'a>(stderr: &'a str, decided: &str) -> &'a str {
 #[test]
 fn retry_for_gives_up_with_one_line_and_no_file() {
     let dir = test_support::temp_dir();
-    let port = test_support::free_port(); // nothing listens there
+    let refusing = test_support::refusing_port(); // nothing listens there
+    let port = refusing.port();
     let input = format!("tcp://127.0.0.1:{port}");
     let out = dir.path().join("out.mp4");
     let log = dir.path().join("stderr.log");

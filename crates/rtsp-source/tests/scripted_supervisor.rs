@@ -88,7 +88,8 @@ async fn supervisor_gives_up_on_refused_credentials() {
 #[tokio::test]
 async fn supervisor_backs_off_then_gives_up_after_max_attempts() {
     // Nothing listens on this port: every connection is refused.
-    let port = test_support::free_port();
+    let refusing = test_support::refusing_port();
+    let port = refusing.port();
     let reconnect = ReconnectOptions::default()
         .initial_delay(Duration::from_millis(20))
         .max_delay(Duration::from_millis(50))
@@ -104,7 +105,12 @@ async fn supervisor_backs_off_then_gives_up_after_max_attempts() {
             _ => None,
         })
         .collect();
-    assert_eq!(delays, vec![(1, 20), (2, 40), (3, 50)]);
+    assert_eq!(
+        delays,
+        vec![(1, 20), (2, 40), (3, 50)],
+        "{:?}",
+        summary(&evs)
+    );
     let failed = evs
         .iter()
         .filter(|e| matches!(e, Event::ConnectFailed { .. }))

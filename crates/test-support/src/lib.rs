@@ -116,6 +116,43 @@ pub fn free_port() -> u16 {
     listener.local_addr().expect("local_addr").port()
 }
 
+/// A loopback port where every connection is refused, held for as long as this lives: a
+/// TCP socket bound to it that never listens. A port from [`free_port`] with nothing
+/// on it is not enough for "nothing listens there": once released, the kernel may hand
+/// it to another test's listener (or a connection's own source port) running alongside,
+/// and a test of refused connections then connects (a CI run saw it).
+pub struct RefusingPort {
+    _socket: socket2::Socket,
+    port: u16,
+}
+
+impl RefusingPort {
+    /// The port.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+}
+
+/// See [`RefusingPort`].
+pub fn refusing_port() -> RefusingPort {
+    use socket2::{Domain, Socket, Type};
+    // No SO_REUSEADDR: nobody else may bind the port while it is held.
+    let socket = Socket::new(Domain::IPV4, Type::STREAM, None).expect("a TCP socket");
+    socket
+        .bind(&std::net::SocketAddr::from((Ipv4Addr::LOCALHOST, 0)).into())
+        .expect("bind 127.0.0.1:0");
+    let port = socket
+        .local_addr()
+        .ok()
+        .and_then(|a| a.as_socket())
+        .expect("local_addr")
+        .port();
+    RefusingPort {
+        _socket: socket,
+        port,
+    }
+}
+
 /// A fresh temporary directory, removed when dropped.
 pub fn temp_dir() -> tempfile::TempDir {
     tempfile::Builder::new()
