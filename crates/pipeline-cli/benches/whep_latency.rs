@@ -10,7 +10,7 @@
 //! which is old on purpose) are left out.
 //!
 //! What is measured is an upper bound of what we add: the recorder thread, the WHEP
-//! sink's copy, the viewer's queue and task, str0m's packetization and SRTP, loopback
+//! sink's copy, str0m's packetization and SRTP (on the recorder thread), loopback
 //! UDP, then the client's SRTP, depacketization and channel, all on this machine's 2
 //! shared cores (the viewers compete with the server for them).
 //!

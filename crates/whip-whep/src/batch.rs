@@ -6,7 +6,7 @@
 //! one size and a shorter last one (and SRTP adds the same tag to each).
 //!
 //! [`DatagramBatch`] is the sans-I/O part (which datagrams may share a send);
-//! [`BatchSender`] sends a batch on a tokio socket through quinn-udp (the `sendmsg` and
+//! [`BatchSender`] sends a batch on a (non-blocking) tokio socket through quinn-udp (the `sendmsg` and
 //! its control message; this workspace has no unsafe code). Where the kernel has no UDP
 //! GSO, or a send with it fails (some drivers answer EIO or EINVAL; quinn-udp then turns
 //! it off for every later batch), the batch's datagrams go out one by one as before.
@@ -15,8 +15,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use quinn_udp::{Transmit, UdpSocketState};
-use tokio::io::Interest;
-use tokio::net::UdpSocket;
+use std::net::UdpSocket;
 
 /// Bytes of one batch at most: the segments travel as one UDP datagram of at most 64 KiB
 /// to the kernel (IPv4 and IPv6 headers included).
@@ -136,11 +135,14 @@ impl BatchSender {
         self.udp.as_ref().map_or(1, |u| u.max_gso_segments())
     }
 
-    /// Sends `batch` on `socket` (waiting while the socket's buffer is full, as a
-    /// per-datagram `send_to` did; send errors are dropped like lost datagrams).
-    pub(crate) async fn send(&self, socket: &UdpSocket, batch: &DatagramBatch) {
+    /// Sends `batch` on `socket` now, without waiting: `socket` must be non-blocking; a
+    /// datagram the socket's buffer has no room for is lost like one lost on the way
+    /// (the viewer's NACKs bring media back from str0m's resend cache; DTLS and ICE
+    /// retransmit). Never waiting is what lets the thread that hands frames to the
+    /// server send them itself. Returns the datagrams not sent.
+    pub(crate) fn send_now(&self, socket: &UdpSocket, batch: &DatagramBatch) -> usize {
         let Some(destination) = batch.destination else {
-            return;
+            return 0;
         };
         if let (Some(udp), Some(size)) = (&self.udp, batch.segment_size()) {
             let transmit = Transmit {
@@ -150,19 +152,16 @@ impl BatchSender {
                 segment_size: Some(size),
                 src_ip: None,
             };
-            let sent = socket
-                .async_io(Interest::WRITABLE, || {
-                    udp.try_send(socket.into(), &transmit)
-                })
-                .await;
-            match sent {
-                Ok(()) => return,
+            match udp.try_send(socket.into(), &transmit) {
+                Ok(()) => return 0,
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return batch.count,
                 Err(e) => tracing::debug!("a segmented send failed ({e}); one by one"),
             }
         }
-        for datagram in batch.datagrams() {
-            let _ = socket.send_to(datagram, destination).await;
-        }
+        batch
+            .datagrams()
+            .filter(|datagram| socket.send_to(datagram, destination).is_err())
+            .count()
     }
 }
 
@@ -172,32 +171,33 @@ impl BatchSender {
 pub(crate) struct Outbox {
     sender: BatchSender,
     batch: DatagramBatch,
+    /// Datagrams lost because the socket's buffer was full.
+    pub(crate) unsent: u64,
 }
 
 impl Outbox {
     pub(crate) fn new(sender: BatchSender) -> Outbox {
         let batch = DatagramBatch::new(sender.max_segments());
-        Outbox { sender, batch }
+        Outbox {
+            sender,
+            batch,
+            unsent: 0,
+        }
     }
 
     /// Queues `datagram` for `destination` (sending the batch before if it must).
-    pub(crate) async fn push(
-        &mut self,
-        socket: &UdpSocket,
-        destination: SocketAddr,
-        datagram: &[u8],
-    ) {
+    pub(crate) fn push(&mut self, socket: &UdpSocket, destination: SocketAddr, datagram: &[u8]) {
         if !self.batch.try_push(destination, datagram) {
-            self.flush(socket).await;
+            self.flush(socket);
             // An empty batch takes any datagram.
             self.batch.try_push(destination, datagram);
         }
     }
 
     /// Sends what waits.
-    pub(crate) async fn flush(&mut self, socket: &UdpSocket) {
+    pub(crate) fn flush(&mut self, socket: &UdpSocket) {
         if !self.batch.is_empty() {
-            self.sender.send(socket, &self.batch).await;
+            self.unsent += self.sender.send_now(socket, &self.batch) as u64;
             self.batch.clear(self.sender.max_segments());
         }
     }
@@ -290,9 +290,10 @@ mod tests {
     /// receiver gets the same datagrams in order either way.
     #[tokio::test]
     async fn a_batch_arrives_as_its_datagrams() {
-        let receiver = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let receiver = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
         let to = receiver.local_addr().unwrap();
-        let socket = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
+        socket.set_nonblocking(true).unwrap();
         let sizes = [1100, 1100, 1100, 1100, 321];
         let probed = BatchSender::probe(to);
         // Linux has had UDP GSO since 4.18: the segmented path must be the one tested.
@@ -303,9 +304,10 @@ mod tests {
             let mut outbox = Outbox::new(sender);
             for (i, size) in sizes.iter().enumerate() {
                 let data = vec![u8::try_from(i).unwrap(); *size];
-                outbox.push(&socket, to, &data).await;
+                outbox.push(&socket, to, &data);
             }
-            outbox.flush(&socket).await;
+            outbox.flush(&socket);
+            assert_eq!(outbox.unsent, 0);
             let mut buf = vec![0u8; 65536];
             for (i, size) in sizes.iter().enumerate() {
                 let (n, _) = tokio::time::timeout(

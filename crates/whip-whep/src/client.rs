@@ -134,7 +134,7 @@ impl Session {
             if self.closed {
                 return Ok(ClientOutput::Closed);
             }
-            match self.peer.rtc.poll_output().map_err(Error::rtc)? {
+            match self.peer.poll_output()? {
                 Output::Timeout(t) => return Ok(ClientOutput::Timeout(t)),
                 Output::Transmit(t) => {
                     return Ok(ClientOutput::Transmit {
@@ -358,6 +358,7 @@ impl WhipClient {
     pub fn write(&mut self, frame: &Frame, now: Instant) -> Result<(), Error> {
         match &self.session.sending {
             Some(sending) if self.session.connected => {
+                let now = self.session.peer.advance(now);
                 sending.write(&mut self.session.peer.rtc, frame, now)
             }
             _ => Ok(()),

@@ -41,6 +41,7 @@ mod sending;
 mod server;
 pub mod signalling;
 mod viewer;
+mod viewer_session;
 mod whip_server;
 
 pub use client::{ClientOutput, WhepClient, WhipClient};

@@ -7,14 +7,20 @@ use std::time::Instant;
 
 use str0m::media::Mid;
 use str0m::net::{Protocol, Receive};
-use str0m::{Candidate, Input, Rtc, RtcConfig};
+use str0m::{Candidate, Input, Output, Rtc, RtcConfig};
 
 use crate::Error;
+
+/// Timeouts already due that [`Peer::poll_output`] handles in a row before it hands one
+/// to the adapter (a bound, in case a deadline stays in the past).
+const DUE_IN_A_ROW: u32 = 64;
 
 /// A str0m session and the address its datagrams arrive at.
 pub(crate) struct Peer {
     pub(crate) rtc: Rtc,
     pub(crate) local: SocketAddr,
+    /// The latest time the session was given (a datagram, a timeout, a frame written).
+    now: Instant,
 }
 
 impl Peer {
@@ -23,7 +29,30 @@ impl Peer {
         let mut rtc = config.build(now);
         let candidate = Candidate::host(local, "udp").map_err(Error::rtc)?;
         rtc.add_local_candidate(candidate);
-        Ok(Peer { rtc, local })
+        Ok(Peer { rtc, local, now })
+    }
+
+    /// Notes the time (see [`Peer::poll_output`]) and returns it, never earlier than a
+    /// time given before: a frame may be written on another thread than the one that
+    /// handles the datagrams and timers, with an instant read a moment earlier.
+    pub(crate) fn advance(&mut self, now: Instant) -> Instant {
+        self.now = self.now.max(now);
+        self.now
+    }
+
+    /// str0m's next output, with the timeouts that are already due handled here. Without
+    /// a pacer str0m asks for a timeout at the time of each packet it just let out, so
+    /// after every frame the adapter got a deadline in the past, and a tokio timer
+    /// (millisecond ticks) woke the session once more a millisecond later for it: one
+    /// wake-up per frame per viewer, for nothing (strace of a server with one viewer).
+    pub(crate) fn poll_output(&mut self) -> Result<Output, Error> {
+        for _ in 0..DUE_IN_A_ROW {
+            match self.rtc.poll_output().map_err(Error::rtc)? {
+                Output::Timeout(t) if t <= self.now => self.handle_timeout(self.now)?,
+                output => return Ok(output),
+            }
+        }
+        self.rtc.poll_output().map_err(Error::rtc)
     }
 
     /// A datagram arrived (one that is not STUN, DTLS or (S)RTP is ignored).
@@ -36,6 +65,7 @@ impl Peer {
         let Ok(contents) = contents.try_into() else {
             return Ok(());
         };
+        let now = self.advance(now);
         let input = Input::Receive(
             now,
             Receive {
@@ -53,6 +83,7 @@ impl Peer {
 
     /// Time passed.
     pub(crate) fn handle_timeout(&mut self, now: Instant) -> Result<(), Error> {
+        let now = self.advance(now);
         self.rtc
             .handle_input(Input::Timeout(now))
             .map_err(Error::rtc)

@@ -148,7 +148,7 @@ impl Publisher {
             if self.closed {
                 return Ok(PublisherOutput::Closed);
             }
-            match self.peer.rtc.poll_output().map_err(Error::rtc)? {
+            match self.peer.poll_output()? {
                 Output::Timeout(t) => return Ok(PublisherOutput::Timeout(t)),
                 Output::Transmit(t) => {
                     return Ok(PublisherOutput::Transmit {

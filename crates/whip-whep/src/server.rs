@@ -7,14 +7,14 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream, UdpSocket};
-use tokio::sync::Notify;
+use tokio::net::{TcpListener, TcpStream};
 
-use crate::batch::{BatchSender, Outbox};
+use crate::batch::BatchSender;
 use crate::http::{MAX_REQUEST, Parsed, Request, Response, Route};
 use crate::media::{Frame, StreamCodecs, TrackKind};
 use crate::queue::ViewerQueue;
-use crate::viewer::{Viewer, ViewerOutput};
+use crate::viewer::Viewer;
+use crate::viewer_session::{Ended, Session, run_session, session_socket};
 use crate::{Error, PLAYER_PAGE};
 
 /// Settings of a [`WhepServer`].
@@ -69,13 +69,6 @@ pub struct WhepStats {
     pub timed_out: u64,
 }
 
-struct Session {
-    queue: Mutex<ViewerQueue>,
-    wake: Notify,
-    end: Notify,
-    connected: std::sync::atomic::AtomicBool,
-}
-
 struct State {
     codecs: Option<StreamCodecs>,
     sessions: HashMap<String, Arc<Session>>,
@@ -90,7 +83,7 @@ struct Shared {
     base: String,
     local_addr: SocketAddr,
     state: Mutex<State>,
-    keyframe_wanted: std::sync::atomic::AtomicBool,
+    keyframe_wanted: Arc<std::sync::atomic::AtomicBool>,
     /// How the sessions send their datagrams (segmented where the kernel can).
     sender: BatchSender,
 }
@@ -158,7 +151,7 @@ impl WhepServer {
                 timed_out: 0,
                 closed: false,
             }),
-            keyframe_wanted: false.into(),
+            keyframe_wanted: Arc::new(false.into()),
             sender: BatchSender::probe(local_addr),
         });
         let accept = tokio::spawn(accept_loop(listener, shared.clone()));
@@ -203,13 +196,12 @@ impl WhepServer {
                 state.gop.clear();
             }
         }
+        let now = Instant::now();
         for session in state.sessions.values() {
-            session
-                .queue
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .push(frame.clone());
-            session.wake.notify_one();
+            session.queue().push(frame.clone());
+            if session.connected.load(std::sync::atomic::Ordering::Acquire) {
+                session.write_now(now);
+            }
         }
     }
 
@@ -233,7 +225,7 @@ impl WhepServer {
             if s.connected.load(std::sync::atomic::Ordering::Relaxed) {
                 stats.connected += 1;
             }
-            stats.dropped += s.queue.lock().unwrap_or_else(|p| p.into_inner()).dropped();
+            stats.dropped += s.queue().dropped();
         }
         stats
     }
@@ -366,11 +358,11 @@ async fn offer(shared: &Arc<Shared>, body: &[u8]) -> Response {
     if crowded {
         return Response::text(503, "too many sessions connecting").with("Retry-After", "2");
     }
-    let socket = match UdpSocket::bind(SocketAddr::new(shared.local_addr.ip(), 0)).await {
+    let socket = match session_socket(shared.local_addr) {
         Ok(s) => s,
         Err(e) => return Response::text(503, format!("no UDP port for the session: {e}")),
     };
-    let Ok(local) = socket.local_addr() else {
+    let Ok(local) = socket.get_ref().local_addr() else {
         return Response::text(503, "no UDP port for the session");
     };
     let (viewer, answer) = match Viewer::accept(sdp, local, codecs, Instant::now()) {
@@ -379,15 +371,14 @@ async fn offer(shared: &Arc<Shared>, body: &[u8]) -> Response {
         Err(e) => return Response::text(400, crate::http::one_line(&e.to_string())),
     };
     let id = session_id();
-    let session = Arc::new(Session {
-        queue: Mutex::new(ViewerQueue::new(
-            shared.settings.queue_frames,
-            shared.settings.queue_bytes,
-        )),
-        wake: Notify::new(),
-        end: Notify::new(),
-        connected: false.into(),
-    });
+    let queue = ViewerQueue::new(shared.settings.queue_frames, shared.settings.queue_bytes);
+    let session = Session::new(
+        viewer,
+        socket,
+        queue,
+        shared.sender.clone(),
+        shared.keyframe_wanted.clone(),
+    );
     {
         let mut state = shared.state();
         if state.closed {
@@ -396,7 +387,7 @@ async fn offer(shared: &Arc<Shared>, body: &[u8]) -> Response {
         // A late joiner starts at the last key frame; with none kept (or more frames
         // or bytes since it than the viewer's queue holds, which then dropped some), the
         // source is asked for one (a WHIP publisher sends one only when asked).
-        let mut queue = session.queue.lock().unwrap_or_else(|p| p.into_inner());
+        let mut queue = session.queue();
         for frame in &state.gop {
             queue.push(frame.clone());
         }
@@ -409,13 +400,17 @@ async fn offer(shared: &Arc<Shared>, body: &[u8]) -> Response {
         }
         state.sessions.insert(id.clone(), session.clone());
     }
-    tokio::spawn(run_session(
-        shared.clone(),
-        id.clone(),
-        session,
-        viewer,
-        socket,
-    ));
+    tokio::spawn({
+        let (shared, id) = (shared.clone(), id.clone());
+        async move {
+            let ended = run_session(&id, &session, shared.settings.connect_timeout).await;
+            let mut state = shared.state();
+            state.sessions.remove(&id);
+            if ended == Ended::TimedOut {
+                state.timed_out += 1;
+            }
+        }
+    });
     Response {
         status: 201,
         headers: vec![("Location", format!("{}/whep/{id}", shared.base))],
@@ -427,89 +422,4 @@ async fn offer(shared: &Arc<Shared>, body: &[u8]) -> Response {
 fn session_id() -> String {
     let n: u128 = rand::random();
     format!("{n:032x}")
-}
-
-async fn run_session(
-    shared: Arc<Shared>,
-    id: String,
-    session: Arc<Session>,
-    mut viewer: Viewer,
-    socket: UdpSocket,
-) {
-    let deadline = tokio::time::Instant::now() + shared.settings.connect_timeout;
-    let mut buf = vec![0u8; 2048];
-    let mut outbox = Outbox::new(shared.sender.clone());
-    let outcome: Result<&str, Error> = async {
-        loop {
-            // Drain what the viewer wants to send; learn its next deadline.
-            let wake_at = loop {
-                match viewer.poll()? {
-                    ViewerOutput::Transmit {
-                        destination,
-                        contents,
-                    } => outbox.push(&socket, destination, &contents).await,
-                    ViewerOutput::Timeout(t) => {
-                        outbox.flush(&socket).await;
-                        break t;
-                    }
-                    ViewerOutput::KeyframeRequest => shared
-                        .keyframe_wanted
-                        .store(true, std::sync::atomic::Ordering::Relaxed),
-                    ViewerOutput::Closed => {
-                        outbox.flush(&socket).await;
-                        return Ok("the viewer left");
-                    }
-                }
-            };
-            if viewer.is_connected() {
-                // Just connected: send what waited (the late joiner's frames since the
-                // last key frame; before now the viewer could not take them).
-                if !session
-                    .connected
-                    .swap(true, std::sync::atomic::Ordering::Relaxed)
-                {
-                    session.wake.notify_one();
-                }
-            } else if tokio::time::Instant::now() >= deadline {
-                shared.state().timed_out += 1;
-                return Ok("ICE/DTLS did not complete in time");
-            }
-            let sleep_until = tokio::time::Instant::from_std(wake_at)
-                .min(tokio::time::Instant::now() + Duration::from_millis(500));
-            tokio::select! {
-                received = socket.recv_from(&mut buf) => {
-                    if let Ok((n, source)) = received {
-                        viewer.handle_datagram(Instant::now(), source, &buf[..n])?;
-                    }
-                }
-                // Frames wait in the queue (bounded by its drop policy) until the viewer
-                // is connected.
-                _ = session.wake.notified(), if viewer.is_connected() => {
-                    let now = Instant::now();
-                    loop {
-                        let frame = session.queue.lock().unwrap_or_else(|p| p.into_inner()).pop();
-                        let Some(frame) = frame else { break };
-                        viewer.write(&frame, now)?;
-                    }
-                }
-                _ = session.end.notified() => {
-                    viewer.close();
-                    while let Ok(ViewerOutput::Transmit { destination, contents }) = viewer.poll() {
-                        outbox.push(&socket, destination, &contents).await;
-                    }
-                    outbox.flush(&socket).await;
-                    return Ok("ended");
-                }
-                _ = tokio::time::sleep_until(sleep_until) => {
-                    viewer.handle_timeout(Instant::now())?;
-                }
-            }
-        }
-    }
-    .await;
-    shared.state().sessions.remove(&id);
-    match outcome {
-        Ok(why) => tracing::debug!(session = %id, "WHEP session over: {why}"),
-        Err(e) => tracing::info!(session = %id, "WHEP session failed: {e}"),
-    }
 }

@@ -168,6 +168,7 @@ impl Viewer {
         if !self.connected {
             return Ok(());
         }
+        let now = self.peer.advance(now);
         self.sending.write(&mut self.peer.rtc, frame, now)
     }
 
@@ -177,7 +178,7 @@ impl Viewer {
             if self.closed {
                 return Ok(ViewerOutput::Closed);
             }
-            match self.peer.rtc.poll_output().map_err(Error::rtc)? {
+            match self.peer.poll_output()? {
                 Output::Timeout(t) => return Ok(ViewerOutput::Timeout(t)),
                 Output::Transmit(t) => {
                     return Ok(ViewerOutput::Transmit {
@@ -203,5 +204,72 @@ impl Viewer {
     pub fn close(&mut self) {
         self.peer.rtc.disconnect();
         self.closed = true;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use super::*;
+    use crate::client::{ClientOutput, WhepClient};
+    use crate::media::{TrackKind, VideoCodec};
+
+    /// A viewer and a WHEP client connected in memory: datagrams handed across, a clock
+    /// of our own. Then frames written as a server writes them: after each, the deadline
+    /// the viewer gives its adapter lies ahead. str0m alone asks for a timeout at the
+    /// time of the packet it just let out (its null pacer), which cost a timer wake-up
+    /// per frame per viewer; `Peer::poll_output` handles those itself.
+    #[test]
+    fn after_a_frame_the_next_deadline_lies_ahead() {
+        let server: SocketAddr = "127.0.0.1:40000".parse().unwrap();
+        let local: SocketAddr = "127.0.0.1:40001".parse().unwrap();
+        let mut now = Instant::now();
+        let (mut client, offer) = WhepClient::offer(local, now).unwrap();
+        let codecs = StreamCodecs::new(Some(VideoCodec::Vp8), None);
+        let (mut viewer, answer) = Viewer::accept(&offer, server, codecs, now).unwrap();
+        client.accept_answer(&answer).unwrap();
+        for _ in 0..400 {
+            if viewer.is_connected() && client.is_connected() {
+                break;
+            }
+            while let ViewerOutput::Transmit { contents, .. } = viewer.poll().unwrap() {
+                client.handle_datagram(now, server, &contents).unwrap();
+            }
+            loop {
+                match client.poll().unwrap() {
+                    ClientOutput::Transmit { contents, .. } => {
+                        viewer.handle_datagram(now, local, &contents).unwrap()
+                    }
+                    ClientOutput::Timeout(_) => break,
+                    _ => {}
+                }
+            }
+            now += Duration::from_millis(5);
+            viewer.handle_timeout(now).unwrap();
+            client.handle_timeout(now).unwrap();
+        }
+        assert!(viewer.is_connected() && client.is_connected());
+        let data: Arc<[u8]> = vec![0x10; 5000].into();
+        for i in 0..10u64 {
+            now += Duration::from_millis(40);
+            let frame = Frame::new(TrackKind::Video, i * 3600, i == 0, data.clone());
+            viewer.write(&frame, now).unwrap();
+            let mut packets = 0;
+            let deadline = loop {
+                match viewer.poll().unwrap() {
+                    ViewerOutput::Transmit { .. } => packets += 1,
+                    ViewerOutput::Timeout(t) => break t,
+                    other => panic!("{other:?}"),
+                }
+            };
+            assert!(packets >= 4, "frame {i}: {packets} packets");
+            assert!(
+                deadline > now,
+                "frame {i}: the next deadline is {:?} before now",
+                now - deadline
+            );
+        }
     }
 }
