@@ -99,23 +99,26 @@ fn forget_packages_built_before() -> Result {
             }
         }
     }
-    // A crate compiled from a local registry: its dep-info names sources unpacked there.
+    // A crate compiled from a local registry: its dep-info names sources unpacked there;
+    // its outputs and fingerprint carry the same hash.
     let build = target_dir().join("debug");
-    for dep_info in dir_entries(&build.join("deps")) {
-        let name = file_name(&dep_info).to_owned();
-        let Some((_, hash)) = name.strip_suffix(".d").and_then(|s| s.rsplit_once('-')) else {
-            continue;
-        };
-        let from_local_registry =
-            std::fs::read_to_string(&dep_info).is_ok_and(|text| text.contains("/registry/src/-"));
-        if !from_local_registry {
-            continue;
-        }
-        for dir in ["deps", ".fingerprint"] {
-            for built in dir_entries(&build.join(dir)) {
-                if file_name(&built).contains(&format!("-{hash}")) {
-                    remove(&built)?;
-                }
+    let hashes: Vec<String> = dir_entries(&build.join("deps"))
+        .into_iter()
+        .filter(|dep_info| {
+            std::fs::read_to_string(dep_info).is_ok_and(|text| text.contains("/registry/src/-"))
+        })
+        .filter_map(|dep_info| {
+            let name = file_name(&dep_info).strip_suffix(".d")?;
+            Some(format!("-{}", name.rsplit_once('-')?.1))
+        })
+        .collect();
+    for dir in ["deps", ".fingerprint"] {
+        for built in dir_entries(&build.join(dir)) {
+            if hashes
+                .iter()
+                .any(|h| file_name(&built).contains(h.as_str()))
+            {
+                remove(&built)?;
             }
         }
     }
@@ -230,13 +233,11 @@ fn lock_packages(text: &str) -> Vec<std::collections::HashMap<String, String>> {
 fn crate_file(name: &str) -> Result<PathBuf> {
     let base = target_dir().join("package");
     let prefix = format!("{name}-");
-    let entries = std::fs::read_dir(&base).map_err(|e| format!("{}: {e}", base.display()))?;
-    entries
-        .filter_map(|e| e.ok().map(|e| e.path()))
+    dir_entries(&base)
+        .into_iter()
         .find(|p| {
-            p.file_name()
-                .and_then(|f| f.to_str())
-                .and_then(|f| f.strip_prefix(&prefix))
+            file_name(p)
+                .strip_prefix(&prefix)
                 .and_then(|f| f.strip_suffix(".crate"))
                 .is_some_and(|version| version.starts_with(|c: char| c.is_ascii_digit()))
         })

@@ -182,12 +182,11 @@ pub(crate) enum Ended {
     Over,
 }
 
-const TIMED_OUT: &str = "ICE/DTLS did not complete in time";
-
 /// The session's task until the session is over; the caller forgets the session then.
 pub(crate) async fn run_session(id: &str, session: &Session, connect_timeout: Duration) -> Ended {
     let deadline = tokio::time::Instant::now() + connect_timeout;
     let mut buf = vec![0u8; 2048];
+    let mut ended = Ended::Over;
     let outcome: Result<&str, Error> = async {
         loop {
             // Write what waits, send what the viewer has to send, learn its next deadline
@@ -216,7 +215,8 @@ pub(crate) async fn run_session(id: &str, session: &Session, connect_timeout: Du
                     continue;
                 }
             } else if tokio::time::Instant::now() >= deadline {
-                return Ok(TIMED_OUT);
+                ended = Ended::TimedOut;
+                return Ok("ICE/DTLS did not complete in time");
             }
             tokio::select! {
                 received = receive(&session.socket, &mut buf) => {
@@ -243,12 +243,8 @@ pub(crate) async fn run_session(id: &str, session: &Session, connect_timeout: Du
         tracing::debug!(session = %id, "{unsent} datagrams found the socket's buffer full and were lost");
     }
     match outcome {
-        Ok(TIMED_OUT) => {
-            tracing::debug!(session = %id, "WHEP session over: {TIMED_OUT}");
-            return Ended::TimedOut;
-        }
         Ok(why) => tracing::debug!(session = %id, "WHEP session over: {why}"),
         Err(e) => tracing::info!(session = %id, "WHEP session failed: {e}"),
     }
-    Ended::Over
+    ended
 }
