@@ -261,6 +261,9 @@ mod tests {
                 match viewer.poll().unwrap() {
                     ViewerOutput::Transmit { .. } => packets += 1,
                     ViewerOutput::Timeout(t) => break t,
+                    // The client asks for a key frame as soon as it has none (str0m 0.25
+                    // sends such requests at once): not what this test is about.
+                    ViewerOutput::KeyframeRequest => {}
                     other => panic!("{other:?}"),
                 }
             };
