@@ -2,9 +2,12 @@
 //!
 //! - `inflate/ours-demux`: a raw-deflate byte stream (header with `compression = 1`, chunks
 //!   of 15 000 compressed bytes, trailer) through `Demultiplexer` (all checks on, inflated
-//!   in pieces of `max_chunk_size`, 64 KiB); `inflate/peer-flate2` inflates the same
-//!   compressed bytes with flate2's own `Decompress`, fed the same 15 000-byte pieces, into
-//!   a reused 64 KiB buffer (no checks, no packets). Throughput is of inflated bytes.
+//!   in pieces of `max_chunk_size`, 64 KiB); `inflate/floor-flate2` inflates the same
+//!   compressed bytes with the `flate2::Decompress` ours is built on (the zlib-rs backend),
+//!   fed the same 15 000-byte pieces, into a reused 64 KiB buffer (no checks, no packets):
+//!   ours − floor is what the packets and checks cost. `inflate/peer-miniz_oxide`: the
+//!   same with miniz_oxide's streaming inflater, the pure-Rust one most Rust code gets
+//!   (flate2's default backend). Throughput is of inflated bytes.
 //! - `transport/ours-tcp` and `transport/ours-websocket`: a byte stream written by
 //!   `ByteStreamWriter` and read by a `StreamReader` over 127.0.0.1: length-delimited TCP
 //!   (`write_frames` / `Receiver::run`) against WebSocket (`websocket::write_messages` /
@@ -104,7 +107,7 @@ fn ours_demux(frames: &[Bytes]) -> u64 {
     n
 }
 
-fn peer_flate2(compressed: &[u8]) -> u64 {
+fn floor_flate2(compressed: &[u8]) -> u64 {
     let mut inflate = flate2::Decompress::new(false);
     let mut out = vec![0u8; 64 * 1024];
     let mut n = 0;
@@ -118,6 +121,26 @@ fn peer_flate2(compressed: &[u8]) -> u64 {
             piece = &piece[(inflate.total_in() - before_in) as usize..];
             n += black_box(&out[..produced]).len() as u64;
             if piece.is_empty() && produced < out.len() {
+                break;
+            }
+        }
+    }
+    n
+}
+
+fn peer_miniz_oxide(compressed: &[u8]) -> u64 {
+    use miniz_oxide::inflate::stream::{InflateState, inflate};
+    use miniz_oxide::{DataFormat, MZFlush};
+    let mut state = InflateState::new_boxed(DataFormat::Raw);
+    let mut out = vec![0u8; 64 * 1024];
+    let mut n = 0;
+    for mut piece in compressed.chunks(CHUNK) {
+        loop {
+            let result = inflate(&mut state, piece, &mut out, MZFlush::None);
+            result.status.unwrap();
+            piece = &piece[result.bytes_consumed..];
+            n += black_box(&out[..result.bytes_written]).len() as u64;
+            if piece.is_empty() && result.bytes_written < out.len() {
                 break;
             }
         }
@@ -143,8 +166,11 @@ fn inflate(c: &mut Criterion) {
     group.bench_function("ours-demux", |b| {
         b.iter(|| assert_eq!(ours_demux(&frames), len as u64))
     });
-    group.bench_function("peer-flate2", |b| {
-        b.iter(|| assert_eq!(peer_flate2(&compressed), len as u64))
+    group.bench_function("floor-flate2", |b| {
+        b.iter(|| assert_eq!(floor_flate2(&compressed), len as u64))
+    });
+    group.bench_function("peer-miniz_oxide", |b| {
+        b.iter(|| assert_eq!(peer_miniz_oxide(&compressed), len as u64))
     });
     group.finish();
 }
