@@ -6,11 +6,12 @@
 //!   into a reused transport buffer (the one copy) → `FrameDecoder` → `Demultiplexer`
 //!   (all checks on) → chunk content, a slice of the transport buffer.
 //! - `ours-writer`: the same through `Outgoing`/`ByteStreamWriter` and its bounded queue.
-//! - `ours-tokio-duplex`: writer → `write_frames` → `tokio::io::duplex` → `Receiver` →
-//!   `StreamReader` (a copy into and out of the pipe; 2 worker threads, the reader on the
-//!   bench's thread). `ours-tokio-duplex-current-thread`: the same on a current-thread
-//!   runtime (one thread).
-//! - `floor-tokio-duplex` (and `-current-thread`): the same 1 GiB through the same pipe and
+//! - Group `byte-stream-1GiB-duplex` (its own group: the pipe's two copies are work the
+//!   rows above and the peer do not do), `ours-tokio-duplex`: writer → `write_frames` →
+//!   `tokio::io::duplex` → `Receiver` → `StreamReader` (a copy into and out of the pipe;
+//!   each a task on 2 worker threads). `ours-tokio-duplex-current-thread`: the same on a
+//!   current-thread runtime (one thread).
+//!   `floor-tokio-duplex` (and `-current-thread`): the same 1 GiB through the same pipe and
 //!   runtime with no data stream at all: 15 000-byte writes, reads of up to 128 KiB into a
 //!   reused buffer. What the pipe itself costs; the framing's cost is the gap above it.
 //! - `ours-tokio-in-memory`: writer → `Outgoing` → `Receiver::run_frames` → `StreamReader`
@@ -203,7 +204,8 @@ fn ours_tokio(rt: &tokio::runtime::Runtime, total: u64) -> u64 {
         let (out, frames) = Outgoing::new(64);
         let write = tokio::spawn(write_frames(frames, a, MAX_FRAME));
         let send = tokio::spawn(send_stream(out, total));
-        let received = read_stream(streams).await;
+        // The reader is a task too, as in a server (not the thread blocked in `block_on`).
+        let received = tokio::spawn(read_stream(streams)).await.unwrap();
         send.await.unwrap();
         write.await.unwrap().unwrap();
         run.await.unwrap().unwrap();
@@ -541,19 +543,7 @@ fn codec(c: &mut Criterion) {
     });
     #[cfg(feature = "tokio")]
     {
-        let (rt, one) = runtimes();
-        group.bench_function("ours-tokio-duplex", |b| {
-            b.iter(|| assert_eq!(ours_tokio(&rt, total), total))
-        });
-        group.bench_function("floor-tokio-duplex", |b| {
-            b.iter(|| assert_eq!(floor_tokio(&rt, total), total))
-        });
-        group.bench_function("ours-tokio-duplex-current-thread", |b| {
-            b.iter(|| assert_eq!(ours_tokio(&one, total), total))
-        });
-        group.bench_function("floor-tokio-duplex-current-thread", |b| {
-            b.iter(|| assert_eq!(floor_tokio(&one, total), total))
-        });
+        let (_, one) = runtimes();
         group.bench_function("ours-tokio-in-memory", |b| {
             b.iter(|| assert_eq!(ours_tokio_in_memory(&one, total), total))
         });
@@ -563,6 +553,38 @@ fn codec(c: &mut Criterion) {
     });
     group.finish();
 }
+
+/// The tokio adapters over an in-memory pipe (`tokio::io::duplex`) against the same bytes
+/// through the same pipe with no data stream: a group of its own, because the pipe's two
+/// copies are work the in-memory rows and the peer do not do.
+#[cfg(feature = "tokio")]
+fn duplex(c: &mut Criterion) {
+    let total = stream_len();
+    let mut group = c.benchmark_group(if full_run() {
+        "byte-stream-1GiB-duplex"
+    } else {
+        "byte-stream-smoke-duplex"
+    });
+    group.throughput(Throughput::Bytes(total));
+    group.sample_size(10);
+    let (rt, one) = runtimes();
+    group.bench_function("ours-tokio-duplex", |b| {
+        b.iter(|| assert_eq!(ours_tokio(&rt, total), total))
+    });
+    group.bench_function("floor-tokio-duplex", |b| {
+        b.iter(|| assert_eq!(floor_tokio(&rt, total), total))
+    });
+    group.bench_function("ours-tokio-duplex-current-thread", |b| {
+        b.iter(|| assert_eq!(ours_tokio(&one, total), total))
+    });
+    group.bench_function("floor-tokio-duplex-current-thread", |b| {
+        b.iter(|| assert_eq!(floor_tokio(&one, total), total))
+    });
+    group.finish();
+}
+
+#[cfg(not(feature = "tokio"))]
+fn duplex(_: &mut Criterion) {}
 
 /// The tokio transport against the sync path over the same Unix socket pair (issue 22's
 /// like with like), and the socket's own floor.
@@ -594,5 +616,5 @@ fn socket(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, codec, socket);
+criterion_group!(benches, codec, duplex, socket);
 criterion_main!(benches);
