@@ -4,7 +4,7 @@
 //! - `ours`: `Server::write` for each packet (encoded once, queued per client,
 //!   written as data-stream chunks); each client reads and decodes with
 //!   `Inbound` until it has every packet (nothing may be dropped).
-//! - `peer-raw-tcp`: the same payload bytes written to each socket through the same
+//! - `floor-raw-tcp`: the same payload bytes written to each socket through the same
 //!   buffering as ours (a 64 KiB tokio `BufWriter`, `write_all` per packet, one flush at
 //!   the end, as ours flushes when its queue runs empty) over sockets set up as ours
 //!   (TCP_NODELAY, the server's `send_buffer`), and read raw, without framing or
@@ -173,7 +173,7 @@ fn bench(c: &mut Criterion) {
     group.bench_function("ours", |b| {
         b.iter_custom(|iters| (0..iters).map(|_| runtime.block_on(ours(&packets))).sum())
     });
-    group.bench_function("peer-raw-tcp", |b| {
+    group.bench_function("floor-raw-tcp", |b| {
         b.iter_custom(|iters| {
             (0..iters)
                 .map(|_| runtime.block_on(raw_tcp(&packets)))

@@ -10,7 +10,7 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use data_stream::{Envelope, Frame};
+use data_stream::{ChunkHeads, Envelope, Frame};
 use media_core::Track;
 use tokio::io::{AsyncWriteExt, BufWriter};
 use tokio::net::tcp::OwnedWriteHalf;
@@ -65,6 +65,8 @@ struct Connection {
     stall: Duration,
     next_id: u64,
     tracks: Vec<Option<(String, u64)>>,
+    /// Chunk heads encoded into reused blocks: no allocation per media packet per client.
+    heads: ChunkHeads,
 }
 
 impl Connection {
@@ -131,7 +133,9 @@ impl Connection {
         let Some(Some((id, index))) = self.tracks.get_mut(media.track) else {
             return Ok(());
         };
-        let frame = Frame::chunk(&Envelope::default(), id, *index, media.content);
+        let frame = self
+            .heads
+            .chunk(&Envelope::default(), id, *index, media.content);
         *index += 1;
         self.send(&frame).await
     }
@@ -162,6 +166,7 @@ pub(crate) async fn write_loop(
         stall,
         next_id: 0,
         tracks: Vec::new(),
+        heads: ChunkHeads::default(),
     };
     loop {
         let (item, counters) = {
