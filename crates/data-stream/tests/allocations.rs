@@ -18,10 +18,9 @@ use std::time::Instant;
 
 use bytes::{Bytes, BytesMut};
 use data_stream::{
-    ChunkHeads, Demultiplexer, Envelope, Event, FrameDecoder, Header, Limits, Outgoing, Packet,
-    StreamInfo, StreamKind, StreamOptions, StreamType, Trailer,
+    ChunkHeads, Demultiplexer, Envelope, Event, FrameDecoder, Header, Limits, Packet, StreamInfo,
+    StreamKind, StreamType, Trailer,
 };
-use futures::StreamExt;
 use stats_alloc::{INSTRUMENTED_SYSTEM, Region, StatsAlloc};
 
 #[global_allocator]
@@ -113,7 +112,10 @@ fn sync_path(chunks: u64, source: &Bytes) {
     assert_eq!(received, chunks * CHUNK as u64);
 }
 
+#[cfg(feature = "tokio")]
 fn tokio_path(rt: &tokio::runtime::Runtime, chunks: u64, source: &Bytes) {
+    use data_stream::{Outgoing, StreamOptions};
+    use futures::StreamExt;
     let received = rt.block_on(async {
         let receiver = data_stream::transport::Receiver::new(limits());
         let mut streams = receiver.byte_streams("media").unwrap();
@@ -165,6 +167,7 @@ fn the_sync_path_allocates_nothing_per_chunk() {
     );
 }
 
+#[cfg(feature = "tokio")]
 #[test]
 fn the_tokio_path_allocates_nothing_per_chunk() {
     let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
