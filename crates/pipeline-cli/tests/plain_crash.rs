@@ -139,10 +139,13 @@ fn pipeline_record_recovers_a_killed_plain_recording_at_start() {
     let dir = test_support::temp_dir();
     let root = dir.path().join("rec");
     let config = dir.path().join("cameras.toml");
+    // Hour segments: segments are cut at wall-clock multiples of `segment_seconds`, and a
+    // 3 s recording with 60 s segments crossed a minute mark in one CI run out of about
+    // twelve (the killed file then held only the second after the mark).
     std::fs::write(
         &config,
         format!(
-            "[store]\nroot = \"rec\"\n\n[[camera]]\nname = \"cam\"\nurl = \"{}\"\nsegment_seconds = 60\n",
+            "[store]\nroot = \"rec\"\n\n[[camera]]\nname = \"cam\"\nurl = \"{}\"\nsegment_seconds = 3600\n",
             server.url("/h264aac")
         ),
     )
