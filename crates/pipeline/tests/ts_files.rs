@@ -118,6 +118,26 @@ async fn camera_to_ts_is_read_by_ffprobe_and_decodes() {
     assert_eq!(decoded_hashes(&out, "v:0"), decoded_hashes(&mp4, "v:0"));
 }
 
+/// ffmpeg's test picture (H.264 with B-frames, a key frame a second) and tone (AAC).
+const H264_AAC: [&str; 16] = [
+    "-f",
+    "lavfi",
+    "-i",
+    "testsrc=size=320x240:rate=25",
+    "-f",
+    "lavfi",
+    "-i",
+    "sine=frequency=440:sample_rate=48000",
+    "-c:v",
+    "libx264",
+    "-bf",
+    "2",
+    "-g",
+    "25",
+    "-c:a",
+    "aac",
+];
+
 /// Makes a 2 s `.ts` file with ffmpeg from its test sources.
 fn ffmpeg_ts(dir: &Path, name: &str, args: &[&str]) -> std::path::PathBuf {
     let out = dir.join(name);
@@ -267,6 +287,77 @@ async fn ffmpeg_ts_to_mp4_packet_by_packet() {
     }
 }
 
+/// Timestamp jumps inside a `.ts`: a file concatenated with itself (times go back 2 s,
+/// `cat a.ts a.ts`, as people join HLS segments) and two files 80 minutes apart in time
+/// (an encoder restarted). As ffmpeg does for TS, each jump is re-based: the MP4 holds
+/// both halves back to back (4 s of video and of audio, not a failure or a gap of hours),
+/// its decode times increase, audio and video still start together in the second half,
+/// and ffmpeg decodes it with no error.
+#[tokio::test(flavor = "multi_thread")]
+async fn concatenated_and_jumping_ts_files_are_rebased() {
+    if !test_support::peers_present(
+        "concatenated_and_jumping_ts_files_are_rebased",
+        &["ffmpeg", "ffprobe"],
+    ) {
+        return;
+    }
+    let dir = test_support::temp_dir();
+    let half = |name: &str, offset: &str| {
+        let args = [&H264_AAC[..], &["-output_ts_offset", offset]].concat();
+        ffmpeg_ts(dir.path(), name, &args)
+    };
+    let (a, b) = (half("a.ts", "0"), half("b.ts", "4800"));
+    let join = |name: &str, parts: &[&Path]| {
+        let path = dir.path().join(name);
+        let bytes: Vec<u8> = parts
+            .iter()
+            .flat_map(|p| std::fs::read(p).unwrap())
+            .collect();
+        std::fs::write(&path, bytes).unwrap();
+        path
+    };
+    for ts in [join("same.ts", &[&a, &a]), join("apart.ts", &[&a, &b])] {
+        let mp4 = ts.with_extension("mp4");
+        convert(&ts, &mp4, Options::default()).await.unwrap();
+        let name = ts.display();
+        for (stream, least, most) in [("v:0", 4.0, 4.0), ("a:0", 3.9, 4.1)] {
+            let packets = ffprobe::packets(&mp4, stream);
+            let dts: Vec<f64> = packets.iter().map(|p| num(&p["dts_time"])).collect();
+            assert!(
+                dts.windows(2).all(|w| w[1] > w[0]),
+                "{name} {stream}: decode times increase"
+            );
+            let probe = ffprobe::probe_with(&mp4, &["-select_streams", stream, "-show_streams"]);
+            let duration = num(&probe["streams"][0]["duration"]);
+            assert!(
+                (least - 0.05..=most + 0.05).contains(&duration),
+                "{name} {stream}: {duration} s"
+            );
+        }
+        assert_eq!(ffprobe::packets(&mp4, "v:0").len(), 100, "{name}");
+        // Audio against video in the second half as in the first: the first audio packet
+        // of each half against the half's first key frame, within an AAC frame and a half
+        // (the first half's audio may run on a little past its video).
+        let video = ffprobe::packets(&mp4, "v:0");
+        let audio = ffprobe::packets(&mp4, "a:0");
+        let first_half = ffprobe::packets(&a, "a:0").len();
+        let lead = |v: &Value, a: &Value| num(&a["pts_time"]) - num(&v["pts_time"]);
+        let (before, after) = (
+            lead(&video[0], &audio[0]),
+            lead(&video[50], &audio[first_half]),
+        );
+        assert!(
+            key(&video[50]),
+            "{name}: the second half starts with a key frame"
+        );
+        assert!(
+            (after - before).abs() <= 0.035,
+            "{name}: audio leads video by {before} s in the first half, {after} s in the second"
+        );
+        decodes_cleanly(&mp4);
+    }
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn garbage_and_truncated_ts_give_clear_errors() {
     if !test_support::peers_present(
@@ -334,28 +425,7 @@ async fn ts_to_ts_remux_keeps_every_packet() {
         return;
     }
     let dir = test_support::temp_dir();
-    let source = ffmpeg_ts(
-        dir.path(),
-        "source.ts",
-        &[
-            "-f",
-            "lavfi",
-            "-i",
-            "testsrc=size=320x240:rate=25",
-            "-f",
-            "lavfi",
-            "-i",
-            "sine=frequency=440:sample_rate=48000",
-            "-c:v",
-            "libx264",
-            "-bf",
-            "2",
-            "-g",
-            "25",
-            "-c:a",
-            "aac",
-        ],
-    );
+    let source = ffmpeg_ts(dir.path(), "source.ts", &H264_AAC);
     let out = dir.path().join("remuxed.ts");
     convert(&source, &out, Options::default()).await.unwrap();
     let origins = (first_pts(&source), first_pts(&out));

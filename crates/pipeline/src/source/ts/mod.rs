@@ -6,10 +6,12 @@
 //! ADTS header or MPEG audio header); frames are held until then, at most
 //! [`HELD_FRAMES`] (streams still unknown then are left out, with a warning). Video
 //! keeps the 90 kHz clock of TS; audio is counted in samples (timescale = sample rate),
-//! following the PES times when they jump by more than half a frame.
+//! following the PES times when they jump by more than half a frame. Timestamp jumps
+//! (concatenated files, a restarted encoder) are re-based ([`jumps`]).
 //!
 //! The same reader takes the TS of an SRT input ([`srt`]).
 
+mod jumps;
 pub(crate) mod srt;
 
 use std::io::Read;
@@ -63,6 +65,8 @@ struct Stream {
     index: Option<usize>,
     /// Audio: the next frame's time in samples, when continuous.
     next: Option<i64>,
+    /// Its correction across timestamp jumps.
+    clock: jumps::TrackClock,
 }
 
 struct Reader {
@@ -73,6 +77,9 @@ struct Reader {
     sent: bool,
     /// The first decode time (90 kHz): time zero of every track.
     origin: i64,
+    jumps: jumps::Jumps,
+    /// Timestamp jumps re-based so far (the first is a warning, the others debug lines).
+    jumped: u64,
 }
 
 impl Reader {
@@ -84,6 +91,8 @@ impl Reader {
             held: Vec::new(),
             sent: false,
             origin: 0,
+            jumps: jumps::Jumps::default(),
+            jumped: 0,
         }
     }
 
@@ -154,7 +163,13 @@ impl Reader {
                                 return None;
                             }
                         };
-                        Some(Stream { pid: info.pid, kind, track: None, index: None, next: None })
+                        {
+                            let clock = match kind {
+                                Kind::Video(_) => jumps::TrackClock::reordered(),
+                                _ => jumps::TrackClock::default(),
+                            };
+                            Some(Stream { pid: info.pid, kind, track: None, index: None, next: None, clock })
+                        }
                     })
                     .collect();
                 self.held.clear();
@@ -271,7 +286,7 @@ impl Reader {
             });
         }
         self.sent = true;
-        self.origin = self.held.iter().filter_map(|f| f.dts).min().unwrap_or(0);
+        self.origin = jumps::origin(self.held.iter().filter_map(|f| f.dts));
         if !self.tx.send(InputEvent::Tracks(tracks)) {
             return Ok(false);
         }
@@ -292,8 +307,29 @@ impl Reader {
         let (Some(index), Some(track), Some(dts)) = (stream.index, &stream.track, frame.dts) else {
             return Ok(true);
         };
-        let dts = dts - origin;
-        let pts = frame.pts.map_or(dts, |p| p - origin);
+        if frame.pts.is_some_and(|p| p != dts) {
+            stream.clock.has_decode_times();
+        }
+        let rebased = self
+            .jumps
+            .rebase(&mut stream.clock, dts.saturating_sub(origin));
+        let dts = rebased.dts;
+        let pts = frame.pts.map_or(dts, |p| {
+            p.saturating_sub(origin)
+                .saturating_add(stream.clock.offset())
+        });
+        if let Some(jump) = rebased.jump {
+            self.jumped += 1;
+            let seconds = jump as f64 / 90_000.0;
+            if self.jumped == 1 {
+                tracing::warn!(input = %self.name, pid = stream.pid, "timestamps jump by {seconds:+.3} s: re-based to continue (later jumps are logged at debug level)");
+            } else {
+                tracing::debug!(input = %self.name, pid = stream.pid, "timestamps jump by {seconds:+.3} s: re-based to continue");
+            }
+            if !self.tx.send(InputEvent::TimestampJump { track: index }) {
+                return Ok(false);
+            }
+        }
         let mut packets = Vec::new();
         match stream.kind {
             Kind::Video(codec) => {
@@ -315,6 +351,7 @@ impl Reader {
                     at += 1024;
                 }
                 stream.next = Some(at);
+                stream.clock.ends_at(at * 90_000 / rate);
             }
             Kind::Mpeg => {
                 let rate = i64::from(track.sample_rate);
@@ -326,6 +363,7 @@ impl Reader {
                     at += i64::from(samples);
                 }
                 stream.next = Some(at);
+                stream.clock.ends_at(at * 90_000 / rate);
             }
             Kind::Opus(_) => {
                 let units = mpeg_ts::opus::packets(&frame.data).unwrap_or_else(|e| {
@@ -341,6 +379,7 @@ impl Reader {
                     at += i64::from(duration);
                 }
                 stream.next = Some(at);
+                stream.clock.ends_at(at * 90_000 / 48_000);
             }
         }
         for packet in packets {
