@@ -137,3 +137,71 @@ async fn opus_in_mp4_to_ogg() {
     assert_eq!(pre_skip(&out), pre_skip(&mp4));
     assert_plays(&out);
 }
+
+/// Chained Ogg Opus (RFC 7845 §3; `cat a.opus b.opus`, stream dumps of Ogg radio) is read
+/// to its end: a file joined with itself (the same serial twice, which the `ogg` crate
+/// refuses unless told to forget the first stream) and a stereo link followed by a mono
+/// one (a new `OpusHead`: a second sample entry in MP4, a new chained stream in Ogg). A
+/// link that is not Opus ends the input with an error, the Opus before it kept.
+#[tokio::test(flavor = "multi_thread")]
+async fn chained_ogg_opus_is_read_to_the_end() {
+    test_support::require_peer!("ffprobe", "ffmpeg");
+    let dir = test_support::temp_dir();
+    let stereo = opus_source(dir.path());
+    let mono = dir.path().join("mono.opus");
+    let vorbis = dir.path().join("vorbis.ogg");
+    for (path, codec) in [(&mono, "libopus"), (&vorbis, "libvorbis")] {
+        let args = ["-f", "lavfi", "-i", "sine=sample_rate=48000", "-t", "1"];
+        ffmpeg(&[&args[..], &["-c:a", codec, path.to_str().unwrap()]].concat());
+    }
+    let join = |name: &str, parts: &[&Path]| {
+        let path = dir.path().join(name);
+        let bytes: Vec<u8> = parts
+            .iter()
+            .flat_map(|p| std::fs::read(p).unwrap())
+            .collect();
+        std::fs::write(&path, bytes).unwrap();
+        path
+    };
+    let (n_stereo, n_mono) = (packets(&stereo).len(), packets(&mono).len());
+    let duration = |p: &Path| num(&ffprobe::probe(p)["format"]["duration"]);
+
+    let same = join("same.opus", &[&stereo, &stereo]);
+    let out = dir.path().join("same.m4a");
+    run(&same, &out).await.unwrap();
+    assert_eq!(packets(&out).len(), 2 * n_stereo);
+    assert!(
+        (duration(&out) - 2.0 * duration(&stereo)).abs() < 0.01,
+        "{} s",
+        duration(&out)
+    );
+    assert_plays(&out);
+
+    let mixed = join("mixed.opus", &[&stereo, &mono]);
+    let (m4a, ogg) = (
+        dir.path().join("mixed.m4a"),
+        dir.path().join("mixed-out.opus"),
+    );
+    run(&mixed, &m4a).await.unwrap();
+    assert_eq!(packets(&m4a).len(), n_stereo + n_mono);
+    assert_plays(&m4a);
+    // Ogg out chains too; read back through us (ffprobe counts one link's duration).
+    run(&mixed, &ogg).await.unwrap();
+    let back = dir.path().join("mixed-back.m4a");
+    run(&ogg, &back).await.unwrap();
+    assert_eq!(packets(&back), packets(&m4a));
+
+    let bad = join("then-vorbis.ogg", &[&stereo, &vorbis]);
+    let out = dir.path().join("then-vorbis.m4a");
+    let err = run(&bad, &out).await.unwrap_err().to_string();
+    assert!(
+        err.contains("not Ogg Opus") && err.contains("left out"),
+        "{err}"
+    );
+    assert_eq!(
+        packets(&out).len(),
+        n_stereo,
+        "the Opus before the Vorbis link is kept"
+    );
+    assert_plays(&out);
+}

@@ -2,7 +2,9 @@
 //! `OpusHead` alone on the first page, an `OpusTags` page, then the packets on pages of
 //! about a second. Granule positions count the 48 kHz samples decoded up to the end of
 //! each page's last packet (RFC 7845 §4), pre-skip included as the head says; a packet
-//! shorter than its TOC (an MP4's trimmed last sample) ends the stream short.
+//! shorter than its TOC (an MP4's trimmed last sample) ends the stream short. A new
+//! `OpusHead` mid-way (a chained input whose channels change) ends the stream and begins
+//! a chained one (RFC 7845 §3) with its own serial number.
 
 use std::path::PathBuf;
 use std::time::SystemTime;
@@ -126,13 +128,21 @@ impl Sink for OggSink {
     }
 
     fn set_codec(&mut self, _track: usize, config: &Track) -> Result<(), Error> {
-        Err(Error::Output {
-            output: self.path.display().to_string(),
-            reason: format!(
-                "the {} track's configuration changed; one Ogg stream has one OpusHead",
-                config.codec.name()
-            ),
-        })
+        let Codec::Opus { head } = &config.codec else {
+            return Err(Error::Output {
+                output: self.path.display().to_string(),
+                reason: format!(
+                    "the track became {}: an Ogg Opus file holds Opus",
+                    config.codec.name()
+                ),
+            });
+        };
+        self.flush_held(true)?;
+        self.serial = self.serial.wrapping_add(1);
+        self.granule = 0;
+        self.page_start = 0;
+        self.put(head.to_vec(), PacketWriteEndInfo::EndPage, 0)?;
+        self.put(opus_tags(), PacketWriteEndInfo::EndPage, 0)
     }
 
     fn finish(mut self: Box<Self>) -> Result<Option<PathBuf>, Error> {

@@ -5,6 +5,13 @@
 //! Durations come from each packet's TOC byte (RFC 6716 §3.1); the last page's granule
 //! position trims the last packet (RFC 7845 §4.5). Decode times count samples from 0;
 //! the pre-skip stays in the `OpusHead`, so presentation starts where the encoder said.
+//!
+//! Chained streams (RFC 7845 §3: Ogg Opus streams concatenated, as `cat a.opus b.opus`
+//! makes and stream dumps of Ogg radio hold) go on in the same track: a link with another
+//! `OpusHead` (other channels, say) is an [`InputEvent::TrackUpdated`]; a later link's
+//! pre-skip is not trimmed (a few milliseconds of decoder start-up at the join). A link
+//! that is not Opus ends the input with an error, what came before it kept. Before, the
+//! input silently stopped at the end of the first link.
 
 use std::fs::File;
 use std::io::BufReader;
@@ -52,22 +59,23 @@ fn read(
         input: name.to_owned(),
         reason,
     };
-    let mut next = || {
+    let next = |reader: &mut PacketReader<BufReader<File>>| {
         reader
             .read_packet()
             .map_err(|e| invalid(format!("not a readable Ogg stream: {e}")))
     };
-    let head = next()?.ok_or_else(|| invalid("empty file".into()))?;
+    let head = next(&mut reader)?.ok_or_else(|| invalid("empty file".into()))?;
     if !head.data.starts_with(b"OpusHead") || head.data.len() < 19 {
         return Err(invalid(
             "not Ogg Opus: the first packet is not an OpusHead (RFC 7845 §5.1)".into(),
         ));
     }
-    let serial = head.stream_serial();
+    let mut serial = head.stream_serial();
     let channels = u16::from(head.data[9]);
+    let mut current = Bytes::from(head.data);
     let track = Track::audio(
         Codec::Opus {
-            head: Bytes::from(head.data),
+            head: current.clone(),
         },
         48_000,
         channels,
@@ -76,16 +84,53 @@ fn read(
         return Ok(());
     }
     let mut tags_seen = false;
+    // The link ended; the next logical stream to begin may chain on.
+    let mut link_ended = false;
     // One packet is held back: the last page's granule position may shorten it.
     let mut held: Option<Packet> = None;
     let mut samples: i64 = 0;
-    let mut send = |packet: Packet| tx.send(InputEvent::Packet(packet, SystemTime::now()));
+    // Where the current link began (its granule positions count from there).
+    let mut link_start: i64 = 0;
+    let mut send = |event: InputEvent| tx.send(event);
     while !*stop.borrow() {
-        let Some(packet) = next()? else {
+        let Some(packet) = next(&mut reader)? else {
             break;
         };
-        if packet.stream_serial() != serial {
-            continue; // another logical stream (chained or multiplexed): not ours
+        if link_ended && packet.first_in_stream() {
+            if !packet.data.starts_with(b"OpusHead") || packet.data.len() < 19 {
+                if let Some(last) = held.take() {
+                    send(InputEvent::Packet(last, SystemTime::now()));
+                }
+                return Err(invalid(format!(
+                    "a chained stream that is not Ogg Opus follows {:.3} s of Opus: left out",
+                    samples as f64 / 48_000.0
+                )));
+            }
+            serial = packet.stream_serial();
+            link_ended = false;
+            tags_seen = false;
+            if packet.data[..] != current[..] {
+                if let Some(last) = held.take()
+                    && !send(InputEvent::Packet(last, SystemTime::now()))
+                {
+                    return Ok(());
+                }
+                current = Bytes::from(packet.data);
+                let track = Track::audio(
+                    Codec::Opus {
+                        head: current.clone(),
+                    },
+                    48_000,
+                    u16::from(current[9]),
+                );
+                if !send(InputEvent::TrackUpdated { index: 0, track }) {
+                    return Ok(());
+                }
+            }
+            continue;
+        }
+        if link_ended || packet.stream_serial() != serial {
+            continue; // another logical stream (multiplexed): not ours
         }
         if !tags_seen {
             tags_seen = true;
@@ -102,16 +147,18 @@ fn read(
         let end_of_stream = packet.last_in_stream();
         let granule = packet.last_in_page().then(|| packet.absgp_page());
         if let Some(previous) = held.take()
-            && !send(previous)
+            && !send(InputEvent::Packet(previous, SystemTime::now()))
         {
             return Ok(());
         }
         let mut duration = duration;
         if end_of_stream && let Some(granule) = granule.and_then(|g| i64::try_from(g).ok()) {
-            // RFC 7845 §4.5: the end of the last page trims the last packet.
-            let end = samples + i64::from(duration);
-            if granule < end && granule > samples {
-                duration = u32::try_from(granule - samples).unwrap_or(duration);
+            // RFC 7845 §4.5: the end of the last page trims the last packet. Granule
+            // positions count from the start of the link.
+            let start = samples - link_start;
+            let end = start + i64::from(duration);
+            if granule < end && granule > start {
+                duration = u32::try_from(granule - start).unwrap_or(duration);
             }
         }
         held = Some(
@@ -119,11 +166,18 @@ fn read(
         );
         samples += i64::from(duration);
         if end_of_stream {
-            break;
+            link_ended = true;
+            link_start = samples;
+            // The reader refuses a stream that begins again with a serial it has seen
+            // (`cat a.opus a.opus`: invalid Ogg, common all the same); a seek to where it
+            // is makes it forget the streams so far.
+            reader
+                .seek_bytes(std::io::SeekFrom::Current(0))
+                .map_err(|e| Error::io(format!("reading {name}"), e))?;
         }
     }
     if let Some(last) = held {
-        send(last);
+        send(InputEvent::Packet(last, SystemTime::now()));
     }
     Ok(())
 }
