@@ -41,6 +41,7 @@
 mod events;
 mod fields;
 mod header;
+mod info_writer;
 mod prefetch;
 mod push;
 mod scan;
@@ -55,6 +56,7 @@ pub use events::{Event, Events, Frame, Frames};
 pub use header::{
     ChannelMode, Emphasis, FrameHeader, HeaderError, Layer, Version, samples_to_duration,
 };
+pub use info_writer::InfoFrameWriter;
 pub use push::{Fed, Finished, FrameBytes, PushParser};
 pub use silence::{SilenceRun, silent_frame};
 #[cfg(feature = "tokio")]

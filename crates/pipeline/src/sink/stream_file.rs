@@ -78,6 +78,17 @@ impl StreamFile {
         Ok(())
     }
 
+    /// Writes `bytes` over the start of the file (a header filled in at the end), then
+    /// goes on appending.
+    pub(crate) fn rewrite_start(&mut self, bytes: &[u8]) -> Result<(), Error> {
+        use std::io::{Seek, SeekFrom};
+        let io = |e| Error::io(format!("writing {}", self.partial.display()), e);
+        self.out.seek(SeekFrom::Start(0)).map_err(io)?;
+        self.out.write_all(bytes).map_err(io)?;
+        self.out.seek(SeekFrom::End(0)).map_err(io)?;
+        Ok(())
+    }
+
     /// Flushes, syncs and renames the file to its name.
     pub(crate) fn finish(self) -> Result<PathBuf, Error> {
         let partial = self.partial;
