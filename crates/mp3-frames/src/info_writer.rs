@@ -69,13 +69,12 @@ impl InfoFrameWriter {
     }
 
     /// The Xing/Info frame for the frames pushed so far; its length depends only on the
-    /// first frame, so it can be written first as a placeholder and again at the end.
+    /// first frame, so [`InfoFrameWriter::placeholder`] can take its place until the end.
     /// `None` before a Layer III frame was pushed.
     pub fn info_frame(&self) -> Option<Vec<u8>> {
+        let mut frame = self.placeholder()?;
         let header = self.header?;
-        let len = header.frame_len()? as usize;
-        let mut frame = vec![0u8; len];
-        frame[..4].copy_from_slice(&header.to_bytes());
+        let len = frame.len();
         let total = self.bytes.saturating_add(len as u64);
         let mut tag = Vec::with_capacity(TAG_LEN);
         tag.extend_from_slice(if self.cbr { b"Info" } else { b"Xing" });
@@ -91,6 +90,18 @@ impl InfoFrameWriter {
         }
         let start = 4 + header.side_info_len();
         frame[start..start + TAG_LEN].copy_from_slice(&tag);
+        Some(frame)
+    }
+
+    /// The info frame to write first: its length, a `Xing` tag that states nothing (no
+    /// counts, no table), so a file cut before the end (a killed recording) is read by
+    /// scanning or estimating, not as the one frame the counts would say at the start.
+    pub fn placeholder(&self) -> Option<Vec<u8>> {
+        let header = self.header?;
+        let mut frame = vec![0u8; header.frame_len()? as usize];
+        frame[..4].copy_from_slice(&header.to_bytes());
+        let start = 4 + header.side_info_len();
+        frame[start..start + 4].copy_from_slice(b"Xing");
         Some(frame)
     }
 }
@@ -190,6 +201,18 @@ mod tests {
         assert!(w.offsets.len() <= MAX_OFFSETS);
         let toc = w.info_frame().unwrap()[36 + 16..36 + 116].to_vec();
         assert!((126..=129).contains(&toc[50]), "{}", toc[50]);
+    }
+
+    #[test]
+    fn the_placeholder_states_no_counts() {
+        let (_, w) = stream(&[0xFFFB_9064], 3);
+        let placeholder = w.placeholder().unwrap();
+        assert_eq!(placeholder.len(), w.info_frame().unwrap().len());
+        let mut bytes = placeholder;
+        bytes.extend(frame(0xFFFB_9064).repeat(3));
+        let summary = StreamSummary::scan(&bytes).unwrap();
+        assert_eq!(summary.info.and_then(|i| i.frames()), None);
+        assert_eq!(summary.frames, 3);
     }
 
     #[test]

@@ -50,7 +50,7 @@ impl Sink for Mp3Sink {
         }
         if !self.started {
             self.started = true;
-            if let Some(info) = self.info.info_frame() {
+            if let Some(info) = self.info.placeholder() {
                 self.placeholder = Some(info.len());
                 self.file.write(&[info.into()])?;
             }
