@@ -1,4 +1,5 @@
-//! MP4 files as input (plain, faststart, fragmented by ffmpeg, CMAF with sidx, M4A;
+//! MP4 files as input (plain, faststart, fragmented by ffmpeg, CMAF with sidx, M4A,
+//! QuickTime `.mov`;
 //! H.264 with B-frames, H.265, AAC, MP3 in MP4, an edit list) through the MP4, fMP4 and
 //! HLS sinks, compared packet by packet with the source through `ffprobe -show_packets`;
 //! ffmpeg decodes every output. Truncated files fail with a line naming what is missing.
@@ -200,7 +201,30 @@ async fn h264_aac_in_every_mp4_form_to_mp4_and_fmp4_packet_for_packet() {
         "frag_keyframe+empty_moov+default_base_moof+negative_cts_offsets",
         negative.to_str().unwrap(),
     ]);
-    for source in [&plain, &faststart, &fragmented, &cmaf, &negative] {
+    // QuickTime `.mov`: AAC in a version 1 sound description with its `esds` in a `wave`
+    // box (every `.mov` with AAC failed to open before `source/mp4/quicktime.rs`).
+    let mov = dir.path().join("quicktime.mov");
+    ffmpeg(&["-i", src, "-c", "copy", mov.to_str().unwrap()]);
+    let mov_faststart = dir.path().join("quicktime-faststart.mov");
+    ffmpeg(&[
+        "-i",
+        src,
+        "-c",
+        "copy",
+        "-movflags",
+        "faststart",
+        mov_faststart.to_str().unwrap(),
+    ]);
+    let sources = [
+        &plain,
+        &faststart,
+        &fragmented,
+        &cmaf,
+        &negative,
+        &mov,
+        &mov_faststart,
+    ];
+    for source in sources {
         assert!(
             first_pts(&plain, "a:0") < 0.0,
             "ffmpeg's plain file hides priming"
@@ -223,7 +247,8 @@ async fn h264_aac_in_every_mp4_form_to_mp4_and_fmp4_packet_for_packet() {
             // default-base-moof files (their video shows at 0.04 s, the B-frame delay the
             // edit list removes); we do, so the time lines are compared where ffprobe reads
             // the edit lists as we do.
-            let edit_lists_read_alike = [&plain, &faststart, &fragmented].contains(&source);
+            let edit_lists_read_alike =
+                [&plain, &faststart, &fragmented, &mov, &mov_faststart].contains(&source);
             if !fragmented_out && edit_lists_read_alike {
                 // The two streams on one time line as in the source (for ffmpeg's plain
                 // files: video from 0, the AAC priming packet at -1024 and hidden by the

@@ -16,6 +16,7 @@
 //!   missing; a fragmented file cut in its last fragment yields every complete fragment.
 
 mod playlist;
+mod quicktime;
 mod tracks;
 mod window;
 
@@ -106,7 +107,12 @@ fn read<R: Read + Seek>(
     track_ids: &[u32],
     emit: &mut dyn FnMut(InputEvent) -> Open,
 ) -> Result<(), Error> {
-    let (moov_at, moov_size, moov_bytes) = find_moov(reader)?;
+    let (moov_at, moov_size, mut moov_bytes) = find_moov(reader)?;
+    if let Some(iso) = quicktime::normalize_moov(&moov_bytes) {
+        // The demuxer reads `moov` again through `read_up_to`: it gets this one too.
+        moov_bytes = iso.clone();
+        reader.moov = Some((moov_at, iso));
+    }
     let (moov, _) = MoovBox::decode(&moov_bytes)
         .map_err(|e| reader.invalid(format!("moov box at byte {moov_at}: {e}")))?;
     let chosen = tracks::choose(&moov, &reader.name, track_ids).map_err(|e| reader.invalid(e))?;
@@ -448,11 +454,19 @@ struct FileReader<R> {
     file: R,
     len: u64,
     name: String,
+    /// A rewritten `moov` (QuickTime sound descriptions) and where it lies: reads over
+    /// it get these bytes instead of the file's (the same length).
+    moov: Option<(u64, Vec<u8>)>,
 }
 
 impl<R: Read + Seek> FileReader<R> {
     fn new(file: R, len: u64, name: String) -> FileReader<R> {
-        FileReader { file, len, name }
+        FileReader {
+            file,
+            len,
+            name,
+            moov: None,
+        }
     }
 
     fn invalid(&self, reason: String) -> Error {
@@ -498,7 +512,18 @@ impl<R: Read + Seek> FileReader<R> {
     fn read_up_to(&mut self, position: u64, size: Option<usize>) -> Result<Vec<u8>, Error> {
         let available = self.len.saturating_sub(position);
         let size = size.map_or(available, |s| (s as u64).min(available));
-        self.read_vec_at(position, size)
+        let mut data = self.read_vec_at(position, size)?;
+        if let Some((at, moov)) = &self.moov {
+            // The overlap of [position, position + size) with the rewritten moov.
+            let start = position.max(*at);
+            let end = (position + data.len() as u64).min(at + moov.len() as u64);
+            if start < end {
+                let (from, to) = ((start - at) as usize, (end - at) as usize);
+                let into = (start - position) as usize;
+                data[into..into + (to - from)].copy_from_slice(&moov[from..to]);
+            }
+        }
+        Ok(data)
     }
 
     fn read_vec_at(&mut self, position: u64, size: u64) -> Result<Vec<u8>, Error> {
