@@ -187,7 +187,12 @@ impl SrtConfig {
         let failed = |what: &str, e: std::io::Error| Error::Srt {
             endpoint: self.url.to_string(),
             what: what.to_owned(),
-            source: e,
+            // srt-tokio's refusals carry no message: say their kind ("connection refused").
+            source: if e.to_string().is_empty() {
+                std::io::Error::new(e.kind(), e.kind().to_string())
+            } else {
+                e
+            },
         };
         let panicked = |e: tokio::task::JoinError| {
             std::io::Error::new(

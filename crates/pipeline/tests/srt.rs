@@ -272,6 +272,19 @@ async fn passphrase_both_ways_and_a_wrong_one_is_refused_clearly() {
     assert!(error.contains("passphrase=***"), "{error}");
     assert!(!error.contains("not-the-passphrase"), "{error}");
     assert!(error.contains("wrong password"), "{error}");
+
+    // Nobody listens: the line ends with why (srt-tokio's error has no text of its own;
+    // it ended in ": " before).
+    let caller = format!("srt://127.0.0.1:{}", test_support::free_port());
+    let error = tokio::time::timeout(
+        Duration::from_secs(20),
+        spawn(src.to_str().unwrap(), &caller).wait(),
+    )
+    .await
+    .unwrap()
+    .unwrap_err()
+    .to_string();
+    assert!(error.ends_with("timed out"), "{error}");
 }
 
 #[tokio::test(flavor = "multi_thread")]
