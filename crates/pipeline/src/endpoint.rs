@@ -13,7 +13,7 @@
 //! | `*.mp4`, `*.m4v`, `*.m4a`, `*.mov`, `*.cmfv`, `*.cmfa` | MP4 file: plain or fragmented | — |
 //! | `-` | MP3 on stdin | fragmented MP4 on stdout |
 //! | `*.mp4`, `*.m4v`, `*.m4a` | (above) | MP4 file (plain, or fragmented by option) |
-//! | `*.m3u8`, or an existing directory / a path ending in `/` | `*.m3u8`: a local HLS media playlist with fMP4 segments | HLS: init.mp4, numbered .m4s, playlist |
+//! | `*.m3u8`, or an existing directory / a path ending in `/` | `*.m3u8`: a local HLS media playlist with fMP4 or MPEG-TS segments | HLS: init.mp4, numbered .m4s, playlist |
 //! | `icecast://user:pass@host:port/mount`, `icecasts://…` (TLS) | — | Icecast source |
 //! | `tcp-listen://[addr]:port` | — | packet server for network clients (default address 127.0.0.1) |
 //! | `*.ts` | MPEG-TS file | MPEG-TS file |
@@ -72,7 +72,7 @@ pub enum Endpoint {
     Tcp(String),
     /// MP3 file (input; as output, the MP3 track's frames as they are).
     Mp3File(PathBuf),
-    /// HLS media playlist with fMP4 segments, local files (input).
+    /// HLS media playlist with fMP4 or MPEG-TS segments, local files (input).
     HlsInput(PathBuf),
     /// Ogg Opus file, `.opus` / `.ogg` (input or output).
     OggFile(PathBuf),

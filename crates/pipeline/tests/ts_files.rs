@@ -5,35 +5,16 @@
 #![allow(clippy::unwrap_used)]
 
 use std::path::Path;
-use std::process::Command;
 use std::time::Duration;
 
 use pipeline::{Direction, Endpoint, Options, Pipeline};
 use test_support::ffprobe::{self, Value, num};
 use test_support::rtsp::RtspServer;
 
-async fn convert(input: &Path, output: &Path, options: Options) -> Result<(), pipeline::Error> {
-    let input = Endpoint::parse(input.to_str().unwrap(), Direction::Input)?;
-    let output = Endpoint::parse(output.to_str().unwrap(), Direction::Output)?;
-    Pipeline::new(input, output)
-        .with_options(options)
-        .run()
-        .await
-        .map(|_| ())
-}
-
-fn key(p: &Value) -> bool {
-    p["flags"].as_str().unwrap_or("").starts_with('K')
-}
-
-fn decodes_cleanly(file: &Path) {
-    let errors = ffprobe::decode_errors(file);
-    assert!(
-        errors.is_empty(),
-        "{}: ffmpeg decode errors: {errors}",
-        file.display()
-    );
-}
+mod ts_common;
+use ts_common::{
+    H264_AAC, convert, decoded_hashes, decodes_cleanly, ffmpeg_ts, first_pts, key, same_packets,
+};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn camera_to_ts_is_read_by_ffprobe_and_decodes() {
@@ -118,106 +99,6 @@ async fn camera_to_ts_is_read_by_ffprobe_and_decodes() {
     assert_eq!(decoded_hashes(&out, "v:0"), decoded_hashes(&mp4, "v:0"));
 }
 
-/// ffmpeg's test picture (H.264 with B-frames, a key frame a second) and tone (AAC).
-const H264_AAC: [&str; 16] = [
-    "-f",
-    "lavfi",
-    "-i",
-    "testsrc=size=320x240:rate=25",
-    "-f",
-    "lavfi",
-    "-i",
-    "sine=frequency=440:sample_rate=48000",
-    "-c:v",
-    "libx264",
-    "-bf",
-    "2",
-    "-g",
-    "25",
-    "-c:a",
-    "aac",
-];
-
-/// Makes a 2 s `.ts` file with ffmpeg from its test sources.
-fn ffmpeg_ts(dir: &Path, name: &str, args: &[&str]) -> std::path::PathBuf {
-    let out = dir.join(name);
-    let status = Command::new("ffmpeg")
-        .args(["-nostdin", "-v", "error", "-y"])
-        .args(args)
-        .args(["-t", "2", "-f", "mpegts"])
-        .arg(&out)
-        .status()
-        .unwrap();
-    assert!(status.success(), "ffmpeg making {name}");
-    out
-}
-
-/// The decoded frames' hashes (`-f framemd5`) of one stream: identical pictures and
-/// samples whatever the container.
-fn decoded_hashes(file: &Path, stream: &str) -> Vec<String> {
-    let out = Command::new("ffmpeg")
-        .args(["-nostdin", "-v", "error", "-i"])
-        .arg(file)
-        .args(["-map", &format!("0:{stream}"), "-f", "framemd5", "-"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "ffmpeg framemd5 of {}",
-        file.display()
-    );
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .filter(|l| !l.starts_with('#'))
-        .filter_map(|l| l.rsplit(',').next().map(|h| h.trim().to_owned()))
-        .collect()
-}
-
-/// Compares ffprobe's packets of `stream` in the ffmpeg-made `.ts` and in our MP4: count,
-/// times relative to `origin` (seconds, within two 90 kHz ticks), key flags, and for audio
-/// the sizes (`adts` bytes of header less in MP4).
-fn same_packets(ts: &Path, mp4: &Path, stream: &str, origins: (f64, f64), adts: Option<i64>) {
-    let (a, b) = (ffprobe::packets(ts, stream), ffprobe::packets(mp4, stream));
-    assert_eq!(
-        a.len(),
-        b.len(),
-        "{stream}: packet counts of {} and {}",
-        ts.display(),
-        mp4.display()
-    );
-    // Two 90 kHz ticks of rounding; audio in MP4 counts samples, so one sample more.
-    let rate = ffprobe::probe_with(mp4, &["-select_streams", stream, "-show_streams"]);
-    let sample = num(&rate["streams"][0]["sample_rate"]);
-    let tick = 2.0 / 90_000.0 + if sample > 0.0 { 1.0 / sample } else { 0.0 };
-    for (i, (p, q)) in a.iter().zip(&b).enumerate() {
-        for field in ["pts_time", "dts_time"] {
-            let (x, y) = (num(&p[field]) - origins.0, num(&q[field]) - origins.1);
-            assert!(
-                (x - y).abs() <= tick,
-                "{stream} packet {i}: {field} {x} in .ts, {y} in MP4"
-            );
-        }
-        assert_eq!(key(p), key(q), "{stream} packet {i}: key flag");
-        if let Some(header) = adts {
-            assert_eq!(
-                num(&p["size"]) as i64 - header,
-                num(&q["size"]) as i64,
-                "{stream} packet {i}: size"
-            );
-        }
-    }
-}
-
-fn first_pts(file: &Path) -> f64 {
-    let probe = ffprobe::probe(file);
-    probe["streams"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| num(&s["start_time"]))
-        .fold(f64::INFINITY, f64::min)
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn ffmpeg_ts_to_mp4_packet_by_packet() {
     if !test_support::peers_present("ffmpeg_ts_to_mp4_packet_by_packet", &["ffmpeg", "ffprobe"]) {
@@ -283,77 +164,6 @@ async fn ffmpeg_ts_to_mp4_packet_by_packet() {
                 "{name} {stream}: decoded frames"
             );
         }
-        decodes_cleanly(&mp4);
-    }
-}
-
-/// Timestamp jumps inside a `.ts`: a file concatenated with itself (times go back 2 s,
-/// `cat a.ts a.ts`, as people join HLS segments) and two files 80 minutes apart in time
-/// (an encoder restarted). As ffmpeg does for TS, each jump is re-based: the MP4 holds
-/// both halves back to back (4 s of video and of audio, not a failure or a gap of hours),
-/// its decode times increase, audio and video still start together in the second half,
-/// and ffmpeg decodes it with no error.
-#[tokio::test(flavor = "multi_thread")]
-async fn concatenated_and_jumping_ts_files_are_rebased() {
-    if !test_support::peers_present(
-        "concatenated_and_jumping_ts_files_are_rebased",
-        &["ffmpeg", "ffprobe"],
-    ) {
-        return;
-    }
-    let dir = test_support::temp_dir();
-    let half = |name: &str, offset: &str| {
-        let args = [&H264_AAC[..], &["-output_ts_offset", offset]].concat();
-        ffmpeg_ts(dir.path(), name, &args)
-    };
-    let (a, b) = (half("a.ts", "0"), half("b.ts", "4800"));
-    let join = |name: &str, parts: &[&Path]| {
-        let path = dir.path().join(name);
-        let bytes: Vec<u8> = parts
-            .iter()
-            .flat_map(|p| std::fs::read(p).unwrap())
-            .collect();
-        std::fs::write(&path, bytes).unwrap();
-        path
-    };
-    for ts in [join("same.ts", &[&a, &a]), join("apart.ts", &[&a, &b])] {
-        let mp4 = ts.with_extension("mp4");
-        convert(&ts, &mp4, Options::default()).await.unwrap();
-        let name = ts.display();
-        for (stream, least, most) in [("v:0", 4.0, 4.0), ("a:0", 3.9, 4.1)] {
-            let packets = ffprobe::packets(&mp4, stream);
-            let dts: Vec<f64> = packets.iter().map(|p| num(&p["dts_time"])).collect();
-            assert!(
-                dts.windows(2).all(|w| w[1] > w[0]),
-                "{name} {stream}: decode times increase"
-            );
-            let probe = ffprobe::probe_with(&mp4, &["-select_streams", stream, "-show_streams"]);
-            let duration = num(&probe["streams"][0]["duration"]);
-            assert!(
-                (least - 0.05..=most + 0.05).contains(&duration),
-                "{name} {stream}: {duration} s"
-            );
-        }
-        assert_eq!(ffprobe::packets(&mp4, "v:0").len(), 100, "{name}");
-        // Audio against video in the second half as in the first: the first audio packet
-        // of each half against the half's first key frame, within an AAC frame and a half
-        // (the first half's audio may run on a little past its video).
-        let video = ffprobe::packets(&mp4, "v:0");
-        let audio = ffprobe::packets(&mp4, "a:0");
-        let first_half = ffprobe::packets(&a, "a:0").len();
-        let lead = |v: &Value, a: &Value| num(&a["pts_time"]) - num(&v["pts_time"]);
-        let (before, after) = (
-            lead(&video[0], &audio[0]),
-            lead(&video[50], &audio[first_half]),
-        );
-        assert!(
-            key(&video[50]),
-            "{name}: the second half starts with a key frame"
-        );
-        assert!(
-            (after - before).abs() <= 0.035,
-            "{name}: audio leads video by {before} s in the first half, {after} s in the second"
-        );
         decodes_cleanly(&mp4);
     }
 }

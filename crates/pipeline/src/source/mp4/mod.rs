@@ -66,7 +66,8 @@ pub(crate) async fn run_file(
     })?
 }
 
-/// Reads an HLS media playlist with fMP4 segments (see [`playlist`]) as one fragmented MP4.
+/// Reads an HLS media playlist (see [`playlist`]): fMP4 segments as one fragmented MP4,
+/// MPEG-TS segments as one transport stream.
 pub(crate) async fn run_playlist(
     path: PathBuf,
     track_ids: Vec<u32>,
@@ -74,13 +75,18 @@ pub(crate) async fn run_playlist(
     stop: watch::Receiver<bool>,
 ) -> Result<(), Error> {
     let name = path.display().to_string();
-    tokio::task::spawn_blocking(move || {
-        let files = playlist::files(&path)?;
-        let (joined, len) = playlist::Concatenation::open(&files)?;
-        let mut reader = FileReader::new(joined, len, name);
-        let mut sender = FileSender::new(tx);
-        let mut emit = |event| !*stop.borrow() && sender.send(event);
-        read(&mut reader, &track_ids, &mut emit)
+    tokio::task::spawn_blocking(move || match playlist::files(&path)? {
+        playlist::Segments::Fmp4(files) => {
+            let (joined, len) = playlist::Concatenation::open(&files)?;
+            let mut reader = FileReader::new(joined, len, name);
+            let mut sender = FileSender::new(tx);
+            let mut emit = |event| !*stop.borrow() && sender.send(event);
+            read(&mut reader, &track_ids, &mut emit)
+        }
+        playlist::Segments::Ts(files) => {
+            let (joined, _) = playlist::Concatenation::open(&files)?;
+            super::ts::read_blocking(name, joined, FileSender::new(tx), &stop)
+        }
     })
     .await
     .map_err(|e| Error::Input {

@@ -1,13 +1,15 @@
-//! HLS with fMP4 segments as input (RFC 8216): a local media playlist's `EXT-X-MAP` init
-//! segment and its media segments, read as one fragmented MP4 (the init segment's
+//! HLS as input (RFC 8216), a local media playlist: with fMP4 segments, the `EXT-X-MAP`
+//! init segment and the media segments, read as one fragmented MP4 (the init segment's
 //! `ftyp`/`moov`, then each segment's `styp`/`sidx`/`moof`/`mdat`), which is what they
-//! are once concatenated (RFC 8216 §3.3).
+//! are once concatenated (RFC 8216 §3.3); without `EXT-X-MAP`, MPEG-TS segments (ffmpeg's
+//! default and most live streams), read as one transport stream, which is what they are
+//! once concatenated too (RFC 8216 §3.2; the TS reader re-bases the timestamps of an
+//! `EXT-X-DISCONTINUITY`).
 //!
-//! Only what a fragmented-MP4 media playlist needs is read: `#EXT-X-MAP:URI=` and the
-//! segment lines; other tags are skipped. Segment URIs are paths relative to the
-//! playlist; a URL with a scheme (`http://…`) is refused, as are a second `EXT-X-MAP`
-//! (a new initialization, which one MP4 reading cannot follow), byte-range segments and a
-//! master playlist.
+//! Only what a media playlist needs is read: `#EXT-X-MAP:URI=` and the segment lines;
+//! other tags are skipped. Segment URIs are paths relative to the playlist; a URL with a
+//! scheme (`http://…`) is refused, as are a second `EXT-X-MAP` (a new initialization,
+//! which one MP4 reading cannot follow), byte-range segments and a master playlist.
 
 use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom};
@@ -15,8 +17,17 @@ use std::path::{Path, PathBuf};
 
 use crate::Error;
 
-/// The files of a playlist, init segment first.
-pub(super) fn files(playlist: &Path) -> Result<Vec<PathBuf>, Error> {
+/// The files of a playlist.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Segments {
+    /// fMP4: the init segment first, then the media segments.
+    Fmp4(Vec<PathBuf>),
+    /// MPEG-TS segments.
+    Ts(Vec<PathBuf>),
+}
+
+/// The files of a playlist.
+pub(crate) fn files(playlist: &Path) -> Result<Segments, Error> {
     let name = playlist.display().to_string();
     let invalid = |reason: String| Error::Input {
         input: name.clone(),
@@ -61,9 +72,13 @@ pub(super) fn files(playlist: &Path) -> Result<Vec<PathBuf>, Error> {
             segments.push(local(line)?);
         }
     }
-    let init = init
-        .ok_or_else(|| invalid("no EXT-X-MAP: only HLS with fMP4 segments can be read".into()))?;
-    Ok(std::iter::once(init).chain(segments).collect())
+    match init {
+        Some(init) => Ok(Segments::Fmp4(
+            std::iter::once(init).chain(segments).collect(),
+        )),
+        None if segments.is_empty() => Err(invalid("no segments".into())),
+        None => Ok(Segments::Ts(segments)),
+    }
 }
 
 /// The value of `name` in an attribute list (`URI="init.mp4",BYTERANGE=…`).
@@ -76,15 +91,15 @@ fn attribute(list: &str, name: &str) -> Option<String> {
     }
 }
 
-/// Several files read as one: what the MP4 reader sees of a playlist.
-pub(super) struct Concatenation {
+/// Several files read as one: what the MP4 or TS reader sees of a playlist.
+pub(crate) struct Concatenation {
     files: Vec<(File, u64)>,
     /// Position in the whole.
     position: u64,
 }
 
 impl Concatenation {
-    pub(super) fn open(paths: &[PathBuf]) -> Result<(Concatenation, u64), Error> {
+    pub(crate) fn open(paths: &[PathBuf]) -> Result<(Concatenation, u64), Error> {
         let mut files = Vec::with_capacity(paths.len());
         let mut total = 0u64;
         for path in paths {
@@ -152,11 +167,19 @@ mod tests {
         let got = files(&good).unwrap();
         assert_eq!(
             got,
-            [
+            Segments::Fmp4(vec![
                 dir.join("init.mp4"),
                 dir.join("seg1.m4s"),
                 dir.join("seg2.m4s")
-            ]
+            ])
+        );
+        let ts = write(
+            "ts.m3u8",
+            "#EXTM3U\n#EXTINF:2,\nseg0.ts\n#EXT-X-DISCONTINUITY\nseg1.ts\n",
+        );
+        assert_eq!(
+            files(&ts).unwrap(),
+            Segments::Ts(vec![dir.join("seg0.ts"), dir.join("seg1.ts")])
         );
         for (name, text, says) in [
             (
@@ -169,7 +192,7 @@ mod tests {
                 "#EXTM3U\n#EXT-X-MAP:URI=\"http://x/i.mp4\"\n",
                 "only local",
             ),
-            ("ts.m3u8", "#EXTM3U\n#EXTINF:2,\nseg.ts\n", "no EXT-X-MAP"),
+            ("empty.m3u8", "#EXTM3U\n#EXT-X-ENDLIST\n", "no segments"),
             (
                 "master.m3u8",
                 "#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=1\nv.m3u8\n",

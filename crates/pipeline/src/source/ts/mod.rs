@@ -39,14 +39,23 @@ pub(crate) async fn run_file(
     let name = path.display().to_string();
     let file = std::fs::File::open(&path).map_err(|e| Error::io(format!("opening {name}"), e))?;
     let task_name = name.clone();
-    tokio::task::spawn_blocking(move || {
-        Reader::new(task_name, FileSender::new(tx)).read(file, &stop)
-    })
-    .await
-    .map_err(|e| Error::Input {
-        input: name,
-        reason: format!("reader thread failed: {e}"),
-    })?
+    tokio::task::spawn_blocking(move || read_blocking(task_name, file, FileSender::new(tx), &stop))
+        .await
+        .map_err(|e| Error::Input {
+            input: name,
+            reason: format!("reader thread failed: {e}"),
+        })?
+}
+
+/// Reads a transport stream from `input` on the calling thread (a file, an HLS
+/// playlist's segments joined).
+pub(crate) fn read_blocking<R: Read>(
+    name: String,
+    input: R,
+    tx: FileSender,
+    stop: &watch::Receiver<bool>,
+) -> Result<(), Error> {
+    Reader::new(name, tx).read(input, stop)
 }
 
 enum Kind {

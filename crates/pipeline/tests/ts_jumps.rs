@@ -1,0 +1,161 @@
+//! Timestamp jumps in MPEG-TS input: files joined (`cat`), an encoder restarted, an HLS
+//! playlist's `EXT-X-DISCONTINUITY` (`source/ts/jumps.rs`), checked by ffprobe and
+//! ffmpeg as ffmpeg itself reads such files.
+#![allow(clippy::unwrap_used)]
+
+use std::path::Path;
+use std::process::Command;
+
+use pipeline::Options;
+use test_support::ffprobe::{self, Value, num};
+
+mod ts_common;
+use ts_common::{H264_AAC, convert, decodes_cleanly, ffmpeg_ts, first_pts, key, same_packets};
+
+/// Timestamp jumps inside a `.ts`: a file concatenated with itself (times go back 2 s,
+/// `cat a.ts a.ts`, as people join HLS segments) and two files 80 minutes apart in time
+/// (an encoder restarted). As ffmpeg does for TS, each jump is re-based: the MP4 holds
+/// both halves back to back (4 s of video and of audio, not a failure or a gap of hours),
+/// its decode times increase, audio and video still start together in the second half,
+/// and ffmpeg decodes it with no error.
+#[tokio::test(flavor = "multi_thread")]
+async fn concatenated_and_jumping_ts_files_are_rebased() {
+    if !test_support::peers_present(
+        "concatenated_and_jumping_ts_files_are_rebased",
+        &["ffmpeg", "ffprobe"],
+    ) {
+        return;
+    }
+    let dir = test_support::temp_dir();
+    let half = |name: &str, offset: &str| {
+        let args = [&H264_AAC[..], &["-output_ts_offset", offset]].concat();
+        ffmpeg_ts(dir.path(), name, &args)
+    };
+    let (a, b) = (half("a.ts", "0"), half("b.ts", "4800"));
+    let join = |name: &str, parts: &[&Path]| {
+        let path = dir.path().join(name);
+        let bytes: Vec<u8> = parts
+            .iter()
+            .flat_map(|p| std::fs::read(p).unwrap())
+            .collect();
+        std::fs::write(&path, bytes).unwrap();
+        path
+    };
+    for ts in [join("same.ts", &[&a, &a]), join("apart.ts", &[&a, &b])] {
+        let mp4 = ts.with_extension("mp4");
+        convert(&ts, &mp4, Options::default()).await.unwrap();
+        let name = ts.display();
+        for (stream, least, most) in [("v:0", 4.0, 4.0), ("a:0", 3.9, 4.1)] {
+            let packets = ffprobe::packets(&mp4, stream);
+            let dts: Vec<f64> = packets.iter().map(|p| num(&p["dts_time"])).collect();
+            assert!(
+                dts.windows(2).all(|w| w[1] > w[0]),
+                "{name} {stream}: decode times increase"
+            );
+            let probe = ffprobe::probe_with(&mp4, &["-select_streams", stream, "-show_streams"]);
+            let duration = num(&probe["streams"][0]["duration"]);
+            assert!(
+                (least - 0.05..=most + 0.05).contains(&duration),
+                "{name} {stream}: {duration} s"
+            );
+        }
+        assert_eq!(ffprobe::packets(&mp4, "v:0").len(), 100, "{name}");
+        // Audio against video in the second half as in the first: the first audio packet
+        // of each half against the half's first key frame, within an AAC frame and a half
+        // (the first half's audio may run on a little past its video).
+        let video = ffprobe::packets(&mp4, "v:0");
+        let audio = ffprobe::packets(&mp4, "a:0");
+        let first_half = ffprobe::packets(&a, "a:0").len();
+        let lead = |v: &Value, a: &Value| num(&a["pts_time"]) - num(&v["pts_time"]);
+        let (before, after) = (
+            lead(&video[0], &audio[0]),
+            lead(&video[50], &audio[first_half]),
+        );
+        assert!(
+            key(&video[50]),
+            "{name}: the second half starts with a key frame"
+        );
+        assert!(
+            (after - before).abs() <= 0.035,
+            "{name}: audio leads video by {before} s in the first half, {after} s in the second"
+        );
+        decodes_cleanly(&mp4);
+    }
+}
+
+/// An HLS playlist with MPEG-TS segments (ffmpeg's `-f hls` default, most live streams)
+/// is read as one transport stream: ffmpeg's 2 s in 1 s segments become a 2 s MP4 with
+/// every packet; a segment after `EXT-X-DISCONTINUITY` whose times are 80 minutes later
+/// continues right after (2 s more), and ffmpeg decodes both with no error.
+#[tokio::test(flavor = "multi_thread")]
+async fn hls_with_ts_segments_and_a_discontinuity_to_mp4() {
+    if !test_support::peers_present(
+        "hls_with_ts_segments_and_a_discontinuity_to_mp4",
+        &["ffmpeg", "ffprobe"],
+    ) {
+        return;
+    }
+    let dir = test_support::temp_dir();
+    let hls = dir.path().join("index.m3u8");
+    let args = [
+        &H264_AAC[..],
+        &[
+            "-t",
+            "2",
+            "-f",
+            "hls",
+            "-hls_time",
+            "1",
+            "-hls_playlist_type",
+            "vod",
+        ],
+    ]
+    .concat();
+    let status = Command::new("ffmpeg")
+        .args(["-nostdin", "-v", "error", "-y"])
+        .args(&args)
+        .arg(&hls)
+        .status()
+        .unwrap();
+    assert!(status.success(), "ffmpeg -f hls");
+    let playlist = std::fs::read_to_string(&hls).unwrap();
+    assert!(
+        playlist.contains(".ts") && !playlist.contains("EXT-X-MAP"),
+        "{playlist}"
+    );
+    let whole = dir.path().join("whole.ts");
+    let segments: Vec<u8> = playlist
+        .lines()
+        .filter(|l| l.ends_with(".ts"))
+        .flat_map(|l| std::fs::read(dir.path().join(l)).unwrap())
+        .collect();
+    std::fs::write(&whole, segments).unwrap();
+    let mp4 = dir.path().join("hls.mp4");
+    convert(&hls, &mp4, Options::default()).await.unwrap();
+    let origins = (first_pts(&whole), first_pts(&mp4));
+    same_packets(&whole, &mp4, "v:0", origins, None);
+    same_packets(&whole, &mp4, "a:0", origins, Some(7));
+    decodes_cleanly(&mp4);
+
+    let later = ffmpeg_ts(
+        dir.path(),
+        "later.ts",
+        &[&H264_AAC[..], &["-output_ts_offset", "4800"]].concat(),
+    );
+    let joined = dir.path().join("joined.m3u8");
+    let text = playlist.replace(
+        "#EXT-X-ENDLIST",
+        &format!(
+            "#EXT-X-DISCONTINUITY\n#EXTINF:2,\n{}\n#EXT-X-ENDLIST",
+            later.display()
+        ),
+    );
+    std::fs::write(&joined, text).unwrap();
+    let mp4 = dir.path().join("joined.mp4");
+    convert(&joined, &mp4, Options::default()).await.unwrap();
+    let probe = ffprobe::probe(&mp4);
+    let duration = num(&probe["format"]["duration"]);
+    assert!((3.95..=4.15).contains(&duration), "{duration} s");
+    assert_eq!(ffprobe::packets(&mp4, "v:0").len(), 100);
+    decodes_cleanly(&mp4);
+}
