@@ -159,3 +159,48 @@ async fn hls_with_ts_segments_and_a_discontinuity_to_mp4() {
     assert_eq!(ffprobe::packets(&mp4, "v:0").len(), 100);
     decodes_cleanly(&mp4);
 }
+
+/// A splice to another picture size (`cat small.ts large.ts`, an HLS ad break): the new
+/// parameter sets become a track update, so the MP4 gets a second sample entry and every
+/// picture decodes at its own size. ffmpeg's `-c copy` keeps the first configuration and
+/// the second half decodes as garbage ("Reference 5 >= 3"); before, ours did too.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_splice_to_another_picture_size_decodes_at_both_sizes() {
+    if !test_support::peers_present(
+        "a_splice_to_another_picture_size_decodes_at_both_sizes",
+        &["ffmpeg", "ffprobe"],
+    ) {
+        return;
+    }
+    let dir = test_support::temp_dir();
+    let small = ffmpeg_ts(dir.path(), "small.ts", &H264_AAC);
+    let large_args: Vec<&str> = H264_AAC
+        .iter()
+        .map(|a| match *a {
+            "testsrc=size=320x240:rate=25" => "testsrc=size=640x360:rate=25",
+            other => other,
+        })
+        .collect();
+    let large = ffmpeg_ts(dir.path(), "large.ts", &large_args);
+    let joined = dir.path().join("joined.ts");
+    let bytes = [
+        std::fs::read(&small).unwrap(),
+        std::fs::read(&large).unwrap(),
+    ]
+    .concat();
+    std::fs::write(&joined, bytes).unwrap();
+    for out in ["joined.mp4", "joined-out.ts"] {
+        let out = dir.path().join(out);
+        convert(&joined, &out, Options::default()).await.unwrap();
+        let listed = Command::new("ffprobe")
+            .args(["-v", "error", "-select_streams", "v", "-show_entries"])
+            .args(["frame=width,height", "-of", "csv=p=0"])
+            .arg(&out)
+            .output()
+            .unwrap();
+        let sizes = String::from_utf8_lossy(&listed.stdout).replace(",\n", "\n");
+        let count = |size: &str| sizes.lines().filter(|l| *l == size).count();
+        assert_eq!((count("320,240"), count("640,360")), (50, 50), "{out:?}");
+        decodes_cleanly(&out);
+    }
+}

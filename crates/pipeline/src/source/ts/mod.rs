@@ -213,37 +213,12 @@ impl Reader {
         }
         stream.track = match stream.kind {
             Kind::Video(codec) => {
-                let (_, sets) = nal::to_length_prefixed(codec, &frame.data);
-                // The decoder configuration record, the SPS's NAL type, the SPS reader and
-                // the neutral codec of each video codec.
-                type Dimensions = fn(&[u8]) -> Option<(u32, u32)>;
-                type Neutral = fn(Bytes) -> Codec;
-                let (record, sps_type, dimensions, neutral): (_, u8, Dimensions, Neutral) =
-                    match codec {
-                        VideoCodec::H264 => {
-                            (nal::avc_record(&sets), 7, sps::avc_dimensions, |config| {
-                                Codec::H264 { config }
-                            })
-                        }
-                        VideoCodec::H265 => (
-                            nal::hevc_record(&sets),
-                            33,
-                            sps::hevc_dimensions,
-                            |config| Codec::H265 { config },
-                        ),
-                        other => {
-                            tracing::warn!(input = %self.name, pid = stream.pid, "video codec {other:?} left out");
-                            return;
-                        }
-                    };
-                let size = sets
-                    .iter()
-                    .find(|s| codec.nal_type(s) == Some(sps_type))
-                    .and_then(|s| dimensions(s));
-                match (record, size) {
-                    (Ok(config), Some((w, h))) => Some(Track::video(neutral(config), 90_000, w, h)),
-                    _ => None,
+                if !matches!(codec, VideoCodec::H264 | VideoCodec::H265) {
+                    tracing::warn!(input = %self.name, pid = stream.pid, "video codec {codec:?} left out");
+                    return;
                 }
+                let (_, sets) = nal::to_length_prefixed(codec, &frame.data);
+                video_track(codec, &sets)
             }
             Kind::Aac => adts::split(&frame.data).0.map(|f| {
                 Track::audio(
@@ -342,9 +317,23 @@ impl Reader {
         let mut packets = Vec::new();
         match stream.kind {
             Kind::Video(codec) => {
-                let (sample, _) = nal::to_length_prefixed(codec, &frame.data);
+                let (sample, sets) = nal::to_length_prefixed(codec, &frame.data);
                 if sample.is_empty() {
                     return Ok(true);
+                }
+                // New parameter sets (another picture size after a splice or an HLS
+                // discontinuity): a track update, so the output describes the pictures
+                // that follow (they are taken out of the samples, so a decoder would
+                // otherwise read them with the old ones).
+                if !sets.is_empty()
+                    && let Some(new) = video_track(codec, &sets)
+                    && new.codec != track.codec
+                {
+                    tracing::info!(input = %self.name, pid = stream.pid, "new {} parameter sets: {}x{}", new.codec.name(), new.width, new.height);
+                    stream.track = Some(new.clone());
+                    if !self.tx.send(InputEvent::TrackUpdated { index, track: new }) {
+                        return Ok(false);
+                    }
                 }
                 let keyframe = frame.random_access || has_random_access_unit(codec, &sample);
                 let mut packet = Packet::new(index, dts, keyframe, sample);
@@ -404,6 +393,32 @@ fn audio(track: usize, dts: i64, samples: u32, data: Bytes) -> Packet {
     let mut packet = Packet::new(track, dts, true, data);
     packet.duration = Some(samples);
     packet
+}
+
+/// The track described by a video access unit's parameter sets (its decoder
+/// configuration record and picture size), if they are all there.
+fn video_track(codec: VideoCodec, sets: &[Bytes]) -> Option<Track> {
+    // The decoder configuration record, the SPS's NAL type, the SPS reader and the neutral
+    // codec of each video codec.
+    type Dimensions = fn(&[u8]) -> Option<(u32, u32)>;
+    type Neutral = fn(Bytes) -> Codec;
+    let (record, sps_type, dimensions, neutral): (_, u8, Dimensions, Neutral) = match codec {
+        VideoCodec::H264 => (nal::avc_record(sets), 7, sps::avc_dimensions, |config| {
+            Codec::H264 { config }
+        }),
+        VideoCodec::H265 => (nal::hevc_record(sets), 33, sps::hevc_dimensions, |config| {
+            Codec::H265 { config }
+        }),
+        _ => return None,
+    };
+    let size = sets
+        .iter()
+        .find(|s| codec.nal_type(s) == Some(sps_type))
+        .and_then(|s| dimensions(s));
+    match (record, size) {
+        (Ok(config), Some((w, h))) => Some(Track::video(neutral(config), 90_000, w, h)),
+        _ => None,
+    }
 }
 
 /// The time in samples of an audio PES starting at `pts` (90 kHz): the continuation of
