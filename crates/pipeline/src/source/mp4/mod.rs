@@ -123,7 +123,7 @@ fn read<R: Read + Seek>(
         .map_err(|e| reader.invalid(format!("moov box at byte {moov_at}: {e}")))?;
     let chosen = tracks::choose(&moov, &reader.name, track_ids).map_err(|e| reader.invalid(e))?;
     if chosen.is_empty() {
-        return Err(reader.invalid("no H.264, H.265, AAC, MP3 or Opus track".into()));
+        return Err(reader.invalid("no H.264, H.265, VP8, VP9, AV1, AAC, MP3 or Opus track".into()));
     }
     let mut out = Output::new(chosen, emit);
     if !out.send(InputEvent::Tracks(

@@ -4,9 +4,11 @@
 //!
 //! Sample entries (ISO/IEC 14496-12 §8.5.2): `avc1` → H.264 with the `avcC` record
 //! (ISO/IEC 14496-15 §5.3.3.1), `hev1`/`hvc1` → H.265 with the `hvcC` record (§8.3.3.1),
-//! `mp4a` → AAC (object type 0x40, the AudioSpecificConfig) or MPEG audio (0x69, 0x6B:
-//! MP3 as ffmpeg writes it, ISO/IEC 14496-1 Table 5), `Opus` → Opus with an `OpusHead`
-//! made from `dOps` (Opus in ISOBMFF §4.3.2).
+//! `vp08`/`vp09` → VP8/VP9 (the `vpcC` record, "VP Codec ISO Media File Format Binding"
+//! §2.2), `av01` → AV1 (the `av1C` record, "AV1 Codec ISO Media File Format Binding"
+//! §2.3), `mp4a` → AAC (object type 0x40, the AudioSpecificConfig) or MPEG audio (0x69,
+//! 0x6B: MP3 as ffmpeg writes it, ISO/IEC 14496-1 Table 5), `Opus` → Opus with an
+//! `OpusHead` made from `dOps` (Opus in ISOBMFF §4.3.2).
 
 use bytes::Bytes;
 use shiguredo_mp4::boxes::{MoovBox, SampleEntry, TrakBox};
@@ -128,6 +130,29 @@ pub(super) fn track_of(entry: &SampleEntry, timescale: u32) -> Result<Track, Str
         SampleEntry::Hvc1(b) => Ok(Track::video(
             Codec::H265 {
                 config: box_body(&b.hvcc_box)?,
+            },
+            timescale,
+            u32::from(b.visual.width),
+            u32::from(b.visual.height),
+        )),
+        SampleEntry::Vp08(b) => Ok(Track::video(
+            Codec::Vp8,
+            timescale,
+            u32::from(b.visual.width),
+            u32::from(b.visual.height),
+        )),
+        SampleEntry::Vp09(b) => Ok(Track::video(
+            Codec::Vp9 {
+                // The record follows `vpcC`'s version and flags (a full box).
+                config: box_body(&b.vpcc_box)?.slice(4..),
+            },
+            timescale,
+            u32::from(b.visual.width),
+            u32::from(b.visual.height),
+        )),
+        SampleEntry::Av01(b) => Ok(Track::video(
+            Codec::Av1 {
+                config: box_body(&b.av1c_box)?,
             },
             timescale,
             u32::from(b.visual.width),
