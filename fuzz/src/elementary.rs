@@ -6,7 +6,11 @@ use elementary::{AnnexBReader, AnnexBWriter, FrameTimes, ParameterSets, VideoCod
 
 use crate::Body;
 
-pub const TARGETS: &[(&str, Body)] = &[("annexb_input", annexb_input), ("mp4_input", mp4_input)];
+pub const TARGETS: &[(&str, Body)] = &[
+    ("annexb_input", annexb_input),
+    ("mp4_input", mp4_input),
+    ("ogg_input", ogg_input),
+];
 
 /// Any bytes as an H.264 and an H.265 Annex B stream, in chunks the first byte chooses:
 /// access units, their presentation order, records from their parameter sets, SPS info,
@@ -65,6 +69,11 @@ pub fn annexb_input(data: &[u8]) {
     if let Some(sequence) = elementary::av1_sequence_header(data) {
         let _ = bmff_writer::Av1Config::from_record(&sequence.record());
     }
+}
+
+/// Any bytes as an Ogg Opus file (chained streams too): events or one error, never a panic.
+pub fn ogg_input(data: &[u8]) {
+    let _ = pipeline::fuzzing::ogg_input(data);
 }
 
 /// Any bytes as an MP4 file: tracks and packets or one error, never a panic.

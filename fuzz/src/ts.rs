@@ -1,5 +1,6 @@
 //! mpeg-ts targets: what a `.ts` file or an SRT peer hands the demuxer.
 //!
+//! - `ts_input`: the pipeline's TS input on the bytes as a file.
 //! - `ts_demux`: the demuxer fed in slices (the first byte picks the slice size), every
 //!   event taken, then the Annex B, parameter set, SPS and ADTS readers on every frame.
 
@@ -8,7 +9,14 @@ use mpeg_ts::nal::{self, VideoCodec};
 use mpeg_ts::{Demuxer, Event, MAX_PES_SIZE, adts, sps};
 
 /// Targets of this module.
-pub const TARGETS: &[(&str, crate::Body)] = &[("ts_demux", ts_demux)];
+pub const TARGETS: &[(&str, crate::Body)] = &[("ts_demux", ts_demux), ("ts_input", ts_input)];
+
+/// Any bytes as a `.ts` file through the pipeline's TS input (tracks held until
+/// configured, timestamp jumps re-based, parameter-set updates): events or one error,
+/// never a panic.
+pub fn ts_input(data: &[u8]) {
+    let _ = pipeline::fuzzing::ts_input(data);
+}
 
 /// The demuxer and the readers the TS input runs on its frames.
 pub fn ts_demux(data: &[u8]) {

@@ -1,9 +1,11 @@
-//! Property tests: header round trip, valid frames found exactly among junk, and the push
-//! parser agreeing with the slice parser however the input is chunked.
+//! Property tests: header round trip, valid frames found exactly among junk, the push
+//! parser agreeing with the slice parser however the input is chunked, and the Xing frame
+//! `InfoFrameWriter` makes read back with the stream's counts.
 #![allow(clippy::unwrap_used)]
 
 use mp3_frames::{
-    ChannelMode, Event, Events, FrameHeader, Frames, Layer, PushParser, StreamParser, Version,
+    ChannelMode, Event, Events, FrameHeader, Frames, InfoFrameWriter, Layer, PushParser,
+    StreamParser, StreamSummary, Version,
 };
 use proptest::prelude::*;
 
@@ -169,6 +171,39 @@ proptest! {
         }
         pushed.extend(parser.finish().map(|e| e.map_data(|d| d.to_vec())));
         prop_assert_eq!(pushed, slice);
+    }
+
+    /// Any Layer III stream (bitrates and padding varying) written after the frame
+    /// `InfoFrameWriter` makes: our scanner takes it as the info tag (not audio), with the
+    /// stream's frame count and bytes, `Info` only when every bitrate is the same, and a
+    /// seek table that never goes back.
+    #[test]
+    fn info_frame_round_trip(
+        frames in any_stream()
+            .prop_filter("Layer III", |h| h.layer() == Layer::Layer3)
+            .prop_flat_map(|base| proptest::collection::vec(frame_of(base), 1..300))
+    ) {
+        let mut writer = InfoFrameWriter::new();
+        for f in &frames {
+            writer.push(f);
+        }
+        let placeholder = writer.placeholder().unwrap();
+        let mut bytes = writer.info_frame().unwrap();
+        prop_assert_eq!(bytes.len(), placeholder.len());
+        for f in &frames {
+            bytes.extend_from_slice(f);
+        }
+        let summary = StreamSummary::scan(&bytes).unwrap();
+        prop_assert_eq!(summary.frames, frames.len() as u64);
+        let info = summary.info.expect("the info frame is read as one");
+        prop_assert_eq!(info.frames(), Some(frames.len() as u32));
+        prop_assert_eq!(info.bytes(), Some(bytes.len() as u32));
+        let bitrate = |f: &Vec<u8>| f[2] >> 4;
+        let cbr = frames.iter().all(|f| bitrate(f) == bitrate(&frames[0]));
+        prop_assert_eq!(info.name(), if cbr { "Info" } else { "Xing" });
+        let mp3_frames::InfoTag::Xing(xing) = info else { unreachable!() };
+        let toc = xing.toc.unwrap();
+        prop_assert!(toc.windows(2).all(|w| w[0] <= w[1]), "{:?}", toc);
     }
 }
 

@@ -19,3 +19,45 @@ pub fn mp4_input(data: &[u8]) -> Result<usize, Error> {
     })?;
     Ok(packets)
 }
+
+/// Reads `data` as an MPEG-TS file through the TS input (tracks, timestamp jumps,
+/// parameter-set updates); the number of events it sent.
+pub fn ts_input(data: &[u8]) -> Result<usize, Error> {
+    read_with(|tx, stop| {
+        crate::source::ts::read_blocking(
+            "TS".into(),
+            data,
+            crate::source::FileSender::new(tx),
+            stop,
+        )
+    })
+}
+
+/// Reads `data` as an Ogg Opus file (chained streams too); the number of events it sent.
+pub fn ogg_input(data: &[u8]) -> Result<usize, Error> {
+    read_with(|tx, stop| crate::source::ogg::read_bytes(data, tx, stop))
+}
+
+/// Runs a file reader on this thread, its events counted (and dropped) by another.
+fn read_with(
+    read: impl FnOnce(
+        tokio::sync::mpsc::Sender<InputEvent>,
+        &tokio::sync::watch::Receiver<bool>,
+    ) -> Result<(), Error>,
+) -> Result<usize, Error> {
+    let (tx, mut rx) = tokio::sync::mpsc::channel(16);
+    let counter = std::thread::spawn(move || {
+        let mut events = 0;
+        while let Some(event) = rx.blocking_recv() {
+            events += match event {
+                InputEvent::Batch(batch) => batch.len(),
+                _ => 1,
+            };
+        }
+        events
+    });
+    let (_stop_tx, stop) = tokio::sync::watch::channel(false);
+    let result = read(tx, &stop);
+    let events = counter.join().unwrap_or(0);
+    result.map(|()| events)
+}

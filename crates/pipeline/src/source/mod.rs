@@ -6,14 +6,14 @@ mod adts;
 mod annexb;
 mod mp3;
 pub(crate) mod mp4;
-mod ogg;
+pub(crate) mod ogg;
 pub(crate) mod pace;
 mod raw;
 mod rtmp_listen;
 mod rtp;
 mod rtsp;
 mod tcp;
-mod ts;
+pub(crate) mod ts;
 mod whep;
 mod whip;
 

@@ -49,9 +49,19 @@ pub(crate) async fn run_file(
     })?
 }
 
-fn read(
+/// Reads an Ogg Opus file held in memory (for fuzzing: the same code as a file).
+pub(crate) fn read_bytes(
+    data: &[u8],
+    tx: mpsc::Sender<InputEvent>,
+    stop: &watch::Receiver<bool>,
+) -> Result<(), Error> {
+    let reader = PacketReader::new(std::io::Cursor::new(data));
+    read("Ogg", reader, &mut FileSender::new(tx), stop)
+}
+
+fn read<R: std::io::Read + std::io::Seek>(
     name: &str,
-    mut reader: PacketReader<BufReader<File>>,
+    mut reader: PacketReader<R>,
     tx: &mut FileSender,
     stop: &watch::Receiver<bool>,
 ) -> Result<(), Error> {
@@ -59,7 +69,7 @@ fn read(
         input: name.to_owned(),
         reason,
     };
-    let next = |reader: &mut PacketReader<BufReader<File>>| {
+    let next = |reader: &mut PacketReader<R>| {
         reader
             .read_packet()
             .map_err(|e| invalid(format!("not a readable Ogg stream: {e}")))

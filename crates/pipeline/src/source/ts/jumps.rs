@@ -298,4 +298,44 @@ mod tests {
             jumps.rebase(&mut clock, t);
         }
     }
+
+    proptest::proptest! {
+        /// Whatever the times (jumps, garbage; within ±2^40 ticks, four months, as the
+        /// demuxer's unwrapped 33-bit times are; `extreme_times_do_not_overflow` covers
+        /// the rest), a track whose PES carry decode times never goes back, and never moves forward by more than a jump allows:
+        /// what the MP4 muxer needs ("decode time … is not after the previous one").
+        #[test]
+        fn decode_times_never_go_back_or_leap(
+            steps in proptest::collection::vec(
+                proptest::prop_oneof![
+                    0i64..=7200,
+                    -(1i64 << 40)..(1i64 << 40),
+                ],
+                1..200,
+            ),
+            ends in proptest::collection::vec(proptest::option::of(0i64..20_000), 200),
+        ) {
+            let mut jumps = Jumps::default();
+            let (mut clock, mut other) = (TrackClock::default(), TrackClock::default());
+            let mut raw = 0i64;
+            let mut last: Option<i64> = None;
+            for (i, step) in steps.iter().enumerate() {
+                raw = (raw + step).clamp(-(1 << 40), 1 << 40);
+                // Another track jumping in between shares corrections with this one.
+                jumps.rebase(&mut other, raw.wrapping_mul(3));
+                let out = jumps.rebase(&mut clock, raw).dts;
+                if let Some(previous) = last {
+                    proptest::prop_assert!(out >= previous, "{out} after {previous}");
+                    proptest::prop_assert!(
+                        out - previous <= FORWARD + SECOND + 20_000,
+                        "{out} after {previous}"
+                    );
+                }
+                if let Some(extra) = ends[i] {
+                    clock.ends_at(out.saturating_add(extra));
+                }
+                last = Some(out);
+            }
+        }
+    }
 }
