@@ -29,6 +29,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use test_support::icecast::http_get;
+use test_support::process::CpuReading;
 use test_support::rtsp::{RtspServer, RtspServerOptions};
 use test_support::sources::Source720p;
 
@@ -40,19 +41,6 @@ fn make_source(dir: &Path, seconds: u64) -> PathBuf {
     source.audio = (64, 1);
     source.make(&path);
     path
-}
-
-/// utime + stime of a running process, in seconds.
-fn cpu_seconds(pid: u32) -> f64 {
-    let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
-    let fields: Vec<&str> = text
-        .rsplit_once(')')
-        .unwrap()
-        .1
-        .split_whitespace()
-        .collect();
-    let ticks: f64 = fields[11].parse::<f64>().unwrap() + fields[12].parse::<f64>().unwrap();
-    ticks / 100.0 // USER_HZ
 }
 
 /// VmRSS of a running process, in bytes.
@@ -128,14 +116,14 @@ fn main() {
     let refs: Vec<&str> = names.iter().map(String::as_str).collect();
     common::wait_recording(&root, &refs);
 
-    let (cpu0, bytes0, t0) = (cpu_seconds(pid), bytes_below(&root), Instant::now());
+    let (cpu0, bytes0, t0) = (CpuReading::of(pid), bytes_below(&root), Instant::now());
     let mut peak_rss = 0;
     while t0.elapsed() < Duration::from_secs(seconds) {
         peak_rss = peak_rss.max(rss(pid));
         std::thread::sleep(Duration::from_millis(500));
     }
     let (cpu1, bytes1, window) = (
-        cpu_seconds(pid),
+        CpuReading::of(pid),
         bytes_below(&root),
         t0.elapsed().as_secs_f64(),
     );
@@ -150,7 +138,8 @@ fn main() {
     } else {
         "the rtsp-file.mp4 fixture"
     };
-    let cpu_per_camera_minute = (cpu1 - cpu0) / n * 60.0 / window;
+    let cpu = cpu1.since(&cpu0).as_secs_f64();
+    let cpu_per_camera_minute = cpu / n * 60.0 / window;
     let rss_per_camera = peak_rss as f64 / n / (1024.0 * 1024.0);
     let disk_per_camera = (bytes1.saturating_sub(bytes0)) as f64 / n / window;
     let frames = samples(&metrics, "pipeline_camera_frames_total");
@@ -165,7 +154,7 @@ fn main() {
          RSS {rss_per_camera:.2} MiB per camera (peak {:.1} MiB in all)\n  \
          disk {:.0} kB/s per camera\n  \
          frames per camera (video + audio, whole run): fewest {fewest:.0}; lost packets {lost:.0}; gaps {gaps:.0}\n",
-        (cpu1 - cpu0) * 60.0 / window,
+        cpu * 60.0 / window,
         peak_rss as f64 / (1024.0 * 1024.0),
         disk_per_camera / 1000.0,
     );

@@ -3,7 +3,8 @@
 //! file, `Source720p`, paced in real time and looped, as a camera would send it), and
 //! this process connects N `WhepPull` viewers (N = 0, 1, 8, 32; loopback UDP, DTLS-SRTP).
 //! Once they have played for 2 s and none is catching up on the late-joiner GOP, the server
-//! process's CPU time (user + system from `/proc/PID/stat`, every thread) is read over a
+//! process's CPU time (user + system, every thread: `CpuReading`, the scheduler's run
+//! time in nanoseconds) is read over a
 //! window of `PIPELINE_BENCH_SECONDS` (default 20 s) while each viewer counts its video
 //! frames; every viewer must have received about 25 frames a second, else the bench
 //! fails (a broken run must not report a flattering figure). The viewers' own CPU (this
@@ -19,7 +20,8 @@
 //!
 //! Rounds alternate the viewer counts (0, 1, 8, 32, 0, …; `PIPELINE_BENCH_TAKES` rounds,
 //! default 1) in one server process; criterion is handed the recorded figures. Full run:
-//! `cargo bench -p media-toolkit-cli --bench whep_viewers`. `PIPELINE_BENCH_SERVER=PATH`
+//! `cargo bench -p media-toolkit-cli --bench whep_viewers` (`PIPELINE_BENCH_VIEWERS=1,8`: other
+//! counts than 1, 8 and 32). `PIPELINE_BENCH_SERVER=PATH`
 //! runs another `pipeline` binary as the server (a copy of a build from before a change),
 //! so before and after are measured with the same viewers in one window of time. Under `cargo test --benches`
 //! (no `--bench` argument) 0 and 2 viewers watch for 2 s each, frame rates checked.
@@ -34,7 +36,7 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use criterion::{Criterion, SamplingMode, Throughput};
-use test_support::process::ChildGuard;
+use test_support::process::{ChildGuard, CpuReading};
 use test_support::sources::Source720p;
 
 use whep::{Viewer, assert_frame_rate};
@@ -44,22 +46,6 @@ const BIN: &str = env!("CARGO_BIN_EXE_pipeline");
 /// How long viewers play before the window opens: the GOP a late joiner gets first has
 /// gone through.
 const SETTLE: Duration = Duration::from_secs(2);
-
-/// User + system CPU time of a running process (all its threads), from `/proc/PID/stat`.
-fn cpu_of(pid: u32) -> Duration {
-    let text = std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .unwrap_or_else(|e| panic!("the server process {pid} is gone: {e}"));
-    // After the command name in parentheses: state is field 3, utime and stime 14 and 15,
-    // in USER_HZ (100) ticks.
-    let fields: Vec<&str> = text
-        .rsplit_once(')')
-        .unwrap()
-        .1
-        .split_whitespace()
-        .collect();
-    let ticks: f64 = fields[11].parse::<f64>().unwrap() + fields[12].parse::<f64>().unwrap();
-    Duration::from_secs_f64(ticks / 100.0)
-}
 
 fn make_source(dir: &Path, seconds: u64) -> PathBuf {
     let path = dir.join("source-720p.mp4");
@@ -75,10 +61,10 @@ async fn window(url: &str, pid: u32, n: usize, length: Duration) -> Duration {
     }
     whep::settle(&viewers, SETTLE).await;
     let before: Vec<_> = viewers.iter().map(Viewer::frames).collect();
-    let cpu_before = cpu_of(pid);
+    let cpu_before = CpuReading::of(pid);
     let started = std::time::Instant::now();
     tokio::time::sleep(length).await;
-    let cpu = cpu_of(pid) - cpu_before;
+    let cpu = CpuReading::of(pid).since(&cpu_before);
     let seconds = started.elapsed().as_secs_f64();
     let after: Vec<_> = viewers.iter().map(Viewer::frames).collect();
     let mut dropped = 0;
@@ -109,7 +95,15 @@ fn main() {
     let (seconds, rounds, counts) = if full {
         let seconds = takes::env_u64("PIPELINE_BENCH_SECONDS", 20).max(2);
         let rounds = takes::env_u64("PIPELINE_BENCH_TAKES", 1).max(1);
-        (seconds, rounds, vec![0, 1, 8, 32])
+        // `PIPELINE_BENCH_VIEWERS=0,1` measures those counts only (0 is always one).
+        let counts = std::env::var("PIPELINE_BENCH_VIEWERS")
+            .ok()
+            .map(|v| v.split(',').filter_map(|n| n.trim().parse().ok()).collect())
+            .unwrap_or_else(|| vec![1, 8, 32]);
+        let counts = std::iter::once(0)
+            .chain(counts.into_iter().filter(|&n| n > 0))
+            .collect();
+        (seconds, rounds, counts)
     } else {
         (2, 1, vec![0, 2])
     };

@@ -200,11 +200,104 @@ pub fn cpu_time_of(mut cmd: Command) -> Duration {
 /// utime + stime of a process that has exited and is not reaped yet (state `Z`).
 fn zombie_cpu_ticks(stat: &std::path::Path) -> Option<f64> {
     let text = std::fs::read_to_string(stat).ok()?;
-    // Fields after the command name, which is in parentheses and may hold spaces: the
-    // state is field 3, utime and stime are fields 14 and 15.
-    let fields: Vec<&str> = text.rsplit_once(')')?.1.split_whitespace().collect();
-    if fields.first() != Some(&"Z") {
+    // The state is field 3, the first after the command name in parentheses.
+    if text.rsplit_once(')')?.1.split_whitespace().next() != Some("Z") {
         return None;
     }
+    stat_ticks(&text)
+}
+
+/// A running process's CPU time (user plus system, every thread) at one moment, for the
+/// benches that read a server's CPU over a window: the scheduler's run time of each thread
+/// (`/proc/PID/task/TID/schedstat`, nanoseconds) and the process's own tick count
+/// (`/proc/PID/stat`, 10 ms, including threads that have ended). A window of 20 s read in
+/// ticks alone is ±0.03 CPU s per minute, as large as the differences the WHEP bench
+/// looks for.
+#[derive(Debug, Clone)]
+pub struct CpuReading {
+    threads: std::collections::BTreeMap<u32, u64>,
+    ticks: f64,
+}
+
+impl CpuReading {
+    /// Reads process `pid` now. Panics when it is gone.
+    pub fn of(pid: u32) -> CpuReading {
+        let text = std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .unwrap_or_else(|e| panic!("the process {pid} is gone: {e}"));
+        let ticks = stat_ticks(&text).unwrap_or_else(|| panic!("unreadable /proc/{pid}/stat"));
+        let mut threads = std::collections::BTreeMap::new();
+        if let Ok(dir) = std::fs::read_dir(format!("/proc/{pid}/task")) {
+            for entry in dir.flatten() {
+                let tid = entry.file_name().to_string_lossy().parse::<u32>();
+                let run = std::fs::read_to_string(entry.path().join("schedstat"));
+                if let (Ok(tid), Ok(run)) = (tid, run)
+                    && let Some(Ok(ns)) = run.split_whitespace().next().map(str::parse::<u64>)
+                {
+                    threads.insert(tid, ns);
+                }
+            }
+        }
+        CpuReading { threads, ticks }
+    }
+
+    /// The CPU time used between `earlier` and this reading: to the nanosecond when every
+    /// thread of `earlier` is still there (new threads count from zero), in ticks when one
+    /// ended in between (its time is in the process's total only).
+    pub fn since(&self, earlier: &CpuReading) -> Duration {
+        let all_there = !earlier.threads.is_empty()
+            && earlier.threads.keys().all(|t| self.threads.contains_key(t));
+        if all_there {
+            let ns: u64 = self
+                .threads
+                .iter()
+                .map(|(t, ns)| ns.saturating_sub(earlier.threads.get(t).copied().unwrap_or(0)))
+                .sum();
+            Duration::from_nanos(ns)
+        } else {
+            Duration::from_secs_f64((self.ticks - earlier.ticks).max(0.0) / 100.0)
+        }
+    }
+}
+
+/// utime + stime from the text of `/proc/PID/stat`, in ticks (USER_HZ, 100 on Linux).
+fn stat_ticks(text: &str) -> Option<f64> {
+    // After the command name, which is in parentheses and may hold spaces: utime and
+    // stime are fields 14 and 15 (12th and 13th after the name).
+    let fields: Vec<&str> = text.rsplit_once(')')?.1.split_whitespace().collect();
     Some(fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spin(d: Duration) {
+        let t = std::time::Instant::now();
+        while t.elapsed() < d {
+            std::hint::black_box(0u64);
+        }
+    }
+
+    #[test]
+    fn a_reading_counts_this_process_spinning() {
+        let pid = std::process::id();
+        let before = CpuReading::of(pid);
+        spin(Duration::from_millis(120));
+        let used = CpuReading::of(pid).since(&before);
+        assert!(used >= Duration::from_millis(100), "{used:?}");
+        assert!(used < Duration::from_secs(5), "{used:?}");
+    }
+
+    #[test]
+    fn a_thread_that_ended_is_counted_in_ticks() {
+        let pid = std::process::id();
+        let worker = std::thread::spawn(|| spin(Duration::from_millis(50)));
+        std::thread::sleep(Duration::from_millis(10));
+        let before = CpuReading::of(pid);
+        worker.join().unwrap();
+        spin(Duration::from_millis(100));
+        let after = CpuReading::of(pid);
+        // Ticks: 10 ms each, so at least what the main thread spun less one tick.
+        assert!(after.since(&before) >= Duration::from_millis(90));
+    }
 }
