@@ -1,5 +1,6 @@
-//! Targets for `elementary` (Annex B in and out) and the pipeline's MP4 input
-//! (shiguredo_mp4 driven by `source/mp4`).
+//! Targets for `elementary` (Annex B in and out) and the pipeline's file inputs (MP4:
+//! shiguredo_mp4 driven by `source/mp4`; Ogg; Matroska: matroska-demuxer driven by
+//! `source/matroska`).
 
 use bytes::Bytes;
 use elementary::{AnnexBReader, AnnexBWriter, FrameTimes, ParameterSets, VideoCodec};
@@ -10,6 +11,7 @@ pub const TARGETS: &[(&str, Body)] = &[
     ("annexb_input", annexb_input),
     ("mp4_input", mp4_input),
     ("ogg_input", ogg_input),
+    ("mkv_input", mkv_input),
 ];
 
 /// Any bytes as an H.264 and an H.265 Annex B stream, in chunks the first byte chooses:
@@ -74,6 +76,12 @@ pub fn annexb_input(data: &[u8]) {
 /// Any bytes as an Ogg Opus file (chained streams too): events or one error, never a panic.
 pub fn ogg_input(data: &[u8]) {
     let _ = pipeline::fuzzing::ogg_input(data);
+}
+
+/// Any bytes as a Matroska or WebM file (matroska-demuxer, our decode times and audio
+/// counts): events or one error, never a panic.
+pub fn mkv_input(data: &[u8]) {
+    let _ = pipeline::fuzzing::mkv_input(data);
 }
 
 /// Any bytes as an MP4 file: tracks and packets or one error, never a panic.

@@ -97,12 +97,22 @@ pub(crate) fn run(args: &[String]) -> crate::Result {
         .env_remove("CARGO")
         .env_remove("RUSTC")
         .arg(&target)
+        .args(RELEASE_ONLY.contains(&target.as_str()).then_some("-O"))
         .arg(&scratch)
         .arg(fuzz_dir().join("corpus").join(&target))
         .args(["--features", "libfuzzer", "--"])
         .arg(format!("-max_total_time={time}"));
     crate::run(&format!("fuzz {target}"), cmd)
 }
+
+/// Targets built without debug assertions and overflow checks (`cargo fuzz run -O`), as
+/// released binaries are: matroska-demuxer 0.8.1 negates a block's i16 timestamp with
+/// `abs`, which overflows on −32768; it is generic over the reader, so its code is built
+/// with our crate's overflow checks and panics there (the pipeline catches that panic and
+/// reports the file as malformed; without the checks the crate itself returns an error).
+/// libFuzzer's panic hook aborts before any catch, so the target would stop at that
+/// upstream bug on every run.
+const RELEASE_ONLY: &[&str] = &["mkv_input"];
 
 /// Checks the fuzz workspace (fmt, clippy) and replays every corpus file through the
 /// target bodies (stable, no libFuzzer).

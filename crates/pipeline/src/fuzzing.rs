@@ -38,6 +38,11 @@ pub fn ogg_input(data: &[u8]) -> Result<usize, Error> {
     read_with(|tx, stop| crate::source::ogg::read_bytes(data, tx, stop))
 }
 
+/// Reads `data` as a Matroska or WebM file; the number of events it sent.
+pub fn mkv_input(data: &[u8]) -> Result<usize, Error> {
+    read_with(|tx, stop| crate::source::matroska::read_bytes(data, tx, stop))
+}
+
 /// Runs a file reader on this thread, its events counted (and dropped) by another.
 fn read_with(
     read: impl FnOnce(
