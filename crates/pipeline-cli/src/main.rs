@@ -51,7 +51,8 @@ struct Cli {
     /// between the inputs and the output.
     ///
     /// Input: rtsp://[user:pass@]host[:port]/path, an .mp4/.m4a file (plain or
-    /// fragmented), .h264/.h265 (Annex B), .aac (ADTS), .mp3, .opus/.ogg (Ogg Opus), .ts, -
+    /// fragmented; .mov), .mkv/.webm (Matroska, WebM), .h264/.h265 (Annex B), .aac (ADTS),
+    /// .mp3, .opus/.ogg (Ogg Opus), .ts, -
     /// (MP3 on stdin), tcp://host:port (a tcp-listen:// packet server),
     /// rtmp-listen://[addr]:port/app/key (an RTMP server for one publisher),
     /// whip-listen://[addr]:port/path (take a WHIP publish: H.264, VP8, VP9 or AV1 + Opus),

@@ -89,7 +89,8 @@ impl<R: Read + Seek> LiveSizes<R> {
         LiveSizes {
             inner,
             len,
-            buf: vec![0; BUFFER],
+            // Room for a whole header at least; no more than the file needs.
+            buf: vec![0; usize::try_from(len).unwrap_or(BUFFER).clamp(64, BUFFER)],
             base: 0,
             start: 0,
             end: 0,
