@@ -192,22 +192,15 @@ fn read<R: Read + Seek>(
         let nanos = i128::from(frame.timestamp) * i128::from(scale);
         let packet = Packet::new(c.index, 0, keyframe, data);
         if !announced {
-            if c.track.is_none() && held.len() < HELD_FRAMES {
-                // Waits for the track's first key frame.
-            }
+            // Held while a track waits for its first key frame.
             held.push((at, packet, clamp(nanos)));
             let ready = chosen.iter().all(|c| c.track.is_some());
             if !ready && held.len() < HELD_FRAMES {
                 continue;
             }
             announced = true;
-            if !announce(name, &mut chosen, tx) {
+            if !start(name, &mut chosen, &mut held, tx)? {
                 return Ok(());
-            }
-            for (at, packet, nanos) in held.drain(..) {
-                if !emit(name, &mut chosen, at, packet, nanos, tx)? {
-                    return Ok(());
-                }
             }
             continue;
         }
@@ -219,15 +212,8 @@ fn read<R: Read + Seek>(
     if spent.load(Ordering::Relaxed) {
         return Err(looping());
     }
-    if !announced {
-        if !announce(name, &mut chosen, tx) {
-            return Ok(());
-        }
-        for (at, packet, nanos) in held.drain(..) {
-            if !emit(name, &mut chosen, at, packet, nanos, tx)? {
-                return Ok(());
-            }
-        }
+    if !announced && !start(name, &mut chosen, &mut held, tx)? {
+        return Ok(());
     }
     for at in 0..chosen.len() {
         let released = chosen[at].reorder.finish();
@@ -243,6 +229,25 @@ fn read<R: Read + Seek>(
         }
     }
     Ok(())
+}
+
+/// Announces the tracks and sends the frames held until then; false once the recorder
+/// is gone.
+fn start(
+    name: &str,
+    chosen: &mut [Chosen],
+    held: &mut Vec<(usize, Packet, i64)>,
+    tx: &mut FileSender,
+) -> Result<bool, Error> {
+    if !announce(name, chosen, tx) {
+        return Ok(false);
+    }
+    for (at, packet, nanos) in held.drain(..) {
+        if !emit(name, chosen, at, packet, nanos, tx)? {
+            return Ok(false);
+        }
+    }
+    Ok(true)
 }
 
 fn clamp(nanos: i128) -> i64 {
