@@ -27,6 +27,7 @@ pub const LIBRARIES: &[&str] = &[
     "elementary",
     "media-toolkit-mpeg-ts",
     "media-toolkit-flv",
+    "media-toolkit-matroska",
     "rtp-media",
     "media-toolkit-codec",
     "whip-whep",

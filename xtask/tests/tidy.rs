@@ -32,6 +32,7 @@ const LEAVES: &[&str] = &[
     "elementary",
     "media-toolkit-mpeg-ts",
     "media-toolkit-flv",
+    "media-toolkit-matroska",
     "rtp-media",
     "media-toolkit-codec",
     "whip-whep",
@@ -54,6 +55,7 @@ const DEPENDENCY_TABLE: &[(&str, &[&str])] = &[
     ("elementary", &[]),
     ("media-toolkit-mpeg-ts", &[]),
     ("media-toolkit-flv", &[]),
+    ("media-toolkit-matroska", &[]),
     // RTP payload formats, sender reports and SDP; stands alone.
     ("rtp-media", &[]),
     // Decoding and encoding on the system FFmpeg; `elementary` for Annex B and records.

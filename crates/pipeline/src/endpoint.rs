@@ -11,7 +11,7 @@
 //! | `*.opus`, `*.ogg` | Ogg Opus file | Ogg Opus from the Opus track |
 //! | `*.h264`, `*.264`, `*.h265`, `*.265` | Annex B byte stream (frame rate: the SPS's VUI timing, else `Options::frame_rate`, else 25) | Annex B, parameter sets before each key frame |
 //! | `*.mp4`, `*.m4v`, `*.m4a`, `*.mov`, `*.cmfv`, `*.cmfa` | MP4 file: plain or fragmented | — |
-//! | `*.mkv`, `*.webm`, `*.mka` | Matroska / WebM file (H.264, H.265, VP8, VP9, AV1, Opus, AAC, MPEG audio) | — |
+//! | `*.mkv`, `*.webm`, `*.mka` | Matroska / WebM file (H.264, H.265, VP8, VP9, AV1, Opus, AAC, MPEG audio) | Matroska (the same codecs) or WebM (VP8, VP9, AV1, Opus); readable up to its last cluster if killed |
 //! | `-` | MP3 on stdin | fragmented MP4 on stdout |
 //! | `*.mp4`, `*.m4v`, `*.m4a` | (above) | MP4 file (plain, or fragmented by option) |
 //! | `*.m3u8`, or an existing directory / a path ending in `/` | `*.m3u8`: a local HLS media playlist with fMP4 or MPEG-TS segments | HLS: init.mp4, numbered .m4s, playlist |
@@ -85,8 +85,9 @@ pub enum Endpoint {
     H265File(PathBuf),
     /// MP4, fragmented MP4 or M4A file (input).
     Mp4Input(PathBuf),
-    /// Matroska or WebM file, `.mkv` / `.webm` / `.mka` (input).
-    MatroskaInput(PathBuf),
+    /// Matroska or WebM file, `.mkv` / `.webm` / `.mka` (input or output; `.webm` output
+    /// holds VP8, VP9, AV1 and Opus only).
+    MatroskaFile(PathBuf),
     /// MP3 on standard input (input).
     Stdin,
     /// MP4 file (output); fragmented when the pipeline's options say so.
@@ -262,7 +263,7 @@ impl Endpoint {
             self,
             Endpoint::Mp3File(_)
                 | Endpoint::Mp4Input(_)
-                | Endpoint::MatroskaInput(_)
+                | Endpoint::MatroskaFile(_)
                 | Endpoint::HlsInput(_)
                 | Endpoint::OggFile(_)
                 | Endpoint::AacFile(_)
@@ -289,9 +290,7 @@ fn file_endpoint(path: &Path, direction: Direction) -> Option<Endpoint> {
         (Some("mp4" | "m4v" | "m4a" | "mov" | "cmfv" | "cmfa"), Direction::Input) => {
             Some(Endpoint::Mp4Input(path.to_owned()))
         }
-        (Some("mkv" | "webm" | "mka"), Direction::Input) => {
-            Some(Endpoint::MatroskaInput(path.to_owned()))
-        }
+        (Some("mkv" | "webm" | "mka"), _) => Some(Endpoint::MatroskaFile(path.to_owned())),
         (Some("mp4" | "m4v" | "m4a"), Direction::Output) => {
             Some(Endpoint::Mp4File(path.to_owned()))
         }
@@ -333,7 +332,7 @@ impl fmt::Display for Endpoint {
             Endpoint::Mp3File(p)
             | Endpoint::Mp4File(p)
             | Endpoint::Mp4Input(p)
-            | Endpoint::MatroskaInput(p)
+            | Endpoint::MatroskaFile(p)
             | Endpoint::AacFile(p)
             | Endpoint::OggFile(p)
             | Endpoint::HlsInput(p)

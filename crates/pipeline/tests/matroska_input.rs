@@ -3,7 +3,8 @@
 //! by us into MP4, fragmented MP4, MPEG-TS and HLS, each compared with the source as
 //! ffprobe reads it: the same packets per stream (video: the same presentation times,
 //! sizes and key flags, so B-frame decode times were derived right), and ffmpeg decodes
-//! every output without an error. They were refused before
+//! every output without an error; and back to Matroska or WebM by our own writer, read
+//! by mkvtoolnix too. They were refused before
 //! ("unsupported input endpoint"), so a browser's MediaRecorder file or an OBS recording
 //! could not be remuxed.
 #![allow(clippy::unwrap_used)]
@@ -121,6 +122,19 @@ async fn remuxes(source: &Path, codecs: &[&str], ts: bool) {
         assert_eq!(audio_sizes(&out).len(), their_audio.len(), "{out:?}");
         assert_decodes(&out);
     }
+    // And back to Matroska (WebM from WebM): the same packets, and the Matroska
+    // authors' own reader (mkvtoolnix) takes the file.
+    let ext = source.extension().unwrap().to_string_lossy();
+    let out = dir.join(format!("{stem}-ours.{ext}"));
+    run(source, &out, false).await;
+    assert_eq!(codec_names(&out), codecs, "{out:?}");
+    assert_eq!(video(&out), their_video, "{out:?}: video packets");
+    assert_eq!(audio_sizes(&out), their_audio, "{out:?}: audio packets");
+    assert_decodes(&out);
+    test_support::mkvtoolnix::identify(&out);
+    let info = test_support::mkvtoolnix::info(&out);
+    let doc_type = if ext == "webm" { "webm" } else { "matroska" };
+    assert_eq!(test_support::mkvtoolnix::doc_type(&info), doc_type);
     let hls = dir.join(format!("{stem}-hls/"));
     run(source, &hls, false).await;
     let playlist = hls.join("index.m3u8");
@@ -130,7 +144,7 @@ async fn remuxes(source: &Path, codecs: &[&str], ts: bool) {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn webm_with_vp8_vp9_and_opus() {
-    test_support::require_peer!("ffprobe", "ffmpeg");
+    test_support::require_peer!("ffprobe", "ffmpeg", "mkvmerge");
     let dir = test_support::temp_dir();
     let vp8 = dir.path().join("vp8.webm");
     make(
@@ -158,7 +172,7 @@ async fn webm_with_vp8_vp9_and_opus() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn webm_with_av1_alone() {
-    test_support::require_peer!("ffprobe", "ffmpeg");
+    test_support::require_peer!("ffprobe", "ffmpeg", "mkvmerge");
     let dir = test_support::temp_dir();
     let av1 = dir.path().join("av1.webm");
     make(
@@ -171,7 +185,7 @@ async fn webm_with_av1_alone() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn matroska_with_b_frames_aac_and_hevc_mp3() {
-    test_support::require_peer!("ffprobe", "ffmpeg");
+    test_support::require_peer!("ffprobe", "ffmpeg", "mkvmerge");
     let dir = test_support::temp_dir();
     let h264 = dir.path().join("h264.mkv");
     make(&h264, "25", &["-c:v", "libx264", "-bf", "3", "-c:a", "aac"]);

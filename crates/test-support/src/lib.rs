@@ -13,6 +13,7 @@ pub mod aiortc;
 pub mod chromium;
 pub mod ffprobe;
 pub mod icecast;
+pub mod mkvtoolnix;
 pub mod mse;
 pub mod nginx_rtmp;
 #[path = "peer_list.rs"]

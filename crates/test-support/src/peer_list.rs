@@ -146,6 +146,13 @@ pub const PEERS: &[PeerSpec] = &[
         source: Source::Apt(&["gstreamer1.0-libav"]),
     },
     PeerSpec {
+        // mkvtoolnix: the Matroska authors' own libebml/libmatroska (`mkvmerge -J`,
+        // `mkvinfo -a`) reading the Matroska and WebM files we write.
+        name: "mkvmerge",
+        check: Check::Program("mkvmerge", "--version"),
+        source: Source::Apt(&["mkvtoolnix"]),
+    },
+    PeerSpec {
         name: "chromium",
         check: Check::Program("chromium", "--version"),
         source: Source::Apt(&["chromium"]),

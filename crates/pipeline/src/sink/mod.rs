@@ -7,6 +7,7 @@ mod adts;
 mod annexb;
 mod hls;
 mod icecast;
+mod matroska;
 mod mp3;
 mod mp4;
 mod ogg;
@@ -30,7 +31,7 @@ pub(crate) fn factory(output: &Endpoint, options: &Options) -> Result<Box<dyn Si
     let no_rotation = |what: &str| {
         if options.segment.is_some() {
             Err(Error::InvalidOptions(format!(
-                "--segment (file rotation) needs an .mp4 output, not {what}"
+                "--segment (file rotation) needs an .mp4 or .mkv output, not {what}"
             )))
         } else {
             Ok(())
@@ -40,6 +41,13 @@ pub(crate) fn factory(output: &Endpoint, options: &Options) -> Result<Box<dyn Si
         Endpoint::Mp4File(path) => Box::new(mp4::FileFactory {
             names: FileNames::new(path.clone(), options.segment.is_some()),
             options: options.clone(),
+        }),
+        Endpoint::MatroskaFile(path) => Box::new(matroska::MatroskaFactory {
+            names: FileNames::new(path.clone(), options.segment.is_some()),
+            options: options.clone(),
+            webm: path
+                .extension()
+                .is_some_and(|e| e.eq_ignore_ascii_case("webm")),
         }),
         Endpoint::Stdout => {
             no_rotation("stdout")?;

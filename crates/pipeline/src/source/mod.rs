@@ -158,7 +158,7 @@ async fn run_source(
             mp4::run_playlist(path, options.track_ids.clone(), tx.clone(), stop).await
         }
         Endpoint::OggFile(path) => ogg::run_file(path, tx.clone(), stop).await,
-        Endpoint::MatroskaInput(path) => matroska::run_file(path, tx.clone(), stop).await,
+        Endpoint::MatroskaFile(path) => matroska::run_file(path, tx.clone(), stop).await,
         Endpoint::AacFile(path) => adts::run_file(path, tx.clone(), stop).await,
         Endpoint::H264File(path) => {
             let rate = options.frame_rate;
