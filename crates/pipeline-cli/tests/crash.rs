@@ -153,6 +153,38 @@ fn kill_9_keeps_every_completed_fragment() {
     assert!(video >= 30 && audio > 0, "two fragments of video and audio");
 }
 
+/// Matroska needs no repair: the Segment's size stays "unknown" until the end, so a
+/// killed recording reads (ffmpeg, mkvtoolnix) up to its last whole cluster.
+#[test]
+fn kill_9_leaves_matroska_readable_to_its_last_cluster() {
+    if !peers("kill_9_matroska") || !test_support::peers_present("kill_9_matroska", &["mkvmerge"]) {
+        return;
+    }
+    let server = RtspServer::start_default();
+    let dir = test_support::temp_dir();
+    let out = dir.path().join("camera.mkv");
+    let log = dir.path().join("log.txt");
+    let mut child = record(&server.url("/h264aac"), &out, &["--fsync", "none"], &log);
+    kill_after(&mut child, &log, "cluster written", "clusters", 2);
+
+    let partial = dir.path().join("camera.mkv.partial");
+    assert!(!out.exists(), "not finalized");
+    let logged = last_line(&log, "cluster written").unwrap();
+    let size = std::fs::metadata(&partial).unwrap().len();
+    assert_eq!(
+        size,
+        field(&logged, "bytes"),
+        "the file holds what was written"
+    );
+    let errors = decode_errors(&partial);
+    assert!(errors.is_empty(), "ffmpeg decode errors: {errors}");
+    let (video, audio) = frames(&partial);
+    assert_eq!(video, field(&logged, "video_frames"), "{logged:?}");
+    assert_eq!(audio, field(&logged, "audio_frames"), "{logged:?}");
+    assert!(video >= 15 && audio > 0, "two clusters of video and audio");
+    test_support::mkvtoolnix::identify(&partial);
+}
+
 /// The segments in `dir` (sorted) and the playlist's segment lines.
 fn segments(dir: &Path, playlist: &Path) -> (Vec<String>, Vec<String>, String) {
     let name = playlist.file_name().unwrap().to_string_lossy();

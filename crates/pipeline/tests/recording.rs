@@ -1,6 +1,6 @@
 //! RTSP recordings from the GStreamer test camera (gst-rtsp-server), checked by ffprobe
 //! and decoded by ffmpeg: plain and fragmented MP4 (H.264+AAC, H.265), HLS, rotation
-//! across a server restart.
+//! across a server restart; rotating Matroska.
 #![allow(clippy::unwrap_used)]
 
 use std::path::{Path, PathBuf};
@@ -111,6 +111,46 @@ async fn h264_aac_to_plain_and_fragmented_mp4() {
     assert!(
         format["format_name"].as_str().unwrap().contains("mp4"),
         "{format}"
+    );
+}
+
+/// Matroska rotates as MP4 does: each file begins with a key frame, holds both tracks,
+/// decodes cleanly, and the files add up to the recording.
+#[tokio::test(flavor = "multi_thread")]
+async fn h264_aac_to_rotating_matroska() {
+    let Some((server, dir)) = camera("h264_aac_to_rotating_matroska", &[]) else {
+        return;
+    };
+    let pattern = dir.path().join("cam-%H%M%S%3f.mkv");
+    let options = {
+        let mut options = Options::default();
+        options.duration = secs(5.0);
+        options.segment = Some(Duration::from_secs(2));
+        options
+    };
+    let summary = record(&server.url("/h264aac"), &pattern, options).await;
+    assert!(summary.files.len() >= 2, "{:?}", summary.files);
+    let mut total = 0.0;
+    for file in &summary.files {
+        let probe = ffprobe::probe(file);
+        assert_eq!(probe["streams"].as_array().unwrap().len(), 2, "{probe}");
+        assert_eq!(probe["format"]["format_name"], "matroska,webm", "{probe}");
+        total += num(&probe["format"]["duration"]);
+        let first = &ffprobe::packets(file, "v:0")[0];
+        assert!(
+            first["flags"].as_str().unwrap().starts_with('K'),
+            "{file:?}"
+        );
+        let errors = ffprobe::decode_errors(file);
+        assert!(
+            errors.is_empty(),
+            "{file:?}: ffmpeg decode errors: {errors}"
+        );
+    }
+    assert!(
+        (total - 5.0).abs() <= 0.3,
+        "{total} s in {:?}",
+        summary.files
     );
 }
 
