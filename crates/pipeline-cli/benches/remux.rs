@@ -12,6 +12,9 @@
 //! - `ours-hls` / `peer-ffmpeg-hls`: `pipeline -q in.mp4 hls/` against ffmpeg's HLS muxer
 //!   with fMP4 segments of 2 s (`-c copy -f hls -hls_segment_type fmp4 -hls_time 2
 //!   -hls_playlist_type vod`)
+//! - `ours-mkv` / `peer-ffmpeg-mkv`: the MP4 to Matroska (`out.mkv`; ffmpeg `-c copy`)
+//! - `ours-mkv-in` / `peer-ffmpeg-mkv-in`: Matroska (ffmpeg's `-c copy` of the source,
+//!   made once) back to MP4
 //!
 //! The commands alternate round by round (ten rounds); criterion is handed the recorded
 //! figures. The measured time is the wall time of the process; the throughput is media seconds,
@@ -113,33 +116,44 @@ fn main() {
     } else {
         (test_support::fixture("rtsp-file.mp4"), 1)
     };
+    // ffmpeg's Matroska of the source: the input of the `mkv-in` rows.
+    let mkv = dir.path().join("source.mkv");
+    let mut make_mkv = ffmpeg_mp4(&input, &mkv);
+    assert!(make_mkv.status().unwrap().success(), "{make_mkv:?}");
     // Warm the page cache.
     std::fs::read(&input).unwrap();
+    std::fs::read(&mkv).unwrap();
     let rss_file = dir.path().join("rss.txt");
     let hls_dir = dir.path().join("hls");
 
     let out_mp4 = dir.path().join("out.mp4");
-    let cases: [(&str, &str, Make, &PathBuf); 6] = [
-        ("mp4", "ours-mp4", ours, &out_mp4),
-        ("mp4", "ours-mp4-fsync-1", ours_fsync, &out_mp4),
-        ("mp4", "peer-ffmpeg-mp4", ffmpeg_mp4, &out_mp4),
-        ("hls", "ours-hls", ours, &hls_dir),
-        ("hls", "ours-hls-fsync-1", ours_fsync, &hls_dir),
-        ("hls", "peer-ffmpeg-hls", ffmpeg_hls, &hls_dir),
+    let out_mkv = dir.path().join("out.mkv");
+    let cases: [(&str, &str, Make, &PathBuf, &PathBuf); 10] = [
+        ("mp4", "ours-mp4", ours, &input, &out_mp4),
+        ("mp4", "ours-mp4-fsync-1", ours_fsync, &input, &out_mp4),
+        ("mp4", "peer-ffmpeg-mp4", ffmpeg_mp4, &input, &out_mp4),
+        ("hls", "ours-hls", ours, &input, &hls_dir),
+        ("hls", "ours-hls-fsync-1", ours_fsync, &input, &hls_dir),
+        ("hls", "peer-ffmpeg-hls", ffmpeg_hls, &input, &hls_dir),
+        ("mkv", "ours-mkv", ours, &input, &out_mkv),
+        ("mkv", "peer-ffmpeg-mkv", ffmpeg_mp4, &input, &out_mkv),
+        ("mkv-in", "ours-mkv-in", ours, &mkv, &out_mp4),
+        ("mkv-in", "peer-ffmpeg-mkv-in", ffmpeg_mp4, &mkv, &out_mp4),
     ];
     // The commands alternate, round after round, so that the load of the shared machine
     // falls on all alike; criterion is then handed the recorded wall times.
     let rounds = if full { 10 } else { 1 };
     let mut walls = vec![Vec::new(); cases.len()];
     for _ in 0..rounds {
-        for ((_, name, make, out), walls) in cases.iter().zip(&mut walls) {
+        for ((_, name, make, from, out), walls) in cases.iter().zip(&mut walls) {
             // A fresh output each time (a file, or an empty directory).
             let _ = std::fs::remove_dir_all(&hls_dir);
             let _ = std::fs::remove_file(&out_mp4);
+            let _ = std::fs::remove_file(&out_mkv);
             if *out == &hls_dir {
                 std::fs::create_dir_all(&hls_dir).unwrap();
             }
-            let (wall, kib) = run_measured(&make(&input, out), &rss_file);
+            let (wall, kib) = run_measured(&make(from, out), &rss_file);
             eprintln!(
                 "{name}: {:.3} s wall, {:.1} MiB peak RSS",
                 wall.as_secs_f64(),
@@ -148,7 +162,7 @@ fn main() {
             walls.push(wall);
         }
     }
-    for group_name in ["mp4", "hls"] {
+    for group_name in ["mp4", "hls", "mkv", "mkv-in"] {
         let mut group = c.benchmark_group(format!("remux-720p-{group_name}"));
         group
             .sampling_mode(SamplingMode::Flat)
