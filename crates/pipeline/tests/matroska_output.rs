@@ -3,8 +3,9 @@
 //! Every packet is compared with ffprobe's reading of the source (video: presentation
 //! times, sizes, key flags; audio: sizes, and times to the millisecond), ffmpeg decodes
 //! the result, mkvtoolnix identifies it and counts one cluster and one cue per GOP, and
-//! our own Matroska input reads it back. A codec WebM cannot hold is one clear error
-//! before any file is made.
+//! our own Matroska input reads it back; headless Chromium plays our VP8 and VP9 WebM
+//! through Media Source Extensions. A codec WebM cannot hold is one clear error before any
+//! file is made.
 #![allow(clippy::unwrap_used)]
 
 use std::path::Path;
@@ -216,4 +217,56 @@ async fn webm_refuses_h264_before_making_a_file() {
     );
     let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
     assert_eq!(left.len(), 1, "only the source: {left:?}");
+}
+
+/// Chromium's WebM parser (Media Source Extensions, the strictest reader we have: it
+/// takes no element out of place) plays our VP8 and VP9 WebM with Opus past 2.5 s of 3.
+#[tokio::test(flavor = "multi_thread")]
+async fn chromium_plays_our_webm() {
+    test_support::require_peer!("ffmpeg", "chromium");
+    let dir = test_support::temp_dir();
+    for (codec, args) in [
+        ("vp8", &["-c:v", "libvpx", "-b:v", "300k"][..]),
+        (
+            "vp9",
+            &[
+                "-c:v",
+                "libvpx-vp9",
+                "-b:v",
+                "300k",
+                "-deadline",
+                "realtime",
+                "-cpu-used",
+                "8",
+            ],
+        ),
+    ] {
+        let source = dir.path().join(format!("{codec}.mkv"));
+        let mut all = vec![
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc2=size=320x240:rate=25",
+            "-f",
+            "lavfi",
+            "-i",
+            "sine=f=440:sample_rate=48000",
+            "-t",
+            "3",
+            "-g",
+            "25",
+        ];
+        all.extend(args);
+        all.extend(["-c:a", "libopus", source.to_str().unwrap()]);
+        ffmpeg(&all);
+        let ours = dir.path().join(format!("{codec}.webm"));
+        remux(&source, &ours).await.unwrap();
+        let bytes = std::fs::read(&ours).unwrap();
+        let mime = format!("video/webm; codecs=\"{codec},opus\"");
+        let report = test_support::mse::play(vec![("/ours.webm".into(), bytes)], &mime, 2.5);
+        assert!(
+            report.starts_with("ok") && report.contains("width=320"),
+            "{codec}: {report}"
+        );
+    }
 }
