@@ -66,7 +66,11 @@ const DEPENDENCY_TABLE: &[(&str, &[&str])] = &[
     // The NVR layer: many supervised pipelines from one configuration.
     (
         "media-toolkit-nvr",
-        &["media-toolkit-pipeline", "media-toolkit-core"],
+        &[
+            "media-toolkit-pipeline",
+            "media-toolkit-core",
+            "media-toolkit-matroska",
+        ],
     ),
     (
         "media-toolkit-cli",

@@ -13,7 +13,9 @@
 //!   points at its key frame. Memory stays bounded by the cluster (at most 8 MiB).
 //! - The Segment's size stays "unknown" and the SeekHead and duration are written into
 //!   room kept for them only at [`Writer::finish`]: a recording killed before then still
-//!   reads up to its last whole cluster.
+//!   reads up to its last whole cluster; [`scan`] finds where that is in a cut file, and
+//!   [`recover`] completes such a file (Cues, Segment size, SeekHead, Duration) as
+//!   `finish` would have.
 //!
 //! ```
 //! use std::io::Cursor;
@@ -32,9 +34,14 @@
 //! ```
 
 mod ebml;
+mod index;
+mod recover;
+mod scan;
 mod track;
 mod writer;
 
+pub use recover::recover;
+pub use scan::{Scan, scan};
 pub use track::{Codec, Track, TrackKind};
 pub use writer::{DocType, Frame, Options, Writer, Written};
 
@@ -70,4 +77,7 @@ pub enum Error {
     /// A frame larger than an EBML element can be.
     #[error("a frame of {0} bytes")]
     FrameTooLarge(usize),
+    /// A file to [`scan`] that does not begin with an EBML header and a Segment.
+    #[error("not a Matroska file (no EBML header and Segment at its start)")]
+    NotMatroska,
 }

@@ -9,6 +9,7 @@ use std::io::{Seek, SeekFrom, Write};
 use std::time::SystemTime;
 
 use crate::ebml::{self, id};
+use crate::index::{self, Cue};
 use crate::{Error, Track, TrackKind};
 
 /// Room kept for the SeekHead (three entries of 8-byte positions: 68 bytes).
@@ -106,9 +107,6 @@ struct Cluster {
     /// Frames in it, per track.
     frames: Vec<u64>,
 }
-
-/// A written cue: (time, track number, cluster position in the Segment, offset in it).
-type Cue = (i64, u64, u64, u64);
 
 /// Writes one Matroska or WebM file. [`Writer::finish`] completes it.
 pub struct Writer<W: Write + Seek> {
@@ -356,48 +354,20 @@ impl<W: Write + Seek> Writer<W> {
     pub fn finish(mut self) -> Result<W, Error> {
         self.close_cluster()?;
         let cues_at = self.written;
-        if !self.cues.is_empty() {
-            let mut body = Vec::with_capacity(self.cues.len() * 24);
-            for &(time, track, cluster, offset) in &self.cues {
-                let mut positions = Vec::with_capacity(16);
-                ebml::uint(&mut positions, id::CUE_TRACK, track);
-                ebml::uint(&mut positions, id::CUE_CLUSTER_POSITION, cluster);
-                ebml::uint(&mut positions, id::CUE_RELATIVE_POSITION, offset);
-                let mut point = Vec::with_capacity(24);
-                ebml::uint(&mut point, id::CUE_TIME, time.max(0) as u64);
-                ebml::binary(&mut point, id::CUE_TRACK_POSITIONS, &positions);
-                ebml::binary(&mut body, id::CUE_POINT, &point);
-            }
-            let mut cues = Vec::with_capacity(body.len() + 12);
-            ebml::binary(&mut cues, id::CUES, &body);
-            self.out.write_all(&cues)?;
-            self.written += cues.len() as u64;
-        }
+        let cues = index::cues(&self.cues);
+        self.out.write_all(&cues)?;
+        self.written += cues.len() as u64;
 
-        let mut seeks = Vec::with_capacity(SEEK_HEAD_ROOM);
         let mut entries = vec![(id::INFO, self.info_at), (id::TRACKS, self.tracks_at)];
-        if !self.cues.is_empty() {
+        if !cues.is_empty() {
             entries.push((id::CUES, cues_at));
         }
-        for (element, at) in entries {
-            let mut seek = Vec::with_capacity(24);
-            let mut element_id = Vec::with_capacity(4);
-            ebml::put_id(&mut element_id, element);
-            ebml::binary(&mut seek, id::SEEK_ID, &element_id);
-            ebml::uint8(&mut seek, id::SEEK_POSITION, at);
-            ebml::binary(&mut seeks, id::SEEK, &seek);
+        if let Some(room) = index::seek_head(&entries, SEEK_HEAD_ROOM) {
+            self.out.seek(SeekFrom::Start(self.segment))?;
+            self.out.write_all(&room)?;
         }
-        let mut room = Vec::with_capacity(SEEK_HEAD_ROOM);
-        ebml::binary(&mut room, id::SEEK_HEAD, &seeks);
-        let rest = SEEK_HEAD_ROOM - room.len();
-        ebml::void(&mut room, rest);
-        self.out.seek(SeekFrom::Start(self.segment))?;
-        self.out.write_all(&room)?;
-
-        let mut duration = Vec::with_capacity(DURATION_LEN);
-        ebml::float(&mut duration, id::DURATION, self.end() as f64);
         self.out.seek(SeekFrom::Start(self.duration_at))?;
-        self.out.write_all(&duration)?;
+        self.out.write_all(&index::duration(self.end()))?;
 
         let mut size = Vec::with_capacity(8);
         ebml::put_size_in(&mut size, self.written.min(ebml::MAX_SIZE), 8);

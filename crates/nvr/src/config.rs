@@ -138,9 +138,10 @@ pub struct CameraConfig {
     pub transport: RtpTransport,
     /// Rotation period.
     pub segment: Duration,
-    /// Output pattern below the store root, `{camera}` already replaced.
+    /// Output pattern below the store root, `{camera}` already replaced; `.mp4` or
+    /// `.mkv` (Matroska).
     pub output: String,
-    /// Fragmented MP4 instead of plain.
+    /// Fragmented MP4 instead of plain (MP4 outputs only).
     pub fragmented: bool,
     /// When written media is synced to the disk (default: each second, which keeps a
     /// power cut's loss near a kill's, about 1 s; finished files are always synced).
@@ -483,11 +484,12 @@ fn seconds(s: &f64) -> Option<Duration> {
         .flatten()
 }
 
-/// An output pattern must stay below the store root, keep cameras apart and be an MP4.
+/// An output pattern must stay below the store root, keep cameras apart and be an MP4
+/// or a Matroska file.
 fn check_output(pattern: &str) -> Result<(), String> {
     let path = Path::new(pattern);
-    if !pattern.ends_with(".mp4") {
-        return Err(format!("{pattern:?} must end with .mp4"));
+    if !pattern.ends_with(".mp4") && !pattern.ends_with(".mkv") {
+        return Err(format!("{pattern:?} must end with .mp4 or .mkv"));
     }
     if path
         .components()

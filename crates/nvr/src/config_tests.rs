@@ -68,13 +68,28 @@ name = "b"
 url = "http://192.0.2.7/a"
 output = "../%Y.mp4"
 fsync = "always"
+
+[[camera]]
+name = "c"
+url = "rtsp://192.0.2.7/c"
+output = "{camera}/%Y.avi"
+
+[[camera]]
+name = "d"
+url = "rtsp://192.0.2.7/d"
+output = "{camera}/%Y/%H-%M-%S.mkv"
 "#,
     )
     .expect_err("invalid");
     let lines: Vec<usize> = problems.iter().map(|p| p.line).collect();
-    assert_eq!(lines, [2, 4, 8, 9, 10], "{problems:?}");
+    // Camera d's Matroska output is fine; c's .avi is not.
+    assert_eq!(lines, [2, 4, 8, 9, 10, 15], "{problems:?}");
     assert!(problems[0].message.contains("front door"));
     assert!(problems[3].message.contains("relative"));
+    assert!(
+        problems[5].message.contains("must end with .mp4 or .mkv"),
+        "{problems:?}"
+    );
 }
 
 #[test]

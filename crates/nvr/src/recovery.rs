@@ -11,6 +11,11 @@
 //! and the file holds into `NAME` ([`pipeline::recover_plain`]) and removes both
 //! leftovers. Without a journal the file is reported and left as it is.
 //!
+//! Matroska (`.mkv`): the Segment's size stays unknown until the recorder finishes, so a
+//! killed file reads to its end; a cluster cut by the kill would read as "ended
+//! prematurely", so recovery cuts there, writes the Cues, Segment size, SeekHead and
+//! Duration the recorder would have written (`matroska::recover`) and renames.
+//!
 //! The box walk ([`playable_end`]) is sans-I/O: it takes the top-level box headers and the
 //! file's length; [`recover`] reads the headers and truncates.
 
@@ -133,6 +138,8 @@ pub struct Recovery {
     pub path: PathBuf,
     /// Complete fragments kept.
     pub fragments: u64,
+    /// Matroska: complete clusters kept.
+    pub clusters: u64,
     /// Bytes cut off (an incomplete last fragment).
     pub dropped_bytes: u64,
     /// A plain MP4 rebuilt from its journal: what was kept.
@@ -158,6 +165,7 @@ fn recover_plain(partial: &Path, journal: &Path, target: &Path) -> Result<Recove
             Ok(Recovery {
                 path: target.to_path_buf(),
                 fragments: 0,
+                clusters: 0,
                 dropped_bytes: 0,
                 plain: Some(kept),
             })
@@ -189,15 +197,10 @@ pub fn recover(partial: &Path) -> Result<Recovery, Error> {
         path: partial.to_path_buf(),
         reason: "the name does not end with .partial".into(),
     })?;
-    let mut file = std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .open(partial)
-        .map_err(|e| Error::store(format!("opening {shown}"), e))?;
-    let len = file
-        .metadata()
-        .map_err(|e| Error::store(format!("reading {shown}"), e))?
-        .len();
+    if is_matroska(&target) {
+        return recover_matroska(partial, target);
+    }
+    let (mut file, len) = open(partial)?;
     let boxes =
         read_headers(&mut file, len).map_err(|e| Error::store(format!("reading {shown}"), e))?;
     let (end, fragments) = match playable_end(&boxes, len) {
@@ -242,16 +245,85 @@ pub fn recover(partial: &Path) -> Result<Recovery, Error> {
             });
         }
     };
+    cut_and_rename(file, end, partial, &target)?;
+    Ok(Recovery {
+        path: target,
+        fragments,
+        clusters: 0,
+        dropped_bytes: len - end,
+        plain: None,
+    })
+}
+
+/// Truncates `file` (the `.partial`) to `end`, syncs it and renames it to `target`.
+fn cut_and_rename(
+    file: std::fs::File,
+    end: u64,
+    partial: &Path,
+    target: &Path,
+) -> Result<(), Error> {
+    let shown = partial.display();
     file.set_len(end)
         .and_then(|()| file.sync_all())
         .map_err(|e| Error::store(format!("truncating {shown}"), e))?;
     drop(file);
-    std::fs::rename(partial, &target)
-        .map_err(|e| Error::store(format!("renaming {shown} to {}", target.display()), e))?;
+    std::fs::rename(partial, target)
+        .map_err(|e| Error::store(format!("renaming {shown} to {}", target.display()), e))
+}
+
+/// The `.partial` opened for reading and writing, and its length.
+fn open(partial: &Path) -> Result<(std::fs::File, u64), Error> {
+    let shown = partial.display();
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(partial)
+        .map_err(|e| Error::store(format!("opening {shown}"), e))?;
+    let len = file
+        .metadata()
+        .map_err(|e| Error::store(format!("reading {shown}"), e))?
+        .len();
+    Ok((file, len))
+}
+
+/// A Matroska name (`.mkv`, `.mka`, `.webm`).
+pub(crate) fn is_matroska(path: &Path) -> bool {
+    path.extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| ["mkv", "mka", "webm"].contains(&e.to_ascii_lowercase().as_str()))
+}
+
+/// Completes a Matroska `.partial` after its last whole cluster (`matroska::recover`:
+/// Cues, Segment size, SeekHead and Duration as the writer's `finish` writes them),
+/// truncates it there and renames it; without any whole cluster it is removed (an error
+/// says so).
+fn recover_matroska(partial: &Path, target: PathBuf) -> Result<Recovery, Error> {
+    let shown = partial.display().to_string();
+    let (mut file, len) = open(partial)?;
+    let refuse = |reason: String| Error::Recovery {
+        path: partial.to_path_buf(),
+        reason,
+    };
+    let io = |e: matroska::Error| match e {
+        matroska::Error::Io(e) => Error::store(format!("reading {shown}"), e),
+        e => refuse(e.to_string()),
+    };
+    // Where the whole clusters end (what is dropped after them), then the file completed.
+    let whole = matroska::scan(&mut file, len).map_err(io)?;
+    let found = matroska::recover(&mut file, len).map_err(io)?;
+    if found.clusters == 0 && !found.finished {
+        drop(file);
+        std::fs::remove_file(partial).map_err(|e| Error::store(format!("removing {shown}"), e))?;
+        return Err(refuse(
+            "no complete cluster reached the disk: nothing to keep, the file is removed".into(),
+        ));
+    }
+    cut_and_rename(file, found.end, partial, &target)?;
     Ok(Recovery {
         path: target,
-        fragments,
-        dropped_bytes: len - end,
+        fragments: 0,
+        clusters: found.clusters,
+        dropped_bytes: len - whole.end,
         plain: None,
     })
 }

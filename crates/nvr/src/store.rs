@@ -24,14 +24,14 @@ pub struct RetentionReport {
     pub still_short: bool,
 }
 
-/// Lists the finished segments (`*.mp4`; files being written end in `.partial`) below
-/// each camera's own directory.
+/// Lists the finished segments (`*.mp4`, `*.mkv`; files being written end in `.partial`)
+/// below each camera's own directory.
 pub fn finished_segments(config: &Config) -> Vec<FinishedSegment> {
     let mut out = Vec::new();
     for camera in &config.cameras {
         let dir = camera.directory(&config.store.root);
         walk(&dir, &mut |path, meta| {
-            if path.extension().is_some_and(|e| e == "mp4") {
+            if path.extension().is_some_and(|e| e == "mp4" || e == "mkv") {
                 out.push(FinishedSegment {
                     camera: camera.name.clone(),
                     path: path.to_path_buf(),
@@ -182,7 +182,7 @@ pub fn recover_camera(camera: &CameraConfig, root: &Path) -> Vec<PathBuf> {
         }
         match crate::recovery::recover(&partial) {
             Ok(r) => {
-                tracing::info!(camera = %camera.name, file = %r.path.display(), fragments = r.fragments, dropped_bytes = r.dropped_bytes, "recovered a file left by an ended pipeline");
+                tracing::info!(camera = %camera.name, file = %r.path.display(), fragments = r.fragments, clusters = r.clusters, dropped_bytes = r.dropped_bytes, "recovered a file left by an ended pipeline");
                 recovered.push(r.path);
             }
             Err(e) => tracing::warn!(camera = %camera.name, "{e}"),

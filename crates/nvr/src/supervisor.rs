@@ -88,7 +88,13 @@ async fn supervise(
     let mut gap = GapWatch::new(Instant::now());
     loop {
         let input = Endpoint::Rtsp(camera.url.clone());
-        let output = Endpoint::Mp4File(root.join(&camera.output));
+        let path = root.join(&camera.output);
+        // The configuration allows MP4 and Matroska only (`config::check_output`).
+        let output = if crate::recovery::is_matroska(&path) {
+            Endpoint::MatroskaFile(path)
+        } else {
+            Endpoint::Mp4File(path)
+        };
         tracing::info!(camera = %name, url = %camera.url, "recording");
         let started = Instant::now();
         let handle = Pipeline::new(input, output)

@@ -158,6 +158,12 @@ pub(crate) fn recover_main(args: Vec<OsString>) -> ExitCode {
                     p.samples,
                     p.lost_samples
                 ),
+                None if r.clusters > 0 => println!(
+                    "{}: {} complete cluster(s) kept, {} byte(s) of an incomplete one dropped",
+                    r.path.display(),
+                    r.clusters,
+                    r.dropped_bytes
+                ),
                 None => println!(
                     "{}: {} complete fragment(s) kept, {} byte(s) of an incomplete one dropped",
                     r.path.display(),

@@ -15,7 +15,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use common::{BIN, files, record, stop, wait_recording};
+use common::{BIN, files, one_camera, record, stop, wait_log, wait_recording};
 use test_support::ChildGuard;
 use test_support::ffprobe::{self, num};
 use test_support::rtsp::RtspServer;
@@ -138,18 +138,9 @@ fn pipeline_record_recovers_a_killed_plain_recording_at_start() {
     let server = RtspServer::start_default();
     let dir = test_support::temp_dir();
     let root = dir.path().join("rec");
-    let config = dir.path().join("cameras.toml");
-    // Hour segments: segments are cut at wall-clock multiples of `segment_seconds`, and a
-    // 3 s recording with 60 s segments crossed a minute mark in one CI run out of about
-    // twelve (the killed file then held only the second after the mark).
-    std::fs::write(
-        &config,
-        format!(
-            "[store]\nroot = \"rec\"\n\n[[camera]]\nname = \"cam\"\nurl = \"{}\"\nsegment_seconds = 3600\n",
-            server.url("/h264aac")
-        ),
-    )
-    .unwrap();
+    // Hour segments: a 3 s recording with 60 s segments crossed a minute mark in one CI
+    // run out of about twelve (the killed file then held only the second after the mark).
+    let config = one_camera(dir.path(), &server.url("/h264aac"), "");
     let log = dir.path().join("record.log");
     let mut child = record(&config, &log);
     wait_recording(&root, &["cam"]);
@@ -166,17 +157,7 @@ fn pipeline_record_recovers_a_killed_plain_recording_at_start() {
     std::fs::write(&orphan, b"BMFFJNL1").unwrap();
     let log2 = dir.path().join("record2.log");
     let mut child = record(&config, &log2);
-    let started = Instant::now();
-    while !std::fs::read_to_string(&log2)
-        .unwrap_or_default()
-        .contains("recovered a file")
-    {
-        assert!(
-            started.elapsed() < Duration::from_secs(20),
-            "no recovery at start"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    wait_log(&log2, "recovered a file");
     stop(&mut child, &log2);
     let recovered = common::final_name(&killed[0]);
     assert!(!killed[0].exists() && recovered.exists());

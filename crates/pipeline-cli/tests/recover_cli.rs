@@ -13,7 +13,7 @@ mod common;
 
 use std::path::Path;
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::*;
 use test_support::ffprobe::{self, num};
@@ -37,15 +37,7 @@ fn cut_fragmented_files_recover_by_hand_and_at_start_and_play() {
     let server = RtspServer::start_default();
     let dir = test_support::temp_dir();
     let root = dir.path().join("rec");
-    let config = dir.path().join("cameras.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "[store]\nroot = \"rec\"\n\n[[camera]]\nname = \"cam\"\nurl = \"{}\"\nsegment_seconds = 3600\nfragmented = true\n",
-            server.url("/h264aac")
-        ),
-    )
-    .unwrap();
+    let config = one_camera(dir.path(), &server.url("/h264aac"), "fragmented = true\n");
     let log = dir.path().join("record.log");
     let mut child = record(&config, &log);
     wait_recording(&root, &["cam"]);
@@ -135,17 +127,7 @@ fn cut_fragmented_files_recover_by_hand_and_at_start_and_play() {
     cut(whole, &leftover, size / 2);
     let log2 = dir.path().join("record2.log");
     let mut child = record(&config, &log2);
-    let started = Instant::now();
-    while !std::fs::read_to_string(&log2)
-        .unwrap_or_default()
-        .contains("recovered a file")
-    {
-        assert!(
-            started.elapsed() < Duration::from_secs(20),
-            "no recovery at start"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    wait_log(&log2, "recovered a file");
     stop(&mut child, &log2);
     let recovered = whole.with_file_name("00-00-00.mp4");
     assert!(!leftover.exists() && recovered.exists());

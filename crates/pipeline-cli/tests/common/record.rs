@@ -36,6 +36,18 @@ pub fn files(dir: &Path, suffix: &str) -> Vec<PathBuf> {
     out
 }
 
+/// Writes `DIR/cameras.toml` for one camera `cam` recording `url` below `DIR/rec` in hour
+/// segments (a short test then never crosses a wall-clock boundary: segments are cut at
+/// multiples of `segment_seconds`), with `extra` lines for the camera; returns its path.
+pub fn one_camera(dir: &Path, url: &str, extra: &str) -> PathBuf {
+    let config = dir.join("cameras.toml");
+    let text = format!(
+        "[store]\nroot = \"rec\"\n\n[[camera]]\nname = \"cam\"\nurl = \"{url}\"\nsegment_seconds = 3600\n{extra}"
+    );
+    std::fs::write(&config, text).unwrap();
+    config
+}
+
 /// Starts `pipeline record` with stderr in `log`.
 pub fn record(config: &Path, log: &Path) -> ChildGuard {
     let child = Command::new(BIN)
@@ -63,6 +75,22 @@ pub fn wait_recording(root: &Path, cameras: &[&str]) {
             );
             std::thread::sleep(Duration::from_millis(100));
         }
+    }
+}
+
+/// Waits (bounded, 20 s) until `log` holds `text`.
+pub fn wait_log(log: &Path, text: &str) {
+    let started = Instant::now();
+    while !std::fs::read_to_string(log)
+        .unwrap_or_default()
+        .contains(text)
+    {
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "no {text:?} in the log: {}",
+            std::fs::read_to_string(log).unwrap_or_default()
+        );
+        std::thread::sleep(Duration::from_millis(100));
     }
 }
 
