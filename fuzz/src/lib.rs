@@ -6,6 +6,7 @@ pub mod bmff;
 pub mod data_stream;
 pub mod elementary;
 pub mod icecast;
+pub mod matroska;
 pub mod mp3;
 pub mod remote;
 pub mod rtmp;
@@ -32,5 +33,6 @@ pub fn targets() -> Vec<(&'static str, Body)> {
     all.extend_from_slice(rtmp::TARGETS);
     all.extend_from_slice(rtp::TARGETS);
     all.extend_from_slice(whip_whep::TARGETS);
+    all.extend_from_slice(matroska::TARGETS);
     all
 }

@@ -2,7 +2,7 @@
 //! Segment with Info, Tracks, Clusters of SimpleBlocks and Cues, as ffmpeg and mkvmerge
 //! write them and as browsers, ffmpeg, VLC and mkvtoolnix read them.
 //!
-//! - Tracks of H.264, H.265, VP8, VP9, AV1, AAC, MPEG audio and Opus ([`Codec`]), with
+//! - Tracks of H.264, H.265, VP8, VP9, AV1, AAC, MPEG audio, Opus and G.711 ([`Codec`]), with
 //!   the codec private data each needs (the same records MP4 carries: `avcC`, `hvcC`,
 //!   `av1C`, the AudioSpecificConfig, the `OpusHead`).
 //! - Frames in decode order with presentation times in nanoseconds, kept to the
@@ -33,6 +33,7 @@
 //! # Ok::<(), matroska::Error>(())
 //! ```
 
+mod cluster;
 mod ebml;
 mod index;
 mod recover;
@@ -77,6 +78,10 @@ pub enum Error {
     /// A frame larger than an EBML element can be.
     #[error("a frame of {0} bytes")]
     FrameTooLarge(usize),
+    /// A file to [`recover`] with an element of unknown size in its Segment at this
+    /// offset (a live recorder's cluster, not this writer's): where it ends is unknown.
+    #[error("an element of unknown size at byte {0} (not a file of this writer): left as it is")]
+    UnknownSize(u64),
     /// A file to [`scan`] that does not begin with an EBML header and a Segment.
     #[error("not a Matroska file (no EBML header and Segment at its start)")]
     NotMatroska,

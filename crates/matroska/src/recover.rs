@@ -19,9 +19,13 @@ const MAX_LAST_CLUSTER: u64 = 64 << 20;
 /// last whole cluster (over whatever half cluster follows it), then the Segment's size,
 /// SeekHead and Duration where the writer kept room for them. Returns the scan of the
 /// result; the caller truncates the file to its `end`. A finished file, or one without
-/// a whole cluster, is left as it is.
+/// a whole cluster, is left as it is; one with an element of unknown size (another
+/// writer's live cluster) is an error, and untouched.
 pub fn recover<F: Read + Write + Seek>(file: &mut F, len: u64) -> Result<Scan, Error> {
     let walk = walk(file, len)?;
+    if let Some(at) = walk.unknown_size {
+        return Err(Error::UnknownSize(at));
+    }
     if walk.scan.finished || walk.scan.clusters == 0 {
         return Ok(walk.scan);
     }
@@ -59,7 +63,8 @@ pub fn recover<F: Read + Write + Seek>(file: &mut F, len: u64) -> Result<Scan, E
     let end = cues_at + cues_element.len() as u64;
 
     // The Segment's size, when it has the 8 bytes of an unknown size to hold it.
-    if walk.segment.data - walk.segment.start == 12 {
+    let sized = walk.segment.data - walk.segment.start == 12;
+    if sized {
         let mut size = Vec::with_capacity(8);
         ebml::put_size_in(&mut size, (end - segment).min(ebml::MAX_SIZE), 8);
         file.seek(SeekFrom::Start(segment - 8))?;
@@ -88,21 +93,23 @@ pub fn recover<F: Read + Write + Seek>(file: &mut F, len: u64) -> Result<Scan, E
         file.seek(SeekFrom::Start(info.data))?;
         file.read_exact(&mut body)?;
         let mut at = 0;
-        while let Some((child, header_len, Some(child_size))) = header(&body[at..]) {
-            let total = header_len + child_size as usize;
-            if child == id::VOID && total == 11 {
+        while let Some((child, header_len, Some(child_size))) = body.get(at..).and_then(header) {
+            let total =
+                header_len.saturating_add(usize::try_from(child_size).unwrap_or(usize::MAX));
+            if child == id::VOID && total == 11 && at + total <= body.len() {
                 file.seek(SeekFrom::Start(info.data + at as u64))?;
                 file.write_all(&index::duration(end_time))?;
                 break;
             }
-            at += total;
+            at = at.saturating_add(total);
         }
     }
     file.flush()?;
     Ok(Scan {
         end,
         clusters: walk.scan.clusters,
-        finished: true,
+        // Finished as `finish` leaves a file only when the Segment's size could be set.
+        finished: sized,
     })
 }
 
@@ -123,7 +130,12 @@ fn first_key(head: &[u8], position: u64) -> Option<(i64, u64, u64, u64)> {
         return None;
     }
     let (track, relative, flags) = block_head(head.get(value_end + block_len..)?)?;
-    (flags & 0x80 != 0).then_some((time + relative, track, position, value_end as u64))
+    (flags & 0x80 != 0).then_some((
+        time.saturating_add(relative),
+        track,
+        position,
+        value_end as u64,
+    ))
 }
 
 /// A block's track number, relative time and flags.
@@ -143,7 +155,7 @@ fn latest_block(body: &[u8]) -> i64 {
     let mut at = 0;
     let mut time = 0i64;
     let mut latest = 0i64;
-    while let Some((child, header_len, Some(size))) = header(&body[at..]) {
+    while let Some((child, header_len, Some(size))) = body.get(at..).and_then(header) {
         let data = &body[at + header_len..];
         let Some(value) = data.get(..size as usize) else {
             break;
@@ -152,7 +164,7 @@ fn latest_block(body: &[u8]) -> i64 {
             id::TIMESTAMP => time = value.iter().fold(0, |v, &b| v << 8 | i64::from(b)),
             id::SIMPLE_BLOCK => {
                 if let Some((_, relative, _)) = block_head(value) {
-                    latest = latest.max(time + relative);
+                    latest = latest.max(time.saturating_add(relative));
                 }
             }
             _ => {}

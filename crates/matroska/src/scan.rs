@@ -51,6 +51,9 @@ pub(crate) struct Walk {
     pub(crate) segment: Element,
     /// The Segment's children that were whole, in order.
     pub(crate) children: Vec<Element>,
+    /// Where a child of unknown size stopped the walk (a live recorder's cluster: where
+    /// it ends is only found by reading its blocks).
+    pub(crate) unknown_size: Option<u64>,
 }
 
 pub(crate) fn walk<R: Read + Seek>(file: &mut R, len: u64) -> Result<Walk, Error> {
@@ -74,7 +77,12 @@ pub(crate) fn walk<R: Read + Seek>(file: &mut R, len: u64) -> Result<Walk, Error
         finished: false,
     };
     let mut children = Vec::new();
+    let mut unknown_size = None;
     while let Some(child) = element(file, scan.end, limit)? {
+        if child.size.is_none() {
+            unknown_size = Some(child.start);
+            break;
+        }
         let Some(end) = child.end().filter(|&e| e <= limit) else {
             break;
         };
@@ -87,6 +95,7 @@ pub(crate) fn walk<R: Read + Seek>(file: &mut R, len: u64) -> Result<Walk, Error
         scan,
         segment,
         children,
+        unknown_size,
     })
 }
 

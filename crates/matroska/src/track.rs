@@ -29,6 +29,12 @@ pub enum Codec {
     /// `A_OPUS`: one Opus packet per block; the private data is the `OpusHead`, and the
     /// track says its pre-skip (`with_codec_delay`) and an 80 ms seek pre-roll.
     Opus,
+    /// G.711 A-law (a camera's PCMA): `A_MS/ACM` with a `WAVEFORMATEX` of format 6, made
+    /// from the track's rate and channels (Matroska has no codec ID of its own for it;
+    /// ffmpeg and mkvmerge write it so). Blocks hold the 8-bit samples.
+    Alaw,
+    /// G.711 µ-law (PCMU): as [`Codec::Alaw`], format 7.
+    Mulaw,
 }
 
 impl Codec {
@@ -44,6 +50,7 @@ impl Codec {
             Codec::Mp3 => "A_MPEG/L3",
             Codec::Mp2 => "A_MPEG/L2",
             Codec::Opus => "A_OPUS",
+            Codec::Alaw | Codec::Mulaw => "A_MS/ACM",
         }
     }
 
@@ -165,6 +172,36 @@ impl Track {
         self.kind
     }
 
+    /// G.711's `WAVEFORMATEX` (Microsoft's `mmreg.h`, little-endian): format tag, channels,
+    /// samples per second, bytes per second, block align, bits per sample, no extra bytes.
+    fn wave_format(&self) -> Option<Vec<u8>> {
+        let tag: u16 = match self.codec {
+            Codec::Alaw => 6,
+            Codec::Mulaw => 7,
+            _ => return None,
+        };
+        let TrackKind::Audio {
+            sample_rate,
+            channels,
+        } = self.kind
+        else {
+            return None;
+        };
+        let mut format = Vec::with_capacity(18);
+        format.extend_from_slice(&tag.to_le_bytes());
+        format.extend_from_slice(&channels.to_le_bytes());
+        format.extend_from_slice(&sample_rate.to_le_bytes());
+        format.extend_from_slice(
+            &sample_rate
+                .saturating_mul(u32::from(channels))
+                .to_le_bytes(),
+        );
+        format.extend_from_slice(&channels.to_le_bytes());
+        format.extend_from_slice(&8u16.to_le_bytes());
+        format.extend_from_slice(&0u16.to_le_bytes());
+        Some(format)
+    }
+
     /// The `TrackEntry` of track `number` (from 1).
     pub(crate) fn entry(&self, number: u64, out: &mut Vec<u8>) {
         let mut body = Vec::with_capacity(64 + self.private.as_ref().map_or(0, Vec::len));
@@ -182,6 +219,8 @@ impl Track {
         ebml::string(&mut body, id::CODEC_ID, self.codec.id());
         if let Some(private) = &self.private {
             ebml::binary(&mut body, id::CODEC_PRIVATE, private);
+        } else if let Some(format) = self.wave_format() {
+            ebml::binary(&mut body, id::CODEC_PRIVATE, &format);
         }
         if self.codec_delay_ns > 0 {
             ebml::uint(&mut body, id::CODEC_DELAY, self.codec_delay_ns);

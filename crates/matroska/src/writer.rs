@@ -8,6 +8,7 @@
 use std::io::{Seek, SeekFrom, Write};
 use std::time::SystemTime;
 
+use crate::cluster::Cluster;
 use crate::ebml::{self, id};
 use crate::index::{self, Cue};
 use crate::{Error, Track, TrackKind};
@@ -94,18 +95,6 @@ pub struct Written {
     pub frames: Vec<u64>,
     /// Bytes from the writer's start position to the end of the last cluster.
     pub bytes: u64,
-}
-
-/// A cluster being filled.
-struct Cluster {
-    /// Its `Timestamp`, in block time units.
-    time: i64,
-    /// Its children (`Timestamp` first, then blocks).
-    body: Vec<u8>,
-    /// A cue in it: (time, track number, offset of the block in `body`).
-    cue: Option<(i64, u64, u64)>,
-    /// Frames in it, per track.
-    frames: Vec<u64>,
 }
 
 /// Writes one Matroska or WebM file. [`Writer::finish`] completes it.
@@ -238,33 +227,17 @@ impl<W: Write + Seek> Writer<W> {
         self.note_end(&frame, time);
         if self.starts_cluster(&frame, time) {
             self.close_cluster()?;
-            let mut body = Vec::with_capacity(frame.data.len() + 1024);
-            let cluster_time = time.max(0);
-            ebml::uint(&mut body, id::TIMESTAMP, cluster_time as u64);
-            self.cluster = Some(Cluster {
-                time: cluster_time,
-                body,
-                cue: None,
-                frames: vec![0; self.tracks.len()],
-            });
+            // The first video track's key frames get the cues (without video, the first
+            // track's).
+            let cues_number = self.video.unwrap_or(0) as u8 + 1;
+            let capacity = frame.data.len() + 1024;
+            self.cluster = Some(Cluster::new(time, self.tracks.len(), cues_number, capacity));
         }
-        let cues_track = self.video.unwrap_or(frame.track);
         let Some(cluster) = self.cluster.as_mut() else {
             return Ok(());
         };
-        let relative = (time - cluster.time) as i16;
-        let number = frame.track as u8 + 1;
-        if cluster.cue.is_none() && frame.track == cues_track && frame.keyframe {
-            cluster.cue = Some((time, u64::from(number), cluster.body.len() as u64));
-        }
-        ebml::put_id(&mut cluster.body, id::SIMPLE_BLOCK);
-        ebml::put_size(&mut cluster.body, size);
-        cluster.body.push(0x80 | number);
-        cluster.body.extend_from_slice(&relative.to_be_bytes());
-        cluster.body.push(if frame.keyframe { 0x80 } else { 0 });
-        cluster.body.extend_from_slice(frame.data);
-        cluster.frames[frame.track] += 1;
-        if cluster.body.len() >= MAX_CLUSTER_BYTES {
+        cluster.push(frame.track, time, frame.keyframe, frame.data);
+        if cluster.len() >= MAX_CLUSTER_BYTES {
             self.close_cluster()?;
         }
         Ok(())
@@ -275,16 +248,14 @@ impl<W: Write + Seek> Writer<W> {
         let Some(cluster) = &self.cluster else {
             return true;
         };
-        let span = time - cluster.time;
-        if !(i64::from(i16::MIN)..=i64::from(i16::MAX)).contains(&span) {
+        // Every block's time must fit 16 signed bits around the cluster's.
+        if cluster.span_with(time) > i64::from(i16::MAX) {
             return true;
         }
+        let span = time - cluster.first;
         match self.video {
             Some(video) => {
-                frame.track == video
-                    && frame.keyframe
-                    && cluster.cue.is_some()
-                    && span >= MIN_CLUSTER_MS
+                frame.track == video && frame.keyframe && cluster.has_key && span >= MIN_CLUSTER_MS
             }
             None => span >= AUDIO_CLUSTER_MS,
         }
@@ -324,6 +295,7 @@ impl<W: Write + Seek> Writer<W> {
         let Some(cluster) = self.cluster.take() else {
             return Ok(());
         };
+        let cluster = cluster.close();
         let mut head = Vec::with_capacity(12);
         ebml::put_id(&mut head, id::CLUSTER);
         ebml::put_size(&mut head, cluster.body.len() as u64);

@@ -248,13 +248,18 @@ impl Endpoint {
         self.is_file_input() || matches!(self, Endpoint::RawInput(_))
     }
 
-    /// An output that plays G.711 as it is (WebRTC; raw packets for code): G.711 tracks
-    /// go to it untranscoded, and a source makes them even without the `codec` feature.
+    /// An output that plays G.711 as it is (WebRTC; Matroska, whose players take it;
+    /// raw packets for code): G.711 tracks go to it untranscoded, and a source makes them
+    /// even without the `codec` feature.
     pub(crate) fn plays_g711(&self) -> bool {
-        matches!(
-            self,
-            Endpoint::RawOutput(_) | Endpoint::WhepListen { .. } | Endpoint::Whip(_)
-        )
+        match self {
+            Endpoint::RawOutput(_) | Endpoint::WhepListen { .. } | Endpoint::Whip(_) => true,
+            // WebM holds Opus (and Vorbis) only.
+            Endpoint::MatroskaFile(path) => !path
+                .extension()
+                .is_some_and(|e| e.eq_ignore_ascii_case("webm")),
+            _ => false,
+        }
     }
 
     /// A file read as input (the durable copy of its media: a remux can run again).

@@ -154,6 +154,35 @@ async fn h264_aac_to_rotating_matroska() {
     );
 }
 
+/// A camera's G.711 goes into Matroska as it is (`A_MS/ACM`, as ffmpeg writes it; MP4
+/// players do not take G.711, so an MP4 gets it only transcoded).
+#[tokio::test(flavor = "multi_thread")]
+async fn h264_pcma_to_matroska_keeps_the_g711() {
+    let Some((server, dir)) = camera("h264_pcma_to_matroska_keeps_the_g711", &[]) else {
+        return;
+    };
+    let file = dir.path().join("pcma.mkv");
+    let options = {
+        let mut options = Options::default();
+        options.duration = secs(3.0);
+        options
+    };
+    record(&server.url("/h264pcma"), &file, options).await;
+    let probe = ffprobe::probe(&file);
+    let codecs: Vec<&str> = probe["streams"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["codec_name"].as_str().unwrap())
+        .collect();
+    assert_eq!(codecs, ["h264", "pcm_alaw"], "{probe}");
+    assert_eq!(probe["streams"][1]["sample_rate"], "8000", "{probe}");
+    let d = num(&probe["format"]["duration"]);
+    assert!((d - 3.0).abs() <= 0.2, "duration {d}");
+    let errors = ffprobe::decode_errors(&file);
+    assert!(errors.is_empty(), "ffmpeg decode errors: {errors}");
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn h265_to_plain_and_fragmented_mp4() {
     let Some((server, dir)) = camera("h265_to_plain_and_fragmented_mp4", &["gst-bad"]) else {

@@ -246,3 +246,22 @@ async fn chromium_publishes_av1_by_whip_into_mp4_and_hls() {
     )
     .await;
 }
+
+/// A browser's publish into WebM, the browser's own container: checked as the MP4 is,
+/// then played back by Chromium through Media Source Extensions.
+#[tokio::test(flavor = "multi_thread")]
+async fn chromium_publishes_vp8_by_whip_into_webm() {
+    let test = "chromium_publishes_vp8_by_whip_into_webm";
+    if !test_support::peers_present(test, &["chromium", "ffprobe", "ffmpeg"]) {
+        return;
+    }
+    let dir = test_support::temp_dir();
+    let webm = dir.path().join("published.webm");
+    let files = record(webm.to_str().unwrap(), "vp8", SECONDS).await;
+    assert_eq!(files, vec![webm.clone()]);
+    check(&webm, "vp8", SECONDS);
+    let bytes = std::fs::read(&webm).unwrap();
+    let mime = "video/webm; codecs=\"vp8,opus\"";
+    let result = test_support::mse::play(vec![("/published.webm".into(), bytes)], mime, 3.0);
+    assert!(result.starts_with("ok"), "Chromium MSE ({mime}): {result}");
+}
