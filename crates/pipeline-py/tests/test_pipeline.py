@@ -142,3 +142,15 @@ def test_endpoints_accept_paths_and_a_pipeline_runs_once(tmp_path):
         assert "started already" in str(e)
     else:
         raise AssertionError("a second run() must raise")
+
+
+def test_a_file_remuxes_to_matroska(tmp_path):
+    source = os.path.join(os.path.dirname(__file__), "../../../fixtures/h264-bframes.mp4")
+    out = tmp_path / "out.mkv"
+    summary = mt.Pipeline(source, out).run()
+    assert summary.files == [str(out)]
+    info = ffprobe(out)
+    assert info["format"]["format_name"] == "matroska,webm"
+    assert info["streams"][0]["codec_name"] == "h264"
+    ok, errors = ffmpeg_decodes(out)
+    assert ok, errors
