@@ -181,7 +181,11 @@ mod tests {
         while let Some((element, len, Some(size))) = body.get(at..).and_then(header) {
             assert_eq!(element, id::SIMPLE_BLOCK);
             let b = &body[at + len..];
-            out.push((b[0] & 0x7F, base + i64::from(i16::from_be_bytes([b[1], b[2]])), at));
+            out.push((
+                b[0] & 0x7F,
+                base + i64::from(i16::from_be_bytes([b[1], b[2]])),
+                at,
+            ));
             at += len + size as usize;
         }
         out
@@ -199,7 +203,10 @@ mod tests {
         cluster.push(1, 160, true, b"a2");
         let closed = cluster.close();
         let order: Vec<(u8, i64)> = blocks(&closed.body).iter().map(|b| (b.0, b.1)).collect();
-        assert_eq!(order, [(1, 100), (2, 120), (2, 140), (2, 160), (1, 180), (1, 140)]);
+        assert_eq!(
+            order,
+            [(1, 100), (2, 120), (2, 140), (2, 160), (1, 180), (1, 140)]
+        );
         assert_eq!(closed.cue, Some((100, 1, blocks(&closed.body)[0].2 as u64)));
         assert_eq!(closed.frames, [3, 3]);
     }
