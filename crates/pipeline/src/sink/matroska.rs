@@ -16,7 +16,7 @@ use bytes::{BufMut, Bytes, BytesMut};
 use elementary::{VideoCodec, parameter_sets};
 use matroska::{DocType, Writer};
 
-use super::mp4::partial_path;
+use super::mp4::{partial_path, rename_finished};
 use super::samples::{self, Timeline};
 use crate::contract::{Sink, SinkFactory, describe};
 use crate::naming::FileNames;
@@ -315,17 +315,7 @@ impl Sink for MatroskaSink {
                 .map_err(|e| Error::io(format!("syncing {}", self.partial.display()), e))?;
         }
         drop(file);
-        std::fs::rename(&self.partial, &self.path).map_err(|e| {
-            Error::io(
-                format!(
-                    "renaming {} to {}",
-                    self.partial.display(),
-                    self.path.display()
-                ),
-                e,
-            )
-        })?;
-        tracing::info!(file = %self.path.display(), "finished");
+        rename_finished(&self.partial, &self.path)?;
         Ok(Some(self.path))
     }
 }

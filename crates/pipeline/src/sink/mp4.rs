@@ -97,6 +97,21 @@ pub(crate) fn partial_path(path: &std::path::Path) -> PathBuf {
     PathBuf::from(name)
 }
 
+/// Renames a finished `NAME.partial` to `NAME` (what a file sink's `finish` ends with).
+pub(crate) fn rename_finished(
+    partial: &std::path::Path,
+    path: &std::path::Path,
+) -> Result<(), Error> {
+    std::fs::rename(partial, path).map_err(|e| {
+        Error::io(
+            format!("renaming {} to {}", partial.display(), path.display()),
+            e,
+        )
+    })?;
+    tracing::info!(file = %path.display(), "finished");
+    Ok(())
+}
+
 enum FileWriter {
     Plain(Mp4Writer<File>),
     Fragmented(FragmentedWriter<File>),
@@ -200,17 +215,7 @@ impl Sink for FileSink {
             std::fs::remove_file(&journal)
                 .map_err(|e| Error::io(format!("removing {}", journal.display()), e))?;
         }
-        std::fs::rename(&self.partial, &self.path).map_err(|e| {
-            Error::io(
-                format!(
-                    "renaming {} to {}",
-                    self.partial.display(),
-                    self.path.display()
-                ),
-                e,
-            )
-        })?;
-        tracing::info!(file = %self.path.display(), "finished");
+        rename_finished(&self.partial, &self.path)?;
         Ok(Some(self.path))
     }
 }
