@@ -187,15 +187,20 @@ fn loss_is_counted_by_default_and_fatal_with_fail_on_loss() {
             .stderr(Stdio::piped());
         ChildGuard::new("pipeline", cmd.spawn().unwrap())
     };
-    let default = spawn("default.mp4", false);
-    let strict = spawn("strict.mp4", true);
+    let mut default = spawn("default.mp4", false);
+    let mut strict = spawn("strict.mp4", true);
+    // Both must be recording before the joiner comes (each sees its jump). A CI run under
+    // load once saw neither start within 20 s: a recorder that ended or did not start now
+    // fails with what it printed.
     let started = Instant::now();
-    while !dir.path().join("default.mp4.partial").exists() {
-        assert!(
-            started.elapsed() < Duration::from_secs(20),
-            "recording did not start"
-        );
-        std::thread::sleep(Duration::from_millis(100));
+    for (name, child) in [("default.mp4", &mut default), ("strict.mp4", &mut strict)] {
+        while !dir.path().join(format!("{name}.partial")).exists() {
+            if !child.is_running() || started.elapsed() > Duration::from_secs(40) {
+                let (code, log) = child.wait_with_stderr(Duration::ZERO);
+                panic!("{name}: recording did not start (exit {code:?}): {log}");
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
     }
     std::thread::sleep(Duration::from_millis(1500));
     // The joining client: ffmpeg reading one second.
