@@ -5,18 +5,9 @@
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-use test_support::ffprobe::{self, num};
+use test_support::ffprobe::{self, ffmpeg, num};
 
 const BIN: &str = env!("CARGO_BIN_EXE_pipeline");
-
-fn ffmpeg(args: &[&str]) {
-    let ok = Command::new("ffmpeg")
-        .args(["-nostdin", "-v", "error", "-y"])
-        .args(args)
-        .status()
-        .unwrap();
-    assert!(ok.success(), "ffmpeg {args:?}");
-}
 
 /// (pts − first dts, dts − first dts, size, key) per packet of `stream`.
 fn listed(path: &Path, stream: &str) -> Vec<(i64, i64, u64, bool)> {

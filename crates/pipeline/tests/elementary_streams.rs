@@ -7,20 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use pipeline::{Direction, Endpoint, Options, Pipeline};
-use test_support::ffprobe::{self, num};
-
-fn ffmpeg(args: &[&str]) {
-    let out = Command::new("ffmpeg")
-        .args(["-nostdin", "-v", "error", "-y"])
-        .args(args)
-        .output()
-        .expect("run ffmpeg");
-    assert!(
-        out.status.success(),
-        "ffmpeg {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
+use test_support::ffprobe::{self, ffmpeg, num};
 
 const VIDEO: &[&str] = &["-f", "lavfi", "-i", "testsrc=size=160x120:rate=25"];
 const AUDIO: &[&str] = &["-f", "lavfi", "-i", "sine=frequency=440:sample_rate=44100"];

@@ -10,23 +10,9 @@
 #![allow(clippy::unwrap_used)]
 
 use std::path::Path;
-use std::process::Command;
 
 use pipeline::{Direction, Endpoint, Options, Pipeline};
-use test_support::ffprobe::{self, num};
-
-fn ffmpeg(args: &[&str]) {
-    let out = Command::new("ffmpeg")
-        .args(["-nostdin", "-v", "error", "-y"])
-        .args(args)
-        .output()
-        .expect("run ffmpeg");
-    assert!(
-        out.status.success(),
-        "ffmpeg {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
+use test_support::ffprobe::{self, ffmpeg, num};
 
 /// ffmpeg's test picture and a tone, 3 s, with `codecs` into `out`.
 fn make(out: &Path, rate: &str, codecs: &[&str]) {

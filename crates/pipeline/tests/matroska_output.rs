@@ -9,24 +9,10 @@
 #![allow(clippy::unwrap_used)]
 
 use std::path::Path;
-use std::process::Command;
 
 use pipeline::{Direction, Endpoint, Pipeline};
-use test_support::ffprobe::{self, num};
+use test_support::ffprobe::{self, ffmpeg, num};
 use test_support::mkvtoolnix;
-
-fn ffmpeg(args: &[&str]) {
-    let out = Command::new("ffmpeg")
-        .args(["-nostdin", "-v", "error", "-y"])
-        .args(args)
-        .output()
-        .expect("run ffmpeg");
-    assert!(
-        out.status.success(),
-        "ffmpeg {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
 
 async fn remux(input: &Path, output: &Path) -> Result<(), pipeline::Error> {
     let input = Endpoint::parse(input.to_str().unwrap(), Direction::Input).unwrap();

@@ -6,25 +6,11 @@
 #![allow(clippy::unwrap_used)]
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use pipeline::{Direction, Endpoint, Options, Pipeline};
-use test_support::ffprobe::{self, Value, num};
+use test_support::ffprobe::{self, Value, ffmpeg, num};
 
 /// Runs ffmpeg with these arguments (quiet, overwriting), panicking on failure.
-fn ffmpeg(args: &[&str]) {
-    let out = Command::new("ffmpeg")
-        .args(["-nostdin", "-v", "error", "-y"])
-        .args(args)
-        .output()
-        .expect("run ffmpeg");
-    assert!(
-        out.status.success(),
-        "ffmpeg {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
 /// Two seconds of test pattern and tone.
 const VIDEO: &[&str] = &["-f", "lavfi", "-i", "testsrc=size=160x120:rate=25"];
 const AUDIO: &[&str] = &["-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000"];

@@ -3,23 +3,9 @@
 #![allow(clippy::unwrap_used)]
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use pipeline::{Direction, Endpoint, Options, Pipeline};
-use test_support::ffprobe::{self, Value, num};
-
-fn ffmpeg(args: &[&str]) {
-    let out = Command::new("ffmpeg")
-        .args(["-nostdin", "-v", "error", "-y"])
-        .args(args)
-        .output()
-        .expect("run ffmpeg");
-    assert!(
-        out.status.success(),
-        "ffmpeg {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
+use test_support::ffprobe::{self, Value, ffmpeg, num};
 
 async fn run(input: &Path, output: &Path) -> Result<(), pipeline::Error> {
     let input = Endpoint::parse(input.to_str().unwrap(), Direction::Input)?;

@@ -21,6 +21,22 @@ fn run_json(args: &[&str], target: &str) -> Value {
     serde_json::from_slice(&out.stdout).expect("ffprobe printed JSON")
 }
 
+/// Runs `ffmpeg -nostdin -v error -y ARGS` (making test inputs, converting outputs) and
+/// panics with what it printed unless it succeeded.
+pub fn ffmpeg(args: &[&str]) {
+    let out = Command::new("ffmpeg")
+        .args(["-nostdin", "-v", "error", "-y"])
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run ffmpeg");
+    assert!(
+        out.status.success(),
+        "ffmpeg {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 /// `ffprobe -show_format -show_streams` of a file or URL.
 pub fn probe(target: impl AsRef<Path>) -> Value {
     let target = target.as_ref().to_string_lossy().into_owned();
