@@ -88,6 +88,12 @@ pub enum Codec {
     Mp3,
     /// Opus (`Opus` + `dOps`). One packet per sample; the track timescale should be 48000.
     Opus(OpusConfig),
+    /// AC-3 (`ac-3` + `dac3`, ETSI TS 102 366 Annex F). One sync frame (1536 samples) per
+    /// sample; the track timescale should be the sample rate.
+    Ac3 {
+        /// The `dac3` body (3 bytes: fscod, bsid, bsmod, acmod, lfeon, bit_rate_code).
+        dac3: Bytes,
+    },
     /// VP8 (`vp08` + `vpcC`). One frame per sample.
     Vp8(VpConfig),
     /// VP9 (`vp09` + `vpcC`). One frame (superframe) per sample.
@@ -193,7 +199,7 @@ impl TrackConfig {
             Codec::Avc(_) | Codec::Hevc { .. } | Codec::Vp8(_) | Codec::Vp9(_) | Codec::Av1(_) => {
                 TrackKind::Video
             }
-            Codec::Aac { .. } | Codec::Mp3 | Codec::Opus(_) => TrackKind::Audio,
+            Codec::Aac { .. } | Codec::Mp3 | Codec::Opus(_) | Codec::Ac3 { .. } => TrackKind::Audio,
             Codec::Raw { kind, .. } => *kind,
         }
     }
@@ -221,6 +227,7 @@ impl TrackConfig {
             }
             Codec::Mp3 => Some(format!("mp4a.{:02X}", mp3_object_type(self.sample_rate)?)),
             Codec::Opus(_) => Some("opus".to_owned()),
+            Codec::Ac3 { .. } => Some("ac-3".to_owned()),
             Codec::Vp8(c) => Some(c.codec_string("vp08")),
             Codec::Vp9(c) => Some(c.codec_string("vp09")),
             Codec::Av1(c) => Some(c.codec_string()),
@@ -295,6 +302,21 @@ impl TrackConfig {
                 let oti = mp3_object_type(self.sample_rate)?;
                 let m = self.audio_entry_start(&mut w, b"mp4a", self.channels)?;
                 esds(&mut w, track_id, oti, None)?;
+                w.end(m)?;
+            }
+            Codec::Ac3 { dac3 } => {
+                if dac3.len() != 3 {
+                    return Err(Error::MissingParameterSets {
+                        codec: "AC-3",
+                        what: "a dac3 body of 3 bytes",
+                    });
+                }
+                // ChannelCount 2 whatever the stream holds, as ffmpeg writes it: readers
+                // take the channels from `dac3` (F.3: the field is ignored).
+                let m = self.audio_entry_start(&mut w, b"ac-3", 2)?;
+                let d = w.begin(b"dac3");
+                w.bytes(dac3);
+                w.end(d)?;
                 w.end(m)?;
             }
             Codec::Opus(o) => {
@@ -433,6 +455,34 @@ fn esds(w: &mut BoxWriter, track_id: u32, object_type: u8, dsi: Option<&Bytes>) 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ac3_entry_is_laid_out_as_ffmpeg_writes_it() {
+        // 5.1 at 48 kHz, 384 kbit/s (ffmpeg's own dac3 for that stream).
+        let dac3 = Bytes::from_static(&[0x10, 0x3d, 0xc0]);
+        let t = TrackConfig::audio(Codec::Ac3 { dac3 }, 48_000, 6);
+        let e = t.sample_entry(1).unwrap();
+        assert_eq!(&e[4..8], b"ac-3");
+        assert_eq!(
+            &e[24..26],
+            &[0, 2],
+            "ChannelCount 2 (the channels are in dac3)"
+        );
+        assert_eq!(&e[32..36], &(48_000u32 << 16).to_be_bytes());
+        assert_eq!(
+            &e[36..],
+            &[0, 0, 0, 11, b'd', b'a', b'c', b'3', 0x10, 0x3d, 0xc0]
+        );
+        assert_eq!(t.codec_string().unwrap().as_deref(), Some("ac-3"));
+        let bad = TrackConfig::audio(
+            Codec::Ac3 {
+                dac3: Bytes::from_static(&[1, 2]),
+            },
+            48_000,
+            6,
+        );
+        assert!(bad.sample_entry(1).is_err());
+    }
 
     #[test]
     fn mp3_object_type_follows_the_sample_rate() {

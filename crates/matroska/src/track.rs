@@ -26,6 +26,8 @@ pub enum Codec {
     Mp3,
     /// `A_MPEG/L2`: whole MPEG audio layer II frames.
     Mp2,
+    /// `A_AC3`: one AC-3 sync frame per block, no private data.
+    Ac3,
     /// `A_OPUS`: one Opus packet per block; the private data is the `OpusHead`, and the
     /// track says its pre-skip (`with_codec_delay`) and an 80 ms seek pre-roll.
     Opus,
@@ -49,6 +51,7 @@ impl Codec {
             Codec::Aac => "A_AAC",
             Codec::Mp3 => "A_MPEG/L3",
             Codec::Mp2 => "A_MPEG/L2",
+            Codec::Ac3 => "A_AC3",
             Codec::Opus => "A_OPUS",
             Codec::Alaw | Codec::Mulaw => "A_MS/ACM",
         }

@@ -39,6 +39,13 @@ pub enum Codec {
     },
     /// MPEG audio (MP3, MP2); one whole frame, header included, per packet.
     Mp3,
+    /// AC-3 (Dolby Digital, ETSI TS 102 366); one sync frame (1536 samples) per packet.
+    /// The configuration is the body of an MP4 `dac3` box (Annex F.4, 3 bytes: rate,
+    /// bitstream id and mode, channel mode, LFE, bit rate), as the first frame gives it.
+    Ac3 {
+        /// The `AC3SpecificBox` body.
+        config: Bytes,
+    },
     /// Opus (RFC 6716); one Opus packet per packet, timestamps at 48 kHz. The
     /// configuration is an `OpusHead` (RFC 7845 §5.1: channels, pre-skip, input rate,
     /// gain, channel mapping), as Ogg carries it and MP4's `dOps` maps it.
@@ -80,6 +87,7 @@ impl Codec {
             Codec::H265 { .. } => "H.265",
             Codec::Aac { .. } => "AAC",
             Codec::Mp3 => "MP3",
+            Codec::Ac3 { .. } => "AC-3",
             Codec::Opus { .. } => "Opus",
             Codec::Vp8 => "VP8",
             Codec::Vp9 { .. } => "VP9",

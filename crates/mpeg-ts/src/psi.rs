@@ -28,6 +28,10 @@ pub enum StreamType {
         /// Channels (1 or 2: mapping family 0).
         channels: u8,
     },
+    /// AC-3 (0x81, as ATSC A/52 Annex A and ffmpeg write it; read also as DVB's private
+    /// data, 0x06, with an AC-3 descriptor, tag 0x6A, or registration `AC-3`). PES
+    /// private stream 1 (0xBD), whole sync frames.
+    Ac3,
     /// Any other stream type, kept as its number.
     Other(u8),
 }
@@ -42,26 +46,30 @@ impl StreamType {
             StreamType::Mpeg1Audio => 0x03,
             StreamType::Mpeg2Audio => 0x04,
             StreamType::Opus { .. } => 0x06,
+            StreamType::Ac3 => 0x81,
             StreamType::Other(id) => id,
         }
     }
 
-    /// The PES stream_id: video 0xE0, Opus private stream 1 (0xBD), other audio 0xC0.
+    /// The PES stream_id: video 0xE0, Opus and AC-3 private stream 1 (0xBD), other audio
+    /// 0xC0.
     pub fn pes_stream_id(self) -> u8 {
         match self {
             StreamType::H264 | StreamType::H265 => 0xE0,
-            StreamType::Opus { .. } => 0xBD,
+            StreamType::Opus { .. } | StreamType::Ac3 => 0xBD,
             _ => 0xC0,
         }
     }
 
     /// The ES descriptors of the PMT: Opus's registration (`Opus`) and extension (tag
-    /// 0x80, the channel configuration code) descriptors; none for the others.
+    /// 0x80, the channel configuration code) descriptors, AC-3's registration (`AC-3`);
+    /// none for the others.
     fn descriptors(self) -> Vec<u8> {
         match self {
             StreamType::Opus { channels } => {
                 vec![0x05, 4, b'O', b'p', b'u', b's', 0x7F, 2, 0x80, channels]
             }
+            StreamType::Ac3 => vec![0x05, 4, b'A', b'C', b'-', b'3'],
             _ => Vec::new(),
         }
     }
@@ -74,6 +82,7 @@ impl StreamType {
             0x0F => StreamType::AacAdts,
             0x03 => StreamType::Mpeg1Audio,
             0x04 => StreamType::Mpeg2Audio,
+            0x81 => StreamType::Ac3,
             other => StreamType::Other(other),
         }
     }
@@ -154,7 +163,9 @@ pub(crate) fn parse_pmt(body: &[u8]) -> Vec<(u16, StreamType)> {
         let es_info = usize::from(u16::from_be_bytes([rest[3], rest[4]]) & 0x0FFF);
         let descriptors = rest.get(5..5 + es_info).unwrap_or(&[]);
         let stream_type = match rest[0] {
-            0x06 => opus(descriptors).unwrap_or(StreamType::Other(0x06)),
+            0x06 => opus(descriptors)
+                .or_else(|| ac3(descriptors))
+                .unwrap_or(StreamType::Other(0x06)),
             id => StreamType::from_id(id),
         };
         streams.push((pid, stream_type));
@@ -178,6 +189,19 @@ fn opus(mut descriptors: &[u8]) -> Option<StreamType> {
         descriptors = &rest[usize::from(*length)..];
     }
     registered.then_some(StreamType::Opus { channels })
+}
+
+/// AC-3, when the descriptors of a private-data stream say so: DVB's AC-3 descriptor
+/// (EN 300 468 §6.2.1, tag 0x6A) or the registration `AC-3`.
+fn ac3(mut descriptors: &[u8]) -> Option<StreamType> {
+    while let [tag, length, rest @ ..] = descriptors {
+        let body = rest.get(..usize::from(*length))?;
+        if *tag == 0x6A || (*tag == 0x05 && body.starts_with(b"AC-3")) {
+            return Some(StreamType::Ac3);
+        }
+        descriptors = &rest[usize::from(*length)..];
+    }
+    None
 }
 
 #[cfg(test)]
@@ -205,6 +229,18 @@ mod tests {
         let s = pmt_section(1, 0x100, &streams);
         let (_, body) = parse_section(&s).expect("valid section");
         assert_eq!(parse_pmt(body), streams);
+    }
+
+    #[test]
+    fn ac3_is_told_by_its_type_or_its_descriptors() {
+        let streams = [(0x100, StreamType::H264), (0x101, StreamType::Ac3)];
+        let s = pmt_section(1, 0x100, &streams);
+        let (_, body) = parse_section(&s).expect("valid section");
+        assert_eq!(parse_pmt(body), streams);
+        // DVB: private data with an AC-3 descriptor (flags byte only).
+        let mut body = vec![0xE1, 0x00, 0xF0, 0x00];
+        body.extend_from_slice(&[0x06, 0xE1, 0x01, 0xF0, 0x03, 0x6A, 1, 0x00]);
+        assert_eq!(parse_pmt(&body), vec![(0x101, StreamType::Ac3)]);
     }
 
     #[test]

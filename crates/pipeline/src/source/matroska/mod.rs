@@ -89,6 +89,8 @@ enum Kind {
     Opus,
     Aac,
     Mpeg,
+    /// AC-3: its `dac3` comes from the first frame (Matroska stores no private data).
+    Ac3,
 }
 
 impl Kind {
@@ -101,6 +103,7 @@ impl Kind {
             "V_AV1" => Kind::Av1,
             "A_OPUS" => Kind::Opus,
             "A_MPEG/L3" | "A_MPEG/L2" => Kind::Mpeg,
+            "A_AC3" => Kind::Ac3,
             id if id.starts_with("A_AAC") => Kind::Aac,
             _ => return None,
         })
@@ -311,7 +314,7 @@ fn track_of(kind: Kind, t: &TrackEntry) -> Option<Track> {
         Kind::H264 => Track::video(Codec::H264 { config: private? }, 90_000, width, height),
         Kind::H265 => Track::video(Codec::H265 { config: private? }, 90_000, width, height),
         Kind::Vp8 => Track::video(Codec::Vp8, 90_000, width, height),
-        Kind::Vp9 => return None,
+        Kind::Vp9 | Kind::Ac3 => return None,
         Kind::Av1 => {
             let config = private.filter(|p| p.len() >= 4)?;
             Track::video(Codec::Av1 { config }, 90_000, width, height)
@@ -326,9 +329,19 @@ fn track_of(kind: Kind, t: &TrackEntry) -> Option<Track> {
     })
 }
 
-/// A VP9 or AV1 track from its first key frame.
+/// A VP9, AV1 or AC-3 track from its first key frame.
 fn key_frame_track(kind: Kind, data: &[u8]) -> Option<Track> {
     match kind {
+        Kind::Ac3 => {
+            let frame = elementary::Ac3Frame::parse(data)?;
+            Some(Track::audio(
+                Codec::Ac3 {
+                    config: bytes::Bytes::copy_from_slice(&frame.dac3),
+                },
+                frame.sample_rate,
+                frame.channels,
+            ))
+        }
         Kind::Vp9 => {
             let key = elementary::vp9_key_frame(data)?;
             Some(Track::video(
@@ -363,7 +376,7 @@ fn key_frame(kind: Kind, data: &[u8]) -> bool {
         Kind::Vp8 => elementary::vp8_key_frame(data),
         Kind::Vp9 => elementary::vp9_is_key_frame(data),
         Kind::Av1 => elementary::av1_sequence_header(data).is_some(),
-        Kind::Opus | Kind::Aac | Kind::Mpeg => true,
+        Kind::Opus | Kind::Aac | Kind::Mpeg | Kind::Ac3 => true,
     }
 }
 
@@ -421,6 +434,7 @@ fn emit(
     let samples = match c.kind {
         Kind::Opus => elementary::opus_packet_samples(&packet.data),
         Kind::Aac => Some(1024),
+        Kind::Ac3 => Some(elementary::AC3_FRAME_SAMPLES),
         _ => mp3_frames::FrameHeader::parse(&packet.data)
             .ok()
             .map(|(_, h)| h.samples()),

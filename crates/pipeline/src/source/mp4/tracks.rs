@@ -204,11 +204,32 @@ pub(super) fn track_of(entry: &SampleEntry, timescale: u32) -> Result<Track, Str
                     .with_timescale(timescale),
             )
         }
+        SampleEntry::Unknown(b) if b.box_type.as_bytes() == b"ac-3" => {
+            let dac3 = ac3_specific(&b.payload).ok_or("ac-3 without a 3-byte dac3")?;
+            let (rate, channels) =
+                elementary::ac3_config(&dac3).ok_or("ac-3 with a reserved sample rate")?;
+            Ok(Track::audio(Codec::Ac3 { config: dac3 }, rate, channels).with_timescale(timescale))
+        }
         other => Err(format!(
             "sample entry {} is not supported",
             entry_name(other)
         )),
     }
+}
+
+/// The `dac3` body among the boxes after an `ac-3` entry's 28 bytes of audio fields
+/// (ETSI TS 102 366 F.3).
+fn ac3_specific(entry: &[u8]) -> Option<Bytes> {
+    let mut boxes = entry.get(28..)?;
+    while boxes.len() >= 8 {
+        let size = u32::from_be_bytes([boxes[0], boxes[1], boxes[2], boxes[3]]) as usize;
+        let body = boxes.get(8..size.max(8))?;
+        if &boxes[4..8] == b"dac3" {
+            return (body.len() == 3).then(|| Bytes::copy_from_slice(body));
+        }
+        boxes = &boxes[size.max(8)..];
+    }
+    None
 }
 
 /// A sample entry's four-character code, for messages.

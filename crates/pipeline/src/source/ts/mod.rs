@@ -1,9 +1,10 @@
 //! MPEG-TS file input (`.ts`) through `mpeg_ts`: H.264/H.265 (Annex B to length-prefixed
 //! NAL units, in-band parameter sets to the avcC/hvcC configuration), AAC (ADTS to raw
-//! access units), MPEG audio (split into frames). Other stream types are left out.
+//! access units), MPEG audio and AC-3 (split into frames). Other stream types are left
+//! out.
 //!
 //! The tracks are sent once every stream's configuration is known (the first SPS/PPS,
-//! ADTS header or MPEG audio header); frames are held until then, at most
+//! ADTS header, MPEG audio or AC-3 frame header); frames are held until then, at most
 //! [`HELD_FRAMES`] (streams still unknown then are left out, with a warning). Video
 //! keeps the 90 kHz clock of TS; audio is counted in samples (timescale = sample rate),
 //! following the PES times when they jump by more than half a frame. Timestamp jumps
@@ -62,6 +63,7 @@ enum Kind {
     Video(VideoCodec),
     Aac,
     Mpeg,
+    Ac3,
     /// Opus with this many channels (from the PMT's descriptors).
     Opus(u8),
 }
@@ -167,6 +169,7 @@ impl Reader {
                             StreamType::AacAdts => Kind::Aac,
                             StreamType::Mpeg1Audio | StreamType::Mpeg2Audio => Kind::Mpeg,
                             StreamType::Opus { channels } => Kind::Opus(channels),
+                            StreamType::Ac3 => Kind::Ac3,
                             other => {
                                 tracing::warn!(input = %self.name, pid = info.pid, "stream type {:#04x} left out", other.id());
                                 return None;
@@ -234,6 +237,15 @@ impl Reader {
                 .map(|(_, h)| {
                     Track::audio(Codec::Mp3, h.sample_rate(), u16::from(h.mode().channels()))
                 }),
+            Kind::Ac3 => elementary::Ac3Frame::parse(&frame.data).map(|f| {
+                Track::audio(
+                    Codec::Ac3 {
+                        config: Bytes::copy_from_slice(&f.dac3),
+                    },
+                    f.sample_rate,
+                    f.channels,
+                )
+            }),
             // TS carries no OpusHead: one is made, its pre-skip the start trim of the first
             // packet's control header (ffmpeg writes the encoder's pre-skip there).
             Kind::Opus(channels) => Some(Track::audio(
@@ -265,7 +277,7 @@ impl Reader {
             return Err(Error::Input {
                 input: self.name.clone(),
                 reason:
-                    "no H.264, H.265, AAC, MPEG audio or Opus stream with a readable configuration"
+                    "no H.264, H.265, AAC, MPEG audio, AC-3 or Opus stream with a readable configuration"
                         .into(),
             });
         }
@@ -358,6 +370,17 @@ impl Reader {
                 let mut at = audio_time(&mut stream.next, pts, rate, samples);
                 for (data, samples) in frames {
                     packets.push(audio(index, at, samples, data));
+                    at += i64::from(samples);
+                }
+                stream.next = Some(at);
+                stream.clock.ends_at(at * 90_000 / rate);
+            }
+            Kind::Ac3 => {
+                let rate = i64::from(track.sample_rate);
+                let samples = elementary::AC3_FRAME_SAMPLES;
+                let mut at = audio_time(&mut stream.next, pts, rate, samples);
+                for range in elementary::ac3_frames(&frame.data).0 {
+                    packets.push(audio(index, at, samples, frame.data.slice(range)));
                     at += i64::from(samples);
                 }
                 stream.next = Some(at);

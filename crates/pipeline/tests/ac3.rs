@@ -1,0 +1,139 @@
+//! AC-3 (Dolby Digital) through every container that carries it: ffmpeg's own AC-3
+//! encoder makes the sources (5.1 at 48 kHz in MPEG-TS, both as ffmpeg writes it by
+//! default, stream type 0x81, and as DVB does, private data with an AC-3 descriptor;
+//! stereo at 44.1 kHz in MP4, whose frames alternate in size; mono at 32 kHz in
+//! Matroska), and ours remuxes each to MP4, fragmented MP4 (HLS), Matroska and TS. Every
+//! output is read by ffprobe (codec, rate, channels, each audio packet's size and time
+//! against the source's) and decoded by ffmpeg without an error; mkvmerge reads the
+//! Matroska files.
+#![allow(clippy::unwrap_used)]
+
+use std::path::Path;
+
+use pipeline::{Direction, Endpoint, Pipeline};
+use test_support::ffprobe::{self, ffmpeg, num};
+use test_support::mkvtoolnix;
+
+async fn remux(from: &Path, to: &Path) {
+    let input = Endpoint::parse(from.to_str().unwrap(), Direction::Input).unwrap();
+    let output = Endpoint::parse(to.to_str().unwrap(), Direction::Output).unwrap();
+    if let Err(e) = Pipeline::new(input, output).run().await {
+        panic!("{from:?} → {to:?}: {e}");
+    }
+}
+
+/// The audio packets of `path`: (time in ms from the first, size), in time order.
+fn audio_packets(path: &Path) -> Vec<(i64, u64)> {
+    let mut packets: Vec<(f64, u64)> = ffprobe::packets(path, "a:0")
+        .iter()
+        .map(|p| (num(&p["pts_time"]), num(&p["size"]) as u64))
+        .collect();
+    packets.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let first = packets.first().map_or(0.0, |p| p.0);
+    packets
+        .into_iter()
+        .map(|(t, size)| (((t - first) * 1000.0).round() as i64, size))
+        .collect()
+}
+
+/// `ours` holds the source's AC-3 stream: codec, rate and channels, and every packet's
+/// size and time (within a millisecond: Matroska keeps milliseconds).
+fn assert_same_ac3(source: &Path, ours: &Path, rate: u32, channels: u64) {
+    let stream = ffprobe::probe_with(ours, &["-show_streams", "-select_streams", "a:0"]);
+    let stream = &stream["streams"][0];
+    assert_eq!(stream["codec_name"], "ac3", "{ours:?}: {stream}");
+    assert_eq!(stream["sample_rate"], rate.to_string().as_str(), "{ours:?}");
+    assert_eq!(stream["channels"].as_u64(), Some(channels), "{ours:?}");
+    let (theirs, mine) = (audio_packets(source), audio_packets(ours));
+    assert!(
+        theirs.len() >= 50,
+        "{source:?}: {} audio packets",
+        theirs.len()
+    );
+    assert_eq!(mine.len(), theirs.len(), "{ours:?}: audio packets");
+    for (a, b) in theirs.iter().zip(&mine) {
+        assert_eq!(a.1, b.1, "{ours:?}: packet sizes");
+        assert!(
+            (a.0 - b.0).abs() <= 1,
+            "{ours:?}: {} ms, ours {} ms",
+            a.0,
+            b.0
+        );
+    }
+    assert_eq!(ffprobe::decode_errors(ours), "", "{ours:?} decodes");
+}
+
+/// 3 s of ffmpeg's test picture (H.264) and a tone as AC-3 with `audio` options.
+fn make(out: &Path, audio: &[&str], extra: &[&str]) {
+    let mut args = vec![
+        "-f",
+        "lavfi",
+        "-i",
+        "testsrc=size=320x240:rate=25",
+        "-f",
+        "lavfi",
+        "-i",
+        "sine=frequency=440:sample_rate=48000",
+        "-t",
+        "3",
+        "-c:v",
+        "libx264",
+        "-g",
+        "25",
+        "-pix_fmt",
+        "yuv420p",
+        "-c:a",
+        "ac3",
+    ];
+    args.extend_from_slice(audio);
+    args.extend_from_slice(extra);
+    args.push(out.to_str().unwrap());
+    ffmpeg(&args);
+}
+
+/// Remuxes `source` to MP4, HLS (fragmented MP4), Matroska and TS and checks each.
+async fn to_every_container(source: &Path, dir: &Path, rate: u32, channels: u64) {
+    for name in ["out.mp4", "out.mkv", "out.ts"] {
+        let out = dir.join(name);
+        remux(source, &out).await;
+        assert_same_ac3(source, &out, rate, channels);
+    }
+    let tracks = mkvtoolnix::identify(&dir.join("out.mkv"));
+    assert!(
+        tracks.to_string().contains("AC-3"),
+        "mkvmerge names the codec: {tracks}"
+    );
+    let hls = dir.join("hls/");
+    remux(source, &hls).await;
+    let playlist = hls.join("index.m3u8");
+    assert_same_ac3(source, &playlist, rate, channels);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn ac3_in_ts_as_ffmpeg_and_dvb_write_it() {
+    test_support::require_peer!("ffprobe", "ffmpeg", "mkvmerge");
+    for (flavour, extra) in [
+        ("atsc", &[][..]),
+        ("dvb", &["-mpegts_flags", "system_b"][..]),
+    ] {
+        let dir = test_support::temp_dir();
+        let source = dir.path().join(format!("{flavour}.ts"));
+        make(&source, &["-ac", "6", "-b:a", "384k"], extra);
+        to_every_container(&source, dir.path(), 48_000, 6).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn ac3_in_mp4_and_matroska_inputs() {
+    test_support::require_peer!("ffprobe", "ffmpeg", "mkvmerge");
+    let dir = test_support::temp_dir();
+    // 44.1 kHz: frames of 192 kbit/s alternate between 417 and 418 words.
+    let source = dir.path().join("stereo.mp4");
+    make(&source, &["-ac", "2", "-ar", "44100", "-b:a", "192k"], &[]);
+    to_every_container(&source, dir.path(), 44_100, 2).await;
+
+    let dir = test_support::temp_dir();
+    let source = dir.path().join("mono.mkv");
+    make(&source, &["-ac", "1", "-ar", "32000", "-b:a", "96k"], &[]);
+    to_every_container(&source, dir.path(), 32_000, 1).await;
+}
