@@ -4,7 +4,7 @@
 //! - [`VideoDecoder`]: H.264 / H.265 packets (length-prefixed, as the workspace's
 //!   `media_core::Packet` carries them) to [`VideoFrame`]s in I420, NV12, RGB24 or RGBA,
 //!   scaled if asked.
-//! - [`AudioDecoder`]: AAC, MP3, Opus and G.711 to interleaved PCM ([`AudioFrame`], f32 or
+//! - [`AudioDecoder`]: AAC, MP3, AC-3, Opus and G.711 to interleaved PCM ([`AudioFrame`], f32 or
 //!   s16), resampled and remixed if asked.
 //! - [`VideoEncoder`]: frames to H.264 (libx264: bitrate, GOP, no B-frames by default) with
 //!   its `avcC` record; [`AudioEncoder`]: PCM to AAC-LC, Opus or MP3.

@@ -137,3 +137,37 @@ async fn ac3_in_mp4_and_matroska_inputs() {
     make(&source, &["-ac", "1", "-ar", "32000", "-b:a", "96k"], &[]);
     to_every_container(&source, dir.path(), 32_000, 1).await;
 }
+
+/// AC-3 decoded and encoded again where the output cannot take it (`codec` feature,
+/// `--transcode if-needed`): ADTS takes AAC only, so the 5.1 TS's AC-3 becomes AAC of its
+/// length, mixed down to stereo (the transcoder's target, for streaming outputs, is at
+/// most two channels at 48 kHz); ffmpeg decodes it.
+#[cfg(feature = "codec")]
+#[tokio::test(flavor = "multi_thread")]
+async fn ac3_becomes_aac_where_the_output_needs_it() {
+    test_support::require_peer!("ffprobe", "ffmpeg");
+    let dir = test_support::temp_dir();
+    let source = dir.path().join("surround.ts");
+    make(&source, &["-ac", "6", "-b:a", "384k"], &[]);
+    let out = dir.path().join("out.aac");
+    let input = Endpoint::parse(source.to_str().unwrap(), Direction::Input).unwrap();
+    let output = Endpoint::parse(out.to_str().unwrap(), Direction::Output).unwrap();
+    let mut options = pipeline::Options::default();
+    options.video = false;
+    options.transcoding.policy = pipeline::transcoding::TranscodePolicy::IfNeeded;
+    Pipeline::new(input, output)
+        .with_options(options)
+        .run()
+        .await
+        .unwrap();
+    let probe = ffprobe::probe(&out);
+    let stream = &probe["streams"][0];
+    assert_eq!(stream["codec_name"], "aac", "{stream}");
+    assert_eq!(stream["channels"].as_u64(), Some(2), "{stream}");
+    assert_eq!(stream["sample_rate"], "48000", "{stream}");
+    let packets = ffprobe::packets(&out, "a:0").len();
+    // 3 s at 48 kHz: 140.6 AAC frames of 1024 samples (the encoder's priming adds one
+    // or two).
+    assert!((140..=144).contains(&packets), "{packets} AAC frames");
+    assert_eq!(ffprobe::decode_errors(&out), "", "the AAC decodes");
+}
