@@ -6,7 +6,7 @@ from typing import Any, Callable, Dict, Iterator, List, Literal, Optional, Seque
 __version__: str
 
 Endpoint = Union[str, "os.PathLike[str]", "RawInput", "RawOutput", "FrameInput", "FrameOutput"]
-Codec = Literal["h264", "h265", "vp8", "vp9", "av1", "aac", "mp3", "ac3", "opus", "sample_entry"]
+Codec = Literal["h264", "h265", "vp8", "vp9", "av1", "aac", "mp3", "ac3", "eac3", "opus", "sample_entry"]
 
 class MediaToolkitError(Exception):
     """Base class of the toolkit's errors: one line, secrets masked."""

@@ -94,6 +94,12 @@ pub enum Codec {
         /// The `dac3` body (3 bytes: fscod, bsid, bsmod, acmod, lfeon, bit_rate_code).
         dac3: Bytes,
     },
+    /// Enhanced AC-3 (`ec-3` + `dec3`, ETSI TS 102 366 Annex F). One access unit (1536
+    /// samples, every substream) per sample.
+    Eac3 {
+        /// The `dec3` body (data rate, then each independent substream's fields).
+        dec3: Bytes,
+    },
     /// VP8 (`vp08` + `vpcC`). One frame per sample.
     Vp8(VpConfig),
     /// VP9 (`vp09` + `vpcC`). One frame (superframe) per sample.
@@ -199,7 +205,11 @@ impl TrackConfig {
             Codec::Avc(_) | Codec::Hevc { .. } | Codec::Vp8(_) | Codec::Vp9(_) | Codec::Av1(_) => {
                 TrackKind::Video
             }
-            Codec::Aac { .. } | Codec::Mp3 | Codec::Opus(_) | Codec::Ac3 { .. } => TrackKind::Audio,
+            Codec::Aac { .. }
+            | Codec::Mp3
+            | Codec::Opus(_)
+            | Codec::Ac3 { .. }
+            | Codec::Eac3 { .. } => TrackKind::Audio,
             Codec::Raw { kind, .. } => *kind,
         }
     }
@@ -228,6 +238,7 @@ impl TrackConfig {
             Codec::Mp3 => Some(format!("mp4a.{:02X}", mp3_object_type(self.sample_rate)?)),
             Codec::Opus(_) => Some("opus".to_owned()),
             Codec::Ac3 { .. } => Some("ac-3".to_owned()),
+            Codec::Eac3 { .. } => Some("ec-3".to_owned()),
             Codec::Vp8(c) => Some(c.codec_string("vp08")),
             Codec::Vp9(c) => Some(c.codec_string("vp09")),
             Codec::Av1(c) => Some(c.codec_string()),
@@ -316,6 +327,20 @@ impl TrackConfig {
                 let m = self.audio_entry_start(&mut w, b"ac-3", 2)?;
                 let d = w.begin(b"dac3");
                 w.bytes(dac3);
+                w.end(d)?;
+                w.end(m)?;
+            }
+            Codec::Eac3 { dec3 } => {
+                if dec3.len() < 5 {
+                    return Err(Error::MissingParameterSets {
+                        codec: "E-AC-3",
+                        what: "a dec3 body of at least 5 bytes",
+                    });
+                }
+                // ChannelCount 2, as for AC-3 (and ffmpeg).
+                let m = self.audio_entry_start(&mut w, b"ec-3", 2)?;
+                let d = w.begin(b"dec3");
+                w.bytes(dec3);
                 w.end(d)?;
                 w.end(m)?;
             }

@@ -13,7 +13,9 @@
 //! - [`FrameTimes`]: the presentation order of H.264 pictures from their picture order
 //!   counts, as decode indices and presentation offsets in frames.
 //! - [`Ac3Frame`], [`ac3_frames`], [`ac3_config`]: AC-3 sync frames (length, rate,
-//!   channels) and the `dac3` record made from one.
+//!   channels) and the `dac3` record made from one; [`Eac3Frame`], [`eac3_units`],
+//!   [`eac3_config`]: Enhanced AC-3 frames grouped into access units of 1536 samples and the
+//!   `dec3` record.
 //! - [`opus_packet_samples`]: an Opus packet's duration from its TOC byte (RFC 6716 §3.1).
 //! - [`vp8_key_frame`], [`vp8_key_frame_size`], [`vp9_key_frame`]: a VP8 or VP9 frame's
 //!   kind and what a key frame says of the stream (picture size; VP9: profile, bit depth,
@@ -63,7 +65,10 @@ mod records;
 mod vp;
 mod write;
 
-pub use ac3::{AC3_FRAME_SAMPLES, Ac3Frame, ac3_config, ac3_frames};
+pub use ac3::{
+    AC3_FRAME_SAMPLES, Ac3Frame, Eac3Frame, ac3_config, ac3_frames, eac3_config, eac3_dec3_config,
+    eac3_samples, eac3_units,
+};
 pub use annexb::{AccessUnit, AnnexBReader, VideoCodec};
 pub use av1::{Av1SequenceHeader, av1_sequence_header};
 pub use opus::{opus_head, opus_packet_samples};

@@ -28,6 +28,8 @@ pub enum Codec {
     Mp2,
     /// `A_AC3`: one AC-3 sync frame per block, no private data.
     Ac3,
+    /// `A_EAC3`: E-AC-3 frames (an access unit) per block, no private data.
+    Eac3,
     /// `A_OPUS`: one Opus packet per block; the private data is the `OpusHead`, and the
     /// track says its pre-skip (`with_codec_delay`) and an 80 ms seek pre-roll.
     Opus,
@@ -52,6 +54,7 @@ impl Codec {
             Codec::Mp3 => "A_MPEG/L3",
             Codec::Mp2 => "A_MPEG/L2",
             Codec::Ac3 => "A_AC3",
+            Codec::Eac3 => "A_EAC3",
             Codec::Opus => "A_OPUS",
             Codec::Alaw | Codec::Mulaw => "A_MS/ACM",
         }

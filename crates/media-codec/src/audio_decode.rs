@@ -1,4 +1,4 @@
-//! AAC, MP3, AC-3, Opus and G.711 decoding (libavcodec's native decoders) to interleaved PCM,
+//! AAC, MP3, AC-3, E-AC-3, Opus and G.711 decoding (libavcodec's native decoders) to interleaved PCM,
 //! resampled and remixed by libswresample when asked.
 //!
 //! AAC access units are given to the decoder behind an ADTS header built from the
@@ -31,6 +31,8 @@ pub enum AudioCodec {
     Mp3,
     /// AC-3 (Dolby Digital); whole sync frames, which say their own rate and channels.
     Ac3,
+    /// E-AC-3 (Dolby Digital Plus); access units of sync frames, as AC-3.
+    Eac3,
     /// Opus; the `OpusHead` gives channels and pre-skip (2 channels, no pre-skip without).
     Opus {
         /// The `OpusHead`, if known.
@@ -56,6 +58,7 @@ impl AudioCodec {
             }),
             Codec::Mp3 => Ok(AudioCodec::Mp3),
             Codec::Ac3 { .. } => Ok(AudioCodec::Ac3),
+            Codec::Eac3 { .. } => Ok(AudioCodec::Eac3),
             Codec::Opus { head } => Ok(AudioCodec::Opus {
                 head: Some(head.clone()),
             }),
@@ -80,6 +83,7 @@ impl AudioCodec {
             AudioCodec::Aac { .. } => "AAC",
             AudioCodec::Mp3 => "MP3",
             AudioCodec::Ac3 => "AC-3",
+            AudioCodec::Eac3 => "E-AC-3",
             AudioCodec::Opus { .. } => "Opus",
             AudioCodec::G711 { .. } => "G.711",
         }
@@ -144,6 +148,7 @@ impl AudioDecoder {
             AudioCodec::Aac { .. } => (Id::AAC, "AAC decoder"),
             AudioCodec::Mp3 => (Id::MP3, "MP3 decoder"),
             AudioCodec::Ac3 => (Id::AC3, "AC-3 decoder"),
+            AudioCodec::Eac3 => (Id::EAC3, "E-AC-3 decoder"),
             AudioCodec::Opus { .. } => (Id::OPUS, "Opus decoder"),
             AudioCodec::G711 {
                 law: G711Law::ALaw, ..
@@ -179,7 +184,7 @@ impl AudioDecoder {
                 setup.set_rate(i32::try_from(*rate).unwrap_or(8000));
                 setup.set_channel_layout(ChannelLayout::default(i32::from((*channels).max(1))));
             }
-            AudioCodec::Mp3 | AudioCodec::Ac3 => {}
+            AudioCodec::Mp3 | AudioCodec::Ac3 | AudioCodec::Eac3 => {}
         }
         let parameters = codec::Parameters::from(&setup);
         let decoder = codec::Context::from_parameters(parameters)

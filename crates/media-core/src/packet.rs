@@ -46,6 +46,13 @@ pub enum Codec {
         /// The `AC3SpecificBox` body.
         config: Bytes,
     },
+    /// Enhanced AC-3 (Dolby Digital Plus, ETSI TS 102 366 Annex E); one access unit per
+    /// packet: 1536 samples of the first independent substream with the frames of the
+    /// other substreams. The configuration is the body of an MP4 `dec3` box (F.6).
+    Eac3 {
+        /// The `EC3SpecificBox` body.
+        config: Bytes,
+    },
     /// Opus (RFC 6716); one Opus packet per packet, timestamps at 48 kHz. The
     /// configuration is an `OpusHead` (RFC 7845 §5.1: channels, pre-skip, input rate,
     /// gain, channel mapping), as Ogg carries it and MP4's `dOps` maps it.
@@ -88,6 +95,7 @@ impl Codec {
             Codec::Aac { .. } => "AAC",
             Codec::Mp3 => "MP3",
             Codec::Ac3 { .. } => "AC-3",
+            Codec::Eac3 { .. } => "E-AC-3",
             Codec::Opus { .. } => "Opus",
             Codec::Vp8 => "VP8",
             Codec::Vp9 { .. } => "VP9",

@@ -32,6 +32,10 @@ pub enum StreamType {
     /// data, 0x06, with an AC-3 descriptor, tag 0x6A, or registration `AC-3`). PES
     /// private stream 1 (0xBD), whole sync frames.
     Ac3,
+    /// Enhanced AC-3 (0x87, ATSC A/52 Annex G, as ffmpeg writes it with the registration
+    /// `EAC3`; read also as DVB's private data with an enhanced AC-3 descriptor, tag 0x7A,
+    /// or that registration). PES private stream 1 (0xBD).
+    Eac3,
     /// Any other stream type, kept as its number.
     Other(u8),
 }
@@ -47,6 +51,7 @@ impl StreamType {
             StreamType::Mpeg2Audio => 0x04,
             StreamType::Opus { .. } => 0x06,
             StreamType::Ac3 => 0x81,
+            StreamType::Eac3 => 0x87,
             StreamType::Other(id) => id,
         }
     }
@@ -56,7 +61,7 @@ impl StreamType {
     pub fn pes_stream_id(self) -> u8 {
         match self {
             StreamType::H264 | StreamType::H265 => 0xE0,
-            StreamType::Opus { .. } | StreamType::Ac3 => 0xBD,
+            StreamType::Opus { .. } | StreamType::Ac3 | StreamType::Eac3 => 0xBD,
             _ => 0xC0,
         }
     }
@@ -70,6 +75,7 @@ impl StreamType {
                 vec![0x05, 4, b'O', b'p', b'u', b's', 0x7F, 2, 0x80, channels]
             }
             StreamType::Ac3 => vec![0x05, 4, b'A', b'C', b'-', b'3'],
+            StreamType::Eac3 => vec![0x05, 4, b'E', b'A', b'C', b'3'],
             _ => Vec::new(),
         }
     }
@@ -83,6 +89,7 @@ impl StreamType {
             0x03 => StreamType::Mpeg1Audio,
             0x04 => StreamType::Mpeg2Audio,
             0x81 => StreamType::Ac3,
+            0x87 => StreamType::Eac3,
             other => StreamType::Other(other),
         }
     }
@@ -191,13 +198,17 @@ fn opus(mut descriptors: &[u8]) -> Option<StreamType> {
     registered.then_some(StreamType::Opus { channels })
 }
 
-/// AC-3, when the descriptors of a private-data stream say so: DVB's AC-3 descriptor
-/// (EN 300 468 §6.2.1, tag 0x6A) or the registration `AC-3`.
+/// AC-3 or Enhanced AC-3, when the descriptors of a private-data stream say so: DVB's
+/// AC-3 and enhanced AC-3 descriptors (EN 300 468 §6.2.1, tags 0x6A and 0x7A) or the
+/// registrations `AC-3` and `EAC3`.
 fn ac3(mut descriptors: &[u8]) -> Option<StreamType> {
     while let [tag, length, rest @ ..] = descriptors {
         let body = rest.get(..usize::from(*length))?;
         if *tag == 0x6A || (*tag == 0x05 && body.starts_with(b"AC-3")) {
             return Some(StreamType::Ac3);
+        }
+        if *tag == 0x7A || (*tag == 0x05 && body.starts_with(b"EAC3")) {
+            return Some(StreamType::Eac3);
         }
         descriptors = &rest[usize::from(*length)..];
     }
@@ -241,6 +252,13 @@ mod tests {
         let mut body = vec![0xE1, 0x00, 0xF0, 0x00];
         body.extend_from_slice(&[0x06, 0xE1, 0x01, 0xF0, 0x03, 0x6A, 1, 0x00]);
         assert_eq!(parse_pmt(&body), vec![(0x101, StreamType::Ac3)]);
+        let streams = [(0x100, StreamType::H264), (0x101, StreamType::Eac3)];
+        let s = pmt_section(1, 0x100, &streams);
+        let (_, body) = parse_section(&s).expect("valid section");
+        assert_eq!(parse_pmt(body), streams);
+        let mut body = vec![0xE1, 0x00, 0xF0, 0x00];
+        body.extend_from_slice(&[0x06, 0xE1, 0x01, 0xF0, 0x03, 0x7A, 1, 0x00]);
+        assert_eq!(parse_pmt(&body), vec![(0x101, StreamType::Eac3)]);
     }
 
     #[test]

@@ -32,7 +32,8 @@ const SIGNAL_CHECK: Duration = Duration::from_millis(100);
 /// Track.audio(codec, sample_rate, channels, config=b"", timescale=None), or read from
 /// RawOutput.tracks. codec is "h264", "h265" (config: the avcC/hvcC record), "vp8", "vp9"
 /// (config: the vpcC record after version and flags), "av1" (config: the av1C record),
-/// "aac" (config: AudioSpecificConfig), "mp3", "ac3" (config: the dac3 body), "opus"
+/// "aac" (config: AudioSpecificConfig), "mp3", "ac3" (config: the dac3 body), "eac3"
+/// (config: the dec3 body), "opus"
 /// (config: OpusHead) or
 /// "sample_entry" (config: a whole MP4 sample entry box).
 #[pyclass(module = "media_toolkit", frozen)]
@@ -51,11 +52,12 @@ fn codec(name: &str, config: Bytes) -> PyResult<Codec> {
         "aac" => Codec::Aac { config },
         "mp3" => Codec::Mp3,
         "ac3" => Codec::Ac3 { config },
+        "eac3" => Codec::Eac3 { config },
         "opus" => Codec::Opus { head: config },
         "sample_entry" => Codec::SampleEntry { entry: config },
         other => {
             return Err(PyValueError::new_err(format!(
-                "unknown codec {other:?} (h264, h265, vp8, vp9, av1, aac, mp3, ac3, opus, sample_entry)"
+                "unknown codec {other:?} (h264, h265, vp8, vp9, av1, aac, mp3, ac3, eac3, opus, sample_entry)"
             )));
         }
     })
@@ -108,7 +110,7 @@ impl Track {
         }
     }
 
-    /// "h264", "h265", "vp8", "vp9", "av1", "aac", "mp3", "ac3", "opus" or "sample_entry".
+    /// "h264", "h265", "vp8", "vp9", "av1", "aac", "mp3", "ac3", "eac3", "opus" or "sample_entry".
     #[getter]
     fn codec(&self) -> &'static str {
         match &self.inner.codec {
@@ -120,6 +122,7 @@ impl Track {
             Codec::Aac { .. } => "aac",
             Codec::Mp3 => "mp3",
             Codec::Ac3 { .. } => "ac3",
+            Codec::Eac3 { .. } => "eac3",
             Codec::Opus { .. } => "opus",
             Codec::SampleEntry { .. } => "sample_entry",
             _ => "other",
@@ -127,7 +130,7 @@ impl Track {
     }
 
     /// The decoder configuration (avcC/hvcC/vpcC/av1C record, AudioSpecificConfig,
-    /// OpusHead, `dac3` body, sample entry; empty for MP3 and VP8).
+    /// OpusHead, `dac3` or `dec3` body, sample entry; empty for MP3 and VP8).
     #[getter]
     fn config<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
         let config: &[u8] = match &self.inner.codec {
@@ -136,7 +139,8 @@ impl Track {
             | Codec::Vp9 { config }
             | Codec::Av1 { config }
             | Codec::Aac { config }
-            | Codec::Ac3 { config } => config,
+            | Codec::Ac3 { config }
+            | Codec::Eac3 { config } => config,
             Codec::Opus { head } => head,
             Codec::SampleEntry { entry } => entry,
             _ => &[],

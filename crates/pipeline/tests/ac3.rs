@@ -1,5 +1,5 @@
-//! AC-3 (Dolby Digital) through every container that carries it: ffmpeg's own AC-3
-//! encoder makes the sources (5.1 at 48 kHz in MPEG-TS, both as ffmpeg writes it by
+//! AC-3 (Dolby Digital) and E-AC-3 (Dolby Digital Plus) through every container that
+//! carries them: ffmpeg's own encoders make the sources (5.1 at 48 kHz in MPEG-TS, both as ffmpeg writes it by
 //! default, stream type 0x81, and as DVB does, private data with an AC-3 descriptor;
 //! stereo at 44.1 kHz in MP4, whose frames alternate in size; mono at 32 kHz in
 //! Matroska), and ours remuxes each to MP4, fragmented MP4 (HLS), Matroska and TS. Every
@@ -36,12 +36,19 @@ fn audio_packets(path: &Path) -> Vec<(i64, u64)> {
         .collect()
 }
 
-/// `ours` holds the source's AC-3 stream: codec, rate and channels, and every packet's
-/// size and time (within a millisecond: Matroska keeps milliseconds).
+/// `ours` holds the source's AC-3 or E-AC-3 stream: codec, rate and channels, and every
+/// packet's size and time (within a millisecond: Matroska keeps milliseconds).
 fn assert_same_ac3(source: &Path, ours: &Path, rate: u32, channels: u64) {
-    let stream = ffprobe::probe_with(ours, &["-show_streams", "-select_streams", "a:0"]);
-    let stream = &stream["streams"][0];
-    assert_eq!(stream["codec_name"], "ac3", "{ours:?}: {stream}");
+    let codec = |path: &Path| {
+        let probe = ffprobe::probe_with(path, &["-show_streams", "-select_streams", "a:0"]);
+        probe["streams"][0].clone()
+    };
+    let stream = codec(ours);
+    assert_eq!(
+        stream["codec_name"],
+        codec(source)["codec_name"],
+        "{ours:?}: {stream}"
+    );
     assert_eq!(stream["sample_rate"], rate.to_string().as_str(), "{ours:?}");
     assert_eq!(stream["channels"].as_u64(), Some(channels), "{ours:?}");
     let (theirs, mine) = (audio_packets(source), audio_packets(ours));
@@ -63,7 +70,7 @@ fn assert_same_ac3(source: &Path, ours: &Path, rate: u32, channels: u64) {
     assert_eq!(ffprobe::decode_errors(ours), "", "{ours:?} decodes");
 }
 
-/// 3 s of ffmpeg's test picture (H.264) and a tone as AC-3 with `audio` options.
+/// 3 s of ffmpeg's test picture (H.264) and a tone as AC-3 (or what `audio` says).
 fn make(out: &Path, audio: &[&str], extra: &[&str]) {
     let mut args = vec![
         "-f",
@@ -138,17 +145,90 @@ async fn ac3_in_mp4_and_matroska_inputs() {
     to_every_container(&source, dir.path(), 32_000, 1).await;
 }
 
-/// AC-3 decoded and encoded again where the output cannot take it (`codec` feature,
+/// AC-3 and E-AC-3 decoded and encoded again where the output cannot take it (`codec` feature,
 /// `--transcode if-needed`): ADTS takes AAC only, so the 5.1 TS's AC-3 becomes AAC of its
 /// length, mixed down to stereo (the transcoder's target, for streaming outputs, is at
 /// most two channels at 48 kHz); ffmpeg decodes it.
+/// The body of the first `fourcc` box in an MP4 file (found by its type).
+fn box_body(path: &Path, fourcc: &[u8; 4]) -> Vec<u8> {
+    let data = std::fs::read(path).unwrap();
+    let at = data
+        .windows(4)
+        .position(|w| w == fourcc)
+        .unwrap_or_else(|| panic!("{path:?} has no {fourcc:?}"));
+    let size = u32::from_be_bytes(data[at - 4..at].try_into().unwrap()) as usize;
+    data[at + 4..at - 4 + size].to_vec()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn eac3_in_ts_mp4_and_matroska() {
+    test_support::require_peer!("ffprobe", "ffmpeg", "mkvmerge");
+    for (name, audio, extra, rate, channels) in [
+        (
+            "atsc.ts",
+            &["-c:a", "eac3", "-ac", "6", "-b:a", "384k"][..],
+            &[][..],
+            48_000,
+            6,
+        ),
+        (
+            "dvb.ts",
+            &["-c:a", "eac3", "-ac", "2", "-b:a", "128k"][..],
+            &["-mpegts_flags", "system_b"][..],
+            48_000,
+            2,
+        ),
+        (
+            "stereo.mp4",
+            &["-c:a", "eac3", "-ac", "2", "-ar", "44100"][..],
+            &[][..],
+            44_100,
+            2,
+        ),
+        (
+            "mono.mkv",
+            &["-c:a", "eac3", "-ac", "1", "-ar", "32000"][..],
+            &[][..],
+            32_000,
+            1,
+        ),
+    ] {
+        let dir = test_support::temp_dir();
+        let source = dir.path().join(name);
+        make(&source, audio, extra);
+        to_every_container(&source, dir.path(), rate, channels).await;
+        // Our dec3 is ffmpeg's: its own `-c copy` of the source into MP4.
+        let theirs = dir.path().join("ffmpeg.mp4");
+        ffmpeg(&[
+            "-i",
+            source.to_str().unwrap(),
+            "-c",
+            "copy",
+            theirs.to_str().unwrap(),
+        ]);
+        let ours = dir.path().join("out.mp4");
+        assert_eq!(
+            box_body(&ours, b"dec3"),
+            box_body(&theirs, b"dec3"),
+            "{name}"
+        );
+    }
+}
+
 #[cfg(feature = "codec")]
 #[tokio::test(flavor = "multi_thread")]
 async fn ac3_becomes_aac_where_the_output_needs_it() {
     test_support::require_peer!("ffprobe", "ffmpeg");
+    for codec in ["ac3", "eac3"] {
+        aac_from(codec).await;
+    }
+}
+
+#[cfg(feature = "codec")]
+async fn aac_from(codec: &str) {
     let dir = test_support::temp_dir();
     let source = dir.path().join("surround.ts");
-    make(&source, &["-ac", "6", "-b:a", "384k"], &[]);
+    make(&source, &["-c:a", codec, "-ac", "6", "-b:a", "384k"], &[]);
     let out = dir.path().join("out.aac");
     let input = Endpoint::parse(source.to_str().unwrap(), Direction::Input).unwrap();
     let output = Endpoint::parse(out.to_str().unwrap(), Direction::Output).unwrap();
@@ -162,8 +242,8 @@ async fn ac3_becomes_aac_where_the_output_needs_it() {
         .unwrap();
     let probe = ffprobe::probe(&out);
     let stream = &probe["streams"][0];
-    assert_eq!(stream["codec_name"], "aac", "{stream}");
-    assert_eq!(stream["channels"].as_u64(), Some(2), "{stream}");
+    assert_eq!(stream["codec_name"], "aac", "{codec}: {stream}");
+    assert_eq!(stream["channels"].as_u64(), Some(2), "{codec}: {stream}");
     assert_eq!(stream["sample_rate"], "48000", "{stream}");
     let packets = ffprobe::packets(&out, "a:0").len();
     // 3 s at 48 kHz: 140.6 AAC frames of 1024 samples (the encoder's priming adds one

@@ -23,7 +23,7 @@ use crate::naming::FileNames;
 use crate::{Codec, Error, MediaKind, Options, Packet, Track};
 
 /// What each kind of file takes, for misfit messages.
-const TAKES_MATROSKA: &str = "H.264, H.265, VP8, VP9, AV1, AAC, MP3, AC-3, Opus or G.711";
+const TAKES_MATROSKA: &str = "H.264, H.265, VP8, VP9, AV1, AAC, MP3, AC-3, E-AC-3, Opus or G.711";
 const TAKES_WEBM: &str = "VP8, VP9, AV1 or Opus (write .mkv for others)";
 
 pub(crate) struct MatroskaFactory {
@@ -116,6 +116,7 @@ fn entry(track: &Track) -> Option<matroska::Track> {
         Codec::Aac { config } => (M::Aac, Some(config)),
         Codec::Mp3 => (M::Mp3, None),
         Codec::Ac3 { .. } => (M::Ac3, None),
+        Codec::Eac3 { .. } => (M::Eac3, None),
         Codec::Opus { head } => (M::Opus, Some(head)),
         other => match media_core::G711::of(other)?.law {
             media_core::G711Law::ALaw => (M::Alaw, None),

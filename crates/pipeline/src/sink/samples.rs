@@ -9,7 +9,8 @@ use crate::contract::describe;
 use crate::{Codec, Error, MediaKind, Options, Packet, Track};
 
 /// What the MP4 family takes, for misfit messages.
-const TAKES: &str = "H.264, H.265, VP8, VP9, AV1, AAC, MP3, AC-3, Opus or ready sample entries";
+const TAKES: &str =
+    "H.264, H.265, VP8, VP9, AV1, AAC, MP3, AC-3, E-AC-3, Opus or ready sample entries";
 
 /// Whether `endpoint` (an MP4-family output) can hold every track.
 pub(crate) fn check(endpoint: &str, tracks: &[Track]) -> Result<(), Error> {
@@ -39,6 +40,9 @@ pub(crate) fn track_config(track: &Track) -> Result<TrackConfig, Error> {
         Codec::Mp3 => bmff_writer::Codec::Mp3,
         Codec::Ac3 { config } => bmff_writer::Codec::Ac3 {
             dac3: config.clone(),
+        },
+        Codec::Eac3 { config } => bmff_writer::Codec::Eac3 {
+            dec3: config.clone(),
         },
         Codec::Opus { head } => bmff_writer::Codec::Opus(
             bmff_writer::OpusConfig::from_opus_head(head).map_err(invalid)?,

@@ -25,7 +25,7 @@ use mpeg_ts::{Frame, Muxer, StreamType};
 use crate::contract::{Sink, SinkFactory, describe};
 use crate::{Error, Options};
 
-const TAKES: &str = "H.264, H.265, AAC, MP3, AC-3 and mono or stereo Opus tracks";
+const TAKES: &str = "H.264, H.265, AAC, MP3, AC-3, E-AC-3 and mono or stereo Opus tracks";
 const BLOCK: usize = 64 * 1024;
 
 pub(crate) struct TsFileFactory {
@@ -42,7 +42,7 @@ enum Carriage {
     Aac {
         config: Bytes,
     },
-    /// Frames that carry their own headers (MPEG audio, AC-3), as they are.
+    /// Frames that carry their own headers (MPEG audio, AC-3, E-AC-3), as they are.
     Frames,
     /// Opus; the pre-skip goes out as the first packet's start trim, then is `None`.
     Opus {
@@ -83,6 +83,7 @@ fn carriage(index: usize, track: &Track, endpoint: &str) -> Result<(StreamType, 
         Codec::Mp3 if track.sample_rate >= 32_000 => (StreamType::Mpeg1Audio, Carriage::Frames),
         Codec::Mp3 => (StreamType::Mpeg2Audio, Carriage::Frames),
         Codec::Ac3 { .. } => (StreamType::Ac3, Carriage::Frames),
+        Codec::Eac3 { .. } => (StreamType::Eac3, Carriage::Frames),
         // The OpusHead's channel count (mapping family 0: mono or stereo).
         Codec::Opus { head } if matches!(head.get(9), Some(1 | 2)) && head.get(18) == Some(&0) => (
             StreamType::Opus { channels: head[9] },

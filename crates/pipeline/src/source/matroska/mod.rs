@@ -91,6 +91,8 @@ enum Kind {
     Mpeg,
     /// AC-3: its `dac3` comes from the first frame (Matroska stores no private data).
     Ac3,
+    /// E-AC-3: its `dec3` from the first block, as for AC-3.
+    Eac3,
 }
 
 impl Kind {
@@ -104,6 +106,7 @@ impl Kind {
             "A_OPUS" => Kind::Opus,
             "A_MPEG/L3" | "A_MPEG/L2" => Kind::Mpeg,
             "A_AC3" => Kind::Ac3,
+            "A_EAC3" => Kind::Eac3,
             id if id.starts_with("A_AAC") => Kind::Aac,
             _ => return None,
         })
@@ -314,7 +317,7 @@ fn track_of(kind: Kind, t: &TrackEntry) -> Option<Track> {
         Kind::H264 => Track::video(Codec::H264 { config: private? }, 90_000, width, height),
         Kind::H265 => Track::video(Codec::H265 { config: private? }, 90_000, width, height),
         Kind::Vp8 => Track::video(Codec::Vp8, 90_000, width, height),
-        Kind::Vp9 | Kind::Ac3 => return None,
+        Kind::Vp9 | Kind::Ac3 | Kind::Eac3 => return None,
         Kind::Av1 => {
             let config = private.filter(|p| p.len() >= 4)?;
             Track::video(Codec::Av1 { config }, 90_000, width, height)
@@ -329,9 +332,19 @@ fn track_of(kind: Kind, t: &TrackEntry) -> Option<Track> {
     })
 }
 
-/// A VP9, AV1 or AC-3 track from its first key frame.
+/// A VP9, AV1, AC-3 or E-AC-3 track from its first key frame.
 fn key_frame_track(kind: Kind, data: &[u8]) -> Option<Track> {
     match kind {
+        Kind::Eac3 => {
+            let (dec3, rate, channels) = elementary::eac3_config(data)?;
+            Some(Track::audio(
+                Codec::Eac3 {
+                    config: bytes::Bytes::from(dec3),
+                },
+                rate,
+                channels,
+            ))
+        }
         Kind::Ac3 => {
             let frame = elementary::Ac3Frame::parse(data)?;
             Some(Track::audio(
@@ -376,7 +389,7 @@ fn key_frame(kind: Kind, data: &[u8]) -> bool {
         Kind::Vp8 => elementary::vp8_key_frame(data),
         Kind::Vp9 => elementary::vp9_is_key_frame(data),
         Kind::Av1 => elementary::av1_sequence_header(data).is_some(),
-        Kind::Opus | Kind::Aac | Kind::Mpeg | Kind::Ac3 => true,
+        Kind::Opus | Kind::Aac | Kind::Mpeg | Kind::Ac3 | Kind::Eac3 => true,
     }
 }
 
@@ -435,6 +448,7 @@ fn emit(
         Kind::Opus => elementary::opus_packet_samples(&packet.data),
         Kind::Aac => Some(1024),
         Kind::Ac3 => Some(elementary::AC3_FRAME_SAMPLES),
+        Kind::Eac3 => elementary::eac3_samples(&packet.data),
         _ => mp3_frames::FrameHeader::parse(&packet.data)
             .ok()
             .map(|(_, h)| h.samples()),

@@ -205,10 +205,24 @@ pub(super) fn track_of(entry: &SampleEntry, timescale: u32) -> Result<Track, Str
             )
         }
         SampleEntry::Unknown(b) if b.box_type.as_bytes() == b"ac-3" => {
-            let dac3 = ac3_specific(&b.payload).ok_or("ac-3 without a 3-byte dac3")?;
+            let dac3 = child_box(&b.payload, b"dac3")
+                .filter(|d| d.len() == 3)
+                .ok_or("ac-3 without a 3-byte dac3")?;
             let (rate, channels) =
                 elementary::ac3_config(&dac3).ok_or("ac-3 with a reserved sample rate")?;
             Ok(Track::audio(Codec::Ac3 { config: dac3 }, rate, channels).with_timescale(timescale))
+        }
+        SampleEntry::Unknown(b) if b.box_type.as_bytes() == b"ec-3" => {
+            let dec3 = child_box(&b.payload, b"dec3")
+                .filter(|d| d.len() >= 5)
+                .ok_or("ec-3 without a dec3")?;
+            let (rate, channels) =
+                elementary::eac3_dec3_config(&dec3).ok_or("ec-3 with a short dec3")?;
+            let rate = rate.unwrap_or(timescale);
+            Ok(
+                Track::audio(Codec::Eac3 { config: dec3 }, rate, channels)
+                    .with_timescale(timescale),
+            )
         }
         other => Err(format!(
             "sample entry {} is not supported",
@@ -217,15 +231,15 @@ pub(super) fn track_of(entry: &SampleEntry, timescale: u32) -> Result<Track, Str
     }
 }
 
-/// The `dac3` body among the boxes after an `ac-3` entry's 28 bytes of audio fields
-/// (ETSI TS 102 366 F.3).
-fn ac3_specific(entry: &[u8]) -> Option<Bytes> {
+/// The body of the `fourcc` box among those after an audio sample entry's 28 bytes of
+/// fields (`dac3` in `ac-3`, `dec3` in `ec-3`: ETSI TS 102 366 F.3, F.5).
+fn child_box(entry: &[u8], fourcc: &[u8; 4]) -> Option<Bytes> {
     let mut boxes = entry.get(28..)?;
     while boxes.len() >= 8 {
         let size = u32::from_be_bytes([boxes[0], boxes[1], boxes[2], boxes[3]]) as usize;
         let body = boxes.get(8..size.max(8))?;
-        if &boxes[4..8] == b"dac3" {
-            return (body.len() == 3).then(|| Bytes::copy_from_slice(body));
+        if &boxes[4..8] == fourcc {
+            return Some(Bytes::copy_from_slice(body));
         }
         boxes = &boxes[size.max(8)..];
     }

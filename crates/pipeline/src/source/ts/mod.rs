@@ -64,6 +64,7 @@ enum Kind {
     Aac,
     Mpeg,
     Ac3,
+    Eac3,
     /// Opus with this many channels (from the PMT's descriptors).
     Opus(u8),
 }
@@ -78,7 +79,14 @@ struct Stream {
     next: Option<i64>,
     /// Its correction across timestamp jumps.
     clock: jumps::TrackClock,
+    /// AC-3/E-AC-3: the start of a frame or access unit the last PES cut (its time in
+    /// samples, its bytes), completed by the next PES.
+    partial: Option<(i64, Vec<u8>)>,
 }
+
+/// At most this much of a cut AC-3/E-AC-3 unit is carried to the next PES (a unit is at
+/// most 7 substreams of 4 KiB frames).
+const MAX_PARTIAL: usize = 64 * 1024;
 
 struct Reader {
     name: String,
@@ -170,6 +178,7 @@ impl Reader {
                             StreamType::Mpeg1Audio | StreamType::Mpeg2Audio => Kind::Mpeg,
                             StreamType::Opus { channels } => Kind::Opus(channels),
                             StreamType::Ac3 => Kind::Ac3,
+                            StreamType::Eac3 => Kind::Eac3,
                             other => {
                                 tracing::warn!(input = %self.name, pid = info.pid, "stream type {:#04x} left out", other.id());
                                 return None;
@@ -180,7 +189,7 @@ impl Reader {
                                 Kind::Video(_) => jumps::TrackClock::reordered(),
                                 _ => jumps::TrackClock::default(),
                             };
-                            Some(Stream { pid: info.pid, kind, track: None, index: None, next: None, clock })
+                            Some(Stream { pid: info.pid, kind, track: None, index: None, next: None, clock, partial: None })
                         }
                     })
                     .collect();
@@ -246,6 +255,19 @@ impl Reader {
                     f.channels,
                 )
             }),
+            Kind::Eac3 => {
+                let unit = elementary::eac3_units(&frame.data).0.into_iter().next();
+                unit.and_then(|u| elementary::eac3_config(&frame.data[u]))
+                    .map(|(dec3, rate, channels)| {
+                        Track::audio(
+                            Codec::Eac3 {
+                                config: Bytes::from(dec3),
+                            },
+                            rate,
+                            channels,
+                        )
+                    })
+            }
             // TS carries no OpusHead: one is made, its pre-skip the start trim of the first
             // packet's control header (ffmpeg writes the encoder's pre-skip there).
             Kind::Opus(channels) => Some(Track::audio(
@@ -277,7 +299,7 @@ impl Reader {
             return Err(Error::Input {
                 input: self.name.clone(),
                 reason:
-                    "no H.264, H.265, AAC, MPEG audio, AC-3 or Opus stream with a readable configuration"
+                    "no H.264, H.265, AAC, MPEG audio, AC-3, E-AC-3 or Opus stream with a readable configuration"
                         .into(),
             });
         }
@@ -375,13 +397,35 @@ impl Reader {
                 stream.next = Some(at);
                 stream.clock.ends_at(at * 90_000 / rate);
             }
-            Kind::Ac3 => {
+            Kind::Ac3 | Kind::Eac3 => {
                 let rate = i64::from(track.sample_rate);
                 let samples = elementary::AC3_FRAME_SAMPLES;
-                let mut at = audio_time(&mut stream.next, pts, rate, samples);
-                for range in elementary::ac3_frames(&frame.data).0 {
-                    packets.push(audio(index, at, samples, frame.data.slice(range)));
+                // A unit the previous PES cut goes on here, at its own time.
+                let (mut at, data) = match stream.partial.take() {
+                    Some((at, mut bytes)) => {
+                        bytes.extend_from_slice(&frame.data);
+                        (at, Bytes::from(bytes))
+                    }
+                    None => (
+                        audio_time(&mut stream.next, pts, rate, samples),
+                        frame.data.clone(),
+                    ),
+                };
+                let (units, end) = match stream.kind {
+                    Kind::Ac3 => elementary::ac3_frames(&data),
+                    _ => elementary::eac3_units(&data),
+                };
+                for range in units {
+                    packets.push(audio(index, at, samples, data.slice(range)));
                     at += i64::from(samples);
+                }
+                let rest = &data[end..];
+                let starts_a_frame = match stream.kind {
+                    Kind::Ac3 => rest.starts_with(&[0x0B, 0x77]),
+                    _ => elementary::Eac3Frame::parse(rest).is_some(),
+                };
+                if starts_a_frame && rest.len() <= MAX_PARTIAL {
+                    stream.partial = Some((at, rest.to_vec()));
                 }
                 stream.next = Some(at);
                 stream.clock.ends_at(at * 90_000 / rate);
