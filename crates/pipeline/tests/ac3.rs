@@ -251,3 +251,62 @@ async fn aac_from(codec: &str) {
     assert!((140..=144).contains(&packets), "{packets} AAC frames");
     assert_eq!(ffprobe::decode_errors(&out), "", "the AAC decodes");
 }
+
+/// AC-3 frames and E-AC-3 units cut across PES packets (as a muxer that fills PES packets
+/// to a size writes them; ffmpeg keeps frames whole): each PES here holds 1000 bytes of
+/// ffmpeg's raw stream, so most frames begin in one and end in the next. Every frame comes
+/// out whole, at its own time, and ffmpeg decodes the MP4.
+#[tokio::test(flavor = "multi_thread")]
+async fn frames_cut_across_pes_packets_are_joined() {
+    test_support::require_peer!("ffprobe", "ffmpeg");
+    for (codec, stream_type) in [
+        ("ac3", mpeg_ts::StreamType::Ac3),
+        ("eac3", mpeg_ts::StreamType::Eac3),
+    ] {
+        let dir = test_support::temp_dir();
+        let raw = dir.path().join(format!("tone.{codec}"));
+        ffmpeg(&[
+            "-f",
+            "lavfi",
+            "-i",
+            "sine=frequency=440:sample_rate=48000",
+            "-t",
+            "2",
+            "-c:a",
+            codec,
+            "-b:a",
+            "192k",
+            "-f",
+            codec,
+            raw.to_str().unwrap(),
+        ]);
+        let bytes = std::fs::read(&raw).unwrap();
+        // 192 kbit/s at 48 kHz: 768 bytes per 1536 samples (32 ms).
+        let frames = bytes.len() / 768;
+        assert!(frames >= 60, "{codec}: {} bytes", bytes.len());
+        let mut muxer = mpeg_ts::Muxer::new(&[stream_type]).unwrap();
+        let mut ts = Vec::new();
+        for (i, piece) in bytes.chunks(1000).enumerate() {
+            // The time of the frame the piece's first byte belongs to (90 kHz).
+            let dts = (i * 1000 / 768) as i64 * 2880;
+            let payload = [bytes::Bytes::copy_from_slice(piece)];
+            let frame = mpeg_ts::Frame::new(0, dts, true, &payload);
+            muxer.write(&frame, &mut ts).unwrap();
+        }
+        let source = dir.path().join("cut.ts");
+        std::fs::write(&source, ts).unwrap();
+        let out = dir.path().join("out.mp4");
+        remux(&source, &out).await;
+        let packets = ffprobe::packets(&out, "a:0");
+        assert_eq!(packets.len(), frames, "{codec}: every frame");
+        for (i, p) in packets.iter().enumerate() {
+            assert_eq!(num(&p["size"]) as usize, 768, "{codec}: packet {i}");
+            let at = num(&p["pts_time"]);
+            assert!(
+                (at - i as f64 * 0.032).abs() < 0.001,
+                "{codec}: packet {i} at {at}"
+            );
+        }
+        assert_eq!(ffprobe::decode_errors(&out), "", "{codec} decodes");
+    }
+}
