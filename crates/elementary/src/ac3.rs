@@ -71,7 +71,9 @@ impl Ac3Frame {
         let bit_rate_code = frmsizecod >> 1;
         Some(Ac3Frame {
             len: words as usize * 2,
-            sample_rate: [48_000, 44_100, 32_000][usize::from(fscod)],
+            // bsid 9 and 10 halve and quarter the rate (ATSC A/52 Annex E's low rates,
+            // as ffmpeg reads them); the frame size table stays.
+            sample_rate: [48_000, 44_100, 32_000][usize::from(fscod)] >> (bsid.max(8) - 8),
             channels: CHANNELS[usize::from(acmod)] + u16::from(lfeon),
             dac3: [
                 fscod << 6 | bsid << 1 | bsmod >> 2,
@@ -88,7 +90,8 @@ pub fn ac3_config(dac3: &[u8]) -> Option<(u32, u16)> {
     let [a, b, _] = *dac3 else {
         return None;
     };
-    let rate = *[48_000, 44_100, 32_000].get(usize::from(a >> 6))?;
+    let bsid = (a >> 1) & 0x1F;
+    let rate = *[48_000, 44_100, 32_000].get(usize::from(a >> 6))? >> (bsid.max(8) - 8).min(2);
     let acmod = (b >> 3) & 7;
     let lfeon = (b >> 2) & 1;
     Some((rate, CHANNELS[usize::from(acmod)] + u16::from(lfeon)))
@@ -397,6 +400,10 @@ mod tests {
         h[4] = 0xC0; // reserved rate
         assert_eq!(Ac3Frame::parse(&h), None);
         h[4] = 20;
+        h[5] = 9 << 3; // half rate
+        let half = Ac3Frame::parse(&h).unwrap();
+        assert_eq!(half.sample_rate, 24_000);
+        assert_eq!(ac3_config(&half.dac3), Some((24_000, 2)));
         h[5] = 16 << 3; // E-AC-3
         assert_eq!(Ac3Frame::parse(&h), None);
     }
