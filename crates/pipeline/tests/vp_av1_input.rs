@@ -7,26 +7,25 @@
 #![allow(clippy::unwrap_used)]
 
 use std::path::Path;
-use std::process::Command;
 use std::time::Duration;
 
 use bytes::Bytes;
 use pipeline::{Codec, Direction, Endpoint, Options, Pipeline, Track, raw};
 use test_support::ffprobe::{self, num};
 
+/// ffmpeg's test picture, 2 s with a key frame a second, encoded as `args` say.
 fn ffmpeg(args: &[&str]) {
-    let out = Command::new("ffmpeg")
-        .args(["-nostdin", "-v", "error", "-y", "-f", "lavfi", "-i"])
-        .arg("testsrc=size=320x240:rate=25")
-        .args(["-t", "2", "-g", "25"])
-        .args(args)
-        .output()
-        .expect("run ffmpeg");
-    assert!(
-        out.status.success(),
-        "ffmpeg {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let picture = [
+        "-f",
+        "lavfi",
+        "-i",
+        "testsrc=size=320x240:rate=25",
+        "-t",
+        "2",
+        "-g",
+        "25",
+    ];
+    ffprobe::ffmpeg(&[&picture[..], args].concat());
 }
 
 async fn run(input: &Path, output: &Path, fragmented: bool) {
