@@ -179,8 +179,8 @@ struct Cli {
     #[arg(long, value_name = "MS", default_value_t = 200)]
     burst: u64,
     /// When to decode and encode tracks again (a build with the `codec` feature;
-    /// without it, as never): only those the output cannot take (G.711 to MP4 becomes
-    /// AAC), every track, or never (a misfit fails).
+    /// without it, as never): only those the output cannot take or would leave out (G.711
+    /// to MP4 becomes AAC, AAC to WebRTC Opus), every track, or never (a misfit fails).
     #[arg(
         long,
         value_name = "never|if-needed|always",

@@ -68,6 +68,13 @@ pub(crate) trait SinkFactory: Send {
     /// Opens an output for these tracks; `wall` is the arrival time of its first packet
     /// (for time-based file names).
     fn open(&mut self, tracks: &[Track], wall: SystemTime) -> Result<Box<dyn Sink>, Error>;
+    /// The tracks (indices) this output would leave out, with a log line, although
+    /// `check` takes the set: a WebRTC output sends one video and one audio track of the
+    /// codecs browsers play and goes on without the others. The transcoder turns such a
+    /// track into a codec the output sends. None by default.
+    fn left_out(&self, _tracks: &[Track]) -> Vec<usize> {
+        Vec::new()
+    }
 }
 
 /// A track as people name it in a misfit message: "track 0 is H.264 video".

@@ -68,6 +68,11 @@ impl Recorder {
         self.factory.check(tracks)
     }
 
+    /// The output's [`SinkFactory::left_out`].
+    pub(crate) fn left_out(&self, tracks: &[Track]) -> Vec<usize> {
+        self.factory.left_out(tracks)
+    }
+
     pub(crate) fn new(
         options: RecordOptions,
         factory: Box<dyn SinkFactory>,

@@ -179,18 +179,16 @@ fn record_loop(
         }
         let Some(event) = event else { break };
         let handled = match stage.as_mut() {
-            Some(stage) => stage
-                .process(event, &|tracks| recorder.check(tracks))
-                .and_then(|events| {
-                    let mut flow = Flow::Continue;
-                    for event in events {
-                        flow = recorder.handle(event)?;
-                        if matches!(flow, Flow::Done) {
-                            break;
-                        }
+            Some(stage) => stage.process(event, &recorder).and_then(|events| {
+                let mut flow = Flow::Continue;
+                for event in events {
+                    flow = recorder.handle(event)?;
+                    if matches!(flow, Flow::Done) {
+                        break;
                     }
-                    Ok(flow)
-                }),
+                }
+                Ok(flow)
+            }),
             None => recorder.handle(event),
         };
         match handled {

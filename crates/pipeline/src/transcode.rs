@@ -52,6 +52,32 @@ const MAX_WAIT: f64 = 2.0;
 /// Transcoded packets held back at most (a track that stopped must not hold the others).
 const MAX_HELD: usize = 256;
 
+/// What the transcoder asks of the output: whether it takes a set of tracks
+/// ([`crate::contract::SinkFactory::check`]), and which of them it would leave out
+/// although it takes the set ([`crate::contract::SinkFactory::left_out`]).
+pub(crate) trait Fit {
+    fn check(&self, tracks: &[Track]) -> Result<(), Error>;
+    fn left_out(&self, _tracks: &[Track]) -> Vec<usize> {
+        Vec::new()
+    }
+}
+
+/// A plain check (an output that leaves nothing out).
+impl<F: Fn(&[Track]) -> Result<(), Error> + ?Sized> Fit for F {
+    fn check(&self, tracks: &[Track]) -> Result<(), Error> {
+        self(tracks)
+    }
+}
+
+impl Fit for crate::recorder::Recorder {
+    fn check(&self, tracks: &[Track]) -> Result<(), Error> {
+        crate::recorder::Recorder::check(self, tracks)
+    }
+    fn left_out(&self, tracks: &[Track]) -> Vec<usize> {
+        crate::recorder::Recorder::left_out(self, tracks)
+    }
+}
+
 /// Decodes and encodes again the tracks its plan names.
 pub(crate) struct Transcoder {
     settings: Transcoding,
@@ -132,17 +158,16 @@ impl Transcoder {
         out
     }
 
-    /// One event in, the events for the recorder out. `check` is the output's
-    /// [`crate::contract::SinkFactory::check`].
+    /// One event in, the events for the recorder out; `output` says what fits.
     pub(crate) fn process(
         &mut self,
         event: InputEvent,
-        check: &dyn Fn(&[Track]) -> Result<(), Error>,
+        output: &dyn Fit,
     ) -> Result<Vec<InputEvent>, Error> {
         match event {
             InputEvent::Tracks(tracks) => {
                 let mut events = self.release(None, true);
-                let out = self.plan(tracks, check)?;
+                let out = self.plan(tracks, output)?;
                 self.timescales = out.iter().map(|t| t.timescale.max(1)).collect();
                 self.seen = out.iter().map(|_| f64::NEG_INFINITY).collect();
                 self.kinds = out.iter().map(|t| t.kind).collect();
@@ -202,7 +227,7 @@ impl Transcoder {
             InputEvent::Batch(events) => {
                 let mut out = Vec::new();
                 for event in events {
-                    out.extend(self.process(event, check)?);
+                    out.extend(self.process(event, output)?);
                 }
                 Ok(out)
             }
@@ -211,11 +236,7 @@ impl Transcoder {
     }
 
     /// Chooses the tracks to transcode and opens their decoders and encoders.
-    fn plan(
-        &mut self,
-        tracks: Vec<Track>,
-        check: &dyn Fn(&[Track]) -> Result<(), Error>,
-    ) -> Result<Vec<Track>, Error> {
+    fn plan(&mut self, tracks: Vec<Track>, output: &dyn Fit) -> Result<Vec<Track>, Error> {
         self.plans = tracks.iter().map(|_| None).collect();
         // Another kind of track is not transcoded: it passes as it is (the recorder
         // leaves it out, with a warning).
@@ -224,10 +245,17 @@ impl Transcoder {
             MediaKind::Audio => self.audio,
             _ => false,
         };
-        let recorded: Vec<Track> = tracks.iter().filter(|t| kept(t)).cloned().collect();
+        // The recorded tracks, and where each stands in `tracks`.
+        let (at, recorded): (Vec<usize>, Vec<Track>) = tracks
+            .iter()
+            .enumerate()
+            .filter(|(_, t)| kept(t))
+            .map(|(i, t)| (i, t.clone()))
+            .unzip();
         self.video_recorded = recorded.iter().any(|t| t.kind == MediaKind::Video);
         self.first_picture = None;
-        let all_fit = check(&recorded).is_ok();
+        let all_fit = output.check(&recorded).is_ok();
+        let dropped = output.left_out(&recorded);
         let mut out = Vec::with_capacity(tracks.len());
         for (index, track) in tracks.into_iter().enumerate() {
             if !kept(&track) {
@@ -235,12 +263,19 @@ impl Transcoder {
                 continue;
             }
             let g711 = AudioCodec::is_g711(&track.codec) && !self.plays_g711;
+            // Its place among the recorded tracks.
+            let place = at.iter().position(|&i| i == index);
+            let left_out = place.is_some_and(|p| dropped.contains(&p));
             let reason = match self.settings.policy {
                 TranscodePolicy::Always => Some("--transcode always".to_owned()),
                 TranscodePolicy::IfNeeded if g711 => {
                     Some("the output does not play G.711".to_owned())
                 }
-                TranscodePolicy::IfNeeded if !all_fit => check(std::slice::from_ref(&track))
+                TranscodePolicy::IfNeeded if left_out => {
+                    Some(format!("the output would leave {} out", track.codec.name()))
+                }
+                TranscodePolicy::IfNeeded if !all_fit => output
+                    .check(std::slice::from_ref(&track))
                     .err()
                     .map(|e| e.to_string()),
                 _ => None,
@@ -249,16 +284,28 @@ impl Transcoder {
                 out.push(track);
                 continue;
             };
-            if self.settings.policy == TranscodePolicy::IfNeeded
-                && !g711
-                && check(std::slice::from_ref(&self.target(&track))).is_err()
-            {
-                // The output takes the target codec no more than this one: the
-                // recorder's misfit error says so, nothing is transcoded.
+            let audio = match self.settings.policy {
+                TranscodePolicy::Always => Some(self.settings.audio_codec),
+                // The first codec the output takes, the chosen one first.
+                _ => self.targets().into_iter().find(|&a| {
+                    let target = self.target(&track, a);
+                    match place {
+                        Some(p) if left_out => {
+                            let mut with = recorded.clone();
+                            with[p] = target;
+                            output.check(&with).is_ok() && !output.left_out(&with).contains(&p)
+                        }
+                        _ => output.check(std::slice::from_ref(&target)).is_ok(),
+                    }
+                }),
+            };
+            let Some(audio) = audio.or(g711.then_some(self.settings.audio_codec)) else {
+                // The output takes no codec the transcoder makes more than this one: the
+                // recorder's misfit error (or left-out line) says so, nothing is transcoded.
                 out.push(track);
                 continue;
-            }
-            let (plan, encoded) = match self.open(index, &track) {
+            };
+            let (plan, encoded) = match self.open(index, &track, audio) {
                 Ok(opened) => opened,
                 // A track we cannot decode (a raw sample entry, say) stays as it is when
                 // transcoding is only "if needed": the output's own error then names what
@@ -291,8 +338,20 @@ impl Transcoder {
         Ok(out)
     }
 
-    /// What `track` would become, for the fit check (configuration left empty).
-    fn target(&self, track: &Track) -> Track {
+    /// The audio codecs to try, the configured one first (video has one: H.264).
+    fn targets(&self) -> Vec<AudioTarget> {
+        let mut all = vec![self.settings.audio_codec];
+        for a in [AudioTarget::Aac, AudioTarget::Opus, AudioTarget::Mp3] {
+            if !all.contains(&a) {
+                all.push(a);
+            }
+        }
+        all
+    }
+
+    /// What `track` would become with `audio` as the audio codec, for the fit check
+    /// (configuration left empty).
+    fn target(&self, track: &Track, audio: AudioTarget) -> Track {
         let empty = bytes::Bytes::new();
         match track.kind {
             MediaKind::Video => Track::video(
@@ -302,7 +361,7 @@ impl Transcoder {
                 track.height,
             ),
             MediaKind::Audio => {
-                let codec = match self.settings.audio_codec {
+                let codec = match audio {
                     AudioTarget::Aac => Codec::Aac { config: empty },
                     AudioTarget::Opus => Codec::Opus { head: empty },
                     _ => Codec::Mp3,
@@ -314,12 +373,17 @@ impl Transcoder {
         }
     }
 
-    fn open(&self, index: usize, track: &Track) -> Result<(Plan, Track), Error> {
+    fn open(
+        &self,
+        index: usize,
+        track: &Track,
+        audio: AudioTarget,
+    ) -> Result<(Plan, Track), Error> {
         let fail = |e| codec_error(index, "opening the transcoder of", e);
         match track.kind {
             MediaKind::Audio => {
                 let channels = track.channels.clamp(1, 2);
-                let codec = match self.settings.audio_codec {
+                let codec = match audio {
                     AudioTarget::Aac => EncodedAudio::Aac,
                     AudioTarget::Opus => EncodedAudio::Opus,
                     _ => EncodedAudio::Mp3,
@@ -539,7 +603,7 @@ mod tests {
         check: &dyn Fn(&[Track]) -> Result<(), Error>,
     ) -> Vec<Track> {
         match transcoder
-            .process(InputEvent::Tracks(tracks()), check)
+            .process(InputEvent::Tracks(tracks()), &check)
             .expect("plan")
         {
             events if events.len() == 1 => match events.into_iter().next() {
@@ -576,6 +640,43 @@ mod tests {
         assert!(AudioCodec::is_g711(
             &planned(&mut raw, &|_| Ok(()))[1].codec
         ));
+    }
+
+    /// An output that takes the set but would send only Opus audio (as WebRTC does):
+    /// the AAC track becomes Opus although AAC is the configured codec; the video stays.
+    #[test]
+    fn a_track_the_output_would_leave_out_becomes_a_codec_it_sends() {
+        struct WebRtcLike;
+        impl Fit for WebRtcLike {
+            fn check(&self, _: &[Track]) -> Result<(), Error> {
+                Ok(())
+            }
+            fn left_out(&self, tracks: &[Track]) -> Vec<usize> {
+                let sent = |t: &Track| matches!(t.codec, Codec::H264 { .. } | Codec::Opus { .. });
+                (0..tracks.len()).filter(|&i| !sent(&tracks[i])).collect()
+            }
+        }
+        let tracks = vec![
+            tracks()[0].clone(),
+            Track::audio(
+                Codec::Aac {
+                    config: Bytes::from_static(&[0x11, 0x90]),
+                },
+                48_000,
+                2,
+            ),
+        ];
+        let mut t = Transcoder::new(Transcoding::default(), (true, true), true);
+        let out = match t
+            .process(InputEvent::Tracks(tracks), &WebRtcLike)
+            .unwrap()
+            .pop()
+        {
+            Some(InputEvent::Tracks(out)) => out,
+            _ => panic!("tracks"),
+        };
+        assert!(t.plans[0].is_none(), "video untouched");
+        assert!(matches!(out[1].codec, Codec::Opus { .. }), "{:?}", out[1]);
     }
 
     #[test]

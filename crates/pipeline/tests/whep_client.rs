@@ -104,6 +104,11 @@ fn source_file_in(dir: &Path, video: &[&str], audio: &str) -> std::path::PathBuf
 /// Publishes `source` through `whip://` into a `whip-listen://` pipeline recording MP4;
 /// returns the recording.
 async fn publish(source: &Path, dir: &Path) -> std::path::PathBuf {
+    publish_with(source, dir, Options::default()).await
+}
+
+/// As [`publish`], the publishing pipeline run with `options` (real time added).
+async fn publish_with(source: &Path, dir: &Path, mut options: Options) -> std::path::PathBuf {
     let port = test_support::free_port();
     let recorded = dir.join("published.mp4");
     let b = Pipeline::new(
@@ -116,7 +121,6 @@ async fn publish(source: &Path, dir: &Path) -> std::path::PathBuf {
     )
     .spawn();
     wait_listening(port).await;
-    let mut options = Options::default();
     options.realtime = true;
     let a = Pipeline::new(
         Endpoint::parse(source.to_str().unwrap(), Direction::Input).unwrap(),
@@ -212,7 +216,10 @@ async fn aac_into_whip_client_goes_on_with_the_video() {
     }
     let dir = test_support::temp_dir();
     let source = source_file(dir.path(), "aac");
-    let recorded = publish(&source, dir.path()).await;
+    // Without transcoding (a build without the `codec` feature, or `--transcode never`).
+    let mut options = Options::default();
+    options.transcoding.policy = pipeline::transcoding::TranscodePolicy::Never;
+    let recorded = publish_with(&source, dir.path(), options).await;
     let probe = ffprobe::probe(&recorded);
     eprintln!("{probe}");
     let streams = probe["streams"].as_array().unwrap();
@@ -220,6 +227,26 @@ async fn aac_into_whip_client_goes_on_with_the_video() {
     assert_eq!(stream(&probe, "video")["codec_name"], "h264");
     let frames = ffprobe::packets(&recorded, "v:0").len();
     assert!(frames >= 85, "{frames} frames");
+    let errors = ffprobe::decode_errors_keeping_times(&recorded);
+    assert!(errors.is_empty(), "{errors}");
+}
+
+/// With transcoding (the `codec` feature; `--transcode if-needed`, the default), the AAC
+/// that WebRTC would leave out becomes Opus: the publish carries both tracks, and the recording holds
+/// H.264 and about 4 s of Opus that ffmpeg decodes.
+#[cfg(feature = "codec")]
+#[tokio::test(flavor = "multi_thread")]
+async fn aac_into_whip_client_becomes_opus_when_transcoding() {
+    test_support::require_peer!("ffprobe", "ffmpeg");
+    let dir = test_support::temp_dir();
+    let source = source_file(dir.path(), "aac");
+    let recorded = publish_with(&source, dir.path(), Options::default()).await;
+    let probe = ffprobe::probe(&recorded);
+    assert_eq!(stream(&probe, "video")["codec_name"], "h264", "{probe}");
+    assert_eq!(stream(&probe, "audio")["codec_name"], "opus", "{probe}");
+    let audio = ffprobe::packets(&recorded, "a:0");
+    // 4 s of 20 ms Opus packets: 200 (the first few may go before the connection).
+    assert!(audio.len() >= 180, "{} Opus packets", audio.len());
     let errors = ffprobe::decode_errors_keeping_times(&recorded);
     assert!(errors.is_empty(), "{errors}");
 }

@@ -4,7 +4,9 @@
 //!
 //! Codecs are passed through: H.264 (as Annex B, parameter sets before key frames;
 //! profile-level-id from the SPS), VP8, VP9 and AV1 (frames as they are) and Opus. AAC
-//! cannot go to WebRTC without transcoding: one log line, and the video goes on alone.
+//! cannot go to WebRTC as it is: with transcoding (`codec` feature, `if-needed`) it becomes
+//! Opus ([`left_out`] tells the transcoder); without, one log line, and the video goes on
+//! alone.
 
 use std::sync::Arc;
 use std::time::SystemTime;
@@ -109,6 +111,21 @@ fn webrtc_g711(codec: &Codec) -> Option<whip_whep::AudioCodec> {
     })
 }
 
+/// The video and audio tracks [`select`] does not send (for
+/// [`crate::contract::SinkFactory::left_out`]).
+pub(crate) fn left_out(tracks: &[Track]) -> Vec<usize> {
+    let s = select(tracks, None);
+    let sent = [s.video.map(|v| v.0), s.audio.map(|a| a.0)];
+    tracks
+        .iter()
+        .enumerate()
+        .filter(|(i, t)| {
+            matches!(t.kind, MediaKind::Video | MediaKind::Audio) && !sent.contains(&Some(*i))
+        })
+        .map(|(i, _)| i)
+        .collect()
+}
+
 /// The tracks that go out; with `log`, one line per track that does not (named by the
 /// endpoint's scheme).
 pub(crate) fn select(tracks: &[Track], log: Option<&str>) -> Selection {
@@ -183,6 +200,10 @@ impl SinkFactory for WhepFactory {
             });
         }
         Ok(())
+    }
+
+    fn left_out(&self, tracks: &[Track]) -> Vec<usize> {
+        left_out(tracks)
     }
 
     fn open(&mut self, tracks: &[Track], _wall: SystemTime) -> Result<Box<dyn Sink>, crate::Error> {

@@ -63,6 +63,10 @@ impl SinkFactory for WhipFactory {
         Ok(())
     }
 
+    fn left_out(&self, tracks: &[Track]) -> Vec<usize> {
+        super::whep::left_out(tracks)
+    }
+
     fn open(&mut self, tracks: &[Track], _wall: SystemTime) -> Result<Box<dyn Sink>, Error> {
         let selection = select(tracks, None);
         // On the recorder's blocking thread: waiting here is allowed.
