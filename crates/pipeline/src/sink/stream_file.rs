@@ -105,7 +105,7 @@ impl StreamFile {
                 e,
             )
         })?;
-        tracing::info!(file = %self.path.display(), "written");
+        tracing::info!(file = %self.path.display(), "finished");
         Ok(self.path)
     }
 }
