@@ -199,3 +199,52 @@ async fn camera_plays_in_chromium_through_whep() {
         connected_at
     );
 }
+
+/// With transcoding (the `codec` feature; `if-needed`, the default), a camera's AAC, which
+/// WebRTC cannot carry, reaches the browser as Opus: the camera's `/h264aac` mount →
+/// `whep-listen://` → Chromium's player page, whose `getStats()` shows Opus samples played
+/// next to the decoded video.
+#[cfg(feature = "codec")]
+#[tokio::test(flavor = "multi_thread")]
+async fn camera_aac_is_heard_in_chromium_as_opus() {
+    if !peers("camera_aac_is_heard_in_chromium_as_opus") {
+        return;
+    }
+    let camera = RtspServer::start_default();
+    let port = test_support::free_port();
+    let mut options = Options::default();
+    options.duration = Some(Duration::from_secs(40));
+    let input = Endpoint::parse(&camera.url("/h264aac"), Direction::Input).unwrap();
+    let output = Endpoint::parse(
+        &format!("whep-listen://127.0.0.1:{port}/cam"),
+        Direction::Output,
+    )
+    .unwrap();
+    let pipeline = Pipeline::new(input, output).with_options(options).spawn();
+    let reports = test_support::chromium::ReportServer::start();
+    let profile = test_support::temp_dir();
+    let url = format!("http://127.0.0.1:{port}/cam?report={}", reports.url());
+    // The page retries until the server listens and knows its tracks.
+    let mut chromium = test_support::chromium::launch(&url, profile.path(), &[]);
+    let started = Instant::now();
+    let mut last = serde_json::Value::Null;
+    while started.elapsed() < Duration::from_secs(30) {
+        let Some(text) = reports.next(Duration::from_secs(2)) else {
+            continue;
+        };
+        last = serde_json::from_str(&text).unwrap();
+        if number(&last, "framesDecoded") > 50.0 && number(&last, "audioSamples") > 48_000.0 {
+            break;
+        }
+    }
+    chromium.stop();
+    pipeline.close();
+    let _ = tokio::time::timeout(Duration::from_secs(20), pipeline.wait()).await;
+    eprintln!("last report: {last}");
+    assert_eq!(last["audioMime"], "audio/opus", "the AAC as Opus: {last}");
+    assert!(
+        number(&last, "audioSamples") > 48_000.0,
+        "a second of Opus played: {last}"
+    );
+    assert!(number(&last, "framesDecoded") > 50.0, "video too: {last}");
+}
