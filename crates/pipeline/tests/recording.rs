@@ -184,8 +184,11 @@ async fn h264_pcma_to_matroska_keeps_the_g711() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn h265_to_plain_and_fragmented_mp4() {
-    let Some((server, dir)) = camera("h265_to_plain_and_fragmented_mp4", &["gst-bad"]) else {
+async fn h265_to_plain_and_fragmented_mp4_and_matroska() {
+    let Some((server, dir)) = camera(
+        "h265_to_plain_and_fragmented_mp4_and_matroska",
+        &["gst-bad"],
+    ) else {
         return;
     };
     let url = server.url("/h265");
@@ -207,6 +210,17 @@ async fn h265_to_plain_and_fragmented_mp4() {
         let errors = ffprobe::decode_errors(&file);
         assert!(errors.is_empty(), "ffmpeg decode errors: {errors}");
     }
+    // And live into Matroska (`V_MPEGH/ISO/HEVC` with the camera's `hvcC`).
+    let file = dir.path().join("h265.mkv");
+    let mut options = Options::default();
+    options.duration = secs(2.0);
+    record(&url, &file, options).await;
+    let probe = ffprobe::probe(&file);
+    assert_eq!(probe["streams"][0]["codec_name"], "hevc", "{probe}");
+    let d = num(&probe["format"]["duration"]);
+    assert!((d - 2.0).abs() <= 0.2, "duration {d}");
+    let errors = ffprobe::decode_errors(&file);
+    assert!(errors.is_empty(), "ffmpeg decode errors: {errors}");
 }
 
 #[tokio::test(flavor = "multi_thread")]
