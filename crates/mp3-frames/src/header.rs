@@ -115,6 +115,21 @@ impl FrameHeader {
         Ok((rest, FrameHeader::from_u32(word)?))
     }
 
+    /// As [`FrameHeader::parse`], but taking what decoders decode: the MPEG-1 Layer II
+    /// bitrate and mode pairs ISO/IEC 11172-3 forbids encoders (ffmpeg's `mp2` encoder
+    /// writes 384 kbit/s mono by default). For frames whose container already says they
+    /// are MPEG audio (a TS stream, a Matroska track), where the strict check only loses
+    /// sound; a raw stream's sync search keeps the strict one.
+    pub fn parse_decodable(input: &[u8]) -> Result<(&[u8], FrameHeader), HeaderError> {
+        match FrameHeader::parse(input) {
+            Err(HeaderError::ForbiddenLayer2Mode { .. }) => {
+                let word = u32::from_be_bytes([input[0], input[1], input[2], input[3]]);
+                Ok((&input[4..], FrameHeader(word)))
+            }
+            other => other,
+        }
+    }
+
     /// Validates a big-endian header word.
     #[inline]
     pub fn from_u32(word: u32) -> Result<FrameHeader, HeaderError> {
@@ -503,6 +518,12 @@ mod tests {
             })
         ));
         assert!(FrameHeader::from_u32(0xFFFD_10C0).is_ok());
+        // What decoders take: ffmpeg's 384 kbit/s mono Layer II.
+        let bytes = 0xFFFD_E0C0u32.to_be_bytes();
+        let (rest, h) = FrameHeader::parse_decodable(&bytes).unwrap();
+        assert!(rest.is_empty());
+        assert_eq!((h.bitrate(), h.layer()), (384_000, Layer::Layer2));
+        assert!(FrameHeader::parse_decodable(&[0xFF, 0xFD]).is_err());
         assert_eq!(
             FrameHeader::parse(&[0xFF, 0xFB]),
             Err(HeaderError::TooShort(2))

@@ -361,3 +361,43 @@ fn pre_skip(mp4: &Path) -> u16 {
     let dops = bytes.windows(4).position(|w| w == b"dOps").unwrap() + 4;
     u16::from_be_bytes([bytes[dops + 2], bytes[dops + 3]])
 }
+
+/// ffmpeg's `mp2` encoder writes mono at 384 kbit/s by default, a bitrate and mode pair
+/// ISO/IEC 11172-3 forbids encoders but every decoder plays: the TS's audio was left out
+/// ("no configuration") until the container-framed readers took what decoders take. Now
+/// TS → MP4 and → Matroska keep every MP2 frame, and our Matroska reads back.
+#[tokio::test(flavor = "multi_thread")]
+async fn ffmpeg_default_mono_mp2_is_kept() {
+    test_support::require_peer!("ffprobe", "ffmpeg");
+    let dir = test_support::temp_dir();
+    let source = ffmpeg_ts(
+        dir.path(),
+        "mp2.ts",
+        &[
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc=size=160x120:rate=25",
+            "-f",
+            "lavfi",
+            "-i",
+            "sine=frequency=440:sample_rate=48000",
+            "-c:v",
+            "libx264",
+            "-c:a",
+            "mp2",
+        ],
+    );
+    let theirs = ffprobe::packets(&source, "a:0");
+    assert!(theirs.len() >= 80, "{} MP2 frames", theirs.len());
+    let mkv = dir.path().join("out.mkv");
+    for out in [dir.path().join("out.mp4"), mkv.clone()] {
+        convert(&source, &out, Options::default()).await.unwrap();
+        let ours = ffprobe::packets(&out, "a:0");
+        assert_eq!(ours.len(), theirs.len(), "{out:?}: every MP2 frame");
+        decodes_cleanly(&out);
+    }
+    let back = dir.path().join("back.mp4");
+    convert(&mkv, &back, Options::default()).await.unwrap();
+    assert_eq!(ffprobe::packets(&back, "a:0").len(), theirs.len());
+}

@@ -449,7 +449,7 @@ fn emit(
         Kind::Aac => Some(1024),
         Kind::Ac3 => Some(elementary::AC3_FRAME_SAMPLES),
         Kind::Eac3 => elementary::eac3_samples(&packet.data),
-        _ => mp3_frames::FrameHeader::parse(&packet.data)
+        _ => mp3_frames::FrameHeader::parse_decodable(&packet.data)
             .ok()
             .map(|(_, h)| h.samples()),
     }

@@ -241,7 +241,7 @@ impl Reader {
                     f.channels,
                 )
             }),
-            Kind::Mpeg => mp3_frames::FrameHeader::parse(&frame.data)
+            Kind::Mpeg => mp3_frames::FrameHeader::parse_decodable(&frame.data)
                 .ok()
                 .map(|(_, h)| {
                     Track::audio(Codec::Mp3, h.sample_rate(), u16::from(h.mode().channels()))
@@ -502,7 +502,7 @@ fn audio_time(next: &mut Option<i64>, pts: i64, rate: i64, frame: u32) -> i64 {
 fn mpeg_frames(data: &Bytes) -> Vec<(Bytes, u32)> {
     let mut frames = Vec::new();
     let mut at = 0;
-    while let Some(Ok((_, header))) = data.get(at..).map(mp3_frames::FrameHeader::parse) {
+    while let Some(Ok((_, header))) = data.get(at..).map(mp3_frames::FrameHeader::parse_decodable) {
         let Some(len) = header.frame_len().map(|l| l as usize).filter(|&l| l > 4) else {
             break;
         };
