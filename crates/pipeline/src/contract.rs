@@ -71,7 +71,8 @@ pub(crate) trait SinkFactory: Send {
     /// The tracks (indices) this output would leave out, with a log line, although
     /// `check` takes the set: a WebRTC output sends one video and one audio track of the
     /// codecs browsers play and goes on without the others. The transcoder turns such a
-    /// track into a codec the output sends. None by default.
+    /// track into a codec the output sends (`codec` feature). None by default.
+    #[cfg(feature = "codec")]
     fn left_out(&self, _tracks: &[Track]) -> Vec<usize> {
         Vec::new()
     }

@@ -69,6 +69,7 @@ impl Recorder {
     }
 
     /// The output's [`SinkFactory::left_out`].
+    #[cfg(feature = "codec")]
     pub(crate) fn left_out(&self, tracks: &[Track]) -> Vec<usize> {
         self.factory.left_out(tracks)
     }

@@ -154,11 +154,7 @@ enum Transcoder {}
 
 #[cfg(not(feature = "codec"))]
 impl Transcoder {
-    fn process(
-        &mut self,
-        _: InputEvent,
-        _: &dyn Fn(&[crate::Track]) -> Result<(), Error>,
-    ) -> Result<Vec<InputEvent>, Error> {
+    fn process(&mut self, _: InputEvent, _: &Recorder) -> Result<Vec<InputEvent>, Error> {
         match *self {}
     }
 }

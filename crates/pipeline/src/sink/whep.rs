@@ -5,7 +5,7 @@
 //! Codecs are passed through: H.264 (as Annex B, parameter sets before key frames;
 //! profile-level-id from the SPS), VP8, VP9 and AV1 (frames as they are) and Opus. AAC
 //! cannot go to WebRTC as it is: with transcoding (`codec` feature, `if-needed`) it becomes
-//! Opus ([`left_out`] tells the transcoder); without, one log line, and the video goes on
+//! Opus (`left_out` tells the transcoder); without, one log line, and the video goes on
 //! alone.
 
 use std::sync::Arc;
@@ -113,6 +113,7 @@ fn webrtc_g711(codec: &Codec) -> Option<whip_whep::AudioCodec> {
 
 /// The video and audio tracks [`select`] does not send (for
 /// [`crate::contract::SinkFactory::left_out`]).
+#[cfg(feature = "codec")]
 pub(crate) fn left_out(tracks: &[Track]) -> Vec<usize> {
     let s = select(tracks, None);
     let sent = [s.video.map(|v| v.0), s.audio.map(|a| a.0)];
@@ -202,6 +203,7 @@ impl SinkFactory for WhepFactory {
         Ok(())
     }
 
+    #[cfg(feature = "codec")]
     fn left_out(&self, tracks: &[Track]) -> Vec<usize> {
         left_out(tracks)
     }

@@ -63,6 +63,7 @@ impl SinkFactory for WhipFactory {
         Ok(())
     }
 
+    #[cfg(feature = "codec")]
     fn left_out(&self, tracks: &[Track]) -> Vec<usize> {
         super::whep::left_out(tracks)
     }
