@@ -11,7 +11,7 @@ use std::time::SystemTime;
 use crate::cluster::Cluster;
 use crate::ebml::{self, id};
 use crate::index::{self, Cue};
-use crate::{Error, Track, TrackKind};
+use crate::{Codec, Error, Track, TrackKind};
 
 /// Room kept for the SeekHead (three entries of 8-byte positions: 68 bytes).
 const SEEK_HEAD_ROOM: usize = 96;
@@ -123,6 +123,8 @@ pub struct Writer<W: Write + Seek> {
     spans: Vec<Option<(i64, i64, u64)>>,
     /// The latest end of a frame whose duration was given, in block time units.
     end: i64,
+    /// Per track: where its `CodecID` string is in `out` (for [`Writer::relabel`]).
+    codec_ids: Vec<Option<u64>>,
 }
 
 impl<W: Write + Seek> Writer<W> {
@@ -175,6 +177,20 @@ impl<W: Write + Seek> Writer<W> {
         }
         let tracks_at = head.len() - segment_in_head;
         ebml::binary(&mut head, id::TRACKS, &entries);
+        // Each CodecID string (element 0x86, a one-byte size) in track order.
+        let mut codec_ids = Vec::with_capacity(tracks.len());
+        let mut from = tracks_at + segment_in_head;
+        for track in &tracks {
+            let name = track.codec.id().as_bytes();
+            let mut element = vec![0x86, 0x80 | name.len() as u8];
+            element.extend_from_slice(name);
+            let at = head[from..]
+                .windows(element.len())
+                .position(|w| w == element)
+                .map(|p| from + p + 2);
+            codec_ids.push(at.map(|at| start + at as u64));
+            from = at.unwrap_or(from);
+        }
         out.write_all(&head)?;
 
         let video = tracks
@@ -196,7 +212,29 @@ impl<W: Write + Seek> Writer<W> {
             cluster: None,
             cues: Vec::new(),
             end: 0,
+            codec_ids,
         })
+    }
+
+    /// Names a track's codec anew where the name has the same length, in the header
+    /// already written: MPEG audio's layer (`A_MPEG/L3` ↔ `A_MPEG/L2`), which a caller may
+    /// learn only from the first frame.
+    pub fn relabel(&mut self, track: usize, codec: Codec) -> Result<(), Error> {
+        let old = self.tracks.get(track).ok_or(Error::NoTrack(track))?.codec;
+        let mpeg = |c: Codec| matches!(c, Codec::Mp3 | Codec::Mp2);
+        let at = self.codec_ids.get(track).copied().flatten();
+        let Some(at) = at.filter(|_| mpeg(old) && mpeg(codec)) else {
+            return Err(Error::Track {
+                track,
+                reason: format!("{} cannot be renamed {}", old.id(), codec.id()),
+            });
+        };
+        let here = self.out.stream_position()?;
+        self.out.seek(SeekFrom::Start(at))?;
+        self.out.write_all(codec.id().as_bytes())?;
+        self.out.seek(SeekFrom::Start(here))?;
+        self.tracks[track].codec = codec;
+        Ok(())
     }
 
     /// The tracks, as given.

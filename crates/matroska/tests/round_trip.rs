@@ -267,6 +267,30 @@ fn recover_completes_a_killed_recording() {
     assert_eq!(cursor.into_inner(), file);
 }
 
+/// MPEG audio's layer, learnt from the first frame after the header went out, renames the
+/// track in place; the demuxer reads the new name and every frame; other renames fail.
+#[test]
+fn mpeg_audio_is_relabelled_in_place() {
+    let tracks = vec![
+        Track::video(Codec::H264, 640, 360).with_private(vec![1, 2, 3]),
+        Track::audio(Codec::Mp3, 48_000, 2),
+    ];
+    let mut w = Writer::new(Cursor::new(Vec::new()), tracks, &Options::default()).unwrap();
+    w.write(Frame::new(0, 0, true, &[9; 40])).unwrap();
+    w.relabel(1, Codec::Mp2).unwrap();
+    assert!(
+        w.relabel(0, Codec::H265).is_err(),
+        "only MPEG audio's layer"
+    );
+    assert!(w.relabel(2, Codec::Mp2).is_err(), "no track 2");
+    w.write(Frame::new(1, 0, true, &[7; 30])).unwrap();
+    let bytes = w.finish().unwrap().into_inner();
+    let (file, frames) = read_back(bytes);
+    assert_eq!(file.tracks()[1].codec_id(), "A_MPEG/L2");
+    assert_eq!(file.tracks()[0].codec_id(), "V_MPEG4/ISO/AVC");
+    assert_eq!(frames.len(), 2);
+}
+
 #[test]
 fn webm_refuses_codecs_it_cannot_hold() {
     let mut options = Options::default();

@@ -365,10 +365,11 @@ fn pre_skip(mp4: &Path) -> u16 {
 /// ffmpeg's `mp2` encoder writes mono at 384 kbit/s by default, a bitrate and mode pair
 /// ISO/IEC 11172-3 forbids encoders but every decoder plays: the TS's audio was left out
 /// ("no configuration") until the container-framed readers took what decoders take. Now
-/// TS → MP4 and → Matroska keep every MP2 frame, and our Matroska reads back.
+/// TS → MP4 and → Matroska keep every MP2 frame, the Matroska track is named Layer II
+/// (`A_MPEG/L2`, from its first frame), and our Matroska reads back.
 #[tokio::test(flavor = "multi_thread")]
 async fn ffmpeg_default_mono_mp2_is_kept() {
-    test_support::require_peer!("ffprobe", "ffmpeg");
+    test_support::require_peer!("ffprobe", "ffmpeg", "mkvmerge");
     let dir = test_support::temp_dir();
     let source = ffmpeg_ts(
         dir.path(),
@@ -397,6 +398,8 @@ async fn ffmpeg_default_mono_mp2_is_kept() {
         assert_eq!(ours.len(), theirs.len(), "{out:?}: every MP2 frame");
         decodes_cleanly(&out);
     }
+    let tracks = test_support::mkvtoolnix::identify(&mkv).to_string();
+    assert!(tracks.contains("A_MPEG/L2"), "{tracks}");
     let back = dir.path().join("back.mp4");
     convert(&mkv, &back, Options::default()).await.unwrap();
     assert_eq!(ffprobe::packets(&back, "a:0").len(), theirs.len());

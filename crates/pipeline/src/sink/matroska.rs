@@ -94,6 +94,7 @@ impl SinkFactory for MatroskaFactory {
             zero: None,
             held: Vec::new(),
             clusters: 0,
+            layer_unknown: tracks.iter().map(|t| t.codec == Codec::Mp3).collect(),
             hide_before_zero: self.options.hide_before_zero,
             sync: self.options.fsync_policy() != bmff_writer::FsyncPolicy::Never,
             partial,
@@ -163,6 +164,8 @@ struct MatroskaSink {
     held: Vec<(Packet, i64)>,
     /// Clusters already logged.
     clusters: u64,
+    /// Per track: MPEG audio whose layer the first frame has still to say.
+    layer_unknown: Vec<bool>,
     /// The input has a time zero, which may lie after its first packets.
     hide_before_zero: bool,
     /// Sync the finished file before its rename (not under `FsyncPolicy::Never`).
@@ -254,6 +257,17 @@ impl MatroskaSink {
             }
             None => packet.data,
         };
+        // MPEG audio goes in as `A_MPEG/L3` (the neutral codec does not say the layer);
+        // a Layer II stream (DVB's MP2) is renamed by its first frame.
+        if self.layer_unknown.get(packet.track) == Some(&true) {
+            self.layer_unknown[packet.track] = false;
+            let layer = mp3_frames::FrameHeader::parse_decodable(&data).map(|(_, h)| h.layer());
+            if layer.is_ok_and(|l| l == mp3_frames::Layer::Layer2) {
+                self.writer
+                    .relabel(packet.track, matroska::Codec::Mp2)
+                    .map_err(|e| self.err(e))?;
+            }
+        }
         let frame = matroska::Frame::new(packet.track, time, packet.keyframe, &data)
             .with_duration(duration);
         self.writer.write(frame).map_err(|e| self.err(e))?;
