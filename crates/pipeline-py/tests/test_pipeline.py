@@ -97,8 +97,12 @@ def test_gil_is_released_while_media_flows(rtsp_server, tmp_path):
     assert len(ticks) > 20
 
 
+# Ctrl-C's own handler, whatever the parent left: a job started in the background by a
+# non-interactive shell (`cmd &`, nohup) inherits SIGINT ignored, and Python then keeps it
+# ignored, so this test failed when CI itself ran as such a job.
 CTRL_C_SCRIPT = """
-import sys, media_toolkit as mt
+import signal, sys, media_toolkit as mt
+signal.signal(signal.SIGINT, signal.default_int_handler)
 print("starting", flush=True)
 mt.Pipeline(sys.argv[1], sys.argv[2]).run()
 """
