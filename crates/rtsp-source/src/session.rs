@@ -148,7 +148,13 @@ impl RtspSource {
             .map_err(|e| Error::from_retina(&url, "SETUP", e))?;
         }
 
+        // The sequence starts at the first packet, not at the PLAY answer's RTP-Info (as
+        // ffmpeg and gortsplib do): a server that shares one stream among its clients
+        // (gst-rtsp-server, and cameras built on it) answers with its payloader's next
+        // number while packets numbered before it are still queued for the new client;
+        // over TCP retina ended the session at the first of them ("out-of-order packet").
         let mut play = PlayOptions::default()
+            .initial_seq(retina::client::InitialSequenceNumberPolicy::Ignore)
             .initial_timestamp(initial_timestamp(options.initial_timestamp))
             .unknown_rtcp_ssrc(unknown_rtcp_ssrc(options.unknown_rtcp_ssrc));
         if let Some(secs) = options

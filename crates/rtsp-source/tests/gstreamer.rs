@@ -406,3 +406,39 @@ async fn h265_b_frames_get_decode_times() {
     }
     b_frames("/h265b", "hevc", "h265").await;
 }
+
+/// Clients joining a shared mount together: gst-rtsp-server's PLAY answer names a next
+/// sequence number (RTP-Info) that packets already queued for the mount precede, so a
+/// client that trusted it saw its first packet as "out of order" and lost the session
+/// (a one-off recording ended before it began). Every client must play.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clients_joining_a_shared_mount_together_all_play() {
+    if !test_support::peers_present("shared mount", RtspServer::PEERS) {
+        return;
+    }
+    let server = RtspServer::start_default();
+    let url = server.url("/h264aac");
+    for round in 0..3 {
+        let sessions = (0..8).map(|_| {
+            let url = url.clone();
+            tokio::spawn(async move {
+                let mut source = RtspSource::connect(options(&url)).await.unwrap();
+                let events = collect_frames(&mut source, 0, 10, LIMIT).await;
+                let _ = source.close().await;
+                events
+            })
+        });
+        for (i, session) in futures::future::join_all(sessions)
+            .await
+            .into_iter()
+            .enumerate()
+        {
+            let events = session.unwrap();
+            assert!(
+                frames(&events, 0).len() >= 10,
+                "round {round} client {i}: {:?}",
+                summary(&events)
+            );
+        }
+    }
+}

@@ -230,6 +230,25 @@ async fn a_gap_before_the_first_packet_is_not_loss() {
 }
 
 #[tokio::test]
+async fn packets_numbered_before_the_play_answer_start_the_session() {
+    // RTP-Info announces 100 but packets 97..99 were still queued for this client (a
+    // shared gst-rtsp-server mount): they start the sequence, and the session plays on
+    // with no loss counted.
+    let script = Script {
+        rtp_info: Some("url={base}stream=1;seq=100;rtptime=16000".into()),
+        ..Script::audio(pcma(0, 97..=103), Then::Hang)
+    };
+    let mock = Mock::start(script).await;
+    let mut source = RtspSource::connect(options(&mock.url()).allow_loss(false))
+        .await
+        .unwrap();
+    let events = collect_frames(&mut source, 0, 7, LIMIT).await;
+    let loss: Vec<u16> = frames(&events, 0).iter().map(|f| f.loss).collect();
+    assert_eq!(loss, vec![0; 7], "{:?}", summary(&events));
+    assert_eq!(source.lost_packets(), 0);
+}
+
+#[tokio::test]
 async fn video_waits_for_its_first_keyframe() {
     let mut packets = vec![h264(0, 1, 0, false)];
     packets.extend(pcma(2, 1..=2)); // audio before the keyframe is held back too
