@@ -315,32 +315,25 @@ impl TrackConfig {
                 esds(&mut w, track_id, oti, None)?;
                 w.end(m)?;
             }
-            Codec::Ac3 { dac3 } => {
-                if dac3.len() != 3 {
-                    return Err(Error::MissingParameterSets {
-                        codec: "AC-3",
-                        what: "a dac3 body of 3 bytes",
-                    });
+            Codec::Ac3 { dac3: config } | Codec::Eac3 { dec3: config } => {
+                let (entry, config_box, codec, what, fits) = match &self.codec {
+                    Codec::Ac3 { .. } => (b"ac-3", b"dac3", "AC-3", "a dac3 body of 3 bytes", 3..4),
+                    _ => (
+                        b"ec-3",
+                        b"dec3",
+                        "E-AC-3",
+                        "a dec3 body of at least 5 bytes",
+                        5..usize::MAX,
+                    ),
+                };
+                if !fits.contains(&config.len()) {
+                    return Err(Error::MissingParameterSets { codec, what });
                 }
                 // ChannelCount 2 whatever the stream holds, as ffmpeg writes it: readers
-                // take the channels from `dac3` (F.3: the field is ignored).
-                let m = self.audio_entry_start(&mut w, b"ac-3", 2)?;
-                let d = w.begin(b"dac3");
-                w.bytes(dac3);
-                w.end(d)?;
-                w.end(m)?;
-            }
-            Codec::Eac3 { dec3 } => {
-                if dec3.len() < 5 {
-                    return Err(Error::MissingParameterSets {
-                        codec: "E-AC-3",
-                        what: "a dec3 body of at least 5 bytes",
-                    });
-                }
-                // ChannelCount 2, as for AC-3 (and ffmpeg).
-                let m = self.audio_entry_start(&mut w, b"ec-3", 2)?;
-                let d = w.begin(b"dec3");
-                w.bytes(dec3);
+                // take the channels from `dac3`/`dec3` (ETSI TS 102 366 F.3: ignored).
+                let m = self.audio_entry_start(&mut w, entry, 2)?;
+                let d = w.begin(config_box);
+                w.bytes(config);
                 w.end(d)?;
                 w.end(m)?;
             }

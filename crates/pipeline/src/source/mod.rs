@@ -183,3 +183,26 @@ async fn run_source(
         }),
     }
 }
+
+/// An AC-3 track from one of its frames (a container that names the codec but carries no
+/// configuration: TS, Matroska's `A_AC3`).
+pub(crate) fn ac3_track(frame: &[u8]) -> Option<crate::Track> {
+    let f = elementary::Ac3Frame::parse(frame)?;
+    let config = bytes::Bytes::copy_from_slice(&f.dac3);
+    Some(crate::Track::audio(
+        crate::Codec::Ac3 { config },
+        f.sample_rate,
+        f.channels,
+    ))
+}
+
+/// An E-AC-3 track from one access unit (1536 samples, with its dependent substreams).
+pub(crate) fn eac3_track(unit: &[u8]) -> Option<crate::Track> {
+    let (dec3, rate, channels) = elementary::eac3_config(unit)?;
+    let config = bytes::Bytes::from(dec3);
+    Some(crate::Track::audio(
+        crate::Codec::Eac3 { config },
+        rate,
+        channels,
+    ))
+}

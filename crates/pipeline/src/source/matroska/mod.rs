@@ -335,26 +335,8 @@ fn track_of(kind: Kind, t: &TrackEntry) -> Option<Track> {
 /// A VP9, AV1, AC-3 or E-AC-3 track from its first key frame.
 fn key_frame_track(kind: Kind, data: &[u8]) -> Option<Track> {
     match kind {
-        Kind::Eac3 => {
-            let (dec3, rate, channels) = elementary::eac3_config(data)?;
-            Some(Track::audio(
-                Codec::Eac3 {
-                    config: bytes::Bytes::from(dec3),
-                },
-                rate,
-                channels,
-            ))
-        }
-        Kind::Ac3 => {
-            let frame = elementary::Ac3Frame::parse(data)?;
-            Some(Track::audio(
-                Codec::Ac3 {
-                    config: bytes::Bytes::copy_from_slice(&frame.dac3),
-                },
-                frame.sample_rate,
-                frame.channels,
-            ))
-        }
+        Kind::Eac3 => super::eac3_track(data),
+        Kind::Ac3 => super::ac3_track(data),
         Kind::Vp9 => {
             let key = elementary::vp9_key_frame(data)?;
             Some(Track::video(

@@ -246,27 +246,10 @@ impl Reader {
                 .map(|(_, h)| {
                     Track::audio(Codec::Mp3, h.sample_rate(), u16::from(h.mode().channels()))
                 }),
-            Kind::Ac3 => elementary::Ac3Frame::parse(&frame.data).map(|f| {
-                Track::audio(
-                    Codec::Ac3 {
-                        config: Bytes::copy_from_slice(&f.dac3),
-                    },
-                    f.sample_rate,
-                    f.channels,
-                )
-            }),
+            Kind::Ac3 => super::ac3_track(&frame.data),
             Kind::Eac3 => {
                 let unit = elementary::eac3_units(&frame.data).0.into_iter().next();
-                unit.and_then(|u| elementary::eac3_config(&frame.data[u]))
-                    .map(|(dec3, rate, channels)| {
-                        Track::audio(
-                            Codec::Eac3 {
-                                config: Bytes::from(dec3),
-                            },
-                            rate,
-                            channels,
-                        )
-                    })
+                unit.and_then(|u| super::eac3_track(&frame.data[u]))
             }
             // TS carries no OpusHead: one is made, its pre-skip the start trim of the first
             // packet's control header (ffmpeg writes the encoder's pre-skip there).
