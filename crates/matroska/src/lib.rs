@@ -16,6 +16,9 @@
 //!   reads up to its last whole cluster; [`scan`] finds where that is in a cut file, and
 //!   [`recover`] completes such a file (Cues, Segment size, SeekHead, Duration) as
 //!   `finish` would have.
+//! - Standard output or a socket: a [`Pipe`] around it, ended by [`Writer::finish_pipe`]
+//!   (a live stream's form: the Segment's size stays unknown, no Cues); the header waits
+//!   for the first cluster, so [`Writer::relabel`] needs no seeking before it.
 //!
 //! ```
 //! use std::io::Cursor;
@@ -36,11 +39,13 @@
 mod cluster;
 mod ebml;
 mod index;
+mod pipe;
 mod recover;
 mod scan;
 mod track;
 mod writer;
 
+pub use pipe::Pipe;
 pub use recover::recover;
 pub use scan::{Scan, scan};
 pub use track::{Codec, Track, TrackKind};

@@ -4,6 +4,11 @@
 //! written into the room kept for them. Killed before the end, the file still reads to
 //! its last whole cluster (a Segment of unknown size runs to the end of the file), as
 //! OBS's Matroska recordings do.
+//!
+//! The header goes out with the first cluster: until then a codec's name can still change
+//! ([`Writer::relabel`]) without seeking, so a pipe ([`crate::Pipe`]) gets it right too.
+//! A pipe's file is ended by [`Writer::finish_pipe`], which seeks nowhere: its Segment keeps the
+//! unknown size a live stream has, and it has no Cues (nothing could point to them).
 
 use std::io::{Seek, SeekFrom, Write};
 use std::time::SystemTime;
@@ -125,6 +130,8 @@ pub struct Writer<W: Write + Seek> {
     end: i64,
     /// Per track: where its `CodecID` string is in `out` (for [`Writer::relabel`]).
     codec_ids: Vec<Option<u64>>,
+    /// The header, until the first cluster (or the end) writes it.
+    head: Vec<u8>,
 }
 
 impl<W: Write + Seek> Writer<W> {
@@ -191,8 +198,6 @@ impl<W: Write + Seek> Writer<W> {
             codec_ids.push(at.map(|at| start + at as u64));
             from = at.unwrap_or(from);
         }
-        out.write_all(&head)?;
-
         let video = tracks
             .iter()
             .position(|t| matches!(t.kind, TrackKind::Video { .. }));
@@ -213,6 +218,7 @@ impl<W: Write + Seek> Writer<W> {
             cues: Vec::new(),
             end: 0,
             codec_ids,
+            head,
         })
     }
 
@@ -229,10 +235,16 @@ impl<W: Write + Seek> Writer<W> {
                 reason: format!("{} cannot be renamed {}", old.id(), codec.id()),
             });
         };
-        let here = self.out.stream_position()?;
-        self.out.seek(SeekFrom::Start(at))?;
-        self.out.write_all(codec.id().as_bytes())?;
-        self.out.seek(SeekFrom::Start(here))?;
+        let name = codec.id().as_bytes();
+        if self.head.is_empty() {
+            let here = self.out.stream_position()?;
+            self.out.seek(SeekFrom::Start(at))?;
+            self.out.write_all(name)?;
+            self.out.seek(SeekFrom::Start(here))?;
+        } else {
+            let at = (at - self.start) as usize;
+            self.head[at..at + name.len()].copy_from_slice(name);
+        }
         self.tracks[track].codec = codec;
         Ok(())
     }
@@ -328,11 +340,20 @@ impl<W: Write + Seek> Writer<W> {
             .fold(self.end, i64::max)
     }
 
+    /// Writes the header out if it is still held.
+    fn write_head(&mut self) -> Result<(), Error> {
+        if !self.head.is_empty() {
+            self.out.write_all(&std::mem::take(&mut self.head))?;
+        }
+        Ok(())
+    }
+
     /// Writes the open cluster out, if any.
     fn close_cluster(&mut self) -> Result<(), Error> {
         let Some(cluster) = self.cluster.take() else {
             return Ok(());
         };
+        self.write_head()?;
         let cluster = cluster.close();
         let mut head = Vec::with_capacity(12);
         ebml::put_id(&mut head, id::CLUSTER);
@@ -363,6 +384,7 @@ impl<W: Write + Seek> Writer<W> {
     /// duration into the room kept for them; returns the output, positioned at the end.
     pub fn finish(mut self) -> Result<W, Error> {
         self.close_cluster()?;
+        self.write_head()?;
         let cues_at = self.written;
         let cues = index::cues(&self.cues);
         self.out.write_all(&cues)?;
@@ -385,6 +407,16 @@ impl<W: Write + Seek> Writer<W> {
         self.out.write_all(&size)?;
         self.out
             .seek(SeekFrom::Start(self.segment + self.written))?;
+        self.out.flush()?;
+        Ok(self.out)
+    }
+
+    /// Ends a file that cannot be completed in place (a [`crate::Pipe`]): writes the
+    /// last cluster and nothing after it. Readers take the Segment's unknown size as
+    /// "to the end of the stream", as for a live one.
+    pub fn finish_pipe(mut self) -> Result<W, Error> {
+        self.close_cluster()?;
+        self.write_head()?;
         self.out.flush()?;
         Ok(self.out)
     }

@@ -6,7 +6,7 @@
 use std::io::{Cursor, Seek, SeekFrom, Write};
 use std::sync::{Arc, Mutex};
 
-use matroska::{Codec, DocType, Frame, Options, Track, Writer, recover, scan};
+use matroska::{Codec, DocType, Frame, Options, Pipe, Track, Writer, recover, scan};
 use matroska_demuxer::{MatroskaFile, TrackType};
 use proptest::prelude::*;
 
@@ -289,6 +289,53 @@ fn mpeg_audio_is_relabelled_in_place() {
     assert_eq!(file.tracks()[1].codec_id(), "A_MPEG/L2");
     assert_eq!(file.tracks()[0].codec_id(), "V_MPEG4/ISO/AVC");
     assert_eq!(frames.len(), 2);
+}
+
+/// After the first cluster the header is in the file: a rename seeks back to it.
+#[test]
+fn mpeg_audio_is_relabelled_after_the_header_went_out() {
+    let tracks = vec![Track::audio(Codec::Mp3, 48_000, 2)];
+    let mut w = Writer::new(Cursor::new(Vec::new()), tracks, &Options::default()).unwrap();
+    for n in 0..300 {
+        w.write(Frame::new(0, n * 24_000_000, true, &[7; 30]))
+            .unwrap();
+    }
+    assert!(w.written().clusters > 0);
+    w.relabel(0, Codec::Mp2).unwrap();
+    let (file, frames) = read_back(w.finish().unwrap().into_inner());
+    assert_eq!(file.tracks()[0].codec_id(), "A_MPEG/L2");
+    assert_eq!(frames.len(), 300);
+}
+
+/// Written to a pipe: nothing is sought, every frame reads back from the stream as it
+/// came (a Segment of unknown size, no Cues, no Duration); a rename before the first
+/// cluster still lands, after it and `finish` (which seeks back) fail with the reason.
+#[test]
+fn a_pipe_gets_a_live_stream_that_reads_back() {
+    let tracks = || {
+        vec![
+            Track::video(Codec::H264, 640, 360).with_private(vec![1, 2, 3]),
+            Track::audio(Codec::Mp3, 48_000, 2),
+        ]
+    };
+    let mut w = Writer::new(Pipe::new(Vec::new()), tracks(), &Options::default()).unwrap();
+    w.relabel(1, Codec::Mp2).unwrap();
+    let frames = av_frames();
+    for (track, time, key, data) in &frames {
+        w.write(Frame::new(*track, *time, *key, data)).unwrap();
+    }
+    let err = w.relabel(1, Codec::Mp3).unwrap_err().to_string();
+    assert!(err.contains("cannot seek"), "{err}");
+    let bytes = w.finish_pipe().unwrap().into_inner();
+    let (file, read) = read_back(bytes);
+    assert_eq!(file.tracks()[1].codec_id(), "A_MPEG/L2");
+    assert_eq!(file.info().duration(), None);
+    assert_eq!(read.len(), frames.len());
+
+    let mut w = Writer::new(Pipe::new(Vec::new()), tracks(), &Options::default()).unwrap();
+    w.write(Frame::new(0, 0, true, &[9; 40])).unwrap();
+    let err = w.finish().unwrap_err().to_string();
+    assert!(err.contains("cannot seek"), "{err}");
 }
 
 #[test]

@@ -33,8 +33,8 @@ use std::time::Duration;
 use clap::Parser;
 use indicatif::{ProgressBar, ProgressStyle};
 use pipeline::{
-    Direction, Endpoint, FsyncPolicy, HlsMode, InitialTimestamp, Options, Pipeline, RtspSettings,
-    SecretUrl, Status, Teardown, Transport,
+    Direction, Endpoint, FsyncPolicy, HlsMode, InitialTimestamp, Options, PipeFormat, Pipeline,
+    RtspSettings, SecretUrl, Status, Teardown, Transport,
 };
 
 /// Record a camera or a file: RTSP, MP4 or elementary streams in; MP4, fragmented MP4,
@@ -77,6 +77,10 @@ struct Cli {
     #[command(flatten)]
     icecast: cli_icecast::IcecastArgs,
 
+    /// `-` as output: what goes to standard output (mp4: fragmented, the default; ts,
+    /// mkv, webm, mp3, aac, h264, h265, opus), as a file of that extension would hold it.
+    #[arg(short = 'f', long, value_name = "FORMAT")]
+    format: Option<PipeFormat>,
     /// Write a fragmented MP4 (moof/mdat) instead of a plain one.
     #[arg(long)]
     fragmented: bool,
@@ -401,6 +405,13 @@ async fn run(cli: &Cli, bar: Option<ProgressBar>) -> anyhow::Result<()> {
             Endpoint::Icecast(SecretUrl::new(url))
         }
         None => Endpoint::parse(cli.output(), Direction::Output)?,
+    };
+    let output = match (output, cli.format) {
+        (Endpoint::Stdout(_), Some(format)) => Endpoint::Stdout(format),
+        (output, None) => output,
+        (output, Some(_)) => anyhow::bail!(
+            "--format is for `-` (standard output); {output} takes its format from its name"
+        ),
     };
     let handle = Pipeline::new(input, output).with_options(options).spawn();
     let closer = handle.closer();

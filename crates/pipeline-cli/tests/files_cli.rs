@@ -31,25 +31,8 @@ fn mp4_to_stdout_keeps_every_packet() {
     test_support::require_peer!("ffmpeg", "ffprobe");
     let dir = test_support::temp_dir();
     let source = dir.path().join("source.mp4");
-    ffmpeg(&[
-        "-f",
-        "lavfi",
-        "-i",
-        "testsrc=size=160x120:rate=25",
-        "-f",
-        "lavfi",
-        "-i",
-        "sine=sample_rate=48000",
-        "-t",
-        "2",
-        "-c:v",
-        "libx264",
-        "-bf",
-        "2",
-        "-c:a",
-        "aac",
-        source.to_str().unwrap(),
-    ]);
+    let h264_aac = ["-c:v", "libx264", "-bf", "2", "-c:a", "aac"];
+    ffprobe::make_av(&source, "160x120", 2, &h264_aac);
     let out = Command::new(BIN)
         .arg(&source)
         .arg("-")

@@ -12,7 +12,7 @@
 //! | `*.h264`, `*.264`, `*.h265`, `*.265` | Annex B byte stream (frame rate: the SPS's VUI timing, else `Options::frame_rate`, else 25) | Annex B, parameter sets before each key frame |
 //! | `*.mp4`, `*.m4v`, `*.m4a`, `*.mov`, `*.cmfv`, `*.cmfa` | MP4 file: plain or fragmented | — |
 //! | `*.mkv`, `*.webm`, `*.mka` | Matroska / WebM file (H.264, H.265, VP8, VP9, AV1, Opus, AAC, MPEG audio) | Matroska (the same codecs) or WebM (VP8, VP9, AV1, Opus); readable up to its last cluster if killed |
-//! | `-` | MP3 on stdin | fragmented MP4 on stdout |
+//! | `-` | MP3 on stdin | on stdout: fragmented MP4, or the [`PipeFormat`] given (`Endpoint::Stdout`; the CLI's `--format`) |
 //! | `*.mp4`, `*.m4v`, `*.m4a` | (above) | MP4 file (plain, or fragmented by option) |
 //! | `*.m3u8`, or an existing directory / a path ending in `/` | `*.m3u8`: a local HLS media playlist with fMP4 or MPEG-TS segments | HLS: init.mp4, numbered .m4s, playlist |
 //! | `icecast://user:pass@host:port/mount`, `icecasts://…` (TLS) | — | Icecast source |
@@ -39,7 +39,7 @@ use std::sync::{Arc, Mutex};
 use media_core::{Packet, SecretUrl, Track};
 use tokio::sync::mpsc;
 
-use crate::Error;
+use crate::{Error, PipeFormat};
 pub use media_core::redact;
 use urls::{host_port, rtmp_listen, rtmp_output, rtmp_shown, webrtc_client};
 
@@ -92,8 +92,8 @@ pub enum Endpoint {
     Stdin,
     /// MP4 file (output); fragmented when the pipeline's options say so.
     Mp4File(PathBuf),
-    /// Fragmented MP4 on standard output (output).
-    Stdout,
+    /// Standard output (output): fragmented MP4 unless the format says otherwise.
+    Stdout(PipeFormat),
     /// HLS: fMP4 segments and a playlist in a directory (output).
     Hls {
         /// Directory of the segments.
@@ -234,7 +234,7 @@ impl Endpoint {
             (Some(_), _) => return Err(unsupported()),
             (None, _) if s == "-" => match direction {
                 Input => Endpoint::Stdin,
-                Output => Endpoint::Stdout,
+                Output => Endpoint::Stdout(PipeFormat::default()),
             },
             (None, _) => file_endpoint(Path::new(s), direction).ok_or_else(unsupported)?,
         };
@@ -348,7 +348,7 @@ impl fmt::Display for Endpoint {
                 write!(f, "{}", p.display())
             }
             Endpoint::Stdin => f.write_str("- (stdin)"),
-            Endpoint::Stdout => f.write_str("- (stdout)"),
+            Endpoint::Stdout(format) => write!(f, "- (stdout, {format})"),
             Endpoint::Hls { dir, playlist } => write!(f, "{}", dir.join(playlist).display()),
             Endpoint::RawInput(_) => f.write_str("raw input"),
             Endpoint::RawOutput(_) => f.write_str("raw output"),
@@ -437,7 +437,10 @@ mod tests {
         );
         assert!(Endpoint::parse("cam.sdp", Output).is_err());
         assert_eq!(Endpoint::parse("-", Input).unwrap(), Endpoint::Stdin);
-        assert_eq!(Endpoint::parse("-", Output).unwrap(), Endpoint::Stdout);
+        assert_eq!(
+            Endpoint::parse("-", Output).unwrap(),
+            Endpoint::Stdout(PipeFormat::Mp4)
+        );
         assert_eq!(
             Endpoint::parse("hls/live.m3u8", Output).unwrap(),
             Endpoint::Hls {

@@ -64,6 +64,7 @@ pub mod icecast;
 mod lead_in;
 mod naming;
 mod options;
+mod pipe_format;
 pub mod raw;
 #[cfg(feature = "codec")]
 pub mod raw_frames;
@@ -87,6 +88,7 @@ pub use endpoint::{Direction, Endpoint};
 pub use error::Error;
 pub use media_core::{Codec, MediaKind, Packet, SecretUrl, Track};
 pub use options::{HlsMode, IcecastSettings, Options, RtspSettings, Status, Summary};
+pub use pipe_format::PipeFormat;
 pub use rtsp_source::{InitialTimestamp, Teardown, Transport};
 pub use run::{Closer, Pipeline, PipelineHandle};
 

@@ -75,7 +75,7 @@ impl Pipeline {
                 && matches!(options.rtsp.transport, Transport::Tcp)
                 && matches!(
                     output,
-                    Endpoint::Mp4File(_) | Endpoint::Hls { .. } | Endpoint::Stdout
+                    Endpoint::Mp4File(_) | Endpoint::Hls { .. } | Endpoint::Stdout(_)
                 )
         });
         let task = {

@@ -73,29 +73,11 @@ fn assert_same_ac3(source: &Path, ours: &Path, rate: u32, channels: u64) {
 /// 3 s of ffmpeg's test picture (H.264) and a tone as AC-3 (or what `audio` says).
 fn make(out: &Path, audio: &[&str], extra: &[&str]) {
     let mut args = vec![
-        "-f",
-        "lavfi",
-        "-i",
-        "testsrc=size=320x240:rate=25",
-        "-f",
-        "lavfi",
-        "-i",
-        "sine=frequency=440:sample_rate=48000",
-        "-t",
-        "3",
-        "-c:v",
-        "libx264",
-        "-g",
-        "25",
-        "-pix_fmt",
-        "yuv420p",
-        "-c:a",
-        "ac3",
+        "-c:v", "libx264", "-g", "25", "-pix_fmt", "yuv420p", "-c:a", "ac3",
     ];
     args.extend_from_slice(audio);
     args.extend_from_slice(extra);
-    args.push(out.to_str().unwrap());
-    ffmpeg(&args);
+    ffprobe::make_av(out, "320x240", 3, &args);
 }
 
 /// Remuxes `source` to MP4, HLS (fragmented MP4), Matroska and TS and checks each.

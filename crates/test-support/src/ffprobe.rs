@@ -37,6 +37,19 @@ pub fn ffmpeg(args: &[&str]) {
     );
 }
 
+/// Makes `out` with ffmpeg from its test picture (`testsrc`, `size` at 25 fps) and a
+/// 440 Hz tone at 48 kHz, `seconds` long, encoded as `encode` says (codecs, options).
+pub fn make_av(out: &Path, size: &str, seconds: u32, encode: &[&str]) {
+    let picture = format!("testsrc=size={size}:rate=25");
+    let seconds = seconds.to_string();
+    let mut args = vec!["-f", "lavfi", "-i", &picture];
+    args.extend(["-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000"]);
+    args.extend(["-t", &seconds]);
+    args.extend(encode);
+    args.push(out.to_str().expect("a UTF-8 path"));
+    ffmpeg(&args);
+}
+
 /// `ffprobe -show_format -show_streams` of a file or URL.
 pub fn probe(target: impl AsRef<Path>) -> Value {
     let target = target.as_ref().to_string_lossy().into_owned();

@@ -7,17 +7,17 @@ use std::time::SystemTime;
 
 use bytes::Bytes;
 
-use super::stream_file::{StreamFile, check_single};
+use super::stream_file::{StreamFile, Target, check_single};
 use crate::contract::{Sink, SinkFactory};
 use crate::{Codec, Error, Packet, Track};
 
 pub(crate) struct AdtsFactory {
-    pub(crate) path: PathBuf,
+    pub(crate) target: Target,
 }
 
 impl SinkFactory for AdtsFactory {
     fn check(&self, tracks: &[Track]) -> Result<(), Error> {
-        check_single(&self.path, "one AAC audio track", tracks, |t| {
+        check_single(&self.target, "one AAC audio track", tracks, |t| {
             matches!(t.codec, Codec::Aac { .. })
         })
     }
@@ -25,7 +25,7 @@ impl SinkFactory for AdtsFactory {
     fn open(&mut self, tracks: &[Track], _wall: SystemTime) -> Result<Box<dyn Sink>, Error> {
         self.check(tracks)?;
         let mut sink = AdtsSink {
-            file: StreamFile::create(&self.path)?,
+            file: StreamFile::create(&self.target)?,
             config: Bytes::new(),
         };
         sink.set_codec(0, &tracks[0])?;
@@ -58,6 +58,6 @@ impl Sink for AdtsSink {
     }
 
     fn finish(self: Box<Self>) -> Result<Option<PathBuf>, Error> {
-        self.file.finish().map(Some)
+        self.file.finish()
     }
 }

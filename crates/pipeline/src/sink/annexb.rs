@@ -8,12 +8,12 @@ use std::time::SystemTime;
 
 use elementary::{AnnexBWriter, VideoCodec};
 
-use super::stream_file::{StreamFile, check_single};
+use super::stream_file::{StreamFile, Target, check_single};
 use crate::contract::{Sink, SinkFactory};
 use crate::{Codec, Error, Packet, Track};
 
 pub(crate) struct AnnexBFactory {
-    pub(crate) path: PathBuf,
+    pub(crate) target: Target,
     pub(crate) codec: VideoCodec,
 }
 
@@ -24,12 +24,12 @@ impl SinkFactory for AnnexBFactory {
             VideoCodec::H265 => ("one H.265 video track", VideoCodec::H265),
             other => {
                 return Err(Error::Output {
-                    output: self.path.display().to_string(),
+                    output: self.target.to_string(),
                     reason: format!("no Annex B output for {other:?}"),
                 });
             }
         };
-        check_single(&self.path, takes, tracks, |t| record(codec, t).is_some())
+        check_single(&self.target, takes, tracks, |t| record(codec, t).is_some())
     }
 
     fn open(&mut self, tracks: &[Track], _wall: SystemTime) -> Result<Box<dyn Sink>, Error> {
@@ -37,10 +37,10 @@ impl SinkFactory for AnnexBFactory {
         let record = record(self.codec, &tracks[0]).cloned().unwrap_or_default();
         let writer = AnnexBWriter::new(self.codec, &record).map_err(|e| self.err(e))?;
         Ok(Box::new(AnnexBSink {
-            file: StreamFile::create(&self.path)?,
+            file: StreamFile::create(&self.target)?,
             writer,
             codec: self.codec,
-            path: self.path.clone(),
+            target: self.target.clone(),
         }))
     }
 }
@@ -48,7 +48,7 @@ impl SinkFactory for AnnexBFactory {
 impl AnnexBFactory {
     fn err(&self, e: elementary::Error) -> Error {
         Error::Output {
-            output: self.path.display().to_string(),
+            output: self.target.to_string(),
             reason: e.to_string(),
         }
     }
@@ -68,13 +68,13 @@ struct AnnexBSink {
     file: StreamFile,
     writer: AnnexBWriter,
     codec: VideoCodec,
-    path: PathBuf,
+    target: Target,
 }
 
 impl AnnexBSink {
     fn err(&self, e: elementary::Error) -> Error {
         Error::Output {
-            output: self.path.display().to_string(),
+            output: self.target.to_string(),
             reason: e.to_string(),
         }
     }
@@ -91,13 +91,13 @@ impl Sink for AnnexBSink {
 
     fn set_codec(&mut self, _track: usize, config: &Track) -> Result<(), Error> {
         let record = record(self.codec, config).ok_or_else(|| Error::Output {
-            output: self.path.display().to_string(),
+            output: self.target.to_string(),
             reason: format!("the track changed to {}", config.codec.name()),
         })?;
         self.writer.set_record(record).map_err(|e| self.err(e))
     }
 
     fn finish(self: Box<Self>) -> Result<Option<PathBuf>, Error> {
-        self.file.finish().map(Some)
+        self.file.finish()
     }
 }

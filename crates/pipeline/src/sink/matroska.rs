@@ -8,7 +8,6 @@
 //! mid-stream (a splice to another picture size) go in band before the next key frame:
 //! a Matroska track's codec private data cannot change.
 
-use std::fs::File;
 use std::path::PathBuf;
 use std::time::SystemTime;
 
@@ -16,8 +15,9 @@ use bytes::{BufMut, Bytes, BytesMut};
 use elementary::{VideoCodec, parameter_sets};
 use matroska::{DocType, Writer};
 
-use super::mp4::{partial_path, rename_finished};
+use super::mp4::rename_finished;
 use super::samples::{self, Timeline};
+use super::stream_file::{Out, Target};
 use crate::contract::{Sink, SinkFactory, describe};
 use crate::naming::FileNames;
 use crate::{Codec, Error, MediaKind, Options, Packet, Track};
@@ -27,7 +27,8 @@ const TAKES_MATROSKA: &str = "H.264, H.265, VP8, VP9, AV1, AAC, MP3, AC-3, E-AC-
 const TAKES_WEBM: &str = "VP8, VP9, AV1 or Opus (write .mkv for others)";
 
 pub(crate) struct MatroskaFactory {
-    pub(crate) names: FileNames,
+    /// The files' names; `None` writes to standard output.
+    pub(crate) names: Option<FileNames>,
     pub(crate) options: Options,
     pub(crate) webm: bool,
 }
@@ -35,7 +36,10 @@ pub(crate) struct MatroskaFactory {
 impl MatroskaFactory {
     fn misfit(&self, index: usize, track: &Track) -> Error {
         Error::Misfit {
-            endpoint: self.names.pattern().to_owned(),
+            endpoint: self
+                .names
+                .as_ref()
+                .map_or_else(|| Target::Stdout.to_string(), |n| n.pattern().to_owned()),
             takes: if self.webm {
                 TAKES_WEBM
             } else {
@@ -65,14 +69,18 @@ impl SinkFactory for MatroskaFactory {
 
     fn open(&mut self, tracks: &[Track], wall: SystemTime) -> Result<Box<dyn Sink>, Error> {
         let entries = self.entries(tracks)?;
-        let path = self.names.next(wall);
-        let partial = partial_path(&path);
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir)
-                .map_err(|e| Error::io(format!("creating {}", dir.display()), e))?;
-        }
-        let file = File::create(&partial)
-            .map_err(|e| Error::io(format!("creating {}", partial.display()), e))?;
+        let target = match &mut self.names {
+            Some(names) => Target::File(names.next(wall)),
+            None => Target::Stdout,
+        };
+        let (out, partial) = Out::open(&target)?;
+        let file = match (&target, partial) {
+            (Target::File(path), Some(partial)) => Some((partial, path.clone())),
+            _ => None,
+        };
+        let name = file
+            .as_ref()
+            .map_or_else(|| target.to_string(), |(p, _)| p.display().to_string());
         let mut options = matroska::Options::default();
         options.doc_type = if self.webm {
             DocType::Webm
@@ -81,11 +89,10 @@ impl SinkFactory for MatroskaFactory {
         };
         options.date = Some(wall);
         options.writing_app = concat!("pipeline ", env!("CARGO_PKG_VERSION")).into();
-        let writer = Writer::new(file, entries, &options).map_err(|e| Error::Output {
-            output: partial.display().to_string(),
+        let writer = Writer::new(out, entries, &options).map_err(|e| Error::Output {
+            output: name.clone(),
             reason: e.to_string(),
         })?;
-        tracing::info!(file = %path.display(), "recording");
         Ok(Box::new(MatroskaSink {
             writer,
             tracks: tracks.to_vec(),
@@ -97,8 +104,8 @@ impl SinkFactory for MatroskaFactory {
             layer_unknown: tracks.iter().map(|t| t.codec == Codec::Mp3).collect(),
             hide_before_zero: self.options.hide_before_zero,
             sync: self.options.fsync_policy() != bmff_writer::FsyncPolicy::Never,
-            partial,
-            path,
+            file,
+            name,
         }))
     }
 }
@@ -153,7 +160,7 @@ fn entry(track: &Track) -> Option<matroska::Track> {
 }
 
 struct MatroskaSink {
-    writer: Writer<File>,
+    writer: Writer<Out>,
     tracks: Vec<Track>,
     /// Per track, parameter sets to put before its next key frame (a changed record).
     in_band: Vec<Option<Bytes>>,
@@ -170,14 +177,16 @@ struct MatroskaSink {
     hide_before_zero: bool,
     /// Sync the finished file before its rename (not under `FsyncPolicy::Never`).
     sync: bool,
-    partial: PathBuf,
-    path: PathBuf,
+    /// The file being written and its name when finished; `None` on standard output.
+    file: Option<(PathBuf, PathBuf)>,
+    /// The output's name in messages.
+    name: String,
 }
 
 impl MatroskaSink {
     fn err(&self, e: impl std::fmt::Display) -> Error {
         Error::Output {
-            output: self.partial.display().to_string(),
+            output: self.name.clone(),
             reason: e.to_string(),
         }
     }
@@ -262,10 +271,15 @@ impl MatroskaSink {
         if self.layer_unknown.get(packet.track) == Some(&true) {
             self.layer_unknown[packet.track] = false;
             let layer = mp3_frames::FrameHeader::parse_decodable(&data).map(|(_, h)| h.layer());
-            if layer.is_ok_and(|l| l == mp3_frames::Layer::Layer2) {
-                self.writer
-                    .relabel(packet.track, matroska::Codec::Mp2)
-                    .map_err(|e| self.err(e))?;
+            if layer.is_ok_and(|l| l == mp3_frames::Layer::Layer2)
+                && let Err(e) = self.writer.relabel(packet.track, matroska::Codec::Mp2)
+            {
+                // A pipe's header is out once a cluster is (audio that began late):
+                // decoders find the layer in the frames themselves.
+                if self.file.is_some() {
+                    return Err(self.err(e));
+                }
+                tracing::warn!(output = %self.name, "MP2 stays labelled A_MPEG/L3: {e}");
             }
         }
         let frame = matroska::Frame::new(packet.track, time, packet.keyframe, &data)
@@ -277,7 +291,7 @@ impl MatroskaSink {
             // In the file: what a crash from here on keeps.
             let (video, audio) = samples::frames_by_kind(&self.tracks, &written.frames);
             tracing::debug!(
-                file = %self.partial.display(),
+                file = %self.name,
                 clusters = written.clusters,
                 video_frames = video,
                 audio_frames = audio,
@@ -322,16 +336,19 @@ impl Sink for MatroskaSink {
     fn finish(mut self: Box<Self>) -> Result<Option<PathBuf>, Error> {
         self.release()?;
         let err = |e: matroska::Error| Error::Output {
-            output: self.partial.display().to_string(),
+            output: self.name.clone(),
             reason: e.to_string(),
         };
-        let file = self.writer.finish().map_err(err)?;
-        if self.sync {
+        let Some((partial, path)) = self.file.take() else {
+            self.writer.finish_pipe().map_err(err)?;
+            return Ok(None);
+        };
+        let out = self.writer.finish().map_err(err)?;
+        if let (Out::File(file), true) = (out, self.sync) {
             file.sync_all()
-                .map_err(|e| Error::io(format!("syncing {}", self.partial.display()), e))?;
+                .map_err(|e| Error::io(format!("syncing {}", partial.display()), e))?;
         }
-        drop(file);
-        rename_finished(&self.partial, &self.path)?;
-        Ok(Some(self.path))
+        rename_finished(&partial, &path)?;
+        Ok(Some(path))
     }
 }

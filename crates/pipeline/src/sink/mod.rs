@@ -24,7 +24,8 @@ mod whip;
 
 use crate::contract::SinkFactory;
 use crate::naming::FileNames;
-use crate::{Endpoint, Error, Options};
+use crate::{Endpoint, Error, Options, PipeFormat};
+use stream_file::Target;
 
 /// The factory for `output`, checked against the options.
 pub(crate) fn factory(output: &Endpoint, options: &Options) -> Result<Box<dyn SinkFactory>, Error> {
@@ -43,17 +44,15 @@ pub(crate) fn factory(output: &Endpoint, options: &Options) -> Result<Box<dyn Si
             options: options.clone(),
         }),
         Endpoint::MatroskaFile(path) => Box::new(matroska::MatroskaFactory {
-            names: FileNames::new(path.clone(), options.segment.is_some()),
+            names: Some(FileNames::new(path.clone(), options.segment.is_some())),
             options: options.clone(),
             webm: path
                 .extension()
                 .is_some_and(|e| e.eq_ignore_ascii_case("webm")),
         }),
-        Endpoint::Stdout => {
+        Endpoint::Stdout(format) => {
             no_rotation("stdout")?;
-            Box::new(stdout::StdoutFactory {
-                options: options.clone(),
-            })
+            pipe_factory(*format, options)
         }
         Endpoint::Hls { dir, playlist } => {
             no_rotation("HLS (it is segmented already)")?;
@@ -72,7 +71,9 @@ pub(crate) fn factory(output: &Endpoint, options: &Options) -> Result<Box<dyn Si
         }
         Endpoint::AacFile(path) => {
             no_rotation("an .aac file")?;
-            Box::new(adts::AdtsFactory { path: path.clone() })
+            Box::new(adts::AdtsFactory {
+                target: Target::File(path.clone()),
+            })
         }
         Endpoint::H264File(path) | Endpoint::H265File(path) => {
             no_rotation("an Annex B file")?;
@@ -81,22 +82,26 @@ pub(crate) fn factory(output: &Endpoint, options: &Options) -> Result<Box<dyn Si
                 _ => elementary::VideoCodec::H264,
             };
             Box::new(annexb::AnnexBFactory {
-                path: path.clone(),
+                target: Target::File(path.clone()),
                 codec,
             })
         }
         Endpoint::OggFile(path) => {
             no_rotation("an Ogg file")?;
-            Box::new(ogg::OggFactory { path: path.clone() })
+            Box::new(ogg::OggFactory {
+                target: Target::File(path.clone()),
+            })
         }
         Endpoint::Mp3File(path) => {
             no_rotation("an .mp3 file")?;
-            Box::new(mp3::Mp3Factory { path: path.clone() })
+            Box::new(mp3::Mp3Factory {
+                target: Target::File(path.clone()),
+            })
         }
         Endpoint::TsFile(path) => {
             no_rotation("a .ts output")?;
             Box::new(ts::TsFileFactory {
-                path: path.clone(),
+                target: Target::File(path.clone()),
                 options: options.clone(),
             })
         }
@@ -125,4 +130,29 @@ pub(crate) fn factory(output: &Endpoint, options: &Options) -> Result<Box<dyn Si
             });
         }
     })
+}
+
+/// The sink writing `format` on standard output: the file sinks, given stdout as target.
+fn pipe_factory(format: PipeFormat, options: &Options) -> Box<dyn SinkFactory> {
+    let target = Target::Stdout;
+    let options = options.clone();
+    match format {
+        PipeFormat::Ts => Box::new(ts::TsFileFactory { target, options }),
+        PipeFormat::Matroska | PipeFormat::Webm => Box::new(matroska::MatroskaFactory {
+            names: None,
+            options,
+            webm: format == PipeFormat::Webm,
+        }),
+        PipeFormat::Mp3 => Box::new(mp3::Mp3Factory { target }),
+        PipeFormat::Aac => Box::new(adts::AdtsFactory { target }),
+        PipeFormat::H264 | PipeFormat::H265 => Box::new(annexb::AnnexBFactory {
+            target,
+            codec: match format {
+                PipeFormat::H265 => elementary::VideoCodec::H265,
+                _ => elementary::VideoCodec::H264,
+            },
+        }),
+        PipeFormat::Opus => Box::new(ogg::OggFactory { target }),
+        _ => Box::new(stdout::StdoutFactory { options }),
+    }
 }

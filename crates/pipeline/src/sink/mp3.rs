@@ -8,17 +8,17 @@
 use std::path::PathBuf;
 use std::time::SystemTime;
 
-use super::stream_file::{StreamFile, check_single};
+use super::stream_file::{StreamFile, Target, check_single};
 use crate::contract::{Sink, SinkFactory};
 use crate::{Codec, Error, Packet, Track};
 
 pub(crate) struct Mp3Factory {
-    pub(crate) path: PathBuf,
+    pub(crate) target: Target,
 }
 
 impl SinkFactory for Mp3Factory {
     fn check(&self, tracks: &[Track]) -> Result<(), Error> {
-        check_single(&self.path, "one MP3 audio track", tracks, |t| {
+        check_single(&self.target, "one MP3 audio track", tracks, |t| {
             t.codec == Codec::Mp3
         })
     }
@@ -26,7 +26,7 @@ impl SinkFactory for Mp3Factory {
     fn open(&mut self, tracks: &[Track], _wall: SystemTime) -> Result<Box<dyn Sink>, Error> {
         self.check(tracks)?;
         Ok(Box::new(Mp3Sink {
-            file: StreamFile::create(&self.path)?,
+            file: StreamFile::create(&self.target)?,
             info: mp3_frames::InfoFrameWriter::new(),
             placeholder: None,
             started: false,
@@ -50,7 +50,8 @@ impl Sink for Mp3Sink {
         }
         if !self.started {
             self.started = true;
-            if let Some(info) = self.info.placeholder() {
+            // Standard output cannot take the counts at the end: no info frame at all.
+            if let Some(info) = self.info.placeholder().filter(|_| self.file.seekable()) {
                 self.placeholder = Some(info.len());
                 self.file.write(&[info.into()])?;
             }
@@ -75,6 +76,6 @@ impl Sink for Mp3Sink {
         {
             self.file.rewrite_start(&info)?;
         }
-        self.file.finish().map(Some)
+        self.file.finish()
     }
 }

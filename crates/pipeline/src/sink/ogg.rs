@@ -13,7 +13,7 @@ use bytes::Bytes;
 use elementary::opus_packet_samples;
 use ogg::{PacketWriteEndInfo, PacketWriter};
 
-use super::stream_file::{StreamFile, check_single};
+use super::stream_file::{StreamFile, Target, check_single};
 use crate::contract::{Sink, SinkFactory};
 use crate::{Codec, Error, Packet, Track};
 
@@ -21,32 +21,32 @@ use crate::{Codec, Error, Packet, Track};
 const PAGE_SAMPLES: u64 = 48_000;
 
 pub(crate) struct OggFactory {
-    pub(crate) path: PathBuf,
+    pub(crate) target: Target,
 }
 
 impl SinkFactory for OggFactory {
     fn check(&self, tracks: &[Track]) -> Result<(), Error> {
-        check_single(&self.path, "one Opus audio track", tracks, |t| {
+        check_single(&self.target, "one Opus audio track", tracks, |t| {
             matches!(t.codec, Codec::Opus { .. })
         })
     }
 
-    fn open(&mut self, tracks: &[Track], _wall: SystemTime) -> Result<Box<dyn Sink>, Error> {
+    fn open(&mut self, tracks: &[Track], wall: SystemTime) -> Result<Box<dyn Sink>, Error> {
         self.check(tracks)?;
         let Codec::Opus { head } = &tracks[0].codec else {
             return Err(Error::Output {
-                output: self.path.display().to_string(),
+                output: self.target.to_string(),
                 reason: "not an Opus track".into(),
             });
         };
         let mut sink = OggSink {
-            file: StreamFile::create(&self.path)?,
+            file: StreamFile::create(&self.target)?,
             writer: PacketWriter::new(Vec::new()),
-            serial: serial_of(&self.path),
+            serial: serial_of(&self.target, wall),
             held: None,
             granule: 0,
             page_start: 0,
-            path: self.path.clone(),
+            target: self.target.clone(),
         };
         let tags = opus_tags();
         sink.put(head.to_vec(), PacketWriteEndInfo::EndPage, 0)?;
@@ -65,15 +65,21 @@ pub(crate) fn opus_tags() -> Vec<u8> {
     tags
 }
 
-/// A stream serial number that differs between files (FNV-1a of the path), so that
-/// streams of two files chained together stay apart (RFC 3533 §4).
-fn serial_of(path: &std::path::Path) -> u32 {
-    path.as_os_str()
-        .as_encoded_bytes()
-        .iter()
-        .fold(0x811C_9DC5u32, |h, &b| {
-            (h ^ u32::from(b)).wrapping_mul(0x0100_0193)
-        })
+/// A stream serial number that differs between files (FNV-1a of the path; of the start
+/// time on standard output), so that streams of two files chained together stay apart
+/// (RFC 3533 §4).
+fn serial_of(target: &Target, wall: SystemTime) -> u32 {
+    let nanos = wall
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos())
+        .to_le_bytes();
+    let bytes = match target {
+        Target::File(path) => path.as_os_str().as_encoded_bytes(),
+        Target::Stdout => &nanos[..],
+    };
+    bytes.iter().fold(0x811C_9DC5u32, |h, &b| {
+        (h ^ u32::from(b)).wrapping_mul(0x0100_0193)
+    })
 }
 
 struct OggSink {
@@ -86,14 +92,14 @@ struct OggSink {
     granule: u64,
     /// Granule at the end of the last full page.
     page_start: u64,
-    path: PathBuf,
+    target: Target,
 }
 
 impl OggSink {
     fn put(&mut self, data: Vec<u8>, end: PacketWriteEndInfo, granule: u64) -> Result<(), Error> {
         self.writer
             .write_packet(data, self.serial, end, granule)
-            .map_err(|e| Error::io(format!("writing {}", self.path.display()), e))?;
+            .map_err(|e| Error::io(format!("writing {}", self.target), e))?;
         let pages = std::mem::take(self.writer.inner_mut());
         if pages.is_empty() {
             return Ok(());
@@ -130,7 +136,7 @@ impl Sink for OggSink {
     fn set_codec(&mut self, _track: usize, config: &Track) -> Result<(), Error> {
         let Codec::Opus { head } = &config.codec else {
             return Err(Error::Output {
-                output: self.path.display().to_string(),
+                output: self.target.to_string(),
                 reason: format!(
                     "the track became {}: an Ogg Opus file holds Opus",
                     config.codec.name()
@@ -147,6 +153,6 @@ impl Sink for OggSink {
 
     fn finish(mut self: Box<Self>) -> Result<Option<PathBuf>, Error> {
         self.flush_held(true)?;
-        self.file.finish().map(Some)
+        self.file.finish()
     }
 }

@@ -22,6 +22,8 @@ use media_core::{Codec, Packet, Track};
 use mpeg_ts::nal::{self, VideoCodec};
 use mpeg_ts::{Frame, Muxer, StreamType};
 
+use super::mp4::rename_finished;
+use super::stream_file::{Target, create_partial};
 use crate::contract::{Sink, SinkFactory, describe};
 use crate::{Error, Options};
 
@@ -29,9 +31,13 @@ const TAKES: &str = "H.264, H.265, AAC, MP3, AC-3, E-AC-3 and mono or stereo Opu
 const BLOCK: usize = 64 * 1024;
 
 pub(crate) struct TsFileFactory {
-    pub(crate) path: PathBuf,
+    pub(crate) target: Target,
     pub(crate) options: Options,
 }
+
+/// Bytes gathered before a write to standard output: none, each frame goes out at once
+/// (its reader may be a live player; ffmpeg flushes each packet to a pipe too).
+const PIPE_BLOCK: usize = 1;
 
 /// How one track goes into TS.
 enum Carriage {
@@ -103,7 +109,7 @@ fn carriage(index: usize, track: &Track, endpoint: &str) -> Result<(StreamType, 
 
 impl SinkFactory for TsFileFactory {
     fn check(&self, tracks: &[Track]) -> Result<(), Error> {
-        let endpoint = self.path.display().to_string();
+        let endpoint = self.target.to_string();
         for (index, track) in tracks.iter().enumerate() {
             carriage(index, track, &endpoint)?;
         }
@@ -111,22 +117,19 @@ impl SinkFactory for TsFileFactory {
     }
 
     fn open(&mut self, tracks: &[Track], _wall: SystemTime) -> Result<Box<dyn Sink>, Error> {
-        let endpoint = self.path.display().to_string();
+        let endpoint = self.target.to_string();
         let (muxer, carriages) = mux_setup(tracks, &endpoint)?;
-        let mut partial = self.path.as_os_str().to_owned();
-        partial.push(".partial");
-        let partial = PathBuf::from(partial);
-        if let Some(dir) = self.path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir)
-                .map_err(|e| Error::io(format!("creating {}", dir.display()), e))?;
-        }
-        let file = File::create(&partial)
-            .map_err(|e| Error::io(format!("creating {}", partial.display()), e))?;
-        tracing::info!(file = %self.path.display(), "recording");
+        let Target::File(path) = &self.target else {
+            let output = PipeOutput(std::io::stdout());
+            return Ok(Box::new(TsSink::new(
+                muxer, carriages, tracks, endpoint, PIPE_BLOCK, output,
+            )));
+        };
+        let (file, partial) = create_partial(path)?;
         let output = FileOutput {
             file,
             partial,
-            path: self.path.clone(),
+            path: path.clone(),
             fsync: self.options.fsync_policy() != crate::FsyncPolicy::Never,
         };
         Ok(Box::new(TsSink::new(
@@ -135,7 +138,7 @@ impl SinkFactory for TsFileFactory {
     }
 }
 
-/// Where the TS packets go: a file, or an SRT connection ([`srt`]).
+/// Where the TS packets go: a file, standard output, or an SRT connection ([`srt`]).
 trait TsOutput: Send {
     /// Takes the TS packets gathered (whole 188-byte packets; leaves `buffer` empty or
     /// holding what it keeps for later).
@@ -218,18 +221,27 @@ impl TsOutput for FileOutput {
                 .sync_all()
                 .map_err(|e| Error::io(format!("syncing {}", self.partial.display()), e))?;
         }
-        std::fs::rename(&self.partial, &self.path).map_err(|e| {
-            Error::io(
-                format!(
-                    "renaming {} to {}",
-                    self.partial.display(),
-                    self.path.display()
-                ),
-                e,
-            )
-        })?;
-        tracing::info!(file = %self.path.display(), "finished");
+        rename_finished(&self.partial, &self.path)?;
         Ok(Some(self.path))
+    }
+}
+
+/// Standard output.
+struct PipeOutput(std::io::Stdout);
+
+impl TsOutput for PipeOutput {
+    fn write(&mut self, buffer: &mut Vec<u8>) -> Result<(), Error> {
+        let mut out = self.0.lock();
+        out.write_all(buffer)
+            .and_then(|()| out.flush())
+            .map_err(|e| Error::io("writing standard output".to_owned(), e))?;
+        buffer.clear();
+        Ok(())
+    }
+
+    fn finish(mut self: Box<Self>, mut rest: Vec<u8>) -> Result<Option<PathBuf>, Error> {
+        self.write(&mut rest)?;
+        Ok(None)
     }
 }
 
