@@ -216,3 +216,50 @@ fn a_live_camera_reaches_the_reader_while_recording() {
         assert_eq!(ffprobe::decode_errors(&file), "", "{format}");
     }
 }
+
+/// `-` as input: MPEG-TS from ffmpeg's stdout and from ours, told from MP3 by its first
+/// bytes, remuxed with every packet; a format read by seeking is refused in one line.
+#[test]
+fn ts_on_stdin_from_ffmpeg_and_from_ourselves() {
+    test_support::require_peer!("ffmpeg", "ffprobe");
+    let dir = test_support::temp_dir();
+    let av = dir.path().join("av.mp4");
+    let h264_aac = ["-c:v", "libx264", "-bf", "2", "-g", "25", "-c:a", "aac"];
+    make_av(&av, "160x120", 2, &h264_aac);
+    let source = counted(&av);
+    let piped = |writer: &mut Command, out: &Path| {
+        let mut writer = writer.stdout(Stdio::piped()).spawn().unwrap();
+        let ours = Command::new(BIN)
+            .args(["-q", "-"])
+            .arg(out)
+            .stdin(writer.stdout.take().unwrap())
+            .output()
+            .unwrap();
+        // The writer may end by SIGPIPE when we refuse its stream: not asserted.
+        let _ = writer.wait();
+        (
+            ours.status.code(),
+            String::from_utf8_lossy(&ours.stderr).into_owned(),
+        )
+    };
+    let theirs = dir.path().join("from-ffmpeg.mp4");
+    let mut ffmpeg = Command::new("ffmpeg");
+    ffmpeg.args(["-nostdin", "-v", "error", "-i"]).arg(&av);
+    ffmpeg.args(["-c", "copy", "-f", "mpegts", "-"]);
+    assert_eq!(piped(&mut ffmpeg, &theirs), (Some(0), String::new()));
+    assert_eq!(counted(&theirs), source);
+    assert_eq!(ffprobe::decode_errors(&theirs), "");
+
+    let ours = dir.path().join("from-ours.mkv");
+    let mut writer = Command::new(BIN);
+    writer.args(["-q", "-f", "ts"]).arg(&av).arg("-");
+    assert_eq!(piped(&mut writer, &ours), (Some(0), String::new()));
+    assert_eq!(counted(&ours), source);
+
+    let mut cat = Command::new("cat");
+    cat.arg(&av);
+    let (code, err) = piped(&mut cat, &dir.path().join("never.mp4"));
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains("MP4 cannot be read from a pipe"), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+}

@@ -13,6 +13,7 @@ mod raw;
 mod rtmp_listen;
 mod rtp;
 mod rtsp;
+mod stdin;
 mod tcp;
 pub(crate) mod ts;
 mod whep;
@@ -168,7 +169,7 @@ async fn run_source(
             let rate = options.frame_rate;
             annexb::run_file(path, VideoCodec::H265, rate, tx.clone(), stop).await
         }
-        Endpoint::Stdin => mp3::run_stdin(tx.clone(), stop).await,
+        Endpoint::Stdin => stdin::run(tx.clone(), stop).await,
         Endpoint::TsFile(path) => ts::run_file(path, tx.clone(), stop).await,
         Endpoint::RtmpListen(url) => rtmp_listen::run(&url, &tx, stop).await,
         Endpoint::Srt(url) | Endpoint::SrtListen(url) => ts::srt::run(&url, tx.clone(), stop).await,

@@ -27,20 +27,6 @@ pub(crate) async fn run_file(
     blocking(name, file, FileSender::new(tx), stop).await
 }
 
-pub(crate) async fn run_stdin(
-    tx: mpsc::Sender<InputEvent>,
-    stop: watch::Receiver<bool>,
-) -> Result<(), Error> {
-    // A pipe may be live: each frame goes at once.
-    blocking(
-        "stdin".into(),
-        std::io::stdin(),
-        FileSender::unbatched(tx),
-        stop,
-    )
-    .await
-}
-
 async fn blocking<R: Read + Send + 'static>(
     name: String,
     reader: R,
@@ -55,7 +41,7 @@ async fn blocking<R: Read + Send + 'static>(
         })?
 }
 
-fn read<R: Read>(
+pub(crate) fn read<R: Read>(
     name: &str,
     reader: R,
     tx: &mut FileSender,

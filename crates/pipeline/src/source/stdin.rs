@@ -1,0 +1,101 @@
+//! `-` as input: MP3 or MPEG-TS on standard input, told apart by the first bytes (a TS
+//! packet's sync byte at the start and 188 bytes on, as ffmpeg's probe looks for it). A
+//! pipe is read as it comes: every frame goes on at once, as from a live source. Formats
+//! read here by seeking (MP4, Matroska, Ogg) or read whole (ADTS) are named in one line.
+
+use std::io::{Cursor, Read};
+
+use tokio::sync::{mpsc, watch};
+
+use super::{FileSender, mp3, ts};
+use crate::Error;
+use crate::contract::InputEvent;
+
+/// Bytes looked at: three TS packets.
+const HEAD: usize = 3 * 188;
+
+pub(crate) async fn run(
+    tx: mpsc::Sender<InputEvent>,
+    stop: watch::Receiver<bool>,
+) -> Result<(), Error> {
+    tokio::task::spawn_blocking(move || read(std::io::stdin(), tx, &stop))
+        .await
+        .map_err(|e| Error::Input {
+            input: "stdin".into(),
+            reason: format!("reader thread failed: {e}"),
+        })?
+}
+
+fn read<R: Read>(
+    mut input: R,
+    tx: mpsc::Sender<InputEvent>,
+    stop: &watch::Receiver<bool>,
+) -> Result<(), Error> {
+    let mut head = Vec::with_capacity(HEAD);
+    (&mut input)
+        .take(HEAD as u64)
+        .read_to_end(&mut head)
+        .map_err(|e| Error::io("reading stdin".to_owned(), e))?;
+    let format = sniff(&head);
+    let input = Cursor::new(head).chain(input);
+    let mut tx = FileSender::unbatched(tx);
+    match format {
+        Ok(Format::Ts) => ts::read_blocking("stdin".into(), input, tx, stop),
+        Ok(Format::Mp3) => mp3::read("stdin", input, &mut tx, stop),
+        Err(name) => Err(Error::Input {
+            input: "stdin".into(),
+            reason: format!(
+                "{name} cannot be read from a pipe here (MP3 and MPEG-TS can): give it as a file"
+            ),
+        }),
+    }
+}
+
+#[derive(Debug, PartialEq, Eq)]
+enum Format {
+    Ts,
+    Mp3,
+}
+
+/// What the first bytes are: TS, MP3 (what is not recognised: the MP3 reader searches
+/// for frames and says when it finds none), or the name of a format not read from pipes.
+fn sniff(head: &[u8]) -> Result<Format, &'static str> {
+    let sync_at = |at: usize| head.get(at) == Some(&0x47);
+    if sync_at(0) && sync_at(188) && (head.len() <= 376 || sync_at(376)) {
+        return Ok(Format::Ts);
+    }
+    match head {
+        [0x1A, 0x45, 0xDF, 0xA3, ..] => Err("Matroska"),
+        [b'O', b'g', b'g', b'S', ..] => Err("Ogg"),
+        [_, _, _, _, b'f', b't', b'y', b'p', ..] | [_, _, _, _, b's', b't', b'y', b'p', ..] => {
+            Err("MP4")
+        }
+        // ADTS: a 12-bit sync and layer 0 (MPEG audio's layers are 1 to 3).
+        [0xFF, b, ..] if b & 0xF6 == 0xF0 => Err("ADTS AAC"),
+        _ => Ok(Format::Mp3),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Format, sniff};
+
+    #[test]
+    fn the_first_bytes_say_the_format() {
+        let mut ts = vec![0u8; 564];
+        for at in [0, 188, 376] {
+            ts[at] = 0x47;
+        }
+        assert_eq!(sniff(&ts), Ok(Format::Ts));
+        assert_eq!(sniff(&ts[..200]), Ok(Format::Ts), "a short stream");
+        ts[376] = 0;
+        assert_eq!(sniff(&ts), Ok(Format::Mp3), "two syncs are not enough");
+        assert_eq!(sniff(b"ID3\x04\0\0\0\0\0\0"), Ok(Format::Mp3));
+        assert_eq!(sniff(&[0xFF, 0xFB, 0x90, 0x64]), Ok(Format::Mp3));
+        assert_eq!(sniff(&[0xFF, 0xF1, 0x50, 0x80]), Err("ADTS AAC"));
+        assert_eq!(sniff(b"\0\0\0\x20ftypisom"), Err("MP4"));
+        assert_eq!(sniff(&[0x1A, 0x45, 0xDF, 0xA3, 0x9F]), Err("Matroska"));
+        assert_eq!(sniff(b"OggS\0\x02"), Err("Ogg"));
+        assert_eq!(sniff(&[]), Ok(Format::Mp3), "empty: the MP3 reader says so");
+    }
+}
