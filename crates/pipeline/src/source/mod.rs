@@ -4,6 +4,8 @@
 
 mod adts;
 mod annexb;
+mod byte_stream;
+mod http;
 pub(crate) mod matroska;
 mod mp3;
 pub(crate) mod mp4;
@@ -13,7 +15,6 @@ mod raw;
 mod rtmp_listen;
 mod rtp;
 mod rtsp;
-mod stdin;
 mod tcp;
 pub(crate) mod ts;
 mod whep;
@@ -169,7 +170,8 @@ async fn run_source(
             let rate = options.frame_rate;
             annexb::run_file(path, VideoCodec::H265, rate, tx.clone(), stop).await
         }
-        Endpoint::Stdin => stdin::run(tx.clone(), stop).await,
+        Endpoint::Stdin => byte_stream::run(tx.clone(), stop).await,
+        Endpoint::Http(url) => http::run(&url, tx.clone(), stop).await,
         Endpoint::TsFile(path) => ts::run_file(path, tx.clone(), stop).await,
         Endpoint::RtmpListen(url) => rtmp_listen::run(&url, &tx, stop).await,
         Endpoint::Srt(url) | Endpoint::SrtListen(url) => ts::srt::run(&url, tx.clone(), stop).await,

@@ -1,7 +1,8 @@
-//! `-` as input: MP3 or MPEG-TS on standard input, told apart by the first bytes (a TS
-//! packet's sync byte at the start and 188 bytes on, as ffmpeg's probe looks for it). A
-//! pipe is read as it comes: every frame goes on at once, as from a live source. Formats
-//! read here by seeking (MP4, Matroska, Ogg) or read whole (ADTS) are named in one line.
+//! A byte stream of unknown format, read as it comes: `-` (standard input) and an HTTP
+//! body (an Icecast mount, TS over HTTP, HLS segments). MP3 or MPEG-TS, told apart by the
+//! first bytes (a TS packet's sync byte at the start and 188 bytes on, as ffmpeg's probe
+//! looks for it); every frame goes on at once, as from a live source. Formats read by
+//! seeking here (MP4, Matroska, Ogg) or read whole (ADTS) are named in one line.
 
 use std::io::{Cursor, Read};
 
@@ -18,7 +19,7 @@ pub(crate) async fn run(
     tx: mpsc::Sender<InputEvent>,
     stop: watch::Receiver<bool>,
 ) -> Result<(), Error> {
-    tokio::task::spawn_blocking(move || read(std::io::stdin(), tx, &stop))
+    tokio::task::spawn_blocking(move || read("stdin", std::io::stdin(), tx, &stop))
         .await
         .map_err(|e| Error::Input {
             input: "stdin".into(),
@@ -26,7 +27,9 @@ pub(crate) async fn run(
         })?
 }
 
-fn read<R: Read>(
+/// Reads `input` (named `name` in messages) on the calling thread.
+pub(crate) fn read<R: Read>(
+    name: &str,
     mut input: R,
     tx: mpsc::Sender<InputEvent>,
     stop: &watch::Receiver<bool>,
@@ -35,17 +38,17 @@ fn read<R: Read>(
     (&mut input)
         .take(HEAD as u64)
         .read_to_end(&mut head)
-        .map_err(|e| Error::io("reading stdin".to_owned(), e))?;
+        .map_err(|e| Error::io(format!("reading {name}"), e))?;
     let format = sniff(&head);
     let input = Cursor::new(head).chain(input);
     let mut tx = FileSender::unbatched(tx);
     match format {
-        Ok(Format::Ts) => ts::read_blocking("stdin".into(), input, tx, stop),
-        Ok(Format::Mp3) => mp3::read("stdin", input, &mut tx, stop),
-        Err(name) => Err(Error::Input {
-            input: "stdin".into(),
+        Ok(Format::Ts) => ts::read_blocking(name.to_owned(), input, tx, stop),
+        Ok(Format::Mp3) => mp3::read(name, input, &mut tx, stop),
+        Err(format) => Err(Error::Input {
+            input: name.to_owned(),
             reason: format!(
-                "{name} cannot be read from a pipe here (MP3 and MPEG-TS can): give it as a file"
+                "{format} cannot be read as a stream here (MP3 and MPEG-TS can): give it as a file"
             ),
         }),
     }

@@ -1,0 +1,266 @@
+//! `http://` input against real servers: MPEG-TS from `ffmpeg -listen 1`, HLS from
+//! ffmpeg's HLS muxer served by Python's `http.server` (a finished playlist, a master
+//! playlist of two variants, a live playlist whose old segments are deleted), and an MP3
+//! mount of a real icecast2 fed by ffmpeg. Every packet of the source arrives where the
+//! source is finite; live inputs give files of the duration asked that decode cleanly.
+//! What is not read (fMP4 segments over HTTP, a 404, a closed port) ends in one line, with
+//! a token in the URL never printed.
+#![allow(clippy::unwrap_used)]
+
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use test_support::ChildGuard;
+use test_support::ffprobe::{self, ffmpeg, make_av};
+use test_support::icecast::{Icecast, IcecastOptions};
+
+const BIN: &str = env!("CARGO_BIN_EXE_pipeline");
+
+/// (codec, packets) per stream, as ffprobe counts them.
+fn counted(file: &Path) -> Vec<(String, u64)> {
+    let args = [
+        "-count_packets",
+        "-show_entries",
+        "stream=codec_name,nb_read_packets",
+    ];
+    let probe = ffprobe::probe_with(file, &args);
+    probe["streams"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            let codec = s["codec_name"].as_str().unwrap_or("?").to_owned();
+            (codec, ffprobe::num(&s["nb_read_packets"]) as u64)
+        })
+        .collect()
+}
+
+/// `pipeline -q ARGS`: its exit code and stderr.
+fn pipeline(args: &[&str]) -> (Option<i32>, String) {
+    let out = Command::new(BIN)
+        .arg("-q")
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn wait_for_port(port: u16) {
+    let started = Instant::now();
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(started.elapsed() < Duration::from_secs(10), "port {port}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Python's static file server on `dir`, stopped on drop.
+fn http_server(dir: &Path) -> (ChildGuard, u16) {
+    let port = test_support::free_port();
+    let child = Command::new(test_support::peer_list::SYSTEM_PYTHON)
+        .args(["-m", "http.server", "--bind", "127.0.0.1"])
+        .arg(port.to_string())
+        .arg("--directory")
+        .arg(dir)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let guard = ChildGuard::new("http.server", child);
+    wait_for_port(port);
+    (guard, port)
+}
+
+/// 4 s of H.264 (B-frames, a key frame a second) and AAC.
+fn source(dir: &Path) -> PathBuf {
+    let av = dir.join("av.mp4");
+    let h264_aac = ["-c:v", "libx264", "-bf", "2", "-g", "25", "-c:a", "aac"];
+    make_av(&av, "160x120", 4, &h264_aac);
+    av
+}
+
+#[test]
+fn ts_from_ffmpeg_listening_on_http() {
+    test_support::require_peer!("ffmpeg", "ffprobe");
+    let dir = test_support::temp_dir();
+    let av = source(dir.path());
+    let port = test_support::free_port();
+    let url = format!("http://127.0.0.1:{port}/live.ts");
+    let server = Command::new("ffmpeg")
+        .args(["-nostdin", "-v", "error", "-i"])
+        .arg(&av)
+        .args(["-c", "copy", "-f", "mpegts", "-listen", "1", &url])
+        .spawn()
+        .unwrap();
+    let _server = ChildGuard::new("ffmpeg", server);
+    // ffmpeg takes one connection: no probe of the port first, tries until it listens.
+    let out = dir.path().join("out.mkv");
+    let started = Instant::now();
+    loop {
+        let (code, err) = pipeline(&[&url, out.to_str().unwrap()]);
+        if err.contains("Connection refused") && started.elapsed() < Duration::from_secs(10) {
+            std::thread::sleep(Duration::from_millis(100));
+            continue;
+        }
+        assert_eq!((code, err), (Some(0), String::new()));
+        break;
+    }
+    assert_eq!(counted(&out), counted(&av));
+    assert_eq!(ffprobe::decode_errors(&out), "");
+}
+
+#[test]
+fn hls_playlists_finished_master_and_live() {
+    test_support::require_peer!("ffmpeg", "ffprobe");
+    let dir = test_support::temp_dir();
+    let av = source(dir.path());
+    let www = dir.path().join("www");
+    for sub in ["vod", "low", "live"] {
+        std::fs::create_dir_all(www.join(sub)).unwrap();
+    }
+    let hls = |input: &Path, extra: &[&str], playlist: &Path| {
+        let mut args = vec!["-i", input.to_str().unwrap()];
+        args.extend(extra);
+        args.extend(["-f", "hls", "-hls_time", "1", playlist.to_str().unwrap()]);
+        ffmpeg(&args);
+    };
+    hls(
+        &av,
+        &["-c", "copy", "-hls_list_size", "0"],
+        &www.join("vod/index.m3u8"),
+    );
+    hls(
+        &av,
+        &["-vn", "-c", "copy", "-hls_list_size", "0"],
+        &www.join("low/index.m3u8"),
+    );
+    std::fs::write(
+        www.join("master.m3u8"),
+        "#EXTM3U\n\
+         #EXT-X-STREAM-INF:BANDWIDTH=130000,CODECS=\"mp4a.40.2\"\nlow/index.m3u8\n\
+         #EXT-X-STREAM-INF:BANDWIDTH=900000,RESOLUTION=160x120\nvod/index.m3u8\n",
+    )
+    .unwrap();
+    // Ours: fMP4 segments.
+    let ours = www.join("fmp4/index.m3u8");
+    assert_eq!(
+        pipeline(&[av.to_str().unwrap(), ours.to_str().unwrap()]).0,
+        Some(0)
+    );
+    let (_server, port) = http_server(&www);
+    let at = |path: &str| format!("http://127.0.0.1:{port}/{path}");
+    let source = counted(&av);
+
+    for (playlist, name) in [("vod/index.m3u8", "vod.mp4"), ("master.m3u8", "master.mp4")] {
+        let out = dir.path().join(name);
+        assert_eq!(
+            pipeline(&[&at(playlist), out.to_str().unwrap()]),
+            (Some(0), String::new()),
+            "{playlist}"
+        );
+        // The master playlist's 900 kbit/s variant: video and audio.
+        assert_eq!(counted(&out), source, "{playlist}");
+        assert_eq!(ffprobe::decode_errors(&out), "", "{playlist}");
+    }
+
+    let never = dir.path().join("never.mp4");
+    let never = never.to_str().unwrap();
+    let (code, err) = pipeline(&[&at("fmp4/index.m3u8?token=s3cret"), never]);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains("fMP4 segments (EXT-X-MAP)"), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    let (code, err) = pipeline(&[&at("gone.m3u8?token=s3cret"), never]);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains("404"), "{err}");
+    assert!(!err.contains("s3cret"), "{err}");
+
+    // Live: ffmpeg paces a looped source into a playlist of 4 one-second segments, the
+    // older ones deleted; we join it and record 4 s.
+    let live = www.join("live/index.m3u8");
+    let writer = Command::new("ffmpeg")
+        .args(["-nostdin", "-v", "error", "-re", "-stream_loop", "-1", "-i"])
+        .arg(&av)
+        .args([
+            "-c",
+            "copy",
+            "-f",
+            "hls",
+            "-hls_time",
+            "1",
+            "-hls_list_size",
+            "4",
+        ])
+        .args(["-hls_flags", "delete_segments"])
+        .arg(&live)
+        .spawn()
+        .unwrap();
+    let _writer = ChildGuard::new("ffmpeg", writer);
+    let started = Instant::now();
+    while !live.exists() {
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "no live playlist"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let out = dir.path().join("live.mp4");
+    assert_eq!(
+        pipeline(&[
+            "--duration",
+            "4",
+            &at("live/index.m3u8"),
+            out.to_str().unwrap()
+        ]),
+        (Some(0), String::new())
+    );
+    let probe = ffprobe::probe(&out);
+    let seconds = ffprobe::num(&probe["format"]["duration"]);
+    assert!((3.9..4.5).contains(&seconds), "{probe}");
+    assert_eq!(counted(&out).len(), 2);
+    assert_eq!(ffprobe::decode_errors(&out), "");
+}
+
+#[test]
+fn an_icecast_mount_is_recorded() {
+    test_support::require_peer!("ffmpeg", "ffprobe", "icecast2");
+    let server = Icecast::start(IcecastOptions::default());
+    let source_url = format!("icecast://source:hackme@127.0.0.1:{}/stream", server.port());
+    let writer = Command::new("ffmpeg")
+        .args(["-nostdin", "-v", "error", "-re", "-f", "lavfi", "-i"])
+        .args(["sine=frequency=440:sample_rate=44100", "-c:a", "libmp3lame"])
+        .args(["-b:a", "128k", "-content_type", "audio/mpeg", "-f", "mp3"])
+        .arg(&source_url)
+        .spawn()
+        .unwrap();
+    let _writer = ChildGuard::new("ffmpeg", writer);
+    server.wait_for_status(|s| s.to_string().contains("/stream"));
+    let dir = test_support::temp_dir();
+    let out = dir.path().join("radio.m4a");
+    let url = format!("http://127.0.0.1:{}/stream", server.port());
+    assert_eq!(
+        pipeline(&["--duration", "3", &url, out.to_str().unwrap()]),
+        (Some(0), String::new())
+    );
+    let probe = ffprobe::probe(&out);
+    assert_eq!(probe["streams"][0]["codec_name"], "mp3", "{probe}");
+    assert_eq!(probe["streams"][0]["sample_rate"], "44100", "{probe}");
+    let seconds = ffprobe::num(&probe["format"]["duration"]);
+    assert!((2.9..3.2).contains(&seconds), "{probe}");
+    assert_eq!(ffprobe::decode_errors(&out), "");
+
+    let port = test_support::free_port();
+    let never = dir.path().join("never.m4a");
+    let (code, err) = pipeline(&[
+        &format!("http://127.0.0.1:{port}/x"),
+        never.to_str().unwrap(),
+    ]);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains("Connection refused"), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+}

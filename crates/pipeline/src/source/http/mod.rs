@@ -1,0 +1,213 @@
+//! HTTP(S) input (`http://…`, `https://…`): a progressive stream (an Icecast or SHOUTcast
+//! mount's MP3, MPEG-TS over HTTP as IPTV servers and `ffmpeg -listen 1` send it) or an
+//! HLS playlist ([`hls`]: told by its Content-Type, a `.m3u8` path, or `#EXTM3U` first).
+//!
+//! The bytes go to the byte-stream reader ([`super::byte_stream`], a blocking reader on
+//! its own thread) through a bounded channel, so memory stays bounded whatever the server
+//! sends. The HTTP side is reqwest (hyper): redirects, chunked bodies, a connect timeout
+//! and a per-read timeout (a server that stops sending ends the input with one line); TLS
+//! is rustls with ring and the webpki roots, as the rest of the workspace. URLs in
+//! messages are redacted (passwords and secret query values masked).
+
+mod hls;
+
+use std::io::Read;
+use std::time::Duration;
+
+use bytes::Bytes;
+use tokio::sync::{mpsc, watch};
+
+use super::byte_stream;
+use crate::contract::InputEvent;
+use crate::{Error, SecretUrl};
+
+/// Chunks (as the server sent them, typically 4–16 KiB) between the HTTP side and the
+/// reader.
+const CHUNKS: usize = 64;
+/// How long a connection may take, and a read may wait for bytes.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+const READ_TIMEOUT: Duration = Duration::from_secs(30);
+/// A playlist larger than this is refused (a live one is a few KiB).
+const MAX_PLAYLIST: usize = 1 << 20;
+
+pub(crate) async fn run(
+    url: &SecretUrl,
+    tx: mpsc::Sender<InputEvent>,
+    mut stop: watch::Receiver<bool>,
+) -> Result<(), Error> {
+    let name = url.to_string();
+    let client = client(&name)?;
+    let (bytes_tx, bytes_rx) = mpsc::channel(CHUNKS);
+    let reader = {
+        let (name, stop) = (name.clone(), stop.clone());
+        tokio::task::spawn_blocking(move || {
+            byte_stream::read(&name, ChannelReader::new(bytes_rx), tx, &stop)
+        })
+    };
+    // The fetch may be waiting for a live playlist when the reader is done: its end (the
+    // channel closed) ends the fetch at once, as the pipeline's stop does.
+    let reader_gone = bytes_tx.clone();
+    let fetched = tokio::select! {
+        fetched = fetch(&client, url, &name, bytes_tx) => fetched,
+        _ = reader_gone.closed() => Ok(()),
+        _ = stop.wait_for(|s| *s) => Ok(()),
+    };
+    drop(reader_gone);
+    let read = reader.await.map_err(|e| Error::Input {
+        input: name.clone(),
+        reason: format!("reader thread failed: {e}"),
+    })?;
+    // A failed fetch explains an empty or cut stream better than the reader can.
+    fetched.and(read)
+}
+
+/// Fetches `url` and sends its media bytes to `out` until the end, or until the reader
+/// is gone.
+async fn fetch(
+    client: &reqwest::Client,
+    url: &SecretUrl,
+    name: &str,
+    out: mpsc::Sender<Bytes>,
+) -> Result<(), Error> {
+    let response = get(client, url.expose(), name).await?;
+    let content_type = response
+        .headers()
+        .get(reqwest::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    let location = response.url().clone();
+    if content_type.contains("mpegurl") || location.path().ends_with(".m3u8") {
+        let text = playlist_text(response, name).await?;
+        return hls::run(client, location, text, name, &out).await;
+    }
+    tracing::info!(input = %name, content_type, "reading the HTTP stream");
+    forward(response, name, &out).await.map(|_| ())
+}
+
+/// Sends the body's chunks to `out`: `Ok(true)` at its end, `Ok(false)` once the reader
+/// is gone.
+async fn forward(
+    mut response: reqwest::Response,
+    name: &str,
+    out: &mpsc::Sender<Bytes>,
+) -> Result<bool, Error> {
+    loop {
+        match response.chunk().await {
+            Ok(Some(chunk)) => {
+                if out.send(chunk).await.is_err() {
+                    return Ok(false);
+                }
+            }
+            Ok(None) => return Ok(true),
+            Err(e) => return Err(failed(name, e)),
+        }
+    }
+}
+
+/// GET `url`; a status other than 2xx is an error naming it.
+async fn get(client: &reqwest::Client, url: &str, name: &str) -> Result<reqwest::Response, Error> {
+    let response = client.get(url).send().await.map_err(|e| failed(name, e))?;
+    let status = response.status();
+    if !status.is_success() {
+        return Err(Error::Input {
+            input: name.to_owned(),
+            reason: format!("the server answered {status}"),
+        });
+    }
+    Ok(response)
+}
+
+/// A playlist's text, at most [`MAX_PLAYLIST`] bytes.
+async fn playlist_text(mut response: reqwest::Response, name: &str) -> Result<String, Error> {
+    let mut text = Vec::new();
+    while let Some(chunk) = response.chunk().await.map_err(|e| failed(name, e))? {
+        text.extend_from_slice(&chunk);
+        if text.len() > MAX_PLAYLIST {
+            return Err(Error::Input {
+                input: name.to_owned(),
+                reason: format!("a playlist of over {MAX_PLAYLIST} bytes"),
+            });
+        }
+    }
+    String::from_utf8(text).map_err(|_| Error::Input {
+        input: name.to_owned(),
+        reason: "the playlist is not UTF-8 text".into(),
+    })
+}
+
+/// One line for a failed request, its URLs redacted.
+fn failed(name: &str, e: reqwest::Error) -> Error {
+    use std::error::Error as _;
+    let timed_out = e.is_timeout();
+    let e = e.without_url();
+    let mut reason = if timed_out {
+        "timed out".to_owned()
+    } else {
+        e.to_string()
+    };
+    let mut source = e.source();
+    while let Some(cause) = source {
+        reason.push_str(": ");
+        reason.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    Error::Input {
+        input: name.to_owned(),
+        reason: media_core::redact_text(&reason),
+    }
+}
+
+/// The HTTP client: our rustls configuration (ring, the webpki roots), timeouts, our name.
+fn client(name: &str) -> Result<reqwest::Client, Error> {
+    let mut roots = rustls::RootCertStore::empty();
+    roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    // The provider is named, not taken from the process default: another crate enabling
+    // a second provider must not change (or break) ours.
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    let tls = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| Error::Input {
+            input: name.to_owned(),
+            reason: format!("TLS: {e}"),
+        })?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    reqwest::Client::builder()
+        .tls_backend_preconfigured(tls)
+        .connect_timeout(CONNECT_TIMEOUT)
+        .read_timeout(READ_TIMEOUT)
+        .user_agent(concat!("pipeline/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .map_err(|e| failed(name, e))
+}
+
+/// The reader's side of the channel: the chunks as one byte stream, ended when the HTTP
+/// side drops its sender.
+struct ChannelReader {
+    rx: mpsc::Receiver<Bytes>,
+    chunk: Bytes,
+}
+
+impl ChannelReader {
+    fn new(rx: mpsc::Receiver<Bytes>) -> ChannelReader {
+        ChannelReader {
+            rx,
+            chunk: Bytes::new(),
+        }
+    }
+}
+
+impl Read for ChannelReader {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        while self.chunk.is_empty() {
+            match self.rx.blocking_recv() {
+                Some(chunk) => self.chunk = chunk,
+                None => return Ok(0),
+            }
+        }
+        let n = buf.len().min(self.chunk.len());
+        buf[..n].copy_from_slice(&self.chunk.split_to(n));
+        Ok(n)
+    }
+}
