@@ -1,6 +1,8 @@
 //! mpeg-ts targets: what a `.ts` file or an SRT peer hands the demuxer.
 //!
 //! - `ts_input`: the pipeline's TS input on the bytes as a file.
+//! - `stream_input`: the bytes as standard input or an HTTP body: told apart by their
+//!   first bytes, then read as they come as MPEG-TS, MP3 or fragmented MP4.
 //! - `ts_demux`: the demuxer fed in slices (the first byte picks the slice size), every
 //!   event taken, then the Annex B, parameter set, SPS and ADTS readers on every frame.
 
@@ -9,7 +11,17 @@ use mpeg_ts::nal::{self, VideoCodec};
 use mpeg_ts::{Demuxer, Event, MAX_PES_SIZE, adts, sps};
 
 /// Targets of this module.
-pub const TARGETS: &[(&str, crate::Body)] = &[("ts_demux", ts_demux), ("ts_input", ts_input)];
+pub const TARGETS: &[(&str, crate::Body)] = &[
+    ("ts_demux", ts_demux),
+    ("ts_input", ts_input),
+    ("stream_input", stream_input),
+];
+
+/// Any bytes as a stream of unknown format (stdin, an HTTP body): events or one error,
+/// never a panic; memory bounded by the fragment limit.
+pub fn stream_input(data: &[u8]) {
+    let _ = pipeline::fuzzing::stream_input(data);
+}
 
 /// Any bytes as a `.ts` file through the pipeline's TS input (tracks held until
 /// configured, timestamp jumps re-based, parameter-set updates): events or one error,

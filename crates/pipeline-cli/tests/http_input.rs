@@ -3,8 +3,8 @@
 //! playlist of two variants, a live playlist whose old segments are deleted), and an MP3
 //! mount of a real icecast2 fed by ffmpeg. Every packet of the source arrives where the
 //! source is finite; live inputs give files of the duration asked that decode cleanly.
-//! What is not read (fMP4 segments over HTTP, a 404, a closed port) ends in one line, with
-//! a token in the URL never printed.
+//! Our own fMP4 HLS, finished and live, is read back the same way. A 404 and a closed
+//! port end in one line, with a token in the URL never printed.
 #![allow(clippy::unwrap_used)]
 
 use std::net::TcpStream;
@@ -171,10 +171,14 @@ fn hls_playlists_finished_master_and_live() {
 
     let never = dir.path().join("never.mp4");
     let never = never.to_str().unwrap();
-    let (code, err) = pipeline(&[&at("fmp4/index.m3u8?token=s3cret"), never]);
-    assert_eq!(code, Some(1), "{err}");
-    assert!(err.contains("fMP4 segments (EXT-X-MAP)"), "{err}");
-    assert_eq!(err.lines().count(), 1, "{err}");
+    // Ours: fMP4 segments after their EXT-X-MAP.
+    let out = dir.path().join("fmp4.mkv");
+    let playlist = at("fmp4/index.m3u8");
+    assert_eq!(
+        pipeline(&[&playlist, out.to_str().unwrap()]),
+        (Some(0), String::new())
+    );
+    assert_eq!(counted(&out), source);
     let (code, err) = pipeline(&[&at("gone.m3u8?token=s3cret"), never]);
     assert_eq!(code, Some(1), "{err}");
     assert!(err.contains("404"), "{err}");
@@ -223,6 +227,37 @@ fn hls_playlists_finished_master_and_live() {
     let seconds = ffprobe::num(&probe["format"]["duration"]);
     assert!((3.9..4.5).contains(&seconds), "{probe}");
     assert_eq!(counted(&out).len(), 2);
+    assert_eq!(ffprobe::decode_errors(&out), "");
+
+    // Ours, live: fMP4 segments of a second, paced from the looped file.
+    std::fs::create_dir_all(www.join("ours-live")).unwrap();
+    let live = www.join("ours-live/index.m3u8");
+    let writer = Command::new(BIN)
+        .args(["-q", "--realtime", "--loop", "--hls-mode", "live"])
+        .args(["--fragment-duration", "1"])
+        .arg(&av)
+        .arg(&live)
+        .stdin(Stdio::null())
+        .spawn()
+        .unwrap();
+    let _writer = ChildGuard::new("pipeline", writer);
+    let started = Instant::now();
+    while !std::fs::read_to_string(&live).is_ok_and(|t| t.matches("#EXTINF").count() >= 3) {
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "no live playlist"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let out = dir.path().join("ours-live.mkv");
+    let url = at("ours-live/index.m3u8");
+    assert_eq!(
+        pipeline(&["--duration", "3", &url, out.to_str().unwrap()]),
+        (Some(0), String::new())
+    );
+    let probe = ffprobe::probe(&out);
+    let seconds = ffprobe::num(&probe["format"]["duration"]);
+    assert!((2.9..3.5).contains(&seconds), "{probe}");
     assert_eq!(ffprobe::decode_errors(&out), "");
 }
 

@@ -1,14 +1,15 @@
 //! A byte stream of unknown format, read as it comes: `-` (standard input) and an HTTP
-//! body (an Icecast mount, TS over HTTP, HLS segments). MP3 or MPEG-TS, told apart by the
-//! first bytes (a TS packet's sync byte at the start and 188 bytes on, as ffmpeg's probe
-//! looks for it); every frame goes on at once, as from a live source. Formats read by
-//! seeking here (MP4, Matroska, Ogg) or read whole (ADTS) are named in one line.
+//! body (an Icecast mount, TS over HTTP, HLS segments). MP3, MPEG-TS or fragmented MP4,
+//! told apart by the first bytes (a TS packet's sync byte at the start and 188 bytes on,
+//! as ffmpeg's probe looks for it; `ftyp` or `styp` for MP4); every frame goes on at once,
+//! as from a live source. Formats read by seeking here (plain MP4, Matroska, Ogg) or read
+//! whole (ADTS) are named in one line.
 
 use std::io::{Cursor, Read};
 
 use tokio::sync::{mpsc, watch};
 
-use super::{FileSender, mp3, ts};
+use super::{FileSender, mp3, mp4, ts};
 use crate::Error;
 use crate::contract::InputEvent;
 
@@ -43,12 +44,16 @@ pub(crate) fn read<R: Read>(
     let input = Cursor::new(head).chain(input);
     let mut tx = FileSender::unbatched(tx);
     match format {
+        Ok(Format::Mp4) => {
+            let mut emit = |event| !*stop.borrow() && tx.send(event);
+            mp4::read_stream(name, input, &mut emit)
+        }
         Ok(Format::Ts) => ts::read_blocking(name.to_owned(), input, tx, stop),
         Ok(Format::Mp3) => mp3::read(name, input, &mut tx, stop),
         Err(format) => Err(Error::Input {
             input: name.to_owned(),
             reason: format!(
-                "{format} cannot be read as a stream here (MP3 and MPEG-TS can): give it as a file"
+                "{format} cannot be read as a stream here (MP3, MPEG-TS and fragmented MP4 can): give it as a file"
             ),
         }),
     }
@@ -58,6 +63,8 @@ pub(crate) fn read<R: Read>(
 enum Format {
     Ts,
     Mp3,
+    /// Fragmented MP4 (a plain one is refused by the reader, which sees its `moov`).
+    Mp4,
 }
 
 /// What the first bytes are: TS, MP3 (what is not recognised: the MP3 reader searches
@@ -71,7 +78,7 @@ fn sniff(head: &[u8]) -> Result<Format, &'static str> {
         [0x1A, 0x45, 0xDF, 0xA3, ..] => Err("Matroska"),
         [b'O', b'g', b'g', b'S', ..] => Err("Ogg"),
         [_, _, _, _, b'f', b't', b'y', b'p', ..] | [_, _, _, _, b's', b't', b'y', b'p', ..] => {
-            Err("MP4")
+            Ok(Format::Mp4)
         }
         // ADTS: a 12-bit sync and layer 0 (MPEG audio's layers are 1 to 3).
         [0xFF, b, ..] if b & 0xF6 == 0xF0 => Err("ADTS AAC"),
@@ -96,7 +103,7 @@ mod tests {
         assert_eq!(sniff(b"ID3\x04\0\0\0\0\0\0"), Ok(Format::Mp3));
         assert_eq!(sniff(&[0xFF, 0xFB, 0x90, 0x64]), Ok(Format::Mp3));
         assert_eq!(sniff(&[0xFF, 0xF1, 0x50, 0x80]), Err("ADTS AAC"));
-        assert_eq!(sniff(b"\0\0\0\x20ftypisom"), Err("MP4"));
+        assert_eq!(sniff(b"\0\0\0\x20ftypisom"), Ok(Format::Mp4));
         assert_eq!(sniff(&[0x1A, 0x45, 0xDF, 0xA3, 0x9F]), Err("Matroska"));
         assert_eq!(sniff(b"OggS\0\x02"), Err("Ogg"));
         assert_eq!(sniff(&[]), Ok(Format::Mp3), "empty: the MP3 reader says so");

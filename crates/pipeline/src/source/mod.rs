@@ -4,7 +4,7 @@
 
 mod adts;
 mod annexb;
-mod byte_stream;
+pub(crate) mod byte_stream;
 mod http;
 pub(crate) mod matroska;
 mod mp3;

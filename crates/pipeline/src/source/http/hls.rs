@@ -1,14 +1,16 @@
 //! HLS over HTTP (RFC 8216), parsed by `m3u8-rs`: a master playlist's highest-bandwidth
-//! variant (named in a log line), then its media playlist's MPEG-TS segments in order, as
-//! one transport stream (what they are once concatenated, §3.2; the TS reader re-bases
-//! the times of an `EXT-X-DISCONTINUITY`).
+//! variant (named in a log line), then its media playlist's segments in order, as one
+//! stream, which is what they are once concatenated: MPEG-TS (§3.2; the TS reader
+//! re-bases the times of an `EXT-X-DISCONTINUITY`) or fragmented MP4 after the
+//! `EXT-X-MAP` initialization segment, fetched once (§3.3; a different one later ends the
+//! input with one line).
 //!
 //! A live playlist (no `EXT-X-ENDLIST`) starts three segments from its end (§6.3.3: no
 //! closer) and is reloaded after a target duration, or half of one when it brought no new
 //! segment (§6.3.4); segments that left the playlist before they were read are counted in
 //! a warning. A live playlist that stops growing for ten target durations ends the input
-//! with one line. Not read (one line each): fMP4 segments (`EXT-X-MAP`), encrypted
-//! segments (`EXT-X-KEY`), byte ranges.
+//! with one line. Not read (one line each): encrypted segments (`EXT-X-KEY`), byte
+//! ranges.
 
 use std::time::Duration;
 
@@ -84,6 +86,7 @@ pub(super) async fn run(
         first + playlist.segments.len().saturating_sub(LIVE_START) as u64
     };
     let mut stalled_since = tokio::time::Instant::now();
+    let mut sent_map: Option<Url> = None;
     loop {
         check(&playlist, name)?;
         if next < playlist.media_sequence {
@@ -95,10 +98,34 @@ pub(super) async fn run(
             next = playlist.media_sequence;
         }
         let mut new = false;
+        // The map in force: the last one before a segment, read or not (a live playlist
+        // names it once, before its first segment, which we may not read).
+        let mut map = None;
         for (i, segment) in playlist.segments.iter().enumerate() {
             let sequence = playlist.media_sequence + i as u64;
+            if let Some(m) = &segment.map {
+                map = Some(
+                    url.join(&m.uri)
+                        .map_err(|e| invalid(format!("map URI: {e}")))?,
+                );
+            }
             if sequence < next {
                 continue;
+            }
+            if map != sent_map {
+                if sent_map.is_some() {
+                    return Err(invalid(
+                        "a new initialization segment (EXT-X-MAP) mid-stream is not followed"
+                            .into(),
+                    ));
+                }
+                if let Some(init) = &map {
+                    tracing::debug!(input = %name, "HLS initialization segment");
+                    if !forward(get(client, init.as_str(), name).await?, name, out).await? {
+                        return Ok(());
+                    }
+                }
+                sent_map = map.clone();
             }
             let segment_url = url
                 .join(&segment.uri)
@@ -163,12 +190,6 @@ fn check(playlist: &MediaPlaylist, name: &str) -> Result<(), Error> {
         })
     };
     for segment in &playlist.segments {
-        if segment.map.is_some() {
-            return refuse(
-                "fMP4 segments (EXT-X-MAP) are not read over HTTP yet (MPEG-TS segments are; \
-                 a local copy of the playlist is read)",
-            );
-        }
         if segment
             .key
             .as_ref()

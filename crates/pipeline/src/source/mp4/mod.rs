@@ -17,6 +17,7 @@
 
 mod playlist;
 mod quicktime;
+mod stream;
 mod tracks;
 mod window;
 
@@ -40,6 +41,8 @@ use crate::source::FileSender;
 use crate::{Error, Packet};
 use tracks::Chosen;
 use window::{Pool, Window};
+
+pub(crate) use stream::read_stream;
 
 pub(crate) async fn run_file(
     path: PathBuf,
@@ -119,12 +122,8 @@ fn read<R: Read + Seek>(
         moov_bytes = iso.clone();
         reader.moov = Some((moov_at, iso));
     }
-    let (moov, _) = MoovBox::decode(&moov_bytes)
-        .map_err(|e| reader.invalid(format!("moov box at byte {moov_at}: {e}")))?;
-    let chosen = tracks::choose(&moov, &reader.name, track_ids).map_err(|e| reader.invalid(e))?;
-    if chosen.is_empty() {
-        return Err(reader.invalid("no H.264, H.265, VP8, VP9, AV1, AAC, MP3 or Opus track".into()));
-    }
+    let invalid = |reason| reader.invalid(reason);
+    let (moov, chosen) = chosen_tracks(&moov_bytes, moov_at, &reader.name, track_ids, &invalid)?;
     let mut out = Output::new(chosen, emit);
     if !out.send(InputEvent::Tracks(
         out.tracks.iter().map(|c| c.track.clone()).collect(),
@@ -220,40 +219,10 @@ fn read_fragments<R: Read + Seek>(
             reader.cut("the fragment", offset);
             return Ok(());
         }
-        let mut fragment = reader.read_vec_at(offset, fragment_size)?;
-        relative_base_offsets(&mut fragment, offset, size)
-            .map_err(|e| reader.invalid(format!("moof at byte {offset}: {e}")))?;
-        let fragment = Bytes::from(fragment);
-        let mut samples: Vec<(f64, usize, SampleMeta, Bytes)> = Vec::new();
-        {
-            let list = demuxer
-                .handle_media_segment(&fragment)
-                .map_err(|e| reader.invalid(format!("fragment at byte {offset}: {e}")))?;
-            for sample in list {
-                let Some(index) = out.index_of(sample.track) else {
-                    continue;
-                };
-                let start = usize::try_from(sample.data_offset).unwrap_or(usize::MAX);
-                let Some(end) = start
-                    .checked_add(sample.data_size)
-                    .filter(|&end| end <= fragment.len())
-                else {
-                    return Err(reader.invalid(format!(
-                        "a sample of track {} lies past the fragment at byte {offset}",
-                        sample.track.track_id
-                    )));
-                };
-                let meta = SampleMeta::of(&sample);
-                let time = meta.dts as f64 / f64::from(sample.track.timescale.get());
-                samples.push((time, index, meta, fragment.slice(start..end)));
-            }
-        }
-        // A fragment holds one run per track; interleave them by time as a plain file is.
-        samples.sort_by(|a, b| a.0.total_cmp(&b.0));
-        for (_, index, meta, data) in samples {
-            if !out.packet(index, meta, data)? {
-                return Ok(());
-            }
+        let fragment = reader.read_vec_at(offset, fragment_size)?;
+        let invalid = |reason| reader.invalid(reason);
+        if !emit_fragment(&mut demuxer, fragment, offset, size, out, &invalid)? {
+            return Ok(());
         }
         offset = offset.saturating_add(fragment_size);
     }
@@ -283,6 +252,70 @@ fn relative_base_offsets(fragment: &mut [u8], moof_at: u64, moof_size: u64) -> R
         fragment[..moof_len].copy_from_slice(&bytes);
     }
     Ok(())
+}
+
+/// The `moov` at byte `at` and the tracks chosen in it (at least one).
+fn chosen_tracks(
+    moov: &[u8],
+    at: u64,
+    name: &str,
+    track_ids: &[u32],
+    invalid: &dyn Fn(String) -> Error,
+) -> Result<(MoovBox, Vec<Chosen>), Error> {
+    let (moov, _) =
+        MoovBox::decode(moov).map_err(|e| invalid(format!("moov box at byte {at}: {e}")))?;
+    let chosen = tracks::choose(&moov, name, track_ids).map_err(invalid)?;
+    if chosen.is_empty() {
+        return Err(invalid(
+            "no H.264, H.265, VP8, VP9, AV1, AAC, MP3 or Opus track".into(),
+        ));
+    }
+    Ok((moov, chosen))
+}
+
+/// Demuxes one `moof` + `mdat` (`fragment`, at byte `offset`, its `moof` `moof_size`
+/// bytes) and sends its samples, interleaved by time as a plain file's are.
+fn emit_fragment(
+    demuxer: &mut Fmp4SegmentDemuxer,
+    mut fragment: Vec<u8>,
+    offset: u64,
+    moof_size: u64,
+    out: &mut Output<'_>,
+    invalid: &dyn Fn(String) -> Error,
+) -> Result<Open, Error> {
+    relative_base_offsets(&mut fragment, offset, moof_size)
+        .map_err(|e| invalid(format!("moof at byte {offset}: {e}")))?;
+    let fragment = Bytes::from(fragment);
+    let mut samples: Vec<(f64, usize, SampleMeta, Bytes)> = Vec::new();
+    let list = demuxer
+        .handle_media_segment(&fragment)
+        .map_err(|e| invalid(format!("fragment at byte {offset}: {e}")))?;
+    for sample in list {
+        let Some(index) = out.index_of(sample.track) else {
+            continue;
+        };
+        let start = usize::try_from(sample.data_offset).unwrap_or(usize::MAX);
+        let Some(end) = start
+            .checked_add(sample.data_size)
+            .filter(|&end| end <= fragment.len())
+        else {
+            return Err(invalid(format!(
+                "a sample of track {} lies past the fragment at byte {offset}",
+                sample.track.track_id
+            )));
+        };
+        let meta = SampleMeta::of(&sample);
+        let time = meta.dts as f64 / f64::from(sample.track.timescale.get());
+        samples.push((time, index, meta, fragment.slice(start..end)));
+    }
+    // A fragment holds one run per track; interleave them by time as a plain file is.
+    samples.sort_by(|a, b| a.0.total_cmp(&b.0));
+    for (_, index, meta, data) in samples {
+        if !out.packet(index, meta, data)? {
+            return Ok(false);
+        }
+    }
+    Ok(true)
 }
 
 /// Walks the top-level boxes to `moov`: its position, size and bytes.
