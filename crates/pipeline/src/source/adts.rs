@@ -23,17 +23,13 @@ pub(crate) async fn run_file(
     stop: watch::Receiver<bool>,
 ) -> Result<(), Error> {
     let name = path.display().to_string();
-    tokio::task::spawn_blocking(move || {
+    crate::source::on_reader_thread("ADTS".into(), move || {
         // One read: ADTS files are small (about 60 MB for an hour at 128 kbit/s) and
         // every packet is then a slice of this buffer.
         let data = std::fs::read(&path).map_err(|e| Error::io(format!("reading {name}"), e))?;
         read(&name, Bytes::from(data), &mut FileSender::new(tx), &stop)
     })
     .await
-    .map_err(|e| Error::Input {
-        input: "ADTS".into(),
-        reason: format!("reader thread failed: {e}"),
-    })?
 }
 
 fn read(

@@ -40,7 +40,7 @@ pub(crate) async fn run_file(
             "frame rate {rate} for {name}: give 0 < fps <= 1000"
         )));
     }
-    tokio::task::spawn_blocking(move || {
+    crate::source::on_reader_thread("Annex B".into(), move || {
         let file = File::open(&path).map_err(|e| Error::io(format!("opening {name}"), e))?;
         let mut input = Input {
             name,
@@ -56,10 +56,6 @@ pub(crate) async fn run_file(
         input.read(file)
     })
     .await
-    .map_err(|e| Error::Input {
-        input: "Annex B".into(),
-        reason: format!("reader thread failed: {e}"),
-    })?
 }
 
 struct Input<'a> {

@@ -209,3 +209,19 @@ pub(crate) fn eac3_track(unit: &[u8]) -> Option<crate::Track> {
         channels,
     ))
 }
+
+/// Starts a blocking reader on tokio's blocking threads at once (before the returned
+/// future is awaited: a reader fed by a channel must run while it is filled); a panic out
+/// of it (which a reader's own code never lets out) becomes an error naming `input`.
+pub(crate) fn on_reader_thread(
+    input: String,
+    read: impl FnOnce() -> Result<(), Error> + Send + 'static,
+) -> impl std::future::Future<Output = Result<(), Error>> {
+    let reader = tokio::task::spawn_blocking(read);
+    async move {
+        reader.await.map_err(|e| Error::Input {
+            input,
+            reason: format!("reader thread failed: {e}"),
+        })?
+    }
+}

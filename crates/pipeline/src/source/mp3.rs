@@ -33,12 +33,7 @@ async fn blocking<R: Read + Send + 'static>(
     mut tx: FileSender,
     stop: watch::Receiver<bool>,
 ) -> Result<(), Error> {
-    tokio::task::spawn_blocking(move || read(&name, reader, &mut tx, &stop))
-        .await
-        .map_err(|e| Error::Input {
-            input: "MP3".into(),
-            reason: format!("reader thread failed: {e}"),
-        })?
+    crate::source::on_reader_thread("MP3".into(), move || read(&name, reader, &mut tx, &stop)).await
 }
 
 pub(crate) fn read<R: Read>(

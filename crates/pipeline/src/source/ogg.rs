@@ -33,7 +33,7 @@ pub(crate) async fn run_file(
     stop: watch::Receiver<bool>,
 ) -> Result<(), Error> {
     let name = path.display().to_string();
-    tokio::task::spawn_blocking(move || {
+    crate::source::on_reader_thread("Ogg".into(), move || {
         let file = File::open(&path).map_err(|e| Error::io(format!("opening {name}"), e))?;
         read(
             &name,
@@ -43,10 +43,6 @@ pub(crate) async fn run_file(
         )
     })
     .await
-    .map_err(|e| Error::Input {
-        input: "Ogg".into(),
-        reason: format!("reader thread failed: {e}"),
-    })?
 }
 
 /// Reads an Ogg Opus file held in memory (for fuzzing: the same code as a file).

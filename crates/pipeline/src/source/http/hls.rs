@@ -43,7 +43,7 @@ pub(super) async fn run(
     url: Url,
     text: String,
     name: &str,
-    out: &mpsc::Sender<Bytes>,
+    out: &mpsc::Sender<std::io::Result<Bytes>>,
 ) -> Result<(), Error> {
     let invalid = |reason: String| Error::Input {
         input: name.to_owned(),

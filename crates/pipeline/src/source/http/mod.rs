@@ -11,13 +11,12 @@
 
 mod hls;
 
-use std::io::Read;
 use std::time::Duration;
 
 use bytes::Bytes;
 use tokio::sync::{mpsc, watch};
 
-use super::byte_stream;
+use super::byte_stream::{self, ChannelReader};
 use crate::contract::InputEvent;
 use crate::{Error, SecretUrl};
 
@@ -39,9 +38,9 @@ pub(crate) async fn run(
     let client = client(&name)?;
     let (bytes_tx, bytes_rx) = mpsc::channel(CHUNKS);
     let reader = {
-        let (name, stop) = (name.clone(), stop.clone());
-        tokio::task::spawn_blocking(move || {
-            byte_stream::read(&name, ChannelReader::new(bytes_rx), tx, &stop)
+        let (reader_name, stop) = (name.clone(), stop.clone());
+        super::on_reader_thread(name.clone(), move || {
+            byte_stream::read(&reader_name, ChannelReader::new(bytes_rx), tx, &stop)
         })
     };
     // The fetch may be waiting for a live playlist when the reader is done: its end (the
@@ -53,10 +52,7 @@ pub(crate) async fn run(
         _ = stop.wait_for(|s| *s) => Ok(()),
     };
     drop(reader_gone);
-    let read = reader.await.map_err(|e| Error::Input {
-        input: name.clone(),
-        reason: format!("reader thread failed: {e}"),
-    })?;
+    let read = reader.await;
     // A failed fetch explains an empty or cut stream better than the reader can.
     fetched.and(read)
 }
@@ -67,7 +63,7 @@ async fn fetch(
     client: &reqwest::Client,
     url: &SecretUrl,
     name: &str,
-    out: mpsc::Sender<Bytes>,
+    out: mpsc::Sender<std::io::Result<Bytes>>,
 ) -> Result<(), Error> {
     let response = get(client, url.expose(), name).await?;
     let content_type = response
@@ -90,12 +86,12 @@ async fn fetch(
 async fn forward(
     mut response: reqwest::Response,
     name: &str,
-    out: &mpsc::Sender<Bytes>,
+    out: &mpsc::Sender<std::io::Result<Bytes>>,
 ) -> Result<bool, Error> {
     loop {
         match response.chunk().await {
             Ok(Some(chunk)) => {
-                if out.send(chunk).await.is_err() {
+                if out.send(Ok(chunk)).await.is_err() {
                     return Ok(false);
                 }
             }
@@ -180,34 +176,4 @@ fn client(name: &str) -> Result<reqwest::Client, Error> {
         .user_agent(concat!("pipeline/", env!("CARGO_PKG_VERSION")))
         .build()
         .map_err(|e| failed(name, e))
-}
-
-/// The reader's side of the channel: the chunks as one byte stream, ended when the HTTP
-/// side drops its sender.
-struct ChannelReader {
-    rx: mpsc::Receiver<Bytes>,
-    chunk: Bytes,
-}
-
-impl ChannelReader {
-    fn new(rx: mpsc::Receiver<Bytes>) -> ChannelReader {
-        ChannelReader {
-            rx,
-            chunk: Bytes::new(),
-        }
-    }
-}
-
-impl Read for ChannelReader {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        while self.chunk.is_empty() {
-            match self.rx.blocking_recv() {
-                Some(chunk) => self.chunk = chunk,
-                None => return Ok(0),
-            }
-        }
-        let n = buf.len().min(self.chunk.len());
-        buf[..n].copy_from_slice(&self.chunk.split_to(n));
-        Ok(n)
-    }
 }

@@ -51,7 +51,7 @@ pub(crate) async fn run_file(
     stop: watch::Receiver<bool>,
 ) -> Result<(), Error> {
     let name = path.display().to_string();
-    tokio::task::spawn_blocking(move || {
+    crate::source::on_reader_thread("Matroska".into(), move || {
         let file = File::open(&path).map_err(|e| Error::io(format!("opening {name}"), e))?;
         let len = file
             .metadata()
@@ -61,10 +61,6 @@ pub(crate) async fn run_file(
         read(&name, reader, &mut FileSender::new(tx), &stop)
     })
     .await
-    .map_err(|e| Error::Input {
-        input: "Matroska".into(),
-        reason: format!("reader thread failed: {e}"),
-    })?
 }
 
 /// Reads a Matroska file held in memory (for fuzzing: the same code as a file).

@@ -51,7 +51,7 @@ pub(crate) async fn run_file(
     stop: watch::Receiver<bool>,
 ) -> Result<(), Error> {
     let name = path.display().to_string();
-    tokio::task::spawn_blocking(move || {
+    crate::source::on_reader_thread("MP4".into(), move || {
         let file = File::open(&path).map_err(|e| Error::io(format!("opening {name}"), e))?;
         let len = file
             .metadata()
@@ -63,10 +63,6 @@ pub(crate) async fn run_file(
         read(&mut reader, &track_ids, &mut emit)
     })
     .await
-    .map_err(|e| Error::Input {
-        input: "MP4".into(),
-        reason: format!("reader thread failed: {e}"),
-    })?
 }
 
 /// Reads an HLS media playlist (see [`playlist`]): fMP4 segments as one fragmented MP4,
@@ -78,7 +74,7 @@ pub(crate) async fn run_playlist(
     stop: watch::Receiver<bool>,
 ) -> Result<(), Error> {
     let name = path.display().to_string();
-    tokio::task::spawn_blocking(move || match playlist::files(&path)? {
+    crate::source::on_reader_thread("HLS".into(), move || match playlist::files(&path)? {
         playlist::Segments::Fmp4(files) => {
             let (joined, len) = playlist::Concatenation::open(&files)?;
             let mut reader = FileReader::new(joined, len, name);
@@ -92,10 +88,6 @@ pub(crate) async fn run_playlist(
         }
     })
     .await
-    .map_err(|e| Error::Input {
-        input: "HLS".into(),
-        reason: format!("reader thread failed: {e}"),
-    })?
 }
 
 /// Whether the recorder still listens (it stops reading at the duration limit).

@@ -40,12 +40,10 @@ pub(crate) async fn run_file(
     let name = path.display().to_string();
     let file = std::fs::File::open(&path).map_err(|e| Error::io(format!("opening {name}"), e))?;
     let task_name = name.clone();
-    tokio::task::spawn_blocking(move || read_blocking(task_name, file, FileSender::new(tx), &stop))
-        .await
-        .map_err(|e| Error::Input {
-            input: name,
-            reason: format!("reader thread failed: {e}"),
-        })?
+    crate::source::on_reader_thread(name, move || {
+        read_blocking(task_name, file, FileSender::new(tx), &stop)
+    })
+    .await
 }
 
 /// Reads a transport stream from `input` on the calling thread (a file, an HLS

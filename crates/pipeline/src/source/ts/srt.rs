@@ -4,10 +4,9 @@
 //! vanishes (no packet within SRT's 5 s peer idle timeout) ends it with an error, after
 //! which the recorder finalizes the file as for any input error.
 
-use std::io::{self, Read};
+use std::io;
 use std::time::{Duration, Instant};
 
-use bytes::{Buf, Bytes};
 use futures::StreamExt;
 use media_core::SecretUrl;
 use tokio::sync::{mpsc, watch};
@@ -16,6 +15,7 @@ use super::Reader;
 use crate::Error;
 use crate::contract::InputEvent;
 use crate::source::FileSender;
+use crate::source::byte_stream::ChannelReader;
 use crate::srt::SrtConfig;
 
 /// SRT messages waiting for the reader: about 1.3 MB of TS.
@@ -38,14 +38,9 @@ pub(crate) async fn run(
     let (chunks_tx, chunks_rx) = mpsc::channel(QUEUE);
     let name = url.to_string();
     let reader_stop = stop.clone();
-    let reader = tokio::task::spawn_blocking(move || {
-        Reader::new(name, FileSender::unbatched(tx)).read(
-            Messages {
-                rx: chunks_rx,
-                current: Bytes::new(),
-            },
-            &reader_stop,
-        )
+    let reader = crate::source::on_reader_thread(name.clone(), move || {
+        Reader::new(name, FileSender::unbatched(tx))
+            .read(ChannelReader::new(chunks_rx), &reader_stop)
     });
     let mut last = Instant::now();
     let mut received = 0u64;
@@ -79,30 +74,5 @@ pub(crate) async fn run(
     }
     drop(chunks_tx);
     drop(socket);
-    reader.await.map_err(|e| Error::Input {
-        input: url.to_string(),
-        reason: format!("reader thread failed: {e}"),
-    })?
-}
-
-/// The SRT messages as a byte stream for the reader.
-struct Messages {
-    rx: mpsc::Receiver<io::Result<Bytes>>,
-    current: Bytes,
-}
-
-impl Read for Messages {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        while self.current.is_empty() {
-            match self.rx.blocking_recv() {
-                Some(Ok(data)) => self.current = data,
-                Some(Err(e)) => return Err(e),
-                None => return Ok(0),
-            }
-        }
-        let n = buf.len().min(self.current.len());
-        buf[..n].copy_from_slice(&self.current[..n]);
-        self.current.advance(n);
-        Ok(n)
-    }
+    reader.await
 }
