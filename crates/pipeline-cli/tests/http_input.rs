@@ -1,7 +1,7 @@
 //! `http://` input against real servers: MPEG-TS from `ffmpeg -listen 1`, HLS from
 //! ffmpeg's HLS muxer served by Python's `http.server` (a finished playlist, a master
-//! playlist of two variants, a live playlist whose old segments are deleted), and an MP3
-//! mount of a real icecast2 fed by ffmpeg. Every packet of the source arrives where the
+//! playlist of two variants, a live playlist whose old segments are deleted), and MP3 and
+//! AAC mounts of a real icecast2 fed by ffmpeg. Every packet of the source arrives where the
 //! source is finite; live inputs give files of the duration asked that decode cleanly.
 //! Our own fMP4 HLS, finished and live, is read back the same way. A 404 and a closed
 //! port end in one line, with a token in the URL never printed.
@@ -261,33 +261,63 @@ fn hls_playlists_finished_master_and_live() {
     assert_eq!(ffprobe::decode_errors(&out), "");
 }
 
-#[test]
-fn an_icecast_mount_is_recorded() {
-    test_support::require_peer!("ffmpeg", "ffprobe", "icecast2");
-    let server = Icecast::start(IcecastOptions::default());
-    let source_url = format!("icecast://source:hackme@127.0.0.1:{}/stream", server.port());
+/// ffmpeg as the source client of `mount`, encoding a tone with `encode`.
+fn icecast_source(server: &Icecast, mount: &str, encode: &[&str]) -> ChildGuard {
+    let source_url = format!("icecast://source:hackme@127.0.0.1:{}{mount}", server.port());
     let writer = Command::new("ffmpeg")
         .args(["-nostdin", "-v", "error", "-re", "-f", "lavfi", "-i"])
-        .args(["sine=frequency=440:sample_rate=44100", "-c:a", "libmp3lame"])
-        .args(["-b:a", "128k", "-content_type", "audio/mpeg", "-f", "mp3"])
+        .arg("sine=frequency=440:sample_rate=44100")
+        .args(encode)
         .arg(&source_url)
         .spawn()
         .unwrap();
-    let _writer = ChildGuard::new("ffmpeg", writer);
-    server.wait_for_status(|s| s.to_string().contains("/stream"));
+    let guard = ChildGuard::new("ffmpeg", writer);
+    server.wait_for_status(|s| s.to_string().contains(mount));
+    guard
+}
+
+#[test]
+fn icecast_mounts_of_mp3_and_aac_are_recorded() {
+    test_support::require_peer!("ffmpeg", "ffprobe", "icecast2");
+    let server = Icecast::start(IcecastOptions::default());
+    let mp3 = [
+        "-c:a",
+        "libmp3lame",
+        "-b:a",
+        "128k",
+        "-content_type",
+        "audio/mpeg",
+        "-f",
+        "mp3",
+    ];
+    let _mp3 = icecast_source(&server, "/stream", &mp3);
+    let aac = [
+        "-c:a",
+        "aac",
+        "-b:a",
+        "96k",
+        "-content_type",
+        "audio/aac",
+        "-f",
+        "adts",
+    ];
+    let _aac = icecast_source(&server, "/aac", &aac);
     let dir = test_support::temp_dir();
-    let out = dir.path().join("radio.m4a");
-    let url = format!("http://127.0.0.1:{}/stream", server.port());
-    assert_eq!(
-        pipeline(&["--duration", "3", &url, out.to_str().unwrap()]),
-        (Some(0), String::new())
-    );
-    let probe = ffprobe::probe(&out);
-    assert_eq!(probe["streams"][0]["codec_name"], "mp3", "{probe}");
-    assert_eq!(probe["streams"][0]["sample_rate"], "44100", "{probe}");
-    let seconds = ffprobe::num(&probe["format"]["duration"]);
-    assert!((2.9..3.2).contains(&seconds), "{probe}");
-    assert_eq!(ffprobe::decode_errors(&out), "");
+    for (mount, codec) in [("/stream", "mp3"), ("/aac", "aac")] {
+        let out = dir.path().join(format!("radio-{codec}.m4a"));
+        let url = format!("http://127.0.0.1:{}{mount}", server.port());
+        assert_eq!(
+            pipeline(&["--duration", "3", &url, out.to_str().unwrap()]),
+            (Some(0), String::new()),
+            "{mount}"
+        );
+        let probe = ffprobe::probe(&out);
+        assert_eq!(probe["streams"][0]["codec_name"], codec, "{probe}");
+        assert_eq!(probe["streams"][0]["sample_rate"], "44100", "{probe}");
+        let seconds = ffprobe::num(&probe["format"]["duration"]);
+        assert!((2.9..3.2).contains(&seconds), "{probe}");
+        assert_eq!(ffprobe::decode_errors(&out), "", "{mount}");
+    }
 
     let port = test_support::free_port();
     let never = dir.path().join("never.m4a");

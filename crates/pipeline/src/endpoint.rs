@@ -5,7 +5,7 @@
 //! | string | input | output |
 //! |---|---|---|
 //! | `rtsp://[user:pass@]host[:port]/path` | RTSP camera | — |
-//! | `http://…`, `https://…` | an MP3, MPEG-TS or fMP4 stream (Icecast mount, TS over HTTP), or an HLS playlist with MPEG-TS or fMP4 segments (live or not; a master playlist's highest-bandwidth variant) | — |
+//! | `http://…`, `https://…` | an MP3, AAC, MPEG-TS or fMP4 stream (Icecast mount, TS over HTTP), or an HLS playlist with MPEG-TS or fMP4 segments (live or not; a master playlist's highest-bandwidth variant) | — |
 //! | `tcp://host:port` | remote packet server | — |
 //! | `*.mp3` | MP3 file | the MP3 track's frames, as they are |
 //! | `*.aac` | ADTS AAC file | ADTS from the AAC track |
@@ -13,7 +13,7 @@
 //! | `*.h264`, `*.264`, `*.h265`, `*.265` | Annex B byte stream (frame rate: the SPS's VUI timing, else `Options::frame_rate`, else 25) | Annex B, parameter sets before each key frame |
 //! | `*.mp4`, `*.m4v`, `*.m4a`, `*.mov`, `*.cmfv`, `*.cmfa` | MP4 file: plain or fragmented | — |
 //! | `*.mkv`, `*.webm`, `*.mka` | Matroska / WebM file (H.264, H.265, VP8, VP9, AV1, Opus, AAC, MPEG audio) | Matroska (the same codecs) or WebM (VP8, VP9, AV1, Opus); readable up to its last cluster if killed |
-//! | `-` | MP3, MPEG-TS or fragmented MP4 on stdin (told apart by the first bytes) | on stdout: fragmented MP4, or the [`PipeFormat`] given (`Endpoint::Stdout`; the CLI's `--format`) |
+//! | `-` | MP3, ADTS AAC, MPEG-TS or fragmented MP4 on stdin (told apart by the first bytes) | on stdout: fragmented MP4, or the [`PipeFormat`] given (`Endpoint::Stdout`; the CLI's `--format`) |
 //! | `*.mp4`, `*.m4v`, `*.m4a` | (above) | MP4 file (plain, or fragmented by option) |
 //! | `*.m3u8`, or an existing directory / a path ending in `/` | `*.m3u8`: a local HLS media playlist with fMP4 or MPEG-TS segments | HLS: init.mp4, numbered .m4s, playlist |
 //! | `icecast://user:pass@host:port/mount`, `icecasts://…` (TLS) | — | Icecast source |
@@ -89,10 +89,10 @@ pub enum Endpoint {
     /// Matroska or WebM file, `.mkv` / `.webm` / `.mka` (input or output; `.webm` output
     /// holds VP8, VP9, AV1 and Opus only).
     MatroskaFile(PathBuf),
-    /// HTTP(S) (input): an MP3, MPEG-TS or fragmented MP4 stream (an Icecast mount, TS
+    /// HTTP(S) (input): an MP3, AAC, MPEG-TS or fragmented MP4 stream (an Icecast mount, TS
     /// over HTTP) or an HLS playlist with MPEG-TS or fMP4 segments, live or not.
     Http(SecretUrl),
-    /// MP3, MPEG-TS or fragmented MP4 on standard input (input).
+    /// MP3, ADTS AAC, MPEG-TS or fragmented MP4 on standard input (input).
     Stdin,
     /// MP4 file (output); fragmented when the pipeline's options say so.
     Mp4File(PathBuf),

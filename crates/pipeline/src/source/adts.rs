@@ -2,15 +2,18 @@
 //! AAC track (ISO/IEC 14496-3 §1.A.2.2), the AudioSpecificConfig built from the first
 //! header (object type, sampling frequency index, channel configuration; §1.6.2.1).
 //!
-//! Timestamps count samples (timescale = sample rate), 1024 per frame. An ID3v2 tag in
-//! front is skipped. A format change in the middle of the file, or a frame with several
+//! Read as a stream (files, standard input and HTTP bodies alike): frames are cut out of
+//! 64 KiB reads, each a slice of them. Timestamps count samples (timescale = sample rate),
+//! 1024 per frame. An ID3v2 tag in front is skipped. A format change in the middle of the file, or a frame with several
 //! raw data blocks (an MP4 sample holds one access unit), ends the input with an error.
 
+use std::fs::File;
+use std::io::Read;
 use std::path::PathBuf;
 use std::time::SystemTime;
 
-use bytes::Bytes;
-use icecast_source::adts::{AdtsFrames, AdtsHeader};
+use bytes::{Bytes, BytesMut};
+use icecast_source::adts::AdtsHeader;
 use tokio::sync::{mpsc, watch};
 
 use crate::contract::InputEvent;
@@ -24,17 +27,19 @@ pub(crate) async fn run_file(
 ) -> Result<(), Error> {
     let name = path.display().to_string();
     crate::source::on_reader_thread("ADTS".into(), move || {
-        // One read: ADTS files are small (about 60 MB for an hour at 128 kbit/s) and
-        // every packet is then a slice of this buffer.
-        let data = std::fs::read(&path).map_err(|e| Error::io(format!("reading {name}"), e))?;
-        read(&name, Bytes::from(data), &mut FileSender::new(tx), &stop)
+        let file = File::open(&path).map_err(|e| Error::io(format!("opening {name}"), e))?;
+        read(&name, file, &mut FileSender::new(tx), &stop)
     })
     .await
 }
 
-fn read(
+/// Bytes asked of the input per read; frames are cut out of them, each a slice.
+const READ: usize = 64 * 1024;
+
+/// Reads ADTS from `input` as it comes (a file, standard input, an HTTP body).
+pub(crate) fn read<R: Read>(
     name: &str,
-    data: Bytes,
+    mut input: R,
     tx: &mut FileSender,
     stop: &watch::Receiver<bool>,
 ) -> Result<(), Error> {
@@ -42,19 +47,63 @@ fn read(
         input: name.to_owned(),
         reason,
     };
-    let start = id3v2_length(&data);
-    let mut first: Option<AdtsHeader> = None;
-    let mut samples: i64 = 0;
-    let mut offset = start;
-    for frame in AdtsFrames::new(data.slice(start..)) {
-        if *stop.borrow() {
+    let mut buf = BytesMut::new();
+    // One read at a time (a live stream's reader must not wait for 64 KiB to come).
+    let mut more = |buf: &mut BytesMut| -> Result<bool, Error> {
+        let len = buf.len();
+        buf.resize(len + READ, 0);
+        let read = loop {
+            match input.read(&mut buf[len..]) {
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                other => break other,
+            }
+        };
+        let n = read.map_err(|e| Error::io(format!("reading {name}"), e));
+        buf.truncate(len + *n.as_ref().unwrap_or(&0));
+        Ok(n? > 0)
+    };
+    // An ID3v2 tag in front: skipped, however long (album art).
+    while buf.len() < 10 && more(&mut buf)? {}
+    let mut offset = 0usize;
+    let mut tag = id3v2_length(&buf);
+    while tag > 0 {
+        let skip = tag.min(buf.len());
+        let _ = buf.split_to(skip);
+        (tag, offset) = (tag - skip, offset + skip);
+        if tag > 0 && !more(&mut buf)? {
             break;
         }
-        let frame = frame.map_err(|e| invalid(e.to_string()))?;
-        let header = AdtsHeader::parse(&frame.data).map_err(invalid)?;
+    }
+    let mut first: Option<AdtsHeader> = None;
+    let mut samples: i64 = 0;
+    loop {
+        if *stop.borrow() {
+            return Ok(());
+        }
+        let header = match AdtsHeader::parse(&buf) {
+            Ok(h) if h.frame_length <= buf.len() => h,
+            Err(_) if buf.len() < 7 => {
+                if more(&mut buf)? {
+                    continue;
+                }
+                break;
+            }
+            Ok(_) => {
+                if more(&mut buf)? {
+                    continue;
+                }
+                tracing::warn!(
+                    input = name,
+                    "the last ADTS frame, at byte {offset}, is cut"
+                );
+                break;
+            }
+            Err(e) => return Err(invalid(format!("ADTS data at byte {offset}: {e}"))),
+        };
+        let frame = buf.split_to(header.frame_length).freeze();
         match first {
             None => {
-                let config = audio_specific_config(&header, &frame.data);
+                let config = audio_specific_config(&header, &frame);
                 let track = Track::audio(
                     Codec::Aac { config },
                     header.sample_rate,
@@ -81,10 +130,10 @@ fn read(
             )));
         }
         let header_length = if header.has_crc { 9 } else { 7 };
-        let packet = Packet::new(0, samples, true, frame.data.slice(header_length..))
+        let packet = Packet::new(0, samples, true, frame.slice(header_length..))
             .with_duration(Some(header.samples()));
         samples += i64::from(header.samples());
-        offset += frame.data.len();
+        offset += frame.len();
         if !tx.send(InputEvent::Packet(packet, SystemTime::now())) {
             return Ok(()); // the recorder stopped (duration reached)
         }

@@ -1,16 +1,16 @@
 //! A byte stream of unknown format, read as it comes: `-` (standard input) and an HTTP
-//! body (an Icecast mount, TS over HTTP, HLS segments). MP3, MPEG-TS or fragmented MP4,
-//! told apart by the first bytes (a TS packet's sync byte at the start and 188 bytes on,
-//! as ffmpeg's probe looks for it; `ftyp` or `styp` for MP4); every frame goes on at once,
-//! as from a live source. Formats read by seeking here (plain MP4, Matroska, Ogg) or read
-//! whole (ADTS) are named in one line.
+//! body (an Icecast mount, TS over HTTP, HLS segments). MP3, ADTS AAC, MPEG-TS or
+//! fragmented MP4, told apart by the first bytes (a TS packet's sync byte at the start and
+//! 188 bytes on, as ffmpeg's probe looks for it; `ftyp` or `styp` for MP4; ADTS's 12-bit
+//! sync with layer 0); every frame goes on at once, as from a live source. Formats read
+//! by seeking here (plain MP4, Matroska, Ogg) are named in one line.
 
 use std::io::{Cursor, Read};
 
 use bytes::Bytes;
 use tokio::sync::{mpsc, watch};
 
-use super::{FileSender, mp3, mp4, ts};
+use super::{FileSender, adts, mp3, mp4, ts};
 use crate::Error;
 use crate::contract::InputEvent;
 
@@ -79,10 +79,11 @@ pub(crate) fn read<R: Read>(
         }
         Ok(Format::Ts) => ts::read_blocking(name.to_owned(), input, tx, stop),
         Ok(Format::Mp3) => mp3::read(name, input, &mut tx, stop),
+        Ok(Format::Adts) => adts::read(name, input, &mut tx, stop),
         Err(format) => Err(Error::Input {
             input: name.to_owned(),
             reason: format!(
-                "{format} cannot be read as a stream here (MP3, MPEG-TS and fragmented MP4 can): give it as a file"
+                "{format} cannot be read as a stream here (MP3, ADTS AAC, MPEG-TS and fragmented MP4 can): give it as a file"
             ),
         }),
     }
@@ -94,6 +95,8 @@ enum Format {
     Mp3,
     /// Fragmented MP4 (a plain one is refused by the reader, which sees its `moov`).
     Mp4,
+    /// ADTS AAC (an AAC radio mount).
+    Adts,
 }
 
 /// What the first bytes are: TS, MP3 (what is not recognised: the MP3 reader searches
@@ -110,7 +113,7 @@ fn sniff(head: &[u8]) -> Result<Format, &'static str> {
             Ok(Format::Mp4)
         }
         // ADTS: a 12-bit sync and layer 0 (MPEG audio's layers are 1 to 3).
-        [0xFF, b, ..] if b & 0xF6 == 0xF0 => Err("ADTS AAC"),
+        [0xFF, b, ..] if b & 0xF6 == 0xF0 => Ok(Format::Adts),
         _ => Ok(Format::Mp3),
     }
 }
@@ -131,7 +134,7 @@ mod tests {
         assert_eq!(sniff(&ts), Ok(Format::Mp3), "two syncs are not enough");
         assert_eq!(sniff(b"ID3\x04\0\0\0\0\0\0"), Ok(Format::Mp3));
         assert_eq!(sniff(&[0xFF, 0xFB, 0x90, 0x64]), Ok(Format::Mp3));
-        assert_eq!(sniff(&[0xFF, 0xF1, 0x50, 0x80]), Err("ADTS AAC"));
+        assert_eq!(sniff(&[0xFF, 0xF1, 0x50, 0x80]), Ok(Format::Adts));
         assert_eq!(sniff(b"\0\0\0\x20ftypisom"), Ok(Format::Mp4));
         assert_eq!(sniff(&[0x1A, 0x45, 0xDF, 0xA3, 0x9F]), Err("Matroska"));
         assert_eq!(sniff(b"OggS\0\x02"), Err("Ogg"));

@@ -1,5 +1,5 @@
 //! HTTP(S) input (`http://…`, `https://…`): a progressive stream (an Icecast or SHOUTcast
-//! mount's MP3, MPEG-TS over HTTP as IPTV servers and `ffmpeg -listen 1` send it,
+//! mount's MP3 or AAC, MPEG-TS over HTTP as IPTV servers and `ffmpeg -listen 1` send it,
 //! fragmented MP4) or an HLS playlist ([`hls`]: told by its Content-Type, a `.m3u8` path, or `#EXTM3U` first).
 //!
 //! The bytes go to the byte-stream reader ([`super::byte_stream`], a blocking reader on
