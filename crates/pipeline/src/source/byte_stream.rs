@@ -7,7 +7,6 @@
 
 use std::io::{Cursor, Read};
 
-use bytes::Bytes;
 use tokio::sync::{mpsc, watch};
 
 use super::{FileSender, adts, mp3, mp4, ts};
@@ -25,36 +24,6 @@ pub(crate) async fn run(
         read("stdin", std::io::stdin(), tx, &stop)
     })
     .await
-}
-
-/// A channel of byte chunks (an HTTP body's, SRT's messages) as one byte stream for a
-/// blocking reader: an error sent ends it with that error, the senders gone end it.
-pub(crate) struct ChannelReader {
-    rx: mpsc::Receiver<std::io::Result<Bytes>>,
-    chunk: Bytes,
-}
-
-impl ChannelReader {
-    pub(crate) fn new(rx: mpsc::Receiver<std::io::Result<Bytes>>) -> ChannelReader {
-        ChannelReader {
-            rx,
-            chunk: Bytes::new(),
-        }
-    }
-}
-
-impl Read for ChannelReader {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        while self.chunk.is_empty() {
-            match self.rx.blocking_recv() {
-                Some(chunk) => self.chunk = chunk?,
-                None => return Ok(0),
-            }
-        }
-        let n = buf.len().min(self.chunk.len());
-        buf[..n].copy_from_slice(&self.chunk.split_to(n));
-        Ok(n)
-    }
 }
 
 /// Reads `input` (named `name` in messages) on the calling thread.

@@ -225,3 +225,33 @@ pub(crate) fn on_reader_thread(
         })?
     }
 }
+
+/// A channel of byte chunks (an HTTP body's, SRT's messages) as one byte stream for a
+/// blocking reader: an error sent ends it with that error, the senders gone end it.
+pub(crate) struct ChannelReader {
+    rx: mpsc::Receiver<std::io::Result<bytes::Bytes>>,
+    chunk: bytes::Bytes,
+}
+
+impl ChannelReader {
+    pub(crate) fn new(rx: mpsc::Receiver<std::io::Result<bytes::Bytes>>) -> ChannelReader {
+        ChannelReader {
+            rx,
+            chunk: bytes::Bytes::new(),
+        }
+    }
+}
+
+impl std::io::Read for ChannelReader {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        while self.chunk.is_empty() {
+            match self.rx.blocking_recv() {
+                Some(chunk) => self.chunk = chunk?,
+                None => return Ok(0),
+            }
+        }
+        let n = buf.len().min(self.chunk.len());
+        buf[..n].copy_from_slice(&self.chunk.split_to(n));
+        Ok(n)
+    }
+}

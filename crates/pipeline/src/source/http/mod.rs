@@ -16,7 +16,8 @@ use std::time::Duration;
 use bytes::Bytes;
 use tokio::sync::{mpsc, watch};
 
-use super::byte_stream::{self, ChannelReader};
+use super::ChannelReader;
+use super::byte_stream;
 use crate::contract::InputEvent;
 use crate::{Error, SecretUrl};
 

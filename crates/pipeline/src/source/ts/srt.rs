@@ -14,8 +14,8 @@ use tokio::sync::{mpsc, watch};
 use super::Reader;
 use crate::Error;
 use crate::contract::InputEvent;
+use crate::source::ChannelReader;
 use crate::source::FileSender;
-use crate::source::byte_stream::ChannelReader;
 use crate::srt::SrtConfig;
 
 /// SRT messages waiting for the reader: about 1.3 MB of TS.
