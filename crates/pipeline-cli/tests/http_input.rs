@@ -329,3 +329,74 @@ fn icecast_mounts_of_mp3_and_aac_are_recorded() {
     assert!(err.contains("Connection refused"), "{err}");
     assert_eq!(err.lines().count(), 1, "{err}");
 }
+
+/// With rotation (`--segment`) a mount that goes away is fetched again: icecast2 ends
+/// the listeners when its source leaves, a new source takes the mount, and the recording
+/// goes on in a second file; both decode, and SIGINT finishes the second.
+#[test]
+fn with_rotation_a_dropped_mount_is_fetched_again() {
+    test_support::require_peer!("ffmpeg", "ffprobe", "icecast2");
+    let server = Icecast::start(IcecastOptions::default());
+    let mp3 = [
+        "-c:a",
+        "libmp3lame",
+        "-b:a",
+        "128k",
+        "-content_type",
+        "audio/mpeg",
+        "-f",
+        "mp3",
+    ];
+    let mut first = icecast_source(&server, "/stream", &mp3);
+    let dir = test_support::temp_dir();
+    let pattern = dir.path().join("radio-%H%M%S.m4a");
+    let url = format!("http://127.0.0.1:{}/stream", server.port());
+    let recorder = Command::new(BIN)
+        .args(["--segment", "3600", &url])
+        .arg(&pattern)
+        .env("RUST_LOG", "info")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut recorder = ChildGuard::new("pipeline", recorder);
+    std::thread::sleep(Duration::from_millis(2500));
+    first.stop();
+    let _second = icecast_source(&server, "/stream", &mp3);
+    let started = Instant::now();
+    let files = || -> Vec<PathBuf> {
+        let mut names: Vec<PathBuf> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .flatten()
+            .map(|e| e.path())
+            .collect();
+        names.sort();
+        names
+    };
+    // The first file finished, the second being written.
+    let ends = |suffix: &str| {
+        files()
+            .iter()
+            .any(|p| p.to_string_lossy().ends_with(suffix))
+    };
+    while !(ends(".m4a") && ends(".m4a.partial")) {
+        assert!(started.elapsed() < Duration::from_secs(20), "{:?}", files());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    std::thread::sleep(Duration::from_millis(2000));
+    recorder.signal("INT");
+    let (code, log) = recorder.wait_with_stderr(Duration::from_secs(20));
+    assert_eq!(code, Some(0), "{log}");
+    assert!(log.contains("reconnecting in"), "{log}");
+    let finished: Vec<PathBuf> = files()
+        .into_iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "m4a"))
+        .collect();
+    assert_eq!(finished.len(), 2, "{finished:?}\n{log}");
+    for file in &finished {
+        let seconds = ffprobe::num(&ffprobe::probe(file)["format"]["duration"]);
+        assert!(seconds > 1.0, "{file:?}: {seconds} s");
+        assert_eq!(ffprobe::decode_errors(file), "", "{file:?}");
+    }
+}

@@ -171,7 +171,7 @@ async fn run_source(
             annexb::run_file(path, VideoCodec::H265, rate, tx.clone(), stop).await
         }
         Endpoint::Stdin => byte_stream::run(tx.clone(), stop).await,
-        Endpoint::Http(url) => http::run(&url, tx.clone(), stop).await,
+        Endpoint::Http(url) => http::run(&url, &options, tx.clone(), stop).await,
         Endpoint::TsFile(path) => ts::run_file(path, tx.clone(), stop).await,
         Endpoint::RtmpListen(url) => rtmp_listen::run(&url, &tx, stop).await,
         Endpoint::Srt(url) | Endpoint::SrtListen(url) => ts::srt::run(&url, tx.clone(), stop).await,

@@ -19,7 +19,7 @@ use m3u8_rs::{MediaPlaylist, Playlist};
 use tokio::sync::mpsc;
 use url::Url;
 
-use super::{forward, get, playlist_text};
+use super::{Finite, forward, get, playlist_text};
 
 /// The playlist at `url`: where it was found (after redirects) and its text.
 async fn fetch_playlist(
@@ -44,7 +44,7 @@ pub(super) async fn run(
     text: String,
     name: &str,
     out: &mpsc::Sender<std::io::Result<Bytes>>,
-) -> Result<(), Error> {
+) -> Result<Finite, Error> {
     let invalid = |reason: String| Error::Input {
         input: name.to_owned(),
         reason,
@@ -122,7 +122,7 @@ pub(super) async fn run(
                 if let Some(init) = &map {
                     tracing::debug!(input = %name, "HLS initialization segment");
                     if !forward(get(client, init.as_str(), name).await?, name, out).await? {
-                        return Ok(());
+                        return Ok(Finite(false));
                     }
                 }
                 sent_map = map.clone();
@@ -133,13 +133,13 @@ pub(super) async fn run(
             tracing::debug!(input = %name, sequence, "HLS segment");
             let response = get(client, segment_url.as_str(), name).await?;
             if !forward(response, name, out).await? {
-                return Ok(()); // the reader is done
+                return Ok(Finite(false)); // the reader is done
             }
             next = sequence + 1;
             new = true;
         }
         if playlist.end_list {
-            return Ok(());
+            return Ok(Finite(true));
         }
         let target = Duration::from_secs(playlist.target_duration.max(1));
         if new {

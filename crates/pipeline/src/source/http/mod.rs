@@ -19,7 +19,7 @@ use tokio::sync::{mpsc, watch};
 use super::ChannelReader;
 use super::byte_stream;
 use crate::contract::InputEvent;
-use crate::{Error, SecretUrl};
+use crate::{Error, Options, SecretUrl};
 
 /// Chunks (as the server sent them, typically 4–16 KiB) between the HTTP side and the
 /// reader.
@@ -30,17 +30,64 @@ const READ_TIMEOUT: Duration = Duration::from_secs(30);
 /// A playlist larger than this is refused (a live one is a few KiB).
 const MAX_PLAYLIST: usize = 1 << 20;
 
+/// Waits before reconnecting: the first, and the most (doubled in between; reset once a
+/// session has run for [`STEADY`]).
+const FIRST_DELAY: Duration = Duration::from_secs(1);
+const MAX_DELAY: Duration = Duration::from_secs(30);
+const STEADY: Duration = Duration::from_secs(30);
+
+/// Reads `url`. Without rotation one session is read and its end ends the input; with
+/// rotation (`--segment`, a radio or camera archive) a stream that ends or fails is
+/// fetched again after a growing delay, each new session an
+/// [`InputEvent::Discontinuity`] (a new file), as for RTSP.
 pub(crate) async fn run(
     url: &SecretUrl,
+    options: &Options,
     tx: mpsc::Sender<InputEvent>,
     mut stop: watch::Receiver<bool>,
 ) -> Result<(), Error> {
     let name = url.to_string();
     let client = client(&name)?;
+    let mut delay = FIRST_DELAY;
+    loop {
+        let started = tokio::time::Instant::now();
+        let result = session(&client, url, &name, tx.clone(), stop.clone()).await;
+        let finished = matches!(result, Ok(Finite(true)));
+        if finished || options.segment.is_none() || *stop.borrow() || tx.is_closed() {
+            return result.map(|_| ());
+        }
+        if started.elapsed() >= STEADY {
+            delay = FIRST_DELAY;
+        }
+        match &result {
+            Err(e) => tracing::warn!("{e}; reconnecting in {} s", delay.as_secs()),
+            Ok(_) => {
+                tracing::warn!(input = %name, "the stream ended; reconnecting in {} s", delay.as_secs())
+            }
+        }
+        tokio::select! {
+            () = tokio::time::sleep(delay) => {}
+            _ = stop.wait_for(|s| *s) => return Ok(()),
+        }
+        delay = (delay * 2).min(MAX_DELAY);
+        if tx.send(InputEvent::Discontinuity).await.is_err() {
+            return Ok(());
+        }
+    }
+}
+
+/// One GET of `url`, read to its end (or the reader's, or the stop).
+async fn session(
+    client: &reqwest::Client,
+    url: &SecretUrl,
+    name: &str,
+    tx: mpsc::Sender<InputEvent>,
+    mut stop: watch::Receiver<bool>,
+) -> Result<Finite, Error> {
     let (bytes_tx, bytes_rx) = mpsc::channel(CHUNKS);
     let reader = {
-        let (reader_name, stop) = (name.clone(), stop.clone());
-        super::on_reader_thread(name.clone(), move || {
+        let (reader_name, stop) = (name.to_owned(), stop.clone());
+        super::on_reader_thread(name.to_owned(), move || {
             byte_stream::read(&reader_name, ChannelReader::new(bytes_rx), tx, &stop)
         })
     };
@@ -48,15 +95,20 @@ pub(crate) async fn run(
     // channel closed) ends the fetch at once, as the pipeline's stop does.
     let reader_gone = bytes_tx.clone();
     let fetched = tokio::select! {
-        fetched = fetch(&client, url, &name, bytes_tx) => fetched,
-        _ = reader_gone.closed() => Ok(()),
-        _ = stop.wait_for(|s| *s) => Ok(()),
+        fetched = fetch(client, url, name, bytes_tx) => fetched,
+        _ = reader_gone.closed() => Ok(Finite(false)),
+        _ = stop.wait_for(|s| *s) => Ok(Finite(false)),
     };
     drop(reader_gone);
     let read = reader.await;
     // A failed fetch explains an empty or cut stream better than the reader can.
-    fetched.and(read)
+    let finite = fetched?;
+    read.map(|()| finite)
 }
+
+/// Whether what was read is all there is (a file, a finished playlist, read to its
+/// end): no reconnection reads it again.
+struct Finite(bool);
 
 /// Fetches `url` and sends its media bytes to `out` until the end, or until the reader
 /// is gone.
@@ -65,7 +117,7 @@ async fn fetch(
     url: &SecretUrl,
     name: &str,
     out: mpsc::Sender<std::io::Result<Bytes>>,
-) -> Result<(), Error> {
+) -> Result<Finite, Error> {
     let response = get(client, url.expose(), name).await?;
     let content_type = response
         .headers()
@@ -79,7 +131,11 @@ async fn fetch(
         return hls::run(client, location, text, name, &out).await;
     }
     tracing::info!(input = %name, content_type, "reading the HTTP stream");
-    forward(response, name, &out).await.map(|_| ())
+    // A body of known length is a file; a live stream has none (chunked or to the close).
+    let finite = response.content_length().is_some();
+    forward(response, name, &out)
+        .await
+        .map(|ended| Finite(finite && ended))
 }
 
 /// Sends the body's chunks to `out`: `Ok(true)` at its end, `Ok(false)` once the reader
