@@ -1,4 +1,5 @@
-"""Pipelines from Python: RTSP test camera to MP4, start/wait/close/kill, Ctrl-C, GIL."""
+"""Pipelines from Python: RTSP test camera to MP4, start/wait/close/kill, Ctrl-C, GIL,
+HLS over HTTP."""
 import os
 import signal
 import subprocess
@@ -156,5 +157,38 @@ def test_a_file_remuxes_to_matroska(tmp_path):
     info = ffprobe(out)
     assert info["format"]["format_name"] == "matroska,webm"
     assert info["streams"][0]["codec_name"] == "h264"
+    ok, errors = ffmpeg_decodes(out)
+    assert ok, errors
+
+
+def test_an_hls_playlist_over_http_to_mp4(tmp_path):
+    """HLS served by Python's own HTTP server: the same http:// input as the CLI's."""
+    import functools
+    import http.server
+
+    www = tmp_path / "www"
+    www.mkdir()
+    subprocess.run(
+        ["ffmpeg", "-nostdin", "-v", "error", "-f", "lavfi", "-i", "testsrc=size=160x120:rate=25",
+         "-f", "lavfi", "-i", "sine=sample_rate=48000", "-t", "3", "-c:v", "libx264", "-g", "25",
+         "-c:a", "aac", "-f", "hls", "-hls_time", "1", "-hls_list_size", "0",
+         str(www / "index.m3u8")],
+        check=True,
+    )
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(www))
+    handler.log_message = lambda *args: None
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        out = tmp_path / "hls.mp4"
+        url = f"http://127.0.0.1:{server.server_address[1]}/index.m3u8"
+        summary = mt.Pipeline(url, str(out)).run()
+    finally:
+        server.shutdown()
+    assert summary.files == [str(out)]
+    info = ffprobe(out)
+    assert sorted(s["codec_name"] for s in info["streams"]) == ["aac", "h264"]
+    assert 2.9 <= float(info["format"]["duration"]) <= 3.2
     ok, errors = ffmpeg_decodes(out)
     assert ok, errors
