@@ -66,6 +66,7 @@ class Pipeline:
         loop: bool = ...,
         token: Optional[str] = ...,
         title: Optional[str] = ...,
+        tls_ca: Optional[str] = ...,
     ) -> None: ...
     def run(self) -> Summary:
         """Runs to the end; Ctrl-C closes gracefully, then raises KeyboardInterrupt."""

@@ -57,10 +57,10 @@ pub(crate) struct IcecastArgs {
     /// Icecast: connect with TLS (like an icecasts:// URL).
     #[arg(long)]
     tls: bool,
-    /// Icecast: a PEM file of CA certificates to trust besides the built-in roots (a
-    /// server's self-signed certificate); implies --tls.
+    /// Icecast output and https:// input: a PEM file of CA certificates to trust besides
+    /// the built-in roots (a server's self-signed certificate); implies --tls for Icecast.
     #[arg(long, value_name = "FILE")]
-    tls_ca: Option<std::path::PathBuf>,
+    pub(crate) tls_ca: Option<std::path::PathBuf>,
     /// Icecast: admin credentials sent with the status requests (listener count on the
     /// status line); the password is never printed.
     #[arg(long, value_name = "USER:PASSWORD")]

@@ -294,6 +294,7 @@ impl Cli {
             options.fragmented = self.fragmented;
             options.fragment_duration = seconds("fragment-duration", self.fragment_duration)?;
             options.faststart = self.faststart;
+            options.tls_ca.clone_from(&self.icecast.tls_ca);
             options.fsync = self.fsync;
             options.sdp_file = self.sdp.clone();
             options.segment = self.segment.map(|s| seconds("segment", s)).transpose()?;

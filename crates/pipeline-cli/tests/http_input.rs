@@ -400,3 +400,41 @@ fn with_rotation_a_dropped_mount_is_fetched_again() {
         assert_eq!(ffprobe::decode_errors(file), "", "{file:?}");
     }
 }
+
+/// `https://`: icecast2's TLS port with a self-signed certificate, trusted through
+/// `--tls-ca`; without it the certificate is refused in one line.
+#[test]
+fn https_with_a_self_signed_certificate_and_tls_ca() {
+    test_support::require_peer!("ffmpeg", "ffprobe", "icecast2", "openssl");
+    let certs = test_support::temp_dir();
+    let (server_pem, cert) = test_support::icecast::self_signed_certificate(certs.path());
+    let server = Icecast::start(IcecastOptions {
+        tls_certificate: Some(server_pem),
+        ..IcecastOptions::default()
+    });
+    let mp3 = [
+        "-c:a",
+        "libmp3lame",
+        "-b:a",
+        "128k",
+        "-content_type",
+        "audio/mpeg",
+        "-f",
+        "mp3",
+    ];
+    let _source = icecast_source(&server, "/stream", &mp3);
+    let url = format!("https://127.0.0.1:{}/stream", server.tls_port().unwrap());
+    let dir = test_support::temp_dir();
+    let out = dir.path().join("tls.m4a");
+    let (code, err) = pipeline(&[&url, out.to_str().unwrap()]);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains("certificate"), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    let args = ["--duration", "2", "--tls-ca", cert.to_str().unwrap(), &url];
+    assert_eq!(
+        pipeline(&[&args[..], &[out.to_str().unwrap()]].concat()),
+        (Some(0), String::new())
+    );
+    assert_eq!(ffprobe::probe(&out)["streams"][0]["codec_name"], "mp3");
+    assert_eq!(ffprobe::decode_errors(&out), "");
+}

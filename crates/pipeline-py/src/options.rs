@@ -34,6 +34,7 @@ const NAMES: &[&str] = &[
     "loop",
     "token",
     "title",
+    "tls_ca",
 ];
 
 /// Builds the options from the keyword arguments; an unknown name is a `TypeError`, a
@@ -85,6 +86,11 @@ fn apply(options: &mut Options, name: &str, value: &Bound<'_, PyAny>) -> PyResul
         "loop" => options.loop_input = value.extract()?,
         "token" => options.remote.token = value.extract()?,
         "title" => options.icecast.title = value.extract()?,
+        "tls_ca" => {
+            let path: Option<std::path::PathBuf> = value.extract()?;
+            options.icecast.tls_ca.clone_from(&path);
+            options.tls_ca = path;
+        }
         other => {
             return Err(PyTypeError::new_err(format!(
                 "Pipeline() got an unexpected option {other:?}; the options are {}",

@@ -100,7 +100,8 @@ impl Summary {
 /// duration, segment, fragment_duration and burst in seconds; fragmented, faststart,
 /// no_video, no_audio, fail_on_loss, realtime, loop as bools; transport ("tcp"/"udp"),
 /// teardown, initial_timestamp, user, password, hls_mode ("live"/"vod"), queue,
-/// frame_rate, track (an id or a list), token, title.
+/// frame_rate, track (an id or a list), token, title, tls_ca (https:// input and Icecast
+/// output: a PEM file of CA certificates to trust).
 ///
 /// run() runs it to the end; start() returns a PipelineHandle. Used as a context manager
 /// (`with Pipeline(...) as handle:`) it starts, and closes gracefully on exit.

@@ -115,6 +115,9 @@ pub struct Options {
     /// `icecast://` output: stream description (`ice-*` headers), User-Agent, pacing
     /// and reconnection.
     pub icecast: IcecastSettings,
+    /// `https://` input: a PEM file of CA certificates trusted besides the webpki roots (a
+    /// server's self-signed certificate).
+    pub tls_ca: Option<std::path::PathBuf>,
     /// RTSP input to a file output (MP4, HLS, stdout): handle packets in bursts. Whenever
     /// nothing is ready the source sleeps this long (and the recorder, when its queue is
     /// empty), so that the packets arriving meanwhile are read and written together: one
@@ -170,6 +173,7 @@ impl Default for Options {
             queue: 256,
             remote: crate::remote::RemoteSettings::default(),
             icecast: IcecastSettings::default(),
+            tls_ca: None,
             burst: Some(Duration::from_millis(200)),
             frame_rate: None,
             track_ids: Vec::new(),

@@ -47,7 +47,7 @@ pub(crate) async fn run(
     mut stop: watch::Receiver<bool>,
 ) -> Result<(), Error> {
     let name = url.to_string();
-    let client = client(&name)?;
+    let client = client(&name, options.tls_ca.as_deref())?;
     let mut delay = FIRST_DELAY;
     loop {
         let started = tokio::time::Instant::now();
@@ -211,10 +211,24 @@ fn failed(name: &str, e: reqwest::Error) -> Error {
     }
 }
 
-/// The HTTP client: our rustls configuration (ring, the webpki roots), timeouts, our name.
-fn client(name: &str) -> Result<reqwest::Client, Error> {
+/// The HTTP client: our rustls configuration (ring, the webpki roots and the CA file
+/// given), timeouts, our name.
+fn client(name: &str, tls_ca: Option<&std::path::Path>) -> Result<reqwest::Client, Error> {
+    use rustls::pki_types::CertificateDer;
+    use rustls::pki_types::pem::PemObject as _;
+
     let mut roots = rustls::RootCertStore::empty();
     roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    if let Some(path) = tls_ca {
+        let unreadable = |e: &dyn std::fmt::Display| Error::Input {
+            input: name.to_owned(),
+            reason: format!("the CA file {}: {e}", path.display()),
+        };
+        for certificate in CertificateDer::pem_file_iter(path).map_err(|e| unreadable(&e))? {
+            let certificate = certificate.map_err(|e| unreadable(&e))?;
+            roots.add(certificate).map_err(|e| unreadable(&e))?;
+        }
+    }
     // The provider is named, not taken from the process default: another crate enabling
     // a second provider must not change (or break) ours.
     let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
