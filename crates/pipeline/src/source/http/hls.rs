@@ -20,17 +20,6 @@ use tokio::sync::mpsc;
 use url::Url;
 
 use super::{Finite, forward, get, playlist_text};
-
-/// The playlist at `url`: where it was found (after redirects) and its text.
-async fn fetch_playlist(
-    client: &reqwest::Client,
-    url: &Url,
-    name: &str,
-) -> Result<(Url, String), Error> {
-    let response = get(client, url.as_str(), name).await?;
-    let at = response.url().clone();
-    Ok((at, playlist_text(response, name).await?))
-}
 use crate::Error;
 
 /// Segments a live playlist is started from its end.
@@ -202,4 +191,15 @@ fn check(playlist: &MediaPlaylist, name: &str) -> Result<(), Error> {
         }
     }
     Ok(())
+}
+
+/// The playlist at `url`: where it was found (after redirects) and its text.
+async fn fetch_playlist(
+    client: &reqwest::Client,
+    url: &Url,
+    name: &str,
+) -> Result<(Url, String), Error> {
+    let response = get(client, url.as_str(), name).await?;
+    let at = response.url().clone();
+    Ok((at, playlist_text(response, name).await?))
 }
