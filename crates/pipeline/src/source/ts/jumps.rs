@@ -151,9 +151,41 @@ pub(crate) fn origin(dts: impl IntoIterator<Item = i64>) -> i64 {
     smallest.unwrap_or(0)
 }
 
+/// Puts the frames read before the tracks were sent in decode-time order, each stream's
+/// own order kept (a stable sort), unless a jump lies among them. A multiplexer sends a
+/// key frame's PES ahead of audio presented a few milliseconds earlier; in arrival order
+/// the file would open at the key frame and that audio, come later, would fall before
+/// the file's start (a camera's TS lost its first AAC frame on the way to MP4).
+pub(crate) fn in_time_order<T>(frames: &mut [T], dts: impl Fn(&T) -> Option<i64>) {
+    let mut newest: Option<i64> = None;
+    for t in frames.iter().filter_map(&dts) {
+        if newest.is_some_and(|n| !(-BACKWARD..=FORWARD).contains(&t.saturating_sub(n))) {
+            return;
+        }
+        newest = Some(newest.map_or(t, |n| n.max(t)));
+    }
+    frames.sort_by_key(|f| dts(f).unwrap_or(i64::MIN));
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn held_frames_go_in_time_order_unless_a_jump_lies_among_them() {
+        // A key frame's PES (4.4 ms) ahead of audio at 0, then each stream in its order.
+        let mut frames = vec![
+            (Some(396), 'v'),
+            (Some(0), 'a'),
+            (Some(1920), 'a'),
+            (None, 'x'),
+        ];
+        in_time_order(&mut frames, |f| f.0);
+        assert_eq!(frames.iter().map(|f| f.1).collect::<String>(), "xava");
+        let mut jumped = vec![(Some(396), 'v'), (Some(90_000 * 60), 'a'), (Some(0), 'a')];
+        in_time_order(&mut jumped, |f| f.0);
+        assert_eq!(jumped.iter().map(|f| f.1).collect::<String>(), "vaa");
+    }
 
     const FRAME: i64 = 3600; // 25 fps
 

@@ -285,6 +285,7 @@ impl Reader {
             });
         }
         self.sent = true;
+        jumps::in_time_order(&mut self.held, |f| f.dts);
         self.origin = jumps::origin(self.held.iter().filter_map(|f| f.dts));
         if !self.tx.send(InputEvent::Tracks(tracks)) {
             return Ok(false);
