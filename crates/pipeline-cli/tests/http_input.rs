@@ -438,3 +438,38 @@ fn https_with_a_self_signed_certificate_and_tls_ca() {
     assert_eq!(ffprobe::probe(&out)["streams"][0]["codec_name"], "mp3");
     assert_eq!(ffprobe::decode_errors(&out), "");
 }
+
+/// A SHOUTcast 1 server answers `ICY 200 OK`, which hyper refuses: read over our own
+/// connection instead (a scripted server: no SHOUTcast 1 peer here), every MP3 frame kept.
+#[test]
+fn a_shoutcast_1_icy_answer_is_read() {
+    test_support::require_peer!("ffprobe");
+    let mp3 = test_support::fixture("mp3-44100.mp3");
+    let data = std::fs::read(&mp3).unwrap();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    // hyper's attempt, then ours: two connections.
+    let server = std::thread::spawn(move || {
+        for _ in 0..2 {
+            let (mut client, _) = listener.accept().unwrap();
+            let mut request = [0u8; 4096];
+            let _ = std::io::Read::read(&mut client, &mut request);
+            let head = b"ICY 200 OK\r\nicy-name: test\r\ncontent-type: audio/mpeg\r\n\r\n";
+            let _ = std::io::Write::write_all(&mut client, head);
+            let _ = std::io::Write::write_all(&mut client, &data);
+        }
+    });
+    let dir = test_support::temp_dir();
+    let out = dir.path().join("icy.m4a");
+    let url = format!("http://127.0.0.1:{port}/;stream.mp3");
+    assert_eq!(
+        pipeline(&[&url, out.to_str().unwrap()]),
+        (Some(0), String::new())
+    );
+    server.join().unwrap();
+    let packets = |file: &Path| {
+        let args = ["-count_packets", "-show_entries", "stream=nb_read_packets"];
+        ffprobe::num(&ffprobe::probe_with(file, &args)["streams"][0]["nb_read_packets"])
+    };
+    assert_eq!(packets(&out), packets(&mp3));
+}

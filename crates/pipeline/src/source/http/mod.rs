@@ -10,6 +10,7 @@
 //! messages are redacted (passwords and secret query values masked).
 
 mod hls;
+mod icy;
 
 use std::time::Duration;
 
@@ -118,7 +119,12 @@ async fn fetch(
     name: &str,
     out: mpsc::Sender<std::io::Result<Bytes>>,
 ) -> Result<Finite, Error> {
-    let response = get(client, url.expose(), name).await?;
+    let response = match get(client, url.expose(), name).await {
+        Err(e) if icy::refused_status_line(&e) && url.expose().starts_with("http://") => {
+            return icy::fetch(url, name, &out).await;
+        }
+        other => other?,
+    };
     let content_type = response
         .headers()
         .get(reqwest::header::CONTENT_TYPE)
