@@ -304,6 +304,16 @@ fn recover_matroska(partial: &Path, target: PathBuf) -> Result<Recovery, Error> 
         path: partial.to_path_buf(),
         reason,
     };
+    // The writer holds its header until the first cluster: a recorder killed before it
+    // leaves an empty file.
+    if len == 0 {
+        drop(file);
+        std::fs::remove_file(partial).map_err(|e| Error::store(format!("removing {shown}"), e))?;
+        return Err(refuse(
+            "empty: nothing of it reached the disk before the process ended, the file is removed"
+                .into(),
+        ));
+    }
     let io = |e: matroska::Error| match e {
         matroska::Error::Io(e) => Error::store(format!("reading {shown}"), e),
         e => refuse(e.to_string()),
@@ -331,6 +341,16 @@ fn recover_matroska(partial: &Path, target: PathBuf) -> Result<Recovery, Error> 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_empty_matroska_partial_is_removed_with_one_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let partial = dir.path().join("cam.mkv.partial");
+        std::fs::write(&partial, b"").unwrap();
+        let err = recover(&partial).unwrap_err().to_string();
+        assert!(err.contains("empty") && err.contains("removed"), "{err}");
+        assert!(!partial.exists());
+    }
 
     fn b(kind: &[u8; 4], start: u64, size: u64) -> BoxHeader {
         BoxHeader {
