@@ -157,7 +157,13 @@ fn hls_playlists_finished_master_and_live() {
     let at = |path: &str| format!("http://127.0.0.1:{port}/{path}");
     let source = counted(&av);
 
-    for (playlist, name) in [("vod/index.m3u8", "vod.mp4"), ("master.m3u8", "master.mp4")] {
+    // The same playlist served as text/plain: told by its first bytes.
+    std::fs::copy(www.join("vod/index.m3u8"), www.join("vod/playlist.txt")).unwrap();
+    for (playlist, name) in [
+        ("vod/index.m3u8", "vod.mp4"),
+        ("master.m3u8", "master.mp4"),
+        ("vod/playlist.txt", "text.mp4"),
+    ] {
         let out = dir.path().join(name);
         assert_eq!(
             pipeline(&[&at(playlist), out.to_str().unwrap()]),

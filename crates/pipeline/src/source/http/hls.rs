@@ -201,5 +201,5 @@ async fn fetch_playlist(
 ) -> Result<(Url, String), Error> {
     let response = get(client, url.as_str(), name).await?;
     let at = response.url().clone();
-    Ok((at, playlist_text(response, name).await?))
+    Ok((at, playlist_text(Bytes::new(), response, name).await?))
 }

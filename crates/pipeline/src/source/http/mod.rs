@@ -132,13 +132,26 @@ async fn fetch(
         .unwrap_or("")
         .to_ascii_lowercase();
     let location = response.url().clone();
-    if content_type.contains("mpegurl") || location.path().ends_with(".m3u8") {
-        let text = playlist_text(response, name).await?;
+    let mut response = response;
+    // The first bytes too: a server may send a playlist as `text/plain`.
+    let first = response
+        .chunk()
+        .await
+        .map_err(|e| failed(name, e))?
+        .unwrap_or_default();
+    if content_type.contains("mpegurl")
+        || location.path().ends_with(".m3u8")
+        || first.starts_with(b"#EXTM3U")
+    {
+        let text = playlist_text(first, response, name).await?;
         return hls::run(client, location, text, name, &out).await;
     }
     tracing::info!(input = %name, content_type, "reading the HTTP stream");
     // A body of known length is a file; a live stream has none (chunked or to the close).
     let finite = response.content_length().is_some();
+    if !first.is_empty() && out.send(Ok(first)).await.is_err() {
+        return Ok(Finite(false));
+    }
     forward(response, name, &out)
         .await
         .map(|ended| Finite(finite && ended))
@@ -177,9 +190,14 @@ async fn get(client: &reqwest::Client, url: &str, name: &str) -> Result<reqwest:
     Ok(response)
 }
 
-/// A playlist's text, at most [`MAX_PLAYLIST`] bytes.
-async fn playlist_text(mut response: reqwest::Response, name: &str) -> Result<String, Error> {
-    let mut text = Vec::new();
+/// A playlist's text (`first`, the bytes already read of it, then the rest), at most
+/// [`MAX_PLAYLIST`] bytes.
+async fn playlist_text(
+    first: Bytes,
+    mut response: reqwest::Response,
+    name: &str,
+) -> Result<String, Error> {
+    let mut text = first.to_vec();
     while let Some(chunk) = response.chunk().await.map_err(|e| failed(name, e))? {
         text.extend_from_slice(&chunk);
         if text.len() > MAX_PLAYLIST {
