@@ -267,6 +267,18 @@ fn hls_playlists_finished_master_and_live() {
     assert_eq!(ffprobe::decode_errors(&out), "");
 }
 
+/// ffmpeg's MP3 encoding for an Icecast mount.
+const MP3_SOURCE: [&str; 8] = [
+    "-c:a",
+    "libmp3lame",
+    "-b:a",
+    "128k",
+    "-content_type",
+    "audio/mpeg",
+    "-f",
+    "mp3",
+];
+
 /// ffmpeg as the source client of `mount`, encoding a tone with `encode`.
 fn icecast_source(server: &Icecast, mount: &str, encode: &[&str]) -> ChildGuard {
     let source_url = format!("icecast://source:hackme@127.0.0.1:{}{mount}", server.port());
@@ -286,17 +298,7 @@ fn icecast_source(server: &Icecast, mount: &str, encode: &[&str]) -> ChildGuard 
 fn icecast_mounts_of_mp3_and_aac_are_recorded() {
     test_support::require_peer!("ffmpeg", "ffprobe", "icecast2");
     let server = Icecast::start(IcecastOptions::default());
-    let mp3 = [
-        "-c:a",
-        "libmp3lame",
-        "-b:a",
-        "128k",
-        "-content_type",
-        "audio/mpeg",
-        "-f",
-        "mp3",
-    ];
-    let _mp3 = icecast_source(&server, "/stream", &mp3);
+    let _mp3 = icecast_source(&server, "/stream", &MP3_SOURCE);
     let aac = [
         "-c:a",
         "aac",
@@ -343,17 +345,7 @@ fn icecast_mounts_of_mp3_and_aac_are_recorded() {
 fn with_rotation_a_dropped_mount_is_fetched_again() {
     test_support::require_peer!("ffmpeg", "ffprobe", "icecast2");
     let server = Icecast::start(IcecastOptions::default());
-    let mp3 = [
-        "-c:a",
-        "libmp3lame",
-        "-b:a",
-        "128k",
-        "-content_type",
-        "audio/mpeg",
-        "-f",
-        "mp3",
-    ];
-    let mut first = icecast_source(&server, "/stream", &mp3);
+    let mut first = icecast_source(&server, "/stream", &MP3_SOURCE);
     let dir = test_support::temp_dir();
     let pattern = dir.path().join("radio-%H%M%S.m4a");
     let url = format!("http://127.0.0.1:{}/stream", server.port());
@@ -369,7 +361,7 @@ fn with_rotation_a_dropped_mount_is_fetched_again() {
     let mut recorder = ChildGuard::new("pipeline", recorder);
     std::thread::sleep(Duration::from_millis(2500));
     first.stop();
-    let _second = icecast_source(&server, "/stream", &mp3);
+    let _second = icecast_source(&server, "/stream", &MP3_SOURCE);
     let started = Instant::now();
     let files = || -> Vec<PathBuf> {
         let mut names: Vec<PathBuf> = std::fs::read_dir(dir.path())
@@ -418,17 +410,7 @@ fn https_with_a_self_signed_certificate_and_tls_ca() {
         tls_certificate: Some(server_pem),
         ..IcecastOptions::default()
     });
-    let mp3 = [
-        "-c:a",
-        "libmp3lame",
-        "-b:a",
-        "128k",
-        "-content_type",
-        "audio/mpeg",
-        "-f",
-        "mp3",
-    ];
-    let _source = icecast_source(&server, "/stream", &mp3);
+    let _source = icecast_source(&server, "/stream", &MP3_SOURCE);
     let url = format!("https://127.0.0.1:{}/stream", server.tls_port().unwrap());
     let dir = test_support::temp_dir();
     let out = dir.path().join("tls.m4a");
