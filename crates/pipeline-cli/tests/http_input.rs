@@ -13,29 +13,10 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use test_support::ChildGuard;
-use test_support::ffprobe::{self, ffmpeg, make_av};
+use test_support::ffprobe::{self, ffmpeg, make_av, packet_counts};
 use test_support::icecast::{Icecast, IcecastOptions};
 
 const BIN: &str = env!("CARGO_BIN_EXE_pipeline");
-
-/// (codec, packets) per stream, as ffprobe counts them.
-fn counted(file: &Path) -> Vec<(String, u64)> {
-    let args = [
-        "-count_packets",
-        "-show_entries",
-        "stream=codec_name,nb_read_packets",
-    ];
-    let probe = ffprobe::probe_with(file, &args);
-    probe["streams"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| {
-            let codec = s["codec_name"].as_str().unwrap_or("?").to_owned();
-            (codec, ffprobe::num(&s["nb_read_packets"]) as u64)
-        })
-        .collect()
-}
 
 /// `pipeline -q ARGS`: its exit code and stderr.
 fn pipeline(args: &[&str]) -> (Option<i32>, String) {
@@ -111,7 +92,7 @@ fn ts_from_ffmpeg_listening_on_http() {
         assert_eq!((code, err), (Some(0), String::new()));
         break;
     }
-    assert_eq!(counted(&out), counted(&av));
+    assert_eq!(packet_counts(&out), packet_counts(&av));
     assert_eq!(ffprobe::decode_errors(&out), "");
 }
 
@@ -155,7 +136,7 @@ fn hls_playlists_finished_master_and_live() {
     );
     let (_server, port) = http_server(&www);
     let at = |path: &str| format!("http://127.0.0.1:{port}/{path}");
-    let source = counted(&av);
+    let source = packet_counts(&av);
 
     // The same playlist served as text/plain: told by its first bytes.
     std::fs::copy(www.join("vod/index.m3u8"), www.join("vod/playlist.txt")).unwrap();
@@ -171,7 +152,7 @@ fn hls_playlists_finished_master_and_live() {
             "{playlist}"
         );
         // The master playlist's 900 kbit/s variant: video and audio.
-        assert_eq!(counted(&out), source, "{playlist}");
+        assert_eq!(packet_counts(&out), source, "{playlist}");
         assert_eq!(ffprobe::decode_errors(&out), "", "{playlist}");
     }
 
@@ -184,7 +165,7 @@ fn hls_playlists_finished_master_and_live() {
         pipeline(&[&playlist, out.to_str().unwrap()]),
         (Some(0), String::new())
     );
-    assert_eq!(counted(&out), source);
+    assert_eq!(packet_counts(&out), source);
     let (code, err) = pipeline(&[&at("gone.m3u8?token=s3cret"), never]);
     assert_eq!(code, Some(1), "{err}");
     assert!(err.contains("404"), "{err}");
@@ -232,7 +213,7 @@ fn hls_playlists_finished_master_and_live() {
     let probe = ffprobe::probe(&out);
     let seconds = ffprobe::num(&probe["format"]["duration"]);
     assert!((3.9..4.5).contains(&seconds), "{probe}");
-    assert_eq!(counted(&out).len(), 2);
+    assert_eq!(packet_counts(&out).len(), 2);
     assert_eq!(ffprobe::decode_errors(&out), "");
 
     // Ours, live: fMP4 segments of a second, paced from the looped file.
@@ -455,9 +436,5 @@ fn a_shoutcast_1_icy_answer_is_read() {
         (Some(0), String::new())
     );
     server.join().unwrap();
-    let packets = |file: &Path| {
-        let args = ["-count_packets", "-show_entries", "stream=nb_read_packets"];
-        ffprobe::num(&ffprobe::probe_with(file, &args)["streams"][0]["nb_read_packets"])
-    };
-    assert_eq!(packets(&out), packets(&mp3));
+    assert_eq!(packet_counts(&out)[0].1, packet_counts(&mp3)[0].1);
 }

@@ -11,38 +11,10 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use test_support::ChildGuard;
-use test_support::ffprobe::{self, Value, make_av};
+use test_support::ffprobe::{self, make_av, packet_counts};
 use test_support::rtsp::RtspServer;
 
 const BIN: &str = env!("CARGO_BIN_EXE_pipeline");
-
-/// ffprobe's streams (codec name, packets read) of `target`, `-` being its stdin.
-fn streams(probe: Value) -> Vec<(String, u64)> {
-    probe["streams"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| {
-            (
-                s["codec_name"].as_str().unwrap_or("?").to_owned(),
-                ffprobe::num(&s["nb_read_packets"]) as u64,
-            )
-        })
-        .collect()
-}
-
-const COUNT: [&str; 4] = [
-    "-count_packets",
-    "-show_entries",
-    "stream=codec_name,nb_read_packets",
-    "-of",
-];
-
-fn counted(file: &Path) -> Vec<(String, u64)> {
-    let mut args = COUNT.to_vec();
-    args.push("json");
-    streams(ffprobe::probe_with(file, &args))
-}
 
 /// `pipeline ARGS -` piped into `reader -` (ffprobe or ffmpeg): the reader's stdout and
 /// stderr; both must succeed.
@@ -82,10 +54,10 @@ fn through_pipe(args: &[&str], reader: &str, reader_args: &[&str]) -> (String, S
 /// ffprobe counts the packets of `pipeline ARGS -` from its stdin.
 fn probed_from_pipe(args: &[&str]) -> Vec<(String, u64)> {
     let mut probe_args = vec!["-v", "error"];
-    probe_args.extend(COUNT);
-    probe_args.extend(["json", "-i", "-"]);
+    probe_args.extend(ffprobe::COUNT_PACKETS);
+    probe_args.extend(["-of", "json", "-i", "-"]);
     let (out, _) = through_pipe(args, "ffprobe", &probe_args);
-    streams(serde_json::from_str(&out).unwrap())
+    ffprobe::packets_read(&serde_json::from_str(&out).unwrap())
 }
 
 /// ffmpeg decodes `pipeline ARGS -` from its stdin: what it printed (empty: clean).
@@ -108,7 +80,7 @@ fn every_format_reaches_a_reader_through_the_pipe() {
     make_av(Path::new(&vp8), "160x120", 2, &vp8_opus);
     let mp3 = test_support::fixture("mp3-44100.mp3");
     let mp3 = mp3.to_str().unwrap();
-    let source = counted(Path::new(&av));
+    let source = packet_counts(Path::new(&av));
     let (video, audio) = (source[0].clone(), source[1].clone());
     assert_eq!((video.0.as_str(), audio.0.as_str()), ("h264", "aac"));
 
@@ -124,14 +96,14 @@ fn every_format_reaches_a_reader_through_the_pipe() {
     assert_eq!(probed_from_pipe(&["-f", "aac", "--no-video", &av]), [audio]);
     assert_eq!(
         probed_from_pipe(&["-f", "webm", &vp8]),
-        counted(Path::new(&vp8))
+        packet_counts(Path::new(&vp8))
     );
     let opus = probed_from_pipe(&["-f", "opus", "--no-video", &vp8]);
-    assert_eq!(opus, [counted(Path::new(&vp8))[1].clone()]);
+    assert_eq!(opus, [packet_counts(Path::new(&vp8))[1].clone()]);
     // No Xing frame on a pipe (it is filled in at the end): the frames alone.
     assert_eq!(
         probed_from_pipe(&["-f", "mp3", mp3]),
-        counted(Path::new(mp3))
+        packet_counts(Path::new(mp3))
     );
     assert_eq!(decoded_from_pipe(&["-f", "mp3", mp3]), "");
 }
@@ -210,7 +182,7 @@ fn a_live_camera_reaches_the_reader_while_recording() {
         assert!(early > 10_000, "{format}: {early} of {} bytes", bytes.len());
         let file = dir.path().join(format!("live.{format}"));
         std::fs::write(&file, &bytes).unwrap();
-        let got = counted(&file);
+        let got = packet_counts(&file);
         assert_eq!(got.len(), 2, "{format}: {got:?}");
         assert_eq!((got[0].0.as_str(), got[1].0.as_str()), ("h264", "aac"));
         assert!(got[0].1 >= 60, "{format}: {got:?}");
@@ -228,7 +200,7 @@ fn ts_and_fragmented_mp4_on_stdin_from_ffmpeg_and_from_ourselves() {
     let av = dir.path().join("av.mp4");
     let h264_aac = ["-c:v", "libx264", "-bf", "2", "-g", "25", "-c:a", "aac"];
     make_av(&av, "160x120", 2, &h264_aac);
-    let source = counted(&av);
+    let source = packet_counts(&av);
     let piped = |writer: &mut Command, out: &Path| {
         let mut writer = writer.stdout(Stdio::piped()).spawn().unwrap();
         let ours = Command::new(BIN)
@@ -249,21 +221,21 @@ fn ts_and_fragmented_mp4_on_stdin_from_ffmpeg_and_from_ourselves() {
     ffmpeg.args(["-nostdin", "-v", "error", "-i"]).arg(&av);
     ffmpeg.args(["-c", "copy", "-f", "mpegts", "-"]);
     assert_eq!(piped(&mut ffmpeg, &theirs), (Some(0), String::new()));
-    assert_eq!(counted(&theirs), source);
+    assert_eq!(packet_counts(&theirs), source);
     assert_eq!(ffprobe::decode_errors(&theirs), "");
 
     let ours = dir.path().join("from-ours.mkv");
     let mut writer = Command::new(BIN);
     writer.args(["-q", "-f", "ts"]).arg(&av).arg("-");
     assert_eq!(piped(&mut writer, &ours), (Some(0), String::new()));
-    assert_eq!(counted(&ours), source);
+    assert_eq!(packet_counts(&ours), source);
 
     // Fragmented MP4 from ours (`-` writes it) and from ffmpeg's `empty_moov` muxing.
     let fragmented = dir.path().join("from-fmp4.mkv");
     let mut writer = Command::new(BIN);
     writer.args(["-q"]).arg(&av).arg("-");
     assert_eq!(piped(&mut writer, &fragmented), (Some(0), String::new()));
-    assert_eq!(counted(&fragmented), source);
+    assert_eq!(packet_counts(&fragmented), source);
     let fragmented = dir.path().join("from-ffmpeg-fmp4.mp4");
     let mut ffmpeg = Command::new("ffmpeg");
     ffmpeg.args(["-nostdin", "-v", "error", "-i"]).arg(&av);
@@ -277,7 +249,7 @@ fn ts_and_fragmented_mp4_on_stdin_from_ffmpeg_and_from_ourselves() {
         "-",
     ]);
     assert_eq!(piped(&mut ffmpeg, &fragmented), (Some(0), String::new()));
-    assert_eq!(counted(&fragmented), source);
+    assert_eq!(packet_counts(&fragmented), source);
 
     // A plain MP4 indexes its samples in moov: not readable from a pipe.
     let mut cat = Command::new("cat");

@@ -69,6 +69,32 @@ pub fn probe_with(target: impl AsRef<Path>, args: &[&str]) -> Value {
     run_json(args, &target)
 }
 
+/// The ffprobe arguments that read every packet and show each stream's codec and
+/// packet count, for [`packets_read`] (add `-of json` when running ffprobe yourself).
+pub const COUNT_PACKETS: [&str; 3] = [
+    "-count_packets",
+    "-show_entries",
+    "stream=codec_name,nb_read_packets",
+];
+
+/// (codec name, packets read) of each stream of a probe made with [`COUNT_PACKETS`].
+pub fn packets_read(probe: &Value) -> Vec<(String, u64)> {
+    probe["streams"]
+        .as_array()
+        .expect("ffprobe showed streams")
+        .iter()
+        .map(|s| {
+            let codec = s["codec_name"].as_str().unwrap_or("?").to_owned();
+            (codec, num(&s["nb_read_packets"]) as u64)
+        })
+        .collect()
+}
+
+/// (codec name, packets read) of each stream of `target`: ffprobe reads every packet.
+pub fn packet_counts(target: impl AsRef<Path>) -> Vec<(String, u64)> {
+    packets_read(&probe_with(target, &COUNT_PACKETS))
+}
+
 /// Decodes every stream with `ffmpeg -v error -i TARGET -f null -` and returns what ffmpeg
 /// printed on stderr (empty means a clean decode). Panics if ffmpeg cannot start.
 pub fn decode_errors(target: impl AsRef<Path>) -> String {

@@ -6,7 +6,7 @@
 //! same connect and per-read timeouts as the HTTP client's. `http://` only, no
 //! credentials: what SHOUTcast 1 listeners use.
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
@@ -17,6 +17,9 @@ use crate::{Error, SecretUrl};
 
 /// Largest response header read.
 const MAX_HEADER: usize = 16 * 1024;
+
+/// Room made for each read.
+const READ: usize = 64 * 1024;
 
 /// Whether `e` is hyper refusing a status line that is not HTTP's.
 pub(super) fn refused_status_line(e: &Error) -> bool {
@@ -52,17 +55,18 @@ pub(super) async fn fetch(
         .write_all(request.as_bytes())
         .await
         .map_err(|e| io("sending the request", e))?;
-    let mut buf = vec![0u8; 64 * 1024];
-    let mut head = Vec::new();
+    // Each read lands in `buf` and is handed on as it is (split off, no copy).
+    let mut buf = BytesMut::new();
     let body_start = loop {
-        let n = timeout(READ_TIMEOUT, stream.read(&mut buf))
+        buf.reserve(READ);
+        let n = timeout(READ_TIMEOUT, stream.read_buf(&mut buf))
             .await
             .map_err(|_| failed("timed out".into()))?
             .map_err(|e| io("reading the answer", e))?;
         if n == 0 {
             return Err(failed("the server closed before its answer's end".into()));
         }
-        head.extend_from_slice(&buf[..n]);
+        let head = &buf[..];
         if let Some(end) = head.windows(4).position(|w| w == b"\r\n\r\n") {
             break end + 4;
         }
@@ -72,6 +76,7 @@ pub(super) async fn fetch(
             )));
         }
     };
+    let head = buf.split_to(body_start);
     let status =
         String::from_utf8_lossy(&head[..head.iter().position(|&b| b == b'\r').unwrap_or(0)])
             .into_owned();
@@ -83,23 +88,17 @@ pub(super) async fn fetch(
         return Err(failed(format!("the server answered {status:?}")));
     }
     tracing::info!(input = %name, status, "reading the ICY stream");
-    let rest = Bytes::copy_from_slice(&head[body_start..]);
-    if !rest.is_empty() && out.send(Ok(rest)).await.is_err() {
-        return Ok(Finite(false));
-    }
     loop {
-        let n = timeout(READ_TIMEOUT, stream.read(&mut buf))
+        // What came after the header's blank line goes first.
+        if !buf.is_empty() && out.send(Ok(buf.split().freeze())).await.is_err() {
+            return Ok(Finite(false));
+        }
+        buf.reserve(READ);
+        let n = timeout(READ_TIMEOUT, stream.read_buf(&mut buf))
             .await
             .map_err(|_| failed("timed out".into()))?
             .map_err(|e| io("reading the stream", e))?;
         if n == 0 {
-            return Ok(Finite(false));
-        }
-        if out
-            .send(Ok(Bytes::copy_from_slice(&buf[..n])))
-            .await
-            .is_err()
-        {
             return Ok(Finite(false));
         }
     }

@@ -37,10 +37,13 @@ pub(crate) fn read_stream<R: Read>(
             return Err(invalid("no moov box before the end of the stream".into()));
         };
         match &kind {
-            b"moov" => match whole(&mut input, size, head, offset, name, &invalid)? {
-                Some(moov) => break (offset, moov),
-                None => return Err(invalid("the stream ends inside its moov box".into())),
-            },
+            b"moov" => {
+                let mut moov = Vec::new();
+                if !append_box(&mut input, size, &head, &mut moov, offset, name, &invalid)? {
+                    return Err(invalid("the stream ends inside its moov box".into()));
+                }
+                break (offset, moov);
+            }
             b"mdat" | b"moof" => return Err(invalid(PLAIN.into())),
             _ => skip(&mut input, size - head.len() as u64, offset, &invalid)?,
         }
@@ -67,9 +70,10 @@ pub(crate) fn read_stream<R: Read>(
         offset += size;
         match &kind {
             b"moof" => {
-                let Some(mut fragment) = whole(&mut input, size, head, at, name, &invalid)? else {
+                let mut fragment = Vec::new();
+                if !append_box(&mut input, size, &head, &mut fragment, at, name, &invalid)? {
                     break;
-                };
+                }
                 let Some((mdat, mdat_size, mdat_head)) =
                     next_box(&mut input, offset, name, &invalid)?
                 else {
@@ -79,11 +83,18 @@ pub(crate) fn read_stream<R: Read>(
                 if &mdat != b"mdat" {
                     return Err(invalid(format!("no mdat after the moof at byte {at}")));
                 }
-                let Some(mdat) = whole(&mut input, mdat_size, mdat_head, offset, name, &invalid)?
-                else {
+                // Read straight after the moof: the demuxer takes the fragment as one buffer.
+                if !append_box(
+                    &mut input,
+                    mdat_size,
+                    &mdat_head,
+                    &mut fragment,
+                    offset,
+                    name,
+                    &invalid,
+                )? {
                     break;
-                };
-                fragment.extend(mdat);
+                }
                 offset += mdat_size;
                 if !emit_fragment(&mut demuxer, fragment, at, size, &mut out, &invalid)? {
                     return Ok(());
@@ -92,9 +103,10 @@ pub(crate) fn read_stream<R: Read>(
             // The same initialization again (HLS segments joined with their map) is
             // skipped; a different one would need a new demuxer and track list.
             b"moov" => {
-                let Some(again) = whole(&mut input, size, head, at, name, &invalid)? else {
+                let mut again = Vec::new();
+                if !append_box(&mut input, size, &head, &mut again, at, name, &invalid)? {
                     break;
-                };
+                }
                 if quicktime::normalize_moov(&again).unwrap_or(again) != moov {
                     return Err(invalid(format!(
                         "a different moov at byte {at}: a new initialization mid-stream is not followed"
@@ -143,16 +155,17 @@ fn next_box<R: Read>(
     Ok(Some((kind, size, head)))
 }
 
-/// The whole box whose header is `head`, at most [`MAX_BOX`] bytes; `None` when the
-/// stream ends inside it (logged: what came before is kept).
-fn whole<R: Read>(
+/// Appends the whole box whose header is `head` to `into`, at most [`MAX_BOX`] bytes;
+/// `false` when the stream ends inside it (logged: what came before is kept).
+fn append_box<R: Read>(
     input: &mut R,
     size: u64,
-    mut head: Vec<u8>,
+    head: &[u8],
+    into: &mut Vec<u8>,
     offset: u64,
     name: &str,
     invalid: &dyn Fn(String) -> Error,
-) -> Result<Option<Vec<u8>>, Error> {
+) -> Result<bool, Error> {
     if size > MAX_BOX {
         return Err(invalid(format!(
             "a box of {size} bytes at byte {offset} (at most {MAX_BOX} are held)"
@@ -160,18 +173,19 @@ fn whole<R: Read>(
     }
     // Grown as bytes come, not reserved: a header may claim more than the stream holds.
     let body = size as usize - head.len();
+    into.extend_from_slice(head);
     let got = input
         .take(body as u64)
-        .read_to_end(&mut head)
+        .read_to_end(into)
         .map_err(|e| Error::io(format!("reading at byte {offset}"), e))?;
     if got < body {
         tracing::warn!(
             input = name,
             "the stream ends inside the box at byte {offset}"
         );
-        return Ok(None);
+        return Ok(false);
     }
-    Ok(Some(head))
+    Ok(true)
 }
 
 fn skip<R: Read>(
