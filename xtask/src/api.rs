@@ -31,6 +31,7 @@ pub const LIBRARIES: &[&str] = &[
     "rtp-media",
     "media-toolkit-codec",
     "whip-whep",
+    "media-toolkit-rtsp-server",
     "media-toolkit-pipeline",
     "media-toolkit-nvr",
 ];

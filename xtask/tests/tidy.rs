@@ -36,6 +36,7 @@ const LEAVES: &[&str] = &[
     "rtp-media",
     "media-toolkit-codec",
     "whip-whep",
+    "media-toolkit-rtsp-server",
 ];
 
 /// Which workspace crates each workspace crate may depend on (normal and build
@@ -62,6 +63,8 @@ const DEPENDENCY_TABLE: &[(&str, &[&str])] = &[
     ("media-toolkit-codec", &["media-toolkit-core", "elementary"]),
     // WebRTC (WHEP/WHIP) on str0m; stands alone.
     ("whip-whep", &[]),
+    // The RTSP server; its packets and SDP sections are rtp-media's.
+    ("media-toolkit-rtsp-server", &["rtp-media"]),
     ("media-toolkit-pipeline", LEAVES),
     // The NVR layer: many supervised pipelines from one configuration.
     (

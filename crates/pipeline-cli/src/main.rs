@@ -65,6 +65,8 @@ struct Cli {
     /// .mkv/.mka (Matroska) or .webm (VP8, VP9, AV1, Opus), .h264/.h265, .aac, .mp3 or .opus/.ogg (one track of that codec),
     /// tcp-listen://addr:port (serve packets to network clients),
     /// whep-listen://[addr]:port/path (browsers watch by WHEP; player page at /path),
+    /// rtsp-listen://[addr]:port/path (an RTSP server: players and recorders pull
+    /// rtsp://addr:port/path, RTP over TCP or UDP),
     /// whip://host:port/path (push to the WHIP endpoint http://host:port/path),
     /// icecast://source:password@host:port/mount (stream MP3 inputs in real time), a .ts
     /// file, srt://host:port / srt-listen://[addr]:port (MPEG-TS over SRT), or

@@ -138,6 +138,15 @@ pub enum Endpoint {
         /// The stream's path, without slashes at either end (may be empty).
         path: String,
     },
+    /// RTSP server that players and recorders pull from, `rtsp-listen://[addr]:port/path`
+    /// (output): the stream is `rtsp://addr:port/path`, RTP over the RTSP connection or
+    /// over UDP, as the client asks.
+    RtspListen {
+        /// `host:port` (loopback when no host is given).
+        addr: String,
+        /// The stream's path, without slashes at either end (may be empty).
+        path: String,
+    },
     /// WHIP server that a browser or OBS publishes to, `whip-listen://[addr]:port/path`
     /// (input): the endpoint is `http://addr:port/path/whip`.
     WhipListen {
@@ -206,15 +215,17 @@ impl Endpoint {
                     reason: "takes rtmp-listen://[addr]:port/app/key".into(),
                 })?)
             }
-            (Some(scheme @ ("whep-listen" | "whip-listen")), _)
-                if (scheme == "whep-listen") == (direction == Output) =>
+            (Some(scheme @ ("whep-listen" | "whip-listen" | "rtsp-listen")), _)
+                if (scheme != "whip-listen") == (direction == Output) =>
             {
                 let s = s.replacen("://:", "://127.0.0.1:", 1);
                 let rest = &s[s.find("://").map_or(0, |i| i + 3)..];
                 let (addr, path) = rest.split_once('/').unwrap_or((rest, ""));
                 let addr = host_port(&format!("x://{addr}")).ok_or_else(unsupported)?;
                 let path = path.trim_matches('/').to_owned();
-                if direction == Output {
+                if scheme == "rtsp-listen" {
+                    Endpoint::RtspListen { addr, path }
+                } else if direction == Output {
                     Endpoint::WhepListen { addr, path }
                 } else {
                     Endpoint::WhipListen { addr, path }
@@ -337,6 +348,7 @@ impl fmt::Display for Endpoint {
             Endpoint::TcpListen(addr) => write!(f, "tcp-listen://{addr}"),
             Endpoint::Rtp(addr) => write!(f, "rtp://{addr}"),
             Endpoint::WhepListen { addr, path } => write!(f, "whep-listen://{addr}/{path}"),
+            Endpoint::RtspListen { addr, path } => write!(f, "rtsp-listen://{addr}/{path}"),
             Endpoint::WhipListen { addr, path } => write!(f, "whip-listen://{addr}/{path}"),
             Endpoint::Whep(url) => write!(f, "whep{}", url.strip_prefix("http").unwrap_or("")),
             Endpoint::Whip(url) => write!(f, "whip{}", url.strip_prefix("http").unwrap_or("")),

@@ -51,6 +51,17 @@ fn strings_are_read_by_scheme_extension_and_direction() {
         Endpoint::parse("icecast://source:pw@h:8000/live", Output).unwrap(),
         Endpoint::Icecast(_)
     ));
+    // No host: loopback; the path without slashes; shown back as given.
+    let rtsp = Endpoint::parse("rtsp-listen://:8554/live/cam/", Output).unwrap();
+    assert_eq!(
+        rtsp,
+        Endpoint::RtspListen {
+            addr: "127.0.0.1:8554".into(),
+            path: "live/cam".into()
+        }
+    );
+    assert_eq!(rtsp.to_string(), "rtsp-listen://127.0.0.1:8554/live/cam");
+    assert!(Endpoint::parse("rtsp-listen://0.0.0.0:8554/cam", Input).is_err());
 }
 
 #[test]

@@ -61,6 +61,15 @@ pub enum Error {
         #[source]
         source: media_remote::Error,
     },
+    /// The RTSP server (`rtsp-listen://`) could not start: rtsp-server's error.
+    #[error("{endpoint}: {source}")]
+    RtspServer {
+        /// The endpoint.
+        endpoint: String,
+        /// rtsp-server's error.
+        #[source]
+        source: rtsp_server::Error,
+    },
     /// A WebRTC endpoint (`whep-listen://`, `whip-listen://`) failed: whip-whep's error.
     #[error("{endpoint}: {source}")]
     Webrtc {

@@ -24,6 +24,8 @@ pub struct MediaDescription {
     pub fmtp: Option<String>,
     /// The stream's own `c=` address, when it has one (else the session's).
     pub address: Option<String>,
+    /// `a=control`: the stream's URL relative to the session's (RTSP, RFC 2326 C.1.1).
+    pub control: Option<String>,
 }
 
 impl MediaDescription {
@@ -78,6 +80,9 @@ impl MediaDescription {
             "streamtype=5;profile-level-id=1;mode=AAC-hbr;sizelength=13;indexlength=3;indexdeltalength=3;config={}",
             hex(audio_specific_config)
         );
+        // The rtpmap's channels must be the config's (retina refuses a mismatch; an MP4's
+        // `mp4a` box may say 2 for a mono stream).
+        let channels = config_channels(audio_specific_config).unwrap_or(channels);
         let rtpmap = format!("MPEG4-GENERIC/{sample_rate}/{channels}");
         MediaDescription::new("audio", port, payload_type, rtpmap, Some(fmtp))
     }
@@ -107,6 +112,7 @@ impl MediaDescription {
             rtpmap,
             fmtp,
             address: None,
+            control: None,
         }
     }
 }
@@ -158,8 +164,36 @@ impl fmt::Display for Session {
             if let Some(fmtp) = &m.fmtp {
                 write!(f, "a=fmtp:{} {fmtp}\r\n", m.payload_type)?;
             }
+            if let Some(control) = &m.control {
+                write!(f, "a=control:{control}\r\n")?;
+            }
         }
         Ok(())
+    }
+}
+
+/// The channel count an AudioSpecificConfig's channelConfiguration gives (ISO/IEC
+/// 14496-3 1.6.2.1 and 1.6.3.4: 1–6 as counted, 7 is 7.1); `None` when it names none (0:
+/// in a program config element) or the config is cut short.
+fn config_channels(config: &[u8]) -> Option<u16> {
+    let bits = config
+        .iter()
+        .fold(0u128, |acc, b| (acc << 8) | u128::from(*b));
+    let len = config.len().min(16) * 8;
+    let read = |at: usize, n: usize| -> Option<u32> {
+        (at + n <= len).then(|| ((bits >> (len - at - n)) & ((1 << n) - 1)) as u32)
+    };
+    let mut at = 5;
+    if read(0, 5)? == 31 {
+        at += 6;
+    }
+    if read(at, 4)? == 0xf {
+        at += 24;
+    }
+    match read(at + 4, 4)? {
+        c @ 1..=6 => Some(c as u16),
+        7 => Some(8),
+        _ => None,
     }
 }
 
@@ -170,6 +204,22 @@ fn hex(bytes: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn aac_channels_come_from_the_config() {
+        // AAC-LC 48 kHz mono, with the SBR sync extension ffmpeg writes after it.
+        let mono = MediaDescription::aac(0, 97, 48_000, 2, &[0x11, 0x88, 0x56, 0xe5, 0x00]);
+        assert_eq!(mono.rtpmap, "MPEG4-GENERIC/48000/1");
+        // 7.1 is configuration 7; 0 (a program config element) keeps what was given.
+        assert_eq!(config_channels(&[0x11, 0xb8]), Some(8));
+        assert_eq!(config_channels(&[0x11, 0x80]), None);
+        assert_eq!(config_channels(&[0x11]), None);
+        // An escaped object type (31 + 6 bits) and an explicit frequency (0xf + 24 bits).
+        assert_eq!(
+            config_channels(&[0xf8, 0x1e, 0x01, 0x58, 0x88, 0x40]),
+            Some(2)
+        );
+    }
 
     #[test]
     fn a_session_of_h264_and_aac() {

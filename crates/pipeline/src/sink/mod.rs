@@ -14,6 +14,8 @@ mod ogg;
 mod raw;
 mod rtmp;
 mod rtp;
+mod rtp_stream;
+mod rtsp_listen;
 mod samples;
 mod stdout;
 mod stream_file;
@@ -64,6 +66,10 @@ pub(crate) fn factory(output: &Endpoint, options: &Options) -> Result<Box<dyn Si
         }
         Endpoint::TcpListen(addr) => tcp_listen::factory(addr, options)?,
         Endpoint::WhepListen { addr, path } => whep::factory(addr, path, options)?,
+        Endpoint::RtspListen { addr, path } => {
+            no_rotation("rtsp-listen:// (a live stream)")?;
+            rtsp_listen::factory(addr, path)?
+        }
         Endpoint::Whip(url) => whip::factory(url, options)?,
         Endpoint::Icecast(url) => {
             no_rotation("icecast:// (a live stream)")?;

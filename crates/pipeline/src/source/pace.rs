@@ -24,8 +24,8 @@ use crate::contract::InputEvent;
 use crate::{Endpoint, Error, Options, Track};
 
 /// The options for a pipeline into `output`: a live output that sends packets on as they
-/// come (`tcp-listen://`, `srt://`, `srt-listen://`, `rtmp://`, `rtp://`, WebRTC's
-/// `whep-listen://` and `whip://`) gets a file at its media
+/// come (`tcp-listen://`, `srt://`, `srt-listen://`, `rtmp://`, `rtp://`, `rtsp-listen://`,
+/// WebRTC's `whep-listen://` and `whip://`) gets a file at its media
 /// pace, as its clients expect from a live stream (issue 15: pacing on by default for
 /// live outputs). Icecast paces in its own sink
 /// (icecast-source, by sample count) and file outputs take a file as fast as it reads.
@@ -38,6 +38,7 @@ pub(crate) fn for_output(output: &Endpoint, mut options: Options) -> Options {
             | Endpoint::Rtmp(_)
             | Endpoint::Rtp(_)
             | Endpoint::WhepListen { .. }
+            | Endpoint::RtspListen { .. }
             | Endpoint::Whip(_)
     ) {
         options.realtime = true;

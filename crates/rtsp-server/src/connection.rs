@@ -1,0 +1,147 @@
+//! One RTSP connection: its requests read and answered through the [`Handler`], and a
+//! writer task that sends the answers and, once the client plays over TCP, its
+//! interleaved packets (`$`, channel, 16-bit length, packet).
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::{Buf, BytesMut};
+use rtsp_types::{Message, ParseError};
+use tokio::io::{AsyncReadExt, AsyncWriteExt, BufWriter};
+use tokio::net::TcpStream;
+use tokio::net::tcp::OwnedWriteHalf;
+use tokio::sync::{Notify, mpsc};
+
+use crate::handler::{self, Action, Handler};
+use crate::shared::{Shared, Start};
+use crate::wire::{Out, bytes_of};
+
+/// The largest request (headers and body) read; more closes the connection.
+const MAX_REQUEST: usize = 64 * 1024;
+
+/// A connection that has not started playing is closed after this long without a request.
+const IDLE: Duration = Duration::from_secs(60);
+
+pub(crate) async fn run(stream: TcpStream, peer: SocketAddr, shared: Arc<Shared>) {
+    let id = shared.next_id();
+    let (mut read, write) = stream.into_split();
+    let (tx, rx) = mpsc::channel(shared.settings.queue_packets.max(16));
+    let mut writer = tokio::spawn(write_loop(write, rx));
+    let end = Arc::new(Notify::new());
+    let ports = shared.udp.as_ref().and_then(|(rtp, rtcp)| {
+        Some((
+            rtp.local_addr().ok()?.port(),
+            rtcp.local_addr().ok()?.port(),
+        ))
+    });
+    let session = format!("{:016x}", rand::random::<u64>());
+    let mut handler = Handler::new(session, peer.ip(), ports);
+    let mut buf = BytesMut::with_capacity(4096);
+    let mut playing = false;
+    'connection: loop {
+        loop {
+            let (message, consumed) = match Message::<Vec<u8>>::parse(&buf[..]) {
+                Ok(parsed) => parsed,
+                Err(ParseError::Incomplete(_)) => break,
+                Err(ParseError::Error) => {
+                    tracing::debug!(%peer, "an RTSP request that does not parse: connection closed");
+                    let bad = b"RTSP/1.0 400 Bad Request\r\nCSeq: 0\r\n\r\n".to_vec();
+                    let _ = tx.send(Out::Response(bad)).await;
+                    break 'connection;
+                }
+            };
+            buf.advance(consumed);
+            // Interleaved data from the client (its RTCP receiver reports) is not used.
+            let Message::Request(request) = message else {
+                continue;
+            };
+            let description = shared.description();
+            let (response, action) = handler.handle(&request, description.as_deref());
+            tracing::debug!(%peer, method = ?request.method(), status = ?response.status(), "RTSP request");
+            if let (Some(Action::Play(tracks)), Some(description)) = (&action, description) {
+                // The answer goes out with the client's start (RTP-Info names its first
+                // packets), before any of them.
+                let uri = request
+                    .request_uri()
+                    .map(|u| u.as_str().trim_end_matches('/'));
+                let start = Start {
+                    id,
+                    description: &description,
+                    tracks,
+                    uri: uri.unwrap_or_default(),
+                    out: &tx,
+                    end: &end,
+                };
+                match shared.play(start, response) {
+                    Ok(()) => playing = true,
+                    Err(()) => {
+                        let refused = handler::refused(&request);
+                        let _ = tx.send(Out::Response(bytes_of(&refused))).await;
+                    }
+                }
+                continue;
+            }
+            if tx.send(Out::Response(bytes_of(&response))).await.is_err() {
+                break 'connection;
+            }
+            if action == Some(Action::Teardown) {
+                break 'connection;
+            }
+        }
+        if buf.len() > MAX_REQUEST {
+            tracing::debug!(%peer, "an RTSP request of over {MAX_REQUEST} bytes: connection closed");
+            break;
+        }
+        let idle = if playing { Duration::MAX } else { IDLE };
+        tokio::select! {
+            read = tokio::time::timeout(idle, read.read_buf(&mut buf)) => match read {
+                Ok(Ok(n)) if n > 0 => {}
+                _ => break,
+            },
+            _ = end.notified() => break,
+            _ = &mut writer => break,
+        }
+    }
+    shared.leave(id);
+    drop(tx);
+    // The last answer (TEARDOWN's) goes out; a writer stuck on a client that reads
+    // nothing is not waited for.
+    if tokio::time::timeout(Duration::from_secs(2), &mut writer)
+        .await
+        .is_err()
+    {
+        writer.abort();
+    }
+}
+
+/// Sends what comes on `rx`, flushing once nothing more is waiting.
+async fn write_loop(write: OwnedWriteHalf, mut rx: mpsc::Receiver<Out>) {
+    let mut out = BufWriter::with_capacity(64 * 1024, write);
+    while let Some(mut item) = rx.recv().await {
+        loop {
+            let written = match &item {
+                Out::Response(bytes) => out.write_all(bytes).await,
+                Out::Data(channel, packet) => {
+                    let len = u16::try_from(packet.len()).unwrap_or(u16::MAX);
+                    let [hi, lo] = len.to_be_bytes();
+                    match out.write_all(&[b'$', *channel, hi, lo]).await {
+                        Ok(()) => out.write_all(&packet[..usize::from(len)]).await,
+                        Err(e) => Err(e),
+                    }
+                }
+            };
+            if written.is_err() {
+                return;
+            }
+            match rx.try_recv() {
+                Ok(next) => item = next,
+                Err(_) => break,
+            }
+        }
+        if out.flush().await.is_err() {
+            return;
+        }
+    }
+    let _ = out.shutdown().await;
+}

@@ -1,0 +1,197 @@
+//! The server's fan-out with scripted clients (deterministic edge cases; real players
+//! are in the pipeline's `rtsp_listen` tests): a joiner starts at the last key frame and
+//! RTP-Info names that packet; a client that reads nothing is dropped to key frames and
+//! then disconnected, while a reading client gets every packet.
+#![allow(clippy::unwrap_used)]
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use rtp_media::MediaDescription;
+use rtsp_server::{Server, Settings};
+
+/// An RTP packet of `len` bytes with sequence number `seq` and timestamp `time`.
+fn packet(seq: u16, time: u32, len: usize) -> Bytes {
+    let mut p = vec![0u8; len];
+    p[0] = 0x80;
+    p[1] = 96;
+    p[2..4].copy_from_slice(&seq.to_be_bytes());
+    p[4..8].copy_from_slice(&time.to_be_bytes());
+    Bytes::from(p)
+}
+
+/// Frame `n`'s packets: `per_frame` of 1 200 bytes, numbered on from `n * per_frame`.
+fn frame(n: u16, per_frame: u16) -> Vec<Bytes> {
+    (0..per_frame)
+        .map(|i| packet(n * per_frame + i, u32::from(n) * 3600, 1200))
+        .collect()
+}
+
+fn server(settings: Settings) -> (tokio::runtime::Runtime, Server) {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let server = runtime.block_on(async { Server::bind("127.0.0.1:0", "cam", settings).unwrap() });
+    let sps = [0x67, 0x42, 0xc0, 0x1e, 0x8c, 0x68, 0x14, 0x1f, 0x20];
+    server.set_media(vec![MediaDescription::h264(
+        0,
+        96,
+        &[&sps],
+        &[&[0x68, 0xce, 0x3c, 0x80]],
+    )]);
+    (runtime, server)
+}
+
+/// Reads one answer (up to its blank line; no body in the answers read here).
+fn answer(stream: &mut TcpStream) -> String {
+    let mut got = Vec::new();
+    let mut byte = [0u8; 1];
+    while !got.ends_with(b"\r\n\r\n") {
+        if stream.read(&mut byte).unwrap() == 0 {
+            break;
+        }
+        got.push(byte[0]);
+    }
+    String::from_utf8(got).unwrap()
+}
+
+/// SETUP over TCP and PLAY on `stream`: the PLAY answer.
+fn play(stream: &mut TcpStream, url: &str) -> String {
+    stream
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    let setup = format!(
+        "SETUP {url}/trackID=0 RTSP/1.0\r\nCSeq: 1\r\nTransport: RTP/AVP/TCP;unicast;interleaved=0-1\r\n\r\n"
+    );
+    stream.write_all(setup.as_bytes()).unwrap();
+    let setup = answer(stream);
+    assert!(setup.starts_with("RTSP/1.0 200"), "{setup}");
+    let session = setup
+        .lines()
+        .find_map(|l| l.strip_prefix("Session: "))
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+    let play = format!("PLAY {url} RTSP/1.0\r\nCSeq: 2\r\nSession: {session}\r\n\r\n");
+    stream.write_all(play.as_bytes()).unwrap();
+    answer(stream)
+}
+
+/// The next interleaved packet: (channel, sequence number); `None` at the end.
+fn next_packet(stream: &mut TcpStream) -> Option<(u8, u16)> {
+    let mut head = [0u8; 4];
+    stream.read_exact(&mut head).ok()?;
+    assert_eq!(head[0], b'$');
+    let mut body = vec![0u8; usize::from(u16::from_be_bytes([head[2], head[3]]))];
+    stream.read_exact(&mut body).ok()?;
+    Some((head[1], u16::from_be_bytes([body[2], body[3]])))
+}
+
+fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
+    let started = Instant::now();
+    while !done() {
+        assert!(started.elapsed() < Duration::from_secs(10), "{what}");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+#[test]
+fn a_joiner_starts_at_the_last_key_frame_named_in_rtp_info() {
+    let (_runtime, server) = server(Settings::default());
+    // A key frame (frame 0) and four more, 3 packets each; then a client joins.
+    for n in 0..5 {
+        server.send(0, &frame(n, 3), n == 0);
+    }
+    let mut client = TcpStream::connect(server.local_addr()).unwrap();
+    let answer = play(&mut client, &server.url());
+    assert!(answer.starts_with("RTSP/1.0 200"), "{answer}");
+    let info = format!(
+        "RTP-Info: url={}/trackID=0;seq=0;rtptime=0\r\n",
+        server.url()
+    );
+    assert!(answer.contains(&info), "{answer}");
+    // The held frames, then the next key frame's and on: every packet in order.
+    for n in 5..7 {
+        server.send(0, &frame(n, 3), n == 5);
+    }
+    for seq in 0..21 {
+        assert_eq!(next_packet(&mut client), Some((0, seq)));
+    }
+    // A report goes on the RTCP channel.
+    server.send_report(0, Bytes::from_static(&[0x80, 200, 0, 6, 0, 0, 0, 0]));
+    assert_eq!(next_packet(&mut client).map(|(c, _)| c), Some(1));
+}
+
+#[test]
+fn a_client_that_reads_nothing_is_cut_off_and_the_reading_one_gets_every_packet() {
+    let settings = {
+        let mut s = Settings::default();
+        s.queue_packets = 64;
+        s.gop_packets = 32;
+        s.stalled_after = Duration::from_millis(300);
+        s
+    };
+    let (_runtime, server) = server(settings);
+    server.send(0, &frame(0, 4), true);
+    // The stalled client: a small receive buffer, and it never reads after PLAY.
+    let stalled = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    stalled.set_recv_buffer_size(4096).unwrap();
+    stalled.connect(&server.local_addr().into()).unwrap();
+    let mut stalled: TcpStream = stalled.into();
+    assert!(play(&mut stalled, &server.url()).starts_with("RTSP/1.0 200"));
+    let mut reader = TcpStream::connect(server.local_addr()).unwrap();
+    assert!(play(&mut reader, &server.url()).starts_with("RTSP/1.0 200"));
+    wait_for("two clients", || server.clients() == 2);
+    let counting = std::thread::spawn(move || {
+        let mut seqs = Vec::new();
+        while let Some((0, seq)) = next_packet(&mut reader) {
+            seqs.push(seq);
+        }
+        seqs
+    });
+    // 3 MB at a steady pace (a key frame every 25 frames): far more than the stalled
+    // client's buffers and queue hold.
+    for n in 1..250 {
+        server.send(0, &frame(n, 10), n % 25 == 0);
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    wait_for("the stalled client cut off", || server.clients() == 1);
+    drop(server);
+    let seqs = counting.join().unwrap();
+    // The first frame's 4 packets (held for joiners) and every packet after them.
+    let expected: Vec<u16> = (0..4).chain(10..2500).collect();
+    assert_eq!(seqs.len(), expected.len());
+    assert!(
+        seqs == expected,
+        "the reading client lost or reordered packets"
+    );
+}
+
+#[test]
+fn idle_connections_are_bounded_and_a_player_over_the_limit_gets_503() {
+    let settings = {
+        let mut s = Settings::default();
+        s.max_clients = 1;
+        s
+    };
+    let (_runtime, server) = server(settings);
+    server.send(0, &frame(0, 2), true);
+    let mut player = TcpStream::connect(server.local_addr()).unwrap();
+    assert!(play(&mut player, &server.url()).starts_with("RTSP/1.0 200"));
+    // A second player: the one allowed plays already.
+    let mut second = TcpStream::connect(server.local_addr()).unwrap();
+    let refused = play(&mut second, &server.url());
+    assert!(refused.starts_with("RTSP/1.0 503"), "{refused}");
+    // Four connections per allowed client; the next is closed unanswered.
+    let idle: Vec<_> = (0..2)
+        .map(|_| TcpStream::connect(server.local_addr()).unwrap())
+        .collect();
+    let mut over = TcpStream::connect(server.local_addr()).unwrap();
+    over.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let _ = over.write_all(b"OPTIONS * RTSP/1.0\r\nCSeq: 1\r\n\r\n");
+    let mut buf = [0u8; 64];
+    assert!(matches!(over.read(&mut buf), Ok(0) | Err(_)));
+    drop(idle);
+}
