@@ -12,6 +12,7 @@ pub mod remote;
 pub mod rtmp;
 pub mod rtp;
 pub mod rtsp;
+pub mod rtsp_server;
 pub mod ts;
 pub mod whip_whep;
 
@@ -34,5 +35,6 @@ pub fn targets() -> Vec<(&'static str, Body)> {
     all.extend_from_slice(rtp::TARGETS);
     all.extend_from_slice(whip_whep::TARGETS);
     all.extend_from_slice(matroska::TARGETS);
+    all.extend_from_slice(rtsp_server::TARGETS);
     all
 }

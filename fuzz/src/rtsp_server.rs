@@ -1,0 +1,45 @@
+//! rtsp-server target: what a client can send to the server.
+//!
+//! - `rtsp_server_requests`: any bytes read as the connection reads them (RTSP messages
+//!   and interleaved data back to back) and answered by one connection's [`Handler`]: no
+//!   panic, every answer serializes and echoes the request's CSeq, and a PLAY starts only
+//!   tracks the stream has.
+
+use rtsp_server::{Action, Description, Handler};
+use rtsp_types::{Message, ParseError};
+
+/// Targets of this module.
+pub const TARGETS: &[(&str, crate::Body)] = &[("rtsp_server_requests", rtsp_server_requests)];
+
+pub fn rtsp_server_requests(data: &[u8]) {
+    let stream = Description::new("live/cam", "v=0\r\n".into(), 2);
+    let peer = "127.0.0.1".parse().expect("an address");
+    let mut handler = Handler::new("s1".into(), peer, Some((6000, 6001)));
+    let mut rest = data;
+    // At most as many messages as bytes: each parse consumes at least one.
+    while !rest.is_empty() {
+        let (message, consumed) = match Message::<Vec<u8>>::parse(rest) {
+            Ok(parsed) => parsed,
+            Err(ParseError::Incomplete(_) | ParseError::Error) => return,
+        };
+        assert!(consumed > 0 && consumed <= rest.len());
+        rest = &rest[consumed..];
+        let Message::Request(request) = message else {
+            continue;
+        };
+        // Before the tracks are known, then with them.
+        let described = rest.len() % 2 == 0;
+        let (answer, action) = handler.handle(&request, described.then_some(&stream));
+        let mut wire = Vec::new();
+        answer.write(&mut wire).expect("an answer serializes");
+        if let Some(cseq) = request.header(&rtsp_types::headers::CSEQ) {
+            let line = format!("CSeq: {}\r\n", cseq.as_str());
+            let text = String::from_utf8_lossy(&wire);
+            assert!(text.contains(&line), "{text}");
+        }
+        if let Some(Action::Play(tracks)) = action {
+            assert!(described);
+            assert!(tracks.iter().all(|(t, _)| *t < stream.tracks));
+        }
+    }
+}
