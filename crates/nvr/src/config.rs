@@ -9,7 +9,8 @@
 //!
 //! [[camera]]
 //! name = "front"                          # letters, digits, `-`, `_`
-//! url = "rtsp://admin@192.0.2.7/stream1"
+//! url = "rtsp://admin@192.0.2.7/stream1"  # or any live input: srt-listen://:9000,
+//!                                         # rtmp-listen://:1935/live/key, https://…/live.m3u8
 //! password_env = "FRONT_PASSWORD"         # or password_file = "/run/secrets/front"
 //! transport = "tcp"                       # or "udp"
 //! segment_seconds = 60
@@ -35,6 +36,27 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use crate::error::{Error, Problem};
+
+/// The inputs a camera may be, for the message when it is none of them.
+const LIVE: &str = "rtsp://, http(s):// (a stream or a live HLS playlist), srt://, \
+                    srt-listen://, rtmp-listen://, whip-listen://, whep://, tcp:// or an .sdp";
+
+/// Whether a camera can be this input: a live one (a file would end, and stdin is the
+/// process's own).
+fn is_live(endpoint: &Endpoint) -> bool {
+    matches!(
+        endpoint,
+        Endpoint::Rtsp(_)
+            | Endpoint::Http(_)
+            | Endpoint::Srt(_)
+            | Endpoint::SrtListen(_)
+            | Endpoint::RtmpListen(_)
+            | Endpoint::WhipListen { .. }
+            | Endpoint::Whep(_)
+            | Endpoint::Tcp(_)
+            | Endpoint::SdpFile(_)
+    )
+}
 
 /// Default segment length: MediaMTX's `recordSegmentDuration` is 1 h, Frigate's 10 s;
 /// one minute keeps files small to delete and quick to seek.
@@ -128,7 +150,9 @@ pub struct CameraRetention {
 pub struct CameraConfig {
     /// Unique name: letters, digits, `-` and `_` (a directory and a metrics label).
     pub name: String,
-    /// The camera's RTSP URL (password masked when shown).
+    /// The camera's input: an RTSP URL, or any live input the pipeline takes
+    /// (`http(s)://`, `srt://`, `srt-listen://`, `rtmp-listen://`, `whip-listen://`,
+    /// `whep://`, `tcp://`, an `.sdp`); secrets masked when shown.
     pub url: SecretUrl,
     /// User name (overrides the URL's).
     pub user: Option<String>,
@@ -322,9 +346,22 @@ impl Config {
             let url = SecretUrl::new(c.url.get_ref().as_str());
             match Endpoint::parse(url.expose(), Direction::Input) {
                 Ok(Endpoint::Rtsp(_)) => {}
+                Ok(endpoint) if is_live(&endpoint) => {
+                    // The credential settings are the RTSP client's; other inputs take
+                    // theirs in the URL (a passphrase, a key) or not at all.
+                    if c.user.is_some() || c.password_env.is_some() || c.password_file.is_some() {
+                        problems.push(at(
+                            c.url.span(),
+                            format!(
+                                "camera {name:?}: user, password_env and password_file are \
+                                 for rtsp:// cameras"
+                            ),
+                        ));
+                    }
+                }
                 Ok(_) => problems.push(at(
                     c.url.span(),
-                    format!("camera {name:?}: url {url} is not an rtsp:// URL"),
+                    format!("camera {name:?}: url {url} is not a live input ({LIVE})"),
                 )),
                 Err(e) => problems.push(at(c.url.span(), format!("camera {name:?}: {e}"))),
             }

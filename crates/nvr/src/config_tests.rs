@@ -65,7 +65,7 @@ segment_seconds = 0
 
 [[camera]]
 name = "b"
-url = "http://192.0.2.7/a"
+url = "doorbell.mp4"
 output = "../%Y.mp4"
 fsync = "always"
 
@@ -85,6 +85,10 @@ output = "{camera}/%Y/%H-%M-%S.mkv"
     // Camera d's Matroska output is fine; c's .avi is not.
     assert_eq!(lines, [2, 4, 8, 9, 10, 15], "{problems:?}");
     assert!(problems[0].message.contains("front door"));
+    assert!(
+        problems[2].message.contains("not a live input"),
+        "{problems:?}"
+    );
     assert!(problems[3].message.contains("relative"));
     assert!(
         problems[5].message.contains("must end with .mp4 or .mkv"),
@@ -171,4 +175,30 @@ fn metrics_listen_on_loopback_by_default_and_need_a_token_elsewhere() {
     assert!(problems[0].message.contains("token"), "{problems:?}");
     let problems = parse(&format!("[metrics]\nlisten = \"nine\"\n{cam}")).expect_err("bad address");
     assert_eq!(problems[0].line, 2, "{problems:?}");
+}
+
+#[test]
+fn any_live_input_is_a_camera_and_rtsp_credentials_stay_rtsp_s() {
+    let mut text = String::new();
+    for (i, url) in [
+        "srt-listen://:9000",
+        "rtmp-listen://:1935/live/key",
+        "https://192.0.2.7/live.m3u8",
+        "whep://192.0.2.7:8889/cam",
+        "tcp://192.0.2.7:9000",
+    ]
+    .iter()
+    .enumerate()
+    {
+        text += &format!("[[camera]]\nname = \"c{i}\"\nurl = \"{url}\"\n");
+    }
+    let config = parse(&text).expect("live inputs");
+    assert_eq!(config.cameras.len(), 5);
+    let problems =
+        parse("[[camera]]\nname = \"a\"\nurl = \"srt-listen://:9000\"\npassword_env = \"HOME\"\n")
+            .expect_err("credentials for SRT");
+    assert!(
+        problems[0].message.contains("for rtsp:// cameras"),
+        "{problems:?}"
+    );
 }

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use media_core::Backoff;
-use pipeline::{Endpoint, Options, Pipeline, RtspSettings, Transport};
+use pipeline::{Direction, Endpoint, Options, Pipeline, RtspSettings, Transport};
 use tokio::sync::{Notify, watch};
 use tokio::task::JoinHandle;
 
@@ -87,7 +87,9 @@ async fn supervise(
     let mut attempt = 0u32;
     let mut gap = GapWatch::new(Instant::now());
     loop {
-        let input = Endpoint::Rtsp(camera.url.clone());
+        // Checked when the configuration was read (`config::is_live`).
+        let input = Endpoint::parse(camera.url.expose(), Direction::Input)
+            .unwrap_or_else(|_| Endpoint::Rtsp(camera.url.clone()));
         let path = root.join(&camera.output);
         // The configuration allows MP4 and Matroska only (`config::check_output`).
         let output = if crate::recovery::is_matroska(&path) {
