@@ -3,7 +3,8 @@
 //! - `rtsp_server_requests`: any bytes read as the connection reads them (RTSP messages
 //!   and interleaved data back to back) and answered by one connection's [`Handler`]: no
 //!   panic, every answer serializes and echoes the request's CSeq, and a PLAY starts only
-//!   tracks the stream has.
+//!   tracks the stream has; half the inputs go through the password check (Digest and
+//!   Basic parsed).
 
 use rtsp_server::{Action, Description, Handler};
 use rtsp_types::{Message, ParseError};
@@ -15,6 +16,10 @@ pub fn rtsp_server_requests(data: &[u8]) {
     let stream = Description::new("live/cam", "v=0\r\n".into(), 2);
     let peer = "127.0.0.1".parse().expect("an address");
     let mut handler = Handler::new("s1".into(), peer, Some((6000, 6001)));
+    // Half the inputs against a password: the Authorization parsers (Digest, Basic) too.
+    if data.first().is_some_and(|b| b % 2 == 1) {
+        handler.require_password("s3cret".into(), "n0nce".into());
+    }
     let mut rest = data;
     // At most as many messages as bytes: each parse consumes at least one.
     while !rest.is_empty() {

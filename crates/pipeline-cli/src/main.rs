@@ -165,6 +165,7 @@ struct Cli {
     /// tcp-listen://, tcp://, whep-listen://, whip-listen://, whep:// and whip://: shared
     /// token, sent as a bearer token by the clients (a server
     /// refuses clients without it; required to serve on a non-loopback address).
+    /// rtsp-listen://: the password players give (any user name, rtsp://viewer:TOKEN@…).
     #[arg(long)]
     token: Option<String>,
     /// tcp-listen://: most clients served at once.

@@ -30,9 +30,20 @@ const PEERS: &[&str] = &[
 /// `input` looped to `rtsp-listen://127.0.0.1:PORT/live/cam` for `seconds`, on its own
 /// runtime; `clients` runs once the server answers, given the stream's URL.
 fn serve<T>(input: &Path, seconds: u64, clients: impl FnOnce(&str) -> T) -> (T, Summary) {
+    serve_with(input, seconds, None, clients)
+}
+
+/// [`serve`] with `--token` (the password players give).
+fn serve_with<T>(
+    input: &Path,
+    seconds: u64,
+    token: Option<&str>,
+    clients: impl FnOnce(&str) -> T,
+) -> (T, Summary) {
     let port = test_support::free_port();
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let mut options = Options::default();
+    options.remote.token = token.map(str::to_owned);
     options.loop_input = true;
     options.duration = Some(Duration::from_secs(seconds));
     let output = format!("rtsp-listen://127.0.0.1:{port}/live/cam");
@@ -46,9 +57,12 @@ fn serve<T>(input: &Path, seconds: u64, clients: impl FnOnce(&str) -> T) -> (T, 
     });
     let url = format!("rtsp://127.0.0.1:{port}/live/cam");
     let started = Instant::now();
-    while !request(port, &format!("DESCRIBE {url} RTSP/1.0\r\nCSeq: 1\r\n\r\n"))
-        .starts_with("RTSP/1.0 200")
-    {
+    let ready =
+        |answer: String| answer.starts_with("RTSP/1.0 200") || answer.starts_with("RTSP/1.0 401");
+    while !ready(request(
+        port,
+        &format!("DESCRIBE {url} RTSP/1.0\r\nCSeq: 1\r\n\r\n"),
+    )) {
         assert!(started.elapsed() < Duration::from_secs(10), "no answer");
         std::thread::sleep(Duration::from_millis(50));
     }
@@ -335,4 +349,57 @@ fn a_client_that_never_reads_does_not_slow_the_others_and_bad_requests_get_their
         let frames = decoded(&file, "v:0");
         assert!((70.0..=85.0).contains(&frames), "{name}: {frames} frames");
     }
+}
+
+#[test]
+fn with_a_token_players_give_it_as_their_password_and_off_loopback_it_is_required() {
+    if !test_support::peers_present("rtsp_listen_auth", PEERS) {
+        return;
+    }
+    let dir = test_support::temp_dir();
+    let input = source(
+        dir.path(),
+        &["-c:v", "libx264", "-bf", "0"],
+        &["-c:a", "aac"],
+        "in.mp4",
+    );
+    let ours = dir.path().join("ours.mp4");
+    let theirs = dir.path().join("ffmpeg.mkv");
+    let ((), _) = serve_with(&input, 8, Some("s3cret"), |url| {
+        let port: u16 = url[17..].split('/').next().unwrap().parse().unwrap();
+        let answer = request(port, &format!("DESCRIBE {url} RTSP/1.0\r\nCSeq: 1\r\n\r\n"));
+        assert!(answer.starts_with("RTSP/1.0 401"), "{answer}");
+        assert!(answer.contains("WWW-Authenticate: Digest"), "{answer}");
+        let with =
+            |password: &str| url.replacen("rtsp://", &format!("rtsp://viewer:{password}@"), 1);
+        // ffmpeg answers the Digest challenge; a wrong password is refused.
+        let (code, stderr) = ffmpeg_record(&with("s3cret"), "tcp", "2", &theirs)
+            .wait_with_stderr(Duration::from_secs(20));
+        assert_eq!(code, Some(0), "{stderr}");
+        let (code, stderr) = ffmpeg_record(&with("wrong"), "tcp", "2", &dir.path().join("x.mkv"))
+            .wait_with_stderr(Duration::from_secs(20));
+        assert_ne!(code, Some(0));
+        assert!(stderr.contains("401"), "{stderr}");
+        // GStreamer's rtspsrc and retina (our input) too.
+        let (code, stderr) = gstreamer_decodes(&with("s3cret"), "tcp", 25);
+        assert_eq!(code, Some(0), "{stderr}");
+        ours_record(&with("s3cret"), "tcp", 2, &ours);
+    });
+    for file in [&ours, &theirs] {
+        assert!(decoded(file, "v:0") >= 45.0, "{}", file.display());
+    }
+    // Off loopback without a token: one line, before anything starts.
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let output = format!("rtsp-listen://0.0.0.0:{}/cam", test_support::free_port());
+    let result = runtime.block_on(async {
+        Pipeline::new(
+            Endpoint::parse(input.to_str().unwrap(), Direction::Input).unwrap(),
+            Endpoint::parse(&output, Direction::Output).unwrap(),
+        )
+        .spawn()
+        .wait()
+        .await
+    });
+    let error = result.unwrap_err().to_string();
+    assert!(error.contains("not a loopback address"), "{error}");
 }

@@ -37,6 +37,9 @@ pub(crate) async fn run(stream: TcpStream, peer: SocketAddr, shared: Arc<Shared>
     });
     let session = format!("{:016x}", rand::random::<u64>());
     let mut handler = Handler::new(session, peer.ip(), ports);
+    if let Some(password) = &shared.settings.password {
+        handler.require_password(password.clone(), format!("{:032x}", rand::random::<u128>()));
+    }
     let mut buf = BytesMut::with_capacity(4096);
     let mut playing = false;
     'connection: loop {

@@ -14,6 +14,9 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    /// Listening beyond loopback without a password: anyone could watch.
+    #[error("{0} is not a loopback address: clients must authenticate, give a password")]
+    NeedsPassword(String),
     /// The address resolves to nothing.
     #[error("{0} resolves to no address")]
     Resolve(String),

@@ -10,6 +10,8 @@ use std::net::{IpAddr, SocketAddr};
 use rtsp_types::headers::{self, Transport, Transports};
 use rtsp_types::{Method, Request, Response, StatusCode, Version};
 
+use crate::auth;
+
 /// Where a track's packets go for one client.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
@@ -72,6 +74,8 @@ pub struct Handler {
     /// The server's RTP and RTCP UDP ports, when it sends over UDP.
     server_ports: Option<(u16, u16)>,
     setup: Vec<(usize, Delivery)>,
+    /// The password every request but OPTIONS must prove, and this connection's nonce.
+    password: Option<(String, String)>,
 }
 
 /// The response type: bodies are bytes.
@@ -87,7 +91,14 @@ impl Handler {
             peer,
             server_ports,
             setup: Vec::new(),
+            password: None,
         }
+    }
+
+    /// Requires `password` (any user name) of every request but OPTIONS, challenged
+    /// with `nonce` (random, per connection).
+    pub fn require_password(&mut self, password: String, nonce: String) {
+        self.password = Some((password, nonce));
     }
 
     /// Answers `request`; `stream` is `None` while the stream's tracks are not known yet.
@@ -115,6 +126,18 @@ impl Handler {
                 .flatten()
                 .is_some_and(|s| s.0 == self.session)
         };
+        if let Some((password, nonce)) = &self.password
+            && request.method() != Method::Options
+        {
+            let proof = request.header(&headers::AUTHORIZATION);
+            let method: &str = request.method().into();
+            if !proof.is_some_and(|p| auth::authorized(p.as_str(), method, password, nonce)) {
+                let answer = reply(StatusCode::Unauthorized)
+                    .header(headers::WWW_AUTHENTICATE, auth::challenge(nonce))
+                    .build(Vec::new());
+                return (answer, None);
+            }
+        }
         match request.method() {
             Method::Options => (
                 reply(StatusCode::Ok)

@@ -192,3 +192,33 @@ fn a_udp_setup_without_server_ports_is_refused_and_teardown_ends() {
     assert_eq!(reply.status(), StatusCode::Ok);
     assert_eq!(action, Some(Action::Teardown));
 }
+
+#[test]
+fn with_a_password_every_request_but_options_is_challenged() {
+    use base64::Engine as _;
+    let mut h = handler();
+    h.require_password("s3cret".into(), "n0nce".into());
+    let s = Some(stream());
+    let (reply, _) = h.handle(&request("OPTIONS * RTSP/1.0\nCSeq: 1\n"), s.as_ref());
+    assert_eq!(reply.status(), StatusCode::Ok);
+    let describe = "DESCRIBE rtsp://127.0.0.1:8554/live/cam RTSP/1.0\nCSeq: 2\n";
+    let (reply, action) = h.handle(&request(describe), s.as_ref());
+    assert_eq!(reply.status(), StatusCode::Unauthorized);
+    assert_eq!(action, None);
+    assert_eq!(
+        header(&reply, &headers::WWW_AUTHENTICATE),
+        "Digest realm=\"media-toolkit\", nonce=\"n0nce\", algorithm=MD5"
+    );
+    let basic = |pw: &str| {
+        let proof = base64::engine::general_purpose::STANDARD.encode(format!("viewer:{pw}"));
+        request(&format!("{describe}Authorization: Basic {proof}\n"))
+    };
+    assert_eq!(
+        h.handle(&basic("s3cret"), s.as_ref()).0.status(),
+        StatusCode::Ok
+    );
+    assert_eq!(
+        h.handle(&basic("wrong"), s.as_ref()).0.status(),
+        StatusCode::Unauthorized
+    );
+}

@@ -21,6 +21,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+mod auth;
 mod connection;
 mod error;
 mod handler;
@@ -34,10 +35,13 @@ pub use error::Error;
 pub use handler::{Action, Delivery, Description, Handler, Reply};
 pub use server::Server;
 
-/// The server's limits.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// The server's limits, and its password.
+#[derive(Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Settings {
+    /// The password clients give (any user name, Digest or Basic); required when the
+    /// server listens beyond loopback.
+    pub password: Option<String>,
     /// Clients playing at once (more are refused).
     pub max_clients: usize,
     /// Packets queued for one TCP client before it drops to the next key frame.
@@ -52,10 +56,23 @@ pub struct Settings {
 impl Default for Settings {
     fn default() -> Self {
         Settings {
+            password: None,
             max_clients: 64,
             queue_packets: 8192,
             gop_packets: 4096,
             stalled_after: Duration::from_secs(10),
         }
+    }
+}
+
+impl std::fmt::Debug for Settings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Settings")
+            .field("password", &self.password.as_ref().map(|_| "***"))
+            .field("max_clients", &self.max_clients)
+            .field("queue_packets", &self.queue_packets)
+            .field("gop_packets", &self.gop_packets)
+            .field("stalled_after", &self.stalled_after)
+            .finish()
     }
 }

@@ -38,6 +38,9 @@ impl Server {
             .map_err(|e| Error::io(format!("resolving {addr}"), e))?
             .next()
             .ok_or_else(|| Error::Resolve(addr.to_owned()))?;
+        if !socket_addr.ip().is_loopback() && settings.password.is_none() {
+            return Err(Error::NeedsPassword(addr.to_owned()));
+        }
         let std_listener = std::net::TcpListener::bind(socket_addr)
             .map_err(|e| Error::io(format!("binding {addr}"), e))?;
         std_listener

@@ -68,7 +68,7 @@ pub(crate) fn factory(output: &Endpoint, options: &Options) -> Result<Box<dyn Si
         Endpoint::WhepListen { addr, path } => whep::factory(addr, path, options)?,
         Endpoint::RtspListen { addr, path } => {
             no_rotation("rtsp-listen:// (a live stream)")?;
-            rtsp_listen::factory(addr, path)?
+            rtsp_listen::factory(addr, path, options)?
         }
         Endpoint::Whip(url) => whip::factory(url, options)?,
         Endpoint::Icecast(url) => {

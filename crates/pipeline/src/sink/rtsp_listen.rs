@@ -2,7 +2,8 @@
 //! players, recorders and NVRs pull the stream from at `rtsp://addr:port/path`, RTP over
 //! the RTSP connection or over UDP as each client asks. Each frame is made into RTP
 //! packets once (`rtp_stream`, as `rtp://` does) for every client; a client joins at the
-//! last video key frame. Each recording of the recorder is a new description: clients of
+//! last video key frame. With `Options::remote.token` (`--token`, required off loopback)
+//! players authenticate with it as the password (Digest or Basic). Each recording of the recorder is a new description: clients of
 //! the old one are ended (their SDP no longer says what comes).
 
 use std::path::PathBuf;
@@ -14,16 +15,23 @@ use rtsp_server::{Server, Settings};
 
 use super::rtp_stream::{RtpStream, TAKES, format, random_u64};
 use crate::contract::{Sink, SinkFactory, describe};
-use crate::{Error, Packet};
+use crate::{Error, Options, Packet};
 
 /// Binds the server; it lives as long as the pipeline.
-pub(crate) fn factory(addr: &str, path: &str) -> Result<Box<dyn SinkFactory>, Error> {
+pub(crate) fn factory(
+    addr: &str,
+    path: &str,
+    options: &Options,
+) -> Result<Box<dyn SinkFactory>, Error> {
     let endpoint = format!("rtsp-listen://{addr}/{path}");
-    let server =
-        Server::bind(addr, path, Settings::default()).map_err(|source| Error::RtspServer {
-            endpoint: endpoint.clone(),
-            source,
-        })?;
+    let mut settings = Settings::default();
+    // The shared token (`--token`) is the password players give, with any user name:
+    // `rtsp://viewer:TOKEN@host:port/path`. Required off loopback.
+    settings.password = options.remote.token.clone();
+    let server = Server::bind(addr, path, settings).map_err(|source| Error::RtspServer {
+        endpoint: endpoint.clone(),
+        source,
+    })?;
     tracing::info!("rtsp-listen: serving {}", server.url());
     Ok(Box::new(RtspFactory {
         server: Arc::new(server),
