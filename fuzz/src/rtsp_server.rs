@@ -16,6 +16,10 @@ pub fn rtsp_server_requests(data: &[u8]) {
     let stream = Description::new("live/cam", "v=0\r\n".into(), 2);
     let peer = "127.0.0.1".parse().expect("an address");
     let mut handler = Handler::new("s1".into(), peer, Some((6000, 6001)));
+    // A quarter as a publisher's connection (ANNOUNCE, SETUP, RECORD).
+    if data.get(1).is_some_and(|b| b % 4 == 1) {
+        handler.ingest("live/cam");
+    }
     // Half the inputs against a password: the Authorization parsers (Digest, Basic) too.
     if data.first().is_some_and(|b| b % 2 == 1) {
         handler.require_password("s3cret".into(), "n0nce".into());
@@ -42,9 +46,17 @@ pub fn rtsp_server_requests(data: &[u8]) {
             let text = String::from_utf8_lossy(&wire);
             assert!(text.contains(&line), "{text}");
         }
-        if let Some(Action::Play(tracks)) = action {
-            assert!(described);
-            assert!(tracks.iter().all(|(t, _)| *t < stream.tracks));
+        match action {
+            Some(Action::Play(tracks)) => {
+                assert!(described);
+                assert!(tracks.iter().all(|(t, _)| *t < stream.tracks));
+            }
+            // What was recorded was announced: an SDP that parses, its sections set up.
+            Some(Action::Record { sdp, channels }) => {
+                let session = rtp_media::Session::parse(&sdp).expect("the announced SDP");
+                assert!(channels.iter().all(|(_, m)| *m < session.media.len()));
+            }
+            _ => {}
         }
     }
 }

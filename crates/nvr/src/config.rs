@@ -39,7 +39,7 @@ use crate::error::{Error, Problem};
 
 /// The inputs a camera may be, for the message when it is none of them.
 const LIVE: &str = "rtsp://, http(s):// (a stream or a live HLS playlist), srt://, \
-                    srt-listen://, rtmp-listen://, whip-listen://, whep://, tcp:// or an .sdp";
+                    srt-listen://, rtmp-listen://, rtsp-listen://, whip-listen://, whep://, tcp:// or an .sdp";
 
 /// Whether a camera can be this input: a live one (a file would end, and stdin is the
 /// process's own).
@@ -52,6 +52,7 @@ fn is_live(endpoint: &Endpoint) -> bool {
             | Endpoint::SrtListen(_)
             | Endpoint::RtmpListen(_)
             | Endpoint::WhipListen { .. }
+            | Endpoint::RtspListen { .. }
             | Endpoint::Whep(_)
             | Endpoint::Tcp(_)
             | Endpoint::SdpFile(_)

@@ -56,6 +56,7 @@ struct Cli {
     /// (MP3 on stdin), tcp://host:port (a tcp-listen:// packet server),
     /// rtmp-listen://[addr]:port/app/key (an RTMP server for one publisher),
     /// whip-listen://[addr]:port/path (take a WHIP publish: H.264, VP8, VP9 or AV1 + Opus),
+    /// rtsp-listen://[addr]:port/path (take an RTSP publish: ffmpeg -f rtsp, rtspclientsink),
     /// whep://host:port/path (pull from the WHEP endpoint http://host:port/path), an .sdp file
     /// (receive the RTP streams it describes, as ffmpeg's -sdp_file or our --sdp writes
     /// it), or an SRT caller or listener, srt://host:port or srt-listen://[addr]:port

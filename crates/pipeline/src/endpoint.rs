@@ -138,9 +138,9 @@ pub enum Endpoint {
         /// The stream's path, without slashes at either end (may be empty).
         path: String,
     },
-    /// RTSP server that players and recorders pull from, `rtsp-listen://[addr]:port/path`
-    /// (output): the stream is `rtsp://addr:port/path`, RTP over the RTSP connection or
-    /// over UDP, as the client asks.
+    /// RTSP server at `rtsp://addr:port/path`, `rtsp-listen://[addr]:port/path`: as output
+    /// players and recorders pull from it (RTP over the RTSP connection or over UDP, as
+    /// each asks); as input a publisher pushes to it (`ANNOUNCE`/`RECORD`, RTP over TCP).
     RtspListen {
         /// `host:port` (loopback when no host is given).
         addr: String,
@@ -216,7 +216,8 @@ impl Endpoint {
                 })?)
             }
             (Some(scheme @ ("whep-listen" | "whip-listen" | "rtsp-listen")), _)
-                if (scheme != "whip-listen") == (direction == Output) =>
+                if scheme == "rtsp-listen"
+                    || (scheme == "whep-listen") == (direction == Output) =>
             {
                 let s = s.replacen("://:", "://127.0.0.1:", 1);
                 let rest = &s[s.find("://").map_or(0, |i| i + 3)..];

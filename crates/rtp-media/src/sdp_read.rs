@@ -1,7 +1,8 @@
 //! Reading a session description (RFC 8866 §5): the lines a receiver needs — `c=` at
 //! session or media level, `m=` with its port and payload types, `a=rtpmap` and `a=fmtp`
 //! of each stream's first payload type — from what [`Session`] writes and what ffmpeg's
-//! `-sdp_file` writes (`; ` between format parameters, `c=` per media section). Other
+//! `-sdp_file` writes (`; ` between format parameters, `c=` per media section), and each
+//! stream's `a=control` (its RTSP URL, relative to the session's). Other
 //! lines are stepped over; media other than audio and video are left out.
 
 use base64::Engine as _;
@@ -56,6 +57,10 @@ impl Session {
                     let Some((name, rest)) = value.split_once(':') else {
                         continue;
                     };
+                    if name == "control" {
+                        m.control = Some(rest.trim().to_owned());
+                        continue;
+                    }
                     let Some((pt, body)) = rest.split_once(' ') else {
                         continue;
                     };

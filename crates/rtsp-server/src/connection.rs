@@ -37,6 +37,11 @@ pub(crate) async fn run(stream: TcpStream, peer: SocketAddr, shared: Arc<Shared>
     });
     let session = format!("{:016x}", rand::random::<u64>());
     let mut handler = Handler::new(session, peer.ip(), ports);
+    if shared.ingest.is_some() {
+        handler.ingest(&shared.path);
+    }
+    // Ingest: where this publisher's packets go once it records.
+    let mut recording: Option<mpsc::Sender<(u8, bytes::Bytes)>> = None;
     if let Some(password) = &shared.settings.password {
         handler.require_password(password.clone(), format!("{:032x}", rand::random::<u128>()));
     }
@@ -55,9 +60,20 @@ pub(crate) async fn run(stream: TcpStream, peer: SocketAddr, shared: Arc<Shared>
                 }
             };
             buf.advance(consumed);
-            // Interleaved data from the client (its RTCP receiver reports) is not used.
-            let Message::Request(request) = message else {
-                continue;
+            let request = match message {
+                Message::Request(request) => request,
+                // A publisher's packets (its RTCP too: the receiver sorts by channel).
+                Message::Data(data) => {
+                    if let Some(packets) = &recording {
+                        let item = (data.channel_id(), bytes::Bytes::from(data.into_body()));
+                        if packets.send(item).await.is_err() {
+                            break 'connection;
+                        }
+                    }
+                    // A player's RTCP receiver reports are not used.
+                    continue;
+                }
+                Message::Response(_) => continue,
             };
             let description = shared.description();
             let (response, action) = handler.handle(&request, description.as_deref());
@@ -88,8 +104,25 @@ pub(crate) async fn run(stream: TcpStream, peer: SocketAddr, shared: Arc<Shared>
             if tx.send(Out::Response(bytes_of(&response))).await.is_err() {
                 break 'connection;
             }
-            if action == Some(Action::Teardown) {
-                break 'connection;
+            match action {
+                Some(Action::Teardown) => break 'connection,
+                Some(Action::Record { sdp, channels }) => {
+                    let (packets, taken) = mpsc::channel(1024);
+                    let publish = crate::Publish {
+                        sdp,
+                        channels,
+                        packets: taken,
+                        peer,
+                    };
+                    let handed = shared.ingest.as_ref().map(|i| i.try_send(publish));
+                    if !matches!(handed, Some(Ok(()))) {
+                        tracing::warn!(%peer, "a second publisher while one is being taken: closed");
+                        break 'connection;
+                    }
+                    recording = Some(packets);
+                    playing = true;
+                }
+                _ => {}
             }
         }
         if buf.len() > MAX_REQUEST {

@@ -40,6 +40,14 @@ pub enum Action {
     Play(Vec<(usize, Delivery)>),
     /// The client ended its session: stop sending, close the connection.
     Teardown,
+    /// A publisher starts sending (ingest): its SDP, and which interleaved channel
+    /// carries each of its media sections' RTP (by index in the SDP).
+    Record {
+        /// The SDP it announced.
+        sdp: String,
+        /// (RTP channel, media section index), one per set-up section.
+        channels: Vec<(u8, usize)>,
+    },
 }
 
 /// The stream as the handler answers for it.
@@ -76,6 +84,16 @@ pub struct Handler {
     setup: Vec<(usize, Delivery)>,
     /// The password every request but OPTIONS must prove, and this connection's nonce.
     password: Option<(String, String)>,
+    /// Ingest: the path a publisher announces to, and what it announced (the SDP and
+    /// each media section's control).
+    ingest: Option<Ingest>,
+}
+
+#[derive(Debug, Default)]
+struct Ingest {
+    path: String,
+    announced: Option<(String, Vec<Option<String>>)>,
+    channels: Vec<(u8, usize)>,
 }
 
 /// The response type: bodies are bytes.
@@ -92,7 +110,17 @@ impl Handler {
             server_ports,
             setup: Vec::new(),
             password: None,
+            ingest: None,
         }
+    }
+
+    /// Makes this connection a publisher's (ingest): `ANNOUNCE` to `path` (no slashes at
+    /// either end), `SETUP` of each section over TCP, `RECORD`. Playing is refused.
+    pub fn ingest(&mut self, path: &str) {
+        self.ingest = Some(Ingest {
+            path: path.to_owned(),
+            ..Ingest::default()
+        });
     }
 
     /// Requires `password` (any user name) of every request but OPTIONS, challenged
@@ -137,6 +165,26 @@ impl Handler {
                     .build(Vec::new());
                 return (answer, None);
             }
+        }
+        if self.ingest.is_some() {
+            let same_session = session_ok();
+            let (status, action) = self.handle_ingest(request, path.as_deref(), same_session);
+            let mut answer = reply(status);
+            if status == StatusCode::Ok && request.method() == Method::Setup {
+                if let Some((rtp, _)) = self.ingest.as_ref().and_then(|i| i.channels.last()) {
+                    let transport = format!(
+                        "RTP/AVP/TCP;unicast;interleaved={rtp}-{};mode=record",
+                        rtp.saturating_add(1)
+                    );
+                    answer = answer.header(headers::TRANSPORT, transport);
+                }
+                answer = answer.header(headers::SESSION, format!("{};timeout=60", self.session));
+            } else if status == StatusCode::Ok && request.method() == Method::Record {
+                answer = answer.header(headers::SESSION, self.session.as_str());
+            } else if request.method() == Method::Options {
+                answer = answer.header(headers::PUBLIC, INGEST_PUBLIC);
+            }
+            return (answer.build(Vec::new()), action);
         }
         match request.method() {
             Method::Options => (
@@ -261,6 +309,99 @@ impl Handler {
             }
         }
     }
+}
+
+const INGEST_PUBLIC: &str =
+    "OPTIONS, ANNOUNCE, SETUP, RECORD, TEARDOWN, GET_PARAMETER, SET_PARAMETER";
+
+impl Handler {
+    /// A publisher's request: its status, and `Action::Record` once it records.
+    fn handle_ingest(
+        &mut self,
+        request: &Request<Vec<u8>>,
+        path: Option<&str>,
+        same_session: bool,
+    ) -> (StatusCode, Option<Action>) {
+        let Some(ingest) = self.ingest.as_mut() else {
+            return (StatusCode::InternalServerError, None);
+        };
+        match request.method() {
+            Method::Options | Method::GetParameter | Method::SetParameter => (StatusCode::Ok, None),
+            Method::Announce => {
+                if path != Some(ingest.path.as_str()) {
+                    return (StatusCode::NotFound, None);
+                }
+                let sdp = String::from_utf8_lossy(request.body()).into_owned();
+                match rtp_media::Session::parse(&sdp) {
+                    Ok(session) if !session.media.is_empty() => {
+                        let controls = session.media.iter().map(|m| m.control.clone()).collect();
+                        ingest.announced = Some((sdp, controls));
+                        ingest.channels.clear();
+                        (StatusCode::Ok, None)
+                    }
+                    _ => (StatusCode::BadRequest, None),
+                }
+            }
+            Method::Setup => {
+                let Some((_, controls)) = &ingest.announced else {
+                    return (StatusCode::MethodNotValidInThisState, None);
+                };
+                let uri = request.request_uri().map(|u| u.as_str().to_owned());
+                let Some(index) = uri.and_then(|uri| section_of(&uri, controls)) else {
+                    return (StatusCode::NotFound, None);
+                };
+                let transports = request.typed_header::<Transports>().ok().flatten();
+                let interleaved = transports.as_ref().and_then(|list| {
+                    list.as_ref().iter().find_map(|t| match t {
+                        Transport::Rtp(rtp)
+                            if rtp.lower_transport == Some(headers::RtpLowerTransport::Tcp) =>
+                        {
+                            Some(rtp.params.interleaved.map_or(2 * index as u8, |(a, _)| a))
+                        }
+                        _ => None,
+                    })
+                });
+                // Over TCP only: a publisher offered UDP first tries TCP next (ffmpeg).
+                let Some(channel) = interleaved else {
+                    return (StatusCode::UnsupportedTransport, None);
+                };
+                ingest.channels.retain(|(_, i)| *i != index);
+                ingest.channels.push((channel, index));
+                (StatusCode::Ok, None)
+            }
+            Method::Record => {
+                if !same_session {
+                    return (StatusCode::SessionNotFound, None);
+                }
+                match (&ingest.announced, ingest.channels.is_empty()) {
+                    (Some((sdp, _)), false) => {
+                        let action = Action::Record {
+                            sdp: sdp.clone(),
+                            channels: ingest.channels.clone(),
+                        };
+                        (StatusCode::Ok, Some(action))
+                    }
+                    _ => (StatusCode::MethodNotValidInThisState, None),
+                }
+            }
+            Method::Teardown => (StatusCode::Ok, Some(Action::Teardown)),
+            Method::Describe | Method::Play => (StatusCode::MethodNotValidInThisState, None),
+            _ => (StatusCode::NotImplemented, None),
+        }
+    }
+}
+
+/// The media section a publisher's SETUP URL names: the one whose control the URL ends
+/// with (controls are relative, `streamid=0`, or whole URLs).
+fn section_of(uri: &str, controls: &[Option<String>]) -> Option<usize> {
+    let uri = uri.trim_end_matches('/');
+    controls.iter().position(|c| {
+        c.as_deref()
+            .map(|c| c.trim_end_matches('/'))
+            .is_some_and(|c| {
+                !c.is_empty() && c != "*" && (uri == c || uri.ends_with(&format!("/{c}")))
+            })
+    })
 }
 
 /// The answer to a PLAY the server cannot take (as many clients as allowed, or the

@@ -222,3 +222,87 @@ fn with_a_password_every_request_but_options_is_challenged() {
         StatusCode::Unauthorized
     );
 }
+
+#[test]
+fn a_publisher_announces_sets_up_over_tcp_and_records() {
+    let mut h = handler();
+    h.ingest("live/cam");
+    let sdp = "v=0\r\no=- 0 0 IN IP4 127.0.0.1\r\ns=x\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n\
+               m=video 0 RTP/AVP 96\r\na=rtpmap:96 H264/90000\r\na=control:streamid=0\r\n\
+               m=audio 0 RTP/AVP 97\r\na=rtpmap:97 MPEG4-GENERIC/48000/2\r\na=control:streamid=1\r\n";
+    // Written whole (`request` would turn the body's CRLFs into CR CR LF).
+    let announce = |path: &str, body: &str| {
+        let text = format!(
+            "ANNOUNCE rtsp://h/{path} RTSP/1.0\r\nCSeq: 1\r\nContent-Type: application/sdp\r\n\
+             Content-Length: {}\r\n\r\n{body}",
+            body.len()
+        );
+        match rtsp_types::Message::<Vec<u8>>::parse(text.as_bytes()) {
+            Ok((rtsp_types::Message::Request(r), _)) => r,
+            other => panic!("{other:?}"),
+        }
+    };
+    let status = |h: &mut Handler, r: &Request<Vec<u8>>| h.handle(r, None).0.status();
+    // Playing is refused; a SETUP or RECORD before the ANNOUNCE, another path, junk SDP.
+    let describe = request("DESCRIBE rtsp://h/live/cam RTSP/1.0\nCSeq: 1\n");
+    assert_eq!(
+        status(&mut h, &describe),
+        StatusCode::MethodNotValidInThisState
+    );
+    let setup = |n: u8, transport: &str| {
+        request(&format!(
+            "SETUP rtsp://h/live/cam/streamid={n} RTSP/1.0\nCSeq: 2\nTransport: {transport}\n"
+        ))
+    };
+    let tcp = |n: u8| {
+        format!(
+            "RTP/AVP/TCP;unicast;interleaved={}-{};mode=record",
+            2 * n,
+            2 * n + 1
+        )
+    };
+    assert_eq!(
+        status(&mut h, &setup(0, &tcp(0))),
+        StatusCode::MethodNotValidInThisState
+    );
+    assert_eq!(
+        status(&mut h, &announce("other", sdp)),
+        StatusCode::NotFound
+    );
+    assert_eq!(
+        status(&mut h, &announce("live/cam", "junk")),
+        StatusCode::BadRequest
+    );
+    assert_eq!(status(&mut h, &announce("live/cam", sdp)), StatusCode::Ok);
+    // UDP is not taken (a publisher goes on over TCP); a section that is not there.
+    let udp = "RTP/AVP;unicast;client_port=5000-5001;mode=record";
+    assert_eq!(
+        status(&mut h, &setup(0, udp)),
+        StatusCode::UnsupportedTransport
+    );
+    assert_eq!(status(&mut h, &setup(7, &tcp(0))), StatusCode::NotFound);
+    let (reply, _) = h.handle(&setup(0, &tcp(0)), None);
+    assert_eq!(
+        header(&reply, &headers::TRANSPORT),
+        "RTP/AVP/TCP;unicast;interleaved=0-1;mode=record"
+    );
+    assert_eq!(status(&mut h, &setup(1, &tcp(1))), StatusCode::Ok);
+    let record = |session: &str| {
+        request(&format!(
+            "RECORD rtsp://h/live/cam RTSP/1.0\nCSeq: 3\nSession: {session}\n"
+        ))
+    };
+    assert_eq!(
+        status(&mut h, &record("other")),
+        StatusCode::SessionNotFound
+    );
+    let (reply, action) = h.handle(&record("abc"), None);
+    assert_eq!(reply.status(), StatusCode::Ok);
+    assert_eq!(
+        action,
+        Some(Action::Record {
+            sdp: sdp.into(),
+            channels: vec![(0, 0), (2, 1)]
+        })
+    );
+}

@@ -35,6 +35,20 @@ pub use error::Error;
 pub use handler::{Action, Delivery, Description, Handler, Reply};
 pub use server::Server;
 
+/// A publisher's stream (ingest): what it announced, and its RTP packets as they come.
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct Publish {
+    /// The SDP it announced.
+    pub sdp: String,
+    /// (RTP channel, media section index) of each section it set up.
+    pub channels: Vec<(u8, usize)>,
+    /// Its interleaved packets: (channel, packet); ends when it disconnects.
+    pub packets: tokio::sync::mpsc::Receiver<(u8, bytes::Bytes)>,
+    /// Where it connected from.
+    pub peer: std::net::SocketAddr,
+}
+
 /// The server's limits, and its password.
 #[derive(Clone, PartialEq, Eq)]
 #[non_exhaustive]

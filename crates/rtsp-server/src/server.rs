@@ -33,6 +33,28 @@ impl Server {
     /// Binds `addr` (`host:port`) and serves the stream at `path`. Must be called within a
     /// tokio runtime.
     pub fn bind(addr: &str, path: &str, settings: Settings) -> Result<Server, Error> {
+        Server::start(addr, path, settings, None)
+    }
+
+    /// Binds `addr` and takes a publisher's stream at `path` (`ANNOUNCE`, `SETUP` over
+    /// TCP, `RECORD`: what `ffmpeg -f rtsp` and GStreamer's `rtspclientsink` send). Each
+    /// publisher that starts recording comes out of the receiver; one at a time (another
+    /// is answered `503` while the first's stream is not taken).
+    pub fn bind_ingest(
+        addr: &str,
+        path: &str,
+        settings: Settings,
+    ) -> Result<(Server, tokio::sync::mpsc::Receiver<crate::Publish>), Error> {
+        let (tx, rx) = tokio::sync::mpsc::channel(1);
+        Ok((Server::start(addr, path, settings, Some(tx))?, rx))
+    }
+
+    fn start(
+        addr: &str,
+        path: &str,
+        settings: Settings,
+        ingest: Option<tokio::sync::mpsc::Sender<crate::Publish>>,
+    ) -> Result<Server, Error> {
         let socket_addr = addr
             .to_socket_addrs()
             .map_err(|e| Error::io(format!("resolving {addr}"), e))?
@@ -60,6 +82,7 @@ impl Server {
             path: path.trim_matches('/').to_owned(),
             local_addr,
             udp,
+            ingest,
             connections: 0.into(),
             state: Mutex::new(State::default()),
         });

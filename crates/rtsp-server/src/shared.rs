@@ -23,6 +23,8 @@ pub(crate) struct Shared {
     /// The UDP sockets RTP and RTCP leave from (`server_port`); `None` when UDP could not
     /// be bound (clients then get TCP only).
     pub(crate) udp: Option<(UdpSocket, UdpSocket)>,
+    /// Ingest: where a publisher's stream is handed (`Server::bind_ingest`).
+    pub(crate) ingest: Option<mpsc::Sender<crate::Publish>>,
     /// Connections open (playing or not): at most four per allowed client.
     pub(crate) connections: std::sync::atomic::AtomicUsize,
     pub(crate) state: Mutex<State>,

@@ -15,6 +15,7 @@ mod raw;
 mod rtmp_listen;
 mod rtp;
 mod rtsp;
+mod rtsp_listen;
 mod tcp;
 pub(crate) mod ts;
 mod whep;
@@ -180,6 +181,9 @@ async fn run_source(
         Endpoint::WhipListen { addr, path } => whip::run(&addr, &path, &options, &tx, stop).await,
         Endpoint::Whep(url) => whep::run(&url, &options, &tx, stop).await,
         Endpoint::SdpFile(path) => rtp::run(&path, &tx, stop).await,
+        Endpoint::RtspListen { addr, path } => {
+            rtsp_listen::run(&addr, &path, &options, &tx, stop).await
+        }
         other => Err(Error::UnsupportedEndpoint {
             endpoint: other.to_string(),
             direction: crate::Direction::Input,

@@ -38,7 +38,7 @@ const REORDER_DELAY: Duration = Duration::from_millis(200);
 const MAX_PENDING: usize = 1024;
 
 /// One media section of the SDP: its socket's packets on their way to being packets.
-struct Stream {
+pub(crate) struct Stream {
     format: Format,
     media: MediaDescription,
     clock_rate: u32,
@@ -97,35 +97,27 @@ struct Receiver<'a> {
     origin: Option<Instant>,
 }
 
+/// A datagram of stream `index` (by position among the streams), when it came and from
+/// where.
+pub(crate) type Incoming = (usize, Bytes, Instant, SocketAddr);
+
 pub(crate) async fn run(
     path: &Path,
     tx: &mpsc::Sender<InputEvent>,
-    mut stop: watch::Receiver<bool>,
+    stop: watch::Receiver<bool>,
 ) -> Result<(), Error> {
     let name = path.display().to_string();
     let text =
         std::fs::read_to_string(path).map_err(|e| Error::io(format!("reading {name}"), e))?;
-    let bad = |reason: String| Error::Input {
+    let session = Session::parse(&text).map_err(|e| Error::Input {
         input: name.clone(),
-        reason,
-    };
-    let session = Session::parse(&text).map_err(|e| bad(e.to_string()))?;
-    let mut streams = Vec::new();
+        reason: e.to_string(),
+    })?;
+    let (streams, _) = streams(&session, &name)?;
     let mut sockets = JoinSet::new();
-    let (datagrams, mut received) = mpsc::channel::<(usize, Bytes, Instant, SocketAddr)>(1024);
-    for media in session.media {
-        let Some(format) = media.format() else {
-            tracing::warn!(input = name, "{}: no depacketizer, left out", media.rtpmap);
-            continue;
-        };
-        if format == Format::Aac
-            && (media.parameter("sizelength") != Some("13")
-                || media.parameter("indexlength") != Some("3"))
-        {
-            return Err(bad(
-                "AAC other than AAC-hbr (sizelength 13, indexlength 3)".into()
-            ));
-        }
+    let (datagrams, received) = mpsc::channel::<Incoming>(1024);
+    for (index, stream) in streams.iter().enumerate() {
+        let media = &stream.media;
         let address = media
             .address
             .clone()
@@ -133,7 +125,6 @@ pub(crate) async fn run(
         let socket = bind(&address, media.port)
             .await
             .map_err(|e| Error::io(format!("{name}: binding UDP port {}", media.port), e))?;
-        let index = streams.len();
         let sender = datagrams.clone();
         sockets.spawn(async move {
             let mut buffer = vec![0u8; 65_536];
@@ -148,6 +139,41 @@ pub(crate) async fn run(
                 }
             }
         });
+    }
+    drop(datagrams);
+    let result = receive(name, streams, received, tx, stop).await;
+    sockets.abort_all();
+    result
+}
+
+/// The streams of `session` that can be rebuilt into frames, in order, and for each media
+/// section the position of its stream (`None`: left out).
+pub(crate) fn streams(
+    session: &Session,
+    name: &str,
+) -> Result<(Vec<Stream>, Vec<Option<usize>>), Error> {
+    let bad = |reason: String| Error::Input {
+        input: name.to_owned(),
+        reason,
+    };
+    let mut streams = Vec::new();
+    let mut positions = Vec::new();
+    for media in &session.media {
+        let Some(format) = media.format() else {
+            tracing::warn!(input = name, "{}: no depacketizer, left out", media.rtpmap);
+            positions.push(None);
+            continue;
+        };
+        if format == Format::Aac
+            && (media.parameter("sizelength") != Some("13")
+                || media.parameter("indexlength") != Some("3"))
+        {
+            return Err(bad(
+                "AAC other than AAC-hbr (sizelength 13, indexlength 3)".into()
+            ));
+        }
+        let index = streams.len();
+        positions.push(Some(index));
         let mut sets = ParameterSets::default();
         let codec = match format {
             Format::H265 => VideoCodec::H265,
@@ -159,7 +185,7 @@ pub(crate) async fn run(
         streams.push(Stream {
             format,
             clock_rate: media.clock_rate().filter(|r| *r > 0).unwrap_or(90_000),
-            media,
+            media: media.clone(),
             reorder: ReorderBuffer::new(REORDER_PACKETS, REORDER_DELAY),
             depacketizer: Depacketizer::new(format),
             sets,
@@ -179,7 +205,22 @@ pub(crate) async fn run(
             "no stream of H.264, H.265, AAC, Opus or MPEG audio".into()
         ));
     }
-    drop(datagrams);
+    Ok((streams, positions))
+}
+
+/// Rebuilds `streams` from the datagrams on `received` until it closes, nothing comes for
+/// [`IDLE`], or a stop.
+pub(crate) async fn receive(
+    name: String,
+    streams: Vec<Stream>,
+    mut received: mpsc::Receiver<Incoming>,
+    tx: &mpsc::Sender<InputEvent>,
+    mut stop: watch::Receiver<bool>,
+) -> Result<(), Error> {
+    let bad = |reason: String| Error::Input {
+        input: name.clone(),
+        reason,
+    };
     let mut receiver = Receiver {
         name: name.clone(),
         streams,
@@ -233,7 +274,6 @@ pub(crate) async fn run(
             break;
         }
     }
-    sockets.abort_all();
     receiver.release(Instant::now(), true).await?;
     for (i, s) in receiver.streams.iter().enumerate() {
         tracing::info!(
