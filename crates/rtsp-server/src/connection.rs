@@ -101,28 +101,34 @@ pub(crate) async fn run(stream: TcpStream, peer: SocketAddr, shared: Arc<Shared>
                 }
                 continue;
             }
+            let mut response = response;
+            if let Some(Action::Record { sdp, channels }) = &action {
+                // Handed on before the answer: a publisher that cannot be taken (one is
+                // recording already) is answered 503, not 200 and then cut off.
+                let (packets, taken) = mpsc::channel(1024);
+                let publish = crate::Publish {
+                    sdp: sdp.clone(),
+                    channels: channels.clone(),
+                    packets: taken,
+                    peer,
+                };
+                if shared
+                    .ingest
+                    .as_ref()
+                    .is_some_and(|i| i.try_send(publish).is_ok())
+                {
+                    recording = Some(packets);
+                    playing = true;
+                } else {
+                    tracing::warn!(%peer, "a publisher refused: another one is recording");
+                    response = handler::refused(&request);
+                }
+            }
             if tx.send(Out::Response(bytes_of(&response))).await.is_err() {
                 break 'connection;
             }
-            match action {
-                Some(Action::Teardown) => break 'connection,
-                Some(Action::Record { sdp, channels }) => {
-                    let (packets, taken) = mpsc::channel(1024);
-                    let publish = crate::Publish {
-                        sdp,
-                        channels,
-                        packets: taken,
-                        peer,
-                    };
-                    let handed = shared.ingest.as_ref().map(|i| i.try_send(publish));
-                    if !matches!(handed, Some(Ok(()))) {
-                        tracing::warn!(%peer, "a second publisher while one is being taken: closed");
-                        break 'connection;
-                    }
-                    recording = Some(packets);
-                    playing = true;
-                }
-                _ => {}
+            if action == Some(Action::Teardown) {
+                break 'connection;
             }
         }
         if buf.len() > MAX_REQUEST {
@@ -136,6 +142,8 @@ pub(crate) async fn run(stream: TcpStream, peer: SocketAddr, shared: Arc<Shared>
                 _ => break,
             },
             _ = end.notified() => break,
+            // The publisher's stream is no longer taken (the input ended).
+            () = taken_away(recording.as_ref()) => break,
             _ = &mut writer => break,
         }
     }
@@ -180,4 +188,12 @@ async fn write_loop(write: OwnedWriteHalf, mut rx: mpsc::Receiver<Out>) {
         }
     }
     let _ = out.shutdown().await;
+}
+
+/// Resolves once the stream `recording` feeds is no longer taken; never without one.
+async fn taken_away(recording: Option<&mpsc::Sender<(u8, bytes::Bytes)>>) {
+    match recording {
+        Some(packets) => packets.closed().await,
+        None => std::future::pending().await,
+    }
 }

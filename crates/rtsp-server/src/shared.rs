@@ -134,9 +134,15 @@ impl Shared {
         }
         let now = Instant::now();
         let stalled = self.settings.stalled_after;
+        // Without video any packet is a place to resume.
+        let resume = key || !state.video.iter().any(|v| *v);
         for (id, client) in &mut state.clients {
+            if client.full_since.is_some() && client.out.capacity() > 0 {
+                // It reads again (while it waited for a key frame, say).
+                client.full_since = None;
+            }
             if client.waiting_key {
-                if !key {
+                if !resume {
                     continue;
                 }
                 client.waiting_key = false;

@@ -195,3 +195,61 @@ fn idle_connections_are_bounded_and_a_player_over_the_limit_gets_503() {
     assert!(matches!(over.read(&mut buf), Ok(0) | Err(_)));
     drop(idle);
 }
+
+/// ANNOUNCE, SETUP of its one section over TCP and RECORD on `stream`: RECORD's answer.
+fn publish(stream: &mut TcpStream, url: &str) -> String {
+    stream
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    let sdp = "v=0\r\no=- 0 0 IN IP4 127.0.0.1\r\ns=x\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n\
+               m=audio 0 RTP/AVP 96\r\na=rtpmap:96 opus/48000/2\r\na=control:streamid=0\r\n";
+    let announce = format!(
+        "ANNOUNCE {url} RTSP/1.0\r\nCSeq: 1\r\nContent-Type: application/sdp\r\nContent-Length: {}\r\n\r\n{sdp}",
+        sdp.len()
+    );
+    stream.write_all(announce.as_bytes()).unwrap();
+    assert!(answer(stream).starts_with("RTSP/1.0 200"));
+    let setup = format!(
+        "SETUP {url}/streamid=0 RTSP/1.0\r\nCSeq: 2\r\nTransport: RTP/AVP/TCP;unicast;interleaved=0-1;mode=record\r\n\r\n"
+    );
+    stream.write_all(setup.as_bytes()).unwrap();
+    let setup = answer(stream);
+    let session = setup
+        .lines()
+        .find_map(|l| l.strip_prefix("Session: "))
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+    let record = format!("RECORD {url} RTSP/1.0\r\nCSeq: 3\r\nSession: {session}\r\n\r\n");
+    stream.write_all(record.as_bytes()).unwrap();
+    answer(stream)
+}
+
+#[test]
+fn a_publisher_s_packets_come_out_and_a_second_publisher_gets_503() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let (server, mut publishers) = runtime
+        .block_on(async { Server::bind_ingest("127.0.0.1:0", "live", Settings::default()) })
+        .unwrap();
+    let mut first = TcpStream::connect(server.local_addr()).unwrap();
+    assert!(publish(&mut first, &server.url()).starts_with("RTSP/1.0 200"));
+    let mut taken = runtime.block_on(publishers.recv()).unwrap();
+    publishers.close();
+    assert_eq!(taken.channels, [(0, 0)]);
+    assert!(taken.sdp.contains("opus/48000/2"));
+    first.write_all(b"$\x00\x00\x04abcd").unwrap();
+    let got = runtime.block_on(taken.packets.recv()).unwrap();
+    assert_eq!(got, (0, Bytes::from_static(b"abcd")));
+    let mut second = TcpStream::connect(server.local_addr()).unwrap();
+    let refused = publish(&mut second, &server.url());
+    assert!(refused.starts_with("RTSP/1.0 503"), "{refused}");
+    // The first one's stream no longer taken: its connection is closed.
+    drop(taken);
+    let mut buf = [0u8; 16];
+    first
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    assert!(matches!(first.read(&mut buf), Ok(0)));
+}

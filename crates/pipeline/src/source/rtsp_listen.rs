@@ -41,6 +41,8 @@ pub(crate) async fn run(
     let Some(publish) = publish else {
         return Ok(());
     };
+    // One publisher per input: the next is answered 503.
+    publishers.close();
     tracing::info!(input = endpoint, publisher = %publish.peer, "recording a publisher");
     let session = Session::parse(&publish.sdp).map_err(|e| Error::Input {
         input: endpoint.clone(),
