@@ -124,7 +124,7 @@ impl Shared {
             if state.gop.len() + packets.len() <= self.settings.gop_packets {
                 state.gop.extend(packets.iter().map(|p| (track, p.clone())));
             } else {
-                // Too long since the key frame: joiners wait for the next one instead.
+                // Too long since the key frame: joiners start at the next packet instead.
                 state.gop.clear();
                 state.gop_valid = false;
             }
@@ -154,6 +154,8 @@ impl Shared {
                     "a client read nothing for {stalled:?}: disconnected"
                 );
                 client.end.notify_one();
+                // Once: its connection leaves at the notice.
+                client.full_since = None;
             }
         }
     }
