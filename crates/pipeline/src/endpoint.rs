@@ -26,6 +26,7 @@
 //! | `srt-listen://[addr]:port[?passphrase=…&latency=MS]` | SRT listener (one caller; default address 127.0.0.1) | SRT listener (waits for one caller) |
 //! | `whip-listen://[addr]:port/path` | WHIP server taking one publish (H.264, VP8, VP9 or AV1 and Opus; a publisher page at `http://addr:port/path`) | — |
 //! | `whep-listen://[addr]:port/path` | — | WHEP server for browsers (H.264, VP8, VP9, AV1, Opus passed through; a player page at `http://addr:port/path`) |
+//! | `rtsp-listen://[addr]:port/path` | RTSP server taking one publish (`ANNOUNCE`/`RECORD` over TCP: `ffmpeg -f rtsp`; default address 127.0.0.1; password: `Options::remote.token`) | RTSP server players pull `rtsp://addr:port/path` from (H.264, H.265, AAC, Opus, MPEG audio over TCP or UDP; password: `Options::remote.token`, required off loopback) |
 //! | `whep://host:port/path`, `wheps://…` (https) | WHEP client pulling from the endpoint `http://host:port/path` (token: `Options::remote.token`) | — |
 //! | `whip://host:port/path`, `whips://…` (https) | — | WHIP client pushing to the endpoint `http://host:port/path` (token: `Options::remote.token`) |
 //!
