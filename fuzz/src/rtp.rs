@@ -40,6 +40,7 @@ pub fn rtp_depacketize(data: &[u8]) {
         Format::Aac,
         Format::Opus,
         Format::Mpa,
+        Format::AacLatm,
     ];
     let format = formats[usize::from(first) % formats.len()];
     let mut reorder = ReorderBuffer::new(8, Duration::from_millis(50));

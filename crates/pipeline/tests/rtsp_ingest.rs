@@ -225,3 +225,64 @@ fn a_publisher_gives_the_token_and_a_relay_serves_it_on() {
     assert_eq!(codecs, ["h264", "aac"]);
     assert!(decoded(&played, "v:0") >= 30.0);
 }
+
+#[test]
+fn gstreamer_s_rtspclientsink_publishes_h264_and_aac_in_latm() {
+    let peers = [
+        "ffmpeg",
+        "ffprobe",
+        "gst-launch",
+        "gst-good",
+        "gst-bad",
+        "gst-rtsp-server",
+    ];
+    if !test_support::peers_present("rtsp_ingest_gstreamer", &peers) {
+        return;
+    }
+    let dir = test_support::temp_dir();
+    let src = source(
+        dir.path(),
+        &["-c:v", "libx264", "-bf", "0"],
+        &["-c:a", "aac"],
+        "in.mp4",
+    );
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let port = test_support::free_port();
+    let out = dir.path().join("gst.mkv");
+    let handle = ingest(&runtime, port, out.to_str().unwrap(), None);
+    // rtspclientsink's payloaders: rtph264pay and rtpmp4apay (AAC as MP4A-LATM).
+    let child = Command::new("gst-launch-1.0")
+        .args(["-q", "-e", "filesrc"])
+        .arg(format!("location={}", src.display()))
+        .args([
+            "!",
+            "qtdemux",
+            "name=d",
+            "d.video_0",
+            "!",
+            "queue",
+            "!",
+            "h264parse",
+            "!",
+        ])
+        .args(["rtspclientsink", "name=s", "protocols=tcp"])
+        .arg(format!("location=rtsp://127.0.0.1:{port}/live"))
+        .args(["d.audio_0", "!", "queue", "!", "aacparse", "!", "s."])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (code, stderr) =
+        ChildGuard::new("gst-launch-1.0", child).wait_with_stderr(Duration::from_secs(30));
+    assert_eq!(code, Some(0), "{stderr}");
+    runtime.block_on(handle.wait()).unwrap();
+    let mut counts = packet_counts(&out);
+    counts.sort();
+    let source = packet_counts(&src);
+    assert_eq!(counts[0].0, "aac");
+    assert_eq!(counts[1].0, "h264");
+    // rtspclientsink may leave out a packet or two at either end.
+    assert!(counts[0].1 + 3 >= source[1].1, "{counts:?} of {source:?}");
+    assert!(counts[1].1 + 3 >= source[0].1, "{counts:?} of {source:?}");
+    assert_eq!(ffprobe::decode_errors(&out), "");
+}

@@ -100,6 +100,7 @@ impl Depacketizer {
         match self.format {
             Format::H264 | Format::H265 => self.video(packet),
             Format::Aac => self.aac(packet),
+            Format::AacLatm => self.latm(packet),
             Format::Opus => {
                 if !packet.payload.is_empty() {
                     self.emit(packet.timestamp, packet.payload.clone(), true);
@@ -286,6 +287,57 @@ impl Depacketizer {
     /// AU-headers-length in bits, 16-bit AU-headers (13-bit size, 3-bit index or delta),
     /// then the access units; one access unit larger than the packet continues in the
     /// next packets of the same timestamp.
+    /// LATM (RFC 6416, `cpresent=0`): the packets of one timestamp up to the marker make
+    /// an AudioMuxElement: PayloadLengthInfo (255s and a last byte below 255, summed),
+    /// then the access unit. One access unit per element (one program, one layer,
+    /// `numSubFrames` 0: what payloaders send).
+    fn latm(&mut self, packet: &RtpPacket) {
+        if self.skip == Some(packet.timestamp) {
+            return; // the rest of an element a gap cut, already counted
+        }
+        self.skip = None;
+        let mut element = match self.unit.take() {
+            Some(partial) if partial.timestamp == packet.timestamp => partial.data,
+            Some(_) => {
+                self.dropped += 1;
+                BytesMut::new()
+            }
+            None => BytesMut::new(),
+        };
+        if element.len() + packet.payload.len() > MAX_FRAME {
+            self.dropped += 1;
+            return;
+        }
+        element.put_slice(&packet.payload);
+        if !packet.marker {
+            self.unit = Some(Partial {
+                timestamp: packet.timestamp,
+                data: element,
+                key: true,
+                size: 0,
+            });
+            return;
+        }
+        let element = element.freeze();
+        let mut size = 0usize;
+        let mut at = 0;
+        loop {
+            let Some(&b) = element.get(at) else {
+                self.dropped += 1;
+                return;
+            };
+            at += 1;
+            size += usize::from(b);
+            if b != 255 {
+                break;
+            }
+        }
+        match element.get(at..at + size) {
+            Some(_) if size > 0 => self.emit(packet.timestamp, element.slice(at..at + size), true),
+            _ => self.dropped += 1,
+        }
+    }
+
     fn aac(&mut self, packet: &RtpPacket) {
         let p = &packet.payload;
         let Some(bits) = p

@@ -172,6 +172,43 @@ fn aac_several_per_packet_and_fragmented() {
 }
 
 #[test]
+fn aac_in_latm_round_trips_across_packets_and_a_gap_drops_one_unit() {
+    let mut p = Packetizer::new(Format::AacLatm, 97, 1, 1200);
+    let units: Vec<Vec<u8>> = [10usize, 255, 300, 3000]
+        .iter()
+        .map(|n| (0..*n).map(|i| i as u8).collect())
+        .collect();
+    let mut packets = Vec::new();
+    for (i, u) in units.iter().enumerate() {
+        packets.extend(parse(&p.packetize(1024 * i as u32, u).unwrap()));
+    }
+    // 255 bytes take two length bytes (255, 0); 3000 take three packets.
+    assert_eq!(packets.len(), 6);
+    assert_eq!(&packets[1].payload[..2], &[255, 0]);
+    let (frames, d) = run(Format::AacLatm, &packets);
+    let got: Vec<&[u8]> = frames.iter().map(|f| &f.data[..]).collect();
+    let want: Vec<&[u8]> = units.iter().map(|u| &u[..]).collect();
+    assert_eq!(got, want);
+    assert_eq!(frames[3].timestamp, 3072);
+    assert_eq!(d.dropped(), 0);
+
+    let mut lossy = parse(&p.packetize(9000, &units[3]).unwrap());
+    lossy.remove(1);
+    lossy.extend(parse(&p.packetize(10024, &units[0]).unwrap()));
+    let (frames, d) = run(Format::AacLatm, &lossy);
+    assert_eq!(frames.len(), 1, "the cut unit dropped, the next kept");
+    assert_eq!(&frames[0].data[..], &units[0][..]);
+    assert_eq!(d.dropped(), 1);
+    // A length that runs past the element, or none at all: dropped, no panic.
+    let (frames, d) = run(
+        Format::AacLatm,
+        &[packet(1, 0, true, &[200, 1, 2]), packet(2, 1, true, &[255])],
+    );
+    assert!(frames.is_empty());
+    assert_eq!(d.dropped(), 2);
+}
+
+#[test]
 fn opus_and_mpeg_audio_round_trip() {
     let mut p = Packetizer::new(Format::Opus, 111, 1, 1200);
     let packets = parse(&p.packetize(960, &[0xfc, 1, 2]).unwrap());

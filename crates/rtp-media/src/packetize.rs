@@ -17,6 +17,12 @@ pub enum Format {
     /// AAC, RFC 3640 `mpeg4-generic` in `AAC-hbr` mode: one access unit per packet (13-bit
     /// size, 3-bit index), fragmented across packets when larger than one.
     Aac,
+    /// AAC in LATM, RFC 6416 `MP4A-LATM` with the configuration out of band (`cpresent=0`,
+    /// the StreamMuxConfig in the SDP's `config=`): one access unit per packet after its
+    /// length (PayloadLengthInfo: bytes of 255 and a last one below), continued in the
+    /// next packets when larger than one. What GStreamer's `rtpmp4apay` and many cameras
+    /// send.
+    AacLatm,
     /// Opus, RFC 7587: one Opus packet per RTP packet.
     Opus,
     /// MPEG audio (MP3, MP2), RFC 2250: one frame per packet after a 4-byte header that
@@ -103,6 +109,16 @@ impl Packetizer {
                 let last = pieces.len().saturating_sub(1);
                 for (i, piece) in pieces.into_iter().enumerate() {
                     out.push(self.packet(timestamp, i == last, &[&head, piece]));
+                }
+            }
+            Format::AacLatm => {
+                let mut head = vec![255u8; frame.len() / 255];
+                head.push((frame.len() % 255) as u8);
+                let element = [&head[..], frame].concat();
+                let pieces: Vec<&[u8]> = element.chunks(room + 4).collect();
+                let last = pieces.len().saturating_sub(1);
+                for (i, piece) in pieces.into_iter().enumerate() {
+                    out.push(self.packet(timestamp, i == last, &[piece]));
                 }
             }
             Format::Opus => out.push(self.packet(timestamp, true, &[frame])),

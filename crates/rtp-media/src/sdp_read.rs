@@ -136,6 +136,7 @@ impl MediaDescription {
             "H264" => Format::H264,
             "H265" => Format::H265,
             "MPEG4-GENERIC" => Format::Aac,
+            "MP4A-LATM" => Format::AacLatm,
             "OPUS" => Format::Opus,
             "MPA" => Format::Mpa,
             _ => return None,
@@ -182,16 +183,36 @@ impl MediaDescription {
         .collect()
     }
 
-    /// AAC's AudioSpecificConfig, the hex `config=` parameter.
+    /// AAC's AudioSpecificConfig: the hex `config=` parameter of `mpeg4-generic`, or for
+    /// `MP4A-LATM` taken out of the StreamMuxConfig there (`cpresent=0`; audioMuxVersion
+    /// 0, one program and layer: ISO/IEC 14496-3 1.7.3), the AAC configurations without
+    /// an explicit frequency or an escaped object type (AAC-LC, HE-AAC signalled
+    /// implicitly: 2 bytes).
     pub fn audio_specific_config(&self) -> Option<Vec<u8>> {
         let hex = self.parameter("config")?;
         if hex.len() % 2 != 0 || hex.is_empty() {
             return None;
         }
-        (0..hex.len())
+        let bytes: Vec<u8> = (0..hex.len())
             .step_by(2)
             .map(|i| u8::from_str_radix(hex.get(i..i + 2)?, 16).ok())
-            .collect()
+            .collect::<Option<_>>()?;
+        if self.format() != Some(Format::AacLatm) {
+            return Some(bytes);
+        }
+        // audioMuxVersion (1 bit), allStreamsSameTimeFraming (1), numSubFrames (6),
+        // numProgram (4), numLayer (3): the AudioSpecificConfig starts at bit 15.
+        let bit = |n: usize| bytes.get(n / 8).map(|b| (b >> (7 - n % 8)) & 1);
+        if bit(0)? != 0 {
+            return None; // audioMuxVersion 1: lengths before the config, not sent by payloaders
+        }
+        let config: Vec<u8> = (0..2)
+            .map(|byte| (0..8).try_fold(0u8, |acc, i| Some((acc << 1) | bit(15 + byte * 8 + i)?)))
+            .collect::<Option<_>>()?;
+        // The escaped forms are longer than 2 bytes: not taken.
+        let object = config[0] >> 3;
+        let frequency = ((config[0] & 7) << 1) | (config[1] >> 7);
+        (object != 31 && frequency != 15).then_some(config)
     }
 }
 

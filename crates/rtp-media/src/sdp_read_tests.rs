@@ -90,3 +90,23 @@ fn static_types_other_media_and_errors() {
         assert!(Session::parse(bad).is_err(), "{bad}");
     }
 }
+
+#[test]
+fn latm_s_audio_specific_config_comes_out_of_its_stream_mux_config() {
+    // GStreamer's rtpmp4apay for AAC-LC, 48 kHz, stereo.
+    let text = "v=0\r\no=- 0 0 IN IP4 127.0.0.1\r\ns=x\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n\
+                m=audio 0 RTP/AVP 96\r\na=rtpmap:96 MP4A-LATM/48000/2\r\n\
+                a=fmtp:96 cpresent=0;config=400023203fc0\r\na=control:stream=1\r\n";
+    let session = Session::parse(text).unwrap();
+    let m = &session.media[0];
+    assert_eq!(m.format(), Some(Format::AacLatm));
+    assert_eq!(m.audio_specific_config(), Some(vec![0x11, 0x90]));
+    assert_eq!(m.control.as_deref(), Some("stream=1"));
+    // audioMuxVersion 1 is not read; a cut config is none.
+    let other = text.replace("400023203fc0", "c00023203fc0");
+    let m = &Session::parse(&other).unwrap().media[0];
+    assert_eq!(m.audio_specific_config(), None);
+    let cut = text.replace("400023203fc0", "4000");
+    let m = &Session::parse(&cut).unwrap().media[0];
+    assert_eq!(m.audio_specific_config(), None);
+}

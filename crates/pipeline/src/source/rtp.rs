@@ -413,7 +413,8 @@ impl Receiver<'_> {
                     TrackTimeline::video(timescale, None, step)
                 }
                 None => {
-                    let step = (stream.format == Format::Aac).then_some(1024);
+                    let aac = matches!(stream.format, Format::Aac | Format::AacLatm);
+                    let step = aac.then_some(1024);
                     TrackTimeline::audio(timescale, step)
                 }
             });
@@ -453,7 +454,7 @@ impl Receiver<'_> {
                 let packet = Packet::new(index, timing.decode, frame.key, frame.data);
                 packets.push(packet.with_cts_offset(cts));
             }
-            Format::Aac => packets.push(
+            Format::Aac | Format::AacLatm => packets.push(
                 Packet::new(index, timing.decode, true, frame.data).with_duration(Some(1024)),
             ),
             Format::Opus => {
@@ -514,7 +515,7 @@ fn track(stream: &Stream) -> Result<Track, String> {
             };
             Track::video(codec, stream.clock_rate, info.width, info.height)
         }
-        (None, Format::Aac) => {
+        (None, Format::Aac | Format::AacLatm) => {
             let config = media
                 .audio_specific_config()
                 .ok_or("AAC without its config= parameter")?;
