@@ -79,6 +79,15 @@ pub(crate) async fn run(stream: TcpStream, peer: SocketAddr, shared: Arc<Shared>
             let (response, action) = handler.handle(&request, description.as_deref());
             tracing::debug!(%peer, method = ?request.method(), status = ?response.status(), "RTSP request");
             if let (Some(Action::Play(tracks)), Some(description)) = (&action, description) {
+                // Just after the tracks are known no packet may have gone yet: wait a
+                // little for one of each, so that RTP-Info can say where the client
+                // starts (retina refuses a PLAY answer without it).
+                for _ in 0..100 {
+                    if shared.has_sent(tracks) {
+                        break;
+                    }
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
                 // The answer goes out with the client's start (RTP-Info names its first
                 // packets), before any of them.
                 let uri = request

@@ -192,6 +192,15 @@ impl Shared {
         state.next_id
     }
 
+    /// Whether each of `tracks` has sent a packet (so RTP-Info can name where a joiner
+    /// starts).
+    pub(crate) fn has_sent(&self, tracks: &[(usize, Delivery)]) -> bool {
+        let state = self.state();
+        tracks
+            .iter()
+            .all(|(t, _)| state.last.get(*t).is_some_and(Option::is_some))
+    }
+
     /// Starts a client playing: its PLAY answer (with RTP-Info: each track's first
     /// packet it gets) into its queue, then the packets since the last key frame, then
     /// every new frame. `Err` when the stream changed under it, the server closed or as

@@ -253,3 +253,22 @@ fn a_publisher_s_packets_come_out_and_a_second_publisher_gets_503() {
         .unwrap();
     assert!(matches!(first.read(&mut buf), Ok(0)));
 }
+
+#[test]
+fn a_play_before_the_first_packet_waits_for_it_to_name_it() {
+    let (_runtime, server) = server(Settings::default());
+    let mut client = TcpStream::connect(server.local_addr()).unwrap();
+    let answer = std::thread::scope(|scope| {
+        scope.spawn(|| {
+            std::thread::sleep(Duration::from_millis(300));
+            server.send(0, &frame(7, 2), true);
+        });
+        play(&mut client, &server.url())
+    });
+    let info = format!(
+        "RTP-Info: url={}/trackID=0;seq=14;rtptime=25200\r\n",
+        server.url()
+    );
+    assert!(answer.contains(&info), "{answer}");
+    assert_eq!(next_packet(&mut client), Some((0, 14)));
+}
