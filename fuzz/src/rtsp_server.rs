@@ -37,7 +37,7 @@ pub fn rtsp_server_requests(data: &[u8]) {
             continue;
         };
         // Before the tracks are known, then with them.
-        let described = rest.len() % 2 == 0;
+        let described = rest.len().is_multiple_of(2);
         let (answer, action) = handler.handle(&request, described.then_some(&stream));
         let mut wire = Vec::new();
         answer.write(&mut wire).expect("an answer serializes");
