@@ -29,7 +29,7 @@ use tokio::task::JoinSet;
 use crate::contract::InputEvent;
 use crate::{Codec, Error, Packet, Track};
 
-/// Without a packet this long, the input ends.
+/// Without a packet this long, an `.sdp` input ends (nothing else says its sender left).
 const IDLE: Duration = Duration::from_secs(5);
 /// The reorder buffer of each stream: packets, and how long a gap is waited for.
 const REORDER_PACKETS: usize = 64;
@@ -141,7 +141,7 @@ pub(crate) async fn run(
         });
     }
     drop(datagrams);
-    let result = receive(name, streams, received, tx, stop).await;
+    let result = receive(name, streams, received, IDLE, tx, stop).await;
     sockets.abort_all();
     result
 }
@@ -209,11 +209,12 @@ pub(crate) fn streams(
 }
 
 /// Rebuilds `streams` from the datagrams on `received` until it closes, nothing comes for
-/// [`IDLE`], or a stop.
+/// `idle`, or a stop.
 pub(crate) async fn receive(
     name: String,
     streams: Vec<Stream>,
     mut received: mpsc::Receiver<Incoming>,
+    idle: Duration,
     tx: &mpsc::Sender<InputEvent>,
     mut stop: watch::Receiver<bool>,
 ) -> Result<(), Error> {
@@ -270,7 +271,7 @@ pub(crate) async fn receive(
         if !receiver.release(now, false).await? {
             return Ok(());
         }
-        if now.saturating_duration_since(last_packet) >= IDLE {
+        if now.saturating_duration_since(last_packet) >= idle {
             break;
         }
     }
@@ -290,7 +291,7 @@ pub(crate) async fn receive(
     if packets == 0 {
         return Err(bad(format!(
             "no RTP packet arrived in {} s",
-            IDLE.as_secs()
+            idle.as_secs()
         )));
     }
     if !receiver.announced {

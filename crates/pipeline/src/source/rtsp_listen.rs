@@ -4,7 +4,7 @@
 //! ([`rtsp_server::Server::bind_ingest`]). The announced SDP's streams are rebuilt as an
 //! `.sdp` input's are (`rtp::streams`, `rtp::receive`: reordering, depacketizing, the
 //! tracks announced once video has its parameter sets); the input ends when the publisher
-//! leaves. With `Options::remote.token` the publisher authenticates with it as the
+//! leaves (or sends nothing for 10 s). With `Options::remote.token` the publisher authenticates with it as the
 //! password; off loopback it is required.
 
 use std::collections::HashMap;
@@ -17,6 +17,12 @@ use tokio::sync::{mpsc, watch};
 use super::rtp;
 use crate::contract::InputEvent;
 use crate::{Error, Options};
+
+/// A publisher still connected but sending nothing ends the input after this long
+/// (MediaMTX's `readTimeout`). GStreamer's `rtspclientsink` may hang at its end without
+/// closing (its own bug: against gst-rtsp-server's RECORD mount too): the recording is
+/// then finalized this long after its last packet.
+const PUBLISHER_IDLE: std::time::Duration = std::time::Duration::from_secs(10);
 
 pub(crate) async fn run(
     addr: &str,
@@ -71,7 +77,7 @@ pub(crate) async fn run(
             }
         }
     });
-    let result = rtp::receive(endpoint, streams, received, tx, stop).await;
+    let result = rtp::receive(endpoint, streams, received, PUBLISHER_IDLE, tx, stop).await;
     forward.abort();
     drop(server);
     result
