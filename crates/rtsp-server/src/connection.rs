@@ -1,6 +1,6 @@
-//! One RTSP connection: its requests read and answered through the [`Handler`], and a
-//! writer task that sends the answers and, once the client plays over TCP, its
-//! interleaved packets (`$`, channel, 16-bit length, packet).
+//! One RTSP connection: its requests read and answered through the [`Handler`]; the
+//! answers and, once the client plays over TCP, its interleaved packets go out through
+//! its [`Outbox`].
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -8,14 +8,14 @@ use std::time::Duration;
 
 use bytes::{Buf, BytesMut};
 use rtsp_types::{Message, ParseError};
-use tokio::io::{AsyncReadExt, AsyncWriteExt, BufWriter};
+use tokio::io::AsyncReadExt;
 use tokio::net::TcpStream;
-use tokio::net::tcp::OwnedWriteHalf;
 use tokio::sync::{Notify, mpsc};
 
 use crate::handler::{self, Action, Handler};
+use crate::outbox::{Outbox, write_loop};
 use crate::shared::{Shared, Start};
-use crate::wire::{Out, bytes_of};
+use crate::wire::bytes_of;
 
 /// The largest request (headers and body) read; more closes the connection.
 const MAX_REQUEST: usize = 64 * 1024;
@@ -23,11 +23,14 @@ const MAX_REQUEST: usize = 64 * 1024;
 /// A connection that has not started playing is closed after this long without a request.
 const IDLE: Duration = Duration::from_secs(60);
 
+/// How long the client has to close the connection after its TEARDOWN was answered.
+const LINGER: Duration = Duration::from_secs(2);
+
 pub(crate) async fn run(stream: TcpStream, peer: SocketAddr, shared: Arc<Shared>) {
     let id = shared.next_id();
     let (mut read, write) = stream.into_split();
-    let (tx, rx) = mpsc::channel(shared.settings.queue_packets.max(16));
-    let mut writer = tokio::spawn(write_loop(write, rx));
+    let outbox = Outbox::new(write, shared.settings.queue_packets.max(16));
+    let mut writer = tokio::spawn(write_loop(outbox.clone()));
     let end = Arc::new(Notify::new());
     let ports = shared.udp.as_ref().and_then(|(rtp, rtcp)| {
         Some((
@@ -47,6 +50,7 @@ pub(crate) async fn run(stream: TcpStream, peer: SocketAddr, shared: Arc<Shared>
     }
     let mut buf = BytesMut::with_capacity(4096);
     let mut playing = false;
+    let mut torn_down = false;
     'connection: loop {
         loop {
             let (message, consumed) = match Message::<Vec<u8>>::parse(&buf[..]) {
@@ -55,7 +59,7 @@ pub(crate) async fn run(stream: TcpStream, peer: SocketAddr, shared: Arc<Shared>
                 Err(ParseError::Error) => {
                     tracing::debug!(%peer, "an RTSP request that does not parse: connection closed");
                     let bad = b"RTSP/1.0 400 Bad Request\r\nCSeq: 0\r\n\r\n".to_vec();
-                    let _ = tx.send(Out::Response(bad)).await;
+                    outbox.answer(bad);
                     break 'connection;
                 }
             };
@@ -98,14 +102,14 @@ pub(crate) async fn run(stream: TcpStream, peer: SocketAddr, shared: Arc<Shared>
                     description: &description,
                     tracks,
                     uri: uri.unwrap_or_default(),
-                    out: &tx,
+                    out: &outbox,
                     end: &end,
                 };
                 match shared.play(start, response) {
                     Ok(()) => playing = true,
                     Err(()) => {
                         let refused = handler::refused(&request);
-                        let _ = tx.send(Out::Response(bytes_of(&refused))).await;
+                        outbox.answer(bytes_of(&refused));
                     }
                 }
                 continue;
@@ -133,10 +137,11 @@ pub(crate) async fn run(stream: TcpStream, peer: SocketAddr, shared: Arc<Shared>
                     response = handler::refused(&request);
                 }
             }
-            if tx.send(Out::Response(bytes_of(&response))).await.is_err() {
+            if !outbox.answer(bytes_of(&response)) {
                 break 'connection;
             }
             if action == Some(Action::Teardown) {
+                torn_down = true;
                 break 'connection;
             }
         }
@@ -157,7 +162,22 @@ pub(crate) async fn run(stream: TcpStream, peer: SocketAddr, shared: Arc<Shared>
         }
     }
     shared.leave(id);
-    drop(tx);
+    if torn_down {
+        // After answering TEARDOWN the client closes the connection, as it does with
+        // gst-rtsp-server: closing first made GStreamer's rtspclientsink try to reconnect
+        // and fail now and then. So wait for it, briefly; a publisher's stream ends after.
+        let _ = tokio::time::timeout(LINGER, async {
+            while let Ok(n) = read.read_buf(&mut buf).await {
+                if n == 0 {
+                    break;
+                }
+                buf.clear();
+            }
+        })
+        .await;
+    }
+    drop(recording);
+    outbox.finish();
     // The last answer (TEARDOWN's) goes out; a writer stuck on a client that reads
     // nothing is not waited for.
     if tokio::time::timeout(Duration::from_secs(2), &mut writer)
@@ -166,37 +186,6 @@ pub(crate) async fn run(stream: TcpStream, peer: SocketAddr, shared: Arc<Shared>
     {
         writer.abort();
     }
-}
-
-/// Sends what comes on `rx`, flushing once nothing more is waiting.
-async fn write_loop(write: OwnedWriteHalf, mut rx: mpsc::Receiver<Out>) {
-    let mut out = BufWriter::with_capacity(64 * 1024, write);
-    while let Some(mut item) = rx.recv().await {
-        loop {
-            let written = match &item {
-                Out::Response(bytes) => out.write_all(bytes).await,
-                Out::Data(channel, packet) => {
-                    let len = u16::try_from(packet.len()).unwrap_or(u16::MAX);
-                    let [hi, lo] = len.to_be_bytes();
-                    match out.write_all(&[b'$', *channel, hi, lo]).await {
-                        Ok(()) => out.write_all(&packet[..usize::from(len)]).await,
-                        Err(e) => Err(e),
-                    }
-                }
-            };
-            if written.is_err() {
-                return;
-            }
-            match rx.try_recv() {
-                Ok(next) => item = next,
-                Err(_) => break,
-            }
-        }
-        if out.flush().await.is_err() {
-            return;
-        }
-    }
-    let _ = out.shutdown().await;
 }
 
 /// Resolves once the stream `recording` feeds is no longer taken; never without one.

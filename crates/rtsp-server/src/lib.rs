@@ -25,6 +25,7 @@ mod auth;
 mod connection;
 mod error;
 mod handler;
+mod outbox;
 mod server;
 mod shared;
 mod wire;

@@ -14,7 +14,8 @@ use tokio::sync::{Notify, mpsc};
 
 use crate::Settings;
 use crate::handler::{Delivery, Description, Reply};
-use crate::wire::{Out, bytes_of};
+use crate::outbox::Outbox;
+use crate::wire::bytes_of;
 
 pub(crate) struct Shared {
     pub(crate) settings: Settings,
@@ -53,7 +54,7 @@ pub(crate) struct Start<'a> {
     pub(crate) tracks: &'a [(usize, Delivery)],
     /// The PLAY request's URL (the stream's), without a trailing slash.
     pub(crate) uri: &'a str,
-    pub(crate) out: &'a mpsc::Sender<Out>,
+    pub(crate) out: &'a Arc<Outbox>,
     pub(crate) end: &'a Arc<Notify>,
 }
 
@@ -68,8 +69,8 @@ fn seq_and_time(packet: &[u8]) -> Option<(u16, u32)> {
 struct Client {
     /// Where each track goes (by track index).
     tracks: Vec<Option<Delivery>>,
-    /// The connection's writer queue (TCP clients).
-    out: mpsc::Sender<Out>,
+    /// The connection's outgoing bytes (TCP clients).
+    out: Arc<Outbox>,
     /// Packets are dropped until the next video key frame (joined or fell behind).
     waiting_key: bool,
     /// Since when its queue has been full.
@@ -137,7 +138,7 @@ impl Shared {
         // Without video any packet is a place to resume.
         let resume = key || !state.video.iter().any(|v| *v);
         for (id, client) in &mut state.clients {
-            if client.full_since.is_some() && client.out.capacity() > 0 {
+            if client.full_since.is_some() && client.out.has_room() {
                 // It reads again (while it waited for a key frame, say).
                 client.full_since = None;
             }
@@ -247,8 +248,7 @@ impl Shared {
             })
             .collect();
         answer.insert_header(rtsp_types::headers::RTP_INFO, info.join(","));
-        let answer = Out::Response(bytes_of(&answer));
-        if start.out.try_send(answer).is_err() {
+        if !start.out.answer(bytes_of(&answer)) {
             return Err(());
         }
         let mut client = Client {
@@ -259,10 +259,13 @@ impl Shared {
             end: start.end.clone(),
         };
         if burst {
+            // Each run of one track's packets handed over at once (one write for a run).
             let now = Instant::now();
-            for (track, packet) in &state.gop {
-                let one = std::slice::from_ref(packet);
-                deliver(&self.udp, &mut client, *track, one, false, now);
+            let mut run = Vec::new();
+            for packets in state.gop.chunk_by(|a, b| a.0 == b.0) {
+                run.clear();
+                run.extend(packets.iter().map(|(_, p)| p.clone()));
+                deliver(&self.udp, &mut client, packets[0].0, &run, false, now);
                 if client.waiting_key {
                     break;
                 }
@@ -308,18 +311,13 @@ fn deliver(
             rtcp: rtcp_channel,
         }) => {
             let channel = if rtcp { rtcp_channel } else { rtp };
-            for packet in packets {
-                let item = Out::Data(channel, packet.clone());
-                if client.out.try_send(item).is_err() {
-                    // Full (or gone): drop to the next key frame, never block the source.
-                    if !rtcp {
-                        client.waiting_key = true;
-                        client.full_since.get_or_insert(now);
-                    }
-                    return;
-                }
+            if client.out.packets(channel, packets) {
+                client.full_since = None;
+            } else if !rtcp {
+                // Full (or gone): drop to the next key frame, never block the source.
+                client.waiting_key = true;
+                client.full_since.get_or_insert(now);
             }
-            client.full_since = None;
         }
     }
 }

@@ -1,16 +1,6 @@
-//! What a connection's writer sends: RTSP answers and interleaved packets.
-
-use bytes::Bytes;
+//! An RTSP answer as the bytes a connection sends.
 
 use crate::handler::Reply;
-
-/// What the writer task sends.
-pub(crate) enum Out {
-    /// An RTSP response.
-    Response(Vec<u8>),
-    /// An interleaved packet on a channel.
-    Data(u8, Bytes),
-}
 
 pub(crate) fn bytes_of(response: &Reply) -> Vec<u8> {
     let mut out = Vec::with_capacity(256 + response.body().len());
