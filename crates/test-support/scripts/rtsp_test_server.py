@@ -2,7 +2,7 @@
 """GStreamer RTSP test camera for the workspace's integration tests.
 
 Run with Debian's /usr/bin/python3 (it sees python3-gi):
-    rtsp_test_server.py [--port N] [--auth basic|digest --user U --password P] [--file MP4]
+    rtsp_test_server.py [--port N] [--auth basic|digest --user U --password P] [--file MP4] [--shared-file MP4]
 
 Prints "ready rtsp://127.0.0.1:PORT" once listening (PORT 0 picks a free port) and exits
 cleanly on SIGTERM/SIGINT. Mounts:
@@ -19,6 +19,9 @@ cleanly on SIGTERM/SIGINT. Mounts:
                 (/h264b and /h265b are not shared: each client gets its own encoder from
                 its first frame, so recordings made at once have the same frames)
     /file       H.264 + AAC from --file (an MP4), which ends: for EOS / idle-timeout tests
+    /shared-file
+                the H.264 video of --shared-file (an MP4), one pipeline shared by all
+                clients: the peer of the RTSP server bench
     /clock      H.264 640x360 25 fps whose pictures carry the wall-clock time at which
                 each was made (see ClockPictures), for glass-to-glass latency
 """
@@ -108,6 +111,14 @@ def file_launch(path):
     )
 
 
+def shared_video_launch(path):
+    # The file's video alone, one pipeline for every client (a server's fan-out).
+    return (
+        f"filesrc location={path} ! qtdemux name=d "
+        "d.video_0 ! queue ! h264parse ! rtph264pay name=pay0 pt=96 config-interval=-1"
+    )
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--port", default="0")
@@ -115,6 +126,7 @@ def main():
     ap.add_argument("--user", default="user")
     ap.add_argument("--password", default="pass")
     ap.add_argument("--file")
+    ap.add_argument("--shared-file")
     args = ap.parse_args()
 
     Gst.init(None)
@@ -124,6 +136,8 @@ def main():
               "/h264b": H264B, "/h265b": H265B}
     if args.file:
         mounts["/file"] = file_launch(args.file)
+    if args.shared_file:
+        mounts["/shared-file"] = shared_video_launch(args.shared_file)
     mounts["/clock"] = CLOCK
 
     server = GstRtspServer.RTSPServer(address="127.0.0.1", service=args.port)

@@ -4,7 +4,8 @@
 //! `/h265b` (B-frames: x264/x265 `bframes=2` in a fixed pattern, so frames arrive in decode
 //! order with presentation-time RTP timestamps; not shared, so every client gets the same
 //! frames from the first), and `/file` when [`RtspServerOptions::file`] is set (an MP4
-//! with H.264 + AAC that ends). The other mounts are shared: a client joining one makes
+//! with H.264 + AAC that ends), `/shared-file` when [`RtspServerOptions::shared_file`] is
+//! (its video only, one pipeline for all clients). The other mounts are shared: a client joining one makes
 //! gst-rtsp-server restart its streams, so the clients already playing see their RTP
 //! timestamps start over (and one sequence number skipped).
 //! Required peers: `gst-rtsp-server`, `gst-base`, `gst-good`, `gst-ugly`, `gst-libav`
@@ -45,6 +46,9 @@ pub struct RtspServerOptions {
     pub auth: Option<RtspAuth>,
     /// MP4 (H.264 + AAC) served at `/file`.
     pub file: Option<PathBuf>,
+    /// MP4 whose H.264 video alone is served at `/shared-file`, one pipeline shared by
+    /// every client (it starts with the first client and ends when the last one leaves).
+    pub shared_file: Option<PathBuf>,
 }
 
 /// A running RTSP test server, stopped by PID on drop.
@@ -88,6 +92,9 @@ impl RtspServer {
         if let Some(file) = &options.file {
             cmd.arg("--file").arg(file);
         }
+        if let Some(file) = &options.shared_file {
+            cmd.arg("--shared-file").arg(file);
+        }
         let (process, line) = ChildGuard::spawn_until_line(
             "rtsp_test_server",
             cmd,
@@ -123,6 +130,11 @@ impl RtspServer {
             self.port,
             mount.trim_start_matches('/')
         )
+    }
+
+    /// Whether the server process still runs.
+    pub fn is_running(&mut self) -> bool {
+        self.process.is_running()
     }
 
     /// The process id.
