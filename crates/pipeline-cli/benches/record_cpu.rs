@@ -36,7 +36,6 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use criterion::{Criterion, SamplingMode, Throughput};
 use test_support::rtsp::{RtspServer, RtspServerOptions};
 use test_support::sources::Source720p;
 
@@ -227,36 +226,24 @@ fn main() {
         }
     }
 
-    // Criterion sizes `iters` from how long the closure takes: the 2 ms pause makes it one
-    // warm-up call and ten sample calls of one iteration, each one recorded take (cycling).
-    let report = |c: &mut Criterion,
-                  group: &str,
-                  elements: u64,
-                  figure: &dyn Fn(&Take) -> Option<Duration>| {
-        let mut group = c.benchmark_group(group);
-        group
-            .sampling_mode(SamplingMode::Flat)
-            .throughput(Throughput::Elements(elements));
-        for ((name, ..), takes) in recorders.iter().zip(&takes) {
-            let figures: Vec<Duration> = takes.iter().filter_map(figure).collect();
-            if figures.is_empty() {
-                continue;
-            }
-            let mut next = figures.iter().cycle();
-            group.bench_function(*name, |b| {
-                b.iter_custom(|iters| {
-                    std::thread::sleep(Duration::from_millis(2));
-                    next.next().copied().unwrap_or_default() * u32::try_from(iters).unwrap_or(1)
-                })
-            });
-        }
-        group.finish();
+    let rows = |figure: &dyn Fn(&Take) -> Option<Duration>| {
+        recorders
+            .iter()
+            .zip(&takes)
+            .map(|((name, ..), takes)| {
+                (name.to_string(), takes.iter().filter_map(figure).collect())
+            })
+            .collect()
     };
     // CPU per `seconds` of media.
-    report(&mut c, "record-rtsp-720p-cpu", seconds, &|t| Some(t.cpu));
+    takes::report(
+        &mut c,
+        "record-rtsp-720p-cpu",
+        Some(seconds),
+        rows(&|t| Some(t.cpu)),
+    );
     // Steady CPU per 60 s, counted as 60 media seconds.
-    report(&mut c, "record-rtsp-720p-steady-cpu", 60, &|t| {
-        Some(Duration::from_secs_f64(t.steady_rate()? * 60.0))
-    });
+    let steady = rows(&|t| Some(Duration::from_secs_f64(t.steady_rate()? * 60.0)));
+    takes::report(&mut c, "record-rtsp-720p-steady-cpu", Some(60), steady);
     c.final_summary();
 }

@@ -33,7 +33,6 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use criterion::{SamplingMode, Throughput};
 use test_support::sources::Source720p;
 
 const BIN: &str = env!("CARGO_BIN_EXE_pipeline");
@@ -163,22 +162,14 @@ fn main() {
         }
     }
     for group_name in ["mp4", "hls", "mkv", "mkv-in"] {
-        let mut group = c.benchmark_group(format!("remux-720p-{group_name}"));
-        group
-            .sampling_mode(SamplingMode::Flat)
-            .throughput(Throughput::Elements(seconds));
-        for ((_, name, ..), walls) in cases.iter().zip(&walls).filter(|(c, _)| c.0 == group_name) {
-            // The 2 ms pause makes criterion call this once to warm up and ten times for
-            // its samples, one iteration each: each call is one recorded run (cycling).
-            let mut next = walls.iter().cycle();
-            group.bench_function(*name, |b| {
-                b.iter_custom(|iters| {
-                    std::thread::sleep(Duration::from_millis(2));
-                    next.next().copied().unwrap_or_default() * u32::try_from(iters).unwrap_or(1)
-                })
-            });
-        }
-        group.finish();
+        let rows = cases
+            .iter()
+            .zip(&walls)
+            .filter(|(c, _)| c.0 == group_name)
+            .map(|((_, name, ..), walls)| (name.to_string(), walls.clone()))
+            .collect();
+        let group = format!("remux-720p-{group_name}");
+        takes::report(&mut c, &group, Some(seconds), rows);
     }
     c.final_summary();
 }

@@ -35,7 +35,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use criterion::{SamplingMode, Throughput};
 use futures::StreamExt;
 use rtsp_source::{Event, RtspOptions, RtspSource, Transport};
 use test_support::process::{ChildGuard, CpuReading};
@@ -218,10 +217,7 @@ fn main() {
         return;
     }
     let (seconds, rounds, counts) = if full {
-        let counts = std::env::var("PIPELINE_BENCH_CLIENTS")
-            .ok()
-            .map(|v| v.split(',').filter_map(|n| n.trim().parse().ok()).collect())
-            .unwrap_or_else(|| vec![1, 8, 32]);
+        let counts = takes::env_counts("PIPELINE_BENCH_CLIENTS", &[1, 8, 32]);
         (
             takes::env_u64("PIPELINE_BENCH_SECONDS", 20).max(2),
             takes::env_u64("PIPELINE_BENCH_TAKES", 1).max(1),
@@ -325,23 +321,18 @@ fn main() {
             );
         }
     }
-    // Criterion sizes `iters` from how long the closure takes: the 2 ms pause makes it one
-    // warm-up call and ten sample calls of one iteration, each one recorded figure (cycling).
     for (&n, figures) in counts.iter().zip(cpu) {
-        let mut group = c.benchmark_group(format!("rtsp-server-cpu-720p-clients-{n:02}"));
-        group
-            .sampling_mode(SamplingMode::Flat)
-            .throughput(Throughput::Elements(seconds));
-        for ((name, ..), figures) in servers.iter().zip(figures) {
-            let mut next = figures.into_iter().cycle();
-            group.bench_function(*name, |b| {
-                b.iter_custom(|iters| {
-                    std::thread::sleep(Duration::from_millis(2));
-                    next.next().unwrap_or_default() * u32::try_from(iters).unwrap_or(1)
-                })
-            });
-        }
-        group.finish();
+        let rows = servers
+            .iter()
+            .zip(figures)
+            .map(|((name, ..), f)| (name.to_string(), f))
+            .collect();
+        takes::report(
+            &mut c,
+            &format!("rtsp-server-cpu-720p-clients-{n:02}"),
+            Some(seconds),
+            rows,
+        );
     }
     c.final_summary();
 }

@@ -35,7 +35,6 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use criterion::{Criterion, SamplingMode, Throughput};
 use test_support::process::{ChildGuard, CpuReading};
 use test_support::sources::Source720p;
 
@@ -96,10 +95,7 @@ fn main() {
         let seconds = takes::env_u64("PIPELINE_BENCH_SECONDS", 20).max(2);
         let rounds = takes::env_u64("PIPELINE_BENCH_TAKES", 1).max(1);
         // `PIPELINE_BENCH_VIEWERS=0,1` measures those counts only (0 is always one).
-        let counts = std::env::var("PIPELINE_BENCH_VIEWERS")
-            .ok()
-            .map(|v| v.split(',').filter_map(|n| n.trim().parse().ok()).collect())
-            .unwrap_or_else(|| vec![1, 8, 32]);
+        let counts = takes::env_counts("PIPELINE_BENCH_VIEWERS", &[1, 8, 32]);
         let counts = std::iter::once(0)
             .chain(counts.into_iter().filter(|&n| n > 0))
             .collect();
@@ -141,28 +137,11 @@ fn main() {
     assert!(server.is_running(), "the server process ended early");
     server.stop();
 
-    // Criterion sizes `iters` from how long the closure takes: the 2 ms pause makes it one
-    // warm-up call and ten sample calls of one iteration, each one recorded figure (cycling).
-    let report = |c: &mut Criterion, group: &str, rows: Vec<(String, Vec<Duration>)>| {
-        let mut group = c.benchmark_group(group);
-        group
-            .sampling_mode(SamplingMode::Flat)
-            .throughput(Throughput::Elements(seconds));
-        for (name, figures) in rows {
-            let mut next = figures.into_iter().cycle();
-            group.bench_function(name, |b| {
-                b.iter_custom(|iters| {
-                    std::thread::sleep(Duration::from_millis(2));
-                    next.next().unwrap_or_default() * u32::try_from(iters).unwrap_or(1)
-                })
-            });
-        }
-        group.finish();
-    };
     let name = |n: usize| format!("ours-viewers-{n:02}");
-    report(
+    takes::report(
         &mut c,
         "whep-server-cpu-720p",
+        Some(seconds),
         counts
             .iter()
             .zip(&cpu)
@@ -189,6 +168,6 @@ fn main() {
             (name(n), each)
         })
         .collect();
-    report(&mut c, "whep-viewer-cpu-720p", per_viewer);
+    takes::report(&mut c, "whep-viewer-cpu-720p", Some(seconds), per_viewer);
     c.final_summary();
 }

@@ -170,6 +170,39 @@ fn a_client_that_reads_nothing_is_cut_off_and_the_reading_one_gets_every_packet(
 }
 
 #[test]
+fn a_slow_reader_gets_every_packet_whole_and_in_order_through_partial_writes() {
+    let (_runtime, server) = server(Settings::default());
+    server.send(0, &frame(0, 4), true);
+    // A small receive buffer and pauses in its reading: the server's writes are cut
+    // anywhere (mid-header, mid-packet) and the rest waits in the client's queue.
+    let slow = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    slow.set_recv_buffer_size(4096).unwrap();
+    slow.connect(&server.local_addr().into()).unwrap();
+    let mut slow: TcpStream = slow.into();
+    assert!(play(&mut slow, &server.url()).starts_with("RTSP/1.0 200"));
+    wait_for("the client", || server.clients() == 1);
+    let reading = std::thread::spawn(move || {
+        let mut seqs = Vec::new();
+        while let Some((0, seq)) = next_packet(&mut slow) {
+            seqs.push(seq);
+            if seqs.len() % 50 == 0 {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+        }
+        seqs
+    });
+    // 600 KB in bursts, faster than it reads, less than its queue (8 192 packets) holds.
+    for n in 1..50 {
+        server.send(0, &frame(n, 10), false);
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    drop(server);
+    let seqs = reading.join().unwrap();
+    let expected: Vec<u16> = (0..4).chain(10..500).collect();
+    assert!(seqs == expected, "got {} packets: {seqs:?}", seqs.len());
+}
+
+#[test]
 fn idle_connections_are_bounded_and_a_player_over_the_limit_gets_503() {
     let settings = {
         let mut s = Settings::default();
