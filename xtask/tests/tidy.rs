@@ -62,7 +62,8 @@ const DEPENDENCY_TABLE: &[(&str, &[&str])] = &[
     // Decoding and encoding on the system FFmpeg; `elementary` for Annex B and records.
     ("media-toolkit-codec", &["media-toolkit-core", "elementary"]),
     // WebRTC (WHEP/WHIP) on str0m; stands alone.
-    ("whip-whep", &[]),
+    // WebRTC; its batched UDP sends are rtp-media's (shared with the RTSP server).
+    ("whip-whep", &["rtp-media"]),
     // The RTSP server; its packets and SDP sections are rtp-media's.
     ("media-toolkit-rtsp-server", &["rtp-media"]),
     ("media-toolkit-pipeline", LEAVES),

@@ -22,8 +22,9 @@
 //! what each further client costs (the slope from the fewest clients to the most, CPU
 //! seconds per client-minute) go to stderr.
 //! Full run: `cargo bench -p media-toolkit-cli --bench rtsp_clients`
-//! (`PIPELINE_BENCH_CLIENTS=1,8`: other counts; `PIPELINE_BENCH_SERVER=PATH` adds another
-//! `pipeline` binary, a copy from before a change, as the row `ours-other`). Under `cargo test --benches` one client
+//! (`PIPELINE_BENCH_CLIENTS=1,8`: other counts; `PIPELINE_BENCH_TRANSPORT=udp`: clients over
+//! UDP, groups `rtsp-server-cpu-720p-udp-clients-NN`; `PIPELINE_BENCH_SERVER=PATH` adds
+//! another `pipeline` binary, a copy from before a change, as the row `ours-other`). Under `cargo test --benches` one client
 //! plays for 2 s from each server, frame rates checked.
 #![allow(clippy::unwrap_used)]
 
@@ -46,6 +47,22 @@ const BIN: &str = env!("CARGO_BIN_EXE_pipeline");
 /// How long clients play before the window opens.
 const SETTLE: Duration = Duration::from_secs(2);
 
+/// TCP (interleaved) unless `PIPELINE_BENCH_TRANSPORT=udp`.
+fn transport() -> Transport {
+    match std::env::var("PIPELINE_BENCH_TRANSPORT").as_deref() {
+        Ok("udp") => Transport::Udp,
+        _ => Transport::Tcp,
+    }
+}
+
+/// What UDP runs add to their groups' names (`rtsp-server-cpu-720p-udp-clients-08`).
+fn udp_name() -> &'static str {
+    match transport() {
+        Transport::Udp => "udp-",
+        _ => "",
+    }
+}
+
 /// One RTSP session whose frames a task counts.
 struct Client {
     frames: Arc<AtomicU64>,
@@ -58,7 +75,7 @@ impl Client {
     async fn connect(url: &str) -> Client {
         let started = Instant::now();
         let mut source = loop {
-            let options = RtspOptions::new(url).unwrap().transport(Transport::Tcp);
+            let options = RtspOptions::new(url).unwrap().transport(transport());
             match RtspSource::connect(options).await {
                 Ok(s) => break s,
                 Err(e) if started.elapsed() < Duration::from_secs(20) => {
@@ -329,7 +346,7 @@ fn main() {
             .collect();
         takes::report(
             &mut c,
-            &format!("rtsp-server-cpu-720p-clients-{n:02}"),
+            &format!("rtsp-server-cpu-720p-{}clients-{n:02}", udp_name()),
             Some(seconds),
             rows,
         );

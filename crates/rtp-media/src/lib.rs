@@ -27,6 +27,8 @@ mod reorder;
 mod rtcp;
 mod sdp;
 mod sdp_read;
+#[cfg(feature = "udp")]
+pub mod udp;
 
 pub use depacketize::{Depacketizer, Frame};
 pub use packet::RtpPacket;

@@ -82,6 +82,9 @@ impl Server {
             path: path.trim_matches('/').to_owned(),
             local_addr,
             udp,
+            udp_batches: Mutex::new(rtp_media::udp::Outbox::new(
+                rtp_media::udp::BatchSender::probe(local_addr),
+            )),
             ingest,
             connections: 0.into(),
             state: Mutex::new(State::default()),

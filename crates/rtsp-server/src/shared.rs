@@ -24,6 +24,9 @@ pub(crate) struct Shared {
     /// The UDP sockets RTP and RTCP leave from (`server_port`); `None` when UDP could not
     /// be bound (clients then get TCP only).
     pub(crate) udp: Option<(UdpSocket, UdpSocket)>,
+    /// RTP datagrams to UDP clients: a frame's packets to one client in one segmented
+    /// send where the kernel has UDP GSO (`rtp_media::udp`).
+    pub(crate) udp_batches: Mutex<rtp_media::udp::Outbox>,
     /// Ingest: where a publisher's stream is handed (`Server::bind_ingest`).
     pub(crate) ingest: Option<mpsc::Sender<crate::Publish>>,
     /// Connections open (playing or not): at most four per allowed client.
@@ -148,7 +151,7 @@ impl Shared {
                 }
                 client.waiting_key = false;
             }
-            deliver(&self.udp, client, track, packets, false, now);
+            self.deliver(client, track, packets, false, now);
             if client.full_since.is_some_and(|t| now - t > stalled) {
                 tracing::warn!(
                     client = id,
@@ -167,14 +170,7 @@ impl Shared {
         let now = Instant::now();
         for client in state.clients.values_mut() {
             if !client.waiting_key {
-                deliver(
-                    &self.udp,
-                    client,
-                    track,
-                    std::slice::from_ref(&report),
-                    true,
-                    now,
-                );
+                self.deliver(client, track, std::slice::from_ref(&report), true, now);
             }
         }
     }
@@ -265,7 +261,7 @@ impl Shared {
             for packets in state.gop.chunk_by(|a, b| a.0 == b.0) {
                 run.clear();
                 run.extend(packets.iter().map(|(_, p)| p.clone()));
-                deliver(&self.udp, &mut client, packets[0].0, &run, false, now);
+                self.deliver(&mut client, packets[0].0, &run, false, now);
                 if client.waiting_key {
                     break;
                 }
@@ -281,42 +277,50 @@ impl Shared {
     }
 }
 
-/// Hands `packets` to one client by its delivery for `track`; a full queue makes it wait
-/// for the next key frame (for RTP; a lost sender report is only skipped).
-fn deliver(
-    udp: &Option<(UdpSocket, UdpSocket)>,
-    client: &mut Client,
-    track: usize,
-    packets: &[Bytes],
-    rtcp: bool,
-    now: Instant,
-) {
-    match client.tracks.get(track).copied().flatten() {
-        None => {}
-        Some(Delivery::Udp { rtp, rtcp: rtcp_to }) => {
-            if let Some((rtp_socket, rtcp_socket)) = udp {
-                let (socket, to) = if rtcp {
-                    (rtcp_socket, rtcp_to)
-                } else {
-                    (rtp_socket, rtp)
-                };
-                for packet in packets {
-                    // Non-blocking: a full socket buffer loses the datagram.
-                    let _ = socket.send_to(packet, to);
+impl Shared {
+    /// Hands `packets` to one client by its delivery for `track`; a full queue makes it wait
+    /// for the next key frame (for RTP; a lost sender report is only skipped).
+    fn deliver(
+        &self,
+        client: &mut Client,
+        track: usize,
+        packets: &[Bytes],
+        rtcp: bool,
+        now: Instant,
+    ) {
+        match client.tracks.get(track).copied().flatten() {
+            None => {}
+            Some(Delivery::Udp { rtp, rtcp: rtcp_to }) => {
+                // Non-blocking: a full socket buffer loses the datagram.
+                match &self.udp {
+                    Some((_, socket)) if rtcp => {
+                        for packet in packets {
+                            let _ = socket.send_to(packet, rtcp_to);
+                        }
+                    }
+                    Some((socket, _)) => {
+                        let mut batches =
+                            self.udp_batches.lock().unwrap_or_else(|e| e.into_inner());
+                        for packet in packets {
+                            batches.push(socket, rtp, packet);
+                        }
+                        batches.flush(socket);
+                    }
+                    None => {}
                 }
             }
-        }
-        Some(Delivery::Interleaved {
-            rtp,
-            rtcp: rtcp_channel,
-        }) => {
-            let channel = if rtcp { rtcp_channel } else { rtp };
-            if client.out.packets(channel, packets) {
-                client.full_since = None;
-            } else if !rtcp {
-                // Full (or gone): drop to the next key frame, never block the source.
-                client.waiting_key = true;
-                client.full_since.get_or_insert(now);
+            Some(Delivery::Interleaved {
+                rtp,
+                rtcp: rtcp_channel,
+            }) => {
+                let channel = if rtcp { rtcp_channel } else { rtp };
+                if client.out.packets(channel, packets) {
+                    client.full_since = None;
+                } else if !rtcp {
+                    // Full (or gone): drop to the next key frame, never block the source.
+                    client.waiting_key = true;
+                    client.full_since.get_or_insert(now);
+                }
             }
         }
     }

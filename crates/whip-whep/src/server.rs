@@ -9,13 +9,13 @@ use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
-use crate::batch::BatchSender;
 use crate::http::{MAX_REQUEST, Parsed, Request, Response, Route};
 use crate::media::{Frame, StreamCodecs, TrackKind};
 use crate::queue::ViewerQueue;
 use crate::viewer::Viewer;
 use crate::viewer_session::{Ended, Session, run_session, session_socket};
 use crate::{Error, PLAYER_PAGE};
+use rtp_media::udp::BatchSender;
 
 /// Settings of a [`WhepServer`].
 #[non_exhaustive]

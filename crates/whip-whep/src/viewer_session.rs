@@ -13,10 +13,10 @@ use tokio::io::unix::AsyncFd;
 use tokio::sync::Notify;
 
 use crate::Error;
-use crate::batch::BatchSender;
-use crate::batch::Outbox;
 use crate::queue::ViewerQueue;
 use crate::viewer::{Viewer, ViewerOutput};
+use rtp_media::udp::BatchSender;
+use rtp_media::udp::Outbox;
 
 /// One viewer. Frames reach it two ways: before it is connected they wait in its queue
 /// (bounded by the queue's policy: the late joiner's GOP), and the session's task writes
@@ -238,7 +238,7 @@ pub(crate) async fn run_session(id: &str, session: &Session, connect_timeout: Du
         }
     }
     .await;
-    let unsent = session.live().outbox.unsent;
+    let unsent = session.live().outbox.unsent();
     if unsent > 0 {
         tracing::debug!(session = %id, "{unsent} datagrams found the socket's buffer full and were lost");
     }

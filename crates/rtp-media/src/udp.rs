@@ -1,13 +1,14 @@
-//! A viewer's datagrams sent in batches. Consecutive datagrams to one destination, all of
-//! one size except a shorter last one, go out in one `sendmsg` with UDP generic
-//! segmentation offload (Linux `UDP_SEGMENT`, udp(7)), so the system call, the route
-//! lookup and the socket's locking happen once per batch instead of once per RTP packet.
-//! A frame's RTP packets to one viewer are such a run: str0m cuts a frame into packets of
-//! one size and a shorter last one (and SRTP adds the same tag to each).
+//! RTP datagrams sent in batches (feature `udp`). Consecutive datagrams to one
+//! destination, all of one size except a shorter last one, go out in one `sendmsg` with UDP
+//! generic segmentation offload (Linux `UDP_SEGMENT`, udp(7)), so the system call, the
+//! route lookup and the socket's locking happen once per batch instead of once per RTP
+//! packet. A frame's RTP packets to one receiver are such a run: a packetizer cuts a frame
+//! into packets of one size and a shorter last one (SRTP adds the same tag to each).
 //!
 //! [`DatagramBatch`] is the sans-I/O part (which datagrams may share a send);
-//! [`BatchSender`] sends a batch on a (non-blocking) tokio socket through quinn-udp (the `sendmsg` and
-//! its control message; this workspace has no unsafe code). Where the kernel has no UDP
+//! [`BatchSender`] sends a batch on a non-blocking socket through quinn-udp (the `sendmsg`
+//! and its control message; this workspace has no unsafe code); [`Outbox`] is the two
+//! together for one sender of datagrams. Where the kernel has no UDP
 //! GSO, or a send with it fails (some drivers answer EIO or EINVAL; quinn-udp then turns
 //! it off for every later batch), the batch's datagrams go out one by one as before.
 
@@ -19,11 +20,11 @@ use std::net::UdpSocket;
 
 /// Bytes of one batch at most: the segments travel as one UDP datagram of at most 64 KiB
 /// to the kernel (IPv4 and IPv6 headers included).
-pub(crate) const MAX_BATCH_BYTES: usize = 64_000;
+pub const MAX_BATCH_BYTES: usize = 64_000;
 
 /// Datagrams that may go out in one segmented send.
 #[derive(Debug)]
-pub(crate) struct DatagramBatch {
+pub struct DatagramBatch {
     contents: Vec<u8>,
     destination: Option<SocketAddr>,
     /// The size of every segment but the last (that of the first datagram).
@@ -36,7 +37,7 @@ pub(crate) struct DatagramBatch {
 
 impl DatagramBatch {
     /// An empty batch of at most `max_segments` datagrams (1: every datagram alone).
-    pub(crate) fn new(max_segments: usize) -> DatagramBatch {
+    pub fn new(max_segments: usize) -> DatagramBatch {
         DatagramBatch {
             contents: Vec::with_capacity(MAX_BATCH_BYTES),
             destination: None,
@@ -49,7 +50,7 @@ impl DatagramBatch {
 
     /// Adds `datagram` if it continues the run (or the batch is empty); `false` means the
     /// batch must be sent and cleared first.
-    pub(crate) fn try_push(&mut self, destination: SocketAddr, datagram: &[u8]) -> bool {
+    pub fn try_push(&mut self, destination: SocketAddr, datagram: &[u8]) -> bool {
         if self.count == 0 {
             self.contents.extend_from_slice(datagram);
             self.destination = Some(destination);
@@ -73,12 +74,12 @@ impl DatagramBatch {
     }
 
     /// Whether nothing waits.
-    pub(crate) fn is_empty(&self) -> bool {
+    pub fn is_empty(&self) -> bool {
         self.count == 0
     }
 
     /// Empties the batch; `max_segments` as for [`DatagramBatch::new`].
-    pub(crate) fn clear(&mut self, max_segments: usize) {
+    pub fn clear(&mut self, max_segments: usize) {
         self.contents.clear();
         self.destination = None;
         self.count = 0;
@@ -87,12 +88,12 @@ impl DatagramBatch {
     }
 
     /// The segment size for a segmented send (`None` with one datagram or none).
-    pub(crate) fn segment_size(&self) -> Option<usize> {
+    pub fn segment_size(&self) -> Option<usize> {
         (self.count > 1).then_some(self.segment)
     }
 
     /// The datagrams, one by one.
-    pub(crate) fn datagrams(&self) -> impl Iterator<Item = &[u8]> {
+    pub fn datagrams(&self) -> impl Iterator<Item = &[u8]> {
         let size = if self.count > 1 {
             self.segment
         } else {
@@ -106,7 +107,7 @@ impl DatagramBatch {
 
 /// Sends batches: segmented where the kernel can, one datagram per send otherwise.
 #[derive(Debug, Clone, Default)]
-pub(crate) struct BatchSender {
+pub struct BatchSender {
     /// quinn-udp's view of what the kernel can do (made once from a probe socket: the
     /// sessions' sockets keep their plain options, no UDP GRO on receive); `None` when
     /// it could not be made, or segmentation is off.
@@ -115,7 +116,7 @@ pub(crate) struct BatchSender {
 
 impl BatchSender {
     /// Probes the kernel for UDP GSO (a socket bound to `local`'s address for a moment).
-    pub(crate) fn probe(local: SocketAddr) -> BatchSender {
+    pub fn probe(local: SocketAddr) -> BatchSender {
         let udp = std::net::UdpSocket::bind(SocketAddr::new(local.ip(), 0))
             .and_then(|probe| UdpSocketState::new((&probe).into()))
             .map(Arc::new)
@@ -125,22 +126,21 @@ impl BatchSender {
     }
 
     /// A sender that never segments (one `sendto` per datagram).
-    #[cfg(test)]
-    pub(crate) fn unsegmented() -> BatchSender {
+    pub fn unsegmented() -> BatchSender {
         BatchSender { udp: None }
     }
 
     /// Datagrams a batch may hold now (1 without GSO, or after it failed).
-    pub(crate) fn max_segments(&self) -> usize {
+    pub fn max_segments(&self) -> usize {
         self.udp.as_ref().map_or(1, |u| u.max_gso_segments())
     }
 
     /// Sends `batch` on `socket` now, without waiting: `socket` must be non-blocking; a
     /// datagram the socket's buffer has no room for is lost like one lost on the way
-    /// (the viewer's NACKs bring media back from str0m's resend cache; DTLS and ICE
-    /// retransmit). Never waiting is what lets the thread that hands frames to the
+    /// (a WebRTC viewer's NACKs bring media back from the resend cache; DTLS and ICE
+    /// retransmit). Never waiting is what lets the thread that hands frames to a
     /// server send them itself. Returns the datagrams not sent.
-    pub(crate) fn send_now(&self, socket: &UdpSocket, batch: &DatagramBatch) -> usize {
+    pub fn send_now(&self, socket: &UdpSocket, batch: &DatagramBatch) -> usize {
         let Some(destination) = batch.destination else {
             return 0;
         };
@@ -165,18 +165,20 @@ impl BatchSender {
     }
 }
 
-/// A session's datagrams on their way out: each joins the batch, which is sent when a
-/// datagram does not continue it and when the session has nothing more to send now.
+/// One sender's datagrams on their way out: each joins the batch, which is sent when a
+/// datagram does not continue it and when [`Outbox::flush`] is called (nothing more to
+/// send now).
 #[derive(Debug)]
-pub(crate) struct Outbox {
+pub struct Outbox {
     sender: BatchSender,
     batch: DatagramBatch,
     /// Datagrams lost because the socket's buffer was full.
-    pub(crate) unsent: u64,
+    unsent: u64,
 }
 
 impl Outbox {
-    pub(crate) fn new(sender: BatchSender) -> Outbox {
+    /// An empty outbox sending through `sender`.
+    pub fn new(sender: BatchSender) -> Outbox {
         let batch = DatagramBatch::new(sender.max_segments());
         Outbox {
             sender,
@@ -185,8 +187,13 @@ impl Outbox {
         }
     }
 
+    /// Datagrams lost so far because the socket's buffer was full.
+    pub fn unsent(&self) -> u64 {
+        self.unsent
+    }
+
     /// Queues `datagram` for `destination` (sending the batch before if it must).
-    pub(crate) fn push(&mut self, socket: &UdpSocket, destination: SocketAddr, datagram: &[u8]) {
+    pub fn push(&mut self, socket: &UdpSocket, destination: SocketAddr, datagram: &[u8]) {
         if !self.batch.try_push(destination, datagram) {
             self.flush(socket);
             // An empty batch takes any datagram.
@@ -195,7 +202,7 @@ impl Outbox {
     }
 
     /// Sends what waits.
-    pub(crate) fn flush(&mut self, socket: &UdpSocket) {
+    pub fn flush(&mut self, socket: &UdpSocket) {
         if !self.batch.is_empty() {
             self.unsent += self.sender.send_now(socket, &self.batch) as u64;
             self.batch.clear(self.sender.max_segments());
@@ -307,7 +314,7 @@ mod tests {
                 outbox.push(&socket, to, &data);
             }
             outbox.flush(&socket);
-            assert_eq!(outbox.unsent, 0);
+            assert_eq!(outbox.unsent(), 0);
             let mut buf = vec![0u8; 65536];
             for (i, size) in sizes.iter().enumerate() {
                 let (n, _) = tokio::time::timeout(
