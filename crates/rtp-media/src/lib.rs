@@ -9,6 +9,9 @@
 //! back in sequence order and counts losses, a [`Depacketizer`] per stream that rebuilds
 //! the frames, and [`Session::parse`] for an SDP file (ours or ffmpeg's).
 //!
+//! With the `udp` feature, the one piece with I/O: `udp::Outbox` sends a frame's datagrams
+//! to one receiver in one `sendmsg` with UDP segmentation offload, never blocking.
+//!
 //! ```
 //! use rtp_media::{Format, Packetizer};
 //! let mut video = Packetizer::new(Format::H264, 96, 0x1234_5678, 1200);
