@@ -302,15 +302,23 @@ pub(crate) fn video_payload(
     packet: &Packet,
 ) -> Result<Arc<[u8]>, elementary::Error> {
     Ok(match writer {
-        Some(writer) => join(&writer.access_unit(&packet.data, packet.keyframe)?).into(),
+        Some(writer) => join(&writer.access_unit(&packet.data, packet.keyframe)?),
         None => Arc::from(&packet.data[..]),
     })
 }
 
-fn join(pieces: &[Bytes]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(pieces.iter().map(Bytes::len).sum());
-    for p in pieces {
-        out.extend_from_slice(p);
+/// The pieces in one `Arc<[u8]>`, made in place: joining into a `Vec` first and
+/// converting copied every frame twice (an `Arc` cannot take over a `Vec`'s memory).
+fn join(pieces: &[Bytes]) -> Arc<[u8]> {
+    let len = pieces.iter().map(Bytes::len).sum();
+    // An exact-size iterator: one allocation, filled in place.
+    let mut out: Arc<[u8]> = std::iter::repeat_n(0, len).collect();
+    if let Some(room) = Arc::get_mut(&mut out) {
+        let mut at = 0;
+        for p in pieces {
+            room[at..at + p.len()].copy_from_slice(p);
+            at += p.len();
+        }
     }
     out
 }

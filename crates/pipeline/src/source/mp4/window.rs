@@ -78,7 +78,12 @@ impl Pool {
             return;
         }
         if self.old.len() == Self::KEPT {
-            self.old.pop_front();
+            // Forget one still in use rather than the oldest, which is the likeliest to
+            // be free: paced in real time, the packets queued ahead hold most of the
+            // windows (3 to 4 s of video), and dropping the free ones first made every
+            // read land in fresh memory (a page fault per 4 KiB read).
+            let in_use = self.old.iter().position(|b| !b.is_unique());
+            self.old.remove(in_use.unwrap_or(0));
         }
         self.old.push_back(bytes);
     }
@@ -95,7 +100,11 @@ impl Pool {
                     buf.resize(size, 0);
                     return buf;
                 }
-                Ok(_) => {} // too small: freed
+                // Too small for this one (a key frame larger than a window), kept for
+                // the next: freeing it emptied the pool at every such frame, and the
+                // windows after it were read into fresh memory (page faults, 15 % of
+                // a paced file's CPU).
+                Ok(buf) => self.old.push_back(buf.freeze()),
                 Err(shared) => self.old.push_back(shared),
             }
         }
@@ -127,5 +136,32 @@ mod tests {
         assert_eq!(third.len(), 600);
         pool.give(Bytes::from(third));
         assert_eq!(pool.take(1000).len(), 1000);
+    }
+
+    #[test]
+    fn a_buffer_too_small_for_one_window_serves_the_next() {
+        let mut pool = Pool::default();
+        let small = pool.take(100);
+        let address = small.as_ptr();
+        pool.give(small.freeze());
+        assert_ne!(pool.take(1000).as_ptr(), address);
+        assert_eq!(pool.take(100).as_ptr(), address);
+    }
+
+    #[test]
+    fn a_full_pool_forgets_a_buffer_in_use_before_a_free_one() {
+        let mut pool = Pool::default();
+        let free = pool.take(10).freeze();
+        let address = free.as_ptr();
+        pool.give(free);
+        // Full of buffers in use, then one more: the free one stays.
+        let mut held = Vec::new();
+        for _ in 0..Pool::KEPT {
+            let bytes = bytes::BytesMut::zeroed(10).freeze();
+            held.push(bytes.slice(..1));
+            pool.give(bytes);
+        }
+        assert_eq!(pool.old.len(), Pool::KEPT);
+        assert_eq!(pool.take(10).as_ptr(), address);
     }
 }
