@@ -24,6 +24,7 @@
 //! and option: the crate's README.
 
 mod cli_icecast;
+mod cli_parse;
 mod cli_record;
 
 use std::io::{IsTerminal, Write};
@@ -31,6 +32,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Parser;
+use cli_parse::{RetryFor, parse_bitrate, parse_fsync, parse_hls, parse_retry_for, seconds};
 use indicatif::{ProgressBar, ProgressStyle};
 use pipeline::{
     Direction, Endpoint, FsyncPolicy, HlsMode, InitialTimestamp, Options, PipeFormat, Pipeline,
@@ -84,6 +86,11 @@ struct Cli {
     /// mkv, webm, mp3, aac, h264, h265, opus), as a file of that extension would hold it.
     #[arg(short = 'f', long, value_name = "FORMAT")]
     format: Option<PipeFormat>,
+    /// Another output fed the same packets (repeat for more): record and serve one
+    /// input at once, e.g. `rtsp://cam cam.mp4 --also rtsp-listen://0.0.0.0:8554/cam`.
+    /// An output that fails stops alone, the others go on (the exit code says it).
+    #[arg(long, value_name = "OUTPUT")]
+    also: Vec<String>,
     /// Write a fragmented MP4 (moof/mdat) instead of a plain one.
     #[arg(long)]
     fragmented: bool,
@@ -213,70 +220,6 @@ struct Cli {
     /// Only errors.
     #[arg(short, long, conflicts_with = "verbose")]
     quiet: bool,
-}
-
-fn parse_bitrate(s: &str) -> Result<u64, String> {
-    let (number, scale) = match s.as_bytes().last() {
-        Some(b'k' | b'K') => (&s[..s.len() - 1], 1_000.0),
-        Some(b'M' | b'm') => (&s[..s.len() - 1], 1_000_000.0),
-        _ => (s, 1.0),
-    };
-    match number.parse::<f64>() {
-        Ok(n) if n > 0.0 && (n * scale) < 1e10 => Ok((n * scale) as u64),
-        _ => Err(format!(
-            "bitrate {s:?}: a positive number of bit/s, e.g. 128k or 2M"
-        )),
-    }
-}
-
-fn parse_hls(s: &str) -> Result<HlsMode, String> {
-    match s {
-        "live" => Ok(HlsMode::Live),
-        "vod" => Ok(HlsMode::Vod),
-        _ => Err("expected live or vod".into()),
-    }
-}
-
-/// `--retry-for`: a bound, or none (`forever`).
-#[derive(Debug, Clone, Copy)]
-struct RetryFor(Option<Duration>);
-
-fn parse_retry_for(s: &str) -> Result<RetryFor, String> {
-    if s == "forever" {
-        return Ok(RetryFor(None));
-    }
-    let (number, unit) = s.split_at(s.find(|c: char| c.is_ascii_alphabetic()).unwrap_or(s.len()));
-    let scale = match unit {
-        "" | "s" => 1.0,
-        "ms" => 0.001,
-        "m" => 60.0,
-        "h" => 3600.0,
-        _ => return Err("expected a duration such as 30s, 500ms, 2m, 1h, or forever".into()),
-    };
-    number
-        .parse::<f64>()
-        .ok()
-        .and_then(|n| Duration::try_from_secs_f64(n * scale).ok())
-        .map(|d| RetryFor(Some(d)))
-        .ok_or_else(|| "expected a duration such as 30s, 500ms, 2m, 1h, or forever".into())
-}
-
-fn parse_fsync(s: &str) -> Result<FsyncPolicy, String> {
-    match s {
-        "none" => Ok(FsyncPolicy::Never),
-        "fragment" => Ok(FsyncPolicy::EachFragment),
-        _ => s
-            .parse::<f64>()
-            .ok()
-            .and_then(|secs| Duration::try_from_secs_f64(secs).ok())
-            .map(FsyncPolicy::Interval)
-            .ok_or_else(|| "expected none, fragment or a number of seconds".into()),
-    }
-}
-
-fn seconds(what: &str, secs: f64) -> anyhow::Result<Duration> {
-    Duration::try_from_secs_f64(secs)
-        .map_err(|_| anyhow::anyhow!("--{what} {secs}: not a duration in seconds"))
 }
 
 impl Cli {
@@ -411,14 +354,42 @@ async fn run(cli: &Cli, bar: Option<ProgressBar>) -> anyhow::Result<()> {
         }
         None => Endpoint::parse(cli.output(), Direction::Output)?,
     };
-    let output = match (output, cli.format) {
-        (Endpoint::Stdout(_), Some(format)) => Endpoint::Stdout(format),
-        (output, None) => output,
-        (output, Some(_)) => anyhow::bail!(
-            "--format is for `-` (standard output); {output} takes its format from its name"
-        ),
-    };
-    let handle = Pipeline::new(input, output).with_options(options).spawn();
+    if matches!(output, Endpoint::Icecast(_)) && !cli.also.is_empty() {
+        anyhow::bail!("--also is not for an icecast:// output (it paces its own stream)");
+    }
+    let mut outputs = vec![output];
+    for also in &cli.also {
+        outputs.push(Endpoint::parse(also, Direction::Output)?);
+    }
+    if outputs
+        .iter()
+        .filter(|o| matches!(o, Endpoint::Stdout(_)))
+        .count()
+        > 1
+    {
+        anyhow::bail!("`-` (standard output) can be one output only");
+    }
+    if let Some(format) = cli.format {
+        let Some(Endpoint::Stdout(pipe)) = outputs
+            .iter_mut()
+            .find(|o| matches!(o, Endpoint::Stdout(_)))
+        else {
+            anyhow::bail!(
+                "--format is for `-` (standard output); {} takes its format from its name",
+                outputs[0]
+            );
+        };
+        *pipe = format;
+    }
+    let mut outputs = outputs.into_iter();
+    let mut pipeline = Pipeline::new(
+        input,
+        anyhow::Context::context(outputs.next(), "no output")?,
+    );
+    for also in outputs {
+        pipeline = pipeline.also(also);
+    }
+    let handle = pipeline.with_options(options).spawn();
     let closer = handle.closer();
     let signals = tokio::spawn(async move {
         stop_signal().await;

@@ -280,6 +280,11 @@ impl Endpoint {
         }
     }
 
+    /// An output whose files `--segment` rotates (MP4 and Matroska files).
+    pub(crate) fn rotates(&self) -> bool {
+        matches!(self, Endpoint::Mp4File(_) | Endpoint::MatroskaFile(_))
+    }
+
     /// A file read as input (the durable copy of its media: a remux can run again).
     pub(crate) fn is_file_input(&self) -> bool {
         matches!(

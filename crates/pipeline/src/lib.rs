@@ -58,6 +58,7 @@ mod burst;
 mod contract;
 pub mod endpoint;
 mod error;
+mod fan_out;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod icecast;

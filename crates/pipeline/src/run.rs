@@ -3,7 +3,8 @@
 //!
 //! The source runs as a tokio task (or, handling RTSP in bursts, on a thread of its own);
 //! the recorder and its sinks run on a blocking thread (file writes block), fed through a
-//! bounded channel.
+//! bounded channel. With more outputs ([`Pipeline::also`]) each has a recorder of its
+//! own, and a task hands every event to each of their channels (`fan_out.rs`).
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -18,13 +19,14 @@ use crate::contract::InputEvent;
 use crate::recorder::{Flow, RecordOptions, Recorder};
 #[cfg(feature = "codec")]
 use crate::transcode::Transcoder;
-use crate::{Endpoint, Error, Options, Status, Summary, sink, source};
+use crate::{Endpoint, Error, Options, Status, Summary, fan_out, sink, source};
 
 /// A media stream from one endpoint to another.
 #[derive(Debug)]
 pub struct Pipeline {
     input: Endpoint,
     output: Endpoint,
+    also: Vec<Endpoint>,
     options: Options,
 }
 
@@ -34,8 +36,21 @@ impl Pipeline {
         Pipeline {
             input,
             output,
+            also: Vec::new(),
             options: Options::default(),
         }
+    }
+
+    /// Another output fed the same packets: one input recorded and served at once (a
+    /// camera to a file and to `rtsp-listen://` viewers), with one connection to it.
+    /// Each output has its own recorder and queue; one that fails stops alone (a log
+    /// line names it) while the others go on, and the pipeline's result is then that
+    /// error, once every output has finished. A file input is paced when any output is
+    /// live (see [`Options::realtime`]); `--segment` applies to the outputs that rotate
+    /// (MP4, Matroska); the [`Status`] is the first output's.
+    pub fn also(mut self, output: Endpoint) -> Pipeline {
+        self.also.push(output);
+        self
     }
 
     /// Sets the options.
@@ -55,9 +70,14 @@ impl Pipeline {
         let Pipeline {
             input,
             output,
+            also,
             options,
         } = self;
         let mut options = source::pace::for_output(&output, options);
+        // A file goes at the media's pace when any output serves it live.
+        options.realtime |= also
+            .iter()
+            .any(|o| source::pace::for_output(o, options.clone()).realtime);
         options.fsync = Some(options.fsync_for(&input));
         options.hls = Some(options.hls_for(&input));
         options.hide_before_zero = input.has_time_zero();
@@ -71,7 +91,8 @@ impl Pipeline {
         // Over TCP the server waits while packets gather; UDP packets beyond the socket
         // buffer would be lost.
         let burst = options.burst.filter(|_| {
-            matches!(input, Endpoint::Rtsp(_))
+            also.is_empty()
+                && matches!(input, Endpoint::Rtsp(_))
                 && matches!(options.rtsp.transport, Transport::Tcp)
                 && matches!(
                     output,
@@ -83,33 +104,45 @@ impl Pipeline {
             let killed = killed.clone();
             let status = status_rx.clone();
             tokio::spawn(async move {
-                let factory = sink::factory(&output, &options)?;
-                let options_transcoding = options.transcoding;
-                let kinds = (options.video, options.audio);
-                let plays_g711 = output.plays_g711();
-                let record = RecordOptions {
-                    duration: options.duration,
-                    segment: options.segment,
-                    video: options.video,
-                    audio: options.audio,
-                    time_zero: options.hide_before_zero,
-                };
+                let mut outputs = vec![Output::open(output, &options, status_tx)?];
+                for extra in also {
+                    // Their status is not shown (the first output's is).
+                    let (status, _) = watch::channel(Status::default());
+                    let mut extra_options = options.clone();
+                    if !extra.rotates() {
+                        extra_options.segment = None;
+                    }
+                    outputs.push(Output::open(extra, &extra_options, status)?);
+                }
                 let (tx, rx) = mpsc::channel(queue);
                 let source = source::spawn(input, options, tx, stop_rx, burst);
-                let recorder = Recorder::new(record, factory, status_tx);
-                // Built on the recorder's thread: libswscale's and libswresample's
-                // contexts are not Send.
-                let result = tokio::task::spawn_blocking(move || {
-                    let stage = transcoder(&options_transcoding, kinds, plays_g711);
-                    record_loop(recorder, stage, rx, &killed, burst)
-                })
-                .await
-                .unwrap_or_else(|e| {
-                    Err(Error::Output {
-                        output: output.to_string(),
-                        reason: format!("recorder thread failed: {e}"),
-                    })
-                });
+                let result = if let [_] = &outputs[..] {
+                    let output = outputs.remove(0);
+                    output.record(rx, killed, burst).await
+                } else {
+                    let mut feeds = Vec::new();
+                    let mut recorders = Vec::new();
+                    for output in outputs {
+                        let (tx, rx) = mpsc::channel(queue);
+                        feeds.push(tx);
+                        let name = output.endpoint.to_string();
+                        let killed = killed.clone();
+                        recorders.push(async move {
+                            let result = output.record(rx, killed, None).await;
+                            if let Err(e) = &result {
+                                tracing::warn!(output = %name, "this output stopped: {e}");
+                            }
+                            result
+                        });
+                    }
+                    let fan_out = tokio::spawn(fan_out::run(rx, feeds));
+                    let results = futures::future::join_all(recorders).await;
+                    // It ends once it gave the input's end to every output, or when the
+                    // input stops (every output stopped first).
+                    stop.send_replace(true);
+                    let input = fan_out.await.unwrap_or(Ok(()));
+                    fan_out::outcome(input, results)
+                };
                 stop.send_replace(true);
                 // Let the source say TEARDOWN (bounded by rtsp-source's own timeouts).
                 if tokio::time::timeout(Duration::from_secs(10), source)
@@ -128,6 +161,66 @@ impl Pipeline {
             killed,
             status: status_rx,
         }
+    }
+}
+
+/// One output: its endpoint and a recorder with its sinks' factory.
+struct Output {
+    endpoint: Endpoint,
+    recorder: Recorder,
+    transcoding: crate::transcoding::Transcoding,
+    kinds: (bool, bool),
+}
+
+impl Output {
+    fn open(
+        endpoint: Endpoint,
+        options: &Options,
+        status: watch::Sender<Status>,
+    ) -> Result<Output, Error> {
+        let factory = sink::factory(&endpoint, options)?;
+        let record = RecordOptions {
+            duration: options.duration,
+            segment: options.segment,
+            video: options.video,
+            audio: options.audio,
+            time_zero: options.hide_before_zero,
+        };
+        Ok(Output {
+            endpoint,
+            recorder: Recorder::new(record, factory, status),
+            transcoding: options.transcoding,
+            kinds: (options.video, options.audio),
+        })
+    }
+
+    /// Records what `rx` brings on a blocking thread; the files written.
+    async fn record(
+        self,
+        rx: mpsc::Receiver<InputEvent>,
+        killed: Arc<AtomicBool>,
+        burst: Option<Duration>,
+    ) -> Result<Vec<PathBuf>, Error> {
+        let Output {
+            endpoint,
+            recorder,
+            transcoding,
+            kinds,
+        } = self;
+        let plays_g711 = endpoint.plays_g711();
+        // Built on the recorder's thread: libswscale's and libswresample's contexts
+        // are not Send.
+        tokio::task::spawn_blocking(move || {
+            let stage = transcoder(&transcoding, kinds, plays_g711);
+            record_loop(recorder, stage, rx, &killed, burst)
+        })
+        .await
+        .unwrap_or_else(|e| {
+            Err(Error::Output {
+                output: endpoint.to_string(),
+                reason: format!("recorder thread failed: {e}"),
+            })
+        })
     }
 }
 

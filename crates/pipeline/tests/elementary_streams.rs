@@ -48,17 +48,6 @@ fn no_video() -> Options {
     }
 }
 
-/// (size, key) of every packet of `stream`.
-fn sizes_and_keys(path: &Path, stream: &str) -> Vec<(u64, bool)> {
-    ffprobe::packets(path, stream)
-        .iter()
-        .map(|p| {
-            let key = p["flags"].as_str().unwrap_or("").starts_with('K');
-            (num(&p["size"]) as u64, key)
-        })
-        .collect()
-}
-
 /// The MD5 of every decoded frame, in the decoder's output order.
 fn framemd5(path: &Path) -> Vec<String> {
     let out = Command::new("ffmpeg")
@@ -135,8 +124,8 @@ async fn annexb_to_mp4_and_back_is_byte_identical() {
         let ext = source.file_stem().unwrap().to_str().unwrap();
         let mp4 = dir.path().join(format!("{ext}.mp4"));
         run(source, &mp4, Options::default()).await.unwrap();
-        let theirs = sizes_and_keys(source, "v:0");
-        let ours = sizes_and_keys(&mp4, "v:0");
+        let theirs = ffprobe::sizes_and_keys(source, "v:0");
+        let ours = ffprobe::sizes_and_keys(&mp4, "v:0");
         assert_eq!(ours.len(), theirs.len(), "{ext}: access units");
         let keys = |l: &[(u64, bool)]| l.iter().filter(|p| p.1).count();
         assert_eq!(keys(&ours), keys(&theirs), "{ext}: key frames");
@@ -189,7 +178,7 @@ async fn annexb_to_mp4_and_back_is_byte_identical() {
         options
     };
     run(&h264, &mp4, options).await.unwrap();
-    let frames = sizes_and_keys(&mp4, "v:0").len() as f64;
+    let frames = ffprobe::sizes_and_keys(&mp4, "v:0").len() as f64;
     let duration = num(&ffprobe::probe(&mp4)["format"]["duration"]);
     assert!(
         (duration - frames / 60.0).abs() < 0.002,
@@ -293,8 +282,8 @@ async fn annexb_presentation_order_matches_the_encoders_own_mp4() {
             l.into_iter().map(|(n, k)| ((!k).then_some(n), k)).collect()
         };
         assert_eq!(
-            plain(sizes_and_keys(&ours, "v:0")),
-            plain(sizes_and_keys(&source, "v:0")),
+            plain(ffprobe::sizes_and_keys(&ours, "v:0")),
+            plain(ffprobe::sizes_and_keys(&source, "v:0")),
             "round {round}"
         );
         assert_decodes(&ours);
@@ -318,8 +307,8 @@ async fn mp4_to_h264_and_aac() {
     );
     let h264 = dir.path().join("video.h264");
     run(&source, &h264, no_audio()).await.unwrap();
-    let theirs = sizes_and_keys(&source, "v:0");
-    let ours = sizes_and_keys(&h264, "v:0");
+    let theirs = ffprobe::sizes_and_keys(&source, "v:0");
+    let ours = ffprobe::sizes_and_keys(&h264, "v:0");
     assert_eq!(ours.len(), theirs.len());
     for (i, (o, t)) in ours.iter().zip(&theirs).enumerate() {
         assert_eq!(o.1, t.1, "key flag of access unit {i}");
@@ -350,8 +339,8 @@ async fn mp4_to_h264_and_aac() {
 
     let aac = dir.path().join("audio.aac");
     run(&source, &aac, no_video()).await.unwrap();
-    let theirs = sizes_and_keys(&source, "a:0");
-    let ours = sizes_and_keys(&aac, "a:0");
+    let theirs = ffprobe::sizes_and_keys(&source, "a:0");
+    let ours = ffprobe::sizes_and_keys(&aac, "a:0");
     assert_eq!(ours.len(), theirs.len());
     for (i, (o, t)) in ours.iter().zip(&theirs).enumerate() {
         assert_eq!(o.0, t.0 + 7, "ADTS frame {i}");
@@ -387,7 +376,7 @@ async fn aac_to_mp4() {
     );
     let mp4 = dir.path().join("tone.mp4");
     run(&aac, &mp4, Options::default()).await.unwrap();
-    let theirs = sizes_and_keys(&aac, "a:0");
+    let theirs = ffprobe::sizes_and_keys(&aac, "a:0");
     let ours = ffprobe::packets(&mp4, "a:0");
     assert_eq!(ours.len(), theirs.len());
     for (i, (o, t)) in ours.iter().zip(&theirs).enumerate() {

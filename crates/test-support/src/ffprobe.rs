@@ -63,6 +63,17 @@ pub fn packets(target: impl AsRef<Path>, stream: &str) -> Vec<Value> {
     v["packets"].as_array().cloned().unwrap_or_default()
 }
 
+/// (size, key) of every packet of one stream (`"v:0"`, …), in file order.
+pub fn sizes_and_keys(target: impl AsRef<Path>, stream: &str) -> Vec<(u64, bool)> {
+    packets(target, stream)
+        .iter()
+        .map(|p| {
+            let key = p["flags"].as_str().unwrap_or("").starts_with('K');
+            (num(&p["size"]) as u64, key)
+        })
+        .collect()
+}
+
 /// ffprobe with arbitrary extra arguments (e.g. `["-show_entries", "packet=pos,size"]`).
 pub fn probe_with(target: impl AsRef<Path>, args: &[&str]) -> Value {
     let target = target.as_ref().to_string_lossy().into_owned();
