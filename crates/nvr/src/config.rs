@@ -37,27 +37,9 @@ use toml::Spanned;
 
 use crate::error::{Error, Problem};
 
-/// The inputs a camera may be, for the message when it is none of them.
-const LIVE: &str = "rtsp://, http(s):// (a stream or a live HLS playlist), srt://, \
-                    srt-listen://, rtmp-listen://, rtsp-listen://, whip-listen://, whep://, tcp:// or an .sdp";
-
-/// Whether a camera can be this input: a live one (a file would end, and stdin is the
-/// process's own).
-fn is_live(endpoint: &Endpoint) -> bool {
-    matches!(
-        endpoint,
-        Endpoint::Rtsp(_)
-            | Endpoint::Http(_)
-            | Endpoint::Srt(_)
-            | Endpoint::SrtListen(_)
-            | Endpoint::RtmpListen(_)
-            | Endpoint::WhipListen { .. }
-            | Endpoint::RtspListen { .. }
-            | Endpoint::Whep(_)
-            | Endpoint::Tcp(_)
-            | Endpoint::SdpFile(_)
-    )
-}
+#[path = "config_endpoints.rs"]
+mod endpoints;
+use endpoints::{LIVE, also, is_live, off_loopback, secret};
 
 /// Default segment length: MediaMTX's `recordSegmentDuration` is 1 h, Frigate's 10 s;
 /// one minute keeps files small to delete and quick to seek.
@@ -175,6 +157,12 @@ pub struct CameraConfig {
     pub audio: bool,
     /// Retention limits.
     pub retention: CameraRetention,
+    /// Live outputs fed the same packets besides the recording (`rtsp-listen://`,
+    /// `whep-listen://`, …): viewers watch the camera over the recorder's one connection.
+    pub also: Vec<Endpoint>,
+    /// The token the `also` servers ask of players (their password, or a WHEP bearer
+    /// token); required when one listens off loopback.
+    pub also_token: Option<Password>,
 }
 
 impl CameraConfig {
@@ -240,6 +228,10 @@ struct RawCamera {
     audio: bool,
     #[serde(default)]
     retention: Option<RawRetention>,
+    #[serde(default)]
+    also: Vec<Spanned<String>>,
+    also_token_env: Option<Spanned<String>>,
+    also_token_file: Option<Spanned<PathBuf>>,
 }
 
 #[derive(Deserialize)]
@@ -327,6 +319,8 @@ impl Config {
         }
         let mut names = HashSet::new();
         let mut cameras = Vec::new();
+        // Where the cameras' `also` servers listen: each address once.
+        let mut listeners = HashSet::new();
         for c in raw.camera {
             let name = c.name.get_ref().clone();
             if name.is_empty()
@@ -455,6 +449,21 @@ impl Config {
                     }
                 }
             }
+            let also = also(&c.also, &name, &mut listeners, &mut problems, &at);
+            let what = format!("camera {name:?}: also_token");
+            let also_token = secret(
+                &c.also_token_env,
+                &c.also_token_file,
+                &what,
+                base,
+                &mut problems,
+                &at,
+            );
+            let off_loopback = also.iter().find(|o| off_loopback(o));
+            if let (Some(o), None) = (off_loopback, &also_token) {
+                let span = c.also.first().map_or(0..0, Spanned::span);
+                problems.push(at(span, format!("camera {name:?}: also {o} listens off loopback: a token is required (also_token_env or also_token_file)")));
+            }
             cameras.push(CameraConfig {
                 name,
                 url,
@@ -467,6 +476,8 @@ impl Config {
                 fsync,
                 audio: c.audio,
                 retention,
+                also,
+                also_token,
             });
         }
         let metrics = raw.metrics.map(|m| {
@@ -480,20 +491,7 @@ impl Config {
                     parsed
                 },
             );
-            let token = match (&m.token_env, &m.token_file) {
-                (Some(var), _) => std::env::var(var.get_ref()).ok().map(Password).or_else(|| {
-                    problems.push(at(var.span(), format!("metrics: environment variable {} is not set", var.get_ref())));
-                    None
-                }),
-                (None, Some(file)) => match std::fs::read_to_string(base.join(file.get_ref())) {
-                    Ok(t) => Some(Password(t.trim_end_matches(['\n', '\r']).to_string())),
-                    Err(e) => {
-                        problems.push(at(file.span(), format!("metrics: token_file {}: {e}", file.get_ref().display())));
-                        None
-                    }
-                },
-                (None, None) => None,
-            };
+            let token = secret(&m.token_env, &m.token_file, "metrics: token", base, &mut problems, &at);
             let listen = listen.unwrap_or(std::net::SocketAddr::from(([127, 0, 0, 1], 9898)));
             let no_reference = m.token_env.is_none() && m.token_file.is_none();
             if !listen.ip().is_loopback() && no_reference {

@@ -202,3 +202,59 @@ fn any_live_input_is_a_camera_and_rtsp_credentials_stay_rtsp_s() {
         "{problems:?}"
     );
 }
+
+#[test]
+fn also_takes_live_outputs_each_server_address_once() {
+    let config = parse(
+        r#"
+[[camera]]
+name = "front"
+url = "rtsp://192.0.2.7/stream1"
+also = ["rtsp-listen://127.0.0.1:8554/front", "rtmp://192.0.2.9/live/secretkey"]
+"#,
+    )
+    .expect("valid");
+    let [front] = config.cameras.as_slice() else {
+        panic!("one camera")
+    };
+    assert_eq!(front.also.len(), 2);
+    assert!(!format!("{config:?}").contains("secretkey"));
+    let problems = parse(
+        r#"
+[[camera]]
+name = "a"
+url = "rtsp://192.0.2.7/stream1"
+also = ["rtsp-listen://0.0.0.0:8554/a", "copy.mp4"]
+
+[[camera]]
+name = "b"
+url = "rtsp://192.0.2.8/stream1"
+also = ["rtsp-listen://0.0.0.0:8554/b", "-"]
+"#,
+    )
+    .expect_err("problems");
+    let lines: Vec<_> = problems
+        .iter()
+        .map(|p| (p.line, p.message.as_str()))
+        .collect();
+    assert_eq!(lines.len(), 4, "{lines:?}");
+    let messages: Vec<_> = lines.iter().map(|l| l.1).collect();
+    let copy = messages[..2]
+        .iter()
+        .any(|m| m.contains("copy.mp4 is not a live output"));
+    assert!(lines[0].0 == 5 && copy, "{lines:?}");
+    // Off loopback without a token: refused (camera b's server was refused already).
+    let token = "listens off loopback: a token is required (also_token_env or also_token_file)";
+    assert_eq!(
+        messages.iter().filter(|m| m.contains(token)).count(),
+        1,
+        "{lines:?}"
+    );
+    let twice = messages
+        .iter()
+        .any(|m| m.contains("0.0.0.0:8554 is served already"));
+    let stdout = messages
+        .iter()
+        .any(|m| m.contains("camera \"b\": also - is not a live output"));
+    assert!(twice && stdout, "{lines:?}");
+}

@@ -62,6 +62,7 @@ pub(crate) fn options(camera: &CameraConfig) -> Options {
     options.fsync = Some(camera.fsync);
     options.segment = Some(camera.segment);
     options.audio = camera.audio;
+    options.remote.token = camera.also_token.as_ref().map(|t| t.expose().to_string());
     options.rtsp = {
         let mut settings = RtspSettings::default();
         settings.transport = match camera.transport {
@@ -99,9 +100,11 @@ async fn supervise(
         };
         tracing::info!(camera = %name, url = %camera.url, "recording");
         let started = Instant::now();
-        let handle = Pipeline::new(input, output)
-            .with_options(options(&camera))
-            .spawn();
+        let mut pipeline = Pipeline::new(input, output);
+        for also in &camera.also {
+            pipeline = pipeline.also(also.clone());
+        }
+        let handle = pipeline.with_options(options(&camera)).spawn();
         let closer = handle.closer();
         let mut status = handle.status();
         let mut wait = Box::pin(handle.wait());

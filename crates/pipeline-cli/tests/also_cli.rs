@@ -120,29 +120,8 @@ fn a_file_is_recorded_while_ffmpeg_plays_the_input_from_rtsp_listen() {
     let mut ours = ChildGuard::new("pipeline --also rtsp-listen", child);
     // The server is up once the file is paced (the rtsp-listen output asks for it).
     let played = dir.path().join("played.mp4");
-    let mut ffmpeg = None;
-    for _ in 0..50 {
-        std::thread::sleep(Duration::from_millis(100));
-        let out = Command::new("ffmpeg")
-            .args([
-                "-nostdin",
-                "-v",
-                "error",
-                "-rtsp_transport",
-                "tcp",
-                "-i",
-                &url,
-            ])
-            .args(["-t", "2", "-c", "copy", "-y"])
-            .arg(&played)
-            .output()
-            .unwrap();
-        if out.status.success() {
-            ffmpeg = Some(out);
-            break;
-        }
-    }
-    assert!(ffmpeg.is_some(), "ffmpeg never played {url}");
+    let ffmpeg = test_support::rtsp::ffmpeg_plays(&url, 2, &played);
+    assert!(ffmpeg, "ffmpeg never played {url}");
     let (code, stderr) = ours.wait_with_stderr(Duration::from_secs(20));
     assert_eq!(code, Some(0), "{stderr}");
     // The recording: 5 s of both tracks, paced (the live output sets the pace for all).

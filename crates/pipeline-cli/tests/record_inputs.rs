@@ -1,7 +1,8 @@
 //! `pipeline record` with a camera that is not RTSP: an `srt-listen://` camera that
 //! ffmpeg pushes MPEG-TS to (as SRT cameras and encoders do), recorded into segments;
 //! the publisher goes away and comes back, and the camera's listener is started again,
-//! so its second push is a second file.
+//! so its second push is a second file. And a camera served by its `also` output while
+//! it records (ffmpeg plays it from `rtsp-listen://`).
 #![allow(clippy::unwrap_used)]
 
 #[path = "common/record.rs"]
@@ -83,4 +84,36 @@ fn an_srt_camera_is_recorded_and_listened_for_again_after_its_publisher_leaves()
         );
         assert_eq!(ffprobe::decode_errors(segment), "", "{}", segment.display());
     }
+}
+
+/// A camera's `also` server: ffmpeg plays the camera from `rtsp-listen://` while it is
+/// recorded, over the recorder's one connection to the camera.
+#[test]
+fn a_camera_is_served_by_its_also_output_while_it_records() {
+    if !test_support::peers_present(module_path!(), &common::peers()) {
+        return;
+    }
+    let camera = test_support::rtsp::RtspServer::start_default();
+    let dir = test_support::temp_dir();
+    let port = test_support::free_port();
+    let also = format!("also = [\"rtsp-listen://127.0.0.1:{port}/front\"]\n");
+    let config = one_camera(dir.path(), &camera.url("/h264aac"), &also);
+    let log = dir.path().join("record.log");
+    let mut nvr = record(&config, &log);
+    common::wait_recording(&dir.path().join("rec"), &["cam"]);
+    let played = dir.path().join("played.mkv");
+    let ffmpeg =
+        test_support::rtsp::ffmpeg_plays(&format!("rtsp://127.0.0.1:{port}/front"), 2, &played);
+    stop(&mut nvr, &log);
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(ffmpeg, "ffmpeg never played the also output; log:\n{text}");
+    let counts = packet_counts(&played);
+    assert_eq!(counts.len(), 2, "{counts:?}");
+    assert!(counts.iter().all(|(_, n)| *n >= 20), "{counts:?}");
+    assert_eq!(ffprobe::decode_errors(&played), "");
+    // The recording went on meanwhile: one finished segment with both tracks.
+    let segments = files(&dir.path().join("rec/cam"), ".mp4");
+    assert_eq!(segments.len(), 1, "{segments:?}; log:\n{text}");
+    assert_eq!(packet_counts(&segments[0]).len(), 2);
+    assert_eq!(ffprobe::decode_errors(&segments[0]), "");
 }

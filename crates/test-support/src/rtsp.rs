@@ -171,3 +171,29 @@ impl RtspServer {
         *self = Self::start(options);
     }
 }
+
+/// `ffmpeg -rtsp_transport tcp -i URL -t SECONDS -c copy OUT`, tried again every 100 ms
+/// for about 5 s while the server is not up yet; whether one try succeeded.
+pub fn ffmpeg_plays(url: &str, seconds: u32, out: &std::path::Path) -> bool {
+    for _ in 0..50 {
+        let played = Command::new("ffmpeg")
+            .args([
+                "-nostdin",
+                "-v",
+                "error",
+                "-rtsp_transport",
+                "tcp",
+                "-i",
+                url,
+            ])
+            .args(["-t", &seconds.to_string(), "-c", "copy", "-y"])
+            .arg(out)
+            .output()
+            .is_ok_and(|o| o.status.success());
+        if played {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    false
+}
