@@ -44,6 +44,7 @@ class Pipeline:
         input: Endpoint,
         output: Endpoint,
         *,
+        also: Sequence[Endpoint] = ...,
         duration: Optional[float] = ...,
         segment: Optional[float] = ...,
         fragmented: bool = ...,

@@ -93,10 +93,12 @@ impl Summary {
 
 /// A media stream from one endpoint to another.
 ///
-/// Pipeline(input, output, **options): input and output are endpoint strings as the
-/// `pipeline` command line takes them ("rtsp://user:pass@cam/stream", "in.mp4", "out.mp4",
-/// "hls/", "-", "tcp-listen://127.0.0.1:9000", "icecast://…") or path-like objects, or
-/// RawInput / RawOutput objects. Options use the command line's names with underscores:
+/// Pipeline(input, output, also=[...], **options): input and output are endpoint strings
+/// as the `pipeline` command line takes them ("rtsp://user:pass@cam/stream", "in.mp4",
+/// "out.mp4", "hls/", "-", "tcp-listen://127.0.0.1:9000", "icecast://…") or path-like
+/// objects, or RawInput / RawOutput objects; `also` lists more outputs fed the same
+/// packets (the CLI's --also: record and serve at once; one that fails stops alone and
+/// its error is raised once all have finished). Options use the command line's names with underscores:
 /// duration, segment, fragment_duration and burst in seconds; fragmented, faststart,
 /// no_video, no_audio, fail_on_loss, realtime, loop as bools; transport ("tcp"/"udp"),
 /// teardown, initial_timestamp, user, password, hls_mode ("live"/"vod"), queue,
@@ -108,7 +110,7 @@ impl Summary {
 #[pyclass(module = "media_toolkit", frozen)]
 pub(crate) struct Pipeline {
     /// Taken when started: a pipeline runs once.
-    parts: Mutex<Option<(Endpoint, Endpoint, Options)>>,
+    parts: Mutex<Option<(Endpoint, Vec<Endpoint>, Options)>>,
     /// "input -> output", secrets masked.
     description: String,
     /// The handle `__enter__` started, closed by `__exit__`.
@@ -118,18 +120,23 @@ pub(crate) struct Pipeline {
 #[pymethods]
 impl Pipeline {
     #[new]
-    #[pyo3(signature = (input, output, **options))]
+    #[pyo3(signature = (input, output, *, also = Vec::new(), **options))]
     fn new(
         input: &Bound<'_, PyAny>,
         output: &Bound<'_, PyAny>,
+        also: Vec<Bound<'_, PyAny>>,
         options: Option<&Bound<'_, PyDict>>,
     ) -> PyResult<Self> {
         let options = options::from_kwargs(options)?;
         let input = endpoint(input, Direction::Input)?;
-        let output = endpoint(output, Direction::Output)?;
-        let description = format!("{input} -> {output}");
+        let mut outputs = vec![endpoint(output, Direction::Output)?];
+        for extra in &also {
+            outputs.push(endpoint(extra, Direction::Output)?);
+        }
+        let shown: Vec<String> = outputs.iter().map(ToString::to_string).collect();
+        let description = format!("{input} -> {}", shown.join(", "));
         Ok(Pipeline {
-            parts: Mutex::new(Some((input, output, options))),
+            parts: Mutex::new(Some((input, outputs, options))),
             description,
             entered: Mutex::new(None),
         })
@@ -148,7 +155,7 @@ impl Pipeline {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .take();
-        let Some((input, output, options)) = parts else {
+        let Some((input, outputs, options)) = parts else {
             return Err(PermanentError::new_err(format!(
                 "{}: this pipeline has been started already (a Pipeline runs once)",
                 self.description
@@ -157,9 +164,15 @@ impl Pipeline {
         let runtime = runtime()?;
         py.detach(|| {
             let _context = runtime.enter();
-            let handle = pipeline::Pipeline::new(input, output)
-                .with_options(options)
-                .spawn();
+            let mut outputs = outputs.into_iter();
+            let output = outputs.next().ok_or_else(|| {
+                PermanentError::new_err(format!("{}: no output", self.description))
+            })?;
+            let mut pipeline = pipeline::Pipeline::new(input, output);
+            for extra in outputs {
+                pipeline = pipeline.also(extra);
+            }
+            let handle = pipeline.with_options(options).spawn();
             let closer = handle.closer();
             let status = handle.status();
             let (tx, rx) = std::sync::mpsc::channel();

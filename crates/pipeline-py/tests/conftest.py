@@ -8,6 +8,7 @@ import os
 import pathlib
 import shutil
 import signal
+import socket
 import subprocess
 import threading
 import queue
@@ -106,6 +107,13 @@ def rtsp_server_with_password():
     server = RtspServer("--auth", "basic", "--user", "viewer", "--password", "right")
     yield server
     server.stop()
+
+
+def free_port():
+    """A free TCP port on 127.0.0.1 (nobody listens on it)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 def ffprobe(path, *args):

@@ -1,18 +1,11 @@
 """Errors as exceptions: MediaToolkitError, permanent vs transient, the pipeline's one-line
 messages, and secrets never in repr() or in exception text."""
-import socket
-
 import pytest
 
 import media_toolkit as mt
+from conftest import free_port
 
 SECRET = "hunter2-do-not-print"
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def test_hierarchy():

@@ -7,8 +7,10 @@ import sys
 import threading
 import time
 
+import pytest
+
 import media_toolkit as mt
-from conftest import ffmpeg_decodes, ffprobe
+from conftest import ffmpeg_decodes, ffprobe, free_port
 
 
 def wait_for_packets(handle, count, seconds=15.0):
@@ -158,6 +160,32 @@ def test_a_file_remuxes_to_matroska(tmp_path):
     assert info["format"]["format_name"] == "matroska,webm"
     assert info["streams"][0]["codec_name"] == "h264"
     ok, errors = ffmpeg_decodes(out)
+    assert ok, errors
+
+
+def test_also_writes_every_output_and_one_that_fails_is_raised(rtsp_server, tmp_path):
+    """`also`: the camera to MP4, Matroska and TS over one connection, every file with
+    the same video frames; an output that fails is raised once the others finished."""
+    outputs = [tmp_path / "cam.mp4", tmp_path / "cam.mkv", tmp_path / "cam.ts"]
+    summary = mt.Pipeline(
+        rtsp_server.url("h264aac"), outputs[0], also=outputs[1:], duration=2
+    ).run()
+    assert sorted(summary.files) == sorted(str(o) for o in outputs)
+    # The same video frames in each (sizes differ: TS carries Annex B and parameter sets).
+    video = [len(ffprobe(o, "-show_packets", "-select_streams", "v:0")["packets"])
+             for o in outputs]
+    assert video[0] >= 20 and video[1] == video[0] and video[2] == video[0], video
+    for out in outputs:
+        ok, errors = ffmpeg_decodes(out)
+        assert ok, (out, errors)
+    source = os.path.join(os.path.dirname(__file__), "../../../fixtures/h264-bframes.mp4")
+    port = free_port()
+    rtmp = f"rtmp://127.0.0.1:{port}/live/secretkey"
+    with pytest.raises(mt.MediaToolkitError) as caught:
+        mt.Pipeline(source, tmp_path / "kept.mp4", also=[rtmp]).run()
+    message = str(caught.value)
+    assert str(port) in message and "secretkey" not in message and "\n" not in message
+    ok, errors = ffmpeg_decodes(tmp_path / "kept.mp4")
     assert ok, errors
 
 
