@@ -25,9 +25,18 @@ pub(crate) async fn run(
             InputEvent::End(result) => (InputEvent::End(Ok(())), Some(result)),
             event => (event, None),
         };
-        for slot in &mut outputs {
-            if let Some(tx) = slot
-                && tx.send(copy(&event)).await.is_err()
+        // Copies for all but the last output still open, which takes the event itself.
+        let last = outputs.iter().rposition(Option::is_some);
+        let mut event = Some(event);
+        for (i, slot) in outputs.iter_mut().enumerate() {
+            let Some(tx) = slot else { continue };
+            let item = if Some(i) == last {
+                event.take()
+            } else {
+                event.as_ref().map(copy)
+            };
+            if let Some(item) = item
+                && tx.send(item).await.is_err()
             {
                 *slot = None;
             }
