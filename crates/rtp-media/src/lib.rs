@@ -35,7 +35,7 @@ pub mod udp;
 
 pub use depacketize::{Depacketizer, Frame};
 pub use packet::RtpPacket;
-pub use packetize::{Format, Packetizer};
+pub use packetize::{Format, NalPayload, Packetizer, nal_payloads};
 pub use reorder::ReorderBuffer;
 pub use rtcp::sender_report;
 pub use sdp::{MediaDescription, Session};

@@ -135,8 +135,8 @@ impl Packetizer {
         Ok(out)
     }
 
-    /// One NAL unit: whole, or in fragmentation units (FU-A type 28 for H.264, FU type 49
-    /// for H.265) whose first carries the start bit and last the end bit.
+    /// One NAL unit's packets ([`nal_payloads`]); the last of the frame's carries the
+    /// marker bit.
     fn nal_unit(
         &mut self,
         timestamp: u32,
@@ -145,27 +145,10 @@ impl Packetizer {
         room: usize,
         out: &mut Vec<Bytes>,
     ) {
-        if unit.len() <= room + 4 {
-            out.push(self.packet(timestamp, last_of_frame, &[unit]));
-            return;
-        }
-        let (indicator, header_len, kind): (Vec<u8>, usize, u8) = match self.format {
-            Format::H265 => (
-                vec![(unit[0] & 0x81) | (49 << 1), unit[1]],
-                2,
-                (unit[0] >> 1) & 0x3f,
-            ),
-            _ => (vec![(unit[0] & 0xe0) | 28], 1, unit[0] & 0x1f),
-        };
-        let body = &unit[header_len..];
-        let pieces: Vec<&[u8]> = body.chunks(room).collect();
-        let count = pieces.len();
-        for (i, piece) in pieces.into_iter().enumerate() {
-            let start = if i == 0 { 0x80 } else { 0 };
-            let end = if i + 1 == count { 0x40 } else { 0 };
-            let fu_header = [start | end | kind];
-            let marker = last_of_frame && i + 1 == count;
-            out.push(self.packet(timestamp, marker, &[&indicator, &fu_header, piece]));
+        // `room` leaves 4 bytes that a whole unit may use (its header is in the unit).
+        for piece in nal_payloads(self.format, unit, room + 4) {
+            let marker = last_of_frame && piece.last;
+            out.push(self.packet(timestamp, marker, &[piece.head(), piece.body]));
         }
     }
 
@@ -185,6 +168,91 @@ impl Packetizer {
         self.octets = self.octets.wrapping_add(payload as u32);
         packet.freeze()
     }
+}
+
+/// One RTP payload of an H.264 or H.265 NAL unit: a few header bytes of the payload
+/// format (none for a whole unit) and the unit's bytes that follow them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NalPayload<'a> {
+    head: [u8; 3],
+    head_len: u8,
+    /// The unit's bytes in this payload, after [`NalPayload::head`].
+    pub body: &'a [u8],
+    /// The unit's last payload (a frame's last unit puts the marker bit on it).
+    pub last: bool,
+}
+
+impl NalPayload<'_> {
+    /// The payload format's bytes before [`NalPayload::body`]: the FU indicator and
+    /// header (H.264 FU-A: 2 bytes; H.265 FU: 3), empty for a whole unit.
+    pub fn head(&self) -> &[u8] {
+        &self.head[..usize::from(self.head_len)]
+    }
+
+    /// The payload's length.
+    pub fn len(&self) -> usize {
+        usize::from(self.head_len) + self.body.len()
+    }
+
+    /// Whether the payload is empty (never: a unit has its header byte).
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// The RTP payloads of one NAL unit (without its start code or length prefix) of
+/// `format` ([`Format::H264`], RFC 6184 packetization mode 1; [`Format::H265`], RFC 7798
+/// without DONL), each at most `max_payload` bytes: the whole unit when it fits, else
+/// fragmentation units (FU-A type 28, FU type 49) whose first has the start bit and
+/// last the end bit. Nothing for an empty unit, or a `max_payload` too small for a
+/// fragment (under 4 bytes). Other formats are not cut in NAL units: nothing.
+pub fn nal_payloads(
+    format: Format,
+    unit: &[u8],
+    max_payload: usize,
+) -> impl Iterator<Item = NalPayload<'_>> {
+    let (head_len, indicator, kind) = match (format, unit) {
+        (Format::H264, [first, ..]) => (2, [(first & 0xe0) | 28, 0], first & 0x1f),
+        (Format::H265, [first, second, ..]) => (
+            3,
+            [(first & 0x81) | (49 << 1), *second],
+            (first >> 1) & 0x3f,
+        ),
+        _ => (0, [0, 0], 0),
+    };
+    let cut = matches!(format, Format::H264 | Format::H265);
+    let whole = cut && !unit.is_empty() && unit.len() <= max_payload;
+    let body = if head_len > 0 && max_payload >= head_len + 2 && !whole {
+        // The FU header replaces the unit's own header (1 byte in H.264, 2 in H.265).
+        &unit[head_len - 1..]
+    } else {
+        &[][..]
+    };
+    let chunk = max_payload.saturating_sub(head_len).max(1);
+    let count = body.len().div_ceil(chunk);
+    let fragments = body.chunks(chunk).enumerate().map(move |(i, piece)| {
+        let start = if i == 0 { 0x80 } else { 0 };
+        let end = if i + 1 == count { 0x40 } else { 0 };
+        let fu_header = start | end | kind;
+        let head = if head_len == 2 {
+            [indicator[0], fu_header, 0]
+        } else {
+            [indicator[0], indicator[1], fu_header]
+        };
+        NalPayload {
+            head,
+            head_len: head_len as u8,
+            body: piece,
+            last: i + 1 == count,
+        }
+    });
+    let whole = whole.then_some(NalPayload {
+        head: [0; 3],
+        head_len: 0,
+        body: unit,
+        last: true,
+    });
+    whole.into_iter().chain(fragments)
 }
 
 /// The NAL units of a 4-byte length-prefixed access unit (empty ones left out).
@@ -311,5 +379,39 @@ mod tests {
                 .packetize(0, &[1])
                 .is_err()
         );
+    }
+
+    #[test]
+    fn nal_payloads_fill_the_room_and_put_a_unit_back_together() {
+        let nal: Vec<u8> = std::iter::once(0x65)
+            .chain((0..2500).map(|i| i as u8))
+            .collect();
+        // A unit of exactly the room goes whole; one byte more is cut.
+        let whole: Vec<_> = nal_payloads(Format::H264, &nal[..100], 100).collect();
+        assert_eq!(whole.len(), 1);
+        assert!(whole[0].head().is_empty() && whole[0].last && whole[0].len() == 100);
+        let pieces: Vec<_> = nal_payloads(Format::H264, &nal, 1000).collect();
+        assert_eq!(pieces.len(), 3);
+        assert!(pieces.iter().all(|p| p.len() <= 1000));
+        assert_eq!(pieces[0].len(), 1000, "every fragment but the last is full");
+        let mut rebuilt = vec![(pieces[0].head()[0] & 0xe0) | (pieces[0].head()[1] & 0x1f)];
+        for (i, p) in pieces.iter().enumerate() {
+            assert_eq!(p.head()[1] & 0x80 != 0, i == 0);
+            assert_eq!(p.head()[1] & 0x40 != 0, p.last);
+            assert_eq!(p.last, i == 2);
+            rebuilt.extend_from_slice(p.body);
+        }
+        assert_eq!(rebuilt, nal);
+        // H.265: the three-byte FU head, the two-byte unit header rebuilt.
+        let nal: Vec<u8> = [0x26, 0x01].into_iter().chain([5; 700]).collect();
+        let pieces: Vec<_> = nal_payloads(Format::H265, &nal, 300).collect();
+        assert_eq!(pieces.len(), 3);
+        assert_eq!(pieces[0].head(), &[(49 << 1), 0x01, 0x80 | 19]);
+        let body: Vec<u8> = pieces.iter().flat_map(|p| p.body.iter().copied()).collect();
+        assert_eq!(body, nal[2..]);
+        // Nothing to send: an empty unit, a room too small for a fragment, audio.
+        assert_eq!(nal_payloads(Format::H264, &[], 100).count(), 0);
+        assert_eq!(nal_payloads(Format::H264, &[0x65; 10], 3).count(), 0);
+        assert_eq!(nal_payloads(Format::Opus, &[1; 10], 100).count(), 0);
     }
 }

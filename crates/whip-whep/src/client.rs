@@ -356,7 +356,7 @@ impl WhipClient {
     /// Sends a frame (ignored before the connection, or if its track was not
     /// negotiated).
     pub fn write(&mut self, frame: &Frame, now: Instant) -> Result<(), Error> {
-        match &self.session.sending {
+        match &mut self.session.sending {
             Some(sending) if self.session.connected => {
                 let now = self.session.peer.advance(now);
                 sending.write(&mut self.session.peer.rtc, frame, now)

@@ -25,6 +25,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+mod annex_b;
 mod client;
 mod client_io;
 mod error;
@@ -32,6 +33,7 @@ mod error;
 pub mod fuzzing;
 pub mod http;
 mod media;
+mod payloads;
 mod peer;
 mod publisher;
 mod queue;
@@ -43,13 +45,14 @@ mod viewer;
 mod viewer_session;
 mod whip_server;
 
+pub use annex_b::split_annex_b;
 pub use client::{ClientOutput, WhepClient, WhipClient};
 pub use client_io::{ClientSettings, WhepPull, WhipPush};
 pub use error::{Error, StackError};
 pub use media::{AudioCodec, Frame, StreamCodecs, TrackKind, VideoCodec};
 pub use publisher::{Publisher, PublisherOutput};
 pub use queue::ViewerQueue;
-pub use receiving::{PublishedCodec, ReceivedFrame, split_annex_b};
+pub use receiving::{PublishedCodec, ReceivedFrame};
 pub use server::{WhepServer, WhepSettings, WhepStats};
 pub use viewer::{Viewer, ViewerOutput};
 pub use whip_server::{KEYFRAME_REQUEST_GAP, Published, WhipServer, WhipSettings};

@@ -1,6 +1,9 @@
 //! What the server sends: the stream's codecs and its frames.
 
-use std::sync::Arc;
+use std::borrow::Cow;
+use std::sync::{Arc, OnceLock};
+
+use crate::payloads::{Cut, Payload, Payloads};
 
 /// The video codec of a WHEP stream (passed through, never transcoded).
 #[non_exhaustive]
@@ -106,9 +109,10 @@ pub enum TrackKind {
 
 /// One frame of the stream: a video access unit (H.264: Annex B, parameter sets before
 /// key frames; VP8, VP9, AV1: the frame as the encoder wrote it), or one audio packet.
-/// The payload is shared by every viewer (one `Arc`, cloned per viewer; str0m takes
-/// `Arc<[u8]>`). Build it with [`Frame::new`].
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// The payload is shared by every viewer (one `Arc`, cloned per viewer), and so are its
+/// RTP payloads: cut on the first write, kept with the frame for every clone of it.
+/// Build it with [`Frame::new`].
+#[derive(Clone)]
 #[non_exhaustive]
 pub struct Frame {
     /// Its track.
@@ -119,6 +123,7 @@ pub struct Frame {
     pub keyframe: bool,
     /// The payload.
     pub data: Arc<[u8]>,
+    payloads: Arc<OnceLock<Payloads>>,
 }
 
 impl Frame {
@@ -130,6 +135,39 @@ impl Frame {
             rtp_time,
             keyframe,
             data,
+            payloads: Arc::default(),
         }
+    }
+
+    /// Its RTP payloads cut `cut`'s way: cut once and shared by every clone of the frame
+    /// (a frame cut another way first is cut again, not kept).
+    pub(crate) fn payloads(&self, cut: Cut) -> Cow<'_, [Payload]> {
+        let cached = self.payloads.get_or_init(|| Payloads::new(cut, &self.data));
+        match cached.get(cut) {
+            Some(list) => Cow::Borrowed(list),
+            None => Payloads::once(cut, &self.data),
+        }
+    }
+}
+
+impl PartialEq for Frame {
+    fn eq(&self, other: &Frame) -> bool {
+        self.track == other.track
+            && self.rtp_time == other.rtp_time
+            && self.keyframe == other.keyframe
+            && self.data == other.data
+    }
+}
+
+impl Eq for Frame {}
+
+impl std::fmt::Debug for Frame {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Frame")
+            .field("track", &self.track)
+            .field("rtp_time", &self.rtp_time)
+            .field("keyframe", &self.keyframe)
+            .field("data", &self.data)
+            .finish_non_exhaustive()
     }
 }

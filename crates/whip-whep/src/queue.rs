@@ -114,12 +114,7 @@ mod tests {
     use super::*;
 
     fn frame(track: TrackKind, keyframe: bool, t: u64) -> Frame {
-        Frame {
-            track,
-            rtp_time: t,
-            keyframe,
-            data: vec![0u8; 10].into(),
-        }
+        Frame::new(track, t, keyframe, vec![0u8; 10].into())
     }
 
     #[test]

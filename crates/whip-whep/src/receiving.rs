@@ -9,6 +9,7 @@ use str0m::format::{Codec, CodecExtra};
 use str0m::media::{KeyframeRequestKind, MediaData, Mid};
 use str0m::{Rtc, RtcConfig};
 
+use crate::annex_b::split_annex_b;
 use crate::media::TrackKind;
 
 /// The codec of a received track.
@@ -153,51 +154,17 @@ fn h265_irap(data: &[u8]) -> bool {
     })
 }
 
-/// The NAL units of an Annex B byte string (start codes removed).
-pub fn split_annex_b(data: &[u8]) -> impl Iterator<Item = &[u8]> {
-    let mut starts = Vec::new();
-    let mut i = 0;
-    while i + 3 <= data.len() {
-        if data[i] == 0 && data[i + 1] == 0 && data[i + 2] == 1 {
-            starts.push(i + 3);
-            i += 3;
-        } else {
-            i += 1;
-        }
-    }
-    let ends: Vec<usize> = starts
-        .iter()
-        .skip(1)
-        .map(|&s| {
-            let mut e = s - 3;
-            while e > 0 && data[e - 1] == 0 {
-                e -= 1;
-            }
-            e
-        })
-        .chain(std::iter::once(data.len()))
-        .collect();
-    starts
-        .into_iter()
-        .zip(ends)
-        .filter(|(s, e)| s < e)
-        .map(move |(s, e)| &data[s..e])
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn annex_b_split_and_idr() {
+    fn h264_idr_in_an_access_unit() {
         let au = [
             0, 0, 0, 1, 0x67, 1, 2, 0, 0, 1, 0x68, 3, 0, 0, 0, 1, 0x65, 9, 9,
         ];
-        let nals: Vec<&[u8]> = split_annex_b(&au).collect();
-        assert_eq!(nals, [&[0x67, 1, 2][..], &[0x68, 3], &[0x65, 9, 9]]);
         assert!(h264_idr(&au));
         assert!(!h264_idr(&[0, 0, 1, 0x41, 7]));
-        assert_eq!(split_annex_b(&[1, 2, 3]).count(), 0);
     }
 
     #[test]

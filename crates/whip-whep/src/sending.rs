@@ -1,17 +1,21 @@
 //! What a sending session (a WHEP server's [`crate::Viewer`], a [`crate::WhipClient`])
 //! does with the stream's frames: one str0m payload type per codec of the stream, the
-//! negotiated one found for each track, and the frame written to it (str0m packetizes:
-//! RFC 6184 packetization-mode 1 for H.264, RFC 7798 for H.265, RFC 7741 for VP8, RFC 9628 for VP9, the
-//! AOM's "RTP Payload Format for AV1", RFC 7587 for Opus).
+//! negotiated one found for each track, and the frame written to it. H.264 (RFC 6184
+//! packetization-mode 1), H.265 (RFC 7798), Opus (RFC 7587) and G.711 are cut once per
+//! frame for every session (`payloads.rs`) and written as RTP payloads through str0m's
+//! direct API; VP8 (RFC 7741), VP9 (RFC 9628) and AV1 (the AOM's "RTP Payload Format
+//! for AV1") go through str0m's packetizers.
 
 use std::time::Instant;
 
 use str0m::format::{Codec, PayloadParams};
 use str0m::media::{Frequency, MediaTime, Mid};
+use str0m::rtp::RtpWrite;
 use str0m::{Rtc, RtcConfig};
 
 use crate::Error;
 use crate::media::{AudioCodec, Frame, StreamCodecs, TrackKind, VideoCodec};
+use crate::payloads::Cut;
 
 /// The str0m configuration for a stream of these codecs (only these, so a peer that
 /// offers none of them gets a clear refusal instead of a session without media); the
@@ -76,11 +80,32 @@ const RESEND_WINDOW: std::time::Duration = std::time::Duration::from_secs(1);
 /// At most this many packets in that window (str0m's video default, 1 000: 12 Mbit/s).
 const RESEND_PACKETS: usize = 1000;
 
+/// How a track's frames are cut: ours, shared by every session (`None`: str0m's
+/// packetizer, per session).
+fn cut_of(codecs: &StreamCodecs, track: TrackKind) -> Option<Cut> {
+    match track {
+        TrackKind::Video => match codecs.video? {
+            VideoCodec::H264 { .. } => Some(Cut::Nal(rtp_media::Format::H264)),
+            VideoCodec::H265 { .. } => Some(Cut::Nal(rtp_media::Format::H265)),
+            VideoCodec::Vp8 | VideoCodec::Vp9 | VideoCodec::Av1 => None,
+        },
+        TrackKind::Audio => match codecs.audio? {
+            AudioCodec::Opus => Some(Cut::Whole),
+            AudioCodec::Pcma | AudioCodec::Pcmu => Some(Cut::Samples),
+        },
+    }
+}
+
 /// A negotiated track: where to write and with which payload type.
 #[derive(Debug, Clone, Copy)]
 struct Negotiated {
     mid: Mid,
     pt: PayloadParams,
+    /// Our cut, or str0m's packetizer.
+    cut: Option<Cut>,
+    /// The next sequence number of our cut's packets (str0m numbers its own), from the
+    /// first write on.
+    next_seq: Option<u64>,
 }
 
 /// The stream's tracks as negotiated with one peer.
@@ -140,7 +165,12 @@ impl Sending {
                     TrackKind::Audio => &mut self.audio,
                 };
                 if slot.is_none() {
-                    *slot = Some(Negotiated { mid, pt });
+                    *slot = Some(Negotiated {
+                        mid,
+                        pt,
+                        cut: cut_of(&self.codecs, track),
+                        next_seq: None,
+                    });
                 }
             }
         }
@@ -150,11 +180,16 @@ impl Sending {
     }
 
     /// Writes a frame to its negotiated track (nothing if it was not negotiated).
-    pub(crate) fn write(&self, rtc: &mut Rtc, frame: &Frame, now: Instant) -> Result<(), Error> {
+    pub(crate) fn write(
+        &mut self,
+        rtc: &mut Rtc,
+        frame: &Frame,
+        now: Instant,
+    ) -> Result<(), Error> {
         let (negotiated, rate) = match frame.track {
-            TrackKind::Video => (self.video, Frequency::NINETY_KHZ),
+            TrackKind::Video => (&mut self.video, Frequency::NINETY_KHZ),
             TrackKind::Audio => (
-                self.audio,
+                &mut self.audio,
                 match self.codecs.audio {
                     Some(AudioCodec::Opus) => Frequency::FORTY_EIGHT_KHZ,
                     _ => Frequency::EIGHT_KHZ,
@@ -164,17 +199,46 @@ impl Sending {
         let Some(n) = negotiated else {
             return Ok(());
         };
-        let Some(writer) = rtc.writer(n.mid) else {
+        let Some(cut) = n.cut else {
+            let Some(writer) = rtc.writer(n.mid) else {
+                return Ok(());
+            };
+            return writer
+                .write(
+                    n.pt.pt(),
+                    now,
+                    MediaTime::new(frame.rtp_time, rate),
+                    frame.data.clone(),
+                )
+                .map_err(Error::rtc);
+        };
+        let mut direct = rtc.direct_api();
+        let Some(stream) = direct.stream_tx_by_mid(n.mid, None) else {
             return Ok(());
         };
-        writer
-            .write(
-                n.pt.pt(),
-                now,
-                MediaTime::new(frame.rtp_time, rate),
-                frame.data.clone(),
-            )
-            .map_err(Error::rtc)?;
+        // As str0m's packetizer would: below 65 536 (a receiver starts its rollover
+        // counter at 0), unpredictable (RFC 3550 §5.1: from the random SSRC).
+        let next = n
+            .next_seq
+            .get_or_insert_with(|| u64::from((*stream.ssrc() >> 7) as u16));
+        let video = frame.track == TrackKind::Video;
+        // The RTP clock wraps (RFC 3550 §5.1).
+        let time = frame.rtp_time as u32;
+        for payload in frame.payloads(cut).iter() {
+            stream.write_rtp(
+                RtpWrite::new(
+                    n.pt.pt(),
+                    (*next).into(),
+                    time.wrapping_add(payload.time_offset),
+                    now,
+                    payload.data.clone(),
+                )
+                .marker(video && payload.last)
+                // Video answers NACKs from the resend cache; audio is not resent.
+                .nackable(video),
+            );
+            *next += 1;
+        }
         Ok(())
     }
 }

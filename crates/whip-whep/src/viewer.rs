@@ -215,42 +215,72 @@ mod tests {
     use super::*;
     use crate::client::{ClientOutput, WhepClient};
     use crate::media::{TrackKind, VideoCodec};
+    use crate::receiving::ReceivedFrame;
 
-    /// A viewer and a WHEP client connected in memory: datagrams handed across, a clock
-    /// of our own. Then frames written as a server writes them: after each, the deadline
-    /// the viewer gives its adapter lies ahead. str0m alone asks for a timeout at the
-    /// time of the packet it just let out (its null pacer), which cost a timer wake-up
-    /// per frame per viewer; `Peer::poll_output` handles those itself.
-    #[test]
-    fn after_a_frame_the_next_deadline_lies_ahead() {
-        let server: SocketAddr = "127.0.0.1:40000".parse().unwrap();
-        let local: SocketAddr = "127.0.0.1:40001".parse().unwrap();
-        let mut now = Instant::now();
-        let (mut client, offer) = WhepClient::offer(local, now).unwrap();
-        let codecs = StreamCodecs::new(Some(VideoCodec::Vp8), None);
-        let (mut viewer, answer) = Viewer::accept(&offer, server, codecs, now).unwrap();
+    const SERVER: &str = "127.0.0.1:40000";
+    const CLIENT: &str = "127.0.0.1:40001";
+
+    /// A viewer of `codecs` and a WHEP client connected in memory: datagrams handed
+    /// across, a clock of our own.
+    fn connected(codecs: StreamCodecs, now: &mut Instant) -> (Viewer, WhepClient) {
+        let server: SocketAddr = SERVER.parse().unwrap();
+        let local: SocketAddr = CLIENT.parse().unwrap();
+        let (mut client, offer) = WhepClient::offer(local, *now).unwrap();
+        let (mut viewer, answer) = Viewer::accept(&offer, server, codecs, *now).unwrap();
         client.accept_answer(&answer).unwrap();
         for _ in 0..400 {
             if viewer.is_connected() && client.is_connected() {
                 break;
             }
-            while let ViewerOutput::Transmit { contents, .. } = viewer.poll().unwrap() {
-                client.handle_datagram(now, server, &contents).unwrap();
-            }
-            loop {
-                match client.poll().unwrap() {
-                    ClientOutput::Transmit { contents, .. } => {
-                        viewer.handle_datagram(now, local, &contents).unwrap()
-                    }
-                    ClientOutput::Timeout(_) => break,
-                    _ => {}
-                }
-            }
-            now += Duration::from_millis(5);
-            viewer.handle_timeout(now).unwrap();
-            client.handle_timeout(now).unwrap();
+            exchange(&mut viewer, &mut client, *now, &mut Vec::new());
+            *now += Duration::from_millis(5);
+            viewer.handle_timeout(*now).unwrap();
+            client.handle_timeout(*now).unwrap();
         }
         assert!(viewer.is_connected() && client.is_connected());
+        (viewer, client)
+    }
+
+    /// Hands every datagram waiting on either side to the other; the client's frames go
+    /// to `frames`.
+    fn exchange(
+        viewer: &mut Viewer,
+        client: &mut WhepClient,
+        now: Instant,
+        frames: &mut Vec<ReceivedFrame>,
+    ) {
+        let server: SocketAddr = SERVER.parse().unwrap();
+        let local: SocketAddr = CLIENT.parse().unwrap();
+        loop {
+            match viewer.poll().unwrap() {
+                ViewerOutput::Transmit { contents, .. } => {
+                    client.handle_datagram(now, server, &contents).unwrap()
+                }
+                ViewerOutput::Timeout(_) => break,
+                _ => {}
+            }
+        }
+        loop {
+            match client.poll().unwrap() {
+                ClientOutput::Transmit { contents, .. } => {
+                    viewer.handle_datagram(now, local, &contents).unwrap()
+                }
+                ClientOutput::Frame(frame) => frames.push(frame),
+                ClientOutput::Timeout(_) => break,
+                _ => {}
+            }
+        }
+    }
+
+    /// Frames written as a server writes them: after each, the deadline the viewer gives
+    /// its adapter lies ahead. str0m alone asks for a timeout at the time of the packet
+    /// it just let out (its null pacer), which cost a timer wake-up per frame per viewer;
+    /// `Peer::poll_output` handles those itself.
+    #[test]
+    fn after_a_frame_the_next_deadline_lies_ahead() {
+        let mut now = Instant::now();
+        let codecs = StreamCodecs::new(Some(VideoCodec::Vp8), None);
+        let (mut viewer, _client) = connected(codecs, &mut now);
         let data: Arc<[u8]> = vec![0x10; 5000].into();
         for i in 0..10u64 {
             now += Duration::from_millis(40);
@@ -273,6 +303,75 @@ mod tests {
                 "frame {i}: the next deadline is {:?} before now",
                 now - deadline
             );
+        }
+    }
+
+    /// H.264 frames cut once (`payloads.rs`) and written to two viewers: each client puts
+    /// back every frame's NAL units (the access unit delimiter left out), at its RTP time,
+    /// key frames told; the second viewer got the very payloads the first did.
+    #[test]
+    fn h264_frames_cut_once_reach_two_viewers_whole() {
+        let mut now = Instant::now();
+        let codecs = StreamCodecs::new(
+            Some(VideoCodec::H264 {
+                profile_level_id: 0x42e01f,
+            }),
+            None,
+        );
+        let mut pairs = [connected(codecs, &mut now), connected(codecs, &mut now)];
+        let annex_b = |units: &[Vec<u8>]| -> Arc<[u8]> {
+            let mut out = Vec::new();
+            for unit in units {
+                out.extend_from_slice(&[0, 0, 0, 1]);
+                out.extend_from_slice(unit);
+            }
+            out.into()
+        };
+        let sps = vec![0x67, 0x42, 0xe0, 0x1f, 0x8c, 0x8d, 0x40, 0x50];
+        let pps = vec![0x68, 0xce, 0x3c, 0x80];
+        let mut sent = Vec::new();
+        for i in 0..6u64 {
+            now += Duration::from_millis(40);
+            let keyframe = i == 0;
+            // Slices of several sizes: whole, cut in two, cut in many.
+            let slice: Vec<u8> = std::iter::once(if keyframe { 0x65 } else { 0x41 })
+                .chain((0..[3000, 200, 1119, 1121, 9000, 5][i as usize]).map(|b| (b * 7 + i) as u8))
+                .collect();
+            let mut units = vec![vec![0x09, 0xf0]];
+            if keyframe {
+                units.extend([sps.clone(), pps.clone()]);
+            }
+            units.push(slice);
+            let frame = Frame::new(
+                TrackKind::Video,
+                90_000 + i * 3600,
+                keyframe,
+                annex_b(&units),
+            );
+            let mut received = Vec::new();
+            for (viewer, client) in &mut pairs {
+                viewer.write(&frame, now).unwrap();
+                exchange(viewer, client, now, &mut received);
+            }
+            let cut = crate::payloads::Cut::Nal(rtp_media::Format::H264);
+            let copy = frame.clone();
+            let (first, again) = (frame.payloads(cut), copy.payloads(cut));
+            assert!(
+                Arc::ptr_eq(&first[0].data, &again[0].data),
+                "cut once, shared"
+            );
+            sent.push((units[1..].to_vec(), frame.rtp_time, keyframe));
+            assert_eq!(received.len(), 2, "frame {i}: one for each client");
+            for got in received {
+                let nals: Vec<Vec<u8>> = crate::split_annex_b(&got.data)
+                    .map(<[u8]>::to_vec)
+                    .collect();
+                let (units, rtp_time, keyframe) = sent.last().unwrap();
+                assert_eq!(&nals, units, "frame {i}");
+                assert_eq!(got.rtp_time % (1 << 32), *rtp_time);
+                assert_eq!(got.keyframe, *keyframe);
+                assert!(!got.after_loss);
+            }
         }
     }
 }
