@@ -6,6 +6,8 @@
 //! - `whep_offer`: the bytes as an SDP offer to a WHEP viewer (for each kind of stream),
 //!   to a WHIP publisher, and as an answer to our WHEP and WHIP clients' offers: a session
 //!   or a clear error, never a panic.
+//! - `whep_frames`: the bytes as a frame the WHEP server cuts into RTP payloads itself
+//!   (H.264 and H.265 Annex B, G.711, Opus): every payload fits, the last alone marked.
 
 use std::net::SocketAddr;
 use std::time::Instant;
@@ -17,7 +19,15 @@ use whip_whep::{
 };
 
 /// Targets of this module.
-pub const TARGETS: &[(&str, crate::Body)] = &[("whep_http", whep_http), ("whep_offer", whep_offer)];
+pub const TARGETS: &[(&str, crate::Body)] = &[
+    ("whep_http", whep_http),
+    ("whep_offer", whep_offer),
+    ("whep_frames", whep_frames),
+];
+
+pub fn whep_frames(data: &[u8]) {
+    fuzzing::cut_frame(data);
+}
 
 pub fn whep_http(data: &[u8]) {
     if let Parsed::Complete(request) = Request::parse(data) {

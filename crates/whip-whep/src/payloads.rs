@@ -95,15 +95,19 @@ impl Payloads {
 }
 
 /// An Annex B access unit's payloads. Access unit delimiters and filler data are left
-/// out (as str0m's packetizer does): a receiver has no use for them.
+/// out (as str0m's packetizer does): a receiver has no use for them. Bytes without any
+/// start code are taken as one NAL unit, as str0m's packetizer takes them.
 fn nal_units(format: Format, data: &[u8]) -> Vec<Payload> {
     let skip = |unit: &[u8]| match (format, unit.first()) {
         (Format::H265, Some(h)) => matches!((h >> 1) & 0x3f, 35 | 38),
         (_, Some(h)) => matches!(h & 0x1f, 9 | 12),
         (_, None) => true,
     };
+    let mut units = split_annex_b(data).peekable();
+    let bare = units.peek().is_none();
+    let units = units.chain(bare.then_some(data));
     let mut list: Vec<Payload> = Vec::with_capacity(data.len() / MAX_PAYLOAD + 4);
-    for unit in split_annex_b(data).filter(|u| !skip(u)) {
+    for unit in units.filter(|u| !skip(u)) {
         for piece in rtp_media::nal_payloads(format, unit, MAX_PAYLOAD) {
             let data = if piece.head().is_empty() {
                 Arc::from(piece.body)
@@ -160,6 +164,16 @@ mod tests {
         assert_eq!(list[2].data[..2], [0x7c, 0x85], "FU-A start of an IDR");
         assert_eq!(list[4].data[1], 0x45, "FU-A end");
         assert!(payloads.get(Cut::Nal(Format::H265)).is_none());
+        // A NAL unit without a start code goes as it is; nothing gives nothing.
+        let bare: Arc<[u8]> = vec![0x41, 1, 2, 3].into();
+        let list = Payloads::new(Cut::Nal(Format::H264), &bare).list;
+        assert_eq!(&*list[0].data, &[0x41, 1, 2, 3]);
+        assert!(list[0].last);
+        assert!(
+            Payloads::new(Cut::Nal(Format::H264), &Arc::from(&[][..]))
+                .list
+                .is_empty()
+        );
         assert_eq!(MAX_PAYLOAD, 1120);
     }
 
