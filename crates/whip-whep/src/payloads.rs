@@ -62,18 +62,7 @@ impl Payloads {
     pub(crate) fn new(cut: Cut, data: &Arc<[u8]>) -> Payloads {
         let list = match cut {
             Cut::Nal(format) => nal_units(format, data),
-            // The frame's own `Arc`: no copy at all.
-            Cut::Whole => vec![Payload {
-                data: data.clone(),
-                last: true,
-                time_offset: 0,
-            }],
-            Cut::Samples if data.len() <= MAX_PAYLOAD => vec![Payload {
-                data: data.clone(),
-                last: true,
-                time_offset: 0,
-            }],
-            Cut::Samples => {
+            Cut::Samples if data.len() > MAX_PAYLOAD => {
                 let count = data.len().div_ceil(MAX_PAYLOAD);
                 data.chunks(MAX_PAYLOAD)
                     .enumerate()
@@ -84,6 +73,12 @@ impl Payloads {
                     })
                     .collect()
             }
+            // One payload, the frame's own `Arc`: no copy at all.
+            Cut::Whole | Cut::Samples => vec![Payload {
+                data: data.clone(),
+                last: true,
+                time_offset: 0,
+            }],
         };
         Payloads { cut, list }
     }
