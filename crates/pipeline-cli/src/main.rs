@@ -88,7 +88,9 @@ struct Cli {
     format: Option<PipeFormat>,
     /// Another output fed the same packets (repeat for more): record and serve one
     /// input at once, e.g. `rtsp://cam cam.mp4 --also rtsp-listen://0.0.0.0:8554/cam`.
-    /// An output that fails stops alone, the others go on (the exit code says it).
+    /// An output that fails stops alone, the others go on (the exit code says it); one
+    /// that pushes to a server (rtmp://, srt://, icecast://, whip://) is opened again
+    /// after a pause (1 s, doubling to 30 s) and goes on from the next key frame.
     #[arg(long, value_name = "OUTPUT")]
     also: Vec<String>,
     /// Write a fragmented MP4 (moof/mdat) instead of a plain one.

@@ -1,7 +1,9 @@
 //! `--also OUTPUT`: one input to several outputs at once. Every file output gets every
 //! packet (ffprobe, ffmpeg decodes), a file is recorded while ffmpeg plays the same
 //! input from `rtsp-listen://`, and an output that fails stops alone: the others are
-//! finished, the exit code is 1 and the one line names it without its secret.
+//! finished, the exit code is 1 and the one line names it without its secret. An RTMP
+//! output whose server (ffmpeg) dies is opened again once another server takes the port:
+//! it starts there at a key frame, and the file output never noticed.
 #![allow(clippy::unwrap_used)]
 
 use std::path::Path;
@@ -167,4 +169,80 @@ fn an_output_that_fails_stops_alone_and_the_exit_code_says_so() {
         "{stderr}"
     );
     assert_eq!(ffprobe::decode_errors(&recording), "");
+}
+
+/// `ffmpeg -listen 1`: an RTMP server for one publisher, copying what it gets to `out`.
+fn rtmp_server(url: &str, out: &Path) -> ChildGuard {
+    let child = Command::new("ffmpeg")
+        .args(["-nostdin", "-v", "error", "-y", "-listen", "1", "-i", url])
+        .args(["-c", "copy"])
+        .arg(out)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    ChildGuard::new("ffmpeg -listen 1", child)
+}
+
+#[test]
+fn an_rtmp_output_whose_server_died_is_opened_again_and_the_recording_goes_on() {
+    test_support::require_peer!("ffmpeg", "ffprobe");
+    let dir = test_support::temp_dir();
+    let source = dir.path().join("source.mp4");
+    // A key frame every second (25 frames/s), so the new connection starts soon.
+    ffprobe::make_av(
+        &source,
+        "176x144",
+        8,
+        &["-c:v", "libx264", "-g", "25", "-c:a", "aac"],
+    );
+    let recording = dir.path().join("recording.mp4");
+    let port = test_support::free_port();
+    let url = format!("rtmp://127.0.0.1:{port}/live/secretkey");
+    let mut first = rtmp_server(&url, &dir.path().join("first.flv"));
+    std::thread::sleep(Duration::from_millis(500));
+    let pipeline = Command::new(BIN)
+        .arg(&source)
+        .arg(&recording)
+        .args(["--also", &url])
+        .stdin(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut pipeline = ChildGuard::new("pipeline", pipeline);
+    // The server dies 2.5 s into the 8 s input; another takes its port at once.
+    std::thread::sleep(Duration::from_millis(2500));
+    first.kill();
+    let second_out = dir.path().join("second.flv");
+    let mut second = rtmp_server(&url, &second_out);
+    let (code, stderr) = pipeline.wait_with_stderr(Duration::from_secs(30));
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(stderr.contains("opening it again"), "{stderr}");
+    assert!(!stderr.contains("secretkey"), "{stderr}");
+    // The second server's ffmpeg ends when the publisher leaves.
+    let (_, played) = second.wait_with_stderr(Duration::from_secs(10));
+    // The file output never noticed.
+    assert_eq!(
+        ffprobe::packet_counts(&recording),
+        ffprobe::packet_counts(&source),
+        "{stderr}"
+    );
+    // The reopened output started at a key frame and carried the rest of the input (the
+    // first pause is 0.8-1.2 s; a second try, if the new server was not up yet, 1.6-2.4 s).
+    let video = ffprobe::packets(&second_out, "v");
+    assert!(
+        !video.is_empty(),
+        "nothing reached the second server: {played}"
+    );
+    assert_eq!(
+        video[0]["flags"].as_str().unwrap().chars().next(),
+        Some('K')
+    );
+    let seconds = video.len() as f64 / 25.0;
+    assert!(
+        seconds >= 1.5,
+        "{seconds} s of video after the reconnection\n{stderr}"
+    );
+    assert!(!ffprobe::packets(&second_out, "a").is_empty());
+    assert_eq!(ffprobe::decode_errors(&second_out), "");
 }

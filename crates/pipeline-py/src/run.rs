@@ -98,7 +98,8 @@ impl Summary {
 /// "out.mp4", "hls/", "-", "tcp-listen://127.0.0.1:9000", "icecast://…") or path-like
 /// objects, or RawInput / RawOutput objects; `also` lists more outputs fed the same
 /// packets (the CLI's --also: record and serve at once; one that fails stops alone and
-/// its error is raised once all have finished). Options use the command line's names with underscores:
+/// its error is raised once all have finished; one that pushes to a server is opened
+/// again after a pause). Options use the command line's names with underscores:
 /// duration, segment, fragment_duration and burst in seconds; fragmented, faststart,
 /// no_video, no_audio, fail_on_loss, realtime, loop as bools; transport ("tcp"/"udp"),
 /// teardown, initial_timestamp, user, password, hls_mode ("live"/"vod"), queue,

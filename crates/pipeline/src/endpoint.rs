@@ -285,6 +285,15 @@ impl Endpoint {
         matches!(self, Endpoint::Mp4File(_) | Endpoint::MatroskaFile(_))
     }
 
+    /// An output that connects to a server elsewhere (RTMP, an SRT caller, Icecast,
+    /// WHIP): as an extra output it is opened again when it fails (`reopen.rs`).
+    pub(crate) fn reconnects(&self) -> bool {
+        matches!(
+            self,
+            Endpoint::Rtmp(_) | Endpoint::Srt(_) | Endpoint::Icecast(_) | Endpoint::Whip(_)
+        )
+    }
+
     /// A file read as input (the durable copy of its media: a remux can run again).
     pub(crate) fn is_file_input(&self) -> bool {
         matches!(

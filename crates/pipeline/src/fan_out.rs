@@ -53,7 +53,7 @@ pub(crate) async fn run(
 
 /// A copy of `event` for one output. Packets share their payload (`Bytes`). An end
 /// is a plain one (the input's error is told by [`run`]).
-fn copy(event: &InputEvent) -> InputEvent {
+pub(crate) fn copy(event: &InputEvent) -> InputEvent {
     match event {
         InputEvent::Tracks(tracks) => InputEvent::Tracks(tracks.clone()),
         InputEvent::TrackUpdated { index, track } => InputEvent::TrackUpdated {

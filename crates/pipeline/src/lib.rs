@@ -65,12 +65,14 @@ pub mod icecast;
 mod lead_in;
 mod naming;
 mod options;
+mod output;
 mod pipe_format;
 pub mod raw;
 #[cfg(feature = "codec")]
 pub mod raw_frames;
 mod recorder;
 pub mod remote;
+mod reopen;
 mod run;
 mod sink;
 mod source;

@@ -4,9 +4,9 @@
 //! The source runs as a tokio task (or, handling RTSP in bursts, on a thread of its own);
 //! the recorder and its sinks run on a blocking thread (file writes block), fed through a
 //! bounded channel. With more outputs ([`Pipeline::also`]) each has a recorder of its
-//! own, and a task hands every event to each of their channels (`fan_out.rs`).
+//! own, and a task hands every event to each of their channels (`fan_out.rs`); one that
+//! sends to a server elsewhere is opened again when it fails (`reopen.rs`).
 
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -15,11 +15,8 @@ use rtsp_source::Transport;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
-use crate::contract::InputEvent;
-use crate::recorder::{Flow, RecordOptions, Recorder};
-#[cfg(feature = "codec")]
-use crate::transcode::Transcoder;
-use crate::{Endpoint, Error, Options, Status, Summary, fan_out, sink, source};
+use crate::output::Output;
+use crate::{Endpoint, Error, Options, Status, Summary, fan_out, reopen, source};
 
 /// A media stream from one endpoint to another.
 #[derive(Debug)]
@@ -45,7 +42,10 @@ impl Pipeline {
     /// camera to a file and to `rtsp-listen://` viewers), with one connection to it.
     /// Each output has its own recorder and queue; one that fails stops alone (a log
     /// line names it) while the others go on, and the pipeline's result is then that
-    /// error, once every output has finished. A file input is paced when any output is
+    /// error, once every output has finished. One that pushes to a server (RTMP, an SRT
+    /// caller, Icecast, WHIP) is opened again after a pause instead (1 s doubling to
+    /// 30 s) and goes on from the next key frame; its error is the result only if the
+    /// input ended while it was down. A file input is paced when any output is
     /// live (see [`Options::realtime`]); `--segment` applies to the outputs that rotate
     /// (MP4, Matroska); the [`Status`] is the first output's.
     pub fn also(mut self, output: Endpoint) -> Pipeline {
@@ -112,7 +112,11 @@ impl Pipeline {
                     if !extra.rotates() {
                         extra_options.segment = None;
                     }
-                    outputs.push(Output::open(extra, &extra_options, status)?);
+                    let mut output = Output::open(extra, &extra_options, status)?;
+                    if output.endpoint.reconnects() {
+                        output.again = Some(extra_options);
+                    }
+                    outputs.push(output);
                 }
                 let (tx, rx) = mpsc::channel(queue);
                 let source = source::spawn(input, options, tx, stop_rx, burst);
@@ -122,13 +126,18 @@ impl Pipeline {
                 } else {
                     let mut feeds = Vec::new();
                     let mut recorders = Vec::new();
-                    for output in outputs {
+                    for mut output in outputs {
                         let (tx, rx) = mpsc::channel(queue);
                         feeds.push(tx);
                         let name = output.endpoint.to_string();
                         let killed = killed.clone();
                         recorders.push(async move {
-                            let result = output.record(rx, killed, None).await;
+                            let result = match output.again.take() {
+                                Some(options) => {
+                                    reopen::record(output, options, rx, killed, queue).await
+                                }
+                                None => output.record(rx, killed, None).await,
+                            };
                             if let Err(e) = &result {
                                 tracing::warn!(output = %name, "this output stopped: {e}");
                             }
@@ -162,141 +171,6 @@ impl Pipeline {
             status: status_rx,
         }
     }
-}
-
-/// One output: its endpoint and a recorder with its sinks' factory.
-struct Output {
-    endpoint: Endpoint,
-    recorder: Recorder,
-    transcoding: crate::transcoding::Transcoding,
-    kinds: (bool, bool),
-}
-
-impl Output {
-    fn open(
-        endpoint: Endpoint,
-        options: &Options,
-        status: watch::Sender<Status>,
-    ) -> Result<Output, Error> {
-        let factory = sink::factory(&endpoint, options)?;
-        let record = RecordOptions {
-            duration: options.duration,
-            segment: options.segment,
-            video: options.video,
-            audio: options.audio,
-            time_zero: options.hide_before_zero,
-        };
-        Ok(Output {
-            endpoint,
-            recorder: Recorder::new(record, factory, status),
-            transcoding: options.transcoding,
-            kinds: (options.video, options.audio),
-        })
-    }
-
-    /// Records what `rx` brings on a blocking thread; the files written.
-    async fn record(
-        self,
-        rx: mpsc::Receiver<InputEvent>,
-        killed: Arc<AtomicBool>,
-        burst: Option<Duration>,
-    ) -> Result<Vec<PathBuf>, Error> {
-        let Output {
-            endpoint,
-            recorder,
-            transcoding,
-            kinds,
-        } = self;
-        let plays_g711 = endpoint.plays_g711();
-        // Built on the recorder's thread: libswscale's and libswresample's contexts
-        // are not Send.
-        tokio::task::spawn_blocking(move || {
-            let stage = transcoder(&transcoding, kinds, plays_g711);
-            record_loop(recorder, stage, rx, &killed, burst)
-        })
-        .await
-        .unwrap_or_else(|e| {
-            Err(Error::Output {
-                output: endpoint.to_string(),
-                reason: format!("recorder thread failed: {e}"),
-            })
-        })
-    }
-}
-
-/// The transcoding stage, when this build and the options have one.
-#[cfg(feature = "codec")]
-fn transcoder(
-    settings: &crate::transcoding::Transcoding,
-    kinds: (bool, bool),
-    plays_g711: bool,
-) -> Option<Transcoder> {
-    settings
-        .active()
-        .then(|| Transcoder::new(*settings, kinds, plays_g711))
-}
-
-#[cfg(not(feature = "codec"))]
-fn transcoder(_: &crate::transcoding::Transcoding, _: (bool, bool), _: bool) -> Option<Transcoder> {
-    None
-}
-
-/// Without the `codec` feature there is no transcoding stage: never built.
-#[cfg(not(feature = "codec"))]
-enum Transcoder {}
-
-#[cfg(not(feature = "codec"))]
-impl Transcoder {
-    fn process(&mut self, _: InputEvent, _: &Recorder) -> Result<Vec<InputEvent>, Error> {
-        match *self {}
-    }
-}
-
-/// `pause`: sleep this long whenever the queue is empty (see [`Options::burst`]).
-fn record_loop(
-    mut recorder: Recorder,
-    mut stage: Option<Transcoder>,
-    mut rx: mpsc::Receiver<InputEvent>,
-    killed: &AtomicBool,
-    pause: Option<Duration>,
-) -> Result<Vec<PathBuf>, Error> {
-    loop {
-        let event = rx.blocking_recv();
-        if killed.load(Ordering::Acquire) {
-            recorder.abandon();
-            return Err(Error::Killed);
-        }
-        let Some(event) = event else { break };
-        let handled = match stage.as_mut() {
-            Some(stage) => stage.process(event, &recorder).and_then(|events| {
-                let mut flow = Flow::Continue;
-                for event in events {
-                    flow = recorder.handle(event)?;
-                    if matches!(flow, Flow::Done) {
-                        break;
-                    }
-                }
-                Ok(flow)
-            }),
-            None => recorder.handle(event),
-        };
-        match handled {
-            Ok(Flow::Continue) => {
-                if let Some(pause) = pause.filter(|_| rx.is_empty()) {
-                    std::thread::sleep(pause);
-                }
-            }
-            Ok(Flow::Done) => break,
-            Err(e) => {
-                // Finalize what was recorded before the error when possible.
-                if let Err(finish) = recorder.finish() {
-                    tracing::warn!("finishing after an error failed too: {finish}");
-                }
-                return Err(e);
-            }
-        }
-    }
-    recorder.finish()
 }
 
 /// A running pipeline.
