@@ -2,7 +2,8 @@
 //! RTSP clients over TCP (interleaved) and UDP: ffmpeg (records with `-c copy`), GStreamer's
 //! `rtspsrc` with its own depayloaders and decoder, and our own `rtsp://` input (retina),
 //! which needs RTP-Info; H.264 with and without B-frames + AAC, H.265 + Opus; several
-//! clients at once beside one that never reads; bad requests answered with their status.
+//! clients at once beside one that never reads; bad requests answered with their status;
+//! rtspsrc paused (PAUSE: nothing sent) and playing again (PLAY: from a key frame).
 #![allow(clippy::unwrap_used)]
 
 mod rtp_common;
@@ -402,4 +403,29 @@ fn with_a_token_players_give_it_as_their_password_and_off_loopback_it_is_require
     });
     let error = result.unwrap_err().to_string();
     assert!(error.contains("not a loopback address"), "{error}");
+}
+
+#[test]
+fn gstreamer_pauses_and_plays_again_from_a_key_frame() {
+    test_support::require_peer!("ffmpeg", "gst-rtsp-server", "gst-good", "gst-libav");
+    let dir = test_support::temp_dir();
+    let input = source(
+        dir.path(),
+        &["-c:v", "libx264", "-bf", "2"],
+        &["-c:a", "aac"],
+        "in.mp4",
+    );
+    // The client takes about 5 s (at most 27); the server runs 15.
+    let (phases, _) = serve(&input, 15, test_support::rtsp::gstreamer_pauses_and_plays);
+    let seen = phases.unwrap();
+    assert!(seen.before >= 25, "{seen:?}");
+    // rtspsrc paused us (our OPTIONS answer lists PAUSE; without it rtspsrc sends none)
+    // and played again; nothing came while paused but what was on its way.
+    assert!(
+        seen.sent
+            .ends_with(&["PLAY", "PAUSE", "PLAY"].map(String::from)),
+        "{seen:?}"
+    );
+    assert!(seen.paused <= 5, "{seen:?}");
+    assert!(seen.after >= 25, "{seen:?}");
 }

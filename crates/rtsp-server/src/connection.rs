@@ -137,6 +137,13 @@ pub(crate) async fn run(stream: TcpStream, peer: SocketAddr, shared: Arc<Shared>
                     response = handler::refused(&request);
                 }
             }
+            if action == Some(Action::Pause) {
+                // Its packets stop here (the answer follows those queued before it); its
+                // next PLAY joins again like a new client. Paused, it must keep the
+                // session alive like one that has not played.
+                shared.leave(id);
+                playing = false;
+            }
             if !outbox.answer(bytes_of(&response)) {
                 break 'connection;
             }

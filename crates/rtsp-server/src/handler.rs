@@ -38,6 +38,9 @@ pub enum Delivery {
 pub enum Action {
     /// Start sending: each set-up track (by index) and where its packets go.
     Play(Vec<(usize, Delivery)>),
+    /// The client paused: stop sending until its next PLAY, which starts it again at
+    /// the last key frame (a live stream does not wait for it).
+    Pause,
     /// The client ended its session: stop sending, close the connection.
     Teardown,
     /// A publisher starts sending (ingest): its SDP, and which interleaved channel
@@ -99,7 +102,8 @@ struct Ingest {
 /// The response type: bodies are bytes.
 pub type Reply = Response<Vec<u8>>;
 
-const PUBLIC: &str = "OPTIONS, DESCRIBE, SETUP, PLAY, TEARDOWN, GET_PARAMETER, SET_PARAMETER";
+const PUBLIC: &str =
+    "OPTIONS, DESCRIBE, SETUP, PLAY, PAUSE, TEARDOWN, GET_PARAMETER, SET_PARAMETER";
 
 impl Handler {
     /// A handler for a connection from `peer`; `session` is its session id.
@@ -238,8 +242,9 @@ impl Handler {
                     .build(Vec::new());
                 (response, None)
             }
-            Method::Play => {
-                if stream.is_none() {
+            Method::Play | Method::Pause => {
+                let play = request.method() == Method::Play;
+                if play && stream.is_none() {
                     return (unavailable(reply(StatusCode::ServiceUnavailable)), None);
                 }
                 if !session_ok() {
@@ -249,8 +254,12 @@ impl Handler {
                     let status = StatusCode::MethodNotValidInThisState;
                     return (reply(status).build(Vec::new()), None);
                 }
-                let response = reply(StatusCode::Ok)
-                    .header(headers::SESSION, self.session.as_str())
+                let response =
+                    reply(StatusCode::Ok).header(headers::SESSION, self.session.as_str());
+                if !play {
+                    return (response.build(Vec::new()), Some(Action::Pause));
+                }
+                let response = response
                     .header(headers::RANGE, "npt=0.000-")
                     .build(Vec::new());
                 let mut tracks = self.setup.clone();

@@ -306,3 +306,44 @@ fn a_publisher_announces_sets_up_over_tcp_and_records() {
         })
     );
 }
+
+#[test]
+fn pause_stops_a_session_that_set_up_and_play_starts_it_again() {
+    let mut h = handler();
+    let s = Some(stream());
+    let (reply, _) = h.handle(
+        &request("OPTIONS rtsp://h/live/cam RTSP/1.0\nCSeq: 1\n"),
+        s.as_ref(),
+    );
+    assert!(header(&reply, &headers::PUBLIC).contains("PAUSE"));
+    // Nothing set up, or another session: refused.
+    let pause = |cseq: u32, session: &str| {
+        request(&format!(
+            "PAUSE rtsp://h/live/cam RTSP/1.0\nCSeq: {cseq}\nSession: {session}\n"
+        ))
+    };
+    let (reply, action) = h.handle(&pause(2, "abc"), s.as_ref());
+    assert_eq!(reply.status(), StatusCode::MethodNotValidInThisState);
+    assert_eq!(action, None);
+    h.handle(
+        &request(
+            "SETUP rtsp://h/live/cam/trackID=0 RTSP/1.0\nCSeq: 3\n\
+             Transport: RTP/AVP/TCP;unicast;interleaved=0-1\n",
+        ),
+        s.as_ref(),
+    );
+    let (reply, action) = h.handle(&pause(4, "other"), s.as_ref());
+    assert_eq!(reply.status(), StatusCode::SessionNotFound);
+    assert_eq!(action, None);
+    let (reply, action) = h.handle(&pause(5, "abc"), s.as_ref());
+    assert_eq!(reply.status(), StatusCode::Ok);
+    assert_eq!(header(&reply, &headers::SESSION), "abc");
+    assert_eq!(action, Some(Action::Pause));
+    let (reply, action) = h.handle(
+        &request("PLAY rtsp://h/live/cam RTSP/1.0\nCSeq: 6\nSession: abc\n"),
+        s.as_ref(),
+    );
+    assert_eq!(reply.status(), StatusCode::Ok);
+    let tcp = Delivery::Interleaved { rtp: 0, rtcp: 1 };
+    assert_eq!(action, Some(Action::Play(vec![(0, tcp)])));
+}

@@ -1,7 +1,8 @@
 //! The server's fan-out with scripted clients (deterministic edge cases; real players
 //! are in the pipeline's `rtsp_listen` tests): a joiner starts at the last key frame and
 //! RTP-Info names that packet; a client that reads nothing is dropped to key frames and
-//! then disconnected, while a reading client gets every packet.
+//! then disconnected, while a reading client gets every packet; a paused client gets
+//! nothing until its next PLAY, which starts it at the last key frame.
 #![allow(clippy::unwrap_used)]
 
 use std::io::{Read, Write};
@@ -304,4 +305,72 @@ fn a_play_before_the_first_packet_waits_for_it_to_name_it() {
     );
     assert!(answer.contains(&info), "{answer}");
     assert_eq!(next_packet(&mut client), Some((0, 14)));
+}
+
+/// Reads past interleaved packets to the next answer; the sequence numbers skipped.
+fn answer_after_packets(stream: &mut TcpStream) -> (Vec<u16>, String) {
+    let mut skipped = Vec::new();
+    loop {
+        let mut first = [0u8; 1];
+        stream.read_exact(&mut first).unwrap();
+        if first[0] != b'$' {
+            return (
+                skipped,
+                String::from_utf8(first.to_vec()).unwrap() + &answer(stream),
+            );
+        }
+        let mut head = [0u8; 3];
+        stream.read_exact(&mut head).unwrap();
+        let mut body = vec![0u8; usize::from(u16::from_be_bytes([head[1], head[2]]))];
+        stream.read_exact(&mut body).unwrap();
+        skipped.push(u16::from_be_bytes([body[2], body[3]]));
+    }
+}
+
+#[test]
+fn a_paused_client_gets_nothing_until_it_plays_again_from_the_last_key_frame() {
+    let (_runtime, server) = server(Settings::default());
+    server.send(0, &frame(0, 3), true);
+    let mut client = TcpStream::connect(server.local_addr()).unwrap();
+    let answer = play(&mut client, &server.url());
+    assert!(answer.starts_with("RTSP/1.0 200"), "{answer}");
+    let session = answer
+        .lines()
+        .find_map(|l| l.strip_prefix("Session: "))
+        .unwrap()
+        .to_owned();
+    server.send(0, &frame(1, 3), false);
+    let url = server.url();
+    let request = |method: &str, cseq: u32| {
+        format!("{method} {url} RTSP/1.0\r\nCSeq: {cseq}\r\nSession: {session}\r\n\r\n")
+    };
+    client.write_all(request("PAUSE", 3).as_bytes()).unwrap();
+    // The packets queued before the PAUSE come first, whole and in order.
+    let (before, paused) = answer_after_packets(&mut client);
+    assert!(paused.starts_with("RTSP/1.0 200"), "{paused}");
+    assert!(paused.contains("CSeq: 3\r\n"), "{paused}");
+    assert_eq!(before, (0..6).collect::<Vec<_>>());
+    // Paused: frames go by (a key frame among them), none reaches it.
+    server.send(0, &frame(2, 3), false);
+    server.send(0, &frame(3, 3), true);
+    server.send(0, &frame(4, 3), false);
+    client
+        .set_read_timeout(Some(Duration::from_millis(300)))
+        .unwrap();
+    let mut byte = [0u8; 1];
+    assert!(client.read(&mut byte).is_err(), "a packet while paused");
+    // PLAY again: it starts at the last key frame (frame 3), named in RTP-Info.
+    client
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    client.write_all(request("PLAY", 4).as_bytes()).unwrap();
+    let (early, resumed) = answer_after_packets(&mut client);
+    assert!(early.is_empty(), "{early:?}");
+    assert!(resumed.starts_with("RTSP/1.0 200"), "{resumed}");
+    let info = format!("RTP-Info: url={url}/trackID=0;seq=9;rtptime=10800\r\n");
+    assert!(resumed.contains(&info), "{resumed}");
+    server.send(0, &frame(5, 3), false);
+    for seq in 9..18 {
+        assert_eq!(next_packet(&mut client), Some((0, seq)));
+    }
 }

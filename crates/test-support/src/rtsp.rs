@@ -197,3 +197,56 @@ pub fn ffmpeg_plays(url: &str, seconds: u32, out: &std::path::Path) -> bool {
     }
     false
 }
+
+/// What [`gstreamer_pauses_and_plays`] saw.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PauseAndPlay {
+    /// Video frames decoded before the pause (at least 25).
+    pub before: u64,
+    /// RTP packets that still came out of `rtspsrc` during the 1.5 s pause.
+    pub paused: u64,
+    /// Video frames decoded after it played again (at least 25).
+    pub after: u64,
+    /// The requests `rtspsrc` sent, in order (`PAUSE` only to a server that lists it).
+    pub sent: Vec<String>,
+}
+
+/// GStreamer's `rtspsrc` (TCP, `decodebin`) playing `url`, paused 1.5 s, then playing
+/// again (`scripts/rtsp_pause_client.py`, Debian's python3; peers as
+/// [`RtspServer::PEERS`]), or what the script printed when a phase did not get its frames.
+pub fn gstreamer_pauses_and_plays(url: &str) -> Result<PauseAndPlay, String> {
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scripts/rtsp_pause_client.py");
+    let child = Command::new(SYSTEM_PYTHON)
+        .arg(script)
+        .arg(url)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .map_err(|e| e.to_string())?;
+    let mut child = ChildGuard::new("rtsp_pause_client.py", child);
+    let reader = child.take_stdout().map(|mut stdout| {
+        std::thread::spawn(move || {
+            let mut out = String::new();
+            let _ = std::io::Read::read_to_string(&mut stdout, &mut out);
+            out
+        })
+    });
+    // Its phases take at most about 27 s; killed after 40.
+    let (code, _) = child.wait_with_stderr(Duration::from_secs(40));
+    let out = reader.and_then(|r| r.join().ok()).unwrap_or_default();
+    let field = |name: &str| out.lines().find_map(|l| l.strip_prefix(name));
+    let count = |name: &str| field(name).and_then(|v| v.trim().parse::<u64>().ok());
+    match (code, count("before "), count("paused "), count("after ")) {
+        (Some(0), Some(before), Some(paused), Some(after)) => Ok(PauseAndPlay {
+            before,
+            paused,
+            after,
+            sent: field("sent ")
+                .unwrap_or_default()
+                .split(',')
+                .map(str::to_owned)
+                .collect(),
+        }),
+        _ => Err(format!("exit {code:?}: {out}")),
+    }
+}
