@@ -1,7 +1,7 @@
 //! The WebRTC clients against our own servers, each side a pipeline of its own, ffprobe
 //! and ffmpeg as judges: (a) the RTSP test camera (H.264, and H.265) → `whep-listen://` (pipeline A) →
-//! `whep://` (pipeline B) → MP4; (b) an H.264 + Opus file made by ffmpeg → `whip://`
-//! (pipeline A) → `whip-listen://` (pipeline B) → MP4; (c) `whep://` and `whip://` to
+//! `whep://` (pipeline B) → MP4; (b) an H.264 + Opus file made by ffmpeg (also with
+//! B-frames) → `whip://` (pipeline A) → `whip-listen://` (pipeline B) → MP4; (c) `whep://` and `whip://` to
 //! nobody, to a 404 and to a 401 (no token, wrong token): one clear line, an error
 //! result, no hang.
 #![allow(clippy::unwrap_used)]
@@ -148,41 +148,85 @@ async fn publish_with(source: &Path, dir: &Path, mut options: Options) -> std::p
 
 #[tokio::test(flavor = "multi_thread")]
 async fn h264_opus_file_through_whip_client_into_whip_listen() {
+    let dir = test_support::temp_dir();
     file_through_whip(
         "h264_opus_file_through_whip_client_into_whip_listen",
+        dir.path(),
         &["-c:v", "libx264", "-profile:v", "baseline"],
         "h264",
     )
     .await;
 }
 
-/// H.265 pushed by our `whip://` to our `whip-listen://` (the publish side of RFC 7798),
-/// its parameter sets turned into the recording's `hvcC`.
+/// H.265 with B-frames pushed by our `whip://` to our `whip-listen://` (the publish side
+/// of RFC 7798), its parameter sets turned into the recording's `hvcC`.
 #[tokio::test(flavor = "multi_thread")]
 async fn h265_opus_file_through_whip_client_into_whip_listen() {
+    let dir = test_support::temp_dir();
     file_through_whip(
         "h265_opus_file_through_whip_client_into_whip_listen",
+        dir.path(),
         &[
             "-c:v",
             "libx265",
             "-x265-params",
-            "log-level=error:bframes=0",
+            "log-level=error:bframes=2",
         ],
         "hevc",
     )
     .await;
 }
 
-/// A file of `video` (ffmpeg's encoder options) and Opus → `whip://` → `whip-listen://`
-/// → MP4: ffprobe sees `codec` and Opus over the file's 4 s, ffmpeg decodes it.
-async fn file_through_whip(test: &str, video: &[&str], codec: &str) {
-    if !test_support::peers_present(test, &["ffprobe", "ffmpeg"]) {
+/// H.264 with B-frames (as ffmpeg and x264 make it, and a file pushed by our `whip://`
+/// sends it): RTP times are presentation times, frames come in decode order, so the
+/// recording's decode times are derived (before, the MP4 writer refused the first
+/// B-frame: "decode time … is not after the previous one"). The recording shows the
+/// source's frames at the source's presentation times, in the source's decode order.
+#[tokio::test(flavor = "multi_thread")]
+async fn h264_with_b_frames_through_whip_client_into_whip_listen() {
+    let test = "h264_with_b_frames_through_whip_client_into_whip_listen";
+    let video = ["-c:v", "libx264", "-bf", "2"];
+    let dir = test_support::temp_dir();
+    let Some((source, recorded)) = file_through_whip(test, dir.path(), &video, "h264").await else {
         return;
+    };
+    let times = |file: &Path| {
+        let packets = ffprobe::packets(file, "v:0");
+        let first = num(&packets[0]["pts_time"]);
+        packets
+            .iter()
+            .map(|p| ((num(&p["pts_time"]) - first) * 1000.0).round() as i64)
+            .collect::<Vec<_>>()
+    };
+    let (ours, theirs) = (times(&recorded), times(&source));
+    assert!(
+        theirs.windows(2).any(|w| w[1] < w[0]),
+        "the source has no B-frames"
+    );
+    assert!(
+        ours.len() as f64 >= theirs.len() as f64 * 0.85,
+        "{} of {}",
+        ours.len(),
+        theirs.len()
+    );
+    assert_eq!(ours[..], theirs[..ours.len()]);
+}
+
+/// A file of `video` (ffmpeg's encoder options) and Opus → `whip://` → `whip-listen://`
+/// → MP4 in `dir`: ffprobe sees `codec` and Opus over the file's 4 s, ffmpeg decodes it.
+/// Returns the source and the recording (`None` without the peers).
+async fn file_through_whip(
+    test: &str,
+    dir: &Path,
+    video: &[&str],
+    codec: &str,
+) -> Option<(std::path::PathBuf, std::path::PathBuf)> {
+    if !test_support::peers_present(test, &["ffprobe", "ffmpeg"]) {
+        return None;
     }
     const SECONDS: f64 = 4.0;
-    let dir = test_support::temp_dir();
-    let source = source_file_in(dir.path(), video, "libopus");
-    let recorded = publish(&source, dir.path()).await;
+    let source = source_file_in(dir, video, "libopus");
+    let recorded = publish(&source, dir).await;
     let probe = ffprobe::probe(&recorded);
     eprintln!("{probe}");
     let video = stream(&probe, "video");
@@ -204,6 +248,7 @@ async fn file_through_whip(test: &str, video: &[&str], codec: &str) {
     }
     let errors = ffprobe::decode_errors_keeping_times(&recorded);
     assert!(errors.is_empty(), "{errors}");
+    Some((source, recorded))
 }
 
 #[tokio::test(flavor = "multi_thread")]

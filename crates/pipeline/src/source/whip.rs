@@ -9,24 +9,44 @@
 //! the picture size and the configuration record; the server asks the publisher for
 //! one by PLI), or after 2 s of audio without video. Each track's times are its RTP
 //! times from its first frame, offset by when that frame arrived, so audio and video
-//! share one origin.
+//! share one origin. RTP times are presentation times: an H.264 or H.265 publisher that
+//! sends B-frames (ffmpeg, our `whip://` output from a file) gets decode times derived as
+//! an RTSP camera's are (`rtsp_source::timeline`) and composition offsets.
 
 use std::time::{Duration, Instant, SystemTime};
 
 use bytes::{BufMut, Bytes, BytesMut};
 use elementary::VideoCodec;
+use rtsp_source::timeline::TrackTimeline;
 use tokio::sync::{mpsc, watch};
 use whip_whep::{PublishedCodec, ReceivedFrame, TrackKind, WhipServer, WhipSettings};
 
 use crate::contract::InputEvent;
 use crate::{Codec, Error, Options, Packet, Track};
 
-/// Per track of the pipeline: index, first RTP time and its offset in ticks.
+/// Per track of the pipeline: index, first RTP time and its offset in ticks; for H.264
+/// and H.265, the decode times (see [`TrackTimeline`]).
 struct Timing {
     index: usize,
     first_rtp: Option<u64>,
     offset: i64,
+    timeline: Option<TrackTimeline>,
 }
+
+impl Timing {
+    fn new(index: usize) -> Timing {
+        Timing {
+            index,
+            first_rtp: None,
+            offset: 0,
+            timeline: None,
+        }
+    }
+}
+
+/// Added to every track's times, so that the first decode times of a stream with B-frames,
+/// placed before their presentation, stay positive (as the RTP input does).
+const LEAD_SECONDS: f64 = 1.0;
 
 pub(crate) struct Publish {
     started: Instant,
@@ -130,6 +150,14 @@ impl Publish {
                     }
                     let track = self.nal_track(nal_codec, endpoint)?;
                     self.announce(Some(track), tx).await?;
+                    if let Some(t) = self.video.as_mut() {
+                        let rate =
+                            self.sets.sps.first().and_then(|sps| {
+                                elementary::sps_info(nal_codec, sps).ok()?.frame_rate
+                            });
+                        let step = rate.filter(|r| *r > 0.0).map(|r| (90_000.0 / r) as u32);
+                        t.timeline = Some(TrackTimeline::video(90_000, None, step));
+                    }
                 }
                 let Some(t) = self.video.as_mut() else {
                     return Ok(());
@@ -153,8 +181,22 @@ impl Publish {
                 if sample.is_empty() {
                     return Ok(());
                 }
-                let dts = time(t, &frame, self.started, now);
+                // RTP times are presentation times, frames come in decode order: with
+                // B-frames the decode times are derived, as for an RTSP camera.
+                let pts = time(t, &frame, self.started, now);
+                let (dts, cts, jump) = match t.timeline.as_mut() {
+                    Some(timeline) => {
+                        let timing = timeline.push(pts, now);
+                        let cts = i32::try_from(timing.presentation - timing.decode).unwrap_or(0);
+                        (timing.decode, cts, timing.jump.is_some())
+                    }
+                    None => (pts, 0, false),
+                };
+                if jump {
+                    send(tx, InputEvent::TimestampJump { track: t.index }).await?;
+                }
                 let packet = Packet::new(t.index, dts, frame.keyframe, sample.freeze());
+                let packet = packet.with_cts_offset(cts);
                 send(tx, InputEvent::Packet(packet, SystemTime::now())).await
             }
             (
@@ -245,20 +287,12 @@ impl Publish {
         let mut tracks = Vec::new();
         let has_video = video.is_some();
         if let Some(track) = video {
-            self.video = Some(Timing {
-                index: tracks.len(),
-                first_rtp: None,
-                offset: 0,
-            });
+            self.video = Some(Timing::new(tracks.len()));
             tracks.push(track);
         }
         // The Opus track when the session has audio, or when there is nothing else.
         if self.audio_expected || !has_video {
-            self.audio = Some(Timing {
-                index: tracks.len(),
-                first_rtp: None,
-                offset: 0,
-            });
+            self.audio = Some(Timing::new(tracks.len()));
             tracks.push(Track::audio(
                 Codec::Opus {
                     head: elementary::opus_head(2, 0),
@@ -300,7 +334,7 @@ fn key_frame_track(codec: PublishedCodec, data: &[u8]) -> Option<Track> {
 /// first frame arrived after the publish's origin.
 fn time(t: &mut Timing, frame: &ReceivedFrame, origin: Instant, at: Instant) -> i64 {
     let first = *t.first_rtp.get_or_insert_with(|| {
-        let since = at.saturating_duration_since(origin).as_secs_f64();
+        let since = at.saturating_duration_since(origin).as_secs_f64() + LEAD_SECONDS;
         t.offset = (since * f64::from(frame.clock_rate)) as i64;
         frame.rtp_time
     });
