@@ -1,5 +1,5 @@
 //! The WebRTC clients against our own servers, each side a pipeline of its own, ffprobe
-//! and ffmpeg as judges: (a) the RTSP test camera (H.264, and H.265) → `whep-listen://` (pipeline A) →
+//! and ffmpeg as judges: (a) the RTSP test camera (H.264, also with B-frames, and H.265) → `whep-listen://` (pipeline A) →
 //! `whep://` (pipeline B) → MP4; (b) an H.264 + Opus file made by ffmpeg (also with
 //! B-frames) → `whip://` (pipeline A) → `whip-listen://` (pipeline B) → MP4; (c) `whep://` and `whip://` to
 //! nobody, to a 404 and to a 401 (no token, wrong token): one clear line, an error
@@ -37,6 +37,18 @@ async fn h265_camera_through_whep_listen_into_whep_client() {
         "h265_camera_through_whep_listen_into_whep_client",
         "/h265",
         "hevc",
+    )
+    .await;
+}
+
+/// A camera sending H.264 with B-frames (`/h264b`, x264 `bframes=2`): the WHEP input
+/// derives decode times from the RTP presentation times, so the MP4 takes every frame.
+#[tokio::test(flavor = "multi_thread")]
+async fn b_frame_camera_through_whep_listen_into_whep_client() {
+    camera_through_whep(
+        "b_frame_camera_through_whep_listen_into_whep_client",
+        "/h264b",
+        "h264",
     )
     .await;
 }
