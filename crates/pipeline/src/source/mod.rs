@@ -191,6 +191,22 @@ async fn run_source(
     }
 }
 
+/// The decode timeline of an H.264/H.265 track received over RTP (RTP times are
+/// presentation times): a frame lasts the SPS's frame period when it names one, which
+/// lets B-frames' decode times be placed before the first reorder is seen.
+pub(crate) fn video_timeline(
+    codec: VideoCodec,
+    sps: Option<&[u8]>,
+    timescale: u32,
+) -> rtsp_source::timeline::TrackTimeline {
+    let step = sps
+        .and_then(|sps| elementary::sps_info(codec, sps).ok())
+        .and_then(|info| info.frame_rate)
+        .filter(|r| *r > 0.0)
+        .map(|r| (f64::from(timescale) / r) as u32);
+    rtsp_source::timeline::TrackTimeline::video(timescale, None, step)
+}
+
 /// An AC-3 track from one of its frames (a container that names the codec but carries no
 /// configuration: TS, Matroska's `A_AC3`).
 pub(crate) fn ac3_track(frame: &[u8]) -> Option<crate::Track> {

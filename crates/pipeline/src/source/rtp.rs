@@ -403,15 +403,8 @@ impl Receiver<'_> {
             let timescale = stream.timescale();
             stream.timeline = Some(match stream.video_codec() {
                 Some(codec) => {
-                    let rate = stream
-                        .sets
-                        .sps
-                        .first()
-                        .and_then(|sps| elementary::sps_info(codec, sps).ok())
-                        .and_then(|info| info.frame_rate)
-                        .filter(|r| *r > 0.0);
-                    let step = rate.map(|r| (f64::from(timescale) / r) as u32);
-                    TrackTimeline::video(timescale, None, step)
+                    let sps = stream.sets.sps.first().map(|sps| &sps[..]);
+                    super::video_timeline(codec, sps, timescale)
                 }
                 None => {
                     let aac = matches!(stream.format, Format::Aac | Format::AacLatm);

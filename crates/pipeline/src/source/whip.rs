@@ -151,12 +151,8 @@ impl Publish {
                     let track = self.nal_track(nal_codec, endpoint)?;
                     self.announce(Some(track), tx).await?;
                     if let Some(t) = self.video.as_mut() {
-                        let rate =
-                            self.sets.sps.first().and_then(|sps| {
-                                elementary::sps_info(nal_codec, sps).ok()?.frame_rate
-                            });
-                        let step = rate.filter(|r| *r > 0.0).map(|r| (90_000.0 / r) as u32);
-                        t.timeline = Some(TrackTimeline::video(90_000, None, step));
+                        let sps = self.sets.sps.first().map(|sps| &sps[..]);
+                        t.timeline = Some(super::video_timeline(nal_codec, sps, 90_000));
                     }
                 }
                 let Some(t) = self.video.as_mut() else {
