@@ -137,3 +137,50 @@ async fn realtime_takes_the_media_time() {
         "{elapsed:?} for 1.5 s of audio"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_stopped_realtime_replay_ends_at_once_with_what_was_due() {
+    test_support::require_peer!("ffmpeg");
+    let dir = test_support::temp_dir();
+    let source = make(
+        dir.path(),
+        "av.mp4",
+        &[
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc2=size=160x120:rate=30",
+            "-f",
+            "lavfi",
+            "-i",
+            "sine=sample_rate=44100",
+            "-t",
+            "4",
+            "-c:v",
+            "libx264",
+            "-g",
+            "30",
+            "-c:a",
+            "aac",
+        ],
+    );
+    let out = dir.path().join("out.mp4");
+    let input = Endpoint::parse(source.to_str().unwrap(), Direction::Input).unwrap();
+    let output = Endpoint::parse(out.to_str().unwrap(), Direction::Output).unwrap();
+    let mut options = Options::default();
+    options.realtime = true;
+    options.loop_input = true;
+    let handle = Pipeline::new(input, output).with_options(options).spawn();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let stopped = Instant::now();
+    handle.close();
+    handle.wait().await.unwrap();
+    // Before, the packets read ahead (about 2 s of them) went on at their pace after
+    // the stop, and into the file.
+    let took = stopped.elapsed();
+    assert!(took < Duration::from_secs(1), "{took:?} to finish");
+    let duration = num(&ffprobe::probe(&out)["format"]["duration"]);
+    assert!((0.5..2.0).contains(&duration), "{duration} s after 1.5 s");
+    let errors = ffprobe::decode_errors(&out);
+    assert!(errors.is_empty(), "{errors}");
+}

@@ -6,7 +6,9 @@
 //! `Options::loop_input` starts the file again when it ends, every track's times moved
 //! by the presentation length of the longest, until the duration limit or a stop. A
 //! packet that would then decode before the previous pass's last one (encoder priming,
-//! which the file's edit list hides) is left out, so A/V stay in sync.
+//! which the file's edit list hides) is left out, so A/V stay in sync. A stop ends a
+//! paced run at once: what was read ahead but is not due yet is left out, as a stopped
+//! camera sends nothing more (it used to go on at its pace for about 2 s).
 //!
 //! It sits between a file source and the recorder: the source fills a channel of its
 //! own, this forwards. Track lists after the first pass are dropped when they are the
@@ -117,9 +119,12 @@ pub(super) async fn run(
                         let at = packet.dts as f64 / timescale;
                         let (start, first) = *clock.get_or_insert((Instant::now(), at));
                         let due = start + Duration::from_secs_f64((at - first).max(0.0));
-                        tokio::select! {
-                            _ = tokio::time::sleep_until(due) => {}
-                            _ = stop.changed() => {}
+                        if stopped_before(due, &mut stop).await {
+                            // What was read ahead is not due yet: a stopped live
+                            // replay ends now, as a stopped camera would.
+                            drop(inner_rx);
+                            pass.abort();
+                            break 'passes Ok(());
                         }
                     }
                     sent_packets = true;
@@ -163,6 +168,23 @@ pub(super) async fn run(
         }
     };
     let _ = tx.send(InputEvent::End(end)).await;
+}
+
+/// Waits until `due`; true if the pipeline is stopped first (or already was).
+async fn stopped_before(due: Instant, stop: &mut watch::Receiver<bool>) -> bool {
+    loop {
+        if *stop.borrow_and_update() {
+            return true;
+        }
+        tokio::select! {
+            () = tokio::time::sleep_until(due) => return false,
+            changed = stop.changed() => if changed.is_err() {
+                // Nobody can stop it any more: only the time is left to wait for.
+                tokio::time::sleep_until(due).await;
+                return false;
+            },
+        }
+    }
 }
 
 /// Whether the pipeline records `track` (its kind is not left out by the options).
