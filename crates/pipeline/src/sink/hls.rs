@@ -4,7 +4,8 @@
 //! Live mode rewrites the playlist after every segment (`EXT-X-PLAYLIST-TYPE:EVENT`,
 //! atomically through a temporary file) and adds `EXT-X-ENDLIST` at the end; VOD mode
 //! writes it once, complete, at the end. A codec change brings a new init segment, so the
-//! playlist repeats `EXT-X-MAP` (RFC 8216 §4.3.2.5) before the first segment needing it.
+//! playlist repeats `EXT-X-MAP` (RFC 8216 §4.3.2.5) before the first segment needing it,
+//! after an `EXT-X-DISCONTINUITY` (§4.3.2.3: encoding parameters changed).
 //!
 //! Crash and full-disk safety: every segment is written whole under a temporary name and
 //! renamed (`bmff_writer::write_segment_file`), then listed; a failed write leaves no
@@ -181,6 +182,12 @@ impl Playlist {
         let mut map = 0;
         for (name, init, duration) in &self.segments {
             if *init != map {
+                // New encoding parameters (another picture size, a codec change): RFC
+                // 8216 §4.3.2.3 says a discontinuity should come with them, so a player
+                // resets its decoder rather than feed the new pictures to the old one.
+                if map != 0 {
+                    t.push_str("#EXT-X-DISCONTINUITY\n");
+                }
                 map = *init;
                 let uri = self
                     .inits
@@ -295,6 +302,38 @@ mod tests {
             .collect();
         names.sort();
         names
+    }
+
+    #[test]
+    fn a_new_init_segment_comes_after_a_discontinuity() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut p = playlist(dir.path());
+        p.init_segment(&InitSegment::new(1, Bytes::from_static(b"ftypmoov")))
+            .unwrap();
+        p.media_segment(&segment(1)).unwrap();
+        p.init_segment(&InitSegment::new(2, Bytes::from_static(b"ftypmoov")))
+            .unwrap();
+        let mut second = segment(2);
+        second.init_number = 2;
+        p.media_segment(&second).unwrap();
+        let text = p.text(true);
+        let body: Vec<&str> = text
+            .lines()
+            .skip_while(|l| !l.starts_with("#EXT-X-MAP"))
+            .collect();
+        assert_eq!(
+            body,
+            [
+                "#EXT-X-MAP:URI=\"init.mp4\"",
+                "#EXTINF:1.000000,",
+                "segment-00001.m4s",
+                "#EXT-X-DISCONTINUITY",
+                "#EXT-X-MAP:URI=\"init-2.mp4\"",
+                "#EXTINF:1.000000,",
+                "segment-00002.m4s",
+                "#EXT-X-ENDLIST",
+            ]
+        );
     }
 
     /// A playlist that cannot be rewritten (its temporary name is taken by a directory,
