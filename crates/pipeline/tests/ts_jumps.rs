@@ -12,6 +12,29 @@ use test_support::ffprobe::{self, Value, num};
 mod ts_common;
 use ts_common::{H264_AAC, convert, decodes_cleanly, ffmpeg_ts, first_pts, key, same_packets};
 
+/// `H264_AAC` with another video source (`testsrc=size=…:rate=25`) and `extra` arguments.
+fn h264_aac_from(video: &'static str, extra: &[&'static str]) -> Vec<&'static str> {
+    H264_AAC
+        .iter()
+        .map(|a| match *a {
+            "testsrc=size=320x240:rate=25" => video,
+            other => other,
+        })
+        .chain(extra.iter().copied())
+        .collect()
+}
+
+/// The files one after the other, as `cat` joins them.
+fn cat(dir: &Path, name: &str, parts: &[&Path]) -> std::path::PathBuf {
+    let path = dir.join(name);
+    let bytes: Vec<u8> = parts
+        .iter()
+        .flat_map(|p| std::fs::read(p).unwrap())
+        .collect();
+    std::fs::write(&path, bytes).unwrap();
+    path
+}
+
 /// Timestamp jumps inside a `.ts`: a file concatenated with itself (times go back 2 s,
 /// `cat a.ts a.ts`, as people join HLS segments) and two files 80 minutes apart in time
 /// (an encoder restarted). As ffmpeg does for TS, each jump is re-based: the MP4 holds
@@ -32,15 +55,7 @@ async fn concatenated_and_jumping_ts_files_are_rebased() {
         ffmpeg_ts(dir.path(), name, &args)
     };
     let (a, b) = (half("a.ts", "0"), half("b.ts", "4800"));
-    let join = |name: &str, parts: &[&Path]| {
-        let path = dir.path().join(name);
-        let bytes: Vec<u8> = parts
-            .iter()
-            .flat_map(|p| std::fs::read(p).unwrap())
-            .collect();
-        std::fs::write(&path, bytes).unwrap();
-        path
-    };
+    let join = |name: &str, parts: &[&Path]| cat(dir.path(), name, parts);
     for ts in [join("same.ts", &[&a, &a]), join("apart.ts", &[&a, &b])] {
         let mp4 = ts.with_extension("mp4");
         convert(&ts, &mp4, Options::default()).await.unwrap();
@@ -174,21 +189,9 @@ async fn a_splice_to_another_picture_size_decodes_at_both_sizes() {
     }
     let dir = test_support::temp_dir();
     let small = ffmpeg_ts(dir.path(), "small.ts", &H264_AAC);
-    let large_args: Vec<&str> = H264_AAC
-        .iter()
-        .map(|a| match *a {
-            "testsrc=size=320x240:rate=25" => "testsrc=size=640x360:rate=25",
-            other => other,
-        })
-        .collect();
+    let large_args = h264_aac_from("testsrc=size=640x360:rate=25", &[]);
     let large = ffmpeg_ts(dir.path(), "large.ts", &large_args);
-    let joined = dir.path().join("joined.ts");
-    let bytes = [
-        std::fs::read(&small).unwrap(),
-        std::fs::read(&large).unwrap(),
-    ]
-    .concat();
-    std::fs::write(&joined, bytes).unwrap();
+    let joined = cat(dir.path(), "joined.ts", &[&small, &large]);
     for out in ["joined.mp4", "joined-out.ts"] {
         let out = dir.path().join(out);
         convert(&joined, &out, Options::default()).await.unwrap();
@@ -203,4 +206,58 @@ async fn a_splice_to_another_picture_size_decodes_at_both_sizes() {
         assert_eq!((count("320,240"), count("640,360")), (50, 50), "{out:?}");
         decodes_cleanly(&out);
     }
+}
+
+/// A splice whose second part continues in time (`-output_ts_offset 2` after a 2 s part,
+/// as an encoder restarted with its clock, or an ad cut in): its video's first decode
+/// time steps back two frames (B-frames), a jump re-based to continue; its audio starts
+/// before the first part's last AAC PES ends. That audio takes the video's correction and
+/// the frame that still overlaps is left out, so the second part's audio stays in step
+/// with its video. Before, the audio went back in time and the MP4 failed ("decode time
+/// … is not after the previous one").
+#[tokio::test(flavor = "multi_thread")]
+async fn a_splice_continuing_in_time_keeps_audio_in_step_with_video() {
+    if !test_support::peers_present(
+        "a_splice_continuing_in_time_keeps_audio_in_step_with_video",
+        &["ffmpeg", "ffprobe"],
+    ) {
+        return;
+    }
+    let dir = test_support::temp_dir();
+    let first = ffmpeg_ts(dir.path(), "first.ts", &H264_AAC);
+    let later = h264_aac_from("testsrc=size=640x360:rate=25", &["-output_ts_offset", "2"]);
+    let second = ffmpeg_ts(dir.path(), "second.ts", &later);
+    let joined = cat(dir.path(), "joined.ts", &[&first, &second]);
+    let mp4 = dir.path().join("joined.mp4");
+    convert(&joined, &mp4, Options::default()).await.unwrap();
+    let video = ffprobe::packets(&mp4, "v:0");
+    let audio = ffprobe::packets(&mp4, "a:0");
+    for (stream, packets) in [("video", &video), ("audio", &audio)] {
+        let dts: Vec<f64> = packets.iter().map(|p| num(&p["dts_time"])).collect();
+        assert!(dts.windows(2).all(|w| w[1] > w[0]), "{stream}: {dts:?}");
+    }
+    assert_eq!(video.len(), 100);
+    let source_audio =
+        ffprobe::packets(&first, "a:0").len() + ffprobe::packets(&second, "a:0").len();
+    assert!(
+        (source_audio - 2..=source_audio).contains(&audio.len()),
+        "{} of {source_audio} audio frames",
+        audio.len()
+    );
+    // The audio frames' grid against each part's first video frame: the same phase in
+    // both parts (a shift of the audio alone, 80 ms, would move it by 16 ms).
+    let frame = 1024.0 / 48_000.0;
+    let phase =
+        |a: &Value, v: &Value| (num(&a["pts_time"]) - num(&v["pts_time"])).rem_euclid(frame);
+    assert!(key(&video[50]), "the second part starts with a key frame");
+    let (before, after) = (
+        phase(&audio[0], &video[0]),
+        phase(&audio[audio.len() - 1], &video[50]),
+    );
+    let apart = (after - before).abs().min(frame - (after - before).abs());
+    assert!(
+        apart < 0.001,
+        "audio grid {before} s against the video, then {after} s"
+    );
+    decodes_cleanly(&mp4);
 }

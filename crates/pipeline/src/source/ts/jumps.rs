@@ -12,6 +12,13 @@
 //! keeps its times increasing: audio and video stay in step across the jump. Otherwise
 //! (say the audio ran on longer before the cut) the track continues after its own newest
 //! time.
+//!
+//! A splice whose second part continues in time (an encoder restarted with its clock, an
+//! ad cut in) is subtler: its video steps back a frame or two (B-frames) and is re-based,
+//! while its audio starts after the start of the first part's last PES but before that
+//! PES's content ends, which is no step back. Such audio takes the correction the video
+//! just made (once), and the reader leaves out the frames that still overlap, so the
+//! second part's audio stays in step with its video.
 
 /// 90 kHz ticks of a second.
 const SECOND: i64 = 90_000;
@@ -25,6 +32,14 @@ pub(crate) const FORWARD: i64 = 10 * SECOND;
 /// presentation times only (the demuxer then gives them as decode times, reordered by up
 /// to 16 frames). Real decode times never go back: any step back is a jump.
 pub(crate) const BACKWARD: i64 = SECOND;
+
+/// Audio frames may start this much before the end of the previous PES's content
+/// without overlapping it (times rounded to 90 kHz ticks; less than half of any frame).
+const END_SLACK: i64 = 900;
+
+/// At most this much of a track's content may overlap after it takes another track's
+/// correction (about one audio PES).
+const OVERLAP: i64 = SECOND / 2;
 
 /// One track's correction and where it is.
 #[derive(Debug, Default)]
@@ -40,6 +55,8 @@ pub(crate) struct TrackClock {
     /// Where the track's content ends, when the caller knows it (an audio PES holds
     /// several frames): the track continues there at the earliest after a jump.
     end: Option<i64>,
+    /// The last correction this track made or took ([`Jumps::last`]'s value then).
+    taken: Option<(i64, i64)>,
 }
 
 /// The jumps of one program's tracks.
@@ -72,6 +89,16 @@ impl Jumps {
         let ahead = corrected.saturating_sub(newest);
         let back = if clock.reordered { BACKWARD } else { 0 };
         if (-back..=FORWARD).contains(&ahead) {
+            if let Some(correction) = self.overlap_correction(clock, corrected, newest) {
+                clock.offset = clock.offset.saturating_add(correction);
+                clock.taken = self.last;
+                clock.newest = Some(corrected.saturating_add(correction));
+                clock.end = None;
+                return Rebased {
+                    dts: corrected.saturating_add(correction),
+                    jump: None,
+                };
+            }
             if ahead > 0 {
                 clock.newest = Some(corrected);
                 clock.step = Some(ahead.min(SECOND));
@@ -100,10 +127,31 @@ impl Jumps {
         clock.newest = Some(dts);
         clock.end = None;
         self.last = Some((correction, dts));
+        clock.taken = self.last;
         Rebased {
             dts,
             jump: Some(own.saturating_neg()),
         }
+    }
+}
+
+impl Jumps {
+    /// The correction another track just made, for a track whose frames start before its
+    /// content ended (`corrected` within [`OVERLAP`] of it, not a step back from its
+    /// newest time): both parts of a splice were cut with their audio running on, and
+    /// the other track (video, whose decode times stepped back) was re-based. Taking the
+    /// same correction keeps this track in step with it; the frames that still overlap
+    /// are left out by the caller. None when there is no such correction.
+    fn overlap_correction(&self, clock: &TrackClock, corrected: i64, newest: i64) -> Option<i64> {
+        let end = clock.end?;
+        if corrected >= end.saturating_sub(END_SLACK) || clock.taken == self.last {
+            return None;
+        }
+        let (correction, at) = self.last?;
+        let after = corrected.saturating_add(correction);
+        let near = at.abs_diff(end) <= FORWARD.unsigned_abs();
+        let floor = newest.max(end.saturating_sub(OVERLAP));
+        (near && after >= floor && after <= end.saturating_add(FORWARD)).then_some(correction)
     }
 }
 
@@ -308,6 +356,44 @@ mod tests {
         let r = jumps.rebase(&mut clock, 0);
         assert_eq!(r.dts, 30_000);
         assert_eq!(r.jump, Some(-30_000));
+    }
+
+    #[test]
+    fn audio_overlapping_its_content_takes_the_video_correction_once() {
+        let mut jumps = Jumps::default();
+        let (mut video, mut audio) = (TrackClock::default(), TrackClock::default());
+        let aframe = 1920;
+        for i in 0..50 {
+            jumps.rebase(&mut video, i * FRAME);
+        }
+        // The last audio PES starts at 170 880 and holds frames to 181 440.
+        jumps.rebase(&mut audio, 170_880);
+        audio.ends_at(181_440);
+        // An overlap with no correction to take: left alone (the caller drops frames).
+        let alone = jumps.rebase(&mut audio, 181_440 - 3 * aframe);
+        assert_eq!(
+            alone,
+            Rebased {
+                dts: 181_440 - 3 * aframe,
+                jump: None
+            }
+        );
+        audio.ends_at(181_440 + 2 * aframe);
+        // The video steps back one frame (B-frames after a splice): re-based by +2 frames.
+        let v = jumps.rebase(&mut video, 48 * FRAME);
+        assert_eq!(v.dts, 50 * FRAME);
+        // The audio of the second part starts 8 000 ticks before its content ended: it
+        // takes the same correction, once.
+        let start = 181_440 + 2 * aframe - 8_000;
+        let a = jumps.rebase(&mut audio, start);
+        assert_eq!(a.dts, start + 2 * FRAME);
+        audio.ends_at(a.dts + 16 * aframe);
+        let next = jumps.rebase(&mut audio, start + 16 * aframe - 2_000);
+        assert_eq!(
+            next.dts,
+            start + 2 * FRAME + 16 * aframe - 2_000,
+            "not taken twice"
+        );
     }
 
     #[test]

@@ -97,6 +97,8 @@ struct Reader {
     jumps: jumps::Jumps,
     /// Timestamp jumps re-based so far (the first is a warning, the others debug lines).
     jumped: u64,
+    /// Audio PES that overlapped what came before (logged as the jumps are).
+    overlaps: u64,
 }
 
 impl Reader {
@@ -110,6 +112,7 @@ impl Reader {
             origin: 0,
             jumps: jumps::Jumps::default(),
             jumped: 0,
+            overlaps: 0,
         }
     }
 
@@ -330,6 +333,7 @@ impl Reader {
                 return Ok(false);
             }
         }
+        let reached = stream.next;
         let mut packets = Vec::new();
         match stream.kind {
             Kind::Video(codec) => {
@@ -427,6 +431,25 @@ impl Reader {
                 }
                 stream.next = Some(at);
                 stream.clock.ends_at(at * 90_000 / 48_000);
+            }
+        }
+        if let Some(reached) = reached.filter(|_| !matches!(stream.kind, Kind::Video(_))) {
+            let before = packets.len();
+            // Audio that starts before the track's content already reached overlaps it:
+            // a splice whose second part begins before the first one's last PES ends
+            // (`cat a.ts b.ts`, HLS segments joined; not a jump back, which is re-based
+            // above). Those frames are left out, so times keep increasing and the
+            // second part keeps its own times, in step with its video.
+            packets.retain(|p| p.dts + i64::from(p.duration.unwrap_or(0) / 2) >= reached);
+            if packets.len() < before {
+                stream.next = stream.next.max(Some(reached));
+                self.overlaps += 1;
+                let dropped = before - packets.len();
+                if self.overlaps == 1 {
+                    tracing::warn!(input = %self.name, pid = stream.pid, "audio overlaps what came before: {dropped} frame(s) left out (later overlaps are logged at debug level)");
+                } else {
+                    tracing::debug!(input = %self.name, pid = stream.pid, "audio overlaps what came before: {dropped} frame(s) left out");
+                }
             }
         }
         for packet in packets {
