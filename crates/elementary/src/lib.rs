@@ -58,6 +58,7 @@
 mod ac3;
 mod annexb;
 mod av1;
+mod h265_sps;
 mod opus;
 mod order;
 mod order_h265;

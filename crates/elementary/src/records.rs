@@ -2,14 +2,14 @@
 //! stream (ISO/IEC 14496-15 §5.3.3.1 `AVCDecoderConfigurationRecord`, §8.3.3.1
 //! `HEVCDecoderConfigurationRecord`), and read back into parameter sets to put in front
 //! of key frames when writing Annex B. Also the picture size and frame rate an SPS says
-//! (H.264 through `h264-reader`; H.265 read here up to the conformance window, ITU-T
-//! H.265 §7.3.2.2).
+//! (H.264 through `h264-reader`; H.265 in `h265_sps`).
 
 use bytes::{BufMut, Bytes, BytesMut};
 use h264_reader::nal::sps::{ChromaFormat, SeqParameterSet};
 use h264_reader::rbsp::{BitReader, decode_nal};
 
 use crate::annexb::VideoCodec;
+use crate::h265_sps::HevcSps;
 use crate::{Error, Result};
 
 /// What a sequence parameter set says about the pictures.
@@ -20,7 +20,7 @@ pub struct SpsInfo {
     pub width: u32,
     /// Height in pixels, after cropping.
     pub height: u32,
-    /// Frames per second from the VUI timing (H.264 only), when present.
+    /// Frames per second from the VUI timing, when present.
     pub frame_rate: Option<f64>,
 }
 
@@ -262,7 +262,7 @@ pub fn sps_info(codec: VideoCodec, sps: &[u8]) -> Result<SpsInfo> {
             Ok(SpsInfo {
                 width: hevc.width,
                 height: hevc.height,
-                frame_rate: None,
+                frame_rate: hevc.frame_rate,
             })
         }
     }
@@ -273,139 +273,4 @@ fn parse_avc_sps(sps: &[u8]) -> Result<SeqParameterSet> {
         decode_nal(sps).map_err(|e| Error::InvalidParameterSet(format!("H.264 SPS: {e}")))?;
     SeqParameterSet::from_bits(BitReader::new(&rbsp[..]))
         .map_err(|e| Error::InvalidParameterSet(format!("H.264 SPS: {e:?}")))
-}
-
-/// The fields of an H.265 SPS that `hvcC` repeats, and the cropped picture size.
-struct HevcSps {
-    general_ptl: [u8; 12],
-    max_sub_layers_minus1: u8,
-    temporal_id_nesting: u8,
-    chroma_format_idc: u32,
-    bit_depth_luma_minus8: u32,
-    bit_depth_chroma_minus8: u32,
-    width: u32,
-    height: u32,
-}
-
-impl HevcSps {
-    fn parse(nal: &[u8]) -> Result<HevcSps> {
-        let rbsp = unescape(nal.get(2..).unwrap_or(&[]));
-        let mut r = Bits::new(&rbsp);
-        let _vps_id = r.bits(4)?;
-        let max_sub_layers_minus1 = r.bits(3)? as u8;
-        let temporal_id_nesting = r.bits(1)? as u8;
-        let mut general_ptl = [0u8; 12];
-        for b in &mut general_ptl {
-            *b = r.bits(8)? as u8;
-        }
-        // profile_tier_level's sub-layer part (§7.3.3): flags, alignment, then the
-        // present sub-layers' profiles (88 bits) and levels (8 bits).
-        let mut present = Vec::new();
-        for _ in 0..max_sub_layers_minus1 {
-            present.push((r.bits(1)?, r.bits(1)?));
-        }
-        if max_sub_layers_minus1 > 0 {
-            for _ in max_sub_layers_minus1..8 {
-                r.bits(2)?;
-            }
-        }
-        for (profile, level) in present {
-            if profile == 1 {
-                r.skip(88)?;
-            }
-            if level == 1 {
-                r.skip(8)?;
-            }
-        }
-        let _sps_id = r.ue()?;
-        let chroma_format_idc = r.ue()?;
-        if chroma_format_idc == 3 {
-            r.bits(1)?;
-        }
-        let mut width = r.ue()?;
-        let mut height = r.ue()?;
-        if r.bits(1)? == 1 {
-            let (left, right, top, bottom) = (r.ue()?, r.ue()?, r.ue()?, r.ue()?);
-            let (sub_w, sub_h) = match chroma_format_idc {
-                1 => (2, 2),
-                2 => (2, 1),
-                _ => (1, 1),
-            };
-            width = width.saturating_sub(sub_w * left.saturating_add(right));
-            height = height.saturating_sub(sub_h * top.saturating_add(bottom));
-        }
-        let bit_depth_luma_minus8 = r.ue()?;
-        let bit_depth_chroma_minus8 = r.ue()?;
-        Ok(HevcSps {
-            general_ptl,
-            max_sub_layers_minus1,
-            temporal_id_nesting,
-            chroma_format_idc: chroma_format_idc.min(3),
-            bit_depth_luma_minus8: bit_depth_luma_minus8.min(7),
-            bit_depth_chroma_minus8: bit_depth_chroma_minus8.min(7),
-            width,
-            height,
-        })
-    }
-}
-
-/// Removes emulation prevention bytes (`00 00 03` → `00 00`, H.265 §7.4.2).
-fn unescape(data: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(data.len());
-    let mut zeros = 0;
-    for &b in data {
-        if zeros >= 2 && b == 3 {
-            zeros = 0;
-            continue;
-        }
-        zeros = if b == 0 { zeros + 1 } else { 0 };
-        out.push(b);
-    }
-    out
-}
-
-/// A big-endian bit reader with Exp-Golomb codes (§9.2).
-struct Bits<'a> {
-    data: &'a [u8],
-    at: usize,
-}
-
-impl<'a> Bits<'a> {
-    fn new(data: &'a [u8]) -> Self {
-        Bits { data, at: 0 }
-    }
-
-    fn bit(&mut self) -> Result<u32> {
-        let byte = self
-            .data
-            .get(self.at / 8)
-            .ok_or_else(|| Error::InvalidParameterSet("H.265 SPS cut short".into()))?;
-        let bit = (byte >> (7 - self.at % 8)) & 1;
-        self.at += 1;
-        Ok(u32::from(bit))
-    }
-
-    fn bits(&mut self, n: u32) -> Result<u32> {
-        (0..n).try_fold(0, |v, _| Ok((v << 1) | self.bit()?))
-    }
-
-    fn skip(&mut self, n: usize) -> Result<()> {
-        for _ in 0..n {
-            self.bit()?;
-        }
-        Ok(())
-    }
-
-    fn ue(&mut self) -> Result<u32> {
-        let mut zeros = 0;
-        while self.bit()? == 0 {
-            zeros += 1;
-            if zeros > 31 {
-                return Err(Error::InvalidParameterSet(
-                    "H.265 SPS: bad Exp-Golomb code".into(),
-                ));
-            }
-        }
-        Ok(((1u64 << zeros) - 1 + u64::from(self.bits(zeros)?)) as u32)
-    }
 }
