@@ -28,8 +28,12 @@ const PEERS: &[&str] = &[
     "gst-libav",
 ];
 
-/// `input` looped to `rtsp-listen://127.0.0.1:PORT/live/cam` for `seconds`, on its own
-/// runtime; `clients` runs once the server answers, given the stream's URL.
+/// `input` looped to `rtsp-listen://127.0.0.1:PORT/live/cam` on its own runtime;
+/// `clients` runs once the server answers, given the stream's URL, and the server is
+/// closed when they are done. `seconds` is what the clients need: the server stops by
+/// itself only at three times that (a bound), so slow clients on a loaded machine do not
+/// meet a server that ended under them (GStreamer's rtspsrc then fails its PAUSE at
+/// shutdown with "Received end-of-file").
 fn serve<T>(input: &Path, seconds: u64, clients: impl FnOnce(&str) -> T) -> (T, Summary) {
     serve_with(input, seconds, None, clients)
 }
@@ -46,7 +50,7 @@ fn serve_with<T>(
     let mut options = Options::default();
     options.remote.token = token.map(str::to_owned);
     options.loop_input = true;
-    options.duration = Some(Duration::from_secs(seconds));
+    options.duration = Some(Duration::from_secs(seconds * 3));
     let output = format!("rtsp-listen://127.0.0.1:{port}/live/cam");
     let pipeline = runtime.block_on(async {
         Pipeline::new(
@@ -68,6 +72,7 @@ fn serve_with<T>(
         std::thread::sleep(Duration::from_millis(50));
     }
     let result = clients(&url);
+    pipeline.close();
     let summary = runtime.block_on(pipeline.wait()).unwrap();
     (result, summary)
 }

@@ -41,6 +41,10 @@ const END_SLACK: i64 = 900;
 /// correction (about one audio PES).
 const OVERLAP: i64 = SECOND / 2;
 
+/// A correction another track made this close to where a track's content ends belongs
+/// to the same splice.
+const SPLICE_SKEW: i64 = 2 * SECOND;
+
 /// One track's correction and where it is.
 #[derive(Debug, Default)]
 pub(crate) struct TrackClock {
@@ -149,7 +153,10 @@ impl Jumps {
         }
         let (correction, at) = self.last?;
         let after = corrected.saturating_add(correction);
-        let near = at.abs_diff(end) <= FORWARD.unsigned_abs();
+        // Made at the same splice: within the skew a multiplexer leaves between audio and
+        // video (not a correction from long before, which audio PES times a little
+        // uneven must not pick up).
+        let near = at.abs_diff(end) <= SPLICE_SKEW.unsigned_abs();
         let floor = newest.max(end.saturating_sub(OVERLAP));
         (near && after >= floor && after <= end.saturating_add(FORWARD)).then_some(correction)
     }
@@ -393,6 +400,28 @@ mod tests {
             next.dts,
             start + 2 * FRAME + 16 * aframe - 2_000,
             "not taken twice"
+        );
+    }
+
+    #[test]
+    fn a_correction_made_at_another_place_is_not_taken() {
+        let mut jumps = Jumps::default();
+        let (mut video, mut audio) = (TrackClock::default(), TrackClock::default());
+        for i in 0..50 {
+            jumps.rebase(&mut video, i * FRAME);
+        }
+        assert!(jumps.rebase(&mut video, 48 * FRAME).jump.is_some());
+        // 6 s later, an audio PES 20 ms before the end of the one before (uneven times):
+        // nothing to do with the video's correction at 2 s.
+        jumps.rebase(&mut audio, 8 * SECOND);
+        audio.ends_at(8 * SECOND + 30_000);
+        let a = jumps.rebase(&mut audio, 8 * SECOND + 28_200);
+        assert_eq!(
+            a,
+            Rebased {
+                dts: 8 * SECOND + 28_200,
+                jump: None
+            }
         );
     }
 
