@@ -324,11 +324,8 @@ impl Reader {
         if let Some(jump) = rebased.jump {
             self.jumped += 1;
             let seconds = jump as f64 / 90_000.0;
-            if self.jumped == 1 {
-                tracing::warn!(input = %self.name, pid = stream.pid, "timestamps jump by {seconds:+.3} s: re-based to continue (later jumps are logged at debug level)");
-            } else {
-                tracing::debug!(input = %self.name, pid = stream.pid, "timestamps jump by {seconds:+.3} s: re-based to continue");
-            }
+            let what = format!("timestamps jump by {seconds:+.3} s: re-based to continue");
+            log_repeated(self.jumped, &self.name, stream.pid, &what);
             if !self.tx.send(InputEvent::TimestampJump { track: index }) {
                 return Ok(false);
             }
@@ -433,7 +430,8 @@ impl Reader {
                 stream.clock.ends_at(at * 90_000 / 48_000);
             }
         }
-        if let Some(reached) = reached.filter(|_| !matches!(stream.kind, Kind::Video(_))) {
+        // Only audio sets `stream.next`.
+        if let Some(reached) = reached {
             let before = packets.len();
             // Audio that starts before the track's content already reached overlaps it:
             // a splice whose second part begins before the first one's last PES ends
@@ -445,11 +443,8 @@ impl Reader {
                 stream.next = stream.next.max(Some(reached));
                 self.overlaps += 1;
                 let dropped = before - packets.len();
-                if self.overlaps == 1 {
-                    tracing::warn!(input = %self.name, pid = stream.pid, "audio overlaps what came before: {dropped} frame(s) left out (later overlaps are logged at debug level)");
-                } else {
-                    tracing::debug!(input = %self.name, pid = stream.pid, "audio overlaps what came before: {dropped} frame(s) left out");
-                }
+                let what = format!("audio overlaps what came before: {dropped} frame(s) left out");
+                log_repeated(self.overlaps, &self.name, stream.pid, &what);
             }
         }
         for packet in packets {
@@ -458,6 +453,16 @@ impl Reader {
             }
         }
         Ok(true)
+    }
+}
+
+/// The `count`th time something repeatable happened: the first is a warning, the later
+/// ones debug lines (a stream of many splices must not flood the log).
+fn log_repeated(count: u64, input: &str, pid: u16, what: &str) {
+    if count == 1 {
+        tracing::warn!(input, pid, "{what} (later ones are logged at debug level)");
+    } else {
+        tracing::debug!(input, pid, "{what}");
     }
 }
 
