@@ -236,6 +236,13 @@ pub fn avc_record(sets: &[Bytes]) -> Result<Bytes> {
         r.extend_from_slice(&(p.len() as u16).to_be_bytes());
         r.extend_from_slice(p);
     }
+    // High and up: chroma format and bit depths (ISO/IEC 14496-15 §5.3.3.1.2), read from
+    // the SPS (4:2:0 8-bit, by far the most common, when it is cut before them); strict
+    // readers (shiguredo_mp4) refuse a record without them.
+    if crate::sps::avc_has_chroma_fields(first[1]) {
+        let (chroma, luma, chroma_depth) = crate::sps::avc_chroma(first).unwrap_or((1, 0, 0));
+        r.extend_from_slice(&[0xFC | chroma, 0xF8 | luma, 0xF8 | chroma_depth, 0]);
+    }
     Ok(Bytes::from(r))
 }
 
@@ -260,7 +267,7 @@ pub fn hevc_record(sets: &[Bytes]) -> Result<Bytes> {
     }
     // NAL header (2), sps_video_parameter_set_id etc. (1), then 12 bytes of general PTL;
     // emulation prevention bytes removed first.
-    let rbsp = unescape(first.get(2..).unwrap_or(&[]));
+    let rbsp = crate::sps::unescape(first.get(2..).unwrap_or(&[]));
     let ptl = rbsp
         .get(1..13)
         .ok_or_else(|| invalid("H.265 SPS", "too short for profile_tier_level"))?;
@@ -277,21 +284,6 @@ pub fn hevc_record(sets: &[Bytes]) -> Result<Bytes> {
         }
     }
     Ok(Bytes::from(r))
-}
-
-/// Removes emulation prevention bytes (0x000003 → 0x0000).
-pub(crate) fn unescape(data: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(data.len());
-    let mut zeros = 0;
-    for &b in data {
-        if zeros >= 2 && b == 3 {
-            zeros = 0;
-            continue;
-        }
-        zeros = if b == 0 { zeros + 1 } else { 0 };
-        out.push(b);
-    }
-    out
 }
 
 fn invalid(what: &'static str, reason: &str) -> Error {
@@ -325,5 +317,36 @@ mod tests {
         ];
         let record = avc_record(&sets).expect("SPS and PPS");
         assert_eq!(avc_parameter_sets(&record).expect("valid record"), sets);
+    }
+
+    /// High and High 4:2:2 10-bit (x264's SPSs): the record ends with the chroma format
+    /// and bit depths the SPS gives; Baseline's has none.
+    #[test]
+    fn avc_record_carries_chroma_and_bit_depths_from_high_up() {
+        let pps = Bytes::from_static(&[0x68, 0xEB, 0xE3, 0xCB, 0x22, 0xC0]);
+        let high = Bytes::from_static(&[
+            0x67, 0x64, 0x00, 0x0D, 0xAC, 0xD9, 0x41, 0x41, 0xFB, 0x01, 0x10, 0x00, 0x00, 0x03,
+            0x00, 0x10, 0x00, 0x00, 0x03, 0x03, 0x20, 0xF1, 0x42, 0x99, 0x60,
+        ]);
+        let high_422_10 = Bytes::from_static(&[
+            0x67, 0x7A, 0x00, 0x0A, 0xB6, 0xCD, 0x94, 0x42, 0x6C, 0x04, 0x40, 0x00, 0x00, 0x03,
+            0x00, 0x40, 0x00, 0x00, 0x0C, 0x83, 0xC4, 0x89, 0x65, 0x80,
+        ]);
+        let baseline = Bytes::from_static(&[0x67, 0x42, 0xC0, 0x1E, 0xD9, 0x01, 0x40]);
+        for (sps, tail) in [
+            (&high, Some([0xFD, 0xF8, 0xF8, 0])),
+            (&high_422_10, Some([0xFE, 0xFA, 0xFA, 0])),
+            (&baseline, None),
+        ] {
+            let sets = vec![sps.clone(), pps.clone()];
+            let record = avc_record(&sets).expect("SPS and PPS");
+            let plain = 6 + 2 + sps.len() + 1 + 2 + pps.len();
+            match tail {
+                Some(tail) => assert_eq!(record[plain..], tail, "profile {}", sps[1]),
+                None => assert_eq!(record.len(), plain),
+            }
+            assert_eq!(avc_parameter_sets(&record).expect("valid record"), sets);
+        }
+        assert_eq!(crate::sps::avc_dimensions(&high), Some((320, 240)));
     }
 }

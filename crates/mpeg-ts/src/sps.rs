@@ -45,18 +45,60 @@ impl Bits<'_> {
     }
 }
 
+/// Removes emulation prevention bytes (0x000003 → 0x0000).
+pub(crate) fn unescape(data: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(data.len());
+    let mut zeros = 0;
+    for &b in data {
+        if zeros >= 2 && b == 3 {
+            zeros = 0;
+            continue;
+        }
+        zeros = if b == 0 { zeros + 1 } else { 0 };
+        out.push(b);
+    }
+    out
+}
+
+/// Whether an H.264 SPS of `profile_idc` has chroma_format_idc and the bit depths
+/// (H.264 §7.3.2.1.1: High and the profiles above it); the `avcC` record repeats them
+/// for these profiles (ISO/IEC 14496-15 §5.3.3.1.2).
+pub fn avc_has_chroma_fields(profile_idc: u8) -> bool {
+    matches!(
+        profile_idc,
+        100 | 110 | 122 | 244 | 44 | 83 | 86 | 118 | 128 | 138 | 139 | 134 | 135 | 144
+    )
+}
+
+/// (chroma_format_idc, bit_depth_luma_minus8, bit_depth_chroma_minus8) of an H.264 SPS
+/// NAL unit (header byte included); `None` for a profile without them or a cut SPS.
+pub fn avc_chroma(nal: &[u8]) -> Option<(u8, u8, u8)> {
+    let rbsp = unescape(nal.get(1..)?);
+    let mut b = Bits { data: &rbsp, at: 0 };
+    let profile = b.bits(8)? as u8;
+    b.skip(16)?; // constraint flags, level
+    b.ue()?; // seq_parameter_set_id
+    if !avc_has_chroma_fields(profile) {
+        return None;
+    }
+    let chroma = b.ue()?;
+    if chroma == 3 {
+        b.skip(1)?; // separate_colour_plane_flag
+    }
+    let (luma, chroma_depth) = (b.ue()?, b.ue()?);
+    let small = |v: u32, max: u32| u8::try_from(v).ok().filter(|&v| u32::from(v) <= max);
+    Some((small(chroma, 3)?, small(luma, 6)?, small(chroma_depth, 6)?))
+}
+
 /// (width, height) in pixels of an H.264 SPS NAL unit (header byte included).
 pub fn avc_dimensions(nal: &[u8]) -> Option<(u32, u32)> {
-    let rbsp = crate::nal::unescape(nal.get(1..)?);
+    let rbsp = unescape(nal.get(1..)?);
     let mut b = Bits { data: &rbsp, at: 0 };
     let profile = b.bits(8)?;
     b.skip(16)?; // constraint flags, level
     b.ue()?; // seq_parameter_set_id
     let mut chroma = 1;
-    if matches!(
-        profile,
-        100 | 110 | 122 | 244 | 44 | 83 | 86 | 118 | 128 | 138 | 139 | 134 | 135
-    ) {
+    if avc_has_chroma_fields(profile as u8) {
         chroma = b.ue()?;
         if chroma == 3 {
             b.skip(1)?;
@@ -126,7 +168,7 @@ pub fn avc_dimensions(nal: &[u8]) -> Option<(u32, u32)> {
 
 /// (width, height) in pixels of an H.265 SPS NAL unit (2-byte header included).
 pub fn hevc_dimensions(nal: &[u8]) -> Option<(u32, u32)> {
-    let rbsp = crate::nal::unescape(nal.get(2..)?);
+    let rbsp = unescape(nal.get(2..)?);
     let mut b = Bits { data: &rbsp, at: 0 };
     b.skip(4)?;
     let sub_layers = b.bits(3)? as usize;

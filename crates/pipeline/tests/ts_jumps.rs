@@ -178,7 +178,9 @@ async fn hls_with_ts_segments_and_a_discontinuity_to_mp4() {
 /// A splice to another picture size (`cat small.ts large.ts`, an HLS ad break): the new
 /// parameter sets become a track update, so the MP4 gets a second sample entry and every
 /// picture decodes at its own size. ffmpeg's `-c copy` keeps the first configuration and
-/// the second half decodes as garbage ("Reference 5 >= 3"); before, ours did too.
+/// the second half decodes as garbage ("Reference 5 >= 3"); before, ours did too. Into
+/// HLS the change is a second init segment, which our HLS input follows back into one MP4
+/// (before: "a second EXT-X-MAP … is not supported").
 #[tokio::test(flavor = "multi_thread")]
 async fn a_splice_to_another_picture_size_decodes_at_both_sizes() {
     if !test_support::peers_present(
@@ -192,9 +194,22 @@ async fn a_splice_to_another_picture_size_decodes_at_both_sizes() {
     let large_args = h264_aac_from("testsrc=size=640x360:rate=25", &[]);
     let large = ffmpeg_ts(dir.path(), "large.ts", &large_args);
     let joined = cat(dir.path(), "joined.ts", &[&small, &large]);
-    for out in ["joined.mp4", "joined-out.ts"] {
+    // HLS: a second init segment after an `EXT-X-DISCONTINUITY` (ffmpeg 5.1's HLS demuxer
+    // decodes its pictures with the first init's SPS, so our HLS input reads it back).
+    let hls = dir.path().join("hls/joined.m3u8");
+    convert(&joined, &hls, Options::default()).await.unwrap();
+    let playlist = std::fs::read_to_string(&hls).unwrap();
+    assert!(
+        playlist.contains("EXT-X-MAP:URI=\"init-2.mp4\""),
+        "{playlist}"
+    );
+    let back = dir.path().join("from-hls.mp4");
+    convert(&hls, &back, Options::default()).await.unwrap();
+    for out in ["joined.mp4", "joined-out.ts", "from-hls.mp4"] {
         let out = dir.path().join(out);
-        convert(&joined, &out, Options::default()).await.unwrap();
+        if out != back {
+            convert(&joined, &out, Options::default()).await.unwrap();
+        }
         let listed = Command::new("ffprobe")
             .args(["-v", "error", "-select_streams", "v", "-show_entries"])
             .args(["frame=width,height", "-of", "csv=p=0"])

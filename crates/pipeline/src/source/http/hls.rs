@@ -2,8 +2,8 @@
 //! variant (named in a log line), then its media playlist's segments in order, as one
 //! stream, which is what they are once concatenated: MPEG-TS (§3.2; the TS reader
 //! re-bases the times of an `EXT-X-DISCONTINUITY`) or fragmented MP4 after the
-//! `EXT-X-MAP` initialization segment, fetched once (§3.3; a different one later ends the
-//! input with one line).
+//! `EXT-X-MAP` initialization segment, fetched once and again when the map changes
+//! (§4.3.2.5; the MP4 stream reader follows a new `moov` with the same tracks).
 //!
 //! A live playlist (no `EXT-X-ENDLIST`) starts three segments from its end (§6.3.3: no
 //! closer) and is reloaded after a target duration, or half of one when it brought no new
@@ -102,12 +102,14 @@ pub(super) async fn run(
                 continue;
             }
             if map != sent_map {
-                if sent_map.is_some() {
+                if map.is_none() {
                     return Err(invalid(
-                        "a new initialization segment (EXT-X-MAP) mid-stream is not followed"
+                        "segments without an EXT-X-MAP after fMP4 ones (one playlist, two formats)"
                             .into(),
                     ));
                 }
+                // A new one is forwarded too: the MP4 stream reader follows a new `moov`
+                // with the same tracks (`source/mp4/stream.rs`).
                 if let Some(init) = &map {
                     tracing::debug!(input = %name, "HLS initialization segment");
                     if !forward(get(client, init.as_str(), name).await?, name, out).await? {

@@ -65,8 +65,9 @@ pub(crate) async fn run_file(
     .await
 }
 
-/// Reads an HLS media playlist (see [`playlist`]): fMP4 segments as one fragmented MP4,
-/// MPEG-TS segments as one transport stream.
+/// Reads an HLS media playlist (see [`playlist`]): fMP4 segments as one fragmented MP4
+/// (as a stream when an init segment changes on the way), MPEG-TS segments as one
+/// transport stream.
 pub(crate) async fn run_playlist(
     path: PathBuf,
     track_ids: Vec<u32>,
@@ -75,11 +76,14 @@ pub(crate) async fn run_playlist(
 ) -> Result<(), Error> {
     let name = path.display().to_string();
     crate::source::on_reader_thread("HLS".into(), move || match playlist::files(&path)? {
-        playlist::Segments::Fmp4(files) => {
+        playlist::Segments::Fmp4 { files, inits } => {
             let (joined, len) = playlist::Concatenation::open(&files)?;
-            let mut reader = FileReader::new(joined, len, name);
             let mut sender = FileSender::new(tx);
             let mut emit = |event| !*stop.borrow() && sender.send(event);
+            if inits > 1 {
+                return stream::read_stream_tracks(&name, joined, &track_ids, &mut emit);
+            }
+            let mut reader = FileReader::new(joined, len, name);
             read(&mut reader, &track_ids, &mut emit)
         }
         playlist::Segments::Ts(files) => {

@@ -7,9 +7,13 @@
 //! `EXT-X-DISCONTINUITY`).
 //!
 //! Only what a media playlist needs is read: `#EXT-X-MAP:URI=` and the segment lines;
-//! other tags are skipped. Segment URIs are paths relative to the playlist; a URL with a
-//! scheme (`http://…`) is refused, as are a second `EXT-X-MAP` (a new initialization,
-//! which one MP4 reading cannot follow), byte-range segments and a master playlist.
+//! other tags are skipped. An `EXT-X-MAP` naming another initialization segment applies
+//! to the segments after it (§4.3.2.5; a change of encoding, such as our own HLS output
+//! after a splice to another picture size): it takes its place in the concatenation, and
+//! the stream reader follows the new `moov` (`stream.rs`); the same map named again is
+//! no change. Segment URIs are paths relative to the playlist; a URL with a scheme
+//! (`http://…`) is refused, as are byte-range segments, a master playlist, and a map
+//! after MPEG-TS segments.
 
 use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom};
@@ -20,8 +24,13 @@ use crate::Error;
 /// The files of a playlist.
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) enum Segments {
-    /// fMP4: the init segment first, then the media segments.
-    Fmp4(Vec<PathBuf>),
+    /// fMP4: the init segment first, then the media segments, each later init segment
+    /// before the segments it applies to.
+    Fmp4 {
+        files: Vec<PathBuf>,
+        /// More than one init segment: the files must be read as a stream.
+        inits: usize,
+    },
     /// MPEG-TS segments.
     Ts(Vec<PathBuf>),
 }
@@ -47,7 +56,8 @@ pub(crate) fn files(playlist: &Path) -> Result<Segments, Error> {
         }
         Ok(base.join(uri))
     };
-    let mut init = None;
+    let mut init: Option<PathBuf> = None;
+    let mut inits = 0;
     let mut segments = Vec::new();
     for line in text.lines().map(str::trim) {
         if line.starts_with("#EXT-X-BYTERANGE") || line.contains("BYTERANGE=") {
@@ -59,11 +69,18 @@ pub(crate) fn files(playlist: &Path) -> Result<Segments, Error> {
         if let Some(attributes) = line.strip_prefix("#EXT-X-MAP:") {
             let uri = attribute(attributes, "URI")
                 .ok_or_else(|| invalid("EXT-X-MAP without a URI".into()))?;
-            if init.replace(local(&uri)?).is_some() {
+            let path = local(&uri)?;
+            if init.as_ref() == Some(&path) {
+                continue;
+            }
+            if init.is_none() && !segments.is_empty() {
                 return Err(invalid(
-                    "a second EXT-X-MAP (a new initialization segment) is not supported".into(),
+                    "an EXT-X-MAP after MPEG-TS segments (one playlist, two formats)".into(),
                 ));
             }
+            inits += 1;
+            segments.push(path.clone());
+            init = Some(path);
         } else if line.starts_with("#EXT-X-STREAM-INF") {
             return Err(invalid(
                 "a master playlist: give one of its media playlists".into(),
@@ -72,12 +89,15 @@ pub(crate) fn files(playlist: &Path) -> Result<Segments, Error> {
             segments.push(local(line)?);
         }
     }
-    match init {
-        Some(init) => Ok(Segments::Fmp4(
-            std::iter::once(init).chain(segments).collect(),
-        )),
-        None if segments.is_empty() => Err(invalid("no segments".into())),
-        None => Ok(Segments::Ts(segments)),
+    if segments.len() == inits {
+        Err(invalid("no segments".into()))
+    } else if inits == 0 {
+        Ok(Segments::Ts(segments))
+    } else {
+        Ok(Segments::Fmp4 {
+            files: segments,
+            inits,
+        })
     }
 }
 
@@ -167,11 +187,29 @@ mod tests {
         let got = files(&good).unwrap();
         assert_eq!(
             got,
-            Segments::Fmp4(vec![
-                dir.join("init.mp4"),
-                dir.join("seg1.m4s"),
-                dir.join("seg2.m4s")
-            ])
+            Segments::Fmp4 {
+                files: vec![
+                    dir.join("init.mp4"),
+                    dir.join("seg1.m4s"),
+                    dir.join("seg2.m4s")
+                ],
+                inits: 1
+            }
+        );
+        // A map named before every segment is one map; another one takes its place.
+        let changing = write(
+            "changing.m3u8",
+            "#EXTM3U\n#EXT-X-MAP:URI=\"i1.mp4\"\na.m4s\n#EXT-X-MAP:URI=\"i1.mp4\"\nb.m4s\n\
+             #EXT-X-DISCONTINUITY\n#EXT-X-MAP:URI=\"i2.mp4\"\nc.m4s\n",
+        );
+        assert_eq!(
+            files(&changing).unwrap(),
+            Segments::Fmp4 {
+                files: ["i1.mp4", "a.m4s", "b.m4s", "i2.mp4", "c.m4s"]
+                    .map(|f| dir.join(f))
+                    .to_vec(),
+                inits: 2
+            }
         );
         let ts = write(
             "ts.m3u8",
@@ -193,6 +231,16 @@ mod tests {
                 "only local",
             ),
             ("empty.m3u8", "#EXTM3U\n#EXT-X-ENDLIST\n", "no segments"),
+            (
+                "init-only.m3u8",
+                "#EXTM3U\n#EXT-X-MAP:URI=\"i.mp4\"\n#EXT-X-ENDLIST\n",
+                "no segments",
+            ),
+            (
+                "mixed.m3u8",
+                "#EXTM3U\na.ts\n#EXT-X-MAP:URI=\"i.mp4\"\nb.m4s\n",
+                "after MPEG-TS",
+            ),
             (
                 "master.m3u8",
                 "#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=1\nv.m3u8\n",

@@ -4,11 +4,18 @@
 //! nothing sought. A plain MP4 cannot be read this way (its samples are indexed in a
 //! `moov` that may come last): one line says to give it as a file. Memory: one fragment
 //! at a time, at most [`MAX_BOX`].
+//!
+//! A later `moov` (HLS after a new `EXT-X-MAP`: another picture size, other parameter
+//! sets) is followed when it has the same tracks (ids, kinds, timescales): the
+//! fragments after it are demuxed with it, and a track whose description changed gets
+//! an [`InputEvent::TrackUpdated`] before its first sample under the new one, as a sample
+//! entry change in one file does. Other tracks end the input with one line.
 
 use std::io::Read;
 
 use shiguredo_mp4::demux::Fmp4SegmentDemuxer;
 
+use super::tracks::Chosen;
 use super::{Open, Output, chosen_tracks, emit_fragment, quicktime};
 use crate::Error;
 use crate::contract::InputEvent;
@@ -24,7 +31,17 @@ type BoxStart = ([u8; 4], u64, Vec<u8>);
 
 pub(crate) fn read_stream<R: Read>(
     name: &str,
+    input: R,
+    emit: &mut dyn FnMut(InputEvent) -> Open,
+) -> Result<(), Error> {
+    read_stream_tracks(name, input, &[], emit)
+}
+
+/// [`read_stream`] of the tracks `track_ids` (the first video and audio without).
+pub(crate) fn read_stream_tracks<R: Read>(
+    name: &str,
     mut input: R,
+    track_ids: &[u32],
     emit: &mut dyn FnMut(InputEvent) -> Open,
 ) -> Result<(), Error> {
     let invalid = |reason: String| Error::Input {
@@ -51,7 +68,8 @@ pub(crate) fn read_stream<R: Read>(
     };
     offset += moov.len() as u64;
     let moov = quicktime::normalize_moov(&moov).unwrap_or(moov);
-    let (parsed, chosen) = chosen_tracks(&moov, moov_at, name, &[], &invalid)?;
+    let mut moov = moov;
+    let (parsed, chosen) = chosen_tracks(&moov, moov_at, name, track_ids, &invalid)?;
     if parsed.mvex_box.is_none() {
         return Err(invalid(PLAIN.into()));
     }
@@ -101,16 +119,16 @@ pub(crate) fn read_stream<R: Read>(
                 }
             }
             // The same initialization again (HLS segments joined with their map) is
-            // skipped; a different one would need a new demuxer and track list.
+            // skipped; a different one is followed (see the module docs).
             b"moov" => {
                 let mut again = Vec::new();
                 if !append_box(&mut input, size, &head, &mut again, at, name, &invalid)? {
                     break;
                 }
-                if quicktime::normalize_moov(&again).unwrap_or(again) != moov {
-                    return Err(invalid(format!(
-                        "a different moov at byte {at}: a new initialization mid-stream is not followed"
-                    )));
+                let again = quicktime::normalize_moov(&again).unwrap_or(again);
+                if again != moov {
+                    demuxer = follow(&again, at, track_ids, &mut out, name, &invalid)?;
+                    moov = again;
                 }
             }
             _ => skip(&mut input, size - head.len() as u64, at, &invalid)?,
@@ -118,6 +136,43 @@ pub(crate) fn read_stream<R: Read>(
     }
     out.finish();
     Ok(())
+}
+
+/// A new `moov` at byte `at` with the tracks `out` reads (see the module docs): the
+/// demuxer for the fragments after it. The tracks keep their descriptions until their
+/// first sample under it says otherwise (`Output::packet`); their edit shifts are the
+/// new `moov`'s.
+fn follow(
+    moov: &[u8],
+    at: u64,
+    track_ids: &[u32],
+    out: &mut Output<'_>,
+    name: &str,
+    invalid: &dyn Fn(String) -> Error,
+) -> Result<Fmp4SegmentDemuxer, Error> {
+    let (parsed, chosen) = chosen_tracks(moov, at, name, track_ids, invalid)?;
+    let same = |a: &Chosen, b: &Chosen| {
+        a.track_id == b.track_id
+            && a.track.kind == b.track.kind
+            && a.track.timescale == b.track.timescale
+    };
+    if parsed.mvex_box.is_none()
+        || chosen.len() != out.tracks.len()
+        || !chosen.iter().zip(&out.tracks).all(|(a, b)| same(a, b))
+    {
+        return Err(invalid(format!(
+            "a new moov at byte {at} with other tracks (ids, kinds or timescales): not followed"
+        )));
+    }
+    let mut demuxer = Fmp4SegmentDemuxer::new();
+    demuxer
+        .handle_init_segment(moov)
+        .map_err(|e| invalid(format!("moov box at byte {at}: {e}")))?;
+    for (track, new) in out.tracks.iter_mut().zip(chosen) {
+        track.shift = new.shift;
+    }
+    tracing::debug!(input = name, "a new initialization (moov) at byte {at}");
+    Ok(demuxer)
 }
 
 /// The next box's header; `None` at the end of the stream (a header cut short is

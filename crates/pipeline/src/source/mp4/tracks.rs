@@ -11,7 +11,7 @@
 //! `OpusHead` made from `dOps` (Opus in ISOBMFF §4.3.2).
 
 use bytes::Bytes;
-use shiguredo_mp4::boxes::{MoovBox, SampleEntry, TrakBox};
+use shiguredo_mp4::boxes::{AvccBox, MoovBox, SampleEntry, TrakBox};
 use shiguredo_mp4::{BoxHeader, Decode, Encode};
 
 use crate::{Codec, Track};
@@ -113,7 +113,7 @@ pub(super) fn track_of(entry: &SampleEntry, timescale: u32) -> Result<Track, Str
     match entry {
         SampleEntry::Avc1(b) => Ok(Track::video(
             Codec::H264 {
-                config: box_body(&b.avcc_box)?,
+                config: avc_config(&b.avcc_box)?,
             },
             timescale,
             u32::from(b.visual.width),
@@ -255,6 +255,29 @@ fn entry_name(entry: &SampleEntry) -> String {
 }
 
 /// A box without its header: the decoder configuration records travel as box bodies.
+/// The `avcC` record. One of a profile with chroma format and bit depths in its SPS
+/// (High and up) that leaves them out of the record (ISO/IEC 14496-15 §5.3.3.1.2 asks for
+/// them; older muxers and our own TS input before 2026-12-07 wrote none, and ffmpeg reads
+/// such files) is made again from its parameter sets, those fields read from the SPS:
+/// shiguredo_mp4 decodes it but refuses to write it back.
+fn avc_config(avcc: &AvccBox) -> Result<Bytes, String> {
+    if avcc.chroma_format.is_some() || matches!(avcc.avc_profile_indication, 66 | 77 | 88) {
+        return box_body(avcc);
+    }
+    let mut sets = elementary::ParameterSets::default();
+    sets.sps = avcc
+        .sps_list
+        .iter()
+        .map(|s| Bytes::from(s.clone()))
+        .collect();
+    sets.pps = avcc
+        .pps_list
+        .iter()
+        .map(|s| Bytes::from(s.clone()))
+        .collect();
+    elementary::record(elementary::VideoCodec::H264, &sets).map_err(|e| format!("avcC: {e}"))
+}
+
 fn box_body<B: Encode>(b: &B) -> Result<Bytes, String> {
     let bytes = b.encode_to_vec().map_err(|e| e.to_string())?;
     let (_, header_size) = BoxHeader::decode(&bytes).map_err(|e| e.to_string())?;

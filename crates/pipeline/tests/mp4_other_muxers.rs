@@ -1,0 +1,74 @@
+//! MP4 files as other muxers write them, read as ffmpeg reads them (checked packet for
+//! packet against the file by ffprobe, and decoded by ffmpeg).
+#![allow(clippy::unwrap_used)]
+
+use std::path::Path;
+
+use pipeline::Options;
+use test_support::ffprobe;
+
+mod mp4_common;
+use mp4_common::{AUDIO, H264_AAC, VIDEO, assert_decodes, assert_same_packets, make, run};
+
+/// `file` with its `avcC` record's last 4 bytes (High profile's chroma format, bit depths
+/// and SPS extension count) cut and every box around it 4 bytes shorter, as older muxers
+/// (and our TS input before 2026-12-07) wrote it. The `moov` must follow the media
+/// (ffmpeg's default), so no chunk offset moves.
+fn without_avcc_chroma_fields(file: &Path, out: &Path) {
+    let mut data = std::fs::read(file).unwrap();
+    let be32 = |d: &[u8], at: usize| u32::from_be_bytes(d[at..at + 4].try_into().unwrap());
+    let avcc = data.windows(4).position(|w| w == b"avcC").unwrap() - 4;
+    let mdat = data.windows(4).position(|w| w == b"mdat").unwrap();
+    let moov = data.windows(4).position(|w| w == b"moov").unwrap();
+    assert!(mdat < moov, "moov before the media");
+    // The boxes around it, from the top: moov, trak, mdia, minf, stbl, stsd, avc1.
+    let (mut at, mut around) = (0, Vec::new());
+    while at != avcc {
+        let size = be32(&data, at) as usize;
+        if avcc < at || avcc >= at + size {
+            at += size;
+            continue;
+        }
+        around.push(at);
+        at += match &data[at + 4..at + 8] {
+            b"stsd" => 16,
+            b"avc1" => 86,
+            _ => 8,
+        };
+    }
+    around.push(avcc);
+    let end = avcc + be32(&data, avcc) as usize;
+    assert_eq!(data[end - 4] & 0xFC, 0xFC, "the record has the fields");
+    for at in around {
+        let size = be32(&data, at) - 4;
+        data[at..at + 4].copy_from_slice(&size.to_be_bytes());
+    }
+    data.drain(end - 4..end);
+    std::fs::write(out, data).unwrap();
+}
+
+/// A High-profile `avcC` without its chroma format and bit depths: ffmpeg reads it, and
+/// so do we (the record made again from its SPS); before, the video track was skipped
+/// with a warning and only the audio was recorded.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_high_profile_avcc_without_its_chroma_fields_is_read() {
+    test_support::require_peer!("ffprobe", "ffmpeg");
+    let dir = test_support::temp_dir();
+    let full = make(dir.path(), "full.mp4", &[VIDEO, AUDIO], H264_AAC);
+    let cut = dir.path().join("cut.mp4");
+    without_avcc_chroma_fields(&full, &cut);
+    assert_eq!(
+        ffprobe::packets(&cut, "v:0").len(),
+        50,
+        "ffmpeg reads the cut file"
+    );
+    for out in ["out.mp4", "out-fragmented.mp4"] {
+        let out = dir.path().join(out);
+        let mut options = Options::default();
+        options.fragmented = out.to_str().unwrap().contains("fragmented");
+        run(&cut, &out, options).await.unwrap();
+        assert_same_packets(&cut, &out, "v:0");
+        assert_same_packets(&cut, &out, "a:0");
+        assert_decodes(&out);
+    }
+}
