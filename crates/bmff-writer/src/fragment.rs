@@ -149,6 +149,20 @@ impl FragmentedMuxer {
     /// fragment is cut before the track's next sample and a new init segment with the new
     /// entry is queued (what MSE and HLS `EXT-X-MAP` expect).
     pub fn set_codec(&mut self, track: usize, codec: Codec) -> Result<()> {
+        self.change(track, |setup| setup.set_codec(track, codec))
+    }
+
+    /// [`set_codec`](Self::set_codec) with the rest of the sample entry too: another
+    /// picture size or sample rate (the track's timescale stays; `config`'s is not used).
+    pub fn set_config(&mut self, track: usize, config: TrackConfig) -> Result<()> {
+        self.change(track, |setup| setup.set_config(track, config))
+    }
+
+    fn change(
+        &mut self,
+        track: usize,
+        change: impl FnOnce(&mut TrackSetup) -> Result<bool>,
+    ) -> Result<()> {
         if self.finished {
             return Err(Error::Finished);
         }
@@ -157,7 +171,7 @@ impl FragmentedMuxer {
             track,
             tracks: count,
         })?;
-        if t.setup.set_codec(track, codec)? {
+        if change(&mut t.setup)? {
             t.codec_changed = true;
         }
         Ok(())

@@ -97,6 +97,12 @@ impl<W: Write + Seek> Mp4Writer<W> {
         self.muxer.set_codec(track, codec)
     }
 
+    /// Changes a track's whole sample entry: codec, picture size, sample rate (see
+    /// `set_config` of the muxer inside).
+    pub fn set_config(&mut self, track: usize, config: TrackConfig) -> Result<()> {
+        self.muxer.set_config(track, config)
+    }
+
     /// See [`Muxer::set_time_zero`].
     pub fn set_time_zero(&mut self, zero: Option<(i64, u32)>) {
         self.muxer.set_time_zero(zero);
@@ -269,6 +275,12 @@ impl<W: Write> FragmentedWriter<W> {
         self.muxer.set_codec(track, codec)
     }
 
+    /// Changes a track's whole sample entry: codec, picture size, sample rate (see
+    /// `set_config` of the muxer inside).
+    pub fn set_config(&mut self, track: usize, config: TrackConfig) -> Result<()> {
+        self.muxer.set_config(track, config)
+    }
+
     /// Ends the current fragment at the next key frame (see [`FragmentedMuxer::request_cut`]).
     pub fn request_cut(&mut self) {
         self.muxer.request_cut();
@@ -348,6 +360,12 @@ impl<S: SegmentSink> SegmentWriter<S> {
     /// Changes a track's codec configuration (a new init segment follows).
     pub fn set_codec(&mut self, track: usize, codec: Codec) -> Result<()> {
         self.muxer.set_codec(track, codec)
+    }
+
+    /// Changes a track's whole sample entry: codec, picture size, sample rate (see
+    /// `set_config` of the muxer inside).
+    pub fn set_config(&mut self, track: usize, config: TrackConfig) -> Result<()> {
+        self.muxer.set_config(track, config)
     }
 
     /// Ends the current segment at the next key frame.

@@ -192,6 +192,21 @@ impl TrackSetup {
     pub fn set_codec(&mut self, index: usize, codec: crate::Codec) -> Result<bool> {
         let mut config = self.config.clone();
         config.codec = codec;
+        self.set_config(index, config)
+    }
+
+    /// Switches to `config` (codec, picture size, sample rate: what a sample entry says);
+    /// returns whether the sample entry changed. The kind stays, and so does the timescale
+    /// (the track's times are in it; `config`'s is not used); a size or a rate of 0 (not
+    /// known) keeps the track's.
+    pub fn set_config(&mut self, index: usize, mut config: TrackConfig) -> Result<bool> {
+        config.timescale = self.config.timescale;
+        if config.width == 0 || config.height == 0 {
+            (config.width, config.height) = (self.config.width, self.config.height);
+        }
+        if config.sample_rate == 0 || config.channels == 0 {
+            (config.sample_rate, config.channels) = (self.config.sample_rate, self.config.channels);
+        }
         config.validate(index)?;
         if config.kind() != self.config.kind() {
             return Err(crate::Error::InvalidTrack {

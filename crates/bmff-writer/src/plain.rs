@@ -292,6 +292,20 @@ impl Muxer {
     /// Switches `track` to a new codec configuration (e.g. new SPS/PPS). Later samples
     /// use a new `stsd` entry (or an identical earlier one) and start a new chunk.
     pub fn set_codec(&mut self, track: usize, codec: Codec) -> Result<()> {
+        self.change(track, |setup| setup.set_codec(track, codec))
+    }
+
+    /// [`set_codec`](Self::set_codec) with the rest of the sample entry too: another
+    /// picture size or sample rate (the track's timescale stays; `config`'s is not used).
+    pub fn set_config(&mut self, track: usize, config: TrackConfig) -> Result<()> {
+        self.change(track, |setup| setup.set_config(track, config))
+    }
+
+    fn change(
+        &mut self,
+        track: usize,
+        change: impl FnOnce(&mut TrackSetup) -> Result<bool>,
+    ) -> Result<()> {
         if self.finished {
             return Err(Error::Finished);
         }
@@ -300,7 +314,7 @@ impl Muxer {
             track,
             tracks: count,
         })?;
-        t.setup.set_codec(track, codec)?;
+        change(&mut t.setup)?;
         if let Some(j) = &mut self.journal {
             let entry = t.setup.entries.get(t.setup.current as usize - 1);
             j.codec(track, entry.cloned().unwrap_or_default());

@@ -67,6 +67,12 @@ impl<W: AsyncWrite + AsyncSeek + Unpin> Mp4Writer<W> {
         self.muxer.set_codec(track, codec)
     }
 
+    /// Changes a track's whole sample entry: codec, picture size, sample rate (see
+    /// `set_config` of the muxer inside).
+    pub fn set_config(&mut self, track: usize, config: TrackConfig) -> Result<()> {
+        self.muxer.set_config(track, config)
+    }
+
     async fn drain(&mut self) -> Result<()> {
         self.scratch.extend(self.muxer.take_appends());
         if !self.scratch.is_empty() {
@@ -187,6 +193,12 @@ impl<W: AsyncWrite + Unpin> FragmentedWriter<W> {
     /// Changes a track's codec configuration.
     pub fn set_codec(&mut self, track: usize, codec: Codec) -> Result<()> {
         self.muxer.set_codec(track, codec)
+    }
+
+    /// Changes a track's whole sample entry: codec, picture size, sample rate (see
+    /// `set_config` of the muxer inside).
+    pub fn set_config(&mut self, track: usize, config: TrackConfig) -> Result<()> {
+        self.muxer.set_config(track, config)
     }
 
     /// Ends the current fragment at the next key frame.

@@ -12,6 +12,7 @@ use bmff_writer::{
     TrackConfig,
 };
 use common::{demux_fragmented, fixture_track, interleave, mp3_frames};
+use shiguredo_mp4::boxes::SampleEntry;
 use test_support::ffprobe::{self, num};
 
 fn write(path: &Path, tracks: &[(TrackConfig, Vec<Sample>)], options: FragmentOptions) -> Vec<u8> {
@@ -397,7 +398,8 @@ fn parameter_change_starts_a_new_init_segment() {
     for s in first {
         w.push(s).unwrap();
     }
-    w.set_codec(0, c2.codec.clone()).unwrap();
+    // The whole configuration: its picture size goes into the new init segment too.
+    w.set_config(0, c2.clone()).unwrap();
     for s in second {
         w.push(s).unwrap();
     }
@@ -414,6 +416,10 @@ fn parameter_change_starts_a_new_init_segment() {
         }
     }
     std::fs::write(&joined, &bytes).unwrap();
+    match &demux_fragmented(&bytes)[0].entries[0] {
+        SampleEntry::Avc1(b) => assert_eq!((b.visual.width, b.visual.height), (640, 360)),
+        other => panic!("{other:?}"),
+    }
     let errors = ffprobe::decode_errors(&joined);
     assert!(errors.is_empty(), "{errors}");
     let frames = ffprobe::probe_with(
@@ -438,6 +444,10 @@ fn parameter_change_starts_a_new_init_segment() {
         }
     }
     std::fs::write(&joined, &bytes).unwrap();
+    match &demux_fragmented(&bytes)[0].entries[0] {
+        SampleEntry::Avc1(b) => assert_eq!((b.visual.width, b.visual.height), (320, 240)),
+        other => panic!("{other:?}"),
+    }
     let errors = ffprobe::decode_errors(&joined);
     assert!(errors.is_empty(), "{errors}");
     let frames = ffprobe::probe_with(

@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 
 use bmff_writer::{Codec, HevcTag, Mp4Options, Mp4Writer, Sample, TrackConfig};
 use common::{demux_plain, fixture_track, interleave, mp3_frames, mp4parse_tables};
+use shiguredo_mp4::boxes::SampleEntry;
 use test_support::ffprobe::{self, num};
 
 fn write(
@@ -337,7 +338,8 @@ fn parameter_change_adds_a_sample_description() {
     for s in first.iter().cloned() {
         w.push(s).unwrap();
     }
-    w.set_codec(0, c2.codec.clone()).unwrap();
+    // The whole configuration: its picture size goes into the new entry too.
+    w.set_config(0, c2.clone()).unwrap();
     for s in second.iter().cloned() {
         w.push(s).unwrap();
     }
@@ -370,6 +372,15 @@ fn parameter_change_adds_a_sample_description() {
     let bytes = std::fs::read(&path).unwrap();
     let read = demux_plain(&bytes);
     assert_eq!(read[0].entries.len(), 2, "two sample descriptions");
+    let sizes: Vec<(u16, u16)> = read[0]
+        .entries
+        .iter()
+        .map(|e| match e {
+            SampleEntry::Avc1(b) => (b.visual.width, b.visual.height),
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(sizes, [(320, 240), (640, 360)], "each entry its own size");
     assert_eq!(read[0].samples.len(), 60);
     for (r, s) in read[0].samples.iter().zip(first.iter().chain(&second)) {
         assert_eq!(r.data, s.data);

@@ -24,6 +24,19 @@ fn h264_aac_from(video: &'static str, extra: &[&'static str]) -> Vec<&'static st
         .collect()
 }
 
+/// The picture size each `avc1` sample entry of an MP4 file gives, in order: a box of
+/// plausible size named `avc1` (not a brand in `ftyp`), width and height 32 bytes in.
+fn avc1_sizes(file: &Path) -> Vec<(u16, u16)> {
+    let data = std::fs::read(file).unwrap();
+    let be16 = |at: usize| u16::from_be_bytes([data[at], data[at + 1]]);
+    let size = |at: usize| u32::from_be_bytes(data[at - 4..at].try_into().unwrap());
+    data.windows(4)
+        .enumerate()
+        .filter(|&(at, w)| w == b"avc1" && at >= 4 && (86..4096).contains(&size(at)))
+        .map(|(at, _)| (be16(at + 28), be16(at + 30)))
+        .collect()
+}
+
 /// The files one after the other, as `cat` joins them.
 fn cat(dir: &Path, name: &str, parts: &[&Path]) -> std::path::PathBuf {
     let path = dir.join(name);
@@ -203,6 +216,11 @@ async fn a_splice_to_another_picture_size_decodes_at_both_sizes() {
         playlist.contains("EXT-X-MAP:URI=\"init-2.mp4\""),
         "{playlist}"
     );
+    let init = |name: &str| avc1_sizes(&dir.path().join("hls").join(name));
+    assert_eq!(
+        [init("init.mp4"), init("init-2.mp4")],
+        [[(320, 240)], [(640, 360)]]
+    );
     let back = dir.path().join("from-hls.mp4");
     convert(&hls, &back, Options::default()).await.unwrap();
     for out in ["joined.mp4", "joined-out.ts", "from-hls.mp4"] {
@@ -220,6 +238,10 @@ async fn a_splice_to_another_picture_size_decodes_at_both_sizes() {
         let count = |size: &str| sizes.lines().filter(|l| *l == size).count();
         assert_eq!((count("320,240"), count("640,360")), (50, 50), "{out:?}");
         decodes_cleanly(&out);
+        if out.extension().is_some_and(|e| e == "mp4") {
+            // Each sample entry says its own picture size (before: the first one's).
+            assert_eq!(avc1_sizes(&out), [(320, 240), (640, 360)], "{out:?}");
+        }
     }
 }
 

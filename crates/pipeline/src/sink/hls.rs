@@ -105,8 +105,9 @@ impl Sink for HlsSink {
     }
 
     fn set_codec(&mut self, track: usize, config: &Track) -> Result<(), Error> {
-        let codec = track_config(config)?.codec;
-        self.writer.set_codec(track, codec).map_err(self.err())
+        // The whole sample entry: a new picture size too, not only the parameter sets.
+        let config = track_config(config)?;
+        self.writer.set_config(track, config).map_err(self.err())
     }
 
     fn finish(self: Box<Self>) -> Result<Option<PathBuf>, Error> {

@@ -183,10 +183,11 @@ impl Sink for FileSink {
     }
 
     fn set_codec(&mut self, track: usize, config: &Track) -> Result<(), Error> {
-        let codec = track_config(config)?.codec;
+        // The whole sample entry: a new picture size too, not only the parameter sets.
+        let config = track_config(config)?;
         let result = match &mut self.writer {
-            FileWriter::Plain(w) => w.set_codec(track, codec),
-            FileWriter::Fragmented(w) => w.set_codec(track, codec),
+            FileWriter::Plain(w) => w.set_config(track, config),
+            FileWriter::Fragmented(w) => w.set_config(track, config),
         };
         result.map_err(self.err())
     }

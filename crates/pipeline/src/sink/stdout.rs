@@ -57,7 +57,7 @@ impl Sink for StdoutSink {
 
     fn set_codec(&mut self, track: usize, config: &Track) -> Result<(), Error> {
         self.writer
-            .set_codec(track, track_config(config)?.codec)
+            .set_config(track, track_config(config)?)
             .map_err(stdout_err)
     }
 
