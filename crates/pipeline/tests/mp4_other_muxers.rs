@@ -1,5 +1,6 @@
-//! MP4 files as other muxers write them, read as ffmpeg reads them (checked packet for
-//! packet against the file by ffprobe, and decoded by ffmpeg).
+//! MP4 files as other muxers write them (a High-profile `avcC` without its chroma fields,
+//! `avc3`), read as ffmpeg reads them (checked packet for packet against the file by
+//! ffprobe, and decoded by ffmpeg).
 #![allow(clippy::unwrap_used)]
 
 use std::path::Path;
@@ -69,6 +70,27 @@ async fn a_high_profile_avcc_without_its_chroma_fields_is_read() {
         run(&cut, &out, options).await.unwrap();
         assert_same_packets(&cut, &out, "v:0");
         assert_same_packets(&cut, &out, "a:0");
+        assert_decodes(&out);
+    }
+}
+
+/// `avc3` (parameter sets allowed in band; DASH and CMAF packagers), as ffmpeg writes it
+/// with `-tag:v avc3`, plain and fragmented: read as `avc1`, packet for packet. Before,
+/// the track was skipped ("sample entry avc3 is not supported") and the file refused.
+#[tokio::test(flavor = "multi_thread")]
+async fn avc3_is_read_as_avc1() {
+    test_support::require_peer!("ffprobe", "ffmpeg");
+    let dir = test_support::temp_dir();
+    let mut plain: Vec<&str> = H264_AAC.to_vec();
+    plain.extend(["-tag:v", "avc3"]);
+    let mut fragmented = plain.clone();
+    fragmented.extend(["-movflags", "frag_keyframe+empty_moov"]);
+    for (name, encode) in [("avc3.mp4", &plain), ("avc3-fragmented.mp4", &fragmented)] {
+        let source = make(dir.path(), name, &[VIDEO, AUDIO], encode);
+        let out = dir.path().join(format!("out-{name}"));
+        run(&source, &out, Options::default()).await.unwrap();
+        assert_same_packets(&source, &out, "v:0");
+        assert_same_packets(&source, &out, "a:0");
         assert_decodes(&out);
     }
 }

@@ -2,7 +2,8 @@
 //! selection of the tracks to read (the first video and the first audio track that the
 //! contract can carry).
 //!
-//! Sample entries (ISO/IEC 14496-12 §8.5.2): `avc1` → H.264 with the `avcC` record
+//! Sample entries (ISO/IEC 14496-12 §8.5.2): `avc1` (and `avc3` whose record holds the
+//! parameter sets) → H.264 with the `avcC` record
 //! (ISO/IEC 14496-15 §5.3.3.1), `hev1`/`hvc1` → H.265 with the `hvcC` record (§8.3.3.1),
 //! `vp08`/`vp09` → VP8/VP9 (the `vpcC` record, "VP Codec ISO Media File Format Binding"
 //! §2.2), `av01` → AV1 (the `av1C` record, "AV1 Codec ISO Media File Format Binding"
@@ -11,7 +12,7 @@
 //! `OpusHead` made from `dOps` (Opus in ISOBMFF §4.3.2).
 
 use bytes::Bytes;
-use shiguredo_mp4::boxes::{AvccBox, MoovBox, SampleEntry, TrakBox};
+use shiguredo_mp4::boxes::{Avc1Box, AvccBox, MoovBox, SampleEntry, TrakBox};
 use shiguredo_mp4::{BoxHeader, Decode, Encode};
 
 use crate::{Codec, Track};
@@ -204,6 +205,20 @@ pub(super) fn track_of(entry: &SampleEntry, timescale: u32) -> Result<Track, Str
                     .with_timescale(timescale),
             )
         }
+        // `avc3`: `avc1` whose parameter sets may also come in band (ISO/IEC 14496-15
+        // §5.4.2.1; DASH and CMAF packagers, ffmpeg's `-tag:v avc3`), read as `avc1`
+        // when its record holds them (written as `avc1`, the sets in band kept).
+        SampleEntry::Unknown(b) if b.box_type.as_bytes() == b"avc3" => {
+            let size = u32::try_from(8 + b.payload.len()).map_err(|_| "avc3 too large")?;
+            let avc1 = [&size.to_be_bytes()[..], b"avc1", &b.payload].concat();
+            let (avc1, _) = Avc1Box::decode(&avc1).map_err(|e| format!("avc3: {e}"))?;
+            if avc1.avcc_box.sps_list.is_empty() || avc1.avcc_box.pps_list.is_empty() {
+                return Err(
+                    "avc3 whose parameter sets come only in its samples is not supported".into(),
+                );
+            }
+            track_of(&SampleEntry::Avc1(avc1), timescale)
+        }
         SampleEntry::Unknown(b) if b.box_type.as_bytes() == b"ac-3" => {
             let dac3 = child_box(&b.payload, b"dac3")
                 .filter(|d| d.len() == 3)
@@ -254,7 +269,6 @@ fn entry_name(entry: &SampleEntry) -> String {
     }
 }
 
-/// A box without its header: the decoder configuration records travel as box bodies.
 /// The `avcC` record. One of a profile with chroma format and bit depths in its SPS
 /// (High and up) that leaves them out of the record (ISO/IEC 14496-15 §5.3.3.1.2 asks for
 /// them; older muxers and our own TS input before 2026-12-07 wrote none, and ffmpeg reads
@@ -278,6 +292,7 @@ fn avc_config(avcc: &AvccBox) -> Result<Bytes, String> {
     elementary::record(elementary::VideoCodec::H264, &sets).map_err(|e| format!("avcC: {e}"))
 }
 
+/// A box without its header: the decoder configuration records travel as box bodies.
 fn box_body<B: Encode>(b: &B) -> Result<Bytes, String> {
     let bytes = b.encode_to_vec().map_err(|e| e.to_string())?;
     let (_, header_size) = BoxHeader::decode(&bytes).map_err(|e| e.to_string())?;
