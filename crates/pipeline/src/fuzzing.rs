@@ -36,7 +36,14 @@ pub fn ts_input(data: &[u8]) -> Result<usize, Error> {
 /// Reads `data` as standard input or an HTTP body would be read: told apart by its first
 /// bytes, then MPEG-TS, MP3 or fragmented MP4 as it comes; the number of events it sent.
 pub fn stream_input(data: &[u8]) -> Result<usize, Error> {
-    read_with(|tx, stop| crate::source::byte_stream::read("stream", data, tx, stop))
+    read_with(|tx, stop| {
+        crate::source::byte_stream::read(
+            "stream",
+            data,
+            crate::source::FileSender::unbatched(tx),
+            stop,
+        )
+    })
 }
 
 /// Reads `data` as an Ogg Opus file (chained streams too); the number of events it sent.

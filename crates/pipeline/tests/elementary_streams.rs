@@ -389,6 +389,66 @@ async fn aac_to_mp4() {
     assert_decodes(&mp4);
 }
 
+/// An ID3v2.4 tag holding one frame: its id and body.
+fn id3_tag(id: &[u8; 4], body: &[u8]) -> Vec<u8> {
+    let size = 10 + body.len();
+    let syncsafe = |n: usize| [21, 14, 7, 0].map(|shift| ((n >> shift) & 0x7F) as u8);
+    let mut tag = b"ID3\x04\0\0".to_vec();
+    tag.extend(syncsafe(size));
+    tag.extend(id);
+    tag.extend((body.len() as u32).to_be_bytes());
+    tag.extend([0, 0]);
+    tag.extend(body);
+    tag
+}
+
+/// ADTS with ID3v2 tags: a 150 000-byte cover in front (more than one 64 KiB read;
+/// before, the rest of it was taken for ADTS: "no ADTS sync word"), and HLS packed audio
+/// (RFC 8216 §3.4: segments of ADTS frames, each after a tag with its timestamp), read
+/// through its playlist (before: "not an MPEG transport stream"). Every frame reaches the
+/// MP4 once, as ffprobe lists the source's.
+#[tokio::test(flavor = "multi_thread")]
+async fn aac_with_id3_tags_in_front_and_between_segments() {
+    test_support::require_peer!("ffprobe", "ffmpeg");
+    let dir = test_support::temp_dir();
+    let aac = make(dir.path(), "tone.aac", &[AUDIO], &["-c:a", "aac"]);
+    let data = std::fs::read(&aac).unwrap();
+    let mut frames = Vec::new();
+    let mut at = 0;
+    while at + 7 <= data.len() {
+        let len = (usize::from(data[at + 3] & 3) << 11)
+            | (usize::from(data[at + 4]) << 3)
+            | usize::from(data[at + 5] >> 5);
+        frames.push(&data[at..at + len]);
+        at += len;
+    }
+    let covered = dir.path().join("covered.aac");
+    let cover = id3_tag(b"APIC", &vec![0; 150_000]);
+    std::fs::write(&covered, [cover, data.clone()].concat()).unwrap();
+    let mut playlist = String::from("#EXTM3U\n#EXT-X-TARGETDURATION:1\n");
+    for (i, segment) in frames.chunks(40).enumerate() {
+        let pts = 900_000 + (i * 40 * 1024 * 90_000 / 44_100) as u64;
+        let owner = b"com.apple.streaming.transportStreamTimestamp\0";
+        let mut bytes = id3_tag(b"PRIV", &[&owner[..], &pts.to_be_bytes()].concat());
+        bytes.extend(segment.concat());
+        std::fs::write(dir.path().join(format!("seg{i}.aac")), bytes).unwrap();
+        playlist += &format!("#EXTINF:0.93,\nseg{i}.aac\n");
+    }
+    let packed = dir.path().join("radio.m3u8");
+    std::fs::write(&packed, playlist + "#EXT-X-ENDLIST\n").unwrap();
+    let theirs = ffprobe::sizes_and_keys(&aac, "a:0");
+    assert_eq!(theirs.len(), frames.len());
+    for input in [covered, packed] {
+        let mp4 = dir.path().join("out.mp4");
+        run(&input, &mp4, Options::default()).await.unwrap();
+        let ours = ffprobe::packets(&mp4, "a:0");
+        let sizes: Vec<u64> = ours.iter().map(|o| num(&o["size"]) as u64 + 7).collect();
+        let want: Vec<u64> = theirs.iter().map(|t| t.0).collect();
+        assert_eq!(sizes, want, "{input:?}");
+        assert_decodes(&mp4);
+    }
+}
+
 /// A VBR MP3 file muxed into MP4 by ffmpeg, written out by us as `.mp3`: the same MPEG
 /// audio frames as the original file (mp3-frames reads both), after a Xing frame that
 /// counts them, so ffprobe gives the source's duration (it guessed 6 % short from the

@@ -4,8 +4,11 @@
 //!
 //! Read as a stream (files, standard input and HTTP bodies alike): frames are cut out of
 //! 64 KiB reads, each a slice of them. Timestamps count samples (timescale = sample rate),
-//! 1024 per frame. An ID3v2 tag in front is skipped. A format change in the middle of the file, or a frame with several
-//! raw data blocks (an MP4 sample holds one access unit), ends the input with an error.
+//! 1024 per frame. ID3v2 tags are skipped, however long: in front (album art) and between
+//! frames (HLS packed audio, RFC 8216 §3.4, starts each segment with one; the audio is
+//! taken as continuous). A format change in the middle of the file, or a frame with
+//! several raw data blocks (an MP4 sample holds one access unit), ends the input with an
+//! error.
 
 use std::fs::File;
 use std::io::Read;
@@ -62,23 +65,17 @@ pub(crate) fn read<R: Read>(
         buf.truncate(len + *n.as_ref().unwrap_or(&0));
         Ok(n? > 0)
     };
-    // An ID3v2 tag in front: skipped, however long (album art).
-    while buf.len() < 10 && more(&mut buf)? {}
     let mut offset = 0usize;
-    let mut tag = id3v2_length(&buf);
-    while tag > 0 {
-        let skip = tag.min(buf.len());
-        let _ = buf.split_to(skip);
-        (tag, offset) = (tag - skip, offset + skip);
-        if tag > 0 && !more(&mut buf)? {
-            break;
-        }
-    }
     let mut first: Option<AdtsHeader> = None;
     let mut samples: i64 = 0;
     loop {
         if *stop.borrow() {
             return Ok(());
+        }
+        // An ID3v2 tag in front (album art), or between frames: HLS packed audio starts
+        // each segment with one (its timestamp, RFC 8216 §3.4).
+        if skip_tag(&mut buf, &mut offset, &mut more)? {
+            continue;
         }
         let header = match AdtsHeader::parse(&buf) {
             Ok(h) if h.frame_length <= buf.len() => h,
@@ -154,17 +151,37 @@ fn audio_specific_config(header: &AdtsHeader, frame: &[u8]) -> Bytes {
     Bytes::copy_from_slice(&config.to_be_bytes())
 }
 
-/// The length of an ID3v2 tag at the start (ID3v2.4 §3.1: a 10-byte header whose size
-/// is four 7-bit bytes, plus a 10-byte footer when flagged), or 0.
-fn id3v2_length(data: &[u8]) -> usize {
+/// Skips the ID3v2 tag at the start of `buf`, however long, reading more with `more` as
+/// needed; whether there was one.
+fn skip_tag(
+    buf: &mut BytesMut,
+    offset: &mut usize,
+    more: &mut impl FnMut(&mut BytesMut) -> Result<bool, Error>,
+) -> Result<bool, Error> {
+    while buf.len() < 10 && b"ID3".starts_with(&buf[..buf.len().min(3)]) && more(buf)? {}
+    let Some(mut tag) = id3v2_length(buf) else {
+        return Ok(false);
+    };
+    while tag > 0 && (!buf.is_empty() || more(buf)?) {
+        let skip = tag.min(buf.len());
+        let _ = buf.split_to(skip);
+        tag -= skip;
+        *offset += skip;
+    }
+    Ok(true)
+}
+
+/// The length of an ID3v2 tag at the start of `data` (ID3v2.4 §3.1: a 10-byte header
+/// whose size is four 7-bit bytes, plus a 10-byte footer when flagged).
+pub(crate) fn id3v2_length(data: &[u8]) -> Option<usize> {
     match data.get(..10) {
         Some(h) if &h[..3] == b"ID3" && h[6..10].iter().all(|b| b & 0x80 == 0) => {
             let size = h[6..10]
                 .iter()
                 .fold(0usize, |v, &b| (v << 7) | usize::from(b));
             let footer = if h[5] & 0x10 != 0 { 10 } else { 0 };
-            (10 + size + footer).min(data.len())
+            Some(10 + size + footer)
         }
-        _ => 0,
+        _ => None,
     }
 }

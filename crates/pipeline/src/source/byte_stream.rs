@@ -21,16 +21,17 @@ pub(crate) async fn run(
     stop: watch::Receiver<bool>,
 ) -> Result<(), Error> {
     super::on_reader_thread("stdin".into(), move || {
-        read("stdin", std::io::stdin(), tx, &stop)
+        read("stdin", std::io::stdin(), FileSender::unbatched(tx), &stop)
     })
     .await
 }
 
-/// Reads `input` (named `name` in messages) on the calling thread.
+/// Reads `input` (named `name` in messages) on the calling thread, its events to `tx`
+/// (unbatched for a live stream, batched for files joined: a playlist's segments).
 pub(crate) fn read<R: Read>(
     name: &str,
     mut input: R,
-    tx: mpsc::Sender<InputEvent>,
+    mut tx: FileSender,
     stop: &watch::Receiver<bool>,
 ) -> Result<(), Error> {
     let mut head = Vec::with_capacity(HEAD);
@@ -40,7 +41,6 @@ pub(crate) fn read<R: Read>(
         .map_err(|e| Error::io(format!("reading {name}"), e))?;
     let format = sniff(&head);
     let input = Cursor::new(head).chain(input);
-    let mut tx = FileSender::unbatched(tx);
     match format {
         Ok(Format::Mp4) => {
             let mut emit = |event| !*stop.borrow() && tx.send(event);
@@ -70,10 +70,18 @@ enum Format {
 
 /// What the first bytes are: TS, MP3 (what is not recognised: the MP3 reader searches
 /// for frames and says when it finds none), or the name of a format not read from pipes.
+/// After an ID3v2 tag that ends within them, ADTS is told too (HLS packed audio, RFC
+/// 8216 §3.4: each segment starts with a tag holding its timestamp).
 fn sniff(head: &[u8]) -> Result<Format, &'static str> {
     let sync_at = |at: usize| head.get(at) == Some(&0x47);
     if sync_at(0) && sync_at(188) && (head.len() <= 376 || sync_at(376)) {
         return Ok(Format::Ts);
+    }
+    let after_tag = adts::id3v2_length(head).and_then(|tag| head.get(tag..));
+    if let Some([0xFF, b, ..]) = after_tag
+        && b & 0xF6 == 0xF0
+    {
+        return Ok(Format::Adts);
     }
     match head {
         [0x1A, 0x45, 0xDF, 0xA3, ..] => Err("Matroska"),
@@ -102,6 +110,12 @@ mod tests {
         ts[376] = 0;
         assert_eq!(sniff(&ts), Ok(Format::Mp3), "two syncs are not enough");
         assert_eq!(sniff(b"ID3\x04\0\0\0\0\0\0"), Ok(Format::Mp3));
+        let packed = b"ID3\x04\0\0\0\0\0\x02ab\xFF\xF1\x50\x80";
+        assert_eq!(sniff(packed), Ok(Format::Adts), "HLS packed audio");
+        assert_eq!(
+            sniff(b"ID3\x04\0\0\0\0\0\x02ab\xFF\xFB\x90"),
+            Ok(Format::Mp3)
+        );
         assert_eq!(sniff(&[0xFF, 0xFB, 0x90, 0x64]), Ok(Format::Mp3));
         assert_eq!(sniff(&[0xFF, 0xF1, 0x50, 0x80]), Ok(Format::Adts));
         assert_eq!(sniff(b"\0\0\0\x20ftypisom"), Ok(Format::Mp4));

@@ -11,6 +11,7 @@ mod mp3;
 pub(crate) mod mp4;
 pub(crate) mod ogg;
 pub(crate) mod pace;
+mod playlist;
 mod raw;
 mod rtmp_listen;
 mod rtp;
@@ -158,7 +159,7 @@ async fn run_source(
             mp4::run_file(path, options.track_ids.clone(), tx.clone(), stop).await
         }
         Endpoint::HlsInput(path) => {
-            mp4::run_playlist(path, options.track_ids.clone(), tx.clone(), stop).await
+            playlist::run(path, options.track_ids.clone(), tx.clone(), stop).await
         }
         Endpoint::OggFile(path) => ogg::run_file(path, tx.clone(), stop).await,
         Endpoint::MatroskaFile(path) => matroska::run_file(path, tx.clone(), stop).await,

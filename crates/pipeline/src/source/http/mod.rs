@@ -17,8 +17,8 @@ use std::time::Duration;
 use bytes::Bytes;
 use tokio::sync::{mpsc, watch};
 
-use super::ChannelReader;
 use super::byte_stream;
+use super::{ChannelReader, FileSender};
 use crate::contract::InputEvent;
 use crate::{Error, Options, SecretUrl};
 
@@ -89,7 +89,12 @@ async fn session(
     let reader = {
         let (reader_name, stop) = (name.to_owned(), stop.clone());
         super::on_reader_thread(name.to_owned(), move || {
-            byte_stream::read(&reader_name, ChannelReader::new(bytes_rx), tx, &stop)
+            byte_stream::read(
+                &reader_name,
+                ChannelReader::new(bytes_rx),
+                FileSender::unbatched(tx),
+                &stop,
+            )
         })
     };
     // The fetch may be waiting for a live playlist when the reader is done: its end (the

@@ -15,7 +15,6 @@
 //! - A file without `moov`, or whose samples lie past its end, is an error naming what is
 //!   missing; a fragmented file cut in its last fragment yields every complete fragment.
 
-mod playlist;
 mod quicktime;
 mod stream;
 mod tracks;
@@ -65,37 +64,24 @@ pub(crate) async fn run_file(
     .await
 }
 
-/// Reads an HLS media playlist (see [`playlist`]): fMP4 segments as one fragmented MP4
-/// (as a stream when an init segment changes on the way), MPEG-TS segments as one
-/// transport stream.
-pub(crate) async fn run_playlist(
-    path: PathBuf,
-    track_ids: Vec<u32>,
-    tx: mpsc::Sender<InputEvent>,
-    stop: watch::Receiver<bool>,
+/// Reads fragmented MP4 joined from an HLS playlist's segments (`source/playlist.rs`):
+/// as one file, or as a stream when an init segment changes on the way (`several_inits`).
+pub(crate) fn read_segments<R: Read + Seek>(
+    name: String,
+    joined: R,
+    len: u64,
+    track_ids: &[u32],
+    several_inits: bool,
+    emit: &mut dyn FnMut(InputEvent) -> Open,
 ) -> Result<(), Error> {
-    let name = path.display().to_string();
-    crate::source::on_reader_thread("HLS".into(), move || match playlist::files(&path)? {
-        playlist::Segments::Fmp4 { files, inits } => {
-            let (joined, len) = playlist::Concatenation::open(&files)?;
-            let mut sender = FileSender::new(tx);
-            let mut emit = |event| !*stop.borrow() && sender.send(event);
-            if inits > 1 {
-                return stream::read_stream_tracks(&name, joined, &track_ids, &mut emit);
-            }
-            let mut reader = FileReader::new(joined, len, name);
-            read(&mut reader, &track_ids, &mut emit)
-        }
-        playlist::Segments::Ts(files) => {
-            let (joined, _) = playlist::Concatenation::open(&files)?;
-            super::ts::read_blocking(name, joined, FileSender::new(tx), &stop)
-        }
-    })
-    .await
+    if several_inits {
+        return stream::read_stream_tracks(&name, joined, track_ids, emit);
+    }
+    read(&mut FileReader::new(joined, len, name), track_ids, emit)
 }
 
 /// Whether the recorder still listens (it stops reading at the duration limit).
-type Open = bool;
+pub(crate) type Open = bool;
 
 /// Reads an MP4 held in memory, handing every event to `emit` (for fuzzing: the same
 /// code as a file, without a runtime).

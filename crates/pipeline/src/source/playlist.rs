@@ -2,9 +2,10 @@
 //! init segment and the media segments, read as one fragmented MP4 (the init segment's
 //! `ftyp`/`moov`, then each segment's `styp`/`sidx`/`moof`/`mdat`), which is what they
 //! are once concatenated (RFC 8216 §3.3); without `EXT-X-MAP`, MPEG-TS segments (ffmpeg's
-//! default and most live streams), read as one transport stream, which is what they are
-//! once concatenated too (RFC 8216 §3.2; the TS reader re-bases the timestamps of an
-//! `EXT-X-DISCONTINUITY`).
+//! default and most live streams) or packed audio (ADTS AAC or MP3 segments, each after
+//! an ID3 tag with its timestamp, §3.4: radio), read as one stream, which is what they
+//! are once concatenated too (§3.2; the TS reader re-bases the timestamps of an
+//! `EXT-X-DISCONTINUITY`), its format told by its first bytes.
 //!
 //! Only what a media playlist needs is read: `#EXT-X-MAP:URI=` and the segment lines;
 //! other tags are skipped. An `EXT-X-MAP` naming another initialization segment applies
@@ -19,7 +20,36 @@ use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
+use tokio::sync::{mpsc, watch};
+
+use super::{FileSender, byte_stream, mp4};
 use crate::Error;
+use crate::contract::InputEvent;
+
+/// Reads an HLS media playlist: fMP4 segments as one fragmented MP4 (as a stream when an
+/// init segment changes on the way), other segments as one stream whose first bytes tell
+/// its format (MPEG-TS, packed audio).
+pub(crate) async fn run(
+    path: PathBuf,
+    track_ids: Vec<u32>,
+    tx: mpsc::Sender<InputEvent>,
+    stop: watch::Receiver<bool>,
+) -> Result<(), Error> {
+    let name = path.display().to_string();
+    super::on_reader_thread("HLS".into(), move || match files(&path)? {
+        Segments::Fmp4 { files, inits } => {
+            let (joined, len) = Concatenation::open(&files)?;
+            let mut sender = FileSender::new(tx);
+            let mut emit = |event| !*stop.borrow() && sender.send(event);
+            mp4::read_segments(name, joined, len, &track_ids, inits > 1, &mut emit)
+        }
+        Segments::Joined(files) => {
+            let (joined, _) = Concatenation::open(&files)?;
+            byte_stream::read(&name, joined, FileSender::new(tx), &stop)
+        }
+    })
+    .await
+}
 
 /// The files of a playlist.
 #[derive(Debug, PartialEq, Eq)]
@@ -31,8 +61,8 @@ pub(crate) enum Segments {
         /// More than one init segment: the files must be read as a stream.
         inits: usize,
     },
-    /// MPEG-TS segments.
-    Ts(Vec<PathBuf>),
+    /// MPEG-TS or packed audio segments, read as one stream.
+    Joined(Vec<PathBuf>),
 }
 
 /// The files of a playlist.
@@ -75,7 +105,7 @@ pub(crate) fn files(playlist: &Path) -> Result<Segments, Error> {
             }
             if init.is_none() && !segments.is_empty() {
                 return Err(invalid(
-                    "an EXT-X-MAP after MPEG-TS segments (one playlist, two formats)".into(),
+                    "an EXT-X-MAP after segments without one (one playlist, two formats)".into(),
                 ));
             }
             inits += 1;
@@ -92,7 +122,7 @@ pub(crate) fn files(playlist: &Path) -> Result<Segments, Error> {
     if segments.len() == inits {
         Err(invalid("no segments".into()))
     } else if inits == 0 {
-        Ok(Segments::Ts(segments))
+        Ok(Segments::Joined(segments))
     } else {
         Ok(Segments::Fmp4 {
             files: segments,
@@ -217,7 +247,7 @@ mod tests {
         );
         assert_eq!(
             files(&ts).unwrap(),
-            Segments::Ts(vec![dir.join("seg0.ts"), dir.join("seg1.ts")])
+            Segments::Joined(vec![dir.join("seg0.ts"), dir.join("seg1.ts")])
         );
         for (name, text, says) in [
             (
@@ -239,7 +269,7 @@ mod tests {
             (
                 "mixed.m3u8",
                 "#EXTM3U\na.ts\n#EXT-X-MAP:URI=\"i.mp4\"\nb.m4s\n",
-                "after MPEG-TS",
+                "without one",
             ),
             (
                 "master.m3u8",
