@@ -13,6 +13,9 @@
 //! Payloads are sliced from the tag's `Bytes`, never copied. Every length is checked: a
 //! short or lying tag is an [`Error`], never a panic.
 //!
+//! [`file`] frames the tags as an FLV file does (file header, tag headers, previous tag
+//! sizes), for FLV files and HTTP-FLV.
+//!
 //! The writing side ([`write_video`], [`write_audio`], or [`video_header`] and
 //! [`audio_header`] for the header alone) turns the same [`VideoTag`]s and [`AudioTag`]s
 //! back into payloads: H.264 as classic FLV, H.265, AV1 and VP9 through Enhanced RTMP,
@@ -54,6 +57,7 @@
 
 use bytes::Bytes;
 
+pub mod file;
 mod write;
 pub use write::{TagHeader, audio_header, video_header, write_audio, write_video};
 
@@ -94,6 +98,12 @@ pub enum Error {
     /// Writing: a tag that has no one FLV form ([`VideoTag::Other`]).
     #[error("{0} has no FLV form to write")]
     NotWritable(&'static str),
+    /// A file that does not start with an FLV header (`FLV`, a data offset of 9 or more).
+    #[error("not an FLV file (no FLV header)")]
+    NotFlv,
+    /// Writing: a payload over the 24-bit size of a tag header.
+    #[error("an FLV tag of {0} bytes (at most 16 777 215)")]
+    TagTooLarge(usize),
 }
 
 /// Video codecs FLV and Enhanced RTMP carry.

@@ -1,4 +1,4 @@
-//! `http://` input against real servers: MPEG-TS from `ffmpeg -listen 1`, HLS from
+//! `http://` input against real servers: MPEG-TS and FLV from `ffmpeg -listen 1`, HLS from
 //! ffmpeg's HLS muxer served by Python's `http.server` (a finished playlist, a master
 //! playlist of two variants, a live playlist whose old segments are deleted), and MP3 and
 //! AAC mounts of a real icecast2 fed by ffmpeg. Every packet of the source arrives where the
@@ -82,6 +82,37 @@ fn ts_from_ffmpeg_listening_on_http() {
     let _server = ChildGuard::new("ffmpeg", server);
     // ffmpeg takes one connection: no probe of the port first, tries until it listens.
     let out = dir.path().join("out.mkv");
+    let started = Instant::now();
+    loop {
+        let (code, err) = pipeline(&[&url, out.to_str().unwrap()]);
+        if err.contains("Connection refused") && started.elapsed() < Duration::from_secs(10) {
+            std::thread::sleep(Duration::from_millis(100));
+            continue;
+        }
+        assert_eq!((code, err), (Some(0), String::new()));
+        break;
+    }
+    assert_eq!(packet_counts(&out), packet_counts(&av));
+    assert_eq!(ffprobe::decode_errors(&out), "");
+}
+
+/// HTTP-FLV (what SRS and nginx-http-flv serve), from ffmpeg listening: told by its `FLV`
+/// header, every packet of the source arrives.
+#[test]
+fn flv_from_ffmpeg_listening_on_http() {
+    test_support::require_peer!("ffmpeg", "ffprobe");
+    let dir = test_support::temp_dir();
+    let av = source(dir.path());
+    let port = test_support::free_port();
+    let url = format!("http://127.0.0.1:{port}/live.flv");
+    let server = Command::new("ffmpeg")
+        .args(["-nostdin", "-v", "error", "-i"])
+        .arg(&av)
+        .args(["-c", "copy", "-f", "flv", "-listen", "1", &url])
+        .spawn()
+        .unwrap();
+    let _server = ChildGuard::new("ffmpeg", server);
+    let out = dir.path().join("out.mp4");
     let started = Instant::now();
     loop {
         let (code, err) = pipeline(&[&url, out.to_str().unwrap()]);

@@ -81,6 +81,8 @@ pub enum Endpoint {
     OggFile(PathBuf),
     /// ADTS AAC file, `.aac` (input or output).
     AacFile(PathBuf),
+    /// FLV file, `.flv` (input).
+    FlvFile(PathBuf),
     /// H.264 Annex B byte stream, `.h264` / `.264` (input or output).
     H264File(PathBuf),
     /// H.265 Annex B byte stream, `.h265` / `.265` (input or output).
@@ -304,6 +306,7 @@ impl Endpoint {
                 | Endpoint::HlsInput(_)
                 | Endpoint::OggFile(_)
                 | Endpoint::AacFile(_)
+                | Endpoint::FlvFile(_)
                 | Endpoint::H264File(_)
                 | Endpoint::H265File(_)
                 | Endpoint::TsFile(_)
@@ -319,6 +322,7 @@ fn file_endpoint(path: &Path, direction: Direction) -> Option<Endpoint> {
     match (ext.as_deref(), direction) {
         (Some("mp3"), _) => Some(Endpoint::Mp3File(path.to_owned())),
         (Some("aac"), _) => Some(Endpoint::AacFile(path.to_owned())),
+        (Some("flv"), Direction::Input) => Some(Endpoint::FlvFile(path.to_owned())),
         (Some("opus" | "ogg"), _) => Some(Endpoint::OggFile(path.to_owned())),
         (Some("h264" | "264"), _) => Some(Endpoint::H264File(path.to_owned())),
         (Some("h265" | "265"), _) => Some(Endpoint::H265File(path.to_owned())),
@@ -373,6 +377,7 @@ impl fmt::Display for Endpoint {
             | Endpoint::Mp4Input(p)
             | Endpoint::MatroskaFile(p)
             | Endpoint::AacFile(p)
+            | Endpoint::FlvFile(p)
             | Endpoint::OggFile(p)
             | Endpoint::HlsInput(p)
             | Endpoint::H264File(p)

@@ -70,7 +70,7 @@ fn strings_are_read_by_scheme_extension_and_direction() {
 #[test]
 fn unknown_or_wrong_direction_names_string_and_direction() {
     for (s, d) in [
-        ("out.flv", Input),
+        ("clip.avi", Input),
         ("song.ogx", Output),
         ("rtsp://cam/x", Output),
         ("ftp://x/y", Input),

@@ -1,8 +1,9 @@
 //! RTMP in against ffmpeg 5.1: `ffmpeg -re -i src.mp4 -c copy -f flv rtmp://…` into our
 //! `rtmp-listen://` → MP4, compared with the source packet by packet; a wrong stream
 //! key and garbage after the handshake are refused while the server goes on listening
-//! for the right publisher. (ffmpeg 5.1 predates Enhanced RTMP, so H.265 over RTMP is
-//! covered by the flv crate's unit tests only.)
+//! for the right publisher. The same media as an `.flv` file (ffmpeg's `-f flv`, what OBS
+//! records) goes through the same tag reading. (ffmpeg 5.1 predates Enhanced RTMP, so
+//! H.265 over RTMP is covered by the flv crate's unit tests only.)
 #![allow(clippy::unwrap_used)]
 
 use std::io::{Read, Write};
@@ -118,6 +119,38 @@ async fn ffmpeg_publishes_into_rtmp_listen_and_the_mp4_matches_the_source() {
         .unwrap();
     assert_eq!(summary.files, vec![out.clone()]);
     same_media(&src, &out);
+}
+
+/// The source remuxed by ffmpeg into an `.flv` file, then by us into MP4: the same
+/// packets as the source, as through RTMP (the tags are read the same way). A file cut
+/// inside a tag keeps every tag before the cut, and decodes.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_flv_file_becomes_the_same_mp4_and_a_cut_one_keeps_what_came_before() {
+    test_support::require_peer!("ffmpeg", "ffprobe");
+    let dir = test_support::temp_dir();
+    let src = source(dir.path());
+    let flv = dir.path().join("src.flv");
+    let status = Command::new("ffmpeg")
+        .args(["-nostdin", "-v", "error", "-y", "-i"])
+        .arg(&src)
+        .args(["-c", "copy", "-f", "flv"])
+        .arg(&flv)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let out = dir.path().join("from-flv.mp4");
+    let summary = spawn(flv.to_str().unwrap(), &out).wait().await.unwrap();
+    assert_eq!(summary.files, vec![out.clone()]);
+    same_media(&src, &out);
+    let bytes = std::fs::read(&flv).unwrap();
+    let cut = dir.path().join("cut.flv");
+    std::fs::write(&cut, &bytes[..bytes.len() * 6 / 10]).unwrap();
+    let out = dir.path().join("from-cut.mp4");
+    spawn(cut.to_str().unwrap(), &out).wait().await.unwrap();
+    let video = ffprobe::packets(&out, "v:0").len();
+    assert!((25..75).contains(&video), "{video} of 75 pictures");
+    let errors = ffprobe::decode_errors(&out);
+    assert!(errors.is_empty(), "decode errors: {errors}");
 }
 
 /// A client that completes the RTMP handshake, then sends what is not RTMP chunks.

@@ -1,6 +1,6 @@
 //! A byte stream of unknown format, read as it comes: `-` (standard input) and an HTTP
-//! body (an Icecast mount, TS over HTTP, HLS segments). MP3, ADTS AAC, MPEG-TS or
-//! fragmented MP4, told apart by the first bytes (a TS packet's sync byte at the start and
+//! body (an Icecast mount, TS over HTTP, HLS segments, HTTP-FLV). MP3, ADTS AAC, MPEG-TS,
+//! FLV or fragmented MP4, told apart by the first bytes (a TS packet's sync byte at the start and
 //! 188 bytes on, as ffmpeg's probe looks for it; `ftyp` or `styp` for MP4; ADTS's 12-bit
 //! sync with layer 0); every frame goes on at once, as from a live source. Formats read
 //! by seeking here (plain MP4, Matroska, Ogg) are named in one line.
@@ -9,7 +9,7 @@ use std::io::{Cursor, Read};
 
 use tokio::sync::{mpsc, watch};
 
-use super::{FileSender, adts, mp3, mp4, ts};
+use super::{FileSender, adts, flv_file, mp3, mp4, ts};
 use crate::Error;
 use crate::contract::InputEvent;
 
@@ -49,10 +49,11 @@ pub(crate) fn read<R: Read>(
         Ok(Format::Ts) => ts::read_blocking(name.to_owned(), input, tx, stop),
         Ok(Format::Mp3) => mp3::read(name, input, &mut tx, stop),
         Ok(Format::Adts) => adts::read(name, input, &mut tx, stop),
+        Ok(Format::Flv) => flv_file::read(name, input, &mut tx, stop),
         Err(format) => Err(Error::Input {
             input: name.to_owned(),
             reason: format!(
-                "{format} cannot be read as a stream here (MP3, ADTS AAC, MPEG-TS and fragmented MP4 can): give it as a file"
+                "{format} cannot be read as a stream here (MP3, ADTS AAC, MPEG-TS, FLV and fragmented MP4 can): give it as a file"
             ),
         }),
     }
@@ -66,6 +67,8 @@ enum Format {
     Mp4,
     /// ADTS AAC (an AAC radio mount).
     Adts,
+    /// FLV (HTTP-FLV, an `.flv` piped in).
+    Flv,
 }
 
 /// What the first bytes are: TS, MP3 (what is not recognised: the MP3 reader searches
@@ -84,6 +87,7 @@ fn sniff(head: &[u8]) -> Result<Format, &'static str> {
         return Ok(Format::Adts);
     }
     match head {
+        [b'F', b'L', b'V', 1, ..] => Ok(Format::Flv),
         [0x1A, 0x45, 0xDF, 0xA3, ..] => Err("Matroska"),
         [b'O', b'g', b'g', b'S', ..] => Err("Ogg"),
         [_, _, _, _, b'f', b't', b'y', b'p', ..] | [_, _, _, _, b's', b't', b'y', b'p', ..] => {
@@ -121,6 +125,7 @@ mod tests {
         assert_eq!(sniff(b"\0\0\0\x20ftypisom"), Ok(Format::Mp4));
         assert_eq!(sniff(&[0x1A, 0x45, 0xDF, 0xA3, 0x9F]), Err("Matroska"));
         assert_eq!(sniff(b"OggS\0\x02"), Err("Ogg"));
+        assert_eq!(sniff(b"FLV\x01\x05\0\0\0\x09"), Ok(Format::Flv));
         assert_eq!(sniff(&[]), Ok(Format::Mp3), "empty: the MP3 reader says so");
     }
 }

@@ -5,6 +5,8 @@
 mod adts;
 mod annexb;
 pub(crate) mod byte_stream;
+mod flv_file;
+mod flv_tags;
 mod http;
 pub(crate) mod matroska;
 mod mp3;
@@ -164,6 +166,7 @@ async fn run_source(
         Endpoint::OggFile(path) => ogg::run_file(path, tx.clone(), stop).await,
         Endpoint::MatroskaFile(path) => matroska::run_file(path, tx.clone(), stop).await,
         Endpoint::AacFile(path) => adts::run_file(path, tx.clone(), stop).await,
+        Endpoint::FlvFile(path) => flv_file::run_file(path, tx.clone(), stop).await,
         Endpoint::H264File(path) => {
             let rate = options.frame_rate;
             annexb::run_file(path, VideoCodec::H264, rate, tx.clone(), stop).await
@@ -275,4 +278,24 @@ impl std::io::Read for ChannelReader {
         buf[..n].copy_from_slice(&self.chunk.split_to(n));
         Ok(n)
     }
+}
+
+/// Reads until `buf` is full or the stream ends: how many bytes came (`offset` names
+/// where, in a failure's message).
+pub(crate) fn fill<R: std::io::Read>(
+    input: &mut R,
+    buf: &mut [u8],
+    offset: u64,
+    name: &str,
+) -> Result<usize, Error> {
+    let mut got = 0;
+    while got < buf.len() {
+        match input.read(&mut buf[got..]) {
+            Ok(0) => break,
+            Ok(n) => got += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(Error::io(format!("reading {name} at byte {offset}"), e)),
+        }
+    }
+    Ok(got)
 }

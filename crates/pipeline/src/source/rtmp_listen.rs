@@ -6,18 +6,12 @@
 //! A publisher must name the app and stream key of the URL, else it is refused (and
 //! the server goes on listening); the key never appears in a message. H.264 (classic
 //! FLV or Enhanced RTMP `avc1`), H.265 (Enhanced RTMP `hvc1`) and AAC are taken; other
-//! codecs are left out with a warning. Video keeps RTMP's millisecond clock (timescale
-//! 1000); AAC is counted in samples, following the tag times when they jump by more
-//! than half a frame. The tracks are sent once the sequence headers of what the
-//! metadata announces have come (at most [`HELD_TAGS`] tags are held meanwhile).
+//! codecs are left out with a warning (`flv_tags.rs`, shared with FLV files). The tracks
+//! are sent once the sequence headers of what the metadata announces have come.
 
 use std::net::SocketAddr;
-use std::time::SystemTime;
 
-use bytes::Bytes;
-use flv::{AudioTag, VideoCodec, VideoTag};
 use media_core::SecretUrl;
-use mpeg_ts::{nal, sps};
 use rml_rtmp::handshake::{Handshake, HandshakeProcessResult, PeerType};
 use rml_rtmp::sessions::{
     ServerSession, ServerSessionConfig, ServerSessionEvent, ServerSessionResult,
@@ -26,11 +20,9 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, watch};
 
+use super::flv_tags::Ingest;
+use crate::Error;
 use crate::contract::InputEvent;
-use crate::{Codec, Error, Packet, Track};
-
-/// Tags held while waiting for the sequence headers.
-const HELD_TAGS: usize = 500;
 
 /// The parts of the endpoint URL `rtmp-listen://addr:port/app?key=KEY`.
 pub(crate) struct Address<'a> {
@@ -73,6 +65,7 @@ pub(crate) async fn run(
             peer,
             tx: tx.clone(),
             ingest: Ingest::default(),
+            gone: false,
             published: false,
         };
         // Its own task: a panic inside rml_rtmp on what a client sends must not end the
@@ -118,9 +111,20 @@ struct Session {
     tx: mpsc::Sender<InputEvent>,
     ingest: Ingest,
     published: bool,
+    /// The pipeline stopped taking events (the recorder is done).
+    gone: bool,
 }
 
 impl Session {
+    /// Hands what the tags made to the pipeline (nothing once it is gone).
+    async fn forward(&mut self) {
+        for event in self.ingest.take() {
+            if !self.gone && self.tx.send(event).await.is_err() {
+                self.gone = true;
+            }
+        }
+    }
+
     fn refused(&self, reason: String) -> Error {
         Error::Input {
             input: self.name.clone(),
@@ -180,7 +184,9 @@ impl Session {
             }
             let n = self.read(&mut stream, &mut buf).await?;
             if n == 0 {
-                return self.ingest.finish(&self.name, &self.tx).await;
+                self.ingest.finish(&self.name)?;
+                self.forward().await;
+                return Ok(());
             }
             input.clear();
             input.extend_from_slice(&buf[..n]);
@@ -231,21 +237,20 @@ impl Session {
             ServerSessionEvent::VideoDataReceived {
                 data, timestamp, ..
             } if self.published => {
-                self.ingest
-                    .video(data, timestamp.value, &self.name, &self.tx)
-                    .await?;
+                self.ingest.video(data, timestamp.value, &self.name)?;
+                self.forward().await;
                 Ok(Flow::Continue(Vec::new()))
             }
             ServerSessionEvent::AudioDataReceived {
                 data, timestamp, ..
             } if self.published => {
-                self.ingest
-                    .audio(data, timestamp.value, &self.name, &self.tx)
-                    .await?;
+                self.ingest.audio(data, timestamp.value, &self.name)?;
+                self.forward().await;
                 Ok(Flow::Continue(Vec::new()))
             }
             ServerSessionEvent::PublishStreamFinished { .. } => {
-                self.ingest.finish(&self.name, &self.tx).await?;
+                self.ingest.finish(&self.name)?;
+                self.forward().await;
                 Ok(Flow::Finished)
             }
             _ => Ok(Flow::Continue(Vec::new())),
@@ -270,233 +275,4 @@ impl Session {
 enum Flow {
     Continue(Vec<ServerSessionResult>),
     Finished,
-}
-
-/// What goes into the pipeline: tracks from the sequence headers, packets from frames.
-#[derive(Default)]
-struct Ingest {
-    video_expected: bool,
-    audio_expected: bool,
-    video: Option<(VideoCodec, Track)>,
-    audio: Option<Track>,
-    /// Tags before the tracks were sent: (is video, ms, frame).
-    held: Vec<Held>,
-    /// Track indices once sent.
-    indices: Option<(Option<usize>, Option<usize>)>,
-    /// The first tag's time (ms): time zero.
-    origin: Option<u32>,
-    /// The next AAC frame's time in samples, when continuous.
-    next_audio: Option<i64>,
-    /// The tracks were sent and the recorder is gone.
-    gone: bool,
-}
-
-enum Held {
-    Video {
-        ms: u32,
-        keyframe: bool,
-        cts: i32,
-        data: Bytes,
-    },
-    Audio {
-        ms: u32,
-        data: Bytes,
-    },
-}
-
-impl Ingest {
-    async fn video(
-        &mut self,
-        data: Bytes,
-        ms: u32,
-        name: &str,
-        tx: &mpsc::Sender<InputEvent>,
-    ) -> Result<(), Error> {
-        let tag = match flv::video(&data) {
-            Ok(tag) => tag,
-            Err(e) => {
-                tracing::warn!(input = name, "video tag left out: {e}");
-                return Ok(());
-            }
-        };
-        match tag {
-            VideoTag::SequenceHeader { codec, config } if self.indices.is_none() => {
-                self.video_expected = true;
-                match video_track(codec, config) {
-                    Some(track) => self.video = Some((codec, track)),
-                    None => tracing::warn!(
-                        input = name,
-                        "video {codec:?} left out: unreadable configuration"
-                    ),
-                }
-            }
-            VideoTag::Frame {
-                keyframe,
-                composition_time,
-                data,
-                ..
-            } => {
-                self.origin.get_or_insert(ms);
-                self.held.push(Held::Video {
-                    ms,
-                    keyframe,
-                    cts: composition_time,
-                    data,
-                });
-            }
-            _ => {}
-        }
-        self.flush(name, tx).await
-    }
-
-    async fn audio(
-        &mut self,
-        data: Bytes,
-        ms: u32,
-        name: &str,
-        tx: &mpsc::Sender<InputEvent>,
-    ) -> Result<(), Error> {
-        match flv::audio(&data) {
-            Ok(AudioTag::AacConfig(config)) if self.indices.is_none() => {
-                self.audio_expected = true;
-                match flv::aac_rate_channels(&config) {
-                    Some((rate, channels)) => {
-                        self.audio = Some(Track::audio(Codec::Aac { config }, rate, channels));
-                    }
-                    None => {
-                        tracing::warn!(input = name, "AAC left out: unreadable AudioSpecificConfig")
-                    }
-                }
-            }
-            Ok(AudioTag::AacFrame(data)) => {
-                self.origin.get_or_insert(ms);
-                self.held.push(Held::Audio { ms, data });
-            }
-            Ok(_) => {}
-            Err(e) => tracing::warn!(input = name, "audio tag left out: {e}"),
-        }
-        self.flush(name, tx).await
-    }
-
-    /// Sends the tracks once known, then every held frame.
-    async fn flush(&mut self, name: &str, tx: &mpsc::Sender<InputEvent>) -> Result<(), Error> {
-        if self.gone {
-            return Ok(());
-        }
-        if self.indices.is_none() {
-            let ready = (!self.video_expected || self.video.is_some())
-                && (!self.audio_expected || self.audio.is_some())
-                && (self.video.is_some() || self.audio.is_some());
-            if !ready && self.held.len() < HELD_TAGS {
-                return Ok(());
-            }
-            let mut tracks = Vec::new();
-            let video = self.video.as_ref().map(|(_, t)| {
-                tracks.push(t.clone());
-                tracks.len() - 1
-            });
-            let audio = self.audio.as_ref().map(|t| {
-                tracks.push(t.clone());
-                tracks.len() - 1
-            });
-            if tracks.is_empty() {
-                return Err(Error::Input {
-                    input: name.to_owned(),
-                    reason: format!(
-                        "no H.264, H.265 or AAC sequence header in the first {HELD_TAGS} tags"
-                    ),
-                });
-            }
-            self.indices = Some((video, audio));
-            if tx.send(InputEvent::Tracks(tracks)).await.is_err() {
-                self.gone = true;
-                return Ok(());
-            }
-        }
-        let Some((video, audio)) = self.indices else {
-            return Ok(());
-        };
-        let origin = self.origin.unwrap_or(0);
-        for held in std::mem::take(&mut self.held) {
-            let packet = match held {
-                Held::Video {
-                    ms,
-                    keyframe,
-                    cts,
-                    data,
-                } => {
-                    let Some(index) = video else { continue };
-                    let mut packet =
-                        Packet::new(index, i64::from(ms.wrapping_sub(origin)), keyframe, data);
-                    packet.cts_offset = cts;
-                    packet
-                }
-                Held::Audio { ms, data } => {
-                    let (Some(index), Some(track)) = (audio, &self.audio) else {
-                        continue;
-                    };
-                    let rate = i64::from(track.sample_rate);
-                    let at = i64::from(ms.wrapping_sub(origin)) * rate / 1000;
-                    let at = match self.next_audio {
-                        Some(n) if (n - at).abs() <= 512 => n,
-                        _ => at,
-                    };
-                    self.next_audio = Some(at + 1024);
-                    let mut packet = Packet::new(index, at, true, data);
-                    packet.duration = Some(1024);
-                    packet
-                }
-            };
-            if tx
-                .send(InputEvent::Packet(packet, SystemTime::now()))
-                .await
-                .is_err()
-            {
-                self.gone = true;
-                return Ok(());
-            }
-        }
-        Ok(())
-    }
-
-    /// The publisher finished: what is held goes out (tracks too, if still unsent).
-    async fn finish(&mut self, name: &str, tx: &mpsc::Sender<InputEvent>) -> Result<(), Error> {
-        if self.indices.is_none() && (self.video.is_some() || self.audio.is_some()) {
-            self.video_expected = false;
-            self.audio_expected = false;
-        }
-        if self.indices.is_none() && self.held.is_empty() {
-            return Ok(());
-        }
-        self.flush(name, tx).await
-    }
-}
-
-/// A video track from a sequence header: its picture size from the SPS.
-fn video_track(codec: VideoCodec, config: Bytes) -> Option<Track> {
-    type Dimensions = fn(&[u8]) -> Option<(u32, u32)>;
-    let (sets, kind, sps_type, dimensions, codec_value): (_, _, _, Dimensions, _) = match codec {
-        VideoCodec::H264 => (
-            nal::avc_parameter_sets(&config).ok()?,
-            nal::VideoCodec::H264,
-            7,
-            sps::avc_dimensions,
-            Codec::H264 {
-                config: config.clone(),
-            },
-        ),
-        VideoCodec::H265 => (
-            nal::hevc_parameter_sets(&config).ok()?,
-            nal::VideoCodec::H265,
-            33,
-            sps::hevc_dimensions,
-            Codec::H265 {
-                config: config.clone(),
-            },
-        ),
-        _ => return None,
-    };
-    let sps = sets.iter().find(|s| kind.nal_type(s) == Some(sps_type))?;
-    let (width, height) = dimensions(sps)?;
-    Some(Track::video(codec_value, 1000, width, height))
 }

@@ -19,6 +19,7 @@ use super::tracks::Chosen;
 use super::{Open, Output, chosen_tracks, emit_fragment, quicktime};
 use crate::Error;
 use crate::contract::InputEvent;
+use crate::source::fill;
 
 /// The largest `moov`, `moof` or `mdat` read (a fragment is held whole).
 const MAX_BOX: u64 = 64 << 20;
@@ -257,18 +258,4 @@ fn skip<R: Read>(
         )));
     }
     Ok(())
-}
-
-/// Reads until `buf` is full or the stream ends: how many bytes came.
-fn fill<R: Read>(input: &mut R, buf: &mut [u8], offset: u64, name: &str) -> Result<usize, Error> {
-    let mut got = 0;
-    while got < buf.len() {
-        match input.read(&mut buf[got..]) {
-            Ok(0) => break,
-            Ok(n) => got += n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(Error::io(format!("reading {name} at byte {offset}"), e)),
-        }
-    }
-    Ok(got)
 }
