@@ -298,3 +298,52 @@ async fn a_splice_continuing_in_time_keeps_audio_in_step_with_video() {
     );
     decodes_cleanly(&mp4);
 }
+
+/// A program whose PIDs change (`cat` of files from two encoders, a broadcast service
+/// changed: a new PMT): each track goes on with the new stream of its kind, re-based as
+/// any jump, so the MP4 holds both parts and decodes. When the new program lacks a kind,
+/// one line says so and the file keeps the first part. Before, any change of the
+/// program's streams ended the input ("the program's streams change…").
+#[tokio::test(flavor = "multi_thread")]
+async fn a_program_on_other_pids_goes_on() {
+    if !test_support::peers_present("a_program_on_other_pids_goes_on", &["ffmpeg", "ffprobe"]) {
+        return;
+    }
+    let dir = test_support::temp_dir();
+    let first = ffmpeg_ts(dir.path(), "first.ts", &H264_AAC);
+    let pids = [
+        "-mpegts_start_pid",
+        "0x200",
+        "-mpegts_pmt_start_pid",
+        "0x1100",
+    ];
+    let moved = h264_aac_from("testsrc=size=320x240:rate=25", &pids);
+    let second = ffmpeg_ts(dir.path(), "second.ts", &moved);
+    let joined = cat(dir.path(), "joined.ts", &[&first, &second]);
+    let mp4 = dir.path().join("joined.mp4");
+    convert(&joined, &mp4, Options::default()).await.unwrap();
+    assert_eq!(ffprobe::packets(&mp4, "v:0").len(), 100);
+    let audio = ffprobe::packets(&mp4, "a:0").len();
+    let source_audio =
+        ffprobe::packets(&first, "a:0").len() + ffprobe::packets(&second, "a:0").len();
+    assert!(
+        (source_audio - 2..=source_audio).contains(&audio),
+        "{audio} of {source_audio}"
+    );
+    decodes_cleanly(&mp4);
+    // The second part without audio: the audio track has nothing to go on with.
+    let mut silent = moved.clone();
+    silent.push("-an");
+    let video_only = ffmpeg_ts(dir.path(), "video-only.ts", &silent);
+    let joined = cat(dir.path(), "joined-2.ts", &[&first, &video_only]);
+    let mp4 = dir.path().join("joined-2.mp4");
+    let error = convert(&joined, &mp4, Options::default())
+        .await
+        .unwrap_err();
+    assert!(
+        error.to_string().contains("none of the kind of PID 257"),
+        "{error}"
+    );
+    assert_eq!(ffprobe::packets(&mp4, "v:0").len(), 50);
+    decodes_cleanly(&mp4);
+}

@@ -57,6 +57,7 @@ pub(crate) fn read_blocking<R: Read>(
     Reader::new(name, tx).read(input, stop)
 }
 
+#[derive(Clone, Copy, PartialEq, Eq)]
 enum Kind {
     Video(VideoCodec),
     Aac,
@@ -163,37 +164,11 @@ impl Reader {
     fn event(&mut self, event: Event) -> Result<bool, Error> {
         match event {
             Event::Streams(infos) => {
+                let streams = infos.iter().map(|info| self.stream_of(info)).collect();
                 if self.sent {
-                    return Err(Error::Input {
-                        input: self.name.clone(),
-                        reason: "the program's streams change in the middle of the file".into(),
-                    });
+                    return self.follow_program(streams);
                 }
-                self.streams = infos
-                    .iter()
-                    .map(|info| {
-                        let kind = match info.stream_type {
-                            StreamType::H264 => Kind::Video(VideoCodec::H264),
-                            StreamType::H265 => Kind::Video(VideoCodec::H265),
-                            StreamType::AacAdts => Kind::Aac,
-                            StreamType::Mpeg1Audio | StreamType::Mpeg2Audio => Kind::Mpeg,
-                            StreamType::Opus { channels } => Kind::Opus(channels),
-                            StreamType::Ac3 => Kind::Ac3,
-                            StreamType::Eac3 => Kind::Eac3,
-                            other => {
-                                tracing::warn!(input = %self.name, pid = info.pid, "stream type {:#04x} left out", other.id());
-                                return None;
-                            }
-                        };
-                        {
-                            let clock = match kind {
-                                Kind::Video(_) => jumps::TrackClock::reordered(),
-                                _ => jumps::TrackClock::default(),
-                            };
-                            Some(Stream { pid: info.pid, kind, track: None, index: None, next: None, clock, partial: None })
-                        }
-                    })
-                    .collect();
+                self.streams = streams;
                 self.held.clear();
                 Ok(true)
             }
@@ -214,6 +189,77 @@ impl Reader {
                 Ok(true)
             }
         }
+    }
+
+    /// A stream of the program as the PMT describes it (`None`: a type left out).
+    fn stream_of(&self, info: &mpeg_ts::StreamInfo) -> Option<Stream> {
+        let kind = match info.stream_type {
+            StreamType::H264 => Kind::Video(VideoCodec::H264),
+            StreamType::H265 => Kind::Video(VideoCodec::H265),
+            StreamType::AacAdts => Kind::Aac,
+            StreamType::Mpeg1Audio | StreamType::Mpeg2Audio => Kind::Mpeg,
+            StreamType::Opus { channels } => Kind::Opus(channels),
+            StreamType::Ac3 => Kind::Ac3,
+            StreamType::Eac3 => Kind::Eac3,
+            other => {
+                tracing::warn!(input = %self.name, pid = info.pid, "stream type {:#04x} left out", other.id());
+                return None;
+            }
+        };
+        let clock = match kind {
+            Kind::Video(_) => jumps::TrackClock::reordered(),
+            _ => jumps::TrackClock::default(),
+        };
+        Some(Stream {
+            pid: info.pid,
+            kind,
+            track: None,
+            index: None,
+            next: None,
+            clock,
+            partial: None,
+        })
+    }
+
+    /// The program changed after the tracks were sent (a PMT with other PIDs: a
+    /// broadcast service changed, files of two encoders joined): each track goes on with
+    /// the new program's next stream of its kind (its times re-based as any jump, new
+    /// parameter sets a track update); new streams left over are left out. A track with
+    /// no stream of its kind in the new program ends the input with one line.
+    fn follow_program(&mut self, mut streams: Vec<Option<Stream>>) -> Result<bool, Error> {
+        let mut tracks: Vec<Stream> = self
+            .streams
+            .drain(..)
+            .flatten()
+            .filter(|s| s.index.is_some())
+            .collect();
+        for slot in &mut streams {
+            let Some(new) = slot else { continue };
+            match tracks.iter().position(|t| t.kind == new.kind) {
+                Some(i) => {
+                    let mut track = tracks.remove(i);
+                    tracing::info!(input = %self.name, "the program changes: PID {} goes on as PID {}", track.pid, new.pid);
+                    track.pid = new.pid;
+                    track.partial = None;
+                    *slot = Some(track);
+                }
+                None => {
+                    tracing::warn!(input = %self.name, pid = new.pid, "a stream added to the program is left out");
+                    *slot = None;
+                }
+            }
+        }
+        if let Some(track) = tracks.first() {
+            return Err(Error::Input {
+                input: self.name.clone(),
+                reason: format!(
+                    "the program's streams change in the middle of the file: none of the kind of PID {} follows",
+                    track.pid
+                ),
+            });
+        }
+        self.streams = streams;
+        Ok(true)
     }
 
     /// Takes a stream's configuration from its first frames.
