@@ -238,7 +238,9 @@ impl Reader {
             match tracks.iter().position(|t| t.kind == new.kind) {
                 Some(i) => {
                     let mut track = tracks.remove(i);
-                    tracing::info!(input = %self.name, "the program changes: PID {} goes on as PID {}", track.pid, new.pid);
+                    if track.pid != new.pid {
+                        tracing::info!(input = %self.name, "the program changes: PID {} goes on as PID {}", track.pid, new.pid);
+                    }
                     track.pid = new.pid;
                     track.partial = None;
                     *slot = Some(track);
