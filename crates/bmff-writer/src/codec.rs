@@ -140,6 +140,10 @@ pub struct TrackConfig {
     pub height: u16,
     /// Video: pixel aspect ratio (h_spacing, v_spacing) written as `pasp`.
     pub pixel_aspect: Option<(u32, u32)>,
+    /// Video: the `tkhd` transformation matrix (ISO/IEC 14496-12 §8.3.2: `a b u c d v x
+    /// y w`, 16.16 fixed point but `u v w` 2.30), e.g. a phone's 90° rotation; `None`
+    /// writes the unity matrix.
+    pub display_matrix: Option<[i32; 9]>,
     /// Audio: sample rate in Hz.
     pub sample_rate: u32,
     /// Audio: channel count.
@@ -158,6 +162,7 @@ impl TrackConfig {
             width,
             height,
             pixel_aspect: None,
+            display_matrix: None,
             sample_rate: 0,
             channels: 0,
             default_duration: None,
@@ -175,6 +180,7 @@ impl TrackConfig {
             width: 0,
             height: 0,
             pixel_aspect: None,
+            display_matrix: None,
             sample_rate,
             channels,
             default_duration: None,
@@ -190,6 +196,12 @@ impl TrackConfig {
     /// Sets the pixel aspect ratio (`pasp`).
     pub fn with_pixel_aspect(mut self, h_spacing: u32, v_spacing: u32) -> Self {
         self.pixel_aspect = Some((h_spacing, v_spacing));
+        self
+    }
+
+    /// Sets the `tkhd` transformation matrix (see [`TrackConfig::display_matrix`]).
+    pub fn with_display_matrix(mut self, matrix: [i32; 9]) -> Self {
+        self.display_matrix = Some(matrix);
         self
     }
 

@@ -86,7 +86,10 @@ pub(crate) fn trak(
     w.u16(0); // alternate_group
     w.u16(if video { 0 } else { 0x0100 });
     w.u16(0);
-    w.unity_matrix();
+    match config.display_matrix {
+        Some(matrix) => matrix.iter().for_each(|&v| w.u32(v as u32)),
+        None => w.unity_matrix(),
+    }
     w.u32(u32::from(config.width) << 16);
     w.u32(u32::from(config.height) << 16);
     w.end(m)?;
@@ -196,11 +199,12 @@ impl TrackSetup {
     }
 
     /// Switches to `config` (codec, picture size, sample rate: what a sample entry says);
-    /// returns whether the sample entry changed. The kind stays, and so does the timescale
-    /// (the track's times are in it; `config`'s is not used); a size or a rate of 0 (not
-    /// known) keeps the track's.
+    /// returns whether the sample entry changed. The kind stays, and so do the timescale
+    /// (the track's times are in it) and the display matrix (`tkhd`'s, one per track):
+    /// `config`'s are not used; a size or a rate of 0 (not known) keeps the track's.
     pub fn set_config(&mut self, index: usize, mut config: TrackConfig) -> Result<bool> {
         config.timescale = self.config.timescale;
+        config.display_matrix = self.config.display_matrix;
         if config.width == 0 || config.height == 0 {
             (config.width, config.height) = (self.config.width, self.config.height);
         }

@@ -76,6 +76,7 @@ pub fn recover_plain(partial: &Path, journal: &Path, target: &Path) -> Result<Re
             width: t.width,
             height: t.height,
             pixel_aspect: None,
+            display_matrix: None,
             sample_rate: t.sample_rate,
             channels: t.channels,
             default_duration: t.default_duration,

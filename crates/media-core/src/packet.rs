@@ -122,6 +122,11 @@ pub struct Track {
     pub height: u32,
     /// Video: pixel aspect ratio `(h_spacing, v_spacing)` when known.
     pub pixel_aspect: Option<(u32, u32)>,
+    /// Video: how to show the pictures when not as coded, as MP4 and QuickTime say it:
+    /// the `tkhd` transformation matrix (ISO/IEC 14496-12 §8.3.2; `a b u c d v x y w`,
+    /// 16.16 fixed point but `u v w` 2.30). A phone's portrait video is a landscape
+    /// picture with a 90° rotation here. `None`: as coded (the unity matrix).
+    pub display_matrix: Option<[i32; 9]>,
     /// Audio: samples per second (0 for video).
     pub sample_rate: u32,
     /// Audio: channels (0 for video).
@@ -138,6 +143,7 @@ impl Track {
             width,
             height,
             pixel_aspect: None,
+            display_matrix: None,
             sample_rate: 0,
             channels: 0,
         }
@@ -152,6 +158,7 @@ impl Track {
             width: 0,
             height: 0,
             pixel_aspect: None,
+            display_matrix: None,
             sample_rate,
             channels,
         }

@@ -413,6 +413,7 @@ impl Transcoder {
                 let encoder = VideoEncoder::new(settings).map_err(fail)?;
                 let mut encoded = Track::video(config, track.timescale, width, height);
                 encoded.pixel_aspect = track.pixel_aspect;
+                encoded.display_matrix = track.display_matrix;
                 let plan = Plan::Video {
                     decoder,
                     encoder: Box::new(encoder),

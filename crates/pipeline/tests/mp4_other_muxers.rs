@@ -94,3 +94,48 @@ async fn avc3_is_read_as_avc1() {
         assert_decodes(&out);
     }
 }
+
+/// The rotation ffprobe reads from a file's video track (`tkhd` display matrix).
+fn rotation(file: &Path) -> String {
+    let probe = ffprobe::probe_with(
+        file,
+        &[
+            "-select_streams",
+            "v:0",
+            "-show_entries",
+            "stream_side_data=rotation",
+        ],
+    );
+    probe["streams"][0]["side_data_list"][0]["rotation"].to_string()
+}
+
+/// A phone's portrait video: a landscape picture and a 90° rotation in `tkhd` (ffmpeg's
+/// `rotate` tag writes the same matrix). Plain, fragmented and HLS output keep it, so the
+/// video still plays upright; before, the matrix was dropped and it played sideways.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_phones_rotation_is_kept() {
+    test_support::require_peer!("ffprobe", "ffmpeg");
+    let dir = test_support::temp_dir();
+    let landscape = make(dir.path(), "landscape.mp4", &[VIDEO, AUDIO], H264_AAC);
+    let source = dir.path().join("portrait.mp4");
+    let (from, to) = (landscape.to_str().unwrap(), source.to_str().unwrap());
+    ffprobe::ffmpeg(&["-i", from, "-c", "copy", "-metadata:s:v", "rotate=90", to]);
+    assert_eq!(rotation(&source), "90");
+    for (name, fragmented) in [
+        ("out.mp4", false),
+        ("out-fragmented.mp4", true),
+        ("hls/out.m3u8", false),
+    ] {
+        let out = dir.path().join(name);
+        let mut options = Options::default();
+        options.fragmented = fragmented;
+        run(&source, &out, options).await.unwrap();
+        let probed = if name.ends_with("m3u8") {
+            dir.path().join("hls/init.mp4")
+        } else {
+            out.clone()
+        };
+        assert_eq!(rotation(&probed), "90", "{name}");
+        assert_same_packets(&source, &out, "v:0");
+    }
+}

@@ -87,6 +87,9 @@ pub(crate) fn track_config(track: &Track) -> Result<TrackConfig, Error> {
             if let Some((h, v)) = track.pixel_aspect {
                 c = c.with_pixel_aspect(h, v);
             }
+            if let Some(matrix) = track.display_matrix {
+                c = c.with_display_matrix(matrix);
+            }
             c
         }
         MediaKind::Audio => TrackConfig::audio(codec, track.sample_rate, track.channels)

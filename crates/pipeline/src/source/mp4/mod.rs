@@ -443,10 +443,13 @@ impl<'a> Output<'a> {
         let dts = meta.dts.saturating_add(chosen.shift);
         let seconds = dts as f64 / timescale;
         if let Some(entry) = &meta.entry {
-            let track = tracks::track_of(entry, meta.timescale).map_err(|what| Error::Input {
-                input: format!("MP4 track {}", chosen.track_id),
-                reason: format!("the sample entry changes to one that cannot be read: {what}"),
-            })?;
+            let mut track =
+                tracks::track_of(entry, meta.timescale).map_err(|what| Error::Input {
+                    input: format!("MP4 track {}", chosen.track_id),
+                    reason: format!("the sample entry changes to one that cannot be read: {what}"),
+                })?;
+            // The track's (`tkhd`), not the sample entry's.
+            track.display_matrix = chosen.track.display_matrix;
             if track != chosen.track {
                 self.tracks[index].track = track.clone();
                 self.hold(seconds, InputEvent::TrackUpdated { index, track });

@@ -15,7 +15,7 @@ use bytes::Bytes;
 use shiguredo_mp4::boxes::{Avc1Box, AvccBox, MoovBox, SampleEntry, TrakBox};
 use shiguredo_mp4::{BoxHeader, Decode, Encode};
 
-use crate::{Codec, Track};
+use crate::{Codec, MediaKind, Track};
 
 /// One track chosen for reading: its id in the file and what the contract calls it.
 #[derive(Debug, Clone)]
@@ -45,7 +45,7 @@ pub(super) fn choose(moov: &MoovBox, name: &str, wanted: &[u32]) -> Result<Vec<C
         let Some(entry) = trak.mdia_box.minf_box.stbl_box.stsd_box.entries.first() else {
             continue;
         };
-        let track = match track_of(entry, timescale) {
+        let mut track = match track_of(entry, timescale) {
             Ok(track) => track,
             Err(what) if asked => return Err(format!("track {track_id} cannot be read: {what}")),
             Err(what) => {
@@ -56,6 +56,10 @@ pub(super) fn choose(moov: &MoovBox, name: &str, wanted: &[u32]) -> Result<Vec<C
         if !asked && chosen.iter().any(|c| c.track.kind == track.kind) {
             tracing::info!(input = name, track_id, "track skipped: one track per kind");
             continue;
+        }
+        // A phone's portrait video: a landscape picture shown rotated (`tkhd`).
+        if track.kind == MediaKind::Video && trak.tkhd_box.matrix != UNITY {
+            track.display_matrix = Some(trak.tkhd_box.matrix);
         }
         let shift = edit_shift(trak, movie_timescale, timescale);
         chosen.push(Chosen {
@@ -80,6 +84,9 @@ pub(super) fn choose(moov: &MoovBox, name: &str, wanted: &[u32]) -> Result<Vec<C
     }
     Ok(chosen)
 }
+
+/// The `tkhd` matrix that shows pictures as coded.
+const UNITY: [i32; 9] = [0x0001_0000, 0, 0, 0, 0x0001_0000, 0, 0, 0, 0x4000_0000];
 
 /// Where the edit list (ISO/IEC 14496-12 §8.6.6) puts the media on the movie's time
 /// line, as ffmpeg reads it: leading empty edits (`media_time` −1) delay the track, and
