@@ -140,9 +140,7 @@ pub struct TrackConfig {
     pub height: u16,
     /// Video: pixel aspect ratio (h_spacing, v_spacing) written as `pasp`.
     pub pixel_aspect: Option<(u32, u32)>,
-    /// Video: the `tkhd` transformation matrix (ISO/IEC 14496-12 §8.3.2: `a b u c d v x
-    /// y w`, 16.16 fixed point but `u v w` 2.30), e.g. a phone's 90° rotation; `None`
-    /// writes the unity matrix.
+    /// Video: the `tkhd` matrix (ISO/IEC 14496-12 §8.3.2), e.g. a phone's 90° rotation.
     pub display_matrix: Option<[i32; 9]>,
     /// Audio: sample rate in Hz.
     pub sample_rate: u32,
@@ -199,7 +197,7 @@ impl TrackConfig {
         self
     }
 
-    /// Sets the `tkhd` transformation matrix (see [`TrackConfig::display_matrix`]).
+    /// Sets [`TrackConfig::display_matrix`].
     pub fn with_display_matrix(mut self, matrix: [i32; 9]) -> Self {
         self.display_matrix = Some(matrix);
         self

@@ -13,7 +13,7 @@
 //! Payloads are sliced from the tag's `Bytes`, never copied. Every length is checked: a
 //! short or lying tag is an [`Error`], never a panic.
 //!
-//! [`file`] frames the tags as an FLV file does (file header, tag headers, previous tag
+//! [`file`](mod@file) frames the tags as an FLV file does (file header, tag headers, previous tag
 //! sizes), for FLV files and HTTP-FLV.
 //!
 //! The writing side ([`write_video`], [`write_audio`], or [`video_header`] and

@@ -65,7 +65,8 @@ struct Cli {
     /// (MPEG-TS inside; query options passphrase, streamid, latency in ms).
     ///
     /// Output: a .mp4 file, a directory or .m3u8 (HLS), - (fragmented MP4 on stdout),
-    /// .mkv/.mka (Matroska) or .webm (VP8, VP9, AV1, Opus), .h264/.h265, .aac, .mp3 or .opus/.ogg (one track of that codec),
+    /// .mkv/.mka (Matroska) or .webm (VP8, VP9, AV1, Opus), .flv (H.264/H.265 and AAC/MP3),
+    /// .h264/.h265, .aac, .mp3 or .opus/.ogg (one track of that codec),
     /// tcp-listen://addr:port (serve packets to network clients),
     /// whep-listen://[addr]:port/path (browsers watch by WHEP; player page at /path),
     /// rtsp-listen://[addr]:port/path (an RTSP server: players and recorders pull

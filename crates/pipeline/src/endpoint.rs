@@ -81,7 +81,7 @@ pub enum Endpoint {
     OggFile(PathBuf),
     /// ADTS AAC file, `.aac` (input or output).
     AacFile(PathBuf),
-    /// FLV file, `.flv` (input).
+    /// FLV file, `.flv` (input or output).
     FlvFile(PathBuf),
     /// H.264 Annex B byte stream, `.h264` / `.264` (input or output).
     H264File(PathBuf),
@@ -322,7 +322,7 @@ fn file_endpoint(path: &Path, direction: Direction) -> Option<Endpoint> {
     match (ext.as_deref(), direction) {
         (Some("mp3"), _) => Some(Endpoint::Mp3File(path.to_owned())),
         (Some("aac"), _) => Some(Endpoint::AacFile(path.to_owned())),
-        (Some("flv"), Direction::Input) => Some(Endpoint::FlvFile(path.to_owned())),
+        (Some("flv"), _) => Some(Endpoint::FlvFile(path.to_owned())),
         (Some("opus" | "ogg"), _) => Some(Endpoint::OggFile(path.to_owned())),
         (Some("h264" | "264"), _) => Some(Endpoint::H264File(path.to_owned())),
         (Some("h265" | "265"), _) => Some(Endpoint::H265File(path.to_owned())),

@@ -122,10 +122,11 @@ async fn ffmpeg_publishes_into_rtmp_listen_and_the_mp4_matches_the_source() {
 }
 
 /// The source remuxed by ffmpeg into an `.flv` file, then by us into MP4: the same
-/// packets as the source, as through RTMP (the tags are read the same way). A file cut
-/// inside a tag keeps every tag before the cut, and decodes.
+/// packets as the source, as through RTMP (the tags are read the same way); our own
+/// `.flv` too, read by ffprobe and by us. A file cut inside a tag keeps every tag before
+/// the cut, and decodes.
 #[tokio::test(flavor = "multi_thread")]
-async fn an_flv_file_becomes_the_same_mp4_and_a_cut_one_keeps_what_came_before() {
+async fn flv_files_in_and_out_and_a_cut_one_keeps_what_came_before() {
     test_support::require_peer!("ffmpeg", "ffprobe");
     let dir = test_support::temp_dir();
     let src = source(dir.path());
@@ -142,6 +143,27 @@ async fn an_flv_file_becomes_the_same_mp4_and_a_cut_one_keeps_what_came_before()
     let summary = spawn(flv.to_str().unwrap(), &out).wait().await.unwrap();
     assert_eq!(summary.files, vec![out.clone()]);
     same_media(&src, &out);
+    // Our own `.flv` (the tags an RTMP publish sends, framed as a file): ffprobe reads the
+    // source's packets in it, and our input reads them back.
+    let ours = dir.path().join("ours.flv");
+    spawn(src.to_str().unwrap(), &ours).wait().await.unwrap();
+    for stream in ["v:0", "a:0"] {
+        let theirs = relative(&rows(&ffprobe::packets(&src, stream)));
+        let got = relative(&rows(&ffprobe::packets(&ours, stream)));
+        assert_eq!(got.len(), theirs.len(), "{stream}");
+        for (g, t) in got.iter().zip(&theirs) {
+            // FLV counts milliseconds: each time rounded on its own, within 1 ms.
+            let near = (g.0 - t.0).abs() <= 1 && (g.1 - t.1).abs() <= 1;
+            assert!(
+                near && (g.2, g.3) == (t.2, t.3),
+                "{stream}: {g:?} against {t:?}"
+            );
+        }
+    }
+    assert!(ffprobe::decode_errors(&ours).is_empty());
+    let back = dir.path().join("from-ours.mp4");
+    spawn(ours.to_str().unwrap(), &back).wait().await.unwrap();
+    same_media(&src, &back);
     let bytes = std::fs::read(&flv).unwrap();
     let cut = dir.path().join("cut.flv");
     std::fs::write(&cut, &bytes[..bytes.len() * 6 / 10]).unwrap();

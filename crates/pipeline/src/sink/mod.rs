@@ -5,6 +5,8 @@
 
 mod adts;
 mod annexb;
+mod flv_file;
+mod flv_tags;
 mod hls;
 mod icecast;
 mod matroska;
@@ -74,6 +76,12 @@ pub(crate) fn factory(output: &Endpoint, options: &Options) -> Result<Box<dyn Si
         Endpoint::Icecast(url) => {
             no_rotation("icecast:// (a live stream)")?;
             icecast::factory(url, options)?
+        }
+        Endpoint::FlvFile(path) => {
+            no_rotation("an .flv file")?;
+            Box::new(flv_file::FlvFactory {
+                target: Target::File(path.clone()),
+            })
         }
         Endpoint::AacFile(path) => {
             no_rotation("an .aac file")?;
