@@ -126,7 +126,13 @@ pub fn frame(audio_specific_config: &[u8], access_unit: &[u8]) -> Result<Bytes, 
             audio_specific_config.len()
         )));
     };
-    let object_type = b0 >> 3;
+    let object_type = match b0 >> 3 {
+        // HE-AAC (v2) signalled explicitly (SBR 5, PS 29; ISO/IEC 14496-3 §1.6.2.1): its
+        // first rate is the AAC core's, which ADTS carries as LC, the decoder finding
+        // the extensions in the frames (as ffmpeg's ADTS muxer writes it).
+        5 | 29 => 2,
+        other => other,
+    };
     let rate_index = ((b0 & 0x07) << 1) | (b1 >> 7);
     let channels = (b1 >> 3) & 0x0F;
     // ADTS has 2 bits for the profile (object types 1–4) and no escape for the rate.
@@ -232,9 +238,19 @@ mod tests {
         assert_eq!((header.frame_length, header.samples()), (307, 1024));
         assert_eq!(&adts[7..], &unit[..]);
         assert!(frame(&[0x11], &unit).is_err());
+        // HE-AAC signalled explicitly (object type 5, core 24 kHz stereo, SBR to 48 kHz,
+        // core object type 2): LC at the core rate, as ffmpeg writes it.
+        let he = frame(&[0x2B, 0x11, 0x88, 0x00], &unit).unwrap();
+        let header = AdtsHeader::parse(&he).unwrap();
+        let fields = (
+            header.object_type,
+            header.sample_rate,
+            header.channel_configuration,
+        );
+        assert_eq!(fields, (2, 24_000, 2));
         assert!(
-            frame(&[0x2B, 0x88], &unit).is_err(),
-            "object type 5 (SBR) has no profile"
+            frame(&[0xFA, 0x88], &unit).is_err(),
+            "object type 31 (escape)"
         );
         assert!(frame(&[0x11, 0x88], &[0; 9000]).is_err());
     }

@@ -23,7 +23,8 @@ pub struct AdtsFormat {
 }
 
 /// The 7-byte ADTS header for a raw access unit of `au_len` bytes, from the
-/// AudioSpecificConfig (object type 1–4, a sampling frequency index, channels 1–7).
+/// AudioSpecificConfig (object type 1–4, or HE-AAC's 5 and 29 as LC at the core rate, a
+/// sampling frequency index, channels 1–7).
 pub fn header(audio_specific_config: &[u8], au_len: usize) -> Result<[u8; 7]> {
     let bad = |r: &str| Error::InvalidConfig {
         what: "AudioSpecificConfig for ADTS",
@@ -32,7 +33,13 @@ pub fn header(audio_specific_config: &[u8], au_len: usize) -> Result<[u8; 7]> {
     let [a, b, ..] = audio_specific_config else {
         return Err(bad("shorter than 2 bytes"));
     };
-    let object_type = a >> 3;
+    let object_type = match a >> 3 {
+        // HE-AAC (v2) signalled explicitly (SBR 5, PS 29; ISO/IEC 14496-3 §1.6.2.1): its
+        // first rate is the AAC core's, which ADTS carries as LC, the decoder finding
+        // the extensions in the frames (as ffmpeg's ADTS muxer writes it).
+        5 | 29 => 2,
+        other => other,
+    };
     let frequency = ((a & 0x07) << 1) | (b >> 7);
     let channels = (b >> 3) & 0x0F;
     if !(1..=4).contains(&object_type) || frequency > 12 || channels > 7 {
@@ -112,5 +119,14 @@ mod tests {
         assert_eq!((format.sample_rate, format.channels), (44_100, 2));
         assert_eq!(units.len(), 2);
         assert_eq!(&units[1][..], &au);
+        // HE-AAC signalled explicitly (object type 5, core 24 kHz stereo, SBR to 48 kHz):
+        // LC at the core rate, as ffmpeg's ADTS muxer writes it.
+        let mut frame = header(&[0x2B, 0x11, 0x88, 0x00], au.len())
+            .expect("HE-AAC")
+            .to_vec();
+        frame.extend_from_slice(&au);
+        let format = split(&Bytes::from(frame)).0.expect("a format");
+        assert_eq!(&format.audio_specific_config[..], &[0x13, 0x10]);
+        assert_eq!((format.sample_rate, format.channels), (24_000, 2));
     }
 }
