@@ -175,6 +175,51 @@ async fn flv_files_in_and_out_and_a_cut_one_keeps_what_came_before() {
     assert!(errors.is_empty(), "decode errors: {errors}");
 }
 
+/// Flash-era FLV files: H.264 with MP3 (every frame of both reaches the MP4); Sorenson
+/// video with Nellymoser audio, which we do not read (one line naming the codecs read).
+#[tokio::test(flavor = "multi_thread")]
+async fn flv_files_with_mp3_are_read_and_older_codecs_named() {
+    test_support::require_peer!("ffmpeg", "ffprobe");
+    let dir = test_support::temp_dir();
+    let make = |name: &str, codecs: &[&str]| {
+        let path = dir.path().join(name);
+        let status = Command::new("ffmpeg")
+            .args(["-nostdin", "-v", "error", "-y", "-f", "lavfi", "-i"])
+            .arg("testsrc=size=320x240:rate=25")
+            .args(["-f", "lavfi", "-i", "sine=frequency=440:sample_rate=44100"])
+            .args(["-t", "2"])
+            .args(codecs)
+            .arg(&path)
+            .status()
+            .unwrap();
+        assert!(status.success(), "ffmpeg made no {name}");
+        path
+    };
+    let mp3 = make("mp3.flv", &["-c:v", "libx264", "-c:a", "libmp3lame"]);
+    let out = dir.path().join("mp3.mp4");
+    spawn(mp3.to_str().unwrap(), &out).wait().await.unwrap();
+    for stream in ["v:0", "a:0"] {
+        let (theirs, ours) = (
+            ffprobe::packets(&mp3, stream),
+            ffprobe::packets(&out, stream),
+        );
+        assert_eq!(ours.len(), theirs.len(), "{stream}");
+    }
+    assert_eq!(ffprobe::probe(&out)["streams"][1]["codec_name"], "mp3");
+    assert!(ffprobe::decode_errors(&out).is_empty());
+    let old = make("old.flv", &["-c:v", "flv1", "-c:a", "nellymoser"]);
+    let error = spawn(old.to_str().unwrap(), &dir.path().join("old.mp4"))
+        .wait()
+        .await
+        .unwrap_err();
+    assert!(
+        error
+            .to_string()
+            .contains("no H.264, H.265, AAC or MP3 tag"),
+        "{error}"
+    );
+}
+
 /// A client that completes the RTMP handshake, then sends what is not RTMP chunks.
 fn handshake_then_garbage(port: u16) {
     let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();

@@ -103,8 +103,13 @@ pub(crate) fn read<R: Read>(
     ingest.finish(name)?;
     for event in ingest.take() {
         if !tx.send(event) {
-            break;
+            return Ok(());
         }
+    }
+    if !ingest.has_tracks() {
+        return Err(invalid(
+            "no H.264, H.265, AAC or MP3 tag (other FLV codecs are not read)".into(),
+        ));
     }
     Ok(())
 }

@@ -2,7 +2,7 @@
 //! tracks and packets: the `flv` crate reads each payload; this holds the frames until
 //! the sequence headers of what was announced have come (at most [`HELD_TAGS`] tags),
 //! then sends the tracks and every frame. H.264 (classic FLV or Enhanced RTMP `avc1`),
-//! H.265 (`hvc1`) and AAC are taken; other codecs are left out with a warning. Video keeps
+//! H.265 (`hvc1`), AAC and MP3 are taken; other codecs are left out with a warning. Video keeps
 //! FLV's millisecond clock (timescale 1000); AAC is counted in samples, following the tag
 //! times when they jump by more than half a frame.
 
@@ -36,6 +36,8 @@ pub(crate) struct Ingest {
     next_audio: Option<i64>,
     /// Events ready for the pipeline, in order (see [`Ingest::take`]).
     ready: Vec<InputEvent>,
+    /// Video and audio tags left out so far.
+    left_out: [u64; 2],
 }
 
 enum Held {
@@ -57,7 +59,7 @@ impl Ingest {
         let tag = match flv::video(&data) {
             Ok(tag) => tag,
             Err(e) => {
-                tracing::warn!(input = name, "video tag left out: {e}");
+                self.left_out(0, name, &format!("video tag left out: {e}"));
                 return Ok(());
             }
         };
@@ -109,8 +111,20 @@ impl Ingest {
                 self.origin.get_or_insert(ms);
                 self.held.push(Held::Audio { ms, data });
             }
+            // MP3 (old FLV files): the track from the first frame's header.
+            Ok(AudioTag::Mp3(data)) => {
+                if self.indices.is_none() && self.audio.is_none() {
+                    let header = mp3_frames::FrameHeader::parse_decodable(&data);
+                    if let Ok((_, h)) = header {
+                        let channels = u16::from(h.mode().channels());
+                        self.audio = Some(Track::audio(Codec::Mp3, h.sample_rate(), channels));
+                    }
+                }
+                self.origin.get_or_insert(ms);
+                self.held.push(Held::Audio { ms, data });
+            }
             Ok(_) => {}
-            Err(e) => tracing::warn!(input = name, "audio tag left out: {e}"),
+            Err(e) => self.left_out(1, name, &format!("audio tag left out: {e}")),
         }
         self.flush(name)
     }
@@ -149,6 +163,10 @@ impl Ingest {
         };
         let origin = self.origin.unwrap_or(0);
         for held in std::mem::take(&mut self.held) {
+            if let Held::Audio { ms, data } = held {
+                self.audio_packets(audio, ms.wrapping_sub(origin), data);
+                continue;
+            }
             let packet = match held {
                 Held::Video {
                     ms,
@@ -162,26 +180,53 @@ impl Ingest {
                     packet.cts_offset = cts;
                     packet
                 }
-                Held::Audio { ms, data } => {
-                    let (Some(index), Some(track)) = (audio, &self.audio) else {
-                        continue;
-                    };
-                    let rate = i64::from(track.sample_rate);
-                    let at = i64::from(ms.wrapping_sub(origin)) * rate / 1000;
-                    let at = match self.next_audio {
-                        Some(n) if (n - at).abs() <= 512 => n,
-                        _ => at,
-                    };
-                    self.next_audio = Some(at + 1024);
-                    let mut packet = Packet::new(index, at, true, data);
-                    packet.duration = Some(1024);
-                    packet
-                }
+                Held::Audio { .. } => continue,
             };
             self.ready
                 .push(InputEvent::Packet(packet, SystemTime::now()));
         }
         Ok(())
+    }
+
+    /// An audio tag's frames as packets of track `index`, `ms` after time zero: AAC is
+    /// one frame of 1024 samples, MP3 the frames it holds; times count samples, following
+    /// the tag times only when they jump by more than half a frame.
+    fn audio_packets(&mut self, index: Option<usize>, ms: u32, data: Bytes) {
+        let (Some(index), Some(track)) = (index, &self.audio) else {
+            return;
+        };
+        let frames = match track.codec {
+            Codec::Mp3 => super::mpeg_audio_frames(&data),
+            _ => vec![(data, 1024)],
+        };
+        let rate = i64::from(track.sample_rate);
+        let mut at = i64::from(ms) * rate / 1000;
+        for (frame, samples) in frames {
+            if let Some(next) = self.next_audio
+                && (next - at).abs() <= i64::from(samples / 2)
+            {
+                at = next;
+            }
+            self.next_audio = Some(at + i64::from(samples));
+            let packet = Packet::new(index, at, true, frame).with_duration(Some(samples));
+            self.ready
+                .push(InputEvent::Packet(packet, SystemTime::now()));
+            at += i64::from(samples);
+        }
+    }
+
+    /// A tag left out (`kind` 0 video, 1 audio): the first of each kind a warning, the
+    /// others debug lines (an FLV of a codec we do not take has one in every tag).
+    fn left_out(&mut self, kind: usize, name: &str, what: &str) {
+        self.left_out[kind] += 1;
+        if self.left_out[kind] == 1 {
+            tracing::warn!(
+                input = name,
+                "{what} (later ones are logged at debug level)"
+            );
+        } else {
+            tracing::debug!(input = name, "{what}");
+        }
     }
 
     /// The input finished: what is held goes out (tracks too, if still unsent).
@@ -194,6 +239,11 @@ impl Ingest {
             return Ok(());
         }
         self.flush(name)
+    }
+
+    /// Whether the tracks were sent.
+    pub(crate) fn has_tracks(&self) -> bool {
+        self.indices.is_some()
     }
 
     /// The events made so far, in order: the tracks once known, then packets.

@@ -299,3 +299,19 @@ pub(crate) fn fill<R: std::io::Read>(
     }
     Ok(got)
 }
+
+/// The MPEG audio frames at the start of `data` (a TS PES payload, an FLV tag) and their
+/// sample counts; stops at the first byte that does not start a frame.
+pub(crate) fn mpeg_audio_frames(data: &bytes::Bytes) -> Vec<(bytes::Bytes, u32)> {
+    let mut frames = Vec::new();
+    let mut at = 0;
+    while let Some(Ok((_, header))) = data.get(at..).map(mp3_frames::FrameHeader::parse_decodable) {
+        let Some(len) = header.frame_len().map(|l| l as usize).filter(|&l| l > 4) else {
+            break;
+        };
+        let end = (at + len).min(data.len());
+        frames.push((data.slice(at..end), header.samples()));
+        at = end;
+    }
+    frames
+}

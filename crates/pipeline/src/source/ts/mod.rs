@@ -418,7 +418,7 @@ impl Reader {
             }
             Kind::Mpeg => {
                 let rate = i64::from(track.sample_rate);
-                let frames = mpeg_frames(&frame.data);
+                let frames = super::mpeg_audio_frames(&frame.data);
                 let samples = frames.first().map_or(1152, |(_, s)| *s);
                 let mut at = audio_time(&mut stream.next, pts, rate, samples);
                 for (data, samples) in frames {
@@ -554,21 +554,6 @@ fn audio_time(next: &mut Option<i64>, pts: i64, rate: i64, frame: u32) -> i64 {
         Some(n) if (n - at).abs() <= i64::from(frame / 2) => n,
         _ => at,
     }
-}
-
-/// The MPEG audio frames of a PES payload and their sample counts.
-fn mpeg_frames(data: &Bytes) -> Vec<(Bytes, u32)> {
-    let mut frames = Vec::new();
-    let mut at = 0;
-    while let Some(Ok((_, header))) = data.get(at..).map(mp3_frames::FrameHeader::parse_decodable) {
-        let Some(len) = header.frame_len().map(|l| l as usize).filter(|&l| l > 4) else {
-            break;
-        };
-        let end = (at + len).min(data.len());
-        frames.push((data.slice(at..end), header.samples()));
-        at = end;
-    }
-    frames
 }
 
 /// Whether a length-prefixed sample holds an IDR (H.264) or IRAP (H.265) picture.
