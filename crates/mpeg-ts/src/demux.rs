@@ -69,6 +69,11 @@ pub struct Demuxer {
     pending: BytesMut,
     offset: u64,
     synced: bool,
+    /// Bytes before each 188-byte packet: 0 in a transport stream, 4 in BDAV (`.m2ts`,
+    /// AVCHD's `.MTS`: each packet after a 4-byte arrival time stamp), found at sync.
+    prefix: usize,
+    /// Prefix bytes still to drop before the next packet.
+    to_skip: usize,
     pmt_pid: Option<u16>,
     streams: Vec<Assembly>,
     events: VecDeque<Event>,
@@ -90,13 +95,23 @@ impl Demuxer {
     /// Takes more of the stream; then call [`Demuxer::poll`] until it returns `None`.
     pub fn push(&mut self, data: &[u8]) -> Result<()> {
         self.pending.extend_from_slice(data);
+        self.drain(false)
+    }
+
+    /// Demuxes the whole packets pending. Sync is found where three sync bytes repeat;
+    /// only at the end of the stream (`at_end`) also where fewer do (a stream of one or
+    /// two packets): before, more bytes may come, and a BDAV arrival time holding 0x47
+    /// 188 bytes after a sync byte is no rare thing.
+    fn drain(&mut self, at_end: bool) -> Result<()> {
         loop {
             if !self.synced {
-                match find_sync(&self.pending) {
-                    Some(at) => {
+                match find_sync(&self.pending, at_end) {
+                    Some((at, prefix)) => {
                         let _ = self.pending.split_to(at);
                         self.offset += at as u64;
                         self.synced = true;
+                        self.prefix = prefix;
+                        self.to_skip = 0;
                     }
                     None => {
                         if self.pending.len() >= SYNC_SEARCH {
@@ -106,6 +121,15 @@ impl Demuxer {
                         }
                         return Ok(());
                     }
+                }
+            }
+            if self.to_skip > 0 {
+                let skip = self.to_skip.min(self.pending.len());
+                let _ = self.pending.split_to(skip);
+                self.offset += skip as u64;
+                self.to_skip -= skip;
+                if self.to_skip > 0 {
+                    return Ok(());
                 }
             }
             if self.pending.len() < PACKET_SIZE {
@@ -118,6 +142,7 @@ impl Demuxer {
             let packet = self.pending.split_to(PACKET_SIZE).freeze();
             self.packet(&packet)?;
             self.offset += PACKET_SIZE as u64;
+            self.to_skip = self.prefix;
         }
     }
 
@@ -129,6 +154,9 @@ impl Demuxer {
     /// The stream ended: the PES packets still open are handed out. A partial TS packet
     /// at the end, or no program at all, is an error (the events before it stay valid).
     pub fn finish(&mut self) -> Result<()> {
+        if !self.synced {
+            self.drain(true)?;
+        }
         for index in 0..self.streams.len() {
             self.flush(index);
         }
@@ -318,19 +346,25 @@ fn read_timestamp(b: &[u8]) -> Option<i64> {
     )
 }
 
-/// The first offset where sync bytes repeat at 188-byte spacing (or at the end of what
-/// is there), if any.
-fn find_sync(data: &[u8]) -> Option<usize> {
-    (0..data.len().min(SYNC_SEARCH)).find(|&at| {
-        let mut checked = 0;
-        let mut i = at;
-        while i < data.len() && checked < 3 {
-            if data[i] != 0x47 {
-                return false;
-            }
-            checked += 1;
-            i += PACKET_SIZE;
-        }
-        checked == 3 || (checked > 0 && i >= data.len() && data.len() - at >= PACKET_SIZE)
-    })
+/// The first offset where sync bytes repeat three times at 188-byte spacing, or at
+/// BDAV's 192, and the bytes before each packet (0 or 4); else, at the end of the stream
+/// (a stream shorter than three packets), one or two at 188-byte spacing to its end.
+fn find_sync(data: &[u8], at_end: bool) -> Option<(usize, usize)> {
+    let end = data.len().min(SYNC_SEARCH);
+    let three =
+        |at: usize, spacing: usize| (0..3).all(|k| data.get(at + k * spacing) == Some(&0x47));
+    let bdav = PACKET_SIZE + 4;
+    if let Some(at) = (0..end).find(|&at| three(at, PACKET_SIZE) || three(at, bdav)) {
+        return Some((at, if three(at, PACKET_SIZE) { 0 } else { 4 }));
+    }
+    if !at_end {
+        return None;
+    }
+    (0..end)
+        .find(|&at| {
+            let syncs = (at..data.len()).step_by(PACKET_SIZE);
+            let all = syncs.clone().all(|i| data[i] == 0x47);
+            all && syncs.count() > 0 && data.len() - at >= PACKET_SIZE
+        })
+        .map(|at| (at, 0))
 }

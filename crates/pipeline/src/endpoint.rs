@@ -327,6 +327,8 @@ fn file_endpoint(path: &Path, direction: Direction) -> Option<Endpoint> {
         (Some("h264" | "264"), _) => Some(Endpoint::H264File(path.to_owned())),
         (Some("h265" | "265"), _) => Some(Endpoint::H265File(path.to_owned())),
         (Some("ts"), _) => Some(Endpoint::TsFile(path.to_owned())),
+        // BDAV (Blu-ray, AVCHD camcorders): 192-byte packets, which the TS reader finds.
+        (Some("m2ts" | "mts"), Direction::Input) => Some(Endpoint::TsFile(path.to_owned())),
         (Some("sdp"), Direction::Input) => Some(Endpoint::SdpFile(path.to_owned())),
         (Some("mp4" | "m4v" | "m4a" | "mov" | "cmfv" | "cmfa"), Direction::Input) => {
             Some(Endpoint::Mp4Input(path.to_owned()))

@@ -134,6 +134,18 @@ async fn ffmpeg_ts_to_mp4_packet_by_packet() {
             &["v:0"],
         ),
         (
+            // AVCHD's and Blu-ray's BDAV: a 4-byte arrival time before each TS packet.
+            "avchd.m2ts",
+            [
+                &video[..],
+                &["-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000"],
+                &["-c:v", "libx264", "-bf", "2", "-g", "25", "-c:a", "ac3"],
+                &["-mpegts_m2ts_mode", "1"],
+            ]
+            .concat(),
+            &["v:0", "a:0"],
+        ),
+        (
             "mp3.ts",
             vec![
                 "-f",
@@ -148,13 +160,17 @@ async fn ffmpeg_ts_to_mp4_packet_by_packet() {
     ];
     for (name, args, streams) in cases {
         let ts = ffmpeg_ts(dir.path(), name, &args);
+        if name.ends_with(".m2ts") {
+            let bytes = std::fs::read(&ts).unwrap();
+            assert!(bytes.len() % 192 == 0 && bytes[4] == 0x47, "not BDAV");
+        }
         let mp4 = dir.path().join(format!("{name}.mp4"));
         convert(&ts, &mp4, Options::default()).await.unwrap();
         let origins = (first_pts(&ts), first_pts(&mp4));
         for &stream in streams {
             let adts = match (name, stream) {
                 ("h264-aac.ts", "a:0") => Some(7),
-                ("mp3.ts", _) => Some(0),
+                ("mp3.ts", _) | ("avchd.m2ts", "a:0") => Some(0),
                 _ => None,
             };
             same_packets(&ts, &mp4, stream, origins, adts);
