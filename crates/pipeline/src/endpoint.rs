@@ -330,9 +330,11 @@ fn file_endpoint(path: &Path, direction: Direction) -> Option<Endpoint> {
         // BDAV (Blu-ray, AVCHD camcorders): 192-byte packets, which the TS reader finds.
         (Some("m2ts" | "mts"), Direction::Input) => Some(Endpoint::TsFile(path.to_owned())),
         (Some("sdp"), Direction::Input) => Some(Endpoint::SdpFile(path.to_owned())),
-        (Some("mp4" | "m4v" | "m4a" | "mov" | "cmfv" | "cmfa"), Direction::Input) => {
-            Some(Endpoint::Mp4Input(path.to_owned()))
-        }
+        // ISO BMFF under other names too: 3GPP phones and dashcams, Adobe's F4V.
+        (
+            Some("mp4" | "m4v" | "m4a" | "mov" | "cmfv" | "cmfa" | "3gp" | "3g2" | "f4v"),
+            Direction::Input,
+        ) => Some(Endpoint::Mp4Input(path.to_owned())),
         (Some("mkv" | "webm" | "mka"), _) => Some(Endpoint::MatroskaFile(path.to_owned())),
         (Some("mp4" | "m4v" | "m4a"), Direction::Output) => {
             Some(Endpoint::Mp4File(path.to_owned()))

@@ -20,6 +20,21 @@ fn strings_are_read_by_scheme_extension_and_direction() {
         Endpoint::SdpFile("cam.sdp".into())
     );
     assert!(Endpoint::parse("cam.sdp", Output).is_err());
+    // Other names of formats we read: ISO BMFF, BDAV, FLV both ways.
+    for (name, direction, want) in [
+        ("phone.3gp", Input, Endpoint::Mp4Input("phone.3gp".into())),
+        ("clip.f4v", Input, Endpoint::Mp4Input("clip.f4v".into())),
+        ("00001.MTS", Input, Endpoint::TsFile("00001.MTS".into())),
+        ("disc.m2ts", Input, Endpoint::TsFile("disc.m2ts".into())),
+        ("obs.flv", Input, Endpoint::FlvFile("obs.flv".into())),
+        ("out.flv", Output, Endpoint::FlvFile("out.flv".into())),
+    ] {
+        assert_eq!(Endpoint::parse(name, direction).unwrap(), want, "{name}");
+    }
+    assert!(
+        Endpoint::parse("out.m2ts", Output).is_err(),
+        "BDAV is not written"
+    );
     assert_eq!(Endpoint::parse("-", Input).unwrap(), Endpoint::Stdin);
     assert_eq!(
         Endpoint::parse("-", Output).unwrap(),

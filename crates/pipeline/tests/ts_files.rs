@@ -162,7 +162,10 @@ async fn ffmpeg_ts_to_mp4_packet_by_packet() {
         let ts = ffmpeg_ts(dir.path(), name, &args);
         if name.ends_with(".m2ts") {
             let bytes = std::fs::read(&ts).unwrap();
-            assert!(bytes.len().is_multiple_of(192) && bytes[4] == 0x47, "not BDAV");
+            assert!(
+                bytes.len().is_multiple_of(192) && bytes[4] == 0x47,
+                "not BDAV"
+            );
         }
         let mp4 = dir.path().join(format!("{name}.mp4"));
         convert(&ts, &mp4, Options::default()).await.unwrap();
