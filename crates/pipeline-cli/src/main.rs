@@ -53,8 +53,9 @@ struct Cli {
     /// between the inputs and the output.
     ///
     /// Input: rtsp://[user:pass@]host[:port]/path, an .mp4/.m4a file (plain or
-    /// fragmented; .mov), .mkv/.webm (Matroska, WebM), .h264/.h265 (Annex B), .aac (ADTS),
-    /// .mp3, .opus/.ogg (Ogg Opus), .ts, .flv, .m3u8 (a local HLS playlist), - (stdin:
+    /// fragmented; .mov, .3gp, .f4v), .mkv/.webm (Matroska, WebM), .h264/.h265 (Annex B),
+    /// .aac (ADTS), .mp3, .opus/.ogg (Ogg Opus), .ts (.mts/.m2ts: BDAV), .flv, .m3u8 (a
+    /// local HLS playlist), - (stdin:
     /// MP3, ADTS, TS, FLV or fragmented MP4), tcp://host:port (a tcp-listen:// packet server),
     /// rtmp-listen://[addr]:port/app/key (an RTMP server for one publisher),
     /// whip-listen://[addr]:port/path (take a WHIP publish: H.264, VP8, VP9 or AV1 + Opus),
