@@ -68,8 +68,7 @@ pub(crate) fn read_stream_tracks<R: Read>(
         offset += size;
     };
     offset += moov.len() as u64;
-    let moov = quicktime::normalize_moov(&moov).unwrap_or(moov);
-    let mut moov = moov;
+    let mut moov = quicktime::normalize_moov(&moov).unwrap_or(moov);
     let (parsed, chosen) = chosen_tracks(&moov, moov_at, name, track_ids, &invalid)?;
     if parsed.mvex_box.is_none() {
         return Err(invalid(PLAIN.into()));
