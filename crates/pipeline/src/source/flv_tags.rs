@@ -2,9 +2,9 @@
 //! tracks and packets: the `flv` crate reads each payload; this holds the frames until
 //! the sequence headers of what was announced have come (at most [`HELD_TAGS`] tags),
 //! then sends the tracks and every frame. H.264 (classic FLV or Enhanced RTMP `avc1`),
-//! H.265 (`hvc1`), AAC and MP3 are taken; other codecs are left out with a warning. Video keeps
-//! FLV's millisecond clock (timescale 1000); AAC is counted in samples, following the tag
-//! times when they jump by more than half a frame.
+//! H.265 (`hvc1`), AAC and MP3 are taken; other codecs are left out with a warning. Video
+//! keeps FLV's millisecond clock (timescale 1000); audio is counted in samples, following
+//! the tag times when they jump by more than half a frame.
 
 use std::time::SystemTime;
 
@@ -32,7 +32,7 @@ pub(crate) struct Ingest {
     indices: Option<(Option<usize>, Option<usize>)>,
     /// The first tag's time (ms): time zero.
     origin: Option<u32>,
-    /// The next AAC frame's time in samples, when continuous.
+    /// The next audio frame's time in samples, when continuous.
     next_audio: Option<i64>,
     /// Events ready for the pipeline, in order (see [`Ingest::take`]).
     ready: Vec<InputEvent>,
@@ -151,7 +151,7 @@ impl Ingest {
                 return Err(Error::Input {
                     input: name.to_owned(),
                     reason: format!(
-                        "no H.264, H.265 or AAC sequence header in the first {HELD_TAGS} tags"
+                        "no H.264, H.265 or AAC sequence header or MP3 frame in the first {HELD_TAGS} tags"
                     ),
                 });
             }
