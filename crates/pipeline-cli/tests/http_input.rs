@@ -66,6 +66,21 @@ fn source(dir: &Path) -> PathBuf {
     av
 }
 
+/// `pipeline URL OUT` against an ffmpeg that takes one connection (so no probe of its
+/// port first): tried until it listens, then it must succeed quietly.
+fn record_once_listening(url: &str, out: &Path) {
+    let started = Instant::now();
+    loop {
+        let (code, err) = pipeline(&[url, out.to_str().unwrap()]);
+        if err.contains("Connection refused") && started.elapsed() < Duration::from_secs(10) {
+            std::thread::sleep(Duration::from_millis(100));
+            continue;
+        }
+        assert_eq!((code, err), (Some(0), String::new()));
+        break;
+    }
+}
+
 #[test]
 fn ts_from_ffmpeg_listening_on_http() {
     test_support::require_peer!("ffmpeg", "ffprobe");
@@ -80,18 +95,8 @@ fn ts_from_ffmpeg_listening_on_http() {
         .spawn()
         .unwrap();
     let _server = ChildGuard::new("ffmpeg", server);
-    // ffmpeg takes one connection: no probe of the port first, tries until it listens.
     let out = dir.path().join("out.mkv");
-    let started = Instant::now();
-    loop {
-        let (code, err) = pipeline(&[&url, out.to_str().unwrap()]);
-        if err.contains("Connection refused") && started.elapsed() < Duration::from_secs(10) {
-            std::thread::sleep(Duration::from_millis(100));
-            continue;
-        }
-        assert_eq!((code, err), (Some(0), String::new()));
-        break;
-    }
+    record_once_listening(&url, &out);
     assert_eq!(packet_counts(&out), packet_counts(&av));
     assert_eq!(ffprobe::decode_errors(&out), "");
 }
@@ -113,16 +118,7 @@ fn flv_from_ffmpeg_listening_on_http() {
         .unwrap();
     let _server = ChildGuard::new("ffmpeg", server);
     let out = dir.path().join("out.mp4");
-    let started = Instant::now();
-    loop {
-        let (code, err) = pipeline(&[&url, out.to_str().unwrap()]);
-        if err.contains("Connection refused") && started.elapsed() < Duration::from_secs(10) {
-            std::thread::sleep(Duration::from_millis(100));
-            continue;
-        }
-        assert_eq!((code, err), (Some(0), String::new()));
-        break;
-    }
+    record_once_listening(&url, &out);
     assert_eq!(packet_counts(&out), packet_counts(&av));
     assert_eq!(ffprobe::decode_errors(&out), "");
 }
